@@ -1,0 +1,57 @@
+"""Build the compiled core of vswap.
+
+This file only declares the extension modules and cythonizes them. Every
+Cython compiler directive of the project lives here, in one place: the
+release build turns bounds, wraparound and initialisation checks off, and
+``VSWAP_DEBUG=1`` in the environment turns them back on (and compiles with
+``-O0 -g``) so the whole test suite can run against a checked build.
+"""
+
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("VSWAP_DEBUG", "0") not in ("", "0")
+MODE = "debug" if DEBUG else "release"
+
+# One extension per kernel concept; ``vswap._core`` is the entry point that
+# re-exports them.
+MODULES = ["_xarray", "_core"]
+
+DIRECTIVES = {
+    "language_level": 3,
+    "binding": True,
+    "embedsignature": True,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "nonecheck": DEBUG,
+    "cdivision": not DEBUG,
+    "overflowcheck": False,
+    "infer_types": True,
+}
+
+CFLAGS = ["-O0", "-g", "-UNDEBUG"] if DEBUG else ["-O2"]
+
+extensions = [
+    Extension(
+        f"vswap.{name}",
+        [f"src/vswap/{name}.pyx"],
+        extra_compile_args=CFLAGS + ["-Wno-unused-function"],
+        define_macros=[("VSWAP_DEBUG", "1" if DEBUG else "0")],
+    )
+    for name in MODULES
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=DIRECTIVES,
+        # Separate trees so a release build never reuses debug objects.
+        build_dir=f"build/cython-{MODE}",
+        compile_time_env={"VSWAP_DEBUG": DEBUG},
+        nthreads=2,
+    ),
+    options={"build": {"build_base": f"build/{MODE}"}, "build_ext": {"parallel": 2}},
+)

@@ -1,0 +1,35 @@
+"""vswap: fast, faithful userspace models of Linux swap-entry management.
+
+The compiled core (``vswap._core``) holds the structures; the pure-Python
+reference model with the same API is :mod:`vswap.reference`, used only when
+asked for.
+
+>>> import vswap
+>>> xa = vswap.XArray()
+>>> xa[1 << 40] = "cluster"
+>>> xa.find(), xa.height
+(1099511627776, 7)
+"""
+
+from vswap._version import __version__
+from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
+
+try:
+    from vswap._core import XA_NODE_BYTES, XA_VALUE_MAX, XArray
+except ImportError as exc:  # pragma: no cover - only on a broken install
+    raise ImportError(
+        "vswap's compiled core (vswap._core) could not be imported; reinstall with "
+        "'pip install .' (needs a C compiler). The pure-Python model is vswap.reference, "
+        f"but it is not substituted silently. Cause: {exc}"
+    ) from exc
+
+__all__ = [
+    "__version__",
+    "SwapError",
+    "NoSpace",
+    "NoEntry",
+    "EntryExists",
+    "XArray",
+    "XA_NODE_BYTES",
+    "XA_VALUE_MAX",
+]

@@ -1,0 +1,9 @@
+# The compiled core's C interface, re-exported from the module of each
+# kernel concept so that ``from vswap._core cimport ...`` reaches all of it.
+
+from vswap._xarray cimport (
+    XArray, xarray_t, xa_node, xa_entry, xa_stats,
+    xa_mk_value, xa_is_value, xa_to_value, xa_is_node, xa_to_node, xa_mk_node,
+    xa_init, xa_destroy, xa_load, xa_store, xa_erase, xa_find,
+    xa_get_mark, xa_set_mark, xa_clear_mark, xa_height,
+)

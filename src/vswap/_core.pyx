@@ -1,0 +1,13 @@
+"""The compiled core of vswap: one extension module per kernel concept.
+
+``vswap._core`` is the entry point; it re-exports the compiled classes so
+``import vswap`` needs only this module. The C-level interface of every
+structure is in ``_core.pxd`` for other Cython code to cimport.
+"""
+
+from vswap._xarray import XA_NODE_BYTES, XA_VALUE_MAX
+
+# The classes are cimported through _core.pxd; publish them as Python names too.
+globals().update(XArray=XArray)
+
+__all__ = ["XArray", "XA_NODE_BYTES", "XA_VALUE_MAX"]

@@ -1,0 +1,56 @@
+"""The exceptions every vswap structure raises.
+
+Both the compiled core and the pure-Python reference model raise these same
+classes, so a caller (or a lockstep test) catches one family whatever the
+implementation.
+"""
+
+__all__ = ["SwapError", "NoSpace", "NoEntry", "EntryExists"]
+
+
+class SwapError(Exception):
+    """Base class of every swap-specific error raised by vswap.
+
+    Malformed arguments (wrong type, out-of-range index, misaligned offset)
+    raise the builtin TypeError or ValueError instead; SwapError means a
+    well-formed request that the current swap state cannot satisfy.
+
+    >>> issubclass(NoSpace, SwapError)
+    True
+    """
+
+
+class NoSpace(SwapError):
+    """Nothing can be allocated: the device (or every device) is full.
+
+    The kernel's counterpart is an allocation returning a zero entry
+    (``-ENOMEM`` from ``folio_alloc_swap``).
+
+    >>> raise NoSpace("swap device full")
+    Traceback (most recent call last):
+    ...
+    vswap.errors.NoSpace: swap device full
+    """
+
+
+class NoEntry(SwapError, KeyError):
+    """The entry or slot is not allocated (also a KeyError).
+
+    Raised for a double free, a free or lookup of an entry that was never
+    allocated, or a swap count that would drop below zero.
+
+    >>> issubclass(NoEntry, KeyError)
+    True
+    """
+
+    def __str__(self) -> str:
+        # KeyError.__str__ repr()s its argument; a swap error reads better plain.
+        return Exception.__str__(self)
+
+
+class EntryExists(SwapError):
+    """The entry is already in the swap cache (the kernel's ``-EEXIST``).
+
+    >>> issubclass(EntryExists, SwapError)
+    True
+    """
