@@ -17,7 +17,7 @@ MODE = "debug" if DEBUG else "release"
 
 # One extension per kernel concept; ``vswap._core`` is the entry point that
 # re-exports them.
-MODULES = ["_xarray", "_swapfile", "_core"]
+MODULES = ["_xarray", "_swapfile", "_direct", "_core"]
 
 DIRECTIVES = {
     "language_level": 3,
