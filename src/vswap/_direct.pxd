@@ -13,7 +13,8 @@
 #   folio << 6 | order << 2 | 0b10     a folio in the swap cache
 #   shadow << 1 | 1      a workingset shadow
 #   bit 63               SWAP_TABLE_CACHE_ONLY (count 0, held only by the cache)
-# Shared: the zswap tree, an xarray keyed by entry value.
+# Per device: the zswap tree (the kernel's zswap_trees[type]), an xarray keyed
+# by offset (it holds the handle as a value entry).
 
 from libc.stdint cimport uint8_t, uint16_t, uint64_t
 
@@ -61,11 +62,11 @@ cdef struct direct_dev_t:
     uint64_t nr_map_pages
     uint64_t nr_cont_pages
     uint64_t nr_zswap
+    xarray_t zswap                # zswap_trees[type]: keyed by offset
 
 
 cdef struct direct_t:
     direct_dev_t devs[32]
-    xarray_t zswap
     direct_stats st
 
 
@@ -76,6 +77,7 @@ cdef uint64_t direct_count(const direct_dev_t* dv, uint64_t off) noexcept nogil
 cdef class DirectSwap:
     cdef direct_t d
     cdef SwapDevices _swaps
+    cdef list _devobjs            # strong references: the si pointers stay valid
     cdef Py_ssize_t _nr_seen
     cdef object __weakref__
     cdef int _sync_devices(self) except -1

@@ -6,8 +6,9 @@ kernel keeps: the ``swap_map`` count byte (``SWAP_MAP_MAX`` = 62 in the
 byte, ``COUNT_CONTINUED`` continuation pages beyond), ``SWAP_HAS_CACHE``, a
 ``swap_cgroup`` id, a ``zeromap`` bit, and in the allocator's per-slot
 swap table word the cached folio or the workingset shadow. zswap copies
-live in one xarray keyed by entry value (a zswap page still holds its
-physical slot: that is what the virtual design removes).
+live in one xarray per device keyed by offset (the kernel's
+``zswap_trees[type]``; a zswap page still holds its physical slot: that is
+what the virtual design removes).
 
 Every verb validates its whole request in C first and then mutates, so
 an exception leaves the state unchanged. The reclaim policy
@@ -16,6 +17,7 @@ reclaim hook. The pure-Python model with the same algorithm and counters
 is :mod:`vswap.reference.direct`.
 """
 
+cimport cython
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport uint8_t, uint16_t, int64_t, uint64_t
 from libc.stdlib cimport free
@@ -190,7 +192,7 @@ cdef void free_run(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t 
         zero_clear(dv, i)
         if dv.nr_zswap:
             d.st.zswap_walks += 1
-            if xa_erase(&d.zswap, mkentry(t, i)) != 0:
+            if xa_erase(&dv.zswap, i) != 0:
                 dv.nr_zswap -= 1
     d.st.slots_freed += nr
     swap_entries_free(dv.si, off, nr)
@@ -318,6 +320,7 @@ cdef void dev_release(direct_dev_t* dv) noexcept nogil:
         free(dv.swap_cgroup)
     if dv.zeromap != NULL:
         free(dv.zeromap)
+    xa_destroy(&dv.zswap)
     memset(dv, 0, sizeof(direct_dev_t))
 
 
@@ -365,6 +368,9 @@ cdef object as_entries(object arr, str what="entries"):
     return arr
 
 
+# no_gc_clear: __dealloc__ restores each device's reclaim hook, so the
+# references to the devices must survive a garbage-collector pass.
+@cython.no_gc_clear
 cdef class DirectSwap:
     """The mainline 6.19 swap design: an entry is its physical slot.
 
@@ -389,7 +395,7 @@ cdef class DirectSwap:
 
     def __cinit__(self):
         memset(&self.d, 0, sizeof(direct_t))
-        xa_init(&self.d.zswap)
+        self._devobjs = []
 
     def __init__(self, swaps):
         if not isinstance(swaps, SwapDevices):
@@ -411,12 +417,12 @@ cdef class DirectSwap:
                     self.d.devs[t].si.reclaim = swap_default_reclaim
                     self.d.devs[t].si.reclaim_ctx = NULL
                 dev_release(&self.d.devs[t])
-        xa_destroy(&self.d.zswap)
 
     cdef int _attach(self, int t, swap_device_t* si) except -1:
         cdef direct_dev_t* dv = &self.d.devs[t]
         cdef direct_dev_t nd
         memset(&nd, 0, sizeof(direct_dev_t))
+        xa_init(&nd.zswap)
         nd.si = si
         nd.max = si.max
         nd.nr_map_pages = (si.max + (1 << SWAP_MAP_PAGE_SHIFT) - 1) >> SWAP_MAP_PAGE_SHIFT
@@ -443,6 +449,7 @@ cdef class DirectSwap:
         for t in range(len(devs)):
             if devs[t] is not None and self.d.devs[t].si == NULL:
                 self._attach(t, &(<SwapDevice>devs[t]).si)
+                self._devobjs.append(devs[t])
         self._nr_seen = len(devs)
         return 0
 
@@ -1003,7 +1010,7 @@ cdef class DirectSwap:
             return K_ZERO
         if dv.nr_zswap:
             self.d.st.zswap_walks += 1
-            z = xa_load(&self.d.zswap, mkentry(t, off))
+            z = xa_load(&dv.zswap, off)
             if z != 0:
                 handle[0] = xa_to_value(z)
                 return K_ZSWAP
@@ -1062,7 +1069,7 @@ cdef class DirectSwap:
         if not dv.nr_zswap:
             return 0
         self.d.st.zswap_walks += 1
-        z = xa_erase(&self.d.zswap, mkentry(t, off))
+        z = xa_erase(&dv.zswap, off)
         if z == 0:
             return 0
         dv.nr_zswap -= 1
@@ -1093,7 +1100,7 @@ cdef class DirectSwap:
     cdef int _zswap_put(self, int t, direct_dev_t* dv, uint64_t off, uint64_t h) except -1:
         cdef xa_entry old = 0
         self.d.st.zswap_walks += 1
-        xa_store(&self.d.zswap, mkentry(t, off), xa_mk_value(h), &old)
+        xa_store(&dv.zswap, off, xa_mk_value(h), &old)
         if old == 0:
             dv.nr_zswap += 1
         zero_clear(dv, off)
@@ -1162,7 +1169,7 @@ cdef class DirectSwap:
         if not dv.nr_zswap:
             return None
         self.d.st.zswap_walks += 1
-        z = xa_load(&self.d.zswap, e)
+        z = xa_load(&dv.zswap, e & OFFSET_MASK)
         return None if z == 0 else xa_to_value(z)
 
     def zswap_invalidate(self, entry):
@@ -1468,12 +1475,13 @@ cdef class DirectSwap:
                         if swap_table_get(dv.si, i) & TB_VALUE != w:
                             errors.append(f"{t}:{off}: folio run at {base} broken at {i}")
                             break
-                if dv.nr_zswap and xa_load(&self.d.zswap, mkentry(t, off)) != 0:
+                if dv.nr_zswap and xa_load(&dv.zswap, off) != 0:
                     nz += 1
         total = sum(self.d.devs[t].nr_zswap for t in range(DIRECT_MAX_TYPES))
-        if nz != total or total != self.d.zswap.nr_entries:
+        in_trees = sum(self.d.devs[t].zswap.nr_entries for t in range(DIRECT_MAX_TYPES))
+        if nz != total or total != in_trees:
             errors.append(f"zswap: {nz} found on used slots, {total} counted, "
-                          f"{self.d.zswap.nr_entries} in the tree")
+                          f"{in_trees} in the trees")
         if errors:
             raise AssertionError("DirectSwap invariant violated:\n  " + "\n  ".join(errors[:20]))
         self._swaps.check()
@@ -1504,7 +1512,7 @@ cdef class DirectSwap:
             for off in range(dv.max):
                 if dv.swap_map[off] == 0:
                     continue
-                z = xa_load(&self.d.zswap, mkentry(t, off)) if dv.nr_zswap else 0
+                z = xa_load(&dv.zswap, off) if dv.nr_zswap else 0
                 slots[off] = (dv.swap_map[off], direct_count(dv, off), swap_table_get(dv.si, off),
                               dv.swap_cgroup[off], int(zero_test(dv, off)),
                               None if z == 0 else xa_to_value(z))
@@ -1513,7 +1521,7 @@ cdef class DirectSwap:
 
     def __repr__(self):
         return (f"DirectSwap(devices={sum(1 for t in range(DIRECT_MAX_TYPES) if self.d.devs[t].si != NULL)}, "
-                f"zswap={self.d.zswap.nr_entries})")
+                f"zswap={sum(self.d.devs[t].nr_zswap for t in range(DIRECT_MAX_TYPES))})")
 
 
 SwapSpace.register(DirectSwap)
