@@ -779,9 +779,9 @@ class SwapDevice:
         self.st = dict.fromkeys(_STATS, 0)
 
     def memory_footprint(self):
-        """Bytes the compiled model would hold for this state (32-byte cluster_info)."""
+        """Bytes the compiled model would hold for this state (24-byte cluster_info)."""
         m = len(self.ci) * self.cs
-        c = len(self.ci) * 32
+        c = len(self.ci) * 24
         t = self.nr_tables * self.cs * 8
         return {"map": m, "clusters": c, "tables": t, "total": m + c + t}
 
