@@ -527,6 +527,9 @@ cdef int swap_device_alloc(swap_device_t* si, int order, int cpu, uint64_t* offs
     Returns 1 and sets ``*offset``, or 0 when nothing can be allocated.
     """
     cdef swap_device_t* hit
+    if not (si.flags & SWP_WRITEOK):     # swapped off: get_swap_device_info fails
+        offset[0] = 0
+        return 0
     offset[0] = swap_alloc_fast(si.g, si, order, cpu, &hit)
     if offset[0]:
         return 1
