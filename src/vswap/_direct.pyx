@@ -442,8 +442,11 @@ cdef class DirectSwap:
 
     cdef int _sync_devices(self) except -1:
         """Attach every device of the set not attached yet. O(devices) when the set grew."""
-        cdef list devs = self._swaps._devices
+        cdef list devs
         cdef int t
+        if self._swaps is None:
+            raise RuntimeError("DirectSwap is not initialised")
+        devs = self._swaps._devices
         if len(devs) == self._nr_seen:
             return 0
         for t in range(len(devs)):
