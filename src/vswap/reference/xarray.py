@@ -600,7 +600,5 @@ class XArray:
             errors.append(f"nr_nodes {self._nr_nodes} but {nodes} nodes in the tree")
         if marks != self._marks:
             errors.append(f"array mark flags {self._marks:#x} but entries carry {marks:#x}")
-        if self._stats["nodes_allocated"] - self._stats["nodes_freed"] != self._nr_nodes:
-            errors.append("nodes_allocated - nodes_freed != nr_nodes")
         if errors:
             raise AssertionError("XArray invariant violated:\n  " + "\n  ".join(errors))
