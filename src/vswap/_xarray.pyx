@@ -966,7 +966,9 @@ cdef class XArray:
 
     @property
     def nbytes(self):
-        """Bytes held by the tree's nodes (``nr_nodes * XA_NODE_BYTES``). O(1).
+        """Bytes held by the tree's nodes (``nr_nodes * XA_NODE_BYTES``).
+
+        Runtime complexity: O(1).
 
         >>> xa = XArray(); xa[64] = 1
         >>> xa.nbytes == 2 * XA_NODE_BYTES
@@ -985,7 +987,9 @@ cdef class XArray:
 
     @property
     def height(self):
-        """Levels of nodes: 0 when empty or holding only index 0. O(1).
+        """Levels of nodes: 0 when empty or holding only index 0.
+
+        Runtime complexity: O(1).
 
         >>> xa = XArray(); xa[63] = 1; h1 = xa.height; xa[64] = 1
         >>> h1, xa.height
