@@ -12,6 +12,7 @@ import inspect
 import pytest
 
 import vswap
+import vswap.__main__
 import vswap.errors
 from vswap import reference
 
@@ -59,6 +60,7 @@ DOCTESTS = list(collect(
        for n in vswap.errors.__all__]
     + [(getattr(reference, n), f"vswap.reference.{n}", vars(reference))
        for n in COMPILED_CLASSES]
+    + [(vswap.__main__.selfcheck, "vswap.__main__.selfcheck", vars(vswap.__main__))]
 ))
 # The compiled classes' documented examples, run on the reference classes.
 ON_REFERENCE = [pytest.param(p.values[0], p.values[1], REFERENCE_GLOBS, id="ref:" + p.id)
