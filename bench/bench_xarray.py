@@ -99,6 +99,25 @@ def test_load_single_floor(per_key, benchmark, order):
     per_key(lambda: floor_loop(ks.list), ks.n, impl="floor")
 
 
+@pytest.mark.parametrize("impl", ["xarray", "dict"])
+@pytest.mark.parametrize("order", ORDERS)
+def test_load_single_objects(per_key, benchmark, order, impl):
+    """As test_load_single on dense keys, but every value is one shared object.
+
+    An integer value entry is boxed into a new int on every ``xa[k]``; an
+    object entry is returned as stored, as a dict does. The difference
+    between this case and ``xarray`` in the same group is the boxing.
+    """
+    benchmark.group = f"load-single-dense-{order}"
+    ks = keyset("dense", order, "large")
+    value = object()
+    fresh = keyset("dense", "seq", "large").arr.tolist()
+    c = IMPLS[impl]() if impl == "xarray" else {}
+    for k in fresh:
+        c[k] = value
+    per_key(lambda: load_loop(c, ks.list), ks.n, impl=f"{impl}-objects")
+
+
 @pytest.mark.parametrize("impl", ["xarray", "dict", "reference"])
 @pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("kind", KINDS)

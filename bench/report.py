@@ -2,18 +2,21 @@
 
 Usage::
 
-    python -m pytest bench/ --benchmark-only --benchmark-json=bench.json
-    python bench/report.py bench.json
+    python -m pytest bench/ --benchmark-only --benchmark-json=bench1.json
+    python bench/report.py bench1.json [bench2.json ...]
 
 One row per (operation, mode, keys, order); columns are the ns/key of
 XArray, dict and the reference model (``extra_info.ns_per_key``: median
-round time / keys per round), and the target where the issue set one.
+round time / keys per round), and the target where the issue set one. With
+several JSON files (several runs), each figure is the median over the runs,
+and a second table gives the per-run range of the target rows.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import statistics
 import sys
 
 # (group, comparison) -> target text and a test of the row's figures.
@@ -31,11 +34,15 @@ KINDS = ["dense", "clustered"]
 ORDERS = ["seq", "rnd"]
 
 
-def load(path: str) -> dict[str, dict[str, float]]:
-    table: dict[str, dict[str, float]] = {}
-    for b in json.load(open(path))["benchmarks"]:
-        impl = b["extra_info"].get("impl") or re.search(r"-(\w+)\]$", b["name"]).group(1)
-        table.setdefault(b["group"], {})[impl] = b["extra_info"]["ns_per_key"]
+def load(paths: list[str]) -> dict[str, dict[str, list[float]]]:
+    """group -> impl -> ns/key of each run."""
+    table: dict[str, dict[str, list[float]]] = {}
+    for path in paths:
+        with open(path) as f:
+            for b in json.load(f)["benchmarks"]:
+                impl = b["extra_info"].get("impl") or re.search(r"-(\w+)\]$", b["name"]).group(1)
+                table.setdefault(b["group"], {}).setdefault(impl, []).append(
+                    b["extra_info"]["ns_per_key"])
     return table
 
 
@@ -45,8 +52,20 @@ def fmt(v: float | None) -> str:
     return f"{v:.1f}" if v < 100 else f"{v:.0f}"
 
 
-def main(path: str) -> None:
-    table = load(path)
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    rule = "  ".join("=" * w for w in widths)
+    print(rule)
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    print(rule)
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(rule)
+
+
+def main(paths: list[str]) -> None:
+    runs = load(paths)
+    table = {g: {i: statistics.median(v) for i, v in r.items()} for g, r in runs.items()}
     header = ["operation", "keys", "order", "XArray", "dict", "reference", "target", "met"]
     rows = []
     for op in OPS:
@@ -66,15 +85,28 @@ def main(path: str) -> None:
                             target += f" ({x / d:.2f} x)"
                     rows.append([f"{op} {mode}", kind, order, fmt(x), fmt(d), fmt(ref),
                                  target or "--", met or "--"])
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    rule = "  ".join("=" * w for w in widths)
-    print(rule)
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print(rule)
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-    print(rule)
+    print_table(header, rows)
+    if len(paths) < 2:
+        return
+    print()
+    spread = []
+    for g in TARGETS:
+        r = runs.get(g, {})
+        xs = r.get("xarray", [])
+        ds = r.get("dict")
+        if not xs:
+            continue
+        vals = [x / d for x, d in zip(xs, ds)] if ds else xs
+        unit = "x dict" if ds else "ns/key"
+        spread.append([g, unit, ", ".join(f"{v:.2f}" for v in vals),
+                       f"{sum(TARGETS[g][1](x, d) for x, d in zip(xs, ds or xs))}/{len(xs)}"])
+        xo, do = r.get("xarray-objects"), r.get("dict-objects")
+        if xo and do:
+            vals = [x / d for x, d in zip(xo, do)]
+            spread.append([g + " (objects)", "x dict", ", ".join(f"{v:.2f}" for v in vals),
+                           f"{sum(v <= 1.2 for v in vals)}/{len(vals)}"])
+    print_table(["target group", "figure", "per run", "runs met"], spread)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "bench.json")
+    main(sys.argv[1:] or ["bench.json"])
