@@ -241,3 +241,82 @@ def test_references_are_held_and_released():
 
 def test_node_size_matches_reference():
     assert vswap.XA_NODE_BYTES == reference.XA_NODE_BYTES == 552
+
+
+# -- allocating arrays (XA_FLAGS_ALLOC) and xa_alloc ----------------------------
+
+
+def test_alloc_hands_out_the_lowest_free_index(XA):
+    xa = XA(track_free=True)
+    assert [xa.alloc(f"c{i}") for i in range(130)] == list(range(130))
+    for i in (7, 64, 100):
+        del xa[i]
+    assert [xa.alloc("r") for _ in range(4)] == [7, 64, 100, 130]
+    assert xa.alloc("m", min=1000) == 1000
+    assert xa.alloc("m", min=999) == 999
+    xa.check()
+
+
+def test_alloc_skips_full_subtrees_by_the_free_mark(XA):
+    xa = XA(track_free=True)
+    n = 64 * 64 * 3  # three full level-1 subtrees
+    for _ in range(n):
+        xa.alloc(1)
+    del xa[n - 1]
+    xa.reset_stats()
+    assert xa.alloc(2) == n - 1
+    # One search walk (root, one child, one leaf) and one store walk: full
+    # leaves are never entered.
+    assert xa.stats["walks"] == 2
+    assert xa.stats["node_visits"] == 2 * xa.height
+
+
+def test_alloc_grows_the_tree_past_its_span(XA):
+    xa = XA(track_free=True)
+    for _ in range(64):
+        xa.alloc(0)
+    assert xa.height == 1
+    assert xa.alloc(0) == 64 and xa.height == 2
+    xa.check()
+
+
+def test_alloc_limits_and_nospace(XA):
+    xa = XA(track_free=True)
+    assert xa.alloc("a", min=5, max=6) == 5
+    assert xa.alloc("b", min=5, max=6) == 6
+    with pytest.raises(vswap.NoSpace):
+        xa.alloc("c", min=5, max=6)
+    with pytest.raises(vswap.NoSpace):
+        xa.alloc("c", min=9, max=8)
+    assert xa.alloc("top", min=U64_MAX, max=U64_MAX) == U64_MAX
+    with pytest.raises(vswap.NoSpace):
+        xa.alloc("again", min=U64_MAX, max=U64_MAX)
+    assert len(xa) == 3
+    xa.check()
+
+
+def test_mark_zero_is_reserved_in_an_allocating_array(XA):
+    xa = XA(track_free=True)
+    xa.alloc("v")
+    with pytest.raises(ValueError):
+        xa.set_mark(0, 0)
+    with pytest.raises(ValueError):
+        xa.find(mark=0)
+    xa.set_mark(0, 1)
+    assert xa.find(mark=1) == 0
+
+
+def test_alloc_needs_an_allocating_array(XA):
+    with pytest.raises(TypeError):
+        XA().alloc("v")
+    with pytest.raises(ValueError):
+        XA(track_free=True).alloc(None)
+
+
+def test_allocating_array_pickles(XA):
+    xa = XA(track_free=True)
+    for _ in range(3):
+        xa.alloc("v")
+    del xa[1]
+    back = pickle.loads(pickle.dumps(xa))
+    assert back.track_free and back.alloc("w") == 1

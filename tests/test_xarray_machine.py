@@ -40,13 +40,15 @@ bounds = st.one_of(st.none(), indices, st.just(1 << 64))
 
 
 class XArrayLockstep(RuleBasedStateMachine):
+    TRACK_FREE = False
+
     def __init__(self):
         super().__init__()
-        self.fast = vswap.XArray()
-        self.ref = reference.XArray()
+        self.fast = vswap.XArray(track_free=self.TRACK_FREE)
+        self.ref = reference.XArray(track_free=self.TRACK_FREE)
 
     def _step(self):
-        count_step("xarray")
+        count_step("xarray-alloc" if self.TRACK_FREE else "xarray")
 
     @rule(index=indices, value=values)
     def store(self, index, value):
@@ -182,8 +184,28 @@ class XArrayLockstep(RuleBasedStateMachine):
         assert_same(self.fast.stats, self.ref.stats)
 
 
+class AllocXArrayLockstep(XArrayLockstep):
+    """An allocating array (XA_FLAGS_ALLOC): mark 0 tracks free slots for alloc()."""
+
+    TRACK_FREE = True
+
+    @rule(value=values, lo=st.one_of(st.integers(0, 200), indices), span=st.one_of(
+        st.integers(0, 300), st.sampled_from([1 << 32, 1 << 64])))
+    def alloc(self, value, lo, span):
+        self._step()
+        hi = min(lo + span, (1 << 64) - 1)
+        both(self.fast, self.ref, lambda xa: xa.alloc(value, lo, hi))
+
+    @rule(n=st.integers(1, 80))
+    def alloc_many_from_zero(self, n):
+        """Fill from 0 so leaves become full and the free mark must skip them."""
+        self._step()
+        for i in range(n):
+            both(self.fast, self.ref, lambda xa: xa.alloc(i))
+
+
 TestXArrayLockstep = XArrayLockstep.TestCase
+TestAllocXArrayLockstep = AllocXArrayLockstep.TestCase
 # The tree is cheap to drive: run three times the profile's examples.
-TestXArrayLockstep.settings = settings(
-    settings.default, max_examples=3 * settings.default.max_examples
-)
+for _case in (TestXArrayLockstep, TestAllocXArrayLockstep):
+    _case.settings = settings(settings.default, max_examples=3 * settings.default.max_examples)

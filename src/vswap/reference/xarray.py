@@ -14,12 +14,15 @@ from typing import Any
 
 import numpy as np
 
+from vswap.errors import NoSpace
+
 __all__ = ["XArray", "XA_NODE_BYTES", "XA_VALUE_MAX"]
 
 XA_CHUNK_SHIFT = 6
 XA_CHUNK_SIZE = 64
 XA_CHUNK_MASK = 63
 XA_MAX_MARKS = 3
+XA_FREE_MARK = 0
 XA_NODE_BYTES = 552
 XA_VALUE_MAX = (1 << 62) - 1
 _U64 = (1 << 64) - 1
@@ -63,10 +66,12 @@ def _to_index(obj: Any) -> int:
     return int(obj)
 
 
-def _to_mark(mark: Any) -> int:
+def _to_mark(mark: Any, track_free: bool) -> int:
     if type(mark) is not int:
         mark = operator.index(mark)
-    if not 0 <= mark < XA_MAX_MARKS:
+    if not int(track_free) <= mark < XA_MAX_MARKS:
+        if track_free:
+            raise ValueError(f"mark {mark} is outside 1 .. 2 (mark 0 tracks free slots)")
         raise ValueError(f"mark {mark} is outside 0 .. 2")
     return int(mark)
 
@@ -106,7 +111,8 @@ class XArray:
     [(5, 'five')]
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, track_free: bool = False) -> None:
+        self._track_free = bool(track_free)
         self._head: Any = None  # None, the bare entry at index 0, or the root _Node
         self._nr_entries = 0
         self._nr_nodes = 0
@@ -118,7 +124,10 @@ class XArray:
     def _new_node(self, shift: int) -> _Node:
         self._nr_nodes += 1
         self._stats["nodes_allocated"] += 1
-        return _Node(shift)
+        node = _Node(shift)
+        if self._track_free:
+            node.marks[XA_FREE_MARK] = _U64  # every slot of a new node is free
+        return node
 
     def _free_node(self, node: _Node) -> None:
         self._nr_nodes -= 1
@@ -179,14 +188,18 @@ class XArray:
                     child = self._head
                     child.parent = node
                     child.offset = 0
-                    for m in range(XA_MAX_MARKS):
+                    for m in range(self._first_user_mark, XA_MAX_MARKS):
                         if child.marks[m]:
                             node.marks[m] = 1
+                    if self._track_free and child.marks[XA_FREE_MARK] == 0:
+                        node.marks[XA_FREE_MARK] &= ~1
                 else:
                     node.nr_values = int(_is_value(self._head))
-                    for m in range(XA_MAX_MARKS):
+                    for m in range(self._first_user_mark, XA_MAX_MARKS):
                         if self._marks & (1 << m):
                             node.marks[m] = 1
+                    if self._track_free:
+                        node.marks[XA_FREE_MARK] &= ~1
                 self._head = node
                 cur_shift += XA_CHUNK_SHIFT
         node = self._head
@@ -199,6 +212,8 @@ class XArray:
                 if e is None:
                     node.count += 1
                     self._nr_entries += 1
+                    if self._track_free:
+                        self._clear_mark_up(node, i, XA_FREE_MARK)
                 node.nr_values += int(_is_value(entry)) - int(e is not None and _is_value(e))
                 return e
             e = node.slots[i]
@@ -225,7 +240,7 @@ class XArray:
                 e.parent = None
             else:
                 self._marks = 0
-                for m in range(XA_MAX_MARKS):
+                for m in range(self._first_user_mark, XA_MAX_MARKS):
                     if node.marks[m] & 1:
                         self._marks |= 1 << m
             self._free_node(node)
@@ -237,7 +252,8 @@ class XArray:
                 return
             offset = node.offset
             node = node.parent
-        self._marks &= ~(1 << mark)
+        if mark >= self._first_user_mark:
+            self._marks &= ~(1 << mark)
 
     def _set_mark_up(self, node: _Node | None, offset: int, mark: int) -> None:
         while node is not None:
@@ -247,7 +263,8 @@ class XArray:
             node.marks[mark] |= bit
             offset = node.offset
             node = node.parent
-        self._marks |= 1 << mark
+        if mark >= self._first_user_mark:
+            self._marks |= 1 << mark
 
     def _erase(self, index: int) -> Any:
         if index == 0 and not isinstance(self._head, _Node):
@@ -269,15 +286,18 @@ class XArray:
         node.count -= 1
         node.nr_values -= int(_is_value(old))
         self._nr_entries -= 1
-        for m in range(XA_MAX_MARKS):
+        for m in range(self._first_user_mark, XA_MAX_MARKS):
             if node.marks[m] & (1 << off):
                 self._clear_mark_up(node, off, m)
+        if self._track_free:
+            self._set_mark_up(node, off, XA_FREE_MARK)
         while node.count == 0:
             parent = node.parent
             off = node.offset
             self._free_node(node)
             if parent is None:
                 self._head = None
+                self._marks = 0
                 return old
             parent.slots[off] = None
             parent.count -= 1
@@ -332,6 +352,8 @@ class XArray:
                 return None
             if node.shift == 0:
                 return idx, node
+            if node.slots[off] is None:
+                return idx, None  # only the free mark is set on an empty slot
             node = node.slots[off]
             self._stats["node_visits"] += 1
             off = (idx >> node.shift) & XA_CHUNK_MASK
@@ -344,7 +366,49 @@ class XArray:
             if node.shift:
                 stack.extend(e for e in node.slots if e is not None)
 
+    @property
+    def _first_user_mark(self) -> int:
+        return 1 if self._track_free else 0
+
+    def _alloc(self, entry: Any, lo: int, hi: int) -> int | None:
+        if lo > hi:
+            return None
+        found = self._find(lo, hi, XA_FREE_MARK)
+        if found is not None:
+            idx = found[0]
+        else:
+            if self._head is None:
+                idx = lo
+            elif not isinstance(self._head, _Node):
+                idx = lo if lo > 0 else 1
+            else:
+                span = _span_mask(self._head.shift)
+                if span == _U64:
+                    return None
+                idx = lo if lo > span else span + 1
+            if idx > hi:
+                return None
+        self._store(idx, entry)
+        return idx
+
     # -- public API (same names and behaviour as the compiled class) -----------
+
+    @property
+    def track_free(self) -> bool:
+        """Reference of :attr:`vswap.XArray.track_free`."""
+        return self._track_free
+
+    def alloc(self, value: Any, min: Any = 0, max: Any = (1 << 32) - 1) -> int:
+        """Reference of :meth:`vswap.XArray.alloc`. O(height)."""
+        if not self._track_free:
+            raise TypeError("alloc() needs an array made with XArray(track_free=True)")
+        if value is None:
+            raise ValueError("cannot allocate an index for None")
+        lo, hi = _to_index(min), _to_index(max)
+        idx = self._alloc(value, lo, hi)
+        if idx is None:
+            raise NoSpace(f"no free index in [{min}, {max}]")
+        return idx
 
     def load(self, index: Any, default: Any = None) -> Any:
         """Reference of :meth:`vswap.XArray.load`. O(height)."""
@@ -384,7 +448,7 @@ class XArray:
     def set_mark(self, index: Any, mark: Any) -> None:
         """Reference of :meth:`vswap.XArray.set_mark`. O(height)."""
         i = _to_index(index)
-        m = _to_mark(mark)
+        m = _to_mark(mark, self._track_free)
         if i == 0 and not isinstance(self._head, _Node):
             self._stats["walks"] += 1
             if self._head is not None:
@@ -397,7 +461,7 @@ class XArray:
     def clear_mark(self, index: Any, mark: Any) -> None:
         """Reference of :meth:`vswap.XArray.clear_mark`. O(height)."""
         i = _to_index(index)
-        m = _to_mark(mark)
+        m = _to_mark(mark, self._track_free)
         if i == 0 and not isinstance(self._head, _Node):
             self._stats["walks"] += 1
             self._marks &= ~(1 << m)
@@ -412,7 +476,7 @@ class XArray:
     def get_mark(self, index: Any, mark: Any) -> bool:
         """Reference of :meth:`vswap.XArray.get_mark`. O(height)."""
         i = _to_index(index)
-        m = _to_mark(mark)
+        m = _to_mark(mark, self._track_free)
         if i == 0 and not isinstance(self._head, _Node):
             self._stats["walks"] += 1
             return self._head is not None and bool((self._marks >> m) & 1)
@@ -424,7 +488,7 @@ class XArray:
     def find(self, start: Any = 0, stop: Any = None, mark: Any = None) -> int | None:
         """Reference of :meth:`vswap.XArray.find`. O(height + nodes skipped)."""
         rng = _to_range(start, stop)
-        m = -1 if mark is None else _to_mark(mark)
+        m = -1 if mark is None else _to_mark(mark, self._track_free)
         if rng is None:
             return None
         found = self._find(rng[0], rng[1], m)
@@ -586,14 +650,19 @@ class XArray:
                     errors.append(f"{where}: count {node.count} but {count} slots used")
                 if values != node.nr_values:
                     errors.append(f"{where}: nr_values {node.nr_values} but {values} value entries")
-                for m in range(XA_MAX_MARKS):
+                for m in range(self._first_user_mark, XA_MAX_MARKS):
                     if node.marks[m] & ~present:
                         errors.append(f"{where}: mark {m} set on empty slots")
                     if node.parent is None and node.marks[m]:
                         marks |= 1 << m
+                free = ~present & _U64
+                if self._track_free and node.shift == 0 and node.marks[XA_FREE_MARK] & present:
+                    errors.append(f"{where}: free mark on used slots")
+                if self._track_free and node.marks[XA_FREE_MARK] & free != free:
+                    errors.append(f"{where}: free mark missing on empty slots")
         elif head is not None:
             entries = 1
-            marks = self._marks
+            marks = self._marks & ~int(self._track_free)
         if entries != self._nr_entries:
             errors.append(f"len {self._nr_entries} but {entries} entries in the tree")
         if nodes != self._nr_nodes:
