@@ -320,3 +320,13 @@ def test_allocating_array_pickles(XA):
     del xa[1]
     back = pickle.loads(pickle.dumps(xa))
     assert back.track_free and back.alloc("w") == 1
+
+
+def test_pickling_is_not_counted_as_work(XA):
+    xa = XA()
+    for k in (1, 70, 1 << 30):
+        xa[k] = k
+    xa.set_mark(70, 2)
+    before = xa.stats
+    pickle.dumps(xa)
+    assert xa.stats == before

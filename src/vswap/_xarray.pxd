@@ -101,4 +101,5 @@ cdef class XArray:
     cdef object __weakref__
     cdef int _release_all(self) except -1
     cdef object _erase_counted(self, uint64_t i)
+    cdef int _put(self, uint64_t i, object value, xa_entry* old) except -1
     cdef bint _chunk(self, uint64_t* cur, uint64_t last, list out, bint values) except -1

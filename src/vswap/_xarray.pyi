@@ -4,7 +4,7 @@ from typing import Any, SupportsIndex
 import numpy as np
 import numpy.typing as npt
 
-from typing_extensions import disjoint_base
+from typing_extensions import Self, disjoint_base
 
 __all__ = ["XArray", "XA_NODE_BYTES", "XA_VALUE_MAX"]
 
@@ -13,7 +13,7 @@ XA_VALUE_MAX: int
 
 @disjoint_base
 class XArray:
-    def __init__(self, *, track_free: bool = False) -> None: ...
+    def __new__(cls, *, track_free: bool = False) -> Self: ...
     @property
     def track_free(self) -> bool: ...
     def alloc(

@@ -7,6 +7,7 @@ objects and unboxed integers in it.
 """
 
 from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport uint64_t, int64_t, UINT64_MAX
 from libc.stdlib cimport free
@@ -560,10 +561,12 @@ cdef inline int to_range(object start, object stop, uint64_t* first, uint64_t* l
 
 cdef inline xa_entry encode(object value) except 0:
     """Tagged entry for ``value``; a new reference is taken for objects."""
-    cdef uint64_t v
-    if type(value) is int and value >= 0 and value <= XA_VALUE_MAX:
-        v = value
-        return xa_mk_value(v)
+    cdef int overflow = 0
+    cdef long long v
+    if type(value) is int:
+        v = PyLong_AsLongLongAndOverflow(value, &overflow)
+        if overflow == 0 and v >= 0 and <uint64_t>v <= VALUE_MAX:
+            return xa_mk_value(<uint64_t>v)
     Py_INCREF(value)
     return <xa_entry><PyObject*>value
 
@@ -624,11 +627,6 @@ cdef class XArray:
     def __cinit__(self, *, bint track_free=False):
         xa_init_flags(&self.xa, XA_FLAGS_ALLOC if track_free else 0)
 
-    def __init__(self, *, bint track_free=False):
-        # All set up in __cinit__ (which also runs for XArray.__new__): this
-        # only gives the constructor its signature.
-        pass
-
     def __dealloc__(self):
         self._release_all()
 
@@ -680,20 +678,25 @@ cdef class XArray:
         ('b', 0)
         """
         cdef uint64_t i
-        cdef xa_entry e, old = 0
+        cdef xa_entry old = 0
         to_index(index, &i)
         if value is None:
             return self._erase_counted(i)
-        e = encode(value)
+        self._put(i, value, &old)
+        if old == 0:
+            return None
+        return take(old)
+
+    cdef int _put(self, uint64_t i, object value, xa_entry* old) except -1:
+        """Store a non-None value; the caller owns the reference left in *old."""
+        cdef xa_entry e = encode(value)
         try:
-            xa_store(&self.xa, i, e, &old)
+            xa_store(&self.xa, i, e, old)
         except MemoryError:
             if not xa_is_value(e):
                 Py_DECREF(<object><PyObject*>e)
             raise
-        if old == 0:
-            return None
-        return take(old)
+        return 0
 
     cdef object _erase_counted(self, uint64_t i):
         cdef xa_entry old = xa_erase(&self.xa, i)
@@ -741,7 +744,15 @@ cdef class XArray:
         >>> xa[1]
         (1, 2)
         """
-        self.store(index, value)
+        cdef uint64_t i
+        cdef xa_entry old = 0
+        to_index(index, &i)
+        if value is None:
+            self._erase_counted(i)
+            return
+        self._put(i, value, &old)
+        if old and not xa_is_value(old):
+            Py_DECREF(<object><PyObject*>old)
 
     def __delitem__(self, index):
         """``del xa[index]``; KeyError when absent. Runtime complexity: O(height).
@@ -1086,9 +1097,13 @@ cdef class XArray:
         return f"{type(self).__name__}({{{', '.join(items)}}})"
 
     def __reduce__(self):
+        # Pickling reads the array; it is not work the model should count.
+        cdef xa_stats saved = self.xa.stats
         marks = [[i for i in self if self.get_mark(i, m)]
                  for m in range(first_user_mark(&self.xa), XA_MAX_MARKS)]
-        return (_rebuild, (type(self), list(self.items()), marks, self.track_free))
+        state = (type(self), list(self.items()), marks, self.track_free)
+        self.xa.stats = saved
+        return (_rebuild, state)
 
     @property
     def track_free(self):
