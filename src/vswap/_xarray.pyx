@@ -161,19 +161,44 @@ cdef xa_node* descend_to_leaf(xarray_t* xa, uint64_t index) noexcept nogil:
         node = xa_to_node(e)
 
 
+cdef int alloc_nodes(xarray_t* xa, xa_node** pre, int n) except -1 nogil:
+    """Allocate ``n`` zeroed nodes into ``pre``: all of them, or none and MemoryError."""
+    cdef int i, taken = 0
+    cdef bint ok = False
+    try:
+        while taken < n:
+            pre[taken] = <xa_node*>checked_calloc(1, sizeof(xa_node))
+            taken += 1
+        ok = True
+    finally:
+        if not ok:
+            for i in range(taken):
+                free(pre[i])
+    xa.nr_nodes += n
+    xa.stats.nodes_allocated += n
+    if xa.flags & XA_FLAGS_ALLOC:
+        for i in range(n):
+            pre[i].marks[XA_FREE_MARK] = <uint64_t>-1  # every slot of a new node is free
+    return 0
+
+
 cdef int xa_store(xarray_t* xa, uint64_t index, xa_entry entry, xa_entry* old) except -1 nogil:
     """Store a non-empty entry; ``old`` receives the replaced entry (0 if none).
 
     Every node the store needs is allocated before the tree is touched, so a
-    MemoryError leaves the tree exactly as it was. Replacing an entry keeps
-    its marks, as in the kernel.
+    MemoryError leaves the tree (and its counters) exactly as it was.
+    Replacing an entry keeps its marks, as in the kernel. When the root
+    already reaches ``index`` this is one descent that allocates the missing
+    tail of the path when it meets an empty slot; otherwise the tree first
+    grows at the top (``xas_expand``).
     """
     # An expansion chain above a bare head entry plus a new path: <= 2 * 11 nodes.
     cdef xa_node* pre[2 * XA_MAX_HEIGHT]
     cdef int needed = 0, taken = 0, i, m
     cdef int need_shift = shift_for(index)
     cdef int cur_shift = entry_shift(xa.head)
-    cdef int s, top_shift
+    cdef int s
+    cdef uint64_t visits = 0
     cdef xa_node* node
     cdef xa_node* child
     cdef xa_entry e
@@ -187,53 +212,26 @@ cdef int xa_store(xarray_t* xa, uint64_t index, xa_entry entry, xa_entry* old) e
         xa.head = entry
         return 0
 
-    # Count the nodes to create: a chain on top of the old head (expansion),
-    # then the missing part of the path below.
-    if xa.head == 0:
-        needed = need_shift // XA_CHUNK_SHIFT + 1
-    else:
-        top_shift = cur_shift
-        if need_shift > cur_shift:
+    if xa.head == 0 or need_shift > cur_shift:
+        # Count the nodes to create: a chain on top of the old head, then the
+        # part of the path below the first level where index leaves slot 0.
+        if xa.head == 0:
+            needed = need_shift // XA_CHUNK_SHIFT + 1
+        else:
             needed = (need_shift - cur_shift) // XA_CHUNK_SHIFT
-            top_shift = need_shift
-        s = top_shift
-        while s > cur_shift:
-            if (index >> s) & XA_CHUNK_MASK:
-                needed += s // XA_CHUNK_SHIFT
-                break
-            s -= XA_CHUNK_SHIFT
-        if s == cur_shift:
-            node = xa_to_node(xa.head)
-            while node.shift:
-                e = node.slots[(index >> node.shift) & XA_CHUNK_MASK]
-                if e == 0:
-                    needed += node.shift // XA_CHUNK_SHIFT
+            s = need_shift
+            while s > cur_shift:
+                if (index >> s) & XA_CHUNK_MASK:
+                    needed += s // XA_CHUNK_SHIFT
                     break
-                node = xa_to_node(e)
-    cdef bint ok = False
-    try:
-        while taken < needed:
-            pre[taken] = <xa_node*>checked_calloc(1, sizeof(xa_node))
+                s -= XA_CHUNK_SHIFT
+        alloc_nodes(xa, pre, needed)
+        if xa.head == 0:
+            node = pre[taken]
             taken += 1
-        ok = True
-    finally:
-        if not ok:
-            for i in range(taken):
-                free(pre[i])
-    xa.nr_nodes += needed
-    xa.stats.nodes_allocated += needed
-    if xa.flags & XA_FLAGS_ALLOC:
-        for i in range(needed):
-            pre[i].marks[XA_FREE_MARK] = <uint64_t>-1  # every slot of a new node is free
-    xa.stats.walks += 1
-    taken = 0
-
-    if xa.head == 0:
-        node = pre[taken]
-        taken += 1
-        node.shift = need_shift
-        xa.head = xa_mk_node(node)
-    else:
+            node.shift = need_shift
+            xa.head = xa_mk_node(node)
+            cur_shift = need_shift
         while cur_shift < need_shift:
             node = pre[taken]
             taken += 1
@@ -263,10 +261,10 @@ cdef int xa_store(xarray_t* xa, uint64_t index, xa_entry entry, xa_entry* old) e
 
     node = xa_to_node(xa.head)
     while True:
-        xa.stats.node_visits += 1
+        visits += 1
         i = (index >> node.shift) & XA_CHUNK_MASK
+        e = node.slots[i]
         if node.shift == 0:
-            e = node.slots[i]
             node.slots[i] = entry
             if e == 0:
                 node.count += 1
@@ -275,9 +273,16 @@ cdef int xa_store(xarray_t* xa, uint64_t index, xa_entry entry, xa_entry* old) e
                     clear_mark_up(xa, node, i, XA_FREE_MARK)
             node.nr_values += <int>xa_is_value(entry) - <int>xa_is_value(e)
             old[0] = e
+            xa.stats.walks += 1
+            xa.stats.node_visits += visits
             return 0
-        e = node.slots[i]
         if e == 0:
+            if taken == needed:
+                # First empty slot on an existing path: everything below it
+                # is new. Nothing has been changed yet, so failing is clean.
+                needed = node.shift // XA_CHUNK_SHIFT
+                taken = 0
+                alloc_nodes(xa, pre, needed)
             child = pre[taken]
             taken += 1
             child.shift = node.shift - XA_CHUNK_SHIFT
