@@ -18,7 +18,10 @@ from vswap import reference
 from vswap.errors import NoSpace
 from vswap.protocol import PageTable, swp_entry
 
+from hypothesis import HealthCheck, settings
+
 STEPS = {"n": 0}
+SEEN = {}      # counters and verbs that were non-zero / succeeded at least once
 
 
 def _same(a, b):
@@ -67,6 +70,7 @@ class DirectMachine(RuleBasedStateMachine):
             raise AssertionError(f"{name}{args}: compiled raised {exc!r}, reference did not") from exc
         b = getattr(self.ref, name)(*ref_args)
         _same(a, b)
+        SEEN["ok:" + name] = SEEN.get("ok:" + name, 0) + 1
         return a
 
     def live(self, want=None):
@@ -324,14 +328,34 @@ class DirectMachine(RuleBasedStateMachine):
         self.ref.check()
         a, b = self.fast.snapshot(), self.ref.snapshot()
         assert a["stats"] == b["stats"]
+        for k, v in a["stats"].items():
+            if v:
+                SEEN[k] = SEEN.get(k, 0) + 1
         assert a["devices"] == b["devices"]
         assert a["swaps"] == b["swaps"]
         assert self.fast.memory_footprint() == self.ref.memory_footprint()
 
 
-TestDirectMachine = DirectMachine.TestCase
-
-
-def test_report_steps():
-    """Runs after the machine in file order; shows how many steps were checked."""
-    print(f"DirectMachine steps checked: {STEPS['n']}")
+def test_direct_lockstep():
+    # Twice the profile's steps per run (hypothesis ends many runs early).
+    DirectMachine.TestCase.settings = settings(
+        settings(), stateful_step_count=2 * settings().stateful_step_count,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    SEEN.clear()
+    before = STEPS["n"]
+    DirectMachine.TestCase().runTest()
+    steps = STEPS["n"] - before
+    print(f"\nDirectMachine: {steps} steps checked; seen: {SEEN}")
+    if settings().max_examples >= 100 and settings().stateful_step_count >= 60:
+        assert steps >= 5000, steps
+        # every verb succeeded at least once and every counter moved
+        for verb in ("folio_alloc_swap", "folio_alloc_swap_many", "swap_duplicate",
+                     "swap_duplicate_many", "swap_free_nr", "swap_free_many",
+                     "free_swap_and_cache_nr", "free_swap_and_cache_many", "swapcache_prepare",
+                     "swap_cache_add_folio", "swap_cache_del_folio", "put_swap_folio",
+                     "lookup", "lookup_many", "zero_store", "zswap_store", "zswap_store_many",
+                     "zswap_invalidate", "writeback", "reclaim_cache_only", "swapoff", "swapon"):
+            assert SEEN.get("ok:" + verb), f"{verb} never succeeded: {SEEN}"
+        for key in ("fast_frees", "folios_reclaimed", "cont_pages_allocated", "pte_walked",
+                    "zswap_walks", "scans"):
+            assert SEEN.get(key), f"no run exercised {key}: {SEEN}"

@@ -487,7 +487,7 @@ cdef class DirectSwap:
 
     @property
     def swaps(self):
-        """The :class:`~vswap.SwapDevices` set the slots come from. O(1).
+        """The :class:`~vswap.SwapDevices` set the slots come from. Runtime complexity: O(1).
 
         >>> from vswap import DirectSwap, SwapDevice, SwapDevices
         >>> swaps = SwapDevices([SwapDevice(64, cluster_size=16)])
@@ -934,7 +934,9 @@ cdef class DirectSwap:
             tb_write(&self.d, dv, i, sw | (tb_read(&self.d, dv, i) & SWAP_TABLE_CACHE_ONLY))
 
     def swap_cache_get_folio(self, entry):
-        """The folio cached for ``entry``, or None (``swap_cache_get_folio``). O(1).
+        """The folio cached for ``entry``, or None (``swap_cache_get_folio``).
+
+        NoEntry if the entry is free. Runtime complexity: O(1).
 
         >>> from vswap import DirectSwap, SwapDevice, SwapDevices
         >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
@@ -949,7 +951,9 @@ cdef class DirectSwap:
         return (w >> 6) if tb_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
-        """The workingset shadow of ``entry``, or None (``swap_cache_get_shadow``). O(1).
+        """The workingset shadow of ``entry``, or None (``swap_cache_get_shadow``).
+
+        NoEntry if the entry is free. Runtime complexity: O(1).
 
         >>> from vswap import DirectSwap, SwapDevice, SwapDevices
         >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
@@ -1128,9 +1132,10 @@ cdef class DirectSwap:
         self._zswap_put(<int>(e >> 58), dv, e & OFFSET_MASK, h)
 
     def zswap_store_many(self, entries, handles):
-        """:meth:`zswap_store` of two uint64 arrays of the same length. O(n * height) in C.
+        """:meth:`zswap_store` of two uint64 arrays of the same length.
 
-        Both arrays are validated first.
+        Both arrays are validated first. Runtime complexity: O(n * tree
+        height) in C.
 
         >>> import numpy as np
         >>> from vswap import DirectSwap, SwapDevice, SwapDevices
@@ -1236,11 +1241,11 @@ cdef class DirectSwap:
         complexity: O(full clusters * cluster_size).
 
         >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> ds = DirectSwap(SwapDevices([SwapDevice(17, cluster_size=16)]))
-        >>> es = [ds.folio_alloc_swap(f) for f in range(16)]
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(16, cluster_size=16)]))
+        >>> es = [ds.folio_alloc_swap(f) for f in range(15)]
         >>> for e in es: ds.swap_duplicate(e); ds.swap_free_nr(e)
         >>> ds.reclaim_cache_only(0), ds.swaps[0].nr_used
-        (16, 0)
+        (15, 0)
         """
         cdef direct_dev_t* dv = self._device(device)
         return swap_reclaim_full_clusters(dv.si, True)
@@ -1414,7 +1419,7 @@ cdef class DirectSwap:
                 "cont_pages_allocated": s.cont_pages_allocated}
 
     def reset_stats(self):
-        """Zero every counter of :attr:`stats` (not the allocator's). O(1).
+        """Zero every counter of :attr:`stats` (not the allocator's). Runtime complexity: O(1).
 
         >>> from vswap import DirectSwap, SwapDevice, SwapDevices
         >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
