@@ -17,7 +17,7 @@ from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 try:
     from vswap._core import XA_NODE_BYTES, XA_VALUE_MAX, XArray
     from vswap._core import DEF_SWAP_PRIO, NR_CPUS, SWAP_TABLE_CACHE_ONLY, SwapDevice, SwapDevices
-    from vswap._core import DirectSwap
+    from vswap._core import DirectSwap, VirtualSwap
 except ImportError as exc:  # pragma: no cover - only on a broken install
     raise ImportError(
         "vswap's compiled core (vswap._core) could not be imported; reinstall with "
@@ -36,4 +36,5 @@ __all__ = [
     "XA_VALUE_MAX",
     "SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS", "DEF_SWAP_PRIO",
     "DirectSwap",
+    "VirtualSwap",
 ]

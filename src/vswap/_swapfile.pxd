@@ -70,6 +70,12 @@ cdef struct swap_globals_t
 # there. It may free slots with swap_entries_free; it must not allocate.
 ctypedef int (*swap_reclaim_fn)(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
 
+# The cache-only test (virtual branch addition): NULL = test bit 63 of the
+# table word (vswap v6's SWP_RMAP_CACHE_ONLY); a design without that bit
+# (vswap v5) plugs in a function that asks its own layer. Called with the
+# reclaim context, only for allocated slots.
+ctypedef bint (*swap_cache_only_fn)(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
+
 
 cdef struct swap_cluster_info:
     uint16_t count        # non-free slots (bad, header and tail included)
@@ -151,6 +157,7 @@ cdef struct swap_device_t:
     void* reclaim_ctx
     uint64_t nr_tables
     swap_stats stats
+    swap_cache_only_fn cache_only  # NULL: test SWAP_TABLE_CACHE_ONLY (see above)
 
 
 # --- the allocator ----------------------------------------------------------

@@ -254,7 +254,11 @@ cdef inline int call_reclaim(swap_device_t* si, uint64_t offset) noexcept nogil:
 
 
 cdef inline bint is_cache_only(const swap_device_t* si, uint64_t offset) noexcept nogil:
-    return si.map[offset] == SLOT_USED and (swap_table_get(si, offset) & SWAP_TABLE_CACHE_ONLY) != 0
+    if si.map[offset] != SLOT_USED:
+        return False
+    if si.cache_only != NULL:       # the layer above answers (vswap v5: no rmap bit)
+        return si.cache_only(si.reclaim_ctx, <swap_device_t*>si, offset)
+    return (swap_table_get(si, offset) & SWAP_TABLE_CACHE_ONLY) != 0
 
 
 cdef inline bint cluster_scan_range(swap_device_t* si, swap_cluster_info* ci, uint64_t offset,

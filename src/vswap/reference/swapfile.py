@@ -129,6 +129,7 @@ class SwapDevice:
         self._set = None
         self._py_hook = None
         self._in_hook = False
+        self._cache_only = None   # virtual branch: the cache-only test of the layer above
         self._own_g = _Globals()
         self._swap_device_init(nr_slots, cs, bad, solid_state, discard)
 
@@ -320,7 +321,11 @@ class SwapDevice:
         return 0 if t is None else t[offset & (self.cs - 1)]
 
     def _is_cache_only(self, offset):
-        return self.map[offset] == SLOT_USED and bool(self._table_get(offset) & SWAP_TABLE_CACHE_ONLY)
+        if self.map[offset] != SLOT_USED:
+            return False
+        if self._cache_only is not None:   # the layer above answers (vswap v5: no rmap bit)
+            return self._cache_only(self, offset)
+        return bool(self._table_get(offset) & SWAP_TABLE_CACHE_ONLY)
 
     def _cluster_scan_range(self, ci, offset, nr):
         """(ok, need_reclaim)"""

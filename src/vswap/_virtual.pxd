@@ -1,0 +1,133 @@
+# C interface of the virtual swap design (linux-mm "Virtual Swap Space", v6).
+#
+# A swap entry is a virtual slot: cluster id * 512 + index. The clusters live
+# in one allocating xarray (vswap_cluster_map, ids from xa_alloc, lowest free
+# first); each holds an allocation bitmap and 512 descriptors (swp_desc, the
+# kernel's 24-byte struct). The physical side is the slot allocator of
+# _swapfile: a physical slot's table word is the reverse map (the owning
+# virtual entry, bit 63 = SWP_RMAP_CACHE_ONLY when the cache_only_bit switch
+# is on).
+#
+# swp_desc (24 bytes, as the kernel's pahole):
+#   backing      SWAPFILE: the physical slot (swp_entry value type<<58|off);
+#                ZSWAP: the zswap handle; FOLIO: the backing folio id; ZERO: 0
+#   cache        swap cache word: 0, folio << 6 | order << 2 | 0b10, or
+#                shadow << 1 | 1 (the same encoding as DirectSwap's table)
+#   swap_count   32-bit count of PTE / shmem references
+#   memcgid      16-bit owning memcg id
+#   flags        bit 0 in_swapcache, bits 1..2 the backing type
+
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+
+from vswap._swapfile cimport swap_device_t, SwapDevices
+from vswap._xarray cimport xarray_t
+
+
+cdef enum:
+    VCLUSTER_SHIFT = 9
+    VCLUSTER_SIZE = 512
+    VSWAP_NR_ORDERS = 10
+    VSWAP_NR_CPUS = 64
+    VSWAP_MAX_TYPES = 32
+
+    # enum swap_type, in the kernel's order
+    VSWAP_SWAPFILE = 0
+    VSWAP_ZERO = 1
+    VSWAP_ZSWAP = 2
+    VSWAP_FOLIO = 3
+
+    DESC_IN_SWAPCACHE = 1
+
+
+cdef struct swp_desc:
+    uint64_t backing
+    uint64_t cache
+    uint32_t swap_count
+    uint16_t memcgid
+    uint8_t flags
+    uint8_t pad
+
+
+cdef struct vcluster:
+    uint64_t id
+    uint32_t count            # allocated slots (the reserved run of cluster 0 included)
+    uint32_t refcnt           # count + 1 while a CPU's allocation cache holds it
+    uint8_t order             # fixed for the cluster's life
+    uint8_t cached            # held by a per-CPU allocation cache
+    uint8_t full
+    uint8_t on_partial
+    vcluster* prev            # partial_clusters_lists[order] links
+    vcluster* next
+    uint64_t bitmap[8]        # 512 allocation bits
+    swp_desc* desc            # 512 descriptors (v6: a separate array)
+
+
+cdef struct vlist:
+    vcluster* head
+    vcluster* tail
+    uint64_t nr
+
+
+cdef struct vswap_stats:
+    uint64_t lookups           # virtual-layer lookups that walked the xarray
+    uint64_t node_visits       # xarray nodes entered by those walks
+    uint64_t mru_hits          # lookups served by the CPU's MRU cluster
+    uint64_t mru_misses
+    uint64_t desc_reads        # descriptors read
+    uint64_t desc_writes       # descriptors written
+    uint64_t cluster_locks     # virtual cluster locked sections
+    uint64_t rmap_reads        # reverse-map words read
+    uint64_t rmap_writes       # reverse-map words written
+    uint64_t alloc_scans       # virtual clusters searched by the allocator
+    uint64_t cgroup_checks     # memcg comparisons of the batched free path
+    uint64_t cache_only_checks # physical-allocator cache-only tests through the virtual layer
+    uint64_t slots_freed       # virtual slots freed
+    uint64_t folios_reclaimed  # folios removed from the swap cache by reclaim
+    uint64_t phys_allocs       # physical runs allocated (writeback)
+    uint64_t phys_frees        # physical free batches (swap_entries_free calls)
+    uint64_t scans             # physical slots examined by swapoff
+    uint64_t clusters_allocated
+    uint64_t clusters_freed
+
+
+cdef struct vswap_t:
+    xarray_t map                              # vswap_cluster_map (XA_FLAGS_ALLOC)
+    vlist partial[10]                         # partial_clusters_lists[order]
+    vcluster* pcp[640]                        # per-CPU allocation cache [cpu * 10 + order]
+    vcluster* mru[64]                         # per-CPU MRU lookup cache (mru_cluster_cache)
+    swap_device_t* devs[32]                   # attached physical devices by type
+    uint64_t* charge                          # memcg swap charge, 65536 counters
+    uint64_t max_clusters
+    uint64_t nr_clusters
+    uint64_t nr_used                          # allocated virtual slots (vswap/used)
+    uint64_t alloc_reject
+    uint64_t nr_zswap
+    uint64_t nr_phys                          # physical slots backing entries
+    uint64_t locked_lo                        # a folio being written out: reclaim skips it
+    uint64_t locked_hi
+    int cpu                                   # the CPU the verbs without a cpu argument run on
+    bint opt_cache_only_bit
+    bint opt_batched_cgroup
+    bint opt_mru
+    vswap_stats st
+
+
+cdef int vswap_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
+cdef bint vswap_cache_only(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
+cdef swp_desc* vswap_desc(vswap_t* v, uint64_t entry) noexcept nogil
+
+
+cdef class VirtualSwap:
+    cdef vswap_t v
+    cdef SwapDevices _swaps
+    cdef list _devobjs
+    cdef Py_ssize_t _nr_seen
+    cdef object __weakref__
+    cdef int _sync_devices(self) except -1
+    cdef int _attach(self, int t, swap_device_t* si) except -1
+    cdef uint64_t _range(self, object entry, uint64_t nr, bint aligned) except? 0xFFFFFFFFFFFFFFFF
+    cdef swp_desc* _live(self, uint64_t e) except NULL
+    cdef object _check_batch(self, object entries, bint need_count, bint dup)
+    cdef int _check_counted(self, uint64_t e, uint64_t n) except -1
+    cdef swap_device_t* _device(self, object device) except NULL
+    cdef int _zswap_put(self, uint64_t e, uint64_t h) noexcept

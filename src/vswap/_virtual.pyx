@@ -1,0 +1,1835 @@
+"""The virtual swap design (linux-mm "Virtual Swap Space", v6): :class:`VirtualSwap`.
+
+A swap entry is a *virtual* slot, ``cluster id * 512 + index``. Virtual
+clusters of 512 slots live in one allocating xarray keyed by cluster id
+(``vswap_cluster_map``: ids from ``xa_alloc``, lowest free first); each has
+an allocation bitmap, a count, an order fixed for its life, a refcount and
+512 descriptors (``struct swp_desc``, 24 bytes: backing, swap-cache folio or
+shadow, 32-bit swap count, 16-bit memcg id, ``in_swapcache``, type). Where
+the data lives is the descriptor's backing: a folio, a zero page, a zswap
+handle (indexed by the virtual slot, no physical slot needed) or a physical
+slot of the allocator below, whose table word holds the reverse map
+(physical slot -> virtual entry, bit 63 the swap-cache-only flag).
+
+The three optimisations of the April 2026 report are switches, so one
+workload shows the work each removes: ``cache_only_bit`` (the physical
+allocator's reclaim scan tests the reverse-map bit instead of looking the
+slot up in the virtual layer), ``batched_cgroup_check`` (the batched free
+path compares memcgs once per range instead of once per PTE) and
+``mru_cluster_cache`` (each CPU keeps its most recently looked-up cluster
+and skips the xarray walk when the next entry falls in it). The pure-Python
+model with the same algorithm and counters is :mod:`vswap.reference.virtual`.
+"""
+
+cimport cython
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport free
+from libc.string cimport memset
+
+from vswap._common cimport to_u64, as_entries
+from vswap._direct cimport direct_reclaim
+from vswap._mem cimport checked_calloc
+from vswap._swapfile cimport (
+    SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
+    swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, swap_default_reclaim,
+    SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK, NR_CPUS,
+)
+from vswap._xarray cimport (
+    xa_entry, xa_node, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc, xa_find,
+    XA_FLAGS_ALLOC,
+)
+
+import numpy as np
+
+from vswap.errors import EntryExists, NoEntry, NoSpace
+from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
+
+__all__ = ["VirtualSwap", "VSWAP_PRESETS", "SWP_DESC_BYTES"]
+
+cdef extern from *:
+    """
+    #define vswap_ctz64(x) ((unsigned)__builtin_ctzll(x))
+    #define vswap_popcount64(x) ((unsigned)__builtin_popcountll(x))
+    """
+    unsigned vswap_ctz64(uint64_t x) nogil
+    unsigned vswap_popcount64(uint64_t x) nogil
+
+cdef uint64_t OFFSET_MASK = (<uint64_t>1 << 58) - 1
+cdef uint64_t RMAP_MASK = ~SWAP_TABLE_CACHE_ONLY
+cdef uint64_t FOLIO_MAX = <uint64_t>1 << 57
+cdef uint64_t SHADOW_MAX = <uint64_t>1 << 62
+cdef uint64_t HANDLE_MAX = <uint64_t>1 << 62
+cdef uint64_t COUNT_LIMIT = 0xFFFFFFFF
+
+#: Bytes of one descriptor (``struct swp_desc`` since v3).
+SWP_DESC_BYTES = sizeof(swp_desc)
+#: The report's builds as switch settings (cache_only_bit, batched_cgroup_check, mru_cluster_cache).
+VSWAP_PRESETS = {
+    "vss_v5": (False, False, False),
+    "new_opt_v2": (True, True, False),
+    "cc_v2": (True, True, True),
+}
+
+cdef enum:
+    K_ZERO = 0
+    K_ZSWAP = 1
+    K_SWAPFILE = 2
+    K_FOLIO = 3
+
+_STAT_NAMES = ("lookups", "node_visits", "mru_hits", "mru_misses", "desc_reads", "desc_writes",
+               "cluster_locks", "rmap_reads", "rmap_writes", "alloc_scans", "cgroup_checks",
+               "cache_only_checks", "slots_freed", "folios_reclaimed", "phys_allocs",
+               "phys_frees", "scans", "clusters_allocated", "clusters_freed")
+
+
+# --- descriptors ------------------------------------------------------------------------
+
+cdef inline int d_type(const swp_desc* d) noexcept nogil:
+    return (d.flags >> 1) & 3
+
+
+cdef inline void d_set_type(swp_desc* d, int t) noexcept nogil:
+    d.flags = <uint8_t>((d.flags & DESC_IN_SWAPCACHE) | (t << 1))
+
+
+cdef inline bint d_live(const swp_desc* d) noexcept nogil:
+    """The derived refcount: live while counted or in the swap cache."""
+    return d.swap_count != 0 or (d.flags & DESC_IN_SWAPCACHE) != 0
+
+
+cdef inline bint d_cached(const swp_desc* d) noexcept nogil:
+    return (d.flags & DESC_IN_SWAPCACHE) != 0
+
+
+cdef inline bint w_is_folio(uint64_t w) noexcept nogil:
+    return (w & 3) == 2
+
+
+cdef inline uint64_t w_folio(uint64_t folio, int order) noexcept nogil:
+    return (folio << 6) | (<uint64_t>order << 2) | 2
+
+
+cdef inline int order_of(uint64_t nr) noexcept nogil:
+    return vswap_ctz64(nr)
+
+
+# --- the cluster map and the lookup path ---------------------------------------------------
+
+cdef inline vcluster* vs_walk(vswap_t* v, uint64_t cid) noexcept nogil:
+    """xa_load on the cluster map: one counted virtual-layer lookup."""
+    cdef uint64_t before = v.map.stats.node_visits
+    cdef vcluster* c
+    v.st.lookups += 1
+    c = <vcluster*>xa_load(&v.map, cid)
+    v.st.node_visits += v.map.stats.node_visits - before
+    return c
+
+
+cdef inline vcluster* vs_cluster(vswap_t* v, uint64_t cid) noexcept nogil:
+    """The virtual cluster of id ``cid`` (or NULL): the MRU cache first when enabled."""
+    cdef vcluster* c
+    if v.opt_mru:
+        c = v.mru[v.cpu]
+        if c != NULL and c.id == cid:
+            v.st.mru_hits += 1
+            return c
+        v.st.mru_misses += 1
+        c = vs_walk(v, cid)
+        v.mru[v.cpu] = c
+        return c
+    return vs_walk(v, cid)
+
+
+cdef swp_desc* vswap_desc(vswap_t* v, uint64_t entry) noexcept nogil:
+    """The live descriptor of ``entry`` through a counted lookup, or NULL."""
+    cdef vcluster* c = vs_cluster(v, entry >> VCLUSTER_SHIFT)
+    cdef swp_desc* d
+    if c == NULL:
+        return NULL
+    d = &c.desc[entry & (VCLUSTER_SIZE - 1)]
+    return d if d_live(d) else NULL
+
+
+cdef inline swp_desc* vs_peek(vswap_t* v, uint64_t entry, vcluster** last) noexcept nogil:
+    """Uncounted lookup for validation (``last`` caches the previous cluster); NULL if not live."""
+    cdef uint64_t cid = entry >> VCLUSTER_SHIFT
+    cdef vcluster* c = last[0]
+    cdef swp_desc* d
+    if c == NULL or c.id != cid:
+        c = <vcluster*>xa_load(&v.map, cid)
+        last[0] = c
+    if c == NULL:
+        return NULL
+    d = &c.desc[entry & (VCLUSTER_SIZE - 1)]
+    return d if d_live(d) else NULL
+
+
+# --- partial lists and cluster lifetime --------------------------------------------------------
+
+cdef inline void partial_add(vswap_t* v, vcluster* c) noexcept nogil:
+    cdef vlist* l = &v.partial[c.order]
+    c.prev = l.tail
+    c.next = NULL
+    if l.tail != NULL:
+        l.tail.next = c
+    else:
+        l.head = c
+    l.tail = c
+    l.nr += 1
+    c.on_partial = 1
+
+
+cdef inline void partial_del(vswap_t* v, vcluster* c) noexcept nogil:
+    cdef vlist* l = &v.partial[c.order]
+    if c.prev != NULL:
+        c.prev.next = c.next
+    else:
+        l.head = c.next
+    if c.next != NULL:
+        c.next.prev = c.prev
+    else:
+        l.tail = c.prev
+    c.prev = NULL
+    c.next = NULL
+    l.nr -= 1
+    c.on_partial = 0
+
+
+cdef void cluster_destroy(vswap_t* v, vcluster* c) noexcept nogil:
+    """refcount 0: erase from the map, drop MRU pointers, free (call_rcu in the kernel)."""
+    cdef int i
+    if c.on_partial:
+        partial_del(v, c)
+    xa_erase(&v.map, c.id)
+    for i in range(VSWAP_NR_CPUS):
+        if v.mru[i] == c:
+            v.mru[i] = NULL
+    free(c.desc)
+    free(c)
+    v.nr_clusters -= 1
+    v.st.clusters_freed += 1
+
+
+cdef inline bint has_room(const vcluster* c) noexcept nogil:
+    return c.count + (<uint32_t>1 << c.order) <= VCLUSTER_SIZE
+
+
+cdef void cluster_after_free(vswap_t* v, vcluster* c) noexcept nogil:
+    """After slots were released: free at refcount 0, or back on the partial list."""
+    if c.refcnt == 0:
+        cluster_destroy(v, c)
+        return
+    if c.full and has_room(c):
+        c.full = 0
+        if not c.cached:
+            partial_add(v, c)
+
+
+# --- backing release (batched physical frees) ---------------------------------------------------
+
+cdef struct pbatch:
+    swap_device_t* si
+    uint64_t off
+    uint64_t n
+
+
+cdef inline void pb_flush(vswap_t* v, pbatch* b) noexcept nogil:
+    if b.n:
+        swap_entries_free(b.si, b.off, b.n)     # clears the rmap words too
+        v.st.phys_frees += 1
+        v.st.rmap_writes += b.n
+        v.nr_phys -= b.n
+        b.n = 0
+
+
+cdef inline void pb_add(vswap_t* v, pbatch* b, uint64_t slot) noexcept nogil:
+    cdef swap_device_t* si = v.devs[slot >> 58]
+    cdef uint64_t off = slot & OFFSET_MASK
+    if (b.n and b.si == si and off == b.off + b.n
+            and (off >> si.cluster_shift) == (b.off >> si.cluster_shift)):
+        b.n += 1
+        return
+    pb_flush(v, b)
+    b.si = si
+    b.off = off
+    b.n = 1
+
+
+cdef inline void release_backing(vswap_t* v, swp_desc* d, pbatch* b) noexcept nogil:
+    """Drop what backs ``d`` (zswap copy, physical slot + its memcg charge)."""
+    cdef int t = d_type(d)
+    if t == VSWAP_SWAPFILE:
+        pb_add(v, b, d.backing)
+        v.charge[d.memcgid] -= 1
+    elif t == VSWAP_ZSWAP:
+        v.nr_zswap -= 1
+    d.backing = 0
+
+
+cdef void free_vrun(vswap_t* v, vcluster* c, uint64_t idx, uint64_t n) noexcept nogil:
+    """vswap_free_nr: ``n`` dead slots of one cluster (count 0, uncached) from ``idx``.
+
+    Releases their backing (physical slots in batches by run), clears the
+    descriptors and bitmap bits and drops the cluster's count and refcount;
+    the caller runs cluster_after_free.
+    """
+    cdef pbatch b
+    cdef uint64_t i
+    b.n = 0
+    for i in range(idx, idx + n):
+        release_backing(v, &c.desc[i], &b)
+        memset(&c.desc[i], 0, sizeof(swp_desc))
+        c.bitmap[i >> 6] &= ~(<uint64_t>1 << (i & 63))
+    pb_flush(v, &b)
+    v.st.desc_writes += n
+    c.count -= <uint32_t>n
+    c.refcnt -= <uint32_t>n
+    v.nr_used -= n
+    v.st.slots_freed += n
+
+
+cdef inline void rmap_mark(vswap_t* v, swp_desc* d, bint on) noexcept nogil:
+    """Set / clear SWP_RMAP_CACHE_ONLY of a SWAPFILE entry's slot (cache_only_bit only)."""
+    cdef swap_device_t* si
+    cdef uint64_t off, w
+    if not v.opt_cache_only_bit:
+        return
+    si = v.devs[d.backing >> 58]
+    off = d.backing & OFFSET_MASK
+    w = swap_table_get(si, off)
+    swap_table_set(si, off, (w | SWAP_TABLE_CACHE_ONLY) if on else (w & RMAP_MASK))
+    v.st.rmap_writes += 1
+
+
+# --- allocation ------------------------------------------------------------------------------------
+
+cdef inline uint64_t find_run(const vcluster* c, uint64_t nr) noexcept nogil:
+    """First free aligned run of ``nr`` slots (one order per cluster: its first bit decides)."""
+    cdef uint64_t i, w
+    cdef int k
+    if nr == 1:
+        for k in range(8):
+            w = ~c.bitmap[k]
+            if w:
+                return (<uint64_t>k << 6) + vswap_ctz64(w)
+        return VCLUSTER_SIZE
+    i = 0
+    while i < VCLUSTER_SIZE:
+        if not (c.bitmap[i >> 6] >> (i & 63)) & 1:
+            return i
+        i += nr
+    return VCLUSTER_SIZE
+
+
+cdef inline void take_run(vswap_t* v, vcluster* c, uint64_t idx, uint64_t nr, uint64_t folio,
+                          int order, uint16_t memcg) noexcept nogil:
+    cdef uint64_t i, w = w_folio(folio, order)
+    cdef swp_desc* d
+    for i in range(idx, idx + nr):
+        c.bitmap[i >> 6] |= <uint64_t>1 << (i & 63)
+        d = &c.desc[i]
+        d.backing = folio
+        d.cache = w
+        d.swap_count = 0
+        d.memcgid = memcg
+        d.flags = DESC_IN_SWAPCACHE | (VSWAP_FOLIO << 1)
+    v.st.desc_writes += nr
+    c.count += <uint32_t>nr
+    c.refcnt += <uint32_t>nr
+    v.nr_used += nr
+
+
+cdef vcluster* new_cluster(vswap_t* v, int order) except? NULL:
+    """vswap_alloc_new_cluster: NULL when the ids ran out (alloc_reject)."""
+    cdef vcluster* c = <vcluster*>checked_calloc(1, sizeof(vcluster))
+    cdef uint64_t cid = 0, nr = <uint64_t>1 << order
+    cdef uint64_t i
+    try:
+        c.desc = <swp_desc*>checked_calloc(VCLUSTER_SIZE, sizeof(swp_desc))
+        if xa_alloc(&v.map, &cid, <xa_entry>c, 1 if order == VSWAP_NR_ORDERS - 1 else 0,
+                    v.max_clusters - 1):
+            free(c.desc)
+            free(c)
+            return NULL
+    except MemoryError:
+        free(c.desc)
+        free(c)
+        raise
+    c.id = cid
+    c.order = <uint8_t>order
+    if cid == 0:            # entry 0 stays invalid: cluster 0 never hands out its first run
+        for i in range(nr):
+            c.bitmap[i >> 6] |= <uint64_t>1 << (i & 63)
+        c.count = <uint32_t>nr
+        c.refcnt = <uint32_t>nr
+    v.nr_clusters += 1
+    v.st.clusters_allocated += 1
+    return c
+
+
+cdef uint64_t vs_alloc(vswap_t* v, uint64_t folio, int order, uint16_t memcg,
+                       int cpu) except? 0xFFFFFFFFFFFFFFFF:
+    """folio_alloc_swap on the virtual layer: the first entry, or 0 when ids ran out."""
+    cdef uint64_t nr = <uint64_t>1 << order, idx
+    cdef vcluster** slot = &v.pcp[cpu * VSWAP_NR_ORDERS + order]
+    cdef vcluster* c = slot[0]
+    if c != NULL:                        # this CPU's cached cluster, its lock only
+        v.st.cluster_locks += 1
+        v.st.alloc_scans += 1
+        idx = find_run(c, nr)
+        take_run(v, c, idx, nr, folio, order, memcg)
+        if not has_room(c):              # no longer a candidate: uncache, full
+            c.cached = 0
+            c.full = 1
+            c.refcnt -= 1
+            slot[0] = NULL
+        return (c.id << VCLUSTER_SHIFT) + idx
+    c = v.partial[order].head            # the global lock: partial list, then a new cluster
+    if c != NULL:
+        partial_del(v, c)
+    else:
+        c = new_cluster(v, order)
+        if c == NULL:
+            v.alloc_reject += 1
+            return 0
+    v.st.cluster_locks += 1
+    v.st.alloc_scans += 1
+    idx = find_run(c, nr)
+    take_run(v, c, idx, nr, folio, order, memcg)
+    if not has_room(c):
+        c.full = 1
+    elif slot[0] == NULL:
+        c.cached = 1
+        c.refcnt += 1
+        slot[0] = c
+    else:
+        partial_add(v, c)
+    return (c.id << VCLUSTER_SHIFT) + idx
+
+
+# --- counts and the free paths ---------------------------------------------------------------------
+
+cdef inline uint64_t chunk_end(uint64_t cur, uint64_t end) noexcept nogil:
+    cdef uint64_t e = (cur | (VCLUSTER_SIZE - 1)) + 1
+    return e if e < end else end
+
+
+cdef void dup_pass(vswap_t* v, uint64_t e, uint64_t n) noexcept nogil:
+    """swap_duplicate_nr after validation: one lookup and lock per cluster."""
+    cdef uint64_t cur = e, end = e + n, ce, i
+    cdef vcluster* c
+    cdef swp_desc* d
+    while cur < end:
+        ce = chunk_end(cur, end)
+        c = vs_cluster(v, cur >> VCLUSTER_SHIFT)
+        v.st.cluster_locks += 1
+        for i in range(cur, ce):
+            d = &c.desc[i & (VCLUSTER_SIZE - 1)]
+            if d.swap_count == 0 and d_type(d) == VSWAP_SWAPFILE:
+                rmap_mark(v, d, False)          # 0 -> 1: no longer cache-only
+            d.swap_count += 1
+        v.st.desc_reads += ce - cur
+        v.st.desc_writes += ce - cur
+        cur = ce
+
+
+cdef bint put_pass(vswap_t* v, uint64_t e, uint64_t n) noexcept nogil:
+    """The decrement pass: count - 1 on each entry; free dead runs, flushed at cluster
+    and memcg boundaries; mark cache-only ones. True if one became cache-only."""
+    cdef uint64_t cur = e, end = e + n, ce, i, idx, run = 0, nrun = 0
+    cdef uint16_t run_memcg = 0
+    cdef bint only = False
+    cdef vcluster* c
+    cdef swp_desc* d
+    while cur < end:
+        ce = chunk_end(cur, end)
+        c = vs_cluster(v, cur >> VCLUSTER_SHIFT)
+        v.st.cluster_locks += 1
+        nrun = 0
+        for i in range(cur, ce):
+            idx = i & (VCLUSTER_SIZE - 1)
+            d = &c.desc[idx]
+            d.swap_count -= 1
+            if d.swap_count == 0:
+                if not d_cached(d):
+                    if nrun and d.memcgid != run_memcg:
+                        free_vrun(v, c, run, nrun)
+                        nrun = 0
+                    if nrun == 0:
+                        run = idx
+                        run_memcg = d.memcgid
+                    nrun += 1
+                    continue
+                if d_type(d) == VSWAP_SWAPFILE:
+                    rmap_mark(v, d, True)
+                only = True
+            if nrun:
+                free_vrun(v, c, run, nrun)
+                nrun = 0
+        v.st.desc_reads += ce - cur
+        v.st.desc_writes += ce - cur
+        if nrun:
+            free_vrun(v, c, run, nrun)
+        cluster_after_free(v, c)
+        cur = ce
+    return only
+
+
+cdef int reclaim_folio(vswap_t* v, vcluster* c, uint64_t idx, uint64_t* phys_run,
+                       uint64_t phys_at) noexcept nogil:
+    """folio_free_swap of the folio cached at slot ``idx`` if all its counts are 0.
+
+    Returns its pages when freed, minus them when kept, 0 with no folio.
+    With ``phys_at`` (a physical slot), ``*phys_run`` gets how many of the
+    freed physical slots follow on from it.
+    """
+    cdef swp_desc* d = &c.desc[idx]
+    cdef uint64_t n, base, i, ve, run = 0
+    v.st.cluster_locks += 1
+    v.st.desc_reads += 1
+    if not d_live(d) or not w_is_folio(d.cache):
+        return 0
+    n = <uint64_t>1 << ((d.cache >> 2) & 15)
+    base = idx & ~(n - 1)
+    ve = (c.id << VCLUSTER_SHIFT) + base
+    if ve < v.locked_hi and ve + n > v.locked_lo:      # folio locked (being written out)
+        return -<int>n
+    v.st.desc_reads += n
+    for i in range(base, base + n):
+        if c.desc[i].swap_count:
+            return -<int>n
+    for i in range(base, base + n):
+        d = &c.desc[i]
+        if phys_at and d_type(d) == VSWAP_SWAPFILE and d.backing == phys_at + run:
+            run += 1
+        d.cache = 0
+        d.flags &= ~DESC_IN_SWAPCACHE
+    if phys_run != NULL:
+        phys_run[0] = run
+    free_vrun(v, c, base, n)
+    v.st.folios_reclaimed += 1
+    cluster_after_free(v, c)
+    return <int>n
+
+
+cdef void fsc_core(vswap_t* v, uint64_t e, uint64_t n) noexcept nogil:
+    """free_swap_and_cache_nr after validation."""
+    cdef uint64_t i, cur, end = e + n, step
+    cdef vcluster* c
+    cdef swp_desc* d
+    cdef int r
+    # swap_pte_batch: the PTEs of the range must belong to one memcg
+    if v.opt_batched_cgroup:
+        vs_cluster(v, e >> VCLUSTER_SHIFT)
+        v.st.desc_reads += 1
+        v.st.cgroup_checks += 1
+    else:
+        for i in range(e, end):
+            vs_cluster(v, i >> VCLUSTER_SHIFT)
+        v.st.desc_reads += n
+        v.st.cgroup_checks += n
+    if not put_pass(v, e, n):
+        return
+    cur = e
+    while cur < end:                    # cache-only reclaim, folio by folio
+        step = 1
+        c = vs_cluster(v, cur >> VCLUSTER_SHIFT)
+        if c != NULL:
+            d = &c.desc[cur & (VCLUSTER_SIZE - 1)]
+            v.st.desc_reads += 1
+            if d.swap_count == 0 and d_cached(d):
+                r = reclaim_folio(v, c, cur & (VCLUSTER_SIZE - 1), NULL, 0)
+                if r < 0:
+                    r = -r
+                if r > 0:
+                    step = ((cur + <uint64_t>r) & ~(<uint64_t>r - 1)) - cur
+        cur += step
+
+
+# --- the physical allocator's hooks ------------------------------------------------------------------
+
+cdef int vswap_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil:
+    """The allocator's reclaim hook: rmap -> virtual entry -> free its cache-only folio."""
+    cdef vswap_t* v = <vswap_t*>ctx
+    cdef uint64_t w, ve, run = 0, slot = (<uint64_t>si.type << 58) | offset
+    cdef vcluster* c
+    cdef swp_desc* d
+    cdef int r
+    if si.type < 0 or si.type >= VSWAP_MAX_TYPES or v.devs[si.type] != si:
+        return 0
+    v.st.rmap_reads += 1
+    w = swap_table_get(si, offset) & RMAP_MASK
+    if w == 0:
+        return 0
+    c = vs_cluster(v, w >> VCLUSTER_SHIFT)
+    if c == NULL:
+        return 0
+    d = &c.desc[w & (VCLUSTER_SIZE - 1)]
+    if not d_live(d) or d_type(d) != VSWAP_SWAPFILE or d.backing != slot:
+        return 0
+    r = reclaim_folio(v, c, w & (VCLUSTER_SIZE - 1), &run, slot)
+    if r > 0:
+        return <int>run if run > 0 else 1
+    return -1 if r < 0 else 0
+
+
+cdef bint vswap_cache_only(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil:
+    """vss_v5's cache-only test: rmap -> lookup in the virtual layer -> descriptor."""
+    cdef vswap_t* v = <vswap_t*>ctx
+    cdef uint64_t w
+    cdef swp_desc* d
+    v.st.cache_only_checks += 1
+    v.st.rmap_reads += 1
+    w = swap_table_get(si, offset) & RMAP_MASK
+    if w == 0:
+        return False
+    d = vswap_desc(v, w)
+    v.st.desc_reads += 1
+    return (d != NULL and d.swap_count == 0 and d_cached(d)
+            and d_type(d) == VSWAP_SWAPFILE)
+
+
+cdef int lookup_kind(const swp_desc* d, uint64_t* handle) noexcept nogil:
+    cdef int t
+    if w_is_folio(d.cache):
+        handle[0] = d.cache >> 6
+        return K_FOLIO
+    t = d_type(d)
+    handle[0] = d.backing
+    if t == VSWAP_ZERO:
+        return K_ZERO
+    if t == VSWAP_ZSWAP:
+        return K_ZSWAP
+    if t == VSWAP_SWAPFILE:
+        return K_SWAPFILE
+    return K_FOLIO
+
+
+cdef object raise_noent(uint64_t e, str what="is not allocated"):
+    raise NoEntry(f"swap entry {e:#x} {what}")
+
+
+# no_gc_clear: __dealloc__ restores each device's hooks, so the device
+# references must survive a garbage-collector pass.
+@cython.no_gc_clear
+cdef class VirtualSwap:
+    """The virtual swap design (v6 semantics) over a set of physical devices.
+
+    ``swaps`` is the :class:`~vswap.SwapDevices` set of physical devices
+    (it may be empty: zswap and zero pages need no physical slot). The
+    switches are the report's optimisations (see the module docs and
+    :meth:`preset`); every setting gives the same results, only the
+    counted work differs. ``max_clusters`` caps the cluster ids (the
+    kernel's 32-bit xa_alloc range). Implements
+    :class:`vswap.protocol.SwapSpace`.
+
+    Memory (kernel-equivalent, see :meth:`memory_footprint`): a 24-byte
+    descriptor per allocated virtual slot, a 64-byte bitmap per virtual
+    cluster, the cluster map's xarray nodes; on the physical side 2 bits per
+    slot and an 8-byte reverse-map word per slot of every in-use cluster.
+
+    Runtime complexity: construction O(physical slots).
+
+    >>> from vswap import VirtualSwap, SwapDevice, SwapDevices
+    >>> vs = VirtualSwap(SwapDevices([SwapDevice(256, cluster_size=16)]))
+    >>> e = vs.folio_alloc_swap(folio=7)
+    >>> vs.swap_duplicate(e); e, vs.swap_count(e), vs.lookup(e)
+    (1, 1, Lookup(kind='folio', handle=7))
+    """
+
+    def __cinit__(self):
+        memset(&self.v, 0, sizeof(vswap_t))
+        xa_init_flags(&self.v.map, XA_FLAGS_ALLOC)
+        self._devobjs = []
+
+    def __init__(self, swaps=None, *, cache_only_bit=True, batched_cgroup_check=True,
+                 mru_cluster_cache=True, max_clusters=1 << 32):
+        if swaps is None:
+            swaps = SwapDevices()
+        if not isinstance(swaps, SwapDevices):
+            raise TypeError(f"swaps must be a vswap.SwapDevices, not {type(swaps).__name__}")
+        cdef swap_device_t* si
+        if self._swaps is not None:
+            raise RuntimeError("VirtualSwap is already initialised")
+        cdef uint64_t mc = to_u64(max_clusters, (<uint64_t>1 << 32) + 1, "max_clusters")
+        if mc == 0:
+            raise ValueError("max_clusters must be at least 1")
+        for dev in swaps:
+            si = &(<SwapDevice>dev).si
+            if ((si.reclaim == vswap_reclaim and si.reclaim_ctx != <void*>&self.v)
+                    or si.reclaim == direct_reclaim):
+                raise ValueError("a device of the set is attached to another design")
+        self.v.charge = <uint64_t*>checked_calloc(65536, sizeof(uint64_t))
+        self.v.max_clusters = mc
+        self.v.opt_cache_only_bit = bool(cache_only_bit)
+        self.v.opt_batched_cgroup = bool(batched_cgroup_check)
+        self.v.opt_mru = bool(mru_cluster_cache)
+        self._swaps = swaps
+        self._sync_devices()
+
+    @classmethod
+    def preset(cls, name, swaps=None, **kwargs):
+        """A design with the switches of one of the report's builds.
+
+        ``"vss_v5"`` (all off), ``"new_opt_v2"`` (cache-only bit and
+        once-per-range cgroup check), ``"cc_v2"`` (those and the per-CPU MRU
+        cluster cache). KeyError for another name. Runtime complexity: as
+        the constructor.
+
+        >>> from vswap import VirtualSwap
+        >>> VirtualSwap.preset("new_opt_v2").switches
+        {'cache_only_bit': True, 'batched_cgroup_check': True, 'mru_cluster_cache': False}
+        """
+        a, b, c = VSWAP_PRESETS[name]
+        return cls(swaps, cache_only_bit=a, batched_cgroup_check=b, mru_cluster_cache=c, **kwargs)
+
+    def __dealloc__(self):
+        cdef int t
+        cdef uint64_t idx = 0
+        cdef xa_node* leaf
+        cdef vcluster* c
+        for t in range(VSWAP_MAX_TYPES):
+            if self.v.devs[t] != NULL and self.v.devs[t].reclaim == vswap_reclaim:
+                self.v.devs[t].reclaim = swap_default_reclaim
+                self.v.devs[t].reclaim_ctx = NULL
+                self.v.devs[t].cache_only = NULL
+        while xa_find(&self.v.map, &idx, 0xFFFFFFFFFFFFFFFF, -1, &leaf):
+            c = <vcluster*>xa_load(&self.v.map, idx)
+            free(c.desc)
+            free(c)
+            if idx == 0xFFFFFFFFFFFFFFFF:
+                break
+            idx += 1
+        xa_destroy(&self.v.map)
+        free(self.v.charge)
+        self.v.charge = NULL
+
+    cdef int _attach(self, int t, swap_device_t* si) except -1:
+        self.v.devs[t] = si
+        si.reclaim = vswap_reclaim
+        si.reclaim_ctx = <void*>&self.v
+        if self.v.opt_cache_only_bit:
+            si.cache_only = NULL
+        else:
+            si.cache_only = vswap_cache_only
+        return 0
+
+    cdef int _sync_devices(self) except -1:
+        cdef list devs
+        cdef int t
+        if self._swaps is None:
+            raise RuntimeError("VirtualSwap is not initialised")
+        devs = self._swaps._devices
+        if len(devs) == self._nr_seen:
+            return 0
+        for t in range(len(devs)):
+            if devs[t] is not None and self.v.devs[t] == NULL:
+                self._attach(t, &(<SwapDevice>devs[t]).si)
+                self._devobjs.append(devs[t])
+        self._nr_seen = len(devs)
+        return 0
+
+    cdef uint64_t _range(self, object entry, uint64_t nr, bint aligned) except? 0xFFFFFFFFFFFFFFFF:
+        """The entry value, after checking ``entry .. entry+nr-1`` is a valid virtual run."""
+        cdef uint64_t e = to_u64(entry, <uint64_t>1 << 63, "swap entry")
+        cdef uint64_t vmax = self.v.max_clusters << VCLUSTER_SHIFT
+        if self._swaps is None:
+            raise RuntimeError("VirtualSwap is not initialised")
+        if nr == 0:
+            raise ValueError("nr must be at least 1")
+        if e >= vmax or nr > vmax - e:
+            raise ValueError(f"swap entry {e:#x}: {nr} entries pass the virtual space end {vmax}")
+        if aligned and e & (nr - 1):
+            raise ValueError(f"swap entry {e:#x} is not aligned to {nr} entries")
+        return e
+
+    cdef swp_desc* _live(self, uint64_t e) except NULL:
+        cdef vcluster* last = NULL
+        cdef swp_desc* d = vs_peek(&self.v, e, &last)
+        if d == NULL:
+            raise_noent(e)
+        return d
+
+    # -- configuration ----------------------------------------------------------------------
+
+    @property
+    def swaps(self):
+        """The :class:`~vswap.SwapDevices` set of physical devices. O(1).
+
+        >>> from vswap import VirtualSwap, SwapDevices
+        >>> swaps = SwapDevices(); VirtualSwap(swaps).swaps is swaps
+        True
+        """
+        return self._swaps
+
+    @property
+    def switches(self):
+        """The three optimisation switches as a dict. O(1).
+
+        >>> from vswap import VirtualSwap
+        >>> VirtualSwap.preset("vss_v5").switches["mru_cluster_cache"]
+        False
+        """
+        return {"cache_only_bit": bool(self.v.opt_cache_only_bit),
+                "batched_cgroup_check": bool(self.v.opt_batched_cgroup),
+                "mru_cluster_cache": bool(self.v.opt_mru)}
+
+    @property
+    def cpu(self):
+        """The CPU the verbs without a ``cpu`` argument run on (its MRU cache). O(1).
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); vs.cpu = 3; vs.cpu
+        3
+        """
+        return self.v.cpu
+
+    @cpu.setter
+    def cpu(self, value):
+        self.v.cpu = <int>to_u64(value, NR_CPUS, "cpu")
+
+    def swapon(self, device):
+        """Add a physical :class:`~vswap.SwapDevice` to the set; return its type.
+
+        Runtime complexity: O(slots of the device).
+
+        >>> from vswap import VirtualSwap, SwapDevice
+        >>> vs = VirtualSwap(); vs.swapon(SwapDevice(64, cluster_size=16))
+        0
+        """
+        t = self._swaps.swapon(device)
+        self._sync_devices()
+        return t
+
+    # -- allocation and counts -------------------------------------------------------------------
+
+    def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
+        """Allocate ``2**order`` aligned virtual entries cached with ``folio``; the first.
+
+        ``folio_alloc_swap`` of v6: the CPU's cached cluster of that order,
+        then the order's partial list, then a new cluster from ``xa_alloc``.
+        Each entry: FOLIO-backed by ``folio``, count 0, ``in_swapcache``,
+        memcg id ``memcg``. No physical slot is taken. NoSpace when the
+        cluster ids ran out (``alloc_reject``). Runtime complexity:
+        O(2**order) amortised.
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap()
+        >>> e = vs.folio_alloc_swap(5, order=2, memcg=3)
+        >>> e, vs.swap_cache_get_folio(e + 3), vs.memcg_id(e + 1), vs.swap_count(e)
+        (4, 5, 3, 0)
+        """
+        cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
+        cdef int order_ = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef uint64_t m = to_u64(memcg, 65536, "memcg")
+        cdef int c = <int>to_u64(cpu, NR_CPUS, "cpu")
+        cdef uint64_t e
+        self._sync_devices()
+        e = vs_alloc(&self.v, f, order_, <uint16_t>m, c)
+        if e == 0:
+            raise NoSpace(f"no virtual cluster id left for an order-{order_} run")
+        return e
+
+    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
+        """:meth:`folio_alloc_swap` for each folio id of a uint64 array; the entries.
+
+        The ids are validated first; the result is shorter when the cluster
+        ids run out. Runtime complexity: O(n * 2**order) in C.
+
+        >>> import numpy as np
+        >>> from vswap import VirtualSwap
+        >>> VirtualSwap().folio_alloc_swap_many(np.arange(3, dtype=np.uint64))
+        array([1, 2, 3], dtype=uint64)
+        """
+        arr = as_entries(folios, "folios")
+        cdef const uint64_t[:] fv = arr
+        cdef int order_ = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef uint64_t m = to_u64(memcg, 65536, "memcg")
+        cdef int c = <int>to_u64(cpu, NR_CPUS, "cpu")
+        cdef Py_ssize_t i, n = fv.shape[0]
+        cdef uint64_t e
+        self._sync_devices()
+        for i in range(n):
+            if fv[i] >= FOLIO_MAX:
+                raise ValueError(f"folio {fv[i]} is outside 0 .. {FOLIO_MAX - 1}")
+        out = np.empty(n, dtype=np.uint64)
+        cdef uint64_t[::1] res = out
+        for i in range(n):
+            e = vs_alloc(&self.v, fv[i], order_, <uint16_t>m, c)
+            if e == 0:
+                return out[:i].copy()
+            res[i] = e
+        return out
+
+    def swap_duplicate(self, entry, nr=1):
+        """Add one count to each of ``nr`` entries (``swap_duplicate_nr``).
+
+        Going 0 -> 1 on a swapfile-backed entry clears its reverse-map
+        cache-only bit. NoEntry if one is free, NoSpace past 2**32-1;
+        nothing changes on error. Runtime complexity: O(nr).
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1)
+        >>> vs.swap_duplicate(e); vs.swap_duplicate(e); vs.swap_count(e)
+        2
+        """
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t e = self._range(entry, n, False), i
+        cdef vcluster* last = NULL
+        cdef swp_desc* d
+        for i in range(e, e + n):
+            d = vs_peek(&self.v, i, &last)
+            if d == NULL:
+                raise_noent(i)
+            if d.swap_count >= COUNT_LIMIT:
+                raise NoSpace(f"swap count of {i:#x} would pass 2**32-1")
+        dup_pass(&self.v, e, n)
+
+    cdef object _check_batch(self, object entries, bint need_count, bint dup):
+        """Validate a batch of single entries (repeats add up); the array."""
+        arr = as_entries(entries)
+        cdef const uint64_t[:] ev = arr
+        cdef Py_ssize_t i, j, n = ev.shape[0]
+        cdef uint64_t e, k
+        cdef vcluster* last = NULL
+        cdef swp_desc* d
+        cdef uint64_t vmax = self.v.max_clusters << VCLUSTER_SHIFT
+        for i in range(n):
+            e = ev[i]
+            if e >= vmax:
+                self._range(e, 1, False)        # raises the ValueError
+            if vs_peek(&self.v, e, &last) == NULL:
+                raise_noent(e)
+        if n == 0 or not (need_count or dup):
+            return arr
+        srt = np.sort(arr)
+        cdef const uint64_t[:] s = srt
+        i = 0
+        while i < n:
+            j = i + 1
+            while j < n and s[j] == s[i]:
+                j += 1
+            k = j - i
+            d = vs_peek(&self.v, s[i], &last)
+            if dup and d.swap_count + k > COUNT_LIMIT:
+                raise NoSpace(f"swap count of {s[i]:#x} would pass 2**32-1")
+            if need_count and d.swap_count < k:
+                raise_noent(s[i], "has a swap count of 0")
+            i = j
+        return arr
+
+    def swap_duplicate_many(self, entries):
+        """:meth:`swap_duplicate` (nr=1) of each entry of a uint64 array (repeats add up).
+
+        The whole batch is validated first. Runtime complexity: O(n log n) in C.
+
+        >>> import numpy as np
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1)
+        >>> vs.swap_duplicate_many(np.array([e, e], dtype=np.uint64)); vs.swap_count(e)
+        2
+        """
+        arr = self._check_batch(entries, False, True)
+        cdef const uint64_t[:] ev = arr
+        cdef Py_ssize_t i
+        for i in range(ev.shape[0]):
+            dup_pass(&self.v, ev[i], 1)
+
+    cdef int _check_counted(self, uint64_t e, uint64_t n) except -1:
+        cdef vcluster* last = NULL
+        cdef swp_desc* d
+        cdef uint64_t i
+        for i in range(e, e + n):
+            d = vs_peek(&self.v, i, &last)
+            if d == NULL or d.swap_count == 0:
+                raise_noent(i, "is free or has a swap count of 0")
+        return 0
+
+    def swap_free_nr(self, entry, nr=1):
+        """Drop one count from each of ``nr`` entries (``swap_free_nr``).
+
+        An entry left with count 0 that is not cached is freed (runs in
+        one batch per cluster and memcg); a swapfile-backed one left cached
+        gets the reverse-map cache-only bit. NoEntry if one is free or has
+        count 0; nothing changes on error. Runtime complexity: O(nr).
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1); vs.swap_duplicate(e)
+        >>> vs.swap_free_nr(e); vs.swap_count(e)
+        0
+        """
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t e = self._range(entry, n, False)
+        self._check_counted(e, n)
+        put_pass(&self.v, e, n)
+
+    def swap_free_many(self, entries):
+        """:meth:`swap_free_nr` (nr=1) of each entry of a uint64 array.
+
+        The whole batch is validated first (repeats count). Runtime
+        complexity: O(n log n) in C.
+
+        >>> import numpy as np
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1); vs.swap_duplicate(e)
+        >>> vs.swap_free_many(np.array([e], dtype=np.uint64)); vs.swap_count(e)
+        0
+        """
+        arr = self._check_batch(entries, True, False)
+        cdef const uint64_t[:] ev = arr
+        cdef Py_ssize_t i
+        for i in range(ev.shape[0]):
+            put_pass(&self.v, ev[i], 1)
+
+    def free_swap_and_cache_nr(self, entry, nr=1):
+        """The zap path: drop one count on each of ``nr`` entries, then reclaim.
+
+        First the memcg check of ``swap_pte_batch`` (once per range with
+        ``batched_cgroup_check``, else a lookup per PTE); then one decrement
+        pass freeing dead runs in batches, flushed at cluster and memcg
+        boundaries (cache-only swapfile entries get the reverse-map bit);
+        then each cache-only entry's folio is freed if all its counts are 0.
+        NoEntry as for :meth:`swap_free_nr`. Runtime complexity: O(nr).
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(9, order=2); vs.swap_duplicate(e, 4)
+        >>> vs.free_swap_and_cache_nr(e, 4); vs.snapshot()["nr_used"]
+        0
+        """
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t e = self._range(entry, n, False)
+        self._check_counted(e, n)
+        fsc_core(&self.v, e, n)
+
+    def free_swap_and_cache_many(self, entries):
+        """Zap the swap PTEs of a uint64 array: :meth:`free_swap_and_cache_nr` per run.
+
+        Consecutive entries (``e, e+1, ...``) form one run, as
+        ``swap_pte_batch`` makes them. Validated first. Runtime complexity:
+        O(n log n) in C.
+
+        >>> import numpy as np
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); es = vs.folio_alloc_swap_many(np.arange(4, dtype=np.uint64))
+        >>> vs.swap_duplicate_many(es); vs.free_swap_and_cache_many(es); vs.snapshot()["nr_used"]
+        0
+        """
+        arr = self._check_batch(entries, True, False)
+        cdef const uint64_t[:] ev = arr
+        cdef Py_ssize_t i = 0, j, n = ev.shape[0]
+        cdef uint64_t e
+        while i < n:
+            e = ev[i]
+            j = i + 1
+            while j < n and ev[j] == e + <uint64_t>(j - i):
+                j += 1
+            fsc_core(&self.v, e, <uint64_t>(j - i))
+            i = j
+
+    def swap_count(self, entry):
+        """The swap count of an allocated entry (``swp_swapcount``); NoEntry if free.
+
+        Runtime complexity: O(1) plus one lookup.
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1); vs.swap_duplicate(e); vs.swap_count(e)
+        1
+        """
+        cdef uint64_t e = self._range(entry, 1, False)
+        self._live(e)
+        self.v.st.desc_reads += 1
+        return vswap_desc(&self.v, e).swap_count
+
+    def memcg_id(self, entry):
+        """The memcg id recorded in the entry's descriptor (``lookup_swap_cgroup_id``).
+
+        Runtime complexity: O(1) plus one lookup.
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); vs.memcg_id(vs.folio_alloc_swap(1, memcg=12))
+        12
+        """
+        cdef uint64_t e = self._range(entry, 1, False)
+        self._live(e)
+        self.v.st.desc_reads += 1
+        return vswap_desc(&self.v, e).memcgid
+
+    # -- the swap cache ---------------------------------------------------------------------------------
+
+    def swapcache_prepare(self, entry, nr=1):
+        """Set ``in_swapcache`` on ``nr`` entries for a swap-in (``swapcache_prepare``).
+
+        EntryExists if one is cached, NoEntry if one is free (the first
+        offending entry decides); nothing changes on error. Runtime
+        complexity: O(nr).
+
+        >>> from vswap import VirtualSwap, EntryExists
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1)
+        >>> try: vs.swapcache_prepare(e)
+        ... except EntryExists: print("cached")
+        cached
+        """
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t e = self._range(entry, n, False), i, cur, ce, end = e + n
+        cdef vcluster* last = NULL
+        cdef vcluster* c
+        cdef swp_desc* d
+        for i in range(e, end):
+            d = vs_peek(&self.v, i, &last)
+            if d == NULL:
+                raise_noent(i)
+            if d_cached(d):
+                raise EntryExists(f"swap entry {i:#x} is already in the swap cache")
+        cur = e
+        while cur < end:
+            ce = chunk_end(cur, end)
+            c = vs_cluster(&self.v, cur >> VCLUSTER_SHIFT)
+            self.v.st.cluster_locks += 1
+            for i in range(cur, ce):
+                c.desc[i & (VCLUSTER_SIZE - 1)].flags |= DESC_IN_SWAPCACHE
+            self.v.st.desc_writes += ce - cur
+            cur = ce
+
+    def swap_cache_add_folio(self, entry, folio, order=0):
+        """Store ``folio`` on ``2**order`` prepared entries; return the first one's shadow.
+
+        The entries must be prepared (ValueError otherwise) and hold no
+        folio (EntryExists). Runtime complexity: O(2**order).
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1); vs.swap_duplicate(e)
+        >>> vs.swap_cache_del_folio(e, shadow=77); vs.put_swap_folio(e)
+        >>> vs.swapcache_prepare(e); vs.swap_cache_add_folio(e, folio=2)
+        77
+        """
+        cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
+        cdef int o = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef uint64_t nr = <uint64_t>1 << o
+        cdef uint64_t e = self._range(entry, nr, True), i, first
+        cdef vcluster* last = NULL
+        cdef vcluster* c
+        cdef swp_desc* d
+        for i in range(e, e + nr):
+            d = vs_peek(&self.v, i, &last)
+            if d == NULL:
+                raise_noent(i)
+            if not d_cached(d):
+                raise ValueError(f"swap entry {i:#x} was not prepared by swapcache_prepare")
+            if w_is_folio(d.cache):
+                raise EntryExists(f"swap entry {i:#x} already holds a folio")
+        c = vs_cluster(&self.v, e >> VCLUSTER_SHIFT)
+        self.v.st.cluster_locks += 1
+        first = c.desc[e & (VCLUSTER_SIZE - 1)].cache
+        for i in range(e, e + nr):
+            c.desc[i & (VCLUSTER_SIZE - 1)].cache = w_folio(f, o)
+        self.v.st.desc_reads += nr
+        self.v.st.desc_writes += nr
+        return (first >> 1) if first & 1 else None
+
+    def swap_cache_del_folio(self, entry, order=0, shadow=None):
+        """Remove the order-``order`` folio starting at ``entry`` from the swap cache.
+
+        Each entry gets ``shadow`` (``0 .. 2**62-1``) or none and stays
+        ``in_swapcache`` until :meth:`put_swap_folio`. NoEntry if no folio
+        of that order starts there. Runtime complexity: O(2**order).
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1, order=1); vs.swap_duplicate(e, 2)
+        >>> vs.swap_cache_del_folio(e, order=1, shadow=5); vs.swap_cache_get_shadow(e + 1)
+        5
+        """
+        cdef int o = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef uint64_t nr = <uint64_t>1 << o
+        cdef uint64_t e = self._range(entry, nr, True), i, w0, sw = 0
+        cdef vcluster* last = NULL
+        cdef vcluster* c
+        cdef swp_desc* d
+        if shadow is not None:
+            sw = (to_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
+        d = self._live(e)
+        w0 = d.cache
+        if not w_is_folio(w0) or (<uint64_t>1 << ((w0 >> 2) & 15)) != nr:
+            raise_noent(e, f"holds no folio of {nr} pages")
+        for i in range(e, e + nr):
+            d = vs_peek(&self.v, i, &last)
+            if d == NULL or d.cache != w0:
+                raise_noent(e, f"holds no folio of {nr} pages")
+        c = vs_cluster(&self.v, e >> VCLUSTER_SHIFT)
+        self.v.st.cluster_locks += 1
+        for i in range(e, e + nr):
+            c.desc[i & (VCLUSTER_SIZE - 1)].cache = sw
+        self.v.st.desc_writes += nr
+
+    def swap_cache_get_folio(self, entry):
+        """The folio cached for ``entry``, or None (``swap_cache_get_folio``). O(1) + a lookup.
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); vs.swap_cache_get_folio(vs.folio_alloc_swap(42))
+        42
+        """
+        cdef uint64_t e = self._range(entry, 1, False), w
+        self._live(e)
+        self.v.st.desc_reads += 1
+        w = vswap_desc(&self.v, e).cache
+        return (w >> 6) if w_is_folio(w) else None
+
+    def swap_cache_get_shadow(self, entry):
+        """The workingset shadow of ``entry``, or None (``swap_cache_get_shadow``). O(1) + a lookup.
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); vs.swap_cache_get_shadow(vs.folio_alloc_swap(42)) is None
+        True
+        """
+        cdef uint64_t e = self._range(entry, 1, False), w
+        self._live(e)
+        self.v.st.desc_reads += 1
+        w = vswap_desc(&self.v, e).cache
+        return (w >> 1) if w & 1 else None
+
+    def put_swap_folio(self, entry, order=0):
+        """Clear ``in_swapcache`` on ``2**order`` entries; free those with count 0.
+
+        ``put_swap_folio`` / ``swapcache_clear``: when all have count 0 the
+        run is freed as one batch. NoEntry if an entry is not cached;
+        EntryExists if a folio is still stored. Runtime complexity: O(2**order).
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1, order=1)
+        >>> vs.swap_cache_del_folio(e, order=1); vs.put_swap_folio(e, order=1)
+        >>> vs.snapshot()["nr_used"]
+        0
+        """
+        cdef int o = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef uint64_t nr = <uint64_t>1 << o
+        cdef uint64_t e = self._range(entry, nr, True), i, idx, base
+        cdef vcluster* last = NULL
+        cdef vcluster* c
+        cdef swp_desc* d
+        cdef bint all_only = True
+        for i in range(e, e + nr):
+            d = vs_peek(&self.v, i, &last)
+            if d == NULL or not d_cached(d):
+                raise_noent(i, "is not in the swap cache")
+            if w_is_folio(d.cache):
+                raise EntryExists(f"swap entry {i:#x} still holds a folio")
+            if d.swap_count:
+                all_only = False
+        c = vs_cluster(&self.v, e >> VCLUSTER_SHIFT)
+        self.v.st.cluster_locks += 1
+        base = e & (VCLUSTER_SIZE - 1)
+        self.v.st.desc_writes += nr
+        for idx in range(base, base + nr):
+            c.desc[idx].flags &= ~DESC_IN_SWAPCACHE
+        if all_only:
+            free_vrun(&self.v, c, base, nr)
+        else:
+            for idx in range(base, base + nr):
+                if c.desc[idx].swap_count == 0:
+                    free_vrun(&self.v, c, idx, 1)
+        cluster_after_free(&self.v, c)
+
+    # -- backends -------------------------------------------------------------------------------------------
+
+    def lookup(self, entry):
+        """Where swap-in finds the data: a :class:`~vswap.protocol.Lookup`.
+
+        A folio in the swap cache first, else the descriptor's backing:
+        ``"zero"``, ``"zswap"`` (the handle), ``"swapfile"`` (the physical
+        slot as an entry value) or ``"folio"`` (the backing folio). Runtime
+        complexity: O(1) plus one lookup.
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1); vs.swap_duplicate(e)
+        >>> vs.zswap_store(e, 99); vs.swap_cache_del_folio(e); vs.lookup(e)
+        Lookup(kind='zswap', handle=99)
+        """
+        cdef uint64_t e = self._range(entry, 1, False), h = 0
+        cdef int k
+        self._live(e)
+        self.v.st.desc_reads += 1
+        k = lookup_kind(vswap_desc(&self.v, e), &h)
+        return Lookup(LOOKUP_KINDS[k], h)
+
+    def lookup_many(self, entries):
+        """:meth:`lookup` of a uint64 array: ``(kinds, handles)`` arrays.
+
+        ``kinds`` is uint8 coded by :data:`~vswap.protocol.LOOKUP_KINDS`.
+        Validated first. Runtime complexity: O(n) in C.
+
+        >>> import numpy as np
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(4); vs.lookup_many(np.array([e], dtype=np.uint64))
+        (array([3], dtype=uint8), array([4], dtype=uint64))
+        """
+        arr = self._check_batch(entries, False, False)
+        cdef const uint64_t[:] ev = arr
+        cdef Py_ssize_t i, n = ev.shape[0]
+        kinds = np.empty(n, dtype=np.uint8)
+        handles = np.empty(n, dtype=np.uint64)
+        cdef uint8_t[::1] kv = kinds
+        cdef uint64_t[::1] hv = handles
+        for i in range(n):
+            kv[i] = <uint8_t>lookup_kind(vswap_desc(&self.v, ev[i]), &hv[i])
+        self.v.st.desc_reads += <uint64_t>n
+        return kinds, handles
+
+    def zero_store(self, entry, nr=1):
+        """Mark ``nr`` entries zero-filled: release their backing, type ZERO.
+
+        ``swap_zeromap_folio_set``: no storage at all. NoEntry if one is
+        free. Runtime complexity: O(nr).
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1); vs.zero_store(e)
+        >>> vs.swap_cache_del_folio(e); vs.lookup(e)
+        Lookup(kind='zero', handle=0)
+        """
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t e = self._range(entry, n, False), i, cur, ce, end = e + n
+        cdef vcluster* last = NULL
+        cdef vcluster* c
+        cdef swp_desc* d
+        cdef pbatch b
+        for i in range(e, end):
+            if vs_peek(&self.v, i, &last) == NULL:
+                raise_noent(i)
+        b.n = 0
+        cur = e
+        while cur < end:
+            ce = chunk_end(cur, end)
+            c = vs_cluster(&self.v, cur >> VCLUSTER_SHIFT)
+            self.v.st.cluster_locks += 1
+            for i in range(cur, ce):
+                d = &c.desc[i & (VCLUSTER_SIZE - 1)]
+                release_backing(&self.v, d, &b)
+                d_set_type(d, VSWAP_ZERO)
+            self.v.st.desc_writes += ce - cur
+            cur = ce
+        pb_flush(&self.v, &b)
+
+    cdef int _zswap_put(self, uint64_t e, uint64_t h) noexcept:
+        cdef swp_desc* d = vswap_desc(&self.v, e)
+        cdef pbatch b
+        b.n = 0
+        self.v.st.cluster_locks += 1
+        self.v.st.desc_writes += 1
+        release_backing(&self.v, d, &b)
+        pb_flush(&self.v, &b)
+        d_set_type(d, VSWAP_ZSWAP)
+        d.backing = h
+        self.v.nr_zswap += 1
+        return 0
+
+    def zswap_store(self, entry, handle):
+        """Store the compressed copy ``handle`` (``0 .. 2**62-1``) of ``entry``.
+
+        ``zswap_entry_store``: the old backing is released (a physical slot
+        too), the type becomes ZSWAP; indexed by the virtual slot, no
+        physical slot needed. NoEntry if free. Runtime complexity: O(1) + a lookup.
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1); vs.zswap_store(e, 5); vs.zswap_load(e)
+        5
+        """
+        cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
+        cdef uint64_t e = self._range(entry, 1, False)
+        self._live(e)
+        self._zswap_put(e, h)
+
+    def zswap_store_many(self, entries, handles):
+        """:meth:`zswap_store` of two uint64 arrays of the same length. O(n) in C.
+
+        Both arrays are validated first.
+
+        >>> import numpy as np
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); es = vs.folio_alloc_swap_many(np.arange(2, dtype=np.uint64))
+        >>> vs.zswap_store_many(es, np.array([7, 8], dtype=np.uint64)); vs.zswap_load(es[1])
+        8
+        """
+        arr = self._check_batch(entries, False, False)
+        harr = as_entries(handles, "handles")
+        if harr.shape[0] != arr.shape[0]:
+            raise ValueError(f"{arr.shape[0]} entries but {harr.shape[0]} handles")
+        cdef const uint64_t[:] ev = arr
+        cdef const uint64_t[:] hv = harr
+        cdef Py_ssize_t i, n = ev.shape[0]
+        for i in range(n):
+            if hv[i] >= HANDLE_MAX:
+                raise ValueError(f"zswap handle {hv[i]} is outside 0 .. {HANDLE_MAX - 1}")
+        for i in range(n):
+            self._zswap_put(ev[i], hv[i])
+
+    def zswap_load(self, entry):
+        """The zswap handle of ``entry``, or None (``zswap_entry_load``; the copy stays).
+
+        Runtime complexity: O(1) plus one lookup.
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); vs.zswap_load(vs.folio_alloc_swap(1)) is None
+        True
+        """
+        cdef uint64_t e = self._range(entry, 1, False)
+        cdef swp_desc* d
+        self._live(e)
+        self.v.st.desc_reads += 1
+        d = vswap_desc(&self.v, e)
+        return d.backing if d_type(d) == VSWAP_ZSWAP else None
+
+    def zswap_invalidate(self, entry):
+        """Drop the zswap copy of ``entry``; its handle or None.
+
+        The entry becomes FOLIO-backed (``vswap_store_folio``) by the folio
+        in the swap cache, or by folio 0 when none is cached. Runtime
+        complexity: O(1) plus one lookup.
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1); vs.zswap_store(e, 3)
+        >>> vs.zswap_invalidate(e), vs.zswap_load(e), vs.lookup(e)
+        (3, None, Lookup(kind='folio', handle=1))
+        """
+        cdef uint64_t e = self._range(entry, 1, False), h
+        cdef swp_desc* d
+        self._live(e)
+        self.v.st.desc_reads += 1
+        d = vswap_desc(&self.v, e)
+        if d_type(d) != VSWAP_ZSWAP:
+            return None
+        self.v.st.cluster_locks += 1
+        self.v.st.desc_writes += 1
+        h = d.backing
+        self.v.nr_zswap -= 1
+        d_set_type(d, VSWAP_FOLIO)
+        d.backing = (d.cache >> 6) if w_is_folio(d.cache) else 0
+        return h
+
+    def writeback(self, entry, order=0):
+        """Give ``2**order`` entries a physical run; return its first slot (an entry value).
+
+        ``vswap_alloc_swap_slot``: a run that is already contiguous on a
+        device is reused; otherwise the allocator gives a run of the same
+        order (on CPU :attr:`cpu`; it may reclaim cache-only slots, never
+        these, whose folio is locked), the old backings are released, the
+        reverse map is set and each entry's memcg is charged (only physical
+        slots are). NoSpace if no run is free (the allocator's reclaim may
+        have run); NoEntry if an entry is free. Runtime complexity: O(2**order).
+
+        >>> from vswap import VirtualSwap, SwapDevice, SwapDevices
+        >>> vs = VirtualSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = vs.folio_alloc_swap(1); vs.zswap_store(e, 3); slot = vs.writeback(e); slot
+        1
+        >>> vs.swap_cache_del_folio(e); vs.lookup(e), vs.writeback(e) == slot
+        (Lookup(kind='swapfile', handle=1), True)
+        """
+        cdef int o = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef uint64_t nr = <uint64_t>1 << o
+        cdef uint64_t e = self._range(entry, nr, True), i, off = 0, slot0, w
+        cdef vcluster* last = NULL
+        cdef vcluster* c
+        cdef swp_desc* d
+        cdef swp_desc* d0
+        cdef swap_device_t* si = NULL
+        cdef bint contiguous = True
+        cdef pbatch b
+        for i in range(e, e + nr):
+            d = vs_peek(&self.v, i, &last)
+            if d == NULL:
+                raise_noent(i)
+        d0 = vs_peek(&self.v, e, &last)
+        slot0 = d0.backing
+        for i in range(e, e + nr):
+            d = vs_peek(&self.v, i, &last)
+            if d_type(d) != VSWAP_SWAPFILE or d.backing != slot0 + (i - e):
+                contiguous = False
+                break
+        self._sync_devices()
+        if contiguous:
+            vs_cluster(&self.v, e >> VCLUSTER_SHIFT)
+            self.v.st.desc_reads += nr
+            return slot0
+        if not self._swaps._devices or nr > (<SwapDevice>next(iter(self._swaps))).si.cluster_size:
+            raise NoSpace(f"no physical device takes an order-{o} run")
+        self.v.locked_lo = e
+        self.v.locked_hi = e + nr
+        try:
+            swap_alloc_set(&self._swaps.g, o, self.v.cpu, &si, &off)
+        finally:
+            self.v.locked_lo = 0
+            self.v.locked_hi = 0
+        if off == 0:
+            raise NoSpace(f"no free order-{o} physical run on any device")
+        self.v.st.phys_allocs += 1
+        c = vs_cluster(&self.v, e >> VCLUSTER_SHIFT)
+        self.v.st.cluster_locks += 1
+        b.n = 0
+        for i in range(nr):
+            d = &c.desc[(e + i) & (VCLUSTER_SIZE - 1)]
+            release_backing(&self.v, d, &b)
+            d_set_type(d, VSWAP_SWAPFILE)
+            d.backing = (<uint64_t>si.type << 58) | (off + i)
+            self.v.charge[d.memcgid] += 1
+            w = e + i
+            if self.v.opt_cache_only_bit and d.swap_count == 0 and d_cached(d):
+                w |= SWAP_TABLE_CACHE_ONLY
+            swap_table_set(si, off + i, w)
+        pb_flush(&self.v, &b)
+        self.v.nr_phys += nr
+        self.v.st.rmap_writes += nr
+        self.v.st.desc_writes += nr
+        return (<uint64_t>si.type << 58) | off
+
+    # -- device-level verbs ----------------------------------------------------------------------------
+
+    cdef swap_device_t* _device(self, object device) except NULL:
+        cdef uint64_t t = to_u64(device, VSWAP_MAX_TYPES, "device type")
+        self._sync_devices()
+        if self.v.devs[t] == NULL:
+            raise ValueError(f"device type {t} is not attached to this design")
+        return self.v.devs[t]
+
+    def reclaim_cache_only(self, device):
+        """The physical allocator's full-cluster reclaim on device ``device``; slots freed.
+
+        ``swap_reclaim_full_clusters(force)``: it finds cache-only slots by
+        the reverse-map bit (``cache_only_bit``) or by a lookup in the
+        virtual layer per allocated slot (vss_v5), then this design's hook
+        maps the slot to its virtual entry and frees the folio's swap.
+        Runtime complexity: O(full clusters * cluster_size).
+
+        >>> from vswap import VirtualSwap, SwapDevice, SwapDevices
+        >>> vs = VirtualSwap(SwapDevices([SwapDevice(17, cluster_size=16)]))
+        >>> es = [vs.folio_alloc_swap(f) for f in range(16)]
+        >>> for e in es: vs.swap_duplicate(e); _ = vs.writeback(e); vs.swap_free_nr(e)
+        >>> vs.reclaim_cache_only(0), vs.swaps[0].nr_used
+        (16, 0)
+        """
+        cdef swap_device_t* si = self._device(device)
+        return swap_reclaim_full_clusters(si, True)
+
+    def swapoff(self, device, page_tables=None):
+        """Bring every entry backed by device ``device`` into memory; free its slots.
+
+        No page-table walk (``page_tables`` is accepted and not used): the
+        device leaves allocation, then each allocated slot is mapped to its
+        virtual entry through the reverse map and the entry becomes
+        FOLIO-backed: by its cached folio, or by a new order-0 folio whose
+        id is the entry value, added to the swap cache when the entry was
+        not cached. The physical slots are freed and uncharged. Returns 0:
+        no page-table entry is rewritten. Runtime complexity: O(device slots).
+
+        >>> from vswap import VirtualSwap, SwapDevice, SwapDevices
+        >>> vs = VirtualSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = vs.folio_alloc_swap(1); vs.swap_duplicate(e); _ = vs.writeback(e)
+        >>> vs.swap_cache_del_folio(e); vs.put_swap_folio(e)
+        >>> vs.swapoff(0, None), vs.lookup(e), vs.swaps[0].nr_used
+        (0, Lookup(kind='folio', handle=1), 0)
+        """
+        cdef swap_device_t* si = self._device(device)
+        cdef int t = si.type
+        cdef uint64_t off, w, slot
+        cdef vcluster* c
+        cdef swp_desc* d
+        cdef pbatch b
+        if si.flags & SWP_WRITEOK:
+            self._swaps.swapoff(self._swaps[t])
+        b.n = 0
+        for off in range(si.max):
+            self.v.st.scans += 1
+            if si.map[off] != SLOT_USED:
+                continue
+            self.v.st.rmap_reads += 1
+            w = swap_table_get(si, off) & RMAP_MASK
+            slot = (<uint64_t>t << 58) | off
+            c = vs_cluster(&self.v, w >> VCLUSTER_SHIFT) if w else NULL
+            if c == NULL:
+                continue
+            d = &c.desc[w & (VCLUSTER_SIZE - 1)]
+            self.v.st.desc_reads += 1
+            if not d_live(d) or d_type(d) != VSWAP_SWAPFILE or d.backing != slot:
+                continue
+            self.v.st.cluster_locks += 1
+            self.v.st.desc_writes += 1
+            release_backing(&self.v, d, &b)
+            d_set_type(d, VSWAP_FOLIO)
+            if w_is_folio(d.cache):
+                d.backing = d.cache >> 6
+            else:
+                d.backing = w
+                if not d_cached(d):
+                    d.flags |= DESC_IN_SWAPCACHE
+                    d.cache = w_folio(w, 0)
+        pb_flush(&self.v, &b)
+        return 0
+
+    # -- accounting --------------------------------------------------------------------------------------
+
+    def memory_footprint(self):
+        """Kernel-equivalent metadata bytes by component, and ``"total"``.
+
+        ``descriptors`` 24 B per allocated virtual slot; ``cluster_bitmaps``
+        64 B (512 bits) per virtual cluster; ``cluster_map`` the xarray's
+        nodes; ``phys_bitmaps`` 2 bits per physical slot (allocated, bad),
+        static at swapon; ``cluster_info`` 32 B per physical cluster;
+        ``rmap`` 8 B per slot of every in-use physical cluster. Runtime
+        complexity: O(devices).
+
+        >>> from vswap import VirtualSwap, SwapDevice, SwapDevices
+        >>> vs = VirtualSwap(SwapDevices([SwapDevice(1024, cluster_size=512)]))
+        >>> _ = vs.folio_alloc_swap(1, order=3); fp = vs.memory_footprint()
+        >>> fp["descriptors"], fp["cluster_bitmaps"], fp["phys_bitmaps"], fp["rmap"]
+        (192, 64, 256, 4096)
+        """
+        cdef int t
+        cdef swap_device_t* si
+        out = {"descriptors": sizeof(swp_desc) * self.v.nr_used,
+               "cluster_bitmaps": 64 * self.v.nr_clusters,
+               "cluster_map": self.v.map.nr_nodes * sizeof(xa_node),
+               "phys_bitmaps": 0, "cluster_info": 0, "rmap": 0}
+        for t in range(VSWAP_MAX_TYPES):
+            si = self.v.devs[t]
+            if si == NULL:
+                continue
+            out["phys_bitmaps"] += 2 * 8 * ((si.max + 63) // 64)
+            out["cluster_info"] += 32 * si.nr_clusters
+            out["rmap"] += 8 * si.nr_tables * si.cluster_size
+        out["total"] = sum(out.values())
+        return out
+
+    @property
+    def stats(self):
+        """Deterministic work counters, identical in the reference model.
+
+        ``lookups`` (virtual-layer xarray walks) and their ``node_visits``,
+        ``mru_hits``/``mru_misses``, ``desc_reads``/``desc_writes``,
+        ``cluster_locks``, ``rmap_reads``/``rmap_writes``, ``alloc_scans``,
+        ``cgroup_checks``, ``cache_only_checks`` (the allocator's tests
+        through the virtual layer), ``slots_freed``, ``folios_reclaimed``,
+        ``phys_allocs``, ``phys_frees``, ``scans``, ``clusters_allocated``,
+        ``clusters_freed``. Runtime complexity: O(1).
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); _ = vs.folio_alloc_swap(1, order=2); vs.stats["desc_writes"]
+        4
+        """
+        s = self.v.st
+        return {"lookups": s.lookups, "node_visits": s.node_visits, "mru_hits": s.mru_hits,
+                "mru_misses": s.mru_misses, "desc_reads": s.desc_reads,
+                "desc_writes": s.desc_writes, "cluster_locks": s.cluster_locks,
+                "rmap_reads": s.rmap_reads, "rmap_writes": s.rmap_writes,
+                "alloc_scans": s.alloc_scans, "cgroup_checks": s.cgroup_checks,
+                "cache_only_checks": s.cache_only_checks, "slots_freed": s.slots_freed,
+                "folios_reclaimed": s.folios_reclaimed, "phys_allocs": s.phys_allocs,
+                "phys_frees": s.phys_frees, "scans": s.scans,
+                "clusters_allocated": s.clusters_allocated, "clusters_freed": s.clusters_freed}
+
+    def reset_stats(self):
+        """Zero every counter of :attr:`stats` (not the allocator's). O(1).
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); _ = vs.folio_alloc_swap(1); vs.reset_stats(); vs.stats["desc_writes"]
+        0
+        """
+        memset(&self.v.st, 0, sizeof(vswap_stats))
+
+    def _clusters(self):
+        """[(id, cluster pointer as int)] in id order (for check and snapshot)."""
+        cdef uint64_t idx = 0
+        cdef xa_node* leaf
+        out = []
+        while xa_find(&self.v.map, &idx, 0xFFFFFFFFFFFFFFFF, -1, &leaf):
+            out.append((idx, <uint64_t>xa_load(&self.v.map, idx)))
+            if idx == 0xFFFFFFFFFFFFFFFF:
+                break
+            idx += 1
+        return out
+
+    def check(self):
+        """Assert the design's invariants, then the allocator's; AssertionError with a dump.
+
+        Per cluster: count = set bits, refcount = count + cached, exactly
+        one of cached / on a partial list / full (full = no room for a run
+        of its order), the per-CPU caches and partial lists agree; per slot:
+        live descriptor = allocation bit (bar cluster 0's reserved run), a
+        cached folio covers its aligned run; SWAPFILE entries and the
+        reverse map point at each other, the cache-only bit is set exactly
+        on count-0 cached ones (when the switch is on); zswap, physical and
+        memcg charge totals agree. Runtime complexity: O(slots).
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); _ = vs.folio_alloc_swap(1, order=3); vs.check()
+        """
+        errors = []
+        cdef vcluster* c
+        cdef swp_desc* d
+        cdef swap_device_t* si
+        cdef uint64_t i, j, n, base, used = 0, nz = 0, nphys = 0, ve, w, slot
+        cdef uint32_t bits
+        cdef int t, k
+        cdef bint bit, live
+        charges = {}
+        seen = set()
+        for cid, ptr in self._clusters():
+            c = <vcluster*><uint64_t>ptr
+            seen.add(cid)
+            if c.id != cid:
+                errors.append(f"cluster {cid}: id {c.id}")
+            bits = 0
+            for k in range(8):
+                bits += vswap_popcount64(c.bitmap[k])
+            if bits != c.count:
+                errors.append(f"cluster {cid}: count {c.count} but {bits} bits")
+            if c.refcnt != c.count + c.cached:
+                errors.append(f"cluster {cid}: refcnt {c.refcnt} != count {c.count} + cached {c.cached}")
+            if c.refcnt == 0:
+                errors.append(f"cluster {cid}: refcount 0 but still in the map")
+            if c.cached + c.on_partial + c.full != 1:
+                errors.append(f"cluster {cid}: cached {c.cached} partial {c.on_partial} full {c.full}")
+            if bool(c.full) != (not has_room(c)):
+                errors.append(f"cluster {cid}: full={c.full} with count {c.count} order {c.order}")
+            for i in range(VCLUSTER_SIZE):
+                d = &c.desc[i]
+                ve = (cid << VCLUSTER_SHIFT) + i
+                bit = (c.bitmap[i >> 6] >> (i & 63)) & 1
+                live = d_live(d)
+                reserved = cid == 0 and i < (<uint64_t>1 << c.order)
+                if reserved:
+                    if not bit or live:
+                        errors.append(f"{ve:#x}: reserved slot bit={bit} live={live}")
+                    continue
+                if bit != live:
+                    errors.append(f"{ve:#x}: bitmap {bit} but live {live}")
+                    continue
+                if not live:
+                    if d.backing or d.cache or d.flags or d.memcgid:
+                        errors.append(f"{ve:#x}: free descriptor keeps state")
+                    continue
+                used += 1
+                if w_is_folio(d.cache):
+                    if not d_cached(d):
+                        errors.append(f"{ve:#x}: folio stored without in_swapcache")
+                    n = <uint64_t>1 << ((d.cache >> 2) & 15)
+                    base = i & ~(n - 1)
+                    for j in range(base, base + n):
+                        if c.desc[j].cache != d.cache:
+                            errors.append(f"{ve:#x}: folio run at {base} broken at {j}")
+                            break
+                if d_type(d) == VSWAP_ZSWAP:
+                    nz += 1
+                elif d_type(d) == VSWAP_SWAPFILE:
+                    nphys += 1
+                    charges[d.memcgid] = charges.get(d.memcgid, 0) + 1
+                    t = <int>(d.backing >> 58)
+                    slot = d.backing & OFFSET_MASK
+                    si = self.v.devs[t] if t < VSWAP_MAX_TYPES else NULL
+                    if si == NULL or slot >= si.max or si.map[slot] != SLOT_USED:
+                        errors.append(f"{ve:#x}: physical slot {d.backing:#x} not allocated")
+                        continue
+                    w = swap_table_get(si, slot)
+                    if w & RMAP_MASK != ve:
+                        errors.append(f"{ve:#x}: rmap of {d.backing:#x} is {w:#x}")
+                    want = self.v.opt_cache_only_bit and d.swap_count == 0 and d_cached(d)
+                    if bool(w & SWAP_TABLE_CACHE_ONLY) != want:
+                        errors.append(f"{ve:#x}: cache-only bit {bool(w >> 63)}, expected {want}")
+        for k in range(VSWAP_NR_ORDERS):
+            c = self.v.partial[k].head
+            n = 0
+            while c != NULL:
+                n += 1
+                if not c.on_partial or c.order != k or c.id not in seen:
+                    errors.append(f"partial[{k}]: cluster {c.id} misfiled")
+                c = c.next
+                if n > self.v.nr_clusters:
+                    errors.append(f"partial[{k}]: loop")
+                    break
+            if n != self.v.partial[k].nr:
+                errors.append(f"partial[{k}]: {n} clusters, nr {self.v.partial[k].nr}")
+        ncached = 0
+        for k in range(VSWAP_NR_CPUS * VSWAP_NR_ORDERS):
+            c = self.v.pcp[k]
+            if c != NULL:
+                ncached += 1
+                if not c.cached or c.order != k % VSWAP_NR_ORDERS or c.id not in seen:
+                    errors.append(f"pcp[{k}]: cluster {c.id} misfiled")
+        if ncached != sum(1 for cid, ptr in self._clusters() if (<vcluster*><uint64_t>ptr).cached):
+            errors.append("a cached cluster is not in any per-CPU cache")
+        for k in range(VSWAP_NR_CPUS):
+            if self.v.mru[k] != NULL and self.v.mru[k].id not in seen:
+                errors.append(f"mru[{k}] names a freed cluster")
+        if len(seen) != self.v.nr_clusters:
+            errors.append(f"{len(seen)} clusters in the map, nr_clusters {self.v.nr_clusters}")
+        if used != self.v.nr_used or nz != self.v.nr_zswap or nphys != self.v.nr_phys:
+            errors.append(f"totals: used {used}/{self.v.nr_used} zswap {nz}/{self.v.nr_zswap} "
+                          f"phys {nphys}/{self.v.nr_phys}")
+        for k in range(65536):
+            if self.v.charge[k] != charges.get(k, 0):
+                errors.append(f"memcg {k}: charged {self.v.charge[k]}, {charges.get(k, 0)} slots")
+        for t in range(VSWAP_MAX_TYPES):
+            si = self.v.devs[t]
+            if si == NULL:
+                continue
+            if si.reclaim != vswap_reclaim or si.reclaim_ctx != <void*>&self.v:
+                errors.append(f"type {t}: reclaim hook is not this design's")
+            n = 0
+            for slot in range(si.max):
+                if si.map[slot] == SLOT_USED:
+                    n += 1
+                    if not swap_table_get(si, slot) & RMAP_MASK:
+                        errors.append(f"{t}:{slot}: allocated slot without a reverse map")
+        if errors:
+            raise AssertionError("VirtualSwap invariant violated:\n  " + "\n  ".join(errors[:20]))
+        self._swaps.check()
+
+    def snapshot(self):
+        """The whole state as plain values; equal between compiled and reference.
+
+        ``clusters``: ``id: (order, count, refcnt, cached, full, on_partial)``;
+        ``entries``: every live entry as ``(type, backing, cache word,
+        count, memcg, in_swapcache)``; ``partial`` lists, ``pcp`` caches and
+        ``mru`` caches by cluster id; ``charge`` per memcg; totals;
+        ``stats``; ``swaps``: the allocator's state (reverse-map words
+        included). Runtime complexity: O(slots).
+
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(3); vs.snapshot()["entries"]
+        {1: (3, 3, 194, 0, 0, 1)}
+        """
+        cdef vcluster* c
+        cdef swp_desc* d
+        cdef uint64_t i
+        cdef int k
+        clusters = {}
+        entries = {}
+        for cid, ptr in self._clusters():
+            c = <vcluster*><uint64_t>ptr
+            clusters[cid] = (c.order, c.count, c.refcnt, c.cached, c.full, c.on_partial)
+            for i in range(VCLUSTER_SIZE):
+                d = &c.desc[i]
+                if d_live(d):
+                    entries[(cid << VCLUSTER_SHIFT) + i] = (d_type(d), d.backing, d.cache,
+                                                             d.swap_count, d.memcgid,
+                                                             int(d_cached(d)))
+        partial = {}
+        for k in range(VSWAP_NR_ORDERS):
+            ids = []
+            c = self.v.partial[k].head
+            while c != NULL:
+                ids.append(c.id)
+                c = c.next
+            if ids:
+                partial[k] = ids
+        pcp = {(k // VSWAP_NR_ORDERS, k % VSWAP_NR_ORDERS): self.v.pcp[k].id
+               for k in range(VSWAP_NR_CPUS * VSWAP_NR_ORDERS) if self.v.pcp[k] != NULL}
+        mru = {k: self.v.mru[k].id for k in range(VSWAP_NR_CPUS) if self.v.mru[k] != NULL}
+        charge = {k: self.v.charge[k] for k in range(65536) if self.v.charge[k]}
+        return {"clusters": clusters, "entries": entries, "partial": partial, "pcp": pcp,
+                "mru": mru, "charge": charge, "nr_used": self.v.nr_used,
+                "nr_zswap": self.v.nr_zswap, "nr_phys": self.v.nr_phys,
+                "alloc_reject": self.v.alloc_reject, "cpu": self.v.cpu,
+                "stats": self.stats, "swaps": self._swaps._state()}
+
+    def __repr__(self):
+        return (f"VirtualSwap(clusters={self.v.nr_clusters}, used={self.v.nr_used}, "
+                f"switches={self.switches})")
+
+
+SwapSpace.register(VirtualSwap)
