@@ -14,6 +14,7 @@ compiled core silently: import it explicitly.
 
 from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 from vswap.reference.direct import DirectSwap
+from vswap.reference.virtual import VirtualSwap
 from vswap.reference.swapfile import (
     DEF_SWAP_PRIO,
     NR_CPUS,
@@ -37,4 +38,5 @@ __all__ = [
     "NR_CPUS",
     "DEF_SWAP_PRIO",
     "DirectSwap",
+    "VirtualSwap",
 ]

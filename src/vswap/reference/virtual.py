@@ -1,0 +1,1124 @@
+"""Pure-Python reference model of the virtual swap design (mirrors ``_virtual.pyx``).
+
+Same API, results, exceptions and counters as :class:`vswap.VirtualSwap`,
+and the same algorithm step by step, over the reference allocator
+(:class:`vswap.reference.SwapDevices`) and the reference
+:class:`~vswap.reference.XArray` as the cluster map. Slow and meant for
+testing and reading; the compiled module is the one to use.
+
+>>> from vswap.reference import VirtualSwap, SwapDevice, SwapDevices
+>>> vs = VirtualSwap(SwapDevices([SwapDevice(256, cluster_size=16)]))
+>>> e = vs.folio_alloc_swap(folio=7)
+>>> vs.swap_duplicate(e); e, vs.swap_count(e), vs.lookup(e)
+(1, 1, Lookup(kind='folio', handle=7))
+"""
+
+import numpy as np
+
+from vswap.errors import EntryExists, NoEntry, NoSpace
+from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
+from vswap.reference.direct import _as_entries, _u64
+from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
+                                      SwapDevices)
+from vswap.reference.xarray import XA_NODE_BYTES, XArray
+
+__all__ = ["VirtualSwap", "VSWAP_PRESETS", "SWP_DESC_BYTES"]
+
+SHIFT = 9
+SIZE = 512
+NR_ORDERS = 10
+MAX_TYPES = 32
+OFFSET_MASK = (1 << 58) - 1
+RMAP_MASK = SWAP_TABLE_CACHE_ONLY - 1
+FOLIO_MAX = 1 << 57
+SHADOW_MAX = 1 << 62
+HANDLE_MAX = 1 << 62
+COUNT_LIMIT = 0xFFFFFFFF
+SWAPFILE, ZERO, ZSWAP, FOLIO = range(4)
+K_ZERO, K_ZSWAP, K_SWAPFILE, K_FOLIO = range(4)
+SWP_DESC_BYTES = 24
+VSWAP_PRESETS = {
+    "vss_v5": (False, False, False),
+    "new_opt_v2": (True, True, False),
+    "cc_v2": (True, True, True),
+}
+_STAT_NAMES = ("lookups", "node_visits", "mru_hits", "mru_misses", "desc_reads", "desc_writes",
+               "cluster_locks", "rmap_reads", "rmap_writes", "alloc_scans", "cgroup_checks",
+               "cache_only_checks", "slots_freed", "folios_reclaimed", "phys_allocs",
+               "phys_frees", "scans", "clusters_allocated", "clusters_freed")
+
+
+class _Desc:
+    """``struct swp_desc``."""
+
+    __slots__ = ("backing", "cache", "count", "memcg", "cached", "type")
+
+    def __init__(self):
+        self.clear()
+
+    def clear(self):
+        self.backing = 0
+        self.cache = 0
+        self.count = 0
+        self.memcg = 0
+        self.cached = False
+        self.type = SWAPFILE
+
+    @property
+    def live(self):
+        return self.count != 0 or self.cached
+
+
+class _Cluster:
+    """``struct vswap_cluster``."""
+
+    def __init__(self, cid, order):
+        self.id = cid
+        self.order = order
+        self.count = 0
+        self.refcnt = 0
+        self.cached = False
+        self.full = False
+        self.on_partial = False
+        self.bitmap = [False] * SIZE
+        self.desc = [_Desc() for _ in range(SIZE)]
+
+    def has_room(self):
+        return self.count + (1 << self.order) <= SIZE
+
+
+def _is_folio(w):
+    return (w & 3) == 2
+
+
+def _w_folio(folio, order):
+    return (folio << 6) | (order << 2) | 2
+
+
+class _PBatch:
+    def __init__(self):
+        self.si = None
+        self.off = 0
+        self.n = 0
+
+
+class VirtualSwap(SwapSpace):
+    """The virtual swap design; see :class:`vswap.VirtualSwap`.
+
+    Runtime complexity: construction O(physical slots).
+
+    >>> from vswap.reference import VirtualSwap
+    >>> vs = VirtualSwap(); vs.swap_cache_get_folio(vs.folio_alloc_swap(5))
+    5
+    """
+
+    def __init__(self, swaps=None, *, cache_only_bit=True, batched_cgroup_check=True,
+                 mru_cluster_cache=True, max_clusters=1 << 32):
+        if swaps is None:
+            swaps = SwapDevices()
+        if not isinstance(swaps, SwapDevices):
+            raise TypeError(f"swaps must be a vswap.reference.SwapDevices, not {type(swaps).__name__}")
+        mc = _u64(max_clusters, (1 << 32) + 1, "max_clusters")
+        if mc == 0:
+            raise ValueError("max_clusters must be at least 1")
+        for dev in swaps:
+            owner = getattr(dev.reclaim, "__self__", None)
+            if owner is not None and owner is not self:
+                raise ValueError("a device of the set is attached to another design")
+        self._map = XArray(track_free=True)
+        self._partial = [[] for _ in range(NR_ORDERS)]
+        self._pcp = {}
+        self._mru = [None] * NR_CPUS
+        self._devs = [None] * MAX_TYPES
+        self._charge = {}
+        self.max_clusters = mc
+        self.nr_clusters = 0
+        self.nr_used = 0
+        self.alloc_reject = 0
+        self.nr_zswap = 0
+        self.nr_phys = 0
+        self.locked = (0, 0)
+        self._cpu = 0
+        self.opt_bit = bool(cache_only_bit)
+        self.opt_cgroup = bool(batched_cgroup_check)
+        self.opt_mru = bool(mru_cluster_cache)
+        self.st = dict.fromkeys(_STAT_NAMES, 0)
+        self._swaps = swaps
+        self._nr_seen = 0
+        self._sync_devices()
+
+    @classmethod
+    def preset(cls, name, swaps=None, **kwargs):
+        """See :meth:`vswap.VirtualSwap.preset`."""
+        a, b, c = VSWAP_PRESETS[name]
+        return cls(swaps, cache_only_bit=a, batched_cgroup_check=b, mru_cluster_cache=c, **kwargs)
+
+    # -- helpers (the compiled module's C functions) ---------------------------------------
+
+    def _attach(self, t, si):
+        self._devs[t] = si
+        si.reclaim = self._reclaim_hook
+        si._cache_only = None if self.opt_bit else self._cache_only_hook
+
+    def _sync_devices(self):
+        devs = self._swaps._devices
+        if len(devs) == self._nr_seen:
+            return
+        for t, dev in enumerate(devs):
+            if dev is not None and self._devs[t] is None:
+                self._attach(t, dev)
+        self._nr_seen = len(devs)
+
+    def _walk(self, cid):
+        before = self._map._stats["node_visits"]
+        self.st["lookups"] += 1
+        c = self._map._load(cid)
+        self.st["node_visits"] += self._map._stats["node_visits"] - before
+        return c
+
+    def _cluster(self, cid):
+        if self.opt_mru:
+            c = self._mru[self._cpu]
+            if c is not None and c.id == cid:
+                self.st["mru_hits"] += 1
+                return c
+            self.st["mru_misses"] += 1
+            c = self._walk(cid)
+            self._mru[self._cpu] = c
+            return c
+        return self._walk(cid)
+
+    def _desc(self, e):
+        c = self._cluster(e >> SHIFT)
+        if c is None:
+            return None
+        d = c.desc[e & (SIZE - 1)]
+        return d if d.live else None
+
+    def _peek(self, e):
+        c = self._map._load(e >> SHIFT)
+        if c is None:
+            return None
+        d = c.desc[e & (SIZE - 1)]
+        return d if d.live else None
+
+    def _live(self, e):
+        d = self._peek(e)
+        if d is None:
+            raise NoEntry(f"swap entry {e:#x} is not allocated")
+        return d
+
+    def _range(self, entry, nr, aligned):
+        e = _u64(entry, 1 << 63, "swap entry")
+        vmax = self.max_clusters << SHIFT
+        if nr == 0:
+            raise ValueError("nr must be at least 1")
+        if e >= vmax or nr > vmax - e:
+            raise ValueError(f"swap entry {e:#x}: {nr} entries pass the virtual space end {vmax}")
+        if aligned and e & (nr - 1):
+            raise ValueError(f"swap entry {e:#x} is not aligned to {nr} entries")
+        return e
+
+    # partial lists and cluster lifetime
+
+    def _partial_add(self, c):
+        self._partial[c.order].append(c)
+        c.on_partial = True
+
+    def _partial_del(self, c):
+        self._partial[c.order].remove(c)
+        c.on_partial = False
+
+    def _destroy(self, c):
+        if c.on_partial:
+            self._partial_del(c)
+        self._map._erase(c.id)
+        for i in range(NR_CPUS):
+            if self._mru[i] is c:
+                self._mru[i] = None
+        self.nr_clusters -= 1
+        self.st["clusters_freed"] += 1
+
+    def _after_free(self, c):
+        if c.refcnt == 0:
+            self._destroy(c)
+            return
+        if c.full and c.has_room():
+            c.full = False
+            if not c.cached:
+                self._partial_add(c)
+
+    # backing release
+
+    def _pb_flush(self, b):
+        if b.n:
+            b.si._swap_entries_free(b.off, b.n)
+            self.st["phys_frees"] += 1
+            self.st["rmap_writes"] += b.n
+            self.nr_phys -= b.n
+            b.n = 0
+
+    def _pb_add(self, b, slot):
+        si = self._devs[slot >> 58]
+        off = slot & OFFSET_MASK
+        if b.n and b.si is si and off == b.off + b.n and (off >> si.shift) == (b.off >> si.shift):
+            b.n += 1
+            return
+        self._pb_flush(b)
+        b.si, b.off, b.n = si, off, 1
+
+    def _release(self, d, b):
+        if d.type == SWAPFILE:
+            self._pb_add(b, d.backing)
+            self._charge[d.memcg] -= 1
+            if not self._charge[d.memcg]:
+                del self._charge[d.memcg]
+        elif d.type == ZSWAP:
+            self.nr_zswap -= 1
+        d.backing = 0
+
+    def _free_vrun(self, c, idx, n):
+        b = _PBatch()
+        for i in range(idx, idx + n):
+            self._release(c.desc[i], b)
+            c.desc[i].clear()
+            c.bitmap[i] = False
+        self._pb_flush(b)
+        self.st["desc_writes"] += n
+        c.count -= n
+        c.refcnt -= n
+        self.nr_used -= n
+        self.st["slots_freed"] += n
+
+    def _rmap_mark(self, d, on):
+        if not self.opt_bit:
+            return
+        si = self._devs[d.backing >> 58]
+        off = d.backing & OFFSET_MASK
+        tb = si.ci[off >> si.shift].table
+        i = off & (si.cs - 1)
+        tb[i] = (tb[i] | SWAP_TABLE_CACHE_ONLY) if on else (tb[i] & RMAP_MASK)
+        self.st["rmap_writes"] += 1
+
+    # allocation
+
+    @staticmethod
+    def _find_run(c, nr):
+        for i in range(0, SIZE, nr):
+            if not c.bitmap[i]:
+                return i
+        return SIZE
+
+    def _take(self, c, idx, nr, folio, order, memcg):
+        w = _w_folio(folio, order)
+        for i in range(idx, idx + nr):
+            c.bitmap[i] = True
+            d = c.desc[i]
+            d.backing, d.cache, d.count, d.memcg, d.cached, d.type = folio, w, 0, memcg, True, FOLIO
+        self.st["desc_writes"] += nr
+        c.count += nr
+        c.refcnt += nr
+        self.nr_used += nr
+
+    def _new_cluster(self, order):
+        lo = 1 if order == NR_ORDERS - 1 else 0
+        c = _Cluster(0, order)
+        try:
+            cid = self._map.alloc(c, lo, self.max_clusters - 1)
+        except NoSpace:
+            return None
+        c.id = cid
+        if cid == 0:
+            for i in range(1 << order):
+                c.bitmap[i] = True
+            c.count = c.refcnt = 1 << order
+        self.nr_clusters += 1
+        self.st["clusters_allocated"] += 1
+        return c
+
+    def _alloc(self, folio, order, memcg, cpu):
+        nr = 1 << order
+        key = (cpu, order)
+        c = self._pcp.get(key)
+        if c is not None:
+            self.st["cluster_locks"] += 1
+            self.st["alloc_scans"] += 1
+            idx = self._find_run(c, nr)
+            self._take(c, idx, nr, folio, order, memcg)
+            if not c.has_room():
+                c.cached = False
+                c.full = True
+                c.refcnt -= 1
+                del self._pcp[key]
+            return (c.id << SHIFT) + idx
+        if self._partial[order]:
+            c = self._partial[order][0]
+            self._partial_del(c)
+        else:
+            c = self._new_cluster(order)
+            if c is None:
+                self.alloc_reject += 1
+                return 0
+        self.st["cluster_locks"] += 1
+        self.st["alloc_scans"] += 1
+        idx = self._find_run(c, nr)
+        self._take(c, idx, nr, folio, order, memcg)
+        if not c.has_room():
+            c.full = True
+        elif key not in self._pcp:
+            c.cached = True
+            c.refcnt += 1
+            self._pcp[key] = c
+        else:
+            self._partial_add(c)
+        return (c.id << SHIFT) + idx
+
+    # counts and the free paths
+
+    @staticmethod
+    def _chunk_end(cur, end):
+        e = (cur | (SIZE - 1)) + 1
+        return e if e < end else end
+
+    def _dup_pass(self, e, n):
+        cur, end = e, e + n
+        while cur < end:
+            ce = self._chunk_end(cur, end)
+            c = self._cluster(cur >> SHIFT)
+            self.st["cluster_locks"] += 1
+            for i in range(cur, ce):
+                d = c.desc[i & (SIZE - 1)]
+                if d.count == 0 and d.type == SWAPFILE:
+                    self._rmap_mark(d, False)
+                d.count += 1
+            self.st["desc_reads"] += ce - cur
+            self.st["desc_writes"] += ce - cur
+            cur = ce
+
+    def _put_pass(self, e, n):
+        cur, end = e, e + n
+        only = False
+        while cur < end:
+            ce = self._chunk_end(cur, end)
+            c = self._cluster(cur >> SHIFT)
+            self.st["cluster_locks"] += 1
+            run = nrun = run_memcg = 0
+            for i in range(cur, ce):
+                idx = i & (SIZE - 1)
+                d = c.desc[idx]
+                d.count -= 1
+                if d.count == 0:
+                    if not d.cached:
+                        if nrun and d.memcg != run_memcg:
+                            self._free_vrun(c, run, nrun)
+                            nrun = 0
+                        if nrun == 0:
+                            run, run_memcg = idx, d.memcg
+                        nrun += 1
+                        continue
+                    if d.type == SWAPFILE:
+                        self._rmap_mark(d, True)
+                    only = True
+                if nrun:
+                    self._free_vrun(c, run, nrun)
+                    nrun = 0
+            self.st["desc_reads"] += ce - cur
+            self.st["desc_writes"] += ce - cur
+            if nrun:
+                self._free_vrun(c, run, nrun)
+            self._after_free(c)
+            cur = ce
+        return only
+
+    def _reclaim_folio(self, c, idx, phys_at=0):
+        """Returns (pages freed / minus kept / 0, physical run from phys_at)."""
+        d = c.desc[idx]
+        self.st["cluster_locks"] += 1
+        self.st["desc_reads"] += 1
+        if not d.live or not _is_folio(d.cache):
+            return 0, 0
+        n = 1 << ((d.cache >> 2) & 15)
+        base = idx & ~(n - 1)
+        ve = (c.id << SHIFT) + base
+        lo, hi = self.locked
+        if ve < hi and ve + n > lo:
+            return -n, 0
+        self.st["desc_reads"] += n
+        if any(c.desc[i].count for i in range(base, base + n)):
+            return -n, 0
+        run = 0
+        for i in range(base, base + n):
+            d = c.desc[i]
+            if phys_at and d.type == SWAPFILE and d.backing == phys_at + run:
+                run += 1
+            d.cache = 0
+            d.cached = False
+        self._free_vrun(c, base, n)
+        self.st["folios_reclaimed"] += 1
+        self._after_free(c)
+        return n, run
+
+    def _fsc(self, e, n):
+        end = e + n
+        if self.opt_cgroup:
+            self._cluster(e >> SHIFT)
+            self.st["desc_reads"] += 1
+            self.st["cgroup_checks"] += 1
+        else:
+            for i in range(e, end):
+                self._cluster(i >> SHIFT)
+            self.st["desc_reads"] += n
+            self.st["cgroup_checks"] += n
+        if not self._put_pass(e, n):
+            return
+        cur = e
+        while cur < end:
+            step = 1
+            c = self._cluster(cur >> SHIFT)
+            if c is not None:
+                d = c.desc[cur & (SIZE - 1)]
+                self.st["desc_reads"] += 1
+                if d.count == 0 and d.cached:
+                    r = abs(self._reclaim_folio(c, cur & (SIZE - 1))[0])
+                    if r > 0:
+                        step = ((cur + r) & ~(r - 1)) - cur
+            cur += step
+
+    # the physical allocator's hooks
+
+    def _reclaim_hook(self, si, offset):
+        t = si._type
+        if t < 0 or t >= MAX_TYPES or self._devs[t] is not si:
+            return 0
+        slot = (t << 58) | offset
+        self.st["rmap_reads"] += 1
+        w = si._table_get(offset) & RMAP_MASK
+        if w == 0:
+            return 0
+        c = self._cluster(w >> SHIFT)
+        if c is None:
+            return 0
+        d = c.desc[w & (SIZE - 1)]
+        if not d.live or d.type != SWAPFILE or d.backing != slot:
+            return 0
+        r, run = self._reclaim_folio(c, w & (SIZE - 1), slot)
+        if r > 0:
+            return run if run > 0 else 1
+        return -1 if r < 0 else 0
+
+    def _cache_only_hook(self, si, offset):
+        self.st["cache_only_checks"] += 1
+        self.st["rmap_reads"] += 1
+        w = si._table_get(offset) & RMAP_MASK
+        if w == 0:
+            return False
+        d = self._desc(w)
+        self.st["desc_reads"] += 1
+        return d is not None and d.count == 0 and d.cached and d.type == SWAPFILE
+
+    @staticmethod
+    def _kind(d):
+        if _is_folio(d.cache):
+            return K_FOLIO, d.cache >> 6
+        return {ZERO: K_ZERO, ZSWAP: K_ZSWAP, SWAPFILE: K_SWAPFILE, FOLIO: K_FOLIO}[d.type], d.backing
+
+    # -- configuration ----------------------------------------------------------------------
+
+    @property
+    def swaps(self):
+        """See :attr:`vswap.VirtualSwap.swaps`."""
+        return self._swaps
+
+    @property
+    def switches(self):
+        """See :attr:`vswap.VirtualSwap.switches`."""
+        return {"cache_only_bit": self.opt_bit, "batched_cgroup_check": self.opt_cgroup,
+                "mru_cluster_cache": self.opt_mru}
+
+    @property
+    def cpu(self):
+        """See :attr:`vswap.VirtualSwap.cpu`."""
+        return self._cpu
+
+    @cpu.setter
+    def cpu(self, value):
+        self._cpu = _u64(value, NR_CPUS, "cpu")
+
+    def swapon(self, device):
+        """See :meth:`vswap.VirtualSwap.swapon`."""
+        t = self._swaps.swapon(device)
+        self._sync_devices()
+        return t
+
+    # -- allocation and counts ----------------------------------------------------------------
+
+    def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
+        """See :meth:`vswap.VirtualSwap.folio_alloc_swap`."""
+        f = _u64(folio, FOLIO_MAX, "folio")
+        o = _u64(order, NR_ORDERS, "order")
+        m = _u64(memcg, 65536, "memcg")
+        c = _u64(cpu, NR_CPUS, "cpu")
+        self._sync_devices()
+        e = self._alloc(f, o, m, c)
+        if e == 0:
+            raise NoSpace(f"no virtual cluster id left for an order-{o} run")
+        return e
+
+    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
+        """See :meth:`vswap.VirtualSwap.folio_alloc_swap_many`."""
+        arr = _as_entries(folios, "folios")
+        o = _u64(order, NR_ORDERS, "order")
+        m = _u64(memcg, 65536, "memcg")
+        c = _u64(cpu, NR_CPUS, "cpu")
+        self._sync_devices()
+        fs = arr.tolist()
+        for f in fs:
+            if f >= FOLIO_MAX:
+                raise ValueError(f"folio {f} is outside 0 .. {FOLIO_MAX - 1}")
+        out = []
+        for f in fs:
+            e = self._alloc(f, o, m, c)
+            if e == 0:
+                break
+            out.append(e)
+        return np.array(out, dtype=np.uint64)
+
+    def swap_duplicate(self, entry, nr=1):
+        """See :meth:`vswap.VirtualSwap.swap_duplicate`."""
+        n = _u64(nr, 1 << 58, "nr")
+        e = self._range(entry, n, False)
+        for i in range(e, e + n):
+            d = self._peek(i)
+            if d is None:
+                raise NoEntry(f"swap entry {i:#x} is not allocated")
+            if d.count >= COUNT_LIMIT:
+                raise NoSpace(f"swap count of {i:#x} would pass 2**32-1")
+        self._dup_pass(e, n)
+
+    def _check_batch(self, entries, need_count, dup):
+        arr = _as_entries(entries)
+        es = arr.tolist()
+        vmax = self.max_clusters << SHIFT
+        for e in es:
+            if e >= vmax:
+                self._range(e, 1, False)
+            if self._peek(e) is None:
+                raise NoEntry(f"swap entry {e:#x} is not allocated")
+        if not es or not (need_count or dup):
+            return es
+        counts = {}
+        for e in es:
+            counts[e] = counts.get(e, 0) + 1
+        for e in sorted(counts):
+            k = counts[e]
+            d = self._peek(e)
+            if dup and d.count + k > COUNT_LIMIT:
+                raise NoSpace(f"swap count of {e:#x} would pass 2**32-1")
+            if need_count and d.count < k:
+                raise NoEntry(f"swap entry {e:#x} has a swap count of 0")
+        return es
+
+    def swap_duplicate_many(self, entries):
+        """See :meth:`vswap.VirtualSwap.swap_duplicate_many`."""
+        for e in self._check_batch(entries, False, True):
+            self._dup_pass(e, 1)
+
+    def _check_counted(self, e, n):
+        for i in range(e, e + n):
+            d = self._peek(i)
+            if d is None or d.count == 0:
+                raise NoEntry(f"swap entry {i:#x} is free or has a swap count of 0")
+
+    def swap_free_nr(self, entry, nr=1):
+        """See :meth:`vswap.VirtualSwap.swap_free_nr`."""
+        n = _u64(nr, 1 << 58, "nr")
+        e = self._range(entry, n, False)
+        self._check_counted(e, n)
+        self._put_pass(e, n)
+
+    def swap_free_many(self, entries):
+        """See :meth:`vswap.VirtualSwap.swap_free_many`."""
+        for e in self._check_batch(entries, True, False):
+            self._put_pass(e, 1)
+
+    def free_swap_and_cache_nr(self, entry, nr=1):
+        """See :meth:`vswap.VirtualSwap.free_swap_and_cache_nr`."""
+        n = _u64(nr, 1 << 58, "nr")
+        e = self._range(entry, n, False)
+        self._check_counted(e, n)
+        self._fsc(e, n)
+
+    def free_swap_and_cache_many(self, entries):
+        """See :meth:`vswap.VirtualSwap.free_swap_and_cache_many`."""
+        es = self._check_batch(entries, True, False)
+        i, n = 0, len(es)
+        while i < n:
+            e = es[i]
+            j = i + 1
+            while j < n and es[j] == e + (j - i):
+                j += 1
+            self._fsc(e, j - i)
+            i = j
+
+    def swap_count(self, entry):
+        """See :meth:`vswap.VirtualSwap.swap_count`."""
+        e = self._range(entry, 1, False)
+        self._live(e)
+        self.st["desc_reads"] += 1
+        return self._desc(e).count
+
+    def memcg_id(self, entry):
+        """See :meth:`vswap.VirtualSwap.memcg_id`."""
+        e = self._range(entry, 1, False)
+        self._live(e)
+        self.st["desc_reads"] += 1
+        return self._desc(e).memcg
+
+    # -- the swap cache -----------------------------------------------------------------------
+
+    def swapcache_prepare(self, entry, nr=1):
+        """See :meth:`vswap.VirtualSwap.swapcache_prepare`."""
+        n = _u64(nr, 1 << 58, "nr")
+        e = self._range(entry, n, False)
+        end = e + n
+        for i in range(e, end):
+            d = self._peek(i)
+            if d is None:
+                raise NoEntry(f"swap entry {i:#x} is not allocated")
+            if d.cached:
+                raise EntryExists(f"swap entry {i:#x} is already in the swap cache")
+        cur = e
+        while cur < end:
+            ce = self._chunk_end(cur, end)
+            c = self._cluster(cur >> SHIFT)
+            self.st["cluster_locks"] += 1
+            for i in range(cur, ce):
+                c.desc[i & (SIZE - 1)].cached = True
+            self.st["desc_writes"] += ce - cur
+            cur = ce
+
+    def swap_cache_add_folio(self, entry, folio, order=0):
+        """See :meth:`vswap.VirtualSwap.swap_cache_add_folio`."""
+        f = _u64(folio, FOLIO_MAX, "folio")
+        o = _u64(order, NR_ORDERS, "order")
+        nr = 1 << o
+        e = self._range(entry, nr, True)
+        for i in range(e, e + nr):
+            d = self._peek(i)
+            if d is None:
+                raise NoEntry(f"swap entry {i:#x} is not allocated")
+            if not d.cached:
+                raise ValueError(f"swap entry {i:#x} was not prepared by swapcache_prepare")
+            if _is_folio(d.cache):
+                raise EntryExists(f"swap entry {i:#x} already holds a folio")
+        c = self._cluster(e >> SHIFT)
+        self.st["cluster_locks"] += 1
+        first = c.desc[e & (SIZE - 1)].cache
+        for i in range(e, e + nr):
+            c.desc[i & (SIZE - 1)].cache = _w_folio(f, o)
+        self.st["desc_reads"] += nr
+        self.st["desc_writes"] += nr
+        return (first >> 1) if first & 1 else None
+
+    def swap_cache_del_folio(self, entry, order=0, shadow=None):
+        """See :meth:`vswap.VirtualSwap.swap_cache_del_folio`."""
+        o = _u64(order, NR_ORDERS, "order")
+        nr = 1 << o
+        e = self._range(entry, nr, True)
+        sw = 0
+        if shadow is not None:
+            sw = (_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
+        w0 = self._live(e).cache
+        if not _is_folio(w0) or (1 << ((w0 >> 2) & 15)) != nr:
+            raise NoEntry(f"swap entry {e:#x} holds no folio of {nr} pages")
+        for i in range(e, e + nr):
+            d = self._peek(i)
+            if d is None or d.cache != w0:
+                raise NoEntry(f"swap entry {e:#x} holds no folio of {nr} pages")
+        c = self._cluster(e >> SHIFT)
+        self.st["cluster_locks"] += 1
+        for i in range(e, e + nr):
+            c.desc[i & (SIZE - 1)].cache = sw
+        self.st["desc_writes"] += nr
+
+    def swap_cache_get_folio(self, entry):
+        """See :meth:`vswap.VirtualSwap.swap_cache_get_folio`."""
+        e = self._range(entry, 1, False)
+        self._live(e)
+        self.st["desc_reads"] += 1
+        w = self._desc(e).cache
+        return (w >> 6) if _is_folio(w) else None
+
+    def swap_cache_get_shadow(self, entry):
+        """See :meth:`vswap.VirtualSwap.swap_cache_get_shadow`."""
+        e = self._range(entry, 1, False)
+        self._live(e)
+        self.st["desc_reads"] += 1
+        w = self._desc(e).cache
+        return (w >> 1) if w & 1 else None
+
+    def put_swap_folio(self, entry, order=0):
+        """See :meth:`vswap.VirtualSwap.put_swap_folio`."""
+        o = _u64(order, NR_ORDERS, "order")
+        nr = 1 << o
+        e = self._range(entry, nr, True)
+        all_only = True
+        for i in range(e, e + nr):
+            d = self._peek(i)
+            if d is None or not d.cached:
+                raise NoEntry(f"swap entry {i:#x} is not in the swap cache")
+            if _is_folio(d.cache):
+                raise EntryExists(f"swap entry {i:#x} still holds a folio")
+            if d.count:
+                all_only = False
+        c = self._cluster(e >> SHIFT)
+        self.st["cluster_locks"] += 1
+        base = e & (SIZE - 1)
+        self.st["desc_writes"] += nr
+        for idx in range(base, base + nr):
+            c.desc[idx].cached = False
+        if all_only:
+            self._free_vrun(c, base, nr)
+        else:
+            for idx in range(base, base + nr):
+                if c.desc[idx].count == 0:
+                    self._free_vrun(c, idx, 1)
+        self._after_free(c)
+
+    # -- backends -------------------------------------------------------------------------------
+
+    def lookup(self, entry):
+        """See :meth:`vswap.VirtualSwap.lookup`."""
+        e = self._range(entry, 1, False)
+        self._live(e)
+        self.st["desc_reads"] += 1
+        k, h = self._kind(self._desc(e))
+        return Lookup(LOOKUP_KINDS[k], h)
+
+    def lookup_many(self, entries):
+        """See :meth:`vswap.VirtualSwap.lookup_many`."""
+        es = self._check_batch(entries, False, False)
+        kinds, handles = [], []
+        for e in es:
+            k, h = self._kind(self._desc(e))
+            kinds.append(k)
+            handles.append(h)
+        self.st["desc_reads"] += len(es)
+        return np.array(kinds, dtype=np.uint8), np.array(handles, dtype=np.uint64)
+
+    def zero_store(self, entry, nr=1):
+        """See :meth:`vswap.VirtualSwap.zero_store`."""
+        n = _u64(nr, 1 << 58, "nr")
+        e = self._range(entry, n, False)
+        end = e + n
+        for i in range(e, end):
+            self._live(i)
+        b = _PBatch()
+        cur = e
+        while cur < end:
+            ce = self._chunk_end(cur, end)
+            c = self._cluster(cur >> SHIFT)
+            self.st["cluster_locks"] += 1
+            for i in range(cur, ce):
+                d = c.desc[i & (SIZE - 1)]
+                self._release(d, b)
+                d.type = ZERO
+            self.st["desc_writes"] += ce - cur
+            cur = ce
+        self._pb_flush(b)
+
+    def _zswap_put(self, e, h):
+        d = self._desc(e)
+        b = _PBatch()
+        self.st["cluster_locks"] += 1
+        self.st["desc_writes"] += 1
+        self._release(d, b)
+        self._pb_flush(b)
+        d.type = ZSWAP
+        d.backing = h
+        self.nr_zswap += 1
+
+    def zswap_store(self, entry, handle):
+        """See :meth:`vswap.VirtualSwap.zswap_store`."""
+        h = _u64(handle, HANDLE_MAX, "zswap handle")
+        e = self._range(entry, 1, False)
+        self._live(e)
+        self._zswap_put(e, h)
+
+    def zswap_store_many(self, entries, handles):
+        """See :meth:`vswap.VirtualSwap.zswap_store_many`."""
+        es = self._check_batch(entries, False, False)
+        harr = _as_entries(handles, "handles")
+        if harr.shape[0] != len(es):
+            raise ValueError(f"{len(es)} entries but {harr.shape[0]} handles")
+        hs = harr.tolist()
+        for h in hs:
+            if h >= HANDLE_MAX:
+                raise ValueError(f"zswap handle {h} is outside 0 .. {HANDLE_MAX - 1}")
+        for e, h in zip(es, hs):
+            self._zswap_put(e, h)
+
+    def zswap_load(self, entry):
+        """See :meth:`vswap.VirtualSwap.zswap_load`."""
+        e = self._range(entry, 1, False)
+        self._live(e)
+        self.st["desc_reads"] += 1
+        d = self._desc(e)
+        return d.backing if d.type == ZSWAP else None
+
+    def zswap_invalidate(self, entry):
+        """See :meth:`vswap.VirtualSwap.zswap_invalidate`."""
+        e = self._range(entry, 1, False)
+        self._live(e)
+        self.st["desc_reads"] += 1
+        d = self._desc(e)
+        if d.type != ZSWAP:
+            return None
+        self.st["cluster_locks"] += 1
+        self.st["desc_writes"] += 1
+        h = d.backing
+        self.nr_zswap -= 1
+        d.type = FOLIO
+        d.backing = (d.cache >> 6) if _is_folio(d.cache) else 0
+        return h
+
+    def writeback(self, entry, order=0):
+        """See :meth:`vswap.VirtualSwap.writeback`."""
+        o = _u64(order, NR_ORDERS, "order")
+        nr = 1 << o
+        e = self._range(entry, nr, True)
+        for i in range(e, e + nr):
+            self._live(i)
+        slot0 = self._peek(e).backing
+        contiguous = True
+        for i in range(e, e + nr):
+            d = self._peek(i)
+            if d.type != SWAPFILE or d.backing != slot0 + (i - e):
+                contiguous = False
+                break
+        self._sync_devices()
+        if contiguous:
+            self._cluster(e >> SHIFT)
+            self.st["desc_reads"] += nr
+            return slot0
+        if not self._swaps._devices or nr > next(iter(self._swaps)).cs:
+            raise NoSpace(f"no physical device takes an order-{o} run")
+        self.locked = (e, e + nr)
+        try:
+            t, off = self._swaps.alloc(o, self._cpu)
+        except NoSpace:
+            raise NoSpace(f"no free order-{o} physical run on any device") from None
+        finally:
+            self.locked = (0, 0)
+        si = self._devs[t]
+        self.st["phys_allocs"] += 1
+        c = self._cluster(e >> SHIFT)
+        self.st["cluster_locks"] += 1
+        b = _PBatch()
+        tb = si.ci[off >> si.shift].table
+        for i in range(nr):
+            d = c.desc[(e + i) & (SIZE - 1)]
+            self._release(d, b)
+            d.type = SWAPFILE
+            d.backing = (t << 58) | (off + i)
+            self._charge[d.memcg] = self._charge.get(d.memcg, 0) + 1
+            w = e + i
+            if self.opt_bit and d.count == 0 and d.cached:
+                w |= SWAP_TABLE_CACHE_ONLY
+            tb[(off + i) & (si.cs - 1)] = w
+        self._pb_flush(b)
+        self.nr_phys += nr
+        self.st["rmap_writes"] += nr
+        self.st["desc_writes"] += nr
+        return (t << 58) | off
+
+    # -- device-level verbs ----------------------------------------------------------------------
+
+    def _device(self, device):
+        t = _u64(device, MAX_TYPES, "device type")
+        self._sync_devices()
+        if self._devs[t] is None:
+            raise ValueError(f"device type {t} is not attached to this design")
+        return self._devs[t]
+
+    def reclaim_cache_only(self, device):
+        """See :meth:`vswap.VirtualSwap.reclaim_cache_only`."""
+        return self._device(device)._swap_reclaim_full_clusters(True)
+
+    def swapoff(self, device, page_tables=None):
+        """See :meth:`vswap.VirtualSwap.swapoff`."""
+        si = self._device(device)
+        t = si._type
+        if si.flags & SWP_WRITEOK:
+            self._swaps.swapoff(self._swaps[t])
+        b = _PBatch()
+        for off in range(si.max):
+            self.st["scans"] += 1
+            if si.map[off] != SLOT_USED:
+                continue
+            self.st["rmap_reads"] += 1
+            w = si._table_get(off) & RMAP_MASK
+            slot = (t << 58) | off
+            c = self._cluster(w >> SHIFT) if w else None
+            if c is None:
+                continue
+            d = c.desc[w & (SIZE - 1)]
+            self.st["desc_reads"] += 1
+            if not d.live or d.type != SWAPFILE or d.backing != slot:
+                continue
+            self.st["cluster_locks"] += 1
+            self.st["desc_writes"] += 1
+            self._release(d, b)
+            d.type = FOLIO
+            if _is_folio(d.cache):
+                d.backing = d.cache >> 6
+            else:
+                d.backing = w
+                if not d.cached:
+                    d.cached = True
+                    d.cache = _w_folio(w, 0)
+        self._pb_flush(b)
+        return 0
+
+    # -- accounting ------------------------------------------------------------------------------
+
+    def memory_footprint(self):
+        """See :meth:`vswap.VirtualSwap.memory_footprint`."""
+        out = {"descriptors": SWP_DESC_BYTES * self.nr_used,
+               "cluster_bitmaps": 64 * self.nr_clusters,
+               "cluster_map": self._map.nr_nodes * XA_NODE_BYTES,
+               "phys_bitmaps": 0, "cluster_info": 0, "rmap": 0}
+        for si in self._devs:
+            if si is None:
+                continue
+            out["phys_bitmaps"] += 2 * 8 * ((si.max + 63) // 64)
+            out["cluster_info"] += 32 * len(si.ci)
+            out["rmap"] += 8 * si.nr_tables * si.cs
+        out["total"] = sum(out.values())
+        return out
+
+    @property
+    def stats(self):
+        """See :attr:`vswap.VirtualSwap.stats`."""
+        return dict(self.st)
+
+    def reset_stats(self):
+        """See :meth:`vswap.VirtualSwap.reset_stats`."""
+        for k in self.st:
+            self.st[k] = 0
+
+    def _clusters(self):
+        return sorted(self._map.items())
+
+    def check(self):
+        """See :meth:`vswap.VirtualSwap.check`."""
+        errors = []
+        used = nz = nphys = 0
+        charges = {}
+        seen = set()
+        clusters = self._clusters()
+        for cid, c in clusters:
+            seen.add(cid)
+            if c.id != cid:
+                errors.append(f"cluster {cid}: id {c.id}")
+            if sum(c.bitmap) != c.count:
+                errors.append(f"cluster {cid}: count {c.count} but {sum(c.bitmap)} bits")
+            if c.refcnt != c.count + c.cached:
+                errors.append(f"cluster {cid}: refcnt {c.refcnt}")
+            if c.refcnt == 0:
+                errors.append(f"cluster {cid}: refcount 0 but still in the map")
+            if c.cached + c.on_partial + c.full != 1:
+                errors.append(f"cluster {cid}: cached/partial/full")
+            if c.full != (not c.has_room()):
+                errors.append(f"cluster {cid}: full={c.full}")
+            for i in range(SIZE):
+                d = c.desc[i]
+                ve = (cid << SHIFT) + i
+                if cid == 0 and i < (1 << c.order):
+                    if not c.bitmap[i] or d.live:
+                        errors.append(f"{ve:#x}: reserved slot")
+                    continue
+                if c.bitmap[i] != d.live:
+                    errors.append(f"{ve:#x}: bitmap {c.bitmap[i]} but live {d.live}")
+                    continue
+                if not d.live:
+                    if d.backing or d.cache or d.memcg or d.type != SWAPFILE:
+                        errors.append(f"{ve:#x}: free descriptor keeps state")
+                    continue
+                used += 1
+                if _is_folio(d.cache):
+                    if not d.cached:
+                        errors.append(f"{ve:#x}: folio stored without in_swapcache")
+                    n = 1 << ((d.cache >> 2) & 15)
+                    base = i & ~(n - 1)
+                    if any(c.desc[j].cache != d.cache for j in range(base, base + n)):
+                        errors.append(f"{ve:#x}: folio run at {base} broken")
+                if d.type == ZSWAP:
+                    nz += 1
+                elif d.type == SWAPFILE:
+                    nphys += 1
+                    charges[d.memcg] = charges.get(d.memcg, 0) + 1
+                    t, slot = d.backing >> 58, d.backing & OFFSET_MASK
+                    si = self._devs[t] if t < MAX_TYPES else None
+                    if si is None or slot >= si.max or si.map[slot] != SLOT_USED:
+                        errors.append(f"{ve:#x}: physical slot {d.backing:#x} not allocated")
+                        continue
+                    w = si._table_get(slot)
+                    if w & RMAP_MASK != ve:
+                        errors.append(f"{ve:#x}: rmap of {d.backing:#x} is {w:#x}")
+                    want = self.opt_bit and d.count == 0 and d.cached
+                    if bool(w & SWAP_TABLE_CACHE_ONLY) != want:
+                        errors.append(f"{ve:#x}: cache-only bit, expected {want}")
+        for k in range(NR_ORDERS):
+            for c in self._partial[k]:
+                if not c.on_partial or c.order != k or c.id not in seen:
+                    errors.append(f"partial[{k}]: cluster {c.id} misfiled")
+        for (cpu, o), c in self._pcp.items():
+            if not c.cached or c.order != o or c.id not in seen:
+                errors.append(f"pcp[{cpu},{o}]: cluster {c.id} misfiled")
+        if len(self._pcp) != sum(1 for _, c in clusters if c.cached):
+            errors.append("a cached cluster is not in any per-CPU cache")
+        for k, c in enumerate(self._mru):
+            if c is not None and c.id not in seen:
+                errors.append(f"mru[{k}] names a freed cluster")
+        if len(seen) != self.nr_clusters:
+            errors.append(f"{len(seen)} clusters in the map, nr_clusters {self.nr_clusters}")
+        if used != self.nr_used or nz != self.nr_zswap or nphys != self.nr_phys:
+            errors.append(f"totals: used {used}/{self.nr_used} zswap {nz}/{self.nr_zswap} "
+                          f"phys {nphys}/{self.nr_phys}")
+        if charges != self._charge:
+            errors.append(f"memcg charges {self._charge} but slots {charges}")
+        for t, si in enumerate(self._devs):
+            if si is None:
+                continue
+            if getattr(si.reclaim, "__self__", None) is not self:
+                errors.append(f"type {t}: reclaim hook is not this design's")
+            for slot in range(si.max):
+                if si.map[slot] == SLOT_USED and not si._table_get(slot) & RMAP_MASK:
+                    errors.append(f"{t}:{slot}: allocated slot without a reverse map")
+        if errors:
+            raise AssertionError("VirtualSwap invariant violated:\n  " + "\n  ".join(errors[:20]))
+        self._swaps.check()
+
+    def snapshot(self):
+        """See :meth:`vswap.VirtualSwap.snapshot`."""
+        clusters, entries = {}, {}
+        for cid, c in self._clusters():
+            clusters[cid] = (c.order, c.count, c.refcnt, int(c.cached), int(c.full),
+                             int(c.on_partial))
+            for i, d in enumerate(c.desc):
+                if d.live:
+                    entries[(cid << SHIFT) + i] = (d.type, d.backing, d.cache, d.count,
+                                                   d.memcg, int(d.cached))
+        partial = {k: [c.id for c in lst] for k, lst in enumerate(self._partial) if lst}
+        pcp = {k: c.id for k, c in sorted(self._pcp.items())}
+        mru = {k: c.id for k, c in enumerate(self._mru) if c is not None}
+        return {"clusters": clusters, "entries": entries, "partial": partial, "pcp": pcp,
+                "mru": mru, "charge": dict(self._charge), "nr_used": self.nr_used,
+                "nr_zswap": self.nr_zswap, "nr_phys": self.nr_phys,
+                "alloc_reject": self.alloc_reject, "cpu": self._cpu,
+                "stats": self.stats, "swaps": self._swaps._state()}
+
+    def __repr__(self):
+        return (f"VirtualSwap(clusters={self.nr_clusters}, used={self.nr_used}, "
+                f"switches={self.switches})")
