@@ -1761,8 +1761,11 @@ cdef class VirtualSwap:
             errors.append(f"totals: used {used}/{self.v.nr_used} zswap {nz}/{self.v.nr_zswap} "
                           f"phys {nphys}/{self.v.nr_phys}")
         for k in range(65536):
-            if self.v.charge[k] != charges.get(k, 0):
+            if self.v.charge[k] and self.v.charge[k] != charges.get(k, 0):
                 errors.append(f"memcg {k}: charged {self.v.charge[k]}, {charges.get(k, 0)} slots")
+        for m, n in charges.items():
+            if self.v.charge[<int>m] != n:
+                errors.append(f"memcg {m}: charged {self.v.charge[<int>m]}, {n} slots")
         for t in range(VSWAP_MAX_TYPES):
             si = self.v.devs[t]
             if si == NULL:
@@ -1820,7 +1823,10 @@ cdef class VirtualSwap:
         pcp = {(k // VSWAP_NR_ORDERS, k % VSWAP_NR_ORDERS): self.v.pcp[k].id
                for k in range(VSWAP_NR_CPUS * VSWAP_NR_ORDERS) if self.v.pcp[k] != NULL}
         mru = {k: self.v.mru[k].id for k in range(VSWAP_NR_CPUS) if self.v.mru[k] != NULL}
-        charge = {k: self.v.charge[k] for k in range(65536) if self.v.charge[k]}
+        charge = {}
+        for k in range(65536):
+            if self.v.charge[k]:
+                charge[k] = self.v.charge[k]
         return {"clusters": clusters, "entries": entries, "partial": partial, "pcp": pcp,
                 "mru": mru, "charge": charge, "nr_used": self.v.nr_used,
                 "nr_zswap": self.v.nr_zswap, "nr_phys": self.v.nr_phys,
