@@ -754,7 +754,7 @@ cdef class VirtualSwap:
 
     @property
     def swaps(self):
-        """The :class:`~vswap.SwapDevices` set of physical devices. O(1).
+        """The :class:`~vswap.SwapDevices` set of physical devices. Runtime complexity: O(1).
 
         >>> from vswap import VirtualSwap, SwapDevices
         >>> swaps = SwapDevices(); VirtualSwap(swaps).swaps is swaps
@@ -764,7 +764,7 @@ cdef class VirtualSwap:
 
     @property
     def switches(self):
-        """The three optimisation switches as a dict. O(1).
+        """The three optimisation switches as a dict. Runtime complexity: O(1).
 
         >>> from vswap import VirtualSwap
         >>> VirtualSwap.preset("vss_v5").switches["mru_cluster_cache"]
@@ -776,7 +776,9 @@ cdef class VirtualSwap:
 
     @property
     def cpu(self):
-        """The CPU the verbs without a ``cpu`` argument run on (its MRU cache). O(1).
+        """The CPU the verbs without a ``cpu`` argument run on (its MRU cache).
+
+        Runtime complexity: O(1).
 
         >>> from vswap import VirtualSwap
         >>> vs = VirtualSwap(); vs.cpu = 3; vs.cpu
@@ -1161,7 +1163,9 @@ cdef class VirtualSwap:
         self.v.st.desc_writes += nr
 
     def swap_cache_get_folio(self, entry):
-        """The folio cached for ``entry``, or None (``swap_cache_get_folio``). O(1) + a lookup.
+        """The folio cached for ``entry``, or None (``swap_cache_get_folio``).
+
+        Runtime complexity: O(1) plus one lookup.
 
         >>> from vswap import VirtualSwap
         >>> vs = VirtualSwap(); vs.swap_cache_get_folio(vs.folio_alloc_swap(42))
@@ -1174,7 +1178,9 @@ cdef class VirtualSwap:
         return (w >> 6) if w_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
-        """The workingset shadow of ``entry``, or None (``swap_cache_get_shadow``). O(1) + a lookup.
+        """The workingset shadow of ``entry``, or None (``swap_cache_get_shadow``).
+
+        Runtime complexity: O(1) plus one lookup.
 
         >>> from vswap import VirtualSwap
         >>> vs = VirtualSwap(); vs.swap_cache_get_shadow(vs.folio_alloc_swap(42)) is None
@@ -1325,7 +1331,7 @@ cdef class VirtualSwap:
 
         ``zswap_entry_store``: the old backing is released (a physical slot
         too), the type becomes ZSWAP; indexed by the virtual slot, no
-        physical slot needed. NoEntry if free. Runtime complexity: O(1) + a lookup.
+        physical slot needed. NoEntry if free. Runtime complexity: O(1) plus one lookup.
 
         >>> from vswap import VirtualSwap
         >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1); vs.zswap_store(e, 5); vs.zswap_load(e)
@@ -1337,7 +1343,9 @@ cdef class VirtualSwap:
         self._zswap_put(e, h)
 
     def zswap_store_many(self, entries, handles):
-        """:meth:`zswap_store` of two uint64 arrays of the same length. O(n) in C.
+        """:meth:`zswap_store` of two uint64 arrays of the same length.
+
+        Runtime complexity: O(n) in C.
 
         Both arrays are validated first.
 
@@ -1498,10 +1506,10 @@ cdef class VirtualSwap:
 
         >>> from vswap import VirtualSwap, SwapDevice, SwapDevices
         >>> vs = VirtualSwap(SwapDevices([SwapDevice(17, cluster_size=16)]))
-        >>> es = [vs.folio_alloc_swap(f) for f in range(16)]
+        >>> es = [vs.folio_alloc_swap(f) for f in range(15)]    # fills cluster 0 (15 slots)
         >>> for e in es: vs.swap_duplicate(e); _ = vs.writeback(e); vs.swap_free_nr(e)
         >>> vs.reclaim_cache_only(0), vs.swaps[0].nr_used
-        (16, 0)
+        (15, 0)
         """
         cdef swap_device_t* si = self._device(device)
         return swap_reclaim_full_clusters(si, True)
@@ -1623,7 +1631,7 @@ cdef class VirtualSwap:
                 "clusters_allocated": s.clusters_allocated, "clusters_freed": s.clusters_freed}
 
     def reset_stats(self):
-        """Zero every counter of :attr:`stats` (not the allocator's). O(1).
+        """Zero every counter of :attr:`stats` (not the allocator's). Runtime complexity: O(1).
 
         >>> from vswap import VirtualSwap
         >>> vs = VirtualSwap(); _ = vs.folio_alloc_swap(1); vs.reset_stats(); vs.stats["desc_writes"]
@@ -1839,3 +1847,5 @@ cdef class VirtualSwap:
 
 
 SwapSpace.register(VirtualSwap)
+# A classmethod of a cdef class shows the classmethod type's docstring; give it its own.
+vars(VirtualSwap)["preset"].__doc__ = VirtualSwap.preset.__doc__
