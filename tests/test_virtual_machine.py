@@ -315,7 +315,7 @@ class VirtualMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def fill_and_reclaim(self, data):
         """Fill a device with cache-only written-back entries, then allocate past it."""
-        for _ in range(data.draw(st.integers(4, 24))):
+        for _ in range(data.draw(st.integers(8, 40))):
             self.folio += 1
             e = self.both("folio_alloc_swap", self.folio, 0, 0, 0, may_change_on=(NoSpace,))
             if isinstance(e, Exception):
@@ -324,6 +324,16 @@ class VirtualMachine(RuleBasedStateMachine):
             if isinstance(self.both("writeback", e, 0, may_change_on=(NoSpace,)), Exception):
                 return
             self.both("swap_free_nr", e)
+
+    @rule(order=st.sampled_from([4, 9]), memcg=st.integers(0, 1))
+    def big_folio_cycle(self, order, memcg):
+        """A large folio mapped and zapped: its cluster may empty and be freed."""
+        self.folio += 1
+        e = self.both("folio_alloc_swap", self.folio, order, memcg, 0, may_change_on=(NoSpace,))
+        if isinstance(e, Exception):
+            return
+        self.both("swap_duplicate", e, 1 << order)
+        self.both("free_swap_and_cache_nr", e, 1 << order)
 
     # -- bad inputs ---------------------------------------------------------------------------------------
 
@@ -365,6 +375,7 @@ class VirtualMachine(RuleBasedStateMachine):
             other = self.fast[p].snapshot()
             assert normalised(other) == base, f"preset {p} differs from {self.PRESET}"
             allowed = switch_pair(p, self.PRESET)
+            USED["stats"].update(k for k, v in other["stats"].items() if v)
             diff = {k for k in a["stats"] if a["stats"][k] != other["stats"][k]}
             assert diff <= allowed, f"{p} vs {self.PRESET}: counters {diff - allowed} differ"
         USED["stats"].update(k for k, v in a["stats"].items() if v)

@@ -304,8 +304,9 @@ cdef inline void rmap_mark(vswap_t* v, swp_desc* d, bint on) noexcept nogil:
 # --- allocation ------------------------------------------------------------------------------------
 
 cdef inline uint64_t find_run(const vcluster* c, uint64_t nr) noexcept nogil:
-    """First free aligned run of ``nr`` slots (one order per cluster: its first bit decides)."""
-    cdef uint64_t i, w
+    """First free aligned run of ``nr`` slots (bitmap_find_next_zero_area at alignment nr),
+    or VCLUSTER_SIZE when there is none (entries of a run may be freed one by one)."""
+    cdef uint64_t i, w, mask
     cdef int k
     if nr == 1:
         for k in range(8):
@@ -313,9 +314,20 @@ cdef inline uint64_t find_run(const vcluster* c, uint64_t nr) noexcept nogil:
             if w:
                 return (<uint64_t>k << 6) + vswap_ctz64(w)
         return VCLUSTER_SIZE
+    if nr < 64:
+        mask = (<uint64_t>1 << nr) - 1
+        i = 0
+        while i < VCLUSTER_SIZE:
+            if not (c.bitmap[i >> 6] >> (i & 63)) & mask:
+                return i
+            i += nr
+        return VCLUSTER_SIZE
     i = 0
     while i < VCLUSTER_SIZE:
-        if not (c.bitmap[i >> 6] >> (i & 63)) & 1:
+        k = <int>(i >> 6)
+        while k < <int>((i + nr) >> 6) and c.bitmap[k] == 0:
+            k += 1
+        if k == <int>((i + nr) >> 6):
             return i
         i += nr
     return VCLUSTER_SIZE
@@ -370,31 +382,45 @@ cdef vcluster* new_cluster(vswap_t* v, int order) except? NULL:
 cdef uint64_t vs_alloc(vswap_t* v, uint64_t folio, int order, uint16_t memcg,
                        int cpu) except? 0xFFFFFFFFFFFFFFFF:
     """folio_alloc_swap on the virtual layer: the first entry, or 0 when ids ran out."""
-    cdef uint64_t nr = <uint64_t>1 << order, idx
+    cdef uint64_t nr = <uint64_t>1 << order, idx = VCLUSTER_SIZE
     cdef vcluster** slot = &v.pcp[cpu * VSWAP_NR_ORDERS + order]
     cdef vcluster* c = slot[0]
     if c != NULL:                        # this CPU's cached cluster, its lock only
         v.st.cluster_locks += 1
         v.st.alloc_scans += 1
-        idx = find_run(c, nr)
-        take_run(v, c, idx, nr, folio, order, memcg)
-        if not has_room(c):              # no longer a candidate: uncache, full
-            c.cached = 0
-            c.full = 1
-            c.refcnt -= 1
-            slot[0] = NULL
-        return (c.id << VCLUSTER_SHIFT) + idx
-    c = v.partial[order].head            # the global lock: partial list, then a new cluster
-    if c != NULL:
+        if has_room(c):                  # cluster_is_alloc_candidate
+            idx = find_run(c, nr)
+        if idx < VCLUSTER_SIZE:
+            take_run(v, c, idx, nr, folio, order, memcg)
+            if not has_room(c):          # no longer a candidate: uncache, full
+                c.cached = 0
+                c.full = 1
+                c.refcnt -= 1
+                slot[0] = NULL
+            return (c.id << VCLUSTER_SHIFT) + idx
+        c.cached = 0                     # it failed: drop it from the cache, full
+        c.full = 1
+        c.refcnt -= 1
+        slot[0] = NULL
+    while True:                          # the global lock: the partial list ...
+        c = v.partial[order].head
+        if c == NULL:
+            break
         partial_del(v, c)
-    else:
+        v.st.cluster_locks += 1
+        v.st.alloc_scans += 1
+        idx = find_run(c, nr)
+        if idx < VCLUSTER_SIZE:
+            break
+        c.full = 1                       # fragmented: no aligned run left
+    if c == NULL:                        # ... then a new cluster
         c = new_cluster(v, order)
         if c == NULL:
             v.alloc_reject += 1
             return 0
-    v.st.cluster_locks += 1
-    v.st.alloc_scans += 1
-    idx = find_run(c, nr)
+        v.st.cluster_locks += 1
+        v.st.alloc_scans += 1
+        idx = find_run(c, nr)
     take_run(v, c, idx, nr, folio, order, memcg)
     if not has_room(c):
         c.full = 1
@@ -1655,8 +1681,8 @@ cdef class VirtualSwap:
         """Assert the design's invariants, then the allocator's; AssertionError with a dump.
 
         Per cluster: count = set bits, refcount = count + cached, exactly
-        one of cached / on a partial list / full (full = no room for a run
-        of its order), the per-CPU caches and partial lists agree; per slot:
+        one of cached / on a partial list / full (a cluster without room for
+        a run of its order is full), the per-CPU caches and partial lists agree; per slot:
         live descriptor = allocation bit (bar cluster 0's reserved run), a
         cached folio covers its aligned run; SWAPFILE entries and the
         reverse map point at each other, the cache-only bit is set exactly
@@ -1692,8 +1718,8 @@ cdef class VirtualSwap:
                 errors.append(f"cluster {cid}: refcount 0 but still in the map")
             if c.cached + c.on_partial + c.full != 1:
                 errors.append(f"cluster {cid}: cached {c.cached} partial {c.on_partial} full {c.full}")
-            if bool(c.full) != (not has_room(c)):
-                errors.append(f"cluster {cid}: full={c.full} with count {c.count} order {c.order}")
+            if not c.full and not has_room(c):
+                errors.append(f"cluster {cid}: not full with count {c.count} order {c.order}")
             for i in range(VCLUSTER_SIZE):
                 d = &c.desc[i]
                 ve = (cid << VCLUSTER_SHIFT) + i

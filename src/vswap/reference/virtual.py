@@ -305,7 +305,7 @@ class VirtualSwap(SwapSpace):
     @staticmethod
     def _find_run(c, nr):
         for i in range(0, SIZE, nr):
-            if not c.bitmap[i]:
+            if not any(c.bitmap[i:i + nr]):
                 return i
         return SIZE
 
@@ -339,29 +339,44 @@ class VirtualSwap(SwapSpace):
     def _alloc(self, folio, order, memcg, cpu):
         nr = 1 << order
         key = (cpu, order)
+        idx = SIZE
         c = self._pcp.get(key)
         if c is not None:
             self.st["cluster_locks"] += 1
             self.st["alloc_scans"] += 1
-            idx = self._find_run(c, nr)
-            self._take(c, idx, nr, folio, order, memcg)
-            if not c.has_room():
-                c.cached = False
-                c.full = True
-                c.refcnt -= 1
-                del self._pcp[key]
-            return (c.id << SHIFT) + idx
-        if self._partial[order]:
+            if c.has_room():
+                idx = self._find_run(c, nr)
+            if idx < SIZE:
+                self._take(c, idx, nr, folio, order, memcg)
+                if not c.has_room():
+                    c.cached = False
+                    c.full = True
+                    c.refcnt -= 1
+                    del self._pcp[key]
+                return (c.id << SHIFT) + idx
+            c.cached = False
+            c.full = True
+            c.refcnt -= 1
+            del self._pcp[key]
+        c = None
+        while self._partial[order]:
             c = self._partial[order][0]
             self._partial_del(c)
-        else:
+            self.st["cluster_locks"] += 1
+            self.st["alloc_scans"] += 1
+            idx = self._find_run(c, nr)
+            if idx < SIZE:
+                break
+            c.full = True
+            c = None
+        if c is None:
             c = self._new_cluster(order)
             if c is None:
                 self.alloc_reject += 1
                 return 0
-        self.st["cluster_locks"] += 1
-        self.st["alloc_scans"] += 1
-        idx = self._find_run(c, nr)
+            self.st["cluster_locks"] += 1
+            self.st["alloc_scans"] += 1
+            idx = self._find_run(c, nr)
         self._take(c, idx, nr, folio, order, memcg)
         if not c.has_room():
             c.full = True
@@ -1029,8 +1044,8 @@ class VirtualSwap(SwapSpace):
                 errors.append(f"cluster {cid}: refcount 0 but still in the map")
             if c.cached + c.on_partial + c.full != 1:
                 errors.append(f"cluster {cid}: cached/partial/full")
-            if c.full != (not c.has_room()):
-                errors.append(f"cluster {cid}: full={c.full}")
+            if not c.full and not c.has_room():
+                errors.append(f"cluster {cid}: not full without room")
             for i in range(SIZE):
                 d = c.desc[i]
                 ve = (cid << SHIFT) + i
