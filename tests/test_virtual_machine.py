@@ -17,7 +17,6 @@ reclaim, partial lists and alloc rejects frequent.
 
 import numpy as np
 import pytest
-from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -383,12 +382,7 @@ class VirtualMachine(RuleBasedStateMachine):
 
 def _machine(preset):
     cls = type(f"VirtualMachine_{preset}", (VirtualMachine,), {"PRESET": preset})
-    case = cls.TestCase
-    # Four designs per step (one a Python model): a third of the profile's
-    # examples per preset keeps the three machines near one profile's budget.
-    case.settings = settings(settings.default,
-                             max_examples=max(10, settings.default.max_examples // 3))
-    return case
+    return cls.TestCase
 
 
 TestVirtualMachine_vss_v5 = _machine("vss_v5")

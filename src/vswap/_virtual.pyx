@@ -61,6 +61,8 @@ cdef uint64_t SHADOW_MAX = <uint64_t>1 << 62
 cdef uint64_t HANDLE_MAX = <uint64_t>1 << 62
 cdef uint64_t COUNT_LIMIT = 0xFFFFFFFF
 
+#: The kernel's ``struct xa_node`` (the model's node is smaller, see the XArray docs).
+cdef uint64_t XA_NODE_KERNEL_BYTES = 576
 #: Bytes of one descriptor (``struct swp_desc`` since v3).
 SWP_DESC_BYTES = sizeof(swp_desc)
 #: The report's builds as switch settings (cache_only_bit, batched_cgroup_check, mru_cluster_cache).
@@ -1601,8 +1603,8 @@ cdef class VirtualSwap:
         """Kernel-equivalent metadata bytes by component, and ``"total"``.
 
         ``descriptors`` 24 B per allocated virtual slot; ``cluster_bitmaps``
-        64 B (512 bits) per virtual cluster; ``cluster_map`` the xarray's
-        nodes; ``phys_bitmaps`` 2 bits per physical slot (allocated, bad),
+        64 B (512 bits) per virtual cluster; ``cluster_map`` 576 B per node
+        of the cluster map (the kernel's ``struct xa_node``); ``phys_bitmaps`` 2 bits per physical slot (allocated, bad),
         static at swapon; ``cluster_info`` 32 B per physical cluster;
         ``rmap`` 8 B per slot of every in-use physical cluster. Runtime
         complexity: O(devices).
@@ -1617,7 +1619,7 @@ cdef class VirtualSwap:
         cdef swap_device_t* si
         out = {"descriptors": sizeof(swp_desc) * self.v.nr_used,
                "cluster_bitmaps": 64 * self.v.nr_clusters,
-               "cluster_map": self.v.map.nr_nodes * sizeof(xa_node),
+               "cluster_map": self.v.map.nr_nodes * XA_NODE_KERNEL_BYTES,
                "phys_bitmaps": 0, "cluster_info": 0, "rmap": 0}
         for t in range(VSWAP_MAX_TYPES):
             si = self.v.devs[t]

@@ -20,7 +20,7 @@ from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
 from vswap.reference.direct import _as_entries, _u64
 from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
                                       SwapDevices)
-from vswap.reference.xarray import XA_NODE_BYTES, XArray
+from vswap.reference.xarray import XArray
 
 __all__ = ["VirtualSwap", "VSWAP_PRESETS", "SWP_DESC_BYTES"]
 
@@ -37,6 +37,7 @@ COUNT_LIMIT = 0xFFFFFFFF
 SWAPFILE, ZERO, ZSWAP, FOLIO = range(4)
 K_ZERO, K_ZSWAP, K_SWAPFILE, K_FOLIO = range(4)
 SWP_DESC_BYTES = 24
+XA_NODE_KERNEL_BYTES = 576
 VSWAP_PRESETS = {
     "vss_v5": (False, False, False),
     "new_opt_v2": (True, True, False),
@@ -1001,7 +1002,7 @@ class VirtualSwap(SwapSpace):
         """See :meth:`vswap.VirtualSwap.memory_footprint`."""
         out = {"descriptors": SWP_DESC_BYTES * self.nr_used,
                "cluster_bitmaps": 64 * self.nr_clusters,
-               "cluster_map": self._map.nr_nodes * XA_NODE_BYTES,
+               "cluster_map": self._map.nr_nodes * XA_NODE_KERNEL_BYTES,
                "phys_bitmaps": 0, "cluster_info": 0, "rmap": 0}
         for si in self._devs:
             if si is None:
