@@ -916,7 +916,11 @@ cdef class VirtualSwap:
         dup_pass(&self.v, e, n)
 
     cdef object _check_batch(self, object entries, bint need_count, bint dup):
-        """Validate a batch of single entries (repeats add up); the array."""
+        """Validate a batch of single entries (repeats add up); the array.
+
+        A strictly increasing batch (the usual one: a run of PTEs) has no
+        repeats and is checked in one pass; any other is sorted first.
+        """
         arr = as_entries(entries)
         cdef const uint64_t[:] ev = arr
         cdef Py_ssize_t i, j, n = ev.shape[0]
@@ -924,13 +928,24 @@ cdef class VirtualSwap:
         cdef vcluster* last = NULL
         cdef swp_desc* d
         cdef uint64_t vmax = self.v.max_clusters << VCLUSTER_SHIFT
+        cdef bint increasing = True
         for i in range(n):
             e = ev[i]
             if e >= vmax:
                 self._range(e, 1, False)        # raises the ValueError
             if vs_peek(&self.v, e, &last) == NULL:
                 raise_noent(e)
+            if i and e <= ev[i - 1]:
+                increasing = False
         if n == 0 or not (need_count or dup):
+            return arr
+        if increasing:
+            for i in range(n):
+                d = vs_peek(&self.v, ev[i], &last)
+                if dup and d.swap_count >= COUNT_LIMIT:
+                    raise NoSpace(f"swap count of {ev[i]:#x} would pass 2**32-1")
+                if need_count and d.swap_count == 0:
+                    raise_noent(ev[i], "has a swap count of 0")
             return arr
         srt = np.sort(arr)
         cdef const uint64_t[:] s = srt
