@@ -37,6 +37,7 @@ import numpy as np
 
 from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
+from vswap.protocol import check_uint64_array as as_entries
 
 __all__ = ["DirectSwap", "SWAP_COUNT_LIMIT"]
 
@@ -358,16 +359,6 @@ cdef inline uint64_t to_u64(object v, uint64_t limit, str what) except? 0xFFFFFF
     return <uint64_t>v
 
 
-cdef object as_entries(object arr, str what="entries"):
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"{what} must be a numpy array, not {type(arr).__name__}")
-    if arr.dtype != np.uint64:
-        raise TypeError(f"{what} must have dtype uint64, not {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"{what} must be one-dimensional, not {arr.ndim}-D")
-    return arr
-
-
 # no_gc_clear: __dealloc__ restores each device's reclaim hook, so the
 # references to the devices must survive a garbage-collector pass.
 @cython.no_gc_clear
@@ -474,6 +465,28 @@ cdef class DirectSwap:
                 raise ValueError(f"swap entry {e:#x} is not aligned to {nr} entries")
         return dv
 
+    cdef direct_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
+                             uint64_t* pe, uint64_t* pn) except NULL:
+        """Validate a request on allocated entries; the device, ``*pe`` entry, ``*pn`` count.
+
+        ``mode`` 0: ``nr`` entries; 1: ``nr`` is an order (an aligned run);
+        2: one entry. NoEntry if one is free (or has count 0 when
+        ``need_count``).
+        """
+        cdef uint64_t e = self._entry(entry), n = 1, bad
+        cdef direct_dev_t* dv
+        if mode == 0:
+            n = self._nr(nr)
+        elif mode == 1:
+            n = self._order(nr)
+        dv = self._range(e, n, mode == 1)
+        if check_used(dv, e & OFFSET_MASK, n, need_count, &bad):
+            raise_err(DS_ENOENT, <int>(e >> 58), bad,
+                      "is free or has a swap count of 0" if need_count else "")
+        pe[0] = e
+        pn[0] = n
+        return dv
+
     cdef uint64_t _entry(self, object entry) except? 0xFFFFFFFFFFFFFFFF:
         return to_u64(entry, <uint64_t>1 << 63, "swap entry")
 
@@ -528,17 +541,22 @@ cdef class DirectSwap:
         (16, 5, 3, 0)
         """
         cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
-        cdef uint64_t nr = self._order(order)
-        cdef uint64_t m = to_u64(memcg, 65536, "memcg")
-        cdef uint64_t c = to_u64(cpu, NR_CPUS, "cpu")
-        cdef uint64_t off
-        self._sync_devices()
-        if self._swaps._devices and nr > (<SwapDevice>next(iter(self._swaps))).si.cluster_size:
-            raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
+        cdef uint64_t nr, m, c, off
+        self._alloc_args(order, memcg, cpu, &nr, &m, &c)
         off = self._alloc_one(f, nr, <uint16_t>m, <int>c)
         if off == 0:
             raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
         return off
+
+    cdef int _alloc_args(self, object order, object memcg, object cpu,
+                         uint64_t* nr, uint64_t* m, uint64_t* c) except -1:
+        nr[0] = self._order(order)
+        m[0] = to_u64(memcg, 65536, "memcg")
+        c[0] = to_u64(cpu, NR_CPUS, "cpu")
+        self._sync_devices()
+        if self._swaps._devices and nr[0] > (<SwapDevice>next(iter(self._swaps))).si.cluster_size:
+            raise ValueError(f"order {nr[0].bit_length() - 1} is larger than a cluster")
+        return 0
 
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg, int cpu) except? 0xFFFFFFFFFFFFFFFF:
         cdef swap_device_t* si = NULL
@@ -574,14 +592,9 @@ cdef class DirectSwap:
         """
         arr = as_entries(folios, "folios")
         cdef const uint64_t[:] v = arr
-        cdef uint64_t nr = self._order(order)
-        cdef uint64_t m = to_u64(memcg, 65536, "memcg")
-        cdef uint64_t c = to_u64(cpu, NR_CPUS, "cpu")
+        cdef uint64_t nr, m, c, e
         cdef Py_ssize_t i, n = v.shape[0]
-        cdef uint64_t e
-        self._sync_devices()
-        if self._swaps._devices and nr > (<SwapDevice>next(iter(self._swaps))).si.cluster_size:
-            raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
+        self._alloc_args(order, memcg, cpu, &nr, &m, &c)
         for i in range(n):
             if v[i] >= FOLIO_MAX:
                 raise ValueError(f"folio {v[i]} is outside 0 .. {FOLIO_MAX - 1}")
@@ -624,12 +637,10 @@ cdef class DirectSwap:
         >>> ds.swap_count(e)
         100
         """
-        cdef uint64_t e = self._entry(entry), n = self._nr(nr), bad, i
-        cdef direct_dev_t* dv = self._range(e, n, False)
+        cdef uint64_t e, n, i
+        cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
         cdef uint64_t off = e & OFFSET_MASK
         cdef int t = <int>(e >> 58)
-        if check_used(dv, off, n, False, &bad):
-            raise_err(DS_ENOENT, t, bad)
         for i in range(off, off + n):
             if direct_count(dv, i) >= COUNT_LIMIT:
                 raise_err(DS_EOVERFLOW, t, i)
@@ -706,12 +717,10 @@ cdef class DirectSwap:
         ... except NoEntry: print("underflow")
         underflow
         """
-        cdef uint64_t e = self._entry(entry), n = self._nr(nr), bad, cur, ce, end
-        cdef direct_dev_t* dv = self._range(e, n, False)
+        cdef uint64_t e, n, cur, ce, end
+        cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
         cdef uint64_t off = e & OFFSET_MASK
         cdef int t = <int>(e >> 58)
-        if check_used(dv, off, n, True, &bad):
-            raise_err(DS_ENOENT, t, bad, "is free or has a swap count of 0")
         cur = off
         end = off + n
         while cur < end:
@@ -760,13 +769,9 @@ cdef class DirectSwap:
         >>> ds.free_swap_and_cache_nr(e, 4); ds.swaps[0].nr_used
         0
         """
-        cdef uint64_t e = self._entry(entry), n = self._nr(nr), bad
-        cdef direct_dev_t* dv = self._range(e, n, False)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58)
-        if check_used(dv, off, n, True, &bad):
-            raise_err(DS_ENOENT, t, bad, "is free or has a swap count of 0")
-        fsc_core(&self.d, t, dv, off, n)
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
+        fsc_core(&self.d, <int>(e >> 58), dv, e & OFFSET_MASK, n)
 
     def free_swap_and_cache_many(self, entries):
         """Zap the swap PTEs of a uint64 array: :meth:`free_swap_and_cache_nr` per run.
@@ -805,10 +810,8 @@ cdef class DirectSwap:
         >>> e = ds.folio_alloc_swap(1); ds.swap_duplicate(e); ds.swap_count(e)
         1
         """
-        cdef uint64_t e = self._entry(entry)
-        cdef direct_dev_t* dv = self._range(e, 1, False)
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         return direct_count(dv, e & OFFSET_MASK)
 
     def memcg_id(self, entry):
@@ -821,10 +824,8 @@ cdef class DirectSwap:
         >>> ds.memcg_id(ds.folio_alloc_swap(1, memcg=12))
         12
         """
-        cdef uint64_t e = self._entry(entry)
-        cdef direct_dev_t* dv = self._range(e, 1, False)
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         return dv.swap_cgroup[e & OFFSET_MASK]
 
     # -- swap cache -------------------------------------------------------------------------
@@ -943,10 +944,8 @@ cdef class DirectSwap:
         >>> ds.swap_cache_get_folio(ds.folio_alloc_swap(42))
         42
         """
-        cdef uint64_t e = self._entry(entry), w
-        cdef direct_dev_t* dv = self._range(e, 1, False)
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
+        cdef uint64_t e, n, w
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         w = tb_read(&self.d, dv, e & OFFSET_MASK) & TB_VALUE
         return (w >> 6) if tb_is_folio(w) else None
 
@@ -960,10 +959,8 @@ cdef class DirectSwap:
         >>> ds.swap_cache_get_shadow(ds.folio_alloc_swap(42)) is None
         True
         """
-        cdef uint64_t e = self._entry(entry), w
-        cdef direct_dev_t* dv = self._range(e, 1, False)
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
+        cdef uint64_t e, n, w
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         w = tb_read(&self.d, dv, e & OFFSET_MASK) & TB_VALUE
         return (w >> 1) if tb_is_shadow(w) else None
 
@@ -1038,10 +1035,8 @@ cdef class DirectSwap:
         >>> ds.zswap_store(e, 99); ds.swap_cache_del_folio(e); ds.lookup(e)
         Lookup(kind='zswap', handle=99)
         """
-        cdef uint64_t e = self._entry(entry), h = 0
-        cdef direct_dev_t* dv = self._range(e, 1, False)
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
+        cdef uint64_t e, n, h = 0
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         k = self._kind(<int>(e >> 58), dv, e & OFFSET_MASK, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
@@ -1094,12 +1089,10 @@ cdef class DirectSwap:
         >>> ds.lookup(e)
         Lookup(kind='zero', handle=0)
         """
-        cdef uint64_t e = self._entry(entry), n = self._nr(nr), bad, i, h
-        cdef direct_dev_t* dv = self._range(e, n, False)
+        cdef uint64_t e, n, i, h
+        cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
         cdef uint64_t off = e & OFFSET_MASK
         cdef int t = <int>(e >> 58)
-        if check_used(dv, off, n, False, &bad):
-            raise_err(DS_ENOENT, t, bad)
         for i in range(off, off + n):
             dv.zeromap[i >> 6] |= <uint64_t>1 << (i & 63)
             self._zswap_drop(t, dv, i, &h)
@@ -1124,11 +1117,9 @@ cdef class DirectSwap:
         >>> e = ds.folio_alloc_swap(1); ds.zswap_store(e, 5); ds.zswap_load(e)
         5
         """
-        cdef uint64_t e = self._entry(entry)
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
-        cdef direct_dev_t* dv = self._range(e, 1, False)
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
         self._zswap_put(<int>(e >> 58), dv, e & OFFSET_MASK, h)
 
     def zswap_store_many(self, entries, handles):
@@ -1169,11 +1160,9 @@ cdef class DirectSwap:
         >>> ds.zswap_load(ds.folio_alloc_swap(1)) is None
         True
         """
-        cdef uint64_t e = self._entry(entry)
-        cdef direct_dev_t* dv = self._range(e, 1, False)
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef xa_entry z
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
         if not dv.nr_zswap:
             return None
         self.d.st.zswap_walks += 1
@@ -1190,10 +1179,8 @@ cdef class DirectSwap:
         >>> e = ds.folio_alloc_swap(1); ds.zswap_store(e, 3); ds.zswap_invalidate(e), ds.zswap_load(e)
         (3, None)
         """
-        cdef uint64_t e = self._entry(entry), h = 0
-        cdef direct_dev_t* dv = self._range(e, 1, False)
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
+        cdef uint64_t e, n, h = 0
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         if self._zswap_drop(<int>(e >> 58), dv, e & OFFSET_MASK, &h):
             return h
         return None
@@ -1212,13 +1199,10 @@ cdef class DirectSwap:
         >>> ds.swap_cache_del_folio(e); ds.lookup(e).kind
         'swapfile'
         """
-        cdef uint64_t e = self._entry(entry)
-        cdef uint64_t nr = self._order(order), i, bad, h
-        cdef direct_dev_t* dv = self._range(e, nr, True)
+        cdef uint64_t e, nr, i, h
+        cdef direct_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
         cdef uint64_t off = e & OFFSET_MASK
         cdef int t = <int>(e >> 58)
-        if check_used(dv, off, nr, False, &bad):
-            raise_err(DS_ENOENT, t, bad)
         for i in range(off, off + nr):
             zero_clear(dv, i)
             self._zswap_drop(t, dv, i, &h)

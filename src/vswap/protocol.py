@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 __all__ = [
     "SwapSpace", "Lookup", "PageTable", "swp_entry", "swp_type", "swp_offset",
     "SWP_TYPE_SHIFT", "SWP_OFFSET_MASK", "MAX_SWAPFILES_SHIFT", "LOOKUP_KINDS",
-    "SWAP_MAP_MAX", "SWAP_HAS_CACHE", "COUNT_CONTINUED", "SWAP_CONT_MAX",
+    "SWAP_MAP_MAX", "SWAP_HAS_CACHE", "COUNT_CONTINUED", "SWAP_CONT_MAX", "check_uint64_array",
 ]
 
 #: Bits of the swap type (``MAX_SWAPFILES_SHIFT``): up to 32 devices.
@@ -105,6 +105,33 @@ def swp_offset(entry: int) -> int:
     7
     """
     return operator.index(entry) & SWP_OFFSET_MASK
+
+
+def check_uint64_array(arr: Any, what: str = "entries") -> Any:
+    """Return ``arr`` if it is a one-dimensional numpy uint64 array; else raise.
+
+    The argument check every batch verb makes (TypeError for another type
+    or dtype, ValueError for another shape), shared by the compiled and the
+    reference designs. Runtime complexity: O(1).
+
+    >>> import numpy as np
+    >>> from vswap.protocol import check_uint64_array
+    >>> check_uint64_array(np.zeros(2, dtype=np.uint64))
+    array([0, 0], dtype=uint64)
+    >>> check_uint64_array([1])
+    Traceback (most recent call last):
+    ...
+    TypeError: entries must be a numpy array, not list
+    """
+    import numpy as np
+
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{what} must be a numpy array, not {type(arr).__name__}")
+    if arr.dtype != np.uint64:
+        raise TypeError(f"{what} must have dtype uint64, not {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be one-dimensional, not {arr.ndim}-D")
+    return arr
 
 
 class Lookup(NamedTuple):

@@ -19,6 +19,7 @@ import numpy as np
 from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 from vswap.protocol import (COUNT_CONTINUED, LOOKUP_KINDS, SWAP_CONT_MAX, SWAP_HAS_CACHE,
                             SWAP_MAP_MAX, Lookup, SwapSpace)
+from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.swapfile import NR_CPUS, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK, SwapDevices
 
 __all__ = ["DirectSwap", "SWAP_COUNT_LIMIT"]
@@ -47,16 +48,6 @@ def _u64(v, limit, what):
     if v < 0 or v >= limit:
         raise ValueError(f"{what} {v} is outside 0 .. {limit - 1}")
     return v
-
-
-def _as_entries(arr, what="entries"):
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"{what} must be a numpy array, not {type(arr).__name__}")
-    if arr.dtype != np.uint64:
-        raise TypeError(f"{what} must have dtype uint64, not {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"{what} must be one-dimensional, not {arr.ndim}-D")
-    return arr
 
 
 def _tb_is_folio(w):
@@ -307,11 +298,16 @@ class DirectSwap(SwapSpace):
                     step = ((cur + r) & ~(r - 1)) - cur
             cur += step
 
-    def _check_used(self, t, dv, off, nr, need_count):
-        for i in range(off, off + nr):
+    def _used(self, entry, nr, mode, need_count):
+        """Validate a request on allocated entries (see ``_direct.pyx``); (e, n, t, dv, off)."""
+        e = self._entry(entry)
+        n = self._nr(nr) if mode == 0 else self._order(nr) if mode == 1 else 1
+        dv = self._range(e, n, mode == 1)
+        t, off = e >> 58, e & OFFSET_MASK
+        for i in range(off, off + n):
             if dv.swap_map[i] == 0 or (need_count and self._count(dv, i) == 0):
-                return i
-        return None
+                _raise("noent", t, i, "is free or has a swap count of 0" if need_count else "")
+        return e, n, t, dv, off
 
     def _range(self, e, nr, aligned):
         t, off = e >> 58, e & OFFSET_MASK
@@ -341,13 +337,6 @@ class DirectSwap(SwapSpace):
     def _order(order):
         return 1 << _u64(order, 10, "order")
 
-    def _single(self, entry):
-        e = self._entry(entry)
-        dv = self._range(e, 1, False)
-        t, off = e >> 58, e & OFFSET_MASK
-        if dv.swap_map[off] == 0:
-            _raise("noent", t, off)
-        return e, t, dv, off
 
     # -- swapon / allocation ---------------------------------------------------------------
 
@@ -362,16 +351,20 @@ class DirectSwap(SwapSpace):
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.DirectSwap.folio_alloc_swap`. O(2**order) amortised."""
         f = _u64(folio, FOLIO_MAX, "folio")
+        nr, m, c = self._alloc_args(order, memcg, cpu)
+        e = self._alloc_one(f, nr, m, c)
+        if e == 0:
+            raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
+        return e
+
+    def _alloc_args(self, order, memcg, cpu):
         nr = self._order(order)
         m = _u64(memcg, 65536, "memcg")
         c = _u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
         if self._swaps._devices and nr > next(iter(self._swaps)).cs:
             raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
-        e = self._alloc_one(f, nr, m, c)
-        if e == 0:
-            raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
-        return e
+        return nr, m, c
 
     def _alloc_one(self, folio, nr, memcg, cpu):
         order = nr.bit_length() - 1
@@ -391,12 +384,7 @@ class DirectSwap(SwapSpace):
     def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.DirectSwap.folio_alloc_swap_many`. O(n * 2**order)."""
         arr = _as_entries(folios, "folios")
-        nr = self._order(order)
-        m = _u64(memcg, 65536, "memcg")
-        c = _u64(cpu, NR_CPUS, "cpu")
-        self._sync_devices()
-        if self._swaps._devices and nr > next(iter(self._swaps)).cs:
-            raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
+        nr, m, c = self._alloc_args(order, memcg, cpu)
         vals = [int(x) for x in arr]
         for f in vals:
             if f >= FOLIO_MAX:
@@ -426,12 +414,7 @@ class DirectSwap(SwapSpace):
 
     def swap_duplicate(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.swap_duplicate`. O(nr)."""
-        e, n = self._entry(entry), self._nr(nr)
-        dv = self._range(e, n, False)
-        t, off = e >> 58, e & OFFSET_MASK
-        bad = self._check_used(t, dv, off, n, False)
-        if bad is not None:
-            _raise("noent", t, bad)
+        e, n, t, dv, off = self._used(entry, nr, 0, False)
         for i in range(off, off + n):
             if self._count(dv, i) >= SWAP_COUNT_LIMIT:
                 _raise("overflow", t, i)
@@ -468,12 +451,7 @@ class DirectSwap(SwapSpace):
 
     def swap_free_nr(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.swap_free_nr`. O(nr)."""
-        e, n = self._entry(entry), self._nr(nr)
-        dv = self._range(e, n, False)
-        t, off = e >> 58, e & OFFSET_MASK
-        bad = self._check_used(t, dv, off, n, True)
-        if bad is not None:
-            _raise("noent", t, bad, "is free or has a swap count of 0")
+        e, n, t, dv, off = self._used(entry, nr, 0, True)
         cur, end = off, off + n
         while cur < end:
             ce = self._chunk_end(dv, cur, end)
@@ -490,12 +468,7 @@ class DirectSwap(SwapSpace):
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.free_swap_and_cache_nr`. O(nr)."""
-        e, n = self._entry(entry), self._nr(nr)
-        dv = self._range(e, n, False)
-        t, off = e >> 58, e & OFFSET_MASK
-        bad = self._check_used(t, dv, off, n, True)
-        if bad is not None:
-            _raise("noent", t, bad, "is free or has a swap count of 0")
+        e, n, t, dv, off = self._used(entry, nr, 0, True)
         self._fsc_core(t, dv, off, n)
 
     def free_swap_and_cache_many(self, entries):
@@ -513,12 +486,12 @@ class DirectSwap(SwapSpace):
 
     def swap_count(self, entry):
         """See :meth:`vswap.DirectSwap.swap_count`. O(1)."""
-        _, _, dv, off = self._single(entry)
+        *_, dv, off = self._used(entry, None, 2, False)
         return self._count(dv, off)
 
     def memcg_id(self, entry):
         """See :meth:`vswap.DirectSwap.memcg_id`. O(1)."""
-        _, _, dv, off = self._single(entry)
+        *_, dv, off = self._used(entry, None, 2, False)
         return dv.swap_cgroup[off]
 
     # -- swap cache -----------------------------------------------------------------------------
@@ -589,13 +562,13 @@ class DirectSwap(SwapSpace):
 
     def swap_cache_get_folio(self, entry):
         """See :meth:`vswap.DirectSwap.swap_cache_get_folio`. O(1)."""
-        _, _, dv, off = self._single(entry)
+        *_, dv, off = self._used(entry, None, 2, False)
         w = self._tb_read(dv, off) & TB_VALUE
         return (w >> 6) if _tb_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
         """See :meth:`vswap.DirectSwap.swap_cache_get_shadow`. O(1)."""
-        _, _, dv, off = self._single(entry)
+        *_, dv, off = self._used(entry, None, 2, False)
         w = self._tb_read(dv, off) & TB_VALUE
         return (w >> 1) if _tb_is_shadow(w) else None
 
@@ -639,7 +612,7 @@ class DirectSwap(SwapSpace):
 
     def lookup(self, entry):
         """See :meth:`vswap.DirectSwap.lookup`. O(1)."""
-        _, t, dv, off = self._single(entry)
+        _, _, t, dv, off = self._used(entry, None, 2, False)
         k, h = self._kind(t, dv, off)
         return Lookup(LOOKUP_KINDS[k], h)
 
@@ -661,12 +634,7 @@ class DirectSwap(SwapSpace):
 
     def zero_store(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.zero_store`. O(nr)."""
-        e, n = self._entry(entry), self._nr(nr)
-        dv = self._range(e, n, False)
-        t, off = e >> 58, e & OFFSET_MASK
-        bad = self._check_used(t, dv, off, n, False)
-        if bad is not None:
-            _raise("noent", t, bad)
+        e, n, t, dv, off = self._used(entry, nr, 0, False)
         for i in range(off, off + n):
             dv.zeromap[i] = 1
             self._zswap_drop(t, dv, i)
@@ -681,9 +649,8 @@ class DirectSwap(SwapSpace):
 
     def zswap_store(self, entry, handle):
         """See :meth:`vswap.DirectSwap.zswap_store`. O(1)."""
-        e = self._entry(entry)
+        _, _, t, dv, off = self._used(entry, None, 2, False)
         h = _u64(handle, HANDLE_MAX, "zswap handle")
-        _, t, dv, off = self._single(e)
         self._zswap_put(t, dv, off, h)
 
     def zswap_store_many(self, entries, handles):
@@ -701,7 +668,7 @@ class DirectSwap(SwapSpace):
 
     def zswap_load(self, entry):
         """See :meth:`vswap.DirectSwap.zswap_load`. O(1)."""
-        e, t, dv, off = self._single(entry)
+        e, _, t, dv, off = self._used(entry, None, 2, False)
         if not dv.nr_zswap:
             return None
         self.st["zswap_walks"] += 1
@@ -709,18 +676,12 @@ class DirectSwap(SwapSpace):
 
     def zswap_invalidate(self, entry):
         """See :meth:`vswap.DirectSwap.zswap_invalidate`. O(1)."""
-        _, t, dv, off = self._single(entry)
+        _, _, t, dv, off = self._used(entry, None, 2, False)
         return self._zswap_drop(t, dv, off)
 
     def writeback(self, entry, order=0):
         """See :meth:`vswap.DirectSwap.writeback`. O(2**order)."""
-        e = self._entry(entry)
-        nr = self._order(order)
-        dv = self._range(e, nr, True)
-        t, off = e >> 58, e & OFFSET_MASK
-        bad = self._check_used(t, dv, off, nr, False)
-        if bad is not None:
-            _raise("noent", t, bad)
+        e, nr, t, dv, off = self._used(entry, order, 1, False)
         for i in range(off, off + nr):
             dv.zeromap[i] = 0
             self._zswap_drop(t, dv, i)
