@@ -313,8 +313,8 @@ cdef inline bint cluster_alloc_range(swap_device_t* si, swap_cluster_info* ci,
     return True
 
 
-cdef uint64_t alloc_swap_scan_cluster(swap_device_t* si, int32_t idx, uint64_t offset,
-                                      int order, int cpu) noexcept nogil:
+cdef inline uint64_t alloc_swap_scan_cluster(swap_device_t* si, int32_t idx, uint64_t offset,
+                                             int order, int cpu) noexcept nogil:
     """Allocate 2**order aligned slots in cluster ``idx`` from ``offset`` on; 0 if none."""
     cdef swap_cluster_info* ci = &si.cluster_info[idx]
     cdef uint64_t nr = <uint64_t>1 << order
@@ -571,7 +571,15 @@ cdef int swap_alloc_set(swap_globals_t* g, int order, int cpu,
 
 cdef int swap_check_range(const swap_device_t* si, uint64_t offset, int order) noexcept nogil:
     """0 if the 2**order slots at ``offset`` are allocated; SWAP_EINVAL / SWAP_ENOENT."""
+    return check_range(si, offset, order)
+
+
+cdef inline int check_range(const swap_device_t* si, uint64_t offset, int order) noexcept nogil:
     cdef uint64_t nr, i
+    if order == 0:
+        if offset >= si.max:
+            return SWAP_EINVAL
+        return 0 if si.map[offset] == SLOT_USED else SWAP_ENOENT
     if order < 0 or <uint32_t>order >= si.nr_orders:
         return SWAP_EINVAL
     nr = <uint64_t>1 << order
@@ -585,6 +593,10 @@ cdef int swap_check_range(const swap_device_t* si, uint64_t offset, int order) n
 
 cdef void swap_entries_free(swap_device_t* si, uint64_t offset, uint64_t nr) noexcept nogil:
     """Free ``nr`` allocated slots of one cluster (no checks); clears their table words."""
+    entries_free(si, offset, nr)
+
+
+cdef inline void entries_free(swap_device_t* si, uint64_t offset, uint64_t nr) noexcept nogil:
     cdef int32_t idx = <int32_t>(offset >> si.cluster_shift)
     cdef swap_cluster_info* ci = &si.cluster_info[idx]
     cdef uint64_t i
@@ -608,7 +620,7 @@ cdef void swap_entries_free(swap_device_t* si, uint64_t offset, uint64_t nr) noe
 
 cdef int swap_free(swap_device_t* si, uint64_t offset, int order) noexcept nogil:
     """Checked free of 2**order slots; 0, SWAP_EINVAL or SWAP_ENOENT (nothing changed)."""
-    cdef int err = swap_check_range(si, offset, order)
+    cdef int err = check_range(si, offset, order)
     if err == 0:
         swap_entries_free(si, offset, <uint64_t>1 << order)
     return err
@@ -1095,19 +1107,24 @@ cdef class SwapDevice:
         o = to_int(order, 0, self.si.nr_orders - 1, "order")
         cdef const uint64_t[:] v = arr
         nr = <uint64_t>1 << o
+        # Pass 1 marks every range FREEING (so a duplicate fails the check);
+        # on error the marks are undone and nothing has changed.
         for i in range(v.shape[0]):
-            err = swap_check_range(&self.si, v[i], o)
+            err = check_range(&self.si, v[i], o)
             if err:
                 bad_i = i
                 break
-            memset(&self.si.map[v[i]], SLOT_FREEING, nr)   # catches duplicates
+            if nr == 1:
+                self.si.map[v[i]] = SLOT_FREEING
+            else:
+                memset(&self.si.map[v[i]], SLOT_FREEING, nr)
         if bad_i >= 0:
             for j in range(bad_i):
                 memset(&self.si.map[v[j]], SLOT_USED, nr)
             raise_free_error(err, v[bad_i], o)
+        # Pass 2 frees (swap_entries_free overwrites the marks with SLOT_FREE).
         for i in range(v.shape[0]):
-            memset(&self.si.map[v[i]], SLOT_USED, nr)
-            swap_entries_free(&self.si, v[i], nr)
+            entries_free(&self.si, v[i], nr)
 
     # -- the table word and the reclaim hook -----------------------------------
 
