@@ -933,8 +933,6 @@ cdef class SwapDevice:
     see :meth:`memory_footprint`.
 
     Runtime complexity: construction O(nr_slots).
-
-    >>> from vswap import SwapDevice
     >>> dev = SwapDevice(4096, cluster_size=64)
     >>> dev.alloc(), dev.alloc(), dev.alloc(order=3)
     (1, 2, 64)
@@ -978,7 +976,7 @@ cdef class SwapDevice:
             flags |= SWP_SOLIDSTATE
         if discard:
             flags |= SWP_PAGE_DISCARD
-        self.name = name
+        self._name = name
         self._requested_prio = priority
         self.si.prio = DEF_SWAP_PRIO if priority is None else priority
         self.si.reclaim = swap_default_reclaim
@@ -1014,8 +1012,6 @@ cdef class SwapDevice:
         kernel's §3c order). NoSpace when nothing can be allocated; a large
         order fails fast. Runtime complexity: O(1) amortised on the fast
         path, O(clusters scanned * cluster_size) in the slow path.
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(1024, cluster_size=16)
         >>> dev.alloc(order=2), dev.alloc(order=2), dev.alloc()
         (16, 20, 1)
@@ -1035,8 +1031,6 @@ cdef class SwapDevice:
 
         The array is shorter than ``n`` when the device fills. The loop runs
         in C. Runtime complexity: O(n) amortised.
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(10, cluster_size=4)   # clusters 0 and 2 hold bad slots
         >>> dev.alloc_many(100)                    # nonfull[0] before the free list
         array([1, 2, 3, 8, 9, 4, 5, 6, 7], dtype=uint64)
@@ -1071,8 +1065,6 @@ cdef class SwapDevice:
         ValueError for a misaligned or out-of-range offset, NoEntry if a
         slot is not allocated; nothing changes on error. Their table words
         are cleared. Runtime complexity: O(2**order).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16)
         >>> off = dev.alloc(order=1); dev.free(off, order=1); dev.nr_used
         0
@@ -1094,7 +1086,6 @@ cdef class SwapDevice:
         O(len(offsets) * 2**order) in C.
 
         >>> import numpy as np
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16)
         >>> dev.free_many(dev.alloc_many(5)); dev.nr_used
         0
@@ -1135,8 +1126,6 @@ cdef class SwapDevice:
         reverse map); bit 63 (``SWAP_TABLE_CACHE_ONLY``) tells the
         allocator the slot is held only by the swap cache. Runtime
         complexity: O(1).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16)
         >>> off = dev.alloc(); dev.set_table(off, 0xabc); hex(dev.get_table(off))
         '0xabc'
@@ -1148,8 +1137,6 @@ cdef class SwapDevice:
         """Set the table word of an allocated slot; NoEntry if it is not allocated.
 
         Runtime complexity: O(1).
-
-        >>> from vswap import SwapDevice, NoEntry
         >>> dev = SwapDevice(64, cluster_size=16)
         >>> try: dev.set_table(5, 1)
         ... except NoEntry: print("not allocated")
@@ -1181,8 +1168,6 @@ cdef class SwapDevice:
         hook costs a Python call per candidate slot; compiled designs set
         ``swap_device_t.reclaim``/``reclaim_ctx`` from Cython instead. The
         default frees the one slot. Runtime complexity: O(1).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16)
         >>> dev.set_reclaim_hook(lambda d, off: 0); dev.set_reclaim_hook(None)
         """
@@ -1205,8 +1190,6 @@ cdef class SwapDevice:
         ``force``) and asks the hook to release every cache-only slot.
         Returns the slots reclaimed. Runtime complexity: O(clusters scanned
         * cluster_size).
-
-        >>> from vswap import SwapDevice, SWAP_TABLE_CACHE_ONLY
         >>> dev = SwapDevice(17, cluster_size=16)
         >>> offs = dev.alloc_many(16); dev.set_table(int(offs[3]), SWAP_TABLE_CACHE_ONLY)
         >>> dev.reclaim_full_clusters(), dev.nr_used
@@ -1219,8 +1202,6 @@ cdef class SwapDevice:
         """Run the discard work: discard and free every DISCARD cluster; return how many.
 
         Runtime complexity: O(clusters on the discard list).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16, discard=True)
         >>> dev.free(dev.alloc()); dev.free(dev.alloc(order=4), order=4)
         >>> dev.clusters()["discard"], dev.run_discard(), dev.clusters()["discard"]
@@ -1232,20 +1213,35 @@ cdef class SwapDevice:
     # -- queries -------------------------------------------------------------------
 
     @property
+    def name(self):
+        """The device's name (for reports), or None. Runtime complexity: O(1).
+
+        >>> SwapDevice(100, name="zram0").name
+        'zram0'
+        """
+        return self._name
+
+    @property
     def nr_slots(self):
-        """Slots of the device, header included (``si->max``). O(1)."""
+        """Slots of the device, header included (``si->max``). Runtime complexity: O(1).
+
+        >>> SwapDevice(100, cluster_size=8).nr_slots
+        100
+        """
         return self.si.max
 
     @property
     def pages(self):
-        """Usable slots: ``nr_slots - 1 - bad`` (``si->pages``). O(1)."""
+        """Usable slots: ``nr_slots - 1 - bad`` (``si->pages``). Runtime complexity: O(1).
+
+        >>> SwapDevice(100, cluster_size=8, bad_slots=[5]).pages
+        98
+        """
         return self.si.pages
 
     @property
     def nr_used(self):
-        """Allocated slots (``si->inuse_pages``). O(1).
-
-        >>> from vswap import SwapDevice
+        """Allocated slots (``si->inuse_pages``). Runtime complexity: O(1).
         >>> dev = SwapDevice(100, cluster_size=8); _ = dev.alloc(order=2); dev.nr_used
         4
         """
@@ -1253,49 +1249,81 @@ cdef class SwapDevice:
 
     @property
     def nr_free(self):
-        """Free usable slots: ``pages - nr_used``. O(1)."""
+        """Free usable slots: ``pages - nr_used``. Runtime complexity: O(1).
+
+        >>> dev = SwapDevice(100, cluster_size=8); _ = dev.alloc(); dev.nr_free
+        98
+        """
         return self.si.pages - self.si.inuse_pages
 
     @property
     def cluster_size(self):
-        """Slots per cluster (``SWAPFILE_CLUSTER``). O(1)."""
+        """Slots per cluster (``SWAPFILE_CLUSTER``). Runtime complexity: O(1).
+
+        >>> SwapDevice(100).cluster_size
+        512
+        """
         return self.si.cluster_size
 
     @property
     def nr_clusters(self):
-        """Clusters of the device, the tail one included. O(1)."""
+        """Clusters of the device, the tail one included. Runtime complexity: O(1).
+
+        >>> SwapDevice(100, cluster_size=8).nr_clusters
+        13
+        """
         return self.si.nr_clusters
 
     @property
     def max_order(self):
-        """Largest allocation order: ``log2(cluster_size)``. O(1)."""
+        """Largest allocation order: ``log2(cluster_size)``. Runtime complexity: O(1).
+
+        >>> SwapDevice(100, cluster_size=16).max_order
+        4
+        """
         return self.si.nr_orders - 1
 
     @property
     def priority(self):
-        """Swap priority (``DEF_SWAP_PRIO`` when none was given). O(1)."""
+        """Swap priority (``DEF_SWAP_PRIO``, -1, when none was given). Runtime complexity: O(1).
+
+        >>> SwapDevice(100).priority, SwapDevice(100, priority=7).priority
+        (-1, 7)
+        """
         return self.si.prio
 
     @property
     def solid_state(self):
-        """False for a rotating device (``!SWP_SOLIDSTATE``). O(1)."""
+        """False for a rotating device (``!SWP_SOLIDSTATE``). Runtime complexity: O(1).
+
+        >>> SwapDevice(100, solid_state=False).solid_state
+        False
+        """
         return bool(self.si.flags & SWP_SOLIDSTATE)
 
     @property
     def discard(self):
-        """True if freed clusters are discarded first (``SWP_PAGE_DISCARD``). O(1)."""
+        """True if freed clusters are discarded first (``SWP_PAGE_DISCARD``). Runtime complexity: O(1).
+
+        >>> SwapDevice(100, discard=True).discard
+        True
+        """
         return bool(self.si.flags & SWP_PAGE_DISCARD)
 
     @property
     def writeok(self):
-        """False once the device is swapped off (``SWP_WRITEOK``). O(1)."""
+        """False once the device is swapped off (``SWP_WRITEOK``). Runtime complexity: O(1).
+
+        >>> dev = SwapDevice(100); swaps = SwapDevices([dev]); swaps.swapoff(dev); dev.writeok
+        False
+        """
         return bool(self.si.flags & SWP_WRITEOK)
 
     @property
     def swap_full(self):
-        """``vm_swap_full()``: more than half of the swap space (of the set) is used. O(1).
+        """``vm_swap_full()``: more than half of the swap space (of the set) is used.
 
-        >>> from vswap import SwapDevice
+        Runtime complexity: O(1).
         >>> dev = SwapDevice(9, cluster_size=8); _ = dev.alloc_many(5); dev.swap_full
         True
         """
@@ -1306,19 +1334,27 @@ cdef class SwapDevice:
         """True once the device filled up while the swap space was over half full.
 
         The kernel then queues its reclaim work; here
-        :meth:`reclaim_full_clusters` runs it and clears the flag. O(1).
+        :meth:`reclaim_full_clusters` runs it and clears the flag. Runtime
+        complexity: O(1).
+
+        >>> dev = SwapDevice(9, cluster_size=8); _ = dev.alloc_many(8); dev.reclaim_scheduled
+        True
         """
         return bool(self.si.reclaim_scheduled)
 
     @property
     def type(self):
-        """Index of the device in its :class:`SwapDevices`, or None. O(1)."""
+        """Index of the device in its :class:`SwapDevices` (its swap type), or None.
+
+        Runtime complexity: O(1).
+
+        >>> dev = SwapDevice(100); t0 = dev.type; _ = SwapDevices([dev]); t0, dev.type
+        (None, 0)
+        """
         return None if self.si.type < 0 else self.si.type
 
     def slot_state(self, offset):
         """``"free"``, ``"used"`` or ``"bad"``. Runtime complexity: O(1).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(32, cluster_size=8, bad_slots=[3])
         >>> dev.slot_state(0), dev.slot_state(3), dev.slot_state(dev.alloc())
         ('bad', 'bad', 'used')
@@ -1331,9 +1367,7 @@ cdef class SwapDevice:
         return _SLOT_NAMES[self.si.map[<uint64_t>offset]]
 
     def cluster_info(self, index):
-        """``(count, order, list name, has_table)`` of cluster ``index``. O(1).
-
-        >>> from vswap import SwapDevice
+        """``(count, order, list name, has_table)`` of cluster ``index``. Runtime complexity: O(1).
         >>> dev = SwapDevice(64, cluster_size=16); _ = dev.alloc(order=2)
         >>> dev.cluster_info(0), dev.cluster_info(1), dev.cluster_info(2)
         ((1, 0, 'nonfull', True), (4, 2, 'frag', True), (0, 0, 'free', False))
@@ -1347,8 +1381,6 @@ cdef class SwapDevice:
         """Cluster indices by list, in list order: free, nonfull[o], frag[o], full, discard.
 
         Runtime complexity: O(nr_clusters).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16)
         >>> c = dev.clusters(); c["free"], c["nonfull"][0]
         ([1, 2, 3], [0])
@@ -1370,8 +1402,6 @@ cdef class SwapDevice:
 
         A rotating device reports its shared ``global_cluster`` offsets
         instead (``cpu`` is then ignored). Runtime complexity: O(orders).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16); _ = dev.alloc(cpu=1)
         >>> dev.percpu_cluster(1), dev.percpu_cluster(0)
         ({0: 2}, {})
@@ -1396,8 +1426,6 @@ cdef class SwapDevice:
         ``list_moves``, ``discards``, ``sync_discards``, ``reclaim_calls``,
         ``reclaimed``, ``full_scans``, ``tables_allocated``,
         ``tables_freed``. Runtime complexity: O(1).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16); _ = dev.alloc(); _ = dev.alloc()
         >>> dev.stats["slow_path"], dev.stats["fast_hits"]
         (1, 1)
@@ -1413,8 +1441,6 @@ cdef class SwapDevice:
 
     def reset_stats(self):
         """Zero every counter of :attr:`stats`. Runtime complexity: O(1).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16); _ = dev.alloc(); dev.reset_stats()
         >>> dev.stats["slow_path"]
         0
@@ -1428,8 +1454,6 @@ cdef class SwapDevice:
         ``clusters`` ``sizeof(swap_cluster_info)`` per cluster (static),
         ``tables`` 8 bytes per slot of every cluster that has a table
         (dynamic, like the kernel's swap table). Runtime complexity: O(1).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(1024, cluster_size=512); _ = dev.alloc()
         >>> dev.memory_footprint()["tables"]
         4096
@@ -1441,12 +1465,16 @@ cdef class SwapDevice:
 
     @property
     def nbytes(self):
-        """Total bytes held (``memory_footprint()["total"]``). O(1)."""
+        """Total bytes held (``memory_footprint()["total"]``). Runtime complexity: O(1).
+
+        >>> dev = SwapDevice(1024, cluster_size=512); dev.nbytes == dev.memory_footprint()["total"]
+        True
+        """
         return self.memory_footprint()["total"]
 
     def __repr__(self):
         kind = "ssd" if self.si.flags & SWP_SOLIDSTATE else "hdd"
-        return (f"SwapDevice(name={self.name!r}, nr_slots={self.si.max}, used={self.si.inuse_pages}, "
+        return (f"SwapDevice(name={self._name!r}, nr_slots={self.si.max}, used={self.si.inuse_pages}, "
                 f"cluster_size={self.si.cluster_size}, prio={self.si.prio}, {kind})")
 
     def check(self):
@@ -1464,8 +1492,6 @@ cdef class SwapDevice:
         only while it is writeok. I5-I7 are checked per operation by the
         tests (alignment, order ownership); I11 (lock order) does not apply
         to this single-threaded model. Runtime complexity: O(nr_slots).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(1000, cluster_size=32, bad_slots=[40]); _ = dev.alloc(order=5)
         >>> dev.check()
         """
@@ -1524,8 +1550,6 @@ cdef class SwapDevices:
 
     Runtime complexity: as :meth:`SwapDevice.alloc`, plus O(devices) for
     the priority list in the slow path.
-
-    >>> from vswap import SwapDevice, SwapDevices
     >>> fast, slow = SwapDevice(64, cluster_size=16, priority=10), SwapDevice(64, cluster_size=16)
     >>> swaps = SwapDevices([slow, fast])
     >>> swaps.alloc(), fast.type, slow.type, slow.priority
@@ -1546,8 +1570,6 @@ cdef class SwapDevices:
         The device leaves its own per-CPU cache and counts into this set;
         ValueError if it is in a set already, swapped off, or has another
         cluster size. Runtime complexity: O(devices).
-
-        >>> from vswap import SwapDevice, SwapDevices
         >>> swaps = SwapDevices(); swaps.swapon(SwapDevice(32, cluster_size=8))
         0
         """
@@ -1587,8 +1609,6 @@ cdef class SwapDevices:
         allocated slots stay readable and freeable (the designs above move
         the data and free them); it is never allocated from again. Runtime
         complexity: O(NR_CPUS * orders).
-
-        >>> from vswap import SwapDevice, SwapDevices
         >>> a, b = SwapDevice(32, cluster_size=8), SwapDevice(32, cluster_size=8)
         >>> swaps = SwapDevices([a, b]); swaps.swapoff(a); swaps.alloc()
         (1, 1)
@@ -1609,8 +1629,6 @@ cdef class SwapDevices:
 
         NoSpace when no device can satisfy it. Runtime complexity: O(1)
         amortised on the fast path.
-
-        >>> from vswap import SwapDevice, SwapDevices
         >>> swaps = SwapDevices([SwapDevice(32, cluster_size=8), SwapDevice(32, cluster_size=8)])
         >>> swaps.alloc(order=3), swaps.alloc(order=3)
         ((0, 8), (1, 8))
@@ -1630,13 +1648,15 @@ cdef class SwapDevices:
         return (si.type, off)
 
     def __len__(self):
-        """Devices in the set, swapped-off ones included. O(1)."""
+        """Devices in the set, swapped-off ones included. Runtime complexity: O(devices).
+
+        >>> len(SwapDevices([SwapDevice(32, cluster_size=8), SwapDevice(32, cluster_size=8)]))
+        2
+        """
         return sum(1 for d in self._devices if d is not None)
 
     def __getitem__(self, t):
-        """The device of type ``t``; KeyError if none. O(1).
-
-        >>> from vswap import SwapDevice, SwapDevices
+        """The device of type ``t``; KeyError if none. Runtime complexity: O(1).
         >>> dev = SwapDevice(32, cluster_size=8); swaps = SwapDevices([dev]); swaps[0] is dev
         True
         """
@@ -1647,14 +1667,18 @@ cdef class SwapDevices:
         return self._devices[t]
 
     def __iter__(self):
-        """The devices by type. O(devices)."""
+        """The devices by type. Runtime complexity: O(devices).
+
+        >>> [d.name for d in SwapDevices([SwapDevice(32, name="a"), SwapDevice(32, name="b")])]
+        ['a', 'b']
+        """
         return iter([d for d in self._devices if d is not None])
 
     @property
     def avail(self):
-        """Types on the avail list, in the order the slow path tries them. O(devices).
+        """Types on the avail list, in the order the slow path tries them.
 
-        >>> from vswap import SwapDevice, SwapDevices
+        Runtime complexity: O(devices).
         >>> swaps = SwapDevices([SwapDevice(32, cluster_size=8) for _ in range(3)])
         >>> swaps.avail, swaps.alloc(), swaps.avail
         ([0, 1, 2], (0, 1), [1, 2, 0])
@@ -1663,26 +1687,37 @@ cdef class SwapDevices:
 
     @property
     def nr_swap_pages(self):
-        """Free slots of the set (``nr_swap_pages``). O(1)."""
+        """Free slots of the set (``nr_swap_pages``). Runtime complexity: O(1).
+
+        >>> swaps = SwapDevices([SwapDevice(32), SwapDevice(32)]); _ = swaps.alloc(); swaps.nr_swap_pages
+        61
+        """
         return self.g.nr_swap_pages
 
     @property
     def total_swap_pages(self):
-        """Usable slots of the writable devices (``total_swap_pages``). O(1)."""
+        """Usable slots of the writable devices (``total_swap_pages``). Runtime complexity: O(1).
+
+        >>> SwapDevices([SwapDevice(32), SwapDevice(32)]).total_swap_pages
+        62
+        """
         return self.g.total_swap_pages
 
     @property
     def swap_full(self):
-        """``vm_swap_full()``: ``nr_swap_pages * 2 < total_swap_pages``. O(1)."""
+        """``vm_swap_full()``: ``nr_swap_pages * 2 < total_swap_pages``. Runtime complexity: O(1).
+
+        >>> swaps = SwapDevices([SwapDevice(32), SwapDevice(32)])
+        >>> _ = swaps[0].alloc_many(31); s1 = swaps.swap_full; _ = swaps.alloc(); s1, swaps.swap_full
+        (False, True)
+        """
         return self.g.nr_swap_pages * 2 < self.g.total_swap_pages
 
     @property
     def stats(self):
         """Set-level counters (``fast_hits``, ``slow_path``, ``requeues``,
         ``fallthroughs``, ``failures``); per-device work is in each device's
-        :attr:`SwapDevice.stats`. O(1).
-
-        >>> from vswap import SwapDevice, SwapDevices
+        :attr:`SwapDevice.stats`. Runtime complexity: O(1).
         >>> swaps = SwapDevices([SwapDevice(32, cluster_size=8)]); _ = swaps.alloc(); _ = swaps.alloc()
         >>> swaps.stats["fast_hits"], swaps.stats["slow_path"]
         (1, 1)
@@ -1692,7 +1727,12 @@ cdef class SwapDevices:
                 "fallthroughs": s.fallthroughs, "failures": s.failures}
 
     def reset_stats(self):
-        """Zero the set counters and every device's counters. O(devices)."""
+        """Zero the set counters and every device's counters. Runtime complexity: O(devices).
+
+        >>> swaps = SwapDevices([SwapDevice(32)]); _ = swaps.alloc(); swaps.reset_stats()
+        >>> swaps.stats["slow_path"], swaps[0].stats["slow_path"]
+        (0, 0)
+        """
         memset(&self.g.stats, 0, sizeof(swap_set_stats))
         for dev in self:
             dev.reset_stats()
@@ -1705,8 +1745,6 @@ cdef class SwapDevices:
         writable devices; the avail list is sorted by priority and holds
         exactly the writable, non-full devices; every per-CPU hint names a
         writable device of the set. Runtime complexity: O(total slots).
-
-        >>> from vswap import SwapDevice, SwapDevices
         >>> swaps = SwapDevices([SwapDevice(32, cluster_size=8)]); _ = swaps.alloc(); swaps.check()
         """
         cdef int i, cpu, o
