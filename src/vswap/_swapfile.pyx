@@ -884,19 +884,29 @@ class _Unraisable:
 
 
 cdef inline int to_int(object v, long lo, long hi, str what) except? -1:
+    cdef long x
     if type(v) is not int:
         v = PyNumber_Index(v)
-    if v < lo or v > hi:
+    try:
+        x = v
+    except OverflowError:
+        x = hi + 1 if v > 0 else lo - 1
+    if x < lo or x > hi:
         raise ValueError(f"{what} {v} is outside {lo} .. {hi}")
-    return <int>v
+    return <int>x
 
 
 cdef inline uint64_t to_offset(object v, const swap_device_t* si) except? 0xFFFFFFFFFFFFFFFF:
+    cdef long long x
     if type(v) is not int:
         v = PyNumber_Index(v)
-    if v < 0 or v >= si.max:
+    try:
+        x = v
+    except OverflowError:
+        x = -1
+    if x < 0 or <uint64_t>x >= si.max:
         raise ValueError(f"offset {v} is outside 0 .. {si.max - 1}")
-    return <uint64_t>v
+    return <uint64_t>x
 
 
 cdef inline object as_offsets(object arr):
