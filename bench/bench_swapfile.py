@@ -83,6 +83,12 @@ class ListStack:
     def release(self, off):
         self.free.append(off)
 
+    def round(self, k):
+        """Take k ranges, then give them back."""
+        offs = [self.alloc() for _ in range(k)]
+        for off in offs:
+            self.release(off)
+
 
 class RoaringFree:
     """Free slots in a pyroaring BitMap (order 0 only): take the n lowest, give them back."""
@@ -127,15 +133,9 @@ def test_batch_alloc_free(benchmark, impl, order, state):
 @pytest.mark.parametrize("order", [0, 4, 9])
 def test_batch_list_stack_baseline(benchmark, order):
     stack = ListStack(N + 1024, order)
-    k = N >> order
-
-    def run():
-        offs = [stack.alloc() for _ in range(k)]
-        for off in offs:
-            stack.release(off)
-
     benchmark.group = f"swapfile batch order-{order} fresh"
-    benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(stack.round, args=(N >> order,), rounds=ROUNDS, iterations=1,
+                       warmup_rounds=1)
     _record(benchmark, N)
 
 
@@ -176,14 +176,9 @@ def test_single_alloc_free(benchmark, impl, order):
 @pytest.mark.parametrize("order", [0, 4, 9])
 def test_single_list_stack_baseline(benchmark, order):
     stack = ListStack((N_SINGLE << order) + 1024, order)
-
-    def run():
-        offs = [stack.alloc() for _ in range(N_SINGLE)]
-        for off in offs:
-            stack.release(off)
-
     benchmark.group = f"swapfile single order-{order}"
-    benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(stack.round, args=(N_SINGLE,), rounds=ROUNDS, iterations=1,
+                       warmup_rounds=1)
     _record(benchmark, N_SINGLE, per="call pair")
 
 
@@ -229,29 +224,16 @@ def main():
                          _median_ns(lambda: _batch_round(dev, k, order), k << order), "ns/slot"))
         if state == "fresh":
             stack = ListStack(N + 1024, order)
-            k = N >> order
-
-            def run(stack=stack, k=k):
-                offs = [stack.alloc() for _ in range(k)]
-                for off in offs:
-                    stack.release(off)
-
-            rows.append((f"batch order-{order} fresh", "list free-stack", _median_ns(run, N),
-                         "ns/slot"))
+            rows.append((f"batch order-{order} fresh", "list free-stack",
+                         _median_ns(lambda: stack.round(N >> order), N), "ns/slot"))
     for order in (0, 4, 9):
         dev = vswap.SwapDevice((N_SINGLE << order) + 1024)
         rows.append((f"single order-{order}", "compiled",
                      _median_ns(lambda: _single_round(dev, N_SINGLE, order), N_SINGLE),
                      "ns/alloc+free"))
         stack = ListStack((N_SINGLE << order) + 1024, order)
-
-        def run(stack=stack):
-            offs = [stack.alloc() for _ in range(N_SINGLE)]
-            for off in offs:
-                stack.release(off)
-
-        rows.append((f"single order-{order}", "list free-stack", _median_ns(run, N_SINGLE),
-                     "ns/alloc+free"))
+        rows.append((f"single order-{order}", "list free-stack",
+                     _median_ns(lambda: stack.round(N_SINGLE), N_SINGLE), "ns/alloc+free"))
     keys = list(range(N_SINGLE))
 
     def dict_set():

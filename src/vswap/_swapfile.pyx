@@ -358,8 +358,20 @@ cdef inline uint64_t alloc_swap_scan_cluster(swap_device_t* si, int32_t idx, uin
     return found
 
 
-cdef inline uint64_t scan_isolated(swap_device_t* si, int32_t idx, int order, int cpu) noexcept nogil:
-    return alloc_swap_scan_cluster(si, idx, <uint64_t>idx << si.cluster_shift, order, cpu)
+cdef inline int try_list(swap_device_t* si, cluster_list* l, int order, int cpu,
+                         bint every, uint64_t* found) except -1 nogil:
+    """Isolate the head of ``l`` and scan it from its start; with ``every``, go on
+    until the list is empty. Returns 1 when ``*found`` holds an allocation."""
+    cdef int32_t idx
+    while True:
+        idx = isolate_lock_cluster(si, l)
+        if idx < 0:
+            return 0
+        found[0] = alloc_swap_scan_cluster(si, idx, <uint64_t>idx << si.cluster_shift, order, cpu)
+        if found[0]:
+            return 1
+        if not every:
+            return 0
 
 
 cdef uint64_t swap_reclaim_full_clusters(swap_device_t* si, bint force) noexcept nogil:
@@ -418,7 +430,6 @@ cdef uint64_t swap_do_scheduled_discard(swap_device_t* si) noexcept nogil:
 cdef int cluster_alloc_swap_entry(swap_device_t* si, int order, int cpu,
                                   uint64_t* found) except -1 nogil:
     """The per-device slow path, in the kernel's order; ``*found`` is 0 on failure."""
-    cdef int32_t idx
     cdef uint64_t offset
     cdef int o
     cdef int pmd_order = si.nr_orders - 1
@@ -438,59 +449,30 @@ cdef int cluster_alloc_swap_entry(swap_device_t* si, int order, int cpu,
                 if found[0]:
                     return 1
     while True:   # new_cluster:
-        if si.flags & SWP_PAGE_DISCARD:
-            # Prefer a new cluster over a nonfull one to spread the writes.
-            idx = isolate_lock_cluster(si, &si.free_clusters)
-            if idx >= 0:
-                found[0] = scan_isolated(si, idx, order, cpu)
-                if found[0]:
-                    return 1
-        if order < pmd_order:
-            while True:
-                idx = isolate_lock_cluster(si, &si.nonfull_clusters[order])
-                if idx < 0:
-                    break
-                found[0] = scan_isolated(si, idx, order, cpu)
-                if found[0]:
-                    return 1
-        if not (si.flags & SWP_PAGE_DISCARD):
-            idx = isolate_lock_cluster(si, &si.free_clusters)
-            if idx >= 0:
-                found[0] = scan_isolated(si, idx, order, cpu)
-                if found[0]:
-                    return 1
+        # A discard device prefers a new cluster over a nonfull one (spreads writes).
+        if si.flags & SWP_PAGE_DISCARD and try_list(si, &si.free_clusters, order, cpu, False, found):
+            return 1
+        if order < pmd_order and try_list(si, &si.nonfull_clusters[order], order, cpu, True, found):
+            return 1
+        if not (si.flags & SWP_PAGE_DISCARD) and try_list(si, &si.free_clusters, order, cpu,
+                                                          False, found):
+            return 1
         if vm_swap_full(si):
             swap_reclaim_full_clusters(si, False)
-        if order < pmd_order:
-            # One fragment cluster only: it keeps the list rotating.
-            idx = isolate_lock_cluster(si, &si.frag_clusters[order])
-            if idx >= 0:
-                found[0] = scan_isolated(si, idx, order, cpu)
-                if found[0]:
-                    return 1
+        # One fragment cluster only: it keeps the list rotating.
+        if order < pmd_order and try_list(si, &si.frag_clusters[order], order, cpu, False, found):
+            return 1
         if (si.flags & SWP_PAGE_DISCARD) and si.discard_clusters.head >= 0:
             si.stats.sync_discards += 1
             swap_do_scheduled_discard(si)
             continue
         break
-    if order:
-        si.stats.failures += 1
-        return 0
-    # Order 0 steals from the clusters of the larger orders.
-    for o in range(1, si.nr_orders):
-        while True:
-            idx = isolate_lock_cluster(si, &si.frag_clusters[o])
-            if idx < 0:
-                break
-            found[0] = scan_isolated(si, idx, 0, cpu)
-            if found[0]:
+    if order == 0:
+        # Order 0 steals from the clusters of the larger orders.
+        for o in range(1, si.nr_orders):
+            if try_list(si, &si.frag_clusters[o], 0, cpu, True, found):
                 return 1
-        while True:
-            idx = isolate_lock_cluster(si, &si.nonfull_clusters[o])
-            if idx < 0:
-                break
-            found[0] = scan_isolated(si, idx, 0, cpu)
-            if found[0]:
+            if try_list(si, &si.nonfull_clusters[o], 0, cpu, True, found):
                 return 1
     si.stats.failures += 1
     return 0
@@ -1627,7 +1609,7 @@ cdef class SwapDevices:
         if dev._set is not self:
             raise ValueError("the device is not in this set")
         if not dev.si.flags & SWP_WRITEOK:
-            raise ValueError("the device is already swapped off")
+            raise ValueError("the device is swapped off")
         del_from_avail_list(&dev.si)
         dev.si.flags &= ~SWP_WRITEOK
         self.g.nr_swap_pages -= dev.si.pages
