@@ -198,7 +198,7 @@ cdef class SwapDevice:
     cdef object _set
     cdef object _py_hook
     cdef bint _in_hook
-    cdef readonly object name
+    cdef object _name
     cdef object _requested_prio
     cdef object __weakref__
     cdef int _check_usable(self, bint mutating) except -1

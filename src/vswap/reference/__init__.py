@@ -1,6 +1,11 @@
 """The pure-Python reference model of vswap (see main for the full module docstring)."""
 
-from vswap.reference.swapfile import (  # noqa: F401
+from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
+from vswap.reference.swapfile import (
     DEF_SWAP_PRIO, NR_CPUS, SWAP_TABLE_CACHE_ONLY, SwapDevice, SwapDevices,
 )
-from vswap.reference.direct import DirectSwap  # noqa: F401,E402
+from vswap.reference.direct import DirectSwap  # noqa: E402
+
+__all__ = ["SwapError", "NoSpace", "NoEntry", "EntryExists",
+           "SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS", "DEF_SWAP_PRIO"]
+__all__ += ["DirectSwap"]
