@@ -134,7 +134,8 @@ class DirectSwap(SwapSpace):
     def _tb_write(self, dv, off, w):
         self.st["table_writes"] += 1
         si = dv.si
-        si.ci[off >> si.shift].table[off & (si.cs - 1)] = w
+        if si.map[off] == 1:                # SLOT_USED; not if freed behind the design's back
+            si.ci[off >> si.shift].table[off & (si.cs - 1)] = w
 
     @staticmethod
     def _count(dv, off):
@@ -212,7 +213,12 @@ class DirectSwap(SwapSpace):
                 if self._zswap.pop(_mkentry(t, i), None) is not None:
                     dv.nr_zswap -= 1
         self.st["slots_freed"] += nr
-        dv.si._swap_entries_free(off, nr)
+        if all(dv.si.map[i] == 1 for i in range(off, off + nr)):     # SLOT_USED
+            dv.si._swap_entries_free(off, nr)
+            return
+        for i in range(off, off + nr):      # freed behind the design's back: never twice
+            if dv.si.map[i] == 1:
+                dv.si._swap_entries_free(i, 1)
 
     @staticmethod
     def _chunk_end(dv, cur, end):
