@@ -331,6 +331,8 @@ class DirectMachine(RuleBasedStateMachine):
         for k, v in a["stats"].items():
             if v:
                 SEEN[k] = SEEN.get(k, 0) + 1
+        if any(d["stats"]["reclaim_calls"] for d in a["swaps"]["devices"]):
+            SEEN["allocator_hook_calls"] = SEEN.get("allocator_hook_calls", 0) + 1
         assert a["devices"] == b["devices"]
         assert a["swaps"] == b["swaps"]
         assert self.fast.memory_footprint() == self.ref.memory_footprint()
@@ -357,5 +359,5 @@ def test_direct_lockstep():
                      "zswap_invalidate", "writeback", "reclaim_cache_only", "swapoff", "swapon"):
             assert SEEN.get("ok:" + verb), f"{verb} never succeeded: {SEEN}"
         for key in ("fast_frees", "folios_reclaimed", "cont_pages_allocated", "pte_walked",
-                    "zswap_walks", "scans"):
+                    "zswap_walks", "scans", "allocator_hook_calls"):
             assert SEEN.get(key), f"no run exercised {key}: {SEEN}"
