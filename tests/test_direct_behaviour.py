@@ -356,3 +356,17 @@ def test_bare_instance_never_crashes():
                 attr(*args)
             except Exception:  # noqa: BLE001 - any exception, but no crash
                 pass
+
+
+def test_foreign_table_words_do_not_crash(impl):
+    # SwapDevice.set_table can write any word; the design must stay in bounds.
+    ds = make(impl, 32, 16)
+    es = [ds.folio_alloc_swap(f) for f in range(20)]
+    dev = ds.swaps[0]
+    for e in es:
+        ds.swap_duplicate(e)
+        ds.swap_free_nr(e)                       # cache-only
+    dev.set_table(es[3], (1 << 63) | (15 << 2) | 2 | (5 << 6))   # an order-15 "folio"
+    ds.reclaim_cache_only(0)
+    with pytest.raises(AssertionError):
+        ds.check()

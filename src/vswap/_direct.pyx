@@ -19,7 +19,7 @@ is :mod:`vswap.reference.direct`.
 
 cimport cython
 from cpython.number cimport PyNumber_Index
-from libc.stdint cimport uint8_t, uint16_t, int64_t, uint64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
@@ -251,6 +251,8 @@ cdef int try_to_reclaim(direct_t* d, int t, direct_dev_t* dv, uint64_t off) noex
     if not tb_is_folio(w):
         return 0
     n = <uint64_t>1 << ((w >> 2) & 15)
+    if n > dv.si.cluster_size:             # not a word this design wrote (set_table)
+        return 0
     base = off & ~(n - 1)
     for i in range(base, base + n):
         if dv.swap_map[i] != SWAP_HAS_CACHE:
@@ -1296,7 +1298,7 @@ cdef class DirectSwap:
         cdef uint64_t off, e, i, total = 0, c, w
         cdef Py_ssize_t k, n, nhits = 0
         cdef bint is_array = isinstance(page_tables, np.ndarray)
-        cdef uint64_t* refs = NULL
+        cdef uint32_t* refs = NULL
         cdef uint64_t[:] av
         if is_array:
             as_entries(page_tables, "page_tables")
@@ -1310,7 +1312,7 @@ cdef class DirectSwap:
             items = list(page_tables.items())
             n = len(items)
         hits = []
-        refs = <uint64_t*>checked_calloc(dv.max, sizeof(uint64_t))
+        refs = <uint32_t*>checked_calloc(dv.max, sizeof(uint32_t))
         try:
             # Validation walk: count the references each slot gets from the PTEs.
             for k in range(n):
@@ -1331,9 +1333,10 @@ cdef class DirectSwap:
                 if off >= dv.max or dv.swap_map[off] == 0:
                     raise_err(DS_ENOENT, t, off if off < dv.max else 0,
                               "in the page tables is not allocated")
-                refs[off] += 1
+                if refs[off] <= COUNT_LIMIT:          # saturates: never wraps
+                    refs[off] += 1
                 if not is_array:
-                    hits.append(vpn)
+                    hits.append((vpn, off))
                 nhits += 1
             for off in range(dv.max):
                 if dv.swap_map[off] == 0:
@@ -1357,10 +1360,9 @@ cdef class DirectSwap:
                     av[k] = 0
                     self._unuse(t, dv, e & OFFSET_MASK)
         else:
-            for k in range(nhits):
-                e = page_tables[hits[k]]
-                del page_tables[hits[k]]
-                self._unuse(t, dv, e & OFFSET_MASK)
+            for vpn, off in hits:                     # the validated offsets, not a re-read
+                del page_tables[vpn]
+                self._unuse(t, dv, off)
         for off in range(dv.max):
             self.d.st.scans += 1
             if dv.swap_map[off] == 0:
@@ -1495,6 +1497,9 @@ cdef class DirectSwap:
                     if not (m & SWAP_HAS_CACHE):
                         errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
                     n = <uint64_t>1 << ((w >> 2) & 15)
+                    if n > dv.si.cluster_size:
+                        errors.append(f"{t}:{off}: folio order {(w >> 2) & 15} > cluster")
+                        continue
                     base = off & ~(n - 1)
                     for i in range(base, base + n):
                         if swap_table_get(dv.si, i) & TB_VALUE != w:

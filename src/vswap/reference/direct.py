@@ -251,6 +251,8 @@ class DirectSwap(SwapSpace):
         if not _tb_is_folio(w):
             return 0
         n = 1 << ((w >> 2) & 15)
+        if n > dv.si.cs:                    # not a word this design wrote (set_table)
+            return 0
         base = off & ~(n - 1)
         for i in range(base, base + n):
             if dv.swap_map[i] != SWAP_HAS_CACHE:
@@ -827,6 +829,9 @@ class DirectSwap(SwapSpace):
                     if not m & SWAP_HAS_CACHE:
                         errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
                     n = 1 << ((w >> 2) & 15)
+                    if n > dv.si.cs:
+                        errors.append(f"{t}:{off}: folio order {(w >> 2) & 15} > cluster")
+                        continue
                     base = off & ~(n - 1)
                     for i in range(base, base + n):
                         if dv.si._table_get(i) & TB_VALUE != w:
