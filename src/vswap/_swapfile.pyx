@@ -518,6 +518,74 @@ cdef int swap_device_alloc(swap_device_t* si, int order, int cpu, uint64_t* offs
     return cluster_alloc_swap_entry(si, order, cpu, offset)
 
 
+cdef Py_ssize_t alloc_run(swap_device_t* si, int order, int cpu, uint64_t* out,
+                          Py_ssize_t n) noexcept nogil:
+    """Batch form of up to ``n`` successive fast-path allocations on ``si``.
+
+    Continues in the CPU's cached cluster while each allocation would be
+    found at the cached offset itself (the common case of a batch); the
+    state and every counter end up exactly as after the same calls of
+    :func:`swap_device_alloc`. It stops, leaving the rest to that function,
+    at the first allocation that would scan, reclaim, start a new cluster
+    or take the slow path. Returns the number of allocations made.
+    """
+    cdef percpu_swap_cluster* pcp = &si.g.pcp[cpu]
+    cdef uint64_t offset, last, end, nr = <uint64_t>1 << order, start, next_off
+    cdef int32_t idx
+    cdef swap_cluster_info* ci
+    cdef uint8_t* m
+    cdef Py_ssize_t k = 0
+    cdef uint64_t j
+    if not (si.flags & SWP_SOLIDSTATE) or not (si.flags & SWP_WRITEOK):
+        return 0
+    offset = pcp.offset[order]
+    if pcp.si[order] != si or offset == 0:
+        return 0
+    idx = <int32_t>(offset >> si.cluster_shift)
+    ci = &si.cluster_info[idx]
+    if not cluster_is_usable(ci, order) or ci.count == 0:
+        return 0
+    start = <uint64_t>idx << si.cluster_shift
+    end = start + si.cluster_size
+    if end > si.max:
+        end = si.max
+    if end < nr:
+        return 0
+    last = end - nr
+    m = si.map
+    while k < n and offset <= last and ci.count + nr <= si.cluster_size:
+        if nr == 1:
+            if m[offset] != SLOT_FREE:
+                break
+            m[offset] = SLOT_USED
+        else:
+            for j in range(offset, offset + nr):
+                if m[j] != SLOT_FREE:
+                    break
+            else:
+                j = offset + nr
+            if j != offset + nr:
+                break
+            memset(&m[offset], SLOT_USED, nr)
+        ci.count += nr
+        swap_range_alloc(si, nr)
+        out[k] = offset
+        k += 1
+        offset += nr
+        if k == 1:
+            relocate_cluster(si, idx)   # the first call's move (to FRAG); later ones are no-ops
+    if k == 0:
+        return 0
+    si.stats.clusters_scanned += k
+    si.stats.slots_scanned += k
+    si.stats.fast_hits += k
+    relocate_cluster(si, idx)           # the last call's move (to FULL when it filled up)
+    next_off = offset if ci.count < si.cluster_size and offset <= last else 0
+    pcp.offset[order] = next_off
+    pcp.si[order] = si
+    return k
+
+
 cdef int swap_alloc_set(swap_globals_t* g, int order, int cpu,
                         swap_device_t** si, uint64_t* offset) except -1 nogil:
     """folio_alloc_swap over a set: fast path, then the devices by priority.
@@ -1042,6 +1110,9 @@ cdef class SwapDevice:
         cdef uint64_t[::1] res = out
         i = 0
         while i < count:
+            i += alloc_run(&self.si, o, c, &res[i], count - i)
+            if i >= count:
+                break
             swap_device_alloc(&self.si, o, c, &off)
             if off == 0:
                 break
