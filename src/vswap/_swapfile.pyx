@@ -180,7 +180,13 @@ cdef inline bint cluster_is_usable(swap_cluster_info* ci, int order) noexcept no
 
 cdef inline void swap_cluster_free_table(swap_device_t* si, swap_cluster_info* ci) noexcept nogil:
     if ci.table != NULL:
-        free(ci.table)
+        # Every word is zero here (free slots have zero words), so the table
+        # can be reused as it is, as a kmem cache would.
+        if si.nr_table_cache < SWAP_TABLE_CACHE_MAX:
+            si.table_cache[si.nr_table_cache] = ci.table
+            si.nr_table_cache += 1
+        else:
+            free(ci.table)
         ci.table = NULL
         si.nr_tables -= 1
         si.stats.tables_freed += 1
@@ -233,7 +239,11 @@ cdef int32_t isolate_lock_cluster(swap_device_t* si, cluster_list* l) except -2 
         return -1
     ci = &si.cluster_info[idx]
     if ci.table == NULL:
-        ci.table = <uint64_t*>checked_calloc(si.cluster_size, sizeof(uint64_t))
+        if si.nr_table_cache:
+            si.nr_table_cache -= 1
+            ci.table = si.table_cache[si.nr_table_cache]
+        else:
+            ci.table = <uint64_t*>checked_calloc(si.cluster_size, sizeof(uint64_t))
         si.nr_tables += 1
         si.stats.tables_allocated += 1
     clist_del(si, l, idx)
@@ -759,6 +769,9 @@ cdef int swap_device_init(swap_device_t* si, uint64_t nr_slots, uint32_t cluster
 cdef void swap_device_destroy(swap_device_t* si) noexcept nogil:
     """Free the map, the tables and the cluster array (touches nothing else)."""
     cdef uint32_t i
+    while si.nr_table_cache:
+        si.nr_table_cache -= 1
+        free(si.table_cache[si.nr_table_cache])
     if si.cluster_info != NULL:
         for i in range(si.nr_clusters):
             if si.cluster_info[i].table != NULL:
@@ -822,6 +835,11 @@ cdef list _check_device(SwapDevice dev):
         errors.append(f"I3: inuse_pages {si.inuse_pages} > pages {si.pages}")
     if tables != si.nr_tables:
         errors.append(f"I8: nr_tables {si.nr_tables} but {tables} tables")
+    for k in range(si.nr_table_cache):
+        for s in range(cs):
+            if si.table_cache[k][s]:
+                errors.append(f"I8: cached table {k} has a non-zero word at {s}")
+                break
     if si.g == &dev.own_g:
         if (si.flags & SWP_WRITEOK) and si.g.nr_swap_pages != <int64_t>(si.pages - si.inuse_pages):
             errors.append(f"I3: nr_swap_pages {si.g.nr_swap_pages} != pages - inuse")
@@ -1516,7 +1534,8 @@ cdef class SwapDevice:
         ``map`` is one byte per slot (the allocator's slot state, static),
         ``clusters`` ``sizeof(swap_cluster_info)`` per cluster (static),
         ``tables`` 8 bytes per slot of every cluster that has a table
-        (dynamic, like the kernel's swap table). Runtime complexity: O(1).
+        (dynamic, like the kernel's swap table), ``table_cache`` the freed
+        tables kept for reuse (at most 16). Runtime complexity: O(1).
         >>> dev = SwapDevice(1024, cluster_size=512); _ = dev.alloc()
         >>> dev.memory_footprint()["tables"]
         4096
@@ -1524,7 +1543,8 @@ cdef class SwapDevice:
         m = <uint64_t>self.si.nr_clusters * self.si.cluster_size
         c = <uint64_t>self.si.nr_clusters * sizeof(swap_cluster_info)
         t = self.si.nr_tables * self.si.cluster_size * sizeof(uint64_t)
-        return {"map": m, "clusters": c, "tables": t, "total": m + c + t}
+        k = <uint64_t>self.si.nr_table_cache * self.si.cluster_size * sizeof(uint64_t)
+        return {"map": m, "clusters": c, "tables": t, "table_cache": k, "total": m + c + t + k}
 
     @property
     def nbytes(self):
@@ -1590,6 +1610,7 @@ cdef class SwapDevice:
             "lists": self.clusters(),
             "tables": tables,
             "inuse": self.si.inuse_pages,
+            "table_cache": self.si.nr_table_cache,
             "pages": self.si.pages,
             "on_avail": bool(self.si.on_avail),
             "writeok": self.writeok,
