@@ -15,6 +15,7 @@ The model is single-threaded: every lock of the kernel is uncontended, so
 background works (discard, full-cluster reclaim) run when called.
 """
 
+from cpython.long cimport PyLong_AsLongAndOverflow, PyLong_AsLongLongAndOverflow
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t
 from libc.stdlib cimport free
@@ -952,27 +953,23 @@ class _Unraisable:
 
 
 cdef inline int to_int(object v, long lo, long hi, str what) except? -1:
+    cdef int overflow = 0
     cdef long x
     if type(v) is not int:
         v = PyNumber_Index(v)
-    try:
-        x = v
-    except OverflowError:
-        x = hi + 1 if v > 0 else lo - 1
-    if x < lo or x > hi:
+    x = PyLong_AsLongAndOverflow(v, &overflow)   # no exception on overflow
+    if overflow or x < lo or x > hi:
         raise ValueError(f"{what} {v} is outside {lo} .. {hi}")
     return <int>x
 
 
 cdef inline uint64_t to_offset(object v, const swap_device_t* si) except? 0xFFFFFFFFFFFFFFFF:
+    cdef int overflow = 0
     cdef long long x
     if type(v) is not int:
         v = PyNumber_Index(v)
-    try:
-        x = v
-    except OverflowError:
-        x = -1
-    if x < 0 or <uint64_t>x >= si.max:
+    x = PyLong_AsLongLongAndOverflow(v, &overflow)
+    if overflow or x < 0 or <uint64_t>x >= si.max:
         raise ValueError(f"offset {v} is outside 0 .. {si.max - 1}")
     return <uint64_t>x
 
@@ -1096,7 +1093,8 @@ cdef class SwapDevice:
         """
         cdef int o, c
         cdef uint64_t off
-        self._check_usable(True)
+        if self.si.map == NULL or self._in_hook:
+            self._check_usable(True)
         o = to_int(order, 0, self.si.nr_orders - 1, "order")
         c = to_int(cpu, 0, NR_CPUS - 1, "cpu")
         swap_device_alloc(&self.si, o, c, &off)
@@ -1152,7 +1150,8 @@ cdef class SwapDevice:
         """
         cdef int o, err
         cdef uint64_t off
-        self._check_usable(False)
+        if self.si.map == NULL:
+            self._check_usable(False)
         o = to_int(order, 0, self.si.nr_orders - 1, "order")
         off = to_offset(offset, &self.si)
         err = swap_free(&self.si, off, o)
