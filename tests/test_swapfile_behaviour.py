@@ -473,3 +473,22 @@ def test_memory_footprint_per_slot():
     assert fp["tables"] == 512 * 8                 # only the header cluster has a table
     dev.alloc_many(1 << 19)                         # 511 + 1023 * 512 + 1 slots
     assert dev.memory_footprint()["tables"] == 1025 * 4096
+
+
+@pytest.mark.parametrize("order, discard", [(0, False), (0, True), (3, False), (9, False)])
+def test_alloc_many_equals_single_calls(order, discard):
+    """The compiled batch path (alloc_run) leaves exactly the state of single calls."""
+    devs = [vswap.SwapDevice(5000, discard=discard, bad_slots=[700, 701, 2000]) for _ in range(2)]
+    keep = np.random.default_rng(order).random(4000) < 0.6
+    for dev in devs:                               # the same fragmented start on both
+        offs = dev.alloc_many(4000)
+        dev.free_many(offs[~keep])
+        dev.set_table(int(offs[keep][-1]), SWAP_TABLE_CACHE_ONLY)   # reclaimable when full
+    count = min(10_000, devs[0].nr_free >> order)
+    batch = devs[0].alloc_many(10_000, order, cpu=2).tolist()
+    single = [devs[1].alloc(order, cpu=2) for _ in batch]
+    if len(batch) < count:                         # the batch ended on a failed allocation
+        with pytest.raises(NoSpace):
+            devs[1].alloc(order, cpu=2)
+    assert batch == single and len(batch) > 0
+    assert devs[0]._state() == devs[1]._state()    # slots, lists, tables, hints and counters

@@ -15,6 +15,7 @@ The model is single-threaded: every lock of the kernel is uncontended, so
 background works (discard, full-cluster reclaim) run when called.
 """
 
+from cpython.long cimport PyLong_AsLongAndOverflow, PyLong_AsLongLongAndOverflow
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t
 from libc.stdlib cimport free
@@ -180,7 +181,13 @@ cdef inline bint cluster_is_usable(swap_cluster_info* ci, int order) noexcept no
 
 cdef inline void swap_cluster_free_table(swap_device_t* si, swap_cluster_info* ci) noexcept nogil:
     if ci.table != NULL:
-        free(ci.table)
+        # Every word is zero here (free slots have zero words), so the table
+        # can be reused as it is, as a kmem cache would.
+        if si.nr_table_cache < SWAP_TABLE_CACHE_MAX:
+            si.table_cache[si.nr_table_cache] = ci.table
+            si.nr_table_cache += 1
+        else:
+            free(ci.table)
         ci.table = NULL
         si.nr_tables -= 1
         si.stats.tables_freed += 1
@@ -233,7 +240,11 @@ cdef int32_t isolate_lock_cluster(swap_device_t* si, cluster_list* l) except -2 
         return -1
     ci = &si.cluster_info[idx]
     if ci.table == NULL:
-        ci.table = <uint64_t*>checked_calloc(si.cluster_size, sizeof(uint64_t))
+        if si.nr_table_cache:
+            si.nr_table_cache -= 1
+            ci.table = si.table_cache[si.nr_table_cache]
+        else:
+            ci.table = <uint64_t*>checked_calloc(si.cluster_size, sizeof(uint64_t))
         si.nr_tables += 1
         si.stats.tables_allocated += 1
     clist_del(si, l, idx)
@@ -518,6 +529,74 @@ cdef int swap_device_alloc(swap_device_t* si, int order, int cpu, uint64_t* offs
     return cluster_alloc_swap_entry(si, order, cpu, offset)
 
 
+cdef Py_ssize_t alloc_run(swap_device_t* si, int order, int cpu, uint64_t* out,
+                          Py_ssize_t n) noexcept nogil:
+    """Batch form of up to ``n`` successive fast-path allocations on ``si``.
+
+    Continues in the CPU's cached cluster while each allocation would be
+    found at the cached offset itself (the common case of a batch); the
+    state and every counter end up exactly as after the same calls of
+    :func:`swap_device_alloc`. It stops, leaving the rest to that function,
+    at the first allocation that would scan, reclaim, start a new cluster
+    or take the slow path. Returns the number of allocations made.
+    """
+    cdef percpu_swap_cluster* pcp = &si.g.pcp[cpu]
+    cdef uint64_t offset, last, end, nr = <uint64_t>1 << order, start, next_off
+    cdef int32_t idx
+    cdef swap_cluster_info* ci
+    cdef uint8_t* m
+    cdef Py_ssize_t k = 0
+    cdef uint64_t j
+    if not (si.flags & SWP_SOLIDSTATE) or not (si.flags & SWP_WRITEOK):
+        return 0
+    offset = pcp.offset[order]
+    if pcp.si[order] != si or offset == 0:
+        return 0
+    idx = <int32_t>(offset >> si.cluster_shift)
+    ci = &si.cluster_info[idx]
+    if not cluster_is_usable(ci, order) or ci.count == 0:
+        return 0
+    start = <uint64_t>idx << si.cluster_shift
+    end = start + si.cluster_size
+    if end > si.max:
+        end = si.max
+    if end < nr:
+        return 0
+    last = end - nr
+    m = si.map
+    while k < n and offset <= last and ci.count + nr <= si.cluster_size:
+        if nr == 1:
+            if m[offset] != SLOT_FREE:
+                break
+            m[offset] = SLOT_USED
+        else:
+            for j in range(offset, offset + nr):
+                if m[j] != SLOT_FREE:
+                    break
+            else:
+                j = offset + nr
+            if j != offset + nr:
+                break
+            memset(&m[offset], SLOT_USED, nr)
+        ci.count += nr
+        swap_range_alloc(si, nr)
+        out[k] = offset
+        k += 1
+        offset += nr
+        if k == 1:
+            relocate_cluster(si, idx)   # the first call's move (to FRAG); later ones are no-ops
+    if k == 0:
+        return 0
+    si.stats.clusters_scanned += k
+    si.stats.slots_scanned += k
+    si.stats.fast_hits += k
+    relocate_cluster(si, idx)           # the last call's move (to FULL when it filled up)
+    next_off = offset if ci.count < si.cluster_size and offset <= last else 0
+    pcp.offset[order] = next_off
+    pcp.si[order] = si
+    return k
+
+
 cdef int swap_alloc_set(swap_globals_t* g, int order, int cpu,
                         swap_device_t** si, uint64_t* offset) except -1 nogil:
     """folio_alloc_swap over a set: fast path, then the devices by priority.
@@ -691,6 +770,9 @@ cdef int swap_device_init(swap_device_t* si, uint64_t nr_slots, uint32_t cluster
 cdef void swap_device_destroy(swap_device_t* si) noexcept nogil:
     """Free the map, the tables and the cluster array (touches nothing else)."""
     cdef uint32_t i
+    while si.nr_table_cache:
+        si.nr_table_cache -= 1
+        free(si.table_cache[si.nr_table_cache])
     if si.cluster_info != NULL:
         for i in range(si.nr_clusters):
             if si.cluster_info[i].table != NULL:
@@ -754,6 +836,11 @@ cdef list _check_device(SwapDevice dev):
         errors.append(f"I3: inuse_pages {si.inuse_pages} > pages {si.pages}")
     if tables != si.nr_tables:
         errors.append(f"I8: nr_tables {si.nr_tables} but {tables} tables")
+    for k in range(si.nr_table_cache):
+        for s in range(cs):
+            if si.table_cache[k][s]:
+                errors.append(f"I8: cached table {k} has a non-zero word at {s}")
+                break
     if si.g == &dev.own_g:
         if (si.flags & SWP_WRITEOK) and si.g.nr_swap_pages != <int64_t>(si.pages - si.inuse_pages):
             errors.append(f"I3: nr_swap_pages {si.g.nr_swap_pages} != pages - inuse")
@@ -866,27 +953,23 @@ class _Unraisable:
 
 
 cdef inline int to_int(object v, long lo, long hi, str what) except? -1:
+    cdef int overflow = 0
     cdef long x
     if type(v) is not int:
         v = PyNumber_Index(v)
-    try:
-        x = v
-    except OverflowError:
-        x = hi + 1 if v > 0 else lo - 1
-    if x < lo or x > hi:
+    x = PyLong_AsLongAndOverflow(v, &overflow)   # no exception on overflow
+    if overflow or x < lo or x > hi:
         raise ValueError(f"{what} {v} is outside {lo} .. {hi}")
     return <int>x
 
 
 cdef inline uint64_t to_offset(object v, const swap_device_t* si) except? 0xFFFFFFFFFFFFFFFF:
+    cdef int overflow = 0
     cdef long long x
     if type(v) is not int:
         v = PyNumber_Index(v)
-    try:
-        x = v
-    except OverflowError:
-        x = -1
-    if x < 0 or <uint64_t>x >= si.max:
+    x = PyLong_AsLongLongAndOverflow(v, &overflow)
+    if overflow or x < 0 or <uint64_t>x >= si.max:
         raise ValueError(f"offset {v} is outside 0 .. {si.max - 1}")
     return <uint64_t>x
 
@@ -1010,7 +1093,8 @@ cdef class SwapDevice:
         """
         cdef int o, c
         cdef uint64_t off
-        self._check_usable(True)
+        if self.si.map == NULL or self._in_hook:
+            self._check_usable(True)
         o = to_int(order, 0, self.si.nr_orders - 1, "order")
         c = to_int(cpu, 0, NR_CPUS - 1, "cpu")
         swap_device_alloc(&self.si, o, c, &off)
@@ -1042,6 +1126,9 @@ cdef class SwapDevice:
         cdef uint64_t[::1] res = out
         i = 0
         while i < count:
+            i += alloc_run(&self.si, o, c, &res[i], count - i)
+            if i >= count:
+                break
             swap_device_alloc(&self.si, o, c, &off)
             if off == 0:
                 break
@@ -1063,7 +1150,8 @@ cdef class SwapDevice:
         """
         cdef int o, err
         cdef uint64_t off
-        self._check_usable(False)
+        if self.si.map == NULL:
+            self._check_usable(False)
         o = to_int(order, 0, self.si.nr_orders - 1, "order")
         off = to_offset(offset, &self.si)
         err = swap_free(&self.si, off, o)
@@ -1445,7 +1533,8 @@ cdef class SwapDevice:
         ``map`` is one byte per slot (the allocator's slot state, static),
         ``clusters`` ``sizeof(swap_cluster_info)`` per cluster (static),
         ``tables`` 8 bytes per slot of every cluster that has a table
-        (dynamic, like the kernel's swap table). Runtime complexity: O(1).
+        (dynamic, like the kernel's swap table), ``table_cache`` the freed
+        tables kept for reuse (at most 16). Runtime complexity: O(1).
         >>> dev = SwapDevice(1024, cluster_size=512); _ = dev.alloc()
         >>> dev.memory_footprint()["tables"]
         4096
@@ -1453,7 +1542,8 @@ cdef class SwapDevice:
         m = <uint64_t>self.si.nr_clusters * self.si.cluster_size
         c = <uint64_t>self.si.nr_clusters * sizeof(swap_cluster_info)
         t = self.si.nr_tables * self.si.cluster_size * sizeof(uint64_t)
-        return {"map": m, "clusters": c, "tables": t, "total": m + c + t}
+        k = <uint64_t>self.si.nr_table_cache * self.si.cluster_size * sizeof(uint64_t)
+        return {"map": m, "clusters": c, "tables": t, "table_cache": k, "total": m + c + t + k}
 
     @property
     def nbytes(self):
@@ -1519,6 +1609,7 @@ cdef class SwapDevice:
             "lists": self.clusters(),
             "tables": tables,
             "inuse": self.si.inuse_pages,
+            "table_cache": self.si.nr_table_cache,
             "pages": self.si.pages,
             "on_avail": bool(self.si.on_avail),
             "writeok": self.writeok,

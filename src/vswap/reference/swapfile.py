@@ -29,6 +29,7 @@ DEF_SWAP_PRIO = -1
 MAX_SWAPFILES = 32
 SWAP_NR_ORDERS_MAX = 10
 SWAPFILE_CLUSTER_MAX = 512
+SWAP_TABLE_CACHE_MAX = 16
 
 NONE, FREE, NONFULL, FRAG, FULL, DISCARD = range(6)
 USABLE = FRAG
@@ -152,6 +153,7 @@ class SwapDevice:
         self.reclaim = _default_reclaim
         self.inuse = 0
         self.nr_tables = 0
+        self.nr_table_cache = 0   # freed tables the compiled model keeps for reuse
         self.st = dict.fromkeys(_STATS, 0)
         self.map = bytearray(padded)
         self.ci = [_Cluster() for _ in range(nr_clusters)]
@@ -258,6 +260,8 @@ class SwapDevice:
 
     def _free_table(self, ci):
         if ci.table is not None:
+            assert not any(ci.table), "I8: a freed table holds a non-zero word"
+            self.nr_table_cache = min(self.nr_table_cache + 1, SWAP_TABLE_CACHE_MAX)
             ci.table = None
             self.nr_tables -= 1
             self.st["tables_freed"] += 1
@@ -299,6 +303,7 @@ class SwapDevice:
         ci = self.ci[idx]
         if ci.table is None:
             ci.table = [0] * self.cs
+            self.nr_table_cache = max(self.nr_table_cache - 1, 0)
             self.nr_tables += 1
             self.st["tables_allocated"] += 1
         del lst[0]
@@ -774,7 +779,8 @@ class SwapDevice:
         m = len(self.ci) * self.cs
         c = len(self.ci) * 24
         t = self.nr_tables * self.cs * 8
-        return {"map": m, "clusters": c, "tables": t, "total": m + c + t}
+        k = self.nr_table_cache * self.cs * 8
+        return {"map": m, "clusters": c, "tables": t, "table_cache": k, "total": m + c + t + k}
 
     nbytes = property(lambda self: self.memory_footprint()["total"], doc="Total bytes.")
 
@@ -799,6 +805,7 @@ class SwapDevice:
             "lists": self.clusters(),
             "tables": tables,
             "inuse": self.inuse,
+            "table_cache": self.nr_table_cache,
             "pages": self._pages,
             "on_avail": self.on_avail,
             "writeok": self.writeok,
