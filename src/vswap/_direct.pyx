@@ -365,11 +365,16 @@ cdef object raise_err(int err, int t, uint64_t off, str what=""):
 
 
 cdef inline uint64_t to_u64(object v, uint64_t limit, str what) except? 0xFFFFFFFFFFFFFFFF:
+    cdef uint64_t x
     if type(v) is not int:
         v = PyNumber_Index(v)
-    if v < 0 or v >= limit:
+    try:
+        x = v                      # C conversion: OverflowError if negative or >= 2**64
+    except OverflowError:
+        x = limit
+    if x >= limit:
         raise ValueError(f"{what} {v} is outside 0 .. {limit - 1}")
-    return <uint64_t>v
+    return x
 
 
 # no_gc_clear: __dealloc__ restores each device's reclaim hook, so the
