@@ -154,6 +154,12 @@ class Lookup(NamedTuple):
     handle: int
 
 
+Lookup.kind.__doc__ = "The backing kind: one of LOOKUP_KINDS. Runtime complexity: O(1).\n\n" \
+    ">>> from vswap.protocol import Lookup\n>>> Lookup('zero', 0).kind\n'zero'\n"
+Lookup.handle.__doc__ = "The folio id, zswap handle, physical slot entry, or 0. Runtime " \
+    "complexity: O(1).\n\n>>> from vswap.protocol import Lookup\n>>> Lookup('zswap', 9).handle\n9\n"
+
+
 class PageTable(dict):
     """The minimal page table swapoff walks: ``{vpn: swap entry}``.
 
@@ -217,6 +223,13 @@ class SwapSpace(abc.ABC):
         NoSpace when nothing can be allocated. A fresh entry is not a
         reclaim candidate until a count drops to 0 while it is cached (the
         folio is locked under reclaim in the kernel).
+
+        Runtime complexity: O(2**order) amortised (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(7, order=1); ds.swap_cache_get_folio(e + 1), ds.swap_count(e)
+        (7, 0)
         """
 
     @abc.abstractmethod
@@ -224,6 +237,13 @@ class SwapSpace(abc.ABC):
         """Add one count to each of ``nr`` entries (``swap_duplicate`` / ``folio_dup_swap``).
 
         NoEntry, with nothing changed, if any entry is free.
+
+        Runtime complexity: O(nr) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(7); ds.swap_duplicate(e); ds.swap_count(e)
+        1
         """
 
     @abc.abstractmethod
@@ -232,6 +252,13 @@ class SwapSpace(abc.ABC):
 
         An entry left with count 0 that is not cached is freed. NoEntry,
         nothing changed, if any entry is free or has count 0 (underflow).
+
+        Runtime complexity: O(nr) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(7); ds.swap_duplicate(e); ds.swap_free_nr(e); ds.swap_count(e)
+        0
         """
 
     @abc.abstractmethod
@@ -243,15 +270,39 @@ class SwapSpace(abc.ABC):
         swap cache is removed from the cache and its entries freed
         (``__try_to_reclaim_swap`` with ``TTRS_UNMAPPED``: the model's folios
         are never mapped). NoEntry, nothing changed, as for swap_free_nr.
+
+        Runtime complexity: O(nr) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(7); ds.swap_duplicate(e); ds.free_swap_and_cache_nr(e)
+        >>> ds.swaps[0].nr_used
+        0
         """
 
     @abc.abstractmethod
     def swap_count(self, entry: int) -> int:
-        """The exact swap count of an allocated entry (``swp_swapcount``)."""
+        """The exact swap count of an allocated entry (``swp_swapcount``).
+
+        Runtime complexity: O(1) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(7); ds.swap_duplicate(e, 1); ds.swap_count(e)
+        1
+        """
 
     @abc.abstractmethod
     def memcg_id(self, entry: int) -> int:
-        """The memcg id recorded for an allocated entry (``lookup_swap_cgroup_id``)."""
+        """The memcg id recorded for an allocated entry (``lookup_swap_cgroup_id``).
+
+        Runtime complexity: O(1) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.memcg_id(ds.folio_alloc_swap(7, memcg=4))
+        4
+        """
 
     # -- the swap cache ------------------------------------------------------------
 
@@ -261,6 +312,13 @@ class SwapSpace(abc.ABC):
 
         EntryExists if one is cached already, NoEntry if one is free (the
         first offending entry decides); nothing changes on error.
+
+        Runtime complexity: O(nr) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(7); ds.swap_duplicate(e)
+        >>> ds.swap_cache_del_folio(e); ds.put_swap_folio(e); ds.swapcache_prepare(e)
         """
 
     @abc.abstractmethod
@@ -270,6 +328,15 @@ class SwapSpace(abc.ABC):
         Returns the shadow the first entry held, or None. The entries must
         have been prepared by swapcache_prepare (ValueError otherwise);
         EntryExists if a folio is already stored on one.
+
+        Runtime complexity: O(2**order) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(7); ds.swap_duplicate(e)
+        >>> ds.swap_cache_del_folio(e, shadow=3); ds.put_swap_folio(e); ds.swapcache_prepare(e)
+        >>> ds.swap_cache_add_folio(e, 8)
+        3
         """
 
     @abc.abstractmethod
@@ -279,15 +346,38 @@ class SwapSpace(abc.ABC):
         ``__swap_cache_del_folio``: each of the ``2**order`` entries gets
         ``shadow`` (or no shadow); they stay cached until put_swap_folio.
         NoEntry if no folio of that order starts at ``entry``.
+
+        Runtime complexity: O(2**order) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(7); ds.swap_cache_del_folio(e, shadow=3); ds.swap_cache_get_shadow(e)
+        3
         """
 
     @abc.abstractmethod
     def swap_cache_get_folio(self, entry: int) -> int | None:
-        """The folio id stored for ``entry`` in the swap cache, or None (``swap_cache_get_folio``)."""
+        """The folio id stored for ``entry`` in the swap cache, or None (``swap_cache_get_folio``).
+
+        Runtime complexity: O(1) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.swap_cache_get_folio(ds.folio_alloc_swap(7))
+        7
+        """
 
     @abc.abstractmethod
     def swap_cache_get_shadow(self, entry: int) -> int | None:
-        """The workingset shadow of ``entry``, or None (``swap_cache_get_shadow``)."""
+        """The workingset shadow of ``entry``, or None (``swap_cache_get_shadow``).
+
+        Runtime complexity: O(1) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.swap_cache_get_shadow(ds.folio_alloc_swap(7)) is None
+        True
+        """
 
     @abc.abstractmethod
     def put_swap_folio(self, entry: int, order: int = 0) -> None:
@@ -296,6 +386,14 @@ class SwapSpace(abc.ABC):
         Entries with count 0 are freed (as one batch when all are). Also
         the failure path of a swap-in (``swapcache_clear``). NoEntry if an
         entry is not cached; EntryExists if a folio is still stored on one.
+
+        Runtime complexity: O(2**order) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(7); ds.swap_cache_del_folio(e); ds.put_swap_folio(e)
+        >>> ds.swaps[0].nr_used
+        0
         """
 
     # -- backends --------------------------------------------------------------------
@@ -305,11 +403,26 @@ class SwapSpace(abc.ABC):
         """Where swap-in finds the data of ``entry``: a :class:`Lookup`.
 
         Order: a folio in the swap cache, then zero, zswap, the swap device.
+
+        Runtime complexity: O(1) (plus a zswap tree walk) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.lookup(ds.folio_alloc_swap(7))
+        Lookup(kind='folio', handle=7)
         """
 
     @abc.abstractmethod
     def zero_store(self, entry: int, nr: int = 1) -> None:
-        """Record ``nr`` entries as zero-filled (``swap_zeromap_folio_set``); drops their zswap copies."""
+        """Record ``nr`` entries as zero-filled (``swap_zeromap_folio_set``); drops their zswap copies.
+
+        Runtime complexity: O(nr) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(7); ds.zero_store(e); ds.swap_cache_del_folio(e); ds.lookup(e).kind
+        'zero'
+        """
 
     @abc.abstractmethod
     def zswap_store(self, entry: int, handle: int) -> None:
@@ -317,15 +430,38 @@ class SwapSpace(abc.ABC):
 
         ``handle`` is an int in ``0 .. 2**62 - 1``; it replaces any earlier
         copy and clears the entry's zeromap bit.
+
+        Runtime complexity: O(tree height) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(7); ds.zswap_store(e, 42); ds.zswap_load(e)
+        42
         """
 
     @abc.abstractmethod
     def zswap_load(self, entry: int) -> int | None:
-        """The zswap handle of ``entry``, or None (``zswap_load``; the copy stays)."""
+        """The zswap handle of ``entry``, or None (``zswap_load``; the copy stays).
+
+        Runtime complexity: O(tree height) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.zswap_load(ds.folio_alloc_swap(7)) is None
+        True
+        """
 
     @abc.abstractmethod
     def zswap_invalidate(self, entry: int) -> int | None:
-        """Drop the zswap copy of ``entry``; return its handle or None (``zswap_invalidate``)."""
+        """Drop the zswap copy of ``entry``; return its handle or None (``zswap_invalidate``).
+
+        Runtime complexity: O(tree height) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(7); ds.zswap_store(e, 42); ds.zswap_invalidate(e)
+        42
+        """
 
     @abc.abstractmethod
     def writeback(self, entry: int, order: int = 0) -> int:
@@ -334,6 +470,13 @@ class SwapSpace(abc.ABC):
         Their zeromap bits and zswap copies are dropped: afterwards lookup
         says ``"swapfile"`` unless a folio is cached (``swap_writeout`` /
         ``zswap_writeback_entry``). Mainline: the slot is the entry itself.
+
+        Runtime complexity: O(2**order) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(7); ds.writeback(e) == e
+        True
         """
 
     # -- device-level verbs ------------------------------------------------------------
@@ -345,6 +488,13 @@ class SwapSpace(abc.ABC):
         Every cache-only entry of a full cluster whose folio has only
         count-0 entries is removed from the swap cache and freed; the same
         policy the allocator calls as its reclaim hook.
+
+        Runtime complexity: O(full clusters * cluster size) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.reclaim_cache_only(0)
+        0
         """
 
     @abc.abstractmethod
@@ -353,27 +503,74 @@ class SwapSpace(abc.ABC):
 
         Returns the page-table entries rewritten. See the design for how it
         finds the references.
+
+        Runtime complexity: O(page-table entries + device slots) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> from vswap.protocol import PageTable
+        >>> ds.swapoff(0, PageTable())
+        0
         """
 
     # -- accounting ----------------------------------------------------------------------
 
     @abc.abstractmethod
     def memory_footprint(self) -> dict[str, int]:
-        """Kernel-equivalent metadata bytes, by component, with ``"total"``."""
+        """Kernel-equivalent metadata bytes, by component, with ``"total"``.
+
+        Runtime complexity: O(devices) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.memory_footprint()["swap_map"]
+        64
+        """
 
     @property
     @abc.abstractmethod
     def stats(self) -> dict[str, int]:
-        """Deterministic work counters (identical in compiled and reference forms)."""
+        """Deterministic work counters (identical in compiled and reference forms).
+
+        Runtime complexity: O(1) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.stats["slots_freed"]
+        0
+        """
 
     @abc.abstractmethod
     def reset_stats(self) -> None:
-        """Zero every counter of :attr:`stats`."""
+        """Zero every counter of :attr:`stats`.
+
+        Runtime complexity: O(1) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.reset_stats(); ds.stats["table_writes"]
+        0
+        """
 
     @abc.abstractmethod
     def check(self) -> None:
-        """Assert every invariant; AssertionError with a description otherwise."""
+        """Assert every invariant; AssertionError with a description otherwise.
+
+        Runtime complexity: O(slots) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.check()
+        """
 
     @abc.abstractmethod
     def snapshot(self) -> dict[str, Any]:
-        """The whole state as plain Python values, equal between compiled and reference."""
+        """The whole state as plain Python values, equal between compiled and reference.
+
+        Runtime complexity: O(slots) (DirectSwap).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.snapshot()["devices"][0]["slots"]
+        {}
+        """

@@ -5,7 +5,8 @@ from vswap.reference.swapfile import (
     DEF_SWAP_PRIO, NR_CPUS, SWAP_TABLE_CACHE_ONLY, SwapDevice, SwapDevices,
 )
 from vswap.reference.direct import DirectSwap  # noqa: E402
+from vswap.protocol import Lookup, PageTable, SwapSpace  # noqa: E402
 
 __all__ = ["SwapError", "NoSpace", "NoEntry", "EntryExists",
            "SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS", "DEF_SWAP_PRIO"]
-__all__ += ["DirectSwap"]
+__all__ += ["DirectSwap", "SwapSpace", "Lookup", "PageTable"]
