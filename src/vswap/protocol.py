@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import abc
 import operator
+from collections.abc import MutableMapping
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -160,7 +161,7 @@ Lookup.handle.__doc__ = "The folio id, zswap handle, physical slot entry, or 0. 
     "complexity: O(1).\n\n>>> from vswap.protocol import Lookup\n>>> Lookup('zswap', 9).handle\n9\n"
 
 
-class PageTable(dict):
+class PageTable(MutableMapping):
     """The minimal page table swapoff walks: ``{vpn: swap entry}``.
 
     A mapping from virtual page number to the swap entry of a swapped-out
@@ -174,7 +175,7 @@ class PageTable(dict):
     so does a one-dimensional numpy ``uint64`` array indexed by vpn, with 0
     for "no swap PTE" (swapoff writes 0 over the entries it brings back).
 
-    Runtime complexity: as :class:`dict`.
+    Runtime complexity: as :class:`dict`, which holds the items.
 
     >>> from vswap.protocol import PageTable
     >>> pt = PageTable({0x1000: (1 << 58) | 3})
@@ -182,14 +183,67 @@ class PageTable(dict):
     [(4096, 288230376151711747)]
     """
 
+    def __init__(self, items: Any = ()) -> None:
+        self._ptes: dict[Any, int] = dict(items)
+
+    def __getitem__(self, vpn: Any) -> int:
+        """The entry at ``vpn``; KeyError if none. Runtime complexity: O(1).
+
+        >>> from vswap.protocol import PageTable
+        >>> PageTable({1: 5})[1]
+        5
+        """
+        return self._ptes[vpn]
+
+    def __setitem__(self, vpn: Any, entry: int) -> None:
+        """Store the swap entry of ``vpn``. Runtime complexity: O(1).
+
+        >>> from vswap.protocol import PageTable
+        >>> pt = PageTable(); pt[3] = 9; pt
+        {3: 9}
+        """
+        self._ptes[vpn] = entry
+
+    def __delitem__(self, vpn: Any) -> None:
+        """Drop the PTE of ``vpn`` (the page is present). Runtime complexity: O(1).
+
+        >>> from vswap.protocol import PageTable
+        >>> pt = PageTable({3: 9}); del pt[3]; len(pt)
+        0
+        """
+        del self._ptes[vpn]
+
+    def __iter__(self) -> Any:
+        """The vpns, in insertion order. Runtime complexity: O(1) per item.
+
+        >>> from vswap.protocol import PageTable
+        >>> list(PageTable({3: 9, 1: 2}))
+        [3, 1]
+        """
+        return iter(self._ptes)
+
+    def __len__(self) -> int:
+        """The swap PTEs held. Runtime complexity: O(1).
+
+        >>> from vswap.protocol import PageTable
+        >>> len(PageTable({3: 9}))
+        1
+        """
+        return len(self._ptes)
+
+    def __repr__(self) -> str:
+        return repr(self._ptes)
+
     def swap_entries_of(self, type: int) -> list[tuple[int, int]]:  # noqa: A002
-        """The ``(vpn, entry)`` items whose entry is on device ``type``, by vpn. O(len).
+        """The ``(vpn, entry)`` items whose entry is on device ``type``, by vpn.
+
+        Runtime complexity: O(len(self) log len(self)).
 
         >>> from vswap.protocol import PageTable
         >>> PageTable({1: 5, 2: (1 << 58) | 5}).swap_entries_of(0)
         [(1, 5)]
         """
-        return sorted((v, e) for v, e in self.items() if swp_type(e) == type)
+        return sorted((v, e) for v, e in self._ptes.items() if swp_type(e) == type)
 
 
 class SwapSpace(abc.ABC):
