@@ -2,6 +2,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import disjoint_base
 
 from vswap.protocol import Lookup, SwapSpace
 
@@ -9,6 +10,7 @@ __all__ = ["DirectSwap", "SWAP_COUNT_LIMIT"]
 
 SWAP_COUNT_LIMIT: int
 
+@disjoint_base
 class DirectSwap(SwapSpace):
     def __init__(self, swaps: Any) -> None: ...
     @property
