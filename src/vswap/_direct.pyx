@@ -445,6 +445,7 @@ cdef class DirectSwap:
             dev_release(&nd)
             raise
         dv[0] = nd
+        self._cluster_size = si.cluster_size
         si.reclaim = direct_reclaim
         si.reclaim_ctx = <void*>&self.d
         return 0
@@ -572,7 +573,7 @@ cdef class DirectSwap:
         m[0] = to_u64(memcg, 65536, "memcg")
         c[0] = to_u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
-        if self._swaps._devices and nr[0] > (<SwapDevice>next(iter(self._swaps))).si.cluster_size:
+        if self._cluster_size and nr[0] > self._cluster_size:
             raise ValueError(f"order {nr[0].bit_length() - 1} is larger than a cluster")
         return 0
 
