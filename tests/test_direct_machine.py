@@ -39,13 +39,15 @@ def _same(a, b):
 
 class DirectMachine(RuleBasedStateMachine):
     @initialize(cs=st.sampled_from([16, 32]), nclusters=st.integers(2, 4),
-                ndev=st.integers(1, 2), tail=st.integers(0, 5), hdd=st.booleans())
-    def setup(self, cs, nclusters, ndev, tail, hdd):
+                ndev=st.integers(1, 2), tail=st.integers(0, 5), hdd=st.booleans(),
+                discard=st.booleans(), prios=st.sampled_from([(None, None), (5, None), (1, 2)]))
+    def setup(self, cs, nclusters, ndev, tail, hdd, discard, prios):
         n = cs * nclusters - tail
+        kw = dict(cluster_size=cs, solid_state=not hdd, discard=discard)
         self.fast = vswap.DirectSwap(vswap.SwapDevices(
-            [vswap.SwapDevice(n, cluster_size=cs, solid_state=not hdd) for _ in range(ndev)]))
+            [vswap.SwapDevice(n, priority=prios[i], **kw) for i in range(ndev)]))
         self.ref = reference.DirectSwap(reference.SwapDevices(
-            [reference.SwapDevice(n, cluster_size=cs, solid_state=not hdd) for _ in range(ndev)]))
+            [reference.SwapDevice(n, priority=prios[i], **kw) for i in range(ndev)]))
         self.n, self.cs, self.ndev = n, cs, ndev
         self.known = []
         self.folio = 1
@@ -243,6 +245,12 @@ class DirectMachine(RuleBasedStateMachine):
     @rule(device=st.integers(0, 2))
     def reclaim_device(self, device):
         self.both("reclaim_cache_only", device)
+
+    @rule(device=st.integers(0, 1))
+    def discard_work(self, device):
+        """The allocator's discard work (discard devices park freed clusters)."""
+        if device < len(self.fast.swaps):
+            _same(self.fast.swaps[device].run_discard(), self.ref.swaps[device].run_discard())
 
     @rule(data=st.data(), device=st.sampled_from([0, 0, 1, 2]), mode=st.sampled_from(["ok", "ok", "missing", "extra"]),
           as_array=st.booleans())
