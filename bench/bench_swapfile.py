@@ -213,9 +213,12 @@ def _ns_table(request):
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None or not _RESULTS:
         return
-    reporter.write_sep("=", "swap allocator: ns per unit (median round / units per round)")
-    for group, name, ns, per in sorted(_RESULTS):
-        reporter.write_line(f"{group:<34} {name:<46} {ns:>10.2f} ns/{per}")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        reporter.write_line("")
+        reporter.write_sep("=", "swap allocator: ns per unit (median round / units per round)")
+        for group, name, ns, per in sorted(_RESULTS):
+            reporter.write_line(f"{group:<34} {name:<46} {ns:>10.2f} ns/{per}")
 
 
 # --- quick table without pytest ---------------------------------------------------
