@@ -1100,7 +1100,10 @@ cdef class SwapDevice:
         The per-CPU cached cluster of ``cpu`` first (if it is on this
         device), then ``cluster_alloc_swap_entry`` (the slow path of the
         kernel's §3c order). NoSpace when nothing can be allocated; a large
-        order fails fast. Runtime complexity: O(1) amortised on the fast
+        order fails fast. A failed allocation keeps the side effects it has
+        in the kernel (lists rotated by the scans, a synchronous discard, a
+        full-cluster reclaim, the counters of the attempt); a ValueError or
+        TypeError for bad arguments changes nothing. Runtime complexity: O(1) amortised on the fast
         path, O(clusters scanned * cluster_size) in the slow path.
         >>> dev = SwapDevice(1024, cluster_size=16)
         >>> dev.alloc(order=2), dev.alloc(order=2), dev.alloc()
