@@ -967,7 +967,7 @@ class _Unraisable:
         self.object = obj
 
 
-cdef inline int to_int(object v, long lo, long hi, str what) except? -1:
+cdef int to_int_slow(object v, long lo, long hi, str what) except? -1:
     cdef int overflow = 0
     cdef long x
     if type(v) is not int:
@@ -978,7 +978,18 @@ cdef inline int to_int(object v, long lo, long hi, str what) except? -1:
     return <int>x
 
 
-cdef inline uint64_t to_offset(object v, const swap_device_t* si) except? 0xFFFFFFFFFFFFFFFF:
+cdef inline int to_int(object v, long lo, long hi, str what) except? -1:
+    """``v`` as a C int in ``lo .. hi``; TypeError / ValueError otherwise."""
+    cdef int overflow = 0
+    cdef long x
+    if type(v) is int:
+        x = PyLong_AsLongAndOverflow(v, &overflow)
+        if not overflow and lo <= x <= hi:
+            return <int>x
+    return to_int_slow(v, lo, hi, what)
+
+
+cdef uint64_t to_offset_slow(object v, const swap_device_t* si) except? 0xFFFFFFFFFFFFFFFF:
     cdef int overflow = 0
     cdef long long x
     if type(v) is not int:
@@ -987,6 +998,17 @@ cdef inline uint64_t to_offset(object v, const swap_device_t* si) except? 0xFFFF
     if overflow or x < 0 or <uint64_t>x >= si.max:
         raise ValueError(f"offset {v} is outside 0 .. {si.max - 1}")
     return <uint64_t>x
+
+
+cdef inline uint64_t to_offset(object v, const swap_device_t* si) except? 0xFFFFFFFFFFFFFFFF:
+    """``v`` as a slot offset below ``si.max``; TypeError / ValueError otherwise."""
+    cdef int overflow = 0
+    cdef long long x
+    if type(v) is int:
+        x = PyLong_AsLongLongAndOverflow(v, &overflow)
+        if not overflow and x >= 0 and <uint64_t>x < si.max:
+            return <uint64_t>x
+    return to_offset_slow(v, si)
 
 
 cdef inline object as_offsets(object arr):
