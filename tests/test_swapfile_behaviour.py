@@ -475,15 +475,24 @@ def test_memory_footprint_per_slot():
     assert dev.memory_footprint()["tables"] == 1025 * 4096
 
 
-@pytest.mark.parametrize("order, discard", [(0, False), (0, True), (3, False), (9, False)])
-def test_alloc_many_equals_single_calls(order, discard):
-    """The compiled batch path (alloc_run) leaves exactly the state of single calls."""
+@pytest.mark.parametrize("order, discard, kept", [
+    (0, False, 0.6), (0, True, 0.6), (0, False, 0.7), (3, False, 0.6), (9, False, 0.6),
+])
+def test_alloc_many_equals_single_calls(order, discard, kept):
+    """The compiled batch path (alloc_run) leaves exactly the state of single calls.
+
+    4000 slots are allocated and a random ``1 - kept`` of them freed; every
+    7th kept slot is marked cache-only. With ``kept`` = 0.7 the device is
+    over half full from the start, so the scans reclaim those slots; with
+    0.6 it crosses the half-full line during the batch.
+    """
     devs = [vswap.SwapDevice(5000, discard=discard, bad_slots=[700, 701, 2000]) for _ in range(2)]
-    keep = np.random.default_rng(order).random(4000) < 0.6
+    keep = np.random.default_rng(order).random(4000) < kept
     for dev in devs:                               # the same fragmented start on both
         offs = dev.alloc_many(4000)
         dev.free_many(offs[~keep])
-        dev.set_table(int(offs[keep][-1]), SWAP_TABLE_CACHE_ONLY)   # reclaimable when full
+        for off in offs[keep][::7].tolist():
+            dev.set_table(off, SWAP_TABLE_CACHE_ONLY)
     count = min(10_000, devs[0].nr_free >> order)
     batch = devs[0].alloc_many(10_000, order, cpu=2).tolist()
     single = [devs[1].alloc(order, cpu=2) for _ in batch]
@@ -492,3 +501,5 @@ def test_alloc_many_equals_single_calls(order, discard):
             devs[1].alloc(order, cpu=2)
     assert batch == single and len(batch) > 0
     assert devs[0]._state() == devs[1]._state()    # slots, lists, tables, hints and counters
+    if order == 0:
+        assert devs[0].stats["reclaim_calls"] > 0   # the batch did meet cache-only slots

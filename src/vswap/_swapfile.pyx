@@ -533,20 +533,23 @@ cdef Py_ssize_t alloc_run(swap_device_t* si, int order, int cpu, uint64_t* out,
                           Py_ssize_t n) noexcept nogil:
     """Batch form of up to ``n`` successive fast-path allocations on ``si``.
 
-    Continues in the CPU's cached cluster while each allocation would be
-    found at the cached offset itself (the common case of a batch); the
+    Continues in the CPU's cached cluster while each allocation is found by
+    a plain scan from the cached offset (the common case of a batch); the
     state and every counter end up exactly as after the same calls of
-    :func:`swap_device_alloc`. It stops, leaving the rest to that function,
-    at the first allocation that would scan, reclaim, start a new cluster
-    or take the slow path. Returns the number of allocations made.
+    :func:`swap_device_alloc`. Before it changes anything for an allocation
+    it checks that the scan needs no reclaim (no cache-only slot in the way
+    while the swap space is over half full) and finds a range; otherwise it
+    stops and leaves that allocation, and the rest, to
+    :func:`swap_device_alloc`. Returns the number of allocations made.
     """
     cdef percpu_swap_cluster* pcp = &si.g.pcp[cpu]
-    cdef uint64_t offset, last, end, nr = <uint64_t>1 << order, start, next_off
+    cdef uint64_t offset, cand, last, end, nr = <uint64_t>1 << order, start, next_off
+    cdef uint64_t j, scanned, total_scanned = 0
     cdef int32_t idx
     cdef swap_cluster_info* ci
     cdef uint8_t* m
     cdef Py_ssize_t k = 0
-    cdef uint64_t j
+    cdef bint found
     if not (si.flags & SWP_SOLIDSTATE) or not (si.flags & SWP_WRITEOK):
         return 0
     offset = pcp.offset[order]
@@ -565,30 +568,42 @@ cdef Py_ssize_t alloc_run(swap_device_t* si, int order, int cpu, uint64_t* out,
     last = end - nr
     m = si.map
     while k < n and offset <= last and ci.count + nr <= si.cluster_size:
-        if nr == 1:
-            if m[offset] != SLOT_FREE:
-                break
-            m[offset] = SLOT_USED
-        else:
-            for j in range(offset, offset + nr):
+        # The scan of alloc_swap_scan_cluster, without side effects.
+        cand = offset
+        scanned = 0
+        found = False
+        while cand <= last:
+            scanned += 1
+            for j in range(cand, cand + nr):
                 if m[j] != SLOT_FREE:
+                    if vm_swap_full(si) and is_cache_only(si, j):
+                        cand = last + 1   # would reclaim: leave it to the generic path
+                        scanned = 0
                     break
             else:
-                j = offset + nr
-            if j != offset + nr:
+                found = True
                 break
-            memset(&m[offset], SLOT_USED, nr)
+            if scanned == 0:
+                break
+            cand += nr
+        if not found:
+            break
+        if nr == 1:
+            m[cand] = SLOT_USED
+        else:
+            memset(&m[cand], SLOT_USED, nr)
         ci.count += nr
         swap_range_alloc(si, nr)
-        out[k] = offset
+        out[k] = cand
         k += 1
-        offset += nr
+        total_scanned += scanned
+        offset = cand + nr
         if k == 1:
             relocate_cluster(si, idx)   # the first call's move (to FRAG); later ones are no-ops
     if k == 0:
         return 0
     si.stats.clusters_scanned += k
-    si.stats.slots_scanned += k
+    si.stats.slots_scanned += total_scanned
     si.stats.fast_hits += k
     relocate_cluster(si, idx)           # the last call's move (to FULL when it filled up)
     next_off = offset if ci.count < si.cluster_size and offset <= last else 0
@@ -952,7 +967,7 @@ class _Unraisable:
         self.object = obj
 
 
-cdef inline int to_int(object v, long lo, long hi, str what) except? -1:
+cdef int to_int_slow(object v, long lo, long hi, str what) except? -1:
     cdef int overflow = 0
     cdef long x
     if type(v) is not int:
@@ -963,7 +978,18 @@ cdef inline int to_int(object v, long lo, long hi, str what) except? -1:
     return <int>x
 
 
-cdef inline uint64_t to_offset(object v, const swap_device_t* si) except? 0xFFFFFFFFFFFFFFFF:
+cdef inline int to_int(object v, long lo, long hi, str what) except? -1:
+    """``v`` as a C int in ``lo .. hi``; TypeError / ValueError otherwise."""
+    cdef int overflow = 0
+    cdef long x
+    if type(v) is int:
+        x = PyLong_AsLongAndOverflow(v, &overflow)
+        if not overflow and lo <= x <= hi:
+            return <int>x
+    return to_int_slow(v, lo, hi, what)
+
+
+cdef uint64_t to_offset_slow(object v, const swap_device_t* si) except? 0xFFFFFFFFFFFFFFFF:
     cdef int overflow = 0
     cdef long long x
     if type(v) is not int:
@@ -972,6 +998,17 @@ cdef inline uint64_t to_offset(object v, const swap_device_t* si) except? 0xFFFF
     if overflow or x < 0 or <uint64_t>x >= si.max:
         raise ValueError(f"offset {v} is outside 0 .. {si.max - 1}")
     return <uint64_t>x
+
+
+cdef inline uint64_t to_offset(object v, const swap_device_t* si) except? 0xFFFFFFFFFFFFFFFF:
+    """``v`` as a slot offset below ``si.max``; TypeError / ValueError otherwise."""
+    cdef int overflow = 0
+    cdef long long x
+    if type(v) is int:
+        x = PyLong_AsLongLongAndOverflow(v, &overflow)
+        if not overflow and x >= 0 and <uint64_t>x < si.max:
+            return <uint64_t>x
+    return to_offset_slow(v, si)
 
 
 cdef inline object as_offsets(object arr):
@@ -1085,7 +1122,10 @@ cdef class SwapDevice:
         The per-CPU cached cluster of ``cpu`` first (if it is on this
         device), then ``cluster_alloc_swap_entry`` (the slow path of the
         kernel's §3c order). NoSpace when nothing can be allocated; a large
-        order fails fast. Runtime complexity: O(1) amortised on the fast
+        order fails fast. A failed allocation keeps the side effects it has
+        in the kernel (lists rotated by the scans, a synchronous discard, a
+        full-cluster reclaim, the counters of the attempt); a ValueError or
+        TypeError for bad arguments changes nothing. Runtime complexity: O(1) amortised on the fast
         path, O(clusters scanned * cluster_size) in the slow path.
         >>> dev = SwapDevice(1024, cluster_size=16)
         >>> dev.alloc(order=2), dev.alloc(order=2), dev.alloc()
