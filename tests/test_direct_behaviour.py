@@ -370,3 +370,21 @@ def test_foreign_table_words_do_not_crash(impl):
     ds.reclaim_cache_only(0)
     with pytest.raises(AssertionError):
         ds.check()
+
+
+def test_three_continuation_levels_compiled():
+    # 63 * 128 * 128 = 1,032,192: the third continuation digit comes into use.
+    ds = make(vswap)
+    e = ds.folio_alloc_swap(1)
+    n = 63 * 128 * 128 + 1000
+    ds.swap_duplicate_many(np.full(n, e, dtype=np.uint64))
+    assert ds.swap_count(e) == n
+    assert ds.memory_footprint()["continuation"] == 3 * 4096
+    ds.check()
+    ds.swap_free_many(np.full(n - 5, e, dtype=np.uint64))
+    assert ds.swap_count(e) == 5
+    before = ds.snapshot()
+    with pytest.raises(NoEntry):
+        ds.swap_free_many(np.full(6, e, dtype=np.uint64))
+    assert ds.snapshot() == before
+    ds.check()
