@@ -99,24 +99,29 @@ cdef inline void zero_clear(direct_dev_t* dv, uint64_t off) noexcept nogil:
     dv.zeromap[off >> 6] &= ~(<uint64_t>1 << (off & 63))
 
 
+cdef inline uint8_t* cont_digit(const direct_dev_t* dv, uint64_t off, int level) noexcept nogil:
+    """The continuation byte of ``off`` at ``level`` (0-based), or NULL without a page."""
+    cdef uint8_t* p = dv.cont[(off >> SWAP_MAP_PAGE_SHIFT) * SWAP_CONT_LEVELS + level]
+    if p == NULL:
+        return NULL
+    return p + (off & ((1 << SWAP_MAP_PAGE_SHIFT) - 1))
+
+
 cdef uint64_t direct_count(const direct_dev_t* dv, uint64_t off) noexcept nogil:
     """swp_swapcount: low digit + continuation digits (63, then x128 per level)."""
     cdef uint8_t m = dv.swap_map[off]
-    cdef uint64_t c
-    cdef uint64_t mult = SWAP_MAP_MAX + 1, base, idx
+    cdef uint64_t c = m & 0x3f
+    cdef uint64_t mult = SWAP_MAP_MAX + 1
     cdef uint8_t* p
     cdef uint8_t b
     cdef int k
-    c = m & 0x3f
     if not (m & COUNT_CONTINUED):
         return c
-    base = (off >> SWAP_MAP_PAGE_SHIFT) * SWAP_CONT_LEVELS
-    idx = off & ((1 << SWAP_MAP_PAGE_SHIFT) - 1)
     for k in range(SWAP_CONT_LEVELS):
-        p = dv.cont[base + k]
+        p = cont_digit(dv, off, k)
         if p == NULL:
             break
-        b = p[idx]
+        b = p[0]
         c += (b & SWAP_CONT_MAX) * mult
         if not (b & COUNT_CONTINUED):
             break
@@ -149,7 +154,7 @@ cdef void set_count(direct_dev_t* dv, uint64_t off, uint64_t c) noexcept nogil:
     """Write count ``c`` (canonical digits), keeping SWAP_HAS_CACHE; pages exist."""
     cdef uint8_t m = dv.swap_map[off]
     cdef uint8_t cache = m & SWAP_HAS_CACHE
-    cdef uint64_t rest, base, idx
+    cdef uint64_t rest
     cdef uint8_t* p
     cdef int k
     if c <= SWAP_MAP_MAX and not (m & COUNT_CONTINUED):
@@ -157,16 +162,14 @@ cdef void set_count(direct_dev_t* dv, uint64_t off, uint64_t c) noexcept nogil:
         return
     rest = c // (SWAP_MAP_MAX + 1)
     dv.swap_map[off] = cache | <uint8_t>(c % (SWAP_MAP_MAX + 1)) | (COUNT_CONTINUED if rest else 0)
-    base = (off >> SWAP_MAP_PAGE_SHIFT) * SWAP_CONT_LEVELS
-    idx = off & ((1 << SWAP_MAP_PAGE_SHIFT) - 1)
     for k in range(SWAP_CONT_LEVELS):
-        p = dv.cont[base + k]
+        p = cont_digit(dv, off, k)
         if p == NULL:
             break
-        p[idx] = <uint8_t>(rest & SWAP_CONT_MAX)
+        p[0] = <uint8_t>(rest & SWAP_CONT_MAX)
         rest >>= 7
         if rest:
-            p[idx] |= COUNT_CONTINUED
+            p[0] |= COUNT_CONTINUED
 
 
 cdef inline void count_inc(direct_dev_t* dv, uint64_t off) noexcept nogil:

@@ -143,11 +143,10 @@ class DirectSwap(SwapSpace):
         c = m & 0x3F
         if not m & COUNT_CONTINUED:
             return c
-        page = off >> PAGE_SHIFT
         idx = off & ((1 << PAGE_SHIFT) - 1)
         mult = SWAP_MAP_MAX + 1
         for k in range(CONT_LEVELS):
-            p = dv.cont.get((page, k))
+            p = dv.cont.get((off >> PAGE_SHIFT, k))     # the page of continuation digits
             if p is None:
                 break
             b = p[idx]
@@ -178,10 +177,9 @@ class DirectSwap(SwapSpace):
             return
         rest = c // (SWAP_MAP_MAX + 1)
         dv.swap_map[off] = cache | (c % (SWAP_MAP_MAX + 1)) | (COUNT_CONTINUED if rest else 0)
-        page = off >> PAGE_SHIFT
         idx = off & ((1 << PAGE_SHIFT) - 1)
         for k in range(CONT_LEVELS):
-            p = dv.cont.get((page, k))
+            p = dv.cont.get((off >> PAGE_SHIFT, k))
             if p is None:
                 break
             p[idx] = rest & SWAP_CONT_MAX
