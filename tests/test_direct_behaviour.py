@@ -316,3 +316,75 @@ def test_compiled_survives_a_bare_instance():
                  lambda: ds.folio_alloc_swap_many(np.zeros(1, np.uint64)), ds.snapshot, ds.check):
         with pytest.raises((RuntimeError, AttributeError, TypeError)):
             call()
+
+
+def test_slot_freed_behind_the_design_is_not_freed_twice(impl):
+    ds = make(impl)
+    e = ds.folio_alloc_swap(1, order=1)
+    ds.swap_duplicate(e, 2)
+    dev = ds.swaps[0]
+    dev.free(e + 1)                             # misuse: the allocator's own verb
+    with pytest.raises(AssertionError):
+        ds.check()
+    ds.free_swap_and_cache_nr(e, 2)
+    assert dev.nr_used == 0
+    dev.check()
+    ds.check()
+    # a whole cluster freed behind the design's back: its table is gone
+    es = [ds.folio_alloc_swap(f) for f in range(3)]
+    cluster = [int(x) for x in es if x >= 16]
+    for x in es:
+        ds.swap_duplicate(x)
+    for x in es:
+        dev.free(x)
+    for x in es:
+        ds.free_swap_and_cache_nr(x)
+    dev.check()
+
+
+def test_bare_instance_never_crashes():
+    ds = vswap.DirectSwap.__new__(vswap.DirectSwap)
+    arr = np.array([1], dtype=np.uint64)
+    for name in dir(ds):
+        if name.startswith("_"):
+            continue
+        attr = getattr(ds, name)
+        if not callable(attr):
+            continue
+        for args in ((), (1,), (1, 1), (1, 0, 1), (arr,), (arr, arr), (0, PageTable())):
+            try:
+                attr(*args)
+            except Exception:  # noqa: BLE001 - any exception, but no crash
+                pass
+
+
+def test_foreign_table_words_do_not_crash(impl):
+    # SwapDevice.set_table can write any word; the design must stay in bounds.
+    ds = make(impl, 32, 16)
+    es = [ds.folio_alloc_swap(f) for f in range(20)]
+    dev = ds.swaps[0]
+    for e in es:
+        ds.swap_duplicate(e)
+        ds.swap_free_nr(e)                       # cache-only
+    dev.set_table(es[3], (1 << 63) | (15 << 2) | 2 | (5 << 6))   # an order-15 "folio"
+    ds.reclaim_cache_only(0)
+    with pytest.raises(AssertionError):
+        ds.check()
+
+
+def test_three_continuation_levels_compiled():
+    # 63 * 128 * 128 = 1,032,192: the third continuation digit comes into use.
+    ds = make(vswap)
+    e = ds.folio_alloc_swap(1)
+    n = 63 * 128 * 128 + 1000
+    ds.swap_duplicate_many(np.full(n, e, dtype=np.uint64))
+    assert ds.swap_count(e) == n
+    assert ds.memory_footprint()["continuation"] == 3 * 4096
+    ds.check()
+    ds.swap_free_many(np.full(n - 5, e, dtype=np.uint64))
+    assert ds.swap_count(e) == 5
+    before = ds.snapshot()
+    with pytest.raises(NoEntry):
+        ds.swap_free_many(np.full(6, e, dtype=np.uint64))
+    assert ds.snapshot() == before
+    ds.check()

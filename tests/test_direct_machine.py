@@ -39,13 +39,15 @@ def _same(a, b):
 
 class DirectMachine(RuleBasedStateMachine):
     @initialize(cs=st.sampled_from([16, 32]), nclusters=st.integers(2, 4),
-                ndev=st.integers(1, 2), tail=st.integers(0, 5), hdd=st.booleans())
-    def setup(self, cs, nclusters, ndev, tail, hdd):
+                ndev=st.integers(1, 2), tail=st.integers(0, 5), hdd=st.booleans(),
+                discard=st.booleans(), prios=st.sampled_from([(None, None), (5, None), (1, 2)]))
+    def setup(self, cs, nclusters, ndev, tail, hdd, discard, prios):
         n = cs * nclusters - tail
+        kw = dict(cluster_size=cs, solid_state=not hdd, discard=discard)
         self.fast = vswap.DirectSwap(vswap.SwapDevices(
-            [vswap.SwapDevice(n, cluster_size=cs, solid_state=not hdd) for _ in range(ndev)]))
+            [vswap.SwapDevice(n, priority=prios[i], **kw) for i in range(ndev)]))
         self.ref = reference.DirectSwap(reference.SwapDevices(
-            [reference.SwapDevice(n, cluster_size=cs, solid_state=not hdd) for _ in range(ndev)]))
+            [reference.SwapDevice(n, priority=prios[i], **kw) for i in range(ndev)]))
         self.n, self.cs, self.ndev = n, cs, ndev
         self.known = []
         self.folio = 1
@@ -244,6 +246,12 @@ class DirectMachine(RuleBasedStateMachine):
     def reclaim_device(self, device):
         self.both("reclaim_cache_only", device)
 
+    @rule(device=st.integers(0, 1))
+    def discard_work(self, device):
+        """The allocator's discard work (discard devices park freed clusters)."""
+        if device < len(self.fast.swaps):
+            _same(self.fast.swaps[device].run_discard(), self.ref.swaps[device].run_discard())
+
     @rule(data=st.data(), device=st.sampled_from([0, 0, 1, 2]), mode=st.sampled_from(["ok", "ok", "missing", "extra"]),
           as_array=st.booleans())
     def swapoff(self, data, device, mode, as_array):
@@ -331,6 +339,8 @@ class DirectMachine(RuleBasedStateMachine):
         for k, v in a["stats"].items():
             if v:
                 SEEN[k] = SEEN.get(k, 0) + 1
+        if any(d["stats"]["reclaim_calls"] for d in a["swaps"]["devices"]):
+            SEEN["allocator_hook_calls"] = SEEN.get("allocator_hook_calls", 0) + 1
         assert a["devices"] == b["devices"]
         assert a["swaps"] == b["swaps"]
         assert self.fast.memory_footprint() == self.ref.memory_footprint()
@@ -357,5 +367,5 @@ def test_direct_lockstep():
                      "zswap_invalidate", "writeback", "reclaim_cache_only", "swapoff", "swapon"):
             assert SEEN.get("ok:" + verb), f"{verb} never succeeded: {SEEN}"
         for key in ("fast_frees", "folios_reclaimed", "cont_pages_allocated", "pte_walked",
-                    "zswap_walks", "scans"):
+                    "zswap_walks", "scans", "allocator_hook_calls"):
             assert SEEN.get(key), f"no run exercised {key}: {SEEN}"

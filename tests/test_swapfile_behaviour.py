@@ -473,3 +473,33 @@ def test_memory_footprint_per_slot():
     assert fp["tables"] == 512 * 8                 # only the header cluster has a table
     dev.alloc_many(1 << 19)                         # 511 + 1023 * 512 + 1 slots
     assert dev.memory_footprint()["tables"] == 1025 * 4096
+
+
+@pytest.mark.parametrize("order, discard, kept", [
+    (0, False, 0.6), (0, True, 0.6), (0, False, 0.7), (3, False, 0.6), (9, False, 0.6),
+])
+def test_alloc_many_equals_single_calls(order, discard, kept):
+    """The compiled batch path (alloc_run) leaves exactly the state of single calls.
+
+    4000 slots are allocated and a random ``1 - kept`` of them freed; every
+    7th kept slot is marked cache-only. With ``kept`` = 0.7 the device is
+    over half full from the start, so the scans reclaim those slots; with
+    0.6 it crosses the half-full line during the batch.
+    """
+    devs = [vswap.SwapDevice(5000, discard=discard, bad_slots=[700, 701, 2000]) for _ in range(2)]
+    keep = np.random.default_rng(order).random(4000) < kept
+    for dev in devs:                               # the same fragmented start on both
+        offs = dev.alloc_many(4000)
+        dev.free_many(offs[~keep])
+        for off in offs[keep][::7].tolist():
+            dev.set_table(off, SWAP_TABLE_CACHE_ONLY)
+    count = min(10_000, devs[0].nr_free >> order)
+    batch = devs[0].alloc_many(10_000, order, cpu=2).tolist()
+    single = [devs[1].alloc(order, cpu=2) for _ in batch]
+    if len(batch) < count:                         # the batch ended on a failed allocation
+        with pytest.raises(NoSpace):
+            devs[1].alloc(order, cpu=2)
+    assert batch == single and len(batch) > 0
+    assert devs[0]._state() == devs[1]._state()    # slots, lists, tables, hints and counters
+    if order == 0:
+        assert devs[0].stats["reclaim_calls"] > 0   # the batch did meet cache-only slots

@@ -18,6 +18,7 @@ try:
     from vswap._core import XA_NODE_BYTES, XA_VALUE_MAX, XArray
     from vswap._core import DEF_SWAP_PRIO, NR_CPUS, SWAP_TABLE_CACHE_ONLY, SwapDevice, SwapDevices
     from vswap._core import DirectSwap, VirtualSwap
+    from vswap.protocol import Lookup, PageTable, SwapSpace
 except ImportError as exc:  # pragma: no cover - only on a broken install
     raise ImportError(
         "vswap's compiled core (vswap._core) could not be imported; reinstall with "
@@ -35,6 +36,6 @@ __all__ = [
     "XA_NODE_BYTES",
     "XA_VALUE_MAX",
     "SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS", "DEF_SWAP_PRIO",
-    "DirectSwap",
+    "DirectSwap", "SwapSpace", "Lookup", "PageTable",
     "VirtualSwap",
 ]

@@ -79,13 +79,18 @@ cdef class DirectSwap:
     cdef SwapDevices _swaps
     cdef list _devobjs            # strong references: the si pointers stay valid
     cdef Py_ssize_t _nr_seen
+    cdef uint64_t _cluster_size   # the set's cluster size (0 before a device is attached)
     cdef object __weakref__
     cdef int _sync_devices(self) except -1
     cdef int _attach(self, int t, swap_device_t* si) except -1
     cdef direct_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL
+    cdef direct_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
+                             uint64_t* pe, uint64_t* pn) except NULL
     cdef uint64_t _entry(self, object entry) except? 0xFFFFFFFFFFFFFFFF
     cdef uint64_t _nr(self, object nr) except? 0xFFFFFFFFFFFFFFFF
     cdef uint64_t _order(self, object order) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _alloc_args(self, object order, object memcg, object cpu,
+                         uint64_t* nr, uint64_t* m, uint64_t* c) except -1
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF
     cdef int _dup(self, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) except -1

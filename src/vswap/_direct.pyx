@@ -19,10 +19,11 @@ is :mod:`vswap.reference.direct`.
 
 cimport cython
 from cpython.number cimport PyNumber_Index
-from libc.stdint cimport uint8_t, uint16_t, int64_t, uint64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
+from vswap._common cimport to_u64
 from vswap._mem cimport checked_calloc
 from vswap._swapfile cimport (
     SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
@@ -37,6 +38,7 @@ import numpy as np
 
 from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
+from vswap.protocol import check_uint64_array as as_entries
 
 __all__ = ["DirectSwap", "SWAP_COUNT_LIMIT"]
 
@@ -74,7 +76,8 @@ cdef inline uint64_t tb_read(direct_t* d, direct_dev_t* dv, uint64_t off) noexce
 
 cdef inline void tb_write(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t w) noexcept nogil:
     d.st.table_writes += 1
-    swap_table_set(dv.si, off, w)
+    if dv.si.map[off] == SLOT_USED:       # not if freed behind the design's back
+        swap_table_set(dv.si, off, w)
 
 
 cdef inline bint tb_is_folio(uint64_t w) noexcept nogil:
@@ -97,24 +100,29 @@ cdef inline void zero_clear(direct_dev_t* dv, uint64_t off) noexcept nogil:
     dv.zeromap[off >> 6] &= ~(<uint64_t>1 << (off & 63))
 
 
+cdef inline uint8_t* cont_digit(const direct_dev_t* dv, uint64_t off, int level) noexcept nogil:
+    """The continuation byte of ``off`` at ``level`` (0-based), or NULL without a page."""
+    cdef uint8_t* p = dv.cont[(off >> SWAP_MAP_PAGE_SHIFT) * SWAP_CONT_LEVELS + level]
+    if p == NULL:
+        return NULL
+    return p + (off & ((1 << SWAP_MAP_PAGE_SHIFT) - 1))
+
+
 cdef uint64_t direct_count(const direct_dev_t* dv, uint64_t off) noexcept nogil:
     """swp_swapcount: low digit + continuation digits (63, then x128 per level)."""
     cdef uint8_t m = dv.swap_map[off]
-    cdef uint64_t c
-    cdef uint64_t mult = SWAP_MAP_MAX + 1, base, idx
+    cdef uint64_t c = m & 0x3f
+    cdef uint64_t mult = SWAP_MAP_MAX + 1
     cdef uint8_t* p
     cdef uint8_t b
     cdef int k
-    c = m & 0x3f
     if not (m & COUNT_CONTINUED):
         return c
-    base = (off >> SWAP_MAP_PAGE_SHIFT) * SWAP_CONT_LEVELS
-    idx = off & ((1 << SWAP_MAP_PAGE_SHIFT) - 1)
     for k in range(SWAP_CONT_LEVELS):
-        p = dv.cont[base + k]
+        p = cont_digit(dv, off, k)
         if p == NULL:
             break
-        b = p[idx]
+        b = p[0]
         c += (b & SWAP_CONT_MAX) * mult
         if not (b & COUNT_CONTINUED):
             break
@@ -147,7 +155,7 @@ cdef void set_count(direct_dev_t* dv, uint64_t off, uint64_t c) noexcept nogil:
     """Write count ``c`` (canonical digits), keeping SWAP_HAS_CACHE; pages exist."""
     cdef uint8_t m = dv.swap_map[off]
     cdef uint8_t cache = m & SWAP_HAS_CACHE
-    cdef uint64_t rest, base, idx
+    cdef uint64_t rest
     cdef uint8_t* p
     cdef int k
     if c <= SWAP_MAP_MAX and not (m & COUNT_CONTINUED):
@@ -155,16 +163,14 @@ cdef void set_count(direct_dev_t* dv, uint64_t off, uint64_t c) noexcept nogil:
         return
     rest = c // (SWAP_MAP_MAX + 1)
     dv.swap_map[off] = cache | <uint8_t>(c % (SWAP_MAP_MAX + 1)) | (COUNT_CONTINUED if rest else 0)
-    base = (off >> SWAP_MAP_PAGE_SHIFT) * SWAP_CONT_LEVELS
-    idx = off & ((1 << SWAP_MAP_PAGE_SHIFT) - 1)
     for k in range(SWAP_CONT_LEVELS):
-        p = dv.cont[base + k]
+        p = cont_digit(dv, off, k)
         if p == NULL:
             break
-        p[idx] = <uint8_t>(rest & SWAP_CONT_MAX)
+        p[0] = <uint8_t>(rest & SWAP_CONT_MAX)
         rest >>= 7
         if rest:
-            p[idx] |= COUNT_CONTINUED
+            p[0] |= COUNT_CONTINUED
 
 
 cdef inline void count_inc(direct_dev_t* dv, uint64_t off) noexcept nogil:
@@ -195,7 +201,17 @@ cdef void free_run(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t 
             if xa_erase(&dv.zswap, i) != 0:
                 dv.nr_zswap -= 1
     d.st.slots_freed += nr
-    swap_entries_free(dv.si, off, nr)
+    for i in range(off, off + nr):
+        if dv.si.map[i] != SLOT_USED:
+            break
+    else:
+        swap_entries_free(dv.si, off, nr)
+        return
+    # A slot was freed behind the design's back (SwapDevice.free): never
+    # free it twice in the allocator.
+    for i in range(off, off + nr):
+        if dv.si.map[i] == SLOT_USED:
+            swap_entries_free(dv.si, i, 1)
 
 
 cdef inline uint64_t chunk_end(const direct_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
@@ -239,6 +255,8 @@ cdef int try_to_reclaim(direct_t* d, int t, direct_dev_t* dv, uint64_t off) noex
     if not tb_is_folio(w):
         return 0
     n = <uint64_t>1 << ((w >> 2) & 15)
+    if n > dv.si.cluster_size:             # not a word this design wrote (set_table)
+        return 0
     base = off & ~(n - 1)
     for i in range(base, base + n):
         if dv.swap_map[i] != SWAP_HAS_CACHE:
@@ -350,24 +368,6 @@ cdef object raise_err(int err, int t, uint64_t off, str what=""):
     raise ValueError(f"swap entry {e:#x}: {what}")
 
 
-cdef inline uint64_t to_u64(object v, uint64_t limit, str what) except? 0xFFFFFFFFFFFFFFFF:
-    if type(v) is not int:
-        v = PyNumber_Index(v)
-    if v < 0 or v >= limit:
-        raise ValueError(f"{what} {v} is outside 0 .. {limit - 1}")
-    return <uint64_t>v
-
-
-cdef object as_entries(object arr, str what="entries"):
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"{what} must be a numpy array, not {type(arr).__name__}")
-    if arr.dtype != np.uint64:
-        raise TypeError(f"{what} must have dtype uint64, not {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"{what} must be one-dimensional, not {arr.ndim}-D")
-    return arr
-
-
 # no_gc_clear: __dealloc__ restores each device's reclaim hook, so the
 # references to the devices must survive a garbage-collector pass.
 @cython.no_gc_clear
@@ -436,6 +436,7 @@ cdef class DirectSwap:
             dev_release(&nd)
             raise
         dv[0] = nd
+        self._cluster_size = si.cluster_size
         si.reclaim = direct_reclaim
         si.reclaim_ctx = <void*>&self.d
         return 0
@@ -472,6 +473,28 @@ cdef class DirectSwap:
                 raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
             if off & (nr - 1):
                 raise ValueError(f"swap entry {e:#x} is not aligned to {nr} entries")
+        return dv
+
+    cdef direct_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
+                             uint64_t* pe, uint64_t* pn) except NULL:
+        """Validate a request on allocated entries; the device, ``*pe`` entry, ``*pn`` count.
+
+        ``mode`` 0: ``nr`` entries; 1: ``nr`` is an order (an aligned run);
+        2: one entry. NoEntry if one is free (or has count 0 when
+        ``need_count``).
+        """
+        cdef uint64_t e = self._entry(entry), n = 1, bad
+        cdef direct_dev_t* dv
+        if mode == 0:
+            n = self._nr(nr)
+        elif mode == 1:
+            n = self._order(nr)
+        dv = self._range(e, n, mode == 1)
+        if check_used(dv, e & OFFSET_MASK, n, need_count, &bad):
+            raise_err(DS_ENOENT, <int>(e >> 58), bad,
+                      "is free or has a swap count of 0" if need_count else "")
+        pe[0] = e
+        pn[0] = n
         return dv
 
     cdef uint64_t _entry(self, object entry) except? 0xFFFFFFFFFFFFFFFF:
@@ -528,17 +551,22 @@ cdef class DirectSwap:
         (16, 5, 3, 0)
         """
         cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
-        cdef uint64_t nr = self._order(order)
-        cdef uint64_t m = to_u64(memcg, 65536, "memcg")
-        cdef uint64_t c = to_u64(cpu, NR_CPUS, "cpu")
-        cdef uint64_t off
-        self._sync_devices()
-        if self._swaps._devices and nr > (<SwapDevice>next(iter(self._swaps))).si.cluster_size:
-            raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
+        cdef uint64_t nr, m, c, off
+        self._alloc_args(order, memcg, cpu, &nr, &m, &c)
         off = self._alloc_one(f, nr, <uint16_t>m, <int>c)
         if off == 0:
             raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
         return off
+
+    cdef int _alloc_args(self, object order, object memcg, object cpu,
+                         uint64_t* nr, uint64_t* m, uint64_t* c) except -1:
+        nr[0] = self._order(order)
+        m[0] = to_u64(memcg, 65536, "memcg")
+        c[0] = to_u64(cpu, NR_CPUS, "cpu")
+        self._sync_devices()
+        if self._cluster_size and nr[0] > self._cluster_size:
+            raise ValueError(f"order {nr[0].bit_length() - 1} is larger than a cluster")
+        return 0
 
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg, int cpu) except? 0xFFFFFFFFFFFFFFFF:
         cdef swap_device_t* si = NULL
@@ -574,14 +602,9 @@ cdef class DirectSwap:
         """
         arr = as_entries(folios, "folios")
         cdef const uint64_t[:] v = arr
-        cdef uint64_t nr = self._order(order)
-        cdef uint64_t m = to_u64(memcg, 65536, "memcg")
-        cdef uint64_t c = to_u64(cpu, NR_CPUS, "cpu")
+        cdef uint64_t nr, m, c, e
         cdef Py_ssize_t i, n = v.shape[0]
-        cdef uint64_t e
-        self._sync_devices()
-        if self._swaps._devices and nr > (<SwapDevice>next(iter(self._swaps))).si.cluster_size:
-            raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
+        self._alloc_args(order, memcg, cpu, &nr, &m, &c)
         for i in range(n):
             if v[i] >= FOLIO_MAX:
                 raise ValueError(f"folio {v[i]} is outside 0 .. {FOLIO_MAX - 1}")
@@ -624,32 +647,49 @@ cdef class DirectSwap:
         >>> ds.swap_count(e)
         100
         """
-        cdef uint64_t e = self._entry(entry), n = self._nr(nr), bad, i
-        cdef direct_dev_t* dv = self._range(e, n, False)
+        cdef uint64_t e, n, i
+        cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
         cdef uint64_t off = e & OFFSET_MASK
         cdef int t = <int>(e >> 58)
-        if check_used(dv, off, n, False, &bad):
-            raise_err(DS_ENOENT, t, bad)
         for i in range(off, off + n):
             if direct_count(dv, i) >= COUNT_LIMIT:
                 raise_err(DS_EOVERFLOW, t, i)
         self._dup(t, dv, off, n)
 
     cdef object _check_batch(self, object entries, bint need_count, bint dup):
-        """Validate a batch of single entries; multiplicity aware. Returns the array."""
+        """Validate a batch of single entries; multiplicity aware. Returns the array.
+
+        First every entry (ValueError, NoEntry if free), then the counts:
+        a strictly increasing batch (a zap run) needs no sort.
+        """
         arr = as_entries(entries)
         cdef const uint64_t[:] v = arr
         cdef Py_ssize_t i, j, n = v.shape[0]
-        cdef uint64_t e, off, c, k
+        cdef uint64_t e, off, c, k, t
         cdef direct_dev_t* dv
+        cdef bint increasing = True
         for i in range(n):
             e = v[i]
             if e >> 63:
                 raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
-            dv = self._range(e, 1, False)
-            if dv.swap_map[e & OFFSET_MASK] == 0:
-                raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
-        if n == 0:
+            t = e >> 58
+            off = e & OFFSET_MASK
+            if t >= DIRECT_MAX_TYPES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
+                self._range(e, 1, False)          # raises the ValueError
+            if self.d.devs[t].swap_map[off] == 0:
+                raise_err(DS_ENOENT, <int>t, off)
+            if i and e <= v[i - 1]:
+                increasing = False
+        if n == 0 or not (need_count or dup):
+            return arr
+        if increasing:
+            for i in range(n):
+                e = v[i]
+                c = direct_count(&self.d.devs[e >> 58], e & OFFSET_MASK)
+                if dup and c + 1 > COUNT_LIMIT:
+                    raise_err(DS_EOVERFLOW, <int>(e >> 58), e & OFFSET_MASK)
+                if need_count and c == 0:
+                    raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK, "has a swap count of 0")
             return arr
         srt = np.sort(arr)
         cdef const uint64_t[:] s = srt
@@ -672,7 +712,8 @@ cdef class DirectSwap:
     def swap_duplicate_many(self, entries):
         """:meth:`swap_duplicate` (nr=1) of each entry of a uint64 array (repeats add up).
 
-        The whole batch is validated first. Runtime complexity: O(n log n) in C.
+        The whole batch is validated first. Runtime complexity: O(n) in C
+        for a strictly increasing batch, O(n log n) otherwise.
 
         >>> import numpy as np
         >>> from vswap import DirectSwap, SwapDevice, SwapDevices
@@ -706,12 +747,10 @@ cdef class DirectSwap:
         ... except NoEntry: print("underflow")
         underflow
         """
-        cdef uint64_t e = self._entry(entry), n = self._nr(nr), bad, cur, ce, end
-        cdef direct_dev_t* dv = self._range(e, n, False)
+        cdef uint64_t e, n, cur, ce, end
+        cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
         cdef uint64_t off = e & OFFSET_MASK
         cdef int t = <int>(e >> 58)
-        if check_used(dv, off, n, True, &bad):
-            raise_err(DS_ENOENT, t, bad, "is free or has a swap count of 0")
         cur = off
         end = off + n
         while cur < end:
@@ -724,7 +763,8 @@ cdef class DirectSwap:
         """:meth:`swap_free_nr` (nr=1) of each entry of a uint64 array.
 
         The whole batch is validated first (repeats count). Runtime
-        complexity: O(n log n) in C.
+        complexity: O(n) in C for a strictly increasing batch, O(n log n)
+        otherwise.
 
         >>> import numpy as np
         >>> from vswap import DirectSwap, SwapDevice, SwapDevices
@@ -760,20 +800,17 @@ cdef class DirectSwap:
         >>> ds.free_swap_and_cache_nr(e, 4); ds.swaps[0].nr_used
         0
         """
-        cdef uint64_t e = self._entry(entry), n = self._nr(nr), bad
-        cdef direct_dev_t* dv = self._range(e, n, False)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58)
-        if check_used(dv, off, n, True, &bad):
-            raise_err(DS_ENOENT, t, bad, "is free or has a swap count of 0")
-        fsc_core(&self.d, t, dv, off, n)
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
+        fsc_core(&self.d, <int>(e >> 58), dv, e & OFFSET_MASK, n)
 
     def free_swap_and_cache_many(self, entries):
         """Zap the swap PTEs of a uint64 array: :meth:`free_swap_and_cache_nr` per run.
 
         Consecutive entries (``e, e+1, ...``) form one run, as the kernel's
         ``swap_pte_batch`` does. The whole batch is validated first.
-        Runtime complexity: O(n log n) in C.
+        Runtime complexity: O(n) in C for a strictly increasing batch,
+        O(n log n) otherwise.
 
         >>> import numpy as np
         >>> from vswap import DirectSwap, SwapDevice, SwapDevices
@@ -805,10 +842,8 @@ cdef class DirectSwap:
         >>> e = ds.folio_alloc_swap(1); ds.swap_duplicate(e); ds.swap_count(e)
         1
         """
-        cdef uint64_t e = self._entry(entry)
-        cdef direct_dev_t* dv = self._range(e, 1, False)
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         return direct_count(dv, e & OFFSET_MASK)
 
     def memcg_id(self, entry):
@@ -821,10 +856,8 @@ cdef class DirectSwap:
         >>> ds.memcg_id(ds.folio_alloc_swap(1, memcg=12))
         12
         """
-        cdef uint64_t e = self._entry(entry)
-        cdef direct_dev_t* dv = self._range(e, 1, False)
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         return dv.swap_cgroup[e & OFFSET_MASK]
 
     # -- swap cache -------------------------------------------------------------------------
@@ -943,10 +976,8 @@ cdef class DirectSwap:
         >>> ds.swap_cache_get_folio(ds.folio_alloc_swap(42))
         42
         """
-        cdef uint64_t e = self._entry(entry), w
-        cdef direct_dev_t* dv = self._range(e, 1, False)
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
+        cdef uint64_t e, n, w
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         w = tb_read(&self.d, dv, e & OFFSET_MASK) & TB_VALUE
         return (w >> 6) if tb_is_folio(w) else None
 
@@ -960,10 +991,8 @@ cdef class DirectSwap:
         >>> ds.swap_cache_get_shadow(ds.folio_alloc_swap(42)) is None
         True
         """
-        cdef uint64_t e = self._entry(entry), w
-        cdef direct_dev_t* dv = self._range(e, 1, False)
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
+        cdef uint64_t e, n, w
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         w = tb_read(&self.d, dv, e & OFFSET_MASK) & TB_VALUE
         return (w >> 1) if tb_is_shadow(w) else None
 
@@ -1038,10 +1067,8 @@ cdef class DirectSwap:
         >>> ds.zswap_store(e, 99); ds.swap_cache_del_folio(e); ds.lookup(e)
         Lookup(kind='zswap', handle=99)
         """
-        cdef uint64_t e = self._entry(entry), h = 0
-        cdef direct_dev_t* dv = self._range(e, 1, False)
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
+        cdef uint64_t e, n, h = 0
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         k = self._kind(<int>(e >> 58), dv, e & OFFSET_MASK, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
@@ -1094,12 +1121,10 @@ cdef class DirectSwap:
         >>> ds.lookup(e)
         Lookup(kind='zero', handle=0)
         """
-        cdef uint64_t e = self._entry(entry), n = self._nr(nr), bad, i, h
-        cdef direct_dev_t* dv = self._range(e, n, False)
+        cdef uint64_t e, n, i, h
+        cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
         cdef uint64_t off = e & OFFSET_MASK
         cdef int t = <int>(e >> 58)
-        if check_used(dv, off, n, False, &bad):
-            raise_err(DS_ENOENT, t, bad)
         for i in range(off, off + n):
             dv.zeromap[i >> 6] |= <uint64_t>1 << (i & 63)
             self._zswap_drop(t, dv, i, &h)
@@ -1124,11 +1149,9 @@ cdef class DirectSwap:
         >>> e = ds.folio_alloc_swap(1); ds.zswap_store(e, 5); ds.zswap_load(e)
         5
         """
-        cdef uint64_t e = self._entry(entry)
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
-        cdef direct_dev_t* dv = self._range(e, 1, False)
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
         self._zswap_put(<int>(e >> 58), dv, e & OFFSET_MASK, h)
 
     def zswap_store_many(self, entries, handles):
@@ -1169,11 +1192,9 @@ cdef class DirectSwap:
         >>> ds.zswap_load(ds.folio_alloc_swap(1)) is None
         True
         """
-        cdef uint64_t e = self._entry(entry)
-        cdef direct_dev_t* dv = self._range(e, 1, False)
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef xa_entry z
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
         if not dv.nr_zswap:
             return None
         self.d.st.zswap_walks += 1
@@ -1190,10 +1211,8 @@ cdef class DirectSwap:
         >>> e = ds.folio_alloc_swap(1); ds.zswap_store(e, 3); ds.zswap_invalidate(e), ds.zswap_load(e)
         (3, None)
         """
-        cdef uint64_t e = self._entry(entry), h = 0
-        cdef direct_dev_t* dv = self._range(e, 1, False)
-        if dv.swap_map[e & OFFSET_MASK] == 0:
-            raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK)
+        cdef uint64_t e, n, h = 0
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         if self._zswap_drop(<int>(e >> 58), dv, e & OFFSET_MASK, &h):
             return h
         return None
@@ -1212,13 +1231,10 @@ cdef class DirectSwap:
         >>> ds.swap_cache_del_folio(e); ds.lookup(e).kind
         'swapfile'
         """
-        cdef uint64_t e = self._entry(entry)
-        cdef uint64_t nr = self._order(order), i, bad, h
-        cdef direct_dev_t* dv = self._range(e, nr, True)
+        cdef uint64_t e, nr, i, h
+        cdef direct_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
         cdef uint64_t off = e & OFFSET_MASK
         cdef int t = <int>(e >> 58)
-        if check_used(dv, off, nr, False, &bad):
-            raise_err(DS_ENOENT, t, bad)
         for i in range(off, off + nr):
             zero_clear(dv, i)
             self._zswap_drop(t, dv, i, &h)
@@ -1279,7 +1295,7 @@ cdef class DirectSwap:
         cdef uint64_t off, e, i, total = 0, c, w
         cdef Py_ssize_t k, n, nhits = 0
         cdef bint is_array = isinstance(page_tables, np.ndarray)
-        cdef uint64_t* refs = NULL
+        cdef uint32_t* refs = NULL
         cdef uint64_t[:] av
         if is_array:
             as_entries(page_tables, "page_tables")
@@ -1293,7 +1309,7 @@ cdef class DirectSwap:
             items = list(page_tables.items())
             n = len(items)
         hits = []
-        refs = <uint64_t*>checked_calloc(dv.max, sizeof(uint64_t))
+        refs = <uint32_t*>checked_calloc(dv.max, sizeof(uint32_t))
         try:
             # Validation walk: count the references each slot gets from the PTEs.
             for k in range(n):
@@ -1314,9 +1330,10 @@ cdef class DirectSwap:
                 if off >= dv.max or dv.swap_map[off] == 0:
                     raise_err(DS_ENOENT, t, off if off < dv.max else 0,
                               "in the page tables is not allocated")
-                refs[off] += 1
+                if refs[off] <= COUNT_LIMIT:          # saturates: never wraps
+                    refs[off] += 1
                 if not is_array:
-                    hits.append(vpn)
+                    hits.append((vpn, off))
                 nhits += 1
             for off in range(dv.max):
                 if dv.swap_map[off] == 0:
@@ -1340,10 +1357,9 @@ cdef class DirectSwap:
                     av[k] = 0
                     self._unuse(t, dv, e & OFFSET_MASK)
         else:
-            for k in range(nhits):
-                e = page_tables[hits[k]]
-                del page_tables[hits[k]]
-                self._unuse(t, dv, e & OFFSET_MASK)
+            for vpn, off in hits:                     # the validated offsets, not a re-read
+                del page_tables[vpn]
+                self._unuse(t, dv, off)
         for off in range(dv.max):
             self.d.st.scans += 1
             if dv.swap_map[off] == 0:
@@ -1478,6 +1494,9 @@ cdef class DirectSwap:
                     if not (m & SWAP_HAS_CACHE):
                         errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
                     n = <uint64_t>1 << ((w >> 2) & 15)
+                    if n > dv.si.cluster_size:
+                        errors.append(f"{t}:{off}: folio order {(w >> 2) & 15} > cluster")
+                        continue
                     base = off & ~(n - 1)
                     for i in range(base, base + n):
                         if swap_table_get(dv.si, i) & TB_VALUE != w:

@@ -24,6 +24,7 @@ cdef enum:
     SWAPFILE_CLUSTER_MAX = 512
     NR_CPUS = 64                  # per-CPU caches modelled (cpu 0 .. 63)
     MAX_SWAPFILES = 32            # 1 << MAX_SWAPFILES_SHIFT types per set
+    SWAP_TABLE_CACHE_MAX = 16     # freed (all-zero) tables kept for reuse per device
     DEF_SWAP_PRIO = -1            # 6.19: every device without a priority
 
     # enum swap_cluster_flags (mm/swap.h since 6.14)
@@ -156,6 +157,8 @@ cdef struct swap_device_t:
     swap_reclaim_fn reclaim
     void* reclaim_ctx
     uint64_t nr_tables
+    uint64_t* table_cache[SWAP_TABLE_CACHE_MAX]   # freed tables, all zero (like a kmem cache)
+    int nr_table_cache
     swap_stats stats
     swap_cache_only_fn cache_only  # NULL: test SWAP_TABLE_CACHE_ONLY (see above)
 
@@ -205,7 +208,7 @@ cdef class SwapDevice:
     cdef object _set
     cdef object _py_hook
     cdef bint _in_hook
-    cdef readonly object name
+    cdef object _name
     cdef object _requested_prio
     cdef object __weakref__
     cdef int _check_usable(self, bint mutating) except -1

@@ -15,6 +15,7 @@ The model is single-threaded: every lock of the kernel is uncontended, so
 background works (discard, full-cluster reclaim) run when called.
 """
 
+from cpython.long cimport PyLong_AsLongAndOverflow, PyLong_AsLongLongAndOverflow
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t
 from libc.stdlib cimport free
@@ -180,7 +181,13 @@ cdef inline bint cluster_is_usable(swap_cluster_info* ci, int order) noexcept no
 
 cdef inline void swap_cluster_free_table(swap_device_t* si, swap_cluster_info* ci) noexcept nogil:
     if ci.table != NULL:
-        free(ci.table)
+        # Every word is zero here (free slots have zero words), so the table
+        # can be reused as it is, as a kmem cache would.
+        if si.nr_table_cache < SWAP_TABLE_CACHE_MAX:
+            si.table_cache[si.nr_table_cache] = ci.table
+            si.nr_table_cache += 1
+        else:
+            free(ci.table)
         ci.table = NULL
         si.nr_tables -= 1
         si.stats.tables_freed += 1
@@ -233,7 +240,11 @@ cdef int32_t isolate_lock_cluster(swap_device_t* si, cluster_list* l) except -2 
         return -1
     ci = &si.cluster_info[idx]
     if ci.table == NULL:
-        ci.table = <uint64_t*>checked_calloc(si.cluster_size, sizeof(uint64_t))
+        if si.nr_table_cache:
+            si.nr_table_cache -= 1
+            ci.table = si.table_cache[si.nr_table_cache]
+        else:
+            ci.table = <uint64_t*>checked_calloc(si.cluster_size, sizeof(uint64_t))
         si.nr_tables += 1
         si.stats.tables_allocated += 1
     clist_del(si, l, idx)
@@ -317,8 +328,8 @@ cdef inline bint cluster_alloc_range(swap_device_t* si, swap_cluster_info* ci,
     return True
 
 
-cdef uint64_t alloc_swap_scan_cluster(swap_device_t* si, int32_t idx, uint64_t offset,
-                                      int order, int cpu) noexcept nogil:
+cdef inline uint64_t alloc_swap_scan_cluster(swap_device_t* si, int32_t idx, uint64_t offset,
+                                             int order, int cpu) noexcept nogil:
     """Allocate 2**order aligned slots in cluster ``idx`` from ``offset`` on; 0 if none."""
     cdef swap_cluster_info* ci = &si.cluster_info[idx]
     cdef uint64_t nr = <uint64_t>1 << order
@@ -362,8 +373,20 @@ cdef uint64_t alloc_swap_scan_cluster(swap_device_t* si, int32_t idx, uint64_t o
     return found
 
 
-cdef inline uint64_t scan_isolated(swap_device_t* si, int32_t idx, int order, int cpu) noexcept nogil:
-    return alloc_swap_scan_cluster(si, idx, <uint64_t>idx << si.cluster_shift, order, cpu)
+cdef inline int try_list(swap_device_t* si, cluster_list* l, int order, int cpu,
+                         bint every, uint64_t* found) except -1 nogil:
+    """Isolate the head of ``l`` and scan it from its start; with ``every``, go on
+    until the list is empty. Returns 1 when ``*found`` holds an allocation."""
+    cdef int32_t idx
+    while True:
+        idx = isolate_lock_cluster(si, l)
+        if idx < 0:
+            return 0
+        found[0] = alloc_swap_scan_cluster(si, idx, <uint64_t>idx << si.cluster_shift, order, cpu)
+        if found[0]:
+            return 1
+        if not every:
+            return 0
 
 
 cdef uint64_t swap_reclaim_full_clusters(swap_device_t* si, bint force) noexcept nogil:
@@ -422,7 +445,6 @@ cdef uint64_t swap_do_scheduled_discard(swap_device_t* si) noexcept nogil:
 cdef int cluster_alloc_swap_entry(swap_device_t* si, int order, int cpu,
                                   uint64_t* found) except -1 nogil:
     """The per-device slow path, in the kernel's order; ``*found`` is 0 on failure."""
-    cdef int32_t idx
     cdef uint64_t offset
     cdef int o
     cdef int pmd_order = si.nr_orders - 1
@@ -442,59 +464,30 @@ cdef int cluster_alloc_swap_entry(swap_device_t* si, int order, int cpu,
                 if found[0]:
                     return 1
     while True:   # new_cluster:
-        if si.flags & SWP_PAGE_DISCARD:
-            # Prefer a new cluster over a nonfull one to spread the writes.
-            idx = isolate_lock_cluster(si, &si.free_clusters)
-            if idx >= 0:
-                found[0] = scan_isolated(si, idx, order, cpu)
-                if found[0]:
-                    return 1
-        if order < pmd_order:
-            while True:
-                idx = isolate_lock_cluster(si, &si.nonfull_clusters[order])
-                if idx < 0:
-                    break
-                found[0] = scan_isolated(si, idx, order, cpu)
-                if found[0]:
-                    return 1
-        if not (si.flags & SWP_PAGE_DISCARD):
-            idx = isolate_lock_cluster(si, &si.free_clusters)
-            if idx >= 0:
-                found[0] = scan_isolated(si, idx, order, cpu)
-                if found[0]:
-                    return 1
+        # A discard device prefers a new cluster over a nonfull one (spreads writes).
+        if si.flags & SWP_PAGE_DISCARD and try_list(si, &si.free_clusters, order, cpu, False, found):
+            return 1
+        if order < pmd_order and try_list(si, &si.nonfull_clusters[order], order, cpu, True, found):
+            return 1
+        if not (si.flags & SWP_PAGE_DISCARD) and try_list(si, &si.free_clusters, order, cpu,
+                                                          False, found):
+            return 1
         if vm_swap_full(si):
             swap_reclaim_full_clusters(si, False)
-        if order < pmd_order:
-            # One fragment cluster only: it keeps the list rotating.
-            idx = isolate_lock_cluster(si, &si.frag_clusters[order])
-            if idx >= 0:
-                found[0] = scan_isolated(si, idx, order, cpu)
-                if found[0]:
-                    return 1
+        # One fragment cluster only: it keeps the list rotating.
+        if order < pmd_order and try_list(si, &si.frag_clusters[order], order, cpu, False, found):
+            return 1
         if (si.flags & SWP_PAGE_DISCARD) and si.discard_clusters.head >= 0:
             si.stats.sync_discards += 1
             swap_do_scheduled_discard(si)
             continue
         break
-    if order:
-        si.stats.failures += 1
-        return 0
-    # Order 0 steals from the clusters of the larger orders.
-    for o in range(1, si.nr_orders):
-        while True:
-            idx = isolate_lock_cluster(si, &si.frag_clusters[o])
-            if idx < 0:
-                break
-            found[0] = scan_isolated(si, idx, 0, cpu)
-            if found[0]:
+    if order == 0:
+        # Order 0 steals from the clusters of the larger orders.
+        for o in range(1, si.nr_orders):
+            if try_list(si, &si.frag_clusters[o], 0, cpu, True, found):
                 return 1
-        while True:
-            idx = isolate_lock_cluster(si, &si.nonfull_clusters[o])
-            if idx < 0:
-                break
-            found[0] = scan_isolated(si, idx, 0, cpu)
-            if found[0]:
+            if try_list(si, &si.nonfull_clusters[o], 0, cpu, True, found):
                 return 1
     si.stats.failures += 1
     return 0
@@ -540,6 +533,89 @@ cdef int swap_device_alloc(swap_device_t* si, int order, int cpu, uint64_t* offs
     return cluster_alloc_swap_entry(si, order, cpu, offset)
 
 
+cdef Py_ssize_t alloc_run(swap_device_t* si, int order, int cpu, uint64_t* out,
+                          Py_ssize_t n) noexcept nogil:
+    """Batch form of up to ``n`` successive fast-path allocations on ``si``.
+
+    Continues in the CPU's cached cluster while each allocation is found by
+    a plain scan from the cached offset (the common case of a batch); the
+    state and every counter end up exactly as after the same calls of
+    :func:`swap_device_alloc`. Before it changes anything for an allocation
+    it checks that the scan needs no reclaim (no cache-only slot in the way
+    while the swap space is over half full) and finds a range; otherwise it
+    stops and leaves that allocation, and the rest, to
+    :func:`swap_device_alloc`. Returns the number of allocations made.
+    """
+    cdef percpu_swap_cluster* pcp = &si.g.pcp[cpu]
+    cdef uint64_t offset, cand, last, end, nr = <uint64_t>1 << order, start, next_off
+    cdef uint64_t j, scanned, total_scanned = 0
+    cdef int32_t idx
+    cdef swap_cluster_info* ci
+    cdef uint8_t* m
+    cdef Py_ssize_t k = 0
+    cdef bint found
+    if not (si.flags & SWP_SOLIDSTATE) or not (si.flags & SWP_WRITEOK):
+        return 0
+    offset = pcp.offset[order]
+    if pcp.si[order] != si or offset == 0:
+        return 0
+    idx = <int32_t>(offset >> si.cluster_shift)
+    ci = &si.cluster_info[idx]
+    if not cluster_is_usable(ci, order) or ci.count == 0:
+        return 0
+    start = <uint64_t>idx << si.cluster_shift
+    end = start + si.cluster_size
+    if end > si.max:
+        end = si.max
+    if end < nr:
+        return 0
+    last = end - nr
+    m = si.map
+    while k < n and offset <= last and ci.count + nr <= si.cluster_size:
+        # The scan of alloc_swap_scan_cluster, without side effects.
+        cand = offset
+        scanned = 0
+        found = False
+        while cand <= last:
+            scanned += 1
+            for j in range(cand, cand + nr):
+                if m[j] != SLOT_FREE:
+                    if vm_swap_full(si) and is_cache_only(si, j):
+                        cand = last + 1   # would reclaim: leave it to the generic path
+                        scanned = 0
+                    break
+            else:
+                found = True
+                break
+            if scanned == 0:
+                break
+            cand += nr
+        if not found:
+            break
+        if nr == 1:
+            m[cand] = SLOT_USED
+        else:
+            memset(&m[cand], SLOT_USED, nr)
+        ci.count += nr
+        swap_range_alloc(si, nr)
+        out[k] = cand
+        k += 1
+        total_scanned += scanned
+        offset = cand + nr
+        if k == 1:
+            relocate_cluster(si, idx)   # the first call's move (to FRAG); later ones are no-ops
+    if k == 0:
+        return 0
+    si.stats.clusters_scanned += k
+    si.stats.slots_scanned += total_scanned
+    si.stats.fast_hits += k
+    relocate_cluster(si, idx)           # the last call's move (to FULL when it filled up)
+    next_off = offset if ci.count < si.cluster_size and offset <= last else 0
+    pcp.offset[order] = next_off
+    pcp.si[order] = si
+    return k
+
+
 cdef int swap_alloc_set(swap_globals_t* g, int order, int cpu,
                         swap_device_t** si, uint64_t* offset) except -1 nogil:
     """folio_alloc_swap over a set: fast path, then the devices by priority.
@@ -575,7 +651,15 @@ cdef int swap_alloc_set(swap_globals_t* g, int order, int cpu,
 
 cdef int swap_check_range(const swap_device_t* si, uint64_t offset, int order) noexcept nogil:
     """0 if the 2**order slots at ``offset`` are allocated; SWAP_EINVAL / SWAP_ENOENT."""
+    return check_range(si, offset, order)
+
+
+cdef inline int check_range(const swap_device_t* si, uint64_t offset, int order) noexcept nogil:
     cdef uint64_t nr, i
+    if order == 0:
+        if offset >= si.max:
+            return SWAP_EINVAL
+        return 0 if si.map[offset] == SLOT_USED else SWAP_ENOENT
     if order < 0 or <uint32_t>order >= si.nr_orders:
         return SWAP_EINVAL
     nr = <uint64_t>1 << order
@@ -589,6 +673,10 @@ cdef int swap_check_range(const swap_device_t* si, uint64_t offset, int order) n
 
 cdef void swap_entries_free(swap_device_t* si, uint64_t offset, uint64_t nr) noexcept nogil:
     """Free ``nr`` allocated slots of one cluster (no checks); clears their table words."""
+    entries_free(si, offset, nr)
+
+
+cdef inline void entries_free(swap_device_t* si, uint64_t offset, uint64_t nr) noexcept nogil:
     cdef int32_t idx = <int32_t>(offset >> si.cluster_shift)
     cdef swap_cluster_info* ci = &si.cluster_info[idx]
     cdef uint64_t i
@@ -612,7 +700,7 @@ cdef void swap_entries_free(swap_device_t* si, uint64_t offset, uint64_t nr) noe
 
 cdef int swap_free(swap_device_t* si, uint64_t offset, int order) noexcept nogil:
     """Checked free of 2**order slots; 0, SWAP_EINVAL or SWAP_ENOENT (nothing changed)."""
-    cdef int err = swap_check_range(si, offset, order)
+    cdef int err = check_range(si, offset, order)
     if err == 0:
         swap_entries_free(si, offset, <uint64_t>1 << order)
     return err
@@ -701,6 +789,9 @@ cdef int swap_device_init(swap_device_t* si, uint64_t nr_slots, uint32_t cluster
 cdef void swap_device_destroy(swap_device_t* si) noexcept nogil:
     """Free the map, the tables and the cluster array (touches nothing else)."""
     cdef uint32_t i
+    while si.nr_table_cache:
+        si.nr_table_cache -= 1
+        free(si.table_cache[si.nr_table_cache])
     if si.cluster_info != NULL:
         for i in range(si.nr_clusters):
             if si.cluster_info[i].table != NULL:
@@ -764,6 +855,11 @@ cdef list _check_device(SwapDevice dev):
         errors.append(f"I3: inuse_pages {si.inuse_pages} > pages {si.pages}")
     if tables != si.nr_tables:
         errors.append(f"I8: nr_tables {si.nr_tables} but {tables} tables")
+    for k in range(si.nr_table_cache):
+        for s in range(cs):
+            if si.table_cache[k][s]:
+                errors.append(f"I8: cached table {k} has a non-zero word at {s}")
+                break
     if si.g == &dev.own_g:
         if (si.flags & SWP_WRITEOK) and si.g.nr_swap_pages != <int64_t>(si.pages - si.inuse_pages):
             errors.append(f"I3: nr_swap_pages {si.g.nr_swap_pages} != pages - inuse")
@@ -875,20 +971,48 @@ class _Unraisable:
         self.object = obj
 
 
-cdef inline int to_int(object v, long lo, long hi, str what) except? -1:
+cdef int to_int_slow(object v, long lo, long hi, str what) except? -1:
+    cdef int overflow = 0
+    cdef long x
     if type(v) is not int:
         v = PyNumber_Index(v)
-    if v < lo or v > hi:
+    x = PyLong_AsLongAndOverflow(v, &overflow)   # no exception on overflow
+    if overflow or x < lo or x > hi:
         raise ValueError(f"{what} {v} is outside {lo} .. {hi}")
-    return <int>v
+    return <int>x
+
+
+cdef inline int to_int(object v, long lo, long hi, str what) except? -1:
+    """``v`` as a C int in ``lo .. hi``; TypeError / ValueError otherwise."""
+    cdef int overflow = 0
+    cdef long x
+    if type(v) is int:
+        x = PyLong_AsLongAndOverflow(v, &overflow)
+        if not overflow and lo <= x <= hi:
+            return <int>x
+    return to_int_slow(v, lo, hi, what)
+
+
+cdef uint64_t to_offset_slow(object v, const swap_device_t* si) except? 0xFFFFFFFFFFFFFFFF:
+    cdef int overflow = 0
+    cdef long long x
+    if type(v) is not int:
+        v = PyNumber_Index(v)
+    x = PyLong_AsLongLongAndOverflow(v, &overflow)
+    if overflow or x < 0 or <uint64_t>x >= si.max:
+        raise ValueError(f"offset {v} is outside 0 .. {si.max - 1}")
+    return <uint64_t>x
 
 
 cdef inline uint64_t to_offset(object v, const swap_device_t* si) except? 0xFFFFFFFFFFFFFFFF:
-    if type(v) is not int:
-        v = PyNumber_Index(v)
-    if v < 0 or v >= si.max:
-        raise ValueError(f"offset {v} is outside 0 .. {si.max - 1}")
-    return <uint64_t>v
+    """``v`` as a slot offset below ``si.max``; TypeError / ValueError otherwise."""
+    cdef int overflow = 0
+    cdef long long x
+    if type(v) is int:
+        x = PyLong_AsLongLongAndOverflow(v, &overflow)
+        if not overflow and x >= 0 and <uint64_t>x < si.max:
+            return <uint64_t>x
+    return to_offset_slow(v, si)
 
 
 cdef inline object as_offsets(object arr):
@@ -925,8 +1049,6 @@ cdef class SwapDevice:
     see :meth:`memory_footprint`.
 
     Runtime complexity: construction O(nr_slots).
-
-    >>> from vswap import SwapDevice
     >>> dev = SwapDevice(4096, cluster_size=64)
     >>> dev.alloc(), dev.alloc(), dev.alloc(order=3)
     (1, 2, 64)
@@ -970,7 +1092,7 @@ cdef class SwapDevice:
             flags |= SWP_SOLIDSTATE
         if discard:
             flags |= SWP_PAGE_DISCARD
-        self.name = name
+        self._name = name
         self._requested_prio = priority
         self.si.prio = DEF_SWAP_PRIO if priority is None else priority
         self.si.reclaim = swap_default_reclaim
@@ -1004,17 +1126,19 @@ cdef class SwapDevice:
         The per-CPU cached cluster of ``cpu`` first (if it is on this
         device), then ``cluster_alloc_swap_entry`` (the slow path of the
         kernel's §3c order). NoSpace when nothing can be allocated; a large
-        order fails fast. Runtime complexity: O(1) amortised on the fast
+        order fails fast. A failed allocation keeps the side effects it has
+        in the kernel (lists rotated by the scans, a synchronous discard, a
+        full-cluster reclaim, the counters of the attempt); a ValueError or
+        TypeError for bad arguments changes nothing. Runtime complexity: O(1) amortised on the fast
         path, O(clusters scanned * cluster_size) in the slow path.
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(1024, cluster_size=16)
         >>> dev.alloc(order=2), dev.alloc(order=2), dev.alloc()
         (16, 20, 1)
         """
         cdef int o, c
         cdef uint64_t off
-        self._check_usable(True)
+        if self.si.map == NULL or self._in_hook:
+            self._check_usable(True)
         o = to_int(order, 0, self.si.nr_orders - 1, "order")
         c = to_int(cpu, 0, NR_CPUS - 1, "cpu")
         swap_device_alloc(&self.si, o, c, &off)
@@ -1027,8 +1151,6 @@ cdef class SwapDevice:
 
         The array is shorter than ``n`` when the device fills. The loop runs
         in C. Runtime complexity: O(n) amortised.
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(10, cluster_size=4)   # clusters 0 and 2 hold bad slots
         >>> dev.alloc_many(100)                    # nonfull[0] before the free list
         array([1, 2, 3, 8, 9, 4, 5, 6, 7], dtype=uint64)
@@ -1048,6 +1170,9 @@ cdef class SwapDevice:
         cdef uint64_t[::1] res = out
         i = 0
         while i < count:
+            i += alloc_run(&self.si, o, c, &res[i], count - i)
+            if i >= count:
+                break
             swap_device_alloc(&self.si, o, c, &off)
             if off == 0:
                 break
@@ -1063,15 +1188,14 @@ cdef class SwapDevice:
         ValueError for a misaligned or out-of-range offset, NoEntry if a
         slot is not allocated; nothing changes on error. Their table words
         are cleared. Runtime complexity: O(2**order).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16)
         >>> off = dev.alloc(order=1); dev.free(off, order=1); dev.nr_used
         0
         """
         cdef int o, err
         cdef uint64_t off
-        self._check_usable(False)
+        if self.si.map == NULL:
+            self._check_usable(False)
         o = to_int(order, 0, self.si.nr_orders - 1, "order")
         off = to_offset(offset, &self.si)
         err = swap_free(&self.si, off, o)
@@ -1086,7 +1210,6 @@ cdef class SwapDevice:
         O(len(offsets) * 2**order) in C.
 
         >>> import numpy as np
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16)
         >>> dev.free_many(dev.alloc_many(5)); dev.nr_used
         0
@@ -1099,19 +1222,24 @@ cdef class SwapDevice:
         o = to_int(order, 0, self.si.nr_orders - 1, "order")
         cdef const uint64_t[:] v = arr
         nr = <uint64_t>1 << o
+        # Pass 1 marks every range FREEING (so a duplicate fails the check);
+        # on error the marks are undone and nothing has changed.
         for i in range(v.shape[0]):
-            err = swap_check_range(&self.si, v[i], o)
+            err = check_range(&self.si, v[i], o)
             if err:
                 bad_i = i
                 break
-            memset(&self.si.map[v[i]], SLOT_FREEING, nr)   # catches duplicates
+            if nr == 1:
+                self.si.map[v[i]] = SLOT_FREEING
+            else:
+                memset(&self.si.map[v[i]], SLOT_FREEING, nr)
         if bad_i >= 0:
             for j in range(bad_i):
                 memset(&self.si.map[v[j]], SLOT_USED, nr)
             raise_free_error(err, v[bad_i], o)
+        # Pass 2 frees (swap_entries_free overwrites the marks with SLOT_FREE).
         for i in range(v.shape[0]):
-            memset(&self.si.map[v[i]], SLOT_USED, nr)
-            swap_entries_free(&self.si, v[i], nr)
+            entries_free(&self.si, v[i], nr)
 
     # -- the table word and the reclaim hook -----------------------------------
 
@@ -1122,8 +1250,6 @@ cdef class SwapDevice:
         reverse map); bit 63 (``SWAP_TABLE_CACHE_ONLY``) tells the
         allocator the slot is held only by the swap cache. Runtime
         complexity: O(1).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16)
         >>> off = dev.alloc(); dev.set_table(off, 0xabc); hex(dev.get_table(off))
         '0xabc'
@@ -1135,8 +1261,6 @@ cdef class SwapDevice:
         """Set the table word of an allocated slot; NoEntry if it is not allocated.
 
         Runtime complexity: O(1).
-
-        >>> from vswap import SwapDevice, NoEntry
         >>> dev = SwapDevice(64, cluster_size=16)
         >>> try: dev.set_table(5, 1)
         ... except NoEntry: print("not allocated")
@@ -1168,8 +1292,6 @@ cdef class SwapDevice:
         hook costs a Python call per candidate slot; compiled designs set
         ``swap_device_t.reclaim``/``reclaim_ctx`` from Cython instead. The
         default frees the one slot. Runtime complexity: O(1).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16)
         >>> dev.set_reclaim_hook(lambda d, off: 0); dev.set_reclaim_hook(None)
         """
@@ -1192,8 +1314,6 @@ cdef class SwapDevice:
         ``force``) and asks the hook to release every cache-only slot.
         Returns the slots reclaimed. Runtime complexity: O(clusters scanned
         * cluster_size).
-
-        >>> from vswap import SwapDevice, SWAP_TABLE_CACHE_ONLY
         >>> dev = SwapDevice(17, cluster_size=16)
         >>> offs = dev.alloc_many(16); dev.set_table(int(offs[3]), SWAP_TABLE_CACHE_ONLY)
         >>> dev.reclaim_full_clusters(), dev.nr_used
@@ -1206,8 +1326,6 @@ cdef class SwapDevice:
         """Run the discard work: discard and free every DISCARD cluster; return how many.
 
         Runtime complexity: O(clusters on the discard list).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16, discard=True)
         >>> dev.free(dev.alloc()); dev.free(dev.alloc(order=4), order=4)
         >>> dev.clusters()["discard"], dev.run_discard(), dev.clusters()["discard"]
@@ -1219,20 +1337,35 @@ cdef class SwapDevice:
     # -- queries -------------------------------------------------------------------
 
     @property
+    def name(self):
+        """The device's name (for reports), or None. Runtime complexity: O(1).
+
+        >>> SwapDevice(100, name="zram0").name
+        'zram0'
+        """
+        return self._name
+
+    @property
     def nr_slots(self):
-        """Slots of the device, header included (``si->max``). O(1)."""
+        """Slots of the device, header included (``si->max``). Runtime complexity: O(1).
+
+        >>> SwapDevice(100, cluster_size=8).nr_slots
+        100
+        """
         return self.si.max
 
     @property
     def pages(self):
-        """Usable slots: ``nr_slots - 1 - bad`` (``si->pages``). O(1)."""
+        """Usable slots: ``nr_slots - 1 - bad`` (``si->pages``). Runtime complexity: O(1).
+
+        >>> SwapDevice(100, cluster_size=8, bad_slots=[5]).pages
+        98
+        """
         return self.si.pages
 
     @property
     def nr_used(self):
-        """Allocated slots (``si->inuse_pages``). O(1).
-
-        >>> from vswap import SwapDevice
+        """Allocated slots (``si->inuse_pages``). Runtime complexity: O(1).
         >>> dev = SwapDevice(100, cluster_size=8); _ = dev.alloc(order=2); dev.nr_used
         4
         """
@@ -1240,49 +1373,81 @@ cdef class SwapDevice:
 
     @property
     def nr_free(self):
-        """Free usable slots: ``pages - nr_used``. O(1)."""
+        """Free usable slots: ``pages - nr_used``. Runtime complexity: O(1).
+
+        >>> dev = SwapDevice(100, cluster_size=8); _ = dev.alloc(); dev.nr_free
+        98
+        """
         return self.si.pages - self.si.inuse_pages
 
     @property
     def cluster_size(self):
-        """Slots per cluster (``SWAPFILE_CLUSTER``). O(1)."""
+        """Slots per cluster (``SWAPFILE_CLUSTER``). Runtime complexity: O(1).
+
+        >>> SwapDevice(100).cluster_size
+        512
+        """
         return self.si.cluster_size
 
     @property
     def nr_clusters(self):
-        """Clusters of the device, the tail one included. O(1)."""
+        """Clusters of the device, the tail one included. Runtime complexity: O(1).
+
+        >>> SwapDevice(100, cluster_size=8).nr_clusters
+        13
+        """
         return self.si.nr_clusters
 
     @property
     def max_order(self):
-        """Largest allocation order: ``log2(cluster_size)``. O(1)."""
+        """Largest allocation order: ``log2(cluster_size)``. Runtime complexity: O(1).
+
+        >>> SwapDevice(100, cluster_size=16).max_order
+        4
+        """
         return self.si.nr_orders - 1
 
     @property
     def priority(self):
-        """Swap priority (``DEF_SWAP_PRIO`` when none was given). O(1)."""
+        """Swap priority (``DEF_SWAP_PRIO``, -1, when none was given). Runtime complexity: O(1).
+
+        >>> SwapDevice(100).priority, SwapDevice(100, priority=7).priority
+        (-1, 7)
+        """
         return self.si.prio
 
     @property
     def solid_state(self):
-        """False for a rotating device (``!SWP_SOLIDSTATE``). O(1)."""
+        """False for a rotating device (``!SWP_SOLIDSTATE``). Runtime complexity: O(1).
+
+        >>> SwapDevice(100, solid_state=False).solid_state
+        False
+        """
         return bool(self.si.flags & SWP_SOLIDSTATE)
 
     @property
     def discard(self):
-        """True if freed clusters are discarded first (``SWP_PAGE_DISCARD``). O(1)."""
+        """True if freed clusters are discarded first (``SWP_PAGE_DISCARD``). Runtime complexity: O(1).
+
+        >>> SwapDevice(100, discard=True).discard
+        True
+        """
         return bool(self.si.flags & SWP_PAGE_DISCARD)
 
     @property
     def writeok(self):
-        """False once the device is swapped off (``SWP_WRITEOK``). O(1)."""
+        """False once the device is swapped off (``SWP_WRITEOK``). Runtime complexity: O(1).
+
+        >>> dev = SwapDevice(100); swaps = SwapDevices([dev]); swaps.swapoff(dev); dev.writeok
+        False
+        """
         return bool(self.si.flags & SWP_WRITEOK)
 
     @property
     def swap_full(self):
-        """``vm_swap_full()``: more than half of the swap space (of the set) is used. O(1).
+        """``vm_swap_full()``: more than half of the swap space (of the set) is used.
 
-        >>> from vswap import SwapDevice
+        Runtime complexity: O(1).
         >>> dev = SwapDevice(9, cluster_size=8); _ = dev.alloc_many(5); dev.swap_full
         True
         """
@@ -1293,19 +1458,27 @@ cdef class SwapDevice:
         """True once the device filled up while the swap space was over half full.
 
         The kernel then queues its reclaim work; here
-        :meth:`reclaim_full_clusters` runs it and clears the flag. O(1).
+        :meth:`reclaim_full_clusters` runs it and clears the flag. Runtime
+        complexity: O(1).
+
+        >>> dev = SwapDevice(9, cluster_size=8); _ = dev.alloc_many(8); dev.reclaim_scheduled
+        True
         """
         return bool(self.si.reclaim_scheduled)
 
     @property
     def type(self):
-        """Index of the device in its :class:`SwapDevices`, or None. O(1)."""
+        """Index of the device in its :class:`SwapDevices` (its swap type), or None.
+
+        Runtime complexity: O(1).
+
+        >>> dev = SwapDevice(100); t0 = dev.type; _ = SwapDevices([dev]); t0, dev.type
+        (None, 0)
+        """
         return None if self.si.type < 0 else self.si.type
 
     def slot_state(self, offset):
         """``"free"``, ``"used"`` or ``"bad"``. Runtime complexity: O(1).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(32, cluster_size=8, bad_slots=[3])
         >>> dev.slot_state(0), dev.slot_state(3), dev.slot_state(dev.alloc())
         ('bad', 'bad', 'used')
@@ -1318,9 +1491,7 @@ cdef class SwapDevice:
         return _SLOT_NAMES[self.si.map[<uint64_t>offset]]
 
     def cluster_info(self, index):
-        """``(count, order, list name, has_table)`` of cluster ``index``. O(1).
-
-        >>> from vswap import SwapDevice
+        """``(count, order, list name, has_table)`` of cluster ``index``. Runtime complexity: O(1).
         >>> dev = SwapDevice(64, cluster_size=16); _ = dev.alloc(order=2)
         >>> dev.cluster_info(0), dev.cluster_info(1), dev.cluster_info(2)
         ((1, 0, 'nonfull', True), (4, 2, 'frag', True), (0, 0, 'free', False))
@@ -1334,8 +1505,6 @@ cdef class SwapDevice:
         """Cluster indices by list, in list order: free, nonfull[o], frag[o], full, discard.
 
         Runtime complexity: O(nr_clusters).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16)
         >>> c = dev.clusters(); c["free"], c["nonfull"][0]
         ([1, 2, 3], [0])
@@ -1357,8 +1526,6 @@ cdef class SwapDevice:
 
         A rotating device reports its shared ``global_cluster`` offsets
         instead (``cpu`` is then ignored). Runtime complexity: O(orders).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16); _ = dev.alloc(cpu=1)
         >>> dev.percpu_cluster(1), dev.percpu_cluster(0)
         ({0: 2}, {})
@@ -1383,8 +1550,6 @@ cdef class SwapDevice:
         ``list_moves``, ``discards``, ``sync_discards``, ``reclaim_calls``,
         ``reclaimed``, ``full_scans``, ``tables_allocated``,
         ``tables_freed``. Runtime complexity: O(1).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16); _ = dev.alloc(); _ = dev.alloc()
         >>> dev.stats["slow_path"], dev.stats["fast_hits"]
         (1, 1)
@@ -1400,8 +1565,6 @@ cdef class SwapDevice:
 
     def reset_stats(self):
         """Zero every counter of :attr:`stats`. Runtime complexity: O(1).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(64, cluster_size=16); _ = dev.alloc(); dev.reset_stats()
         >>> dev.stats["slow_path"]
         0
@@ -1414,9 +1577,8 @@ cdef class SwapDevice:
         ``map`` is one byte per slot (the allocator's slot state, static),
         ``clusters`` ``sizeof(swap_cluster_info)`` per cluster (static),
         ``tables`` 8 bytes per slot of every cluster that has a table
-        (dynamic, like the kernel's swap table). Runtime complexity: O(1).
-
-        >>> from vswap import SwapDevice
+        (dynamic, like the kernel's swap table), ``table_cache`` the freed
+        tables kept for reuse (at most 16). Runtime complexity: O(1).
         >>> dev = SwapDevice(1024, cluster_size=512); _ = dev.alloc()
         >>> dev.memory_footprint()["tables"]
         4096
@@ -1424,16 +1586,21 @@ cdef class SwapDevice:
         m = <uint64_t>self.si.nr_clusters * self.si.cluster_size
         c = <uint64_t>self.si.nr_clusters * sizeof(swap_cluster_info)
         t = self.si.nr_tables * self.si.cluster_size * sizeof(uint64_t)
-        return {"map": m, "clusters": c, "tables": t, "total": m + c + t}
+        k = <uint64_t>self.si.nr_table_cache * self.si.cluster_size * sizeof(uint64_t)
+        return {"map": m, "clusters": c, "tables": t, "table_cache": k, "total": m + c + t + k}
 
     @property
     def nbytes(self):
-        """Total bytes held (``memory_footprint()["total"]``). O(1)."""
+        """Total bytes held (``memory_footprint()["total"]``). Runtime complexity: O(1).
+
+        >>> dev = SwapDevice(1024, cluster_size=512); dev.nbytes == dev.memory_footprint()["total"]
+        True
+        """
         return self.memory_footprint()["total"]
 
     def __repr__(self):
         kind = "ssd" if self.si.flags & SWP_SOLIDSTATE else "hdd"
-        return (f"SwapDevice(name={self.name!r}, nr_slots={self.si.max}, used={self.si.inuse_pages}, "
+        return (f"SwapDevice(name={self._name!r}, nr_slots={self.si.max}, used={self.si.inuse_pages}, "
                 f"cluster_size={self.si.cluster_size}, prio={self.si.prio}, {kind})")
 
     def check(self):
@@ -1451,8 +1618,6 @@ cdef class SwapDevice:
         only while it is writeok. I5-I7 are checked per operation by the
         tests (alignment, order ownership); I11 (lock order) does not apply
         to this single-threaded model. Runtime complexity: O(nr_slots).
-
-        >>> from vswap import SwapDevice
         >>> dev = SwapDevice(1000, cluster_size=32, bad_slots=[40]); _ = dev.alloc(order=5)
         >>> dev.check()
         """
@@ -1488,6 +1653,7 @@ cdef class SwapDevice:
             "lists": self.clusters(),
             "tables": tables,
             "inuse": self.si.inuse_pages,
+            "table_cache": self.si.nr_table_cache,
             "pages": self.si.pages,
             "on_avail": bool(self.si.on_avail),
             "writeok": self.writeok,
@@ -1511,8 +1677,6 @@ cdef class SwapDevices:
 
     Runtime complexity: as :meth:`SwapDevice.alloc`, plus O(devices) for
     the priority list in the slow path.
-
-    >>> from vswap import SwapDevice, SwapDevices
     >>> fast, slow = SwapDevice(64, cluster_size=16, priority=10), SwapDevice(64, cluster_size=16)
     >>> swaps = SwapDevices([slow, fast])
     >>> swaps.alloc(), fast.type, slow.type, slow.priority
@@ -1533,8 +1697,6 @@ cdef class SwapDevices:
         The device leaves its own per-CPU cache and counts into this set;
         ValueError if it is in a set already, swapped off, or has another
         cluster size. Runtime complexity: O(devices).
-
-        >>> from vswap import SwapDevice, SwapDevices
         >>> swaps = SwapDevices(); swaps.swapon(SwapDevice(32, cluster_size=8))
         0
         """
@@ -1574,8 +1736,6 @@ cdef class SwapDevices:
         allocated slots stay readable and freeable (the designs above move
         the data and free them); it is never allocated from again. Runtime
         complexity: O(NR_CPUS * orders).
-
-        >>> from vswap import SwapDevice, SwapDevices
         >>> a, b = SwapDevice(32, cluster_size=8), SwapDevice(32, cluster_size=8)
         >>> swaps = SwapDevices([a, b]); swaps.swapoff(a); swaps.alloc()
         (1, 1)
@@ -1584,7 +1744,7 @@ cdef class SwapDevices:
         if dev._set is not self:
             raise ValueError("the device is not in this set")
         if not dev.si.flags & SWP_WRITEOK:
-            raise ValueError("the device is already swapped off")
+            raise ValueError("the device is swapped off")
         del_from_avail_list(&dev.si)
         dev.si.flags &= ~SWP_WRITEOK
         self.g.nr_swap_pages -= dev.si.pages
@@ -1596,8 +1756,6 @@ cdef class SwapDevices:
 
         NoSpace when no device can satisfy it. Runtime complexity: O(1)
         amortised on the fast path.
-
-        >>> from vswap import SwapDevice, SwapDevices
         >>> swaps = SwapDevices([SwapDevice(32, cluster_size=8), SwapDevice(32, cluster_size=8)])
         >>> swaps.alloc(order=3), swaps.alloc(order=3)
         ((0, 8), (1, 8))
@@ -1617,13 +1775,15 @@ cdef class SwapDevices:
         return (si.type, off)
 
     def __len__(self):
-        """Devices in the set, swapped-off ones included. O(1)."""
+        """Devices in the set, swapped-off ones included. Runtime complexity: O(devices).
+
+        >>> len(SwapDevices([SwapDevice(32, cluster_size=8), SwapDevice(32, cluster_size=8)]))
+        2
+        """
         return sum(1 for d in self._devices if d is not None)
 
     def __getitem__(self, t):
-        """The device of type ``t``; KeyError if none. O(1).
-
-        >>> from vswap import SwapDevice, SwapDevices
+        """The device of type ``t``; KeyError if none. Runtime complexity: O(1).
         >>> dev = SwapDevice(32, cluster_size=8); swaps = SwapDevices([dev]); swaps[0] is dev
         True
         """
@@ -1634,14 +1794,18 @@ cdef class SwapDevices:
         return self._devices[t]
 
     def __iter__(self):
-        """The devices by type. O(devices)."""
+        """The devices by type. Runtime complexity: O(devices).
+
+        >>> [d.name for d in SwapDevices([SwapDevice(32, name="a"), SwapDevice(32, name="b")])]
+        ['a', 'b']
+        """
         return iter([d for d in self._devices if d is not None])
 
     @property
     def avail(self):
-        """Types on the avail list, in the order the slow path tries them. O(devices).
+        """Types on the avail list, in the order the slow path tries them.
 
-        >>> from vswap import SwapDevice, SwapDevices
+        Runtime complexity: O(devices).
         >>> swaps = SwapDevices([SwapDevice(32, cluster_size=8) for _ in range(3)])
         >>> swaps.avail, swaps.alloc(), swaps.avail
         ([0, 1, 2], (0, 1), [1, 2, 0])
@@ -1650,26 +1814,37 @@ cdef class SwapDevices:
 
     @property
     def nr_swap_pages(self):
-        """Free slots of the set (``nr_swap_pages``). O(1)."""
+        """Free slots of the set (``nr_swap_pages``). Runtime complexity: O(1).
+
+        >>> swaps = SwapDevices([SwapDevice(32), SwapDevice(32)]); _ = swaps.alloc(); swaps.nr_swap_pages
+        61
+        """
         return self.g.nr_swap_pages
 
     @property
     def total_swap_pages(self):
-        """Usable slots of the writable devices (``total_swap_pages``). O(1)."""
+        """Usable slots of the writable devices (``total_swap_pages``). Runtime complexity: O(1).
+
+        >>> SwapDevices([SwapDevice(32), SwapDevice(32)]).total_swap_pages
+        62
+        """
         return self.g.total_swap_pages
 
     @property
     def swap_full(self):
-        """``vm_swap_full()``: ``nr_swap_pages * 2 < total_swap_pages``. O(1)."""
+        """``vm_swap_full()``: ``nr_swap_pages * 2 < total_swap_pages``. Runtime complexity: O(1).
+
+        >>> swaps = SwapDevices([SwapDevice(32), SwapDevice(32)])
+        >>> _ = swaps[0].alloc_many(31); s1 = swaps.swap_full; _ = swaps.alloc(); s1, swaps.swap_full
+        (False, True)
+        """
         return self.g.nr_swap_pages * 2 < self.g.total_swap_pages
 
     @property
     def stats(self):
         """Set-level counters (``fast_hits``, ``slow_path``, ``requeues``,
         ``fallthroughs``, ``failures``); per-device work is in each device's
-        :attr:`SwapDevice.stats`. O(1).
-
-        >>> from vswap import SwapDevice, SwapDevices
+        :attr:`SwapDevice.stats`. Runtime complexity: O(1).
         >>> swaps = SwapDevices([SwapDevice(32, cluster_size=8)]); _ = swaps.alloc(); _ = swaps.alloc()
         >>> swaps.stats["fast_hits"], swaps.stats["slow_path"]
         (1, 1)
@@ -1679,7 +1854,12 @@ cdef class SwapDevices:
                 "fallthroughs": s.fallthroughs, "failures": s.failures}
 
     def reset_stats(self):
-        """Zero the set counters and every device's counters. O(devices)."""
+        """Zero the set counters and every device's counters. Runtime complexity: O(devices).
+
+        >>> swaps = SwapDevices([SwapDevice(32)]); _ = swaps.alloc(); swaps.reset_stats()
+        >>> swaps.stats["slow_path"], swaps[0].stats["slow_path"]
+        (0, 0)
+        """
         memset(&self.g.stats, 0, sizeof(swap_set_stats))
         for dev in self:
             dev.reset_stats()
@@ -1692,8 +1872,6 @@ cdef class SwapDevices:
         writable devices; the avail list is sorted by priority and holds
         exactly the writable, non-full devices; every per-CPU hint names a
         writable device of the set. Runtime complexity: O(total slots).
-
-        >>> from vswap import SwapDevice, SwapDevices
         >>> swaps = SwapDevices([SwapDevice(32, cluster_size=8)]); _ = swaps.alloc(); swaps.check()
         """
         cdef int i, cpu, o

@@ -26,7 +26,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
-from vswap._common cimport to_u64, as_entries
+from vswap._common cimport to_u64
 from vswap._direct cimport direct_reclaim
 from vswap._mem cimport checked_calloc
 from vswap._swapfile cimport (
@@ -43,6 +43,7 @@ import numpy as np
 
 from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
+from vswap.protocol import check_uint64_array as as_entries
 
 __all__ = ["VirtualSwap", "VSWAP_PRESETS", "SWP_DESC_BYTES"]
 

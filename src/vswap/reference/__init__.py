@@ -23,6 +23,7 @@ from vswap.reference.swapfile import (
     SwapDevices,
 )
 from vswap.reference.xarray import XA_NODE_BYTES, XA_VALUE_MAX, XArray
+from vswap.protocol import Lookup, PageTable, SwapSpace  # noqa: E402
 
 __all__ = [
     "SwapError",
@@ -37,6 +38,6 @@ __all__ = [
     "SWAP_TABLE_CACHE_ONLY",
     "NR_CPUS",
     "DEF_SWAP_PRIO",
-    "DirectSwap",
+    "DirectSwap", "SwapSpace", "Lookup", "PageTable",
     "VirtualSwap",
 ]

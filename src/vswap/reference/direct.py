@@ -19,6 +19,7 @@ import numpy as np
 from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 from vswap.protocol import (COUNT_CONTINUED, LOOKUP_KINDS, SWAP_CONT_MAX, SWAP_HAS_CACHE,
                             SWAP_MAP_MAX, Lookup, SwapSpace)
+from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.swapfile import NR_CPUS, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK, SwapDevices
 
 __all__ = ["DirectSwap", "SWAP_COUNT_LIMIT"]
@@ -47,16 +48,6 @@ def _u64(v, limit, what):
     if v < 0 or v >= limit:
         raise ValueError(f"{what} {v} is outside 0 .. {limit - 1}")
     return v
-
-
-def _as_entries(arr, what="entries"):
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"{what} must be a numpy array, not {type(arr).__name__}")
-    if arr.dtype != np.uint64:
-        raise TypeError(f"{what} must have dtype uint64, not {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"{what} must be one-dimensional, not {arr.ndim}-D")
-    return arr
 
 
 def _tb_is_folio(w):
@@ -143,7 +134,8 @@ class DirectSwap(SwapSpace):
     def _tb_write(self, dv, off, w):
         self.st["table_writes"] += 1
         si = dv.si
-        si.ci[off >> si.shift].table[off & (si.cs - 1)] = w
+        if si.map[off] == 1:                # SLOT_USED; not if freed behind the design's back
+            si.ci[off >> si.shift].table[off & (si.cs - 1)] = w
 
     @staticmethod
     def _count(dv, off):
@@ -151,11 +143,10 @@ class DirectSwap(SwapSpace):
         c = m & 0x3F
         if not m & COUNT_CONTINUED:
             return c
-        page = off >> PAGE_SHIFT
         idx = off & ((1 << PAGE_SHIFT) - 1)
         mult = SWAP_MAP_MAX + 1
         for k in range(CONT_LEVELS):
-            p = dv.cont.get((page, k))
+            p = dv.cont.get((off >> PAGE_SHIFT, k))     # the page of continuation digits
             if p is None:
                 break
             b = p[idx]
@@ -186,10 +177,9 @@ class DirectSwap(SwapSpace):
             return
         rest = c // (SWAP_MAP_MAX + 1)
         dv.swap_map[off] = cache | (c % (SWAP_MAP_MAX + 1)) | (COUNT_CONTINUED if rest else 0)
-        page = off >> PAGE_SHIFT
         idx = off & ((1 << PAGE_SHIFT) - 1)
         for k in range(CONT_LEVELS):
-            p = dv.cont.get((page, k))
+            p = dv.cont.get((off >> PAGE_SHIFT, k))
             if p is None:
                 break
             p[idx] = rest & SWAP_CONT_MAX
@@ -221,7 +211,12 @@ class DirectSwap(SwapSpace):
                 if self._zswap.pop(_mkentry(t, i), None) is not None:
                     dv.nr_zswap -= 1
         self.st["slots_freed"] += nr
-        dv.si._swap_entries_free(off, nr)
+        if all(dv.si.map[i] == 1 for i in range(off, off + nr)):     # SLOT_USED
+            dv.si._swap_entries_free(off, nr)
+            return
+        for i in range(off, off + nr):      # freed behind the design's back: never twice
+            if dv.si.map[i] == 1:
+                dv.si._swap_entries_free(i, 1)
 
     @staticmethod
     def _chunk_end(dv, cur, end):
@@ -254,6 +249,8 @@ class DirectSwap(SwapSpace):
         if not _tb_is_folio(w):
             return 0
         n = 1 << ((w >> 2) & 15)
+        if n > dv.si.cs:                    # not a word this design wrote (set_table)
+            return 0
         base = off & ~(n - 1)
         for i in range(base, base + n):
             if dv.swap_map[i] != SWAP_HAS_CACHE:
@@ -307,11 +304,16 @@ class DirectSwap(SwapSpace):
                     step = ((cur + r) & ~(r - 1)) - cur
             cur += step
 
-    def _check_used(self, t, dv, off, nr, need_count):
-        for i in range(off, off + nr):
+    def _used(self, entry, nr, mode, need_count):
+        """Validate a request on allocated entries (see ``_direct.pyx``); (e, n, t, dv, off)."""
+        e = self._entry(entry)
+        n = self._nr(nr) if mode == 0 else self._order(nr) if mode == 1 else 1
+        dv = self._range(e, n, mode == 1)
+        t, off = e >> 58, e & OFFSET_MASK
+        for i in range(off, off + n):
             if dv.swap_map[i] == 0 or (need_count and self._count(dv, i) == 0):
-                return i
-        return None
+                _raise("noent", t, i, "is free or has a swap count of 0" if need_count else "")
+        return e, n, t, dv, off
 
     def _range(self, e, nr, aligned):
         t, off = e >> 58, e & OFFSET_MASK
@@ -341,13 +343,6 @@ class DirectSwap(SwapSpace):
     def _order(order):
         return 1 << _u64(order, 10, "order")
 
-    def _single(self, entry):
-        e = self._entry(entry)
-        dv = self._range(e, 1, False)
-        t, off = e >> 58, e & OFFSET_MASK
-        if dv.swap_map[off] == 0:
-            _raise("noent", t, off)
-        return e, t, dv, off
 
     # -- swapon / allocation ---------------------------------------------------------------
 
@@ -362,16 +357,20 @@ class DirectSwap(SwapSpace):
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.DirectSwap.folio_alloc_swap`. O(2**order) amortised."""
         f = _u64(folio, FOLIO_MAX, "folio")
+        nr, m, c = self._alloc_args(order, memcg, cpu)
+        e = self._alloc_one(f, nr, m, c)
+        if e == 0:
+            raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
+        return e
+
+    def _alloc_args(self, order, memcg, cpu):
         nr = self._order(order)
         m = _u64(memcg, 65536, "memcg")
         c = _u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
         if self._swaps._devices and nr > next(iter(self._swaps)).cs:
             raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
-        e = self._alloc_one(f, nr, m, c)
-        if e == 0:
-            raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
-        return e
+        return nr, m, c
 
     def _alloc_one(self, folio, nr, memcg, cpu):
         order = nr.bit_length() - 1
@@ -391,12 +390,7 @@ class DirectSwap(SwapSpace):
     def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.DirectSwap.folio_alloc_swap_many`. O(n * 2**order)."""
         arr = _as_entries(folios, "folios")
-        nr = self._order(order)
-        m = _u64(memcg, 65536, "memcg")
-        c = _u64(cpu, NR_CPUS, "cpu")
-        self._sync_devices()
-        if self._swaps._devices and nr > next(iter(self._swaps)).cs:
-            raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
+        nr, m, c = self._alloc_args(order, memcg, cpu)
         vals = [int(x) for x in arr]
         for f in vals:
             if f >= FOLIO_MAX:
@@ -426,12 +420,7 @@ class DirectSwap(SwapSpace):
 
     def swap_duplicate(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.swap_duplicate`. O(nr)."""
-        e, n = self._entry(entry), self._nr(nr)
-        dv = self._range(e, n, False)
-        t, off = e >> 58, e & OFFSET_MASK
-        bad = self._check_used(t, dv, off, n, False)
-        if bad is not None:
-            _raise("noent", t, bad)
+        e, n, t, dv, off = self._used(entry, nr, 0, False)
         for i in range(off, off + n):
             if self._count(dv, i) >= SWAP_COUNT_LIMIT:
                 _raise("overflow", t, i)
@@ -468,12 +457,7 @@ class DirectSwap(SwapSpace):
 
     def swap_free_nr(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.swap_free_nr`. O(nr)."""
-        e, n = self._entry(entry), self._nr(nr)
-        dv = self._range(e, n, False)
-        t, off = e >> 58, e & OFFSET_MASK
-        bad = self._check_used(t, dv, off, n, True)
-        if bad is not None:
-            _raise("noent", t, bad, "is free or has a swap count of 0")
+        e, n, t, dv, off = self._used(entry, nr, 0, True)
         cur, end = off, off + n
         while cur < end:
             ce = self._chunk_end(dv, cur, end)
@@ -490,12 +474,7 @@ class DirectSwap(SwapSpace):
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.free_swap_and_cache_nr`. O(nr)."""
-        e, n = self._entry(entry), self._nr(nr)
-        dv = self._range(e, n, False)
-        t, off = e >> 58, e & OFFSET_MASK
-        bad = self._check_used(t, dv, off, n, True)
-        if bad is not None:
-            _raise("noent", t, bad, "is free or has a swap count of 0")
+        e, n, t, dv, off = self._used(entry, nr, 0, True)
         self._fsc_core(t, dv, off, n)
 
     def free_swap_and_cache_many(self, entries):
@@ -513,12 +492,12 @@ class DirectSwap(SwapSpace):
 
     def swap_count(self, entry):
         """See :meth:`vswap.DirectSwap.swap_count`. O(1)."""
-        _, _, dv, off = self._single(entry)
+        *_, dv, off = self._used(entry, None, 2, False)
         return self._count(dv, off)
 
     def memcg_id(self, entry):
         """See :meth:`vswap.DirectSwap.memcg_id`. O(1)."""
-        _, _, dv, off = self._single(entry)
+        *_, dv, off = self._used(entry, None, 2, False)
         return dv.swap_cgroup[off]
 
     # -- swap cache -----------------------------------------------------------------------------
@@ -589,13 +568,13 @@ class DirectSwap(SwapSpace):
 
     def swap_cache_get_folio(self, entry):
         """See :meth:`vswap.DirectSwap.swap_cache_get_folio`. O(1)."""
-        _, _, dv, off = self._single(entry)
+        *_, dv, off = self._used(entry, None, 2, False)
         w = self._tb_read(dv, off) & TB_VALUE
         return (w >> 6) if _tb_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
         """See :meth:`vswap.DirectSwap.swap_cache_get_shadow`. O(1)."""
-        _, _, dv, off = self._single(entry)
+        *_, dv, off = self._used(entry, None, 2, False)
         w = self._tb_read(dv, off) & TB_VALUE
         return (w >> 1) if _tb_is_shadow(w) else None
 
@@ -639,7 +618,7 @@ class DirectSwap(SwapSpace):
 
     def lookup(self, entry):
         """See :meth:`vswap.DirectSwap.lookup`. O(1)."""
-        _, t, dv, off = self._single(entry)
+        _, _, t, dv, off = self._used(entry, None, 2, False)
         k, h = self._kind(t, dv, off)
         return Lookup(LOOKUP_KINDS[k], h)
 
@@ -661,12 +640,7 @@ class DirectSwap(SwapSpace):
 
     def zero_store(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.zero_store`. O(nr)."""
-        e, n = self._entry(entry), self._nr(nr)
-        dv = self._range(e, n, False)
-        t, off = e >> 58, e & OFFSET_MASK
-        bad = self._check_used(t, dv, off, n, False)
-        if bad is not None:
-            _raise("noent", t, bad)
+        e, n, t, dv, off = self._used(entry, nr, 0, False)
         for i in range(off, off + n):
             dv.zeromap[i] = 1
             self._zswap_drop(t, dv, i)
@@ -681,9 +655,8 @@ class DirectSwap(SwapSpace):
 
     def zswap_store(self, entry, handle):
         """See :meth:`vswap.DirectSwap.zswap_store`. O(1)."""
-        e = self._entry(entry)
+        _, _, t, dv, off = self._used(entry, None, 2, False)
         h = _u64(handle, HANDLE_MAX, "zswap handle")
-        _, t, dv, off = self._single(e)
         self._zswap_put(t, dv, off, h)
 
     def zswap_store_many(self, entries, handles):
@@ -701,7 +674,7 @@ class DirectSwap(SwapSpace):
 
     def zswap_load(self, entry):
         """See :meth:`vswap.DirectSwap.zswap_load`. O(1)."""
-        e, t, dv, off = self._single(entry)
+        e, _, t, dv, off = self._used(entry, None, 2, False)
         if not dv.nr_zswap:
             return None
         self.st["zswap_walks"] += 1
@@ -709,18 +682,12 @@ class DirectSwap(SwapSpace):
 
     def zswap_invalidate(self, entry):
         """See :meth:`vswap.DirectSwap.zswap_invalidate`. O(1)."""
-        _, t, dv, off = self._single(entry)
+        _, _, t, dv, off = self._used(entry, None, 2, False)
         return self._zswap_drop(t, dv, off)
 
     def writeback(self, entry, order=0):
         """See :meth:`vswap.DirectSwap.writeback`. O(2**order)."""
-        e = self._entry(entry)
-        nr = self._order(order)
-        dv = self._range(e, nr, True)
-        t, off = e >> 58, e & OFFSET_MASK
-        bad = self._check_used(t, dv, off, nr, False)
-        if bad is not None:
-            _raise("noent", t, bad)
+        e, nr, t, dv, off = self._used(entry, order, 1, False)
         for i in range(off, off + nr):
             dv.zeromap[i] = 0
             self._zswap_drop(t, dv, i)
@@ -860,6 +827,9 @@ class DirectSwap(SwapSpace):
                     if not m & SWAP_HAS_CACHE:
                         errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
                     n = 1 << ((w >> 2) & 15)
+                    if n > dv.si.cs:
+                        errors.append(f"{t}:{off}: folio order {(w >> 2) & 15} > cluster")
+                        continue
                     base = off & ~(n - 1)
                     for i in range(base, base + n):
                         if dv.si._table_get(i) & TB_VALUE != w:

@@ -29,6 +29,7 @@ DEF_SWAP_PRIO = -1
 MAX_SWAPFILES = 32
 SWAP_NR_ORDERS_MAX = 10
 SWAPFILE_CLUSTER_MAX = 512
+SWAP_TABLE_CACHE_MAX = 16
 
 NONE, FREE, NONFULL, FRAG, FULL, DISCARD = range(6)
 USABLE = FRAG
@@ -153,6 +154,7 @@ class SwapDevice:
         self.reclaim = _default_reclaim
         self.inuse = 0
         self.nr_tables = 0
+        self.nr_table_cache = 0   # freed tables the compiled model keeps for reuse
         self.st = dict.fromkeys(_STATS, 0)
         self.map = bytearray(padded)
         self.ci = [_Cluster() for _ in range(nr_clusters)]
@@ -259,6 +261,8 @@ class SwapDevice:
 
     def _free_table(self, ci):
         if ci.table is not None:
+            assert not any(ci.table), "I8: a freed table holds a non-zero word"
+            self.nr_table_cache = min(self.nr_table_cache + 1, SWAP_TABLE_CACHE_MAX)
             ci.table = None
             self.nr_tables -= 1
             self.st["tables_freed"] += 1
@@ -300,6 +304,7 @@ class SwapDevice:
         ci = self.ci[idx]
         if ci.table is None:
             ci.table = [0] * self.cs
+            self.nr_table_cache = max(self.nr_table_cache - 1, 0)
             self.nr_tables += 1
             self.st["tables_allocated"] += 1
         del lst[0]
@@ -405,8 +410,13 @@ class SwapDevice:
             self.global_next[order] = next_off
         return found
 
-    def _scan_isolated(self, idx, order, cpu):
-        return self._alloc_swap_scan_cluster(idx, idx << self.shift, order, cpu)
+    def _try_list(self, lst, order, cpu, every):
+        """Isolate the head of ``lst`` and scan it; with ``every`` until the list is empty."""
+        while (idx := self._isolate_lock_cluster(lst)) >= 0:
+            found = self._alloc_swap_scan_cluster(idx, idx << self.shift, order, cpu)
+            if found or not every:
+                return found
+        return 0
 
     def _swap_reclaim_full_clusters(self, force):
         to_scan = 1
@@ -456,33 +466,21 @@ class SwapDevice:
                     found = self._alloc_swap_scan_cluster(offset >> self.shift, offset, order, cpu)
                     if found:
                         return found
+        discard = self.flags & SWP_PAGE_DISCARD
         while True:
-            if self.flags & SWP_PAGE_DISCARD:
-                idx = self._isolate_lock_cluster(self.free_clusters)
-                if idx >= 0:
-                    found = self._scan_isolated(idx, order, cpu)
-                    if found:
-                        return found
-            if order < pmd_order:
-                while (idx := self._isolate_lock_cluster(self.nonfull_clusters[order])) >= 0:
-                    found = self._scan_isolated(idx, order, cpu)
-                    if found:
-                        return found
-            if not self.flags & SWP_PAGE_DISCARD:
-                idx = self._isolate_lock_cluster(self.free_clusters)
-                if idx >= 0:
-                    found = self._scan_isolated(idx, order, cpu)
-                    if found:
-                        return found
+            if discard and (found := self._try_list(self.free_clusters, order, cpu, False)):
+                return found
+            if order < pmd_order and (found := self._try_list(self.nonfull_clusters[order],
+                                                              order, cpu, True)):
+                return found
+            if not discard and (found := self._try_list(self.free_clusters, order, cpu, False)):
+                return found
             if self._vm_swap_full():
                 self._swap_reclaim_full_clusters(False)
-            if order < pmd_order:
-                idx = self._isolate_lock_cluster(self.frag_clusters[order])
-                if idx >= 0:
-                    found = self._scan_isolated(idx, order, cpu)
-                    if found:
-                        return found
-            if self.flags & SWP_PAGE_DISCARD and self.discard_clusters:
+            if order < pmd_order and (found := self._try_list(self.frag_clusters[order],
+                                                              order, cpu, False)):
+                return found
+            if discard and self.discard_clusters:
                 self.st["sync_discards"] += 1
                 self._swap_do_scheduled_discard()
                 continue
@@ -490,10 +488,8 @@ class SwapDevice:
         if order == 0:
             for o in range(1, self.nr_orders):
                 for lst in (self.frag_clusters[o], self.nonfull_clusters[o]):
-                    while (idx := self._isolate_lock_cluster(lst)) >= 0:
-                        found = self._scan_isolated(idx, 0, cpu)
-                        if found:
-                            return found
+                    if found := self._try_list(lst, 0, cpu, True):
+                        return found
         self.st["failures"] += 1
         return 0
 
@@ -788,7 +784,8 @@ class SwapDevice:
         m = len(self.ci) * self.cs
         c = len(self.ci) * 24
         t = self.nr_tables * self.cs * 8
-        return {"map": m, "clusters": c, "tables": t, "total": m + c + t}
+        k = self.nr_table_cache * self.cs * 8
+        return {"map": m, "clusters": c, "tables": t, "table_cache": k, "total": m + c + t + k}
 
     nbytes = property(lambda self: self.memory_footprint()["total"], doc="Total bytes.")
 
@@ -813,6 +810,7 @@ class SwapDevice:
             "lists": self.clusters(),
             "tables": tables,
             "inuse": self.inuse,
+            "table_cache": self.nr_table_cache,
             "pages": self._pages,
             "on_avail": self.on_avail,
             "writeok": self.writeok,
@@ -947,15 +945,20 @@ class SwapDevices:
         for dev in devices:
             self.swapon(dev)
 
-    def swapon(self, dev):
-        """Add a device; return its type."""
+    @staticmethod
+    def _usable(dev, in_set, error):
+        """TypeError/ValueError unless ``dev`` is a writable device whose set is ``in_set``."""
         if not isinstance(dev, SwapDevice):
             raise TypeError(f"expected a reference SwapDevice, not {type(dev).__name__}")
         dev._check_usable(True)
-        if dev._set is not None:
-            raise ValueError("the device is already in a SwapDevices set")
+        if dev._set is not in_set:
+            raise ValueError(error)
         if not dev.flags & SWP_WRITEOK:
             raise ValueError("the device is swapped off")
+
+    def swapon(self, dev):
+        """Add a device; return its type."""
+        self._usable(dev, None, "the device is already in a SwapDevices set")
         for other in self._devices:
             if other is not None and other.cs != dev.cs:
                 raise ValueError("every device of a set needs the same cluster_size")
@@ -980,13 +983,7 @@ class SwapDevices:
 
     def swapoff(self, dev):
         """Take a device out of allocation."""
-        if not isinstance(dev, SwapDevice):
-            raise TypeError(f"expected a reference SwapDevice, not {type(dev).__name__}")
-        dev._check_usable(True)
-        if dev._set is not self:
-            raise ValueError("the device is not in this set")
-        if not dev.flags & SWP_WRITEOK:
-            raise ValueError("the device is already swapped off")
+        self._usable(dev, self, "the device is not in this set")
         dev._del_from_avail_list()
         dev.flags &= ~SWP_WRITEOK
         self.g.nr_swap_pages -= dev._pages

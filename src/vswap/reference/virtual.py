@@ -17,7 +17,8 @@ import numpy as np
 
 from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
-from vswap.reference.direct import _as_entries, _u64
+from vswap.protocol import check_uint64_array as _as_entries
+from vswap.reference.direct import _u64
 from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
                                       SwapDevices)
 from vswap.reference.xarray import XArray
