@@ -16,6 +16,9 @@ from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 
 try:
     from vswap._core import XA_NODE_BYTES, XA_VALUE_MAX, XArray
+    from vswap._core import DEF_SWAP_PRIO, NR_CPUS, SWAP_TABLE_CACHE_ONLY, SwapDevice, SwapDevices
+    from vswap._core import DirectSwap
+    from vswap.protocol import Lookup, PageTable, SwapSpace
 except ImportError as exc:  # pragma: no cover - only on a broken install
     raise ImportError(
         "vswap's compiled core (vswap._core) could not be imported; reinstall with "
@@ -32,4 +35,6 @@ __all__ = [
     "XArray",
     "XA_NODE_BYTES",
     "XA_VALUE_MAX",
+    "SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS", "DEF_SWAP_PRIO",
+    "DirectSwap", "SwapSpace", "Lookup", "PageTable",
 ]

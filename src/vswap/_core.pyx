@@ -6,8 +6,14 @@ structure is in ``_core.pxd`` for other Cython code to cimport.
 """
 
 from vswap._xarray import XA_NODE_BYTES, XA_VALUE_MAX
+from vswap._swapfile import DEF_SWAP_PRIO, MAX_SWAPFILES, NR_CPUS, SWAP_TABLE_CACHE_ONLY
 
 # The classes are cimported through _core.pxd; publish them as Python names too.
 globals().update(XArray=XArray)
+globals().update(SwapDevice=SwapDevice, SwapDevices=SwapDevices)
+globals().update(DirectSwap=DirectSwap)
 
 __all__ = ["XArray", "XA_NODE_BYTES", "XA_VALUE_MAX"]
+__all__ += ["SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS", "DEF_SWAP_PRIO",
+            "MAX_SWAPFILES"]
+__all__ += ["DirectSwap"]

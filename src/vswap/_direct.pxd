@@ -1,0 +1,102 @@
+# C interface of the mainline (6.19) swap design: a swap entry is the
+# physical slot itself (swp_entry_t: type bits 58..62, offset bits 0..57).
+#
+# Per device (one direct_dev_t next to each swap_device_t of the set):
+#   swap_map[max]        count byte: low 6 bits count (<= SWAP_MAP_MAX),
+#                        SWAP_HAS_CACHE, COUNT_CONTINUED
+#   cont[pages * LEVELS] continuation pages (4096 digit bytes each), one per
+#                        4096-slot page of swap_map and level, or NULL
+#   swap_cgroup[max]     memcg id per slot (unsigned short)
+#   zeromap[max / 64]    one bit per slot
+# Per slot, in the allocator's swap table word (swap_table_get/set):
+#   0                    nothing
+#   folio << 6 | order << 2 | 0b10     a folio in the swap cache
+#   shadow << 1 | 1      a workingset shadow
+#   bit 63               SWAP_TABLE_CACHE_ONLY (count 0, held only by the cache)
+# Per device: the zswap tree (the kernel's zswap_trees[type]), an xarray keyed
+# by offset (it holds the handle as a value entry).
+
+from libc.stdint cimport uint8_t, uint16_t, uint64_t
+
+from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevices
+from vswap._xarray cimport xarray_t
+
+
+cdef enum:
+    SWAP_MAP_MAX = 0x3e
+    SWAP_HAS_CACHE = 0x40
+    COUNT_CONTINUED = 0x80
+    SWAP_CONT_MAX = 0x7f
+    SWAP_MAP_PAGE_SHIFT = 12       # swap_map bytes per vmalloc page (4096)
+    SWAP_CONT_LEVELS = 3           # continuation pages per swap_map page
+    DIRECT_MAX_TYPES = 32
+
+    # error codes of the C checks (0 = success)
+    DS_EINVAL = -22               # ValueError: bad type, range or alignment
+    DS_ENOENT = -2                # NoEntry: free entry, count underflow, no folio
+    DS_EEXIST = -17               # EntryExists: already cached / folio still cached
+    DS_ENOTPREP = -100            # ValueError: not prepared by swapcache_prepare
+    DS_EOVERFLOW = -75            # NoSpace: count past the continuation limit
+
+
+cdef struct direct_stats:
+    uint64_t table_reads          # swap table words read
+    uint64_t table_writes         # swap table words written
+    uint64_t cluster_locks        # cluster-locked sections (one per cluster chunk of a verb)
+    uint64_t zswap_walks          # zswap tree descents (load, store, erase)
+    uint64_t scans                # slots examined by reclaim loops and swapoff
+    uint64_t pte_walked           # page-table entries visited by swapoff
+    uint64_t fast_frees           # free_swap_and_cache_nr chunks taking the all-count-1 path
+    uint64_t slots_freed          # slots returned to the allocator
+    uint64_t folios_reclaimed     # folios removed by __try_to_reclaim_swap
+    uint64_t cont_pages_allocated # continuation pages added
+
+
+cdef struct direct_dev_t:
+    swap_device_t* si             # NULL: type not attached
+    uint64_t max
+    uint8_t* swap_map
+    uint16_t* swap_cgroup
+    uint64_t* zeromap
+    uint8_t** cont
+    uint64_t nr_map_pages
+    uint64_t nr_cont_pages
+    uint64_t nr_zswap
+    xarray_t zswap                # zswap_trees[type]: keyed by offset
+
+
+cdef struct direct_t:
+    direct_dev_t devs[32]
+    direct_stats st
+
+
+cdef int direct_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
+cdef uint64_t direct_count(const direct_dev_t* dv, uint64_t off) noexcept nogil
+
+
+cdef class DirectSwap:
+    cdef direct_t d
+    cdef SwapDevices _swaps
+    cdef list _devobjs            # strong references: the si pointers stay valid
+    cdef Py_ssize_t _nr_seen
+    cdef uint64_t _cluster_size   # the set's cluster size (0 before a device is attached)
+    cdef object __weakref__
+    cdef int _sync_devices(self) except -1
+    cdef int _attach(self, int t, swap_device_t* si) except -1
+    cdef direct_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL
+    cdef direct_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
+                             uint64_t* pe, uint64_t* pn) except NULL
+    cdef uint64_t _entry(self, object entry) except? 0xFFFFFFFFFFFFFFFF
+    cdef uint64_t _nr(self, object nr) except? 0xFFFFFFFFFFFFFFFF
+    cdef uint64_t _order(self, object order) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _alloc_args(self, object order, object memcg, object cpu,
+                         uint64_t* nr, uint64_t* m, uint64_t* c) except -1
+    cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
+                             int cpu) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _dup(self, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) except -1
+    cdef object _check_batch(self, object entries, bint need_count, bint dup)
+    cdef int _kind(self, int t, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept
+    cdef int _zswap_drop(self, int t, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept
+    cdef int _zswap_put(self, int t, direct_dev_t* dv, uint64_t off, uint64_t h) except -1
+    cdef direct_dev_t* _device(self, object device) except NULL
+    cdef void _unuse(self, int t, direct_dev_t* dv, uint64_t off) noexcept

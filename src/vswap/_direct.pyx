@@ -1,0 +1,1566 @@
+"""The mainline (Linux 6.19) swap design on the slot allocator: :class:`DirectSwap`.
+
+A swap entry is the physical slot itself (``swp_entry_t``: device type in
+bits 58..62, offset in bits 0..57). Per slot the design keeps what the
+kernel keeps: the ``swap_map`` count byte (``SWAP_MAP_MAX`` = 62 in the
+byte, ``COUNT_CONTINUED`` continuation pages beyond), ``SWAP_HAS_CACHE``, a
+``swap_cgroup`` id, a ``zeromap`` bit, and in the allocator's per-slot
+swap table word the cached folio or the workingset shadow. zswap copies
+live in one xarray per device keyed by offset (the kernel's
+``zswap_trees[type]``; a zswap page still holds its physical slot: that is
+what the virtual design removes).
+
+Every verb validates its whole request in C first and then mutates, so
+an exception leaves the state unchanged. The reclaim policy
+(``__try_to_reclaim_swap``) is a C function plugged into each device's
+reclaim hook. The pure-Python model with the same algorithm and counters
+is :mod:`vswap.reference.direct`.
+"""
+
+cimport cython
+from cpython.number cimport PyNumber_Index
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, int64_t, uint64_t
+from libc.stdlib cimport free
+from libc.string cimport memset
+
+from vswap._mem cimport checked_calloc
+from vswap._swapfile cimport (
+    SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
+    swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, swap_default_reclaim,
+    SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK, NR_CPUS,
+)
+from vswap._xarray cimport (
+    xa_entry, xa_init, xa_destroy, xa_load, xa_store, xa_erase, xa_mk_value, xa_to_value,
+)
+
+import numpy as np
+
+from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
+from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
+from vswap.protocol import check_uint64_array as as_entries
+
+__all__ = ["DirectSwap", "SWAP_COUNT_LIMIT"]
+
+cdef uint64_t OFFSET_MASK = (<uint64_t>1 << 58) - 1
+cdef uint64_t TB_VALUE = ~SWAP_TABLE_CACHE_ONLY
+cdef uint64_t FOLIO_MAX = <uint64_t>1 << 57
+cdef uint64_t SHADOW_MAX = <uint64_t>1 << 62
+cdef uint64_t HANDLE_MAX = <uint64_t>1 << 62
+#: Largest swap count: the byte's 63 values times three continuation digits.
+cdef uint64_t COUNT_LIMIT = 63 * 128 * 128 * 128 - 1
+#: Largest swap count an entry can reach (three continuation levels).
+SWAP_COUNT_LIMIT = COUNT_LIMIT
+
+cdef enum:
+    K_ZERO = 0
+    K_ZSWAP = 1
+    K_SWAPFILE = 2
+    K_FOLIO = 3
+
+_STAT_NAMES = ("table_reads", "table_writes", "cluster_locks", "zswap_walks", "scans",
+               "pte_walked", "fast_frees", "slots_freed", "folios_reclaimed",
+               "cont_pages_allocated")
+
+
+# --- per-slot helpers (no checks) -------------------------------------------------
+
+cdef inline uint64_t mkentry(int t, uint64_t off) noexcept nogil:
+    return (<uint64_t>t << 58) | off
+
+
+cdef inline uint64_t tb_read(direct_t* d, direct_dev_t* dv, uint64_t off) noexcept nogil:
+    d.st.table_reads += 1
+    return swap_table_get(dv.si, off)
+
+
+cdef inline void tb_write(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t w) noexcept nogil:
+    d.st.table_writes += 1
+    if dv.si.map[off] == SLOT_USED:       # not if freed behind the design's back
+        swap_table_set(dv.si, off, w)
+
+
+cdef inline bint tb_is_folio(uint64_t w) noexcept nogil:
+    return (w & 3) == 2
+
+
+cdef inline bint tb_is_shadow(uint64_t w) noexcept nogil:
+    return (w & 1) == 1
+
+
+cdef inline uint64_t tb_folio(uint64_t folio, int order) noexcept nogil:
+    return (folio << 6) | (<uint64_t>order << 2) | 2
+
+
+cdef inline bint zero_test(const direct_dev_t* dv, uint64_t off) noexcept nogil:
+    return (dv.zeromap[off >> 6] >> (off & 63)) & 1
+
+
+cdef inline void zero_clear(direct_dev_t* dv, uint64_t off) noexcept nogil:
+    dv.zeromap[off >> 6] &= ~(<uint64_t>1 << (off & 63))
+
+
+cdef inline uint8_t* cont_digit(const direct_dev_t* dv, uint64_t off, int level) noexcept nogil:
+    """The continuation byte of ``off`` at ``level`` (0-based), or NULL without a page."""
+    cdef uint8_t* p = dv.cont[(off >> SWAP_MAP_PAGE_SHIFT) * SWAP_CONT_LEVELS + level]
+    if p == NULL:
+        return NULL
+    return p + (off & ((1 << SWAP_MAP_PAGE_SHIFT) - 1))
+
+
+cdef uint64_t direct_count(const direct_dev_t* dv, uint64_t off) noexcept nogil:
+    """swp_swapcount: low digit + continuation digits (63, then x128 per level)."""
+    cdef uint8_t m = dv.swap_map[off]
+    cdef uint64_t c = m & 0x3f
+    cdef uint64_t mult = SWAP_MAP_MAX + 1
+    cdef uint8_t* p
+    cdef uint8_t b
+    cdef int k
+    if not (m & COUNT_CONTINUED):
+        return c
+    for k in range(SWAP_CONT_LEVELS):
+        p = cont_digit(dv, off, k)
+        if p == NULL:
+            break
+        b = p[0]
+        c += (b & SWAP_CONT_MAX) * mult
+        if not (b & COUNT_CONTINUED):
+            break
+        mult <<= 7
+    return c
+
+
+cdef inline int cont_levels(uint64_t c) noexcept nogil:
+    cdef uint64_t rest = c // (SWAP_MAP_MAX + 1)
+    cdef int n = 0
+    while rest:
+        n += 1
+        rest >>= 7
+    return n
+
+
+cdef int ensure_cont(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t c) except -1 nogil:
+    """add_swap_count_continuation: the pages count ``c`` needs (MemoryError before any change)."""
+    cdef int k, n = cont_levels(c)
+    cdef uint64_t base = (off >> SWAP_MAP_PAGE_SHIFT) * SWAP_CONT_LEVELS
+    for k in range(n):
+        if dv.cont[base + k] == NULL:
+            dv.cont[base + k] = <uint8_t*>checked_calloc(<size_t>1 << SWAP_MAP_PAGE_SHIFT, 1)
+            dv.nr_cont_pages += 1
+            d.st.cont_pages_allocated += 1
+    return 0
+
+
+cdef void set_count(direct_dev_t* dv, uint64_t off, uint64_t c) noexcept nogil:
+    """Write count ``c`` (canonical digits), keeping SWAP_HAS_CACHE; pages exist."""
+    cdef uint8_t m = dv.swap_map[off]
+    cdef uint8_t cache = m & SWAP_HAS_CACHE
+    cdef uint64_t rest
+    cdef uint8_t* p
+    cdef int k
+    if c <= SWAP_MAP_MAX and not (m & COUNT_CONTINUED):
+        dv.swap_map[off] = cache | <uint8_t>c
+        return
+    rest = c // (SWAP_MAP_MAX + 1)
+    dv.swap_map[off] = cache | <uint8_t>(c % (SWAP_MAP_MAX + 1)) | (COUNT_CONTINUED if rest else 0)
+    for k in range(SWAP_CONT_LEVELS):
+        p = cont_digit(dv, off, k)
+        if p == NULL:
+            break
+        p[0] = <uint8_t>(rest & SWAP_CONT_MAX)
+        rest >>= 7
+        if rest:
+            p[0] |= COUNT_CONTINUED
+
+
+cdef inline void count_inc(direct_dev_t* dv, uint64_t off) noexcept nogil:
+    cdef uint8_t m = dv.swap_map[off]
+    if not (m & COUNT_CONTINUED) and (m & 0x3f) < SWAP_MAP_MAX:
+        dv.swap_map[off] = m + 1
+    else:
+        set_count(dv, off, direct_count(dv, off) + 1)
+
+
+cdef inline void count_dec(direct_dev_t* dv, uint64_t off) noexcept nogil:
+    cdef uint8_t m = dv.swap_map[off]
+    if not (m & COUNT_CONTINUED):
+        dv.swap_map[off] = m - 1
+    else:
+        set_count(dv, off, direct_count(dv, off) - 1)
+
+
+cdef void free_run(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
+    """swap_entries_free + swap_range_free: ``nr`` slots of one cluster, count 0, uncached."""
+    cdef uint64_t i
+    for i in range(off, off + nr):
+        dv.swap_map[i] = 0
+        dv.swap_cgroup[i] = 0
+        zero_clear(dv, i)
+        if dv.nr_zswap:
+            d.st.zswap_walks += 1
+            if xa_erase(&dv.zswap, i) != 0:
+                dv.nr_zswap -= 1
+    d.st.slots_freed += nr
+    for i in range(off, off + nr):
+        if dv.si.map[i] != SLOT_USED:
+            break
+    else:
+        swap_entries_free(dv.si, off, nr)
+        return
+    # A slot was freed behind the design's back (SwapDevice.free): never
+    # free it twice in the allocator.
+    for i in range(off, off + nr):
+        if dv.si.map[i] == SLOT_USED:
+            swap_entries_free(dv.si, i, 1)
+
+
+cdef inline uint64_t chunk_end(const direct_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
+    cdef uint64_t e = (cur | (dv.si.cluster_size - 1)) + 1
+    return e if e < end else end
+
+
+cdef bint put_range(direct_t* d, int t, direct_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
+    """swap_entry_put_locked on each slot of one cluster chunk; batch the frees.
+
+    Returns True if a slot became cache-only (its table word gets the bit).
+    """
+    cdef uint64_t i, run = 0, nrun = 0
+    cdef bint only_cache = False
+    for i in range(cur, end):
+        count_dec(dv, i)
+        if dv.swap_map[i] == 0:
+            if nrun == 0:
+                run = i
+            nrun += 1
+            continue
+        if nrun:
+            free_run(d, t, dv, run, nrun)
+            nrun = 0
+        if dv.swap_map[i] == SWAP_HAS_CACHE:
+            tb_write(d, dv, i, tb_read(d, dv, i) | SWAP_TABLE_CACHE_ONLY)
+            only_cache = True
+    if nrun:
+        free_run(d, t, dv, run, nrun)
+    return only_cache
+
+
+cdef int try_to_reclaim(direct_t* d, int t, direct_dev_t* dv, uint64_t off) noexcept nogil:
+    """__try_to_reclaim_swap: free the cached folio at ``off`` if all its counts are 0.
+
+    Returns the folio's pages when freed, minus them when kept, 0 with no folio.
+    """
+    cdef uint64_t w, n, base, i
+    d.st.cluster_locks += 1
+    w = tb_read(d, dv, off)
+    if not tb_is_folio(w):
+        return 0
+    n = <uint64_t>1 << ((w >> 2) & 15)
+    if n > dv.si.cluster_size:             # not a word this design wrote (set_table)
+        return 0
+    base = off & ~(n - 1)
+    for i in range(base, base + n):
+        if dv.swap_map[i] != SWAP_HAS_CACHE:
+            return -<int>n
+    for i in range(base, base + n):        # folio_free_swap: delete, no shadow
+        tb_write(d, dv, i, 0)
+    free_run(d, t, dv, base, n)            # put_swap_folio: all cache-only
+    d.st.folios_reclaimed += 1
+    return <int>n
+
+
+cdef int direct_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil:
+    """The allocator's reclaim hook (TTRS_ANYWAY)."""
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv
+    if si.type < 0 or si.type >= DIRECT_MAX_TYPES:
+        return 0
+    dv = &d.devs[si.type]
+    if dv.si != si or offset >= dv.max or dv.swap_map[offset] == 0:
+        return 0
+    return try_to_reclaim(d, si.type, dv, offset)
+
+
+cdef void fsc_core(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
+    """free_swap_and_cache_nr after validation."""
+    cdef uint64_t cur = off, end = off + nr, ce, i, n, step
+    cdef uint8_t first
+    cdef bint fast, any_only_cache = False
+    cdef int r
+    while cur < end:
+        ce = chunk_end(dv, cur, end)
+        d.st.cluster_locks += 1
+        n = ce - cur
+        first = dv.swap_map[cur]
+        fast = False
+        if n > 1 and (first & ~SWAP_HAS_CACHE) == 1:
+            fast = True
+            for i in range(cur + 1, ce):
+                if dv.swap_map[i] != first:
+                    fast = False
+                    break
+        if fast:
+            d.st.fast_frees += 1
+            if first & SWAP_HAS_CACHE:
+                for i in range(cur, ce):
+                    dv.swap_map[i] = SWAP_HAS_CACHE
+                    tb_write(d, dv, i, tb_read(d, dv, i) | SWAP_TABLE_CACHE_ONLY)
+                any_only_cache = True
+            else:
+                free_run(d, t, dv, cur, n)
+        elif put_range(d, t, dv, cur, ce):
+            any_only_cache = True
+        cur = ce
+    if not any_only_cache:
+        return
+    cur = off
+    while cur < end:
+        d.st.scans += 1
+        step = 1
+        if dv.swap_map[cur] == SWAP_HAS_CACHE:
+            r = try_to_reclaim(d, t, dv, cur)
+            if r < 0:
+                r = -r
+            if r > 0:
+                step = ((cur + 1 + <uint64_t>r - 1) & ~(<uint64_t>r - 1)) - cur
+        cur += step
+
+
+cdef void dev_release(direct_dev_t* dv) noexcept nogil:
+    cdef uint64_t i
+    if dv.cont != NULL:
+        for i in range(dv.nr_map_pages * SWAP_CONT_LEVELS):
+            if dv.cont[i] != NULL:
+                free(dv.cont[i])
+        free(dv.cont)
+    if dv.swap_map != NULL:
+        free(dv.swap_map)
+    if dv.swap_cgroup != NULL:
+        free(dv.swap_cgroup)
+    if dv.zeromap != NULL:
+        free(dv.zeromap)
+    xa_destroy(&dv.zswap)
+    memset(dv, 0, sizeof(direct_dev_t))
+
+
+# --- checks (no mutation) ------------------------------------------------------------
+
+cdef int check_used(const direct_dev_t* dv, uint64_t off, uint64_t nr, bint need_count,
+                    uint64_t* bad) noexcept nogil:
+    """0, or DS_ENOENT with ``*bad`` the first free (or count-0 when need_count) slot."""
+    cdef uint64_t i
+    for i in range(off, off + nr):
+        if dv.swap_map[i] == 0 or (need_count and direct_count(dv, i) == 0):
+            bad[0] = i
+            return DS_ENOENT
+    return 0
+
+
+cdef object raise_err(int err, int t, uint64_t off, str what=""):
+    e = mkentry(t, off)
+    if err == DS_ENOENT:
+        raise NoEntry(f"swap entry {e:#x} {what or 'is not allocated'}")
+    if err == DS_EEXIST:
+        raise EntryExists(f"swap entry {e:#x} {what or 'is already in the swap cache'}")
+    if err == DS_ENOTPREP:
+        raise ValueError(f"swap entry {e:#x} was not prepared by swapcache_prepare")
+    if err == DS_EOVERFLOW:
+        raise NoSpace(f"swap count of {e:#x} would pass SWAP_COUNT_LIMIT")
+    raise ValueError(f"swap entry {e:#x}: {what}")
+
+
+cdef inline uint64_t to_u64(object v, uint64_t limit, str what) except? 0xFFFFFFFFFFFFFFFF:
+    cdef uint64_t x
+    if type(v) is not int:
+        v = PyNumber_Index(v)
+    try:
+        x = v                      # C conversion: OverflowError if negative or >= 2**64
+    except OverflowError:
+        x = limit
+    if x >= limit:
+        raise ValueError(f"{what} {v} is outside 0 .. {limit - 1}")
+    return x
+
+
+# no_gc_clear: __dealloc__ restores each device's reclaim hook, so the
+# references to the devices must survive a garbage-collector pass.
+@cython.no_gc_clear
+cdef class DirectSwap:
+    """The mainline 6.19 swap design: an entry is its physical slot.
+
+    ``swaps`` is the :class:`~vswap.SwapDevices` set whose devices hold the
+    slots; the design attaches to each device (its per-slot metadata and
+    its reclaim hook) and to devices added later with :meth:`swapon`.
+    Implements :class:`vswap.protocol.SwapSpace`.
+
+    Memory per slot (kernel-equivalent, see :meth:`memory_footprint`):
+    ``swap_map`` 1 B, ``swap_cgroup`` 2 B and ``zeromap`` 1 bit, static at
+    swapon; 8 B of swap table per slot of every in-use cluster; 4 KiB per
+    continuation page; 8 B per stored zswap entry.
+
+    Runtime complexity: construction O(total slots).
+
+    >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+    >>> ds = DirectSwap(SwapDevices([SwapDevice(256, cluster_size=16)]))
+    >>> e = ds.folio_alloc_swap(folio=7)
+    >>> ds.swap_duplicate(e); ds.swap_count(e), ds.lookup(e)
+    (1, Lookup(kind='folio', handle=7))
+    """
+
+    def __cinit__(self):
+        memset(&self.d, 0, sizeof(direct_t))
+        self._devobjs = []
+
+    def __init__(self, swaps):
+        if not isinstance(swaps, SwapDevices):
+            raise TypeError(f"swaps must be a vswap.SwapDevices, not {type(swaps).__name__}")
+        if self._swaps is not None:
+            raise RuntimeError("DirectSwap is already initialised")
+        for dev in swaps:
+            si = &(<SwapDevice>dev).si
+            if si.reclaim == direct_reclaim and si.reclaim_ctx != <void*>&self.d:
+                raise ValueError("a device of the set is attached to another DirectSwap")
+        self._swaps = swaps
+        self._sync_devices()
+
+    def __dealloc__(self):
+        cdef int t
+        for t in range(DIRECT_MAX_TYPES):
+            if self.d.devs[t].si != NULL:
+                if self.d.devs[t].si.reclaim == direct_reclaim:
+                    self.d.devs[t].si.reclaim = swap_default_reclaim
+                    self.d.devs[t].si.reclaim_ctx = NULL
+                dev_release(&self.d.devs[t])
+
+    cdef int _attach(self, int t, swap_device_t* si) except -1:
+        cdef direct_dev_t* dv = &self.d.devs[t]
+        cdef direct_dev_t nd
+        memset(&nd, 0, sizeof(direct_dev_t))
+        xa_init(&nd.zswap)
+        nd.si = si
+        nd.max = si.max
+        nd.nr_map_pages = (si.max + (1 << SWAP_MAP_PAGE_SHIFT) - 1) >> SWAP_MAP_PAGE_SHIFT
+        try:
+            nd.swap_map = <uint8_t*>checked_calloc(si.max, 1)
+            nd.swap_cgroup = <uint16_t*>checked_calloc(si.max, sizeof(uint16_t))
+            nd.zeromap = <uint64_t*>checked_calloc((si.max + 63) >> 6, sizeof(uint64_t))
+            nd.cont = <uint8_t**>checked_calloc(nd.nr_map_pages * SWAP_CONT_LEVELS,
+                                                 sizeof(uint8_t*))
+        except MemoryError:
+            dev_release(&nd)
+            raise
+        dv[0] = nd
+        self._cluster_size = si.cluster_size
+        si.reclaim = direct_reclaim
+        si.reclaim_ctx = <void*>&self.d
+        return 0
+
+    cdef int _sync_devices(self) except -1:
+        """Attach every device of the set not attached yet. O(devices) when the set grew."""
+        cdef list devs
+        cdef int t
+        if self._swaps is None:
+            raise RuntimeError("DirectSwap is not initialised")
+        devs = self._swaps._devices
+        if len(devs) == self._nr_seen:
+            return 0
+        for t in range(len(devs)):
+            if devs[t] is not None and self.d.devs[t].si == NULL:
+                self._attach(t, &(<SwapDevice>devs[t]).si)
+                self._devobjs.append(devs[t])
+        self._nr_seen = len(devs)
+        return 0
+
+    cdef direct_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL:
+        """The device of entries ``e .. e+nr-1``; ValueError if they are not a valid run."""
+        cdef uint64_t t = e >> 58, off = e & OFFSET_MASK
+        cdef direct_dev_t* dv
+        if t >= DIRECT_MAX_TYPES or self.d.devs[t].si == NULL:
+            raise ValueError(f"swap entry {e:#x}: type {t} names no device of this design")
+        dv = &self.d.devs[t]
+        if nr == 0:
+            raise ValueError("nr must be at least 1")
+        if off >= dv.max or nr > dv.max - off:
+            raise ValueError(f"swap entry {e:#x}: {nr} entries pass the device end {dv.max}")
+        if aligned:
+            if nr > dv.si.cluster_size:
+                raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
+            if off & (nr - 1):
+                raise ValueError(f"swap entry {e:#x} is not aligned to {nr} entries")
+        return dv
+
+    cdef direct_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
+                             uint64_t* pe, uint64_t* pn) except NULL:
+        """Validate a request on allocated entries; the device, ``*pe`` entry, ``*pn`` count.
+
+        ``mode`` 0: ``nr`` entries; 1: ``nr`` is an order (an aligned run);
+        2: one entry. NoEntry if one is free (or has count 0 when
+        ``need_count``).
+        """
+        cdef uint64_t e = self._entry(entry), n = 1, bad
+        cdef direct_dev_t* dv
+        if mode == 0:
+            n = self._nr(nr)
+        elif mode == 1:
+            n = self._order(nr)
+        dv = self._range(e, n, mode == 1)
+        if check_used(dv, e & OFFSET_MASK, n, need_count, &bad):
+            raise_err(DS_ENOENT, <int>(e >> 58), bad,
+                      "is free or has a swap count of 0" if need_count else "")
+        pe[0] = e
+        pn[0] = n
+        return dv
+
+    cdef uint64_t _entry(self, object entry) except? 0xFFFFFFFFFFFFFFFF:
+        return to_u64(entry, <uint64_t>1 << 63, "swap entry")
+
+    cdef uint64_t _nr(self, object nr) except? 0xFFFFFFFFFFFFFFFF:
+        return to_u64(nr, <uint64_t>1 << 58, "nr")
+
+    cdef uint64_t _order(self, object order) except? 0xFFFFFFFFFFFFFFFF:
+        return <uint64_t>1 << to_u64(order, 10, "order")
+
+    # -- swapon / allocation ------------------------------------------------------------
+
+    @property
+    def swaps(self):
+        """The :class:`~vswap.SwapDevices` set the slots come from. Runtime complexity: O(1).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> swaps = SwapDevices([SwapDevice(64, cluster_size=16)])
+        >>> DirectSwap(swaps).swaps is swaps
+        True
+        """
+        return self._swaps
+
+    def swapon(self, device):
+        """Add a :class:`~vswap.SwapDevice` to the set and attach to it; return its type.
+
+        Runtime complexity: O(slots of the device).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices())
+        >>> ds.swapon(SwapDevice(64, cluster_size=16)), ds.swapon(SwapDevice(64, cluster_size=16))
+        (0, 1)
+        """
+        t = self._swaps.swapon(device)
+        self._sync_devices()
+        return t
+
+    def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
+        """Allocate ``2**order`` aligned entries cached with ``folio``; return the first.
+
+        ``folio_alloc_swap`` + ``swap_cache_add_folio``: the allocator's
+        per-CPU cluster of ``cpu`` first, then the devices by priority. Each
+        entry: count 0, ``SWAP_HAS_CACHE``, the folio in its table word,
+        swap_cgroup ``memcg``. NoSpace if nothing is free; ValueError for
+        a folio id outside ``0 .. 2**57-1``, a memcg outside ``0 .. 65535``
+        or an order larger than a cluster. Runtime complexity: O(2**order)
+        amortised (the allocator's fast path).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(5, order=2, memcg=3)
+        >>> e, ds.swap_cache_get_folio(e + 3), ds.memcg_id(e + 1), ds.swap_count(e)
+        (16, 5, 3, 0)
+        """
+        cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
+        cdef uint64_t nr, m, c, off
+        self._alloc_args(order, memcg, cpu, &nr, &m, &c)
+        off = self._alloc_one(f, nr, <uint16_t>m, <int>c)
+        if off == 0:
+            raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
+        return off
+
+    cdef int _alloc_args(self, object order, object memcg, object cpu,
+                         uint64_t* nr, uint64_t* m, uint64_t* c) except -1:
+        nr[0] = self._order(order)
+        m[0] = to_u64(memcg, 65536, "memcg")
+        c[0] = to_u64(cpu, NR_CPUS, "cpu")
+        self._sync_devices()
+        if self._cluster_size and nr[0] > self._cluster_size:
+            raise ValueError(f"order {nr[0].bit_length() - 1} is larger than a cluster")
+        return 0
+
+    cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg, int cpu) except? 0xFFFFFFFFFFFFFFFF:
+        cdef swap_device_t* si = NULL
+        cdef uint64_t off = 0, i, w
+        cdef direct_dev_t* dv
+        cdef int order = 0
+        while (<uint64_t>1 << order) < nr:
+            order += 1
+        swap_alloc_set(&self._swaps.g, order, cpu, &si, &off)
+        if off == 0:
+            return 0
+        dv = &self.d.devs[si.type]
+        self.d.st.cluster_locks += 1
+        w = tb_folio(folio, order)
+        for i in range(off, off + nr):
+            dv.swap_map[i] = SWAP_HAS_CACHE
+            dv.swap_cgroup[i] = memcg
+            tb_write(&self.d, dv, i, w)
+        return mkentry(si.type, off)
+
+    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
+        """:meth:`folio_alloc_swap` for each folio id of a uint64 array; the entries.
+
+        The ids are validated first. The result is shorter than ``folios``
+        when swap fills up (no NoSpace). Runtime complexity: O(n * 2**order)
+        in C.
+
+        >>> import numpy as np
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.folio_alloc_swap_many(np.arange(3, dtype=np.uint64))
+        array([1, 2, 3], dtype=uint64)
+        """
+        arr = as_entries(folios, "folios")
+        cdef const uint64_t[:] v = arr
+        cdef uint64_t nr, m, c, e
+        cdef Py_ssize_t i, n = v.shape[0]
+        self._alloc_args(order, memcg, cpu, &nr, &m, &c)
+        for i in range(n):
+            if v[i] >= FOLIO_MAX:
+                raise ValueError(f"folio {v[i]} is outside 0 .. {FOLIO_MAX - 1}")
+        out = np.empty(n, dtype=np.uint64)
+        cdef uint64_t[::1] res = out
+        for i in range(n):
+            e = self._alloc_one(v[i], nr, <uint16_t>m, <int>c)
+            if e == 0:
+                return out[:i].copy()
+            res[i] = e
+        return out
+
+    # -- counts ---------------------------------------------------------------------------
+
+    cdef int _dup(self, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) except -1:
+        cdef uint64_t i, cur = off, ce, end = off + nr
+        for i in range(off, end):
+            ensure_cont(&self.d, dv, i, direct_count(dv, i) + 1)
+        while cur < end:
+            ce = chunk_end(dv, cur, end)
+            self.d.st.cluster_locks += 1
+            for i in range(cur, ce):
+                if dv.swap_map[i] == SWAP_HAS_CACHE:      # 0 -> 1: no longer cache-only
+                    tb_write(&self.d, dv, i, tb_read(&self.d, dv, i) & TB_VALUE)
+                count_inc(dv, i)
+            cur = ce
+        return 0
+
+    def swap_duplicate(self, entry, nr=1):
+        """Add one count to each of ``nr`` entries (``swap_duplicate``, ``folio_dup_swap``).
+
+        NoEntry if any is free; NoSpace past :data:`SWAP_COUNT_LIMIT`;
+        nothing changes on error. Counts above ``SWAP_MAP_MAX`` (62) go on in
+        continuation pages. Runtime complexity: O(nr).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1)
+        >>> for _ in range(100): ds.swap_duplicate(e)
+        >>> ds.swap_count(e)
+        100
+        """
+        cdef uint64_t e, n, i
+        cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
+        cdef uint64_t off = e & OFFSET_MASK
+        cdef int t = <int>(e >> 58)
+        for i in range(off, off + n):
+            if direct_count(dv, i) >= COUNT_LIMIT:
+                raise_err(DS_EOVERFLOW, t, i)
+        self._dup(t, dv, off, n)
+
+    cdef object _check_batch(self, object entries, bint need_count, bint dup):
+        """Validate a batch of single entries; multiplicity aware. Returns the array.
+
+        First every entry (ValueError, NoEntry if free), then the counts:
+        a strictly increasing batch (a zap run) needs no sort.
+        """
+        arr = as_entries(entries)
+        cdef const uint64_t[:] v = arr
+        cdef Py_ssize_t i, j, n = v.shape[0]
+        cdef uint64_t e, off, c, k, t
+        cdef direct_dev_t* dv
+        cdef bint increasing = True
+        for i in range(n):
+            e = v[i]
+            if e >> 63:
+                raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
+            t = e >> 58
+            off = e & OFFSET_MASK
+            if t >= DIRECT_MAX_TYPES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
+                self._range(e, 1, False)          # raises the ValueError
+            if self.d.devs[t].swap_map[off] == 0:
+                raise_err(DS_ENOENT, <int>t, off)
+            if i and e <= v[i - 1]:
+                increasing = False
+        if n == 0 or not (need_count or dup):
+            return arr
+        if increasing:
+            for i in range(n):
+                e = v[i]
+                c = direct_count(&self.d.devs[e >> 58], e & OFFSET_MASK)
+                if dup and c + 1 > COUNT_LIMIT:
+                    raise_err(DS_EOVERFLOW, <int>(e >> 58), e & OFFSET_MASK)
+                if need_count and c == 0:
+                    raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK, "has a swap count of 0")
+            return arr
+        srt = np.sort(arr)
+        cdef const uint64_t[:] s = srt
+        i = 0
+        while i < n:
+            j = i + 1
+            while j < n and s[j] == s[i]:
+                j += 1
+            k = j - i
+            e = s[i]
+            dv = &self.d.devs[e >> 58]
+            c = direct_count(dv, e & OFFSET_MASK)
+            if dup and c + k > COUNT_LIMIT:
+                raise_err(DS_EOVERFLOW, <int>(e >> 58), e & OFFSET_MASK)
+            if need_count and c < k:
+                raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK, "has a swap count of 0")
+            i = j
+        return arr
+
+    def swap_duplicate_many(self, entries):
+        """:meth:`swap_duplicate` (nr=1) of each entry of a uint64 array (repeats add up).
+
+        The whole batch is validated first. Runtime complexity: O(n) in C
+        for a strictly increasing batch, O(n log n) otherwise.
+
+        >>> import numpy as np
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1)
+        >>> ds.swap_duplicate_many(np.array([e, e], dtype=np.uint64)); ds.swap_count(e)
+        2
+        """
+        arr = self._check_batch(entries, False, True)
+        cdef const uint64_t[:] v = arr
+        cdef Py_ssize_t i
+        cdef uint64_t e
+        for i in range(v.shape[0]):
+            e = v[i]
+            self._dup(<int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK, 1)
+
+    def swap_free_nr(self, entry, nr=1):
+        """Drop one count from each of ``nr`` entries (``swap_free_nr``).
+
+        An entry left with count 0 that is not cached is freed (runs of
+        them in one batch per cluster); one left cached becomes
+        cache-only, a reclaim candidate. NoEntry if an entry is free or
+        has count 0; nothing changes on error. Runtime complexity: O(nr).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices, NoEntry
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1); ds.swap_duplicate(e)
+        >>> ds.swap_free_nr(e); ds.swap_count(e)
+        0
+        >>> try: ds.swap_free_nr(e)
+        ... except NoEntry: print("underflow")
+        underflow
+        """
+        cdef uint64_t e, n, cur, ce, end
+        cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
+        cdef uint64_t off = e & OFFSET_MASK
+        cdef int t = <int>(e >> 58)
+        cur = off
+        end = off + n
+        while cur < end:
+            ce = chunk_end(dv, cur, end)
+            self.d.st.cluster_locks += 1
+            put_range(&self.d, t, dv, cur, ce)
+            cur = ce
+
+    def swap_free_many(self, entries):
+        """:meth:`swap_free_nr` (nr=1) of each entry of a uint64 array.
+
+        The whole batch is validated first (repeats count). Runtime
+        complexity: O(n) in C for a strictly increasing batch, O(n log n)
+        otherwise.
+
+        >>> import numpy as np
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1); ds.swap_duplicate(e, 1)
+        >>> ds.swap_free_many(np.array([e], dtype=np.uint64)); ds.swap_count(e)
+        0
+        """
+        arr = self._check_batch(entries, True, False)
+        cdef const uint64_t[:] v = arr
+        cdef Py_ssize_t i
+        cdef uint64_t e
+        for i in range(v.shape[0]):
+            e = v[i]
+            self.d.st.cluster_locks += 1
+            put_range(&self.d, <int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK,
+                      (e & OFFSET_MASK) + 1)
+
+    def free_swap_and_cache_nr(self, entry, nr=1):
+        """The zap path: drop one count on each of ``nr`` entries, then reclaim.
+
+        Per cluster: when ``nr > 1`` and every slot's map byte is the same
+        with count 1, the fast path frees the run at once (or makes it
+        cache-only when cached); otherwise slot by slot. Then every
+        cache-only slot of the range is offered to ``__try_to_reclaim_swap``
+        (``TTRS_UNMAPPED``): a folio whose entries all have count 0 leaves
+        the swap cache and its entries are freed. NoEntry as for
+        :meth:`swap_free_nr`. Runtime complexity: O(nr).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(9, order=2); ds.swap_duplicate(e, 4)
+        >>> ds.free_swap_and_cache_nr(e, 4); ds.swaps[0].nr_used
+        0
+        """
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
+        fsc_core(&self.d, <int>(e >> 58), dv, e & OFFSET_MASK, n)
+
+    def free_swap_and_cache_many(self, entries):
+        """Zap the swap PTEs of a uint64 array: :meth:`free_swap_and_cache_nr` per run.
+
+        Consecutive entries (``e, e+1, ...``) form one run, as the kernel's
+        ``swap_pte_batch`` does. The whole batch is validated first.
+        Runtime complexity: O(n) in C for a strictly increasing batch,
+        O(n log n) otherwise.
+
+        >>> import numpy as np
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> es = ds.folio_alloc_swap_many(np.arange(4, dtype=np.uint64))
+        >>> ds.swap_duplicate_many(es); ds.free_swap_and_cache_many(es); ds.swaps[0].nr_used
+        0
+        """
+        arr = self._check_batch(entries, True, False)
+        cdef const uint64_t[:] v = arr
+        cdef Py_ssize_t i = 0, j, n = v.shape[0]
+        cdef uint64_t e
+        while i < n:
+            e = v[i]
+            j = i + 1
+            while j < n and v[j] == e + <uint64_t>(j - i) and ((e & OFFSET_MASK) + <uint64_t>(j - i)) < self.d.devs[e >> 58].max:
+                j += 1
+            fsc_core(&self.d, <int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK,
+                     <uint64_t>(j - i))
+            i = j
+
+    def swap_count(self, entry):
+        """The exact swap count of an allocated entry (``swp_swapcount``); NoEntry if free.
+
+        Runtime complexity: O(1).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1); ds.swap_duplicate(e); ds.swap_count(e)
+        1
+        """
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
+        return direct_count(dv, e & OFFSET_MASK)
+
+    def memcg_id(self, entry):
+        """The swap_cgroup id of an allocated entry (``lookup_swap_cgroup_id``).
+
+        Runtime complexity: O(1).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.memcg_id(ds.folio_alloc_swap(1, memcg=12))
+        12
+        """
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
+        return dv.swap_cgroup[e & OFFSET_MASK]
+
+    # -- swap cache -------------------------------------------------------------------------
+
+    def swapcache_prepare(self, entry, nr=1):
+        """Set ``SWAP_HAS_CACHE`` on ``nr`` entries for a swap-in (``swapcache_prepare``).
+
+        EntryExists if one is cached, NoEntry if one is free (the first
+        offending entry decides); nothing changes on error. Runtime
+        complexity: O(nr).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices, EntryExists
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1)
+        >>> try: ds.swapcache_prepare(e)
+        ... except EntryExists: print("cached")
+        cached
+        """
+        cdef uint64_t e = self._entry(entry), n = self._nr(nr), i, cur, ce, end
+        cdef direct_dev_t* dv = self._range(e, n, False)
+        cdef uint64_t off = e & OFFSET_MASK
+        cdef int t = <int>(e >> 58)
+        for i in range(off, off + n):
+            if dv.swap_map[i] == 0:
+                raise_err(DS_ENOENT, t, i)
+            if dv.swap_map[i] & SWAP_HAS_CACHE:
+                raise_err(DS_EEXIST, t, i)
+        cur = off
+        end = off + n
+        while cur < end:
+            ce = chunk_end(dv, cur, end)
+            self.d.st.cluster_locks += 1
+            for i in range(cur, ce):
+                dv.swap_map[i] |= SWAP_HAS_CACHE
+            cur = ce
+
+    def swap_cache_add_folio(self, entry, folio, order=0):
+        """Store ``folio`` on the ``2**order`` prepared entries at ``entry``; return the old shadow.
+
+        ``swap_cache_add_folio``: the entries must be prepared
+        (ValueError otherwise) and hold no folio (EntryExists). Returns
+        the shadow of the first entry, or None. Runtime complexity: O(2**order).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1); ds.swap_duplicate(e)
+        >>> ds.swap_cache_del_folio(e, shadow=77); ds.put_swap_folio(e)
+        >>> ds.swapcache_prepare(e); ds.swap_cache_add_folio(e, folio=2)
+        77
+        """
+        cdef uint64_t e = self._entry(entry)
+        cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
+        cdef uint64_t nr = self._order(order), i, w, first
+        cdef direct_dev_t* dv = self._range(e, nr, True)
+        cdef uint64_t off = e & OFFSET_MASK
+        cdef int t = <int>(e >> 58), o = 0
+        while (<uint64_t>1 << o) < nr:
+            o += 1
+        for i in range(off, off + nr):
+            if dv.swap_map[i] == 0:
+                raise_err(DS_ENOENT, t, i)
+            if not (dv.swap_map[i] & SWAP_HAS_CACHE):
+                raise_err(DS_ENOTPREP, t, i)
+            if tb_is_folio(swap_table_get(dv.si, i)):
+                raise_err(DS_EEXIST, t, i, "already holds a folio")
+        self.d.st.cluster_locks += 1
+        first = 0
+        for i in range(off, off + nr):
+            w = tb_read(&self.d, dv, i)
+            if i == off:
+                first = w
+            tb_write(&self.d, dv, i, tb_folio(f, o) | (w & SWAP_TABLE_CACHE_ONLY))
+        first &= TB_VALUE
+        return (first >> 1) if tb_is_shadow(first) else None
+
+    def swap_cache_del_folio(self, entry, order=0, shadow=None):
+        """Remove the order-``order`` folio starting at ``entry`` from the swap cache.
+
+        ``__swap_cache_del_folio``: each entry gets ``shadow`` (an int in
+        ``0 .. 2**62-1``) or none, and stays cached (``SWAP_HAS_CACHE``)
+        until :meth:`put_swap_folio`. NoEntry if no folio of that order
+        starts there. Runtime complexity: O(2**order).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1, order=1); ds.swap_duplicate(e, 2)
+        >>> ds.swap_cache_del_folio(e, order=1, shadow=5); ds.swap_cache_get_shadow(e + 1)
+        5
+        """
+        cdef uint64_t e = self._entry(entry)
+        cdef uint64_t nr = self._order(order), i, w0, sw = 0
+        cdef direct_dev_t* dv = self._range(e, nr, True)
+        cdef uint64_t off = e & OFFSET_MASK
+        cdef int t = <int>(e >> 58)
+        if shadow is not None:
+            sw = (to_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
+        if dv.swap_map[off] == 0:
+            raise_err(DS_ENOENT, t, off)
+        w0 = swap_table_get(dv.si, off) & TB_VALUE
+        if not tb_is_folio(w0) or (<uint64_t>1 << ((w0 >> 2) & 15)) != nr:
+            raise_err(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
+        for i in range(off, off + nr):
+            if swap_table_get(dv.si, i) & TB_VALUE != w0:
+                raise_err(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
+        self.d.st.cluster_locks += 1
+        for i in range(off, off + nr):
+            tb_write(&self.d, dv, i, sw | (tb_read(&self.d, dv, i) & SWAP_TABLE_CACHE_ONLY))
+
+    def swap_cache_get_folio(self, entry):
+        """The folio cached for ``entry``, or None (``swap_cache_get_folio``).
+
+        NoEntry if the entry is free. Runtime complexity: O(1).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.swap_cache_get_folio(ds.folio_alloc_swap(42))
+        42
+        """
+        cdef uint64_t e, n, w
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
+        w = tb_read(&self.d, dv, e & OFFSET_MASK) & TB_VALUE
+        return (w >> 6) if tb_is_folio(w) else None
+
+    def swap_cache_get_shadow(self, entry):
+        """The workingset shadow of ``entry``, or None (``swap_cache_get_shadow``).
+
+        NoEntry if the entry is free. Runtime complexity: O(1).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.swap_cache_get_shadow(ds.folio_alloc_swap(42)) is None
+        True
+        """
+        cdef uint64_t e, n, w
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
+        w = tb_read(&self.d, dv, e & OFFSET_MASK) & TB_VALUE
+        return (w >> 1) if tb_is_shadow(w) else None
+
+    def put_swap_folio(self, entry, order=0):
+        """Clear ``SWAP_HAS_CACHE`` on ``2**order`` entries; free those with count 0.
+
+        ``put_swap_folio`` (and ``swapcache_clear``): all cache-only entries
+        are freed as one batch. NoEntry if an entry is not cached;
+        EntryExists if a folio is still stored (delete it first). Runtime
+        complexity: O(2**order).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1, order=1)
+        >>> ds.swap_cache_del_folio(e, order=1); ds.put_swap_folio(e, order=1)
+        >>> ds.swaps[0].nr_used
+        0
+        """
+        cdef uint64_t e = self._entry(entry)
+        cdef uint64_t nr = self._order(order), i
+        cdef direct_dev_t* dv = self._range(e, nr, True)
+        cdef uint64_t off = e & OFFSET_MASK
+        cdef int t = <int>(e >> 58)
+        cdef bint all_only = True
+        for i in range(off, off + nr):
+            if not (dv.swap_map[i] & SWAP_HAS_CACHE):
+                raise_err(DS_ENOENT, t, i, "is not in the swap cache")
+            if tb_is_folio(swap_table_get(dv.si, i)):
+                raise_err(DS_EEXIST, t, i, "still holds a folio")
+            if dv.swap_map[i] != SWAP_HAS_CACHE:
+                all_only = False
+        self.d.st.cluster_locks += 1
+        if all_only:
+            free_run(&self.d, t, dv, off, nr)
+            return
+        for i in range(off, off + nr):
+            dv.swap_map[i] &= ~SWAP_HAS_CACHE
+            if dv.swap_map[i] == 0:
+                free_run(&self.d, t, dv, i, 1)
+
+    # -- backends -------------------------------------------------------------------------------
+
+    cdef int _kind(self, int t, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept:
+        cdef uint64_t w = tb_read(&self.d, dv, off) & TB_VALUE
+        cdef xa_entry z
+        if tb_is_folio(w):
+            handle[0] = w >> 6
+            return K_FOLIO
+        if zero_test(dv, off):
+            handle[0] = 0
+            return K_ZERO
+        if dv.nr_zswap:
+            self.d.st.zswap_walks += 1
+            z = xa_load(&dv.zswap, off)
+            if z != 0:
+                handle[0] = xa_to_value(z)
+                return K_ZSWAP
+        handle[0] = mkentry(t, off)
+        return K_SWAPFILE
+
+    def lookup(self, entry):
+        """Where swap-in finds the data: a :class:`~vswap.protocol.Lookup`.
+
+        The swap cache first (``"folio"``), then the zeromap (``"zero"``,
+        handle 0), zswap (``"zswap"``, the handle), else the device
+        (``"swapfile"``, the entry itself). Runtime complexity: O(1) plus a
+        zswap tree walk when the device has zswap entries.
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1); ds.swap_duplicate(e)
+        >>> ds.zswap_store(e, 99); ds.swap_cache_del_folio(e); ds.lookup(e)
+        Lookup(kind='zswap', handle=99)
+        """
+        cdef uint64_t e, n, h = 0
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
+        k = self._kind(<int>(e >> 58), dv, e & OFFSET_MASK, &h)
+        return Lookup(LOOKUP_KINDS[k], h)
+
+    def lookup_many(self, entries):
+        """:meth:`lookup` of a uint64 array: ``(kinds, handles)`` arrays.
+
+        ``kinds`` is uint8, coded by :data:`~vswap.protocol.LOOKUP_KINDS`
+        (0 zero, 1 zswap, 2 swapfile, 3 folio). Every entry is validated
+        first. Runtime complexity: O(n) in C.
+
+        >>> import numpy as np
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(4); ds.lookup_many(np.array([e], dtype=np.uint64))
+        (array([3], dtype=uint8), array([4], dtype=uint64))
+        """
+        arr = self._check_batch(entries, False, False)
+        cdef const uint64_t[:] v = arr
+        cdef Py_ssize_t i, n = v.shape[0]
+        cdef uint64_t e
+        kinds = np.empty(n, dtype=np.uint8)
+        handles = np.empty(n, dtype=np.uint64)
+        cdef uint8_t[::1] kv = kinds
+        cdef uint64_t[::1] hv = handles
+        for i in range(n):
+            e = v[i]
+            kv[i] = <uint8_t>self._kind(<int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK, &hv[i])
+        return kinds, handles
+
+    cdef int _zswap_drop(self, int t, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept:
+        cdef xa_entry z
+        if not dv.nr_zswap:
+            return 0
+        self.d.st.zswap_walks += 1
+        z = xa_erase(&dv.zswap, off)
+        if z == 0:
+            return 0
+        dv.nr_zswap -= 1
+        handle[0] = xa_to_value(z)
+        return 1
+
+    def zero_store(self, entry, nr=1):
+        """Mark ``nr`` entries zero-filled (``swap_zeromap_folio_set``); drop their zswap copies.
+
+        NoEntry if one is free. Runtime complexity: O(nr).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1); ds.zero_store(e); ds.swap_cache_del_folio(e)
+        >>> ds.lookup(e)
+        Lookup(kind='zero', handle=0)
+        """
+        cdef uint64_t e, n, i, h
+        cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
+        cdef uint64_t off = e & OFFSET_MASK
+        cdef int t = <int>(e >> 58)
+        for i in range(off, off + n):
+            dv.zeromap[i >> 6] |= <uint64_t>1 << (i & 63)
+            self._zswap_drop(t, dv, i, &h)
+
+    cdef int _zswap_put(self, int t, direct_dev_t* dv, uint64_t off, uint64_t h) except -1:
+        cdef xa_entry old = 0
+        self.d.st.zswap_walks += 1
+        xa_store(&dv.zswap, off, xa_mk_value(h), &old)
+        if old == 0:
+            dv.nr_zswap += 1
+        zero_clear(dv, off)
+        return 0
+
+    def zswap_store(self, entry, handle):
+        """Store the compressed copy ``handle`` (``0 .. 2**62-1``) of ``entry`` (``zswap_store``).
+
+        Replaces an earlier copy and clears the zeromap bit. NoEntry if the
+        entry is free. Runtime complexity: O(tree height).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1); ds.zswap_store(e, 5); ds.zswap_load(e)
+        5
+        """
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
+        cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
+        self._zswap_put(<int>(e >> 58), dv, e & OFFSET_MASK, h)
+
+    def zswap_store_many(self, entries, handles):
+        """:meth:`zswap_store` of two uint64 arrays of the same length.
+
+        Both arrays are validated first. Runtime complexity: O(n * tree
+        height) in C.
+
+        >>> import numpy as np
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> es = ds.folio_alloc_swap_many(np.arange(2, dtype=np.uint64))
+        >>> ds.zswap_store_many(es, np.array([7, 8], dtype=np.uint64)); ds.zswap_load(es[1])
+        8
+        """
+        arr = self._check_batch(entries, False, False)
+        harr = as_entries(handles, "handles")
+        if harr.shape[0] != arr.shape[0]:
+            raise ValueError(f"{arr.shape[0]} entries but {harr.shape[0]} handles")
+        cdef const uint64_t[:] v = arr
+        cdef const uint64_t[:] hv = harr
+        cdef Py_ssize_t i, n = v.shape[0]
+        cdef uint64_t e
+        for i in range(n):
+            if hv[i] >= HANDLE_MAX:
+                raise ValueError(f"zswap handle {hv[i]} is outside 0 .. {HANDLE_MAX - 1}")
+        for i in range(n):
+            e = v[i]
+            self._zswap_put(<int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK, hv[i])
+
+    def zswap_load(self, entry):
+        """The zswap handle of ``entry``, or None (``zswap_load``; the copy stays).
+
+        Runtime complexity: O(tree height).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.zswap_load(ds.folio_alloc_swap(1)) is None
+        True
+        """
+        cdef uint64_t e, n
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
+        cdef xa_entry z
+        if not dv.nr_zswap:
+            return None
+        self.d.st.zswap_walks += 1
+        z = xa_load(&dv.zswap, e & OFFSET_MASK)
+        return None if z == 0 else xa_to_value(z)
+
+    def zswap_invalidate(self, entry):
+        """Drop the zswap copy of ``entry``; its handle or None (``zswap_invalidate``).
+
+        Runtime complexity: O(tree height).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1); ds.zswap_store(e, 3); ds.zswap_invalidate(e), ds.zswap_load(e)
+        (3, None)
+        """
+        cdef uint64_t e, n, h = 0
+        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
+        if self._zswap_drop(<int>(e >> 58), dv, e & OFFSET_MASK, &h):
+            return h
+        return None
+
+    def writeback(self, entry, order=0):
+        """Write ``2**order`` entries to their slots; return the physical slot (the entry).
+
+        ``swap_writeout`` / ``zswap_writeback_entry``: zeromap bits and
+        zswap copies are dropped, so lookup says ``"swapfile"`` once no
+        folio is cached. NoEntry if one is free. Runtime complexity: O(2**order).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1); ds.zswap_store(e, 3); ds.writeback(e) == e
+        True
+        >>> ds.swap_cache_del_folio(e); ds.lookup(e).kind
+        'swapfile'
+        """
+        cdef uint64_t e, nr, i, h
+        cdef direct_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
+        cdef uint64_t off = e & OFFSET_MASK
+        cdef int t = <int>(e >> 58)
+        for i in range(off, off + nr):
+            zero_clear(dv, i)
+            self._zswap_drop(t, dv, i, &h)
+        return e
+
+    # -- device-level verbs ----------------------------------------------------------------
+
+    cdef direct_dev_t* _device(self, object device) except NULL:
+        cdef uint64_t t = to_u64(device, DIRECT_MAX_TYPES, "device type")
+        if self.d.devs[t].si == NULL:
+            raise ValueError(f"device type {t} is not attached to this design")
+        return &self.d.devs[t]
+
+    def reclaim_cache_only(self, device):
+        """The reclaim work on device type ``device``: free cache-only folios of full clusters.
+
+        ``swap_reclaim_full_clusters(force)`` with this design's hook
+        (``__try_to_reclaim_swap``); returns the slots freed. The allocator
+        also calls the hook itself while swap is over half full. Runtime
+        complexity: O(full clusters * cluster_size).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(16, cluster_size=16)]))
+        >>> es = [ds.folio_alloc_swap(f) for f in range(15)]
+        >>> for e in es: ds.swap_duplicate(e); ds.swap_free_nr(e)
+        >>> ds.reclaim_cache_only(0), ds.swaps[0].nr_used
+        (15, 0)
+        """
+        cdef direct_dev_t* dv = self._device(device)
+        return swap_reclaim_full_clusters(dv.si, True)
+
+    def swapoff(self, device, page_tables):
+        """Bring every entry of device ``device`` back into memory and free its slots.
+
+        ``swapoff`` + ``try_to_unuse``: the design has no reverse map, so it
+        walks every entry of ``page_tables`` (a
+        :class:`~vswap.protocol.PageTable`, any mapping ``{vpn: entry}`` with
+        ``items()`` and ``__delitem__``, or a uint64 numpy array indexed by
+        vpn with 0 for none) and for each swap PTE of this device rewrites
+        it (the key is deleted, the array element set to 0) and drops its
+        count (``unuse_pte``); then it scans the device
+        (``find_next_to_unuse``) and drops the swap cache of what is left.
+        The device leaves allocation (``SWP_WRITEOK`` cleared) first.
+        Validated before any change: NoEntry if a PTE names a free slot or
+        more PTEs than its count; SwapError if a slot has references the
+        page tables do not hold (the kernel would retry forever). Returns
+        the PTEs rewritten. Runtime complexity: O(PTEs + device slots).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> from vswap.protocol import PageTable
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1); ds.swap_duplicate(e); ds.swap_cache_del_folio(e)
+        >>> pt = PageTable({100: e}); ds.swapoff(0, pt), pt, ds.swaps[0].nr_used
+        (1, {}, 0)
+        """
+        cdef direct_dev_t* dv = self._device(device)
+        cdef int t = <int>(dv - &self.d.devs[0])
+        cdef uint64_t off, e, i, total = 0, c, w
+        cdef Py_ssize_t k, n, nhits = 0
+        cdef bint is_array = isinstance(page_tables, np.ndarray)
+        cdef uint32_t* refs = NULL
+        cdef uint64_t[:] av
+        if is_array:
+            as_entries(page_tables, "page_tables")
+            if not page_tables.flags.writeable:
+                raise ValueError("page_tables array is read-only")
+            av = page_tables
+            n = av.shape[0]
+        else:
+            if not hasattr(page_tables, "items") or not hasattr(page_tables, "__delitem__"):
+                raise TypeError("page_tables must be a mapping {vpn: entry} or a uint64 array")
+            items = list(page_tables.items())
+            n = len(items)
+        hits = []
+        refs = <uint32_t*>checked_calloc(dv.max, sizeof(uint32_t))
+        try:
+            # Validation walk: count the references each slot gets from the PTEs.
+            for k in range(n):
+                if is_array:
+                    e = av[k]
+                    if e == 0:
+                        continue
+                else:
+                    vpn, pe = items[k]
+                    if type(pe) is not int:
+                        pe = PyNumber_Index(pe)
+                    if pe <= 0 or pe >= (1 << 63):
+                        continue
+                    e = pe
+                if (e >> 58) != <uint64_t>t:
+                    continue
+                off = e & OFFSET_MASK
+                if off >= dv.max or dv.swap_map[off] == 0:
+                    raise_err(DS_ENOENT, t, off if off < dv.max else 0,
+                              "in the page tables is not allocated")
+                if refs[off] <= COUNT_LIMIT:          # saturates: never wraps
+                    refs[off] += 1
+                if not is_array:
+                    hits.append((vpn, off))
+                nhits += 1
+            for off in range(dv.max):
+                if dv.swap_map[off] == 0:
+                    continue
+                c = direct_count(dv, off)
+                if refs[off] > c:
+                    raise_err(DS_ENOENT, t, off, f"has {refs[off]} PTEs but a count of {c}")
+                if refs[off] < c:
+                    raise SwapError(f"swapoff: swap entry {mkentry(t, off):#x} has {c - refs[off]} "
+                                    "references the page tables do not hold")
+        finally:
+            free(refs)
+        # Mutation: stop allocation, unuse every PTE, then drop what the cache holds.
+        self.d.st.pte_walked += n
+        if dv.si.flags & SWP_WRITEOK:
+            self._swaps.swapoff(self._swaps[t])
+        if is_array:
+            for k in range(n):
+                e = av[k]
+                if e != 0 and (e >> 58) == <uint64_t>t:
+                    av[k] = 0
+                    self._unuse(t, dv, e & OFFSET_MASK)
+        else:
+            for vpn, off in hits:                     # the validated offsets, not a re-read
+                del page_tables[vpn]
+                self._unuse(t, dv, off)
+        for off in range(dv.max):
+            self.d.st.scans += 1
+            if dv.swap_map[off] == 0:
+                continue
+            self.d.st.cluster_locks += 1
+            w = tb_read(&self.d, dv, off)
+            if w & TB_VALUE:
+                tb_write(&self.d, dv, off, 0)
+            free_run(&self.d, t, dv, off, 1)
+        return nhits
+
+    cdef void _unuse(self, int t, direct_dev_t* dv, uint64_t off) noexcept:
+        self.d.st.cluster_locks += 1
+        put_range(&self.d, t, dv, off, off + 1)
+
+    # -- accounting --------------------------------------------------------------------------
+
+    def memory_footprint(self):
+        """Kernel-equivalent metadata bytes by component, and ``"total"``.
+
+        ``swap_map`` 1 B/slot, ``swap_cgroup`` 2 B/slot and ``zeromap`` 1
+        bit/slot (rounded to 8-byte words), static at swapon;
+        ``cluster_info`` 32 B per cluster (6.18, with the table pointer);
+        ``swap_table`` 8 B per slot of every cluster with a table (dynamic);
+        ``continuation`` 4 KiB per continuation page; ``zswap_tree`` 8 B per
+        stored zswap entry. Runtime complexity: O(devices).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(1024, cluster_size=512)]))
+        >>> fp = ds.memory_footprint(); fp["swap_map"], fp["swap_cgroup"], fp["swap_table"]
+        (1024, 2048, 4096)
+        """
+        cdef int t
+        cdef direct_dev_t* dv
+        out = dict.fromkeys(("swap_map", "swap_cgroup", "zeromap", "cluster_info",
+                             "swap_table", "continuation", "zswap_tree"), 0)
+        for t in range(DIRECT_MAX_TYPES):
+            dv = &self.d.devs[t]
+            if dv.si == NULL:
+                continue
+            out["swap_map"] += dv.max
+            out["swap_cgroup"] += 2 * dv.max
+            out["zeromap"] += 8 * ((dv.max + 63) // 64)
+            out["cluster_info"] += 32 * dv.si.nr_clusters
+            out["swap_table"] += 8 * dv.si.nr_tables * dv.si.cluster_size
+            out["continuation"] += 4096 * dv.nr_cont_pages
+            out["zswap_tree"] += 8 * dv.nr_zswap
+        out["total"] = sum(out.values())
+        return out
+
+    @property
+    def stats(self):
+        """Deterministic work counters, identical in the reference model.
+
+        ``table_reads``/``table_writes`` (swap table words),
+        ``cluster_locks`` (cluster-locked sections), ``zswap_walks``,
+        ``scans`` (slots examined by reclaim loops and swapoff),
+        ``pte_walked`` (swapoff's page-table walk), ``fast_frees``,
+        ``slots_freed``, ``folios_reclaimed``, ``cont_pages_allocated``.
+        The allocator's own counters are in ``swaps.stats`` and each
+        device's ``stats``. Runtime complexity: O(1).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> _ = ds.folio_alloc_swap(1, order=2); ds.stats["table_writes"]
+        4
+        """
+        s = self.d.st
+        return {"table_reads": s.table_reads, "table_writes": s.table_writes,
+                "cluster_locks": s.cluster_locks, "zswap_walks": s.zswap_walks,
+                "scans": s.scans, "pte_walked": s.pte_walked, "fast_frees": s.fast_frees,
+                "slots_freed": s.slots_freed, "folios_reclaimed": s.folios_reclaimed,
+                "cont_pages_allocated": s.cont_pages_allocated}
+
+    def reset_stats(self):
+        """Zero every counter of :attr:`stats` (not the allocator's). Runtime complexity: O(1).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> _ = ds.folio_alloc_swap(1); ds.reset_stats(); ds.stats["table_writes"]
+        0
+        """
+        memset(&self.d.st, 0, sizeof(direct_stats))
+
+    def check(self):
+        """Assert the design's invariants, then the allocator's; AssertionError with a dump.
+
+        Per slot: in use here iff allocated below; free => zero table word,
+        cgroup, zeromap bit; count digits canonical (continuation pages
+        present, low digit <= SWAP_MAP_MAX); a folio word => SWAP_HAS_CACHE
+        and the folio's aligned run holds the same word; the cache-only
+        bit => count 0 and cached. zswap: entries only on used slots, and
+        the counts agree with the tree. Runtime complexity: O(slots).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> _ = ds.folio_alloc_swap(1, order=3); ds.check()
+        """
+        errors = []
+        cdef int t
+        cdef direct_dev_t* dv
+        cdef uint64_t off, w, n, base, i, nz = 0, c
+        cdef uint8_t m
+        for t in range(DIRECT_MAX_TYPES):
+            dv = &self.d.devs[t]
+            if dv.si == NULL:
+                continue
+            if dv.si.reclaim != direct_reclaim or dv.si.reclaim_ctx != <void*>&self.d:
+                errors.append(f"type {t}: reclaim hook is not this design's")
+            for off in range(dv.max):
+                m = dv.swap_map[off]
+                w = swap_table_get(dv.si, off)
+                used = dv.si.map[off] == SLOT_USED
+                if (m != 0) != used:
+                    errors.append(f"{t}:{off}: swap_map {m:#x} but allocator used={used}")
+                    continue
+                if m == 0:
+                    if w or dv.swap_cgroup[off] or zero_test(dv, off):
+                        errors.append(f"{t}:{off}: free slot keeps metadata")
+                    continue
+                if (m & 0x3f) > SWAP_MAP_MAX:
+                    errors.append(f"{t}:{off}: low digit {m & 0x3f} > SWAP_MAP_MAX")
+                if m & COUNT_CONTINUED and dv.cont[(off >> SWAP_MAP_PAGE_SHIFT) * SWAP_CONT_LEVELS] == NULL:
+                    errors.append(f"{t}:{off}: COUNT_CONTINUED without a continuation page")
+                c = direct_count(dv, off)
+                if (m & COUNT_CONTINUED) and c <= SWAP_MAP_MAX:
+                    errors.append(f"{t}:{off}: continued count {c} not canonical")
+                if w & SWAP_TABLE_CACHE_ONLY and m != SWAP_HAS_CACHE:
+                    errors.append(f"{t}:{off}: cache-only bit with map {m:#x}")
+                w &= TB_VALUE
+                if tb_is_folio(w):
+                    if not (m & SWAP_HAS_CACHE):
+                        errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
+                    n = <uint64_t>1 << ((w >> 2) & 15)
+                    if n > dv.si.cluster_size:
+                        errors.append(f"{t}:{off}: folio order {(w >> 2) & 15} > cluster")
+                        continue
+                    base = off & ~(n - 1)
+                    for i in range(base, base + n):
+                        if swap_table_get(dv.si, i) & TB_VALUE != w:
+                            errors.append(f"{t}:{off}: folio run at {base} broken at {i}")
+                            break
+                if dv.nr_zswap and xa_load(&dv.zswap, off) != 0:
+                    nz += 1
+        total = sum(self.d.devs[t].nr_zswap for t in range(DIRECT_MAX_TYPES))
+        in_trees = sum(self.d.devs[t].zswap.nr_entries for t in range(DIRECT_MAX_TYPES))
+        if nz != total or total != in_trees:
+            errors.append(f"zswap: {nz} found on used slots, {total} counted, "
+                          f"{in_trees} in the trees")
+        if errors:
+            raise AssertionError("DirectSwap invariant violated:\n  " + "\n  ".join(errors[:20]))
+        self._swaps.check()
+
+    def snapshot(self):
+        """The whole state as plain values; equal between compiled and reference.
+
+        ``devices``: per attached type, every used slot as ``offset: (map
+        byte, count, table word, memcg, zero bit, zswap handle or None)``
+        and the continuation page count; ``stats``; ``swaps``: the
+        allocator's state. Runtime complexity: O(slots).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(3); ds.snapshot()["devices"][0]["slots"]
+        {1: (64, 0, 194, 0, 0, None)}
+        """
+        cdef int t
+        cdef direct_dev_t* dv
+        cdef uint64_t off
+        cdef xa_entry z
+        devices = {}
+        for t in range(DIRECT_MAX_TYPES):
+            dv = &self.d.devs[t]
+            if dv.si == NULL:
+                continue
+            slots = {}
+            for off in range(dv.max):
+                if dv.swap_map[off] == 0:
+                    continue
+                z = xa_load(&dv.zswap, off) if dv.nr_zswap else 0
+                slots[off] = (dv.swap_map[off], direct_count(dv, off), swap_table_get(dv.si, off),
+                              dv.swap_cgroup[off], int(zero_test(dv, off)),
+                              None if z == 0 else xa_to_value(z))
+            devices[t] = {"slots": slots, "cont_pages": dv.nr_cont_pages, "nr_zswap": dv.nr_zswap}
+        return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
+
+    def __repr__(self):
+        return (f"DirectSwap(devices={sum(1 for t in range(DIRECT_MAX_TYPES) if self.d.devs[t].si != NULL)}, "
+                f"zswap={sum(self.d.devs[t].nr_zswap for t in range(DIRECT_MAX_TYPES))})")
+
+
+SwapSpace.register(DirectSwap)

@@ -1,0 +1,213 @@
+# C interface of the physical swap slot allocator (the kernel's mm/swapfile.c
+# cluster allocator, Linux 6.19).
+#
+# A design layered on top (mainline DirectSwap, VirtualSwap) cimports these
+# declarations: it allocates and frees slots with swap_device_alloc /
+# swap_entries_free at C speed, owns the per-slot 64-bit table word
+# (swap_table_get / swap_table_set) and plugs its reclaim policy in as a C
+# function pointer + context (swap_device_t.reclaim / reclaim_ctx), so the
+# allocator's hot path never calls into Python.
+#
+# Layout (one swap_device_t per swap_info_struct):
+#   map[max rounded up to a cluster]   one byte per slot: SLOT_FREE/USED/BAD
+#   cluster_info[nr_clusters]          count, flags (which list), order, links
+#   cluster_info[i].table              cluster_size words, allocated while the
+#                                      cluster is in use (NULL when FREE)
+#   lists                              index-linked lists through the cluster
+#                                      array (prev/next = cluster index, -1 ends)
+
+from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t
+
+
+cdef enum:
+    SWAP_NR_ORDERS_MAX = 10       # orders 0 .. 9 (a 512-slot cluster)
+    SWAPFILE_CLUSTER_MAX = 512
+    NR_CPUS = 64                  # per-CPU caches modelled (cpu 0 .. 63)
+    MAX_SWAPFILES = 32            # 1 << MAX_SWAPFILES_SHIFT types per set
+    SWAP_TABLE_CACHE_MAX = 16     # freed (all-zero) tables kept for reuse per device
+    DEF_SWAP_PRIO = -1            # 6.19: every device without a priority
+
+    # enum swap_cluster_flags (mm/swap.h since 6.14)
+    CLUSTER_FLAG_NONE = 0         # isolated (off list), transient
+    CLUSTER_FLAG_FREE = 1
+    CLUSTER_FLAG_NONFULL = 2
+    CLUSTER_FLAG_FRAG = 3
+    CLUSTER_FLAG_USABLE = 3       # flags <= USABLE may be allocated from
+    CLUSTER_FLAG_FULL = 4
+    CLUSTER_FLAG_DISCARD = 5
+
+    # per-slot allocator state (the role of the swap_map byte)
+    SLOT_FREE = 0
+    SLOT_USED = 1
+    SLOT_BAD = 2
+    SLOT_FREEING = 3              # transient mark while validating a batch
+
+    # swap_info_struct.flags
+    SWP_WRITEOK = 1
+    SWP_SOLIDSTATE = 2
+    SWP_PAGE_DISCARD = 4
+
+    # return codes of the C entry points (0 = success)
+    SWAP_EINVAL = -22
+    SWAP_ENOENT = -2
+
+
+# Bit 63 of a table word: "this slot is held only by the swap cache". The
+# layer above sets it (as vswap v6 does with SWP_RMAP_CACHE_ONLY); the
+# allocator reads it to find reclaim candidates and then asks the hook.
+cdef extern from *:
+    """
+    #define VSWAP_SWAP_TABLE_CACHE_ONLY (((unsigned long long)1) << 63)
+    """
+    const uint64_t SWAP_TABLE_CACHE_ONLY "VSWAP_SWAP_TABLE_CACHE_ONLY"
+
+
+cdef struct swap_device_t
+cdef struct swap_globals_t
+
+# The reclaim hook (__try_to_reclaim_swap): try to release the slot at
+# ``offset`` (held only by the swap cache). Returns the number of slots freed
+# (> 0), minus the number found but not freed (< 0), or 0 when nothing was
+# there. It may free slots with swap_entries_free; it must not allocate.
+ctypedef int (*swap_reclaim_fn)(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
+
+
+cdef struct swap_cluster_info:
+    uint16_t count        # non-free slots (bad, header and tail included)
+    uint8_t flags         # CLUSTER_FLAG_*: the list the cluster is on
+    uint8_t order         # order owning the cluster; 0 when free
+    int32_t prev          # list links: cluster indices, -1 = none
+    int32_t next
+    uint64_t* table       # the swap table: cluster_size words, or NULL
+
+
+cdef struct cluster_list:
+    int32_t head
+    int32_t tail
+    uint32_t nr
+
+
+cdef struct swap_stats:
+    uint64_t fast_hits         # allocations served by the per-CPU cached cluster
+    uint64_t slow_path         # cluster_alloc_swap_entry calls
+    uint64_t failures          # cluster_alloc_swap_entry calls that found nothing
+    uint64_t clusters_scanned  # alloc_swap_scan_cluster calls
+    uint64_t slots_scanned     # candidate offsets tried by those scans
+    uint64_t isolations        # clusters taken off a list (isolate_lock_cluster)
+    uint64_t list_moves        # move_cluster calls
+    uint64_t discards          # clusters discarded (worker or synchronous)
+    uint64_t sync_discards     # synchronous discard passes from allocation
+    uint64_t reclaim_calls     # calls of the reclaim hook
+    uint64_t reclaimed         # slots the hook reported freed
+    uint64_t full_scans        # full clusters isolated by swap_reclaim_full_clusters
+    uint64_t tables_allocated
+    uint64_t tables_freed
+
+
+cdef struct percpu_swap_cluster:
+    swap_device_t* si[SWAP_NR_ORDERS_MAX]
+    uint64_t offset[SWAP_NR_ORDERS_MAX]
+
+
+cdef struct swap_set_stats:
+    uint64_t fast_hits         # folio_alloc_swap served by swap_alloc_fast
+    uint64_t slow_path         # swap_alloc_slow entries
+    uint64_t requeues          # plist_requeue calls (round robin)
+    uint64_t fallthroughs      # order-0 attempts moving on to the next device
+    uint64_t failures          # allocations that found nothing on any device
+
+
+cdef struct swap_globals_t:
+    percpu_swap_cluster pcp[NR_CPUS]
+    swap_set_stats stats
+    int64_t nr_swap_pages          # free slots of the set (atomic_long in the kernel)
+    int64_t total_swap_pages
+    swap_device_t* avail[MAX_SWAPFILES]   # swap_avail_head, priority order
+    int nr_avail
+
+
+cdef struct swap_device_t:
+    uint64_t max                  # slots, header included (si->max)
+    uint64_t pages                # usable slots: max - 1 - bad
+    uint64_t inuse_pages
+    uint32_t cluster_size
+    uint32_t cluster_shift
+    uint32_t nr_clusters
+    uint32_t nr_orders            # log2(cluster_size) + 1
+    int flags                     # SWP_*
+    int prio
+    int type                      # index in its set, -1 when standalone
+    bint on_avail                 # on g.avail (the off-list bit clear)
+    bint reclaim_scheduled        # reclaim_work queued (device became full)
+    uint8_t* map
+    swap_cluster_info* cluster_info
+    cluster_list free_clusters
+    cluster_list full_clusters
+    cluster_list discard_clusters
+    cluster_list nonfull_clusters[SWAP_NR_ORDERS_MAX]
+    cluster_list frag_clusters[SWAP_NR_ORDERS_MAX]
+    uint64_t global_next[SWAP_NR_ORDERS_MAX]   # HDD: global_cluster->next[order]
+    swap_globals_t* g
+    swap_reclaim_fn reclaim
+    void* reclaim_ctx
+    uint64_t nr_tables
+    uint64_t* table_cache[SWAP_TABLE_CACHE_MAX]   # freed tables, all zero (like a kmem cache)
+    int nr_table_cache
+    swap_stats stats
+
+
+# --- the allocator ----------------------------------------------------------
+
+cdef int swap_device_init(swap_device_t* si, uint64_t nr_slots, uint32_t cluster_size,
+                          int flags, const uint64_t* bad, Py_ssize_t nr_bad,
+                          swap_globals_t* g) except -1 nogil
+cdef void swap_device_destroy(swap_device_t* si) noexcept nogil
+cdef void swap_globals_init(swap_globals_t* g) noexcept nogil
+
+cdef bint vm_swap_full(const swap_device_t* si) noexcept nogil
+cdef int swap_device_alloc(swap_device_t* si, int order, int cpu,
+                           uint64_t* offset) except -1 nogil
+cdef int swap_alloc_set(swap_globals_t* g, int order, int cpu,
+                        swap_device_t** si, uint64_t* offset) except -1 nogil
+cdef int cluster_alloc_swap_entry(swap_device_t* si, int order, int cpu,
+                                  uint64_t* found) except -1 nogil
+cdef int swap_check_range(const swap_device_t* si, uint64_t offset, int order) noexcept nogil
+cdef void swap_entries_free(swap_device_t* si, uint64_t offset, uint64_t nr) noexcept nogil
+cdef int swap_free(swap_device_t* si, uint64_t offset, int order) noexcept nogil
+cdef uint64_t swap_reclaim_full_clusters(swap_device_t* si, bint force) noexcept nogil
+cdef uint64_t swap_do_scheduled_discard(swap_device_t* si) noexcept nogil
+cdef int swap_default_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
+cdef void flush_percpu_swap_cluster(swap_device_t* si) noexcept nogil
+cdef void add_to_avail_list(swap_device_t* si) noexcept nogil
+cdef void del_from_avail_list(swap_device_t* si) noexcept nogil
+
+
+cdef inline uint64_t swap_table_get(const swap_device_t* si, uint64_t offset) noexcept nogil:
+    """Table word of a slot (0 when its cluster has no table); no bounds check."""
+    cdef const uint64_t* t = si.cluster_info[offset >> si.cluster_shift].table
+    if t == NULL:
+        return 0
+    return t[offset & (si.cluster_size - 1)]
+
+
+cdef inline void swap_table_set(swap_device_t* si, uint64_t offset, uint64_t word) noexcept nogil:
+    """Set the table word of an allocated slot (its cluster has a table)."""
+    si.cluster_info[offset >> si.cluster_shift].table[offset & (si.cluster_size - 1)] = word
+
+
+cdef class SwapDevice:
+    cdef swap_device_t si
+    cdef swap_globals_t own_g
+    cdef object _set
+    cdef object _py_hook
+    cdef bint _in_hook
+    cdef object _name
+    cdef object _requested_prio
+    cdef object __weakref__
+    cdef int _check_usable(self, bint mutating) except -1
+
+
+cdef class SwapDevices:
+    cdef swap_globals_t g
+    cdef list _devices
+    cdef object __weakref__
