@@ -21,6 +21,7 @@ settings.register_profile(
     stateful_step_count=60,
     deadline=None,
     derandomize=True,
+    database=None,  # CI runs exactly the same examples every time
     suppress_health_check=[HealthCheck.too_slow],
     print_blob=True,
 )
@@ -30,6 +31,7 @@ settings.register_profile(
     stateful_step_count=50,
     deadline=None,
     derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

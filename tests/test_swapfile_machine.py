@@ -251,8 +251,10 @@ def test_allocator_lockstep():
     print(f"\nallocator lockstep: {steps} steps, {calls} compared calls; counters seen: {SEEN}")
     if settings().max_examples >= 100 and settings().stateful_step_count >= 60:
         assert steps >= 5000, steps
-    # The machine must have reached every path it exists to compare.
-    for key in ("fast_hits", "slow_path", "failures", "reclaim_calls", "reclaimed", "full_scans",
-                "discards", "sync_discards", "tables_freed", "set_fast_hits", "set_requeues",
-                "set_failures"):
-        assert SEEN.get(key, 0) > 0, f"no run exercised {key}: {SEEN}"
+        # At CI length the machine must have reached every path it exists to
+        # compare (short dev runs may not). The set-level fast path is reached
+        # only by some example orders; test_swapfile_behaviour pins it.
+        for key in ("fast_hits", "slow_path", "failures", "reclaim_calls", "reclaimed",
+                    "full_scans", "discards", "sync_discards", "tables_freed", "set_requeues",
+                    "set_failures"):
+            assert SEEN.get(key, 0) > 0, f"no run exercised {key}: {SEEN}"

@@ -1,10 +1,12 @@
 """The pure-Python reference model of vswap, with the same public names.
 
 Each module mirrors one compiled module of the core (``_xarray.pyx`` ->
-``reference/xarray.py``, ...). It implements the same algorithms with the
-same counters, so the lockstep tests can require identical results *and*
-identical work. It is slow by design and is never substituted for the
-compiled core silently: import it explicitly.
+``reference/xarray.py``, ``_swapfile.pyx`` -> ``reference/swapfile.py``,
+``_direct.pyx`` -> ``reference/direct.py``). It implements the same
+algorithms with the same counters, so the lockstep tests can require
+identical results *and* identical work. It is slow by design and is never
+substituted for the compiled core silently: import it explicitly. The swap
+protocol (:mod:`vswap.protocol`) is pure Python and shared by both.
 
 >>> from vswap import reference
 >>> xa = reference.XArray()
@@ -13,6 +15,7 @@ compiled core silently: import it explicitly.
 """
 
 from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
+from vswap.protocol import Lookup, PageTable, SwapSpace
 from vswap.reference.direct import DirectSwap
 from vswap.reference.virtual import VirtualSwap
 from vswap.reference.swapfile import (
@@ -23,7 +26,6 @@ from vswap.reference.swapfile import (
     SwapDevices,
 )
 from vswap.reference.xarray import XA_NODE_BYTES, XA_VALUE_MAX, XArray
-from vswap.protocol import Lookup, PageTable, SwapSpace  # noqa: E402
 
 __all__ = [
     "SwapError",
@@ -38,6 +40,9 @@ __all__ = [
     "SWAP_TABLE_CACHE_ONLY",
     "NR_CPUS",
     "DEF_SWAP_PRIO",
-    "DirectSwap", "SwapSpace", "Lookup", "PageTable",
+    "DirectSwap",
+    "SwapSpace",
+    "Lookup",
+    "PageTable",
     "VirtualSwap",
 ]
