@@ -2,6 +2,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import disjoint_base
 
 from vswap._swapfile import SwapDevice, SwapDevices
 from vswap.protocol import Lookup
@@ -13,6 +14,7 @@ VSWAP_PRESETS: dict[str, tuple[bool, bool, bool]]
 
 _U64 = npt.NDArray[np.uint64]
 
+@disjoint_base
 class VirtualSwap:
     def __init__(self, swaps: SwapDevices | None = None, *, cache_only_bit: bool = True,
                  batched_cgroup_check: bool = True, mru_cluster_cache: bool = True,
