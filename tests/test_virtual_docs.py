@@ -7,7 +7,6 @@ classes and the shared errors), and the module docs of the reference run too.
 
 import doctest
 import inspect
-import re
 import sys
 import types
 
@@ -17,40 +16,21 @@ import vswap
 from vswap import errors, reference
 from vswap.reference import virtual as ref_virtual
 
-FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-
-
-def members(cls):
-    for name, member in vars(cls).items():
-        if name.startswith("_") and name != "__init__":
-            continue
-        if isinstance(member, (classmethod, staticmethod)):
-            member = member.__func__
-        doc = (member.fget if isinstance(member, property) else member).__doc__ or ""
-        yield name, inspect.cleandoc(doc)
-
-
-def run(name, doc, substitute=False):
-    if substitute:
-        doc = re.sub(r"from vswap import ", "from _vswap_virtual_ref_shim import ", doc)
-    test = doctest.DocTestParser().get_doctest(doc, {}, name, None, 0)
-    runner = doctest.DocTestRunner(optionflags=FLAGS)
-    runner.run(test)
-    res = runner.summarize(verbose=False)
-    assert res.failed == 0, f"{res.failed} failure(s) in {name}"
-    return res.attempted
+# The collection and the runner are DirectSwap's (tests/test_direct_docs.py);
+# its shim module gets the reference VirtualSwap too.
+from test_direct_docs import FLAGS, members, run  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
 def shim():
-    mod = types.ModuleType("_vswap_virtual_ref_shim")
+    mod = types.ModuleType("_vswap_ref_shim")
     for n in errors.__all__:
         setattr(mod, n, getattr(errors, n))
     for n in ("VirtualSwap", "DirectSwap", "SwapDevice", "SwapDevices"):
         setattr(mod, n, getattr(reference, n))
-    sys.modules["_vswap_virtual_ref_shim"] = mod
+    sys.modules["_vswap_ref_shim"] = mod
     yield
-    del sys.modules["_vswap_virtual_ref_shim"]
+    del sys.modules["_vswap_ref_shim"]
 
 
 COMPILED = [(f"VirtualSwap.{n}", d) for n, d in members(vswap.VirtualSwap) if ">>>" in d]
