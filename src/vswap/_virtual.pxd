@@ -120,7 +120,7 @@ cdef swp_desc* vswap_desc(vswap_t* v, uint64_t entry) noexcept nogil
 cdef class VirtualSwap:
     cdef vswap_t v
     cdef SwapDevices _swaps
-    cdef list _devobjs
+    cdef tuple _devobjs            # a tuple: the collector cannot clear it (devs[] stay valid)
     cdef Py_ssize_t _nr_seen
     cdef object __weakref__
     cdef int _sync_devices(self) except -1

@@ -669,7 +669,7 @@ cdef class VirtualSwap:
     def __cinit__(self):
         memset(&self.v, 0, sizeof(vswap_t))
         xa_init_flags(&self.v.map, XA_FLAGS_ALLOC)
-        self._devobjs = []
+        self._devobjs = ()
 
     def __init__(self, swaps=None, *, cache_only_bit=True, batched_cgroup_check=True,
                  mru_cluster_cache=True, max_clusters=1 << 32):
@@ -754,7 +754,7 @@ cdef class VirtualSwap:
         for t in range(len(devs)):
             if devs[t] is not None and self.v.devs[t] == NULL:
                 self._attach(t, &(<SwapDevice>devs[t]).si)
-                self._devobjs.append(devs[t])
+                self._devobjs = self._devobjs + (devs[t],)
         self._nr_seen = len(devs)
         return 0
 
