@@ -19,7 +19,9 @@ Groups:
 
 Run (not part of the default test run)::
 
-    python -m pytest bench/bench_virtual.py --benchmark-only
+    python -m pytest bench/bench_virtual.py --benchmark-only -s
+
+(``-s`` shows the table of lookups per entry printed at the end.)
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def design(impl, nr_slots):
     return vswap.VirtualSwap.preset(impl, swaps)
 
 
-def note(group, impl, ds, n):
+def note(group, impl, ds, n, benchmark=None):
     """Virtual-layer lookups, node visits and MRU hits per entry of the last round."""
     if impl != "direct":
         s = ds.stats
