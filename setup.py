@@ -13,7 +13,10 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 DEBUG = os.environ.get("VSWAP_DEBUG", "0") not in ("", "0")
-MODE = "debug" if DEBUG else "release"
+# VSWAP_SANITIZE=address builds the core with AddressSanitizer (run the
+# tests with LD_PRELOAD=$(gcc -print-file-name=libasan.so)).
+SANITIZE = os.environ.get("VSWAP_SANITIZE", "")
+MODE = ("debug" if DEBUG else "release") + (f"-{SANITIZE}" if SANITIZE else "")
 
 # One extension per kernel concept; ``vswap._core`` is the entry point that
 # re-exports them.
@@ -33,12 +36,17 @@ DIRECTIVES = {
 }
 
 CFLAGS = ["-O0", "-g", "-UNDEBUG"] if DEBUG else ["-O2"]
+LDFLAGS = []
+if SANITIZE:
+    CFLAGS += [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer"]
+    LDFLAGS += [f"-fsanitize={SANITIZE}"]
 
 extensions = [
     Extension(
         f"vswap.{name}",
         [f"src/vswap/{name}.pyx"],
         extra_compile_args=CFLAGS + ["-Wno-unused-function"],
+        extra_link_args=LDFLAGS,
         define_macros=[("VSWAP_DEBUG", "1" if DEBUG else "0")],
     )
     for name in MODULES

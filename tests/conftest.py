@@ -33,3 +33,13 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Report how many lockstep state-machine steps ran (a figure for the closing note)."""
+    from _lockstep import STEPS
+
+    if STEPS:
+        profile = os.environ.get("HYPOTHESIS_PROFILE", "dev")
+        parts = ", ".join(f"{name}: {n}" for name, n in sorted(STEPS.items()))
+        terminalreporter.write_line(f"lockstep state-machine steps ({profile} profile): {parts}")

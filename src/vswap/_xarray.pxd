@@ -22,6 +22,10 @@ cdef enum:
     # Shifts 0, 6, ..., 60: at most 11 levels for a 64-bit index.
     XA_MAX_SHIFT = 60
     XA_MAX_HEIGHT = 11
+    # xa_init_flags(XA_FLAGS_ALLOC): mark 0 becomes XA_FREE_MARK and tracks
+    # free slots (set on every empty slot, propagated up) for xa_alloc.
+    XA_FLAGS_ALLOC = 1
+    XA_FREE_MARK = 0
 
 
 ctypedef uintptr_t xa_entry
@@ -49,6 +53,7 @@ cdef struct xarray_t:
     uint64_t nr_entries
     uint64_t nr_nodes
     unsigned int marks     # bit m: some entry carries mark m (XA_FLAGS_MARK)
+    unsigned int flags     # XA_FLAGS_ALLOC
     xa_stats stats
 
 
@@ -76,6 +81,7 @@ cdef inline xa_entry xa_mk_node(xa_node* node) noexcept nogil:
 # --- the tree ---------------------------------------------------------------
 
 cdef void xa_init(xarray_t* xa) noexcept nogil
+cdef void xa_init_flags(xarray_t* xa, unsigned int flags) noexcept nogil
 cdef void xa_destroy(xarray_t* xa) noexcept nogil
 cdef xa_entry xa_load(xarray_t* xa, uint64_t index) noexcept nogil
 cdef int xa_store(xarray_t* xa, uint64_t index, xa_entry entry, xa_entry* old) except -1 nogil
@@ -86,6 +92,8 @@ cdef bint xa_get_mark(xarray_t* xa, uint64_t index, int mark) noexcept nogil
 cdef void xa_set_mark(xarray_t* xa, uint64_t index, int mark) noexcept nogil
 cdef void xa_clear_mark(xarray_t* xa, uint64_t index, int mark) noexcept nogil
 cdef int xa_height(const xarray_t* xa) noexcept nogil
+cdef int xa_alloc(xarray_t* xa, uint64_t* id, xa_entry entry, uint64_t min,
+                  uint64_t max) except -1 nogil
 
 
 cdef class XArray:
@@ -93,4 +101,5 @@ cdef class XArray:
     cdef object __weakref__
     cdef int _release_all(self) except -1
     cdef object _erase_counted(self, uint64_t i)
+    cdef int _put(self, uint64_t i, object value, xa_entry* old) except -1
     cdef bint _chunk(self, uint64_t* cur, uint64_t last, list out, bint values) except -1

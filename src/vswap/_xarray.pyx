@@ -7,6 +7,7 @@ objects and unboxed integers in it.
 """
 
 from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.number cimport PyNumber_Index
 from libc.stdint cimport uint64_t, int64_t, UINT64_MAX
 from libc.stdlib cimport free
@@ -16,7 +17,7 @@ from vswap._mem cimport checked_calloc
 
 import numpy as np
 
-from vswap.errors import SwapError
+from vswap.errors import NoSpace
 
 __all__ = ["XArray", "XA_NODE_BYTES", "XA_VALUE_MAX"]
 
@@ -61,6 +62,16 @@ cdef inline int entry_shift(xa_entry head) noexcept nogil:
 
 cdef void xa_init(xarray_t* xa) noexcept nogil:
     memset(xa, 0, sizeof(xarray_t))
+
+
+cdef void xa_init_flags(xarray_t* xa, unsigned int flags) noexcept nogil:
+    memset(xa, 0, sizeof(xarray_t))
+    xa.flags = flags
+
+
+cdef inline int first_user_mark(const xarray_t* xa) noexcept nogil:
+    """Mark 0 is the free mark in an allocating array; user marks start after it."""
+    return 1 if xa.flags & XA_FLAGS_ALLOC else 0
 
 
 cdef void free_subtree(xarray_t* xa, xa_node* node) noexcept nogil:
@@ -115,7 +126,8 @@ cdef inline void set_mark_up(xarray_t* xa, xa_node* node, int offset, int mark) 
         node.marks[mark] |= bit
         offset = node.offset
         node = node.parent
-    xa.marks |= 1u << mark
+    if mark >= first_user_mark(xa):
+        xa.marks |= 1u << mark
 
 
 cdef inline void clear_mark_up(xarray_t* xa, xa_node* node, int offset, int mark) noexcept nogil:
@@ -125,7 +137,8 @@ cdef inline void clear_mark_up(xarray_t* xa, xa_node* node, int offset, int mark
             return
         offset = node.offset
         node = node.parent
-    xa.marks &= ~(1u << mark)
+    if mark >= first_user_mark(xa):
+        xa.marks &= ~(1u << mark)
 
 
 cdef xa_node* descend_to_leaf(xarray_t* xa, uint64_t index) noexcept nogil:
@@ -148,18 +161,44 @@ cdef xa_node* descend_to_leaf(xarray_t* xa, uint64_t index) noexcept nogil:
         node = xa_to_node(e)
 
 
+cdef int alloc_nodes(xarray_t* xa, xa_node** pre, int n) except -1 nogil:
+    """Allocate ``n`` zeroed nodes into ``pre``: all of them, or none and MemoryError."""
+    cdef int i, taken = 0
+    cdef bint ok = False
+    try:
+        while taken < n:
+            pre[taken] = <xa_node*>checked_calloc(1, sizeof(xa_node))
+            taken += 1
+        ok = True
+    finally:
+        if not ok:
+            for i in range(taken):
+                free(pre[i])
+    xa.nr_nodes += n
+    xa.stats.nodes_allocated += n
+    if xa.flags & XA_FLAGS_ALLOC:
+        for i in range(n):
+            pre[i].marks[XA_FREE_MARK] = <uint64_t>-1  # every slot of a new node is free
+    return 0
+
+
 cdef int xa_store(xarray_t* xa, uint64_t index, xa_entry entry, xa_entry* old) except -1 nogil:
     """Store a non-empty entry; ``old`` receives the replaced entry (0 if none).
 
     Every node the store needs is allocated before the tree is touched, so a
-    MemoryError leaves the tree exactly as it was. Replacing an entry keeps
-    its marks, as in the kernel.
+    MemoryError leaves the tree (and its counters) exactly as it was.
+    Replacing an entry keeps its marks, as in the kernel. When the root
+    already reaches ``index`` this is one descent that allocates the missing
+    tail of the path when it meets an empty slot; otherwise the tree first
+    grows at the top (``xas_expand``).
     """
-    cdef xa_node* pre[XA_MAX_HEIGHT + 1]
+    # An expansion chain above a bare head entry plus a new path: <= 2 * 11 nodes.
+    cdef xa_node* pre[2 * XA_MAX_HEIGHT]
     cdef int needed = 0, taken = 0, i, m
     cdef int need_shift = shift_for(index)
     cdef int cur_shift = entry_shift(xa.head)
-    cdef int s, top_shift
+    cdef int s
+    cdef uint64_t visits = 0
     cdef xa_node* node
     cdef xa_node* child
     cdef xa_entry e
@@ -173,50 +212,26 @@ cdef int xa_store(xarray_t* xa, uint64_t index, xa_entry entry, xa_entry* old) e
         xa.head = entry
         return 0
 
-    # Count the nodes to create: a chain on top of the old head (expansion),
-    # then the missing part of the path below.
-    if xa.head == 0:
-        needed = need_shift // XA_CHUNK_SHIFT + 1
-    else:
-        top_shift = cur_shift
-        if need_shift > cur_shift:
+    if xa.head == 0 or need_shift > cur_shift:
+        # Count the nodes to create: a chain on top of the old head, then the
+        # part of the path below the first level where index leaves slot 0.
+        if xa.head == 0:
+            needed = need_shift // XA_CHUNK_SHIFT + 1
+        else:
             needed = (need_shift - cur_shift) // XA_CHUNK_SHIFT
-            top_shift = need_shift
-        s = top_shift
-        while s > cur_shift:
-            if (index >> s) & XA_CHUNK_MASK:
-                needed += s // XA_CHUNK_SHIFT
-                break
-            s -= XA_CHUNK_SHIFT
-        if s == cur_shift:
-            node = xa_to_node(xa.head)
-            while node.shift:
-                e = node.slots[(index >> node.shift) & XA_CHUNK_MASK]
-                if e == 0:
-                    needed += node.shift // XA_CHUNK_SHIFT
+            s = need_shift
+            while s > cur_shift:
+                if (index >> s) & XA_CHUNK_MASK:
+                    needed += s // XA_CHUNK_SHIFT
                     break
-                node = xa_to_node(e)
-    cdef bint ok = False
-    try:
-        while taken < needed:
-            pre[taken] = <xa_node*>checked_calloc(1, sizeof(xa_node))
+                s -= XA_CHUNK_SHIFT
+        alloc_nodes(xa, pre, needed)
+        if xa.head == 0:
+            node = pre[taken]
             taken += 1
-        ok = True
-    finally:
-        if not ok:
-            for i in range(taken):
-                free(pre[i])
-    xa.nr_nodes += needed
-    xa.stats.nodes_allocated += needed
-    xa.stats.walks += 1
-    taken = 0
-
-    if xa.head == 0:
-        node = pre[taken]
-        taken += 1
-        node.shift = need_shift
-        xa.head = xa_mk_node(node)
-    else:
+            node.shift = need_shift
+            xa.head = xa_mk_node(node)
+            cur_shift = need_shift
         while cur_shift < need_shift:
             node = pre[taken]
             taken += 1
@@ -227,34 +242,47 @@ cdef int xa_store(xarray_t* xa, uint64_t index, xa_entry entry, xa_entry* old) e
                 child = xa_to_node(xa.head)
                 child.parent = node
                 child.offset = 0
-                for m in range(XA_MAX_MARKS):
+                for m in range(first_user_mark(xa), XA_MAX_MARKS):
                     if child.marks[m]:
                         node.marks[m] = 1
+                if xa.flags & XA_FLAGS_ALLOC and child.marks[XA_FREE_MARK] == 0:
+                    node.marks[XA_FREE_MARK] &= ~(<uint64_t>1)
             else:
                 # The bare head entry moves into slot 0 of a new leaf,
                 # carrying the marks kept in the array flags.
                 node.nr_values = xa_is_value(xa.head)
-                for m in range(XA_MAX_MARKS):
+                for m in range(first_user_mark(xa), XA_MAX_MARKS):
                     if xa.marks & (1u << m):
                         node.marks[m] = 1
+                if xa.flags & XA_FLAGS_ALLOC:
+                    node.marks[XA_FREE_MARK] &= ~(<uint64_t>1)
             xa.head = xa_mk_node(node)
             cur_shift += XA_CHUNK_SHIFT
 
     node = xa_to_node(xa.head)
     while True:
-        xa.stats.node_visits += 1
+        visits += 1
         i = (index >> node.shift) & XA_CHUNK_MASK
+        e = node.slots[i]
         if node.shift == 0:
-            e = node.slots[i]
             node.slots[i] = entry
             if e == 0:
                 node.count += 1
                 xa.nr_entries += 1
+                if xa.flags & XA_FLAGS_ALLOC:
+                    clear_mark_up(xa, node, i, XA_FREE_MARK)
             node.nr_values += <int>xa_is_value(entry) - <int>xa_is_value(e)
             old[0] = e
+            xa.stats.walks += 1
+            xa.stats.node_visits += visits
             return 0
-        e = node.slots[i]
         if e == 0:
+            if taken == needed:
+                # First empty slot on an existing path: everything below it
+                # is new. Nothing has been changed yet, so failing is clean.
+                needed = node.shift // XA_CHUNK_SHIFT
+                taken = 0
+                alloc_nodes(xa, pre, needed)
             child = pre[taken]
             taken += 1
             child.shift = node.shift - XA_CHUNK_SHIFT
@@ -284,7 +312,7 @@ cdef void shrink(xarray_t* xa) noexcept nogil:
             xa_to_node(e).parent = NULL
         else:
             xa.marks = 0
-            for m in range(XA_MAX_MARKS):
+            for m in range(first_user_mark(xa), XA_MAX_MARKS):
                 if node.marks[m] & 1:
                     xa.marks |= 1u << m
         free(node)
@@ -316,9 +344,11 @@ cdef xa_entry xa_erase(xarray_t* xa, uint64_t index) noexcept nogil:
     node.count -= 1
     node.nr_values -= <int>xa_is_value(old)
     xa.nr_entries -= 1
-    for m in range(XA_MAX_MARKS):
+    for m in range(first_user_mark(xa), XA_MAX_MARKS):
         if node.marks[m] & (<uint64_t>1 << off):
             clear_mark_up(xa, node, off, m)
+    if xa.flags & XA_FLAGS_ALLOC:
+        set_mark_up(xa, node, off, XA_FREE_MARK)
     # Free emptied nodes upward (kernel xas_delete_node), then shrink if the
     # deletion reached the root.
     while node.count == 0:
@@ -329,6 +359,7 @@ cdef xa_entry xa_erase(xarray_t* xa, uint64_t index) noexcept nogil:
         xa.stats.nodes_freed += 1
         if parent == NULL:
             xa.head = 0
+            xa.marks = 0
             return old
         parent.slots[off] = 0
         parent.count -= 1
@@ -336,6 +367,11 @@ cdef xa_entry xa_erase(xarray_t* xa, uint64_t index) noexcept nogil:
     if node.parent == NULL:
         shrink(xa)
     return old
+
+
+cdef inline bint past_index_space(int shift, int offset) noexcept nogil:
+    """Slot ``offset`` of a node at ``shift`` starts beyond 2**64 - 1 (only at shift 60)."""
+    return shift + XA_CHUNK_SHIFT > 64 and offset >= (1 << (64 - shift))
 
 
 cdef inline int next_slot(xa_node* node, int offset, int mark) noexcept nogil:
@@ -390,11 +426,15 @@ cdef bint xa_find(xarray_t* xa, uint64_t* index, uint64_t last, int mark,
                 xa.stats.node_visits += 1
                 if off < XA_CHUNK_SIZE:
                     break
+            if past_index_space(node.shift, off):
+                return False
             idx = (idx & ~span_mask(node.shift)) | (<uint64_t>off << node.shift)
             if idx > last:
                 return False
             continue
         if nxt != off:
+            if past_index_space(node.shift, nxt):
+                return False
             idx = (idx & ~span_mask(node.shift)) | (<uint64_t>nxt << node.shift)
             off = nxt
         if idx > last:
@@ -402,6 +442,11 @@ cdef bint xa_find(xarray_t* xa, uint64_t* index, uint64_t last, int mark,
         if node.shift == 0:
             index[0] = idx
             leaf[0] = node
+            return True
+        if node.slots[off] == 0:
+            # Only the free mark is set on an empty slot above the leaves:
+            # the whole range below it is free.
+            index[0] = idx
             return True
         node = xa_to_node(node.slots[off])
         xa.stats.node_visits += 1
@@ -447,6 +492,37 @@ cdef void xa_clear_mark(xarray_t* xa, uint64_t index, int mark) noexcept nogil:
         clear_mark_up(xa, node, off, mark)
 
 
+cdef int xa_alloc(xarray_t* xa, uint64_t* id, xa_entry entry, uint64_t min,
+                  uint64_t max) except -1 nogil:
+    """Store ``entry`` at the lowest free index in ``[min, max]`` (``xa_alloc``).
+
+    Returns 0 and sets ``*id``, or 1 when every index in the range is taken
+    (the kernel's -EBUSY). Needs XA_FLAGS_ALLOC: the free mark finds the
+    lowest free slot inside the tree's span; past the span the tree grows.
+    Counts one walk for the search and one for the store.
+    """
+    cdef uint64_t idx = min, span
+    cdef xa_node* leaf
+    cdef xa_entry old
+    if min > max:
+        return 1
+    if not xa_find(xa, &idx, max, XA_FREE_MARK, &leaf):
+        if xa.head == 0:
+            idx = min
+        elif not xa_is_node(xa.head):
+            idx = min if min > 0 else 1
+        else:
+            span = span_mask(xa_to_node(xa.head).shift)
+            if span == UINT64_MAX:
+                return 1
+            idx = min if min > span else span + 1
+        if idx > max:
+            return 1
+    xa_store(xa, idx, entry, &old)
+    id[0] = idx
+    return 0
+
+
 # --- Python wrapper -----------------------------------------------------------
 
 cdef inline int to_index(object obj, uint64_t* out) except -1:
@@ -459,10 +535,12 @@ cdef inline int to_index(object obj, uint64_t* out) except -1:
     return 0
 
 
-cdef inline int to_mark(object mark) except -1:
+cdef inline int to_mark(object mark, const xarray_t* xa) except -1:
     if type(mark) is not int:
         mark = PyNumber_Index(mark)
-    if not 0 <= mark < XA_MAX_MARKS:
+    if not first_user_mark(xa) <= mark < XA_MAX_MARKS:
+        if xa.flags & XA_FLAGS_ALLOC:
+            raise ValueError(f"mark {mark} is outside 1 .. 2 (mark 0 tracks free slots)")
         raise ValueError(f"mark {mark} is outside 0 .. 2")
     return <int>mark
 
@@ -488,10 +566,12 @@ cdef inline int to_range(object start, object stop, uint64_t* first, uint64_t* l
 
 cdef inline xa_entry encode(object value) except 0:
     """Tagged entry for ``value``; a new reference is taken for objects."""
-    cdef uint64_t v
-    if type(value) is int and value >= 0 and value <= XA_VALUE_MAX:
-        v = value
-        return xa_mk_value(v)
+    cdef int overflow = 0
+    cdef long long v
+    if type(value) is int:
+        v = PyLong_AsLongLongAndOverflow(value, &overflow)
+        if overflow == 0 and v >= 0 and <uint64_t>v <= VALUE_MAX:
+            return xa_mk_value(<uint64_t>v)
     Py_INCREF(value)
     return <xa_entry><PyObject*>value
 
@@ -533,6 +613,9 @@ cdef class XArray:
     any other object is stored by reference. Each entry can carry three
     marks (0, 1, 2), kept as per-node bitmaps propagated to the root so a
     marked search skips unmarked subtrees. Storing ``None`` erases.
+    ``XArray(track_free=True)`` makes an allocating array
+    (``XA_FLAGS_ALLOC``): mark 0 then tracks free slots and :meth:`alloc`
+    hands out the lowest free index, as ``xa_alloc`` does.
 
     Runtime complexity: O(log64(max index)) per single-index operation,
     at most 11 node visits.
@@ -546,8 +629,8 @@ cdef class XArray:
     [5, 1099511627776]
     """
 
-    def __cinit__(self):
-        xa_init(&self.xa)
+    def __cinit__(self, *, bint track_free=False):
+        xa_init_flags(&self.xa, XA_FLAGS_ALLOC if track_free else 0)
 
     def __dealloc__(self):
         self._release_all()
@@ -556,20 +639,10 @@ cdef class XArray:
         # Drop the tree first, then the references it held: a finaliser run
         # by the last DECREF then sees a consistent, empty array.
         cdef list objs = []
-        cdef uint64_t idx = 0
-        cdef xa_node* leaf
-        cdef int i
-        while xa_find(&self.xa, &idx, UINT64_MAX, -1, &leaf):
-            if leaf == NULL:
-                if not xa_is_value(self.xa.head):
-                    objs.append(<object><PyObject*>self.xa.head)
-                break
-            for i in range(idx & XA_CHUNK_MASK, XA_CHUNK_SIZE):
-                if leaf.slots[i] and not xa_is_value(leaf.slots[i]):
-                    objs.append(<object><PyObject*>leaf.slots[i])
-            if (idx | XA_CHUNK_MASK) == UINT64_MAX:
-                break
-            idx = (idx | XA_CHUNK_MASK) + 1
+        if xa_is_node(self.xa.head):
+            _collect_objects(xa_to_node(self.xa.head), objs)
+        elif self.xa.head and not xa_is_value(self.xa.head):
+            objs.append(<object><PyObject*>self.xa.head)
         xa_destroy(&self.xa)
         for obj in objs:
             Py_DECREF(obj)
@@ -610,20 +683,25 @@ cdef class XArray:
         ('b', 0)
         """
         cdef uint64_t i
-        cdef xa_entry e, old = 0
+        cdef xa_entry old = 0
         to_index(index, &i)
         if value is None:
             return self._erase_counted(i)
-        e = encode(value)
+        self._put(i, value, &old)
+        if old == 0:
+            return None
+        return take(old)
+
+    cdef int _put(self, uint64_t i, object value, xa_entry* old) except -1:
+        """Store a non-None value; the caller owns the reference left in *old."""
+        cdef xa_entry e = encode(value)
         try:
-            xa_store(&self.xa, i, e, &old)
+            xa_store(&self.xa, i, e, old)
         except MemoryError:
             if not xa_is_value(e):
                 Py_DECREF(<object><PyObject*>e)
             raise
-        if old == 0:
-            return None
-        return take(old)
+        return 0
 
     cdef object _erase_counted(self, uint64_t i):
         cdef xa_entry old = xa_erase(&self.xa, i)
@@ -671,7 +749,15 @@ cdef class XArray:
         >>> xa[1]
         (1, 2)
         """
-        self.store(index, value)
+        cdef uint64_t i
+        cdef xa_entry old = 0
+        to_index(index, &i)
+        if value is None:
+            self._erase_counted(i)
+            return
+        self._put(i, value, &old)
+        if old and not xa_is_value(old):
+            Py_DECREF(<object><PyObject*>old)
 
     def __delitem__(self, index):
         """``del xa[index]``; KeyError when absent. Runtime complexity: O(height).
@@ -727,7 +813,7 @@ cdef class XArray:
         """
         cdef uint64_t i
         to_index(index, &i)
-        xa_set_mark(&self.xa, i, to_mark(mark))
+        xa_set_mark(&self.xa, i, to_mark(mark, &self.xa))
 
     def clear_mark(self, index, mark):
         """Clear ``mark`` on the entry at ``index`` (``xa_clear_mark``).
@@ -741,7 +827,7 @@ cdef class XArray:
         """
         cdef uint64_t i
         to_index(index, &i)
-        xa_clear_mark(&self.xa, i, to_mark(mark))
+        xa_clear_mark(&self.xa, i, to_mark(mark, &self.xa))
 
     def get_mark(self, index, mark):
         """True if the entry at ``index`` carries ``mark`` (``xa_get_mark``).
@@ -755,7 +841,7 @@ cdef class XArray:
         """
         cdef uint64_t i
         to_index(index, &i)
-        return xa_get_mark(&self.xa, i, to_mark(mark))
+        return xa_get_mark(&self.xa, i, to_mark(mark, &self.xa))
 
     # -- search and iteration -------------------------------------------------------
 
@@ -777,10 +863,10 @@ cdef class XArray:
         cdef xa_node* leaf
         if to_range(start, stop, &first, &last):
             if mark is not None:
-                to_mark(mark)
+                to_mark(mark, &self.xa)
             return None
         if mark is not None:
-            m = to_mark(mark)
+            m = to_mark(mark, &self.xa)
         if xa_find(&self.xa, &first, last, m, &leaf):
             return first
         return None
@@ -975,7 +1061,9 @@ cdef class XArray:
 
     @property
     def nbytes(self):
-        """Bytes held by the tree's nodes (``nr_nodes * XA_NODE_BYTES``). O(1).
+        """Bytes held by the tree's nodes (``nr_nodes * XA_NODE_BYTES``).
+
+        Runtime complexity: O(1).
 
         >>> xa = XArray(); xa[64] = 1
         >>> xa.nbytes == 2 * XA_NODE_BYTES
@@ -994,7 +1082,9 @@ cdef class XArray:
 
     @property
     def height(self):
-        """Levels of nodes: 0 when empty or holding only index 0. O(1).
+        """Levels of nodes: 0 when empty or holding only index 0.
+
+        Runtime complexity: O(1).
 
         >>> xa = XArray(); xa[63] = 1; h1 = xa.height; xa[64] = 1
         >>> h1, xa.height
@@ -1012,8 +1102,57 @@ cdef class XArray:
         return f"{type(self).__name__}({{{', '.join(items)}}})"
 
     def __reduce__(self):
-        marks = [[i for i in self if self.get_mark(i, m)] for m in range(XA_MAX_MARKS)]
-        return (_rebuild, (type(self), list(self.items()), marks))
+        # Pickling reads the array; it is not work the model should count.
+        cdef xa_stats saved = self.xa.stats
+        marks = [[i for i in self if self.get_mark(i, m)]
+                 for m in range(first_user_mark(&self.xa), XA_MAX_MARKS)]
+        state = (type(self), list(self.items()), marks, self.track_free)
+        self.xa.stats = saved
+        return (_rebuild, state)
+
+    @property
+    def track_free(self):
+        """True for an allocating array (``XA_FLAGS_ALLOC``): mark 0 tracks free slots.
+
+        Runtime complexity: O(1).
+
+        >>> XArray(track_free=True).track_free, XArray().track_free
+        (True, False)
+        """
+        return bool(self.xa.flags & XA_FLAGS_ALLOC)
+
+    def alloc(self, value, min=0, max=(1 << 32) - 1):
+        """Store ``value`` at the lowest free index in ``[min, max]``; return the index.
+
+        The kernel's ``xa_alloc`` (ids are 32-bit by default, ``xa_limit_32b``).
+        Only for arrays made with ``track_free=True``, where mark 0 is the
+        free mark: every empty slot carries it, propagated up, so the search
+        skips full subtrees. NoSpace when the range is full (``-EBUSY``).
+        Runtime complexity: O(height): one marked search and one store.
+
+        >>> xa = XArray(track_free=True)
+        >>> [xa.alloc(f"c{i}") for i in range(3)]
+        [0, 1, 2]
+        >>> del xa[1]; xa.alloc("again"), xa.alloc("x", min=100)
+        (1, 100)
+        """
+        cdef uint64_t lo, hi, idx
+        cdef xa_entry e, old
+        if not self.xa.flags & XA_FLAGS_ALLOC:
+            raise TypeError("alloc() needs an array made with XArray(track_free=True)")
+        if value is None:
+            raise ValueError("cannot allocate an index for None")
+        to_index(min, &lo)
+        to_index(max, &hi)
+        e = encode(value)
+        try:
+            if xa_alloc(&self.xa, &idx, e, lo, hi):
+                raise NoSpace(f"no free index in [{min}, {max}]")
+        except BaseException:
+            if not xa_is_value(e):
+                Py_DECREF(<object><PyObject*>e)
+            raise
+        return idx
 
     def check(self):
         """Assert every structural invariant; AssertionError with a dump if one fails.
@@ -1031,24 +1170,23 @@ cdef class XArray:
         counts = [0, 0, 0]   # entries, nodes, marks-summary bits
         cdef xa_node* root
         cdef xa_entry head = self.xa.head
+        cdef bint track_free = self.xa.flags & XA_FLAGS_ALLOC
         if xa_is_node(head):
             root = xa_to_node(head)
             if root.parent != NULL:
                 errors.append("root has a parent")
             if root.count == 1 and root.slots[0] != 0:
                 errors.append(f"root (shift {root.shift}) holds only slot 0: it should have shrunk")
-            _check_node(root, errors, counts)
+            _check_node(root, errors, counts, track_free)
         elif head:
             counts[0] = 1
-            counts[2] = self.xa.marks
+            counts[2] = self.xa.marks & ~(1 if track_free else 0)
         if counts[0] != self.xa.nr_entries:
             errors.append(f"len {self.xa.nr_entries} but {counts[0]} entries in the tree")
         if counts[1] != self.xa.nr_nodes:
             errors.append(f"nr_nodes {self.xa.nr_nodes} but {counts[1]} nodes in the tree")
         if counts[2] != self.xa.marks:
             errors.append(f"array mark flags {self.xa.marks:#x} but entries carry {counts[2]:#x}")
-        if self.xa.stats.nodes_allocated - self.xa.stats.nodes_freed != self.xa.nr_nodes:
-            errors.append("nodes_allocated - nodes_freed != nr_nodes")
         if errors:
             raise AssertionError("XArray invariant violated:\n  " + "\n  ".join(errors)
                                  + "\n" + self._dump())
@@ -1061,17 +1199,30 @@ cdef class XArray:
         return "\n".join(lines)
 
 
-def _rebuild(cls, items, marks):
-    xa = cls()
+def _rebuild(cls, items, marks, track_free=False):
+    xa = cls(track_free=track_free)
     for k, v in items:
         xa[k] = v
-    for m, idxs in enumerate(marks):
+    for m, idxs in enumerate(marks, start=1 if track_free else 0):
         for i in idxs:
             xa.set_mark(i, m)
     return xa
 
 
-cdef void _check_node(xa_node* node, list errors, list counts):
+cdef int _collect_objects(xa_node* node, list objs) except -1:
+    """Append (with a new reference) every object entry below ``node``; no counters move."""
+    cdef int i
+    for i in range(XA_CHUNK_SIZE):
+        if node.slots[i] == 0:
+            continue
+        if node.shift:
+            _collect_objects(xa_to_node(node.slots[i]), objs)
+        elif not xa_is_value(node.slots[i]):
+            objs.append(<object><PyObject*>node.slots[i])
+    return 0
+
+
+cdef void _check_node(xa_node* node, list errors, list counts, bint track_free):
     cdef int i, m, count = 0, values = 0
     cdef xa_entry e
     cdef xa_node* child
@@ -1106,18 +1257,23 @@ cdef void _check_node(xa_node* node, list errors, list counts):
                 if ((node.marks[m] >> i) & 1) != want:
                     errors.append(f"{where}: mark {m} bit {i} is {(node.marks[m] >> i) & 1}, "
                                   f"child says {want}")
-            _check_node(child, errors, counts)
+            _check_node(child, errors, counts, track_free)
     if count == 0:
         errors.append(f"{where}: empty node left in the tree")
     if count != node.count:
         errors.append(f"{where}: count {node.count} but {count} slots used")
     if values != node.nr_values:
         errors.append(f"{where}: nr_values {node.nr_values} but {values} value entries")
-    for m in range(XA_MAX_MARKS):
+    for m in range(1 if track_free else 0, XA_MAX_MARKS):
         if node.marks[m] & ~present:
             errors.append(f"{where}: mark {m} set on empty slots {node.marks[m] & ~present:#x}")
         if node.parent == NULL and node.marks[m]:
             counts[2] |= 1 << m
+    if track_free and node.shift == 0 and node.marks[XA_FREE_MARK] & present:
+        errors.append(f"{where}: free mark on used slots {node.marks[XA_FREE_MARK] & present:#x}")
+    if track_free and node.marks[XA_FREE_MARK] & ~present != ~present:
+        errors.append(f"{where}: free mark missing on empty slots "
+                      f"{~node.marks[XA_FREE_MARK] & ~present:#x}")
 
 
 cdef void _dump_node(xa_node* node, list lines, int depth, int limit):

@@ -1,6 +1,40 @@
-"""The pure-Python reference model of vswap (see main for the full module docstring)."""
+"""The pure-Python reference model of vswap, with the same public names.
 
-from vswap.reference.swapfile import (  # noqa: F401
-    DEF_SWAP_PRIO, NR_CPUS, SWAP_TABLE_CACHE_ONLY, SwapDevice, SwapDevices,
+Each module mirrors one compiled module of the core (``_xarray.pyx`` ->
+``reference/xarray.py``, ...). It implements the same algorithms with the
+same counters, so the lockstep tests can require identical results *and*
+identical work. It is slow by design and is never substituted for the
+compiled core silently: import it explicitly.
+
+>>> from vswap import reference
+>>> xa = reference.XArray()
+>>> xa[3] = "c"; xa.find()
+3
+"""
+
+from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
+from vswap.reference.direct import DirectSwap
+from vswap.reference.swapfile import (
+    DEF_SWAP_PRIO,
+    NR_CPUS,
+    SWAP_TABLE_CACHE_ONLY,
+    SwapDevice,
+    SwapDevices,
 )
-from vswap.reference.direct import DirectSwap  # noqa: F401,E402
+from vswap.reference.xarray import XA_NODE_BYTES, XA_VALUE_MAX, XArray
+
+__all__ = [
+    "SwapError",
+    "NoSpace",
+    "NoEntry",
+    "EntryExists",
+    "XArray",
+    "XA_NODE_BYTES",
+    "XA_VALUE_MAX",
+    "SwapDevice",
+    "SwapDevices",
+    "SWAP_TABLE_CACHE_ONLY",
+    "NR_CPUS",
+    "DEF_SWAP_PRIO",
+    "DirectSwap",
+]

@@ -1,0 +1,109 @@
+"""Docstrings are tested, complete, and the reference model mirrors the compiled API.
+
+pytest's --doctest-modules cannot see inside a compiled module, so the
+docstrings of every public name are collected here and run with doctest.
+The examples of the compiled classes are also run against the reference
+model's classes: the documented behaviour is the same in both.
+"""
+
+import doctest
+import inspect
+
+import pytest
+
+import vswap
+import vswap.__main__
+import vswap.errors
+from vswap import reference
+
+FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+COMPILED_CLASSES = [name for name in vswap.__all__ if inspect.isclass(getattr(vswap, name))
+                    and not issubclass(getattr(vswap, name), BaseException)]
+
+
+def public_docs(obj, prefix):
+    """(qualified name, docstring) of obj and of its public or documented special members."""
+    yield prefix, inspect.getdoc(obj) or ""
+    if inspect.isclass(obj):
+        for name, member in vars(obj).items():
+            if name.startswith("_") and not (name.startswith("__") and name.endswith("__")):
+                continue
+            doc = getattr(member, "__doc__", None)
+            if isinstance(member, property):
+                doc = member.fget.__doc__
+            if doc and (not name.startswith("__") or ">>>" in doc):
+                yield f"{prefix}.{name}", inspect.cleandoc(doc)
+
+
+def run_examples(name, doc, globs):
+    test = doctest.DocTestParser().get_doctest(doc, dict(globs), name, None, 0)
+    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, f"{result.failed} doctest failure(s) in {name}"
+    return result.attempted
+
+
+def collect(modules_and_globs):
+    for obj, prefix, globs in modules_and_globs:
+        for name, doc in public_docs(obj, prefix):
+            if ">>>" in doc:
+                yield pytest.param(name, doc, globs, id=name)
+
+
+COMPILED = [(getattr(vswap, n), f"vswap.{n}", vars(vswap)) for n in COMPILED_CLASSES]
+REFERENCE_GLOBS = {**vars(vswap), **{n: getattr(reference, n) for n in reference.__all__}}
+DOCTESTS = list(collect(
+    COMPILED
+    + [(vswap, "vswap", vars(vswap)), (reference, "vswap.reference", vars(reference))]
+    + [(getattr(vswap.errors, n), f"vswap.errors.{n}", vars(vswap.errors))
+       for n in vswap.errors.__all__]
+    + [(getattr(reference, n), f"vswap.reference.{n}", vars(reference))
+       for n in COMPILED_CLASSES]
+    + [(vswap.__main__.selfcheck, "vswap.__main__.selfcheck", vars(vswap.__main__))]
+))
+# The compiled classes' documented examples, run on the reference classes.
+ON_REFERENCE = [pytest.param(p.values[0], p.values[1], REFERENCE_GLOBS, id="ref:" + p.id)
+                for p in collect(COMPILED)]
+
+
+@pytest.mark.parametrize("name, doc, globs", DOCTESTS)
+def test_docstring_examples(name, doc, globs):
+    assert run_examples(name, doc, globs) > 0
+
+
+@pytest.mark.parametrize("name, doc, globs", ON_REFERENCE)
+def test_compiled_examples_hold_for_the_reference(name, doc, globs):
+    assert run_examples(name, doc, globs) > 0
+
+
+@pytest.mark.parametrize("cls", COMPILED_CLASSES)
+def test_every_public_method_documents_complexity_and_example(cls):
+    missing = []
+    for name, member in vars(getattr(vswap, cls)).items():
+        if name.startswith("_") and name not in ("__getitem__", "__setitem__", "__delitem__",
+                                                  "__contains__", "__len__", "__iter__"):
+            continue
+        doc = (member.fget if isinstance(member, property) else member).__doc__ or ""
+        if "complexity" not in doc.lower() or ">>>" not in doc:
+            missing.append(name)
+    assert not missing, f"{cls}: no complexity or example in {missing}"
+
+
+@pytest.mark.parametrize("cls", COMPILED_CLASSES)
+def test_reference_mirrors_public_api(cls):
+    fast, ref = getattr(vswap, cls), getattr(reference, cls)
+    public = {n for n in dir(fast) if not n.startswith("_")}
+    assert public == {n for n in dir(ref) if not n.startswith("_")}
+    for name in public:
+        a, b = getattr(fast, name), getattr(ref, name)
+        if callable(a):
+            pa = list(inspect.signature(a).parameters)
+            pb = list(inspect.signature(b).parameters)
+            assert pa == pb, f"{cls}.{name}: {pa} != {pb}"
+
+
+def test_reference_exports_same_names():
+    assert set(reference.__all__) == set(vswap.__all__) - {"__version__"}
+    for name in ("SwapError", "NoSpace", "NoEntry", "EntryExists"):
+        assert getattr(reference, name) is getattr(vswap, name)
