@@ -23,8 +23,9 @@ from vswap.testing.invariants import assert_consistent
 from vswap.testing.machines import SwapDeviceMachine, SwapSpaceMachine
 from vswap.testing.model import EntryState, SwapModel
 from vswap.testing.strategies import Step, StepConfig
+from vswap.testing.toy import ToySwap
 
 __all__ = [
     "strategies", "assert_consistent", "SwapSpaceMachine", "SwapDeviceMachine", "SwapModel",
-    "EntryState", "Step", "StepConfig",
+    "EntryState", "Step", "StepConfig", "ToySwap",
 ]

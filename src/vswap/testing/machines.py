@@ -11,6 +11,7 @@ and requires identical results, counters and snapshots.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from hypothesis import note
@@ -30,6 +31,11 @@ def _call(obj: Any, step: Step) -> tuple[Any, BaseException | None]:
         return getattr(obj, step.verb)(*step.args), None
     except Exception as exc:  # noqa: BLE001 - compared with what the model expects
         return None, exc
+
+
+def _signature(exc: BaseException) -> str:
+    """A failure's kind: its message with numbers blanked (entries move when steps go)."""
+    return re.sub(r"0x[0-9a-f]+|\d+", "#", str(exc).splitlines()[0] if str(exc) else "")
 
 
 def _factory(cls: type, name: str) -> Callable[[], Any] | None:
@@ -65,6 +71,7 @@ class SwapSpaceMachine(RuleBasedStateMachine):
     factory: Callable[[], Any] | None = None
     reference_factory: Callable[[], Any] | None = None
     config: StepConfig = StepConfig()
+    _last_failure: list[Step] | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -76,7 +83,9 @@ class SwapSpaceMachine(RuleBasedStateMachine):
         self.twin = twin() if twin is not None else None
         self.model = SwapModel()
         self.next_folio = 1
+        self.log: list[Step] = []
         self.freed: set[int] = set()
+        self.checked_freed: set[int] = set()
         self.prepared: set[int] = set()
 
     # -- the one rule: a protocol call drawn against the model ---------------------------
@@ -86,11 +95,74 @@ class SwapSpaceMachine(RuleBasedStateMachine):
         """Draw one protocol call valid in the current state (or an invalid one) and check it."""
         s = data.draw(swap_steps(self.model, self.config, self.next_folio,
                                  tuple(sorted(self.freed)[:64])), label="call")
-        self.execute(s)
+        self.log.append(s)
+        try:
+            self.execute(s)
+        except AssertionError:
+            type(self)._last_failure = list(self.log)
+            raise
+
+    # -- a failing sequence, made minimal and printed as a test --------------------------
+
+    @classmethod
+    def replay(cls, steps: list[Step]) -> AssertionError | None:
+        """Run ``steps`` on a fresh design; return the AssertionError they cause, or None.
+
+        Runtime complexity: O(len(steps) * live entries).
+        """
+        machine = cls()
+        try:
+            for s in steps:
+                machine.execute(s)
+                machine.observable_state_matches_the_model()
+        except AssertionError as exc:
+            return exc
+        return None
+
+    @classmethod
+    def minimize(cls, steps: list[Step]) -> list[Step]:
+        """Drop every step the failure does not need (greedy, by value, last first).
+
+        Hypothesis shrinks by its choice sequence; this pass works on the
+        calls themselves, so an allocation nobody refers to goes even when
+        removing it renumbers nothing. Runtime complexity: O(n**2) replays.
+        """
+        steps = list(steps)
+        first = cls.replay(steps)
+        if first is None:
+            return steps
+        want = _signature(first)
+        i = len(steps) - 1
+        while i >= 0:
+            trial = steps[:i] + steps[i + 1:]
+            exc = cls.replay(trial)
+            if exc is not None and _signature(exc) == want:  # the same failure, not another
+                steps = trial
+            i -= 1
+        return steps
+
+    @classmethod
+    def find_bug(cls) -> str | None:
+        """Fuzz the design; return a minimal failing sequence as Python code, or None.
+
+        Runs the hypothesis machine with its settings; on a failure, replays
+        the shrunk sequence, minimises it and renders it as a test body.
+        """
+        cls._last_failure = None
+        try:
+            cls.TestCase("runTest").runTest()
+        except AssertionError:
+            pass
+        if not cls._last_failure:
+            return None
+        steps = cls.minimize(cls._last_failure)
+        exc = cls.replay(steps)
+        lines = ["space = factory()"] + [repr(s) for s in steps]
+        lines.append(f"# AssertionError: {exc}")
+        return "\n".join(lines)
 
     def execute(self, step: Step) -> Any:
         """Run ``step`` on the design (and the twin) and judge it against the model."""
-        note(repr(step))
         if step.verb == "folio_alloc_swap":
             self.next_folio += 1
         before = self._snapshot(self.space)
@@ -225,16 +297,33 @@ class SwapSpaceMachine(RuleBasedStateMachine):
     @invariant()
     def observable_state_matches_the_model(self) -> None:
         """Every live entry reads as the model says; freed ones are unknown; invariants hold."""
+        try:
+            self._observe_all()
+        except AssertionError:
+            type(self)._last_failure = list(self.log)
+            raise
+
+    def _observe_all(self) -> None:
         for e in sorted(self.model.entries):
             seen = self.model.observe(self.space, e)
             want = self.model.expected(e)
             assert seen == want, f"entry {e:#x}: design shows {seen}, model expects {want}"
             if self.twin is not None:
                 self.model.observe(self.twin, e)
-        assert_consistent(self.space, live=(), freed=sorted(self.freed)[:64],
-                          prepared=self.prepared)
+        # Entries freed by the last step must be unknown to every query; the
+        # older ones are probed with one query each, which keeps a long
+        # shrink cheap.
+        fresh = sorted(self.freed - self.checked_freed)
+        assert_consistent(self.space, live=(), freed=fresh, prepared=self.prepared)
+        for e in sorted(self.checked_freed & self.freed)[:64]:
+            try:
+                got = self.space.swap_count(e)
+            except NoEntry:
+                continue
+            raise AssertionError(f"freed entry {e:#x} is known again: swap_count returned {got}")
+        self.checked_freed = set(self.freed)
         if self.twin is not None:
-            assert_consistent(self.twin, live=(), freed=sorted(self.freed)[:64])
+            assert_consistent(self.twin, live=(), freed=fresh)
             assert self.space.stats == self.twin.stats, "counters differ from the twin"
             assert self._snapshot(self.space) == self._snapshot(self.twin), \
                 "snapshot differs from the twin"

@@ -18,6 +18,7 @@ entry), and the exception a correct design raises is part of the step.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
 class Step:
     """One protocol call: ``getattr(space, verb)(*args)``, and the error it must raise.
 
@@ -43,9 +43,17 @@ class Step:
     space.swap_duplicate(64, 2)
     """
 
-    verb: str
-    args: tuple = ()
-    error: type[Exception] | None = None
+    __slots__ = ("verb", "args", "error")
+
+    def __init__(self, verb: str, args: tuple = (), error: type[Exception] | None = None) -> None:
+        self.verb, self.args, self.error = verb, tuple(args), error
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Step) and (self.verb, self.args, self.error) == (
+            other.verb, other.args, other.error)
+
+    def __hash__(self) -> int:
+        return hash((self.verb, self.args, self.error))
 
     def __repr__(self) -> str:
         call = f"space.{self.verb}({', '.join(repr(a) for a in self.args)})"
@@ -72,6 +80,7 @@ class StepConfig:
     weights: dict[str, int] = field(default_factory=dict)  # per-verb weights
 
 
+@functools.lru_cache(maxsize=None)
 def orders(max_order: int = 2, mthp_share: float = 0.25) -> st.SearchStrategy[int]:
     """Folio orders: 0 with probability 1 - mthp_share, else 1 .. max_order.
 
@@ -83,11 +92,12 @@ def orders(max_order: int = 2, mthp_share: float = 0.25) -> st.SearchStrategy[in
     if max_order <= 0 or mthp_share <= 0:
         return st.just(0)
     large = st.integers(1, max_order)
-    # Weighted choice with integer weights keeps shrinking towards order 0.
+    # Large orders sit at the top of the draw, so shrinking goes to order 0.
     w = max(1, round(100 * mthp_share))
-    return st.integers(0, 99).flatmap(lambda r: large if r < w else st.just(0))
+    return st.integers(0, 99).flatmap(lambda r: large if r >= 100 - w else st.just(0))
 
 
+@functools.lru_cache(maxsize=None)
 def cpus(nr_cpus: int = 2) -> st.SearchStrategy[int]:
     """CPU numbers 0 .. nr_cpus - 1 (per-CPU caches).
 
@@ -99,6 +109,7 @@ def cpus(nr_cpus: int = 2) -> st.SearchStrategy[int]:
     return st.integers(0, max(0, nr_cpus - 1))
 
 
+@functools.lru_cache(maxsize=None)
 def memcgs(nr_memcgs: int = 3) -> st.SearchStrategy[int]:
     """memcg ids 0 .. nr_memcgs - 1.
 
@@ -110,6 +121,7 @@ def memcgs(nr_memcgs: int = 3) -> st.SearchStrategy[int]:
     return st.integers(0, max(0, nr_memcgs - 1))
 
 
+@functools.lru_cache(maxsize=None)
 def folio_ids() -> st.SearchStrategy[int]:
     """Folio ids (any int the design stores in its swap cache).
 
@@ -121,6 +133,7 @@ def folio_ids() -> st.SearchStrategy[int]:
     return st.integers(1, 1 << 20)
 
 
+@functools.lru_cache(maxsize=None)
 def zswap_handles() -> st.SearchStrategy[int]:
     """zswap handles: ints in 0 .. 2**40 (small enough for every design's encoding).
 
@@ -132,6 +145,7 @@ def zswap_handles() -> st.SearchStrategy[int]:
     return st.integers(0, 1 << 40)
 
 
+@functools.lru_cache(maxsize=None)
 def shadows() -> st.SearchStrategy[int | None]:
     """Workingset shadows left by swap_cache_del_folio, or None.
 
@@ -148,7 +162,7 @@ def shadows() -> st.SearchStrategy[int | None]:
 
 def _runs(model: SwapModel, pred) -> list[tuple[int, int]]:
     """Maximal runs of consecutive live entries of one folio allocation satisfying pred."""
-    out = []
+    out: list[tuple[int, int]] = []
     for e in sorted(model.entries):
         st_ = model.entries[e]
         if not pred(st_):
@@ -158,12 +172,6 @@ def _runs(model: SwapModel, pred) -> list[tuple[int, int]]:
         else:
             out.append((e, 1))
     return out
-
-
-def _sub_run(runs: list[tuple[int, int]]) -> st.SearchStrategy[tuple[int, int]]:
-    return st.sampled_from(runs).flatmap(
-        lambda r: st.integers(0, r[1] - 1).flatmap(
-            lambda i: st.integers(1, r[1] - i).map(lambda n: (r[0] + i, n))))
 
 
 def _folio_runs(model: SwapModel, pred) -> list[tuple[int, int]]:
@@ -178,8 +186,39 @@ def _folio_runs(model: SwapModel, pred) -> list[tuple[int, int]]:
     return sorted(out)
 
 
-def swap_steps(model: SwapModel, cfg: StepConfig = StepConfig(), next_folio: int = 1,
-               freed: tuple[int, ...] = ()) -> st.SearchStrategy[Step]:
+# Verbs in the order shrinking prefers (towards the first): allocation and
+# the basic count changes first, then the cache, backends and queries.
+VERBS = (
+    "folio_alloc_swap", "swap_duplicate", "swap_free_nr", "free_swap_and_cache_nr",
+    "swap_cache_del_folio", "put_swap_folio", "swapcache_prepare", "swap_cache_add_folio",
+    "zero_store", "zswap_store", "zswap_invalidate", "writeback", "reclaim_cache_only",
+    "swap_count", "memcg_id", "lookup", "swap_cache_get_folio", "swap_cache_get_shadow",
+    "zswap_load", "swapoff",
+)
+_QUERY_VERBS = ("swap_count", "memcg_id", "lookup", "swap_cache_get_folio",
+                "swap_cache_get_shadow", "zswap_load")
+
+
+@functools.lru_cache(maxsize=4096)
+def _ints(lo: int, hi: int) -> st.SearchStrategy[int]:
+    # Built once per range: a step is drawn thousands of times while shrinking.
+    return st.integers(lo, hi)
+
+
+def _pick(draw, items: list, label: str):
+    # An index drawn as an integer shrinks towards the first candidate.
+    return items[draw(_ints(0, len(items) - 1), label=label)]
+
+
+def _sub_run(draw, runs: list[tuple[int, int]]) -> tuple[int, int]:
+    start, n = _pick(draw, runs, "run")
+    i = draw(_ints(0, n - 1), label="offset in run")
+    return start + i, draw(_ints(1, n - i), label="nr")
+
+
+@st.composite
+def swap_steps(draw, model: SwapModel, cfg: StepConfig = StepConfig(), next_folio: int = 1,
+               freed: tuple[int, ...] = ()) -> Step:
     """One protocol call valid in ``model``'s state (or, with cfg.invalid_share, an invalid one).
 
     Swap-outs to each backing (zero, zswap, writeback to a swapfile),
@@ -187,90 +226,99 @@ def swap_steps(model: SwapModel, cfg: StepConfig = StepConfig(), next_folio: int
     delete and put, queries, cache-only reclaim and (cfg.swapoff) swapoff.
     Invalid calls use ``freed`` (entries the design handed out and freed
     since, so they are well-formed for it) for double frees and stale
-    queries. Runtime complexity: O(live entries) to build.
+    queries. Every choice is drawn as a small integer index, so hypothesis
+    shrinks towards allocations and plain frees of the first entries.
+    Runtime complexity: O(live entries) per draw.
 
     >>> from hypothesis import find
     >>> from vswap.testing import SwapModel, strategies as vst
-    >>> find(vst.swap_steps(SwapModel()), lambda s: s.verb == "folio_alloc_swap")
+    >>> find(vst.swap_steps(SwapModel()), lambda s: True)
     space.folio_alloc_swap(1, 0, 0, 0)
     """
+    if cfg.invalid_share > 0:
+        w = max(1, round(100 * cfg.invalid_share))
+        if draw(_ints(0, 99), label="invalid?") >= 100 - w:
+            bad = _invalid_step(draw, model, cfg, [e for e in freed if e not in model.entries])
+            if bad is not None:
+                return bad
     live = sorted(model.entries)
-    choices: dict[str, st.SearchStrategy[Step]] = {}
-    choices["folio_alloc_swap"] = st.builds(
-        lambda o, m, c: Step("folio_alloc_swap", (next_folio, o, m, c)),
-        orders(cfg.max_order, cfg.mthp_share), memcgs(cfg.nr_memcgs), cpus(cfg.nr_cpus))
-    choices["reclaim_cache_only"] = st.sampled_from(cfg.devices).map(
-        lambda d: Step("reclaim_cache_only", (d,)))
-    if live:
-        any_live = _runs(model, lambda s: True)
-        counted = _runs(model, lambda s: s.count > 0)
-        uncached = _runs(model, lambda s: not s.cached)
-        one = st.sampled_from(live)
-        choices["swap_duplicate"] = _sub_run(any_live).map(lambda r: Step("swap_duplicate", r))
-        for verb in ("swap_count", "memcg_id", "lookup", "swap_cache_get_folio",
-                     "swap_cache_get_shadow", "zswap_load"):
-            choices[verb] = one.map(lambda e, v=verb: Step(v, (e,)))
-        choices["zero_store"] = _sub_run(any_live).map(lambda r: Step("zero_store", r))
-        choices["zswap_store"] = st.tuples(one, zswap_handles()).map(
-            lambda a: Step("zswap_store", a))
-        choices["zswap_invalidate"] = one.map(lambda e: Step("zswap_invalidate", (e,)))
-        if counted:
-            choices["swap_free_nr"] = _sub_run(counted).map(lambda r: Step("swap_free_nr", r))
-            choices["free_swap_and_cache_nr"] = _sub_run(counted).map(
-                lambda r: Step("free_swap_and_cache_nr", r))
-        if uncached:
-            choices["swapcache_prepare"] = _sub_run(uncached).map(
-                lambda r: Step("swapcache_prepare", r))
-        stored = _folio_runs(model, lambda s: s.folio is not None)
-        if stored:
-            choices["swap_cache_del_folio"] = st.tuples(st.sampled_from(stored), shadows()).map(
-                lambda a: Step("swap_cache_del_folio", (a[0][0], a[0][1], a[1])))
-            choices["writeback"] = st.sampled_from(stored).map(lambda f: Step("writeback", f))
-        empty = _folio_runs(model, lambda s: s.cached and s.folio is None)
-        if empty:
-            choices["swap_cache_add_folio"] = st.sampled_from(empty).map(
-                lambda f: Step("swap_cache_add_folio", (f[0], next_folio, f[1])))
-            choices["put_swap_folio"] = st.sampled_from(empty).map(
-                lambda f: Step("put_swap_folio", f))
-        if cfg.swapoff:
-            choices["swapoff"] = st.sampled_from(cfg.devices).map(lambda d: Step("swapoff", (d,)))
-    weighted = []
-    for verb, strat in sorted(choices.items()):
-        weighted += [strat] * cfg.weights.get(verb, 3 if verb == "folio_alloc_swap" else 1)
-    valid = st.one_of(weighted)
-    if cfg.invalid_share <= 0:
-        return valid
-    invalid = _invalid_steps(model, cfg, tuple(e for e in freed if e not in model.entries))
-    if invalid is None:
-        return valid
-    w = max(1, round(100 * cfg.invalid_share))
-    return st.integers(0, 99).flatmap(lambda r: invalid if r < w else valid)
+    any_live = _runs(model, lambda s: True)
+    counted = _runs(model, lambda s: s.count > 0)
+    uncached = _runs(model, lambda s: not s.cached)
+    stored = _folio_runs(model, lambda s: s.folio is not None)
+    empty = _folio_runs(model, lambda s: s.cached and s.folio is None)
+    possible = {
+        "folio_alloc_swap": True, "reclaim_cache_only": True,
+        "swap_duplicate": bool(live), "zero_store": bool(live), "zswap_store": bool(live),
+        "zswap_invalidate": bool(live), "swap_free_nr": bool(counted),
+        "free_swap_and_cache_nr": bool(counted), "swapcache_prepare": bool(uncached),
+        "swap_cache_del_folio": bool(stored), "writeback": bool(stored),
+        "swap_cache_add_folio": bool(empty), "put_swap_folio": bool(empty),
+        "swapoff": cfg.swapoff and bool(live),
+    }
+    for q in _QUERY_VERBS:
+        possible[q] = bool(live)
+    verbs = []
+    for v in VERBS:
+        if possible.get(v):
+            verbs += [v] * cfg.weights.get(v, 1)
+    verb = _pick(draw, verbs, "verb")
+    if verb == "folio_alloc_swap":
+        return Step(verb, (next_folio, draw(orders(cfg.max_order, cfg.mthp_share), label="order"),
+                           draw(memcgs(cfg.nr_memcgs), label="memcg"),
+                           draw(cpus(cfg.nr_cpus), label="cpu")))
+    if verb in ("reclaim_cache_only", "swapoff"):
+        return Step(verb, (_pick(draw, list(cfg.devices), "device"),))
+    if verb in _QUERY_VERBS or verb == "zswap_invalidate":
+        return Step(verb, (_pick(draw, live, "entry"),))
+    if verb == "zswap_store":
+        return Step(verb, (_pick(draw, live, "entry"), draw(zswap_handles(), label="handle")))
+    if verb in ("swap_duplicate", "zero_store"):
+        return Step(verb, _sub_run(draw, any_live))
+    if verb in ("swap_free_nr", "free_swap_and_cache_nr"):
+        return Step(verb, _sub_run(draw, counted))
+    if verb == "swapcache_prepare":
+        return Step(verb, _sub_run(draw, uncached))
+    if verb == "swap_cache_del_folio":
+        base, order = _pick(draw, stored, "folio")
+        return Step(verb, (base, order, draw(shadows(), label="shadow")))
+    if verb == "writeback":
+        return Step(verb, _pick(draw, stored, "folio"))
+    base, order = _pick(draw, empty, "prepared run")
+    if verb == "swap_cache_add_folio":
+        return Step(verb, (base, next_folio, order))
+    return Step(verb, (base, order))  # put_swap_folio
 
 
-def _invalid_steps(model: SwapModel, cfg: StepConfig,
-                   freed: tuple[int, ...]) -> st.SearchStrategy[Step] | None:
-    """Invalid calls, each with the error a correct design raises (None if none fits)."""
-    out = []
+def _invalid_step(draw, model: SwapModel, cfg: StepConfig, freed: list[int]) -> Step | None:
+    """An invalid call, with the error a correct design raises (None if none fits)."""
+    kinds = []
     if freed:
-        dead = st.sampled_from(sorted(freed))
-        out += [
-            dead.map(lambda e: Step("swap_free_nr", (e, 1), NoEntry)),          # double free
-            dead.map(lambda e: Step("free_swap_and_cache_nr", (e, 1), NoEntry)),
-            dead.map(lambda e: Step("swap_duplicate", (e, 1), NoEntry)),
-            dead.map(lambda e: Step("swap_count", (e,), NoEntry)),             # stale lookup
-            dead.map(lambda e: Step("swapcache_prepare", (e, 1), NoEntry)),
-        ]
+        kinds += ["double free", "zap of freed", "duplicate of freed", "stale lookup",
+                  "prepare of freed"]
     cached = [e for e, s in model.entries.items() if s.cached]
-    if cached:
-        out.append(st.sampled_from(cached).map(
-            lambda e: Step("swapcache_prepare", (e, 1), EntryExists)))
     odd = [e for e in model.entries if e % 2]
-    if odd and cfg.max_order >= 1:                                              # misaligned
-        out.append(st.sampled_from(odd).map(lambda e: Step("put_swap_folio", (e, 1), ValueError)))
     uncounted = [e for e, s in model.entries.items() if s.count == 0]
-    if uncounted:                                                               # underflow
-        out.append(st.sampled_from(uncounted).map(lambda e: Step("swap_free_nr", (e, 1), NoEntry)))
-    return st.one_of(out) if out else None
+    if cached:
+        kinds.append("prepare of cached")
+    if odd and cfg.max_order >= 1:
+        kinds.append("misaligned")
+    if uncounted:
+        kinds.append("underflow")
+    if not kinds:
+        return None
+    kind = _pick(draw, kinds, "invalid call")
+    if kind == "prepare of cached":
+        return Step("swapcache_prepare", (_pick(draw, sorted(cached), "entry"), 1), EntryExists)
+    if kind == "misaligned":
+        return Step("put_swap_folio", (_pick(draw, sorted(odd), "entry"), 1), ValueError)
+    if kind == "underflow":
+        return Step("swap_free_nr", (_pick(draw, sorted(uncounted), "entry"), 1), NoEntry)
+    e = _pick(draw, sorted(freed), "freed entry")
+    verb = {"double free": "swap_free_nr", "zap of freed": "free_swap_and_cache_nr",
+            "duplicate of freed": "swap_duplicate", "stale lookup": "swap_count",
+            "prepare of freed": "swapcache_prepare"}[kind]
+    return Step(verb, (e,) if verb == "swap_count" else (e, 1), NoEntry)
 
 
 def allocator_steps(nr_slots: int, max_order: int = 2, nr_cpus: int = 2,
