@@ -27,7 +27,20 @@ from typing import Any
 
 from vswap.errors import EntryExists, NoEntry
 
-__all__ = ["EntryState", "SwapModel"]
+__all__ = ["EntryState", "SwapModel", "normalise_lookup"]
+
+
+def normalise_lookup(kind: Any, cached_folio: int | None) -> tuple[str, int | None]:
+    """A lookup as the model states it: the device's handle is the design's own.
+
+    An entry with no zero, zswap or written copy whose folio has left the
+    swap cache is "on the swap device" in mainline (the slot is its
+    backing) and still FOLIO-backed in the virtual design (the page was
+    never written anywhere): both read as ``("swapfile", None)`` here.
+    """
+    if kind[0] == "swapfile" or (kind[0] == "folio" and cached_folio is None):
+        return "swapfile", None
+    return kind[0], kind[1]
 
 
 @dataclass
@@ -292,13 +305,14 @@ class SwapModel:
         Runtime complexity: O(1) protocol calls.
         """
         kind = space.lookup(entry)
+        folio = space.swap_cache_get_folio(entry)
         return {
             "count": space.swap_count(entry),
             "memcg": space.memcg_id(entry),
-            "folio": space.swap_cache_get_folio(entry),
+            "folio": folio,
             "shadow": space.swap_cache_get_shadow(entry),
             "zswap": space.zswap_load(entry),
-            "lookup": (kind[0], kind[1] if kind[0] != "swapfile" else None),
+            "lookup": normalise_lookup(kind, folio),
         }
 
     def expected(self, entry: int) -> dict[str, Any]:

@@ -232,7 +232,7 @@ def swap_steps(draw, model: SwapModel, cfg: StepConfig = StepConfig(), next_foli
 
     >>> from hypothesis import find
     >>> from vswap.testing import SwapModel, strategies as vst
-    >>> find(vst.swap_steps(SwapModel()), lambda s: True)
+    >>> find(vst.swap_steps(SwapModel()), lambda s: s.verb == "folio_alloc_swap")
     space.folio_alloc_swap(1, 0, 0, 0)
     """
     if cfg.invalid_share > 0:

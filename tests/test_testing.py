@@ -1,0 +1,148 @@
+"""vswap.testing: the public fuzzing kit, run on vswap's own designs and on the toy.
+
+The same SwapSpaceMachine a user subclasses drives DirectSwap and
+VirtualSwap (with their pure-Python references as exact twins) against the
+design-independent protocol model, and SwapDeviceMachine drives the
+allocator; the docs example's deliberate bug must be found and minimised.
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+import vswap
+from vswap import reference
+from vswap.errors import EntryExists, NoEntry
+from vswap.testing import (
+    StepConfig, SwapDeviceMachine, SwapModel, SwapSpaceMachine, ToySwap, assert_consistent,
+)
+from vswap.testing.strategies import Step
+
+DOCS_EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
+
+
+def _devices(mod, nr=64, cs=16):
+    return mod.SwapDevices([mod.SwapDevice(nr, cluster_size=cs)])
+
+
+class DirectFuzz(SwapSpaceMachine):
+    factory = lambda: vswap.DirectSwap(_devices(vswap))  # noqa: E731
+    reference_factory = lambda: reference.DirectSwap(_devices(reference))  # noqa: E731
+    config = StepConfig(max_order=2, mthp_share=0.3, invalid_share=0.1)
+
+
+class VirtualFuzz(SwapSpaceMachine):
+    factory = lambda: vswap.VirtualSwap.preset("vss_v5", _devices(vswap))  # noqa: E731
+    reference_factory = lambda: reference.VirtualSwap.preset(  # noqa: E731
+        "vss_v5", _devices(reference))
+    config = StepConfig(max_order=2, mthp_share=0.3, invalid_share=0.1)
+
+
+class ToyFuzz(SwapSpaceMachine):
+    factory = lambda: ToySwap(32)  # noqa: E731
+    config = StepConfig(max_order=2, invalid_share=0.1)
+
+
+class AllocatorFuzz(SwapDeviceMachine):
+    factory = lambda: vswap.SwapDevice(128, cluster_size=32)  # noqa: E731
+    reference_factory = lambda: reference.SwapDevice(128, cluster_size=32)  # noqa: E731
+    nr_slots, cluster_size = 128, 32
+
+
+@pytest.mark.parametrize("machine", [DirectFuzz, VirtualFuzz, ToyFuzz, AllocatorFuzz],
+                         ids=lambda m: m.__name__)
+def test_designs_satisfy_the_protocol_model(machine):
+    machine.TestCase("runTest").runTest()
+
+
+def test_docs_example_bug_is_found_and_minimised():
+    sys.path.insert(0, str(DOCS_EXAMPLES))
+    try:
+        import fuzz_leaky
+    finally:
+        sys.path.remove(str(DOCS_EXAMPLES))
+    report = fuzz_leaky.main()
+    lines = report.splitlines()
+    assert lines[0] == "space = factory()"
+    assert any("put_swap_folio" in line for line in lines)
+    assert "still known" in lines[-1]  # the leaked entry: freed by the model, alive in the toy
+    assert len(lines) <= 8  # short enough to paste into a test
+
+
+def test_model_rejects_a_design_that_reuses_a_live_entry():
+    m = SwapModel()
+    m.record_alloc(4, folio=1, order=2)
+    with pytest.raises(AssertionError, match="still live"):
+        m.record_alloc(6, folio=2, order=1)
+    with pytest.raises(AssertionError, match="not aligned"):
+        m.record_alloc(9, folio=3, order=1)
+
+
+def test_model_follows_the_protocol():
+    m = SwapModel()
+    m.record_alloc(8, folio=5, order=1, memcg=2)
+    m.expect_swap_duplicate(8, 2)
+    with pytest.raises(EntryExists):
+        m.expect_swapcache_prepare(8)
+    m.expect_swap_cache_del_folio(8, 1, shadow=77)
+    assert m.expect_swap_cache_get_shadow(9) == 77
+    m.expect_put_swap_folio(8, 1)
+    m.expect_zswap_store(8, 1234)
+    assert m.expect_lookup(8) == ("zswap", 1234)
+    m.expect_swap_free_nr(8, 2)          # count 1 -> 0, uncached: freed
+    with pytest.raises(NoEntry):
+        m.expect_swap_count(8)
+    with pytest.raises(NoEntry):
+        m.expect_swap_free_nr(8)          # double free
+
+
+def test_zap_reclaims_a_folio_left_cache_only():
+    m = SwapModel()
+    m.record_alloc(4, folio=1, order=1)
+    m.expect_swap_duplicate(4, 2)
+    m.expect_free_swap_and_cache_nr(4, 2)
+    assert m.entries == {}
+
+
+def test_invalid_steps_carry_their_error():
+    class Fuzz(SwapSpaceMachine):
+        factory = lambda: ToySwap(16)  # noqa: E731
+    machine = Fuzz()
+    e = machine.execute(Step("folio_alloc_swap", (1, 0, 0, 0)))
+    machine.execute(Step("swap_duplicate", (e, 1)))
+    machine.execute(Step("swap_cache_del_folio", (e, 0, None)))
+    machine.execute(Step("put_swap_folio", (e, 0)))
+    machine.execute(Step("swap_free_nr", (e, 1)))
+    machine.execute(Step("swap_free_nr", (e, 1), NoEntry))  # double free, expected
+    machine.observable_state_matches_the_model()
+    with pytest.raises(AssertionError, match="the step expects"):
+        machine.execute(Step("swap_count", (0x40,), EntryExists))
+
+
+def test_assert_consistent_catches_a_leak():
+    space = vswap.DirectSwap(_devices(vswap))
+    e = space.folio_alloc_swap(1)
+    assert_consistent(space, live=[e])
+    with pytest.raises(AssertionError, match="still known"):
+        assert_consistent(space, freed=[e])
+
+
+def test_a_machine_needs_a_factory():
+    class NoFactory(SwapSpaceMachine):
+        pass
+    with pytest.raises(TypeError, match="factory"):
+        NoFactory()
+
+
+@pytest.mark.parametrize("module", ["vswap.testing", "vswap.testing.model",
+                                    "vswap.testing.strategies", "vswap.testing.machines",
+                                    "vswap.testing.invariants", "vswap.testing.toy"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module),
+                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0
