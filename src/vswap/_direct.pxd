@@ -77,7 +77,7 @@ cdef uint64_t direct_count(const direct_dev_t* dv, uint64_t off) noexcept nogil
 cdef class DirectSwap:
     cdef direct_t d
     cdef SwapDevices _swaps
-    cdef list _devobjs            # strong references: the si pointers stay valid
+    cdef tuple _devobjs           # a tuple: the collector cannot clear it (the si pointers stay valid)
     cdef Py_ssize_t _nr_seen
     cdef uint64_t _cluster_size   # the set's cluster size (0 before a device is attached)
     cdef object __weakref__

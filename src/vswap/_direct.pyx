@@ -395,7 +395,7 @@ cdef class DirectSwap:
 
     def __cinit__(self):
         memset(&self.d, 0, sizeof(direct_t))
-        self._devobjs = []
+        self._devobjs = ()
 
     def __init__(self, swaps):
         if not isinstance(swaps, SwapDevices):
@@ -453,7 +453,7 @@ cdef class DirectSwap:
         for t in range(len(devs)):
             if devs[t] is not None and self.d.devs[t].si == NULL:
                 self._attach(t, &(<SwapDevice>devs[t]).si)
-                self._devobjs.append(devs[t])
+                self._devobjs += (devs[t],)
         self._nr_seen = len(devs)
         return 0
 
