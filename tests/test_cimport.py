@@ -4,15 +4,13 @@ Builds a small extension that cimports the tree from ``vswap._core`` and
 drives it with no Python call per operation, as later core modules do.
 """
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 import vswap
+from _cython_probe import build_probe
 
 pytest.importorskip("Cython")
 
@@ -50,20 +48,7 @@ PYX = textwrap.dedent(
 
 
 def test_cimport_from_core(tmp_path: Path):
-    (tmp_path / "probe.pyx").write_text(PYX)
-    (tmp_path / "setup.py").write_text(
-        "from setuptools import setup\nfrom Cython.Build import cythonize\n"
-        "setup(ext_modules=cythonize('probe.pyx', language_level=3, quiet=True))\n"
-    )
-    site = str(Path(vswap.__file__).parent.parent)
-    env = dict(os.environ, PYTHONPATH=site + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tmp_path,
-                   env=env, check=True, capture_output=True)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        import probe
-    finally:
-        sys.path.remove(str(tmp_path))
+    probe = build_probe(tmp_path, "probe", PYX)
 
     xa = vswap.XArray()
     assert probe.through_class(xa, 1000) == 999

@@ -5,15 +5,13 @@ per-slot state and counts at C level, as a user's own design or a replay
 engine would.
 """
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 import vswap
+from _cython_probe import build_probe
 
 pytest.importorskip("Cython")
 
@@ -34,20 +32,7 @@ PYX = textwrap.dedent(
 
 
 def test_cimport_direct(tmp_path: Path):
-    (tmp_path / "probe_direct.pyx").write_text(PYX)
-    (tmp_path / "setup.py").write_text(
-        "from setuptools import setup\nfrom Cython.Build import cythonize\n"
-        "setup(ext_modules=cythonize('probe_direct.pyx', language_level=3, quiet=True))\n"
-    )
-    site = str(Path(vswap.__file__).parent.parent)
-    env = dict(os.environ, PYTHONPATH=site + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tmp_path,
-                   env=env, check=True, capture_output=True)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        import probe_direct
-    finally:
-        sys.path.remove(str(tmp_path))
+    probe_direct = build_probe(tmp_path, "probe_direct", PYX)
 
     ds = vswap.DirectSwap(vswap.SwapDevices([vswap.SwapDevice(64, cluster_size=16)]))
     e = ds.folio_alloc_swap(1, order=1)

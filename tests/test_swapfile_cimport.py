@@ -6,15 +6,13 @@ with ``swap_device_alloc`` and writes table words with ``swap_table_set``:
 no Python call per slot, as the swap designs built on the allocator do.
 """
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 import vswap
+from _cython_probe import build_probe
 
 pytest.importorskip("Cython")
 
@@ -57,20 +55,7 @@ PYX = textwrap.dedent(
 
 
 def test_c_reclaim_hook_and_table_from_cython(tmp_path: Path):
-    (tmp_path / "swprobe.pyx").write_text(PYX)
-    (tmp_path / "setup.py").write_text(
-        "from setuptools import setup\nfrom Cython.Build import cythonize\n"
-        "setup(ext_modules=cythonize('swprobe.pyx', language_level=3, quiet=True))\n"
-    )
-    site = str(Path(vswap.__file__).parent.parent)
-    env = dict(os.environ, PYTHONPATH=site + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tmp_path,
-                   env=env, check=True, capture_output=True)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        import swprobe
-    finally:
-        sys.path.remove(str(tmp_path))
+    swprobe = build_probe(tmp_path, "swprobe", PYX)
 
     dev = vswap.SwapDevice(1025)                   # clusters 0, 1 and the tail cluster 2
     got, freed, calls = swprobe.fill_mark_reclaim(dev, 1024)   # exactly full, no failed call

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
 
 import vswap
 from vswap import reference
