@@ -8,13 +8,21 @@ model's classes: the documented behaviour is the same in both.
 
 import doctest
 import inspect
+import re
+import sys
+import types
 
 import pytest
 
 import vswap
 import vswap.__main__
 import vswap.errors
+import vswap.protocol
 from vswap import reference
+from vswap.reference import direct as ref_direct
+from vswap.reference import swapfile as ref_swapfile
+from vswap.reference import virtual as ref_virtual
+from vswap.reference import xarray as ref_xarray
 
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 COMPILED_CLASSES = [name for name in vswap.__all__ if inspect.isclass(getattr(vswap, name))
@@ -35,7 +43,18 @@ def public_docs(obj, prefix):
                 yield f"{prefix}.{name}", inspect.cleandoc(doc)
 
 
+# Examples written as ``from vswap import X`` run on the reference through
+# this module, which holds the reference classes and the shared errors.
+_SHIM = types.ModuleType("_vswap_ref_shim")
+for _n in dir(vswap):
+    if not _n.startswith("_"):
+        setattr(_SHIM, _n, getattr(reference, _n, getattr(vswap, _n)))
+sys.modules["_vswap_ref_shim"] = _SHIM
+
+
 def run_examples(name, doc, globs):
+    if globs is REFERENCE_GLOBS:
+        doc = re.sub(r"from vswap import ", "from _vswap_ref_shim import ", doc)
     test = doctest.DocTestParser().get_doctest(doc, dict(globs), name, None, 0)
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     runner.run(test)
@@ -107,3 +126,33 @@ def test_reference_exports_same_names():
     assert set(reference.__all__) == set(vswap.__all__) - {"__version__"}
     for name in ("SwapError", "NoSpace", "NoEntry", "EntryExists"):
         assert getattr(reference, name) is getattr(vswap, name)
+
+
+DESIGNS = ["DirectSwap", "VirtualSwap"]
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_designs_implement_every_protocol_verb(design):
+    fast, ref = getattr(vswap, design), getattr(reference, design)
+    for name, member in vars(vswap.protocol.SwapSpace).items():
+        if getattr(member, "__isabstractmethod__", False):
+            assert hasattr(fast, name) and hasattr(ref, name), name
+    assert issubclass(fast, vswap.protocol.SwapSpace)
+    assert issubclass(ref, vswap.protocol.SwapSpace)
+
+
+def test_every_protocol_verb_is_documented_with_a_kernel_counterpart():
+    for name, member in vars(vswap.protocol.SwapSpace).items():
+        if getattr(member, "__isabstractmethod__", False):
+            assert (member.fget if isinstance(member, property) else member).__doc__, name
+
+
+@pytest.mark.parametrize("module", [vswap.protocol, ref_xarray, ref_swapfile, ref_direct,
+                                    ref_virtual], ids=lambda m: m.__name__)
+def test_pure_python_module_examples(module):
+    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    n = 0
+    for test in doctest.DocTestFinder().find(module):
+        runner.run(test)
+        n += len(test.examples)
+    assert runner.summarize(verbose=False).failed == 0 and n > 0
