@@ -95,8 +95,5 @@ cdef class DirectSwap:
                              int cpu) except? 0xFFFFFFFFFFFFFFFF
     cdef int _dup(self, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) except -1
     cdef object _check_batch(self, object entries, bint need_count, bint dup)
-    cdef int _kind(self, int t, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept
-    cdef int _zswap_drop(self, int t, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept
-    cdef int _zswap_put(self, int t, direct_dev_t* dv, uint64_t off, uint64_t h) except -1
     cdef direct_dev_t* _device(self, object device) except NULL
     cdef void _unuse(self, int t, direct_dev_t* dv, uint64_t off) noexcept

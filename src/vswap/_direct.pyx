@@ -23,7 +23,12 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
+from cpython.pycapsule cimport PyCapsule_New
+
 from vswap._common cimport to_u64
+from vswap._swapops cimport (
+    swap_ops, SWAP_OPS_VERSION, OPS_FREE, OPS_NO_SHADOW,
+)
 from vswap._mem cimport checked_calloc
 from vswap._swapfile cimport (
     SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
@@ -353,6 +358,123 @@ cdef int check_used(const direct_dev_t* dv, uint64_t off, uint64_t nr, bint need
             bad[0] = i
             return DS_ENOENT
     return 0
+
+
+# --- verb cores: the work after validation, shared by the methods and the replay ---
+
+cdef int kind_of(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept nogil:
+    """Where swap-in finds an allocated slot's data (a LOOKUP_KINDS code)."""
+    cdef uint64_t w = tb_read(d, dv, off) & TB_VALUE
+    cdef xa_entry z
+    if tb_is_folio(w):
+        handle[0] = w >> 6
+        return K_FOLIO
+    if zero_test(dv, off):
+        handle[0] = 0
+        return K_ZERO
+    if dv.nr_zswap:
+        d.st.zswap_walks += 1
+        z = xa_load(&dv.zswap, off)
+        if z != 0:
+            handle[0] = xa_to_value(z)
+            return K_ZSWAP
+    handle[0] = mkentry(t, off)
+    return K_SWAPFILE
+
+
+cdef int zswap_drop(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept nogil:
+    cdef xa_entry z
+    if not dv.nr_zswap:
+        return 0
+    d.st.zswap_walks += 1
+    z = xa_erase(&dv.zswap, off)
+    if z == 0:
+        return 0
+    dv.nr_zswap -= 1
+    handle[0] = xa_to_value(z)
+    return 1
+
+
+cdef int zswap_put(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t h) except -1 nogil:
+    cdef xa_entry old = 0
+    d.st.zswap_walks += 1
+    xa_store(&dv.zswap, off, xa_mk_value(h), &old)
+    if old == 0:
+        dv.nr_zswap += 1
+    zero_clear(dv, off)
+    return 0
+
+
+cdef void zero_nr(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
+    cdef uint64_t i, h
+    for i in range(off, off + n):
+        dv.zeromap[i >> 6] |= <uint64_t>1 << (i & 63)
+        zswap_drop(d, dv, i, &h)
+
+
+cdef void write_nr(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
+    cdef uint64_t i, h
+    for i in range(off, off + n):
+        zero_clear(dv, i)
+        zswap_drop(d, dv, i, &h)
+
+
+cdef void put_nr(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
+    """swap_free_nr: one count off each slot, a cluster-locked section per cluster."""
+    cdef uint64_t cur = off, ce, end = off + n
+    while cur < end:
+        ce = chunk_end(dv, cur, end)
+        d.st.cluster_locks += 1
+        put_range(d, t, dv, cur, ce)
+        cur = ce
+
+
+cdef void cache_prepare(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
+    cdef uint64_t i, cur = off, ce, end = off + n
+    while cur < end:
+        ce = chunk_end(dv, cur, end)
+        d.st.cluster_locks += 1
+        for i in range(cur, ce):
+            dv.swap_map[i] |= SWAP_HAS_CACHE
+        cur = ce
+
+
+cdef uint64_t cache_add(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t nr, uint64_t folio,
+                        int order) noexcept nogil:
+    """Store ``folio`` on prepared slots; the first slot's old table word (its shadow)."""
+    cdef uint64_t i, w, first = 0
+    d.st.cluster_locks += 1
+    for i in range(off, off + nr):
+        w = tb_read(d, dv, i)
+        if i == off:
+            first = w
+        tb_write(d, dv, i, tb_folio(folio, order) | (w & SWAP_TABLE_CACHE_ONLY))
+    return first & TB_VALUE
+
+
+cdef void cache_del(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t nr,
+                    uint64_t shadow_word) noexcept nogil:
+    cdef uint64_t i
+    d.st.cluster_locks += 1
+    for i in range(off, off + nr):
+        tb_write(d, dv, i, shadow_word | (tb_read(d, dv, i) & SWAP_TABLE_CACHE_ONLY))
+
+
+cdef void cache_put(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
+    """put_swap_folio: uncache; slots left with count 0 are freed (one batch when all are)."""
+    cdef uint64_t i
+    cdef bint all_only = True
+    for i in range(off, off + nr):
+        if dv.swap_map[i] != SWAP_HAS_CACHE:
+            all_only = False
+    d.st.cluster_locks += 1
+    if all_only:
+        free_run(d, t, dv, off, nr)
+        return
+    for i in range(off, off + nr):
+        dv.swap_map[i] &= ~SWAP_HAS_CACHE
+        if dv.swap_map[i] == 0:
+            free_run(d, t, dv, i, 1)
 
 
 cdef object raise_err(int err, int t, uint64_t off, str what=""):
@@ -747,17 +869,9 @@ cdef class DirectSwap:
         ... except NoEntry: print("underflow")
         underflow
         """
-        cdef uint64_t e, n, cur, ce, end
+        cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58)
-        cur = off
-        end = off + n
-        while cur < end:
-            ce = chunk_end(dv, cur, end)
-            self.d.st.cluster_locks += 1
-            put_range(&self.d, t, dv, cur, ce)
-            cur = ce
+        put_nr(&self.d, <int>(e >> 58), dv, e & OFFSET_MASK, n)
 
     def swap_free_many(self, entries):
         """:meth:`swap_free_nr` (nr=1) of each entry of a uint64 array.
@@ -876,7 +990,7 @@ cdef class DirectSwap:
         ... except EntryExists: print("cached")
         cached
         """
-        cdef uint64_t e = self._entry(entry), n = self._nr(nr), i, cur, ce, end
+        cdef uint64_t e = self._entry(entry), n = self._nr(nr), i
         cdef direct_dev_t* dv = self._range(e, n, False)
         cdef uint64_t off = e & OFFSET_MASK
         cdef int t = <int>(e >> 58)
@@ -885,14 +999,7 @@ cdef class DirectSwap:
                 raise_err(DS_ENOENT, t, i)
             if dv.swap_map[i] & SWAP_HAS_CACHE:
                 raise_err(DS_EEXIST, t, i)
-        cur = off
-        end = off + n
-        while cur < end:
-            ce = chunk_end(dv, cur, end)
-            self.d.st.cluster_locks += 1
-            for i in range(cur, ce):
-                dv.swap_map[i] |= SWAP_HAS_CACHE
-            cur = ce
+        cache_prepare(&self.d, dv, off, n)
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """Store ``folio`` on the ``2**order`` prepared entries at ``entry``; return the old shadow.
@@ -910,7 +1017,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e = self._entry(entry)
         cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
-        cdef uint64_t nr = self._order(order), i, w, first
+        cdef uint64_t nr = self._order(order), i, first
         cdef direct_dev_t* dv = self._range(e, nr, True)
         cdef uint64_t off = e & OFFSET_MASK
         cdef int t = <int>(e >> 58), o = 0
@@ -923,14 +1030,7 @@ cdef class DirectSwap:
                 raise_err(DS_ENOTPREP, t, i)
             if tb_is_folio(swap_table_get(dv.si, i)):
                 raise_err(DS_EEXIST, t, i, "already holds a folio")
-        self.d.st.cluster_locks += 1
-        first = 0
-        for i in range(off, off + nr):
-            w = tb_read(&self.d, dv, i)
-            if i == off:
-                first = w
-            tb_write(&self.d, dv, i, tb_folio(f, o) | (w & SWAP_TABLE_CACHE_ONLY))
-        first &= TB_VALUE
+        first = cache_add(&self.d, dv, off, nr, f, o)
         return (first >> 1) if tb_is_shadow(first) else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
@@ -962,9 +1062,7 @@ cdef class DirectSwap:
         for i in range(off, off + nr):
             if swap_table_get(dv.si, i) & TB_VALUE != w0:
                 raise_err(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
-        self.d.st.cluster_locks += 1
-        for i in range(off, off + nr):
-            tb_write(&self.d, dv, i, sw | (tb_read(&self.d, dv, i) & SWAP_TABLE_CACHE_ONLY))
+        cache_del(&self.d, dv, off, nr, sw)
 
     def swap_cache_get_folio(self, entry):
         """The folio cached for ``entry``, or None (``swap_cache_get_folio``).
@@ -1016,42 +1114,14 @@ cdef class DirectSwap:
         cdef direct_dev_t* dv = self._range(e, nr, True)
         cdef uint64_t off = e & OFFSET_MASK
         cdef int t = <int>(e >> 58)
-        cdef bint all_only = True
         for i in range(off, off + nr):
             if not (dv.swap_map[i] & SWAP_HAS_CACHE):
                 raise_err(DS_ENOENT, t, i, "is not in the swap cache")
             if tb_is_folio(swap_table_get(dv.si, i)):
                 raise_err(DS_EEXIST, t, i, "still holds a folio")
-            if dv.swap_map[i] != SWAP_HAS_CACHE:
-                all_only = False
-        self.d.st.cluster_locks += 1
-        if all_only:
-            free_run(&self.d, t, dv, off, nr)
-            return
-        for i in range(off, off + nr):
-            dv.swap_map[i] &= ~SWAP_HAS_CACHE
-            if dv.swap_map[i] == 0:
-                free_run(&self.d, t, dv, i, 1)
+        cache_put(&self.d, t, dv, off, nr)
 
     # -- backends -------------------------------------------------------------------------------
-
-    cdef int _kind(self, int t, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept:
-        cdef uint64_t w = tb_read(&self.d, dv, off) & TB_VALUE
-        cdef xa_entry z
-        if tb_is_folio(w):
-            handle[0] = w >> 6
-            return K_FOLIO
-        if zero_test(dv, off):
-            handle[0] = 0
-            return K_ZERO
-        if dv.nr_zswap:
-            self.d.st.zswap_walks += 1
-            z = xa_load(&dv.zswap, off)
-            if z != 0:
-                handle[0] = xa_to_value(z)
-                return K_ZSWAP
-        handle[0] = mkentry(t, off)
-        return K_SWAPFILE
 
     def lookup(self, entry):
         """Where swap-in finds the data: a :class:`~vswap.protocol.Lookup`.
@@ -1069,7 +1139,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n, h = 0
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        k = self._kind(<int>(e >> 58), dv, e & OFFSET_MASK, &h)
+        k = kind_of(&self.d, <int>(e >> 58), dv, e & OFFSET_MASK, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
     def lookup_many(self, entries):
@@ -1095,20 +1165,8 @@ cdef class DirectSwap:
         cdef uint64_t[::1] hv = handles
         for i in range(n):
             e = v[i]
-            kv[i] = <uint8_t>self._kind(<int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK, &hv[i])
+            kv[i] = <uint8_t>kind_of(&self.d, <int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK, &hv[i])
         return kinds, handles
-
-    cdef int _zswap_drop(self, int t, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept:
-        cdef xa_entry z
-        if not dv.nr_zswap:
-            return 0
-        self.d.st.zswap_walks += 1
-        z = xa_erase(&dv.zswap, off)
-        if z == 0:
-            return 0
-        dv.nr_zswap -= 1
-        handle[0] = xa_to_value(z)
-        return 1
 
     def zero_store(self, entry, nr=1):
         """Mark ``nr`` entries zero-filled (``swap_zeromap_folio_set``); drop their zswap copies.
@@ -1121,22 +1179,9 @@ cdef class DirectSwap:
         >>> ds.lookup(e)
         Lookup(kind='zero', handle=0)
         """
-        cdef uint64_t e, n, i, h
+        cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58)
-        for i in range(off, off + n):
-            dv.zeromap[i >> 6] |= <uint64_t>1 << (i & 63)
-            self._zswap_drop(t, dv, i, &h)
-
-    cdef int _zswap_put(self, int t, direct_dev_t* dv, uint64_t off, uint64_t h) except -1:
-        cdef xa_entry old = 0
-        self.d.st.zswap_walks += 1
-        xa_store(&dv.zswap, off, xa_mk_value(h), &old)
-        if old == 0:
-            dv.nr_zswap += 1
-        zero_clear(dv, off)
-        return 0
+        zero_nr(&self.d, dv, e & OFFSET_MASK, n)
 
     def zswap_store(self, entry, handle):
         """Store the compressed copy ``handle`` (``0 .. 2**62-1``) of ``entry`` (``zswap_store``).
@@ -1152,7 +1197,7 @@ cdef class DirectSwap:
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
-        self._zswap_put(<int>(e >> 58), dv, e & OFFSET_MASK, h)
+        zswap_put(&self.d, dv, e & OFFSET_MASK, h)
 
     def zswap_store_many(self, entries, handles):
         """:meth:`zswap_store` of two uint64 arrays of the same length.
@@ -1180,7 +1225,7 @@ cdef class DirectSwap:
                 raise ValueError(f"zswap handle {hv[i]} is outside 0 .. {HANDLE_MAX - 1}")
         for i in range(n):
             e = v[i]
-            self._zswap_put(<int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK, hv[i])
+            zswap_put(&self.d, &self.d.devs[e >> 58], e & OFFSET_MASK, hv[i])
 
     def zswap_load(self, entry):
         """The zswap handle of ``entry``, or None (``zswap_load``; the copy stays).
@@ -1213,7 +1258,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n, h = 0
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        if self._zswap_drop(<int>(e >> 58), dv, e & OFFSET_MASK, &h):
+        if zswap_drop(&self.d, dv, e & OFFSET_MASK, &h):
             return h
         return None
 
@@ -1231,13 +1276,9 @@ cdef class DirectSwap:
         >>> ds.swap_cache_del_folio(e); ds.lookup(e).kind
         'swapfile'
         """
-        cdef uint64_t e, nr, i, h
+        cdef uint64_t e, nr
         cdef direct_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58)
-        for i in range(off, off + nr):
-            zero_clear(dv, i)
-            self._zswap_drop(t, dv, i, &h)
+        write_nr(&self.d, dv, e & OFFSET_MASK, nr)
         return e
 
     # -- device-level verbs ----------------------------------------------------------------
@@ -1546,9 +1587,127 @@ cdef class DirectSwap:
             devices[t] = {"slots": slots, "cont_pages": dv.nr_cont_pages, "nr_zswap": dv.nr_zswap}
         return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
 
+    def __vswap_ops__(self):
+        """The C verb table the compiled replay calls (see ``vswap/_swapops.pxd``).
+
+        A PyCapsule named ``"vswap.swap_ops"``; the functions take this
+        object as their first argument. Runtime complexity: O(1).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)])).__vswap_ops__()  # doctest: +ELLIPSIS
+        <capsule object "vswap.swap_ops" at ...>
+        """
+        self._sync_devices()
+        return PyCapsule_New(<void*>&DIRECT_OPS, "vswap.swap_ops", NULL)
+
     def __repr__(self):
         return (f"DirectSwap(devices={sum(1 for t in range(DIRECT_MAX_TYPES) if self.d.devs[t].si != NULL)}, "
                 f"zswap={sum(self.d.devs[t].nr_zswap for t in range(DIRECT_MAX_TYPES))})")
 
 
 SwapSpace.register(DirectSwap)
+
+
+# --- the C protocol of the compiled replay (vswap/_swapops.pxd) ---------------------
+# Each function does what the method of the same name does after its checks.
+
+cdef inline direct_dev_t* ops_dev(DirectSwap ds, uint64_t e) noexcept:
+    return &ds.d.devs[(e >> 58) & 31]
+
+
+cdef int dops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int cpu,
+                    uint64_t* entry) except -1:
+    cdef DirectSwap ds = <DirectSwap>space
+    cdef uint64_t e
+    ds._sync_devices()
+    if ds._cluster_size and (<uint64_t>1 << order) > ds._cluster_size:
+        return 1
+    e = ds._alloc_one(folio, <uint64_t>1 << order, memcg, cpu)
+    if e == 0:
+        return 1
+    entry[0] = e
+    return 0
+
+
+cdef int dops_dup(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    cdef DirectSwap ds = <DirectSwap>space
+    return ds._dup(<int>(e >> 58), ops_dev(ds, e), e & OFFSET_MASK, nr)
+
+
+cdef int dops_free(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    cdef DirectSwap ds = <DirectSwap>space
+    put_nr(&ds.d, <int>(e >> 58), ops_dev(ds, e), e & OFFSET_MASK, nr)
+    return 0
+
+
+cdef int dops_fsc(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    cdef DirectSwap ds = <DirectSwap>space
+    fsc_core(&ds.d, <int>(e >> 58), ops_dev(ds, e), e & OFFSET_MASK, nr)
+    return 0
+
+
+cdef int dops_zero(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    cdef DirectSwap ds = <DirectSwap>space
+    zero_nr(&ds.d, ops_dev(ds, e), e & OFFSET_MASK, nr)
+    return 0
+
+
+cdef int dops_zswap(void* space, uint64_t e, uint64_t handle, int cpu) except -1:
+    cdef DirectSwap ds = <DirectSwap>space
+    return zswap_put(&ds.d, ops_dev(ds, e), e & OFFSET_MASK, handle)
+
+
+cdef int dops_writeback(void* space, uint64_t e, int order, uint64_t arg, int cpu) except -1:
+    cdef DirectSwap ds = <DirectSwap>space
+    write_nr(&ds.d, ops_dev(ds, e), e & OFFSET_MASK, <uint64_t>1 << order)
+    return 0
+
+
+cdef int dops_swapin(void* space, uint64_t e, int order, uint64_t folio, int cpu) except -1:
+    cdef DirectSwap ds = <DirectSwap>space
+    cdef direct_dev_t* dv = ops_dev(ds, e)
+    cache_prepare(&ds.d, dv, e & OFFSET_MASK, <uint64_t>1 << order)
+    cache_add(&ds.d, dv, e & OFFSET_MASK, <uint64_t>1 << order, folio, order)
+    return 0
+
+
+cdef int dops_reclaim(void* space, uint64_t e, int order, uint64_t shadow, int cpu) except -1:
+    cdef DirectSwap ds = <DirectSwap>space
+    cdef direct_dev_t* dv = ops_dev(ds, e)
+    cache_del(&ds.d, dv, e & OFFSET_MASK, <uint64_t>1 << order,
+              0 if shadow == OPS_NO_SHADOW else (shadow << 1) | 1)
+    cache_put(&ds.d, <int>(e >> 58), dv, e & OFFSET_MASK, <uint64_t>1 << order)
+    return 0
+
+
+cdef int dops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except -1:
+    cdef DirectSwap ds = <DirectSwap>space
+    cdef direct_dev_t* dv = ops_dev(ds, e)
+    cdef uint64_t off = e & OFFSET_MASK
+    if dv.si == NULL or off >= dv.max or dv.swap_map[off] == 0:
+        return OPS_FREE
+    return kind_of(&ds.d, <int>(e >> 58), dv, off, handle)
+
+
+cdef uint64_t dops_nr_zswap(void* space) noexcept:
+    cdef DirectSwap ds = <DirectSwap>space
+    cdef uint64_t n = 0
+    cdef int t
+    for t in range(DIRECT_MAX_TYPES):
+        n += ds.d.devs[t].nr_zswap
+    return n
+
+
+cdef swap_ops DIRECT_OPS
+DIRECT_OPS.version = SWAP_OPS_VERSION
+DIRECT_OPS.folio_alloc_swap = dops_alloc
+DIRECT_OPS.swap_duplicate = dops_dup
+DIRECT_OPS.swap_free_nr = dops_free
+DIRECT_OPS.free_swap_and_cache_nr = dops_fsc
+DIRECT_OPS.zero_store = dops_zero
+DIRECT_OPS.zswap_store = dops_zswap
+DIRECT_OPS.writeback = dops_writeback
+DIRECT_OPS.swapin_folio = dops_swapin
+DIRECT_OPS.reclaim_folio = dops_reclaim
+DIRECT_OPS.lookup = dops_lookup
+DIRECT_OPS.nr_zswap = dops_nr_zswap

@@ -26,7 +26,12 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
+from cpython.pycapsule cimport PyCapsule_New
+
 from vswap._common cimport to_u64
+from vswap._swapops cimport (
+    swap_ops, SWAP_OPS_VERSION, OPS_FREE, OPS_NO_SHADOW,
+)
 from vswap._direct cimport direct_reclaim
 from vswap._mem cimport checked_calloc
 from vswap._swapfile cimport (
@@ -634,6 +639,142 @@ cdef int lookup_kind(const swp_desc* d, uint64_t* handle) noexcept nogil:
     return K_FOLIO
 
 
+# --- verb cores: the work after validation, shared by the methods and the replay ---
+
+cdef void zero_nr(vswap_t* v, uint64_t e, uint64_t n) noexcept nogil:
+    cdef uint64_t i, cur = e, ce, end = e + n
+    cdef vcluster* c
+    cdef swp_desc* d
+    cdef pbatch b
+    b.n = 0
+    while cur < end:
+        ce = chunk_end(cur, end)
+        c = vs_cluster(v, cur >> VCLUSTER_SHIFT)
+        v.st.cluster_locks += 1
+        for i in range(cur, ce):
+            d = &c.desc[i & (VCLUSTER_SIZE - 1)]
+            release_backing(v, d, &b)
+            d_set_type(d, VSWAP_ZERO)
+        v.st.desc_writes += ce - cur
+        cur = ce
+    pb_flush(v, &b)
+
+
+cdef void cache_prepare(vswap_t* v, uint64_t e, uint64_t n) noexcept nogil:
+    cdef uint64_t i, cur = e, ce, end = e + n
+    cdef vcluster* c
+    while cur < end:
+        ce = chunk_end(cur, end)
+        c = vs_cluster(v, cur >> VCLUSTER_SHIFT)
+        v.st.cluster_locks += 1
+        for i in range(cur, ce):
+            c.desc[i & (VCLUSTER_SIZE - 1)].flags |= DESC_IN_SWAPCACHE
+        v.st.desc_writes += ce - cur
+        cur = ce
+
+
+cdef uint64_t cache_add(vswap_t* v, uint64_t e, uint64_t nr, uint64_t folio, int order) noexcept nogil:
+    """Store ``folio`` on prepared entries; the first one's old cache word (its shadow)."""
+    cdef vcluster* c = vs_cluster(v, e >> VCLUSTER_SHIFT)
+    cdef uint64_t i, first
+    v.st.cluster_locks += 1
+    first = c.desc[e & (VCLUSTER_SIZE - 1)].cache
+    for i in range(e, e + nr):
+        c.desc[i & (VCLUSTER_SIZE - 1)].cache = w_folio(folio, order)
+    v.st.desc_reads += nr
+    v.st.desc_writes += nr
+    return first
+
+
+cdef void cache_del(vswap_t* v, uint64_t e, uint64_t nr, uint64_t shadow_word) noexcept nogil:
+    cdef vcluster* c = vs_cluster(v, e >> VCLUSTER_SHIFT)
+    cdef uint64_t i
+    v.st.cluster_locks += 1
+    for i in range(e, e + nr):
+        c.desc[i & (VCLUSTER_SIZE - 1)].cache = shadow_word
+    v.st.desc_writes += nr
+
+
+cdef void cache_put(vswap_t* v, uint64_t e, uint64_t nr) noexcept nogil:
+    """put_swap_folio: uncache; entries left with count 0 are freed (one batch when all are)."""
+    cdef vcluster* c = vs_cluster(v, e >> VCLUSTER_SHIFT)
+    cdef uint64_t idx, base = e & (VCLUSTER_SIZE - 1)
+    cdef bint all_only = True
+    for idx in range(base, base + nr):
+        if c.desc[idx].swap_count:
+            all_only = False
+    v.st.cluster_locks += 1
+    v.st.desc_writes += nr
+    for idx in range(base, base + nr):
+        c.desc[idx].flags &= ~DESC_IN_SWAPCACHE
+    if all_only:
+        free_vrun(v, c, base, nr)
+    else:
+        for idx in range(base, base + nr):
+            if c.desc[idx].swap_count == 0:
+                free_vrun(v, c, idx, 1)
+    cluster_after_free(v, c)
+
+
+cdef int lookup_core(vswap_t* v, uint64_t e, uint64_t* handle) noexcept nogil:
+    v.st.desc_reads += 1
+    return lookup_kind(vswap_desc(v, e), handle)
+
+
+cdef int write_run(VirtualSwap self, uint64_t e, int o, uint64_t* slot) except -1:
+    """vswap_alloc_swap_slot for live entries: 0 and the run's first slot, 1 (or 2) if no space."""
+    cdef uint64_t nr = <uint64_t>1 << o, i, off = 0, slot0, w
+    cdef vcluster* last = NULL
+    cdef vcluster* c
+    cdef swp_desc* d
+    cdef swap_device_t* si = NULL
+    cdef bint contiguous = True
+    cdef pbatch b
+    slot0 = vs_peek(&self.v, e, &last).backing
+    for i in range(e, e + nr):
+        d = vs_peek(&self.v, i, &last)
+        if d_type(d) != VSWAP_SWAPFILE or d.backing != slot0 + (i - e):
+            contiguous = False
+            break
+    self._sync_devices()
+    if contiguous:                       # already on a device as one run: reuse it
+        vs_cluster(&self.v, e >> VCLUSTER_SHIFT)
+        self.v.st.desc_reads += nr
+        slot[0] = slot0
+        return 0
+    if not self._swaps._devices or nr > (<SwapDevice>next(iter(self._swaps))).si.cluster_size:
+        return 2
+    self.v.locked_lo = e                 # the folio under writeout: reclaim must skip it
+    self.v.locked_hi = e + nr
+    try:
+        swap_alloc_set(&self._swaps.g, o, self.v.cpu, &si, &off)
+    finally:
+        self.v.locked_lo = 0
+        self.v.locked_hi = 0
+    if off == 0:
+        return 1
+    self.v.st.phys_allocs += 1
+    c = vs_cluster(&self.v, e >> VCLUSTER_SHIFT)
+    self.v.st.cluster_locks += 1
+    b.n = 0
+    for i in range(nr):
+        d = &c.desc[(e + i) & (VCLUSTER_SIZE - 1)]
+        release_backing(&self.v, d, &b)
+        d_set_type(d, VSWAP_SWAPFILE)
+        d.backing = (<uint64_t>si.type << 58) | (off + i)
+        self.v.charge[d.memcgid] += 1
+        w = e + i
+        if self.v.opt_cache_only_bit and d.swap_count == 0 and d_cached(d):
+            w |= SWAP_TABLE_CACHE_ONLY
+        swap_table_set(si, off + i, w)
+    pb_flush(&self.v, &b)
+    self.v.nr_phys += nr
+    self.v.st.rmap_writes += nr
+    self.v.st.desc_writes += nr
+    slot[0] = (<uint64_t>si.type << 58) | off
+    return 0
+
+
 cdef object raise_noent(uint64_t e, str what="is not allocated"):
     raise NoEntry(f"swap entry {e:#x} {what}")
 
@@ -1116,25 +1257,16 @@ cdef class VirtualSwap:
         cached
         """
         cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
-        cdef uint64_t e = self._range(entry, n, False), i, cur, ce, end = e + n
+        cdef uint64_t e = self._range(entry, n, False), i
         cdef vcluster* last = NULL
-        cdef vcluster* c
         cdef swp_desc* d
-        for i in range(e, end):
+        for i in range(e, e + n):
             d = vs_peek(&self.v, i, &last)
             if d == NULL:
                 raise_noent(i)
             if d_cached(d):
                 raise EntryExists(f"swap entry {i:#x} is already in the swap cache")
-        cur = e
-        while cur < end:
-            ce = chunk_end(cur, end)
-            c = vs_cluster(&self.v, cur >> VCLUSTER_SHIFT)
-            self.v.st.cluster_locks += 1
-            for i in range(cur, ce):
-                c.desc[i & (VCLUSTER_SIZE - 1)].flags |= DESC_IN_SWAPCACHE
-            self.v.st.desc_writes += ce - cur
-            cur = ce
+        cache_prepare(&self.v, e, n)
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """Store ``folio`` on ``2**order`` prepared entries; return the first one's shadow.
@@ -1153,7 +1285,6 @@ cdef class VirtualSwap:
         cdef uint64_t nr = <uint64_t>1 << o
         cdef uint64_t e = self._range(entry, nr, True), i, first
         cdef vcluster* last = NULL
-        cdef vcluster* c
         cdef swp_desc* d
         for i in range(e, e + nr):
             d = vs_peek(&self.v, i, &last)
@@ -1163,13 +1294,7 @@ cdef class VirtualSwap:
                 raise ValueError(f"swap entry {i:#x} was not prepared by swapcache_prepare")
             if w_is_folio(d.cache):
                 raise EntryExists(f"swap entry {i:#x} already holds a folio")
-        c = vs_cluster(&self.v, e >> VCLUSTER_SHIFT)
-        self.v.st.cluster_locks += 1
-        first = c.desc[e & (VCLUSTER_SIZE - 1)].cache
-        for i in range(e, e + nr):
-            c.desc[i & (VCLUSTER_SIZE - 1)].cache = w_folio(f, o)
-        self.v.st.desc_reads += nr
-        self.v.st.desc_writes += nr
+        first = cache_add(&self.v, e, nr, f, o)
         return (first >> 1) if first & 1 else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
@@ -1188,7 +1313,6 @@ cdef class VirtualSwap:
         cdef uint64_t nr = <uint64_t>1 << o
         cdef uint64_t e = self._range(entry, nr, True), i, w0, sw = 0
         cdef vcluster* last = NULL
-        cdef vcluster* c
         cdef swp_desc* d
         if shadow is not None:
             sw = (to_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
@@ -1200,11 +1324,7 @@ cdef class VirtualSwap:
             d = vs_peek(&self.v, i, &last)
             if d == NULL or d.cache != w0:
                 raise_noent(e, f"holds no folio of {nr} pages")
-        c = vs_cluster(&self.v, e >> VCLUSTER_SHIFT)
-        self.v.st.cluster_locks += 1
-        for i in range(e, e + nr):
-            c.desc[i & (VCLUSTER_SIZE - 1)].cache = sw
-        self.v.st.desc_writes += nr
+        cache_del(&self.v, e, nr, sw)
 
     def swap_cache_get_folio(self, entry):
         """The folio cached for ``entry``, or None (``swap_cache_get_folio``).
@@ -1251,32 +1371,16 @@ cdef class VirtualSwap:
         """
         cdef int o = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
         cdef uint64_t nr = <uint64_t>1 << o
-        cdef uint64_t e = self._range(entry, nr, True), i, idx, base
+        cdef uint64_t e = self._range(entry, nr, True), i
         cdef vcluster* last = NULL
-        cdef vcluster* c
         cdef swp_desc* d
-        cdef bint all_only = True
         for i in range(e, e + nr):
             d = vs_peek(&self.v, i, &last)
             if d == NULL or not d_cached(d):
                 raise_noent(i, "is not in the swap cache")
             if w_is_folio(d.cache):
                 raise EntryExists(f"swap entry {i:#x} still holds a folio")
-            if d.swap_count:
-                all_only = False
-        c = vs_cluster(&self.v, e >> VCLUSTER_SHIFT)
-        self.v.st.cluster_locks += 1
-        base = e & (VCLUSTER_SIZE - 1)
-        self.v.st.desc_writes += nr
-        for idx in range(base, base + nr):
-            c.desc[idx].flags &= ~DESC_IN_SWAPCACHE
-        if all_only:
-            free_vrun(&self.v, c, base, nr)
-        else:
-            for idx in range(base, base + nr):
-                if c.desc[idx].swap_count == 0:
-                    free_vrun(&self.v, c, idx, 1)
-        cluster_after_free(&self.v, c)
+        cache_put(&self.v, e, nr)
 
     # -- backends -------------------------------------------------------------------------------------------
 
@@ -1296,8 +1400,7 @@ cdef class VirtualSwap:
         cdef uint64_t e = self._range(entry, 1, False), h = 0
         cdef int k
         self._live(e)
-        self.v.st.desc_reads += 1
-        k = lookup_kind(vswap_desc(&self.v, e), &h)
+        k = lookup_core(&self.v, e, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
     def lookup_many(self, entries):
@@ -1335,27 +1438,12 @@ cdef class VirtualSwap:
         Lookup(kind='zero', handle=0)
         """
         cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
-        cdef uint64_t e = self._range(entry, n, False), i, cur, ce, end = e + n
+        cdef uint64_t e = self._range(entry, n, False), i
         cdef vcluster* last = NULL
-        cdef vcluster* c
-        cdef swp_desc* d
-        cdef pbatch b
-        for i in range(e, end):
+        for i in range(e, e + n):
             if vs_peek(&self.v, i, &last) == NULL:
                 raise_noent(i)
-        b.n = 0
-        cur = e
-        while cur < end:
-            ce = chunk_end(cur, end)
-            c = vs_cluster(&self.v, cur >> VCLUSTER_SHIFT)
-            self.v.st.cluster_locks += 1
-            for i in range(cur, ce):
-                d = &c.desc[i & (VCLUSTER_SIZE - 1)]
-                release_backing(&self.v, d, &b)
-                d_set_type(d, VSWAP_ZERO)
-            self.v.st.desc_writes += ce - cur
-            cur = ce
-        pb_flush(&self.v, &b)
+        zero_nr(&self.v, e, n)
 
     cdef int _zswap_put(self, uint64_t e, uint64_t h) noexcept:
         cdef swp_desc* d = vswap_desc(&self.v, e)
@@ -1475,60 +1563,17 @@ cdef class VirtualSwap:
         """
         cdef int o = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
         cdef uint64_t nr = <uint64_t>1 << o
-        cdef uint64_t e = self._range(entry, nr, True), i, off = 0, slot0, w
+        cdef uint64_t e = self._range(entry, nr, True), i, slot = 0
         cdef vcluster* last = NULL
-        cdef vcluster* c
-        cdef swp_desc* d
-        cdef swp_desc* d0
-        cdef swap_device_t* si = NULL
-        cdef bint contiguous = True
-        cdef pbatch b
         for i in range(e, e + nr):
-            d = vs_peek(&self.v, i, &last)
-            if d == NULL:
+            if vs_peek(&self.v, i, &last) == NULL:
                 raise_noent(i)
-        d0 = vs_peek(&self.v, e, &last)
-        slot0 = d0.backing
-        for i in range(e, e + nr):
-            d = vs_peek(&self.v, i, &last)
-            if d_type(d) != VSWAP_SWAPFILE or d.backing != slot0 + (i - e):
-                contiguous = False
-                break
-        self._sync_devices()
-        if contiguous:
-            vs_cluster(&self.v, e >> VCLUSTER_SHIFT)
-            self.v.st.desc_reads += nr
-            return slot0
-        if not self._swaps._devices or nr > (<SwapDevice>next(iter(self._swaps))).si.cluster_size:
+        err = write_run(self, e, o, &slot)
+        if err == 2:
             raise NoSpace(f"no physical device takes an order-{o} run")
-        self.v.locked_lo = e
-        self.v.locked_hi = e + nr
-        try:
-            swap_alloc_set(&self._swaps.g, o, self.v.cpu, &si, &off)
-        finally:
-            self.v.locked_lo = 0
-            self.v.locked_hi = 0
-        if off == 0:
+        if err:
             raise NoSpace(f"no free order-{o} physical run on any device")
-        self.v.st.phys_allocs += 1
-        c = vs_cluster(&self.v, e >> VCLUSTER_SHIFT)
-        self.v.st.cluster_locks += 1
-        b.n = 0
-        for i in range(nr):
-            d = &c.desc[(e + i) & (VCLUSTER_SIZE - 1)]
-            release_backing(&self.v, d, &b)
-            d_set_type(d, VSWAP_SWAPFILE)
-            d.backing = (<uint64_t>si.type << 58) | (off + i)
-            self.v.charge[d.memcgid] += 1
-            w = e + i
-            if self.v.opt_cache_only_bit and d.swap_count == 0 and d_cached(d):
-                w |= SWAP_TABLE_CACHE_ONLY
-            swap_table_set(si, off + i, w)
-        pb_flush(&self.v, &b)
-        self.v.nr_phys += nr
-        self.v.st.rmap_writes += nr
-        self.v.st.desc_writes += nr
-        return (<uint64_t>si.type << 58) | off
+        return slot
 
     # -- device-level verbs ----------------------------------------------------------------------------
 
@@ -1885,6 +1930,19 @@ cdef class VirtualSwap:
                 "alloc_reject": self.v.alloc_reject, "cpu": self.v.cpu,
                 "stats": self.stats, "swaps": self._swaps._state()}
 
+    def __vswap_ops__(self):
+        """The C verb table the compiled replay calls (see ``vswap/_swapops.pxd``).
+
+        A PyCapsule named ``"vswap.swap_ops"``; the functions take this
+        object as their first argument. Runtime complexity: O(1).
+
+        >>> from vswap import VirtualSwap
+        >>> VirtualSwap().__vswap_ops__()  # doctest: +ELLIPSIS
+        <capsule object "vswap.swap_ops" at ...>
+        """
+        self._sync_devices()
+        return PyCapsule_New(<void*>&VIRTUAL_OPS, "vswap.swap_ops", NULL)
+
     def __repr__(self):
         return (f"VirtualSwap(clusters={self.v.nr_clusters}, used={self.v.nr_used}, "
                 f"switches={self.switches})")
@@ -1893,3 +1951,96 @@ cdef class VirtualSwap:
 SwapSpace.register(VirtualSwap)
 # A classmethod of a cdef class shows the classmethod type's docstring; give it its own.
 vars(VirtualSwap)["preset"].__doc__ = VirtualSwap.preset.__doc__
+
+
+# --- the C protocol of the compiled replay (vswap/_swapops.pxd) ---------------------
+# Each function does what the method of the same name does after its checks,
+# on the CPU the replay names (the MRU cache and the allocator are per CPU).
+
+cdef inline vswap_t* ops_v(void* space, int cpu) noexcept:
+    cdef vswap_t* v = &(<VirtualSwap>space).v
+    v.cpu = cpu
+    return v
+
+
+cdef int vops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int cpu,
+                    uint64_t* entry) except -1:
+    (<VirtualSwap>space)._sync_devices()
+    cdef uint64_t e = vs_alloc(ops_v(space, cpu), folio, order, memcg, cpu)
+    if e == 0:
+        return 1
+    entry[0] = e
+    return 0
+
+
+cdef int vops_dup(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    dup_pass(ops_v(space, cpu), e, nr)
+    return 0
+
+
+cdef int vops_free(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    put_pass(ops_v(space, cpu), e, nr)
+    return 0
+
+
+cdef int vops_fsc(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    fsc_core(ops_v(space, cpu), e, nr)
+    return 0
+
+
+cdef int vops_zero(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    zero_nr(ops_v(space, cpu), e, nr)
+    return 0
+
+
+cdef int vops_zswap(void* space, uint64_t e, uint64_t handle, int cpu) except -1:
+    ops_v(space, cpu)
+    (<VirtualSwap>space)._zswap_put(e, handle)
+    return 0
+
+
+cdef int vops_writeback(void* space, uint64_t e, int order, uint64_t arg, int cpu) except -1:
+    cdef uint64_t slot
+    ops_v(space, cpu)
+    return 1 if write_run(<VirtualSwap>space, e, order, &slot) else 0
+
+
+cdef int vops_swapin(void* space, uint64_t e, int order, uint64_t folio, int cpu) except -1:
+    cdef vswap_t* v = ops_v(space, cpu)
+    cache_prepare(v, e, <uint64_t>1 << order)
+    cache_add(v, e, <uint64_t>1 << order, folio, order)
+    return 0
+
+
+cdef int vops_reclaim(void* space, uint64_t e, int order, uint64_t shadow, int cpu) except -1:
+    cdef vswap_t* v = ops_v(space, cpu)
+    cache_del(v, e, <uint64_t>1 << order, 0 if shadow == OPS_NO_SHADOW else (shadow << 1) | 1)
+    cache_put(v, e, <uint64_t>1 << order)
+    return 0
+
+
+cdef int vops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except -1:
+    cdef vswap_t* v = ops_v(space, cpu)
+    cdef vcluster* last = NULL
+    if e >= (v.max_clusters << VCLUSTER_SHIFT) or vs_peek(v, e, &last) == NULL:
+        return OPS_FREE
+    return lookup_core(v, e, handle)
+
+
+cdef uint64_t vops_nr_zswap(void* space) noexcept:
+    return (<VirtualSwap>space).v.nr_zswap
+
+
+cdef swap_ops VIRTUAL_OPS
+VIRTUAL_OPS.version = SWAP_OPS_VERSION
+VIRTUAL_OPS.folio_alloc_swap = vops_alloc
+VIRTUAL_OPS.swap_duplicate = vops_dup
+VIRTUAL_OPS.swap_free_nr = vops_free
+VIRTUAL_OPS.free_swap_and_cache_nr = vops_fsc
+VIRTUAL_OPS.zero_store = vops_zero
+VIRTUAL_OPS.zswap_store = vops_zswap
+VIRTUAL_OPS.writeback = vops_writeback
+VIRTUAL_OPS.swapin_folio = vops_swapin
+VIRTUAL_OPS.reclaim_folio = vops_reclaim
+VIRTUAL_OPS.lookup = vops_lookup
+VIRTUAL_OPS.nr_zswap = vops_nr_zswap
