@@ -5,7 +5,7 @@ classes, so a caller (or a lockstep test) catches one family whatever the
 implementation.
 """
 
-__all__ = ["SwapError", "NoSpace", "NoEntry", "EntryExists"]
+__all__ = ["SwapError", "NoSpace", "NoEntry", "EntryExists", "TraceError"]
 
 
 class SwapError(Exception):
@@ -52,5 +52,17 @@ class EntryExists(SwapError):
     """The entry is already in the swap cache (the kernel's ``-EEXIST``).
 
     >>> issubclass(EntryExists, SwapError)
+    True
+    """
+
+
+class TraceError(SwapError, ValueError):
+    """A workload trace breaks its rules (also a ValueError).
+
+    Raised by the replay for a page touched twice, a write to or free of a
+    page that is not mapped, a free that splits a large folio, or an event
+    out of range; the message names the event's index.
+
+    >>> issubclass(TraceError, ValueError)
     True
     """
