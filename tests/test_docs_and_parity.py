@@ -18,6 +18,7 @@ import vswap
 import vswap.__main__
 import vswap.errors
 import vswap.protocol
+import vswap.workloads
 from vswap import reference
 from vswap.reference import direct as ref_direct
 from vswap.reference import swapfile as ref_swapfile
@@ -149,7 +150,7 @@ def test_every_protocol_verb_is_documented_with_a_kernel_counterpart():
 
 
 @pytest.mark.parametrize("module", [vswap.protocol, ref_xarray, ref_swapfile, ref_direct,
-                                    ref_virtual], ids=lambda m: m.__name__)
+                                    ref_virtual, vswap.workloads], ids=lambda m: m.__name__)
 def test_pure_python_module_examples(module):
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     n = 0

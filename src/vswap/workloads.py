@@ -1,0 +1,975 @@
+"""Workloads as design-independent, page-level event traces: :class:`Trace`.
+
+A trace says only what a program does to its anonymous memory, page by page:
+first-touch faults (``TOUCH``), re-writes (``WRITE``) and unmaps (``FREE``),
+on which CPU, with which content. Everything the kernel decides (RAM size,
+reclaim, the swap backend, readahead) belongs to the replay's machine, so one
+trace drives every swap design the same way.
+
+The generators model the two programs of the seed report and a few more:
+:func:`usemem` (vm-scalability ``usemem -O -y -x -n N size``), :func:`memhog`
+(numactl ``memhog -rN size``), :func:`random_touch` (a random re-toucher,
+uniform or zipf) and :func:`mixed` (several of them at once, one exiting
+early). Every generator is vectorised numpy and deterministic given ``seed``.
+
+>>> from vswap.workloads import usemem, parse_size
+>>> t = usemem("56G")
+>>> len(t), t.pages_touched == parse_size("56G") // 4096
+(2, True)
+>>> t.validate()
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import numbers
+import os
+import zipfile
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Trace", "TOUCH", "WRITE", "FREE", "DATA", "ZERO", "SAME", "OPS", "CONTENTS", "PAGE_SIZE",
+    "MAX_ORDER", "MAX_VPN", "MAX_CPUS", "FORMAT_VERSION",
+    "parse_size", "size_to_pages", "usemem", "memhog", "random_touch", "mixed",
+    "WORKLOADS", "make_workload",
+]
+
+#: Event: first-touch write fault of never-touched pages, as folios of 2**order pages.
+TOUCH = 0
+#: Event: re-write of touched, not yet freed pages (a swapped page faults back in).
+WRITE = 1
+#: Event: munmap or exit zap of touched, not yet freed pages.
+FREE = 2
+#: Names of the ops, indexed by code.
+OPS = ("TOUCH", "WRITE", "FREE")
+
+#: Content: compressible non-zero data (usemem's ascending words).
+DATA = 0
+#: Content: zero-filled (what the zeromap / a vswap ZERO backing catches).
+ZERO = 1
+#: Content: same-filled non-zero (memhog's 0xff; zram's ``page_same_filled``).
+SAME = 2
+#: Names of the contents, indexed by code.
+CONTENTS = ("DATA", "ZERO", "SAME")
+
+#: Bytes per base page.
+PAGE_SIZE = 4096
+#: Largest folio order of a TOUCH (PMD order on x86_64: 2 MiB).
+MAX_ORDER = 9
+#: Virtual page numbers are below this: 2**40 pages is 4 PiB, past any user address space.
+MAX_VPN = 1 << 40
+#: CPUs a trace may name (``cpu`` is 0 .. MAX_CPUS - 1).
+MAX_CPUS = 64
+#: Version of the ``.npz`` layout written by :meth:`Trace.save`.
+FORMAT_VERSION = 1
+
+_FORMAT = "vswap-trace"
+_COLUMNS = (("op", np.uint8), ("vpn", np.uint64), ("nr", np.uint64), ("order", np.uint8),
+            ("content", np.uint8), ("cpu", np.uint16))
+# Regions are PMD-aligned so that every folio order is naturally aligned, with
+# one PMD of unmapped gap so that no two regions look like one VMA.
+_REGION_ALIGN = 512
+_MEMHOG_CHUNK = (10 << 20) // PAGE_SIZE
+
+
+def _json_roundtrip(obj: Any, what: str) -> Any:
+    try:
+        return json.loads(json.dumps(obj, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} must be JSON-serialisable: {exc}") from None
+
+
+class Trace:
+    """A workload: six equal-length numpy columns, one row per event, in program order.
+
+    Columns (read-only arrays): ``op`` uint8 (:data:`TOUCH`, :data:`WRITE`,
+    :data:`FREE`), ``vpn`` uint64 (first virtual page), ``nr`` uint64
+    (pages), ``order`` uint8 (folio order of a TOUCH, 0 otherwise),
+    ``content`` uint8 (:data:`DATA`, :data:`ZERO`, :data:`SAME` for TOUCH and
+    WRITE, 0 for FREE) and ``cpu`` uint16. Metadata: ``name``, ``params``
+    (JSON-able; for a generated trace, the arguments that regenerate it:
+    ``make_workload(t.name, **t.params)``) and ``nr_cpus``.
+
+    The constructor checks types and shapes only (TypeError for a column
+    that is not a numpy array of its dtype, ValueError for shapes);
+    :meth:`validate` checks the event rules. Runtime complexity: O(1)
+    (the columns are not copied when already contiguous).
+
+    >>> import numpy as np
+    >>> from vswap.workloads import Trace, TOUCH, FREE
+    >>> t = Trace(np.array([TOUCH, FREE], np.uint8), np.array([0, 0], np.uint64),
+    ...           np.array([4, 4], np.uint64), np.array([2, 0], np.uint8),
+    ...           np.zeros(2, np.uint8), np.zeros(2, np.uint16), name="tiny")
+    >>> t.validate()
+    >>> t
+    Trace('tiny', 2 events: 1 TOUCH, 0 WRITE, 1 FREE; 4 pages touched, 4 written, span 4 pages, 1 cpus)
+    """
+
+    __slots__ = ("op", "vpn", "nr", "order", "content", "cpu", "name", "params", "nr_cpus")
+
+    def __init__(self, op: np.ndarray, vpn: np.ndarray, nr: np.ndarray, order: np.ndarray,
+                 content: np.ndarray, cpu: np.ndarray, *, name: str = "trace",
+                 params: dict | None = None, nr_cpus: int | None = None) -> None:
+        cols = (op, vpn, nr, order, content, cpu)
+        n = None
+        for (col, dtype), a in zip(_COLUMNS, cols):
+            if not isinstance(a, np.ndarray) or a.dtype != dtype:
+                got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+                raise TypeError(f"Trace column {col!r} must be a numpy {np.dtype(dtype)} array, "
+                                f"not {got}")
+            if a.ndim != 1:
+                raise ValueError(f"Trace column {col!r} must be one-dimensional, not shape {a.shape}")
+            if n is None:
+                n = a.shape[0]
+            elif a.shape[0] != n:
+                raise ValueError(f"Trace columns differ in length: {col!r} has {a.shape[0]}, "
+                                 f"'op' has {n}")
+        if not isinstance(name, str):
+            raise TypeError(f"Trace name must be a str, not {type(name).__name__}")
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise TypeError(f"Trace params must be a dict, not {type(params).__name__}")
+        if nr_cpus is None:
+            nr_cpus = int(cpu.max()) + 1 if n else 1
+        _check_int("nr_cpus", nr_cpus, 1, MAX_CPUS)
+        for (col, _), a in zip(_COLUMNS, cols):
+            # A read-only view: the caller's array keeps its own flags, and
+            # the trace cannot change under a replay that already checked it.
+            view = np.ascontiguousarray(a).view()
+            view.flags.writeable = False
+            setattr(self, col, view)
+        self.name = name
+        self.params = _json_roundtrip(params, "Trace params")
+        self.nr_cpus = int(nr_cpus)
+
+    @classmethod
+    def from_rows(cls, rows, *, name: str = "trace", params: dict | None = None,
+                  nr_cpus: int | None = None) -> Trace:
+        """A trace from ``(op, vpn, nr, order, content, cpu)`` tuples: for tests and small hand-made traces.
+
+        Not validated (build bad traces with it). Runtime complexity: O(n)
+        Python work; the generators never use it.
+
+        >>> from vswap.workloads import Trace, TOUCH, WRITE, FREE, SAME
+        >>> t = Trace.from_rows([(TOUCH, 0, 2, 1, SAME, 0), (WRITE, 1, 1, 0, SAME, 0),
+        ...                      (FREE, 0, 2, 0, 0, 0)])
+        >>> t.validate(); t.pages_written
+        3
+        """
+        rows = [tuple(r) for r in rows]
+        if any(len(r) != 6 for r in rows):
+            raise ValueError("every row must be (op, vpn, nr, order, content, cpu)")
+        cols = list(zip(*rows)) if rows else [()] * 6
+        arrays = []
+        for (col, dtype), values in zip(_COLUMNS, cols):
+            if any(not isinstance(v, numbers.Integral) or isinstance(v, bool) for v in values):
+                raise TypeError(f"row field {col!r} must hold integers")
+            if any(v < 0 or v > np.iinfo(dtype).max for v in values):
+                raise ValueError(f"row field {col!r} out of range for {np.dtype(dtype)}")
+            arrays.append(np.array(values, dtype=dtype))
+        return cls(*arrays, name=name, params=params, nr_cpus=nr_cpus)
+
+    def __len__(self) -> int:
+        """Number of events. Runtime complexity: O(1).
+
+        >>> from vswap.workloads import memhog
+        >>> len(memhog("20M"))
+        3
+        """
+        return int(self.op.shape[0])
+
+    def __repr__(self) -> str:
+        """One line: name, events per op, pages and CPUs. Runtime complexity: O(n).
+
+        >>> from vswap.workloads import memhog
+        >>> memhog("20M", repeat=2)
+        Trace('memhog', 5 events: 2 TOUCH, 2 WRITE, 1 FREE; 5120 pages touched, 10240 written, span 5120 pages, 1 cpus)
+        """
+        per_op = np.bincount(self.op, minlength=3)
+        return (f"Trace({self.name!r}, {len(self)} events: {per_op[0]} TOUCH, {per_op[1]} WRITE, "
+                f"{per_op[2]} FREE; {self.pages_touched} pages touched, {self.pages_written} written, "
+                f"span {self.nr_pages} pages, {self.nr_cpus} cpus)")
+
+    def __eq__(self, other: object) -> bool:
+        """Same columns, name, params and nr_cpus. Runtime complexity: O(n).
+
+        >>> from vswap.workloads import usemem
+        >>> usemem("1M", tasks=2) == usemem("1M", tasks=2), usemem("1M") == usemem("2M")
+        (True, False)
+        """
+        if not isinstance(other, Trace):
+            return NotImplemented
+        return ((self.name, self.params, self.nr_cpus) == (other.name, other.params, other.nr_cpus)
+                and all(np.array_equal(getattr(self, c), getattr(other, c)) for c, _ in _COLUMNS))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def _sum_nr(self, mask: np.ndarray) -> int:
+        return int(self.nr[mask].sum(dtype=np.uint64))
+
+    @property
+    def nr_pages(self) -> int:
+        """Span: max(vpn + nr) over all events (0 for an empty trace). Runtime complexity: O(n).
+
+        A replay can size per-page state arrays by it.
+
+        >>> from vswap.workloads import usemem
+        >>> usemem("2M", tasks=2).nr_pages   # 512 pages, a 512-page gap, 512 pages
+        1536
+        """
+        return int((self.vpn + self.nr).max()) if len(self) else 0
+
+    @property
+    def pages_touched(self) -> int:
+        """Pages first-touched: the sum of ``nr`` over TOUCH events. Runtime complexity: O(n).
+
+        >>> from vswap.workloads import usemem
+        >>> usemem("1M", tasks=3).pages_touched
+        768
+        """
+        return self._sum_nr(self.op == TOUCH)
+
+    @property
+    def pages_written(self) -> int:
+        """Pages written: TOUCH plus WRITE pages. Runtime complexity: O(n).
+
+        >>> from vswap.workloads import memhog
+        >>> memhog("1M", repeat=3).pages_written
+        768
+        """
+        return self._sum_nr(self.op != FREE)
+
+    @property
+    def bytes_written(self) -> int:
+        """``pages_written * PAGE_SIZE``. Runtime complexity: O(n).
+
+        >>> from vswap.workloads import usemem
+        >>> usemem("56G").bytes_written
+        60129542144
+        """
+        return self.pages_written * PAGE_SIZE
+
+    def summary(self) -> dict:
+        """Counts for reports: events per op, pages touched/written/freed, content shares, span.
+
+        The content shares are of the pages touched (the content each page
+        gets at its first touch). Runtime complexity: O(n).
+
+        >>> from vswap.workloads import memhog
+        >>> s = memhog("40M", repeat=2).summary()
+        >>> s["events_per_op"], s["pages_written"], s["same_share"]
+        ({'TOUCH': 4, 'WRITE': 4, 'FREE': 1}, 20480, 1.0)
+        """
+        touch = self.op == TOUCH
+        touched = self._sum_nr(touch)
+        per_content = [self._sum_nr(touch & (self.content == c)) for c in range(3)]
+        share = [c / touched if touched else 0.0 for c in per_content]
+        per_op = np.bincount(self.op, minlength=3)
+        return {
+            "name": self.name,
+            "events": len(self),
+            "events_per_op": {name: int(per_op[i]) for i, name in enumerate(OPS)},
+            "pages_touched": touched,
+            "pages_written": self.pages_written,
+            "pages_freed": self._sum_nr(self.op == FREE),
+            "data_share": share[DATA],
+            "zero_share": share[ZERO],
+            "same_share": share[SAME],
+            "nr_pages": self.nr_pages,
+            "nr_cpus": self.nr_cpus,
+        }
+
+    def _describe(self, i: int) -> str:
+        op = int(self.op[i])
+        name = OPS[op] if op < len(OPS) else f"op {op}"
+        v, n = int(self.vpn[i]), int(self.nr[i])
+        return f"{name} [{v}, {v + n})"
+
+    def _fail(self, mask: np.ndarray, why) -> None:
+        bad = np.flatnonzero(mask)
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(f"event {i} ({self._describe(i)}): {why(i) if callable(why) else why}")
+
+    def validate(self) -> None:
+        """Check every rule of the trace format; ValueError names the first offending event.
+
+        Per event: op is TOUCH/WRITE/FREE; ``nr >= 1``; the range lies below
+        :data:`MAX_VPN`; a TOUCH has order 0..9 and ``vpn``, ``nr`` multiples
+        of ``2**order``; WRITE and FREE have order 0; content is DATA/ZERO/SAME
+        (0 for FREE); ``cpu < nr_cpus <= 64``. Per page, in event order: the
+        first event is a TOUCH, no page is touched twice, WRITE and FREE only
+        reach touched and not yet freed pages, nothing follows a FREE (a new
+        mapping gets fresh addresses); and a FREE starts and ends on folio
+        boundaries (it does not split a large folio).
+
+        The per-page rules are checked on the elementary intervals between
+        event boundaries, not per page. Runtime complexity: O(C log C) where
+        C is the number of (event, interval) pairs: O(n) for the generators'
+        traces, O(n**2) at worst for contrived ones.
+
+        >>> from vswap.workloads import Trace, TOUCH, WRITE, FREE
+        >>> Trace.from_rows([(TOUCH, 0, 4, 0, 0, 0), (FREE, 0, 4, 0, 0, 0),
+        ...                  (WRITE, 2, 1, 0, 0, 0)]).validate()
+        Traceback (most recent call last):
+        ...
+        ValueError: event 2 (WRITE [2, 3)): page 2 was freed by event 1
+        """
+        n = len(self)
+        op, nr, order, content, cpu = self.op, self.nr, self.order, self.content, self.cpu
+        _check_int("nr_cpus", self.nr_cpus, 1, MAX_CPUS)
+        self._fail(op > FREE, lambda i: f"op {op[i]} is not TOUCH (0), WRITE (1) or FREE (2)")
+        self._fail(nr == 0, "nr must be at least 1")
+        self._fail(self.vpn >= MAX_VPN, "vpn must be below 2**40")
+        self._fail(nr > np.uint64(MAX_VPN) - self.vpn, "the range ends past vpn 2**40")
+        touch = op == TOUCH
+        self._fail(touch & (order > MAX_ORDER),
+                   lambda i: f"folio order {order[i]} is outside 0..{MAX_ORDER}")
+        self._fail(~touch & (order != 0), "order must be 0 for WRITE and FREE")
+        mask = (np.uint64(1) << np.minimum(order, MAX_ORDER).astype(np.uint64)) - np.uint64(1)
+        self._fail(touch & (((self.vpn | nr) & mask) != 0),
+                   lambda i: f"vpn and nr must be multiples of 2**order = {1 << int(order[i])}")
+        self._fail(content > SAME, lambda i: f"content {content[i]} is not DATA, ZERO or SAME")
+        self._fail((op == FREE) & (content != 0), "content must be 0 for FREE")
+        self._fail(cpu >= self.nr_cpus, lambda i: f"cpu {cpu[i]} is not below nr_cpus={self.nr_cpus}")
+        if n == 0:
+            return
+        self._check_page_states()
+        self._check_free_boundaries()
+
+    def _check_page_states(self) -> None:
+        n = len(self)
+        vpn = self.vpn.astype(np.int64)
+        end = vpn + self.nr.astype(np.int64)
+        bounds = np.unique(np.concatenate([vpn, end]))
+        lo = np.searchsorted(bounds, vpn)
+        cnt = np.searchsorted(bounds, end) - lo
+        total = int(cnt.sum())
+        ev = np.repeat(np.arange(n, dtype=np.int64), cnt)
+        iv = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(total, dtype=np.int64)
+        # Stable: within one interval the events stay in program order.
+        perm = np.argsort(iv, kind="stable")
+        iv, ev = iv[perm], ev[perm]
+        op = self.op[ev]
+        first = np.ones(total, dtype=bool)
+        first[1:] = iv[1:] != iv[:-1]
+        prev = np.zeros(total, dtype=op.dtype)
+        prev[1:] = op[:-1]
+        untouched = first & (op != TOUCH)
+        after_free = ~first & (prev == FREE)
+        retouch = ~first & (op == TOUCH) & (prev != FREE)
+        bad = np.flatnonzero(untouched | after_free | retouch)
+        if not bad.size:
+            return
+        # Report the earliest event in program order, at its lowest page.
+        k = int(bad[np.argmin(ev[bad])])
+        i, page = int(ev[k]), int(bounds[iv[k]])
+        if untouched[k]:
+            why = f"page {page} was never touched"
+        elif after_free[k]:
+            why = f"page {page} was freed by event {int(ev[k - 1])}"
+            if op[k] == TOUCH:
+                why += " (a new mapping needs fresh virtual addresses)"
+        else:
+            start = int(np.flatnonzero(first[:k + 1])[-1])
+            why = f"page {page} was already touched by event {int(ev[start])}"
+        raise ValueError(f"event {i} ({self._describe(i)}): {why}")
+
+    def _check_free_boundaries(self) -> None:
+        touches = np.flatnonzero(self.op == TOUCH)
+        frees = np.flatnonzero(self.op == FREE)
+        if not frees.size:
+            return
+        touches = touches[np.argsort(self.vpn[touches], kind="stable")]
+        tvpn = self.vpn[touches]
+        start = self.vpn[frees]
+        end = start + self.nr[frees]
+        # After the page-state check every freed page lies in exactly one TOUCH.
+        for edge, page in ((start, start), (end, end - np.uint64(1))):
+            holder = touches[np.searchsorted(tvpn, page, side="right") - 1]
+            mask = (np.uint64(1) << self.order[holder].astype(np.uint64)) - np.uint64(1)
+            split = (edge & mask) != 0
+            if split.any():
+                j = int(np.flatnonzero(split)[0])
+                i, h = int(frees[j]), int(holder[j])
+                raise ValueError(
+                    f"event {i} ({self._describe(i)}): the range splits the order-{self.order[h]} "
+                    f"folio at page {int(edge[j] & ~mask[j])} touched by event {h}; a FREE must "
+                    f"begin and end on folio boundaries")
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the trace to ``path`` as one compressed ``.npz`` (the name is used as given).
+
+        Holds the six columns and a JSON string ``meta`` (format, version,
+        name, params, nr_cpus). Runtime complexity: O(n).
+
+        >>> import os, tempfile
+        >>> from vswap.workloads import Trace, usemem
+        >>> t = usemem("4M", tasks=2, mthp="4:0.5")
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     t.save(os.path.join(d, "usemem.trace"))
+        ...     Trace.load(os.path.join(d, "usemem.trace")) == t
+        True
+        """
+        meta = json.dumps({"format": _FORMAT, "version": FORMAT_VERSION, "name": self.name,
+                           "params": self.params, "nr_cpus": self.nr_cpus})
+        with open(path, "wb") as f:
+            np.savez_compressed(f, meta=np.array(meta), **{c: getattr(self, c) for c, _ in _COLUMNS})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Trace:
+        """Read a trace written by :meth:`save` and validate it.
+
+        ValueError for a file that is not a vswap trace, of another format
+        version, or whose events break a rule. Runtime complexity: O(n) plus
+        :meth:`validate`.
+
+        >>> import os, tempfile
+        >>> from vswap.workloads import Trace
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     with open(os.path.join(d, "junk.npz"), "w") as f:
+        ...         _ = f.write("not a trace")
+        ...     Trace.load(os.path.join(d, "junk.npz"))
+        Traceback (most recent call last):
+        ...
+        ValueError: ...junk.npz is not a vswap trace (not an .npz file)
+        """
+        where = os.fspath(path)
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (zipfile.BadZipFile, ValueError, EOFError):
+            raise ValueError(f"{where} is not a vswap trace (not an .npz file)") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"{where} is not a vswap trace (a .npy array, not an .npz file)")
+        try:
+            with data:
+                files = {k: data[k] for k in data.files}
+        except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+            raise ValueError(f"{where} is not a vswap trace ({exc})") from None
+        if "meta" not in files:
+            raise ValueError(f"{where} is not a vswap trace (no 'meta' entry)")
+        try:
+            meta = json.loads(str(files["meta"][()]))
+        except (ValueError, TypeError, IndexError):
+            raise ValueError(f"{where} is not a vswap trace (bad 'meta')") from None
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+            raise ValueError(f"{where} is not a vswap trace (format {meta.get('format')!r})"
+                             if isinstance(meta, dict) else f"{where} is not a vswap trace")
+        if meta.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{where} is a vswap trace of format version "
+                             f"{meta.get('version')!r}; this vswap reads version {FORMAT_VERSION}")
+        missing = [c for c, _ in _COLUMNS if c not in files]
+        if missing:
+            raise ValueError(f"{where} is not a complete vswap trace (missing {missing})")
+        try:
+            trace = cls(*(files[c] for c, _ in _COLUMNS), name=meta.get("name", "trace"),
+                        params=meta.get("params"), nr_cpus=meta.get("nr_cpus"))
+        except TypeError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+        trace.validate()
+        return trace
+
+
+# --------------------------------------------------------------------------- parameters
+
+def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    value = int(value)
+    if value < lo or (hi is not None and value > hi):
+        rng = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        raise ValueError(f"{name} must be {rng}, not {value}")
+    return value
+
+
+def _check_share(name: str, value: Any) -> float:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], not {value}")
+    return value
+
+
+_SUFFIX = {"k": 1, "m": 2, "g": 3, "t": 4}
+
+
+def parse_size(size: str | int) -> int:
+    """Bytes from the kernel's ``memparse`` notation: digits and an optional k/m/g/t suffix (powers of 1024).
+
+    An int is taken as bytes. ValueError for an empty, malformed, zero or
+    negative size; TypeError for another type. Runtime complexity: O(len(size)).
+
+    >>> from vswap.workloads import parse_size
+    >>> parse_size("56G"), parse_size("1k"), parse_size(4096)
+    (60129542144, 1024, 4096)
+    """
+    if isinstance(size, bool) or not isinstance(size, (str, numbers.Integral)):
+        raise TypeError(f"size must be a str like '56G' or an int of bytes, not {type(size).__name__}")
+    if isinstance(size, str):
+        text = size.strip()
+        shift = 0
+        if text and text[-1].lower() in _SUFFIX:
+            shift = 10 * _SUFFIX[text[-1].lower()]
+            text = text[:-1]
+        if not text.isdigit() or not text.isascii():
+            raise ValueError(f"size {size!r} is not a number with an optional k/m/g/t suffix")
+        value = int(text) << shift
+    else:
+        value = int(size)
+    if value <= 0:
+        raise ValueError(f"size must be positive, not {size!r}")
+    return value
+
+
+def size_to_pages(size: str | int) -> int:
+    """Pages of :data:`PAGE_SIZE` bytes needed for ``size`` (rounded up). Runtime complexity: O(len(size)).
+
+    >>> from vswap.workloads import size_to_pages
+    >>> size_to_pages("56G"), size_to_pages("1k"), size_to_pages(4097)
+    (14680064, 1, 2)
+    """
+    return -(-parse_size(size) // PAGE_SIZE)
+
+
+def _parse_mthp(mthp: Any) -> dict[int, float]:
+    """{order: share of memory} from None, a dict or '4:0.5,9:0.1'; shares of 0 dropped."""
+    if mthp is None:
+        return {}
+    if isinstance(mthp, str):
+        items = []
+        for part in filter(None, (p.strip() for p in mthp.split(","))):
+            key, sep, val = part.partition(":")
+            try:
+                if not sep:
+                    raise ValueError
+                items.append((int(key), float(val)))
+            except ValueError:
+                raise ValueError(f"mthp {mthp!r}: {part!r} is not 'order:share' "
+                                 f"(e.g. '4:0.5,9:0.1')") from None
+    elif isinstance(mthp, dict):
+        items = list(mthp.items())
+    else:
+        raise TypeError(f"mthp must be None, a dict {{order: share}} or a str like '4:0.5', "
+                        f"not {type(mthp).__name__}")
+    mix: dict[int, float] = {}
+    for order, share in items:
+        if not isinstance(order, numbers.Integral) or isinstance(order, bool):
+            raise TypeError(f"mthp order must be an int, not {type(order).__name__}")
+        if not 1 <= order <= MAX_ORDER:
+            raise ValueError(f"mthp order {order} is outside 1..{MAX_ORDER} (order 0 takes the rest)")
+        if int(order) in mix:
+            raise ValueError(f"mthp order {order} given twice")
+        mix[int(order)] = _check_share(f"mthp share of order {order}", share)
+    total = sum(mix.values())
+    if total > 1.0 + 1e-9:
+        raise ValueError(f"mthp shares sum to {total:g}, more than 1")
+    return {k: v for k, v in sorted(mix.items()) if v > 0}
+
+
+def _mthp_str(mix: dict[int, float]) -> str | None:
+    return ",".join(f"{k}:{v!r}" for k, v in mix.items()) or None
+
+
+def _check_seed(seed: Any) -> int:
+    return _check_int("seed", seed, 0)
+
+
+def _size_param(size: Any) -> str | int:
+    parse_size(size)
+    return size.strip() if isinstance(size, str) else int(size)
+
+
+def _nr_cpus(nr_cpus: Any, default: int) -> int:
+    return _check_int("nr_cpus", default if nr_cpus is None else nr_cpus, 1, MAX_CPUS)
+
+
+def _regions(sizes: list[int]) -> np.ndarray:
+    """Base vpn of each region: PMD-aligned, one PMD apart, all below 2**40."""
+    strides = [-(-s // _REGION_ALIGN) * _REGION_ALIGN + _REGION_ALIGN for s in sizes]
+    bases = np.concatenate([[0], np.cumsum(strides[:-1], dtype=np.int64)]).astype(np.int64)
+    if int(bases[-1]) + sizes[-1] > MAX_VPN:
+        raise ValueError(f"the regions need {int(bases[-1]) + sizes[-1]} pages of virtual "
+                         f"address space, past vpn 2**40")
+    return bases
+
+
+# --------------------------------------------------------------------------- building blocks
+
+def _layout(pages: int, mix: dict[int, float], zero_share: float, content: int,
+            rng: np.random.Generator):
+    """Runs of one (order, content) over a region: region-relative start, end, order, content.
+
+    The region is cut into blocks of 2**max_order pages; exact shares of the
+    blocks get each order and the zero content, shuffled, so the shares hold
+    to within one block whatever the seed. A partial last block is order 0.
+    """
+    block = 1 << max(mix, default=0)
+    full, tail = divmod(pages, block)
+    nb = full + (tail > 0)
+    label = None
+    if mix:
+        label = np.zeros(nb, dtype=np.uint8)
+        cuts = np.minimum(np.round(np.cumsum(list(mix.values())) * full).astype(np.int64), full)
+        lo = 0
+        for order, hi in zip(mix, cuts):
+            label[lo:hi] = order
+            lo = hi
+        rng.shuffle(label[:full])
+    if zero_share > 0:
+        zero = np.zeros(nb, dtype=np.uint8)
+        zero[:int(round(zero_share * nb))] = 16
+        rng.shuffle(zero)
+        label = zero if label is None else label | zero
+    if label is None:
+        one = np.zeros(1, dtype=np.int64)
+        return one, one + pages, np.zeros(1, np.uint8), np.full(1, content, np.uint8)
+    starts = np.flatnonzero(np.concatenate([[True], label[1:] != label[:-1]]))
+    ends = np.append(starts[1:], nb)
+    run = label[starts]
+    return (starts * block, np.minimum(ends * block, pages), run & 15,
+            np.where(run >= 16, ZERO, content).astype(np.uint8))
+
+
+def _split(start: np.ndarray, end: np.ndarray, chunk: int):
+    """Cut [start, end) runs at multiples of chunk: piece start, end, chunk index, run index."""
+    c0 = start // chunk
+    count = (end - 1) // chunk - c0 + 1
+    run = np.repeat(np.arange(start.shape[0]), count)
+    k = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+    idx = c0[run] + k
+    return np.maximum(start[run], idx * chunk), np.minimum(end[run], (idx + 1) * chunk), idx, run
+
+
+def _chunks(pages: int, chunk: int):
+    """[start, end) of the chunks of a region of pages, and their indices."""
+    start = np.arange(0, pages, chunk, dtype=np.int64)
+    return start, np.minimum(start + chunk, pages), np.arange(start.shape[0], dtype=np.int64)
+
+
+class _Events:
+    """Events of several tasks, each tagged with its round-robin step; ordered by (step, task)."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple] = []
+        self.max_step = -1
+
+    def add(self, step, task, op, vpn, nr, order, content, cpu) -> None:
+        step, vpn, nr, order, content = np.broadcast_arrays(
+            np.asarray(step, np.int64), np.asarray(vpn, np.int64), np.asarray(nr, np.int64),
+            np.asarray(order), np.asarray(content))
+        step = np.atleast_1d(step)
+        if step.size:
+            self.max_step = max(self.max_step, int(step.max()))
+            self.parts.append((step, task, op, vpn, nr, order, content, cpu))
+
+    def trace(self, name: str, params: dict, nr_cpus: int) -> Trace:
+        def col(i, dtype):
+            return np.concatenate([np.broadcast_to(np.asarray(p[i], dtype), p[0].shape)
+                                   for p in self.parts]) if self.parts else np.zeros(0, dtype)
+        step, task = col(0, np.int64), col(1, np.int64)
+        # Program order: round by round, tasks in turn, each task's own events in order.
+        perm = np.lexsort((np.arange(step.shape[0]), task, step))
+        return Trace(col(2, np.uint8)[perm], col(3, np.uint64)[perm], col(4, np.uint64)[perm],
+                     col(5, np.uint8)[perm], col(6, np.uint8)[perm], col(7, np.uint16)[perm],
+                     name=name, params=params, nr_cpus=nr_cpus)
+
+
+def _touch(events: _Events, task: int, base: int, pages: int, mix, zero_share, content, cpu,
+           rng, chunk: int | None, step0: int = 0):
+    """TOUCH a region run by run, cut into round-robin chunks when chunk is set. Returns the layout and next step."""
+    start, end, order, cont = lay = _layout(pages, mix, zero_share, content, rng)
+    if chunk is None:
+        step = np.full(start.shape[0], step0)
+        nsteps = 1
+    else:
+        block = 1 << max(mix, default=0)
+        if chunk % block:
+            raise ValueError(f"interleave ({chunk} pages) must be a multiple of the largest folio "
+                             f"in the mTHP mix ({block} pages)")
+        start, end, idx, run = _split(start, end, chunk)
+        order, cont = order[run], cont[run]
+        step = step0 + idx
+        nsteps = -(-pages // chunk)
+    events.add(step, task, TOUCH, base + start, end - start, order, cont, cpu)
+    return lay, step0 + nsteps
+
+
+def _draw_pages(pages: int, accesses: int, dist: str, alpha: float,
+                rng: np.random.Generator) -> np.ndarray:
+    """Region-relative page of each access: uniform, or zipf over a fixed random permutation."""
+    if dist == "uniform":
+        return rng.integers(0, pages, size=accesses, dtype=np.int64)
+    # Inverse CDF of a zipf law truncated to the region, so no draw is rejected.
+    cdf = np.cumsum(np.arange(1, pages + 1, dtype=np.float64) ** -alpha)
+    rank = np.searchsorted(cdf, rng.random(accesses) * cdf[-1], side="right")
+    hot = rng.permutation(pages)
+    return hot[np.minimum(rank, pages - 1)]
+
+
+def _content_of(layout, pages: np.ndarray) -> np.ndarray:
+    start, _, _, cont = layout
+    return cont[np.searchsorted(start, pages, side="right") - 1]
+
+
+def _check_dist(dist: Any, alpha: Any) -> float:
+    if dist not in ("uniform", "zipf"):
+        raise ValueError(f"dist must be 'uniform' or 'zipf', not {dist!r}")
+    if not isinstance(alpha, numbers.Real) or isinstance(alpha, bool):
+        raise TypeError(f"alpha must be a number, not {type(alpha).__name__}")
+    alpha = float(alpha)
+    if dist == "zipf" and not (alpha > 1.0 and np.isfinite(alpha)):
+        raise ValueError(f"alpha must be a finite number above 1 for zipf, not {alpha}")
+    return alpha
+
+
+# --------------------------------------------------------------------------- generators
+
+def usemem(size: str | int, *, tasks: int = 1, mthp: dict | str | None = None,
+           zero_share: float = 0.0, nr_cpus: int | None = None, interleave: int = 512,
+           seed: int = 0) -> Trace:
+    """``usemem -O -y -x -n tasks size``: tasks write their own region once, then all unmap together.
+
+    Each task maps ``size`` (per task, as usemem's ``-n``) of anonymous
+    memory at its own PMD-aligned addresses (a 512-page gap between regions)
+    and writes it once in ascending order: TOUCH events only, no WRITE.
+    With ``-y`` the tasks start together, so their TOUCH events interleave
+    round robin in chunks of ``interleave`` pages (one PMD by default), each
+    task ascending; with ``-x`` all ``munmap``s start together after every
+    task has written, so the FREE events interleave the same way. With one
+    task there is nothing to interleave: one TOUCH per run of folio order
+    and content, and one FREE of the whole region.
+
+    Content is DATA (usemem's ascending words are never zero or same-filled)
+    except a ``zero_share`` of pages made ZERO, per block of the mTHP layout.
+    ``mthp`` gives the share of memory in folios of each order 1..9 (the
+    rest is order 0); ``interleave`` must be a multiple of the largest folio.
+    Task ``t`` runs on CPU ``t % nr_cpus`` (``nr_cpus`` defaults to
+    ``min(tasks, 64)``). Runtime complexity: O(events) plus O(pages /
+    2**max_order) per task for an mTHP mix or zero share; no per-page work
+    otherwise.
+
+    >>> from vswap.workloads import usemem, OPS
+    >>> t = usemem("4M", tasks=2, interleave=512)
+    >>> [(OPS[o], int(v), int(n), int(c)) for o, v, n, c in zip(t.op, t.vpn, t.nr, t.cpu)]
+    [('TOUCH', 0, 512, 0), ('TOUCH', 1536, 512, 1), ('TOUCH', 512, 512, 0), ('TOUCH', 2048, 512, 1),
+     ('FREE', 0, 512, 0), ('FREE', 1536, 512, 1), ('FREE', 512, 512, 0), ('FREE', 2048, 512, 1)]
+    """
+    params = dict(size=_size_param(size), tasks=_check_int("tasks", tasks, 1),
+                  mthp=_mthp_str(mix := _parse_mthp(mthp)),
+                  zero_share=_check_share("zero_share", zero_share),
+                  nr_cpus=_nr_cpus(nr_cpus, min(_check_int("tasks", tasks, 1), MAX_CPUS)),
+                  interleave=_check_int("interleave", interleave, 1), seed=_check_seed(seed))
+    pages, ntasks, ncpu = size_to_pages(size), params["tasks"], params["nr_cpus"]
+    chunk = params["interleave"] if ntasks > 1 else None
+    if chunk is not None and chunk % (1 << max(mix, default=0)):
+        raise ValueError(f"interleave ({chunk} pages) must be a multiple of the largest folio "
+                         f"in the mTHP mix ({1 << max(mix)} pages)")
+    bases = _regions([pages] * ntasks)
+    rng = np.random.default_rng(params["seed"])
+    events = _Events()
+    for t in range(ntasks):
+        _touch(events, t, int(bases[t]), pages, mix, params["zero_share"], DATA, t % ncpu, rng, chunk)
+    # -x: every task waits for all the others before its munmap.
+    step0 = events.max_step + 1
+    start, end, idx = _chunks(pages, chunk) if chunk else (np.array([0]), np.array([pages]),
+                                                            np.array([0]))
+    for t in range(ntasks):
+        events.add(step0 + idx, t, FREE, int(bases[t]) + start, end - start, 0, 0, t % ncpu)
+    return events.trace("usemem", params, ncpu)
+
+
+def memhog(size: str | int, *, repeat: int = 1, mthp: dict | str | None = None,
+           nr_cpus: int = 1, seed: int = 0) -> Trace:
+    """``memhog -r<repeat> size``: one task memsets its region to 0xff ``repeat`` times, then exits.
+
+    Pass 1 is TOUCH of the region in ascending chunks of 10 MiB (2560
+    pages, memhog's ``memset`` unit; cut further at folio-order runs with
+    an mTHP mix), passes 2..repeat are WRITE of the same chunks; content is
+    SAME throughout (0xff pages are same-filled, not zero-filled). memhog
+    never calls munmap: the exit teardown is one FREE of the whole region.
+    memhog is single-threaded, so every event is on CPU 0; ``nr_cpus`` is
+    the trace's CPU count only (the machine has that many CPUs). ``seed``
+    places the folio orders. Runtime complexity: O(repeat * pages / 2560)
+    plus O(pages / 2**max_order) with an mTHP mix.
+
+    >>> from vswap.workloads import memhog
+    >>> t = memhog("48G", repeat=2)
+    >>> len(t), t.pages_touched, t.pages_written   # 4916 chunks per pass, one exit
+    (9833, 12582912, 25165824)
+    """
+    params = dict(size=_size_param(size), repeat=_check_int("repeat", repeat, 1),
+                  mthp=_mthp_str(mix := _parse_mthp(mthp)), nr_cpus=_nr_cpus(nr_cpus, 1),
+                  seed=_check_seed(seed))
+    pages = size_to_pages(size)
+    _regions([pages])
+    rng = np.random.default_rng(params["seed"])
+    events = _Events()
+    _, step = _touch(events, 0, 0, pages, mix, 0.0, SAME, 0, rng, _MEMHOG_CHUNK)
+    start, end, idx = _chunks(pages, _MEMHOG_CHUNK)
+    for p in range(1, params["repeat"]):
+        events.add(step + idx, 0, WRITE, start, end - start, 0, SAME, 0)
+        step += idx.shape[0]
+    events.add(step, 0, FREE, 0, pages, 0, 0, 0)
+    return events.trace("memhog", params, params["nr_cpus"])
+
+
+def random_touch(size: str | int, *, accesses: int | None = None, dist: str = "uniform",
+                 alpha: float = 1.2, mthp: dict | str | None = None, zero_share: float = 0.0,
+                 nr_cpus: int = 1, seed: int = 0) -> Trace:
+    """Touch a region sequentially, re-write ``accesses`` random single pages, then unmap it.
+
+    The TOUCH pass is one event per run of folio order and content (CPU 0).
+    Then ``accesses`` (default: the region's page count) one-page WRITE
+    events at random pages: ``dist="uniform"``, or ``"zipf"`` where the page
+    of rank r (from 1) is drawn with probability proportional to
+    ``r**-alpha`` and ranks map to pages through a fixed random permutation,
+    so hot pages are scattered, not clustered at the start. Each WRITE keeps
+    the page's content class (a zero page is re-written with zeros).
+    The writes are spread over ``nr_cpus`` threads (access i on CPU
+    ``i % nr_cpus``), like ``usemem --random -t``. Last, one FREE of the
+    region on CPU 0. Runtime complexity: O(pages + accesses * log(pages))
+    for zipf, O(accesses) plus the layout for uniform.
+
+    >>> from vswap.workloads import random_touch, WRITE
+    >>> t = random_touch("1M", accesses=1000, dist="zipf", seed=1)
+    >>> int((t.op == WRITE).sum()), int(t.vpn[t.op == WRITE].max()) < 256
+    (1000, True)
+    """
+    pages = size_to_pages(size)
+    params = dict(size=_size_param(size),
+                  accesses=pages if accesses is None else _check_int("accesses", accesses, 0),
+                  dist=dist, alpha=_check_dist(dist, alpha), mthp=_mthp_str(mix := _parse_mthp(mthp)),
+                  zero_share=_check_share("zero_share", zero_share), nr_cpus=_nr_cpus(nr_cpus, 1),
+                  seed=_check_seed(seed))
+    _regions([pages])
+    rng = np.random.default_rng(params["seed"])
+    events = _Events()
+    layout, step = _touch(events, 0, 0, pages, mix, params["zero_share"], DATA, 0, rng, None)
+    page = _draw_pages(pages, params["accesses"], dist, params["alpha"], rng)
+    cpu = (np.arange(page.shape[0]) % params["nr_cpus"]).astype(np.uint16)
+    events.add(step, 0, WRITE, page, 1, 0, _content_of(layout, page), cpu)
+    events.add(step + 1, 0, FREE, 0, pages, 0, 0, 0)
+    return events.trace("random", params, params["nr_cpus"])
+
+
+#: mixed(): (task name, share of size) in task order.
+_MIXED_TASKS = (("usemem", 0.3), ("memhog", 0.2), ("zero", 0.1), ("zipf", 0.2), ("mthp", 0.2))
+
+
+def mixed(size: str | int, *, mthp: dict | str | None = "4:0.5,9:0.25", zero_share: float = 0.5,
+          alpha: float = 1.2, interleave: int = 512, nr_cpus: int | None = None,
+          seed: int = 0) -> Trace:
+    """Five tasks at once sharing ``size`` of memory, one exiting early: a stress mix for swap designs.
+
+    The tasks, in task order (task ``t`` on CPU ``t % nr_cpus``, default 5
+    CPUs), each with its own PMD-aligned region:
+
+    0. *usemem*, 30% of the pages: one ascending write pass, DATA, order 0.
+    1. *memhog*, 20%: ``memhog -r2``: TOUCH then one WRITE pass, SAME (0xff).
+    2. *zero*, 10%: one TOUCH pass, a ``zero_share`` of its pages ZERO, the
+       rest DATA, order 0; it then **exits early**: its FREE chunks follow its
+       last TOUCH at once, while the other tasks are still writing (and
+       being swapped out), so entries are freed in the middle of the run.
+    3. *zipf*, 20%: one TOUCH pass of DATA, then as many one-page WRITEs as
+       it has pages, zipf(``alpha``) over a fixed random permutation.
+    4. *mthp*, 20%: one TOUCH pass of DATA in folios of the ``mthp`` mix
+       (default half 64 KiB, a quarter 2 MiB, the rest 4 KiB).
+
+    The remainder of the page split goes to task 0; every task needs at
+    least one page. All tasks start together and run round robin, one chunk
+    of ``interleave`` pages (or ``interleave`` one-page writes for the zipf
+    task) per turn; a task that has finished leaves the rotation. After all
+    of them have written, tasks 0, 1, 3 and 4 unmap together, interleaved in
+    chunks as in :func:`usemem`. Runtime complexity: O(events + pages).
+
+    >>> import numpy as np
+    >>> from vswap.workloads import mixed, FREE
+    >>> t = mixed("10M")
+    >>> t.validate(); t.summary()["events_per_op"]
+    {'TOUCH': 140, 'WRITE': 513, 'FREE': 6}
+    >>> early = (t.op == FREE) & (t.cpu == 2)
+    >>> bool(early.any()) and int(np.flatnonzero(early)[-1]) < int(np.flatnonzero(t.op != FREE)[-1])
+    True
+    """
+    total = size_to_pages(size)
+    ncpu = _nr_cpus(nr_cpus, len(_MIXED_TASKS))
+    params = dict(size=_size_param(size), mthp=_mthp_str(mix := _parse_mthp(mthp)),
+                  zero_share=_check_share("zero_share", zero_share),
+                  alpha=_check_dist("zipf", alpha),
+                  interleave=_check_int("interleave", interleave, 1), nr_cpus=ncpu,
+                  seed=_check_seed(seed))
+    chunk = params["interleave"]
+    if chunk % (1 << max(mix, default=0)):
+        raise ValueError(f"interleave ({chunk} pages) must be a multiple of the largest folio "
+                         f"in the mTHP mix ({1 << max(mix)} pages)")
+    sizes = [int(total * share) for _, share in _MIXED_TASKS]
+    sizes[0] += total - sum(sizes)
+    if min(sizes) < 1:
+        raise ValueError(f"size {size!r} is too small for mixed: every one of its "
+                         f"{len(_MIXED_TASKS)} tasks needs a page (at least 10 pages)")
+    bases = _regions(sizes)
+    rng = np.random.default_rng(params["seed"])
+    events = _Events()
+    cpu = [t % ncpu for t in range(len(sizes))]
+    b = [int(x) for x in bases]
+
+    _touch(events, 0, b[0], sizes[0], {}, 0.0, DATA, cpu[0], rng, chunk)
+
+    _, step = _touch(events, 1, b[1], sizes[1], {}, 0.0, SAME, cpu[1], rng, chunk)
+    start, end, idx = _chunks(sizes[1], chunk)
+    events.add(step + idx, 1, WRITE, b[1] + start, end - start, 0, SAME, cpu[1])
+
+    _, step = _touch(events, 2, b[2], sizes[2], {}, params["zero_share"], DATA, cpu[2], rng, chunk)
+    start, end, idx = _chunks(sizes[2], chunk)
+    events.add(step + idx, 2, FREE, b[2] + start, end - start, 0, 0, cpu[2])
+
+    layout, step = _touch(events, 3, b[3], sizes[3], {}, 0.0, DATA, cpu[3], rng, chunk)
+    page = _draw_pages(sizes[3], sizes[3], "zipf", params["alpha"], rng)
+    events.add(step + np.arange(page.shape[0]) // chunk, 3, WRITE, b[3] + page, 1, 0,
+               _content_of(layout, page), cpu[3])
+
+    _touch(events, 4, b[4], sizes[4], mix, 0.0, DATA, cpu[4], rng, chunk)
+
+    step0 = events.max_step + 1
+    for t in (0, 1, 3, 4):
+        start, end, idx = _chunks(sizes[t], chunk)
+        events.add(step0 + idx, t, FREE, b[t] + start, end - start, 0, 0, cpu[t])
+    return events.trace("mixed", params, ncpu)
+
+
+#: Generators by name (the names :func:`make_workload` and a CLI take).
+WORKLOADS = {"usemem": usemem, "memhog": memhog, "random": random_touch, "mixed": mixed}
+
+
+def make_workload(name: str, **params: Any) -> Trace:
+    """The trace of workload ``name`` (a key of :data:`WORKLOADS`) with keyword ``params``.
+
+    ValueError for an unknown name or a parameter the workload does not take
+    (the message lists the accepted ones). ``make_workload(t.name,
+    **t.params)`` regenerates a generated trace ``t``. Runtime complexity:
+    that of the generator.
+
+    >>> from vswap.workloads import make_workload
+    >>> t = make_workload("usemem", size="1M", tasks=2)
+    >>> make_workload(t.name, **t.params) == t
+    True
+    >>> make_workload("memhog", size="1M", tasks=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: memhog does not take tasks; it takes: size, repeat, mthp, nr_cpus, seed
+    """
+    if name not in WORKLOADS:
+        raise ValueError(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}")
+    gen = WORKLOADS[name]
+    accepted = list(inspect.signature(gen).parameters)
+    unknown = [p for p in params if p not in accepted]
+    if unknown:
+        raise ValueError(f"{name} does not take {', '.join(unknown)}; it takes: {', '.join(accepted)}")
+    if "size" not in params:
+        raise ValueError(f"{name} needs a size; it takes: {', '.join(accepted)}")
+    return gen(**params)
