@@ -102,7 +102,7 @@ class Trace:
 
     Columns (read-only arrays): ``op`` uint8 (:data:`TOUCH`, :data:`WRITE`,
     :data:`FREE`), ``vpn`` uint64 (first virtual page), ``nr`` uint64
-    (pages), ``order`` uint8 (folio order of a TOUCH, 0 otherwise),
+    (pages; ``vpn + nr <= 2**40``), ``order`` uint8 (folio order of a TOUCH, 0 otherwise),
     ``content`` uint8 (:data:`DATA`, :data:`ZERO`, :data:`SAME` for TOUCH and
     WRITE, 0 for FREE) and ``cpu`` uint16. Metadata: ``name``, ``params``
     (JSON-able; for a generated trace, the arguments that regenerate it:
@@ -155,8 +155,9 @@ class Trace:
             nr_cpus = min(int(cpu.max()) + 1, MAX_CPUS) if n else 1
         _check_int("nr_cpus", nr_cpus, 1, MAX_CPUS)
         for (col, _), a in zip(_COLUMNS, cols):
-            # A read-only view: the caller's array keeps its own flags, and
-            # the trace cannot change under a replay that already checked it.
+            # A read-only view: the caller's array keeps its own flags, and no
+            # one changes a checked trace through it (copy the columns first
+            # if the caller's arrays may still change).
             view = np.ascontiguousarray(a).view()
             view.flags.writeable = False
             setattr(self, col, view)
