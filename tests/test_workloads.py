@@ -407,6 +407,7 @@ BAD_TRACES = [
     ([(T, 0, 1, 0, 3, 0)], None, 0, "content 3"),
     ([(T, 0, 1, 0, 0, 0), (F, 0, 1, 0, ZERO, 0)], None, 1, "content must be 0 for FREE"),
     ([(T, 0, 1, 0, 0, 0), (T, 1, 1, 0, 0, 2)], 2, 1, "cpu 2"),
+    ([(T, 0, 1, 0, 0, 0), (T, 1, 1, 0, 0, 64)], None, 1, "cpu 64 is not below nr_cpus=64"),
     ([(T, 0, 4, 0, 0, 0), (W, 2, 4, 0, 0, 0)], None, 1, "page 4 was never touched"),
     ([(T, 0, 4, 0, 0, 0), (F, 4, 1, 0, 0, 0)], None, 1, "page 4 was never touched"),
     ([(W, 0, 1, 0, 0, 0)], None, 0, "never touched"),
@@ -550,7 +551,7 @@ def test_uniform_ignores_alpha():
 
 def test_make_workload():
     assert set(wl.WORKLOADS) == {"usemem", "memhog", "random", "mixed"}
-    with pytest.raises(ValueError, match="unknown workload 'usemen'.*usemem, memhog, random, mixed"):
+    with pytest.raises(ValueError, match="unknown workload 'usemen'.*usemem, memhog, random"):
         make_workload("usemen", size="1M")
     with pytest.raises(ValueError, match="memhog does not take tasks, zero_share; it takes: size, "
                                          "repeat, mthp, nr_cpus, seed"):
@@ -593,13 +594,14 @@ mix_strategy = st.one_of(
 @given(name=st.sampled_from(["usemem", "memhog", "random", "mixed"]),
        pages=st.integers(10, 3000), mthp=mix_strategy, zero_share=st.floats(0, 1),
        tasks=st.integers(1, 4), repeat=st.integers(1, 3), dist=st.sampled_from(["uniform", "zipf"]),
-       accesses=st.integers(0, 300), nr_cpus=st.integers(1, 64), seed=st.integers(0, 2**32))
+       accesses=st.integers(0, 300), nr_cpus=st.integers(1, 64), seed=st.integers(0, 2**32),
+       interleave=st.sampled_from([512, 1024, 1536]))
 def test_generated_traces_always_validate(name, pages, mthp, zero_share, tasks, repeat, dist,
-                                          accesses, nr_cpus, seed):
+                                          accesses, nr_cpus, seed, interleave):
     size = pages * 4096
     if name == "usemem":
         t = usemem(size, tasks=tasks, mthp=mthp, zero_share=zero_share, nr_cpus=nr_cpus,
-                   seed=seed)
+                   interleave=interleave, seed=seed)
         assert t.pages_touched == tasks * pages == pages_by(t, FREE)
     elif name == "memhog":
         t = memhog(size, repeat=repeat, mthp=mthp, nr_cpus=nr_cpus, seed=seed)
@@ -609,7 +611,8 @@ def test_generated_traces_always_validate(name, pages, mthp, zero_share, tasks, 
                          nr_cpus=nr_cpus, seed=seed)
         assert (t.op == WRITE).sum() == accesses
     else:
-        t = mixed(size, mthp=mthp, zero_share=zero_share, nr_cpus=nr_cpus, seed=seed)
+        t = mixed(size, mthp=mthp, zero_share=zero_share, nr_cpus=nr_cpus,
+                  interleave=interleave, seed=seed)
         assert t.pages_touched == pages == pages_by(t, FREE)
     t.validate()
     assert t.nr_cpus == nr_cpus

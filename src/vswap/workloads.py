@@ -12,6 +12,21 @@ The generators model the two programs of the seed report and a few more:
 uniform or zipf) and :func:`mixed` (several of them at once, one exiting
 early). Every generator is vectorised numpy and deterministic given ``seed``.
 
+Notes for a replay:
+
+- Events are atomic and in program order; concurrency is modelled by
+  interleaving (round robin by chunks), and ``cpu`` says where each event
+  runs (per-CPU swap clusters, caches). A TOUCH or FREE may span millions
+  of pages (one event per run for a single task): walk it folio by folio.
+- The folio order of a page is set by its TOUCH; WRITE and FREE carry order
+  0 and may cover part of a large folio (a WRITE) or several folios. A
+  FREE never splits a folio.
+- ``content`` of a WRITE is what is written now; it need not match the
+  TOUCH (though the generators keep each page's content class).
+- Regions are PMD-aligned (512 pages) with a 512-page unmapped gap, so
+  ``nr_pages`` (the span) is at most about the footprint plus 512 pages
+  per task: per-page arrays of that size are fine.
+
 >>> from vswap.workloads import usemem, parse_size
 >>> t = usemem("56G")
 >>> len(t), t.pages_touched == parse_size("56G") // 4096
@@ -87,7 +102,7 @@ class Trace:
 
     Columns (read-only arrays): ``op`` uint8 (:data:`TOUCH`, :data:`WRITE`,
     :data:`FREE`), ``vpn`` uint64 (first virtual page), ``nr`` uint64
-    (pages), ``order`` uint8 (folio order of a TOUCH, 0 otherwise),
+    (pages; ``vpn + nr <= 2**40``), ``order`` uint8 (folio order of a TOUCH, 0 otherwise),
     ``content`` uint8 (:data:`DATA`, :data:`ZERO`, :data:`SAME` for TOUCH and
     WRITE, 0 for FREE) and ``cpu`` uint16. Metadata: ``name``, ``params``
     (JSON-able; for a generated trace, the arguments that regenerate it:
@@ -105,7 +120,8 @@ class Trace:
     ...           np.zeros(2, np.uint8), np.zeros(2, np.uint16), name="tiny")
     >>> t.validate()
     >>> t
-    Trace('tiny', 2 events: 1 TOUCH, 0 WRITE, 1 FREE; 4 pages touched, 4 written, span 4 pages, 1 cpus)
+    Trace('tiny', 2 events: 1 TOUCH, 0 WRITE, 1 FREE; 4 pages touched, 4 written,
+          span 4 pages, 1 cpus)
     """
 
     __slots__ = ("op", "vpn", "nr", "order", "content", "cpu", "name", "params", "nr_cpus")
@@ -121,7 +137,8 @@ class Trace:
                 raise TypeError(f"Trace column {col!r} must be a numpy {np.dtype(dtype)} array, "
                                 f"not {got}")
             if a.ndim != 1:
-                raise ValueError(f"Trace column {col!r} must be one-dimensional, not shape {a.shape}")
+                raise ValueError(f"Trace column {col!r} must be one-dimensional, "
+                                 f"not shape {a.shape}")
             if n is None:
                 n = a.shape[0]
             elif a.shape[0] != n:
@@ -134,11 +151,13 @@ class Trace:
         if not isinstance(params, dict):
             raise TypeError(f"Trace params must be a dict, not {type(params).__name__}")
         if nr_cpus is None:
-            nr_cpus = int(cpu.max()) + 1 if n else 1
+            # Capped, so that validate() names the event with a CPU past the limit.
+            nr_cpus = min(int(cpu.max()) + 1, MAX_CPUS) if n else 1
         _check_int("nr_cpus", nr_cpus, 1, MAX_CPUS)
         for (col, _), a in zip(_COLUMNS, cols):
-            # A read-only view: the caller's array keeps its own flags, and
-            # the trace cannot change under a replay that already checked it.
+            # A read-only view: the caller's array keeps its own flags, and no
+            # one changes a checked trace through it (copy the columns first
+            # if the caller's arrays may still change).
             view = np.ascontiguousarray(a).view()
             view.flags.writeable = False
             setattr(self, col, view)
@@ -149,7 +168,7 @@ class Trace:
     @classmethod
     def from_rows(cls, rows, *, name: str = "trace", params: dict | None = None,
                   nr_cpus: int | None = None) -> Trace:
-        """A trace from ``(op, vpn, nr, order, content, cpu)`` tuples: for tests and small hand-made traces.
+        """A trace from ``(op, vpn, nr, order, content, cpu)`` tuples, for hand-made traces.
 
         Not validated (build bad traces with it). Runtime complexity: O(n)
         Python work; the generators never use it.
@@ -187,12 +206,13 @@ class Trace:
 
         >>> from vswap.workloads import memhog
         >>> memhog("20M", repeat=2)
-        Trace('memhog', 5 events: 2 TOUCH, 2 WRITE, 1 FREE; 5120 pages touched, 10240 written, span 5120 pages, 1 cpus)
+        Trace('memhog', 5 events: 2 TOUCH, 2 WRITE, 1 FREE; 5120 pages touched, 10240 written,
+              span 5120 pages, 1 cpus)
         """
         per_op = np.bincount(self.op, minlength=3)
         return (f"Trace({self.name!r}, {len(self)} events: {per_op[0]} TOUCH, {per_op[1]} WRITE, "
-                f"{per_op[2]} FREE; {self.pages_touched} pages touched, {self.pages_written} written, "
-                f"span {self.nr_pages} pages, {self.nr_cpus} cpus)")
+                f"{per_op[2]} FREE; {self.pages_touched} pages touched, "
+                f"{self.pages_written} written, span {self.nr_pages} pages, {self.nr_cpus} cpus)")
 
     def __eq__(self, other: object) -> bool:
         """Same columns, name, params and nr_cpus. Runtime complexity: O(n).
@@ -335,7 +355,8 @@ class Trace:
                    lambda i: f"vpn and nr must be multiples of 2**order = {1 << int(order[i])}")
         self._fail(content > SAME, lambda i: f"content {content[i]} is not DATA, ZERO or SAME")
         self._fail((op == FREE) & (content != 0), "content must be 0 for FREE")
-        self._fail(cpu >= self.nr_cpus, lambda i: f"cpu {cpu[i]} is not below nr_cpus={self.nr_cpus}")
+        self._fail(cpu >= self.nr_cpus,
+                   lambda i: f"cpu {cpu[i]} is not below nr_cpus={self.nr_cpus}")
         if n == 0:
             return
         self._check_page_states()
@@ -345,7 +366,9 @@ class Trace:
         n = len(self)
         vpn = self.vpn.astype(np.int64)
         end = vpn + self.nr.astype(np.int64)
-        bounds = np.unique(np.concatenate([vpn, end]))
+        # Sort and drop repeats by hand: np.unique's hash path is several times slower here.
+        bounds = np.sort(np.concatenate([vpn, end]))
+        bounds = bounds[np.concatenate([[True], bounds[1:] != bounds[:-1]])]
         lo = np.searchsorted(bounds, vpn)
         cnt = np.searchsorted(bounds, end) - lo
         total = int(cnt.sum())
@@ -418,7 +441,8 @@ class Trace:
         meta = json.dumps({"format": _FORMAT, "version": FORMAT_VERSION, "name": self.name,
                            "params": self.params, "nr_cpus": self.nr_cpus})
         with open(path, "wb") as f:
-            np.savez_compressed(f, meta=np.array(meta), **{c: getattr(self, c) for c, _ in _COLUMNS})
+            np.savez_compressed(f, meta=np.array(meta),
+                                **{c: getattr(self, c) for c, _ in _COLUMNS})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Trace:
@@ -499,17 +523,20 @@ _SUFFIX = {"k": 1, "m": 2, "g": 3, "t": 4}
 
 
 def parse_size(size: str | int) -> int:
-    """Bytes from the kernel's ``memparse`` notation: digits and an optional k/m/g/t suffix (powers of 1024).
+    """Bytes from the kernel's ``memparse`` notation: digits, then an optional k/m/g/t suffix.
 
-    An int is taken as bytes. ValueError for an empty, malformed, zero or
-    negative size; TypeError for another type. Runtime complexity: O(len(size)).
+    The suffixes are powers of 1024, either case; unlike memparse, only
+    decimal digits are taken (no 0x or octal). An int is taken as bytes.
+    ValueError for an empty, malformed, zero or negative size; TypeError
+    for another type. Runtime complexity: O(len(size)).
 
     >>> from vswap.workloads import parse_size
     >>> parse_size("56G"), parse_size("1k"), parse_size(4096)
     (60129542144, 1024, 4096)
     """
     if isinstance(size, bool) or not isinstance(size, (str, numbers.Integral)):
-        raise TypeError(f"size must be a str like '56G' or an int of bytes, not {type(size).__name__}")
+        raise TypeError(f"size must be a str like '56G' or an int of bytes, "
+                        f"not {type(size).__name__}")
     if isinstance(size, str):
         text = size.strip()
         shift = 0
@@ -527,7 +554,10 @@ def parse_size(size: str | int) -> int:
 
 
 def size_to_pages(size: str | int) -> int:
-    """Pages of :data:`PAGE_SIZE` bytes needed for ``size`` (rounded up). Runtime complexity: O(len(size)).
+    """Pages of :data:`PAGE_SIZE` bytes needed for ``size``, rounded up.
+
+    Runtime complexity: O(len(size)).
+
 
     >>> from vswap.workloads import size_to_pages
     >>> size_to_pages("56G"), size_to_pages("1k"), size_to_pages(4097)
@@ -561,7 +591,8 @@ def _parse_mthp(mthp: Any) -> dict[int, float]:
         if not isinstance(order, numbers.Integral) or isinstance(order, bool):
             raise TypeError(f"mthp order must be an int, not {type(order).__name__}")
         if not 1 <= order <= MAX_ORDER:
-            raise ValueError(f"mthp order {order} is outside 1..{MAX_ORDER} (order 0 takes the rest)")
+            raise ValueError(f"mthp order {order} is outside 1..{MAX_ORDER} "
+                             f"(order 0 takes the rest)")
         if int(order) in mix:
             raise ValueError(f"mthp order {order} given twice")
         mix[int(order)] = _check_share(f"mthp share of order {order}", share)
@@ -681,7 +712,10 @@ class _Events:
 
 def _touch(events: _Events, task: int, base: int, pages: int, mix, zero_share, content, cpu,
            rng, chunk: int | None, step0: int = 0):
-    """TOUCH a region run by run, cut into round-robin chunks when chunk is set. Returns the layout and next step."""
+    """TOUCH a region run by run, cut into round-robin chunks when chunk is set.
+
+    Returns the layout and the next free step.
+    """
     start, end, order, cont = lay = _layout(pages, mix, zero_share, content, rng)
     if chunk is None:
         step = np.full(start.shape[0], step0)
@@ -732,7 +766,7 @@ def _check_dist(dist: Any, alpha: Any) -> float:
 def usemem(size: str | int, *, tasks: int = 1, mthp: dict | str | None = None,
            zero_share: float = 0.0, nr_cpus: int | None = None, interleave: int = 512,
            seed: int = 0) -> Trace:
-    """``usemem -O -y -x -n tasks size``: tasks write their own region once, then all unmap together.
+    """``usemem -O -y -x -n tasks size``: tasks write their region once, then all unmap together.
 
     Each task maps ``size`` (per task, as usemem's ``-n``) of anonymous
     memory at its own PMD-aligned addresses (a 512-page gap between regions)
@@ -766,14 +800,12 @@ def usemem(size: str | int, *, tasks: int = 1, mthp: dict | str | None = None,
                   interleave=_check_int("interleave", interleave, 1), seed=_check_seed(seed))
     pages, ntasks, ncpu = size_to_pages(size), params["tasks"], params["nr_cpus"]
     chunk = params["interleave"] if ntasks > 1 else None
-    if chunk is not None and chunk % (1 << max(mix, default=0)):
-        raise ValueError(f"interleave ({chunk} pages) must be a multiple of the largest folio "
-                         f"in the mTHP mix ({1 << max(mix)} pages)")
     bases = _regions([pages] * ntasks)
     rng = np.random.default_rng(params["seed"])
     events = _Events()
     for t in range(ntasks):
-        _touch(events, t, int(bases[t]), pages, mix, params["zero_share"], DATA, t % ncpu, rng, chunk)
+        _touch(events, t, int(bases[t]), pages, mix, params["zero_share"], DATA, t % ncpu, rng,
+               chunk)
     # -x: every task waits for all the others before its munmap.
     step0 = events.max_step + 1
     start, end, idx = _chunks(pages, chunk) if chunk else (np.array([0]), np.array([pages]),
@@ -843,7 +875,8 @@ def random_touch(size: str | int, *, accesses: int | None = None, dist: str = "u
     pages = size_to_pages(size)
     params = dict(size=_size_param(size),
                   accesses=pages if accesses is None else _check_int("accesses", accesses, 0),
-                  dist=dist, alpha=_check_dist(dist, alpha), mthp=_mthp_str(mix := _parse_mthp(mthp)),
+                  dist=dist, alpha=_check_dist(dist, alpha),
+                  mthp=_mthp_str(mix := _parse_mthp(mthp)),
                   zero_share=_check_share("zero_share", zero_share), nr_cpus=_nr_cpus(nr_cpus, 1),
                   seed=_check_seed(seed))
     _regions([pages])
@@ -864,7 +897,7 @@ _MIXED_TASKS = (("usemem", 0.3), ("memhog", 0.2), ("zero", 0.1), ("zipf", 0.2), 
 def mixed(size: str | int, *, mthp: dict | str | None = "4:0.5,9:0.25", zero_share: float = 0.5,
           alpha: float = 1.2, interleave: int = 512, nr_cpus: int | None = None,
           seed: int = 0) -> Trace:
-    """Five tasks at once sharing ``size`` of memory, one exiting early: a stress mix for swap designs.
+    """Five tasks at once sharing ``size`` of memory, one exiting early: a stress mix for designs.
 
     The tasks, in task order (task ``t`` on CPU ``t % nr_cpus``, default 5
     CPUs), each with its own PMD-aligned region:
@@ -969,7 +1002,8 @@ def make_workload(name: str, **params: Any) -> Trace:
     accepted = list(inspect.signature(gen).parameters)
     unknown = [p for p in params if p not in accepted]
     if unknown:
-        raise ValueError(f"{name} does not take {', '.join(unknown)}; it takes: {', '.join(accepted)}")
+        raise ValueError(f"{name} does not take {', '.join(unknown)}; "
+                         f"it takes: {', '.join(accepted)}")
     if "size" not in params:
         raise ValueError(f"{name} needs a size; it takes: {', '.join(accepted)}")
     return gen(**params)
