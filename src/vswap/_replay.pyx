@@ -113,7 +113,12 @@ cdef int store_folio(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu) exce
         m.pool += nr
     else:
         if ops.writeback(m.space, e, order, 0, cpu):
-            raise NoSpace("the swap device is full: give the machine more swap")
+            if order == 0:
+                raise NoSpace("the swap device is full: give the machine more swap")
+            m.c.thp_swpout_fallback += 1             # no physical run: split, page by page
+            for i in range(nr):
+                if ops.writeback(m.space, e + i, 0, 0, cpu):
+                    raise NoSpace("the swap device is full: give the machine more swap")
         m.c.dev_writes += nr
         if m.cfg.backend == BK_ZRAM:
             for i in range(nr):

@@ -109,7 +109,12 @@ class _Model:
             self.pool += nr
         else:
             if self.writeback(e, order, cpu):
-                raise NoSpace("the swap device is full: give the machine more swap")
+                if order == 0:
+                    raise NoSpace("the swap device is full: give the machine more swap")
+                c["thp_swpout_fallback"] += 1
+                for i in range(nr):
+                    if self.writeback(e + i, 0, cpu):
+                        raise NoSpace("the swap device is full: give the machine more swap")
             c["dev_writes"] += nr
             if cfg["backend"] == BK_ZRAM:
                 for i in range(nr):

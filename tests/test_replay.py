@@ -1,0 +1,314 @@
+"""The replay: compiled and reference engines agree, and the model does the workload's arithmetic.
+
+The compiled replay (C loop over the designs' verb tables) and the
+pure-Python replay (the designs' methods) must give the same counters, the
+same design and allocator counters and the same page states, on every
+workload, design and backend. Then the model itself: usemem of S pages on
+R pages of RAM swaps out S - R pages and none back in; memhog -r2 swaps
+every page back in; every design ends a trace with nothing allocated, and
+all designs see the same page states mid-run.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import vswap
+from vswap import reference
+from vswap._replay import replay_trace
+from vswap.errors import NoSpace, TraceError
+from vswap.protocol import LOOKUP_KINDS
+from vswap.replay import DESIGNS, Machine, make_design, replay
+from vswap.workloads import (
+    DATA, FREE, SAME, TOUCH, WRITE, ZERO, Trace, memhog, mixed, random_touch, usemem,
+)
+
+PG_RESIDENT, PG_SWAPPED, PG_SWAPCACHE = 1, 2, 3
+FREED = 3 << 2
+
+
+def without_frees(trace):
+    keep = trace.op != FREE
+    return Trace(*(getattr(trace, c)[keep] for c in ("op", "vpn", "nr", "order", "content", "cpu")),
+                 name=trace.name + "-nofree")
+
+
+def both(trace, design, machine):
+    fast = replay(trace, design, machine, engine="compiled", keep_state=True)
+    slow = replay(trace, design, machine, engine="reference", keep_state=True)
+    return fast, slow
+
+
+def assert_same(fast, slow):
+    assert fast.counters == slow.counters
+    assert fast.stats == slow.stats
+    assert fast.swap_stats == slow.swap_stats
+    assert fast.footprint == slow.footprint
+    assert np.array_equal(fast.pstate, slow.pstate)
+    assert np.array_equal(fast.pte, slow.pte)
+
+
+TRACES = {
+    "usemem-2tasks-mthp": lambda: usemem("1M", tasks=2, mthp={2: 0.5}, zero_share=0.2, seed=1),
+    "memhog-r3": lambda: memhog("1M", repeat=3),
+    "random-zipf": lambda: random_touch("1M", accesses=600, dist="zipf", seed=2,
+                                        mthp="4:0.3", zero_share=0.1),
+    "mixed": lambda: mixed("2M", seed=3),
+}
+MACHINES = {
+    "zram": Machine(ram="600K", reclaim_batch=8, watermark="16K"),
+    "zswap": Machine(ram="600K", backend="zswap", zswap_pool="200K", readahead=4),
+    "swapfile": Machine(ram="700K", backend="swapfile", zero_detection=False),
+}
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+@pytest.mark.parametrize("machine", MACHINES, ids=str)
+@pytest.mark.parametrize("trace", TRACES, ids=str)
+def test_compiled_and_reference_replays_agree(trace, machine, design):
+    t = TRACES[trace]()
+    fast, slow = both(t, design, MACHINES[machine])
+    assert_same(fast, slow)
+    assert fast.counters["pswpout"] > 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**16), tasks=st.integers(1, 3), share=st.sampled_from([0, 0.3, 1]),
+       order=st.sampled_from([1, 2, 4]), ram=st.integers(40, 300), batch=st.integers(1, 40),
+       backend=st.sampled_from(["zram", "zswap", "swapfile"]), ra=st.sampled_from([1, 2, 8]),
+       design=st.sampled_from(DESIGNS), pool=st.integers(0, 200))
+def test_random_workloads_agree_between_engines(seed, tasks, share, order, ram, batch, backend,
+                                                ra, design, pool):
+    t = mixed("1M", seed=seed) if tasks == 3 else usemem(
+        "512K", tasks=tasks, mthp={order: share} if share else None, zero_share=0.25, seed=seed)
+    m = Machine(ram=ram * 4096, reclaim_batch=batch, backend=backend, readahead=ra,
+                zswap_pool=pool * 4096 if pool else None)
+    assert_same(*both(t, design, m))
+
+
+# -- the workload's arithmetic ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_usemem_swaps_out_size_minus_ram_and_nothing_in(design):
+    s, r = 2048, 700
+    res = replay(usemem(s * 4096), design, Machine(ram=r * 4096, reclaim_batch=1))
+    c = res.counters
+    assert c["pswpout"] == s - r
+    assert c["pswpin"] == c["swap_ra"] == 0
+    assert c["free_entries"] == s - r and c["free_resident"] == r
+    assert c["pages_touched"] == s and c["resident"] == 0
+    assert c["allocstall"] == s - r  # one direct reclaim per fault once RAM is full
+
+
+@pytest.mark.parametrize("batch", [7, 32])
+def test_reclaim_batch_overshoots_by_less_than_a_batch(batch):
+    s, r = 2048, 700
+    c = replay(usemem(s * 4096), "baseline", Machine(ram=r * 4096, reclaim_batch=batch)).counters
+    assert s - r <= c["pswpout"] < s - r + batch
+    assert c["allocstall"] == pytest.approx((s - r) / batch, abs=2)
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_memhog_second_pass_faults_every_page_back(design):
+    s, r = 1024, 300
+    c = replay(memhog(s * 4096, repeat=2), design, Machine(ram=r * 4096, reclaim_batch=1)).counters
+    assert c["pswpin"] == s  # FIFO on a loop bigger than RAM: every access misses
+    assert c["pswpout"] == (s - r) + s
+    assert c["zram_same"] == c["pswpout"] and c["zram_comp"] == 0  # 0xff pages: same-filled
+
+
+@pytest.mark.parametrize("design", ["baseline", "cc_v2"])
+def test_readahead_turns_faults_into_hits(design):
+    s, r = 1024, 300
+    m = Machine(ram=r * 4096, reclaim_batch=1, backend="swapfile", readahead=8)
+    c = replay(memhog(s * 4096, repeat=2), design, m).counters
+    assert c["pswpin"] + c["swap_ra_hit"] == s
+    assert c["swap_ra_hit"] == c["swap_ra"] > s // 2
+
+
+def test_zero_pages_go_to_the_zeromap_only_with_detection():
+    t = usemem("1M", zero_share=1.0)
+    on = replay(t, "vss_v5", Machine(ram="512K")).counters
+    off = replay(t, "vss_v5", Machine(ram="512K", zero_detection=False)).counters
+    assert on["zero_pages"] == on["pswpout"] > 0 and on["dev_writes"] == 0
+    assert off["zero_pages"] == 0 and off["dev_writes"] == off["pswpout"]
+
+
+def test_zswap_pool_limit_writes_the_oldest_back():
+    m = Machine(ram="512K", backend="zswap", zswap_pool="256K")
+    c = replay(usemem("2M"), "baseline", m).counters
+    assert c["zswpout"] == c["pswpout"] >= 512 - 128
+    assert c["zswpwb"] == c["pswpout"] - 64  # the pool keeps 64 pages, the rest went to disk
+
+
+def test_large_folios_fall_back_to_order_0_when_no_run_is_free():
+    # one 512-slot cluster (with the header slot) for 448 swapped pages: order-4 runs fail, in the
+    # mainline allocator and for the virtual design's physical writeback alike
+    t = usemem("2M", mthp={4: 1.0})
+    tight, roomy = Machine(ram="256K", swap="2M"), Machine(ram="256K", swap="8M")
+    for design in ("baseline", "vss_v5"):
+        c = replay(t, design, tight).counters
+        assert c["thp_swpout_fallback"] > 0
+        assert c["pswpout"] == 448 and c["free_entries"] == 448
+        c = replay(t, design, roomy).counters
+        assert c["thp_swpout_fallback"] == 0 and c["thp_swpout"] == 448 // 16
+
+
+# -- state at the end and mid-run -------------------------------------------------------------------
+
+def _used(space):
+    snap = space.snapshot()
+    if "nr_used" in snap:
+        return snap["nr_used"]
+    return sum(len(d["slots"]) for d in snap["devices"].values())
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+@pytest.mark.parametrize("machine", MACHINES, ids=str)
+def test_every_design_ends_with_nothing_allocated(design, machine):
+    t = mixed("2M", seed=5)
+    m = MACHINES[machine]
+    space = make_design(design, m, t.nr_pages)
+    r = replay(t, space, m, keep_state=True)
+    space.check()
+    assert _used(space) == 0 and space.swaps[0].nr_used == 0
+    assert r.counters["resident"] == 0 and r.counters["zswap_pool"] == 0
+    assert (r.pstate == FREED).sum() == t.pages_touched and not r.pte.any()
+    assert np.isin(r.pstate, [0, FREED]).all()  # the gaps between regions were never mapped
+
+
+@pytest.mark.parametrize("machine", MACHINES, ids=str)
+def test_designs_agree_on_every_page_mid_run(machine):
+    t = without_frees(random_touch("2M", accesses=800, dist="zipf", seed=4, zero_share=0.2))
+    m = MACHINES[machine]
+    states, counters = [], []
+    for design in DESIGNS:
+        space = make_design(design, m, t.nr_pages)
+        r = replay(t, space, m, keep_state=True)
+        space.check()
+        states.append(r.pstate)
+        counters.append({k: v for k, v in r.counters.items() if k != "thp_swpout_fallback"})
+        swapped = np.flatnonzero(r.pstate & 3 >= PG_SWAPPED)
+        assert len(swapped) and (r.pte[swapped] != 0).all()
+        assert not r.pte[r.pstate & 3 < PG_SWAPPED].any()
+        assert _used(space) == len(swapped)  # one entry per swap PTE, nothing leaked
+        for p in swapped[:: max(1, len(swapped) // 50)]:
+            e, s = int(r.pte[p]), int(r.pstate[p])
+            assert space.swap_count(e) == 1
+            kind = space.lookup(e).kind
+            if s & 3 == PG_SWAPCACHE:
+                assert kind == "folio" and space.swap_cache_get_folio(e) == p
+            elif (s >> 2) & 3 == ZERO and m.zero_detection:
+                assert kind == "zero"
+            else:
+                assert kind == ("zswap" if s & 0x10 else "swapfile")
+        zswap = sum(1 for p in swapped if r.pstate[p] & 0x10)
+        assert zswap == r.counters["zswap_pool"]
+    for s, c in zip(states[1:], counters[1:]):
+        assert np.array_equal(s, states[0]) and c == counters[0]
+
+
+def test_directswap_swapoff_walks_the_replays_page_tables():
+    t = without_frees(usemem("2M", zero_share=0.3, seed=1))
+    m = Machine(ram="1M", backend="swapfile")
+    space = make_design("baseline", m, t.nr_pages)
+    r = replay(t, space, m, keep_state=True)
+    swapped = int(np.count_nonzero(r.pte))
+    assert swapped == r.counters["pswpout"] > 0
+    assert space.swapoff(0, r.pte) == swapped
+    assert not r.pte.any() and space.stats["pte_walked"] == t.nr_pages  # every PTE is visited
+    space.check()
+
+
+def test_any_swapspace_replays_through_the_reference_engine():
+    t = usemem("1M")
+    m = Machine(ram="512K")
+    mine = reference.DirectSwap(reference.SwapDevices([reference.SwapDevice(1024)]))
+    r = replay(t, mine, m)  # no C verb table: the reference engine is chosen
+    assert r.design == "DirectSwap"
+    assert r.counters == replay(t, "baseline", m).counters
+    with pytest.raises(TypeError, match="C verb table"):
+        replay(t, reference.DirectSwap(reference.SwapDevices([reference.SwapDevice(1024)])), m,
+               engine="compiled")
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+def test_swap_exhaustion_is_nospace_in_both_engines():
+    for engine in ("compiled", "reference"):
+        for design in ("baseline", "cc_v2"):
+            with pytest.raises(NoSpace, match="more swap"):
+                replay(usemem("4M"), design, Machine(ram="1M", swap="1M"), engine=engine)
+
+
+BAD_TRACES = {
+    "touch twice": ([(TOUCH, 0, 4, 0, DATA, 0), (TOUCH, 2, 1, 0, DATA, 0)], "touched before"),
+    "write unmapped": ([(TOUCH, 0, 4, 0, DATA, 0), (WRITE, 5, 1, 0, DATA, 0)], "not mapped"),
+    "free unmapped": ([(TOUCH, 0, 4, 0, DATA, 0), (FREE, 0, 6, 0, 0, 0)], "not mapped"),
+    "touch after free": ([(TOUCH, 0, 4, 0, DATA, 0), (FREE, 0, 4, 0, 0, 0),
+                          (TOUCH, 0, 4, 0, DATA, 0)], "touched before"),
+    "misaligned": ([(TOUCH, 2, 4, 2, DATA, 0)], "not aligned"),
+    "split folio": ([(TOUCH, 0, 8, 2, DATA, 0), (FREE, 0, 2, 0, 0, 0)], "splits a large folio"),
+    "bad content": ([(TOUCH, 0, 4, 0, 7, 0)], "out of range"),
+    "bad op": ([(9, 0, 4, 0, DATA, 0)], "unknown op"),
+    "empty range": ([(TOUCH, 0, 0, 0, DATA, 0)], "empty"),
+}
+
+
+@pytest.mark.parametrize("engine", ["compiled", "reference"])
+@pytest.mark.parametrize("case", BAD_TRACES, ids=str)
+def test_a_trace_that_breaks_its_rules_is_a_trace_error(case, engine):
+    rows, match = BAD_TRACES[case]
+    t = Trace.from_rows(rows)
+    with pytest.raises(TraceError, match=match):
+        replay(t, "vss_v5", Machine(ram="1M"), engine=engine)
+
+
+def test_events_past_the_span_are_rejected_before_any_page_is_touched():
+    t = Trace.from_rows([(TOUCH, 0, 4, 0, DATA, 0)])
+    ds = make_design("baseline", Machine(ram="1M"), 8)
+    with pytest.raises(TraceError, match="leaves the span"):
+        replay_trace(ds, t.op, t.vpn, t.nr, t.order, t.content, t.cpu, span=2, ram=100)
+    with pytest.raises(ValueError, match="differ in length"):
+        replay_trace(ds, t.op, t.vpn[:0], t.nr, t.order, t.content, t.cpu, span=8, ram=100)
+    with pytest.raises(ValueError, match="backend"):
+        replay_trace(ds, t.op, t.vpn, t.nr, t.order, t.content, t.cpu, span=8, ram=100,
+                     backend="pmem")
+    assert ds.stats == make_design("baseline", Machine(ram="1M"), 8).stats
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"ram": 0}, ValueError, "positive"),
+    ({"ram": "1X"}, ValueError, "ram"),
+    ({"ram": "1M", "backend": "pmem"}, ValueError, "backend"),
+    ({"ram": "1M", "watermark": "1M"}, ValueError, "watermark"),
+    ({"ram": "1M", "readahead": 0}, ValueError, "readahead"),
+    ({"ram": "1M", "readahead": 1.5}, TypeError, "readahead"),
+    ({"ram": "1M", "reclaim_batch": 0}, ValueError, "reclaim_batch"),
+    ({"ram": "1M", "zero_detection": 1}, TypeError, "zero_detection"),
+    ({"ram": "1M", "swap": 4096}, ValueError, "swap"),
+])
+def test_bad_machines_are_rejected(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        Machine(**kwargs)
+
+
+def test_bad_replay_arguments_are_rejected():
+    t = usemem("1M")
+    with pytest.raises(TypeError, match="Trace"):
+        replay([1, 2], "baseline")
+    with pytest.raises(ValueError, match="unknown design"):
+        replay(t, "vss_v9")
+    with pytest.raises(ValueError, match="engine"):
+        replay(t, "baseline", engine="gpu")
+    with pytest.raises(TypeError, match="Machine"):
+        replay(t, "baseline", {"ram": "1M"})
+    with pytest.raises(ValueError, match="does not fit"):
+        replay(usemem("4M", mthp={9: 1.0}), "baseline", Machine(ram="1M"))
+
+
+def test_progress_is_reported_on_long_replays():
+    seen = []
+    replay(usemem("8G"), "cc_v2", Machine(ram="4G"), progress=seen.append)
+    assert len(seen) >= 3 and seen == sorted(seen)
