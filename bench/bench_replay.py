@@ -1,0 +1,93 @@
+"""Benchmarks of the compiled replay: whole workloads through each design.
+
+Groups (ns per page event: pages touched + written + freed):
+
+- ``replay-usemem``: usemem 56G on 32G of RAM, the report's run (14.7M
+  pages touched, 6.3M swapped out, all freed), zram; per design. The
+  issue's target: "a few seconds per design".
+- ``replay-memhog``: memhog -r2 8G on 4G (a second pass that swaps every
+  page back in), zram.
+- ``replay-zswap``: usemem 8G on 4G through zswap with a pool limit and
+  writeback to the swapfile.
+- ``replay-reference``: the pure-Python replay of usemem 16M on 8M, for
+  the speed ratio of the two engines.
+
+The replay's working memory is 9 bytes per page of the trace's span (page
+tables and page states, numpy arrays) plus its FIFO rings (C heap, 8 bytes
+per LRU entry); ``test_replay_memory`` reports the peak of what tracemalloc
+sees during a 56G replay (the numpy arrays; not the C heap of the rings and
+the design, whose kernel-equivalent size is ``memory_footprint()``).
+
+Run (not part of the default test run)::
+
+    python -m pytest bench/bench_replay.py --benchmark-only
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from vswap.replay import DESIGNS, Machine, make_design, replay
+from vswap.workloads import memhog, usemem
+
+CASES = {
+    "replay-usemem": (lambda: usemem("56G"), Machine(ram="32G")),
+    "replay-memhog": (lambda: memhog("8G", repeat=2), Machine(ram="4G")),
+    "replay-zswap": (lambda: usemem("8G"), Machine(ram="4G", backend="zswap", zswap_pool="1G")),
+}
+_TRACES: dict = {}
+
+
+def trace_of(group):
+    if group not in _TRACES:
+        _TRACES[group] = CASES[group][0]()
+    return _TRACES[group]
+
+
+def events(trace):
+    return int(trace.nr.sum())
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+@pytest.mark.parametrize("group", list(CASES))
+def test_replay(per_key, benchmark, group, design):
+    benchmark.group = group
+    trace, machine = trace_of(group), CASES[group][1]
+    results = []
+
+    def setup():
+        return (make_design(design, machine, trace.nr_pages),), {}
+
+    def run(space):
+        results.append(replay(trace, space, machine))
+
+    per_key(run, events(trace), setup=setup, rounds=3, design=design)
+    r = results[-1]
+    benchmark.extra_info["pswpout"] = r.counters["pswpout"]
+    benchmark.extra_info["free_ms"] = round(r.times["free_s"] * 1e3, 1)
+
+
+@pytest.mark.parametrize("design", ["baseline", "cc_v2"])
+def test_replay_reference(per_key, benchmark, design):
+    benchmark.group = "replay-reference"
+    trace, machine = usemem("16M"), Machine(ram="8M")
+
+    def setup():
+        return (make_design(design, machine, trace.nr_pages, reference=True),), {}
+
+    per_key(lambda space: replay(trace, space, machine, engine="reference"), events(trace),
+            setup=setup, rounds=3, design=design)
+
+
+def test_replay_memory(benchmark):
+    """Peak Python heap (numpy included) of a 56G replay: bytes per page of the span."""
+    trace, machine = trace_of("replay-usemem"), CASES["replay-usemem"][1]
+    space = make_design("cc_v2", machine, trace.nr_pages)
+    tracemalloc.start()
+    benchmark.pedantic(replay, args=(trace, space, machine), rounds=1, iterations=1)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    benchmark.extra_info["bytes_per_page"] = round(peak / trace.nr_pages, 2)
+    assert peak / trace.nr_pages < 16  # page tables + states + rings: no object per page
