@@ -16,6 +16,7 @@ import pytest
 
 import vswap
 import vswap.__main__
+import vswap.benchmark
 import vswap.errors
 import vswap.protocol
 import vswap.workloads
@@ -150,7 +151,8 @@ def test_every_protocol_verb_is_documented_with_a_kernel_counterpart():
 
 
 @pytest.mark.parametrize("module", [vswap.protocol, ref_xarray, ref_swapfile, ref_direct,
-                                    ref_virtual, vswap.workloads], ids=lambda m: m.__name__)
+                                    ref_virtual, vswap.workloads, vswap.benchmark],
+                         ids=lambda m: m.__name__)
 def test_pure_python_module_examples(module):
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     n = 0
