@@ -768,12 +768,12 @@ def usemem(size: str | int, *, tasks: int = 1, mthp: dict | str | None = None,
            seed: int = 0) -> Trace:
     """``usemem -O -y -x -n tasks size``: tasks write their region once, then all unmap together.
 
-    Each task maps ``size`` (per task, as usemem's ``-n``) of anonymous
+    Each task maps ``size`` (per task, as with usemem's -n) of anonymous
     memory at its own PMD-aligned addresses (a 512-page gap between regions)
     and writes it once in ascending order: TOUCH events only, no WRITE.
     With ``-y`` the tasks start together, so their TOUCH events interleave
     round robin in chunks of ``interleave`` pages (one PMD by default), each
-    task ascending; with ``-x`` all ``munmap``s start together after every
+    task ascending; with ``-x`` all the munmaps start together after every
     task has written, so the FREE events interleave the same way. With one
     task there is nothing to interleave: one TOUCH per run of folio order
     and content, and one FREE of the whole region.
