@@ -1689,14 +1689,6 @@ cdef int dops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except 
     return kind_of(&ds.d, <int>(e >> 58), dv, off, handle)
 
 
-cdef uint64_t dops_nr_zswap(void* space) noexcept:
-    cdef DirectSwap ds = <DirectSwap>space
-    cdef uint64_t n = 0
-    cdef int t
-    for t in range(DIRECT_MAX_TYPES):
-        n += ds.d.devs[t].nr_zswap
-    return n
-
 
 cdef swap_ops DIRECT_OPS
 DIRECT_OPS.version = SWAP_OPS_VERSION
@@ -1710,4 +1702,3 @@ DIRECT_OPS.writeback = dops_writeback
 DIRECT_OPS.swapin_folio = dops_swapin
 DIRECT_OPS.reclaim_folio = dops_reclaim
 DIRECT_OPS.lookup = dops_lookup
-DIRECT_OPS.nr_zswap = dops_nr_zswap

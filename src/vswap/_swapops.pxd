@@ -47,8 +47,6 @@ ctypedef int (*ops_folio_fn)(void* space, uint64_t entry, int order, uint64_t ar
                              int cpu) except -1
 # lookup(entry): an OPS_* code, *handle as Lookup.handle
 ctypedef int (*ops_lookup_fn)(void* space, uint64_t entry, int cpu, uint64_t* handle) except -1
-# pages held by zswap (the pool's size, for the replay's writeback policy)
-ctypedef uint64_t (*ops_count_fn)(void* space) noexcept
 
 
 cdef struct swap_ops:
@@ -63,4 +61,3 @@ cdef struct swap_ops:
     ops_folio_fn swapin_folio
     ops_folio_fn reclaim_folio
     ops_lookup_fn lookup
-    ops_count_fn nr_zswap

@@ -2027,9 +2027,6 @@ cdef int vops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except 
     return lookup_core(v, e, handle)
 
 
-cdef uint64_t vops_nr_zswap(void* space) noexcept:
-    return (<VirtualSwap>space).v.nr_zswap
-
 
 cdef swap_ops VIRTUAL_OPS
 VIRTUAL_OPS.version = SWAP_OPS_VERSION
@@ -2043,4 +2040,3 @@ VIRTUAL_OPS.writeback = vops_writeback
 VIRTUAL_OPS.swapin_folio = vops_swapin
 VIRTUAL_OPS.reclaim_folio = vops_reclaim
 VIRTUAL_OPS.lookup = vops_lookup
-VIRTUAL_OPS.nr_zswap = vops_nr_zswap
