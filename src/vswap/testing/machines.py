@@ -61,13 +61,18 @@ def _same(a: Any, b: Any, what: str) -> None:
     assert a == b, f"{what}: {a!r} != {b!r}"
 
 
-def _same_failure(step: Step, got: Any, exc: BaseException | None,
-                  want_exc: BaseException) -> None:
-    """The design failed as the model says (any ValueError for a ValueError)."""
+def _failed_as_expected(step: Step, got: Any, exc: BaseException | None,
+                        want_exc: BaseException | None) -> bool:
+    """True if the call failed as the model says (any ValueError for a ValueError);
+    False if it succeeded as the model says; else AssertionError."""
+    if want_exc is None:
+        assert exc is None, f"{step}: the model expects success, the design raised {exc!r}"
+        return False
     assert exc is not None and (type(exc) is type(want_exc) or (
         isinstance(want_exc, ValueError) and isinstance(exc, ValueError))), (
         f"{step}: expected {type(want_exc).__name__} ({want_exc}), got "
         f"{'result ' + repr(got) if exc is None else repr(exc)}")
+    return True
 
 
 def _signature(exc: BaseException) -> str:
@@ -500,10 +505,8 @@ class SwapSpaceMachine(RuleBasedStateMachine):
         if step.error is not None:
             assert want_exc is not None and isinstance(want_exc, step.error), (
                 f"{step}: the step expects {step.error.__name__}, the model says {want_exc!r}")
-        if want_exc is not None:
-            _same_failure(step, got, exc, want_exc)
+        if _failed_as_expected(step, got, exc, want_exc):
             return
-        assert exc is None, f"{step}: expected {want!r}, raised {exc!r}"
         if step.verb == "lookup":
             kind, handle = want
             seen = normalise_lookup(got, trial.entries[step.args[0]].folio)
@@ -553,10 +556,8 @@ class SwapSpaceMachine(RuleBasedStateMachine):
             return
         trial, wants, want_exc = self._expected or self._expect_batch(step)
         entries = [int(e) for e in step.args[0]]
-        if want_exc is not None:
-            _same_failure(step, got, exc, want_exc)
+        if _failed_as_expected(step, got, exc, want_exc):
             return
-        assert exc is None, f"{step}: raised {exc!r}"
         if step.verb == "lookup_many":
             kinds, handles = got
             assert len(kinds) == len(handles) == len(entries), f"{step} returned {got!r}"
