@@ -44,3 +44,53 @@ def assert_same(a: Any, b: Any) -> None:
         assert np.array_equal(a, b), (a, b)
         return
     assert a == b, f"compiled {a!r} != reference {b!r}"
+
+
+# -- vswap's own designs on the public fuzzing kit ------------------------------------------
+
+from hypothesis.stateful import invariant, precondition, rule  # noqa: E402
+
+import vswap  # noqa: E402
+from vswap import reference  # noqa: E402
+from vswap.testing import SwapSpaceMachine  # noqa: E402
+from vswap.testing.strategies import Step  # noqa: E402
+
+
+class VswapLockstep(SwapSpaceMachine):
+    """A compiled design and its reference twin (and more twins) on the public machine.
+
+    Adds what only vswap's designs have: ``swapon`` of a fresh device after a
+    swapoff (each design gets a device of its own implementation), and a
+    step count per machine (``NAME``) for the run's summary. The drawn setup
+    names ``ndev``, ``nr_slots`` and ``cs``.
+    """
+
+    NAME = "lockstep"
+
+    def args_for(self, name, step):
+        if step.verb == "swapon":
+            impl = reference if name == "reference" else vswap
+            n, cs = step.args
+            return (impl.SwapDevice(n, cluster_size=cs),)
+        return super().args_for(name, step)
+
+    @precondition(lambda self: hasattr(self, "space")
+                  and len(self.config.devices) < self.setup_value["ndev"]
+                  and len(self.space.swaps) < 4)
+    @rule()
+    def swapon(self):
+        """A device went away (swapoff): attach a fresh one."""
+        self.run_step(Step("swapon", (self.setup_value["nr_slots"], self.setup_value["cs"])))
+
+    @invariant()
+    def count_the_step(self):
+        count_step(self.NAME)
+
+
+def coverage_of(machines) -> dict[str, int]:
+    """The coverage counters of ``machines``, summed."""
+    out: dict[str, int] = {}
+    for m in machines:
+        for k, v in m.coverage.items():
+            out[k] = out.get(k, 0) + v
+    return out

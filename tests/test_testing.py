@@ -1,9 +1,10 @@
 """vswap.testing: the public fuzzing kit, run on vswap's own designs and on the toy.
 
-The same SwapSpaceMachine a user subclasses drives DirectSwap and
-VirtualSwap (with their pure-Python references as exact twins) against the
-design-independent protocol model, and SwapDeviceMachine drives the
-allocator; the docs example's deliberate bug must be found and minimised.
+The same SwapSpaceMachine a user subclasses drives ToySwap here, and
+DirectSwap and VirtualSwap (with their pure-Python references as exact
+twins) against the design-independent protocol model in
+test_direct_machine.py and test_virtual_machine.py; SwapDeviceMachine drives
+the allocator; the docs example's deliberate bug must be found and minimised.
 """
 
 import sys
@@ -26,19 +27,6 @@ def _devices(mod, nr=64, cs=16):
     return mod.SwapDevices([mod.SwapDevice(nr, cluster_size=cs)])
 
 
-class DirectFuzz(SwapSpaceMachine):
-    factory = lambda: vswap.DirectSwap(_devices(vswap))  # noqa: E731
-    reference_factory = lambda: reference.DirectSwap(_devices(reference))  # noqa: E731
-    config = StepConfig(max_order=2, mthp_share=0.3, invalid_share=0.1)
-
-
-class VirtualFuzz(SwapSpaceMachine):
-    factory = lambda: vswap.VirtualSwap.preset("vss_v5", _devices(vswap))  # noqa: E731
-    reference_factory = lambda: reference.VirtualSwap.preset(  # noqa: E731
-        "vss_v5", _devices(reference))
-    config = StepConfig(max_order=2, mthp_share=0.3, invalid_share=0.1)
-
-
 class ToyFuzz(SwapSpaceMachine):
     factory = lambda: ToySwap(32)  # noqa: E731
     config = StepConfig(max_order=2, invalid_share=0.1)
@@ -50,7 +38,9 @@ class AllocatorFuzz(SwapDeviceMachine):
     nr_slots, cluster_size = 128, 32
 
 
-@pytest.mark.parametrize("machine", [DirectFuzz, VirtualFuzz, ToyFuzz, AllocatorFuzz],
+# DirectSwap and VirtualSwap run on this same machine, with their reference twins
+# and drawn device setups, in test_direct_machine.py and test_virtual_machine.py.
+@pytest.mark.parametrize("machine", [ToyFuzz, AllocatorFuzz],
                          ids=lambda m: m.__name__)
 def test_designs_satisfy_the_protocol_model(machine):
     machine.TestCase("runTest").runTest()
@@ -145,3 +135,48 @@ def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module),
                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_a_twin_that_answers_otherwise_is_caught():
+    class WrongMemcg(ToySwap):
+        def memcg_id(self, entry):
+            return super().memcg_id(entry) + 1
+
+    class Fuzz(SwapSpaceMachine):
+        factory = lambda: ToySwap(16)  # noqa: E731
+        twin_factories = {"wrong": lambda: WrongMemcg(16)}
+    machine = Fuzz()
+    machine.run_step(Step("folio_alloc_swap", (1, 0, 0, 0)))
+    with pytest.raises(AssertionError, match="twin wrong"):
+        machine.observable_state_matches_the_model()
+
+
+def test_a_malformed_call_must_be_rejected():
+    class Lenient(ToySwap):
+        def swap_free_nr(self, entry, nr=1):
+            if nr:
+                super().swap_free_nr(entry, nr)
+
+    class Fuzz(SwapSpaceMachine):
+        factory = lambda: Lenient(16)  # noqa: E731
+    machine = Fuzz()
+    e = machine.run_step(Step("folio_alloc_swap", (1, 0, 0, 0)))
+    with pytest.raises(AssertionError, match="malformed"):
+        machine.run_step(Step("swap_free_nr", (e, 0), (TypeError, ValueError)))
+
+
+def test_batch_calls_are_judged_as_their_single_calls():
+    import numpy as np
+
+    class Fuzz(SwapSpaceMachine):
+        factory = lambda: vswap.DirectSwap(_devices(vswap))  # noqa: E731
+    machine = Fuzz()
+    got = machine.run_step(Step("folio_alloc_swap_many", (np.arange(1, 4, dtype=np.uint64), 0, 0, 0)))
+    assert len(got) == 3 and set(machine.model.entries) == {int(e) for e in got}
+    e = int(got[0])
+    machine.run_step(Step("swap_duplicate_many", (np.array([e, e], dtype=np.uint64),)))
+    assert machine.model.entries[e].count == 2
+    # one reference too many: the whole batch fails and changes nothing
+    machine.run_step(Step("swap_free_many", (np.array([e, e, e], dtype=np.uint64),)))
+    assert machine.model.entries[e].count == 2
+    machine.observable_state_matches_the_model()

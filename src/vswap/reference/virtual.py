@@ -1048,6 +1048,7 @@ class VirtualSwap(SwapSpace):
                 errors.append(f"cluster {cid}: cached/partial/full")
             if not c.full and not c.has_room():
                 errors.append(f"cluster {cid}: not full without room")
+            runs_checked = set()   # (base, cache word): a run is checked once, not per entry
             for i in range(SIZE):
                 d = c.desc[i]
                 ve = (cid << SHIFT) + i
@@ -1068,8 +1069,10 @@ class VirtualSwap(SwapSpace):
                         errors.append(f"{ve:#x}: folio stored without in_swapcache")
                     n = 1 << ((d.cache >> 2) & 15)
                     base = i & ~(n - 1)
-                    if any(c.desc[j].cache != d.cache for j in range(base, base + n)):
-                        errors.append(f"{ve:#x}: folio run at {base} broken")
+                    if (base, d.cache) not in runs_checked:
+                        runs_checked.add((base, d.cache))
+                        if any(c.desc[j].cache != d.cache for j in range(base, base + n)):
+                            errors.append(f"{ve:#x}: folio run at {base} broken")
                 if d.type == ZSWAP:
                     nz += 1
                 elif d.type == SWAPFILE:

@@ -11,26 +11,68 @@ and requires identical results, counters and snapshots.
 
 from __future__ import annotations
 
+import copy
 import re
+from collections import Counter
+from dataclasses import replace
 from typing import Any, Callable
 
 from hypothesis import note
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from vswap.errors import NoEntry, NoSpace
+from vswap.protocol import LOOKUP_KINDS
 from vswap.testing.invariants import assert_consistent
 from vswap.testing.model import SwapModel, normalise_lookup
-from vswap.testing.strategies import Step, StepConfig, allocator_steps, swap_steps
+from vswap.testing.strategies import (
+    Step, StepConfig, _folio_runs, _runs, allocator_steps, orders, swap_steps,
+)
 
 __all__ = ["SwapSpaceMachine", "SwapDeviceMachine"]
 
 
-def _call(obj: Any, step: Step) -> tuple[Any, BaseException | None]:
+def _call(obj: Any, step: Step, args: tuple | None = None) -> tuple[Any, BaseException | None]:
     try:
-        return getattr(obj, step.verb)(*step.args), None
+        return getattr(obj, step.verb)(*(step.args if args is None else args)), None
     except Exception as exc:  # noqa: BLE001 - compared with what the model expects
         return None, exc
+
+
+def _mutable(a: Any) -> bool:
+    return hasattr(a, "dtype") or hasattr(a, "items")
+
+
+def _same(a: Any, b: Any, what: str) -> None:
+    """Equality that also takes numpy arrays (same dtype and values) and tuples of them."""
+    if isinstance(a, tuple) and a and hasattr(a[0], "dtype"):
+        assert isinstance(b, tuple) and len(a) == len(b), f"{what}: {a!r} != {b!r}"
+        for x, y in zip(a, b):
+            _same(x, y, what)
+        return
+    if hasattr(a, "dtype") or hasattr(b, "dtype"):
+        import numpy as np
+
+        assert hasattr(a, "dtype") and hasattr(b, "dtype"), f"{what}: {a!r} != {b!r}"
+        assert a.dtype == b.dtype and np.array_equal(a, b), f"{what}: {a!r} != {b!r}"
+        return
+    if hasattr(a, "items") and hasattr(b, "items") and not isinstance(a, dict):
+        a, b = dict(a.items()), dict(b.items())
+    assert a == b, f"{what}: {a!r} != {b!r}"
+
+
+def _failed_as_expected(step: Step, got: Any, exc: BaseException | None,
+                        want_exc: BaseException | None) -> bool:
+    """True if the call failed as the model says (any ValueError for a ValueError);
+    False if it succeeded as the model says; else AssertionError."""
+    if want_exc is None:
+        assert exc is None, f"{step}: the model expects success, the design raised {exc!r}"
+        return False
+    assert exc is not None and (type(exc) is type(want_exc) or (
+        isinstance(want_exc, ValueError) and isinstance(exc, ValueError))), (
+        f"{step}: expected {type(want_exc).__name__} ({want_exc}), got "
+        f"{'result ' + repr(got) if exc is None else repr(exc)}")
+    return True
 
 
 def _signature(exc: BaseException) -> str:
@@ -47,6 +89,24 @@ def _factory(cls: type, name: str) -> Callable[[], Any] | None:
     if isinstance(f, staticmethod):
         f = f.__func__
     return f
+
+
+# Calls that only query: they change nothing, reclaim nothing.
+_QUERY_VERBS = frozenset(("swap_count", "memcg_id", "lookup", "swap_cache_get_folio",
+                          "swap_cache_get_shadow", "zswap_load", "lookup_many"))
+
+_SCENARIOS = ("swap_out", "swapin_cycle", "dup_then_zap_run", "many_references",
+              "fill_with_cache_only")
+
+# Batch verbs judged as their single calls: (single verb, its extra arguments).
+_BATCH_JUDGES: dict[str, tuple[str, Callable[[Step, int], tuple]]] = {
+    "folio_alloc_swap_many": ("folio_alloc_swap", lambda s, i: ()),
+    "swap_duplicate_many": ("swap_duplicate", lambda s, i: (1,)),
+    "swap_free_many": ("swap_free_nr", lambda s, i: (1,)),
+    "free_swap_and_cache_many": ("free_swap_and_cache_nr", lambda s, i: (1,)),
+    "zswap_store_many": ("zswap_store", lambda s, i: (int(s.args[1][i]),)),
+    "lookup_many": ("lookup", lambda s, i: ()),
+}
 
 
 class SwapSpaceMachine(RuleBasedStateMachine):
@@ -68,49 +128,242 @@ class SwapSpaceMachine(RuleBasedStateMachine):
     >>> DirectFuzz.TestCase("runTest").runTest()
     """
 
-    factory: Callable[[], Any] | None = None
-    reference_factory: Callable[[], Any] | None = None
+    factory: Callable[..., Any] | None = None
+    reference_factory: Callable[..., Any] | None = None
+    twin_factories: dict[str, Callable[..., Any]] = {}
+    setups: st.SearchStrategy[Any] | None = None
     config: StepConfig = StepConfig()
+    coverage: Counter = Counter()
     _last_failure: list[Step] | None = None
+    _last_setup: Any = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.coverage = Counter()  # each machine counts its own runs
+        if cls.setups is not None and "setup" not in cls.__dict__:
+            cls.setup = initialize(data=st.data())(SwapSpaceMachine.setup)
 
     def __init__(self) -> None:
         super().__init__()
-        make = _factory(type(self), "factory")
-        if make is None:
+        if _factory(type(self), "factory") is None:
             raise TypeError(f"{type(self).__name__} must set factory = <callable returning a design>")
-        self.space = make()
-        twin = _factory(type(self), "reference_factory")
-        self.twin = twin() if twin is not None else None
         self.model = SwapModel()
         self.next_folio = 1
         self.log: list[Step] = []
         self.freed: set[int] = set()
         self.checked_freed: set[int] = set()
         self.prepared: set[int] = set()
+        self.last_exc: BaseException | None = None
+        self._expected: tuple[SwapModel, Any, BaseException | None] | None = None
+        self.setup_value: Any = None
+        if type(self).setups is None:
+            self._build(None)
+
+    def _build(self, setup: Any) -> None:
+        args = () if type(self).setups is None else (setup,)
+        self.setup_value = setup
+        self.space = _factory(type(self), "factory")(*args)
+        self.twins: dict[str, Any] = {}
+        ref = _factory(type(self), "reference_factory")
+        if ref is not None:
+            self.twins["reference"] = ref(*args)
+        for name, make in type(self).twin_factories.items():
+            self.twins[name] = make(*args)
+        self.twin = self.twins.get("reference")
+        self.config = self.configure(setup)
+
+    def setup(self, data: st.DataObject) -> None:
+        """Draw a design configuration from ``setups`` and build the designs.
+
+        The first step of a machine with ``setups`` (an initialize rule only
+        there: a machine without one builds its design at once and shrinks
+        as before). Runtime complexity: that of the factories.
+        """
+        self._build(data.draw(type(self).setups, label="setup"))
+
+    def configure(self, setup: Any) -> StepConfig:
+        """The :class:`StepConfig` for a drawn ``setup`` (default: ``config``).
+
+        Override it when the setup changes what is valid, for example the
+        device types that exist. Runtime complexity: O(1).
+
+        >>> from vswap.testing import SwapSpaceMachine, StepConfig, ToySwap
+        >>> class Fuzz(SwapSpaceMachine):
+        ...     factory = lambda: ToySwap(16)
+        ...     config = StepConfig(max_order=1)
+        >>> Fuzz().configure(None).max_order
+        1
+        """
+        return type(self).config
+
+    def args_for(self, name: str | None, step: Step) -> tuple:
+        """The arguments ``step`` passes to one design (None: the design, else a twin's name).
+
+        Arguments a design may rewrite (numpy arrays, page tables) are copied
+        for each design, and the copies must end up equal. Override it for a
+        call whose arguments differ per design (a device object of the
+        design's own implementation for ``swapon``). Runtime complexity:
+        O(size of the mutable arguments).
+
+        >>> from vswap.testing import SwapSpaceMachine, ToySwap, Step
+        >>> class Fuzz(SwapSpaceMachine):
+        ...     factory = lambda: ToySwap(16)
+        >>> Fuzz().args_for(None, Step("swap_duplicate", (4, 1)))
+        (4, 1)
+        """
+        if any(_mutable(a) for a in step.args):
+            return copy.deepcopy(step.args)
+        return step.args
+
+    def compare_twin(self, name: str, twin: Any, fresh: list[int]) -> None:
+        """After every step: check the twin ``name`` against the design.
+
+        The default asserts :func:`assert_consistent` on the twin (``fresh``:
+        entries freed by the last step), and identical counters, snapshot
+        and memory footprint. Override it for a twin that may legitimately
+        differ in some of them (another preset of the same design).
+        Runtime complexity: O(snapshot size).
+
+        >>> from vswap.testing import SwapSpaceMachine, ToySwap
+        >>> class Fuzz(SwapSpaceMachine):
+        ...     factory = lambda: ToySwap(16)
+        ...     twin_factories = {"copy": lambda: ToySwap(16)}
+        >>> m = Fuzz(); m.compare_twin("copy", m.twins["copy"], [])
+        """
+        assert_consistent(twin, live=(), freed=fresh)
+        assert self.space.stats == twin.stats, f"counters differ from the twin {name}"
+        assert self._snapshot(self.space) == self._snapshot(twin), \
+            f"snapshot differs from the twin {name}"
+        assert self.space.memory_footprint() == twin.memory_footprint(), \
+            f"memory footprint differs from the twin {name}"
 
     # -- the one rule: a protocol call drawn against the model ---------------------------
 
     @rule(data=st.data())
     def step(self, data: st.DataObject) -> None:
-        """Draw one protocol call valid in the current state (or an invalid one) and check it."""
-        s = data.draw(swap_steps(self.model, self.config, self.next_folio,
-                                 tuple(sorted(self.freed)[:64])), label="call")
-        self.log.append(s)
+        """Draw one protocol call valid in the current state (or an invalid one) and check it.
+
+        With ``StepConfig(scenarios=True)`` one step in five is instead a
+        multi-call scenario (a folio's swap-out, a swap-in cycle, a mapped
+        run zapped at once, a hundred references to one entry, a fill with
+        cache-only pages).
+        """
+        if self.config.scenarios and data.draw(st.integers(0, 9), label="scenario?") >= 8:
+            name = data.draw(st.sampled_from(_SCENARIOS), label="scenario")
+            getattr(self, name)(data)
+            return
+        self.run_step(data.draw(swap_steps(self.model, self.config, self.next_folio,
+                                           tuple(sorted(self.freed)[:64])), label="call"))
+
+    def run_step(self, step: Step) -> Any:
+        """Log ``step``, run it through :meth:`execute` and return the design's result.
+
+        For rules of a subclass that build their own calls. Runtime
+        complexity: that of :meth:`execute`.
+
+        >>> from vswap.testing import SwapSpaceMachine, ToySwap, Step
+        >>> class Fuzz(SwapSpaceMachine):
+        ...     factory = lambda: ToySwap(16)
+        >>> Fuzz().run_step(Step("folio_alloc_swap", (1, 0, 0, 0)))
+        1
+        """
+        self.log.append(step)
         try:
-            self.execute(s)
+            return self.execute(step)
         except AssertionError:
             type(self)._last_failure = list(self.log)
+            type(self)._last_setup = self.setup_value
             raise
+
+    # -- multi-call scenarios (StepConfig(scenarios=True)) ---------------------------------
+
+    def _ok(self, step: Step) -> tuple[bool, Any]:
+        got = self.run_step(step)
+        return self.last_exc is None, got
+
+    def swap_out(self, data: st.DataObject) -> None:
+        """The common life of a folio: allocate, map PTEs, store it somewhere, reclaim it."""
+        order = data.draw(orders(self.config.max_order, self.config.mthp_share), label="order")
+        memcg = data.draw(st.integers(0, max(0, self.config.nr_memcgs - 1)), label="memcg")
+        ok, e = self._ok(Step("folio_alloc_swap", (self.next_folio, order, memcg, 0)))
+        if not ok:
+            return
+        nr = 1 << order
+        for _ in range(data.draw(st.integers(1, 3), label="PTEs")):
+            self.run_step(Step("swap_duplicate", (e, nr)))
+        how = data.draw(st.sampled_from(["disk", "zswap", "zero", "keep", "zswap-disk"]), label="to")
+        if how.startswith("zswap"):
+            for i in range(nr):
+                self.run_step(Step("zswap_store", (e + i, 1000 + i)))
+        if how == "zero":
+            self.run_step(Step("zero_store", (e, nr)))
+        if how.endswith("disk") and not self._ok(Step("writeback", (e, order)))[0]:
+            return
+        if how != "keep":
+            self.run_step(Step("swap_cache_del_folio", (e, order, data.draw(
+                st.integers(0, 50), label="shadow"))))
+            self.run_step(Step("put_swap_folio", (e, order)))
+        if data.draw(st.booleans(), label="reset counters?"):
+            self.run_step(Step("reset_stats"))
+
+    def swapin_cycle(self, data: st.DataObject) -> None:
+        """Reclaim a mapped folio, then swap it in: del (shadow), put, prepare, add."""
+        folios = _folio_runs(self.model, lambda s: s.folio is not None and s.count > 0)
+        if not folios:
+            return
+        base, order = data.draw(st.sampled_from(folios), label="folio")
+        self.run_step(Step("swap_cache_del_folio", (base, order, 9)))
+        self.run_step(Step("put_swap_folio", (base, order)))
+        self.run_step(Step("swapcache_prepare", (base, 1 << order)))
+        self.run_step(Step("swap_cache_add_folio", (base, self.next_folio, order)))
+
+    def dup_then_zap_run(self, data: st.DataObject) -> None:
+        """A run mapped again, then zapped at once: the batched zap path."""
+        runs = _runs(self.model, lambda s: True)
+        if not runs:
+            return
+        start, n = data.draw(st.sampled_from(runs), label="run")
+        nr = data.draw(st.integers(1, n), label="nr")
+        if self._ok(Step("swap_duplicate", (start, nr)))[0]:
+            self.run_step(Step("free_swap_and_cache_nr", (start, nr)))
+
+    def many_references(self, data: st.DataObject) -> None:
+        """Up to 140 references added to (or dropped from) one entry: count continuations."""
+        k = data.draw(st.integers(1, 140), label="references")
+        up = data.draw(st.booleans(), label="add?")
+        pool = sorted(e for e, s in self.model.entries.items() if up or s.count)
+        if not pool:
+            return
+        e = data.draw(st.sampled_from(pool), label="entry")
+        for _ in range(k if up else min(k, self.model.entries[e].count)):
+            self.run_step(Step("swap_duplicate" if up else "swap_free_nr", (e, 1)))
+            if e not in self.model.entries:
+                break
+
+    def fill_with_cache_only(self, data: st.DataObject) -> None:
+        """Fill the space with written-back, unmapped (cache-only) pages, then allocate past it."""
+        n = data.draw(st.integers(8, 40), label="pages")
+        for _ in range(n):
+            ok, e = self._ok(Step("folio_alloc_swap", (self.next_folio, 0, 0, 0)))
+            if not ok:
+                return
+            self.run_step(Step("swap_duplicate", (e, 1)))
+            if not self._ok(Step("writeback", (e, 0)))[0]:
+                return
+            self.run_step(Step("swap_free_nr", (e, 1)))
 
     # -- a failing sequence, made minimal and printed as a test --------------------------
 
     @classmethod
-    def replay(cls, steps: list[Step]) -> AssertionError | None:
+    def replay(cls, steps: list[Step], setup: Any = None) -> AssertionError | None:
         """Run ``steps`` on a fresh design; return the AssertionError they cause, or None.
 
+        ``setup`` is the drawn configuration, for a machine with ``setups``.
         Runtime complexity: O(len(steps) * live entries).
         """
         machine = cls()
+        if cls.setups is not None:
+            machine._build(setup)
         try:
             for s in steps:
                 machine.execute(s)
@@ -128,14 +381,14 @@ class SwapSpaceMachine(RuleBasedStateMachine):
         removing it renumbers nothing. Runtime complexity: O(n**2) replays.
         """
         steps = list(steps)
-        first = cls.replay(steps)
+        first = cls.replay(steps, cls._last_setup)
         if first is None:
             return steps
         want = _signature(first)
         i = len(steps) - 1
         while i >= 0:
             trial = steps[:i] + steps[i + 1:]
-            exc = cls.replay(trial)
+            exc = cls.replay(trial, cls._last_setup)
             if exc is not None and _signature(exc) == want:  # the same failure, not another
                 steps = trial
             i -= 1
@@ -156,51 +409,104 @@ class SwapSpaceMachine(RuleBasedStateMachine):
         if not cls._last_failure:
             return None
         steps = cls.minimize(cls._last_failure)
-        exc = cls.replay(steps)
-        lines = ["space = factory()"] + [repr(s) for s in steps]
+        exc = cls.replay(steps, cls._last_setup)
+        setup = "" if cls.setups is None else repr(cls._last_setup)
+        lines = [f"space = factory({setup})"] + [repr(s) for s in steps]
         lines.append(f"# AssertionError: {exc}")
         return "\n".join(lines)
 
     def execute(self, step: Step) -> Any:
-        """Run ``step`` on the design (and the twin) and judge it against the model."""
+        """Run ``step`` on the design (and every twin) and judge it against the model.
+
+        Twins must return the same (arrays compared by dtype and value) or
+        raise the same exception type, and rewrite mutable arguments (page
+        tables) alike; a call that raised leaves the design's and the
+        reference twin's snapshots unchanged (NoSpace excepted). Verbs the
+        model has no ``expect_`` for (``reset_stats``, ``swapon``, ...) must
+        succeed and leave every entry as the model has it. Runtime
+        complexity: O(snapshot) plus the call.
+        """
         if step.verb == "folio_alloc_swap":
             self.next_folio += 1
-        before = self._snapshot(self.space)
-        got, exc = _call(self.space, step)
-        if self.twin is not None:
-            tgot, texc = _call(self.twin, step)
-            assert type(exc) is type(texc), f"{step}: design raised {exc!r}, twin {texc!r}"
-            assert got == tgot, f"{step}: design returned {got!r}, twin {tgot!r}"
-        if exc is not None and not isinstance(exc, NoSpace) and before is not None:
-            assert self._snapshot(self.space) == before, f"{step} raised {exc!r} but changed state"
-        judge = getattr(self, "_judge_" + step.verb, None)
-        if judge is not None:
-            judge(step, got, exc)
+        elif step.verb == "folio_alloc_swap_many":
+            self.next_folio += len(step.args[0])
+        # The model says first whether the call must fail; only then are the
+        # snapshots taken that show a failed call changed nothing.
+        self._expected = None
+        if step.malformed or step.error is not None:
+            must_fail = True
+        elif step.verb in _BATCH_JUDGES and step.verb != "folio_alloc_swap_many":
+            self._expected = self._expect_batch(step)
+            must_fail = self._expected[2] is not None
+        elif step.verb != "folio_alloc_swap" and hasattr(self.model, "expect_" + step.verb):
+            self._expected = self._expect(step)
+            must_fail = self._expected[2] is not None
         else:
-            self._judge_plain(step, got, exc)
-        self._sync_reclaims()
+            must_fail = False
+        watched = [self.space] + ([self.twin] if self.twin is not None else [])
+        befores = [self._snapshot(d) for d in watched] if must_fail else []
+        args = self.args_for(None, step)
+        got, exc = _call(self.space, step, args)
+        for name, twin in self.twins.items():
+            targs = self.args_for(name, step)
+            tgot, texc = _call(twin, step, targs)
+            assert type(exc) is type(texc), f"{step}: design raised {exc!r}, twin {name} {texc!r}"
+            _same(got, tgot, f"{step}: design vs twin {name}")
+            for a, b in zip(args, targs):
+                if _mutable(a) and _mutable(b):
+                    _same(a, b, f"{step}: argument as rewritten by the design vs twin {name}")
+        if exc is not None and not isinstance(exc, NoSpace):
+            for d, before in zip(watched, befores):
+                if before is not None:
+                    assert self._snapshot(d) == before, f"{step} raised {exc!r} but changed state"
+        else:
+            type(self).coverage["ok:" + step.verb] += 1
+        self.last_exc = exc
+        if step.malformed:
+            assert exc is not None and isinstance(exc, step.error), (
+                f"{step}: a malformed call, but the design "
+                f"{'returned ' + repr(got) if exc is None else 'raised ' + repr(exc)}")
+        elif step.verb in _BATCH_JUDGES:
+            self._judge_batch(step, got, exc)
+        else:
+            judge = getattr(self, "_judge_" + step.verb, None)
+            if judge is not None:
+                judge(step, got, exc)
+            elif not hasattr(self.model, "expect_" + step.verb):
+                assert exc is None, f"{step} raised {exc!r}"
+            else:
+                self._judge_plain(step, got, exc)
+        if step.verb not in _QUERY_VERBS:
+            self._sync_reclaims()
         return got
 
     # -- judging -----------------------------------------------------------------------
 
-    def _judge_plain(self, step: Step, got: Any, exc: BaseException | None) -> None:
-        trial = self.model.copy()
-        expect = getattr(trial, "expect_" + step.verb)
+    def _expect(self, step: Step) -> tuple[SwapModel, Any, BaseException | None]:
+        """The model's verdict on ``step``: (the model after it, the result, the error)."""
+        trial = self.model if step.verb in _QUERY_VERBS else self.model.copy()
         try:
-            want = expect(*step.args)
-            want_exc = None
+            return trial, getattr(trial, "expect_" + step.verb)(*step.args), None
         except Exception as e:  # noqa: BLE001
-            want, want_exc = None, e
+            return trial, None, e
+
+    def _expect_batch(self, step: Step) -> tuple[SwapModel, Any, BaseException | None]:
+        """A batch call is its single calls in array order, validated first: all or nothing."""
+        single, extra = _BATCH_JUDGES[step.verb]
+        trial = self.model if step.verb in _QUERY_VERBS else self.model.copy()
+        try:
+            return trial, [getattr(trial, "expect_" + single)(int(e), *extra(step, i))
+                           for i, e in enumerate(step.args[0])], None
+        except Exception as e:  # noqa: BLE001
+            return trial, None, e
+
+    def _judge_plain(self, step: Step, got: Any, exc: BaseException | None) -> None:
+        trial, want, want_exc = self._expected or self._expect(step)
         if step.error is not None:
             assert want_exc is not None and isinstance(want_exc, step.error), (
                 f"{step}: the step expects {step.error.__name__}, the model says {want_exc!r}")
-        if want_exc is not None:
-            assert exc is not None and type(exc) is type(want_exc) or (
-                isinstance(want_exc, ValueError) and isinstance(exc, ValueError)), (
-                f"{step}: expected {type(want_exc).__name__} ({want_exc}), got "
-                f"{'result ' + repr(got) if exc is None else repr(exc)}")
+        if _failed_as_expected(step, got, exc, want_exc):
             return
-        assert exc is None, f"{step}: expected {want!r}, raised {exc!r}"
         if step.verb == "lookup":
             kind, handle = want
             seen = normalise_lookup(got, trial.entries[step.args[0]].folio)
@@ -238,6 +544,31 @@ class SwapSpaceMachine(RuleBasedStateMachine):
             return
         self._judge_plain(step, None if exc is None else got, exc)
 
+    def _judge_batch(self, step: Step, got: Any, exc: BaseException | None) -> None:
+        """A batch call is its single calls in array order, validated first: all or nothing."""
+        if step.verb == "folio_alloc_swap_many":
+            assert exc is None, f"{step} raised {exc!r}"  # a full space returns fewer entries
+            folios, order, memcg = step.args[0], step.args[1], step.args[2]
+            assert len(got) <= len(folios), f"{step} returned {len(got)} entries"
+            for f, e in zip(folios, got):
+                self._judge_folio_alloc_swap(Step("folio_alloc_swap", (int(f), order, memcg, 0)),
+                                             int(e), None)
+            return
+        trial, wants, want_exc = self._expected or self._expect_batch(step)
+        entries = [int(e) for e in step.args[0]]
+        if _failed_as_expected(step, got, exc, want_exc):
+            return
+        if step.verb == "lookup_many":
+            kinds, handles = got
+            assert len(kinds) == len(handles) == len(entries), f"{step} returned {got!r}"
+            for e, want, k, h in zip(entries, wants, kinds, handles):
+                seen = normalise_lookup((LOOKUP_KINDS[int(k)], int(h)), trial.entries[e].folio)
+                assert seen[0] == want[0] and (want[1] is None or seen[1] == want[1]), (
+                    f"{step}: entry {e:#x} reads {seen}, expected {want}")
+        else:
+            assert got is None, f"{step} returned {got!r}"
+        self._commit(trial)
+
     def _judge_reclaim_cache_only(self, step: Step, got: Any, exc: BaseException | None) -> None:
         assert exc is None, f"{step} raised {exc!r}"
         n = self._sync_reclaims()
@@ -246,18 +577,35 @@ class SwapSpaceMachine(RuleBasedStateMachine):
     def _judge_swapoff(self, step: Step, got: Any, exc: BaseException | None) -> None:
         # Where swapoff moves each page is the design's choice: re-read the
         # state of every entry and keep checking the invariants from there.
+        if step.error is not None:
+            assert isinstance(exc, step.error), f"{step}: expected {step.error.__name__}, got " \
+                f"{'result ' + repr(got) if exc is None else repr(exc)}"
+            return
         assert exc is None, f"{step} raised {exc!r}"
+        # The device has gone: no further reclaim or swapoff of it.
+        self.config = replace(self.config, devices=tuple(
+            d for d in self.config.devices if d != step.args[0]))
         for e in list(self.model.entries):
             try:
-                seen = self.model.observe(self.space, e)
+                seen = self._observe(e)
             except NoEntry:
                 del self.model.entries[e]
                 self.freed.add(e)
                 continue
             st_ = self.model.entries[e]
+            if seen["folio"] is not None and seen["folio"] != st_.folio:
+                # swapped in by swapoff: an order-0 folio in the swap cache
+                st_.cached, st_.base, st_.order = True, e, 0
             st_.count, st_.folio, st_.shadow, st_.zswap = (
                 seen["count"], seen["folio"], seen["shadow"], seen["zswap"])
-            st_.zero = seen["lookup"][0] == "zero"
+            if seen["lookup"][0] != "folio":  # a cached folio hides the backing below it
+                st_.zero = seen["lookup"][0] == "zero"
+
+    def _judge_swapon(self, step: Step, got: Any, exc: BaseException | None) -> None:
+        # Not a protocol call, but the designs that have it add a device: its type
+        # is one more for reclaim and swapoff steps.
+        assert exc is None, f"{step} raised {exc!r}"
+        self.config = replace(self.config, devices=tuple(sorted({*self.config.devices, got})))
 
     def _forget(self, base: int, order: int) -> None:
         self.model.forget(base, order)
@@ -268,25 +616,47 @@ class SwapSpaceMachine(RuleBasedStateMachine):
         """Find which reclaimable folios the design reclaimed; return their entries."""
         n = 0
         for base, order in self.model.reclaimable_folios():
+            try:  # the common case, one probe: the folio is still there
+                self.space.swap_count(base)
+                for twin in self.twins.values():
+                    twin.swap_count(base)
+                continue       # (a partial reclaim shows in the next full read)
+            except NoEntry:
+                pass
             gone = []
             for i in range(1 << order):
                 try:
                     self.space.swap_count(base + i)
-                    if self.twin is not None:
-                        self.twin.swap_count(base + i)
                     gone.append(False)
                 except NoEntry:
-                    if self.twin is not None:
-                        try:
-                            self.twin.swap_count(base + i)
-                        except NoEntry:
-                            pass
                     gone.append(True)
+                for name, twin in self.twins.items():
+                    try:
+                        twin.swap_count(base + i)
+                        assert not gone[-1], f"twin {name} still holds {base + i:#x}"
+                    except NoEntry:
+                        assert gone[-1], f"twin {name} reclaimed {base + i:#x}, the design did not"
             if any(gone):
                 assert all(gone), f"folio at {base:#x} (order {order}) was only partly reclaimed"
                 self._forget(base, order)
                 n += 1 << order
         return n
+
+    def _observe(self, e: int) -> dict[str, Any]:
+        """Every query of ``e`` on the design, and the same on each twin (which must agree)."""
+        try:
+            seen = self.model.observe(self.space, e)
+        except NoEntry:
+            seen = None
+        for name, twin in self.twins.items():  # the same queries keep counters in step
+            try:
+                tseen = self.model.observe(twin, e)
+            except NoEntry:
+                tseen = None
+            assert tseen == seen, f"entry {e:#x}: design shows {seen}, twin {name} {tseen}"
+        if seen is None:
+            raise NoEntry(f"entry {e:#x} is not allocated")
+        return seen
 
     @staticmethod
     def _snapshot(space: Any) -> Any:
@@ -302,15 +672,22 @@ class SwapSpaceMachine(RuleBasedStateMachine):
             self._observe_all()
         except AssertionError:
             type(self)._last_failure = list(self.log)
+            type(self)._last_setup = self.setup_value
             raise
 
     def _observe_all(self) -> None:
+        type(self).coverage["steps"] += 1
+        for k, v in self.space.stats.items():
+            if v:
+                type(self).coverage["stat:" + k] += 1
         for e in sorted(self.model.entries):
-            seen = self.model.observe(self.space, e)
+            try:
+                seen = self._observe(e)
+            except NoEntry:
+                raise AssertionError(f"entry {e:#x} is live by the model, "
+                                     f"unknown to the design: {self.model.entries[e]}") from None
             want = self.model.expected(e)
             assert seen == want, f"entry {e:#x}: design shows {seen}, model expects {want}"
-            if self.twin is not None:
-                self.model.observe(self.twin, e)
         # Entries freed by the last step must be unknown to every query; the
         # older ones are probed with one query each, which keeps a long
         # shrink cheap.
@@ -323,11 +700,8 @@ class SwapSpaceMachine(RuleBasedStateMachine):
                 continue
             raise AssertionError(f"freed entry {e:#x} is known again: swap_count returned {got}")
         self.checked_freed = set(self.freed)
-        if self.twin is not None:
-            assert_consistent(self.twin, live=(), freed=fresh)
-            assert self.space.stats == self.twin.stats, "counters differ from the twin"
-            assert self._snapshot(self.space) == self._snapshot(self.twin), \
-                "snapshot differs from the twin"
+        for name, twin in self.twins.items():
+            self.compare_twin(name, twin, fresh)
 
 
 class SwapDeviceMachine(RuleBasedStateMachine):

@@ -14,7 +14,8 @@ Two things only the design can decide are allowed, never guessed:
 
 - ``NoSpace`` from an allocation (or a writeback), with nothing changed;
 - reclaim of a *cache-only* folio (every entry at count 0, held only by the
-  swap cache, and a count dropped to 0 while cached), which the allocator
+  swap cache, and a count dropped to 0 while cached or the folio written
+  to a device, so that its data is safe there), which the allocator
   may do at any allocation and :meth:`reclaim_cache_only` does on demand.
   :meth:`SwapModel.reclaimable_folios` lists the folios that may vanish;
   the machine observes which did and tells the model with :meth:`forget`.
@@ -22,7 +23,7 @@ Two things only the design can decide are allowed, never guessed:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from vswap.errors import EntryExists, NoEntry
@@ -97,7 +98,13 @@ class SwapModel:
 
     def copy(self) -> SwapModel:
         """An independent copy (to roll back a step). O(entries)."""
-        return SwapModel({e: replace(s) for e, s in self.entries.items()})
+        new = EntryState.__new__
+        out = {}
+        for e, s in self.entries.items():
+            c = new(EntryState)
+            c.__dict__.update(s.__dict__)  # replace() per entry is 10x slower
+            out[e] = c
+        return SwapModel(out)
 
     def folio_of(self, entry: int) -> tuple[int, int] | None:
         """(base, order) of the folio stored at ``entry``, or None. O(1)."""
@@ -107,17 +114,21 @@ class SwapModel:
         return st.base, st.order
 
     def reclaimable_folios(self) -> list[tuple[int, int]]:
-        """Folios a design may reclaim on its own: all entries count 0, cached, cache-only.
+        """Folios a design may reclaim on its own: all entries count 0 and cached, and
+        a count dropped to 0 while cached or the folio written back (its data is
+        on a device).
 
         Runtime complexity: O(entries).
         """
         out = []
-        for e, st in self.entries.items():
-            if st.folio is None or e != st.base:
+        bases = sorted({st.base for st in self.entries.values() if st.cache_only or st.written})
+        for e in bases:
+            st = self.entries.get(e)
+            if st is None or st.folio is None or e != st.base:
                 continue
             run = [self.entries.get(st.base + i) for i in range(1 << st.order)]
             if all(s is not None and s.count == 0 and s.cached and s.folio is not None
-                   for s in run) and any(s.cache_only for s in run):
+                   for s in run) and any(s.cache_only or s.written for s in run):
                 out.append((st.base, st.order))
         return out
 

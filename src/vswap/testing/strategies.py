@@ -23,23 +23,47 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
-from vswap.errors import EntryExists, NoEntry
+from vswap.errors import EntryExists, NoEntry, SwapError
+from vswap.protocol import PageTable, swp_entry, swp_type
 from vswap.testing.model import SwapModel
 
 __all__ = [
     "Step", "StepConfig", "orders", "cpus", "memcgs", "folio_ids", "zswap_handles", "shadows",
-    "swap_steps", "allocator_steps",
+    "swap_steps", "malformed_steps", "allocator_steps",
 ]
+
+
+def _arg_repr(a: object) -> str:
+    if hasattr(a, "dtype") and hasattr(a, "tolist"):  # a numpy array: pasteable
+        return f"np.array({a.tolist()!r}, dtype=np.{a.dtype})"
+    if isinstance(a, PageTable):
+        return f"PageTable({dict(a)!r})"
+    return repr(a)
+
+
+def _arg_key(a: object) -> object:
+    if hasattr(a, "dtype") and hasattr(a, "tolist"):
+        return ("array", str(a.dtype), tuple(a.tolist()))
+    if isinstance(a, PageTable):
+        return ("pagetable", tuple(sorted(a.items())))
+    return a
 
 
 class Step:
     """One protocol call: ``getattr(space, verb)(*args)``, and the error it must raise.
 
-    ``error`` is None for a valid call. ``repr`` is the call as Python code,
-    so a shrunk failing sequence can be pasted into a test.
+    ``error`` is None for a valid call, an exception class for an invalid
+    call the model judges (a double free: the model says NoEntry too), or a
+    tuple of classes for a *malformed* call (a wrong type, an order out of
+    range): the model is not consulted, the design must raise one of them
+    and change nothing. ``repr`` is the call as Python code (numpy arrays
+    and page tables included), so a shrunk failing sequence can be pasted
+    into a test. Runtime complexity: O(len(args)) to compare or print.
 
     >>> Step("swap_duplicate", (64, 2))
     space.swap_duplicate(64, 2)
+    >>> Step("swap_duplicate", ("x",), (TypeError, ValueError))
+    with pytest.raises((TypeError, ValueError)): space.swap_duplicate('x')
     """
 
     __slots__ = ("verb", "args", "error")
@@ -47,15 +71,25 @@ class Step:
     def __init__(self, verb: str, args: tuple = (), error: type[Exception] | None = None) -> None:
         self.verb, self.args, self.error = verb, tuple(args), error
 
+    def _key(self) -> tuple:
+        return (self.verb, tuple(_arg_key(a) for a in self.args), self.error)
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Step) and (self.verb, self.args, self.error) == (
-            other.verb, other.args, other.error)
+        return isinstance(other, Step) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((self.verb, self.args, self.error))
+        return hash(self._key())
+
+    @property
+    def malformed(self) -> bool:
+        """True for a call the protocol rejects by its arguments alone (``error`` is a tuple)."""
+        return isinstance(self.error, tuple)
 
     def __repr__(self) -> str:
-        call = f"space.{self.verb}({', '.join(repr(a) for a in self.args)})"
+        call = f"space.{self.verb}({', '.join(_arg_repr(a) for a in self.args)})"
+        if self.malformed:
+            names = ", ".join(e.__name__ for e in self.error)
+            return f"with pytest.raises(({names})): {call}"
         if self.error is not None:
             return f"with pytest.raises({self.error.__name__}): {call}"
         return call
@@ -65,8 +99,21 @@ class Step:
 class StepConfig:
     """Knobs of :func:`swap_steps`: folio orders, CPUs, memcgs, devices, invalid calls.
 
+    ``batch`` adds the numpy batch verbs of the designs
+    (``folio_alloc_swap_many``, ``swap_duplicate_many``, ``swap_free_many``,
+    ``free_swap_and_cache_many``, ``zswap_store_many``, ``lookup_many``);
+    ``page_tables`` makes swapoff carry a page table (a
+    :class:`~vswap.protocol.PageTable` or a uint64 array) holding every
+    reference of the device's entries, sometimes one too few or too many
+    (the error is then part of the step), for designs whose entries are
+    device slots; ``scenarios`` enables the multi-call rules of
+    :class:`~vswap.testing.SwapSpaceMachine` (swap-out, swap-in cycle,
+    device fill, count continuations). Runtime complexity: O(1).
+
     >>> StepConfig(max_order=4).max_order
     4
+    >>> StepConfig(batch=True).batch
+    True
     """
 
     max_order: int = 2           # largest folio order (mTHP up to it)
@@ -77,6 +124,10 @@ class StepConfig:
     swapoff: bool = False        # draw swapoff calls too
     invalid_share: float = 0.0   # share of steps that are invalid calls
     weights: dict[str, int] = field(default_factory=dict)  # per-verb weights
+    batch: bool = False          # draw the numpy batch forms (*_many) too
+    page_tables: bool = False    # swapoff gets page tables holding every reference
+    scenarios: bool = False      # the machine's multi-call rules (swap-out, fill, ...)
+    malformed_share: float = 0.0  # share of steps that are malformed calls (malformed_steps)
 
 
 @functools.lru_cache(maxsize=None)
@@ -193,7 +244,10 @@ VERBS = (
     "zero_store", "zswap_store", "zswap_invalidate", "writeback", "reclaim_cache_only",
     "swap_count", "memcg_id", "lookup", "swap_cache_get_folio", "swap_cache_get_shadow",
     "zswap_load", "swapoff",
+    "folio_alloc_swap_many", "swap_duplicate_many", "swap_free_many",
+    "free_swap_and_cache_many", "zswap_store_many", "lookup_many",
 )
+BATCH_VERBS = VERBS[-6:]
 _QUERY_VERBS = ("swap_count", "memcg_id", "lookup", "swap_cache_get_folio",
                 "swap_cache_get_shadow", "zswap_load")
 
@@ -234,6 +288,11 @@ def swap_steps(draw, model: SwapModel, cfg: StepConfig = StepConfig(), next_foli
     >>> find(vst.swap_steps(SwapModel()), lambda s: s.verb == "folio_alloc_swap")
     space.folio_alloc_swap(1, 0, 0, 0)
     """
+    if cfg.malformed_share > 0 and model.entries:  # on a live entry: only the argument is wrong
+        w = max(1, round(100 * cfg.malformed_share))
+        if draw(_ints(0, 99), label="malformed?") >= 100 - w:
+            entry = _pick(draw, sorted(model.entries), "entry")
+            return draw(malformed_steps(entry, cfg.batch), label="malformed call")
     if cfg.invalid_share > 0:
         w = max(1, round(100 * cfg.invalid_share))
         if draw(_ints(0, 99), label="invalid?") >= 100 - w:
@@ -253,10 +312,15 @@ def swap_steps(draw, model: SwapModel, cfg: StepConfig = StepConfig(), next_foli
         "free_swap_and_cache_nr": bool(counted), "swapcache_prepare": bool(uncached),
         "swap_cache_del_folio": bool(stored), "writeback": bool(stored),
         "swap_cache_add_folio": bool(empty), "put_swap_folio": bool(empty),
-        "swapoff": cfg.swapoff and bool(live),
+        "swapoff": cfg.swapoff and bool(live) and bool(cfg.devices),
     }
+    possible["reclaim_cache_only"] = bool(cfg.devices)
     for q in _QUERY_VERBS:
         possible[q] = bool(live)
+    if cfg.batch:
+        possible.update({"folio_alloc_swap_many": True, "swap_duplicate_many": bool(live),
+                         "swap_free_many": bool(counted), "free_swap_and_cache_many": bool(counted),
+                         "zswap_store_many": bool(live), "lookup_many": bool(live)})
     verbs = []
     for v in VERBS:
         if possible.get(v):
@@ -266,8 +330,12 @@ def swap_steps(draw, model: SwapModel, cfg: StepConfig = StepConfig(), next_foli
         return Step(verb, (next_folio, draw(orders(cfg.max_order, cfg.mthp_share), label="order"),
                            draw(memcgs(cfg.nr_memcgs), label="memcg"),
                            draw(cpus(cfg.nr_cpus), label="cpu")))
-    if verb in ("reclaim_cache_only", "swapoff"):
+    if verb == "reclaim_cache_only":
         return Step(verb, (_pick(draw, list(cfg.devices), "device"),))
+    if verb == "swapoff":
+        return _swapoff_step(draw, model, cfg)
+    if verb in BATCH_VERBS:
+        return _batch_step(draw, verb, model, cfg, next_folio, live, counted)
     if verb in _QUERY_VERBS or verb == "zswap_invalidate":
         return Step(verb, (_pick(draw, live, "entry"),))
     if verb == "zswap_store":
@@ -287,6 +355,102 @@ def swap_steps(draw, model: SwapModel, cfg: StepConfig = StepConfig(), next_foli
     if verb == "swap_cache_add_folio":
         return Step(verb, (base, next_folio, order))
     return Step(verb, (base, order))  # put_swap_folio
+
+
+def _entries_array(draw, pool: list[int], max_len: int = 6):
+    import numpy as np
+
+    n = draw(_ints(0, max_len), label="batch length")
+    return np.array([_pick(draw, pool, "entry") for _ in range(n)], dtype=np.uint64)
+
+
+def _batch_step(draw, verb: str, model: SwapModel, cfg: StepConfig, next_folio: int,
+                live: list[int], counted: list[tuple[int, int]]) -> Step:
+    """A batch call: entries drawn from the live ones (repeats allowed: each counts)."""
+    import numpy as np
+
+    if verb == "folio_alloc_swap_many":
+        n = draw(_ints(0, 8), label="folios")
+        return Step(verb, (np.arange(next_folio, next_folio + n, dtype=np.uint64),
+                           draw(orders(min(cfg.max_order, 2), cfg.mthp_share), label="order"),
+                           draw(memcgs(cfg.nr_memcgs), label="memcg"),
+                           draw(cpus(cfg.nr_cpus), label="cpu")))
+    if verb in ("swap_free_many", "free_swap_and_cache_many"):
+        pool = [s + i for s, n in counted for i in range(n)]
+        if verb == "free_swap_and_cache_many" and draw(_ints(0, 1), label="a run?"):
+            start, n = _pick(draw, counted, "run")  # a run of entries: the zap path
+            return Step(verb, (np.arange(start, start + draw(_ints(1, n), label="nr"),
+                                         dtype=np.uint64),))
+        return Step(verb, (_entries_array(draw, pool),))
+    arr = _entries_array(draw, live)
+    if verb == "zswap_store_many":
+        return Step(verb, (arr, np.arange(len(arr), dtype=np.uint64) + 100))
+    return Step(verb, (arr,))  # swap_duplicate_many, lookup_many
+
+
+def _swapoff_step(draw, model: SwapModel, cfg: StepConfig) -> Step:
+    """swapoff of a device; with cfg.page_tables, a page table of every reference on it."""
+    import numpy as np
+
+    device = _pick(draw, list(cfg.devices), "device")
+    if not cfg.page_tables:
+        return Step("swapoff", (device, None))
+    ptes = []
+    for e in sorted(model.entries):
+        if swp_type(e) == device:
+            ptes += [e] * model.entries[e].count
+    error: type[Exception] | None = None
+    mode = draw(_ints(0, 3), label="page table: 0-1 whole, 2 one short, 3 one too many")
+    if mode == 2 and ptes:
+        ptes.pop()
+        error = SwapError        # a reference the page tables do not hold
+    elif mode == 3 and ptes:
+        ptes.append(ptes[-1])
+        error = NoEntry          # more PTEs than the count
+    ptes.append(swp_entry((device + 1) % 32, 1))  # another device's PTE is left alone
+    if draw(_ints(0, 1), label="as array"):
+        return Step("swapoff", (device, np.array([0] + ptes, dtype=np.uint64)), error)
+    return Step("swapoff", (device, PageTable({100 + i: e for i, e in enumerate(ptes)})), error)
+
+
+_MALFORMED = (TypeError, ValueError)
+
+
+def malformed_steps(entry: int = 1, batch: bool = False) -> st.SearchStrategy[Step]:
+    """A call every design rejects by its arguments alone (TypeError or ValueError).
+
+    Entries outside 0 .. 2**63 - 1, a zero count, folios, orders, memcgs,
+    CPUs, handles and shadows out of range, a misaligned folio, a device
+    type out of range, and (``batch``) arrays of the wrong dtype, type or
+    shape. ``entry`` is a live entry of the design, so only the malformed
+    argument decides. The step's ``error`` is a tuple: the model is not
+    consulted, and the design must change nothing.
+    Runtime complexity: O(1).
+
+    >>> from hypothesis import find
+    >>> from vswap.testing import strategies as vst
+    >>> find(vst.malformed_steps(8), lambda s: s.verb == "swap_free_nr")
+    with pytest.raises((TypeError, ValueError)): space.swap_free_nr(8, 0)
+    """
+    calls = [
+        ("swap_duplicate", (1 << 63, 1)), ("swap_duplicate", (-1, 1)), ("swap_duplicate", ("x", 1)),
+        ("swap_free_nr", (entry, 0)), ("folio_alloc_swap", (1 << 57, 0, 0, 0)),
+        ("folio_alloc_swap", (1, 12, 0, 0)), ("folio_alloc_swap", (1, 0, 70000, 0)),
+        ("folio_alloc_swap", (1, 0, 0, 9999)), ("put_swap_folio", (entry | 1, 1)),
+        ("writeback", (entry | 1, 1)), ("zswap_store", (entry, 1 << 62)),
+        ("swap_cache_del_folio", (entry, 0, 1 << 62)), ("free_swap_and_cache_nr", (entry, 1 << 58)),
+        ("reclaim_cache_only", (40,)), ("swapoff", (40, None)),
+    ]
+    if batch:
+        import numpy as np
+
+        calls += [
+            ("swap_duplicate_many", (np.array([entry], dtype=np.int64),)),
+            ("swap_free_many", ([entry],)),
+            ("lookup_many", (np.zeros((1, 1), dtype=np.uint64),)),
+            ("zswap_store_many", (np.array([entry], dtype=np.uint64), np.array([], dtype=np.uint64))),
+        ]
+    return st.sampled_from([Step(v, a, _MALFORMED) for v, a in calls])
 
 
 def _invalid_step(draw, model: SwapModel, cfg: StepConfig, freed: list[int]) -> Step | None:
