@@ -324,13 +324,15 @@ cdef int touch(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int order, int co
     for p in range(vpn, vpn + nr):
         if m.pstate[p] != 0:
             raise TraceError(f"event {i}: TOUCH of page {p:#x}, which was touched before")
-    for f in range(vpn, vpn + nr, fnr):
+    f = vpn
+    while f < vpn + nr:                              # (a C loop: range() with a variable step is not)
         make_room(m, fnr, cpu)
         for p in range(f, f + fnr):
             m.pstate[p] = pg_make(PG_RESIDENT, content, order)
         ring_push(&m.lru, f)
         m.resident += fnr
         m.c.pgfault += 1
+        f += fnr
     m.c.pages_touched += nr
     return 0
 

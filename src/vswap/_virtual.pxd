@@ -122,6 +122,7 @@ cdef class VirtualSwap:
     cdef SwapDevices _swaps
     cdef tuple _devobjs            # a tuple: the collector cannot clear it (devs[] stay valid)
     cdef Py_ssize_t _nr_seen
+    cdef uint64_t _cluster_size   # the set's cluster size (0 before a device is attached)
     cdef object __weakref__
     cdef int _sync_devices(self) except -1
     cdef int _attach(self, int t, swap_device_t* si) except -1

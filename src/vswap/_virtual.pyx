@@ -742,7 +742,7 @@ cdef int write_run(VirtualSwap self, uint64_t e, int o, uint64_t* slot) except -
         self.v.st.desc_reads += nr
         slot[0] = slot0
         return 0
-    if not self._swaps._devices or nr > (<SwapDevice>next(iter(self._swaps))).si.cluster_size:
+    if self._cluster_size == 0 or nr > self._cluster_size:   # no device, or runs too long
         return 2
     self.v.locked_lo = e                 # the folio under writeout: reclaim must skip it
     self.v.locked_hi = e + nr
@@ -876,6 +876,7 @@ cdef class VirtualSwap:
 
     cdef int _attach(self, int t, swap_device_t* si) except -1:
         self.v.devs[t] = si
+        self._cluster_size = si.cluster_size
         si.reclaim = vswap_reclaim
         si.reclaim_ctx = <void*>&self.v
         if self.v.opt_cache_only_bit:
