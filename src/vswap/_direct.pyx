@@ -1619,7 +1619,6 @@ cdef int dops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int 
                     uint64_t* entry) except -1:
     cdef DirectSwap ds = <DirectSwap>space
     cdef uint64_t e
-    ds._sync_devices()
     if ds._cluster_size and (<uint64_t>1 << order) > ds._cluster_size:
         return 1
     e = ds._alloc_one(folio, <uint64_t>1 << order, memcg, cpu)

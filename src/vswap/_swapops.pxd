@@ -5,7 +5,8 @@
 # ``design.__vswap_ops__()``: a PyCapsule named "vswap.swap_ops" holding a
 # pointer to the table. Every function takes the design object itself as
 # ``space`` (a borrowed PyObject*; the replay holds a reference for the whole
-# run). Arguments are trusted: the replay's page tables only ever hand a
+# run). ``__vswap_ops__()`` attaches the design to every device of its set;
+# the set must not change while the table is in use. Arguments are trusted: the replay's page tables only ever hand a
 # design entries it allocated, so no verb re-validates its range. Each verb
 # does exactly the work (and counts exactly the counters) of the Python
 # method named beside it, so the pure-Python replay, which calls those

@@ -722,7 +722,9 @@ cdef int lookup_core(vswap_t* v, uint64_t e, uint64_t* handle) noexcept nogil:
 
 
 cdef int write_run(VirtualSwap self, uint64_t e, int o, uint64_t* slot) except -1:
-    """vswap_alloc_swap_slot for live entries: 0 and the run's first slot, 1 (or 2) if no space."""
+    """vswap_alloc_swap_slot for live entries: 0 and the run's first slot, 1 (or 2) if no space.
+
+    The caller has attached the set's devices (``_sync_devices``)."""
     cdef uint64_t nr = <uint64_t>1 << o, i, off = 0, slot0, w
     cdef vcluster* last = NULL
     cdef vcluster* c
@@ -736,7 +738,6 @@ cdef int write_run(VirtualSwap self, uint64_t e, int o, uint64_t* slot) except -
         if d_type(d) != VSWAP_SWAPFILE or d.backing != slot0 + (i - e):
             contiguous = False
             break
-    self._sync_devices()
     if contiguous:                       # already on a device as one run: reuse it
         vs_cluster(&self.v, e >> VCLUSTER_SHIFT)
         self.v.st.desc_reads += nr
@@ -1569,6 +1570,7 @@ cdef class VirtualSwap:
         for i in range(e, e + nr):
             if vs_peek(&self.v, i, &last) == NULL:
                 raise_noent(i)
+        self._sync_devices()
         err = write_run(self, e, o, &slot)
         if err == 2:
             raise NoSpace(f"no physical device takes an order-{o} run")
@@ -1966,7 +1968,6 @@ cdef inline vswap_t* ops_v(void* space, int cpu) noexcept:
 
 cdef int vops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int cpu,
                     uint64_t* entry) except -1:
-    (<VirtualSwap>space)._sync_devices()
     cdef uint64_t e = vs_alloc(ops_v(space, cpu), folio, order, memcg, cpu)
     if e == 0:
         return 1

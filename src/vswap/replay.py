@@ -61,7 +61,7 @@ __all__ = ["Machine", "ReplayResult", "replay", "make_design", "DESIGNS", "BACKE
 DESIGNS = ("baseline", "vss_v5", "new_opt_v2", "cc_v2")
 #: Swap backends: zram (one device with same-filled detection), zswap in
 #: front of a swapfile, or a swapfile alone.
-BACKENDS = ("zram", "zswap", "swapfile")
+BACKENDS: tuple[str, ...] = tuple(_replay.BACKENDS)
 
 
 def _pages(size: int | str, what: str) -> int:
