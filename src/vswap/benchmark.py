@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import math
 import os
@@ -46,11 +47,14 @@ from typing import IO, Any, Callable
 import numpy as np
 
 from vswap._version import __version__
+from vswap.designs import resolve_designs
 from vswap.replay import COUNTER_NAMES, DESIGNS, Machine, ReplayResult, replay
 from vswap.workloads import PAGE_SIZE, WORKLOADS, Trace, make_workload
 
 __all__ = ["compare", "CompareResult", "default_machine", "DEFAULT_SIZES", "RAM_SHARE",
-           "USEMEM_CREDIT"]
+           "USEMEM_CREDIT", "ratio_interval", "memory_needed", "memory_available", "check_memory",
+           "check_plot_path", "plot_formats", "BYTES_PER_SPAN_PAGE", "BYTES_PER_SWAP_SLOT",
+           "SHORT_REPLAY_S", "MAX_ROUNDS"]
 
 #: The size each workload runs at when none is given: the report's for
 #: usemem and memhog; for random and mixed, sizes that replay in seconds.
@@ -92,24 +96,6 @@ def default_machine(trace: Trace, **overrides: Any) -> Machine:
     return Machine(**fields)
 
 
-def _check_designs(designs: Any) -> tuple[str, ...]:
-    if isinstance(designs, str):
-        designs = [d.strip() for d in designs.split(",")]
-    try:
-        names = tuple(designs)
-    except TypeError:
-        raise TypeError(f"designs must be names from {DESIGNS}, not {type(designs).__name__}") from None
-    if not names:
-        raise ValueError(f"designs is empty; choose from {', '.join(DESIGNS)}")
-    for name in names:
-        if name not in DESIGNS:
-            raise ValueError(f"unknown design {name!r}; choose from {', '.join(DESIGNS)}")
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise ValueError(f"design {dup[0]!r} is given twice")
-    return names
-
-
 def _check_repeat(repeat: Any) -> int:
     if not isinstance(repeat, int) or isinstance(repeat, bool):
         raise TypeError(f"repeat must be an int, not {type(repeat).__name__}")
@@ -126,7 +112,8 @@ class _Bar:
 
     def __call__(self, design: str, rep: int, done: int, total: int) -> None:
         fill = 24 * done // total if total else 24
-        text = (f"{design:<{self.name_width}}  repeat {rep}/{self.repeat}  "
+        which = "warm-up" if rep == 0 else f"repeat {rep}/{max(rep, self.repeat)}"
+        text = (f"{design:<{self.name_width}}  {which}  "
                 f"[{'#' * fill}{'.' * (24 - fill)}]  {done:,}/{total:,} pages")
         self.stream.write("\r" + text.ljust(self.width))
         self.stream.flush()
@@ -157,14 +144,111 @@ def _check_same(first: ReplayResult, again: ReplayResult, rep: int) -> None:
         for key in sorted(set(a) | set(b)):
             if a.get(key) != b.get(key):
                 raise RuntimeError(
-                    f"{first.design}: {part}[{key!r}] was {a.get(key)} in repeat 1 but "
+                    f"{first.design}: {part}[{key!r}] was {a.get(key)} in the first replay but "
                     f"{b.get(key)} in repeat {rep}; deterministic counters must not change "
-                    f"between repeats (a bug in vswap)")
+                    f"between repeats (a bug in the design or in vswap)")
+
+
+def _check_min_time(min_time: Any) -> float | None:
+    if min_time is None:
+        return None
+    if not isinstance(min_time, (int, float)) or isinstance(min_time, bool):
+        raise TypeError(f"min_time must be a number of seconds, not {type(min_time).__name__}")
+    if not 0 <= min_time < math.inf:
+        raise ValueError(f"min_time must be a finite number of seconds >= 0, not {min_time}")
+    return float(min_time)
+
+
+def _choose_engine(engine: str | None, entries, machine: Machine, span: int) -> tuple[str, str]:
+    """The one engine every design runs on, and why: (engine, note)."""
+    if engine == "reference":
+        return "reference", "asked for"
+    python = []
+    for name, design, switches in entries:
+        space = design.build(machine, span, switches=switches)
+        if not hasattr(space, "__vswap_ops__"):
+            python.append(name)
+        del space
+    if not python:
+        return "compiled", "every design has a C verb table"
+    if engine == "compiled":
+        raise ValueError(f"design {python[0]} has no C verb table (__vswap_ops__), so it runs only "
+                         f"on the reference engine: use engine='reference' (or leave engine "
+                         f"unset), or write it in Cython (docs: Measure your own design)")
+    return "reference", f"{', '.join(python)} {'has' if len(python) == 1 else 'have'} no C verb table"
+
+
+#: The bytes the replay needs per page of the trace's span (page table entry
+#: and page state) and, at most, per swap slot of one design (descriptor,
+#: reverse map, swap table and count), for :func:`memory_needed`.
+BYTES_PER_SPAN_PAGE = 9
+BYTES_PER_SWAP_SLOT = 48
+
+
+def memory_needed(span: int, swap_pages: int, designs: int = 1) -> int:
+    """Bytes a replay of a ``span``-page trace on ``swap_pages`` of swap needs, about: an upper estimate.
+
+    The page tables (:data:`BYTES_PER_SPAN_PAGE` per page) and one design's
+    metadata (:data:`BYTES_PER_SWAP_SLOT` per slot; one design lives at a
+    time). ``designs`` is accepted for symmetry and does not multiply: the
+    comparison keeps only each replay's counters. Runtime complexity: O(1).
+
+    >>> memory_needed(1 << 20, 1 << 20) // (1 << 20)
+    57
+    """
+    return span * BYTES_PER_SPAN_PAGE + swap_pages * BYTES_PER_SWAP_SLOT
+
+
+def memory_available() -> int | None:
+    """Bytes the machine can give a new allocation now (``MemAvailable``), None if unknown.
+
+    Runtime complexity: O(1).
+
+    >>> memory_available() is None or memory_available() > 0
+    True
+    """
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(span: int, swap_pages: int) -> None:
+    """MemoryError ("needs about N GiB") when a replay would not fit in the machine's memory now.
+
+    Checked by :func:`compare` before it starts, so a huge trace fails at
+    once instead of after minutes (or in the OOM killer). Runtime
+    complexity: O(1).
+
+    >>> check_memory(1 << 20, 1 << 20)
+    >>> check_memory(1 << 40, 1 << 40)
+    Traceback (most recent call last):
+    ...
+    MemoryError: the replay needs about 57,344 GiB of memory; the machine has ... GiB available
+    """
+    need, have = memory_needed(span, swap_pages), memory_available()
+    if have is not None and need > have:
+        raise MemoryError(f"the replay needs about {math.ceil(need / (1 << 30)):,} GiB of memory; "
+                          f"the machine has {have / (1 << 30):,.1f} GiB available")
+
+
+#: Replays shorter than this (CPU seconds) get a warning: their times are mostly noise.
+SHORT_REPLAY_S = 0.1
+#: Rounds :func:`compare` stops at even when ``min_time`` is not reached.
+MAX_ROUNDS = 1000
 
 
 def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3,
             machine: Machine | dict | None = None, trace: Trace | str | os.PathLike | None = None,
             engine: str | None = None, progress: bool | Callable | None = None,
+            min_time: float | None = None, warmup: bool = True,
             **workload_params: Any) -> CompareResult:
     """Replay one workload through several designs, ``repeat`` times each; a :class:`CompareResult`.
 
@@ -179,22 +263,36 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3
     - ``machine``: a :class:`~vswap.replay.Machine`; a dict of Machine fields
       that override the default; or None: :func:`default_machine` (zram,
       the report's RAM share).
-    - ``designs``: names of :data:`vswap.replay.DESIGNS` (or one
-      comma-separated string), replayed in this order. ``% vs base`` is
-      relative to ``baseline`` when it is among them, else to the first.
-    - ``repeat``: replays per design, round robin over the designs within
-      each repeat. The trace is generated once.
-    - ``engine``: ``"compiled"`` (default) or ``"reference"`` (pure Python).
+    - ``designs``: what :func:`vswap.designs.resolve_designs` takes:
+      registered names (:func:`vswap.register_design`; default the report's
+      four, :data:`vswap.replay.DESIGNS`), ``virtual+SWITCH``,
+      ``module:factory``, SwapSpace classes or objects, ``{name: factory}``,
+      or one comma-separated string; replayed in this order. ``vs base``
+      is relative to ``baseline`` when it is among them, else to the first.
+    - ``engine``: every design runs on the same engine, so that the times
+      compare like with like. None (default): ``"compiled"`` when every
+      design has a C verb table (``__vswap_ops__``), else ``"reference"``
+      (pure Python, about 100x slower) for all of them; ``"compiled"``
+      refuses a design without the table; ``"reference"`` forces Python.
+    - ``repeat``: timed replays per design, round robin over the designs
+      within each round, after one untimed ``warmup`` round (caches,
+      allocator, page faults of the first run). ``min_time``: go on with
+      more rounds until every design has this many CPU seconds of timed
+      replays (at most :data:`MAX_ROUNDS`). The trace is generated once.
     - ``progress``: a text bar on stderr showing design, repeat and pages
       done; None draws it only when stderr is a tty, True or False force it;
       a callable is called as ``progress(design, repeat, pages_done,
-      pages_total)`` (``repeat`` from 1) about every 2**20 pages and at the
-      end of each replay.
+      pages_total)`` (``repeat`` from 1; 0 for the warm-up) about every
+      2**20 pages and at the end of each replay.
 
-    The deterministic counters (``counters``, ``stats``, ``swap_stats``,
-    ``footprint`` of each replay) are checked to be equal across repeats:
-    RuntimeError naming the counter otherwise. Runtime complexity:
-    O(repeat * len(designs) * pages touched, written and freed).
+    Times are the replay thread's CPU seconds (other load on the machine
+    does not count). The deterministic counters (``counters``, ``stats``,
+    ``swap_stats``, ``footprint`` of each replay) are checked to be equal
+    across repeats (RuntimeError naming the counter otherwise); they, not
+    the times, are what compares across engines. MemoryError before the
+    run when it would not fit in memory (:func:`check_memory`). Runtime
+    complexity: O((repeat + 1) * len(designs) * pages touched, written and
+    freed).
 
     >>> from vswap.replay import Machine
     >>> r = compare("memhog", size="4M", repeat=2, machine={"ram": "2M"},
@@ -206,10 +304,12 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3
     >>> compare("memhog", size="1M", tasks=2)
     Traceback (most recent call last):
     ...
-    ValueError: memhog does not take tasks; it takes: size, repeat, mthp, nr_cpus, seed
+    ValueError: memhog does not take tasks; it takes: size, passes, mthp, nr_cpus, seed
     """
-    names = _check_designs(designs)
+    entries = resolve_designs(designs)
+    names = tuple(n for n, _, _ in entries)
     repeat = _check_repeat(repeat)
+    min_time = _check_min_time(min_time)
     if engine not in _ENGINES:
         raise ValueError(f"engine must be 'compiled' or 'reference', not {engine!r}")
     reporter = _reporter(progress, repeat, names)
@@ -233,29 +333,50 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3
         trace = make_workload(workload, **{"size": DEFAULT_SIZES[workload], **workload_params})
     if not isinstance(machine, Machine):
         machine = default_machine(trace, **(machine or {}))
+    span = trace.nr_pages
+    check_memory(span, machine.swap_pages_for(span))
+    engine, engine_note = _choose_engine(engine, entries, machine, span)
+    reference = engine == "reference"
 
     total = int(trace.nr.sum(dtype=np.uint64))
     runs: dict[str, list[ReplayResult]] = {n: [] for n in names}
+    spent = dict.fromkeys(names, 0.0)
+
+    def one(name: str, design, switches, rep: int) -> ReplayResult:
+        callback = None
+        if reporter is not None:
+            reporter(name, rep, 0, total)
+            callback = (lambda done: reporter(name, rep, done, total))   # noqa: E731
+        space = design.build(machine, span, reference=reference, switches=switches)
+        result = replay(trace, space, machine, engine=engine, progress=callback)
+        result.design = name
+        if reporter is not None:
+            reporter(name, rep, total, total)
+        return result
+
     try:
-        for rep in range(1, repeat + 1):
-            for name in names:
-                callback = None
-                if reporter is not None:
-                    reporter(name, rep, 0, total)
-                    callback = (lambda done, name=name, rep=rep:   # noqa: E731
-                                reporter(name, rep, done, total))
-                result = replay(trace, name, machine, engine=engine, progress=callback)
-                if reporter is not None:
-                    reporter(name, rep, total, total)
-                if runs[name]:
-                    _check_same(runs[name][0], result, rep)
+        first: dict[str, ReplayResult] = {}
+        if warmup:
+            for name, design, switches in entries:
+                first[name] = one(name, design, switches, 0)
+        rep = 0
+        while rep < repeat or (min_time is not None and rep < MAX_ROUNDS
+                               and min(spent.values()) < min_time):
+            rep += 1
+            for name, design, switches in entries:
+                result = one(name, design, switches, rep)
+                ref = first.setdefault(name, result)
+                if ref is not result:
+                    _check_same(ref, result, rep)
                 runs[name].append(result)
+                spent[name] += result.times["total_s"]
     finally:
         if isinstance(reporter, _Bar):
             reporter.close()
     return CompareResult(workload=trace.name, params=dict(trace.params), machine=machine,
-                         engine=engine or "compiled", repeat=repeat, designs=names,
-                         trace_summary=trace.summary(), runs=runs)
+                         engine=engine, repeat=rep, designs=names,
+                         trace_summary=trace.summary(), runs=runs, engine_note=engine_note,
+                         warmup=warmup, min_time=min_time)
 
 
 # --------------------------------------------------------------------------- result
@@ -279,13 +400,44 @@ def _pm(mean: float, sd: float | None, decimals: int) -> str:
 
 def _render(title: str, header: list[str], rows: list[list[str]]) -> str:
     """An aligned text table: first column left-aligned, the others right-aligned."""
-    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(len(header))]
+    widths = [max([len(header[i])] + [len(r[i]) for r in rows]) for i in range(len(header))]
 
     def line(cells):
         return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
     return "\n".join([title, line(header), "  ".join("-" * w for w in widths)]
-                     + [line(r) for r in rows])
+                      + [line(r) for r in rows])
+
+
+# Two-sided 95 % quantiles of Student's t for 1 .. 30 degrees of freedom.
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+        2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def _t95(df: int) -> float:
+    # Beyond the table, the first Cornish-Fisher term: z + (z**3 + z) / (4 df).
+    return _T95[df - 1] if df <= len(_T95) else 1.96 + 2.37 / df
+
+
+def ratio_interval(times: list[float], base: list[float]) -> tuple[float, float | None] | None:
+    """``vs base`` in %: the mean of the paired ratios ``times[i] / base[i] - 1`` and its 95 % half-width.
+
+    Pairs are the replays of one round (round robin, so machine drift hits
+    both alike); the half-width is Student's t over the rounds, None for a
+    single round; None altogether when a base time is 0. Runtime
+    complexity: O(rounds).
+
+    >>> mean, half = ratio_interval([1.1, 1.2, 1.1], [1.0, 1.0, 1.0])
+    >>> round(mean, 1), round(half, 1)
+    (13.3, 14.3)
+    """
+    if not base or any(b <= 0 for b in base):
+        return None
+    ratios = [100.0 * (t / b - 1.0) for t, b in zip(times, base)]
+    if len(ratios) < 2:
+        return ratios[0], None
+    return statistics.fmean(ratios), _t95(len(ratios) - 1) * statistics.stdev(ratios) / math.sqrt(len(ratios))
 
 
 def _plural(n: int, word: str) -> str:
@@ -306,17 +458,19 @@ class CompareResult:
     """What :func:`compare` measured: every replay, and the report's summaries of them.
 
     Attributes: ``workload`` (name) and ``params`` (the generator's
-    arguments), ``machine`` (the :class:`~vswap.replay.Machine`), ``engine``,
-    ``repeat``, ``designs`` (in replay order), ``trace_summary``
+    arguments), ``machine`` (the :class:`~vswap.replay.Machine`), ``engine``
+    (the one every design ran on) and ``engine_note`` (why), ``repeat``
+    (timed rounds), ``designs`` (in replay order), ``trace_summary``
     (:meth:`Trace.summary <vswap.workloads.Trace.summary>`), ``runs`` (per
-    design, its :class:`~vswap.replay.ReplayResult` of each repeat) and
-    ``version`` (of vswap). The summaries are :attr:`rows` (one flat dict per
-    design) and :meth:`table`. Runtime complexity: O(1) to build.
+    design, its :class:`~vswap.replay.ReplayResult` of each timed round),
+    ``warmup`` (an untimed round ran first), ``min_time`` and ``version``
+    (of vswap). The summaries are :attr:`rows` (one flat dict per design),
+    :attr:`warnings` and :meth:`table`. Runtime complexity: O(1) to build.
 
     >>> from vswap.replay import Machine
     >>> r = compare("usemem", size="2M", machine=Machine(ram="1M"), repeat=2, progress=False)
     >>> r
-    CompareResult('usemem', designs baseline, vss_v5, new_opt_v2, cc_v2; 2 repeats; base baseline)
+    CompareResult('usemem', designs baseline, vss_v5, new_opt_v2, cc_v2; 2 repeats; base baseline; compiled engine)
     >>> len(r.runs["cc_v2"]), r.runs["cc_v2"][0].counters == r.runs["cc_v2"][1].counters
     (2, True)
     """
@@ -329,17 +483,19 @@ class CompareResult:
     designs: tuple[str, ...]
     trace_summary: dict[str, Any]
     runs: dict[str, list[ReplayResult]]
+    engine_note: str = ""
+    warmup: bool = True
+    min_time: float | None = None
     version: str = __version__
 
     def __repr__(self) -> str:
-        """Workload, designs, repeats and base. Runtime complexity: O(designs).
+        """Workload, designs, repeats, base and engine. Runtime complexity: O(designs).
 
-        >>> from vswap.replay import Machine
         >>> compare("memhog", size="1M", designs=["cc_v2"], repeat=1, progress=False)
-        CompareResult('memhog', designs cc_v2; 1 repeat; base cc_v2)
+        CompareResult('memhog', designs cc_v2; 1 repeat; base cc_v2; compiled engine)
         """
         return (f"CompareResult({self.workload!r}, designs {', '.join(self.designs)}; "
-                f"{_plural(self.repeat, 'repeat')}; base {self.base})")
+                f"{_plural(self.repeat, 'repeat')}; base {self.base}; {self.engine} engine)")
 
     def __str__(self) -> str:
         """The tables: :meth:`table`. Runtime complexity: that of :meth:`table`.
@@ -352,7 +508,7 @@ class CompareResult:
 
     @property
     def base(self) -> str:
-        """The design ``% vs base`` refers to: ``baseline`` if compared, else the first design.
+        """The design ``vs base`` refers to: ``baseline`` if compared, else the first design.
 
         Runtime complexity: O(designs).
 
@@ -365,23 +521,40 @@ class CompareResult:
         return USEMEM_CREDIT if self.workload == "usemem" else 1.0
 
     @property
+    def warnings(self) -> list[str]:
+        """Why the times may mislead, one line each: replays under :data:`SHORT_REPLAY_S`. Runtime complexity: O(designs * repeat).
+
+        >>> compare("memhog", size="1M", designs="cc_v2", repeat=1, progress=False).warnings
+        ['replays of about ... s (under 0.1 s): the times are mostly noise; compare a larger size or give min_time (--min-time SECONDS)']
+        """
+        means = [statistics.fmean(r.times["total_s"] for r in runs) for runs in self.runs.values()]
+        shortest = min(means)
+        if shortest >= SHORT_REPLAY_S or (self.min_time or 0) >= SHORT_REPLAY_S:
+            return []
+        return [f"replays of about {shortest:.2g} s (under {SHORT_REPLAY_S} s): the times are "
+                f"mostly noise; compare a larger size or give min_time (--min-time SECONDS)"]
+
+    @property
     def rows(self) -> list[dict[str, Any]]:
         """One flat dict per design, in replay order: what :meth:`to_csv` and :meth:`to_dataframe` hold.
 
-        Keys: ``design``, ``repeat``; ``total_s_mean``, ``total_s_sd`` (the
-        replay), ``write_s_mean``/``_sd`` (all but the FREE events),
-        ``free_ms_mean``/``_sd`` (the FREE events, in ms), ``tput_kbs_mean``/``_sd``
-        (usemem's formula for usemem: ``1.125 * bytes_written / 1024 /
-        write_s``; ``bytes_written / 1024 / write_s`` for the others; computed
-        per repeat), ``vs_base_pct`` (``100 * (mean / base mean - 1)``, None
-        for the base); every model counter of :data:`vswap.replay.COUNTER_NAMES`;
-        ``per_page_<name>`` for each of the design's own counters divided by
-        ``pswpout`` (:meth:`ReplayResult.per_swapped_page
-        <vswap.replay.ReplayResult.per_swapped_page>`: raw totals when nothing
-        was swapped); ``footprint_bytes`` (metadata bytes, kernel-equivalent,
-        just before the first free), ``footprint_bytes_per_page`` (per
-        ``pswpout``) and ``footprint_<component>``. An sd is None for one
-        repeat. Runtime complexity: O(designs * (repeat + counters)).
+        Keys: ``design``, ``repeat``, ``engine``; ``total_s_mean``,
+        ``total_s_sd`` (the replay's CPU seconds), ``write_s_mean``/``_sd``
+        (all but the FREE events), ``free_ms_mean``/``_sd`` (the FREE events,
+        in ms), ``tput_kbs_mean``/``_sd`` (usemem's formula for usemem:
+        ``1.125 * bytes_written / 1024 / write_s``; ``bytes_written / 1024 /
+        write_s`` for the others; per repeat; None when the write phase took
+        no measurable time), ``vs_base_pct`` (the mean over the rounds of
+        ``100 * (time / base time - 1)``, None for the base), ``vs_base_ci_pct``
+        (its 95 % half-width, None for one round), ``vs_base_noise`` (True
+        when the interval includes 0); every model counter of
+        :data:`vswap.replay.COUNTER_NAMES`; ``per_page_<name>`` for each of
+        the design's own counters divided by ``pswpout`` (None when nothing
+        was swapped out); ``footprint_bytes`` (metadata bytes,
+        kernel-equivalent, just before the first free),
+        ``footprint_bytes_per_page`` (per ``pswpout``, None for none) and
+        ``footprint_<component>``. An sd is None for one repeat. Runtime
+        complexity: O(designs * (repeat + counters)).
 
         >>> r = compare("usemem", size="2M", machine={"ram": "1M"}, repeat=2, progress=False)
         >>> row = r.rows[1]
@@ -390,24 +563,31 @@ class CompareResult:
         """
         bytes_written = self.trace_summary["pages_written"] * PAGE_SIZE
         factor = self._tput_factor()
-        base_mean = statistics.fmean(r.times["total_s"] for r in self.runs[self.base])
+        base_times = [r.times["total_s"] for r in self.runs[self.base]]
         rows = []
         for name in self.designs:
             runs = self.runs[name]
             first = runs[0]
-            row: dict[str, Any] = {"design": name, "repeat": len(runs)}
+            row: dict[str, Any] = {"design": name, "repeat": len(runs), "engine": self.engine}
             for key in _TIMES:
                 scale, out = (1000.0, "free_ms") if key == "free_s" else (1.0, key)
                 row[f"{out}_mean"], row[f"{out}_sd"] = _mean_sd([r.times[key] * scale for r in runs])
-            row["tput_kbs_mean"], row["tput_kbs_sd"] = _mean_sd(
-                [factor * bytes_written / 1024 / max(r.times["write_s"], 1e-12) for r in runs])
-            row["vs_base_pct"] = (None if name == self.base
-                                  else 100.0 * (row["total_s_mean"] / base_mean - 1.0))
+            if all(r.times["write_s"] > 0 for r in runs):
+                row["tput_kbs_mean"], row["tput_kbs_sd"] = _mean_sd(
+                    [factor * bytes_written / 1024 / r.times["write_s"] for r in runs])
+            else:
+                row["tput_kbs_mean"] = row["tput_kbs_sd"] = None
+            vs = None if name == self.base else ratio_interval(
+                [r.times["total_s"] for r in runs], base_times)
+            row["vs_base_pct"], row["vs_base_ci_pct"] = vs if vs is not None else (None, None)
+            row["vs_base_noise"] = (None if row["vs_base_ci_pct"] is None
+                                    else abs(row["vs_base_pct"]) <= row["vs_base_ci_pct"])
             row.update(first.counters)
-            row.update({f"per_page_{k}": v for k, v in first.per_swapped_page().items()})
-            swapped = max(1, first.counters["pswpout"])
+            swapped = first.counters["pswpout"]
+            row.update({f"per_page_{k}": v if swapped else None
+                        for k, v in first.per_swapped_page().items()})
             row["footprint_bytes"] = first.footprint["total"]
-            row["footprint_bytes_per_page"] = first.footprint["total"] / swapped
+            row["footprint_bytes_per_page"] = first.footprint["total"] / swapped if swapped else None
             row.update({f"footprint_{k}": v for k, v in first.footprint.items() if k != "total"})
             rows.append(row)
         return rows
@@ -417,11 +597,12 @@ class CompareResult:
 
         Keys: ``vswap_version``, ``workload``, ``params``, ``trace``
         (its summary), ``machine`` (the Machine's fields, ``ram_pages`` and
-        ``swap_pages``), ``engine``, ``repeat``, ``designs``, ``base``,
-        ``rows`` (:attr:`rows`), ``times`` (per design, per time, the list of
-        seconds of each repeat) and ``results`` (per design its counters,
-        stats, swap_stats, per_swapped_page and footprint).
-        Runtime complexity: O(designs * (repeat + counters)).
+        ``swap_pages``), ``engine``, ``engine_note``, ``repeat``, ``warmup``,
+        ``min_time``, ``time_unit`` (``"thread CPU seconds"``), ``designs``,
+        ``base``, ``warnings``, ``rows`` (:attr:`rows`), ``times`` (per
+        design, per time, the list of seconds of each repeat) and ``results``
+        (per design its counters, stats, swap_stats, per_swapped_page and
+        footprint). Runtime complexity: O(designs * (repeat + counters)).
 
         >>> import json
         >>> d = compare("memhog", size="1M", repeat=2, progress=False).to_dict()
@@ -437,9 +618,14 @@ class CompareResult:
             "trace": dict(self.trace_summary),
             "machine": machine,
             "engine": self.engine,
+            "engine_note": self.engine_note,
             "repeat": self.repeat,
+            "warmup": self.warmup,
+            "min_time": self.min_time,
+            "time_unit": "thread CPU seconds",
             "designs": list(self.designs),
             "base": self.base,
+            "warnings": self.warnings,
             "rows": self.rows,
             "times": {name: {key: [r.times[key] for r in runs] for key in _TIMES}
                       for name, runs in self.runs.items()},
@@ -450,49 +636,38 @@ class CompareResult:
                         for name, runs in self.runs.items()},
         }
 
-    def to_json(self, path_or_file: str | os.PathLike | IO[str]) -> None:
-        """Write :meth:`to_dict` as indented JSON to a path or an open text file.
+    def to_json(self, path_or_file: str | os.PathLike | IO[str] | None = None) -> str | None:
+        """:meth:`to_dict` as indented JSON: returned as a string without an argument, else written to a path or open text file.
 
         Runtime complexity: that of :meth:`to_dict`.
 
-        >>> import io, json
-        >>> out = io.StringIO()
-        >>> compare("memhog", size="1M", repeat=1, progress=False).to_json(out)
-        >>> json.loads(out.getvalue())["workload"]
+        >>> import json
+        >>> r = compare("memhog", size="1M", repeat=1, progress=False)
+        >>> json.loads(r.to_json())["workload"]
         'memhog'
         """
         text = json.dumps(self.to_dict(), indent=2) + "\n"
-        if hasattr(path_or_file, "write"):
-            path_or_file.write(text)
-        else:
-            with open(path_or_file, "w", encoding="utf-8") as f:
-                f.write(text)
+        return _write_text(text, path_or_file)
 
-    def to_csv(self, path_or_file: str | os.PathLike | IO[str]) -> None:
-        """Write :attr:`rows` as CSV (a header, then one line per design) to a path or an open text file.
+    def to_csv(self, path_or_file: str | os.PathLike | IO[str] | None = None) -> str | None:
+        """:attr:`rows` as CSV (a header, then one line per design): returned as a string without an argument, else written.
 
         A column a design does not have (e.g. ``per_page_lookups`` for the
         mainline ``baseline``, which has no virtual layer) is empty, as is an
         sd of one repeat. Runtime complexity: O(designs * columns).
 
         >>> import csv, io
-        >>> out = io.StringIO()
-        >>> compare("memhog", size="1M", repeat=1, progress=False).to_csv(out)
-        >>> [row["design"] for row in csv.DictReader(io.StringIO(out.getvalue()))]
+        >>> text = compare("memhog", size="1M", repeat=1, progress=False).to_csv()
+        >>> [row["design"] for row in csv.DictReader(io.StringIO(text))]
         ['baseline', 'vss_v5', 'new_opt_v2', 'cc_v2']
         """
         rows = self.rows
         columns = list(dict.fromkeys(k for row in rows for k in row))
-
-        def write(f):
-            w = csv.DictWriter(f, fieldnames=columns, restval="", lineterminator="\n")
-            w.writeheader()
-            w.writerows(rows)
-        if hasattr(path_or_file, "write"):
-            write(path_or_file)
-        else:
-            with open(path_or_file, "w", encoding="utf-8", newline="") as f:
-                write(f)
+        out = io.StringIO()
+        w = csv.DictWriter(out, fieldnames=columns, restval="", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        return _write_text(out.getvalue(), path_or_file)
 
     def to_dataframe(self):
         """:attr:`rows` as a pandas DataFrame indexed by design; ImportError without pandas.
@@ -519,10 +694,14 @@ class CompareResult:
     def plot(self, path: str | os.PathLike | None = None):
         """Bar charts of the replay time (mean, sd as error bars) and of xarray lookups per swapped page.
 
-        Saves to ``path`` (format from its extension) when given; returns the
-        matplotlib Figure. ImportError without matplotlib (the ``plot`` extra:
-        ``pip install 'vswap[plot]'``). Runtime complexity: O(designs) plus
-        matplotlib's drawing.
+        Each bar carries its value; a design without the counter (the
+        mainline ``baseline`` has no virtual layer) or that swapped nothing
+        out is marked "n/a". The title names the workload, its parameters,
+        the machine, the engine and the vswap version. Saves to ``path``
+        (format from its extension, :func:`check_plot_path`) when given;
+        returns the matplotlib Figure. ImportError without matplotlib (the
+        ``plot`` extra: ``pip install 'vswap[plot]'``). Runtime complexity:
+        O(designs) plus matplotlib's drawing.
 
         >>> r = compare("memhog", size="1M", repeat=2, progress=False)
         >>> try:
@@ -540,42 +719,74 @@ class CompareResult:
                               "(or pip install matplotlib)") from None
         rows = self.rows
         names = [row["design"] for row in rows]
-        fig = Figure(figsize=(4 + 1.6 * len(names), 4), layout="constrained")
+        fig = Figure(figsize=(5 + 1.6 * len(names), 4.6), layout="constrained")
+        fig.suptitle(self.context(), fontsize="small")
         left, right = fig.subplots(1, 2)
-        left.bar(names, [row["total_s_mean"] for row in rows],
-                 yerr=[row["total_s_sd"] or 0.0 for row in rows], capsize=4, color="tab:blue")
-        left.set_ylabel("replay time (s)")
-        left.set_title(f"{self.workload}: mean +/- sd of {self.repeat} repeats")
-        # The mainline design has no virtual layer, hence no xarray lookups: 0.
-        right.bar(names, [row.get("per_page_lookups", 0.0) for row in rows], color="tab:orange")
+        times = [row["total_s_mean"] for row in rows]
+        bars = left.bar(names, times, yerr=[row["total_s_sd"] or 0.0 for row in rows], capsize=4,
+                        color="tab:blue")
+        left.bar_label(bars, labels=[f"{t:.3g}" for t in times], padding=2, fontsize="small")
+        left.set_ylabel("replay CPU time (s)")
+        left.set_title(f"mean +/- sd of {_plural(self.repeat, 'repeat')}", fontsize="medium")
+        lookups = [row.get("per_page_lookups") for row in rows]
+        bars = right.bar(names, [v or 0.0 for v in lookups], color="tab:orange")
+        right.bar_label(bars, labels=["n/a" if v is None else f"{v:.3g}" for v in lookups],
+                        padding=2, fontsize="small")
         right.set_ylabel("xarray lookups per swapped page")
-        right.set_title("virtual-layer lookups")
+        right.set_title("virtual-layer lookups (n/a: no such counter)", fontsize="medium")
         for ax in (left, right):
             ax.tick_params(axis="x", labelrotation=20)
+            ax.margins(y=0.15)
         if path is not None:
+            check_plot_path(path)
             fig.savefig(path)
         return fig
 
     # ---------------------------------------------------------------- text
 
+    def context(self) -> str:
+        """One line for every table's title: workload and parameters, machine, engine, version.
+
+        Runtime complexity: O(params).
+
+        >>> r = compare("memhog", size="1M", designs="cc_v2", repeat=1, progress=False)
+        >>> r.context()
+        'memhog size=1M passes=1 mthp=none nr_cpus=1 seed=0; ram 340K, swap 4M, zram; compiled engine; vswap ...'
+        """
+        m = self.machine
+        swap = m.swap_pages_for(self.trace_summary["nr_pages"])
+        return (f"{self._params_line()}; ram {_fmt_bytes(m.ram_pages * PAGE_SIZE)}, "
+                f"swap {_fmt_bytes(swap * PAGE_SIZE)}, {m.backend}; {self.engine} engine; "
+                f"vswap {self.version}")
+
+    def _params_line(self) -> str:
+        params = " ".join(f"{k}={'none' if v in (None, '') else v}" for k, v in self.params.items())
+        return f"{self.workload} {params}".rstrip()
+
     def header(self) -> str:
-        """Lines naming the vswap version, workload and parameters, trace, machine, designs and repeats.
+        """Lines naming the vswap version, workload and parameters, trace, machine, designs, engine and timing, then any :attr:`warnings`.
 
         Runtime complexity: O(params + designs).
 
         >>> r = compare("memhog", size="1M", designs="cc_v2", repeat=1, progress=False)
         >>> print(r.header())
-        vswap ...: memhog size=1M repeat=1 mthp=none nr_cpus=1 seed=0
+        vswap ...: memhog size=1M passes=1 mthp=none nr_cpus=1 seed=0
         trace: 2 events; 256 pages touched, 256 written, 256 freed; 1 CPUs
         machine: ram 340K (85 pages), swap 4M (1,024 pages), backend zram, zero detection on, readahead 1, reclaim batch 32, watermark 0 pages
-        designs: cc_v2 (vs base: cc_v2); 1 repeat, round robin; compiled engine
+        designs: cc_v2 (vs base: cc_v2); compiled engine for all (every design has a C verb table)
+        times: replay thread CPU seconds, 1 repeat round robin after an untimed warm-up round
+        warning: replays of about ... s (under 0.1 s): the times are mostly noise; ...
         """
         m, s = self.machine, self.trace_summary
-        params = " ".join(f"{k}={'none' if v in (None, '') else v}" for k, v in self.params.items())
         swap = m.swap_pages_for(s["nr_pages"])
         backend = m.backend + (f" (pool {m.zswap_pool_pages:,} pages)" if m.backend == "zswap" else "")
-        return "\n".join([
-            f"vswap {self.version}: {self.workload} {params}".rstrip(),
+        timing = f"{_plural(self.repeat, 'repeat')} round robin"
+        if self.warmup:
+            timing += " after an untimed warm-up round"
+        if self.min_time is not None:
+            timing += f", until each design had {self.min_time:g} s"
+        lines = [
+            f"vswap {self.version}: {self._params_line()}",
             f"trace: {s['events']:,} events; {s['pages_touched']:,} pages touched, "
             f"{s['pages_written']:,} written, {s['pages_freed']:,} freed; {s['nr_cpus']} CPUs",
             f"machine: ram {_fmt_bytes(m.ram_pages * PAGE_SIZE)} ({m.ram_pages:,} pages), "
@@ -583,22 +794,30 @@ class CompareResult:
             f"zero detection {'on' if m.zero_detection else 'off'}, "
             f"readahead {m.readahead_pages}, reclaim batch {m.reclaim_batch}, "
             f"watermark {m.watermark_pages:,} pages",
-            f"designs: {', '.join(self.designs)} (vs base: {self.base}); {_plural(self.repeat, 'repeat')}, "
-            f"round robin; {self.engine} engine",
-        ])
+            f"designs: {', '.join(self.designs)} (vs base: {self.base}); {self.engine} engine "
+            f"for all ({self.engine_note})",
+            f"times: replay thread CPU seconds, {timing}",
+        ]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
 
     def table(self, *, header: bool = True) -> str:
         """The report's tables as aligned text, separated by blank lines.
 
-        1. *Results*: per design the replay time (mean +/- sd over the
-           repeats), ``vs base`` (% change of the mean), throughput in KB/s
-           (usemem's formula for usemem) and the free phase in ms.
+        Every table's title is followed by :meth:`context` in brackets.
+
+        1. *Results*: per design the replay's CPU time (mean +/- sd over the
+           repeats), ``vs base`` (mean % change per round with its 95 %
+           confidence interval, "within noise" when it includes 0),
+           throughput in KB/s (usemem's formula for usemem) and the free
+           phase in ms.
         2. *Model counters*: the memory model's counters (non-zero for some
            design), the report's "reclaim / compaction counters"; the same
-           in every repeat, so without sd.
+           in every repeat, so without sd, and the same on both engines.
         3. *Cost per swapped page*: each design's own work counters divided
            by ``pswpout`` (those non-zero for some design; ``-`` where a
-           design has no such counter): where the time goes.
+           design has no such counter or swapped nothing out): where the
+           time goes.
         4. *Metadata*: kernel-equivalent bytes, total and per swapped page,
            and their components.
 
@@ -608,16 +827,18 @@ class CompareResult:
         >>> r = compare("usemem", size="2M", machine={"ram": "1M"}, repeat=2, progress=False)
         >>> text = r.table()
         >>> [line for line in text.splitlines() if line.startswith(("Results", "Model", "Cost", "Metadata"))]
-        ['Results: usemem, replay time mean +/- sd over 2 repeats, vs base: % change vs baseline',
-         'Model counters (deterministic: the same in every repeat)',
+        ['Results: replay CPU time mean +/- sd over 2 repeats, vs base: % change vs baseline (95% CI)',
+         'Model counters (deterministic: the same in every repeat and on both engines)',
          'Cost per swapped page (design counters / pswpout)',
          'Metadata (kernel-equivalent bytes, just before the first free)']
         >>> print(text[text.index("Model"):text.index("\\n\\nCost")])
-        Model counters (deterministic: the same in every repeat)
+        Model counters (deterministic: the same in every repeat and on both engines)
+        [usemem size=2M tasks=1 mthp=none zero_share=0.0 nr_cpus=1 interleave=512 seed=0; ram 1M, swap 4M, zram; compiled engine; vswap ...]
         metric         baseline  vss_v5  new_opt_v2  cc_v2
         -------------  --------  ------  ----------  -----
         pgfault             512     512         512    512
         pages_touched       512     512         512    512
+        pages_written       512     512         512    512
         pswpout             256     256         256    256
         pgsteal             256     256         256    256
         allocstall            8       8           8      8
@@ -635,29 +856,45 @@ class CompareResult:
         parts.append(self._footprint_table(rows))
         return "\n\n".join(parts) + "\n"
 
+    def _title(self, title: str) -> str:
+        return f"{title}\n[{self.context()}]"
+
     def _results_table(self, rows: list[dict[str, Any]]) -> str:
         t = _decimals([r["total_s_mean"] for r in rows], least=1)
         f = _decimals([r["free_ms_mean"] for r in rows], least=1)
         body = []
         for r in rows:
-            vs = "base" if r["vs_base_pct"] is None else f"{r['vs_base_pct']:+.1f}%"
-            body.append([r["design"], _pm(r["total_s_mean"], r["total_s_sd"], t), vs,
-                         _pm(r["tput_kbs_mean"], r["tput_kbs_sd"], 0),
+            if r["design"] == self.base:
+                vs = "base"
+            elif r["vs_base_pct"] is None:
+                vs = "n/a"
+            elif r["vs_base_ci_pct"] is None:
+                vs = f"{r['vs_base_pct']:+.1f}% (1 round: no CI)"
+            else:
+                vs = f"{r['vs_base_pct']:+.1f}% +/- {r['vs_base_ci_pct']:.1f}%"
+                if r["vs_base_noise"]:
+                    vs += " within noise"
+            tput = "-" if r["tput_kbs_mean"] is None else _pm(r["tput_kbs_mean"], r["tput_kbs_sd"], 0)
+            body.append([r["design"], _pm(r["total_s_mean"], r["total_s_sd"], t), vs, tput,
                          _pm(r["free_ms_mean"], r["free_ms_sd"], f)])
-        title = (f"Results: {self.workload}, replay time mean +/- sd over "
-                 f"{_plural(self.repeat, 'repeat')}, "
-                 f"vs base: % change vs {self.base}")
-        return _render(title, ["design", "time (s)", "vs base", "tput (KB/s)", "free_ms"], body)
+        title = (f"Results: replay CPU time mean +/- sd over {_plural(self.repeat, 'repeat')}, "
+                 f"vs base: % change vs {self.base} (95% CI)")
+        return _render(self._title(title),
+                       ["design", "time (s)", "vs base", "tput (KB/s)", "free_ms"], body)
 
     def _counters_table(self, rows: list[dict[str, Any]]) -> str:
-        names = [c for c in COUNTER_NAMES if any(r.get(c) for r in rows)]
+        names = [c for c in COUNTER_NAMES if any(r.get(c) for r in rows)] or ["pswpout"]
         body = [[c] + [f"{r[c]:,}" for r in rows] for c in names]
-        return _render("Model counters (deterministic: the same in every repeat)",
+        return _render(self._title("Model counters (deterministic: the same in every repeat "
+                                   "and on both engines)"),
                        ["metric"] + [r["design"] for r in rows], body)
 
     def _cost_table(self, rows: list[dict[str, Any]]) -> str:
-        seen = dict.fromkeys(k[len("per_page_"):] for r in rows for k in r
-                             if k.startswith("per_page_") and r[k])
+        have = dict.fromkeys(k[len("per_page_"):] for r in rows for k in r
+                             if k.startswith("per_page_"))
+        seen = [k for k in have if any(r.get(f"per_page_{k}") for r in rows)]
+        if not any(r["pswpout"] for r in rows):
+            seen = list(have)     # nothing swapped out: every counter, all "-"
         names = [k for k in _COST_ORDER if k in seen] + [k for k in seen if k not in _COST_ORDER]
         body = []
         for c in names:
@@ -666,16 +903,64 @@ class CompareResult:
             body.append([c] + ["-" if v is None else f"{v:,.{d}f}" for v in cells])
         title = "Cost per swapped page (design counters / pswpout)"
         if not any(r["pswpout"] for r in rows):
-            title += "; nothing was swapped out: totals"
-        return _render(title, ["counter"] + [r["design"] for r in rows], body)
+            title += "; nothing was swapped out"
+        return _render(self._title(title), ["counter"] + [r["design"] for r in rows], body)
 
     def _footprint_table(self, rows: list[dict[str, Any]]) -> str:
         comps = list(dict.fromkeys(k for r in rows for k in r if k.startswith("footprint_")
                                    and k not in ("footprint_bytes", "footprint_bytes_per_page")))
+        per_page = [r["footprint_bytes_per_page"] for r in rows]
         body = [["total"] + [f"{r['footprint_bytes']:,}" for r in rows],
-                ["per swapped page"] + [f"{r['footprint_bytes_per_page']:,.1f}" for r in rows]]
+                ["per swapped page"] + ["-" if v is None else f"{v:,.1f}" for v in per_page]]
         for c in comps:
             body.append([c[len("footprint_"):]]
                         + ["-" if c not in r else f"{r[c]:,}" for r in rows])
-        return _render("Metadata (kernel-equivalent bytes, just before the first free)",
+        return _render(self._title("Metadata (kernel-equivalent bytes, just before the first free)"),
                        ["bytes"] + [r["design"] for r in rows], body)
+
+
+def _write_text(text: str, path_or_file: str | os.PathLike | IO[str] | None) -> str | None:
+    if path_or_file is None:
+        return text
+    if hasattr(path_or_file, "write"):
+        path_or_file.write(text)
+    else:
+        with open(path_or_file, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+    return None
+
+
+def plot_formats() -> dict[str, str]:
+    """The file extensions :meth:`CompareResult.plot` can save, with their names; ImportError without matplotlib.
+
+    Runtime complexity: O(formats).
+
+    >>> try:
+    ...     print("png" in plot_formats())
+    ... except ImportError:
+    ...     print(True)
+    True
+    """
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise ImportError("plotting needs matplotlib: pip install 'vswap[plot]'") from None
+    return dict(FigureCanvasBase.get_supported_filetypes())
+
+
+def check_plot_path(path: str | os.PathLike) -> None:
+    """ValueError unless ``path``'s extension is a format matplotlib saves (checked before a long run).
+
+    Runtime complexity: O(formats).
+
+    >>> try:
+    ...     check_plot_path("out.docx")
+    ... except (ValueError, ImportError) as exc:
+    ...     print(type(exc).__name__)
+    ValueError
+    """
+    ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    formats = plot_formats()
+    if ext not in formats:
+        raise ValueError(f"{os.fspath(path)}: unknown plot format {'.' + ext if ext else '(no extension)'}; "
+                         f"use one of {', '.join('.' + f for f in sorted(formats))}")

@@ -47,7 +47,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from vswap import _replay
+from vswap import _replay, designs
 from vswap.reference import replay as ref_replay
 from vswap.workloads import PAGE_SIZE, Trace, parse_size
 
@@ -57,7 +57,8 @@ COUNTER_NAMES: tuple[str, ...] = tuple(_replay.COUNTER_NAMES)
 __all__ = ["Machine", "ReplayResult", "replay", "make_design", "DESIGNS", "BACKENDS",
            "COUNTER_NAMES"]
 
-#: The report's builds: mainline (``baseline``) and the three virtual swap presets.
+#: The report's builds: mainline (``baseline``) and the three virtual swap presets
+#: (the default of compare; every registered design: :mod:`vswap.designs`).
 DESIGNS = ("baseline", "vss_v5", "new_opt_v2", "cc_v2")
 #: Swap backends: zram (one device with same-filled detection), zswap in
 #: front of a swapfile, or a swapfile alone.
@@ -194,25 +195,17 @@ class Machine:
 
 
 def make_design(name: str, machine: Machine, span: int, *, reference: bool = False) -> Any:
-    """A fresh design of :data:`DESIGNS` with one swap device sized for ``span`` pages.
+    """A fresh design by name, from the registry :mod:`vswap.designs`, for ``span`` pages.
 
-    ``baseline`` is :class:`vswap.DirectSwap`; the others are
-    :meth:`vswap.VirtualSwap.preset`. ``reference=True`` builds the
+    ``baseline`` is :class:`vswap.DirectSwap`; the report's builds are
+    :meth:`vswap.VirtualSwap.preset`; any registered name, ``virtual+SWITCH``
+    or ``module:factory`` works. ``reference=True`` builds a built-in's
     pure-Python twin. Runtime complexity: O(swap pages).
 
     >>> make_design("cc_v2", Machine(ram="8M"), 4096).switches["mru_cluster_cache"]
     True
     """
-    if reference:
-        from vswap import reference as mod
-    else:
-        import vswap as mod
-    if name not in DESIGNS:
-        raise ValueError(f"unknown design {name!r}; choose from {', '.join(DESIGNS)}")
-    swaps = mod.SwapDevices([mod.SwapDevice(machine.swap_pages_for(span), name=machine.backend)])
-    if name == "baseline":
-        return mod.DirectSwap(swaps)
-    return mod.VirtualSwap.preset(name, swaps)
+    return designs.make_design(name, machine, span, reference=reference)
 
 
 @dataclasses.dataclass
@@ -222,8 +215,8 @@ class ReplayResult:
     ``counters`` are the memory model's (:data:`COUNTER_NAMES`), ``stats``
     the design's own work counters and ``swap_stats`` its allocator's (all
     deterministic: the same on every run and in both engines), ``times``
-    the wall-clock seconds (``total_s``, ``free_s`` for the FREE events,
-    ``write_s`` for the rest), ``footprint`` the design's kernel-equivalent
+    the replay thread's CPU seconds (``total_s``, ``free_s`` for the FREE
+    events, ``write_s`` for the rest; comparable only within one engine), ``footprint`` the design's kernel-equivalent
     metadata bytes just before the first free (its peak for usemem and
     memhog). ``pte`` and ``pstate`` are the final page tables and page
     states when asked for. Runtime complexity: O(1).

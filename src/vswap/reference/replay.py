@@ -298,6 +298,7 @@ class _Model:
             self.resident += fnr
             self.c["pgfault"] += 1
         self.c["pages_touched"] += nr
+        self.c["pages_written"] += nr         # a first touch writes: as Trace.pages_written
 
     def write(self, i: int, vpn: int, nr: int, content: int, cpu: int) -> None:
         ps = self.pstate
@@ -346,7 +347,7 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
     freeing = False
     t_free = 0.0
     done, next_report = 0, PROGRESS_STEP
-    t0 = t1 = time.perf_counter()
+    t0 = t1 = time.thread_time()
     for i, (o, v, n, k, ct, u) in enumerate(zip(*(a.tolist() for a in cols))):
         end = v + n
         if n == 0 or end > span:
@@ -358,10 +359,10 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
             raise TraceError(f"event {i}: unknown op {o}")
         if (o == EV_FREE) != freeing:
             if freeing:
-                t_free += time.perf_counter() - t1
+                t_free += time.thread_time() - t1
             elif footprint is None:
                 footprint = space.memory_footprint()
-            t1 = time.perf_counter()
+            t1 = time.thread_time()
             freeing = not freeing
         if o == EV_TOUCH and (v | n) & ((1 << k) - 1):
             raise TraceError(f"event {i}: TOUCH of [{v:#x}, +{n}) is not aligned to "
@@ -380,8 +381,8 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
             progress(done)
             next_report = done + PROGRESS_STEP
     if freeing:
-        t_free += time.perf_counter() - t1
-    total = time.perf_counter() - t0
+        t_free += time.thread_time() - t1
+    total = time.thread_time() - t0
     if footprint is None:
         footprint = space.memory_footprint()
     m.c["resident"] = m.resident

@@ -1,0 +1,376 @@
+"""The designs :func:`vswap.compare` and :func:`vswap.replay.replay` know by name: a registry.
+
+Like :data:`vswap.workloads.WORKLOADS`, one table maps a name to what builds
+the design. A *factory* is called as ``factory(machine, span)`` with the
+:class:`~vswap.replay.Machine` and the trace's span in pages, and returns a
+fresh, empty :class:`vswap.protocol.SwapSpace` (one per replay: a replay
+fills it). The built-ins are registered the same way:
+
+- ``baseline``: mainline, :class:`vswap.DirectSwap`;
+- ``vss_v5``, ``new_opt_v2``, ``cc_v2``: the report's builds,
+  :meth:`vswap.VirtualSwap.preset`;
+- ``virtual``: :class:`vswap.VirtualSwap` with every switch off, and
+  ``virtual+SWITCH+...`` with the named switches on (``cache_only_bit``,
+  ``batched_cgroup_check``, ``mru_cluster_cache``), for ablations.
+
+Yours: :func:`register_design`, or name it where a design is asked for as
+``module:factory`` (``mypkg.mymod:make``; the module is imported, the
+factory called as above). :func:`resolve_designs` turns what
+:func:`~vswap.benchmark.compare` is given (names, SwapSpace objects,
+classes, ``{name: factory}``) into named factories.
+
+>>> from vswap.replay import Machine
+>>> make_design("virtual+mru_cluster_cache", Machine(ram="8M"), 4096).switches
+{'cache_only_bit': False, 'batched_cgroup_check': False, 'mru_cluster_cache': True}
+>>> [line.split()[0] for line in describe_designs().splitlines()][:5]
+['baseline', 'vss_v5', 'new_opt_v2', 'cc_v2', 'virtual']
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib
+import inspect
+import re
+from typing import Any, Callable
+
+__all__ = ["Design", "register_design", "unregister_design", "registered_designs",
+           "describe_designs", "make_design", "resolve_designs", "load_factory",
+           "swap_devices", "VIRTUAL_SWITCHES"]
+
+#: VirtualSwap's switches, as ``virtual+SWITCH`` takes them (the report's three optimisations).
+VIRTUAL_SWITCHES = ("cache_only_bit", "batched_cgroup_check", "mru_cluster_cache")
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
+
+
+@dataclasses.dataclass(frozen=True)
+class Design:
+    """One registered design: its ``name``, ``factory``, one-line ``description``.
+
+    ``reference`` is the factory of its pure-Python twin, used on the
+    reference engine (None: ``factory`` on both engines). ``switches`` are
+    the names ``NAME+SWITCH`` may turn on; the factory then gets them as
+    keyword arguments set to True. Runtime complexity: O(1).
+
+    >>> registered_designs()["cc_v2"].description
+    'VirtualSwap, the report\\'s cc_v2 build: cache-only bit, batched cgroup check, MRU cluster cache'
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    description: str
+    reference: Callable[..., Any] | None = None
+    switches: tuple[str, ...] = ()
+
+    def build(self, machine: Any, span: int, *, reference: bool = False,
+              switches: tuple[str, ...] = ()) -> Any:
+        """A fresh design for ``machine`` and ``span`` pages. Runtime complexity: the factory's.
+
+        >>> from vswap.replay import Machine
+        >>> type(registered_designs()["baseline"].build(Machine(ram="8M"), 512)).__name__
+        'DirectSwap'
+        """
+        factory = self.reference if reference and self.reference is not None else self.factory
+        return factory(machine, span, **dict.fromkeys(switches, True))
+
+
+_REGISTRY: dict[str, Design] = {}
+
+
+def _first_line(obj: Any) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def register_design(name: str, factory: Callable[..., Any], *, description: str | None = None,
+                    reference: Callable[..., Any] | None = None,
+                    switches: tuple[str, ...] = (), replace: bool = False) -> Design:
+    """Register ``factory`` (called as ``factory(machine, span)``) as the design ``name``.
+
+    ``description`` is the line ``vswap designs`` prints (default: the
+    first line of the factory's docstring). ``reference``: a factory of a
+    pure-Python twin for the reference engine. ``replace=True`` replaces a
+    registered name (ValueError otherwise). A name is letters, digits, ``_``,
+    ``.`` and ``-`` (no ``,``, ``:`` or ``+``, which ``--designs`` parses).
+    Returns the :class:`Design`. Runtime complexity: O(1).
+
+    >>> from vswap.testing.toy import ToySwap
+    >>> d = register_design("toy", lambda machine, span: ToySwap(span + 1),
+    ...                     description="ToySwap, the dict-based template")
+    >>> type(make_design("toy", None, 64)).__name__
+    'ToySwap'
+    >>> unregister_design("toy")
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a design name must be a str, not {type(name).__name__}")
+    if not _NAME.match(name):
+        raise ValueError(f"design name {name!r}: use letters, digits, '_', '.' and '-' "
+                         f"(',', ':' and '+' are --designs syntax)")
+    for what, f in (("factory", factory), ("reference", reference)):
+        if f is not None and not callable(f):
+            raise TypeError(f"{what} must be callable as {what}(machine, span), "
+                            f"not {type(f).__name__}")
+    if factory is None:
+        raise TypeError("factory must be callable as factory(machine, span), not NoneType")
+    if description is not None and not isinstance(description, str):
+        raise TypeError(f"description must be a str, not {type(description).__name__}")
+    switches = tuple(switches)
+    if not all(isinstance(s, str) and s.isidentifier() for s in switches):
+        raise ValueError("switches must be identifiers (keyword arguments of the factory)")
+    if name in _REGISTRY and not replace:
+        raise ValueError(f"design {name!r} is already registered (replace=True replaces it)")
+    design = Design(name, factory, description or _first_line(factory) or name, reference,
+                    switches)
+    _REGISTRY[name] = design
+    return design
+
+
+def unregister_design(name: str) -> None:
+    """Remove ``name`` from the registry; KeyError if it is not there. Runtime complexity: O(1).
+
+    >>> unregister_design("nonesuch")
+    Traceback (most recent call last):
+    ...
+    KeyError: "no design 'nonesuch' is registered"
+    """
+    if name not in _REGISTRY:
+        raise KeyError(f"no design {name!r} is registered")
+    del _REGISTRY[name]
+
+
+def registered_designs() -> dict[str, Design]:
+    """A copy of the registry, name -> :class:`Design`, in registration order. Runtime complexity: O(designs).
+
+    >>> list(registered_designs())[:4]
+    ['baseline', 'vss_v5', 'new_opt_v2', 'cc_v2']
+    """
+    return dict(_REGISTRY)
+
+
+def describe_designs() -> str:
+    """One line per registered design: name and description (``vswap designs``). Runtime complexity: O(designs).
+
+    >>> print(describe_designs().splitlines()[0])
+    baseline    mainline: DirectSwap, an entry is a physical slot (swap table per cluster)
+    """
+    width = max(map(len, _REGISTRY), default=0)
+    lines = []
+    for d in _REGISTRY.values():
+        extra = f" [+{' +'.join(d.switches)}]" if d.switches else ""
+        lines.append(f"{d.name:<{width}}  {d.description}{extra}")
+    return "\n".join(lines)
+
+
+def load_factory(spec: str) -> Callable[..., Any]:
+    """The callable ``spec`` names as ``module:attribute`` (``mypkg.mymod:factory``).
+
+    ValueError (one line, naming the spec) when the module cannot be
+    imported, the attribute is missing or not callable. Runtime
+    complexity: that of the import.
+
+    >>> load_factory("vswap.designs:swap_devices").__name__
+    'swap_devices'
+    >>> load_factory("vswap.designs:nonesuch")
+    Traceback (most recent call last):
+    ...
+    ValueError: design 'vswap.designs:nonesuch': module vswap.designs has no attribute 'nonesuch'
+    """
+    module, _, attr = spec.partition(":")
+    if not module or not attr:
+        raise ValueError(f"design {spec!r}: write module:factory, e.g. mypkg.mymod:make")
+    try:
+        mod = importlib.import_module(module)
+    except Exception as exc:   # any import-time failure of the user's module: one line
+        raise ValueError(f"design {spec!r}: cannot import {module}: "
+                         f"{type(exc).__name__}: {exc}") from None
+    obj: Any = mod
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"design {spec!r}: module {module} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ValueError(f"design {spec!r}: {attr} is a {type(obj).__name__}, not callable")
+    return obj
+
+
+def _parse(spec: str) -> tuple[str, Design, tuple[str, ...]]:
+    """A design spec of ``--designs``: a registered name (with ``+switches``) or module:factory."""
+    spec = spec.strip()
+    if not spec:
+        raise ValueError("an empty design name")
+    if ":" in spec:
+        factory = load_factory(spec)
+        return spec, Design(spec, _as_factory(factory, spec), _first_line(factory) or spec), ()
+    base, *switches = spec.split("+")
+    design = _REGISTRY.get(base)
+    if design is None:
+        raise ValueError(f"unknown design {base!r}; registered: {', '.join(_REGISTRY)} "
+                         f"(or module:factory)")
+    for s in switches:
+        if s not in design.switches:
+            allowed = ", ".join(design.switches) if design.switches else "none"
+            raise ValueError(f"design {spec!r}: {base} has no switch {s!r} (switches: {allowed})")
+    if len(set(switches)) != len(switches):
+        raise ValueError(f"design {spec!r} names a switch twice")
+    return spec, design, tuple(switches)
+
+
+def _as_factory(obj: Any, name: str) -> Callable[..., Any]:
+    """A class (called as ``cls(swaps)``) or a factory (``f(machine, span)``)."""
+    if isinstance(obj, type):
+        def from_class(machine: Any, span: int) -> Any:
+            return obj(swap_devices(machine, span))
+        from_class.__doc__ = _first_line(obj)
+        return from_class
+    return obj
+
+
+def make_design(name: str, machine: Any, span: int, *, reference: bool = False) -> Any:
+    """A fresh design by name: registered (``cc_v2``, ``virtual+mru_cluster_cache``) or ``module:factory``.
+
+    ``reference=True`` builds a built-in's pure-Python twin. ValueError for
+    an unknown name or switch. Runtime complexity: the factory's (the
+    built-ins: O(swap pages)).
+
+    >>> from vswap.replay import Machine
+    >>> make_design("cc_v2", Machine(ram="8M"), 4096).switches["mru_cluster_cache"]
+    True
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a design name must be a str, not {type(name).__name__}")
+    _, design, switches = _parse(name)
+    return design.build(machine, span, reference=reference, switches=switches)
+
+
+def resolve_designs(designs: Any) -> list[tuple[str, Design, tuple[str, ...]]]:
+    """``(name, Design, switches)`` per design :func:`~vswap.benchmark.compare` is given.
+
+    Accepted: a comma-separated string (``"baseline,cc_v2,mymod:make"``),
+    or an iterable (or a ``{name: factory}`` dict) of: names as
+    :func:`make_design` takes them; SwapSpace classes (called as
+    ``cls(swaps)`` with :func:`swap_devices`); SwapSpace objects (each
+    replay runs on a deep copy, so it must be fresh and copyable);
+    factories. ValueError for an unknown name, an empty list or a name
+    given twice; TypeError for anything else. Runtime complexity:
+    O(designs) plus the imports.
+
+    >>> [n for n, _, _ in resolve_designs("baseline, virtual+mru_cluster_cache")]
+    ['baseline', 'virtual+mru_cluster_cache']
+    """
+    items: list[tuple[str | None, Any]]
+    if isinstance(designs, str):
+        items = [(None, d) for d in designs.split(",")]
+    elif isinstance(designs, dict):
+        items = list(designs.items())
+    else:
+        try:
+            items = [(None, d) for d in designs]
+        except TypeError:
+            raise TypeError(f"designs must be names, SwapSpace classes or objects, or a "
+                            f"{{name: factory}} dict, not {type(designs).__name__}") from None
+    out = []
+    for name, item in items:
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"a design name must be a str, not {type(name).__name__}")
+        if isinstance(item, str):
+            spec, design, switches = _parse(item)
+            out.append((name or spec, design, switches))
+        elif isinstance(item, type) or callable(item) and not _is_space(item):
+            label = name or getattr(item, "__name__", type(item).__name__)
+            out.append((label, Design(label, _as_factory(item, label),
+                                      _first_line(item) or label), ()))
+        elif _is_space(item):
+            label = name or type(item).__name__
+            try:
+                copy.deepcopy(item)
+            except Exception as exc:
+                raise TypeError(f"design {label}: the object cannot be copied for each "
+                                f"replay ({type(exc).__name__}); pass its class or a "
+                                f"factory(machine, span) instead") from None
+            out.append((label, Design(label, lambda machine, span, obj=item: copy.deepcopy(obj),
+                                      _first_line(type(item)) or label), ()))
+        else:
+            raise TypeError(f"a design must be a name, a SwapSpace class or object, or a "
+                            f"factory, not {type(item).__name__}")
+    if not out:
+        raise ValueError(f"designs is empty; registered: {', '.join(_REGISTRY)}")
+    names = [n for n, _, _ in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"design {dup[0]!r} is given twice")
+    return out
+
+
+def _is_space(obj: Any) -> bool:
+    return hasattr(obj, "folio_alloc_swap") and not isinstance(obj, type)
+
+
+def swap_devices(machine: Any, span: int, *, reference: bool = False) -> Any:
+    """One swap device sized for ``span`` pages on ``machine`` (named after its backend), in a set.
+
+    What the built-in factories build their design on; yours may too.
+    ``reference=True``: the pure-Python twin's classes. Runtime
+    complexity: O(swap pages).
+
+    >>> from vswap.replay import Machine
+    >>> swap_devices(Machine(ram="8M", swap="4M"), 4096)[0].nr_slots
+    1024
+    """
+    if reference:
+        from vswap import reference as mod
+    else:
+        import vswap as mod
+    return mod.SwapDevices([mod.SwapDevice(machine.swap_pages_for(span), name=machine.backend)])
+
+
+# ----------------------------------------------------------------- the built-ins
+
+def _baseline(machine: Any, span: int, *, reference: bool = False) -> Any:
+    """mainline: DirectSwap, an entry is a physical slot (swap table per cluster)"""
+    mod = _module(reference)
+    return mod.DirectSwap(swap_devices(machine, span, reference=reference))
+
+
+def _module(reference: bool) -> Any:
+    if reference:
+        from vswap import reference as mod
+    else:
+        import vswap as mod
+    return mod
+
+
+def _preset(name: str, description: str):
+    def factory(machine: Any, span: int, *, reference: bool = False) -> Any:
+        mod = _module(reference)
+        return mod.VirtualSwap.preset(name, swap_devices(machine, span, reference=reference))
+    factory.__doc__ = description
+    factory.__name__ = factory.__qualname__ = name
+    return factory
+
+
+def _virtual(machine: Any, span: int, *, reference: bool = False, **switches: bool) -> Any:
+    """VirtualSwap with every switch off (vss_v5's semantics); virtual+SWITCH turns one on"""
+    mod = _module(reference)
+    kwargs = {s: switches.get(s, False) for s in VIRTUAL_SWITCHES}
+    return mod.VirtualSwap(swap_devices(machine, span, reference=reference), **kwargs)
+
+
+def _twin(factory: Callable[..., Any]) -> Callable[..., Any]:
+    def reference(machine: Any, span: int, **kw: Any) -> Any:
+        return factory(machine, span, reference=True, **kw)
+    return reference
+
+
+register_design("baseline", _baseline, reference=_twin(_baseline))
+for _name, _desc in (
+        ("vss_v5", "VirtualSwap, the report's vss_v5 build: no switch on"),
+        ("new_opt_v2", "VirtualSwap, the report's new_opt_v2 build: cache-only bit, "
+                       "batched cgroup check"),
+        ("cc_v2", "VirtualSwap, the report's cc_v2 build: cache-only bit, batched cgroup check, "
+                  "MRU cluster cache")):
+    _f = _preset(_name, _desc)
+    register_design(_name, _f, reference=_twin(_f))
+register_design("virtual", _virtual, reference=_twin(_virtual), switches=VIRTUAL_SWITCHES)
+del _name, _desc, _f
