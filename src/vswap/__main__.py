@@ -5,12 +5,20 @@
   ``--json``, ``--csv`` and ``--plot`` write the results too.
 - ``vswap record WORKLOAD --out FILE.npz [options]``: save a workload's trace,
   for ``vswap compare --trace FILE.npz``.
+- ``vswap designs``: the designs ``--designs`` takes by name, one line each
+  (:mod:`vswap.designs`; yours as ``module:factory``).
 - ``vswap selfcheck``: the compiled core and the reference model in lockstep
   through random xarray operations, then a timed batch on a million keys.
 - ``vswap --version``.
 
 ``vswap`` without a command prints this help and exits with status 2 (a
 usage error, like any bad option or value: one line on stderr, status 2).
+No input ends in a traceback: a bad value, a damaged trace file, an
+unwritable output path, a run that would not fit in memory or a failure of
+a design each print one line on stderr and exit with status 2 (checked
+before the long run where possible); Ctrl-C prints one line and exits with
+status 130. ``VSWAP_TRACEBACK=1`` in the environment shows the traceback of
+an unexpected error instead.
 """
 
 from __future__ import annotations
@@ -89,6 +97,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         # One line, not argparse's usage block: the message names the problem
         # and the hint says where the options are.
+        message = " ".join(str(message).split())        # never more than one line
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
@@ -102,15 +111,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, not {text}")
+    return value
+
+
 # Workload options: (flag, generator parameter, argparse keywords).
 _WORKLOAD_OPTIONS = (
     ("--size", "size", dict(metavar="SIZE", help="memory per task, e.g. 56G (default: the "
                             "report's for usemem and memhog, see vswap.benchmark.DEFAULT_SIZES)")),
     ("--tasks", "tasks", dict(type=_positive_int, metavar="N", help="usemem: tasks (-n)")),
-    ("--repeat-passes", "repeat", dict(type=_positive_int, metavar="N",
-                                       help="memhog: write passes over the region (-r)")),
-    ("--mthp", "mthp", dict(metavar="ORDER:SHARE,...",
-                            help="share of memory in large folios per order, e.g. 4:0.5,9:0.25")),
+    ("--passes", "passes", dict(type=_positive_int, metavar="N",
+                                help="memhog: write passes over the region (-r)")),
+    ("--mthp", "mthp", dict(metavar="SIZE:SHARE,...",
+                            help="share of memory in large folios per folio size or order, "
+                            "e.g. 64K:0.5,2M:0.25 (or 4:0.5,9:0.25)")),
     ("--zero-share", "zero_share", dict(type=float, metavar="F", help="share of zero-filled pages")),
     ("--accesses", "accesses", dict(type=int, metavar="N", help="random: one-page re-writes")),
     ("--dist", "dist", dict(choices=("uniform", "zipf"), help="random: access distribution")),
@@ -142,39 +162,66 @@ def _workload_params(parser: argparse.ArgumentParser, workload: str, args) -> di
 
 
 def _make_trace(parser: argparse.ArgumentParser, workload: str, params: dict):
-    from vswap.benchmark import DEFAULT_SIZES
-    from vswap.workloads import make_workload
+    from vswap.benchmark import DEFAULT_SIZES, check_memory
+    from vswap.workloads import make_workload, size_to_pages
+    params = {"size": DEFAULT_SIZES[workload], **params}
     try:
-        return make_workload(workload, **{"size": DEFAULT_SIZES[workload], **params})
-    except (TypeError, ValueError) as exc:
+        pages = size_to_pages(params["size"]) * params.get("tasks", 1)
+        check_memory(pages, pages)      # before generating: the trace's span, about
+        return make_workload(workload, **params)
+    except (TypeError, ValueError, MemoryError) as exc:
         parser.error(str(exc))
 
 
 def _check_output(parser: argparse.ArgumentParser, flag: str, path: str | None) -> None:
+    """An output path that the run could not write is refused before the run."""
     if path in (None, "-"):
         return
-    folder = os.path.dirname(os.path.abspath(path))
+    full = os.path.abspath(path)
+    folder = os.path.dirname(full)
     if not os.path.isdir(folder):
         parser.error(f"{flag} {path}: no directory {folder}")
+    if os.path.isdir(full):
+        parser.error(f"{flag} {path}: is a directory")
+    existed = os.path.exists(full)
+    try:                            # the one sure test (root passes os.access, /proc does not)
+        with open(full, "ab"):
+            pass
+    except OSError as exc:
+        parser.error(f"{flag} {path}: {exc.strerror or exc}")
+    if not existed:
+        os.unlink(full)
+
+
+def _resolve_designs(parser: argparse.ArgumentParser, spec: str):
+    from vswap.designs import resolve_designs
+    try:
+        return resolve_designs(spec)
+    except (TypeError, ValueError) as exc:
+        parser.error(f"--designs: {exc}")
 
 
 def _compare(parser: argparse.ArgumentParser, args) -> int:
-    from vswap.benchmark import _check_designs, compare, default_machine
-    from vswap.errors import SwapError
+    from vswap.benchmark import check_memory, check_plot_path, compare, default_machine
+    from vswap.errors import NoSpace
     from vswap.workloads import WORKLOADS, Trace
 
+    if args.list_designs:
+        return _designs(parser, args)
     if args.json == "-" and args.csv == "-":
         parser.error("--json - and --csv - cannot both go to stdout")
     for flag, path in (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot),
                        ("--record", args.record)):
         _check_output(parser, flag, path)
     # Fail before the long run, not after it.
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        parser.error("--plot needs matplotlib: pip install 'vswap[plot]'")
-    try:
-        designs = _check_designs(args.designs)
-    except ValueError as exc:
-        parser.error(f"--designs: {exc}")
+    if args.plot:
+        if importlib.util.find_spec("matplotlib") is None:
+            parser.error("--plot needs matplotlib: pip install 'vswap[plot]'")
+        try:
+            check_plot_path(args.plot)
+        except (ValueError, ImportError) as exc:
+            parser.error(f"--plot {exc}")
+    _resolve_designs(parser, args.designs)        # imports module:factory designs now
 
     if args.trace is not None:
         if args.record is not None:
@@ -187,7 +234,7 @@ def _compare(parser: argparse.ArgumentParser, args) -> int:
             trace = Trace.load(args.trace)
         except OSError as exc:
             parser.error(f"--trace {args.trace}: {exc.strerror or exc}")
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             parser.error(f"--trace: {exc}")
         if args.workload is not None and args.workload != trace.name:
             parser.error(f"--trace {args.trace} is a {trace.name} trace, not {args.workload}")
@@ -195,11 +242,6 @@ def _compare(parser: argparse.ArgumentParser, args) -> int:
         if args.workload is None:
             parser.error(f"name a workload ({', '.join(WORKLOADS)}) or give --trace FILE")
         trace = _make_trace(parser, args.workload, _workload_params(parser, args.workload, args))
-        if args.record is not None:
-            try:
-                trace.save(args.record)
-            except OSError as exc:
-                parser.error(f"--record {args.record}: {exc.strerror or exc}")
 
     overrides = {k: v for k, v in (("ram", args.ram), ("swap", args.swap),
                                    ("backend", args.backend), ("zswap_pool", args.zswap_pool),
@@ -210,34 +252,71 @@ def _compare(parser: argparse.ArgumentParser, args) -> int:
         overrides["zero_detection"] = False
     try:
         machine = default_machine(trace, **overrides)
-    except (TypeError, ValueError) as exc:
+        check_memory(trace.nr_pages, machine.swap_pages_for(trace.nr_pages))
+    except (TypeError, ValueError, MemoryError) as exc:
         parser.error(str(exc))
+    if args.record is not None:
+        try:
+            trace.save(args.record)
+        except OSError as exc:
+            parser.error(f"--record {args.record}: {exc.strerror or exc}")
+        print(f"vswap: wrote the trace to {args.record}", file=sys.stderr)
 
     try:
-        result = compare(trace=trace, machine=machine, designs=designs, repeat=args.repeat,
-                         engine=args.engine, progress=False if args.no_progress else None)
-    except SwapError as exc:        # NoSpace: the --swap given is too small for the trace
-        parser.error(f"{type(exc).__name__}: {exc} (--swap)")
+        result = compare(trace=trace, machine=machine, designs=args.designs,
+                         repeat=args.repeat, engine=args.engine, min_time=args.min_time,
+                         warmup=not args.no_warmup,
+                         progress=False if args.no_progress else None)
+    except NoSpace as exc:          # the --swap given is too small for the trace
+        parser.error(f"NoSpace: {exc} (--swap)")
+    except Exception as exc:        # noqa: BLE001 - a design of yours may raise anything
+        # a trace that validates but cannot replay, a design that fails or refuses the engine
+        plain = type(exc) in (ValueError, TypeError, MemoryError)
+        parser.error(str(exc) if plain else f"{type(exc).__name__}: {exc}")
 
     if "-" not in (args.json, args.csv):
         sys.stdout.write(result.table())
-    if args.json is not None:
-        result.to_json(sys.stdout if args.json == "-" else args.json)
-    if args.csv is not None:
-        result.to_csv(sys.stdout if args.csv == "-" else args.csv)
-    if args.plot is not None:
-        result.plot(args.plot)
+    else:
+        for line in result.warnings:
+            print(f"vswap: warning: {line}", file=sys.stderr)
+    return _write_outputs(parser, args, result)
+
+
+def _write_outputs(parser: argparse.ArgumentParser, args, result) -> int:
+    """Every output of a successful run is written, even when an earlier one fails."""
+    failed = []
+    for flag, path, write in (("--json", args.json, result.to_json),
+                              ("--csv", args.csv, result.to_csv),
+                              ("--plot", args.plot, result.plot)):
+        if path is None:
+            continue
+        try:
+            write(sys.stdout if path == "-" else path)
+        except (OSError, ValueError, ImportError) as exc:
+            failed.append(f"{flag} {path}: {getattr(exc, 'strerror', None) or exc}")
+            continue
+        if path != "-":
+            print(f"vswap: wrote {flag[2:]} to {path}", file=sys.stderr)
+    if failed:
+        parser.error("; ".join(failed))
     return 0
 
 
 def _record(parser: argparse.ArgumentParser, args) -> int:
-    trace = _make_trace(parser, args.workload, _workload_params(parser, args.workload, args))
     _check_output(parser, "--out", args.out)
+    trace = _make_trace(parser, args.workload, _workload_params(parser, args.workload, args))
     try:
         trace.save(args.out)
     except OSError as exc:
         parser.error(f"--out {args.out}: {exc.strerror or exc}")
-    print(f"{args.out}: {trace!r}")
+    print(f"vswap: wrote the trace to {args.out}: {trace!r}")
+    return 0
+
+
+def _designs(parser: argparse.ArgumentParser, args) -> int:
+    from vswap.designs import describe_designs
+    print(describe_designs())
+    print("(also: module:factory, a factory(machine, span) of yours, e.g. mypkg.mymod:make)")
     return 0
 
 
@@ -249,7 +328,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                      "compare swap designs on the seed report's workloads.",
                      epilog="Without a command: this help, exit status 2.")
     parser.add_argument("--version", action="version", version=f"vswap {vswap.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{compare,record,selfcheck}")
+    sub = parser.add_subparsers(dest="command")
 
     cmp = sub.add_parser("compare", help="replay a workload through the swap designs",
                          description="Replay a workload through the swap designs and print the "
@@ -273,12 +352,21 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     m.add_argument("--watermark", metavar="SIZE", help="reclaim this far below --ram")
     b = cmp.add_argument_group("benchmark options")
     b.add_argument("--designs", default=",".join(DESIGNS), metavar="A,B,...",
-                   help=f"comma-separated designs (default {','.join(DESIGNS)}); "
-                   "'vs base' is relative to baseline, or to the first if baseline is absent")
+                   help=f"comma-separated designs (default {','.join(DESIGNS)}): registered "
+                   "names ('vswap designs'), virtual+SWITCH+... for ablations, or "
+                   "module:factory for yours; 'vs base' is relative to baseline, or to the "
+                   "first if baseline is absent")
+    b.add_argument("--list-designs", action="store_true",
+                   help="list the registered designs and exit")
     b.add_argument("--repeat", type=_positive_int, default=3, metavar="N",
-                   help="replays per design (default 3)")
+                   help="timed replays per design, round robin (default 3)")
+    b.add_argument("--min-time", type=_seconds, metavar="SECONDS",
+                   help="more rounds until each design has this much replay CPU time")
+    b.add_argument("--no-warmup", action="store_true",
+                   help="no untimed warm-up round before the timed ones")
     b.add_argument("--engine", choices=("compiled", "reference"), default=None,
-                   help="compiled (default) or the pure-Python reference (slow)")
+                   help="compiled (default when every design has a C verb table) or the "
+                   "pure-Python reference (slow; the default for a design written in Python)")
     b.add_argument("--trace", metavar="FILE.npz", help="replay a trace saved by --record or "
                    "vswap record")
     b.add_argument("--record", metavar="FILE.npz", help="also save the generated trace")
@@ -287,7 +375,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     o = cmp.add_argument_group("output (tables go to stdout unless --json or --csv does)")
     o.add_argument("--json", metavar="FILE", help="write the results as JSON ('-': stdout)")
     o.add_argument("--csv", metavar="FILE", help="write one CSV row per design ('-': stdout)")
-    o.add_argument("--plot", metavar="FILE.png", help="bar charts (needs matplotlib)")
+    o.add_argument("--plot", metavar="FILE.png", help="bar charts (needs matplotlib; the "
+                   "format from the extension: .png, .svg, .pdf ...)")
 
     rec = sub.add_parser("record", help="save a workload's trace to a file",
                          description="Generate a workload's trace and save it (.npz) for "
@@ -296,20 +385,44 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     rec.add_argument("--out", required=True, metavar="FILE.npz", help="where to write the trace")
     _add_workload_options(rec)
 
+    des = sub.add_parser("designs", help="list the designs --designs takes",
+                         description="The registered designs, one line each "
+                         "(vswap.register_design adds yours; module:factory needs no "
+                         "registration).")
+
     chk = sub.add_parser("selfcheck", help="compiled core vs reference model, lockstep",
                          description="Lockstep check of the compiled core against the reference "
                          "model, then a timed batch on a million keys.")
     chk.add_argument("--seed", type=int, default=0, help="random seed of the self-check")
-    return parser, {"compare": cmp, "record": rec, "selfcheck": chk}
+    return parser, {"compare": cmp, "record": rec, "designs": des, "selfcheck": chk}
+
+
+#: The subcommands and their handlers, handler(subparser, args) -> exit status.
+_COMMANDS = {"compare": _compare, "record": _record, "designs": _designs}
+
+
+def _run(argv: list[str] | None) -> int:
+    parser, subparsers = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if args.command in _COMMANDS:
+        return _COMMANDS[args.command](subparsers[args.command], args)
+    print(f"vswap {vswap.__version__} (compiled core: {vswap.XArray.__module__})")
+    return 0 if selfcheck(seed=args.seed) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``vswap`` and ``python -m vswap``; returns the exit status.
 
     Usage errors (a bad option or value, an option the workload does not
-    take) print one line on stderr and exit with status 2 (SystemExit).
-    Runtime complexity: that of the command: :func:`vswap.benchmark.compare`,
-    trace generation, or :func:`selfcheck`.
+    take, a file it cannot read or write) print one line on stderr and exit
+    with status 2 (SystemExit); so does any unexpected error (one line
+    naming it; ``VSWAP_TRACEBACK=1`` shows the traceback). Ctrl-C exits
+    with status 130 after one line. Runtime complexity: that of the
+    command: :func:`vswap.benchmark.compare`, trace generation, or
+    :func:`selfcheck`.
 
     >>> import contextlib, io
     >>> out = io.StringIO()
@@ -317,19 +430,23 @@ def main(argv: list[str] | None = None) -> int:
     ...     status = main(["compare", "memhog", "--size", "1M", "--repeat", "1",
     ...                    "--designs", "cc_v2", "--no-progress"])
     >>> print(status, out.getvalue().splitlines()[0])
-    0 vswap ...: memhog size=1M repeat=1 mthp=none nr_cpus=1 seed=0
+    0 vswap ...: memhog size=1M passes=1 mthp=none nr_cpus=1 seed=0
     """
-    parser, subparsers = _parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("vswap: interrupted\n")
+        sys.stderr.flush()
+        return 130
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if os.environ.get("VSWAP_TRACEBACK", "") not in ("", "0"):
+            raise
+        message = " ".join(f"{type(exc).__name__}: {exc}".split())
+        sys.stderr.write(f"vswap: error: {message} (unexpected: VSWAP_TRACEBACK=1 shows where; "
+                         f"please report it)\n")
         return 2
-    if args.command == "compare":
-        return _compare(subparsers["compare"], args)
-    if args.command == "record":
-        return _record(subparsers["record"], args)
-    print(f"vswap {vswap.__version__} (compiled core: {vswap.XArray.__module__})")
-    return 0 if selfcheck(seed=args.seed) else 1
 
 
 if __name__ == "__main__":

@@ -161,14 +161,21 @@ def _check_min_time(min_time: Any) -> float | None:
 
 def _choose_engine(engine: str | None, entries, machine: Machine, span: int) -> tuple[str, str]:
     """The one engine every design runs on, and why: (engine, note)."""
-    if engine == "reference":
-        return "reference", "asked for"
     python = []
     for name, design, switches in entries:
-        space = design.build(machine, span, switches=switches)
+        try:
+            space = design.build(machine, span, switches=switches)
+        except Exception as exc:    # noqa: BLE001 - a factory of yours may raise anything
+            raise TypeError(f"design {name}: its factory(machine, span) failed: "
+                            f"{type(exc).__name__}: {exc}") from exc
+        if not hasattr(space, "folio_alloc_swap"):
+            raise TypeError(f"design {name}: its factory returned a {type(space).__name__}, "
+                            f"not a SwapSpace")
         if not hasattr(space, "__vswap_ops__"):
             python.append(name)
         del space
+    if engine == "reference":
+        return "reference", "asked for"
     if not python:
         return "compiled", "every design has a C verb table"
     if engine == "compiled":
@@ -894,7 +901,7 @@ class CompareResult:
                              if k.startswith("per_page_"))
         seen = [k for k in have if any(r.get(f"per_page_{k}") for r in rows)]
         if not any(r["pswpout"] for r in rows):
-            seen = list(have)     # nothing swapped out: every counter, all "-"
+            seen = [k for k in _COST_ORDER if k in have]    # nothing swapped out: all "-"
         names = [k for k in _COST_ORDER if k in seen] + [k for k in seen if k not in _COST_ORDER]
         body = []
         for c in names:

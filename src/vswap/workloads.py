@@ -41,6 +41,7 @@ import json
 import numbers
 import os
 import zipfile
+import zlib
 from typing import Any
 
 import numpy as np
@@ -465,15 +466,17 @@ class Trace:
         where = os.fspath(path)
         try:
             data = np.load(path, allow_pickle=False)
-        except (zipfile.BadZipFile, ValueError, EOFError):
+        except (zipfile.BadZipFile, ValueError, EOFError, zlib.error, KeyError):
             raise ValueError(f"{where} is not a vswap trace (not an .npz file)") from None
         if not isinstance(data, np.lib.npyio.NpzFile):
             raise ValueError(f"{where} is not a vswap trace (a .npy array, not an .npz file)")
         try:
             with data:
                 files = {k: data[k] for k in data.files}
-        except (zipfile.BadZipFile, ValueError, EOFError) as exc:
-            raise ValueError(f"{where} is not a vswap trace ({exc})") from None
+        except (zipfile.BadZipFile, ValueError, EOFError, zlib.error, OSError, KeyError) as exc:
+            # a damaged or truncated archive: CRC, inflate or header errors of one member
+            raise ValueError(f"{where} is damaged or not a vswap trace "
+                             f"({type(exc).__name__}: {exc})") from None
         if "meta" not in files:
             raise ValueError(f"{where} is not a vswap trace (no 'meta' entry)")
         try:
@@ -519,11 +522,11 @@ def _check_share(name: str, value: Any) -> float:
     return value
 
 
-_SUFFIX = {"k": 1, "m": 2, "g": 3, "t": 4}
+_SUFFIX = {"k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 
 
 def parse_size(size: str | int) -> int:
-    """Bytes from the kernel's ``memparse`` notation: digits, then an optional k/m/g/t suffix.
+    """Bytes from the kernel's ``memparse`` notation: digits, then an optional k/m/g/t/p/e suffix.
 
     The suffixes are powers of 1024, either case; unlike memparse, only
     decimal digits are taken (no 0x or octal). An int is taken as bytes.
@@ -531,8 +534,8 @@ def parse_size(size: str | int) -> int:
     for another type. Runtime complexity: O(len(size)).
 
     >>> from vswap.workloads import parse_size
-    >>> parse_size("56G"), parse_size("1k"), parse_size(4096)
-    (60129542144, 1024, 4096)
+    >>> parse_size("56G"), parse_size("1k"), parse_size(4096), parse_size("1P") == 1 << 50
+    (60129542144, 1024, 4096, True)
     """
     if isinstance(size, bool) or not isinstance(size, (str, numbers.Integral)):
         raise TypeError(f"size must be a str like '56G' or an int of bytes, "
@@ -544,7 +547,7 @@ def parse_size(size: str | int) -> int:
             shift = 10 * _SUFFIX[text[-1].lower()]
             text = text[:-1]
         if not text.isdigit() or not text.isascii():
-            raise ValueError(f"size {size!r} is not a number with an optional k/m/g/t suffix")
+            raise ValueError(f"size {size!r} is not a number with an optional k/m/g/t/p/e suffix")
         value = int(text) << shift
     else:
         value = int(size)
