@@ -34,7 +34,7 @@ from vswap.workloads import memhog, usemem
 
 CASES = {
     "replay-usemem": (lambda: usemem("56G"), Machine(ram="32G")),
-    "replay-memhog": (lambda: memhog("8G", repeat=2), Machine(ram="4G")),
+    "replay-memhog": (lambda: memhog("8G", passes=2), Machine(ram="4G")),
     "replay-zswap": (lambda: usemem("8G"), Machine(ram="4G", backend="zswap", zswap_pool="1G")),
 }
 _TRACES: dict = {}

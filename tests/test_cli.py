@@ -34,20 +34,23 @@ def test_compare_prints_header_and_tables(capsys):
     assert lines[0] == (f"vswap {vswap.__version__}: usemem size=2M tasks=1 mthp=none "
                         "zero_share=0.0 nr_cpus=1 interleave=512 seed=0")
     assert lines[2].startswith("machine: ram 1M (256 pages)")
-    assert lines[3].startswith("designs: baseline, vss_v5, new_opt_v2, cc_v2 (vs base: baseline); "
-                               "2 repeats")
-    for heading in ("Results: usemem", "Model counters", "Cost per swapped page", "Metadata"):
+    assert lines[3] == ("designs: baseline, vss_v5, new_opt_v2, cc_v2 (vs base: baseline); "
+                        "compiled engine for all (every design has a C verb table)")
+    assert lines[4] == ("times: replay thread CPU seconds, 2 repeats round robin after an "
+                        "untimed warm-up round")
+    for heading in ("Results: replay CPU time", "Model counters", "Cost per swapped page",
+                    "Metadata"):
         assert heading in out
     results = out[out.index("Results"):out.index("Model counters")].splitlines()
-    assert [line.split()[0] for line in results[3:] if line] == list(DESIGNS)
+    assert [line.split()[0] for line in results[4:] if line] == list(DESIGNS)
 
 
 def test_json_to_stdout_is_valid_json_only(capsys):
-    status, out, _ = run(capsys, "compare", "memhog", *SMALL, "--repeat-passes", "2",
+    status, out, _ = run(capsys, "compare", "memhog", *SMALL, "--passes", "2",
                          "--designs", "cc_v2,baseline", "--json", "-")
     assert status == 0
     d = json.loads(out)
-    assert (d["workload"], d["params"]["repeat"], d["repeat"]) == ("memhog", 2, 2)
+    assert (d["workload"], d["params"]["passes"], d["repeat"]) == ("memhog", 2, 2)
     assert d["designs"] == ["cc_v2", "baseline"] and d["base"] == "baseline"
     assert d["machine"]["ram_pages"] == 256
     assert d["results"]["cc_v2"]["counters"]["pswpin"] > 0    # the second pass reads back
@@ -61,7 +64,7 @@ def test_csv_to_stdout_and_files(capsys, tmp_path):
     assert {r["pswpout"] for r in rows} == {"256"}
     status, out, _ = run(capsys, "compare", "usemem", *SMALL, "--csv", str(tmp_path / "r.csv"),
                          "--json", str(tmp_path / "r.json"))
-    assert status == 0 and "Results: usemem" in out
+    assert status == 0 and "Results: replay CPU time" in out
     assert len((tmp_path / "r.csv").read_text().splitlines()) == 1 + len(DESIGNS)
     assert json.loads((tmp_path / "r.json").read_text())["params"]["size"] == "2M"
 
@@ -89,7 +92,7 @@ def test_workload_and_machine_options_reach_the_trace_and_machine(capsys):
     (["--repeat", "two"], "argument --repeat: 'two' is not an integer"),
     (["--size", "12X"], "size '12X' is not a number"),
     (["--ram", "banana"], "ram: size 'banana' is not a number"),
-    (["--designs", "baseline,zswap_v9"], "--designs: unknown design 'zswap_v9'; choose from"),
+    (["--designs", "baseline,zswap_v9"], "--designs: unknown design 'zswap_v9'; registered: baseline"),
     (["--backend", "pmem"], "argument --backend: invalid choice: 'pmem'"),
     (["--mthp", "4:2"], "mthp"),
     (["--zero-share", "1.5"], "zero_share must be in [0, 1]"),
@@ -110,10 +113,10 @@ def test_bad_values_exit_2_with_one_line(capsys, argv, message):
 def test_an_option_the_workload_does_not_take_exits_2(capsys):
     status, _, err = run(capsys, "compare", "memhog", "--tasks", "2", "--dist", "zipf")
     assert status == 2
-    assert ("memhog does not take --tasks, --dist; it takes --size, --repeat-passes, --mthp, "
+    assert ("memhog does not take --tasks, --dist; it takes --size, --passes, --mthp, "
             "--nr-cpus, --seed") in err
-    status, _, err = run(capsys, "record", "usemem", "--out", "x.npz", "--repeat-passes", "2")
-    assert status == 2 and "usemem does not take --repeat-passes" in err
+    status, _, err = run(capsys, "record", "usemem", "--out", "x.npz", "--passes", "2")
+    assert status == 2 and "usemem does not take --passes" in err
 
 
 def test_unknown_workload_and_missing_workload(capsys):
@@ -141,13 +144,13 @@ def test_record_and_trace_give_identical_counters(capsys, tmp_path):
 
 def test_record_command(capsys, tmp_path):
     out_file = tmp_path / "m.npz"
-    status, out, _ = run(capsys, "record", "memhog", "--size", "4M", "--repeat-passes", "3",
+    status, out, _ = run(capsys, "record", "memhog", "--size", "4M", "--passes", "3",
                          "--out", str(out_file))
     assert status == 0 and str(out_file) in out
-    assert Trace.load(out_file) == memhog("4M", repeat=3)
+    assert Trace.load(out_file) == memhog("4M", passes=3)
     status, out, _ = run(capsys, "compare", "memhog", "--trace", str(out_file), "--repeat", "1",
                          "--no-progress", "--json", "-")
-    assert status == 0 and json.loads(out)["params"]["repeat"] == 3
+    assert status == 0 and json.loads(out)["params"]["passes"] == 3
 
 
 def test_trace_conflicts(capsys, tmp_path):
@@ -205,7 +208,7 @@ def test_selfcheck_version_and_no_command(capsys):
     status, out, _ = run(capsys, "--version")
     assert status == 0 and out.strip() == f"vswap {vswap.__version__}"
     status, out, _ = run(capsys)
-    assert status == 2 and "{compare,record,selfcheck}" in out and "Without a command" in out
+    assert status == 2 and "{compare,record,designs,selfcheck}" in out and "Without a command" in out
 
 
 def test_python_dash_m_vswap_reports_errors_without_a_traceback():

@@ -24,9 +24,9 @@ def usemem_result():
 
 
 def table_section(text, title):
-    """The lines of the table whose title starts with ``title``, header and rule dropped."""
+    """The lines of the table whose title starts with ``title``; title, context, header and rule dropped."""
     block = next(b for b in text.split("\n\n") if b.startswith(title))
-    return {line.split()[0]: line for line in block.splitlines()[3:]}
+    return {line.split()[0]: line for line in block.splitlines()[4:]}
 
 
 def cells(line):
@@ -78,7 +78,7 @@ def test_cost_table_shows_the_virtual_layers_lookups_falling(usemem_result):
 
 def test_time_statistics_and_percent_vs_base(usemem_result):
     r = usemem_result
-    base_mean = statistics.fmean(x.times["total_s"] for x in r.runs["baseline"])
+    base = [x.times["total_s"] for x in r.runs["baseline"]]
     results = table_section(r.table(), "Results")
     for row in r.rows:
         runs = r.runs[row["design"]]
@@ -94,9 +94,53 @@ def test_time_statistics_and_percent_vs_base(usemem_result):
         if row["design"] == "baseline":
             assert row["vs_base_pct"] is None and vs == "base"
         else:
-            expected = 100 * (statistics.fmean(totals) - base_mean) / base_mean
-            assert row["vs_base_pct"] == pytest.approx(expected)
-            assert vs == f"{expected:+.1f}%"
+            # paired per round (round robin), Student's t over the 2 rounds: 12.706
+            ratios = [100 * (t / b - 1) for t, b in zip(totals, base)]
+            half = 12.706 * statistics.stdev(ratios) / 2 ** 0.5
+            assert row["vs_base_pct"] == pytest.approx(statistics.fmean(ratios))
+            assert row["vs_base_ci_pct"] == pytest.approx(half)
+            assert row["vs_base_noise"] == (abs(row["vs_base_pct"]) <= half)
+            text = f"{row['vs_base_pct']:+.1f}% +/- {half:.1f}%"
+            assert vs == text + (" within noise" if row["vs_base_noise"] else "")
+
+
+def test_ratio_interval_and_within_noise():
+    mean, half = benchmark.ratio_interval([2.0, 2.2, 1.8, 2.0], [1.0, 1.1, 0.9, 1.0])
+    assert mean == pytest.approx(100.0) and half == pytest.approx(0.0, abs=1e-9)
+    mean, half = benchmark.ratio_interval([1.1, 0.9], [1.0, 1.0])
+    assert mean == pytest.approx(0.0, abs=1e-9) and half > 100       # crosses zero: noise
+    assert benchmark.ratio_interval([1.0], [2.0]) == (-50.0, None)
+    assert benchmark.ratio_interval([1.0], [0.0]) is None
+
+
+def test_short_replays_warn_and_min_time_repeats_until_the_budget():
+    r = compare("usemem", size="1M", designs="baseline,cc_v2", repeat=1, progress=False)
+    assert r.warnings and "min_time" in r.warnings[0] and "warning: " in r.header()
+    r = compare("usemem", size="32M", designs="baseline,cc_v2", repeat=1, min_time=0.1,
+                progress=False)
+    assert r.repeat > 1 and not r.warnings
+    for runs in r.runs.values():
+        assert len(runs) == r.repeat and sum(x.times["total_s"] for x in runs) >= 0.1
+    with pytest.raises(ValueError, match="min_time"):
+        compare("usemem", size="1M", min_time=-1, progress=False)
+
+
+def test_times_are_the_replay_threads_cpu_time(monkeypatch):
+    import threading
+    import time
+
+    # A busy second thread burns CPU during the replay; thread CPU time does not see it.
+    stop = threading.Event()
+    hog = threading.Thread(target=lambda: [None for _ in iter(stop.is_set, True)])
+    hog.start()
+    try:
+        t0 = time.thread_time()
+        r = replay(usemem("64M"), "baseline", Machine(ram="32M"))
+        spent = time.thread_time() - t0
+    finally:
+        stop.set()
+        hog.join()
+    assert 0 < r.times["total_s"] <= spent
 
 
 def test_base_is_the_first_design_without_baseline():
@@ -127,9 +171,9 @@ def test_throughput_formulas():
 
 def test_memhog_write_passes_count_in_throughput():
     # compare(repeat=...) is the benchmark's; memhog's own passes go through a trace.
-    trace = memhog("2M", repeat=3)
+    trace = memhog("2M", passes=3)
     r = compare(trace=trace, machine={"ram": "1M"}, repeat=1, progress=False)
-    assert r.params["repeat"] == 3 and r.trace_summary["pages_written"] == 3 * 512
+    assert r.params["passes"] == 3 and r.trace_summary["pages_written"] == 3 * 512
     (row, *_) = r.rows
     run = r.runs["baseline"][0]
     assert row["tput_kbs_mean"] == pytest.approx(3 * 512 * 4096 / 1024 / run.times["write_s"])
@@ -148,14 +192,15 @@ def test_counters_are_identical_across_repeats(usemem_result):
 def test_a_counter_that_changes_between_repeats_is_reported(monkeypatch):
     calls = []
 
-    def drifting_replay(*args, **kwargs):
-        result = replay(*args, **kwargs)
-        calls.append(result.design)
-        if calls.count("vss_v5") == 2 and result.design == "vss_v5":
+    def drifting_replay(trace, space, *args, **kwargs):
+        result = replay(trace, space, *args, **kwargs)
+        vss_v5 = isinstance(space, vswap.VirtualSwap) and not any(space.switches.values())
+        calls.append(vss_v5)
+        if vss_v5 and calls.count(True) == 2:       # the warm-up, then repeat 1
             result.stats["lookups"] += 1
         return result
     monkeypatch.setattr(benchmark, "replay", drifting_replay)
-    with pytest.raises(RuntimeError, match=r"vss_v5: stats\['lookups'\] .* in repeat 2"):
+    with pytest.raises(RuntimeError, match=r"vss_v5: stats\['lookups'\] .* in repeat 1"):
         compare("usemem", size="2M", machine={"ram": "1M"}, repeat=2, progress=False)
 
 
@@ -211,7 +256,7 @@ def test_reference_engine_gives_the_same_counters():
 
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(designs=["baseline", "zswap_v9"]), ValueError,
-     "unknown design 'zswap_v9'; choose from baseline, vss_v5, new_opt_v2, cc_v2"),
+     "unknown design 'zswap_v9'; registered: baseline, vss_v5, new_opt_v2, cc_v2"),
     (dict(designs=[]), ValueError, "designs is empty"),
     (dict(designs="cc_v2,cc_v2"), ValueError, "'cc_v2' is given twice"),
     (dict(designs=3), TypeError, "designs must be names"),
@@ -255,7 +300,7 @@ def test_progress_callable_sees_every_replay_round_robin():
                 progress=lambda *a: seen.append(a))
     total = 2 * 512                 # 512 pages touched, 512 freed
     ends = [(d, rep) for d, rep, done, tot in seen if done == tot == total]
-    assert ends == [(d, rep) for rep in (1, 2) for d in DESIGNS]
+    assert ends == [(d, rep) for rep in (0, 1, 2) for d in DESIGNS]     # 0: the warm-up
     assert all(0 <= done <= tot == total for _, _, done, tot in seen)
     assert r.repeat == 2
 
@@ -320,8 +365,13 @@ def test_to_json_and_to_csv_files(usemem_result, tmp_path):
 
 def test_table_headings_and_header(usemem_result):
     text = usemem_result.table()
-    for heading in ("Results: usemem", "Model counters", "Cost per swapped page", "Metadata"):
+    context = usemem_result.context()
+    assert context.startswith("usemem size=8M tasks=1") and "ram 4M" in context
+    assert context.endswith(f"; compiled engine; vswap {vswap.__version__}")
+    for heading in ("Results: replay CPU time", "Model counters", "Cost per swapped page",
+                    "Metadata"):
         assert f"\n\n{heading}" in text
+        assert text[text.index(f"\n\n{heading}"):].splitlines()[3] == f"[{context}]"
     assert text.startswith(f"vswap {vswap.__version__}: usemem size=8M")
     assert "machine: ram 4M (1,024 pages)" in text
     assert str(usemem_result) == text

@@ -51,7 +51,7 @@ def assert_same(fast, slow):
 
 TRACES = {
     "usemem-2tasks-mthp": lambda: usemem("1M", tasks=2, mthp={2: 0.5}, zero_share=0.2, seed=1),
-    "memhog-r3": lambda: memhog("1M", repeat=3),
+    "memhog-r3": lambda: memhog("1M", passes=3),
     "random-zipf": lambda: random_touch("1M", accesses=600, dist="zipf", seed=2,
                                         mthp="4:0.3", zero_share=0.1),
     "mixed": lambda: mixed("2M", seed=3),
@@ -112,7 +112,7 @@ def test_reclaim_batch_overshoots_by_less_than_a_batch(batch):
 @pytest.mark.parametrize("design", DESIGNS)
 def test_memhog_second_pass_faults_every_page_back(design):
     s, r = 1024, 300
-    c = replay(memhog(s * 4096, repeat=2), design, Machine(ram=r * 4096, reclaim_batch=1)).counters
+    c = replay(memhog(s * 4096, passes=2), design, Machine(ram=r * 4096, reclaim_batch=1)).counters
     assert c["pswpin"] == s  # FIFO on a loop bigger than RAM: every access misses
     assert c["pswpout"] == (s - r) + s
     assert c["zram_same"] == c["pswpout"] and c["zram_comp"] == 0  # 0xff pages: same-filled
@@ -122,7 +122,7 @@ def test_memhog_second_pass_faults_every_page_back(design):
 def test_readahead_turns_faults_into_hits(design):
     s, r = 1024, 300
     m = Machine(ram=r * 4096, reclaim_batch=1, backend="swapfile", readahead=8)
-    c = replay(memhog(s * 4096, repeat=2), design, m).counters
+    c = replay(memhog(s * 4096, passes=2), design, m).counters
     assert c["pswpin"] + c["swap_ra_hit"] == s
     assert c["swap_ra_hit"] == c["swap_ra"] > s // 2
 

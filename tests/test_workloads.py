@@ -209,7 +209,7 @@ def test_zero_share_with_mthp_is_per_block():
 @pytest.mark.parametrize("repeat", [1, 2, 3])
 def test_memhog_passes(repeat):
     pages = size_to_pages("30M")  # 7680 pages: three 10 MiB chunks
-    t = memhog("30M", repeat=repeat)
+    t = memhog("30M", passes=repeat)
     t.validate()
     assert t.pages_touched == pages
     assert t.pages_written == repeat * pages
@@ -233,7 +233,7 @@ def test_memhog_48g():
 
 
 def test_memhog_with_mthp_still_touches_in_10m_chunks():
-    t = memhog("40M", repeat=2, mthp={9: 0.5, 4: 0.25}, seed=1)
+    t = memhog("40M", passes=2, mthp={9: 0.5, 4: 0.25}, seed=1)
     t.validate()
     touch = t.op == TOUCH
     rel = t.vpn[touch].astype(np.int64)
@@ -327,7 +327,7 @@ def test_mixed_parameters():
 
 @pytest.mark.parametrize("name, params", [
     ("usemem", dict(size="8M", tasks=2, mthp="4:0.5", zero_share=0.2)),
-    ("memhog", dict(size="8M", repeat=2, mthp="4:0.3")),
+    ("memhog", dict(size="8M", passes=2, mthp="4:0.3")),
     ("random", dict(size="8M", dist="zipf", accesses=500, zero_share=0.2)),
     ("mixed", dict(size="8M")),
 ])
@@ -527,10 +527,10 @@ def test_load_rejects_what_is_not_a_trace(tmp_path):
     (lambda: usemem("1M", seed=-1), ValueError, "seed"),
     (lambda: usemem("1M", seed="a"), TypeError, "seed"),
     (lambda: usemem("1024T", tasks=5), ValueError, "2\\*\\*40"),
-    (lambda: memhog("1M", repeat=0), ValueError, "repeat"),
+    (lambda: memhog("1M", passes=0), ValueError, "passes"),
     (lambda: memhog("8192T"), ValueError, "2\\*\\*40"),
     (lambda: memhog("1M", nr_cpus=100), ValueError, "nr_cpus"),
-    (lambda: memhog("", repeat=1), ValueError, "size"),
+    (lambda: memhog("", passes=1), ValueError, "size"),
     (lambda: random_touch("1M", dist="pareto"), ValueError, "dist"),
     (lambda: random_touch("1M", dist="zipf", alpha=1.0), ValueError, "alpha"),
     (lambda: random_touch("1M", dist="zipf", alpha=0.5), ValueError, "alpha"),
@@ -554,7 +554,7 @@ def test_make_workload():
     with pytest.raises(ValueError, match="unknown workload 'usemen'.*usemem, memhog, random"):
         make_workload("usemen", size="1M")
     with pytest.raises(ValueError, match="memhog does not take tasks, zero_share; it takes: size, "
-                                         "repeat, mthp, nr_cpus, seed"):
+                                         "passes, mthp, nr_cpus, seed"):
         make_workload("memhog", size="1M", tasks=2, zero_share=0.1)
     with pytest.raises(ValueError, match="needs a size"):
         make_workload("usemem")
@@ -604,7 +604,7 @@ def test_generated_traces_always_validate(name, pages, mthp, zero_share, tasks, 
                    interleave=interleave, seed=seed)
         assert t.pages_touched == tasks * pages == pages_by(t, FREE)
     elif name == "memhog":
-        t = memhog(size, repeat=repeat, mthp=mthp, nr_cpus=nr_cpus, seed=seed)
+        t = memhog(size, passes=repeat, mthp=mthp, nr_cpus=nr_cpus, seed=seed)
         assert t.pages_written == repeat * pages
     elif name == "random":
         t = random_touch(size, accesses=accesses, dist=dist, mthp=mthp, zero_share=zero_share,

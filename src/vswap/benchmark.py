@@ -231,8 +231,8 @@ def check_memory(span: int, swap_pages: int) -> None:
     """MemoryError ("needs about N GiB") when a replay would not fit in the machine's memory now.
 
     Checked by :func:`compare` before it starts, so a huge trace fails at
-    once instead of after minutes (or in the OOM killer). Runtime
-    complexity: O(1).
+    once instead of after minutes (or in the OOM killer).
+    Runtime complexity: O(1).
 
     >>> check_memory(1 << 20, 1 << 20)
     >>> check_memory(1 << 40, 1 << 40)
@@ -246,7 +246,8 @@ def check_memory(span: int, swap_pages: int) -> None:
                           f"the machine has {have / (1 << 30):,.1f} GiB available")
 
 
-#: Replays shorter than this (CPU seconds) get a warning: their times are mostly noise.
+#: A design whose timed replays add up to less than this (CPU seconds) gets a
+#: warning: its times are mostly noise.
 SHORT_REPLAY_S = 0.1
 #: Rounds :func:`compare` stops at even when ``min_time`` is not reached.
 MAX_ROUNDS = 1000
@@ -297,8 +298,8 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3
     ``swap_stats``, ``footprint`` of each replay) are checked to be equal
     across repeats (RuntimeError naming the counter otherwise); they, not
     the times, are what compares across engines. MemoryError before the
-    run when it would not fit in memory (:func:`check_memory`). Runtime
-    complexity: O((repeat + 1) * len(designs) * pages touched, written and
+    run when it would not fit in memory (:func:`check_memory`).
+    Runtime complexity: O((repeat + 1) * len(designs) * pages touched, written and
     freed).
 
     >>> from vswap.replay import Machine
@@ -432,8 +433,8 @@ def ratio_interval(times: list[float], base: list[float]) -> tuple[float, float 
 
     Pairs are the replays of one round (round robin, so machine drift hits
     both alike); the half-width is Student's t over the rounds, None for a
-    single round; None altogether when a base time is 0. Runtime
-    complexity: O(rounds).
+    single round; None altogether when a base time is 0.
+    Runtime complexity: O(rounds).
 
     >>> mean, half = ratio_interval([1.1, 1.2, 1.1], [1.0, 1.0, 1.0])
     >>> round(mean, 1), round(half, 1)
@@ -529,17 +530,20 @@ class CompareResult:
 
     @property
     def warnings(self) -> list[str]:
-        """Why the times may mislead, one line each: replays under :data:`SHORT_REPLAY_S`. Runtime complexity: O(designs * repeat).
+        """Why the times may mislead, one line each: a design with under :data:`SHORT_REPLAY_S` of timed replays.
+
+        Runtime complexity: O(designs * repeat).
 
         >>> compare("memhog", size="1M", designs="cc_v2", repeat=1, progress=False).warnings
-        ['replays of about ... s (under 0.1 s): the times are mostly noise; compare a larger size or give min_time (--min-time SECONDS)']
+        ['replays of about ... s (under 0.1 s in all): the times are mostly noise; compare a larger size or give min_time (--min-time SECONDS)']
         """
-        means = [statistics.fmean(r.times["total_s"] for r in runs) for runs in self.runs.values()]
-        shortest = min(means)
-        if shortest >= SHORT_REPLAY_S or (self.min_time or 0) >= SHORT_REPLAY_S:
+        spent = min(sum(r.times["total_s"] for r in runs) for runs in self.runs.values())
+        if spent >= SHORT_REPLAY_S:
             return []
-        return [f"replays of about {shortest:.2g} s (under {SHORT_REPLAY_S} s): the times are "
-                f"mostly noise; compare a larger size or give min_time (--min-time SECONDS)"]
+        shortest = min(statistics.fmean(r.times["total_s"] for r in runs)
+                       for runs in self.runs.values())
+        return [f"replays of about {shortest:.2g} s (under {SHORT_REPLAY_S} s in all): the times "
+                f"are mostly noise; compare a larger size or give min_time (--min-time SECONDS)"]
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -560,8 +564,8 @@ class CompareResult:
         was swapped out); ``footprint_bytes`` (metadata bytes,
         kernel-equivalent, just before the first free),
         ``footprint_bytes_per_page`` (per ``pswpout``, None for none) and
-        ``footprint_<component>``. An sd is None for one repeat. Runtime
-        complexity: O(designs * (repeat + counters)).
+        ``footprint_<component>``. An sd is None for one repeat.
+        Runtime complexity: O(designs * (repeat + counters)).
 
         >>> r = compare("usemem", size="2M", machine={"ram": "1M"}, repeat=2, progress=False)
         >>> row = r.rows[1]
@@ -782,7 +786,7 @@ class CompareResult:
         machine: ram 340K (85 pages), swap 4M (1,024 pages), backend zram, zero detection on, readahead 1, reclaim batch 32, watermark 0 pages
         designs: cc_v2 (vs base: cc_v2); compiled engine for all (every design has a C verb table)
         times: replay thread CPU seconds, 1 repeat round robin after an untimed warm-up round
-        warning: replays of about ... s (under 0.1 s): the times are mostly noise; ...
+        warning: replays of about ... s (under 0.1 s in all): the times are mostly noise; ...
         """
         m, s = self.machine, self.trace_summary
         swap = m.swap_pages_for(s["nr_pages"])

@@ -167,8 +167,8 @@ def load_factory(spec: str) -> Callable[..., Any]:
     """The callable ``spec`` names as ``module:attribute`` (``mypkg.mymod:factory``).
 
     ValueError (one line, naming the spec) when the module cannot be
-    imported, the attribute is missing or not callable. Runtime
-    complexity: that of the import.
+    imported, the attribute is missing or not callable.
+    Runtime complexity: that of the import.
 
     >>> load_factory("vswap.designs:swap_devices").__name__
     'swap_devices'
@@ -311,8 +311,8 @@ def swap_devices(machine: Any, span: int, *, reference: bool = False) -> Any:
     """One swap device sized for ``span`` pages on ``machine`` (named after its backend), in a set.
 
     What the built-in factories build their design on; yours may too.
-    ``reference=True``: the pure-Python twin's classes. Runtime
-    complexity: O(swap pages).
+    ``reference=True``: the pure-Python twin's classes.
+    Runtime complexity: O(swap pages).
 
     >>> from vswap.replay import Machine
     >>> swap_devices(Machine(ram="8M", swap="4M"), 4096)[0].nr_slots

@@ -206,7 +206,7 @@ class Trace:
         """One line: name, events per op, pages and CPUs. Runtime complexity: O(n).
 
         >>> from vswap.workloads import memhog
-        >>> memhog("20M", repeat=2)
+        >>> memhog("20M", passes=2)
         Trace('memhog', 5 events: 2 TOUCH, 2 WRITE, 1 FREE; 5120 pages touched, 10240 written,
               span 5120 pages, 1 cpus)
         """
@@ -259,7 +259,7 @@ class Trace:
         """Pages written: TOUCH plus WRITE pages. Runtime complexity: O(n).
 
         >>> from vswap.workloads import memhog
-        >>> memhog("1M", repeat=3).pages_written
+        >>> memhog("1M", passes=3).pages_written
         768
         """
         return self._sum_nr(self.op != FREE)
@@ -281,7 +281,7 @@ class Trace:
         gets at its first touch). Runtime complexity: O(n).
 
         >>> from vswap.workloads import memhog
-        >>> s = memhog("40M", repeat=2).summary()
+        >>> s = memhog("40M", passes=2).summary()
         >>> s["events_per_op"], s["pages_written"], s["same_share"]
         ({'TOUCH': 4, 'WRITE': 4, 'FREE': 1}, 20480, 1.0)
         """
@@ -818,26 +818,26 @@ def usemem(size: str | int, *, tasks: int = 1, mthp: dict | str | None = None,
     return events.trace("usemem", params, ncpu)
 
 
-def memhog(size: str | int, *, repeat: int = 1, mthp: dict | str | None = None,
+def memhog(size: str | int, *, passes: int = 1, mthp: dict | str | None = None,
            nr_cpus: int = 1, seed: int = 0) -> Trace:
-    """``memhog -r<repeat> size``: one task memsets its region to 0xff ``repeat`` times, then exits.
+    """``memhog -r<passes> size``: one task memsets its region to 0xff ``passes`` times, then exits.
 
     Pass 1 is TOUCH of the region in ascending chunks of 10 MiB (2560
     pages, memhog's ``memset`` unit; cut further at folio-order runs with
-    an mTHP mix), passes 2..repeat are WRITE of the same chunks; content is
+    an mTHP mix), passes 2..passes are WRITE of the same chunks; content is
     SAME throughout (0xff pages are same-filled, not zero-filled). memhog
     never calls munmap: the exit teardown is one FREE of the whole region.
     memhog is single-threaded, so every event is on CPU 0; ``nr_cpus`` is
     the trace's CPU count only (the machine has that many CPUs). ``seed``
-    places the folio orders. Runtime complexity: O(repeat * pages / 2560)
+    places the folio orders. Runtime complexity: O(passes * pages / 2560)
     plus O(pages / 2**max_order) with an mTHP mix.
 
     >>> from vswap.workloads import memhog
-    >>> t = memhog("48G", repeat=2)
+    >>> t = memhog("48G", passes=2)
     >>> len(t), t.pages_touched, t.pages_written   # 4916 chunks per pass, one exit
     (9833, 12582912, 25165824)
     """
-    params = dict(size=_size_param(size), repeat=_check_int("repeat", repeat, 1),
+    params = dict(size=_size_param(size), passes=_check_int("passes", passes, 1),
                   mthp=_mthp_str(mix := _parse_mthp(mthp)), nr_cpus=_nr_cpus(nr_cpus, 1),
                   seed=_check_seed(seed))
     pages = size_to_pages(size)
@@ -846,7 +846,7 @@ def memhog(size: str | int, *, repeat: int = 1, mthp: dict | str | None = None,
     events = _Events()
     _, step = _touch(events, 0, 0, pages, mix, 0.0, SAME, 0, rng, _MEMHOG_CHUNK)
     start, end, idx = _chunks(pages, _MEMHOG_CHUNK)
-    for p in range(1, params["repeat"]):
+    for p in range(1, params["passes"]):
         events.add(step + idx, 0, WRITE, start, end - start, 0, SAME, 0)
         step += idx.shape[0]
     events.add(step, 0, FREE, 0, pages, 0, 0, 0)
@@ -997,7 +997,7 @@ def make_workload(name: str, **params: Any) -> Trace:
     >>> make_workload("memhog", size="1M", tasks=2)
     Traceback (most recent call last):
     ...
-    ValueError: memhog does not take tasks; it takes: size, repeat, mthp, nr_cpus, seed
+    ValueError: memhog does not take tasks; it takes: size, passes, mthp, nr_cpus, seed
     """
     if name not in WORKLOADS:
         raise ValueError(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}")
