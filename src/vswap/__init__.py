@@ -42,11 +42,14 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # vswap.compare(...) and vswap.CompareResult, loaded on first use: the
+    # vswap.compare(...), vswap.CompareResult and vswap.register_design, loaded on first use: the
     # benchmark pulls in the replay engines and the reference model, which
     # a plain "import vswap" does not need. Not in __all__, which lists the
     # compiled core's names (the reference model mirrors exactly those).
     if name in ("compare", "CompareResult"):
         from vswap import benchmark
         return getattr(benchmark, name)
+    if name == "register_design":
+        from vswap import designs
+        return designs.register_design
     raise AttributeError(f"module 'vswap' has no attribute {name!r}")

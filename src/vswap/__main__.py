@@ -187,8 +187,8 @@ def _check_output(parser: argparse.ArgumentParser, flag: str, path: str | None) 
     try:                            # the one sure test (root passes os.access, /proc does not)
         with open(full, "ab"):
             pass
-    except OSError as exc:
-        parser.error(f"{flag} {path}: {exc.strerror or exc}")
+    except (OSError, ValueError) as exc:        # ValueError: an embedded NUL
+        parser.error(f"{flag} {path}: {getattr(exc, 'strerror', None) or exc}")
     if not existed:
         os.unlink(full)
 

@@ -464,19 +464,20 @@ class Trace:
         ValueError: ...junk.npz is not a vswap trace (not an .npz file)
         """
         where = os.fspath(path)
-        try:
-            data = np.load(path, allow_pickle=False)
-        except (zipfile.BadZipFile, ValueError, EOFError, zlib.error, KeyError):
-            raise ValueError(f"{where} is not a vswap trace (not an .npz file)") from None
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError(f"{where} is not a vswap trace (a .npy array, not an .npz file)")
-        try:
-            with data:
-                files = {k: data[k] for k in data.files}
-        except (zipfile.BadZipFile, ValueError, EOFError, zlib.error, OSError, KeyError) as exc:
-            # a damaged or truncated archive: CRC, inflate or header errors of one member
-            raise ValueError(f"{where} is damaged or not a vswap trace "
-                             f"({type(exc).__name__}: {exc})") from None
+        with open(path, "rb") as f:     # np.load leaves a file it opened open when it fails
+            try:
+                data = np.load(f, allow_pickle=False)
+            except (zipfile.BadZipFile, ValueError, EOFError, zlib.error, KeyError):
+                raise ValueError(f"{where} is not a vswap trace (not an .npz file)") from None
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError(f"{where} is not a vswap trace (a .npy array, not an .npz file)")
+            try:
+                with data:
+                    files = {k: data[k] for k in data.files}
+            except (zipfile.BadZipFile, ValueError, EOFError, zlib.error, OSError, KeyError) as exc:
+                # a damaged or truncated archive: CRC, inflate or header errors of one member
+                raise ValueError(f"{where} is damaged or not a vswap trace "
+                                 f"({type(exc).__name__}: {exc})") from None
         if "meta" not in files:
             raise ValueError(f"{where} is not a vswap trace (no 'meta' entry)")
         try:
