@@ -230,3 +230,52 @@ def test_module_examples():
     for test in tests.values():
         runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
+
+
+def test_page_cluster_sets_the_readahead_window(capsys):
+    status, out, _ = run(capsys, "compare", "memhog", "--size", "2M", "--ram", "1M",
+                         "--passes", "2", "--backend", "swapfile", "--page-cluster", "2",
+                         "--designs", "baseline", "--repeat", "1", "--no-progress", "--json", "-")
+    assert status == 0
+    d = json.loads(out)
+    assert d["machine"]["readahead_pages"] == 4
+    assert d["results"]["baseline"]["counters"]["swap_ra"] > 0
+    status, _, err = run(capsys, "compare", "usemem", "--page-cluster", "3", "--readahead", "8")
+    assert status == 2 and "give one" in err
+    status, _, err = run(capsys, "compare", "usemem", "--page-cluster", "10")
+    assert status == 2 and "invalid choice" in err and err.count("\n") == 1
+
+
+def test_designs_command_and_list_designs(capsys):
+    status, out, _ = run(capsys, "designs")
+    assert status == 0
+    names = [line.split()[0] for line in out.splitlines()]
+    assert names[:5] == [*DESIGNS, "virtual"] and "module:factory" in out
+    status, again, _ = run(capsys, "compare", "--list-designs")
+    assert status == 0 and again == out
+
+
+def test_user_design_as_module_factory_beside_the_builtins(capsys, monkeypatch):
+    from pathlib import Path
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "examples"
+                                    / "python_design"))
+    status, out, err = run(capsys, "compare", "usemem", "--size", "2M", "--ram", "1M",
+                           "--designs", "baseline,cc_v2,dictswap:make", "--repeat", "1",
+                           "--no-progress")
+    assert status == 0
+    assert "reference engine for all (dictswap:make has no C verb table)" in out
+    results = out[out.index("Results"):out.index("Model counters")].splitlines()
+    assert [line.split()[0] for line in results[4:] if line] == ["baseline", "cc_v2",
+                                                                  "dictswap:make"]
+    status, _, err = run(capsys, "compare", "usemem", "--designs", "dictswap:make",
+                         "--engine", "compiled")
+    assert status == 2 and "dictswap:make has no C verb table" in err
+    sys.modules.pop("dictswap", None)
+
+
+def test_virtual_switch_ablation_from_the_command_line(capsys):
+    status, out, _ = run(capsys, "compare", "usemem", *SMALL, "--designs",
+                         "virtual,virtual+mru_cluster_cache", "--json", "-")
+    assert status == 0
+    per_page = {r["design"]: r["per_page_mru_hits"] for r in json.loads(out)["rows"]}
+    assert per_page["virtual"] == 0 < per_page["virtual+mru_cluster_cache"]

@@ -427,3 +427,21 @@ def test_every_public_name_documents_complexity_and_an_example():
             if "Runtime complexity:" not in doc or ">>>" not in doc:
                 missing.append(qual)
     assert not missing
+
+
+def test_every_printed_counter_is_documented_in_one_table():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "counters.rst").read_text()
+    documented = set(re.findall(r"^([a-z_]+(?:, [a-z_]+)?)\s{2,}", text, re.M))
+    names = {n for entry in documented for n in entry.split(", ")}
+    r = compare("usemem", size="2M", machine={"ram": "1M", "backend": "zswap"}, repeat=1,
+                progress=False, designs="baseline,vss_v5,cc_v2")
+    printed = set(COUNTER_NAMES)
+    for runs in r.runs.values():
+        printed |= set(runs[0].stats) | set(runs[0].swap_stats)
+        printed |= set(runs[0].footprint) - {"total"}
+    assert printed - names == set()
+    # and the trace's pages_written is the model's: one meaning
+    assert all(row["pages_written"] == r.trace_summary["pages_written"] for row in r.rows)

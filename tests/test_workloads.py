@@ -617,3 +617,17 @@ def test_generated_traces_always_validate(name, pages, mthp, zero_share, tasks, 
     t.validate()
     assert t.nr_cpus == nr_cpus
     assert make_workload(t.name, **t.params) == t
+
+
+def test_mthp_by_folio_size():
+    assert usemem("4M", mthp="64K:0.5,2M:0.25") == usemem("4M", mthp="4:0.5,9:0.25")
+    assert memhog("4M", mthp="8k:1").params["mthp"] == "1:1.0"
+    for bad, why in (("3K:0.5", "power-of-two"), ("4K:0.5", "above one"), ("4M:0.5", "outside"),
+                     ("64Q:0.5", "is not"), ("12K:0.1", "power-of-two")):
+        with pytest.raises(ValueError, match=why):
+            usemem("4M", mthp=bad)
+
+
+def test_p_and_e_size_suffixes():
+    assert wl.parse_size("1P") == 1 << 50 and wl.parse_size("2e") == 2 << 60
+    assert wl.size_to_pages("1P") == 1 << 38

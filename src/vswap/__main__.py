@@ -248,6 +248,11 @@ def _compare(parser: argparse.ArgumentParser, args) -> int:
                                    ("readahead", args.readahead),
                                    ("reclaim_batch", args.reclaim_batch),
                                    ("watermark", args.watermark)) if v is not None}
+    if args.page_cluster is not None:
+        if args.readahead is not None:
+            parser.error("--page-cluster and --readahead both set the read-ahead window; "
+                         "give one")
+        overrides["readahead"] = 1 << args.page_cluster
     if args.no_zero_detection:
         overrides["zero_detection"] = False
     try:
@@ -347,6 +352,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                    help="swap zero pages out like any other (no zeromap)")
     m.add_argument("--readahead", type=_positive_int, metavar="PAGES",
                    help="VMA read-ahead window (default 1 for zram, else 8)")
+    m.add_argument("--page-cluster", type=int, choices=range(10), metavar="N",
+                   help="the kernel's vm.page-cluster: read ahead 2**N pages "
+                   "(--readahead 2**N; 0 .. 9)")
     m.add_argument("--reclaim-batch", type=_positive_int, metavar="PAGES",
                    help="pages reclaimed at least per reclaim call (default 32)")
     m.add_argument("--watermark", metavar="SIZE", help="reclaim this far below --ram")

@@ -581,10 +581,12 @@ def _parse_mthp(mthp: Any) -> dict[int, float]:
             try:
                 if not sep:
                     raise ValueError
-                items.append((int(key), float(val)))
-            except ValueError:
-                raise ValueError(f"mthp {mthp!r}: {part!r} is not 'order:share' "
-                                 f"(e.g. '4:0.5,9:0.1')") from None
+                items.append((_mthp_order(key), float(val)))
+            except ValueError as exc:
+                why = f": {exc}" if str(exc) else ""
+                raise ValueError(f"mthp {mthp!r}: {part!r} is not 'size:share' or "
+                                 f"'order:share' (e.g. '64K:0.5,2M:0.1' or '4:0.5,9:0.1'){why}") \
+                    from None
     elif isinstance(mthp, dict):
         items = list(mthp.items())
     else:
@@ -604,6 +606,18 @@ def _parse_mthp(mthp: Any) -> dict[int, float]:
     if total > 1.0 + 1e-9:
         raise ValueError(f"mthp shares sum to {total:g}, more than 1")
     return {k: v for k, v in sorted(mix.items()) if v > 0}
+
+
+def _mthp_order(key: str) -> int:
+    """A folio order from an order (``4``) or a folio size (``64K``: the kernel's hugepages-64kB)."""
+    key = key.strip()
+    if key.isdigit():
+        return int(key)
+    nbytes = parse_size(key)
+    pages = nbytes // PAGE_SIZE
+    if nbytes % PAGE_SIZE or pages < 2 or pages & (pages - 1):
+        raise ValueError(f"folio size {key} is not a power-of-two number of pages above one")
+    return pages.bit_length() - 1
 
 
 def _mthp_str(mix: dict[int, float]) -> str | None:
@@ -785,13 +799,18 @@ def usemem(size: str | int, *, tasks: int = 1, mthp: dict | str | None = None,
     Content is DATA (usemem's ascending words are never zero or same-filled)
     except a ``zero_share`` of pages made ZERO, per block of the mTHP layout.
     ``mthp`` gives the share of memory in folios of each order 1..9 (the
-    rest is order 0); ``interleave`` must be a multiple of the largest folio.
+    rest is order 0), keyed by order or by folio size as the kernel's
+    ``hugepages-<size>kB`` directories are (``"64K:0.5,2M:0.25"`` is
+    ``"4:0.5,9:0.25"``; the params keep orders); ``interleave`` must be a
+    multiple of the largest folio.
     Task ``t`` runs on CPU ``t % nr_cpus`` (``nr_cpus`` defaults to
     ``min(tasks, 64)``). Runtime complexity: O(events) plus O(pages /
     2**max_order) per task for an mTHP mix or zero share; no per-page work
     otherwise.
 
     >>> from vswap.workloads import usemem, OPS
+    >>> usemem("4M", mthp="64K:0.5,2M:0.25").params["mthp"]
+    '4:0.5,9:0.25'
     >>> t = usemem("4M", tasks=2, interleave=512)
     >>> [(OPS[o], int(v), int(n), int(c)) for o, v, n, c in zip(t.op, t.vpn, t.nr, t.cpu)]
     [('TOUCH', 0, 512, 0), ('TOUCH', 1536, 512, 1), ('TOUCH', 512, 512, 0), ('TOUCH', 2048, 512, 1),
