@@ -180,3 +180,72 @@ def test_batch_calls_are_judged_as_their_single_calls():
     machine.run_step(Step("swap_free_many", (np.array([e, e, e], dtype=np.uint64),)))
     assert machine.model.entries[e].count == 2
     machine.observable_state_matches_the_model()
+
+
+def test_a_swapoff_that_does_nothing_is_caught_by_default():
+    class LazySwapoff(ToySwap):
+        def swapoff(self, device, page_tables):
+            return 0       # the written-back pages stay on the device
+
+    class Fuzz(SwapSpaceMachine):
+        factory = lambda: LazySwapoff(32)  # noqa: E731
+    assert StepConfig().swapoff
+    report = Fuzz.find_bug(progress=False)
+    assert report is not None and "space.swapoff(0, None)" in report
+    assert "still reads from device 0" in report.splitlines()[-1]
+
+
+def test_vswap_testing_without_hypothesis_names_the_extra():
+    import subprocess
+    code = ("import sys; sys.modules['hypothesis'] = None\n"
+            "import vswap.testing\n"
+            "from vswap.testing import ToySwap, SwapModel, assert_consistent\n"
+            "assert ToySwap(8).folio_alloc_swap(1) == 1\n"
+            "try:\n"
+            "    from vswap.testing import SwapSpaceMachine\n"
+            "except ImportError as exc:\n"
+            "    print(exc)\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(vswap.__file__).parent.parent)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "pip install 'vswap[test]'" in out.stdout and "SwapSpaceMachine" in out.stdout
+
+
+def test_find_bug_reports_progress_and_coverage(capsys):
+    import io
+    sys.path.insert(0, str(DOCS_EXAMPLES))
+    try:
+        import fuzz_leaky
+    finally:
+        sys.path.remove(str(DOCS_EXAMPLES))
+    err = io.StringIO()
+    report = fuzz_leaky.LeakyFuzz.find_bug(max_seconds=30, progress=err)
+    assert report is not None and "put_swap_folio" in report
+    lines = err.getvalue().splitlines()
+    assert lines[-1].startswith("vswap.testing: LeakyFuzz: ") and " steps; " in lines[-1]
+    assert any("minimising" in line for line in lines)
+    with pytest.raises(ValueError, match="max_seconds"):
+        fuzz_leaky.LeakyFuzz.find_bug(max_seconds=0)
+
+
+def test_coverage_summary_names_the_verbs_never_reached():
+    class Narrow(SwapSpaceMachine):
+        factory = lambda: ToySwap(32)  # noqa: E731
+        config = StepConfig(weights={"writeback": 0, "zswap_store": 0})
+    Narrow.TestCase("runTest").runTest()
+    summary = Narrow.coverage_summary()
+    assert summary.startswith("Narrow: ") and "writeback" not in summary
+    assert Narrow.coverage["steps"] > 0 and "folio_alloc_swap" not in summary.split(":", 2)[-1]
+
+
+def test_docs_example_output_is_what_find_bug_prints():
+    text = (Path(__file__).resolve().parent.parent / "docs" / "fuzzing.rst").read_text()
+    block = text[text.index("    space = factory()"):]
+    shown = [line[4:] for line in block.split("\n\n")[0].splitlines()]
+    sys.path.insert(0, str(DOCS_EXAMPLES))
+    try:
+        import fuzz_leaky
+    finally:
+        sys.path.remove(str(DOCS_EXAMPLES))
+    assert fuzz_leaky.main().splitlines() == shown

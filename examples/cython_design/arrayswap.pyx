@@ -264,7 +264,21 @@ cdef class ArraySwap:
         return 0
 
     def swapoff(self, device, page_tables):
-        """No devices: nothing to bring back. O(1)."""
+        """Bring every page written to "device" 0 back as an order-0 folio in the swap cache.
+
+        The PTEs keep their entries, so no page table is rewritten: returns
+        0. ValueError for another device. O(entries).
+        """
+        cdef uint64_t i
+        cdef slot_t* s
+        if operator.index(device) != 0:
+            raise ValueError(f"ArraySwap has one device, 0, not {device}")
+        for i in range(self.nr):
+            s = &self.s[i]
+            if s.flags & F_USED and not s.flags & (F_FOLIO | F_ZERO | F_ZSWAP):
+                s.flags = (s.flags & ~F_SHADOW) | F_FOLIO | F_CACHED
+                s.folio = (<uint64_t>1 << 62) | i
+                s.order = 0
         return 0
 
     def memory_footprint(self):

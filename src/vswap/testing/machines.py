@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
+import time
 from collections import Counter
 from dataclasses import replace
 from typing import Any, Callable
 
-from hypothesis import note
+from hypothesis import Phase, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from vswap.errors import NoEntry, NoSpace
-from vswap.protocol import LOOKUP_KINDS
+from vswap.protocol import LOOKUP_KINDS, swp_type
 from vswap.testing.invariants import assert_consistent
 from vswap.testing.model import SwapModel, normalise_lookup
 from vswap.testing.strategies import (
-    Step, StepConfig, _folio_runs, _runs, allocator_steps, orders, swap_steps,
+    BATCH_VERBS, VERBS, Step, StepConfig, _folio_runs, _runs, allocator_steps, orders, swap_steps,
 )
 
 __all__ = ["SwapSpaceMachine", "SwapDeviceMachine"]
@@ -109,6 +111,40 @@ _BATCH_JUDGES: dict[str, tuple[str, Callable[[Step, int], tuple]]] = {
 }
 
 
+class _Progress:
+    """find_bug's status line on stderr: runs, then the shortest failure while shrinking."""
+
+    def __init__(self, name: str, out: Any) -> None:
+        self.name, self.out = name, out
+        self.t0 = self.last = time.monotonic()
+        self.runs, self.shortest = 0, None
+
+    def run(self) -> None:
+        self.runs += 1
+        self.tick()
+
+    def failure(self, n: int) -> None:
+        self.shortest = n if self.shortest is None else min(self.shortest, n)
+        self.tick()
+
+    def tick(self) -> None:
+        if time.monotonic() - self.last >= 0.5:
+            self.last = time.monotonic()
+            what = (f"searching, {self.runs:,} runs" if self.shortest is None else
+                    f"shrinking, shortest failing run {self.shortest} calls "
+                    f"({self.runs:,} runs)")
+            self.say(what)
+
+    def say(self, what: str) -> None:
+        self.out.write(f"vswap.testing: {self.name}: {what}, "
+                       f"{time.monotonic() - self.t0:.1f} s\n")
+        self.out.flush()
+
+    def done(self, summary: str) -> None:
+        self.out.write(f"vswap.testing: {summary}\n")
+        self.out.flush()
+
+
 class SwapSpaceMachine(RuleBasedStateMachine):
     """Lockstep fuzzing of a :class:`~vswap.protocol.SwapSpace` against the protocol model.
 
@@ -120,9 +156,10 @@ class SwapSpaceMachine(RuleBasedStateMachine):
     test to paste. Runtime complexity: O(live entries) queries per step.
 
     >>> from vswap import DirectSwap, SwapDevices, SwapDevice
-    >>> from vswap.testing import SwapSpaceMachine
+    >>> from vswap.testing import StepConfig, SwapSpaceMachine
     >>> class DirectFuzz(SwapSpaceMachine):
     ...     factory = lambda: DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+    ...     config = StepConfig(page_tables=True)    # its swapoff rewrites the page tables
     >>> from hypothesis import settings
     >>> DirectFuzz.TestCase.settings = settings(max_examples=3, stateful_step_count=10)
     >>> DirectFuzz.TestCase("runTest").runTest()
@@ -136,6 +173,7 @@ class SwapSpaceMachine(RuleBasedStateMachine):
     coverage: Counter = Counter()
     _last_failure: list[Step] | None = None
     _last_setup: Any = None
+    _reporter: Any = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -147,6 +185,8 @@ class SwapSpaceMachine(RuleBasedStateMachine):
         super().__init__()
         if _factory(type(self), "factory") is None:
             raise TypeError(f"{type(self).__name__} must set factory = <callable returning a design>")
+        if type(self)._reporter is not None:
+            type(self)._reporter.run()
         self.model = SwapModel()
         self.next_folio = 1
         self.log: list[Step] = []
@@ -271,9 +311,14 @@ class SwapSpaceMachine(RuleBasedStateMachine):
         try:
             return self.execute(step)
         except AssertionError:
-            type(self)._last_failure = list(self.log)
-            type(self)._last_setup = self.setup_value
+            self._failed()
             raise
+
+    def _failed(self) -> None:
+        type(self)._last_failure = list(self.log)
+        type(self)._last_setup = self.setup_value
+        if type(self)._reporter is not None:
+            type(self)._reporter.failure(len(self.log))
 
     # -- multi-call scenarios (StepConfig(scenarios=True)) ---------------------------------
 
@@ -395,25 +440,82 @@ class SwapSpaceMachine(RuleBasedStateMachine):
         return steps
 
     @classmethod
-    def find_bug(cls) -> str | None:
+    def find_bug(cls, *, max_seconds: float | None = None, progress: Any = True) -> str | None:
         """Fuzz the design; return a minimal failing sequence as Python code, or None.
 
-        Runs the hypothesis machine with its settings; on a failure, replays
-        the shrunk sequence, minimises it and renders it as a test body.
+        Runs the hypothesis machine with its settings (``max_seconds=None``:
+        hypothesis shrinks a failure), or runs of a few random examples each
+        until one fails or ``max_seconds`` have passed (without hypothesis's
+        shrinking, which has no time bound). On a failure, replays the
+        sequence, minimises it (:meth:`minimize`: every call the failure does
+        not need is dropped) and renders it as a test body. ``progress``: True
+        writes a status line to stderr about twice a second (runs so far,
+        then the shortest failing sequence while shrinking) and the
+        :meth:`coverage_summary` at the end; an open file writes there;
+        False is silent. Runtime complexity: that of the hypothesis run plus
+        O(steps**2) replays to minimise.
+
+        >>> from vswap.testing import SwapSpaceMachine, ToySwap
+        >>> class Fuzz(SwapSpaceMachine):
+        ...     factory = lambda: ToySwap(16)
+        >>> Fuzz.find_bug(max_seconds=0.5, progress=False) is None
+        True
         """
+        if max_seconds is not None and not (isinstance(max_seconds, (int, float))
+                                            and 0 < max_seconds < float("inf")):
+            raise ValueError(f"max_seconds must be a positive number, not {max_seconds!r}")
+        out = sys.stderr if progress is True else (progress or None)
+        cls._reporter = _Progress(cls.__name__, out) if out is not None else None
         cls._last_failure = None
+        saved = cls.TestCase.settings
         try:
-            cls.TestCase("runTest").runTest()
-        except AssertionError:
-            pass
-        if not cls._last_failure:
-            return None
-        steps = cls.minimize(cls._last_failure)
-        exc = cls.replay(steps, cls._last_setup)
+            if max_seconds is not None:     # a time budget: fresh random runs, none replayed
+                # hypothesis's shrinker has no time bound: minimize() drops the calls instead
+                cls.TestCase.settings = settings(saved, max_examples=20, database=None,
+                                                 derandomize=False, phases=[Phase.generate])
+            deadline = None if max_seconds is None else time.monotonic() + max_seconds
+            while True:
+                try:
+                    cls.TestCase("runTest").runTest()
+                except AssertionError:
+                    pass
+                if cls._last_failure or deadline is None or time.monotonic() >= deadline:
+                    break
+            if not cls._last_failure:
+                return None
+            if cls._reporter is not None:
+                cls._reporter.say(f"minimising {len(cls._last_failure)} calls")
+            steps = cls.minimize(cls._last_failure)
+            exc = cls.replay(steps, cls._last_setup)
+        finally:
+            cls.TestCase.settings = saved
+            if cls._reporter is not None:
+                cls._reporter.done(cls.coverage_summary())
+            cls._reporter = None
         setup = "" if cls.setups is None else repr(cls._last_setup)
         lines = [f"space = factory({setup})"] + [repr(s) for s in steps]
         lines.append(f"# AssertionError: {exc}")
         return "\n".join(lines)
+
+    @classmethod
+    def coverage_summary(cls) -> str:
+        """One line: the steps this machine class ran and the verbs its config draws that never succeeded.
+
+        Runtime complexity: O(verbs).
+
+        >>> from vswap.testing import SwapSpaceMachine, ToySwap
+        >>> class Fuzz(SwapSpaceMachine):
+        ...     factory = lambda: ToySwap(16)
+        >>> Fuzz.coverage_summary()
+        'Fuzz: 0 steps; verbs never run successfully: folio_alloc_swap, ...'
+        """
+        cfg = cls.config
+        drawable = [v for v in VERBS if cfg.weights.get(v, 1) > 0
+                    and (cfg.batch or v not in BATCH_VERBS) and (cfg.swapoff or v != "swapoff")]
+        never = [v for v in drawable if not cls.coverage.get("ok:" + v)]
+        head = f"{cls.__name__}: {cls.coverage.get('steps', 0):,} steps; "
+        return head + (f"verbs never run successfully: {', '.join(never)}" if never
+                       else "every verb ran successfully")
 
     def execute(self, step: Step) -> Any:
         """Run ``step`` on the design (and every twin) and judge it against the model.
@@ -582,6 +684,20 @@ class SwapSpaceMachine(RuleBasedStateMachine):
                 f"{'result ' + repr(got) if exc is None else repr(exc)}"
             return
         assert exc is None, f"{step} raised {exc!r}"
+        device = step.args[0]
+        for e in sorted(self.model.entries):       # try_to_unuse: nothing may read from it now
+            for twin in self.twins.values():       # the same queries keep counters in step
+                try:
+                    twin.lookup(e)
+                except NoEntry:
+                    pass
+            try:
+                kind, handle = self.space.lookup(e)
+            except NoEntry:
+                continue
+            assert not (kind == "swapfile" and swp_type(handle) == device), (
+                f"{step}: entry {e:#x} still reads from device {device} (slot {handle:#x}) "
+                f"after swapoff")
         # The device has gone: no further reclaim or swapoff of it.
         self.config = replace(self.config, devices=tuple(
             d for d in self.config.devices if d != step.args[0]))
@@ -671,8 +787,7 @@ class SwapSpaceMachine(RuleBasedStateMachine):
         try:
             self._observe_all()
         except AssertionError:
-            type(self)._last_failure = list(self.log)
-            type(self)._last_setup = self.setup_value
+            self._failed()
             raise
 
     def _observe_all(self) -> None:

@@ -99,21 +99,45 @@ class Step:
 class StepConfig:
     """Knobs of :func:`swap_steps`: folio orders, CPUs, memcgs, devices, invalid calls.
 
-    ``batch`` adds the numpy batch verbs of the designs
-    (``folio_alloc_swap_many``, ``swap_duplicate_many``, ``swap_free_many``,
-    ``free_swap_and_cache_many``, ``zswap_store_many``, ``lookup_many``);
-    ``page_tables`` makes swapoff carry a page table (a
-    :class:`~vswap.protocol.PageTable` or a uint64 array) holding every
-    reference of the device's entries, sometimes one too few or too many
-    (the error is then part of the step), for designs whose entries are
-    device slots; ``scenarios`` enables the multi-call rules of
-    :class:`~vswap.testing.SwapSpaceMachine` (swap-out, swap-in cycle,
-    device fill, count continuations). Runtime complexity: O(1).
+    Every field, with its default:
+
+    - ``max_order`` (2): the largest folio order drawn (mTHP folios of
+      ``2**1 .. 2**max_order`` pages).
+    - ``mthp_share`` (0.25): the share of allocations with an order above 0.
+    - ``nr_cpus`` (2): CPUs the calls are spread over (``cpu`` arguments
+      ``0 .. nr_cpus - 1``).
+    - ``nr_memcgs`` (3): memcg ids drawn for allocations (``0 .. nr_memcgs - 1``).
+    - ``devices`` ((0,)): device types that ``reclaim_cache_only`` and
+      ``swapoff`` are called on.
+    - ``swapoff`` (True): draw swapoff calls, checked by the machine: after
+      a swapoff no live entry may still read from the device
+      (``lookup`` kind ``"swapfile"`` with a handle on it), so a swapoff
+      that does nothing is caught.
+    - ``invalid_share`` (0.0): the share of steps that are invalid calls
+      (double frees, misaligned orders, stale entries), each with the error
+      it must raise.
+    - ``weights`` ({}): per-verb weights, ``{verb: n}`` (1 for a verb not
+      named; 0 never draws it).
+    - ``batch`` (False): also draw the numpy batch verbs of the designs
+      (``folio_alloc_swap_many``, ``swap_duplicate_many``, ``swap_free_many``,
+      ``free_swap_and_cache_many``, ``zswap_store_many``, ``lookup_many``).
+    - ``page_tables`` (False): swapoff carries a page table (a
+      :class:`~vswap.protocol.PageTable` or a uint64 array) holding every
+      reference of the device's entries, sometimes one too few or too many
+      (the error is then part of the step), for designs whose entries are
+      device slots; without it swapoff gets ``None``.
+    - ``scenarios`` (False): the multi-call rules of
+      :class:`~vswap.testing.SwapSpaceMachine` (swap-out, swap-in cycle,
+      device fill, count continuations).
+    - ``malformed_share`` (0.0): the share of steps that are malformed calls
+      every design rejects by their arguments alone (:func:`malformed_steps`).
+
+    Runtime complexity: O(1).
 
     >>> StepConfig(max_order=4).max_order
     4
-    >>> StepConfig(batch=True).batch
-    True
+    >>> StepConfig(batch=True).batch, StepConfig().swapoff
+    (True, True)
     """
 
     max_order: int = 2           # largest folio order (mTHP up to it)
@@ -121,7 +145,7 @@ class StepConfig:
     nr_cpus: int = 2
     nr_memcgs: int = 3
     devices: tuple[int, ...] = (0,)  # device types for reclaim_cache_only / swapoff
-    swapoff: bool = False        # draw swapoff calls too
+    swapoff: bool = True         # draw swapoff calls too (checked: see the docstring)
     invalid_share: float = 0.0   # share of steps that are invalid calls
     weights: dict[str, int] = field(default_factory=dict)  # per-verb weights
     batch: bool = False          # draw the numpy batch forms (*_many) too

@@ -171,6 +171,14 @@ class ToySwap(SwapSpace):
         return 0  # the toy never reclaims on its own: allowed, reclaim is optional
 
     def swapoff(self, device: int, page_tables: Any) -> int:
+        # The toy's one "device" is 0, where written-back pages live: bring each
+        # back into memory as an order-0 folio in the swap cache; the PTEs keep
+        # their entries (as with a virtual layer), so no page table is rewritten.
+        if device != 0:
+            raise ValueError(f"ToySwap has one device, 0, not {device}")
+        for e, s in sorted(self.e.items()):
+            if s["folio"] is None and not s["zero"] and s["zswap"] is None:
+                s.update(folio=(1 << 62) | e, cached=True, base=e, order=0, shadow=None)
         return 0
 
     def memory_footprint(self) -> dict[str, int]:
