@@ -138,6 +138,8 @@ _WORKLOAD_OPTIONS = (
     ("--interleave", "interleave", dict(type=_positive_int, metavar="PAGES",
                                         help="pages per turn of concurrent tasks")),
     ("--nr-cpus", "nr_cpus", dict(type=_positive_int, metavar="N", help="CPUs of the trace")),
+    ("--memcgs", "memcgs", dict(type=_positive_int, metavar="N",
+                                help="usemem: tasks in N memory cgroups (task t in 1 + t %% N)")),
     ("--seed", "seed", dict(type=int, metavar="N", help="random seed of the generator")),
 )
 

@@ -96,3 +96,4 @@ cdef struct mm_t:
     mm_counters c
     const swap_ops* ops
     void* space
+    const uint16_t* memcg  # per-page memcg ids, or NULL: cfg.memcg for every page

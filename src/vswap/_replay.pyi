@@ -25,6 +25,6 @@ def replay_trace(
     zswap_pool: int = 0,
     readahead: int = 1,
     zero_detection: bool = True,
-    memcg: int = 1,
+    memcg: int | npt.NDArray[np.uint16] = 1,
     progress: Callable[[int], Any] | None = None,
 ) -> dict[str, Any]: ...

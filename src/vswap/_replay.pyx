@@ -153,17 +153,21 @@ cdef int zswap_shrink(mm_t* m, int cpu) except -1:
     return 0
 
 
+cdef inline uint16_t page_memcg(mm_t* m, uint64_t vpn) noexcept:
+    return m.memcg[vpn] if m.memcg != NULL else m.cfg.memcg
+
+
 cdef int swap_out(mm_t* m, uint64_t vpn, int order, int cpu) except -1:
     """shrink_folio_list for one folio: allocate, store, unmap; split when no run is free."""
     cdef uint64_t e = 0, i
-    if m.ops.folio_alloc_swap(m.space, vpn, order, m.cfg.memcg, cpu, &e) == 0:
+    if m.ops.folio_alloc_swap(m.space, vpn, order, page_memcg(m, vpn), cpu, &e) == 0:
         store_folio(m, e, vpn, order, cpu)
         if order:
             m.c.thp_swpout += 1
     elif order:
         m.c.thp_swpout_fallback += 1
         for i in range(vpn, vpn + (<uint64_t>1 << order)):
-            if m.ops.folio_alloc_swap(m.space, i, 0, m.cfg.memcg, cpu, &e):
+            if m.ops.folio_alloc_swap(m.space, i, 0, page_memcg(m, i), cpu, &e):
                 raise NoSpace("swap space is exhausted: give the machine more swap")
             store_folio(m, e, i, 0, cpu)
     else:
@@ -290,6 +294,7 @@ cdef int flush_zap(mm_t* m, uint64_t e, uint64_t n, int cpu) except -1:
 cdef int free_range(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int cpu) except -1:
     """munmap / exit: zap every PTE; swap PTEs in runs of consecutive entries within a PMD."""
     cdef uint64_t p, run_e = 0, run_n = 0, run_pmd = 0, e
+    cdef uint16_t run_mg = 0
     cdef uint8_t s
     for p in range(vpn, vpn + nr):
         s = m.pstate[p]
@@ -300,12 +305,15 @@ cdef int free_range(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int cpu) exc
             m.c.free_resident += 1
         else:
             e = m.pte[p]
-            if run_n and (e != run_e + run_n or (p >> 9) != run_pmd):
+            # swap_pte_batch: consecutive entries, one PMD, one memcg
+            if run_n and (e != run_e + run_n or (p >> 9) != run_pmd
+                          or page_memcg(m, p) != run_mg):
                 flush_zap(m, run_e, run_n, cpu)
                 run_n = 0
             if run_n == 0:
                 run_e = e
                 run_pmd = p >> 9
+                run_mg = page_memcg(m, p)
             run_n += 1
             if pg_state(s) == PG_SWAPCACHE:
                 m.resident -= 1                      # the zap reclaims the read-ahead folio
@@ -364,11 +372,12 @@ cdef inline double now() noexcept:
 def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint64_t ram,
                  uint64_t watermark=0, uint64_t batch=32, str backend="zram",
                  uint64_t zswap_pool=0, uint64_t readahead=1, bint zero_detection=True,
-                 uint16_t memcg=1, progress=None):
+                 memcg=1, progress=None):
     """Replay trace arrays through ``space``; the model's counters and state.
 
     ``op`` .. ``cpu`` are the columns of a :class:`vswap.workloads.Trace`;
-    ``span`` the pages of its virtual span. Returns a dict: ``counters``
+    ``span`` the pages of its virtual span; ``memcg`` the memcg id of every
+    page, or a uint16 array of one per page of the span. Returns a dict: ``counters``
     (:data:`COUNTER_NAMES`), ``times`` (``total_s``, ``free_s``),
     ``footprint`` (``space.memory_footprint()`` just before the first
     FREE, the peak for usemem and memhog), ``pte`` (uint64 per page, the
@@ -415,6 +424,13 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     pstate = np.zeros(span, dtype=np.uint8)
     cdef uint64_t[::1] pte_v = pte
     cdef uint8_t[::1] ps_v = pstate
+    cdef const uint16_t[::1] mg_
+    memcgs = None
+    if isinstance(memcg, np.ndarray):
+        if memcg.dtype != np.uint16 or memcg.shape != (span,):
+            raise ValueError(f"memcg must be an int or a uint16 array of {span} pages")
+        memcgs = np.ascontiguousarray(memcg)
+        mg_ = memcgs
     footprint = None
     memset(&m, 0, sizeof(mm_t))
     m.ops = <const swap_ops*>PyCapsule_GetPointer(caps, "vswap.swap_ops")
@@ -429,7 +445,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     m.cfg.readahead = readahead
     m.cfg.backend = BACKENDS.index(backend)
     m.cfg.zero_detection = zero_detection
-    m.cfg.memcg = memcg
+    m.cfg.memcg = 1 if memcgs is not None else memcg
+    m.memcg = &mg_[0] if memcgs is not None and span else NULL
     try:
         ring_init(&m.lru)
         ring_init(&m.zq)

@@ -238,7 +238,7 @@ def check_memory(span: int, swap_pages: int) -> None:
     >>> check_memory(1 << 40, 1 << 40)
     Traceback (most recent call last):
     ...
-    MemoryError: the replay needs about 57,344 GiB of memory; the machine has ... GiB available
+    MemoryError: the replay needs about 58,368 GiB of memory; the machine has ... GiB available
     """
     need, have = memory_needed(span, swap_pages), memory_available()
     if have is not None and need > have:
@@ -844,7 +844,7 @@ class CompareResult:
          'Metadata (kernel-equivalent bytes, just before the first free)']
         >>> print(text[text.index("Model"):text.index("\\n\\nCost")])
         Model counters (deterministic: the same in every repeat and on both engines)
-        [usemem size=2M tasks=1 mthp=none zero_share=0.0 nr_cpus=1 interleave=512 seed=0; ram 1M, swap 4M, zram; compiled engine; vswap ...]
+        [usemem size=2M tasks=1 mthp=none zero_share=0.0 nr_cpus=1 interleave=512 seed=0; ram 1M, swap 6M, zram; compiled engine; vswap ...]
         metric         baseline  vss_v5  new_opt_v2  cc_v2
         -------------  --------  ------  ----------  -----
         pgfault             512     512         512    512

@@ -304,7 +304,8 @@ def replay(trace: Trace, design: Any = "baseline", machine: Machine | None = Non
               span=span, ram=machine.ram_pages, watermark=machine.watermark_pages,
               batch=machine.reclaim_batch, backend=machine.backend,
               zswap_pool=machine.zswap_pool_pages, readahead=machine.readahead_pages,
-              zero_detection=machine.zero_detection, progress=progress)
+              zero_detection=machine.zero_detection, progress=progress,
+              memcg=1 if trace.memcgs is None else trace.page_memcgs())
     times = dict(out["times"])
     times["write_s"] = times["total_s"] - times["free_s"]
     swaps = getattr(space, "swaps", None)

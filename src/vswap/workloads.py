@@ -107,7 +107,11 @@ class Trace:
     ``content`` uint8 (:data:`DATA`, :data:`ZERO`, :data:`SAME` for TOUCH and
     WRITE, 0 for FREE) and ``cpu`` uint16. Metadata: ``name``, ``params``
     (JSON-able; for a generated trace, the arguments that regenerate it:
-    ``make_workload(t.name, **t.params)``) and ``nr_cpus``.
+    ``make_workload(t.name, **t.params)``), ``nr_cpus`` and ``memcgs``:
+    None (every page in memcg 1) or ``((vpn, nr, memcg), ...)``, the memory
+    cgroup of each task's region (``usemem(..., memcgs=N)``), which the
+    replay hands to ``folio_alloc_swap`` and at which the batched free's
+    runs stop, as ``swap_pte_batch`` stops at a cgroup change.
 
     The constructor checks types and shapes only (TypeError for a column
     that is not a numpy array of its dtype, ValueError for shapes);
@@ -125,11 +129,13 @@ class Trace:
           span 4 pages, 1 cpus)
     """
 
-    __slots__ = ("op", "vpn", "nr", "order", "content", "cpu", "name", "params", "nr_cpus")
+    __slots__ = ("op", "vpn", "nr", "order", "content", "cpu", "name", "params", "nr_cpus",
+                 "memcgs")
 
     def __init__(self, op: np.ndarray, vpn: np.ndarray, nr: np.ndarray, order: np.ndarray,
                  content: np.ndarray, cpu: np.ndarray, *, name: str = "trace",
-                 params: dict | None = None, nr_cpus: int | None = None) -> None:
+                 params: dict | None = None, nr_cpus: int | None = None,
+                 memcgs: Any = None) -> None:
         cols = (op, vpn, nr, order, content, cpu)
         n = None
         for (col, dtype), a in zip(_COLUMNS, cols):
@@ -165,10 +171,11 @@ class Trace:
         self.name = name
         self.params = _json_roundtrip(params, "Trace params")
         self.nr_cpus = int(nr_cpus)
+        self.memcgs = _check_memcgs(memcgs)
 
     @classmethod
     def from_rows(cls, rows, *, name: str = "trace", params: dict | None = None,
-                  nr_cpus: int | None = None) -> Trace:
+                  nr_cpus: int | None = None, memcgs: Any = None) -> Trace:
         """A trace from ``(op, vpn, nr, order, content, cpu)`` tuples, for hand-made traces.
 
         Not validated (build bad traces with it). Runtime complexity: O(n)
@@ -191,7 +198,7 @@ class Trace:
             if any(v < 0 or v > np.iinfo(dtype).max for v in values):
                 raise ValueError(f"row field {col!r} out of range for {np.dtype(dtype)}")
             arrays.append(np.array(values, dtype=dtype))
-        return cls(*arrays, name=name, params=params, nr_cpus=nr_cpus)
+        return cls(*arrays, name=name, params=params, nr_cpus=nr_cpus, memcgs=memcgs)
 
     def __len__(self) -> int:
         """Number of events. Runtime complexity: O(1).
@@ -216,7 +223,7 @@ class Trace:
                 f"{self.pages_written} written, span {self.nr_pages} pages, {self.nr_cpus} cpus)")
 
     def __eq__(self, other: object) -> bool:
-        """Same columns, name, params and nr_cpus. Runtime complexity: O(n).
+        """Same columns, name, params, nr_cpus and memcgs. Runtime complexity: O(n).
 
         >>> from vswap.workloads import usemem
         >>> usemem("1M", tasks=2) == usemem("1M", tasks=2), usemem("1M") == usemem("2M")
@@ -224,7 +231,8 @@ class Trace:
         """
         if not isinstance(other, Trace):
             return NotImplemented
-        return ((self.name, self.params, self.nr_cpus) == (other.name, other.params, other.nr_cpus)
+        return ((self.name, self.params, self.nr_cpus, self.memcgs)
+                == (other.name, other.params, other.nr_cpus, other.memcgs)
                 and all(np.array_equal(getattr(self, c), getattr(other, c)) for c, _ in _COLUMNS))
 
     __hash__ = None  # type: ignore[assignment]
@@ -302,7 +310,25 @@ class Trace:
             "same_share": share[SAME],
             "nr_pages": self.nr_pages,
             "nr_cpus": self.nr_cpus,
+            "memcgs": len({m for _, _, m in self.memcgs}) if self.memcgs else 1,
         }
+
+    def page_memcgs(self) -> np.ndarray | None:
+        """The memcg of each page of the span (uint16; 1 outside the regions), or None without ``memcgs``.
+
+        Runtime complexity: O(span).
+
+        >>> from vswap.workloads import usemem
+        >>> t = usemem("8K", tasks=2, memcgs=2)
+        >>> t.memcgs, t.page_memcgs()[[0, 1024]].tolist(), usemem("8K").page_memcgs() is None
+        (((0, 2, 1), (1024, 2, 2)), [1, 2], True)
+        """
+        if not self.memcgs:
+            return None
+        out = np.ones(self.nr_pages, dtype=np.uint16)
+        for vpn, nr, memcg in self.memcgs:
+            out[vpn:vpn + nr] = memcg
+        return out
 
     def _describe(self, i: int) -> str:
         op = int(self.op[i])
@@ -440,7 +466,8 @@ class Trace:
         True
         """
         meta = json.dumps({"format": _FORMAT, "version": FORMAT_VERSION, "name": self.name,
-                           "params": self.params, "nr_cpus": self.nr_cpus})
+                           "params": self.params, "nr_cpus": self.nr_cpus,
+                           "memcgs": [list(r) for r in self.memcgs] if self.memcgs else None})
         with open(path, "wb") as f:
             np.savez_compressed(f, meta=np.array(meta),
                                 **{c: getattr(self, c) for c, _ in _COLUMNS})
@@ -495,14 +522,38 @@ class Trace:
             raise ValueError(f"{where} is not a complete vswap trace (missing {missing})")
         try:
             trace = cls(*(files[c] for c, _ in _COLUMNS), name=meta.get("name", "trace"),
-                        params=meta.get("params"), nr_cpus=meta.get("nr_cpus"))
-        except TypeError as exc:
+                        params=meta.get("params"), nr_cpus=meta.get("nr_cpus"),
+                        memcgs=meta.get("memcgs"))
+        except (TypeError, ValueError) as exc:
             raise ValueError(f"{where}: {exc}") from None
         trace.validate()
         return trace
 
 
 # --------------------------------------------------------------------------- parameters
+
+def _check_memcgs(memcgs: Any) -> tuple[tuple[int, int, int], ...] | None:
+    """((vpn, nr, memcg), ...) sorted and disjoint, within the vpn space; None for none."""
+    if memcgs is None:
+        return None
+    try:
+        regions = [tuple(r) for r in memcgs]
+    except TypeError:
+        raise TypeError(f"memcgs must be (vpn, nr, memcg) triples, not "
+                        f"{type(memcgs).__name__}") from None
+    out, end = [], 0
+    for r in sorted(regions):
+        if len(r) != 3 or any(not isinstance(v, numbers.Integral) or isinstance(v, bool)
+                              for v in r):
+            raise TypeError(f"memcgs: {r!r} is not a (vpn, nr, memcg) triple of ints")
+        vpn, nr, memcg = (int(v) for v in r)
+        if vpn < end or nr < 1 or vpn + nr > MAX_VPN or not 0 <= memcg <= 0xFFFF:
+            raise ValueError(f"memcgs: region {r!r} overlaps another, is empty, leaves the "
+                             f"vpn space or has a memcg id outside 0..65535")
+        out.append((vpn, nr, memcg))
+        end = vpn + nr
+    return tuple(out) or None
+
 
 def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> int:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
@@ -716,7 +767,7 @@ class _Events:
             self.max_step = max(self.max_step, int(step.max()))
             self.parts.append((step, task, op, vpn, nr, order, content, cpu))
 
-    def trace(self, name: str, params: dict, nr_cpus: int) -> Trace:
+    def trace(self, name: str, params: dict, nr_cpus: int, memcgs: Any = None) -> Trace:
         def col(i, dtype):
             return np.concatenate([np.broadcast_to(np.asarray(p[i], dtype), p[0].shape)
                                    for p in self.parts]) if self.parts else np.zeros(0, dtype)
@@ -725,7 +776,7 @@ class _Events:
         perm = np.lexsort((np.arange(step.shape[0]), task, step))
         return Trace(col(2, np.uint8)[perm], col(3, np.uint64)[perm], col(4, np.uint64)[perm],
                      col(5, np.uint8)[perm], col(6, np.uint8)[perm], col(7, np.uint16)[perm],
-                     name=name, params=params, nr_cpus=nr_cpus)
+                     name=name, params=params, nr_cpus=nr_cpus, memcgs=memcgs)
 
 
 def _touch(events: _Events, task: int, base: int, pages: int, mix, zero_share, content, cpu,
@@ -783,7 +834,7 @@ def _check_dist(dist: Any, alpha: Any) -> float:
 
 def usemem(size: str | int, *, tasks: int = 1, mthp: dict | str | None = None,
            zero_share: float = 0.0, nr_cpus: int | None = None, interleave: int = 512,
-           seed: int = 0) -> Trace:
+           memcgs: int = 1, seed: int = 0) -> Trace:
     """``usemem -O -y -x -n tasks size``: tasks write their region once, then all unmap together.
 
     Each task maps ``size`` (per task, as with usemem's -n) of anonymous
@@ -804,7 +855,8 @@ def usemem(size: str | int, *, tasks: int = 1, mthp: dict | str | None = None,
     ``"4:0.5,9:0.25"``; the params keep orders); ``interleave`` must be a
     multiple of the largest folio.
     Task ``t`` runs on CPU ``t % nr_cpus`` (``nr_cpus`` defaults to
-    ``min(tasks, 64)``). Runtime complexity: O(events) plus O(pages /
+    ``min(tasks, 64)``) and, with ``memcgs`` above 1, in memory cgroup
+    ``1 + t % memcgs`` (:attr:`Trace.memcgs`). Runtime complexity: O(events) plus O(pages /
     2**max_order) per task for an mTHP mix or zero share; no per-page work
     otherwise.
 
@@ -821,6 +873,8 @@ def usemem(size: str | int, *, tasks: int = 1, mthp: dict | str | None = None,
                   zero_share=_check_share("zero_share", zero_share),
                   nr_cpus=_nr_cpus(nr_cpus, min(_check_int("tasks", tasks, 1), MAX_CPUS)),
                   interleave=_check_int("interleave", interleave, 1), seed=_check_seed(seed))
+    if _check_int("memcgs", memcgs, 1, 0xFFFF) > 1:    # kept out of params at its default
+        params["memcgs"] = memcgs
     pages, ntasks, ncpu = size_to_pages(size), params["tasks"], params["nr_cpus"]
     chunk = params["interleave"] if ntasks > 1 else None
     bases = _regions([pages] * ntasks)
@@ -835,7 +889,10 @@ def usemem(size: str | int, *, tasks: int = 1, mthp: dict | str | None = None,
                                                             np.array([0]))
     for t in range(ntasks):
         events.add(step0 + idx, t, FREE, int(bases[t]) + start, end - start, 0, 0, t % ncpu)
-    return events.trace("usemem", params, ncpu)
+    groups = None
+    if memcgs > 1:              # task t in memcg 1 + t % memcgs (1: the replay's default)
+        groups = [(int(bases[t]), pages, 1 + t % memcgs) for t in range(ntasks)]
+    return events.trace("usemem", params, ncpu, groups)
 
 
 def memhog(size: str | int, *, passes: int = 1, mthp: dict | str | None = None,

@@ -66,6 +66,10 @@ class _Model:
 
     # -- the verbs, on a CPU ----------------------------------------------------------------
 
+    def page_memcg(self, vpn: int) -> int:
+        memcg = self.cfg["memcg"]
+        return int(memcg[vpn]) if isinstance(memcg, np.ndarray) else memcg
+
     def on(self, cpu: int) -> Any:
         if self.has_cpu:
             self.space.cpu = cpu
@@ -145,7 +149,7 @@ class _Model:
 
     def alloc(self, folio: int, order: int, cpu: int) -> int | None:
         try:
-            return self.on(cpu).folio_alloc_swap(folio, order, self.cfg["memcg"], cpu)
+            return self.on(cpu).folio_alloc_swap(folio, order, self.page_memcg(folio), cpu)
         except NoSpace:
             return None
 
@@ -262,7 +266,7 @@ class _Model:
 
     def free_range(self, i: int, vpn: int, nr: int, cpu: int) -> None:
         ps = self.pstate
-        run_e = run_n = run_pmd = 0
+        run_e = run_n = run_pmd = run_mg = 0
         for p in range(vpn, vpn + nr):
             s = int(ps[p])
             if s & 3 == PG_NONE:
@@ -272,11 +276,13 @@ class _Model:
                 self.c["free_resident"] += 1
             else:
                 e = int(self.pte[p])
-                if run_n and (e != run_e + run_n or (p >> 9) != run_pmd):
+                # swap_pte_batch: consecutive entries, one PMD, one memcg
+                if run_n and (e != run_e + run_n or (p >> 9) != run_pmd
+                              or self.page_memcg(p) != run_mg):
                     self.flush_zap(run_e, run_n, cpu)
                     run_n = 0
                 if run_n == 0:
-                    run_e, run_pmd = e, p >> 9
+                    run_e, run_pmd, run_mg = e, p >> 9, self.page_memcg(p)
                 run_n += 1
                 if s & 3 == PG_SWAPCACHE:
                     self.resident -= 1
@@ -316,7 +322,7 @@ class _Model:
 def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: Any, cpu: Any, *,
                  span: int, ram: int, watermark: int = 0, batch: int = 32,
                  backend: str = "zram", zswap_pool: int = 0, readahead: int = 1,
-                 zero_detection: bool = True, memcg: int = 1,
+                 zero_detection: bool = True, memcg: int | np.ndarray = 1,
                  progress: Callable[[int], Any] | None = None) -> dict[str, Any]:
     """Replay trace arrays through any SwapSpace; as ``vswap._replay.replay_trace``.
 
@@ -336,6 +342,8 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
     if ram == 0:
         raise ValueError("ram must be at least one page")
+    if isinstance(memcg, np.ndarray) and (memcg.dtype != np.uint16 or memcg.shape != (span,)):
+        raise ValueError(f"memcg must be an int or a uint16 array of {span} pages")
     cols = [np.asarray(a) for a in (op, vpn, nr, order, content, cpu)]
     if len({len(a) for a in cols}) != 1:
         raise ValueError("the trace columns differ in length")
