@@ -10,21 +10,12 @@ import sys
 import pytest
 
 import vswap
+from _cli import run
 from vswap.__main__ import main
 from vswap.replay import DESIGNS
 from vswap.workloads import Trace, memhog, usemem
 
 SMALL = ["--size", "2M", "--ram", "1M", "--repeat", "2", "--no-progress"]
-
-
-def run(capsys, *argv):
-    """(status, stdout, stderr) of main(argv), whether it returns or exits."""
-    try:
-        status = main(list(argv))
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_compare_prints_header_and_tables(capsys):

@@ -15,21 +15,12 @@ from hypothesis import strategies as st
 
 import vswap
 from vswap import benchmark
+from _cli import run
 from vswap.__main__ import main
 from vswap.designs import registered_designs
 from vswap.workloads import Trace, parse_size, usemem
 
 QUICK = ["--repeat", "1", "--no-progress", "--no-warmup"]
-
-
-def run(capsys, *argv):
-    """(status, stdout, stderr) of main(argv), whether it returns or exits."""
-    try:
-        status = main(list(argv))
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def one_line_error(status, out, err, *fragments):

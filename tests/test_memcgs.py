@@ -88,6 +88,7 @@ def test_memcgs_from_the_command_line(capsys):
                    "--designs", "vss_v5", "--repeat", "1", "--no-progress"])
     out, _ = capsys.readouterr()
     assert status == 0 and "memcgs=2" in out.splitlines()[0]
+    assert out.splitlines()[1].endswith("; 2 CPUs, 2 memcgs")
     r = compare("usemem", size="1M", tasks=2, memcgs=2, designs="vss_v5", repeat=1,
                 progress=False)
     assert r.trace_summary["memcgs"] == 2

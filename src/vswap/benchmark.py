@@ -799,7 +799,8 @@ class CompareResult:
         lines = [
             f"vswap {self.version}: {self._params_line()}",
             f"trace: {s['events']:,} events; {s['pages_touched']:,} pages touched, "
-            f"{s['pages_written']:,} written, {s['pages_freed']:,} freed; {s['nr_cpus']} CPUs",
+            f"{s['pages_written']:,} written, {s['pages_freed']:,} freed; {s['nr_cpus']} CPUs"
+            + (f", {s['memcgs']} memcgs" if s.get("memcgs", 1) > 1 else ""),
             f"machine: ram {_fmt_bytes(m.ram_pages * PAGE_SIZE)} ({m.ram_pages:,} pages), "
             f"swap {_fmt_bytes(swap * PAGE_SIZE)} ({swap:,} pages), backend {backend}, "
             f"zero detection {'on' if m.zero_detection else 'off'}, "
