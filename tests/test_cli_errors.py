@@ -188,13 +188,20 @@ def _bad_size(text):
     return False
 
 
+def _bad_count(text):
+    try:
+        return int(text) < 1
+    except ValueError:
+        return True
+
+
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
                 max_size=12)
 _NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True).filter(
     lambda n: n not in registered_designs())
 BAD = st.one_of(
     st.tuples(st.just("--repeat"), st.integers(max_value=0).map(str) | _TEXT.filter(
-        lambda t: not t.strip().lstrip("+").isdigit() or int(t) < 1)),
+        _bad_count)),
     st.tuples(st.sampled_from(["--size", "--ram", "--swap", "--zswap-pool"]),
               _TEXT.filter(_bad_size)),
     st.tuples(st.just("--designs"), _NAMES | _NAMES.map(lambda n: f"virtual+{n}")
