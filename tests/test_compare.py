@@ -408,6 +408,11 @@ def test_plot_with_matplotlib(usemem_result, tmp_path):
     times, lookups = fig.axes
     assert [p.get_height() for p in lookups.patches] == [
         row.get("per_page_lookups", 0.0) for row in usemem_result.rows]
+    labels = [t.get_text() for t in lookups.texts]
+    assert labels[0] == "n/a" and float(labels[1]) == pytest.approx(
+        usemem_result.rows[1]["per_page_lookups"], rel=1e-2)      # baseline has no lookups
+    assert len(times.texts) == len(usemem_result.rows)
+    assert fig._suptitle.get_text() == usemem_result.context()
 
 
 def test_every_public_name_documents_complexity_and_an_example():

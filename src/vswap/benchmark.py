@@ -1,13 +1,18 @@
 """Compare swap designs on one workload: :func:`compare` (also ``vswap.compare``), the library's main job.
 
 One trace (:mod:`vswap.workloads`) is generated, or loaded, once and replayed
-(:func:`vswap.replay.replay`) through every design, ``repeat`` times, round
-robin over the designs within each repeat so that drift of the machine hits
-all of them alike. The result, a :class:`CompareResult`, holds
+(:func:`vswap.replay.replay`) through every design (any of
+:mod:`vswap.designs`: the built-ins, ``virtual+SWITCH`` ablations, yours),
+all on one engine: an untimed warm-up round, then ``repeat`` rounds, round
+robin over the designs within each, so that drift of the machine hits all
+of them alike. The result, a :class:`CompareResult`, holds
 
-- the wall-clock times of each repeat (replay total, write phase, free phase)
-  and their mean and sample standard deviation; ``% vs base`` compares the
-  mean replay times;
+- the replay thread's CPU times of each repeat (replay total, write phase,
+  free phase) and their mean and sample standard deviation; ``vs base``, the
+  mean per-round change against the base design with its 95 % confidence
+  interval (:func:`ratio_interval`), and a warning when the replays are too
+  short to time (:data:`SHORT_REPLAY_S`; ``min_time`` repeats until a
+  budget is met);
 - throughput, as usemem prints it: ``1.125 * bytes_written / 1024 / write_s``
   KB/s for usemem (its 1/8 allocation credit), ``bytes_written / 1024 /
   write_s`` for the other workloads;
