@@ -81,7 +81,7 @@ def kernel_view(rep: dict) -> dict[str, int]:
 
     >>> kernel_view({"vmstat": {"pswpout": 7, "pgfault": 99, "allocstall_normal": 2},
     ...              "memcg": {"pgfault": 40}, "mthp": {"hugepages-64kB/swpout": 3}})
-    {'pswpout': 7, 'pgfault': 40, 'allocstall_normal': 2, 'allocstall': 2, 'pgsteal': 0, 'pgscan': 0, 'hugepages-64kB/swpout': 3}
+    {'pswpout': 7, 'pgfault': 40, 'allocstall_normal': 2, 'allocstall': 2, 'hugepages-64kB/swpout': 3}
     """
     view = dict(rep["vmstat"])
     memcg = rep.get("memcg") or {}
@@ -92,5 +92,8 @@ def kernel_view(rep: dict) -> dict[str, int]:
     for name in ("pgfault", "pgmajfault", *_MEMCG_RECLAIM):
         if name in memcg:
             view[name] = memcg[name]
+    if memcg and "pgsteal" not in memcg:      # cgroup v1: reclaim's counts are nowhere
+        for name in ("pgsteal", "pgscan"):
+            view.pop(name)
     view.update(rep.get("mthp") or {})
     return view

@@ -227,7 +227,7 @@ class KernelResult:
         >>> KernelResult.from_json(r.to_json()) == r
         True
         """
-        text = json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n"
+        text = json.dumps(self.to_dict(), indent=1) + "\n"
         if path_or_file is None:
             return text
         if hasattr(path_or_file, "write"):

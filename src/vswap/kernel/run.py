@@ -52,6 +52,11 @@ def _machine_lock(wait_s: float = _LOCK_WAIT_S) -> Iterator[None]:
         os.close(fd)
 
 
+def _changed(before: dict, after: dict) -> list[str]:
+    return [f"{k}: {before.get(k)!r} -> {after.get(k)!r}" for k in sorted(set(before) | set(after))
+            if before.get(k) != after.get(k)]
+
+
 def _setup(journal: Journal, plan: KernelPlan) -> dict[str, Any]:
     """Make the changes of ``plan``; what was set up (device, THP sizes)."""
     out: dict[str, Any] = {"thp_sizes": backend.setup_thp(journal, set(plan.orders))}
@@ -172,6 +177,7 @@ def run(workload: str | Trace = "usemem", *, machine: Machine | None = None, rep
     facts = system.describe()
     reps = []
     with _machine_lock(), signals_raise():
+        before = system.knobs()
         journal = Journal()
         failed: list[str] = []
         try:
@@ -190,6 +196,9 @@ def run(workload: str | Trace = "usemem", *, machine: Machine | None = None, rep
                 print(f"vswap kernel: could NOT restore: {'; '.join(failed)}", file=sys.stderr)
         if failed:
             raise KernelError(f"could not restore {len(failed)} setting(s): {failed[0]}")
+        changed = _changed(before, system.knobs())
+        if changed:
+            raise KernelError(f"the machine is not as it was: {changed[0]}")
     result = KernelResult(
         label=label or facts["kernel"], workload=trace.name, params=dict(trace.params),
         trace_summary=trace.summary(), machine=machine.to_dict(), plan=plan.to_dict(),

@@ -17,7 +17,7 @@ import platform
 from vswap.kernel.sysfs import read, read_choice
 
 __all__ = ["describe", "meminfo", "swaps_on", "is_root", "THP", "ZSWAP", "ZRAM_CONTROL",
-           "mthp_sizes", "zswap_params", "PAGE_CLUSTER"]
+           "mthp_sizes", "zswap_params", "PAGE_CLUSTER", "knobs"]
 
 #: Where THP and the mTHP sizes are set.
 THP = "/sys/kernel/mm/transparent_hugepage"
@@ -144,3 +144,46 @@ def describe() -> dict:
         facts["thp_enabled"] = None
     facts["zswap"] = zswap_params()
     return facts
+
+
+def knobs() -> dict[str, object]:
+    """Every setting ``vswap kernel`` may change, as it is now: the check that a run put all back.
+
+    Swap areas on, each zram device's ``disksize`` and ``comp_algorithm``,
+    zswap's parameters, THP's ``enabled`` (global and per size),
+    ``vm.page-cluster``, and the memory cgroups (v1 and v2) with their
+    subtree controllers. Runtime complexity: O(sysfs files).
+
+    >>> k = knobs(); k == knobs()
+    True
+    """
+    import glob
+
+    from vswap.kernel import cgroup
+
+    out: dict[str, object] = {"swaps": swaps_on(), "zswap": zswap_params()}
+    for dev in sorted(glob.glob("/sys/block/zram*")):
+        for name in ("disksize", "comp_algorithm"):
+            try:
+                out[f"{dev}/{name}"] = read(os.path.join(dev, name))
+            except OSError:
+                pass
+    for path in [os.path.join(THP, "enabled")] + [os.path.join(THP, n, "enabled")
+                                                   for n in mthp_sizes().values()]:
+        try:
+            out[path] = read(path)
+        except OSError:
+            pass
+    try:
+        out[PAGE_CLUSTER] = read(PAGE_CLUSTER)
+    except OSError:
+        pass
+    for version in ("v1", "v2"):
+        where = cgroup.find(version)
+        if where is not None:
+            root = where[1]
+            out[f"cgroups {root}"] = sorted(e.name for e in os.scandir(root) if e.is_dir())
+            ctl = os.path.join(root, "cgroup.subtree_control")
+            if os.path.exists(ctl):
+                out[ctl] = read(ctl)
+    return out
