@@ -21,7 +21,7 @@ into the run's memory cgroup between :meth:`TaskGroup.spawn` and
 
 cimport cython
 from cpython.exc cimport PyErr_CheckSignals
-from libc.errno cimport errno, EINTR, ECHILD
+from libc.errno cimport errno, EINTR, EPIPE
 from libc.stdint cimport uint8_t, uint64_t, int64_t, uintptr_t
 from libc.stdlib cimport free
 from libc.string cimport memset
@@ -367,6 +367,8 @@ cdef class TaskGroup:
             if w < 0:
                 if errno == EINTR:
                     continue
+                if errno == EPIPE:      # every child is gone already: wait4 tells how
+                    break
                 self.kill()
                 raise OSError(errno, "could not release the tasks")
             left -= w

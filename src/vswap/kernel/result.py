@@ -96,6 +96,11 @@ class KernelResult:
     model: dict[str, Any] | None = None
     version: str = vswap.__version__
 
+    def __post_init__(self) -> None:
+        # Held as JSON holds it (str keys, lists), so a result and its file are equal.
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, json.loads(json.dumps(getattr(self, f.name))))
+
     # ------------------------------------------------------------------ figures
 
     def tput_kbs(self, rep: dict[str, Any]) -> float:
@@ -136,8 +141,8 @@ class KernelResult:
         fields = {f.name for f in dataclasses.fields(Machine)}
         machine = Machine(**{k: v for k, v in self.machine.items() if k in fields})
         r = replay(trace, design, machine)
-        self.model = {"design": design, "counters": dict(r.counters),
-                      "times": dict(r.times)}
+        self.model = json.loads(json.dumps({"design": design, "counters": dict(r.counters),
+                                            "times": dict(r.times)}))
 
     # ------------------------------------------------------------------ tables
 
