@@ -346,3 +346,27 @@ def test_taskgroup_bare_and_bad_arguments():
     with pytest.raises(RuntimeError, match="runs once"):
         g.spawn()
     g.kill()
+
+
+def test_a_v2_cgroup_is_made_limited_and_put_back(tmp_path):
+    root = tmp_path / "cg2"
+    root.mkdir()
+    (root / "cgroup.subtree_control").write_text("cpu\n")
+    j = sysfs.Journal()
+    cg = cgroup.MemCgroup.create(j, ("v2", str(root)), 32 << 20)
+    assert (root / "cgroup.subtree_control").read_text() == "+memory"
+    assert sysfs.read(os.path.join(cg.path, "memory.max")) == str(32 << 20)
+    assert sysfs.read(os.path.join(cg.path, "memory.swap.max")) == "max"
+    for f in ("memory.max", "memory.swap.max"):
+        os.unlink(os.path.join(cg.path, f))     # a real cgroupfs drops its files itself
+    assert j.restore() == []
+    assert not os.path.exists(cg.path)
+    assert (root / "cgroup.subtree_control").read_text() == "-memory"
+
+
+def test_v1_cgroup_limit_file(tmp_path):
+    j = sysfs.Journal()
+    cg = cgroup.MemCgroup.create(j, ("v1", str(tmp_path)), 1 << 20)
+    assert sysfs.read(os.path.join(cg.path, "memory.limit_in_bytes")) == str(1 << 20)
+    os.unlink(os.path.join(cg.path, "memory.limit_in_bytes"))
+    assert j.restore() == [] and not os.path.exists(cg.path)

@@ -125,6 +125,30 @@ class KernelResult:
         names = set().union(*views) if views else set()
         return {n: statistics.fmean(v.get(n, 0) for v in views) for n in sorted(names)}
 
+    def folios(self) -> dict[str, dict[str, float]]:
+        """The large folios the kernel gave per size, mean per repeat: what the trace's orders became.
+
+        ``{"64kB": {"anon_fault_alloc": ..., "anon_fault_fallback": ...,
+        "anon_fault_fallback_charge": ...}}`` for every size with a fault or
+        a fallback. Runtime complexity: O(repeats * counters).
+
+        >>> r = KernelResult.from_dict(_example())
+        >>> r.repeats[0]["mthp"] = {"hugepages-64kB/anon_fault_alloc": 8}
+        >>> r.folios()
+        {'64kB': {'anon_fault_alloc': 4.0, 'anon_fault_fallback': 0.0, 'anon_fault_fallback_charge': 0.0}}
+        """
+        c = self.counters()
+        out = {}
+        for key in c:
+            name, _, stat = key.partition("/")
+            if stat == "anon_fault_alloc" and name.startswith("hugepages-"):
+                size = name[len("hugepages-"):]
+                got = {s: c.get(f"{name}/{s}", 0.0) for s in
+                       ("anon_fault_alloc", "anon_fault_fallback", "anon_fault_fallback_charge")}
+                if any(got.values()):
+                    out[size] = got
+        return out
+
     def _series(self, name: str) -> list[float]:
         return [kernel_view(r).get(name, 0) for r in self.repeats]
 
@@ -331,6 +355,13 @@ def report(results: list[KernelResult], *, header: bool = True) -> str:
     out.append(_render("Reclaim and swap counters (vmstat deltas; faults from the cgroup's "
                        "memory.stat), mean +/- sd", ["counter"] + [r.label for r in results],
                        crows))
+    for r in results:
+        if r.folios():
+            out.append("")
+            out.append(f"Large folios the kernel gave ({r.label}, mean per repeat): " + "; ".join(
+                f"{size} {f['anon_fault_alloc']:,.0f} (fallback {f['anon_fault_fallback']:,.0f}, "
+                f"charge {f['anon_fault_fallback_charge']:,.0f})"
+                for size, f in r.folios().items()))
     for r in results:
         if r.model:
             out.append("")
