@@ -112,8 +112,11 @@ class MemCgroup:
         try:
             write(os.path.join(path, cg.limit_file), str(limit))
             if version == "v2":
-                # Swap unlimited: the device's size is the Machine's swap.
+                # Swap and zswap unlimited: the device's size is the Machine's
+                # swap, zswap's pool its max_pool_percent.
                 write(os.path.join(path, "memory.swap.max"), "max")
+                if os.path.exists(os.path.join(path, "memory.zswap.max")):
+                    write(os.path.join(path, "memory.zswap.max"), "max")
         except OSError as exc:
             raise KernelError(f"cannot set the limit of {path}: {exc.strerror}") from None
         return cg

@@ -23,6 +23,7 @@ import statistics
 from typing import IO, Any
 
 import vswap
+from vswap.benchmark import _render
 from vswap.kernel.counters import RECLAIM_COUNTERS, kernel_view
 from vswap.workloads import PAGE_SIZE
 
@@ -52,16 +53,6 @@ def _pm(values: list[float], decimals: int) -> str:
     m, sd = _mean_sd(values)
     text = f"{m:,.{decimals}f}"
     return text if sd is None else f"{text} +/- {sd:,.{decimals}f}"
-
-
-def _render(title: str, header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(len(header))]
-
-    def line(cells):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-    return "\n".join([title, line(header), "  ".join("-" * w for w in widths)]
-                     + [line(r) for r in rows])
 
 
 def _example() -> dict:
