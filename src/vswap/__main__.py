@@ -7,6 +7,9 @@
   machine's real kernel (root) and print the report's tables from the real
   runs, the model beside them with ``--model``; ``vswap kernel report
   A.json B.json``: several kernels side by side (:mod:`vswap.kernel`).
+- ``vswap sweep [GRID] [--designs ... --size ... --seeds 0..9]``: one
+  replay per point of a parameter grid, on every core or a Dask cluster
+  (:mod:`vswap.sweeps`); ``--out`` writes the table, ``--resume`` goes on.
 - ``vswap record WORKLOAD --out FILE.npz [options]``: save a workload's trace,
   for ``vswap compare --trace FILE.npz``.
 - ``vswap selfcheck``: the compiled core and the reference model in lockstep
@@ -276,6 +279,7 @@ def _record(parser: argparse.ArgumentParser, args) -> int:
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     from vswap.kernel.cli import add_kernel_parser
+    from vswap.sweeps_cli import add_sweep_parser
     from vswap.replay import DESIGNS
     from vswap.workloads import WORKLOADS
 
@@ -283,7 +287,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                      "compare swap designs on the seed report's workloads.",
                      epilog="Without a command: this help, exit status 2.")
     parser.add_argument("--version", action="version", version=f"vswap {vswap.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{compare,kernel,record,selfcheck}")
+    sub = parser.add_subparsers(dest="command", metavar="{compare,kernel,record,selfcheck,sweep}")
 
     cmp = sub.add_parser("compare", help="replay a workload through the swap designs",
                          description="Replay a workload through the swap designs and print the "
@@ -323,7 +327,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                          "model, then a timed batch on a million keys.")
     chk.add_argument("--seed", type=int, default=0, help="random seed of the self-check")
     kernel = add_kernel_parser(sub, _Parser)
-    return parser, {"compare": cmp, "record": rec, "selfcheck": chk, **kernel}
+    swp = add_sweep_parser(sub)
+    return parser, {"compare": cmp, "record": rec, "selfcheck": chk, "sweep": swp, **kernel}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
         return _compare(subparsers["compare"], args)
     if args.command == "record":
         return _record(subparsers["record"], args)
+    if args.command == "sweep":
+        from vswap.sweeps_cli import sweep_main
+        return sweep_main(subparsers["sweep"], args)
     if args.command == "kernel":
         from vswap.kernel.cli import kernel_main
         return kernel_main(subparsers, args)
