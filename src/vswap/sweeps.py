@@ -423,17 +423,22 @@ class SweepResult:
     def summary(self, y: str, x: str, by: str = "design") -> dict[str, dict[Any, tuple]]:
         """``{by value: {x value: (mean, sd, n)}}`` of column ``y`` over the other axes (seeds, replicas).
 
-        Failed points are left out. Runtime complexity: O(points).
+        ``y`` may be a ratio of two columns, ``"lookups/pswpout"`` (a cost
+        per swapped page). Failed points, and rows without the column, are
+        left out. Runtime complexity: O(points).
 
-        >>> rows = [{"design": "a", "size": 1, "seed": s, "t": s} for s in (1, 3)]
+        >>> rows = [{"design": "a", "size": 1, "seed": s, "t": s, "n": 2} for s in (1, 3)]
         >>> SweepResult(rows, {}, "local", 1, 0.0).summary("t", "size")
         {'a': {1: (2.0, 1.4142135623730951, 2)}}
+        >>> SweepResult(rows, {}, "local", 1, 0.0).summary("t/n", "size")["a"][1][0]
+        1.0
         """
         groups: dict[Any, dict[Any, list[float]]] = {}
         for r in self.rows:
-            if r.get("error") or r.get(y) is None:
+            v = None if r.get("error") else _column(r, y)
+            if v is None:
                 continue
-            groups.setdefault(r.get(by), {}).setdefault(r.get(x), []).append(float(r[y]))
+            groups.setdefault(r.get(by), {}).setdefault(r.get(x), []).append(v)
         return {b: {xv: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0, len(v))
                     for xv, v in xs.items()} for b, xs in groups.items()}
 
@@ -457,15 +462,22 @@ class SweepResult:
             x = multi[0]
         if x not in self.axes:
             raise ValueError(f"x must be an axis of the grid ({', '.join(self.axes)}), not {x!r}")
-        if not any(y in r for r in self.rows):
+        if not any(_column(r, y) is not None for r in self.rows):
             raise ValueError(f"no column {y!r} in the table")
         order = {v: i for i, v in enumerate(self.axes[x])}
         fig, ax = plt.subplots(figsize=(7, 4.5))
-        for b, xs in self.summary(y, x, by).items():
+        summary = self.summary(y, x, by)
+        for b, xs in summary.items():
             pts = sorted(xs.items(), key=lambda kv: order.get(kv[0], 0))
             pos = [order.get(k, i) for i, (k, _) in enumerate(pts)]
             ax.errorbar(pos, [m for _, (m, _, _) in pts], yerr=[s for _, (_, s, _) in pts],
                         marker="o", capsize=3, label=str(b))
+            for p, (m, _, _) in zip(pos, (v for _, v in pts)):
+                ax.annotate(f"{m:,.3g}", (p, m), textcoords="offset points", xytext=(0, 5),
+                            ha="center", fontsize=7)
+        for b in self.axes.get(by, []):
+            if b not in summary:          # a design without this counter
+                ax.plot([], [], " ", label=f"{b}: n/a")
         ax.set_xticks(range(len(self.axes[x])), [str(v) for v in self.axes[x]])
         ax.set_xlabel(x)
         ax.set_ylabel(y)
@@ -481,6 +493,20 @@ class SweepResult:
 
 
 # --------------------------------------------------------------------------- journal
+
+def _column(row: dict[str, Any], y: str) -> float | None:
+    num, sep, den = y.partition("/")
+    try:
+        a = row.get(num)
+        if a is None or a == "":
+            return None
+        if not sep:
+            return float(a)
+        b = row.get(den)
+        return float(a) / float(b) if b not in (None, "") and float(b) else None
+    except (TypeError, ValueError):
+        return None
+
 
 def _journal_path(out: str) -> str:
     return out + ".partial.jsonl"
