@@ -3,6 +3,13 @@
 - ``vswap compare WORKLOAD [options]``: replay a workload through the swap
   designs and print the seed report's tables (:func:`vswap.benchmark.compare`);
   ``--json``, ``--csv`` and ``--plot`` write the results too.
+- ``vswap kernel run WORKLOAD [options]``: run the same workload on this
+  machine's real kernel (root) and print the report's tables from the real
+  runs, the model beside them with ``--model``; ``vswap kernel report
+  A.json B.json``: several kernels side by side (:mod:`vswap.kernel`).
+- ``vswap sweep [GRID] [--designs ... --size ... --seeds 0..9]``: one
+  replay per point of a parameter grid, on every core or a Dask cluster
+  (:mod:`vswap.sweeps`); ``--out`` writes the table, ``--resume`` goes on.
 - ``vswap record WORKLOAD --out FILE.npz [options]``: save a workload's trace,
   for ``vswap compare --trace FILE.npz``.
 - ``vswap designs``: the designs ``--designs`` takes by name, one line each
@@ -195,6 +202,71 @@ def _check_output(parser: argparse.ArgumentParser, flag: str, path: str | None) 
         os.unlink(full)
 
 
+def _add_machine_options(parser: argparse.ArgumentParser) -> None:
+    from vswap.replay import BACKENDS
+    m = parser.add_argument_group("machine options (default: zram, the report's RAM share)")
+    m.add_argument("--ram", metavar="SIZE", help="RAM, e.g. 32G (default: usemem 4/7, memhog 1/3, "
+                   "others 1/2 of the pages touched)")
+    m.add_argument("--swap", metavar="SIZE", help="swap device size (default: the trace's span)")
+    m.add_argument("--backend", choices=BACKENDS, help="swap backend (default zram)")
+    m.add_argument("--zswap-pool", metavar="SIZE", help="zswap pool before writeback")
+    m.add_argument("--no-zero-detection", action="store_true",
+                   help="swap zero pages out like any other (no zeromap)")
+    m.add_argument("--readahead", type=_positive_int, metavar="PAGES",
+                   help="VMA read-ahead window (default 1 for zram, else 8)")
+    m.add_argument("--page-cluster", type=int, choices=range(10), metavar="N",
+                   help="the kernel's vm.page-cluster: read ahead 2**N pages "
+                   "(--readahead 2**N; 0 .. 9)")
+    m.add_argument("--reclaim-batch", type=_positive_int, metavar="PAGES",
+                   help="pages reclaimed at least per reclaim call (default 32)")
+    m.add_argument("--watermark", metavar="SIZE", help="reclaim this far below --ram")
+
+
+def _make_machine(parser: argparse.ArgumentParser, trace, args):
+    """The Machine of the machine options given (the rest: the trace's default machine)."""
+    from vswap.benchmark import check_memory, default_machine
+    overrides = {k: v for k, v in (("ram", args.ram), ("swap", args.swap),
+                                   ("backend", args.backend), ("zswap_pool", args.zswap_pool),
+                                   ("readahead", args.readahead),
+                                   ("reclaim_batch", args.reclaim_batch),
+                                   ("watermark", args.watermark)) if v is not None}
+    if getattr(args, "page_cluster", None) is not None:
+        if args.readahead is not None:
+            parser.error("--page-cluster and --readahead both set the read-ahead window; "
+                         "give one")
+        overrides["readahead"] = 1 << args.page_cluster
+    if args.no_zero_detection:
+        overrides["zero_detection"] = False
+    try:
+        machine = default_machine(trace, **overrides)
+        check_memory(trace.nr_pages, machine.swap_pages_for(trace.nr_pages))
+    except (TypeError, ValueError, MemoryError) as exc:
+        parser.error(str(exc))
+    return machine
+
+
+def _load_trace(parser: argparse.ArgumentParser, args):
+    """The trace of ``--trace FILE`` (refusing workload options beside it), or the workload's."""
+    from vswap.workloads import WORKLOADS, Trace
+    if args.trace is not None:
+        given = [f for f, d, _ in _WORKLOAD_OPTIONS if hasattr(args, f"w_{d}")]
+        if given:
+            parser.error(f"{', '.join(given)}: a recorded trace fixes the workload; "
+                         f"drop the workload options or --trace")
+        try:
+            trace = Trace.load(args.trace)
+        except OSError as exc:
+            parser.error(f"--trace {args.trace}: {exc.strerror or exc}")
+        except (ValueError, TypeError) as exc:
+            parser.error(f"--trace: {exc}")
+        if args.workload is not None and args.workload != trace.name:
+            parser.error(f"--trace {args.trace} is a {trace.name} trace, not {args.workload}")
+        return trace
+    if args.workload is None:
+        parser.error(f"name a workload ({', '.join(WORKLOADS)}) or give --trace FILE")
+    return _make_trace(parser, args.workload, _workload_params(parser, args.workload, args))
+
+
 def _resolve_designs(parser: argparse.ArgumentParser, spec: str):
     from vswap.designs import resolve_designs
     try:
@@ -204,9 +276,8 @@ def _resolve_designs(parser: argparse.ArgumentParser, spec: str):
 
 
 def _compare(parser: argparse.ArgumentParser, args) -> int:
-    from vswap.benchmark import check_memory, check_plot_path, compare, default_machine
+    from vswap.benchmark import check_plot_path, compare
     from vswap.errors import NoSpace
-    from vswap.workloads import WORKLOADS, Trace
 
     if args.list_designs:
         return _designs(parser, args)
@@ -225,43 +296,10 @@ def _compare(parser: argparse.ArgumentParser, args) -> int:
             parser.error(f"--plot {exc}")
     _resolve_designs(parser, args.designs)        # imports module:factory designs now
 
-    if args.trace is not None:
-        if args.record is not None:
-            parser.error("--record saves a generated trace; --trace replays a recorded one")
-        given = [f for f, d, _ in _WORKLOAD_OPTIONS if hasattr(args, f"w_{d}")]
-        if given:
-            parser.error(f"{', '.join(given)}: a recorded trace fixes the workload; "
-                         f"drop the workload options or --trace")
-        try:
-            trace = Trace.load(args.trace)
-        except OSError as exc:
-            parser.error(f"--trace {args.trace}: {exc.strerror or exc}")
-        except (ValueError, TypeError) as exc:
-            parser.error(f"--trace: {exc}")
-        if args.workload is not None and args.workload != trace.name:
-            parser.error(f"--trace {args.trace} is a {trace.name} trace, not {args.workload}")
-    else:
-        if args.workload is None:
-            parser.error(f"name a workload ({', '.join(WORKLOADS)}) or give --trace FILE")
-        trace = _make_trace(parser, args.workload, _workload_params(parser, args.workload, args))
-
-    overrides = {k: v for k, v in (("ram", args.ram), ("swap", args.swap),
-                                   ("backend", args.backend), ("zswap_pool", args.zswap_pool),
-                                   ("readahead", args.readahead),
-                                   ("reclaim_batch", args.reclaim_batch),
-                                   ("watermark", args.watermark)) if v is not None}
-    if args.page_cluster is not None:
-        if args.readahead is not None:
-            parser.error("--page-cluster and --readahead both set the read-ahead window; "
-                         "give one")
-        overrides["readahead"] = 1 << args.page_cluster
-    if args.no_zero_detection:
-        overrides["zero_detection"] = False
-    try:
-        machine = default_machine(trace, **overrides)
-        check_memory(trace.nr_pages, machine.swap_pages_for(trace.nr_pages))
-    except (TypeError, ValueError, MemoryError) as exc:
-        parser.error(str(exc))
+    if args.trace is not None and args.record is not None:
+        parser.error("--record saves a generated trace; --trace replays a recorded one")
+    trace = _load_trace(parser, args)
+    machine = _make_machine(parser, trace, args)
     if args.record is not None:
         try:
             trace.save(args.record)
@@ -328,7 +366,9 @@ def _designs(parser: argparse.ArgumentParser, args) -> int:
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    from vswap.replay import BACKENDS, DESIGNS
+    from vswap.kernel.cli import add_kernel_parser
+    from vswap.replay import DESIGNS
+    from vswap.sweeps_cli import add_sweep_parser
     from vswap.workloads import WORKLOADS
 
     parser = _Parser(prog="vswap", description="vswap: models of Linux swap-entry management; "
@@ -344,22 +384,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     cmp.add_argument("workload", nargs="?", choices=list(WORKLOADS),
                      help="workload (optional with --trace)")
     _add_workload_options(cmp)
-    m = cmp.add_argument_group("machine options (default: zram, the report's RAM share)")
-    m.add_argument("--ram", metavar="SIZE", help="RAM, e.g. 32G (default: usemem 4/7, memhog 1/3, "
-                   "others 1/2 of the pages touched)")
-    m.add_argument("--swap", metavar="SIZE", help="swap device size (default: the trace's span)")
-    m.add_argument("--backend", choices=BACKENDS, help="swap backend (default zram)")
-    m.add_argument("--zswap-pool", metavar="SIZE", help="zswap pool before writeback")
-    m.add_argument("--no-zero-detection", action="store_true",
-                   help="swap zero pages out like any other (no zeromap)")
-    m.add_argument("--readahead", type=_positive_int, metavar="PAGES",
-                   help="VMA read-ahead window (default 1 for zram, else 8)")
-    m.add_argument("--page-cluster", type=int, choices=range(10), metavar="N",
-                   help="the kernel's vm.page-cluster: read ahead 2**N pages "
-                   "(--readahead 2**N; 0 .. 9)")
-    m.add_argument("--reclaim-batch", type=_positive_int, metavar="PAGES",
-                   help="pages reclaimed at least per reclaim call (default 32)")
-    m.add_argument("--watermark", metavar="SIZE", help="reclaim this far below --ram")
+    _add_machine_options(cmp)
     b = cmp.add_argument_group("benchmark options")
     b.add_argument("--designs", default=",".join(DESIGNS), metavar="A,B,...",
                    help=f"comma-separated designs (default {','.join(DESIGNS)}): registered "
@@ -404,7 +429,11 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                          description="Lockstep check of the compiled core against the reference "
                          "model, then a timed batch on a million keys.")
     chk.add_argument("--seed", type=int, default=0, help="random seed of the self-check")
-    return parser, {"compare": cmp, "record": rec, "designs": des, "selfcheck": chk}
+    kernel = add_kernel_parser(sub, _Parser)
+    swp = add_sweep_parser(sub)
+    sub.metavar = "{" + ",".join(sorted(sub.choices)) + "}"
+    return parser, {"compare": cmp, "record": rec, "designs": des, "selfcheck": chk,
+                    "sweep": swp, **kernel}
 
 
 #: The subcommands and their handlers, handler(subparser, args) -> exit status.
@@ -419,6 +448,12 @@ def _run(argv: list[str] | None) -> int:
         return 2
     if args.command in _COMMANDS:
         return _COMMANDS[args.command](subparsers[args.command], args)
+    if args.command == "sweep":
+        from vswap.sweeps_cli import sweep_main
+        return sweep_main(subparsers["sweep"], args)
+    if args.command == "kernel":
+        from vswap.kernel.cli import kernel_main
+        return kernel_main(subparsers, args)
     print(f"vswap {vswap.__version__} (compiled core: {vswap.XArray.__module__})")
     return 0 if selfcheck(seed=args.seed) else 1
 
