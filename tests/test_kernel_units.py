@@ -84,8 +84,6 @@ def test_json_round_trip_through_a_file(tmp_path):
     assert json.loads(path.read_text())["format"] == result.FORMAT
 
 
-@pytest.mark.parametrize("text, match", [("{}", "format"), ("not json", "not JSON"),
-                                         ('{"format": "vswap-kernel-result/1"}', "lacks")])
 def test_dataframe_one_row_per_repeat():
     pd = pytest.importorskip("pandas")
     df = _result("a", [_rep(1, 1, 7), _rep(2, 1, 9)]).to_dataframe()
@@ -93,6 +91,8 @@ def test_dataframe_one_row_per_repeat():
     assert list(df["pswpout"]) == [7, 9] and list(df["real_s"]) == [1, 2]
 
 
+@pytest.mark.parametrize("text, match", [("{}", "format"), ("not json", "not JSON"),
+                                         ('{"format": "vswap-kernel-result/1"}', "lacks")])
 def test_from_json_rejects_other_files(text, match):
     with pytest.raises(ValueError, match=match):
         KernelResult.from_json(text)
