@@ -144,3 +144,14 @@ def test_cli_run_json_and_report(tmp_path, capsys, unchanged):
     assert main(["kernel", "report", str(path), str(path), "--model"]) == 0
     out = capsys.readouterr().out
     assert out.count("+0.0%") >= 1 and "The model (baseline" in out
+
+
+@needs_zram
+def test_tasks_in_several_memcgs_share_the_run_s_limit(unchanged):
+    trace = usemem("16M", tasks=2, memcgs=2)
+    r = kernel.run(trace, machine=Machine(ram="16M"), repeat=1, progress=False)
+    rep = r.repeats[0]
+    assert len(rep["tasks"]) == 2 and rep["pages_written"] == 2 * (16 << 8)
+    # both children's faults reach the run's cgroup (v1: its total_* figures)
+    assert rep["memcg"]["pgfault"] >= 2 * (16 << 8)
+    assert r.counters()["pswpout"] > 0

@@ -53,7 +53,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import IO, Any, Iterable
 
-from vswap.replay import DESIGNS, Machine, replay
+from vswap.replay import Machine, replay
+from vswap.designs import resolve_designs
 from vswap.workloads import PAGE_SIZE, WORKLOADS, Trace, make_workload
 
 __all__ = ["sweep", "SweepResult", "load_grid", "parse_axis_values", "expand_grid", "AXIS_ALIASES",
@@ -252,8 +253,9 @@ def check_point(point: dict[str, Any], traces: dict[str, Trace]) -> tuple[str, s
     """
     try:
         design, workload, wparams, mfields, share = _split(point)
-        if design not in DESIGNS:
-            raise ValueError(f"unknown design {design!r}; choose from {', '.join(DESIGNS)}")
+        if not isinstance(design, str):
+            raise TypeError(f"a design is a name, not {type(design).__name__}")
+        resolve_designs([design])           # registered, virtual+SWITCH or module:factory
         key = _workload_key(workload, wparams)
         if key not in traces:
             from vswap.benchmark import DEFAULT_SIZES

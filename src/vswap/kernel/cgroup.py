@@ -121,6 +121,25 @@ class MemCgroup:
             raise KernelError(f"cannot set the limit of {path}: {exc.strerror}") from None
         return cg
 
+    def child(self, journal: Journal, name: str) -> MemCgroup:
+        """A cgroup below this one, without a limit of its own (the parent's limit holds both).
+
+        What a trace's memcgs become: each task in the child of its memcg,
+        all charged against the run's limit. Runtime complexity: O(1).
+        """
+        if self.version == "v2":
+            ctl = os.path.join(self.path, "cgroup.subtree_control")
+            if "memory" not in read(ctl).split():
+                write(ctl, "+memory")
+        path = os.path.join(self.path, name)
+        try:
+            os.mkdir(path)
+        except OSError as exc:
+            raise KernelError(f"cannot make the memory cgroup {path}: {exc.strerror}") from None
+        cg = MemCgroup(self.version, path)
+        journal.on_undo(f"rmdir {path}", cg.remove)
+        return cg
+
     def add(self, pid: int) -> None:
         """Move a process into the cgroup (before its first fault). Runtime complexity: O(1).
         """
@@ -130,9 +149,15 @@ class MemCgroup:
             raise KernelError(f"cannot move pid {pid} into {self.path}: {exc.strerror}") from None
 
     def stat(self) -> dict[str, int]:
-        """The cgroup's ``memory.stat`` (its own pgfault, pgmajfault, ...). Runtime complexity: O(file).
+        """The cgroup's ``memory.stat`` with its children's (pgfault, pgmajfault, ...). Runtime complexity: O(file).
+
+        v2's file is hierarchical already; v1 keeps the hierarchical sums as
+        ``total_*``, which replace the cgroup's own figures here.
         """
-        return read_kv(os.path.join(self.path, "memory.stat"))
+        stat = read_kv(os.path.join(self.path, "memory.stat"))
+        stat.update({k[len("total_"):]: v for k, v in list(stat.items())
+                     if k.startswith("total_")})
+        return stat
 
     def procs(self) -> list[int]:
         """The pids in the cgroup. Runtime complexity: O(tasks).

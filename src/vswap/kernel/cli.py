@@ -23,7 +23,6 @@ def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
     """
     from vswap.__main__ import (_add_machine_options, _add_workload_options, _positive_int)
     from vswap.kernel.plan import DEFAULT_SIZES, FREE_MODES
-    from vswap.replay import DESIGNS
     from vswap.workloads import WORKLOADS
 
     kernel = sub.add_parser("kernel", help="run a workload on this machine's real kernel",
@@ -49,8 +48,8 @@ def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
                    help="the build under test (default: the running kernel's release)")
     b.add_argument("--json", metavar="FILE", help="write the result file (for vswap kernel report)")
     b.add_argument("--model", nargs="?", const="baseline", metavar="DESIGN",
-                   help=f"add the model's replay through DESIGN (default baseline; one of "
-                   f"{', '.join(DESIGNS)}) beside each counter")
+                   help="add the model's replay through DESIGN (default baseline; any of "
+                   "'vswap designs') beside each counter")
     b.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     k = run.add_argument_group("kernel options")
     k.add_argument("--use-existing-swap", action="store_true",
@@ -79,17 +78,24 @@ def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
     return {"kernel": kernel, "kernel run": run, "kernel report": rep}
 
 
+def _check_model(parser: argparse.ArgumentParser, model: str | None) -> None:
+    from vswap.designs import resolve_designs
+    if model is not None:
+        try:
+            resolve_designs([model])
+        except (TypeError, ValueError, ImportError) as exc:
+            parser.error(f"--model: {exc}")
+
+
 def _run(parser: argparse.ArgumentParser, args) -> int:
     from vswap.__main__ import _check_output, _load_trace, _make_machine, _workload_params
     from vswap.errors import KernelError
     from vswap.kernel.plan import DEFAULT_SIZES
     from vswap.kernel.run import run
-    from vswap.replay import DESIGNS
     from vswap.workloads import make_workload
 
     _check_output(parser, "--json", args.json)
-    if args.model is not None and args.model not in DESIGNS:
-        parser.error(f"--model: unknown design {args.model!r}; choose from {', '.join(DESIGNS)}")
+    _check_model(parser, args.model)
     if args.trace is None and args.workload is not None:
         params = _workload_params(parser, args.workload, args)
         try:
@@ -123,10 +129,7 @@ def _run(parser: argparse.ArgumentParser, args) -> int:
 
 def _report(parser: argparse.ArgumentParser, args) -> int:
     from vswap.kernel.result import load, report
-    from vswap.replay import DESIGNS
-
-    if args.model is not None and args.model not in DESIGNS:
-        parser.error(f"--model: unknown design {args.model!r}; choose from {', '.join(DESIGNS)}")
+    _check_model(parser, args.model)
     results = []
     for path in args.files:
         try:

@@ -52,6 +52,13 @@ def _machine_lock(wait_s: float = _LOCK_WAIT_S) -> Iterator[None]:
         os.close(fd)
 
 
+def _memcg_of(trace: Trace, vpn: int) -> int:
+    for first, nr, memcg in trace.memcgs or ():
+        if first <= vpn < first + nr:
+            return memcg
+    return 1
+
+
 def _changed(before: dict, after: dict) -> list[str]:
     return [f"{k}: {before.get(k)!r} -> {after.get(k)!r}" for k in sorted(set(before) | set(after))
             if before.get(k) != after.get(k)]
@@ -85,11 +92,14 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
     from vswap._executor import TaskGroup
 
     cg = cgroup.MemCgroup.create(journal, where, plan.ram)
+    # A trace's memcgs: a child cgroup each, under the run's limit.
+    memcgs = sorted({t["memcg"] for t in tasks})
+    homes = {m: cg.child(journal, f"memcg-{m}") for m in memcgs} if len(memcgs) > 1 else {}
     group = TaskGroup(tasks, free=plan.free)
     try:
         pids = group.spawn()
-        for pid in pids:
-            cg.add(pid)
+        for pid, task in zip(pids, tasks):
+            homes.get(task["memcg"], cg).add(pid)
         if after_spawn is not None:
             after_spawn(pids)
         before = counters.snapshot()
@@ -98,6 +108,8 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
     finally:
         group.kill()
     memcg = cg.stat()
+    for child in homes.values():
+        child.remove()
     cg.remove()
     bad = [t for t in results if t["status"] != 0]
     if bad:
@@ -173,6 +185,8 @@ def run(workload: str | Trace = "usemem", *, machine: Machine | None = None, rep
                      cgroup_version=cgroup_version, free=free)
     where = cgroup.find(plan.cgroup)
     tasks = split_tasks(trace)
+    for t in tasks:
+        t["memcg"] = _memcg_of(trace, t["first_vpn"])
     show = sys.stderr.isatty() if progress is None else bool(progress)
     facts = system.describe()
     reps = []
