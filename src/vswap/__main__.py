@@ -3,6 +3,10 @@
 - ``vswap compare WORKLOAD [options]``: replay a workload through the swap
   designs and print the seed report's tables (:func:`vswap.benchmark.compare`);
   ``--json``, ``--csv`` and ``--plot`` write the results too.
+- ``vswap kernel run WORKLOAD [options]``: run the same workload on this
+  machine's real kernel (root) and print the report's tables from the real
+  runs, the model beside them with ``--model``; ``vswap kernel report
+  A.json B.json``: several kernels side by side (:mod:`vswap.kernel`).
 - ``vswap record WORKLOAD --out FILE.npz [options]``: save a workload's trace,
   for ``vswap compare --trace FILE.npz``.
 - ``vswap selfcheck``: the compiled core and the reference model in lockstep
@@ -158,10 +162,64 @@ def _check_output(parser: argparse.ArgumentParser, flag: str, path: str | None) 
         parser.error(f"{flag} {path}: no directory {folder}")
 
 
-def _compare(parser: argparse.ArgumentParser, args) -> int:
-    from vswap.benchmark import _check_designs, compare, default_machine
-    from vswap.errors import SwapError
+def _add_machine_options(parser: argparse.ArgumentParser) -> None:
+    from vswap.replay import BACKENDS
+    m = parser.add_argument_group("machine options (default: zram, the report's RAM share)")
+    m.add_argument("--ram", metavar="SIZE", help="RAM, e.g. 32G (default: usemem 4/7, memhog 1/3, "
+                   "others 1/2 of the pages touched)")
+    m.add_argument("--swap", metavar="SIZE", help="swap device size (default: the trace's span)")
+    m.add_argument("--backend", choices=BACKENDS, help="swap backend (default zram)")
+    m.add_argument("--zswap-pool", metavar="SIZE", help="zswap pool before writeback")
+    m.add_argument("--no-zero-detection", action="store_true",
+                   help="swap zero pages out like any other (no zeromap)")
+    m.add_argument("--readahead", type=_positive_int, metavar="PAGES",
+                   help="VMA read-ahead window (default 1 for zram, else 8)")
+    m.add_argument("--reclaim-batch", type=_positive_int, metavar="PAGES",
+                   help="pages reclaimed at least per reclaim call (default 32)")
+    m.add_argument("--watermark", metavar="SIZE", help="reclaim this far below --ram")
+
+
+def _make_machine(parser: argparse.ArgumentParser, trace, args):
+    """The Machine of the machine options given (the rest: the trace's default machine)."""
+    from vswap.benchmark import default_machine
+    overrides = {k: v for k, v in (("ram", args.ram), ("swap", args.swap),
+                                   ("backend", args.backend), ("zswap_pool", args.zswap_pool),
+                                   ("readahead", args.readahead),
+                                   ("reclaim_batch", args.reclaim_batch),
+                                   ("watermark", args.watermark)) if v is not None}
+    if args.no_zero_detection:
+        overrides["zero_detection"] = False
+    try:
+        return default_machine(trace, **overrides)
+    except (TypeError, ValueError) as exc:
+        parser.error(str(exc))
+
+
+def _load_trace(parser: argparse.ArgumentParser, args):
+    """The trace of ``--trace FILE`` (refusing workload options beside it), or the workload's."""
     from vswap.workloads import WORKLOADS, Trace
+    if args.trace is not None:
+        given = [f for f, d, _ in _WORKLOAD_OPTIONS if hasattr(args, f"w_{d}")]
+        if given:
+            parser.error(f"{', '.join(given)}: a recorded trace fixes the workload; "
+                         f"drop the workload options or --trace")
+        try:
+            trace = Trace.load(args.trace)
+        except OSError as exc:
+            parser.error(f"--trace {args.trace}: {exc.strerror or exc}")
+        except ValueError as exc:
+            parser.error(f"--trace: {exc}")
+        if args.workload is not None and args.workload != trace.name:
+            parser.error(f"--trace {args.trace} is a {trace.name} trace, not {args.workload}")
+        return trace
+    if args.workload is None:
+        parser.error(f"name a workload ({', '.join(WORKLOADS)}) or give --trace FILE")
+    return _make_trace(parser, args.workload, _workload_params(parser, args.workload, args))
+
+
+def _compare(parser: argparse.ArgumentParser, args) -> int:
+    from vswap.benchmark import _check_designs, compare
+    from vswap.errors import SwapError
 
     if args.json == "-" and args.csv == "-":
         parser.error("--json - and --csv - cannot both go to stdout")
@@ -176,42 +234,17 @@ def _compare(parser: argparse.ArgumentParser, args) -> int:
     except ValueError as exc:
         parser.error(f"--designs: {exc}")
 
-    if args.trace is not None:
-        if args.record is not None:
-            parser.error("--record saves a generated trace; --trace replays a recorded one")
-        given = [f for f, d, _ in _WORKLOAD_OPTIONS if hasattr(args, f"w_{d}")]
-        if given:
-            parser.error(f"{', '.join(given)}: a recorded trace fixes the workload; "
-                         f"drop the workload options or --trace")
-        try:
-            trace = Trace.load(args.trace)
-        except OSError as exc:
-            parser.error(f"--trace {args.trace}: {exc.strerror or exc}")
-        except ValueError as exc:
-            parser.error(f"--trace: {exc}")
-        if args.workload is not None and args.workload != trace.name:
-            parser.error(f"--trace {args.trace} is a {trace.name} trace, not {args.workload}")
-    else:
-        if args.workload is None:
-            parser.error(f"name a workload ({', '.join(WORKLOADS)}) or give --trace FILE")
-        trace = _make_trace(parser, args.workload, _workload_params(parser, args.workload, args))
+    if args.trace is not None and args.record is not None:
+        parser.error("--record saves a generated trace; --trace replays a recorded one")
+    trace = _load_trace(parser, args)
+    if args.trace is None:
         if args.record is not None:
             try:
                 trace.save(args.record)
             except OSError as exc:
                 parser.error(f"--record {args.record}: {exc.strerror or exc}")
 
-    overrides = {k: v for k, v in (("ram", args.ram), ("swap", args.swap),
-                                   ("backend", args.backend), ("zswap_pool", args.zswap_pool),
-                                   ("readahead", args.readahead),
-                                   ("reclaim_batch", args.reclaim_batch),
-                                   ("watermark", args.watermark)) if v is not None}
-    if args.no_zero_detection:
-        overrides["zero_detection"] = False
-    try:
-        machine = default_machine(trace, **overrides)
-    except (TypeError, ValueError) as exc:
-        parser.error(str(exc))
+    machine = _make_machine(parser, trace, args)
 
     try:
         result = compare(trace=trace, machine=machine, designs=designs, repeat=args.repeat,
@@ -242,14 +275,15 @@ def _record(parser: argparse.ArgumentParser, args) -> int:
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    from vswap.replay import BACKENDS, DESIGNS
+    from vswap.kernel.cli import add_kernel_parser
+    from vswap.replay import DESIGNS
     from vswap.workloads import WORKLOADS
 
     parser = _Parser(prog="vswap", description="vswap: models of Linux swap-entry management; "
                      "compare swap designs on the seed report's workloads.",
                      epilog="Without a command: this help, exit status 2.")
     parser.add_argument("--version", action="version", version=f"vswap {vswap.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{compare,record,selfcheck}")
+    sub = parser.add_subparsers(dest="command", metavar="{compare,kernel,record,selfcheck}")
 
     cmp = sub.add_parser("compare", help="replay a workload through the swap designs",
                          description="Replay a workload through the swap designs and print the "
@@ -258,19 +292,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     cmp.add_argument("workload", nargs="?", choices=list(WORKLOADS),
                      help="workload (optional with --trace)")
     _add_workload_options(cmp)
-    m = cmp.add_argument_group("machine options (default: zram, the report's RAM share)")
-    m.add_argument("--ram", metavar="SIZE", help="RAM, e.g. 32G (default: usemem 4/7, memhog 1/3, "
-                   "others 1/2 of the pages touched)")
-    m.add_argument("--swap", metavar="SIZE", help="swap device size (default: the trace's span)")
-    m.add_argument("--backend", choices=BACKENDS, help="swap backend (default zram)")
-    m.add_argument("--zswap-pool", metavar="SIZE", help="zswap pool before writeback")
-    m.add_argument("--no-zero-detection", action="store_true",
-                   help="swap zero pages out like any other (no zeromap)")
-    m.add_argument("--readahead", type=_positive_int, metavar="PAGES",
-                   help="VMA read-ahead window (default 1 for zram, else 8)")
-    m.add_argument("--reclaim-batch", type=_positive_int, metavar="PAGES",
-                   help="pages reclaimed at least per reclaim call (default 32)")
-    m.add_argument("--watermark", metavar="SIZE", help="reclaim this far below --ram")
+    _add_machine_options(cmp)
     b = cmp.add_argument_group("benchmark options")
     b.add_argument("--designs", default=",".join(DESIGNS), metavar="A,B,...",
                    help=f"comma-separated designs (default {','.join(DESIGNS)}); "
@@ -300,7 +322,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                          description="Lockstep check of the compiled core against the reference "
                          "model, then a timed batch on a million keys.")
     chk.add_argument("--seed", type=int, default=0, help="random seed of the self-check")
-    return parser, {"compare": cmp, "record": rec, "selfcheck": chk}
+    kernel = add_kernel_parser(sub, _Parser)
+    return parser, {"compare": cmp, "record": rec, "selfcheck": chk, **kernel}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -328,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         return _compare(subparsers["compare"], args)
     if args.command == "record":
         return _record(subparsers["record"], args)
+    if args.command == "kernel":
+        from vswap.kernel.cli import kernel_main
+        return kernel_main(subparsers, args)
     print(f"vswap {vswap.__version__} (compiled core: {vswap.XArray.__module__})")
     return 0 if selfcheck(seed=args.seed) else 1
 

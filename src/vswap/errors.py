@@ -5,7 +5,7 @@ classes, so a caller (or a lockstep test) catches one family whatever the
 implementation.
 """
 
-__all__ = ["SwapError", "NoSpace", "NoEntry", "EntryExists", "TraceError"]
+__all__ = ["SwapError", "NoSpace", "NoEntry", "EntryExists", "TraceError", "KernelError"]
 
 
 class SwapError(Exception):
@@ -64,5 +64,20 @@ class TraceError(SwapError, ValueError):
     out of range; the message names the event's index.
 
     >>> issubclass(TraceError, ValueError)
+    True
+    """
+
+
+class KernelError(SwapError):
+    """The real kernel cannot run what was asked (``vswap kernel``), or a run on it failed.
+
+    Raised before anything on the machine is changed for a request it
+    cannot honour (not root, swap already on, no zram, no memory cgroup, a
+    RAM limit or zram footprint larger than the free memory, a Machine
+    option the kernel has no knob for), and after everything is put back
+    for a run that failed midway (a killed workload). The message is one
+    line that says what to do.
+
+    >>> issubclass(KernelError, SwapError)
     True
     """

@@ -1,0 +1,162 @@
+"""``vswap kernel run`` and ``vswap kernel report``: the command line of :mod:`vswap.kernel`.
+
+``run`` takes the workload and machine options of ``vswap compare`` (or
+``--trace FILE.npz``), runs the workload on this machine's kernel and prints
+the report's tables from the real runs; ``report`` prints result files of
+several kernels side by side. Every refusal is one line on stderr and exit
+status 2; Ctrl-C or SIGTERM puts everything back and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+__all__ = ["add_kernel_parser", "kernel_main"]
+
+
+def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
+    """Add ``kernel run`` and ``kernel report`` to the ``vswap`` subcommands; their parsers by name.
+
+    Runtime complexity: O(options).
+    """
+    from vswap.__main__ import (_add_machine_options, _add_workload_options, _positive_int)
+    from vswap.kernel.plan import DEFAULT_SIZES, FREE_MODES
+    from vswap.replay import DESIGNS
+    from vswap.workloads import WORKLOADS
+
+    kernel = sub.add_parser("kernel", help="run a workload on this machine's real kernel",
+                            description="Run the same traces on the real kernel (needs root): "
+                            "'vswap kernel run WORKLOAD', 'vswap kernel report A.json B.json'.")
+    ksub = kernel.add_subparsers(dest="kernel_command", metavar="{run,report}",
+                                 parser_class=parser_class)
+    sizes = ", ".join(f"{k} {v}" for k, v in DEFAULT_SIZES.items())
+    run = ksub.add_parser("run", help="run a workload on this kernel and print the tables",
+                          description="Run a workload on this machine's kernel inside a memory "
+                          "cgroup of --ram, on the --backend it sets up (and puts back), and print "
+                          "the report's tables from the real runs. Every setting changed is "
+                          "restored on success, error, Ctrl-C and SIGTERM.")
+    run.add_argument("workload", nargs="?", choices=list(WORKLOADS),
+                     help=f"workload (optional with --trace); default sizes: {sizes}")
+    _add_workload_options(run)
+    _add_machine_options(run)
+    b = run.add_argument_group("run options")
+    b.add_argument("--trace", metavar="FILE.npz", help="run a trace saved by vswap record")
+    b.add_argument("--repeat", type=_positive_int, default=3, metavar="N",
+                   help="runs of the workload (default 3)")
+    b.add_argument("--label", metavar="NAME",
+                   help="the build under test (default: the running kernel's release)")
+    b.add_argument("--json", metavar="FILE", help="write the result file (for vswap kernel report)")
+    b.add_argument("--model", nargs="?", const="baseline", metavar="DESIGN",
+                   help=f"add the model's replay through DESIGN (default baseline; one of "
+                   f"{', '.join(DESIGNS)}) beside each counter")
+    b.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    k = run.add_argument_group("kernel options")
+    k.add_argument("--use-existing-swap", action="store_true",
+                   help="run on the swap that is already on, as it is (no backend set up)")
+    k.add_argument("--swapfile-dir", default="/var/tmp", metavar="DIR",
+                   help="where the swapfile goes (backends swapfile, zswap; default /var/tmp)")
+    k.add_argument("--zram-algorithm", metavar="ALG", help="zram comp_algorithm (default: as is)")
+    k.add_argument("--zswap-compressor", metavar="ALG", help="zswap compressor (default: as is)")
+    k.add_argument("--zswap-max-pool-percent", type=int, metavar="P",
+                   help="zswap max_pool_percent (of the machine's RAM; default: as is)")
+    k.add_argument("--zswap-accept-threshold", type=int, metavar="P",
+                   help="zswap accept_threshold_percent (default: as is)")
+    k.add_argument("--zswap-shrinker", choices=("on", "off"), help="zswap shrinker_enabled")
+    k.add_argument("--cgroup", choices=("v1", "v2"), help="memory cgroup version (default: v2 "
+                   "where the memory controller is on v2, else v1)")
+    k.add_argument("--free", choices=FREE_MODES, default="munmap",
+                   help="how FREE zaps: munmap (usemem's timing_free, default) or MADV_DONTNEED")
+
+    rep = ksub.add_parser("report", help="print result files of several kernels side by side",
+                          description="Print the results of 'vswap kernel run --json' from "
+                          "several kernels (boot each build, run the same command) side by side, "
+                          "vs the first.")
+    rep.add_argument("files", nargs="+", metavar="FILE.json")
+    rep.add_argument("--model", nargs="?", const="baseline", metavar="DESIGN",
+                     help="add the model's replay through DESIGN beside each counter")
+    return {"kernel": kernel, "kernel run": run, "kernel report": rep}
+
+
+def _run(parser: argparse.ArgumentParser, args) -> int:
+    from vswap.__main__ import _check_output, _load_trace, _make_machine, _workload_params
+    from vswap.errors import KernelError
+    from vswap.kernel.plan import DEFAULT_SIZES
+    from vswap.kernel.run import run
+    from vswap.replay import DESIGNS
+    from vswap.workloads import make_workload
+
+    _check_output(parser, "--json", args.json)
+    if args.model is not None and args.model not in DESIGNS:
+        parser.error(f"--model: unknown design {args.model!r}; choose from {', '.join(DESIGNS)}")
+    if args.trace is None and args.workload is not None:
+        params = _workload_params(parser, args.workload, args)
+        try:
+            trace = make_workload(args.workload,
+                                  **{"size": DEFAULT_SIZES[args.workload], **params})
+        except (TypeError, ValueError) as exc:
+            parser.error(str(exc))
+    else:
+        trace = _load_trace(parser, args)
+    machine = _make_machine(parser, trace, args)
+    shrinker = None if args.zswap_shrinker is None else args.zswap_shrinker == "on"
+    try:
+        result = run(trace, machine=machine, repeat=args.repeat, label=args.label,
+                     model=args.model, progress=False if args.no_progress else None,
+                     use_existing_swap=args.use_existing_swap, swapfile_dir=args.swapfile_dir,
+                     zram_algorithm=args.zram_algorithm, zswap_compressor=args.zswap_compressor,
+                     zswap_max_pool_percent=args.zswap_max_pool_percent,
+                     zswap_accept_threshold=args.zswap_accept_threshold,
+                     zswap_shrinker=shrinker, cgroup_version=args.cgroup, free=args.free)
+    except (KernelError, ValueError, TypeError) as exc:
+        parser.error(str(exc))
+    sys.stdout.write(result.table())
+    if args.json is not None:
+        try:
+            result.to_json(args.json)
+        except OSError as exc:
+            parser.error(f"--json {args.json}: {exc.strerror or exc}")
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def _report(parser: argparse.ArgumentParser, args) -> int:
+    from vswap.kernel.result import load, report
+    from vswap.replay import DESIGNS
+
+    if args.model is not None and args.model not in DESIGNS:
+        parser.error(f"--model: unknown design {args.model!r}; choose from {', '.join(DESIGNS)}")
+    results = []
+    for path in args.files:
+        try:
+            results.append(load(path))
+        except OSError as exc:
+            parser.error(f"{path}: {exc.strerror or exc}")
+        except (ValueError, TypeError) as exc:
+            parser.error(f"{path}: {exc}")
+    try:
+        if args.model is not None:
+            for r in results:
+                r.add_model(args.model)
+        text = report(results)
+    except (ValueError, TypeError) as exc:
+        parser.error(str(exc))
+    sys.stdout.write(text)
+    return 0
+
+
+def kernel_main(parsers: dict[str, argparse.ArgumentParser], args) -> int:
+    """Run ``vswap kernel ...`` with parsed ``args``; the exit status. Runtime complexity: the command's.
+    """
+    if args.kernel_command is None:
+        parsers["kernel"].print_help()
+        return 2
+    try:
+        if args.kernel_command == "run":
+            return _run(parsers["kernel run"], args)
+        return _report(parsers["kernel report"], args)
+    except KeyboardInterrupt:
+        print(f"vswap kernel: interrupted; every setting it changed was put back",
+              file=sys.stderr)
+        return 130

@@ -1,0 +1,99 @@
+"""The kernel's counters for one repeat: /proc/vmstat and per-size mTHP stats deltas, the cgroup's own.
+
+:func:`snapshot` reads them, :func:`delta` subtracts two snapshots, and
+:func:`kernel_view` merges one repeat's figures under the names the model's
+replay uses (:data:`vswap.replay.COUNTER_NAMES`), so the two compare
+counter for counter: faults come from the cgroup's ``memory.stat`` (the
+global counters include every other process), the swap counters from
+/proc/vmstat (only the workload's cgroup swaps during a run), the mTHP
+stats keyed ``"hugepages-64kB/swpout"`` as in sysfs.
+
+>>> d = delta(snapshot(), snapshot())
+>>> sorted(d)
+['mthp', 'vmstat']
+"""
+
+from __future__ import annotations
+
+import os
+
+from vswap.kernel import system
+from vswap.kernel.sysfs import read_kv
+
+__all__ = ["snapshot", "delta", "kernel_view", "RECLAIM_COUNTERS", "SUMMED"]
+
+#: The reclaim table's rows (the report's: allocstall, pgsteal, swap_ra, pgmigrate, ...).
+RECLAIM_COUNTERS = ("allocstall", "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd",
+                    "pgsteal_direct", "pswpin", "pswpout", "swap_ra", "swap_ra_hit",
+                    "thp_swpout", "thp_swpout_fallback", "zswpin", "zswpout", "zswpwb",
+                    "pgmigrate_success", "pgmajfault", "pgfault")
+#: Counters the kernel keeps per zone, node or reclaimer, summed under one name.
+SUMMED = {
+    "allocstall": ("allocstall_dma", "allocstall_dma32", "allocstall_normal",
+                   "allocstall_movable", "allocstall_device"),
+    "pgsteal": ("pgsteal_kswapd", "pgsteal_direct", "pgsteal_khugepaged"),
+    "pgscan": ("pgscan_kswapd", "pgscan_direct", "pgscan_khugepaged"),
+}
+
+
+_MEMCG_RECLAIM = ("pgscan", "pgsteal", "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd",
+                  "pgsteal_direct")
+
+
+def _mthp_stats() -> dict[str, int]:
+    out = {}
+    for name in system.mthp_sizes().values():
+        d = os.path.join(system.THP, name, "stats")
+        try:
+            stats = sorted(os.listdir(d))
+        except OSError:
+            continue
+        for stat in stats:
+            try:
+                with open(os.path.join(d, stat)) as f:
+                    out[f"{name}/{stat}"] = int(f.read())
+            except (OSError, ValueError):
+                pass
+    return out
+
+
+def snapshot() -> dict[str, dict[str, int]]:
+    """/proc/vmstat and every mTHP stat now. Runtime complexity: O(counters).
+
+    >>> "pswpout" in snapshot()["vmstat"]
+    True
+    """
+    return {"vmstat": read_kv("/proc/vmstat"), "mthp": _mthp_stats()}
+
+
+def delta(before: dict, after: dict) -> dict[str, dict[str, int]]:
+    """``after - before``, per table, for the counters both have. Runtime complexity: O(counters).
+
+    >>> delta({"vmstat": {"a": 1}, "mthp": {}}, {"vmstat": {"a": 5}, "mthp": {}})
+    {'vmstat': {'a': 4}, 'mthp': {}}
+    """
+    return {table: {k: v - before[table][k] for k, v in after[table].items()
+                    if k in before[table]} for table in ("vmstat", "mthp")}
+
+
+def kernel_view(rep: dict) -> dict[str, int]:
+    """One repeat's counters under the model's names (see the module's doc). Runtime complexity: O(counters).
+
+    >>> kernel_view({"vmstat": {"pswpout": 7, "pgfault": 99, "allocstall_normal": 2},
+    ...              "memcg": {"pgfault": 40}, "mthp": {"hugepages-64kB/swpout": 3}})
+    {'pswpout': 7, 'pgfault': 40, 'allocstall_normal': 2, 'allocstall': 2, 'hugepages-64kB/swpout': 3}
+    """
+    view = dict(rep["vmstat"])
+    memcg = rep.get("memcg") or {}
+    for name, parts in SUMMED.items():
+        view[name] = sum(rep["vmstat"].get(p, 0) for p in parts)
+    # Reclaim within a cgroup's limit counts its scans and steals in the
+    # cgroup's memory.stat only (v2 shows them; v1 does not), not in vmstat.
+    for name in ("pgfault", "pgmajfault", *_MEMCG_RECLAIM):
+        if name in memcg:
+            view[name] = memcg[name]
+    if memcg and "pgsteal" not in memcg:      # cgroup v1: reclaim's counts are nowhere
+        for name in ("pgsteal", "pgscan"):
+            view.pop(name)
+    view.update(rep.get("mthp") or {})
+    return view

@@ -1,0 +1,202 @@
+"""From a trace and a Machine to the kernel's settings, checked before anything is changed.
+
+:func:`make_plan` maps each :class:`vswap.replay.Machine` field to the knob
+that realises it on a real kernel (``ram`` -> the memory cgroup's limit,
+``swap`` -> the device's size, ``backend`` -> zram / swapfile / zswap,
+``readahead`` -> ``vm.page-cluster``, the trace's folio orders -> the THP
+sizes) and refuses, with :class:`vswap.errors.KernelError`, what the kernel
+cannot honour or this machine cannot afford: not root, swap already on
+(unless ``use_existing_swap``), no zram, no room for the swapfile, no memory
+cgroup, a RAM limit above the available memory, a workload whose zram
+footprint could exhaust free memory, a Machine option the kernel has no
+knob for.
+
+>>> from vswap.replay import Machine
+>>> from vswap.workloads import usemem
+>>> p = make_plan(usemem("4M"), Machine(ram="2M", reclaim_batch=8), check_machine=False)
+Traceback (most recent call last):
+...
+vswap.errors.KernelError: reclaim_batch=8: the kernel reclaims SWAP_CLUSTER_MAX (32) pages per pass; leave it at 32
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from typing import Any
+
+import numpy as np
+
+from vswap.errors import KernelError
+from vswap.kernel import backend, cgroup, system
+from vswap.replay import Machine
+from vswap.workloads import PAGE_SIZE, TOUCH, Trace
+
+__all__ = ["KernelPlan", "make_plan", "DEFAULT_SIZES", "MEMORY_MARGIN", "FREE_MODES"]
+
+#: Default workload sizes of ``vswap kernel run``: small enough for a laptop
+#: (the report's 56G and 48G are for ``vswap compare``, which only models).
+DEFAULT_SIZES = {"usemem": "256M", "memhog": "256M", "random": "128M", "mixed": "128M"}
+#: Memory left free for everything else while a run holds RAM and zram.
+MEMORY_MARGIN = 512 << 20
+#: How a FREE event zaps its range.
+FREE_MODES = ("munmap", "dontneed")
+_SWAP_CLUSTER_MAX = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelPlan:
+    """Everything one ``vswap kernel run`` will set, as plain values (also written to the result file).
+
+    Runtime complexity: O(1).
+    """
+
+    backend: str
+    ram: int                       # the cgroup's limit, bytes
+    swap_size: int                 # the device's size, bytes
+    orders: tuple[int, ...]        # large folio orders the trace touches
+    page_cluster: int | None       # vm.page-cluster to set (None: leave it)
+    use_existing_swap: bool
+    swapfile_dir: str
+    zram_algorithm: str | None
+    zswap: dict[str, Any]
+    cgroup: str | None             # "v1", "v2" or None (auto)
+    free: str
+    tasks: int
+    pages_touched: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values. Runtime complexity: O(1).
+
+        >>> KernelPlan("zram", 1, 2, (), None, False, "/tmp", None, {}, None, "munmap", 1, 1).to_dict()["backend"]
+        'zram'
+        """
+        return dataclasses.asdict(self)
+
+
+def _readahead_to_page_cluster(machine: Machine) -> int | None:
+    pc = getattr(machine, "page_cluster", None)
+    if pc is not None:
+        return int(pc)
+    if machine.readahead is None:
+        return 3          # the kernel's default, set so every run has the same window
+    k = machine.readahead
+    if k & (k - 1):
+        raise KernelError(f"readahead={k}: the kernel's window is 2**page-cluster pages; "
+                          "give a power of two")
+    return k.bit_length() - 1
+
+
+def _check_machine_fields(machine: Machine) -> None:
+    if machine.reclaim_batch != _SWAP_CLUSTER_MAX:
+        raise KernelError(f"reclaim_batch={machine.reclaim_batch}: the kernel reclaims "
+                          f"SWAP_CLUSTER_MAX ({_SWAP_CLUSTER_MAX}) pages per pass; leave it at 32")
+    if machine.watermark_pages:
+        raise KernelError("watermark: a memory cgroup reclaims at its limit; the kernel has no "
+                          "watermark below memory.max to set")
+    if not machine.zero_detection:
+        raise KernelError("zero_detection=False: since Linux 6.12 the kernel always keeps zero "
+                          "pages in the zeromap")
+    if machine.zswap_pool is not None:
+        raise KernelError("zswap_pool: the kernel's zswap pool is max_pool_percent of RAM; "
+                          "give zswap_max_pool_percent instead")
+
+
+def make_plan(trace: Trace, machine: Machine, *, use_existing_swap: bool = False,
+              swapfile_dir: str = "/var/tmp", zram_algorithm: str | None = None,
+              zswap_compressor: str | None = None, zswap_max_pool_percent: int | None = None,
+              zswap_accept_threshold: int | None = None, zswap_shrinker: bool | None = None,
+              cgroup_version: str | None = None, free: str = "munmap",
+              check_machine: bool = True) -> KernelPlan:
+    """The plan for ``trace`` on ``machine``; KernelError for what cannot or must not run.
+
+    ``check_machine=False`` checks the request only, not this machine (for
+    planning elsewhere). Runtime complexity: O(trace events).
+    """
+    from vswap._executor import split_tasks
+
+    if not isinstance(trace, Trace):
+        raise TypeError(f"trace must be a vswap.workloads.Trace, not {type(trace).__name__}")
+    if not isinstance(machine, Machine):
+        raise TypeError(f"machine must be a vswap.replay.Machine, not {type(machine).__name__}")
+    if free not in FREE_MODES:
+        raise ValueError(f"free must be one of {FREE_MODES}, not {free!r}")
+    for name, v, lo, hi in (("zswap_max_pool_percent", zswap_max_pool_percent, 1, 100),
+                            ("zswap_accept_threshold", zswap_accept_threshold, 0, 100)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi):
+            raise ValueError(f"{name} must be an int {lo} .. {hi}, not {v!r}")
+    _check_machine_fields(machine)
+    page_cluster = _readahead_to_page_cluster(machine)
+    if machine.backend != "zswap" and any(v is not None for v in (
+            zswap_compressor, zswap_max_pool_percent, zswap_accept_threshold, zswap_shrinker)):
+        raise KernelError(f"zswap options given with backend {machine.backend}; "
+                          "use backend zswap")
+    if machine.backend != "zram" and zram_algorithm is not None:
+        raise KernelError(f"zram_algorithm given with backend {machine.backend}")
+    tasks = split_tasks(trace)
+    if not tasks:
+        raise KernelError("the trace touches no page: nothing to run")
+    touch = trace.op == TOUCH
+    orders = tuple(sorted({int(o) for o in np.unique(trace.order[touch]) if o > 0}))
+    plan = KernelPlan(
+        backend=machine.backend, ram=machine.ram_pages * PAGE_SIZE,
+        swap_size=machine.swap_pages_for(trace.nr_pages) * PAGE_SIZE, orders=orders,
+        page_cluster=page_cluster, use_existing_swap=bool(use_existing_swap),
+        swapfile_dir=str(swapfile_dir), zram_algorithm=zram_algorithm,
+        zswap={"compressor": zswap_compressor, "max_pool_percent": zswap_max_pool_percent,
+               "accept_threshold_percent": zswap_accept_threshold,
+               "shrinker_enabled": zswap_shrinker},
+        cgroup=cgroup_version, free=free, tasks=len(tasks), pages_touched=trace.pages_touched)
+    if check_machine:
+        check_system(plan)
+    return plan
+
+
+def _gib(n: int) -> str:
+    return f"{n / (1 << 30):.2f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MiB"
+
+
+def check_system(plan: KernelPlan) -> None:
+    """KernelError unless this machine can run ``plan`` safely; changes nothing. Runtime complexity: O(sysfs reads).
+    """
+    if not system.is_root():
+        raise KernelError("vswap kernel needs root (swapon, zram, cgroups and THP settings)")
+    if cgroup.find(plan.cgroup) is None:
+        which = f"cgroup {plan.cgroup}" if plan.cgroup else "cgroup v2 or v1"
+        raise KernelError(f"no memory controller on {which}: mount the memory cgroup")
+    on = system.swaps_on()
+    if plan.use_existing_swap:
+        if not on:
+            raise KernelError("use_existing_swap: no swap is on")
+    else:
+        if on:
+            raise KernelError(f"swap is already on ({', '.join(on)}); swap it off first, or use "
+                              "the existing swap as it is (--use-existing-swap)")
+        backend.need_tools()
+        if plan.backend == "zram" and not backend.zram_available():
+            raise KernelError("no zram device (modprobe zram) and no zram-control to add one")
+        if plan.backend in ("swapfile", "zswap"):
+            if not os.path.isdir(plan.swapfile_dir):
+                raise KernelError(f"swapfile directory {plan.swapfile_dir} does not exist")
+            room = shutil.disk_usage(plan.swapfile_dir).free
+            if plan.swap_size + MEMORY_MARGIN > room:
+                raise KernelError(f"no room for a {_gib(plan.swap_size)} swapfile in "
+                                  f"{plan.swapfile_dir} ({_gib(room)} free)")
+        if plan.backend == "zswap" and not system.zswap_params():
+            raise KernelError("this kernel has no zswap (/sys/module/zswap)")
+    if plan.orders:
+        sizes = system.mthp_sizes()
+        missing = [o for o in plan.orders if o not in sizes]
+        if missing:
+            raise KernelError(f"this kernel has no THP size for folio order(s) "
+                              f"{', '.join(map(str, missing))}")
+    avail = system.meminfo().get("MemAvailable", 0)
+    if plan.ram + MEMORY_MARGIN > avail:
+        raise KernelError(f"ram {_gib(plan.ram)} is more than this machine can spare "
+                          f"({_gib(avail)} available, {_gib(MEMORY_MARGIN)} kept free)")
+    footprint = plan.pages_touched * PAGE_SIZE
+    if plan.backend == "zram" and not plan.use_existing_swap and \
+            footprint + MEMORY_MARGIN > avail:
+        raise KernelError(f"the workload's {_gib(footprint)} could fill zram with more than "
+                          f"this machine's {_gib(avail)} available memory; make it smaller")

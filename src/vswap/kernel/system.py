@@ -1,0 +1,189 @@
+"""What the machine is and has: kernel, CPU, memory, swap, zram, zswap, THP and memory cgroups.
+
+Read-only: nothing here changes the machine. The harness describes the
+machine in every result file with :func:`describe`, and checks what a run
+needs against these facts before it changes anything.
+
+>>> facts = describe()
+>>> facts["page_size"]
+4096
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+from vswap.kernel.sysfs import read, read_choice
+
+__all__ = ["describe", "meminfo", "swaps_on", "is_root", "THP", "ZSWAP", "ZRAM_CONTROL",
+           "mthp_sizes", "zswap_params", "PAGE_CLUSTER", "knobs"]
+
+#: Where THP and the mTHP sizes are set.
+THP = "/sys/kernel/mm/transparent_hugepage"
+#: zswap's module parameters.
+ZSWAP = "/sys/module/zswap/parameters"
+#: zram's hot_add / hot_remove.
+ZRAM_CONTROL = "/sys/class/zram-control"
+#: ``vm.page-cluster``: the swap read-ahead window is 2**page-cluster pages.
+PAGE_CLUSTER = "/proc/sys/vm/page-cluster"
+
+
+def is_root() -> bool:
+    """Whether this process runs as root (the harness needs it). Runtime complexity: O(1).
+
+    >>> isinstance(is_root(), bool)
+    True
+    """
+    return os.geteuid() == 0
+
+
+def meminfo() -> dict[str, int]:
+    """/proc/meminfo in bytes (``MemTotal``, ``MemAvailable``, ...). Runtime complexity: O(file).
+
+    >>> meminfo()["MemTotal"] > 0
+    True
+    """
+    out = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            parts = rest.split()
+            if parts:
+                out[name] = int(parts[0]) * (1024 if parts[1:] == ["kB"] else 1)
+    return out
+
+
+def swaps_on() -> list[str]:
+    """The swap areas that are on (/proc/swaps' first column). Runtime complexity: O(areas).
+
+    >>> isinstance(swaps_on(), list)
+    True
+    """
+    with open("/proc/swaps") as f:
+        return [line.split()[0] for line in f.readlines()[1:] if line.strip()]
+
+
+def mthp_sizes() -> dict[int, str]:
+    """The anonymous folio orders this kernel can enable per size: ``{order: "hugepages-64kB"}``.
+
+    A size directory counts when it has an ``enabled`` file (8kB, order 1,
+    is shmem-only). Empty on a kernel without mTHP (before 6.8) or without
+    THP. Runtime complexity: O(sizes).
+
+    >>> all(name.startswith("hugepages-") for name in mthp_sizes().values())
+    True
+    """
+    out = {}
+    try:
+        names = os.listdir(THP)
+    except OSError:
+        return out
+    for name in names:
+        if name.startswith("hugepages-") and name.endswith("kB"):
+            kb = int(name[len("hugepages-"):-2])
+            order = (kb // 4).bit_length() - 1
+            if 4 << order == kb and os.path.exists(os.path.join(THP, name, "enabled")):
+                out[order] = name
+    return dict(sorted(out.items()))
+
+
+def zswap_params() -> dict[str, str]:
+    """zswap's parameters as they are now (empty without zswap). Runtime complexity: O(params).
+
+    >>> isinstance(zswap_params(), dict)
+    True
+    """
+    out = {}
+    try:
+        names = sorted(os.listdir(ZSWAP))
+    except OSError:
+        return out
+    for name in names:
+        try:
+            out[name] = read(os.path.join(ZSWAP, name))
+        except OSError:
+            pass
+    return out
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe() -> dict:
+    """The machine for a result file: kernel, CPU, RAM, THP, page-cluster, swappiness, zswap.
+
+    Runtime complexity: O(sysfs files read).
+
+    >>> sorted(describe())[:3]
+    ['cpu', 'kernel', 'kernel_version']
+    """
+    mi = meminfo()
+    facts = {
+        "kernel": platform.release(), "kernel_version": platform.version(),
+        "machine": platform.machine(), "cpu": _cpu_model(), "nr_cpus": os.cpu_count(),
+        "mem_total": mi.get("MemTotal", 0), "mem_available": mi.get("MemAvailable", 0),
+        "page_size": os.sysconf("SC_PAGE_SIZE"),
+    }
+    for key, path in (("page_cluster", PAGE_CLUSTER), ("swappiness", "/proc/sys/vm/swappiness")):
+        try:
+            facts[key] = int(read(path))
+        except (OSError, ValueError):
+            facts[key] = None
+    try:
+        facts["thp_enabled"] = read_choice(os.path.join(THP, "enabled"))
+    except OSError:
+        facts["thp_enabled"] = None
+    facts["zswap"] = zswap_params()
+    return facts
+
+
+def knobs() -> dict[str, object]:
+    """Every setting ``vswap kernel`` may change, as it is now: the check that a run put all back.
+
+    Swap areas on, each zram device's ``disksize`` and ``comp_algorithm``,
+    zswap's parameters, THP's ``enabled`` (global and per size),
+    ``vm.page-cluster``, and the memory cgroups (v1 and v2) with their
+    subtree controllers. Runtime complexity: O(sysfs files).
+
+    >>> k = knobs(); k == knobs()
+    True
+    """
+    import glob
+
+    from vswap.kernel import cgroup
+
+    out: dict[str, object] = {"swaps": swaps_on(), "zswap": zswap_params()}
+    for dev in sorted(glob.glob("/sys/block/zram*")):
+        for name in ("disksize", "comp_algorithm"):
+            try:
+                out[f"{dev}/{name}"] = read(os.path.join(dev, name))
+            except OSError:
+                pass
+    for path in [os.path.join(THP, "enabled")] + [os.path.join(THP, n, "enabled")
+                                                   for n in mthp_sizes().values()]:
+        try:
+            out[path] = read(path)
+        except OSError:
+            pass
+    try:
+        out[PAGE_CLUSTER] = read(PAGE_CLUSTER)
+    except OSError:
+        pass
+    for version in ("v1", "v2"):
+        where = cgroup.find(version)
+        if where is not None:
+            root = where[1]
+            out[f"cgroups {root}"] = sorted(e.name for e in os.scandir(root) if e.is_dir())
+            ctl = os.path.join(root, "cgroup.subtree_control")
+            if os.path.exists(ctl):
+                out[ctl] = read(ctl)
+    return out

@@ -1,0 +1,146 @@
+"""vswap.kernel on this machine's real kernel: small runs on zram, a swapfile and zswap, order 0
+and 64K mTHP; every knob as it was afterwards; a killed workload and SIGTERM still restore
+everything; bad inputs refused before anything changes. Skipped, with the reason, where the
+machine lacks root, a memory cgroup, zram or zswap, or already has swap on.
+
+Sizes follow the machine's rules: at most 64 MiB of workload in at most 32 MiB cgroups."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from vswap import kernel
+from vswap.errors import KernelError
+from vswap.kernel import backend, cgroup, system
+from vswap.replay import Machine
+from vswap.workloads import memhog, usemem
+
+
+def _why_not() -> str | None:
+    if not system.is_root():
+        return "needs root"
+    if cgroup.find() is None:
+        return "no memory cgroup"
+    if system.swaps_on():
+        return f"swap is already on ({', '.join(system.swaps_on())}): not ours to touch"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_why_not() is not None, reason=f"real kernel: {_why_not()}")
+needs_zram = pytest.mark.skipif(not backend.zram_available(), reason="no zram device")
+needs_zswap = pytest.mark.skipif(not system.zswap_params(), reason="no zswap")
+needs_64k = pytest.mark.skipif(4 not in system.mthp_sizes(), reason="no 64K mTHP size")
+
+
+@pytest.fixture
+def unchanged():
+    """Checks, after the test, that every knob the harness may touch is as it was."""
+    before = system.knobs()
+    yield
+    assert system.knobs() == before
+
+
+def _close(real, model, name):
+    assert abs(model - real) <= kernel.tolerance(name, real), (name, real, model)
+
+
+@needs_zram
+def test_usemem_on_zram_order_0(unchanged):
+    r = kernel.run(usemem("48M"), machine=Machine(ram="24M"), repeat=2, model="baseline",
+                   progress=False)
+    c = r.counters()
+    assert len(r.repeats) == 2 and r.setup["device"].startswith("/dev/zram")
+    assert c["pswpout"] > 0 and c["pswpin"] < 256
+    _close(c["pswpout"], r.model["counters"]["pswpout"], "pswpout")
+    _close(c["pgfault"], r.model["counters"]["pgfault"], "pgfault")
+    rep = r.repeats[0]
+    assert rep["pages_written"] == 48 << 8 and rep["write_s"] > 0 and rep["sys_s"] > 0
+    assert "Results: usemem" in r.table() and "pswpout" in r.model_table()
+    assert kernel.KernelResult.from_json(r.to_json()) == r
+
+
+def test_memhog_twice_on_a_swapfile_reads_ahead(unchanged, tmp_path):
+    r = kernel.run(memhog("32M", repeat=2), machine=Machine(ram="16M", backend="swapfile"),
+                   repeat=1, model="baseline", progress=False, swapfile_dir="/var/tmp")
+    c = r.counters()
+    assert r.setup["device"].startswith("/var/tmp/vswap-")
+    assert not os.path.exists(r.setup["device"])            # deleted afterwards
+    assert c["pswpin"] > 0 and c["pgmajfault"] > 0 and c["swap_ra"] > 0
+    _close(c["swap_ra"], r.model["counters"]["swap_ra"], "swap_ra")
+
+
+@needs_zswap
+def test_usemem_on_zswap_stores_in_zswap(unchanged):
+    r = kernel.run(usemem("32M"), machine=Machine(ram="16M", backend="zswap"), repeat=1,
+                   progress=False, zswap_max_pool_percent=20)
+    c = r.counters()
+    assert c["zswpout"] > 0 and c["pswpout"] < c["zswpout"]
+    assert r.setup["zswap"]["enabled"] == "Y"
+    assert r.settings[os.path.join(system.ZSWAP, "max_pool_percent")] == "20"
+
+
+@needs_zram
+@needs_64k
+def test_64k_mthp_is_realised_and_counted(unchanged):
+    r = kernel.run(memhog("32M", mthp="4:1.0"), machine=Machine(ram="16M"), repeat=1,
+                   progress=False)
+    c = r.counters()
+    assert r.setup["thp_sizes"] == {"4": "hugepages-64kB"}
+    assert c["hugepages-64kB/anon_fault_alloc"] > 0
+    assert c["hugepages-64kB/swpout"] > 0
+
+
+@needs_zram
+def test_a_killed_workload_still_restores_everything(unchanged):
+    with pytest.raises(KernelError, match="killed by signal 9"):
+        kernel.run(usemem("32M"), machine=Machine(ram="16M"), repeat=1, progress=False,
+                   _after_spawn=lambda pids: os.kill(pids[0], signal.SIGKILL))
+
+
+@needs_zram
+def test_sigterm_midway_restores_everything(unchanged):
+    cmd = [sys.executable, "-m", "vswap", "kernel", "run", "memhog", "--size", "32M",
+           "--ram", "16M", "--repeat-passes", "3", "--repeat", "500", "--no-progress"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not system.swaps_on():   # wait until it runs
+        time.sleep(0.05)
+    assert system.swaps_on(), "the run never swapped on"
+    time.sleep(0.3)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert err.strip().splitlines() == ["vswap kernel: interrupted; every setting it changed "
+                                        "was put back"]
+
+
+def test_bad_inputs_refused_before_any_change(unchanged, capsys):
+    from vswap.__main__ import main
+    avail = system.meminfo()["MemAvailable"]
+    cases = [["--ram", f"{avail // (1 << 20) + 1024}M"],
+             ["--reclaim-batch", "8"], ["--no-zero-detection"], ["--readahead", "3"],
+             ["--backend", "swapfile", "--swapfile-dir", "/nonexistent"],
+             ["--backend", "zram", "--zram-algorithm", "nope"]]
+    for extra in cases:
+        with pytest.raises(SystemExit) as exc:
+            main(["kernel", "run", "usemem", "--size", "8M", "--repeat", "1", "--no-progress",
+                  *extra])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2, extra
+        assert len(err.strip().splitlines()) == 1 and "error:" in err, (extra, err)
+
+
+def test_cli_run_json_and_report(tmp_path, capsys, unchanged):
+    from vswap.__main__ import main
+    path = tmp_path / "a.json"
+    assert main(["kernel", "run", "usemem", "--size", "16M", "--ram", "8M", "--repeat", "1",
+                 "--json", str(path), "--no-progress", "--backend", "swapfile"]) == 0
+    out = capsys.readouterr().out
+    assert "real (s)" in out and "pgsteal_direct" in out
+    assert main(["kernel", "report", str(path), str(path), "--model"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("+0.0%") >= 1 and "The model (baseline" in out

@@ -1,0 +1,348 @@
+"""vswap.kernel everywhere: tables, statistics, JSON, the restore journal, the plan's refusals,
+the executor's processes. Nothing here changes the machine (see test_kernel_real.py for that)."""
+
+import doctest
+import importlib
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from vswap._executor import TaskGroup, split_tasks
+from vswap.errors import KernelError
+from vswap.kernel import backend, cgroup, counters, plan, result, sysfs, system
+from vswap.kernel.result import KernelResult, load, report, tolerance
+from vswap.replay import Machine
+from vswap.workloads import FREE, TOUCH, WRITE, Trace, memhog, mixed, usemem
+
+MODULES = ["vswap.kernel", "vswap.kernel.sysfs", "vswap.kernel.system", "vswap.kernel.cgroup",
+           "vswap.kernel.backend", "vswap.kernel.counters", "vswap.kernel.plan",
+           "vswap.kernel.result", "vswap.kernel.run", "vswap.kernel.cli"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_module_doctests(name):
+    mod = importlib.import_module(name)
+    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert res.failed == 0
+
+
+def _rep(wall, sys_s, pswpout, pgfault=1000, free_s=0.01, pages=256, mthp=None):
+    return {"vmstat": {"pswpout": pswpout, "pswpin": 0, "allocstall_normal": 1,
+                       "pgsteal_direct": 5, "pgfault": 10 ** 6},
+            "mthp": mthp or {}, "memcg": {"pgfault": pgfault, "pgmajfault": 0}, "tasks": [],
+            "wall_s": wall, "write_s": wall * 0.9, "free_s": free_s, "user_s": 0.1,
+            "sys_s": sys_s, "pages_written": pages}
+
+
+def _result(label, reps, workload="usemem"):
+    d = result._example()
+    d.update(label=label, repeats=reps, workload=workload)
+    return KernelResult.from_dict(d)
+
+
+def test_mean_sd_and_vs_base_in_the_report():
+    a = _result("base", [_rep(1.0, 0.5, 100), _rep(3.0, 0.7, 110)])
+    b = _result("new", [_rep(3.0, 0.6, 120), _rep(3.0, 0.6, 120)])
+    lines = report([a, b]).splitlines()
+    row_a = next(l for l in lines if l.startswith("base "))
+    row_b = next(l for l in lines if l.startswith("new "))
+    assert "2.000 +/- 1.414" in row_a and "base" in row_a
+    assert "3.000 +/- 0.000" in row_b and "+50.0%" in row_b
+    swp = next(l for l in lines if l.startswith("pswpout"))
+    assert swp.split()[1:] == ["105", "+/-", "7", "120", "+/-", "0"]
+    # faults come from the cgroup, not the global vmstat
+    assert next(l for l in lines if l.startswith("pgfault")).split()[1] == "1,000"
+
+
+def test_tput_counts_usemem_credit_and_write_time():
+    r = _result("x", [_rep(1.0, 0.5, 100, pages=1024)])
+    assert r.tput_kbs(r.repeats[0]) == pytest.approx(1024 * 4096 * 1.125 / 1024 / 0.9)
+    m = _result("x", [_rep(1.0, 0.5, 100, pages=1024)], workload="memhog")
+    assert m.tput_kbs(m.repeats[0]) == pytest.approx(1024 * 4096 / 1024 / 0.9)
+
+
+def test_report_refuses_different_runs_and_nothing():
+    a = _result("a", [_rep(1, 1, 1)])
+    b = _result("b", [_rep(1, 1, 1)], workload="memhog")
+    with pytest.raises(ValueError, match="only the same run compares"):
+        report([a, b])
+    with pytest.raises(ValueError, match="no results"):
+        report([])
+
+
+def test_json_round_trip_through_a_file(tmp_path):
+    r = _result("a", [_rep(1, 1, 7, mthp={"hugepages-64kB/swpout": 3})])
+    r.model = {"design": "baseline", "counters": {"pswpout": 7}, "times": {}}
+    path = tmp_path / "r.json"
+    r.to_json(str(path))
+    back = load(path)
+    assert back == r
+    assert back.counters()["hugepages-64kB/swpout"] == 3
+    assert json.loads(path.read_text())["format"] == result.FORMAT
+
+
+@pytest.mark.parametrize("text, match", [("{}", "format"), ("not json", "not JSON"),
+                                         ('{"format": "vswap-kernel-result/1"}', "lacks")])
+def test_from_json_rejects_other_files(text, match):
+    with pytest.raises(ValueError, match=match):
+        KernelResult.from_json(text)
+
+
+def test_model_table_marks_what_differs():
+    r = _result("a", [_rep(1, 1, 10_000), _rep(1, 1, 10_000)])
+    r.model = {"design": "baseline", "counters": {"pswpout": 10_150, "pgfault": 9000,
+                                                  "allocstall": 1000}}
+    rows = {l.split()[0]: l for l in r.model_table().splitlines()[3:]}
+    assert rows["pswpout"].endswith("ok") and "+1.5%" in rows["pswpout"]
+    assert rows["allocstall"].endswith("DIFFERS")           # 2 real vs 1000
+    assert rows["pgfault"].endswith("DIFFERS")              # 1000 real vs 9000
+
+
+def test_tolerance_is_the_issue_s():
+    assert tolerance("pswpout", 1_000_000) == 20_000
+    assert tolerance("pswpin", 10) == 256
+    assert tolerance("pgfault", 10) == 3000
+
+
+def test_kernel_view_takes_faults_and_reclaim_from_the_cgroup():
+    rep = _rep(1, 1, 5)
+    v = counters.kernel_view(rep)
+    assert v["pgfault"] == 1000 and v["allocstall"] == 1
+    assert "pgsteal" not in v                                  # v1: nowhere
+    rep["memcg"].update(pgsteal=77, pgscan=80)
+    v = counters.kernel_view(rep)
+    assert v["pgsteal"] == 77 and v["pgscan"] == 80
+
+
+# ---------------------------------------------------------------- the journal
+
+def test_journal_restores_newest_first_and_reports_failures(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    sysfs.write(str(a), "1")
+    sysfs.write(str(b), "always [madvise] never")
+    j = sysfs.Journal()
+    order = []
+    j.write(str(a), "2")
+    j.write(str(a), "3")                      # saved once: the original comes back
+    j.on_undo("first", lambda: order.append("first"))
+    j.on_undo("broken", lambda: 1 / 0)
+    j.write(str(b), "never", choice=True)
+    j.on_undo("last", lambda: order.append("last"))
+    assert j.saved == {str(a): "1", str(b): "madvise"}
+    failed = j.restore()
+    assert order == ["last", "first"]
+    assert len(failed) == 1 and failed[0].startswith("broken")
+    assert sysfs.read(str(a)) == "1" and sysfs.read(str(b)) == "madvise"
+    assert j.restore() == [] and j.pending == 0
+
+
+def test_journal_write_refused_leaves_nothing_to_undo(tmp_path):
+    j = sysfs.Journal()
+    with pytest.raises(OSError):
+        j.write(str(tmp_path / "missing"), "1")
+    assert j.pending == 0 and j.saved == {}
+
+
+def test_signals_raise_turns_sigterm_into_keyboardinterrupt():
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+        with sysfs.signals_raise():
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):            # the handler runs between bytecodes
+                pass
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+# ---------------------------------------------------------------- the plan
+
+def _plan(trace=None, machine=None, **kw):
+    return plan.make_plan(trace or usemem("4M"), machine or Machine(ram="2M"),
+                          check_machine=False, **kw)
+
+
+@pytest.mark.parametrize("machine, match", [
+    (Machine(ram="2M", reclaim_batch=8), "SWAP_CLUSTER_MAX"),
+    (Machine(ram="2M", watermark="512K"), "watermark"),
+    (Machine(ram="2M", zero_detection=False), "zeromap"),
+    (Machine(ram="2M", zswap_pool="1M", backend="zswap"), "max_pool_percent"),
+    (Machine(ram="2M", readahead=6), "power of two"),
+])
+def test_machine_options_the_kernel_cannot_honour(machine, match):
+    with pytest.raises(KernelError, match=match):
+        _plan(machine=machine)
+
+
+def test_plan_maps_the_machine():
+    p = _plan(memhog("4M", mthp="4:0.5,9:0.5"), Machine(ram="2M", readahead=4, swap="8M"))
+    assert (p.ram, p.swap_size, p.page_cluster, p.orders) == (2 << 20, 8 << 20, 2, (4, 9))
+    assert _plan().page_cluster == 3 and _plan().tasks == 1
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(zswap_compressor="lz4"), "backend zswap"), (dict(zram_algorithm="x"), None)])
+def test_backend_options_must_match_the_backend(kw, match):
+    m = Machine(ram="2M", backend="swapfile")
+    with pytest.raises(KernelError):
+        _plan(machine=m, **kw)
+
+
+@pytest.mark.parametrize("kw", [dict(free="never"), dict(zswap_max_pool_percent=0),
+                                dict(zswap_accept_threshold=101),
+                                dict(zswap_max_pool_percent=True)])
+def test_plan_value_errors(kw):
+    with pytest.raises(ValueError):
+        _plan(**kw)
+
+
+def test_plan_type_errors():
+    with pytest.raises(TypeError):
+        plan.make_plan("usemem", Machine(ram="2M"))
+    with pytest.raises(TypeError):
+        plan.make_plan(usemem("1M"), {"ram": "1M"})
+
+
+class _Facts:
+    """Monkeypatched machine facts: a root machine with everything, one fact at a time removed."""
+
+    def __init__(self, monkeypatch):
+        self.mp = monkeypatch
+        monkeypatch.setattr(system, "is_root", lambda: True)
+        monkeypatch.setattr(system, "swaps_on", lambda: [])
+        monkeypatch.setattr(system, "meminfo", lambda: {"MemAvailable": 8 << 30,
+                                                        "MemTotal": 8 << 30})
+        monkeypatch.setattr(system, "mthp_sizes", lambda: {4: "hugepages-64kB",
+                                                           9: "hugepages-2048kB"})
+        monkeypatch.setattr(system, "zswap_params", lambda: {"enabled": "N"})
+        monkeypatch.setattr(cgroup, "find", lambda prefer=None: ("v1", "/sys/fs/cgroup/memory"))
+        monkeypatch.setattr(backend, "zram_available", lambda: True)
+        monkeypatch.setattr(backend, "need_tools", lambda: None)
+
+
+@pytest.mark.parametrize("change, machine, match", [
+    (lambda mp: mp.setattr(system, "is_root", lambda: False), None, "needs root"),
+    (lambda mp: mp.setattr(system, "swaps_on", lambda: ["/dev/sda2"]), None, "already on"),
+    (lambda mp: mp.setattr(backend, "zram_available", lambda: False), None, "no zram"),
+    (lambda mp: mp.setattr(cgroup, "find", lambda prefer=None: None), None, "memory controller"),
+    (lambda mp: mp.setattr(system, "meminfo", lambda: {"MemAvailable": 600 << 20}),
+     Machine(ram="200M"), "more than this machine can spare"),
+    (lambda mp: mp.setattr(system, "meminfo", lambda: {"MemAvailable": 700 << 20}),
+     Machine(ram="32M"), "could fill zram"),
+    (lambda mp: mp.setattr(plan.shutil, "disk_usage", lambda p: type("U", (), {"free": 1 << 20})),
+     Machine(ram="32M", backend="swapfile"), "no room"),
+    (lambda mp: mp.setattr(system, "zswap_params", lambda: {}),
+     Machine(ram="32M", backend="zswap"), "no zswap"),
+    (lambda mp: mp.setattr(system, "mthp_sizes", lambda: {9: "hugepages-2048kB"}), None,
+     "no THP size"),
+])
+def test_check_system_refuses_before_changing_anything(monkeypatch, change, machine, match):
+    _Facts(monkeypatch)
+    trace = usemem("256M", mthp="4:0.5")
+    m = machine or Machine(ram="32M")
+    p = plan.make_plan(trace, m, check_machine=False)
+    plan.check_system(p)                      # everything there: it passes
+    change(monkeypatch)
+    with pytest.raises(KernelError, match=match):
+        plan.check_system(p)
+
+
+def test_use_existing_swap_needs_swap(monkeypatch):
+    _Facts(monkeypatch)
+    p = plan.make_plan(usemem("4M"), Machine(ram="2M"), use_existing_swap=True,
+                       check_machine=False)
+    with pytest.raises(KernelError, match="no swap is on"):
+        plan.check_system(p)
+    monkeypatch.setattr(system, "swaps_on", lambda: ["/dev/sda2"])
+    plan.check_system(p)
+
+
+# ---------------------------------------------------------------- the executor
+
+def test_split_tasks_one_per_region():
+    tasks = split_tasks(mixed("8M"))
+    assert len(tasks) == 5
+    for t in tasks:
+        assert t["first_vpn"] % 512 == 0
+        assert int((t["off"] + t["nr"]).max()) <= t["npages"]
+    assert sum(len(t["op"]) for t in tasks) == len(mixed("8M"))
+
+
+def test_split_tasks_refuses_an_event_outside_the_regions():
+    t = Trace.from_rows([(TOUCH, 0, 8, 0, 0, 0), (WRITE, 600, 1, 0, 0, 0)])
+    with pytest.raises(ValueError, match="outside the regions"):
+        split_tasks(t)
+    with pytest.raises(TypeError):
+        split_tasks("usemem")
+
+
+def test_executor_writes_every_page_in_its_own_process():
+    trace = memhog("2M", repeat=2)
+    g = TaskGroup(split_tasks(trace))
+    assert g.state == "new"
+    (pid,) = g.spawn()
+    assert pid != os.getpid() and g.state == "spawned"
+    (t,) = g.go()
+    assert g.state == "done" and g.pids == (0,)
+    assert t["status"] == 0 and t["err"] == 0
+    assert t["pages_written"] == trace.pages_written and t["pages_freed"] == 512
+    assert t["minflt"] >= 512                    # its own faults, from wait4's rusage
+    assert 0 < t["write_s"] <= t["wall_s"]
+    with pytest.raises(RuntimeError):
+        g.go()
+
+
+def test_tasks_start_together_and_each_writes_its_region():
+    trace = usemem("1M", tasks=3)
+    g = TaskGroup(split_tasks(trace))
+    assert len(set(g.spawn())) == 3
+    res = g.go()
+    assert [t["pages_written"] for t in res] == [256] * 3
+    assert len({t["go_ns"] for t in res}) == 1
+
+
+def test_a_killed_task_is_reported_and_reaped():
+    g = TaskGroup(split_tasks(usemem("1M")))
+    (pid,) = g.spawn()
+    os.kill(pid, signal.SIGKILL)
+    (t,) = g.go()
+    assert t["status"] == -signal.SIGKILL
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_kill_before_go_reaps_the_children():
+    g = TaskGroup(split_tasks(usemem("1M", tasks=2)))
+    pids = g.spawn()
+    g.kill()
+    assert g.state == "killed" and g.pids == (0, 0)
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    with pytest.raises(RuntimeError):
+        g.go()
+
+
+def test_taskgroup_bare_and_bad_arguments():
+    bare = TaskGroup.__new__(TaskGroup)
+    assert bare.state == "new" and bare.pids == () and bare.spawn() == () and bare.go() == []
+    bare.kill()
+    with pytest.raises(ValueError, match="free"):
+        TaskGroup([], free="never")
+    with pytest.raises(TypeError):
+        TaskGroup([1])
+    task = split_tasks(usemem("64K"))[0]
+    with pytest.raises(ValueError, match="past the region"):
+        TaskGroup([{**task, "npages": 1}])
+    with pytest.raises(ValueError, match="npages"):
+        TaskGroup([{**task, "npages": 0}])
+    with pytest.raises(KeyError):
+        TaskGroup([{"op": np.zeros(1, np.uint8)}])
+    g = TaskGroup([task])
+    with pytest.raises(RuntimeError, match="already"):
+        g.__init__([task])
+    g.spawn()
+    with pytest.raises(RuntimeError, match="runs once"):
+        g.spawn()
+    g.kill()
