@@ -62,7 +62,7 @@ MACHINES = {
     "swapfile": Machine(ram="700K", backend="swapfile", zero_detection=False),
     # the whole machine: zram's compressed pages take RAM; large charges may reclaim
     "zram-none": Machine(ram="700K", accounting="none", compressed={"DATA": 1024},
-                         large_reclaim="all", mthp=(2, 4)),
+                         large_reclaim="pmd", mthp=(2, 4)),
     # cgroup v2: zswap's pool is charged; a tight pool with hysteresis, zero pages to zswap
     "zswap-v2": Machine(ram="600K", backend="zswap", zswap_pool="64K", zero_detection=False,
                         zswap_accept_threshold_percent=50, compressed={"SAME": 4096}),
@@ -121,7 +121,13 @@ def test_usemem_swaps_out_size_minus_ram_and_nothing_in(design):
     assert c["pswpin"] == c["swap_ra"] == c["pgmajfault"] == 0 and c["pgfault"] == s
     assert c["free_entries"] == s - r and c["free_resident"] == r
     assert c["pages_touched"] == s and c["resident"] == 0
-    assert c["allocstall"] == s - r  # one direct reclaim per fault once RAM is full
+    assert c["reclaim_calls"] == s - r  # one reclaim per fault once RAM is full
+    assert c["allocstall"] == 0  # the cgroup's reclaim, not the page allocator's
+    whole = replay(usemem(s * 4096), design, Machine(
+        ram=r * 4096, reclaim_batch=1, accounting="none", compressed={"DATA": 512})).counters
+    assert whole["allocstall"] == whole["reclaim_calls"] >= s - r
+    # zram's compressed pages (1/8 page each) take the machine's RAM: more must go out
+    assert whole["swapped_out"] == pytest.approx((s - r) / (1 - 1 / 8), abs=2)
 
 
 @pytest.mark.parametrize("batch", [7, 32])
@@ -129,7 +135,7 @@ def test_reclaim_batch_overshoots_by_less_than_a_batch(batch):
     s, r = 2048, 700
     c = replay(usemem(s * 4096), "baseline", Machine(ram=r * 4096, reclaim_batch=batch)).counters
     assert s - r <= c["pswpout"] < s - r + batch
-    assert c["allocstall"] == pytest.approx((s - r) / batch, abs=2)
+    assert c["reclaim_calls"] == pytest.approx((s - r) / batch, abs=2)
 
 
 @pytest.mark.parametrize("design", DESIGNS)
@@ -173,8 +179,7 @@ def test_large_folios_fall_back_to_order_0_when_no_run_is_free():
     # one 512-slot cluster (with the header slot) for 448 swapped pages: order-4 runs fail, in the
     # mainline allocator and for the virtual design's physical writeback alike
     t = usemem("2M", mthp={4: 1.0})
-    tight = Machine(ram="256K", swap="2M", large_reclaim="all")
-    roomy = Machine(ram="256K", swap="8M", large_reclaim="all")
+    tight, roomy = Machine(ram="256K", swap="2M"), Machine(ram="256K", swap="8M")
     for design in ("baseline", "vss_v5"):
         c = replay(t, design, tight).counters
         assert c["hugepages-64kB/swpout_fallback"] > 0 and c["thp_swpout_fallback"] == 0
@@ -339,6 +344,7 @@ def test_events_past_the_span_are_rejected_before_any_page_is_touched():
     ({"ram": "1M", "mthp": (10,)}, ValueError, "mthp"),
     ({"ram": "1M", "mthp": 4}, TypeError, "mthp"),
     ({"ram": "1M", "large_reclaim": "some"}, ValueError, "large_reclaim"),
+    ({"ram": "1M", "zswap_ever_enabled": 1}, TypeError, "zswap_ever_enabled"),
 ])
 def test_bad_machines_are_rejected(kwargs, exc, match):
     with pytest.raises(exc, match=match):

@@ -101,9 +101,10 @@ cdef struct mm_counters:
     uint64_t thp_swpout        # PMD-size folios written whole
     uint64_t thp_swpout_fallback   # PMD-size folios split for lack of a run
     uint64_t pgsteal           # pages reclaimed (swapped out, or clean cache folios dropped)
-    uint64_t allocstall        # reclaim calls
+    uint64_t allocstall        # direct reclaim calls of the page allocator (no cgroup)
     # the model's own
     uint64_t swapped_out       # pages unmapped to a swap entry, any backing
+    uint64_t reclaim_calls     # reclaim calls (the cgroup's, or the page allocator's)
     uint64_t pages_touched
     uint64_t pages_written     # re-written pages (WRITE events)
     uint64_t zero_pages        # pages stored as zero (zeromap / ZERO backing)

@@ -37,7 +37,7 @@ KERNEL_COUNTERS = (
 )
 # The model's own counters, after the kernel's in ``mm_counters``.
 _MODEL_COUNTERS = (
-    "swapped_out", "pages_touched", "pages_written", "zero_pages", "zram_same", "zram_comp",
+    "swapped_out", "reclaim_calls", "pages_touched", "pages_written", "zero_pages", "zram_same", "zram_comp",
     "zswap_rejected", "swapin_sync", "swapin_zero", "swapin_zswap", "swapin_swapfile",
     "free_batches", "free_entries", "free_resident", "resident", "zswap_pool",
 )
@@ -312,7 +312,9 @@ cdef int make_room(mm_t* m, uint64_t need, int cpu) except -1:
         raise ValueError(f"a {need}-page folio does not fit in {m.cfg.ram} pages of RAM "
                          f"(watermark {m.cfg.watermark})")
     target = m.cfg.ram - m.cfg.watermark - need
-    m.c.allocstall += 1
+    m.c.reclaim_calls += 1
+    if m.cfg.accounting == AC_NONE:                  # a cgroup's own reclaim is no allocstall
+        m.c.allocstall += 1
     while used(m) > target or got < m.cfg.batch:
         n = evict_one(m, cpu)
         if n == 0:

@@ -116,9 +116,14 @@ class Machine:
       overrides that maximum in pages.
     - ``mthp``: the enabled large folio orders a fault or a zram swap-in
       falls back through (default: the orders the trace touches).
-    - ``large_reclaim``: which large folio charges may reclaim: ``"pmd"``
-      (PMD-size THP, as in a MADV_HUGEPAGE region under ``defrag=madvise``;
-      smaller mTHP folios fall back instead), ``"all"`` or ``"none"``.
+    - ``large_reclaim``: which large folio charges may reclaim: ``"all"``
+      (the trace's large folios are in MADV_HUGEPAGE regions, as ``vswap
+      kernel`` runs them, and ``defrag=madvise`` lets them reclaim),
+      ``"pmd"`` (only PMD-size THP is madvised; mTHP sizes enabled
+      ``always`` fall back at the limit instead) or ``"none"``.
+    - ``zswap_ever_enabled``: zswap was enabled since boot, which turns
+      zram's large swap-in off for good (``zswap_never_enabled()``);
+      implied by the zswap backend.
     - ``reclaim_batch``: pages reclaimed at least per reclaim call.
     - ``watermark``: reclaim this far below ``ram``.
 
@@ -147,7 +152,8 @@ class Machine:
     zswap_accept_threshold_percent: int = 90
     compressed: Any = None
     mthp: Any = None
-    large_reclaim: str = "pmd"
+    large_reclaim: str = "all"
+    zswap_ever_enabled: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -173,8 +179,9 @@ class Machine:
         for name in ("zswap_max_pool_percent", "zswap_accept_threshold_percent"):
             if not 0 <= getattr(self, name) <= 100:
                 raise ValueError(f"{name} must be 0 .. 100")
-        if not isinstance(self.zero_detection, bool):
-            raise TypeError("zero_detection must be a bool")
+        for name in ("zero_detection", "zswap_ever_enabled"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool")
         if self.watermark_pages >= self.ram_pages:
             raise ValueError("watermark must be below ram")
         if self.total_ram is not None and self.total_ram_pages < self.ram_pages:
@@ -420,7 +427,7 @@ def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]
         backend=machine.backend, accounting=machine.accounting,
         zswap_max=machine.zswap_pool_pages, zswap_accept=machine.zswap_accept_pages,
         csize=machine.compressed_bytes, ra_max=machine.readahead_pages, mthp_mask=mask,
-        swapin_mask=mask & 0x1FE, reclaim_mask=reclaim,
+        swapin_mask=0 if machine.zswap_ever_enabled else mask & 0x1FE, reclaim_mask=reclaim,
         direct=isinstance(space, (DirectSwap, reference.DirectSwap)),
         zero_detection=machine.zero_detection)
 

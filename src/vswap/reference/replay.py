@@ -27,7 +27,7 @@ KERNEL_COUNTERS = (
 )
 #: The model's own counters (no kernel counter has these names).
 MODEL_COUNTERS = (
-    "swapped_out", "pages_touched", "pages_written", "zero_pages", "zram_same", "zram_comp",
+    "swapped_out", "reclaim_calls", "pages_touched", "pages_written", "zero_pages", "zram_same", "zram_comp",
     "zswap_rejected", "swapin_sync", "swapin_zero", "swapin_zswap", "swapin_swapfile",
     "free_batches", "free_entries", "free_resident", "resident", "zswap_pool",
 )
@@ -315,7 +315,9 @@ class _Model:
             raise ValueError(f"a {need}-page folio does not fit in {cfg['ram']} pages of RAM "
                              f"(watermark {cfg['watermark']})")
         target = cfg["ram"] - cfg["watermark"] - need
-        self.c["allocstall"] += 1
+        self.c["reclaim_calls"] += 1
+        if cfg["accounting"] == AC_NONE:      # a cgroup's own reclaim is no allocstall
+            self.c["allocstall"] += 1
         got = 0
         while self.used() > target or got < cfg["batch"]:
             n = self.evict_one(cpu)
