@@ -376,11 +376,11 @@ class CompareResult:
         per repeat), ``vs_base_pct`` (``100 * (mean / base mean - 1)``, None
         for the base); every model counter of :data:`vswap.replay.COUNTER_NAMES`;
         ``per_page_<name>`` for each of the design's own counters divided by
-        ``pswpout`` (:meth:`ReplayResult.per_swapped_page
+        ``swapped_out`` (:meth:`ReplayResult.per_swapped_page
         <vswap.replay.ReplayResult.per_swapped_page>`: raw totals when nothing
         was swapped); ``footprint_bytes`` (metadata bytes, kernel-equivalent,
         just before the first free), ``footprint_bytes_per_page`` (per
-        ``pswpout``) and ``footprint_<component>``. An sd is None for one
+        ``swapped_out``) and ``footprint_<component>``. An sd is None for one
         repeat. Runtime complexity: O(designs * (repeat + counters)).
 
         >>> r = compare("usemem", size="2M", machine={"ram": "1M"}, repeat=2, progress=False)
@@ -405,7 +405,7 @@ class CompareResult:
                                   else 100.0 * (row["total_s_mean"] / base_mean - 1.0))
             row.update(first.counters)
             row.update({f"per_page_{k}": v for k, v in first.per_swapped_page().items()})
-            swapped = max(1, first.counters["pswpout"])
+            swapped = max(1, first.counters["swapped_out"])
             row["footprint_bytes"] = first.footprint["total"]
             row["footprint_bytes_per_page"] = first.footprint["total"] / swapped
             row.update({f"footprint_{k}": v for k, v in first.footprint.items() if k != "total"})
@@ -597,7 +597,9 @@ class CompareResult:
            design), the report's "reclaim / compaction counters"; the same
            in every repeat, so without sd.
         3. *Cost per swapped page*: each design's own work counters divided
-           by ``pswpout`` (those non-zero for some design; ``-`` where a
+           by ``swapped_out``, the pages swapped out to any backing (zero
+           pages, zswap, the device; not ``pswpout``, the device's writes
+           alone), those non-zero for some design (``-`` where a
            design has no such counter): where the time goes.
         4. *Metadata*: kernel-equivalent bytes, total and per swapped page,
            and their components.
@@ -610,7 +612,7 @@ class CompareResult:
         >>> [line for line in text.splitlines() if line.startswith(("Results", "Model", "Cost", "Metadata"))]
         ['Results: usemem, replay time mean +/- sd over 2 repeats, vs base: % change vs baseline',
          'Model counters (deterministic: the same in every repeat)',
-         'Cost per swapped page (design counters / pswpout)',
+         'Cost per swapped page (design counters / pages swapped out to any backing)',
          'Metadata (kernel-equivalent bytes, just before the first free)']
         >>> print(text[text.index("Model"):text.index("\\n\\nCost")])
         Model counters (deterministic: the same in every repeat)
@@ -664,8 +666,8 @@ class CompareResult:
             cells = [r.get(f"per_page_{c}") for r in rows]
             d = _decimals([v for v in cells if v is not None], least=2, most=4)
             body.append([c] + ["-" if v is None else f"{v:,.{d}f}" for v in cells])
-        title = "Cost per swapped page (design counters / pswpout)"
-        if not any(r["pswpout"] for r in rows):
+        title = "Cost per swapped page (design counters / pages swapped out to any backing)"
+        if not any(r["swapped_out"] for r in rows):
             title += "; nothing was swapped out: totals"
         return _render(title, ["counter"] + [r["design"] for r in rows], body)
 

@@ -1,37 +1,62 @@
 """Replay a workload trace through a swap design: :func:`replay`.
 
 The memory model between a workload (:mod:`vswap.workloads`) and a design
-(:class:`vswap.protocol.SwapSpace`), the same for every design:
+(:class:`vswap.protocol.SwapSpace`), the same for every design, with the
+kernel's (6.18) behaviour and counter names (:data:`KERNEL_COUNTERS`
+mean what /proc/vmstat's and the mTHP sysfs stats mean):
 
 - **Page tables**: per virtual page its state (not mapped, resident, swapped,
   swapped with a read-ahead copy in the swap cache) and its swap entry.
-- **Reclaim**: resident folios sit on one FIFO LRU (write-once pages make
-  the LRU a FIFO). A fault that would pass :attr:`Machine.ram` first
-  reclaims from the LRU's head until the resident pages fit below
-  ``ram - watermark``, at least ``reclaim_batch`` pages per call
-  (``SWAP_CLUSTER_MAX``; each call is one ``allocstall``).
+- **Accounting and reclaim**: resident folios sit on one FIFO LRU
+  (write-once pages make the LRU a FIFO). A fault that would pass
+  :attr:`Machine.ram` first reclaims from the LRU's head until the charged
+  pages fit below ``ram - watermark``, at least ``reclaim_batch`` pages per
+  call (``SWAP_CLUSTER_MAX``; ``reclaim_calls``, and ``allocstall`` when
+  there is no cgroup). What is charged is :attr:`Machine.accounting`'s:
+  resident pages, plus zswap's compressed pages under cgroup v2, plus zram's
+  too for the whole machine.
+- **Faults** (``pgfault`` each; ``alloc_anon_folio``): a first touch of an
+  order-k folio tries order k, then the enabled smaller orders, down to 0,
+  when the folio cannot be charged (``anon_fault_fallback``, ``_charge``).
 - **Swap-out** of a folio (``shrink_folio_list``): ``folio_alloc_swap`` (a
   large folio whose aligned run is not free is split and its pages swapped
-  one by one: ``thp_swpout_fallback``), ``swap_duplicate`` for the PTEs,
-  then the backend: a zero page goes to the zeromap (``zero_store``) when
-  :attr:`Machine.zero_detection` is on; else zswap (``zswap_store``, and
-  the oldest zswap pages are written back to the device once the pool
-  passes :attr:`Machine.zswap_pool`), or the device itself (``writeback``:
-  zram or a swapfile); finally the folio leaves the swap cache
+  one by one: ``swpout_fallback``, and ``thp_swpout_fallback`` for PMD
+  size), ``swap_duplicate`` for the PTEs, then ``swap_writeout``: a zero
+  page goes to the zeromap (``zero_store``) when
+  :attr:`Machine.zero_detection` is on; else zswap (``zswap_store``,
+  ``zswpout``) unless its pool is full (``zswap_check_limits``: the limit
+  is ``max_pool_percent`` of the machine's RAM; a full pool accepts again
+  below ``accept_threshold_percent``, and each refusal wakes the shrink
+  worker, which writes the oldest pages back down to that threshold:
+  ``zswpwb``), or the device itself (``writeback``: zram or a swapfile;
+  ``pswpout``, ``thp_swpout``); finally the folio leaves the swap cache
   (``swap_cache_del_folio`` with a shadow, ``put_swap_folio``).
-- **Swap-in**, on a write to a swapped page: ``lookup``; the page is read
-  (``swapcache_prepare`` + ``swap_cache_add_folio``), mapped, and, being
-  written, its entry is freed (``swap_free_nr``, then ``folio_free_swap``:
-  delete from the cache and put). VMA read-ahead brings the next swapped
-  pages of the same PMD into the swap cache (``swap_ra``), up to
-  :attr:`Machine.readahead` pages; a later fault on one is a ``swap_ra_hit``.
+- **Swap-in**, on a write to a swapped page (``do_swap_page``;
+  ``pgmajfault`` unless a read-ahead folio serves it, ``swap_ra_hit``):
+  ``lookup``; on a ``SWP_SYNCHRONOUS_IO`` device (zram) with a swap count
+  of 1, no swap cache and no read-ahead, and a large folio comes in whole
+  when its PTEs allow (``alloc_swap_folio``: contiguous entries of one
+  backing, none cached; ``swpin``, ``swpin_fallback``, ``_charge``; never
+  once zswap was enabled). Mainline's entries are device slots, so its zero
+  pages on zram take that path; under virtual swap an entry no such device
+  backs (zero, zswap) takes the read-ahead path. That path reads the page
+  and its swapped neighbours in the VMA read-ahead window (``swap_ra``;
+  the window of ``swap_vma_ra_win``: it grows with hits up to
+  ``2**page_cluster`` pages, shrinks by at most half per fault without
+  them, stays inside the PMD). Every page read from a device is a
+  ``pswpin``, every page loaded from zswap a ``zswpin`` (zswap then drops
+  its copy: an unhit read-ahead folio is written out again). The faulting
+  page is mapped and, being written, its entry freed (``swap_free_nr``,
+  then ``folio_free_swap``).
 - **Free** at munmap or exit: the PTEs are zapped in ascending order, swap
   PTEs through ``free_swap_and_cache_nr`` in runs of consecutive entries
   within one PMD (``swap_pte_batch``), which also reclaims read-ahead folios.
 
 Not modelled: concurrency and locks (the counters count lock sections
 instead), kswapd (all reclaim is direct), the LRU's active list and
-refaults, compression sizes (zswap's pool is counted in pages), I/O time.
+refaults, the memory-pressure zswap shrinker (``shrinker_enabled``), page
+tables and the program's own pages in the charge, I/O time. See
+:doc:`model-vs-kernel` for the measured differences.
 
 >>> import vswap
 >>> from vswap.workloads import usemem
