@@ -334,6 +334,7 @@ def test_events_past_the_span_are_rejected_before_any_page_is_touched():
     ({"ram": "1M", "accounting": "v3"}, ValueError, "accounting"),
     ({"ram": "1M", "page_cluster": 32}, ValueError, "page_cluster"),
     ({"ram": "1M", "page_cluster": "3"}, TypeError, "page_cluster"),
+    ({"ram": "1M", "page_cluster": 2, "readahead": 4}, ValueError, "not both"),
     ({"ram": "1M", "total_ram": "512K"}, ValueError, "total_ram"),
     ({"ram": "1M", "zswap_max_pool_percent": 101}, ValueError, "zswap_max_pool_percent"),
     ({"ram": "1M", "zswap_accept_threshold_percent": -1}, ValueError, "accept"),

@@ -567,7 +567,7 @@ class CompareResult:
         >>> print(r.header())
         vswap ...: memhog size=1M repeat=1 mthp=none nr_cpus=1 seed=0
         trace: 2 events; 256 pages touched, 256 written, 256 freed; 1 CPUs
-        machine: ram 340K (85 pages), swap 4M (1,024 pages), backend zram, zero detection on, readahead 1, reclaim batch 32, watermark 0 pages
+        machine: ram 340K (85 pages), swap 4M (1,024 pages), backend zram, zero detection on, readahead 8, reclaim batch 32, watermark 0 pages
         designs: cc_v2 (vs base: cc_v2); 1 repeat, round robin; compiled engine
         """
         m, s = self.machine, self.trace_summary
@@ -619,12 +619,12 @@ class CompareResult:
         metric         baseline  vss_v5  new_opt_v2  cc_v2
         -------------  --------  ------  ----------  -----
         pgfault             512     512         512    512
-        pages_touched       512     512         512    512
         pswpout             256     256         256    256
         pgsteal             256     256         256    256
-        allocstall            8       8           8      8
+        swapped_out         256     256         256    256
+        reclaim_calls         8       8           8      8
+        pages_touched       512     512         512    512
         zram_comp           256     256         256    256
-        dev_writes          256     256         256    256
         free_batches          1       1           1      1
         free_entries        256     256         256    256
         free_resident       256     256         256    256

@@ -136,9 +136,9 @@ class Machine:
       over ``"DATA"``, ``"ZERO"``, ``"SAME"`` (:data:`DEFAULT_COMPRESSED` for
       those not given); zswap rejects a page of 4096.
     - ``zero_detection``: zero pages go to the zeromap (since Linux 6.12).
-    - ``page_cluster``: ``vm.page-cluster``; VMA read-ahead's window adapts
-      between 1 and ``2**page_cluster`` pages (at most 32). ``readahead``
-      overrides that maximum in pages.
+    - ``page_cluster``: ``vm.page-cluster`` (default None: the kernel's 3);
+      VMA read-ahead's window adapts between 1 and ``2**page_cluster``
+      pages (at most 32). Or ``readahead``: that maximum in pages.
     - ``mthp``: the enabled large folio orders a fault or a zram swap-in
       falls back through (default: the orders the trace touches).
     - ``large_reclaim``: which large folio charges may reclaim: ``"all"``
@@ -172,7 +172,7 @@ class Machine:
     watermark: int | str = 0
     accounting: str = "v2"
     total_ram: int | str | None = None
-    page_cluster: int = 3
+    page_cluster: int | None = None
     zswap_max_pool_percent: int = 20
     zswap_accept_threshold_percent: int = 90
     compressed: Any = None
@@ -199,8 +199,11 @@ class Machine:
             raise ValueError("reclaim_batch must be at least 1")
         if self.readahead is not None and not 1 <= self.readahead <= 512:
             raise ValueError("readahead must be 1 .. 512 pages (one PMD)")
-        if not 0 <= self.page_cluster <= 31:
-            raise ValueError("page_cluster must be 0 .. 31")
+        if self.page_cluster is not None:
+            if self.readahead is not None:
+                raise ValueError("give page_cluster or readahead, not both")
+            if not 0 <= self.page_cluster <= 31:
+                raise ValueError("page_cluster must be 0 .. 31")
         for name in ("zswap_max_pool_percent", "zswap_accept_threshold_percent"):
             if not 0 <= getattr(self, name) <= 100:
                 raise ValueError(f"{name} must be 0 .. 100")
@@ -305,7 +308,7 @@ class Machine:
         """
         if self.readahead is not None:
             return self.readahead
-        return 1 << min(self.page_cluster, 5)
+        return 1 << min(3 if self.page_cluster is None else self.page_cluster, 5)
 
     @property
     def compressed_bytes(self) -> tuple[int, int, int]:
