@@ -61,6 +61,11 @@ cdef enum:
     NR_MTHP_STATS = 9
     NR_RA_CPUS = 64
 
+    PAGE_BYTES = 4096
+    PAGE_SHIFT = 12
+    PMD_ORDER = 9
+    RA_HITS_MAX = 63       # the hits field of swap_readahead_info
+
 
 cdef struct ring_t:
     uint64_t* a

@@ -56,9 +56,6 @@ BACKENDS = ("zram", "zswap", "swapfile")
 ACCOUNTING = ("v2", "v1", "none")
 
 cdef uint64_t PMD_PAGES = 512          # a zap or a read-ahead window never crosses a PMD
-cdef int PMD_ORDER = 9
-cdef uint64_t PAGE_BYTES = 4096
-cdef uint64_t RA_HITS_MAX = 63         # the hits field of swap_readahead_info
 cdef uint64_t PROGRESS_STEP = 1 << 20  # pages between progress callbacks
 
 
@@ -109,16 +106,18 @@ cdef inline uint8_t pg_make(int state, int content, int high) noexcept:
 # --- memory accounting ----------------------------------------------------------------------------
 
 cdef inline uint64_t pages_of(uint64_t nbytes) noexcept:
-    return (nbytes + PAGE_BYTES - 1) // PAGE_BYTES
+    return (nbytes + PAGE_BYTES - 1) >> PAGE_SHIFT
 
 
 cdef inline uint64_t used(mm_t* m) noexcept:
     """Pages charged against the limit: resident, plus the compressed pages the accounting counts."""
+    cdef uint64_t b
     if m.cfg.accounting == AC_V1:
         return m.resident
-    if m.cfg.accounting == AC_V2:
-        return m.resident + pages_of(m.zswap_bytes)
-    return m.resident + pages_of(m.zswap_bytes + m.zram_bytes)
+    b = m.zswap_bytes
+    if m.cfg.accounting == AC_NONE:
+        b += m.zram_bytes
+    return m.resident + pages_of(b)
 
 
 cdef inline void drop_backing(mm_t* m, uint8_t s) noexcept:
@@ -139,7 +138,7 @@ cdef inline void count_split(mm_t* m, int order) noexcept:
     m.mthp[order][ST_SWPOUT_FALLBACK] += 1
 
 
-cdef int device_write(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu) except -1:
+cdef inline int device_write(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu) except -1:
     """swap_writepage to the device (zram or the swapfile); a large folio without a run splits."""
     cdef uint64_t nr = <uint64_t>1 << order, i
     cdef bint whole = True
@@ -218,7 +217,7 @@ cdef int zswap_shrink(mm_t* m, int cpu) except -1:
     return 0
 
 
-cdef int writeout(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu) except -1:
+cdef inline int writeout(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu) except -1:
     """swap_writeout of a folio whose entries e.. are allocated: the zeromap, zswap or the device.
 
     Returns the page-state bits of the backing (ZSWAP_BIT or 0)."""
@@ -303,11 +302,15 @@ cdef uint64_t evict_one(mm_t* m, int cpu) except? 0xFFFFFFFFFFFFFFFF:
     return 0
 
 
-cdef int make_room(mm_t* m, uint64_t need, int cpu) except -1:
-    """Direct reclaim before a fault that needs ``need`` pages."""
-    cdef uint64_t target, got = 0, n
+cdef inline int make_room(mm_t* m, uint64_t need, int cpu) except -1:
+    """Direct reclaim before a fault that needs ``need`` pages (inline: the common case is none)."""
     if used(m) + need <= m.cfg.ram:
         return 0
+    return reclaim(m, need, cpu)
+
+
+cdef int reclaim(mm_t* m, uint64_t need, int cpu) except -1:
+    cdef uint64_t target, got = 0, n
     if need + m.cfg.watermark > m.cfg.ram:
         raise ValueError(f"a {need}-page folio does not fit in {m.cfg.ram} pages of RAM "
                          f"(watermark {m.cfg.watermark})")
@@ -571,6 +574,15 @@ cdef int touch(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int order, int co
     for p in range(vpn, vpn + nr):
         if m.pstate[p] != 0:
             raise TraceError(f"event {i}: TOUCH of page {p:#x}, which was touched before")
+    if order == 0:                                   # the common case, without the fallback walk
+        for p in range(vpn, vpn + nr):
+            make_room(m, 1, cpu)
+            m.pstate[p] = pg_make(PG_RESIDENT, content, 0)
+            ring_push(&m.lru, p)
+            m.resident += 1
+        m.c.pgfault += nr
+        m.c.pages_touched += nr
+        return 0
     f = vpn
     while f < vpn + nr:                              # (C loops: range() with a variable step is not)
         p = f
