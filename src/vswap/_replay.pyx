@@ -29,31 +29,16 @@ from vswap.errors import NoSpace, TraceError
 __all__ = ["replay_trace", "COUNTER_NAMES", "KERNEL_COUNTERS", "MTHP_STATS", "BACKENDS",
            "ACCOUNTING"]
 
-#: Counters named and meant as the kernel's /proc/vmstat (and memory.stat) ones,
-#: in the order of ``mm_counters``.
-KERNEL_COUNTERS = (
-    "pgfault", "pgmajfault", "pswpin", "pswpout", "swap_ra", "swap_ra_hit", "zswpin", "zswpout",
-    "zswpwb", "thp_swpout", "thp_swpout_fallback", "pgsteal", "allocstall",
+# The counter and backend names have one home, the reference twin (pure data);
+# ``mm_counters`` holds the kernel's and the model's own counters by name, and
+# ``mm_t.mthp``'s columns are in MTHP_STATS's order (the ST_* codes).
+from vswap.reference.replay import (
+    ACCOUNTING, BACKENDS, COUNTER_NAMES, KERNEL_COUNTERS, MODEL_COUNTERS as _MODEL_COUNTERS,
+    MTHP_STATS, mthp_counter as _mthp_counter,
 )
-# The model's own counters, after the kernel's in ``mm_counters``.
-_MODEL_COUNTERS = (
-    "swapped_out", "reclaim_calls", "pages_touched", "pages_written", "zero_pages", "zram_same", "zram_comp",
-    "zswap_rejected", "swapin_sync", "swapin_zero", "swapin_zswap", "swapin_swapfile",
-    "free_batches", "free_entries", "free_resident", "resident", "zswap_pool",
-)
-#: The per-size mTHP stats, in the order of ``mm_t.mthp``'s columns.
-MTHP_STATS = (
-    "anon_fault_alloc", "anon_fault_fallback", "anon_fault_fallback_charge", "swpout",
-    "swpout_fallback", "swpin", "swpin_fallback", "swpin_fallback_charge", "zswpout",
-)
-_MTHP_NAMES = tuple((k, j, f"hugepages-{4 << k}kB/{s}") for k in range(1, 10)
+
+_MTHP_NAMES = tuple((k, j, _mthp_counter(k, s)) for k in range(1, 10)
                     for j, s in enumerate(MTHP_STATS))
-#: All counters: the kernel's, the model's own, then the mTHP stats by sysfs name.
-COUNTER_NAMES = KERNEL_COUNTERS + _MODEL_COUNTERS + tuple(n for _, _, n in _MTHP_NAMES)
-#: Backend names, in the order of their codes.
-BACKENDS = ("zram", "zswap", "swapfile")
-#: Accounting names (a cgroup v2 limit, a v1 limit, the whole machine), in code order.
-ACCOUNTING = ("v2", "v1", "none")
 
 cdef uint64_t PMD_PAGES = 512          # a zap or a read-ahead window never crosses a PMD
 cdef uint64_t PROGRESS_STEP = 1 << 20  # pages between progress callbacks

@@ -1,4 +1,4 @@
-"""The replay in pure Python: the reference twin of ``vswap._replay``.
+"""The replay in pure Python: the reference twin of ``vswap._replay``, and the home of its names.
 
 The same memory model, step for step, calling the design's Python methods
 (the :class:`vswap.protocol.SwapSpace` verbs) instead of its C verb table,
@@ -17,8 +17,8 @@ import numpy as np
 from vswap.errors import NoEntry, NoSpace, TraceError
 from vswap.protocol import LOOKUP_KINDS
 
-__all__ = ["replay_trace", "COUNTER_NAMES", "KERNEL_COUNTERS", "MTHP_STATS", "BACKENDS",
-           "ACCOUNTING", "mthp_counter"]
+__all__ = ["replay_trace", "COUNTER_NAMES", "KERNEL_COUNTERS", "MODEL_COUNTERS", "MTHP_STATS",
+           "BACKENDS", "ACCOUNTING", "mthp_counter"]
 
 #: Counters named and meant as the kernel's /proc/vmstat (and memory.stat) ones.
 KERNEL_COUNTERS = (
