@@ -55,7 +55,7 @@ CASES = {
     # pswpout differs, for reasons the model leaves out (see docs/model-vs-kernel.rst), on
     # THP (the cgroup also charges page tables and the executor's own pages, ~66 pages here:
     # one more 2M folio goes out) and on a swapfile (reclaim overshoots while its writes
-    # are in flight: 3 to 15 %, varying from run to run)
+    # are in flight: 1 to 15 %, varying from run to run)
     "usemem THP zram": (lambda: usemem(SIZE, mthp={9: 1.0}), "zram"),
     "usemem swapfile": (lambda: usemem(SIZE), "swapfile"),
 }
