@@ -9,6 +9,10 @@ Groups (ns per page event: pages touched + written + freed):
   page back in), zram.
 - ``replay-zswap``: usemem 8G on 4G through zswap with a pool limit and
   writeback to the swapfile.
+- ``replay-mthp``: memhog -r2 8G of 64K folios on 4G, zram: the fault
+  fallbacks and zram's large swap-in.
+- ``replay-readahead``: 1G re-touched at random on 512M, swapfile: the
+  adaptive VMA read-ahead window.
 - ``replay-reference``: the pure-Python replay of usemem 16M on 8M, for
   the speed ratio of the two engines.
 
@@ -30,12 +34,15 @@ import tracemalloc
 import pytest
 
 from vswap.replay import DESIGNS, Machine, make_design, replay
-from vswap.workloads import memhog, usemem
+from vswap.workloads import memhog, random_touch, usemem
 
 CASES = {
     "replay-usemem": (lambda: usemem("56G"), Machine(ram="32G")),
     "replay-memhog": (lambda: memhog("8G", passes=2), Machine(ram="4G")),
     "replay-zswap": (lambda: usemem("8G"), Machine(ram="4G", backend="zswap", zswap_pool="1G")),
+    "replay-mthp": (lambda: memhog("8G", passes=2, mthp={4: 1.0}), Machine(ram="4G")),
+    "replay-readahead": (lambda: random_touch("1G", dist="uniform", seed=1),
+                         Machine(ram="512M", backend="swapfile")),
 }
 _TRACES: dict = {}
 

@@ -58,8 +58,14 @@ TRACES = {
 }
 MACHINES = {
     "zram": Machine(ram="600K", reclaim_batch=8, watermark="16K"),
-    "zswap": Machine(ram="600K", backend="zswap", zswap_pool="200K", readahead=4),
+    "zswap": Machine(ram="600K", backend="zswap", zswap_pool="200K", page_cluster=2),
     "swapfile": Machine(ram="700K", backend="swapfile", zero_detection=False),
+    # the whole machine: zram's compressed pages take RAM; large charges may reclaim
+    "zram-none": Machine(ram="700K", accounting="none", compressed={"DATA": 1024},
+                         large_reclaim="pmd", mthp=(2, 4)),
+    # cgroup v2: zswap's pool is charged; a tight pool with hysteresis, zero pages to zswap
+    "zswap-v2": Machine(ram="600K", backend="zswap", zswap_pool="64K", zero_detection=False,
+                        zswap_accept_threshold_percent=50, compressed={"SAME": 4096}),
 }
 
 
@@ -70,21 +76,38 @@ def test_compiled_and_reference_replays_agree(trace, machine, design):
     t = TRACES[trace]()
     fast, slow = both(t, design, MACHINES[machine])
     assert_same(fast, slow)
-    assert fast.counters["pswpout"] > 0
+    assert fast.counters["swapped_out"] > 0
 
 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**16), tasks=st.integers(1, 3), share=st.sampled_from([0, 0.3, 1]),
        order=st.sampled_from([1, 2, 4]), ram=st.integers(40, 300), batch=st.integers(1, 40),
-       backend=st.sampled_from(["zram", "zswap", "swapfile"]), ra=st.sampled_from([1, 2, 8]),
-       design=st.sampled_from(DESIGNS), pool=st.integers(0, 200))
+       backend=st.sampled_from(["zram", "zswap", "swapfile"]), pc=st.sampled_from([0, 1, 3]),
+       design=st.sampled_from(DESIGNS), pool=st.integers(0, 200),
+       accounting=st.sampled_from(["v2", "v1", "none"]),
+       large=st.sampled_from(["pmd", "all", "none"]), data=st.sampled_from([512, 2048, 4096]),
+       retouch=st.booleans())
 def test_random_workloads_agree_between_engines(seed, tasks, share, order, ram, batch, backend,
-                                                ra, design, pool):
-    t = mixed("1M", seed=seed) if tasks == 3 else usemem(
-        "512K", tasks=tasks, mthp={order: share} if share else None, zero_share=0.25, seed=seed)
-    m = Machine(ram=ram * 4096, reclaim_batch=batch, backend=backend, readahead=ra,
-                zswap_pool=pool * 4096 if pool else None)
-    assert_same(*both(t, design, m))
+                                                pc, design, pool, accounting, large, data,
+                                                retouch):
+    mthp = {order: share} if share else None
+    if tasks == 3:
+        t = mixed("1M", seed=seed)
+    elif retouch:
+        t = random_touch("512K", accesses=300, dist="zipf", seed=seed, mthp=mthp,
+                         zero_share=0.25)
+    else:
+        t = usemem("512K", tasks=tasks, mthp=mthp, zero_share=0.25, seed=seed)
+    m = Machine(ram=ram * 4096, reclaim_batch=batch, backend=backend, page_cluster=pc,
+                zswap_pool=pool * 4096 if pool else None, accounting=accounting,
+                large_reclaim=large, compressed={"DATA": data})
+    try:
+        fast = replay(t, design, m, engine="compiled", keep_state=True)
+    except ValueError as exc:   # RAM too small once compressed pages are charged
+        with pytest.raises(ValueError, match=str(exc)[:20]):
+            replay(t, design, m, engine="reference")
+        return
+    assert_same(fast, replay(t, design, m, engine="reference", keep_state=True))
 
 
 # -- the workload's arithmetic ---------------------------------------------------------------------
@@ -94,11 +117,17 @@ def test_usemem_swaps_out_size_minus_ram_and_nothing_in(design):
     s, r = 2048, 700
     res = replay(usemem(s * 4096), design, Machine(ram=r * 4096, reclaim_batch=1))
     c = res.counters
-    assert c["pswpout"] == s - r
-    assert c["pswpin"] == c["swap_ra"] == 0
+    assert c["pswpout"] == c["swapped_out"] == s - r
+    assert c["pswpin"] == c["swap_ra"] == c["pgmajfault"] == 0 and c["pgfault"] == s
     assert c["free_entries"] == s - r and c["free_resident"] == r
     assert c["pages_touched"] == s and c["resident"] == 0
-    assert c["allocstall"] == s - r  # one direct reclaim per fault once RAM is full
+    assert c["reclaim_calls"] == s - r  # one reclaim per fault once RAM is full
+    assert c["allocstall"] == 0  # the cgroup's reclaim, not the page allocator's
+    whole = replay(usemem(s * 4096), design, Machine(
+        ram=r * 4096, reclaim_batch=1, accounting="none", compressed={"DATA": 512})).counters
+    assert whole["allocstall"] == whole["reclaim_calls"] >= s - r
+    # zram's compressed pages (1/8 page each) take the machine's RAM: more must go out
+    assert whole["swapped_out"] == pytest.approx((s - r) / (1 - 1 / 8), abs=2)
 
 
 @pytest.mark.parametrize("batch", [7, 32])
@@ -106,14 +135,15 @@ def test_reclaim_batch_overshoots_by_less_than_a_batch(batch):
     s, r = 2048, 700
     c = replay(usemem(s * 4096), "baseline", Machine(ram=r * 4096, reclaim_batch=batch)).counters
     assert s - r <= c["pswpout"] < s - r + batch
-    assert c["allocstall"] == pytest.approx((s - r) / batch, abs=2)
+    assert c["reclaim_calls"] == pytest.approx((s - r) / batch, abs=2)
 
 
 @pytest.mark.parametrize("design", DESIGNS)
 def test_memhog_second_pass_faults_every_page_back(design):
     s, r = 1024, 300
     c = replay(memhog(s * 4096, passes=2), design, Machine(ram=r * 4096, reclaim_batch=1)).counters
-    assert c["pswpin"] == s  # FIFO on a loop bigger than RAM: every access misses
+    assert c["pswpin"] == c["pgmajfault"] == s  # FIFO on a loop bigger than RAM: all miss
+    assert c["pgfault"] == 2 * s and c["swap_ra"] == 0  # zram: no swap cache, no read-ahead
     assert c["pswpout"] == (s - r) + s
     assert c["zram_same"] == c["pswpout"] and c["zram_comp"] == 0  # 0xff pages: same-filled
 
@@ -121,25 +151,28 @@ def test_memhog_second_pass_faults_every_page_back(design):
 @pytest.mark.parametrize("design", ["baseline", "cc_v2"])
 def test_readahead_turns_faults_into_hits(design):
     s, r = 1024, 300
-    m = Machine(ram=r * 4096, reclaim_batch=1, backend="swapfile", readahead=8)
+    m = Machine(ram=r * 4096, reclaim_batch=1, backend="swapfile")
     c = replay(memhog(s * 4096, passes=2), design, m).counters
-    assert c["pswpin"] + c["swap_ra_hit"] == s
-    assert c["swap_ra_hit"] == c["swap_ra"] > s // 2
+    assert c["pgmajfault"] + c["swap_ra_hit"] == s and c["pgfault"] == 2 * s
+    assert c["pswpin"] == c["pgmajfault"] + c["swap_ra"]  # read-ahead reads from the device
+    assert c["swap_ra_hit"] == c["swap_ra"] > s * 3 // 4
 
 
 def test_zero_pages_go_to_the_zeromap_only_with_detection():
     t = usemem("1M", zero_share=1.0)
     on = replay(t, "vss_v5", Machine(ram="512K")).counters
     off = replay(t, "vss_v5", Machine(ram="512K", zero_detection=False)).counters
-    assert on["zero_pages"] == on["pswpout"] > 0 and on["dev_writes"] == 0
-    assert off["zero_pages"] == 0 and off["dev_writes"] == off["pswpout"]
+    assert on["zero_pages"] == on["swapped_out"] > 0 and on["pswpout"] == 0
+    assert off["zero_pages"] == 0 and off["pswpout"] == off["swapped_out"]
 
 
-def test_zswap_pool_limit_writes_the_oldest_back():
-    m = Machine(ram="512K", backend="zswap", zswap_pool="256K")
+def test_zswap_pool_limit_rejects_and_the_shrink_worker_writes_the_oldest_back():
+    m = Machine(ram="512K", backend="zswap", zswap_pool="256K", accounting="v1")
     c = replay(usemem("2M"), "baseline", m).counters
-    assert c["zswpout"] == c["pswpout"] >= 512 - 128
-    assert c["zswpwb"] == c["pswpout"] - 64  # the pool keeps 64 pages, the rest went to disk
+    assert c["zswpout"] + c["zswap_rejected"] == c["swapped_out"] == 512 - 128
+    assert c["zswpwb"] > 0 and c["pswpout"] == c["zswpwb"] + c["zswap_rejected"]
+    # the pool holds 64 pages of 2:1 data at most: the rest went to the device
+    assert c["swapped_out"] - c["pswpout"] <= 128 + 1
 
 
 def test_large_folios_fall_back_to_order_0_when_no_run_is_free():
@@ -149,10 +182,11 @@ def test_large_folios_fall_back_to_order_0_when_no_run_is_free():
     tight, roomy = Machine(ram="256K", swap="2M"), Machine(ram="256K", swap="8M")
     for design in ("baseline", "vss_v5"):
         c = replay(t, design, tight).counters
-        assert c["thp_swpout_fallback"] > 0
+        assert c["hugepages-64kB/swpout_fallback"] > 0 and c["thp_swpout_fallback"] == 0
         assert c["pswpout"] == 448 and c["free_entries"] == 448
         c = replay(t, design, roomy).counters
-        assert c["thp_swpout_fallback"] == 0 and c["thp_swpout"] == 448 // 16
+        assert c["hugepages-64kB/swpout_fallback"] == 0
+        assert c["hugepages-64kB/swpout"] == 448 // 16 and c["thp_swpout"] == 0  # PMD only
 
 
 # -- state at the end and mid-run -------------------------------------------------------------------
@@ -188,7 +222,7 @@ def test_designs_agree_on_every_page_mid_run(machine):
         r = replay(t, space, m, keep_state=True)
         space.check()
         states.append(r.pstate)
-        counters.append({k: v for k, v in r.counters.items() if k != "thp_swpout_fallback"})
+        counters.append(r.counters)
         swapped = np.flatnonzero(r.pstate & 3 >= PG_SWAPPED)
         assert len(swapped) and (r.pte[swapped] != 0).all()
         assert not r.pte[r.pstate & 3 < PG_SWAPPED].any()
@@ -205,8 +239,17 @@ def test_designs_agree_on_every_page_mid_run(machine):
                 assert kind == ("zswap" if s & 0x10 else "swapfile")
         zswap = sum(1 for p in swapped if r.pstate[p] & 0x10)
         assert zswap == r.counters["zswap_pool"]
-    for s, c in zip(states[1:], counters[1:]):
-        assert np.array_equal(s, states[0]) and c == counters[0]
+    # the virtual presets take the same swap-in paths; mainline differs only on zram, where its
+    # zero pages sit on the SWP_SYNCHRONOUS_IO device and skip the read-ahead a virtual ZERO
+    # entry takes
+    for s, c in zip(states[2:], counters[2:]):
+        assert np.array_equal(s, states[1]) and c == counters[1]
+    if m.backend == "zram" and m.zero_detection:
+        assert counters[0]["swapin_sync"] == counters[0]["pgmajfault"]
+        assert counters[1]["swapin_sync"] == counters[1]["pgmajfault"] - counters[1]["swapin_zero"]
+        assert counters[1]["swapin_zero"] > 0
+    else:
+        assert np.array_equal(states[0], states[1]) and counters[0] == counters[1]
 
 
 def test_directswap_swapoff_walks_the_replays_page_tables():
@@ -215,7 +258,7 @@ def test_directswap_swapoff_walks_the_replays_page_tables():
     space = make_design("baseline", m, t.nr_pages)
     r = replay(t, space, m, keep_state=True)
     swapped = int(np.count_nonzero(r.pte))
-    assert swapped == r.counters["pswpout"] > 0
+    assert swapped == r.counters["swapped_out"] > 0
     assert space.swapoff(0, r.pte) == swapped
     assert not r.pte.any() and space.stats["pte_walked"] == t.nr_pages  # every PTE is visited
     space.check()
@@ -288,6 +331,21 @@ def test_events_past_the_span_are_rejected_before_any_page_is_touched():
     ({"ram": "1M", "reclaim_batch": 0}, ValueError, "reclaim_batch"),
     ({"ram": "1M", "zero_detection": 1}, TypeError, "zero_detection"),
     ({"ram": "1M", "swap": 4096}, ValueError, "swap"),
+    ({"ram": "1M", "accounting": "v3"}, ValueError, "accounting"),
+    ({"ram": "1M", "page_cluster": 32}, ValueError, "page_cluster"),
+    ({"ram": "1M", "page_cluster": "3"}, TypeError, "page_cluster"),
+    ({"ram": "1M", "page_cluster": 2, "readahead": 4}, ValueError, "not both"),
+    ({"ram": "1M", "total_ram": "512K"}, ValueError, "total_ram"),
+    ({"ram": "1M", "zswap_max_pool_percent": 101}, ValueError, "zswap_max_pool_percent"),
+    ({"ram": "1M", "zswap_accept_threshold_percent": -1}, ValueError, "accept"),
+    ({"ram": "1M", "compressed": {"DATA": 0}}, ValueError, "compressed"),
+    ({"ram": "1M", "compressed": {"TEXT": 10}}, ValueError, "compressed"),
+    ({"ram": "1M", "compressed": {"DATA": 1.5}}, TypeError, "compressed"),
+    ({"ram": "1M", "compressed": [1, 2]}, TypeError, "compressed"),
+    ({"ram": "1M", "mthp": (10,)}, ValueError, "mthp"),
+    ({"ram": "1M", "mthp": 4}, TypeError, "mthp"),
+    ({"ram": "1M", "large_reclaim": "some"}, ValueError, "large_reclaim"),
+    ({"ram": "1M", "zswap_ever_enabled": 1}, TypeError, "zswap_ever_enabled"),
 ])
 def test_bad_machines_are_rejected(kwargs, exc, match):
     with pytest.raises(exc, match=match):
@@ -304,8 +362,11 @@ def test_bad_replay_arguments_are_rejected():
         replay(t, "baseline", engine="gpu")
     with pytest.raises(TypeError, match="Machine"):
         replay(t, "baseline", {"ram": "1M"})
-    with pytest.raises(ValueError, match="does not fit"):
-        replay(usemem("4M", mthp={9: 1.0}), "baseline", Machine(ram="1M"))
+    # a THP that can never be charged falls back to order 0 instead
+    c = replay(usemem("4M", mthp={9: 1.0}), "baseline", Machine(ram="1M")).counters
+    assert c["hugepages-2048kB/anon_fault_fallback"] == 2
+    assert c["hugepages-2048kB/anon_fault_fallback_charge"] == 2
+    assert c["pgfault"] == 1024 and c["hugepages-2048kB/anon_fault_alloc"] == 0
 
 
 def test_progress_is_reported_on_long_replays():

@@ -6,13 +6,16 @@
 #                DirectSwap.swapoff walks as the page tables
 #   pstate[vpn]  bits 0..1 the page state (PG_*), bits 2..3 its content
 #                (DATA, ZERO, SAME; 3 with PG_NONE = freed), bits 4..7 the
-#                order of its resident folio, or for a swapped page bit 4 =
-#                a zswap copy exists (the model's own count of the pool)
+#                order of its resident folio; for a swapped page bit 4 =
+#                its data is in zswap, bit 5 = a read-ahead folio that zswap
+#                dropped its copy of at the load (dirty: written out again)
 # Rings (FIFO, grown by doubling): the LRU of resident folios (head vpns;
-# entries left behind by a free are skipped when popped), and the zswap
-# pool's store order (vpn, entry) for writeback.
+# entries left behind by a free are skipped when popped), and zswap's LRU
+# (vpn, entry) in store order for the shrink worker's writeback.
+# Per CPU (the task that runs there, standing for its VMA): the VMA
+# read-ahead state of swap_vma_ra_win (last fault, window, hits).
 
-from libc.stdint cimport uint8_t, uint16_t, uint64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
 from vswap._swapops cimport swap_ops
 
@@ -36,6 +39,33 @@ cdef enum:
     BK_ZSWAP = 1
     BK_SWAPFILE = 2
 
+    # accounting (Machine.accounting)
+    AC_V2 = 0
+    AC_V1 = 1
+    AC_NONE = 2
+
+    # page-state bits of a swapped page
+    ZSWAP_BIT = 0x10
+    DIRTY_BIT = 0x20
+
+    # mTHP stats, the columns of mm_t.mthp (vswap.reference.replay.MTHP_STATS)
+    ST_FAULT_ALLOC = 0
+    ST_FAULT_FALLBACK = 1
+    ST_FAULT_FALLBACK_CHARGE = 2
+    ST_SWPOUT = 3
+    ST_SWPOUT_FALLBACK = 4
+    ST_SWPIN = 5
+    ST_SWPIN_FALLBACK = 6
+    ST_SWPIN_FALLBACK_CHARGE = 7
+    ST_ZSWPOUT = 8
+    NR_MTHP_STATS = 9
+    NR_RA_CPUS = 64
+
+    PAGE_BYTES = 4096
+    PAGE_SHIFT = 12
+    PMD_ORDER = 9
+    RA_HITS_MAX = 63       # the hits field of swap_readahead_info
+
 
 cdef struct ring_t:
     uint64_t* a
@@ -45,42 +75,56 @@ cdef struct ring_t:
 
 
 cdef struct mm_config:
-    uint64_t ram           # pages the workload may keep resident
+    uint64_t ram           # pages the workload may be charged (the cgroup limit, or RAM)
     uint64_t watermark     # reclaim this many pages below ram
     uint64_t batch         # at least this many pages per reclaim call (SWAP_CLUSTER_MAX)
-    uint64_t zswap_pool    # zswap pages before writeback starts
-    uint64_t readahead     # VMA read-ahead window in pages (1 = none)
+    uint64_t zswap_max     # zswap's pool limit in pages
+    uint64_t zswap_accept  # a full pool accepts stores again at or below this
+    uint64_t csize[3]      # compressed bytes per content class
+    uint64_t ra_max        # largest VMA read-ahead window in pages (1 = none)
+    uint32_t mthp_mask     # enabled large folio orders (bit per order)
+    uint32_t swapin_mask   # orders a zram swap-in may bring in whole
+    uint32_t reclaim_mask  # large orders whose charge may reclaim
     int backend
+    int accounting
+    int direct             # entries are device slots (mainline)
     int zero_detection
     uint16_t memcg
 
 
 cdef struct mm_counters:
-    uint64_t pgfault           # first-touch folio faults
-    uint64_t pages_touched
-    uint64_t pages_written     # re-written pages (WRITE events)
-    uint64_t pswpout
-    uint64_t pswpin            # major faults (read from the backend)
-    uint64_t thp_swpout
-    uint64_t thp_swpout_fallback
+    # named and meant as the kernel's
+    uint64_t pgfault           # every fault: first touch, swap-in, read-ahead hit
+    uint64_t pgmajfault        # faults that read from swap
+    uint64_t pswpin            # pages read from a swap device (read-ahead included)
+    uint64_t pswpout           # pages written to a swap device (zswap writeback included)
     uint64_t swap_ra           # pages read ahead into the swap cache
     uint64_t swap_ra_hit       # faults served by a read-ahead folio
-    uint64_t pgsteal           # pages reclaimed (swapped out, or clean cache folios dropped)
-    uint64_t allocstall        # reclaim calls
-    uint64_t zero_pages        # pages stored as zero (zeromap / ZERO backing)
-    uint64_t zswpout
+    uint64_t zswpin            # pages loaded from zswap (read-ahead included)
+    uint64_t zswpout           # pages stored in zswap
     uint64_t zswpwb            # zswap pages written back to the device
+    uint64_t thp_swpout        # PMD-size folios written whole
+    uint64_t thp_swpout_fallback   # PMD-size folios split for lack of a run
+    uint64_t pgsteal           # pages reclaimed (swapped out, or clean cache folios dropped)
+    uint64_t allocstall        # direct reclaim calls of the page allocator (no cgroup)
+    # the model's own
+    uint64_t swapped_out       # pages unmapped to a swap entry, any backing
+    uint64_t reclaim_calls     # reclaim calls (the cgroup's, or the page allocator's)
+    uint64_t pages_touched
+    uint64_t pages_written     # re-written pages (WRITE events)
+    uint64_t zero_pages        # pages stored as zero (zeromap / ZERO backing)
     uint64_t zram_same         # zram: same-filled pages (no compression)
     uint64_t zram_comp         # zram: compressed pages
-    uint64_t dev_writes        # pages written to a swap device (zram included)
-    uint64_t swapin_zero
+    uint64_t zswap_rejected    # pages zswap refused (pool full, or incompressible)
+    uint64_t swapin_sync       # major faults on the SWP_SYNCHRONOUS_IO path (no swap cache)
+    uint64_t swapin_zero       # major faults by the backing they found
     uint64_t swapin_zswap
     uint64_t swapin_swapfile
     uint64_t free_batches      # free_swap_and_cache_nr calls at munmap / exit
     uint64_t free_entries
     uint64_t free_resident
     uint64_t resident          # pages in RAM at the end
-    uint64_t zswap_pool        # zswap pages held at the end (the model's count)
+    uint64_t zswap_pool        # zswap pages held at the end
 
 
 cdef struct mm_t:
@@ -90,10 +134,17 @@ cdef struct mm_t:
     ring_t lru
     ring_t zq              # pairs: vpn, entry
     uint64_t resident
-    uint64_t pool
+    uint64_t pool          # pages in zswap
+    uint64_t zswap_bytes
+    uint64_t zram_bytes
+    int reached_full       # zswap_pool_reached_full
     uint64_t handle        # next zswap handle
+    uint64_t ra_pfn[NR_RA_CPUS]
+    uint64_t ra_win[NR_RA_CPUS]
+    uint64_t ra_hits[NR_RA_CPUS]
     mm_config cfg
     mm_counters c
+    uint64_t mthp[10][NR_MTHP_STATS]   # per order (1..9), per mTHP stat
     const swap_ops* ops
     void* space
     const uint16_t* memcg  # per-page memcg ids, or NULL: cfg.memcg for every page

@@ -3,10 +3,14 @@ from typing import Any, Callable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["replay_trace", "COUNTER_NAMES", "BACKENDS"]
+__all__ = ["replay_trace", "COUNTER_NAMES", "KERNEL_COUNTERS", "MTHP_STATS", "BACKENDS",
+           "ACCOUNTING"]
 
+KERNEL_COUNTERS: tuple[str, ...]
+MTHP_STATS: tuple[str, ...]
 COUNTER_NAMES: tuple[str, ...]
 BACKENDS: tuple[str, ...]
+ACCOUNTING: tuple[str, ...]
 
 def replay_trace(
     space: Any,
@@ -22,8 +26,15 @@ def replay_trace(
     watermark: int = 0,
     batch: int = 32,
     backend: str = "zram",
-    zswap_pool: int = 0,
-    readahead: int = 1,
+    accounting: str = "v2",
+    zswap_max: int = 0,
+    zswap_accept: int = 0,
+    csize: Any = (2048, 32, 32),
+    ra_max: int = 8,
+    mthp_mask: int = 0,
+    swapin_mask: int = 0,
+    reclaim_mask: int = 512,
+    direct: bool = True,
     zero_detection: bool = True,
     memcg: int | npt.NDArray[np.uint16] = 1,
     progress: Callable[[int], Any] | None = None,

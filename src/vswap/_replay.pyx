@@ -26,17 +26,19 @@ import numpy as np
 
 from vswap.errors import NoSpace, TraceError
 
-__all__ = ["replay_trace", "COUNTER_NAMES", "BACKENDS"]
+__all__ = ["replay_trace", "COUNTER_NAMES", "KERNEL_COUNTERS", "MTHP_STATS", "BACKENDS",
+           "ACCOUNTING"]
 
-#: The model's counters, in the order of ``mm_counters``.
-COUNTER_NAMES = (
-    "pgfault", "pages_touched", "pages_written", "pswpout", "pswpin", "thp_swpout",
-    "thp_swpout_fallback", "swap_ra", "swap_ra_hit", "pgsteal", "allocstall", "zero_pages",
-    "zswpout", "zswpwb", "zram_same", "zram_comp", "dev_writes", "swapin_zero", "swapin_zswap",
-    "swapin_swapfile", "free_batches", "free_entries", "free_resident", "resident", "zswap_pool",
+# The counter and backend names have one home, the reference twin (pure data);
+# ``mm_counters`` holds the kernel's and the model's own counters by name, and
+# ``mm_t.mthp``'s columns are in MTHP_STATS's order (the ST_* codes).
+from vswap.reference.replay import (
+    ACCOUNTING, BACKENDS, COUNTER_NAMES, KERNEL_COUNTERS, MODEL_COUNTERS as _MODEL_COUNTERS,
+    MTHP_STATS, mthp_counter as _mthp_counter,
 )
-#: Backend names, in the order of their codes.
-BACKENDS = ("zram", "zswap", "swapfile")
+
+_MTHP_NAMES = tuple((k, j, _mthp_counter(k, s)) for k in range(1, 10)
+                    for j, s in enumerate(MTHP_STATS))
 
 cdef uint64_t PMD_PAGES = 512          # a zap or a read-ahead window never crosses a PMD
 cdef uint64_t PROGRESS_STEP = 1 << 20  # pages between progress callbacks
@@ -86,70 +88,157 @@ cdef inline uint8_t pg_make(int state, int content, int high) noexcept:
     return <uint8_t>(state | (content << 2) | (high << 4))
 
 
+# --- memory accounting ----------------------------------------------------------------------------
+
+cdef inline uint64_t pages_of(uint64_t nbytes) noexcept:
+    return (nbytes + PAGE_BYTES - 1) >> PAGE_SHIFT
+
+
+cdef inline uint64_t used(mm_t* m) noexcept:
+    """Pages charged against the limit: resident, plus the compressed pages the accounting counts."""
+    cdef uint64_t b
+    if m.cfg.accounting == AC_V1:
+        return m.resident
+    b = m.zswap_bytes
+    if m.cfg.accounting == AC_NONE:
+        b += m.zram_bytes
+    return m.resident + pages_of(b)
+
+
+cdef inline void drop_backing(mm_t* m, uint8_t s) noexcept:
+    """An entry of page state ``s`` is freed: zswap and zram drop its compressed copy."""
+    cdef int ct = pg_content(s)
+    if s & ZSWAP_BIT:
+        m.pool -= 1
+        m.zswap_bytes -= m.cfg.csize[ct]
+    if m.cfg.backend == BK_ZRAM and ct == C_DATA:
+        m.zram_bytes -= m.cfg.csize[C_DATA]
+
+
 # --- reclaim and swap-out -----------------------------------------------------------------------
 
-cdef int store_folio(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu) except -1:
-    """A folio holding entries e.. goes to its backend; then its PTEs become swap PTEs."""
+cdef inline void count_split(mm_t* m, int order) noexcept:
+    if order == PMD_ORDER:
+        m.c.thp_swpout_fallback += 1
+    m.mthp[order][ST_SWPOUT_FALLBACK] += 1
+
+
+cdef inline int device_write(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu) except -1:
+    """swap_writepage to the device (zram or the swapfile); a large folio without a run splits."""
     cdef uint64_t nr = <uint64_t>1 << order, i
-    cdef const swap_ops* ops = m.ops
+    cdef bint whole = True
+    if m.ops.writeback(m.space, e, order, 0, cpu):
+        if order == 0:
+            raise NoSpace("the swap device is full: give the machine more swap")
+        count_split(m, order)
+        whole = False
+        for i in range(nr):
+            if m.ops.writeback(m.space, e + i, 0, 0, cpu):
+                raise NoSpace("the swap device is full: give the machine more swap")
+    m.c.pswpout += nr
+    if whole and order:
+        m.mthp[order][ST_SWPOUT] += 1
+        if order == PMD_ORDER:
+            m.c.thp_swpout += 1
+    if m.cfg.backend == BK_ZRAM:
+        for i in range(nr):
+            if pg_content(m.pstate[vpn + i]) == C_DATA:
+                m.c.zram_comp += 1
+                m.zram_bytes += m.cfg.csize[C_DATA]
+            else:
+                m.c.zram_same += 1
+    return 0
+
+
+cdef bint zswap_full(mm_t* m) noexcept:
+    """zswap_check_limits: full at the pool limit, accepting again at the accept threshold."""
+    cdef uint64_t pages = pages_of(m.zswap_bytes)
+    if pages >= m.cfg.zswap_max:
+        m.reached_full = True
+    elif m.reached_full and pages <= m.cfg.zswap_accept:
+        m.reached_full = False
+    return m.reached_full
+
+
+cdef bint zswap_try_store(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu) except -1:
+    cdef uint64_t nr = <uint64_t>1 << order, i
+    for i in range(nr):
+        if m.cfg.csize[pg_content(m.pstate[vpn + i])] >= PAGE_BYTES:
+            m.c.zswap_rejected += nr                 # compresses to no gain
+            return False
+    if zswap_full(m):
+        m.c.zswap_rejected += nr
+        return False
+    for i in range(nr):
+        m.handle += 1
+        m.ops.zswap_store(m.space, e + i, m.handle, cpu)
+        ring_push(&m.zq, vpn + i)
+        ring_push(&m.zq, e + i)
+        m.zswap_bytes += m.cfg.csize[pg_content(m.pstate[vpn + i])]
+    m.pool += nr
+    m.c.zswpout += nr
+    if order:
+        m.mthp[order][ST_ZSWPOUT] += 1
+    return True
+
+
+cdef int zswap_shrink(mm_t* m, int cpu) except -1:
+    """The shrink worker after a rejection: write the oldest back to the accept threshold."""
+    cdef uint64_t vpn, e
+    cdef uint8_t s
+    while pages_of(m.zswap_bytes) > m.cfg.zswap_accept and m.zq.len:
+        vpn = ring_pop(&m.zq)
+        e = ring_pop(&m.zq)
+        s = m.pstate[vpn]
+        if m.pte[vpn] != e or not (s & ZSWAP_BIT) or pg_state(s) < PG_SWAPPED:
+            continue                                 # freed, faulted in, or stored again
+        if m.ops.writeback(m.space, e, 0, 0, cpu):
+            raise NoSpace("the swap device is full: give the machine more swap")
+        m.pstate[vpn] = s & ~ZSWAP_BIT
+        m.pool -= 1
+        m.zswap_bytes -= m.cfg.csize[pg_content(s)]
+        m.c.zswpwb += 1
+        m.c.pswpout += 1
+    return 0
+
+
+cdef inline int writeout(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu) except -1:
+    """swap_writeout of a folio whose entries e.. are allocated: the zeromap, zswap or the device.
+
+    Returns the page-state bits of the backing (ZSWAP_BIT or 0)."""
+    cdef uint64_t nr = <uint64_t>1 << order, i
     cdef bint zero = m.cfg.zero_detection
-    cdef int ct
-    ops.swap_duplicate(m.space, e, nr, cpu)          # try_to_unmap: a count per PTE
     if zero:
         for i in range(nr):
             if pg_content(m.pstate[vpn + i]) != C_ZERO:
                 zero = False
                 break
-    if zero:                                         # swap_writeout: the zeromap first
-        ops.zero_store(m.space, e, nr, cpu)
+    if zero:
+        m.ops.zero_store(m.space, e, nr, cpu)
         m.c.zero_pages += nr
-    elif m.cfg.backend == BK_ZSWAP:
-        for i in range(nr):
-            m.handle += 1
-            ops.zswap_store(m.space, e + i, m.handle, cpu)
-            ring_push(&m.zq, vpn + i)
-            ring_push(&m.zq, e + i)
-        m.c.zswpout += nr
-        m.pool += nr
-    else:
-        if ops.writeback(m.space, e, order, 0, cpu):
-            if order == 0:
-                raise NoSpace("the swap device is full: give the machine more swap")
-            m.c.thp_swpout_fallback += 1             # no physical run: split, page by page
-            for i in range(nr):
-                if ops.writeback(m.space, e + i, 0, 0, cpu):
-                    raise NoSpace("the swap device is full: give the machine more swap")
-        m.c.dev_writes += nr
-        if m.cfg.backend == BK_ZRAM:
-            for i in range(nr):
-                ct = pg_content(m.pstate[vpn + i])
-                if ct == C_DATA:
-                    m.c.zram_comp += 1
-                else:
-                    m.c.zram_same += 1
-    ops.reclaim_folio(m.space, e, order, m.c.pgsteal, cpu)   # __remove_mapping, with a shadow
-    for i in range(nr):
-        m.pte[vpn + i] = e + i
-        m.pstate[vpn + i] = pg_make(PG_SWAPPED, pg_content(m.pstate[vpn + i]),
-                                    1 if m.cfg.backend == BK_ZSWAP and not zero else 0)
-    m.c.pswpout += nr
+        return 0
+    if m.cfg.backend == BK_ZSWAP:
+        if zswap_try_store(m, e, vpn, order, cpu):
+            return ZSWAP_BIT
+        device_write(m, e, vpn, order, cpu)
+        if m.reached_full:
+            zswap_shrink(m, cpu)
+        return 0
+    device_write(m, e, vpn, order, cpu)
     return 0
 
 
-cdef int zswap_shrink(mm_t* m, int cpu) except -1:
-    """Write the oldest zswap pages back to the device until the pool fits."""
-    cdef uint64_t vpn, e
-    while m.pool > m.cfg.zswap_pool and m.zq.len:
-        vpn = ring_pop(&m.zq)
-        e = ring_pop(&m.zq)
-        if m.pte[vpn] != e or not (m.pstate[vpn] & 0x10) or pg_state(m.pstate[vpn]) < PG_SWAPPED:
-            continue                                 # freed, faulted in, or stored again
-        if m.ops.writeback(m.space, e, 0, 0, cpu):
-            raise NoSpace("the swap device is full: give the machine more swap")
-        m.pstate[vpn] &= ~0x10
-        m.pool -= 1
-        m.c.zswpwb += 1
-        m.c.dev_writes += 1
+cdef int store_folio(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu) except -1:
+    """A folio holding entries e.. goes to its backend; then its PTEs become swap PTEs."""
+    cdef uint64_t nr = <uint64_t>1 << order, i
+    cdef int high
+    m.ops.swap_duplicate(m.space, e, nr, cpu)        # try_to_unmap: a count per PTE
+    high = writeout(m, e, vpn, order, cpu)
+    m.ops.reclaim_folio(m.space, e, order, m.c.pgsteal, cpu)   # __remove_mapping, with a shadow
+    for i in range(nr):
+        m.pte[vpn + i] = e + i
+        m.pstate[vpn + i] = pg_make(PG_SWAPPED, pg_content(m.pstate[vpn + i]), high >> 4)
+    m.c.swapped_out += nr
     return 0
 
 
@@ -162,32 +251,32 @@ cdef int swap_out(mm_t* m, uint64_t vpn, int order, int cpu) except -1:
     cdef uint64_t e = 0, i
     if m.ops.folio_alloc_swap(m.space, vpn, order, page_memcg(m, vpn), cpu, &e) == 0:
         store_folio(m, e, vpn, order, cpu)
-        if order:
-            m.c.thp_swpout += 1
     elif order:
-        m.c.thp_swpout_fallback += 1
+        count_split(m, order)
         for i in range(vpn, vpn + (<uint64_t>1 << order)):
             if m.ops.folio_alloc_swap(m.space, i, 0, page_memcg(m, i), cpu, &e):
                 raise NoSpace("swap space is exhausted: give the machine more swap")
             store_folio(m, e, i, 0, cpu)
     else:
         raise NoSpace("swap space is exhausted: give the machine more swap")
-    if m.cfg.backend == BK_ZSWAP:
-        zswap_shrink(m, cpu)
     return 0
 
 
 cdef uint64_t evict_one(mm_t* m, int cpu) except? 0xFFFFFFFFFFFFFFFF:
     """Reclaim the LRU's oldest folio; the pages freed (0 when the LRU is empty)."""
-    cdef uint64_t vpn, nr
+    cdef uint64_t vpn, nr, e
     cdef uint8_t s
-    cdef int order
+    cdef int order, high
     while m.lru.len:
         vpn = ring_pop(&m.lru)
         s = m.pstate[vpn]
-        if pg_state(s) == PG_SWAPCACHE:              # a clean read-ahead folio: just drop it
-            m.ops.reclaim_folio(m.space, m.pte[vpn], 0, m.c.pgsteal, cpu)
-            m.pstate[vpn] = pg_make(PG_SWAPPED, pg_content(s), (s >> 4) & 1)
+        if pg_state(s) == PG_SWAPCACHE:              # a read-ahead folio: drop it
+            e = m.pte[vpn]
+            high = (s >> 4) & 1
+            if s & DIRTY_BIT:                        # zswap dropped its copy at the load
+                high = writeout(m, e, vpn, 0, cpu) >> 4
+            m.ops.reclaim_folio(m.space, e, 0, m.c.pgsteal, cpu)
+            m.pstate[vpn] = pg_make(PG_SWAPPED, pg_content(s), high)
             m.resident -= 1
             m.c.pgsteal += 1
             return 1
@@ -202,41 +291,164 @@ cdef uint64_t evict_one(mm_t* m, int cpu) except? 0xFFFFFFFFFFFFFFFF:
     return 0
 
 
-cdef int make_room(mm_t* m, uint64_t need, int cpu) except -1:
-    """Direct reclaim before a fault that needs ``need`` pages."""
-    cdef uint64_t target, got = 0, n
-    if m.resident + need <= m.cfg.ram:
+cdef inline int make_room(mm_t* m, uint64_t need, int cpu) except -1:
+    """Direct reclaim before a fault that needs ``need`` pages (inline: the common case is none)."""
+    if used(m) + need <= m.cfg.ram:
         return 0
+    return reclaim(m, need, cpu)
+
+
+cdef int reclaim(mm_t* m, uint64_t need, int cpu) except -1:
+    cdef uint64_t target, got = 0, n
     if need + m.cfg.watermark > m.cfg.ram:
         raise ValueError(f"a {need}-page folio does not fit in {m.cfg.ram} pages of RAM "
                          f"(watermark {m.cfg.watermark})")
     target = m.cfg.ram - m.cfg.watermark - need
-    m.c.allocstall += 1
-    while m.resident > target or got < m.cfg.batch:
+    m.c.reclaim_calls += 1
+    if m.cfg.accounting == AC_NONE:                  # a cgroup's own reclaim is no allocstall
+        m.c.allocstall += 1
+    while used(m) > target or got < m.cfg.batch:
         n = evict_one(m, cpu)
         if n == 0:
             break
         got += n
-    if m.resident > target:
+    if used(m) > target:
         raise ValueError("reclaim found nothing to evict: RAM is too small for this trace")
     return 0
 
 
+cdef bint charge_large(mm_t* m, int order, int cpu, int alloc, int fallback,
+                       int charge) except -1:
+    """Allocate and charge a folio of ``order`` (> 0) for a fault or a swap-in; or count why not."""
+    cdef uint64_t nr = <uint64_t>1 << order
+    if nr + m.cfg.watermark <= m.cfg.ram:
+        if (m.cfg.reclaim_mask >> order) & 1:
+            make_room(m, nr, cpu)
+            if alloc >= 0:
+                m.mthp[order][alloc] += 1
+            return True
+        if used(m) + nr <= m.cfg.ram:
+            if alloc >= 0:
+                m.mthp[order][alloc] += 1
+            return True
+    if m.cfg.accounting != AC_NONE:
+        m.mthp[order][charge] += 1
+    m.mthp[order][fallback] += 1
+    return False
+
+
 # --- faults ------------------------------------------------------------------------------------
 
+cdef uint64_t ra_window(mm_t* m, uint64_t p, int cpu) noexcept:
+    """The VMA read-ahead window for a fault at ``p`` (swap_vma_ra_win); resets the hits."""
+    cdef uint64_t pfn = m.ra_pfn[cpu], hits = m.ra_hits[cpu], win = hits + 2, r
+    if hits == 0:
+        if p != pfn + 1 and p + 1 != pfn:            # no hits and not adjacent: no read-ahead
+            win = 1
+    else:
+        r = 4
+        while r < win:
+            r <<= 1
+        win = r
+    if win > m.cfg.ra_max:
+        win = m.cfg.ra_max
+    if win < m.ra_win[cpu] // 2:                     # shrink at most by half per fault
+        win = m.ra_win[cpu] // 2
+    m.ra_pfn[cpu] = p
+    m.ra_win[cpu] = win
+    m.ra_hits[cpu] = 0
+    return win
+
+
+cdef int read_page(mm_t* m, uint64_t q, int kind, bint ahead, int cpu) except -1:
+    """Read page ``q``'s entry into a folio (swap_read_folio); ``ahead`` for read-ahead."""
+    cdef uint8_t s = m.pstate[q]
+    m.ops.swapin_folio(m.space, m.pte[q], 0, q, cpu)
+    if kind == OPS_SWAPFILE:
+        m.c.pswpin += 1
+    elif kind == OPS_ZSWAP:
+        m.c.zswpin += 1
+        if s & ZSWAP_BIT:                            # loaded into the swap cache: zswap drops it
+            m.pool -= 1
+            m.zswap_bytes -= m.cfg.csize[pg_content(s)]
+            s = (s & ~ZSWAP_BIT) | DIRTY_BIT
+    m.resident += 1
+    ring_push(&m.lru, q)
+    if ahead:
+        m.pstate[q] = (s & ~3) | PG_SWAPCACHE
+        m.c.swap_ra += 1
+    else:
+        m.pstate[q] = s
+    return 0
+
+
+cdef int swapin_order(mm_t* m, uint64_t p, int kind, uint64_t handle, int cpu) except -1:
+    """alloc_swap_folio: the largest enabled order whose aligned PTEs can come in whole."""
+    cdef int order = PMD_ORDER - 1, k
+    cdef uint64_t nr, a, e0, i, h0, h
+    cdef bint ok
+    while order > 0:
+        if (m.cfg.swapin_mask >> order) & 1:
+            nr = <uint64_t>1 << order
+            a = p & ~(nr - 1)
+            e0 = m.pte[a]
+            ok = a + nr <= m.span and (e0 & (nr - 1)) == 0
+            i = 0
+            while ok and i < nr:
+                ok = pg_state(m.pstate[a + i]) == PG_SWAPPED and m.pte[a + i] == e0 + i
+                i += 1
+            if ok:                                   # one backing, and contiguous slots
+                h0 = handle - (p - a)
+                for i in range(nr):
+                    k = m.ops.lookup(m.space, e0 + i, cpu, &h)
+                    if k != kind or (kind == OPS_SWAPFILE and h != h0 + i):
+                        ok = False
+                        break
+            if ok:
+                break
+        order -= 1
+    while order > 0:
+        if (m.cfg.swapin_mask >> order) & 1:
+            if charge_large(m, order, cpu, -1, ST_SWPIN_FALLBACK, ST_SWPIN_FALLBACK_CHARGE):
+                return order
+        order -= 1
+    return 0
+
+
+cdef int read_ahead(mm_t* m, uint64_t p, uint64_t lo, uint64_t hi, int cpu) except -1:
+    """Read the swapped pages of [lo, hi) but ``p`` into the swap cache."""
+    cdef uint64_t q, h = 0
+    cdef int k
+    for q in range(lo, hi):
+        if q == p or pg_state(m.pstate[q]) != PG_SWAPPED:
+            continue
+        make_room(m, 1, cpu)
+        if pg_state(m.pstate[q]) != PG_SWAPPED:
+            continue
+        k = m.ops.lookup(m.space, m.pte[q], cpu, &h)
+        read_page(m, q, k, True, cpu)
+    return 0
+
+
 cdef int swap_in(mm_t* m, uint64_t p, int content, int cpu) except -1:
-    """A write fault on a swap PTE: read (or take the read-ahead folio), map, free the entry."""
-    cdef uint64_t e = m.pte[p], h = 0, q, end
+    """A write fault on a swap PTE: swap the page (or its folio) in, map it, free the entries."""
+    cdef uint64_t e = m.pte[p], h = 0, nr, a, ea, q, pmd, win, prev
+    cdef uint64_t lo = p, hi = p + 1, left
     cdef uint8_t s = m.pstate[p]
-    cdef int kind
+    cdef int kind, order = 0
+    cdef bint ahead = False
+    m.c.pgfault += 1
     if pg_state(s) == PG_SWAPCACHE:
         kind = m.ops.lookup(m.space, e, cpu, &h)
         if kind != OPS_FOLIO:
             raise AssertionError(f"read-ahead page {p:#x}: entry {e:#x} has no folio (kind {kind})")
         m.c.swap_ra_hit += 1
+        m.ra_pfn[cpu] = p
+        if m.ra_hits[cpu] < RA_HITS_MAX:
+            m.ra_hits[cpu] += 1
     else:
-        make_room(m, 1, cpu)
-        s = m.pstate[p]                              # reclaim may have written its zswap copy back
+        m.c.pgmajfault += 1
+        make_room(m, 1, cpu)                         # before the lookup: reclaim may write zswap back
         kind = m.ops.lookup(m.space, e, cpu, &h)
         if kind == OPS_ZERO:
             m.c.swapin_zero += 1
@@ -246,35 +458,58 @@ cdef int swap_in(mm_t* m, uint64_t p, int content, int cpu) except -1:
             m.c.swapin_swapfile += 1
         else:
             raise AssertionError(f"swapped page {p:#x}: entry {e:#x} looks up as kind {kind}")
-        m.ops.swapin_folio(m.space, e, 0, p, cpu)
-        m.c.pswpin += 1
-        m.resident += 1
-        ring_push(&m.lru, p)
-    if s & 0x10:
-        m.pool -= 1                                  # the entry's zswap copy goes with it
-    m.ops.swap_free_nr(m.space, e, 1, cpu)           # the PTE's count
-    m.ops.reclaim_folio(m.space, e, 0, OPS_NO_SHADOW, cpu)   # folio_free_swap: exclusive, dirty
-    m.pte[p] = 0
-    m.pstate[p] = pg_make(PG_RESIDENT, content, 0)
-    if pg_state(s) == PG_SWAPCACHE or m.cfg.readahead <= 1:
-        return 0
-    end = p + m.cfg.readahead                        # swap_vma_readahead, within the PMD
-    if end > (p | (PMD_PAGES - 1)) + 1:
-        end = (p | (PMD_PAGES - 1)) + 1
-    if end > m.span:
-        end = m.span
-    for q in range(p + 1, end):
-        if pg_state(m.pstate[q]) != PG_SWAPPED:
-            continue
-        make_room(m, 1, cpu)
-        if pg_state(m.pstate[q]) != PG_SWAPPED:
-            continue
-        kind = m.ops.lookup(m.space, m.pte[q], cpu, &h)
-        m.ops.swapin_folio(m.space, m.pte[q], 0, q, cpu)
-        m.pstate[q] = (m.pstate[q] & ~3) | PG_SWAPCACHE
-        m.resident += 1
-        ring_push(&m.lru, q)
-        m.c.swap_ra += 1
+        if m.cfg.backend == BK_ZRAM and (kind == OPS_SWAPFILE
+                                         or (m.cfg.direct and kind == OPS_ZERO)):
+            m.c.swapin_sync += 1                     # SWP_SYNCHRONOUS_IO, count 1: no swap cache
+            if m.cfg.swapin_mask:
+                order = swapin_order(m, p, kind, h, cpu)
+            if order == 0:
+                read_page(m, p, kind, False, cpu)
+            else:
+                nr = <uint64_t>1 << order
+                a = p & ~(nr - 1)
+                m.ops.swapin_folio(m.space, m.pte[a], order, a, cpu)
+                if kind == OPS_SWAPFILE:
+                    m.c.pswpin += nr
+                m.mthp[order][ST_SWPIN] += 1
+                m.resident += nr
+                ring_push(&m.lru, a)
+        else:
+            if m.cfg.ra_max > 1:                     # swap_vma_readahead's window around p
+                prev = m.ra_pfn[cpu]
+                win = ra_window(m, p, cpu)
+                if win > 1:
+                    ahead = True
+                    if p == prev + 1:
+                        lo = p
+                        hi = p + win
+                    elif p + 1 == prev:
+                        lo = p + 1 - win if p + 1 >= win else 0
+                        hi = p + 1
+                    else:
+                        left = (win - 1) // 2
+                        lo = p - left if p >= left else 0
+                        hi = p + win - left
+                    pmd = p & ~(PMD_PAGES - 1)
+                    if lo < pmd:
+                        lo = pmd
+                    if hi > pmd + PMD_PAGES:
+                        hi = pmd + PMD_PAGES
+                    if hi > m.span:
+                        hi = m.span
+            read_page(m, p, kind, False, cpu)
+    nr = <uint64_t>1 << order
+    a = p & ~(nr - 1)
+    ea = m.pte[a]
+    for q in range(a, a + nr):
+        drop_backing(m, m.pstate[q])
+    m.ops.swap_free_nr(m.space, ea, nr, cpu)         # the PTEs' counts
+    m.ops.reclaim_folio(m.space, ea, order, OPS_NO_SHADOW, cpu)   # folio_free_swap: exclusive, dirty
+    for q in range(a, a + nr):
+        m.pte[q] = 0
+        m.pstate[q] = pg_make(PG_RESIDENT, content if q == p else pg_content(m.pstate[q]), order)
+    if ahead:
+        read_ahead(m, p, lo, hi, cpu)
     return 0
 
 
@@ -317,8 +552,7 @@ cdef int free_range(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int cpu) exc
             run_n += 1
             if pg_state(s) == PG_SWAPCACHE:
                 m.resident -= 1                      # the zap reclaims the read-ahead folio
-            if s & 0x10:
-                m.pool -= 1
+            drop_backing(m, s)
             m.pte[p] = 0
         m.pstate[p] = pg_make(PG_NONE, PG_FREED, 0)
     flush_zap(m, run_e, run_n, cpu)
@@ -327,19 +561,42 @@ cdef int free_range(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int cpu) exc
 
 cdef int touch(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int order, int content,
                int cpu) except -1:
-    """First-touch faults of folios of ``2**order`` pages."""
-    cdef uint64_t f, p, fnr = <uint64_t>1 << order
+    """First-touch faults: alloc_anon_folio from ``order`` down the enabled orders to 0."""
+    cdef uint64_t f, p, q, n, fnr = <uint64_t>1 << order
+    cdef int k
     for p in range(vpn, vpn + nr):
         if m.pstate[p] != 0:
             raise TraceError(f"event {i}: TOUCH of page {p:#x}, which was touched before")
+    if order == 0:                                   # the common case, without the fallback walk
+        for p in range(vpn, vpn + nr):
+            make_room(m, 1, cpu)
+            m.pstate[p] = pg_make(PG_RESIDENT, content, 0)
+            ring_push(&m.lru, p)
+            m.resident += 1
+        m.c.pgfault += nr
+        m.c.pages_touched += nr
+        return 0
     f = vpn
-    while f < vpn + nr:                              # (a C loop: range() with a variable step is not)
-        make_room(m, fnr, cpu)
-        for p in range(f, f + fnr):
-            m.pstate[p] = pg_make(PG_RESIDENT, content, order)
-        ring_push(&m.lru, f)
-        m.resident += fnr
-        m.c.pgfault += 1
+    while f < vpn + nr:                              # (C loops: range() with a variable step is not)
+        p = f
+        while p < f + fnr:
+            k = order if p == f else order - 1
+            while k > 0:
+                if (k == order or ((m.cfg.mthp_mask >> k) & 1
+                                   and (p & ((<uint64_t>1 << k) - 1)) == 0)):
+                    if charge_large(m, k, cpu, ST_FAULT_ALLOC, ST_FAULT_FALLBACK,
+                                    ST_FAULT_FALLBACK_CHARGE):
+                        break
+                k -= 1
+            if k == 0:
+                make_room(m, 1, cpu)
+            n = <uint64_t>1 << k
+            for q in range(p, p + n):
+                m.pstate[q] = pg_make(PG_RESIDENT, content, k)
+            ring_push(&m.lru, p)
+            m.resident += n
+            m.c.pgfault += 1
+            p += n
         f += fnr
     m.c.pages_touched += nr
     m.c.pages_written += nr                          # a first touch writes: as Trace.pages_written
@@ -371,8 +628,10 @@ cdef inline double now() noexcept:
 
 def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint64_t ram,
                  uint64_t watermark=0, uint64_t batch=32, str backend="zram",
-                 uint64_t zswap_pool=0, uint64_t readahead=1, bint zero_detection=True,
-                 memcg=1, progress=None):
+                 str accounting="v2", uint64_t zswap_max=0, uint64_t zswap_accept=0,
+                 csize=(2048, 32, 32), uint64_t ra_max=8, uint32_t mthp_mask=0,
+                 uint32_t swapin_mask=0, uint32_t reclaim_mask=1 << 9, bint direct=True,
+                 bint zero_detection=True, memcg=1, progress=None):
     """Replay trace arrays through ``space``; the model's counters and state.
 
     ``op`` .. ``cpu`` are the columns of a :class:`vswap.workloads.Trace`;
@@ -383,7 +642,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     FREE, the peak for usemem and memhog), ``pte`` (uint64 per page, the
     page tables) and ``pstate`` (uint8 per page). TraceError for a trace
     that breaks its rules, NoSpace when swap runs out, TypeError for a
-    design without a C verb table. Runtime complexity: O(pages touched,
+    design without a C verb table. The machine's settings are those of
+    :func:`vswap.replay.machine_config`. Runtime complexity: O(pages touched,
     written and freed) calls through the verb table, no Python call per
     event.
 
@@ -418,8 +678,13 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
         raise ValueError("the trace columns differ in length")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+    if accounting not in ACCOUNTING:
+        raise ValueError(f"accounting must be one of {ACCOUNTING}, not {accounting!r}")
     if ram == 0:
         raise ValueError("ram must be at least one page")
+    sizes = tuple(csize)
+    if len(sizes) != 3 or not all(1 <= int(x) <= PAGE_BYTES for x in sizes):
+        raise ValueError("csize must be three compressed sizes of 1 .. 4096 bytes")
     pte = np.zeros(span, dtype=np.uint64)
     pstate = np.zeros(span, dtype=np.uint8)
     cdef uint64_t[::1] pte_v = pte
@@ -441,9 +706,17 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     m.cfg.ram = ram
     m.cfg.watermark = watermark
     m.cfg.batch = batch
-    m.cfg.zswap_pool = zswap_pool
-    m.cfg.readahead = readahead
+    m.cfg.zswap_max = zswap_max
+    m.cfg.zswap_accept = zswap_accept
+    for i in range(3):
+        m.cfg.csize[i] = int(sizes[i])
+    m.cfg.ra_max = ra_max if ra_max > 1 else 1
+    m.cfg.mthp_mask = mthp_mask & 0x3FE
+    m.cfg.swapin_mask = swapin_mask & 0x1FE if backend != "zswap" else 0   # zswap_never_enabled
+    m.cfg.reclaim_mask = reclaim_mask & 0x3FE
     m.cfg.backend = BACKENDS.index(backend)
+    m.cfg.accounting = ACCOUNTING.index(accounting)
+    m.cfg.direct = direct
     m.cfg.zero_detection = zero_detection
     m.cfg.memcg = 1 if memcgs is not None else memcg
     m.memcg = &mg_[0] if memcgs is not None and span else NULL
@@ -500,6 +773,9 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     m.c.resident = m.resident
     m.c.zswap_pool = m.pool
     cdef dict raw = m.c
-    counters = {name: raw[name] for name in COUNTER_NAMES}
+    counters = {name: raw[name] for name in KERNEL_COUNTERS + _MODEL_COUNTERS}
+    cdef int k, j
+    for k, j, name in _MTHP_NAMES:
+        counters[name] = m.mthp[k][j]
     return {"counters": counters, "times": {"total_s": t1, "free_s": t_free},
             "footprint": footprint, "pte": pte, "pstate": pstate}

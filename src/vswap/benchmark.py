@@ -565,10 +565,10 @@ class CompareResult:
         (its 95 % half-width, None for one round), ``vs_base_noise`` (True
         when the interval includes 0); every model counter of
         :data:`vswap.replay.COUNTER_NAMES`; ``per_page_<name>`` for each of
-        the design's own counters divided by ``pswpout`` (None when nothing
-        was swapped out); ``footprint_bytes`` (metadata bytes,
+        the design's own counters divided by ``swapped_out``, the pages
+        swapped out to any backing (None when nothing was swapped out); ``footprint_bytes`` (metadata bytes,
         kernel-equivalent, just before the first free),
-        ``footprint_bytes_per_page`` (per ``pswpout``, None for none) and
+        ``footprint_bytes_per_page`` (per ``swapped_out``, None for none) and
         ``footprint_<component>``. An sd is None for one repeat.
         Runtime complexity: O(designs * (repeat + counters)).
 
@@ -599,7 +599,7 @@ class CompareResult:
             row["vs_base_noise"] = (None if row["vs_base_ci_pct"] is None
                                     else abs(row["vs_base_pct"]) <= row["vs_base_ci_pct"])
             row.update(first.counters)
-            swapped = first.counters["pswpout"]
+            swapped = first.counters["swapped_out"]
             row.update({f"per_page_{k}": v if swapped else None
                         for k, v in first.per_swapped_page().items()})
             row["footprint_bytes"] = first.footprint["total"]
@@ -788,7 +788,7 @@ class CompareResult:
         >>> print(r.header())
         vswap ...: memhog size=1M passes=1 mthp=none nr_cpus=1 seed=0
         trace: 2 events; 256 pages touched, 256 written, 256 freed; 1 CPUs
-        machine: ram 340K (85 pages), swap 4M (1,024 pages), backend zram, zero detection on, readahead 1, reclaim batch 32, watermark 0 pages
+        machine: ram 340K (85 pages), swap 4M (1,024 pages), backend zram, zero detection on, readahead 8, reclaim batch 32, watermark 0 pages
         designs: cc_v2 (vs base: cc_v2); compiled engine for all (every design has a C verb table)
         times: replay thread CPU seconds, 1 repeat round robin after an untimed warm-up round
         warning: replays of about ... s (under 0.1 s in all): the times are mostly noise; ...
@@ -832,9 +832,10 @@ class CompareResult:
            design), the report's "reclaim / compaction counters"; the same
            in every repeat, so without sd, and the same on both engines.
         3. *Cost per swapped page*: each design's own work counters divided
-           by ``pswpout`` (those non-zero for some design; ``-`` where a
-           design has no such counter or swapped nothing out): where the
-           time goes.
+           by ``swapped_out``, the pages swapped out to any backing (zero
+           pages, zswap, the device; not ``pswpout``, the device's writes
+           alone), those non-zero for some design (``-`` where a
+           design has no such counter or swapped nothing out): where the time goes.
         4. *Metadata*: kernel-equivalent bytes, total and per swapped page,
            and their components.
 
@@ -846,7 +847,7 @@ class CompareResult:
         >>> [line for line in text.splitlines() if line.startswith(("Results", "Model", "Cost", "Metadata"))]
         ['Results: replay CPU time mean +/- sd over 2 repeats, vs base: % change vs baseline (95% CI)',
          'Model counters (deterministic: the same in every repeat and on both engines)',
-         'Cost per swapped page (design counters / pswpout)',
+         'Cost per swapped page (design counters / pages swapped out to any backing)',
          'Metadata (kernel-equivalent bytes, just before the first free)']
         >>> print(text[text.index("Model"):text.index("\\n\\nCost")])
         Model counters (deterministic: the same in every repeat and on both engines)
@@ -854,13 +855,12 @@ class CompareResult:
         metric         baseline  vss_v5  new_opt_v2  cc_v2
         -------------  --------  ------  ----------  -----
         pgfault             512     512         512    512
-        pages_touched       512     512         512    512
-        pages_written       512     512         512    512
         pswpout             256     256         256    256
         pgsteal             256     256         256    256
-        allocstall            8       8           8      8
+        swapped_out         256     256         256    256
+        reclaim_calls         8       8           8      8
+        pages_touched       512     512         512    512
         zram_comp           256     256         256    256
-        dev_writes          256     256         256    256
         free_batches          1       1           1      1
         free_entries        256     256         256    256
         free_resident       256     256         256    256
@@ -918,8 +918,8 @@ class CompareResult:
             cells = [r.get(f"per_page_{c}") for r in rows]
             d = _decimals([v for v in cells if v is not None], least=2, most=4)
             body.append([c] + ["-" if v is None else f"{v:,.{d}f}" for v in cells])
-        title = "Cost per swapped page (design counters / pswpout)"
-        if not any(r["pswpout"] for r in rows):
+        title = "Cost per swapped page (design counters / pages swapped out to any backing)"
+        if not any(r["swapped_out"] for r in rows):
             title += "; nothing was swapped out"
         return _render(self._title(title), ["counter"] + [r["design"] for r in rows], body)
 

@@ -1,37 +1,62 @@
 """Replay a workload trace through a swap design: :func:`replay`.
 
 The memory model between a workload (:mod:`vswap.workloads`) and a design
-(:class:`vswap.protocol.SwapSpace`), the same for every design:
+(:class:`vswap.protocol.SwapSpace`), the same for every design, with the
+kernel's (6.18) behaviour and counter names (:data:`KERNEL_COUNTERS`
+mean what /proc/vmstat's and the mTHP sysfs stats mean):
 
 - **Page tables**: per virtual page its state (not mapped, resident, swapped,
   swapped with a read-ahead copy in the swap cache) and its swap entry.
-- **Reclaim**: resident folios sit on one FIFO LRU (write-once pages make
-  the LRU a FIFO). A fault that would pass :attr:`Machine.ram` first
-  reclaims from the LRU's head until the resident pages fit below
-  ``ram - watermark``, at least ``reclaim_batch`` pages per call
-  (``SWAP_CLUSTER_MAX``; each call is one ``allocstall``).
+- **Accounting and reclaim**: resident folios sit on one FIFO LRU
+  (write-once pages make the LRU a FIFO). A fault that would pass
+  :attr:`Machine.ram` first reclaims from the LRU's head until the charged
+  pages fit below ``ram - watermark``, at least ``reclaim_batch`` pages per
+  call (``SWAP_CLUSTER_MAX``; ``reclaim_calls``, and ``allocstall`` when
+  there is no cgroup). What is charged is :attr:`Machine.accounting`'s:
+  resident pages, plus zswap's compressed pages under cgroup v2, plus zram's
+  too for the whole machine.
+- **Faults** (``pgfault`` each; ``alloc_anon_folio``): a first touch of an
+  order-k folio tries order k, then the enabled smaller orders, down to 0,
+  when the folio cannot be charged (``anon_fault_fallback``, ``_charge``).
 - **Swap-out** of a folio (``shrink_folio_list``): ``folio_alloc_swap`` (a
   large folio whose aligned run is not free is split and its pages swapped
-  one by one: ``thp_swpout_fallback``), ``swap_duplicate`` for the PTEs,
-  then the backend: a zero page goes to the zeromap (``zero_store``) when
-  :attr:`Machine.zero_detection` is on; else zswap (``zswap_store``, and
-  the oldest zswap pages are written back to the device once the pool
-  passes :attr:`Machine.zswap_pool`), or the device itself (``writeback``:
-  zram or a swapfile); finally the folio leaves the swap cache
+  one by one: ``swpout_fallback``, and ``thp_swpout_fallback`` for PMD
+  size), ``swap_duplicate`` for the PTEs, then ``swap_writeout``: a zero
+  page goes to the zeromap (``zero_store``) when
+  :attr:`Machine.zero_detection` is on; else zswap (``zswap_store``,
+  ``zswpout``) unless its pool is full (``zswap_check_limits``: the limit
+  is ``max_pool_percent`` of the machine's RAM; a full pool accepts again
+  below ``accept_threshold_percent``, and each refusal wakes the shrink
+  worker, which writes the oldest pages back down to that threshold:
+  ``zswpwb``), or the device itself (``writeback``: zram or a swapfile;
+  ``pswpout``, ``thp_swpout``); finally the folio leaves the swap cache
   (``swap_cache_del_folio`` with a shadow, ``put_swap_folio``).
-- **Swap-in**, on a write to a swapped page: ``lookup``; the page is read
-  (``swapcache_prepare`` + ``swap_cache_add_folio``), mapped, and, being
-  written, its entry is freed (``swap_free_nr``, then ``folio_free_swap``:
-  delete from the cache and put). VMA read-ahead brings the next swapped
-  pages of the same PMD into the swap cache (``swap_ra``), up to
-  :attr:`Machine.readahead` pages; a later fault on one is a ``swap_ra_hit``.
+- **Swap-in**, on a write to a swapped page (``do_swap_page``;
+  ``pgmajfault`` unless a read-ahead folio serves it, ``swap_ra_hit``):
+  ``lookup``; on a ``SWP_SYNCHRONOUS_IO`` device (zram) with a swap count
+  of 1, no swap cache and no read-ahead, and a large folio comes in whole
+  when its PTEs allow (``alloc_swap_folio``: contiguous entries of one
+  backing, none cached; ``swpin``, ``swpin_fallback``, ``_charge``; never
+  once zswap was enabled). Mainline's entries are device slots, so its zero
+  pages on zram take that path; under virtual swap an entry no such device
+  backs (zero, zswap) takes the read-ahead path. That path reads the page
+  and its swapped neighbours in the VMA read-ahead window (``swap_ra``;
+  the window of ``swap_vma_ra_win``: it grows with hits up to
+  ``2**page_cluster`` pages, shrinks by at most half per fault without
+  them, stays inside the PMD). Every page read from a device is a
+  ``pswpin``, every page loaded from zswap a ``zswpin`` (zswap then drops
+  its copy: an unhit read-ahead folio is written out again). The faulting
+  page is mapped and, being written, its entry freed (``swap_free_nr``,
+  then ``folio_free_swap``).
 - **Free** at munmap or exit: the PTEs are zapped in ascending order, swap
   PTEs through ``free_swap_and_cache_nr`` in runs of consecutive entries
   within one PMD (``swap_pte_batch``), which also reclaims read-ahead folios.
 
 Not modelled: concurrency and locks (the counters count lock sections
 instead), kswapd (all reclaim is direct), the LRU's active list and
-refaults, compression sizes (zswap's pool is counted in pages), I/O time.
+refaults, the memory-pressure zswap shrinker (``shrinker_enabled``), page
+tables and the program's own pages in the charge, I/O time. See
+:doc:`model-vs-kernel` for the measured differences.
 
 >>> import vswap
 >>> from vswap.workloads import usemem
@@ -51,11 +76,15 @@ from vswap import _replay, designs
 from vswap.reference import replay as ref_replay
 from vswap.workloads import PAGE_SIZE, Trace, parse_size
 
-#: The memory model's counters (the same in both engines).
+#: The memory model's counters (the same in both engines): first those named
+#: and meant as the kernel's, then the model's own, then the per-size mTHP
+#: stats under their sysfs names (``"hugepages-64kB/swpout"``).
 COUNTER_NAMES: tuple[str, ...] = tuple(_replay.COUNTER_NAMES)
+#: The counters that carry a kernel counter's name and meaning.
+KERNEL_COUNTERS: tuple[str, ...] = tuple(_replay.KERNEL_COUNTERS)
 
-__all__ = ["Machine", "ReplayResult", "replay", "make_design", "DESIGNS", "BACKENDS",
-           "COUNTER_NAMES"]
+__all__ = ["Machine", "ReplayResult", "replay", "make_design", "machine_config", "DESIGNS",
+           "BACKENDS", "ACCOUNTING", "COUNTER_NAMES", "KERNEL_COUNTERS", "DEFAULT_COMPRESSED"]
 
 #: The report's builds: mainline (``baseline``) and the three virtual swap presets
 #: (the default of compare; every registered design: :mod:`vswap.designs`).
@@ -73,23 +102,54 @@ def _pages(size: int | str, what: str) -> int:
     return -(-nbytes // PAGE_SIZE)
 
 
+#: Compressed bytes of a page per content class (DATA, ZERO, SAME): lz4 packs
+#: usemem's ascending words 2:1; a same-filled page takes zsmalloc's smallest
+#: class. zram stores same-filled pages in no memory at all.
+DEFAULT_COMPRESSED = {"DATA": 2048, "ZERO": 32, "SAME": 32}
+#: Machine.accounting values: what the RAM limit counts.
+ACCOUNTING: tuple[str, ...] = tuple(_replay.ACCOUNTING)
+_LARGE_RECLAIM = ("pmd", "all", "none")
+
+
 @dataclasses.dataclass(frozen=True)
 class Machine:
-    """The machine a trace runs on: RAM, swap, backend and reclaim policy.
+    """The machine a trace runs on: RAM, swap, backend, accounting and reclaim policy.
 
     Sizes take the kernel's notation (``"32G"``) or a number of bytes.
 
-    - ``ram``: memory the workload may keep resident.
+    - ``ram``: the limit the workload's memory is charged against: the
+      memory cgroup's ``memory.max`` (v2) or ``memory.limit_in_bytes`` (v1),
+      or with ``accounting="none"`` the machine's RAM.
+    - ``accounting``: ``"v2"`` (a cgroup v2 limit: zswap's compressed
+      pages are charged to it), ``"v1"`` (a v1 limit: only resident pages
+      are), ``"none"`` (the whole machine, no cgroup: zswap's and zram's
+      compressed pages take RAM, so more pages must be swapped out).
+    - ``total_ram``: the machine's RAM (default ``ram``); zswap's pool
+      limit is ``zswap_max_pool_percent`` of it, not of the cgroup.
     - ``swap``: size of the swap device (default: the trace's whole span,
       so only a deliberate setting runs out).
-    - ``backend``: one of :data:`BACKENDS`.
-    - ``zswap_pool``: pages zswap holds before writing the oldest back
-      (default: 20% of RAM at a 3:1 compression ratio, i.e. 60% of RAM in
-      pages; the kernel's ``max_pool_percent`` is 20).
+    - ``backend``: one of :data:`BACKENDS`. zram is ``SWP_SYNCHRONOUS_IO``.
+    - ``zswap_pool``: zswap's pool limit in bytes, overriding
+      ``zswap_max_pool_percent``; ``zswap_accept_threshold_percent`` of it
+      is where a full pool accepts stores again (the shrink worker writes
+      the oldest pages back to that level).
+    - ``compressed``: compressed bytes of a page per content class, a dict
+      over ``"DATA"``, ``"ZERO"``, ``"SAME"`` (:data:`DEFAULT_COMPRESSED` for
+      those not given); zswap rejects a page of 4096.
     - ``zero_detection``: zero pages go to the zeromap (since Linux 6.12).
-    - ``readahead``: the VMA read-ahead window in pages (default 1, none,
-      for zram, whose ``SWP_SYNCHRONOUS_IO`` swap-in skips read-ahead;
-      8 = ``page-cluster`` 3 for the others).
+    - ``page_cluster``: ``vm.page-cluster`` (default None: the kernel's 3);
+      VMA read-ahead's window adapts between 1 and ``2**page_cluster``
+      pages (at most 32). Or ``readahead``: that maximum in pages.
+    - ``mthp``: the enabled large folio orders a fault or a zram swap-in
+      falls back through (default: the orders the trace touches).
+    - ``large_reclaim``: which large folio charges may reclaim: ``"all"``
+      (the trace's large folios are in MADV_HUGEPAGE regions, as ``vswap
+      kernel`` runs them, and ``defrag=madvise`` lets them reclaim),
+      ``"pmd"`` (only PMD-size THP is madvised; mTHP sizes enabled
+      ``always`` fall back at the limit instead) or ``"none"``.
+    - ``zswap_ever_enabled``: zswap was enabled since boot, which turns
+      zram's large swap-in off for good (``zswap_never_enabled()``);
+      implied by the zswap backend.
     - ``reclaim_batch``: pages reclaimed at least per reclaim call.
     - ``watermark``: reclaim this far below ``ram``.
 
@@ -97,8 +157,10 @@ class Machine:
 
     >>> Machine(ram="32G").ram_pages
     8388608
-    >>> Machine(ram="1G", backend="zswap").readahead_pages
-    8
+    >>> Machine(ram="256M", total_ram="24G", backend="zswap").zswap_pool_pages
+    1258291
+    >>> Machine(ram="1G", page_cluster=2).readahead_pages
+    4
     """
 
     ram: int | str
@@ -109,13 +171,28 @@ class Machine:
     readahead: int | None = None
     reclaim_batch: int = 32
     watermark: int | str = 0
+    accounting: str = "v2"
+    total_ram: int | str | None = None
+    page_cluster: int | None = None
+    zswap_max_pool_percent: int = 20
+    zswap_accept_threshold_percent: int = 90
+    compressed: Any = None
+    mthp: Any = None
+    large_reclaim: str = "all"
+    zswap_ever_enabled: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, not {self.backend!r}")
+        if self.accounting not in ACCOUNTING:
+            raise ValueError(f"accounting must be one of {ACCOUNTING}, not {self.accounting!r}")
+        if self.large_reclaim not in _LARGE_RECLAIM:
+            raise ValueError(f"large_reclaim must be one of {_LARGE_RECLAIM}, "
+                             f"not {self.large_reclaim!r}")
         if self.ram_pages < 1:
             raise ValueError("ram must be at least one page")
-        for name in ("reclaim_batch", "readahead"):
+        for name in ("reclaim_batch", "readahead", "page_cluster", "zswap_max_pool_percent",
+                     "zswap_accept_threshold_percent"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
                 raise TypeError(f"{name} must be an int, not {type(v).__name__}")
@@ -123,21 +200,76 @@ class Machine:
             raise ValueError("reclaim_batch must be at least 1")
         if self.readahead is not None and not 1 <= self.readahead <= 512:
             raise ValueError("readahead must be 1 .. 512 pages (one PMD)")
-        if not isinstance(self.zero_detection, bool):
-            raise TypeError("zero_detection must be a bool")
+        if self.page_cluster is not None:
+            if self.readahead is not None:
+                raise ValueError("give page_cluster or readahead, not both")
+            if not 0 <= self.page_cluster <= 31:
+                raise ValueError("page_cluster must be 0 .. 31")
+        for name in ("zswap_max_pool_percent", "zswap_accept_threshold_percent"):
+            if not 0 <= getattr(self, name) <= 100:
+                raise ValueError(f"{name} must be 0 .. 100")
+        for name in ("zero_detection", "zswap_ever_enabled"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool")
         if self.watermark_pages >= self.ram_pages:
             raise ValueError("watermark must be below ram")
+        if self.total_ram is not None and self.total_ram_pages < self.ram_pages:
+            raise ValueError("total_ram must be at least ram")
+        object.__setattr__(self, "compressed", self._check_compressed(self.compressed))
+        object.__setattr__(self, "mthp", self._check_mthp(self.mthp))
         self.swap_pages_for(0)
         self.zswap_pool_pages  # noqa: B018 - validates
 
+    @staticmethod
+    def _check_compressed(value: Any) -> tuple[tuple[str, int], ...]:
+        if value is None:
+            value = {}
+        if isinstance(value, tuple):
+            value = dict(value)
+        if not isinstance(value, dict):
+            raise TypeError(f"compressed must be a dict of content: bytes, "
+                            f"not {type(value).__name__}")
+        out = dict(DEFAULT_COMPRESSED)
+        for k, v in value.items():
+            if k not in out:
+                raise ValueError(f"compressed takes {', '.join(out)}, not {k!r}")
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise TypeError(f"compressed[{k!r}] must be an int, not {type(v).__name__}")
+            if not 1 <= v <= PAGE_SIZE:
+                raise ValueError(f"compressed[{k!r}] must be 1 .. {PAGE_SIZE} bytes")
+            out[k] = v
+        return tuple(out.items())
+
+    @staticmethod
+    def _check_mthp(value: Any) -> tuple[int, ...] | None:
+        if value is None:
+            return None
+        try:
+            orders = tuple(value)
+        except TypeError:
+            raise TypeError(f"mthp must be folio orders, not {type(value).__name__}") from None
+        for k in orders:
+            if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= 9:
+                raise ValueError(f"mthp orders must be ints 1 .. 9, not {k!r}")
+        return tuple(sorted(set(orders)))
+
     @property
     def ram_pages(self) -> int:
-        """RAM in pages. Runtime complexity: O(1).
+        """RAM (the limit) in pages. Runtime complexity: O(1).
 
         >>> Machine(ram="8M").ram_pages
         2048
         """
         return _pages(self.ram, "ram")
+
+    @property
+    def total_ram_pages(self) -> int:
+        """The machine's RAM in pages. Runtime complexity: O(1).
+
+        >>> Machine(ram="8M", total_ram="1G").total_ram_pages
+        262144
+        """
+        return self.ram_pages if self.total_ram is None else _pages(self.total_ram, "total_ram")
 
     @property
     def watermark_pages(self) -> int:
@@ -150,25 +282,44 @@ class Machine:
 
     @property
     def zswap_pool_pages(self) -> int:
-        """zswap pages before writeback. Runtime complexity: O(1).
+        """zswap's pool limit in pages of compressed data. Runtime complexity: O(1).
 
         >>> Machine(ram="10M").zswap_pool_pages
-        1536
+        512
         """
         if self.zswap_pool is None:
-            return self.ram_pages * 20 // 100 * 3
+            return self.total_ram_pages * self.zswap_max_pool_percent // 100
         return _pages(self.zswap_pool, "zswap_pool")
 
     @property
+    def zswap_accept_pages(self) -> int:
+        """Pool pages below which a full zswap accepts stores again. Runtime complexity: O(1).
+
+        >>> Machine(ram="10M").zswap_accept_pages
+        460
+        """
+        return self.zswap_pool_pages * self.zswap_accept_threshold_percent // 100
+
+    @property
     def readahead_pages(self) -> int:
-        """The read-ahead window in pages. Runtime complexity: O(1).
+        """The largest VMA read-ahead window in pages. Runtime complexity: O(1).
 
         >>> Machine(ram="8M").readahead_pages
-        1
+        8
         """
         if self.readahead is not None:
             return self.readahead
-        return 1 if self.backend == "zram" else 8
+        return 1 << min(3 if self.page_cluster is None else self.page_cluster, 5)
+
+    @property
+    def compressed_bytes(self) -> tuple[int, int, int]:
+        """Compressed bytes of a DATA, ZERO and SAME page. Runtime complexity: O(1).
+
+        >>> Machine(ram="8M", compressed={"DATA": 1024}).compressed_bytes
+        (1024, 32, 32)
+        """
+        d = dict(self.compressed)
+        return d["DATA"], d["ZERO"], d["SAME"]
 
     def swap_pages_for(self, span: int) -> int:
         """Pages of the swap device for a trace of ``span`` pages. Runtime complexity: O(1).
@@ -189,7 +340,10 @@ class Machine:
         >>> Machine(ram="8M").to_dict()["ram_pages"]
         2048
         """
-        return {**dataclasses.asdict(self), "ram_pages": self.ram_pages,
+        d = dataclasses.asdict(self)
+        d["compressed"] = dict(self.compressed)
+        d["mthp"] = None if self.mthp is None else list(self.mthp)
+        return {**d, "ram_pages": self.ram_pages, "total_ram_pages": self.total_ram_pages,
                 "zswap_pool_pages": self.zswap_pool_pages,
                 "readahead_pages": self.readahead_pages, "watermark_pages": self.watermark_pages}
 
@@ -239,14 +393,17 @@ class ReplayResult:
     pstate: np.ndarray | None = None
 
     def per_swapped_page(self) -> dict[str, float]:
-        """The design's counters divided by the pages swapped out. Runtime complexity: O(counters).
+        """The design's counters divided by the pages swapped out to any backing.
+
+        The divisor is ``swapped_out`` (zero pages, zswap and the device),
+        not ``pswpout``. Runtime complexity: O(counters).
 
         >>> from vswap.workloads import usemem
         >>> r = replay(usemem("1M"), "vss_v5", Machine(ram="512K"))
         >>> round(r.per_swapped_page()["cgroup_checks"], 2)
         1.0
         """
-        n = max(1, self.counters["pswpout"])
+        n = max(1, self.counters["swapped_out"])
         return {k: v / n for k, v in {**self.stats, **self.swap_stats}.items()}
 
     def to_dict(self) -> dict[str, Any]:
@@ -260,6 +417,40 @@ class ReplayResult:
         d.pop("pte")
         d.pop("pstate")
         return d
+
+
+def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]:
+    """The replay engines' settings for ``machine``, ``trace`` and the design ``space``.
+
+    The enabled large folio orders default to those the trace touches; a
+    design is taken as mainline (an entry is a device slot, so a zero page
+    on zram is on a ``SWP_SYNCHRONOUS_IO`` device) when it is a
+    :class:`vswap.DirectSwap` of either engine, else as virtual (an entry no
+    device backs takes the read-ahead path). Runtime complexity: O(trace
+    events).
+
+    >>> from vswap.workloads import usemem
+    >>> t = usemem("1M", mthp={4: 0.5})
+    >>> machine_config(Machine(ram="1M"), t, None)["mthp_mask"] == 1 << 4
+    True
+    """
+    from vswap import DirectSwap
+    from vswap import reference
+
+    if machine.mthp is None:
+        touched = np.unique(trace.order[trace.op == 0])
+        mask = sum(1 << int(k) for k in touched if k)
+    else:
+        mask = sum(1 << k for k in machine.mthp)
+    reclaim = {"pmd": 1 << 9, "all": 0x3FE, "none": 0}[machine.large_reclaim]
+    return dict(
+        ram=machine.ram_pages, watermark=machine.watermark_pages, batch=machine.reclaim_batch,
+        backend=machine.backend, accounting=machine.accounting,
+        zswap_max=machine.zswap_pool_pages, zswap_accept=machine.zswap_accept_pages,
+        csize=machine.compressed_bytes, ra_max=machine.readahead_pages, mthp_mask=mask,
+        swapin_mask=0 if machine.zswap_ever_enabled else mask & 0x1FE, reclaim_mask=reclaim,
+        direct=isinstance(space, (DirectSwap, reference.DirectSwap)),
+        zero_detection=machine.zero_detection)
 
 
 def replay(trace: Trace, design: Any = "baseline", machine: Machine | None = None, *,
@@ -301,10 +492,7 @@ def replay(trace: Trace, design: Any = "baseline", machine: Machine | None = Non
         engine = "compiled" if hasattr(space, "__vswap_ops__") else "reference"
     run = _replay.replay_trace if engine == "compiled" else ref_replay.replay_trace
     out = run(space, trace.op, trace.vpn, trace.nr, trace.order, trace.content, trace.cpu,
-              span=span, ram=machine.ram_pages, watermark=machine.watermark_pages,
-              batch=machine.reclaim_batch, backend=machine.backend,
-              zswap_pool=machine.zswap_pool_pages, readahead=machine.readahead_pages,
-              zero_detection=machine.zero_detection, progress=progress,
+              span=span, progress=progress, **machine_config(machine, trace, space),
               memcg=1 if trace.memcgs is None else trace.page_memcgs())
     times = dict(out["times"])
     times["write_s"] = times["total_s"] - times["free_s"]

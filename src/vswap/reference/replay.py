@@ -1,4 +1,4 @@
-"""The replay in pure Python: the reference twin of ``vswap._replay``.
+"""The replay in pure Python: the reference twin of ``vswap._replay``, and the home of its names.
 
 The same memory model, step for step, calling the design's Python methods
 (the :class:`vswap.protocol.SwapSpace` verbs) instead of its C verb table,
@@ -17,23 +17,57 @@ import numpy as np
 from vswap.errors import NoEntry, NoSpace, TraceError
 from vswap.protocol import LOOKUP_KINDS
 
-__all__ = ["replay_trace", "COUNTER_NAMES", "BACKENDS"]
+__all__ = ["replay_trace", "COUNTER_NAMES", "KERNEL_COUNTERS", "MODEL_COUNTERS", "MTHP_STATS",
+           "BACKENDS", "ACCOUNTING", "mthp_counter"]
 
-COUNTER_NAMES = (
-    "pgfault", "pages_touched", "pages_written", "pswpout", "pswpin", "thp_swpout",
-    "thp_swpout_fallback", "swap_ra", "swap_ra_hit", "pgsteal", "allocstall", "zero_pages",
-    "zswpout", "zswpwb", "zram_same", "zram_comp", "dev_writes", "swapin_zero", "swapin_zswap",
-    "swapin_swapfile", "free_batches", "free_entries", "free_resident", "resident", "zswap_pool",
+#: Counters named and meant as the kernel's /proc/vmstat (and memory.stat) ones.
+KERNEL_COUNTERS = (
+    "pgfault", "pgmajfault", "pswpin", "pswpout", "swap_ra", "swap_ra_hit", "zswpin", "zswpout",
+    "zswpwb", "thp_swpout", "thp_swpout_fallback", "pgsteal", "allocstall",
 )
+#: The model's own counters (no kernel counter has these names).
+MODEL_COUNTERS = (
+    "swapped_out", "reclaim_calls", "pages_touched", "pages_written", "zero_pages", "zram_same", "zram_comp",
+    "zswap_rejected", "swapin_sync", "swapin_zero", "swapin_zswap", "swapin_swapfile",
+    "free_batches", "free_entries", "free_resident", "resident", "zswap_pool",
+)
+#: The per-size mTHP stats (``/sys/kernel/mm/transparent_hugepage/hugepages-*/stats``).
+MTHP_STATS = (
+    "anon_fault_alloc", "anon_fault_fallback", "anon_fault_fallback_charge", "swpout",
+    "swpout_fallback", "swpin", "swpin_fallback", "swpin_fallback_charge", "zswpout",
+)
+ST_FAULT_ALLOC, ST_FAULT_FALLBACK, ST_FAULT_FALLBACK_CHARGE, ST_SWPOUT, ST_SWPOUT_FALLBACK, \
+    ST_SWPIN, ST_SWPIN_FALLBACK, ST_SWPIN_FALLBACK_CHARGE, ST_ZSWPOUT = range(9)
+
+
+def mthp_counter(order: int, stat: str) -> str:
+    """The counter name of an mTHP stat for folios of ``order``: its sysfs path.
+
+    >>> mthp_counter(4, "swpout")
+    'hugepages-64kB/swpout'
+    """
+    return f"hugepages-{4 << order}kB/{stat}"
+
+
+COUNTER_NAMES = KERNEL_COUNTERS + MODEL_COUNTERS + tuple(
+    mthp_counter(k, s) for k in range(1, 10) for s in MTHP_STATS)
 BACKENDS = ("zram", "zswap", "swapfile")
+#: Memory accounting: a cgroup v2 limit, a v1 limit, the whole machine.
+ACCOUNTING = ("v2", "v1", "none")
 
 PG_NONE, PG_RESIDENT, PG_SWAPPED, PG_SWAPCACHE = 0, 1, 2, 3
 PG_FREED = 3
 EV_TOUCH, EV_WRITE, EV_FREE = 0, 1, 2
 C_DATA, C_ZERO, C_SAME = 0, 1, 2
 BK_ZRAM, BK_ZSWAP, BK_SWAPFILE = 0, 1, 2
-ZSWAP_BIT = 0x10
+AC_V2, AC_V1, AC_NONE = 0, 1, 2
+K_ZERO, K_ZSWAP, K_SWAPFILE, K_FOLIO, K_FREE = 0, 1, 2, 3, 4
+ZSWAP_BIT = 0x10     # a swapped page: its data is in zswap
+DIRTY_BIT = 0x20     # a read-ahead folio loaded from zswap: zswap dropped its copy
+PAGE = 4096
 PMD_PAGES = 512
+PMD_ORDER = 9
+RA_HITS_MAX = 63
 PROGRESS_STEP = 1 << 20
 
 
@@ -46,7 +80,7 @@ def _splits_folio(s: int, edge: int) -> bool:
 
 
 class _Model:
-    """The memory model's state: page tables, page states, LRU, zswap store order."""
+    """The memory model's state: page tables, page states, LRU, zswap LRU, read-ahead windows."""
 
     def __init__(self, space: Any, span: int, cfg: dict[str, Any]) -> None:
         self.space = space
@@ -58,10 +92,15 @@ class _Model:
         self.zq: list[tuple[int, int]] = []
         self.zq_head = 0
         self.resident = 0
-        self.pool = 0
+        self.pool = 0                  # pages in zswap
+        self.zswap_bytes = 0
+        self.zram_bytes = 0
+        self.reached_full = False
         self.handle = 0
+        self.ra = [[0, 0, 0] for _ in range(64)]   # per CPU (task): pfn, window, hits
         self.cfg = cfg
-        self.c = dict.fromkeys(COUNTER_NAMES, 0)
+        self.c = dict.fromkeys(KERNEL_COUNTERS + MODEL_COUNTERS, 0)
+        self.mthp = [[0] * len(MTHP_STATS) for _ in range(10)]
         self.has_cpu = hasattr(space, "cpu")
 
     # -- the verbs, on a CPU ----------------------------------------------------------------
@@ -75,16 +114,22 @@ class _Model:
             self.space.cpu = cpu
         return self.space
 
-    def lookup(self, e: int, cpu: int) -> int:
+    def lookup(self, e: int, cpu: int) -> tuple[int, int]:
         try:
-            return LOOKUP_KINDS.index(self.on(cpu).lookup(e).kind)
+            r = self.on(cpu).lookup(e)
         except NoEntry:
-            return 4
+            return K_FREE, 0
+        return LOOKUP_KINDS.index(r.kind), r.handle
 
     def reclaim_folio(self, e: int, order: int, shadow: int | None, cpu: int) -> None:
         sp = self.on(cpu)
         sp.swap_cache_del_folio(e, order, shadow)
         sp.put_swap_folio(e, order)
+
+    def swapin_folio(self, e: int, order: int, folio: int, cpu: int) -> None:
+        sp = self.on(cpu)
+        sp.swapcache_prepare(e, 1 << order)
+        sp.swap_cache_add_folio(e, folio, order)
 
     def writeback(self, e: int, order: int, cpu: int) -> bool:
         try:
@@ -93,48 +138,90 @@ class _Model:
             return True
         return False
 
+    # -- memory accounting ----------------------------------------------------------------------
+
+    def used(self) -> int:
+        a = self.cfg["accounting"]
+        if a == AC_V1:
+            return self.resident
+        extra = self.zswap_bytes if a == AC_V2 else self.zswap_bytes + self.zram_bytes
+        return self.resident + -(-extra // PAGE)
+
+    def drop_backing(self, s: int) -> None:
+        """An entry of page state ``s`` is freed: zswap and zram drop its compressed copy."""
+        ct = (s >> 2) & 3
+        if s & ZSWAP_BIT:
+            self.pool -= 1
+            self.zswap_bytes -= self.cfg["csize"][ct]
+        if self.cfg["backend"] == BK_ZRAM and ct == C_DATA:
+            self.zram_bytes -= self.cfg["csize"][C_DATA]
+
     # -- reclaim and swap-out ------------------------------------------------------------------
 
-    def store_folio(self, e: int, vpn: int, order: int, cpu: int) -> None:
+    def count_split(self, order: int) -> None:
+        if order == PMD_ORDER:
+            self.c["thp_swpout_fallback"] += 1
+        self.mthp[order][ST_SWPOUT_FALLBACK] += 1
+
+    def device_write(self, e: int, vpn: int, order: int, cpu: int) -> None:
         nr = 1 << order
         c, cfg, ps = self.c, self.cfg, self.pstate
-        self.on(cpu).swap_duplicate(e, nr)
-        zero = bool(cfg["zero_detection"]) and all(
-            (int(ps[vpn + i]) >> 2) & 3 == C_ZERO for i in range(nr))
-        if zero:
-            self.on(cpu).zero_store(e, nr)
-            c["zero_pages"] += nr
-        elif cfg["backend"] == BK_ZSWAP:
+        whole = True
+        if self.writeback(e, order, cpu):
+            if order == 0:
+                raise NoSpace("the swap device is full: give the machine more swap")
+            self.count_split(order)
+            whole = False
             for i in range(nr):
-                self.handle += 1
-                self.on(cpu).zswap_store(e + i, self.handle)
-                self.zq.append((vpn + i, e + i))
-            c["zswpout"] += nr
-            self.pool += nr
-        else:
-            if self.writeback(e, order, cpu):
-                if order == 0:
+                if self.writeback(e + i, 0, cpu):
                     raise NoSpace("the swap device is full: give the machine more swap")
-                c["thp_swpout_fallback"] += 1
-                for i in range(nr):
-                    if self.writeback(e + i, 0, cpu):
-                        raise NoSpace("the swap device is full: give the machine more swap")
-            c["dev_writes"] += nr
-            if cfg["backend"] == BK_ZRAM:
-                for i in range(nr):
-                    if (int(ps[vpn + i]) >> 2) & 3 == C_DATA:
-                        c["zram_comp"] += 1
-                    else:
-                        c["zram_same"] += 1
-        self.reclaim_folio(e, order, c["pgsteal"], cpu)
-        high = 1 if cfg["backend"] == BK_ZSWAP and not zero else 0
-        for i in range(nr):
-            self.pte[vpn + i] = e + i
-            ps[vpn + i] = _make(PG_SWAPPED, (int(ps[vpn + i]) >> 2) & 3, high)
         c["pswpout"] += nr
+        if whole and order:
+            self.mthp[order][ST_SWPOUT] += 1
+            if order == PMD_ORDER:
+                c["thp_swpout"] += 1
+        if cfg["backend"] == BK_ZRAM:
+            for i in range(nr):
+                if (int(ps[vpn + i]) >> 2) & 3 == C_DATA:
+                    c["zram_comp"] += 1
+                    self.zram_bytes += cfg["csize"][C_DATA]
+                else:
+                    c["zram_same"] += 1
+
+    def zswap_full(self) -> bool:
+        pages = -(-self.zswap_bytes // PAGE)
+        if pages >= self.cfg["zswap_max"]:
+            self.reached_full = True
+        elif self.reached_full and pages <= self.cfg["zswap_accept"]:
+            self.reached_full = False
+        return self.reached_full
+
+    def zswap_try_store(self, e: int, vpn: int, order: int, cpu: int) -> bool:
+        nr = 1 << order
+        csize, ps = self.cfg["csize"], self.pstate
+        for i in range(nr):
+            if csize[(int(ps[vpn + i]) >> 2) & 3] >= PAGE:
+                self.c["zswap_rejected"] += nr
+                return False
+        if self.zswap_full():
+            self.c["zswap_rejected"] += nr
+            return False
+        for i in range(nr):
+            self.handle += 1
+            self.on(cpu).zswap_store(e + i, self.handle)
+            self.zq.append((vpn + i, e + i))
+            self.zswap_bytes += csize[(int(ps[vpn + i]) >> 2) & 3]
+        self.pool += nr
+        self.c["zswpout"] += nr
+        if order:
+            self.mthp[order][ST_ZSWPOUT] += 1
+        return True
 
     def zswap_shrink(self, cpu: int) -> None:
-        while self.pool > self.cfg["zswap_pool"] and self.zq_head < len(self.zq):
+        """The shrink worker after a rejection: write the oldest back to the accept threshold."""
+        csize = self.cfg["csize"]
+        while (-(-self.zswap_bytes // PAGE) > self.cfg["zswap_accept"]
+               and self.zq_head < len(self.zq)):
             vpn, e = self.zq[self.zq_head]
             self.zq_head += 1
             s = int(self.pstate[vpn])
@@ -144,8 +231,41 @@ class _Model:
                 raise NoSpace("the swap device is full: give the machine more swap")
             self.pstate[vpn] = s & ~ZSWAP_BIT
             self.pool -= 1
+            self.zswap_bytes -= csize[(s >> 2) & 3]
             self.c["zswpwb"] += 1
-            self.c["dev_writes"] += 1
+            self.c["pswpout"] += 1
+
+    def writeout(self, e: int, vpn: int, order: int, cpu: int) -> int:
+        """swap_writeout of a folio whose entries e.. are allocated: the zeromap, zswap or the device.
+
+        Returns the page-state bits of the backing (ZSWAP_BIT or 0)."""
+        nr = 1 << order
+        cfg, ps = self.cfg, self.pstate
+        if cfg["zero_detection"] and all((int(ps[vpn + i]) >> 2) & 3 == C_ZERO
+                                         for i in range(nr)):
+            self.on(cpu).zero_store(e, nr)
+            self.c["zero_pages"] += nr
+            return 0
+        if cfg["backend"] == BK_ZSWAP:
+            if self.zswap_try_store(e, vpn, order, cpu):
+                return ZSWAP_BIT
+            self.device_write(e, vpn, order, cpu)
+            if self.reached_full:
+                self.zswap_shrink(cpu)
+            return 0
+        self.device_write(e, vpn, order, cpu)
+        return 0
+
+    def store_folio(self, e: int, vpn: int, order: int, cpu: int) -> None:
+        nr = 1 << order
+        ps = self.pstate
+        self.on(cpu).swap_duplicate(e, nr)
+        high = self.writeout(e, vpn, order, cpu)
+        self.reclaim_folio(e, order, self.c["pgsteal"], cpu)
+        for i in range(nr):
+            self.pte[vpn + i] = e + i
+            ps[vpn + i] = _make(PG_SWAPPED, (int(ps[vpn + i]) >> 2) & 3, high >> 4)
+        self.c["swapped_out"] += nr
 
     def alloc(self, folio: int, order: int, cpu: int) -> int | None:
         try:
@@ -157,10 +277,8 @@ class _Model:
         e = self.alloc(vpn, order, cpu)
         if e is not None:
             self.store_folio(e, vpn, order, cpu)
-            if order:
-                self.c["thp_swpout"] += 1
         elif order:
-            self.c["thp_swpout_fallback"] += 1
+            self.count_split(order)
             for i in range(vpn, vpn + (1 << order)):
                 e = self.alloc(i, 0, cpu)
                 if e is None:
@@ -168,8 +286,6 @@ class _Model:
                 self.store_folio(e, i, 0, cpu)
         else:
             raise NoSpace("swap space is exhausted: give the machine more swap")
-        if self.cfg["backend"] == BK_ZSWAP:
-            self.zswap_shrink(cpu)
 
     def evict_one(self, cpu: int) -> int:
         while self.lru_head < len(self.lru):
@@ -177,8 +293,12 @@ class _Model:
             self.lru_head += 1
             s = int(self.pstate[vpn])
             if s & 3 == PG_SWAPCACHE:
-                self.reclaim_folio(int(self.pte[vpn]), 0, self.c["pgsteal"], cpu)
-                self.pstate[vpn] = _make(PG_SWAPPED, (s >> 2) & 3, (s >> 4) & 1)
+                e = int(self.pte[vpn])
+                high = (s >> 4) & 1
+                if s & DIRTY_BIT:               # zswap dropped its copy at the load
+                    high = self.writeout(e, vpn, 0, cpu) >> 4
+                self.reclaim_folio(e, 0, self.c["pgsteal"], cpu)
+                self.pstate[vpn] = _make(PG_SWAPPED, (s >> 2) & 3, high)
                 self.resident -= 1
                 self.c["pgsteal"] += 1
                 return 1
@@ -193,70 +313,200 @@ class _Model:
 
     def make_room(self, need: int, cpu: int) -> None:
         cfg = self.cfg
-        if self.resident + need <= cfg["ram"]:
+        if self.used() + need <= cfg["ram"]:
             return
         if need + cfg["watermark"] > cfg["ram"]:
             raise ValueError(f"a {need}-page folio does not fit in {cfg['ram']} pages of RAM "
                              f"(watermark {cfg['watermark']})")
         target = cfg["ram"] - cfg["watermark"] - need
-        self.c["allocstall"] += 1
+        self.c["reclaim_calls"] += 1
+        if cfg["accounting"] == AC_NONE:      # a cgroup's own reclaim is no allocstall
+            self.c["allocstall"] += 1
         got = 0
-        while self.resident > target or got < cfg["batch"]:
+        while self.used() > target or got < cfg["batch"]:
             n = self.evict_one(cpu)
             if n == 0:
                 break
             got += n
-        if self.resident > target:
+        if self.used() > target:
             raise ValueError("reclaim found nothing to evict: RAM is too small for this trace")
+
+    def charge_large(self, order: int, cpu: int, alloc: int, fallback: int, charge: int) -> bool:
+        """Allocate and charge a folio of ``order`` (> 0) for a fault or a swap-in; or count why not."""
+        nr = 1 << order
+        cfg = self.cfg
+        if nr + cfg["watermark"] <= cfg["ram"]:
+            if cfg["reclaim_mask"] >> order & 1:
+                self.make_room(nr, cpu)
+                if alloc >= 0:
+                    self.mthp[order][alloc] += 1
+                return True
+            if self.used() + nr <= cfg["ram"]:
+                if alloc >= 0:
+                    self.mthp[order][alloc] += 1
+                return True
+        if cfg["accounting"] != AC_NONE:
+            self.mthp[order][charge] += 1
+        self.mthp[order][fallback] += 1
+        return False
 
     # -- faults -------------------------------------------------------------------------------
 
+    def ra_window(self, p: int, cpu: int) -> int:
+        """The VMA read-ahead window for a fault at ``p`` (swap_vma_ra_win); resets the hits."""
+        ra = self.ra[cpu]
+        pfn, prev_win, hits = ra
+        win = hits + 2
+        if hits == 0:
+            if p != pfn + 1 and p + 1 != pfn:
+                win = 1
+        else:
+            r = 4
+            while r < win:
+                r <<= 1
+            win = r
+        win = min(win, self.cfg["ra_max"])
+        win = max(win, prev_win // 2)
+        ra[0], ra[1], ra[2] = p, win, 0
+        return win
+
+    def read_page(self, q: int, kind: int, ahead: bool, cpu: int) -> None:
+        """Read page ``q``'s entry into a folio (swap_read_folio); ``ahead`` for read-ahead."""
+        ps = self.pstate
+        s = int(ps[q])
+        self.swapin_folio(int(self.pte[q]), 0, q, cpu)
+        if kind == K_SWAPFILE:
+            self.c["pswpin"] += 1
+        elif kind == K_ZSWAP:
+            self.c["zswpin"] += 1
+            if s & ZSWAP_BIT:                   # loaded into the swap cache: zswap drops it
+                self.pool -= 1
+                self.zswap_bytes -= self.cfg["csize"][(s >> 2) & 3]
+                s = (s & ~ZSWAP_BIT) | DIRTY_BIT
+        self.resident += 1
+        self.lru.append(q)
+        if ahead:
+            ps[q] = (s & ~3) | PG_SWAPCACHE
+            self.c["swap_ra"] += 1
+        else:
+            ps[q] = s
+
+    def swapin_order(self, p: int, kind: int, handle: int, cpu: int) -> int:
+        """alloc_swap_folio: the largest enabled order whose aligned PTEs can come in whole."""
+        cfg, ps, pte = self.cfg, self.pstate, self.pte
+        mask = cfg["swapin_mask"]
+        order = PMD_ORDER - 1
+        while order > 0:
+            if mask >> order & 1:
+                nr = 1 << order
+                a = p & ~(nr - 1)
+                e0 = int(pte[a])
+                ok = a + nr <= self.span and e0 & (nr - 1) == 0
+                i = 0
+                while ok and i < nr:
+                    ok = (int(ps[a + i]) & 3) == PG_SWAPPED and int(pte[a + i]) == e0 + i
+                    i += 1
+                if ok:
+                    h0 = handle - (p - a)
+                    for i in range(nr):
+                        k, h = self.lookup(e0 + i, cpu)
+                        if k != kind or (kind == K_SWAPFILE and h != h0 + i):
+                            ok = False
+                            break
+                if ok:
+                    break
+            order -= 1
+        while order > 0:
+            if mask >> order & 1:
+                if self.charge_large(order, cpu, -1, ST_SWPIN_FALLBACK, ST_SWPIN_FALLBACK_CHARGE):
+                    return order
+            order -= 1
+        return 0
+
     def swap_in(self, p: int, content: int, cpu: int) -> None:
-        c, ps = self.c, self.pstate
+        """A write fault on a swap PTE: swap the page (or its folio) in, map it, free the entries."""
+        c, ps, cfg = self.c, self.pstate, self.cfg
         e = int(self.pte[p])
         s = int(ps[p])
+        order = 0
+        window = None
+        c["pgfault"] += 1
         if s & 3 == PG_SWAPCACHE:
-            kind = self.lookup(e, cpu)
-            if kind != 3:
+            kind, _ = self.lookup(e, cpu)
+            if kind != K_FOLIO:
                 raise AssertionError(f"read-ahead page {p:#x}: entry {e:#x} has no folio")
             c["swap_ra_hit"] += 1
+            ra = self.ra[cpu]
+            ra[0], ra[2] = p, min(ra[2] + 1, RA_HITS_MAX)
         else:
-            self.make_room(1, cpu)
-            s = int(ps[p])
-            kind = self.lookup(e, cpu)
-            if kind > 2:
+            c["pgmajfault"] += 1
+            self.make_room(1, cpu)              # before the lookup: reclaim may write zswap back
+            kind, handle = self.lookup(e, cpu)
+            if kind > K_SWAPFILE:
                 raise AssertionError(f"swapped page {p:#x}: entry {e:#x} looks up as kind {kind}")
             c[("swapin_zero", "swapin_zswap", "swapin_swapfile")[kind]] += 1
-            sp = self.on(cpu)
-            sp.swapcache_prepare(e, 1)
-            sp.swap_cache_add_folio(e, p, 0)
-            c["pswpin"] += 1
-            self.resident += 1
-            self.lru.append(p)
-        if s & ZSWAP_BIT:
-            self.pool -= 1
-        self.on(cpu).swap_free_nr(e, 1)
-        self.reclaim_folio(e, 0, None, cpu)
-        self.pte[p] = 0
-        ps[p] = _make(PG_RESIDENT, content, 0)
-        if s & 3 == PG_SWAPCACHE or self.cfg["readahead"] <= 1:
-            return
-        end = min(p + self.cfg["readahead"], (p | (PMD_PAGES - 1)) + 1, self.span)
-        for q in range(p + 1, end):
-            if int(ps[q]) & 3 != PG_SWAPPED:
+            if cfg["backend"] == BK_ZRAM and (kind == K_SWAPFILE
+                                              or (cfg["direct"] and kind == K_ZERO)):
+                # SWP_SYNCHRONOUS_IO, swap count 1: no swap cache, no read-ahead
+                c["swapin_sync"] += 1
+                if cfg["swapin_mask"]:
+                    order = self.swapin_order(p, kind, handle, cpu)
+                if order == 0:
+                    self.read_page(p, kind, False, cpu)
+                else:
+                    nr = 1 << order
+                    a = p & ~(nr - 1)
+                    self.swapin_folio(int(self.pte[a]), order, a, cpu)
+                    if kind == K_SWAPFILE:
+                        c["pswpin"] += nr
+                    self.mthp[order][ST_SWPIN] += 1
+                    self.resident += nr
+                    self.lru.append(a)
+            else:
+                window = self.readahead_window(p, cpu)
+                self.read_page(p, kind, False, cpu)
+        nr = 1 << order
+        a = p & ~(nr - 1)
+        ea = int(self.pte[a])
+        for q in range(a, a + nr):
+            self.drop_backing(int(ps[q]))
+        self.on(cpu).swap_free_nr(ea, nr)
+        self.reclaim_folio(ea, order, None, cpu)
+        for q in range(a, a + nr):
+            self.pte[q] = 0
+            ps[q] = _make(PG_RESIDENT, content if q == p else (int(ps[q]) >> 2) & 3, order)
+        if window is not None:
+            self.read_ahead(p, window[0], window[1], cpu)
+
+    def readahead_window(self, p: int, cpu: int) -> tuple[int, int]:
+        """swap_vma_readahead's range of pages around a fault at ``p``: [lo, hi)."""
+        if self.cfg["ra_max"] <= 1:
+            return p, p + 1
+        prev = self.ra[cpu][0]
+        win = self.ra_window(p, cpu)
+        if win == 1:
+            return p, p + 1
+        if p == prev + 1:
+            lo, hi = p, p + win
+        elif p + 1 == prev:
+            lo, hi = p - win + 1, p + 1
+        else:
+            left = (win - 1) // 2
+            lo, hi = p - left, p + win - left
+        pmd = p & ~(PMD_PAGES - 1)
+        return max(lo, pmd), min(hi, pmd + PMD_PAGES, self.span)
+
+    def read_ahead(self, p: int, lo: int, hi: int, cpu: int) -> None:
+        """Read the swapped pages of [lo, hi) but ``p`` into the swap cache."""
+        ps = self.pstate
+        for q in range(lo, hi):
+            if q == p or int(ps[q]) & 3 != PG_SWAPPED:
                 continue
             self.make_room(1, cpu)
             if int(ps[q]) & 3 != PG_SWAPPED:
                 continue
-            eq = int(self.pte[q])
-            self.lookup(eq, cpu)
-            sp = self.on(cpu)
-            sp.swapcache_prepare(eq, 1)
-            sp.swap_cache_add_folio(eq, q, 0)
-            ps[q] = (int(ps[q]) & ~3) | PG_SWAPCACHE
-            self.resident += 1
-            self.lru.append(q)
-            c["swap_ra"] += 1
+            k, _ = self.lookup(int(self.pte[q]), cpu)
+            self.read_page(q, k, True, cpu)
 
     def flush_zap(self, e: int, n: int, cpu: int) -> None:
         if n:
@@ -286,23 +536,36 @@ class _Model:
                 run_n += 1
                 if s & 3 == PG_SWAPCACHE:
                     self.resident -= 1
-                if s & ZSWAP_BIT:
-                    self.pool -= 1
+                self.drop_backing(s)
                 self.pte[p] = 0
             ps[p] = _make(PG_NONE, PG_FREED, 0)
         self.flush_zap(run_e, run_n, cpu)
 
     def touch(self, i: int, vpn: int, nr: int, order: int, content: int, cpu: int) -> None:
+        """First-touch faults: alloc_anon_folio from ``order`` down the enabled orders to 0."""
         fnr = 1 << order
+        mask = self.cfg["mthp_mask"]
         if self.pstate[vpn:vpn + nr].any():
             p = vpn + int(np.flatnonzero(self.pstate[vpn:vpn + nr])[0])
             raise TraceError(f"event {i}: TOUCH of page {p:#x}, which was touched before")
         for f in range(vpn, vpn + nr, fnr):
-            self.make_room(fnr, cpu)
-            self.pstate[f:f + fnr] = _make(PG_RESIDENT, content, order)
-            self.lru.append(f)
-            self.resident += fnr
-            self.c["pgfault"] += 1
+            p = f
+            while p < f + fnr:
+                k = order if p == f else order - 1
+                while k > 0:
+                    if (k == order or (mask >> k & 1 and p & ((1 << k) - 1) == 0)) and \
+                            self.charge_large(k, cpu, ST_FAULT_ALLOC, ST_FAULT_FALLBACK,
+                                              ST_FAULT_FALLBACK_CHARGE):
+                        break
+                    k -= 1
+                if k == 0:
+                    self.make_room(1, cpu)
+                n = 1 << k
+                self.pstate[p:p + n] = _make(PG_RESIDENT, content, k)
+                self.lru.append(p)
+                self.resident += n
+                self.c["pgfault"] += 1
+                p += n
         self.c["pages_touched"] += nr
         self.c["pages_written"] += nr         # a first touch writes: as Trace.pages_written
 
@@ -318,10 +581,22 @@ class _Model:
                 self.swap_in(p, content, cpu)
         self.c["pages_written"] += nr
 
+    def counters(self) -> dict[str, int]:
+        out = dict(self.c)
+        out["resident"] = self.resident
+        out["zswap_pool"] = self.pool
+        for k in range(1, 10):
+            for j, s in enumerate(MTHP_STATS):
+                out[mthp_counter(k, s)] = self.mthp[k][j]
+        return out
+
 
 def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: Any, cpu: Any, *,
                  span: int, ram: int, watermark: int = 0, batch: int = 32,
-                 backend: str = "zram", zswap_pool: int = 0, readahead: int = 1,
+                 backend: str = "zram", accounting: str = "v2", zswap_max: int = 0,
+                 zswap_accept: int = 0, csize: tuple[int, int, int] = (2048, 32, 32),
+                 ra_max: int = 8, mthp_mask: int = 0, swapin_mask: int = 0,
+                 reclaim_mask: int = 1 << PMD_ORDER, direct: bool = True,
                  zero_detection: bool = True, memcg: int | np.ndarray = 1,
                  progress: Callable[[int], Any] | None = None) -> dict[str, Any]:
     """Replay trace arrays through any SwapSpace; as ``vswap._replay.replay_trace``.
@@ -340,15 +615,23 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+    if accounting not in ACCOUNTING:
+        raise ValueError(f"accounting must be one of {ACCOUNTING}, not {accounting!r}")
     if ram == 0:
         raise ValueError("ram must be at least one page")
     if isinstance(memcg, np.ndarray) and (memcg.dtype != np.uint16 or memcg.shape != (span,)):
         raise ValueError(f"memcg must be an int or a uint16 array of {span} pages")
+    if len(csize) != 3 or not all(1 <= int(x) <= PAGE for x in csize):
+        raise ValueError("csize must be three compressed sizes of 1 .. 4096 bytes")
     cols = [np.asarray(a) for a in (op, vpn, nr, order, content, cpu)]
     if len({len(a) for a in cols}) != 1:
         raise ValueError("the trace columns differ in length")
-    cfg = {"ram": ram, "watermark": watermark, "batch": batch, "zswap_pool": zswap_pool,
-           "readahead": readahead, "backend": BACKENDS.index(backend),
+    cfg = {"ram": ram, "watermark": watermark, "batch": batch, "backend": BACKENDS.index(backend),
+           "accounting": ACCOUNTING.index(accounting), "zswap_max": zswap_max,
+           "zswap_accept": zswap_accept, "csize": tuple(int(x) for x in csize),
+           "ra_max": max(1, ra_max), "mthp_mask": mthp_mask & 0x3FE,
+           "swapin_mask": (swapin_mask & 0x1FE) if backend != "zswap" else 0,
+           "reclaim_mask": reclaim_mask & 0x3FE, "direct": bool(direct),
            "zero_detection": zero_detection, "memcg": memcg}
     m = _Model(space, span, cfg)
     footprint = None
@@ -393,7 +676,5 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
     total = time.thread_time() - t0
     if footprint is None:
         footprint = space.memory_footprint()
-    m.c["resident"] = m.resident
-    m.c["zswap_pool"] = m.pool
-    return {"counters": dict(m.c), "times": {"total_s": total, "free_s": t_free},
+    return {"counters": m.counters(), "times": {"total_s": total, "free_s": t_free},
             "footprint": footprint, "pte": m.pte, "pstate": m.pstate}
