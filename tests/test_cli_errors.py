@@ -48,7 +48,7 @@ def no_run(monkeypatch):
 def test_nothing_swapped_out_prints_zeros_and_dashes(capsys, argv):
     status, out, err = run(capsys, "compare", "usemem", *argv, *QUICK)
     assert status == 0 and "Traceback" not in err
-    assert "Cost per swapped page (design counters / pswpout); nothing was swapped out" in out
+    assert "Cost per swapped page (design counters / pages swapped out to any backing); nothing was swapped out" in out
     cost = out[out.index("Cost per swapped page"):out.index("\n\nMetadata")].splitlines()[4:]
     assert cost and all(set(line.split()[1:]) == {"-"} for line in cost)
     meta = out[out.index("Metadata"):].splitlines()

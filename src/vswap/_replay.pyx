@@ -575,6 +575,7 @@ cdef int touch(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int order, int co
             m.resident += 1
         m.c.pgfault += nr
         m.c.pages_touched += nr
+        m.c.pages_written += nr                      # a first touch writes: as Trace.pages_written
         return 0
     f = vpn
     while f < vpn + nr:                              # (C loops: range() with a variable step is not)
