@@ -860,6 +860,7 @@ class CompareResult:
         swapped_out         256     256         256    256
         reclaim_calls         8       8           8      8
         pages_touched       512     512         512    512
+        pages_written       512     512         512    512
         zram_comp           256     256         256    256
         free_batches          1       1           1      1
         free_entries        256     256         256    256
