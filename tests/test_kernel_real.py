@@ -75,12 +75,16 @@ def test_memhog_twice_on_a_swapfile_reads_ahead(unchanged, tmp_path):
 
 @needs_zswap
 def test_usemem_on_zswap_stores_in_zswap(unchanged):
-    r = kernel.run(usemem("32M"), machine=Machine(ram="16M", backend="zswap"), repeat=1,
-                   progress=False, zswap_max_pool_percent=20)
+    r = kernel.run(usemem("32M"), machine=Machine(ram="16M", backend="zswap",
+                                                  zswap_max_pool_percent=20),
+                   repeat=1, progress=False, model="baseline")
     c = r.counters()
     assert c["zswpout"] > 0 and c["pswpout"] < c["zswpout"]
     assert r.setup["zswap"]["enabled"] == "Y"
     assert r.settings[os.path.join(system.ZSWAP, "max_pool_percent")] == "20"
+    # the model beside it ran on what the kernel ran under
+    assert r.setup["zswap_ever_enabled"] is True
+    _close(c["zswpout"], r.model["counters"]["zswpout"], "zswpout")
 
 
 @needs_zram

@@ -176,6 +176,8 @@ def _plan(trace=None, machine=None, **kw):
     (Machine(ram="2M", zero_detection=False), "zeromap"),
     (Machine(ram="2M", zswap_pool="1M", backend="zswap"), "max_pool_percent"),
     (Machine(ram="2M", readahead=6), "power of two"),
+    (Machine(ram="2M", accounting="none"), "runs in a memory cgroup"),
+    (Machine(ram="2M", total_ram="8G"), "MemTotal"),
 ])
 def test_machine_options_the_kernel_cannot_honour(machine, match):
     with pytest.raises(KernelError, match=match):
@@ -196,12 +198,16 @@ def test_backend_options_must_match_the_backend(kw, match):
         _plan(machine=m, **kw)
 
 
-@pytest.mark.parametrize("kw", [dict(free="never"), dict(zswap_max_pool_percent=0),
-                                dict(zswap_accept_threshold=101),
-                                dict(zswap_max_pool_percent=True)])
-def test_plan_value_errors(kw):
-    with pytest.raises(ValueError):
-        _plan(**kw)
+def test_plan_value_errors():
+    with pytest.raises(ValueError, match="free"):
+        _plan(free="never")
+
+
+def test_zswap_settings_come_from_the_machine():
+    p = _plan(machine=Machine(ram="2M", backend="zswap", zswap_max_pool_percent=10,
+                              zswap_accept_threshold_percent=80), zswap_shrinker=True)
+    assert p.zswap == {"compressor": None, "max_pool_percent": 10,
+                       "accept_threshold_percent": 80, "shrinker_enabled": True}
 
 
 def test_plan_type_errors():

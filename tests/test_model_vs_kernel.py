@@ -14,7 +14,7 @@ import pytest
 from test_kernel_real import _why_not as harness_why_not
 from vswap import kernel
 from vswap.kernel import backend, system
-from vswap.replay import KERNEL_COUNTERS, Machine, replay
+from vswap.replay import KERNEL_COUNTERS, Machine
 from vswap.workloads import memhog, random_touch, usemem
 
 
@@ -91,12 +91,11 @@ def _compare(real: dict, model: dict, skip=()) -> list[str]:
 def test_the_model_tells_the_kernels_truth(case, zswap_was_enabled):
     make, where = CASES[case]
     trace = make()
-    m = Machine(ram=RAM, backend=where, total_ram=_total_ram(), zswap_ever_enabled=True)
-    r = kernel.run(trace, machine=m, repeat=1, progress=False)
-    m = Machine(**{**{k: getattr(m, k) for k in ("ram", "backend", "total_ram",
-                                                    "zswap_ever_enabled")},
-                   "accounting": r.cgroup_version})
-    real, model = r.counters(), replay(trace, "baseline", m).counters
+    r = kernel.run(trace, machine=Machine(ram=RAM, backend=where), repeat=1, progress=False,
+                   model="baseline")
+    # --model's replay ran on what the kernel ran under
+    assert r.setup["zswap_ever_enabled"] and r.system["mem_total"] == _total_ram()
+    real, model = r.counters(), r.model["counters"]
     over = PSWPOUT_OVER.get(case, SWAPFILE_OVER if where == "swapfile" else None)
     skip = ("pswpout",) if over is not None else ()
     assert _compare(real, model, skip) == []

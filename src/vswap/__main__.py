@@ -209,11 +209,22 @@ def _add_machine_options(parser: argparse.ArgumentParser) -> None:
                    "others 1/2 of the pages touched)")
     m.add_argument("--swap", metavar="SIZE", help="swap device size (default: the trace's span)")
     m.add_argument("--backend", choices=BACKENDS, help="swap backend (default zram)")
-    m.add_argument("--zswap-pool", metavar="SIZE", help="zswap pool before writeback")
+    m.add_argument("--zswap-pool", metavar="SIZE", help="zswap's pool limit in bytes (overrides "
+                   "--zswap-max-pool-percent)")
+    m.add_argument("--zswap-max-pool-percent", type=int, metavar="P",
+                   help="zswap's pool limit in %% of the machine's RAM (default 20)")
+    m.add_argument("--zswap-accept-threshold", type=int, metavar="P",
+                   help="zswap accepts again below P %% of its limit (default 90)")
+    m.add_argument("--accounting", choices=("v2", "v1", "none"),
+                   help="what --ram limits: a cgroup v2 (default) or v1 limit, or the whole "
+                   "machine")
+    m.add_argument("--total-ram", metavar="SIZE", help="the machine's RAM (default --ram): "
+                   "zswap's pool is a share of it")
     m.add_argument("--no-zero-detection", action="store_true",
                    help="swap zero pages out like any other (no zeromap)")
     m.add_argument("--readahead", type=_positive_int, metavar="PAGES",
-                   help="VMA read-ahead window (default 1 for zram, else 8)")
+                   help="largest VMA read-ahead window (default 8; zram skips read-ahead "
+                   "for entries it holds with a swap count of 1)")
     m.add_argument("--page-cluster", type=int, choices=range(10), metavar="N",
                    help="the kernel's vm.page-cluster: read ahead 2**N pages "
                    "(--readahead 2**N; 0 .. 9)")
@@ -229,7 +240,12 @@ def _make_machine(parser: argparse.ArgumentParser, trace, args):
                                    ("backend", args.backend), ("zswap_pool", args.zswap_pool),
                                    ("readahead", args.readahead),
                                    ("reclaim_batch", args.reclaim_batch),
-                                   ("watermark", args.watermark)) if v is not None}
+                                   ("watermark", args.watermark),
+                                   ("zswap_max_pool_percent", args.zswap_max_pool_percent),
+                                   ("zswap_accept_threshold_percent",
+                                    args.zswap_accept_threshold),
+                                   ("accounting", args.accounting),
+                                   ("total_ram", args.total_ram)) if v is not None}
     if getattr(args, "page_cluster", None) is not None:
         if args.readahead is not None:
             parser.error("--page-cluster and --readahead both set the read-ahead window; "

@@ -58,10 +58,6 @@ def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
                    help="where the swapfile goes (backends swapfile, zswap; default /var/tmp)")
     k.add_argument("--zram-algorithm", metavar="ALG", help="zram comp_algorithm (default: as is)")
     k.add_argument("--zswap-compressor", metavar="ALG", help="zswap compressor (default: as is)")
-    k.add_argument("--zswap-max-pool-percent", type=int, metavar="P",
-                   help="zswap max_pool_percent (of the machine's RAM; default: as is)")
-    k.add_argument("--zswap-accept-threshold", type=int, metavar="P",
-                   help="zswap accept_threshold_percent (default: as is)")
     k.add_argument("--zswap-shrinker", choices=("on", "off"), help="zswap shrinker_enabled")
     k.add_argument("--cgroup", choices=("v1", "v2"), help="memory cgroup version (default: v2 "
                    "where the memory controller is on v2, else v1)")
@@ -112,8 +108,6 @@ def _run(parser: argparse.ArgumentParser, args) -> int:
                      model=args.model, progress=False if args.no_progress else None,
                      use_existing_swap=args.use_existing_swap, swapfile_dir=args.swapfile_dir,
                      zram_algorithm=args.zram_algorithm, zswap_compressor=args.zswap_compressor,
-                     zswap_max_pool_percent=args.zswap_max_pool_percent,
-                     zswap_accept_threshold=args.zswap_accept_threshold,
                      zswap_shrinker=shrinker, cgroup_version=args.cgroup, free=args.free)
     except (KernelError, ValueError, TypeError) as exc:
         parser.error(str(exc))

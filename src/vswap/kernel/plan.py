@@ -101,12 +101,17 @@ def _check_machine_fields(machine: Machine) -> None:
     if machine.zswap_pool is not None:
         raise KernelError("zswap_pool: the kernel's zswap pool is max_pool_percent of RAM; "
                           "give zswap_max_pool_percent instead")
+    if machine.accounting == "none":
+        raise KernelError("accounting='none' (the whole machine): vswap kernel runs in a memory "
+                          "cgroup; give accounting v1 or v2")
+    if machine.total_ram is not None:
+        raise KernelError("total_ram: the kernel's is the machine's own (MemTotal); the model "
+                          "beside it (--model) is given that")
 
 
 def make_plan(trace: Trace, machine: Machine, *, use_existing_swap: bool = False,
               swapfile_dir: str = "/var/tmp", zram_algorithm: str | None = None,
-              zswap_compressor: str | None = None, zswap_max_pool_percent: int | None = None,
-              zswap_accept_threshold: int | None = None, zswap_shrinker: bool | None = None,
+              zswap_compressor: str | None = None, zswap_shrinker: bool | None = None,
               cgroup_version: str | None = None, free: str = "munmap",
               check_machine: bool = True) -> KernelPlan:
     """The plan for ``trace`` on ``machine``; KernelError for what cannot or must not run.
@@ -122,14 +127,10 @@ def make_plan(trace: Trace, machine: Machine, *, use_existing_swap: bool = False
         raise TypeError(f"machine must be a vswap.replay.Machine, not {type(machine).__name__}")
     if free not in FREE_MODES:
         raise ValueError(f"free must be one of {FREE_MODES}, not {free!r}")
-    for name, v, lo, hi in (("zswap_max_pool_percent", zswap_max_pool_percent, 1, 100),
-                            ("zswap_accept_threshold", zswap_accept_threshold, 0, 100)):
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi):
-            raise ValueError(f"{name} must be an int {lo} .. {hi}, not {v!r}")
     _check_machine_fields(machine)
     page_cluster = _readahead_to_page_cluster(machine)
     if machine.backend != "zswap" and any(v is not None for v in (
-            zswap_compressor, zswap_max_pool_percent, zswap_accept_threshold, zswap_shrinker)):
+            zswap_compressor, zswap_shrinker)):
         raise KernelError(f"zswap options given with backend {machine.backend}; "
                           "use backend zswap")
     if machine.backend != "zram" and zram_algorithm is not None:
@@ -144,8 +145,9 @@ def make_plan(trace: Trace, machine: Machine, *, use_existing_swap: bool = False
         swap_size=machine.swap_pages_for(trace.nr_pages) * PAGE_SIZE, orders=orders,
         page_cluster=page_cluster, use_existing_swap=bool(use_existing_swap),
         swapfile_dir=str(swapfile_dir), zram_algorithm=zram_algorithm,
-        zswap={"compressor": zswap_compressor, "max_pool_percent": zswap_max_pool_percent,
-               "accept_threshold_percent": zswap_accept_threshold,
+        zswap={"compressor": zswap_compressor,
+               "max_pool_percent": machine.zswap_max_pool_percent,
+               "accept_threshold_percent": machine.zswap_accept_threshold_percent,
                "shrinker_enabled": zswap_shrinker},
         cgroup=cgroup_version, free=free, tasks=len(tasks), pages_touched=trace.pages_touched)
     if check_machine:

@@ -154,7 +154,14 @@ class KernelResult:
         if trace is None:
             trace = make_workload(self.workload, **self.params)
         fields = {f.name for f in dataclasses.fields(Machine)}
-        machine = Machine(**{k: v for k, v in self.machine.items() if k in fields})
+        given = {k: v for k, v in self.machine.items() if k in fields}
+        # The same Machine, completed with what the kernel ran under: its
+        # cgroup version, its RAM (zswap's pool is a share of it), whether
+        # zswap was ever on (zram's large swap-in then stays off).
+        given.update(accounting=self.cgroup_version,
+                     total_ram=self.system.get("mem_total") or None,
+                     zswap_ever_enabled=bool(self.setup.get("zswap_ever_enabled")))
+        machine = Machine(**given)
         r = replay(trace, design, machine)
         self.model = json.loads(json.dumps({"design": design, "counters": dict(r.counters),
                                             "times": dict(r.times)}))

@@ -134,7 +134,6 @@ def run(workload: str | Trace = "usemem", *, machine: Machine | None = None, rep
         label: str | None = None, model: str | None = None, progress: bool | None = None,
         use_existing_swap: bool = False, swapfile_dir: str = "/var/tmp",
         zram_algorithm: str | None = None, zswap_compressor: str | None = None,
-        zswap_max_pool_percent: int | None = None, zswap_accept_threshold: int | None = None,
         zswap_shrinker: bool | None = None, cgroup_version: str | None = None,
         free: str = "munmap", _after_spawn: Callable[[tuple], Any] | None = None,
         **params: Any):
@@ -180,8 +179,7 @@ def run(workload: str | Trace = "usemem", *, machine: Machine | None = None, rep
     plan = make_plan(trace, machine, use_existing_swap=use_existing_swap,
                      swapfile_dir=swapfile_dir, zram_algorithm=zram_algorithm,
                      zswap_compressor=zswap_compressor,
-                     zswap_max_pool_percent=zswap_max_pool_percent,
-                     zswap_accept_threshold=zswap_accept_threshold, zswap_shrinker=zswap_shrinker,
+                     zswap_shrinker=zswap_shrinker,
                      cgroup_version=cgroup_version, free=free)
     where = cgroup.find(plan.cgroup)
     tasks = split_tasks(trace)
@@ -195,7 +193,14 @@ def run(workload: str | Trace = "usemem", *, machine: Machine | None = None, rep
         journal = Journal()
         failed: list[str] = []
         try:
+            # Once zswap was on since boot, zram's large-folio swap-in stays off
+            # (zswap_never_enabled()); sysfs does not say so: zswap on now, or
+            # any zswap store since boot, does.
+            ever = (system.zswap_params().get("enabled") == "Y"
+                    or counters.snapshot()["vmstat"].get("zswpout", 0) > 0
+                    or plan.backend == "zswap")
             setup = _setup(journal, plan)
+            setup["zswap_ever_enabled"] = ever
             setup["zswap"] = system.zswap_params() if plan.backend == "zswap" else {}
             for r in range(repeat):
                 if show:
