@@ -33,6 +33,7 @@ from vswap._mem cimport checked_calloc
 from vswap._swapfile cimport (
     SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
     swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, swap_default_reclaim,
+    swap_devices_claim, swap_devices_release, swap_device_attach, swap_device_detach,
     SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK, NR_CPUS,
 )
 from vswap._xarray cimport (
@@ -522,25 +523,64 @@ cdef class DirectSwap:
     def __init__(self, swaps):
         if not isinstance(swaps, SwapDevices):
             raise TypeError(f"swaps must be a vswap.SwapDevices, not {type(swaps).__name__}")
-        if self._swaps is not None:
+        if self._swaps is not None or self._closed:
             raise RuntimeError("DirectSwap is already initialised")
-        for dev in swaps:
-            si = &(<SwapDevice>dev).si
-            if si.reclaim == direct_reclaim and si.reclaim_ctx != <void*>&self.d:
-                raise ValueError("a device of the set is attached to another DirectSwap")
+        swap_devices_claim(swaps, <void*>&self.d, "DirectSwap")   # ValueError: another design's
         self._swaps = swaps
         self._sync_devices()
 
     def __dealloc__(self):
+        self._release()
+
+    cdef void _release(self) noexcept:
+        """Detach every device (their own hooks come back), free the metadata, drop the set."""
         cdef int t
         for t in range(DIRECT_MAX_TYPES):
             if self.d.devs[t].si != NULL:
-                if self.d.devs[t].si.reclaim == direct_reclaim:
-                    self.d.devs[t].si.reclaim = swap_default_reclaim
-                    self.d.devs[t].si.reclaim_ctx = NULL
                 dev_release(&self.d.devs[t])
+        for dev in self._devobjs:
+            swap_device_detach(<SwapDevice>dev, <void*>&self.d)
+        swap_devices_release(self._swaps, <void*>&self.d)
+        self._devobjs = ()
+        self._swaps = None
+        self._nr_seen = 0
+        self._cluster_size = 0
 
-    cdef int _attach(self, int t, swap_device_t* si) except -1:
+    cdef int _check_open(self) except -1:
+        if self._swaps is None:
+            raise RuntimeError("DirectSwap is closed" if self._closed
+                               else "DirectSwap is not initialised")
+        return 0
+
+    def close(self):
+        """Release the devices: their hooks are restored and they may join another design.
+
+        The design's metadata is freed and every later call raises
+        RuntimeError (the slots stay allocated on the devices). Called on
+        collection too; ``with DirectSwap(...) as ds:`` closes on exit.
+        Closing twice does nothing. Runtime complexity: O(devices).
+
+        >>> from vswap import DirectSwap, VirtualSwap, SwapDevice, SwapDevices
+        >>> swaps = SwapDevices([SwapDevice(64, cluster_size=16)])
+        >>> ds = DirectSwap(swaps); ds.close(); VirtualSwap(swaps).swaps is swaps
+        True
+        """
+        if self._swaps is not None:
+            self._release()
+            self._closed = True
+
+    def __enter__(self):
+        """The design itself; :meth:`close` on exit. Runtime complexity: O(1)."""
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc):
+        """:meth:`close`. Runtime complexity: O(devices)."""
+        self.close()
+        return False
+
+    cdef int _attach(self, int t, SwapDevice dev) except -1:
+        cdef swap_device_t* si = &dev.si
         cdef direct_dev_t* dv = &self.d.devs[t]
         cdef direct_dev_t nd
         memset(&nd, 0, sizeof(direct_dev_t))
@@ -557,24 +597,26 @@ cdef class DirectSwap:
         except MemoryError:
             dev_release(&nd)
             raise
+        try:
+            swap_device_attach(dev, <void*>&self.d, "DirectSwap", direct_reclaim, NULL)
+        except BaseException:
+            dev_release(&nd)
+            raise
         dv[0] = nd
         self._cluster_size = si.cluster_size
-        si.reclaim = direct_reclaim
-        si.reclaim_ctx = <void*>&self.d
         return 0
 
     cdef int _sync_devices(self) except -1:
         """Attach every device of the set not attached yet. O(devices) when the set grew."""
         cdef list devs
         cdef int t
-        if self._swaps is None:
-            raise RuntimeError("DirectSwap is not initialised")
+        self._check_open()
         devs = self._swaps._devices
         if len(devs) == self._nr_seen:
             return 0
         for t in range(len(devs)):
             if devs[t] is not None and self.d.devs[t].si == NULL:
-                self._attach(t, &(<SwapDevice>devs[t]).si)
+                self._attach(t, <SwapDevice>devs[t])
                 self._devobjs += (devs[t],)
         self._nr_seen = len(devs)
         return 0
@@ -583,6 +625,8 @@ cdef class DirectSwap:
         """The device of entries ``e .. e+nr-1``; ValueError if they are not a valid run."""
         cdef uint64_t t = e >> 58, off = e & OFFSET_MASK
         cdef direct_dev_t* dv
+        if self._swaps is None:
+            self._check_open()
         if t >= DIRECT_MAX_TYPES or self.d.devs[t].si == NULL:
             raise ValueError(f"swap entry {e:#x}: type {t} names no device of this design")
         dv = &self.d.devs[t]
@@ -651,6 +695,7 @@ cdef class DirectSwap:
         >>> ds.swapon(SwapDevice(64, cluster_size=16)), ds.swapon(SwapDevice(64, cluster_size=16))
         (0, 1)
         """
+        self._check_open()
         t = self._swaps.swapon(device)
         self._sync_devices()
         return t
@@ -784,6 +829,7 @@ cdef class DirectSwap:
         First every entry (ValueError, NoEntry if free), then the counts:
         a strictly increasing batch (a zap run) needs no sort.
         """
+        self._check_open()
         arr = as_entries(entries)
         cdef const uint64_t[:] v = arr
         cdef Py_ssize_t i, j, n = v.shape[0]
@@ -1285,6 +1331,7 @@ cdef class DirectSwap:
 
     cdef direct_dev_t* _device(self, object device) except NULL:
         cdef uint64_t t = to_u64(device, DIRECT_MAX_TYPES, "device type")
+        self._check_open()
         if self.d.devs[t].si == NULL:
             raise ValueError(f"device type {t} is not attached to this design")
         return &self.d.devs[t]
@@ -1499,6 +1546,7 @@ cdef class DirectSwap:
         >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
         >>> _ = ds.folio_alloc_swap(1, order=3); ds.check()
         """
+        self._check_open()
         errors = []
         cdef int t
         cdef direct_dev_t* dv
@@ -1571,6 +1619,7 @@ cdef class DirectSwap:
         cdef direct_dev_t* dv
         cdef uint64_t off
         cdef xa_entry z
+        self._check_open()
         devices = {}
         for t in range(DIRECT_MAX_TYPES):
             dv = &self.d.devs[t]
@@ -1619,6 +1668,7 @@ cdef int dops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int 
                     uint64_t* entry) except -1:
     cdef DirectSwap ds = <DirectSwap>space
     cdef uint64_t e
+    ds._check_open()
     if ds._cluster_size and (<uint64_t>1 << order) > ds._cluster_size:
         return 1
     e = ds._alloc_one(folio, <uint64_t>1 << order, memcg, cpu)

@@ -210,6 +210,13 @@ cdef class SwapDevice:
     cdef bint _in_hook
     cdef object _name
     cdef object _requested_prio
+    # Ownership (swap_device_attach): the C state of the design whose hooks the
+    # device carries, its class name, and the hooks to put back on detach.
+    cdef void* _owner
+    cdef str _owner_name
+    cdef swap_reclaim_fn _saved_reclaim
+    cdef void* _saved_ctx
+    cdef swap_cache_only_fn _saved_cache_only
     cdef object __weakref__
     cdef int _check_usable(self, bint mutating) except -1
 
@@ -217,4 +224,20 @@ cdef class SwapDevice:
 cdef class SwapDevices:
     cdef swap_globals_t g
     cdef list _devices
+    cdef void* _owner             # the design that took the set (swap_devices_claim), or NULL
+    cdef str _owner_name
     cdef object __weakref__
+
+
+# --- ownership: a set and its devices belong to at most one design ----------
+# The one implementation both designs use (and the reference mirrors): claim
+# the set (ValueError if another design holds it or any of its devices), then
+# attach each device, which saves its hooks and plugs the design's in; on
+# close or collection, detach each device (the saved hooks come back) and
+# release the set. ``owner`` is the design's C state, unique while it lives.
+
+cdef int swap_devices_claim(SwapDevices swaps, void* owner, str name) except -1
+cdef void swap_devices_release(SwapDevices swaps, void* owner) noexcept
+cdef int swap_device_attach(SwapDevice dev, void* owner, str name, swap_reclaim_fn reclaim,
+                            swap_cache_only_fn cache_only) except -1
+cdef void swap_device_detach(SwapDevice dev, void* owner) noexcept

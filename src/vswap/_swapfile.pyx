@@ -971,6 +971,59 @@ class _Unraisable:
         self.object = obj
 
 
+# --- ownership (declared in _swapfile.pxd) -----------------------------------
+
+cdef int swap_devices_claim(SwapDevices swaps, void* owner, str name) except -1:
+    """Take ``swaps`` for the design ``owner``: ValueError if another design holds it.
+
+    Checks the set and every device before it changes anything. O(devices)."""
+    if swaps._owner != NULL and swaps._owner != owner:
+        raise ValueError(f"the SwapDevices set belongs to a live {swaps._owner_name}; "
+                         "close it first")
+    for dev in swaps._devices:
+        if dev is not None and (<SwapDevice>dev)._owner not in (NULL, owner):
+            raise ValueError(f"a device of the set belongs to a live "
+                             f"{(<SwapDevice>dev)._owner_name}; close it first")
+    swaps._owner = owner
+    swaps._owner_name = name
+    return 0
+
+
+cdef void swap_devices_release(SwapDevices swaps, void* owner) noexcept:
+    if swaps is not None and swaps._owner == owner:
+        swaps._owner = NULL
+        swaps._owner_name = None
+
+
+cdef int swap_device_attach(SwapDevice dev, void* owner, str name, swap_reclaim_fn reclaim,
+                            swap_cache_only_fn cache_only) except -1:
+    """Plug ``owner``'s hooks into ``dev`` (``reclaim_ctx`` = ``owner``), saving its own. O(1)."""
+    if dev._owner == owner:
+        return 0
+    if dev._owner != NULL:
+        raise ValueError(f"the device belongs to a live {dev._owner_name}; close it first")
+    dev._saved_reclaim = dev.si.reclaim
+    dev._saved_ctx = dev.si.reclaim_ctx
+    dev._saved_cache_only = dev.si.cache_only
+    dev._owner = owner
+    dev._owner_name = name
+    dev.si.reclaim = reclaim
+    dev.si.reclaim_ctx = owner
+    dev.si.cache_only = cache_only
+    return 0
+
+
+cdef void swap_device_detach(SwapDevice dev, void* owner) noexcept:
+    """Give ``dev`` back the hooks it had before :func:`swap_device_attach`. O(1)."""
+    if dev is None or dev._owner != owner or owner == NULL:
+        return
+    dev.si.reclaim = dev._saved_reclaim
+    dev.si.reclaim_ctx = dev._saved_ctx
+    dev.si.cache_only = dev._saved_cache_only
+    dev._owner = NULL
+    dev._owner_name = None
+
+
 cdef int to_int_slow(object v, long lo, long hi, str what) except? -1:
     cdef int overflow = 0
     cdef long x
@@ -1296,6 +1349,9 @@ cdef class SwapDevice:
         >>> dev.set_reclaim_hook(lambda d, off: 0); dev.set_reclaim_hook(None)
         """
         self._check_usable(True)
+        if self._owner != NULL:
+            raise ValueError(f"the device belongs to a live {self._owner_name}, "
+                             "whose hook it carries; close it first")
         if hook is None:
             self._py_hook = None
             self.si.reclaim = swap_default_reclaim
@@ -1344,6 +1400,23 @@ cdef class SwapDevice:
         'zram0'
         """
         return self._name
+
+    @property
+    def owner(self):
+        """The class name of the design the device belongs to, or None. Runtime complexity: O(1).
+
+        A device carries one design's hooks at a time; it is free again when
+        that design is closed or collected.
+
+        >>> from vswap import DirectSwap, SwapDevices
+        >>> dev = SwapDevice(64, cluster_size=16); dev.owner is None
+        True
+        >>> with DirectSwap(SwapDevices([dev])): dev.owner
+        'DirectSwap'
+        >>> dev.owner is None
+        True
+        """
+        return self._owner_name
 
     @property
     def nr_slots(self):
@@ -1750,6 +1823,18 @@ cdef class SwapDevices:
         self.g.nr_swap_pages -= dev.si.pages
         self.g.total_swap_pages -= dev.si.pages
         flush_percpu_swap_cluster(&dev.si)
+
+    @property
+    def owner(self):
+        """The class name of the design that took the set, or None. Runtime complexity: O(1).
+
+        >>> from vswap import VirtualSwap
+        >>> swaps = SwapDevices(); vs = VirtualSwap(swaps); swaps.owner
+        'VirtualSwap'
+        >>> vs.close(); swaps.owner is None
+        True
+        """
+        return self._owner_name
 
     def alloc(self, order=0, cpu=0):
         """Allocate ``2**order`` slots on some device; return ``(type, offset)``.

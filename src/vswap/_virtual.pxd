@@ -19,7 +19,7 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
-from vswap._swapfile cimport swap_device_t, SwapDevices
+from vswap._swapfile cimport swap_device_t, SwapDevice, SwapDevices
 from vswap._xarray cimport xarray_t
 
 
@@ -123,9 +123,12 @@ cdef class VirtualSwap:
     cdef tuple _devobjs            # a tuple: the collector cannot clear it (devs[] stay valid)
     cdef Py_ssize_t _nr_seen
     cdef uint64_t _cluster_size   # the set's cluster size (0 before a device is attached)
+    cdef bint _closed             # close() ran: the set and devices are released
     cdef object __weakref__
+    cdef void _release(self) noexcept
+    cdef int _check_open(self) except -1
     cdef int _sync_devices(self) except -1
-    cdef int _attach(self, int t, swap_device_t* si) except -1
+    cdef int _attach(self, int t, SwapDevice dev) except -1
     cdef uint64_t _range(self, object entry, uint64_t nr, bint aligned) except? 0xFFFFFFFFFFFFFFFF
     cdef swp_desc* _live(self, uint64_t e) except NULL
     cdef object _check_batch(self, object entries, bint need_count, bint dup)

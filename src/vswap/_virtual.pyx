@@ -32,12 +32,12 @@ from vswap._common cimport to_u64
 from vswap._swapops cimport (
     swap_ops, SWAP_OPS_VERSION, OPS_FREE, OPS_NO_SHADOW,
 )
-from vswap._direct cimport direct_reclaim
 from vswap._mem cimport checked_calloc
 from vswap._swapfile cimport (
     SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
     swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, swap_default_reclaim,
-    SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK, NR_CPUS,
+    swap_devices_claim, swap_devices_release, swap_device_attach, swap_device_detach,
+    swap_cache_only_fn, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK, NR_CPUS,
 )
 from vswap._xarray cimport (
     xa_entry, xa_node, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc, xa_find,
@@ -732,6 +732,7 @@ cdef int write_run(VirtualSwap self, uint64_t e, int o, uint64_t* slot) except -
     cdef swap_device_t* si = NULL
     cdef bint contiguous = True
     cdef pbatch b
+    self._check_open()
     slot0 = vs_peek(&self.v, e, &last).backing
     for i in range(e, e + nr):
         d = vs_peek(&self.v, i, &last)
@@ -812,6 +813,8 @@ cdef class VirtualSwap:
         memset(&self.v, 0, sizeof(vswap_t))
         xa_init_flags(&self.v.map, XA_FLAGS_ALLOC)
         self._devobjs = ()
+        # Per-memcg charge: here, not in __init__, so a bare instance is safe.
+        self.v.charge = <uint64_t*>checked_calloc(65536, sizeof(uint64_t))
 
     def __init__(self, swaps=None, *, cache_only_bit=True, batched_cgroup_check=True,
                  mru_cluster_cache=True, max_clusters=1 << 32):
@@ -819,18 +822,12 @@ cdef class VirtualSwap:
             swaps = SwapDevices()
         if not isinstance(swaps, SwapDevices):
             raise TypeError(f"swaps must be a vswap.SwapDevices, not {type(swaps).__name__}")
-        cdef swap_device_t* si
-        if self._swaps is not None:
+        if self._swaps is not None or self._closed:
             raise RuntimeError("VirtualSwap is already initialised")
         cdef uint64_t mc = to_u64(max_clusters, (<uint64_t>1 << 32) + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
-        for dev in swaps:
-            si = &(<SwapDevice>dev).si
-            if ((si.reclaim == vswap_reclaim and si.reclaim_ctx != <void*>&self.v)
-                    or si.reclaim == direct_reclaim):
-                raise ValueError("a device of the set is attached to another design")
-        self.v.charge = <uint64_t*>checked_calloc(65536, sizeof(uint64_t))
+        swap_devices_claim(swaps, <void*>&self.v, "VirtualSwap")   # ValueError: another design's
         self.v.max_clusters = mc
         self.v.opt_cache_only_bit = bool(cache_only_bit)
         self.v.opt_batched_cgroup = bool(batched_cgroup_check)
@@ -855,15 +852,10 @@ cdef class VirtualSwap:
         return cls(swaps, cache_only_bit=a, batched_cgroup_check=b, mru_cluster_cache=c, **kwargs)
 
     def __dealloc__(self):
-        cdef int t
         cdef uint64_t idx = 0
         cdef xa_node* leaf
         cdef vcluster* c
-        for t in range(VSWAP_MAX_TYPES):
-            if self.v.devs[t] != NULL and self.v.devs[t].reclaim == vswap_reclaim:
-                self.v.devs[t].reclaim = swap_default_reclaim
-                self.v.devs[t].reclaim_ctx = NULL
-                self.v.devs[t].cache_only = NULL
+        self._release()
         while xa_find(&self.v.map, &idx, 0xFFFFFFFFFFFFFFFF, -1, &leaf):
             c = <vcluster*>xa_load(&self.v.map, idx)
             free(c.desc)
@@ -875,28 +867,72 @@ cdef class VirtualSwap:
         free(self.v.charge)
         self.v.charge = NULL
 
-    cdef int _attach(self, int t, swap_device_t* si) except -1:
-        self.v.devs[t] = si
-        self._cluster_size = si.cluster_size
-        si.reclaim = vswap_reclaim
-        si.reclaim_ctx = <void*>&self.v
-        if self.v.opt_cache_only_bit:
-            si.cache_only = NULL
-        else:
-            si.cache_only = vswap_cache_only
+    cdef void _release(self) noexcept:
+        """Detach every device (their own hooks come back) and drop the set."""
+        cdef int t
+        for t in range(VSWAP_MAX_TYPES):
+            self.v.devs[t] = NULL
+        for dev in self._devobjs:
+            swap_device_detach(<SwapDevice>dev, <void*>&self.v)
+        swap_devices_release(self._swaps, <void*>&self.v)
+        self._devobjs = ()
+        self._swaps = None
+        self._nr_seen = 0
+        self._cluster_size = 0
+
+    cdef int _check_open(self) except -1:
+        if self._swaps is None:
+            raise RuntimeError("VirtualSwap is closed" if self._closed
+                               else "VirtualSwap is not initialised")
+        return 0
+
+    def close(self):
+        """Release the devices: their hooks are restored and they may join another design.
+
+        Every later call that needs the devices raises RuntimeError (the
+        physical slots stay allocated). Called on collection too;
+        ``with VirtualSwap(...) as vs:`` closes on exit. Closing twice does
+        nothing. Runtime complexity: O(devices).
+
+        >>> from vswap import DirectSwap, VirtualSwap, SwapDevice, SwapDevices
+        >>> swaps = SwapDevices([SwapDevice(64, cluster_size=16)])
+        >>> with VirtualSwap(swaps) as vs: _ = vs.folio_alloc_swap(1)
+        >>> DirectSwap(swaps).swaps is swaps
+        True
+        """
+        if self._swaps is not None:
+            self._release()
+            self._closed = True
+
+    def __enter__(self):
+        """The design itself; :meth:`close` on exit. Runtime complexity: O(1)."""
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc):
+        """:meth:`close`. Runtime complexity: O(devices)."""
+        self.close()
+        return False
+
+    cdef int _attach(self, int t, SwapDevice dev) except -1:
+        cdef swap_cache_only_fn test = NULL     # NULL: the allocator tests the rmap bit
+        if not self.v.opt_cache_only_bit:
+            test = vswap_cache_only
+        swap_device_attach(dev, <void*>&self.v, "VirtualSwap", vswap_reclaim, test)
+        self.v.devs[t] = &dev.si
+        self._cluster_size = dev.si.cluster_size
         return 0
 
     cdef int _sync_devices(self) except -1:
         cdef list devs
         cdef int t
-        if self._swaps is None:
-            raise RuntimeError("VirtualSwap is not initialised")
+        self._check_open()
         devs = self._swaps._devices
         if len(devs) == self._nr_seen:
             return 0
         for t in range(len(devs)):
             if devs[t] is not None and self.v.devs[t] == NULL:
-                self._attach(t, &(<SwapDevice>devs[t]).si)
+                self._attach(t, <SwapDevice>devs[t])
                 self._devobjs = self._devobjs + (devs[t],)
         self._nr_seen = len(devs)
         return 0
@@ -906,7 +942,7 @@ cdef class VirtualSwap:
         cdef uint64_t e = to_u64(entry, <uint64_t>1 << 63, "swap entry")
         cdef uint64_t vmax = self.v.max_clusters << VCLUSTER_SHIFT
         if self._swaps is None:
-            raise RuntimeError("VirtualSwap is not initialised")
+            self._check_open()
         if nr == 0:
             raise ValueError("nr must be at least 1")
         if e >= vmax or nr > vmax - e:
@@ -971,6 +1007,7 @@ cdef class VirtualSwap:
         >>> vs = VirtualSwap(); vs.swapon(SwapDevice(64, cluster_size=16))
         0
         """
+        self._check_open()
         t = self._swaps.swapon(device)
         self._sync_devices()
         return t
@@ -1065,6 +1102,7 @@ cdef class VirtualSwap:
         A strictly increasing batch (the usual one: a run of PTEs) has no
         repeats and is checked in one pass; any other is sorted first.
         """
+        self._check_open()
         arr = as_entries(entries)
         cdef const uint64_t[:] ev = arr
         cdef Py_ssize_t i, j, n = ev.shape[0]
@@ -1758,6 +1796,7 @@ cdef class VirtualSwap:
         >>> from vswap import VirtualSwap
         >>> vs = VirtualSwap(); _ = vs.folio_alloc_swap(1, order=3); vs.check()
         """
+        self._check_open()
         errors = []
         cdef vcluster* c
         cdef swp_desc* d
@@ -1900,6 +1939,7 @@ cdef class VirtualSwap:
         cdef swp_desc* d
         cdef uint64_t i
         cdef int k
+        self._check_open()
         clusters = {}
         entries = {}
         for cid, ptr in self._clusters():

@@ -20,7 +20,9 @@ from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 from vswap.protocol import (COUNT_CONTINUED, LOOKUP_KINDS, SWAP_CONT_MAX, SWAP_HAS_CACHE,
                             SWAP_MAP_MAX, Lookup, SwapSpace)
 from vswap.protocol import check_uint64_array as _as_entries
-from vswap.reference.swapfile import NR_CPUS, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK, SwapDevices
+from vswap.reference.swapfile import (NR_CPUS, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK, SwapDevices,
+                                      swap_device_attach, swap_device_detach,
+                                      swap_devices_claim, swap_devices_release)
 
 __all__ = ["DirectSwap", "SWAP_COUNT_LIMIT"]
 
@@ -101,10 +103,9 @@ class DirectSwap(SwapSpace):
     def __init__(self, swaps):
         if not isinstance(swaps, SwapDevices):
             raise TypeError(f"swaps must be a vswap.reference.SwapDevices, not {type(swaps).__name__}")
-        for dev in swaps:
-            owner = getattr(dev.reclaim, "__self__", None)
-            if isinstance(owner, DirectSwap) and owner is not self:
-                raise ValueError("a device of the set is attached to another DirectSwap")
+        if getattr(self, "_swaps", None) is not None or getattr(self, "_closed", False):
+            raise RuntimeError("DirectSwap is already initialised")
+        swap_devices_claim(swaps, self)
         self._swaps = swaps
         self._devs = [None] * MAX_TYPES
         self._nr_seen = 0
@@ -115,10 +116,11 @@ class DirectSwap(SwapSpace):
     # -- helpers (the compiled module's C functions) -----------------------------------
 
     def _attach(self, t, si):
+        swap_device_attach(si, self, "_reclaim_hook", None)
         self._devs[t] = _Dev(si)
-        si.reclaim = self._reclaim_hook
 
     def _sync_devices(self):
+        self._check_open()
         devs = self._swaps._devices
         if len(devs) == self._nr_seen:
             return
@@ -317,6 +319,7 @@ class DirectSwap(SwapSpace):
 
     def _range(self, e, nr, aligned):
         t, off = e >> 58, e & OFFSET_MASK
+        self._check_open()
         if t >= MAX_TYPES or self._devs[t] is None:
             raise ValueError(f"swap entry {e:#x}: type {t} names no device of this design")
         dv = self._devs[t]
@@ -344,12 +347,47 @@ class DirectSwap(SwapSpace):
         return 1 << _u64(order, 10, "order")
 
 
+
+    # -- ownership (swap_devices_claim / swap_device_attach in reference.swapfile) ------------
+
+    def _check_open(self):
+        if getattr(self, "_swaps", None) is None:
+            raise RuntimeError("DirectSwap is closed" if getattr(self, "_closed", False)
+                               else "DirectSwap is not initialised")
+
+    def close(self):
+        """See :meth:`vswap.DirectSwap.close`. O(devices)."""
+        if getattr(self, "_swaps", None) is None:
+            return
+        for dv in self._devs:
+            if dv is not None:
+                swap_device_detach(dv.si, self)
+        swap_devices_release(self._swaps, self)
+        self._devs = [None] * MAX_TYPES
+        self._swaps = None
+        self._nr_seen = 0
+        self._closed = True
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        """See :meth:`vswap.DirectSwap.__enter__`. O(1)."""
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc):
+        """See :meth:`vswap.DirectSwap.__exit__`. O(devices)."""
+        self.close()
+        return False
+
     # -- swapon / allocation ---------------------------------------------------------------
 
     swaps = property(lambda self: self._swaps, doc="The SwapDevices set. O(1).")
 
     def swapon(self, device):
         """Add a device to the set and attach to it; return its type. O(slots)."""
+        self._check_open()
         t = self._swaps.swapon(device)
         self._sync_devices()
         return t
@@ -427,6 +465,7 @@ class DirectSwap(SwapSpace):
         self._dup(t, dv, off, n)
 
     def _check_batch(self, entries, need_count, dup):
+        self._check_open()
         arr = _as_entries(entries)
         vals = [int(x) for x in arr]
         for e in vals:
@@ -697,6 +736,7 @@ class DirectSwap(SwapSpace):
 
     def _device(self, device):
         t = _u64(device, MAX_TYPES, "device type")
+        self._check_open()
         if self._devs[t] is None:
             raise ValueError(f"device type {t} is not attached to this design")
         return t, self._devs[t]
@@ -795,12 +835,13 @@ class DirectSwap(SwapSpace):
 
     def check(self):
         """See :meth:`vswap.DirectSwap.check`. O(slots)."""
+        self._check_open()
         errors = []
         nz = 0
         for t, dv in enumerate(self._devs):
             if dv is None:
                 continue
-            if getattr(dv.si.reclaim, "__self__", None) is not self:
+            if dv.si._owner is None or dv.si._owner() is not self:
                 errors.append(f"type {t}: reclaim hook is not this design's")
             for off in range(dv.max):
                 m = dv.swap_map[off]
@@ -847,6 +888,7 @@ class DirectSwap(SwapSpace):
 
     def snapshot(self):
         """See :meth:`vswap.DirectSwap.snapshot`. O(slots)."""
+        self._check_open()
         devices = {}
         for t, dv in enumerate(self._devs):
             if dv is None:

@@ -15,6 +15,7 @@ The function names follow the kernel and the compiled module.
 
 import operator
 import sys
+import weakref
 
 import numpy as np
 
@@ -131,6 +132,9 @@ class SwapDevice:
         self._py_hook = None
         self._in_hook = False
         self._cache_only = None   # virtual branch: the cache-only test of the layer above
+        self._owner = None        # swap_device_attach: a weak reference to the owning design
+        self._owner_name = None
+        self._saved_hooks = None
         self._own_g = _Globals()
         self._swap_device_init(nr_slots, cs, bad, solid_state, discard)
 
@@ -679,6 +683,9 @@ class SwapDevice:
         >>> SwapDevice(64, cluster_size=16).set_reclaim_hook(lambda d, off: 0)
         """
         self._check_usable(True)
+        if _live_owner(self) is not None:
+            raise ValueError(f"the device belongs to a live {self._owner_name}, "
+                             "whose hook it carries; close it first")
         if hook is None:
             self._py_hook = None
             self.reclaim = _default_reclaim
@@ -712,6 +719,8 @@ class SwapDevice:
         return self._swap_do_scheduled_discard()
 
     name = property(lambda self: self._name, doc="The device's name, or None.")
+    owner = property(lambda self: (_live_owner(self), self._owner_name)[1],
+                     doc="The class name of the design the device belongs to, or None.")
     nr_slots = property(lambda self: self.max, doc="Slots of the device, header included.")
     nr_used = property(lambda self: self.inuse, doc="Allocated slots.")
     nr_free = property(lambda self: self._pages - self.inuse, doc="Free usable slots.")
@@ -818,6 +827,72 @@ class SwapDevice:
             "pcp": [self.percpu_cluster(c) for c in range(4)],
             "stats": self.stats,
         }
+
+
+# --- ownership: the twin of swap_devices_claim and its kin in _swapfile.pyx ---------
+# The owner is held weakly (and the hooks are weak trampolines) so that, as
+# in the compiled core, collecting a design releases its devices.
+
+def _live_owner(obj):
+    """The design that owns ``obj`` (a device or a set), or None."""
+    owner = obj._owner() if obj._owner is not None else None
+    if owner is None and obj._owner is not None:     # collected without close()
+        if isinstance(obj, SwapDevice):
+            swap_device_detach(obj, None)
+        obj._owner = obj._owner_name = None
+    return owner
+
+
+def swap_devices_claim(swaps, owner):
+    """Take ``swaps`` for ``owner``: ValueError if another live design holds it."""
+    held = _live_owner(swaps)
+    if held is not None and held is not owner:
+        raise ValueError(f"the SwapDevices set belongs to a live {swaps._owner_name}; "
+                         "close it first")
+    for dev in swaps._devices:
+        held = _live_owner(dev) if dev is not None else None
+        if held is not None and held is not owner:
+            raise ValueError(f"a device of the set belongs to a live {dev._owner_name}; "
+                             "close it first")
+    swaps._owner = weakref.ref(owner)
+    swaps._owner_name = type(owner).__name__
+
+
+def swap_devices_release(swaps, owner):
+    if swaps is not None and _live_owner(swaps) is owner:
+        swaps._owner = swaps._owner_name = None
+
+
+def _weak_hook(owner, name):
+    ref = weakref.ref(owner)
+
+    def hook(si, offset):
+        design = ref()
+        return 0 if design is None else getattr(design, name)(si, offset)
+    return hook
+
+
+def swap_device_attach(dev, owner, reclaim, cache_only):
+    """Plug ``owner``'s hooks (method names) into ``dev``, saving its own."""
+    held = _live_owner(dev)
+    if held is owner:
+        return
+    if held is not None:
+        raise ValueError(f"the device belongs to a live {dev._owner_name}; close it first")
+    dev._saved_hooks = (dev.reclaim, dev._cache_only)
+    dev._owner = weakref.ref(owner)
+    dev._owner_name = type(owner).__name__
+    dev.reclaim = _weak_hook(owner, reclaim)
+    dev._cache_only = None if cache_only is None else _weak_hook(owner, cache_only)
+
+
+def swap_device_detach(dev, owner):
+    """Give ``dev`` back the hooks it had before :func:`swap_device_attach`."""
+    if dev._saved_hooks is None or (owner is not None and _live_owner(dev) is not owner):
+        return
+    dev.reclaim, dev._cache_only = dev._saved_hooks
+    dev._saved_hooks = None
+    dev._owner = dev._owner_name = None
 
 
 def _default_reclaim(si, offset):
@@ -942,6 +1017,8 @@ class SwapDevices:
     def __init__(self, devices=()):
         self.g = _Globals()
         self._devices = []
+        self._owner = None         # swap_devices_claim: a weak reference to the owning design
+        self._owner_name = None
         for dev in devices:
             self.swapon(dev)
 
@@ -980,6 +1057,9 @@ class SwapDevices:
         if dev.inuse < dev._pages:
             dev._add_to_avail_list()
         return t
+
+    owner = property(lambda self: (_live_owner(self), self._owner_name)[1],
+                     doc="The class name of the design that took the set, or None.")
 
     def swapoff(self, dev):
         """Take a device out of allocation."""

@@ -19,6 +19,8 @@ from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
 from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.direct import _u64
+from vswap.reference.swapfile import (swap_device_attach, swap_device_detach, swap_devices_claim,
+                                      swap_devices_release)
 from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
                                       SwapDevices)
 from vswap.reference.xarray import XArray
@@ -120,13 +122,12 @@ class VirtualSwap(SwapSpace):
             swaps = SwapDevices()
         if not isinstance(swaps, SwapDevices):
             raise TypeError(f"swaps must be a vswap.reference.SwapDevices, not {type(swaps).__name__}")
+        if getattr(self, "_swaps", None) is not None or getattr(self, "_closed", False):
+            raise RuntimeError("VirtualSwap is already initialised")
         mc = _u64(max_clusters, (1 << 32) + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
-        for dev in swaps:
-            owner = getattr(dev.reclaim, "__self__", None)
-            if owner is not None and owner is not self:
-                raise ValueError("a device of the set is attached to another design")
+        swap_devices_claim(swaps, self)
         self._map = XArray(track_free=True)
         self._partial = [[] for _ in range(NR_ORDERS)]
         self._pcp = {}
@@ -149,6 +150,39 @@ class VirtualSwap(SwapSpace):
         self._nr_seen = 0
         self._sync_devices()
 
+    # -- ownership (swap_devices_claim / swap_device_attach in reference.swapfile) ------------
+
+    def _check_open(self):
+        if getattr(self, "_swaps", None) is None:
+            raise RuntimeError("VirtualSwap is closed" if getattr(self, "_closed", False)
+                               else "VirtualSwap is not initialised")
+
+    def close(self):
+        """See :meth:`vswap.VirtualSwap.close`. O(devices)."""
+        if getattr(self, "_swaps", None) is None:
+            return
+        for dv in self._devs:
+            if dv is not None:
+                swap_device_detach(dv, self)
+        swap_devices_release(self._swaps, self)
+        self._devs = [None] * MAX_TYPES
+        self._swaps = None
+        self._nr_seen = 0
+        self._closed = True
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        """See :meth:`vswap.VirtualSwap.__enter__`. O(1)."""
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc):
+        """See :meth:`vswap.VirtualSwap.__exit__`. O(devices)."""
+        self.close()
+        return False
+
     @classmethod
     def preset(cls, name, swaps=None, **kwargs):
         """See :meth:`vswap.VirtualSwap.preset`."""
@@ -158,11 +192,11 @@ class VirtualSwap(SwapSpace):
     # -- helpers (the compiled module's C functions) ---------------------------------------
 
     def _attach(self, t, si):
+        swap_device_attach(si, self, "_reclaim_hook", None if self.opt_bit else "_cache_only_hook")
         self._devs[t] = si
-        si.reclaim = self._reclaim_hook
-        si._cache_only = None if self.opt_bit else self._cache_only_hook
 
     def _sync_devices(self):
+        self._check_open()
         devs = self._swaps._devices
         if len(devs) == self._nr_seen:
             return
@@ -213,6 +247,7 @@ class VirtualSwap(SwapSpace):
     def _range(self, entry, nr, aligned):
         e = _u64(entry, 1 << 63, "swap entry")
         vmax = self.max_clusters << SHIFT
+        self._check_open()
         if nr == 0:
             raise ValueError("nr must be at least 1")
         if e >= vmax or nr > vmax - e:
@@ -563,6 +598,7 @@ class VirtualSwap(SwapSpace):
 
     def swapon(self, device):
         """See :meth:`vswap.VirtualSwap.swapon`."""
+        self._check_open()
         t = self._swaps.swapon(device)
         self._sync_devices()
         return t
@@ -613,6 +649,7 @@ class VirtualSwap(SwapSpace):
         self._dup_pass(e, n)
 
     def _check_batch(self, entries, need_count, dup):
+        self._check_open()
         arr = _as_entries(entries)
         es = arr.tolist()
         vmax = self.max_clusters << SHIFT
@@ -1029,6 +1066,7 @@ class VirtualSwap(SwapSpace):
 
     def check(self):
         """See :meth:`vswap.VirtualSwap.check`."""
+        self._check_open()
         errors = []
         used = nz = nphys = 0
         charges = {}
@@ -1111,7 +1149,7 @@ class VirtualSwap(SwapSpace):
         for t, si in enumerate(self._devs):
             if si is None:
                 continue
-            if getattr(si.reclaim, "__self__", None) is not self:
+            if si._owner is None or si._owner() is not self:
                 errors.append(f"type {t}: reclaim hook is not this design's")
             for slot in range(si.max):
                 if si.map[slot] == SLOT_USED and not si._table_get(slot) & RMAP_MASK:
@@ -1122,6 +1160,7 @@ class VirtualSwap(SwapSpace):
 
     def snapshot(self):
         """See :meth:`vswap.VirtualSwap.snapshot`."""
+        self._check_open()
         clusters, entries = {}, {}
         for cid, c in self._clusters():
             clusters[cid] = (c.order, c.count, c.refcnt, int(c.cached), int(c.full),
