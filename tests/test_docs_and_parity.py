@@ -19,6 +19,7 @@ import vswap.__main__
 import vswap.benchmark
 import vswap.errors
 import vswap.protocol
+import vswap.selfcheck
 import vswap.workloads
 from vswap import reference
 from vswap.reference import direct as ref_direct
@@ -81,7 +82,7 @@ DOCTESTS = list(collect(
        for n in vswap.errors.__all__]
     + [(getattr(reference, n), f"vswap.reference.{n}", vars(reference))
        for n in COMPILED_CLASSES]
-    + [(vswap.__main__.selfcheck, "vswap.__main__.selfcheck", vars(vswap.__main__))]
+    + [(vswap.selfcheck.selfcheck, "vswap.selfcheck.selfcheck", vars(vswap.selfcheck))]
 ))
 # The compiled classes' documented examples, run on the reference classes
 # (all but the C verb table, which only a compiled design has).
