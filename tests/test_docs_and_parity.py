@@ -161,3 +161,65 @@ def test_pure_python_module_examples(module):
         runner.run(test)
         n += len(test.examples)
     assert runner.summarize(verbose=False).failed == 0 and n > 0
+
+
+# -- one home per fact: _swapentry.pxd and its Python twin agree ------------------------------
+
+def _pxd_constants():
+    """The names _swapentry.pxd defines: enum members and the extern uint64 constants."""
+    import pathlib
+    text = (pathlib.Path(vswap.__file__).parent / "_swapentry.pxd").read_text()
+    enum = re.findall(r"^    ([A-Z][A-Z0-9_]+) = ", text, re.M)
+    extern = re.findall(r'^    const uint64_t ([A-Z][A-Z0-9_]+) "', text, re.M)
+    funcs = re.findall(r"^cdef inline \w+ (\w+)\(", text, re.M)
+    return enum + extern, funcs
+
+
+def test_swapentry_pxd_and_its_python_twin_agree(tmp_path):
+    pytest.importorskip("Cython")
+    from _cython_probe import build_probe
+
+    import vswap.swapentry as twin
+    names, funcs = _pxd_constants()
+    assert len(names) >= 20 and len(funcs) >= 8
+    src = "from vswap._swapentry cimport *\n\ndef constants():\n    return {\n"
+    src += "".join(f"        {n!r}: {n},\n" for n in names) + "    }\n\n"
+    src += ("def words(uint64_t t, uint64_t off, uint64_t folio, int order):\n"
+            "    w = swap_cache_folio(folio, order)\n"
+            "    e = swp_entry(t, off)\n"
+            "    return (e, swp_type(e), swp_offset(e), w, swap_cache_is_folio(w),\n"
+            "            swap_cache_is_shadow(w), swap_cache_folio_id(w), swap_cache_order(w),\n"
+            "            swap_cache_is_shadow(folio << 1 | 1))\n")
+    src = "from libc.stdint cimport uint64_t\n" + src
+    probe = build_probe(tmp_path, "probe_swapentry", src)
+    compiled = probe.constants()
+    assert compiled == {n: getattr(twin, n) for n in names}
+    assert set(funcs) <= set(twin.__all__)
+    for t, off, folio, order in ((0, 0, 0, 0), (31, (1 << 58) - 1, (1 << 57) - 1, 9), (3, 77, 5, 2)):
+        e = twin.swp_entry(t, off)
+        w = twin.swap_cache_folio(folio, order)
+        assert probe.words(t, off, folio, order) == (
+            e, twin.swp_type(e), twin.swp_offset(e), w, twin.swap_cache_is_folio(w),
+            twin.swap_cache_is_shadow(w), twin.swap_cache_folio_id(w), twin.swap_cache_order(w),
+            twin.swap_cache_is_shadow(folio << 1 | 1))
+    # What the Python API and the reference show is the twin's, not a copy.
+    assert vswap.protocol.LOOKUP_KINDS is twin.LOOKUP_KINDS
+    assert (vswap.NR_CPUS, vswap._core.MAX_SWAPFILES, vswap.SWAP_TABLE_CACHE_ONLY) == \
+        (twin.NR_CPUS, twin.MAX_SWAPFILES, twin.SWAP_TABLE_CACHE_ONLY)
+    assert reference.SWAP_TABLE_CACHE_ONLY is twin.SWAP_TABLE_CACHE_ONLY
+
+
+def test_the_entry_encoding_is_written_in_one_place():
+    # The core and the reference shift by the type's bit position only through
+    # _swapentry.pxd / swapentry.py.
+    import pathlib
+    root = pathlib.Path(vswap.__file__).parent
+    offenders = []
+    for path in sorted([*root.glob("*"), *(root / "reference").glob("*")]):
+        if path.suffix not in (".py", ".pyx", ".pxd") or path.stem in ("_swapentry", "swapentry"):
+            continue
+        for no, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#")[0]
+            if re.search(r"(>>|<<) ?58\b", code) and ">>>" not in line and "..." not in line:
+                offenders.append(f"{path.name}:{no}: {line.strip()}")
+    assert not offenders, offenders

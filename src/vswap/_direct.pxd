@@ -22,14 +22,18 @@ from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice, SwapDevi
 from vswap._xarray cimport xarray_t
 
 
+# The entry encoding, the swap_map byte's bits and the limits: _swapentry.pxd.
+from vswap._swapentry cimport (
+    SWP_TYPE_SHIFT, SWP_OFFSET_MASK, MAX_SWAPFILES, NR_CPUS, SWAP_MAP_MAX, SWAP_HAS_CACHE,
+    COUNT_CONTINUED, SWAP_CONT_MAX, FOLIO_MAX, SHADOW_MAX, HANDLE_MAX, VSWAP_ZERO,
+    VSWAP_ZSWAP, VSWAP_SWAPFILE, VSWAP_FOLIO, swp_entry, swap_cache_folio,
+    swap_cache_is_folio, swap_cache_is_shadow, swap_cache_folio_id, swap_cache_order,
+)
+
+
 cdef enum:
-    SWAP_MAP_MAX = 0x3e
-    SWAP_HAS_CACHE = 0x40
-    COUNT_CONTINUED = 0x80
-    SWAP_CONT_MAX = 0x7f
     SWAP_MAP_PAGE_SHIFT = 12       # swap_map bytes per vmalloc page (4096)
     SWAP_CONT_LEVELS = 3           # continuation pages per swap_map page
-    DIRECT_MAX_TYPES = 32
 
     # error codes of the C checks (0 = success)
     DS_EINVAL = -22               # ValueError: bad type, range or alignment
@@ -66,7 +70,7 @@ cdef struct direct_dev_t:
 
 
 cdef struct direct_t:
-    direct_dev_t devs[32]
+    direct_dev_t devs[MAX_SWAPFILES]
     direct_stats st
 
 

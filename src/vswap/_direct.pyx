@@ -34,7 +34,7 @@ from vswap._swapfile cimport (
     SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
     swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, swap_default_reclaim,
     swap_devices_claim, swap_devices_release, swap_device_attach, swap_device_detach,
-    SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK, NR_CPUS,
+    SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
 )
 from vswap._xarray cimport (
     xa_entry, xa_init, xa_destroy, xa_load, xa_store, xa_erase, xa_mk_value, xa_to_value,
@@ -48,21 +48,11 @@ from vswap.protocol import check_uint64_array as as_entries
 
 __all__ = ["DirectSwap", "SWAP_COUNT_LIMIT"]
 
-cdef uint64_t OFFSET_MASK = (<uint64_t>1 << 58) - 1
 cdef uint64_t TB_VALUE = ~SWAP_TABLE_CACHE_ONLY
-cdef uint64_t FOLIO_MAX = <uint64_t>1 << 57
-cdef uint64_t SHADOW_MAX = <uint64_t>1 << 62
-cdef uint64_t HANDLE_MAX = <uint64_t>1 << 62
 #: Largest swap count: the byte's 63 values times three continuation digits.
 cdef uint64_t COUNT_LIMIT = 63 * 128 * 128 * 128 - 1
 #: Largest swap count an entry can reach (three continuation levels).
 SWAP_COUNT_LIMIT = COUNT_LIMIT
-
-cdef enum:
-    K_ZERO = 0
-    K_ZSWAP = 1
-    K_SWAPFILE = 2
-    K_FOLIO = 3
 
 _STAT_NAMES = ("table_reads", "table_writes", "cluster_locks", "zswap_walks", "scans",
                "pte_walked", "fast_frees", "slots_freed", "folios_reclaimed",
@@ -70,10 +60,6 @@ _STAT_NAMES = ("table_reads", "table_writes", "cluster_locks", "zswap_walks", "s
 
 
 # --- per-slot helpers (no checks) -------------------------------------------------
-
-cdef inline uint64_t mkentry(int t, uint64_t off) noexcept nogil:
-    return (<uint64_t>t << 58) | off
-
 
 cdef inline uint64_t tb_read(direct_t* d, direct_dev_t* dv, uint64_t off) noexcept nogil:
     d.st.table_reads += 1
@@ -84,18 +70,6 @@ cdef inline void tb_write(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t 
     d.st.table_writes += 1
     if dv.si.map[off] == SLOT_USED:       # not if freed behind the design's back
         swap_table_set(dv.si, off, w)
-
-
-cdef inline bint tb_is_folio(uint64_t w) noexcept nogil:
-    return (w & 3) == 2
-
-
-cdef inline bint tb_is_shadow(uint64_t w) noexcept nogil:
-    return (w & 1) == 1
-
-
-cdef inline uint64_t tb_folio(uint64_t folio, int order) noexcept nogil:
-    return (folio << 6) | (<uint64_t>order << 2) | 2
 
 
 cdef inline bint zero_test(const direct_dev_t* dv, uint64_t off) noexcept nogil:
@@ -258,9 +232,9 @@ cdef int try_to_reclaim(direct_t* d, int t, direct_dev_t* dv, uint64_t off) noex
     cdef uint64_t w, n, base, i
     d.st.cluster_locks += 1
     w = tb_read(d, dv, off)
-    if not tb_is_folio(w):
+    if not swap_cache_is_folio(w):
         return 0
-    n = <uint64_t>1 << ((w >> 2) & 15)
+    n = <uint64_t>1 << swap_cache_order(w)
     if n > dv.si.cluster_size:             # not a word this design wrote (set_table)
         return 0
     base = off & ~(n - 1)
@@ -278,7 +252,7 @@ cdef int direct_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept 
     """The allocator's reclaim hook (TTRS_ANYWAY)."""
     cdef direct_t* d = <direct_t*>ctx
     cdef direct_dev_t* dv
-    if si.type < 0 or si.type >= DIRECT_MAX_TYPES:
+    if si.type < 0 or si.type >= MAX_SWAPFILES:
         return 0
     dv = &d.devs[si.type]
     if dv.si != si or offset >= dv.max or dv.swap_map[offset] == 0:
@@ -367,20 +341,20 @@ cdef int kind_of(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t* h
     """Where swap-in finds an allocated slot's data (a LOOKUP_KINDS code)."""
     cdef uint64_t w = tb_read(d, dv, off) & TB_VALUE
     cdef xa_entry z
-    if tb_is_folio(w):
-        handle[0] = w >> 6
-        return K_FOLIO
+    if swap_cache_is_folio(w):
+        handle[0] = swap_cache_folio_id(w)
+        return VSWAP_FOLIO
     if zero_test(dv, off):
         handle[0] = 0
-        return K_ZERO
+        return VSWAP_ZERO
     if dv.nr_zswap:
         d.st.zswap_walks += 1
         z = xa_load(&dv.zswap, off)
         if z != 0:
             handle[0] = xa_to_value(z)
-            return K_ZSWAP
-    handle[0] = mkentry(t, off)
-    return K_SWAPFILE
+            return VSWAP_ZSWAP
+    handle[0] = swp_entry(t, off)
+    return VSWAP_SWAPFILE
 
 
 cdef int zswap_drop(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept nogil:
@@ -449,7 +423,7 @@ cdef uint64_t cache_add(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t nr
         w = tb_read(d, dv, i)
         if i == off:
             first = w
-        tb_write(d, dv, i, tb_folio(folio, order) | (w & SWAP_TABLE_CACHE_ONLY))
+        tb_write(d, dv, i, swap_cache_folio(folio, order) | (w & SWAP_TABLE_CACHE_ONLY))
     return first & TB_VALUE
 
 
@@ -479,7 +453,7 @@ cdef void cache_put(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t
 
 
 cdef object raise_err(int err, int t, uint64_t off, str what=""):
-    e = mkentry(t, off)
+    e = swp_entry(t, off)
     if err == DS_ENOENT:
         raise NoEntry(f"swap entry {e:#x} {what or 'is not allocated'}")
     if err == DS_EEXIST:
@@ -535,7 +509,7 @@ cdef class DirectSwap:
     cdef void _release(self) noexcept:
         """Detach every device (their own hooks come back), free the metadata, drop the set."""
         cdef int t
-        for t in range(DIRECT_MAX_TYPES):
+        for t in range(MAX_SWAPFILES):
             if self.d.devs[t].si != NULL:
                 dev_release(&self.d.devs[t])
         for dev in self._devobjs:
@@ -623,11 +597,11 @@ cdef class DirectSwap:
 
     cdef direct_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL:
         """The device of entries ``e .. e+nr-1``; ValueError if they are not a valid run."""
-        cdef uint64_t t = e >> 58, off = e & OFFSET_MASK
+        cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
         cdef direct_dev_t* dv
         if self._swaps is None:
             self._check_open()
-        if t >= DIRECT_MAX_TYPES or self.d.devs[t].si == NULL:
+        if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL:
             raise ValueError(f"swap entry {e:#x}: type {t} names no device of this design")
         dv = &self.d.devs[t]
         if nr == 0:
@@ -656,8 +630,8 @@ cdef class DirectSwap:
         elif mode == 1:
             n = self._order(nr)
         dv = self._range(e, n, mode == 1)
-        if check_used(dv, e & OFFSET_MASK, n, need_count, &bad):
-            raise_err(DS_ENOENT, <int>(e >> 58), bad,
+        if check_used(dv, e & SWP_OFFSET_MASK, n, need_count, &bad):
+            raise_err(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), bad,
                       "is free or has a swap count of 0" if need_count else "")
         pe[0] = e
         pn[0] = n
@@ -667,7 +641,7 @@ cdef class DirectSwap:
         return to_u64(entry, <uint64_t>1 << 63, "swap entry")
 
     cdef uint64_t _nr(self, object nr) except? 0xFFFFFFFFFFFFFFFF:
-        return to_u64(nr, <uint64_t>1 << 58, "nr")
+        return to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
 
     cdef uint64_t _order(self, object order) except? 0xFFFFFFFFFFFFFFFF:
         return <uint64_t>1 << to_u64(order, 10, "order")
@@ -747,12 +721,12 @@ cdef class DirectSwap:
             return 0
         dv = &self.d.devs[si.type]
         self.d.st.cluster_locks += 1
-        w = tb_folio(folio, order)
+        w = swap_cache_folio(folio, order)
         for i in range(off, off + nr):
             dv.swap_map[i] = SWAP_HAS_CACHE
             dv.swap_cgroup[i] = memcg
             tb_write(&self.d, dv, i, w)
-        return mkentry(si.type, off)
+        return swp_entry(si.type, off)
 
     def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
         """:meth:`folio_alloc_swap` for each folio id of a uint64 array; the entries.
@@ -816,8 +790,8 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n, i
         cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58)
+        cdef uint64_t off = e & SWP_OFFSET_MASK
+        cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         for i in range(off, off + n):
             if direct_count(dv, i) >= COUNT_LIMIT:
                 raise_err(DS_EOVERFLOW, t, i)
@@ -840,9 +814,9 @@ cdef class DirectSwap:
             e = v[i]
             if e >> 63:
                 raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
-            t = e >> 58
-            off = e & OFFSET_MASK
-            if t >= DIRECT_MAX_TYPES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
+            t = e >> SWP_TYPE_SHIFT
+            off = e & SWP_OFFSET_MASK
+            if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
                 self._range(e, 1, False)          # raises the ValueError
             if self.d.devs[t].swap_map[off] == 0:
                 raise_err(DS_ENOENT, <int>t, off)
@@ -853,11 +827,11 @@ cdef class DirectSwap:
         if increasing:
             for i in range(n):
                 e = v[i]
-                c = direct_count(&self.d.devs[e >> 58], e & OFFSET_MASK)
+                c = direct_count(&self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
                 if dup and c + 1 > COUNT_LIMIT:
-                    raise_err(DS_EOVERFLOW, <int>(e >> 58), e & OFFSET_MASK)
+                    raise_err(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
                 if need_count and c == 0:
-                    raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK, "has a swap count of 0")
+                    raise_err(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK, "has a swap count of 0")
             return arr
         srt = np.sort(arr)
         cdef const uint64_t[:] s = srt
@@ -868,12 +842,12 @@ cdef class DirectSwap:
                 j += 1
             k = j - i
             e = s[i]
-            dv = &self.d.devs[e >> 58]
-            c = direct_count(dv, e & OFFSET_MASK)
+            dv = &self.d.devs[e >> SWP_TYPE_SHIFT]
+            c = direct_count(dv, e & SWP_OFFSET_MASK)
             if dup and c + k > COUNT_LIMIT:
-                raise_err(DS_EOVERFLOW, <int>(e >> 58), e & OFFSET_MASK)
+                raise_err(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
             if need_count and c < k:
-                raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK, "has a swap count of 0")
+                raise_err(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK, "has a swap count of 0")
             i = j
         return arr
 
@@ -896,7 +870,7 @@ cdef class DirectSwap:
         cdef uint64_t e
         for i in range(v.shape[0]):
             e = v[i]
-            self._dup(<int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK, 1)
+            self._dup(<int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, 1)
 
     def swap_free_nr(self, entry, nr=1):
         """Drop one count from each of ``nr`` entries (``swap_free_nr``).
@@ -917,7 +891,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        put_nr(&self.d, <int>(e >> 58), dv, e & OFFSET_MASK, n)
+        put_nr(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, n)
 
     def swap_free_many(self, entries):
         """:meth:`swap_free_nr` (nr=1) of each entry of a uint64 array.
@@ -940,8 +914,8 @@ cdef class DirectSwap:
         for i in range(v.shape[0]):
             e = v[i]
             self.d.st.cluster_locks += 1
-            put_range(&self.d, <int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK,
-                      (e & OFFSET_MASK) + 1)
+            put_range(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK,
+                      (e & SWP_OFFSET_MASK) + 1)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """The zap path: drop one count on each of ``nr`` entries, then reclaim.
@@ -962,7 +936,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        fsc_core(&self.d, <int>(e >> 58), dv, e & OFFSET_MASK, n)
+        fsc_core(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, n)
 
     def free_swap_and_cache_many(self, entries):
         """Zap the swap PTEs of a uint64 array: :meth:`free_swap_and_cache_nr` per run.
@@ -986,9 +960,9 @@ cdef class DirectSwap:
         while i < n:
             e = v[i]
             j = i + 1
-            while j < n and v[j] == e + <uint64_t>(j - i) and ((e & OFFSET_MASK) + <uint64_t>(j - i)) < self.d.devs[e >> 58].max:
+            while j < n and v[j] == e + <uint64_t>(j - i) and ((e & SWP_OFFSET_MASK) + <uint64_t>(j - i)) < self.d.devs[e >> SWP_TYPE_SHIFT].max:
                 j += 1
-            fsc_core(&self.d, <int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK,
+            fsc_core(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK,
                      <uint64_t>(j - i))
             i = j
 
@@ -1004,7 +978,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        return direct_count(dv, e & OFFSET_MASK)
+        return direct_count(dv, e & SWP_OFFSET_MASK)
 
     def memcg_id(self, entry):
         """The swap_cgroup id of an allocated entry (``lookup_swap_cgroup_id``).
@@ -1018,7 +992,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        return dv.swap_cgroup[e & OFFSET_MASK]
+        return dv.swap_cgroup[e & SWP_OFFSET_MASK]
 
     # -- swap cache -------------------------------------------------------------------------
 
@@ -1038,8 +1012,8 @@ cdef class DirectSwap:
         """
         cdef uint64_t e = self._entry(entry), n = self._nr(nr), i
         cdef direct_dev_t* dv = self._range(e, n, False)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58)
+        cdef uint64_t off = e & SWP_OFFSET_MASK
+        cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         for i in range(off, off + n):
             if dv.swap_map[i] == 0:
                 raise_err(DS_ENOENT, t, i)
@@ -1065,8 +1039,8 @@ cdef class DirectSwap:
         cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
         cdef uint64_t nr = self._order(order), i, first
         cdef direct_dev_t* dv = self._range(e, nr, True)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58), o = 0
+        cdef uint64_t off = e & SWP_OFFSET_MASK
+        cdef int t = <int>(e >> SWP_TYPE_SHIFT), o = 0
         while (<uint64_t>1 << o) < nr:
             o += 1
         for i in range(off, off + nr):
@@ -1074,10 +1048,10 @@ cdef class DirectSwap:
                 raise_err(DS_ENOENT, t, i)
             if not (dv.swap_map[i] & SWAP_HAS_CACHE):
                 raise_err(DS_ENOTPREP, t, i)
-            if tb_is_folio(swap_table_get(dv.si, i)):
+            if swap_cache_is_folio(swap_table_get(dv.si, i)):
                 raise_err(DS_EEXIST, t, i, "already holds a folio")
         first = cache_add(&self.d, dv, off, nr, f, o)
-        return (first >> 1) if tb_is_shadow(first) else None
+        return (first >> 1) if swap_cache_is_shadow(first) else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
         """Remove the order-``order`` folio starting at ``entry`` from the swap cache.
@@ -1096,14 +1070,14 @@ cdef class DirectSwap:
         cdef uint64_t e = self._entry(entry)
         cdef uint64_t nr = self._order(order), i, w0, sw = 0
         cdef direct_dev_t* dv = self._range(e, nr, True)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58)
+        cdef uint64_t off = e & SWP_OFFSET_MASK
+        cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         if shadow is not None:
             sw = (to_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
         if dv.swap_map[off] == 0:
             raise_err(DS_ENOENT, t, off)
         w0 = swap_table_get(dv.si, off) & TB_VALUE
-        if not tb_is_folio(w0) or (<uint64_t>1 << ((w0 >> 2) & 15)) != nr:
+        if not swap_cache_is_folio(w0) or (<uint64_t>1 << swap_cache_order(w0)) != nr:
             raise_err(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
         for i in range(off, off + nr):
             if swap_table_get(dv.si, i) & TB_VALUE != w0:
@@ -1122,8 +1096,8 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n, w
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        w = tb_read(&self.d, dv, e & OFFSET_MASK) & TB_VALUE
-        return (w >> 6) if tb_is_folio(w) else None
+        w = tb_read(&self.d, dv, e & SWP_OFFSET_MASK) & TB_VALUE
+        return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
         """The workingset shadow of ``entry``, or None (``swap_cache_get_shadow``).
@@ -1137,8 +1111,8 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n, w
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        w = tb_read(&self.d, dv, e & OFFSET_MASK) & TB_VALUE
-        return (w >> 1) if tb_is_shadow(w) else None
+        w = tb_read(&self.d, dv, e & SWP_OFFSET_MASK) & TB_VALUE
+        return (w >> 1) if swap_cache_is_shadow(w) else None
 
     def put_swap_folio(self, entry, order=0):
         """Clear ``SWAP_HAS_CACHE`` on ``2**order`` entries; free those with count 0.
@@ -1158,12 +1132,12 @@ cdef class DirectSwap:
         cdef uint64_t e = self._entry(entry)
         cdef uint64_t nr = self._order(order), i
         cdef direct_dev_t* dv = self._range(e, nr, True)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58)
+        cdef uint64_t off = e & SWP_OFFSET_MASK
+        cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         for i in range(off, off + nr):
             if not (dv.swap_map[i] & SWAP_HAS_CACHE):
                 raise_err(DS_ENOENT, t, i, "is not in the swap cache")
-            if tb_is_folio(swap_table_get(dv.si, i)):
+            if swap_cache_is_folio(swap_table_get(dv.si, i)):
                 raise_err(DS_EEXIST, t, i, "still holds a folio")
         cache_put(&self.d, t, dv, off, nr)
 
@@ -1185,7 +1159,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n, h = 0
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        k = kind_of(&self.d, <int>(e >> 58), dv, e & OFFSET_MASK, &h)
+        k = kind_of(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
     def lookup_many(self, entries):
@@ -1211,7 +1185,7 @@ cdef class DirectSwap:
         cdef uint64_t[::1] hv = handles
         for i in range(n):
             e = v[i]
-            kv[i] = <uint8_t>kind_of(&self.d, <int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK, &hv[i])
+            kv[i] = <uint8_t>kind_of(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, &hv[i])
         return kinds, handles
 
     def zero_store(self, entry, nr=1):
@@ -1227,7 +1201,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        zero_nr(&self.d, dv, e & OFFSET_MASK, n)
+        zero_nr(&self.d, dv, e & SWP_OFFSET_MASK, n)
 
     def zswap_store(self, entry, handle):
         """Store the compressed copy ``handle`` (``0 .. 2**62-1``) of ``entry`` (``zswap_store``).
@@ -1243,7 +1217,7 @@ cdef class DirectSwap:
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
-        zswap_put(&self.d, dv, e & OFFSET_MASK, h)
+        zswap_put(&self.d, dv, e & SWP_OFFSET_MASK, h)
 
     def zswap_store_many(self, entries, handles):
         """:meth:`zswap_store` of two uint64 arrays of the same length.
@@ -1271,7 +1245,7 @@ cdef class DirectSwap:
                 raise ValueError(f"zswap handle {hv[i]} is outside 0 .. {HANDLE_MAX - 1}")
         for i in range(n):
             e = v[i]
-            zswap_put(&self.d, &self.d.devs[e >> 58], e & OFFSET_MASK, hv[i])
+            zswap_put(&self.d, &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, hv[i])
 
     def zswap_load(self, entry):
         """The zswap handle of ``entry``, or None (``zswap_load``; the copy stays).
@@ -1289,7 +1263,7 @@ cdef class DirectSwap:
         if not dv.nr_zswap:
             return None
         self.d.st.zswap_walks += 1
-        z = xa_load(&dv.zswap, e & OFFSET_MASK)
+        z = xa_load(&dv.zswap, e & SWP_OFFSET_MASK)
         return None if z == 0 else xa_to_value(z)
 
     def zswap_invalidate(self, entry):
@@ -1304,7 +1278,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n, h = 0
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        if zswap_drop(&self.d, dv, e & OFFSET_MASK, &h):
+        if zswap_drop(&self.d, dv, e & SWP_OFFSET_MASK, &h):
             return h
         return None
 
@@ -1324,13 +1298,13 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, nr
         cdef direct_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
-        write_nr(&self.d, dv, e & OFFSET_MASK, nr)
+        write_nr(&self.d, dv, e & SWP_OFFSET_MASK, nr)
         return e
 
     # -- device-level verbs ----------------------------------------------------------------
 
     cdef direct_dev_t* _device(self, object device) except NULL:
-        cdef uint64_t t = to_u64(device, DIRECT_MAX_TYPES, "device type")
+        cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
         self._check_open()
         if self.d.devs[t].si == NULL:
             raise ValueError(f"device type {t} is not attached to this design")
@@ -1412,9 +1386,9 @@ cdef class DirectSwap:
                     if pe <= 0 or pe >= (1 << 63):
                         continue
                     e = pe
-                if (e >> 58) != <uint64_t>t:
+                if (e >> SWP_TYPE_SHIFT) != <uint64_t>t:
                     continue
-                off = e & OFFSET_MASK
+                off = e & SWP_OFFSET_MASK
                 if off >= dv.max or dv.swap_map[off] == 0:
                     raise_err(DS_ENOENT, t, off if off < dv.max else 0,
                               "in the page tables is not allocated")
@@ -1430,7 +1404,7 @@ cdef class DirectSwap:
                 if refs[off] > c:
                     raise_err(DS_ENOENT, t, off, f"has {refs[off]} PTEs but a count of {c}")
                 if refs[off] < c:
-                    raise SwapError(f"swapoff: swap entry {mkentry(t, off):#x} has {c - refs[off]} "
+                    raise SwapError(f"swapoff: swap entry {swp_entry(t, off):#x} has {c - refs[off]} "
                                     "references the page tables do not hold")
         finally:
             free(refs)
@@ -1441,9 +1415,9 @@ cdef class DirectSwap:
         if is_array:
             for k in range(n):
                 e = av[k]
-                if e != 0 and (e >> 58) == <uint64_t>t:
+                if e != 0 and (e >> SWP_TYPE_SHIFT) == <uint64_t>t:
                     av[k] = 0
-                    self._unuse(t, dv, e & OFFSET_MASK)
+                    self._unuse(t, dv, e & SWP_OFFSET_MASK)
         else:
             for vpn, off in hits:                     # the validated offsets, not a re-read
                 del page_tables[vpn]
@@ -1484,7 +1458,7 @@ cdef class DirectSwap:
         cdef direct_dev_t* dv
         out = dict.fromkeys(("swap_map", "swap_cgroup", "zeromap", "cluster_info",
                              "swap_table", "continuation", "zswap_tree"), 0)
-        for t in range(DIRECT_MAX_TYPES):
+        for t in range(MAX_SWAPFILES):
             dv = &self.d.devs[t]
             if dv.si == NULL:
                 continue
@@ -1552,7 +1526,7 @@ cdef class DirectSwap:
         cdef direct_dev_t* dv
         cdef uint64_t off, w, n, base, i, nz = 0, c
         cdef uint8_t m
-        for t in range(DIRECT_MAX_TYPES):
+        for t in range(MAX_SWAPFILES):
             dv = &self.d.devs[t]
             if dv.si == NULL:
                 continue
@@ -1579,12 +1553,12 @@ cdef class DirectSwap:
                 if w & SWAP_TABLE_CACHE_ONLY and m != SWAP_HAS_CACHE:
                     errors.append(f"{t}:{off}: cache-only bit with map {m:#x}")
                 w &= TB_VALUE
-                if tb_is_folio(w):
+                if swap_cache_is_folio(w):
                     if not (m & SWAP_HAS_CACHE):
                         errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
-                    n = <uint64_t>1 << ((w >> 2) & 15)
+                    n = <uint64_t>1 << swap_cache_order(w)
                     if n > dv.si.cluster_size:
-                        errors.append(f"{t}:{off}: folio order {(w >> 2) & 15} > cluster")
+                        errors.append(f"{t}:{off}: folio order {swap_cache_order(w)} > cluster")
                         continue
                     base = off & ~(n - 1)
                     for i in range(base, base + n):
@@ -1593,8 +1567,8 @@ cdef class DirectSwap:
                             break
                 if dv.nr_zswap and xa_load(&dv.zswap, off) != 0:
                     nz += 1
-        total = sum(self.d.devs[t].nr_zswap for t in range(DIRECT_MAX_TYPES))
-        in_trees = sum(self.d.devs[t].zswap.nr_entries for t in range(DIRECT_MAX_TYPES))
+        total = sum(self.d.devs[t].nr_zswap for t in range(MAX_SWAPFILES))
+        in_trees = sum(self.d.devs[t].zswap.nr_entries for t in range(MAX_SWAPFILES))
         if nz != total or total != in_trees:
             errors.append(f"zswap: {nz} found on used slots, {total} counted, "
                           f"{in_trees} in the trees")
@@ -1621,7 +1595,7 @@ cdef class DirectSwap:
         cdef xa_entry z
         self._check_open()
         devices = {}
-        for t in range(DIRECT_MAX_TYPES):
+        for t in range(MAX_SWAPFILES):
             dv = &self.d.devs[t]
             if dv.si == NULL:
                 continue
@@ -1650,8 +1624,8 @@ cdef class DirectSwap:
         return PyCapsule_New(<void*>&DIRECT_OPS, "vswap.swap_ops", NULL)
 
     def __repr__(self):
-        return (f"DirectSwap(devices={sum(1 for t in range(DIRECT_MAX_TYPES) if self.d.devs[t].si != NULL)}, "
-                f"zswap={sum(self.d.devs[t].nr_zswap for t in range(DIRECT_MAX_TYPES))})")
+        return (f"DirectSwap(devices={sum(1 for t in range(MAX_SWAPFILES) if self.d.devs[t].si != NULL)}, "
+                f"zswap={sum(self.d.devs[t].nr_zswap for t in range(MAX_SWAPFILES))})")
 
 
 SwapSpace.register(DirectSwap)
@@ -1661,7 +1635,7 @@ SwapSpace.register(DirectSwap)
 # Each function does what the method of the same name does after its checks.
 
 cdef inline direct_dev_t* ops_dev(DirectSwap ds, uint64_t e) noexcept:
-    return &ds.d.devs[(e >> 58) & 31]
+    return &ds.d.devs[(e >> SWP_TYPE_SHIFT) & 31]
 
 
 cdef int dops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int cpu,
@@ -1680,62 +1654,62 @@ cdef int dops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int 
 
 cdef int dops_dup(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
-    return ds._dup(<int>(e >> 58), ops_dev(ds, e), e & OFFSET_MASK, nr)
+    return ds._dup(<int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
 
 
 cdef int dops_free(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
-    put_nr(&ds.d, <int>(e >> 58), ops_dev(ds, e), e & OFFSET_MASK, nr)
+    put_nr(&ds.d, <int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
     return 0
 
 
 cdef int dops_fsc(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
-    fsc_core(&ds.d, <int>(e >> 58), ops_dev(ds, e), e & OFFSET_MASK, nr)
+    fsc_core(&ds.d, <int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
     return 0
 
 
 cdef int dops_zero(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
-    zero_nr(&ds.d, ops_dev(ds, e), e & OFFSET_MASK, nr)
+    zero_nr(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
     return 0
 
 
 cdef int dops_zswap(void* space, uint64_t e, uint64_t handle, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
-    return zswap_put(&ds.d, ops_dev(ds, e), e & OFFSET_MASK, handle)
+    return zswap_put(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, handle)
 
 
 cdef int dops_writeback(void* space, uint64_t e, int order, uint64_t arg, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
-    write_nr(&ds.d, ops_dev(ds, e), e & OFFSET_MASK, <uint64_t>1 << order)
+    write_nr(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, <uint64_t>1 << order)
     return 0
 
 
 cdef int dops_swapin(void* space, uint64_t e, int order, uint64_t folio, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
     cdef direct_dev_t* dv = ops_dev(ds, e)
-    cache_prepare(&ds.d, dv, e & OFFSET_MASK, <uint64_t>1 << order)
-    cache_add(&ds.d, dv, e & OFFSET_MASK, <uint64_t>1 << order, folio, order)
+    cache_prepare(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order)
+    cache_add(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order, folio, order)
     return 0
 
 
 cdef int dops_reclaim(void* space, uint64_t e, int order, uint64_t shadow, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
     cdef direct_dev_t* dv = ops_dev(ds, e)
-    cache_del(&ds.d, dv, e & OFFSET_MASK, <uint64_t>1 << order,
+    cache_del(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order,
               0 if shadow == OPS_NO_SHADOW else (shadow << 1) | 1)
-    cache_put(&ds.d, <int>(e >> 58), dv, e & OFFSET_MASK, <uint64_t>1 << order)
+    cache_put(&ds.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order)
     return 0
 
 
 cdef int dops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except -1:
     cdef DirectSwap ds = <DirectSwap>space
     cdef direct_dev_t* dv = ops_dev(ds, e)
-    cdef uint64_t off = e & OFFSET_MASK
+    cdef uint64_t off = e & SWP_OFFSET_MASK
     if dv.si == NULL or off >= dv.max or dv.swap_map[off] == 0:
         return OPS_FREE
-    return kind_of(&ds.d, <int>(e >> 58), dv, off, handle)
+    return kind_of(&ds.d, <int>(e >> SWP_TYPE_SHIFT), dv, off, handle)
 
 
 

@@ -18,12 +18,13 @@
 
 from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t
 
+# The limits (orders, cluster size, CPUs, devices) live in _swapentry.pxd.
+from vswap._swapentry cimport (
+    SWAP_NR_ORDERS, SWAPFILE_CLUSTER, NR_CPUS, MAX_SWAPFILES, SWAP_TABLE_CACHE_ONLY,
+)
+
 
 cdef enum:
-    SWAP_NR_ORDERS_MAX = 10       # orders 0 .. 9 (a 512-slot cluster)
-    SWAPFILE_CLUSTER_MAX = 512
-    NR_CPUS = 64                  # per-CPU caches modelled (cpu 0 .. 63)
-    MAX_SWAPFILES = 32            # 1 << MAX_SWAPFILES_SHIFT types per set
     SWAP_TABLE_CACHE_MAX = 16     # freed (all-zero) tables kept for reuse per device
     DEF_SWAP_PRIO = -1            # 6.19: every device without a priority
 
@@ -50,16 +51,6 @@ cdef enum:
     # return codes of the C entry points (0 = success)
     SWAP_EINVAL = -22
     SWAP_ENOENT = -2
-
-
-# Bit 63 of a table word: "this slot is held only by the swap cache". The
-# layer above sets it (as vswap v6 does with SWP_RMAP_CACHE_ONLY); the
-# allocator reads it to find reclaim candidates and then asks the hook.
-cdef extern from *:
-    """
-    #define VSWAP_SWAP_TABLE_CACHE_ONLY (((unsigned long long)1) << 63)
-    """
-    const uint64_t SWAP_TABLE_CACHE_ONLY "VSWAP_SWAP_TABLE_CACHE_ONLY"
 
 
 cdef struct swap_device_t
@@ -111,8 +102,8 @@ cdef struct swap_stats:
 
 
 cdef struct percpu_swap_cluster:
-    swap_device_t* si[SWAP_NR_ORDERS_MAX]
-    uint64_t offset[SWAP_NR_ORDERS_MAX]
+    swap_device_t* si[SWAP_NR_ORDERS]
+    uint64_t offset[SWAP_NR_ORDERS]
 
 
 cdef struct swap_set_stats:
@@ -150,9 +141,9 @@ cdef struct swap_device_t:
     cluster_list free_clusters
     cluster_list full_clusters
     cluster_list discard_clusters
-    cluster_list nonfull_clusters[SWAP_NR_ORDERS_MAX]
-    cluster_list frag_clusters[SWAP_NR_ORDERS_MAX]
-    uint64_t global_next[SWAP_NR_ORDERS_MAX]   # HDD: global_cluster->next[order]
+    cluster_list nonfull_clusters[SWAP_NR_ORDERS]
+    cluster_list frag_clusters[SWAP_NR_ORDERS]
+    uint64_t global_next[SWAP_NR_ORDERS]   # HDD: global_cluster->next[order]
     swap_globals_t* g
     swap_reclaim_fn reclaim
     void* reclaim_ctx

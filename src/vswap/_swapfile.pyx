@@ -717,7 +717,7 @@ cdef int swap_default_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noe
 cdef void flush_percpu_swap_cluster(swap_device_t* si) noexcept nogil:
     cdef int cpu, o
     for cpu in range(NR_CPUS):
-        for o in range(SWAP_NR_ORDERS_MAX):
+        for o in range(SWAP_NR_ORDERS):
             if si.g.pcp[cpu].si[o] == si:
                 si.g.pcp[cpu].si[o] = NULL
 
@@ -749,7 +749,7 @@ cdef int swap_device_init(swap_device_t* si, uint64_t nr_slots, uint32_t cluster
     clist_init(&si.free_clusters)
     clist_init(&si.full_clusters)
     clist_init(&si.discard_clusters)
-    for i in range(SWAP_NR_ORDERS_MAX):
+    for i in range(SWAP_NR_ORDERS):
         clist_init(&si.nonfull_clusters[i])
         clist_init(&si.frag_clusters[i])
     si.map = <uint8_t*>checked_calloc(padded, 1)
@@ -870,7 +870,7 @@ cdef list _check_device(SwapDevice dev):
     lists = [("free", <size_t>&si.free_clusters, CLUSTER_FLAG_FREE, -1),
              ("full", <size_t>&si.full_clusters, CLUSTER_FLAG_FULL, -1),
              ("discard", <size_t>&si.discard_clusters, CLUSTER_FLAG_DISCARD, -1)]
-    for o in range(SWAP_NR_ORDERS_MAX):
+    for o in range(SWAP_NR_ORDERS):
         if <uint32_t>o >= si.nr_orders:
             if si.nonfull_clusters[o].nr or si.frag_clusters[o].nr:
                 errors.append(f"I4: list of order {o} > max order is not empty")
@@ -923,7 +923,7 @@ cdef list _check_device(SwapDevice dev):
         errors.append(f"I9: device appears {present} times on the avail list")
     # I10
     for cpu in range(NR_CPUS):
-        for o in range(SWAP_NR_ORDERS_MAX):
+        for o in range(SWAP_NR_ORDERS):
             if si.g.pcp[cpu].si[o] != si:
                 continue
             if not (si.flags & SWP_WRITEOK):
@@ -1126,7 +1126,7 @@ cdef class SwapDevice:
         if not 2 <= nr_slots <= 0xFFFFFFFF:
             raise ValueError(f"nr_slots {nr_slots} is outside 2 .. 2**32-1")
         n = nr_slots
-        cs = to_int(cluster_size, 1, SWAPFILE_CLUSTER_MAX, "cluster_size")
+        cs = to_int(cluster_size, 1, SWAPFILE_CLUSTER, "cluster_size")
         if cs & (cs - 1):
             raise ValueError(f"cluster_size {cs} is not a power of two")
         if priority is not None:
@@ -1845,7 +1845,7 @@ cdef class SwapDevices:
         >>> swaps.alloc(order=3), swaps.alloc(order=3)
         ((0, 8), (1, 8))
         """
-        cdef int o, c, max_order = SWAP_NR_ORDERS_MAX - 1
+        cdef int o, c, max_order = SWAP_NR_ORDERS - 1
         cdef uint64_t off
         cdef swap_device_t* si = NULL
         for dev in self._devices:
@@ -1982,7 +1982,7 @@ cdef class SwapDevices:
                 errors.append(f"I9: avail list not sorted by priority: {self.avail}")
         members = {<size_t>&(<SwapDevice>dd).si for dd in self}
         for cpu in range(NR_CPUS):
-            for o in range(SWAP_NR_ORDERS_MAX):
+            for o in range(SWAP_NR_ORDERS):
                 if self.g.pcp[cpu].si[o] != NULL and <size_t>self.g.pcp[cpu].si[o] not in members:
                     errors.append(f"I10: cpu {cpu} order {o} hint names a device not in the set")
         if errors:
@@ -1993,7 +1993,7 @@ cdef class SwapDevices:
         hints = []
         for cpu in range(4):
             hints.append([(self.g.pcp[cpu].si[o].type if self.g.pcp[cpu].si[o] != NULL else None,
-                           self.g.pcp[cpu].offset[o]) for o in range(SWAP_NR_ORDERS_MAX)])
+                           self.g.pcp[cpu].offset[o]) for o in range(SWAP_NR_ORDERS)])
         return {"avail": self.avail, "nr_swap_pages": self.g.nr_swap_pages,
                 "total_swap_pages": self.g.total_swap_pages, "stats": self.stats,
                 "hints": hints, "devices": [d._state() for d in self]}

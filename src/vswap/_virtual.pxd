@@ -23,18 +23,18 @@ from vswap._swapfile cimport swap_device_t, SwapDevice, SwapDevices
 from vswap._xarray cimport xarray_t
 
 
+# The entry encoding, the backing codes (swp_desc's type) and the limits: _swapentry.pxd.
+from vswap._swapentry cimport (
+    SWP_TYPE_SHIFT, SWP_OFFSET_MASK, MAX_SWAPFILES, NR_CPUS, SWAP_NR_ORDERS, SWAPFILE_CLUSTER,
+    FOLIO_MAX, SHADOW_MAX, HANDLE_MAX, VSWAP_ZERO, VSWAP_ZSWAP, VSWAP_SWAPFILE, VSWAP_FOLIO,
+    swp_entry, swap_cache_folio, swap_cache_is_folio, swap_cache_is_shadow,
+    swap_cache_folio_id, swap_cache_order,
+)
+
+
 cdef enum:
     VCLUSTER_SHIFT = 9
-    VCLUSTER_SIZE = 512
-    VSWAP_NR_ORDERS = 10
-    VSWAP_NR_CPUS = 64
-    VSWAP_MAX_TYPES = 32
-
-    # enum swap_type, in the kernel's order
-    VSWAP_SWAPFILE = 0
-    VSWAP_ZERO = 1
-    VSWAP_ZSWAP = 2
-    VSWAP_FOLIO = 3
+    VCLUSTER_SIZE = SWAPFILE_CLUSTER  # a virtual cluster has the slots of a PMD folio
 
     DESC_IN_SWAPCACHE = 1
 
@@ -92,10 +92,10 @@ cdef struct vswap_stats:
 
 cdef struct vswap_t:
     xarray_t map                              # vswap_cluster_map (XA_FLAGS_ALLOC)
-    vlist partial[10]                         # partial_clusters_lists[order]
-    vcluster* pcp[640]                        # per-CPU allocation cache [cpu * 10 + order]
-    vcluster* mru[64]                         # per-CPU MRU lookup cache (mru_cluster_cache)
-    swap_device_t* devs[32]                   # attached physical devices by type
+    vlist partial[SWAP_NR_ORDERS]           # partial_clusters_lists[order]
+    vcluster* pcp[NR_CPUS * SWAP_NR_ORDERS] # per-CPU allocation cache [cpu * orders + order]
+    vcluster* mru[NR_CPUS]                  # per-CPU MRU lookup cache (mru_cluster_cache)
+    swap_device_t* devs[MAX_SWAPFILES]      # attached physical devices by type
     uint64_t* charge                          # memcg swap charge, 65536 counters
     uint64_t max_clusters
     uint64_t nr_clusters

@@ -37,7 +37,7 @@ from vswap._swapfile cimport (
     SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
     swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, swap_default_reclaim,
     swap_devices_claim, swap_devices_release, swap_device_attach, swap_device_detach,
-    swap_cache_only_fn, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK, NR_CPUS,
+    swap_cache_only_fn, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
 )
 from vswap._xarray cimport (
     xa_entry, xa_node, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc, xa_find,
@@ -60,11 +60,7 @@ cdef extern from *:
     unsigned vswap_ctz64(uint64_t x) nogil
     unsigned vswap_popcount64(uint64_t x) nogil
 
-cdef uint64_t OFFSET_MASK = (<uint64_t>1 << 58) - 1
 cdef uint64_t RMAP_MASK = ~SWAP_TABLE_CACHE_ONLY
-cdef uint64_t FOLIO_MAX = <uint64_t>1 << 57
-cdef uint64_t SHADOW_MAX = <uint64_t>1 << 62
-cdef uint64_t HANDLE_MAX = <uint64_t>1 << 62
 cdef uint64_t COUNT_LIMIT = 0xFFFFFFFF
 
 #: The kernel's ``struct xa_node`` (the model's node is smaller, see the XArray docs).
@@ -77,12 +73,6 @@ VSWAP_PRESETS = {
     "new_opt_v2": (True, True, False),
     "cc_v2": (True, True, True),
 }
-
-cdef enum:
-    K_ZERO = 0
-    K_ZSWAP = 1
-    K_SWAPFILE = 2
-    K_FOLIO = 3
 
 _STAT_NAMES = ("lookups", "node_visits", "mru_hits", "mru_misses", "desc_reads", "desc_writes",
                "cluster_locks", "rmap_reads", "rmap_writes", "alloc_scans", "cgroup_checks",
@@ -107,14 +97,6 @@ cdef inline bint d_live(const swp_desc* d) noexcept nogil:
 
 cdef inline bint d_cached(const swp_desc* d) noexcept nogil:
     return (d.flags & DESC_IN_SWAPCACHE) != 0
-
-
-cdef inline bint w_is_folio(uint64_t w) noexcept nogil:
-    return (w & 3) == 2
-
-
-cdef inline uint64_t w_folio(uint64_t folio, int order) noexcept nogil:
-    return (folio << 6) | (<uint64_t>order << 2) | 2
 
 
 cdef inline int order_of(uint64_t nr) noexcept nogil:
@@ -209,7 +191,7 @@ cdef void cluster_destroy(vswap_t* v, vcluster* c) noexcept nogil:
     if c.on_partial:
         partial_del(v, c)
     xa_erase(&v.map, c.id)
-    for i in range(VSWAP_NR_CPUS):
+    for i in range(NR_CPUS):
         if v.mru[i] == c:
             v.mru[i] = NULL
     free(c.desc)
@@ -251,8 +233,8 @@ cdef inline void pb_flush(vswap_t* v, pbatch* b) noexcept nogil:
 
 
 cdef inline void pb_add(vswap_t* v, pbatch* b, uint64_t slot) noexcept nogil:
-    cdef swap_device_t* si = v.devs[slot >> 58]
-    cdef uint64_t off = slot & OFFSET_MASK
+    cdef swap_device_t* si = v.devs[slot >> SWP_TYPE_SHIFT]
+    cdef uint64_t off = slot & SWP_OFFSET_MASK
     if (b.n and b.si == si and off == b.off + b.n
             and (off >> si.cluster_shift) == (b.off >> si.cluster_shift)):
         b.n += 1
@@ -302,8 +284,8 @@ cdef inline void rmap_mark(vswap_t* v, swp_desc* d, bint on) noexcept nogil:
     cdef uint64_t off, w
     if not v.opt_cache_only_bit:
         return
-    si = v.devs[d.backing >> 58]
-    off = d.backing & OFFSET_MASK
+    si = v.devs[d.backing >> SWP_TYPE_SHIFT]
+    off = d.backing & SWP_OFFSET_MASK
     w = swap_table_get(si, off)
     swap_table_set(si, off, (w | SWAP_TABLE_CACHE_ONLY) if on else (w & RMAP_MASK))
     v.st.rmap_writes += 1
@@ -343,7 +325,7 @@ cdef inline uint64_t find_run(const vcluster* c, uint64_t nr) noexcept nogil:
 
 cdef inline void take_run(vswap_t* v, vcluster* c, uint64_t idx, uint64_t nr, uint64_t folio,
                           int order, uint16_t memcg) noexcept nogil:
-    cdef uint64_t i, w = w_folio(folio, order)
+    cdef uint64_t i, w = swap_cache_folio(folio, order)
     cdef swp_desc* d
     for i in range(idx, idx + nr):
         c.bitmap[i >> 6] |= <uint64_t>1 << (i & 63)
@@ -366,7 +348,7 @@ cdef vcluster* new_cluster(vswap_t* v, int order) except? NULL:
     cdef uint64_t i
     try:
         c.desc = <swp_desc*>checked_calloc(VCLUSTER_SIZE, sizeof(swp_desc))
-        if xa_alloc(&v.map, &cid, <xa_entry>c, 1 if order == VSWAP_NR_ORDERS - 1 else 0,
+        if xa_alloc(&v.map, &cid, <xa_entry>c, 1 if order == SWAP_NR_ORDERS - 1 else 0,
                     v.max_clusters - 1):
             free(c.desc)
             free(c)
@@ -391,7 +373,7 @@ cdef uint64_t vs_alloc(vswap_t* v, uint64_t folio, int order, uint16_t memcg,
                        int cpu) except? 0xFFFFFFFFFFFFFFFF:
     """folio_alloc_swap on the virtual layer: the first entry, or 0 when ids ran out."""
     cdef uint64_t nr = <uint64_t>1 << order, idx = VCLUSTER_SIZE
-    cdef vcluster** slot = &v.pcp[cpu * VSWAP_NR_ORDERS + order]
+    cdef vcluster** slot = &v.pcp[cpu * SWAP_NR_ORDERS + order]
     cdef vcluster* c = slot[0]
     if c != NULL:                        # this CPU's cached cluster, its lock only
         v.st.cluster_locks += 1
@@ -521,9 +503,9 @@ cdef int reclaim_folio(vswap_t* v, vcluster* c, uint64_t idx, uint64_t* phys_run
     cdef uint64_t n, base, i, ve, run = 0
     v.st.cluster_locks += 1
     v.st.desc_reads += 1
-    if not d_live(d) or not w_is_folio(d.cache):
+    if not d_live(d) or not swap_cache_is_folio(d.cache):
         return 0
-    n = <uint64_t>1 << ((d.cache >> 2) & 15)
+    n = <uint64_t>1 << swap_cache_order(d.cache)
     base = idx & ~(n - 1)
     ve = (c.id << VCLUSTER_SHIFT) + base
     if ve < v.locked_hi and ve + n > v.locked_lo:      # folio locked (being written out)
@@ -585,11 +567,11 @@ cdef void fsc_core(vswap_t* v, uint64_t e, uint64_t n) noexcept nogil:
 cdef int vswap_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil:
     """The allocator's reclaim hook: rmap -> virtual entry -> free its cache-only folio."""
     cdef vswap_t* v = <vswap_t*>ctx
-    cdef uint64_t w, ve, run = 0, slot = (<uint64_t>si.type << 58) | offset
+    cdef uint64_t w, ve, run = 0, slot = (<uint64_t>si.type << SWP_TYPE_SHIFT) | offset
     cdef vcluster* c
     cdef swp_desc* d
     cdef int r
-    if si.type < 0 or si.type >= VSWAP_MAX_TYPES or v.devs[si.type] != si:
+    if si.type < 0 or si.type >= MAX_SWAPFILES or v.devs[si.type] != si:
         return 0
     v.st.rmap_reads += 1
     w = swap_table_get(si, offset) & RMAP_MASK
@@ -624,19 +606,11 @@ cdef bint vswap_cache_only(void* ctx, swap_device_t* si, uint64_t offset) noexce
 
 
 cdef int lookup_kind(const swp_desc* d, uint64_t* handle) noexcept nogil:
-    cdef int t
-    if w_is_folio(d.cache):
-        handle[0] = d.cache >> 6
-        return K_FOLIO
-    t = d_type(d)
+    if swap_cache_is_folio(d.cache):
+        handle[0] = swap_cache_folio_id(d.cache)
+        return VSWAP_FOLIO
     handle[0] = d.backing
-    if t == VSWAP_ZERO:
-        return K_ZERO
-    if t == VSWAP_ZSWAP:
-        return K_ZSWAP
-    if t == VSWAP_SWAPFILE:
-        return K_SWAPFILE
-    return K_FOLIO
+    return d_type(d)             # the descriptor types are the lookup codes
 
 
 # --- verb cores: the work after validation, shared by the methods and the replay ---
@@ -680,7 +654,7 @@ cdef uint64_t cache_add(vswap_t* v, uint64_t e, uint64_t nr, uint64_t folio, int
     v.st.cluster_locks += 1
     first = c.desc[e & (VCLUSTER_SIZE - 1)].cache
     for i in range(e, e + nr):
-        c.desc[i & (VCLUSTER_SIZE - 1)].cache = w_folio(folio, order)
+        c.desc[i & (VCLUSTER_SIZE - 1)].cache = swap_cache_folio(folio, order)
     v.st.desc_reads += nr
     v.st.desc_writes += nr
     return first
@@ -763,7 +737,7 @@ cdef int write_run(VirtualSwap self, uint64_t e, int o, uint64_t* slot) except -
         d = &c.desc[(e + i) & (VCLUSTER_SIZE - 1)]
         release_backing(&self.v, d, &b)
         d_set_type(d, VSWAP_SWAPFILE)
-        d.backing = (<uint64_t>si.type << 58) | (off + i)
+        d.backing = (<uint64_t>si.type << SWP_TYPE_SHIFT) | (off + i)
         self.v.charge[d.memcgid] += 1
         w = e + i
         if self.v.opt_cache_only_bit and d.swap_count == 0 and d_cached(d):
@@ -773,7 +747,7 @@ cdef int write_run(VirtualSwap self, uint64_t e, int o, uint64_t* slot) except -
     self.v.nr_phys += nr
     self.v.st.rmap_writes += nr
     self.v.st.desc_writes += nr
-    slot[0] = (<uint64_t>si.type << 58) | off
+    slot[0] = (<uint64_t>si.type << SWP_TYPE_SHIFT) | off
     return 0
 
 
@@ -870,7 +844,7 @@ cdef class VirtualSwap:
     cdef void _release(self) noexcept:
         """Detach every device (their own hooks come back) and drop the set."""
         cdef int t
-        for t in range(VSWAP_MAX_TYPES):
+        for t in range(MAX_SWAPFILES):
             self.v.devs[t] = NULL
         for dev in self._devobjs:
             swap_device_detach(<SwapDevice>dev, <void*>&self.v)
@@ -1031,7 +1005,7 @@ cdef class VirtualSwap:
         (4, 5, 3, 0)
         """
         cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
-        cdef int order_ = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef int order_ = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t m = to_u64(memcg, 65536, "memcg")
         cdef int c = <int>to_u64(cpu, NR_CPUS, "cpu")
         cdef uint64_t e
@@ -1054,7 +1028,7 @@ cdef class VirtualSwap:
         """
         arr = as_entries(folios, "folios")
         cdef const uint64_t[:] fv = arr
-        cdef int order_ = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef int order_ = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t m = to_u64(memcg, 65536, "memcg")
         cdef int c = <int>to_u64(cpu, NR_CPUS, "cpu")
         cdef Py_ssize_t i, n = fv.shape[0]
@@ -1084,7 +1058,7 @@ cdef class VirtualSwap:
         >>> vs.swap_duplicate(e); vs.swap_duplicate(e); vs.swap_count(e)
         2
         """
-        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t e = self._range(entry, n, False), i
         cdef vcluster* last = NULL
         cdef swp_desc* d
@@ -1185,7 +1159,7 @@ cdef class VirtualSwap:
         >>> vs.swap_free_nr(e); vs.swap_count(e)
         0
         """
-        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t e = self._range(entry, n, False)
         self._check_counted(e, n)
         put_pass(&self.v, e, n)
@@ -1223,7 +1197,7 @@ cdef class VirtualSwap:
         >>> vs.free_swap_and_cache_nr(e, 4); vs.snapshot()["nr_used"]
         0
         """
-        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t e = self._range(entry, n, False)
         self._check_counted(e, n)
         fsc_core(&self.v, e, n)
@@ -1296,7 +1270,7 @@ cdef class VirtualSwap:
         ... except EntryExists: print("cached")
         cached
         """
-        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t e = self._range(entry, n, False), i
         cdef vcluster* last = NULL
         cdef swp_desc* d
@@ -1321,7 +1295,7 @@ cdef class VirtualSwap:
         77
         """
         cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
-        cdef int o = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t nr = <uint64_t>1 << o
         cdef uint64_t e = self._range(entry, nr, True), i, first
         cdef vcluster* last = NULL
@@ -1332,7 +1306,7 @@ cdef class VirtualSwap:
                 raise_noent(i)
             if not d_cached(d):
                 raise ValueError(f"swap entry {i:#x} was not prepared by swapcache_prepare")
-            if w_is_folio(d.cache):
+            if swap_cache_is_folio(d.cache):
                 raise EntryExists(f"swap entry {i:#x} already holds a folio")
         first = cache_add(&self.v, e, nr, f, o)
         return (first >> 1) if first & 1 else None
@@ -1349,7 +1323,7 @@ cdef class VirtualSwap:
         >>> vs.swap_cache_del_folio(e, order=1, shadow=5); vs.swap_cache_get_shadow(e + 1)
         5
         """
-        cdef int o = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t nr = <uint64_t>1 << o
         cdef uint64_t e = self._range(entry, nr, True), i, w0, sw = 0
         cdef vcluster* last = NULL
@@ -1358,7 +1332,7 @@ cdef class VirtualSwap:
             sw = (to_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
         d = self._live(e)
         w0 = d.cache
-        if not w_is_folio(w0) or (<uint64_t>1 << ((w0 >> 2) & 15)) != nr:
+        if not swap_cache_is_folio(w0) or (<uint64_t>1 << swap_cache_order(w0)) != nr:
             raise_noent(e, f"holds no folio of {nr} pages")
         for i in range(e, e + nr):
             d = vs_peek(&self.v, i, &last)
@@ -1379,7 +1353,7 @@ cdef class VirtualSwap:
         self._live(e)
         self.v.st.desc_reads += 1
         w = vswap_desc(&self.v, e).cache
-        return (w >> 6) if w_is_folio(w) else None
+        return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
         """The workingset shadow of ``entry``, or None (``swap_cache_get_shadow``).
@@ -1409,7 +1383,7 @@ cdef class VirtualSwap:
         >>> vs.snapshot()["nr_used"]
         0
         """
-        cdef int o = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t nr = <uint64_t>1 << o
         cdef uint64_t e = self._range(entry, nr, True), i
         cdef vcluster* last = NULL
@@ -1418,7 +1392,7 @@ cdef class VirtualSwap:
             d = vs_peek(&self.v, i, &last)
             if d == NULL or not d_cached(d):
                 raise_noent(i, "is not in the swap cache")
-            if w_is_folio(d.cache):
+            if swap_cache_is_folio(d.cache):
                 raise EntryExists(f"swap entry {i:#x} still holds a folio")
         cache_put(&self.v, e, nr)
 
@@ -1477,7 +1451,7 @@ cdef class VirtualSwap:
         >>> vs.swap_cache_del_folio(e); vs.lookup(e)
         Lookup(kind='zero', handle=0)
         """
-        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t e = self._range(entry, n, False), i
         cdef vcluster* last = NULL
         for i in range(e, e + n):
@@ -1580,7 +1554,7 @@ cdef class VirtualSwap:
         h = d.backing
         self.v.nr_zswap -= 1
         d_set_type(d, VSWAP_FOLIO)
-        d.backing = (d.cache >> 6) if w_is_folio(d.cache) else 0
+        d.backing = swap_cache_folio_id(d.cache) if swap_cache_is_folio(d.cache) else 0
         return h
 
     def writeback(self, entry, order=0):
@@ -1601,7 +1575,7 @@ cdef class VirtualSwap:
         >>> vs.swap_cache_del_folio(e); vs.lookup(e), vs.writeback(e) == slot
         (Lookup(kind='swapfile', handle=1), True)
         """
-        cdef int o = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t nr = <uint64_t>1 << o
         cdef uint64_t e = self._range(entry, nr, True), i, slot = 0
         cdef vcluster* last = NULL
@@ -1619,7 +1593,7 @@ cdef class VirtualSwap:
     # -- device-level verbs ----------------------------------------------------------------------------
 
     cdef swap_device_t* _device(self, object device) except NULL:
-        cdef uint64_t t = to_u64(device, VSWAP_MAX_TYPES, "device type")
+        cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
         self._sync_devices()
         if self.v.devs[t] == NULL:
             raise ValueError(f"device type {t} is not attached to this design")
@@ -1677,7 +1651,7 @@ cdef class VirtualSwap:
                 continue
             self.v.st.rmap_reads += 1
             w = swap_table_get(si, off) & RMAP_MASK
-            slot = (<uint64_t>t << 58) | off
+            slot = (<uint64_t>t << SWP_TYPE_SHIFT) | off
             c = vs_cluster(&self.v, w >> VCLUSTER_SHIFT) if w else NULL
             if c == NULL:
                 continue
@@ -1689,13 +1663,13 @@ cdef class VirtualSwap:
             self.v.st.desc_writes += 1
             release_backing(&self.v, d, &b)
             d_set_type(d, VSWAP_FOLIO)
-            if w_is_folio(d.cache):
-                d.backing = d.cache >> 6
+            if swap_cache_is_folio(d.cache):
+                d.backing = swap_cache_folio_id(d.cache)
             else:
                 d.backing = w
                 if not d_cached(d):
                     d.flags |= DESC_IN_SWAPCACHE
-                    d.cache = w_folio(w, 0)
+                    d.cache = swap_cache_folio(w, 0)
         pb_flush(&self.v, &b)
         return 0
 
@@ -1723,7 +1697,7 @@ cdef class VirtualSwap:
                "cluster_bitmaps": 64 * self.v.nr_clusters,
                "cluster_map": self.v.map.nr_nodes * XA_NODE_KERNEL_BYTES,
                "phys_bitmaps": 0, "cluster_info": 0, "rmap": 0}
-        for t in range(VSWAP_MAX_TYPES):
+        for t in range(MAX_SWAPFILES):
             si = self.v.devs[t]
             if si == NULL:
                 continue
@@ -1843,10 +1817,10 @@ cdef class VirtualSwap:
                         errors.append(f"{ve:#x}: free descriptor keeps state")
                     continue
                 used += 1
-                if w_is_folio(d.cache):
+                if swap_cache_is_folio(d.cache):
                     if not d_cached(d):
                         errors.append(f"{ve:#x}: folio stored without in_swapcache")
-                    n = <uint64_t>1 << ((d.cache >> 2) & 15)
+                    n = <uint64_t>1 << swap_cache_order(d.cache)
                     base = i & ~(n - 1)
                     for j in range(base, base + n):
                         if c.desc[j].cache != d.cache:
@@ -1857,9 +1831,9 @@ cdef class VirtualSwap:
                 elif d_type(d) == VSWAP_SWAPFILE:
                     nphys += 1
                     charges[d.memcgid] = charges.get(d.memcgid, 0) + 1
-                    t = <int>(d.backing >> 58)
-                    slot = d.backing & OFFSET_MASK
-                    si = self.v.devs[t] if t < VSWAP_MAX_TYPES else NULL
+                    t = <int>(d.backing >> SWP_TYPE_SHIFT)
+                    slot = d.backing & SWP_OFFSET_MASK
+                    si = self.v.devs[t] if t < MAX_SWAPFILES else NULL
                     if si == NULL or slot >= si.max or si.map[slot] != SLOT_USED:
                         errors.append(f"{ve:#x}: physical slot {d.backing:#x} not allocated")
                         continue
@@ -1869,7 +1843,7 @@ cdef class VirtualSwap:
                     want = self.v.opt_cache_only_bit and d.swap_count == 0 and d_cached(d)
                     if bool(w & SWAP_TABLE_CACHE_ONLY) != want:
                         errors.append(f"{ve:#x}: cache-only bit {bool(w >> 63)}, expected {want}")
-        for k in range(VSWAP_NR_ORDERS):
+        for k in range(SWAP_NR_ORDERS):
             c = self.v.partial[k].head
             n = 0
             while c != NULL:
@@ -1883,15 +1857,15 @@ cdef class VirtualSwap:
             if n != self.v.partial[k].nr:
                 errors.append(f"partial[{k}]: {n} clusters, nr {self.v.partial[k].nr}")
         ncached = 0
-        for k in range(VSWAP_NR_CPUS * VSWAP_NR_ORDERS):
+        for k in range(NR_CPUS * SWAP_NR_ORDERS):
             c = self.v.pcp[k]
             if c != NULL:
                 ncached += 1
-                if not c.cached or c.order != k % VSWAP_NR_ORDERS or c.id not in seen:
+                if not c.cached or c.order != k % SWAP_NR_ORDERS or c.id not in seen:
                     errors.append(f"pcp[{k}]: cluster {c.id} misfiled")
         if ncached != sum(1 for cid, ptr in self._clusters() if (<vcluster*><uint64_t>ptr).cached):
             errors.append("a cached cluster is not in any per-CPU cache")
-        for k in range(VSWAP_NR_CPUS):
+        for k in range(NR_CPUS):
             if self.v.mru[k] != NULL and self.v.mru[k].id not in seen:
                 errors.append(f"mru[{k}] names a freed cluster")
         if len(seen) != self.v.nr_clusters:
@@ -1905,7 +1879,7 @@ cdef class VirtualSwap:
         for m, n in charges.items():
             if self.v.charge[<int>m] != n:
                 errors.append(f"memcg {m}: charged {self.v.charge[<int>m]}, {n} slots")
-        for t in range(VSWAP_MAX_TYPES):
+        for t in range(MAX_SWAPFILES):
             si = self.v.devs[t]
             if si == NULL:
                 continue
@@ -1952,7 +1926,7 @@ cdef class VirtualSwap:
                                                              d.swap_count, d.memcgid,
                                                              int(d_cached(d)))
         partial = {}
-        for k in range(VSWAP_NR_ORDERS):
+        for k in range(SWAP_NR_ORDERS):
             ids = []
             c = self.v.partial[k].head
             while c != NULL:
@@ -1960,9 +1934,9 @@ cdef class VirtualSwap:
                 c = c.next
             if ids:
                 partial[k] = ids
-        pcp = {(k // VSWAP_NR_ORDERS, k % VSWAP_NR_ORDERS): self.v.pcp[k].id
-               for k in range(VSWAP_NR_CPUS * VSWAP_NR_ORDERS) if self.v.pcp[k] != NULL}
-        mru = {k: self.v.mru[k].id for k in range(VSWAP_NR_CPUS) if self.v.mru[k] != NULL}
+        pcp = {(k // SWAP_NR_ORDERS, k % SWAP_NR_ORDERS): self.v.pcp[k].id
+               for k in range(NR_CPUS * SWAP_NR_ORDERS) if self.v.pcp[k] != NULL}
+        mru = {k: self.v.mru[k].id for k in range(NR_CPUS) if self.v.mru[k] != NULL}
         charge = {}
         for k in range(65536):
             if self.v.charge[k]:

@@ -23,26 +23,24 @@ from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.swapfile import (NR_CPUS, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK, SwapDevices,
                                       swap_device_attach, swap_device_detach,
                                       swap_devices_claim, swap_devices_release)
+from vswap.swapentry import (FOLIO_MAX, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWP_OFFSET_MASK,
+                             SWP_TYPE_SHIFT, VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP,
+                             swap_cache_folio, swap_cache_folio_id, swap_cache_is_folio,
+                             swap_cache_is_shadow, swap_cache_order)
 
 __all__ = ["DirectSwap", "SWAP_COUNT_LIMIT"]
 
-OFFSET_MASK = (1 << 58) - 1
 TB_VALUE = ~SWAP_TABLE_CACHE_ONLY & ((1 << 64) - 1)
-FOLIO_MAX = 1 << 57
-SHADOW_MAX = 1 << 62
-HANDLE_MAX = 1 << 62
 SWAP_COUNT_LIMIT = 63 * 128 ** 3 - 1
 PAGE_SHIFT = 12
 CONT_LEVELS = 3
-MAX_TYPES = 32
-K_ZERO, K_ZSWAP, K_SWAPFILE, K_FOLIO = range(4)
 _STAT_NAMES = ("table_reads", "table_writes", "cluster_locks", "zswap_walks", "scans",
                "pte_walked", "fast_frees", "slots_freed", "folios_reclaimed",
                "cont_pages_allocated")
 
 
 def _mkentry(t, off):
-    return (t << 58) | off
+    return (t << SWP_TYPE_SHIFT) | off
 
 
 def _u64(v, limit, what):
@@ -50,18 +48,6 @@ def _u64(v, limit, what):
     if v < 0 or v >= limit:
         raise ValueError(f"{what} {v} is outside 0 .. {limit - 1}")
     return v
-
-
-def _tb_is_folio(w):
-    return (w & 3) == 2
-
-
-def _tb_is_shadow(w):
-    return (w & 1) == 1
-
-
-def _tb_folio(folio, order):
-    return (folio << 6) | (order << 2) | 2
 
 
 def _raise(kind, t, off, what=""):
@@ -107,7 +93,7 @@ class DirectSwap(SwapSpace):
             raise RuntimeError("DirectSwap is already initialised")
         swap_devices_claim(swaps, self)
         self._swaps = swaps
-        self._devs = [None] * MAX_TYPES
+        self._devs = [None] * MAX_SWAPFILES
         self._nr_seen = 0
         self._zswap = {}
         self.st = dict.fromkeys(_STAT_NAMES, 0)
@@ -248,9 +234,9 @@ class DirectSwap(SwapSpace):
     def _try_to_reclaim(self, t, dv, off):
         self.st["cluster_locks"] += 1
         w = self._tb_read(dv, off)
-        if not _tb_is_folio(w):
+        if not swap_cache_is_folio(w):
             return 0
-        n = 1 << ((w >> 2) & 15)
+        n = 1 << swap_cache_order(w)
         if n > dv.si.cs:                    # not a word this design wrote (set_table)
             return 0
         base = off & ~(n - 1)
@@ -265,7 +251,7 @@ class DirectSwap(SwapSpace):
 
     def _reclaim_hook(self, si, offset):
         t = si._type
-        if t < 0 or t >= MAX_TYPES:
+        if t < 0 or t >= MAX_SWAPFILES:
             return 0
         dv = self._devs[t]
         if dv is None or dv.si is not si or offset >= dv.max or dv.swap_map[offset] == 0:
@@ -311,16 +297,16 @@ class DirectSwap(SwapSpace):
         e = self._entry(entry)
         n = self._nr(nr) if mode == 0 else self._order(nr) if mode == 1 else 1
         dv = self._range(e, n, mode == 1)
-        t, off = e >> 58, e & OFFSET_MASK
+        t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         for i in range(off, off + n):
             if dv.swap_map[i] == 0 or (need_count and self._count(dv, i) == 0):
                 _raise("noent", t, i, "is free or has a swap count of 0" if need_count else "")
         return e, n, t, dv, off
 
     def _range(self, e, nr, aligned):
-        t, off = e >> 58, e & OFFSET_MASK
+        t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         self._check_open()
-        if t >= MAX_TYPES or self._devs[t] is None:
+        if t >= MAX_SWAPFILES or self._devs[t] is None:
             raise ValueError(f"swap entry {e:#x}: type {t} names no device of this design")
         dv = self._devs[t]
         if nr == 0:
@@ -340,7 +326,7 @@ class DirectSwap(SwapSpace):
 
     @staticmethod
     def _nr(nr):
-        return _u64(nr, 1 << 58, "nr")
+        return _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
 
     @staticmethod
     def _order(order):
@@ -363,7 +349,7 @@ class DirectSwap(SwapSpace):
             if dv is not None:
                 swap_device_detach(dv.si, self)
         swap_devices_release(self._swaps, self)
-        self._devs = [None] * MAX_TYPES
+        self._devs = [None] * MAX_SWAPFILES
         self._swaps = None
         self._nr_seen = 0
         self._closed = True
@@ -418,7 +404,7 @@ class DirectSwap(SwapSpace):
             return 0
         dv = self._devs[t]
         self.st["cluster_locks"] += 1
-        w = _tb_folio(folio, order)
+        w = swap_cache_folio(folio, order)
         for i in range(off, off + nr):
             dv.swap_map[i] = SWAP_HAS_CACHE
             dv.swap_cgroup[i] = memcg
@@ -472,8 +458,8 @@ class DirectSwap(SwapSpace):
             if e >> 63:
                 raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
             dv = self._range(e, 1, False)
-            if dv.swap_map[e & OFFSET_MASK] == 0:
-                _raise("noent", e >> 58, e & OFFSET_MASK)
+            if dv.swap_map[e & SWP_OFFSET_MASK] == 0:
+                _raise("noent", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK)
         srt = sorted(vals)
         i, n = 0, len(srt)
         while i < n:
@@ -481,18 +467,18 @@ class DirectSwap(SwapSpace):
             while j < n and srt[j] == srt[i]:
                 j += 1
             k, e = j - i, srt[i]
-            c = self._count(self._devs[e >> 58], e & OFFSET_MASK)
+            c = self._count(self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
             if dup and c + k > SWAP_COUNT_LIMIT:
-                _raise("overflow", e >> 58, e & OFFSET_MASK)
+                _raise("overflow", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK)
             if need_count and c < k:
-                _raise("noent", e >> 58, e & OFFSET_MASK, "has a swap count of 0")
+                _raise("noent", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK, "has a swap count of 0")
             i = j
         return vals
 
     def swap_duplicate_many(self, entries):
         """See :meth:`vswap.DirectSwap.swap_duplicate_many`. O(n log n)."""
         for e in self._check_batch(entries, False, True):
-            self._dup(e >> 58, self._devs[e >> 58], e & OFFSET_MASK, 1)
+            self._dup(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, 1)
 
     def swap_free_nr(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.swap_free_nr`. O(nr)."""
@@ -508,8 +494,8 @@ class DirectSwap(SwapSpace):
         """See :meth:`vswap.DirectSwap.swap_free_many`. O(n log n)."""
         for e in self._check_batch(entries, True, False):
             self.st["cluster_locks"] += 1
-            off = e & OFFSET_MASK
-            self._put_range(e >> 58, self._devs[e >> 58], off, off + 1)
+            off = e & SWP_OFFSET_MASK
+            self._put_range(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], off, off + 1)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.free_swap_and_cache_nr`. O(nr)."""
@@ -524,9 +510,9 @@ class DirectSwap(SwapSpace):
             e = vals[i]
             j = i + 1
             while j < n and vals[j] == e + (j - i) and \
-                    (e & OFFSET_MASK) + (j - i) < self._devs[e >> 58].max:
+                    (e & SWP_OFFSET_MASK) + (j - i) < self._devs[e >> SWP_TYPE_SHIFT].max:
                 j += 1
-            self._fsc_core(e >> 58, self._devs[e >> 58], e & OFFSET_MASK, j - i)
+            self._fsc_core(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, j - i)
             i = j
 
     def swap_count(self, entry):
@@ -545,7 +531,7 @@ class DirectSwap(SwapSpace):
         """See :meth:`vswap.DirectSwap.swapcache_prepare`. O(nr)."""
         e, n = self._entry(entry), self._nr(nr)
         dv = self._range(e, n, False)
-        t, off = e >> 58, e & OFFSET_MASK
+        t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         for i in range(off, off + n):
             if dv.swap_map[i] == 0:
                 _raise("noent", t, i)
@@ -565,14 +551,14 @@ class DirectSwap(SwapSpace):
         f = _u64(folio, FOLIO_MAX, "folio")
         nr = self._order(order)
         dv = self._range(e, nr, True)
-        t, off = e >> 58, e & OFFSET_MASK
+        t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         o = nr.bit_length() - 1
         for i in range(off, off + nr):
             if dv.swap_map[i] == 0:
                 _raise("noent", t, i)
             if not dv.swap_map[i] & SWAP_HAS_CACHE:
                 _raise("notprep", t, i)
-            if _tb_is_folio(dv.si._table_get(i)):
+            if swap_cache_is_folio(dv.si._table_get(i)):
                 _raise("exist", t, i, "already holds a folio")
         self.st["cluster_locks"] += 1
         first = 0
@@ -580,23 +566,23 @@ class DirectSwap(SwapSpace):
             w = self._tb_read(dv, i)
             if i == off:
                 first = w
-            self._tb_write(dv, i, _tb_folio(f, o) | (w & SWAP_TABLE_CACHE_ONLY))
+            self._tb_write(dv, i, swap_cache_folio(f, o) | (w & SWAP_TABLE_CACHE_ONLY))
         first &= TB_VALUE
-        return (first >> 1) if _tb_is_shadow(first) else None
+        return (first >> 1) if swap_cache_is_shadow(first) else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
         """See :meth:`vswap.DirectSwap.swap_cache_del_folio`. O(2**order)."""
         e = self._entry(entry)
         nr = self._order(order)
         dv = self._range(e, nr, True)
-        t, off = e >> 58, e & OFFSET_MASK
+        t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         sw = 0
         if shadow is not None:
             sw = (_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
         if dv.swap_map[off] == 0:
             _raise("noent", t, off)
         w0 = dv.si._table_get(off) & TB_VALUE
-        if not _tb_is_folio(w0) or (1 << ((w0 >> 2) & 15)) != nr:
+        if not swap_cache_is_folio(w0) or (1 << swap_cache_order(w0)) != nr:
             _raise("noent", t, off, f"holds no folio of {nr} pages")
         for i in range(off, off + nr):
             if dv.si._table_get(i) & TB_VALUE != w0:
@@ -609,25 +595,25 @@ class DirectSwap(SwapSpace):
         """See :meth:`vswap.DirectSwap.swap_cache_get_folio`. O(1)."""
         *_, dv, off = self._used(entry, None, 2, False)
         w = self._tb_read(dv, off) & TB_VALUE
-        return (w >> 6) if _tb_is_folio(w) else None
+        return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
         """See :meth:`vswap.DirectSwap.swap_cache_get_shadow`. O(1)."""
         *_, dv, off = self._used(entry, None, 2, False)
         w = self._tb_read(dv, off) & TB_VALUE
-        return (w >> 1) if _tb_is_shadow(w) else None
+        return (w >> 1) if swap_cache_is_shadow(w) else None
 
     def put_swap_folio(self, entry, order=0):
         """See :meth:`vswap.DirectSwap.put_swap_folio`. O(2**order)."""
         e = self._entry(entry)
         nr = self._order(order)
         dv = self._range(e, nr, True)
-        t, off = e >> 58, e & OFFSET_MASK
+        t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         all_only = True
         for i in range(off, off + nr):
             if not dv.swap_map[i] & SWAP_HAS_CACHE:
                 _raise("noent", t, i, "is not in the swap cache")
-            if _tb_is_folio(dv.si._table_get(i)):
+            if swap_cache_is_folio(dv.si._table_get(i)):
                 _raise("exist", t, i, "still holds a folio")
             if dv.swap_map[i] != SWAP_HAS_CACHE:
                 all_only = False
@@ -644,16 +630,16 @@ class DirectSwap(SwapSpace):
 
     def _kind(self, t, dv, off):
         w = self._tb_read(dv, off) & TB_VALUE
-        if _tb_is_folio(w):
-            return K_FOLIO, w >> 6
+        if swap_cache_is_folio(w):
+            return VSWAP_FOLIO, swap_cache_folio_id(w)
         if dv.zeromap[off]:
-            return K_ZERO, 0
+            return VSWAP_ZERO, 0
         if dv.nr_zswap:
             self.st["zswap_walks"] += 1
             h = self._zswap.get(_mkentry(t, off))
             if h is not None:
-                return K_ZSWAP, h
-        return K_SWAPFILE, _mkentry(t, off)
+                return VSWAP_ZSWAP, h
+        return VSWAP_SWAPFILE, _mkentry(t, off)
 
     def lookup(self, entry):
         """See :meth:`vswap.DirectSwap.lookup`. O(1)."""
@@ -664,7 +650,7 @@ class DirectSwap(SwapSpace):
     def lookup_many(self, entries):
         """See :meth:`vswap.DirectSwap.lookup_many`. O(n)."""
         vals = self._check_batch(entries, False, False)
-        res = [self._kind(e >> 58, self._devs[e >> 58], e & OFFSET_MASK) for e in vals]
+        res = [self._kind(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK) for e in vals]
         return (np.array([k for k, _ in res], dtype=np.uint8),
                 np.array([h for _, h in res], dtype=np.uint64))
 
@@ -709,7 +695,7 @@ class DirectSwap(SwapSpace):
             if h >= HANDLE_MAX:
                 raise ValueError(f"zswap handle {h} is outside 0 .. {HANDLE_MAX - 1}")
         for e, h in zip(vals, hs):
-            self._zswap_put(e >> 58, self._devs[e >> 58], e & OFFSET_MASK, h)
+            self._zswap_put(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, h)
 
     def zswap_load(self, entry):
         """See :meth:`vswap.DirectSwap.zswap_load`. O(1)."""
@@ -735,7 +721,7 @@ class DirectSwap(SwapSpace):
     # -- device-level verbs ---------------------------------------------------------------------
 
     def _device(self, device):
-        t = _u64(device, MAX_TYPES, "device type")
+        t = _u64(device, MAX_SWAPFILES, "device type")
         self._check_open()
         if self._devs[t] is None:
             raise ValueError(f"device type {t} is not attached to this design")
@@ -766,9 +752,9 @@ class DirectSwap(SwapSpace):
             pe = operator.index(pe)
             if pe <= 0 or pe >= (1 << 63):
                 continue
-            if pe >> 58 != t:
+            if pe >> SWP_TYPE_SHIFT != t:
                 continue
-            off = pe & OFFSET_MASK
+            off = pe & SWP_OFFSET_MASK
             if off >= dv.max or dv.swap_map[off] == 0:
                 _raise("noent", t, off if off < dv.max else 0, "in the page tables is not allocated")
             refs[off] = refs.get(off, 0) + 1
@@ -792,7 +778,7 @@ class DirectSwap(SwapSpace):
             else:
                 del page_tables[vpn]
             self.st["cluster_locks"] += 1
-            off = pe & OFFSET_MASK
+            off = pe & SWP_OFFSET_MASK
             self._put_range(t, dv, off, off + 1)
         for off in range(dv.max):
             self.st["scans"] += 1
@@ -864,10 +850,10 @@ class DirectSwap(SwapSpace):
                 if w & SWAP_TABLE_CACHE_ONLY and m != SWAP_HAS_CACHE:
                     errors.append(f"{t}:{off}: cache-only bit with map {m:#x}")
                 w &= TB_VALUE
-                if _tb_is_folio(w):
+                if swap_cache_is_folio(w):
                     if not m & SWAP_HAS_CACHE:
                         errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
-                    n = 1 << ((w >> 2) & 15)
+                    n = 1 << swap_cache_order(w)
                     if n > dv.si.cs:
                         errors.append(f"{t}:{off}: folio order {(w >> 2) & 15} > cluster")
                         continue

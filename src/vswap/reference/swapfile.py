@@ -20,16 +20,13 @@ import weakref
 import numpy as np
 
 from vswap.errors import NoEntry, NoSpace
+from vswap.swapentry import (MAX_SWAPFILES, NR_CPUS, SWAP_NR_ORDERS, SWAP_TABLE_CACHE_ONLY,
+                             SWAPFILE_CLUSTER)
 
 __all__ = ["SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS",
            "DEF_SWAP_PRIO", "MAX_SWAPFILES"]
 
-SWAP_TABLE_CACHE_ONLY = 1 << 63
-NR_CPUS = 64
 DEF_SWAP_PRIO = -1
-MAX_SWAPFILES = 32
-SWAP_NR_ORDERS_MAX = 10
-SWAPFILE_CLUSTER_MAX = 512
 SWAP_TABLE_CACHE_MAX = 16
 
 NONE, FREE, NONFULL, FRAG, FULL, DISCARD = range(6)
@@ -62,8 +59,8 @@ class _Globals:
     """``percpu_swap_cluster``, ``nr_swap_pages``, ``total_swap_pages``, ``swap_avail_head``."""
 
     def __init__(self):
-        self.pcp_si = [[None] * SWAP_NR_ORDERS_MAX for _ in range(NR_CPUS)]
-        self.pcp_offset = [[0] * SWAP_NR_ORDERS_MAX for _ in range(NR_CPUS)]
+        self.pcp_si = [[None] * SWAP_NR_ORDERS for _ in range(NR_CPUS)]
+        self.pcp_offset = [[0] * SWAP_NR_ORDERS for _ in range(NR_CPUS)]
         self.nr_swap_pages = 0
         self.total_swap_pages = 0
         self.avail = []
@@ -113,7 +110,7 @@ class SwapDevice:
         nr_slots = operator.index(nr_slots)
         if not 2 <= nr_slots <= 0xFFFFFFFF:
             raise ValueError(f"nr_slots {nr_slots} is outside 2 .. 2**32-1")
-        cs = _to_int(cluster_size, 1, SWAPFILE_CLUSTER_MAX, "cluster_size")
+        cs = _to_int(cluster_size, 1, SWAPFILE_CLUSTER, "cluster_size")
         if cs & (cs - 1):
             raise ValueError(f"cluster_size {cs} is not a power of two")
         if priority is not None:
@@ -163,9 +160,9 @@ class SwapDevice:
         self.map = bytearray(padded)
         self.ci = [_Cluster() for _ in range(nr_clusters)]
         self.free_clusters, self.full_clusters, self.discard_clusters = [], [], []
-        self.nonfull_clusters = [[] for _ in range(SWAP_NR_ORDERS_MAX)]
-        self.frag_clusters = [[] for _ in range(SWAP_NR_ORDERS_MAX)]
-        self.global_next = [0] * SWAP_NR_ORDERS_MAX
+        self.nonfull_clusters = [[] for _ in range(SWAP_NR_ORDERS)]
+        self.frag_clusters = [[] for _ in range(SWAP_NR_ORDERS)]
+        self.global_next = [0] * SWAP_NR_ORDERS
         self.map[0] = SLOT_BAD
         for b in bad:
             self.map[b] = SLOT_BAD
@@ -554,7 +551,7 @@ class SwapDevice:
     def _flush_percpu_swap_cluster(self):
         for cpu in range(NR_CPUS):
             row = self.g.pcp_si[cpu]
-            for o in range(SWAP_NR_ORDERS_MAX):
+            for o in range(SWAP_NR_ORDERS):
                 if row[o] is self:
                     row[o] = None
 
@@ -989,7 +986,7 @@ def _check_device(si):
     if sum(d is si for d in si.g.avail) != (1 if si.on_avail else 0):
         errors.append("I9: device appears a wrong number of times on the avail list")
     for cpu in range(NR_CPUS):
-        for o in range(SWAP_NR_ORDERS_MAX):
+        for o in range(SWAP_NR_ORDERS):
             if si.g.pcp_si[cpu][o] is not si:
                 continue
             if not si.flags & SWP_WRITEOK:
@@ -1072,7 +1069,7 @@ class SwapDevices:
 
     def alloc(self, order=0, cpu=0):
         """Allocate ``2**order`` slots on some device; return ``(type, offset)``."""
-        max_order = SWAP_NR_ORDERS_MAX - 1
+        max_order = SWAP_NR_ORDERS - 1
         for dev in self._devices:
             if dev is not None:
                 dev._check_usable(True)
@@ -1149,7 +1146,7 @@ class SwapDevices:
             errors.append(f"I9: avail list not sorted by priority: {self.avail}")
         members = set(map(id, self))
         for cpu in range(NR_CPUS):
-            for o in range(SWAP_NR_ORDERS_MAX):
+            for o in range(SWAP_NR_ORDERS):
                 d = self.g.pcp_si[cpu][o]
                 if d is not None and id(d) not in members:
                     errors.append(f"I10: cpu {cpu} order {o} hint names a device not in the set")

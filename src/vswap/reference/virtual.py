@@ -24,21 +24,17 @@ from vswap.reference.swapfile import (swap_device_attach, swap_device_detach, sw
 from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
                                       SwapDevices)
 from vswap.reference.xarray import XArray
+from vswap.swapentry import (FOLIO_MAX, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWAP_NR_ORDERS,
+                             SWAPFILE_CLUSTER, SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VSWAP_FOLIO,
+                             VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP, swap_cache_folio,
+                             swap_cache_folio_id, swap_cache_is_folio, swap_cache_order)
 
 __all__ = ["VirtualSwap", "VSWAP_PRESETS", "SWP_DESC_BYTES"]
 
-SHIFT = 9
-SIZE = 512
-NR_ORDERS = 10
-MAX_TYPES = 32
-OFFSET_MASK = (1 << 58) - 1
+SHIFT = 9                      # VCLUSTER_SHIFT
+SIZE = SWAPFILE_CLUSTER        # VCLUSTER_SIZE
 RMAP_MASK = SWAP_TABLE_CACHE_ONLY - 1
-FOLIO_MAX = 1 << 57
-SHADOW_MAX = 1 << 62
-HANDLE_MAX = 1 << 62
 COUNT_LIMIT = 0xFFFFFFFF
-SWAPFILE, ZERO, ZSWAP, FOLIO = range(4)
-K_ZERO, K_ZSWAP, K_SWAPFILE, K_FOLIO = range(4)
 SWP_DESC_BYTES = 24
 XA_NODE_KERNEL_BYTES = 576
 VSWAP_PRESETS = {
@@ -66,7 +62,7 @@ class _Desc:
         self.count = 0
         self.memcg = 0
         self.cached = False
-        self.type = SWAPFILE
+        self.type = VSWAP_ZERO         # code 0: a free descriptor's flags are all zero
 
     @property
     def live(self):
@@ -90,13 +86,6 @@ class _Cluster:
     def has_room(self):
         return self.count + (1 << self.order) <= SIZE
 
-
-def _is_folio(w):
-    return (w & 3) == 2
-
-
-def _w_folio(folio, order):
-    return (folio << 6) | (order << 2) | 2
 
 
 class _PBatch:
@@ -129,10 +118,10 @@ class VirtualSwap(SwapSpace):
             raise ValueError("max_clusters must be at least 1")
         swap_devices_claim(swaps, self)
         self._map = XArray(track_free=True)
-        self._partial = [[] for _ in range(NR_ORDERS)]
+        self._partial = [[] for _ in range(SWAP_NR_ORDERS)]
         self._pcp = {}
         self._mru = [None] * NR_CPUS
-        self._devs = [None] * MAX_TYPES
+        self._devs = [None] * MAX_SWAPFILES
         self._charge = {}
         self.max_clusters = mc
         self.nr_clusters = 0
@@ -165,7 +154,7 @@ class VirtualSwap(SwapSpace):
             if dv is not None:
                 swap_device_detach(dv, self)
         swap_devices_release(self._swaps, self)
-        self._devs = [None] * MAX_TYPES
+        self._devs = [None] * MAX_SWAPFILES
         self._swaps = None
         self._nr_seen = 0
         self._closed = True
@@ -296,8 +285,8 @@ class VirtualSwap(SwapSpace):
             b.n = 0
 
     def _pb_add(self, b, slot):
-        si = self._devs[slot >> 58]
-        off = slot & OFFSET_MASK
+        si = self._devs[slot >> SWP_TYPE_SHIFT]
+        off = slot & SWP_OFFSET_MASK
         if b.n and b.si is si and off == b.off + b.n and (off >> si.shift) == (b.off >> si.shift):
             b.n += 1
             return
@@ -305,12 +294,12 @@ class VirtualSwap(SwapSpace):
         b.si, b.off, b.n = si, off, 1
 
     def _release(self, d, b):
-        if d.type == SWAPFILE:
+        if d.type == VSWAP_SWAPFILE:
             self._pb_add(b, d.backing)
             self._charge[d.memcg] -= 1
             if not self._charge[d.memcg]:
                 del self._charge[d.memcg]
-        elif d.type == ZSWAP:
+        elif d.type == VSWAP_ZSWAP:
             self.nr_zswap -= 1
         d.backing = 0
 
@@ -330,8 +319,8 @@ class VirtualSwap(SwapSpace):
     def _rmap_mark(self, d, on):
         if not self.opt_bit:
             return
-        si = self._devs[d.backing >> 58]
-        off = d.backing & OFFSET_MASK
+        si = self._devs[d.backing >> SWP_TYPE_SHIFT]
+        off = d.backing & SWP_OFFSET_MASK
         tb = si.ci[off >> si.shift].table
         i = off & (si.cs - 1)
         tb[i] = (tb[i] | SWAP_TABLE_CACHE_ONLY) if on else (tb[i] & RMAP_MASK)
@@ -347,18 +336,18 @@ class VirtualSwap(SwapSpace):
         return SIZE
 
     def _take(self, c, idx, nr, folio, order, memcg):
-        w = _w_folio(folio, order)
+        w = swap_cache_folio(folio, order)
         for i in range(idx, idx + nr):
             c.bitmap[i] = True
             d = c.desc[i]
-            d.backing, d.cache, d.count, d.memcg, d.cached, d.type = folio, w, 0, memcg, True, FOLIO
+            d.backing, d.cache, d.count, d.memcg, d.cached, d.type = folio, w, 0, memcg, True, VSWAP_FOLIO
         self.st["desc_writes"] += nr
         c.count += nr
         c.refcnt += nr
         self.nr_used += nr
 
     def _new_cluster(self, order):
-        lo = 1 if order == NR_ORDERS - 1 else 0
+        lo = 1 if order == SWAP_NR_ORDERS - 1 else 0
         c = _Cluster(0, order)
         try:
             cid = self._map.alloc(c, lo, self.max_clusters - 1)
@@ -440,7 +429,7 @@ class VirtualSwap(SwapSpace):
             self.st["cluster_locks"] += 1
             for i in range(cur, ce):
                 d = c.desc[i & (SIZE - 1)]
-                if d.count == 0 and d.type == SWAPFILE:
+                if d.count == 0 and d.type == VSWAP_SWAPFILE:
                     self._rmap_mark(d, False)
                 d.count += 1
             self.st["desc_reads"] += ce - cur
@@ -468,7 +457,7 @@ class VirtualSwap(SwapSpace):
                             run, run_memcg = idx, d.memcg
                         nrun += 1
                         continue
-                    if d.type == SWAPFILE:
+                    if d.type == VSWAP_SWAPFILE:
                         self._rmap_mark(d, True)
                     only = True
                 if nrun:
@@ -487,9 +476,9 @@ class VirtualSwap(SwapSpace):
         d = c.desc[idx]
         self.st["cluster_locks"] += 1
         self.st["desc_reads"] += 1
-        if not d.live or not _is_folio(d.cache):
+        if not d.live or not swap_cache_is_folio(d.cache):
             return 0, 0
-        n = 1 << ((d.cache >> 2) & 15)
+        n = 1 << swap_cache_order(d.cache)
         base = idx & ~(n - 1)
         ve = (c.id << SHIFT) + base
         lo, hi = self.locked
@@ -501,7 +490,7 @@ class VirtualSwap(SwapSpace):
         run = 0
         for i in range(base, base + n):
             d = c.desc[i]
-            if phys_at and d.type == SWAPFILE and d.backing == phys_at + run:
+            if phys_at and d.type == VSWAP_SWAPFILE and d.backing == phys_at + run:
                 run += 1
             d.cache = 0
             d.cached = False
@@ -540,9 +529,9 @@ class VirtualSwap(SwapSpace):
 
     def _reclaim_hook(self, si, offset):
         t = si._type
-        if t < 0 or t >= MAX_TYPES or self._devs[t] is not si:
+        if t < 0 or t >= MAX_SWAPFILES or self._devs[t] is not si:
             return 0
-        slot = (t << 58) | offset
+        slot = (t << SWP_TYPE_SHIFT) | offset
         self.st["rmap_reads"] += 1
         w = si._table_get(offset) & RMAP_MASK
         if w == 0:
@@ -551,7 +540,7 @@ class VirtualSwap(SwapSpace):
         if c is None:
             return 0
         d = c.desc[w & (SIZE - 1)]
-        if not d.live or d.type != SWAPFILE or d.backing != slot:
+        if not d.live or d.type != VSWAP_SWAPFILE or d.backing != slot:
             return 0
         r, run = self._reclaim_folio(c, w & (SIZE - 1), slot)
         if r > 0:
@@ -566,13 +555,13 @@ class VirtualSwap(SwapSpace):
             return False
         d = self._desc(w)
         self.st["desc_reads"] += 1
-        return d is not None and d.count == 0 and d.cached and d.type == SWAPFILE
+        return d is not None and d.count == 0 and d.cached and d.type == VSWAP_SWAPFILE
 
     @staticmethod
     def _kind(d):
-        if _is_folio(d.cache):
-            return K_FOLIO, d.cache >> 6
-        return {ZERO: K_ZERO, ZSWAP: K_ZSWAP, SWAPFILE: K_SWAPFILE, FOLIO: K_FOLIO}[d.type], d.backing
+        if swap_cache_is_folio(d.cache):
+            return VSWAP_FOLIO, swap_cache_folio_id(d.cache)
+        return d.type, d.backing             # the descriptor types are the lookup codes
 
     # -- configuration ----------------------------------------------------------------------
 
@@ -608,7 +597,7 @@ class VirtualSwap(SwapSpace):
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.VirtualSwap.folio_alloc_swap`."""
         f = _u64(folio, FOLIO_MAX, "folio")
-        o = _u64(order, NR_ORDERS, "order")
+        o = _u64(order, SWAP_NR_ORDERS, "order")
         m = _u64(memcg, 65536, "memcg")
         c = _u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
@@ -620,7 +609,7 @@ class VirtualSwap(SwapSpace):
     def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.VirtualSwap.folio_alloc_swap_many`."""
         arr = _as_entries(folios, "folios")
-        o = _u64(order, NR_ORDERS, "order")
+        o = _u64(order, SWAP_NR_ORDERS, "order")
         m = _u64(memcg, 65536, "memcg")
         c = _u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
@@ -638,7 +627,7 @@ class VirtualSwap(SwapSpace):
 
     def swap_duplicate(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.swap_duplicate`."""
-        n = _u64(nr, 1 << 58, "nr")
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         for i in range(e, e + n):
             d = self._peek(i)
@@ -685,7 +674,7 @@ class VirtualSwap(SwapSpace):
 
     def swap_free_nr(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.swap_free_nr`."""
-        n = _u64(nr, 1 << 58, "nr")
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         self._check_counted(e, n)
         self._put_pass(e, n)
@@ -697,7 +686,7 @@ class VirtualSwap(SwapSpace):
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.free_swap_and_cache_nr`."""
-        n = _u64(nr, 1 << 58, "nr")
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         self._check_counted(e, n)
         self._fsc(e, n)
@@ -732,7 +721,7 @@ class VirtualSwap(SwapSpace):
 
     def swapcache_prepare(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.swapcache_prepare`."""
-        n = _u64(nr, 1 << 58, "nr")
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         end = e + n
         for i in range(e, end):
@@ -754,7 +743,7 @@ class VirtualSwap(SwapSpace):
     def swap_cache_add_folio(self, entry, folio, order=0):
         """See :meth:`vswap.VirtualSwap.swap_cache_add_folio`."""
         f = _u64(folio, FOLIO_MAX, "folio")
-        o = _u64(order, NR_ORDERS, "order")
+        o = _u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         e = self._range(entry, nr, True)
         for i in range(e, e + nr):
@@ -763,27 +752,27 @@ class VirtualSwap(SwapSpace):
                 raise NoEntry(f"swap entry {i:#x} is not allocated")
             if not d.cached:
                 raise ValueError(f"swap entry {i:#x} was not prepared by swapcache_prepare")
-            if _is_folio(d.cache):
+            if swap_cache_is_folio(d.cache):
                 raise EntryExists(f"swap entry {i:#x} already holds a folio")
         c = self._cluster(e >> SHIFT)
         self.st["cluster_locks"] += 1
         first = c.desc[e & (SIZE - 1)].cache
         for i in range(e, e + nr):
-            c.desc[i & (SIZE - 1)].cache = _w_folio(f, o)
+            c.desc[i & (SIZE - 1)].cache = swap_cache_folio(f, o)
         self.st["desc_reads"] += nr
         self.st["desc_writes"] += nr
         return (first >> 1) if first & 1 else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
         """See :meth:`vswap.VirtualSwap.swap_cache_del_folio`."""
-        o = _u64(order, NR_ORDERS, "order")
+        o = _u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         e = self._range(entry, nr, True)
         sw = 0
         if shadow is not None:
             sw = (_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
         w0 = self._live(e).cache
-        if not _is_folio(w0) or (1 << ((w0 >> 2) & 15)) != nr:
+        if not swap_cache_is_folio(w0) or (1 << swap_cache_order(w0)) != nr:
             raise NoEntry(f"swap entry {e:#x} holds no folio of {nr} pages")
         for i in range(e, e + nr):
             d = self._peek(i)
@@ -801,7 +790,7 @@ class VirtualSwap(SwapSpace):
         self._live(e)
         self.st["desc_reads"] += 1
         w = self._desc(e).cache
-        return (w >> 6) if _is_folio(w) else None
+        return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
         """See :meth:`vswap.VirtualSwap.swap_cache_get_shadow`."""
@@ -813,7 +802,7 @@ class VirtualSwap(SwapSpace):
 
     def put_swap_folio(self, entry, order=0):
         """See :meth:`vswap.VirtualSwap.put_swap_folio`."""
-        o = _u64(order, NR_ORDERS, "order")
+        o = _u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         e = self._range(entry, nr, True)
         all_only = True
@@ -821,7 +810,7 @@ class VirtualSwap(SwapSpace):
             d = self._peek(i)
             if d is None or not d.cached:
                 raise NoEntry(f"swap entry {i:#x} is not in the swap cache")
-            if _is_folio(d.cache):
+            if swap_cache_is_folio(d.cache):
                 raise EntryExists(f"swap entry {i:#x} still holds a folio")
             if d.count:
                 all_only = False
@@ -862,7 +851,7 @@ class VirtualSwap(SwapSpace):
 
     def zero_store(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.zero_store`."""
-        n = _u64(nr, 1 << 58, "nr")
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         end = e + n
         for i in range(e, end):
@@ -876,7 +865,7 @@ class VirtualSwap(SwapSpace):
             for i in range(cur, ce):
                 d = c.desc[i & (SIZE - 1)]
                 self._release(d, b)
-                d.type = ZERO
+                d.type = VSWAP_ZERO
             self.st["desc_writes"] += ce - cur
             cur = ce
         self._pb_flush(b)
@@ -888,7 +877,7 @@ class VirtualSwap(SwapSpace):
         self.st["desc_writes"] += 1
         self._release(d, b)
         self._pb_flush(b)
-        d.type = ZSWAP
+        d.type = VSWAP_ZSWAP
         d.backing = h
         self.nr_zswap += 1
 
@@ -918,7 +907,7 @@ class VirtualSwap(SwapSpace):
         self._live(e)
         self.st["desc_reads"] += 1
         d = self._desc(e)
-        return d.backing if d.type == ZSWAP else None
+        return d.backing if d.type == VSWAP_ZSWAP else None
 
     def zswap_invalidate(self, entry):
         """See :meth:`vswap.VirtualSwap.zswap_invalidate`."""
@@ -926,19 +915,19 @@ class VirtualSwap(SwapSpace):
         self._live(e)
         self.st["desc_reads"] += 1
         d = self._desc(e)
-        if d.type != ZSWAP:
+        if d.type != VSWAP_ZSWAP:
             return None
         self.st["cluster_locks"] += 1
         self.st["desc_writes"] += 1
         h = d.backing
         self.nr_zswap -= 1
-        d.type = FOLIO
-        d.backing = (d.cache >> 6) if _is_folio(d.cache) else 0
+        d.type = VSWAP_FOLIO
+        d.backing = swap_cache_folio_id(d.cache) if swap_cache_is_folio(d.cache) else 0
         return h
 
     def writeback(self, entry, order=0):
         """See :meth:`vswap.VirtualSwap.writeback`."""
-        o = _u64(order, NR_ORDERS, "order")
+        o = _u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         e = self._range(entry, nr, True)
         for i in range(e, e + nr):
@@ -947,7 +936,7 @@ class VirtualSwap(SwapSpace):
         contiguous = True
         for i in range(e, e + nr):
             d = self._peek(i)
-            if d.type != SWAPFILE or d.backing != slot0 + (i - e):
+            if d.type != VSWAP_SWAPFILE or d.backing != slot0 + (i - e):
                 contiguous = False
                 break
         self._sync_devices()
@@ -973,8 +962,8 @@ class VirtualSwap(SwapSpace):
         for i in range(nr):
             d = c.desc[(e + i) & (SIZE - 1)]
             self._release(d, b)
-            d.type = SWAPFILE
-            d.backing = (t << 58) | (off + i)
+            d.type = VSWAP_SWAPFILE
+            d.backing = (t << SWP_TYPE_SHIFT) | (off + i)
             self._charge[d.memcg] = self._charge.get(d.memcg, 0) + 1
             w = e + i
             if self.opt_bit and d.count == 0 and d.cached:
@@ -984,12 +973,12 @@ class VirtualSwap(SwapSpace):
         self.nr_phys += nr
         self.st["rmap_writes"] += nr
         self.st["desc_writes"] += nr
-        return (t << 58) | off
+        return (t << SWP_TYPE_SHIFT) | off
 
     # -- device-level verbs ----------------------------------------------------------------------
 
     def _device(self, device):
-        t = _u64(device, MAX_TYPES, "device type")
+        t = _u64(device, MAX_SWAPFILES, "device type")
         self._sync_devices()
         if self._devs[t] is None:
             raise ValueError(f"device type {t} is not attached to this design")
@@ -1012,25 +1001,25 @@ class VirtualSwap(SwapSpace):
                 continue
             self.st["rmap_reads"] += 1
             w = si._table_get(off) & RMAP_MASK
-            slot = (t << 58) | off
+            slot = (t << SWP_TYPE_SHIFT) | off
             c = self._cluster(w >> SHIFT) if w else None
             if c is None:
                 continue
             d = c.desc[w & (SIZE - 1)]
             self.st["desc_reads"] += 1
-            if not d.live or d.type != SWAPFILE or d.backing != slot:
+            if not d.live or d.type != VSWAP_SWAPFILE or d.backing != slot:
                 continue
             self.st["cluster_locks"] += 1
             self.st["desc_writes"] += 1
             self._release(d, b)
-            d.type = FOLIO
-            if _is_folio(d.cache):
-                d.backing = d.cache >> 6
+            d.type = VSWAP_FOLIO
+            if swap_cache_is_folio(d.cache):
+                d.backing = swap_cache_folio_id(d.cache)
             else:
                 d.backing = w
                 if not d.cached:
                     d.cached = True
-                    d.cache = _w_folio(w, 0)
+                    d.cache = swap_cache_folio(w, 0)
         self._pb_flush(b)
         return 0
 
@@ -1098,26 +1087,26 @@ class VirtualSwap(SwapSpace):
                     errors.append(f"{ve:#x}: bitmap {c.bitmap[i]} but live {d.live}")
                     continue
                 if not d.live:
-                    if d.backing or d.cache or d.memcg or d.type != SWAPFILE:
+                    if d.backing or d.cache or d.memcg or d.type != VSWAP_ZERO:
                         errors.append(f"{ve:#x}: free descriptor keeps state")
                     continue
                 used += 1
-                if _is_folio(d.cache):
+                if swap_cache_is_folio(d.cache):
                     if not d.cached:
                         errors.append(f"{ve:#x}: folio stored without in_swapcache")
-                    n = 1 << ((d.cache >> 2) & 15)
+                    n = 1 << swap_cache_order(d.cache)
                     base = i & ~(n - 1)
                     if (base, d.cache) not in runs_checked:
                         runs_checked.add((base, d.cache))
                         if any(c.desc[j].cache != d.cache for j in range(base, base + n)):
                             errors.append(f"{ve:#x}: folio run at {base} broken")
-                if d.type == ZSWAP:
+                if d.type == VSWAP_ZSWAP:
                     nz += 1
-                elif d.type == SWAPFILE:
+                elif d.type == VSWAP_SWAPFILE:
                     nphys += 1
                     charges[d.memcg] = charges.get(d.memcg, 0) + 1
-                    t, slot = d.backing >> 58, d.backing & OFFSET_MASK
-                    si = self._devs[t] if t < MAX_TYPES else None
+                    t, slot = d.backing >> SWP_TYPE_SHIFT, d.backing & SWP_OFFSET_MASK
+                    si = self._devs[t] if t < MAX_SWAPFILES else None
                     if si is None or slot >= si.max or si.map[slot] != SLOT_USED:
                         errors.append(f"{ve:#x}: physical slot {d.backing:#x} not allocated")
                         continue
@@ -1127,7 +1116,7 @@ class VirtualSwap(SwapSpace):
                     want = self.opt_bit and d.count == 0 and d.cached
                     if bool(w & SWAP_TABLE_CACHE_ONLY) != want:
                         errors.append(f"{ve:#x}: cache-only bit, expected {want}")
-        for k in range(NR_ORDERS):
+        for k in range(SWAP_NR_ORDERS):
             for c in self._partial[k]:
                 if not c.on_partial or c.order != k or c.id not in seen:
                     errors.append(f"partial[{k}]: cluster {c.id} misfiled")
