@@ -189,7 +189,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                      "compare swap designs on the seed report's workloads.",
                      epilog="Without a command: this help, exit status 2.")
     parser.add_argument("--version", action="version", version=f"vswap {vswap.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{compare,record,selfcheck}")
+    sub = parser.add_subparsers(dest="command", metavar="{compare,record,selfcheck,metadata}")
 
     cmp = sub.add_parser("compare", help="replay a workload through the swap designs",
                          description="Replay a workload through the swap designs and print the "
@@ -241,7 +241,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                          "SwapDevice, DirectSwap, VirtualSwap, the replay) against its "
                          "reference twin; exit status 1 on a difference.")
     chk.add_argument("--seed", type=int, default=0, help="random seed of the self-check")
-    return parser, {"compare": cmp, "record": rec, "selfcheck": chk}
+    from vswap.metadata import add_metadata_parser
+    return parser, {"compare": cmp, "record": rec, "selfcheck": chk,
+                    "metadata": add_metadata_parser(sub)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         return _compare(subparsers["compare"], args)
     if args.command == "record":
         return _record(subparsers["record"], args)
+    if args.command == "metadata":
+        return args.run(args)
     print(f"vswap {vswap.__version__} (compiled core: {vswap.XArray.__module__})")
     return 0 if selfcheck(seed=args.seed) else 1
 
