@@ -303,8 +303,9 @@ def add_metadata_parser(sub: Any) -> argparse.ArgumentParser:
     >>> import argparse
     >>> from vswap.metadata import add_metadata_parser
     >>> p = argparse.ArgumentParser(); sub = p.add_subparsers(dest="command")
-    >>> args = p.parse_args(["metadata", "--sizes", "1T"]); args.sizes
-    '1T'
+    >>> _ = add_metadata_parser(sub)
+    >>> args = p.parse_args(["metadata", "--sizes", "1T"]); args.sizes, args.json
+    ('1T', None)
     """
     p = sub.add_parser("metadata", help="metadata bytes per design at each usage level",
                        description="Kernel-equivalent swap metadata of every design at 0, 25, "
