@@ -20,7 +20,7 @@ MODE = ("debug" if DEBUG else "release") + (f"-{SANITIZE}" if SANITIZE else "")
 
 # One extension per kernel concept; ``vswap._core`` is the entry point that
 # re-exports them.
-MODULES = ["_xarray", "_swapfile", "_direct", "_virtual", "_replay", "_core"]
+MODULES = ["_xarray", "_swapfile", "_direct", "_virtual", "_swaptable", "_replay", "_core"]
 
 DIRECTIVES = {
     "language_level": 3,

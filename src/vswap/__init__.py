@@ -18,6 +18,7 @@ try:
     from vswap._core import XA_NODE_BYTES, XA_VALUE_MAX, XArray
     from vswap._core import DEF_SWAP_PRIO, NR_CPUS, SWAP_TABLE_CACHE_ONLY, SwapDevice, SwapDevices
     from vswap._core import DirectSwap, VirtualSwap
+    from vswap._core import SwapTableP4
     from vswap.protocol import Lookup, PageTable, SwapSpace
 except ImportError as exc:  # pragma: no cover - only on a broken install
     raise ImportError(
@@ -38,6 +39,7 @@ __all__ = [
     "SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS", "DEF_SWAP_PRIO",
     "DirectSwap", "SwapSpace", "Lookup", "PageTable",
     "VirtualSwap",
+    "SwapTableP4",
 ]
 
 

@@ -13,9 +13,11 @@ globals().update(XArray=XArray)
 globals().update(SwapDevice=SwapDevice, SwapDevices=SwapDevices)
 globals().update(DirectSwap=DirectSwap)
 globals().update(VirtualSwap=VirtualSwap)
+globals().update(SwapTableP4=SwapTableP4)
 
 __all__ = ["XArray", "XA_NODE_BYTES", "XA_VALUE_MAX"]
 __all__ += ["SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS", "DEF_SWAP_PRIO",
             "MAX_SWAPFILES"]
 __all__ += ["DirectSwap"]
 __all__ += ["VirtualSwap"]
+__all__ += ["SwapTableP4"]

@@ -119,10 +119,12 @@ def _p3(slots, used, pcl, vcl, backing):
 
 def _p4(slots, used, pcl, vcl, backing):
     # No swap_map, no swap_cgroup, no zeromap: 48 B per cluster static, then
-    # the table and the memcg_table of each cluster in use.
+    # the table of each cluster in use and the memcg_table of each cluster
+    # holding an entry (the header's cluster has a table but no memcg ids
+    # until an entry lands there).
     return {"cluster_info": P4_CLUSTER_INFO_BYTES * -(-slots // CLUSTER_SLOTS),
             "swap_table": TABLE_WORD_BYTES * CLUSTER_SLOTS * pcl,
-            "memcg_table": MEMCG_ID_BYTES * CLUSTER_SLOTS * pcl,
+            "memcg_table": MEMCG_ID_BYTES * CLUSTER_SLOTS * vcl,
             "zswap_tree": ZSWAP_TREE_BYTES * used if backing == "zswap" else 0}
 
 
@@ -206,8 +208,8 @@ def metadata_table(designs: Any = None, sizes: Any = SIZES,
 
     >>> from vswap.metadata import metadata_table
     >>> row = metadata_table(["swaptable_p4"], ["1T"], [0.0])[0]
-    >>> row["backing"], row["bytes"]     # 24 MiB + the header cluster's two tables
-    ('zswap', [25170944])
+    >>> row["backing"], row["bytes"]     # 24 MiB + the header cluster's table
+    ('zswap', [25169920])
     """
     designs = list(LAYOUTS) if designs is None else list(designs)
     return [{"size": size, "backing": backing, "design": d,

@@ -17,6 +17,7 @@ protocol (:mod:`vswap.protocol`) is pure Python and shared by both.
 from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 from vswap.protocol import Lookup, PageTable, SwapSpace
 from vswap.reference.direct import DirectSwap
+from vswap.reference.swaptable import SwapTableP4
 from vswap.reference.virtual import VirtualSwap
 from vswap.reference.swapfile import (
     DEF_SWAP_PRIO,
@@ -45,4 +46,5 @@ __all__ = [
     "Lookup",
     "PageTable",
     "VirtualSwap",
+    "SwapTableP4",
 ]
