@@ -205,7 +205,7 @@ def test_selfcheck_version_and_no_command(capsys):
     status, out, _ = run(capsys, "--version")
     assert status == 0 and out.strip() == f"vswap {vswap.__version__}"
     status, out, _ = run(capsys)
-    assert status == 2 and "{compare,record,selfcheck}" in out and "Without a command" in out
+    assert status == 2 and "{compare,record,selfcheck,metadata}" in out and "Without a command" in out
 
 
 def test_python_dash_m_vswap_reports_errors_without_a_traceback():

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from vswap import DirectSwap, SwapDevice, SwapDevices, VirtualSwap, XArray
+from vswap import DirectSwap, SwapDevice, SwapDevices, SwapTableP4, VirtualSwap, XArray
 from vswap.__main__ import main
 from vswap.metadata import LAYOUTS, format_table, metadata_bytes, metadata_table, xa_nodes
 
@@ -193,3 +193,15 @@ def test_module_examples():
         runner.run(test)
         n += len(test.examples)
     assert runner.summarize(verbose=False).failed == 0 and n >= 8
+
+
+@pytest.mark.parametrize("backing", ["zswap", "disk"])
+@pytest.mark.parametrize("used", [0, 1, 511, 512, 3000, 4095])
+def test_swaptable_p4_layout_is_its_footprint(backing, used):
+    p4 = SwapTableP4(SwapDevices([SwapDevice(SLOTS, cluster_size=512)]))
+    fill(p4, used, backing)
+    fp = p4.memory_footprint()
+    want = metadata_bytes("swaptable_p4", SLOTS * 4096, used / SLOTS, backing)
+    for key in ("cluster_info", "swap_table", "memcg_table", "zswap_tree"):
+        assert fp[key] == want[key], key
+    assert fp["total"] == want["total"] and fp["extend_table"] == 0

@@ -6,9 +6,10 @@ from typing_extensions import disjoint_base
 
 from vswap.protocol import Lookup, SwapSpace
 
-__all__ = ["SwapTableP4", "SWAP_COUNT_LIMIT"]
+__all__ = ["SwapTableP4", "SWAP_COUNT_LIMIT", "WORD_LAYOUT"]
 
 SWAP_COUNT_LIMIT: int
+WORD_LAYOUT: dict[str, int]
 
 @disjoint_base
 class SwapTableP4(SwapSpace):

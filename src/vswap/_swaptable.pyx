@@ -47,10 +47,17 @@ from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
 from vswap.protocol import check_uint64_array as as_entries
 
-__all__ = ["SwapTableP4", "SWAP_COUNT_LIMIT"]
+__all__ = ["SwapTableP4", "SWAP_COUNT_LIMIT", "WORD_LAYOUT"]
 
 #: Largest swap count an entry can reach (the extend table's unsigned int).
 SWAP_COUNT_LIMIT = P4_COUNT_LIMIT
+#: The table word's layout and limits (``_swaptable.pxd``), for the parity test
+#: against the reference model's constants.
+WORD_LAYOUT = {"SWP_TB_COUNT_SHIFT": SWP_TB_COUNT_SHIFT, "SWP_TB_COUNT_MAX": SWP_TB_COUNT_MAX,
+               "SWP_TB_ZERO": SWP_TB_ZERO, "SWP_TB_PIN": SWP_TB_PIN,
+               "SWP_TB_PAYLOAD": SWP_TB_PAYLOAD, "P4_FOLIO_MAX": P4_FOLIO_MAX,
+               "P4_SHADOW_MAX": P4_SHADOW_MAX, "SWAP_COUNT_LIMIT": P4_COUNT_LIMIT,
+               "P4_CLUSTER_INFO_BYTES": P4_CLUSTER_INFO_BYTES}
 
 cdef enum:
     DS_ENOENT = -2

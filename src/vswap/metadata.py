@@ -43,6 +43,7 @@ import json
 import sys
 from typing import Any
 
+from vswap.reference.swaptable import P4_CLUSTER_INFO_BYTES
 from vswap.reference.virtual import SWP_DESC_BYTES, XA_NODE_KERNEL_BYTES
 
 __all__ = [
@@ -54,8 +55,6 @@ PAGE_SIZE = 4096
 CLUSTER_SLOTS = 512
 #: 6.18 ``swap_cluster_info`` (lock, count, flags, order, list, table pointer).
 CLUSTER_INFO_BYTES = 32
-#: Phase IV ``swap_cluster_info``: the only static metadata left [P4v5].
-P4_CLUSTER_INFO_BYTES = 48
 #: Phase IV per-cluster ``memcg_table``: one memcg id (2 B) per slot [P4v5].
 MEMCG_ID_BYTES = 2
 #: A swap table word (and STE's virtual-table word).

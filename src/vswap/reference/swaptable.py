@@ -47,9 +47,9 @@ __all__ = ["SwapTableP4", "SWAP_COUNT_LIMIT", "SWP_TB_COUNT_SHIFT", "SWP_TB_COUN
 
 SWP_TB_COUNT_SHIFT = 59
 SWP_TB_COUNT_MAX = 15
-SWP_TB_ZERO = 1 << 58
-SWP_TB_PIN = 1 << 57
-SWP_TB_PAYLOAD = (1 << 57) - 1
+SWP_TB_ZERO = 1 << (SWP_TB_COUNT_SHIFT - 1)
+SWP_TB_PIN = 1 << (SWP_TB_COUNT_SHIFT - 2)
+SWP_TB_PAYLOAD = SWP_TB_PIN - 1
 P4_FOLIO_MAX = 1 << 51
 P4_SHADOW_MAX = 1 << 56
 #: The extend table holds ``unsigned int`` counts.
