@@ -25,6 +25,7 @@ COMPILED = {
     vswap.XArray: None,
     vswap.SwapDevice: lambda obj: obj.__init__(1),
     vswap.SwapDevices: lambda obj: obj.__init__([object()]),
+    vswap.SwapDesign: lambda obj: obj.__init__(42),
     vswap.DirectSwap: lambda obj: obj.__init__(42),
     vswap.VirtualSwap: lambda obj: obj.__init__(vswap.SwapDevices(), max_clusters=0),
 }
@@ -62,7 +63,7 @@ def states(cls):
         except CLEAR:
             pass
         yield "half-built", obj
-    if hasattr(cls, "close"):
+    if cls in (vswap.DirectSwap, vswap.VirtualSwap):
         obj = cls(vswap.SwapDevices([vswap.SwapDevice(64, cluster_size=16)]))
         obj.close()
         yield "closed", obj

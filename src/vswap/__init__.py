@@ -17,6 +17,7 @@ from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 try:
     from vswap._core import XA_NODE_BYTES, XA_VALUE_MAX, XArray
     from vswap._core import DEF_SWAP_PRIO, NR_CPUS, SWAP_TABLE_CACHE_ONLY, SwapDevice, SwapDevices
+    from vswap._core import SwapDesign
     from vswap._core import DirectSwap, VirtualSwap
     from vswap._core import SwapTableP4
     from vswap.protocol import Lookup, PageTable, SwapSpace
@@ -37,7 +38,7 @@ __all__ = [
     "XA_NODE_BYTES",
     "XA_VALUE_MAX",
     "SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS", "DEF_SWAP_PRIO",
-    "DirectSwap", "SwapSpace", "Lookup", "PageTable",
+    "SwapDesign", "DirectSwap", "SwapSpace", "Lookup", "PageTable",
     "VirtualSwap",
     "SwapTableP4",
 ]

@@ -18,7 +18,7 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint64_t
 
-from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice, SwapDevices
+from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice, SwapDevices, SwapDesign
 from vswap._xarray cimport xarray_t
 
 
@@ -78,17 +78,9 @@ cdef int direct_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept 
 cdef uint64_t direct_count(const direct_dev_t* dv, uint64_t off) noexcept nogil
 
 
-cdef class DirectSwap:
+cdef class DirectSwap(SwapDesign):
     cdef direct_t d
-    cdef SwapDevices _swaps
-    cdef tuple _devobjs           # a tuple: the collector cannot clear it (the si pointers stay valid)
-    cdef Py_ssize_t _nr_seen
-    cdef uint64_t _cluster_size   # the set's cluster size (0 before a device is attached)
-    cdef bint _closed             # close() ran: the set and devices are released
-    cdef object __weakref__
-    cdef void _release(self) noexcept
-    cdef int _check_open(self) except -1
-    cdef int _sync_devices(self) except -1
+    cdef void _drop_devices(self) noexcept
     cdef int _attach(self, int t, SwapDevice dev) except -1
     cdef direct_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL
     cdef direct_dev_t* _used(self, object entry, object nr, int mode, bint need_count,

@@ -33,7 +33,7 @@ from vswap._mem cimport checked_calloc
 from vswap._swapfile cimport (
     SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
     swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, swap_default_reclaim,
-    swap_devices_claim, swap_devices_release, swap_device_attach, swap_device_detach,
+    SwapDesign,
     SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
 )
 from vswap._xarray cimport (
@@ -468,7 +468,7 @@ cdef object raise_err(int err, int t, uint64_t off, str what=""):
 # no_gc_clear: __dealloc__ restores each device's reclaim hook, so the
 # references to the devices must survive a garbage-collector pass.
 @cython.no_gc_clear
-cdef class DirectSwap:
+cdef class DirectSwap(SwapDesign):
     """The mainline 6.19 swap design: an entry is its physical slot.
 
     ``swaps`` is the :class:`~vswap.SwapDevices` set whose devices hold the
@@ -492,70 +492,27 @@ cdef class DirectSwap:
 
     def __cinit__(self):
         memset(&self.d, 0, sizeof(direct_t))
-        self._devobjs = ()
+        self._ctx = <void*>&self.d
+        self._reclaim = direct_reclaim
+        self._cache_only = NULL          # the allocator tests SWAP_TABLE_CACHE_ONLY itself
+        self._ops = <void*>&DIRECT_OPS
 
     def __init__(self, swaps):
-        if not isinstance(swaps, SwapDevices):
-            raise TypeError(f"swaps must be a vswap.SwapDevices, not {type(swaps).__name__}")
-        if self._swaps is not None or self._closed:
-            raise RuntimeError("DirectSwap is already initialised")
-        swap_devices_claim(swaps, <void*>&self.d, "DirectSwap")   # ValueError: another design's
-        self._swaps = swaps
+        self._claim(swaps)               # ValueError if another design holds the set
         self._sync_devices()
 
     def __dealloc__(self):
-        self._release()
+        self._release_devices()
 
-    cdef void _release(self) noexcept:
-        """Detach every device (their own hooks come back), free the metadata, drop the set."""
+    cdef void _drop_devices(self) noexcept:
         cdef int t
         for t in range(MAX_SWAPFILES):
             if self.d.devs[t].si != NULL:
                 dev_release(&self.d.devs[t])
-        for dev in self._devobjs:
-            swap_device_detach(<SwapDevice>dev, <void*>&self.d)
-        swap_devices_release(self._swaps, <void*>&self.d)
-        self._devobjs = ()
-        self._swaps = None
-        self._nr_seen = 0
-        self._cluster_size = 0
-
-    cdef int _check_open(self) except -1:
-        if self._swaps is None:
-            raise RuntimeError("DirectSwap is closed" if self._closed
-                               else "DirectSwap is not initialised")
-        return 0
-
-    def close(self):
-        """Release the devices: their hooks are restored and they may join another design.
-
-        The design's metadata is freed and every later call raises
-        RuntimeError (the slots stay allocated on the devices). Called on
-        collection too; ``with DirectSwap(...) as ds:`` closes on exit.
-        Closing twice does nothing. Runtime complexity: O(devices).
-
-        >>> from vswap import DirectSwap, VirtualSwap, SwapDevice, SwapDevices
-        >>> swaps = SwapDevices([SwapDevice(64, cluster_size=16)])
-        >>> ds = DirectSwap(swaps); ds.close(); VirtualSwap(swaps).swaps is swaps
-        True
-        """
-        if self._swaps is not None:
-            self._release()
-            self._closed = True
-
-    def __enter__(self):
-        """The design itself; :meth:`close` on exit. Runtime complexity: O(1)."""
-        self._check_open()
-        return self
-
-    def __exit__(self, *exc):
-        """:meth:`close`. Runtime complexity: O(devices)."""
-        self.close()
-        return False
 
     cdef int _attach(self, int t, SwapDevice dev) except -1:
+        """Allocate the device's swap_map, swap_cgroup, zeromap and continuation index."""
         cdef swap_device_t* si = &dev.si
-        cdef direct_dev_t* dv = &self.d.devs[t]
         cdef direct_dev_t nd
         memset(&nd, 0, sizeof(direct_dev_t))
         xa_init(&nd.zswap)
@@ -568,31 +525,11 @@ cdef class DirectSwap:
             nd.zeromap = <uint64_t*>checked_calloc((si.max + 63) >> 6, sizeof(uint64_t))
             nd.cont = <uint8_t**>checked_calloc(nd.nr_map_pages * SWAP_CONT_LEVELS,
                                                  sizeof(uint8_t*))
-        except MemoryError:
-            dev_release(&nd)
-            raise
-        try:
-            swap_device_attach(dev, <void*>&self.d, "DirectSwap", direct_reclaim, NULL)
+            SwapDesign._attach(self, t, dev)
         except BaseException:
             dev_release(&nd)
             raise
-        dv[0] = nd
-        self._cluster_size = si.cluster_size
-        return 0
-
-    cdef int _sync_devices(self) except -1:
-        """Attach every device of the set not attached yet. O(devices) when the set grew."""
-        cdef list devs
-        cdef int t
-        self._check_open()
-        devs = self._swaps._devices
-        if len(devs) == self._nr_seen:
-            return 0
-        for t in range(len(devs)):
-            if devs[t] is not None and self.d.devs[t].si == NULL:
-                self._attach(t, <SwapDevice>devs[t])
-                self._devobjs += (devs[t],)
-        self._nr_seen = len(devs)
+        self.d.devs[t] = nd
         return 0
 
     cdef direct_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL:
@@ -647,32 +584,6 @@ cdef class DirectSwap:
         return <uint64_t>1 << to_u64(order, 10, "order")
 
     # -- swapon / allocation ------------------------------------------------------------
-
-    @property
-    def swaps(self):
-        """The :class:`~vswap.SwapDevices` set the slots come from. Runtime complexity: O(1).
-
-        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> swaps = SwapDevices([SwapDevice(64, cluster_size=16)])
-        >>> DirectSwap(swaps).swaps is swaps
-        True
-        """
-        return self._swaps
-
-    def swapon(self, device):
-        """Add a :class:`~vswap.SwapDevice` to the set and attach to it; return its type.
-
-        Runtime complexity: O(slots of the device).
-
-        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> ds = DirectSwap(SwapDevices())
-        >>> ds.swapon(SwapDevice(64, cluster_size=16)), ds.swapon(SwapDevice(64, cluster_size=16))
-        (0, 1)
-        """
-        self._check_open()
-        t = self._swaps.swapon(device)
-        self._sync_devices()
-        return t
 
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """Allocate ``2**order`` aligned entries cached with ``folio``; return the first.
@@ -1609,19 +1520,6 @@ cdef class DirectSwap:
                               None if z == 0 else xa_to_value(z))
             devices[t] = {"slots": slots, "cont_pages": dv.nr_cont_pages, "nr_zswap": dv.nr_zswap}
         return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
-
-    def __vswap_ops__(self):
-        """The C verb table the compiled replay calls (see ``vswap/_swapops.pxd``).
-
-        A PyCapsule named ``"vswap.swap_ops"``; the functions take this
-        object as their first argument. Runtime complexity: O(1).
-
-        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)])).__vswap_ops__()  # doctest: +ELLIPSIS
-        <capsule object "vswap.swap_ops" at ...>
-        """
-        self._sync_devices()
-        return PyCapsule_New(<void*>&DIRECT_OPS, "vswap.swap_ops", NULL)
 
     def __repr__(self):
         return (f"DirectSwap(devices={sum(1 for t in range(MAX_SWAPFILES) if self.d.devs[t].si != NULL)}, "

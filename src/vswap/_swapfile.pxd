@@ -227,6 +227,31 @@ cdef class SwapDevices:
 # close or collection, detach each device (the saved hooks come back) and
 # release the set. ``owner`` is the design's C state, unique while it lives.
 
+cdef class SwapDesign:
+    # What both designs (DirectSwap, VirtualSwap) do alike with their devices:
+    # claim the set, attach each device (its hooks: reclaim, cache_only, ctx),
+    # release them all on close or collection, and publish the C verb table.
+    # A design sets the fields below in its __cinit__ and overrides _attach
+    # (per-device state; it calls SwapDesign._attach) and _drop_devices.
+    cdef SwapDevices _swaps
+    cdef tuple _devobjs           # a tuple: the collector cannot clear it (the si pointers stay valid)
+    cdef Py_ssize_t _nr_seen
+    cdef uint64_t _cluster_size   # the set's cluster size (0 before a device is attached)
+    cdef bint _closed             # close() ran: the set and devices are released
+    cdef void* _ctx               # the design's C state: owner token and hooks' context
+    cdef str _kind                # the design's name, in messages
+    cdef swap_reclaim_fn _reclaim
+    cdef swap_cache_only_fn _cache_only
+    cdef void* _ops               # the C verb table (a swap_ops of _swapops.pxd)
+    cdef object __weakref__
+    cdef int _claim(self, object swaps) except -1
+    cdef int _check_open(self) except -1
+    cdef int _sync_devices(self) except -1
+    cdef int _attach(self, int t, SwapDevice dev) except -1
+    cdef void _drop_devices(self) noexcept
+    cdef void _release_devices(self) noexcept
+
+
 cdef int swap_devices_claim(SwapDevices swaps, void* owner, str name) except -1
 cdef void swap_devices_release(SwapDevices swaps, void* owner) noexcept
 cdef int swap_device_attach(SwapDevice dev, void* owner, str name, swap_reclaim_fn reclaim,

@@ -15,8 +15,10 @@ The model is single-threaded: every lock of the kernel is uncontended, so
 background works (discard, full-cluster reclaim) run when called.
 """
 
+cimport cython
 from cpython.long cimport PyLong_AsLongAndOverflow, PyLong_AsLongLongAndOverflow
 from cpython.number cimport PyNumber_Index
+from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
@@ -27,7 +29,7 @@ import numpy as np
 
 from vswap.errors import NoEntry, NoSpace
 
-__all__ = ["SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS",
+__all__ = ["SwapDevice", "SwapDevices", "SwapDesign", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS",
            "DEF_SWAP_PRIO", "MAX_SWAPFILES"]
 
 #: Bit 63 of a table word: the slot is held only by the swap cache, so the
@@ -2000,3 +2002,147 @@ cdef class SwapDevices:
 
     def __repr__(self):
         return f"SwapDevices({list(self)!r})"
+
+
+# no_gc_clear: releasing restores each device's hooks, so the references to
+# the devices must survive a garbage-collector pass.
+@cython.no_gc_clear
+cdef class SwapDesign:
+    """What the swap designs do alike with their devices (base of DirectSwap, VirtualSwap).
+
+    A design takes a :class:`SwapDevices` set: the set and each of its
+    devices belong to at most one live design, which plugs its hooks into
+    them (``swap_devices_claim``, ``swap_device_attach``); :meth:`close`, the
+    end of a ``with`` block or collection gives the devices their own hooks
+    back. Not instantiated by itself. Runtime complexity: O(1).
+
+    >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+    >>> isinstance(DirectSwap(SwapDevices()), SwapDesign)
+    True
+    """
+
+    def __cinit__(self):
+        self._devobjs = ()
+        self._kind = type(self).__name__
+
+    cdef int _claim(self, object swaps) except -1:
+        """Take ``swaps``: TypeError, RuntimeError if initialised, ValueError if another's."""
+        if not isinstance(swaps, SwapDevices):
+            raise TypeError(f"swaps must be a vswap.SwapDevices, not {type(swaps).__name__}")
+        if self._swaps is not None or self._closed:
+            raise RuntimeError(f"{self._kind} is already initialised")
+        if self._ctx == NULL:
+            raise TypeError(f"{self._kind} is not a swap design")
+        swap_devices_claim(swaps, self._ctx, self._kind)
+        self._swaps = swaps
+        return 0
+
+    cdef int _check_open(self) except -1:
+        if self._swaps is None:
+            raise RuntimeError(f"{self._kind} is closed" if self._closed
+                               else f"{self._kind} is not initialised")
+        return 0
+
+    cdef int _attach(self, int t, SwapDevice dev) except -1:
+        swap_device_attach(dev, self._ctx, self._kind, self._reclaim, self._cache_only)
+        self._cluster_size = dev.si.cluster_size
+        return 0
+
+    cdef int _sync_devices(self) except -1:
+        """Attach every device of the set not attached yet. O(devices) when the set grew."""
+        cdef list devs
+        cdef int t
+        self._check_open()
+        devs = self._swaps._devices
+        if len(devs) == self._nr_seen:
+            return 0
+        for t in range(len(devs)):
+            if devs[t] is not None and (<SwapDevice>devs[t])._owner != self._ctx:
+                self._attach(t, <SwapDevice>devs[t])
+                self._devobjs += (devs[t],)
+        self._nr_seen = len(devs)
+        return 0
+
+    cdef void _drop_devices(self) noexcept:
+        pass
+
+    cdef void _release_devices(self) noexcept:
+        """Drop the per-device state, give each device its hooks back, release the set."""
+        self._drop_devices()
+        for dev in self._devobjs:
+            swap_device_detach(<SwapDevice>dev, self._ctx)
+        swap_devices_release(self._swaps, self._ctx)
+        self._devobjs = ()
+        self._swaps = None
+        self._nr_seen = 0
+        self._cluster_size = 0
+
+    @property
+    def swaps(self):
+        """The :class:`SwapDevices` set the design took (None once closed). Runtime complexity: O(1).
+
+        >>> from vswap import DirectSwap, SwapDevice
+        >>> swaps = SwapDevices([SwapDevice(64, cluster_size=16)])
+        >>> DirectSwap(swaps).swaps is swaps
+        True
+        """
+        return self._swaps
+
+    def swapon(self, device):
+        """Add a :class:`SwapDevice` to the set and attach to it; return its type.
+
+        Runtime complexity: O(slots of the device).
+
+        >>> from vswap import DirectSwap, SwapDevice
+        >>> ds = DirectSwap(SwapDevices())
+        >>> ds.swapon(SwapDevice(64, cluster_size=16)), ds.swapon(SwapDevice(64, cluster_size=16))
+        (0, 1)
+        """
+        self._check_open()
+        t = self._swaps.swapon(device)
+        self._sync_devices()
+        return t
+
+    def close(self):
+        """Release the devices: their own hooks come back and they may join another design.
+
+        Every later call that needs the devices raises RuntimeError (the
+        slots stay allocated on the devices). Collection closes too, and
+        ``with design:`` closes on exit. Closing twice does nothing. Runtime
+        complexity: O(devices).
+
+        >>> from vswap import DirectSwap, VirtualSwap, SwapDevice
+        >>> swaps = SwapDevices([SwapDevice(64, cluster_size=16)])
+        >>> with VirtualSwap(swaps) as vs: _ = vs.folio_alloc_swap(1)
+        >>> ds = DirectSwap(swaps); ds.close(); ds.swaps is None
+        True
+        """
+        if self._swaps is not None:
+            self._release_devices()
+            self._closed = True
+
+    def __enter__(self):
+        """The design itself; :meth:`close` on exit. Runtime complexity: O(1)."""
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc):
+        """:meth:`close`. Runtime complexity: O(devices)."""
+        self.close()
+        return False
+
+    def __vswap_ops__(self):
+        """The C verb table the compiled replay calls (see ``vswap/_swapops.pxd``).
+
+        A PyCapsule named ``"vswap.swap_ops"``; the functions take this
+        object as their first argument. Every device of the set is attached
+        first. Runtime complexity: O(1).
+
+        >>> from vswap import DirectSwap, SwapDevice
+        >>> DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)])).__vswap_ops__()  # doctest: +ELLIPSIS
+        <capsule object "vswap.swap_ops" at ...>
+        """
+        self._sync_devices()
+        if self._ops == NULL:
+            raise TypeError(f"{self._kind} has no C verb table")
+        return PyCapsule_New(self._ops, "vswap.swap_ops", NULL)

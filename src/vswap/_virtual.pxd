@@ -19,7 +19,7 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
-from vswap._swapfile cimport swap_device_t, SwapDevice, SwapDevices
+from vswap._swapfile cimport swap_device_t, SwapDevice, SwapDevices, SwapDesign
 from vswap._xarray cimport xarray_t
 
 
@@ -117,17 +117,9 @@ cdef bint vswap_cache_only(void* ctx, swap_device_t* si, uint64_t offset) noexce
 cdef swp_desc* vswap_desc(vswap_t* v, uint64_t entry) noexcept nogil
 
 
-cdef class VirtualSwap:
+cdef class VirtualSwap(SwapDesign):
     cdef vswap_t v
-    cdef SwapDevices _swaps
-    cdef tuple _devobjs            # a tuple: the collector cannot clear it (devs[] stay valid)
-    cdef Py_ssize_t _nr_seen
-    cdef uint64_t _cluster_size   # the set's cluster size (0 before a device is attached)
-    cdef bint _closed             # close() ran: the set and devices are released
-    cdef object __weakref__
-    cdef void _release(self) noexcept
-    cdef int _check_open(self) except -1
-    cdef int _sync_devices(self) except -1
+    cdef void _drop_devices(self) noexcept
     cdef int _attach(self, int t, SwapDevice dev) except -1
     cdef uint64_t _range(self, object entry, uint64_t nr, bint aligned) except? 0xFFFFFFFFFFFFFFFF
     cdef swp_desc* _live(self, uint64_t e) except NULL

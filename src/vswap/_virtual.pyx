@@ -36,8 +36,7 @@ from vswap._mem cimport checked_calloc
 from vswap._swapfile cimport (
     SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
     swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, swap_default_reclaim,
-    swap_devices_claim, swap_devices_release, swap_device_attach, swap_device_detach,
-    swap_cache_only_fn, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
+    SwapDesign, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
 )
 from vswap._xarray cimport (
     xa_entry, xa_node, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc, xa_find,
@@ -758,7 +757,7 @@ cdef object raise_noent(uint64_t e, str what="is not allocated"):
 # no_gc_clear: __dealloc__ restores each device's hooks, so the device
 # references must survive a garbage-collector pass.
 @cython.no_gc_clear
-cdef class VirtualSwap:
+cdef class VirtualSwap(SwapDesign):
     """The virtual swap design (v6 semantics) over a set of physical devices.
 
     ``swaps`` is the :class:`~vswap.SwapDevices` set of physical devices
@@ -786,27 +785,25 @@ cdef class VirtualSwap:
     def __cinit__(self):
         memset(&self.v, 0, sizeof(vswap_t))
         xa_init_flags(&self.v.map, XA_FLAGS_ALLOC)
-        self._devobjs = ()
         # Per-memcg charge: here, not in __init__, so a bare instance is safe.
         self.v.charge = <uint64_t*>checked_calloc(65536, sizeof(uint64_t))
+        self._ctx = <void*>&self.v
+        self._reclaim = vswap_reclaim
+        self._ops = <void*>&VIRTUAL_OPS
 
     def __init__(self, swaps=None, *, cache_only_bit=True, batched_cgroup_check=True,
                  mru_cluster_cache=True, max_clusters=1 << 32):
-        if swaps is None:
-            swaps = SwapDevices()
-        if not isinstance(swaps, SwapDevices):
-            raise TypeError(f"swaps must be a vswap.SwapDevices, not {type(swaps).__name__}")
-        if self._swaps is not None or self._closed:
-            raise RuntimeError("VirtualSwap is already initialised")
         cdef uint64_t mc = to_u64(max_clusters, (<uint64_t>1 << 32) + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
-        swap_devices_claim(swaps, <void*>&self.v, "VirtualSwap")   # ValueError: another design's
+        self._claim(SwapDevices() if swaps is None else swaps)   # ValueError: another design's
         self.v.max_clusters = mc
         self.v.opt_cache_only_bit = bool(cache_only_bit)
         self.v.opt_batched_cgroup = bool(batched_cgroup_check)
         self.v.opt_mru = bool(mru_cluster_cache)
-        self._swaps = swaps
+        # Without the reverse-map bit (vss_v5) the allocator asks this layer.
+        if not self.v.opt_cache_only_bit:
+            self._cache_only = vswap_cache_only
         self._sync_devices()
 
     @classmethod
@@ -829,7 +826,7 @@ cdef class VirtualSwap:
         cdef uint64_t idx = 0
         cdef xa_node* leaf
         cdef vcluster* c
-        self._release()
+        self._release_devices()
         while xa_find(&self.v.map, &idx, 0xFFFFFFFFFFFFFFFF, -1, &leaf):
             c = <vcluster*>xa_load(&self.v.map, idx)
             free(c.desc)
@@ -841,74 +838,14 @@ cdef class VirtualSwap:
         free(self.v.charge)
         self.v.charge = NULL
 
-    cdef void _release(self) noexcept:
-        """Detach every device (their own hooks come back) and drop the set."""
+    cdef void _drop_devices(self) noexcept:
         cdef int t
         for t in range(MAX_SWAPFILES):
             self.v.devs[t] = NULL
-        for dev in self._devobjs:
-            swap_device_detach(<SwapDevice>dev, <void*>&self.v)
-        swap_devices_release(self._swaps, <void*>&self.v)
-        self._devobjs = ()
-        self._swaps = None
-        self._nr_seen = 0
-        self._cluster_size = 0
-
-    cdef int _check_open(self) except -1:
-        if self._swaps is None:
-            raise RuntimeError("VirtualSwap is closed" if self._closed
-                               else "VirtualSwap is not initialised")
-        return 0
-
-    def close(self):
-        """Release the devices: their hooks are restored and they may join another design.
-
-        Every later call that needs the devices raises RuntimeError (the
-        physical slots stay allocated). Called on collection too;
-        ``with VirtualSwap(...) as vs:`` closes on exit. Closing twice does
-        nothing. Runtime complexity: O(devices).
-
-        >>> from vswap import DirectSwap, VirtualSwap, SwapDevice, SwapDevices
-        >>> swaps = SwapDevices([SwapDevice(64, cluster_size=16)])
-        >>> with VirtualSwap(swaps) as vs: _ = vs.folio_alloc_swap(1)
-        >>> DirectSwap(swaps).swaps is swaps
-        True
-        """
-        if self._swaps is not None:
-            self._release()
-            self._closed = True
-
-    def __enter__(self):
-        """The design itself; :meth:`close` on exit. Runtime complexity: O(1)."""
-        self._check_open()
-        return self
-
-    def __exit__(self, *exc):
-        """:meth:`close`. Runtime complexity: O(devices)."""
-        self.close()
-        return False
 
     cdef int _attach(self, int t, SwapDevice dev) except -1:
-        cdef swap_cache_only_fn test = NULL     # NULL: the allocator tests the rmap bit
-        if not self.v.opt_cache_only_bit:
-            test = vswap_cache_only
-        swap_device_attach(dev, <void*>&self.v, "VirtualSwap", vswap_reclaim, test)
+        SwapDesign._attach(self, t, dev)
         self.v.devs[t] = &dev.si
-        self._cluster_size = dev.si.cluster_size
-        return 0
-
-    cdef int _sync_devices(self) except -1:
-        cdef list devs
-        cdef int t
-        self._check_open()
-        devs = self._swaps._devices
-        if len(devs) == self._nr_seen:
-            return 0
-        for t in range(len(devs)):
-            if devs[t] is not None and self.v.devs[t] == NULL:
-                self._attach(t, <SwapDevice>devs[t])
-                self._devobjs = self._devobjs + (devs[t],)
-        self._nr_seen = len(devs)
         return 0
 
     cdef uint64_t _range(self, object entry, uint64_t nr, bint aligned) except? 0xFFFFFFFFFFFFFFFF:
@@ -933,16 +870,6 @@ cdef class VirtualSwap:
         return d
 
     # -- configuration ----------------------------------------------------------------------
-
-    @property
-    def swaps(self):
-        """The :class:`~vswap.SwapDevices` set of physical devices. Runtime complexity: O(1).
-
-        >>> from vswap import VirtualSwap, SwapDevices
-        >>> swaps = SwapDevices(); VirtualSwap(swaps).swaps is swaps
-        True
-        """
-        return self._swaps
 
     @property
     def switches(self):
@@ -971,20 +898,6 @@ cdef class VirtualSwap:
     @cpu.setter
     def cpu(self, value):
         self.v.cpu = <int>to_u64(value, NR_CPUS, "cpu")
-
-    def swapon(self, device):
-        """Add a physical :class:`~vswap.SwapDevice` to the set; return its type.
-
-        Runtime complexity: O(slots of the device).
-
-        >>> from vswap import VirtualSwap, SwapDevice
-        >>> vs = VirtualSwap(); vs.swapon(SwapDevice(64, cluster_size=16))
-        0
-        """
-        self._check_open()
-        t = self._swaps.swapon(device)
-        self._sync_devices()
-        return t
 
     # -- allocation and counts -------------------------------------------------------------------
 
@@ -1946,19 +1859,6 @@ cdef class VirtualSwap:
                 "nr_zswap": self.v.nr_zswap, "nr_phys": self.v.nr_phys,
                 "alloc_reject": self.v.alloc_reject, "cpu": self.v.cpu,
                 "stats": self.stats, "swaps": self._swaps._state()}
-
-    def __vswap_ops__(self):
-        """The C verb table the compiled replay calls (see ``vswap/_swapops.pxd``).
-
-        A PyCapsule named ``"vswap.swap_ops"``; the functions take this
-        object as their first argument. Runtime complexity: O(1).
-
-        >>> from vswap import VirtualSwap
-        >>> VirtualSwap().__vswap_ops__()  # doctest: +ELLIPSIS
-        <capsule object "vswap.swap_ops" at ...>
-        """
-        self._sync_devices()
-        return PyCapsule_New(<void*>&VIRTUAL_OPS, "vswap.swap_ops", NULL)
 
     def __repr__(self):
         return (f"VirtualSwap(clusters={self.v.nr_clusters}, used={self.v.nr_used}, "

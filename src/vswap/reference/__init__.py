@@ -23,6 +23,7 @@ from vswap.reference.swapfile import (
     DEF_SWAP_PRIO,
     NR_CPUS,
     SWAP_TABLE_CACHE_ONLY,
+    SwapDesign,
     SwapDevice,
     SwapDevices,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "SWAP_TABLE_CACHE_ONLY",
     "NR_CPUS",
     "DEF_SWAP_PRIO",
+    "SwapDesign",
     "DirectSwap",
     "SwapSpace",
     "Lookup",

@@ -20,9 +20,7 @@ from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 from vswap.protocol import (COUNT_CONTINUED, LOOKUP_KINDS, SWAP_CONT_MAX, SWAP_HAS_CACHE,
                             SWAP_MAP_MAX, Lookup, SwapSpace)
 from vswap.protocol import check_uint64_array as _as_entries
-from vswap.reference.swapfile import (NR_CPUS, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK, SwapDevices,
-                                      swap_device_attach, swap_device_detach,
-                                      swap_devices_claim, swap_devices_release)
+from vswap.reference.swapfile import NR_CPUS, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK, SwapDesign
 from vswap.swapentry import (FOLIO_MAX, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWP_OFFSET_MASK,
                              SWP_TYPE_SHIFT, VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP,
                              swap_cache_folio, swap_cache_folio_id, swap_cache_is_folio,
@@ -75,7 +73,7 @@ class _Dev:
         self.nr_zswap = 0
 
 
-class DirectSwap(SwapSpace):
+class DirectSwap(SwapDesign, SwapSpace):
     """The mainline 6.19 swap design; see :class:`vswap.DirectSwap`.
 
     Runtime complexity: construction O(total slots).
@@ -87,14 +85,8 @@ class DirectSwap(SwapSpace):
     """
 
     def __init__(self, swaps):
-        if not isinstance(swaps, SwapDevices):
-            raise TypeError(f"swaps must be a vswap.reference.SwapDevices, not {type(swaps).__name__}")
-        if getattr(self, "_swaps", None) is not None or getattr(self, "_closed", False):
-            raise RuntimeError("DirectSwap is already initialised")
-        swap_devices_claim(swaps, self)
-        self._swaps = swaps
+        self._claim(swaps)
         self._devs = [None] * MAX_SWAPFILES
-        self._nr_seen = 0
         self._zswap = {}
         self.st = dict.fromkeys(_STAT_NAMES, 0)
         self._sync_devices()
@@ -102,18 +94,11 @@ class DirectSwap(SwapSpace):
     # -- helpers (the compiled module's C functions) -----------------------------------
 
     def _attach(self, t, si):
-        swap_device_attach(si, self, "_reclaim_hook", None)
+        SwapDesign._attach(self, t, si)
         self._devs[t] = _Dev(si)
 
-    def _sync_devices(self):
-        self._check_open()
-        devs = self._swaps._devices
-        if len(devs) == self._nr_seen:
-            return
-        for t, dev in enumerate(devs):
-            if dev is not None and self._devs[t] is None:
-                self._attach(t, dev)
-        self._nr_seen = len(devs)
+    def _drop_devices(self):
+        self._devs = [None] * MAX_SWAPFILES
 
     def _tb_read(self, dv, off):
         self.st["table_reads"] += 1
@@ -334,49 +319,7 @@ class DirectSwap(SwapSpace):
 
 
 
-    # -- ownership (swap_devices_claim / swap_device_attach in reference.swapfile) ------------
-
-    def _check_open(self):
-        if getattr(self, "_swaps", None) is None:
-            raise RuntimeError("DirectSwap is closed" if getattr(self, "_closed", False)
-                               else "DirectSwap is not initialised")
-
-    def close(self):
-        """See :meth:`vswap.DirectSwap.close`. O(devices)."""
-        if getattr(self, "_swaps", None) is None:
-            return
-        for dv in self._devs:
-            if dv is not None:
-                swap_device_detach(dv.si, self)
-        swap_devices_release(self._swaps, self)
-        self._devs = [None] * MAX_SWAPFILES
-        self._swaps = None
-        self._nr_seen = 0
-        self._closed = True
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        """See :meth:`vswap.DirectSwap.__enter__`. O(1)."""
-        self._check_open()
-        return self
-
-    def __exit__(self, *exc):
-        """See :meth:`vswap.DirectSwap.__exit__`. O(devices)."""
-        self.close()
-        return False
-
-    # -- swapon / allocation ---------------------------------------------------------------
-
-    swaps = property(lambda self: self._swaps, doc="The SwapDevices set. O(1).")
-
-    def swapon(self, device):
-        """Add a device to the set and attach to it; return its type. O(slots)."""
-        self._check_open()
-        t = self._swaps.swapon(device)
-        self._sync_devices()
-        return t
+    # -- allocation ---------------------------------------------------------------------
 
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.DirectSwap.folio_alloc_swap`. O(2**order) amortised."""

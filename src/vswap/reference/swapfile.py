@@ -23,7 +23,7 @@ from vswap.errors import NoEntry, NoSpace
 from vswap.swapentry import (MAX_SWAPFILES, NR_CPUS, SWAP_NR_ORDERS, SWAP_TABLE_CACHE_ONLY,
                              SWAPFILE_CLUSTER)
 
-__all__ = ["SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS",
+__all__ = ["SwapDevice", "SwapDevices", "SwapDesign", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS",
            "DEF_SWAP_PRIO", "MAX_SWAPFILES"]
 
 DEF_SWAP_PRIO = -1
@@ -1164,3 +1164,92 @@ class SwapDevices:
 
     def __repr__(self):
         return f"SwapDevices({list(self)!r})"
+
+
+class SwapDesign:
+    """What the swap designs do alike with their devices; see :class:`vswap.SwapDesign`.
+
+    A design sets ``_reclaim_hook_name`` / ``_cache_only_hook_name`` (method
+    names, or None) and overrides ``_attach`` (calling this one) and
+    ``_drop_devices``.
+
+    >>> from vswap.reference import DirectSwap, SwapDevices
+    >>> isinstance(DirectSwap(SwapDevices()), SwapDesign)
+    True
+    """
+
+    _reclaim_hook_name = "_reclaim_hook"
+    _cache_only_hook_name = None
+
+    def _claim(self, swaps):
+        if not isinstance(swaps, SwapDevices):
+            raise TypeError(f"swaps must be a vswap.reference.SwapDevices, not {type(swaps).__name__}")
+        if getattr(self, "_swaps", None) is not None or getattr(self, "_closed", False):
+            raise RuntimeError(f"{type(self).__name__} is already initialised")
+        swap_devices_claim(swaps, self)
+        self._swaps = swaps
+        self._devobjs = []
+        self._nr_seen = 0
+        self._cluster_size = 0
+
+    def _check_open(self):
+        if getattr(self, "_swaps", None) is None:
+            raise RuntimeError(f"{type(self).__name__} is closed" if getattr(self, "_closed", False)
+                               else f"{type(self).__name__} is not initialised")
+
+    def _attach(self, t, dev):
+        swap_device_attach(dev, self, self._reclaim_hook_name, self._cache_only_hook_name)
+        self._cluster_size = dev.cs
+
+    def _sync_devices(self):
+        self._check_open()
+        devs = self._swaps._devices
+        if len(devs) == self._nr_seen:
+            return
+        for t, dev in enumerate(devs):
+            if dev is not None and _live_owner(dev) is not self:
+                self._attach(t, dev)
+                self._devobjs.append(dev)
+        self._nr_seen = len(devs)
+
+    def _drop_devices(self):
+        pass
+
+    def _release_devices(self):
+        self._drop_devices()
+        for dev in self._devobjs:
+            swap_device_detach(dev, self)
+        swap_devices_release(self._swaps, self)
+        self._devobjs = []
+        self._swaps = None
+        self._nr_seen = 0
+        self._cluster_size = 0
+
+    swaps = property(lambda self: getattr(self, "_swaps", None),
+                     doc="The SwapDevices set (None once closed). O(1).")
+
+    def swapon(self, device):
+        """See :meth:`vswap.SwapDesign.swapon`. O(slots of the device)."""
+        self._check_open()
+        t = self._swaps.swapon(device)
+        self._sync_devices()
+        return t
+
+    def close(self):
+        """See :meth:`vswap.SwapDesign.close`. O(devices)."""
+        if getattr(self, "_swaps", None) is not None:
+            self._release_devices()
+            self._closed = True
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        """See :meth:`vswap.SwapDesign.__enter__`. O(1)."""
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc):
+        """See :meth:`vswap.SwapDesign.__exit__`. O(devices)."""
+        self.close()
+        return False

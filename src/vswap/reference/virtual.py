@@ -19,8 +19,7 @@ from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
 from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.direct import _u64
-from vswap.reference.swapfile import (swap_device_attach, swap_device_detach, swap_devices_claim,
-                                      swap_devices_release)
+from vswap.reference.swapfile import SwapDesign
 from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
                                       SwapDevices)
 from vswap.reference.xarray import XArray
@@ -95,7 +94,7 @@ class _PBatch:
         self.n = 0
 
 
-class VirtualSwap(SwapSpace):
+class VirtualSwap(SwapDesign, SwapSpace):
     """The virtual swap design; see :class:`vswap.VirtualSwap`.
 
     Runtime complexity: construction O(physical slots).
@@ -107,16 +106,10 @@ class VirtualSwap(SwapSpace):
 
     def __init__(self, swaps=None, *, cache_only_bit=True, batched_cgroup_check=True,
                  mru_cluster_cache=True, max_clusters=1 << 32):
-        if swaps is None:
-            swaps = SwapDevices()
-        if not isinstance(swaps, SwapDevices):
-            raise TypeError(f"swaps must be a vswap.reference.SwapDevices, not {type(swaps).__name__}")
-        if getattr(self, "_swaps", None) is not None or getattr(self, "_closed", False):
-            raise RuntimeError("VirtualSwap is already initialised")
         mc = _u64(max_clusters, (1 << 32) + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
-        swap_devices_claim(swaps, self)
+        self._claim(SwapDevices() if swaps is None else swaps)
         self._map = XArray(track_free=True)
         self._partial = [[] for _ in range(SWAP_NR_ORDERS)]
         self._pcp = {}
@@ -135,42 +128,9 @@ class VirtualSwap(SwapSpace):
         self.opt_cgroup = bool(batched_cgroup_check)
         self.opt_mru = bool(mru_cluster_cache)
         self.st = dict.fromkeys(_STAT_NAMES, 0)
-        self._swaps = swaps
-        self._nr_seen = 0
+        # Without the reverse-map bit (vss_v5) the allocator asks this layer.
+        self._cache_only_hook_name = None if self.opt_bit else "_cache_only_hook"
         self._sync_devices()
-
-    # -- ownership (swap_devices_claim / swap_device_attach in reference.swapfile) ------------
-
-    def _check_open(self):
-        if getattr(self, "_swaps", None) is None:
-            raise RuntimeError("VirtualSwap is closed" if getattr(self, "_closed", False)
-                               else "VirtualSwap is not initialised")
-
-    def close(self):
-        """See :meth:`vswap.VirtualSwap.close`. O(devices)."""
-        if getattr(self, "_swaps", None) is None:
-            return
-        for dv in self._devs:
-            if dv is not None:
-                swap_device_detach(dv, self)
-        swap_devices_release(self._swaps, self)
-        self._devs = [None] * MAX_SWAPFILES
-        self._swaps = None
-        self._nr_seen = 0
-        self._closed = True
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        """See :meth:`vswap.VirtualSwap.__enter__`. O(1)."""
-        self._check_open()
-        return self
-
-    def __exit__(self, *exc):
-        """See :meth:`vswap.VirtualSwap.__exit__`. O(devices)."""
-        self.close()
-        return False
 
     @classmethod
     def preset(cls, name, swaps=None, **kwargs):
@@ -181,18 +141,11 @@ class VirtualSwap(SwapSpace):
     # -- helpers (the compiled module's C functions) ---------------------------------------
 
     def _attach(self, t, si):
-        swap_device_attach(si, self, "_reclaim_hook", None if self.opt_bit else "_cache_only_hook")
+        SwapDesign._attach(self, t, si)
         self._devs[t] = si
 
-    def _sync_devices(self):
-        self._check_open()
-        devs = self._swaps._devices
-        if len(devs) == self._nr_seen:
-            return
-        for t, dev in enumerate(devs):
-            if dev is not None and self._devs[t] is None:
-                self._attach(t, dev)
-        self._nr_seen = len(devs)
+    def _drop_devices(self):
+        self._devs = [None] * MAX_SWAPFILES
 
     def _walk(self, cid):
         before = self._map._stats["node_visits"]
@@ -566,11 +519,6 @@ class VirtualSwap(SwapSpace):
     # -- configuration ----------------------------------------------------------------------
 
     @property
-    def swaps(self):
-        """See :attr:`vswap.VirtualSwap.swaps`."""
-        return self._swaps
-
-    @property
     def switches(self):
         """See :attr:`vswap.VirtualSwap.switches`."""
         return {"cache_only_bit": self.opt_bit, "batched_cgroup_check": self.opt_cgroup,
@@ -584,13 +532,6 @@ class VirtualSwap(SwapSpace):
     @cpu.setter
     def cpu(self, value):
         self._cpu = _u64(value, NR_CPUS, "cpu")
-
-    def swapon(self, device):
-        """See :meth:`vswap.VirtualSwap.swapon`."""
-        self._check_open()
-        t = self._swaps.swapon(device)
-        self._sync_devices()
-        return t
 
     # -- allocation and counts ----------------------------------------------------------------
 
