@@ -19,7 +19,7 @@
 
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 
-from vswap._swapfile cimport swap_device_t, SwapDevice, SwapDevices
+from vswap._swapfile cimport swap_device_t, SwapDesign, SwapDevice, SwapDevices
 from vswap._xarray cimport xarray_t
 from vswap._swapentry cimport MAX_SWAPFILES
 
@@ -82,17 +82,9 @@ cdef struct p4_t:
     uint16_t* spare               # a memcg_table taken before an allocation (never NULL after)
 
 
-cdef class SwapTableP4:
+cdef class SwapTableP4(SwapDesign):
     cdef p4_t d
-    cdef SwapDevices _swaps
-    cdef tuple _devobjs
-    cdef Py_ssize_t _nr_seen
-    cdef uint64_t _cluster_size
-    cdef bint _closed
-    cdef object __weakref__
-    cdef void _release(self) noexcept
-    cdef int _check_open(self) except -1
-    cdef int _sync_devices(self) except -1
+    cdef void _drop_devices(self) noexcept
     cdef int _attach(self, int t, SwapDevice dev) except -1
     cdef p4_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL
     cdef p4_dev_t* _used(self, object entry, object nr, int mode, bint need_count,

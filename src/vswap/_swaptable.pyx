@@ -19,7 +19,6 @@ algorithm and counters is :mod:`vswap.reference.swaptable`.
 
 cimport cython
 from cpython.number cimport PyNumber_Index
-from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
@@ -34,8 +33,7 @@ from vswap._swapentry cimport (
 from vswap._swapops cimport swap_ops, SWAP_OPS_VERSION, OPS_FREE, OPS_NO_SHADOW
 from vswap._swapfile cimport (
     swap_table_get, swap_table_set, swap_entries_free, swap_alloc_set,
-    swap_reclaim_full_clusters, swap_devices_claim, swap_devices_release, swap_device_attach,
-    swap_device_detach, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
+    swap_reclaim_full_clusters, SwapDesign, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
 )
 from vswap._xarray cimport (
     xa_entry, xa_init, xa_destroy, xa_load, xa_store, xa_erase, xa_mk_value, xa_to_value,
@@ -431,7 +429,7 @@ cdef object raise_err(int err, int t, uint64_t off, str what=""):
 
 
 @cython.no_gc_clear
-cdef class SwapTableP4:
+cdef class SwapTableP4(SwapDesign):
     """Swap table phase IV: an entry is its physical slot; all per-slot state in the table word.
 
     ``swaps`` is the :class:`~vswap.SwapDevices` set; the design attaches to
@@ -457,68 +455,29 @@ cdef class SwapTableP4:
 
     def __cinit__(self):
         memset(&self.d, 0, sizeof(p4_t))
-        self._devobjs = ()
+        self._ctx = <void*>&self.d
+        self._reclaim = p4_reclaim
+        self._cache_only = NULL          # the allocator tests SWAP_TABLE_CACHE_ONLY itself
+        self._ops = <void*>&P4_OPS
         self.d.spare = <uint16_t*>checked_calloc(SWAPFILE_CLUSTER, sizeof(uint16_t))
 
     def __init__(self, swaps):
-        if not isinstance(swaps, SwapDevices):
-            raise TypeError(f"swaps must be a vswap.SwapDevices, not {type(swaps).__name__}")
-        if self._swaps is not None or self._closed:
-            raise RuntimeError("SwapTableP4 is already initialised")
-        swap_devices_claim(swaps, <void*>&self.d, "SwapTableP4")
-        self._swaps = swaps
+        self._claim(swaps)               # ValueError if another design holds the set
         self._sync_devices()
 
     def __dealloc__(self):
-        self._release()
+        self._release_devices()
         free(self.d.spare)
         self.d.spare = NULL
 
-    cdef void _release(self) noexcept:
+    cdef void _drop_devices(self) noexcept:
         cdef int t
         for t in range(MAX_SWAPFILES):
             if self.d.devs[t].si != NULL:
                 dev_release(&self.d.devs[t])
-        for dev in self._devobjs:
-            swap_device_detach(<SwapDevice>dev, <void*>&self.d)
-        swap_devices_release(self._swaps, <void*>&self.d)
-        self._devobjs = ()
-        self._swaps = None
-        self._nr_seen = 0
-        self._cluster_size = 0
-
-    cdef int _check_open(self) except -1:
-        if self._swaps is None:
-            raise RuntimeError("SwapTableP4 is closed" if self._closed
-                               else "SwapTableP4 is not initialised")
-        return 0
-
-    def close(self):
-        """Release the devices (their hooks come back) and free the metadata.
-
-        Every later call raises RuntimeError; closing twice does nothing.
-        Runtime complexity: O(devices).
-
-        >>> from vswap import SwapTableP4, DirectSwap, SwapDevice, SwapDevices
-        >>> swaps = SwapDevices([SwapDevice(64, cluster_size=16)])
-        >>> p4 = SwapTableP4(swaps); p4.close(); DirectSwap(swaps).swaps is swaps
-        True
-        """
-        if self._swaps is not None:
-            self._release()
-            self._closed = True
-
-    def __enter__(self):
-        """The design itself; :meth:`close` on exit. Runtime complexity: O(1)."""
-        self._check_open()
-        return self
-
-    def __exit__(self, *exc):
-        """:meth:`close`. Runtime complexity: O(devices)."""
-        self.close()
-        return False
 
     cdef int _attach(self, int t, SwapDevice dev) except -1:
+        """Allocate the device's per-cluster table indexes (the tables come with entries)."""
         cdef swap_device_t* si = &dev.si
         cdef p4_dev_t nd
         if si.cluster_size > SWAPFILE_CLUSTER:
@@ -532,26 +491,11 @@ cdef class SwapTableP4:
             nd.memcg = <uint16_t**>checked_calloc(si.nr_clusters, sizeof(uint16_t*))
             nd.ext = <uint32_t**>checked_calloc(si.nr_clusters, sizeof(uint32_t*))
             nd.used = <uint32_t*>checked_calloc(si.nr_clusters, sizeof(uint32_t))
-            swap_device_attach(dev, <void*>&self.d, "SwapTableP4", p4_reclaim, NULL)
+            SwapDesign._attach(self, t, dev)
         except BaseException:
             dev_release(&nd)
             raise
         self.d.devs[t] = nd
-        self._cluster_size = si.cluster_size
-        return 0
-
-    cdef int _sync_devices(self) except -1:
-        cdef list devs
-        cdef int t
-        self._check_open()
-        devs = self._swaps._devices
-        if len(devs) == self._nr_seen:
-            return 0
-        for t in range(len(devs)):
-            if devs[t] is not None and self.d.devs[t].si == NULL:
-                self._attach(t, <SwapDevice>devs[t])
-                self._devobjs += (devs[t],)
-        self._nr_seen = len(devs)
         return 0
 
     cdef p4_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL:
@@ -590,32 +534,6 @@ cdef class SwapTableP4:
         return dv
 
     # -- swapon / allocation ------------------------------------------------------------
-
-    @property
-    def swaps(self):
-        """The :class:`~vswap.SwapDevices` set the slots come from. Runtime complexity: O(1).
-
-        >>> from vswap import SwapTableP4, SwapDevice, SwapDevices
-        >>> swaps = SwapDevices([SwapDevice(64, cluster_size=16)])
-        >>> SwapTableP4(swaps).swaps is swaps
-        True
-        """
-        return self._swaps
-
-    def swapon(self, device):
-        """Add a :class:`~vswap.SwapDevice` to the set and attach to it; return its type.
-
-        Runtime complexity: O(clusters of the device).
-
-        >>> from vswap import SwapTableP4, SwapDevice, SwapDevices
-        >>> p4 = SwapTableP4(SwapDevices())
-        >>> p4.swapon(SwapDevice(64, cluster_size=16)), p4.swapon(SwapDevice(64, cluster_size=16))
-        (0, 1)
-        """
-        self._check_open()
-        t = self._swaps.swapon(device)
-        self._sync_devices()
-        return t
 
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """Allocate ``2**order`` aligned entries cached with ``folio``; return the first.
@@ -1531,18 +1449,6 @@ cdef class SwapTableP4:
             devices[t] = {"slots": slots, "memcg_tables": dv.nr_memcg_tables,
                           "extend_tables": dv.nr_ext_tables, "nr_zswap": dv.nr_zswap}
         return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
-
-    def __vswap_ops__(self):
-        """The C verb table the compiled replay calls (see ``vswap/_swapops.pxd``).
-
-        A PyCapsule named ``"vswap.swap_ops"``. Runtime complexity: O(1).
-
-        >>> from vswap import SwapTableP4, SwapDevice, SwapDevices
-        >>> SwapTableP4(SwapDevices([SwapDevice(64, cluster_size=16)])).__vswap_ops__()  # doctest: +ELLIPSIS
-        <capsule object "vswap.swap_ops" at ...>
-        """
-        self._sync_devices()
-        return PyCapsule_New(<void*>&P4_OPS, "vswap.swap_ops", NULL)
 
     def __repr__(self):
         return (f"SwapTableP4(devices={sum(1 for t in range(MAX_SWAPFILES) if self.d.devs[t].si != NULL)}, "

@@ -36,7 +36,7 @@ from vswap.errors import SwapError
 from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference import direct as _d
 from vswap.reference.direct import DirectSwap, _mkentry, _raise, _u64
-from vswap.reference.swapfile import SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK, swap_device_attach
+from vswap.reference.swapfile import SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK, SwapDesign
 from vswap.swapentry import (SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VSWAP_FOLIO, VSWAP_SWAPFILE,
                              VSWAP_ZERO, VSWAP_ZSWAP, swap_cache_folio, swap_cache_folio_id,
                              swap_cache_is_folio, swap_cache_order)
@@ -96,13 +96,8 @@ class SwapTableP4(DirectSwap):
         super().__init__(swaps)
         self.st = dict.fromkeys(_STAT_NAMES, 0)
 
-    def _check_open(self):
-        if getattr(self, "_swaps", None) is None:
-            raise RuntimeError("SwapTableP4 is closed" if getattr(self, "_closed", False)
-                               else "SwapTableP4 is not initialised")
-
     def _attach(self, t, si):
-        swap_device_attach(si, self, "_reclaim_hook", None)
+        SwapDesign._attach(self, t, si)
         self._devs[t] = _Dev(si)
 
     # -- the table word ----------------------------------------------------------------
