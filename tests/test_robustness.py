@@ -68,7 +68,7 @@ def _live(cls):
 @pytest.mark.parametrize("how", [pickle.dumps, copy.copy, copy.deepcopy],
                          ids=["pickle", "copy", "deepcopy"])
 @pytest.mark.parametrize("cls", [vswap.SwapDevice, vswap.SwapDevices, vswap.DirectSwap,
-                                 vswap.VirtualSwap])
+                                 vswap.VirtualSwap, vswap.SwapTableP4])
 def test_stateful_classes_refuse_copy_and_pickle(cls, how):
     # Their C state holds pointers (devices, hooks): no copy can be exact.
     for obj in (_live(cls), cls.__new__(cls)):
@@ -90,7 +90,7 @@ def test_xarray_copy_and_pickle_restore_the_state_exactly(how):
 
 # -- one owner per device ----------------------------------------------------------------------
 
-DESIGNS = ["DirectSwap", "VirtualSwap"]
+DESIGNS = ["DirectSwap", "VirtualSwap", "SwapTableP4"]
 
 
 @pytest.fixture(params=["compiled", "reference"])
