@@ -22,10 +22,12 @@ core's comparisons to libFuzzer's value profile (``-use_value_profile=1``).
 Run (the core built with VSWAP_DEBUG=1 VSWAP_SANITIZE=address VSWAP_FUZZ=1; the
 script restarts itself with the runtimes preloaded)::
 
-    python fuzz/fuzz_api.py -max_total_time=120 -timeout=20 -use_value_profile=1 CORPUS_DIR
+    python fuzz/fuzz_api.py -max_total_time=120 -timeout=20 -use_value_profile=1 \\
+        -max_len=2048 -len_control=0 CORPUS_DIR
 
 ``VSWAP_FUZZ_STATS=FILE`` writes the running totals (calls, rejected calls,
-inputs) there as JSON, rewritten every 20,000 calls and when the run ends.
+inputs) there as JSON, rewritten every 10,000 calls;
+``VSWAP_FUZZ_MAX_CALLS=N`` ends the run (status 0) after about N calls.
 """
 
 import atexit
@@ -102,14 +104,14 @@ def methods(obj):
 
 
 def digest(obj):
-    """The observable state of ``obj`` as plain values (compared with ==)."""
+    """The observable state of ``obj`` as plain values (compared with ==); counters first."""
     if isinstance(obj, vswap.XArray):
         return obj.stats, obj.__reduce__()[1][1:]   # items, marks, track_free; stats kept
     if isinstance(obj, vswap.SwapDevice):
-        return obj._state(), obj.stats
+        return obj.stats, obj._state()
     if getattr(obj, "swaps", None) is None:       # a closed design
         return obj.stats, obj.memory_footprint()
-    return obj.snapshot(), obj.memory_footprint()
+    return obj.stats, obj.snapshot(), obj.memory_footprint()
 
 
 class Session:
@@ -190,6 +192,11 @@ class Session:
                     result = list(result)
             except NoSpace:
                 TOTALS["nospace"] += 1          # documented side effects: no digest check
+            except KeyError as exc:             # XArray: not found, its walk counted
+                TOTALS["rejected"] += 1
+                if digest(obj)[1:] != before[1:]:
+                    raise AssertionError(f"silent change: {type(obj).__name__}.{name}{args!r} "
+                                         f"raised {exc!r} and changed the state") from exc
             except REJECTED as exc:
                 TOTALS["rejected"] += 1
                 after = digest(obj)
@@ -202,8 +209,11 @@ class Session:
                 obj.check()
         finally:
             self.depth -= 1
-        if TOTALS["calls"] % 20_000 == 0:
+        if TOTALS["calls"] % 10_000 == 0:
             _write_totals()
+            if TOTALS["calls"] >= int(os.environ.get("VSWAP_FUZZ_MAX_CALLS", "0") or 1 << 62):
+                print(f"#fuzz_api done: {TOTALS}", file=sys.stderr, flush=True)
+                os._exit(0)                     # libFuzzer has no stop-after-N-calls
             print(f"#fuzz_api calls={TOTALS['calls']} rejected={TOTALS['rejected']} "
                   f"inputs={TOTALS['inputs']}", file=sys.stderr, flush=True)
 
@@ -222,7 +232,7 @@ def TestOneInput(data):
         s = Session(fdp)
     except REJECTED:
         return
-    for _ in range(fdp.ConsumeIntInRange(1, 40)):
+    for _ in range(fdp.ConsumeIntInRange(1, 64)):
         if fdp.remaining_bytes() == 0:
             break
         i = fdp.ConsumeIntInRange(0, 2)
