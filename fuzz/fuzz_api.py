@@ -8,10 +8,12 @@ the design). Arguments are arbitrary: small, huge and negative integers,
 floats, None, strings, numpy arrays of other dtypes, non-contiguous,
 read-only and 2-D arrays, live entries and their neighbours.
 
-After every call the object's ``check()`` must pass; after every rejected
-call (TypeError, ValueError, KeyError, RuntimeError, a SwapError other than
-NoSpace, whose documented side effects are the kernel's) a digest of its
-observable state (snapshot, stats, footprint) must be what it was before.
+After every rejected call (TypeError, ValueError, KeyError, RuntimeError, a
+SwapError other than NoSpace, whose documented side effects are the
+kernel's) the object's ``check()`` must pass and a digest of its observable
+state (snapshot, stats, footprint) must be what it was before (for an
+XArray's KeyError, a lookup that found nothing, all but its counters); at
+the end of each input every object's ``check()`` must pass.
 Anything else is a finding: a crash (ASan report, segfault), a hang
 (libFuzzer's -timeout), an unexpected exception, or a silent change.
 
@@ -19,13 +21,16 @@ Coverage: atheris instruments vswap's Python modules; a core built with
 ``VSWAP_FUZZ=1`` (gcc ``-fsanitize-coverage=trace-cmp``) also feeds the
 core's comparisons to libFuzzer's value profile (``-use_value_profile=1``).
 
-Run (the core built with VSWAP_DEBUG=1 VSWAP_SANITIZE=address VSWAP_FUZZ=1; the
-script restarts itself with the runtimes preloaded)::
+Run (the core built with VSWAP_SANITIZE=address VSWAP_FUZZ=1, and VSWAP_DEBUG=1
+for the bounds checks too; the script restarts itself with the runtimes
+preloaded)::
 
-    python fuzz/fuzz_api.py -max_total_time=120 -timeout=20 -use_value_profile=1 CORPUS_DIR
+    python fuzz/fuzz_api.py -max_total_time=120 -timeout=20 -use_value_profile=1 \\
+        -max_len=2048 -len_control=0 CORPUS_DIR
 
 ``VSWAP_FUZZ_STATS=FILE`` writes the running totals (calls, rejected calls,
-inputs) there as JSON, rewritten every 20,000 calls and when the run ends.
+inputs) there as JSON, rewritten every 10,000 calls;
+``VSWAP_FUZZ_MAX_CALLS=N`` ends the run (status 0) after about N calls.
 """
 
 import atexit
@@ -102,14 +107,20 @@ def methods(obj):
 
 
 def digest(obj):
-    """The observable state of ``obj`` as plain values (compared with ==)."""
+    """The observable state of ``obj`` as plain values (compared with ==); counters first."""
     if isinstance(obj, vswap.XArray):
         return obj.stats, obj.__reduce__()[1][1:]   # items, marks, track_free; stats kept
     if isinstance(obj, vswap.SwapDevice):
-        return obj._state(), obj.stats
+        return obj.stats, obj._state()
     if getattr(obj, "swaps", None) is None:       # a closed design
         return obj.stats, obj.memory_footprint()
-    return obj.snapshot(), obj.memory_footprint()
+    return obj.stats, obj.snapshot(), obj.memory_footprint()
+
+
+def check(obj):
+    """``obj.check()`` (AssertionError: a finding), unless ``obj`` is a closed design."""
+    if not isinstance(obj, vswap.SwapDesign) or obj.swaps is not None:
+        obj.check()
 
 
 class Session:
@@ -190,20 +201,28 @@ class Session:
                     result = list(result)
             except NoSpace:
                 TOTALS["nospace"] += 1          # documented side effects: no digest check
+            except KeyError as exc:             # XArray: not found, its walk counted
+                TOTALS["rejected"] += 1
+                if digest(obj)[1:] != before[1:]:
+                    raise AssertionError(f"silent change: {type(obj).__name__}.{name}{args!r} "
+                                         f"raised {exc!r} and changed the state") from exc
+                check(obj)
             except REJECTED as exc:
                 TOTALS["rejected"] += 1
                 after = digest(obj)
                 if after != before:
                     raise AssertionError(f"silent change: {type(obj).__name__}.{name}{args!r} "
                                          f"raised {exc!r} and changed the state") from exc
+                check(obj)
             else:
                 self.remember(result)
-            if getattr(obj, "swaps", ()) is not None or not hasattr(obj, "swaps"):
-                obj.check()
         finally:
             self.depth -= 1
-        if TOTALS["calls"] % 20_000 == 0:
+        if TOTALS["calls"] % 10_000 == 0:
             _write_totals()
+            if TOTALS["calls"] >= int(os.environ.get("VSWAP_FUZZ_MAX_CALLS", "0") or 1 << 62):
+                print(f"#fuzz_api done: {TOTALS}", file=sys.stderr, flush=True)
+                os._exit(0)                     # libFuzzer has no stop-after-N-calls
             print(f"#fuzz_api calls={TOTALS['calls']} rejected={TOTALS['rejected']} "
                   f"inputs={TOTALS['inputs']}", file=sys.stderr, flush=True)
 
@@ -222,11 +241,13 @@ def TestOneInput(data):
         s = Session(fdp)
     except REJECTED:
         return
-    for _ in range(fdp.ConsumeIntInRange(1, 40)):
+    for _ in range(fdp.ConsumeIntInRange(1, 64)):
         if fdp.remaining_bytes() == 0:
             break
         i = fdp.ConsumeIntInRange(0, 2)
         s.call(s.objects[i], s.names[i])
+    for obj in s.objects:                       # and after the accepted calls
+        check(obj)
 
 
 if __name__ == "__main__":

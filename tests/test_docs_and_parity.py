@@ -223,3 +223,69 @@ def test_the_entry_encoding_is_written_in_one_place():
             if re.search(r"(>>|<<) ?58\b", code) and ">>>" not in line and "..." not in line:
                 offenders.append(f"{path.name}:{no}: {line.strip()}")
     assert not offenders, offenders
+
+
+# -- twins mirror state: the same calls leave the same observable state -----------------------
+
+def _scripted(impl):
+    """Each class of ``impl`` after the same calls (a few of each kind)."""
+    xa = impl.XArray(track_free=True)
+    for i in (0, 3, 70, 1 << 40):
+        xa[i] = i * 7
+    xa.set_mark(3, 1)
+    del xa[70]
+    dev = impl.SwapDevice(64, cluster_size=16, name="d")
+    dev.alloc_many(5)
+    dev.free(2)
+    swaps = impl.SwapDevices([impl.SwapDevice(64, cluster_size=16), impl.SwapDevice(48, cluster_size=16)])
+    swaps.alloc(order=1)
+    ds = impl.DirectSwap(impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)]))
+    e = ds.folio_alloc_swap(1, order=1)
+    ds.swap_duplicate(e, 2)
+    ds.zswap_store(e, 5)
+    ds.swap_cache_del_folio(e, order=1, shadow=9)
+    vs = impl.VirtualSwap.preset("vss_v5", impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)]))
+    v = vs.folio_alloc_swap(2)
+    vs.swap_duplicate(v)
+    vs.writeback(v)
+    vs.swap_free_nr(v)
+    return {"XArray": xa, "SwapDevice": dev, "SwapDevices": swaps, "DirectSwap": ds,
+            "VirtualSwap": vs}
+
+
+def _observable(obj):
+    """Every public property's value, and the state methods' results."""
+    out = {}
+    for name in dir(type(obj)):
+        if name.startswith("_") or not inspect.isdatadescriptor(getattr(type(obj), name, None)):
+            continue
+        value = getattr(obj, name)
+        out[name] = value.tolist() if hasattr(value, "tolist") else value
+    for name in ("snapshot", "memory_footprint", "_state", "items", "clusters"):
+        if hasattr(obj, name):
+            value = getattr(obj, name)()
+            out[name + "()"] = list(value) if name == "items" else value
+    out.pop("swaps", None)                          # an object of the same model, compared on its own
+    return out
+
+
+@pytest.mark.parametrize("cls", ["XArray", "SwapDevice", "SwapDevices", "DirectSwap", "VirtualSwap"])
+def test_twins_have_the_same_observable_state_after_the_same_calls(cls):
+    fast, ref = _scripted(vswap)[cls], _scripted(reference)[cls]
+    a, b = _observable(fast), _observable(ref)
+    assert a.keys() == b.keys() and len(a) >= 3
+    for key in a:
+        assert a[key] == b[key], f"{cls}.{key}: compiled {a[key]!r} != reference {b[key]!r}"
+
+
+def test_twins_share_their_constants():
+    import vswap._direct
+    import vswap._virtual
+    from vswap.reference import direct as rd
+    from vswap.reference import virtual as rv
+    assert vswap._direct.SWAP_COUNT_LIMIT == rd.SWAP_COUNT_LIMIT
+    assert vswap._virtual.VSWAP_PRESETS == rv.VSWAP_PRESETS
+    assert vswap._virtual.SWP_DESC_BYTES == rv.SWP_DESC_BYTES
+    for name in ("NR_CPUS", "DEF_SWAP_PRIO", "SWAP_TABLE_CACHE_ONLY", "XA_NODE_BYTES",
+                 "XA_VALUE_MAX"):
+        assert getattr(vswap, name) == getattr(reference, name), name

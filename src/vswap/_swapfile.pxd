@@ -20,7 +20,8 @@ from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t
 
 # The limits (orders, cluster size, CPUs, devices) live in _swapentry.pxd.
 from vswap._swapentry cimport (
-    SWAP_NR_ORDERS, SWAPFILE_CLUSTER, NR_CPUS, MAX_SWAPFILES, SWAP_TABLE_CACHE_ONLY,
+    SWAP_NR_ORDERS, SWAPFILE_CLUSTER, NR_CPUS, MAX_SWAPFILES, SWAP_TABLE_CACHE_ONLY, FOLIO_MAX,
+    HANDLE_MAX,
 )
 
 
@@ -250,6 +251,18 @@ cdef class SwapDesign:
     cdef int _attach(self, int t, SwapDevice dev) except -1
     cdef void _drop_devices(self) noexcept
     cdef void _release_devices(self) noexcept
+    cdef object _check_batch(self, object entries, bint need_count, bint dup)
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1
+    # The per-entry work of the *_many verbs (C calls, no Python per entry).
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* o, uint64_t* m, uint64_t* c) except -1
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t o, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _dup_entry(self, uint64_t e) except -1
+    cdef int _free_entry(self, uint64_t e) except -1
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1
 
 
 cdef int swap_devices_claim(SwapDevices swaps, void* owner, str name) except -1

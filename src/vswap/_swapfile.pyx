@@ -28,6 +28,7 @@ from vswap._mem cimport checked_calloc
 import numpy as np
 
 from vswap.errors import NoEntry, NoSpace
+from vswap.protocol import check_uint64_array
 
 __all__ = ["SwapDevice", "SwapDevices", "SwapDesign", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS",
            "DEF_SWAP_PRIO", "MAX_SWAPFILES"]
@@ -1070,16 +1071,6 @@ cdef inline uint64_t to_offset(object v, const swap_device_t* si) except? 0xFFFF
     return to_offset_slow(v, si)
 
 
-cdef inline object as_offsets(object arr):
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"offsets must be a numpy array, not {type(arr).__name__}")
-    if arr.dtype != np.uint64:
-        raise TypeError(f"offsets must have dtype uint64, not {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"offsets must be one-dimensional, not {arr.ndim}-D")
-    return arr
-
-
 cdef object raise_free_error(int err, uint64_t offset, int order):
     if err == SWAP_EINVAL:
         raise ValueError(f"offset {offset} is misaligned or out of range for order {order}")
@@ -1273,7 +1264,7 @@ cdef class SwapDevice:
         cdef Py_ssize_t i, j, k, bad_i = -1
         cdef uint64_t off, nr
         self._check_usable(False)
-        arr = as_offsets(offsets)
+        arr = check_uint64_array(offsets, "offsets")
         o = to_int(order, 0, self.si.nr_orders - 1, "order")
         cdef const uint64_t[:] v = arr
         nr = <uint64_t>1 << o
@@ -2076,6 +2067,163 @@ cdef class SwapDesign:
         self._swaps = None
         self._nr_seen = 0
         self._cluster_size = 0
+
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
+        """ValueError or NoEntry unless ``e`` is an allocated entry (the design's own test)."""
+        raise TypeError(f"{self._kind} has no batch verbs")
+
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1:
+        """NoSpace if ``k`` more counts pass the limit (``dup``), NoEntry if ``e`` has fewer."""
+        return 0
+
+    cdef object _check_batch(self, object entries, bint need_count, bint dup):
+        """Validate a batch of single entries for a ``*_many`` verb; the array.
+
+        Every entry first (``_batch_entry``), then the counts, repeats adding
+        up (``_batch_count``): a strictly increasing batch (the usual one: a
+        run of PTEs) has no repeats and needs no sort. ``cache`` is the
+        design's lookup cache, kept across the batch.
+        """
+        self._check_open()
+        arr = check_uint64_array(entries)
+        cdef const uint64_t[:] v = arr
+        cdef Py_ssize_t i, j, n = v.shape[0]
+        cdef void* cache = NULL
+        cdef bint increasing = True
+        for i in range(n):
+            self._batch_entry(v[i], &cache)
+            if i and v[i] <= v[i - 1]:
+                increasing = False
+        if n == 0 or not (need_count or dup):
+            return arr
+        if increasing:
+            for i in range(n):
+                self._batch_count(v[i], 1, need_count, dup, &cache)
+            return arr
+        srt = np.sort(arr)
+        cdef const uint64_t[:] s = srt
+        i = 0
+        while i < n:
+            j = i + 1
+            while j < n and s[j] == s[i]:
+                j += 1
+            self._batch_count(s[i], <uint64_t>(j - i), need_count, dup, &cache)
+            i = j
+        return arr
+
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* o, uint64_t* m, uint64_t* c) except -1:
+        raise TypeError(f"{self._kind} has no batch verbs")
+
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t o, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
+        return 0
+
+    cdef int _dup_entry(self, uint64_t e) except -1:
+        return 0
+
+    cdef int _free_entry(self, uint64_t e) except -1:
+        return 0
+
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
+        return 0
+
+    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
+        """:meth:`folio_alloc_swap` for each folio id of a uint64 array; the entries.
+
+        The ids are validated first. The result is shorter than ``folios``
+        when swap fills up (no NoSpace). Runtime complexity: O(n * 2**order)
+        in C.
+
+        >>> import numpy as np
+        >>> from vswap import DirectSwap, VirtualSwap, SwapDevice
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> ds.folio_alloc_swap_many(np.arange(3, dtype=np.uint64))
+        array([1, 2, 3], dtype=uint64)
+        >>> VirtualSwap().folio_alloc_swap_many(np.arange(2, dtype=np.uint64), order=1)
+        array([2, 4], dtype=uint64)
+        """
+        arr = check_uint64_array(folios, "folios")
+        cdef const uint64_t[:] v = arr
+        cdef uint64_t o, m, c, e
+        cdef Py_ssize_t i, n = v.shape[0]
+        self._alloc_prepare(order, memcg, cpu, &o, &m, &c)
+        for i in range(n):
+            if v[i] >= FOLIO_MAX:
+                raise ValueError(f"folio {v[i]} is outside 0 .. {FOLIO_MAX - 1}")
+        out = np.empty(n, dtype=np.uint64)
+        cdef uint64_t[::1] res = out
+        for i in range(n):
+            e = self._alloc_entry(v[i], o, m, c)
+            if e == 0:
+                return out[:i].copy()
+            res[i] = e
+        return out
+
+    def swap_duplicate_many(self, entries):
+        """:meth:`swap_duplicate` (nr=1) of each entry of a uint64 array (repeats add up).
+
+        The whole batch is validated first. Runtime complexity: O(n) in C
+        for a strictly increasing batch, O(n log n) otherwise.
+
+        >>> import numpy as np
+        >>> from vswap import DirectSwap, SwapDevice
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1)
+        >>> ds.swap_duplicate_many(np.array([e, e], dtype=np.uint64)); ds.swap_count(e)
+        2
+        """
+        arr = self._check_batch(entries, False, True)
+        cdef const uint64_t[:] v = arr
+        cdef Py_ssize_t i
+        for i in range(v.shape[0]):
+            self._dup_entry(v[i])
+
+    def swap_free_many(self, entries):
+        """:meth:`swap_free_nr` (nr=1) of each entry of a uint64 array.
+
+        The whole batch is validated first (repeats count). Runtime
+        complexity: O(n) in C for a strictly increasing batch, O(n log n)
+        otherwise.
+
+        >>> import numpy as np
+        >>> from vswap import VirtualSwap
+        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1); vs.swap_duplicate(e)
+        >>> vs.swap_free_many(np.array([e], dtype=np.uint64)); vs.swap_count(e)
+        0
+        """
+        arr = self._check_batch(entries, True, False)
+        cdef const uint64_t[:] v = arr
+        cdef Py_ssize_t i
+        for i in range(v.shape[0]):
+            self._free_entry(v[i])
+
+    def zswap_store_many(self, entries, handles):
+        """:meth:`zswap_store` of two uint64 arrays of the same length.
+
+        Both arrays are validated first. Runtime complexity: O(n) in C (DirectSwap:
+        times the zswap tree's height).
+
+        >>> import numpy as np
+        >>> from vswap import DirectSwap, SwapDevice
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> es = ds.folio_alloc_swap_many(np.arange(2, dtype=np.uint64))
+        >>> ds.zswap_store_many(es, np.array([7, 8], dtype=np.uint64)); ds.zswap_load(es[1])
+        8
+        """
+        arr = self._check_batch(entries, False, False)
+        harr = check_uint64_array(handles, "handles")
+        if harr.shape[0] != arr.shape[0]:
+            raise ValueError(f"{arr.shape[0]} entries but {harr.shape[0]} handles")
+        cdef const uint64_t[:] v = arr
+        cdef const uint64_t[:] hv = harr
+        cdef Py_ssize_t i, n = v.shape[0]
+        for i in range(n):
+            if hv[i] >= HANDLE_MAX:
+                raise ValueError(f"zswap handle {hv[i]} is outside 0 .. {HANDLE_MAX - 1}")
+        for i in range(n):
+            self._zswap_entry(v[i], hv[i])
 
     @property
     def swaps(self):

@@ -123,7 +123,16 @@ cdef class VirtualSwap(SwapDesign):
     cdef int _attach(self, int t, SwapDevice dev) except -1
     cdef uint64_t _range(self, object entry, uint64_t nr, bint aligned) except? 0xFFFFFFFFFFFFFFFF
     cdef swp_desc* _live(self, uint64_t e) except NULL
-    cdef object _check_batch(self, object entries, bint need_count, bint dup)
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1
     cdef int _check_counted(self, uint64_t e, uint64_t n) except -1
     cdef swap_device_t* _device(self, object device) except NULL
     cdef int _zswap_put(self, uint64_t e, uint64_t h) noexcept
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* o, uint64_t* m, uint64_t* c) except -1
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t o, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _dup_entry(self, uint64_t e) except -1
+    cdef int _free_entry(self, uint64_t e) except -1
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1

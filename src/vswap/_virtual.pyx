@@ -928,36 +928,28 @@ cdef class VirtualSwap(SwapDesign):
             raise NoSpace(f"no virtual cluster id left for an order-{order_} run")
         return e
 
-    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
-        """:meth:`folio_alloc_swap` for each folio id of a uint64 array; the entries.
-
-        The ids are validated first; the result is shorter when the cluster
-        ids run out. Runtime complexity: O(n * 2**order) in C.
-
-        >>> import numpy as np
-        >>> from vswap import VirtualSwap
-        >>> VirtualSwap().folio_alloc_swap_many(np.arange(3, dtype=np.uint64))
-        array([1, 2, 3], dtype=uint64)
-        """
-        arr = as_entries(folios, "folios")
-        cdef const uint64_t[:] fv = arr
-        cdef int order_ = <int>to_u64(order, SWAP_NR_ORDERS, "order")
-        cdef uint64_t m = to_u64(memcg, 65536, "memcg")
-        cdef int c = <int>to_u64(cpu, NR_CPUS, "cpu")
-        cdef Py_ssize_t i, n = fv.shape[0]
-        cdef uint64_t e
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* o, uint64_t* m, uint64_t* c) except -1:
+        o[0] = to_u64(order, SWAP_NR_ORDERS, "order")
+        m[0] = to_u64(memcg, 65536, "memcg")
+        c[0] = to_u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
-        for i in range(n):
-            if fv[i] >= FOLIO_MAX:
-                raise ValueError(f"folio {fv[i]} is outside 0 .. {FOLIO_MAX - 1}")
-        out = np.empty(n, dtype=np.uint64)
-        cdef uint64_t[::1] res = out
-        for i in range(n):
-            e = vs_alloc(&self.v, fv[i], order_, <uint16_t>m, c)
-            if e == 0:
-                return out[:i].copy()
-            res[i] = e
-        return out
+        return 0
+
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t o, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
+        return vs_alloc(&self.v, folio, <int>o, <uint16_t>m, <int>c)
+
+    cdef int _dup_entry(self, uint64_t e) except -1:
+        dup_pass(&self.v, e, 1)
+        return 0
+
+    cdef int _free_entry(self, uint64_t e) except -1:
+        put_pass(&self.v, e, 1)
+        return 0
+
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
+        return self._zswap_put(e, handle)
 
     def swap_duplicate(self, entry, nr=1):
         """Add one count to each of ``nr`` entries (``swap_duplicate_nr``).
@@ -983,71 +975,21 @@ cdef class VirtualSwap(SwapDesign):
                 raise NoSpace(f"swap count of {i:#x} would pass 2**32-1")
         dup_pass(&self.v, e, n)
 
-    cdef object _check_batch(self, object entries, bint need_count, bint dup):
-        """Validate a batch of single entries (repeats add up); the array.
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
+        if e >= self.v.max_clusters << VCLUSTER_SHIFT:
+            self._range(e, 1, False)        # raises the ValueError
+        if vs_peek(&self.v, e, <vcluster**>cache) == NULL:
+            raise_noent(e)
+        return 0
 
-        A strictly increasing batch (the usual one: a run of PTEs) has no
-        repeats and is checked in one pass; any other is sorted first.
-        """
-        self._check_open()
-        arr = as_entries(entries)
-        cdef const uint64_t[:] ev = arr
-        cdef Py_ssize_t i, j, n = ev.shape[0]
-        cdef uint64_t e, k
-        cdef vcluster* last = NULL
-        cdef swp_desc* d
-        cdef uint64_t vmax = self.v.max_clusters << VCLUSTER_SHIFT
-        cdef bint increasing = True
-        for i in range(n):
-            e = ev[i]
-            if e >= vmax:
-                self._range(e, 1, False)        # raises the ValueError
-            if vs_peek(&self.v, e, &last) == NULL:
-                raise_noent(e)
-            if i and e <= ev[i - 1]:
-                increasing = False
-        if n == 0 or not (need_count or dup):
-            return arr
-        if increasing:
-            for i in range(n):
-                d = vs_peek(&self.v, ev[i], &last)
-                if dup and d.swap_count >= COUNT_LIMIT:
-                    raise NoSpace(f"swap count of {ev[i]:#x} would pass 2**32-1")
-                if need_count and d.swap_count == 0:
-                    raise_noent(ev[i], "has a swap count of 0")
-            return arr
-        srt = np.sort(arr)
-        cdef const uint64_t[:] s = srt
-        i = 0
-        while i < n:
-            j = i + 1
-            while j < n and s[j] == s[i]:
-                j += 1
-            k = j - i
-            d = vs_peek(&self.v, s[i], &last)
-            if dup and d.swap_count + k > COUNT_LIMIT:
-                raise NoSpace(f"swap count of {s[i]:#x} would pass 2**32-1")
-            if need_count and d.swap_count < k:
-                raise_noent(s[i], "has a swap count of 0")
-            i = j
-        return arr
-
-    def swap_duplicate_many(self, entries):
-        """:meth:`swap_duplicate` (nr=1) of each entry of a uint64 array (repeats add up).
-
-        The whole batch is validated first. Runtime complexity: O(n log n) in C.
-
-        >>> import numpy as np
-        >>> from vswap import VirtualSwap
-        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1)
-        >>> vs.swap_duplicate_many(np.array([e, e], dtype=np.uint64)); vs.swap_count(e)
-        2
-        """
-        arr = self._check_batch(entries, False, True)
-        cdef const uint64_t[:] ev = arr
-        cdef Py_ssize_t i
-        for i in range(ev.shape[0]):
-            dup_pass(&self.v, ev[i], 1)
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1:
+        cdef swp_desc* d = vs_peek(&self.v, e, <vcluster**>cache)
+        if dup and d.swap_count + k > COUNT_LIMIT:
+            raise NoSpace(f"swap count of {e:#x} would pass 2**32-1")
+        if need_count and d.swap_count < k:
+            raise_noent(e, "has a swap count of 0")
+        return 0
 
     cdef int _check_counted(self, uint64_t e, uint64_t n) except -1:
         cdef vcluster* last = NULL
@@ -1076,24 +1018,6 @@ cdef class VirtualSwap(SwapDesign):
         cdef uint64_t e = self._range(entry, n, False)
         self._check_counted(e, n)
         put_pass(&self.v, e, n)
-
-    def swap_free_many(self, entries):
-        """:meth:`swap_free_nr` (nr=1) of each entry of a uint64 array.
-
-        The whole batch is validated first (repeats count). Runtime
-        complexity: O(n log n) in C.
-
-        >>> import numpy as np
-        >>> from vswap import VirtualSwap
-        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1); vs.swap_duplicate(e)
-        >>> vs.swap_free_many(np.array([e], dtype=np.uint64)); vs.swap_count(e)
-        0
-        """
-        arr = self._check_batch(entries, True, False)
-        cdef const uint64_t[:] ev = arr
-        cdef Py_ssize_t i
-        for i in range(ev.shape[0]):
-            put_pass(&self.v, ev[i], 1)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """The zap path: drop one count on each of ``nr`` entries, then reclaim.
@@ -1400,32 +1324,6 @@ cdef class VirtualSwap(SwapDesign):
         cdef uint64_t e = self._range(entry, 1, False)
         self._live(e)
         self._zswap_put(e, h)
-
-    def zswap_store_many(self, entries, handles):
-        """:meth:`zswap_store` of two uint64 arrays of the same length.
-
-        Runtime complexity: O(n) in C.
-
-        Both arrays are validated first.
-
-        >>> import numpy as np
-        >>> from vswap import VirtualSwap
-        >>> vs = VirtualSwap(); es = vs.folio_alloc_swap_many(np.arange(2, dtype=np.uint64))
-        >>> vs.zswap_store_many(es, np.array([7, 8], dtype=np.uint64)); vs.zswap_load(es[1])
-        8
-        """
-        arr = self._check_batch(entries, False, False)
-        harr = as_entries(handles, "handles")
-        if harr.shape[0] != arr.shape[0]:
-            raise ValueError(f"{arr.shape[0]} entries but {harr.shape[0]} handles")
-        cdef const uint64_t[:] ev = arr
-        cdef const uint64_t[:] hv = harr
-        cdef Py_ssize_t i, n = ev.shape[0]
-        for i in range(n):
-            if hv[i] >= HANDLE_MAX:
-                raise ValueError(f"zswap handle {hv[i]} is outside 0 .. {HANDLE_MAX - 1}")
-        for i in range(n):
-            self._zswap_put(ev[i], hv[i])
 
     def zswap_load(self, entry):
         """The zswap handle of ``entry``, or None (``zswap_entry_load``; the copy stays).

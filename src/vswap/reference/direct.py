@@ -324,13 +324,13 @@ class DirectSwap(SwapDesign, SwapSpace):
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.DirectSwap.folio_alloc_swap`. O(2**order) amortised."""
         f = _u64(folio, FOLIO_MAX, "folio")
-        nr, m, c = self._alloc_args(order, memcg, cpu)
+        nr, m, c = self._alloc_prepare(order, memcg, cpu)
         e = self._alloc_one(f, nr, m, c)
         if e == 0:
             raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
         return e
 
-    def _alloc_args(self, order, memcg, cpu):
+    def _alloc_prepare(self, order, memcg, cpu):
         nr = self._order(order)
         m = _u64(memcg, 65536, "memcg")
         c = _u64(cpu, NR_CPUS, "cpu")
@@ -354,21 +354,19 @@ class DirectSwap(SwapDesign, SwapSpace):
             self._tb_write(dv, i, w)
         return _mkentry(t, off)
 
-    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
-        """See :meth:`vswap.DirectSwap.folio_alloc_swap_many`. O(n * 2**order)."""
-        arr = _as_entries(folios, "folios")
-        nr, m, c = self._alloc_args(order, memcg, cpu)
-        vals = [int(x) for x in arr]
-        for f in vals:
-            if f >= FOLIO_MAX:
-                raise ValueError(f"folio {f} is outside 0 .. {FOLIO_MAX - 1}")
-        out = []
-        for f in vals:
-            e = self._alloc_one(f, nr, m, c)
-            if e == 0:
-                break
-            out.append(e)
-        return np.array(out, dtype=np.uint64)
+    def _alloc_entry(self, f, nr, m, c):
+        return self._alloc_one(f, nr, m, c)
+
+    def _dup_entry(self, e):
+        self._dup(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, 1)
+
+    def _free_entry(self, e):
+        self.st["cluster_locks"] += 1
+        off = e & SWP_OFFSET_MASK
+        self._put_range(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], off, off + 1)
+
+    def _zswap_entry(self, e, h):
+        self._zswap_put(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, h)
 
     # -- counts -------------------------------------------------------------------------------
 
@@ -418,11 +416,6 @@ class DirectSwap(SwapDesign, SwapSpace):
             i = j
         return vals
 
-    def swap_duplicate_many(self, entries):
-        """See :meth:`vswap.DirectSwap.swap_duplicate_many`. O(n log n)."""
-        for e in self._check_batch(entries, False, True):
-            self._dup(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, 1)
-
     def swap_free_nr(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.swap_free_nr`. O(nr)."""
         e, n, t, dv, off = self._used(entry, nr, 0, True)
@@ -432,13 +425,6 @@ class DirectSwap(SwapDesign, SwapSpace):
             self.st["cluster_locks"] += 1
             self._put_range(t, dv, cur, ce)
             cur = ce
-
-    def swap_free_many(self, entries):
-        """See :meth:`vswap.DirectSwap.swap_free_many`. O(n log n)."""
-        for e in self._check_batch(entries, True, False):
-            self.st["cluster_locks"] += 1
-            off = e & SWP_OFFSET_MASK
-            self._put_range(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], off, off + 1)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.free_swap_and_cache_nr`. O(nr)."""
@@ -626,19 +612,6 @@ class DirectSwap(SwapDesign, SwapSpace):
         _, _, t, dv, off = self._used(entry, None, 2, False)
         h = _u64(handle, HANDLE_MAX, "zswap handle")
         self._zswap_put(t, dv, off, h)
-
-    def zswap_store_many(self, entries, handles):
-        """See :meth:`vswap.DirectSwap.zswap_store_many`. O(n)."""
-        vals = self._check_batch(entries, False, False)
-        harr = _as_entries(handles, "handles")
-        if harr.shape[0] != len(vals):
-            raise ValueError(f"{len(vals)} entries but {harr.shape[0]} handles")
-        hs = [int(h) for h in harr]
-        for h in hs:
-            if h >= HANDLE_MAX:
-                raise ValueError(f"zswap handle {h} is outside 0 .. {HANDLE_MAX - 1}")
-        for e, h in zip(vals, hs):
-            self._zswap_put(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, h)
 
     def zswap_load(self, entry):
         """See :meth:`vswap.DirectSwap.zswap_load`. O(1)."""

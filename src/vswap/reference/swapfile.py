@@ -20,8 +20,9 @@ import weakref
 import numpy as np
 
 from vswap.errors import NoEntry, NoSpace
-from vswap.swapentry import (MAX_SWAPFILES, NR_CPUS, SWAP_NR_ORDERS, SWAP_TABLE_CACHE_ONLY,
-                             SWAPFILE_CLUSTER)
+from vswap.protocol import check_uint64_array
+from vswap.swapentry import (FOLIO_MAX, HANDLE_MAX, MAX_SWAPFILES, NR_CPUS, SWAP_NR_ORDERS,
+                             SWAP_TABLE_CACHE_ONLY, SWAPFILE_CLUSTER)
 
 __all__ = ["SwapDevice", "SwapDevices", "SwapDesign", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS",
            "DEF_SWAP_PRIO", "MAX_SWAPFILES"]
@@ -72,16 +73,6 @@ def _to_int(v, lo, hi, what):
     if v < lo or v > hi:
         raise ValueError(f"{what} {v} is outside {lo} .. {hi}")
     return v
-
-
-def _as_offsets(arr):
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"offsets must be a numpy array, not {type(arr).__name__}")
-    if arr.dtype != np.uint64:
-        raise TypeError(f"offsets must have dtype uint64, not {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"offsets must be one-dimensional, not {arr.ndim}-D")
-    return arr
 
 
 def _raise_free_error(err, offset, order):
@@ -631,7 +622,7 @@ class SwapDevice:
         0
         """
         self._check_usable(False)
-        arr = _as_offsets(offsets)
+        arr = check_uint64_array(offsets, "offsets")
         o = _to_int(order, 0, self.nr_orders - 1, "order")
         nr = 1 << o
         vals = [int(v) for v in arr]
@@ -1224,6 +1215,45 @@ class SwapDesign:
         self._swaps = None
         self._nr_seen = 0
         self._cluster_size = 0
+
+    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
+        """See :meth:`vswap.SwapDesign.folio_alloc_swap_many`. O(n * 2**order)."""
+        arr = check_uint64_array(folios, "folios")
+        o, m, c = self._alloc_prepare(order, memcg, cpu)
+        fs = arr.tolist()
+        for f in fs:
+            if f >= FOLIO_MAX:
+                raise ValueError(f"folio {f} is outside 0 .. {FOLIO_MAX - 1}")
+        out = []
+        for f in fs:
+            e = self._alloc_entry(f, o, m, c)
+            if e == 0:
+                break
+            out.append(e)
+        return np.array(out, dtype=np.uint64)
+
+    def swap_duplicate_many(self, entries):
+        """See :meth:`vswap.SwapDesign.swap_duplicate_many`. O(n log n)."""
+        for e in self._check_batch(entries, False, True):
+            self._dup_entry(e)
+
+    def swap_free_many(self, entries):
+        """See :meth:`vswap.SwapDesign.swap_free_many`. O(n log n)."""
+        for e in self._check_batch(entries, True, False):
+            self._free_entry(e)
+
+    def zswap_store_many(self, entries, handles):
+        """See :meth:`vswap.SwapDesign.zswap_store_many`. O(n)."""
+        es = self._check_batch(entries, False, False)
+        harr = check_uint64_array(handles, "handles")
+        if harr.shape[0] != len(es):
+            raise ValueError(f"{len(es)} entries but {harr.shape[0]} handles")
+        hs = harr.tolist()
+        for h in hs:
+            if h >= HANDLE_MAX:
+                raise ValueError(f"zswap handle {h} is outside 0 .. {HANDLE_MAX - 1}")
+        for e, h in zip(es, hs):
+            self._zswap_entry(e, h)
 
     swaps = property(lambda self: getattr(self, "_swaps", None),
                      doc="The SwapDevices set (None once closed). O(1).")

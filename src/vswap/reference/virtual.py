@@ -547,24 +547,24 @@ class VirtualSwap(SwapDesign, SwapSpace):
             raise NoSpace(f"no virtual cluster id left for an order-{o} run")
         return e
 
-    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
-        """See :meth:`vswap.VirtualSwap.folio_alloc_swap_many`."""
-        arr = _as_entries(folios, "folios")
+    def _alloc_prepare(self, order, memcg, cpu):
         o = _u64(order, SWAP_NR_ORDERS, "order")
         m = _u64(memcg, 65536, "memcg")
         c = _u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
-        fs = arr.tolist()
-        for f in fs:
-            if f >= FOLIO_MAX:
-                raise ValueError(f"folio {f} is outside 0 .. {FOLIO_MAX - 1}")
-        out = []
-        for f in fs:
-            e = self._alloc(f, o, m, c)
-            if e == 0:
-                break
-            out.append(e)
-        return np.array(out, dtype=np.uint64)
+        return o, m, c
+
+    def _alloc_entry(self, f, o, m, c):
+        return self._alloc(f, o, m, c)
+
+    def _dup_entry(self, e):
+        self._dup_pass(e, 1)
+
+    def _free_entry(self, e):
+        self._put_pass(e, 1)
+
+    def _zswap_entry(self, e, h):
+        self._zswap_put(e, h)
 
     def swap_duplicate(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.swap_duplicate`."""
@@ -602,11 +602,6 @@ class VirtualSwap(SwapDesign, SwapSpace):
                 raise NoEntry(f"swap entry {e:#x} has a swap count of 0")
         return es
 
-    def swap_duplicate_many(self, entries):
-        """See :meth:`vswap.VirtualSwap.swap_duplicate_many`."""
-        for e in self._check_batch(entries, False, True):
-            self._dup_pass(e, 1)
-
     def _check_counted(self, e, n):
         for i in range(e, e + n):
             d = self._peek(i)
@@ -619,11 +614,6 @@ class VirtualSwap(SwapDesign, SwapSpace):
         e = self._range(entry, n, False)
         self._check_counted(e, n)
         self._put_pass(e, n)
-
-    def swap_free_many(self, entries):
-        """See :meth:`vswap.VirtualSwap.swap_free_many`."""
-        for e in self._check_batch(entries, True, False):
-            self._put_pass(e, 1)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.free_swap_and_cache_nr`."""
@@ -828,19 +818,6 @@ class VirtualSwap(SwapDesign, SwapSpace):
         e = self._range(entry, 1, False)
         self._live(e)
         self._zswap_put(e, h)
-
-    def zswap_store_many(self, entries, handles):
-        """See :meth:`vswap.VirtualSwap.zswap_store_many`."""
-        es = self._check_batch(entries, False, False)
-        harr = _as_entries(handles, "handles")
-        if harr.shape[0] != len(es):
-            raise ValueError(f"{len(es)} entries but {harr.shape[0]} handles")
-        hs = harr.tolist()
-        for h in hs:
-            if h >= HANDLE_MAX:
-                raise ValueError(f"zswap handle {h} is outside 0 .. {HANDLE_MAX - 1}")
-        for e, h in zip(es, hs):
-            self._zswap_put(e, h)
 
     def zswap_load(self, entry):
         """See :meth:`vswap.VirtualSwap.zswap_load`."""
