@@ -89,10 +89,18 @@ cdef class SwapTableP4(SwapDesign):
     cdef p4_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL
     cdef p4_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
                          uint64_t* pe, uint64_t* pn) except NULL
-    cdef int _alloc_args(self, object order, object memcg, object cpu,
-                         uint64_t* nr, uint64_t* m, uint64_t* c) except -1
+    # the shared layer's hooks (SwapDesign: the *_many verbs and batch checks)
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _dup_entry(self, uint64_t e) except -1
+    cdef int _free_entry(self, uint64_t e) except -1
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF
     cdef int _dup(self, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) except -1
-    cdef object _check_batch(self, object entries, bint need_count, bint dup)
     cdef p4_dev_t* _device(self, object device) except NULL

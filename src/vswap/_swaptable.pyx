@@ -552,14 +552,14 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t f = to_u64(folio, P4_FOLIO_MAX, "folio")
         cdef uint64_t nr, m, c, e
-        self._alloc_args(order, memcg, cpu, &nr, &m, &c)
+        self._alloc_prepare(order, memcg, cpu, &nr, &m, &c)
         e = self._alloc_one(f, nr, <uint16_t>m, <int>c)
         if e == 0:
             raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
         return e
 
-    cdef int _alloc_args(self, object order, object memcg, object cpu,
-                         uint64_t* nr, uint64_t* m, uint64_t* c) except -1:
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1:
         nr[0] = <uint64_t>1 << to_u64(order, 10, "order")
         m[0] = to_u64(memcg, 65536, "memcg")
         c[0] = to_u64(cpu, NR_CPUS, "cpu")
@@ -616,7 +616,7 @@ cdef class SwapTableP4(SwapDesign):
         for i in range(n):
             if v[i] >= P4_FOLIO_MAX:
                 raise ValueError(f"folio {v[i]} is outside 0 .. {P4_FOLIO_MAX - 1}")
-        self._alloc_args(order, memcg, cpu, &nr, &m, &c)
+        self._alloc_prepare(order, memcg, cpu, &nr, &m, &c)
         out = np.empty(n, dtype=np.uint64)
         cdef uint64_t[::1] res = out
         for i in range(n):
@@ -665,67 +665,42 @@ cdef class SwapTableP4(SwapDesign):
                 raise_err(DS_EOVERFLOW, t, i)
         self._dup(t, dv, off, n)
 
-    cdef object _check_batch(self, object entries, bint need_count, bint dup):
-        """Validate a batch of single entries (multiplicity aware); the array."""
-        self._check_open()
-        arr = as_entries(entries)
-        cdef const uint64_t[:] v = arr
-        cdef Py_ssize_t i, j, n = v.shape[0]
-        cdef uint64_t e, off, c, k, t
-        cdef bint increasing = True
-        for i in range(n):
-            e = v[i]
-            if e >> 63:
-                raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
-            t = e >> SWP_TYPE_SHIFT
-            off = e & SWP_OFFSET_MASK
-            if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
-                self._range(e, 1, False)
-            if swap_table_get(self.d.devs[t].si, off) == 0:
-                raise_err(DS_ENOENT, <int>t, off)
-            if i and e <= v[i - 1]:
-                increasing = False
-        if n == 0 or not (need_count or dup):
-            return arr
-        srt = arr if increasing else np.sort(arr)
-        cdef const uint64_t[:] s = srt
-        i = 0
-        while i < n:
-            j = i + 1
-            while j < n and s[j] == s[i]:
-                j += 1
-            k = j - i
-            e = s[i]
-            c = p4_count(&self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
-            if dup and c + k > P4_COUNT_LIMIT:
-                raise_err(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
-            if need_count and c < k:
-                raise_err(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
-                          "has a swap count of 0")
-            i = j
-        return arr
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
+        return self._alloc_one(folio, nr, <uint16_t>m, <int>c)
 
-    def swap_duplicate_many(self, entries):
-        """:meth:`swap_duplicate` (nr=1) of each entry of a uint64 array (repeats add up).
+    cdef int _dup_entry(self, uint64_t e) except -1:
+        return self._dup(<int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
+                         e & SWP_OFFSET_MASK, 1)
 
-        Validated first. Runtime complexity: O(n) in C for an increasing
-        batch, O(n log n) otherwise.
+    cdef int _free_entry(self, uint64_t e) except -1:
+        self.d.st.cluster_locks += 1
+        put_range(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
+                  e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + 1)
+        return 0
 
-        >>> import numpy as np
-        >>> from vswap import SwapTableP4, SwapDevice, SwapDevices
-        >>> p4 = SwapTableP4(SwapDevices([SwapDevice(64, cluster_size=16)]))
-        >>> e = p4.folio_alloc_swap(1)
-        >>> p4.swap_duplicate_many(np.array([e, e], dtype=np.uint64)); p4.swap_count(e)
-        2
-        """
-        arr = self._check_batch(entries, False, True)
-        cdef const uint64_t[:] v = arr
-        cdef Py_ssize_t i
-        cdef uint64_t e
-        for i in range(v.shape[0]):
-            e = v[i]
-            self._dup(<int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
-                      e & SWP_OFFSET_MASK, 1)
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
+        return zswap_put(&self.d, &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, handle)
+
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
+        cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
+        if e >> 63:
+            raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
+        if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
+            self._range(e, 1, False)          # raises the ValueError
+        if swap_table_get(self.d.devs[t].si, off) == 0:
+            raise_err(DS_ENOENT, <int>t, off)
+        return 0
+
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1:
+        cdef uint64_t c = p4_count(&self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
+        if dup and c + k > P4_COUNT_LIMIT:
+            raise_err(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
+        if need_count and c < k:
+            raise_err(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
+                      "has a swap count of 0")
+        return 0
 
     def swap_free_nr(self, entry, nr=1):
         """Drop one count from each of ``nr`` entries (``swap_free_nr``).
@@ -743,30 +718,6 @@ cdef class SwapTableP4(SwapDesign):
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
         put_nr(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, n)
-
-    def swap_free_many(self, entries):
-        """:meth:`swap_free_nr` (nr=1) of each entry of a uint64 array.
-
-        Validated first (repeats count). Runtime complexity: O(n) in C for
-        an increasing batch, O(n log n) otherwise.
-
-        >>> import numpy as np
-        >>> from vswap import SwapTableP4, SwapDevice, SwapDevices
-        >>> p4 = SwapTableP4(SwapDevices([SwapDevice(64, cluster_size=16)]))
-        >>> e = p4.folio_alloc_swap(1); p4.swap_duplicate(e, 1)
-        >>> p4.swap_free_many(np.array([e], dtype=np.uint64)); p4.swap_count(e)
-        0
-        """
-        arr = self._check_batch(entries, True, False)
-        cdef const uint64_t[:] v = arr
-        cdef Py_ssize_t i
-        cdef uint64_t e, off
-        for i in range(v.shape[0]):
-            e = v[i]
-            off = e & SWP_OFFSET_MASK
-            self.d.st.cluster_locks += 1
-            put_range(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
-                      off, off + 1)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """The zap path: one count off each of ``nr`` entries, then reclaim.
@@ -1059,34 +1010,6 @@ cdef class SwapTableP4(SwapDesign):
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
         zswap_put(&self.d, dv, e & SWP_OFFSET_MASK, h)
-
-    def zswap_store_many(self, entries, handles):
-        """:meth:`zswap_store` of two uint64 arrays of the same length; validated first.
-
-        Runtime complexity: O(n * tree height) in C.
-
-        >>> import numpy as np
-        >>> from vswap import SwapTableP4, SwapDevice, SwapDevices
-        >>> p4 = SwapTableP4(SwapDevices([SwapDevice(64, cluster_size=16)]))
-        >>> e = p4.folio_alloc_swap(1)
-        >>> p4.zswap_store_many(np.array([e], dtype=np.uint64), np.array([8], dtype=np.uint64))
-        >>> p4.zswap_load(e)
-        8
-        """
-        arr = self._check_batch(entries, False, False)
-        harr = as_entries(handles, "handles")
-        if harr.shape[0] != arr.shape[0]:
-            raise ValueError(f"{arr.shape[0]} entries but {harr.shape[0]} handles")
-        cdef const uint64_t[:] v = arr
-        cdef const uint64_t[:] hv = harr
-        cdef Py_ssize_t i, n = v.shape[0]
-        cdef uint64_t e
-        for i in range(n):
-            if hv[i] >= HANDLE_MAX:
-                raise ValueError(f"zswap handle {hv[i]} is outside 0 .. {HANDLE_MAX - 1}")
-        for i in range(n):
-            e = v[i]
-            zswap_put(&self.d, &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, hv[i])
 
     def zswap_load(self, entry):
         """The zswap handle of ``entry``, or None (the copy stays). Runtime complexity: O(tree height).
