@@ -21,6 +21,7 @@ from vswap import reference
 from vswap.protocol import swp_entry
 
 from bench_direct import N_CYCLE, N_REF, N_ZAP, ROUNDS, cycle_batch, cycle_single, record, zap
+from bench_direct import _summary  # noqa: F401 - the autouse summary table of ns per entry
 
 DESIGNS = ["DirectSwap", "SwapTableP4"]
 
@@ -73,13 +74,3 @@ def zap_setup(cls, cached):
 def test_zap_1m(benchmark, request, cls, cached):
     benchmark.pedantic(zap, setup=lambda: zap_setup(cls, cached), rounds=ROUNDS, iterations=1)
     record(benchmark, request, N_ZAP)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _summary():
-    from bench_direct import RESULTS
-    yield
-    if RESULTS:
-        print("\nns per entry (median and fastest round / entries):")
-        for group, name, n, ns, best in sorted(RESULTS):
-            print(f"  {group:<14} {name:<46} {n:>8} {ns:>10.1f} {best:>10.1f}")

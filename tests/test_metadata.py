@@ -8,20 +8,12 @@ import json
 import pytest
 
 from vswap import DirectSwap, SwapDevice, SwapDevices, SwapTableP4, VirtualSwap, XArray
-from vswap.__main__ import main
 from vswap.metadata import LAYOUTS, format_table, metadata_bytes, metadata_table, xa_nodes
+
+from test_cli import run
 
 MiB = 1 << 20
 SLOTS = 4096                    # 8 clusters of 512
-
-
-def run(capsys, *argv):
-    try:
-        status = main(list(argv))
-    except SystemExit as exc:
-        status = exc.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def fill(design, used, backing):
