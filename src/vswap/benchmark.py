@@ -103,7 +103,8 @@ def _check_designs(designs: Any) -> tuple[str, ...]:
         raise ValueError(f"designs is empty; choose from {', '.join(DESIGNS)}")
     for name in names:
         if name not in DESIGNS and name not in EXTRA_DESIGNS:    # issue 15 hook
-            raise ValueError(f"unknown design {name!r}; choose from {', '.join(DESIGNS)}")
+            raise ValueError(f"unknown design {name!r}; choose from "
+                             f"{', '.join((*DESIGNS, *EXTRA_DESIGNS))}")
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ValueError(f"design {dup[0]!r} is given twice")

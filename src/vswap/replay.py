@@ -213,7 +213,8 @@ def make_design(name: str, machine: Machine, span: int, *, reference: bool = Fal
     else:
         import vswap as mod
     if name not in DESIGNS and name not in EXTRA_DESIGNS:
-        raise ValueError(f"unknown design {name!r}; choose from {', '.join(DESIGNS)}")
+        raise ValueError(f"unknown design {name!r}; choose from "
+                         f"{', '.join((*DESIGNS, *EXTRA_DESIGNS))}")
     swaps = mod.SwapDevices([mod.SwapDevice(machine.swap_pages_for(span), name=machine.backend)])
     if name in EXTRA_DESIGNS:
         return getattr(mod, EXTRA_DESIGNS[name])(swaps)
