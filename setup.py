@@ -16,11 +16,17 @@ DEBUG = os.environ.get("VSWAP_DEBUG", "0") not in ("", "0")
 # VSWAP_SANITIZE=address builds the core with AddressSanitizer (run the
 # tests with LD_PRELOAD=$(gcc -print-file-name=libasan.so)).
 SANITIZE = os.environ.get("VSWAP_SANITIZE", "")
-MODE = ("debug" if DEBUG else "release") + (f"-{SANITIZE}" if SANITIZE else "")
+# VSWAP_FUZZ=1 adds gcc's comparison tracing (-fsanitize-coverage=trace-cmp:
+# libFuzzer's value profile then sees the core's comparisons) for
+# fuzz/fuzz_api.py; such a core imports only after atheris, which defines the
+# __sanitizer_cov_* callbacks. (libFuzzer no longer takes gcc's trace-pc.)
+FUZZ = os.environ.get("VSWAP_FUZZ", "0") not in ("", "0")
+MODE = (("debug" if DEBUG else "release") + (f"-{SANITIZE}" if SANITIZE else "")
+        + ("-fuzz" if FUZZ else ""))
 
 # One extension per kernel concept; ``vswap._core`` is the entry point that
 # re-exports them.
-MODULES = ["_xarray", "_swapfile", "_direct", "_virtual", "_replay", "_executor", "_core"]
+MODULES = ["_xarray", "_swapfile", "_direct", "_virtual", "_swaptable", "_replay", "_executor", "_core"]
 
 DIRECTIVES = {
     "language_level": 3,
@@ -40,6 +46,8 @@ LDFLAGS = []
 if SANITIZE:
     CFLAGS += [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer"]
     LDFLAGS += [f"-fsanitize={SANITIZE}"]
+if FUZZ:
+    CFLAGS += ["-fsanitize-coverage=trace-cmp"]
 
 extensions = [
     Extension(

@@ -199,7 +199,7 @@ def test_selfcheck_version_and_no_command(capsys):
     status, out, _ = run(capsys, "--version")
     assert status == 0 and out.strip() == f"vswap {vswap.__version__}"
     status, out, _ = run(capsys)
-    assert status == 2 and "{compare,designs,kernel,record,selfcheck,sweep}" in out
+    assert status == 2 and "{compare,designs,kernel,metadata,record,selfcheck,sweep}" in out
     assert "Without a command" in out
 
 

@@ -177,7 +177,7 @@ def test_swapoff_walks_dict_and_array_page_tables(impl):
     ds = make(impl, 64, 16, ndev=2)
     e0 = ds.folio_alloc_swap(1, order=1)
     e1 = ds.folio_alloc_swap(2)
-    assert swp_type(e0) != swp_type(e1) or True
+    assert (swp_type(e0), swp_type(e1)) == (0, 1)   # equal priorities: round robin
     pt = PageTable()
     arr = np.zeros(16, dtype=np.uint64)
     for e in (e0, e0 + 1, e1):
@@ -201,10 +201,10 @@ def test_swapoff_walks_dict_and_array_page_tables(impl):
     ds.check()
     # the array form on the other device
     u = swp_type(e1)
-    if u != t:
-        arr = np.array([0] + [v for v in pt2.values() if swp_type(v) == u], dtype=np.uint64)
-        assert ds.swapoff(u, arr) == len(arr) - 1 and not arr.any()
-        ds.check()
+    arr = np.array([0] + [v for v in pt2.values() if swp_type(v) == u], dtype=np.uint64)
+    assert len(arr) == 2
+    assert ds.swapoff(u, arr) == 1 and not arr.any() and ds.swaps[u].nr_used == 0
+    ds.check()
 
 
 def test_swapoff_pte_to_a_free_slot(impl):
@@ -307,14 +307,14 @@ def test_bad_input_changes_nothing(impl, name, make_call, exc):
     ds.check()
 
 
-def test_compiled_survives_a_bare_instance():
+def test_compiled_bare_instance_raises_runtime_error():
+    # (tests/test_robustness.py sweeps every method of every class.)
     ds = vswap.DirectSwap.__new__(vswap.DirectSwap)
-    with pytest.raises(ValueError):
-        ds.swap_count(1)
     assert ds.memory_footprint()["total"] == 0
-    for call in (lambda: ds.folio_alloc_swap(1), lambda: ds.swapon(None),
-                 lambda: ds.folio_alloc_swap_many(np.zeros(1, np.uint64)), ds.snapshot, ds.check):
-        with pytest.raises((RuntimeError, AttributeError, TypeError)):
+    for call in (lambda: ds.swap_count(1), lambda: ds.folio_alloc_swap(1),
+                 lambda: ds.swapon(None), lambda: ds.folio_alloc_swap_many(np.zeros(1, np.uint64)),
+                 ds.snapshot, ds.check):
+        with pytest.raises(RuntimeError, match="DirectSwap is not initialised"):
             call()
 
 
@@ -340,22 +340,6 @@ def test_slot_freed_behind_the_design_is_not_freed_twice(impl):
     for x in es:
         ds.free_swap_and_cache_nr(x)
     dev.check()
-
-
-def test_bare_instance_never_crashes():
-    ds = vswap.DirectSwap.__new__(vswap.DirectSwap)
-    arr = np.array([1], dtype=np.uint64)
-    for name in dir(ds):
-        if name.startswith("_"):
-            continue
-        attr = getattr(ds, name)
-        if not callable(attr):
-            continue
-        for args in ((), (1,), (1, 1), (1, 0, 1), (arr,), (arr, arr), (0, PageTable())):
-            try:
-                attr(*args)
-            except Exception:  # noqa: BLE001 - any exception, but no crash
-                pass
 
 
 def test_foreign_table_words_do_not_crash(impl):

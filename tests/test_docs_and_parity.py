@@ -19,6 +19,7 @@ import vswap.__main__
 import vswap.benchmark
 import vswap.errors
 import vswap.protocol
+import vswap.selfcheck
 import vswap.workloads
 from vswap import reference
 from vswap.reference import direct as ref_direct
@@ -81,7 +82,7 @@ DOCTESTS = list(collect(
        for n in vswap.errors.__all__]
     + [(getattr(reference, n), f"vswap.reference.{n}", vars(reference))
        for n in COMPILED_CLASSES]
-    + [(vswap.__main__.selfcheck, "vswap.__main__.selfcheck", vars(vswap.__main__))]
+    + [(vswap.selfcheck.selfcheck, "vswap.selfcheck.selfcheck", vars(vswap.selfcheck))]
 ))
 # The compiled classes' documented examples, run on the reference classes
 # (all but the C verb table, which only a compiled design has).
@@ -131,7 +132,7 @@ def test_reference_exports_same_names():
         assert getattr(reference, name) is getattr(vswap, name)
 
 
-DESIGNS = ["DirectSwap", "VirtualSwap"]
+DESIGNS = ["DirectSwap", "VirtualSwap", "SwapTableP4"]
 
 
 @pytest.mark.parametrize("design", DESIGNS)
@@ -160,3 +161,131 @@ def test_pure_python_module_examples(module):
         runner.run(test)
         n += len(test.examples)
     assert runner.summarize(verbose=False).failed == 0 and n > 0
+
+
+# -- one home per fact: _swapentry.pxd and its Python twin agree ------------------------------
+
+def _pxd_constants():
+    """The names _swapentry.pxd defines: enum members and the extern uint64 constants."""
+    import pathlib
+    text = (pathlib.Path(vswap.__file__).parent / "_swapentry.pxd").read_text()
+    enum = re.findall(r"^    ([A-Z][A-Z0-9_]+) = ", text, re.M)
+    extern = re.findall(r'^    const uint64_t ([A-Z][A-Z0-9_]+) "', text, re.M)
+    funcs = re.findall(r"^cdef inline \w+ (\w+)\(", text, re.M)
+    return enum + extern, funcs
+
+
+def test_swapentry_pxd_and_its_python_twin_agree(tmp_path):
+    pytest.importorskip("Cython")
+    from _cython_probe import build_probe
+
+    import vswap.swapentry as twin
+    names, funcs = _pxd_constants()
+    assert len(names) >= 20 and len(funcs) >= 8
+    src = "from vswap._swapentry cimport *\n\ndef constants():\n    return {\n"
+    src += "".join(f"        {n!r}: {n},\n" for n in names) + "    }\n\n"
+    src += ("def words(uint64_t t, uint64_t off, uint64_t folio, int order):\n"
+            "    w = swap_cache_folio(folio, order)\n"
+            "    e = swp_entry(t, off)\n"
+            "    return (e, swp_type(e), swp_offset(e), w, swap_cache_is_folio(w),\n"
+            "            swap_cache_is_shadow(w), swap_cache_folio_id(w), swap_cache_order(w),\n"
+            "            swap_cache_is_shadow(folio << 1 | 1))\n")
+    src = "from libc.stdint cimport uint64_t\n" + src
+    probe = build_probe(tmp_path, "probe_swapentry", src)
+    compiled = probe.constants()
+    assert compiled == {n: getattr(twin, n) for n in names}
+    assert set(funcs) <= set(twin.__all__)
+    for t, off, folio, order in ((0, 0, 0, 0), (31, (1 << 58) - 1, (1 << 57) - 1, 9), (3, 77, 5, 2)):
+        e = twin.swp_entry(t, off)
+        w = twin.swap_cache_folio(folio, order)
+        assert probe.words(t, off, folio, order) == (
+            e, twin.swp_type(e), twin.swp_offset(e), w, twin.swap_cache_is_folio(w),
+            twin.swap_cache_is_shadow(w), twin.swap_cache_folio_id(w), twin.swap_cache_order(w),
+            twin.swap_cache_is_shadow(folio << 1 | 1))
+    # What the Python API and the reference show is the twin's, not a copy.
+    assert vswap.protocol.LOOKUP_KINDS is twin.LOOKUP_KINDS
+    assert (vswap.NR_CPUS, vswap._core.MAX_SWAPFILES, vswap.SWAP_TABLE_CACHE_ONLY) == \
+        (twin.NR_CPUS, twin.MAX_SWAPFILES, twin.SWAP_TABLE_CACHE_ONLY)
+    assert reference.SWAP_TABLE_CACHE_ONLY is twin.SWAP_TABLE_CACHE_ONLY
+
+
+def test_the_entry_encoding_is_written_in_one_place():
+    # The core and the reference shift by the type's bit position only through
+    # _swapentry.pxd / swapentry.py.
+    import pathlib
+    root = pathlib.Path(vswap.__file__).parent
+    offenders = []
+    for path in sorted([*root.glob("*"), *(root / "reference").glob("*")]):
+        if path.suffix not in (".py", ".pyx", ".pxd") or path.stem in ("_swapentry", "swapentry"):
+            continue
+        for no, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#")[0]
+            if re.search(r"(>>|<<) ?58\b", code) and ">>>" not in line and "..." not in line:
+                offenders.append(f"{path.name}:{no}: {line.strip()}")
+    assert not offenders, offenders
+
+
+# -- twins mirror state: the same calls leave the same observable state -----------------------
+
+def _scripted(impl):
+    """Each class of ``impl`` after the same calls (a few of each kind)."""
+    xa = impl.XArray(track_free=True)
+    for i in (0, 3, 70, 1 << 40):
+        xa[i] = i * 7
+    xa.set_mark(3, 1)
+    del xa[70]
+    dev = impl.SwapDevice(64, cluster_size=16, name="d")
+    dev.alloc_many(5)
+    dev.free(2)
+    swaps = impl.SwapDevices([impl.SwapDevice(64, cluster_size=16), impl.SwapDevice(48, cluster_size=16)])
+    swaps.alloc(order=1)
+    ds = impl.DirectSwap(impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)]))
+    e = ds.folio_alloc_swap(1, order=1)
+    ds.swap_duplicate(e, 2)
+    ds.zswap_store(e, 5)
+    ds.swap_cache_del_folio(e, order=1, shadow=9)
+    vs = impl.VirtualSwap.preset("vss_v5", impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)]))
+    v = vs.folio_alloc_swap(2)
+    vs.swap_duplicate(v)
+    vs.writeback(v)
+    vs.swap_free_nr(v)
+    return {"XArray": xa, "SwapDevice": dev, "SwapDevices": swaps, "DirectSwap": ds,
+            "VirtualSwap": vs}
+
+
+def _observable(obj):
+    """Every public property's value, and the state methods' results."""
+    out = {}
+    for name in dir(type(obj)):
+        if name.startswith("_") or not inspect.isdatadescriptor(getattr(type(obj), name, None)):
+            continue
+        value = getattr(obj, name)
+        out[name] = value.tolist() if hasattr(value, "tolist") else value
+    for name in ("snapshot", "memory_footprint", "_state", "items", "clusters"):
+        if hasattr(obj, name):
+            value = getattr(obj, name)()
+            out[name + "()"] = list(value) if name == "items" else value
+    out.pop("swaps", None)                          # an object of the same model, compared on its own
+    return out
+
+
+@pytest.mark.parametrize("cls", ["XArray", "SwapDevice", "SwapDevices", "DirectSwap", "VirtualSwap"])
+def test_twins_have_the_same_observable_state_after_the_same_calls(cls):
+    fast, ref = _scripted(vswap)[cls], _scripted(reference)[cls]
+    a, b = _observable(fast), _observable(ref)
+    assert a.keys() == b.keys() and len(a) >= 3
+    for key in a:
+        assert a[key] == b[key], f"{cls}.{key}: compiled {a[key]!r} != reference {b[key]!r}"
+
+
+def test_twins_share_their_constants():
+    import vswap._direct
+    import vswap._virtual
+    from vswap.reference import direct as rd
+    from vswap.reference import virtual as rv
+    assert vswap._direct.SWAP_COUNT_LIMIT == rd.SWAP_COUNT_LIMIT
+    assert vswap._virtual.VSWAP_PRESETS == rv.VSWAP_PRESETS
+    assert vswap._virtual.SWP_DESC_BYTES == rv.SWP_DESC_BYTES
+    for name in ("NR_CPUS", "DEF_SWAP_PRIO", "SWAP_TABLE_CACHE_ONLY", "XA_NODE_BYTES",
+                 "XA_VALUE_MAX"):
+        assert getattr(vswap, name) == getattr(reference, name), name

@@ -238,23 +238,41 @@ class AllocatorMachine(RuleBasedStateMachine):
             assert self.sets[0]._state() == self.sets[1]._state()
 
 
+#: What the machine exists to compare: every one must be reached.
+PATHS = ("fast_hits", "slow_path", "failures", "reclaim_calls", "reclaimed", "full_scans",
+         "discards", "sync_discards", "tables_freed", "set_requeues", "set_failures")
+
+
+def _run_machine(run_settings):
+    """Run the machine under ``run_settings``; (steps, compared calls), the counters in SEEN."""
+    saved = getattr(AllocatorMachine.TestCase, "settings", None)
+    AllocatorMachine.TestCase.settings = run_settings
+    SEEN.clear()
+    before, calls_before = STEPS["steps"], STEPS["n"]
+    try:
+        AllocatorMachine.TestCase().runTest()
+    finally:
+        AllocatorMachine.TestCase.settings = saved
+    return STEPS["steps"] - before, STEPS["n"] - calls_before
+
+
 def test_allocator_lockstep():
     # Twice the profile's steps per run: hypothesis ends many runs early, and
     # the ci profile (100 x 60) must still compare at least 5,000 steps.
-    AllocatorMachine.TestCase.settings = settings(
+    steps, calls = _run_machine(settings(
         settings(), stateful_step_count=2 * settings().stateful_step_count,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-    SEEN.clear()
-    before, calls_before = STEPS["steps"], STEPS["n"]
-    AllocatorMachine.TestCase().runTest()
-    steps, calls = STEPS["steps"] - before, STEPS["n"] - calls_before
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
     print(f"\nallocator lockstep: {steps} steps, {calls} compared calls; counters seen: {SEEN}")
+    assert steps >= settings().max_examples, steps      # every example ran steps
     if settings().max_examples >= 100 and settings().stateful_step_count >= 60:
         assert steps >= 5000, steps
-        # At CI length the machine must have reached every path it exists to
-        # compare (short dev runs may not). The set-level fast path is reached
-        # only by some example orders; test_swapfile_behaviour pins it.
-        for key in ("fast_hits", "slow_path", "failures", "reclaim_calls", "reclaimed",
-                    "full_scans", "discards", "sync_discards", "tables_freed", "set_requeues",
-                    "set_failures"):
-            assert SEEN.get(key, 0) > 0, f"no run exercised {key}: {SEEN}"
+
+
+def test_allocator_machine_reaches_every_path():
+    # Under every profile and in any file order: a fixed, derandomized run
+    # (no example database) that must reach every path the machine compares.
+    steps, _ = _run_machine(settings(
+        max_examples=30, stateful_step_count=80, derandomize=True, database=None,
+        deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+    missing = [key for key in PATHS if not SEEN.get(key)]
+    assert steps > 0 and not missing, f"no run exercised {missing}: {SEEN}"

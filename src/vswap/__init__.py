@@ -17,7 +17,9 @@ from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 try:
     from vswap._core import XA_NODE_BYTES, XA_VALUE_MAX, XArray
     from vswap._core import DEF_SWAP_PRIO, NR_CPUS, SWAP_TABLE_CACHE_ONLY, SwapDevice, SwapDevices
+    from vswap._core import SwapDesign
     from vswap._core import DirectSwap, VirtualSwap
+    from vswap._core import SwapTableP4
     from vswap.protocol import Lookup, PageTable, SwapSpace
 except ImportError as exc:  # pragma: no cover - only on a broken install
     raise ImportError(
@@ -36,8 +38,9 @@ __all__ = [
     "XA_NODE_BYTES",
     "XA_VALUE_MAX",
     "SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS", "DEF_SWAP_PRIO",
-    "DirectSwap", "SwapSpace", "Lookup", "PageTable",
+    "SwapDesign", "DirectSwap", "SwapSpace", "Lookup", "PageTable",
     "VirtualSwap",
+    "SwapTableP4",
 ]
 
 

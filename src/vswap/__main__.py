@@ -14,8 +14,8 @@
   for ``vswap compare --trace FILE.npz``.
 - ``vswap designs``: the designs ``--designs`` takes by name, one line each
   (:mod:`vswap.designs`; yours as ``module:factory``).
-- ``vswap selfcheck``: the compiled core and the reference model in lockstep
-  through random xarray operations, then a timed batch on a million keys.
+- ``vswap selfcheck``: every compiled structure against its reference twin in
+  lockstep for a few seconds (:mod:`vswap.selfcheck`).
 - ``vswap --version``.
 
 ``vswap`` without a command prints this help and exits with status 2 (a
@@ -35,69 +35,9 @@ import importlib.util
 import inspect
 import os
 import sys
-import time
-
-import numpy as np
 
 import vswap
-from vswap import reference
-
-
-def selfcheck(seed: int = 0, ops: int = 20_000, keys: int = 1_000_000, out=None) -> bool:
-    """Lockstep check of compiled vs reference, then a timed batch; True if all agree.
-
-    Prints to ``out`` (default: sys.stdout at the time of the call).
-
-    Runtime complexity: O(ops * height + keys * height).
-
-    >>> import io
-    >>> selfcheck(ops=500, keys=1000, out=io.StringIO())
-    True
-    """
-    if out is None:
-        out = sys.stdout
-    rng = np.random.default_rng(seed)
-    fast, ref = vswap.XArray(), reference.XArray()
-    universe = (rng.integers(0, 4096, 64).tolist() + rng.integers(0, 1 << 40, 64).tolist()
-                + [0, 63, 64, (1 << 64) - 1])
-    for _ in range(ops):
-        op = rng.integers(0, 5)
-        index = universe[rng.integers(0, len(universe))]
-        if op <= 1:
-            value = int(rng.integers(0, 1 << 40)) if op == 0 else f"v{index}"
-            assert fast.store(index, value) == ref.store(index, value)
-        elif op == 2:
-            assert fast.erase(index) == ref.erase(index)
-        elif op == 3:
-            mark = int(rng.integers(0, 3))
-            fast.set_mark(index, mark)
-            ref.set_mark(index, mark)
-            assert fast.find(mark=mark) == ref.find(mark=mark)
-        else:
-            assert fast.find(index) == ref.find(index)
-    fast.check()
-    ref.check()
-    agree = list(fast.items()) == list(ref.items()) and fast.stats == ref.stats
-    print(f"lockstep: {ops:,} random operations, compiled and reference "
-          f"{'agree' if agree else 'DIFFER'} (stats {fast.stats})", file=out)
-
-    # A million clustered keys: runs of 512 at random 512-aligned bases below 2**40.
-    bases = rng.choice(1 << 31, size=max(1, keys // 512), replace=False).astype(np.uint64) << 9
-    idx = (bases[:, None] + np.arange(512, dtype=np.uint64)).ravel()[:keys]
-    xa = vswap.XArray()
-    t0 = time.perf_counter()
-    xa.store_many(idx, idx)
-    t1 = time.perf_counter()
-    loaded = xa.load_many(idx)
-    t2 = time.perf_counter()
-    xa.check()
-    ok = agree and bool(np.array_equal(loaded, idx.astype(np.int64)))
-    n = len(idx)
-    print(f"batch: {n:,} clustered keys, store {1e9 * (t1 - t0) / n:.1f} ns/key, "
-          f"load {1e9 * (t2 - t1) / n:.1f} ns/key, {xa.nbytes / n:.1f} bytes/key "
-          f"(height {xa.height}, {xa.nr_nodes:,} nodes)", file=out)
-    print("self-check " + ("passed" if ok else "FAILED"), file=out)
-    return ok
+from vswap.selfcheck import selfcheck
 
 
 class _Parser(argparse.ArgumentParser):
@@ -442,14 +382,17 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                          "registration).")
 
     chk = sub.add_parser("selfcheck", help="compiled core vs reference model, lockstep",
-                         description="Lockstep check of the compiled core against the reference "
-                         "model, then a timed batch on a million keys.")
+                         description="Lockstep check of every compiled structure (XArray, "
+                         "SwapDevice, DirectSwap, VirtualSwap, the replay) against its "
+                         "reference twin; exit status 1 on a difference.")
     chk.add_argument("--seed", type=int, default=0, help="random seed of the self-check")
     kernel = add_kernel_parser(sub, _Parser)
     swp = add_sweep_parser(sub)
+    from vswap.metadata import add_metadata_parser
+    meta = add_metadata_parser(sub)
     sub.metavar = "{" + ",".join(sorted(sub.choices)) + "}"
     return parser, {"compare": cmp, "record": rec, "designs": des, "selfcheck": chk,
-                    "sweep": swp, **kernel}
+                    "sweep": swp, "metadata": meta, **kernel}
 
 
 #: The subcommands and their handlers, handler(subparser, args) -> exit status.
@@ -464,6 +407,8 @@ def _run(argv: list[str] | None) -> int:
         return 2
     if args.command in _COMMANDS:
         return _COMMANDS[args.command](subparsers[args.command], args)
+    if args.command == "metadata":
+        return args.run(args)
     if args.command == "sweep":
         from vswap.sweeps_cli import sweep_main
         return sweep_main(subparsers["sweep"], args)

@@ -10,12 +10,14 @@ from vswap._swapfile import DEF_SWAP_PRIO, MAX_SWAPFILES, NR_CPUS, SWAP_TABLE_CA
 
 # The classes are cimported through _core.pxd; publish them as Python names too.
 globals().update(XArray=XArray)
-globals().update(SwapDevice=SwapDevice, SwapDevices=SwapDevices)
+globals().update(SwapDevice=SwapDevice, SwapDevices=SwapDevices, SwapDesign=SwapDesign)
 globals().update(DirectSwap=DirectSwap)
 globals().update(VirtualSwap=VirtualSwap)
+globals().update(SwapTableP4=SwapTableP4)
 
 __all__ = ["XArray", "XA_NODE_BYTES", "XA_VALUE_MAX"]
-__all__ += ["SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS", "DEF_SWAP_PRIO",
+__all__ += ["SwapDevice", "SwapDevices", "SwapDesign", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS", "DEF_SWAP_PRIO",
             "MAX_SWAPFILES"]
 __all__ += ["DirectSwap"]
 __all__ += ["VirtualSwap"]
+__all__ += ["SwapTableP4"]

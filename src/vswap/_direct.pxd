@@ -18,18 +18,22 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint64_t
 
-from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevices
+from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice, SwapDevices, SwapDesign
 from vswap._xarray cimport xarray_t
 
 
+# The entry encoding, the swap_map byte's bits and the limits: _swapentry.pxd.
+from vswap._swapentry cimport (
+    SWP_TYPE_SHIFT, SWP_OFFSET_MASK, MAX_SWAPFILES, NR_CPUS, SWAP_MAP_MAX, SWAP_HAS_CACHE,
+    COUNT_CONTINUED, SWAP_CONT_MAX, FOLIO_MAX, SHADOW_MAX, HANDLE_MAX, VSWAP_ZERO,
+    VSWAP_ZSWAP, VSWAP_SWAPFILE, VSWAP_FOLIO, swp_entry, swap_cache_folio,
+    swap_cache_is_folio, swap_cache_is_shadow, swap_cache_folio_id, swap_cache_order,
+)
+
+
 cdef enum:
-    SWAP_MAP_MAX = 0x3e
-    SWAP_HAS_CACHE = 0x40
-    COUNT_CONTINUED = 0x80
-    SWAP_CONT_MAX = 0x7f
     SWAP_MAP_PAGE_SHIFT = 12       # swap_map bytes per vmalloc page (4096)
     SWAP_CONT_LEVELS = 3           # continuation pages per swap_map page
-    DIRECT_MAX_TYPES = 32
 
     # error codes of the C checks (0 = success)
     DS_EINVAL = -22               # ValueError: bad type, range or alignment
@@ -66,7 +70,7 @@ cdef struct direct_dev_t:
 
 
 cdef struct direct_t:
-    direct_dev_t devs[32]
+    direct_dev_t devs[MAX_SWAPFILES]
     direct_stats st
 
 
@@ -74,26 +78,28 @@ cdef int direct_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept 
 cdef uint64_t direct_count(const direct_dev_t* dv, uint64_t off) noexcept nogil
 
 
-cdef class DirectSwap:
+cdef class DirectSwap(SwapDesign):
     cdef direct_t d
-    cdef SwapDevices _swaps
-    cdef tuple _devobjs           # a tuple: the collector cannot clear it (the si pointers stay valid)
-    cdef Py_ssize_t _nr_seen
-    cdef uint64_t _cluster_size   # the set's cluster size (0 before a device is attached)
-    cdef object __weakref__
-    cdef int _sync_devices(self) except -1
-    cdef int _attach(self, int t, swap_device_t* si) except -1
+    cdef void _drop_devices(self) noexcept
+    cdef int _attach(self, int t, SwapDevice dev) except -1
     cdef direct_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL
     cdef direct_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
                              uint64_t* pe, uint64_t* pn) except NULL
     cdef uint64_t _entry(self, object entry) except? 0xFFFFFFFFFFFFFFFF
     cdef uint64_t _nr(self, object nr) except? 0xFFFFFFFFFFFFFFFF
     cdef uint64_t _order(self, object order) except? 0xFFFFFFFFFFFFFFFF
-    cdef int _alloc_args(self, object order, object memcg, object cpu,
-                         uint64_t* nr, uint64_t* m, uint64_t* c) except -1
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _dup_entry(self, uint64_t e) except -1
+    cdef int _free_entry(self, uint64_t e) except -1
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF
     cdef int _dup(self, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) except -1
-    cdef object _check_batch(self, object entries, bint need_count, bint dup)
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1
     cdef direct_dev_t* _device(self, object device) except NULL
     cdef void _unuse(self, int t, direct_dev_t* dv, uint64_t off) noexcept

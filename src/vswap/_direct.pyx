@@ -33,7 +33,8 @@ from vswap._mem cimport checked_calloc
 from vswap._swapfile cimport (
     SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
     swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, swap_default_reclaim,
-    SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK, NR_CPUS,
+    SwapDesign,
+    SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
 )
 from vswap._xarray cimport (
     xa_entry, xa_init, xa_destroy, xa_load, xa_store, xa_erase, xa_mk_value, xa_to_value,
@@ -47,21 +48,11 @@ from vswap.protocol import check_uint64_array as as_entries
 
 __all__ = ["DirectSwap", "SWAP_COUNT_LIMIT"]
 
-cdef uint64_t OFFSET_MASK = (<uint64_t>1 << 58) - 1
 cdef uint64_t TB_VALUE = ~SWAP_TABLE_CACHE_ONLY
-cdef uint64_t FOLIO_MAX = <uint64_t>1 << 57
-cdef uint64_t SHADOW_MAX = <uint64_t>1 << 62
-cdef uint64_t HANDLE_MAX = <uint64_t>1 << 62
 #: Largest swap count: the byte's 63 values times three continuation digits.
 cdef uint64_t COUNT_LIMIT = 63 * 128 * 128 * 128 - 1
 #: Largest swap count an entry can reach (three continuation levels).
 SWAP_COUNT_LIMIT = COUNT_LIMIT
-
-cdef enum:
-    K_ZERO = 0
-    K_ZSWAP = 1
-    K_SWAPFILE = 2
-    K_FOLIO = 3
 
 _STAT_NAMES = ("table_reads", "table_writes", "cluster_locks", "zswap_walks", "scans",
                "pte_walked", "fast_frees", "slots_freed", "folios_reclaimed",
@@ -69,10 +60,6 @@ _STAT_NAMES = ("table_reads", "table_writes", "cluster_locks", "zswap_walks", "s
 
 
 # --- per-slot helpers (no checks) -------------------------------------------------
-
-cdef inline uint64_t mkentry(int t, uint64_t off) noexcept nogil:
-    return (<uint64_t>t << 58) | off
-
 
 cdef inline uint64_t tb_read(direct_t* d, direct_dev_t* dv, uint64_t off) noexcept nogil:
     d.st.table_reads += 1
@@ -83,18 +70,6 @@ cdef inline void tb_write(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t 
     d.st.table_writes += 1
     if dv.si.map[off] == SLOT_USED:       # not if freed behind the design's back
         swap_table_set(dv.si, off, w)
-
-
-cdef inline bint tb_is_folio(uint64_t w) noexcept nogil:
-    return (w & 3) == 2
-
-
-cdef inline bint tb_is_shadow(uint64_t w) noexcept nogil:
-    return (w & 1) == 1
-
-
-cdef inline uint64_t tb_folio(uint64_t folio, int order) noexcept nogil:
-    return (folio << 6) | (<uint64_t>order << 2) | 2
 
 
 cdef inline bint zero_test(const direct_dev_t* dv, uint64_t off) noexcept nogil:
@@ -257,9 +232,9 @@ cdef int try_to_reclaim(direct_t* d, int t, direct_dev_t* dv, uint64_t off) noex
     cdef uint64_t w, n, base, i
     d.st.cluster_locks += 1
     w = tb_read(d, dv, off)
-    if not tb_is_folio(w):
+    if not swap_cache_is_folio(w):
         return 0
-    n = <uint64_t>1 << ((w >> 2) & 15)
+    n = <uint64_t>1 << swap_cache_order(w)
     if n > dv.si.cluster_size:             # not a word this design wrote (set_table)
         return 0
     base = off & ~(n - 1)
@@ -277,7 +252,7 @@ cdef int direct_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept 
     """The allocator's reclaim hook (TTRS_ANYWAY)."""
     cdef direct_t* d = <direct_t*>ctx
     cdef direct_dev_t* dv
-    if si.type < 0 or si.type >= DIRECT_MAX_TYPES:
+    if si.type < 0 or si.type >= MAX_SWAPFILES:
         return 0
     dv = &d.devs[si.type]
     if dv.si != si or offset >= dv.max or dv.swap_map[offset] == 0:
@@ -366,20 +341,20 @@ cdef int kind_of(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t* h
     """Where swap-in finds an allocated slot's data (a LOOKUP_KINDS code)."""
     cdef uint64_t w = tb_read(d, dv, off) & TB_VALUE
     cdef xa_entry z
-    if tb_is_folio(w):
-        handle[0] = w >> 6
-        return K_FOLIO
+    if swap_cache_is_folio(w):
+        handle[0] = swap_cache_folio_id(w)
+        return VSWAP_FOLIO
     if zero_test(dv, off):
         handle[0] = 0
-        return K_ZERO
+        return VSWAP_ZERO
     if dv.nr_zswap:
         d.st.zswap_walks += 1
         z = xa_load(&dv.zswap, off)
         if z != 0:
             handle[0] = xa_to_value(z)
-            return K_ZSWAP
-    handle[0] = mkentry(t, off)
-    return K_SWAPFILE
+            return VSWAP_ZSWAP
+    handle[0] = swp_entry(t, off)
+    return VSWAP_SWAPFILE
 
 
 cdef int zswap_drop(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept nogil:
@@ -448,7 +423,7 @@ cdef uint64_t cache_add(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t nr
         w = tb_read(d, dv, i)
         if i == off:
             first = w
-        tb_write(d, dv, i, tb_folio(folio, order) | (w & SWAP_TABLE_CACHE_ONLY))
+        tb_write(d, dv, i, swap_cache_folio(folio, order) | (w & SWAP_TABLE_CACHE_ONLY))
     return first & TB_VALUE
 
 
@@ -478,7 +453,7 @@ cdef void cache_put(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t
 
 
 cdef object raise_err(int err, int t, uint64_t off, str what=""):
-    e = mkentry(t, off)
+    e = swp_entry(t, off)
     if err == DS_ENOENT:
         raise NoEntry(f"swap entry {e:#x} {what or 'is not allocated'}")
     if err == DS_EEXIST:
@@ -493,7 +468,7 @@ cdef object raise_err(int err, int t, uint64_t off, str what=""):
 # no_gc_clear: __dealloc__ restores each device's reclaim hook, so the
 # references to the devices must survive a garbage-collector pass.
 @cython.no_gc_clear
-cdef class DirectSwap:
+cdef class DirectSwap(SwapDesign):
     """The mainline 6.19 swap design: an entry is its physical slot.
 
     ``swaps`` is the :class:`~vswap.SwapDevices` set whose devices hold the
@@ -517,31 +492,27 @@ cdef class DirectSwap:
 
     def __cinit__(self):
         memset(&self.d, 0, sizeof(direct_t))
-        self._devobjs = ()
+        self._ctx = <void*>&self.d
+        self._reclaim = direct_reclaim
+        self._cache_only = NULL          # the allocator tests SWAP_TABLE_CACHE_ONLY itself
+        self._ops = <void*>&DIRECT_OPS
 
     def __init__(self, swaps):
-        if not isinstance(swaps, SwapDevices):
-            raise TypeError(f"swaps must be a vswap.SwapDevices, not {type(swaps).__name__}")
-        if self._swaps is not None:
-            raise RuntimeError("DirectSwap is already initialised")
-        for dev in swaps:
-            si = &(<SwapDevice>dev).si
-            if si.reclaim == direct_reclaim and si.reclaim_ctx != <void*>&self.d:
-                raise ValueError("a device of the set is attached to another DirectSwap")
-        self._swaps = swaps
+        self._claim(swaps)               # ValueError if another design holds the set
         self._sync_devices()
 
     def __dealloc__(self):
+        self._release_devices()
+
+    cdef void _drop_devices(self) noexcept:
         cdef int t
-        for t in range(DIRECT_MAX_TYPES):
+        for t in range(MAX_SWAPFILES):
             if self.d.devs[t].si != NULL:
-                if self.d.devs[t].si.reclaim == direct_reclaim:
-                    self.d.devs[t].si.reclaim = swap_default_reclaim
-                    self.d.devs[t].si.reclaim_ctx = NULL
                 dev_release(&self.d.devs[t])
 
-    cdef int _attach(self, int t, swap_device_t* si) except -1:
-        cdef direct_dev_t* dv = &self.d.devs[t]
+    cdef int _attach(self, int t, SwapDevice dev) except -1:
+        """Allocate the device's swap_map, swap_cgroup, zeromap and continuation index."""
+        cdef swap_device_t* si = &dev.si
         cdef direct_dev_t nd
         memset(&nd, 0, sizeof(direct_dev_t))
         xa_init(&nd.zswap)
@@ -554,36 +525,20 @@ cdef class DirectSwap:
             nd.zeromap = <uint64_t*>checked_calloc((si.max + 63) >> 6, sizeof(uint64_t))
             nd.cont = <uint8_t**>checked_calloc(nd.nr_map_pages * SWAP_CONT_LEVELS,
                                                  sizeof(uint8_t*))
-        except MemoryError:
+            SwapDesign._attach(self, t, dev)
+        except BaseException:
             dev_release(&nd)
             raise
-        dv[0] = nd
-        self._cluster_size = si.cluster_size
-        si.reclaim = direct_reclaim
-        si.reclaim_ctx = <void*>&self.d
-        return 0
-
-    cdef int _sync_devices(self) except -1:
-        """Attach every device of the set not attached yet. O(devices) when the set grew."""
-        cdef list devs
-        cdef int t
-        if self._swaps is None:
-            raise RuntimeError("DirectSwap is not initialised")
-        devs = self._swaps._devices
-        if len(devs) == self._nr_seen:
-            return 0
-        for t in range(len(devs)):
-            if devs[t] is not None and self.d.devs[t].si == NULL:
-                self._attach(t, &(<SwapDevice>devs[t]).si)
-                self._devobjs += (devs[t],)
-        self._nr_seen = len(devs)
+        self.d.devs[t] = nd
         return 0
 
     cdef direct_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL:
         """The device of entries ``e .. e+nr-1``; ValueError if they are not a valid run."""
-        cdef uint64_t t = e >> 58, off = e & OFFSET_MASK
+        cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
         cdef direct_dev_t* dv
-        if t >= DIRECT_MAX_TYPES or self.d.devs[t].si == NULL:
+        if self._swaps is None:
+            self._check_open()
+        if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL:
             raise ValueError(f"swap entry {e:#x}: type {t} names no device of this design")
         dv = &self.d.devs[t]
         if nr == 0:
@@ -612,8 +567,8 @@ cdef class DirectSwap:
         elif mode == 1:
             n = self._order(nr)
         dv = self._range(e, n, mode == 1)
-        if check_used(dv, e & OFFSET_MASK, n, need_count, &bad):
-            raise_err(DS_ENOENT, <int>(e >> 58), bad,
+        if check_used(dv, e & SWP_OFFSET_MASK, n, need_count, &bad):
+            raise_err(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), bad,
                       "is free or has a swap count of 0" if need_count else "")
         pe[0] = e
         pn[0] = n
@@ -623,37 +578,12 @@ cdef class DirectSwap:
         return to_u64(entry, <uint64_t>1 << 63, "swap entry")
 
     cdef uint64_t _nr(self, object nr) except? 0xFFFFFFFFFFFFFFFF:
-        return to_u64(nr, <uint64_t>1 << 58, "nr")
+        return to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
 
     cdef uint64_t _order(self, object order) except? 0xFFFFFFFFFFFFFFFF:
         return <uint64_t>1 << to_u64(order, 10, "order")
 
     # -- swapon / allocation ------------------------------------------------------------
-
-    @property
-    def swaps(self):
-        """The :class:`~vswap.SwapDevices` set the slots come from. Runtime complexity: O(1).
-
-        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> swaps = SwapDevices([SwapDevice(64, cluster_size=16)])
-        >>> DirectSwap(swaps).swaps is swaps
-        True
-        """
-        return self._swaps
-
-    def swapon(self, device):
-        """Add a :class:`~vswap.SwapDevice` to the set and attach to it; return its type.
-
-        Runtime complexity: O(slots of the device).
-
-        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> ds = DirectSwap(SwapDevices())
-        >>> ds.swapon(SwapDevice(64, cluster_size=16)), ds.swapon(SwapDevice(64, cluster_size=16))
-        (0, 1)
-        """
-        t = self._swaps.swapon(device)
-        self._sync_devices()
-        return t
 
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """Allocate ``2**order`` aligned entries cached with ``folio``; return the first.
@@ -674,14 +604,14 @@ cdef class DirectSwap:
         """
         cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
         cdef uint64_t nr, m, c, off
-        self._alloc_args(order, memcg, cpu, &nr, &m, &c)
+        self._alloc_prepare(order, memcg, cpu, &nr, &m, &c)
         off = self._alloc_one(f, nr, <uint16_t>m, <int>c)
         if off == 0:
             raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
         return off
 
-    cdef int _alloc_args(self, object order, object memcg, object cpu,
-                         uint64_t* nr, uint64_t* m, uint64_t* c) except -1:
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1:
         nr[0] = self._order(order)
         m[0] = to_u64(memcg, 65536, "memcg")
         c[0] = to_u64(cpu, NR_CPUS, "cpu")
@@ -702,42 +632,29 @@ cdef class DirectSwap:
             return 0
         dv = &self.d.devs[si.type]
         self.d.st.cluster_locks += 1
-        w = tb_folio(folio, order)
+        w = swap_cache_folio(folio, order)
         for i in range(off, off + nr):
             dv.swap_map[i] = SWAP_HAS_CACHE
             dv.swap_cgroup[i] = memcg
             tb_write(&self.d, dv, i, w)
-        return mkentry(si.type, off)
+        return swp_entry(si.type, off)
 
-    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
-        """:meth:`folio_alloc_swap` for each folio id of a uint64 array; the entries.
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
+        return self._alloc_one(folio, nr, <uint16_t>m, <int>c)
 
-        The ids are validated first. The result is shorter than ``folios``
-        when swap fills up (no NoSpace). Runtime complexity: O(n * 2**order)
-        in C.
+    cdef int _dup_entry(self, uint64_t e) except -1:
+        return self._dup(<int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
+                         e & SWP_OFFSET_MASK, 1)
 
-        >>> import numpy as np
-        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
-        >>> ds.folio_alloc_swap_many(np.arange(3, dtype=np.uint64))
-        array([1, 2, 3], dtype=uint64)
-        """
-        arr = as_entries(folios, "folios")
-        cdef const uint64_t[:] v = arr
-        cdef uint64_t nr, m, c, e
-        cdef Py_ssize_t i, n = v.shape[0]
-        self._alloc_args(order, memcg, cpu, &nr, &m, &c)
-        for i in range(n):
-            if v[i] >= FOLIO_MAX:
-                raise ValueError(f"folio {v[i]} is outside 0 .. {FOLIO_MAX - 1}")
-        out = np.empty(n, dtype=np.uint64)
-        cdef uint64_t[::1] res = out
-        for i in range(n):
-            e = self._alloc_one(v[i], nr, <uint16_t>m, <int>c)
-            if e == 0:
-                return out[:i].copy()
-            res[i] = e
-        return out
+    cdef int _free_entry(self, uint64_t e) except -1:
+        self.d.st.cluster_locks += 1
+        put_range(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
+                  e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + 1)
+        return 0
+
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
+        return zswap_put(&self.d, &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, handle)
 
     # -- counts ---------------------------------------------------------------------------
 
@@ -771,86 +688,32 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n, i
         cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58)
+        cdef uint64_t off = e & SWP_OFFSET_MASK
+        cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         for i in range(off, off + n):
             if direct_count(dv, i) >= COUNT_LIMIT:
                 raise_err(DS_EOVERFLOW, t, i)
         self._dup(t, dv, off, n)
 
-    cdef object _check_batch(self, object entries, bint need_count, bint dup):
-        """Validate a batch of single entries; multiplicity aware. Returns the array.
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
+        cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
+        if e >> 63:
+            raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
+        if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
+            self._range(e, 1, False)          # raises the ValueError
+        if self.d.devs[t].swap_map[off] == 0:
+            raise_err(DS_ENOENT, <int>t, off)
+        return 0
 
-        First every entry (ValueError, NoEntry if free), then the counts:
-        a strictly increasing batch (a zap run) needs no sort.
-        """
-        arr = as_entries(entries)
-        cdef const uint64_t[:] v = arr
-        cdef Py_ssize_t i, j, n = v.shape[0]
-        cdef uint64_t e, off, c, k, t
-        cdef direct_dev_t* dv
-        cdef bint increasing = True
-        for i in range(n):
-            e = v[i]
-            if e >> 63:
-                raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
-            t = e >> 58
-            off = e & OFFSET_MASK
-            if t >= DIRECT_MAX_TYPES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
-                self._range(e, 1, False)          # raises the ValueError
-            if self.d.devs[t].swap_map[off] == 0:
-                raise_err(DS_ENOENT, <int>t, off)
-            if i and e <= v[i - 1]:
-                increasing = False
-        if n == 0 or not (need_count or dup):
-            return arr
-        if increasing:
-            for i in range(n):
-                e = v[i]
-                c = direct_count(&self.d.devs[e >> 58], e & OFFSET_MASK)
-                if dup and c + 1 > COUNT_LIMIT:
-                    raise_err(DS_EOVERFLOW, <int>(e >> 58), e & OFFSET_MASK)
-                if need_count and c == 0:
-                    raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK, "has a swap count of 0")
-            return arr
-        srt = np.sort(arr)
-        cdef const uint64_t[:] s = srt
-        i = 0
-        while i < n:
-            j = i + 1
-            while j < n and s[j] == s[i]:
-                j += 1
-            k = j - i
-            e = s[i]
-            dv = &self.d.devs[e >> 58]
-            c = direct_count(dv, e & OFFSET_MASK)
-            if dup and c + k > COUNT_LIMIT:
-                raise_err(DS_EOVERFLOW, <int>(e >> 58), e & OFFSET_MASK)
-            if need_count and c < k:
-                raise_err(DS_ENOENT, <int>(e >> 58), e & OFFSET_MASK, "has a swap count of 0")
-            i = j
-        return arr
-
-    def swap_duplicate_many(self, entries):
-        """:meth:`swap_duplicate` (nr=1) of each entry of a uint64 array (repeats add up).
-
-        The whole batch is validated first. Runtime complexity: O(n) in C
-        for a strictly increasing batch, O(n log n) otherwise.
-
-        >>> import numpy as np
-        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
-        >>> e = ds.folio_alloc_swap(1)
-        >>> ds.swap_duplicate_many(np.array([e, e], dtype=np.uint64)); ds.swap_count(e)
-        2
-        """
-        arr = self._check_batch(entries, False, True)
-        cdef const uint64_t[:] v = arr
-        cdef Py_ssize_t i
-        cdef uint64_t e
-        for i in range(v.shape[0]):
-            e = v[i]
-            self._dup(<int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK, 1)
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1:
+        cdef uint64_t c = direct_count(&self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
+        if dup and c + k > COUNT_LIMIT:
+            raise_err(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
+        if need_count and c < k:
+            raise_err(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
+                      "has a swap count of 0")
+        return 0
 
     def swap_free_nr(self, entry, nr=1):
         """Drop one count from each of ``nr`` entries (``swap_free_nr``).
@@ -871,31 +734,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        put_nr(&self.d, <int>(e >> 58), dv, e & OFFSET_MASK, n)
-
-    def swap_free_many(self, entries):
-        """:meth:`swap_free_nr` (nr=1) of each entry of a uint64 array.
-
-        The whole batch is validated first (repeats count). Runtime
-        complexity: O(n) in C for a strictly increasing batch, O(n log n)
-        otherwise.
-
-        >>> import numpy as np
-        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
-        >>> e = ds.folio_alloc_swap(1); ds.swap_duplicate(e, 1)
-        >>> ds.swap_free_many(np.array([e], dtype=np.uint64)); ds.swap_count(e)
-        0
-        """
-        arr = self._check_batch(entries, True, False)
-        cdef const uint64_t[:] v = arr
-        cdef Py_ssize_t i
-        cdef uint64_t e
-        for i in range(v.shape[0]):
-            e = v[i]
-            self.d.st.cluster_locks += 1
-            put_range(&self.d, <int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK,
-                      (e & OFFSET_MASK) + 1)
+        put_nr(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, n)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """The zap path: drop one count on each of ``nr`` entries, then reclaim.
@@ -916,7 +755,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        fsc_core(&self.d, <int>(e >> 58), dv, e & OFFSET_MASK, n)
+        fsc_core(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, n)
 
     def free_swap_and_cache_many(self, entries):
         """Zap the swap PTEs of a uint64 array: :meth:`free_swap_and_cache_nr` per run.
@@ -940,9 +779,9 @@ cdef class DirectSwap:
         while i < n:
             e = v[i]
             j = i + 1
-            while j < n and v[j] == e + <uint64_t>(j - i) and ((e & OFFSET_MASK) + <uint64_t>(j - i)) < self.d.devs[e >> 58].max:
+            while j < n and v[j] == e + <uint64_t>(j - i) and ((e & SWP_OFFSET_MASK) + <uint64_t>(j - i)) < self.d.devs[e >> SWP_TYPE_SHIFT].max:
                 j += 1
-            fsc_core(&self.d, <int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK,
+            fsc_core(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK,
                      <uint64_t>(j - i))
             i = j
 
@@ -958,7 +797,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        return direct_count(dv, e & OFFSET_MASK)
+        return direct_count(dv, e & SWP_OFFSET_MASK)
 
     def memcg_id(self, entry):
         """The swap_cgroup id of an allocated entry (``lookup_swap_cgroup_id``).
@@ -972,7 +811,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        return dv.swap_cgroup[e & OFFSET_MASK]
+        return dv.swap_cgroup[e & SWP_OFFSET_MASK]
 
     # -- swap cache -------------------------------------------------------------------------
 
@@ -992,8 +831,8 @@ cdef class DirectSwap:
         """
         cdef uint64_t e = self._entry(entry), n = self._nr(nr), i
         cdef direct_dev_t* dv = self._range(e, n, False)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58)
+        cdef uint64_t off = e & SWP_OFFSET_MASK
+        cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         for i in range(off, off + n):
             if dv.swap_map[i] == 0:
                 raise_err(DS_ENOENT, t, i)
@@ -1019,8 +858,8 @@ cdef class DirectSwap:
         cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
         cdef uint64_t nr = self._order(order), i, first
         cdef direct_dev_t* dv = self._range(e, nr, True)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58), o = 0
+        cdef uint64_t off = e & SWP_OFFSET_MASK
+        cdef int t = <int>(e >> SWP_TYPE_SHIFT), o = 0
         while (<uint64_t>1 << o) < nr:
             o += 1
         for i in range(off, off + nr):
@@ -1028,10 +867,10 @@ cdef class DirectSwap:
                 raise_err(DS_ENOENT, t, i)
             if not (dv.swap_map[i] & SWAP_HAS_CACHE):
                 raise_err(DS_ENOTPREP, t, i)
-            if tb_is_folio(swap_table_get(dv.si, i)):
+            if swap_cache_is_folio(swap_table_get(dv.si, i)):
                 raise_err(DS_EEXIST, t, i, "already holds a folio")
         first = cache_add(&self.d, dv, off, nr, f, o)
-        return (first >> 1) if tb_is_shadow(first) else None
+        return (first >> 1) if swap_cache_is_shadow(first) else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
         """Remove the order-``order`` folio starting at ``entry`` from the swap cache.
@@ -1050,14 +889,14 @@ cdef class DirectSwap:
         cdef uint64_t e = self._entry(entry)
         cdef uint64_t nr = self._order(order), i, w0, sw = 0
         cdef direct_dev_t* dv = self._range(e, nr, True)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58)
+        cdef uint64_t off = e & SWP_OFFSET_MASK
+        cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         if shadow is not None:
             sw = (to_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
         if dv.swap_map[off] == 0:
             raise_err(DS_ENOENT, t, off)
         w0 = swap_table_get(dv.si, off) & TB_VALUE
-        if not tb_is_folio(w0) or (<uint64_t>1 << ((w0 >> 2) & 15)) != nr:
+        if not swap_cache_is_folio(w0) or (<uint64_t>1 << swap_cache_order(w0)) != nr:
             raise_err(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
         for i in range(off, off + nr):
             if swap_table_get(dv.si, i) & TB_VALUE != w0:
@@ -1076,8 +915,8 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n, w
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        w = tb_read(&self.d, dv, e & OFFSET_MASK) & TB_VALUE
-        return (w >> 6) if tb_is_folio(w) else None
+        w = tb_read(&self.d, dv, e & SWP_OFFSET_MASK) & TB_VALUE
+        return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
         """The workingset shadow of ``entry``, or None (``swap_cache_get_shadow``).
@@ -1091,8 +930,8 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n, w
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        w = tb_read(&self.d, dv, e & OFFSET_MASK) & TB_VALUE
-        return (w >> 1) if tb_is_shadow(w) else None
+        w = tb_read(&self.d, dv, e & SWP_OFFSET_MASK) & TB_VALUE
+        return (w >> 1) if swap_cache_is_shadow(w) else None
 
     def put_swap_folio(self, entry, order=0):
         """Clear ``SWAP_HAS_CACHE`` on ``2**order`` entries; free those with count 0.
@@ -1112,12 +951,12 @@ cdef class DirectSwap:
         cdef uint64_t e = self._entry(entry)
         cdef uint64_t nr = self._order(order), i
         cdef direct_dev_t* dv = self._range(e, nr, True)
-        cdef uint64_t off = e & OFFSET_MASK
-        cdef int t = <int>(e >> 58)
+        cdef uint64_t off = e & SWP_OFFSET_MASK
+        cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         for i in range(off, off + nr):
             if not (dv.swap_map[i] & SWAP_HAS_CACHE):
                 raise_err(DS_ENOENT, t, i, "is not in the swap cache")
-            if tb_is_folio(swap_table_get(dv.si, i)):
+            if swap_cache_is_folio(swap_table_get(dv.si, i)):
                 raise_err(DS_EEXIST, t, i, "still holds a folio")
         cache_put(&self.d, t, dv, off, nr)
 
@@ -1139,7 +978,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n, h = 0
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        k = kind_of(&self.d, <int>(e >> 58), dv, e & OFFSET_MASK, &h)
+        k = kind_of(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
     def lookup_many(self, entries):
@@ -1165,7 +1004,7 @@ cdef class DirectSwap:
         cdef uint64_t[::1] hv = handles
         for i in range(n):
             e = v[i]
-            kv[i] = <uint8_t>kind_of(&self.d, <int>(e >> 58), &self.d.devs[e >> 58], e & OFFSET_MASK, &hv[i])
+            kv[i] = <uint8_t>kind_of(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, &hv[i])
         return kinds, handles
 
     def zero_store(self, entry, nr=1):
@@ -1181,7 +1020,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        zero_nr(&self.d, dv, e & OFFSET_MASK, n)
+        zero_nr(&self.d, dv, e & SWP_OFFSET_MASK, n)
 
     def zswap_store(self, entry, handle):
         """Store the compressed copy ``handle`` (``0 .. 2**62-1``) of ``entry`` (``zswap_store``).
@@ -1197,35 +1036,7 @@ cdef class DirectSwap:
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
-        zswap_put(&self.d, dv, e & OFFSET_MASK, h)
-
-    def zswap_store_many(self, entries, handles):
-        """:meth:`zswap_store` of two uint64 arrays of the same length.
-
-        Both arrays are validated first. Runtime complexity: O(n * tree
-        height) in C.
-
-        >>> import numpy as np
-        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
-        >>> es = ds.folio_alloc_swap_many(np.arange(2, dtype=np.uint64))
-        >>> ds.zswap_store_many(es, np.array([7, 8], dtype=np.uint64)); ds.zswap_load(es[1])
-        8
-        """
-        arr = self._check_batch(entries, False, False)
-        harr = as_entries(handles, "handles")
-        if harr.shape[0] != arr.shape[0]:
-            raise ValueError(f"{arr.shape[0]} entries but {harr.shape[0]} handles")
-        cdef const uint64_t[:] v = arr
-        cdef const uint64_t[:] hv = harr
-        cdef Py_ssize_t i, n = v.shape[0]
-        cdef uint64_t e
-        for i in range(n):
-            if hv[i] >= HANDLE_MAX:
-                raise ValueError(f"zswap handle {hv[i]} is outside 0 .. {HANDLE_MAX - 1}")
-        for i in range(n):
-            e = v[i]
-            zswap_put(&self.d, &self.d.devs[e >> 58], e & OFFSET_MASK, hv[i])
+        zswap_put(&self.d, dv, e & SWP_OFFSET_MASK, h)
 
     def zswap_load(self, entry):
         """The zswap handle of ``entry``, or None (``zswap_load``; the copy stays).
@@ -1243,7 +1054,7 @@ cdef class DirectSwap:
         if not dv.nr_zswap:
             return None
         self.d.st.zswap_walks += 1
-        z = xa_load(&dv.zswap, e & OFFSET_MASK)
+        z = xa_load(&dv.zswap, e & SWP_OFFSET_MASK)
         return None if z == 0 else xa_to_value(z)
 
     def zswap_invalidate(self, entry):
@@ -1258,7 +1069,7 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, n, h = 0
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        if zswap_drop(&self.d, dv, e & OFFSET_MASK, &h):
+        if zswap_drop(&self.d, dv, e & SWP_OFFSET_MASK, &h):
             return h
         return None
 
@@ -1278,13 +1089,14 @@ cdef class DirectSwap:
         """
         cdef uint64_t e, nr
         cdef direct_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
-        write_nr(&self.d, dv, e & OFFSET_MASK, nr)
+        write_nr(&self.d, dv, e & SWP_OFFSET_MASK, nr)
         return e
 
     # -- device-level verbs ----------------------------------------------------------------
 
     cdef direct_dev_t* _device(self, object device) except NULL:
-        cdef uint64_t t = to_u64(device, DIRECT_MAX_TYPES, "device type")
+        cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
+        self._check_open()
         if self.d.devs[t].si == NULL:
             raise ValueError(f"device type {t} is not attached to this design")
         return &self.d.devs[t]
@@ -1365,9 +1177,9 @@ cdef class DirectSwap:
                     if pe <= 0 or pe >= (1 << 63):
                         continue
                     e = pe
-                if (e >> 58) != <uint64_t>t:
+                if (e >> SWP_TYPE_SHIFT) != <uint64_t>t:
                     continue
-                off = e & OFFSET_MASK
+                off = e & SWP_OFFSET_MASK
                 if off >= dv.max or dv.swap_map[off] == 0:
                     raise_err(DS_ENOENT, t, off if off < dv.max else 0,
                               "in the page tables is not allocated")
@@ -1383,7 +1195,7 @@ cdef class DirectSwap:
                 if refs[off] > c:
                     raise_err(DS_ENOENT, t, off, f"has {refs[off]} PTEs but a count of {c}")
                 if refs[off] < c:
-                    raise SwapError(f"swapoff: swap entry {mkentry(t, off):#x} has {c - refs[off]} "
+                    raise SwapError(f"swapoff: swap entry {swp_entry(t, off):#x} has {c - refs[off]} "
                                     "references the page tables do not hold")
         finally:
             free(refs)
@@ -1394,9 +1206,9 @@ cdef class DirectSwap:
         if is_array:
             for k in range(n):
                 e = av[k]
-                if e != 0 and (e >> 58) == <uint64_t>t:
+                if e != 0 and (e >> SWP_TYPE_SHIFT) == <uint64_t>t:
                     av[k] = 0
-                    self._unuse(t, dv, e & OFFSET_MASK)
+                    self._unuse(t, dv, e & SWP_OFFSET_MASK)
         else:
             for vpn, off in hits:                     # the validated offsets, not a re-read
                 del page_tables[vpn]
@@ -1437,7 +1249,7 @@ cdef class DirectSwap:
         cdef direct_dev_t* dv
         out = dict.fromkeys(("swap_map", "swap_cgroup", "zeromap", "cluster_info",
                              "swap_table", "continuation", "zswap_tree"), 0)
-        for t in range(DIRECT_MAX_TYPES):
+        for t in range(MAX_SWAPFILES):
             dv = &self.d.devs[t]
             if dv.si == NULL:
                 continue
@@ -1499,12 +1311,13 @@ cdef class DirectSwap:
         >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
         >>> _ = ds.folio_alloc_swap(1, order=3); ds.check()
         """
+        self._check_open()
         errors = []
         cdef int t
         cdef direct_dev_t* dv
         cdef uint64_t off, w, n, base, i, nz = 0, c
         cdef uint8_t m
-        for t in range(DIRECT_MAX_TYPES):
+        for t in range(MAX_SWAPFILES):
             dv = &self.d.devs[t]
             if dv.si == NULL:
                 continue
@@ -1531,12 +1344,12 @@ cdef class DirectSwap:
                 if w & SWAP_TABLE_CACHE_ONLY and m != SWAP_HAS_CACHE:
                     errors.append(f"{t}:{off}: cache-only bit with map {m:#x}")
                 w &= TB_VALUE
-                if tb_is_folio(w):
+                if swap_cache_is_folio(w):
                     if not (m & SWAP_HAS_CACHE):
                         errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
-                    n = <uint64_t>1 << ((w >> 2) & 15)
+                    n = <uint64_t>1 << swap_cache_order(w)
                     if n > dv.si.cluster_size:
-                        errors.append(f"{t}:{off}: folio order {(w >> 2) & 15} > cluster")
+                        errors.append(f"{t}:{off}: folio order {swap_cache_order(w)} > cluster")
                         continue
                     base = off & ~(n - 1)
                     for i in range(base, base + n):
@@ -1545,8 +1358,8 @@ cdef class DirectSwap:
                             break
                 if dv.nr_zswap and xa_load(&dv.zswap, off) != 0:
                     nz += 1
-        total = sum(self.d.devs[t].nr_zswap for t in range(DIRECT_MAX_TYPES))
-        in_trees = sum(self.d.devs[t].zswap.nr_entries for t in range(DIRECT_MAX_TYPES))
+        total = sum(self.d.devs[t].nr_zswap for t in range(MAX_SWAPFILES))
+        in_trees = sum(self.d.devs[t].zswap.nr_entries for t in range(MAX_SWAPFILES))
         if nz != total or total != in_trees:
             errors.append(f"zswap: {nz} found on used slots, {total} counted, "
                           f"{in_trees} in the trees")
@@ -1571,8 +1384,9 @@ cdef class DirectSwap:
         cdef direct_dev_t* dv
         cdef uint64_t off
         cdef xa_entry z
+        self._check_open()
         devices = {}
-        for t in range(DIRECT_MAX_TYPES):
+        for t in range(MAX_SWAPFILES):
             dv = &self.d.devs[t]
             if dv.si == NULL:
                 continue
@@ -1587,22 +1401,9 @@ cdef class DirectSwap:
             devices[t] = {"slots": slots, "cont_pages": dv.nr_cont_pages, "nr_zswap": dv.nr_zswap}
         return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
 
-    def __vswap_ops__(self):
-        """The C verb table the compiled replay calls (see ``vswap/_swapops.pxd``).
-
-        A PyCapsule named ``"vswap.swap_ops"``; the functions take this
-        object as their first argument. Runtime complexity: O(1).
-
-        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)])).__vswap_ops__()  # doctest: +ELLIPSIS
-        <capsule object "vswap.swap_ops" at ...>
-        """
-        self._sync_devices()
-        return PyCapsule_New(<void*>&DIRECT_OPS, "vswap.swap_ops", NULL)
-
     def __repr__(self):
-        return (f"DirectSwap(devices={sum(1 for t in range(DIRECT_MAX_TYPES) if self.d.devs[t].si != NULL)}, "
-                f"zswap={sum(self.d.devs[t].nr_zswap for t in range(DIRECT_MAX_TYPES))})")
+        return (f"DirectSwap(devices={sum(1 for t in range(MAX_SWAPFILES) if self.d.devs[t].si != NULL)}, "
+                f"zswap={sum(self.d.devs[t].nr_zswap for t in range(MAX_SWAPFILES))})")
 
 
 SwapSpace.register(DirectSwap)
@@ -1612,13 +1413,14 @@ SwapSpace.register(DirectSwap)
 # Each function does what the method of the same name does after its checks.
 
 cdef inline direct_dev_t* ops_dev(DirectSwap ds, uint64_t e) noexcept:
-    return &ds.d.devs[(e >> 58) & 31]
+    return &ds.d.devs[(e >> SWP_TYPE_SHIFT) & 31]
 
 
 cdef int dops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int cpu,
                     uint64_t* entry) except -1:
     cdef DirectSwap ds = <DirectSwap>space
     cdef uint64_t e
+    ds._check_open()
     if ds._cluster_size and (<uint64_t>1 << order) > ds._cluster_size:
         return 1
     e = ds._alloc_one(folio, <uint64_t>1 << order, memcg, cpu)
@@ -1630,62 +1432,62 @@ cdef int dops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int 
 
 cdef int dops_dup(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
-    return ds._dup(<int>(e >> 58), ops_dev(ds, e), e & OFFSET_MASK, nr)
+    return ds._dup(<int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
 
 
 cdef int dops_free(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
-    put_nr(&ds.d, <int>(e >> 58), ops_dev(ds, e), e & OFFSET_MASK, nr)
+    put_nr(&ds.d, <int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
     return 0
 
 
 cdef int dops_fsc(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
-    fsc_core(&ds.d, <int>(e >> 58), ops_dev(ds, e), e & OFFSET_MASK, nr)
+    fsc_core(&ds.d, <int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
     return 0
 
 
 cdef int dops_zero(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
-    zero_nr(&ds.d, ops_dev(ds, e), e & OFFSET_MASK, nr)
+    zero_nr(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
     return 0
 
 
 cdef int dops_zswap(void* space, uint64_t e, uint64_t handle, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
-    return zswap_put(&ds.d, ops_dev(ds, e), e & OFFSET_MASK, handle)
+    return zswap_put(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, handle)
 
 
 cdef int dops_writeback(void* space, uint64_t e, int order, uint64_t arg, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
-    write_nr(&ds.d, ops_dev(ds, e), e & OFFSET_MASK, <uint64_t>1 << order)
+    write_nr(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, <uint64_t>1 << order)
     return 0
 
 
 cdef int dops_swapin(void* space, uint64_t e, int order, uint64_t folio, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
     cdef direct_dev_t* dv = ops_dev(ds, e)
-    cache_prepare(&ds.d, dv, e & OFFSET_MASK, <uint64_t>1 << order)
-    cache_add(&ds.d, dv, e & OFFSET_MASK, <uint64_t>1 << order, folio, order)
+    cache_prepare(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order)
+    cache_add(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order, folio, order)
     return 0
 
 
 cdef int dops_reclaim(void* space, uint64_t e, int order, uint64_t shadow, int cpu) except -1:
     cdef DirectSwap ds = <DirectSwap>space
     cdef direct_dev_t* dv = ops_dev(ds, e)
-    cache_del(&ds.d, dv, e & OFFSET_MASK, <uint64_t>1 << order,
+    cache_del(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order,
               0 if shadow == OPS_NO_SHADOW else (shadow << 1) | 1)
-    cache_put(&ds.d, <int>(e >> 58), dv, e & OFFSET_MASK, <uint64_t>1 << order)
+    cache_put(&ds.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order)
     return 0
 
 
 cdef int dops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except -1:
     cdef DirectSwap ds = <DirectSwap>space
     cdef direct_dev_t* dv = ops_dev(ds, e)
-    cdef uint64_t off = e & OFFSET_MASK
+    cdef uint64_t off = e & SWP_OFFSET_MASK
     if dv.si == NULL or off >= dv.max or dv.swap_map[off] == 0:
         return OPS_FREE
-    return kind_of(&ds.d, <int>(e >> 58), dv, off, handle)
+    return kind_of(&ds.d, <int>(e >> SWP_TYPE_SHIFT), dv, off, handle)
 
 
 

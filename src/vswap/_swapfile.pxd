@@ -18,12 +18,14 @@
 
 from libc.stdint cimport uint8_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t
 
+# The limits (orders, cluster size, CPUs, devices) live in _swapentry.pxd.
+from vswap._swapentry cimport (
+    SWAP_NR_ORDERS, SWAPFILE_CLUSTER, NR_CPUS, MAX_SWAPFILES, SWAP_TABLE_CACHE_ONLY, FOLIO_MAX,
+    HANDLE_MAX,
+)
+
 
 cdef enum:
-    SWAP_NR_ORDERS_MAX = 10       # orders 0 .. 9 (a 512-slot cluster)
-    SWAPFILE_CLUSTER_MAX = 512
-    NR_CPUS = 64                  # per-CPU caches modelled (cpu 0 .. 63)
-    MAX_SWAPFILES = 32            # 1 << MAX_SWAPFILES_SHIFT types per set
     SWAP_TABLE_CACHE_MAX = 16     # freed (all-zero) tables kept for reuse per device
     DEF_SWAP_PRIO = -1            # 6.19: every device without a priority
 
@@ -50,16 +52,6 @@ cdef enum:
     # return codes of the C entry points (0 = success)
     SWAP_EINVAL = -22
     SWAP_ENOENT = -2
-
-
-# Bit 63 of a table word: "this slot is held only by the swap cache". The
-# layer above sets it (as vswap v6 does with SWP_RMAP_CACHE_ONLY); the
-# allocator reads it to find reclaim candidates and then asks the hook.
-cdef extern from *:
-    """
-    #define VSWAP_SWAP_TABLE_CACHE_ONLY (((unsigned long long)1) << 63)
-    """
-    const uint64_t SWAP_TABLE_CACHE_ONLY "VSWAP_SWAP_TABLE_CACHE_ONLY"
 
 
 cdef struct swap_device_t
@@ -111,8 +103,8 @@ cdef struct swap_stats:
 
 
 cdef struct percpu_swap_cluster:
-    swap_device_t* si[SWAP_NR_ORDERS_MAX]
-    uint64_t offset[SWAP_NR_ORDERS_MAX]
+    swap_device_t* si[SWAP_NR_ORDERS]
+    uint64_t offset[SWAP_NR_ORDERS]
 
 
 cdef struct swap_set_stats:
@@ -150,9 +142,9 @@ cdef struct swap_device_t:
     cluster_list free_clusters
     cluster_list full_clusters
     cluster_list discard_clusters
-    cluster_list nonfull_clusters[SWAP_NR_ORDERS_MAX]
-    cluster_list frag_clusters[SWAP_NR_ORDERS_MAX]
-    uint64_t global_next[SWAP_NR_ORDERS_MAX]   # HDD: global_cluster->next[order]
+    cluster_list nonfull_clusters[SWAP_NR_ORDERS]
+    cluster_list frag_clusters[SWAP_NR_ORDERS]
+    uint64_t global_next[SWAP_NR_ORDERS]   # HDD: global_cluster->next[order]
     swap_globals_t* g
     swap_reclaim_fn reclaim
     void* reclaim_ctx
@@ -210,6 +202,13 @@ cdef class SwapDevice:
     cdef bint _in_hook
     cdef object _name
     cdef object _requested_prio
+    # Ownership (swap_device_attach): the C state of the design whose hooks the
+    # device carries, its class name, and the hooks to put back on detach.
+    cdef void* _owner
+    cdef str _owner_name
+    cdef swap_reclaim_fn _saved_reclaim
+    cdef void* _saved_ctx
+    cdef swap_cache_only_fn _saved_cache_only
     cdef object __weakref__
     cdef int _check_usable(self, bint mutating) except -1
 
@@ -217,4 +216,57 @@ cdef class SwapDevice:
 cdef class SwapDevices:
     cdef swap_globals_t g
     cdef list _devices
+    cdef void* _owner             # the design that took the set (swap_devices_claim), or NULL
+    cdef str _owner_name
     cdef object __weakref__
+
+
+# --- ownership: a set and its devices belong to at most one design ----------
+# The one implementation both designs use (and the reference mirrors): claim
+# the set (ValueError if another design holds it or any of its devices), then
+# attach each device, which saves its hooks and plugs the design's in; on
+# close or collection, detach each device (the saved hooks come back) and
+# release the set. ``owner`` is the design's C state, unique while it lives.
+
+cdef class SwapDesign:
+    # What both designs (DirectSwap, VirtualSwap) do alike with their devices:
+    # claim the set, attach each device (its hooks: reclaim, cache_only, ctx),
+    # release them all on close or collection, and publish the C verb table.
+    # A design sets the fields below in its __cinit__ and overrides _attach
+    # (per-device state; it calls SwapDesign._attach) and _drop_devices.
+    cdef SwapDevices _swaps
+    cdef tuple _devobjs           # a tuple: the collector cannot clear it (the si pointers stay valid)
+    cdef Py_ssize_t _nr_seen
+    cdef uint64_t _cluster_size   # the set's cluster size (0 before a device is attached)
+    cdef bint _closed             # close() ran: the set and devices are released
+    cdef void* _ctx               # the design's C state: owner token and hooks' context
+    cdef str _kind                # the design's name, in messages
+    cdef swap_reclaim_fn _reclaim
+    cdef swap_cache_only_fn _cache_only
+    cdef void* _ops               # the C verb table (a swap_ops of _swapops.pxd)
+    cdef object __weakref__
+    cdef int _claim(self, object swaps) except -1
+    cdef int _check_open(self) except -1
+    cdef int _sync_devices(self) except -1
+    cdef int _attach(self, int t, SwapDevice dev) except -1
+    cdef void _drop_devices(self) noexcept
+    cdef void _release_devices(self) noexcept
+    cdef object _check_batch(self, object entries, bint need_count, bint dup)
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1
+    # The per-entry work of the *_many verbs (C calls, no Python per entry).
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* o, uint64_t* m, uint64_t* c) except -1
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t o, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _dup_entry(self, uint64_t e) except -1
+    cdef int _free_entry(self, uint64_t e) except -1
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1
+
+
+cdef int swap_devices_claim(SwapDevices swaps, void* owner, str name) except -1
+cdef void swap_devices_release(SwapDevices swaps, void* owner) noexcept
+cdef int swap_device_attach(SwapDevice dev, void* owner, str name, swap_reclaim_fn reclaim,
+                            swap_cache_only_fn cache_only) except -1
+cdef void swap_device_detach(SwapDevice dev, void* owner) noexcept

@@ -17,15 +17,18 @@
 
 from libc.stdint cimport uint16_t, uint64_t
 
+from vswap._swapentry cimport VSWAP_ZERO, VSWAP_ZSWAP, VSWAP_SWAPFILE, VSWAP_FOLIO
+
 cdef enum:
     SWAP_OPS_VERSION = 1
-    # lookup() results: the codes of vswap.protocol.LOOKUP_KINDS, and one
-    # more for an entry that is not allocated (the method raises NoEntry)
-    OPS_ZERO = 0
-    OPS_ZSWAP = 1
-    OPS_SWAPFILE = 2
-    OPS_FOLIO = 3
-    OPS_FREE = 4
+    # lookup() results: the backing codes of _swapentry.pxd (those of
+    # vswap.protocol.LOOKUP_KINDS), and one more for an entry that is not
+    # allocated (the method raises NoEntry)
+    OPS_ZERO = VSWAP_ZERO
+    OPS_ZSWAP = VSWAP_ZSWAP
+    OPS_SWAPFILE = VSWAP_SWAPFILE
+    OPS_FOLIO = VSWAP_FOLIO
+    OPS_FREE = VSWAP_FOLIO + 1
 
 # The "no shadow" argument of reclaim_folio (swap_cache_del_folio(shadow=None)).
 cdef extern from *:

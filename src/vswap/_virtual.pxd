@@ -19,22 +19,22 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
-from vswap._swapfile cimport swap_device_t, SwapDevices
+from vswap._swapfile cimport swap_device_t, SwapDevice, SwapDevices, SwapDesign
 from vswap._xarray cimport xarray_t
+
+
+# The entry encoding, the backing codes (swp_desc's type) and the limits: _swapentry.pxd.
+from vswap._swapentry cimport (
+    SWP_TYPE_SHIFT, SWP_OFFSET_MASK, MAX_SWAPFILES, NR_CPUS, SWAP_NR_ORDERS, SWAPFILE_CLUSTER,
+    FOLIO_MAX, SHADOW_MAX, HANDLE_MAX, VSWAP_ZERO, VSWAP_ZSWAP, VSWAP_SWAPFILE, VSWAP_FOLIO,
+    swp_entry, swap_cache_folio, swap_cache_is_folio, swap_cache_is_shadow,
+    swap_cache_folio_id, swap_cache_order,
+)
 
 
 cdef enum:
     VCLUSTER_SHIFT = 9
-    VCLUSTER_SIZE = 512
-    VSWAP_NR_ORDERS = 10
-    VSWAP_NR_CPUS = 64
-    VSWAP_MAX_TYPES = 32
-
-    # enum swap_type, in the kernel's order
-    VSWAP_SWAPFILE = 0
-    VSWAP_ZERO = 1
-    VSWAP_ZSWAP = 2
-    VSWAP_FOLIO = 3
+    VCLUSTER_SIZE = SWAPFILE_CLUSTER  # a virtual cluster has the slots of a PMD folio
 
     DESC_IN_SWAPCACHE = 1
 
@@ -92,10 +92,10 @@ cdef struct vswap_stats:
 
 cdef struct vswap_t:
     xarray_t map                              # vswap_cluster_map (XA_FLAGS_ALLOC)
-    vlist partial[10]                         # partial_clusters_lists[order]
-    vcluster* pcp[640]                        # per-CPU allocation cache [cpu * 10 + order]
-    vcluster* mru[64]                         # per-CPU MRU lookup cache (mru_cluster_cache)
-    swap_device_t* devs[32]                   # attached physical devices by type
+    vlist partial[SWAP_NR_ORDERS]           # partial_clusters_lists[order]
+    vcluster* pcp[NR_CPUS * SWAP_NR_ORDERS] # per-CPU allocation cache [cpu * orders + order]
+    vcluster* mru[NR_CPUS]                  # per-CPU MRU lookup cache (mru_cluster_cache)
+    swap_device_t* devs[MAX_SWAPFILES]      # attached physical devices by type
     uint64_t* charge                          # memcg swap charge, 65536 counters
     uint64_t max_clusters
     uint64_t nr_clusters
@@ -117,18 +117,22 @@ cdef bint vswap_cache_only(void* ctx, swap_device_t* si, uint64_t offset) noexce
 cdef swp_desc* vswap_desc(vswap_t* v, uint64_t entry) noexcept nogil
 
 
-cdef class VirtualSwap:
+cdef class VirtualSwap(SwapDesign):
     cdef vswap_t v
-    cdef SwapDevices _swaps
-    cdef tuple _devobjs            # a tuple: the collector cannot clear it (devs[] stay valid)
-    cdef Py_ssize_t _nr_seen
-    cdef uint64_t _cluster_size   # the set's cluster size (0 before a device is attached)
-    cdef object __weakref__
-    cdef int _sync_devices(self) except -1
-    cdef int _attach(self, int t, swap_device_t* si) except -1
+    cdef void _drop_devices(self) noexcept
+    cdef int _attach(self, int t, SwapDevice dev) except -1
     cdef uint64_t _range(self, object entry, uint64_t nr, bint aligned) except? 0xFFFFFFFFFFFFFFFF
     cdef swp_desc* _live(self, uint64_t e) except NULL
-    cdef object _check_batch(self, object entries, bint need_count, bint dup)
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1
     cdef int _check_counted(self, uint64_t e, uint64_t n) except -1
     cdef swap_device_t* _device(self, object device) except NULL
     cdef int _zswap_put(self, uint64_t e, uint64_t h) noexcept
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* o, uint64_t* m, uint64_t* c) except -1
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t o, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _dup_entry(self, uint64_t e) except -1
+    cdef int _free_entry(self, uint64_t e) except -1
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1

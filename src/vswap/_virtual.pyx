@@ -32,12 +32,11 @@ from vswap._common cimport to_u64
 from vswap._swapops cimport (
     swap_ops, SWAP_OPS_VERSION, OPS_FREE, OPS_NO_SHADOW,
 )
-from vswap._direct cimport direct_reclaim
 from vswap._mem cimport checked_calloc
 from vswap._swapfile cimport (
     SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
     swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, swap_default_reclaim,
-    SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK, NR_CPUS,
+    SwapDesign, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
 )
 from vswap._xarray cimport (
     xa_entry, xa_node, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc, xa_find,
@@ -60,11 +59,7 @@ cdef extern from *:
     unsigned vswap_ctz64(uint64_t x) nogil
     unsigned vswap_popcount64(uint64_t x) nogil
 
-cdef uint64_t OFFSET_MASK = (<uint64_t>1 << 58) - 1
 cdef uint64_t RMAP_MASK = ~SWAP_TABLE_CACHE_ONLY
-cdef uint64_t FOLIO_MAX = <uint64_t>1 << 57
-cdef uint64_t SHADOW_MAX = <uint64_t>1 << 62
-cdef uint64_t HANDLE_MAX = <uint64_t>1 << 62
 cdef uint64_t COUNT_LIMIT = 0xFFFFFFFF
 
 #: The kernel's ``struct xa_node`` (the model's node is smaller, see the XArray docs).
@@ -77,12 +72,6 @@ VSWAP_PRESETS = {
     "new_opt_v2": (True, True, False),
     "cc_v2": (True, True, True),
 }
-
-cdef enum:
-    K_ZERO = 0
-    K_ZSWAP = 1
-    K_SWAPFILE = 2
-    K_FOLIO = 3
 
 _STAT_NAMES = ("lookups", "node_visits", "mru_hits", "mru_misses", "desc_reads", "desc_writes",
                "cluster_locks", "rmap_reads", "rmap_writes", "alloc_scans", "cgroup_checks",
@@ -107,14 +96,6 @@ cdef inline bint d_live(const swp_desc* d) noexcept nogil:
 
 cdef inline bint d_cached(const swp_desc* d) noexcept nogil:
     return (d.flags & DESC_IN_SWAPCACHE) != 0
-
-
-cdef inline bint w_is_folio(uint64_t w) noexcept nogil:
-    return (w & 3) == 2
-
-
-cdef inline uint64_t w_folio(uint64_t folio, int order) noexcept nogil:
-    return (folio << 6) | (<uint64_t>order << 2) | 2
 
 
 cdef inline int order_of(uint64_t nr) noexcept nogil:
@@ -209,7 +190,7 @@ cdef void cluster_destroy(vswap_t* v, vcluster* c) noexcept nogil:
     if c.on_partial:
         partial_del(v, c)
     xa_erase(&v.map, c.id)
-    for i in range(VSWAP_NR_CPUS):
+    for i in range(NR_CPUS):
         if v.mru[i] == c:
             v.mru[i] = NULL
     free(c.desc)
@@ -251,8 +232,8 @@ cdef inline void pb_flush(vswap_t* v, pbatch* b) noexcept nogil:
 
 
 cdef inline void pb_add(vswap_t* v, pbatch* b, uint64_t slot) noexcept nogil:
-    cdef swap_device_t* si = v.devs[slot >> 58]
-    cdef uint64_t off = slot & OFFSET_MASK
+    cdef swap_device_t* si = v.devs[slot >> SWP_TYPE_SHIFT]
+    cdef uint64_t off = slot & SWP_OFFSET_MASK
     if (b.n and b.si == si and off == b.off + b.n
             and (off >> si.cluster_shift) == (b.off >> si.cluster_shift)):
         b.n += 1
@@ -302,8 +283,8 @@ cdef inline void rmap_mark(vswap_t* v, swp_desc* d, bint on) noexcept nogil:
     cdef uint64_t off, w
     if not v.opt_cache_only_bit:
         return
-    si = v.devs[d.backing >> 58]
-    off = d.backing & OFFSET_MASK
+    si = v.devs[d.backing >> SWP_TYPE_SHIFT]
+    off = d.backing & SWP_OFFSET_MASK
     w = swap_table_get(si, off)
     swap_table_set(si, off, (w | SWAP_TABLE_CACHE_ONLY) if on else (w & RMAP_MASK))
     v.st.rmap_writes += 1
@@ -343,7 +324,7 @@ cdef inline uint64_t find_run(const vcluster* c, uint64_t nr) noexcept nogil:
 
 cdef inline void take_run(vswap_t* v, vcluster* c, uint64_t idx, uint64_t nr, uint64_t folio,
                           int order, uint16_t memcg) noexcept nogil:
-    cdef uint64_t i, w = w_folio(folio, order)
+    cdef uint64_t i, w = swap_cache_folio(folio, order)
     cdef swp_desc* d
     for i in range(idx, idx + nr):
         c.bitmap[i >> 6] |= <uint64_t>1 << (i & 63)
@@ -366,7 +347,7 @@ cdef vcluster* new_cluster(vswap_t* v, int order) except? NULL:
     cdef uint64_t i
     try:
         c.desc = <swp_desc*>checked_calloc(VCLUSTER_SIZE, sizeof(swp_desc))
-        if xa_alloc(&v.map, &cid, <xa_entry>c, 1 if order == VSWAP_NR_ORDERS - 1 else 0,
+        if xa_alloc(&v.map, &cid, <xa_entry>c, 1 if order == SWAP_NR_ORDERS - 1 else 0,
                     v.max_clusters - 1):
             free(c.desc)
             free(c)
@@ -391,7 +372,7 @@ cdef uint64_t vs_alloc(vswap_t* v, uint64_t folio, int order, uint16_t memcg,
                        int cpu) except? 0xFFFFFFFFFFFFFFFF:
     """folio_alloc_swap on the virtual layer: the first entry, or 0 when ids ran out."""
     cdef uint64_t nr = <uint64_t>1 << order, idx = VCLUSTER_SIZE
-    cdef vcluster** slot = &v.pcp[cpu * VSWAP_NR_ORDERS + order]
+    cdef vcluster** slot = &v.pcp[cpu * SWAP_NR_ORDERS + order]
     cdef vcluster* c = slot[0]
     if c != NULL:                        # this CPU's cached cluster, its lock only
         v.st.cluster_locks += 1
@@ -521,9 +502,9 @@ cdef int reclaim_folio(vswap_t* v, vcluster* c, uint64_t idx, uint64_t* phys_run
     cdef uint64_t n, base, i, ve, run = 0
     v.st.cluster_locks += 1
     v.st.desc_reads += 1
-    if not d_live(d) or not w_is_folio(d.cache):
+    if not d_live(d) or not swap_cache_is_folio(d.cache):
         return 0
-    n = <uint64_t>1 << ((d.cache >> 2) & 15)
+    n = <uint64_t>1 << swap_cache_order(d.cache)
     base = idx & ~(n - 1)
     ve = (c.id << VCLUSTER_SHIFT) + base
     if ve < v.locked_hi and ve + n > v.locked_lo:      # folio locked (being written out)
@@ -585,11 +566,11 @@ cdef void fsc_core(vswap_t* v, uint64_t e, uint64_t n) noexcept nogil:
 cdef int vswap_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil:
     """The allocator's reclaim hook: rmap -> virtual entry -> free its cache-only folio."""
     cdef vswap_t* v = <vswap_t*>ctx
-    cdef uint64_t w, ve, run = 0, slot = (<uint64_t>si.type << 58) | offset
+    cdef uint64_t w, ve, run = 0, slot = (<uint64_t>si.type << SWP_TYPE_SHIFT) | offset
     cdef vcluster* c
     cdef swp_desc* d
     cdef int r
-    if si.type < 0 or si.type >= VSWAP_MAX_TYPES or v.devs[si.type] != si:
+    if si.type < 0 or si.type >= MAX_SWAPFILES or v.devs[si.type] != si:
         return 0
     v.st.rmap_reads += 1
     w = swap_table_get(si, offset) & RMAP_MASK
@@ -624,19 +605,11 @@ cdef bint vswap_cache_only(void* ctx, swap_device_t* si, uint64_t offset) noexce
 
 
 cdef int lookup_kind(const swp_desc* d, uint64_t* handle) noexcept nogil:
-    cdef int t
-    if w_is_folio(d.cache):
-        handle[0] = d.cache >> 6
-        return K_FOLIO
-    t = d_type(d)
+    if swap_cache_is_folio(d.cache):
+        handle[0] = swap_cache_folio_id(d.cache)
+        return VSWAP_FOLIO
     handle[0] = d.backing
-    if t == VSWAP_ZERO:
-        return K_ZERO
-    if t == VSWAP_ZSWAP:
-        return K_ZSWAP
-    if t == VSWAP_SWAPFILE:
-        return K_SWAPFILE
-    return K_FOLIO
+    return d_type(d)             # the descriptor types are the lookup codes
 
 
 # --- verb cores: the work after validation, shared by the methods and the replay ---
@@ -680,7 +653,7 @@ cdef uint64_t cache_add(vswap_t* v, uint64_t e, uint64_t nr, uint64_t folio, int
     v.st.cluster_locks += 1
     first = c.desc[e & (VCLUSTER_SIZE - 1)].cache
     for i in range(e, e + nr):
-        c.desc[i & (VCLUSTER_SIZE - 1)].cache = w_folio(folio, order)
+        c.desc[i & (VCLUSTER_SIZE - 1)].cache = swap_cache_folio(folio, order)
     v.st.desc_reads += nr
     v.st.desc_writes += nr
     return first
@@ -732,6 +705,7 @@ cdef int write_run(VirtualSwap self, uint64_t e, int o, uint64_t* slot) except -
     cdef swap_device_t* si = NULL
     cdef bint contiguous = True
     cdef pbatch b
+    self._check_open()
     slot0 = vs_peek(&self.v, e, &last).backing
     for i in range(e, e + nr):
         d = vs_peek(&self.v, i, &last)
@@ -762,7 +736,7 @@ cdef int write_run(VirtualSwap self, uint64_t e, int o, uint64_t* slot) except -
         d = &c.desc[(e + i) & (VCLUSTER_SIZE - 1)]
         release_backing(&self.v, d, &b)
         d_set_type(d, VSWAP_SWAPFILE)
-        d.backing = (<uint64_t>si.type << 58) | (off + i)
+        d.backing = (<uint64_t>si.type << SWP_TYPE_SHIFT) | (off + i)
         self.v.charge[d.memcgid] += 1
         w = e + i
         if self.v.opt_cache_only_bit and d.swap_count == 0 and d_cached(d):
@@ -772,7 +746,7 @@ cdef int write_run(VirtualSwap self, uint64_t e, int o, uint64_t* slot) except -
     self.v.nr_phys += nr
     self.v.st.rmap_writes += nr
     self.v.st.desc_writes += nr
-    slot[0] = (<uint64_t>si.type << 58) | off
+    slot[0] = (<uint64_t>si.type << SWP_TYPE_SHIFT) | off
     return 0
 
 
@@ -783,7 +757,7 @@ cdef object raise_noent(uint64_t e, str what="is not allocated"):
 # no_gc_clear: __dealloc__ restores each device's hooks, so the device
 # references must survive a garbage-collector pass.
 @cython.no_gc_clear
-cdef class VirtualSwap:
+cdef class VirtualSwap(SwapDesign):
     """The virtual swap design (v6 semantics) over a set of physical devices.
 
     ``swaps`` is the :class:`~vswap.SwapDevices` set of physical devices
@@ -811,31 +785,25 @@ cdef class VirtualSwap:
     def __cinit__(self):
         memset(&self.v, 0, sizeof(vswap_t))
         xa_init_flags(&self.v.map, XA_FLAGS_ALLOC)
-        self._devobjs = ()
+        # Per-memcg charge: here, not in __init__, so a bare instance is safe.
+        self.v.charge = <uint64_t*>checked_calloc(65536, sizeof(uint64_t))
+        self._ctx = <void*>&self.v
+        self._reclaim = vswap_reclaim
+        self._ops = <void*>&VIRTUAL_OPS
 
     def __init__(self, swaps=None, *, cache_only_bit=True, batched_cgroup_check=True,
                  mru_cluster_cache=True, max_clusters=1 << 32):
-        if swaps is None:
-            swaps = SwapDevices()
-        if not isinstance(swaps, SwapDevices):
-            raise TypeError(f"swaps must be a vswap.SwapDevices, not {type(swaps).__name__}")
-        cdef swap_device_t* si
-        if self._swaps is not None:
-            raise RuntimeError("VirtualSwap is already initialised")
         cdef uint64_t mc = to_u64(max_clusters, (<uint64_t>1 << 32) + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
-        for dev in swaps:
-            si = &(<SwapDevice>dev).si
-            if ((si.reclaim == vswap_reclaim and si.reclaim_ctx != <void*>&self.v)
-                    or si.reclaim == direct_reclaim):
-                raise ValueError("a device of the set is attached to another design")
-        self.v.charge = <uint64_t*>checked_calloc(65536, sizeof(uint64_t))
+        self._claim(SwapDevices() if swaps is None else swaps)   # ValueError: another design's
         self.v.max_clusters = mc
         self.v.opt_cache_only_bit = bool(cache_only_bit)
         self.v.opt_batched_cgroup = bool(batched_cgroup_check)
         self.v.opt_mru = bool(mru_cluster_cache)
-        self._swaps = swaps
+        # Without the reverse-map bit (vss_v5) the allocator asks this layer.
+        if not self.v.opt_cache_only_bit:
+            self._cache_only = vswap_cache_only
         self._sync_devices()
 
     @classmethod
@@ -855,15 +823,10 @@ cdef class VirtualSwap:
         return cls(swaps, cache_only_bit=a, batched_cgroup_check=b, mru_cluster_cache=c, **kwargs)
 
     def __dealloc__(self):
-        cdef int t
         cdef uint64_t idx = 0
         cdef xa_node* leaf
         cdef vcluster* c
-        for t in range(VSWAP_MAX_TYPES):
-            if self.v.devs[t] != NULL and self.v.devs[t].reclaim == vswap_reclaim:
-                self.v.devs[t].reclaim = swap_default_reclaim
-                self.v.devs[t].reclaim_ctx = NULL
-                self.v.devs[t].cache_only = NULL
+        self._release_devices()
         while xa_find(&self.v.map, &idx, 0xFFFFFFFFFFFFFFFF, -1, &leaf):
             c = <vcluster*>xa_load(&self.v.map, idx)
             free(c.desc)
@@ -875,30 +838,14 @@ cdef class VirtualSwap:
         free(self.v.charge)
         self.v.charge = NULL
 
-    cdef int _attach(self, int t, swap_device_t* si) except -1:
-        self.v.devs[t] = si
-        self._cluster_size = si.cluster_size
-        si.reclaim = vswap_reclaim
-        si.reclaim_ctx = <void*>&self.v
-        if self.v.opt_cache_only_bit:
-            si.cache_only = NULL
-        else:
-            si.cache_only = vswap_cache_only
-        return 0
-
-    cdef int _sync_devices(self) except -1:
-        cdef list devs
+    cdef void _drop_devices(self) noexcept:
         cdef int t
-        if self._swaps is None:
-            raise RuntimeError("VirtualSwap is not initialised")
-        devs = self._swaps._devices
-        if len(devs) == self._nr_seen:
-            return 0
-        for t in range(len(devs)):
-            if devs[t] is not None and self.v.devs[t] == NULL:
-                self._attach(t, &(<SwapDevice>devs[t]).si)
-                self._devobjs = self._devobjs + (devs[t],)
-        self._nr_seen = len(devs)
+        for t in range(MAX_SWAPFILES):
+            self.v.devs[t] = NULL
+
+    cdef int _attach(self, int t, SwapDevice dev) except -1:
+        SwapDesign._attach(self, t, dev)
+        self.v.devs[t] = &dev.si
         return 0
 
     cdef uint64_t _range(self, object entry, uint64_t nr, bint aligned) except? 0xFFFFFFFFFFFFFFFF:
@@ -906,7 +853,7 @@ cdef class VirtualSwap:
         cdef uint64_t e = to_u64(entry, <uint64_t>1 << 63, "swap entry")
         cdef uint64_t vmax = self.v.max_clusters << VCLUSTER_SHIFT
         if self._swaps is None:
-            raise RuntimeError("VirtualSwap is not initialised")
+            self._check_open()
         if nr == 0:
             raise ValueError("nr must be at least 1")
         if e >= vmax or nr > vmax - e:
@@ -923,16 +870,6 @@ cdef class VirtualSwap:
         return d
 
     # -- configuration ----------------------------------------------------------------------
-
-    @property
-    def swaps(self):
-        """The :class:`~vswap.SwapDevices` set of physical devices. Runtime complexity: O(1).
-
-        >>> from vswap import VirtualSwap, SwapDevices
-        >>> swaps = SwapDevices(); VirtualSwap(swaps).swaps is swaps
-        True
-        """
-        return self._swaps
 
     @property
     def switches(self):
@@ -962,19 +899,6 @@ cdef class VirtualSwap:
     def cpu(self, value):
         self.v.cpu = <int>to_u64(value, NR_CPUS, "cpu")
 
-    def swapon(self, device):
-        """Add a physical :class:`~vswap.SwapDevice` to the set; return its type.
-
-        Runtime complexity: O(slots of the device).
-
-        >>> from vswap import VirtualSwap, SwapDevice
-        >>> vs = VirtualSwap(); vs.swapon(SwapDevice(64, cluster_size=16))
-        0
-        """
-        t = self._swaps.swapon(device)
-        self._sync_devices()
-        return t
-
     # -- allocation and counts -------------------------------------------------------------------
 
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
@@ -994,7 +918,7 @@ cdef class VirtualSwap:
         (4, 5, 3, 0)
         """
         cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
-        cdef int order_ = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef int order_ = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t m = to_u64(memcg, 65536, "memcg")
         cdef int c = <int>to_u64(cpu, NR_CPUS, "cpu")
         cdef uint64_t e
@@ -1004,36 +928,28 @@ cdef class VirtualSwap:
             raise NoSpace(f"no virtual cluster id left for an order-{order_} run")
         return e
 
-    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
-        """:meth:`folio_alloc_swap` for each folio id of a uint64 array; the entries.
-
-        The ids are validated first; the result is shorter when the cluster
-        ids run out. Runtime complexity: O(n * 2**order) in C.
-
-        >>> import numpy as np
-        >>> from vswap import VirtualSwap
-        >>> VirtualSwap().folio_alloc_swap_many(np.arange(3, dtype=np.uint64))
-        array([1, 2, 3], dtype=uint64)
-        """
-        arr = as_entries(folios, "folios")
-        cdef const uint64_t[:] fv = arr
-        cdef int order_ = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
-        cdef uint64_t m = to_u64(memcg, 65536, "memcg")
-        cdef int c = <int>to_u64(cpu, NR_CPUS, "cpu")
-        cdef Py_ssize_t i, n = fv.shape[0]
-        cdef uint64_t e
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* o, uint64_t* m, uint64_t* c) except -1:
+        o[0] = to_u64(order, SWAP_NR_ORDERS, "order")
+        m[0] = to_u64(memcg, 65536, "memcg")
+        c[0] = to_u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
-        for i in range(n):
-            if fv[i] >= FOLIO_MAX:
-                raise ValueError(f"folio {fv[i]} is outside 0 .. {FOLIO_MAX - 1}")
-        out = np.empty(n, dtype=np.uint64)
-        cdef uint64_t[::1] res = out
-        for i in range(n):
-            e = vs_alloc(&self.v, fv[i], order_, <uint16_t>m, c)
-            if e == 0:
-                return out[:i].copy()
-            res[i] = e
-        return out
+        return 0
+
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t o, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
+        return vs_alloc(&self.v, folio, <int>o, <uint16_t>m, <int>c)
+
+    cdef int _dup_entry(self, uint64_t e) except -1:
+        dup_pass(&self.v, e, 1)
+        return 0
+
+    cdef int _free_entry(self, uint64_t e) except -1:
+        put_pass(&self.v, e, 1)
+        return 0
+
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
+        return self._zswap_put(e, handle)
 
     def swap_duplicate(self, entry, nr=1):
         """Add one count to each of ``nr`` entries (``swap_duplicate_nr``).
@@ -1047,7 +963,7 @@ cdef class VirtualSwap:
         >>> vs.swap_duplicate(e); vs.swap_duplicate(e); vs.swap_count(e)
         2
         """
-        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t e = self._range(entry, n, False), i
         cdef vcluster* last = NULL
         cdef swp_desc* d
@@ -1059,70 +975,21 @@ cdef class VirtualSwap:
                 raise NoSpace(f"swap count of {i:#x} would pass 2**32-1")
         dup_pass(&self.v, e, n)
 
-    cdef object _check_batch(self, object entries, bint need_count, bint dup):
-        """Validate a batch of single entries (repeats add up); the array.
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
+        if e >= self.v.max_clusters << VCLUSTER_SHIFT:
+            self._range(e, 1, False)        # raises the ValueError
+        if vs_peek(&self.v, e, <vcluster**>cache) == NULL:
+            raise_noent(e)
+        return 0
 
-        A strictly increasing batch (the usual one: a run of PTEs) has no
-        repeats and is checked in one pass; any other is sorted first.
-        """
-        arr = as_entries(entries)
-        cdef const uint64_t[:] ev = arr
-        cdef Py_ssize_t i, j, n = ev.shape[0]
-        cdef uint64_t e, k
-        cdef vcluster* last = NULL
-        cdef swp_desc* d
-        cdef uint64_t vmax = self.v.max_clusters << VCLUSTER_SHIFT
-        cdef bint increasing = True
-        for i in range(n):
-            e = ev[i]
-            if e >= vmax:
-                self._range(e, 1, False)        # raises the ValueError
-            if vs_peek(&self.v, e, &last) == NULL:
-                raise_noent(e)
-            if i and e <= ev[i - 1]:
-                increasing = False
-        if n == 0 or not (need_count or dup):
-            return arr
-        if increasing:
-            for i in range(n):
-                d = vs_peek(&self.v, ev[i], &last)
-                if dup and d.swap_count >= COUNT_LIMIT:
-                    raise NoSpace(f"swap count of {ev[i]:#x} would pass 2**32-1")
-                if need_count and d.swap_count == 0:
-                    raise_noent(ev[i], "has a swap count of 0")
-            return arr
-        srt = np.sort(arr)
-        cdef const uint64_t[:] s = srt
-        i = 0
-        while i < n:
-            j = i + 1
-            while j < n and s[j] == s[i]:
-                j += 1
-            k = j - i
-            d = vs_peek(&self.v, s[i], &last)
-            if dup and d.swap_count + k > COUNT_LIMIT:
-                raise NoSpace(f"swap count of {s[i]:#x} would pass 2**32-1")
-            if need_count and d.swap_count < k:
-                raise_noent(s[i], "has a swap count of 0")
-            i = j
-        return arr
-
-    def swap_duplicate_many(self, entries):
-        """:meth:`swap_duplicate` (nr=1) of each entry of a uint64 array (repeats add up).
-
-        The whole batch is validated first. Runtime complexity: O(n log n) in C.
-
-        >>> import numpy as np
-        >>> from vswap import VirtualSwap
-        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1)
-        >>> vs.swap_duplicate_many(np.array([e, e], dtype=np.uint64)); vs.swap_count(e)
-        2
-        """
-        arr = self._check_batch(entries, False, True)
-        cdef const uint64_t[:] ev = arr
-        cdef Py_ssize_t i
-        for i in range(ev.shape[0]):
-            dup_pass(&self.v, ev[i], 1)
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1:
+        cdef swp_desc* d = vs_peek(&self.v, e, <vcluster**>cache)
+        if dup and d.swap_count + k > COUNT_LIMIT:
+            raise NoSpace(f"swap count of {e:#x} would pass 2**32-1")
+        if need_count and d.swap_count < k:
+            raise_noent(e, "has a swap count of 0")
+        return 0
 
     cdef int _check_counted(self, uint64_t e, uint64_t n) except -1:
         cdef vcluster* last = NULL
@@ -1147,28 +1014,10 @@ cdef class VirtualSwap:
         >>> vs.swap_free_nr(e); vs.swap_count(e)
         0
         """
-        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t e = self._range(entry, n, False)
         self._check_counted(e, n)
         put_pass(&self.v, e, n)
-
-    def swap_free_many(self, entries):
-        """:meth:`swap_free_nr` (nr=1) of each entry of a uint64 array.
-
-        The whole batch is validated first (repeats count). Runtime
-        complexity: O(n log n) in C.
-
-        >>> import numpy as np
-        >>> from vswap import VirtualSwap
-        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(1); vs.swap_duplicate(e)
-        >>> vs.swap_free_many(np.array([e], dtype=np.uint64)); vs.swap_count(e)
-        0
-        """
-        arr = self._check_batch(entries, True, False)
-        cdef const uint64_t[:] ev = arr
-        cdef Py_ssize_t i
-        for i in range(ev.shape[0]):
-            put_pass(&self.v, ev[i], 1)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """The zap path: drop one count on each of ``nr`` entries, then reclaim.
@@ -1185,7 +1034,7 @@ cdef class VirtualSwap:
         >>> vs.free_swap_and_cache_nr(e, 4); vs.snapshot()["nr_used"]
         0
         """
-        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t e = self._range(entry, n, False)
         self._check_counted(e, n)
         fsc_core(&self.v, e, n)
@@ -1258,7 +1107,7 @@ cdef class VirtualSwap:
         ... except EntryExists: print("cached")
         cached
         """
-        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t e = self._range(entry, n, False), i
         cdef vcluster* last = NULL
         cdef swp_desc* d
@@ -1283,7 +1132,7 @@ cdef class VirtualSwap:
         77
         """
         cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
-        cdef int o = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t nr = <uint64_t>1 << o
         cdef uint64_t e = self._range(entry, nr, True), i, first
         cdef vcluster* last = NULL
@@ -1294,7 +1143,7 @@ cdef class VirtualSwap:
                 raise_noent(i)
             if not d_cached(d):
                 raise ValueError(f"swap entry {i:#x} was not prepared by swapcache_prepare")
-            if w_is_folio(d.cache):
+            if swap_cache_is_folio(d.cache):
                 raise EntryExists(f"swap entry {i:#x} already holds a folio")
         first = cache_add(&self.v, e, nr, f, o)
         return (first >> 1) if first & 1 else None
@@ -1311,7 +1160,7 @@ cdef class VirtualSwap:
         >>> vs.swap_cache_del_folio(e, order=1, shadow=5); vs.swap_cache_get_shadow(e + 1)
         5
         """
-        cdef int o = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t nr = <uint64_t>1 << o
         cdef uint64_t e = self._range(entry, nr, True), i, w0, sw = 0
         cdef vcluster* last = NULL
@@ -1320,7 +1169,7 @@ cdef class VirtualSwap:
             sw = (to_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
         d = self._live(e)
         w0 = d.cache
-        if not w_is_folio(w0) or (<uint64_t>1 << ((w0 >> 2) & 15)) != nr:
+        if not swap_cache_is_folio(w0) or (<uint64_t>1 << swap_cache_order(w0)) != nr:
             raise_noent(e, f"holds no folio of {nr} pages")
         for i in range(e, e + nr):
             d = vs_peek(&self.v, i, &last)
@@ -1341,7 +1190,7 @@ cdef class VirtualSwap:
         self._live(e)
         self.v.st.desc_reads += 1
         w = vswap_desc(&self.v, e).cache
-        return (w >> 6) if w_is_folio(w) else None
+        return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
         """The workingset shadow of ``entry``, or None (``swap_cache_get_shadow``).
@@ -1371,7 +1220,7 @@ cdef class VirtualSwap:
         >>> vs.snapshot()["nr_used"]
         0
         """
-        cdef int o = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t nr = <uint64_t>1 << o
         cdef uint64_t e = self._range(entry, nr, True), i
         cdef vcluster* last = NULL
@@ -1380,7 +1229,7 @@ cdef class VirtualSwap:
             d = vs_peek(&self.v, i, &last)
             if d == NULL or not d_cached(d):
                 raise_noent(i, "is not in the swap cache")
-            if w_is_folio(d.cache):
+            if swap_cache_is_folio(d.cache):
                 raise EntryExists(f"swap entry {i:#x} still holds a folio")
         cache_put(&self.v, e, nr)
 
@@ -1439,7 +1288,7 @@ cdef class VirtualSwap:
         >>> vs.swap_cache_del_folio(e); vs.lookup(e)
         Lookup(kind='zero', handle=0)
         """
-        cdef uint64_t n = to_u64(nr, <uint64_t>1 << 58, "nr")
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t e = self._range(entry, n, False), i
         cdef vcluster* last = NULL
         for i in range(e, e + n):
@@ -1475,32 +1324,6 @@ cdef class VirtualSwap:
         cdef uint64_t e = self._range(entry, 1, False)
         self._live(e)
         self._zswap_put(e, h)
-
-    def zswap_store_many(self, entries, handles):
-        """:meth:`zswap_store` of two uint64 arrays of the same length.
-
-        Runtime complexity: O(n) in C.
-
-        Both arrays are validated first.
-
-        >>> import numpy as np
-        >>> from vswap import VirtualSwap
-        >>> vs = VirtualSwap(); es = vs.folio_alloc_swap_many(np.arange(2, dtype=np.uint64))
-        >>> vs.zswap_store_many(es, np.array([7, 8], dtype=np.uint64)); vs.zswap_load(es[1])
-        8
-        """
-        arr = self._check_batch(entries, False, False)
-        harr = as_entries(handles, "handles")
-        if harr.shape[0] != arr.shape[0]:
-            raise ValueError(f"{arr.shape[0]} entries but {harr.shape[0]} handles")
-        cdef const uint64_t[:] ev = arr
-        cdef const uint64_t[:] hv = harr
-        cdef Py_ssize_t i, n = ev.shape[0]
-        for i in range(n):
-            if hv[i] >= HANDLE_MAX:
-                raise ValueError(f"zswap handle {hv[i]} is outside 0 .. {HANDLE_MAX - 1}")
-        for i in range(n):
-            self._zswap_put(ev[i], hv[i])
 
     def zswap_load(self, entry):
         """The zswap handle of ``entry``, or None (``zswap_entry_load``; the copy stays).
@@ -1542,7 +1365,7 @@ cdef class VirtualSwap:
         h = d.backing
         self.v.nr_zswap -= 1
         d_set_type(d, VSWAP_FOLIO)
-        d.backing = (d.cache >> 6) if w_is_folio(d.cache) else 0
+        d.backing = swap_cache_folio_id(d.cache) if swap_cache_is_folio(d.cache) else 0
         return h
 
     def writeback(self, entry, order=0):
@@ -1563,7 +1386,7 @@ cdef class VirtualSwap:
         >>> vs.swap_cache_del_folio(e); vs.lookup(e), vs.writeback(e) == slot
         (Lookup(kind='swapfile', handle=1), True)
         """
-        cdef int o = <int>to_u64(order, VSWAP_NR_ORDERS, "order")
+        cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t nr = <uint64_t>1 << o
         cdef uint64_t e = self._range(entry, nr, True), i, slot = 0
         cdef vcluster* last = NULL
@@ -1581,7 +1404,7 @@ cdef class VirtualSwap:
     # -- device-level verbs ----------------------------------------------------------------------------
 
     cdef swap_device_t* _device(self, object device) except NULL:
-        cdef uint64_t t = to_u64(device, VSWAP_MAX_TYPES, "device type")
+        cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
         self._sync_devices()
         if self.v.devs[t] == NULL:
             raise ValueError(f"device type {t} is not attached to this design")
@@ -1639,7 +1462,7 @@ cdef class VirtualSwap:
                 continue
             self.v.st.rmap_reads += 1
             w = swap_table_get(si, off) & RMAP_MASK
-            slot = (<uint64_t>t << 58) | off
+            slot = (<uint64_t>t << SWP_TYPE_SHIFT) | off
             c = vs_cluster(&self.v, w >> VCLUSTER_SHIFT) if w else NULL
             if c == NULL:
                 continue
@@ -1651,13 +1474,13 @@ cdef class VirtualSwap:
             self.v.st.desc_writes += 1
             release_backing(&self.v, d, &b)
             d_set_type(d, VSWAP_FOLIO)
-            if w_is_folio(d.cache):
-                d.backing = d.cache >> 6
+            if swap_cache_is_folio(d.cache):
+                d.backing = swap_cache_folio_id(d.cache)
             else:
                 d.backing = w
                 if not d_cached(d):
                     d.flags |= DESC_IN_SWAPCACHE
-                    d.cache = w_folio(w, 0)
+                    d.cache = swap_cache_folio(w, 0)
         pb_flush(&self.v, &b)
         return 0
 
@@ -1685,7 +1508,7 @@ cdef class VirtualSwap:
                "cluster_bitmaps": 64 * self.v.nr_clusters,
                "cluster_map": self.v.map.nr_nodes * XA_NODE_KERNEL_BYTES,
                "phys_bitmaps": 0, "cluster_info": 0, "rmap": 0}
-        for t in range(VSWAP_MAX_TYPES):
+        for t in range(MAX_SWAPFILES):
             si = self.v.devs[t]
             if si == NULL:
                 continue
@@ -1758,6 +1581,7 @@ cdef class VirtualSwap:
         >>> from vswap import VirtualSwap
         >>> vs = VirtualSwap(); _ = vs.folio_alloc_swap(1, order=3); vs.check()
         """
+        self._check_open()
         errors = []
         cdef vcluster* c
         cdef swp_desc* d
@@ -1804,10 +1628,10 @@ cdef class VirtualSwap:
                         errors.append(f"{ve:#x}: free descriptor keeps state")
                     continue
                 used += 1
-                if w_is_folio(d.cache):
+                if swap_cache_is_folio(d.cache):
                     if not d_cached(d):
                         errors.append(f"{ve:#x}: folio stored without in_swapcache")
-                    n = <uint64_t>1 << ((d.cache >> 2) & 15)
+                    n = <uint64_t>1 << swap_cache_order(d.cache)
                     base = i & ~(n - 1)
                     for j in range(base, base + n):
                         if c.desc[j].cache != d.cache:
@@ -1818,9 +1642,9 @@ cdef class VirtualSwap:
                 elif d_type(d) == VSWAP_SWAPFILE:
                     nphys += 1
                     charges[d.memcgid] = charges.get(d.memcgid, 0) + 1
-                    t = <int>(d.backing >> 58)
-                    slot = d.backing & OFFSET_MASK
-                    si = self.v.devs[t] if t < VSWAP_MAX_TYPES else NULL
+                    t = <int>(d.backing >> SWP_TYPE_SHIFT)
+                    slot = d.backing & SWP_OFFSET_MASK
+                    si = self.v.devs[t] if t < MAX_SWAPFILES else NULL
                     if si == NULL or slot >= si.max or si.map[slot] != SLOT_USED:
                         errors.append(f"{ve:#x}: physical slot {d.backing:#x} not allocated")
                         continue
@@ -1830,7 +1654,7 @@ cdef class VirtualSwap:
                     want = self.v.opt_cache_only_bit and d.swap_count == 0 and d_cached(d)
                     if bool(w & SWAP_TABLE_CACHE_ONLY) != want:
                         errors.append(f"{ve:#x}: cache-only bit {bool(w >> 63)}, expected {want}")
-        for k in range(VSWAP_NR_ORDERS):
+        for k in range(SWAP_NR_ORDERS):
             c = self.v.partial[k].head
             n = 0
             while c != NULL:
@@ -1844,15 +1668,15 @@ cdef class VirtualSwap:
             if n != self.v.partial[k].nr:
                 errors.append(f"partial[{k}]: {n} clusters, nr {self.v.partial[k].nr}")
         ncached = 0
-        for k in range(VSWAP_NR_CPUS * VSWAP_NR_ORDERS):
+        for k in range(NR_CPUS * SWAP_NR_ORDERS):
             c = self.v.pcp[k]
             if c != NULL:
                 ncached += 1
-                if not c.cached or c.order != k % VSWAP_NR_ORDERS or c.id not in seen:
+                if not c.cached or c.order != k % SWAP_NR_ORDERS or c.id not in seen:
                     errors.append(f"pcp[{k}]: cluster {c.id} misfiled")
         if ncached != sum(1 for cid, ptr in self._clusters() if (<vcluster*><uint64_t>ptr).cached):
             errors.append("a cached cluster is not in any per-CPU cache")
-        for k in range(VSWAP_NR_CPUS):
+        for k in range(NR_CPUS):
             if self.v.mru[k] != NULL and self.v.mru[k].id not in seen:
                 errors.append(f"mru[{k}] names a freed cluster")
         if len(seen) != self.v.nr_clusters:
@@ -1866,7 +1690,7 @@ cdef class VirtualSwap:
         for m, n in charges.items():
             if self.v.charge[<int>m] != n:
                 errors.append(f"memcg {m}: charged {self.v.charge[<int>m]}, {n} slots")
-        for t in range(VSWAP_MAX_TYPES):
+        for t in range(MAX_SWAPFILES):
             si = self.v.devs[t]
             if si == NULL:
                 continue
@@ -1900,6 +1724,7 @@ cdef class VirtualSwap:
         cdef swp_desc* d
         cdef uint64_t i
         cdef int k
+        self._check_open()
         clusters = {}
         entries = {}
         for cid, ptr in self._clusters():
@@ -1912,7 +1737,7 @@ cdef class VirtualSwap:
                                                              d.swap_count, d.memcgid,
                                                              int(d_cached(d)))
         partial = {}
-        for k in range(VSWAP_NR_ORDERS):
+        for k in range(SWAP_NR_ORDERS):
             ids = []
             c = self.v.partial[k].head
             while c != NULL:
@@ -1920,9 +1745,9 @@ cdef class VirtualSwap:
                 c = c.next
             if ids:
                 partial[k] = ids
-        pcp = {(k // VSWAP_NR_ORDERS, k % VSWAP_NR_ORDERS): self.v.pcp[k].id
-               for k in range(VSWAP_NR_CPUS * VSWAP_NR_ORDERS) if self.v.pcp[k] != NULL}
-        mru = {k: self.v.mru[k].id for k in range(VSWAP_NR_CPUS) if self.v.mru[k] != NULL}
+        pcp = {(k // SWAP_NR_ORDERS, k % SWAP_NR_ORDERS): self.v.pcp[k].id
+               for k in range(NR_CPUS * SWAP_NR_ORDERS) if self.v.pcp[k] != NULL}
+        mru = {k: self.v.mru[k].id for k in range(NR_CPUS) if self.v.mru[k] != NULL}
         charge = {}
         for k in range(65536):
             if self.v.charge[k]:
@@ -1932,19 +1757,6 @@ cdef class VirtualSwap:
                 "nr_zswap": self.v.nr_zswap, "nr_phys": self.v.nr_phys,
                 "alloc_reject": self.v.alloc_reject, "cpu": self.v.cpu,
                 "stats": self.stats, "swaps": self._swaps._state()}
-
-    def __vswap_ops__(self):
-        """The C verb table the compiled replay calls (see ``vswap/_swapops.pxd``).
-
-        A PyCapsule named ``"vswap.swap_ops"``; the functions take this
-        object as their first argument. Runtime complexity: O(1).
-
-        >>> from vswap import VirtualSwap
-        >>> VirtualSwap().__vswap_ops__()  # doctest: +ELLIPSIS
-        <capsule object "vswap.swap_ops" at ...>
-        """
-        self._sync_devices()
-        return PyCapsule_New(<void*>&VIRTUAL_OPS, "vswap.swap_ops", NULL)
 
     def __repr__(self):
         return (f"VirtualSwap(clusters={self.v.nr_clusters}, used={self.v.nr_used}, "

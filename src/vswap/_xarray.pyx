@@ -17,6 +17,8 @@ from vswap._mem cimport checked_calloc
 
 import numpy as np
 
+from vswap.protocol import check_uint64_array
+
 from vswap.errors import NoSpace
 
 __all__ = ["XArray", "XA_NODE_BYTES", "XA_VALUE_MAX"]
@@ -592,16 +594,6 @@ cdef inline object take(xa_entry e):
     return obj
 
 
-cdef object as_uint64_array(object arr, str what):
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"{what} must be a numpy array, not {type(arr).__name__}")
-    if arr.dtype != np.uint64:
-        raise TypeError(f"{what} must have dtype uint64, not {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"{what} must be one-dimensional, not {arr.ndim}-D")
-    return arr
-
-
 cdef class XArray:
     """A sparse array of Python objects indexed by 64-bit integers.
 
@@ -959,7 +951,7 @@ cdef class XArray:
         >>> xa.load_many(np.array([3, 0, 9], dtype=np.uint64))
         array([13, 10, -1])
         """
-        cdef const uint64_t[:] idx = as_uint64_array(indices, "indices")
+        cdef const uint64_t[:] idx = check_uint64_array(indices, "indices")
         cdef Py_ssize_t n = idx.shape[0], i
         out = np.empty(n, dtype=np.int64)
         cdef int64_t[:] res = out
@@ -991,7 +983,7 @@ cdef class XArray:
         >>> xa[1 << 20]
         2
         """
-        cdef const uint64_t[:] idx = as_uint64_array(indices, "indices")
+        cdef const uint64_t[:] idx = check_uint64_array(indices, "indices")
         if not isinstance(values, np.ndarray):
             raise TypeError(f"values must be a numpy array, not {type(values).__name__}")
         if values.dtype != np.uint64 and values.dtype != np.int64:
@@ -1021,7 +1013,7 @@ cdef class XArray:
         >>> xa.erase_many(np.array([1, 2, 3], dtype=np.uint64)), len(xa)
         (2, 0)
         """
-        cdef const uint64_t[:] idx = as_uint64_array(indices, "indices")
+        cdef const uint64_t[:] idx = check_uint64_array(indices, "indices")
         cdef Py_ssize_t i, n = 0
         cdef xa_entry old
         for i in range(idx.shape[0]):

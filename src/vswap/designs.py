@@ -363,7 +363,14 @@ def _twin(factory: Callable[..., Any]) -> Callable[..., Any]:
     return reference
 
 
+def _swaptable_p4(machine: Any, span: int, *, reference: bool = False) -> Any:
+    """mainline with swap table phases III and IV: counts in the table word, 48 B per cluster"""
+    mod = _module(reference)
+    return mod.SwapTableP4(swap_devices(machine, span, reference=reference))
+
+
 register_design("baseline", _baseline, reference=_twin(_baseline))
+register_design("swaptable_p4", _swaptable_p4, reference=_twin(_swaptable_p4))
 for _name, _desc in (
         ("vss_v5", "VirtualSwap, the report's vss_v5 build: no switch on"),
         ("new_opt_v2", "VirtualSwap, the report's new_opt_v2 build: cache-only bit, "

@@ -39,74 +39,21 @@ Rules common to every verb:
 from __future__ import annotations
 
 import abc
-import operator
 from collections.abc import MutableMapping
 from typing import Any, NamedTuple
+
+# The entry encoding and the swap_map byte are re-exported from their one
+# Python home, vswap.swapentry (the twin of _swapentry.pxd).
+from vswap.swapentry import (
+    COUNT_CONTINUED, LOOKUP_KINDS, MAX_SWAPFILES_SHIFT, SWAP_CONT_MAX, SWAP_HAS_CACHE,
+    SWAP_MAP_MAX, SWP_OFFSET_MASK, SWP_TYPE_SHIFT, swp_entry, swp_offset, swp_type,
+)
 
 __all__ = [
     "SwapSpace", "Lookup", "PageTable", "swp_entry", "swp_type", "swp_offset",
     "SWP_TYPE_SHIFT", "SWP_OFFSET_MASK", "MAX_SWAPFILES_SHIFT", "LOOKUP_KINDS",
     "SWAP_MAP_MAX", "SWAP_HAS_CACHE", "COUNT_CONTINUED", "SWAP_CONT_MAX", "check_uint64_array",
 ]
-
-#: Bits of the swap type (``MAX_SWAPFILES_SHIFT``): up to 32 devices.
-MAX_SWAPFILES_SHIFT = 5
-#: The type sits in bits 58..62 (``BITS_PER_XA_VALUE - MAX_SWAPFILES_SHIFT``).
-SWP_TYPE_SHIFT = 58
-#: The offset is bits 0..57.
-SWP_OFFSET_MASK = (1 << SWP_TYPE_SHIFT) - 1
-
-#: swap_map byte: largest count held in the first byte.
-SWAP_MAP_MAX = 0x3E
-#: swap_map byte: the slot is (being) held by the swap cache.
-SWAP_HAS_CACHE = 0x40
-#: swap_map byte: the count goes on in continuation pages.
-COUNT_CONTINUED = 0x80
-#: Largest digit of a continuation byte.
-SWAP_CONT_MAX = 0x7F
-
-#: Backing kinds of :class:`Lookup`, in the order of their numeric codes
-#: (the codes ``lookup_many`` returns): 0 zero, 1 zswap, 2 swapfile, 3 folio.
-LOOKUP_KINDS = ("zero", "zswap", "swapfile", "folio")
-
-
-def swp_entry(type: int, offset: int) -> int:  # noqa: A002 - the kernel's name
-    """Encode a swap entry: ``type`` in bits 58..62, ``offset`` in bits 0..57.
-
-    ValueError if either is out of range. Runtime complexity: O(1).
-
-    >>> from vswap.protocol import swp_entry
-    >>> swp_entry(1, 5) == (1 << 58) | 5
-    True
-    """
-    type = operator.index(type)
-    offset = operator.index(offset)
-    if not 0 <= type < (1 << MAX_SWAPFILES_SHIFT):
-        raise ValueError(f"swap type {type} is outside 0 .. 31")
-    if not 0 <= offset <= SWP_OFFSET_MASK:
-        raise ValueError(f"swap offset {offset} is outside 0 .. 2**58-1")
-    return (type << SWP_TYPE_SHIFT) | offset
-
-
-def swp_type(entry: int) -> int:
-    """The device type of an entry (bits 58..62). Runtime complexity: O(1).
-
-    >>> from vswap.protocol import swp_type
-    >>> swp_type((2 << 58) | 7)
-    2
-    """
-    return (operator.index(entry) >> SWP_TYPE_SHIFT) & ((1 << MAX_SWAPFILES_SHIFT) - 1)
-
-
-def swp_offset(entry: int) -> int:
-    """The slot offset of an entry (bits 0..57). Runtime complexity: O(1).
-
-    >>> from vswap.protocol import swp_offset
-    >>> swp_offset((2 << 58) | 7)
-    7
-    """
-    return operator.index(entry) & SWP_OFFSET_MASK
-
 
 def check_uint64_array(arr: Any, what: str = "entries") -> Any:
     """Return ``arr`` if it is a one-dimensional numpy uint64 array; else raise.

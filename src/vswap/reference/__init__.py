@@ -17,11 +17,13 @@ protocol (:mod:`vswap.protocol`) is pure Python and shared by both.
 from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 from vswap.protocol import Lookup, PageTable, SwapSpace
 from vswap.reference.direct import DirectSwap
+from vswap.reference.swaptable import SwapTableP4
 from vswap.reference.virtual import VirtualSwap
 from vswap.reference.swapfile import (
     DEF_SWAP_PRIO,
     NR_CPUS,
     SWAP_TABLE_CACHE_ONLY,
+    SwapDesign,
     SwapDevice,
     SwapDevices,
 )
@@ -40,9 +42,11 @@ __all__ = [
     "SWAP_TABLE_CACHE_ONLY",
     "NR_CPUS",
     "DEF_SWAP_PRIO",
+    "SwapDesign",
     "DirectSwap",
     "SwapSpace",
     "Lookup",
     "PageTable",
     "VirtualSwap",
+    "SwapTableP4",
 ]

@@ -20,27 +20,25 @@ from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 from vswap.protocol import (COUNT_CONTINUED, LOOKUP_KINDS, SWAP_CONT_MAX, SWAP_HAS_CACHE,
                             SWAP_MAP_MAX, Lookup, SwapSpace)
 from vswap.protocol import check_uint64_array as _as_entries
-from vswap.reference.swapfile import NR_CPUS, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK, SwapDevices
+from vswap.reference.swapfile import NR_CPUS, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK, SwapDesign
+from vswap.swapentry import (FOLIO_MAX, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWP_OFFSET_MASK,
+                             SWP_TYPE_SHIFT, VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP,
+                             swap_cache_folio, swap_cache_folio_id, swap_cache_is_folio,
+                             swap_cache_is_shadow, swap_cache_order)
 
 __all__ = ["DirectSwap", "SWAP_COUNT_LIMIT"]
 
-OFFSET_MASK = (1 << 58) - 1
 TB_VALUE = ~SWAP_TABLE_CACHE_ONLY & ((1 << 64) - 1)
-FOLIO_MAX = 1 << 57
-SHADOW_MAX = 1 << 62
-HANDLE_MAX = 1 << 62
 SWAP_COUNT_LIMIT = 63 * 128 ** 3 - 1
 PAGE_SHIFT = 12
 CONT_LEVELS = 3
-MAX_TYPES = 32
-K_ZERO, K_ZSWAP, K_SWAPFILE, K_FOLIO = range(4)
 _STAT_NAMES = ("table_reads", "table_writes", "cluster_locks", "zswap_walks", "scans",
                "pte_walked", "fast_frees", "slots_freed", "folios_reclaimed",
                "cont_pages_allocated")
 
 
 def _mkentry(t, off):
-    return (t << 58) | off
+    return (t << SWP_TYPE_SHIFT) | off
 
 
 def _u64(v, limit, what):
@@ -48,18 +46,6 @@ def _u64(v, limit, what):
     if v < 0 or v >= limit:
         raise ValueError(f"{what} {v} is outside 0 .. {limit - 1}")
     return v
-
-
-def _tb_is_folio(w):
-    return (w & 3) == 2
-
-
-def _tb_is_shadow(w):
-    return (w & 1) == 1
-
-
-def _tb_folio(folio, order):
-    return (folio << 6) | (order << 2) | 2
 
 
 def _raise(kind, t, off, what=""):
@@ -87,7 +73,7 @@ class _Dev:
         self.nr_zswap = 0
 
 
-class DirectSwap(SwapSpace):
+class DirectSwap(SwapDesign, SwapSpace):
     """The mainline 6.19 swap design; see :class:`vswap.DirectSwap`.
 
     Runtime complexity: construction O(total slots).
@@ -99,15 +85,8 @@ class DirectSwap(SwapSpace):
     """
 
     def __init__(self, swaps):
-        if not isinstance(swaps, SwapDevices):
-            raise TypeError(f"swaps must be a vswap.reference.SwapDevices, not {type(swaps).__name__}")
-        for dev in swaps:
-            owner = getattr(dev.reclaim, "__self__", None)
-            if isinstance(owner, DirectSwap) and owner is not self:
-                raise ValueError("a device of the set is attached to another DirectSwap")
-        self._swaps = swaps
-        self._devs = [None] * MAX_TYPES
-        self._nr_seen = 0
+        self._claim(swaps)
+        self._devs = [None] * MAX_SWAPFILES
         self._zswap = {}
         self.st = dict.fromkeys(_STAT_NAMES, 0)
         self._sync_devices()
@@ -115,17 +94,11 @@ class DirectSwap(SwapSpace):
     # -- helpers (the compiled module's C functions) -----------------------------------
 
     def _attach(self, t, si):
+        SwapDesign._attach(self, t, si)
         self._devs[t] = _Dev(si)
-        si.reclaim = self._reclaim_hook
 
-    def _sync_devices(self):
-        devs = self._swaps._devices
-        if len(devs) == self._nr_seen:
-            return
-        for t, dev in enumerate(devs):
-            if dev is not None and self._devs[t] is None:
-                self._attach(t, dev)
-        self._nr_seen = len(devs)
+    def _drop_devices(self):
+        self._devs = [None] * MAX_SWAPFILES
 
     def _tb_read(self, dv, off):
         self.st["table_reads"] += 1
@@ -246,9 +219,9 @@ class DirectSwap(SwapSpace):
     def _try_to_reclaim(self, t, dv, off):
         self.st["cluster_locks"] += 1
         w = self._tb_read(dv, off)
-        if not _tb_is_folio(w):
+        if not swap_cache_is_folio(w):
             return 0
-        n = 1 << ((w >> 2) & 15)
+        n = 1 << swap_cache_order(w)
         if n > dv.si.cs:                    # not a word this design wrote (set_table)
             return 0
         base = off & ~(n - 1)
@@ -263,7 +236,7 @@ class DirectSwap(SwapSpace):
 
     def _reclaim_hook(self, si, offset):
         t = si._type
-        if t < 0 or t >= MAX_TYPES:
+        if t < 0 or t >= MAX_SWAPFILES:
             return 0
         dv = self._devs[t]
         if dv is None or dv.si is not si or offset >= dv.max or dv.swap_map[offset] == 0:
@@ -309,15 +282,16 @@ class DirectSwap(SwapSpace):
         e = self._entry(entry)
         n = self._nr(nr) if mode == 0 else self._order(nr) if mode == 1 else 1
         dv = self._range(e, n, mode == 1)
-        t, off = e >> 58, e & OFFSET_MASK
+        t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         for i in range(off, off + n):
             if dv.swap_map[i] == 0 or (need_count and self._count(dv, i) == 0):
                 _raise("noent", t, i, "is free or has a swap count of 0" if need_count else "")
         return e, n, t, dv, off
 
     def _range(self, e, nr, aligned):
-        t, off = e >> 58, e & OFFSET_MASK
-        if t >= MAX_TYPES or self._devs[t] is None:
+        t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
+        self._check_open()
+        if t >= MAX_SWAPFILES or self._devs[t] is None:
             raise ValueError(f"swap entry {e:#x}: type {t} names no device of this design")
         dv = self._devs[t]
         if nr == 0:
@@ -337,33 +311,26 @@ class DirectSwap(SwapSpace):
 
     @staticmethod
     def _nr(nr):
-        return _u64(nr, 1 << 58, "nr")
+        return _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
 
     @staticmethod
     def _order(order):
         return 1 << _u64(order, 10, "order")
 
 
-    # -- swapon / allocation ---------------------------------------------------------------
 
-    swaps = property(lambda self: self._swaps, doc="The SwapDevices set. O(1).")
-
-    def swapon(self, device):
-        """Add a device to the set and attach to it; return its type. O(slots)."""
-        t = self._swaps.swapon(device)
-        self._sync_devices()
-        return t
+    # -- allocation ---------------------------------------------------------------------
 
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.DirectSwap.folio_alloc_swap`. O(2**order) amortised."""
         f = _u64(folio, FOLIO_MAX, "folio")
-        nr, m, c = self._alloc_args(order, memcg, cpu)
+        nr, m, c = self._alloc_prepare(order, memcg, cpu)
         e = self._alloc_one(f, nr, m, c)
         if e == 0:
             raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
         return e
 
-    def _alloc_args(self, order, memcg, cpu):
+    def _alloc_prepare(self, order, memcg, cpu):
         nr = self._order(order)
         m = _u64(memcg, 65536, "memcg")
         c = _u64(cpu, NR_CPUS, "cpu")
@@ -380,28 +347,26 @@ class DirectSwap(SwapSpace):
             return 0
         dv = self._devs[t]
         self.st["cluster_locks"] += 1
-        w = _tb_folio(folio, order)
+        w = swap_cache_folio(folio, order)
         for i in range(off, off + nr):
             dv.swap_map[i] = SWAP_HAS_CACHE
             dv.swap_cgroup[i] = memcg
             self._tb_write(dv, i, w)
         return _mkentry(t, off)
 
-    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
-        """See :meth:`vswap.DirectSwap.folio_alloc_swap_many`. O(n * 2**order)."""
-        arr = _as_entries(folios, "folios")
-        nr, m, c = self._alloc_args(order, memcg, cpu)
-        vals = [int(x) for x in arr]
-        for f in vals:
-            if f >= FOLIO_MAX:
-                raise ValueError(f"folio {f} is outside 0 .. {FOLIO_MAX - 1}")
-        out = []
-        for f in vals:
-            e = self._alloc_one(f, nr, m, c)
-            if e == 0:
-                break
-            out.append(e)
-        return np.array(out, dtype=np.uint64)
+    def _alloc_entry(self, f, nr, m, c):
+        return self._alloc_one(f, nr, m, c)
+
+    def _dup_entry(self, e):
+        self._dup(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, 1)
+
+    def _free_entry(self, e):
+        self.st["cluster_locks"] += 1
+        off = e & SWP_OFFSET_MASK
+        self._put_range(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], off, off + 1)
+
+    def _zswap_entry(self, e, h):
+        self._zswap_put(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, h)
 
     # -- counts -------------------------------------------------------------------------------
 
@@ -427,14 +392,15 @@ class DirectSwap(SwapSpace):
         self._dup(t, dv, off, n)
 
     def _check_batch(self, entries, need_count, dup):
+        self._check_open()
         arr = _as_entries(entries)
         vals = [int(x) for x in arr]
         for e in vals:
             if e >> 63:
                 raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
             dv = self._range(e, 1, False)
-            if dv.swap_map[e & OFFSET_MASK] == 0:
-                _raise("noent", e >> 58, e & OFFSET_MASK)
+            if dv.swap_map[e & SWP_OFFSET_MASK] == 0:
+                _raise("noent", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK)
         srt = sorted(vals)
         i, n = 0, len(srt)
         while i < n:
@@ -442,18 +408,13 @@ class DirectSwap(SwapSpace):
             while j < n and srt[j] == srt[i]:
                 j += 1
             k, e = j - i, srt[i]
-            c = self._count(self._devs[e >> 58], e & OFFSET_MASK)
+            c = self._count(self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
             if dup and c + k > SWAP_COUNT_LIMIT:
-                _raise("overflow", e >> 58, e & OFFSET_MASK)
+                _raise("overflow", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK)
             if need_count and c < k:
-                _raise("noent", e >> 58, e & OFFSET_MASK, "has a swap count of 0")
+                _raise("noent", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK, "has a swap count of 0")
             i = j
         return vals
-
-    def swap_duplicate_many(self, entries):
-        """See :meth:`vswap.DirectSwap.swap_duplicate_many`. O(n log n)."""
-        for e in self._check_batch(entries, False, True):
-            self._dup(e >> 58, self._devs[e >> 58], e & OFFSET_MASK, 1)
 
     def swap_free_nr(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.swap_free_nr`. O(nr)."""
@@ -464,13 +425,6 @@ class DirectSwap(SwapSpace):
             self.st["cluster_locks"] += 1
             self._put_range(t, dv, cur, ce)
             cur = ce
-
-    def swap_free_many(self, entries):
-        """See :meth:`vswap.DirectSwap.swap_free_many`. O(n log n)."""
-        for e in self._check_batch(entries, True, False):
-            self.st["cluster_locks"] += 1
-            off = e & OFFSET_MASK
-            self._put_range(e >> 58, self._devs[e >> 58], off, off + 1)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.free_swap_and_cache_nr`. O(nr)."""
@@ -485,9 +439,9 @@ class DirectSwap(SwapSpace):
             e = vals[i]
             j = i + 1
             while j < n and vals[j] == e + (j - i) and \
-                    (e & OFFSET_MASK) + (j - i) < self._devs[e >> 58].max:
+                    (e & SWP_OFFSET_MASK) + (j - i) < self._devs[e >> SWP_TYPE_SHIFT].max:
                 j += 1
-            self._fsc_core(e >> 58, self._devs[e >> 58], e & OFFSET_MASK, j - i)
+            self._fsc_core(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, j - i)
             i = j
 
     def swap_count(self, entry):
@@ -506,7 +460,7 @@ class DirectSwap(SwapSpace):
         """See :meth:`vswap.DirectSwap.swapcache_prepare`. O(nr)."""
         e, n = self._entry(entry), self._nr(nr)
         dv = self._range(e, n, False)
-        t, off = e >> 58, e & OFFSET_MASK
+        t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         for i in range(off, off + n):
             if dv.swap_map[i] == 0:
                 _raise("noent", t, i)
@@ -526,14 +480,14 @@ class DirectSwap(SwapSpace):
         f = _u64(folio, FOLIO_MAX, "folio")
         nr = self._order(order)
         dv = self._range(e, nr, True)
-        t, off = e >> 58, e & OFFSET_MASK
+        t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         o = nr.bit_length() - 1
         for i in range(off, off + nr):
             if dv.swap_map[i] == 0:
                 _raise("noent", t, i)
             if not dv.swap_map[i] & SWAP_HAS_CACHE:
                 _raise("notprep", t, i)
-            if _tb_is_folio(dv.si._table_get(i)):
+            if swap_cache_is_folio(dv.si._table_get(i)):
                 _raise("exist", t, i, "already holds a folio")
         self.st["cluster_locks"] += 1
         first = 0
@@ -541,23 +495,23 @@ class DirectSwap(SwapSpace):
             w = self._tb_read(dv, i)
             if i == off:
                 first = w
-            self._tb_write(dv, i, _tb_folio(f, o) | (w & SWAP_TABLE_CACHE_ONLY))
+            self._tb_write(dv, i, swap_cache_folio(f, o) | (w & SWAP_TABLE_CACHE_ONLY))
         first &= TB_VALUE
-        return (first >> 1) if _tb_is_shadow(first) else None
+        return (first >> 1) if swap_cache_is_shadow(first) else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
         """See :meth:`vswap.DirectSwap.swap_cache_del_folio`. O(2**order)."""
         e = self._entry(entry)
         nr = self._order(order)
         dv = self._range(e, nr, True)
-        t, off = e >> 58, e & OFFSET_MASK
+        t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         sw = 0
         if shadow is not None:
             sw = (_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
         if dv.swap_map[off] == 0:
             _raise("noent", t, off)
         w0 = dv.si._table_get(off) & TB_VALUE
-        if not _tb_is_folio(w0) or (1 << ((w0 >> 2) & 15)) != nr:
+        if not swap_cache_is_folio(w0) or (1 << swap_cache_order(w0)) != nr:
             _raise("noent", t, off, f"holds no folio of {nr} pages")
         for i in range(off, off + nr):
             if dv.si._table_get(i) & TB_VALUE != w0:
@@ -570,25 +524,25 @@ class DirectSwap(SwapSpace):
         """See :meth:`vswap.DirectSwap.swap_cache_get_folio`. O(1)."""
         *_, dv, off = self._used(entry, None, 2, False)
         w = self._tb_read(dv, off) & TB_VALUE
-        return (w >> 6) if _tb_is_folio(w) else None
+        return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
         """See :meth:`vswap.DirectSwap.swap_cache_get_shadow`. O(1)."""
         *_, dv, off = self._used(entry, None, 2, False)
         w = self._tb_read(dv, off) & TB_VALUE
-        return (w >> 1) if _tb_is_shadow(w) else None
+        return (w >> 1) if swap_cache_is_shadow(w) else None
 
     def put_swap_folio(self, entry, order=0):
         """See :meth:`vswap.DirectSwap.put_swap_folio`. O(2**order)."""
         e = self._entry(entry)
         nr = self._order(order)
         dv = self._range(e, nr, True)
-        t, off = e >> 58, e & OFFSET_MASK
+        t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         all_only = True
         for i in range(off, off + nr):
             if not dv.swap_map[i] & SWAP_HAS_CACHE:
                 _raise("noent", t, i, "is not in the swap cache")
-            if _tb_is_folio(dv.si._table_get(i)):
+            if swap_cache_is_folio(dv.si._table_get(i)):
                 _raise("exist", t, i, "still holds a folio")
             if dv.swap_map[i] != SWAP_HAS_CACHE:
                 all_only = False
@@ -605,16 +559,16 @@ class DirectSwap(SwapSpace):
 
     def _kind(self, t, dv, off):
         w = self._tb_read(dv, off) & TB_VALUE
-        if _tb_is_folio(w):
-            return K_FOLIO, w >> 6
+        if swap_cache_is_folio(w):
+            return VSWAP_FOLIO, swap_cache_folio_id(w)
         if dv.zeromap[off]:
-            return K_ZERO, 0
+            return VSWAP_ZERO, 0
         if dv.nr_zswap:
             self.st["zswap_walks"] += 1
             h = self._zswap.get(_mkentry(t, off))
             if h is not None:
-                return K_ZSWAP, h
-        return K_SWAPFILE, _mkentry(t, off)
+                return VSWAP_ZSWAP, h
+        return VSWAP_SWAPFILE, _mkentry(t, off)
 
     def lookup(self, entry):
         """See :meth:`vswap.DirectSwap.lookup`. O(1)."""
@@ -625,7 +579,7 @@ class DirectSwap(SwapSpace):
     def lookup_many(self, entries):
         """See :meth:`vswap.DirectSwap.lookup_many`. O(n)."""
         vals = self._check_batch(entries, False, False)
-        res = [self._kind(e >> 58, self._devs[e >> 58], e & OFFSET_MASK) for e in vals]
+        res = [self._kind(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK) for e in vals]
         return (np.array([k for k, _ in res], dtype=np.uint8),
                 np.array([h for _, h in res], dtype=np.uint64))
 
@@ -659,19 +613,6 @@ class DirectSwap(SwapSpace):
         h = _u64(handle, HANDLE_MAX, "zswap handle")
         self._zswap_put(t, dv, off, h)
 
-    def zswap_store_many(self, entries, handles):
-        """See :meth:`vswap.DirectSwap.zswap_store_many`. O(n)."""
-        vals = self._check_batch(entries, False, False)
-        harr = _as_entries(handles, "handles")
-        if harr.shape[0] != len(vals):
-            raise ValueError(f"{len(vals)} entries but {harr.shape[0]} handles")
-        hs = [int(h) for h in harr]
-        for h in hs:
-            if h >= HANDLE_MAX:
-                raise ValueError(f"zswap handle {h} is outside 0 .. {HANDLE_MAX - 1}")
-        for e, h in zip(vals, hs):
-            self._zswap_put(e >> 58, self._devs[e >> 58], e & OFFSET_MASK, h)
-
     def zswap_load(self, entry):
         """See :meth:`vswap.DirectSwap.zswap_load`. O(1)."""
         e, _, t, dv, off = self._used(entry, None, 2, False)
@@ -696,7 +637,8 @@ class DirectSwap(SwapSpace):
     # -- device-level verbs ---------------------------------------------------------------------
 
     def _device(self, device):
-        t = _u64(device, MAX_TYPES, "device type")
+        t = _u64(device, MAX_SWAPFILES, "device type")
+        self._check_open()
         if self._devs[t] is None:
             raise ValueError(f"device type {t} is not attached to this design")
         return t, self._devs[t]
@@ -726,9 +668,9 @@ class DirectSwap(SwapSpace):
             pe = operator.index(pe)
             if pe <= 0 or pe >= (1 << 63):
                 continue
-            if pe >> 58 != t:
+            if pe >> SWP_TYPE_SHIFT != t:
                 continue
-            off = pe & OFFSET_MASK
+            off = pe & SWP_OFFSET_MASK
             if off >= dv.max or dv.swap_map[off] == 0:
                 _raise("noent", t, off if off < dv.max else 0, "in the page tables is not allocated")
             refs[off] = refs.get(off, 0) + 1
@@ -752,7 +694,7 @@ class DirectSwap(SwapSpace):
             else:
                 del page_tables[vpn]
             self.st["cluster_locks"] += 1
-            off = pe & OFFSET_MASK
+            off = pe & SWP_OFFSET_MASK
             self._put_range(t, dv, off, off + 1)
         for off in range(dv.max):
             self.st["scans"] += 1
@@ -795,12 +737,13 @@ class DirectSwap(SwapSpace):
 
     def check(self):
         """See :meth:`vswap.DirectSwap.check`. O(slots)."""
+        self._check_open()
         errors = []
         nz = 0
         for t, dv in enumerate(self._devs):
             if dv is None:
                 continue
-            if getattr(dv.si.reclaim, "__self__", None) is not self:
+            if dv.si._owner is None or dv.si._owner() is not self:
                 errors.append(f"type {t}: reclaim hook is not this design's")
             for off in range(dv.max):
                 m = dv.swap_map[off]
@@ -823,10 +766,10 @@ class DirectSwap(SwapSpace):
                 if w & SWAP_TABLE_CACHE_ONLY and m != SWAP_HAS_CACHE:
                     errors.append(f"{t}:{off}: cache-only bit with map {m:#x}")
                 w &= TB_VALUE
-                if _tb_is_folio(w):
+                if swap_cache_is_folio(w):
                     if not m & SWAP_HAS_CACHE:
                         errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
-                    n = 1 << ((w >> 2) & 15)
+                    n = 1 << swap_cache_order(w)
                     if n > dv.si.cs:
                         errors.append(f"{t}:{off}: folio order {(w >> 2) & 15} > cluster")
                         continue
@@ -847,6 +790,7 @@ class DirectSwap(SwapSpace):
 
     def snapshot(self):
         """See :meth:`vswap.DirectSwap.snapshot`. O(slots)."""
+        self._check_open()
         devices = {}
         for t, dv in enumerate(self._devs):
             if dv is None:

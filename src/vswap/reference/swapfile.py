@@ -15,20 +15,19 @@ The function names follow the kernel and the compiled module.
 
 import operator
 import sys
+import weakref
 
 import numpy as np
 
 from vswap.errors import NoEntry, NoSpace
+from vswap.protocol import check_uint64_array
+from vswap.swapentry import (FOLIO_MAX, HANDLE_MAX, MAX_SWAPFILES, NR_CPUS, SWAP_NR_ORDERS,
+                             SWAP_TABLE_CACHE_ONLY, SWAPFILE_CLUSTER)
 
-__all__ = ["SwapDevice", "SwapDevices", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS",
+__all__ = ["SwapDevice", "SwapDevices", "SwapDesign", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS",
            "DEF_SWAP_PRIO", "MAX_SWAPFILES"]
 
-SWAP_TABLE_CACHE_ONLY = 1 << 63
-NR_CPUS = 64
 DEF_SWAP_PRIO = -1
-MAX_SWAPFILES = 32
-SWAP_NR_ORDERS_MAX = 10
-SWAPFILE_CLUSTER_MAX = 512
 SWAP_TABLE_CACHE_MAX = 16
 
 NONE, FREE, NONFULL, FRAG, FULL, DISCARD = range(6)
@@ -61,8 +60,8 @@ class _Globals:
     """``percpu_swap_cluster``, ``nr_swap_pages``, ``total_swap_pages``, ``swap_avail_head``."""
 
     def __init__(self):
-        self.pcp_si = [[None] * SWAP_NR_ORDERS_MAX for _ in range(NR_CPUS)]
-        self.pcp_offset = [[0] * SWAP_NR_ORDERS_MAX for _ in range(NR_CPUS)]
+        self.pcp_si = [[None] * SWAP_NR_ORDERS for _ in range(NR_CPUS)]
+        self.pcp_offset = [[0] * SWAP_NR_ORDERS for _ in range(NR_CPUS)]
         self.nr_swap_pages = 0
         self.total_swap_pages = 0
         self.avail = []
@@ -74,16 +73,6 @@ def _to_int(v, lo, hi, what):
     if v < lo or v > hi:
         raise ValueError(f"{what} {v} is outside {lo} .. {hi}")
     return v
-
-
-def _as_offsets(arr):
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"offsets must be a numpy array, not {type(arr).__name__}")
-    if arr.dtype != np.uint64:
-        raise TypeError(f"offsets must have dtype uint64, not {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"offsets must be one-dimensional, not {arr.ndim}-D")
-    return arr
 
 
 def _raise_free_error(err, offset, order):
@@ -112,7 +101,7 @@ class SwapDevice:
         nr_slots = operator.index(nr_slots)
         if not 2 <= nr_slots <= 0xFFFFFFFF:
             raise ValueError(f"nr_slots {nr_slots} is outside 2 .. 2**32-1")
-        cs = _to_int(cluster_size, 1, SWAPFILE_CLUSTER_MAX, "cluster_size")
+        cs = _to_int(cluster_size, 1, SWAPFILE_CLUSTER, "cluster_size")
         if cs & (cs - 1):
             raise ValueError(f"cluster_size {cs} is not a power of two")
         if priority is not None:
@@ -131,6 +120,9 @@ class SwapDevice:
         self._py_hook = None
         self._in_hook = False
         self._cache_only = None   # virtual branch: the cache-only test of the layer above
+        self._owner = None        # swap_device_attach: a weak reference to the owning design
+        self._owner_name = None
+        self._saved_hooks = None
         self._own_g = _Globals()
         self._swap_device_init(nr_slots, cs, bad, solid_state, discard)
 
@@ -159,9 +151,9 @@ class SwapDevice:
         self.map = bytearray(padded)
         self.ci = [_Cluster() for _ in range(nr_clusters)]
         self.free_clusters, self.full_clusters, self.discard_clusters = [], [], []
-        self.nonfull_clusters = [[] for _ in range(SWAP_NR_ORDERS_MAX)]
-        self.frag_clusters = [[] for _ in range(SWAP_NR_ORDERS_MAX)]
-        self.global_next = [0] * SWAP_NR_ORDERS_MAX
+        self.nonfull_clusters = [[] for _ in range(SWAP_NR_ORDERS)]
+        self.frag_clusters = [[] for _ in range(SWAP_NR_ORDERS)]
+        self.global_next = [0] * SWAP_NR_ORDERS
         self.map[0] = SLOT_BAD
         for b in bad:
             self.map[b] = SLOT_BAD
@@ -550,7 +542,7 @@ class SwapDevice:
     def _flush_percpu_swap_cluster(self):
         for cpu in range(NR_CPUS):
             row = self.g.pcp_si[cpu]
-            for o in range(SWAP_NR_ORDERS_MAX):
+            for o in range(SWAP_NR_ORDERS):
                 if row[o] is self:
                     row[o] = None
 
@@ -630,7 +622,7 @@ class SwapDevice:
         0
         """
         self._check_usable(False)
-        arr = _as_offsets(offsets)
+        arr = check_uint64_array(offsets, "offsets")
         o = _to_int(order, 0, self.nr_orders - 1, "order")
         nr = 1 << o
         vals = [int(v) for v in arr]
@@ -679,6 +671,9 @@ class SwapDevice:
         >>> SwapDevice(64, cluster_size=16).set_reclaim_hook(lambda d, off: 0)
         """
         self._check_usable(True)
+        if _live_owner(self) is not None:
+            raise ValueError(f"the device belongs to a live {self._owner_name}, "
+                             "whose hook it carries; close it first")
         if hook is None:
             self._py_hook = None
             self.reclaim = _default_reclaim
@@ -712,6 +707,8 @@ class SwapDevice:
         return self._swap_do_scheduled_discard()
 
     name = property(lambda self: self._name, doc="The device's name, or None.")
+    owner = property(lambda self: (_live_owner(self), self._owner_name)[1],
+                     doc="The class name of the design the device belongs to, or None.")
     nr_slots = property(lambda self: self.max, doc="Slots of the device, header included.")
     nr_used = property(lambda self: self.inuse, doc="Allocated slots.")
     nr_free = property(lambda self: self._pages - self.inuse, doc="Free usable slots.")
@@ -820,6 +817,72 @@ class SwapDevice:
         }
 
 
+# --- ownership: the twin of swap_devices_claim and its kin in _swapfile.pyx ---------
+# The owner is held weakly (and the hooks are weak trampolines) so that, as
+# in the compiled core, collecting a design releases its devices.
+
+def _live_owner(obj):
+    """The design that owns ``obj`` (a device or a set), or None."""
+    owner = obj._owner() if obj._owner is not None else None
+    if owner is None and obj._owner is not None:     # collected without close()
+        if isinstance(obj, SwapDevice):
+            swap_device_detach(obj, None)
+        obj._owner = obj._owner_name = None
+    return owner
+
+
+def swap_devices_claim(swaps, owner):
+    """Take ``swaps`` for ``owner``: ValueError if another live design holds it."""
+    held = _live_owner(swaps)
+    if held is not None and held is not owner:
+        raise ValueError(f"the SwapDevices set belongs to a live {swaps._owner_name}; "
+                         "close it first")
+    for dev in swaps._devices:
+        held = _live_owner(dev) if dev is not None else None
+        if held is not None and held is not owner:
+            raise ValueError(f"a device of the set belongs to a live {dev._owner_name}; "
+                             "close it first")
+    swaps._owner = weakref.ref(owner)
+    swaps._owner_name = type(owner).__name__
+
+
+def swap_devices_release(swaps, owner):
+    if swaps is not None and _live_owner(swaps) is owner:
+        swaps._owner = swaps._owner_name = None
+
+
+def _weak_hook(owner, name):
+    ref = weakref.ref(owner)
+
+    def hook(si, offset):
+        design = ref()
+        return 0 if design is None else getattr(design, name)(si, offset)
+    return hook
+
+
+def swap_device_attach(dev, owner, reclaim, cache_only):
+    """Plug ``owner``'s hooks (method names) into ``dev``, saving its own."""
+    held = _live_owner(dev)
+    if held is owner:
+        return
+    if held is not None:
+        raise ValueError(f"the device belongs to a live {dev._owner_name}; close it first")
+    dev._saved_hooks = (dev.reclaim, dev._cache_only)
+    dev._owner = weakref.ref(owner)
+    dev._owner_name = type(owner).__name__
+    dev.reclaim = _weak_hook(owner, reclaim)
+    dev._cache_only = None if cache_only is None else _weak_hook(owner, cache_only)
+
+
+def swap_device_detach(dev, owner):
+    """Give ``dev`` back the hooks it had before :func:`swap_device_attach`."""
+    if dev._saved_hooks is None or (owner is not None and _live_owner(dev) is not owner):
+        return
+    dev.reclaim, dev._cache_only = dev._saved_hooks
+    dev._saved_hooks = None
+    dev._owner = dev._owner_name = None
+
+
 def _default_reclaim(si, offset):
     if offset < si.max and si._is_cache_only(offset):
         si._swap_entries_free(offset, 1)
@@ -914,7 +977,7 @@ def _check_device(si):
     if sum(d is si for d in si.g.avail) != (1 if si.on_avail else 0):
         errors.append("I9: device appears a wrong number of times on the avail list")
     for cpu in range(NR_CPUS):
-        for o in range(SWAP_NR_ORDERS_MAX):
+        for o in range(SWAP_NR_ORDERS):
             if si.g.pcp_si[cpu][o] is not si:
                 continue
             if not si.flags & SWP_WRITEOK:
@@ -942,6 +1005,8 @@ class SwapDevices:
     def __init__(self, devices=()):
         self.g = _Globals()
         self._devices = []
+        self._owner = None         # swap_devices_claim: a weak reference to the owning design
+        self._owner_name = None
         for dev in devices:
             self.swapon(dev)
 
@@ -981,6 +1046,9 @@ class SwapDevices:
             dev._add_to_avail_list()
         return t
 
+    owner = property(lambda self: (_live_owner(self), self._owner_name)[1],
+                     doc="The class name of the design that took the set, or None.")
+
     def swapoff(self, dev):
         """Take a device out of allocation."""
         self._usable(dev, self, "the device is not in this set")
@@ -992,7 +1060,7 @@ class SwapDevices:
 
     def alloc(self, order=0, cpu=0):
         """Allocate ``2**order`` slots on some device; return ``(type, offset)``."""
-        max_order = SWAP_NR_ORDERS_MAX - 1
+        max_order = SWAP_NR_ORDERS - 1
         for dev in self._devices:
             if dev is not None:
                 dev._check_usable(True)
@@ -1069,7 +1137,7 @@ class SwapDevices:
             errors.append(f"I9: avail list not sorted by priority: {self.avail}")
         members = set(map(id, self))
         for cpu in range(NR_CPUS):
-            for o in range(SWAP_NR_ORDERS_MAX):
+            for o in range(SWAP_NR_ORDERS):
                 d = self.g.pcp_si[cpu][o]
                 if d is not None and id(d) not in members:
                     errors.append(f"I10: cpu {cpu} order {o} hint names a device not in the set")
@@ -1087,3 +1155,131 @@ class SwapDevices:
 
     def __repr__(self):
         return f"SwapDevices({list(self)!r})"
+
+
+class SwapDesign:
+    """What the swap designs do alike with their devices; see :class:`vswap.SwapDesign`.
+
+    A design sets ``_reclaim_hook_name`` / ``_cache_only_hook_name`` (method
+    names, or None) and overrides ``_attach`` (calling this one) and
+    ``_drop_devices``.
+
+    >>> from vswap.reference import DirectSwap, SwapDevices
+    >>> isinstance(DirectSwap(SwapDevices()), SwapDesign)
+    True
+    """
+
+    _reclaim_hook_name = "_reclaim_hook"
+    _cache_only_hook_name = None
+
+    def _claim(self, swaps):
+        if not isinstance(swaps, SwapDevices):
+            raise TypeError(f"swaps must be a vswap.reference.SwapDevices, not {type(swaps).__name__}")
+        if getattr(self, "_swaps", None) is not None or getattr(self, "_closed", False):
+            raise RuntimeError(f"{type(self).__name__} is already initialised")
+        swap_devices_claim(swaps, self)
+        self._swaps = swaps
+        self._devobjs = []
+        self._nr_seen = 0
+        self._cluster_size = 0
+
+    def _check_open(self):
+        if getattr(self, "_swaps", None) is None:
+            raise RuntimeError(f"{type(self).__name__} is closed" if getattr(self, "_closed", False)
+                               else f"{type(self).__name__} is not initialised")
+
+    def _attach(self, t, dev):
+        swap_device_attach(dev, self, self._reclaim_hook_name, self._cache_only_hook_name)
+        self._cluster_size = dev.cs
+
+    def _sync_devices(self):
+        self._check_open()
+        devs = self._swaps._devices
+        if len(devs) == self._nr_seen:
+            return
+        for t, dev in enumerate(devs):
+            if dev is not None and _live_owner(dev) is not self:
+                self._attach(t, dev)
+                self._devobjs.append(dev)
+        self._nr_seen = len(devs)
+
+    def _drop_devices(self):
+        pass
+
+    def _release_devices(self):
+        self._drop_devices()
+        for dev in self._devobjs:
+            swap_device_detach(dev, self)
+        swap_devices_release(self._swaps, self)
+        self._devobjs = []
+        self._swaps = None
+        self._nr_seen = 0
+        self._cluster_size = 0
+
+    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
+        """See :meth:`vswap.SwapDesign.folio_alloc_swap_many`. O(n * 2**order)."""
+        arr = check_uint64_array(folios, "folios")
+        o, m, c = self._alloc_prepare(order, memcg, cpu)
+        fs = arr.tolist()
+        for f in fs:
+            if f >= FOLIO_MAX:
+                raise ValueError(f"folio {f} is outside 0 .. {FOLIO_MAX - 1}")
+        out = []
+        for f in fs:
+            e = self._alloc_entry(f, o, m, c)
+            if e == 0:
+                break
+            out.append(e)
+        return np.array(out, dtype=np.uint64)
+
+    def swap_duplicate_many(self, entries):
+        """See :meth:`vswap.SwapDesign.swap_duplicate_many`. O(n log n)."""
+        for e in self._check_batch(entries, False, True):
+            self._dup_entry(e)
+
+    def swap_free_many(self, entries):
+        """See :meth:`vswap.SwapDesign.swap_free_many`. O(n log n)."""
+        for e in self._check_batch(entries, True, False):
+            self._free_entry(e)
+
+    def zswap_store_many(self, entries, handles):
+        """See :meth:`vswap.SwapDesign.zswap_store_many`. O(n)."""
+        es = self._check_batch(entries, False, False)
+        harr = check_uint64_array(handles, "handles")
+        if harr.shape[0] != len(es):
+            raise ValueError(f"{len(es)} entries but {harr.shape[0]} handles")
+        hs = harr.tolist()
+        for h in hs:
+            if h >= HANDLE_MAX:
+                raise ValueError(f"zswap handle {h} is outside 0 .. {HANDLE_MAX - 1}")
+        for e, h in zip(es, hs):
+            self._zswap_entry(e, h)
+
+    swaps = property(lambda self: getattr(self, "_swaps", None),
+                     doc="The SwapDevices set (None once closed). O(1).")
+
+    def swapon(self, device):
+        """See :meth:`vswap.SwapDesign.swapon`. O(slots of the device)."""
+        self._check_open()
+        t = self._swaps.swapon(device)
+        self._sync_devices()
+        return t
+
+    def close(self):
+        """See :meth:`vswap.SwapDesign.close`. O(devices)."""
+        if getattr(self, "_swaps", None) is not None:
+            self._release_devices()
+            self._closed = True
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        """See :meth:`vswap.SwapDesign.__enter__`. O(1)."""
+        self._check_open()
+        return self
+
+    def __exit__(self, *exc):
+        """See :meth:`vswap.SwapDesign.__exit__`. O(devices)."""
+        self.close()
+        return False

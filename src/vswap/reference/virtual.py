@@ -19,24 +19,21 @@ from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
 from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.direct import _u64
+from vswap.reference.swapfile import SwapDesign
 from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
                                       SwapDevices)
 from vswap.reference.xarray import XArray
+from vswap.swapentry import (FOLIO_MAX, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWAP_NR_ORDERS,
+                             SWAPFILE_CLUSTER, SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VSWAP_FOLIO,
+                             VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP, swap_cache_folio,
+                             swap_cache_folio_id, swap_cache_is_folio, swap_cache_order)
 
 __all__ = ["VirtualSwap", "VSWAP_PRESETS", "SWP_DESC_BYTES"]
 
-SHIFT = 9
-SIZE = 512
-NR_ORDERS = 10
-MAX_TYPES = 32
-OFFSET_MASK = (1 << 58) - 1
+SHIFT = 9                      # VCLUSTER_SHIFT
+SIZE = SWAPFILE_CLUSTER        # VCLUSTER_SIZE
 RMAP_MASK = SWAP_TABLE_CACHE_ONLY - 1
-FOLIO_MAX = 1 << 57
-SHADOW_MAX = 1 << 62
-HANDLE_MAX = 1 << 62
 COUNT_LIMIT = 0xFFFFFFFF
-SWAPFILE, ZERO, ZSWAP, FOLIO = range(4)
-K_ZERO, K_ZSWAP, K_SWAPFILE, K_FOLIO = range(4)
 SWP_DESC_BYTES = 24
 XA_NODE_KERNEL_BYTES = 576
 VSWAP_PRESETS = {
@@ -64,7 +61,7 @@ class _Desc:
         self.count = 0
         self.memcg = 0
         self.cached = False
-        self.type = SWAPFILE
+        self.type = VSWAP_ZERO         # code 0: a free descriptor's flags are all zero
 
     @property
     def live(self):
@@ -89,13 +86,6 @@ class _Cluster:
         return self.count + (1 << self.order) <= SIZE
 
 
-def _is_folio(w):
-    return (w & 3) == 2
-
-
-def _w_folio(folio, order):
-    return (folio << 6) | (order << 2) | 2
-
 
 class _PBatch:
     def __init__(self):
@@ -104,7 +94,7 @@ class _PBatch:
         self.n = 0
 
 
-class VirtualSwap(SwapSpace):
+class VirtualSwap(SwapDesign, SwapSpace):
     """The virtual swap design; see :class:`vswap.VirtualSwap`.
 
     Runtime complexity: construction O(physical slots).
@@ -116,22 +106,15 @@ class VirtualSwap(SwapSpace):
 
     def __init__(self, swaps=None, *, cache_only_bit=True, batched_cgroup_check=True,
                  mru_cluster_cache=True, max_clusters=1 << 32):
-        if swaps is None:
-            swaps = SwapDevices()
-        if not isinstance(swaps, SwapDevices):
-            raise TypeError(f"swaps must be a vswap.reference.SwapDevices, not {type(swaps).__name__}")
         mc = _u64(max_clusters, (1 << 32) + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
-        for dev in swaps:
-            owner = getattr(dev.reclaim, "__self__", None)
-            if owner is not None and owner is not self:
-                raise ValueError("a device of the set is attached to another design")
+        self._claim(SwapDevices() if swaps is None else swaps)
         self._map = XArray(track_free=True)
-        self._partial = [[] for _ in range(NR_ORDERS)]
+        self._partial = [[] for _ in range(SWAP_NR_ORDERS)]
         self._pcp = {}
         self._mru = [None] * NR_CPUS
-        self._devs = [None] * MAX_TYPES
+        self._devs = [None] * MAX_SWAPFILES
         self._charge = {}
         self.max_clusters = mc
         self.nr_clusters = 0
@@ -145,8 +128,8 @@ class VirtualSwap(SwapSpace):
         self.opt_cgroup = bool(batched_cgroup_check)
         self.opt_mru = bool(mru_cluster_cache)
         self.st = dict.fromkeys(_STAT_NAMES, 0)
-        self._swaps = swaps
-        self._nr_seen = 0
+        # Without the reverse-map bit (vss_v5) the allocator asks this layer.
+        self._cache_only_hook_name = None if self.opt_bit else "_cache_only_hook"
         self._sync_devices()
 
     @classmethod
@@ -158,18 +141,11 @@ class VirtualSwap(SwapSpace):
     # -- helpers (the compiled module's C functions) ---------------------------------------
 
     def _attach(self, t, si):
+        SwapDesign._attach(self, t, si)
         self._devs[t] = si
-        si.reclaim = self._reclaim_hook
-        si._cache_only = None if self.opt_bit else self._cache_only_hook
 
-    def _sync_devices(self):
-        devs = self._swaps._devices
-        if len(devs) == self._nr_seen:
-            return
-        for t, dev in enumerate(devs):
-            if dev is not None and self._devs[t] is None:
-                self._attach(t, dev)
-        self._nr_seen = len(devs)
+    def _drop_devices(self):
+        self._devs = [None] * MAX_SWAPFILES
 
     def _walk(self, cid):
         before = self._map._stats["node_visits"]
@@ -213,6 +189,7 @@ class VirtualSwap(SwapSpace):
     def _range(self, entry, nr, aligned):
         e = _u64(entry, 1 << 63, "swap entry")
         vmax = self.max_clusters << SHIFT
+        self._check_open()
         if nr == 0:
             raise ValueError("nr must be at least 1")
         if e >= vmax or nr > vmax - e:
@@ -261,8 +238,8 @@ class VirtualSwap(SwapSpace):
             b.n = 0
 
     def _pb_add(self, b, slot):
-        si = self._devs[slot >> 58]
-        off = slot & OFFSET_MASK
+        si = self._devs[slot >> SWP_TYPE_SHIFT]
+        off = slot & SWP_OFFSET_MASK
         if b.n and b.si is si and off == b.off + b.n and (off >> si.shift) == (b.off >> si.shift):
             b.n += 1
             return
@@ -270,12 +247,12 @@ class VirtualSwap(SwapSpace):
         b.si, b.off, b.n = si, off, 1
 
     def _release(self, d, b):
-        if d.type == SWAPFILE:
+        if d.type == VSWAP_SWAPFILE:
             self._pb_add(b, d.backing)
             self._charge[d.memcg] -= 1
             if not self._charge[d.memcg]:
                 del self._charge[d.memcg]
-        elif d.type == ZSWAP:
+        elif d.type == VSWAP_ZSWAP:
             self.nr_zswap -= 1
         d.backing = 0
 
@@ -295,8 +272,8 @@ class VirtualSwap(SwapSpace):
     def _rmap_mark(self, d, on):
         if not self.opt_bit:
             return
-        si = self._devs[d.backing >> 58]
-        off = d.backing & OFFSET_MASK
+        si = self._devs[d.backing >> SWP_TYPE_SHIFT]
+        off = d.backing & SWP_OFFSET_MASK
         tb = si.ci[off >> si.shift].table
         i = off & (si.cs - 1)
         tb[i] = (tb[i] | SWAP_TABLE_CACHE_ONLY) if on else (tb[i] & RMAP_MASK)
@@ -312,18 +289,18 @@ class VirtualSwap(SwapSpace):
         return SIZE
 
     def _take(self, c, idx, nr, folio, order, memcg):
-        w = _w_folio(folio, order)
+        w = swap_cache_folio(folio, order)
         for i in range(idx, idx + nr):
             c.bitmap[i] = True
             d = c.desc[i]
-            d.backing, d.cache, d.count, d.memcg, d.cached, d.type = folio, w, 0, memcg, True, FOLIO
+            d.backing, d.cache, d.count, d.memcg, d.cached, d.type = folio, w, 0, memcg, True, VSWAP_FOLIO
         self.st["desc_writes"] += nr
         c.count += nr
         c.refcnt += nr
         self.nr_used += nr
 
     def _new_cluster(self, order):
-        lo = 1 if order == NR_ORDERS - 1 else 0
+        lo = 1 if order == SWAP_NR_ORDERS - 1 else 0
         c = _Cluster(0, order)
         try:
             cid = self._map.alloc(c, lo, self.max_clusters - 1)
@@ -405,7 +382,7 @@ class VirtualSwap(SwapSpace):
             self.st["cluster_locks"] += 1
             for i in range(cur, ce):
                 d = c.desc[i & (SIZE - 1)]
-                if d.count == 0 and d.type == SWAPFILE:
+                if d.count == 0 and d.type == VSWAP_SWAPFILE:
                     self._rmap_mark(d, False)
                 d.count += 1
             self.st["desc_reads"] += ce - cur
@@ -433,7 +410,7 @@ class VirtualSwap(SwapSpace):
                             run, run_memcg = idx, d.memcg
                         nrun += 1
                         continue
-                    if d.type == SWAPFILE:
+                    if d.type == VSWAP_SWAPFILE:
                         self._rmap_mark(d, True)
                     only = True
                 if nrun:
@@ -452,9 +429,9 @@ class VirtualSwap(SwapSpace):
         d = c.desc[idx]
         self.st["cluster_locks"] += 1
         self.st["desc_reads"] += 1
-        if not d.live or not _is_folio(d.cache):
+        if not d.live or not swap_cache_is_folio(d.cache):
             return 0, 0
-        n = 1 << ((d.cache >> 2) & 15)
+        n = 1 << swap_cache_order(d.cache)
         base = idx & ~(n - 1)
         ve = (c.id << SHIFT) + base
         lo, hi = self.locked
@@ -466,7 +443,7 @@ class VirtualSwap(SwapSpace):
         run = 0
         for i in range(base, base + n):
             d = c.desc[i]
-            if phys_at and d.type == SWAPFILE and d.backing == phys_at + run:
+            if phys_at and d.type == VSWAP_SWAPFILE and d.backing == phys_at + run:
                 run += 1
             d.cache = 0
             d.cached = False
@@ -505,9 +482,9 @@ class VirtualSwap(SwapSpace):
 
     def _reclaim_hook(self, si, offset):
         t = si._type
-        if t < 0 or t >= MAX_TYPES or self._devs[t] is not si:
+        if t < 0 or t >= MAX_SWAPFILES or self._devs[t] is not si:
             return 0
-        slot = (t << 58) | offset
+        slot = (t << SWP_TYPE_SHIFT) | offset
         self.st["rmap_reads"] += 1
         w = si._table_get(offset) & RMAP_MASK
         if w == 0:
@@ -516,7 +493,7 @@ class VirtualSwap(SwapSpace):
         if c is None:
             return 0
         d = c.desc[w & (SIZE - 1)]
-        if not d.live or d.type != SWAPFILE or d.backing != slot:
+        if not d.live or d.type != VSWAP_SWAPFILE or d.backing != slot:
             return 0
         r, run = self._reclaim_folio(c, w & (SIZE - 1), slot)
         if r > 0:
@@ -531,20 +508,15 @@ class VirtualSwap(SwapSpace):
             return False
         d = self._desc(w)
         self.st["desc_reads"] += 1
-        return d is not None and d.count == 0 and d.cached and d.type == SWAPFILE
+        return d is not None and d.count == 0 and d.cached and d.type == VSWAP_SWAPFILE
 
     @staticmethod
     def _kind(d):
-        if _is_folio(d.cache):
-            return K_FOLIO, d.cache >> 6
-        return {ZERO: K_ZERO, ZSWAP: K_ZSWAP, SWAPFILE: K_SWAPFILE, FOLIO: K_FOLIO}[d.type], d.backing
+        if swap_cache_is_folio(d.cache):
+            return VSWAP_FOLIO, swap_cache_folio_id(d.cache)
+        return d.type, d.backing             # the descriptor types are the lookup codes
 
     # -- configuration ----------------------------------------------------------------------
-
-    @property
-    def swaps(self):
-        """See :attr:`vswap.VirtualSwap.swaps`."""
-        return self._swaps
 
     @property
     def switches(self):
@@ -561,18 +533,12 @@ class VirtualSwap(SwapSpace):
     def cpu(self, value):
         self._cpu = _u64(value, NR_CPUS, "cpu")
 
-    def swapon(self, device):
-        """See :meth:`vswap.VirtualSwap.swapon`."""
-        t = self._swaps.swapon(device)
-        self._sync_devices()
-        return t
-
     # -- allocation and counts ----------------------------------------------------------------
 
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.VirtualSwap.folio_alloc_swap`."""
         f = _u64(folio, FOLIO_MAX, "folio")
-        o = _u64(order, NR_ORDERS, "order")
+        o = _u64(order, SWAP_NR_ORDERS, "order")
         m = _u64(memcg, 65536, "memcg")
         c = _u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
@@ -581,28 +547,28 @@ class VirtualSwap(SwapSpace):
             raise NoSpace(f"no virtual cluster id left for an order-{o} run")
         return e
 
-    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
-        """See :meth:`vswap.VirtualSwap.folio_alloc_swap_many`."""
-        arr = _as_entries(folios, "folios")
-        o = _u64(order, NR_ORDERS, "order")
+    def _alloc_prepare(self, order, memcg, cpu):
+        o = _u64(order, SWAP_NR_ORDERS, "order")
         m = _u64(memcg, 65536, "memcg")
         c = _u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
-        fs = arr.tolist()
-        for f in fs:
-            if f >= FOLIO_MAX:
-                raise ValueError(f"folio {f} is outside 0 .. {FOLIO_MAX - 1}")
-        out = []
-        for f in fs:
-            e = self._alloc(f, o, m, c)
-            if e == 0:
-                break
-            out.append(e)
-        return np.array(out, dtype=np.uint64)
+        return o, m, c
+
+    def _alloc_entry(self, f, o, m, c):
+        return self._alloc(f, o, m, c)
+
+    def _dup_entry(self, e):
+        self._dup_pass(e, 1)
+
+    def _free_entry(self, e):
+        self._put_pass(e, 1)
+
+    def _zswap_entry(self, e, h):
+        self._zswap_put(e, h)
 
     def swap_duplicate(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.swap_duplicate`."""
-        n = _u64(nr, 1 << 58, "nr")
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         for i in range(e, e + n):
             d = self._peek(i)
@@ -613,6 +579,7 @@ class VirtualSwap(SwapSpace):
         self._dup_pass(e, n)
 
     def _check_batch(self, entries, need_count, dup):
+        self._check_open()
         arr = _as_entries(entries)
         es = arr.tolist()
         vmax = self.max_clusters << SHIFT
@@ -635,11 +602,6 @@ class VirtualSwap(SwapSpace):
                 raise NoEntry(f"swap entry {e:#x} has a swap count of 0")
         return es
 
-    def swap_duplicate_many(self, entries):
-        """See :meth:`vswap.VirtualSwap.swap_duplicate_many`."""
-        for e in self._check_batch(entries, False, True):
-            self._dup_pass(e, 1)
-
     def _check_counted(self, e, n):
         for i in range(e, e + n):
             d = self._peek(i)
@@ -648,19 +610,14 @@ class VirtualSwap(SwapSpace):
 
     def swap_free_nr(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.swap_free_nr`."""
-        n = _u64(nr, 1 << 58, "nr")
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         self._check_counted(e, n)
         self._put_pass(e, n)
 
-    def swap_free_many(self, entries):
-        """See :meth:`vswap.VirtualSwap.swap_free_many`."""
-        for e in self._check_batch(entries, True, False):
-            self._put_pass(e, 1)
-
     def free_swap_and_cache_nr(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.free_swap_and_cache_nr`."""
-        n = _u64(nr, 1 << 58, "nr")
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         self._check_counted(e, n)
         self._fsc(e, n)
@@ -695,7 +652,7 @@ class VirtualSwap(SwapSpace):
 
     def swapcache_prepare(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.swapcache_prepare`."""
-        n = _u64(nr, 1 << 58, "nr")
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         end = e + n
         for i in range(e, end):
@@ -717,7 +674,7 @@ class VirtualSwap(SwapSpace):
     def swap_cache_add_folio(self, entry, folio, order=0):
         """See :meth:`vswap.VirtualSwap.swap_cache_add_folio`."""
         f = _u64(folio, FOLIO_MAX, "folio")
-        o = _u64(order, NR_ORDERS, "order")
+        o = _u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         e = self._range(entry, nr, True)
         for i in range(e, e + nr):
@@ -726,27 +683,27 @@ class VirtualSwap(SwapSpace):
                 raise NoEntry(f"swap entry {i:#x} is not allocated")
             if not d.cached:
                 raise ValueError(f"swap entry {i:#x} was not prepared by swapcache_prepare")
-            if _is_folio(d.cache):
+            if swap_cache_is_folio(d.cache):
                 raise EntryExists(f"swap entry {i:#x} already holds a folio")
         c = self._cluster(e >> SHIFT)
         self.st["cluster_locks"] += 1
         first = c.desc[e & (SIZE - 1)].cache
         for i in range(e, e + nr):
-            c.desc[i & (SIZE - 1)].cache = _w_folio(f, o)
+            c.desc[i & (SIZE - 1)].cache = swap_cache_folio(f, o)
         self.st["desc_reads"] += nr
         self.st["desc_writes"] += nr
         return (first >> 1) if first & 1 else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
         """See :meth:`vswap.VirtualSwap.swap_cache_del_folio`."""
-        o = _u64(order, NR_ORDERS, "order")
+        o = _u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         e = self._range(entry, nr, True)
         sw = 0
         if shadow is not None:
             sw = (_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
         w0 = self._live(e).cache
-        if not _is_folio(w0) or (1 << ((w0 >> 2) & 15)) != nr:
+        if not swap_cache_is_folio(w0) or (1 << swap_cache_order(w0)) != nr:
             raise NoEntry(f"swap entry {e:#x} holds no folio of {nr} pages")
         for i in range(e, e + nr):
             d = self._peek(i)
@@ -764,7 +721,7 @@ class VirtualSwap(SwapSpace):
         self._live(e)
         self.st["desc_reads"] += 1
         w = self._desc(e).cache
-        return (w >> 6) if _is_folio(w) else None
+        return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
         """See :meth:`vswap.VirtualSwap.swap_cache_get_shadow`."""
@@ -776,7 +733,7 @@ class VirtualSwap(SwapSpace):
 
     def put_swap_folio(self, entry, order=0):
         """See :meth:`vswap.VirtualSwap.put_swap_folio`."""
-        o = _u64(order, NR_ORDERS, "order")
+        o = _u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         e = self._range(entry, nr, True)
         all_only = True
@@ -784,7 +741,7 @@ class VirtualSwap(SwapSpace):
             d = self._peek(i)
             if d is None or not d.cached:
                 raise NoEntry(f"swap entry {i:#x} is not in the swap cache")
-            if _is_folio(d.cache):
+            if swap_cache_is_folio(d.cache):
                 raise EntryExists(f"swap entry {i:#x} still holds a folio")
             if d.count:
                 all_only = False
@@ -825,7 +782,7 @@ class VirtualSwap(SwapSpace):
 
     def zero_store(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.zero_store`."""
-        n = _u64(nr, 1 << 58, "nr")
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         end = e + n
         for i in range(e, end):
@@ -839,7 +796,7 @@ class VirtualSwap(SwapSpace):
             for i in range(cur, ce):
                 d = c.desc[i & (SIZE - 1)]
                 self._release(d, b)
-                d.type = ZERO
+                d.type = VSWAP_ZERO
             self.st["desc_writes"] += ce - cur
             cur = ce
         self._pb_flush(b)
@@ -851,7 +808,7 @@ class VirtualSwap(SwapSpace):
         self.st["desc_writes"] += 1
         self._release(d, b)
         self._pb_flush(b)
-        d.type = ZSWAP
+        d.type = VSWAP_ZSWAP
         d.backing = h
         self.nr_zswap += 1
 
@@ -862,26 +819,13 @@ class VirtualSwap(SwapSpace):
         self._live(e)
         self._zswap_put(e, h)
 
-    def zswap_store_many(self, entries, handles):
-        """See :meth:`vswap.VirtualSwap.zswap_store_many`."""
-        es = self._check_batch(entries, False, False)
-        harr = _as_entries(handles, "handles")
-        if harr.shape[0] != len(es):
-            raise ValueError(f"{len(es)} entries but {harr.shape[0]} handles")
-        hs = harr.tolist()
-        for h in hs:
-            if h >= HANDLE_MAX:
-                raise ValueError(f"zswap handle {h} is outside 0 .. {HANDLE_MAX - 1}")
-        for e, h in zip(es, hs):
-            self._zswap_put(e, h)
-
     def zswap_load(self, entry):
         """See :meth:`vswap.VirtualSwap.zswap_load`."""
         e = self._range(entry, 1, False)
         self._live(e)
         self.st["desc_reads"] += 1
         d = self._desc(e)
-        return d.backing if d.type == ZSWAP else None
+        return d.backing if d.type == VSWAP_ZSWAP else None
 
     def zswap_invalidate(self, entry):
         """See :meth:`vswap.VirtualSwap.zswap_invalidate`."""
@@ -889,19 +833,19 @@ class VirtualSwap(SwapSpace):
         self._live(e)
         self.st["desc_reads"] += 1
         d = self._desc(e)
-        if d.type != ZSWAP:
+        if d.type != VSWAP_ZSWAP:
             return None
         self.st["cluster_locks"] += 1
         self.st["desc_writes"] += 1
         h = d.backing
         self.nr_zswap -= 1
-        d.type = FOLIO
-        d.backing = (d.cache >> 6) if _is_folio(d.cache) else 0
+        d.type = VSWAP_FOLIO
+        d.backing = swap_cache_folio_id(d.cache) if swap_cache_is_folio(d.cache) else 0
         return h
 
     def writeback(self, entry, order=0):
         """See :meth:`vswap.VirtualSwap.writeback`."""
-        o = _u64(order, NR_ORDERS, "order")
+        o = _u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         e = self._range(entry, nr, True)
         for i in range(e, e + nr):
@@ -910,7 +854,7 @@ class VirtualSwap(SwapSpace):
         contiguous = True
         for i in range(e, e + nr):
             d = self._peek(i)
-            if d.type != SWAPFILE or d.backing != slot0 + (i - e):
+            if d.type != VSWAP_SWAPFILE or d.backing != slot0 + (i - e):
                 contiguous = False
                 break
         self._sync_devices()
@@ -936,8 +880,8 @@ class VirtualSwap(SwapSpace):
         for i in range(nr):
             d = c.desc[(e + i) & (SIZE - 1)]
             self._release(d, b)
-            d.type = SWAPFILE
-            d.backing = (t << 58) | (off + i)
+            d.type = VSWAP_SWAPFILE
+            d.backing = (t << SWP_TYPE_SHIFT) | (off + i)
             self._charge[d.memcg] = self._charge.get(d.memcg, 0) + 1
             w = e + i
             if self.opt_bit and d.count == 0 and d.cached:
@@ -947,12 +891,12 @@ class VirtualSwap(SwapSpace):
         self.nr_phys += nr
         self.st["rmap_writes"] += nr
         self.st["desc_writes"] += nr
-        return (t << 58) | off
+        return (t << SWP_TYPE_SHIFT) | off
 
     # -- device-level verbs ----------------------------------------------------------------------
 
     def _device(self, device):
-        t = _u64(device, MAX_TYPES, "device type")
+        t = _u64(device, MAX_SWAPFILES, "device type")
         self._sync_devices()
         if self._devs[t] is None:
             raise ValueError(f"device type {t} is not attached to this design")
@@ -975,25 +919,25 @@ class VirtualSwap(SwapSpace):
                 continue
             self.st["rmap_reads"] += 1
             w = si._table_get(off) & RMAP_MASK
-            slot = (t << 58) | off
+            slot = (t << SWP_TYPE_SHIFT) | off
             c = self._cluster(w >> SHIFT) if w else None
             if c is None:
                 continue
             d = c.desc[w & (SIZE - 1)]
             self.st["desc_reads"] += 1
-            if not d.live or d.type != SWAPFILE or d.backing != slot:
+            if not d.live or d.type != VSWAP_SWAPFILE or d.backing != slot:
                 continue
             self.st["cluster_locks"] += 1
             self.st["desc_writes"] += 1
             self._release(d, b)
-            d.type = FOLIO
-            if _is_folio(d.cache):
-                d.backing = d.cache >> 6
+            d.type = VSWAP_FOLIO
+            if swap_cache_is_folio(d.cache):
+                d.backing = swap_cache_folio_id(d.cache)
             else:
                 d.backing = w
                 if not d.cached:
                     d.cached = True
-                    d.cache = _w_folio(w, 0)
+                    d.cache = swap_cache_folio(w, 0)
         self._pb_flush(b)
         return 0
 
@@ -1029,6 +973,7 @@ class VirtualSwap(SwapSpace):
 
     def check(self):
         """See :meth:`vswap.VirtualSwap.check`."""
+        self._check_open()
         errors = []
         used = nz = nphys = 0
         charges = {}
@@ -1060,26 +1005,26 @@ class VirtualSwap(SwapSpace):
                     errors.append(f"{ve:#x}: bitmap {c.bitmap[i]} but live {d.live}")
                     continue
                 if not d.live:
-                    if d.backing or d.cache or d.memcg or d.type != SWAPFILE:
+                    if d.backing or d.cache or d.memcg or d.type != VSWAP_ZERO:
                         errors.append(f"{ve:#x}: free descriptor keeps state")
                     continue
                 used += 1
-                if _is_folio(d.cache):
+                if swap_cache_is_folio(d.cache):
                     if not d.cached:
                         errors.append(f"{ve:#x}: folio stored without in_swapcache")
-                    n = 1 << ((d.cache >> 2) & 15)
+                    n = 1 << swap_cache_order(d.cache)
                     base = i & ~(n - 1)
                     if (base, d.cache) not in runs_checked:
                         runs_checked.add((base, d.cache))
                         if any(c.desc[j].cache != d.cache for j in range(base, base + n)):
                             errors.append(f"{ve:#x}: folio run at {base} broken")
-                if d.type == ZSWAP:
+                if d.type == VSWAP_ZSWAP:
                     nz += 1
-                elif d.type == SWAPFILE:
+                elif d.type == VSWAP_SWAPFILE:
                     nphys += 1
                     charges[d.memcg] = charges.get(d.memcg, 0) + 1
-                    t, slot = d.backing >> 58, d.backing & OFFSET_MASK
-                    si = self._devs[t] if t < MAX_TYPES else None
+                    t, slot = d.backing >> SWP_TYPE_SHIFT, d.backing & SWP_OFFSET_MASK
+                    si = self._devs[t] if t < MAX_SWAPFILES else None
                     if si is None or slot >= si.max or si.map[slot] != SLOT_USED:
                         errors.append(f"{ve:#x}: physical slot {d.backing:#x} not allocated")
                         continue
@@ -1089,7 +1034,7 @@ class VirtualSwap(SwapSpace):
                     want = self.opt_bit and d.count == 0 and d.cached
                     if bool(w & SWAP_TABLE_CACHE_ONLY) != want:
                         errors.append(f"{ve:#x}: cache-only bit, expected {want}")
-        for k in range(NR_ORDERS):
+        for k in range(SWAP_NR_ORDERS):
             for c in self._partial[k]:
                 if not c.on_partial or c.order != k or c.id not in seen:
                     errors.append(f"partial[{k}]: cluster {c.id} misfiled")
@@ -1111,7 +1056,7 @@ class VirtualSwap(SwapSpace):
         for t, si in enumerate(self._devs):
             if si is None:
                 continue
-            if getattr(si.reclaim, "__self__", None) is not self:
+            if si._owner is None or si._owner() is not self:
                 errors.append(f"type {t}: reclaim hook is not this design's")
             for slot in range(si.max):
                 if si.map[slot] == SLOT_USED and not si._table_get(slot) & RMAP_MASK:
@@ -1122,6 +1067,7 @@ class VirtualSwap(SwapSpace):
 
     def snapshot(self):
         """See :meth:`vswap.VirtualSwap.snapshot`."""
+        self._check_open()
         clusters, entries = {}, {}
         for cid, c in self._clusters():
             clusters[cid] = (c.order, c.count, c.refcnt, int(c.cached), int(c.full),

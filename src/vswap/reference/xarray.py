@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from vswap.errors import NoSpace
+from vswap.protocol import check_uint64_array
 
 __all__ = ["XArray", "XA_NODE_BYTES", "XA_VALUE_MAX"]
 
@@ -88,16 +89,6 @@ def _to_range(start: Any, stop: Any) -> tuple[int, int] | None:
     if end <= first:
         return None
     return first, end - 1
-
-
-def _as_uint64_array(arr: Any, what: str) -> np.ndarray:
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"{what} must be a numpy array, not {type(arr).__name__}")
-    if arr.dtype != np.uint64:
-        raise TypeError(f"{what} must have dtype uint64, not {arr.dtype}")
-    if arr.ndim != 1:
-        raise ValueError(f"{what} must be one-dimensional, not {arr.ndim}-D")
-    return arr
 
 
 class XArray:
@@ -535,7 +526,7 @@ class XArray:
 
     def load_many(self, indices: np.ndarray) -> np.ndarray:
         """Reference of :meth:`vswap.XArray.load_many`. O(k * height)."""
-        idx = _as_uint64_array(indices, "indices")
+        idx = check_uint64_array(indices, "indices")
         saved = dict(self._stats)
         out = np.empty(len(idx), dtype=np.int64)
         for k, i in enumerate(idx.tolist()):
@@ -551,7 +542,7 @@ class XArray:
 
     def store_many(self, indices: np.ndarray, values: np.ndarray) -> None:
         """Reference of :meth:`vswap.XArray.store_many`. O(k * height)."""
-        idx = _as_uint64_array(indices, "indices")
+        idx = check_uint64_array(indices, "indices")
         if not isinstance(values, np.ndarray):
             raise TypeError(f"values must be a numpy array, not {type(values).__name__}")
         if values.dtype != np.uint64 and values.dtype != np.int64:
@@ -567,7 +558,7 @@ class XArray:
 
     def erase_many(self, indices: np.ndarray) -> int:
         """Reference of :meth:`vswap.XArray.erase_many`. O(k * height)."""
-        idx = _as_uint64_array(indices, "indices")
+        idx = check_uint64_array(indices, "indices")
         return sum(self._erase(i) is not None for i in idx.tolist())
 
     @property

@@ -1,0 +1,255 @@
+"""Coverage-guided fuzzer of vswap's public API (atheris), for the AddressSanitizer core.
+
+Each input is a sequence of calls on a fresh DirectSwap or VirtualSwap (any
+preset) over one or two small devices, an XArray and a standalone
+SwapDevice whose Python reclaim hook makes calls of its own (re-entrant:
+into the device, which must refuse what it may not do from a hook, and into
+the design). Arguments are arbitrary: small, huge and negative integers,
+floats, None, strings, numpy arrays of other dtypes, non-contiguous,
+read-only and 2-D arrays, live entries and their neighbours.
+
+After every rejected call (TypeError, ValueError, KeyError, RuntimeError, a
+SwapError other than NoSpace, whose documented side effects are the
+kernel's) the object's ``check()`` must pass and a digest of its observable
+state (snapshot, stats, footprint) must be what it was before (for an
+XArray's KeyError, a lookup that found nothing, all but its counters); at
+the end of each input every object's ``check()`` must pass.
+Anything else is a finding: a crash (ASan report, segfault), a hang
+(libFuzzer's -timeout), an unexpected exception, or a silent change.
+
+Coverage: atheris instruments vswap's Python modules; a core built with
+``VSWAP_FUZZ=1`` (gcc ``-fsanitize-coverage=trace-cmp``) also feeds the
+core's comparisons to libFuzzer's value profile (``-use_value_profile=1``).
+
+Run (the core built with VSWAP_SANITIZE=address VSWAP_FUZZ=1, and VSWAP_DEBUG=1
+for the bounds checks too; the script restarts itself with the runtimes
+preloaded)::
+
+    python fuzz/fuzz_api.py -max_total_time=120 -timeout=20 -use_value_profile=1 \\
+        -max_len=2048 -len_control=0 CORPUS_DIR
+
+``VSWAP_FUZZ_STATS=FILE`` writes the running totals (calls, rejected calls,
+inputs) there as JSON, rewritten every 10,000 calls;
+``VSWAP_FUZZ_MAX_CALLS=N`` ends the run (status 0) after about N calls.
+"""
+
+import atexit
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def _reexec_with_runtimes():
+    """Restart with libFuzzer (atheris's) and gcc's ASan runtime preloaded.
+
+    libFuzzer goes first, linked into a small library with empty callbacks for
+    the floating-point comparisons gcc traces and libFuzzer does not take, so
+    that the core's __sanitizer_cov_* calls reach libFuzzer, not the ASan
+    runtime's empty defaults. ASan is preloaded all the same (its allocator
+    from the first malloc), so its link-order check is turned off.
+    """
+    spec = importlib.util.find_spec("atheris")
+    archive = os.path.join(os.path.dirname(os.path.dirname(spec.origin)),
+                           "libclang_rt.fuzzer_no_main.a")
+    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    tmp = tempfile.mkdtemp(prefix="vswap-fuzz-")
+    src, lib = os.path.join(tmp, "cmpfd.cc"), os.path.join(tmp, "libvswapfuzzer.so")
+    with open(src, "w") as f:
+        f.write('extern "C" void __sanitizer_cov_trace_cmpf(float a, float b) {}\n'
+                'extern "C" void __sanitizer_cov_trace_cmpd(double a, double b) {}\n')
+    subprocess.run(["g++", "-shared", "-fPIC", "-o", lib, src, "-Wl,--whole-archive", archive,
+                    "-Wl,--no-whole-archive", "-lpthread"], check=True)
+    env = dict(os.environ, VSWAP_FUZZ_EXEC="1", LD_PRELOAD=f"{lib}:{asan}")
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [
+        "detect_leaks=0:verify_asan_link_order=0", os.environ.get("ASAN_OPTIONS")]))
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+if __name__ == "__main__" and not os.environ.get("VSWAP_FUZZ_EXEC"):
+    _reexec_with_runtimes()
+
+import atheris  # noqa: E402
+
+with atheris.instrument_imports(include=["vswap"]):
+    import vswap  # noqa: E402
+    from vswap.errors import NoSpace, SwapError  # noqa: E402
+    from vswap.protocol import PageTable  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REJECTED = (TypeError, ValueError, KeyError, RuntimeError, SwapError)
+HUGE = [1 << 57, 1 << 58, (1 << 58) - 1, 1 << 62, 1 << 63, (1 << 64) - 1, 1 << 64, -1, -(1 << 63),
+        1 << 100]
+DUNDERS = ("__getitem__", "__setitem__", "__delitem__", "__contains__", "__len__", "__iter__",
+           "__repr__", "__vswap_ops__", "__enter__", "__exit__")
+TOTALS = {"calls": 0, "rejected": 0, "inputs": 0, "nospace": 0}
+
+
+def _write_totals():
+    path = os.environ.get("VSWAP_FUZZ_STATS")
+    if path:
+        with open(path, "w") as f:
+            json.dump(TOTALS, f)
+
+
+atexit.register(_write_totals)
+
+
+def methods(obj):
+    """The public methods of ``obj`` (properties are read by digest, not called)."""
+    cls = type(obj)
+    return sorted(n for n in dir(cls) if (not n.startswith("_") or n in DUNDERS)
+                  and callable(getattr(cls, n)))
+
+
+def digest(obj):
+    """The observable state of ``obj`` as plain values (compared with ==); counters first."""
+    if isinstance(obj, vswap.XArray):
+        return obj.stats, obj.__reduce__()[1][1:]   # items, marks, track_free; stats kept
+    if isinstance(obj, vswap.SwapDevice):
+        return obj.stats, obj._state()
+    if getattr(obj, "swaps", None) is None:       # a closed design
+        return obj.stats, obj.memory_footprint()
+    return obj.stats, obj.snapshot(), obj.memory_footprint()
+
+
+def check(obj):
+    """``obj.check()`` (AssertionError: a finding), unless ``obj`` is a closed design."""
+    if not isinstance(obj, vswap.SwapDesign) or obj.swaps is not None:
+        obj.check()
+
+
+class Session:
+    def __init__(self, fdp):
+        self.fdp = fdp
+        self.entries = [1, 2]
+        ndev = fdp.ConsumeIntInRange(1, 2)
+        cs = [4, 8, 16][fdp.ConsumeIntInRange(0, 2)]
+        swaps = vswap.SwapDevices([vswap.SwapDevice(fdp.ConsumeIntInRange(2, 120), cluster_size=cs,
+                                                    discard=fdp.ConsumeBool())
+                                   for _ in range(ndev)])
+        kind = fdp.ConsumeIntInRange(0, 3)
+        if kind == 0:
+            self.design = vswap.DirectSwap(swaps)
+        else:
+            self.design = vswap.VirtualSwap.preset(("vss_v5", "new_opt_v2", "cc_v2")[kind - 1],
+                                                   swaps)
+        self.xa = vswap.XArray(track_free=fdp.ConsumeBool())
+        self.dev = vswap.SwapDevice(fdp.ConsumeIntInRange(2, 80), cluster_size=cs)
+        self.dev.set_reclaim_hook(self.hook)
+        self.objects = [self.design, self.xa, self.dev]
+        self.names = [methods(o) for o in self.objects]
+        self.depth = 0
+
+    def hook(self, dev, offset):
+        """A reclaim hook that calls back into vswap (the device itself, or the design)."""
+        if self.depth > 1 or self.fdp.remaining_bytes() == 0:
+            return 0
+        target = self.dev if self.fdp.ConsumeBool() else self.design
+        self.call(target, self.names[self.objects.index(target)])
+        return self.fdp.ConsumeIntInRange(-2, 2)
+
+    def arg(self):
+        fdp = self.fdp
+        k = fdp.ConsumeIntInRange(0, 15)
+        if k <= 2:
+            return fdp.ConsumeIntInRange(0, 70)
+        if k <= 4:
+            return self.entries[fdp.ConsumeIntInRange(0, len(self.entries) - 1)] + \
+                fdp.ConsumeIntInRange(-1, 1) * (k == 4)
+        if k == 5:
+            return HUGE[fdp.ConsumeIntInRange(0, len(HUGE) - 1)]
+        if k == 6:
+            return fdp.ConsumeInt(9)
+        if k == 7:
+            return [None, 1.5, "3", b"x", True, np.uint64(3), np.int8(-1), object(), PageTable(),
+                    {1: 2}][fdp.ConsumeIntInRange(0, 9)]
+        n = fdp.ConsumeIntInRange(0, 6)
+        vals = [self.entries[fdp.ConsumeIntInRange(0, len(self.entries) - 1)]
+                if fdp.ConsumeBool() else fdp.ConsumeIntInRange(0, 1 << 20) for _ in range(n)]
+        arr = np.array(vals, dtype=np.uint64)
+        if k == 8 or k == 9:
+            return np.sort(arr) if k == 8 else arr
+        if k == 10:
+            return np.repeat(arr, 2)[::2]                 # non-contiguous
+        if k == 11:
+            arr.flags.writeable = False
+            return arr
+        if k == 12:
+            return arr.astype([np.int64, np.uint32, np.float64, np.int8][fdp.ConsumeIntInRange(0, 3)])
+        if k == 13:
+            return arr.reshape(1, -1)
+        if k == 14:
+            return np.zeros(fdp.ConsumeIntInRange(0, 40), dtype=np.uint64)   # a page table
+        return arr.tolist()
+
+    def call(self, obj, names):
+        fdp = self.fdp
+        name = names[fdp.ConsumeIntInRange(0, len(names) - 1)]
+        args = [self.arg() for _ in range(fdp.ConsumeIntInRange(0, 3))]
+        self.depth += 1
+        try:
+            before = digest(obj)
+            TOTALS["calls"] += 1
+            try:
+                result = getattr(obj, name)(*args)
+                if name == "__iter__":
+                    result = list(result)
+            except NoSpace:
+                TOTALS["nospace"] += 1          # documented side effects: no digest check
+            except KeyError as exc:             # XArray: not found, its walk counted
+                TOTALS["rejected"] += 1
+                if digest(obj)[1:] != before[1:]:
+                    raise AssertionError(f"silent change: {type(obj).__name__}.{name}{args!r} "
+                                         f"raised {exc!r} and changed the state") from exc
+                check(obj)
+            except REJECTED as exc:
+                TOTALS["rejected"] += 1
+                after = digest(obj)
+                if after != before:
+                    raise AssertionError(f"silent change: {type(obj).__name__}.{name}{args!r} "
+                                         f"raised {exc!r} and changed the state") from exc
+                check(obj)
+            else:
+                self.remember(result)
+        finally:
+            self.depth -= 1
+        if TOTALS["calls"] % 10_000 == 0:
+            _write_totals()
+            if TOTALS["calls"] >= int(os.environ.get("VSWAP_FUZZ_MAX_CALLS", "0") or 1 << 62):
+                print(f"#fuzz_api done: {TOTALS}", file=sys.stderr, flush=True)
+                os._exit(0)                     # libFuzzer has no stop-after-N-calls
+            print(f"#fuzz_api calls={TOTALS['calls']} rejected={TOTALS['rejected']} "
+                  f"inputs={TOTALS['inputs']}", file=sys.stderr, flush=True)
+
+    def remember(self, result):
+        if isinstance(result, int) and 0 < result < (1 << 63):
+            self.entries.append(result)
+        elif isinstance(result, np.ndarray) and result.dtype == np.uint64 and result.ndim == 1:
+            self.entries.extend(int(x) for x in result[:8])
+        del self.entries[:-32]
+
+
+def TestOneInput(data):
+    fdp = atheris.FuzzedDataProvider(data)
+    TOTALS["inputs"] += 1
+    try:
+        s = Session(fdp)
+    except REJECTED:
+        return
+    for _ in range(fdp.ConsumeIntInRange(1, 64)):
+        if fdp.remaining_bytes() == 0:
+            break
+        i = fdp.ConsumeIntInRange(0, 2)
+        s.call(s.objects[i], s.names[i])
+    for obj in s.objects:                       # and after the accepted calls
+        check(obj)
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Fuzz()

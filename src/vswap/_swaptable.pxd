@@ -1,0 +1,106 @@
+# C interface of swap table phase IV (Kairui Song's phases III and IV): the
+# entry is the physical slot, as in mainline, but there is no swap_map, no
+# static swap_cgroup and no zeromap. Per slot, everything is in the
+# allocator's swap table word (swap_table_get/set):
+#   bit 63       SWAP_TABLE_CACHE_ONLY (count 0, held only by the swap cache)
+#   bits 59..62  the swap count, 4 bits; SWP_TB_COUNT_MAX (15) means "see the
+#                cluster's extend table" (one unsigned int per slot)
+#   bit 58       SWP_TB_ZERO: a zero-filled page (the zeromap merged in)
+#   bit 57       SWP_TB_PIN: the swap cache holds the slot (set by
+#                folio_alloc_swap and swapcache_prepare, cleared by
+#                put_swap_folio: the protocol's two-step form of phase II's
+#                swap cache)
+#   bits 0..56   the swap-cache word of _swapentry.pxd (folio or shadow); its
+#                width bounds folio ids (P4_FOLIO_MAX) and shadows
+#                (P4_SHADOW_MAX), as the PFN bits do in the kernel
+# Per cluster: a memcg_table (2 B per slot) while the cluster holds an entry
+# of this design, and an extend table while a count there is >= 15.
+# Per device: the zswap tree, still keyed by the physical offset.
+
+from libc.stdint cimport uint16_t, uint32_t, uint64_t
+
+from vswap._swapfile cimport swap_device_t, SwapDesign, SwapDevice, SwapDevices
+from vswap._xarray cimport xarray_t
+from vswap._swapentry cimport MAX_SWAPFILES
+
+
+cdef enum:
+    SWP_TB_COUNT_SHIFT = 59
+    SWP_TB_COUNT_MAX = 15
+    P4_CLUSTER_INFO_BYTES = 48     # phase IV's swap_cluster_info [P4v5]
+
+
+cdef extern from *:
+    """
+    #define VSWAP_SWP_TB_ZERO (((unsigned long long)1) << 58)
+    #define VSWAP_SWP_TB_PIN (((unsigned long long)1) << 57)
+    #define VSWAP_SWP_TB_PAYLOAD ((((unsigned long long)1) << 57) - 1)
+    #define VSWAP_SWP_TB_COUNT_MASK (((unsigned long long)15) << 59)
+    #define VSWAP_P4_FOLIO_MAX (((unsigned long long)1) << 51)
+    #define VSWAP_P4_SHADOW_MAX (((unsigned long long)1) << 56)
+    #define VSWAP_P4_COUNT_LIMIT ((((unsigned long long)1) << 32) - 1)
+    """
+    const uint64_t SWP_TB_ZERO "VSWAP_SWP_TB_ZERO"
+    const uint64_t SWP_TB_PIN "VSWAP_SWP_TB_PIN"
+    const uint64_t SWP_TB_PAYLOAD "VSWAP_SWP_TB_PAYLOAD"
+    const uint64_t SWP_TB_COUNT_MASK "VSWAP_SWP_TB_COUNT_MASK"
+    const uint64_t P4_FOLIO_MAX "VSWAP_P4_FOLIO_MAX"
+    const uint64_t P4_SHADOW_MAX "VSWAP_P4_SHADOW_MAX"
+    const uint64_t P4_COUNT_LIMIT "VSWAP_P4_COUNT_LIMIT"   # the extend table's unsigned int
+
+
+cdef struct p4_stats:
+    uint64_t table_reads          # swap table words read
+    uint64_t table_writes         # swap table words written
+    uint64_t cluster_locks        # cluster-locked sections
+    uint64_t zswap_walks          # zswap tree descents
+    uint64_t scans                # slots examined by reclaim loops and swapoff
+    uint64_t pte_walked           # page-table entries visited by swapoff
+    uint64_t fast_frees           # zap chunks taking the all-count-1 path
+    uint64_t slots_freed          # slots returned to the allocator
+    uint64_t folios_reclaimed     # folios removed by __try_to_reclaim_swap
+    uint64_t extend_tables_allocated
+    uint64_t memcg_tables_allocated
+
+
+cdef struct p4_dev_t:
+    swap_device_t* si             # NULL: type not attached
+    uint64_t max
+    uint32_t nr_clusters
+    uint16_t** memcg              # memcg_table per cluster, or NULL
+    uint32_t** ext                # extend table per cluster, or NULL
+    uint32_t* used                # this design's entries per cluster
+    uint64_t nr_memcg_tables
+    uint64_t nr_ext_tables
+    uint64_t nr_zswap
+    xarray_t zswap                # zswap_trees[type]: keyed by offset
+
+
+cdef struct p4_t:
+    p4_dev_t devs[MAX_SWAPFILES]
+    p4_stats st
+    uint16_t* spare               # a memcg_table taken before an allocation (never NULL after)
+
+
+cdef class SwapTableP4(SwapDesign):
+    cdef p4_t d
+    cdef void _drop_devices(self) noexcept
+    cdef int _attach(self, int t, SwapDevice dev) except -1
+    cdef p4_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL
+    cdef p4_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
+                         uint64_t* pe, uint64_t* pn) except NULL
+    # the shared layer's hooks (SwapDesign: the *_many verbs and batch checks)
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _dup_entry(self, uint64_t e) except -1
+    cdef int _free_entry(self, uint64_t e) except -1
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1
+    cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
+                             int cpu) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _dup(self, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) except -1
+    cdef p4_dev_t* _device(self, object device) except NULL

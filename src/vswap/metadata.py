@@ -1,0 +1,322 @@
+"""Swap metadata bytes by design, usage level and backing: ``vswap metadata``.
+
+The reviewers' first ask (competing-designs.md, section 3.1): how many bytes
+of kernel memory each design holds for a swap space of a given size at 0, 25,
+50, 75 and 100 % usage, when the pages sit in zswap and when they sit on disk.
+The figures are computed from the designs' data layouts, component by
+component, with the same names and per-unit costs as the designs'
+``memory_footprint()``; tests/test_metadata.py builds small instances of the
+compiled designs and checks that both agree. Terabyte sizes are far too big
+to build, so the layout is evaluated, not instantiated.
+
+Assumptions (say where a figure comes from):
+
+- Slots are 4 KiB pages; clusters hold 512 slots (SWAPFILE_CLUSTER); used
+  slots are packed into the fewest clusters (the allocator fills a cluster
+  before it takes a free one). Slot 0 is never handed out: on a swapfile it
+  is the header, whose cluster holds a table from swapon; in a virtual space
+  it is entry 0, kept invalid, in the first cluster allocated. So a swapfile
+  has ``ceil((used + 1) / 512)`` clusters in use, a virtual space as many
+  once it holds an entry, and none before.
+- *zswap*: every used page is compressed in zswap. Mainline and the swap
+  table phases still need a swapfile of the full size to hold the slots (its
+  static metadata counts), and zswap indexes its entries in its own tree,
+  about 8 B per entry. The virtual designs need no swapfile for zswap (v5
+  cover: "zswap needs neither a swapfile nor memory.swap.max"), and their
+  slot word points at the zswap entry.
+- *disk*: every used page is written to the swapfile; the virtual designs
+  then also hold a physical slot and its reverse-map word.
+- The zswap entries themselves, the folios and the per-CPU caches are not
+  swap metadata and are left out (they are the same in every design).
+
+>>> from vswap.metadata import metadata_bytes
+>>> metadata_bytes("swaptable_p4", 1 << 40, 0.0, "disk")["cluster_info"] // (1 << 20)
+24
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from typing import Any
+
+from vswap.reference.swaptable import P4_CLUSTER_INFO_BYTES
+from vswap.reference.virtual import SWP_DESC_BYTES, XA_NODE_KERNEL_BYTES
+
+__all__ = [
+    "LAYOUTS", "USAGES", "SIZES", "BACKINGS", "metadata_bytes", "metadata_table",
+    "format_table", "add_metadata_parser", "xa_nodes",
+]
+
+PAGE_SIZE = 4096
+CLUSTER_SLOTS = 512
+#: 6.18 ``swap_cluster_info`` (lock, count, flags, order, list, table pointer).
+CLUSTER_INFO_BYTES = 32
+#: Phase IV per-cluster ``memcg_table``: one memcg id (2 B) per slot [P4v5].
+MEMCG_ID_BYTES = 2
+#: A swap table word (and STE's virtual-table word).
+TABLE_WORD_BYTES = 8
+#: zswap's own index: about one xarray slot per stored entry.
+ZSWAP_TREE_BYTES = 8
+#: STE's ``swap_cluster_info_dynamic``: the 48 B cluster, its xarray index
+#: (8 B), an ``rcu_head`` (16 B) and the ``virtual_table`` pointer (8 B)
+#: [derived from the STE cover's field list].
+STE_CLUSTER_BYTES = P4_CLUSTER_INFO_BYTES + 8 + 16 + 8
+#: vswap v5/v6: 512-bit allocation bitmap per virtual cluster.
+VCLUSTER_BITMAP_BYTES = CLUSTER_SLOTS // 8
+
+USAGES = (0.0, 0.25, 0.5, 0.75, 1.0)
+#: 32 GB, 128 GB, 1 TB (binary units: 32 GB is 8,388,608 slots).
+SIZES = ("32G", "128G", "1T")
+BACKINGS = ("zswap", "disk")
+
+
+def xa_nodes(n: int) -> int:
+    """Nodes of a kernel xarray holding indices ``0 .. n-1`` (64 slots a node).
+
+    One entry at index 0 lives in the head, with no node. Runtime
+    complexity: O(log n).
+
+    >>> from vswap.metadata import xa_nodes
+    >>> xa_nodes(1), xa_nodes(2), xa_nodes(64), xa_nodes(65), xa_nodes(4097)
+    (0, 1, 1, 3, 68)
+    """
+    if n <= 1:
+        return 0
+    total = level = -(-n // 64)
+    while level > 1:
+        level = -(-level // 64)
+        total += level
+    return total
+
+
+def _words(nbits: int) -> int:
+    return 8 * (-(-nbits // 64))
+
+
+def _mainline(slots: int, used: int, ucl: int, backing: str, *, swap_map: bool,
+              swap_cgroup: bool) -> dict[str, int]:
+    # 6.19 and phase III: static per-slot arrays at swapon, a table per used cluster.
+    return {"swap_map": slots if swap_map else 0,
+            "swap_cgroup": MEMCG_ID_BYTES * slots if swap_cgroup else 0,
+            "zeromap": _words(slots),
+            "cluster_info": CLUSTER_INFO_BYTES * -(-slots // CLUSTER_SLOTS),
+            "swap_table": TABLE_WORD_BYTES * CLUSTER_SLOTS * ucl,
+            "zswap_tree": ZSWAP_TREE_BYTES * used if backing == "zswap" else 0}
+
+
+def _baseline(slots, used, pcl, vcl, backing):
+    return _mainline(slots, used, pcl, backing, swap_map=True, swap_cgroup=True)
+
+
+def _p3(slots, used, pcl, vcl, backing):
+    return _mainline(slots, used, pcl, backing, swap_map=False, swap_cgroup=True)
+
+
+def _p4(slots, used, pcl, vcl, backing):
+    # No swap_map, no swap_cgroup, no zeromap: 48 B per cluster static, then
+    # the table of each cluster in use and the memcg_table of each cluster
+    # holding an entry (the header's cluster has a table but no memcg ids
+    # until an entry lands there).
+    return {"cluster_info": P4_CLUSTER_INFO_BYTES * -(-slots // CLUSTER_SLOTS),
+            "swap_table": TABLE_WORD_BYTES * CLUSTER_SLOTS * pcl,
+            "memcg_table": MEMCG_ID_BYTES * CLUSTER_SLOTS * vcl,
+            "zswap_tree": ZSWAP_TREE_BYTES * used if backing == "zswap" else 0}
+
+
+def _vswap_v6(slots, used, pcl, vcl, backing):
+    # Keys as VirtualSwap.memory_footprint(); the physical device only for disk.
+    disk = backing == "disk"
+    return {"descriptors": SWP_DESC_BYTES * used,
+            "cluster_bitmaps": VCLUSTER_BITMAP_BYTES * vcl,
+            "cluster_map": XA_NODE_KERNEL_BYTES * xa_nodes(vcl),
+            "phys_bitmaps": 2 * _words(slots) if disk else 0,
+            "cluster_info": CLUSTER_INFO_BYTES * -(-slots // CLUSTER_SLOTS) if disk else 0,
+            "rmap": TABLE_WORD_BYTES * CLUSTER_SLOTS * pcl if disk else 0}
+
+
+def _vswap_ste(slots, used, pcl, vcl, backing):
+    # Virtual clusters on demand (table + memcg_table + virtual_table each);
+    # for disk, a phase IV device whose used clusters hold rmap words and a
+    # memcg_table nobody reads (the STE cover's "deal-breaker").
+    disk = backing == "disk"
+    return {"vcluster_info": STE_CLUSTER_BYTES * vcl,
+            "cluster_map": XA_NODE_KERNEL_BYTES * xa_nodes(vcl),
+            "swap_table": TABLE_WORD_BYTES * CLUSTER_SLOTS * vcl,
+            "virtual_table": TABLE_WORD_BYTES * CLUSTER_SLOTS * vcl,
+            "memcg_table": MEMCG_ID_BYTES * CLUSTER_SLOTS * (vcl + (pcl if disk else 0)),
+            "cluster_info": P4_CLUSTER_INFO_BYTES * -(-slots // CLUSTER_SLOTS) if disk else 0,
+            "rmap": TABLE_WORD_BYTES * CLUSTER_SLOTS * pcl if disk else 0}
+
+
+#: Layout of every design: the registered designs' names, plus phase III,
+#: which has no design object (it is mainline without swap_map).
+LAYOUTS: dict[str, Any] = {
+    "baseline": _baseline,
+    "swaptable_p3": _p3,
+    "swaptable_p4": _p4,
+    "vss_v5": _vswap_v6,
+    "new_opt_v2": _vswap_v6,
+    "cc_v2": _vswap_v6,
+    "vswap_ste": _vswap_ste,
+}
+
+
+def metadata_bytes(design: str, size: int | str, usage: float, backing: str) -> dict[str, int]:
+    """Kernel-equivalent metadata bytes of ``design`` by component, and ``"total"``.
+
+    ``size`` is the swap space (bytes, or ``"32G"`` notation), ``usage`` the
+    used fraction in ``[0, 1]``, ``backing`` ``"zswap"`` or ``"disk"``.
+    ValueError for an unknown design or backing or a usage out of range.
+    Runtime complexity: O(log size).
+
+    >>> from vswap.metadata import metadata_bytes
+    >>> fp = metadata_bytes("baseline", "32G", 0.0, "disk")
+    >>> fp["swap_map"], fp["swap_cgroup"], fp["swap_table"]   # the header's cluster: a table
+    (8388608, 16777216, 4096)
+    """
+    from vswap.workloads import parse_size
+
+    if design not in LAYOUTS:
+        raise ValueError(f"unknown design {design!r}; choose from {', '.join(LAYOUTS)}")
+    if backing not in BACKINGS:
+        raise ValueError(f"backing must be one of {', '.join(BACKINGS)}, not {backing!r}")
+    if isinstance(usage, bool) or not isinstance(usage, (int, float)):
+        raise TypeError(f"usage must be a number, not {type(usage).__name__}")
+    if not 0.0 <= usage <= 1.0:
+        raise ValueError(f"usage must be in [0, 1], not {usage}")
+    slots = parse_size(size) // PAGE_SIZE
+    used = min(round(usage * slots), slots - 1)
+    nr_clusters = -(-slots // CLUSTER_SLOTS)
+    pcl = min(-(-(used + 1) // CLUSTER_SLOTS), nr_clusters)
+    vcl = -(-(used + 1) // CLUSTER_SLOTS) if used else 0
+    out = LAYOUTS[design](slots, used, pcl, vcl, backing)
+    out["total"] = sum(out.values())
+    return out
+
+
+def metadata_table(designs: Any = None, sizes: Any = SIZES,
+                   usages: Any = USAGES) -> list[dict[str, Any]]:
+    """One row per (size, backing, design): the total bytes at each usage.
+
+    Rows are dicts ``{"size", "backing", "design", "bytes": [...]}`` in the
+    order of ``usages``. Runtime complexity: O(rows * usages * log size).
+
+    >>> from vswap.metadata import metadata_table
+    >>> row = metadata_table(["swaptable_p4"], ["1T"], [0.0])[0]
+    >>> row["backing"], row["bytes"]     # 24 MiB + the header cluster's table
+    ('zswap', [25169920])
+    """
+    designs = list(LAYOUTS) if designs is None else list(designs)
+    return [{"size": size, "backing": backing, "design": d,
+             "bytes": [metadata_bytes(d, size, u, backing)["total"] for u in usages]}
+            for size in sizes for backing in BACKINGS for d in designs]
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):,.1f}"
+
+
+def format_table(rows: list[dict[str, Any]], usages: Any = USAGES) -> str:
+    """The rows as text tables, one per swap size and backing, in MiB.
+
+    Each table has a column per usage level and, after the first row
+    (baseline when present), a ``vs first`` column of the difference at
+    100 % usage. Runtime complexity: O(len(rows)).
+
+    >>> from vswap.metadata import format_table, metadata_table
+    >>> print(format_table(metadata_table(["baseline", "swaptable_p4"], ["1T"])).splitlines()[2])
+    design           0 %      25 %      50 %      75 %     100 %   vs first
+    """
+    out: list[str] = []
+    head = "".join(f"{int(u * 100):>7} %" for u in usages)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["size"], r["backing"]), []).append(r)
+    for (size, backing), group in groups.items():
+        out.append(f"{size} of swap, {backing}-backed: metadata in MiB at each usage")
+        out.append("")
+        out.append(f"{'design':<12}{head}   vs first")
+        first = group[0]["bytes"][-1]
+        for r in group:
+            cells = "".join(f"{_mib(b):>9}" for b in r["bytes"])
+            delta = r["bytes"][-1] - first
+            out.append(f"{r['design']:<12}{cells}  {'+' if delta >= 0 else '-'}{_mib(abs(delta))}")
+        out.append("")
+    return "\n".join(out).rstrip("\n")
+
+
+def _csv(rows: list[dict[str, Any]], usages: Any) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["size", "backing", "design", *(f"bytes_{int(u * 100)}" for u in usages)])
+    for r in rows:
+        w.writerow([r["size"], r["backing"], r["design"], *r["bytes"]])
+    return buf.getvalue()
+
+
+def _write(dest: str, text: str) -> None:
+    if dest == "-":
+        sys.stdout.write(text)
+    else:
+        with open(dest, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from vswap.workloads import parse_size
+
+    designs = [d for d in args.designs.split(",") if d]
+    for d in designs:
+        if d not in LAYOUTS:
+            parser.error(f"unknown design {d!r} (choose from {', '.join(LAYOUTS)})")
+    sizes = [s for s in args.sizes.split(",") if s]
+    for s in sizes:
+        try:
+            parse_size(s)
+        except (TypeError, ValueError) as exc:
+            parser.error(f"--sizes: {exc}")
+    if not designs or not sizes:
+        parser.error("--designs and --sizes need at least one name")
+    rows = metadata_table(designs, sizes)
+    try:
+        if args.json:
+            _write(args.json, json.dumps({"usages": list(USAGES), "unit": "bytes",
+                                          "rows": rows}, indent=1) + "\n")
+        if args.csv:
+            _write(args.csv, _csv(rows, USAGES))
+    except OSError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    if "-" not in (args.json, args.csv):
+        print(format_table(rows))
+    return 0
+
+
+def add_metadata_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add the ``metadata`` command to ``sub`` (argparse subparsers); return its parser.
+
+    The parser's default ``run(args)`` prints the tables. Runtime
+    complexity: O(1).
+
+    >>> import argparse
+    >>> from vswap.metadata import add_metadata_parser
+    >>> p = argparse.ArgumentParser(); sub = p.add_subparsers(dest="command")
+    >>> _ = add_metadata_parser(sub)
+    >>> args = p.parse_args(["metadata", "--sizes", "1T"]); args.sizes, args.json
+    ('1T', None)
+    """
+    p = sub.add_parser("metadata", help="metadata bytes per design at each usage level",
+                       description="Kernel-equivalent swap metadata of every design at 0, 25, "
+                       "50, 75 and 100 %% usage, zswap- and disk-backed (from the designs' "
+                       "data layouts; see vswap.metadata).")
+    p.add_argument("--sizes", default=",".join(SIZES), metavar="A,B,...",
+                   help=f"swap sizes (default {','.join(SIZES)})")
+    p.add_argument("--designs", default=",".join(LAYOUTS), metavar="A,B,...",
+                   help=f"designs (default {','.join(LAYOUTS)})")
+    p.add_argument("--json", metavar="FILE", help="write the rows as JSON ('-': stdout)")
+    p.add_argument("--csv", metavar="FILE", help="write one CSV row per design ('-': stdout)")
+    p.set_defaults(run=lambda args: _run(p, args))
+    return p

@@ -1,0 +1,57 @@
+"""vswap selfcheck: it drives every structure against its twin, under -O too, and fails on a difference."""
+
+import io
+import os
+import subprocess
+import sys
+
+import vswap
+from vswap import reference
+from vswap.__main__ import main
+from vswap.selfcheck import selfcheck
+
+STRUCTURES = ["XArray", "SwapDevice", "DirectSwap", "VirtualSwap vss_v5",
+              "VirtualSwap new_opt_v2", "VirtualSwap cc_v2", "replay"]
+
+
+def test_selfcheck_checks_every_structure_under_python_dash_o():
+    # Regression: the old self-check checked the XArray only, and its stores
+    # and erases sat inside assert statements (-O stored nothing, said passed).
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(vswap.__file__))}
+    proc = subprocess.run([sys.executable, "-O", "-m", "vswap", "selfcheck", "--seed", "5"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[1:]] == STRUCTURES + ["self-check passed"]
+    for line in lines[1:-2]:
+        calls = int(line.split(": ")[1].split()[0].replace(",", ""))
+        assert calls > 500 and line.endswith("agree"), line
+    assert lines[-2].startswith("replay: ") and int(lines[-2].split()[1]) >= 1
+
+
+def test_a_difference_fails_the_selfcheck_and_the_command(monkeypatch, capsys):
+    real = reference.VirtualSwap.swap_count
+
+    def off_by_one(self, entry):
+        return real(self, entry) + (self.switches["mru_cluster_cache"] is True)
+
+    monkeypatch.setattr(reference.VirtualSwap, "swap_count", off_by_one)
+    out = io.StringIO()
+    assert selfcheck(seconds=0.7, out=out) is False
+    text = out.getvalue()
+    assert "DIFFERENCE VirtualSwap cc_v2: swap_count(" in text
+    assert "VirtualSwap vss_v5: " in text and "cc_v2: " in text and "DIFFERENCES" in text
+    assert text.rstrip().endswith("self-check FAILED")
+    capsys.readouterr()
+    assert main(["selfcheck"]) == 1
+    assert capsys.readouterr().out.rstrip().endswith("self-check FAILED")
+
+
+def test_a_broken_invariant_fails_the_selfcheck(monkeypatch):
+    def broken(self):
+        raise AssertionError("planted")
+
+    monkeypatch.setattr(reference.XArray, "check", broken)
+    out = io.StringIO()
+    assert selfcheck(seconds=0.3, out=out) is False
+    assert "DIFFERENCE XArray: reference check(): planted" in out.getvalue()
