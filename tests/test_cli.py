@@ -242,7 +242,7 @@ def test_designs_command_and_list_designs(capsys):
     status, out, _ = run(capsys, "designs")
     assert status == 0
     names = [line.split()[0] for line in out.splitlines()]
-    assert names[:5] == [*DESIGNS, "virtual"] and "module:factory" in out
+    assert names[:6] == [*DESIGNS, "virtual", "swaptable_p4"] and "module:factory" in out
     status, again, _ = run(capsys, "compare", "--list-designs")
     assert status == 0 and again == out
 

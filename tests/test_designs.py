@@ -36,7 +36,7 @@ def dictswap_on_path(monkeypatch):
 
 def test_builtins_are_registered_like_any_design():
     reg = registered_designs()
-    assert list(reg)[:5] == [*DESIGNS, "virtual"]
+    assert list(reg)[:6] == [*DESIGNS, "virtual", "swaptable_p4"]
     for name in DESIGNS:
         compiled = reg[name].build(M, 1024)
         twin = reg[name].build(M, 1024, reference=True)

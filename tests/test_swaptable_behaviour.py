@@ -108,7 +108,7 @@ def test_closed_and_unbuilt_instances_raise():
         make(vswap).swap_count(5)
 
 
-@pytest.mark.parametrize("trace", [usemem("2M"), memhog("2M", repeat=2)], ids=["usemem", "memhog"])
+@pytest.mark.parametrize("trace", [usemem("2M"), memhog("2M", passes=2)], ids=["usemem", "memhog"])
 def test_replay_results_equal_mainline_and_both_engines_agree(trace):
     machine = Machine(ram="1M")
     base = replay(trace, "baseline", machine)

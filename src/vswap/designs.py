@@ -370,7 +370,6 @@ def _swaptable_p4(machine: Any, span: int, *, reference: bool = False) -> Any:
 
 
 register_design("baseline", _baseline, reference=_twin(_baseline))
-register_design("swaptable_p4", _swaptable_p4, reference=_twin(_swaptable_p4))
 for _name, _desc in (
         ("vss_v5", "VirtualSwap, the report's vss_v5 build: no switch on"),
         ("new_opt_v2", "VirtualSwap, the report's new_opt_v2 build: cache-only bit, "
@@ -380,4 +379,5 @@ for _name, _desc in (
     _f = _preset(_name, _desc)
     register_design(_name, _f, reference=_twin(_f))
 register_design("virtual", _virtual, reference=_twin(_virtual), switches=VIRTUAL_SWITCHES)
+register_design("swaptable_p4", _swaptable_p4, reference=_twin(_swaptable_p4))
 del _name, _desc, _f

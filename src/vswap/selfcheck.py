@@ -206,7 +206,7 @@ def _replays(rng: np.random.Generator, deadline: float, out: Any) -> tuple[int, 
 
     machine = Machine(ram="300K", reclaim_batch=4, watermark="8K")
     traces = [lambda s: usemem("1M", mthp={2: 0.5}, zero_share=0.2, seed=s),
-              lambda s: memhog("512K", repeat=2), lambda s: mixed("1M", seed=s)]
+              lambda s: memhog("512K", passes=2), lambda s: mixed("1M", seed=s)]
     done, differences = 0, []
     while time.perf_counter() < deadline or done == 0:
         trace = traces[done % len(traces)](int(rng.integers(0, 1 << 16)))
