@@ -95,6 +95,8 @@ cdef class DirectSwap(SwapDesign):
     cdef int _dup_entry(self, uint64_t e) except -1
     cdef int _free_entry(self, uint64_t e) except -1
     cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1
+    cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept
+    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF
     cdef int _dup(self, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) except -1

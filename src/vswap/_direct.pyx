@@ -23,19 +23,14 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, int64_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
-from cpython.pycapsule cimport PyCapsule_New
-
 from vswap._common cimport to_u64
-from vswap._swapops cimport (
-    swap_ops, SWAP_OPS_VERSION, OPS_FREE, OPS_NO_SHADOW,
-)
 from vswap._mem cimport checked_calloc
 from vswap._swapfile cimport (
-    SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
-    swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, swap_default_reclaim,
-    SwapDesign,
-    SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
+    SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
+    swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, SWAP_TABLE_CACHE_ONLY,
+    SLOT_USED, SWP_WRITEOK,
 )
+from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 from vswap._xarray cimport (
     xa_entry, xa_init, xa_destroy, xa_load, xa_store, xa_erase, xa_mk_value, xa_to_value,
 )
@@ -656,6 +651,14 @@ cdef class DirectSwap(SwapDesign):
     cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
         return zswap_put(&self.d, &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, handle)
 
+    cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept:
+        return (e & SWP_OFFSET_MASK) + k < self.d.devs[e >> SWP_TYPE_SHIFT].max
+
+    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1:
+        fsc_core(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
+                 e & SWP_OFFSET_MASK, nr)
+        return 0
+
     # -- counts ---------------------------------------------------------------------------
 
     cdef int _dup(self, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) except -1:
@@ -756,34 +759,6 @@ cdef class DirectSwap(SwapDesign):
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
         fsc_core(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, n)
-
-    def free_swap_and_cache_many(self, entries):
-        """Zap the swap PTEs of a uint64 array: :meth:`free_swap_and_cache_nr` per run.
-
-        Consecutive entries (``e, e+1, ...``) form one run, as the kernel's
-        ``swap_pte_batch`` does. The whole batch is validated first.
-        Runtime complexity: O(n) in C for a strictly increasing batch,
-        O(n log n) otherwise.
-
-        >>> import numpy as np
-        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
-        >>> es = ds.folio_alloc_swap_many(np.arange(4, dtype=np.uint64))
-        >>> ds.swap_duplicate_many(es); ds.free_swap_and_cache_many(es); ds.swaps[0].nr_used
-        0
-        """
-        arr = self._check_batch(entries, True, False)
-        cdef const uint64_t[:] v = arr
-        cdef Py_ssize_t i = 0, j, n = v.shape[0]
-        cdef uint64_t e
-        while i < n:
-            e = v[i]
-            j = i + 1
-            while j < n and v[j] == e + <uint64_t>(j - i) and ((e & SWP_OFFSET_MASK) + <uint64_t>(j - i)) < self.d.devs[e >> SWP_TYPE_SHIFT].max:
-                j += 1
-            fsc_core(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK,
-                     <uint64_t>(j - i))
-            i = j
 
     def swap_count(self, entry):
         """The exact swap count of an allocated entry (``swp_swapcount``); NoEntry if free.
@@ -1491,15 +1466,6 @@ cdef int dops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except 
 
 
 
-cdef swap_ops DIRECT_OPS
-DIRECT_OPS.version = SWAP_OPS_VERSION
-DIRECT_OPS.folio_alloc_swap = dops_alloc
-DIRECT_OPS.swap_duplicate = dops_dup
-DIRECT_OPS.swap_free_nr = dops_free
-DIRECT_OPS.free_swap_and_cache_nr = dops_fsc
-DIRECT_OPS.zero_store = dops_zero
-DIRECT_OPS.zswap_store = dops_zswap
-DIRECT_OPS.writeback = dops_writeback
-DIRECT_OPS.swapin_folio = dops_swapin
-DIRECT_OPS.reclaim_folio = dops_reclaim
-DIRECT_OPS.lookup = dops_lookup
+cdef swap_ops DIRECT_OPS = swap_ops_table(
+    dops_alloc, dops_dup, dops_free, dops_fsc, dops_zero, dops_zswap, dops_writeback,
+    dops_swapin, dops_reclaim, dops_lookup)

@@ -263,6 +263,8 @@ cdef class SwapDesign:
     cdef int _dup_entry(self, uint64_t e) except -1
     cdef int _free_entry(self, uint64_t e) except -1
     cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1
+    cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept
+    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1
 
 
 cdef int swap_devices_claim(SwapDevices swaps, void* owner, str name) except -1

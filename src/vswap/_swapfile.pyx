@@ -2199,6 +2199,40 @@ cdef class SwapDesign:
         for i in range(v.shape[0]):
             self._free_entry(v[i])
 
+    cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept:
+        """Whether entry ``e + k`` may join the run at ``e`` (the same device)."""
+        return True
+
+    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1:
+        return 0
+
+    def free_swap_and_cache_many(self, entries):
+        """Zap the swap PTEs of a uint64 array: :meth:`free_swap_and_cache_nr` per run.
+
+        Consecutive entries (``e, e+1, ...``, on one device) form one run, as
+        the kernel's ``swap_pte_batch`` makes them. The whole batch is
+        validated first. Runtime complexity: O(n) in C for a strictly
+        increasing batch, O(n log n) otherwise.
+
+        >>> import numpy as np
+        >>> from vswap import DirectSwap, SwapDevice
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> es = ds.folio_alloc_swap_many(np.arange(4, dtype=np.uint64))
+        >>> ds.swap_duplicate_many(es); ds.free_swap_and_cache_many(es); ds.swaps[0].nr_used
+        0
+        """
+        arr = self._check_batch(entries, True, False)
+        cdef const uint64_t[:] v = arr
+        cdef Py_ssize_t i = 0, j, n = v.shape[0]
+        cdef uint64_t e
+        while i < n:
+            e = v[i]
+            j = i + 1
+            while j < n and v[j] == e + <uint64_t>(j - i) and self._run_may_grow(e, <uint64_t>(j - i)):
+                j += 1
+            self._fsc_entries(e, <uint64_t>(j - i))
+            i = j
+
     def zswap_store_many(self, entries, handles):
         """:meth:`zswap_store` of two uint64 arrays of the same length.
 

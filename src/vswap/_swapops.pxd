@@ -65,3 +65,24 @@ cdef struct swap_ops:
     ops_folio_fn swapin_folio
     ops_folio_fn reclaim_folio
     ops_lookup_fn lookup
+
+
+cdef inline swap_ops swap_ops_table(ops_alloc_fn folio_alloc_swap, ops_range_fn swap_duplicate,
+                                    ops_range_fn swap_free_nr, ops_range_fn free_swap_and_cache_nr,
+                                    ops_range_fn zero_store, ops_zswap_fn zswap_store,
+                                    ops_folio_fn writeback, ops_folio_fn swapin_folio,
+                                    ops_folio_fn reclaim_folio, ops_lookup_fn lookup) noexcept:
+    """A design's verb table, in the struct's field order, at this SWAP_OPS_VERSION."""
+    cdef swap_ops ops
+    ops.version = SWAP_OPS_VERSION
+    ops.folio_alloc_swap = folio_alloc_swap
+    ops.swap_duplicate = swap_duplicate
+    ops.swap_free_nr = swap_free_nr
+    ops.free_swap_and_cache_nr = free_swap_and_cache_nr
+    ops.zero_store = zero_store
+    ops.zswap_store = zswap_store
+    ops.writeback = writeback
+    ops.swapin_folio = swapin_folio
+    ops.reclaim_folio = reclaim_folio
+    ops.lookup = lookup
+    return ops

@@ -136,3 +136,4 @@ cdef class VirtualSwap(SwapDesign):
     cdef int _dup_entry(self, uint64_t e) except -1
     cdef int _free_entry(self, uint64_t e) except -1
     cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1
+    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1

@@ -26,18 +26,12 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
-from cpython.pycapsule cimport PyCapsule_New
-
-from vswap._common cimport to_u64
-from vswap._swapops cimport (
-    swap_ops, SWAP_OPS_VERSION, OPS_FREE, OPS_NO_SHADOW,
-)
+from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 from vswap._mem cimport checked_calloc
-from vswap._swapfile cimport (
-    SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
-    swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, swap_default_reclaim,
-    SwapDesign, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
-)
+from vswap._common cimport to_u64
+from vswap._swapfile cimport SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set
+from vswap._swapfile cimport swap_table_get, swap_table_set, swap_entries_free
+from vswap._swapfile cimport swap_reclaim_full_clusters, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK
 from vswap._xarray cimport (
     xa_entry, xa_node, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc, xa_find,
     XA_FLAGS_ALLOC,
@@ -951,6 +945,10 @@ cdef class VirtualSwap(SwapDesign):
     cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
         return self._zswap_put(e, handle)
 
+    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1:
+        fsc_core(&self.v, e, nr)
+        return 0
+
     def swap_duplicate(self, entry, nr=1):
         """Add one count to each of ``nr`` entries (``swap_duplicate_nr``).
 
@@ -1038,31 +1036,6 @@ cdef class VirtualSwap(SwapDesign):
         cdef uint64_t e = self._range(entry, n, False)
         self._check_counted(e, n)
         fsc_core(&self.v, e, n)
-
-    def free_swap_and_cache_many(self, entries):
-        """Zap the swap PTEs of a uint64 array: :meth:`free_swap_and_cache_nr` per run.
-
-        Consecutive entries (``e, e+1, ...``) form one run, as
-        ``swap_pte_batch`` makes them. Validated first. Runtime complexity:
-        O(n log n) in C.
-
-        >>> import numpy as np
-        >>> from vswap import VirtualSwap
-        >>> vs = VirtualSwap(); es = vs.folio_alloc_swap_many(np.arange(4, dtype=np.uint64))
-        >>> vs.swap_duplicate_many(es); vs.free_swap_and_cache_many(es); vs.snapshot()["nr_used"]
-        0
-        """
-        arr = self._check_batch(entries, True, False)
-        cdef const uint64_t[:] ev = arr
-        cdef Py_ssize_t i = 0, j, n = ev.shape[0]
-        cdef uint64_t e
-        while i < n:
-            e = ev[i]
-            j = i + 1
-            while j < n and ev[j] == e + <uint64_t>(j - i):
-                j += 1
-            fsc_core(&self.v, e, <uint64_t>(j - i))
-            i = j
 
     def swap_count(self, entry):
         """The swap count of an allocated entry (``swp_swapcount``); NoEntry if free.
@@ -1842,15 +1815,6 @@ cdef int vops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except 
 
 
 
-cdef swap_ops VIRTUAL_OPS
-VIRTUAL_OPS.version = SWAP_OPS_VERSION
-VIRTUAL_OPS.folio_alloc_swap = vops_alloc
-VIRTUAL_OPS.swap_duplicate = vops_dup
-VIRTUAL_OPS.swap_free_nr = vops_free
-VIRTUAL_OPS.free_swap_and_cache_nr = vops_fsc
-VIRTUAL_OPS.zero_store = vops_zero
-VIRTUAL_OPS.zswap_store = vops_zswap
-VIRTUAL_OPS.writeback = vops_writeback
-VIRTUAL_OPS.swapin_folio = vops_swapin
-VIRTUAL_OPS.reclaim_folio = vops_reclaim
-VIRTUAL_OPS.lookup = vops_lookup
+cdef swap_ops VIRTUAL_OPS = swap_ops_table(
+    vops_alloc, vops_dup, vops_free, vops_fsc, vops_zero, vops_zswap, vops_writeback,
+    vops_swapin, vops_reclaim, vops_lookup)

@@ -365,6 +365,12 @@ class DirectSwap(SwapDesign, SwapSpace):
         off = e & SWP_OFFSET_MASK
         self._put_range(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], off, off + 1)
 
+    def _run_may_grow(self, e, k):
+        return (e & SWP_OFFSET_MASK) + k < self._devs[e >> SWP_TYPE_SHIFT].max
+
+    def _fsc_entries(self, e, nr):
+        self._fsc_core(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, nr)
+
     def _zswap_entry(self, e, h):
         self._zswap_put(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, h)
 
@@ -430,19 +436,6 @@ class DirectSwap(SwapDesign, SwapSpace):
         """See :meth:`vswap.DirectSwap.free_swap_and_cache_nr`. O(nr)."""
         e, n, t, dv, off = self._used(entry, nr, 0, True)
         self._fsc_core(t, dv, off, n)
-
-    def free_swap_and_cache_many(self, entries):
-        """See :meth:`vswap.DirectSwap.free_swap_and_cache_many`. O(n log n)."""
-        vals = self._check_batch(entries, True, False)
-        i, n = 0, len(vals)
-        while i < n:
-            e = vals[i]
-            j = i + 1
-            while j < n and vals[j] == e + (j - i) and \
-                    (e & SWP_OFFSET_MASK) + (j - i) < self._devs[e >> SWP_TYPE_SHIFT].max:
-                j += 1
-            self._fsc_core(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, j - i)
-            i = j
 
     def swap_count(self, entry):
         """See :meth:`vswap.DirectSwap.swap_count`. O(1)."""

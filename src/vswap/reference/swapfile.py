@@ -1242,6 +1242,21 @@ class SwapDesign:
         for e in self._check_batch(entries, True, False):
             self._free_entry(e)
 
+    def _run_may_grow(self, e, k):
+        return True
+
+    def free_swap_and_cache_many(self, entries):
+        """See :meth:`vswap.SwapDesign.free_swap_and_cache_many`. O(n log n)."""
+        vals = self._check_batch(entries, True, False)
+        i, n = 0, len(vals)
+        while i < n:
+            e = vals[i]
+            j = i + 1
+            while j < n and vals[j] == e + (j - i) and self._run_may_grow(e, j - i):
+                j += 1
+            self._fsc_entries(e, j - i)
+            i = j
+
     def zswap_store_many(self, entries, handles):
         """See :meth:`vswap.SwapDesign.zswap_store_many`. O(n)."""
         es = self._check_batch(entries, False, False)

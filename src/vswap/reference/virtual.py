@@ -563,6 +563,9 @@ class VirtualSwap(SwapDesign, SwapSpace):
     def _free_entry(self, e):
         self._put_pass(e, 1)
 
+    def _fsc_entries(self, e, nr):
+        self._fsc(e, nr)
+
     def _zswap_entry(self, e, h):
         self._zswap_put(e, h)
 
@@ -621,18 +624,6 @@ class VirtualSwap(SwapDesign, SwapSpace):
         e = self._range(entry, n, False)
         self._check_counted(e, n)
         self._fsc(e, n)
-
-    def free_swap_and_cache_many(self, entries):
-        """See :meth:`vswap.VirtualSwap.free_swap_and_cache_many`."""
-        es = self._check_batch(entries, True, False)
-        i, n = 0, len(es)
-        while i < n:
-            e = es[i]
-            j = i + 1
-            while j < n and es[j] == e + (j - i):
-                j += 1
-            self._fsc(e, j - i)
-            i = j
 
     def swap_count(self, entry):
         """See :meth:`vswap.VirtualSwap.swap_count`."""
