@@ -101,11 +101,13 @@ def test_from_json_rejects_other_files(text, match):
 def test_model_table_marks_what_differs():
     r = _result("a", [_rep(1, 1, 10_000), _rep(1, 1, 10_000)])
     r.model = {"design": "baseline", "counters": {"pswpout": 10_150, "pgfault": 9000,
-                                                  "allocstall": 1000}}
+                                                  "allocstall": 1000,
+                                                  "hugepages-64kB/swpout": 0}}
     rows = {l.split()[0]: l for l in r.model_table().splitlines()[3:]}
     assert rows["pswpout"].endswith("ok") and "+1.5%" in rows["pswpout"]
     assert rows["allocstall"].endswith("DIFFERS")           # 2 real vs 1000
     assert rows["pgfault"].endswith("DIFFERS")              # 1000 real vs 9000
+    assert "hugepages-64kB/swpout" not in rows                # neither used that size
 
 
 def test_tolerance_is_the_issue_s():
