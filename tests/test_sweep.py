@@ -60,6 +60,11 @@ def test_dask_local_cluster_gives_the_same_table():
     assert r.deterministic_rows() == sweep(GRID40, jobs=1, progress=False).deterministic_rows()
 
 
+def test_vswap_sweep_is_the_sweep():
+    import vswap
+    assert vswap.sweep is sweep and vswap.SweepResult is SweepResult
+
+
 def test_a_failing_point_is_recorded_and_the_sweep_goes_on():
     r = sweep({"design": "baseline", "size": "4M", "ram": "1M", "swap": ["64K", "8M"]},
               jobs=1, progress=False)

@@ -45,7 +45,8 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # vswap.compare(...), vswap.CompareResult and vswap.register_design, loaded on first use: the
+    # vswap.compare(...), vswap.CompareResult, vswap.register_design and vswap.sweep, loaded on
+    # first use: the
     # benchmark pulls in the replay engines and the reference model, which
     # a plain "import vswap" does not need. Not in __all__, which lists the
     # compiled core's names (the reference model mirrors exactly those).
@@ -55,4 +56,7 @@ def __getattr__(name: str):
     if name == "register_design":
         from vswap import designs
         return designs.register_design
+    if name in ("sweep", "SweepResult"):
+        from vswap import sweeps
+        return getattr(sweeps, name)
     raise AttributeError(f"module 'vswap' has no attribute {name!r}")
