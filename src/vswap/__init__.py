@@ -45,10 +45,9 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # vswap.compare(...), vswap.CompareResult, vswap.register_design and vswap.sweep, loaded on
-    # first use: the
-    # benchmark pulls in the replay engines and the reference model, which
-    # a plain "import vswap" does not need. Not in __all__, which lists the
+    # vswap.compare(...), vswap.CompareResult, vswap.register_design and
+    # vswap.sweep, loaded on first use: they pull in the replay engines and
+    # the reference model, which a plain "import vswap" does not need. Not in __all__, which lists the
     # compiled core's names (the reference model mirrors exactly those).
     if name in ("compare", "CompareResult"):
         from vswap import benchmark
