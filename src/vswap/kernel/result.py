@@ -23,7 +23,8 @@ import statistics
 from typing import IO, Any
 
 import vswap
-from vswap.benchmark import _render
+from vswap.benchmark import _mean_sd, _render
+from vswap.benchmark import _pm as _pm_of
 from vswap.kernel.counters import RECLAIM_COUNTERS, kernel_view
 from vswap.workloads import PAGE_SIZE
 
@@ -45,14 +46,8 @@ def tolerance(name: str, real: float) -> float:
     return max(0.02 * abs(real), 3000.0 if name == "pgfault" else 256.0)
 
 
-def _mean_sd(xs: list[float]) -> tuple[float, float | None]:
-    return (statistics.fmean(xs) if xs else 0.0), (statistics.stdev(xs) if len(xs) > 1 else None)
-
-
 def _pm(values: list[float], decimals: int) -> str:
-    m, sd = _mean_sd(values)
-    text = f"{m:,.{decimals}f}"
-    return text if sd is None else f"{text} +/- {sd:,.{decimals}f}"
+    return _pm_of(*_mean_sd(values), decimals)
 
 
 def _example() -> dict:
