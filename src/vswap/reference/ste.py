@@ -1,0 +1,1137 @@
+"""Pure-Python reference model of Virtual Swap Space, Swap Table Edition (mirrors ``_ste.pyx``).
+
+Same API, results, exceptions and counters as :class:`vswap.SwapTableEdition`
+and the same algorithm step by step, over the reference allocator and the
+reference :class:`~vswap.reference.XArray` as the ghost device's cluster
+map. Internal state carries the compiled fields' names. Slow and meant for
+testing and reading; the compiled module is the one to use.
+
+>>> from vswap.reference import SwapTableEdition, SwapDevice, SwapDevices
+>>> ste = SwapTableEdition(SwapDevices([SwapDevice(256, cluster_size=16)]))
+>>> e = ste.folio_alloc_swap(folio=7)
+>>> ste.swap_duplicate(e); hex(e), ste.swap_count(e), ste.lookup(e)
+('0x7c00000000000001', 1, Lookup(kind='folio', handle=7))
+"""
+
+import numpy as np
+
+from vswap.errors import EntryExists, NoEntry, NoSpace
+from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
+from vswap.protocol import check_uint64_array as _as_entries
+from vswap.reference.direct import _u64
+from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
+                                      SwapDesign, SwapDevices)
+from vswap.reference.swaptable import (P4_CLUSTER_INFO_BYTES, P4_FOLIO_MAX, P4_SHADOW_MAX,
+                                       SWP_TB_COUNT_MAX, SWP_TB_COUNT_SHIFT, SWP_TB_PAYLOAD,
+                                       SWP_TB_PIN)
+from vswap.reference.xarray import XArray
+from vswap.swapentry import (MAX_SWAPFILES, SWAP_NR_ORDERS, SWAPFILE_CLUSTER, SWP_OFFSET_MASK,
+                             SWP_TYPE_SHIFT, VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP,
+                             swap_cache_folio, swap_cache_folio_id, swap_cache_is_folio,
+                             swap_cache_order)
+
+__all__ = ["SwapTableEdition", "STE_SWITCHES", "VSWAP_TYPE", "VT_NONE", "VT_PHYS", "VT_ZERO",
+           "VT_ZSWAP", "VT_FOLIO", "STE_HANDLE_MAX", "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES"]
+
+SHIFT = 9                            # STE_VCLUSTER_SHIFT
+SIZE = SWAPFILE_CLUSTER              # slots of a ghost cluster
+#: The ghost device's swap type: the last one (the physical devices take 0 .. 30).
+VSWAP_TYPE = MAX_SWAPFILES - 1
+#: The virtual_table word's tags (its low 3 bits) [STE].
+VT_NONE, VT_PHYS, VT_ZERO, VT_ZSWAP, VT_FOLIO = 0, 1, 2, 3, 4
+VT_TAG_BITS = 3
+#: A zswap handle (the zswap_entry pointer) shares the word with the tag.
+STE_HANDLE_MAX = 1 << (64 - VT_TAG_BITS)
+#: The ghost si->max cap, ALIGN_DOWN(UINT_MAX, 512) slots, in clusters [STE].
+STE_MAX_CLUSTERS = 0xFFFFFFFF // SIZE
+#: ``swap_cluster_info_dynamic``: the 48 B cluster, the xarray index, an rcu_head and
+#: the virtual_table pointer [derived from the STE cover's field list].
+STE_CLUSTER_BYTES = P4_CLUSTER_INFO_BYTES + 8 + 16 + 8
+STE_SWITCHES = ("shared_cluster_cache", "lookup_cache")
+COUNT_LIMIT = 0xFFFFFFFF
+XA_NODE_KERNEL_BYTES = 576
+# A ghost slot that is never handed out (the device's header slot, offset 0).
+TB_HEADER = SWAP_TABLE_CACHE_ONLY
+# The reverse-map word on a physical slot: a pointer-tagged virtual offset.
+RMAP_TAG = 0b100
+RMAP_MASK = SWAP_TABLE_CACHE_ONLY - 1
+_COUNT_MASK = SWP_TB_COUNT_MAX << SWP_TB_COUNT_SHIFT
+# VC_CACHED: held by a per-CPU virtual cluster cache; VC_NONFULL: on nonfull[order];
+# VC_FULL: neither (no aligned run of its order left when it was last searched).
+VC_CACHED, VC_NONFULL, VC_FULL = 1, 2, 3
+_STAT_NAMES = ("lookups", "node_visits", "lookup_hits", "lookup_misses", "table_reads",
+               "table_writes", "vtable_reads", "vtable_writes", "memcg_writes", "cluster_locks",
+               "rmap_reads", "rmap_writes", "alloc_scans", "vcache_hits", "vcache_misses",
+               "pcp_invalidations", "slots_freed", "folios_reclaimed", "phys_allocs",
+               "phys_frees", "scans", "clusters_allocated", "clusters_freed",
+               "extend_tables_allocated")
+
+
+def _vt_phys(slot):
+    return ((slot & SWP_OFFSET_MASK) << 8) | ((slot >> SWP_TYPE_SHIFT) << VT_TAG_BITS) | VT_PHYS
+
+
+def _vt_phys_slot(w):
+    return (((w >> VT_TAG_BITS) & 31) << SWP_TYPE_SHIFT) | (w >> 8)
+
+
+def _field(w):
+    return (w >> SWP_TB_COUNT_SHIFT) & SWP_TB_COUNT_MAX
+
+
+class _VCluster:
+    """``swap_cluster_info_dynamic``: a ghost cluster and its three tables."""
+
+    def __init__(self, cid, order):
+        self.id = cid
+        self.order = order
+        self.count = 0
+        self.state = VC_FULL
+        self.table = [0] * SIZE
+        self.vtable = [0] * SIZE
+        self.memcg = [0] * SIZE
+        self.ext = None
+
+
+class _PBatch:
+    def __init__(self):
+        self.si = None
+        self.off = 0
+        self.n = 0
+
+
+class SwapTableEdition(SwapDesign, SwapSpace):
+    """Virtual Swap Space, Swap Table Edition; see :class:`vswap.SwapTableEdition`.
+
+    Runtime complexity: construction O(physical slots).
+
+    >>> from vswap.reference import SwapTableEdition
+    >>> ste = SwapTableEdition(); ste.swap_cache_get_folio(ste.folio_alloc_swap(5))
+    5
+    """
+
+    def __init__(self, swaps=None, *, shared_cluster_cache=False, lookup_cache=False,
+                 max_clusters=STE_MAX_CLUSTERS):
+        mc = _u64(max_clusters, STE_MAX_CLUSTERS + 1, "max_clusters")
+        if mc == 0:
+            raise ValueError("max_clusters must be at least 1")
+        swaps = SwapDevices() if swaps is None else swaps
+        if isinstance(swaps, SwapDevices) and len(swaps._devices) > VSWAP_TYPE:
+            raise ValueError(f"at most {VSWAP_TYPE} physical devices: type {VSWAP_TYPE} is vswap's")
+        self._claim(swaps)
+        self.map = XArray(track_free=True)
+        self.nonfull = [[] for _ in range(SWAP_NR_ORDERS)]
+        self.vpcp = {}
+        self.mru = [None] * NR_CPUS
+        self.devs = [None] * MAX_SWAPFILES
+        self.charge = {}
+        self.max_clusters = mc
+        self.nr_clusters = 0
+        self.nr_used = 0
+        self.nr_ext = 0
+        self.alloc_reject = 0
+        self.nr_zswap = 0
+        self.nr_phys = 0
+        self.locked = (0, 0)
+        self.cpu_ = 0
+        self.opt_shared = bool(shared_cluster_cache)
+        self.opt_lookup_cache = bool(lookup_cache)
+        self.st = dict.fromkeys(_STAT_NAMES, 0)
+        self._sync_devices()
+
+    # -- helpers (the compiled module's C functions) ---------------------------------------
+
+    def _attach(self, t, si):
+        if t >= VSWAP_TYPE:
+            raise ValueError(f"device type {t} is vswap's ghost device")
+        SwapDesign._attach(self, t, si)
+        self.devs[t] = si
+
+    def _drop_devices(self):
+        self.devs = [None] * MAX_SWAPFILES
+
+    def _walk(self, cid):
+        before = self.map._stats["node_visits"]
+        self.st["lookups"] += 1
+        c = self.map._load(cid)
+        self.st["node_visits"] += self.map._stats["node_visits"] - before
+        return c
+
+    def _cluster(self, cid):
+        if self.opt_lookup_cache:
+            c = self.mru[self.cpu_]
+            if c is not None and c.id == cid:
+                self.st["lookup_hits"] += 1
+                return c
+            self.st["lookup_misses"] += 1
+            c = self._walk(cid)
+            self.mru[self.cpu_] = c
+            return c
+        return self._walk(cid)
+
+    @staticmethod
+    def _live_word(w):
+        return w != 0 and w != TB_HEADER
+
+    def _peek(self, voff):
+        """The cluster of a live slot, or None (no counters: the validation pass)."""
+        c = self.map._load(voff >> SHIFT)
+        if c is None or not self._live_word(c.table[voff & (SIZE - 1)]):
+            return None
+        return c
+
+    def _live(self, voff):
+        c = self._peek(voff)
+        if c is None:
+            raise NoEntry(f"swap entry {(VSWAP_TYPE << SWP_TYPE_SHIFT) | voff:#x} is not allocated")
+        return c
+
+    def _range(self, entry, nr, aligned):
+        """The virtual offset of ``entry``: ValueError unless a run of vswap's device."""
+        e = _u64(entry, 1 << 63, "swap entry")
+        self._check_open()
+        if nr == 0:
+            raise ValueError("nr must be at least 1")
+        if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:
+            raise ValueError(f"swap entry {e:#x}: type {e >> SWP_TYPE_SHIFT} is not vswap's "
+                             f"({VSWAP_TYPE}); direct-mapped entries are not modelled")
+        v = e & SWP_OFFSET_MASK
+        vmax = self.max_clusters << SHIFT
+        if v >= vmax or nr > vmax - v:
+            raise ValueError(f"swap entry {e:#x}: {nr} entries pass the ghost device's end {vmax}")
+        if aligned and v & (nr - 1):
+            raise ValueError(f"swap entry {e:#x} is not aligned to {nr} entries")
+        return v
+
+    @staticmethod
+    def _entry(voff):
+        return (VSWAP_TYPE << SWP_TYPE_SHIFT) | voff
+
+    # the table word's count (4 bits, the extend table above 14)
+
+    def _count(self, c, i):
+        n = _field(c.table[i])
+        return c.ext[i] if n == SWP_TB_COUNT_MAX else n
+
+    def _ext_need(self, c, n):
+        if n >= SWP_TB_COUNT_MAX and c.ext is None:
+            c.ext = [0] * SIZE
+            self.nr_ext += 1
+            self.st["extend_tables_allocated"] += 1
+
+    def _set_count(self, c, i, n):
+        w = c.table[i] & ~_COUNT_MASK
+        if n >= SWP_TB_COUNT_MAX:
+            c.ext[i] = n
+            n = SWP_TB_COUNT_MAX
+        elif c.ext is not None:
+            c.ext[i] = 0
+        c.table[i] = w | (n << SWP_TB_COUNT_SHIFT)
+
+    def _cache_only(self, c, i):
+        return c.table[i] & SWP_TB_PIN and _field(c.table[i]) == 0
+
+    # nonfull lists and cluster lifetime
+
+    def _nonfull_add(self, c):
+        self.nonfull[c.order].append(c)
+        c.state = VC_NONFULL
+
+    def _destroy(self, c):
+        if c.state == VC_NONFULL:
+            self.nonfull[c.order].remove(c)
+        self.map._erase(c.id)
+        for i in range(NR_CPUS):
+            if self.mru[i] is c:
+                self.mru[i] = None
+        if c.ext is not None:
+            self.nr_ext -= 1
+        self.nr_clusters -= 1
+        self.st["clusters_freed"] += 1
+
+    def _after_free(self, c):
+        if c.count == 0 and c.state != VC_CACHED:
+            self._destroy(c)
+        elif c.state == VC_FULL:
+            self._nonfull_add(c)
+
+    # backing release
+
+    def _pb_flush(self, b):
+        if b.n:
+            b.si._swap_entries_free(b.off, b.n)
+            self.st["phys_frees"] += 1
+            self.st["rmap_writes"] += b.n
+            self.nr_phys -= b.n
+            b.n = 0
+
+    def _pb_add(self, b, slot):
+        si = self.devs[slot >> SWP_TYPE_SHIFT]
+        off = slot & SWP_OFFSET_MASK
+        if b.n and b.si is si and off == b.off + b.n and (off >> si.shift) == (b.off >> si.shift):
+            b.n += 1
+            return
+        self._pb_flush(b)
+        b.si, b.off, b.n = si, off, 1
+
+    def _release(self, c, i, b):
+        """Drop slot ``i``'s backing (its virtual_table word becomes NONE)."""
+        w = c.vtable[i]
+        tag = w & 7
+        if tag == VT_PHYS:
+            self._pb_add(b, _vt_phys_slot(w))
+            m = c.memcg[i]
+            self.charge[m] -= 1
+            if not self.charge[m]:
+                del self.charge[m]
+        elif tag == VT_ZSWAP:
+            self.nr_zswap -= 1
+        c.vtable[i] = VT_NONE
+
+    def _free_run(self, c, idx, n):
+        b = _PBatch()
+        for i in range(idx, idx + n):
+            self._release(c, i, b)
+            c.table[i] = 0
+            c.memcg[i] = 0
+            if c.ext is not None:
+                c.ext[i] = 0
+        self._pb_flush(b)
+        self.st["table_writes"] += n
+        self.st["vtable_writes"] += n
+        self.st["memcg_writes"] += n
+        c.count -= n
+        self.nr_used -= n
+        self.st["slots_freed"] += n
+
+    def _rmap_mark(self, c, i, on):
+        w = c.vtable[i]
+        slot = _vt_phys_slot(w)
+        si = self.devs[slot >> SWP_TYPE_SHIFT]
+        off = slot & SWP_OFFSET_MASK
+        tb = si.ci[off >> si.shift].table
+        k = off & (si.cs - 1)
+        tb[k] = (tb[k] | SWAP_TABLE_CACHE_ONLY) if on else (tb[k] & RMAP_MASK)
+        self.st["rmap_writes"] += 1
+
+    # allocation: the per-CPU virtual cluster cache, nonfull lists, new clusters
+
+    def _find_run(self, c, nr):
+        self.st["alloc_scans"] += 1
+        for i in range(0, SIZE, nr):
+            if not any(c.table[i:i + nr]):
+                return i
+        return SIZE
+
+    def _take(self, c, idx, nr, folio, order, memcg):
+        w = SWP_TB_PIN | swap_cache_folio(folio, order)
+        for i in range(idx, idx + nr):
+            c.table[i] = w
+            c.vtable[i] = (folio << VT_TAG_BITS) | VT_FOLIO
+            c.memcg[i] = memcg
+        self.st["table_writes"] += nr
+        self.st["vtable_writes"] += nr
+        self.st["memcg_writes"] += nr
+        c.count += nr
+        self.nr_used += nr
+
+    def _new_cluster(self, order):
+        lo = 1 if order == SWAP_NR_ORDERS - 1 else 0
+        c = _VCluster(0, order)
+        try:
+            cid = self.map.alloc(c, lo, self.max_clusters - 1)
+        except NoSpace:
+            return None
+        c.id = cid
+        if cid == 0:
+            for i in range(1 << order):
+                c.table[i] = TB_HEADER
+            c.count = 1 << order
+        self.nr_clusters += 1
+        self.st["clusters_allocated"] += 1
+        return c
+
+    def _uncache(self, key):
+        c = self.vpcp.pop(key)
+        c.state = VC_FULL
+        self._after_free(c) if c.count == 0 else self._nonfull_add(c)
+
+    def _phys_cache_drop(self, cpu, order):
+        """Shared cache: a virtual allocation takes the CPU's slot from the physical cluster."""
+        g = self._swaps.g
+        if g.pcp_si[cpu][order] is not None and g.pcp_offset[cpu][order]:
+            self.st["pcp_invalidations"] += 1
+        g.pcp_si[cpu][order] = None
+        g.pcp_offset[cpu][order] = 0
+
+    def _alloc(self, folio, order, memcg, cpu):
+        nr = 1 << order
+        key = (cpu, order)
+        if self.opt_shared:
+            self._phys_cache_drop(cpu, order)
+        c = self.vpcp.get(key)
+        if c is not None:
+            self.st["cluster_locks"] += 1
+            idx = self._find_run(c, nr)
+            if idx < SIZE:
+                self.st["vcache_hits"] += 1
+                self._take(c, idx, nr, folio, order, memcg)
+                return self._entry((c.id << SHIFT) + idx)
+            del self.vpcp[key]
+            c.state = VC_FULL
+        self.st["vcache_misses"] += 1
+        c = None
+        idx = SIZE
+        while self.nonfull[order]:
+            c = self.nonfull[order].pop(0)
+            c.state = VC_FULL
+            self.st["cluster_locks"] += 1
+            idx = self._find_run(c, nr)
+            if idx < SIZE:
+                break
+            c = None
+        if c is None:
+            c = self._new_cluster(order)
+            if c is None:
+                self.alloc_reject += 1
+                return 0
+            self.st["cluster_locks"] += 1
+            idx = self._find_run(c, nr)
+        self._take(c, idx, nr, folio, order, memcg)
+        c.state = VC_CACHED
+        self.vpcp[key] = c
+        return self._entry((c.id << SHIFT) + idx)
+
+    # counts and the free paths
+
+    @staticmethod
+    def _chunk_end(cur, end):
+        e = (cur | (SIZE - 1)) + 1
+        return e if e < end else end
+
+    def _dup_pass(self, v, n):
+        cur, end = v, v + n
+        while cur < end:
+            ce = self._chunk_end(cur, end)
+            c = self._cluster(cur >> SHIFT)
+            self.st["cluster_locks"] += 1
+            for k in range(cur, ce):
+                i = k & (SIZE - 1)
+                cnt = self._count(c, i)
+                self._ext_need(c, cnt + 1)
+                if cnt == 0 and c.vtable[i] & 7 == VT_PHYS:
+                    self._rmap_mark(c, i, False)
+                self._set_count(c, i, cnt + 1)
+            self.st["table_reads"] += ce - cur
+            self.st["table_writes"] += ce - cur
+            cur = ce
+
+    def _put_pass(self, v, n):
+        """Drop one count per slot; free the uncached ones in runs. True if one is cache-only."""
+        cur, end = v, v + n
+        only = False
+        while cur < end:
+            ce = self._chunk_end(cur, end)
+            c = self._cluster(cur >> SHIFT)
+            self.st["cluster_locks"] += 1
+            run = nrun = 0
+            for k in range(cur, ce):
+                i = k & (SIZE - 1)
+                cnt = self._count(c, i) - 1
+                self._set_count(c, i, cnt)
+                if cnt == 0 and not c.table[i] & SWP_TB_PIN:
+                    if nrun == 0:
+                        run = i
+                    nrun += 1
+                    continue
+                if cnt == 0:
+                    self.st["vtable_reads"] += 1
+                    if c.vtable[i] & 7 == VT_PHYS:
+                        self._rmap_mark(c, i, True)
+                    only = True
+                if nrun:
+                    self._free_run(c, run, nrun)
+                    nrun = 0
+            self.st["table_reads"] += ce - cur
+            self.st["table_writes"] += ce - cur
+            if nrun:
+                self._free_run(c, run, nrun)
+            self._after_free(c)
+            cur = ce
+        return only
+
+    def _reclaim_folio(self, c, idx, phys_at=0):
+        """(pages freed / minus kept / 0, physical run from phys_at)."""
+        w = c.table[idx]
+        self.st["cluster_locks"] += 1
+        self.st["table_reads"] += 1
+        if not self._live_word(w) or not swap_cache_is_folio(w & SWP_TB_PAYLOAD):
+            return 0, 0
+        n = 1 << swap_cache_order(w & SWP_TB_PAYLOAD)
+        base = idx & ~(n - 1)
+        ve = (c.id << SHIFT) + base
+        lo, hi = self.locked
+        if ve < hi and ve + n > lo:
+            return -n, 0
+        self.st["table_reads"] += n
+        if any(self._count(c, i) for i in range(base, base + n)):
+            return -n, 0
+        run = 0
+        self.st["vtable_reads"] += n
+        for i in range(base, base + n):
+            x = c.vtable[i]
+            if phys_at and x & 7 == VT_PHYS and _vt_phys_slot(x) == phys_at + run:
+                run += 1
+        self._free_run(c, base, n)
+        self.st["folios_reclaimed"] += 1
+        self._after_free(c)
+        return n, run
+
+    def _fsc(self, v, n):
+        if not self._put_pass(v, n):
+            return
+        cur, end = v, v + n
+        while cur < end:
+            step = 1
+            c = self._cluster(cur >> SHIFT)
+            if c is not None:
+                i = cur & (SIZE - 1)
+                self.st["table_reads"] += 1
+                if self._live_word(c.table[i]) and self._cache_only(c, i):
+                    r = abs(self._reclaim_folio(c, i)[0])
+                    if r > 0:
+                        step = ((cur + r) & ~(r - 1)) - cur
+            cur += step
+
+    # the physical allocator's reclaim hook
+
+    def _rmap_target(self, si, offset):
+        """(cluster, index) of the ghost slot a physical slot's rmap word names, or None."""
+        self.st["rmap_reads"] += 1
+        w = si._table_get(offset) & RMAP_MASK
+        if w & 7 != RMAP_TAG:
+            return None
+        voff = w >> VT_TAG_BITS
+        c = self._cluster(voff >> SHIFT)
+        if c is None:
+            return None
+        i = voff & (SIZE - 1)
+        self.st["vtable_reads"] += 1
+        if (not self._live_word(c.table[i])
+                or c.vtable[i] != _vt_phys((si._type << SWP_TYPE_SHIFT) | offset)):
+            return None
+        return c, i
+
+    def _reclaim_hook(self, si, offset):
+        t = si._type
+        if t < 0 or t >= VSWAP_TYPE or self.devs[t] is not si:
+            return 0
+        hit = self._rmap_target(si, offset)
+        if hit is None:
+            return 0
+        r, run = self._reclaim_folio(hit[0], hit[1], (t << SWP_TYPE_SHIFT) | offset)
+        if r > 0:
+            return run if run > 0 else 1
+        return -1 if r < 0 else 0
+
+    def _kind(self, c, i):
+        w = c.table[i] & SWP_TB_PAYLOAD
+        if swap_cache_is_folio(w):
+            return VSWAP_FOLIO, swap_cache_folio_id(w)
+        x = c.vtable[i]
+        tag = x & 7
+        if tag == VT_PHYS:
+            return VSWAP_SWAPFILE, _vt_phys_slot(x)
+        if tag == VT_ZERO:
+            return VSWAP_ZERO, 0
+        if tag == VT_ZSWAP:
+            return VSWAP_ZSWAP, x >> VT_TAG_BITS
+        return VSWAP_FOLIO, x >> VT_TAG_BITS          # FOLIO, or NONE (0)
+
+    # -- configuration ----------------------------------------------------------------------
+
+    @property
+    def switches(self):
+        """See :attr:`vswap.SwapTableEdition.switches`."""
+        return {"shared_cluster_cache": self.opt_shared, "lookup_cache": self.opt_lookup_cache}
+
+    @property
+    def cpu(self):
+        """See :attr:`vswap.SwapTableEdition.cpu`."""
+        return self.cpu_
+
+    @cpu.setter
+    def cpu(self, value):
+        self.cpu_ = _u64(value, NR_CPUS, "cpu")
+
+    # -- allocation and counts ----------------------------------------------------------------
+
+    def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
+        """See :meth:`vswap.SwapTableEdition.folio_alloc_swap`."""
+        f = _u64(folio, P4_FOLIO_MAX, "folio")
+        o, m, c = self._alloc_prepare(order, memcg, cpu)
+        e = self._alloc(f, o, m, c)
+        if e == 0:
+            raise NoSpace(f"no ghost cluster id left for an order-{o} run")
+        return e
+
+    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
+        """See :meth:`vswap.SwapTableEdition.folio_alloc_swap_many`."""
+        arr = _as_entries(folios, "folios")
+        for f in arr.tolist():
+            if f >= P4_FOLIO_MAX:
+                raise ValueError(f"folio {f} is outside 0 .. {P4_FOLIO_MAX - 1}")
+        return SwapDesign.folio_alloc_swap_many(self, arr, order, memcg, cpu)
+
+    def _alloc_prepare(self, order, memcg, cpu):
+        o = _u64(order, SWAP_NR_ORDERS, "order")
+        m = _u64(memcg, 65536, "memcg")
+        c = _u64(cpu, NR_CPUS, "cpu")
+        self._sync_devices()
+        return o, m, c
+
+    def _alloc_entry(self, f, o, m, c):
+        return self._alloc(f, o, m, c)
+
+    def _dup_entry(self, e):
+        self._dup_pass(e & SWP_OFFSET_MASK, 1)
+
+    def _free_entry(self, e):
+        self._put_pass(e & SWP_OFFSET_MASK, 1)
+
+    def _fsc_entries(self, e, nr):
+        self._fsc(e & SWP_OFFSET_MASK, nr)
+
+    def _zswap_entry(self, e, h):
+        self._zswap_put(e & SWP_OFFSET_MASK, h)
+
+    def swap_duplicate(self, entry, nr=1):
+        """See :meth:`vswap.SwapTableEdition.swap_duplicate`."""
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        v = self._range(entry, n, False)
+        for k in range(v, v + n):
+            c = self._live(k)
+            if self._count(c, k & (SIZE - 1)) >= COUNT_LIMIT:
+                raise NoSpace(f"swap count of {self._entry(k):#x} would pass 2**32-1")
+        self._dup_pass(v, n)
+
+    def _check_batch(self, entries, need_count, dup):
+        self._check_open()
+        arr = _as_entries(entries)
+        es = arr.tolist()
+        for e in es:
+            self._live(self._range(e, 1, False))
+        if not es or not (need_count or dup):
+            return es
+        counts = {}
+        for e in es:
+            counts[e] = counts.get(e, 0) + 1
+        for e in sorted(counts):
+            k = counts[e]
+            v = e & SWP_OFFSET_MASK
+            cnt = self._count(self._peek(v), v & (SIZE - 1))
+            if dup and cnt + k > COUNT_LIMIT:
+                raise NoSpace(f"swap count of {e:#x} would pass 2**32-1")
+            if need_count and cnt < k:
+                raise NoEntry(f"swap entry {e:#x} has a swap count of 0")
+        return es
+
+    def _check_counted(self, v, n):
+        for k in range(v, v + n):
+            c = self._peek(k)
+            if c is None or self._count(c, k & (SIZE - 1)) == 0:
+                raise NoEntry(f"swap entry {self._entry(k):#x} is free or has a swap count of 0")
+
+    def swap_free_nr(self, entry, nr=1):
+        """See :meth:`vswap.SwapTableEdition.swap_free_nr`."""
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        v = self._range(entry, n, False)
+        self._check_counted(v, n)
+        self._put_pass(v, n)
+
+    def free_swap_and_cache_nr(self, entry, nr=1):
+        """See :meth:`vswap.SwapTableEdition.free_swap_and_cache_nr`."""
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        v = self._range(entry, n, False)
+        self._check_counted(v, n)
+        self._fsc(v, n)
+
+    def _read(self, entry):
+        v = self._range(entry, 1, False)
+        self._live(v)
+        c = self._cluster(v >> SHIFT)
+        self.st["table_reads"] += 1
+        return c, v & (SIZE - 1)
+
+    def swap_count(self, entry):
+        """See :meth:`vswap.SwapTableEdition.swap_count`."""
+        c, i = self._read(entry)
+        return self._count(c, i)
+
+    def memcg_id(self, entry):
+        """See :meth:`vswap.SwapTableEdition.memcg_id`."""
+        c, i = self._read(entry)
+        return c.memcg[i]
+
+    # -- the swap cache -----------------------------------------------------------------------
+
+    def swapcache_prepare(self, entry, nr=1):
+        """See :meth:`vswap.SwapTableEdition.swapcache_prepare`."""
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        v = self._range(entry, n, False)
+        end = v + n
+        for k in range(v, end):
+            c = self._live(k)
+            if c.table[k & (SIZE - 1)] & SWP_TB_PIN:
+                raise EntryExists(f"swap entry {self._entry(k):#x} is already in the swap cache")
+        cur = v
+        while cur < end:
+            ce = self._chunk_end(cur, end)
+            c = self._cluster(cur >> SHIFT)
+            self.st["cluster_locks"] += 1
+            for k in range(cur, ce):
+                c.table[k & (SIZE - 1)] |= SWP_TB_PIN
+            self.st["table_writes"] += ce - cur
+            cur = ce
+
+    def swap_cache_add_folio(self, entry, folio, order=0):
+        """See :meth:`vswap.SwapTableEdition.swap_cache_add_folio`."""
+        f = _u64(folio, P4_FOLIO_MAX, "folio")
+        o = _u64(order, SWAP_NR_ORDERS, "order")
+        nr = 1 << o
+        v = self._range(entry, nr, True)
+        for k in range(v, v + nr):
+            w = self._live(k).table[k & (SIZE - 1)]
+            if not w & SWP_TB_PIN:
+                raise ValueError(f"swap entry {self._entry(k):#x} was not prepared by "
+                                 "swapcache_prepare")
+            if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
+                raise EntryExists(f"swap entry {self._entry(k):#x} already holds a folio")
+        c = self._cluster(v >> SHIFT)
+        self.st["cluster_locks"] += 1
+        base = v & (SIZE - 1)
+        first = c.table[base] & SWP_TB_PAYLOAD
+        fw = swap_cache_folio(f, o)
+        for i in range(base, base + nr):
+            c.table[i] = (c.table[i] & ~SWP_TB_PAYLOAD) | fw
+        self.st["table_reads"] += nr
+        self.st["table_writes"] += nr
+        return (first >> 1) if first & 1 else None
+
+    def swap_cache_del_folio(self, entry, order=0, shadow=None):
+        """See :meth:`vswap.SwapTableEdition.swap_cache_del_folio`."""
+        o = _u64(order, SWAP_NR_ORDERS, "order")
+        nr = 1 << o
+        v = self._range(entry, nr, True)
+        sw = 0
+        if shadow is not None:
+            sw = (_u64(shadow, P4_SHADOW_MAX, "shadow") << 1) | 1
+        w0 = self._live(v).table[v & (SIZE - 1)] & SWP_TB_PAYLOAD
+        if not swap_cache_is_folio(w0) or (1 << swap_cache_order(w0)) != nr:
+            raise NoEntry(f"swap entry {self._entry(v):#x} holds no folio of {nr} pages")
+        for k in range(v, v + nr):
+            c = self._peek(k)
+            if c is None or c.table[k & (SIZE - 1)] & SWP_TB_PAYLOAD != w0:
+                raise NoEntry(f"swap entry {self._entry(v):#x} holds no folio of {nr} pages")
+        c = self._cluster(v >> SHIFT)
+        self.st["cluster_locks"] += 1
+        base = v & (SIZE - 1)
+        for i in range(base, base + nr):
+            c.table[i] = (c.table[i] & ~SWP_TB_PAYLOAD) | sw
+        self.st["table_writes"] += nr
+
+    def swap_cache_get_folio(self, entry):
+        """See :meth:`vswap.SwapTableEdition.swap_cache_get_folio`."""
+        c, i = self._read(entry)
+        w = c.table[i] & SWP_TB_PAYLOAD
+        return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
+
+    def swap_cache_get_shadow(self, entry):
+        """See :meth:`vswap.SwapTableEdition.swap_cache_get_shadow`."""
+        c, i = self._read(entry)
+        w = c.table[i] & SWP_TB_PAYLOAD
+        return (w >> 1) if w & 1 else None
+
+    def put_swap_folio(self, entry, order=0):
+        """See :meth:`vswap.SwapTableEdition.put_swap_folio`."""
+        o = _u64(order, SWAP_NR_ORDERS, "order")
+        nr = 1 << o
+        v = self._range(entry, nr, True)
+        all_only = True
+        for k in range(v, v + nr):
+            c = self._peek(k)
+            w = c.table[k & (SIZE - 1)] if c is not None else 0
+            if not w & SWP_TB_PIN:
+                raise NoEntry(f"swap entry {self._entry(k):#x} is not in the swap cache")
+            if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
+                raise EntryExists(f"swap entry {self._entry(k):#x} still holds a folio")
+            if self._count(c, k & (SIZE - 1)):
+                all_only = False
+        c = self._cluster(v >> SHIFT)
+        self.st["cluster_locks"] += 1
+        base = v & (SIZE - 1)
+        self.st["table_writes"] += nr
+        for i in range(base, base + nr):
+            c.table[i] &= ~SWP_TB_PIN
+        if all_only:
+            self._free_run(c, base, nr)
+        else:
+            for i in range(base, base + nr):
+                if _field(c.table[i]) == 0:
+                    self._free_run(c, i, 1)
+        self._after_free(c)
+
+    # -- backends -------------------------------------------------------------------------------
+
+    def lookup(self, entry):
+        """See :meth:`vswap.SwapTableEdition.lookup`."""
+        c, i = self._read(entry)
+        self.st["vtable_reads"] += 1
+        k, h = self._kind(c, i)
+        return Lookup(LOOKUP_KINDS[k], h)
+
+    def lookup_many(self, entries):
+        """See :meth:`vswap.SwapTableEdition.lookup_many`."""
+        es = self._check_batch(entries, False, False)
+        kinds, handles = [], []
+        for e in es:
+            v = e & SWP_OFFSET_MASK
+            k, h = self._kind(self._cluster(v >> SHIFT), v & (SIZE - 1))
+            kinds.append(k)
+            handles.append(h)
+        self.st["table_reads"] += len(es)
+        self.st["vtable_reads"] += len(es)
+        return np.array(kinds, dtype=np.uint8), np.array(handles, dtype=np.uint64)
+
+    def _zero_pass(self, v, n):
+        end = v + n
+        b = _PBatch()
+        cur = v
+        while cur < end:
+            ce = self._chunk_end(cur, end)
+            c = self._cluster(cur >> SHIFT)
+            self.st["cluster_locks"] += 1
+            for k in range(cur, ce):
+                i = k & (SIZE - 1)
+                self._release(c, i, b)
+                c.vtable[i] = VT_ZERO
+            self.st["vtable_writes"] += ce - cur
+            cur = ce
+        self._pb_flush(b)
+
+    def zero_store(self, entry, nr=1):
+        """See :meth:`vswap.SwapTableEdition.zero_store`."""
+        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        v = self._range(entry, n, False)
+        for k in range(v, v + n):
+            self._live(k)
+        self._zero_pass(v, n)
+
+    def _zswap_put(self, v, h):
+        c = self._cluster(v >> SHIFT)
+        i = v & (SIZE - 1)
+        b = _PBatch()
+        self.st["cluster_locks"] += 1
+        self.st["vtable_writes"] += 1
+        self._release(c, i, b)
+        self._pb_flush(b)
+        c.vtable[i] = (h << VT_TAG_BITS) | VT_ZSWAP
+        self.nr_zswap += 1
+
+    def zswap_store(self, entry, handle):
+        """See :meth:`vswap.SwapTableEdition.zswap_store`."""
+        h = _u64(handle, STE_HANDLE_MAX, "zswap handle")
+        v = self._range(entry, 1, False)
+        self._live(v)
+        self._zswap_put(v, h)
+
+    def zswap_store_many(self, entries, handles):
+        """See :meth:`vswap.SwapTableEdition.zswap_store_many`."""
+        harr = _as_entries(handles, "handles")
+        for h in harr.tolist():
+            if h >= STE_HANDLE_MAX:
+                raise ValueError(f"zswap handle {h} is outside 0 .. {STE_HANDLE_MAX - 1}")
+        return SwapDesign.zswap_store_many(self, entries, harr)
+
+    def zswap_load(self, entry):
+        """See :meth:`vswap.SwapTableEdition.zswap_load`."""
+        c, i = self._read(entry)
+        self.st["vtable_reads"] += 1
+        x = c.vtable[i]
+        return x >> VT_TAG_BITS if x & 7 == VT_ZSWAP else None
+
+    def zswap_invalidate(self, entry):
+        """See :meth:`vswap.SwapTableEdition.zswap_invalidate`."""
+        c, i = self._read(entry)
+        self.st["vtable_reads"] += 1
+        x = c.vtable[i]
+        if x & 7 != VT_ZSWAP:
+            return None
+        self.st["cluster_locks"] += 1
+        self.st["vtable_writes"] += 1
+        self.nr_zswap -= 1
+        w = c.table[i] & SWP_TB_PAYLOAD
+        c.vtable[i] = ((swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
+                       if swap_cache_is_folio(w) else VT_NONE)
+        return x >> VT_TAG_BITS
+
+    def _phys_run_of(self, c, base, nr):
+        """The first physical slot if the run's words are PHYS and contiguous, else None."""
+        x = c.vtable[base]
+        if x & 7 != VT_PHYS:
+            return None
+        slot0 = _vt_phys_slot(x)
+        for k in range(1, nr):
+            if c.vtable[base + k] != _vt_phys(slot0 + k):
+                return None
+        return slot0
+
+    def writeback(self, entry, order=0):
+        """See :meth:`vswap.SwapTableEdition.writeback`."""
+        o = _u64(order, SWAP_NR_ORDERS, "order")
+        nr = 1 << o
+        v = self._range(entry, nr, True)
+        for k in range(v, v + nr):
+            self._live(k)
+        self._sync_devices()
+        c0 = self._peek(v)
+        base = v & (SIZE - 1)
+        slot0 = self._phys_run_of(c0, base, nr)
+        if slot0 is not None:
+            self._cluster(v >> SHIFT)
+            self.st["vtable_reads"] += nr
+            return slot0
+        if not self._swaps._devices or nr > next(iter(self._swaps)).cs:
+            raise NoSpace(f"no physical device takes an order-{o} run")
+        cpu = self.cpu_
+        if self.opt_shared and (cpu, o) in self.vpcp:
+            self.st["pcp_invalidations"] += 1
+            self._uncache((cpu, o))
+        self.locked = (v, v + nr)
+        try:
+            t, off = self._swaps.alloc(o, cpu)
+        except NoSpace:
+            raise NoSpace(f"no free order-{o} physical run on any device") from None
+        finally:
+            self.locked = (0, 0)
+        si = self.devs[t]
+        self.st["phys_allocs"] += 1
+        c = self._cluster(v >> SHIFT)
+        self.st["cluster_locks"] += 1
+        b = _PBatch()
+        tb = si.ci[off >> si.shift].table
+        for k in range(nr):
+            i = base + k
+            self._release(c, i, b)
+            slot = (t << SWP_TYPE_SHIFT) | (off + k)
+            c.vtable[i] = _vt_phys(slot)
+            m = c.memcg[i]
+            self.charge[m] = self.charge.get(m, 0) + 1
+            w = ((v + k) << VT_TAG_BITS) | RMAP_TAG
+            if self._cache_only(c, i):
+                w |= SWAP_TABLE_CACHE_ONLY
+            tb[(off + k) & (si.cs - 1)] = w
+        self._pb_flush(b)
+        self.nr_phys += nr
+        self.st["rmap_writes"] += nr
+        self.st["vtable_writes"] += nr
+        self.st["table_reads"] += nr
+        return (t << SWP_TYPE_SHIFT) | off
+
+    # -- device-level verbs ----------------------------------------------------------------------
+
+    def _device(self, device):
+        t = _u64(device, MAX_SWAPFILES, "device type")
+        self._sync_devices()
+        if t == VSWAP_TYPE:
+            raise ValueError("vswap's ghost device is not swapped off (CONFIG_VSWAP only)")
+        if self.devs[t] is None:
+            raise ValueError(f"device type {t} is not attached to this design")
+        return self.devs[t]
+
+    def reclaim_cache_only(self, device):
+        """See :meth:`vswap.SwapTableEdition.reclaim_cache_only`."""
+        return self._device(device)._swap_reclaim_full_clusters(True)
+
+    def swapoff(self, device, page_tables=None):
+        """See :meth:`vswap.SwapTableEdition.swapoff`."""
+        si = self._device(device)
+        t = si._type
+        if si.flags & SWP_WRITEOK:
+            self._swaps.swapoff(self._swaps[t])
+        b = _PBatch()
+        for off in range(si.max):
+            self.st["scans"] += 1
+            if si.map[off] != SLOT_USED:
+                continue
+            hit = self._rmap_target(si, off)
+            if hit is None:
+                continue
+            c, i = hit
+            self.st["cluster_locks"] += 1
+            self.st["vtable_writes"] += 1
+            self.st["table_reads"] += 1
+            self._release(c, i, b)
+            w = c.table[i] & SWP_TB_PAYLOAD
+            if swap_cache_is_folio(w):
+                c.vtable[i] = (swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
+            else:
+                # read into the ghost swap cache: a new folio, named by the virtual offset
+                voff = (c.id << SHIFT) + i
+                c.vtable[i] = (voff << VT_TAG_BITS) | VT_FOLIO
+                if not c.table[i] & SWP_TB_PIN:
+                    c.table[i] = ((c.table[i] & ~SWP_TB_PAYLOAD) | SWP_TB_PIN
+                                  | swap_cache_folio(voff, 0))
+                    self.st["table_writes"] += 1
+        self._pb_flush(b)
+        return 0
+
+    # -- accounting ------------------------------------------------------------------------------
+
+    def memory_footprint(self):
+        """See :meth:`vswap.SwapTableEdition.memory_footprint`."""
+        vcl = self.nr_clusters
+        out = {"vcluster_info": STE_CLUSTER_BYTES * vcl,
+               "cluster_map": self.map.nr_nodes * XA_NODE_KERNEL_BYTES,
+               "swap_table": 8 * SIZE * vcl, "virtual_table": 8 * SIZE * vcl,
+               "memcg_table": 2 * SIZE * vcl, "extend_table": 4 * SIZE * self.nr_ext,
+               "cluster_info": 0, "rmap": 0}
+        for si in self.devs:
+            if si is None:
+                continue
+            out["cluster_info"] += P4_CLUSTER_INFO_BYTES * len(si.ci)
+            out["rmap"] += 8 * si.nr_tables * si.cs
+            out["memcg_table"] += 2 * si.nr_tables * si.cs
+        out["total"] = sum(out.values())
+        return out
+
+    @property
+    def stats(self):
+        """See :attr:`vswap.SwapTableEdition.stats`."""
+        return dict(self.st)
+
+    def reset_stats(self):
+        """See :meth:`vswap.SwapTableEdition.reset_stats`."""
+        for k in self.st:
+            self.st[k] = 0
+
+    def check(self):
+        """See :meth:`vswap.SwapTableEdition.check`."""
+        self._check_open()
+        errors = []
+        used = nz = nphys = next_ = 0
+        charges = {}
+        seen = {}
+        for cid, c in sorted(self.map.items()):
+            seen[cid] = c
+            if c.id != cid:
+                errors.append(f"cluster {cid}: id {c.id}")
+            live = sum(1 for w in c.table if w)
+            if live != c.count:
+                errors.append(f"cluster {cid}: count {c.count} but {live} slots in use")
+            if c.count == 0 and c.state != VC_CACHED:
+                errors.append(f"cluster {cid}: empty but still in the map")
+            if c.ext is not None:
+                next_ += 1
+            for i in range(SIZE):
+                w, x = c.table[i], c.vtable[i]
+                ve = self._entry((cid << SHIFT) + i)
+                if w == TB_HEADER:
+                    if cid != 0 or x or c.memcg[i]:
+                        errors.append(f"{ve:#x}: header slot")
+                    continue
+                if not w:
+                    if x or c.memcg[i] or (c.ext is not None and c.ext[i]):
+                        errors.append(f"{ve:#x}: free slot keeps state")
+                    continue
+                used += 1
+                if _field(w) == 0 and not w & SWP_TB_PIN:
+                    errors.append(f"{ve:#x}: count 0 outside the swap cache")
+                if _field(w) == SWP_TB_COUNT_MAX and (c.ext is None or c.ext[i] < SWP_TB_COUNT_MAX):
+                    errors.append(f"{ve:#x}: extend count missing")
+                p = w & SWP_TB_PAYLOAD
+                if swap_cache_is_folio(p):
+                    if not w & SWP_TB_PIN:
+                        errors.append(f"{ve:#x}: folio stored outside the swap cache")
+                    n = 1 << swap_cache_order(p)
+                    b0 = i & ~(n - 1)
+                    if any(c.table[j] & SWP_TB_PAYLOAD != p for j in range(b0, b0 + n)):
+                        errors.append(f"{ve:#x}: folio run at {b0} broken")
+                tag = x & 7
+                if tag > VT_FOLIO:
+                    errors.append(f"{ve:#x}: virtual_table tag {tag}")
+                elif tag == VT_ZSWAP:
+                    nz += 1
+                elif tag == VT_PHYS:
+                    nphys += 1
+                    charges[c.memcg[i]] = charges.get(c.memcg[i], 0) + 1
+                    slot = _vt_phys_slot(x)
+                    t, off = slot >> SWP_TYPE_SHIFT, slot & SWP_OFFSET_MASK
+                    si = self.devs[t]
+                    if si is None or off >= si.max or si.map[off] != SLOT_USED:
+                        errors.append(f"{ve:#x}: physical slot {slot:#x} not allocated")
+                        continue
+                    r = si._table_get(off)
+                    if r & RMAP_MASK != ((((cid << SHIFT) + i) << VT_TAG_BITS) | RMAP_TAG):
+                        errors.append(f"{ve:#x}: rmap of {slot:#x} is {r:#x}")
+                    want = bool(self._cache_only(c, i))
+                    if bool(r & SWAP_TABLE_CACHE_ONLY) != want:
+                        errors.append(f"{ve:#x}: cache-only bit, expected {want}")
+        for k in range(SWAP_NR_ORDERS):
+            for c in self.nonfull[k]:
+                if c.state != VC_NONFULL or c.order != k or seen.get(c.id) is not c:
+                    errors.append(f"nonfull[{k}]: cluster {c.id} misfiled")
+        for (cpu, o), c in self.vpcp.items():
+            if c.state != VC_CACHED or c.order != o or seen.get(c.id) is not c:
+                errors.append(f"vpcp[{cpu},{o}]: cluster {c.id} misfiled")
+        if len(self.vpcp) != sum(1 for c in seen.values() if c.state == VC_CACHED):
+            errors.append("a cached cluster is not in any per-CPU cache")
+        if sum(map(len, self.nonfull)) != sum(1 for c in seen.values() if c.state == VC_NONFULL):
+            errors.append("a nonfull cluster is not on its list")
+        for k, c in enumerate(self.mru):
+            if c is not None and seen.get(c.id) is not c:
+                errors.append(f"lookup cache [{k}] names a freed cluster")
+        if len(seen) != self.nr_clusters or next_ != self.nr_ext:
+            errors.append(f"{len(seen)} clusters, nr_clusters {self.nr_clusters}; "
+                          f"{next_} extend tables, nr {self.nr_ext}")
+        if used != self.nr_used or nz != self.nr_zswap or nphys != self.nr_phys:
+            errors.append(f"totals: used {used}/{self.nr_used} zswap {nz}/{self.nr_zswap} "
+                          f"phys {nphys}/{self.nr_phys}")
+        if charges != self.charge:
+            errors.append(f"memcg charges {self.charge} but slots {charges}")
+        for t, si in enumerate(self.devs):
+            if si is None:
+                continue
+            if si._owner is None or si._owner() is not self:
+                errors.append(f"type {t}: reclaim hook is not this design's")
+            for off in range(si.max):
+                if si.map[off] == SLOT_USED and si._table_get(off) & 7 != RMAP_TAG:
+                    errors.append(f"{t}:{off}: allocated slot without a reverse map")
+        if errors:
+            raise AssertionError("SwapTableEdition invariant violated:\n  "
+                                 + "\n  ".join(errors[:20]))
+        self._swaps.check()
+
+    def snapshot(self):
+        """See :meth:`vswap.SwapTableEdition.snapshot`."""
+        self._check_open()
+        clusters, entries = {}, {}
+        for cid, c in sorted(self.map.items()):
+            clusters[cid] = (c.order, c.count, c.state, int(c.ext is not None))
+            for i in range(SIZE):
+                w = c.table[i]
+                if self._live_word(w):
+                    entries[self._entry((cid << SHIFT) + i)] = (w, c.vtable[i], c.memcg[i],
+                                                                self._count(c, i))
+        nonfull = {k: [c.id for c in lst] for k, lst in enumerate(self.nonfull) if lst}
+        vpcp = {k: c.id for k, c in sorted(self.vpcp.items())}
+        mru = {k: c.id for k, c in enumerate(self.mru) if c is not None}
+        return {"clusters": clusters, "entries": entries, "nonfull": nonfull, "vpcp": vpcp,
+                "lookup_cache": mru, "charge": dict(self.charge), "nr_used": self.nr_used,
+                "nr_zswap": self.nr_zswap, "nr_phys": self.nr_phys,
+                "alloc_reject": self.alloc_reject, "cpu": self.cpu_,
+                "stats": self.stats, "swaps": self._swaps._state()}
+
+    def __repr__(self):
+        return (f"SwapTableEdition(clusters={self.nr_clusters}, used={self.nr_used}, "
+                f"switches={self.switches})")
