@@ -20,6 +20,7 @@ try:
     from vswap._core import SwapDesign
     from vswap._core import DirectSwap, VirtualSwap
     from vswap._core import SwapTableP4
+    from vswap._core import SwapTableEdition
     from vswap.protocol import Lookup, PageTable, SwapSpace
 except ImportError as exc:  # pragma: no cover - only on a broken install
     raise ImportError(
@@ -41,6 +42,7 @@ __all__ = [
     "SwapDesign", "DirectSwap", "SwapSpace", "Lookup", "PageTable",
     "VirtualSwap",
     "SwapTableP4",
+    "SwapTableEdition",
 ]
 
 

@@ -119,24 +119,24 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         if isinstance(swaps, SwapDevices) and len(swaps._devices) > VSWAP_TYPE:
             raise ValueError(f"at most {VSWAP_TYPE} physical devices: type {VSWAP_TYPE} is vswap's")
         self._claim(swaps)
-        self.map = XArray(track_free=True)
-        self.nonfull = [[] for _ in range(SWAP_NR_ORDERS)]
-        self.vpcp = {}
-        self.mru = [None] * NR_CPUS
-        self.devs = [None] * MAX_SWAPFILES
-        self.charge = {}
-        self.max_clusters = mc
-        self.nr_clusters = 0
-        self.nr_used = 0
-        self.nr_ext = 0
-        self.alloc_reject = 0
-        self.nr_zswap = 0
-        self.nr_phys = 0
-        self.locked = (0, 0)
-        self.cpu_ = 0
-        self.opt_shared = bool(shared_cluster_cache)
-        self.opt_lookup_cache = bool(lookup_cache)
-        self.st = dict.fromkeys(_STAT_NAMES, 0)
+        self._map = XArray(track_free=True)
+        self._nonfull = [[] for _ in range(SWAP_NR_ORDERS)]
+        self._vpcp = {}
+        self._mru = [None] * NR_CPUS
+        self._devs = [None] * MAX_SWAPFILES
+        self._charge = {}
+        self._max_clusters = mc
+        self._nr_clusters = 0
+        self._nr_used = 0
+        self._nr_ext = 0
+        self._alloc_reject = 0
+        self._nr_zswap = 0
+        self._nr_phys = 0
+        self._locked = (0, 0)
+        self._cpu = 0
+        self._opt_shared = bool(shared_cluster_cache)
+        self._opt_lookup_cache = bool(lookup_cache)
+        self._st = dict.fromkeys(_STAT_NAMES, 0)
         self._sync_devices()
 
     # -- helpers (the compiled module's C functions) ---------------------------------------
@@ -145,27 +145,27 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         if t >= VSWAP_TYPE:
             raise ValueError(f"device type {t} is vswap's ghost device")
         SwapDesign._attach(self, t, si)
-        self.devs[t] = si
+        self._devs[t] = si
 
     def _drop_devices(self):
-        self.devs = [None] * MAX_SWAPFILES
+        self._devs = [None] * MAX_SWAPFILES
 
     def _walk(self, cid):
-        before = self.map._stats["node_visits"]
-        self.st["lookups"] += 1
-        c = self.map._load(cid)
-        self.st["node_visits"] += self.map._stats["node_visits"] - before
+        before = self._map._stats["node_visits"]
+        self._st["lookups"] += 1
+        c = self._map._load(cid)
+        self._st["node_visits"] += self._map._stats["node_visits"] - before
         return c
 
     def _cluster(self, cid):
-        if self.opt_lookup_cache:
-            c = self.mru[self.cpu_]
+        if self._opt_lookup_cache:
+            c = self._mru[self._cpu]
             if c is not None and c.id == cid:
-                self.st["lookup_hits"] += 1
+                self._st["lookup_hits"] += 1
                 return c
-            self.st["lookup_misses"] += 1
+            self._st["lookup_misses"] += 1
             c = self._walk(cid)
-            self.mru[self.cpu_] = c
+            self._mru[self._cpu] = c
             return c
         return self._walk(cid)
 
@@ -175,7 +175,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def _peek(self, voff):
         """The cluster of a live slot, or None (no counters: the validation pass)."""
-        c = self.map._load(voff >> SHIFT)
+        c = self._map._load(voff >> SHIFT)
         if c is None or not self._live_word(c.table[voff & (SIZE - 1)]):
             return None
         return c
@@ -196,7 +196,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             raise ValueError(f"swap entry {e:#x}: type {e >> SWP_TYPE_SHIFT} is not vswap's "
                              f"({VSWAP_TYPE}); direct-mapped entries are not modelled")
         v = e & SWP_OFFSET_MASK
-        vmax = self.max_clusters << SHIFT
+        vmax = self._max_clusters << SHIFT
         if v >= vmax or nr > vmax - v:
             raise ValueError(f"swap entry {e:#x}: {nr} entries pass the ghost device's end {vmax}")
         if aligned and v & (nr - 1):
@@ -216,8 +216,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
     def _ext_need(self, c, n):
         if n >= SWP_TB_COUNT_MAX and c.ext is None:
             c.ext = [0] * SIZE
-            self.nr_ext += 1
-            self.st["extend_tables_allocated"] += 1
+            self._nr_ext += 1
+            self._st["extend_tables_allocated"] += 1
 
     def _set_count(self, c, i, n):
         w = c.table[i] & ~_COUNT_MASK
@@ -234,20 +234,20 @@ class SwapTableEdition(SwapDesign, SwapSpace):
     # nonfull lists and cluster lifetime
 
     def _nonfull_add(self, c):
-        self.nonfull[c.order].append(c)
+        self._nonfull[c.order].append(c)
         c.state = VC_NONFULL
 
     def _destroy(self, c):
         if c.state == VC_NONFULL:
-            self.nonfull[c.order].remove(c)
-        self.map._erase(c.id)
+            self._nonfull[c.order].remove(c)
+        self._map._erase(c.id)
         for i in range(NR_CPUS):
-            if self.mru[i] is c:
-                self.mru[i] = None
+            if self._mru[i] is c:
+                self._mru[i] = None
         if c.ext is not None:
-            self.nr_ext -= 1
-        self.nr_clusters -= 1
-        self.st["clusters_freed"] += 1
+            self._nr_ext -= 1
+        self._nr_clusters -= 1
+        self._st["clusters_freed"] += 1
 
     def _after_free(self, c):
         if c.count == 0 and c.state != VC_CACHED:
@@ -260,13 +260,13 @@ class SwapTableEdition(SwapDesign, SwapSpace):
     def _pb_flush(self, b):
         if b.n:
             b.si._swap_entries_free(b.off, b.n)
-            self.st["phys_frees"] += 1
-            self.st["rmap_writes"] += b.n
-            self.nr_phys -= b.n
+            self._st["phys_frees"] += 1
+            self._st["rmap_writes"] += b.n
+            self._nr_phys -= b.n
             b.n = 0
 
     def _pb_add(self, b, slot):
-        si = self.devs[slot >> SWP_TYPE_SHIFT]
+        si = self._devs[slot >> SWP_TYPE_SHIFT]
         off = slot & SWP_OFFSET_MASK
         if b.n and b.si is si and off == b.off + b.n and (off >> si.shift) == (b.off >> si.shift):
             b.n += 1
@@ -281,11 +281,11 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         if tag == VT_PHYS:
             self._pb_add(b, _vt_phys_slot(w))
             m = c.memcg[i]
-            self.charge[m] -= 1
-            if not self.charge[m]:
-                del self.charge[m]
+            self._charge[m] -= 1
+            if not self._charge[m]:
+                del self._charge[m]
         elif tag == VT_ZSWAP:
-            self.nr_zswap -= 1
+            self._nr_zswap -= 1
         c.vtable[i] = VT_NONE
 
     def _free_run(self, c, idx, n):
@@ -297,27 +297,27 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             if c.ext is not None:
                 c.ext[i] = 0
         self._pb_flush(b)
-        self.st["table_writes"] += n
-        self.st["vtable_writes"] += n
-        self.st["memcg_writes"] += n
+        self._st["table_writes"] += n
+        self._st["vtable_writes"] += n
+        self._st["memcg_writes"] += n
         c.count -= n
-        self.nr_used -= n
-        self.st["slots_freed"] += n
+        self._nr_used -= n
+        self._st["slots_freed"] += n
 
     def _rmap_mark(self, c, i, on):
         w = c.vtable[i]
         slot = _vt_phys_slot(w)
-        si = self.devs[slot >> SWP_TYPE_SHIFT]
+        si = self._devs[slot >> SWP_TYPE_SHIFT]
         off = slot & SWP_OFFSET_MASK
         tb = si.ci[off >> si.shift].table
         k = off & (si.cs - 1)
         tb[k] = (tb[k] | SWAP_TABLE_CACHE_ONLY) if on else (tb[k] & RMAP_MASK)
-        self.st["rmap_writes"] += 1
+        self._st["rmap_writes"] += 1
 
     # allocation: the per-CPU virtual cluster cache, nonfull lists, new clusters
 
     def _find_run(self, c, nr):
-        self.st["alloc_scans"] += 1
+        self._st["alloc_scans"] += 1
         for i in range(0, SIZE, nr):
             if not any(c.table[i:i + nr]):
                 return i
@@ -329,17 +329,17 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             c.table[i] = w
             c.vtable[i] = (folio << VT_TAG_BITS) | VT_FOLIO
             c.memcg[i] = memcg
-        self.st["table_writes"] += nr
-        self.st["vtable_writes"] += nr
-        self.st["memcg_writes"] += nr
+        self._st["table_writes"] += nr
+        self._st["vtable_writes"] += nr
+        self._st["memcg_writes"] += nr
         c.count += nr
-        self.nr_used += nr
+        self._nr_used += nr
 
     def _new_cluster(self, order):
         lo = 1 if order == SWAP_NR_ORDERS - 1 else 0
         c = _VCluster(0, order)
         try:
-            cid = self.map.alloc(c, lo, self.max_clusters - 1)
+            cid = self._map.alloc(c, lo, self._max_clusters - 1)
         except NoSpace:
             return None
         c.id = cid
@@ -347,12 +347,12 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             for i in range(1 << order):
                 c.table[i] = TB_HEADER
             c.count = 1 << order
-        self.nr_clusters += 1
-        self.st["clusters_allocated"] += 1
+        self._nr_clusters += 1
+        self._st["clusters_allocated"] += 1
         return c
 
     def _uncache(self, key):
-        c = self.vpcp.pop(key)
+        c = self._vpcp.pop(key)
         c.state = VC_FULL
         self._after_free(c) if c.count == 0 else self._nonfull_add(c)
 
@@ -360,32 +360,32 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         """Shared cache: a virtual allocation takes the CPU's slot from the physical cluster."""
         g = self._swaps.g
         if g.pcp_si[cpu][order] is not None and g.pcp_offset[cpu][order]:
-            self.st["pcp_invalidations"] += 1
+            self._st["pcp_invalidations"] += 1
         g.pcp_si[cpu][order] = None
         g.pcp_offset[cpu][order] = 0
 
     def _alloc(self, folio, order, memcg, cpu):
         nr = 1 << order
         key = (cpu, order)
-        if self.opt_shared:
+        if self._opt_shared:
             self._phys_cache_drop(cpu, order)
-        c = self.vpcp.get(key)
+        c = self._vpcp.get(key)
         if c is not None:
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             idx = self._find_run(c, nr)
             if idx < SIZE:
-                self.st["vcache_hits"] += 1
+                self._st["vcache_hits"] += 1
                 self._take(c, idx, nr, folio, order, memcg)
                 return self._entry((c.id << SHIFT) + idx)
-            del self.vpcp[key]
+            del self._vpcp[key]
             c.state = VC_FULL
-        self.st["vcache_misses"] += 1
+        self._st["vcache_misses"] += 1
         c = None
         idx = SIZE
-        while self.nonfull[order]:
-            c = self.nonfull[order].pop(0)
+        while self._nonfull[order]:
+            c = self._nonfull[order].pop(0)
             c.state = VC_FULL
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             idx = self._find_run(c, nr)
             if idx < SIZE:
                 break
@@ -393,13 +393,13 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         if c is None:
             c = self._new_cluster(order)
             if c is None:
-                self.alloc_reject += 1
+                self._alloc_reject += 1
                 return 0
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             idx = self._find_run(c, nr)
         self._take(c, idx, nr, folio, order, memcg)
         c.state = VC_CACHED
-        self.vpcp[key] = c
+        self._vpcp[key] = c
         return self._entry((c.id << SHIFT) + idx)
 
     # counts and the free paths
@@ -414,7 +414,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         while cur < end:
             ce = self._chunk_end(cur, end)
             c = self._cluster(cur >> SHIFT)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             for k in range(cur, ce):
                 i = k & (SIZE - 1)
                 cnt = self._count(c, i)
@@ -422,8 +422,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
                 if cnt == 0 and c.vtable[i] & 7 == VT_PHYS:
                     self._rmap_mark(c, i, False)
                 self._set_count(c, i, cnt + 1)
-            self.st["table_reads"] += ce - cur
-            self.st["table_writes"] += ce - cur
+            self._st["table_reads"] += ce - cur
+            self._st["table_writes"] += ce - cur
             cur = ce
 
     def _put_pass(self, v, n):
@@ -433,7 +433,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         while cur < end:
             ce = self._chunk_end(cur, end)
             c = self._cluster(cur >> SHIFT)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             run = nrun = 0
             for k in range(cur, ce):
                 i = k & (SIZE - 1)
@@ -445,15 +445,15 @@ class SwapTableEdition(SwapDesign, SwapSpace):
                     nrun += 1
                     continue
                 if cnt == 0:
-                    self.st["vtable_reads"] += 1
+                    self._st["vtable_reads"] += 1
                     if c.vtable[i] & 7 == VT_PHYS:
                         self._rmap_mark(c, i, True)
                     only = True
                 if nrun:
                     self._free_run(c, run, nrun)
                     nrun = 0
-            self.st["table_reads"] += ce - cur
-            self.st["table_writes"] += ce - cur
+            self._st["table_reads"] += ce - cur
+            self._st["table_writes"] += ce - cur
             if nrun:
                 self._free_run(c, run, nrun)
             self._after_free(c)
@@ -463,27 +463,27 @@ class SwapTableEdition(SwapDesign, SwapSpace):
     def _reclaim_folio(self, c, idx, phys_at=0):
         """(pages freed / minus kept / 0, physical run from phys_at)."""
         w = c.table[idx]
-        self.st["cluster_locks"] += 1
-        self.st["table_reads"] += 1
+        self._st["cluster_locks"] += 1
+        self._st["table_reads"] += 1
         if not self._live_word(w) or not swap_cache_is_folio(w & SWP_TB_PAYLOAD):
             return 0, 0
         n = 1 << swap_cache_order(w & SWP_TB_PAYLOAD)
         base = idx & ~(n - 1)
         ve = (c.id << SHIFT) + base
-        lo, hi = self.locked
+        lo, hi = self._locked
         if ve < hi and ve + n > lo:
             return -n, 0
-        self.st["table_reads"] += n
+        self._st["table_reads"] += n
         if any(self._count(c, i) for i in range(base, base + n)):
             return -n, 0
         run = 0
-        self.st["vtable_reads"] += n
+        self._st["vtable_reads"] += n
         for i in range(base, base + n):
             x = c.vtable[i]
             if phys_at and x & 7 == VT_PHYS and _vt_phys_slot(x) == phys_at + run:
                 run += 1
         self._free_run(c, base, n)
-        self.st["folios_reclaimed"] += 1
+        self._st["folios_reclaimed"] += 1
         self._after_free(c)
         return n, run
 
@@ -496,7 +496,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             c = self._cluster(cur >> SHIFT)
             if c is not None:
                 i = cur & (SIZE - 1)
-                self.st["table_reads"] += 1
+                self._st["table_reads"] += 1
                 if self._live_word(c.table[i]) and self._cache_only(c, i):
                     r = abs(self._reclaim_folio(c, i)[0])
                     if r > 0:
@@ -507,7 +507,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def _rmap_target(self, si, offset):
         """(cluster, index) of the ghost slot a physical slot's rmap word names, or None."""
-        self.st["rmap_reads"] += 1
+        self._st["rmap_reads"] += 1
         w = si._table_get(offset) & RMAP_MASK
         if w & 7 != RMAP_TAG:
             return None
@@ -516,7 +516,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         if c is None:
             return None
         i = voff & (SIZE - 1)
-        self.st["vtable_reads"] += 1
+        self._st["vtable_reads"] += 1
         if (not self._live_word(c.table[i])
                 or c.vtable[i] != _vt_phys((si._type << SWP_TYPE_SHIFT) | offset)):
             return None
@@ -524,7 +524,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def _reclaim_hook(self, si, offset):
         t = si._type
-        if t < 0 or t >= VSWAP_TYPE or self.devs[t] is not si:
+        if t < 0 or t >= VSWAP_TYPE or self._devs[t] is not si:
             return 0
         hit = self._rmap_target(si, offset)
         if hit is None:
@@ -553,16 +553,16 @@ class SwapTableEdition(SwapDesign, SwapSpace):
     @property
     def switches(self):
         """See :attr:`vswap.SwapTableEdition.switches`."""
-        return {"shared_cluster_cache": self.opt_shared, "lookup_cache": self.opt_lookup_cache}
+        return {"shared_cluster_cache": self._opt_shared, "lookup_cache": self._opt_lookup_cache}
 
     @property
     def cpu(self):
         """See :attr:`vswap.SwapTableEdition.cpu`."""
-        return self.cpu_
+        return self._cpu
 
     @cpu.setter
     def cpu(self, value):
-        self.cpu_ = _u64(value, NR_CPUS, "cpu")
+        self._cpu = _u64(value, NR_CPUS, "cpu")
 
     # -- allocation and counts ----------------------------------------------------------------
 
@@ -660,7 +660,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         v = self._range(entry, 1, False)
         self._live(v)
         c = self._cluster(v >> SHIFT)
-        self.st["table_reads"] += 1
+        self._st["table_reads"] += 1
         return c, v & (SIZE - 1)
 
     def swap_count(self, entry):
@@ -688,10 +688,10 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         while cur < end:
             ce = self._chunk_end(cur, end)
             c = self._cluster(cur >> SHIFT)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             for k in range(cur, ce):
                 c.table[k & (SIZE - 1)] |= SWP_TB_PIN
-            self.st["table_writes"] += ce - cur
+            self._st["table_writes"] += ce - cur
             cur = ce
 
     def swap_cache_add_folio(self, entry, folio, order=0):
@@ -708,14 +708,14 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
                 raise EntryExists(f"swap entry {self._entry(k):#x} already holds a folio")
         c = self._cluster(v >> SHIFT)
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         base = v & (SIZE - 1)
         first = c.table[base] & SWP_TB_PAYLOAD
         fw = swap_cache_folio(f, o)
         for i in range(base, base + nr):
             c.table[i] = (c.table[i] & ~SWP_TB_PAYLOAD) | fw
-        self.st["table_reads"] += nr
-        self.st["table_writes"] += nr
+        self._st["table_reads"] += nr
+        self._st["table_writes"] += nr
         return (first >> 1) if first & 1 else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
@@ -734,11 +734,11 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             if c is None or c.table[k & (SIZE - 1)] & SWP_TB_PAYLOAD != w0:
                 raise NoEntry(f"swap entry {self._entry(v):#x} holds no folio of {nr} pages")
         c = self._cluster(v >> SHIFT)
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         base = v & (SIZE - 1)
         for i in range(base, base + nr):
             c.table[i] = (c.table[i] & ~SWP_TB_PAYLOAD) | sw
-        self.st["table_writes"] += nr
+        self._st["table_writes"] += nr
 
     def swap_cache_get_folio(self, entry):
         """See :meth:`vswap.SwapTableEdition.swap_cache_get_folio`."""
@@ -768,9 +768,9 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             if self._count(c, k & (SIZE - 1)):
                 all_only = False
         c = self._cluster(v >> SHIFT)
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         base = v & (SIZE - 1)
-        self.st["table_writes"] += nr
+        self._st["table_writes"] += nr
         for i in range(base, base + nr):
             c.table[i] &= ~SWP_TB_PIN
         if all_only:
@@ -786,7 +786,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
     def lookup(self, entry):
         """See :meth:`vswap.SwapTableEdition.lookup`."""
         c, i = self._read(entry)
-        self.st["vtable_reads"] += 1
+        self._st["vtable_reads"] += 1
         k, h = self._kind(c, i)
         return Lookup(LOOKUP_KINDS[k], h)
 
@@ -799,8 +799,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             k, h = self._kind(self._cluster(v >> SHIFT), v & (SIZE - 1))
             kinds.append(k)
             handles.append(h)
-        self.st["table_reads"] += len(es)
-        self.st["vtable_reads"] += len(es)
+        self._st["table_reads"] += len(es)
+        self._st["vtable_reads"] += len(es)
         return np.array(kinds, dtype=np.uint8), np.array(handles, dtype=np.uint64)
 
     def _zero_pass(self, v, n):
@@ -810,12 +810,12 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         while cur < end:
             ce = self._chunk_end(cur, end)
             c = self._cluster(cur >> SHIFT)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             for k in range(cur, ce):
                 i = k & (SIZE - 1)
                 self._release(c, i, b)
                 c.vtable[i] = VT_ZERO
-            self.st["vtable_writes"] += ce - cur
+            self._st["vtable_writes"] += ce - cur
             cur = ce
         self._pb_flush(b)
 
@@ -831,12 +831,12 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         c = self._cluster(v >> SHIFT)
         i = v & (SIZE - 1)
         b = _PBatch()
-        self.st["cluster_locks"] += 1
-        self.st["vtable_writes"] += 1
+        self._st["cluster_locks"] += 1
+        self._st["vtable_writes"] += 1
         self._release(c, i, b)
         self._pb_flush(b)
         c.vtable[i] = (h << VT_TAG_BITS) | VT_ZSWAP
-        self.nr_zswap += 1
+        self._nr_zswap += 1
 
     def zswap_store(self, entry, handle):
         """See :meth:`vswap.SwapTableEdition.zswap_store`."""
@@ -856,20 +856,20 @@ class SwapTableEdition(SwapDesign, SwapSpace):
     def zswap_load(self, entry):
         """See :meth:`vswap.SwapTableEdition.zswap_load`."""
         c, i = self._read(entry)
-        self.st["vtable_reads"] += 1
+        self._st["vtable_reads"] += 1
         x = c.vtable[i]
         return x >> VT_TAG_BITS if x & 7 == VT_ZSWAP else None
 
     def zswap_invalidate(self, entry):
         """See :meth:`vswap.SwapTableEdition.zswap_invalidate`."""
         c, i = self._read(entry)
-        self.st["vtable_reads"] += 1
+        self._st["vtable_reads"] += 1
         x = c.vtable[i]
         if x & 7 != VT_ZSWAP:
             return None
-        self.st["cluster_locks"] += 1
-        self.st["vtable_writes"] += 1
-        self.nr_zswap -= 1
+        self._st["cluster_locks"] += 1
+        self._st["vtable_writes"] += 1
+        self._nr_zswap -= 1
         w = c.table[i] & SWP_TB_PAYLOAD
         c.vtable[i] = ((swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
                        if swap_cache_is_folio(w) else VT_NONE)
@@ -899,25 +899,25 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         slot0 = self._phys_run_of(c0, base, nr)
         if slot0 is not None:
             self._cluster(v >> SHIFT)
-            self.st["vtable_reads"] += nr
+            self._st["vtable_reads"] += nr
             return slot0
         if not self._swaps._devices or nr > next(iter(self._swaps)).cs:
             raise NoSpace(f"no physical device takes an order-{o} run")
-        cpu = self.cpu_
-        if self.opt_shared and (cpu, o) in self.vpcp:
-            self.st["pcp_invalidations"] += 1
+        cpu = self._cpu
+        if self._opt_shared and (cpu, o) in self._vpcp:
+            self._st["pcp_invalidations"] += 1
             self._uncache((cpu, o))
-        self.locked = (v, v + nr)
+        self._locked = (v, v + nr)
         try:
             t, off = self._swaps.alloc(o, cpu)
         except NoSpace:
             raise NoSpace(f"no free order-{o} physical run on any device") from None
         finally:
-            self.locked = (0, 0)
-        si = self.devs[t]
-        self.st["phys_allocs"] += 1
+            self._locked = (0, 0)
+        si = self._devs[t]
+        self._st["phys_allocs"] += 1
         c = self._cluster(v >> SHIFT)
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         b = _PBatch()
         tb = si.ci[off >> si.shift].table
         for k in range(nr):
@@ -926,16 +926,16 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             slot = (t << SWP_TYPE_SHIFT) | (off + k)
             c.vtable[i] = _vt_phys(slot)
             m = c.memcg[i]
-            self.charge[m] = self.charge.get(m, 0) + 1
+            self._charge[m] = self._charge.get(m, 0) + 1
             w = ((v + k) << VT_TAG_BITS) | RMAP_TAG
             if self._cache_only(c, i):
                 w |= SWAP_TABLE_CACHE_ONLY
             tb[(off + k) & (si.cs - 1)] = w
         self._pb_flush(b)
-        self.nr_phys += nr
-        self.st["rmap_writes"] += nr
-        self.st["vtable_writes"] += nr
-        self.st["table_reads"] += nr
+        self._nr_phys += nr
+        self._st["rmap_writes"] += nr
+        self._st["vtable_writes"] += nr
+        self._st["table_reads"] += nr
         return (t << SWP_TYPE_SHIFT) | off
 
     # -- device-level verbs ----------------------------------------------------------------------
@@ -945,9 +945,9 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         self._sync_devices()
         if t == VSWAP_TYPE:
             raise ValueError("vswap's ghost device is not swapped off (CONFIG_VSWAP only)")
-        if self.devs[t] is None:
+        if self._devs[t] is None:
             raise ValueError(f"device type {t} is not attached to this design")
-        return self.devs[t]
+        return self._devs[t]
 
     def reclaim_cache_only(self, device):
         """See :meth:`vswap.SwapTableEdition.reclaim_cache_only`."""
@@ -961,16 +961,16 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             self._swaps.swapoff(self._swaps[t])
         b = _PBatch()
         for off in range(si.max):
-            self.st["scans"] += 1
+            self._st["scans"] += 1
             if si.map[off] != SLOT_USED:
                 continue
             hit = self._rmap_target(si, off)
             if hit is None:
                 continue
             c, i = hit
-            self.st["cluster_locks"] += 1
-            self.st["vtable_writes"] += 1
-            self.st["table_reads"] += 1
+            self._st["cluster_locks"] += 1
+            self._st["vtable_writes"] += 1
+            self._st["table_reads"] += 1
             self._release(c, i, b)
             w = c.table[i] & SWP_TB_PAYLOAD
             if swap_cache_is_folio(w):
@@ -982,7 +982,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
                 if not c.table[i] & SWP_TB_PIN:
                     c.table[i] = ((c.table[i] & ~SWP_TB_PAYLOAD) | SWP_TB_PIN
                                   | swap_cache_folio(voff, 0))
-                    self.st["table_writes"] += 1
+                    self._st["table_writes"] += 1
         self._pb_flush(b)
         return 0
 
@@ -990,13 +990,13 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def memory_footprint(self):
         """See :meth:`vswap.SwapTableEdition.memory_footprint`."""
-        vcl = self.nr_clusters
+        vcl = self._nr_clusters
         out = {"vcluster_info": STE_CLUSTER_BYTES * vcl,
-               "cluster_map": self.map.nr_nodes * XA_NODE_KERNEL_BYTES,
+               "cluster_map": self._map.nr_nodes * XA_NODE_KERNEL_BYTES,
                "swap_table": 8 * SIZE * vcl, "virtual_table": 8 * SIZE * vcl,
-               "memcg_table": 2 * SIZE * vcl, "extend_table": 4 * SIZE * self.nr_ext,
+               "memcg_table": 2 * SIZE * vcl, "extend_table": 4 * SIZE * self._nr_ext,
                "cluster_info": 0, "rmap": 0}
-        for si in self.devs:
+        for si in self._devs:
             if si is None:
                 continue
             out["cluster_info"] += P4_CLUSTER_INFO_BYTES * len(si.ci)
@@ -1008,12 +1008,12 @@ class SwapTableEdition(SwapDesign, SwapSpace):
     @property
     def stats(self):
         """See :attr:`vswap.SwapTableEdition.stats`."""
-        return dict(self.st)
+        return dict(self._st)
 
     def reset_stats(self):
         """See :meth:`vswap.SwapTableEdition.reset_stats`."""
-        for k in self.st:
-            self.st[k] = 0
+        for k in self._st:
+            self._st[k] = 0
 
     def check(self):
         """See :meth:`vswap.SwapTableEdition.check`."""
@@ -1022,7 +1022,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         used = nz = nphys = next_ = 0
         charges = {}
         seen = {}
-        for cid, c in sorted(self.map.items()):
+        for cid, c in sorted(self._map.items()):
             seen[cid] = c
             if c.id != cid:
                 errors.append(f"cluster {cid}: id {c.id}")
@@ -1067,7 +1067,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
                     charges[c.memcg[i]] = charges.get(c.memcg[i], 0) + 1
                     slot = _vt_phys_slot(x)
                     t, off = slot >> SWP_TYPE_SHIFT, slot & SWP_OFFSET_MASK
-                    si = self.devs[t]
+                    si = self._devs[t]
                     if si is None or off >= si.max or si.map[off] != SLOT_USED:
                         errors.append(f"{ve:#x}: physical slot {slot:#x} not allocated")
                         continue
@@ -1078,28 +1078,28 @@ class SwapTableEdition(SwapDesign, SwapSpace):
                     if bool(r & SWAP_TABLE_CACHE_ONLY) != want:
                         errors.append(f"{ve:#x}: cache-only bit, expected {want}")
         for k in range(SWAP_NR_ORDERS):
-            for c in self.nonfull[k]:
+            for c in self._nonfull[k]:
                 if c.state != VC_NONFULL or c.order != k or seen.get(c.id) is not c:
                     errors.append(f"nonfull[{k}]: cluster {c.id} misfiled")
-        for (cpu, o), c in self.vpcp.items():
+        for (cpu, o), c in self._vpcp.items():
             if c.state != VC_CACHED or c.order != o or seen.get(c.id) is not c:
                 errors.append(f"vpcp[{cpu},{o}]: cluster {c.id} misfiled")
-        if len(self.vpcp) != sum(1 for c in seen.values() if c.state == VC_CACHED):
+        if len(self._vpcp) != sum(1 for c in seen.values() if c.state == VC_CACHED):
             errors.append("a cached cluster is not in any per-CPU cache")
-        if sum(map(len, self.nonfull)) != sum(1 for c in seen.values() if c.state == VC_NONFULL):
+        if sum(map(len, self._nonfull)) != sum(1 for c in seen.values() if c.state == VC_NONFULL):
             errors.append("a nonfull cluster is not on its list")
-        for k, c in enumerate(self.mru):
+        for k, c in enumerate(self._mru):
             if c is not None and seen.get(c.id) is not c:
                 errors.append(f"lookup cache [{k}] names a freed cluster")
-        if len(seen) != self.nr_clusters or next_ != self.nr_ext:
-            errors.append(f"{len(seen)} clusters, nr_clusters {self.nr_clusters}; "
-                          f"{next_} extend tables, nr {self.nr_ext}")
-        if used != self.nr_used or nz != self.nr_zswap or nphys != self.nr_phys:
-            errors.append(f"totals: used {used}/{self.nr_used} zswap {nz}/{self.nr_zswap} "
-                          f"phys {nphys}/{self.nr_phys}")
-        if charges != self.charge:
-            errors.append(f"memcg charges {self.charge} but slots {charges}")
-        for t, si in enumerate(self.devs):
+        if len(seen) != self._nr_clusters or next_ != self._nr_ext:
+            errors.append(f"{len(seen)} clusters, nr_clusters {self._nr_clusters}; "
+                          f"{next_} extend tables, nr {self._nr_ext}")
+        if used != self._nr_used or nz != self._nr_zswap or nphys != self._nr_phys:
+            errors.append(f"totals: used {used}/{self._nr_used} zswap {nz}/{self._nr_zswap} "
+                          f"phys {nphys}/{self._nr_phys}")
+        if charges != self._charge:
+            errors.append(f"memcg charges {self._charge} but slots {charges}")
+        for t, si in enumerate(self._devs):
             if si is None:
                 continue
             if si._owner is None or si._owner() is not self:
@@ -1116,22 +1116,22 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.snapshot`."""
         self._check_open()
         clusters, entries = {}, {}
-        for cid, c in sorted(self.map.items()):
+        for cid, c in sorted(self._map.items()):
             clusters[cid] = (c.order, c.count, c.state, int(c.ext is not None))
             for i in range(SIZE):
                 w = c.table[i]
                 if self._live_word(w):
                     entries[self._entry((cid << SHIFT) + i)] = (w, c.vtable[i], c.memcg[i],
                                                                 self._count(c, i))
-        nonfull = {k: [c.id for c in lst] for k, lst in enumerate(self.nonfull) if lst}
-        vpcp = {k: c.id for k, c in sorted(self.vpcp.items())}
-        mru = {k: c.id for k, c in enumerate(self.mru) if c is not None}
+        nonfull = {k: [c.id for c in lst] for k, lst in enumerate(self._nonfull) if lst}
+        vpcp = {k: c.id for k, c in sorted(self._vpcp.items())}
+        mru = {k: c.id for k, c in enumerate(self._mru) if c is not None}
         return {"clusters": clusters, "entries": entries, "nonfull": nonfull, "vpcp": vpcp,
-                "lookup_cache": mru, "charge": dict(self.charge), "nr_used": self.nr_used,
-                "nr_zswap": self.nr_zswap, "nr_phys": self.nr_phys,
-                "alloc_reject": self.alloc_reject, "cpu": self.cpu_,
+                "lookup_cache": mru, "charge": dict(self._charge), "nr_used": self._nr_used,
+                "nr_zswap": self._nr_zswap, "nr_phys": self._nr_phys,
+                "alloc_reject": self._alloc_reject, "cpu": self._cpu,
                 "stats": self.stats, "swaps": self._swaps._state()}
 
     def __repr__(self):
-        return (f"SwapTableEdition(clusters={self.nr_clusters}, used={self.nr_used}, "
+        return (f"SwapTableEdition(clusters={self._nr_clusters}, used={self._nr_used}, "
                 f"switches={self.switches})")

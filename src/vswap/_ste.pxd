@@ -1,0 +1,130 @@
+# C interface of Virtual Swap Space, Swap Table Edition (Nhat Pham's RFC of
+# 2026-05-28 on swap table phase IV): the virtual layer is one ghost swap
+# device, type VSWAP_TYPE, whose clusters (swap_cluster_info_dynamic) are
+# allocated on demand in an allocating xarray keyed by cluster id. Per slot
+# of a ghost cluster:
+#   table[i]    the phase IV swap table word (_swaptable.pxd's layout: count
+#               in bits 59..62 with the extend table above 14, SWP_TB_PIN
+#               for the swap cache, the cache word in bits 0..56)
+#   vtable[i]   the virtual_table word: low 3 bits a tag, NONE / PHYS (type
+#               in bits 3..7, offset from bit 8) / ZERO / ZSWAP (handle << 3)
+#               / FOLIO (folio id << 3)
+#   memcg[i]    the memcg_table id
+# A physical slot backing a ghost slot holds a reverse-map word in its
+# device's swap table: virtual offset << 3 | 0b100, bit 63 the cache-only bit.
+
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+
+from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice, SwapDesign
+from vswap._xarray cimport xarray_t
+from vswap._swapentry cimport MAX_SWAPFILES, NR_CPUS, SWAP_NR_ORDERS, SWAPFILE_CLUSTER
+
+
+cdef enum:
+    STE_VCLUSTER_SHIFT = 9
+    STE_VCLUSTER_SIZE = SWAPFILE_CLUSTER
+    VSWAP_TYPE = MAX_SWAPFILES - 1        # the ghost device's type; physical devices 0 .. 30
+    VT_NONE = 0
+    VT_PHYS = 1
+    VT_ZERO = 2
+    VT_ZSWAP = 3
+    VT_FOLIO = 4
+    VT_TAG_BITS = 3
+    RMAP_TAG = 4                          # low bits of a physical slot's reverse-map word
+    # where a ghost cluster is: a CPU's virtual cluster cache, nonfull[order], or neither
+    VC_CACHED = 1
+    VC_NONFULL = 2
+    VC_FULL = 3
+
+
+cdef struct ste_vcluster:
+    uint64_t id
+    uint32_t count                 # slots in use (cluster 0's header run included)
+    uint8_t order                  # fixed for the cluster's life
+    uint8_t state                  # VC_*
+    ste_vcluster* prev             # nonfull[order] links
+    ste_vcluster* next
+    uint32_t* ext                  # extend table (counts >= 15), or NULL
+    uint64_t table[512]            # swap_table
+    uint64_t vtable[512]           # virtual_table
+    uint16_t memcg[512]            # memcg_table
+
+
+cdef struct ste_list:
+    ste_vcluster* head
+    ste_vcluster* tail
+
+
+cdef struct ste_stats:
+    uint64_t lookups               # xarray walks of the ghost cluster map
+    uint64_t node_visits           # xarray nodes entered by those walks
+    uint64_t lookup_hits           # walks saved by the per-CPU lookup cache (v6's MRU)
+    uint64_t lookup_misses
+    uint64_t table_reads           # swap table words read
+    uint64_t table_writes
+    uint64_t vtable_reads          # virtual_table words read
+    uint64_t vtable_writes
+    uint64_t memcg_writes          # memcg_table ids written
+    uint64_t cluster_locks         # ghost cluster locked sections
+    uint64_t rmap_reads            # reverse-map words read (physical side)
+    uint64_t rmap_writes
+    uint64_t alloc_scans           # ghost clusters searched for a free run
+    uint64_t vcache_hits           # allocations served by the CPU's cached ghost cluster
+    uint64_t vcache_misses         # allocations taking the slow path
+    uint64_t pcp_invalidations     # shared cache: a virtual or physical cluster evicted by the other
+    uint64_t slots_freed
+    uint64_t folios_reclaimed
+    uint64_t phys_allocs           # physical runs allocated (writeback)
+    uint64_t phys_frees            # physical free batches
+    uint64_t scans                 # physical slots examined by swapoff
+    uint64_t clusters_allocated
+    uint64_t clusters_freed
+    uint64_t extend_tables_allocated
+
+
+cdef struct ste_t:
+    xarray_t map                                   # the ghost device's clusters (XA_FLAGS_ALLOC)
+    ste_list nonfull[SWAP_NR_ORDERS]
+    ste_vcluster* vpcp[NR_CPUS * SWAP_NR_ORDERS]   # per-CPU virtual cluster cache [cpu * orders + order]
+    ste_vcluster* mru[NR_CPUS]                     # per-CPU lookup cache (the v6 MRU, a switch)
+    swap_device_t* devs[MAX_SWAPFILES]
+    swap_globals_t* g                              # the set's globals: the physical per-CPU cache
+    uint64_t* charge                               # swap.current per memcg (physical backing), 65536
+    uint64_t max_clusters
+    uint64_t nr_clusters
+    uint64_t nr_used
+    uint64_t nr_ext
+    uint64_t alloc_reject
+    uint64_t nr_zswap
+    uint64_t nr_phys
+    uint64_t locked_lo                             # the run under writeout: reclaim skips it
+    uint64_t locked_hi
+    int cpu
+    bint opt_shared
+    bint opt_lookup_cache
+    ste_stats st
+
+
+cdef int ste_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
+
+
+cdef class SwapTableEdition(SwapDesign):
+    cdef ste_t v
+    cdef void _drop_devices(self) noexcept
+    cdef int _attach(self, int t, SwapDevice dev) except -1
+    cdef uint64_t _range(self, object entry, uint64_t nr, bint aligned) except? 0xFFFFFFFFFFFFFFFF
+    cdef ste_vcluster* _live(self, uint64_t v) except NULL
+    cdef int _check_counted(self, uint64_t v, uint64_t n) except -1
+    cdef ste_vcluster* _read(self, object entry, uint64_t* idx) except NULL
+    cdef swap_device_t* _device(self, object device) except NULL
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* o, uint64_t* m, uint64_t* c) except -1
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t o, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _dup_entry(self, uint64_t e) except -1
+    cdef int _free_entry(self, uint64_t e) except -1
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1
+    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1

@@ -1,0 +1,1756 @@
+"""Virtual Swap Space, Swap Table Edition (STE, RFC of 2026-05-28): :class:`SwapTableEdition`.
+
+Nhat Pham's rebuild of virtual swap on swap table phase IV. The virtual
+layer is one *ghost* swap device (type :data:`VSWAP_TYPE`): a swap entry
+is ``VSWAP_TYPE << 58 | offset``, and the ghost device's clusters
+(``swap_cluster_info_dynamic``) are allocated on demand in an allocating
+xarray keyed by cluster id. Each ghost cluster has phase IV's swap table
+(count, swap-cache pin, folio or shadow), a memcg_table and a
+virtual_table of 8-byte words tagged NONE, PHYS, ZERO, ZSWAP or FOLIO.
+Physical slots of the shared cluster allocator are allocated lazily at
+writeback; each holds a reverse-map word back to its ghost slot, bit 63
+the cache-only bit, so the allocator's reclaim scan and swapoff need no
+page-table walk.
+
+Switches (every setting gives the same results, only the counted work
+differs): ``shared_cluster_cache`` makes virtual and physical allocations
+share one per-CPU cluster cache, so each evicts the other's cluster
+(``pcp_invalidations`` counts the RFC's ping-pong); ``lookup_cache`` is
+vswap v6's per-CPU MRU cluster cache, not yet ported in the RFC (off by
+default). The pure-Python twin is :mod:`vswap.reference.ste`.
+"""
+
+cimport cython
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport free
+from libc.string cimport memset
+
+from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
+from vswap._mem cimport checked_calloc
+from vswap._common cimport to_u64
+from vswap._swapfile cimport (
+    SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set, swap_table_get,
+    swap_table_set, swap_entries_free, swap_reclaim_full_clusters, SWAP_TABLE_CACHE_ONLY,
+    SLOT_USED, SWP_WRITEOK,
+)
+from vswap._swaptable cimport (
+    SWP_TB_COUNT_SHIFT, SWP_TB_COUNT_MAX, SWP_TB_PIN, SWP_TB_PAYLOAD, SWP_TB_COUNT_MASK,
+    P4_FOLIO_MAX, P4_SHADOW_MAX, P4_CLUSTER_INFO_BYTES,
+)
+from vswap._swapentry cimport (
+    SWP_TYPE_SHIFT, SWP_OFFSET_MASK, VSWAP_ZERO, VSWAP_ZSWAP, VSWAP_SWAPFILE, VSWAP_FOLIO,
+    swap_cache_folio, swap_cache_is_folio, swap_cache_folio_id, swap_cache_order,
+)
+from vswap._xarray cimport (
+    xa_entry, xa_node, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc, xa_find,
+    XA_FLAGS_ALLOC,
+)
+
+import numpy as np
+
+from vswap.errors import EntryExists, NoEntry, NoSpace
+from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
+from vswap.protocol import check_uint64_array as as_entries
+
+__all__ = ["SwapTableEdition", "STE_SWITCHES", "VSWAP_TYPE", "STE_HANDLE_MAX",
+           "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES", "VTABLE_TAGS"]
+
+cdef uint64_t RMAP_MASK = ~SWAP_TABLE_CACHE_ONLY
+cdef uint64_t COUNT_LIMIT = 0xFFFFFFFF
+# A ghost slot never handed out: offset 0, the device's header slot.
+cdef uint64_t TB_HEADER = SWAP_TABLE_CACHE_ONLY
+cdef uint64_t XA_NODE_KERNEL_BYTES = 576
+cdef uint64_t MAX_CLUSTERS = 0xFFFFFFFF // STE_VCLUSTER_SIZE
+cdef uint64_t HANDLE_LIMIT = <uint64_t>1 << (64 - VT_TAG_BITS)
+
+# VSWAP_TYPE: the ghost device's swap type (the last; the physical devices take 0 .. 30).
+globals().update(VSWAP_TYPE=<int>VSWAP_TYPE)
+#: Largest zswap handle + 1: the handle shares the virtual_table word with its tag.
+STE_HANDLE_MAX = HANDLE_LIMIT
+#: The ghost si->max cap, ALIGN_DOWN(UINT_MAX, 512) slots, in clusters [STE].
+STE_MAX_CLUSTERS = MAX_CLUSTERS
+#: ``swap_cluster_info_dynamic``: phase IV's 48 B cluster, the xarray index, an
+#: rcu_head and the virtual_table pointer [derived from the STE cover's field list].
+STE_CLUSTER_BYTES = P4_CLUSTER_INFO_BYTES + 8 + 16 + 8
+#: The switches, in constructor order.
+STE_SWITCHES = ("shared_cluster_cache", "lookup_cache")
+#: The virtual_table word's tags (its low 3 bits) [STE].
+VTABLE_TAGS = {"NONE": VT_NONE, "PHYS": VT_PHYS, "ZERO": VT_ZERO, "ZSWAP": VT_ZSWAP,
+               "FOLIO": VT_FOLIO}
+
+_STAT_NAMES = ("lookups", "node_visits", "lookup_hits", "lookup_misses", "table_reads",
+               "table_writes", "vtable_reads", "vtable_writes", "memcg_writes", "cluster_locks",
+               "rmap_reads", "rmap_writes", "alloc_scans", "vcache_hits", "vcache_misses",
+               "pcp_invalidations", "slots_freed", "folios_reclaimed", "phys_allocs",
+               "phys_frees", "scans", "clusters_allocated", "clusters_freed",
+               "extend_tables_allocated")
+
+
+# --- words ------------------------------------------------------------------------------
+
+cdef inline uint64_t vt_phys(uint64_t slot) noexcept nogil:
+    return ((slot & SWP_OFFSET_MASK) << 8) | ((slot >> SWP_TYPE_SHIFT) << VT_TAG_BITS) | VT_PHYS
+
+
+cdef inline uint64_t vt_phys_slot(uint64_t w) noexcept nogil:
+    return (((w >> VT_TAG_BITS) & 31) << SWP_TYPE_SHIFT) | (w >> 8)
+
+
+cdef inline uint64_t tb_field(uint64_t w) noexcept nogil:
+    return (w >> SWP_TB_COUNT_SHIFT) & SWP_TB_COUNT_MAX
+
+
+cdef inline bint live_word(uint64_t w) noexcept nogil:
+    return w != 0 and w != TB_HEADER
+
+
+cdef inline uint64_t ste_entry(uint64_t voff) noexcept nogil:
+    return (<uint64_t>VSWAP_TYPE << SWP_TYPE_SHIFT) | voff
+
+
+cdef inline uint64_t count_of(const ste_vcluster* c, uint64_t i) noexcept nogil:
+    cdef uint64_t n = tb_field(c.table[i])
+    return c.ext[i] if n == SWP_TB_COUNT_MAX else n
+
+
+cdef inline void set_count(ste_vcluster* c, uint64_t i, uint64_t n) noexcept nogil:
+    """The slot's count becomes ``n`` (its cluster has an extend table if n >= 15)."""
+    cdef uint64_t w = c.table[i] & ~SWP_TB_COUNT_MASK
+    if n >= SWP_TB_COUNT_MAX:
+        c.ext[i] = <uint32_t>n
+        n = SWP_TB_COUNT_MAX
+    elif c.ext != NULL:
+        c.ext[i] = 0
+    c.table[i] = w | (n << SWP_TB_COUNT_SHIFT)
+
+
+cdef inline bint cache_only(const ste_vcluster* c, uint64_t i) noexcept nogil:
+    return (c.table[i] & SWP_TB_PIN) != 0 and tb_field(c.table[i]) == 0
+
+
+cdef inline uint64_t chunk_end(uint64_t cur, uint64_t end) noexcept nogil:
+    cdef uint64_t e = (cur | (STE_VCLUSTER_SIZE - 1)) + 1
+    return e if e < end else end
+
+
+# --- the cluster map and the lookup path ---------------------------------------------------
+
+cdef inline ste_vcluster* ste_walk(ste_t* v, uint64_t cid) noexcept nogil:
+    """xa_load on the ghost cluster map: one counted walk."""
+    cdef uint64_t before = v.map.stats.node_visits
+    cdef ste_vcluster* c
+    v.st.lookups += 1
+    c = <ste_vcluster*>xa_load(&v.map, cid)
+    v.st.node_visits += v.map.stats.node_visits - before
+    return c
+
+
+cdef inline ste_vcluster* ste_cluster(ste_t* v, uint64_t cid) noexcept nogil:
+    """The ghost cluster ``cid`` (or NULL): the CPU's lookup cache first when enabled."""
+    cdef ste_vcluster* c
+    if v.opt_lookup_cache:
+        c = v.mru[v.cpu]
+        if c != NULL and c.id == cid:
+            v.st.lookup_hits += 1
+            return c
+        v.st.lookup_misses += 1
+        c = ste_walk(v, cid)
+        v.mru[v.cpu] = c
+        return c
+    return ste_walk(v, cid)
+
+
+cdef inline ste_vcluster* ste_peek(ste_t* v, uint64_t voff) noexcept nogil:
+    """The cluster of a live slot, or NULL; not counted (the validation pass)."""
+    cdef ste_vcluster* c
+    if voff >= (v.max_clusters << STE_VCLUSTER_SHIFT):
+        return NULL
+    c = <ste_vcluster*>xa_load(&v.map, voff >> STE_VCLUSTER_SHIFT)
+    if c == NULL or not live_word(c.table[voff & (STE_VCLUSTER_SIZE - 1)]):
+        return NULL
+    return c
+
+
+# --- nonfull lists and cluster lifetime ------------------------------------------------------
+
+cdef inline void nonfull_add(ste_t* v, ste_vcluster* c) noexcept nogil:
+    cdef ste_list* l = &v.nonfull[c.order]
+    c.next = NULL
+    c.prev = l.tail
+    if l.tail != NULL:
+        l.tail.next = c
+    else:
+        l.head = c
+    l.tail = c
+    c.state = VC_NONFULL
+
+
+cdef inline void nonfull_del(ste_t* v, ste_vcluster* c) noexcept nogil:
+    cdef ste_list* l = &v.nonfull[c.order]
+    if c.prev != NULL:
+        c.prev.next = c.next
+    else:
+        l.head = c.next
+    if c.next != NULL:
+        c.next.prev = c.prev
+    else:
+        l.tail = c.prev
+    c.prev = c.next = NULL
+    c.state = VC_FULL
+
+
+cdef void cluster_destroy(ste_t* v, ste_vcluster* c) noexcept nogil:
+    cdef int i
+    if c.state == VC_NONFULL:
+        nonfull_del(v, c)
+    xa_erase(&v.map, c.id)
+    for i in range(NR_CPUS):
+        if v.mru[i] == c:
+            v.mru[i] = NULL
+    if c.ext != NULL:
+        v.nr_ext -= 1
+        free(c.ext)
+    free(c)
+    v.nr_clusters -= 1
+    v.st.clusters_freed += 1
+
+
+cdef inline void after_free(ste_t* v, ste_vcluster* c) noexcept nogil:
+    if c.count == 0 and c.state != VC_CACHED:
+        cluster_destroy(v, c)
+    elif c.state == VC_FULL:
+        nonfull_add(v, c)
+
+
+# --- backing release -------------------------------------------------------------------------
+
+cdef struct pbatch:
+    swap_device_t* si
+    uint64_t off
+    uint64_t n
+
+
+cdef inline void pb_flush(ste_t* v, pbatch* b) noexcept nogil:
+    if b.n:
+        swap_entries_free(b.si, b.off, b.n)
+        v.st.phys_frees += 1
+        v.st.rmap_writes += b.n
+        v.nr_phys -= b.n
+        b.n = 0
+
+
+cdef inline void pb_add(ste_t* v, pbatch* b, uint64_t slot) noexcept nogil:
+    cdef swap_device_t* si = v.devs[slot >> SWP_TYPE_SHIFT]
+    cdef uint64_t off = slot & SWP_OFFSET_MASK
+    if (b.n and b.si == si and off == b.off + b.n
+            and (off >> si.cluster_shift) == (b.off >> si.cluster_shift)):
+        b.n += 1
+        return
+    pb_flush(v, b)
+    b.si = si
+    b.off = off
+    b.n = 1
+
+
+cdef inline void release(ste_t* v, ste_vcluster* c, uint64_t i, pbatch* b) noexcept nogil:
+    """Drop slot ``i``'s backing: its virtual_table word becomes NONE."""
+    cdef uint64_t w = c.vtable[i]
+    cdef uint64_t tag = w & 7
+    if tag == VT_PHYS:
+        pb_add(v, b, vt_phys_slot(w))
+        v.charge[c.memcg[i]] -= 1
+    elif tag == VT_ZSWAP:
+        v.nr_zswap -= 1
+    c.vtable[i] = VT_NONE
+
+
+cdef void free_run(ste_t* v, ste_vcluster* c, uint64_t idx, uint64_t n) noexcept nogil:
+    """swap_entries_free on the ghost device: ``n`` slots from ``idx`` become free."""
+    cdef pbatch b
+    cdef uint64_t i
+    b.n = 0
+    for i in range(idx, idx + n):
+        release(v, c, i, &b)
+        c.table[i] = 0
+        c.memcg[i] = 0
+        if c.ext != NULL:
+            c.ext[i] = 0
+    pb_flush(v, &b)
+    v.st.table_writes += n
+    v.st.vtable_writes += n
+    v.st.memcg_writes += n
+    c.count -= <uint32_t>n
+    v.nr_used -= n
+    v.st.slots_freed += n
+
+
+cdef inline void rmap_mark(ste_t* v, ste_vcluster* c, uint64_t i, bint on) noexcept nogil:
+    cdef uint64_t slot = vt_phys_slot(c.vtable[i])
+    cdef swap_device_t* si = v.devs[slot >> SWP_TYPE_SHIFT]
+    cdef uint64_t off = slot & SWP_OFFSET_MASK
+    cdef uint64_t w = swap_table_get(si, off)
+    swap_table_set(si, off, (w | SWAP_TABLE_CACHE_ONLY) if on else (w & RMAP_MASK))
+    v.st.rmap_writes += 1
+
+
+# --- allocation --------------------------------------------------------------------------------
+
+cdef inline uint64_t find_run(ste_t* v, const ste_vcluster* c, uint64_t nr) noexcept nogil:
+    """The first free aligned run of ``nr`` slots, or STE_VCLUSTER_SIZE."""
+    cdef uint64_t i, j
+    cdef bint free_
+    v.st.alloc_scans += 1
+    i = 0
+    while i < STE_VCLUSTER_SIZE:
+        free_ = True
+        for j in range(i, i + nr):
+            if c.table[j]:
+                free_ = False
+                break
+        if free_:
+            return i
+        i += nr
+    return STE_VCLUSTER_SIZE
+
+
+cdef inline void take(ste_t* v, ste_vcluster* c, uint64_t idx, uint64_t nr, uint64_t folio,
+                      int order, uint16_t memcg) noexcept nogil:
+    cdef uint64_t i, w = SWP_TB_PIN | swap_cache_folio(folio, order)
+    for i in range(idx, idx + nr):
+        c.table[i] = w
+        c.vtable[i] = (folio << VT_TAG_BITS) | VT_FOLIO
+        c.memcg[i] = memcg
+    v.st.table_writes += nr
+    v.st.vtable_writes += nr
+    v.st.memcg_writes += nr
+    c.count += <uint32_t>nr
+    v.nr_used += nr
+
+
+cdef ste_vcluster* new_cluster(ste_t* v, int order) except? NULL:
+    """A ghost cluster at the lowest free id: NULL when the ids ran out (alloc_reject)."""
+    cdef ste_vcluster* c = <ste_vcluster*>checked_calloc(1, sizeof(ste_vcluster))
+    cdef uint64_t cid = 0, i
+    if xa_alloc(&v.map, &cid, <xa_entry>c, 1 if order == SWAP_NR_ORDERS - 1 else 0,
+                v.max_clusters - 1):
+        free(c)
+        return NULL
+    c.id = cid
+    c.order = <uint8_t>order
+    c.state = VC_FULL
+    if cid == 0:
+        for i in range(<uint64_t>1 << order):
+            c.table[i] = TB_HEADER
+        c.count = <uint32_t>1 << order
+    v.nr_clusters += 1
+    v.st.clusters_allocated += 1
+    return c
+
+
+cdef inline void uncache(ste_t* v, int k) noexcept nogil:
+    """Evict the virtual cluster of per-CPU cache slot ``k``."""
+    cdef ste_vcluster* c = v.vpcp[k]
+    v.vpcp[k] = NULL
+    c.state = VC_FULL
+    if c.count == 0:
+        after_free(v, c)
+    else:
+        nonfull_add(v, c)
+
+
+cdef inline void phys_cache_drop(ste_t* v, int cpu, int order) noexcept nogil:
+    """Shared cache: a virtual allocation takes the CPU's slot from the physical cluster."""
+    if v.g.pcp[cpu].si[order] != NULL and v.g.pcp[cpu].offset[order]:
+        v.st.pcp_invalidations += 1
+    v.g.pcp[cpu].si[order] = NULL
+    v.g.pcp[cpu].offset[order] = 0
+
+
+cdef uint64_t ste_alloc(ste_t* v, uint64_t folio, int order, uint16_t memcg,
+                        int cpu) except? 0xFFFFFFFFFFFFFFFF:
+    """folio_alloc_swap on the ghost device: the first entry, or 0 when no id is left."""
+    cdef uint64_t nr = <uint64_t>1 << order, idx = STE_VCLUSTER_SIZE
+    cdef int k = cpu * SWAP_NR_ORDERS + order
+    cdef ste_vcluster* c
+    if v.opt_shared:
+        phys_cache_drop(v, cpu, order)
+    c = v.vpcp[k]
+    if c != NULL:
+        v.st.cluster_locks += 1
+        idx = find_run(v, c, nr)
+        if idx < STE_VCLUSTER_SIZE:
+            v.st.vcache_hits += 1
+            take(v, c, idx, nr, folio, order, memcg)
+            return ste_entry((c.id << STE_VCLUSTER_SHIFT) + idx)
+        v.vpcp[k] = NULL
+        c.state = VC_FULL
+    v.st.vcache_misses += 1
+    c = NULL
+    while v.nonfull[order].head != NULL:
+        c = v.nonfull[order].head
+        nonfull_del(v, c)
+        v.st.cluster_locks += 1
+        idx = find_run(v, c, nr)
+        if idx < STE_VCLUSTER_SIZE:
+            break
+        c = NULL
+    if c == NULL:
+        c = new_cluster(v, order)
+        if c == NULL:
+            v.alloc_reject += 1
+            return 0
+        v.st.cluster_locks += 1
+        idx = find_run(v, c, nr)
+    take(v, c, idx, nr, folio, order, memcg)
+    c.state = VC_CACHED
+    v.vpcp[k] = c
+    return ste_entry((c.id << STE_VCLUSTER_SHIFT) + idx)
+
+
+# --- counts and the free paths -----------------------------------------------------------------
+
+cdef int ext_prepare(ste_t* v, uint64_t voff, uint64_t n) except -1:
+    """Allocate the extend tables a +1 on each slot needs, before anything changes."""
+    cdef uint64_t cur = voff, end = voff + n, ce, k
+    cdef ste_vcluster* c
+    while cur < end:
+        ce = chunk_end(cur, end)
+        c = <ste_vcluster*>xa_load(&v.map, cur >> STE_VCLUSTER_SHIFT)
+        if c.ext == NULL:
+            for k in range(cur, ce):
+                if count_of(c, k & (STE_VCLUSTER_SIZE - 1)) + 1 >= SWP_TB_COUNT_MAX:
+                    c.ext = <uint32_t*>checked_calloc(STE_VCLUSTER_SIZE, sizeof(uint32_t))
+                    v.nr_ext += 1
+                    v.st.extend_tables_allocated += 1
+                    break
+        cur = ce
+    return 0
+
+
+cdef int dup_pass(ste_t* v, uint64_t voff, uint64_t n) except -1:
+    cdef uint64_t cur = voff, end = voff + n, ce, k, i, cnt
+    cdef ste_vcluster* c
+    ext_prepare(v, voff, n)
+    while cur < end:
+        ce = chunk_end(cur, end)
+        c = ste_cluster(v, cur >> STE_VCLUSTER_SHIFT)
+        v.st.cluster_locks += 1
+        for k in range(cur, ce):
+            i = k & (STE_VCLUSTER_SIZE - 1)
+            cnt = count_of(c, i)
+            if cnt == 0 and (c.vtable[i] & 7) == VT_PHYS:
+                rmap_mark(v, c, i, False)
+            set_count(c, i, cnt + 1)
+        v.st.table_reads += ce - cur
+        v.st.table_writes += ce - cur
+        cur = ce
+    return 0
+
+
+cdef bint put_pass(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
+    """Drop one count per slot, freeing uncached ones in runs; whether one is left cache-only."""
+    cdef uint64_t cur = voff, end = voff + n, ce, k, i, cnt, run = 0, nrun
+    cdef bint only = False
+    cdef ste_vcluster* c
+    while cur < end:
+        ce = chunk_end(cur, end)
+        c = ste_cluster(v, cur >> STE_VCLUSTER_SHIFT)
+        v.st.cluster_locks += 1
+        nrun = 0
+        for k in range(cur, ce):
+            i = k & (STE_VCLUSTER_SIZE - 1)
+            cnt = count_of(c, i) - 1
+            set_count(c, i, cnt)
+            if cnt == 0 and not (c.table[i] & SWP_TB_PIN):
+                if nrun == 0:
+                    run = i
+                nrun += 1
+                continue
+            if cnt == 0:
+                v.st.vtable_reads += 1
+                if (c.vtable[i] & 7) == VT_PHYS:
+                    rmap_mark(v, c, i, True)
+                only = True
+            if nrun:
+                free_run(v, c, run, nrun)
+                nrun = 0
+        v.st.table_reads += ce - cur
+        v.st.table_writes += ce - cur
+        if nrun:
+            free_run(v, c, run, nrun)
+        after_free(v, c)
+        cur = ce
+    return only
+
+
+cdef long long reclaim_folio(ste_t* v, ste_vcluster* c, uint64_t idx, uint64_t phys_at,
+                             uint64_t* phys_run) noexcept nogil:
+    """__try_to_reclaim_swap on a ghost slot: pages freed, minus pages kept, or 0.
+
+    ``*phys_run`` counts the folio's slots backed by the physical run from ``phys_at``."""
+    cdef uint64_t w = c.table[idx], n, base, i, ve, x, run = 0
+    v.st.cluster_locks += 1
+    v.st.table_reads += 1
+    phys_run[0] = 0
+    if not live_word(w) or not swap_cache_is_folio(w & SWP_TB_PAYLOAD):
+        return 0
+    n = <uint64_t>1 << swap_cache_order(w & SWP_TB_PAYLOAD)
+    base = idx & ~(n - 1)
+    ve = (c.id << STE_VCLUSTER_SHIFT) + base
+    if ve < v.locked_hi and ve + n > v.locked_lo:
+        return -<long long>n
+    v.st.table_reads += n
+    for i in range(base, base + n):
+        if count_of(c, i):
+            return -<long long>n
+    v.st.vtable_reads += n
+    for i in range(base, base + n):
+        x = c.vtable[i]
+        if phys_at and (x & 7) == VT_PHYS and vt_phys_slot(x) == phys_at + run:
+            run += 1
+    free_run(v, c, base, n)
+    v.st.folios_reclaimed += 1
+    after_free(v, c)
+    phys_run[0] = run
+    return <long long>n
+
+
+cdef void fsc_core(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
+    """free_swap_and_cache_nr after validation."""
+    cdef uint64_t cur, end = voff + n, step, i, run
+    cdef long long r
+    cdef ste_vcluster* c
+    if not put_pass(v, voff, n):
+        return
+    cur = voff
+    while cur < end:
+        step = 1
+        c = ste_cluster(v, cur >> STE_VCLUSTER_SHIFT)
+        if c != NULL:
+            i = cur & (STE_VCLUSTER_SIZE - 1)
+            v.st.table_reads += 1
+            if live_word(c.table[i]) and cache_only(c, i):
+                r = reclaim_folio(v, c, i, 0, &run)
+                if r < 0:
+                    r = -r
+                if r > 0:
+                    step = ((cur + <uint64_t>r) & ~(<uint64_t>r - 1)) - cur
+        cur += step
+
+
+# --- the physical allocator's reclaim hook ------------------------------------------------------
+
+cdef ste_vcluster* rmap_target(ste_t* v, swap_device_t* si, uint64_t offset,
+                               uint64_t* idx) noexcept nogil:
+    """The ghost cluster (and ``*idx``) a physical slot's reverse-map word names, or NULL."""
+    cdef uint64_t w, voff, i
+    cdef ste_vcluster* c
+    v.st.rmap_reads += 1
+    w = swap_table_get(si, offset) & RMAP_MASK
+    if (w & 7) != RMAP_TAG:
+        return NULL
+    voff = w >> VT_TAG_BITS
+    c = ste_cluster(v, voff >> STE_VCLUSTER_SHIFT)
+    if c == NULL:
+        return NULL
+    i = voff & (STE_VCLUSTER_SIZE - 1)
+    v.st.vtable_reads += 1
+    if (not live_word(c.table[i])
+            or c.vtable[i] != vt_phys((<uint64_t>si.type << SWP_TYPE_SHIFT) | offset)):
+        return NULL
+    idx[0] = i
+    return c
+
+
+cdef int ste_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil:
+    """The allocator's reclaim hook: reclaim the ghost folio a cache-only physical slot backs."""
+    cdef ste_t* v = <ste_t*>ctx
+    cdef int t = si.type
+    cdef uint64_t i = 0, run = 0
+    cdef long long r
+    cdef ste_vcluster* c
+    if t < 0 or t >= VSWAP_TYPE or v.devs[t] != si:
+        return 0
+    c = rmap_target(v, si, offset, &i)
+    if c == NULL:
+        return 0
+    r = reclaim_folio(v, c, i, (<uint64_t>t << SWP_TYPE_SHIFT) | offset, &run)
+    if r > 0:
+        return <int>run if run > 0 else 1
+    return -1 if r < 0 else 0
+
+
+cdef int kind_of(const ste_vcluster* c, uint64_t i, uint64_t* handle) noexcept nogil:
+    """lookup: a folio in the swap cache, else the virtual_table word's backing."""
+    cdef uint64_t w = c.table[i] & SWP_TB_PAYLOAD
+    cdef uint64_t x = c.vtable[i]
+    cdef uint64_t tag = x & 7
+    if swap_cache_is_folio(w):
+        handle[0] = swap_cache_folio_id(w)
+        return VSWAP_FOLIO
+    if tag == VT_PHYS:
+        handle[0] = vt_phys_slot(x)
+        return VSWAP_SWAPFILE
+    if tag == VT_ZERO:
+        handle[0] = 0
+        return VSWAP_ZERO
+    handle[0] = x >> VT_TAG_BITS
+    return VSWAP_ZSWAP if tag == VT_ZSWAP else VSWAP_FOLIO     # FOLIO, or NONE (0)
+
+
+cdef void zero_pass(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
+    cdef uint64_t cur = voff, end = voff + n, ce, k
+    cdef ste_vcluster* c
+    cdef pbatch b
+    b.n = 0
+    while cur < end:
+        ce = chunk_end(cur, end)
+        c = ste_cluster(v, cur >> STE_VCLUSTER_SHIFT)
+        v.st.cluster_locks += 1
+        for k in range(cur, ce):
+            release(v, c, k & (STE_VCLUSTER_SIZE - 1), &b)
+            c.vtable[k & (STE_VCLUSTER_SIZE - 1)] = VT_ZERO
+        v.st.vtable_writes += ce - cur
+        cur = ce
+    pb_flush(v, &b)
+
+
+cdef void zswap_put(ste_t* v, uint64_t voff, uint64_t h) noexcept nogil:
+    cdef ste_vcluster* c = ste_cluster(v, voff >> STE_VCLUSTER_SHIFT)
+    cdef uint64_t i = voff & (STE_VCLUSTER_SIZE - 1)
+    cdef pbatch b
+    b.n = 0
+    v.st.cluster_locks += 1
+    v.st.vtable_writes += 1
+    release(v, c, i, &b)
+    pb_flush(v, &b)
+    c.vtable[i] = (h << VT_TAG_BITS) | VT_ZSWAP
+    v.nr_zswap += 1
+
+
+cdef void cache_prepare(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
+    cdef uint64_t cur = voff, end = voff + n, ce, k
+    cdef ste_vcluster* c
+    while cur < end:
+        ce = chunk_end(cur, end)
+        c = ste_cluster(v, cur >> STE_VCLUSTER_SHIFT)
+        v.st.cluster_locks += 1
+        for k in range(cur, ce):
+            c.table[k & (STE_VCLUSTER_SIZE - 1)] |= SWP_TB_PIN
+        v.st.table_writes += ce - cur
+        cur = ce
+
+
+cdef uint64_t cache_add(ste_t* v, uint64_t voff, uint64_t nr, uint64_t folio,
+                        int order) noexcept nogil:
+    """swap_cache_add_folio after validation: the first slot's old payload."""
+    cdef ste_vcluster* c = ste_cluster(v, voff >> STE_VCLUSTER_SHIFT)
+    cdef uint64_t i, base = voff & (STE_VCLUSTER_SIZE - 1)
+    cdef uint64_t first, fw = swap_cache_folio(folio, order)
+    v.st.cluster_locks += 1
+    first = c.table[base] & SWP_TB_PAYLOAD
+    for i in range(base, base + nr):
+        c.table[i] = (c.table[i] & ~SWP_TB_PAYLOAD) | fw
+    v.st.table_reads += nr
+    v.st.table_writes += nr
+    return first
+
+
+cdef void cache_del(ste_t* v, uint64_t voff, uint64_t nr, uint64_t shadow_word) noexcept nogil:
+    cdef ste_vcluster* c = ste_cluster(v, voff >> STE_VCLUSTER_SHIFT)
+    cdef uint64_t i, base = voff & (STE_VCLUSTER_SIZE - 1)
+    v.st.cluster_locks += 1
+    for i in range(base, base + nr):
+        c.table[i] = (c.table[i] & ~SWP_TB_PAYLOAD) | shadow_word
+    v.st.table_writes += nr
+
+
+cdef void cache_put(ste_t* v, uint64_t voff, uint64_t nr) noexcept nogil:
+    """put_swap_folio after validation."""
+    cdef ste_vcluster* c = ste_cluster(v, voff >> STE_VCLUSTER_SHIFT)
+    cdef uint64_t i, base = voff & (STE_VCLUSTER_SIZE - 1)
+    cdef bint all_only = True
+    for i in range(base, base + nr):
+        if count_of(c, i):
+            all_only = False
+    v.st.cluster_locks += 1
+    v.st.table_writes += nr
+    for i in range(base, base + nr):
+        c.table[i] &= ~SWP_TB_PIN
+    if all_only:
+        free_run(v, c, base, nr)
+    else:
+        for i in range(base, base + nr):
+            if tb_field(c.table[i]) == 0:
+                free_run(v, c, i, 1)
+    after_free(v, c)
+
+
+cdef uint64_t phys_run_of(const ste_vcluster* c, uint64_t base, uint64_t nr) noexcept nogil:
+    """The first physical slot if the run's words are PHYS and contiguous, else all ones."""
+    cdef uint64_t x = c.vtable[base], slot0, k
+    if (x & 7) != VT_PHYS:
+        return 0xFFFFFFFFFFFFFFFF
+    slot0 = vt_phys_slot(x)
+    for k in range(1, nr):
+        if c.vtable[base + k] != vt_phys(slot0 + k):
+            return 0xFFFFFFFFFFFFFFFF
+    return slot0
+
+
+cdef int write_run(SwapTableEdition self, uint64_t voff, int o, uint64_t* slot) except -1:
+    """Physical backing for live slots (folio_realloc_swap): 0, 1 if no run is free, 2 if no device.
+
+    The caller has attached the set's devices (``_sync_devices``)."""
+    cdef ste_t* v = &self.v
+    cdef uint64_t nr = <uint64_t>1 << o, base = voff & (STE_VCLUSTER_SIZE - 1), k, i, off = 0
+    cdef uint64_t s, w
+    cdef ste_vcluster* c = ste_peek(v, voff)
+    cdef swap_device_t* si = NULL
+    cdef int key = v.cpu * SWAP_NR_ORDERS + o
+    cdef pbatch b
+    s = phys_run_of(c, base, nr)
+    if s != 0xFFFFFFFFFFFFFFFF:           # already one physical run: reuse it
+        ste_cluster(v, voff >> STE_VCLUSTER_SHIFT)
+        v.st.vtable_reads += nr
+        slot[0] = s
+        return 0
+    if self._cluster_size == 0 or nr > self._cluster_size:
+        return 2
+    if v.opt_shared and v.vpcp[key] != NULL:
+        v.st.pcp_invalidations += 1
+        uncache(v, key)
+    v.locked_lo = voff
+    v.locked_hi = voff + nr
+    try:
+        swap_alloc_set(&self._swaps.g, o, v.cpu, &si, &off)
+    finally:
+        v.locked_lo = 0
+        v.locked_hi = 0
+    if off == 0:
+        return 1
+    v.st.phys_allocs += 1
+    c = ste_cluster(v, voff >> STE_VCLUSTER_SHIFT)
+    v.st.cluster_locks += 1
+    b.n = 0
+    for k in range(nr):
+        i = base + k
+        release(v, c, i, &b)
+        s = (<uint64_t>si.type << SWP_TYPE_SHIFT) | (off + k)
+        c.vtable[i] = vt_phys(s)
+        v.charge[c.memcg[i]] += 1
+        w = ((voff + k) << VT_TAG_BITS) | RMAP_TAG
+        if cache_only(c, i):
+            w |= SWAP_TABLE_CACHE_ONLY
+        swap_table_set(si, off + k, w)
+    pb_flush(v, &b)
+    v.nr_phys += nr
+    v.st.rmap_writes += nr
+    v.st.vtable_writes += nr
+    v.st.table_reads += nr
+    slot[0] = (<uint64_t>si.type << SWP_TYPE_SHIFT) | off
+    return 0
+
+
+cdef object raise_noent(uint64_t voff, str what="is not allocated"):
+    raise NoEntry(f"swap entry {ste_entry(voff):#x} {what}")
+
+
+# no_gc_clear: __dealloc__ restores each device's hooks, so the device
+# references must survive a garbage-collector pass.
+@cython.no_gc_clear
+cdef class SwapTableEdition(SwapDesign):
+    """Virtual Swap Space, Swap Table Edition, over a set of physical devices.
+
+    ``swaps`` is the :class:`~vswap.SwapDevices` set of physical devices
+    (types 0 .. 30; it may be empty: zswap and zero pages need no physical
+    slot). A swap entry is a slot of the ghost device, type
+    :data:`VSWAP_TYPE`. ``max_clusters`` caps the ghost cluster ids (at
+    most :data:`STE_MAX_CLUSTERS`, the RFC's 16 TiB). Implements
+    :class:`vswap.protocol.SwapSpace`. Direct-mapped physical entries, which
+    the RFC keeps beside the virtual ones, are not modelled here: they are
+    :class:`vswap.SwapTableP4`'s entries.
+
+    Memory (kernel-equivalent, see :meth:`memory_footprint`): per ghost
+    cluster in use an 80-byte cluster, a 4 KiB swap table, a 4 KiB
+    virtual_table and a 1 KiB memcg_table (18 B per slot), the cluster
+    map's xarray nodes; per physical device 48 B per cluster, and per
+    physical cluster in use a table of reverse-map words and a memcg_table
+    nobody reads (10 B per slot).
+
+    Runtime complexity: construction O(physical slots).
+
+    >>> from vswap import SwapTableEdition, SwapDevice, SwapDevices
+    >>> ste = SwapTableEdition(SwapDevices([SwapDevice(256, cluster_size=16)]))
+    >>> e = ste.folio_alloc_swap(folio=7)
+    >>> ste.swap_duplicate(e); hex(e), ste.swap_count(e), ste.lookup(e)
+    ('0x7c00000000000001', 1, Lookup(kind='folio', handle=7))
+    """
+
+    def __cinit__(self):
+        memset(&self.v, 0, sizeof(ste_t))
+        xa_init_flags(&self.v.map, XA_FLAGS_ALLOC)
+        # Per-memcg charge: here, not in __init__, so a bare instance is safe.
+        self.v.charge = <uint64_t*>checked_calloc(65536, sizeof(uint64_t))
+        self._ctx = <void*>&self.v
+        self._reclaim = ste_reclaim
+        self._ops = <void*>&STE_OPS
+
+    def __init__(self, swaps=None, *, shared_cluster_cache=False, lookup_cache=False,
+                 max_clusters=STE_MAX_CLUSTERS):
+        cdef uint64_t mc = to_u64(max_clusters, MAX_CLUSTERS + 1, "max_clusters")
+        if mc == 0:
+            raise ValueError("max_clusters must be at least 1")
+        swaps = SwapDevices() if swaps is None else swaps
+        if isinstance(swaps, SwapDevices) and len((<SwapDevices>swaps)._devices) > VSWAP_TYPE:
+            raise ValueError(f"at most {VSWAP_TYPE} physical devices: type {VSWAP_TYPE} is vswap's")
+        self._claim(swaps)   # ValueError: another design's
+        self.v.g = &(<SwapDevices>swaps).g
+        self.v.max_clusters = mc
+        self.v.opt_shared = bool(shared_cluster_cache)
+        self.v.opt_lookup_cache = bool(lookup_cache)
+        self._sync_devices()
+
+    def __dealloc__(self):
+        cdef uint64_t idx = 0
+        cdef xa_node* leaf
+        cdef ste_vcluster* c
+        self._release_devices()
+        while xa_find(&self.v.map, &idx, 0xFFFFFFFFFFFFFFFF, -1, &leaf):
+            c = <ste_vcluster*>xa_load(&self.v.map, idx)
+            free(c.ext)
+            free(c)
+            if idx == 0xFFFFFFFFFFFFFFFF:
+                break
+            idx += 1
+        xa_destroy(&self.v.map)
+        free(self.v.charge)
+        self.v.charge = NULL
+
+    cdef void _drop_devices(self) noexcept:
+        cdef int t
+        for t in range(MAX_SWAPFILES):
+            self.v.devs[t] = NULL
+
+    cdef int _attach(self, int t, SwapDevice dev) except -1:
+        if t >= VSWAP_TYPE:
+            raise ValueError(f"device type {t} is vswap's ghost device")
+        SwapDesign._attach(self, t, dev)
+        self.v.devs[t] = &dev.si
+        return 0
+
+    cdef uint64_t _range(self, object entry, uint64_t nr, bint aligned) except? 0xFFFFFFFFFFFFFFFF:
+        """The virtual offset of ``entry``, after checking a run of ``nr`` ghost entries."""
+        cdef uint64_t e = to_u64(entry, <uint64_t>1 << 63, "swap entry")
+        cdef uint64_t vmax = self.v.max_clusters << STE_VCLUSTER_SHIFT, voff
+        self._check_open()
+        if nr == 0:
+            raise ValueError("nr must be at least 1")
+        if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:
+            raise ValueError(f"swap entry {e:#x}: type {e >> SWP_TYPE_SHIFT} is not vswap's "
+                             f"({VSWAP_TYPE}); direct-mapped entries are not modelled")
+        voff = e & SWP_OFFSET_MASK
+        if voff >= vmax or nr > vmax - voff:
+            raise ValueError(f"swap entry {e:#x}: {nr} entries pass the ghost device's end {vmax}")
+        if aligned and voff & (nr - 1):
+            raise ValueError(f"swap entry {e:#x} is not aligned to {nr} entries")
+        return voff
+
+    cdef ste_vcluster* _live(self, uint64_t v) except NULL:
+        cdef ste_vcluster* c = ste_peek(&self.v, v)
+        if c == NULL:
+            raise_noent(v)
+        return c
+
+    cdef int _check_counted(self, uint64_t v, uint64_t n) except -1:
+        cdef uint64_t k
+        cdef ste_vcluster* c
+        for k in range(v, v + n):
+            c = ste_peek(&self.v, k)
+            if c == NULL or count_of(c, k & (STE_VCLUSTER_SIZE - 1)) == 0:
+                raise_noent(k, "is free or has a swap count of 0")
+        return 0
+
+    cdef ste_vcluster* _read(self, object entry, uint64_t* idx) except NULL:
+        """One counted read of a live slot's swap table word: its cluster and index."""
+        cdef uint64_t v = self._range(entry, 1, False)
+        self._live(v)
+        idx[0] = v & (STE_VCLUSTER_SIZE - 1)
+        self.v.st.table_reads += 1
+        return ste_cluster(&self.v, v >> STE_VCLUSTER_SHIFT)
+
+    # -- configuration ----------------------------------------------------------------------
+
+    @property
+    def switches(self):
+        """The two switches as a dict. Runtime complexity: O(1).
+
+        >>> from vswap import SwapTableEdition
+        >>> SwapTableEdition(lookup_cache=True).switches
+        {'shared_cluster_cache': False, 'lookup_cache': True}
+        """
+        return {"shared_cluster_cache": bool(self.v.opt_shared),
+                "lookup_cache": bool(self.v.opt_lookup_cache)}
+
+    @property
+    def cpu(self):
+        """The CPU the verbs without a ``cpu`` argument run on (lookup cache, writeback).
+
+        Runtime complexity: O(1).
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); ste.cpu = 3; ste.cpu
+        3
+        """
+        return self.v.cpu
+
+    @cpu.setter
+    def cpu(self, value):
+        self.v.cpu = <int>to_u64(value, NR_CPUS, "cpu")
+
+    # -- allocation and counts ----------------------------------------------------------------
+
+    def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
+        """Allocate ``2**order`` ghost entries for ``folio``, cached with it; the first.
+
+        The CPU's cached ghost cluster first, then the nonfull list of the
+        order, then a new cluster at the lowest free id. NoSpace when the ids
+        run out. Runtime complexity: O(cluster size) amortised.
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); hex(ste.folio_alloc_swap(3, order=2))
+        '0x7c00000000000004'
+        """
+        cdef uint64_t f = to_u64(folio, P4_FOLIO_MAX, "folio"), o, m, c, e
+        self._alloc_prepare(order, memcg, cpu, &o, &m, &c)
+        e = ste_alloc(&self.v, f, <int>o, <uint16_t>m, <int>c)
+        if e == 0:
+            raise NoSpace(f"no ghost cluster id left for an order-{o} run")
+        return e
+
+    def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
+        """:meth:`folio_alloc_swap` for each folio id of a uint64 array; the entries.
+
+        Folio ids are bounded by the table word's payload (``P4_FOLIO_MAX``).
+        Runtime complexity: O(n * cluster size) in C.
+
+        >>> import numpy as np
+        >>> from vswap import SwapTableEdition
+        >>> SwapTableEdition().folio_alloc_swap_many(np.arange(2, dtype=np.uint64)).tolist()
+        [8935141660703064065, 8935141660703064066]
+        """
+        arr = as_entries(folios, "folios")
+        if arr.shape[0] and int(arr.max()) >= P4_FOLIO_MAX:
+            raise ValueError(f"folio {int(arr.max())} is outside 0 .. {P4_FOLIO_MAX - 1}")
+        return SwapDesign.folio_alloc_swap_many(self, arr, order, memcg, cpu)
+
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* o, uint64_t* m, uint64_t* c) except -1:
+        o[0] = to_u64(order, SWAP_NR_ORDERS, "order")
+        m[0] = to_u64(memcg, 65536, "memcg")
+        c[0] = to_u64(cpu, NR_CPUS, "cpu")
+        self._sync_devices()
+        return 0
+
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t o, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
+        return ste_alloc(&self.v, folio, <int>o, <uint16_t>m, <int>c)
+
+    cdef int _dup_entry(self, uint64_t e) except -1:
+        dup_pass(&self.v, e & SWP_OFFSET_MASK, 1)
+        return 0
+
+    cdef int _free_entry(self, uint64_t e) except -1:
+        put_pass(&self.v, e & SWP_OFFSET_MASK, 1)
+        return 0
+
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
+        zswap_put(&self.v, e & SWP_OFFSET_MASK, handle)
+        return 0
+
+    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1:
+        fsc_core(&self.v, e & SWP_OFFSET_MASK, nr)
+        return 0
+
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
+        self._live(self._range(e, 1, False))
+        return 0
+
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1:
+        cdef uint64_t v = e & SWP_OFFSET_MASK
+        cdef uint64_t cnt = count_of(ste_peek(&self.v, v), v & (STE_VCLUSTER_SIZE - 1))
+        if dup and cnt + k > COUNT_LIMIT:
+            raise NoSpace(f"swap count of {e:#x} would pass 2**32-1")
+        if need_count and cnt < k:
+            raise NoEntry(f"swap entry {e:#x} has a swap count of 0")
+        return 0
+
+    def swap_duplicate(self, entry, nr=1):
+        """Add a count to each of ``nr`` entries (the extend table past 14).
+
+        NoEntry if one is free, NoSpace past 2**32-1; nothing changes on
+        error. Runtime complexity: O(nr).
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1)
+        >>> for _ in range(20): ste.swap_duplicate(e)
+        >>> ste.swap_count(e), ste.memory_footprint()["extend_table"]
+        (20, 2048)
+        """
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
+        cdef uint64_t v = self._range(entry, n, False), k
+        cdef ste_vcluster* c
+        for k in range(v, v + n):
+            c = self._live(k)
+            if count_of(c, k & (STE_VCLUSTER_SIZE - 1)) >= COUNT_LIMIT:
+                raise NoSpace(f"swap count of {ste_entry(k):#x} would pass 2**32-1")
+        dup_pass(&self.v, v, n)
+
+    def swap_free_nr(self, entry, nr=1):
+        """Drop a count from each of ``nr`` entries; uncached ones reaching 0 are freed.
+
+        Runtime complexity: O(nr).
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1); ste.swap_duplicate(e)
+        >>> ste.swap_free_nr(e); ste.swap_count(e)
+        0
+        """
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
+        cdef uint64_t v = self._range(entry, n, False)
+        self._check_counted(v, n)
+        put_pass(&self.v, v, n)
+
+    def free_swap_and_cache_nr(self, entry, nr=1):
+        """The zap path: drop a count on each entry, then reclaim cache-only folios.
+
+        One batch per cluster, across memcgs (phase IV). Runtime
+        complexity: O(nr).
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1); ste.swap_duplicate(e)
+        >>> ste.free_swap_and_cache_nr(e); ste.snapshot()["nr_used"]
+        0
+        """
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
+        cdef uint64_t v = self._range(entry, n, False)
+        self._check_counted(v, n)
+        fsc_core(&self.v, v, n)
+
+    def swap_count(self, entry):
+        """The entry's swap count (table word, extend table). Runtime complexity: O(1) plus a walk.
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); ste.swap_count(ste.folio_alloc_swap(1))
+        0
+        """
+        cdef uint64_t i
+        cdef ste_vcluster* c = self._read(entry, &i)
+        return count_of(c, i)
+
+    def memcg_id(self, entry):
+        """The memcg id in the cluster's memcg_table. Runtime complexity: O(1) plus a walk.
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); ste.memcg_id(ste.folio_alloc_swap(1, memcg=9))
+        9
+        """
+        cdef uint64_t i
+        cdef ste_vcluster* c = self._read(entry, &i)
+        return c.memcg[i]
+
+    # -- the swap cache -----------------------------------------------------------------------
+
+    def swapcache_prepare(self, entry, nr=1):
+        """Pin ``nr`` entries in the swap cache for a swap-in (SWP_TB_PIN).
+
+        EntryExists if one is cached, NoEntry if one is free. Runtime
+        complexity: O(nr).
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1); ste.swap_duplicate(e)
+        >>> ste.swap_cache_del_folio(e); ste.put_swap_folio(e); ste.swapcache_prepare(e)
+        """
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
+        cdef uint64_t v = self._range(entry, n, False), k
+        cdef ste_vcluster* c
+        for k in range(v, v + n):
+            c = self._live(k)
+            if c.table[k & (STE_VCLUSTER_SIZE - 1)] & SWP_TB_PIN:
+                raise EntryExists(f"swap entry {ste_entry(k):#x} is already in the swap cache")
+        cache_prepare(&self.v, v, n)
+
+    def swap_cache_add_folio(self, entry, folio, order=0):
+        """Store ``folio`` in the prepared entries' table words; the old shadow or None.
+
+        Runtime complexity: O(2**order).
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1); ste.swap_duplicate(e)
+        >>> ste.swap_cache_del_folio(e, shadow=4); ste.put_swap_folio(e); ste.swapcache_prepare(e)
+        >>> ste.swap_cache_add_folio(e, 2)
+        4
+        """
+        cdef uint64_t f = to_u64(folio, P4_FOLIO_MAX, "folio")
+        cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
+        cdef uint64_t nr = <uint64_t>1 << o, k, w, first
+        cdef uint64_t v = self._range(entry, nr, True)
+        for k in range(v, v + nr):
+            w = self._live(k).table[k & (STE_VCLUSTER_SIZE - 1)]
+            if not (w & SWP_TB_PIN):
+                raise ValueError(f"swap entry {ste_entry(k):#x} was not prepared by "
+                                 "swapcache_prepare")
+            if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
+                raise EntryExists(f"swap entry {ste_entry(k):#x} already holds a folio")
+        first = cache_add(&self.v, v, nr, f, o)
+        return (first >> 1) if first & 1 else None
+
+    def swap_cache_del_folio(self, entry, order=0, shadow=None):
+        """Remove the folio at ``entry`` from the swap cache, leaving ``shadow`` (or none).
+
+        Runtime complexity: O(2**order).
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1)
+        >>> ste.swap_cache_del_folio(e, shadow=3); ste.swap_cache_get_shadow(e)
+        3
+        """
+        cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
+        cdef uint64_t nr = <uint64_t>1 << o, k, sw = 0, w0
+        cdef uint64_t v = self._range(entry, nr, True)
+        cdef ste_vcluster* c
+        if shadow is not None:
+            sw = (to_u64(shadow, P4_SHADOW_MAX, "shadow") << 1) | 1
+        w0 = self._live(v).table[v & (STE_VCLUSTER_SIZE - 1)] & SWP_TB_PAYLOAD
+        if not swap_cache_is_folio(w0) or (<uint64_t>1 << swap_cache_order(w0)) != nr:
+            raise_noent(v, f"holds no folio of {nr} pages")
+        for k in range(v, v + nr):
+            c = ste_peek(&self.v, k)
+            if c == NULL or (c.table[k & (STE_VCLUSTER_SIZE - 1)] & SWP_TB_PAYLOAD) != w0:
+                raise_noent(v, f"holds no folio of {nr} pages")
+        cache_del(&self.v, v, nr, sw)
+
+    def swap_cache_get_folio(self, entry):
+        """The folio in the swap cache for ``entry``, or None. Runtime complexity: O(1) plus a walk.
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); ste.swap_cache_get_folio(ste.folio_alloc_swap(6))
+        6
+        """
+        cdef uint64_t i, w
+        cdef ste_vcluster* c = self._read(entry, &i)
+        w = c.table[i] & SWP_TB_PAYLOAD
+        return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
+
+    def swap_cache_get_shadow(self, entry):
+        """The workingset shadow of ``entry``, or None. Runtime complexity: O(1) plus a walk.
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); ste.swap_cache_get_shadow(ste.folio_alloc_swap(6)) is None
+        True
+        """
+        cdef uint64_t i, w
+        cdef ste_vcluster* c = self._read(entry, &i)
+        w = c.table[i] & SWP_TB_PAYLOAD
+        return (w >> 1) if w & 1 else None
+
+    def put_swap_folio(self, entry, order=0):
+        """Unpin ``2**order`` entries from the swap cache; count-0 ones are freed.
+
+        Runtime complexity: O(2**order).
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1)
+        >>> ste.swap_cache_del_folio(e); ste.put_swap_folio(e); ste.snapshot()["nr_used"]
+        0
+        """
+        cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
+        cdef uint64_t nr = <uint64_t>1 << o, k, w
+        cdef uint64_t v = self._range(entry, nr, True)
+        cdef ste_vcluster* c
+        for k in range(v, v + nr):
+            c = ste_peek(&self.v, k)
+            w = c.table[k & (STE_VCLUSTER_SIZE - 1)] if c != NULL else 0
+            if not (w & SWP_TB_PIN):
+                raise_noent(k, "is not in the swap cache")
+            if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
+                raise EntryExists(f"swap entry {ste_entry(k):#x} still holds a folio")
+        cache_put(&self.v, v, nr)
+
+    # -- backends -------------------------------------------------------------------------------
+
+    def lookup(self, entry):
+        """Where swap-in finds ``entry``'s data: the swap cache, then the virtual_table word.
+
+        A PHYS word gives the physical slot (type 0 .. 30). Runtime
+        complexity: O(1) plus a walk.
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1); ste.zero_store(e)
+        >>> ste.swap_cache_del_folio(e); ste.lookup(e)
+        Lookup(kind='zero', handle=0)
+        """
+        cdef uint64_t i, h = 0
+        cdef ste_vcluster* c = self._read(entry, &i)
+        cdef int k
+        self.v.st.vtable_reads += 1
+        k = kind_of(c, i, &h)
+        return Lookup(LOOKUP_KINDS[k], h)
+
+    def lookup_many(self, entries):
+        """:meth:`lookup` of each entry of a uint64 array: (kind codes, handles).
+
+        Runtime complexity: O(n) in C.
+
+        >>> import numpy as np
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(4)
+        >>> ste.lookup_many(np.array([e], dtype=np.uint64))
+        (array([3], dtype=uint8), array([4], dtype=uint64))
+        """
+        arr = self._check_batch(entries, False, False)
+        cdef const uint64_t[:] ev = arr
+        cdef Py_ssize_t j, n = ev.shape[0]
+        kinds = np.empty(n, dtype=np.uint8)
+        handles = np.empty(n, dtype=np.uint64)
+        cdef uint8_t[::1] kv = kinds
+        cdef uint64_t[::1] hv = handles
+        cdef uint64_t voff, h
+        for j in range(n):
+            voff = ev[j] & SWP_OFFSET_MASK
+            kv[j] = <uint8_t>kind_of(ste_cluster(&self.v, voff >> STE_VCLUSTER_SHIFT),
+                                      voff & (STE_VCLUSTER_SIZE - 1), &h)
+            hv[j] = h
+        self.v.st.table_reads += <uint64_t>n
+        self.v.st.vtable_reads += <uint64_t>n
+        return kinds, handles
+
+    def zero_store(self, entry, nr=1):
+        """Tag ``nr`` entries ZERO in the virtual_table, releasing their backing.
+
+        Runtime complexity: O(nr).
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1); ste.zero_store(e)
+        >>> ste.snapshot()["entries"][e][1]
+        2
+        """
+        cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
+        cdef uint64_t v = self._range(entry, n, False), k
+        for k in range(v, v + n):
+            self._live(k)
+        zero_pass(&self.v, v, n)
+
+    def zswap_store(self, entry, handle):
+        """Tag the entry ZSWAP with ``handle`` (below :data:`STE_HANDLE_MAX`); no physical slot.
+
+        Runtime complexity: O(1) plus a walk.
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1); ste.zswap_store(e, 42)
+        >>> ste.zswap_load(e)
+        42
+        """
+        cdef uint64_t h = to_u64(handle, HANDLE_LIMIT, "zswap handle")
+        cdef uint64_t v = self._range(entry, 1, False)
+        self._live(v)
+        zswap_put(&self.v, v, h)
+
+    def zswap_store_many(self, entries, handles):
+        """:meth:`zswap_store` of two uint64 arrays of the same length.
+
+        Runtime complexity: O(n) in C.
+
+        >>> import numpy as np
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1)
+        >>> ste.zswap_store_many(np.array([e], dtype=np.uint64), np.array([5], dtype=np.uint64))
+        >>> ste.zswap_load(e)
+        5
+        """
+        harr = as_entries(handles, "handles")
+        if harr.shape[0] and int(harr.max()) >= HANDLE_LIMIT:
+            raise ValueError(f"zswap handle {int(harr.max())} is outside 0 .. {HANDLE_LIMIT - 1}")
+        return SwapDesign.zswap_store_many(self, entries, harr)
+
+    def zswap_load(self, entry):
+        """The zswap handle of ``entry``, or None. Runtime complexity: O(1) plus a walk.
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); ste.zswap_load(ste.folio_alloc_swap(1)) is None
+        True
+        """
+        cdef uint64_t i, x
+        cdef ste_vcluster* c = self._read(entry, &i)
+        self.v.st.vtable_reads += 1
+        x = c.vtable[i]
+        return (x >> VT_TAG_BITS) if (x & 7) == VT_ZSWAP else None
+
+    def zswap_invalidate(self, entry):
+        """Drop the zswap copy; its handle or None. The word becomes FOLIO (cached folio) or NONE.
+
+        Runtime complexity: O(1) plus a walk.
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1); ste.zswap_store(e, 3)
+        >>> ste.zswap_invalidate(e), ste.lookup(e)
+        (3, Lookup(kind='folio', handle=1))
+        """
+        cdef uint64_t i, x, w
+        cdef ste_vcluster* c = self._read(entry, &i)
+        self.v.st.vtable_reads += 1
+        x = c.vtable[i]
+        if (x & 7) != VT_ZSWAP:
+            return None
+        self.v.st.cluster_locks += 1
+        self.v.st.vtable_writes += 1
+        self.v.nr_zswap -= 1
+        w = c.table[i] & SWP_TB_PAYLOAD
+        c.vtable[i] = ((swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
+                       if swap_cache_is_folio(w) else VT_NONE)
+        return x >> VT_TAG_BITS
+
+    def writeback(self, entry, order=0):
+        """Give ``2**order`` entries a physical run (allocated now, lazily); its first slot.
+
+        Each physical slot gets a reverse-map word to its ghost slot. With
+        ``shared_cluster_cache`` the CPU's cached ghost cluster is evicted
+        first. A run already on one physical run is reused. NoSpace if no
+        device has a free run. Runtime complexity: O(2**order) plus the
+        allocator.
+
+        >>> from vswap import SwapTableEdition, SwapDevice, SwapDevices
+        >>> ste = SwapTableEdition(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ste.folio_alloc_swap(1); ste.writeback(e), ste.lookup(e).kind
+        (1, 'folio')
+        """
+        cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
+        cdef uint64_t nr = <uint64_t>1 << o, k, slot = 0
+        cdef uint64_t v = self._range(entry, nr, True)
+        cdef int r
+        for k in range(v, v + nr):
+            self._live(k)
+        self._sync_devices()
+        r = write_run(self, v, o, &slot)
+        if r == 2:
+            raise NoSpace(f"no physical device takes an order-{o} run")
+        if r == 1:
+            raise NoSpace(f"no free order-{o} physical run on any device")
+        return slot
+
+    # -- device-level verbs ----------------------------------------------------------------------
+
+    cdef swap_device_t* _device(self, object device) except NULL:
+        cdef int t = <int>to_u64(device, MAX_SWAPFILES, "device type")
+        self._sync_devices()
+        if t == VSWAP_TYPE:
+            raise ValueError("vswap's ghost device is not swapped off (CONFIG_VSWAP only)")
+        if self.v.devs[t] == NULL:
+            raise ValueError(f"device type {t} is not attached to this design")
+        return self.v.devs[t]
+
+    def reclaim_cache_only(self, device):
+        """The full-cluster reclaim work on physical device ``device``; slots freed.
+
+        Runtime complexity: O(full clusters * cluster size).
+
+        >>> from vswap import SwapTableEdition, SwapDevice, SwapDevices
+        >>> SwapTableEdition(SwapDevices([SwapDevice(64, cluster_size=16)])).reclaim_cache_only(0)
+        0
+        """
+        return swap_reclaim_full_clusters(self._device(device), True)
+
+    def swapoff(self, device, page_tables=None):
+        """Swap off physical device ``device`` through the reverse map; no page-table walk.
+
+        Each ghost entry it backs becomes FOLIO-backed: by its cached
+        folio, or by a new order-0 folio named by its virtual offset, read
+        into the ghost swap cache. Returns 0: no page-table entry is
+        rewritten. The ghost device itself cannot be swapped off. Runtime
+        complexity: O(device slots).
+
+        >>> from vswap import SwapTableEdition, SwapDevice, SwapDevices
+        >>> ste = SwapTableEdition(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ste.folio_alloc_swap(1); ste.swap_duplicate(e); _ = ste.writeback(e)
+        >>> ste.swap_cache_del_folio(e); ste.put_swap_folio(e)
+        >>> ste.swapoff(0), ste.lookup(e), ste.swaps[0].nr_used
+        (0, Lookup(kind='folio', handle=1), 0)
+        """
+        cdef swap_device_t* si = self._device(device)
+        cdef int t = si.type
+        cdef uint64_t off, i = 0, w, voff
+        cdef ste_vcluster* c
+        cdef pbatch b
+        if si.flags & SWP_WRITEOK:
+            self._swaps.swapoff(self._swaps[t])
+        b.n = 0
+        for off in range(si.max):
+            self.v.st.scans += 1
+            if si.map[off] != SLOT_USED:
+                continue
+            c = rmap_target(&self.v, si, off, &i)
+            if c == NULL:
+                continue
+            self.v.st.cluster_locks += 1
+            self.v.st.vtable_writes += 1
+            self.v.st.table_reads += 1
+            release(&self.v, c, i, &b)
+            w = c.table[i] & SWP_TB_PAYLOAD
+            if swap_cache_is_folio(w):
+                c.vtable[i] = (swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
+            else:
+                voff = (c.id << STE_VCLUSTER_SHIFT) + i
+                c.vtable[i] = (voff << VT_TAG_BITS) | VT_FOLIO
+                if not (c.table[i] & SWP_TB_PIN):
+                    c.table[i] = ((c.table[i] & ~SWP_TB_PAYLOAD) | SWP_TB_PIN
+                                  | swap_cache_folio(voff, 0))
+                    self.v.st.table_writes += 1
+        pb_flush(&self.v, &b)
+        return 0
+
+    # -- accounting ------------------------------------------------------------------------------
+
+    def memory_footprint(self):
+        """Kernel-equivalent metadata bytes by component, with ``"total"``.
+
+        The keys of ``vswap.metadata``'s vswap_ste layout, plus
+        ``extend_table``. Ghost side: per cluster in use, the 80-byte
+        ``swap_cluster_info_dynamic``, the swap table and virtual_table
+        (8 B per slot each) and the memcg_table (2 B), and the cluster
+        map's nodes at the kernel's 576 B; physical side: 48 B per cluster,
+        and per cluster in use the reverse-map table (8 B per slot) and a
+        memcg_table (2 B per slot). Runtime complexity: O(devices).
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); _ = ste.folio_alloc_swap(1)
+        >>> fp = ste.memory_footprint(); fp["swap_table"], fp["virtual_table"], fp["memcg_table"]
+        (4096, 4096, 1024)
+        """
+        cdef uint64_t vcl = self.v.nr_clusters
+        cdef int t
+        cdef swap_device_t* si
+        out = {"vcluster_info": STE_CLUSTER_BYTES * vcl,
+               "cluster_map": self.v.map.nr_nodes * XA_NODE_KERNEL_BYTES,
+               "swap_table": 8 * STE_VCLUSTER_SIZE * vcl,
+               "virtual_table": 8 * STE_VCLUSTER_SIZE * vcl,
+               "memcg_table": 2 * STE_VCLUSTER_SIZE * vcl,
+               "extend_table": 4 * STE_VCLUSTER_SIZE * self.v.nr_ext,
+               "cluster_info": 0, "rmap": 0}
+        for t in range(MAX_SWAPFILES):
+            si = self.v.devs[t]
+            if si == NULL:
+                continue
+            out["cluster_info"] += P4_CLUSTER_INFO_BYTES * si.nr_clusters
+            out["rmap"] += 8 * si.nr_tables * si.cluster_size
+            out["memcg_table"] += 2 * si.nr_tables * si.cluster_size
+        out["total"] = sum(out.values())
+        return out
+
+    @property
+    def stats(self):
+        """The work counters as a dict (see ``_ste.pxd``). Runtime complexity: O(1).
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); _ = ste.folio_alloc_swap(1); ste.stats["vcache_misses"]
+        1
+        """
+        cdef const uint64_t* p = <const uint64_t*>&self.v.st
+        cdef Py_ssize_t k
+        out = {}
+        for k in range(len(_STAT_NAMES)):
+            out[_STAT_NAMES[k]] = p[k]
+        return out
+
+    def reset_stats(self):
+        """Zero every counter. Runtime complexity: O(1).
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); _ = ste.folio_alloc_swap(1); ste.reset_stats()
+        >>> ste.stats["table_writes"]
+        0
+        """
+        memset(&self.v.st, 0, sizeof(ste_stats))
+
+    def _clusters(self):
+        """[(id, cluster pointer as int)] in id order (for check and snapshot)."""
+        cdef uint64_t idx = 0
+        cdef xa_node* leaf
+        out = []
+        while xa_find(&self.v.map, &idx, 0xFFFFFFFFFFFFFFFF, -1, &leaf):
+            out.append((idx, <uint64_t>xa_load(&self.v.map, idx)))
+            if idx == 0xFFFFFFFFFFFFFFFF:
+                break
+            idx += 1
+        return out
+
+    def check(self):
+        """Assert the design's invariants, then the allocator's; AssertionError with a dump.
+
+        Per ghost cluster: count = slots in use, exactly one place (a CPU's
+        cache, its nonfull list, or neither), empty only while cached; per
+        slot: a free slot keeps no state, a count of 0 only in the swap
+        cache, the extend table holds counts past 14, a cached folio
+        covers its aligned run, tags are known; PHYS words and the reverse
+        map point at each other with the cache-only bit exactly on count-0
+        cached slots; zswap, physical and memcg charge totals agree.
+        Runtime complexity: O(slots).
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); _ = ste.folio_alloc_swap(1, order=3); ste.check()
+        """
+        self._check_open()
+        errors = []
+        cdef ste_vcluster* c
+        cdef swap_device_t* si
+        cdef uint64_t i, j, n, b0, used = 0, nz = 0, nphys = 0, next_ = 0, live, w, x, p, slot
+        cdef uint64_t off, r, ve, want_r
+        cdef int t, k, ncached = 0, nnonfull = 0
+        charges = {}
+        seen = {}
+        for cid, ptr in self._clusters():
+            c = <ste_vcluster*><uint64_t>ptr
+            seen[cid] = ptr
+            if c.id != cid:
+                errors.append(f"cluster {cid}: id {c.id}")
+            live = 0
+            for i in range(STE_VCLUSTER_SIZE):
+                if c.table[i]:
+                    live += 1
+            if live != c.count:
+                errors.append(f"cluster {cid}: count {c.count} but {live} slots in use")
+            if c.count == 0 and c.state != VC_CACHED:
+                errors.append(f"cluster {cid}: empty but still in the map")
+            ncached += c.state == VC_CACHED
+            nnonfull += c.state == VC_NONFULL
+            if c.ext != NULL:
+                next_ += 1
+            for i in range(STE_VCLUSTER_SIZE):
+                w = c.table[i]
+                x = c.vtable[i]
+                ve = ste_entry((cid << STE_VCLUSTER_SHIFT) + i)
+                if w == TB_HEADER:
+                    if cid != 0 or x or c.memcg[i]:
+                        errors.append(f"{ve:#x}: header slot")
+                    continue
+                if not w:
+                    if x or c.memcg[i] or (c.ext != NULL and c.ext[i]):
+                        errors.append(f"{ve:#x}: free slot keeps state")
+                    continue
+                used += 1
+                if tb_field(w) == 0 and not (w & SWP_TB_PIN):
+                    errors.append(f"{ve:#x}: count 0 outside the swap cache")
+                if tb_field(w) == SWP_TB_COUNT_MAX and (c.ext == NULL
+                                                        or c.ext[i] < SWP_TB_COUNT_MAX):
+                    errors.append(f"{ve:#x}: extend count missing")
+                p = w & SWP_TB_PAYLOAD
+                if swap_cache_is_folio(p):
+                    if not (w & SWP_TB_PIN):
+                        errors.append(f"{ve:#x}: folio stored outside the swap cache")
+                    n = <uint64_t>1 << swap_cache_order(p)
+                    b0 = i & ~(n - 1)
+                    for j in range(b0, min(b0 + n, STE_VCLUSTER_SIZE)):
+                        if (c.table[j] & SWP_TB_PAYLOAD) != p:
+                            errors.append(f"{ve:#x}: folio run at {b0} broken")
+                            break
+                if (x & 7) > VT_FOLIO:
+                    errors.append(f"{ve:#x}: virtual_table tag {x & 7}")
+                elif (x & 7) == VT_ZSWAP:
+                    nz += 1
+                elif (x & 7) == VT_PHYS:
+                    nphys += 1
+                    charges[c.memcg[i]] = charges.get(c.memcg[i], 0) + 1
+                    slot = vt_phys_slot(x)
+                    t = <int>(slot >> SWP_TYPE_SHIFT)
+                    off = slot & SWP_OFFSET_MASK
+                    si = self.v.devs[t]
+                    if si == NULL or off >= si.max or si.map[off] != SLOT_USED:
+                        errors.append(f"{ve:#x}: physical slot {slot:#x} not allocated")
+                        continue
+                    r = swap_table_get(si, off)
+                    want_r = ((((cid << STE_VCLUSTER_SHIFT) + i) << VT_TAG_BITS) | RMAP_TAG)
+                    if (r & RMAP_MASK) != want_r:
+                        errors.append(f"{ve:#x}: rmap of {slot:#x} is {r:#x}")
+                    if bool(r & SWAP_TABLE_CACHE_ONLY) != cache_only(c, i):
+                        errors.append(f"{ve:#x}: cache-only bit, expected {cache_only(c, i)}")
+        for k in range(SWAP_NR_ORDERS):
+            c = self.v.nonfull[k].head
+            while c != NULL:
+                if c.state != VC_NONFULL or c.order != k or seen.get(c.id) != <uint64_t>c:
+                    errors.append(f"nonfull[{k}]: cluster {c.id} misfiled")
+                    break
+                nnonfull -= 1
+                c = c.next
+        for k in range(NR_CPUS * SWAP_NR_ORDERS):
+            c = self.v.vpcp[k]
+            if c == NULL:
+                continue
+            ncached -= 1
+            if (c.state != VC_CACHED or c.order != k % SWAP_NR_ORDERS
+                    or seen.get(c.id) != <uint64_t>c):
+                errors.append(f"vpcp[{k}]: cluster {c.id} misfiled")
+        if ncached:
+            errors.append("a cached cluster is not in any per-CPU cache")
+        if nnonfull:
+            errors.append("a nonfull cluster is not on its list")
+        for k in range(NR_CPUS):
+            c = self.v.mru[k]
+            if c != NULL and seen.get(c.id) != <uint64_t>c:
+                errors.append(f"lookup cache [{k}] names a freed cluster")
+        if <uint64_t>len(seen) != self.v.nr_clusters or next_ != self.v.nr_ext:
+            errors.append(f"{len(seen)} clusters, nr_clusters {self.v.nr_clusters}; "
+                          f"{next_} extend tables, nr {self.v.nr_ext}")
+        if used != self.v.nr_used or nz != self.v.nr_zswap or nphys != self.v.nr_phys:
+            errors.append(f"totals: used {used}/{self.v.nr_used} zswap {nz}/{self.v.nr_zswap} "
+                          f"phys {nphys}/{self.v.nr_phys}")
+        for k in range(65536):
+            if self.v.charge[k] != charges.get(k, 0):
+                errors.append(f"memcg {k}: charge {self.v.charge[k]} but {charges.get(k, 0)} slots")
+        for t in range(MAX_SWAPFILES):
+            si = self.v.devs[t]
+            if si == NULL:
+                continue
+            if si.reclaim != ste_reclaim or si.reclaim_ctx != <void*>&self.v:
+                errors.append(f"type {t}: reclaim hook is not this design's")
+            for off in range(si.max):
+                if si.map[off] == SLOT_USED and (swap_table_get(si, off) & 7) != RMAP_TAG:
+                    errors.append(f"{t}:{off}: allocated slot without a reverse map")
+        if errors:
+            raise AssertionError("SwapTableEdition invariant violated:\n  "
+                                 + "\n  ".join(errors[:20]))
+        self._swaps.check()
+
+    def snapshot(self):
+        """The whole state as plain values; equal between compiled and reference.
+
+        ``clusters``: ``id: (order, count, state, has extend table)``;
+        ``entries``: every live ghost entry as ``(table word, virtual_table
+        word, memcg, count)``; ``nonfull`` lists, ``vpcp`` caches and
+        ``lookup_cache`` by cluster id; ``charge`` per memcg; totals;
+        ``stats``; ``swaps``: the allocator's state (reverse-map words
+        included). Runtime complexity: O(slots).
+
+        >>> from vswap import SwapTableEdition
+        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(3); ste.snapshot()["vpcp"]
+        {(0, 0): 0}
+        """
+        cdef ste_vcluster* c
+        cdef uint64_t i, w
+        cdef int k
+        self._check_open()
+        clusters = {}
+        entries = {}
+        for cid, ptr in self._clusters():
+            c = <ste_vcluster*><uint64_t>ptr
+            clusters[cid] = (c.order, c.count, c.state, int(c.ext != NULL))
+            for i in range(STE_VCLUSTER_SIZE):
+                w = c.table[i]
+                if live_word(w):
+                    entries[ste_entry((cid << STE_VCLUSTER_SHIFT) + i)] = (
+                        w, c.vtable[i], c.memcg[i], count_of(c, i))
+        nonfull = {}
+        for k in range(SWAP_NR_ORDERS):
+            ids = []
+            c = self.v.nonfull[k].head
+            while c != NULL:
+                ids.append(c.id)
+                c = c.next
+            if ids:
+                nonfull[k] = ids
+        vpcp = {(k // SWAP_NR_ORDERS, k % SWAP_NR_ORDERS): self.v.vpcp[k].id
+                for k in range(NR_CPUS * SWAP_NR_ORDERS) if self.v.vpcp[k] != NULL}
+        mru = {k: self.v.mru[k].id for k in range(NR_CPUS) if self.v.mru[k] != NULL}
+        charge = {k: self.v.charge[k] for k in range(65536) if self.v.charge[k]}
+        return {"clusters": clusters, "entries": entries, "nonfull": nonfull, "vpcp": vpcp,
+                "lookup_cache": mru, "charge": charge, "nr_used": self.v.nr_used,
+                "nr_zswap": self.v.nr_zswap, "nr_phys": self.v.nr_phys,
+                "alloc_reject": self.v.alloc_reject, "cpu": self.v.cpu,
+                "stats": self.stats, "swaps": self._swaps._state()}
+
+    def __repr__(self):
+        return (f"SwapTableEdition(clusters={self.v.nr_clusters}, used={self.v.nr_used}, "
+                f"switches={self.switches})")
+
+
+SwapSpace.register(SwapTableEdition)
+
+
+# --- the C protocol of the compiled replay (vswap/_swapops.pxd) ---------------------
+# Each function does what the method of the same name does after its checks,
+# on the CPU the replay names (the lookup cache and the allocators are per CPU).
+
+cdef inline ste_t* ops_v(void* space, int cpu) noexcept:
+    cdef ste_t* v = &(<SwapTableEdition>space).v
+    v.cpu = cpu
+    return v
+
+
+cdef int sops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int cpu,
+                    uint64_t* entry) except -1:
+    cdef uint64_t e = ste_alloc(ops_v(space, cpu), folio, order, memcg, cpu)
+    if e == 0:
+        return 1
+    entry[0] = e
+    return 0
+
+
+cdef int sops_dup(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    dup_pass(ops_v(space, cpu), e & SWP_OFFSET_MASK, nr)
+    return 0
+
+
+cdef int sops_free(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    put_pass(ops_v(space, cpu), e & SWP_OFFSET_MASK, nr)
+    return 0
+
+
+cdef int sops_fsc(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    fsc_core(ops_v(space, cpu), e & SWP_OFFSET_MASK, nr)
+    return 0
+
+
+cdef int sops_zero(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    zero_pass(ops_v(space, cpu), e & SWP_OFFSET_MASK, nr)
+    return 0
+
+
+cdef int sops_zswap(void* space, uint64_t e, uint64_t handle, int cpu) except -1:
+    zswap_put(ops_v(space, cpu), e & SWP_OFFSET_MASK, handle)
+    return 0
+
+
+cdef int sops_writeback(void* space, uint64_t e, int order, uint64_t arg, int cpu) except -1:
+    cdef uint64_t slot
+    ops_v(space, cpu)
+    return 1 if write_run(<SwapTableEdition>space, e & SWP_OFFSET_MASK, order, &slot) else 0
+
+
+cdef int sops_swapin(void* space, uint64_t e, int order, uint64_t folio, int cpu) except -1:
+    cdef ste_t* v = ops_v(space, cpu)
+    cache_prepare(v, e & SWP_OFFSET_MASK, <uint64_t>1 << order)
+    cache_add(v, e & SWP_OFFSET_MASK, <uint64_t>1 << order, folio, order)
+    return 0
+
+
+cdef int sops_reclaim(void* space, uint64_t e, int order, uint64_t shadow, int cpu) except -1:
+    cdef ste_t* v = ops_v(space, cpu)
+    cache_del(v, e & SWP_OFFSET_MASK, <uint64_t>1 << order,
+              0 if shadow == OPS_NO_SHADOW else (shadow << 1) | 1)
+    cache_put(v, e & SWP_OFFSET_MASK, <uint64_t>1 << order)
+    return 0
+
+
+cdef int sops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except -1:
+    cdef ste_t* v = ops_v(space, cpu)
+    cdef uint64_t voff = e & SWP_OFFSET_MASK
+    if (e >> SWP_TYPE_SHIFT) != VSWAP_TYPE or ste_peek(v, voff) == NULL:
+        return OPS_FREE
+    v.st.table_reads += 1
+    v.st.vtable_reads += 1
+    return kind_of(ste_cluster(v, voff >> STE_VCLUSTER_SHIFT), voff & (STE_VCLUSTER_SIZE - 1),
+                   handle)
+
+
+cdef swap_ops STE_OPS = swap_ops_table(
+    sops_alloc, sops_dup, sops_free, sops_fsc, sops_zero, sops_zswap, sops_writeback,
+    sops_swapin, sops_reclaim, sops_lookup)
