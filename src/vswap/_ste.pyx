@@ -1603,9 +1603,9 @@ cdef class SwapTableEdition(SwapDesign):
         if used != self.v.nr_used or nz != self.v.nr_zswap or nphys != self.v.nr_phys:
             errors.append(f"totals: used {used}/{self.v.nr_used} zswap {nz}/{self.v.nr_zswap} "
                           f"phys {nphys}/{self.v.nr_phys}")
-        for k in range(65536):
-            if self.v.charge[k] != charges.get(k, 0):
-                errors.append(f"memcg {k}: charge {self.v.charge[k]} but {charges.get(k, 0)} slots")
+        charged = {k: self.v.charge[k] for k in range(65536) if self.v.charge[k]}
+        if charged != charges:
+            errors.append(f"memcg charges {charged} but slots {charges}")
         for t in range(MAX_SWAPFILES):
             si = self.v.devs[t]
             if si == NULL:
