@@ -380,4 +380,16 @@ for _name, _desc in (
     register_design(_name, _f, reference=_twin(_f))
 register_design("virtual", _virtual, reference=_twin(_virtual), switches=VIRTUAL_SWITCHES)
 register_design("swaptable_p4", _swaptable_p4, reference=_twin(_swaptable_p4))
+
+
+def _vswap_ste(machine: Any, span: int, *, reference: bool = False, **switches: bool) -> Any:
+    """Virtual Swap Space, Swap Table Edition: a ghost device on phase IV, lazy physical backing"""
+    mod = _module(reference)
+    return mod.SwapTableEdition(swap_devices(machine, span, reference=reference),
+                                **{s: switches.get(s, False) for s in STE_SWITCHES})
+
+
+#: vswap_ste's switches (vswap_ste+shared_cluster_cache, vswap_ste+lookup_cache).
+STE_SWITCHES = ("shared_cluster_cache", "lookup_cache")
+register_design("vswap_ste", _vswap_ste, reference=_twin(_vswap_ste), switches=STE_SWITCHES)
 del _name, _desc, _f
