@@ -42,6 +42,7 @@ cdef struct ste_vcluster:
     uint32_t count                 # slots in use (cluster 0's header run included)
     uint8_t order                  # fixed for the cluster's life
     uint8_t state                  # VC_*
+    uint16_t hint                  # every aligned run below it is taken: find_run starts here
     ste_vcluster* prev             # nonfull[order] links
     ste_vcluster* next
     uint32_t* ext                  # extend table (counts >= 15), or NULL
