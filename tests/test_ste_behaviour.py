@@ -1,0 +1,235 @@
+"""SwapTableEdition beyond the state machine: the ghost device's entries and tables,
+the virtual_table tags, lazy physical backing and its reverse map, the shared
+per-CPU cache's ping-pong, the footprint against vswap.metadata, bare and
+closed instances, and both replay engines agreeing per switch setting."""
+
+import numpy as np
+import pytest
+
+import vswap
+from vswap import NoEntry, NoSpace, SwapTableEdition, reference
+from vswap import _ste
+from vswap.metadata import metadata_bytes
+from vswap.reference import ste as ref_ste
+from vswap.replay import Machine, replay
+from vswap.workloads import memhog, mixed, usemem
+
+IMPLS = [vswap, reference]
+GHOST = 31 << 58
+
+
+def make(impl, slots=64, cs=16, ndev=1, **kw):
+    devs = impl.SwapDevices([impl.SwapDevice(slots, cluster_size=cs) for _ in range(ndev)])
+    return impl.SwapTableEdition(devs, **kw)
+
+
+def test_constants_have_one_meaning_in_both_models():
+    for name in ("VSWAP_TYPE", "STE_HANDLE_MAX", "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES",
+                 "STE_SWITCHES"):
+        assert getattr(_ste, name) == getattr(ref_ste, name), name
+    assert _ste.VTABLE_TAGS == {n: getattr(ref_ste, "VT_" + n) for n in _ste.VTABLE_TAGS}
+    assert _ste.VSWAP_TYPE == 31 and _ste.STE_MAX_CLUSTERS * 512 == (2 ** 32 - 1) // 512 * 512
+    assert _ste.STE_CLUSTER_BYTES == 80
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_entries_are_ghost_slots_and_the_vtable_word_follows_the_backing(impl):
+    ste = make(impl)
+    e = ste.folio_alloc_swap(7, memcg=3)
+    assert e >> 58 == 31 and e & ((1 << 58) - 1) == 1          # offset 0 is the header slot
+    ste.swap_duplicate(e)
+    tag = lambda: ste.snapshot()["entries"][e][1] & 7          # noqa: E731
+    assert tag() == ref_ste.VT_FOLIO and ste.memcg_id(e) == 3
+    ste.zswap_store(e, 42)
+    assert tag() == ref_ste.VT_ZSWAP and ste.swaps[0].nr_used == 0   # zswap needs no slot
+    ste.zero_store(e)
+    assert tag() == ref_ste.VT_ZERO and ste.zswap_load(e) is None
+    slot = ste.writeback(e)
+    assert tag() == ref_ste.VT_PHYS and ste.swaps[0].nr_used == 1
+    assert ste.writeback(e) == slot                            # one physical run is reused
+    ste.swap_cache_del_folio(e)
+    assert ste.lookup(e) == vswap.Lookup("swapfile", slot)
+    # the physical slot's table word is the reverse map: virtual offset << 3 | 0b100
+    rmap = ste.snapshot()["swaps"]["devices"][0]["tables"]
+    words = [w for _, ws in rmap.items() for _, w in ws]
+    assert words == [(1 << 3) | 0b100]
+    ste.put_swap_folio(e)
+    ste.free_swap_and_cache_nr(e)
+    assert ste.swaps[0].nr_used == 0 and ste.snapshot()["nr_used"] == 0
+    ste.check()
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_cache_only_bit_and_reclaim_through_the_reverse_map(impl):
+    ste = make(impl, slots=32, cs=16)
+    es = [ste.folio_alloc_swap(f) for f in range(31)]
+    for e in es:
+        ste.writeback(e)                                       # fills the device
+    with pytest.raises(NoSpace):
+        ste.writeback(ste.folio_alloc_swap(99))
+    bits = [w >> 63 for ws in ste.snapshot()["swaps"]["devices"][0]["tables"].values()
+            for _, w in ws]
+    assert bits and all(bits)                                  # count 0, cached: cache-only
+    freed = ste.reclaim_cache_only(0)
+    assert freed > 0 and ste.stats["folios_reclaimed"] == freed
+    ste.check()
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_swapoff_reads_into_the_ghost_swap_cache_without_a_page_table_walk(impl):
+    ste = make(impl)
+    e = ste.folio_alloc_swap(5)
+    ste.swap_duplicate(e)
+    ste.writeback(e)
+    ste.swap_cache_del_folio(e, shadow=9)
+    ste.put_swap_folio(e)
+    assert ste.swapoff(0, None) == 0
+    assert ste.lookup(e) == vswap.Lookup("folio", 1) and ste.swaps[0].nr_used == 0
+    assert ste.stats["scans"] == 64
+    with pytest.raises(ValueError, match="ghost"):
+        ste.swapoff(31)
+    ste.check()
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_extend_table_holds_counts_past_14(impl):
+    ste = make(impl, ndev=0)
+    e = ste.folio_alloc_swap(1)
+    ste.swap_duplicate(e, 1)
+    for _ in range(20):
+        ste.swap_duplicate(e)
+    assert ste.swap_count(e) == 21 and ste.stats["extend_tables_allocated"] == 1
+    assert ste.memory_footprint()["extend_table"] == 4 * 512
+    for _ in range(21):
+        ste.swap_free_nr(e)
+    ste.check()
+
+
+def _alternate(impl, shared, n=64):
+    """Virtual allocations and writebacks alternating on one CPU (zswap shrinker-like)."""
+    ste = make(impl, slots=512, cs=16, shared_cluster_cache=shared)
+    for f in range(n):
+        ste.writeback(ste.folio_alloc_swap(f))
+    return ste
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_a_shared_per_cpu_cache_ping_pongs(impl):
+    sep, shared = _alternate(impl, False), _alternate(impl, True)
+    assert sep.stats["pcp_invalidations"] == 0
+    assert sep.stats["vcache_misses"] == 1                      # one ghost cluster, kept cached
+    # each allocation evicts the other side's cluster: the RFC's invalidation ping-pong
+    assert shared.stats["pcp_invalidations"] == 2 * 64 - 1
+    assert shared.stats["vcache_misses"] == 64
+    assert shared.swaps.stats["slow_path"] > sep.swaps.stats["slow_path"]
+    shared.check()
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_lookup_cache_saves_walks_and_changes_nothing_else(impl):
+    a, b = make(impl, ndev=0), make(impl, ndev=0, lookup_cache=True)
+    for ste in (a, b):
+        es = ste.folio_alloc_swap_many(np.arange(40, dtype=np.uint64))
+        ste.swap_duplicate_many(es)
+        ste.free_swap_and_cache_many(es)
+    sa, sb = a.snapshot(), b.snapshot()
+    assert {k: v for k, v in sa.items() if k not in ("stats", "lookup_cache")} == \
+        {k: v for k, v in sb.items() if k not in ("stats", "lookup_cache")}
+    assert sb["stats"]["lookups"] < sa["stats"]["lookups"]
+    assert sb["stats"]["lookup_hits"] > 0 and sa["stats"]["lookup_hits"] == 0
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_bad_input_is_rejected_and_changes_nothing(impl):
+    ste = make(impl)
+    e = ste.folio_alloc_swap(1)
+    before = ste.snapshot()
+    for call, exc in ((lambda: ste.swap_count(5), ValueError),           # a physical type
+                      (lambda: ste.swap_count(GHOST | 40), NoEntry),
+                      (lambda: ste.zswap_store(e, 1 << 61), ValueError),
+                      (lambda: ste.folio_alloc_swap(1 << 51), ValueError),
+                      (lambda: ste.swap_free_nr(e), NoEntry),
+                      (lambda: ste.reclaim_cache_only(31), ValueError),
+                      (lambda: ste.swapoff(3), ValueError)):
+        with pytest.raises(exc):
+            call()
+        assert ste.snapshot() == before
+    with pytest.raises(ValueError, match="at most 31"):
+        impl.SwapTableEdition(impl.SwapDevices([impl.SwapDevice(16, cluster_size=16)
+                                                for _ in range(32)]))
+    with pytest.raises(ValueError):
+        impl.SwapTableEdition(max_clusters=0)
+
+
+def test_max_clusters_caps_the_ghost_device():
+    for impl in IMPLS:
+        ste = impl.SwapTableEdition(max_clusters=1)
+        es = [ste.folio_alloc_swap(f) for f in range(511)]
+        with pytest.raises(NoSpace):
+            ste.folio_alloc_swap(999)
+        assert len(set(es)) == 511 and ste.snapshot()["alloc_reject"] == 1
+
+
+def test_closed_and_unbuilt_instances_raise():
+    ste = make(vswap)
+    ste.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        ste.folio_alloc_swap(1)
+    bare = SwapTableEdition.__new__(SwapTableEdition)
+    for call in (lambda: bare.check(), lambda: bare.swap_count(GHOST | 1), lambda: bare.snapshot(),
+                 lambda: bare.swapoff(0, {}), lambda: bare.__vswap_ops__(),
+                 lambda: bare.folio_alloc_swap(1)):
+        with pytest.raises(RuntimeError, match="not initialised"):
+            call()
+    assert bare.stats["lookups"] == 0 and bare.memory_footprint()["total"] == 0
+
+
+@pytest.mark.parametrize("backing", ["zswap", "disk"])
+@pytest.mark.parametrize("used", [1, 511, 512, 3000])
+def test_layout_of_vswap_metadata_is_its_footprint(backing, used):
+    slots = 4096
+    # zswap-only: no physical device at all (vswap.metadata's zswap layout has none)
+    devs = [vswap.SwapDevice(slots, cluster_size=512)] if backing == "disk" else []
+    ste = SwapTableEdition(vswap.SwapDevices(devs))
+    es = [ste.folio_alloc_swap(f) for f in range(used)]
+    for i, e in enumerate(es):
+        ste.swap_duplicate(e)
+        if backing == "disk":
+            ste.writeback(e)
+        else:
+            ste.zswap_store(e, i)
+        ste.swap_cache_del_folio(e)
+        ste.put_swap_folio(e)
+    fp = ste.memory_footprint()
+    want = metadata_bytes("vswap_ste", slots * 4096, used / slots, backing)
+    for key in want:
+        assert fp[key] == want[key], key
+    assert fp["extend_table"] == 0
+
+
+DESIGNS = ["vswap_ste", "vswap_ste+shared_cluster_cache", "vswap_ste+lookup_cache"]
+TRACES = {"usemem": lambda: usemem("1M", tasks=2, mthp={2: 0.5}, zero_share=0.2, seed=1),
+          "memhog": lambda: memhog("1M", passes=2), "mixed": lambda: mixed("1M", seed=3)}
+MACHINES = {"zram": Machine(ram="600K", reclaim_batch=8),
+            "zswap": Machine(ram="600K", backend="zswap", zswap_pool="200K", page_cluster=2)}
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+@pytest.mark.parametrize("machine", MACHINES, ids=str)
+@pytest.mark.parametrize("trace", TRACES, ids=str)
+def test_compiled_and_reference_replays_agree(trace, machine, design):
+    t, m = TRACES[trace](), MACHINES[machine]
+    fast = replay(t, design, m, engine="compiled", keep_state=True)
+    slow = replay(t, design, m, engine="reference", keep_state=True)
+    assert fast.counters == slow.counters and fast.stats == slow.stats
+    assert fast.swap_stats == slow.swap_stats and fast.footprint == slow.footprint
+    assert np.array_equal(fast.pte, slow.pte) and np.array_equal(fast.pstate, slow.pstate)
+    assert fast.counters["swapped_out"] > 0
+    # the same page events and swap traffic as mainline; the zap batches are the
+    # virtual designs' (runs of consecutive virtual entries), as cc_v2's when
+    # the allocation order is v6's
+    base, v6 = replay(t, "baseline", m), replay(t, "cc_v2", m)
+    assert {k: v for k, v in fast.counters.items() if k != "free_batches"} == \
+        {k: v for k, v in base.counters.items() if k != "free_batches"}
+    if "shared" not in design:       # a shared cache moves where entries land
+        assert fast.counters["free_batches"] == v6.counters["free_batches"]
