@@ -28,6 +28,7 @@ COMPILED = {
     vswap.SwapDesign: lambda obj: obj.__init__(42),
     vswap.DirectSwap: lambda obj: obj.__init__(42),
     vswap.SwapTableP4: lambda obj: obj.__init__(42),
+    vswap.SwapTableEdition: lambda obj: obj.__init__(42),
     vswap.VirtualSwap: lambda obj: obj.__init__(vswap.SwapDevices(), max_clusters=0),
 }
 

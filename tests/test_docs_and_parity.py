@@ -132,7 +132,7 @@ def test_reference_exports_same_names():
         assert getattr(reference, name) is getattr(vswap, name)
 
 
-DESIGNS = ["DirectSwap", "VirtualSwap", "SwapTableP4"]
+DESIGNS = ["DirectSwap", "VirtualSwap", "SwapTableP4", "SwapTableEdition"]
 
 
 @pytest.mark.parametrize("design", DESIGNS)

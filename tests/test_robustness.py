@@ -68,7 +68,8 @@ def _live(cls):
 @pytest.mark.parametrize("how", [pickle.dumps, copy.copy, copy.deepcopy],
                          ids=["pickle", "copy", "deepcopy"])
 @pytest.mark.parametrize("cls", [vswap.SwapDevice, vswap.SwapDevices, vswap.DirectSwap,
-                                 vswap.VirtualSwap, vswap.SwapTableP4])
+                                 vswap.VirtualSwap, vswap.SwapTableP4,
+                                 vswap.SwapTableEdition])
 def test_stateful_classes_refuse_copy_and_pickle(cls, how):
     # Their C state holds pointers (devices, hooks): no copy can be exact.
     for obj in (_live(cls), cls.__new__(cls)):
@@ -90,7 +91,7 @@ def test_xarray_copy_and_pickle_restore_the_state_exactly(how):
 
 # -- one owner per device ----------------------------------------------------------------------
 
-DESIGNS = ["DirectSwap", "VirtualSwap", "SwapTableP4"]
+DESIGNS = ["DirectSwap", "VirtualSwap", "SwapTableP4", "SwapTableEdition"]
 
 
 @pytest.fixture(params=["compiled", "reference"])

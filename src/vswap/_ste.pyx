@@ -2,7 +2,7 @@
 
 Nhat Pham's rebuild of virtual swap on swap table phase IV. The virtual
 layer is one *ghost* swap device (type :data:`VSWAP_TYPE`): a swap entry
-is ``VSWAP_TYPE << 58 | offset``, and the ghost device's clusters
+is ``swp_entry(VSWAP_TYPE, offset)``, and the ghost device's clusters
 (``swap_cluster_info_dynamic``) are allocated on demand in an allocating
 xarray keyed by cluster id. Each ghost cluster has phase IV's swap table
 (count, swap-cache pin, folio or shadow), a memcg_table and a
