@@ -11,7 +11,7 @@ from vswap.__main__ import main
 from vswap.selfcheck import selfcheck
 
 STRUCTURES = ["XArray", "SwapDevice", "DirectSwap", "VirtualSwap vss_v5",
-              "VirtualSwap new_opt_v2", "VirtualSwap cc_v2", "replay"]
+              "VirtualSwap new_opt_v2", "VirtualSwap cc_v2", "SwapTableEdition", "replay"]
 
 
 def test_selfcheck_checks_every_structure_under_python_dash_o():

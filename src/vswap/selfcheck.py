@@ -1,8 +1,8 @@
 """``vswap selfcheck``: every compiled structure against its reference twin, in lockstep.
 
 :func:`selfcheck` drives the :class:`~vswap.XArray`, a :class:`~vswap.SwapDevice`
-set, :class:`~vswap.DirectSwap`, :class:`~vswap.VirtualSwap` (each preset) and the
-trace replay through the same random calls on the compiled core and on the
+set, :class:`~vswap.DirectSwap`, :class:`~vswap.VirtualSwap` (each preset),
+:class:`~vswap.SwapTableEdition` and the trace replay through the same random calls on the compiled core and on the
 pure-Python reference (:mod:`vswap.reference`) for a few seconds, and compares
 every result (or exception type), the whole observable state and both models'
 ``check()``. Nothing is done inside ``assert`` statements, so it checks the same
@@ -238,12 +238,12 @@ def selfcheck(seed: int = 0, seconds: float = 4.0, out: Any = None) -> bool:
     True
     >>> [line.split(":")[0] for line in buf.getvalue().splitlines()]  # doctest: +NORMALIZE_WHITESPACE
     ['XArray', 'SwapDevice', 'DirectSwap', 'VirtualSwap vss_v5', 'VirtualSwap new_opt_v2',
-     'VirtualSwap cc_v2', 'replay', 'self-check passed']
+     'VirtualSwap cc_v2', 'SwapTableEdition', 'replay', 'self-check passed']
     """
     if out is None:
         out = sys.stdout
     rng = np.random.default_rng(seed)
-    share = seconds / 7
+    share = seconds / 8
     ok = True
     runs: list[tuple[str, Callable[[float], _Lockstep]]] = [
         ("XArray", lambda dl: _xarray(rng, dl, out)),
@@ -253,6 +253,8 @@ def selfcheck(seed: int = 0, seconds: float = 4.0, out: Any = None) -> bool:
     for preset in ("vss_v5", "new_opt_v2", "cc_v2"):
         runs.append((f"VirtualSwap {preset}", lambda dl, p=preset: _design(
             f"VirtualSwap {p}", lambda m, s: m.VirtualSwap.preset(p, s), rng, dl, out)))
+    runs.append(("SwapTableEdition", lambda dl: _design(
+        "SwapTableEdition", lambda m, s: m.SwapTableEdition(s), rng, dl, out)))
     for label, run in runs:
         ls = run(time.perf_counter() + share)
         ok = ok and not ls.differences
