@@ -25,6 +25,8 @@ from vswap import reference
 from vswap.reference import direct as ref_direct
 from vswap.reference import swapfile as ref_swapfile
 from vswap.reference import virtual as ref_virtual
+from vswap.reference import clustermap as ref_clustermap
+from vswap.reference import ste as ref_ste
 from vswap.reference import xarray as ref_xarray
 
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
@@ -152,7 +154,8 @@ def test_every_protocol_verb_is_documented_with_a_kernel_counterpart():
 
 
 @pytest.mark.parametrize("module", [vswap.protocol, ref_xarray, ref_swapfile, ref_direct,
-                                    ref_virtual, vswap.workloads, vswap.benchmark],
+                                    ref_virtual, ref_clustermap, ref_ste, vswap.workloads,
+                                    vswap.benchmark],
                          ids=lambda m: m.__name__)
 def test_pure_python_module_examples(module):
     runner = doctest.DocTestRunner(optionflags=FLAGS)

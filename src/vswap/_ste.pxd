@@ -37,7 +37,7 @@ cdef enum:
     VC_FULL = 3
 
 
-cdef struct ste_vcluster:
+cdef struct ste_vcluster:          # begins with its id, as _clustermap.pxd needs
     uint64_t id
     uint32_t count                 # slots in use (cluster 0's header run included)
     uint8_t order                  # fixed for the cluster's life

@@ -30,9 +30,10 @@ from vswap._mem cimport checked_calloc
 from vswap._common cimport to_u64
 from vswap._swapfile cimport (
     SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set, swap_table_get,
-    swap_table_set, swap_entries_free, swap_reclaim_full_clusters, SWAP_TABLE_CACHE_ONLY,
-    SLOT_USED, SWP_WRITEOK,
+    swap_table_set, swap_reclaim_full_clusters, swap_free_batch, swap_batch_add,
+    swap_batch_flush, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
 )
+from vswap._clustermap cimport cluster_map_get
 from vswap._swaptable cimport (
     SWP_TB_COUNT_SHIFT, SWP_TB_COUNT_MAX, SWP_TB_PIN, SWP_TB_PAYLOAD, SWP_TB_COUNT_MASK,
     P4_FOLIO_MAX, P4_SHADOW_MAX, P4_CLUSTER_INFO_BYTES,
@@ -135,29 +136,11 @@ cdef inline uint64_t chunk_end(uint64_t cur, uint64_t end) noexcept nogil:
 
 # --- the cluster map and the lookup path ---------------------------------------------------
 
-cdef inline ste_vcluster* ste_walk(ste_t* v, uint64_t cid) noexcept nogil:
-    """xa_load on the ghost cluster map: one counted walk."""
-    cdef uint64_t before = v.map.stats.node_visits
-    cdef ste_vcluster* c
-    v.st.lookups += 1
-    c = <ste_vcluster*>xa_load(&v.map, cid)
-    v.st.node_visits += v.map.stats.node_visits - before
-    return c
-
-
 cdef inline ste_vcluster* ste_cluster(ste_t* v, uint64_t cid) noexcept nogil:
     """The ghost cluster ``cid`` (or NULL): the CPU's lookup cache first when enabled."""
-    cdef ste_vcluster* c
-    if v.opt_lookup_cache:
-        c = v.mru[v.cpu]
-        if c != NULL and c.id == cid:
-            v.st.lookup_hits += 1
-            return c
-        v.st.lookup_misses += 1
-        c = ste_walk(v, cid)
-        v.mru[v.cpu] = c
-        return c
-    return ste_walk(v, cid)
+    return <ste_vcluster*>cluster_map_get(
+        &v.map, cid, <void**>&v.mru[v.cpu] if v.opt_lookup_cache else NULL, &v.st.lookups,
+        &v.st.node_visits, &v.st.lookup_hits, &v.st.lookup_misses)
 
 
 cdef inline ste_vcluster* ste_peek(ste_t* v, uint64_t voff) noexcept nogil:
@@ -224,32 +207,23 @@ cdef inline void after_free(ste_t* v, ste_vcluster* c) noexcept nogil:
 
 # --- backing release -------------------------------------------------------------------------
 
-cdef struct pbatch:
-    swap_device_t* si
-    uint64_t off
-    uint64_t n
+ctypedef swap_free_batch pbatch
+
+
+cdef inline void pb_freed(ste_t* v, uint64_t n) noexcept nogil:
+    """Count a physical run freed (its reverse-map words cleared)."""
+    if n:
+        v.st.phys_frees += 1
+        v.st.rmap_writes += n
+        v.nr_phys -= n
 
 
 cdef inline void pb_flush(ste_t* v, pbatch* b) noexcept nogil:
-    if b.n:
-        swap_entries_free(b.si, b.off, b.n)
-        v.st.phys_frees += 1
-        v.st.rmap_writes += b.n
-        v.nr_phys -= b.n
-        b.n = 0
+    pb_freed(v, swap_batch_flush(b))
 
 
 cdef inline void pb_add(ste_t* v, pbatch* b, uint64_t slot) noexcept nogil:
-    cdef swap_device_t* si = v.devs[slot >> SWP_TYPE_SHIFT]
-    cdef uint64_t off = slot & SWP_OFFSET_MASK
-    if (b.n and b.si == si and off == b.off + b.n
-            and (off >> si.cluster_shift) == (b.off >> si.cluster_shift)):
-        b.n += 1
-        return
-    pb_flush(v, b)
-    b.si = si
-    b.off = off
-    b.n = 1
+    pb_freed(v, swap_batch_add(b, v.devs[slot >> SWP_TYPE_SHIFT], slot & SWP_OFFSET_MASK))
 
 
 cdef inline void release(ste_t* v, ste_vcluster* c, uint64_t i, pbatch* b) noexcept nogil:

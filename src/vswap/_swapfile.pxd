@@ -272,3 +272,37 @@ cdef void swap_devices_release(SwapDevices swaps, void* owner) noexcept
 cdef int swap_device_attach(SwapDevice dev, void* owner, str name, swap_reclaim_fn reclaim,
                             swap_cache_only_fn cache_only) except -1
 cdef void swap_device_detach(SwapDevice dev, void* owner) noexcept
+
+
+# --- freeing in runs: consecutive slots of one cluster, one swap_entries_free --
+# A layer above that frees physical slots one at a time (the virtual designs'
+# backing release) batches them here; the twin is reference.swapfile.SwapFreeBatch.
+
+cdef struct swap_free_batch:
+    swap_device_t* si
+    uint64_t off
+    uint64_t n
+
+
+cdef inline uint64_t swap_batch_flush(swap_free_batch* b) noexcept nogil:
+    """Free the queued run; the slots freed (0 when none was queued)."""
+    cdef uint64_t n = b.n
+    if n:
+        swap_entries_free(b.si, b.off, n)
+        b.n = 0
+    return n
+
+
+cdef inline uint64_t swap_batch_add(swap_free_batch* b, swap_device_t* si,
+                                    uint64_t off) noexcept nogil:
+    """Queue slot ``off`` of ``si``; the slots freed first when it does not extend the run."""
+    cdef uint64_t flushed
+    if (b.n and b.si == si and off == b.off + b.n
+            and (off >> si.cluster_shift) == (b.off >> si.cluster_shift)):
+        b.n += 1
+        return 0
+    flushed = swap_batch_flush(b)
+    b.si = si
+    b.off = off
+    b.n = 1
+    return flushed

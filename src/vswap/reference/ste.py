@@ -19,8 +19,9 @@ from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
 from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.direct import _u64
+from vswap.reference.clustermap import cluster_map_get
 from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
-                                      SwapDesign, SwapDevices)
+                                      SwapDesign, SwapDevices, SwapFreeBatch)
 from vswap.reference.swaptable import (P4_CLUSTER_INFO_BYTES, P4_FOLIO_MAX, P4_SHADOW_MAX,
                                        SWP_TB_COUNT_MAX, SWP_TB_COUNT_SHIFT, SWP_TB_PAYLOAD,
                                        SWP_TB_PIN)
@@ -59,6 +60,7 @@ _COUNT_MASK = SWP_TB_COUNT_MAX << SWP_TB_COUNT_SHIFT
 # VC_CACHED: held by a per-CPU virtual cluster cache; VC_NONFULL: on nonfull[order];
 # VC_FULL: neither (no aligned run of its order left when it was last searched).
 VC_CACHED, VC_NONFULL, VC_FULL = 1, 2, 3
+_MAP_STATS = ("lookups", "node_visits", "lookup_hits", "lookup_misses")
 _STAT_NAMES = ("lookups", "node_visits", "lookup_hits", "lookup_misses", "table_reads",
                "table_writes", "vtable_reads", "vtable_writes", "memcg_writes", "cluster_locks",
                "rmap_reads", "rmap_writes", "alloc_scans", "vcache_hits", "vcache_misses",
@@ -91,13 +93,6 @@ class _VCluster:
         self.vtable = [0] * SIZE
         self.memcg = [0] * SIZE
         self.ext = None
-
-
-class _PBatch:
-    def __init__(self):
-        self.si = None
-        self.off = 0
-        self.n = 0
 
 
 class SwapTableEdition(SwapDesign, SwapSpace):
@@ -150,24 +145,9 @@ class SwapTableEdition(SwapDesign, SwapSpace):
     def _drop_devices(self):
         self._devs = [None] * MAX_SWAPFILES
 
-    def _walk(self, cid):
-        before = self._map._stats["node_visits"]
-        self._st["lookups"] += 1
-        c = self._map._load(cid)
-        self._st["node_visits"] += self._map._stats["node_visits"] - before
-        return c
-
     def _cluster(self, cid):
-        if self._opt_lookup_cache:
-            c = self._mru[self._cpu]
-            if c is not None and c.id == cid:
-                self._st["lookup_hits"] += 1
-                return c
-            self._st["lookup_misses"] += 1
-            c = self._walk(cid)
-            self._mru[self._cpu] = c
-            return c
-        return self._walk(cid)
+        return cluster_map_get(self._map, cid, self._st, _MAP_STATS,
+                               self._mru if self._opt_lookup_cache else None, self._cpu)
 
     @staticmethod
     def _live_word(w):
@@ -257,22 +237,17 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     # backing release
 
-    def _pb_flush(self, b):
-        if b.n:
-            b.si._swap_entries_free(b.off, b.n)
+    def _pb_freed(self, n):
+        if n:
             self._st["phys_frees"] += 1
-            self._st["rmap_writes"] += b.n
-            self._nr_phys -= b.n
-            b.n = 0
+            self._st["rmap_writes"] += n
+            self._nr_phys -= n
+
+    def _pb_flush(self, b):
+        self._pb_freed(b.flush())
 
     def _pb_add(self, b, slot):
-        si = self._devs[slot >> SWP_TYPE_SHIFT]
-        off = slot & SWP_OFFSET_MASK
-        if b.n and b.si is si and off == b.off + b.n and (off >> si.shift) == (b.off >> si.shift):
-            b.n += 1
-            return
-        self._pb_flush(b)
-        b.si, b.off, b.n = si, off, 1
+        self._pb_freed(b.add(self._devs[slot >> SWP_TYPE_SHIFT], slot & SWP_OFFSET_MASK))
 
     def _release(self, c, i, b):
         """Drop slot ``i``'s backing (its virtual_table word becomes NONE)."""
@@ -289,7 +264,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         c.vtable[i] = VT_NONE
 
     def _free_run(self, c, idx, n):
-        b = _PBatch()
+        b = SwapFreeBatch()
         for i in range(idx, idx + n):
             self._release(c, i, b)
             c.table[i] = 0
@@ -805,7 +780,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def _zero_pass(self, v, n):
         end = v + n
-        b = _PBatch()
+        b = SwapFreeBatch()
         cur = v
         while cur < end:
             ce = self._chunk_end(cur, end)
@@ -830,7 +805,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
     def _zswap_put(self, v, h):
         c = self._cluster(v >> SHIFT)
         i = v & (SIZE - 1)
-        b = _PBatch()
+        b = SwapFreeBatch()
         self._st["cluster_locks"] += 1
         self._st["vtable_writes"] += 1
         self._release(c, i, b)
@@ -918,7 +893,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         self._st["phys_allocs"] += 1
         c = self._cluster(v >> SHIFT)
         self._st["cluster_locks"] += 1
-        b = _PBatch()
+        b = SwapFreeBatch()
         tb = si.ci[off >> si.shift].table
         for k in range(nr):
             i = base + k
@@ -959,7 +934,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         t = si._type
         if si.flags & SWP_WRITEOK:
             self._swaps.swapoff(self._swaps[t])
-        b = _PBatch()
+        b = SwapFreeBatch()
         for off in range(si.max):
             self._st["scans"] += 1
             if si.map[off] != SLOT_USED:
