@@ -7,7 +7,7 @@
 
 from libc.stdint cimport uint64_t
 
-from vswap._xarray cimport xarray_t, xa_load
+from vswap._xarray cimport xarray_t, xa_node, xa_load, xa_find
 
 
 cdef struct cluster_head:
@@ -40,3 +40,18 @@ cdef inline void* cluster_map_get(xarray_t* xa, uint64_t cid, void** mru, uint64
     c = cluster_map_walk(xa, cid, walks, node_visits)
     mru[0] = c
     return c
+
+
+cdef inline void* cluster_map_next(xarray_t* xa, uint64_t* pos, uint64_t* cid) noexcept nogil:
+    """The cluster with the lowest id >= ``*pos`` (``*cid`` its id), or NULL; ``*pos`` moves past it.
+
+    Not counted: it serves check, snapshot and teardown, not the verbs."""
+    cdef xa_node* leaf
+    cdef uint64_t idx = pos[0], last = ~(<uint64_t>0)
+    if idx == last and cid[0] == last:       # the last index was returned already
+        return NULL
+    if not xa_find(xa, &idx, last, -1, &leaf):
+        return NULL
+    cid[0] = idx
+    pos[0] = idx + 1 if idx != last else idx
+    return <void*>xa_load(xa, idx)

@@ -33,7 +33,7 @@ from vswap._swapfile cimport (
     swap_table_set, swap_reclaim_full_clusters, swap_free_batch, swap_batch_add,
     swap_batch_flush, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
 )
-from vswap._clustermap cimport cluster_map_get
+from vswap._clustermap cimport cluster_map_get, cluster_map_next
 from vswap._swaptable cimport (
     SWP_TB_COUNT_SHIFT, SWP_TB_COUNT_MAX, SWP_TB_PIN, SWP_TB_PAYLOAD, SWP_TB_COUNT_MASK,
     P4_FOLIO_MAX, P4_SHADOW_MAX, P4_CLUSTER_INFO_BYTES,
@@ -43,8 +43,7 @@ from vswap._swapentry cimport (
     swap_cache_folio, swap_cache_is_folio, swap_cache_folio_id, swap_cache_order,
 )
 from vswap._xarray cimport (
-    xa_entry, xa_node, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc, xa_find,
-    XA_FLAGS_ALLOC,
+    xa_entry, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc, XA_FLAGS_ALLOC,
 )
 
 import numpy as np
@@ -792,17 +791,14 @@ cdef class SwapTableEdition(SwapDesign):
         self._sync_devices()
 
     def __dealloc__(self):
-        cdef uint64_t idx = 0
-        cdef xa_node* leaf
+        cdef uint64_t pos = 0, cid = 0
         cdef ste_vcluster* c
         self._release_devices()
-        while xa_find(&self.v.map, &idx, 0xFFFFFFFFFFFFFFFF, -1, &leaf):
-            c = <ste_vcluster*>xa_load(&self.v.map, idx)
+        c = <ste_vcluster*>cluster_map_next(&self.v.map, &pos, &cid)
+        while c != NULL:
             free(c.ext)
             free(c)
-            if idx == 0xFFFFFFFFFFFFFFFF:
-                break
-            idx += 1
+            c = <ste_vcluster*>cluster_map_next(&self.v.map, &pos, &cid)
         xa_destroy(&self.v.map)
         free(self.v.charge)
         self.v.charge = NULL
@@ -1454,14 +1450,12 @@ cdef class SwapTableEdition(SwapDesign):
 
     def _clusters(self):
         """[(id, cluster pointer as int)] in id order (for check and snapshot)."""
-        cdef uint64_t idx = 0
-        cdef xa_node* leaf
+        cdef uint64_t pos = 0, cid = 0
+        cdef void* c = cluster_map_next(&self.v.map, &pos, &cid)
         out = []
-        while xa_find(&self.v.map, &idx, 0xFFFFFFFFFFFFFFFF, -1, &leaf):
-            out.append((idx, <uint64_t>xa_load(&self.v.map, idx)))
-            if idx == 0xFFFFFFFFFFFFFFFF:
-                break
-            idx += 1
+        while c != NULL:
+            out.append((cid, <uint64_t>c))
+            c = cluster_map_next(&self.v.map, &pos, &cid)
         return out
 
     def check(self):
