@@ -389,7 +389,8 @@ def _vswap_ste(machine: Any, span: int, *, reference: bool = False, **switches: 
                                 **{s: switches.get(s, False) for s in STE_SWITCHES})
 
 
-#: vswap_ste's switches (vswap_ste+shared_cluster_cache, vswap_ste+lookup_cache).
-STE_SWITCHES = ("shared_cluster_cache", "lookup_cache")
+# vswap_ste's switches (vswap_ste+shared_cluster_cache, vswap_ste+lookup_cache): their home
+# is the design's module.
+from vswap._ste import STE_SWITCHES  # noqa: E402
 register_design("vswap_ste", _vswap_ste, reference=_twin(_vswap_ste), switches=STE_SWITCHES)
 del _name, _desc, _f
