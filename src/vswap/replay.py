@@ -150,6 +150,12 @@ class Machine:
     - ``zswap_ever_enabled``: zswap was enabled since boot, which turns
       zram's large swap-in off for good (``zswap_never_enabled()``);
       implied by the zswap backend.
+    - ``page_tables``: charge the user page tables the faults allocate
+      to the limit, as the kernel does (a PTE page per 2 MiB region
+      touched, a PMD page per 1 GiB; GFP_PGTABLE_USER has __GFP_ACCOUNT).
+      Off by default, so that a trace of S pages on R swaps out exactly
+      S - R; ``vswap kernel --model`` turns it on to stand beside the
+      kernel (with THP it decides whether the last 2M folio fits).
     - ``reclaim_batch``: pages reclaimed at least per reclaim call.
     - ``watermark``: reclaim this far below ``ram``.
 
@@ -180,6 +186,7 @@ class Machine:
     mthp: Any = None
     large_reclaim: str = "all"
     zswap_ever_enabled: bool = False
+    page_tables: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -208,7 +215,7 @@ class Machine:
         for name in ("zswap_max_pool_percent", "zswap_accept_threshold_percent"):
             if not 0 <= getattr(self, name) <= 100:
                 raise ValueError(f"{name} must be 0 .. 100")
-        for name in ("zero_detection", "zswap_ever_enabled"):
+        for name in ("zero_detection", "zswap_ever_enabled", "page_tables"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool")
         if self.watermark_pages >= self.ram_pages:
@@ -450,7 +457,7 @@ def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]
         csize=machine.compressed_bytes, ra_max=machine.readahead_pages, mthp_mask=mask,
         swapin_mask=0 if machine.zswap_ever_enabled else mask & 0x1FE, reclaim_mask=reclaim,
         direct=isinstance(space, (DirectSwap, reference.DirectSwap)),
-        zero_detection=machine.zero_detection)
+        zero_detection=machine.zero_detection, page_tables=machine.page_tables)
 
 
 def replay(trace: Trace, design: Any = "baseline", machine: Machine | None = None, *,
