@@ -289,3 +289,41 @@ def test_twins_share_their_constants():
     for name in ("NR_CPUS", "DEF_SWAP_PRIO", "SWAP_TABLE_CACHE_ONLY", "XA_NODE_BYTES",
                  "XA_VALUE_MAX"):
         assert getattr(vswap, name) == getattr(reference, name), name
+
+
+# -- stats are the C structs: compiled keys == reference keys == struct fields ----------------
+
+def _stats_owners(impl):
+    swaps = impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)])
+    return {"XArray": impl.XArray(), "SwapDevice": impl.SwapDevice(64, cluster_size=16),
+            "SwapDevices": swaps,
+            "DirectSwap": impl.DirectSwap(impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)])),
+            "SwapTableP4": impl.SwapTableP4(impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)])),
+            "VirtualSwap": impl.VirtualSwap(impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)]))}
+
+
+STATS_STRUCTS = {"XArray": ("_xarray", "xa_stats"), "SwapDevice": ("_swapfile", "swap_stats"),
+                 "SwapDevices": ("_swapfile", "swap_set_stats"),
+                 "DirectSwap": ("_direct", "direct_stats"),
+                 "SwapTableP4": ("_swaptable", "p4_stats"),
+                 "VirtualSwap": ("_virtual", "vswap_stats")}
+
+
+@pytest.mark.parametrize("cls", sorted(STATS_STRUCTS))
+def test_stats_are_the_c_struct_in_both_twins(cls):
+    from _pxd import struct_fields
+    fields = struct_fields(*STATS_STRUCTS[cls])
+    assert len(fields) >= 4
+    fast, ref = _stats_owners(vswap)[cls], _stats_owners(reference)[cls]
+    fast.reset_stats()
+    ref.reset_stats()
+    assert tuple(fast.stats) == tuple(ref.stats) == fields
+    assert set(fast.stats.values()) == set(ref.stats.values()) == {0}
+
+
+def test_replay_counters_are_the_c_struct_then_the_mthp_table():
+    from _pxd import struct_fields
+    from vswap.reference import replay as ref_replay
+    assert ref_replay.KERNEL_COUNTERS + ref_replay.MODEL_COUNTERS == \
+        struct_fields("_replay", "mm_counters")
+    assert vswap.replay.COUNTER_NAMES == ref_replay.COUNTER_NAMES

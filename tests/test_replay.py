@@ -42,6 +42,7 @@ def both(trace, design, machine):
 
 def assert_same(fast, slow):
     assert fast.counters == slow.counters
+    assert list(fast.counters) == list(slow.counters)      # the same names in the same order
     assert fast.stats == slow.stats
     assert fast.swap_stats == slow.swap_stats
     assert fast.footprint == slow.footprint

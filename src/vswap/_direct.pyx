@@ -1255,12 +1255,7 @@ cdef class DirectSwap(SwapDesign):
         >>> _ = ds.folio_alloc_swap(1, order=2); ds.stats["table_writes"]
         4
         """
-        s = self.d.st
-        return {"table_reads": s.table_reads, "table_writes": s.table_writes,
-                "cluster_locks": s.cluster_locks, "zswap_walks": s.zswap_walks,
-                "scans": s.scans, "pte_walked": s.pte_walked, "fast_frees": s.fast_frees,
-                "slots_freed": s.slots_freed, "folios_reclaimed": s.folios_reclaimed,
-                "cont_pages_allocated": s.cont_pages_allocated}
+        return self.d.st   # the C struct as a dict, in field order (see XArray.stats)
 
     def reset_stats(self):
         """Zero every counter of :attr:`stats` (not the allocator's). Runtime complexity: O(1).

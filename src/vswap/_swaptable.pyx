@@ -1229,13 +1229,7 @@ cdef class SwapTableP4(SwapDesign):
         >>> p4.stats["table_writes"], p4.stats["table_reads"]
         (8, 4)
         """
-        s = self.d.st
-        return {"table_reads": s.table_reads, "table_writes": s.table_writes,
-                "cluster_locks": s.cluster_locks, "zswap_walks": s.zswap_walks,
-                "scans": s.scans, "pte_walked": s.pte_walked, "fast_frees": s.fast_frees,
-                "slots_freed": s.slots_freed, "folios_reclaimed": s.folios_reclaimed,
-                "extend_tables_allocated": s.extend_tables_allocated,
-                "memcg_tables_allocated": s.memcg_tables_allocated}
+        return self.d.st   # the C struct as a dict, in field order (see XArray.stats)
 
     def reset_stats(self):
         """Zero every counter of :attr:`stats`. Runtime complexity: O(1).

@@ -1507,16 +1507,7 @@ cdef class VirtualSwap(SwapDesign):
         >>> vs = VirtualSwap(); _ = vs.folio_alloc_swap(1, order=2); vs.stats["desc_writes"]
         4
         """
-        s = self.v.st
-        return {"lookups": s.lookups, "node_visits": s.node_visits, "mru_hits": s.mru_hits,
-                "mru_misses": s.mru_misses, "desc_reads": s.desc_reads,
-                "desc_writes": s.desc_writes, "cluster_locks": s.cluster_locks,
-                "rmap_reads": s.rmap_reads, "rmap_writes": s.rmap_writes,
-                "alloc_scans": s.alloc_scans, "cgroup_checks": s.cgroup_checks,
-                "cache_only_checks": s.cache_only_checks, "slots_freed": s.slots_freed,
-                "folios_reclaimed": s.folios_reclaimed, "phys_allocs": s.phys_allocs,
-                "phys_frees": s.phys_frees, "scans": s.scans,
-                "clusters_allocated": s.clusters_allocated, "clusters_freed": s.clusters_freed}
+        return self.v.st   # the C struct as a dict, in field order (see XArray.stats)
 
     def reset_stats(self):
         """Zero every counter of :attr:`stats` (not the allocator's). Runtime complexity: O(1).
