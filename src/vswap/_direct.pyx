@@ -30,7 +30,12 @@ from vswap._swapfile cimport (
     swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, SWAP_TABLE_CACHE_ONLY,
     SLOT_USED, SWP_WRITEOK,
 )
-from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
+from vswap._slotswap cimport (
+    DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, slot_cores, slot_cores_table,
+    slot_error, slot_ops_table, slot_swapoff, zswap_tree_load, zswap_tree_erase,
+    zswap_tree_store,
+)
+from vswap._swapops cimport swap_ops
 from vswap._xarray cimport (
     xa_entry, xa_init, xa_destroy, xa_load, xa_store, xa_erase, xa_mk_value, xa_to_value,
 )
@@ -166,15 +171,12 @@ cdef inline void count_dec(direct_dev_t* dv, uint64_t off) noexcept nogil:
 
 cdef void free_run(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
     """swap_entries_free + swap_range_free: ``nr`` slots of one cluster, count 0, uncached."""
-    cdef uint64_t i
+    cdef uint64_t i, h
     for i in range(off, off + nr):
         dv.swap_map[i] = 0
         dv.swap_cgroup[i] = 0
         zero_clear(dv, i)
-        if dv.nr_zswap:
-            d.st.zswap_walks += 1
-            if xa_erase(&dv.zswap, i) != 0:
-                dv.nr_zswap -= 1
+        zswap_tree_erase(&dv.zswap, &d.st.zswap_walks, i, &h)
     d.st.slots_freed += nr
     for i in range(off, off + nr):
         if dv.si.map[i] != SLOT_USED:
@@ -313,7 +315,7 @@ cdef void dev_release(direct_dev_t* dv) noexcept nogil:
         free(dv.swap_cgroup)
     if dv.zeromap != NULL:
         free(dv.zeromap)
-    xa_destroy(&dv.zswap)
+    xa_destroy(&dv.zswap.xa)
     memset(dv, 0, sizeof(direct_dev_t))
 
 
@@ -331,108 +333,138 @@ cdef int check_used(const direct_dev_t* dv, uint64_t off, uint64_t nr, bint need
 
 
 # --- verb cores: the work after validation, shared by the methods and the replay ---
+# The slot_cores of _slotswap.pxd: (state, entry, ...) on validated entries.
 
-cdef int kind_of(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept nogil:
+cdef inline direct_dev_t* dev_of(direct_t* d, uint64_t e) noexcept nogil:
+    return &d.devs[e >> SWP_TYPE_SHIFT]
+
+
+cdef int dup_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
+    """swap_duplicate after the limit check: continuation pages first (MemoryError before any change)."""
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK, i, cur = off, ce, end = off + nr
+    for i in range(off, end):
+        ensure_cont(d, dv, i, direct_count(dv, i) + 1)
+    while cur < end:
+        ce = chunk_end(dv, cur, end)
+        d.st.cluster_locks += 1
+        for i in range(cur, ce):
+            if dv.swap_map[i] == SWAP_HAS_CACHE:      # 0 -> 1: no longer cache-only
+                tb_write(d, dv, i, tb_read(d, dv, i) & TB_VALUE)
+            count_inc(dv, i)
+        cur = ce
+    return 0
+
+
+cdef int put_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+    """swap_free_nr: one count off each slot, a cluster-locked section per cluster."""
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    cdef uint64_t cur = e & SWP_OFFSET_MASK, ce, end = cur + n
+    while cur < end:
+        ce = chunk_end(dv, cur, end)
+        d.st.cluster_locks += 1
+        put_range(d, <int>(e >> SWP_TYPE_SHIFT), dv, cur, ce)
+        cur = ce
+    return 0
+
+
+cdef int fsc_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
+    fsc_core(<direct_t*>ctx, <int>(e >> SWP_TYPE_SHIFT), dev_of(<direct_t*>ctx, e),
+             e & SWP_OFFSET_MASK, nr)
+    return 0
+
+
+cdef int kind_of(void* ctx, uint64_t e, uint64_t* handle) noexcept nogil:
     """Where swap-in finds an allocated slot's data (a LOOKUP_KINDS code)."""
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK
     cdef uint64_t w = tb_read(d, dv, off) & TB_VALUE
-    cdef xa_entry z
     if swap_cache_is_folio(w):
         handle[0] = swap_cache_folio_id(w)
         return VSWAP_FOLIO
     if zero_test(dv, off):
         handle[0] = 0
         return VSWAP_ZERO
-    if dv.nr_zswap:
-        d.st.zswap_walks += 1
-        z = xa_load(&dv.zswap, off)
-        if z != 0:
-            handle[0] = xa_to_value(z)
-            return VSWAP_ZSWAP
-    handle[0] = swp_entry(t, off)
+    if zswap_tree_load(&dv.zswap, &d.st.zswap_walks, off, handle):
+        return VSWAP_ZSWAP
+    handle[0] = e
     return VSWAP_SWAPFILE
 
 
-cdef int zswap_drop(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept nogil:
-    cdef xa_entry z
-    if not dv.nr_zswap:
-        return 0
-    d.st.zswap_walks += 1
-    z = xa_erase(&dv.zswap, off)
-    if z == 0:
-        return 0
-    dv.nr_zswap -= 1
-    handle[0] = xa_to_value(z)
-    return 1
-
-
-cdef int zswap_put(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t h) except -1 nogil:
-    cdef xa_entry old = 0
-    d.st.zswap_walks += 1
-    xa_store(&dv.zswap, off, xa_mk_value(h), &old)
-    if old == 0:
-        dv.nr_zswap += 1
-    zero_clear(dv, off)
+cdef int zswap_put(void* ctx, uint64_t e, uint64_t h) except -1 nogil:
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    zswap_tree_store(&dv.zswap, &d.st.zswap_walks, e & SWP_OFFSET_MASK, h)
+    zero_clear(dv, e & SWP_OFFSET_MASK)
     return 0
 
 
-cdef void zero_nr(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
+cdef int zero_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
     cdef uint64_t i, h
-    for i in range(off, off + n):
+    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
         dv.zeromap[i >> 6] |= <uint64_t>1 << (i & 63)
-        zswap_drop(d, dv, i, &h)
+        zswap_tree_erase(&dv.zswap, &d.st.zswap_walks, i, &h)
+    return 0
 
 
-cdef void write_nr(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
+cdef int write_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
     cdef uint64_t i, h
-    for i in range(off, off + n):
+    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
         zero_clear(dv, i)
-        zswap_drop(d, dv, i, &h)
+        zswap_tree_erase(&dv.zswap, &d.st.zswap_walks, i, &h)
+    return 0
 
 
-cdef void put_nr(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
-    """swap_free_nr: one count off each slot, a cluster-locked section per cluster."""
-    cdef uint64_t cur = off, ce, end = off + n
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        put_range(d, t, dv, cur, ce)
-        cur = ce
-
-
-cdef void cache_prepare(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
-    cdef uint64_t i, cur = off, ce, end = off + n
+cdef int cache_prepare(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    cdef uint64_t i, cur = e & SWP_OFFSET_MASK, ce, end = cur + n
     while cur < end:
         ce = chunk_end(dv, cur, end)
         d.st.cluster_locks += 1
         for i in range(cur, ce):
             dv.swap_map[i] |= SWAP_HAS_CACHE
         cur = ce
+    return 0
 
 
-cdef uint64_t cache_add(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t nr, uint64_t folio,
-                        int order) noexcept nogil:
-    """Store ``folio`` on prepared slots; the first slot's old table word (its shadow)."""
-    cdef uint64_t i, w, first = 0
+cdef uint64_t cache_add(void* ctx, uint64_t e, uint64_t nr, uint64_t word) noexcept nogil:
+    """Store the folio ``word`` on prepared slots; the first slot's old table word (its shadow)."""
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK, i, w, first = 0
     d.st.cluster_locks += 1
     for i in range(off, off + nr):
         w = tb_read(d, dv, i)
         if i == off:
             first = w
-        tb_write(d, dv, i, swap_cache_folio(folio, order) | (w & SWAP_TABLE_CACHE_ONLY))
+        tb_write(d, dv, i, word | (w & SWAP_TABLE_CACHE_ONLY))
     return first & TB_VALUE
 
 
-cdef void cache_del(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t nr,
-                    uint64_t shadow_word) noexcept nogil:
+cdef uint64_t cache_del(void* ctx, uint64_t e, uint64_t nr, uint64_t shadow_word) noexcept nogil:
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
     cdef uint64_t i
     d.st.cluster_locks += 1
-    for i in range(off, off + nr):
+    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + nr):
         tb_write(d, dv, i, shadow_word | (tb_read(d, dv, i) & SWAP_TABLE_CACHE_ONLY))
+    return 0
 
 
-cdef void cache_put(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
+cdef int cache_put(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
     """put_swap_folio: uncache; slots left with count 0 are freed (one batch when all are)."""
-    cdef uint64_t i
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK, i
+    cdef int t = <int>(e >> SWP_TYPE_SHIFT)
     cdef bint all_only = True
     for i in range(off, off + nr):
         if dv.swap_map[i] != SWAP_HAS_CACHE:
@@ -440,24 +472,42 @@ cdef void cache_put(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t
     d.st.cluster_locks += 1
     if all_only:
         free_run(d, t, dv, off, nr)
-        return
+        return 0
     for i in range(off, off + nr):
         dv.swap_map[i] &= ~SWAP_HAS_CACHE
         if dv.swap_map[i] == 0:
             free_run(d, t, dv, i, 1)
+    return 0
 
 
-cdef object raise_err(int err, int t, uint64_t off, str what=""):
-    e = swp_entry(t, off)
-    if err == DS_ENOENT:
-        raise NoEntry(f"swap entry {e:#x} {what or 'is not allocated'}")
-    if err == DS_EEXIST:
-        raise EntryExists(f"swap entry {e:#x} {what or 'is already in the swap cache'}")
-    if err == DS_ENOTPREP:
-        raise ValueError(f"swap entry {e:#x} was not prepared by swapcache_prepare")
-    if err == DS_EOVERFLOW:
-        raise NoSpace(f"swap count of {e:#x} would pass SWAP_COUNT_LIMIT")
-    raise ValueError(f"swap entry {e:#x}: {what}")
+cdef uint64_t in_use(void* ctx, uint64_t e) noexcept nogil:
+    cdef direct_dev_t* dv = dev_of(<direct_t*>ctx, e)
+    return dv.si != NULL and (e & SWP_OFFSET_MASK) < dv.max and dv.swap_map[e & SWP_OFFSET_MASK] != 0
+
+
+cdef uint64_t count_of(void* ctx, uint64_t e) noexcept nogil:
+    return direct_count(dev_of(<direct_t*>ctx, e), e & SWP_OFFSET_MASK)
+
+
+cdef int swapoff_slot(void* ctx, uint64_t e, uint64_t unused) except -1 nogil:
+    """try_to_unuse's last pass: a slot still in use holds only the swap cache; drop it."""
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK
+    d.st.scans += 1
+    if dv.swap_map[off] == 0:
+        return 0
+    d.st.cluster_locks += 1
+    if tb_read(d, dv, off) & TB_VALUE:
+        tb_write(d, dv, off, 0)
+    free_run(d, <int>(e >> SWP_TYPE_SHIFT), dv, off, 1)
+    return 0
+
+
+cdef slot_cores DIRECT_CORES = slot_cores_table(
+    dup_nr, put_nr, fsc_nr, zero_nr, zswap_put, write_nr, cache_prepare, cache_add, cache_del,
+    cache_put, in_use, count_of, kind_of, swapoff_slot)
+cdef swap_ops DIRECT_OPS = slot_ops_table()
 
 
 # no_gc_clear: __dealloc__ restores each device's reclaim hook, so the
@@ -491,6 +541,7 @@ cdef class DirectSwap(SwapDesign):
         self._reclaim = direct_reclaim
         self._cache_only = NULL          # the allocator tests SWAP_TABLE_CACHE_ONLY itself
         self._ops = <void*>&DIRECT_OPS
+        self._cores = &DIRECT_CORES
 
     def __init__(self, swaps):
         self._claim(swaps)               # ValueError if another design holds the set
@@ -510,7 +561,7 @@ cdef class DirectSwap(SwapDesign):
         cdef swap_device_t* si = &dev.si
         cdef direct_dev_t nd
         memset(&nd, 0, sizeof(direct_dev_t))
-        xa_init(&nd.zswap)
+        xa_init(&nd.zswap.xa)
         nd.si = si
         nd.max = si.max
         nd.nr_map_pages = (si.max + (1 << SWAP_MAP_PAGE_SHIFT) - 1) >> SWAP_MAP_PAGE_SHIFT
@@ -563,7 +614,7 @@ cdef class DirectSwap(SwapDesign):
             n = self._order(nr)
         dv = self._range(e, n, mode == 1)
         if check_used(dv, e & SWP_OFFSET_MASK, n, need_count, &bad):
-            raise_err(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), bad,
+            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), bad,
                       "is free or has a swap count of 0" if need_count else "")
         pe[0] = e
         pn[0] = n
@@ -639,8 +690,7 @@ cdef class DirectSwap(SwapDesign):
         return self._alloc_one(folio, nr, <uint16_t>m, <int>c)
 
     cdef int _dup_entry(self, uint64_t e) except -1:
-        return self._dup(<int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
-                         e & SWP_OFFSET_MASK, 1)
+        return dup_nr(&self.d, e, 1)
 
     cdef int _free_entry(self, uint64_t e) except -1:
         self.d.st.cluster_locks += 1
@@ -649,31 +699,15 @@ cdef class DirectSwap(SwapDesign):
         return 0
 
     cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
-        return zswap_put(&self.d, &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, handle)
+        return zswap_put(&self.d, e, handle)
 
     cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept:
         return (e & SWP_OFFSET_MASK) + k < self.d.devs[e >> SWP_TYPE_SHIFT].max
 
     cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1:
-        fsc_core(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
-                 e & SWP_OFFSET_MASK, nr)
-        return 0
+        return fsc_nr(&self.d, e, nr)
 
     # -- counts ---------------------------------------------------------------------------
-
-    cdef int _dup(self, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) except -1:
-        cdef uint64_t i, cur = off, ce, end = off + nr
-        for i in range(off, end):
-            ensure_cont(&self.d, dv, i, direct_count(dv, i) + 1)
-        while cur < end:
-            ce = chunk_end(dv, cur, end)
-            self.d.st.cluster_locks += 1
-            for i in range(cur, ce):
-                if dv.swap_map[i] == SWAP_HAS_CACHE:      # 0 -> 1: no longer cache-only
-                    tb_write(&self.d, dv, i, tb_read(&self.d, dv, i) & TB_VALUE)
-                count_inc(dv, i)
-            cur = ce
-        return 0
 
     def swap_duplicate(self, entry, nr=1):
         """Add one count to each of ``nr`` entries (``swap_duplicate``, ``folio_dup_swap``).
@@ -695,8 +729,8 @@ cdef class DirectSwap(SwapDesign):
         cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         for i in range(off, off + n):
             if direct_count(dv, i) >= COUNT_LIMIT:
-                raise_err(DS_EOVERFLOW, t, i)
-        self._dup(t, dv, off, n)
+                slot_error(DS_EOVERFLOW, t, i)
+        dup_nr(&self.d, e, n)
 
     cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
         cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
@@ -705,16 +739,16 @@ cdef class DirectSwap(SwapDesign):
         if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
             self._range(e, 1, False)          # raises the ValueError
         if self.d.devs[t].swap_map[off] == 0:
-            raise_err(DS_ENOENT, <int>t, off)
+            slot_error(DS_ENOENT, <int>t, off)
         return 0
 
     cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
                           void** cache) except -1:
         cdef uint64_t c = direct_count(&self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
         if dup and c + k > COUNT_LIMIT:
-            raise_err(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
+            slot_error(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
         if need_count and c < k:
-            raise_err(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
+            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
                       "has a swap count of 0")
         return 0
 
@@ -737,7 +771,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        put_nr(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, n)
+        put_nr(&self.d, e, n)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """The zap path: drop one count on each of ``nr`` entries, then reclaim.
@@ -758,7 +792,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        fsc_core(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, n)
+        fsc_nr(&self.d, e, n)
 
     def swap_count(self, entry):
         """The exact swap count of an allocated entry (``swp_swapcount``); NoEntry if free.
@@ -810,10 +844,10 @@ cdef class DirectSwap(SwapDesign):
         cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         for i in range(off, off + n):
             if dv.swap_map[i] == 0:
-                raise_err(DS_ENOENT, t, i)
+                slot_error(DS_ENOENT, t, i)
             if dv.swap_map[i] & SWAP_HAS_CACHE:
-                raise_err(DS_EEXIST, t, i)
-        cache_prepare(&self.d, dv, off, n)
+                slot_error(DS_EEXIST, t, i)
+        cache_prepare(&self.d, e, n)
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """Store ``folio`` on the ``2**order`` prepared entries at ``entry``; return the old shadow.
@@ -839,12 +873,12 @@ cdef class DirectSwap(SwapDesign):
             o += 1
         for i in range(off, off + nr):
             if dv.swap_map[i] == 0:
-                raise_err(DS_ENOENT, t, i)
+                slot_error(DS_ENOENT, t, i)
             if not (dv.swap_map[i] & SWAP_HAS_CACHE):
-                raise_err(DS_ENOTPREP, t, i)
+                slot_error(DS_ENOTPREP, t, i)
             if swap_cache_is_folio(swap_table_get(dv.si, i)):
-                raise_err(DS_EEXIST, t, i, "already holds a folio")
-        first = cache_add(&self.d, dv, off, nr, f, o)
+                slot_error(DS_EEXIST, t, i, "already holds a folio")
+        first = cache_add(&self.d, e, nr, swap_cache_folio(f, o))
         return (first >> 1) if swap_cache_is_shadow(first) else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
@@ -869,14 +903,14 @@ cdef class DirectSwap(SwapDesign):
         if shadow is not None:
             sw = (to_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
         if dv.swap_map[off] == 0:
-            raise_err(DS_ENOENT, t, off)
+            slot_error(DS_ENOENT, t, off)
         w0 = swap_table_get(dv.si, off) & TB_VALUE
         if not swap_cache_is_folio(w0) or (<uint64_t>1 << swap_cache_order(w0)) != nr:
-            raise_err(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
+            slot_error(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
         for i in range(off, off + nr):
             if swap_table_get(dv.si, i) & TB_VALUE != w0:
-                raise_err(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
-        cache_del(&self.d, dv, off, nr, sw)
+                slot_error(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
+        cache_del(&self.d, e, nr, sw)
 
     def swap_cache_get_folio(self, entry):
         """The folio cached for ``entry``, or None (``swap_cache_get_folio``).
@@ -930,10 +964,10 @@ cdef class DirectSwap(SwapDesign):
         cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         for i in range(off, off + nr):
             if not (dv.swap_map[i] & SWAP_HAS_CACHE):
-                raise_err(DS_ENOENT, t, i, "is not in the swap cache")
+                slot_error(DS_ENOENT, t, i, "is not in the swap cache")
             if swap_cache_is_folio(swap_table_get(dv.si, i)):
-                raise_err(DS_EEXIST, t, i, "still holds a folio")
-        cache_put(&self.d, t, dv, off, nr)
+                slot_error(DS_EEXIST, t, i, "still holds a folio")
+        cache_put(&self.d, e, nr)
 
     # -- backends -------------------------------------------------------------------------------
 
@@ -953,7 +987,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n, h = 0
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        k = kind_of(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, &h)
+        k = kind_of(&self.d, e, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
     def lookup_many(self, entries):
@@ -979,7 +1013,7 @@ cdef class DirectSwap(SwapDesign):
         cdef uint64_t[::1] hv = handles
         for i in range(n):
             e = v[i]
-            kv[i] = <uint8_t>kind_of(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, &hv[i])
+            kv[i] = <uint8_t>kind_of(&self.d, e, &hv[i])
         return kinds, handles
 
     def zero_store(self, entry, nr=1):
@@ -995,7 +1029,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        zero_nr(&self.d, dv, e & SWP_OFFSET_MASK, n)
+        zero_nr(&self.d, e, n)
 
     def zswap_store(self, entry, handle):
         """Store the compressed copy ``handle`` (``0 .. 2**62-1``) of ``entry`` (``zswap_store``).
@@ -1011,7 +1045,7 @@ cdef class DirectSwap(SwapDesign):
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
-        zswap_put(&self.d, dv, e & SWP_OFFSET_MASK, h)
+        zswap_put(&self.d, e, h)
 
     def zswap_load(self, entry):
         """The zswap handle of ``entry``, or None (``zswap_load``; the copy stays).
@@ -1025,12 +1059,10 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        cdef xa_entry z
-        if not dv.nr_zswap:
-            return None
-        self.d.st.zswap_walks += 1
-        z = xa_load(&dv.zswap, e & SWP_OFFSET_MASK)
-        return None if z == 0 else xa_to_value(z)
+        cdef uint64_t h
+        if zswap_tree_load(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h):
+            return h
+        return None
 
     def zswap_invalidate(self, entry):
         """Drop the zswap copy of ``entry``; its handle or None (``zswap_invalidate``).
@@ -1044,7 +1076,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n, h = 0
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        if zswap_drop(&self.d, dv, e & SWP_OFFSET_MASK, &h):
+        if zswap_tree_erase(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h):
             return h
         return None
 
@@ -1064,7 +1096,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, nr
         cdef direct_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
-        write_nr(&self.d, dv, e & SWP_OFFSET_MASK, nr)
+        write_nr(&self.d, e, nr)
         return e
 
     # -- device-level verbs ----------------------------------------------------------------
@@ -1119,89 +1151,8 @@ cdef class DirectSwap(SwapDesign):
         (1, {}, 0)
         """
         cdef direct_dev_t* dv = self._device(device)
-        cdef int t = <int>(dv - &self.d.devs[0])
-        cdef uint64_t off, e, i, total = 0, c, w
-        cdef Py_ssize_t k, n, nhits = 0
-        cdef bint is_array = isinstance(page_tables, np.ndarray)
-        cdef uint32_t* refs = NULL
-        cdef uint64_t[:] av
-        if is_array:
-            as_entries(page_tables, "page_tables")
-            if not page_tables.flags.writeable:
-                raise ValueError("page_tables array is read-only")
-            av = page_tables
-            n = av.shape[0]
-        else:
-            if not hasattr(page_tables, "items") or not hasattr(page_tables, "__delitem__"):
-                raise TypeError("page_tables must be a mapping {vpn: entry} or a uint64 array")
-            items = list(page_tables.items())
-            n = len(items)
-        hits = []
-        refs = <uint32_t*>checked_calloc(dv.max, sizeof(uint32_t))
-        try:
-            # Validation walk: count the references each slot gets from the PTEs.
-            for k in range(n):
-                if is_array:
-                    e = av[k]
-                    if e == 0:
-                        continue
-                else:
-                    vpn, pe = items[k]
-                    if type(pe) is not int:
-                        pe = PyNumber_Index(pe)
-                    if pe <= 0 or pe >= (1 << 63):
-                        continue
-                    e = pe
-                if (e >> SWP_TYPE_SHIFT) != <uint64_t>t:
-                    continue
-                off = e & SWP_OFFSET_MASK
-                if off >= dv.max or dv.swap_map[off] == 0:
-                    raise_err(DS_ENOENT, t, off if off < dv.max else 0,
-                              "in the page tables is not allocated")
-                if refs[off] <= COUNT_LIMIT:          # saturates: never wraps
-                    refs[off] += 1
-                if not is_array:
-                    hits.append((vpn, off))
-                nhits += 1
-            for off in range(dv.max):
-                if dv.swap_map[off] == 0:
-                    continue
-                c = direct_count(dv, off)
-                if refs[off] > c:
-                    raise_err(DS_ENOENT, t, off, f"has {refs[off]} PTEs but a count of {c}")
-                if refs[off] < c:
-                    raise SwapError(f"swapoff: swap entry {swp_entry(t, off):#x} has {c - refs[off]} "
-                                    "references the page tables do not hold")
-        finally:
-            free(refs)
-        # Mutation: stop allocation, unuse every PTE, then drop what the cache holds.
-        self.d.st.pte_walked += n
-        if dv.si.flags & SWP_WRITEOK:
-            self._swaps.swapoff(self._swaps[t])
-        if is_array:
-            for k in range(n):
-                e = av[k]
-                if e != 0 and (e >> SWP_TYPE_SHIFT) == <uint64_t>t:
-                    av[k] = 0
-                    self._unuse(t, dv, e & SWP_OFFSET_MASK)
-        else:
-            for vpn, off in hits:                     # the validated offsets, not a re-read
-                del page_tables[vpn]
-                self._unuse(t, dv, off)
-        for off in range(dv.max):
-            self.d.st.scans += 1
-            if dv.swap_map[off] == 0:
-                continue
-            self.d.st.cluster_locks += 1
-            w = tb_read(&self.d, dv, off)
-            if w & TB_VALUE:
-                tb_write(&self.d, dv, off, 0)
-            free_run(&self.d, t, dv, off, 1)
-        return nhits
-
-    cdef void _unuse(self, int t, direct_dev_t* dv, uint64_t off) noexcept:
-        self.d.st.cluster_locks += 1
-        put_range(&self.d, t, dv, off, off + 1)
+        return slot_swapoff(self, <int>(dv - &self.d.devs[0]), dv.max, page_tables,
+                            &self.d.st.pte_walked)
 
     # -- accounting --------------------------------------------------------------------------
 
@@ -1234,7 +1185,7 @@ cdef class DirectSwap(SwapDesign):
             out["cluster_info"] += 32 * dv.si.nr_clusters
             out["swap_table"] += 8 * dv.si.nr_tables * dv.si.cluster_size
             out["continuation"] += 4096 * dv.nr_cont_pages
-            out["zswap_tree"] += 8 * dv.nr_zswap
+            out["zswap_tree"] += 8 * dv.zswap.nr
         out["total"] = sum(out.values())
         return out
 
@@ -1326,10 +1277,10 @@ cdef class DirectSwap(SwapDesign):
                         if swap_table_get(dv.si, i) & TB_VALUE != w:
                             errors.append(f"{t}:{off}: folio run at {base} broken at {i}")
                             break
-                if dv.nr_zswap and xa_load(&dv.zswap, off) != 0:
+                if dv.zswap.nr and xa_load(&dv.zswap.xa, off) != 0:
                     nz += 1
-        total = sum(self.d.devs[t].nr_zswap for t in range(MAX_SWAPFILES))
-        in_trees = sum(self.d.devs[t].zswap.nr_entries for t in range(MAX_SWAPFILES))
+        total = sum(self.d.devs[t].zswap.nr for t in range(MAX_SWAPFILES))
+        in_trees = sum(self.d.devs[t].zswap.xa.nr_entries for t in range(MAX_SWAPFILES))
         if nz != total or total != in_trees:
             errors.append(f"zswap: {nz} found on used slots, {total} counted, "
                           f"{in_trees} in the trees")
@@ -1364,103 +1315,16 @@ cdef class DirectSwap(SwapDesign):
             for off in range(dv.max):
                 if dv.swap_map[off] == 0:
                     continue
-                z = xa_load(&dv.zswap, off) if dv.nr_zswap else 0
+                z = xa_load(&dv.zswap.xa, off) if dv.zswap.nr else 0
                 slots[off] = (dv.swap_map[off], direct_count(dv, off), swap_table_get(dv.si, off),
                               dv.swap_cgroup[off], int(zero_test(dv, off)),
                               None if z == 0 else xa_to_value(z))
-            devices[t] = {"slots": slots, "cont_pages": dv.nr_cont_pages, "nr_zswap": dv.nr_zswap}
+            devices[t] = {"slots": slots, "cont_pages": dv.nr_cont_pages, "nr_zswap": dv.zswap.nr}
         return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
 
     def __repr__(self):
         return (f"DirectSwap(devices={sum(1 for t in range(MAX_SWAPFILES) if self.d.devs[t].si != NULL)}, "
-                f"zswap={sum(self.d.devs[t].nr_zswap for t in range(MAX_SWAPFILES))})")
+                f"zswap={sum(self.d.devs[t].zswap.nr for t in range(MAX_SWAPFILES))})")
 
 
 SwapSpace.register(DirectSwap)
-
-
-# --- the C protocol of the compiled replay (vswap/_swapops.pxd) ---------------------
-# Each function does what the method of the same name does after its checks.
-
-cdef inline direct_dev_t* ops_dev(DirectSwap ds, uint64_t e) noexcept:
-    return &ds.d.devs[(e >> SWP_TYPE_SHIFT) & 31]
-
-
-cdef int dops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int cpu,
-                    uint64_t* entry) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    cdef uint64_t e
-    ds._check_open()
-    if ds._cluster_size and (<uint64_t>1 << order) > ds._cluster_size:
-        return 1
-    e = ds._alloc_one(folio, <uint64_t>1 << order, memcg, cpu)
-    if e == 0:
-        return 1
-    entry[0] = e
-    return 0
-
-
-cdef int dops_dup(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    return ds._dup(<int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
-
-
-cdef int dops_free(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    put_nr(&ds.d, <int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
-    return 0
-
-
-cdef int dops_fsc(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    fsc_core(&ds.d, <int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
-    return 0
-
-
-cdef int dops_zero(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    zero_nr(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
-    return 0
-
-
-cdef int dops_zswap(void* space, uint64_t e, uint64_t handle, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    return zswap_put(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, handle)
-
-
-cdef int dops_writeback(void* space, uint64_t e, int order, uint64_t arg, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    write_nr(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, <uint64_t>1 << order)
-    return 0
-
-
-cdef int dops_swapin(void* space, uint64_t e, int order, uint64_t folio, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    cdef direct_dev_t* dv = ops_dev(ds, e)
-    cache_prepare(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order)
-    cache_add(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order, folio, order)
-    return 0
-
-
-cdef int dops_reclaim(void* space, uint64_t e, int order, uint64_t shadow, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    cdef direct_dev_t* dv = ops_dev(ds, e)
-    cache_del(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order,
-              0 if shadow == OPS_NO_SHADOW else (shadow << 1) | 1)
-    cache_put(&ds.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order)
-    return 0
-
-
-cdef int dops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    cdef direct_dev_t* dv = ops_dev(ds, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK
-    if dv.si == NULL or off >= dv.max or dv.swap_map[off] == 0:
-        return OPS_FREE
-    return kind_of(&ds.d, <int>(e >> SWP_TYPE_SHIFT), dv, off, handle)
-
-
-
-cdef swap_ops DIRECT_OPS = swap_ops_table(
-    dops_alloc, dops_dup, dops_free, dops_fsc, dops_zero, dops_zswap, dops_writeback,
-    dops_swapin, dops_reclaim, dops_lookup)

@@ -244,6 +244,7 @@ cdef class SwapDesign:
     cdef swap_reclaim_fn _reclaim
     cdef swap_cache_only_fn _cache_only
     cdef void* _ops               # the C verb table (a swap_ops of _swapops.pxd)
+    cdef const void* _cores       # a slot_cores of _slotswap.pxd when entries are slots, or NULL
     cdef object __weakref__
     cdef int _claim(self, object swaps) except -1
     cdef int _check_open(self) except -1
