@@ -1,4 +1,4 @@
-# C interface of the mainline (6.19) swap design: a swap entry is the
+# C interface of the baseline, mainline's (6.19) swap design: a swap entry is the
 # physical slot itself (swp_entry_t: type bits 58..62, offset bits 0..57).
 #
 # Per device (one direct_dev_t next to each swap_device_t of the set):

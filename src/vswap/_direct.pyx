@@ -1,4 +1,4 @@
-"""The mainline (Linux 6.19) swap design on the slot allocator: :class:`DirectSwap`.
+"""The baseline, mainline's (Linux 6.19) swap design, on the slot allocator: :class:`DirectSwap`.
 
 A swap entry is the physical slot itself (``swp_entry_t``: device type in
 bits 58..62, offset in bits 0..57). Per slot the design keeps what the
@@ -31,9 +31,9 @@ from vswap._swapfile cimport (
     SLOT_USED, SWP_WRITEOK,
 )
 from vswap._slotswap cimport (
-    DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, slot_cores, slot_cores_table,
-    slot_error, slot_ops_table, slot_swapoff, zswap_tree_load, zswap_tree_erase,
-    zswap_tree_store,
+    DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, slot_cores, slot_cores_table, slot_error,
+    slot_ops_table, slot_swapoff, slot_check_range, slot_table_read, slot_table_write,
+    slot_entries_free, zswap_tree_find, zswap_tree_store,
 )
 from vswap._swapops cimport swap_ops
 from vswap._xarray cimport (
@@ -62,14 +62,11 @@ _STAT_NAMES = ("table_reads", "table_writes", "cluster_locks", "zswap_walks", "s
 # --- per-slot helpers (no checks) -------------------------------------------------
 
 cdef inline uint64_t tb_read(direct_t* d, direct_dev_t* dv, uint64_t off) noexcept nogil:
-    d.st.table_reads += 1
-    return swap_table_get(dv.si, off)
+    return slot_table_read(&d.st.table_reads, dv.si, off)
 
 
 cdef inline void tb_write(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t w) noexcept nogil:
-    d.st.table_writes += 1
-    if dv.si.map[off] == SLOT_USED:       # not if freed behind the design's back
-        swap_table_set(dv.si, off, w)
+    slot_table_write(&d.st.table_writes, dv.si, off, w)
 
 
 cdef inline bint zero_test(const direct_dev_t* dv, uint64_t off) noexcept nogil:
@@ -176,19 +173,9 @@ cdef void free_run(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t 
         dv.swap_map[i] = 0
         dv.swap_cgroup[i] = 0
         zero_clear(dv, i)
-        zswap_tree_erase(&dv.zswap, &d.st.zswap_walks, i, &h)
+        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
     d.st.slots_freed += nr
-    for i in range(off, off + nr):
-        if dv.si.map[i] != SLOT_USED:
-            break
-    else:
-        swap_entries_free(dv.si, off, nr)
-        return
-    # A slot was freed behind the design's back (SwapDevice.free): never
-    # free it twice in the allocator.
-    for i in range(off, off + nr):
-        if dv.si.map[i] == SLOT_USED:
-            swap_entries_free(dv.si, i, 1)
+    slot_entries_free(dv.si, off, nr)
 
 
 cdef inline uint64_t chunk_end(const direct_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
@@ -221,7 +208,8 @@ cdef bint put_range(direct_t* d, int t, direct_dev_t* dv, uint64_t cur, uint64_t
     return only_cache
 
 
-cdef int try_to_reclaim(direct_t* d, int t, direct_dev_t* dv, uint64_t off) noexcept nogil:
+cdef int direct_try_to_reclaim_swap(direct_t* d, int t, direct_dev_t* dv,
+                                    uint64_t off) noexcept nogil:
     """__try_to_reclaim_swap: free the cached folio at ``off`` if all its counts are 0.
 
     Returns the folio's pages when freed, minus them when kept, 0 with no folio.
@@ -254,7 +242,7 @@ cdef int direct_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept 
     dv = &d.devs[si.type]
     if dv.si != si or offset >= dv.max or dv.swap_map[offset] == 0:
         return 0
-    return try_to_reclaim(d, si.type, dv, offset)
+    return direct_try_to_reclaim_swap(d, si.type, dv, offset)
 
 
 cdef void fsc_core(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
@@ -294,7 +282,7 @@ cdef void fsc_core(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t 
         d.st.scans += 1
         step = 1
         if dv.swap_map[cur] == SWAP_HAS_CACHE:
-            r = try_to_reclaim(d, t, dv, cur)
+            r = direct_try_to_reclaim_swap(d, t, dv, cur)
             if r < 0:
                 r = -r
             if r > 0:
@@ -339,8 +327,8 @@ cdef inline direct_dev_t* dev_of(direct_t* d, uint64_t e) noexcept nogil:
     return &d.devs[e >> SWP_TYPE_SHIFT]
 
 
-cdef int dup_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
-    """swap_duplicate after the limit check: continuation pages first (MemoryError before any change)."""
+cdef int direct_swap_duplicate(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
+    """swap_duplicate after the limit check; continuation pages first (MemoryError, no change)."""
     cdef direct_t* d = <direct_t*>ctx
     cdef direct_dev_t* dv = dev_of(d, e)
     cdef uint64_t off = e & SWP_OFFSET_MASK, i, cur = off, ce, end = off + nr
@@ -357,7 +345,7 @@ cdef int dup_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
     return 0
 
 
-cdef int put_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+cdef int direct_swap_free_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
     """swap_free_nr: one count off each slot, a cluster-locked section per cluster."""
     cdef direct_t* d = <direct_t*>ctx
     cdef direct_dev_t* dv = dev_of(d, e)
@@ -370,13 +358,13 @@ cdef int put_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
     return 0
 
 
-cdef int fsc_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
+cdef int direct_free_swap_and_cache_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
     fsc_core(<direct_t*>ctx, <int>(e >> SWP_TYPE_SHIFT), dev_of(<direct_t*>ctx, e),
              e & SWP_OFFSET_MASK, nr)
     return 0
 
 
-cdef int kind_of(void* ctx, uint64_t e, uint64_t* handle) noexcept nogil:
+cdef int direct_lookup(void* ctx, uint64_t e, uint64_t* handle) noexcept nogil:
     """Where swap-in finds an allocated slot's data (a LOOKUP_KINDS code)."""
     cdef direct_t* d = <direct_t*>ctx
     cdef direct_dev_t* dv = dev_of(d, e)
@@ -388,13 +376,13 @@ cdef int kind_of(void* ctx, uint64_t e, uint64_t* handle) noexcept nogil:
     if zero_test(dv, off):
         handle[0] = 0
         return VSWAP_ZERO
-    if zswap_tree_load(&dv.zswap, &d.st.zswap_walks, off, handle):
+    if zswap_tree_find(&dv.zswap, &d.st.zswap_walks, off, handle, False):
         return VSWAP_ZSWAP
     handle[0] = e
     return VSWAP_SWAPFILE
 
 
-cdef int zswap_put(void* ctx, uint64_t e, uint64_t h) except -1 nogil:
+cdef int direct_zswap_store(void* ctx, uint64_t e, uint64_t h) except -1 nogil:
     cdef direct_t* d = <direct_t*>ctx
     cdef direct_dev_t* dv = dev_of(d, e)
     zswap_tree_store(&dv.zswap, &d.st.zswap_walks, e & SWP_OFFSET_MASK, h)
@@ -402,27 +390,27 @@ cdef int zswap_put(void* ctx, uint64_t e, uint64_t h) except -1 nogil:
     return 0
 
 
-cdef int zero_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+cdef int direct_zero_store(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
     cdef direct_t* d = <direct_t*>ctx
     cdef direct_dev_t* dv = dev_of(d, e)
     cdef uint64_t i, h
     for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
         dv.zeromap[i >> 6] |= <uint64_t>1 << (i & 63)
-        zswap_tree_erase(&dv.zswap, &d.st.zswap_walks, i, &h)
+        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
     return 0
 
 
-cdef int write_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+cdef int direct_writeback(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
     cdef direct_t* d = <direct_t*>ctx
     cdef direct_dev_t* dv = dev_of(d, e)
     cdef uint64_t i, h
     for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
         zero_clear(dv, i)
-        zswap_tree_erase(&dv.zswap, &d.st.zswap_walks, i, &h)
+        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
     return 0
 
 
-cdef int cache_prepare(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+cdef int direct_swapcache_prepare(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
     cdef direct_t* d = <direct_t*>ctx
     cdef direct_dev_t* dv = dev_of(d, e)
     cdef uint64_t i, cur = e & SWP_OFFSET_MASK, ce, end = cur + n
@@ -435,7 +423,8 @@ cdef int cache_prepare(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
     return 0
 
 
-cdef uint64_t cache_add(void* ctx, uint64_t e, uint64_t nr, uint64_t word) noexcept nogil:
+cdef uint64_t direct_swap_cache_add_folio(void* ctx, uint64_t e, uint64_t nr,
+                                          uint64_t word) noexcept nogil:
     """Store the folio ``word`` on prepared slots; the first slot's old table word (its shadow)."""
     cdef direct_t* d = <direct_t*>ctx
     cdef direct_dev_t* dv = dev_of(d, e)
@@ -449,7 +438,8 @@ cdef uint64_t cache_add(void* ctx, uint64_t e, uint64_t nr, uint64_t word) noexc
     return first & TB_VALUE
 
 
-cdef uint64_t cache_del(void* ctx, uint64_t e, uint64_t nr, uint64_t shadow_word) noexcept nogil:
+cdef uint64_t direct_swap_cache_del_folio(void* ctx, uint64_t e, uint64_t nr,
+                                          uint64_t shadow_word) noexcept nogil:
     cdef direct_t* d = <direct_t*>ctx
     cdef direct_dev_t* dv = dev_of(d, e)
     cdef uint64_t i
@@ -459,7 +449,7 @@ cdef uint64_t cache_del(void* ctx, uint64_t e, uint64_t nr, uint64_t shadow_word
     return 0
 
 
-cdef int cache_put(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
+cdef int direct_put_swap_folio(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
     """put_swap_folio: uncache; slots left with count 0 are freed (one batch when all are)."""
     cdef direct_t* d = <direct_t*>ctx
     cdef direct_dev_t* dv = dev_of(d, e)
@@ -480,16 +470,17 @@ cdef int cache_put(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
     return 0
 
 
-cdef uint64_t in_use(void* ctx, uint64_t e) noexcept nogil:
+cdef uint64_t direct_in_use(void* ctx, uint64_t e) noexcept nogil:
     cdef direct_dev_t* dv = dev_of(<direct_t*>ctx, e)
-    return dv.si != NULL and (e & SWP_OFFSET_MASK) < dv.max and dv.swap_map[e & SWP_OFFSET_MASK] != 0
+    return (dv.si != NULL and (e & SWP_OFFSET_MASK) < dv.max
+            and dv.swap_map[e & SWP_OFFSET_MASK] != 0)
 
 
-cdef uint64_t count_of(void* ctx, uint64_t e) noexcept nogil:
+cdef uint64_t direct_swap_count(void* ctx, uint64_t e) noexcept nogil:
     return direct_count(dev_of(<direct_t*>ctx, e), e & SWP_OFFSET_MASK)
 
 
-cdef int swapoff_slot(void* ctx, uint64_t e, uint64_t unused) except -1 nogil:
+cdef int direct_swapoff_slot(void* ctx, uint64_t e, uint64_t unused) except -1 nogil:
     """try_to_unuse's last pass: a slot still in use holds only the swap cache; drop it."""
     cdef direct_t* d = <direct_t*>ctx
     cdef direct_dev_t* dv = dev_of(d, e)
@@ -505,8 +496,10 @@ cdef int swapoff_slot(void* ctx, uint64_t e, uint64_t unused) except -1 nogil:
 
 
 cdef slot_cores DIRECT_CORES = slot_cores_table(
-    dup_nr, put_nr, fsc_nr, zero_nr, zswap_put, write_nr, cache_prepare, cache_add, cache_del,
-    cache_put, in_use, count_of, kind_of, swapoff_slot)
+    direct_swap_duplicate, direct_swap_free_nr, direct_free_swap_and_cache_nr, direct_zero_store,
+    direct_zswap_store, direct_writeback, direct_swapcache_prepare, direct_swap_cache_add_folio,
+    direct_swap_cache_del_folio, direct_put_swap_folio, direct_in_use, direct_swap_count,
+    direct_lookup, direct_swapoff_slot)
 cdef swap_ops DIRECT_OPS = slot_ops_table()
 
 
@@ -514,7 +507,7 @@ cdef swap_ops DIRECT_OPS = slot_ops_table()
 # references to the devices must survive a garbage-collector pass.
 @cython.no_gc_clear
 cdef class DirectSwap(SwapDesign):
-    """The mainline 6.19 swap design: an entry is its physical slot.
+    """The baseline: mainline's design (Linux 6.19); an entry is its physical slot.
 
     ``swaps`` is the :class:`~vswap.SwapDevices` set whose devices hold the
     slots; the design attaches to each device (its per-slot metadata and
@@ -580,22 +573,9 @@ cdef class DirectSwap(SwapDesign):
 
     cdef direct_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL:
         """The device of entries ``e .. e+nr-1``; ValueError if they are not a valid run."""
-        cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
-        cdef direct_dev_t* dv
-        if self._swaps is None:
-            self._check_open()
-        if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL:
-            raise ValueError(f"swap entry {e:#x}: type {t} names no device of this design")
-        dv = &self.d.devs[t]
-        if nr == 0:
-            raise ValueError("nr must be at least 1")
-        if off >= dv.max or nr > dv.max - off:
-            raise ValueError(f"swap entry {e:#x}: {nr} entries pass the device end {dv.max}")
-        if aligned:
-            if nr > dv.si.cluster_size:
-                raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
-            if off & (nr - 1):
-                raise ValueError(f"swap entry {e:#x} is not aligned to {nr} entries")
+        cdef uint64_t t = e >> SWP_TYPE_SHIFT
+        cdef direct_dev_t* dv = &self.d.devs[t if t < MAX_SWAPFILES else 0]
+        slot_check_range(self, e, nr, aligned, dv.si if t < MAX_SWAPFILES else NULL, dv.max)
         return dv
 
     cdef direct_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
@@ -690,7 +670,7 @@ cdef class DirectSwap(SwapDesign):
         return self._alloc_one(folio, nr, <uint16_t>m, <int>c)
 
     cdef int _dup_entry(self, uint64_t e) except -1:
-        return dup_nr(&self.d, e, 1)
+        return direct_swap_duplicate(&self.d, e, 1)
 
     cdef int _free_entry(self, uint64_t e) except -1:
         self.d.st.cluster_locks += 1
@@ -699,13 +679,13 @@ cdef class DirectSwap(SwapDesign):
         return 0
 
     cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
-        return zswap_put(&self.d, e, handle)
+        return direct_zswap_store(&self.d, e, handle)
 
     cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept:
         return (e & SWP_OFFSET_MASK) + k < self.d.devs[e >> SWP_TYPE_SHIFT].max
 
     cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1:
-        return fsc_nr(&self.d, e, nr)
+        return direct_free_swap_and_cache_nr(&self.d, e, nr)
 
     # -- counts ---------------------------------------------------------------------------
 
@@ -730,7 +710,7 @@ cdef class DirectSwap(SwapDesign):
         for i in range(off, off + n):
             if direct_count(dv, i) >= COUNT_LIMIT:
                 slot_error(DS_EOVERFLOW, t, i)
-        dup_nr(&self.d, e, n)
+        direct_swap_duplicate(&self.d, e, n)
 
     cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
         cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
@@ -771,7 +751,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        put_nr(&self.d, e, n)
+        direct_swap_free_nr(&self.d, e, n)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """The zap path: drop one count on each of ``nr`` entries, then reclaim.
@@ -792,7 +772,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        fsc_nr(&self.d, e, n)
+        direct_free_swap_and_cache_nr(&self.d, e, n)
 
     def swap_count(self, entry):
         """The exact swap count of an allocated entry (``swp_swapcount``); NoEntry if free.
@@ -847,7 +827,7 @@ cdef class DirectSwap(SwapDesign):
                 slot_error(DS_ENOENT, t, i)
             if dv.swap_map[i] & SWAP_HAS_CACHE:
                 slot_error(DS_EEXIST, t, i)
-        cache_prepare(&self.d, e, n)
+        direct_swapcache_prepare(&self.d, e, n)
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """Store ``folio`` on the ``2**order`` prepared entries at ``entry``; return the old shadow.
@@ -878,7 +858,7 @@ cdef class DirectSwap(SwapDesign):
                 slot_error(DS_ENOTPREP, t, i)
             if swap_cache_is_folio(swap_table_get(dv.si, i)):
                 slot_error(DS_EEXIST, t, i, "already holds a folio")
-        first = cache_add(&self.d, e, nr, swap_cache_folio(f, o))
+        first = direct_swap_cache_add_folio(&self.d, e, nr, swap_cache_folio(f, o))
         return (first >> 1) if swap_cache_is_shadow(first) else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
@@ -910,7 +890,7 @@ cdef class DirectSwap(SwapDesign):
         for i in range(off, off + nr):
             if swap_table_get(dv.si, i) & TB_VALUE != w0:
                 slot_error(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
-        cache_del(&self.d, e, nr, sw)
+        direct_swap_cache_del_folio(&self.d, e, nr, sw)
 
     def swap_cache_get_folio(self, entry):
         """The folio cached for ``entry``, or None (``swap_cache_get_folio``).
@@ -967,7 +947,7 @@ cdef class DirectSwap(SwapDesign):
                 slot_error(DS_ENOENT, t, i, "is not in the swap cache")
             if swap_cache_is_folio(swap_table_get(dv.si, i)):
                 slot_error(DS_EEXIST, t, i, "still holds a folio")
-        cache_put(&self.d, e, nr)
+        direct_put_swap_folio(&self.d, e, nr)
 
     # -- backends -------------------------------------------------------------------------------
 
@@ -987,7 +967,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n, h = 0
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        k = kind_of(&self.d, e, &h)
+        k = direct_lookup(&self.d, e, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
     def lookup_many(self, entries):
@@ -1013,7 +993,7 @@ cdef class DirectSwap(SwapDesign):
         cdef uint64_t[::1] hv = handles
         for i in range(n):
             e = v[i]
-            kv[i] = <uint8_t>kind_of(&self.d, e, &hv[i])
+            kv[i] = <uint8_t>direct_lookup(&self.d, e, &hv[i])
         return kinds, handles
 
     def zero_store(self, entry, nr=1):
@@ -1029,7 +1009,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        zero_nr(&self.d, e, n)
+        direct_zero_store(&self.d, e, n)
 
     def zswap_store(self, entry, handle):
         """Store the compressed copy ``handle`` (``0 .. 2**62-1``) of ``entry`` (``zswap_store``).
@@ -1045,7 +1025,7 @@ cdef class DirectSwap(SwapDesign):
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
-        zswap_put(&self.d, e, h)
+        direct_zswap_store(&self.d, e, h)
 
     def zswap_load(self, entry):
         """The zswap handle of ``entry``, or None (``zswap_load``; the copy stays).
@@ -1060,7 +1040,7 @@ cdef class DirectSwap(SwapDesign):
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h
-        if zswap_tree_load(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h):
+        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, False):
             return h
         return None
 
@@ -1076,7 +1056,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n, h = 0
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        if zswap_tree_erase(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h):
+        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, True):
             return h
         return None
 
@@ -1096,7 +1076,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, nr
         cdef direct_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
-        write_nr(&self.d, e, nr)
+        direct_writeback(&self.d, e, nr)
         return e
 
     # -- device-level verbs ----------------------------------------------------------------

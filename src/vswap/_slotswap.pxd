@@ -12,7 +12,9 @@
 
 from libc.stdint cimport uint64_t
 
-from vswap._swapfile cimport SwapDesign
+from vswap._swapfile cimport (
+    SwapDesign, swap_device_t, swap_table_get, swap_table_set, swap_entries_free, SLOT_USED,
+)
 from vswap._swapops cimport swap_ops
 from vswap._xarray cimport (
     xarray_t, xa_entry, xa_load, xa_store, xa_erase, xa_mk_value, xa_to_value,
@@ -86,31 +88,56 @@ cdef inline slot_cores slot_cores_table(
     return c
 
 
-cdef inline int zswap_tree_load(zswap_tree* z, uint64_t* walks, uint64_t off,
-                                uint64_t* handle) noexcept nogil:
-    """1 and ``*handle`` if ``off`` has a zswap copy; a descent only when the tree has any."""
+# --- per slot, in the allocator (no checks) -------------------------------------------------
+
+cdef inline uint64_t slot_table_read(uint64_t* reads, swap_device_t* si,
+                                     uint64_t off) noexcept nogil:
+    """The slot's swap table word, counted in ``*reads``."""
+    reads[0] += 1
+    return swap_table_get(si, off)
+
+
+cdef inline void slot_table_write(uint64_t* writes, swap_device_t* si, uint64_t off,
+                                  uint64_t w) noexcept nogil:
+    """Write the slot's swap table word (counted in ``*writes``); not if the slot was freed
+    behind the design's back (SwapDevice.free)."""
+    writes[0] += 1
+    if si.map[off] == SLOT_USED:
+        swap_table_set(si, off, w)
+
+
+cdef inline void slot_entries_free(swap_device_t* si, uint64_t off, uint64_t nr) noexcept nogil:
+    """swap_entries_free of ``nr`` slots of one cluster, one batch when all are still in use.
+
+    A slot freed behind the design's back (SwapDevice.free) is never freed twice.
+    """
+    cdef uint64_t i
+    for i in range(off, off + nr):
+        if si.map[i] != SLOT_USED:
+            break
+    else:
+        swap_entries_free(si, off, nr)
+        return
+    for i in range(off, off + nr):
+        if si.map[i] == SLOT_USED:
+            swap_entries_free(si, i, 1)
+
+
+cdef inline int zswap_tree_find(zswap_tree* z, uint64_t* walks, uint64_t off, uint64_t* handle,
+                                bint erase) noexcept nogil:
+    """1 and ``*handle`` if ``off`` has a zswap copy (dropped when ``erase``: zswap_invalidate).
+
+    The tree is descended only when it holds any entry; each descent counts in ``*walks``.
+    """
     cdef xa_entry x
     if not z.nr:
         return 0
     walks[0] += 1
-    x = xa_load(&z.xa, off)
+    x = xa_erase(&z.xa, off) if erase else xa_load(&z.xa, off)
     if x == 0:
         return 0
-    handle[0] = xa_to_value(x)
-    return 1
-
-
-cdef inline int zswap_tree_erase(zswap_tree* z, uint64_t* walks, uint64_t off,
-                                 uint64_t* handle) noexcept nogil:
-    """As zswap_tree_load, and the copy is dropped (zswap_invalidate)."""
-    cdef xa_entry x
-    if not z.nr:
-        return 0
-    walks[0] += 1
-    x = xa_erase(&z.xa, off)
-    if x == 0:
-        return 0
-    z.nr -= 1
+    if erase:
+        z.nr -= 1
     handle[0] = xa_to_value(x)
     return 1
 
@@ -127,6 +154,8 @@ cdef inline int zswap_tree_store(zswap_tree* z, uint64_t* walks, uint64_t off,
 
 
 cdef object slot_error(int err, int t, uint64_t off, str what=*)
+cdef int slot_check_range(SwapDesign ds, uint64_t e, uint64_t nr, bint aligned,
+                          const swap_device_t* si, uint64_t max) except -1
 cdef swap_ops slot_ops_table() noexcept
 cdef Py_ssize_t slot_swapoff(SwapDesign ds, int t, uint64_t max, object page_tables,
                              uint64_t* pte_walked) except -1

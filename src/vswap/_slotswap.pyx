@@ -14,7 +14,7 @@ from libc.stdlib cimport free
 
 from vswap._mem cimport checked_calloc
 from vswap._swapentry cimport SWP_TYPE_SHIFT, SWP_OFFSET_MASK, swp_entry, swap_cache_folio
-from vswap._swapfile cimport SwapDevice, SWP_WRITEOK
+from vswap._swapfile cimport SwapDevice, swap_device_t, SWP_WRITEOK
 from vswap._swapops cimport swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 
 import numpy as np
@@ -37,6 +37,28 @@ cdef object slot_error(int err, int t, uint64_t off, str what=""):
     if err == DS_EOVERFLOW:
         raise NoSpace(f"swap count of {e:#x} would pass SWAP_COUNT_LIMIT")
     raise ValueError(f"swap entry {e:#x}: {what}")
+
+
+cdef int slot_check_range(SwapDesign ds, uint64_t e, uint64_t nr, bint aligned,
+                          const swap_device_t* si, uint64_t max) except -1:
+    """ValueError unless ``e .. e+nr-1`` is a run on device ``si`` (NULL: the type names no
+    device of the design) of ``max`` slots; with ``aligned``, a folio's: within a cluster and
+    aligned to ``nr``. RuntimeError on a closed or uninitialised design."""
+    cdef uint64_t off = e & SWP_OFFSET_MASK
+    ds._check_open()
+    if si == NULL:
+        raise ValueError(f"swap entry {e:#x}: type {e >> SWP_TYPE_SHIFT} names no device of "
+                         "this design")
+    if nr == 0:
+        raise ValueError("nr must be at least 1")
+    if off >= max or nr > max - off:
+        raise ValueError(f"swap entry {e:#x}: {nr} entries pass the device end {max}")
+    if aligned:
+        if nr > si.cluster_size:
+            raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
+        if off & (nr - 1):
+            raise ValueError(f"swap entry {e:#x} is not aligned to {nr} entries")
+    return 0
 
 
 # --- the C protocol of the compiled replay (vswap/_swapops.pxd) ---------------------

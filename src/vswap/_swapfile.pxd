@@ -1,7 +1,7 @@
 # C interface of the physical swap slot allocator (the kernel's mm/swapfile.c
 # cluster allocator, Linux 6.19).
 #
-# A design layered on top (mainline DirectSwap, VirtualSwap) cimports these
+# A design layered on top (the baseline DirectSwap, VirtualSwap) cimports these
 # declarations: it allocates and frees slots with swap_device_alloc /
 # swap_entries_free at C speed, owns the per-slot 64-bit table word
 # (swap_table_get / swap_table_set) and plugs its reclaim policy in as a C

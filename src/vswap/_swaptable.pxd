@@ -1,5 +1,5 @@
 # C interface of swap table phase IV (Kairui Song's phases III and IV): the
-# entry is the physical slot, as in mainline, but there is no swap_map, no
+# entry is the physical slot, as in the baseline, but there is no swap_map, no
 # static swap_cgroup and no zeromap. Per slot, everything is in the
 # allocator's swap table word (swap_table_get/set):
 #   bit 63       SWAP_TABLE_CACHE_ONLY (count 0, held only by the swap cache)

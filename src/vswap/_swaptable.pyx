@@ -2,8 +2,8 @@
 
 Kairui Song's swap table phases III ("remove swap_map") and IV ("unify
 allocation and reduce static metadata", in mm-new since 2026-05-18) on the
-mainline verbs. A swap entry is the physical slot, and every verb takes
-mainline's path (per-cluster batches, the zap path's all-count-1 fast path,
+baseline's verbs. A swap entry is the physical slot, and every verb takes
+the baseline's path (per-cluster batches, the zap path's all-count-1 fast path,
 ``__try_to_reclaim_swap``, swapoff by page-table walk); what changes is
 where the state lives (see ``_swaptable.pxd``): the count, the zero flag
 and the swap cache share the slot's table word, counts of 15 and more go
@@ -31,9 +31,9 @@ from vswap._swapentry cimport (
     swap_cache_folio_id, swap_cache_order,
 )
 from vswap._slotswap cimport (
-    DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, slot_cores, slot_cores_table,
-    slot_error, slot_ops_table, slot_swapoff, zswap_tree_load, zswap_tree_erase,
-    zswap_tree_store,
+    DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, slot_cores, slot_cores_table, slot_error,
+    slot_ops_table, slot_swapoff, slot_check_range, slot_table_read, slot_table_write,
+    slot_entries_free, zswap_tree_find, zswap_tree_store,
 )
 from vswap._swapops cimport swap_ops
 from vswap._swapfile cimport (
@@ -65,14 +65,11 @@ WORD_LAYOUT = {"SWP_TB_COUNT_SHIFT": SWP_TB_COUNT_SHIFT, "SWP_TB_COUNT_MAX": SWP
 # --- the table word (no checks) -------------------------------------------------------
 
 cdef inline uint64_t tb_read(p4_t* d, p4_dev_t* dv, uint64_t off) noexcept nogil:
-    d.st.table_reads += 1
-    return swap_table_get(dv.si, off)
+    return slot_table_read(&d.st.table_reads, dv.si, off)
 
 
 cdef inline void tb_write(p4_t* d, p4_dev_t* dv, uint64_t off, uint64_t w) noexcept nogil:
-    d.st.table_writes += 1
-    if dv.si.map[off] == SLOT_USED:       # not if freed behind the design's back
-        swap_table_set(dv.si, off, w)
+    slot_table_write(&d.st.table_writes, dv.si, off, w)
 
 
 cdef inline uint64_t tb_field(uint64_t w) noexcept nogil:
@@ -129,14 +126,14 @@ cdef inline uint64_t chunk_end(const p4_dev_t* dv, uint64_t cur, uint64_t end) n
     return e if e < end else end
 
 
-# --- the mainline helpers, on the table word -------------------------------------------
+# --- the baseline's helpers, on the table word -----------------------------------------
 
 cdef void free_run(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
     """swap_entries_free: ``nr`` slots of one cluster, count 0, uncached."""
     cdef uint64_t i, h, cl = off >> dv.si.cluster_shift
     for i in range(off, off + nr):
         dv.memcg[cl][i & (dv.si.cluster_size - 1)] = 0
-        zswap_tree_erase(&dv.zswap, &d.st.zswap_walks, i, &h)
+        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
     dv.used[cl] -= <uint32_t>nr
     if dv.used[cl] == 0:
         if d.spare == NULL:
@@ -146,15 +143,7 @@ cdef void free_run(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) noex
         dv.memcg[cl] = NULL
         dv.nr_memcg_tables -= 1
     d.st.slots_freed += nr
-    for i in range(off, off + nr):
-        if dv.si.map[i] != SLOT_USED:
-            break
-    else:
-        swap_entries_free(dv.si, off, nr)
-        return
-    for i in range(off, off + nr):
-        if dv.si.map[i] == SLOT_USED:
-            swap_entries_free(dv.si, i, 1)
+    slot_entries_free(dv.si, off, nr)
 
 
 cdef bint put_range(p4_t* d, int t, p4_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
@@ -182,7 +171,8 @@ cdef bint put_range(p4_t* d, int t, p4_dev_t* dv, uint64_t cur, uint64_t end) no
     return only_cache
 
 
-cdef int try_to_reclaim(p4_t* d, int t, p4_dev_t* dv, uint64_t off) noexcept nogil:
+cdef int p4_try_to_reclaim_swap(p4_t* d, int t, p4_dev_t* dv,
+                                uint64_t off) noexcept nogil:
     """__try_to_reclaim_swap: pages freed, minus the pages kept, 0 with no folio."""
     cdef uint64_t w, x, n, base, i
     d.st.cluster_locks += 1
@@ -213,7 +203,7 @@ cdef int p4_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogi
     dv = &d.devs[si.type]
     if dv.si != si or offset >= dv.max or swap_table_get(si, offset) == 0:
         return 0
-    return try_to_reclaim(d, si.type, dv, offset)
+    return p4_try_to_reclaim_swap(d, si.type, dv, offset)
 
 
 cdef void fsc_core(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
@@ -254,7 +244,7 @@ cdef void fsc_core(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) noex
         step = 1
         w = tb_read(d, dv, cur)
         if w and cache_only(w, count_of(dv, cur, w)):
-            r = try_to_reclaim(d, t, dv, cur)
+            r = p4_try_to_reclaim_swap(d, t, dv, cur)
             if r < 0:
                 r = -r
             if r > 0:
@@ -294,7 +284,7 @@ cdef inline p4_dev_t* dev_of(p4_t* d, uint64_t e) noexcept nogil:
     return &d.devs[e >> SWP_TYPE_SHIFT]
 
 
-cdef int dup_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
+cdef int p4_swap_duplicate(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
     """folio_dup_swap after the limit check: extend tables first (MemoryError before any change)."""
     cdef p4_t* d = <p4_t*>ctx
     cdef p4_dev_t* dv = dev_of(d, e)
@@ -306,12 +296,13 @@ cdef int dup_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
         d.st.cluster_locks += 1
         for i in range(cur, ce):
             w = tb_read(d, dv, i)
-            tb_write(d, dv, i, with_count(dv, i, w & ~SWAP_TABLE_CACHE_ONLY, count_of(dv, i, w) + 1))
+            tb_write(d, dv, i, with_count(dv, i, w & ~SWAP_TABLE_CACHE_ONLY,
+                                          count_of(dv, i, w) + 1))
         cur = ce
     return 0
 
 
-cdef int put_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+cdef int p4_swap_free_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
     """swap_put_entries_direct: one count off each slot, a cluster-locked section per cluster."""
     cdef p4_t* d = <p4_t*>ctx
     cdef p4_dev_t* dv = dev_of(d, e)
@@ -324,13 +315,13 @@ cdef int put_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
     return 0
 
 
-cdef int fsc_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
+cdef int p4_free_swap_and_cache_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
     fsc_core(<p4_t*>ctx, <int>(e >> SWP_TYPE_SHIFT), dev_of(<p4_t*>ctx, e),
              e & SWP_OFFSET_MASK, nr)
     return 0
 
 
-cdef int kind_of(void* ctx, uint64_t e, uint64_t* handle) noexcept nogil:
+cdef int p4_lookup(void* ctx, uint64_t e, uint64_t* handle) noexcept nogil:
     """Where swap-in finds an allocated slot's data (a LOOKUP_KINDS code)."""
     cdef p4_t* d = <p4_t*>ctx
     cdef p4_dev_t* dv = dev_of(d, e)
@@ -342,7 +333,7 @@ cdef int kind_of(void* ctx, uint64_t e, uint64_t* handle) noexcept nogil:
     if w & SWP_TB_ZERO:
         handle[0] = 0
         return VSWAP_ZERO
-    if zswap_tree_load(&dv.zswap, &d.st.zswap_walks, off, handle):
+    if zswap_tree_find(&dv.zswap, &d.st.zswap_walks, off, handle, False):
         return VSWAP_ZSWAP
     handle[0] = e
     return VSWAP_SWAPFILE
@@ -354,34 +345,34 @@ cdef inline void zero_clear(p4_t* d, p4_dev_t* dv, uint64_t off) noexcept nogil:
         tb_write(d, dv, off, w & ~SWP_TB_ZERO)
 
 
-cdef int zswap_put(void* ctx, uint64_t e, uint64_t h) except -1 nogil:
+cdef int p4_zswap_store(void* ctx, uint64_t e, uint64_t h) except -1 nogil:
     cdef p4_t* d = <p4_t*>ctx
     zswap_tree_store(&dev_of(d, e).zswap, &d.st.zswap_walks, e & SWP_OFFSET_MASK, h)
     zero_clear(d, dev_of(d, e), e & SWP_OFFSET_MASK)
     return 0
 
 
-cdef int zero_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+cdef int p4_zero_store(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
     """The zero bit of the table word on each slot (the zeromap merged in)."""
     cdef p4_t* d = <p4_t*>ctx
     cdef p4_dev_t* dv = dev_of(d, e)
     cdef uint64_t i, h
     for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
         tb_write(d, dv, i, tb_read(d, dv, i) | SWP_TB_ZERO)
-        zswap_tree_erase(&dv.zswap, &d.st.zswap_walks, i, &h)
+        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
     return 0
 
 
-cdef int write_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+cdef int p4_writeback(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
     cdef p4_t* d = <p4_t*>ctx
     cdef uint64_t i, h
     for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
         zero_clear(d, dev_of(d, e), i)
-        zswap_tree_erase(&dev_of(d, e).zswap, &d.st.zswap_walks, i, &h)
+        zswap_tree_find(&dev_of(d, e).zswap, &d.st.zswap_walks, i, &h, True)
     return 0
 
 
-cdef int cache_prepare(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+cdef int p4_swapcache_prepare(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
     """Pin each slot for the swap cache (SWP_TB_PIN), a locked section per cluster."""
     cdef p4_t* d = <p4_t*>ctx
     cdef p4_dev_t* dv = dev_of(d, e)
@@ -395,7 +386,8 @@ cdef int cache_prepare(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
     return 0
 
 
-cdef uint64_t cache_add(void* ctx, uint64_t e, uint64_t nr, uint64_t word) noexcept nogil:
+cdef uint64_t p4_swap_cache_add_folio(void* ctx, uint64_t e, uint64_t nr,
+                                      uint64_t word) noexcept nogil:
     """Store the folio ``word`` on pinned slots; the first slot's old payload (its shadow)."""
     cdef p4_t* d = <p4_t*>ctx
     cdef p4_dev_t* dv = dev_of(d, e)
@@ -409,7 +401,8 @@ cdef uint64_t cache_add(void* ctx, uint64_t e, uint64_t nr, uint64_t word) noexc
     return first
 
 
-cdef uint64_t cache_del(void* ctx, uint64_t e, uint64_t nr, uint64_t shadow_word) noexcept nogil:
+cdef uint64_t p4_swap_cache_del_folio(void* ctx, uint64_t e, uint64_t nr,
+                                      uint64_t shadow_word) noexcept nogil:
     cdef p4_t* d = <p4_t*>ctx
     cdef uint64_t i
     d.st.cluster_locks += 1
@@ -418,7 +411,7 @@ cdef uint64_t cache_del(void* ctx, uint64_t e, uint64_t nr, uint64_t shadow_word
     return 0
 
 
-cdef int cache_put(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
+cdef int p4_put_swap_folio(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
     """put_swap_folio: unpin; slots left with count 0 are freed (one batch when all are)."""
     cdef p4_t* d = <p4_t*>ctx
     cdef p4_dev_t* dv = dev_of(d, e)
@@ -440,17 +433,17 @@ cdef int cache_put(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
     return 0
 
 
-cdef uint64_t in_use(void* ctx, uint64_t e) noexcept nogil:
+cdef uint64_t p4_in_use(void* ctx, uint64_t e) noexcept nogil:
     cdef p4_dev_t* dv = dev_of(<p4_t*>ctx, e)
     return (dv.si != NULL and (e & SWP_OFFSET_MASK) < dv.max
             and swap_table_get(dv.si, e & SWP_OFFSET_MASK) != 0)
 
 
-cdef uint64_t swap_count_of(void* ctx, uint64_t e) noexcept nogil:
+cdef uint64_t p4_swap_count(void* ctx, uint64_t e) noexcept nogil:
     return p4_count(dev_of(<p4_t*>ctx, e), e & SWP_OFFSET_MASK)
 
 
-cdef int swapoff_slot(void* ctx, uint64_t e, uint64_t unused) except -1 nogil:
+cdef int p4_swapoff_slot(void* ctx, uint64_t e, uint64_t unused) except -1 nogil:
     """try_to_unuse's last pass: a slot still in use is held by the swap cache alone; drop it."""
     cdef p4_t* d = <p4_t*>ctx
     cdef uint64_t off = e & SWP_OFFSET_MASK
@@ -465,8 +458,9 @@ cdef int swapoff_slot(void* ctx, uint64_t e, uint64_t unused) except -1 nogil:
 
 
 cdef slot_cores P4_CORES = slot_cores_table(
-    dup_nr, put_nr, fsc_nr, zero_nr, zswap_put, write_nr, cache_prepare, cache_add, cache_del,
-    cache_put, in_use, swap_count_of, kind_of, swapoff_slot)
+    p4_swap_duplicate, p4_swap_free_nr, p4_free_swap_and_cache_nr, p4_zero_store, p4_zswap_store,
+    p4_writeback, p4_swapcache_prepare, p4_swap_cache_add_folio, p4_swap_cache_del_folio,
+    p4_put_swap_folio, p4_in_use, p4_swap_count, p4_lookup, p4_swapoff_slot)
 cdef swap_ops P4_OPS = slot_ops_table()
 
 
@@ -542,21 +536,10 @@ cdef class SwapTableP4(SwapDesign):
         return 0
 
     cdef p4_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL:
-        cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
-        cdef p4_dev_t* dv
-        self._check_open()
-        if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL:
-            raise ValueError(f"swap entry {e:#x}: type {t} names no device of this design")
-        dv = &self.d.devs[t]
-        if nr == 0:
-            raise ValueError("nr must be at least 1")
-        if off >= dv.max or nr > dv.max - off:
-            raise ValueError(f"swap entry {e:#x}: {nr} entries pass the device end {dv.max}")
-        if aligned:
-            if nr > dv.si.cluster_size:
-                raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
-            if off & (nr - 1):
-                raise ValueError(f"swap entry {e:#x} is not aligned to {nr} entries")
+        """The device of entries ``e .. e+nr-1``; ValueError if they are not a valid run."""
+        cdef uint64_t t = e >> SWP_TYPE_SHIFT
+        cdef p4_dev_t* dv = &self.d.devs[t if t < MAX_SWAPFILES else 0]
+        slot_check_range(self, e, nr, aligned, dv.si if t < MAX_SWAPFILES else NULL, dv.max)
         return dv
 
     cdef p4_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
@@ -692,14 +675,14 @@ cdef class SwapTableP4(SwapDesign):
         for i in range(off, off + n):
             if p4_count(dv, i) >= P4_COUNT_LIMIT:
                 slot_error(DS_EOVERFLOW, t, i)
-        dup_nr(&self.d, e, n)
+        p4_swap_duplicate(&self.d, e, n)
 
     cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
                                uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
         return self._alloc_one(folio, nr, <uint16_t>m, <int>c)
 
     cdef int _dup_entry(self, uint64_t e) except -1:
-        return dup_nr(&self.d, e, 1)
+        return p4_swap_duplicate(&self.d, e, 1)
 
     cdef int _free_entry(self, uint64_t e) except -1:
         self.d.st.cluster_locks += 1
@@ -708,7 +691,7 @@ cdef class SwapTableP4(SwapDesign):
         return 0
 
     cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
-        return zswap_put(&self.d, e, handle)
+        return p4_zswap_store(&self.d, e, handle)
 
     cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
         cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
@@ -745,7 +728,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        put_nr(&self.d, e, n)
+        p4_swap_free_nr(&self.d, e, n)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """The zap path: one count off each of ``nr`` entries, then reclaim.
@@ -764,7 +747,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        fsc_nr(&self.d, e, n)
+        p4_free_swap_and_cache_nr(&self.d, e, n)
 
     def free_swap_and_cache_many(self, entries):
         """Zap the swap PTEs of a uint64 array: :meth:`free_swap_and_cache_nr` per run.
@@ -789,7 +772,7 @@ cdef class SwapTableP4(SwapDesign):
             while j < n and v[j] == e + <uint64_t>(j - i) and \
                     ((e & SWP_OFFSET_MASK) + <uint64_t>(j - i)) < self.d.devs[e >> SWP_TYPE_SHIFT].max:
                 j += 1
-            fsc_nr(&self.d, e, <uint64_t>(j - i))
+            p4_free_swap_and_cache_nr(&self.d, e, <uint64_t>(j - i))
             i = j
 
     def swap_count(self, entry):
@@ -847,7 +830,7 @@ cdef class SwapTableP4(SwapDesign):
                 slot_error(DS_ENOENT, t, i)
             if w & SWP_TB_PIN:
                 slot_error(DS_EEXIST, t, i)
-        cache_prepare(&self.d, e, n)
+        p4_swapcache_prepare(&self.d, e, n)
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """Put ``folio`` in the swap cache at pinned entries; return the shadow replaced, or None.
@@ -879,7 +862,7 @@ cdef class SwapTableP4(SwapDesign):
                 slot_error(DS_EEXIST, t, i, "already holds a folio")
         while (<uint64_t>1 << o) < nr:
             o += 1
-        first = cache_add(&self.d, e, nr, swap_cache_folio(f, o))
+        first = p4_swap_cache_add_folio(&self.d, e, nr, swap_cache_folio(f, o))
         return (first >> 1) if first & 1 else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
@@ -909,7 +892,7 @@ cdef class SwapTableP4(SwapDesign):
         for i in range(off, off + nr):
             if swap_table_get(dv.si, i) & SWP_TB_PAYLOAD != w0:
                 slot_error(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
-        cache_del(&self.d, e, nr, sw)
+        p4_swap_cache_del_folio(&self.d, e, nr, sw)
 
     def swap_cache_get_folio(self, entry):
         """The folio id cached at ``entry``, or None. Runtime complexity: O(1).
@@ -961,7 +944,7 @@ cdef class SwapTableP4(SwapDesign):
                 slot_error(DS_ENOENT, t, i, "is not in the swap cache")
             if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
                 slot_error(DS_EEXIST, t, i, "still holds a folio")
-        cache_put(&self.d, e, nr)
+        p4_put_swap_folio(&self.d, e, nr)
 
     # -- backends --------------------------------------------------------------------------
 
@@ -980,7 +963,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n, h = 0
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        k = kind_of(&self.d, e, &h)
+        k = p4_lookup(&self.d, e, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
     def lookup_many(self, entries):
@@ -1004,7 +987,7 @@ cdef class SwapTableP4(SwapDesign):
         cdef uint64_t[::1] hv = handles
         for i in range(n):
             e = v[i]
-            kv[i] = <uint8_t>kind_of(&self.d, e, &hv[i])
+            kv[i] = <uint8_t>p4_lookup(&self.d, e, &hv[i])
         return kinds, handles
 
     def zero_store(self, entry, nr=1):
@@ -1020,7 +1003,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        zero_nr(&self.d, e, n)
+        p4_zero_store(&self.d, e, n)
 
     def zswap_store(self, entry, handle):
         """Store the compressed copy ``handle`` (``0 .. 2**62-1``) of ``entry``; clears the zero flag.
@@ -1035,7 +1018,7 @@ cdef class SwapTableP4(SwapDesign):
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
-        zswap_put(&self.d, e, h)
+        p4_zswap_store(&self.d, e, h)
 
     def zswap_load(self, entry):
         """The zswap handle of ``entry``, or None (the copy stays). Runtime complexity: O(tree height).
@@ -1048,7 +1031,7 @@ cdef class SwapTableP4(SwapDesign):
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h
-        if zswap_tree_load(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h):
+        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, False):
             return h
         return None
 
@@ -1063,7 +1046,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n, h = 0
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        if zswap_tree_erase(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h):
+        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, True):
             return h
         return None
 
@@ -1080,7 +1063,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, nr
         cdef p4_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
-        write_nr(&self.d, e, nr)
+        p4_writeback(&self.d, e, nr)
         return e
 
     # -- device-level verbs ----------------------------------------------------------------
@@ -1110,7 +1093,7 @@ cdef class SwapTableP4(SwapDesign):
     def swapoff(self, device, page_tables):
         """Bring every entry of device ``device`` back into memory and free its slots.
 
-        As mainline: no reverse map, so every entry of ``page_tables`` (a
+        As the baseline: no reverse map, so every entry of ``page_tables`` (a
         mapping ``{vpn: entry}`` or a uint64 array indexed by vpn) is
         walked; each swap PTE of this device is rewritten and its count
         dropped, then the device is scanned and the swap cache dropped.

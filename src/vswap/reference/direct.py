@@ -1,4 +1,4 @@
-"""Pure-Python reference model of the mainline swap design (mirrors ``_direct.pyx``).
+"""Pure-Python reference model of the baseline design, DirectSwap (mirrors ``_direct.pyx``).
 
 Same API, results, exceptions and counters as :class:`vswap.DirectSwap`,
 and the same algorithm step by step, over the reference allocator
@@ -74,7 +74,7 @@ class _Dev:
 
 
 class DirectSwap(SwapDesign, SwapSpace):
-    """The mainline 6.19 swap design; see :class:`vswap.DirectSwap`.
+    """The baseline; see :class:`vswap.DirectSwap`.
 
     Runtime complexity: construction O(total slots).
 

@@ -1,9 +1,9 @@
 """Pure-Python reference model of swap table phase IV (mirrors ``_swaptable.pyx``).
 
-Kairui Song's swap table phases III and IV on the mainline verbs: the entry
+Kairui Song's swap table phases III and IV on the baseline's verbs: the entry
 is still the physical slot, and the verbs' control flow (batching per
 cluster, the zap path's fast path, ``__try_to_reclaim_swap``, swapoff by
-page-table walk) is mainline's, so this model extends
+page-table walk) is the baseline's, so this model extends
 :class:`vswap.reference.DirectSwap` and replaces only where the state
 lives. There is no ``swap_map``, no static ``swap_cgroup`` and no
 ``zeromap``; everything per slot is in the allocator's swap table word:
@@ -150,7 +150,7 @@ class SwapTableP4(DirectSwap):
             dv.memcg[cl][i & (dv.si._cluster_size - 1)] = memcg
         dv.used[cl] += nr
 
-    # -- the mainline helpers, on the table word --------------------------------------
+    # -- the baseline's helpers, on the table word --------------------------------------
 
     def _free_run(self, t, dv, off, nr):
         cl = off >> dv.si._cluster_shift

@@ -256,7 +256,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
             self._nr_zswap -= 1
         d.backing = 0
 
-    def _free_vrun(self, c, idx, n):
+    def _vswap_free_nr(self, c, idx, n):
         b = _PBatch()
         for i in range(idx, idx + n):
             self._release(c.desc[i], b)
@@ -299,7 +299,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
         c.refcnt += nr
         self._nr_used += nr
 
-    def _new_cluster(self, order):
+    def _vswap_alloc_new_cluster(self, order):
         lo = 1 if order == SWAP_NR_ORDERS - 1 else 0
         c = _Cluster(0, order)
         try:
@@ -349,7 +349,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
             c.full = True
             c = None
         if c is None:
-            c = self._new_cluster(order)
+            c = self._vswap_alloc_new_cluster(order)
             if c is None:
                 self._alloc_reject += 1
                 return 0
@@ -374,7 +374,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
         e = (cur | (SIZE - 1)) + 1
         return e if e < end else end
 
-    def _dup_pass(self, e, n):
+    def _vswap_swap_duplicate_nr(self, e, n):
         cur, end = e, e + n
         while cur < end:
             ce = self._chunk_end(cur, end)
@@ -404,7 +404,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
                 if d.count == 0:
                     if not d.cached:
                         if nrun and d.memcg != run_memcg:
-                            self._free_vrun(c, run, nrun)
+                            self._vswap_free_nr(c, run, nrun)
                             nrun = 0
                         if nrun == 0:
                             run, run_memcg = idx, d.memcg
@@ -414,12 +414,12 @@ class VirtualSwap(SwapDesign, SwapSpace):
                         self._rmap_mark(d, True)
                     only = True
                 if nrun:
-                    self._free_vrun(c, run, nrun)
+                    self._vswap_free_nr(c, run, nrun)
                     nrun = 0
             self._st["desc_reads"] += ce - cur
             self._st["desc_writes"] += ce - cur
             if nrun:
-                self._free_vrun(c, run, nrun)
+                self._vswap_free_nr(c, run, nrun)
             self._after_free(c)
             cur = ce
         return only
@@ -447,7 +447,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
                 run += 1
             d.cache = 0
             d.cached = False
-        self._free_vrun(c, base, n)
+        self._vswap_free_nr(c, base, n)
         self._st["folios_reclaimed"] += 1
         self._after_free(c)
         return n, run
@@ -558,7 +558,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
         return self._alloc(f, o, m, c)
 
     def _dup_entry(self, e):
-        self._dup_pass(e, 1)
+        self._vswap_swap_duplicate_nr(e, 1)
 
     def _free_entry(self, e):
         self._put_pass(e, 1)
@@ -579,7 +579,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
                 raise NoEntry(f"swap entry {i:#x} is not allocated")
             if d.count >= COUNT_LIMIT:
                 raise NoSpace(f"swap count of {i:#x} would pass 2**32-1")
-        self._dup_pass(e, n)
+        self._vswap_swap_duplicate_nr(e, n)
 
     def _check_batch(self, entries, need_count, dup):
         self._check_open()
@@ -743,11 +743,11 @@ class VirtualSwap(SwapDesign, SwapSpace):
         for idx in range(base, base + nr):
             c.desc[idx].cached = False
         if all_only:
-            self._free_vrun(c, base, nr)
+            self._vswap_free_nr(c, base, nr)
         else:
             for idx in range(base, base + nr):
                 if c.desc[idx].count == 0:
-                    self._free_vrun(c, idx, 1)
+                    self._vswap_free_nr(c, idx, 1)
         self._after_free(c)
 
     # -- backends -------------------------------------------------------------------------------
