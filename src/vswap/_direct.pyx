@@ -32,8 +32,8 @@ from vswap._swapfile cimport (
 )
 from vswap._slotswap cimport (
     DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, slot_cores, slot_cores_table, slot_error,
-    slot_ops_table, slot_swapoff, slot_check_range, slot_table_read, slot_table_write,
-    slot_entries_free, zswap_tree_find, zswap_tree_store,
+    slot_ops_table, slot_lookup_many, slot_swapoff, slot_check_range, slot_table_read,
+    slot_table_write, slot_entries_free, zswap_tree_find, zswap_tree_store,
 )
 from vswap._swapops cimport swap_ops
 from vswap._xarray cimport (
@@ -245,8 +245,12 @@ cdef int direct_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept 
     return direct_try_to_reclaim_swap(d, si.type, dv, offset)
 
 
-cdef void fsc_core(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
-    """free_swap_and_cache_nr after validation."""
+cdef int direct_free_swap_and_cache_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
+    """free_swap_and_cache_nr after validation: the zap, then reclaim of what became cache-only."""
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = &d.devs[e >> SWP_TYPE_SHIFT]
+    cdef int t = <int>(e >> SWP_TYPE_SHIFT)
+    cdef uint64_t off = e & SWP_OFFSET_MASK
     cdef uint64_t cur = off, end = off + nr, ce, i, n, step
     cdef uint8_t first
     cdef bint fast, any_only_cache = False
@@ -276,7 +280,7 @@ cdef void fsc_core(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t 
             any_only_cache = True
         cur = ce
     if not any_only_cache:
-        return
+        return 0
     cur = off
     while cur < end:
         d.st.scans += 1
@@ -288,6 +292,7 @@ cdef void fsc_core(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t 
             if r > 0:
                 step = ((cur + 1 + <uint64_t>r - 1) & ~(<uint64_t>r - 1)) - cur
         cur += step
+    return 0
 
 
 cdef void dev_release(direct_dev_t* dv) noexcept nogil:
@@ -355,12 +360,6 @@ cdef int direct_swap_free_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
         d.st.cluster_locks += 1
         put_range(d, <int>(e >> SWP_TYPE_SHIFT), dv, cur, ce)
         cur = ce
-    return 0
-
-
-cdef int direct_free_swap_and_cache_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
-    fsc_core(<direct_t*>ctx, <int>(e >> SWP_TYPE_SHIFT), dev_of(<direct_t*>ctx, e),
-             e & SWP_OFFSET_MASK, nr)
     return 0
 
 
@@ -983,18 +982,7 @@ cdef class DirectSwap(SwapDesign):
         >>> e = ds.folio_alloc_swap(4); ds.lookup_many(np.array([e], dtype=np.uint64))
         (array([3], dtype=uint8), array([4], dtype=uint64))
         """
-        arr = self._check_batch(entries, False, False)
-        cdef const uint64_t[:] v = arr
-        cdef Py_ssize_t i, n = v.shape[0]
-        cdef uint64_t e
-        kinds = np.empty(n, dtype=np.uint8)
-        handles = np.empty(n, dtype=np.uint64)
-        cdef uint8_t[::1] kv = kinds
-        cdef uint64_t[::1] hv = handles
-        for i in range(n):
-            e = v[i]
-            kv[i] = <uint8_t>direct_lookup(&self.d, e, &hv[i])
-        return kinds, handles
+        return slot_lookup_many(self, entries)
 
     def zero_store(self, entry, nr=1):
         """Mark ``nr`` entries zero-filled (``swap_zeromap_folio_set``); drop their zswap copies.

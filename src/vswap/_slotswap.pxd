@@ -157,5 +157,6 @@ cdef object slot_error(int err, int t, uint64_t off, str what=*)
 cdef int slot_check_range(SwapDesign ds, uint64_t e, uint64_t nr, bint aligned,
                           const swap_device_t* si, uint64_t max) except -1
 cdef swap_ops slot_ops_table() noexcept
+cdef tuple slot_lookup_many(SwapDesign ds, object entries)
 cdef Py_ssize_t slot_swapoff(SwapDesign ds, int t, uint64_t max, object page_tables,
                              uint64_t* pte_walked) except -1

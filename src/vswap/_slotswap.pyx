@@ -9,7 +9,7 @@ their C checks and swapoff's validate-then-mutate walk of the page tables.
 """
 
 from cpython.number cimport PyNumber_Index
-from libc.stdint cimport uint16_t, uint32_t, uint64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 
 from vswap._mem cimport checked_calloc
@@ -136,6 +136,23 @@ cdef swap_ops slot_ops_table() noexcept:
     """The verb table of a design with slot_cores (its __vswap_ops__)."""
     return swap_ops_table(sops_alloc, sops_dup, sops_free, sops_fsc, sops_zero, sops_zswap,
                           sops_writeback, sops_swapin, sops_reclaim, sops_lookup)
+
+
+# --- the array verbs ------------------------------------------------------------------
+
+cdef tuple slot_lookup_many(SwapDesign ds, object entries):
+    """``lookup_many``: every entry validated first, then one C loop; ``(kinds, handles)``."""
+    arr = ds._check_batch(entries, False, False)
+    cdef const slot_cores* c = <const slot_cores*>ds._cores
+    cdef const uint64_t[:] v = arr
+    cdef Py_ssize_t i, n = v.shape[0]
+    kinds = np.empty(n, dtype=np.uint8)
+    handles = np.empty(n, dtype=np.uint64)
+    cdef uint8_t[::1] kv = kinds
+    cdef uint64_t[::1] hv = handles
+    for i in range(n):
+        kv[i] = <uint8_t>c.lookup(ds._ctx, v[i], &hv[i])
+    return kinds, handles
 
 
 # --- swapoff: validate every PTE, then unuse ------------------------------------------

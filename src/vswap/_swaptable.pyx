@@ -32,8 +32,8 @@ from vswap._swapentry cimport (
 )
 from vswap._slotswap cimport (
     DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, slot_cores, slot_cores_table, slot_error,
-    slot_ops_table, slot_swapoff, slot_check_range, slot_table_read, slot_table_write,
-    slot_entries_free, zswap_tree_find, zswap_tree_store,
+    slot_ops_table, slot_lookup_many, slot_swapoff, slot_check_range, slot_table_read,
+    slot_table_write, slot_entries_free, zswap_tree_find, zswap_tree_store,
 )
 from vswap._swapops cimport swap_ops
 from vswap._swapfile cimport (
@@ -206,8 +206,12 @@ cdef int p4_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogi
     return p4_try_to_reclaim_swap(d, si.type, dv, offset)
 
 
-cdef void fsc_core(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
-    """free_swap_and_cache_nr after validation."""
+cdef int p4_free_swap_and_cache_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
+    """free_swap_and_cache_nr after validation: the zap, then reclaim of what became cache-only."""
+    cdef p4_t* d = <p4_t*>ctx
+    cdef p4_dev_t* dv = &d.devs[e >> SWP_TYPE_SHIFT]
+    cdef int t = <int>(e >> SWP_TYPE_SHIFT)
+    cdef uint64_t off = e & SWP_OFFSET_MASK
     cdef uint64_t cur = off, end = off + nr, ce, i, n, step, first = 0, w
     cdef bint fast, any_only_cache = False
     cdef int r
@@ -237,7 +241,7 @@ cdef void fsc_core(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) noex
             any_only_cache = True
         cur = ce
     if not any_only_cache:
-        return
+        return 0
     cur = off
     while cur < end:
         d.st.scans += 1
@@ -250,6 +254,7 @@ cdef void fsc_core(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) noex
             if r > 0:
                 step = ((cur + <uint64_t>r) & ~(<uint64_t>r - 1)) - cur
         cur += step
+    return 0
 
 
 cdef void dev_release(p4_dev_t* dv) noexcept nogil:
@@ -312,12 +317,6 @@ cdef int p4_swap_free_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
         d.st.cluster_locks += 1
         put_range(d, <int>(e >> SWP_TYPE_SHIFT), dv, cur, ce)
         cur = ce
-    return 0
-
-
-cdef int p4_free_swap_and_cache_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
-    fsc_core(<p4_t*>ctx, <int>(e >> SWP_TYPE_SHIFT), dev_of(<p4_t*>ctx, e),
-             e & SWP_OFFSET_MASK, nr)
     return 0
 
 
@@ -977,18 +976,7 @@ cdef class SwapTableP4(SwapDesign):
         >>> p4.lookup_many(np.array([p4.folio_alloc_swap(4)], dtype=np.uint64))
         (array([3], dtype=uint8), array([4], dtype=uint64))
         """
-        arr = self._check_batch(entries, False, False)
-        cdef const uint64_t[:] v = arr
-        cdef Py_ssize_t i, n = v.shape[0]
-        cdef uint64_t e
-        kinds = np.empty(n, dtype=np.uint8)
-        handles = np.empty(n, dtype=np.uint64)
-        cdef uint8_t[::1] kv = kinds
-        cdef uint64_t[::1] hv = handles
-        for i in range(n):
-            e = v[i]
-            kv[i] = <uint8_t>p4_lookup(&self.d, e, &hv[i])
-        return kinds, handles
+        return slot_lookup_many(self, entries)
 
     def zero_store(self, entry, nr=1):
         """Mark ``nr`` entries zero-filled (``SWP_TB_ZERO``); drop their zswap copies.
