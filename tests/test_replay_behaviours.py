@@ -121,7 +121,7 @@ def test_zram_skips_the_swap_cache_and_readahead_for_what_it_holds(design):
 
 @pytest.mark.parametrize("design", DESIGNS)
 def test_zero_pages_take_the_readahead_path_under_virtual_swap_on_zram(design):
-    # memhog -r2 over zero pages: mainline's zeromap entries are on the zram device
+    # memhog -r2 over zero pages: the baseline's zeromap entries are on the zram device
     # (SWP_SYNCHRONOUS_IO, count 1: no swap cache), a virtual ZERO entry is on none
     t = Trace.from_rows([(TOUCH, 0, S, 0, ZERO, 0), (WRITE, 0, S, 0, ZERO, 0),
                          (FREE, 0, S, 0, 0, 0)], name="memhog-zero")

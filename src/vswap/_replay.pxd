@@ -87,7 +87,7 @@ cdef struct mm_config:
     uint32_t reclaim_mask  # large orders whose charge may reclaim
     int backend
     int accounting
-    int direct             # entries are device slots (mainline)
+    int direct             # entries are device slots (the baseline, SwapTableP4)
     int zero_detection
     int page_tables        # user page tables are charged to the limit
     uint16_t memcg

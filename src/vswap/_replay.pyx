@@ -33,7 +33,7 @@ __all__ = ["replay_trace", "COUNTER_NAMES", "KERNEL_COUNTERS", "MTHP_STATS", "BA
 # ``mm_counters`` holds the kernel's and the model's own counters by name, and
 # ``mm_t.mthp``'s columns are in MTHP_STATS's order (the ST_* codes).
 from vswap.reference.replay import (
-    ACCOUNTING, BACKENDS, COUNTER_NAMES, KERNEL_COUNTERS, MODEL_COUNTERS as _MODEL_COUNTERS,
+    ACCOUNTING, BACKENDS, COUNTER_NAMES, KERNEL_COUNTERS,
     MTHP_STATS, mthp_counter as _mthp_counter,
 )
 
@@ -800,8 +800,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     m.c.resident = m.resident
     m.c.zswap_pool = m.pool
     m.c.page_tables = m.pgtables
-    cdef dict raw = m.c
-    counters = {name: raw[name] for name in KERNEL_COUNTERS + _MODEL_COUNTERS}
+    # mm_counters as a dict, in field order (KERNEL_COUNTERS + MODEL_COUNTERS, tested)
+    cdef dict counters = m.c
     cdef int k, j
     for k, j, name in _MTHP_NAMES:
         counters[name] = m.mthp[k][j]

@@ -37,7 +37,7 @@ mean what /proc/vmstat's and the mTHP sysfs stats mean):
   of 1, no swap cache and no read-ahead, and a large folio comes in whole
   when its PTEs allow (``alloc_swap_folio``: contiguous entries of one
   backing, none cached; ``swpin``, ``swpin_fallback``, ``_charge``; never
-  once zswap was enabled). Mainline's entries are device slots, so its zero
+  once zswap was enabled). The baseline's entries are device slots, so its zero
   pages on zram take that path; under virtual swap an entry no such device
   backs (zero, zswap) takes the read-ahead path. That path reads the page
   and its swapped neighbours in the VMA read-ahead window (``swap_ra``;
@@ -86,7 +86,7 @@ KERNEL_COUNTERS: tuple[str, ...] = tuple(_replay.KERNEL_COUNTERS)
 __all__ = ["Machine", "ReplayResult", "replay", "make_design", "machine_config", "DESIGNS",
            "BACKENDS", "ACCOUNTING", "COUNTER_NAMES", "KERNEL_COUNTERS", "DEFAULT_COMPRESSED"]
 
-#: The report's builds: mainline (``baseline``) and the three virtual swap presets
+#: The report's builds: ``baseline`` and the three virtual swap presets
 #: (the default of compare; every registered design: :mod:`vswap.designs`).
 DESIGNS = ("baseline", "vss_v5", "new_opt_v2", "cc_v2")
 #: Swap backends: zram (one device with same-filled detection), zswap in
@@ -430,7 +430,7 @@ def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]
     """The replay engines' settings for ``machine``, ``trace`` and the design ``space``.
 
     The enabled large folio orders default to those the trace touches; a
-    design is taken as mainline (an entry is a device slot, so a zero page
+    design is taken as the baseline (an entry is a device slot, so a zero page
     on zram is on a ``SWP_SYNCHRONOUS_IO`` device) when it is a
     :class:`vswap.DirectSwap` of either engine, else as virtual (an entry no
     device backs takes the read-ahead path). Runtime complexity: O(trace
