@@ -252,8 +252,22 @@ def _scripted(impl):
     vs.swap_duplicate(v)
     vs.writeback(v)
     vs.swap_free_nr(v)
+    p4 = impl.SwapTableP4(impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)]))
+    p = p4.folio_alloc_swap(3, order=2)
+    for _ in range(16):                             # past the table field: the extend table
+        p4.swap_duplicate(p + 1)
+    p4.zswap_store(p, 7)
+    p4.swap_cache_del_folio(p, order=2, shadow=4)
+    ste = impl.SwapTableEdition(impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)]),
+                                lookup_cache=True)
+    s = ste.folio_alloc_swap(4, order=1)
+    for _ in range(16):
+        ste.swap_duplicate(s + 1)
+    ste.writeback(s, order=1)
+    ste.zswap_store(s, 8)
+    ste.swap_cache_del_folio(s, order=1, shadow=5)
     return {"XArray": xa, "SwapDevice": dev, "SwapDevices": swaps, "DirectSwap": ds,
-            "VirtualSwap": vs}
+            "VirtualSwap": vs, "SwapTableP4": p4, "SwapTableEdition": ste}
 
 
 def _observable(obj):
@@ -272,7 +286,11 @@ def _observable(obj):
     return out
 
 
-@pytest.mark.parametrize("cls", ["XArray", "SwapDevice", "SwapDevices", "DirectSwap", "VirtualSwap"])
+TWINS = ["XArray", "SwapDevice", "SwapDevices", "DirectSwap", "VirtualSwap", "SwapTableP4",
+         "SwapTableEdition"]
+
+
+@pytest.mark.parametrize("cls", TWINS)
 def test_twins_have_the_same_observable_state_after_the_same_calls(cls):
     fast, ref = _scripted(vswap)[cls], _scripted(reference)[cls]
     a, b = _observable(fast), _observable(ref)
@@ -292,3 +310,84 @@ def test_twins_share_their_constants():
     for name in ("NR_CPUS", "DEF_SWAP_PRIO", "SWAP_TABLE_CACHE_ONLY", "XA_NODE_BYTES",
                  "XA_VALUE_MAX"):
         assert getattr(vswap, name) == getattr(reference, name), name
+
+
+# -- stats are the C structs: compiled keys == reference keys == struct fields ----------------
+
+def _stats_owners(impl):
+    swaps = impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)])
+    return {"XArray": impl.XArray(), "SwapDevice": impl.SwapDevice(64, cluster_size=16),
+            "SwapDevices": swaps,
+            "DirectSwap": impl.DirectSwap(impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)])),
+            "SwapTableP4": impl.SwapTableP4(impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)])),
+            "VirtualSwap": impl.VirtualSwap(impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)])),
+            "SwapTableEdition": impl.SwapTableEdition(
+                impl.SwapDevices([impl.SwapDevice(64, cluster_size=16)]))}
+
+
+STATS_STRUCTS = {"XArray": ("_xarray", "xa_stats"), "SwapDevice": ("_swapfile", "swap_stats"),
+                 "SwapDevices": ("_swapfile", "swap_set_stats"),
+                 "DirectSwap": ("_direct", "direct_stats"),
+                 "SwapTableP4": ("_swaptable", "p4_stats"),
+                 "VirtualSwap": ("_virtual", "vswap_stats"),
+                 "SwapTableEdition": ("_ste", "ste_stats")}
+
+
+@pytest.mark.parametrize("cls", sorted(STATS_STRUCTS))
+def test_stats_are_the_c_struct_in_both_twins(cls):
+    from _pxd import struct_fields
+    fields = struct_fields(*STATS_STRUCTS[cls])
+    assert len(fields) >= 4
+    fast, ref = _stats_owners(vswap)[cls], _stats_owners(reference)[cls]
+    fast.reset_stats()
+    ref.reset_stats()
+    assert tuple(fast.stats) == tuple(ref.stats) == fields
+    assert set(fast.stats.values()) == set(ref.stats.values()) == {0}
+
+
+def test_replay_counters_are_the_c_struct_then_the_mthp_table():
+    from _pxd import struct_fields
+    from vswap.reference import replay as ref_replay
+    assert ref_replay.KERNEL_COUNTERS + ref_replay.MODEL_COUNTERS == \
+        struct_fields("_replay", "mm_counters")
+    assert vswap.replay.COUNTER_NAMES == ref_replay.COUNTER_NAMES
+
+
+# -- twins mirror state: the reference's internals are the compiled fields, private -----------
+
+# Where each compiled class keeps its state (read from the .pxd files): its cdef
+# fields (with SwapDesign's for the designs) and the fields of its C structs.
+STATE = {"XArray": ("_xarray", ["XArray"], ["xarray_t"]),
+         "SwapDevice": ("_swapfile", ["SwapDevice"], ["swap_device_t"]),
+         "SwapDevices": ("_swapfile", ["SwapDevices"], ["swap_globals_t"]),
+         "DirectSwap": ("_direct", ["DirectSwap"], ["direct_t", "direct_dev_t"]),
+         "SwapTableP4": ("_swaptable", ["SwapTableP4"], ["p4_t", "p4_dev_t"]),
+         "VirtualSwap": ("_virtual", ["VirtualSwap"], ["vswap_t"]),
+         "SwapTableEdition": ("_ste", ["SwapTableEdition"], ["ste_t"])}
+
+
+def _compiled_state_names(cls):
+    from _pxd import class_fields, struct_fields
+    module, classes, structs = STATE[cls]
+    names = [n for c in classes for n in class_fields(module, c)]
+    if cls in ("DirectSwap", "SwapTableP4", "VirtualSwap", "SwapTableEdition"):
+        names += class_fields("_swapfile", "SwapDesign")
+    names += [n for s in structs for n in struct_fields(module, s)]
+    return {"_" + n.lstrip("_") for n in names if n != "__weakref__"}
+
+
+@pytest.mark.parametrize("cls", TWINS)
+def test_reference_state_is_private_and_named_after_the_compiled_fields(cls):
+    allowed = _compiled_state_names(cls)
+    assert len(allowed) >= 4
+    fresh = _stats_owners(reference).get(cls) or _scripted(reference)[cls]
+    for obj in (fresh, _scripted(reference)[cls]):
+        attrs = set(vars(obj))
+        public = sorted(a for a in attrs if not a.startswith("_"))
+        assert not public, f"reference {cls} has public state the compiled class lacks: {public}"
+        stray = sorted(attrs - allowed)
+        assert not stray, f"reference {cls}: {stray} name no field of the compiled {cls}"
+    # and the compiled class keeps them private: none is readable from Python
+    fast = _scripted(vswap)[cls]
+    for name in sorted(allowed):
+        assert not hasattr(fast, name) or name in ("_swaps",), name

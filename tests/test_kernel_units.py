@@ -120,7 +120,10 @@ def test_kernel_view_takes_faults_and_reclaim_from_the_cgroup():
     rep = _rep(1, 1, 5)
     v = counters.kernel_view(rep)
     assert v["pgfault"] == 1000 and v["allocstall"] == 1
-    assert "pgsteal" not in v                                  # v1: nowhere
+    assert "pgsteal" not in v and "pgscan" not in v            # v1, no pgsteal_anon: nowhere
+    rep["vmstat"]["pgsteal_anon"] = 66                         # v1: every anon page reclaimed
+    v = counters.kernel_view(rep)
+    assert v["pgsteal"] == 66 and "pgscan" not in v
     rep["memcg"].update(pgsteal=77, pgscan=80)
     v = counters.kernel_view(rep)
     assert v["pgsteal"] == 77 and v["pgscan"] == 80

@@ -42,6 +42,7 @@ def both(trace, design, machine):
 
 def assert_same(fast, slow):
     assert fast.counters == slow.counters
+    assert list(fast.counters) == list(slow.counters)      # the same names in the same order
     assert fast.stats == slow.stats
     assert fast.swap_stats == slow.swap_stats
     assert fast.footprint == slow.footprint
@@ -239,7 +240,7 @@ def test_designs_agree_on_every_page_mid_run(machine):
                 assert kind == ("zswap" if s & 0x10 else "swapfile")
         zswap = sum(1 for p in swapped if r.pstate[p] & 0x10)
         assert zswap == r.counters["zswap_pool"]
-    # the virtual presets take the same swap-in paths; mainline differs only on zram, where its
+    # the virtual presets take the same swap-in paths; the baseline differs only on zram, where its
     # zero pages sit on the SWP_SYNCHRONOUS_IO device and skip the read-ahead a virtual ZERO
     # entry takes
     for s, c in zip(states[2:], counters[2:]):

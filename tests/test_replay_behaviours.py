@@ -121,7 +121,7 @@ def test_zram_skips_the_swap_cache_and_readahead_for_what_it_holds(design):
 
 @pytest.mark.parametrize("design", DESIGNS)
 def test_zero_pages_take_the_readahead_path_under_virtual_swap_on_zram(design):
-    # memhog -r2 over zero pages: mainline's zeromap entries are on the zram device
+    # memhog -r2 over zero pages: the baseline's zeromap entries are on the zram device
     # (SWP_SYNCHRONOUS_IO, count 1: no swap cache), a virtual ZERO entry is on none
     t = Trace.from_rows([(TOUCH, 0, S, 0, ZERO, 0), (WRITE, 0, S, 0, ZERO, 0),
                          (FREE, 0, S, 0, 0, 0)], name="memhog-zero")
@@ -182,3 +182,21 @@ def test_accounting_decides_what_the_limit_counts():
     assert zr["v2"]["swapped_out"] == S - R                    # zram is not charged
     assert zr["none"]["swapped_out"] == z["v2"]["swapped_out"]  # but takes the machine's RAM
     assert zr["none"]["allocstall"] > 0 == zr["v2"]["allocstall"]
+
+
+@pytest.mark.parametrize("engine", ["compiled", "reference"])
+def test_page_tables_are_charged_to_the_limit_a_pte_page_per_2m_a_pmd_page_per_1g(engine):
+    # 8M of 4K pages: 4 PTE pages and one PMD page; with them the usemem arithmetic
+    # S - R gains those 5 pages, and reclaim's last SWAP_CLUSTER_MAX batch leaves its slack
+    plain = replay(usemem("8M"), "baseline", Machine(ram="4M"), engine=engine).counters
+    c = replay(usemem("8M"), "baseline", Machine(ram="4M", page_tables=True),
+               engine=engine).counters
+    assert plain["page_tables"] == 0 and plain["pswpout"] == 1024
+    assert c["page_tables"] == 5
+    assert 1024 + 5 <= c["pswpout"] < 1024 + 5 + 32
+    assert c["resident"] + c["page_tables"] <= 1024
+    # a PMD-size THP deposits a page table too: 4M holds two 2M folios, not with 3 tables
+    t = usemem("8M", mthp={9: 1.0})
+    assert replay(t, "baseline", Machine(ram="4M"), engine=engine).counters["thp_swpout"] == 2
+    c = replay(t, "baseline", Machine(ram="4M", page_tables=True), engine=engine).counters
+    assert c["thp_swpout"] == 3 and c["page_tables"] == 5

@@ -1,5 +1,5 @@
 """SwapTableP4 beyond the state machine: its word layout, the extend and memcg
-tables' lifetimes, its limits, and the same results as mainline in a replay."""
+tables' lifetimes, its limits, and the same results as the baseline in a replay."""
 
 import numpy as np
 import pytest
@@ -109,7 +109,7 @@ def test_closed_and_unbuilt_instances_raise():
 
 
 @pytest.mark.parametrize("trace", [usemem("2M"), memhog("2M", passes=2)], ids=["usemem", "memhog"])
-def test_replay_results_equal_mainline_and_both_engines_agree(trace):
+def test_replay_results_equal_the_baseline_and_both_engines_agree(trace):
     machine = Machine(ram="1M")
     base = replay(trace, "baseline", machine)
     p4 = replay(trace, "swaptable_p4", machine)

@@ -2,7 +2,7 @@
 
 Every call is judged against the protocol model; the pure-Python reference
 of the same design runs as an exact twin (results, counters, snapshots,
-footprint), and the mainline design runs beside them as a second twin that
+footprint), and the baseline design runs beside them as a second twin that
 must return the same results and leave the allocator in the same state:
 phase IV moves where the metadata lives, not what any verb does. The
 device configurations, swapoff, swapon and batch verbs are those of
@@ -41,7 +41,7 @@ class SwapTableLockstep(VswapLockstep):
     setups = DEVICES
     factory = staticmethod(lambda setup: _build(vswap, "SwapTableP4", setup))
     reference_factory = staticmethod(lambda setup: _build(reference, "SwapTableP4", setup))
-    twin_factories = {"mainline": lambda setup: _build(vswap, "DirectSwap", setup)}
+    twin_factories = {"baseline": lambda setup: _build(vswap, "DirectSwap", setup)}
     config = DirectLockstep.config
     configure = DirectLockstep.configure
 
@@ -55,11 +55,11 @@ class SwapTableLockstep(VswapLockstep):
                 assert a == twin.swaps[device].run_discard(), f"run_discard differs ({name})"
 
     def compare_twin(self, name, twin, fresh):
-        if name != "mainline":
+        if name != "baseline":
             return super().compare_twin(name, twin, fresh)
         assert_consistent(twin, live=(), freed=fresh)
         assert _allocator(self.space) == _allocator(twin), \
-            "the allocator's state differs from mainline's"
+            "the allocator's state differs from the baseline's"
 
 
 def test_swaptable_lockstep():

@@ -7,11 +7,13 @@ test_direct_machine.py and test_virtual_machine.py; SwapDeviceMachine drives
 the allocator; the docs example's deliberate bug must be found and minimised.
 """
 
+import functools
 import re
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import vswap
 from vswap import reference
@@ -47,14 +49,19 @@ def test_designs_satisfy_the_protocol_model(machine):
     machine.TestCase("runTest").runTest()
 
 
-def test_docs_example_bug_is_found_and_minimised():
+@functools.cache
+def _docs_example_report() -> str:
+    """The docs example's report, found once for the tests that read it (the shrinking takes seconds)."""
     sys.path.insert(0, str(DOCS_EXAMPLES))
     try:
         import fuzz_leaky
     finally:
         sys.path.remove(str(DOCS_EXAMPLES))
-    report = fuzz_leaky.main()
-    lines = report.splitlines()
+    return fuzz_leaky.main()
+
+
+def test_docs_example_bug_is_found_and_minimised():
+    lines = _docs_example_report().splitlines()
     assert lines[0] == "space = factory()"
     assert any("put_swap_folio" in line for line in lines)
     assert "still known" in lines[-1]  # the leaked entry: freed by the model, alive in the toy
@@ -190,6 +197,9 @@ def test_a_swapoff_that_does_nothing_is_caught_by_default():
 
     class Fuzz(SwapSpaceMachine):
         factory = lambda: LazySwapoff(32)  # noqa: E731
+    # short runs: hypothesis shrinks them in seconds (the default config is what is tested)
+    Fuzz.TestCase.settings = settings(Fuzz.TestCase.settings, stateful_step_count=12,
+                                      report_multiple_bugs=False)
     assert StepConfig().swapoff
     report = Fuzz.find_bug(progress=False)
     assert report is not None and "space.swapoff(0, None)" in report
@@ -244,12 +254,7 @@ def test_docs_example_output_is_what_find_bug_prints():
     text = (Path(__file__).resolve().parent.parent / "docs" / "fuzzing.rst").read_text()
     block = text[text.index("    space = factory()"):]
     shown = [line[4:] for line in block.split("\n\n")[0].splitlines()]
-    sys.path.insert(0, str(DOCS_EXAMPLES))
-    try:
-        import fuzz_leaky
-    finally:
-        sys.path.remove(str(DOCS_EXAMPLES))
-    got = fuzz_leaky.main().splitlines()
+    got = _docs_example_report().splitlines()
     # The shrunk calls depend on hypothesis's search (its profile and example
     # database); what the docs show must be what a report looks like: the
     # same opening, the same bug, the same verbs, and about as short.

@@ -1,4 +1,4 @@
-# C interface of the mainline (6.19) swap design: a swap entry is the
+# C interface of the baseline, mainline's (6.19) swap design: a swap entry is the
 # physical slot itself (swp_entry_t: type bits 58..62, offset bits 0..57).
 #
 # Per device (one direct_dev_t next to each swap_device_t of the set):
@@ -19,7 +19,7 @@
 from libc.stdint cimport uint8_t, uint16_t, uint64_t
 
 from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice, SwapDevices, SwapDesign
-from vswap._xarray cimport xarray_t
+from vswap._slotswap cimport zswap_tree
 
 
 # The entry encoding, the swap_map byte's bits and the limits: _swapentry.pxd.
@@ -34,13 +34,7 @@ from vswap._swapentry cimport (
 cdef enum:
     SWAP_MAP_PAGE_SHIFT = 12       # swap_map bytes per vmalloc page (4096)
     SWAP_CONT_LEVELS = 3           # continuation pages per swap_map page
-
-    # error codes of the C checks (0 = success)
-    DS_EINVAL = -22               # ValueError: bad type, range or alignment
-    DS_ENOENT = -2                # NoEntry: free entry, count underflow, no folio
-    DS_EEXIST = -17               # EntryExists: already cached / folio still cached
-    DS_ENOTPREP = -100            # ValueError: not prepared by swapcache_prepare
-    DS_EOVERFLOW = -75            # NoSpace: count past the continuation limit
+    # the error codes of the C checks: _slotswap.pxd
 
 
 cdef struct direct_stats:
@@ -65,8 +59,7 @@ cdef struct direct_dev_t:
     uint8_t** cont
     uint64_t nr_map_pages
     uint64_t nr_cont_pages
-    uint64_t nr_zswap
-    xarray_t zswap                # zswap_trees[type]: keyed by offset
+    zswap_tree zswap              # zswap_trees[type]: keyed by offset
 
 
 cdef struct direct_t:
@@ -99,9 +92,7 @@ cdef class DirectSwap(SwapDesign):
     cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF
-    cdef int _dup(self, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) except -1
     cdef int _batch_entry(self, uint64_t e, void** cache) except -1
     cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
                           void** cache) except -1
     cdef direct_dev_t* _device(self, object device) except NULL
-    cdef void _unuse(self, int t, direct_dev_t* dv, uint64_t off) noexcept

@@ -1,4 +1,4 @@
-"""The mainline (Linux 6.19) swap design on the slot allocator: :class:`DirectSwap`.
+"""The baseline, mainline's (Linux 6.19) swap design, on the slot allocator: :class:`DirectSwap`.
 
 A swap entry is the physical slot itself (``swp_entry_t``: device type in
 bits 58..62, offset in bits 0..57). Per slot the design keeps what the
@@ -30,7 +30,12 @@ from vswap._swapfile cimport (
     swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, SWAP_TABLE_CACHE_ONLY,
     SLOT_USED, SWP_WRITEOK,
 )
-from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
+from vswap._slotswap cimport (
+    DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, slot_cores, slot_cores_table, slot_error,
+    slot_ops_table, slot_lookup_many, slot_swapoff, slot_check_range, slot_table_read,
+    slot_table_write, slot_entries_free, zswap_tree_find, zswap_tree_store,
+)
+from vswap._swapops cimport swap_ops
 from vswap._xarray cimport (
     xa_entry, xa_init, xa_destroy, xa_load, xa_store, xa_erase, xa_mk_value, xa_to_value,
 )
@@ -57,14 +62,11 @@ _STAT_NAMES = ("table_reads", "table_writes", "cluster_locks", "zswap_walks", "s
 # --- per-slot helpers (no checks) -------------------------------------------------
 
 cdef inline uint64_t tb_read(direct_t* d, direct_dev_t* dv, uint64_t off) noexcept nogil:
-    d.st.table_reads += 1
-    return swap_table_get(dv.si, off)
+    return slot_table_read(&d.st.table_reads, dv.si, off)
 
 
 cdef inline void tb_write(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t w) noexcept nogil:
-    d.st.table_writes += 1
-    if dv.si.map[off] == SLOT_USED:       # not if freed behind the design's back
-        swap_table_set(dv.si, off, w)
+    slot_table_write(&d.st.table_writes, dv.si, off, w)
 
 
 cdef inline bint zero_test(const direct_dev_t* dv, uint64_t off) noexcept nogil:
@@ -166,27 +168,14 @@ cdef inline void count_dec(direct_dev_t* dv, uint64_t off) noexcept nogil:
 
 cdef void free_run(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
     """swap_entries_free + swap_range_free: ``nr`` slots of one cluster, count 0, uncached."""
-    cdef uint64_t i
+    cdef uint64_t i, h
     for i in range(off, off + nr):
         dv.swap_map[i] = 0
         dv.swap_cgroup[i] = 0
         zero_clear(dv, i)
-        if dv.nr_zswap:
-            d.st.zswap_walks += 1
-            if xa_erase(&dv.zswap, i) != 0:
-                dv.nr_zswap -= 1
+        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
     d.st.slots_freed += nr
-    for i in range(off, off + nr):
-        if dv.si.map[i] != SLOT_USED:
-            break
-    else:
-        swap_entries_free(dv.si, off, nr)
-        return
-    # A slot was freed behind the design's back (SwapDevice.free): never
-    # free it twice in the allocator.
-    for i in range(off, off + nr):
-        if dv.si.map[i] == SLOT_USED:
-            swap_entries_free(dv.si, i, 1)
+    slot_entries_free(dv.si, off, nr)
 
 
 cdef inline uint64_t chunk_end(const direct_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
@@ -219,7 +208,8 @@ cdef bint put_range(direct_t* d, int t, direct_dev_t* dv, uint64_t cur, uint64_t
     return only_cache
 
 
-cdef int try_to_reclaim(direct_t* d, int t, direct_dev_t* dv, uint64_t off) noexcept nogil:
+cdef int direct_try_to_reclaim_swap(direct_t* d, int t, direct_dev_t* dv,
+                                    uint64_t off) noexcept nogil:
     """__try_to_reclaim_swap: free the cached folio at ``off`` if all its counts are 0.
 
     Returns the folio's pages when freed, minus them when kept, 0 with no folio.
@@ -252,11 +242,15 @@ cdef int direct_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept 
     dv = &d.devs[si.type]
     if dv.si != si or offset >= dv.max or dv.swap_map[offset] == 0:
         return 0
-    return try_to_reclaim(d, si.type, dv, offset)
+    return direct_try_to_reclaim_swap(d, si.type, dv, offset)
 
 
-cdef void fsc_core(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
-    """free_swap_and_cache_nr after validation."""
+cdef int direct_free_swap_and_cache_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
+    """free_swap_and_cache_nr after validation: the zap, then reclaim of what became cache-only."""
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = &d.devs[e >> SWP_TYPE_SHIFT]
+    cdef int t = <int>(e >> SWP_TYPE_SHIFT)
+    cdef uint64_t off = e & SWP_OFFSET_MASK
     cdef uint64_t cur = off, end = off + nr, ce, i, n, step
     cdef uint8_t first
     cdef bint fast, any_only_cache = False
@@ -286,18 +280,19 @@ cdef void fsc_core(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t 
             any_only_cache = True
         cur = ce
     if not any_only_cache:
-        return
+        return 0
     cur = off
     while cur < end:
         d.st.scans += 1
         step = 1
         if dv.swap_map[cur] == SWAP_HAS_CACHE:
-            r = try_to_reclaim(d, t, dv, cur)
+            r = direct_try_to_reclaim_swap(d, t, dv, cur)
             if r < 0:
                 r = -r
             if r > 0:
                 step = ((cur + 1 + <uint64_t>r - 1) & ~(<uint64_t>r - 1)) - cur
         cur += step
+    return 0
 
 
 cdef void dev_release(direct_dev_t* dv) noexcept nogil:
@@ -313,7 +308,7 @@ cdef void dev_release(direct_dev_t* dv) noexcept nogil:
         free(dv.swap_cgroup)
     if dv.zeromap != NULL:
         free(dv.zeromap)
-    xa_destroy(&dv.zswap)
+    xa_destroy(&dv.zswap.xa)
     memset(dv, 0, sizeof(direct_dev_t))
 
 
@@ -331,108 +326,134 @@ cdef int check_used(const direct_dev_t* dv, uint64_t off, uint64_t nr, bint need
 
 
 # --- verb cores: the work after validation, shared by the methods and the replay ---
+# The slot_cores of _slotswap.pxd: (state, entry, ...) on validated entries.
 
-cdef int kind_of(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept nogil:
+cdef inline direct_dev_t* dev_of(direct_t* d, uint64_t e) noexcept nogil:
+    return &d.devs[e >> SWP_TYPE_SHIFT]
+
+
+cdef int direct_swap_duplicate(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
+    """swap_duplicate after the limit check; continuation pages first (MemoryError, no change)."""
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK, i, cur = off, ce, end = off + nr
+    for i in range(off, end):
+        ensure_cont(d, dv, i, direct_count(dv, i) + 1)
+    while cur < end:
+        ce = chunk_end(dv, cur, end)
+        d.st.cluster_locks += 1
+        for i in range(cur, ce):
+            if dv.swap_map[i] == SWAP_HAS_CACHE:      # 0 -> 1: no longer cache-only
+                tb_write(d, dv, i, tb_read(d, dv, i) & TB_VALUE)
+            count_inc(dv, i)
+        cur = ce
+    return 0
+
+
+cdef int direct_swap_free_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+    """swap_free_nr: one count off each slot, a cluster-locked section per cluster."""
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    cdef uint64_t cur = e & SWP_OFFSET_MASK, ce, end = cur + n
+    while cur < end:
+        ce = chunk_end(dv, cur, end)
+        d.st.cluster_locks += 1
+        put_range(d, <int>(e >> SWP_TYPE_SHIFT), dv, cur, ce)
+        cur = ce
+    return 0
+
+
+cdef int direct_lookup(void* ctx, uint64_t e, uint64_t* handle) noexcept nogil:
     """Where swap-in finds an allocated slot's data (a LOOKUP_KINDS code)."""
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK
     cdef uint64_t w = tb_read(d, dv, off) & TB_VALUE
-    cdef xa_entry z
     if swap_cache_is_folio(w):
         handle[0] = swap_cache_folio_id(w)
         return VSWAP_FOLIO
     if zero_test(dv, off):
         handle[0] = 0
         return VSWAP_ZERO
-    if dv.nr_zswap:
-        d.st.zswap_walks += 1
-        z = xa_load(&dv.zswap, off)
-        if z != 0:
-            handle[0] = xa_to_value(z)
-            return VSWAP_ZSWAP
-    handle[0] = swp_entry(t, off)
+    if zswap_tree_find(&dv.zswap, &d.st.zswap_walks, off, handle, False):
+        return VSWAP_ZSWAP
+    handle[0] = e
     return VSWAP_SWAPFILE
 
 
-cdef int zswap_drop(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t* handle) noexcept nogil:
-    cdef xa_entry z
-    if not dv.nr_zswap:
-        return 0
-    d.st.zswap_walks += 1
-    z = xa_erase(&dv.zswap, off)
-    if z == 0:
-        return 0
-    dv.nr_zswap -= 1
-    handle[0] = xa_to_value(z)
-    return 1
-
-
-cdef int zswap_put(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t h) except -1 nogil:
-    cdef xa_entry old = 0
-    d.st.zswap_walks += 1
-    xa_store(&dv.zswap, off, xa_mk_value(h), &old)
-    if old == 0:
-        dv.nr_zswap += 1
-    zero_clear(dv, off)
+cdef int direct_zswap_store(void* ctx, uint64_t e, uint64_t h) except -1 nogil:
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    zswap_tree_store(&dv.zswap, &d.st.zswap_walks, e & SWP_OFFSET_MASK, h)
+    zero_clear(dv, e & SWP_OFFSET_MASK)
     return 0
 
 
-cdef void zero_nr(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
+cdef int direct_zero_store(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
     cdef uint64_t i, h
-    for i in range(off, off + n):
+    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
         dv.zeromap[i >> 6] |= <uint64_t>1 << (i & 63)
-        zswap_drop(d, dv, i, &h)
+        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
+    return 0
 
 
-cdef void write_nr(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
+cdef int direct_writeback(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
     cdef uint64_t i, h
-    for i in range(off, off + n):
+    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
         zero_clear(dv, i)
-        zswap_drop(d, dv, i, &h)
+        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
+    return 0
 
 
-cdef void put_nr(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
-    """swap_free_nr: one count off each slot, a cluster-locked section per cluster."""
-    cdef uint64_t cur = off, ce, end = off + n
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        put_range(d, t, dv, cur, ce)
-        cur = ce
-
-
-cdef void cache_prepare(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
-    cdef uint64_t i, cur = off, ce, end = off + n
+cdef int direct_swapcache_prepare(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    cdef uint64_t i, cur = e & SWP_OFFSET_MASK, ce, end = cur + n
     while cur < end:
         ce = chunk_end(dv, cur, end)
         d.st.cluster_locks += 1
         for i in range(cur, ce):
             dv.swap_map[i] |= SWAP_HAS_CACHE
         cur = ce
+    return 0
 
 
-cdef uint64_t cache_add(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t nr, uint64_t folio,
-                        int order) noexcept nogil:
-    """Store ``folio`` on prepared slots; the first slot's old table word (its shadow)."""
-    cdef uint64_t i, w, first = 0
+cdef uint64_t direct_swap_cache_add_folio(void* ctx, uint64_t e, uint64_t nr,
+                                          uint64_t word) noexcept nogil:
+    """Store the folio ``word`` on prepared slots; the first slot's old table word (its shadow)."""
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK, i, w, first = 0
     d.st.cluster_locks += 1
     for i in range(off, off + nr):
         w = tb_read(d, dv, i)
         if i == off:
             first = w
-        tb_write(d, dv, i, swap_cache_folio(folio, order) | (w & SWAP_TABLE_CACHE_ONLY))
+        tb_write(d, dv, i, word | (w & SWAP_TABLE_CACHE_ONLY))
     return first & TB_VALUE
 
 
-cdef void cache_del(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t nr,
-                    uint64_t shadow_word) noexcept nogil:
+cdef uint64_t direct_swap_cache_del_folio(void* ctx, uint64_t e, uint64_t nr,
+                                          uint64_t shadow_word) noexcept nogil:
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
     cdef uint64_t i
     d.st.cluster_locks += 1
-    for i in range(off, off + nr):
+    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + nr):
         tb_write(d, dv, i, shadow_word | (tb_read(d, dv, i) & SWAP_TABLE_CACHE_ONLY))
+    return 0
 
 
-cdef void cache_put(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
+cdef int direct_put_swap_folio(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
     """put_swap_folio: uncache; slots left with count 0 are freed (one batch when all are)."""
-    cdef uint64_t i
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK, i
+    cdef int t = <int>(e >> SWP_TYPE_SHIFT)
     cdef bint all_only = True
     for i in range(off, off + nr):
         if dv.swap_map[i] != SWAP_HAS_CACHE:
@@ -440,31 +461,52 @@ cdef void cache_put(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t
     d.st.cluster_locks += 1
     if all_only:
         free_run(d, t, dv, off, nr)
-        return
+        return 0
     for i in range(off, off + nr):
         dv.swap_map[i] &= ~SWAP_HAS_CACHE
         if dv.swap_map[i] == 0:
             free_run(d, t, dv, i, 1)
+    return 0
 
 
-cdef object raise_err(int err, int t, uint64_t off, str what=""):
-    e = swp_entry(t, off)
-    if err == DS_ENOENT:
-        raise NoEntry(f"swap entry {e:#x} {what or 'is not allocated'}")
-    if err == DS_EEXIST:
-        raise EntryExists(f"swap entry {e:#x} {what or 'is already in the swap cache'}")
-    if err == DS_ENOTPREP:
-        raise ValueError(f"swap entry {e:#x} was not prepared by swapcache_prepare")
-    if err == DS_EOVERFLOW:
-        raise NoSpace(f"swap count of {e:#x} would pass SWAP_COUNT_LIMIT")
-    raise ValueError(f"swap entry {e:#x}: {what}")
+cdef uint64_t direct_in_use(void* ctx, uint64_t e) noexcept nogil:
+    cdef direct_dev_t* dv = dev_of(<direct_t*>ctx, e)
+    return (dv.si != NULL and (e & SWP_OFFSET_MASK) < dv.max
+            and dv.swap_map[e & SWP_OFFSET_MASK] != 0)
+
+
+cdef uint64_t direct_swap_count(void* ctx, uint64_t e) noexcept nogil:
+    return direct_count(dev_of(<direct_t*>ctx, e), e & SWP_OFFSET_MASK)
+
+
+cdef int direct_swapoff_slot(void* ctx, uint64_t e, uint64_t unused) except -1 nogil:
+    """try_to_unuse's last pass: a slot still in use holds only the swap cache; drop it."""
+    cdef direct_t* d = <direct_t*>ctx
+    cdef direct_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK
+    d.st.scans += 1
+    if dv.swap_map[off] == 0:
+        return 0
+    d.st.cluster_locks += 1
+    if tb_read(d, dv, off) & TB_VALUE:
+        tb_write(d, dv, off, 0)
+    free_run(d, <int>(e >> SWP_TYPE_SHIFT), dv, off, 1)
+    return 0
+
+
+cdef slot_cores DIRECT_CORES = slot_cores_table(
+    direct_swap_duplicate, direct_swap_free_nr, direct_free_swap_and_cache_nr, direct_zero_store,
+    direct_zswap_store, direct_writeback, direct_swapcache_prepare, direct_swap_cache_add_folio,
+    direct_swap_cache_del_folio, direct_put_swap_folio, direct_in_use, direct_swap_count,
+    direct_lookup, direct_swapoff_slot)
+cdef swap_ops DIRECT_OPS = slot_ops_table()
 
 
 # no_gc_clear: __dealloc__ restores each device's reclaim hook, so the
 # references to the devices must survive a garbage-collector pass.
 @cython.no_gc_clear
 cdef class DirectSwap(SwapDesign):
-    """The mainline 6.19 swap design: an entry is its physical slot.
+    """The baseline: mainline's design (Linux 6.19); an entry is its physical slot.
 
     ``swaps`` is the :class:`~vswap.SwapDevices` set whose devices hold the
     slots; the design attaches to each device (its per-slot metadata and
@@ -491,6 +533,7 @@ cdef class DirectSwap(SwapDesign):
         self._reclaim = direct_reclaim
         self._cache_only = NULL          # the allocator tests SWAP_TABLE_CACHE_ONLY itself
         self._ops = <void*>&DIRECT_OPS
+        self._cores = &DIRECT_CORES
 
     def __init__(self, swaps):
         self._claim(swaps)               # ValueError if another design holds the set
@@ -510,7 +553,7 @@ cdef class DirectSwap(SwapDesign):
         cdef swap_device_t* si = &dev.si
         cdef direct_dev_t nd
         memset(&nd, 0, sizeof(direct_dev_t))
-        xa_init(&nd.zswap)
+        xa_init(&nd.zswap.xa)
         nd.si = si
         nd.max = si.max
         nd.nr_map_pages = (si.max + (1 << SWAP_MAP_PAGE_SHIFT) - 1) >> SWAP_MAP_PAGE_SHIFT
@@ -529,22 +572,9 @@ cdef class DirectSwap(SwapDesign):
 
     cdef direct_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL:
         """The device of entries ``e .. e+nr-1``; ValueError if they are not a valid run."""
-        cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
-        cdef direct_dev_t* dv
-        if self._swaps is None:
-            self._check_open()
-        if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL:
-            raise ValueError(f"swap entry {e:#x}: type {t} names no device of this design")
-        dv = &self.d.devs[t]
-        if nr == 0:
-            raise ValueError("nr must be at least 1")
-        if off >= dv.max or nr > dv.max - off:
-            raise ValueError(f"swap entry {e:#x}: {nr} entries pass the device end {dv.max}")
-        if aligned:
-            if nr > dv.si.cluster_size:
-                raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
-            if off & (nr - 1):
-                raise ValueError(f"swap entry {e:#x} is not aligned to {nr} entries")
+        cdef uint64_t t = e >> SWP_TYPE_SHIFT
+        cdef direct_dev_t* dv = &self.d.devs[t if t < MAX_SWAPFILES else 0]
+        slot_check_range(self, e, nr, aligned, dv.si if t < MAX_SWAPFILES else NULL, dv.max)
         return dv
 
     cdef direct_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
@@ -563,7 +593,7 @@ cdef class DirectSwap(SwapDesign):
             n = self._order(nr)
         dv = self._range(e, n, mode == 1)
         if check_used(dv, e & SWP_OFFSET_MASK, n, need_count, &bad):
-            raise_err(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), bad,
+            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), bad,
                       "is free or has a swap count of 0" if need_count else "")
         pe[0] = e
         pn[0] = n
@@ -639,8 +669,7 @@ cdef class DirectSwap(SwapDesign):
         return self._alloc_one(folio, nr, <uint16_t>m, <int>c)
 
     cdef int _dup_entry(self, uint64_t e) except -1:
-        return self._dup(<int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
-                         e & SWP_OFFSET_MASK, 1)
+        return direct_swap_duplicate(&self.d, e, 1)
 
     cdef int _free_entry(self, uint64_t e) except -1:
         self.d.st.cluster_locks += 1
@@ -649,31 +678,15 @@ cdef class DirectSwap(SwapDesign):
         return 0
 
     cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
-        return zswap_put(&self.d, &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, handle)
+        return direct_zswap_store(&self.d, e, handle)
 
     cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept:
         return (e & SWP_OFFSET_MASK) + k < self.d.devs[e >> SWP_TYPE_SHIFT].max
 
     cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1:
-        fsc_core(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
-                 e & SWP_OFFSET_MASK, nr)
-        return 0
+        return direct_free_swap_and_cache_nr(&self.d, e, nr)
 
     # -- counts ---------------------------------------------------------------------------
-
-    cdef int _dup(self, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) except -1:
-        cdef uint64_t i, cur = off, ce, end = off + nr
-        for i in range(off, end):
-            ensure_cont(&self.d, dv, i, direct_count(dv, i) + 1)
-        while cur < end:
-            ce = chunk_end(dv, cur, end)
-            self.d.st.cluster_locks += 1
-            for i in range(cur, ce):
-                if dv.swap_map[i] == SWAP_HAS_CACHE:      # 0 -> 1: no longer cache-only
-                    tb_write(&self.d, dv, i, tb_read(&self.d, dv, i) & TB_VALUE)
-                count_inc(dv, i)
-            cur = ce
-        return 0
 
     def swap_duplicate(self, entry, nr=1):
         """Add one count to each of ``nr`` entries (``swap_duplicate``, ``folio_dup_swap``).
@@ -695,8 +708,8 @@ cdef class DirectSwap(SwapDesign):
         cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         for i in range(off, off + n):
             if direct_count(dv, i) >= COUNT_LIMIT:
-                raise_err(DS_EOVERFLOW, t, i)
-        self._dup(t, dv, off, n)
+                slot_error(DS_EOVERFLOW, t, i)
+        direct_swap_duplicate(&self.d, e, n)
 
     cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
         cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
@@ -705,16 +718,16 @@ cdef class DirectSwap(SwapDesign):
         if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
             self._range(e, 1, False)          # raises the ValueError
         if self.d.devs[t].swap_map[off] == 0:
-            raise_err(DS_ENOENT, <int>t, off)
+            slot_error(DS_ENOENT, <int>t, off)
         return 0
 
     cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
                           void** cache) except -1:
         cdef uint64_t c = direct_count(&self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
         if dup and c + k > COUNT_LIMIT:
-            raise_err(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
+            slot_error(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
         if need_count and c < k:
-            raise_err(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
+            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
                       "has a swap count of 0")
         return 0
 
@@ -737,7 +750,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        put_nr(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, n)
+        direct_swap_free_nr(&self.d, e, n)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """The zap path: drop one count on each of ``nr`` entries, then reclaim.
@@ -758,7 +771,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        fsc_core(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, n)
+        direct_free_swap_and_cache_nr(&self.d, e, n)
 
     def swap_count(self, entry):
         """The exact swap count of an allocated entry (``swp_swapcount``); NoEntry if free.
@@ -810,10 +823,10 @@ cdef class DirectSwap(SwapDesign):
         cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         for i in range(off, off + n):
             if dv.swap_map[i] == 0:
-                raise_err(DS_ENOENT, t, i)
+                slot_error(DS_ENOENT, t, i)
             if dv.swap_map[i] & SWAP_HAS_CACHE:
-                raise_err(DS_EEXIST, t, i)
-        cache_prepare(&self.d, dv, off, n)
+                slot_error(DS_EEXIST, t, i)
+        direct_swapcache_prepare(&self.d, e, n)
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """Store ``folio`` on the ``2**order`` prepared entries at ``entry``; return the old shadow.
@@ -839,12 +852,12 @@ cdef class DirectSwap(SwapDesign):
             o += 1
         for i in range(off, off + nr):
             if dv.swap_map[i] == 0:
-                raise_err(DS_ENOENT, t, i)
+                slot_error(DS_ENOENT, t, i)
             if not (dv.swap_map[i] & SWAP_HAS_CACHE):
-                raise_err(DS_ENOTPREP, t, i)
+                slot_error(DS_ENOTPREP, t, i)
             if swap_cache_is_folio(swap_table_get(dv.si, i)):
-                raise_err(DS_EEXIST, t, i, "already holds a folio")
-        first = cache_add(&self.d, dv, off, nr, f, o)
+                slot_error(DS_EEXIST, t, i, "already holds a folio")
+        first = direct_swap_cache_add_folio(&self.d, e, nr, swap_cache_folio(f, o))
         return (first >> 1) if swap_cache_is_shadow(first) else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
@@ -869,14 +882,14 @@ cdef class DirectSwap(SwapDesign):
         if shadow is not None:
             sw = (to_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
         if dv.swap_map[off] == 0:
-            raise_err(DS_ENOENT, t, off)
+            slot_error(DS_ENOENT, t, off)
         w0 = swap_table_get(dv.si, off) & TB_VALUE
         if not swap_cache_is_folio(w0) or (<uint64_t>1 << swap_cache_order(w0)) != nr:
-            raise_err(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
+            slot_error(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
         for i in range(off, off + nr):
             if swap_table_get(dv.si, i) & TB_VALUE != w0:
-                raise_err(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
-        cache_del(&self.d, dv, off, nr, sw)
+                slot_error(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
+        direct_swap_cache_del_folio(&self.d, e, nr, sw)
 
     def swap_cache_get_folio(self, entry):
         """The folio cached for ``entry``, or None (``swap_cache_get_folio``).
@@ -930,10 +943,10 @@ cdef class DirectSwap(SwapDesign):
         cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         for i in range(off, off + nr):
             if not (dv.swap_map[i] & SWAP_HAS_CACHE):
-                raise_err(DS_ENOENT, t, i, "is not in the swap cache")
+                slot_error(DS_ENOENT, t, i, "is not in the swap cache")
             if swap_cache_is_folio(swap_table_get(dv.si, i)):
-                raise_err(DS_EEXIST, t, i, "still holds a folio")
-        cache_put(&self.d, t, dv, off, nr)
+                slot_error(DS_EEXIST, t, i, "still holds a folio")
+        direct_put_swap_folio(&self.d, e, nr)
 
     # -- backends -------------------------------------------------------------------------------
 
@@ -953,7 +966,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n, h = 0
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        k = kind_of(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, &h)
+        k = direct_lookup(&self.d, e, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
     def lookup_many(self, entries):
@@ -969,18 +982,7 @@ cdef class DirectSwap(SwapDesign):
         >>> e = ds.folio_alloc_swap(4); ds.lookup_many(np.array([e], dtype=np.uint64))
         (array([3], dtype=uint8), array([4], dtype=uint64))
         """
-        arr = self._check_batch(entries, False, False)
-        cdef const uint64_t[:] v = arr
-        cdef Py_ssize_t i, n = v.shape[0]
-        cdef uint64_t e
-        kinds = np.empty(n, dtype=np.uint8)
-        handles = np.empty(n, dtype=np.uint64)
-        cdef uint8_t[::1] kv = kinds
-        cdef uint64_t[::1] hv = handles
-        for i in range(n):
-            e = v[i]
-            kv[i] = <uint8_t>kind_of(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, &hv[i])
-        return kinds, handles
+        return slot_lookup_many(self, entries)
 
     def zero_store(self, entry, nr=1):
         """Mark ``nr`` entries zero-filled (``swap_zeromap_folio_set``); drop their zswap copies.
@@ -995,7 +997,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        zero_nr(&self.d, dv, e & SWP_OFFSET_MASK, n)
+        direct_zero_store(&self.d, e, n)
 
     def zswap_store(self, entry, handle):
         """Store the compressed copy ``handle`` (``0 .. 2**62-1``) of ``entry`` (``zswap_store``).
@@ -1011,7 +1013,7 @@ cdef class DirectSwap(SwapDesign):
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
-        zswap_put(&self.d, dv, e & SWP_OFFSET_MASK, h)
+        direct_zswap_store(&self.d, e, h)
 
     def zswap_load(self, entry):
         """The zswap handle of ``entry``, or None (``zswap_load``; the copy stays).
@@ -1025,12 +1027,10 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        cdef xa_entry z
-        if not dv.nr_zswap:
-            return None
-        self.d.st.zswap_walks += 1
-        z = xa_load(&dv.zswap, e & SWP_OFFSET_MASK)
-        return None if z == 0 else xa_to_value(z)
+        cdef uint64_t h
+        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, False):
+            return h
+        return None
 
     def zswap_invalidate(self, entry):
         """Drop the zswap copy of ``entry``; its handle or None (``zswap_invalidate``).
@@ -1044,7 +1044,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n, h = 0
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        if zswap_drop(&self.d, dv, e & SWP_OFFSET_MASK, &h):
+        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, True):
             return h
         return None
 
@@ -1064,7 +1064,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, nr
         cdef direct_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
-        write_nr(&self.d, dv, e & SWP_OFFSET_MASK, nr)
+        direct_writeback(&self.d, e, nr)
         return e
 
     # -- device-level verbs ----------------------------------------------------------------
@@ -1119,89 +1119,8 @@ cdef class DirectSwap(SwapDesign):
         (1, {}, 0)
         """
         cdef direct_dev_t* dv = self._device(device)
-        cdef int t = <int>(dv - &self.d.devs[0])
-        cdef uint64_t off, e, i, total = 0, c, w
-        cdef Py_ssize_t k, n, nhits = 0
-        cdef bint is_array = isinstance(page_tables, np.ndarray)
-        cdef uint32_t* refs = NULL
-        cdef uint64_t[:] av
-        if is_array:
-            as_entries(page_tables, "page_tables")
-            if not page_tables.flags.writeable:
-                raise ValueError("page_tables array is read-only")
-            av = page_tables
-            n = av.shape[0]
-        else:
-            if not hasattr(page_tables, "items") or not hasattr(page_tables, "__delitem__"):
-                raise TypeError("page_tables must be a mapping {vpn: entry} or a uint64 array")
-            items = list(page_tables.items())
-            n = len(items)
-        hits = []
-        refs = <uint32_t*>checked_calloc(dv.max, sizeof(uint32_t))
-        try:
-            # Validation walk: count the references each slot gets from the PTEs.
-            for k in range(n):
-                if is_array:
-                    e = av[k]
-                    if e == 0:
-                        continue
-                else:
-                    vpn, pe = items[k]
-                    if type(pe) is not int:
-                        pe = PyNumber_Index(pe)
-                    if pe <= 0 or pe >= (1 << 63):
-                        continue
-                    e = pe
-                if (e >> SWP_TYPE_SHIFT) != <uint64_t>t:
-                    continue
-                off = e & SWP_OFFSET_MASK
-                if off >= dv.max or dv.swap_map[off] == 0:
-                    raise_err(DS_ENOENT, t, off if off < dv.max else 0,
-                              "in the page tables is not allocated")
-                if refs[off] <= COUNT_LIMIT:          # saturates: never wraps
-                    refs[off] += 1
-                if not is_array:
-                    hits.append((vpn, off))
-                nhits += 1
-            for off in range(dv.max):
-                if dv.swap_map[off] == 0:
-                    continue
-                c = direct_count(dv, off)
-                if refs[off] > c:
-                    raise_err(DS_ENOENT, t, off, f"has {refs[off]} PTEs but a count of {c}")
-                if refs[off] < c:
-                    raise SwapError(f"swapoff: swap entry {swp_entry(t, off):#x} has {c - refs[off]} "
-                                    "references the page tables do not hold")
-        finally:
-            free(refs)
-        # Mutation: stop allocation, unuse every PTE, then drop what the cache holds.
-        self.d.st.pte_walked += n
-        if dv.si.flags & SWP_WRITEOK:
-            self._swaps.swapoff(self._swaps[t])
-        if is_array:
-            for k in range(n):
-                e = av[k]
-                if e != 0 and (e >> SWP_TYPE_SHIFT) == <uint64_t>t:
-                    av[k] = 0
-                    self._unuse(t, dv, e & SWP_OFFSET_MASK)
-        else:
-            for vpn, off in hits:                     # the validated offsets, not a re-read
-                del page_tables[vpn]
-                self._unuse(t, dv, off)
-        for off in range(dv.max):
-            self.d.st.scans += 1
-            if dv.swap_map[off] == 0:
-                continue
-            self.d.st.cluster_locks += 1
-            w = tb_read(&self.d, dv, off)
-            if w & TB_VALUE:
-                tb_write(&self.d, dv, off, 0)
-            free_run(&self.d, t, dv, off, 1)
-        return nhits
-
-    cdef void _unuse(self, int t, direct_dev_t* dv, uint64_t off) noexcept:
-        self.d.st.cluster_locks += 1
-        put_range(&self.d, t, dv, off, off + 1)
+        return slot_swapoff(self, <int>(dv - &self.d.devs[0]), dv.max, page_tables,
+                            &self.d.st.pte_walked)
 
     # -- accounting --------------------------------------------------------------------------
 
@@ -1234,7 +1153,7 @@ cdef class DirectSwap(SwapDesign):
             out["cluster_info"] += 32 * dv.si.nr_clusters
             out["swap_table"] += 8 * dv.si.nr_tables * dv.si.cluster_size
             out["continuation"] += 4096 * dv.nr_cont_pages
-            out["zswap_tree"] += 8 * dv.nr_zswap
+            out["zswap_tree"] += 8 * dv.zswap.nr
         out["total"] = sum(out.values())
         return out
 
@@ -1255,12 +1174,7 @@ cdef class DirectSwap(SwapDesign):
         >>> _ = ds.folio_alloc_swap(1, order=2); ds.stats["table_writes"]
         4
         """
-        s = self.d.st
-        return {"table_reads": s.table_reads, "table_writes": s.table_writes,
-                "cluster_locks": s.cluster_locks, "zswap_walks": s.zswap_walks,
-                "scans": s.scans, "pte_walked": s.pte_walked, "fast_frees": s.fast_frees,
-                "slots_freed": s.slots_freed, "folios_reclaimed": s.folios_reclaimed,
-                "cont_pages_allocated": s.cont_pages_allocated}
+        return self.d.st   # the C struct as a dict, in field order (see XArray.stats)
 
     def reset_stats(self):
         """Zero every counter of :attr:`stats` (not the allocator's). Runtime complexity: O(1).
@@ -1331,10 +1245,10 @@ cdef class DirectSwap(SwapDesign):
                         if swap_table_get(dv.si, i) & TB_VALUE != w:
                             errors.append(f"{t}:{off}: folio run at {base} broken at {i}")
                             break
-                if dv.nr_zswap and xa_load(&dv.zswap, off) != 0:
+                if dv.zswap.nr and xa_load(&dv.zswap.xa, off) != 0:
                     nz += 1
-        total = sum(self.d.devs[t].nr_zswap for t in range(MAX_SWAPFILES))
-        in_trees = sum(self.d.devs[t].zswap.nr_entries for t in range(MAX_SWAPFILES))
+        total = sum(self.d.devs[t].zswap.nr for t in range(MAX_SWAPFILES))
+        in_trees = sum(self.d.devs[t].zswap.xa.nr_entries for t in range(MAX_SWAPFILES))
         if nz != total or total != in_trees:
             errors.append(f"zswap: {nz} found on used slots, {total} counted, "
                           f"{in_trees} in the trees")
@@ -1369,103 +1283,16 @@ cdef class DirectSwap(SwapDesign):
             for off in range(dv.max):
                 if dv.swap_map[off] == 0:
                     continue
-                z = xa_load(&dv.zswap, off) if dv.nr_zswap else 0
+                z = xa_load(&dv.zswap.xa, off) if dv.zswap.nr else 0
                 slots[off] = (dv.swap_map[off], direct_count(dv, off), swap_table_get(dv.si, off),
                               dv.swap_cgroup[off], int(zero_test(dv, off)),
                               None if z == 0 else xa_to_value(z))
-            devices[t] = {"slots": slots, "cont_pages": dv.nr_cont_pages, "nr_zswap": dv.nr_zswap}
+            devices[t] = {"slots": slots, "cont_pages": dv.nr_cont_pages, "nr_zswap": dv.zswap.nr}
         return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
 
     def __repr__(self):
         return (f"DirectSwap(devices={sum(1 for t in range(MAX_SWAPFILES) if self.d.devs[t].si != NULL)}, "
-                f"zswap={sum(self.d.devs[t].nr_zswap for t in range(MAX_SWAPFILES))})")
+                f"zswap={sum(self.d.devs[t].zswap.nr for t in range(MAX_SWAPFILES))})")
 
 
 SwapSpace.register(DirectSwap)
-
-
-# --- the C protocol of the compiled replay (vswap/_swapops.pxd) ---------------------
-# Each function does what the method of the same name does after its checks.
-
-cdef inline direct_dev_t* ops_dev(DirectSwap ds, uint64_t e) noexcept:
-    return &ds.d.devs[(e >> SWP_TYPE_SHIFT) & 31]
-
-
-cdef int dops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int cpu,
-                    uint64_t* entry) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    cdef uint64_t e
-    ds._check_open()
-    if ds._cluster_size and (<uint64_t>1 << order) > ds._cluster_size:
-        return 1
-    e = ds._alloc_one(folio, <uint64_t>1 << order, memcg, cpu)
-    if e == 0:
-        return 1
-    entry[0] = e
-    return 0
-
-
-cdef int dops_dup(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    return ds._dup(<int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
-
-
-cdef int dops_free(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    put_nr(&ds.d, <int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
-    return 0
-
-
-cdef int dops_fsc(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    fsc_core(&ds.d, <int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
-    return 0
-
-
-cdef int dops_zero(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    zero_nr(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
-    return 0
-
-
-cdef int dops_zswap(void* space, uint64_t e, uint64_t handle, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    return zswap_put(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, handle)
-
-
-cdef int dops_writeback(void* space, uint64_t e, int order, uint64_t arg, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    write_nr(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, <uint64_t>1 << order)
-    return 0
-
-
-cdef int dops_swapin(void* space, uint64_t e, int order, uint64_t folio, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    cdef direct_dev_t* dv = ops_dev(ds, e)
-    cache_prepare(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order)
-    cache_add(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order, folio, order)
-    return 0
-
-
-cdef int dops_reclaim(void* space, uint64_t e, int order, uint64_t shadow, int cpu) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    cdef direct_dev_t* dv = ops_dev(ds, e)
-    cache_del(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order,
-              0 if shadow == OPS_NO_SHADOW else (shadow << 1) | 1)
-    cache_put(&ds.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order)
-    return 0
-
-
-cdef int dops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except -1:
-    cdef DirectSwap ds = <DirectSwap>space
-    cdef direct_dev_t* dv = ops_dev(ds, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK
-    if dv.si == NULL or off >= dv.max or dv.swap_map[off] == 0:
-        return OPS_FREE
-    return kind_of(&ds.d, <int>(e >> SWP_TYPE_SHIFT), dv, off, handle)
-
-
-
-cdef swap_ops DIRECT_OPS = swap_ops_table(
-    dops_alloc, dops_dup, dops_free, dops_fsc, dops_zero, dops_zswap, dops_writeback,
-    dops_swapin, dops_reclaim, dops_lookup)

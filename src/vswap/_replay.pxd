@@ -87,8 +87,9 @@ cdef struct mm_config:
     uint32_t reclaim_mask  # large orders whose charge may reclaim
     int backend
     int accounting
-    int direct             # entries are device slots (mainline)
+    int direct             # entries are device slots (the baseline, SwapTableP4)
     int zero_detection
+    int page_tables        # user page tables are charged to the limit
     uint16_t memcg
 
 
@@ -125,6 +126,7 @@ cdef struct mm_counters:
     uint64_t free_resident
     uint64_t resident          # pages in RAM at the end
     uint64_t zswap_pool        # zswap pages held at the end
+    uint64_t page_tables       # page-table pages charged (PTE and PMD levels)
 
 
 cdef struct mm_t:
@@ -134,6 +136,9 @@ cdef struct mm_t:
     ring_t lru
     ring_t zq              # pairs: vpn, entry
     uint64_t resident
+    uint8_t* pgtab         # per 2 MiB region: bit 0 its PTE page, bit 1 (first region
+                           # of a 1 GiB one) that one's PMD page; NULL without page_tables
+    uint64_t pgtables      # page-table pages charged
     uint64_t pool          # pages in zswap
     uint64_t zswap_bytes
     uint64_t zram_bytes

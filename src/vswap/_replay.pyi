@@ -36,6 +36,7 @@ def replay_trace(
     reclaim_mask: int = 512,
     direct: bool = True,
     zero_detection: bool = True,
+    page_tables: bool = False,
     memcg: int | npt.NDArray[np.uint16] = 1,
     progress: Callable[[int], Any] | None = None,
 ) -> dict[str, Any]: ...

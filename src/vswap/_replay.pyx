@@ -33,7 +33,7 @@ __all__ = ["replay_trace", "COUNTER_NAMES", "KERNEL_COUNTERS", "MTHP_STATS", "BA
 # ``mm_counters`` holds the kernel's and the model's own counters by name, and
 # ``mm_t.mthp``'s columns are in MTHP_STATS's order (the ST_* codes).
 from vswap.reference.replay import (
-    ACCOUNTING, BACKENDS, COUNTER_NAMES, KERNEL_COUNTERS, MODEL_COUNTERS as _MODEL_COUNTERS,
+    ACCOUNTING, BACKENDS, COUNTER_NAMES, KERNEL_COUNTERS,
     MTHP_STATS, mthp_counter as _mthp_counter,
 )
 
@@ -98,11 +98,11 @@ cdef inline uint64_t used(mm_t* m) noexcept:
     """Pages charged against the limit: resident, plus the compressed pages the accounting counts."""
     cdef uint64_t b
     if m.cfg.accounting == AC_V1:
-        return m.resident
+        return m.resident + m.pgtables
     b = m.zswap_bytes
     if m.cfg.accounting == AC_NONE:
         b += m.zram_bytes
-    return m.resident + pages_of(b)
+    return m.resident + m.pgtables + pages_of(b)
 
 
 cdef inline void drop_backing(mm_t* m, uint8_t s) noexcept:
@@ -339,6 +339,24 @@ cdef bint charge_large(mm_t* m, int order, int cpu, int alloc, int fallback,
 
 # --- faults ------------------------------------------------------------------------------------
 
+cdef int pte_alloc(mm_t* m, uint64_t p, int cpu) except -1:
+    """__pte_alloc for page ``p``'s 2 MiB region (and __pmd_alloc for a new 1 GiB one).
+
+    A user page-table page is charged to the memcg (GFP_PGTABLE_USER has
+    __GFP_ACCOUNT), so it may reclaim like any charge; a PMD-size THP
+    deposits one too. Never freed here: MADV_DONTNEED keeps page tables.
+    """
+    cdef uint64_t r = p >> PMD_ORDER, top = (r >> PMD_ORDER) << PMD_ORDER, need
+    if m.pgtab[r] & 1:
+        return 0
+    need = 1 + ((m.pgtab[top] & 2) == 0)
+    make_room(m, need, cpu)
+    m.pgtab[top] |= 2
+    m.pgtab[r] |= 1
+    m.pgtables += need
+    return 0
+
+
 cdef uint64_t ra_window(mm_t* m, uint64_t p, int cpu) noexcept:
     """The VMA read-ahead window for a fault at ``p`` (swap_vma_ra_win); resets the hits."""
     cdef uint64_t pfn = m.ra_pfn[cpu], hits = m.ra_hits[cpu], win = hits + 2, r
@@ -569,6 +587,8 @@ cdef int touch(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int order, int co
             raise TraceError(f"event {i}: TOUCH of page {p:#x}, which was touched before")
     if order == 0:                                   # the common case, without the fallback walk
         for p in range(vpn, vpn + nr):
+            if m.pgtab != NULL:
+                pte_alloc(m, p, cpu)
             make_room(m, 1, cpu)
             m.pstate[p] = pg_make(PG_RESIDENT, content, 0)
             ring_push(&m.lru, p)
@@ -581,6 +601,8 @@ cdef int touch(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int order, int co
     while f < vpn + nr:                              # (C loops: range() with a variable step is not)
         p = f
         while p < f + fnr:
+            if m.pgtab != NULL:
+                pte_alloc(m, p, cpu)
             k = order if p == f else order - 1
             while k > 0:
                 if (k == order or ((m.cfg.mthp_mask >> k) & 1
@@ -632,7 +654,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                  str accounting="v2", uint64_t zswap_max=0, uint64_t zswap_accept=0,
                  csize=(2048, 32, 32), uint64_t ra_max=8, uint32_t mthp_mask=0,
                  uint32_t swapin_mask=0, uint32_t reclaim_mask=1 << 9, bint direct=True,
-                 bint zero_detection=True, memcg=1, progress=None):
+                 bint zero_detection=True, bint page_tables=False, memcg=1, progress=None):
     """Replay trace arrays through ``space``; the model's counters and state.
 
     ``op`` .. ``cpu`` are the columns of a :class:`vswap.workloads.Trace`;
@@ -719,9 +741,12 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     m.cfg.accounting = ACCOUNTING.index(accounting)
     m.cfg.direct = direct
     m.cfg.zero_detection = zero_detection
+    m.cfg.page_tables = page_tables
     m.cfg.memcg = 1 if memcgs is not None else memcg
     m.memcg = &mg_[0] if memcgs is not None and span else NULL
     try:
+        if page_tables:
+            m.pgtab = <uint8_t*>checked_calloc((span >> PMD_ORDER) + 1, 1)
         ring_init(&m.lru)
         ring_init(&m.zq)
         t0 = now()
@@ -769,12 +794,14 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     finally:
         free(m.lru.a)
         free(m.zq.a)
+        free(m.pgtab)
     if footprint is None:
         footprint = space.memory_footprint()
     m.c.resident = m.resident
     m.c.zswap_pool = m.pool
-    cdef dict raw = m.c
-    counters = {name: raw[name] for name in KERNEL_COUNTERS + _MODEL_COUNTERS}
+    m.c.page_tables = m.pgtables
+    # mm_counters as a dict, in field order (KERNEL_COUNTERS + MODEL_COUNTERS, tested)
+    cdef dict counters = m.c
     cdef int k, j
     for k, j, name in _MTHP_NAMES:
         counters[name] = m.mthp[k][j]

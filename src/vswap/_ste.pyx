@@ -78,12 +78,6 @@ STE_SWITCHES = ("shared_cluster_cache", "lookup_cache")
 VTABLE_TAGS = {"NONE": VT_NONE, "PHYS": VT_PHYS, "ZERO": VT_ZERO, "ZSWAP": VT_ZSWAP,
                "FOLIO": VT_FOLIO}
 
-_STAT_NAMES = ("lookups", "node_visits", "lookup_hits", "lookup_misses", "table_reads",
-               "table_writes", "vtable_reads", "vtable_writes", "memcg_writes", "cluster_locks",
-               "rmap_reads", "rmap_writes", "alloc_scans", "vcache_hits", "vcache_misses",
-               "pcp_invalidations", "slots_freed", "folios_reclaimed", "phys_allocs",
-               "phys_frees", "scans", "clusters_allocated", "clusters_freed",
-               "extend_tables_allocated")
 
 
 # --- words ------------------------------------------------------------------------------
@@ -1431,12 +1425,7 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste = SwapTableEdition(); _ = ste.folio_alloc_swap(1); ste.stats["vcache_misses"]
         1
         """
-        cdef const uint64_t* p = <const uint64_t*>&self.v.st
-        cdef Py_ssize_t k
-        out = {}
-        for k in range(len(_STAT_NAMES)):
-            out[_STAT_NAMES[k]] = p[k]
-        return out
+        return self.v.st
 
     def reset_stats(self):
         """Zero every counter. Runtime complexity: O(1).

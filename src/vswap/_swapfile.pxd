@@ -1,7 +1,7 @@
 # C interface of the physical swap slot allocator (the kernel's mm/swapfile.c
 # cluster allocator, Linux 6.19).
 #
-# A design layered on top (mainline DirectSwap, VirtualSwap) cimports these
+# A design layered on top (the baseline DirectSwap, VirtualSwap) cimports these
 # declarations: it allocates and frees slots with swap_device_alloc /
 # swap_entries_free at C speed, owns the per-slot 64-bit table word
 # (swap_table_get / swap_table_set) and plugs its reclaim policy in as a C
@@ -244,6 +244,7 @@ cdef class SwapDesign:
     cdef swap_reclaim_fn _reclaim
     cdef swap_cache_only_fn _cache_only
     cdef void* _ops               # the C verb table (a swap_ops of _swapops.pxd)
+    cdef const void* _cores       # a slot_cores of _slotswap.pxd when entries are slots, or NULL
     cdef object __weakref__
     cdef int _claim(self, object swaps) except -1
     cdef int _check_open(self) except -1

@@ -1620,14 +1620,7 @@ cdef class SwapDevice:
         >>> dev.stats["slow_path"], dev.stats["fast_hits"]
         (1, 1)
         """
-        s = self.si.stats
-        return {"fast_hits": s.fast_hits, "slow_path": s.slow_path, "failures": s.failures,
-                "clusters_scanned": s.clusters_scanned, "slots_scanned": s.slots_scanned,
-                "isolations": s.isolations, "list_moves": s.list_moves,
-                "discards": s.discards, "sync_discards": s.sync_discards,
-                "reclaim_calls": s.reclaim_calls, "reclaimed": s.reclaimed,
-                "full_scans": s.full_scans, "tables_allocated": s.tables_allocated,
-                "tables_freed": s.tables_freed}
+        return self.si.stats   # the C struct as a dict, in field order (see XArray.stats)
 
     def reset_stats(self):
         """Zero every counter of :attr:`stats`. Runtime complexity: O(1).
@@ -1927,9 +1920,7 @@ cdef class SwapDevices:
         >>> swaps.stats["fast_hits"], swaps.stats["slow_path"]
         (1, 1)
         """
-        s = self.g.stats
-        return {"fast_hits": s.fast_hits, "slow_path": s.slow_path, "requeues": s.requeues,
-                "fallthroughs": s.fallthroughs, "failures": s.failures}
+        return self.g.stats   # the C struct as a dict, in field order (see XArray.stats)
 
     def reset_stats(self):
         """Zero the set counters and every device's counters. Runtime complexity: O(devices).

@@ -1,5 +1,5 @@
 # C interface of swap table phase IV (Kairui Song's phases III and IV): the
-# entry is the physical slot, as in mainline, but there is no swap_map, no
+# entry is the physical slot, as in the baseline, but there is no swap_map, no
 # static swap_cgroup and no zeromap. Per slot, everything is in the
 # allocator's swap table word (swap_table_get/set):
 #   bit 63       SWAP_TABLE_CACHE_ONLY (count 0, held only by the swap cache)
@@ -20,7 +20,7 @@
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 
 from vswap._swapfile cimport swap_device_t, SwapDesign, SwapDevice, SwapDevices
-from vswap._xarray cimport xarray_t
+from vswap._slotswap cimport zswap_tree
 from vswap._swapentry cimport MAX_SWAPFILES
 
 
@@ -72,8 +72,7 @@ cdef struct p4_dev_t:
     uint32_t* used                # this design's entries per cluster
     uint64_t nr_memcg_tables
     uint64_t nr_ext_tables
-    uint64_t nr_zswap
-    xarray_t zswap                # zswap_trees[type]: keyed by offset
+    zswap_tree zswap              # zswap_trees[type]: keyed by offset
 
 
 cdef struct p4_t:
@@ -102,5 +101,4 @@ cdef class SwapTableP4(SwapDesign):
                           void** cache) except -1
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF
-    cdef int _dup(self, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) except -1
     cdef p4_dev_t* _device(self, object device) except NULL

@@ -2,8 +2,8 @@
 
 Kairui Song's swap table phases III ("remove swap_map") and IV ("unify
 allocation and reduce static metadata", in mm-new since 2026-05-18) on the
-mainline verbs. A swap entry is the physical slot, and every verb takes
-mainline's path (per-cluster batches, the zap path's all-count-1 fast path,
+baseline's verbs. A swap entry is the physical slot, and every verb takes
+the baseline's path (per-cluster batches, the zap path's all-count-1 fast path,
 ``__try_to_reclaim_swap``, swapoff by page-table walk); what changes is
 where the state lives (see ``_swaptable.pxd``): the count, the zero flag
 and the swap cache share the slot's table word, counts of 15 and more go
@@ -30,7 +30,12 @@ from vswap._swapentry cimport (
     VSWAP_SWAPFILE, VSWAP_FOLIO, swp_entry, swap_cache_folio, swap_cache_is_folio,
     swap_cache_folio_id, swap_cache_order,
 )
-from vswap._swapops cimport swap_ops, SWAP_OPS_VERSION, OPS_FREE, OPS_NO_SHADOW
+from vswap._slotswap cimport (
+    DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, slot_cores, slot_cores_table, slot_error,
+    slot_ops_table, slot_lookup_many, slot_swapoff, slot_check_range, slot_table_read,
+    slot_table_write, slot_entries_free, zswap_tree_find, zswap_tree_store,
+)
+from vswap._swapops cimport swap_ops
 from vswap._swapfile cimport (
     swap_table_get, swap_table_set, swap_entries_free, swap_alloc_set,
     swap_reclaim_full_clusters, SwapDesign, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
@@ -57,24 +62,14 @@ WORD_LAYOUT = {"SWP_TB_COUNT_SHIFT": SWP_TB_COUNT_SHIFT, "SWP_TB_COUNT_MAX": SWP
                "P4_SHADOW_MAX": P4_SHADOW_MAX, "SWAP_COUNT_LIMIT": P4_COUNT_LIMIT,
                "P4_CLUSTER_INFO_BYTES": P4_CLUSTER_INFO_BYTES}
 
-cdef enum:
-    DS_ENOENT = -2
-    DS_EEXIST = -17
-    DS_ENOTPREP = -100
-    DS_EOVERFLOW = -75
-
-
 # --- the table word (no checks) -------------------------------------------------------
 
 cdef inline uint64_t tb_read(p4_t* d, p4_dev_t* dv, uint64_t off) noexcept nogil:
-    d.st.table_reads += 1
-    return swap_table_get(dv.si, off)
+    return slot_table_read(&d.st.table_reads, dv.si, off)
 
 
 cdef inline void tb_write(p4_t* d, p4_dev_t* dv, uint64_t off, uint64_t w) noexcept nogil:
-    d.st.table_writes += 1
-    if dv.si.map[off] == SLOT_USED:       # not if freed behind the design's back
-        swap_table_set(dv.si, off, w)
+    slot_table_write(&d.st.table_writes, dv.si, off, w)
 
 
 cdef inline uint64_t tb_field(uint64_t w) noexcept nogil:
@@ -131,17 +126,14 @@ cdef inline uint64_t chunk_end(const p4_dev_t* dv, uint64_t cur, uint64_t end) n
     return e if e < end else end
 
 
-# --- the mainline helpers, on the table word -------------------------------------------
+# --- the baseline's helpers, on the table word -----------------------------------------
 
 cdef void free_run(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
     """swap_entries_free: ``nr`` slots of one cluster, count 0, uncached."""
-    cdef uint64_t i, cl = off >> dv.si.cluster_shift
+    cdef uint64_t i, h, cl = off >> dv.si.cluster_shift
     for i in range(off, off + nr):
         dv.memcg[cl][i & (dv.si.cluster_size - 1)] = 0
-        if dv.nr_zswap:
-            d.st.zswap_walks += 1
-            if xa_erase(&dv.zswap, i) != 0:
-                dv.nr_zswap -= 1
+        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
     dv.used[cl] -= <uint32_t>nr
     if dv.used[cl] == 0:
         if d.spare == NULL:
@@ -151,15 +143,7 @@ cdef void free_run(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) noex
         dv.memcg[cl] = NULL
         dv.nr_memcg_tables -= 1
     d.st.slots_freed += nr
-    for i in range(off, off + nr):
-        if dv.si.map[i] != SLOT_USED:
-            break
-    else:
-        swap_entries_free(dv.si, off, nr)
-        return
-    for i in range(off, off + nr):
-        if dv.si.map[i] == SLOT_USED:
-            swap_entries_free(dv.si, i, 1)
+    slot_entries_free(dv.si, off, nr)
 
 
 cdef bint put_range(p4_t* d, int t, p4_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
@@ -187,7 +171,8 @@ cdef bint put_range(p4_t* d, int t, p4_dev_t* dv, uint64_t cur, uint64_t end) no
     return only_cache
 
 
-cdef int try_to_reclaim(p4_t* d, int t, p4_dev_t* dv, uint64_t off) noexcept nogil:
+cdef int p4_try_to_reclaim_swap(p4_t* d, int t, p4_dev_t* dv,
+                                uint64_t off) noexcept nogil:
     """__try_to_reclaim_swap: pages freed, minus the pages kept, 0 with no folio."""
     cdef uint64_t w, x, n, base, i
     d.st.cluster_locks += 1
@@ -218,11 +203,15 @@ cdef int p4_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogi
     dv = &d.devs[si.type]
     if dv.si != si or offset >= dv.max or swap_table_get(si, offset) == 0:
         return 0
-    return try_to_reclaim(d, si.type, dv, offset)
+    return p4_try_to_reclaim_swap(d, si.type, dv, offset)
 
 
-cdef void fsc_core(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
-    """free_swap_and_cache_nr after validation."""
+cdef int p4_free_swap_and_cache_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
+    """free_swap_and_cache_nr after validation: the zap, then reclaim of what became cache-only."""
+    cdef p4_t* d = <p4_t*>ctx
+    cdef p4_dev_t* dv = &d.devs[e >> SWP_TYPE_SHIFT]
+    cdef int t = <int>(e >> SWP_TYPE_SHIFT)
+    cdef uint64_t off = e & SWP_OFFSET_MASK
     cdef uint64_t cur = off, end = off + nr, ce, i, n, step, first = 0, w
     cdef bint fast, any_only_cache = False
     cdef int r
@@ -252,19 +241,20 @@ cdef void fsc_core(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) noex
             any_only_cache = True
         cur = ce
     if not any_only_cache:
-        return
+        return 0
     cur = off
     while cur < end:
         d.st.scans += 1
         step = 1
         w = tb_read(d, dv, cur)
         if w and cache_only(w, count_of(dv, cur, w)):
-            r = try_to_reclaim(d, t, dv, cur)
+            r = p4_try_to_reclaim_swap(d, t, dv, cur)
             if r < 0:
                 r = -r
             if r > 0:
                 step = ((cur + <uint64_t>r) & ~(<uint64_t>r - 1)) - cur
         cur += step
+    return 0
 
 
 cdef void dev_release(p4_dev_t* dv) noexcept nogil:
@@ -278,7 +268,7 @@ cdef void dev_release(p4_dev_t* dv) noexcept nogil:
             free(dv.ext[i])
         free(dv.ext)
     free(dv.used)
-    xa_destroy(&dv.zswap)
+    xa_destroy(&dv.zswap.xa)
     memset(dv, 0, sizeof(p4_dev_t))
 
 
@@ -293,37 +283,59 @@ cdef int check_used(const p4_dev_t* dv, uint64_t off, uint64_t nr, bint need_cou
 
 
 # --- verb cores: shared by the methods and the replay ------------------------------------
+# The slot_cores of _slotswap.pxd: (state, entry, ...) on validated entries.
 
-cdef int kind_of(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t* handle) noexcept nogil:
+cdef inline p4_dev_t* dev_of(p4_t* d, uint64_t e) noexcept nogil:
+    return &d.devs[e >> SWP_TYPE_SHIFT]
+
+
+cdef int p4_swap_duplicate(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
+    """folio_dup_swap after the limit check: extend tables first (MemoryError before any change)."""
+    cdef p4_t* d = <p4_t*>ctx
+    cdef p4_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK, i, w, cur = off, ce, end = off + nr
+    for i in range(off, end):
+        ext_need(d, dv, i, p4_count(dv, i) + 1)
+    while cur < end:
+        ce = chunk_end(dv, cur, end)
+        d.st.cluster_locks += 1
+        for i in range(cur, ce):
+            w = tb_read(d, dv, i)
+            tb_write(d, dv, i, with_count(dv, i, w & ~SWAP_TABLE_CACHE_ONLY,
+                                          count_of(dv, i, w) + 1))
+        cur = ce
+    return 0
+
+
+cdef int p4_swap_free_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+    """swap_put_entries_direct: one count off each slot, a cluster-locked section per cluster."""
+    cdef p4_t* d = <p4_t*>ctx
+    cdef p4_dev_t* dv = dev_of(d, e)
+    cdef uint64_t cur = e & SWP_OFFSET_MASK, ce, end = cur + n
+    while cur < end:
+        ce = chunk_end(dv, cur, end)
+        d.st.cluster_locks += 1
+        put_range(d, <int>(e >> SWP_TYPE_SHIFT), dv, cur, ce)
+        cur = ce
+    return 0
+
+
+cdef int p4_lookup(void* ctx, uint64_t e, uint64_t* handle) noexcept nogil:
+    """Where swap-in finds an allocated slot's data (a LOOKUP_KINDS code)."""
+    cdef p4_t* d = <p4_t*>ctx
+    cdef p4_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK
     cdef uint64_t w = tb_read(d, dv, off)
-    cdef xa_entry z
     if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
         handle[0] = swap_cache_folio_id(w & SWP_TB_PAYLOAD)
         return VSWAP_FOLIO
     if w & SWP_TB_ZERO:
         handle[0] = 0
         return VSWAP_ZERO
-    if dv.nr_zswap:
-        d.st.zswap_walks += 1
-        z = xa_load(&dv.zswap, off)
-        if z != 0:
-            handle[0] = xa_to_value(z)
-            return VSWAP_ZSWAP
-    handle[0] = swp_entry(t, off)
+    if zswap_tree_find(&dv.zswap, &d.st.zswap_walks, off, handle, False):
+        return VSWAP_ZSWAP
+    handle[0] = e
     return VSWAP_SWAPFILE
-
-
-cdef int zswap_drop(p4_t* d, p4_dev_t* dv, uint64_t off, uint64_t* handle) noexcept nogil:
-    cdef xa_entry z
-    if not dv.nr_zswap:
-        return 0
-    d.st.zswap_walks += 1
-    z = xa_erase(&dv.zswap, off)
-    if z == 0:
-        return 0
-    dv.nr_zswap -= 1
-    handle[0] = xa_to_value(z)
-    return 1
 
 
 cdef inline void zero_clear(p4_t* d, p4_dev_t* dv, uint64_t off) noexcept nogil:
@@ -332,100 +344,123 @@ cdef inline void zero_clear(p4_t* d, p4_dev_t* dv, uint64_t off) noexcept nogil:
         tb_write(d, dv, off, w & ~SWP_TB_ZERO)
 
 
-cdef int zswap_put(p4_t* d, p4_dev_t* dv, uint64_t off, uint64_t h) except -1 nogil:
-    cdef xa_entry old = 0
-    d.st.zswap_walks += 1
-    xa_store(&dv.zswap, off, xa_mk_value(h), &old)
-    if old == 0:
-        dv.nr_zswap += 1
-    zero_clear(d, dv, off)
+cdef int p4_zswap_store(void* ctx, uint64_t e, uint64_t h) except -1 nogil:
+    cdef p4_t* d = <p4_t*>ctx
+    zswap_tree_store(&dev_of(d, e).zswap, &d.st.zswap_walks, e & SWP_OFFSET_MASK, h)
+    zero_clear(d, dev_of(d, e), e & SWP_OFFSET_MASK)
     return 0
 
 
-cdef void zero_nr(p4_t* d, p4_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
+cdef int p4_zero_store(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+    """The zero bit of the table word on each slot (the zeromap merged in)."""
+    cdef p4_t* d = <p4_t*>ctx
+    cdef p4_dev_t* dv = dev_of(d, e)
     cdef uint64_t i, h
-    for i in range(off, off + n):
+    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
         tb_write(d, dv, i, tb_read(d, dv, i) | SWP_TB_ZERO)
-        zswap_drop(d, dv, i, &h)
+        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
+    return 0
 
 
-cdef void write_nr(p4_t* d, p4_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
+cdef int p4_writeback(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+    cdef p4_t* d = <p4_t*>ctx
     cdef uint64_t i, h
-    for i in range(off, off + n):
-        zero_clear(d, dv, i)
-        zswap_drop(d, dv, i, &h)
+    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
+        zero_clear(d, dev_of(d, e), i)
+        zswap_tree_find(&dev_of(d, e).zswap, &d.st.zswap_walks, i, &h, True)
+    return 0
 
 
-cdef void put_nr(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
-    cdef uint64_t cur = off, ce, end = off + n
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        put_range(d, t, dv, cur, ce)
-        cur = ce
-
-
-cdef void cache_prepare(p4_t* d, p4_dev_t* dv, uint64_t off, uint64_t n) noexcept nogil:
-    cdef uint64_t i, cur = off, ce, end = off + n
+cdef int p4_swapcache_prepare(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
+    """Pin each slot for the swap cache (SWP_TB_PIN), a locked section per cluster."""
+    cdef p4_t* d = <p4_t*>ctx
+    cdef p4_dev_t* dv = dev_of(d, e)
+    cdef uint64_t i, cur = e & SWP_OFFSET_MASK, ce, end = cur + n
     while cur < end:
         ce = chunk_end(dv, cur, end)
         d.st.cluster_locks += 1
         for i in range(cur, ce):
             tb_write(d, dv, i, tb_read(d, dv, i) | SWP_TB_PIN)
         cur = ce
+    return 0
 
 
-cdef uint64_t cache_add(p4_t* d, p4_dev_t* dv, uint64_t off, uint64_t nr, uint64_t folio,
-                        int order) noexcept nogil:
-    """Store ``folio`` on pinned slots; the first slot's old payload (its shadow)."""
-    cdef uint64_t i, w, first = 0
+cdef uint64_t p4_swap_cache_add_folio(void* ctx, uint64_t e, uint64_t nr,
+                                      uint64_t word) noexcept nogil:
+    """Store the folio ``word`` on pinned slots; the first slot's old payload (its shadow)."""
+    cdef p4_t* d = <p4_t*>ctx
+    cdef p4_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK, i, w, first = 0
     d.st.cluster_locks += 1
     for i in range(off, off + nr):
         w = tb_read(d, dv, i)
         if i == off:
             first = w & SWP_TB_PAYLOAD
-        tb_write(d, dv, i, (w & ~SWP_TB_PAYLOAD) | swap_cache_folio(folio, order))
+        tb_write(d, dv, i, (w & ~SWP_TB_PAYLOAD) | word)
     return first
 
 
-cdef void cache_del(p4_t* d, p4_dev_t* dv, uint64_t off, uint64_t nr,
-                    uint64_t shadow_word) noexcept nogil:
+cdef uint64_t p4_swap_cache_del_folio(void* ctx, uint64_t e, uint64_t nr,
+                                      uint64_t shadow_word) noexcept nogil:
+    cdef p4_t* d = <p4_t*>ctx
     cdef uint64_t i
     d.st.cluster_locks += 1
-    for i in range(off, off + nr):
-        tb_write(d, dv, i, (tb_read(d, dv, i) & ~SWP_TB_PAYLOAD) | shadow_word)
+    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + nr):
+        tb_write(d, dev_of(d, e), i, (tb_read(d, dev_of(d, e), i) & ~SWP_TB_PAYLOAD) | shadow_word)
+    return 0
 
 
-cdef void cache_put(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
+cdef int p4_put_swap_folio(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
     """put_swap_folio: unpin; slots left with count 0 are freed (one batch when all are)."""
-    cdef uint64_t i, w
+    cdef p4_t* d = <p4_t*>ctx
+    cdef p4_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK, i, w
     cdef bint all_only = True
     for i in range(off, off + nr):
         if p4_count(dv, i):
             all_only = False
     d.st.cluster_locks += 1
     if all_only:
-        free_run(d, t, dv, off, nr)
-        return
+        free_run(d, <int>(e >> SWP_TYPE_SHIFT), dv, off, nr)
+        return 0
     for i in range(off, off + nr):
         w = tb_read(d, dv, i)
         if count_of(dv, i, w) == 0:
-            free_run(d, t, dv, i, 1)
+            free_run(d, <int>(e >> SWP_TYPE_SHIFT), dv, i, 1)
         else:
             tb_write(d, dv, i, w & ~(SWP_TB_PIN | SWAP_TABLE_CACHE_ONLY))
+    return 0
 
 
-cdef object raise_err(int err, int t, uint64_t off, str what=""):
-    e = swp_entry(t, off)
-    if err == DS_ENOENT:
-        raise NoEntry(f"swap entry {e:#x} {what or 'is not allocated'}")
-    if err == DS_EEXIST:
-        raise EntryExists(f"swap entry {e:#x} {what or 'is already in the swap cache'}")
-    if err == DS_ENOTPREP:
-        raise ValueError(f"swap entry {e:#x} was not prepared by swapcache_prepare")
-    if err == DS_EOVERFLOW:
-        raise NoSpace(f"swap count of {e:#x} would pass SWAP_COUNT_LIMIT")
-    raise ValueError(f"swap entry {e:#x}: {what}")
+cdef uint64_t p4_in_use(void* ctx, uint64_t e) noexcept nogil:
+    cdef p4_dev_t* dv = dev_of(<p4_t*>ctx, e)
+    return (dv.si != NULL and (e & SWP_OFFSET_MASK) < dv.max
+            and swap_table_get(dv.si, e & SWP_OFFSET_MASK) != 0)
+
+
+cdef uint64_t p4_swap_count(void* ctx, uint64_t e) noexcept nogil:
+    return p4_count(dev_of(<p4_t*>ctx, e), e & SWP_OFFSET_MASK)
+
+
+cdef int p4_swapoff_slot(void* ctx, uint64_t e, uint64_t unused) except -1 nogil:
+    """try_to_unuse's last pass: a slot still in use is held by the swap cache alone; drop it."""
+    cdef p4_t* d = <p4_t*>ctx
+    cdef uint64_t off = e & SWP_OFFSET_MASK
+    d.st.scans += 1
+    if swap_table_get(dev_of(d, e).si, off) == 0:
+        return 0
+    d.st.cluster_locks += 1
+    if tb_read(d, dev_of(d, e), off) & SWP_TB_PAYLOAD:
+        tb_write(d, dev_of(d, e), off, 0)
+    free_run(d, <int>(e >> SWP_TYPE_SHIFT), dev_of(d, e), off, 1)
+    return 0
+
+
+cdef slot_cores P4_CORES = slot_cores_table(
+    p4_swap_duplicate, p4_swap_free_nr, p4_free_swap_and_cache_nr, p4_zero_store, p4_zswap_store,
+    p4_writeback, p4_swapcache_prepare, p4_swap_cache_add_folio, p4_swap_cache_del_folio,
+    p4_put_swap_folio, p4_in_use, p4_swap_count, p4_lookup, p4_swapoff_slot)
+cdef swap_ops P4_OPS = slot_ops_table()
 
 
 @cython.no_gc_clear
@@ -459,6 +494,7 @@ cdef class SwapTableP4(SwapDesign):
         self._reclaim = p4_reclaim
         self._cache_only = NULL          # the allocator tests SWAP_TABLE_CACHE_ONLY itself
         self._ops = <void*>&P4_OPS
+        self._cores = &P4_CORES
         self.d.spare = <uint16_t*>checked_calloc(SWAPFILE_CLUSTER, sizeof(uint16_t))
 
     def __init__(self, swaps):
@@ -483,7 +519,7 @@ cdef class SwapTableP4(SwapDesign):
         if si.cluster_size > SWAPFILE_CLUSTER:
             raise ValueError(f"cluster size {si.cluster_size} > {SWAPFILE_CLUSTER}")
         memset(&nd, 0, sizeof(p4_dev_t))
-        xa_init(&nd.zswap)
+        xa_init(&nd.zswap.xa)
         nd.si = si
         nd.max = si.max
         nd.nr_clusters = si.nr_clusters
@@ -499,21 +535,10 @@ cdef class SwapTableP4(SwapDesign):
         return 0
 
     cdef p4_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL:
-        cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
-        cdef p4_dev_t* dv
-        self._check_open()
-        if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL:
-            raise ValueError(f"swap entry {e:#x}: type {t} names no device of this design")
-        dv = &self.d.devs[t]
-        if nr == 0:
-            raise ValueError("nr must be at least 1")
-        if off >= dv.max or nr > dv.max - off:
-            raise ValueError(f"swap entry {e:#x}: {nr} entries pass the device end {dv.max}")
-        if aligned:
-            if nr > dv.si.cluster_size:
-                raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
-            if off & (nr - 1):
-                raise ValueError(f"swap entry {e:#x} is not aligned to {nr} entries")
+        """The device of entries ``e .. e+nr-1``; ValueError if they are not a valid run."""
+        cdef uint64_t t = e >> SWP_TYPE_SHIFT
+        cdef p4_dev_t* dv = &self.d.devs[t if t < MAX_SWAPFILES else 0]
+        slot_check_range(self, e, nr, aligned, dv.si if t < MAX_SWAPFILES else NULL, dv.max)
         return dv
 
     cdef p4_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
@@ -527,7 +552,7 @@ cdef class SwapTableP4(SwapDesign):
             n = <uint64_t>1 << to_u64(nr, 10, "order")
         dv = self._range(e, n, mode == 1)
         if check_used(dv, e & SWP_OFFSET_MASK, n, need_count, &bad):
-            raise_err(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), bad,
+            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), bad,
                       "is free or has a swap count of 0" if need_count else "")
         pe[0] = e
         pn[0] = n
@@ -628,20 +653,6 @@ cdef class SwapTableP4(SwapDesign):
 
     # -- counts ---------------------------------------------------------------------------
 
-    cdef int _dup(self, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) except -1:
-        cdef uint64_t i, w, cur = off, ce, end = off + nr
-        for i in range(off, end):
-            ext_need(&self.d, dv, i, p4_count(dv, i) + 1)
-        while cur < end:
-            ce = chunk_end(dv, cur, end)
-            self.d.st.cluster_locks += 1
-            for i in range(cur, ce):
-                w = tb_read(&self.d, dv, i)
-                tb_write(&self.d, dv, i, with_count(dv, i, w & ~SWAP_TABLE_CACHE_ONLY,
-                                                    count_of(dv, i, w) + 1))
-            cur = ce
-        return 0
-
     def swap_duplicate(self, entry, nr=1):
         """Add one count to each of ``nr`` entries (``folio_dup_swap``).
 
@@ -662,16 +673,15 @@ cdef class SwapTableP4(SwapDesign):
         cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         for i in range(off, off + n):
             if p4_count(dv, i) >= P4_COUNT_LIMIT:
-                raise_err(DS_EOVERFLOW, t, i)
-        self._dup(t, dv, off, n)
+                slot_error(DS_EOVERFLOW, t, i)
+        p4_swap_duplicate(&self.d, e, n)
 
     cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
                                uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
         return self._alloc_one(folio, nr, <uint16_t>m, <int>c)
 
     cdef int _dup_entry(self, uint64_t e) except -1:
-        return self._dup(<int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
-                         e & SWP_OFFSET_MASK, 1)
+        return p4_swap_duplicate(&self.d, e, 1)
 
     cdef int _free_entry(self, uint64_t e) except -1:
         self.d.st.cluster_locks += 1
@@ -680,7 +690,7 @@ cdef class SwapTableP4(SwapDesign):
         return 0
 
     cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
-        return zswap_put(&self.d, &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, handle)
+        return p4_zswap_store(&self.d, e, handle)
 
     cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
         cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
@@ -689,16 +699,16 @@ cdef class SwapTableP4(SwapDesign):
         if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
             self._range(e, 1, False)          # raises the ValueError
         if swap_table_get(self.d.devs[t].si, off) == 0:
-            raise_err(DS_ENOENT, <int>t, off)
+            slot_error(DS_ENOENT, <int>t, off)
         return 0
 
     cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
                           void** cache) except -1:
         cdef uint64_t c = p4_count(&self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
         if dup and c + k > P4_COUNT_LIMIT:
-            raise_err(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
+            slot_error(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
         if need_count and c < k:
-            raise_err(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
+            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
                       "has a swap count of 0")
         return 0
 
@@ -717,7 +727,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        put_nr(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, n)
+        p4_swap_free_nr(&self.d, e, n)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """The zap path: one count off each of ``nr`` entries, then reclaim.
@@ -736,7 +746,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        fsc_core(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, n)
+        p4_free_swap_and_cache_nr(&self.d, e, n)
 
     def free_swap_and_cache_many(self, entries):
         """Zap the swap PTEs of a uint64 array: :meth:`free_swap_and_cache_nr` per run.
@@ -761,8 +771,7 @@ cdef class SwapTableP4(SwapDesign):
             while j < n and v[j] == e + <uint64_t>(j - i) and \
                     ((e & SWP_OFFSET_MASK) + <uint64_t>(j - i)) < self.d.devs[e >> SWP_TYPE_SHIFT].max:
                 j += 1
-            fsc_core(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
-                     e & SWP_OFFSET_MASK, <uint64_t>(j - i))
+            p4_free_swap_and_cache_nr(&self.d, e, <uint64_t>(j - i))
             i = j
 
     def swap_count(self, entry):
@@ -817,10 +826,10 @@ cdef class SwapTableP4(SwapDesign):
         for i in range(off, off + n):
             w = swap_table_get(dv.si, i)
             if w == 0:
-                raise_err(DS_ENOENT, t, i)
+                slot_error(DS_ENOENT, t, i)
             if w & SWP_TB_PIN:
-                raise_err(DS_EEXIST, t, i)
-        cache_prepare(&self.d, dv, off, n)
+                slot_error(DS_EEXIST, t, i)
+        p4_swapcache_prepare(&self.d, e, n)
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """Put ``folio`` in the swap cache at pinned entries; return the shadow replaced, or None.
@@ -845,14 +854,14 @@ cdef class SwapTableP4(SwapDesign):
         for i in range(off, off + nr):
             w = swap_table_get(dv.si, i)
             if w == 0:
-                raise_err(DS_ENOENT, t, i)
+                slot_error(DS_ENOENT, t, i)
             if not (w & SWP_TB_PIN):
-                raise_err(DS_ENOTPREP, t, i)
+                slot_error(DS_ENOTPREP, t, i)
             if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
-                raise_err(DS_EEXIST, t, i, "already holds a folio")
+                slot_error(DS_EEXIST, t, i, "already holds a folio")
         while (<uint64_t>1 << o) < nr:
             o += 1
-        first = cache_add(&self.d, dv, off, nr, f, o)
+        first = p4_swap_cache_add_folio(&self.d, e, nr, swap_cache_folio(f, o))
         return (first >> 1) if first & 1 else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
@@ -875,14 +884,14 @@ cdef class SwapTableP4(SwapDesign):
         if shadow is not None:
             sw = (to_u64(shadow, P4_SHADOW_MAX, "shadow") << 1) | 1
         if swap_table_get(dv.si, off) == 0:
-            raise_err(DS_ENOENT, t, off)
+            slot_error(DS_ENOENT, t, off)
         w0 = swap_table_get(dv.si, off) & SWP_TB_PAYLOAD
         if not swap_cache_is_folio(w0) or (<uint64_t>1 << swap_cache_order(w0)) != nr:
-            raise_err(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
+            slot_error(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
         for i in range(off, off + nr):
             if swap_table_get(dv.si, i) & SWP_TB_PAYLOAD != w0:
-                raise_err(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
-        cache_del(&self.d, dv, off, nr, sw)
+                slot_error(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
+        p4_swap_cache_del_folio(&self.d, e, nr, sw)
 
     def swap_cache_get_folio(self, entry):
         """The folio id cached at ``entry``, or None. Runtime complexity: O(1).
@@ -931,10 +940,10 @@ cdef class SwapTableP4(SwapDesign):
         for i in range(off, off + nr):
             w = swap_table_get(dv.si, i)
             if not (w & SWP_TB_PIN):
-                raise_err(DS_ENOENT, t, i, "is not in the swap cache")
+                slot_error(DS_ENOENT, t, i, "is not in the swap cache")
             if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
-                raise_err(DS_EEXIST, t, i, "still holds a folio")
-        cache_put(&self.d, t, dv, off, nr)
+                slot_error(DS_EEXIST, t, i, "still holds a folio")
+        p4_put_swap_folio(&self.d, e, nr)
 
     # -- backends --------------------------------------------------------------------------
 
@@ -953,7 +962,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n, h = 0
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        k = kind_of(&self.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, &h)
+        k = p4_lookup(&self.d, e, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
     def lookup_many(self, entries):
@@ -967,19 +976,7 @@ cdef class SwapTableP4(SwapDesign):
         >>> p4.lookup_many(np.array([p4.folio_alloc_swap(4)], dtype=np.uint64))
         (array([3], dtype=uint8), array([4], dtype=uint64))
         """
-        arr = self._check_batch(entries, False, False)
-        cdef const uint64_t[:] v = arr
-        cdef Py_ssize_t i, n = v.shape[0]
-        cdef uint64_t e
-        kinds = np.empty(n, dtype=np.uint8)
-        handles = np.empty(n, dtype=np.uint64)
-        cdef uint8_t[::1] kv = kinds
-        cdef uint64_t[::1] hv = handles
-        for i in range(n):
-            e = v[i]
-            kv[i] = <uint8_t>kind_of(&self.d, <int>(e >> SWP_TYPE_SHIFT),
-                                     &self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, &hv[i])
-        return kinds, handles
+        return slot_lookup_many(self, entries)
 
     def zero_store(self, entry, nr=1):
         """Mark ``nr`` entries zero-filled (``SWP_TB_ZERO``); drop their zswap copies.
@@ -994,7 +991,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        zero_nr(&self.d, dv, e & SWP_OFFSET_MASK, n)
+        p4_zero_store(&self.d, e, n)
 
     def zswap_store(self, entry, handle):
         """Store the compressed copy ``handle`` (``0 .. 2**62-1``) of ``entry``; clears the zero flag.
@@ -1009,7 +1006,7 @@ cdef class SwapTableP4(SwapDesign):
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
-        zswap_put(&self.d, dv, e & SWP_OFFSET_MASK, h)
+        p4_zswap_store(&self.d, e, h)
 
     def zswap_load(self, entry):
         """The zswap handle of ``entry``, or None (the copy stays). Runtime complexity: O(tree height).
@@ -1021,12 +1018,10 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        cdef xa_entry z
-        if not dv.nr_zswap:
-            return None
-        self.d.st.zswap_walks += 1
-        z = xa_load(&dv.zswap, e & SWP_OFFSET_MASK)
-        return None if z == 0 else xa_to_value(z)
+        cdef uint64_t h
+        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, False):
+            return h
+        return None
 
     def zswap_invalidate(self, entry):
         """Drop the zswap copy of ``entry``; its handle or None. Runtime complexity: O(tree height).
@@ -1039,7 +1034,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n, h = 0
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        if zswap_drop(&self.d, dv, e & SWP_OFFSET_MASK, &h):
+        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, True):
             return h
         return None
 
@@ -1056,7 +1051,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, nr
         cdef p4_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
-        write_nr(&self.d, dv, e & SWP_OFFSET_MASK, nr)
+        p4_writeback(&self.d, e, nr)
         return e
 
     # -- device-level verbs ----------------------------------------------------------------
@@ -1086,7 +1081,7 @@ cdef class SwapTableP4(SwapDesign):
     def swapoff(self, device, page_tables):
         """Bring every entry of device ``device`` back into memory and free its slots.
 
-        As mainline: no reverse map, so every entry of ``page_tables`` (a
+        As the baseline: no reverse map, so every entry of ``page_tables`` (a
         mapping ``{vpn: entry}`` or a uint64 array indexed by vpn) is
         walked; each swap PTE of this device is rewritten and its count
         dropped, then the device is scanned and the swap cache dropped.
@@ -1100,85 +1095,8 @@ cdef class SwapTableP4(SwapDesign):
         (1, {}, 0)
         """
         cdef p4_dev_t* dv = self._device(device)
-        cdef int t = <int>(dv - &self.d.devs[0])
-        cdef uint64_t off, e, c, w
-        cdef Py_ssize_t k, n, nhits = 0
-        cdef bint is_array = isinstance(page_tables, np.ndarray)
-        cdef uint32_t* refs = NULL
-        cdef uint64_t[:] av
-        if is_array:
-            as_entries(page_tables, "page_tables")
-            if not page_tables.flags.writeable:
-                raise ValueError("page_tables array is read-only")
-            av = page_tables
-            n = av.shape[0]
-        else:
-            if not hasattr(page_tables, "items") or not hasattr(page_tables, "__delitem__"):
-                raise TypeError("page_tables must be a mapping {vpn: entry} or a uint64 array")
-            items = list(page_tables.items())
-            n = len(items)
-        hits = []
-        refs = <uint32_t*>checked_calloc(dv.max, sizeof(uint32_t))
-        try:
-            for k in range(n):
-                if is_array:
-                    e = av[k]
-                    if e == 0:
-                        continue
-                else:
-                    vpn, pe = items[k]
-                    if type(pe) is not int:
-                        pe = PyNumber_Index(pe)
-                    if pe <= 0 or pe >= (1 << 63):
-                        continue
-                    e = pe
-                if (e >> SWP_TYPE_SHIFT) != <uint64_t>t:
-                    continue
-                off = e & SWP_OFFSET_MASK
-                if off >= dv.max or swap_table_get(dv.si, off) == 0:
-                    raise_err(DS_ENOENT, t, off if off < dv.max else 0,
-                              "in the page tables is not allocated")
-                if refs[off] < 0xFFFFFFFF:            # saturates: never wraps
-                    refs[off] += 1
-                if not is_array:
-                    hits.append((vpn, off))
-                nhits += 1
-            for off in range(dv.max):
-                if swap_table_get(dv.si, off) == 0:
-                    continue
-                c = p4_count(dv, off)
-                if refs[off] > c:
-                    raise_err(DS_ENOENT, t, off, f"has {refs[off]} PTEs but a count of {c}")
-                if refs[off] < c:
-                    raise SwapError(f"swapoff: swap entry {swp_entry(t, off):#x} has "
-                                    f"{c - refs[off]} references the page tables do not hold")
-        finally:
-            free(refs)
-        self.d.st.pte_walked += n
-        if dv.si.flags & SWP_WRITEOK:
-            self._swaps.swapoff(self._swaps[t])
-        if is_array:
-            for k in range(n):
-                e = av[k]
-                if e != 0 and (e >> SWP_TYPE_SHIFT) == <uint64_t>t:
-                    av[k] = 0
-                    self.d.st.cluster_locks += 1
-                    put_range(&self.d, t, dv, e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + 1)
-        else:
-            for vpn, off in hits:
-                del page_tables[vpn]
-                self.d.st.cluster_locks += 1
-                put_range(&self.d, t, dv, off, off + 1)
-        for off in range(dv.max):
-            self.d.st.scans += 1
-            if swap_table_get(dv.si, off) == 0:
-                continue
-            self.d.st.cluster_locks += 1
-            w = tb_read(&self.d, dv, off)
-            if w & SWP_TB_PAYLOAD:
-                tb_write(&self.d, dv, off, 0)
-            free_run(&self.d, t, dv, off, 1)
-        return nhits
+        return slot_swapoff(self, <int>(dv - &self.d.devs[0]), dv.max, page_tables,
+                            &self.d.st.pte_walked)
 
     # -- accounting --------------------------------------------------------------------------
 
@@ -1210,7 +1128,7 @@ cdef class SwapTableP4(SwapDesign):
             out["swap_table"] += 8 * dv.si.nr_tables * dv.si.cluster_size
             out["memcg_table"] += 2 * dv.nr_memcg_tables * dv.si.cluster_size
             out["extend_table"] += 4 * dv.nr_ext_tables * dv.si.cluster_size
-            out["zswap_tree"] += 8 * dv.nr_zswap
+            out["zswap_tree"] += 8 * dv.zswap.nr
         out["total"] = sum(out.values())
         return out
 
@@ -1229,13 +1147,7 @@ cdef class SwapTableP4(SwapDesign):
         >>> p4.stats["table_writes"], p4.stats["table_reads"]
         (8, 4)
         """
-        s = self.d.st
-        return {"table_reads": s.table_reads, "table_writes": s.table_writes,
-                "cluster_locks": s.cluster_locks, "zswap_walks": s.zswap_walks,
-                "scans": s.scans, "pte_walked": s.pte_walked, "fast_frees": s.fast_frees,
-                "slots_freed": s.slots_freed, "folios_reclaimed": s.folios_reclaimed,
-                "extend_tables_allocated": s.extend_tables_allocated,
-                "memcg_tables_allocated": s.memcg_tables_allocated}
+        return self.d.st   # the C struct as a dict, in field order (see XArray.stats)
 
     def reset_stats(self):
         """Zero every counter of :attr:`stats`. Runtime complexity: O(1).
@@ -1326,10 +1238,10 @@ cdef class SwapTableP4(SwapDesign):
                         if swap_table_get(dv.si, i) & SWP_TB_PAYLOAD != w & SWP_TB_PAYLOAD:
                             errors.append(f"{t}:{off}: folio run at {base} broken at {i}")
                             break
-                if dv.nr_zswap and xa_load(&dv.zswap, off) != 0:
+                if dv.zswap.nr and xa_load(&dv.zswap.xa, off) != 0:
                     nz += 1
-        total = sum(self.d.devs[t].nr_zswap for t in range(MAX_SWAPFILES))
-        in_trees = sum(self.d.devs[t].zswap.nr_entries for t in range(MAX_SWAPFILES))
+        total = sum(self.d.devs[t].zswap.nr for t in range(MAX_SWAPFILES))
+        in_trees = sum(self.d.devs[t].zswap.xa.nr_entries for t in range(MAX_SWAPFILES))
         if nz != total or total != in_trees:
             errors.append(f"zswap: {nz} found on used slots, {total} counted, "
                           f"{in_trees} in the tree")
@@ -1365,111 +1277,17 @@ cdef class SwapTableP4(SwapDesign):
                 w = swap_table_get(dv.si, off)
                 if w == 0:
                     continue
-                z = xa_load(&dv.zswap, off) if dv.nr_zswap else 0
+                z = xa_load(&dv.zswap.xa, off) if dv.zswap.nr else 0
                 slots[off] = (w, count_of(dv, off, w),
                               dv.memcg[off >> dv.si.cluster_shift][off & (dv.si.cluster_size - 1)],
                               None if z == 0 else xa_to_value(z))
             devices[t] = {"slots": slots, "memcg_tables": dv.nr_memcg_tables,
-                          "extend_tables": dv.nr_ext_tables, "nr_zswap": dv.nr_zswap}
+                          "extend_tables": dv.nr_ext_tables, "nr_zswap": dv.zswap.nr}
         return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
 
     def __repr__(self):
         return (f"SwapTableP4(devices={sum(1 for t in range(MAX_SWAPFILES) if self.d.devs[t].si != NULL)}, "
-                f"zswap={sum(self.d.devs[t].nr_zswap for t in range(MAX_SWAPFILES))})")
+                f"zswap={sum(self.d.devs[t].zswap.nr for t in range(MAX_SWAPFILES))})")
 
 
 SwapSpace.register(SwapTableP4)
-
-
-# --- the C protocol of the compiled replay (vswap/_swapops.pxd) ---------------------
-
-cdef inline p4_dev_t* ops_dev(SwapTableP4 ds, uint64_t e) noexcept:
-    return &ds.d.devs[(e >> SWP_TYPE_SHIFT) & 31]
-
-
-cdef int pops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int cpu,
-                    uint64_t* entry) except -1:
-    cdef SwapTableP4 ds = <SwapTableP4>space
-    cdef uint64_t e
-    ds._check_open()
-    if ds._cluster_size and (<uint64_t>1 << order) > ds._cluster_size:
-        return 1
-    e = ds._alloc_one(folio, <uint64_t>1 << order, memcg, cpu)
-    if e == 0:
-        return 1
-    entry[0] = e
-    return 0
-
-
-cdef int pops_dup(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
-    cdef SwapTableP4 ds = <SwapTableP4>space
-    return ds._dup(<int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
-
-
-cdef int pops_free(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
-    cdef SwapTableP4 ds = <SwapTableP4>space
-    put_nr(&ds.d, <int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
-    return 0
-
-
-cdef int pops_fsc(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
-    cdef SwapTableP4 ds = <SwapTableP4>space
-    fsc_core(&ds.d, <int>(e >> SWP_TYPE_SHIFT), ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
-    return 0
-
-
-cdef int pops_zero(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
-    cdef SwapTableP4 ds = <SwapTableP4>space
-    zero_nr(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, nr)
-    return 0
-
-
-cdef int pops_zswap(void* space, uint64_t e, uint64_t handle, int cpu) except -1:
-    cdef SwapTableP4 ds = <SwapTableP4>space
-    return zswap_put(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, handle)
-
-
-cdef int pops_writeback(void* space, uint64_t e, int order, uint64_t arg, int cpu) except -1:
-    cdef SwapTableP4 ds = <SwapTableP4>space
-    write_nr(&ds.d, ops_dev(ds, e), e & SWP_OFFSET_MASK, <uint64_t>1 << order)
-    return 0
-
-
-cdef int pops_swapin(void* space, uint64_t e, int order, uint64_t folio, int cpu) except -1:
-    cdef SwapTableP4 ds = <SwapTableP4>space
-    cdef p4_dev_t* dv = ops_dev(ds, e)
-    cache_prepare(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order)
-    cache_add(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order, folio, order)
-    return 0
-
-
-cdef int pops_reclaim(void* space, uint64_t e, int order, uint64_t shadow, int cpu) except -1:
-    cdef SwapTableP4 ds = <SwapTableP4>space
-    cdef p4_dev_t* dv = ops_dev(ds, e)
-    cache_del(&ds.d, dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order,
-              0 if shadow == OPS_NO_SHADOW else (shadow << 1) | 1)
-    cache_put(&ds.d, <int>(e >> SWP_TYPE_SHIFT), dv, e & SWP_OFFSET_MASK, <uint64_t>1 << order)
-    return 0
-
-
-cdef int pops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except -1:
-    cdef SwapTableP4 ds = <SwapTableP4>space
-    cdef p4_dev_t* dv = ops_dev(ds, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK
-    if dv.si == NULL or off >= dv.max or swap_table_get(dv.si, off) == 0:
-        return OPS_FREE
-    return kind_of(&ds.d, <int>(e >> SWP_TYPE_SHIFT), dv, off, handle)
-
-
-cdef swap_ops P4_OPS
-P4_OPS.version = SWAP_OPS_VERSION
-P4_OPS.folio_alloc_swap = pops_alloc
-P4_OPS.swap_duplicate = pops_dup
-P4_OPS.swap_free_nr = pops_free
-P4_OPS.free_swap_and_cache_nr = pops_fsc
-P4_OPS.zero_store = pops_zero
-P4_OPS.zswap_store = pops_zswap
-P4_OPS.writeback = pops_writeback
-P4_OPS.swapin_folio = pops_swapin
-P4_OPS.reclaim_folio = pops_reclaim
-P4_OPS.lookup = pops_lookup

@@ -249,8 +249,8 @@ cdef inline void release_backing(vswap_t* v, swp_desc* d, pbatch* b) noexcept no
     d.backing = 0
 
 
-cdef void free_vrun(vswap_t* v, vcluster* c, uint64_t idx, uint64_t n) noexcept nogil:
-    """vswap_free_nr: ``n`` dead slots of one cluster (count 0, uncached) from ``idx``.
+cdef void vswap_free_nr(vswap_t* v, vcluster* c, uint64_t idx, uint64_t n) noexcept nogil:
+    """``n`` dead slots of one cluster (count 0, uncached) from ``idx``.
 
     Releases their backing (physical slots in batches by run), clears the
     descriptors and bitmap bits and drops the cluster's count and refcount;
@@ -334,8 +334,8 @@ cdef inline void take_run(vswap_t* v, vcluster* c, uint64_t idx, uint64_t nr, ui
     v.nr_used += nr
 
 
-cdef vcluster* new_cluster(vswap_t* v, int order) except? NULL:
-    """vswap_alloc_new_cluster: NULL when the ids ran out (alloc_reject)."""
+cdef vcluster* vswap_alloc_new_cluster(vswap_t* v, int order) except? NULL:
+    """A fresh virtual cluster; NULL when the ids ran out (alloc_reject)."""
     cdef vcluster* c = <vcluster*>checked_calloc(1, sizeof(vcluster))
     cdef uint64_t cid = 0, nr = <uint64_t>1 << order
     cdef uint64_t i
@@ -397,7 +397,7 @@ cdef uint64_t vs_alloc(vswap_t* v, uint64_t folio, int order, uint16_t memcg,
             break
         c.full = 1                       # fragmented: no aligned run left
     if c == NULL:                        # ... then a new cluster
-        c = new_cluster(v, order)
+        c = vswap_alloc_new_cluster(v, order)
         if c == NULL:
             v.alloc_reject += 1
             return 0
@@ -423,7 +423,7 @@ cdef inline uint64_t chunk_end(uint64_t cur, uint64_t end) noexcept nogil:
     return e if e < end else end
 
 
-cdef void dup_pass(vswap_t* v, uint64_t e, uint64_t n) noexcept nogil:
+cdef void vswap_swap_duplicate_nr(vswap_t* v, uint64_t e, uint64_t n) noexcept nogil:
     """swap_duplicate_nr after validation: one lookup and lock per cluster."""
     cdef uint64_t cur = e, end = e + n, ce, i
     cdef vcluster* c
@@ -462,7 +462,7 @@ cdef bint put_pass(vswap_t* v, uint64_t e, uint64_t n) noexcept nogil:
             if d.swap_count == 0:
                 if not d_cached(d):
                     if nrun and d.memcgid != run_memcg:
-                        free_vrun(v, c, run, nrun)
+                        vswap_free_nr(v, c, run, nrun)
                         nrun = 0
                     if nrun == 0:
                         run = idx
@@ -473,12 +473,12 @@ cdef bint put_pass(vswap_t* v, uint64_t e, uint64_t n) noexcept nogil:
                     rmap_mark(v, d, True)
                 only = True
             if nrun:
-                free_vrun(v, c, run, nrun)
+                vswap_free_nr(v, c, run, nrun)
                 nrun = 0
         v.st.desc_reads += ce - cur
         v.st.desc_writes += ce - cur
         if nrun:
-            free_vrun(v, c, run, nrun)
+            vswap_free_nr(v, c, run, nrun)
         cluster_after_free(v, c)
         cur = ce
     return only
@@ -515,7 +515,7 @@ cdef int reclaim_folio(vswap_t* v, vcluster* c, uint64_t idx, uint64_t* phys_run
         d.flags &= ~DESC_IN_SWAPCACHE
     if phys_run != NULL:
         phys_run[0] = run
-    free_vrun(v, c, base, n)
+    vswap_free_nr(v, c, base, n)
     v.st.folios_reclaimed += 1
     cluster_after_free(v, c)
     return <int>n
@@ -675,11 +675,11 @@ cdef void cache_put(vswap_t* v, uint64_t e, uint64_t nr) noexcept nogil:
     for idx in range(base, base + nr):
         c.desc[idx].flags &= ~DESC_IN_SWAPCACHE
     if all_only:
-        free_vrun(v, c, base, nr)
+        vswap_free_nr(v, c, base, nr)
     else:
         for idx in range(base, base + nr):
             if c.desc[idx].swap_count == 0:
-                free_vrun(v, c, idx, 1)
+                vswap_free_nr(v, c, idx, 1)
     cluster_after_free(v, c)
 
 
@@ -688,8 +688,8 @@ cdef int lookup_core(vswap_t* v, uint64_t e, uint64_t* handle) noexcept nogil:
     return lookup_kind(vswap_desc(v, e), handle)
 
 
-cdef int write_run(VirtualSwap self, uint64_t e, int o, uint64_t* slot) except -1:
-    """vswap_alloc_swap_slot for live entries: 0 and the run's first slot, 1 (or 2) if no space.
+cdef int vswap_alloc_swap_slot(VirtualSwap self, uint64_t e, int o, uint64_t* slot) except -1:
+    """For live entries: 0 and the run's first slot, 1 (or 2) if no space.
 
     The caller has attached the set's devices (``_sync_devices``)."""
     cdef uint64_t nr = <uint64_t>1 << o, i, off = 0, slot0, w
@@ -935,7 +935,7 @@ cdef class VirtualSwap(SwapDesign):
         return vs_alloc(&self.v, folio, <int>o, <uint16_t>m, <int>c)
 
     cdef int _dup_entry(self, uint64_t e) except -1:
-        dup_pass(&self.v, e, 1)
+        vswap_swap_duplicate_nr(&self.v, e, 1)
         return 0
 
     cdef int _free_entry(self, uint64_t e) except -1:
@@ -971,7 +971,7 @@ cdef class VirtualSwap(SwapDesign):
                 raise_noent(i)
             if d.swap_count >= COUNT_LIMIT:
                 raise NoSpace(f"swap count of {i:#x} would pass 2**32-1")
-        dup_pass(&self.v, e, n)
+        vswap_swap_duplicate_nr(&self.v, e, n)
 
     cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
         if e >= self.v.max_clusters << VCLUSTER_SHIFT:
@@ -1367,7 +1367,7 @@ cdef class VirtualSwap(SwapDesign):
             if vs_peek(&self.v, i, &last) == NULL:
                 raise_noent(i)
         self._sync_devices()
-        err = write_run(self, e, o, &slot)
+        err = vswap_alloc_swap_slot(self, e, o, &slot)
         if err == 2:
             raise NoSpace(f"no physical device takes an order-{o} run")
         if err:
@@ -1507,16 +1507,7 @@ cdef class VirtualSwap(SwapDesign):
         >>> vs = VirtualSwap(); _ = vs.folio_alloc_swap(1, order=2); vs.stats["desc_writes"]
         4
         """
-        s = self.v.st
-        return {"lookups": s.lookups, "node_visits": s.node_visits, "mru_hits": s.mru_hits,
-                "mru_misses": s.mru_misses, "desc_reads": s.desc_reads,
-                "desc_writes": s.desc_writes, "cluster_locks": s.cluster_locks,
-                "rmap_reads": s.rmap_reads, "rmap_writes": s.rmap_writes,
-                "alloc_scans": s.alloc_scans, "cgroup_checks": s.cgroup_checks,
-                "cache_only_checks": s.cache_only_checks, "slots_freed": s.slots_freed,
-                "folios_reclaimed": s.folios_reclaimed, "phys_allocs": s.phys_allocs,
-                "phys_frees": s.phys_frees, "scans": s.scans,
-                "clusters_allocated": s.clusters_allocated, "clusters_freed": s.clusters_freed}
+        return self.v.st   # the C struct as a dict, in field order (see XArray.stats)
 
     def reset_stats(self):
         """Zero every counter of :attr:`stats` (not the allocator's). Runtime complexity: O(1).
@@ -1761,7 +1752,7 @@ cdef int vops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int 
 
 
 cdef int vops_dup(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
-    dup_pass(ops_v(space, cpu), e, nr)
+    vswap_swap_duplicate_nr(ops_v(space, cpu), e, nr)
     return 0
 
 
@@ -1789,7 +1780,7 @@ cdef int vops_zswap(void* space, uint64_t e, uint64_t handle, int cpu) except -1
 cdef int vops_writeback(void* space, uint64_t e, int order, uint64_t arg, int cpu) except -1:
     cdef uint64_t slot
     ops_v(space, cpu)
-    return 1 if write_run(<VirtualSwap>space, e, order, &slot) else 0
+    return 1 if vswap_alloc_swap_slot(<VirtualSwap>space, e, order, &slot) else 0
 
 
 cdef int vops_swapin(void* space, uint64_t e, int order, uint64_t folio, int cpu) except -1:

@@ -669,7 +669,7 @@ class CompareResult:
         """:attr:`rows` as CSV (a header, then one line per design): returned as a string without an argument, else written.
 
         A column a design does not have (e.g. ``per_page_lookups`` for the
-        mainline ``baseline``, which has no virtual layer) is empty, as is an
+        ``baseline``, which has no virtual layer) is empty, as is an
         sd of one repeat. Runtime complexity: O(designs * columns).
 
         >>> import csv, io
@@ -711,7 +711,7 @@ class CompareResult:
         """Bar charts of the replay time (mean, sd as error bars) and of xarray lookups per swapped page.
 
         Each bar carries its value; a design without the counter (the
-        mainline ``baseline`` has no virtual layer) or that swapped nothing
+        ``baseline`` has no virtual layer) or that swapped nothing
         out is marked "n/a". The title names the workload, its parameters,
         the machine, the engine and the vswap version. Saves to ``path``
         (format from its extension, :func:`check_plot_path`) when given;

@@ -6,7 +6,7 @@ the design. A *factory* is called as ``factory(machine, span)`` with the
 fresh, empty :class:`vswap.protocol.SwapSpace` (one per replay: a replay
 fills it). The built-ins are registered the same way:
 
-- ``baseline``: mainline, :class:`vswap.DirectSwap`;
+- ``baseline``: :class:`vswap.DirectSwap`;
 - ``vss_v5``, ``new_opt_v2``, ``cc_v2``: the report's builds,
   :meth:`vswap.VirtualSwap.preset`;
 - ``virtual``: :class:`vswap.VirtualSwap` with every switch off, and
@@ -153,7 +153,7 @@ def describe_designs() -> str:
     """One line per registered design: name and description (``vswap designs``). Runtime complexity: O(designs).
 
     >>> print(describe_designs().splitlines()[0])
-    baseline    mainline: DirectSwap, an entry is a physical slot (swap table per cluster)
+    baseline    DirectSwap: an entry is a physical slot (swap table per cluster)
     """
     width = max(map(len, _REGISTRY), default=0)
     lines = []
@@ -328,7 +328,7 @@ def swap_devices(machine: Any, span: int, *, reference: bool = False) -> Any:
 # ----------------------------------------------------------------- the built-ins
 
 def _baseline(machine: Any, span: int, *, reference: bool = False) -> Any:
-    """mainline: DirectSwap, an entry is a physical slot (swap table per cluster)"""
+    """DirectSwap: an entry is a physical slot (swap table per cluster)"""
     mod = _module(reference)
     return mod.DirectSwap(swap_devices(machine, span, reference=reference))
 
@@ -364,7 +364,7 @@ def _twin(factory: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _swaptable_p4(machine: Any, span: int, *, reference: bool = False) -> Any:
-    """mainline with swap table phases III and IV: counts in the table word, 48 B per cluster"""
+    """the baseline with swap table phases III and IV: counts in the table word, 48 B per cluster"""
     mod = _module(reference)
     return mod.SwapTableP4(swap_devices(machine, span, reference=reference))
 

@@ -6,7 +6,7 @@ table references to them, holds the swap cache and says where each page's
 data lives. The verbs are the kernel's own (``folio_alloc_swap``,
 ``swap_duplicate``, ``swap_free_nr``, ``free_swap_and_cache_nr``,
 ``swapcache_prepare``, ...), so one workload runs unchanged through the
-mainline design (:class:`vswap.DirectSwap`, where an entry *is* a physical
+baseline (:class:`vswap.DirectSwap`, where an entry *is* a physical
 slot) and the virtual design (where an entry is a virtual slot and the
 physical slot is only one of its possible backings).
 
@@ -91,7 +91,7 @@ class Lookup(NamedTuple):
     - ``"zero"``: the page is zero-filled (zeromap); ``handle`` is 0.
     - ``"zswap"``: compressed in zswap; ``handle`` is the zswap handle.
     - ``"swapfile"``: on a swap device; ``handle`` is the physical
-      slot as a swap entry value (in the mainline design, the entry itself).
+      slot as a swap entry value (in the baseline, the entry itself).
 
     >>> from vswap.protocol import Lookup
     >>> Lookup("zswap", 42).kind
@@ -198,7 +198,7 @@ class SwapSpace(abc.ABC):
 
     Terms: an entry's *count* is its ``swap_count`` (page-table and shmem
     references); an entry is *cached* while the swap cache holds it
-    (``SWAP_HAS_CACHE`` in mainline, ``in_swapcache`` in the virtual design),
+    (``SWAP_HAS_CACHE`` in the baseline, ``in_swapcache`` in the virtual design),
     with or without a folio stored yet. An entry stays allocated while its
     count is above 0 or it is cached; the verb that makes both false frees
     it, and freeing clears its shadow, zeromap bit, zswap entry and memcg id.
@@ -470,7 +470,7 @@ class SwapSpace(abc.ABC):
 
         Their zeromap bits and zswap copies are dropped: afterwards lookup
         says ``"swapfile"`` unless a folio is cached (``swap_writeout`` /
-        ``zswap_writeback_entry``). Mainline: the slot is the entry itself.
+        ``zswap_writeback_entry``). The baseline: the slot is the entry itself.
 
         Runtime complexity: O(2**order) (DirectSwap).
 

@@ -37,7 +37,7 @@ mean what /proc/vmstat's and the mTHP sysfs stats mean):
   of 1, no swap cache and no read-ahead, and a large folio comes in whole
   when its PTEs allow (``alloc_swap_folio``: contiguous entries of one
   backing, none cached; ``swpin``, ``swpin_fallback``, ``_charge``; never
-  once zswap was enabled). Mainline's entries are device slots, so its zero
+  once zswap was enabled). The baseline's entries are device slots, so its zero
   pages on zram take that path; under virtual swap an entry no such device
   backs (zero, zswap) takes the read-ahead path. That path reads the page
   and its swapped neighbours in the VMA read-ahead window (``swap_ra``;
@@ -86,7 +86,7 @@ KERNEL_COUNTERS: tuple[str, ...] = tuple(_replay.KERNEL_COUNTERS)
 __all__ = ["Machine", "ReplayResult", "replay", "make_design", "machine_config", "DESIGNS",
            "BACKENDS", "ACCOUNTING", "COUNTER_NAMES", "KERNEL_COUNTERS", "DEFAULT_COMPRESSED"]
 
-#: The report's builds: mainline (``baseline``) and the three virtual swap presets
+#: The report's builds: ``baseline`` and the three virtual swap presets
 #: (the default of compare; every registered design: :mod:`vswap.designs`).
 DESIGNS = ("baseline", "vss_v5", "new_opt_v2", "cc_v2")
 #: Swap backends: zram (one device with same-filled detection), zswap in
@@ -150,6 +150,12 @@ class Machine:
     - ``zswap_ever_enabled``: zswap was enabled since boot, which turns
       zram's large swap-in off for good (``zswap_never_enabled()``);
       implied by the zswap backend.
+    - ``page_tables``: charge the user page tables the faults allocate
+      to the limit, as the kernel does (a PTE page per 2 MiB region
+      touched, a PMD page per 1 GiB; GFP_PGTABLE_USER has __GFP_ACCOUNT).
+      Off by default, so that a trace of S pages on R swaps out exactly
+      S - R; ``vswap kernel --model`` turns it on to stand beside the
+      kernel (with THP it decides whether the last 2M folio fits).
     - ``reclaim_batch``: pages reclaimed at least per reclaim call.
     - ``watermark``: reclaim this far below ``ram``.
 
@@ -180,6 +186,7 @@ class Machine:
     mthp: Any = None
     large_reclaim: str = "all"
     zswap_ever_enabled: bool = False
+    page_tables: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -208,7 +215,7 @@ class Machine:
         for name in ("zswap_max_pool_percent", "zswap_accept_threshold_percent"):
             if not 0 <= getattr(self, name) <= 100:
                 raise ValueError(f"{name} must be 0 .. 100")
-        for name in ("zero_detection", "zswap_ever_enabled"):
+        for name in ("zero_detection", "zswap_ever_enabled", "page_tables"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool")
         if self.watermark_pages >= self.ram_pages:
@@ -423,7 +430,7 @@ def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]
     """The replay engines' settings for ``machine``, ``trace`` and the design ``space``.
 
     The enabled large folio orders default to those the trace touches; a
-    design is taken as mainline (an entry is a device slot, so a zero page
+    design is taken as the baseline (an entry is a device slot, so a zero page
     on zram is on a ``SWP_SYNCHRONOUS_IO`` device) when it is a
     :class:`vswap.DirectSwap` of either engine, else as virtual (an entry no
     device backs takes the read-ahead path). Runtime complexity: O(trace
@@ -450,7 +457,7 @@ def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]
         csize=machine.compressed_bytes, ra_max=machine.readahead_pages, mthp_mask=mask,
         swapin_mask=0 if machine.zswap_ever_enabled else mask & 0x1FE, reclaim_mask=reclaim,
         direct=isinstance(space, (DirectSwap, reference.DirectSwap)),
-        zero_detection=machine.zero_detection)
+        zero_detection=machine.zero_detection, page_tables=machine.page_tables)
 
 
 def replay(trace: Trace, design: Any = "baseline", machine: Machine | None = None, *,

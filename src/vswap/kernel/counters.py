@@ -4,7 +4,8 @@
 :func:`kernel_view` merges one repeat's figures under the names the model's
 replay uses (:data:`vswap.replay.COUNTER_NAMES`), so the two compare
 counter for counter: faults come from the cgroup's ``memory.stat`` (the
-global counters include every other process), the swap counters from
+global counters include every other process), ``pgsteal`` from it too
+(v2) or from vmstat's ``pgsteal_anon`` (v1), the swap counters from
 /proc/vmstat (only the workload's cgroup swaps during a run), the mTHP
 stats keyed ``"hugepages-64kB/swpout"`` as in sysfs.
 
@@ -92,8 +93,14 @@ def kernel_view(rep: dict) -> dict[str, int]:
     for name in ("pgfault", "pgmajfault", *_MEMCG_RECLAIM):
         if name in memcg:
             view[name] = memcg[name]
-    if memcg and "pgsteal" not in memcg:      # cgroup v1: reclaim's counts are nowhere
-        for name in ("pgsteal", "pgscan"):
-            view.pop(name)
+    if memcg and "pgsteal" not in memcg:
+        # cgroup v1 shows no reclaim counts, and vmstat's pgsteal_{kswapd,direct}
+        # leave a cgroup's own reclaim out; pgsteal_anon counts every anon
+        # page reclaimed, the workload's (nothing else swaps during a run).
+        view.pop("pgscan")
+        if "pgsteal_anon" in rep["vmstat"]:
+            view["pgsteal"] = rep["vmstat"]["pgsteal_anon"]
+        else:
+            view.pop("pgsteal")
     view.update(rep.get("mthp") or {})
     return view

@@ -152,10 +152,12 @@ class KernelResult:
         given = {k: v for k, v in self.machine.items() if k in fields}
         # The same Machine, completed with what the kernel ran under: its
         # cgroup version, its RAM (zswap's pool is a share of it), whether
-        # zswap was ever on (zram's large swap-in then stays off).
+        # zswap was ever on (zram's large swap-in then stays off); and the
+        # page tables the faults allocate are charged to the cgroup, as there.
         given.update(accounting=self.cgroup_version,
                      total_ram=self.system.get("mem_total") or None,
-                     zswap_ever_enabled=bool(self.setup.get("zswap_ever_enabled")))
+                     zswap_ever_enabled=bool(self.setup.get("zswap_ever_enabled")),
+                     page_tables=True)
         machine = Machine(**given)
         r = replay(trace, design, machine)
         self.model = json.loads(json.dumps({"design": design, "counters": dict(r.counters),

@@ -1,4 +1,4 @@
-"""Pure-Python reference model of the mainline swap design (mirrors ``_direct.pyx``).
+"""Pure-Python reference model of the baseline design, DirectSwap (mirrors ``_direct.pyx``).
 
 Same API, results, exceptions and counters as :class:`vswap.DirectSwap`,
 and the same algorithm step by step, over the reference allocator
@@ -64,17 +64,17 @@ class _Dev:
 
     def __init__(self, si):
         self.si = si
-        self.max = si.max
-        self.swap_map = bytearray(si.max)
-        self.swap_cgroup = [0] * si.max
-        self.zeromap = bytearray(si.max)        # one "bit" per slot
-        self.nr_map_pages = (si.max + (1 << PAGE_SHIFT) - 1) >> PAGE_SHIFT
+        self.max = si._max
+        self.swap_map = bytearray(si._max)
+        self.swap_cgroup = [0] * si._max
+        self.zeromap = bytearray(si._max)        # one "bit" per slot
+        self.nr_map_pages = (si._max + (1 << PAGE_SHIFT) - 1) >> PAGE_SHIFT
         self.cont = {}                           # (page, level) -> bytearray(4096)
         self.nr_zswap = 0
 
 
 class DirectSwap(SwapDesign, SwapSpace):
-    """The mainline 6.19 swap design; see :class:`vswap.DirectSwap`.
+    """The baseline; see :class:`vswap.DirectSwap`.
 
     Runtime complexity: construction O(total slots).
 
@@ -88,7 +88,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         self._claim(swaps)
         self._devs = [None] * MAX_SWAPFILES
         self._zswap = {}
-        self.st = dict.fromkeys(_STAT_NAMES, 0)
+        self._st = dict.fromkeys(_STAT_NAMES, 0)
         self._sync_devices()
 
     # -- helpers (the compiled module's C functions) -----------------------------------
@@ -101,14 +101,14 @@ class DirectSwap(SwapDesign, SwapSpace):
         self._devs = [None] * MAX_SWAPFILES
 
     def _tb_read(self, dv, off):
-        self.st["table_reads"] += 1
+        self._st["table_reads"] += 1
         return dv.si._table_get(off)
 
     def _tb_write(self, dv, off, w):
-        self.st["table_writes"] += 1
+        self._st["table_writes"] += 1
         si = dv.si
-        if si.map[off] == 1:                # SLOT_USED; not if freed behind the design's back
-            si.ci[off >> si.shift].table[off & (si.cs - 1)] = w
+        if si._map[off] == 1:                # SLOT_USED; not if freed behind the design's back
+            si._cluster_info[off >> si._cluster_shift].table[off & (si._cluster_size - 1)] = w
 
     @staticmethod
     def _count(dv, off):
@@ -139,7 +139,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         for k in range(n):
             if (page, k) not in dv.cont:
                 dv.cont[(page, k)] = bytearray(1 << PAGE_SHIFT)
-                self.st["cont_pages_allocated"] += 1
+                self._st["cont_pages_allocated"] += 1
 
     @staticmethod
     def _set_count(dv, off, c):
@@ -180,20 +180,20 @@ class DirectSwap(SwapDesign, SwapSpace):
             dv.swap_cgroup[i] = 0
             dv.zeromap[i] = 0
             if dv.nr_zswap:
-                self.st["zswap_walks"] += 1
+                self._st["zswap_walks"] += 1
                 if self._zswap.pop(_mkentry(t, i), None) is not None:
                     dv.nr_zswap -= 1
-        self.st["slots_freed"] += nr
-        if all(dv.si.map[i] == 1 for i in range(off, off + nr)):     # SLOT_USED
+        self._st["slots_freed"] += nr
+        if all(dv.si._map[i] == 1 for i in range(off, off + nr)):     # SLOT_USED
             dv.si._swap_entries_free(off, nr)
             return
         for i in range(off, off + nr):      # freed behind the design's back: never twice
-            if dv.si.map[i] == 1:
+            if dv.si._map[i] == 1:
                 dv.si._swap_entries_free(i, 1)
 
     @staticmethod
     def _chunk_end(dv, cur, end):
-        e = (cur | (dv.si.cs - 1)) + 1
+        e = (cur | (dv.si._cluster_size - 1)) + 1
         return min(e, end)
 
     def _put_range(self, t, dv, cur, end):
@@ -217,12 +217,12 @@ class DirectSwap(SwapDesign, SwapSpace):
         return only_cache
 
     def _try_to_reclaim(self, t, dv, off):
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         w = self._tb_read(dv, off)
         if not swap_cache_is_folio(w):
             return 0
         n = 1 << swap_cache_order(w)
-        if n > dv.si.cs:                    # not a word this design wrote (set_table)
+        if n > dv.si._cluster_size:                    # not a word this design wrote (set_table)
             return 0
         base = off & ~(n - 1)
         for i in range(base, base + n):
@@ -231,7 +231,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         for i in range(base, base + n):
             self._tb_write(dv, i, 0)
         self._free_run(t, dv, base, n)
-        self.st["folios_reclaimed"] += 1
+        self._st["folios_reclaimed"] += 1
         return n
 
     def _reclaim_hook(self, si, offset):
@@ -248,13 +248,13 @@ class DirectSwap(SwapDesign, SwapSpace):
         any_only_cache = False
         while cur < end:
             ce = self._chunk_end(dv, cur, end)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             n = ce - cur
             first = dv.swap_map[cur]
             fast = n > 1 and (first & ~SWAP_HAS_CACHE) == 1 and \
                 all(dv.swap_map[i] == first for i in range(cur + 1, ce))
             if fast:
-                self.st["fast_frees"] += 1
+                self._st["fast_frees"] += 1
                 if first & SWAP_HAS_CACHE:
                     for i in range(cur, ce):
                         dv.swap_map[i] = SWAP_HAS_CACHE
@@ -269,7 +269,7 @@ class DirectSwap(SwapDesign, SwapSpace):
             return
         cur = off
         while cur < end:
-            self.st["scans"] += 1
+            self._st["scans"] += 1
             step = 1
             if dv.swap_map[cur] == SWAP_HAS_CACHE:
                 r = abs(self._try_to_reclaim(t, dv, cur))
@@ -299,7 +299,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         if off >= dv.max or nr > dv.max - off:
             raise ValueError(f"swap entry {e:#x}: {nr} entries pass the device end {dv.max}")
         if aligned:
-            if nr > dv.si.cs:
+            if nr > dv.si._cluster_size:
                 raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
             if off & (nr - 1):
                 raise ValueError(f"swap entry {e:#x} is not aligned to {nr} entries")
@@ -335,7 +335,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         m = _u64(memcg, 65536, "memcg")
         c = _u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
-        if self._swaps._devices and nr > next(iter(self._swaps)).cs:
+        if self._swaps._devices and nr > next(iter(self._swaps))._cluster_size:
             raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
         return nr, m, c
 
@@ -346,7 +346,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         except NoSpace:
             return 0
         dv = self._devs[t]
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         w = swap_cache_folio(folio, order)
         for i in range(off, off + nr):
             dv.swap_map[i] = SWAP_HAS_CACHE
@@ -361,7 +361,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         self._dup(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK, 1)
 
     def _free_entry(self, e):
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         off = e & SWP_OFFSET_MASK
         self._put_range(e >> SWP_TYPE_SHIFT, self._devs[e >> SWP_TYPE_SHIFT], off, off + 1)
 
@@ -382,7 +382,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         cur, end = off, off + nr
         while cur < end:
             ce = self._chunk_end(dv, cur, end)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             for i in range(cur, ce):
                 if dv.swap_map[i] == SWAP_HAS_CACHE:
                     self._tb_write(dv, i, self._tb_read(dv, i) & TB_VALUE)
@@ -428,7 +428,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         cur, end = off, off + n
         while cur < end:
             ce = self._chunk_end(dv, cur, end)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             self._put_range(t, dv, cur, ce)
             cur = ce
 
@@ -462,7 +462,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         cur, end = off, off + n
         while cur < end:
             ce = self._chunk_end(dv, cur, end)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             for i in range(cur, ce):
                 dv.swap_map[i] |= SWAP_HAS_CACHE
             cur = ce
@@ -482,7 +482,7 @@ class DirectSwap(SwapDesign, SwapSpace):
                 _raise("notprep", t, i)
             if swap_cache_is_folio(dv.si._table_get(i)):
                 _raise("exist", t, i, "already holds a folio")
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         first = 0
         for i in range(off, off + nr):
             w = self._tb_read(dv, i)
@@ -509,7 +509,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         for i in range(off, off + nr):
             if dv.si._table_get(i) & TB_VALUE != w0:
                 _raise("noent", t, off, f"holds no folio of {nr} pages")
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         for i in range(off, off + nr):
             self._tb_write(dv, i, sw | (self._tb_read(dv, i) & SWAP_TABLE_CACHE_ONLY))
 
@@ -539,7 +539,7 @@ class DirectSwap(SwapDesign, SwapSpace):
                 _raise("exist", t, i, "still holds a folio")
             if dv.swap_map[i] != SWAP_HAS_CACHE:
                 all_only = False
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         if all_only:
             self._free_run(t, dv, off, nr)
             return
@@ -557,7 +557,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         if dv.zeromap[off]:
             return VSWAP_ZERO, 0
         if dv.nr_zswap:
-            self.st["zswap_walks"] += 1
+            self._st["zswap_walks"] += 1
             h = self._zswap.get(_mkentry(t, off))
             if h is not None:
                 return VSWAP_ZSWAP, h
@@ -579,7 +579,7 @@ class DirectSwap(SwapDesign, SwapSpace):
     def _zswap_drop(self, t, dv, off):
         if not dv.nr_zswap:
             return None
-        self.st["zswap_walks"] += 1
+        self._st["zswap_walks"] += 1
         h = self._zswap.pop(_mkentry(t, off), None)
         if h is not None:
             dv.nr_zswap -= 1
@@ -593,7 +593,7 @@ class DirectSwap(SwapDesign, SwapSpace):
             self._zswap_drop(t, dv, i)
 
     def _zswap_put(self, t, dv, off, h):
-        self.st["zswap_walks"] += 1
+        self._st["zswap_walks"] += 1
         key = _mkentry(t, off)
         if key not in self._zswap:
             dv.nr_zswap += 1
@@ -611,7 +611,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         e, _, t, dv, off = self._used(entry, None, 2, False)
         if not dv.nr_zswap:
             return None
-        self.st["zswap_walks"] += 1
+        self._st["zswap_walks"] += 1
         return self._zswap.get(e)
 
     def zswap_invalidate(self, entry):
@@ -678,22 +678,22 @@ class DirectSwap(SwapDesign, SwapSpace):
             if r < c:
                 raise SwapError(f"swapoff: swap entry {_mkentry(t, off):#x} has {c - r} "
                                 "references the page tables do not hold")
-        self.st["pte_walked"] += n
-        if dv.si.flags & SWP_WRITEOK:
+        self._st["pte_walked"] += n
+        if dv.si._flags & SWP_WRITEOK:
             self._swaps.swapoff(self._swaps[t])
         for vpn, pe in hits:
             if is_array:
                 page_tables[vpn] = 0
             else:
                 del page_tables[vpn]
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             off = pe & SWP_OFFSET_MASK
             self._put_range(t, dv, off, off + 1)
         for off in range(dv.max):
-            self.st["scans"] += 1
+            self._st["scans"] += 1
             if dv.swap_map[off] == 0:
                 continue
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             w = self._tb_read(dv, off)
             if w & TB_VALUE:
                 self._tb_write(dv, off, 0)
@@ -712,8 +712,8 @@ class DirectSwap(SwapDesign, SwapSpace):
             out["swap_map"] += dv.max
             out["swap_cgroup"] += 2 * dv.max
             out["zeromap"] += 8 * ((dv.max + 63) // 64)
-            out["cluster_info"] += 32 * len(dv.si.ci)
-            out["swap_table"] += 8 * dv.si.nr_tables * dv.si.cs
+            out["cluster_info"] += 32 * len(dv.si._cluster_info)
+            out["swap_table"] += 8 * dv.si._nr_tables * dv.si._cluster_size
             out["continuation"] += 4096 * len(dv.cont)
             out["zswap_tree"] += 8 * dv.nr_zswap
         out["total"] = sum(out.values())
@@ -722,11 +722,11 @@ class DirectSwap(SwapDesign, SwapSpace):
     @property
     def stats(self):
         """See :attr:`vswap.DirectSwap.stats`. O(1)."""
-        return dict(self.st)
+        return dict(self._st)
 
     def reset_stats(self):
         """Zero every counter of :attr:`stats`. O(1)."""
-        self.st = dict.fromkeys(_STAT_NAMES, 0)
+        self._st = dict.fromkeys(_STAT_NAMES, 0)
 
     def check(self):
         """See :meth:`vswap.DirectSwap.check`. O(slots)."""
@@ -741,7 +741,7 @@ class DirectSwap(SwapDesign, SwapSpace):
             for off in range(dv.max):
                 m = dv.swap_map[off]
                 w = dv.si._table_get(off)
-                used = dv.si.map[off] == 1
+                used = dv.si._map[off] == 1
                 if (m != 0) != used:
                     errors.append(f"{t}:{off}: swap_map {m:#x} but allocator used={used}")
                     continue
@@ -763,7 +763,7 @@ class DirectSwap(SwapDesign, SwapSpace):
                     if not m & SWAP_HAS_CACHE:
                         errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
                     n = 1 << swap_cache_order(w)
-                    if n > dv.si.cs:
+                    if n > dv.si._cluster_size:
                         errors.append(f"{t}:{off}: folio order {(w >> 2) & 15} > cluster")
                         continue
                     base = off & ~(n - 1)

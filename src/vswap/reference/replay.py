@@ -29,7 +29,7 @@ KERNEL_COUNTERS = (
 MODEL_COUNTERS = (
     "swapped_out", "reclaim_calls", "pages_touched", "pages_written", "zero_pages", "zram_same", "zram_comp",
     "zswap_rejected", "swapin_sync", "swapin_zero", "swapin_zswap", "swapin_swapfile",
-    "free_batches", "free_entries", "free_resident", "resident", "zswap_pool",
+    "free_batches", "free_entries", "free_resident", "resident", "zswap_pool", "page_tables",
 )
 #: The per-size mTHP stats (``/sys/kernel/mm/transparent_hugepage/hugepages-*/stats``).
 MTHP_STATS = (
@@ -92,6 +92,9 @@ class _Model:
         self.zq: list[tuple[int, int]] = []
         self.zq_head = 0
         self.resident = 0
+        # per 2 MiB region: bit 0 its PTE page, bit 1 (first region of a 1 GiB one) its PMD page
+        self.pgtab = bytearray((span >> PMD_ORDER) + 1) if cfg["page_tables"] else None
+        self.pgtables = 0
         self.pool = 0                  # pages in zswap
         self.zswap_bytes = 0
         self.zram_bytes = 0
@@ -143,9 +146,21 @@ class _Model:
     def used(self) -> int:
         a = self.cfg["accounting"]
         if a == AC_V1:
-            return self.resident
+            return self.resident + self.pgtables
         extra = self.zswap_bytes if a == AC_V2 else self.zswap_bytes + self.zram_bytes
-        return self.resident + -(-extra // PAGE)
+        return self.resident + self.pgtables + -(-extra // PAGE)
+
+    def pte_alloc(self, p: int, cpu: int) -> None:
+        """__pte_alloc for page ``p``'s 2 MiB region (and __pmd_alloc for a new 1 GiB one)."""
+        r = p >> PMD_ORDER
+        top = (r >> PMD_ORDER) << PMD_ORDER
+        if self.pgtab[r] & 1:
+            return
+        need = 1 + ((self.pgtab[top] & 2) == 0)
+        self.make_room(need, cpu)
+        self.pgtab[top] |= 2
+        self.pgtab[r] |= 1
+        self.pgtables += need
 
     def drop_backing(self, s: int) -> None:
         """An entry of page state ``s`` is freed: zswap and zram drop its compressed copy."""
@@ -551,6 +566,8 @@ class _Model:
         for f in range(vpn, vpn + nr, fnr):
             p = f
             while p < f + fnr:
+                if self.pgtab is not None:
+                    self.pte_alloc(p, cpu)
                 k = order if p == f else order - 1
                 while k > 0:
                     if (k == order or (mask >> k & 1 and p & ((1 << k) - 1) == 0)) and \
@@ -585,6 +602,7 @@ class _Model:
         out = dict(self.c)
         out["resident"] = self.resident
         out["zswap_pool"] = self.pool
+        out["page_tables"] = self.pgtables
         for k in range(1, 10):
             for j, s in enumerate(MTHP_STATS):
                 out[mthp_counter(k, s)] = self.mthp[k][j]
@@ -597,8 +615,8 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
                  zswap_accept: int = 0, csize: tuple[int, int, int] = (2048, 32, 32),
                  ra_max: int = 8, mthp_mask: int = 0, swapin_mask: int = 0,
                  reclaim_mask: int = 1 << PMD_ORDER, direct: bool = True,
-                 zero_detection: bool = True, memcg: int | np.ndarray = 1,
-                 progress: Callable[[int], Any] | None = None) -> dict[str, Any]:
+                 zero_detection: bool = True, page_tables: bool = False,
+                 memcg: int | np.ndarray = 1, progress: Callable[[int], Any] | None = None) -> dict[str, Any]:
     """Replay trace arrays through any SwapSpace; as ``vswap._replay.replay_trace``.
 
     Runtime complexity: O(pages touched, written and freed) Python calls.
@@ -632,7 +650,7 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
            "ra_max": max(1, ra_max), "mthp_mask": mthp_mask & 0x3FE,
            "swapin_mask": (swapin_mask & 0x1FE) if backend != "zswap" else 0,
            "reclaim_mask": reclaim_mask & 0x3FE, "direct": bool(direct),
-           "zero_detection": zero_detection, "memcg": memcg}
+           "zero_detection": zero_detection, "page_tables": bool(page_tables), "memcg": memcg}
     m = _Model(space, span, cfg)
     footprint = None
     freeing = False

@@ -127,7 +127,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         self._alloc_reject = 0
         self._nr_zswap = 0
         self._nr_phys = 0
-        self._locked = (0, 0)
+        self._locked_lo = self._locked_hi = 0
         self._cpu = 0
         self._opt_shared = bool(shared_cluster_cache)
         self._opt_lookup_cache = bool(lookup_cache)
@@ -208,7 +208,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             c.ext[i] = 0
         c.table[i] = w | (n << SWP_TB_COUNT_SHIFT)
 
-    def _cache_only(self, c, i):
+    def _slot_cache_only(self, c, i):
         return c.table[i] & SWP_TB_PIN and _field(c.table[i]) == 0
 
     # nonfull lists and cluster lifetime
@@ -284,8 +284,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         slot = _vt_phys_slot(w)
         si = self._devs[slot >> SWP_TYPE_SHIFT]
         off = slot & SWP_OFFSET_MASK
-        tb = si.ci[off >> si.shift].table
-        k = off & (si.cs - 1)
+        tb = si._cluster_info[off >> si._cluster_shift].table
+        k = off & (si._cluster_size - 1)
         tb[k] = (tb[k] | SWAP_TABLE_CACHE_ONLY) if on else (tb[k] & RMAP_MASK)
         self._st["rmap_writes"] += 1
 
@@ -333,7 +333,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def _phys_cache_drop(self, cpu, order):
         """Shared cache: a virtual allocation takes the CPU's slot from the physical cluster."""
-        g = self._swaps.g
+        g = self._swaps._g
         if g.pcp_si[cpu][order] is not None and g.pcp_offset[cpu][order]:
             self._st["pcp_invalidations"] += 1
         g.pcp_si[cpu][order] = None
@@ -445,8 +445,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         n = 1 << swap_cache_order(w & SWP_TB_PAYLOAD)
         base = idx & ~(n - 1)
         ve = (c.id << SHIFT) + base
-        lo, hi = self._locked
-        if ve < hi and ve + n > lo:
+        if ve < self._locked_hi and ve + n > self._locked_lo:
             return -n, 0
         self._st["table_reads"] += n
         if any(self._count(c, i) for i in range(base, base + n)):
@@ -472,7 +471,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             if c is not None:
                 i = cur & (SIZE - 1)
                 self._st["table_reads"] += 1
-                if self._live_word(c.table[i]) and self._cache_only(c, i):
+                if self._live_word(c.table[i]) and self._slot_cache_only(c, i):
                     r = abs(self._reclaim_folio(c, i)[0])
                     if r > 0:
                         step = ((cur + r) & ~(r - 1)) - cur
@@ -876,25 +875,25 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             self._cluster(v >> SHIFT)
             self._st["vtable_reads"] += nr
             return slot0
-        if not self._swaps._devices or nr > next(iter(self._swaps)).cs:
+        if not self._swaps._devices or nr > next(iter(self._swaps))._cluster_size:
             raise NoSpace(f"no physical device takes an order-{o} run")
         cpu = self._cpu
         if self._opt_shared and (cpu, o) in self._vpcp:
             self._st["pcp_invalidations"] += 1
             self._uncache((cpu, o))
-        self._locked = (v, v + nr)
+        self._locked_lo, self._locked_hi = v, v + nr
         try:
             t, off = self._swaps.alloc(o, cpu)
         except NoSpace:
             raise NoSpace(f"no free order-{o} physical run on any device") from None
         finally:
-            self._locked = (0, 0)
+            self._locked_lo = self._locked_hi = 0
         si = self._devs[t]
         self._st["phys_allocs"] += 1
         c = self._cluster(v >> SHIFT)
         self._st["cluster_locks"] += 1
         b = SwapFreeBatch()
-        tb = si.ci[off >> si.shift].table
+        tb = si._cluster_info[off >> si._cluster_shift].table
         for k in range(nr):
             i = base + k
             self._release(c, i, b)
@@ -903,9 +902,9 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             m = c.memcg[i]
             self._charge[m] = self._charge.get(m, 0) + 1
             w = ((v + k) << VT_TAG_BITS) | RMAP_TAG
-            if self._cache_only(c, i):
+            if self._slot_cache_only(c, i):
                 w |= SWAP_TABLE_CACHE_ONLY
-            tb[(off + k) & (si.cs - 1)] = w
+            tb[(off + k) & (si._cluster_size - 1)] = w
         self._pb_flush(b)
         self._nr_phys += nr
         self._st["rmap_writes"] += nr
@@ -932,12 +931,12 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.swapoff`."""
         si = self._device(device)
         t = si._type
-        if si.flags & SWP_WRITEOK:
+        if si._flags & SWP_WRITEOK:
             self._swaps.swapoff(self._swaps[t])
         b = SwapFreeBatch()
-        for off in range(si.max):
+        for off in range(si._max):
             self._st["scans"] += 1
-            if si.map[off] != SLOT_USED:
+            if si._map[off] != SLOT_USED:
                 continue
             hit = self._rmap_target(si, off)
             if hit is None:
@@ -974,9 +973,9 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         for si in self._devs:
             if si is None:
                 continue
-            out["cluster_info"] += P4_CLUSTER_INFO_BYTES * len(si.ci)
-            out["rmap"] += 8 * si.nr_tables * si.cs
-            out["memcg_table"] += 2 * si.nr_tables * si.cs
+            out["cluster_info"] += P4_CLUSTER_INFO_BYTES * len(si._cluster_info)
+            out["rmap"] += 8 * si._nr_tables * si._cluster_size
+            out["memcg_table"] += 2 * si._nr_tables * si._cluster_size
         out["total"] = sum(out.values())
         return out
 
@@ -1043,13 +1042,13 @@ class SwapTableEdition(SwapDesign, SwapSpace):
                     slot = _vt_phys_slot(x)
                     t, off = slot >> SWP_TYPE_SHIFT, slot & SWP_OFFSET_MASK
                     si = self._devs[t]
-                    if si is None or off >= si.max or si.map[off] != SLOT_USED:
+                    if si is None or off >= si._max or si._map[off] != SLOT_USED:
                         errors.append(f"{ve:#x}: physical slot {slot:#x} not allocated")
                         continue
                     r = si._table_get(off)
                     if r & RMAP_MASK != ((((cid << SHIFT) + i) << VT_TAG_BITS) | RMAP_TAG):
                         errors.append(f"{ve:#x}: rmap of {slot:#x} is {r:#x}")
-                    want = bool(self._cache_only(c, i))
+                    want = bool(self._slot_cache_only(c, i))
                     if bool(r & SWAP_TABLE_CACHE_ONLY) != want:
                         errors.append(f"{ve:#x}: cache-only bit, expected {want}")
         for k in range(SWAP_NR_ORDERS):
@@ -1079,8 +1078,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
                 continue
             if si._owner is None or si._owner() is not self:
                 errors.append(f"type {t}: reclaim hook is not this design's")
-            for off in range(si.max):
-                if si.map[off] == SLOT_USED and si._table_get(off) & 7 != RMAP_TAG:
+            for off in range(si._max):
+                if si._map[off] == SLOT_USED and si._table_get(off) & 7 != RMAP_TAG:
                     errors.append(f"{t}:{off}: allocated slot without a reverse map")
         if errors:
             raise AssertionError("SwapTableEdition invariant violated:\n  "

@@ -122,7 +122,7 @@ class SwapDevice:
         self._cache_only = None   # virtual branch: the cache-only test of the layer above
         self._owner = None        # swap_device_attach: a weak reference to the owning design
         self._owner_name = None
-        self._saved_hooks = None
+        self._saved_reclaim = self._saved_cache_only = None
         self._own_g = _Globals()
         self._swap_device_init(nr_slots, cs, bad, solid_state, discard)
 
@@ -132,49 +132,49 @@ class SwapDevice:
         shift = cs.bit_length() - 1
         nr_clusters = (nr_slots + cs - 1) >> shift
         padded = nr_clusters << shift
-        self.max = nr_slots
-        self.cs = cs
-        self.shift = shift
-        self.nr_orders = shift + 1
-        self.flags = SWP_WRITEOK | (SWP_SOLIDSTATE if solid_state else 0) | \
+        self._max = nr_slots
+        self._cluster_size = cs
+        self._cluster_shift = shift
+        self._nr_orders = shift + 1
+        self._flags = SWP_WRITEOK | (SWP_SOLIDSTATE if solid_state else 0) | \
             (SWP_PAGE_DISCARD if discard else 0)
-        self.prio = DEF_SWAP_PRIO if self._requested_prio is None else self._requested_prio
+        self._prio = DEF_SWAP_PRIO if self._requested_prio is None else self._requested_prio
         self._type = -1
-        self.on_avail = False
+        self._on_avail = False
         self._reclaim_scheduled = False
-        self.g = self._own_g
-        self.reclaim = _default_reclaim
-        self.inuse = 0
-        self.nr_tables = 0
-        self.nr_table_cache = 0   # freed tables the compiled model keeps for reuse
-        self.st = dict.fromkeys(_STATS, 0)
-        self.map = bytearray(padded)
-        self.ci = [_Cluster() for _ in range(nr_clusters)]
-        self.free_clusters, self.full_clusters, self.discard_clusters = [], [], []
-        self.nonfull_clusters = [[] for _ in range(SWAP_NR_ORDERS)]
-        self.frag_clusters = [[] for _ in range(SWAP_NR_ORDERS)]
-        self.global_next = [0] * SWAP_NR_ORDERS
-        self.map[0] = SLOT_BAD
+        self._g = self._own_g
+        self._reclaim = _default_reclaim
+        self._inuse_pages = 0
+        self._nr_tables = 0
+        self._nr_table_cache = 0   # freed tables the compiled model keeps for reuse
+        self._stats = dict.fromkeys(_STATS, 0)
+        self._map = bytearray(padded)
+        self._cluster_info = [_Cluster() for _ in range(nr_clusters)]
+        self._free_clusters, self._full_clusters, self._discard_clusters = [], [], []
+        self._nonfull_clusters = [[] for _ in range(SWAP_NR_ORDERS)]
+        self._frag_clusters = [[] for _ in range(SWAP_NR_ORDERS)]
+        self._global_next = [0] * SWAP_NR_ORDERS
+        self._map[0] = SLOT_BAD
         for b in bad:
-            self.map[b] = SLOT_BAD
+            self._map[b] = SLOT_BAD
         for s in range(nr_slots, padded):
-            self.map[s] = SLOT_BAD
+            self._map[s] = SLOT_BAD
         for s in range(padded):
-            if self.map[s] == SLOT_BAD:
-                self.ci[s >> shift].count += 1
+            if self._map[s] == SLOT_BAD:
+                self._cluster_info[s >> shift].count += 1
         self.pages = nr_slots - 1 - len(bad)
-        for i, ci in enumerate(self.ci):
+        for i, ci in enumerate(self._cluster_info):
             if ci.count:
                 ci.table = [0] * cs
-                self.nr_tables += 1
-                self.st["tables_allocated"] += 1
+                self._nr_tables += 1
+                self._stats["tables_allocated"] += 1
                 ci.flags = NONFULL
-                self.nonfull_clusters[0].append(i)
+                self._nonfull_clusters[0].append(i)
             else:
                 ci.flags = FREE
-                self.free_clusters.append(i)
-        self.g.total_swap_pages += self.pages
-        self.g.nr_swap_pages += self.pages
+                self._free_clusters.append(i)
+        self._g.total_swap_pages += self.pages
+        self._g.nr_swap_pages += self.pages
         self._add_to_avail_list()
 
     # -- lists -----------------------------------------------------------------------
@@ -182,63 +182,63 @@ class SwapDevice:
     def _list_of(self, ci):
         f = ci.flags
         if f == FREE:
-            return self.free_clusters
+            return self._free_clusters
         if f == NONFULL:
-            return self.nonfull_clusters[ci.order]
+            return self._nonfull_clusters[ci.order]
         if f == FRAG:
-            return self.frag_clusters[ci.order]
+            return self._frag_clusters[ci.order]
         if f == FULL:
-            return self.full_clusters
+            return self._full_clusters
         if f == DISCARD:
-            return self.discard_clusters
+            return self._discard_clusters
         return None
 
     def _move_cluster(self, idx, lst, new_flags):
-        ci = self.ci[idx]
+        ci = self._cluster_info[idx]
         if ci.flags != NONE:
             self._list_of(ci).remove(idx)
         lst.append(idx)
         ci.flags = new_flags
-        self.st["list_moves"] += 1
+        self._stats["list_moves"] += 1
 
     def _add_to_avail_list(self):
-        g = self.g
-        if self.on_avail or not self.flags & SWP_WRITEOK:
+        g = self._g
+        if self._on_avail or not self._flags & SWP_WRITEOK:
             return
         pos = len(g.avail)
         for i, d in enumerate(g.avail):
-            if d.prio < self.prio:
+            if d._prio < self._prio:
                 pos = i
                 break
         g.avail.insert(pos, self)
-        self.on_avail = True
+        self._on_avail = True
 
     def _del_from_avail_list(self):
-        if not self.on_avail:
+        if not self._on_avail:
             return
-        self.g.avail.remove(self)
-        self.on_avail = False
+        self._g.avail.remove(self)
+        self._on_avail = False
 
     def _plist_requeue(self):
         self._del_from_avail_list()
         self._add_to_avail_list()
-        self.g.stats["requeues"] += 1
+        self._g.stats["requeues"] += 1
 
     def _vm_swap_full(self):
-        return self.g.nr_swap_pages * 2 < self.g.total_swap_pages
+        return self._g.nr_swap_pages * 2 < self._g.total_swap_pages
 
     def _swap_range_alloc(self, nr):
-        self.inuse += nr
-        if self.inuse == self.pages:
+        self._inuse_pages += nr
+        if self._inuse_pages == self.pages:
             self._del_from_avail_list()
             if self._vm_swap_full():
                 self._reclaim_scheduled = True
-        self.g.nr_swap_pages -= nr
+        self._g.nr_swap_pages -= nr
 
     def _swap_range_free(self, nr):
-        self.g.nr_swap_pages += nr
-        self.inuse -= nr
-        if not self.on_avail:
+        self._g.nr_swap_pages += nr
+        self._inuse_pages -= nr
+        if not self._on_avail:
             self._add_to_avail_list()
 
     # -- cluster state machine ---------------------------------------------------------
@@ -254,71 +254,71 @@ class SwapDevice:
     def _free_table(self, ci):
         if ci.table is not None:
             assert not any(ci.table), "I8: a freed table holds a non-zero word"
-            self.nr_table_cache = min(self.nr_table_cache + 1, SWAP_TABLE_CACHE_MAX)
+            self._nr_table_cache = min(self._nr_table_cache + 1, SWAP_TABLE_CACHE_MAX)
             ci.table = None
-            self.nr_tables -= 1
-            self.st["tables_freed"] += 1
+            self._nr_tables -= 1
+            self._stats["tables_freed"] += 1
 
     def __free_cluster(self, idx):
-        ci = self.ci[idx]
+        ci = self._cluster_info[idx]
         self._free_table(ci)
-        self._move_cluster(idx, self.free_clusters, FREE)
+        self._move_cluster(idx, self._free_clusters, FREE)
         ci.order = 0
 
     def _free_cluster(self, idx):
-        if self.flags & (SWP_WRITEOK | SWP_PAGE_DISCARD) == SWP_WRITEOK | SWP_PAGE_DISCARD:
-            self._move_cluster(idx, self.discard_clusters, DISCARD)
+        if self._flags & (SWP_WRITEOK | SWP_PAGE_DISCARD) == SWP_WRITEOK | SWP_PAGE_DISCARD:
+            self._move_cluster(idx, self._discard_clusters, DISCARD)
             return
         self.__free_cluster(idx)
 
     def _partial_free_cluster(self, idx):
-        ci = self.ci[idx]
+        ci = self._cluster_info[idx]
         if ci.flags != NONFULL:
-            self._move_cluster(idx, self.nonfull_clusters[ci.order], NONFULL)
+            self._move_cluster(idx, self._nonfull_clusters[ci.order], NONFULL)
 
     def _relocate_cluster(self, idx):
-        ci = self.ci[idx]
+        ci = self._cluster_info[idx]
         if ci.flags == DISCARD:
             return
         if ci.count == 0:
             if ci.flags != FREE:
                 self._free_cluster(idx)
-        elif ci.count != self.cs:
+        elif ci.count != self._cluster_size:
             if ci.flags != FRAG:
-                self._move_cluster(idx, self.frag_clusters[ci.order], FRAG)
+                self._move_cluster(idx, self._frag_clusters[ci.order], FRAG)
         elif ci.flags != FULL:
-            self._move_cluster(idx, self.full_clusters, FULL)
+            self._move_cluster(idx, self._full_clusters, FULL)
 
     def _isolate_lock_cluster(self, lst):
         if not lst:
             return -1
         idx = lst[0]
-        ci = self.ci[idx]
+        ci = self._cluster_info[idx]
         if ci.table is None:
-            ci.table = [0] * self.cs
-            self.nr_table_cache = max(self.nr_table_cache - 1, 0)
-            self.nr_tables += 1
-            self.st["tables_allocated"] += 1
+            ci.table = [0] * self._cluster_size
+            self._nr_table_cache = max(self._nr_table_cache - 1, 0)
+            self._nr_tables += 1
+            self._stats["tables_allocated"] += 1
         del lst[0]
         ci.flags = NONE
-        self.st["isolations"] += 1
+        self._stats["isolations"] += 1
         return idx
 
     def _call_reclaim(self, offset):
-        if self.reclaim is None:
+        if self._reclaim is None:
             return 0
-        self.st["reclaim_calls"] += 1
-        ret = self.reclaim(self, offset)
+        self._stats["reclaim_calls"] += 1
+        ret = self._reclaim(self, offset)
         if ret > 0:
-            self.st["reclaimed"] += ret
+            self._stats["reclaimed"] += ret
         return ret
 
     def _table_get(self, offset):
-        t = self.ci[offset >> self.shift].table
-        return 0 if t is None else t[offset & (self.cs - 1)]
+        t = self._cluster_info[offset >> self._cluster_shift].table
+        return 0 if t is None else t[offset & (self._cluster_size - 1)]
 
     def _is_cache_only(self, offset):
-        if self.map[offset] != SLOT_USED:
+        if self._map[offset] != SLOT_USED:
             return False
         if self._cache_only is not None:   # the layer above answers (vswap v5: no rmap bit)
             return self._cache_only(self, offset)
@@ -330,7 +330,7 @@ class SwapDevice:
         if ci.count == 0:
             return True, False
         for o in range(offset, offset + nr):
-            if self.map[o] != SLOT_FREE:
+            if self._map[o] != SLOT_FREE:
                 if not self._is_cache_only(o) or not self._vm_swap_full():
                     return False, need_reclaim
                 need_reclaim = True
@@ -339,7 +339,7 @@ class SwapDevice:
     def _cluster_reclaim_range(self, start, end):
         offset = start
         while True:
-            if self.map[offset] == SLOT_FREE:
+            if self._map[offset] == SLOT_FREE:
                 offset += 1
             elif self._is_cache_only(offset):
                 nr = self._call_reclaim(offset)
@@ -350,30 +350,30 @@ class SwapDevice:
                 break
             if offset >= end:
                 break
-        return all(self.map[o] == SLOT_FREE for o in range(start, end))
+        return all(self._map[o] == SLOT_FREE for o in range(start, end))
 
     def _cluster_alloc_range(self, ci, offset, order):
         nr = 1 << order
-        if not self.flags & SWP_WRITEOK:
+        if not self._flags & SWP_WRITEOK:
             return False
         if ci.count == 0:
             ci.order = order
-        self.map[offset:offset + nr] = bytes([SLOT_USED]) * nr
+        self._map[offset:offset + nr] = bytes([SLOT_USED]) * nr
         ci.count += nr
         self._swap_range_alloc(nr)
         return True
 
     def _alloc_swap_scan_cluster(self, idx, offset, order, cpu):
-        ci = self.ci[idx]
+        ci = self._cluster_info[idx]
         nr = 1 << order
-        start = idx << self.shift
-        end = min(start + self.cs, self.max)
+        start = idx << self._cluster_shift
+        end = min(start + self._cluster_size, self._max)
         next_off = found = 0
-        self.st["clusters_scanned"] += 1
-        if end >= nr and ci.count + nr <= self.cs:
+        self._stats["clusters_scanned"] += 1
+        if end >= nr and ci.count + nr <= self._cluster_size:
             end -= nr
             while offset <= end:
-                self.st["slots_scanned"] += 1
+                self._stats["slots_scanned"] += 1
                 ok, need_reclaim = self._cluster_scan_range(ci, offset, nr)
                 if not ok:
                     offset += nr
@@ -391,36 +391,36 @@ class SwapDevice:
                     break
                 found = offset
                 offset += nr
-                if ci.count < self.cs and offset <= end:
+                if ci.count < self._cluster_size and offset <= end:
                     next_off = offset
                 break
         self._relocate_cluster(idx)
-        if self.flags & SWP_SOLIDSTATE:
-            self.g.pcp_offset[cpu][order] = next_off
-            self.g.pcp_si[cpu][order] = self
+        if self._flags & SWP_SOLIDSTATE:
+            self._g.pcp_offset[cpu][order] = next_off
+            self._g.pcp_si[cpu][order] = self
         else:
-            self.global_next[order] = next_off
+            self._global_next[order] = next_off
         return found
 
     def _try_list(self, lst, order, cpu, every):
         """Isolate the head of ``lst`` and scan it; with ``every`` until the list is empty."""
         while (idx := self._isolate_lock_cluster(lst)) >= 0:
-            found = self._alloc_swap_scan_cluster(idx, idx << self.shift, order, cpu)
+            found = self._alloc_swap_scan_cluster(idx, idx << self._cluster_shift, order, cpu)
             if found or not every:
                 return found
         return 0
 
     def _swap_reclaim_full_clusters(self, force):
         to_scan = 1
-        before = self.st["reclaimed"]
+        before = self._stats["reclaimed"]
         if force:
-            to_scan = self.inuse >> self.shift
+            to_scan = self._inuse_pages >> self._cluster_shift
             self._reclaim_scheduled = False
-        while self.full_clusters:
-            idx = self._isolate_lock_cluster(self.full_clusters)
-            self.st["full_scans"] += 1
-            offset = idx << self.shift
-            end = min(offset + self.cs, self.max)
+        while self._full_clusters:
+            idx = self._isolate_lock_cluster(self._full_clusters)
+            self._stats["full_scans"] += 1
+            offset = idx << self._cluster_shift
+            end = min(offset + self._cluster_size, self._max)
             to_scan -= 1
             while offset < end:
                 if self._is_cache_only(offset):
@@ -429,60 +429,60 @@ class SwapDevice:
                         offset += abs(nr)
                         continue
                 offset += 1
-            if self.ci[idx].flags == NONE:
+            if self._cluster_info[idx].flags == NONE:
                 self._relocate_cluster(idx)
             if to_scan <= 0:
                 break
-        return self.st["reclaimed"] - before
+        return self._stats["reclaimed"] - before
 
     def _swap_do_scheduled_discard(self):
         n = 0
-        while self.discard_clusters:
-            idx = self.discard_clusters.pop(0)
-            self.ci[idx].flags = NONE
+        while self._discard_clusters:
+            idx = self._discard_clusters.pop(0)
+            self._cluster_info[idx].flags = NONE
             self.__free_cluster(idx)
-            self.st["discards"] += 1
+            self._stats["discards"] += 1
             n += 1
         return n
 
     def _cluster_alloc_swap_entry(self, order, cpu):
-        pmd_order = self.nr_orders - 1
-        self.st["slow_path"] += 1
-        if not self.flags & SWP_SOLIDSTATE:
-            offset = self.global_next[order]
+        pmd_order = self._nr_orders - 1
+        self._stats["slow_path"] += 1
+        if not self._flags & SWP_SOLIDSTATE:
+            offset = self._global_next[order]
             if offset:
-                ci = self.ci[offset >> self.shift]
+                ci = self._cluster_info[offset >> self._cluster_shift]
                 if self._cluster_is_usable(ci, order):
                     if ci.count == 0:
-                        offset = offset >> self.shift << self.shift
-                    found = self._alloc_swap_scan_cluster(offset >> self.shift, offset, order, cpu)
+                        offset = offset >> self._cluster_shift << self._cluster_shift
+                    found = self._alloc_swap_scan_cluster(offset >> self._cluster_shift, offset, order, cpu)
                     if found:
                         return found
-        discard = self.flags & SWP_PAGE_DISCARD
+        discard = self._flags & SWP_PAGE_DISCARD
         while True:
-            if discard and (found := self._try_list(self.free_clusters, order, cpu, False)):
+            if discard and (found := self._try_list(self._free_clusters, order, cpu, False)):
                 return found
-            if order < pmd_order and (found := self._try_list(self.nonfull_clusters[order],
+            if order < pmd_order and (found := self._try_list(self._nonfull_clusters[order],
                                                               order, cpu, True)):
                 return found
-            if not discard and (found := self._try_list(self.free_clusters, order, cpu, False)):
+            if not discard and (found := self._try_list(self._free_clusters, order, cpu, False)):
                 return found
             if self._vm_swap_full():
                 self._swap_reclaim_full_clusters(False)
-            if order < pmd_order and (found := self._try_list(self.frag_clusters[order],
+            if order < pmd_order and (found := self._try_list(self._frag_clusters[order],
                                                               order, cpu, False)):
                 return found
-            if discard and self.discard_clusters:
-                self.st["sync_discards"] += 1
+            if discard and self._discard_clusters:
+                self._stats["sync_discards"] += 1
                 self._swap_do_scheduled_discard()
                 continue
             break
         if order == 0:
-            for o in range(1, self.nr_orders):
-                for lst in (self.frag_clusters[o], self.nonfull_clusters[o]):
+            for o in range(1, self._nr_orders):
+                for lst in (self._frag_clusters[o], self._nonfull_clusters[o]):
                     if found := self._try_list(lst, 0, cpu, True):
                         return found
-        self.st["failures"] += 1
+        self._stats["failures"] += 1
         return 0
 
     @staticmethod
@@ -494,44 +494,44 @@ class SwapDevice:
             return None, 0
         if only is not None and si is not only:
             return None, 0
-        if not si.flags & SWP_WRITEOK:
+        if not si._flags & SWP_WRITEOK:
             return None, 0
-        ci = si.ci[offset >> si.shift]
+        ci = si._cluster_info[offset >> si._cluster_shift]
         if not si._cluster_is_usable(ci, order):
             return None, 0
         if ci.count == 0:
-            offset = offset >> si.shift << si.shift
-        found = si._alloc_swap_scan_cluster(offset >> si.shift, offset, order, cpu)
+            offset = offset >> si._cluster_shift << si._cluster_shift
+        found = si._alloc_swap_scan_cluster(offset >> si._cluster_shift, offset, order, cpu)
         if found:
-            si.st["fast_hits"] += 1
+            si._stats["fast_hits"] += 1
             return si, found
         return None, 0
 
     def _swap_device_alloc(self, order, cpu):
-        if not self.flags & SWP_WRITEOK:
+        if not self._flags & SWP_WRITEOK:
             return 0
-        _, found = self._swap_alloc_fast(self.g, self, order, cpu)
+        _, found = self._swap_alloc_fast(self._g, self, order, cpu)
         if found:
             return found
         return self._cluster_alloc_swap_entry(order, cpu)
 
     def _swap_check_range(self, offset, order):
-        if order < 0 or order >= self.nr_orders:
+        if order < 0 or order >= self._nr_orders:
             return SWAP_EINVAL
         nr = 1 << order
-        if offset >= self.max or offset & (nr - 1) or offset + nr > self.max:
+        if offset >= self._max or offset & (nr - 1) or offset + nr > self._max:
             return SWAP_EINVAL
-        if any(self.map[i] != SLOT_USED for i in range(offset, offset + nr)):
+        if any(self._map[i] != SLOT_USED for i in range(offset, offset + nr)):
             return SWAP_ENOENT
         return 0
 
     def _swap_entries_free(self, offset, nr):
-        idx = offset >> self.shift
-        ci = self.ci[idx]
+        idx = offset >> self._cluster_shift
+        ci = self._cluster_info[idx]
         ci.count -= nr
-        self.map[offset:offset + nr] = bytes(nr)
+        self._map[offset:offset + nr] = bytes(nr)
         if ci.table is not None:
-            i = offset & (self.cs - 1)
+            i = offset & (self._cluster_size - 1)
             ci.table[i:i + nr] = [0] * nr
         self._swap_range_free(nr)
         if ci.count == 0:
@@ -541,7 +541,7 @@ class SwapDevice:
 
     def _flush_percpu_swap_cluster(self):
         for cpu in range(NR_CPUS):
-            row = self.g.pcp_si[cpu]
+            row = self._g.pcp_si[cpu]
             for o in range(SWAP_NR_ORDERS):
                 if row[o] is self:
                     row[o] = None
@@ -553,8 +553,8 @@ class SwapDevice:
 
     def _to_offset(self, v):
         v = operator.index(v)
-        if v < 0 or v >= self.max:
-            raise ValueError(f"offset {v} is outside 0 .. {self.max - 1}")
+        if v < 0 or v >= self._max:
+            raise ValueError(f"offset {v} is outside 0 .. {self._max - 1}")
         return v
 
     # -- public API (see vswap.SwapDevice for the full documentation) ----------------
@@ -568,7 +568,7 @@ class SwapDevice:
         (16, 20, 1)
         """
         self._check_usable(True)
-        o = _to_int(order, 0, self.nr_orders - 1, "order")
+        o = _to_int(order, 0, self._nr_orders - 1, "order")
         c = _to_int(cpu, 0, NR_CPUS - 1, "cpu")
         off = self._swap_device_alloc(o, c)
         if off == 0:
@@ -586,9 +586,9 @@ class SwapDevice:
         n = operator.index(n)
         if n < 0:
             raise ValueError(f"n {n} is negative")
-        o = _to_int(order, 0, self.nr_orders - 1, "order")
+        o = _to_int(order, 0, self._nr_orders - 1, "order")
         c = _to_int(cpu, 0, NR_CPUS - 1, "cpu")
-        count = min(n, (self.pages - self.inuse) >> o)
+        count = min(n, (self.pages - self._inuse_pages) >> o)
         out = []
         while len(out) < count:
             off = self._swap_device_alloc(o, c)
@@ -606,7 +606,7 @@ class SwapDevice:
         0
         """
         self._check_usable(False)
-        o = _to_int(order, 0, self.nr_orders - 1, "order")
+        o = _to_int(order, 0, self._nr_orders - 1, "order")
         off = self._to_offset(offset)
         err = self._swap_check_range(off, o)
         if err:
@@ -623,18 +623,18 @@ class SwapDevice:
         """
         self._check_usable(False)
         arr = check_uint64_array(offsets, "offsets")
-        o = _to_int(order, 0, self.nr_orders - 1, "order")
+        o = _to_int(order, 0, self._nr_orders - 1, "order")
         nr = 1 << o
         vals = [int(v) for v in arr]
         for i, v in enumerate(vals):
             err = self._swap_check_range(v, o)
             if err:
                 for w in vals[:i]:
-                    self.map[w:w + nr] = bytes([SLOT_USED]) * nr
+                    self._map[w:w + nr] = bytes([SLOT_USED]) * nr
                 _raise_free_error(err, v, o)
-            self.map[v:v + nr] = bytes([SLOT_FREEING]) * nr
+            self._map[v:v + nr] = bytes([SLOT_FREEING]) * nr
         for v in vals:
-            self.map[v:v + nr] = bytes([SLOT_USED]) * nr
+            self._map[v:v + nr] = bytes([SLOT_USED]) * nr
             self._swap_entries_free(v, nr)
 
     def get_table(self, offset):
@@ -660,9 +660,9 @@ class SwapDevice:
         word = operator.index(word)
         if not 0 <= word < (1 << 64):
             raise ValueError(f"table word {word} is outside 0 .. 2**64-1")
-        if self.map[off] != SLOT_USED:
+        if self._map[off] != SLOT_USED:
             raise NoEntry(f"slot {off} is not allocated")
-        self.ci[off >> self.shift].table[off & (self.cs - 1)] = word
+        self._cluster_info[off >> self._cluster_shift].table[off & (self._cluster_size - 1)] = word
 
     def set_reclaim_hook(self, hook):
         """Plug a reclaim hook ``hook(device, offset) -> int``; None restores the default. O(1).
@@ -676,12 +676,12 @@ class SwapDevice:
                              "whose hook it carries; close it first")
         if hook is None:
             self._py_hook = None
-            self.reclaim = _default_reclaim
+            self._reclaim = _default_reclaim
             return
         if not callable(hook):
             raise TypeError(f"hook must be callable or None, not {type(hook).__name__}")
         self._py_hook = hook
-        self.reclaim = _python_reclaim
+        self._reclaim = _python_reclaim
 
     def reclaim_full_clusters(self, force=True):
         """Run ``swap_reclaim_full_clusters``; return the slots reclaimed.
@@ -709,16 +709,16 @@ class SwapDevice:
     name = property(lambda self: self._name, doc="The device's name, or None.")
     owner = property(lambda self: (_live_owner(self), self._owner_name)[1],
                      doc="The class name of the design the device belongs to, or None.")
-    nr_slots = property(lambda self: self.max, doc="Slots of the device, header included.")
-    nr_used = property(lambda self: self.inuse, doc="Allocated slots.")
-    nr_free = property(lambda self: self._pages - self.inuse, doc="Free usable slots.")
-    cluster_size = property(lambda self: self.cs, doc="Slots per cluster.")
-    nr_clusters = property(lambda self: len(self.ci), doc="Clusters of the device.")
-    max_order = property(lambda self: self.nr_orders - 1, doc="Largest allocation order.")
-    priority = property(lambda self: self.prio, doc="Swap priority.")
-    solid_state = property(lambda self: bool(self.flags & SWP_SOLIDSTATE), doc="Not rotating.")
-    discard = property(lambda self: bool(self.flags & SWP_PAGE_DISCARD), doc="SWP_PAGE_DISCARD.")
-    writeok = property(lambda self: bool(self.flags & SWP_WRITEOK), doc="Not swapped off.")
+    nr_slots = property(lambda self: self._max, doc="Slots of the device, header included.")
+    nr_used = property(lambda self: self._inuse_pages, doc="Allocated slots.")
+    nr_free = property(lambda self: self._pages - self._inuse_pages, doc="Free usable slots.")
+    cluster_size = property(lambda self: self._cluster_size, doc="Slots per cluster.")
+    nr_clusters = property(lambda self: len(self._cluster_info), doc="Clusters of the device.")
+    max_order = property(lambda self: self._nr_orders - 1, doc="Largest allocation order.")
+    priority = property(lambda self: self._prio, doc="Swap priority.")
+    solid_state = property(lambda self: bool(self._flags & SWP_SOLIDSTATE), doc="Not rotating.")
+    discard = property(lambda self: bool(self._flags & SWP_PAGE_DISCARD), doc="SWP_PAGE_DISCARD.")
+    writeok = property(lambda self: bool(self._flags & SWP_WRITEOK), doc="Not swapped off.")
     swap_full = property(lambda self: self._vm_swap_full(), doc="vm_swap_full().")
     reclaim_scheduled = property(lambda self: self._reclaim_scheduled, doc="Reclaim work queued.")
     type = property(lambda self: None if self._type < 0 else self._type, doc="Type in its set.")
@@ -735,61 +735,61 @@ class SwapDevice:
     def slot_state(self, offset):
         """``"free"``, ``"used"`` or ``"bad"``. O(1)."""
         offset = operator.index(offset)
-        if not 0 <= offset < self.max:
-            raise ValueError(f"offset {offset} is outside 0 .. {self.max - 1}")
-        return _SLOT_NAMES[self.map[offset]]
+        if not 0 <= offset < self._max:
+            raise ValueError(f"offset {offset} is outside 0 .. {self._max - 1}")
+        return _SLOT_NAMES[self._map[offset]]
 
     def cluster_info(self, index):
         """``(count, order, list name, has_table)`` of a cluster. O(1)."""
-        i = _to_int(index, 0, len(self.ci) - 1, "cluster index")
-        ci = self.ci[i]
+        i = _to_int(index, 0, len(self._cluster_info) - 1, "cluster index")
+        ci = self._cluster_info[i]
         return (ci.count, ci.order, _FLAG_NAMES[ci.flags], ci.table is not None)
 
     def clusters(self):
         """Cluster indices by list, in list order. O(nr_clusters)."""
         return {
-            "free": list(self.free_clusters),
-            "nonfull": [list(self.nonfull_clusters[o]) for o in range(self.nr_orders)],
-            "frag": [list(self.frag_clusters[o]) for o in range(self.nr_orders)],
-            "full": list(self.full_clusters),
-            "discard": list(self.discard_clusters),
+            "free": list(self._free_clusters),
+            "nonfull": [list(self._nonfull_clusters[o]) for o in range(self._nr_orders)],
+            "frag": [list(self._frag_clusters[o]) for o in range(self._nr_orders)],
+            "full": list(self._full_clusters),
+            "discard": list(self._discard_clusters),
         }
 
     def percpu_cluster(self, cpu=0):
         """This CPU's cached next offset per order on this device. O(orders)."""
         c = _to_int(cpu, 0, NR_CPUS - 1, "cpu")
         out = {}
-        for o in range(self.nr_orders):
-            if not self.flags & SWP_SOLIDSTATE:
-                if self.global_next[o]:
-                    out[o] = self.global_next[o]
-            elif self.g.pcp_si[c][o] is self and self.g.pcp_offset[c][o]:
-                out[o] = self.g.pcp_offset[c][o]
+        for o in range(self._nr_orders):
+            if not self._flags & SWP_SOLIDSTATE:
+                if self._global_next[o]:
+                    out[o] = self._global_next[o]
+            elif self._g.pcp_si[c][o] is self and self._g.pcp_offset[c][o]:
+                out[o] = self._g.pcp_offset[c][o]
         return out
 
     @property
     def stats(self):
         """Deterministic work counters, identical to the compiled model's."""
-        return dict(self.st)
+        return dict(self._stats)
 
     def reset_stats(self):
         """Zero every counter."""
-        self.st = dict.fromkeys(_STATS, 0)
+        self._stats = dict.fromkeys(_STATS, 0)
 
     def memory_footprint(self):
         """Bytes the compiled model would hold for this state (24-byte cluster_info)."""
-        m = len(self.ci) * self.cs
-        c = len(self.ci) * 24
-        t = self.nr_tables * self.cs * 8
-        k = self.nr_table_cache * self.cs * 8
+        m = len(self._cluster_info) * self._cluster_size
+        c = len(self._cluster_info) * 24
+        t = self._nr_tables * self._cluster_size * 8
+        k = self._nr_table_cache * self._cluster_size * 8
         return {"map": m, "clusters": c, "tables": t, "table_cache": k, "total": m + c + t + k}
 
     nbytes = property(lambda self: self.memory_footprint()["total"], doc="Total bytes.")
 
     def __repr__(self):
-        kind = "ssd" if self.flags & SWP_SOLIDSTATE else "hdd"
-        return (f"SwapDevice(name={self._name!r}, nr_slots={self.max}, used={self.inuse}, "
-                f"cluster_size={self.cs}, prio={self.prio}, {kind})")
+        kind = "ssd" if self._flags & SWP_SOLIDSTATE else "hdd"
+        return (f"SwapDevice(name={self._name!r}, nr_slots={self._max}, used={self._inuse_pages}, "
+                f"cluster_size={self._cluster_size}, prio={self._prio}, {kind})")
 
     def check(self):
         """Assert the invariants I1-I4, I8-I10 (see :meth:`vswap.SwapDevice.check`)."""
@@ -800,16 +800,16 @@ class SwapDevice:
 
     def _state(self):
         tables = {i: [(j, w) for j, w in enumerate(ci.table) if w]
-                  for i, ci in enumerate(self.ci) if ci.table is not None}
+                  for i, ci in enumerate(self._cluster_info) if ci.table is not None}
         return {
-            "map": bytes(self.map),
-            "clusters": [self.cluster_info(i) for i in range(len(self.ci))],
+            "map": bytes(self._map),
+            "clusters": [self.cluster_info(i) for i in range(len(self._cluster_info))],
             "lists": self.clusters(),
             "tables": tables,
-            "inuse": self.inuse,
-            "table_cache": self.nr_table_cache,
+            "inuse": self._inuse_pages,
+            "table_cache": self._nr_table_cache,
             "pages": self._pages,
-            "on_avail": self.on_avail,
+            "on_avail": self._on_avail,
             "writeok": self.writeok,
             "reclaim_scheduled": self._reclaim_scheduled,
             "pcp": [self.percpu_cluster(c) for c in range(4)],
@@ -867,24 +867,24 @@ def swap_device_attach(dev, owner, reclaim, cache_only):
         return
     if held is not None:
         raise ValueError(f"the device belongs to a live {dev._owner_name}; close it first")
-    dev._saved_hooks = (dev.reclaim, dev._cache_only)
+    dev._saved_reclaim, dev._saved_cache_only = dev._reclaim, dev._cache_only
     dev._owner = weakref.ref(owner)
     dev._owner_name = type(owner).__name__
-    dev.reclaim = _weak_hook(owner, reclaim)
+    dev._reclaim = _weak_hook(owner, reclaim)
     dev._cache_only = None if cache_only is None else _weak_hook(owner, cache_only)
 
 
 def swap_device_detach(dev, owner):
     """Give ``dev`` back the hooks it had before :func:`swap_device_attach`."""
-    if dev._saved_hooks is None or (owner is not None and _live_owner(dev) is not owner):
+    if dev._owner is None or (owner is not None and _live_owner(dev) is not owner):
         return
-    dev.reclaim, dev._cache_only = dev._saved_hooks
-    dev._saved_hooks = None
+    dev._reclaim, dev._cache_only = dev._saved_reclaim, dev._saved_cache_only
+    dev._saved_reclaim = dev._saved_cache_only = None
     dev._owner = dev._owner_name = None
 
 
 def _default_reclaim(si, offset):
-    if offset < si.max and si._is_cache_only(offset):
+    if offset < si._max and si._is_cache_only(offset):
         si._swap_entries_free(offset, 1)
         return 1
     return 0
@@ -894,7 +894,7 @@ def _python_reclaim(si, offset):
     si._in_hook = True
     try:
         r = operator.index(si._py_hook(si, offset))
-        return max(-si.cs, min(si.cs, r))
+        return max(-si._cluster_size, min(si._cluster_size, r))
     except BaseException as exc:  # reported like the compiled trampoline does
         sys.unraisablehook(_Unraisable(exc, si._py_hook))
         return 0
@@ -914,11 +914,11 @@ class _Unraisable:
 def _check_device(si):
     errors = []
     used = 0
-    for i, ci in enumerate(si.ci):
-        base = i << si.shift
+    for i, ci in enumerate(si._cluster_info):
+        base = i << si._cluster_shift
         nonfree = 0
-        for s in range(base, base + si.cs):
-            m = si.map[s]
+        for s in range(base, base + si._cluster_size):
+            m = si._map[s]
             if m > SLOT_BAD:
                 errors.append(f"I1: slot {s} has state {m}")
             if m != SLOT_FREE:
@@ -927,67 +927,67 @@ def _check_device(si):
                 used += 1
             if m in (SLOT_FREE, SLOT_BAD) and ci.table is not None and ci.table[s - base]:
                 errors.append(f"I1: slot {s} has table word {ci.table[s - base]:#x}")
-            if s >= si.max and m != SLOT_BAD:
+            if s >= si._max and m != SLOT_BAD:
                 errors.append(f"I2: tail slot {s} is not counted bad")
         if nonfree != ci.count:
             errors.append(f"I2: cluster {i} count {ci.count} but {nonfree} non-free slots")
-    if si.map[0] != SLOT_BAD:
+    if si._map[0] != SLOT_BAD:
         errors.append("I1: the header slot 0 is not bad")
-    if used != si.inuse:
-        errors.append(f"I3: inuse_pages {si.inuse} but {used} used slots")
-    if sum(ci.table is not None for ci in si.ci) != si.nr_tables:
+    if used != si._inuse_pages:
+        errors.append(f"I3: inuse_pages {si._inuse_pages} but {used} used slots")
+    if sum(ci.table is not None for ci in si._cluster_info) != si._nr_tables:
         errors.append("I8: nr_tables does not match")
-    if si.g is si._own_g:
-        if si.flags & SWP_WRITEOK and si.g.nr_swap_pages != si._pages - si.inuse:
+    if si._g is si._own_g:
+        if si._flags & SWP_WRITEOK and si._g.nr_swap_pages != si._pages - si._inuse_pages:
             errors.append("I3: nr_swap_pages != pages - inuse")
-        if si.g.total_swap_pages != si._pages:
+        if si._g.total_swap_pages != si._pages:
             errors.append("I3: total_swap_pages != pages")
-    seen = [0] * len(si.ci)
-    lists = [("free", si.free_clusters, FREE, -1), ("full", si.full_clusters, FULL, -1),
-             ("discard", si.discard_clusters, DISCARD, -1)]
-    for o in range(si.nr_orders):
-        lists.append((f"nonfull[{o}]", si.nonfull_clusters[o], NONFULL, o))
-        lists.append((f"frag[{o}]", si.frag_clusters[o], FRAG, o))
+    seen = [0] * len(si._cluster_info)
+    lists = [("free", si._free_clusters, FREE, -1), ("full", si._full_clusters, FULL, -1),
+             ("discard", si._discard_clusters, DISCARD, -1)]
+    for o in range(si._nr_orders):
+        lists.append((f"nonfull[{o}]", si._nonfull_clusters[o], NONFULL, o))
+        lists.append((f"frag[{o}]", si._frag_clusters[o], FRAG, o))
     for name, members, flag, order in lists:
         for idx in members:
-            ci = si.ci[idx]
+            ci = si._cluster_info[idx]
             seen[idx] += 1
             if ci.flags != flag:
                 errors.append(f"I4: cluster {idx} on {name} has flag {_FLAG_NAMES[ci.flags]}")
             if order >= 0 and ci.order != order:
                 errors.append(f"I4: cluster {idx} on {name} has order {ci.order}")
-    for i, ci in enumerate(si.ci):
+    for i, ci in enumerate(si._cluster_info):
         if seen[i] != 1:
             errors.append(f"I4: cluster {i} ({_FLAG_NAMES[ci.flags]}) is on {seen[i]} lists")
         if ci.flags == FREE and (ci.count or ci.order or ci.table is not None):
             errors.append(f"I4/I8: free cluster {i} is not empty/order 0/tableless")
         if ci.flags != FREE and ci.table is None:
             errors.append(f"I8: cluster {i} has no table")
-        if ci.flags == FULL and ci.count != si.cs:
+        if ci.flags == FULL and ci.count != si._cluster_size:
             errors.append(f"I4: full cluster {i} has count {ci.count}")
         if ci.flags == DISCARD and ci.count:
             errors.append(f"I4: discard cluster {i} has count {ci.count}")
         if ci.flags == NONFULL and ci.count == 0:
             errors.append(f"I4: nonfull cluster {i} is empty")
-        if ci.flags == FRAG and not 0 < ci.count < si.cs:
+        if ci.flags == FRAG and not 0 < ci.count < si._cluster_size:
             errors.append(f"I4: frag cluster {i} has count {ci.count}")
-    want = bool(si.flags & SWP_WRITEOK) and si.inuse < si._pages
-    if si.on_avail != want:
-        errors.append(f"I9: on_avail {si.on_avail} but writeok/not-full is {want}")
-    if sum(d is si for d in si.g.avail) != (1 if si.on_avail else 0):
+    want = bool(si._flags & SWP_WRITEOK) and si._inuse_pages < si._pages
+    if si._on_avail != want:
+        errors.append(f"I9: on_avail {si._on_avail} but writeok/not-full is {want}")
+    if sum(d is si for d in si._g.avail) != (1 if si._on_avail else 0):
         errors.append("I9: device appears a wrong number of times on the avail list")
     for cpu in range(NR_CPUS):
         for o in range(SWAP_NR_ORDERS):
-            if si.g.pcp_si[cpu][o] is not si:
+            if si._g.pcp_si[cpu][o] is not si:
                 continue
-            if not si.flags & SWP_WRITEOK:
+            if not si._flags & SWP_WRITEOK:
                 errors.append(f"I10: cpu {cpu} order {o} hint names a swapped-off device")
-            s = si.g.pcp_offset[cpu][o]
-            if s >= si.max or o >= si.nr_orders or s & ((1 << o) - 1):
+            s = si._g.pcp_offset[cpu][o]
+            if s >= si._max or o >= si._nr_orders or s & ((1 << o) - 1):
                 errors.append(f"I10: cpu {cpu} order {o} hint offset {s} invalid")
-    for o in range(si.nr_orders):
-        s = si.global_next[o]
-        if s >= si.max or s & ((1 << o) - 1):
+    for o in range(si._nr_orders):
+        s = si._global_next[o]
+        if s >= si._max or s & ((1 << o) - 1):
             errors.append(f"I10: global_cluster next[{o}] = {s} invalid")
     return errors
 
@@ -1003,7 +1003,7 @@ class SwapDevices:
     """
 
     def __init__(self, devices=()):
-        self.g = _Globals()
+        self._g = _Globals()
         self._devices = []
         self._owner = None         # swap_devices_claim: a weak reference to the owning design
         self._owner_name = None
@@ -1018,14 +1018,14 @@ class SwapDevices:
         dev._check_usable(True)
         if dev._set is not in_set:
             raise ValueError(error)
-        if not dev.flags & SWP_WRITEOK:
+        if not dev._flags & SWP_WRITEOK:
             raise ValueError("the device is swapped off")
 
     def swapon(self, dev):
         """Add a device; return its type."""
         self._usable(dev, None, "the device is already in a SwapDevices set")
         for other in self._devices:
-            if other is not None and other.cs != dev.cs:
+            if other is not None and other._cluster_size != dev._cluster_size:
                 raise ValueError("every device of a set needs the same cluster_size")
         if None in self._devices:
             t = self._devices.index(None)
@@ -1039,10 +1039,10 @@ class SwapDevices:
         self._devices[t] = dev
         dev._set = self
         dev._type = t
-        dev.g = self.g
-        self.g.total_swap_pages += dev._pages
-        self.g.nr_swap_pages += dev._pages - dev.inuse
-        if dev.inuse < dev._pages:
+        dev._g = self._g
+        self._g.total_swap_pages += dev._pages
+        self._g.nr_swap_pages += dev._pages - dev._inuse_pages
+        if dev._inuse_pages < dev._pages:
             dev._add_to_avail_list()
         return t
 
@@ -1053,9 +1053,9 @@ class SwapDevices:
         """Take a device out of allocation."""
         self._usable(dev, self, "the device is not in this set")
         dev._del_from_avail_list()
-        dev.flags &= ~SWP_WRITEOK
-        self.g.nr_swap_pages -= dev._pages
-        self.g.total_swap_pages -= dev._pages
+        dev._flags &= ~SWP_WRITEOK
+        self._g.nr_swap_pages -= dev._pages
+        self._g.total_swap_pages -= dev._pages
         dev._flush_percpu_swap_cluster()
 
     def alloc(self, order=0, cpu=0):
@@ -1064,17 +1064,17 @@ class SwapDevices:
         for dev in self._devices:
             if dev is not None:
                 dev._check_usable(True)
-                max_order = dev.nr_orders - 1
+                max_order = dev._nr_orders - 1
         o = _to_int(order, 0, max_order, "order")
         c = _to_int(cpu, 0, NR_CPUS - 1, "cpu")
-        g = self.g
+        g = self._g
         si, off = SwapDevice._swap_alloc_fast(g, None, o, c)
         if off:
             g.stats["fast_hits"] += 1
             return (si._type, off)
         g.stats["slow_path"] += 1
         for dev in list(g.avail):
-            if not dev.on_avail:
+            if not dev._on_avail:
                 continue
             dev._plist_requeue()
             off = dev._cluster_alloc_swap_entry(o, c)
@@ -1098,20 +1098,20 @@ class SwapDevices:
     def __iter__(self):
         return iter([d for d in self._devices if d is not None])
 
-    avail = property(lambda self: [d._type for d in self.g.avail], doc="Types by priority.")
-    nr_swap_pages = property(lambda self: self.g.nr_swap_pages, doc="Free slots of the set.")
-    total_swap_pages = property(lambda self: self.g.total_swap_pages, doc="Usable slots.")
-    swap_full = property(lambda self: self.g.nr_swap_pages * 2 < self.g.total_swap_pages,
+    avail = property(lambda self: [d._type for d in self._g.avail], doc="Types by priority.")
+    nr_swap_pages = property(lambda self: self._g.nr_swap_pages, doc="Free slots of the set.")
+    total_swap_pages = property(lambda self: self._g.total_swap_pages, doc="Usable slots.")
+    swap_full = property(lambda self: self._g.nr_swap_pages * 2 < self._g.total_swap_pages,
                          doc="vm_swap_full().")
 
     @property
     def stats(self):
         """Set-level counters."""
-        return dict(self.g.stats)
+        return dict(self._g.stats)
 
     def reset_stats(self):
         """Zero the set counters and every device's counters."""
-        self.g.stats = dict.fromkeys(_SET_STATS, 0)
+        self._g.stats = dict.fromkeys(_SET_STATS, 0)
         for dev in self:
             dev.reset_stats()
 
@@ -1121,24 +1121,24 @@ class SwapDevices:
         nr = total = 0
         for d in self:
             d.check()
-            if d.g is not self.g:
+            if d._g is not self._g:
                 errors.append(f"device {d._type} does not use the set's globals")
-            if d.flags & SWP_WRITEOK:
-                nr += d._pages - d.inuse
+            if d._flags & SWP_WRITEOK:
+                nr += d._pages - d._inuse_pages
                 total += d._pages
             else:
-                nr -= d.inuse
-        if nr != self.g.nr_swap_pages:
-            errors.append(f"I3: nr_swap_pages {self.g.nr_swap_pages}, devices say {nr}")
-        if total != self.g.total_swap_pages:
-            errors.append(f"I3: total_swap_pages {self.g.total_swap_pages}, devices say {total}")
-        prios = [d.prio for d in self.g.avail]
+                nr -= d._inuse_pages
+        if nr != self._g.nr_swap_pages:
+            errors.append(f"I3: nr_swap_pages {self._g.nr_swap_pages}, devices say {nr}")
+        if total != self._g.total_swap_pages:
+            errors.append(f"I3: total_swap_pages {self._g.total_swap_pages}, devices say {total}")
+        prios = [d._prio for d in self._g.avail]
         if prios != sorted(prios, reverse=True):
             errors.append(f"I9: avail list not sorted by priority: {self.avail}")
         members = set(map(id, self))
         for cpu in range(NR_CPUS):
             for o in range(SWAP_NR_ORDERS):
-                d = self.g.pcp_si[cpu][o]
+                d = self._g.pcp_si[cpu][o]
                 if d is not None and id(d) not in members:
                     errors.append(f"I10: cpu {cpu} order {o} hint names a device not in the set")
         if errors:
@@ -1147,10 +1147,10 @@ class SwapDevices:
     def _state(self):
         hints = []
         for cpu in range(4):
-            hints.append([(d._type if d is not None else None, self.g.pcp_offset[cpu][o])
-                          for o, d in enumerate(self.g.pcp_si[cpu])])
-        return {"avail": self.avail, "nr_swap_pages": self.g.nr_swap_pages,
-                "total_swap_pages": self.g.total_swap_pages, "stats": self.stats,
+            hints.append([(d._type if d is not None else None, self._g.pcp_offset[cpu][o])
+                          for o, d in enumerate(self._g.pcp_si[cpu])])
+        return {"avail": self.avail, "nr_swap_pages": self._g.nr_swap_pages,
+                "total_swap_pages": self._g.total_swap_pages, "stats": self.stats,
                 "hints": hints, "devices": [d._state() for d in self]}
 
     def __repr__(self):
@@ -1160,7 +1160,7 @@ class SwapDevices:
 class SwapDesign:
     """What the swap designs do alike with their devices; see :class:`vswap.SwapDesign`.
 
-    A design sets ``_reclaim_hook_name`` / ``_cache_only_hook_name`` (method
+    A design sets ``_reclaim`` / ``_cache_only`` (method
     names, or None) and overrides ``_attach`` (calling this one) and
     ``_drop_devices``.
 
@@ -1169,8 +1169,8 @@ class SwapDesign:
     True
     """
 
-    _reclaim_hook_name = "_reclaim_hook"
-    _cache_only_hook_name = None
+    _reclaim = "_reclaim_hook"
+    _cache_only = None
 
     def _claim(self, swaps):
         if not isinstance(swaps, SwapDevices):
@@ -1189,8 +1189,8 @@ class SwapDesign:
                                else f"{type(self).__name__} is not initialised")
 
     def _attach(self, t, dev):
-        swap_device_attach(dev, self, self._reclaim_hook_name, self._cache_only_hook_name)
-        self._cluster_size = dev.cs
+        swap_device_attach(dev, self, self._reclaim, self._cache_only)
+        self._cluster_size = dev._cluster_size
 
     def _sync_devices(self):
         self._check_open()
@@ -1326,7 +1326,7 @@ class SwapFreeBatch:
     def add(self, si, off):
         """Queue slot ``off`` of ``si``; the slots freed first. Runtime complexity: O(1) amortised."""
         if (self.n and self.si is si and off == self.off + self.n
-                and (off >> si.shift) == (self.off >> si.shift)):
+                and (off >> si._cluster_shift) == (self.off >> si._cluster_shift)):
             self.n += 1
             return 0
         flushed = self.flush()

@@ -1,9 +1,9 @@
 """Pure-Python reference model of swap table phase IV (mirrors ``_swaptable.pyx``).
 
-Kairui Song's swap table phases III and IV on the mainline verbs: the entry
+Kairui Song's swap table phases III and IV on the baseline's verbs: the entry
 is still the physical slot, and the verbs' control flow (batching per
 cluster, the zap path's fast path, ``__try_to_reclaim_swap``, swapoff by
-page-table walk) is mainline's, so this model extends
+page-table walk) is the baseline's, so this model extends
 :class:`vswap.reference.DirectSwap` and replaces only where the state
 lives. There is no ``swap_map``, no static ``swap_cgroup`` and no
 ``zeromap``; everything per slot is in the allocator's swap table word:
@@ -71,8 +71,8 @@ class _Dev:
 
     def __init__(self, si):
         self.si = si
-        self.max = si.max
-        n = len(si.ci)
+        self.max = si._max
+        n = len(si._cluster_info)
         self.memcg = [None] * n          # memcg_table per cluster, or None
         self.ext = [None] * n            # extend_table per cluster, or None
         self.used = [0] * n              # this design's entries per cluster
@@ -94,7 +94,7 @@ class SwapTableP4(DirectSwap):
 
     def __init__(self, swaps):
         super().__init__(swaps)
-        self.st = dict.fromkeys(_STAT_NAMES, 0)
+        self._st = dict.fromkeys(_STAT_NAMES, 0)
 
     def _attach(self, t, si):
         SwapDesign._attach(self, t, si)
@@ -109,7 +109,7 @@ class SwapTableP4(DirectSwap):
     def _count_of(self, dv, off, w):
         c = _field(w)
         if c == SWP_TB_COUNT_MAX:
-            return dv.ext[off >> dv.si.shift][off & (dv.si.cs - 1)]
+            return dv.ext[off >> dv.si._cluster_shift][off & (dv.si._cluster_size - 1)]
         return c
 
     def _count(self, dv, off):
@@ -117,15 +117,15 @@ class SwapTableP4(DirectSwap):
 
     def _ext_need(self, dv, off, c):
         """The extend table a count ``c`` needs (allocated before any change)."""
-        cl = off >> dv.si.shift
+        cl = off >> dv.si._cluster_shift
         if c >= SWP_TB_COUNT_MAX and dv.ext[cl] is None:
-            dv.ext[cl] = [0] * dv.si.cs
+            dv.ext[cl] = [0] * dv.si._cluster_size
             dv.nr_ext_tables += 1
-            self.st["extend_tables_allocated"] += 1
+            self._st["extend_tables_allocated"] += 1
 
     def _with_count(self, dv, off, w, c):
         """``w`` carrying count ``c``; the extend table is updated (and freed when empty)."""
-        cl, idx = off >> dv.si.shift, off & (dv.si.cs - 1)
+        cl, idx = off >> dv.si._cluster_shift, off & (dv.si._cluster_size - 1)
         if c >= SWP_TB_COUNT_MAX:
             dv.ext[cl][idx] = c
             c = SWP_TB_COUNT_MAX
@@ -137,39 +137,39 @@ class SwapTableP4(DirectSwap):
         return (w & ~_COUNT_MASK) | (c << SWP_TB_COUNT_SHIFT)
 
     @staticmethod
-    def _cache_only(w, c):
+    def _cache_only_word(w, c):
         return c == 0 and w & SWP_TB_PIN
 
     def _memcg_set(self, dv, off, nr, memcg):
-        cl = off >> dv.si.shift
+        cl = off >> dv.si._cluster_shift
         if dv.memcg[cl] is None:
-            dv.memcg[cl] = [0] * dv.si.cs
+            dv.memcg[cl] = [0] * dv.si._cluster_size
             dv.nr_memcg_tables += 1
-            self.st["memcg_tables_allocated"] += 1
+            self._st["memcg_tables_allocated"] += 1
         for i in range(off, off + nr):
-            dv.memcg[cl][i & (dv.si.cs - 1)] = memcg
+            dv.memcg[cl][i & (dv.si._cluster_size - 1)] = memcg
         dv.used[cl] += nr
 
-    # -- the mainline helpers, on the table word --------------------------------------
+    # -- the baseline's helpers, on the table word --------------------------------------
 
     def _free_run(self, t, dv, off, nr):
-        cl = off >> dv.si.shift
+        cl = off >> dv.si._cluster_shift
         for i in range(off, off + nr):
-            dv.memcg[cl][i & (dv.si.cs - 1)] = 0
+            dv.memcg[cl][i & (dv.si._cluster_size - 1)] = 0
             if dv.nr_zswap:
-                self.st["zswap_walks"] += 1
+                self._st["zswap_walks"] += 1
                 if self._zswap.pop(_mkentry(t, i), None) is not None:
                     dv.nr_zswap -= 1
         dv.used[cl] -= nr
         if dv.used[cl] == 0:
             dv.memcg[cl] = None
             dv.nr_memcg_tables -= 1
-        self.st["slots_freed"] += nr
-        if all(dv.si.map[i] == 1 for i in range(off, off + nr)):     # SLOT_USED
+        self._st["slots_freed"] += nr
+        if all(dv.si._map[i] == 1 for i in range(off, off + nr)):     # SLOT_USED
             dv.si._swap_entries_free(off, nr)
             return
         for i in range(off, off + nr):
-            if dv.si.map[i] == 1:
+            if dv.si._map[i] == 1:
                 dv.si._swap_entries_free(i, 1)
 
     def _put_range(self, t, dv, cur, end):
@@ -196,22 +196,22 @@ class SwapTableP4(DirectSwap):
         return only_cache
 
     def _try_to_reclaim(self, t, dv, off):
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         w = self._tb_read(dv, off) & SWP_TB_PAYLOAD
         if not swap_cache_is_folio(w):
             return 0
         n = 1 << swap_cache_order(w)
-        if n > dv.si.cs:
+        if n > dv.si._cluster_size:
             return 0
         base = off & ~(n - 1)
         for i in range(base, base + n):
             x = self._tb_read(dv, i)
-            if not self._cache_only(x, self._count_of(dv, i, x)):
+            if not self._cache_only_word(x, self._count_of(dv, i, x)):
                 return -n
         for i in range(base, base + n):
             self._tb_write(dv, i, 0)
         self._free_run(t, dv, base, n)
-        self.st["folios_reclaimed"] += 1
+        self._st["folios_reclaimed"] += 1
         return n
 
     def _reclaim_hook(self, si, offset):
@@ -228,7 +228,7 @@ class SwapTableP4(DirectSwap):
         any_only_cache = False
         while cur < end:
             ce = self._chunk_end(dv, cur, end)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             n = ce - cur
             fast = n > 1
             if fast:
@@ -240,7 +240,7 @@ class SwapTableP4(DirectSwap):
                     fast = _field(w) == 1 and (w & SWP_TB_PIN) == (first & SWP_TB_PIN)
                     i += 1
             if fast:
-                self.st["fast_frees"] += 1
+                self._st["fast_frees"] += 1
                 if first & SWP_TB_PIN:
                     for i in range(cur, ce):
                         self._tb_write(dv, i, (self._raw(dv, i) & ~_COUNT_MASK)
@@ -255,10 +255,10 @@ class SwapTableP4(DirectSwap):
             return
         cur = off
         while cur < end:
-            self.st["scans"] += 1
+            self._st["scans"] += 1
             step = 1
             w = self._tb_read(dv, cur)
-            if w and self._cache_only(w, self._count_of(dv, cur, w)):
+            if w and self._cache_only_word(w, self._count_of(dv, cur, w)):
                 r = abs(self._try_to_reclaim(t, dv, cur))
                 if r > 0:
                     step = ((cur + r) & ~(r - 1)) - cur
@@ -297,7 +297,7 @@ class SwapTableP4(DirectSwap):
         except _d.NoSpace:
             return 0
         dv = self._devs[t]
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         w = SWP_TB_PIN | swap_cache_folio(folio, order)
         self._memcg_set(dv, off, nr, memcg)
         for i in range(off, off + nr):
@@ -310,7 +310,7 @@ class SwapTableP4(DirectSwap):
         cur, end = off, off + nr
         while cur < end:
             ce = self._chunk_end(dv, cur, end)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             for i in range(cur, ce):
                 w = self._tb_read(dv, i)
                 c = self._count_of(dv, i, w)
@@ -353,7 +353,7 @@ class SwapTableP4(DirectSwap):
     def memcg_id(self, entry):
         """See :meth:`vswap.SwapTableP4.memcg_id`. O(1)."""
         *_, dv, off = self._used(entry, None, 2, False)
-        return dv.memcg[off >> dv.si.shift][off & (dv.si.cs - 1)]
+        return dv.memcg[off >> dv.si._cluster_shift][off & (dv.si._cluster_size - 1)]
 
     # -- swap cache --------------------------------------------------------------------------
 
@@ -371,7 +371,7 @@ class SwapTableP4(DirectSwap):
         cur, end = off, off + n
         while cur < end:
             ce = self._chunk_end(dv, cur, end)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             for i in range(cur, ce):
                 self._tb_write(dv, i, self._tb_read(dv, i) | SWP_TB_PIN)
             cur = ce
@@ -392,7 +392,7 @@ class SwapTableP4(DirectSwap):
                 _raise("notprep", t, i)
             if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
                 _raise("exist", t, i, "already holds a folio")
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         first = 0
         for i in range(off, off + nr):
             w = self._tb_read(dv, i)
@@ -418,7 +418,7 @@ class SwapTableP4(DirectSwap):
         for i in range(off, off + nr):
             if self._raw(dv, i) & SWP_TB_PAYLOAD != w0:
                 _raise("noent", t, off, f"holds no folio of {nr} pages")
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         for i in range(off, off + nr):
             self._tb_write(dv, i, (self._tb_read(dv, i) & ~SWP_TB_PAYLOAD) | sw)
 
@@ -449,7 +449,7 @@ class SwapTableP4(DirectSwap):
                 _raise("exist", t, i, "still holds a folio")
             if self._count_of(dv, i, w):
                 all_only = False
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         if all_only:
             self._free_run(t, dv, off, nr)
             return
@@ -469,7 +469,7 @@ class SwapTableP4(DirectSwap):
         if w & SWP_TB_ZERO:
             return VSWAP_ZERO, 0
         if dv.nr_zswap:
-            self.st["zswap_walks"] += 1
+            self._st["zswap_walks"] += 1
             h = self._zswap.get(_mkentry(t, off))
             if h is not None:
                 return VSWAP_ZSWAP, h
@@ -488,7 +488,7 @@ class SwapTableP4(DirectSwap):
             self._zswap_drop(t, dv, i)
 
     def _zswap_put(self, t, dv, off, h):
-        self.st["zswap_walks"] += 1
+        self._st["zswap_walks"] += 1
         key = _mkentry(t, off)
         if key not in self._zswap:
             dv.nr_zswap += 1
@@ -530,22 +530,22 @@ class SwapTableP4(DirectSwap):
             if r < c:
                 raise SwapError(f"swapoff: swap entry {_mkentry(t, off):#x} has {c - r} "
                                 "references the page tables do not hold")
-        self.st["pte_walked"] += len(items)
-        if dv.si.flags & SWP_WRITEOK:
+        self._st["pte_walked"] += len(items)
+        if dv.si._flags & SWP_WRITEOK:
             self._swaps.swapoff(self._swaps[t])
         for vpn, pe in hits:
             if is_array:
                 page_tables[vpn] = 0
             else:
                 del page_tables[vpn]
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             off = pe & SWP_OFFSET_MASK
             self._put_range(t, dv, off, off + 1)
         for off in range(dv.max):
-            self.st["scans"] += 1
+            self._st["scans"] += 1
             if self._raw(dv, off) == 0:
                 continue
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             w = self._tb_read(dv, off)
             if w & SWP_TB_PAYLOAD:
                 self._tb_write(dv, off, 0)
@@ -572,17 +572,17 @@ class SwapTableP4(DirectSwap):
         for dv in self._devs:
             if dv is None:
                 continue
-            out["cluster_info"] += P4_CLUSTER_INFO_BYTES * len(dv.si.ci)
-            out["swap_table"] += 8 * dv.si.nr_tables * dv.si.cs
-            out["memcg_table"] += 2 * dv.nr_memcg_tables * dv.si.cs
-            out["extend_table"] += 4 * dv.nr_ext_tables * dv.si.cs
+            out["cluster_info"] += P4_CLUSTER_INFO_BYTES * len(dv.si._cluster_info)
+            out["swap_table"] += 8 * dv.si._nr_tables * dv.si._cluster_size
+            out["memcg_table"] += 2 * dv.nr_memcg_tables * dv.si._cluster_size
+            out["extend_table"] += 4 * dv.nr_ext_tables * dv.si._cluster_size
             out["zswap_tree"] += 8 * dv.nr_zswap
         out["total"] = sum(out.values())
         return out
 
     def reset_stats(self):
         """Zero every counter of :attr:`stats`. O(1)."""
-        self.st = dict.fromkeys(_STAT_NAMES, 0)
+        self._st = dict.fromkeys(_STAT_NAMES, 0)
 
     def check(self):
         """See :meth:`vswap.SwapTableP4.check`. O(slots)."""
@@ -594,8 +594,8 @@ class SwapTableP4(DirectSwap):
                 continue
             if dv.si._owner is None or dv.si._owner() is not self:
                 errors.append(f"type {t}: reclaim hook is not this design's")
-            cs = dv.si.cs
-            for cl in range(len(dv.si.ci)):
+            cs = dv.si._cluster_size
+            for cl in range(len(dv.si._cluster_info)):
                 lo, hi = cl * cs, min((cl + 1) * cs, dv.max)
                 used = sum(1 for o in range(lo, hi) if self._raw(dv, o))
                 if used != dv.used[cl]:
@@ -609,10 +609,10 @@ class SwapTableP4(DirectSwap):
                 errors.append(f"{t}: table counts differ")
             for off in range(dv.max):
                 w = self._raw(dv, off)
-                cl, idx = off >> dv.si.shift, off & (cs - 1)
-                if (w != 0) != (dv.si.map[off] == 1):
+                cl, idx = off >> dv.si._cluster_shift, off & (cs - 1)
+                if (w != 0) != (dv.si._map[off] == 1):
                     errors.append(f"{t}:{off}: table word {w:#x} but allocator map "
-                                  f"{dv.si.map[off]}")
+                                  f"{dv.si._map[off]}")
                     continue
                 ext = dv.ext[cl][idx] if dv.ext[cl] is not None else 0
                 if w == 0:
@@ -624,7 +624,7 @@ class SwapTableP4(DirectSwap):
                 c = self._count_of(dv, off, w)
                 if c == 0 and not w & SWP_TB_PIN:
                     errors.append(f"{t}:{off}: count 0 and not in the swap cache")
-                if bool(w & SWAP_TABLE_CACHE_ONLY) and not self._cache_only(w, c):
+                if bool(w & SWAP_TABLE_CACHE_ONLY) and not self._cache_only_word(w, c):
                     errors.append(f"{t}:{off}: cache-only bit with count {c}")
                 p = w & SWP_TB_PAYLOAD
                 if swap_cache_is_folio(p):
@@ -663,7 +663,7 @@ class SwapTableP4(DirectSwap):
                     continue
                 z = self._zswap.get(_mkentry(t, off)) if dv.nr_zswap else None
                 slots[off] = (w, self._count_of(dv, off, w),
-                              dv.memcg[off >> dv.si.shift][off & (dv.si.cs - 1)], z)
+                              dv.memcg[off >> dv.si._cluster_shift][off & (dv.si._cluster_size - 1)], z)
             devices[t] = {"slots": slots, "memcg_tables": dv.nr_memcg_tables,
                           "extend_tables": dv.nr_ext_tables, "nr_zswap": dv.nr_zswap}
         return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}

@@ -116,20 +116,20 @@ class VirtualSwap(SwapDesign, SwapSpace):
         self._mru = [None] * NR_CPUS
         self._devs = [None] * MAX_SWAPFILES
         self._charge = {}
-        self.max_clusters = mc
-        self.nr_clusters = 0
-        self.nr_used = 0
-        self.alloc_reject = 0
-        self.nr_zswap = 0
-        self.nr_phys = 0
-        self.locked = (0, 0)
+        self._max_clusters = mc
+        self._nr_clusters = 0
+        self._nr_used = 0
+        self._alloc_reject = 0
+        self._nr_zswap = 0
+        self._nr_phys = 0
+        self._locked_lo = self._locked_hi = 0
         self._cpu = 0
-        self.opt_bit = bool(cache_only_bit)
-        self.opt_cgroup = bool(batched_cgroup_check)
-        self.opt_mru = bool(mru_cluster_cache)
-        self.st = dict.fromkeys(_STAT_NAMES, 0)
+        self._opt_cache_only_bit = bool(cache_only_bit)
+        self._opt_batched_cgroup = bool(batched_cgroup_check)
+        self._opt_mru = bool(mru_cluster_cache)
+        self._st = dict.fromkeys(_STAT_NAMES, 0)
         # Without the reverse-map bit (vss_v5) the allocator asks this layer.
-        self._cache_only_hook_name = None if self.opt_bit else "_cache_only_hook"
+        self._cache_only = None if self._opt_cache_only_bit else "_cache_only_hook"
         self._sync_devices()
 
     @classmethod
@@ -149,18 +149,18 @@ class VirtualSwap(SwapDesign, SwapSpace):
 
     def _walk(self, cid):
         before = self._map._stats["node_visits"]
-        self.st["lookups"] += 1
+        self._st["lookups"] += 1
         c = self._map._load(cid)
-        self.st["node_visits"] += self._map._stats["node_visits"] - before
+        self._st["node_visits"] += self._map._stats["node_visits"] - before
         return c
 
     def _cluster(self, cid):
-        if self.opt_mru:
+        if self._opt_mru:
             c = self._mru[self._cpu]
             if c is not None and c.id == cid:
-                self.st["mru_hits"] += 1
+                self._st["mru_hits"] += 1
                 return c
-            self.st["mru_misses"] += 1
+            self._st["mru_misses"] += 1
             c = self._walk(cid)
             self._mru[self._cpu] = c
             return c
@@ -188,7 +188,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
 
     def _range(self, entry, nr, aligned):
         e = _u64(entry, 1 << 63, "swap entry")
-        vmax = self.max_clusters << SHIFT
+        vmax = self._max_clusters << SHIFT
         self._check_open()
         if nr == 0:
             raise ValueError("nr must be at least 1")
@@ -215,8 +215,8 @@ class VirtualSwap(SwapDesign, SwapSpace):
         for i in range(NR_CPUS):
             if self._mru[i] is c:
                 self._mru[i] = None
-        self.nr_clusters -= 1
-        self.st["clusters_freed"] += 1
+        self._nr_clusters -= 1
+        self._st["clusters_freed"] += 1
 
     def _after_free(self, c):
         if c.refcnt == 0:
@@ -232,15 +232,15 @@ class VirtualSwap(SwapDesign, SwapSpace):
     def _pb_flush(self, b):
         if b.n:
             b.si._swap_entries_free(b.off, b.n)
-            self.st["phys_frees"] += 1
-            self.st["rmap_writes"] += b.n
-            self.nr_phys -= b.n
+            self._st["phys_frees"] += 1
+            self._st["rmap_writes"] += b.n
+            self._nr_phys -= b.n
             b.n = 0
 
     def _pb_add(self, b, slot):
         si = self._devs[slot >> SWP_TYPE_SHIFT]
         off = slot & SWP_OFFSET_MASK
-        if b.n and b.si is si and off == b.off + b.n and (off >> si.shift) == (b.off >> si.shift):
+        if b.n and b.si is si and off == b.off + b.n and (off >> si._cluster_shift) == (b.off >> si._cluster_shift):
             b.n += 1
             return
         self._pb_flush(b)
@@ -253,31 +253,31 @@ class VirtualSwap(SwapDesign, SwapSpace):
             if not self._charge[d.memcg]:
                 del self._charge[d.memcg]
         elif d.type == VSWAP_ZSWAP:
-            self.nr_zswap -= 1
+            self._nr_zswap -= 1
         d.backing = 0
 
-    def _free_vrun(self, c, idx, n):
+    def _vswap_free_nr(self, c, idx, n):
         b = _PBatch()
         for i in range(idx, idx + n):
             self._release(c.desc[i], b)
             c.desc[i].clear()
             c.bitmap[i] = False
         self._pb_flush(b)
-        self.st["desc_writes"] += n
+        self._st["desc_writes"] += n
         c.count -= n
         c.refcnt -= n
-        self.nr_used -= n
-        self.st["slots_freed"] += n
+        self._nr_used -= n
+        self._st["slots_freed"] += n
 
     def _rmap_mark(self, d, on):
-        if not self.opt_bit:
+        if not self._opt_cache_only_bit:
             return
         si = self._devs[d.backing >> SWP_TYPE_SHIFT]
         off = d.backing & SWP_OFFSET_MASK
-        tb = si.ci[off >> si.shift].table
-        i = off & (si.cs - 1)
+        tb = si._cluster_info[off >> si._cluster_shift].table
+        i = off & (si._cluster_size - 1)
         tb[i] = (tb[i] | SWAP_TABLE_CACHE_ONLY) if on else (tb[i] & RMAP_MASK)
-        self.st["rmap_writes"] += 1
+        self._st["rmap_writes"] += 1
 
     # allocation
 
@@ -294,16 +294,16 @@ class VirtualSwap(SwapDesign, SwapSpace):
             c.bitmap[i] = True
             d = c.desc[i]
             d.backing, d.cache, d.count, d.memcg, d.cached, d.type = folio, w, 0, memcg, True, VSWAP_FOLIO
-        self.st["desc_writes"] += nr
+        self._st["desc_writes"] += nr
         c.count += nr
         c.refcnt += nr
-        self.nr_used += nr
+        self._nr_used += nr
 
-    def _new_cluster(self, order):
+    def _vswap_alloc_new_cluster(self, order):
         lo = 1 if order == SWAP_NR_ORDERS - 1 else 0
         c = _Cluster(0, order)
         try:
-            cid = self._map.alloc(c, lo, self.max_clusters - 1)
+            cid = self._map.alloc(c, lo, self._max_clusters - 1)
         except NoSpace:
             return None
         c.id = cid
@@ -311,8 +311,8 @@ class VirtualSwap(SwapDesign, SwapSpace):
             for i in range(1 << order):
                 c.bitmap[i] = True
             c.count = c.refcnt = 1 << order
-        self.nr_clusters += 1
-        self.st["clusters_allocated"] += 1
+        self._nr_clusters += 1
+        self._st["clusters_allocated"] += 1
         return c
 
     def _alloc(self, folio, order, memcg, cpu):
@@ -321,8 +321,8 @@ class VirtualSwap(SwapDesign, SwapSpace):
         idx = SIZE
         c = self._pcp.get(key)
         if c is not None:
-            self.st["cluster_locks"] += 1
-            self.st["alloc_scans"] += 1
+            self._st["cluster_locks"] += 1
+            self._st["alloc_scans"] += 1
             if c.has_room():
                 idx = self._find_run(c, nr)
             if idx < SIZE:
@@ -341,20 +341,20 @@ class VirtualSwap(SwapDesign, SwapSpace):
         while self._partial[order]:
             c = self._partial[order][0]
             self._partial_del(c)
-            self.st["cluster_locks"] += 1
-            self.st["alloc_scans"] += 1
+            self._st["cluster_locks"] += 1
+            self._st["alloc_scans"] += 1
             idx = self._find_run(c, nr)
             if idx < SIZE:
                 break
             c.full = True
             c = None
         if c is None:
-            c = self._new_cluster(order)
+            c = self._vswap_alloc_new_cluster(order)
             if c is None:
-                self.alloc_reject += 1
+                self._alloc_reject += 1
                 return 0
-            self.st["cluster_locks"] += 1
-            self.st["alloc_scans"] += 1
+            self._st["cluster_locks"] += 1
+            self._st["alloc_scans"] += 1
             idx = self._find_run(c, nr)
         self._take(c, idx, nr, folio, order, memcg)
         if not c.has_room():
@@ -374,19 +374,19 @@ class VirtualSwap(SwapDesign, SwapSpace):
         e = (cur | (SIZE - 1)) + 1
         return e if e < end else end
 
-    def _dup_pass(self, e, n):
+    def _vswap_swap_duplicate_nr(self, e, n):
         cur, end = e, e + n
         while cur < end:
             ce = self._chunk_end(cur, end)
             c = self._cluster(cur >> SHIFT)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             for i in range(cur, ce):
                 d = c.desc[i & (SIZE - 1)]
                 if d.count == 0 and d.type == VSWAP_SWAPFILE:
                     self._rmap_mark(d, False)
                 d.count += 1
-            self.st["desc_reads"] += ce - cur
-            self.st["desc_writes"] += ce - cur
+            self._st["desc_reads"] += ce - cur
+            self._st["desc_writes"] += ce - cur
             cur = ce
 
     def _put_pass(self, e, n):
@@ -395,7 +395,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
         while cur < end:
             ce = self._chunk_end(cur, end)
             c = self._cluster(cur >> SHIFT)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             run = nrun = run_memcg = 0
             for i in range(cur, ce):
                 idx = i & (SIZE - 1)
@@ -404,7 +404,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
                 if d.count == 0:
                     if not d.cached:
                         if nrun and d.memcg != run_memcg:
-                            self._free_vrun(c, run, nrun)
+                            self._vswap_free_nr(c, run, nrun)
                             nrun = 0
                         if nrun == 0:
                             run, run_memcg = idx, d.memcg
@@ -414,12 +414,12 @@ class VirtualSwap(SwapDesign, SwapSpace):
                         self._rmap_mark(d, True)
                     only = True
                 if nrun:
-                    self._free_vrun(c, run, nrun)
+                    self._vswap_free_nr(c, run, nrun)
                     nrun = 0
-            self.st["desc_reads"] += ce - cur
-            self.st["desc_writes"] += ce - cur
+            self._st["desc_reads"] += ce - cur
+            self._st["desc_writes"] += ce - cur
             if nrun:
-                self._free_vrun(c, run, nrun)
+                self._vswap_free_nr(c, run, nrun)
             self._after_free(c)
             cur = ce
         return only
@@ -427,17 +427,17 @@ class VirtualSwap(SwapDesign, SwapSpace):
     def _reclaim_folio(self, c, idx, phys_at=0):
         """Returns (pages freed / minus kept / 0, physical run from phys_at)."""
         d = c.desc[idx]
-        self.st["cluster_locks"] += 1
-        self.st["desc_reads"] += 1
+        self._st["cluster_locks"] += 1
+        self._st["desc_reads"] += 1
         if not d.live or not swap_cache_is_folio(d.cache):
             return 0, 0
         n = 1 << swap_cache_order(d.cache)
         base = idx & ~(n - 1)
         ve = (c.id << SHIFT) + base
-        lo, hi = self.locked
+        lo, hi = self._locked_lo, self._locked_hi
         if ve < hi and ve + n > lo:
             return -n, 0
-        self.st["desc_reads"] += n
+        self._st["desc_reads"] += n
         if any(c.desc[i].count for i in range(base, base + n)):
             return -n, 0
         run = 0
@@ -447,22 +447,22 @@ class VirtualSwap(SwapDesign, SwapSpace):
                 run += 1
             d.cache = 0
             d.cached = False
-        self._free_vrun(c, base, n)
-        self.st["folios_reclaimed"] += 1
+        self._vswap_free_nr(c, base, n)
+        self._st["folios_reclaimed"] += 1
         self._after_free(c)
         return n, run
 
     def _fsc(self, e, n):
         end = e + n
-        if self.opt_cgroup:
+        if self._opt_batched_cgroup:
             self._cluster(e >> SHIFT)
-            self.st["desc_reads"] += 1
-            self.st["cgroup_checks"] += 1
+            self._st["desc_reads"] += 1
+            self._st["cgroup_checks"] += 1
         else:
             for i in range(e, end):
                 self._cluster(i >> SHIFT)
-            self.st["desc_reads"] += n
-            self.st["cgroup_checks"] += n
+            self._st["desc_reads"] += n
+            self._st["cgroup_checks"] += n
         if not self._put_pass(e, n):
             return
         cur = e
@@ -471,7 +471,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
             c = self._cluster(cur >> SHIFT)
             if c is not None:
                 d = c.desc[cur & (SIZE - 1)]
-                self.st["desc_reads"] += 1
+                self._st["desc_reads"] += 1
                 if d.count == 0 and d.cached:
                     r = abs(self._reclaim_folio(c, cur & (SIZE - 1))[0])
                     if r > 0:
@@ -485,7 +485,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
         if t < 0 or t >= MAX_SWAPFILES or self._devs[t] is not si:
             return 0
         slot = (t << SWP_TYPE_SHIFT) | offset
-        self.st["rmap_reads"] += 1
+        self._st["rmap_reads"] += 1
         w = si._table_get(offset) & RMAP_MASK
         if w == 0:
             return 0
@@ -501,13 +501,13 @@ class VirtualSwap(SwapDesign, SwapSpace):
         return -1 if r < 0 else 0
 
     def _cache_only_hook(self, si, offset):
-        self.st["cache_only_checks"] += 1
-        self.st["rmap_reads"] += 1
+        self._st["cache_only_checks"] += 1
+        self._st["rmap_reads"] += 1
         w = si._table_get(offset) & RMAP_MASK
         if w == 0:
             return False
         d = self._desc(w)
-        self.st["desc_reads"] += 1
+        self._st["desc_reads"] += 1
         return d is not None and d.count == 0 and d.cached and d.type == VSWAP_SWAPFILE
 
     @staticmethod
@@ -521,8 +521,8 @@ class VirtualSwap(SwapDesign, SwapSpace):
     @property
     def switches(self):
         """See :attr:`vswap.VirtualSwap.switches`."""
-        return {"cache_only_bit": self.opt_bit, "batched_cgroup_check": self.opt_cgroup,
-                "mru_cluster_cache": self.opt_mru}
+        return {"cache_only_bit": self._opt_cache_only_bit, "batched_cgroup_check": self._opt_batched_cgroup,
+                "mru_cluster_cache": self._opt_mru}
 
     @property
     def cpu(self):
@@ -558,7 +558,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
         return self._alloc(f, o, m, c)
 
     def _dup_entry(self, e):
-        self._dup_pass(e, 1)
+        self._vswap_swap_duplicate_nr(e, 1)
 
     def _free_entry(self, e):
         self._put_pass(e, 1)
@@ -579,13 +579,13 @@ class VirtualSwap(SwapDesign, SwapSpace):
                 raise NoEntry(f"swap entry {i:#x} is not allocated")
             if d.count >= COUNT_LIMIT:
                 raise NoSpace(f"swap count of {i:#x} would pass 2**32-1")
-        self._dup_pass(e, n)
+        self._vswap_swap_duplicate_nr(e, n)
 
     def _check_batch(self, entries, need_count, dup):
         self._check_open()
         arr = _as_entries(entries)
         es = arr.tolist()
-        vmax = self.max_clusters << SHIFT
+        vmax = self._max_clusters << SHIFT
         for e in es:
             if e >= vmax:
                 self._range(e, 1, False)
@@ -629,14 +629,14 @@ class VirtualSwap(SwapDesign, SwapSpace):
         """See :meth:`vswap.VirtualSwap.swap_count`."""
         e = self._range(entry, 1, False)
         self._live(e)
-        self.st["desc_reads"] += 1
+        self._st["desc_reads"] += 1
         return self._desc(e).count
 
     def memcg_id(self, entry):
         """See :meth:`vswap.VirtualSwap.memcg_id`."""
         e = self._range(entry, 1, False)
         self._live(e)
-        self.st["desc_reads"] += 1
+        self._st["desc_reads"] += 1
         return self._desc(e).memcg
 
     # -- the swap cache -----------------------------------------------------------------------
@@ -656,10 +656,10 @@ class VirtualSwap(SwapDesign, SwapSpace):
         while cur < end:
             ce = self._chunk_end(cur, end)
             c = self._cluster(cur >> SHIFT)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             for i in range(cur, ce):
                 c.desc[i & (SIZE - 1)].cached = True
-            self.st["desc_writes"] += ce - cur
+            self._st["desc_writes"] += ce - cur
             cur = ce
 
     def swap_cache_add_folio(self, entry, folio, order=0):
@@ -677,12 +677,12 @@ class VirtualSwap(SwapDesign, SwapSpace):
             if swap_cache_is_folio(d.cache):
                 raise EntryExists(f"swap entry {i:#x} already holds a folio")
         c = self._cluster(e >> SHIFT)
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         first = c.desc[e & (SIZE - 1)].cache
         for i in range(e, e + nr):
             c.desc[i & (SIZE - 1)].cache = swap_cache_folio(f, o)
-        self.st["desc_reads"] += nr
-        self.st["desc_writes"] += nr
+        self._st["desc_reads"] += nr
+        self._st["desc_writes"] += nr
         return (first >> 1) if first & 1 else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
@@ -701,16 +701,16 @@ class VirtualSwap(SwapDesign, SwapSpace):
             if d is None or d.cache != w0:
                 raise NoEntry(f"swap entry {e:#x} holds no folio of {nr} pages")
         c = self._cluster(e >> SHIFT)
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         for i in range(e, e + nr):
             c.desc[i & (SIZE - 1)].cache = sw
-        self.st["desc_writes"] += nr
+        self._st["desc_writes"] += nr
 
     def swap_cache_get_folio(self, entry):
         """See :meth:`vswap.VirtualSwap.swap_cache_get_folio`."""
         e = self._range(entry, 1, False)
         self._live(e)
-        self.st["desc_reads"] += 1
+        self._st["desc_reads"] += 1
         w = self._desc(e).cache
         return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
 
@@ -718,7 +718,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
         """See :meth:`vswap.VirtualSwap.swap_cache_get_shadow`."""
         e = self._range(entry, 1, False)
         self._live(e)
-        self.st["desc_reads"] += 1
+        self._st["desc_reads"] += 1
         w = self._desc(e).cache
         return (w >> 1) if w & 1 else None
 
@@ -737,17 +737,17 @@ class VirtualSwap(SwapDesign, SwapSpace):
             if d.count:
                 all_only = False
         c = self._cluster(e >> SHIFT)
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         base = e & (SIZE - 1)
-        self.st["desc_writes"] += nr
+        self._st["desc_writes"] += nr
         for idx in range(base, base + nr):
             c.desc[idx].cached = False
         if all_only:
-            self._free_vrun(c, base, nr)
+            self._vswap_free_nr(c, base, nr)
         else:
             for idx in range(base, base + nr):
                 if c.desc[idx].count == 0:
-                    self._free_vrun(c, idx, 1)
+                    self._vswap_free_nr(c, idx, 1)
         self._after_free(c)
 
     # -- backends -------------------------------------------------------------------------------
@@ -756,7 +756,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
         """See :meth:`vswap.VirtualSwap.lookup`."""
         e = self._range(entry, 1, False)
         self._live(e)
-        self.st["desc_reads"] += 1
+        self._st["desc_reads"] += 1
         k, h = self._kind(self._desc(e))
         return Lookup(LOOKUP_KINDS[k], h)
 
@@ -768,7 +768,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
             k, h = self._kind(self._desc(e))
             kinds.append(k)
             handles.append(h)
-        self.st["desc_reads"] += len(es)
+        self._st["desc_reads"] += len(es)
         return np.array(kinds, dtype=np.uint8), np.array(handles, dtype=np.uint64)
 
     def zero_store(self, entry, nr=1):
@@ -783,25 +783,25 @@ class VirtualSwap(SwapDesign, SwapSpace):
         while cur < end:
             ce = self._chunk_end(cur, end)
             c = self._cluster(cur >> SHIFT)
-            self.st["cluster_locks"] += 1
+            self._st["cluster_locks"] += 1
             for i in range(cur, ce):
                 d = c.desc[i & (SIZE - 1)]
                 self._release(d, b)
                 d.type = VSWAP_ZERO
-            self.st["desc_writes"] += ce - cur
+            self._st["desc_writes"] += ce - cur
             cur = ce
         self._pb_flush(b)
 
     def _zswap_put(self, e, h):
         d = self._desc(e)
         b = _PBatch()
-        self.st["cluster_locks"] += 1
-        self.st["desc_writes"] += 1
+        self._st["cluster_locks"] += 1
+        self._st["desc_writes"] += 1
         self._release(d, b)
         self._pb_flush(b)
         d.type = VSWAP_ZSWAP
         d.backing = h
-        self.nr_zswap += 1
+        self._nr_zswap += 1
 
     def zswap_store(self, entry, handle):
         """See :meth:`vswap.VirtualSwap.zswap_store`."""
@@ -814,7 +814,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
         """See :meth:`vswap.VirtualSwap.zswap_load`."""
         e = self._range(entry, 1, False)
         self._live(e)
-        self.st["desc_reads"] += 1
+        self._st["desc_reads"] += 1
         d = self._desc(e)
         return d.backing if d.type == VSWAP_ZSWAP else None
 
@@ -822,14 +822,14 @@ class VirtualSwap(SwapDesign, SwapSpace):
         """See :meth:`vswap.VirtualSwap.zswap_invalidate`."""
         e = self._range(entry, 1, False)
         self._live(e)
-        self.st["desc_reads"] += 1
+        self._st["desc_reads"] += 1
         d = self._desc(e)
         if d.type != VSWAP_ZSWAP:
             return None
-        self.st["cluster_locks"] += 1
-        self.st["desc_writes"] += 1
+        self._st["cluster_locks"] += 1
+        self._st["desc_writes"] += 1
         h = d.backing
-        self.nr_zswap -= 1
+        self._nr_zswap -= 1
         d.type = VSWAP_FOLIO
         d.backing = swap_cache_folio_id(d.cache) if swap_cache_is_folio(d.cache) else 0
         return h
@@ -851,23 +851,23 @@ class VirtualSwap(SwapDesign, SwapSpace):
         self._sync_devices()
         if contiguous:
             self._cluster(e >> SHIFT)
-            self.st["desc_reads"] += nr
+            self._st["desc_reads"] += nr
             return slot0
-        if not self._swaps._devices or nr > next(iter(self._swaps)).cs:
+        if not self._swaps._devices or nr > next(iter(self._swaps))._cluster_size:
             raise NoSpace(f"no physical device takes an order-{o} run")
-        self.locked = (e, e + nr)
+        self._locked_lo, self._locked_hi = e, e + nr
         try:
             t, off = self._swaps.alloc(o, self._cpu)
         except NoSpace:
             raise NoSpace(f"no free order-{o} physical run on any device") from None
         finally:
-            self.locked = (0, 0)
+            self._locked_lo = self._locked_hi = 0
         si = self._devs[t]
-        self.st["phys_allocs"] += 1
+        self._st["phys_allocs"] += 1
         c = self._cluster(e >> SHIFT)
-        self.st["cluster_locks"] += 1
+        self._st["cluster_locks"] += 1
         b = _PBatch()
-        tb = si.ci[off >> si.shift].table
+        tb = si._cluster_info[off >> si._cluster_shift].table
         for i in range(nr):
             d = c.desc[(e + i) & (SIZE - 1)]
             self._release(d, b)
@@ -875,13 +875,13 @@ class VirtualSwap(SwapDesign, SwapSpace):
             d.backing = (t << SWP_TYPE_SHIFT) | (off + i)
             self._charge[d.memcg] = self._charge.get(d.memcg, 0) + 1
             w = e + i
-            if self.opt_bit and d.count == 0 and d.cached:
+            if self._opt_cache_only_bit and d.count == 0 and d.cached:
                 w |= SWAP_TABLE_CACHE_ONLY
-            tb[(off + i) & (si.cs - 1)] = w
+            tb[(off + i) & (si._cluster_size - 1)] = w
         self._pb_flush(b)
-        self.nr_phys += nr
-        self.st["rmap_writes"] += nr
-        self.st["desc_writes"] += nr
+        self._nr_phys += nr
+        self._st["rmap_writes"] += nr
+        self._st["desc_writes"] += nr
         return (t << SWP_TYPE_SHIFT) | off
 
     # -- device-level verbs ----------------------------------------------------------------------
@@ -901,25 +901,25 @@ class VirtualSwap(SwapDesign, SwapSpace):
         """See :meth:`vswap.VirtualSwap.swapoff`."""
         si = self._device(device)
         t = si._type
-        if si.flags & SWP_WRITEOK:
+        if si._flags & SWP_WRITEOK:
             self._swaps.swapoff(self._swaps[t])
         b = _PBatch()
-        for off in range(si.max):
-            self.st["scans"] += 1
-            if si.map[off] != SLOT_USED:
+        for off in range(si._max):
+            self._st["scans"] += 1
+            if si._map[off] != SLOT_USED:
                 continue
-            self.st["rmap_reads"] += 1
+            self._st["rmap_reads"] += 1
             w = si._table_get(off) & RMAP_MASK
             slot = (t << SWP_TYPE_SHIFT) | off
             c = self._cluster(w >> SHIFT) if w else None
             if c is None:
                 continue
             d = c.desc[w & (SIZE - 1)]
-            self.st["desc_reads"] += 1
+            self._st["desc_reads"] += 1
             if not d.live or d.type != VSWAP_SWAPFILE or d.backing != slot:
                 continue
-            self.st["cluster_locks"] += 1
-            self.st["desc_writes"] += 1
+            self._st["cluster_locks"] += 1
+            self._st["desc_writes"] += 1
             self._release(d, b)
             d.type = VSWAP_FOLIO
             if swap_cache_is_folio(d.cache):
@@ -936,28 +936,28 @@ class VirtualSwap(SwapDesign, SwapSpace):
 
     def memory_footprint(self):
         """See :meth:`vswap.VirtualSwap.memory_footprint`."""
-        out = {"descriptors": SWP_DESC_BYTES * self.nr_used,
-               "cluster_bitmaps": 64 * self.nr_clusters,
+        out = {"descriptors": SWP_DESC_BYTES * self._nr_used,
+               "cluster_bitmaps": 64 * self._nr_clusters,
                "cluster_map": self._map.nr_nodes * XA_NODE_KERNEL_BYTES,
                "phys_bitmaps": 0, "cluster_info": 0, "rmap": 0}
         for si in self._devs:
             if si is None:
                 continue
-            out["phys_bitmaps"] += 2 * 8 * ((si.max + 63) // 64)
-            out["cluster_info"] += 32 * len(si.ci)
-            out["rmap"] += 8 * si.nr_tables * si.cs
+            out["phys_bitmaps"] += 2 * 8 * ((si._max + 63) // 64)
+            out["cluster_info"] += 32 * len(si._cluster_info)
+            out["rmap"] += 8 * si._nr_tables * si._cluster_size
         out["total"] = sum(out.values())
         return out
 
     @property
     def stats(self):
         """See :attr:`vswap.VirtualSwap.stats`."""
-        return dict(self.st)
+        return dict(self._st)
 
     def reset_stats(self):
         """See :meth:`vswap.VirtualSwap.reset_stats`."""
-        for k in self.st:
-            self.st[k] = 0
+        for k in self._st:
+            self._st[k] = 0
 
     def _clusters(self):
         return sorted(self._map.items())
@@ -1016,13 +1016,13 @@ class VirtualSwap(SwapDesign, SwapSpace):
                     charges[d.memcg] = charges.get(d.memcg, 0) + 1
                     t, slot = d.backing >> SWP_TYPE_SHIFT, d.backing & SWP_OFFSET_MASK
                     si = self._devs[t] if t < MAX_SWAPFILES else None
-                    if si is None or slot >= si.max or si.map[slot] != SLOT_USED:
+                    if si is None or slot >= si._max or si._map[slot] != SLOT_USED:
                         errors.append(f"{ve:#x}: physical slot {d.backing:#x} not allocated")
                         continue
                     w = si._table_get(slot)
                     if w & RMAP_MASK != ve:
                         errors.append(f"{ve:#x}: rmap of {d.backing:#x} is {w:#x}")
-                    want = self.opt_bit and d.count == 0 and d.cached
+                    want = self._opt_cache_only_bit and d.count == 0 and d.cached
                     if bool(w & SWAP_TABLE_CACHE_ONLY) != want:
                         errors.append(f"{ve:#x}: cache-only bit, expected {want}")
         for k in range(SWAP_NR_ORDERS):
@@ -1037,11 +1037,11 @@ class VirtualSwap(SwapDesign, SwapSpace):
         for k, c in enumerate(self._mru):
             if c is not None and c.id not in seen:
                 errors.append(f"mru[{k}] names a freed cluster")
-        if len(seen) != self.nr_clusters:
-            errors.append(f"{len(seen)} clusters in the map, nr_clusters {self.nr_clusters}")
-        if used != self.nr_used or nz != self.nr_zswap or nphys != self.nr_phys:
-            errors.append(f"totals: used {used}/{self.nr_used} zswap {nz}/{self.nr_zswap} "
-                          f"phys {nphys}/{self.nr_phys}")
+        if len(seen) != self._nr_clusters:
+            errors.append(f"{len(seen)} clusters in the map, nr_clusters {self._nr_clusters}")
+        if used != self._nr_used or nz != self._nr_zswap or nphys != self._nr_phys:
+            errors.append(f"totals: used {used}/{self._nr_used} zswap {nz}/{self._nr_zswap} "
+                          f"phys {nphys}/{self._nr_phys}")
         if charges != self._charge:
             errors.append(f"memcg charges {self._charge} but slots {charges}")
         for t, si in enumerate(self._devs):
@@ -1049,8 +1049,8 @@ class VirtualSwap(SwapDesign, SwapSpace):
                 continue
             if si._owner is None or si._owner() is not self:
                 errors.append(f"type {t}: reclaim hook is not this design's")
-            for slot in range(si.max):
-                if si.map[slot] == SLOT_USED and not si._table_get(slot) & RMAP_MASK:
+            for slot in range(si._max):
+                if si._map[slot] == SLOT_USED and not si._table_get(slot) & RMAP_MASK:
                     errors.append(f"{t}:{slot}: allocated slot without a reverse map")
         if errors:
             raise AssertionError("VirtualSwap invariant violated:\n  " + "\n  ".join(errors[:20]))
@@ -1071,11 +1071,11 @@ class VirtualSwap(SwapDesign, SwapSpace):
         pcp = {k: c.id for k, c in sorted(self._pcp.items())}
         mru = {k: c.id for k, c in enumerate(self._mru) if c is not None}
         return {"clusters": clusters, "entries": entries, "partial": partial, "pcp": pcp,
-                "mru": mru, "charge": dict(self._charge), "nr_used": self.nr_used,
-                "nr_zswap": self.nr_zswap, "nr_phys": self.nr_phys,
-                "alloc_reject": self.alloc_reject, "cpu": self._cpu,
+                "mru": mru, "charge": dict(self._charge), "nr_used": self._nr_used,
+                "nr_zswap": self._nr_zswap, "nr_phys": self._nr_phys,
+                "alloc_reject": self._alloc_reject, "cpu": self._cpu,
                 "stats": self.stats, "swaps": self._swaps._state()}
 
     def __repr__(self):
-        return (f"VirtualSwap(clusters={self.nr_clusters}, used={self.nr_used}, "
+        return (f"VirtualSwap(clusters={self._nr_clusters}, used={self._nr_used}, "
                 f"switches={self.switches})")

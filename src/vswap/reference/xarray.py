@@ -24,6 +24,7 @@ XA_CHUNK_SIZE = 64
 XA_CHUNK_MASK = 63
 XA_MAX_MARKS = 3
 XA_FREE_MARK = 0
+XA_FLAGS_ALLOC = 1             # xa_init_flags: mark 0 tracks the free indices
 XA_NODE_BYTES = 552
 XA_VALUE_MAX = (1 << 62) - 1
 _U64 = (1 << 64) - 1
@@ -103,7 +104,7 @@ class XArray:
     """
 
     def __init__(self, *, track_free: bool = False) -> None:
-        self._track_free = bool(track_free)
+        self._flags = XA_FLAGS_ALLOC if track_free else 0
         self._head: Any = None  # None, the bare entry at index 0, or the root _Node
         self._nr_entries = 0
         self._nr_nodes = 0
@@ -116,7 +117,7 @@ class XArray:
         self._nr_nodes += 1
         self._stats["nodes_allocated"] += 1
         node = _Node(shift)
-        if self._track_free:
+        if self._flags:
             node.marks[XA_FREE_MARK] = _U64  # every slot of a new node is free
         return node
 
@@ -182,14 +183,14 @@ class XArray:
                     for m in range(self._first_user_mark, XA_MAX_MARKS):
                         if child.marks[m]:
                             node.marks[m] = 1
-                    if self._track_free and child.marks[XA_FREE_MARK] == 0:
+                    if self._flags and child.marks[XA_FREE_MARK] == 0:
                         node.marks[XA_FREE_MARK] &= ~1
                 else:
                     node.nr_values = int(_is_value(self._head))
                     for m in range(self._first_user_mark, XA_MAX_MARKS):
                         if self._marks & (1 << m):
                             node.marks[m] = 1
-                    if self._track_free:
+                    if self._flags:
                         node.marks[XA_FREE_MARK] &= ~1
                 self._head = node
                 cur_shift += XA_CHUNK_SHIFT
@@ -203,7 +204,7 @@ class XArray:
                 if e is None:
                     node.count += 1
                     self._nr_entries += 1
-                    if self._track_free:
+                    if self._flags:
                         self._clear_mark_up(node, i, XA_FREE_MARK)
                 node.nr_values += int(_is_value(entry)) - int(e is not None and _is_value(e))
                 return e
@@ -280,7 +281,7 @@ class XArray:
         for m in range(self._first_user_mark, XA_MAX_MARKS):
             if node.marks[m] & (1 << off):
                 self._clear_mark_up(node, off, m)
-        if self._track_free:
+        if self._flags:
             self._set_mark_up(node, off, XA_FREE_MARK)
         while node.count == 0:
             parent = node.parent
@@ -359,7 +360,7 @@ class XArray:
 
     @property
     def _first_user_mark(self) -> int:
-        return 1 if self._track_free else 0
+        return 1 if self._flags else 0
 
     def _alloc(self, entry: Any, lo: int, hi: int) -> int | None:
         if lo > hi:
@@ -387,11 +388,11 @@ class XArray:
     @property
     def track_free(self) -> bool:
         """Reference of :attr:`vswap.XArray.track_free`."""
-        return self._track_free
+        return bool(self._flags & XA_FLAGS_ALLOC)
 
     def alloc(self, value: Any, min: Any = 0, max: Any = (1 << 32) - 1) -> int:
         """Reference of :meth:`vswap.XArray.alloc`. O(height)."""
-        if not self._track_free:
+        if not self._flags:
             raise TypeError("alloc() needs an array made with XArray(track_free=True)")
         if value is None:
             raise ValueError("cannot allocate an index for None")
@@ -439,7 +440,7 @@ class XArray:
     def set_mark(self, index: Any, mark: Any) -> None:
         """Reference of :meth:`vswap.XArray.set_mark`. O(height)."""
         i = _to_index(index)
-        m = _to_mark(mark, self._track_free)
+        m = _to_mark(mark, bool(self._flags))
         if i == 0 and not isinstance(self._head, _Node):
             self._stats["walks"] += 1
             if self._head is not None:
@@ -452,7 +453,7 @@ class XArray:
     def clear_mark(self, index: Any, mark: Any) -> None:
         """Reference of :meth:`vswap.XArray.clear_mark`. O(height)."""
         i = _to_index(index)
-        m = _to_mark(mark, self._track_free)
+        m = _to_mark(mark, bool(self._flags))
         if i == 0 and not isinstance(self._head, _Node):
             self._stats["walks"] += 1
             self._marks &= ~(1 << m)
@@ -467,7 +468,7 @@ class XArray:
     def get_mark(self, index: Any, mark: Any) -> bool:
         """Reference of :meth:`vswap.XArray.get_mark`. O(height)."""
         i = _to_index(index)
-        m = _to_mark(mark, self._track_free)
+        m = _to_mark(mark, bool(self._flags))
         if i == 0 and not isinstance(self._head, _Node):
             self._stats["walks"] += 1
             return self._head is not None and bool((self._marks >> m) & 1)
@@ -479,7 +480,7 @@ class XArray:
     def find(self, start: Any = 0, stop: Any = None, mark: Any = None) -> int | None:
         """Reference of :meth:`vswap.XArray.find`. O(height + nodes skipped)."""
         rng = _to_range(start, stop)
-        m = -1 if mark is None else _to_mark(mark, self._track_free)
+        m = -1 if mark is None else _to_mark(mark, self._flags)
         if rng is None:
             return None
         found = self._find(rng[0], rng[1], m)
@@ -647,13 +648,13 @@ class XArray:
                     if node.parent is None and node.marks[m]:
                         marks |= 1 << m
                 free = ~present & _U64
-                if self._track_free and node.shift == 0 and node.marks[XA_FREE_MARK] & present:
+                if self._flags and node.shift == 0 and node.marks[XA_FREE_MARK] & present:
                     errors.append(f"{where}: free mark on used slots")
-                if self._track_free and node.marks[XA_FREE_MARK] & free != free:
+                if self._flags and node.marks[XA_FREE_MARK] & free != free:
                     errors.append(f"{where}: free mark missing on empty slots")
         elif head is not None:
             entries = 1
-            marks = self._marks & ~int(self._track_free)
+            marks = self._marks & ~int(self._flags)
         if entries != self._nr_entries:
             errors.append(f"len {self._nr_entries} but {entries} entries in the tree")
         if nodes != self._nr_nodes:

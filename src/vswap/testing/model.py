@@ -35,7 +35,7 @@ def normalise_lookup(kind: Any, cached_folio: int | None) -> tuple[str, int | No
     """A lookup as the model states it: the device's handle is the design's own.
 
     An entry with no zero, zswap or written copy whose folio has left the
-    swap cache is "on the swap device" in mainline (the slot is its
+    swap cache is "on the swap device" in the baseline (the slot is its
     backing) and still FOLIO-backed in the virtual design (the page was
     never written anywhere): both read as ``("swapfile", None)`` here.
     """
