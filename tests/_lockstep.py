@@ -87,6 +87,16 @@ class VswapLockstep(SwapSpaceMachine):
         count_step(self.NAME)
 
 
+#: Every verb a virtual design's machine must see succeed under the ci profile.
+MACHINE_VERBS = frozenset({
+    "folio_alloc_swap", "folio_alloc_swap_many", "swap_duplicate", "swap_duplicate_many",
+    "swap_free_nr", "swap_free_many", "free_swap_and_cache_nr", "free_swap_and_cache_many",
+    "swap_count", "memcg_id", "swapcache_prepare", "swap_cache_add_folio", "swap_cache_del_folio",
+    "swap_cache_get_folio", "swap_cache_get_shadow", "put_swap_folio", "lookup", "lookup_many",
+    "zero_store", "zswap_store", "zswap_store_many", "zswap_load", "zswap_invalidate", "writeback",
+    "reclaim_cache_only", "swapoff", "swapon", "reset_stats"})
+
+
 def coverage_of(machines) -> dict[str, int]:
     """The coverage counters of ``machines``, summed."""
     out: dict[str, int] = {}

@@ -28,7 +28,7 @@ from vswap.reference.virtual import VSWAP_PRESETS
 from vswap.testing import StepConfig
 from vswap.testing.strategies import Step
 
-from _lockstep import STEPS, VswapLockstep, coverage_of
+from _lockstep import MACHINE_VERBS, STEPS, VswapLockstep, coverage_of
 
 PRESETS = list(VSWAP_PRESETS)
 # The counters each switch may change (between neighbouring presets).
@@ -147,14 +147,7 @@ def test_machines_exercised_every_verb_and_counter():
     print(f"\nVirtualLockstep: {seen}")
     if not (settings().max_examples >= 100 and settings().stateful_step_count >= 60):
         return  # short dev runs may not reach every path
-    verbs = {"folio_alloc_swap", "folio_alloc_swap_many", "swap_duplicate", "swap_duplicate_many",
-             "swap_free_nr", "swap_free_many", "free_swap_and_cache_nr",
-             "free_swap_and_cache_many", "swap_count", "memcg_id", "swapcache_prepare",
-             "swap_cache_add_folio", "swap_cache_del_folio", "swap_cache_get_folio",
-             "swap_cache_get_shadow", "put_swap_folio", "lookup", "lookup_many", "zero_store",
-             "zswap_store", "zswap_store_many", "zswap_load", "zswap_invalidate", "writeback",
-             "reclaim_cache_only", "swapoff", "swapon", "reset_stats"}
-    never = {v for v in verbs if not seen.get("ok:" + v)}
+    never = {v for v in MACHINE_VERBS if not seen.get("ok:" + v)}
     assert not never, f"never succeeded: {never}"
     stats = set(vswap.VirtualSwap().stats)
     assert stats <= VirtualLockstep.stats_moved, \
