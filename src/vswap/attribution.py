@@ -35,7 +35,7 @@ from typing import Any
 
 from vswap.reference import replay as _ref_replay
 
-__all__ = ["PATHS", "VERBS", "verb_costs"]
+__all__ = ["PATHS", "VERBS", "LOOKUP_ROWS", "verb_costs", "path_table"]
 
 _REPLAY_FILE = _ref_replay.__file__
 
@@ -135,3 +135,63 @@ def verb_costs(trace: Any, design: Any = "baseline", machine: Any = None,
             row[k] = v / ops if ops else 0.0
         result[path] = row
     return result
+
+
+#: The rows of :func:`path_table`: (label, the counters summed into it, by design).
+LOOKUP_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("xarray walks", ("lookups",)),
+    ("lookup-cache hits", ("mru_hits", "lookup_hits")),
+    ("table word reads", ("table_reads",)),
+    ("table word writes", ("table_writes",)),
+    ("descriptor reads", ("desc_reads",)),
+    ("descriptor writes", ("desc_writes",)),
+    ("virtual-table reads", ("vtable_reads",)),
+    ("virtual-table writes", ("vtable_writes",)),
+    ("memcg-table writes", ("memcg_writes",)),
+    ("rmap writes", ("rmap_writes",)),
+    ("cluster locks", ("cluster_locks",)),
+)
+
+
+def path_table(costs: dict[str, dict[str, dict[str, float]]],
+               rows: tuple[tuple[str, tuple[str, ...]], ...] = LOOKUP_ROWS) -> str:
+    """``{design: verb_costs(...)}`` as a text table: a block of rows per path, a column per design.
+
+    ``-`` where a design has none of a row's counters. Runtime complexity:
+    O(paths * rows * designs).
+
+    >>> from vswap.replay import Machine
+    >>> from vswap.workloads import usemem
+    >>> c = {d: verb_costs(usemem("2M"), d, Machine(ram="1M")) for d in ("baseline", "cc_v2")}
+    >>> print(path_table(c, rows=LOOKUP_ROWS[:1] + LOOKUP_ROWS[-1:]))
+    path      per           counter        baseline   cc_v2
+    --------  ------------  -------------  --------  ------
+    swap_out  swapped page  xarray walks          -  0.0039
+                            cluster locks      4.00    5.00
+    free      entry freed   xarray walks          -    0.00
+                            cluster locks    0.0039  0.0039
+    """
+    designs = list(costs)
+    per = {"swap_out": "swapped page", "swap_in": "major fault", "free": "entry freed"}
+    header = ["path", "per", "counter", *designs]
+    body = []
+    for path in PATHS:
+        if not any(c[path]["ops"] for c in costs.values()):
+            continue
+        first = True
+        for label, names in rows:
+            cells = []
+            for d in designs:
+                have = [n for n in names if n in costs[d][path] or n in costs[d]["swap_out"]
+                        or n in costs[d]["free"]]
+                v = sum(costs[d][path].get(n, 0.0) for n in have)
+                cells.append("-" if not have else f"{v:.2f}" if v >= 0.1 or v == 0 else f"{v:.4f}")
+            if all(c == "-" for c in cells):
+                continue
+            body.append([path if first else "", per[path] if first else "", label, *cells])
+            first = False
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    def line(r):
+        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, body)])
