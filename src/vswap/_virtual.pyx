@@ -33,7 +33,7 @@ from vswap._swapfile cimport SwapDesign, SwapDevice, SwapDevices, swap_device_t,
 from vswap._swapfile cimport swap_table_get, swap_table_set, swap_free_batch, swap_batch_add
 from vswap._swapfile cimport swap_batch_flush
 from vswap._swapfile cimport swap_reclaim_full_clusters, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK
-from vswap._clustermap cimport cluster_map_get, cluster_map_next
+from vswap._clustermap cimport cluster_map_get, cluster_map_next, cluster_map_items
 from vswap._xarray cimport (
     xa_entry, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc,
     XA_FLAGS_ALLOC,
@@ -1492,13 +1492,7 @@ cdef class VirtualSwap(SwapDesign):
 
     def _clusters(self):
         """[(id, cluster pointer as int)] in id order (for check and snapshot)."""
-        cdef uint64_t pos = 0, cid = 0
-        cdef void* c = cluster_map_next(&self.v.map, &pos, &cid)
-        out = []
-        while c != NULL:
-            out.append((cid, <uint64_t>c))
-            c = cluster_map_next(&self.v.map, &pos, &cid)
-        return out
+        return cluster_map_items(&self.v.map)
 
     def check(self):
         """Assert the design's invariants, then the allocator's; AssertionError with a dump.
