@@ -55,3 +55,15 @@ cdef inline void* cluster_map_next(xarray_t* xa, uint64_t* pos, uint64_t* cid) n
     cid[0] = idx
     pos[0] = idx + 1 if idx != last else idx
     return <void*>xa_load(xa, idx)
+
+
+cdef inline list cluster_map_items(xarray_t* xa):
+    """[(id, cluster pointer as int)] in id order (check and snapshot); reference twin of
+    the same name. Not counted."""
+    cdef uint64_t pos = 0, cid = 0
+    cdef void* c = cluster_map_next(xa, &pos, &cid)
+    out = []
+    while c != NULL:
+        out.append((cid, <uint64_t>c))
+        c = cluster_map_next(xa, &pos, &cid)
+    return out

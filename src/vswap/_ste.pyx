@@ -33,7 +33,7 @@ from vswap._swapfile cimport (
     swap_table_set, swap_reclaim_full_clusters, swap_free_batch, swap_batch_add,
     swap_batch_flush, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
 )
-from vswap._clustermap cimport cluster_map_get, cluster_map_next
+from vswap._clustermap cimport cluster_map_get, cluster_map_next, cluster_map_items
 from vswap._swaptable cimport (
     SWP_TB_COUNT_SHIFT, SWP_TB_COUNT_MAX, SWP_TB_PIN, SWP_TB_PAYLOAD, SWP_TB_COUNT_MASK,
     P4_FOLIO_MAX, P4_SHADOW_MAX, P4_CLUSTER_INFO_BYTES,
@@ -1439,13 +1439,7 @@ cdef class SwapTableEdition(SwapDesign):
 
     def _clusters(self):
         """[(id, cluster pointer as int)] in id order (for check and snapshot)."""
-        cdef uint64_t pos = 0, cid = 0
-        cdef void* c = cluster_map_next(&self.v.map, &pos, &cid)
-        out = []
-        while c != NULL:
-            out.append((cid, <uint64_t>c))
-            c = cluster_map_next(&self.v.map, &pos, &cid)
-        return out
+        return cluster_map_items(&self.v.map)
 
     def check(self):
         """Assert the design's invariants, then the allocator's; AssertionError with a dump.

@@ -48,7 +48,7 @@ cdef struct swp_desc:
     uint8_t pad
 
 
-cdef struct vcluster:
+cdef struct vcluster:          # begins with its id, as _clustermap.pxd needs
     uint64_t id
     uint32_t count            # allocated slots (the reserved run of cluster 0 included)
     uint32_t refcnt           # count + 1 while a CPU's allocation cache holds it

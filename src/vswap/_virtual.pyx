@@ -30,10 +30,12 @@ from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 from vswap._mem cimport checked_calloc
 from vswap._common cimport to_u64
 from vswap._swapfile cimport SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set
-from vswap._swapfile cimport swap_table_get, swap_table_set, swap_entries_free
+from vswap._swapfile cimport swap_table_get, swap_table_set, swap_free_batch, swap_batch_add
+from vswap._swapfile cimport swap_batch_flush
 from vswap._swapfile cimport swap_reclaim_full_clusters, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK
+from vswap._clustermap cimport cluster_map_get, cluster_map_next, cluster_map_items
 from vswap._xarray cimport (
-    xa_entry, xa_node, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc, xa_find,
+    xa_entry, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc,
     XA_FLAGS_ALLOC,
 )
 
@@ -98,29 +100,11 @@ cdef inline int order_of(uint64_t nr) noexcept nogil:
 
 # --- the cluster map and the lookup path ---------------------------------------------------
 
-cdef inline vcluster* vs_walk(vswap_t* v, uint64_t cid) noexcept nogil:
-    """xa_load on the cluster map: one counted virtual-layer lookup."""
-    cdef uint64_t before = v.map.stats.node_visits
-    cdef vcluster* c
-    v.st.lookups += 1
-    c = <vcluster*>xa_load(&v.map, cid)
-    v.st.node_visits += v.map.stats.node_visits - before
-    return c
-
-
 cdef inline vcluster* vs_cluster(vswap_t* v, uint64_t cid) noexcept nogil:
-    """The virtual cluster of id ``cid`` (or NULL): the MRU cache first when enabled."""
-    cdef vcluster* c
-    if v.opt_mru:
-        c = v.mru[v.cpu]
-        if c != NULL and c.id == cid:
-            v.st.mru_hits += 1
-            return c
-        v.st.mru_misses += 1
-        c = vs_walk(v, cid)
-        v.mru[v.cpu] = c
-        return c
-    return vs_walk(v, cid)
+    """The virtual cluster of id ``cid`` (or NULL): the CPU's MRU cluster first when enabled."""
+    return <vcluster*>cluster_map_get(
+        &v.map, cid, <void**>&v.mru[v.cpu] if v.opt_mru else NULL, &v.st.lookups,
+        &v.st.node_visits, &v.st.mru_hits, &v.st.mru_misses)
 
 
 cdef swp_desc* vswap_desc(vswap_t* v, uint64_t entry) noexcept nogil:
@@ -210,32 +194,23 @@ cdef void cluster_after_free(vswap_t* v, vcluster* c) noexcept nogil:
 
 # --- backing release (batched physical frees) ---------------------------------------------------
 
-cdef struct pbatch:
-    swap_device_t* si
-    uint64_t off
-    uint64_t n
+ctypedef swap_free_batch pbatch
+
+
+cdef inline void pb_freed(vswap_t* v, uint64_t n) noexcept nogil:
+    """Count a physical run freed (swap_entries_free clears its reverse-map words too)."""
+    if n:
+        v.st.phys_frees += 1
+        v.st.rmap_writes += n
+        v.nr_phys -= n
 
 
 cdef inline void pb_flush(vswap_t* v, pbatch* b) noexcept nogil:
-    if b.n:
-        swap_entries_free(b.si, b.off, b.n)     # clears the rmap words too
-        v.st.phys_frees += 1
-        v.st.rmap_writes += b.n
-        v.nr_phys -= b.n
-        b.n = 0
+    pb_freed(v, swap_batch_flush(b))
 
 
 cdef inline void pb_add(vswap_t* v, pbatch* b, uint64_t slot) noexcept nogil:
-    cdef swap_device_t* si = v.devs[slot >> SWP_TYPE_SHIFT]
-    cdef uint64_t off = slot & SWP_OFFSET_MASK
-    if (b.n and b.si == si and off == b.off + b.n
-            and (off >> si.cluster_shift) == (b.off >> si.cluster_shift)):
-        b.n += 1
-        return
-    pb_flush(v, b)
-    b.si = si
-    b.off = off
-    b.n = 1
+    pb_freed(v, swap_batch_add(b, v.devs[slot >> SWP_TYPE_SHIFT], slot & SWP_OFFSET_MASK))
 
 
 cdef inline void release_backing(vswap_t* v, swp_desc* d, pbatch* b) noexcept nogil:
@@ -817,17 +792,14 @@ cdef class VirtualSwap(SwapDesign):
         return cls(swaps, cache_only_bit=a, batched_cgroup_check=b, mru_cluster_cache=c, **kwargs)
 
     def __dealloc__(self):
-        cdef uint64_t idx = 0
-        cdef xa_node* leaf
+        cdef uint64_t pos = 0, cid = 0
         cdef vcluster* c
         self._release_devices()
-        while xa_find(&self.v.map, &idx, 0xFFFFFFFFFFFFFFFF, -1, &leaf):
-            c = <vcluster*>xa_load(&self.v.map, idx)
+        c = <vcluster*>cluster_map_next(&self.v.map, &pos, &cid)
+        while c != NULL:
             free(c.desc)
             free(c)
-            if idx == 0xFFFFFFFFFFFFFFFF:
-                break
-            idx += 1
+            c = <vcluster*>cluster_map_next(&self.v.map, &pos, &cid)
         xa_destroy(&self.v.map)
         free(self.v.charge)
         self.v.charge = NULL
@@ -1520,15 +1492,7 @@ cdef class VirtualSwap(SwapDesign):
 
     def _clusters(self):
         """[(id, cluster pointer as int)] in id order (for check and snapshot)."""
-        cdef uint64_t idx = 0
-        cdef xa_node* leaf
-        out = []
-        while xa_find(&self.v.map, &idx, 0xFFFFFFFFFFFFFFFF, -1, &leaf):
-            out.append((idx, <uint64_t>xa_load(&self.v.map, idx)))
-            if idx == 0xFFFFFFFFFFFFFFFF:
-                break
-            idx += 1
-        return out
+        return cluster_map_items(&self.v.map)
 
     def check(self):
         """Assert the design's invariants, then the allocator's; AssertionError with a dump.

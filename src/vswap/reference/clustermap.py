@@ -14,7 +14,7 @@ the four counters (walks, node visits, MRU hits, MRU misses).
 ([True, True], 1, 1)
 """
 
-__all__ = ["cluster_map_walk", "cluster_map_get"]
+__all__ = ["cluster_map_walk", "cluster_map_get", "cluster_map_items"]
 
 
 def cluster_map_walk(xa, cid, st, names):
@@ -52,3 +52,15 @@ def cluster_map_get(xa, cid, st, names, mru=None, cpu=0):
     c = cluster_map_walk(xa, cid, st, names)
     mru[cpu] = c
     return c
+
+
+def cluster_map_items(xa):
+    """[(id, cluster)] in id order, not counted (``cluster_map_next``'s walk, for check,
+    snapshot and teardown). Runtime complexity: O(clusters log clusters).
+
+    >>> from vswap.reference.xarray import XArray
+    >>> from vswap.reference.clustermap import cluster_map_items
+    >>> xa = XArray(); xa[9], xa[2] = "b", "a"; cluster_map_items(xa)
+    [(2, 'a'), (9, 'b')]
+    """
+    return sorted(xa.items())

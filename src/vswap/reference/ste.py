@@ -19,7 +19,7 @@ from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
 from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.direct import _u64
-from vswap.reference.clustermap import cluster_map_get
+from vswap.reference.clustermap import cluster_map_get, cluster_map_items
 from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
                                       SwapDesign, SwapDevices, SwapFreeBatch)
 from vswap.reference.swaptable import (P4_CLUSTER_INFO_BYTES, P4_FOLIO_MAX, P4_SHADOW_MAX,
@@ -996,7 +996,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         used = nz = nphys = next_ = 0
         charges = {}
         seen = {}
-        for cid, c in sorted(self._map.items()):
+        for cid, c in cluster_map_items(self._map):
             seen[cid] = c
             if c.id != cid:
                 errors.append(f"cluster {cid}: id {c.id}")
@@ -1090,7 +1090,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.snapshot`."""
         self._check_open()
         clusters, entries = {}, {}
-        for cid, c in sorted(self._map.items()):
+        for cid, c in cluster_map_items(self._map):
             clusters[cid] = (c.order, c.count, c.state, int(c.ext is not None))
             for i in range(SIZE):
                 w = c.table[i]

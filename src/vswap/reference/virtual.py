@@ -20,8 +20,9 @@ from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
 from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.direct import _u64
 from vswap.reference.swapfile import SwapDesign
+from vswap.reference.clustermap import cluster_map_get, cluster_map_items
 from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
-                                      SwapDevices)
+                                      SwapDevices, SwapFreeBatch)
 from vswap.reference.xarray import XArray
 from vswap.swapentry import (FOLIO_MAX, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWAP_NR_ORDERS,
                              SWAPFILE_CLUSTER, SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VSWAP_FOLIO,
@@ -45,6 +46,7 @@ _STAT_NAMES = ("lookups", "node_visits", "mru_hits", "mru_misses", "desc_reads",
                "cluster_locks", "rmap_reads", "rmap_writes", "alloc_scans", "cgroup_checks",
                "cache_only_checks", "slots_freed", "folios_reclaimed", "phys_allocs",
                "phys_frees", "scans", "clusters_allocated", "clusters_freed")
+_MAP_STATS = ("lookups", "node_visits", "mru_hits", "mru_misses")
 
 
 class _Desc:
@@ -84,14 +86,6 @@ class _Cluster:
 
     def has_room(self):
         return self.count + (1 << self.order) <= SIZE
-
-
-
-class _PBatch:
-    def __init__(self):
-        self.si = None
-        self.off = 0
-        self.n = 0
 
 
 class VirtualSwap(SwapDesign, SwapSpace):
@@ -147,24 +141,9 @@ class VirtualSwap(SwapDesign, SwapSpace):
     def _drop_devices(self):
         self._devs = [None] * MAX_SWAPFILES
 
-    def _walk(self, cid):
-        before = self._map._stats["node_visits"]
-        self._st["lookups"] += 1
-        c = self._map._load(cid)
-        self._st["node_visits"] += self._map._stats["node_visits"] - before
-        return c
-
     def _cluster(self, cid):
-        if self._opt_mru:
-            c = self._mru[self._cpu]
-            if c is not None and c.id == cid:
-                self._st["mru_hits"] += 1
-                return c
-            self._st["mru_misses"] += 1
-            c = self._walk(cid)
-            self._mru[self._cpu] = c
-            return c
-        return self._walk(cid)
+        return cluster_map_get(self._map, cid, self._st, _MAP_STATS,
+                               self._mru if self._opt_mru else None, self._cpu)
 
     def _desc(self, e):
         c = self._cluster(e >> SHIFT)
@@ -229,22 +208,17 @@ class VirtualSwap(SwapDesign, SwapSpace):
 
     # backing release
 
-    def _pb_flush(self, b):
-        if b.n:
-            b.si._swap_entries_free(b.off, b.n)
+    def _pb_freed(self, n):
+        if n:
             self._st["phys_frees"] += 1
-            self._st["rmap_writes"] += b.n
-            self._nr_phys -= b.n
-            b.n = 0
+            self._st["rmap_writes"] += n
+            self._nr_phys -= n
+
+    def _pb_flush(self, b):
+        self._pb_freed(b.flush())
 
     def _pb_add(self, b, slot):
-        si = self._devs[slot >> SWP_TYPE_SHIFT]
-        off = slot & SWP_OFFSET_MASK
-        if b.n and b.si is si and off == b.off + b.n and (off >> si._cluster_shift) == (b.off >> si._cluster_shift):
-            b.n += 1
-            return
-        self._pb_flush(b)
-        b.si, b.off, b.n = si, off, 1
+        self._pb_freed(b.add(self._devs[slot >> SWP_TYPE_SHIFT], slot & SWP_OFFSET_MASK))
 
     def _release(self, d, b):
         if d.type == VSWAP_SWAPFILE:
@@ -257,7 +231,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
         d.backing = 0
 
     def _vswap_free_nr(self, c, idx, n):
-        b = _PBatch()
+        b = SwapFreeBatch()
         for i in range(idx, idx + n):
             self._release(c.desc[i], b)
             c.desc[i].clear()
@@ -778,7 +752,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
         end = e + n
         for i in range(e, end):
             self._live(i)
-        b = _PBatch()
+        b = SwapFreeBatch()
         cur = e
         while cur < end:
             ce = self._chunk_end(cur, end)
@@ -794,7 +768,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
 
     def _zswap_put(self, e, h):
         d = self._desc(e)
-        b = _PBatch()
+        b = SwapFreeBatch()
         self._st["cluster_locks"] += 1
         self._st["desc_writes"] += 1
         self._release(d, b)
@@ -866,7 +840,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
         self._st["phys_allocs"] += 1
         c = self._cluster(e >> SHIFT)
         self._st["cluster_locks"] += 1
-        b = _PBatch()
+        b = SwapFreeBatch()
         tb = si._cluster_info[off >> si._cluster_shift].table
         for i in range(nr):
             d = c.desc[(e + i) & (SIZE - 1)]
@@ -903,7 +877,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
         t = si._type
         if si._flags & SWP_WRITEOK:
             self._swaps.swapoff(self._swaps[t])
-        b = _PBatch()
+        b = SwapFreeBatch()
         for off in range(si._max):
             self._st["scans"] += 1
             if si._map[off] != SLOT_USED:
@@ -960,7 +934,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
             self._st[k] = 0
 
     def _clusters(self):
-        return sorted(self._map.items())
+        return cluster_map_items(self._map)
 
     def check(self):
         """See :meth:`vswap.VirtualSwap.check`."""
