@@ -199,7 +199,7 @@ def test_a_swapoff_that_does_nothing_is_caught_by_default():
         factory = lambda: LazySwapoff(32)  # noqa: E731
     # short runs: hypothesis shrinks them in seconds (the default config is what is tested)
     Fuzz.TestCase.settings = settings(Fuzz.TestCase.settings, stateful_step_count=12,
-                                      report_multiple_bugs=False)
+                                      max_examples=1000, report_multiple_bugs=False)
     assert StepConfig().swapoff
     report = Fuzz.find_bug(progress=False)
     assert report is not None and "space.swapoff(0, None)" in report

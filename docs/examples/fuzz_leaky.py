@@ -26,7 +26,7 @@ class LeakyFuzz(SwapSpaceMachine):
 # One failure is enough for a report: shrink it, not every variant of it. Short runs
 # shrink fast, and a protocol bug shows within a dozen calls.
 LeakyFuzz.TestCase.settings = settings(LeakyFuzz.TestCase.settings, report_multiple_bugs=False,
-                                       stateful_step_count=12, max_examples=200)
+                                       stateful_step_count=12, max_examples=1000)
 
 
 def main() -> str:
