@@ -222,7 +222,7 @@ class Session:
             self.depth -= 1
         if TOTALS["calls"] % 10_000 == 0:
             _write_totals()
-            if TOTALS["calls"] >= int(os.environ.get("VSWAP_FUZZ_MAX_CALLS", "0") or 1 << 62):
+            if TOTALS["calls"] >= (int(os.environ.get("VSWAP_FUZZ_MAX_CALLS") or 0) or 1 << 62):
                 print(f"#fuzz_api done: {TOTALS}", file=sys.stderr, flush=True)
                 os._exit(0)                     # libFuzzer has no stop-after-N-calls
             print(f"#fuzz_api calls={TOTALS['calls']} rejected={TOTALS['rejected']} "
