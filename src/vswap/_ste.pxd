@@ -11,11 +11,16 @@
 #               / FOLIO (folio id << 3)
 #   memcg[i]    the memcg_table id
 # A physical slot backing a ghost slot holds a reverse-map word in its
-# device's swap table: virtual offset << 3 | 0b100, bit 63 the cache-only bit.
+# device's swap table: virtual offset << 3 | SWP_TB_RMAP (0b100), bit 63 the
+# cache-only bit. Direct-mapped entries (a physical slot in the page table, the
+# memcgs of direct_memcg) coexist on the same devices and work exactly as in
+# phase IV: a hosted SwapTableP4 (_swaptable.pxd) holds them, its words
+# beside the reverse-map words.
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
 from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice, SwapDesign
+from vswap._swaptable cimport SwapTableP4, p4_t
 from vswap._xarray cimport xarray_t
 from vswap._swapentry cimport MAX_SWAPFILES, NR_CPUS, SWAP_NR_ORDERS, SWAPFILE_CLUSTER
 
@@ -30,7 +35,6 @@ cdef enum:
     VT_ZSWAP = 3
     VT_FOLIO = 4
     VT_TAG_BITS = 3
-    RMAP_TAG = 4                          # low bits of a physical slot's reverse-map word
     # where a ghost cluster is: a CPU's virtual cluster cache, nonfull[order], or neither
     VC_CACHED = 1
     VC_NONFULL = 2
@@ -76,6 +80,7 @@ cdef struct ste_stats:
     uint64_t slots_freed
     uint64_t folios_reclaimed
     uint64_t phys_allocs           # physical runs allocated (writeback)
+    uint64_t direct_allocs         # direct-mapped runs allocated (folio_alloc_swap)
     uint64_t phys_frees            # physical free batches
     uint64_t scans                 # physical slots examined by swapoff
     uint64_t clusters_allocated
@@ -91,6 +96,8 @@ cdef struct ste_t:
     swap_device_t* devs[MAX_SWAPFILES]
     swap_globals_t* g                              # the set's globals: the physical per-CPU cache
     uint64_t* charge                               # swap.current per memcg (physical backing), 65536
+    uint8_t* direct_memcg                          # 1: the memcg's entries are direct-mapped, 65536
+    p4_t* direct                                   # the hosted phase IV state of those entries
     uint64_t max_clusters
     uint64_t nr_clusters
     uint64_t nr_used
@@ -111,6 +118,10 @@ cdef int ste_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nog
 
 cdef class SwapTableEdition(SwapDesign):
     cdef ste_t v
+    cdef SwapTableP4 _direct                       # direct-mapped entries (hosted, never None)
+    cdef uint64_t _alloc_any(self, uint64_t folio, int order, uint16_t memcg,
+                             int cpu) except? 0xFFFFFFFFFFFFFFFF
+    cdef bint _is_direct(self, object entry) except -1
     cdef void _drop_devices(self) noexcept
     cdef int _attach(self, int t, SwapDevice dev) except -1
     cdef uint64_t _range(self, object entry, uint64_t nr, bint aligned) except? 0xFFFFFFFFFFFFFFFF

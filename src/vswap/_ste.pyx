@@ -31,13 +31,15 @@ from vswap._common cimport to_u64
 from vswap._swapfile cimport (
     SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set, swap_table_get,
     swap_table_set, swap_reclaim_full_clusters, swap_free_batch, swap_batch_add,
-    swap_batch_flush, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
+    swap_batch_flush, swap_device_detach, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
 )
 from vswap._clustermap cimport cluster_map_get, cluster_map_next, cluster_map_items
 from vswap._swaptable cimport (
     SWP_TB_COUNT_SHIFT, SWP_TB_COUNT_MAX, SWP_TB_PIN, SWP_TB_PAYLOAD, SWP_TB_COUNT_MASK,
-    P4_FOLIO_MAX, P4_SHADOW_MAX, P4_CLUSTER_INFO_BYTES,
+    P4_FOLIO_MAX, P4_SHADOW_MAX, P4_CLUSTER_INFO_BYTES, SWP_TB_RMAP, swp_tb_is_rmap,
+    SwapTableP4, p4_reclaim,
 )
+from vswap._slotswap cimport slot_cores
 from vswap._swapentry cimport (
     SWP_TYPE_SHIFT, SWP_OFFSET_MASK, VSWAP_ZERO, VSWAP_ZSWAP, VSWAP_SWAPFILE, VSWAP_FOLIO,
     swap_cache_folio, swap_cache_is_folio, swap_cache_folio_id, swap_cache_order,
@@ -49,7 +51,7 @@ from vswap._xarray cimport (
 import numpy as np
 
 from vswap.errors import EntryExists, NoEntry, NoSpace
-from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
+from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace, check_memcg_ids
 from vswap.protocol import check_uint64_array as as_entries
 
 __all__ = ["SwapTableEdition", "STE_SWITCHES", "VSWAP_TYPE", "STE_HANDLE_MAX",
@@ -520,7 +522,7 @@ cdef ste_vcluster* rmap_target(ste_t* v, swap_device_t* si, uint64_t offset,
     cdef ste_vcluster* c
     v.st.rmap_reads += 1
     w = swap_table_get(si, offset) & RMAP_MASK
-    if (w & 7) != RMAP_TAG:
+    if (w & 7) != SWP_TB_RMAP:
         return NULL
     voff = w >> VT_TAG_BITS
     c = ste_cluster(v, voff >> STE_VCLUSTER_SHIFT)
@@ -544,6 +546,9 @@ cdef int ste_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nog
     cdef ste_vcluster* c
     if t < 0 or t >= VSWAP_TYPE or v.devs[t] != si:
         return 0
+    if offset < si.max and si.map[offset] == SLOT_USED \
+            and not swp_tb_is_rmap(swap_table_get(si, offset)):
+        return p4_reclaim(v.direct, si, offset)     # a direct-mapped slot: phase IV's
     c = rmap_target(v, si, offset, &i)
     if c == NULL:
         return 0
@@ -712,7 +717,7 @@ cdef int write_run(SwapTableEdition self, uint64_t voff, int o, uint64_t* slot) 
         s = (<uint64_t>si.type << SWP_TYPE_SHIFT) | (off + k)
         c.vtable[i] = vt_phys(s)
         v.charge[c.memcg[i]] += 1
-        w = ((voff + k) << VT_TAG_BITS) | RMAP_TAG
+        w = ((voff + k) << VT_TAG_BITS) | SWP_TB_RMAP
         if cache_only(c, i):
             w |= SWAP_TABLE_CACHE_ONLY
         swap_table_set(si, off + k, w)
@@ -765,19 +770,26 @@ cdef class SwapTableEdition(SwapDesign):
         xa_init_flags(&self.v.map, XA_FLAGS_ALLOC)
         # Per-memcg charge: here, not in __init__, so a bare instance is safe.
         self.v.charge = <uint64_t*>checked_calloc(65536, sizeof(uint64_t))
+        self.v.direct_memcg = <uint8_t*>checked_calloc(65536, sizeof(uint8_t))
+        self._direct = SwapTableP4.__new__(SwapTableP4)
+        self.v.direct = &self._direct.d
         self._ctx = <void*>&self.v
         self._reclaim = ste_reclaim
         self._ops = <void*>&STE_OPS
 
     def __init__(self, swaps=None, *, shared_cluster_cache=False, lookup_cache=False,
-                 max_clusters=STE_MAX_CLUSTERS):
+                 max_clusters=STE_MAX_CLUSTERS, direct_memcgs=()):
         cdef uint64_t mc = to_u64(max_clusters, MAX_CLUSTERS + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
+        direct = check_memcg_ids(direct_memcgs)
         swaps = SwapDevices() if swaps is None else swaps
         if isinstance(swaps, SwapDevices) and len((<SwapDevices>swaps)._devices) > VSWAP_TYPE:
             raise ValueError(f"at most {VSWAP_TYPE} physical devices: type {VSWAP_TYPE} is vswap's")
         self._claim(swaps)   # ValueError: another design's
+        self._direct._hosted_by(self)
+        for m in direct:
+            self.v.direct_memcg[m] = 1
         self.v.g = &(<SwapDevices>swaps).g
         self.v.max_clusters = mc
         self.v.opt_shared = bool(shared_cluster_cache)
@@ -796,18 +808,34 @@ cdef class SwapTableEdition(SwapDesign):
         xa_destroy(&self.v.map)
         free(self.v.charge)
         self.v.charge = NULL
+        free(self.v.direct_memcg)
+        self.v.direct_memcg = NULL
 
     cdef void _drop_devices(self) noexcept:
         cdef int t
         for t in range(MAX_SWAPFILES):
             self.v.devs[t] = NULL
+        if self._direct is not None:
+            self._direct._release_devices()
 
     cdef int _attach(self, int t, SwapDevice dev) except -1:
+        """Hook the device, then give the hosted phase IV design its per-device state."""
         if t >= VSWAP_TYPE:
             raise ValueError(f"device type {t} is vswap's ghost device")
         SwapDesign._attach(self, t, dev)
+        try:
+            self._direct._attach(t, dev)
+        except BaseException:
+            swap_device_detach(dev, self._ctx)
+            raise
         self.v.devs[t] = &dev.si
         return 0
+
+    cdef bint _is_direct(self, object entry) except -1:
+        """True for a direct-mapped (physical) entry, whose verbs phase IV's code runs."""
+        cdef uint64_t e = to_u64(entry, <uint64_t>1 << 63, "swap entry")
+        self._check_open()
+        return (e >> SWP_TYPE_SHIFT) != VSWAP_TYPE
 
     cdef uint64_t _range(self, object entry, uint64_t nr, bint aligned) except? 0xFFFFFFFFFFFFFFFF:
         """The virtual offset of ``entry``, after checking a run of ``nr`` ghost entries."""
@@ -818,7 +846,7 @@ cdef class SwapTableEdition(SwapDesign):
             raise ValueError("nr must be at least 1")
         if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:
             raise ValueError(f"swap entry {e:#x}: type {e >> SWP_TYPE_SHIFT} is not vswap's "
-                             f"({VSWAP_TYPE}); direct-mapped entries are not modelled")
+                             f"({VSWAP_TYPE})")
         voff = e & SWP_OFFSET_MASK
         if voff >= vmax or nr > vmax - voff:
             raise ValueError(f"swap entry {e:#x}: {nr} entries pass the ghost device's end {vmax}")
@@ -863,6 +891,21 @@ cdef class SwapTableEdition(SwapDesign):
                 "lookup_cache": bool(self.v.opt_lookup_cache)}
 
     @property
+    def direct_memcgs(self):
+        """The memcgs whose entries are direct-mapped physical slots, as a sorted tuple.
+
+        Their folio_alloc_swap takes a phase IV run on the physical devices
+        (a memcg whose swap tiers leave vswap out); the entry is the slot.
+        Runtime complexity: O(65536).
+
+        >>> from vswap import SwapTableEdition
+        >>> SwapTableEdition(direct_memcgs={5, 2}).direct_memcgs
+        (2, 5)
+        """
+        return tuple(m for m in range(65536) if self.v.direct_memcg != NULL
+                     and self.v.direct_memcg[m])
+
+    @property
     def cpu(self):
         """The CPU the verbs without a ``cpu`` argument run on (lookup cache, writeback).
 
@@ -893,8 +936,10 @@ cdef class SwapTableEdition(SwapDesign):
         """
         cdef uint64_t f = to_u64(folio, P4_FOLIO_MAX, "folio"), o, m, c, e
         self._alloc_prepare(order, memcg, cpu, &o, &m, &c)
-        e = ste_alloc(&self.v, f, <int>o, <uint16_t>m, <int>c)
+        e = self._alloc_any(f, <int>o, <uint16_t>m, <int>c)
         if e == 0:
+            if self.v.direct_memcg[m]:
+                raise NoSpace(f"no free order-{o} range on any swap device")
             raise NoSpace(f"no ghost cluster id left for an order-{o} run")
         return e
 
@@ -920,34 +965,72 @@ cdef class SwapTableEdition(SwapDesign):
         m[0] = to_u64(memcg, 65536, "memcg")
         c[0] = to_u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
+        if self.v.direct_memcg[m[0]] and self._cluster_size and \
+                (<uint64_t>1 << o[0]) > self._cluster_size:
+            raise ValueError(f"order {o[0]} is larger than a cluster")
         return 0
+
+    cdef uint64_t _alloc_any(self, uint64_t folio, int order, uint16_t memcg,
+                             int cpu) except? 0xFFFFFFFFFFFFFFFF:
+        """folio_alloc_swap's choice: ghost entries, or a direct-mapped physical run.
+
+        A memcg of ``direct_memcgs`` gets phase IV's allocation on the
+        physical devices (0 when none has a free run), which takes the
+        CPU's one cluster cache when it is shared.
+        """
+        cdef int k = cpu * SWAP_NR_ORDERS + order
+        cdef uint64_t e
+        if not self.v.direct_memcg[memcg]:
+            return ste_alloc(&self.v, folio, order, memcg, cpu)
+        if self._cluster_size and (<uint64_t>1 << order) > self._cluster_size:
+            return 0
+        if self.v.opt_shared and self.v.vpcp[k] != NULL:
+            self.v.st.pcp_invalidations += 1
+            uncache(&self.v, k)
+        e = self._direct._alloc_one(folio, <uint64_t>1 << order, memcg, cpu)
+        if e:
+            self.v.st.direct_allocs += 1
+        return e
 
     cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t o, uint64_t m,
                                uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
-        return ste_alloc(&self.v, folio, <int>o, <uint16_t>m, <int>c)
+        return self._alloc_any(folio, <int>o, <uint16_t>m, <int>c)
 
     cdef int _dup_entry(self, uint64_t e) except -1:
+        if (e >> SWP_TYPE_SHIFT) != VSWAP_TYPE:
+            return self._direct._dup_entry(e)
         dup_pass(&self.v, e & SWP_OFFSET_MASK, 1)
         return 0
 
     cdef int _free_entry(self, uint64_t e) except -1:
+        if (e >> SWP_TYPE_SHIFT) != VSWAP_TYPE:
+            return self._direct._free_entry(e)
         put_pass(&self.v, e & SWP_OFFSET_MASK, 1)
         return 0
 
     cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
+        if (e >> SWP_TYPE_SHIFT) != VSWAP_TYPE:
+            return self._direct._zswap_entry(e, handle)
         zswap_put(&self.v, e & SWP_OFFSET_MASK, handle)
         return 0
 
     cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1:
+        if (e >> SWP_TYPE_SHIFT) != VSWAP_TYPE:
+            return (<const slot_cores*>self._direct._cores).free_swap_and_cache_nr(
+                self._direct._ctx, e, nr)
         fsc_core(&self.v, e & SWP_OFFSET_MASK, nr)
         return 0
 
     cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
+        if (e >> SWP_TYPE_SHIFT) != VSWAP_TYPE:
+            return self._direct._batch_entry(e, cache)
         self._live(self._range(e, 1, False))
         return 0
 
     cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
                           void** cache) except -1:
+        if (e >> SWP_TYPE_SHIFT) != VSWAP_TYPE:
+            return self._direct._batch_count(e, k, need_count, dup, cache)
         cdef uint64_t v = e & SWP_OFFSET_MASK
         cdef uint64_t cnt = count_of(ste_peek(&self.v, v), v & (STE_VCLUSTER_SIZE - 1))
         if dup and cnt + k > COUNT_LIMIT:
@@ -968,6 +1051,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste.swap_count(e), ste.memory_footprint()["extend_table"]
         (20, 2048)
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swap_duplicate(entry, nr)
         cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t v = self._range(entry, n, False), k
         cdef ste_vcluster* c
@@ -987,6 +1072,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste.swap_free_nr(e); ste.swap_count(e)
         0
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swap_free_nr(entry, nr)
         cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t v = self._range(entry, n, False)
         self._check_counted(v, n)
@@ -1003,6 +1090,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste.free_swap_and_cache_nr(e); ste.snapshot()["nr_used"]
         0
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.free_swap_and_cache_nr(entry, nr)
         cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t v = self._range(entry, n, False)
         self._check_counted(v, n)
@@ -1015,6 +1104,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste = SwapTableEdition(); ste.swap_count(ste.folio_alloc_swap(1))
         0
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swap_count(entry)
         cdef uint64_t i
         cdef ste_vcluster* c = self._read(entry, &i)
         return count_of(c, i)
@@ -1026,6 +1117,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste = SwapTableEdition(); ste.memcg_id(ste.folio_alloc_swap(1, memcg=9))
         9
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.memcg_id(entry)
         cdef uint64_t i
         cdef ste_vcluster* c = self._read(entry, &i)
         return c.memcg[i]
@@ -1042,6 +1135,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1); ste.swap_duplicate(e)
         >>> ste.swap_cache_del_folio(e); ste.put_swap_folio(e); ste.swapcache_prepare(e)
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swapcache_prepare(entry, nr)
         cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t v = self._range(entry, n, False), k
         cdef ste_vcluster* c
@@ -1062,6 +1157,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste.swap_cache_add_folio(e, 2)
         4
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swap_cache_add_folio(entry, folio, order)
         cdef uint64_t f = to_u64(folio, P4_FOLIO_MAX, "folio")
         cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t nr = <uint64_t>1 << o, k, w, first
@@ -1086,6 +1183,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste.swap_cache_del_folio(e, shadow=3); ste.swap_cache_get_shadow(e)
         3
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swap_cache_del_folio(entry, order, shadow)
         cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t nr = <uint64_t>1 << o, k, sw = 0, w0
         cdef uint64_t v = self._range(entry, nr, True)
@@ -1108,6 +1207,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste = SwapTableEdition(); ste.swap_cache_get_folio(ste.folio_alloc_swap(6))
         6
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swap_cache_get_folio(entry)
         cdef uint64_t i, w
         cdef ste_vcluster* c = self._read(entry, &i)
         w = c.table[i] & SWP_TB_PAYLOAD
@@ -1120,6 +1221,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste = SwapTableEdition(); ste.swap_cache_get_shadow(ste.folio_alloc_swap(6)) is None
         True
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swap_cache_get_shadow(entry)
         cdef uint64_t i, w
         cdef ste_vcluster* c = self._read(entry, &i)
         w = c.table[i] & SWP_TB_PAYLOAD
@@ -1135,6 +1238,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste.swap_cache_del_folio(e); ste.put_swap_folio(e); ste.snapshot()["nr_used"]
         0
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.put_swap_folio(entry, order)
         cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t nr = <uint64_t>1 << o, k, w
         cdef uint64_t v = self._range(entry, nr, True)
@@ -1161,6 +1266,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste.swap_cache_del_folio(e); ste.lookup(e)
         Lookup(kind='zero', handle=0)
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.lookup(entry)
         cdef uint64_t i, h = 0
         cdef ste_vcluster* c = self._read(entry, &i)
         cdef int k
@@ -1186,14 +1293,20 @@ cdef class SwapTableEdition(SwapDesign):
         handles = np.empty(n, dtype=np.uint64)
         cdef uint8_t[::1] kv = kinds
         cdef uint64_t[::1] hv = handles
-        cdef uint64_t voff, h
+        cdef uint64_t voff, h, nv = 0
+        cdef const slot_cores* pc = <const slot_cores*>self._direct._cores
         for j in range(n):
+            if (ev[j] >> SWP_TYPE_SHIFT) != VSWAP_TYPE:     # direct-mapped: phase IV's lookup
+                kv[j] = <uint8_t>pc.lookup(self._direct._ctx, ev[j], &h)
+                hv[j] = h
+                continue
             voff = ev[j] & SWP_OFFSET_MASK
             kv[j] = <uint8_t>kind_of(ste_cluster(&self.v, voff >> STE_VCLUSTER_SHIFT),
                                       voff & (STE_VCLUSTER_SIZE - 1), &h)
             hv[j] = h
-        self.v.st.table_reads += <uint64_t>n
-        self.v.st.vtable_reads += <uint64_t>n
+            nv += 1
+        self.v.st.table_reads += nv
+        self.v.st.vtable_reads += nv
         return kinds, handles
 
     def zero_store(self, entry, nr=1):
@@ -1206,6 +1319,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste.snapshot()["entries"][e][1]
         2
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.zero_store(entry, nr)
         cdef uint64_t n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
         cdef uint64_t v = self._range(entry, n, False), k
         for k in range(v, v + n):
@@ -1222,6 +1337,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste.zswap_load(e)
         42
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.zswap_store(entry, handle)
         cdef uint64_t h = to_u64(handle, HANDLE_LIMIT, "zswap handle")
         cdef uint64_t v = self._range(entry, 1, False)
         self._live(v)
@@ -1251,6 +1368,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste = SwapTableEdition(); ste.zswap_load(ste.folio_alloc_swap(1)) is None
         True
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.zswap_load(entry)
         cdef uint64_t i, x
         cdef ste_vcluster* c = self._read(entry, &i)
         self.v.st.vtable_reads += 1
@@ -1267,6 +1386,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> ste.zswap_invalidate(e), ste.lookup(e)
         (3, Lookup(kind='folio', handle=1))
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.zswap_invalidate(entry)
         cdef uint64_t i, x, w
         cdef ste_vcluster* c = self._read(entry, &i)
         self.v.st.vtable_reads += 1
@@ -1295,6 +1416,8 @@ cdef class SwapTableEdition(SwapDesign):
         >>> e = ste.folio_alloc_swap(1); ste.writeback(e), ste.lookup(e).kind
         (1, 'folio')
         """
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.writeback(entry, order)
         cdef int o = <int>to_u64(order, SWAP_NR_ORDERS, "order")
         cdef uint64_t nr = <uint64_t>1 << o, k, slot = 0
         cdef uint64_t v = self._range(entry, nr, True)
@@ -1332,13 +1455,18 @@ cdef class SwapTableEdition(SwapDesign):
         return swap_reclaim_full_clusters(self._device(device), True)
 
     def swapoff(self, device, page_tables=None):
-        """Swap off physical device ``device`` through the reverse map; no page-table walk.
+        """Swap off physical device ``device``: the reverse map, and the walk for direct entries.
 
         Each ghost entry it backs becomes FOLIO-backed: by its cached
         folio, or by a new order-0 folio named by its virtual offset, read
-        into the ghost swap cache. Returns 0: no page-table entry is
+        into the ghost swap cache; no page-table walk. Direct-mapped
+        entries still need the classic walk: when the device holds any, or
+        ``page_tables`` is given, phase IV's swapoff runs first over
+        ``page_tables`` (``{vpn: entry}`` or a uint64 array; None is an
+        empty one), validated before anything changes (SwapError when the
+        page tables do not hold every reference). Returns the PTEs
         rewritten. The ghost device itself cannot be swapped off. Runtime
-        complexity: O(device slots).
+        complexity: O(PTEs + device slots).
 
         >>> from vswap import SwapTableEdition, SwapDevice, SwapDevices
         >>> ste = SwapTableEdition(SwapDevices([SwapDevice(64, cluster_size=16)]))
@@ -1349,9 +1477,15 @@ cdef class SwapTableEdition(SwapDesign):
         """
         cdef swap_device_t* si = self._device(device)
         cdef int t = si.type
-        cdef uint64_t off, i = 0, w, voff
+        cdef uint64_t off, i = 0, w, voff, cl
         cdef ste_vcluster* c
         cdef pbatch b
+        cdef Py_ssize_t rewritten = 0
+        cdef bint direct = page_tables is not None
+        for cl in range(self._direct.d.devs[t].nr_clusters):
+            direct = direct or self._direct.d.devs[t].used[cl] != 0
+        if direct:      # validates every PTE before any change, then stops allocation
+            rewritten = self._direct.swapoff(t, {} if page_tables is None else page_tables)
         if si.flags & SWP_WRITEOK:
             self._swaps.swapoff(self._swaps[t])
         b.n = 0
@@ -1377,7 +1511,7 @@ cdef class SwapTableEdition(SwapDesign):
                                   | swap_cache_folio(voff, 0))
                     self.v.st.table_writes += 1
         pb_flush(&self.v, &b)
-        return 0
+        return rewritten
 
     # -- accounting ------------------------------------------------------------------------------
 
@@ -1389,8 +1523,11 @@ cdef class SwapTableEdition(SwapDesign):
         ``swap_cluster_info_dynamic``, the swap table and virtual_table
         (8 B per slot each) and the memcg_table (2 B), and the cluster
         map's nodes at the kernel's 576 B; physical side: 48 B per cluster,
-        and per cluster in use the reverse-map table (8 B per slot) and a
-        memcg_table (2 B per slot). Runtime complexity: O(devices).
+        and per cluster in use its swap table (``rmap``: 8 B per slot, the
+        reverse-map words and the direct-mapped entries' words) and a
+        memcg_table (2 B per slot); the direct-mapped entries' extend
+        tables and zswap tree (8 B per stored entry, keyed by the physical
+        slot as in phase IV). Runtime complexity: O(devices).
 
         >>> from vswap import SwapTableEdition
         >>> ste = SwapTableEdition(); _ = ste.folio_alloc_swap(1)
@@ -1406,7 +1543,7 @@ cdef class SwapTableEdition(SwapDesign):
                "virtual_table": 8 * STE_VCLUSTER_SIZE * vcl,
                "memcg_table": 2 * STE_VCLUSTER_SIZE * vcl,
                "extend_table": 4 * STE_VCLUSTER_SIZE * self.v.nr_ext,
-               "cluster_info": 0, "rmap": 0}
+               "cluster_info": 0, "rmap": 0, "zswap_tree": 0}
         for t in range(MAX_SWAPFILES):
             si = self.v.devs[t]
             if si == NULL:
@@ -1414,18 +1551,26 @@ cdef class SwapTableEdition(SwapDesign):
             out["cluster_info"] += P4_CLUSTER_INFO_BYTES * si.nr_clusters
             out["rmap"] += 8 * si.nr_tables * si.cluster_size
             out["memcg_table"] += 2 * si.nr_tables * si.cluster_size
+            out["extend_table"] += 4 * self._direct.d.devs[t].nr_ext_tables * si.cluster_size
+            out["zswap_tree"] += 8 * self._direct.d.devs[t].zswap.nr
         out["total"] = sum(out.values())
         return out
 
     @property
     def stats(self):
-        """The work counters as a dict (see ``_ste.pxd``). Runtime complexity: O(1).
+        """The work counters as a dict: ``_ste.pxd``'s, plus the direct-mapped entries'.
+
+        Those are phase IV's counters (``_swaptable.pxd``), added to the
+        ones of the same name. Runtime complexity: O(1).
 
         >>> from vswap import SwapTableEdition
         >>> ste = SwapTableEdition(); _ = ste.folio_alloc_swap(1); ste.stats["vcache_misses"]
         1
         """
-        return self.v.st
+        out = dict(self.v.st)
+        for k, n in (<dict>self._direct.stats).items():
+            out[k] = out.get(k, 0) + n
+        return out
 
     def reset_stats(self):
         """Zero every counter. Runtime complexity: O(1).
@@ -1436,6 +1581,7 @@ cdef class SwapTableEdition(SwapDesign):
         0
         """
         memset(&self.v.st, 0, sizeof(ste_stats))
+        self._direct.reset_stats()
 
     def _clusters(self):
         """[(id, cluster pointer as int)] in id order (for check and snapshot)."""
@@ -1525,7 +1671,7 @@ cdef class SwapTableEdition(SwapDesign):
                         errors.append(f"{ve:#x}: physical slot {slot:#x} not allocated")
                         continue
                     r = swap_table_get(si, off)
-                    want_r = ((((cid << STE_VCLUSTER_SHIFT) + i) << VT_TAG_BITS) | RMAP_TAG)
+                    want_r = ((((cid << STE_VCLUSTER_SHIFT) + i) << VT_TAG_BITS) | SWP_TB_RMAP)
                     if (r & RMAP_MASK) != want_r:
                         errors.append(f"{ve:#x}: rmap of {slot:#x} is {r:#x}")
                     if bool(r & SWAP_TABLE_CACHE_ONLY) != cache_only(c, i):
@@ -1569,12 +1715,10 @@ cdef class SwapTableEdition(SwapDesign):
                 continue
             if si.reclaim != ste_reclaim or si.reclaim_ctx != <void*>&self.v:
                 errors.append(f"type {t}: reclaim hook is not this design's")
-            for off in range(si.max):
-                if si.map[off] == SLOT_USED and (swap_table_get(si, off) & 7) != RMAP_TAG:
-                    errors.append(f"{t}:{off}: allocated slot without a reverse map")
         if errors:
             raise AssertionError("SwapTableEdition invariant violated:\n  "
                                  + "\n  ".join(errors[:20]))
+        self._direct.check()     # the direct-mapped entries: every other used slot
         self._swaps.check()
 
     def snapshot(self):
@@ -1583,9 +1727,12 @@ cdef class SwapTableEdition(SwapDesign):
         ``clusters``: ``id: (order, count, state, has extend table)``;
         ``entries``: every live ghost entry as ``(table word, virtual_table
         word, memcg, count)``; ``nonfull`` lists, ``vpcp`` caches and
-        ``lookup_cache`` by cluster id; ``charge`` per memcg; totals;
-        ``stats``; ``swaps``: the allocator's state (reverse-map words
-        included). Runtime complexity: O(slots).
+        ``lookup_cache`` by cluster id; ``charge`` per memcg (physical
+        backing and direct-mapped slots); totals; ``direct``: the
+        direct-mapped entries as :meth:`vswap.SwapTableP4.snapshot`'s
+        ``devices``, and ``direct_memcgs``; ``stats``; ``swaps``: the
+        allocator's state (reverse-map words included). Runtime
+        complexity: O(slots).
 
         >>> from vswap import SwapTableEdition
         >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(3); ste.snapshot()["vpcp"]
@@ -1618,8 +1765,13 @@ cdef class SwapTableEdition(SwapDesign):
                 for k in range(NR_CPUS * SWAP_NR_ORDERS) if self.v.vpcp[k] != NULL}
         mru = {k: self.v.mru[k].id for k in range(NR_CPUS) if self.v.mru[k] != NULL}
         charge = {k: self.v.charge[k] for k in range(65536) if self.v.charge[k]}
+        direct = self._direct.snapshot()["devices"]
+        for dev in direct.values():
+            for word, count, memcg, handle in dev["slots"].values():
+                charge[memcg] = charge.get(memcg, 0) + 1
         return {"clusters": clusters, "entries": entries, "nonfull": nonfull, "vpcp": vpcp,
-                "lookup_cache": mru, "charge": charge, "nr_used": self.v.nr_used,
+                "lookup_cache": mru, "charge": charge, "direct": direct,
+                "direct_memcgs": self.direct_memcgs, "nr_used": self.v.nr_used,
                 "nr_zswap": self.v.nr_zswap, "nr_phys": self.v.nr_phys,
                 "alloc_reject": self.v.alloc_reject, "cpu": self.v.cpu,
                 "stats": self.stats, "swaps": self._swaps._state()}
@@ -1642,9 +1794,19 @@ cdef inline ste_t* ops_v(void* space, int cpu) noexcept:
     return v
 
 
+cdef inline const swap_ops* direct_ops(void* space, uint64_t e, int cpu, void** p4) noexcept:
+    """The hosted phase IV design's verb table when ``e`` is a direct-mapped entry, else NULL."""
+    ops_v(space, cpu)
+    if (e >> SWP_TYPE_SHIFT) == VSWAP_TYPE:
+        return NULL
+    p4[0] = <void*>(<SwapTableEdition>space)._direct
+    return <const swap_ops*>(<SwapTableEdition>space)._direct._ops
+
+
 cdef int sops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int cpu,
                     uint64_t* entry) except -1:
-    cdef uint64_t e = ste_alloc(ops_v(space, cpu), folio, order, memcg, cpu)
+    ops_v(space, cpu)
+    cdef uint64_t e = (<SwapTableEdition>space)._alloc_any(folio, order, memcg, cpu)
     if e == 0:
         return 1
     entry[0] = e
@@ -1652,37 +1814,65 @@ cdef int sops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int 
 
 
 cdef int sops_dup(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    cdef void* p4 = NULL
+    cdef const swap_ops* po = direct_ops(space, e, cpu, &p4)
+    if po != NULL:
+        return po.swap_duplicate(p4, e, nr, cpu)
     dup_pass(ops_v(space, cpu), e & SWP_OFFSET_MASK, nr)
     return 0
 
 
 cdef int sops_free(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    cdef void* p4 = NULL
+    cdef const swap_ops* po = direct_ops(space, e, cpu, &p4)
+    if po != NULL:
+        return po.swap_free_nr(p4, e, nr, cpu)
     put_pass(ops_v(space, cpu), e & SWP_OFFSET_MASK, nr)
     return 0
 
 
 cdef int sops_fsc(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    cdef void* p4 = NULL
+    cdef const swap_ops* po = direct_ops(space, e, cpu, &p4)
+    if po != NULL:
+        return po.free_swap_and_cache_nr(p4, e, nr, cpu)
     fsc_core(ops_v(space, cpu), e & SWP_OFFSET_MASK, nr)
     return 0
 
 
 cdef int sops_zero(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
+    cdef void* p4 = NULL
+    cdef const swap_ops* po = direct_ops(space, e, cpu, &p4)
+    if po != NULL:
+        return po.zero_store(p4, e, nr, cpu)
     zero_pass(ops_v(space, cpu), e & SWP_OFFSET_MASK, nr)
     return 0
 
 
 cdef int sops_zswap(void* space, uint64_t e, uint64_t handle, int cpu) except -1:
+    cdef void* p4 = NULL
+    cdef const swap_ops* po = direct_ops(space, e, cpu, &p4)
+    if po != NULL:
+        return po.zswap_store(p4, e, handle, cpu)
     zswap_put(ops_v(space, cpu), e & SWP_OFFSET_MASK, handle)
     return 0
 
 
 cdef int sops_writeback(void* space, uint64_t e, int order, uint64_t arg, int cpu) except -1:
+    cdef void* p4 = NULL
+    cdef const swap_ops* po = direct_ops(space, e, cpu, &p4)
+    if po != NULL:
+        return po.writeback(p4, e, order, arg, cpu)
     cdef uint64_t slot
     ops_v(space, cpu)
     return 1 if write_run(<SwapTableEdition>space, e & SWP_OFFSET_MASK, order, &slot) else 0
 
 
 cdef int sops_swapin(void* space, uint64_t e, int order, uint64_t folio, int cpu) except -1:
+    cdef void* p4 = NULL
+    cdef const swap_ops* po = direct_ops(space, e, cpu, &p4)
+    if po != NULL:
+        return po.swapin_folio(p4, e, order, folio, cpu)
     cdef ste_t* v = ops_v(space, cpu)
     cache_prepare(v, e & SWP_OFFSET_MASK, <uint64_t>1 << order)
     cache_add(v, e & SWP_OFFSET_MASK, <uint64_t>1 << order, folio, order)
@@ -1690,6 +1880,10 @@ cdef int sops_swapin(void* space, uint64_t e, int order, uint64_t folio, int cpu
 
 
 cdef int sops_reclaim(void* space, uint64_t e, int order, uint64_t shadow, int cpu) except -1:
+    cdef void* p4 = NULL
+    cdef const swap_ops* po = direct_ops(space, e, cpu, &p4)
+    if po != NULL:
+        return po.reclaim_folio(p4, e, order, shadow, cpu)
     cdef ste_t* v = ops_v(space, cpu)
     cache_del(v, e & SWP_OFFSET_MASK, <uint64_t>1 << order,
               0 if shadow == OPS_NO_SHADOW else (shadow << 1) | 1)
@@ -1698,6 +1892,10 @@ cdef int sops_reclaim(void* space, uint64_t e, int order, uint64_t shadow, int c
 
 
 cdef int sops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except -1:
+    cdef void* p4 = NULL
+    cdef const swap_ops* po = direct_ops(space, e, cpu, &p4)
+    if po != NULL:
+        return po.lookup(p4, e, cpu, handle)
     cdef ste_t* v = ops_v(space, cpu)
     cdef uint64_t voff = e & SWP_OFFSET_MASK
     if (e >> SWP_TYPE_SHIFT) != VSWAP_TYPE or ste_peek(v, voff) == NULL:

@@ -16,6 +16,12 @@
 # Per cluster: a memcg_table (2 B per slot) while the cluster holds an entry
 # of this design, and an extend table while a count there is >= 15.
 # Per device: the zswap tree, still keyed by the physical offset.
+#
+# Hosted (SwapTableEdition's direct-mapped entries): the design shares its
+# host's devices, whose reclaim hook stays the host's. A slot of the host's
+# own holds a pointer-tagged reverse-map word (low 3 bits SWP_TB_RMAP), which
+# no phase IV word has (a payload's low bits are 00 only when it is 0); every
+# phase IV read (p4_word) sees such a slot as free.
 
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 
@@ -28,6 +34,7 @@ cdef enum:
     SWP_TB_COUNT_SHIFT = 59
     SWP_TB_COUNT_MAX = 15
     P4_CLUSTER_INFO_BYTES = 48     # phase IV's swap_cluster_info [P4v5]
+    SWP_TB_RMAP = 4                # low 3 bits of a reverse-map word (a host's slot)
 
 
 cdef extern from *:
@@ -47,6 +54,11 @@ cdef extern from *:
     const uint64_t P4_FOLIO_MAX "VSWAP_P4_FOLIO_MAX"
     const uint64_t P4_SHADOW_MAX "VSWAP_P4_SHADOW_MAX"
     const uint64_t P4_COUNT_LIMIT "VSWAP_P4_COUNT_LIMIT"   # the extend table's unsigned int
+
+
+cdef inline bint swp_tb_is_rmap(uint64_t w) noexcept nogil:
+    """A reverse-map word: the slot backs an upper layer's entry, not a phase IV one."""
+    return (w & 7) == SWP_TB_RMAP
 
 
 cdef struct p4_stats:
@@ -81,8 +93,16 @@ cdef struct p4_t:
     uint16_t* spare               # a memcg_table taken before an allocation (never NULL after)
 
 
+# The allocator's reclaim hook (a host calls it for the slots that are not its own).
+cdef int p4_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
+
+
 cdef class SwapTableP4(SwapDesign):
     cdef p4_t d
+    cdef SwapDesign _host          # the design whose devices these are, or None
+    cdef int _hosted_by(self, SwapDesign host) except -1
+    cdef int _sync_devices(self) except -1
+    cdef void _release_devices(self) noexcept
     cdef void _drop_devices(self) noexcept
     cdef int _attach(self, int t, SwapDevice dev) except -1
     cdef p4_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL

@@ -60,9 +60,15 @@ WORD_LAYOUT = {"SWP_TB_COUNT_SHIFT": SWP_TB_COUNT_SHIFT, "SWP_TB_COUNT_MAX": SWP
                "SWP_TB_ZERO": SWP_TB_ZERO, "SWP_TB_PIN": SWP_TB_PIN,
                "SWP_TB_PAYLOAD": SWP_TB_PAYLOAD, "P4_FOLIO_MAX": P4_FOLIO_MAX,
                "P4_SHADOW_MAX": P4_SHADOW_MAX, "SWAP_COUNT_LIMIT": P4_COUNT_LIMIT,
-               "P4_CLUSTER_INFO_BYTES": P4_CLUSTER_INFO_BYTES}
+               "P4_CLUSTER_INFO_BYTES": P4_CLUSTER_INFO_BYTES, "SWP_TB_RMAP": SWP_TB_RMAP}
 
 # --- the table word (no checks) -------------------------------------------------------
+
+cdef inline uint64_t p4_word(const swap_device_t* si, uint64_t off) noexcept nogil:
+    """The slot's phase IV word: 0 for a free slot and for a host's reverse-map slot."""
+    cdef uint64_t w = swap_table_get(si, off)
+    return 0 if swp_tb_is_rmap(w) else w
+
 
 cdef inline uint64_t tb_read(p4_t* d, p4_dev_t* dv, uint64_t off) noexcept nogil:
     return slot_table_read(&d.st.table_reads, dv.si, off)
@@ -84,7 +90,7 @@ cdef inline uint64_t count_of(const p4_dev_t* dv, uint64_t off, uint64_t w) noex
 
 
 cdef inline uint64_t p4_count(const p4_dev_t* dv, uint64_t off) noexcept nogil:
-    return count_of(dv, off, swap_table_get(dv.si, off))
+    return count_of(dv, off, p4_word(dv.si, off))
 
 
 cdef inline bint cache_only(uint64_t w, uint64_t c) noexcept nogil:
@@ -201,7 +207,7 @@ cdef int p4_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogi
     if si.type < 0 or si.type >= MAX_SWAPFILES:
         return 0
     dv = &d.devs[si.type]
-    if dv.si != si or offset >= dv.max or swap_table_get(si, offset) == 0:
+    if dv.si != si or offset >= dv.max or p4_word(si, offset) == 0:
         return 0
     return p4_try_to_reclaim_swap(d, si.type, dv, offset)
 
@@ -232,7 +238,7 @@ cdef int p4_free_swap_and_cache_nr(void* ctx, uint64_t e, uint64_t nr) except -1
             d.st.fast_frees += 1
             if first & SWP_TB_PIN:
                 for i in range(cur, ce):
-                    tb_write(d, dv, i, (swap_table_get(dv.si, i) & ~SWP_TB_COUNT_MASK)
+                    tb_write(d, dv, i, (p4_word(dv.si, i) & ~SWP_TB_COUNT_MASK)
                              | SWAP_TABLE_CACHE_ONLY)
                 any_only_cache = True
             else:
@@ -276,7 +282,7 @@ cdef int check_used(const p4_dev_t* dv, uint64_t off, uint64_t nr, bint need_cou
                     uint64_t* bad) noexcept nogil:
     cdef uint64_t i
     for i in range(off, off + nr):
-        if swap_table_get(dv.si, i) == 0 or (need_count and p4_count(dv, i) == 0):
+        if p4_word(dv.si, i) == 0 or (need_count and p4_count(dv, i) == 0):
             bad[0] = i
             return DS_ENOENT
     return 0
@@ -435,7 +441,7 @@ cdef int p4_put_swap_folio(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
 cdef uint64_t p4_in_use(void* ctx, uint64_t e) noexcept nogil:
     cdef p4_dev_t* dv = dev_of(<p4_t*>ctx, e)
     return (dv.si != NULL and (e & SWP_OFFSET_MASK) < dv.max
-            and swap_table_get(dv.si, e & SWP_OFFSET_MASK) != 0)
+            and p4_word(dv.si, e & SWP_OFFSET_MASK) != 0)
 
 
 cdef uint64_t p4_swap_count(void* ctx, uint64_t e) noexcept nogil:
@@ -447,7 +453,7 @@ cdef int p4_swapoff_slot(void* ctx, uint64_t e, uint64_t unused) except -1 nogil
     cdef p4_t* d = <p4_t*>ctx
     cdef uint64_t off = e & SWP_OFFSET_MASK
     d.st.scans += 1
-    if swap_table_get(dev_of(d, e).si, off) == 0:
+    if p4_word(dev_of(d, e).si, off) == 0:
         return 0
     d.st.cluster_locks += 1
     if tb_read(d, dev_of(d, e), off) & SWP_TB_PAYLOAD:
@@ -512,6 +518,32 @@ cdef class SwapTableP4(SwapDesign):
             if self.d.devs[t].si != NULL:
                 dev_release(&self.d.devs[t])
 
+    cdef int _hosted_by(self, SwapDesign host) except -1:
+        """Run on ``host``'s devices (their hooks stay the host's; the host attaches each).
+
+        The host's direct-mapped entries: SwapTableEdition's. Only on a bare instance.
+        """
+        if self._swaps is not None or self._closed:
+            raise RuntimeError(f"{self._kind} is already initialised")
+        self._host = host
+        self._swaps = host._swaps
+        self._kind = host._kind
+        return 0
+
+    cdef int _sync_devices(self) except -1:
+        if self._host is not None:       # the host attaches its devices to both
+            return self._host._sync_devices()
+        return SwapDesign._sync_devices(self)
+
+    cdef void _release_devices(self) noexcept:
+        if self._host is None:
+            SwapDesign._release_devices(self)
+            return
+        self._drop_devices()
+        self._host = None
+        self._swaps = None
+        self._closed = True
+
     cdef int _attach(self, int t, SwapDevice dev) except -1:
         """Allocate the device's per-cluster table indexes (the tables come with entries)."""
         cdef swap_device_t* si = &dev.si
@@ -527,7 +559,10 @@ cdef class SwapTableP4(SwapDesign):
             nd.memcg = <uint16_t**>checked_calloc(si.nr_clusters, sizeof(uint16_t*))
             nd.ext = <uint32_t**>checked_calloc(si.nr_clusters, sizeof(uint32_t*))
             nd.used = <uint32_t*>checked_calloc(si.nr_clusters, sizeof(uint32_t))
-            SwapDesign._attach(self, t, dev)
+            if self._host is None:
+                SwapDesign._attach(self, t, dev)
+            else:
+                self._cluster_size = si.cluster_size
         except BaseException:
             dev_release(&nd)
             raise
@@ -698,7 +733,7 @@ cdef class SwapTableP4(SwapDesign):
             raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
         if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
             self._range(e, 1, False)          # raises the ValueError
-        if swap_table_get(self.d.devs[t].si, off) == 0:
+        if p4_word(self.d.devs[t].si, off) == 0:
             slot_error(DS_ENOENT, <int>t, off)
         return 0
 
@@ -824,7 +859,7 @@ cdef class SwapTableP4(SwapDesign):
         cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         off = e & SWP_OFFSET_MASK
         for i in range(off, off + n):
-            w = swap_table_get(dv.si, i)
+            w = p4_word(dv.si, i)
             if w == 0:
                 slot_error(DS_ENOENT, t, i)
             if w & SWP_TB_PIN:
@@ -852,7 +887,7 @@ cdef class SwapTableP4(SwapDesign):
         cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         off = e & SWP_OFFSET_MASK
         for i in range(off, off + nr):
-            w = swap_table_get(dv.si, i)
+            w = p4_word(dv.si, i)
             if w == 0:
                 slot_error(DS_ENOENT, t, i)
             if not (w & SWP_TB_PIN):
@@ -883,13 +918,13 @@ cdef class SwapTableP4(SwapDesign):
         off = e & SWP_OFFSET_MASK
         if shadow is not None:
             sw = (to_u64(shadow, P4_SHADOW_MAX, "shadow") << 1) | 1
-        if swap_table_get(dv.si, off) == 0:
+        if p4_word(dv.si, off) == 0:
             slot_error(DS_ENOENT, t, off)
-        w0 = swap_table_get(dv.si, off) & SWP_TB_PAYLOAD
+        w0 = p4_word(dv.si, off) & SWP_TB_PAYLOAD
         if not swap_cache_is_folio(w0) or (<uint64_t>1 << swap_cache_order(w0)) != nr:
             slot_error(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
         for i in range(off, off + nr):
-            if swap_table_get(dv.si, i) & SWP_TB_PAYLOAD != w0:
+            if p4_word(dv.si, i) & SWP_TB_PAYLOAD != w0:
                 slot_error(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
         p4_swap_cache_del_folio(&self.d, e, nr, sw)
 
@@ -938,7 +973,7 @@ cdef class SwapTableP4(SwapDesign):
         cdef int t = <int>(e >> SWP_TYPE_SHIFT)
         off = e & SWP_OFFSET_MASK
         for i in range(off, off + nr):
-            w = swap_table_get(dv.si, i)
+            w = p4_word(dv.si, i)
             if not (w & SWP_TB_PIN):
                 slot_error(DS_ENOENT, t, i, "is not in the swap cache")
             if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
@@ -1183,7 +1218,8 @@ cdef class SwapTableP4(SwapDesign):
             dv = &self.d.devs[t]
             if dv.si == NULL:
                 continue
-            if dv.si.reclaim != p4_reclaim or dv.si.reclaim_ctx != <void*>&self.d:
+            if self._host is None and (dv.si.reclaim != p4_reclaim
+                                       or dv.si.reclaim_ctx != <void*>&self.d):
                 errors.append(f"type {t}: reclaim hook is not this design's")
             cs = dv.si.cluster_size
             nm = nx = 0
@@ -1192,7 +1228,7 @@ cdef class SwapTableP4(SwapDesign):
                 hi = min(lo + cs, dv.max)
                 used = 0
                 for off in range(lo, hi):
-                    if swap_table_get(dv.si, off):
+                    if p4_word(dv.si, off):
                         used += 1
                 if used != dv.used[cl]:
                     errors.append(f"{t}: cluster {cl}: {used} entries, {dv.used[cl]} counted")
@@ -1206,9 +1242,13 @@ cdef class SwapTableP4(SwapDesign):
             if nm != dv.nr_memcg_tables or nx != dv.nr_ext_tables:
                 errors.append(f"{t}: table counts differ")
             for off in range(dv.max):
-                w = swap_table_get(dv.si, off)
+                w = p4_word(dv.si, off)
                 cl = off >> dv.si.cluster_shift
                 idx = off & (cs - 1)
+                if swp_tb_is_rmap(swap_table_get(dv.si, off)):
+                    if self._host is None:
+                        errors.append(f"{t}:{off}: a reverse-map word, and no host")
+                    continue
                 if (w != 0) != (dv.si.map[off] == SLOT_USED):
                     errors.append(f"{t}:{off}: table word {w:#x} but allocator map "
                                   f"{dv.si.map[off]}")
@@ -1235,7 +1275,7 @@ cdef class SwapTableP4(SwapDesign):
                         continue
                     base = off & ~(n - 1)
                     for i in range(base, base + n):
-                        if swap_table_get(dv.si, i) & SWP_TB_PAYLOAD != w & SWP_TB_PAYLOAD:
+                        if p4_word(dv.si, i) & SWP_TB_PAYLOAD != w & SWP_TB_PAYLOAD:
                             errors.append(f"{t}:{off}: folio run at {base} broken at {i}")
                             break
                 if dv.zswap.nr and xa_load(&dv.zswap.xa, off) != 0:
@@ -1247,7 +1287,8 @@ cdef class SwapTableP4(SwapDesign):
                           f"{in_trees} in the tree")
         if errors:
             raise AssertionError("SwapTableP4 invariant violated:\n  " + "\n  ".join(errors[:20]))
-        self._swaps.check()
+        if self._host is None:           # a host checks its allocator itself
+            self._swaps.check()
 
     def snapshot(self):
         """The whole state as plain values; equal between compiled and reference.
@@ -1274,7 +1315,7 @@ cdef class SwapTableP4(SwapDesign):
                 continue
             slots = {}
             for off in range(dv.max):
-                w = swap_table_get(dv.si, off)
+                w = p4_word(dv.si, off)
                 if w == 0:
                     continue
                 z = xa_load(&dv.zswap.xa, off) if dv.zswap.nr else 0

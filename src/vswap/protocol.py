@@ -53,6 +53,7 @@ __all__ = [
     "SwapSpace", "Lookup", "PageTable", "swp_entry", "swp_type", "swp_offset",
     "SWP_TYPE_SHIFT", "SWP_OFFSET_MASK", "MAX_SWAPFILES_SHIFT", "LOOKUP_KINDS",
     "SWAP_MAP_MAX", "SWAP_HAS_CACHE", "COUNT_CONTINUED", "SWAP_CONT_MAX", "check_uint64_array",
+    "check_memcg_ids",
 ]
 
 def check_uint64_array(arr: Any, what: str = "entries") -> Any:
@@ -80,6 +81,40 @@ def check_uint64_array(arr: Any, what: str = "entries") -> Any:
     if arr.ndim != 1:
         raise ValueError(f"{what} must be one-dimensional, not {arr.ndim}-D")
     return arr
+
+
+def check_memcg_ids(ids: Any, what: str = "direct_memcgs") -> tuple[int, ...]:
+    """The memcg ids of an iterable as a sorted tuple of ints in 0 .. 65535; else raise.
+
+    TypeError for a non-iterable or a non-integer id, ValueError for one out
+    of range; shared by the compiled and the reference designs that take a
+    set of memcgs. Runtime complexity: O(n log n).
+
+    >>> from vswap.protocol import check_memcg_ids
+    >>> check_memcg_ids({3, 1})
+    (1, 3)
+    >>> check_memcg_ids([70000])
+    Traceback (most recent call last):
+    ...
+    ValueError: direct_memcgs: memcg 70000 is outside 0 .. 65535
+    """
+    import operator
+
+    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+        raise TypeError(f"{what} must be an iterable of memcg ids, not {type(ids).__name__}")
+    out = set()
+    for m in ids:
+        if isinstance(m, bool):
+            raise TypeError(f"{what}: a memcg id must be an int, not bool")
+        try:
+            m = operator.index(m)
+        except TypeError:
+            raise TypeError(f"{what}: a memcg id must be an int, not "
+                            f"{type(m).__name__}") from None
+        if not 0 <= m <= 0xFFFF:
+            raise ValueError(f"{what}: memcg {m} is outside 0 .. 65535")
+        out.add(m)
+    return tuple(sorted(out))
 
 
 class Lookup(NamedTuple):

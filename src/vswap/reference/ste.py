@@ -16,15 +16,16 @@ testing and reading; the compiled module is the one to use.
 import numpy as np
 
 from vswap.errors import EntryExists, NoEntry, NoSpace
-from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
+from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace, check_memcg_ids
 from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.direct import _u64
 from vswap.reference.clustermap import cluster_map_get, cluster_map_items
 from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
-                                      SwapDesign, SwapDevices, SwapFreeBatch)
+                                      SwapDesign, SwapDevices, SwapFreeBatch,
+                                      swap_device_detach)
 from vswap.reference.swaptable import (P4_CLUSTER_INFO_BYTES, P4_FOLIO_MAX, P4_SHADOW_MAX,
                                        SWP_TB_COUNT_MAX, SWP_TB_COUNT_SHIFT, SWP_TB_PAYLOAD,
-                                       SWP_TB_PIN)
+                                       SWP_TB_PIN, SWP_TB_RMAP, SwapTableP4)
 from vswap.reference.xarray import XArray
 from vswap.swapentry import (MAX_SWAPFILES, SWAP_NR_ORDERS, SWAPFILE_CLUSTER, SWP_OFFSET_MASK,
                              SWP_TYPE_SHIFT, VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP,
@@ -53,8 +54,6 @@ COUNT_LIMIT = 0xFFFFFFFF
 XA_NODE_KERNEL_BYTES = 576
 # A ghost slot that is never handed out (the device's header slot, offset 0).
 TB_HEADER = SWAP_TABLE_CACHE_ONLY
-# The reverse-map word on a physical slot: a pointer-tagged virtual offset.
-RMAP_TAG = 0b100
 RMAP_MASK = SWAP_TABLE_CACHE_ONLY - 1
 _COUNT_MASK = SWP_TB_COUNT_MAX << SWP_TB_COUNT_SHIFT
 # VC_CACHED: held by a per-CPU virtual cluster cache; VC_NONFULL: on nonfull[order];
@@ -65,7 +64,7 @@ _STAT_NAMES = ("lookups", "node_visits", "lookup_hits", "lookup_misses", "table_
                "table_writes", "vtable_reads", "vtable_writes", "memcg_writes", "cluster_locks",
                "rmap_reads", "rmap_writes", "alloc_scans", "vcache_hits", "vcache_misses",
                "pcp_invalidations", "slots_freed", "folios_reclaimed", "phys_allocs",
-               "phys_frees", "scans", "clusters_allocated", "clusters_freed",
+               "direct_allocs", "phys_frees", "scans", "clusters_allocated", "clusters_freed",
                "extend_tables_allocated")
 
 
@@ -106,14 +105,18 @@ class SwapTableEdition(SwapDesign, SwapSpace):
     """
 
     def __init__(self, swaps=None, *, shared_cluster_cache=False, lookup_cache=False,
-                 max_clusters=STE_MAX_CLUSTERS):
+                 max_clusters=STE_MAX_CLUSTERS, direct_memcgs=()):
+        self._direct = SwapTableP4.__new__(SwapTableP4)
         mc = _u64(max_clusters, STE_MAX_CLUSTERS + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
+        direct = check_memcg_ids(direct_memcgs)
         swaps = SwapDevices() if swaps is None else swaps
         if isinstance(swaps, SwapDevices) and len(swaps._devices) > VSWAP_TYPE:
             raise ValueError(f"at most {VSWAP_TYPE} physical devices: type {VSWAP_TYPE} is vswap's")
         self._claim(swaps)
+        self._direct._hosted_by(self)
+        self._direct_memcg = frozenset(direct)
         self._map = XArray(track_free=True)
         self._nonfull = [[] for _ in range(SWAP_NR_ORDERS)]
         self._vpcp = {}
@@ -140,10 +143,21 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         if t >= VSWAP_TYPE:
             raise ValueError(f"device type {t} is vswap's ghost device")
         SwapDesign._attach(self, t, si)
+        try:
+            self._direct._attach(t, si)
+        except BaseException:
+            swap_device_detach(si, self)
+            raise
         self._devs[t] = si
 
     def _drop_devices(self):
         self._devs = [None] * MAX_SWAPFILES
+        self._direct._release_devices()
+
+    def _is_direct(self, entry):
+        e = _u64(entry, 1 << 63, "swap entry")
+        self._check_open()
+        return e >> SWP_TYPE_SHIFT != VSWAP_TYPE
 
     def _cluster(self, cid):
         return cluster_map_get(self._map, cid, self._st, _MAP_STATS,
@@ -174,7 +188,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             raise ValueError("nr must be at least 1")
         if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:
             raise ValueError(f"swap entry {e:#x}: type {e >> SWP_TYPE_SHIFT} is not vswap's "
-                             f"({VSWAP_TYPE}); direct-mapped entries are not modelled")
+                             f"({VSWAP_TYPE})")
         v = e & SWP_OFFSET_MASK
         vmax = self._max_clusters << SHIFT
         if v >= vmax or nr > vmax - v:
@@ -483,7 +497,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         """(cluster, index) of the ghost slot a physical slot's rmap word names, or None."""
         self._st["rmap_reads"] += 1
         w = si._table_get(offset) & RMAP_MASK
-        if w & 7 != RMAP_TAG:
+        if w & 7 != SWP_TB_RMAP:
             return None
         voff = w >> VT_TAG_BITS
         c = self._cluster(voff >> SHIFT)
@@ -500,6 +514,9 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         t = si._type
         if t < 0 or t >= VSWAP_TYPE or self._devs[t] is not si:
             return 0
+        if offset < si._max and si._map[offset] == SLOT_USED and \
+                si._table_get(offset) & 7 != SWP_TB_RMAP:
+            return self._direct._reclaim_hook(si, offset)   # a direct-mapped slot: phase IV's
         hit = self._rmap_target(si, offset)
         if hit is None:
             return 0
@@ -530,6 +547,11 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         return {"shared_cluster_cache": self._opt_shared, "lookup_cache": self._opt_lookup_cache}
 
     @property
+    def direct_memcgs(self):
+        """See :attr:`vswap.SwapTableEdition.direct_memcgs`."""
+        return tuple(sorted(self._direct_memcg))
+
+    @property
     def cpu(self):
         """See :attr:`vswap.SwapTableEdition.cpu`."""
         return self._cpu
@@ -544,8 +566,10 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.folio_alloc_swap`."""
         f = _u64(folio, P4_FOLIO_MAX, "folio")
         o, m, c = self._alloc_prepare(order, memcg, cpu)
-        e = self._alloc(f, o, m, c)
+        e = self._alloc_any(f, o, m, c)
         if e == 0:
+            if m in self._direct_memcg:
+                raise NoSpace(f"no free order-{o} range on any swap device")
             raise NoSpace(f"no ghost cluster id left for an order-{o} run")
         return e
 
@@ -562,25 +586,52 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         m = _u64(memcg, 65536, "memcg")
         c = _u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
+        if m in self._direct_memcg and self._cluster_size and (1 << o) > self._cluster_size:
+            raise ValueError(f"order {o} is larger than a cluster")
         return o, m, c
 
+    def _alloc_any(self, f, o, m, c):
+        # folio_alloc_swap's choice: ghost entries, or a direct-mapped physical run
+        if m not in self._direct_memcg:
+            return self._alloc(f, o, m, c)
+        if self._cluster_size and (1 << o) > self._cluster_size:
+            return 0
+        k = (c, o)
+        if self._opt_shared and k in self._vpcp:
+            self._st["pcp_invalidations"] += 1
+            self._uncache(k)
+        e = self._direct._alloc_one(f, 1 << o, m, c)
+        if e:
+            self._st["direct_allocs"] += 1
+        return e
+
     def _alloc_entry(self, f, o, m, c):
-        return self._alloc(f, o, m, c)
+        return self._alloc_any(f, o, m, c)
 
     def _dup_entry(self, e):
+        if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:
+            return self._direct._dup_entry(e)
         self._dup_pass(e & SWP_OFFSET_MASK, 1)
 
     def _free_entry(self, e):
+        if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:
+            return self._direct._free_entry(e)
         self._put_pass(e & SWP_OFFSET_MASK, 1)
 
     def _fsc_entries(self, e, nr):
+        if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:
+            return self._direct._fsc_entries(e, nr)
         self._fsc(e & SWP_OFFSET_MASK, nr)
 
     def _zswap_entry(self, e, h):
+        if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:
+            return self._direct._zswap_entry(e, h)
         self._zswap_put(e & SWP_OFFSET_MASK, h)
 
     def swap_duplicate(self, entry, nr=1):
         """See :meth:`vswap.SwapTableEdition.swap_duplicate`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swap_duplicate(entry, nr)
         n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         v = self._range(entry, n, False)
         for k in range(v, v + n):
@@ -594,7 +645,10 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         arr = _as_entries(entries)
         es = arr.tolist()
         for e in es:
-            self._live(self._range(e, 1, False))
+            if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:     # direct-mapped: phase IV's checks
+                self._direct._batch_entry(e)
+            else:
+                self._live(self._range(e, 1, False))
         if not es or not (need_count or dup):
             return es
         counts = {}
@@ -602,6 +656,9 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             counts[e] = counts.get(e, 0) + 1
         for e in sorted(counts):
             k = counts[e]
+            if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:
+                self._direct._batch_count(e, k, need_count, dup)
+                continue
             v = e & SWP_OFFSET_MASK
             cnt = self._count(self._peek(v), v & (SIZE - 1))
             if dup and cnt + k > COUNT_LIMIT:
@@ -618,6 +675,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def swap_free_nr(self, entry, nr=1):
         """See :meth:`vswap.SwapTableEdition.swap_free_nr`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swap_free_nr(entry, nr)
         n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         v = self._range(entry, n, False)
         self._check_counted(v, n)
@@ -625,6 +684,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """See :meth:`vswap.SwapTableEdition.free_swap_and_cache_nr`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.free_swap_and_cache_nr(entry, nr)
         n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         v = self._range(entry, n, False)
         self._check_counted(v, n)
@@ -639,11 +700,15 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def swap_count(self, entry):
         """See :meth:`vswap.SwapTableEdition.swap_count`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swap_count(entry)
         c, i = self._read(entry)
         return self._count(c, i)
 
     def memcg_id(self, entry):
         """See :meth:`vswap.SwapTableEdition.memcg_id`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.memcg_id(entry)
         c, i = self._read(entry)
         return c.memcg[i]
 
@@ -651,6 +716,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def swapcache_prepare(self, entry, nr=1):
         """See :meth:`vswap.SwapTableEdition.swapcache_prepare`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swapcache_prepare(entry, nr)
         n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         v = self._range(entry, n, False)
         end = v + n
@@ -670,6 +737,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """See :meth:`vswap.SwapTableEdition.swap_cache_add_folio`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swap_cache_add_folio(entry, folio, order)
         f = _u64(folio, P4_FOLIO_MAX, "folio")
         o = _u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
@@ -694,6 +763,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
         """See :meth:`vswap.SwapTableEdition.swap_cache_del_folio`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swap_cache_del_folio(entry, order, shadow)
         o = _u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         v = self._range(entry, nr, True)
@@ -716,18 +787,24 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def swap_cache_get_folio(self, entry):
         """See :meth:`vswap.SwapTableEdition.swap_cache_get_folio`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swap_cache_get_folio(entry)
         c, i = self._read(entry)
         w = c.table[i] & SWP_TB_PAYLOAD
         return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
         """See :meth:`vswap.SwapTableEdition.swap_cache_get_shadow`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.swap_cache_get_shadow(entry)
         c, i = self._read(entry)
         w = c.table[i] & SWP_TB_PAYLOAD
         return (w >> 1) if w & 1 else None
 
     def put_swap_folio(self, entry, order=0):
         """See :meth:`vswap.SwapTableEdition.put_swap_folio`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.put_swap_folio(entry, order)
         o = _u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         v = self._range(entry, nr, True)
@@ -759,6 +836,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def lookup(self, entry):
         """See :meth:`vswap.SwapTableEdition.lookup`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.lookup(entry)
         c, i = self._read(entry)
         self._st["vtable_reads"] += 1
         k, h = self._kind(c, i)
@@ -768,13 +847,19 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.lookup_many`."""
         es = self._check_batch(entries, False, False)
         kinds, handles = [], []
+        nv = 0
         for e in es:
-            v = e & SWP_OFFSET_MASK
-            k, h = self._kind(self._cluster(v >> SHIFT), v & (SIZE - 1))
+            if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:     # direct-mapped: phase IV's lookup
+                t = e >> SWP_TYPE_SHIFT
+                k, h = self._direct._kind(t, self._direct._devs[t], e & SWP_OFFSET_MASK)
+            else:
+                v = e & SWP_OFFSET_MASK
+                k, h = self._kind(self._cluster(v >> SHIFT), v & (SIZE - 1))
+                nv += 1
             kinds.append(k)
             handles.append(h)
-        self._st["table_reads"] += len(es)
-        self._st["vtable_reads"] += len(es)
+        self._st["table_reads"] += nv
+        self._st["vtable_reads"] += nv
         return np.array(kinds, dtype=np.uint8), np.array(handles, dtype=np.uint64)
 
     def _zero_pass(self, v, n):
@@ -795,6 +880,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def zero_store(self, entry, nr=1):
         """See :meth:`vswap.SwapTableEdition.zero_store`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.zero_store(entry, nr)
         n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         v = self._range(entry, n, False)
         for k in range(v, v + n):
@@ -814,6 +901,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def zswap_store(self, entry, handle):
         """See :meth:`vswap.SwapTableEdition.zswap_store`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.zswap_store(entry, handle)
         h = _u64(handle, STE_HANDLE_MAX, "zswap handle")
         v = self._range(entry, 1, False)
         self._live(v)
@@ -829,6 +918,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def zswap_load(self, entry):
         """See :meth:`vswap.SwapTableEdition.zswap_load`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.zswap_load(entry)
         c, i = self._read(entry)
         self._st["vtable_reads"] += 1
         x = c.vtable[i]
@@ -836,6 +927,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def zswap_invalidate(self, entry):
         """See :meth:`vswap.SwapTableEdition.zswap_invalidate`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.zswap_invalidate(entry)
         c, i = self._read(entry)
         self._st["vtable_reads"] += 1
         x = c.vtable[i]
@@ -862,6 +955,8 @@ class SwapTableEdition(SwapDesign, SwapSpace):
 
     def writeback(self, entry, order=0):
         """See :meth:`vswap.SwapTableEdition.writeback`."""
+        if self._is_direct(entry):           # phase IV's verb, as in P4
+            return self._direct.writeback(entry, order)
         o = _u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         v = self._range(entry, nr, True)
@@ -901,7 +996,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
             c.vtable[i] = _vt_phys(slot)
             m = c.memcg[i]
             self._charge[m] = self._charge.get(m, 0) + 1
-            w = ((v + k) << VT_TAG_BITS) | RMAP_TAG
+            w = ((v + k) << VT_TAG_BITS) | SWP_TB_RMAP
             if self._slot_cache_only(c, i):
                 w |= SWAP_TABLE_CACHE_ONLY
             tb[(off + k) & (si._cluster_size - 1)] = w
@@ -931,6 +1026,10 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.swapoff`."""
         si = self._device(device)
         t = si._type
+        rewritten = 0
+        if page_tables is not None or any(self._direct._devs[t].used):
+            # direct-mapped entries: the classic walk, validated before any change
+            rewritten = self._direct.swapoff(t, {} if page_tables is None else page_tables)
         if si._flags & SWP_WRITEOK:
             self._swaps.swapoff(self._swaps[t])
         b = SwapFreeBatch()
@@ -958,7 +1057,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
                                   | swap_cache_folio(voff, 0))
                     self._st["table_writes"] += 1
         self._pb_flush(b)
-        return 0
+        return rewritten
 
     # -- accounting ------------------------------------------------------------------------------
 
@@ -969,25 +1068,31 @@ class SwapTableEdition(SwapDesign, SwapSpace):
                "cluster_map": self._map.nr_nodes * XA_NODE_KERNEL_BYTES,
                "swap_table": 8 * SIZE * vcl, "virtual_table": 8 * SIZE * vcl,
                "memcg_table": 2 * SIZE * vcl, "extend_table": 4 * SIZE * self._nr_ext,
-               "cluster_info": 0, "rmap": 0}
-        for si in self._devs:
+               "cluster_info": 0, "rmap": 0, "zswap_tree": 0}
+        for t, si in enumerate(self._devs):
             if si is None:
                 continue
             out["cluster_info"] += P4_CLUSTER_INFO_BYTES * len(si._cluster_info)
             out["rmap"] += 8 * si._nr_tables * si._cluster_size
             out["memcg_table"] += 2 * si._nr_tables * si._cluster_size
+            out["extend_table"] += 4 * self._direct._devs[t].nr_ext_tables * si._cluster_size
+            out["zswap_tree"] += 8 * self._direct._devs[t].nr_zswap
         out["total"] = sum(out.values())
         return out
 
     @property
     def stats(self):
         """See :attr:`vswap.SwapTableEdition.stats`."""
-        return dict(self._st)
+        out = dict(self._st)
+        for k, n in self._direct.stats.items():
+            out[k] = out.get(k, 0) + n
+        return out
 
     def reset_stats(self):
         """See :meth:`vswap.SwapTableEdition.reset_stats`."""
         for k in self._st:
             self._st[k] = 0
+        self._direct.reset_stats()
 
     def check(self):
         """See :meth:`vswap.SwapTableEdition.check`."""
@@ -1046,7 +1151,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
                         errors.append(f"{ve:#x}: physical slot {slot:#x} not allocated")
                         continue
                     r = si._table_get(off)
-                    if r & RMAP_MASK != ((((cid << SHIFT) + i) << VT_TAG_BITS) | RMAP_TAG):
+                    if r & RMAP_MASK != ((((cid << SHIFT) + i) << VT_TAG_BITS) | SWP_TB_RMAP):
                         errors.append(f"{ve:#x}: rmap of {slot:#x} is {r:#x}")
                     want = bool(self._slot_cache_only(c, i))
                     if bool(r & SWAP_TABLE_CACHE_ONLY) != want:
@@ -1078,12 +1183,10 @@ class SwapTableEdition(SwapDesign, SwapSpace):
                 continue
             if si._owner is None or si._owner() is not self:
                 errors.append(f"type {t}: reclaim hook is not this design's")
-            for off in range(si._max):
-                if si._map[off] == SLOT_USED and si._table_get(off) & 7 != RMAP_TAG:
-                    errors.append(f"{t}:{off}: allocated slot without a reverse map")
         if errors:
             raise AssertionError("SwapTableEdition invariant violated:\n  "
                                  + "\n  ".join(errors[:20]))
+        self._direct.check()     # the direct-mapped entries: every other used slot
         self._swaps.check()
 
     def snapshot(self):
@@ -1100,8 +1203,14 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         nonfull = {k: [c.id for c in lst] for k, lst in enumerate(self._nonfull) if lst}
         vpcp = {k: c.id for k, c in sorted(self._vpcp.items())}
         mru = {k: c.id for k, c in enumerate(self._mru) if c is not None}
+        charge = dict(self._charge)
+        direct = self._direct.snapshot()["devices"]
+        for dev in direct.values():
+            for _word, _count, memcg, _handle in dev["slots"].values():
+                charge[memcg] = charge.get(memcg, 0) + 1
         return {"clusters": clusters, "entries": entries, "nonfull": nonfull, "vpcp": vpcp,
-                "lookup_cache": mru, "charge": dict(self._charge), "nr_used": self._nr_used,
+                "lookup_cache": mru, "charge": charge, "direct": direct,
+                "direct_memcgs": self.direct_memcgs, "nr_used": self._nr_used,
                 "nr_zswap": self._nr_zswap, "nr_phys": self._nr_phys,
                 "alloc_reject": self._alloc_reject, "cpu": self._cpu,
                 "stats": self.stats, "swaps": self._swaps._state()}

@@ -37,13 +37,13 @@ from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference import direct as _d
 from vswap.reference.direct import DirectSwap, _mkentry, _raise, _u64
 from vswap.reference.swapfile import SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK, SwapDesign
-from vswap.swapentry import (SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VSWAP_FOLIO, VSWAP_SWAPFILE,
-                             VSWAP_ZERO, VSWAP_ZSWAP, swap_cache_folio, swap_cache_folio_id,
+from vswap.swapentry import (MAX_SWAPFILES, SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VSWAP_FOLIO,
+                             VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP, swap_cache_folio, swap_cache_folio_id,
                              swap_cache_is_folio, swap_cache_order)
 
 __all__ = ["SwapTableP4", "SWAP_COUNT_LIMIT", "SWP_TB_COUNT_SHIFT", "SWP_TB_COUNT_MAX",
            "SWP_TB_ZERO", "SWP_TB_PIN", "SWP_TB_PAYLOAD", "P4_FOLIO_MAX", "P4_SHADOW_MAX",
-           "P4_CLUSTER_INFO_BYTES"]
+           "P4_CLUSTER_INFO_BYTES", "SWP_TB_RMAP"]
 
 SWP_TB_COUNT_SHIFT = 59
 SWP_TB_COUNT_MAX = 15
@@ -56,6 +56,9 @@ P4_SHADOW_MAX = 1 << 56
 SWAP_COUNT_LIMIT = (1 << 32) - 1
 #: Phase IV's ``swap_cluster_info``: the only static metadata [P4v5].
 P4_CLUSTER_INFO_BYTES = 48
+#: Low 3 bits of a reverse-map word: a host's (SwapTableEdition's) slot, never
+#: a phase IV word (a payload's low bits are 00 only when it is 0).
+SWP_TB_RMAP = 0b100
 _COUNT_MASK = SWP_TB_COUNT_MAX << SWP_TB_COUNT_SHIFT
 _STAT_NAMES = ("table_reads", "table_writes", "cluster_locks", "zswap_walks", "scans",
                "pte_walked", "fast_frees", "slots_freed", "folios_reclaimed",
@@ -92,19 +95,50 @@ class SwapTableP4(DirectSwap):
     192
     """
 
+    _host = None                     # the design whose devices these are, or None
+
     def __init__(self, swaps):
         super().__init__(swaps)
         self._st = dict.fromkeys(_STAT_NAMES, 0)
 
+    def _hosted_by(self, host):
+        # The compiled _hosted_by: on host's devices, whose hooks stay the host's.
+        if getattr(self, "_swaps", None) is not None or getattr(self, "_closed", False):
+            raise RuntimeError(f"{type(host).__name__} is already initialised")
+        self._host = host
+        self._swaps = host._swaps
+        self._devobjs, self._nr_seen, self._cluster_size = [], 0, 0
+        self._devs = [None] * MAX_SWAPFILES
+        self._zswap = {}
+        self._st = dict.fromkeys(_STAT_NAMES, 0)
+
+    def _sync_devices(self):
+        if self._host is not None:       # the host attaches its devices to both
+            return self._host._sync_devices()
+        return SwapDesign._sync_devices(self)
+
+    def _release_devices(self):
+        if self._host is None:
+            return SwapDesign._release_devices(self)
+        self._drop_devices()
+        self._host = None
+        self._swaps = None
+        self._closed = True
+
     def _attach(self, t, si):
-        SwapDesign._attach(self, t, si)
+        if self._host is None:
+            SwapDesign._attach(self, t, si)
+        else:
+            self._cluster_size = si._cluster_size
         self._devs[t] = _Dev(si)
 
     # -- the table word ----------------------------------------------------------------
 
     @staticmethod
     def _raw(dv, off):
-        return dv.si._table_get(off)
+        # p4_word: a host's reverse-map slot reads as free
+        w = dv.si._table_get(off)
+        return 0 if w & 7 == SWP_TB_RMAP else w
 
     def _count_of(self, dv, off, w):
         c = _field(w)
@@ -325,28 +359,33 @@ class SwapTableP4(DirectSwap):
                 _raise("overflow", t, i)
         self._dup(t, dv, off, n)
 
+    def _batch_entry(self, e):
+        if e >> 63:
+            raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
+        dv = self._range(e, 1, False)
+        if self._raw(dv, e & SWP_OFFSET_MASK) == 0:
+            _raise("noent", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK)
+
+    def _batch_count(self, e, k, need_count, dup):
+        c = self._count(self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
+        if dup and c + k > SWAP_COUNT_LIMIT:
+            _raise("overflow", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK)
+        if need_count and c < k:
+            _raise("noent", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK, "has a swap count of 0")
+
     def _check_batch(self, entries, need_count, dup):
         self._check_open()
         arr = _as_entries(entries)
         vals = [int(x) for x in arr]
         for e in vals:
-            if e >> 63:
-                raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
-            dv = self._range(e, 1, False)
-            if self._raw(dv, e & SWP_OFFSET_MASK) == 0:
-                _raise("noent", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK)
+            self._batch_entry(e)
         srt = sorted(vals)
         i, n = 0, len(srt)
         while i < n:
             j = i + 1
             while j < n and srt[j] == srt[i]:
                 j += 1
-            k, e = j - i, srt[i]
-            c = self._count(self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
-            if dup and c + k > SWAP_COUNT_LIMIT:
-                _raise("overflow", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK)
-            if need_count and c < k:
-                _raise("noent", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK, "has a swap count of 0")
+            self._batch_count(srt[i], j - i, need_count, dup)
             i = j
         return vals
 
@@ -592,7 +631,7 @@ class SwapTableP4(DirectSwap):
         for t, dv in enumerate(self._devs):
             if dv is None:
                 continue
-            if dv.si._owner is None or dv.si._owner() is not self:
+            if self._host is None and (dv.si._owner is None or dv.si._owner() is not self):
                 errors.append(f"type {t}: reclaim hook is not this design's")
             cs = dv.si._cluster_size
             for cl in range(len(dv.si._cluster_info)):
@@ -610,6 +649,10 @@ class SwapTableP4(DirectSwap):
             for off in range(dv.max):
                 w = self._raw(dv, off)
                 cl, idx = off >> dv.si._cluster_shift, off & (cs - 1)
+                if dv.si._table_get(off) & 7 == SWP_TB_RMAP:
+                    if self._host is None:
+                        errors.append(f"{t}:{off}: a reverse-map word, and no host")
+                    continue
                 if (w != 0) != (dv.si._map[off] == 1):
                     errors.append(f"{t}:{off}: table word {w:#x} but allocator map "
                                   f"{dv.si._map[off]}")
@@ -647,7 +690,8 @@ class SwapTableP4(DirectSwap):
                           f"{len(self._zswap)} in the tree")
         if errors:
             raise AssertionError("SwapTableP4 invariant violated:\n  " + "\n  ".join(errors[:20]))
-        self._swaps.check()
+        if self._host is None:           # a host checks its allocator itself
+            self._swaps.check()
 
     def snapshot(self):
         """See :meth:`vswap.SwapTableP4.snapshot`. O(slots)."""
