@@ -145,7 +145,8 @@ def test_bad_input_is_rejected_and_changes_nothing(impl):
     ste = make(impl)
     e = ste.folio_alloc_swap(1)
     before = ste.snapshot()
-    for call, exc in ((lambda: ste.swap_count(5), ValueError),           # a physical type
+    for call, exc in ((lambda: ste.swap_count(5), NoEntry),              # a free direct slot
+                      (lambda: ste.swap_count(3 << 58 | 1), ValueError),  # no device 3
                       (lambda: ste.swap_count(GHOST | 40), NoEntry),
                       (lambda: ste.zswap_store(e, 1 << 61), ValueError),
                       (lambda: ste.folio_alloc_swap(1 << 51), ValueError),

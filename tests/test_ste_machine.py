@@ -8,8 +8,13 @@ with the pure-Python reference of the same setting as an exact twin
 design with ``lookup_cache`` on runs as a second twin: it must return the
 same results and reach the same state, and only the lookup counters may
 differ. The drawn setup has 0-2 small devices and sometimes a small
-cluster-id cap, as in tests/test_virtual_machine.py.
+cluster-id cap, as in tests/test_virtual_machine.py, and sometimes memcgs
+whose entries are direct-mapped physical slots (``direct_memcgs``): then
+ghost and phase IV entries share the devices, and swapoff gets page tables
+holding every direct-mapped reference (the classic walk they still need).
 """
+
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -28,6 +33,7 @@ LOOKUP_COUNTERS = {"lookups", "node_visits", "lookup_hits", "lookup_misses"}
 SETUPS = st.fixed_dictionaries({
     "nclusters": st.integers(2, 4), "ndev": st.integers(0, 2), "tail": st.integers(0, 5),
     "max_clusters": st.sampled_from([2, 3, 8388607, 8388607]),
+    "direct": st.sampled_from([(), (), (1,), (0, 2)]),
 }).map(lambda d: {**d, "cs": 16, "nr_slots": 16 * d["nclusters"] - d["tail"]})
 
 
@@ -37,16 +43,20 @@ def _ste(impl, shared, lookup_cache):
                                     for _ in range(setup["ndev"])])
         return impl.SwapTableEdition(devices, shared_cluster_cache=shared,
                                      lookup_cache=lookup_cache,
-                                     max_clusters=setup["max_clusters"])
+                                     max_clusters=setup["max_clusters"],
+                                     direct_memcgs=setup["direct"])
     return make
 
 
 class SteLockstep(VswapLockstep):
     setups = SETUPS
     config = VirtualLockstep.config
-    configure = VirtualLockstep.configure
-    set_cpu = VirtualLockstep.set_cpu
     stats_moved: set = set()
+
+    def configure(self, setup):
+        # direct-mapped entries need page tables at swapoff
+        return replace(VirtualLockstep.configure(self, setup), page_tables=bool(setup["direct"]))
+    set_cpu = VirtualLockstep.set_cpu
 
     def compare_twin(self, name, twin, fresh):
         if name == "reference":

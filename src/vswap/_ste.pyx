@@ -928,11 +928,16 @@ cdef class SwapTableEdition(SwapDesign):
 
         The CPU's cached ghost cluster first, then the nonfull list of the
         order, then a new cluster at the lowest free id. NoSpace when the ids
-        run out. Runtime complexity: O(cluster size) amortised.
+        run out. A memcg of :attr:`direct_memcgs` gets a direct-mapped run
+        of physical slots instead, as phase IV allocates it (NoSpace when no
+        device has a free run of that order). Runtime complexity: O(cluster
+        size) amortised.
 
-        >>> from vswap import SwapTableEdition
-        >>> ste = SwapTableEdition(); hex(ste.folio_alloc_swap(3, order=2))
-        '0x7c00000000000004'
+        >>> from vswap import SwapTableEdition, SwapDevice, SwapDevices
+        >>> ste = SwapTableEdition(SwapDevices([SwapDevice(64, cluster_size=16)]),
+        ...                        direct_memcgs={7})
+        >>> hex(ste.folio_alloc_swap(3, order=2)), ste.folio_alloc_swap(4, memcg=7)
+        ('0x7c00000000000004', 1)
         """
         cdef uint64_t f = to_u64(folio, P4_FOLIO_MAX, "folio"), o, m, c, e
         self._alloc_prepare(order, memcg, cpu, &o, &m, &c)
@@ -965,9 +970,6 @@ cdef class SwapTableEdition(SwapDesign):
         m[0] = to_u64(memcg, 65536, "memcg")
         c[0] = to_u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
-        if self.v.direct_memcg[m[0]] and self._cluster_size and \
-                (<uint64_t>1 << o[0]) > self._cluster_size:
-            raise ValueError(f"order {o[0]} is larger than a cluster")
         return 0
 
     cdef uint64_t _alloc_any(self, uint64_t folio, int order, uint16_t memcg,
@@ -975,8 +977,10 @@ cdef class SwapTableEdition(SwapDesign):
         """folio_alloc_swap's choice: ghost entries, or a direct-mapped physical run.
 
         A memcg of ``direct_memcgs`` gets phase IV's allocation on the
-        physical devices (0 when none has a free run), which takes the
-        CPU's one cluster cache when it is shared.
+        physical devices (0 when none has a free run, or the folio is
+        larger than their clusters: the caller splits it, as for any
+        failed mTHP allocation), which takes the CPU's one cluster cache
+        when it is shared.
         """
         cdef int k = cpu * SWAP_NR_ORDERS + order
         cdef uint64_t e

@@ -393,4 +393,21 @@ def _vswap_ste(machine: Any, span: int, *, reference: bool = False, **switches: 
 # is the design's module.
 from vswap._ste import STE_SWITCHES  # noqa: E402
 register_design("vswap_ste", _vswap_ste, reference=_twin(_vswap_ste), switches=STE_SWITCHES)
+
+#: vswap_ste_direct's direct-mapped memcgs: every one but memcg 1, the memcg of a
+#: trace without memcgs and of usemem's first task (``--memcgs 2``: one task each way).
+STE_DIRECT_MEMCGS = range(2, 65536)
+
+
+def _vswap_ste_direct(machine: Any, span: int, *, reference: bool = False,
+                      **switches: bool) -> Any:
+    """vswap_ste with the entries of memcgs 2 and up direct-mapped, as phase IV, on the same devices"""
+    mod = _module(reference)
+    return mod.SwapTableEdition(swap_devices(machine, span, reference=reference),
+                                direct_memcgs=STE_DIRECT_MEMCGS,
+                                **{s: switches.get(s, False) for s in STE_SWITCHES})
+
+
+register_design("vswap_ste_direct", _vswap_ste_direct, reference=_twin(_vswap_ste_direct),
+                switches=STE_SWITCHES)
 del _name, _desc, _f

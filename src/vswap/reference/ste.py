@@ -586,8 +586,6 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         m = _u64(memcg, 65536, "memcg")
         c = _u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
-        if m in self._direct_memcg and self._cluster_size and (1 << o) > self._cluster_size:
-            raise ValueError(f"order {o} is larger than a cluster")
         return o, m, c
 
     def _alloc_any(self, f, o, m, c):
