@@ -8,7 +8,9 @@ its MRU cache), and writes two words (table and virtual_table) and a memcg
 id per slot. Then STE's own verbs: lazy writeback (a physical allocation
 and a reverse-map word per slot) with separate and with one shared per-CPU
 cluster cache (the invalidation ping-pong), and lookup with and without
-the lookup cache.
+the lookup cache. ``SwapTableEdition:direct`` is STE with every memcg's
+entries direct-mapped (the same cycles through phase IV's code on STE's
+devices): beside ``SwapTableP4`` it prices the dispatch on the entry's type.
 
 Run (not part of the default test run)::
 
@@ -26,7 +28,8 @@ from vswap import reference
 from bench_direct import N_CYCLE, N_REF, N_ZAP, ROUNDS, cycle_batch, cycle_single, record
 from bench_direct import _summary  # noqa: F401 - the autouse summary table of ns per entry
 
-DESIGNS = ["DirectSwap", "SwapTableP4", "VirtualSwap", "SwapTableEdition"]
+DESIGNS = ["DirectSwap", "SwapTableP4", "VirtualSwap", "SwapTableEdition",
+           "SwapTableEdition:direct"]
 N_WRITE = 1 << 16
 
 
@@ -34,6 +37,8 @@ def design(impl, cls, nr_slots, cs=512, **kw):
     swaps = impl.SwapDevices([impl.SwapDevice(nr_slots, cluster_size=cs)])
     if cls == "VirtualSwap":
         return impl.VirtualSwap.preset("cc_v2", swaps)
+    if cls == "SwapTableEdition:direct":
+        return impl.SwapTableEdition(swaps, direct_memcgs=range(65536), **kw)
     return getattr(impl, cls)(swaps, **kw)
 
 

@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -22,9 +23,12 @@ _U64 = npt.NDArray[np.uint64]
 @disjoint_base
 class SwapTableEdition(SwapDesign):
     def __init__(self, swaps: SwapDevices | None = None, *, shared_cluster_cache: bool = False,
-                 lookup_cache: bool = False, max_clusters: int = 8388607) -> None: ...
+                 lookup_cache: bool = False, max_clusters: int = 8388607,
+                 direct_memcgs: Iterable[int] = ()) -> None: ...
     @property
     def switches(self) -> dict[str, bool]: ...
+    @property
+    def direct_memcgs(self) -> tuple[int, ...]: ...
     @property
     def cpu(self) -> int: ...
     @cpu.setter

@@ -835,7 +835,10 @@ cdef class SwapTableEdition(SwapDesign):
         """True for a direct-mapped (physical) entry, whose verbs phase IV's code runs."""
         cdef uint64_t e = to_u64(entry, <uint64_t>1 << 63, "swap entry")
         self._check_open()
-        return (e >> SWP_TYPE_SHIFT) != VSWAP_TYPE
+        if (e >> SWP_TYPE_SHIFT) == VSWAP_TYPE:
+            return False
+        self._sync_devices()             # the hosted design keeps no reference to sync with
+        return True
 
     cdef uint64_t _range(self, object entry, uint64_t nr, bint aligned) except? 0xFFFFFFFFFFFFFFFF:
         """The virtual offset of ``entry``, after checking a run of ``nr`` ghost entries."""

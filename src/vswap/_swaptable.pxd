@@ -99,7 +99,7 @@ cdef int p4_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogi
 
 cdef class SwapTableP4(SwapDesign):
     cdef p4_t d
-    cdef SwapDesign _host          # the design whose devices these are, or None
+    cdef bint _hosted              # on a host's devices (SwapTableEdition's direct entries)
     cdef int _hosted_by(self, SwapDesign host) except -1
     cdef int _sync_devices(self) except -1
     cdef void _release_devices(self) noexcept

@@ -521,26 +521,28 @@ cdef class SwapTableP4(SwapDesign):
     cdef int _hosted_by(self, SwapDesign host) except -1:
         """Run on ``host``'s devices (their hooks stay the host's; the host attaches each).
 
-        The host's direct-mapped entries: SwapTableEdition's. Only on a bare instance.
+        The host's direct-mapped entries: SwapTableEdition's. No reference
+        to the host is kept (it owns this design: no cycle), so the host
+        syncs its devices before it calls in. Only on a bare instance.
         """
         if self._swaps is not None or self._closed:
             raise RuntimeError(f"{self._kind} is already initialised")
-        self._host = host
+        self._hosted = True
         self._swaps = host._swaps
         self._kind = host._kind
         return 0
 
     cdef int _sync_devices(self) except -1:
-        if self._host is not None:       # the host attaches its devices to both
-            return self._host._sync_devices()
+        if self._hosted:                 # the host attaches its devices to both
+            return self._check_open()
         return SwapDesign._sync_devices(self)
 
     cdef void _release_devices(self) noexcept:
-        if self._host is None:
+        if not self._hosted:
             SwapDesign._release_devices(self)
             return
         self._drop_devices()
-        self._host = None
+        self._hosted = False
         self._swaps = None
         self._closed = True
 
@@ -559,7 +561,7 @@ cdef class SwapTableP4(SwapDesign):
             nd.memcg = <uint16_t**>checked_calloc(si.nr_clusters, sizeof(uint16_t*))
             nd.ext = <uint32_t**>checked_calloc(si.nr_clusters, sizeof(uint32_t*))
             nd.used = <uint32_t*>checked_calloc(si.nr_clusters, sizeof(uint32_t))
-            if self._host is None:
+            if not self._hosted:
                 SwapDesign._attach(self, t, dev)
             else:
                 self._cluster_size = si.cluster_size
@@ -1218,7 +1220,7 @@ cdef class SwapTableP4(SwapDesign):
             dv = &self.d.devs[t]
             if dv.si == NULL:
                 continue
-            if self._host is None and (dv.si.reclaim != p4_reclaim
+            if not self._hosted and (dv.si.reclaim != p4_reclaim
                                        or dv.si.reclaim_ctx != <void*>&self.d):
                 errors.append(f"type {t}: reclaim hook is not this design's")
             cs = dv.si.cluster_size
@@ -1246,7 +1248,7 @@ cdef class SwapTableP4(SwapDesign):
                 cl = off >> dv.si.cluster_shift
                 idx = off & (cs - 1)
                 if swp_tb_is_rmap(swap_table_get(dv.si, off)):
-                    if self._host is None:
+                    if not self._hosted:
                         errors.append(f"{t}:{off}: a reverse-map word, and no host")
                     continue
                 if (w != 0) != (dv.si.map[off] == SLOT_USED):
@@ -1287,7 +1289,7 @@ cdef class SwapTableP4(SwapDesign):
                           f"{in_trees} in the tree")
         if errors:
             raise AssertionError("SwapTableP4 invariant violated:\n  " + "\n  ".join(errors[:20]))
-        if self._host is None:           # a host checks its allocator itself
+        if not self._hosted:           # a host checks its allocator itself
             self._swaps.check()
 
     def snapshot(self):

@@ -157,7 +157,10 @@ class SwapTableEdition(SwapDesign, SwapSpace):
     def _is_direct(self, entry):
         e = _u64(entry, 1 << 63, "swap entry")
         self._check_open()
-        return e >> SWP_TYPE_SHIFT != VSWAP_TYPE
+        if e >> SWP_TYPE_SHIFT == VSWAP_TYPE:
+            return False
+        self._sync_devices()
+        return True
 
     def _cluster(self, cid):
         return cluster_map_get(self._map, cid, self._st, _MAP_STATS,

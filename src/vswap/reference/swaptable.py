@@ -95,7 +95,7 @@ class SwapTableP4(DirectSwap):
     192
     """
 
-    _host = None                     # the design whose devices these are, or None
+    _hosted = False                  # on a host's devices (SwapTableEdition's direct entries)
 
     def __init__(self, swaps):
         super().__init__(swaps)
@@ -105,7 +105,7 @@ class SwapTableP4(DirectSwap):
         # The compiled _hosted_by: on host's devices, whose hooks stay the host's.
         if getattr(self, "_swaps", None) is not None or getattr(self, "_closed", False):
             raise RuntimeError(f"{type(host).__name__} is already initialised")
-        self._host = host
+        self._hosted = True
         self._swaps = host._swaps
         self._devobjs, self._nr_seen, self._cluster_size = [], 0, 0
         self._devs = [None] * MAX_SWAPFILES
@@ -113,20 +113,20 @@ class SwapTableP4(DirectSwap):
         self._st = dict.fromkeys(_STAT_NAMES, 0)
 
     def _sync_devices(self):
-        if self._host is not None:       # the host attaches its devices to both
-            return self._host._sync_devices()
+        if self._hosted:                 # the host attaches its devices to both
+            return self._check_open()
         return SwapDesign._sync_devices(self)
 
     def _release_devices(self):
-        if self._host is None:
+        if not self._hosted:
             return SwapDesign._release_devices(self)
         self._drop_devices()
-        self._host = None
+        self._hosted = False
         self._swaps = None
         self._closed = True
 
     def _attach(self, t, si):
-        if self._host is None:
+        if not self._hosted:
             SwapDesign._attach(self, t, si)
         else:
             self._cluster_size = si._cluster_size
@@ -631,7 +631,7 @@ class SwapTableP4(DirectSwap):
         for t, dv in enumerate(self._devs):
             if dv is None:
                 continue
-            if self._host is None and (dv.si._owner is None or dv.si._owner() is not self):
+            if not self._hosted and (dv.si._owner is None or dv.si._owner() is not self):
                 errors.append(f"type {t}: reclaim hook is not this design's")
             cs = dv.si._cluster_size
             for cl in range(len(dv.si._cluster_info)):
@@ -650,7 +650,7 @@ class SwapTableP4(DirectSwap):
                 w = self._raw(dv, off)
                 cl, idx = off >> dv.si._cluster_shift, off & (cs - 1)
                 if dv.si._table_get(off) & 7 == SWP_TB_RMAP:
-                    if self._host is None:
+                    if not self._hosted:
                         errors.append(f"{t}:{off}: a reverse-map word, and no host")
                     continue
                 if (w != 0) != (dv.si._map[off] == 1):
@@ -690,7 +690,7 @@ class SwapTableP4(DirectSwap):
                           f"{len(self._zswap)} in the tree")
         if errors:
             raise AssertionError("SwapTableP4 invariant violated:\n  " + "\n  ".join(errors[:20]))
-        if self._host is None:           # a host checks its allocator itself
+        if not self._hosted:           # a host checks its allocator itself
             self._swaps.check()
 
     def snapshot(self):
