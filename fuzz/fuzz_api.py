@@ -1,7 +1,8 @@
 """Coverage-guided fuzzer of vswap's public API (atheris), for the AddressSanitizer core.
 
-Each input is a sequence of calls on a fresh DirectSwap, VirtualSwap (any
-preset) or SwapTableEdition over one or two small devices, an XArray and a
+Each input is a sequence of calls on a fresh DirectSwap, SwapTableP4,
+VirtualSwap (any preset) or SwapTableEdition (with or without direct-mapped
+memcgs) over one or two small devices, an XArray and a
 standalone SwapDevice whose Python reclaim hook makes calls of its own (re-entrant:
 into the device, which must refuse what it may not do from a hook, and into
 the design). Arguments are arbitrary: small, huge and negative integers,
@@ -132,11 +133,16 @@ class Session:
         swaps = vswap.SwapDevices([vswap.SwapDevice(fdp.ConsumeIntInRange(2, 120), cluster_size=cs,
                                                     discard=fdp.ConsumeBool())
                                    for _ in range(ndev)])
-        kind = fdp.ConsumeIntInRange(0, 4)
+        kind = fdp.ConsumeIntInRange(0, 6)
         if kind == 0:
             self.design = vswap.DirectSwap(swaps)
         elif kind == 4:
             self.design = vswap.SwapTableEdition(swaps)
+        elif kind == 5:     # ghost and direct-mapped entries on the same devices
+            self.design = vswap.SwapTableEdition(swaps, direct_memcgs=(0, 2),
+                                                 shared_cluster_cache=fdp.ConsumeBool())
+        elif kind == 6:
+            self.design = vswap.SwapTableP4(swaps)
         else:
             self.design = vswap.VirtualSwap.preset(("vss_v5", "new_opt_v2", "cc_v2")[kind - 1],
                                                    swaps)

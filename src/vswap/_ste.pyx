@@ -12,6 +12,10 @@ writeback; each holds a reverse-map word back to its ghost slot, bit 63
 the cache-only bit, so the allocator's reclaim scan and swapoff need no
 page-table walk.
 
+Direct-mapped entries (the ``direct_memcgs``' allocations) are physical
+slots beside the reverse-map slots on the same devices, and work exactly
+as in phase IV: a hosted :class:`vswap.SwapTableP4` runs their verbs.
+
 Switches (every setting gives the same results, only the counted work
 differs): ``shared_cluster_cache`` makes virtual and physical allocations
 share one per-CPU cluster cache, so each evicts the other's cluster
@@ -745,16 +749,19 @@ cdef class SwapTableEdition(SwapDesign):
     slot). A swap entry is a slot of the ghost device, type
     :data:`VSWAP_TYPE`. ``max_clusters`` caps the ghost cluster ids (at
     most :data:`STE_MAX_CLUSTERS`, the RFC's 16 TiB). Implements
-    :class:`vswap.protocol.SwapSpace`. Direct-mapped physical entries, which
-    the RFC keeps beside the virtual ones, are not modelled here: they are
-    :class:`vswap.SwapTableP4`'s entries.
+    :class:`vswap.protocol.SwapSpace`. The memcgs of ``direct_memcgs``
+    get direct-mapped entries instead, which the RFC keeps beside the
+    virtual ones: physical slots of the same devices, whose every verb is
+    phase IV's (a hosted :class:`vswap.SwapTableP4`).
 
     Memory (kernel-equivalent, see :meth:`memory_footprint`): per ghost
     cluster in use an 80-byte cluster, a 4 KiB swap table, a 4 KiB
     virtual_table and a 1 KiB memcg_table (18 B per slot), the cluster
     map's xarray nodes; per physical device 48 B per cluster, and per
-    physical cluster in use a table of reverse-map words and a memcg_table
-    nobody reads (10 B per slot).
+    physical cluster in use its table (reverse-map words and direct
+    entries' words) and a memcg_table (10 B per slot, read only for the
+    direct entries); a direct entry's extend table and zswap tree entry
+    as in phase IV.
 
     Runtime complexity: construction O(physical slots).
 
