@@ -10,8 +10,9 @@ from vswap import reference
 from vswap.__main__ import main
 from vswap.selfcheck import selfcheck
 
-STRUCTURES = ["XArray", "SwapDevice", "DirectSwap", "VirtualSwap vss_v5",
-              "VirtualSwap new_opt_v2", "VirtualSwap cc_v2", "SwapTableEdition", "replay"]
+STRUCTURES = ["XArray", "SwapDevice", "DirectSwap", "SwapTableP4", "VirtualSwap vss_v5",
+              "VirtualSwap new_opt_v2", "VirtualSwap cc_v2", "SwapTableEdition",
+              "SwapTableEdition direct", "replay"]
 
 
 def test_selfcheck_checks_every_structure_under_python_dash_o():

@@ -163,10 +163,12 @@ def _design(name: str, make: Callable[[Any, Any], Any], rng: np.random.Generator
         elif op == 5:
             ls.call(f"free_swap_and_cache_nr({e})", lambda d: d.free_swap_and_cache_nr(e))
         elif op == 6:
-            ls.call(f"swap_cache_del_folio({e})", lambda d: d.swap_cache_del_folio(e, 0, e))
+            # a shadow and a handle every design takes (a ghost entry's value is past them)
+            ls.call(f"swap_cache_del_folio({e})",
+                    lambda d: d.swap_cache_del_folio(e, 0, e & 0xFFFFFF))
             ls.call(f"put_swap_folio({e})", lambda d: d.put_swap_folio(e))
         elif op == 7:
-            ls.call(f"zswap_store({e})", lambda d: d.zswap_store(e, e + 7))
+            ls.call(f"zswap_store({e})", lambda d: d.zswap_store(e, (e & 0xFFFFFF) + 7))
         elif op == 8:
             ls.call(f"zero_store({e})", lambda d: d.zero_store(e))
         elif op == 9:
@@ -237,24 +239,31 @@ def selfcheck(seed: int = 0, seconds: float = 4.0, out: Any = None) -> bool:
     >>> buf = io.StringIO(); selfcheck(seconds=0.5, out=buf)
     True
     >>> [line.split(":")[0] for line in buf.getvalue().splitlines()]  # doctest: +NORMALIZE_WHITESPACE
-    ['XArray', 'SwapDevice', 'DirectSwap', 'VirtualSwap vss_v5', 'VirtualSwap new_opt_v2',
-     'VirtualSwap cc_v2', 'SwapTableEdition', 'replay', 'self-check passed']
+    ['XArray', 'SwapDevice', 'DirectSwap', 'SwapTableP4', 'VirtualSwap vss_v5',
+     'VirtualSwap new_opt_v2', 'VirtualSwap cc_v2', 'SwapTableEdition',
+     'SwapTableEdition direct', 'replay', 'self-check passed']
     """
     if out is None:
         out = sys.stdout
     rng = np.random.default_rng(seed)
-    share = seconds / 8
     ok = True
     runs: list[tuple[str, Callable[[float], _Lockstep]]] = [
         ("XArray", lambda dl: _xarray(rng, dl, out)),
         ("SwapDevice", lambda dl: _swap_devices(rng, dl, out)),
         ("DirectSwap", lambda dl: _design("DirectSwap", lambda m, s: m.DirectSwap(s), rng, dl, out)),
+        ("SwapTableP4", lambda dl: _design("SwapTableP4", lambda m, s: m.SwapTableP4(s), rng, dl,
+                                           out)),
     ]
     for preset in ("vss_v5", "new_opt_v2", "cc_v2"):
         runs.append((f"VirtualSwap {preset}", lambda dl, p=preset: _design(
             f"VirtualSwap {p}", lambda m, s: m.VirtualSwap.preset(p, s), rng, dl, out)))
     runs.append(("SwapTableEdition", lambda dl: _design(
         "SwapTableEdition", lambda m, s: m.SwapTableEdition(s), rng, dl, out)))
+    # memcgs 1 and 3 direct-mapped: ghost and phase IV entries on the same devices
+    runs.append(("SwapTableEdition direct", lambda dl: _design(
+        "SwapTableEdition direct", lambda m, s: m.SwapTableEdition(s, direct_memcgs=(1, 3)),
+        rng, dl, out)))
+    share = seconds / (len(runs) + 1)       # and the replays
     for label, run in runs:
         ls = run(time.perf_counter() + share)
         ok = ok and not ls.differences
