@@ -35,7 +35,8 @@ from vswap._common cimport to_u64
 from vswap._swapfile cimport (
     SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set, swap_table_get,
     swap_table_set, swap_reclaim_full_clusters, swap_free_batch, swap_batch_add,
-    swap_batch_flush, swap_device_detach, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
+    swap_batch_init, swap_batch_done, swap_device_detach, SWAP_TABLE_CACHE_ONLY, SLOT_USED,
+    SWP_WRITEOK,
 )
 from vswap._clustermap cimport cluster_map_get, cluster_map_next, cluster_map_items
 from vswap._swaptable cimport (
@@ -209,20 +210,12 @@ cdef inline void after_free(ste_t* v, ste_vcluster* c) noexcept nogil:
 ctypedef swap_free_batch pbatch
 
 
-cdef inline void pb_freed(ste_t* v, uint64_t n) noexcept nogil:
-    """Count a physical run freed (its reverse-map words cleared)."""
-    if n:
-        v.st.phys_frees += 1
-        v.st.rmap_writes += n
-        v.nr_phys -= n
-
-
 cdef inline void pb_flush(ste_t* v, pbatch* b) noexcept nogil:
-    pb_freed(v, swap_batch_flush(b))
+    swap_batch_done(b, &v.st.phys_frees, &v.st.rmap_writes, &v.nr_phys)
 
 
 cdef inline void pb_add(ste_t* v, pbatch* b, uint64_t slot) noexcept nogil:
-    pb_freed(v, swap_batch_add(b, v.devs[slot >> SWP_TYPE_SHIFT], slot & SWP_OFFSET_MASK))
+    swap_batch_add(b, v.devs[slot >> SWP_TYPE_SHIFT], slot & SWP_OFFSET_MASK)
 
 
 cdef inline void release(ste_t* v, ste_vcluster* c, uint64_t i, pbatch* b) noexcept nogil:
@@ -241,7 +234,7 @@ cdef void free_run(ste_t* v, ste_vcluster* c, uint64_t idx, uint64_t n) noexcept
     """swap_entries_free on the ghost device: ``n`` slots from ``idx`` become free."""
     cdef pbatch b
     cdef uint64_t i, run0 = idx & ~((<uint64_t>1 << c.order) - 1)
-    b.n = 0
+    swap_batch_init(&b)
     if run0 < c.hint:
         c.hint = <uint16_t>run0
     for i in range(idx, idx + n):
@@ -584,7 +577,7 @@ cdef void zero_pass(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
     cdef uint64_t cur = voff, end = voff + n, ce, k
     cdef ste_vcluster* c
     cdef pbatch b
-    b.n = 0
+    swap_batch_init(&b)
     while cur < end:
         ce = chunk_end(cur, end)
         c = ste_cluster(v, cur >> STE_VCLUSTER_SHIFT)
@@ -601,7 +594,7 @@ cdef void zswap_put(ste_t* v, uint64_t voff, uint64_t h) noexcept nogil:
     cdef ste_vcluster* c = ste_cluster(v, voff >> STE_VCLUSTER_SHIFT)
     cdef uint64_t i = voff & (STE_VCLUSTER_SIZE - 1)
     cdef pbatch b
-    b.n = 0
+    swap_batch_init(&b)
     v.st.cluster_locks += 1
     v.st.vtable_writes += 1
     release(v, c, i, &b)
@@ -714,7 +707,7 @@ cdef int write_run(SwapTableEdition self, uint64_t voff, int o, uint64_t* slot) 
     v.st.phys_allocs += 1
     c = ste_cluster(v, voff >> STE_VCLUSTER_SHIFT)
     v.st.cluster_locks += 1
-    b.n = 0
+    swap_batch_init(&b)
     for k in range(nr):
         i = base + k
         release(v, c, i, &b)
@@ -1502,7 +1495,7 @@ cdef class SwapTableEdition(SwapDesign):
             rewritten = self._direct.swapoff(t, {} if page_tables is None else page_tables)
         if si.flags & SWP_WRITEOK:
             self._swaps.swapoff(self._swaps[t])
-        b.n = 0
+        swap_batch_init(&b)
         for off in range(si.max):
             self.v.st.scans += 1
             if si.map[off] != SLOT_USED:

@@ -283,6 +283,13 @@ cdef struct swap_free_batch:
     swap_device_t* si
     uint64_t off
     uint64_t n
+    uint64_t runs                 # swap_entries_free calls made, since swap_batch_done
+    uint64_t slots                # slots they freed
+
+
+cdef inline void swap_batch_init(swap_free_batch* b) noexcept nogil:
+    b.si = NULL
+    b.off = b.n = b.runs = b.slots = 0
 
 
 cdef inline uint64_t swap_batch_flush(swap_free_batch* b) noexcept nogil:
@@ -291,7 +298,23 @@ cdef inline uint64_t swap_batch_flush(swap_free_batch* b) noexcept nogil:
     if n:
         swap_entries_free(b.si, b.off, n)
         b.n = 0
+        b.runs += 1
+        b.slots += n
     return n
+
+
+cdef inline void swap_batch_done(swap_free_batch* b, uint64_t* runs, uint64_t* slots,
+                                 uint64_t* nr_held) noexcept nogil:
+    """Flush, then count what the batch freed: ``runs`` and ``slots`` up, ``nr_held`` down.
+
+    The layer above's physical frees (its ``phys_frees``, ``rmap_writes``:
+    swap_entries_free clears each slot's reverse-map word, and ``nr_phys``).
+    """
+    swap_batch_flush(b)
+    runs[0] += b.runs
+    slots[0] += b.slots
+    nr_held[0] -= b.slots
+    b.runs = b.slots = 0
 
 
 cdef inline uint64_t swap_batch_add(swap_free_batch* b, swap_device_t* si,

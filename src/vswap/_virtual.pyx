@@ -31,7 +31,7 @@ from vswap._mem cimport checked_calloc
 from vswap._common cimport to_u64
 from vswap._swapfile cimport SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set
 from vswap._swapfile cimport swap_table_get, swap_table_set, swap_free_batch, swap_batch_add
-from vswap._swapfile cimport swap_batch_flush
+from vswap._swapfile cimport swap_batch_init, swap_batch_done
 from vswap._swapfile cimport swap_reclaim_full_clusters, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK
 from vswap._clustermap cimport cluster_map_get, cluster_map_next, cluster_map_items
 from vswap._xarray cimport (
@@ -197,20 +197,12 @@ cdef void cluster_after_free(vswap_t* v, vcluster* c) noexcept nogil:
 ctypedef swap_free_batch pbatch
 
 
-cdef inline void pb_freed(vswap_t* v, uint64_t n) noexcept nogil:
-    """Count a physical run freed (swap_entries_free clears its reverse-map words too)."""
-    if n:
-        v.st.phys_frees += 1
-        v.st.rmap_writes += n
-        v.nr_phys -= n
-
-
 cdef inline void pb_flush(vswap_t* v, pbatch* b) noexcept nogil:
-    pb_freed(v, swap_batch_flush(b))
+    swap_batch_done(b, &v.st.phys_frees, &v.st.rmap_writes, &v.nr_phys)
 
 
 cdef inline void pb_add(vswap_t* v, pbatch* b, uint64_t slot) noexcept nogil:
-    pb_freed(v, swap_batch_add(b, v.devs[slot >> SWP_TYPE_SHIFT], slot & SWP_OFFSET_MASK))
+    swap_batch_add(b, v.devs[slot >> SWP_TYPE_SHIFT], slot & SWP_OFFSET_MASK)
 
 
 cdef inline void release_backing(vswap_t* v, swp_desc* d, pbatch* b) noexcept nogil:
@@ -233,7 +225,7 @@ cdef void vswap_free_nr(vswap_t* v, vcluster* c, uint64_t idx, uint64_t n) noexc
     """
     cdef pbatch b
     cdef uint64_t i
-    b.n = 0
+    swap_batch_init(&b)
     for i in range(idx, idx + n):
         release_backing(v, &c.desc[i], &b)
         memset(&c.desc[i], 0, sizeof(swp_desc))
@@ -588,7 +580,7 @@ cdef void zero_nr(vswap_t* v, uint64_t e, uint64_t n) noexcept nogil:
     cdef vcluster* c
     cdef swp_desc* d
     cdef pbatch b
-    b.n = 0
+    swap_batch_init(&b)
     while cur < end:
         ce = chunk_end(cur, end)
         c = vs_cluster(v, cur >> VCLUSTER_SHIFT)
@@ -700,7 +692,7 @@ cdef int vswap_alloc_swap_slot(VirtualSwap self, uint64_t e, int o, uint64_t* sl
     self.v.st.phys_allocs += 1
     c = vs_cluster(&self.v, e >> VCLUSTER_SHIFT)
     self.v.st.cluster_locks += 1
-    b.n = 0
+    swap_batch_init(&b)
     for i in range(nr):
         d = &c.desc[(e + i) & (VCLUSTER_SIZE - 1)]
         release_backing(&self.v, d, &b)
@@ -1244,7 +1236,7 @@ cdef class VirtualSwap(SwapDesign):
     cdef int _zswap_put(self, uint64_t e, uint64_t h) noexcept:
         cdef swp_desc* d = vswap_desc(&self.v, e)
         cdef pbatch b
-        b.n = 0
+        swap_batch_init(&b)
         self.v.st.cluster_locks += 1
         self.v.st.desc_writes += 1
         release_backing(&self.v, d, &b)
@@ -1400,7 +1392,7 @@ cdef class VirtualSwap(SwapDesign):
         cdef pbatch b
         if si.flags & SWP_WRITEOK:
             self._swaps.swapoff(self._swaps[t])
-        b.n = 0
+        swap_batch_init(&b)
         for off in range(si.max):
             self.v.st.scans += 1
             if si.map[off] != SLOT_USED:

@@ -21,7 +21,7 @@ from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.direct import _u64
 from vswap.reference.clustermap import cluster_map_get, cluster_map_items
 from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
-                                      SwapDesign, SwapDevices, SwapFreeBatch,
+                                      BackingFrees, SwapDesign, SwapDevices, SwapFreeBatch,
                                       swap_device_detach)
 from vswap.reference.swaptable import (P4_CLUSTER_INFO_BYTES, P4_FOLIO_MAX, P4_SHADOW_MAX,
                                        SWP_TB_COUNT_MAX, SWP_TB_COUNT_SHIFT, SWP_TB_PAYLOAD,
@@ -94,7 +94,7 @@ class _VCluster:
         self.ext = None
 
 
-class SwapTableEdition(SwapDesign, SwapSpace):
+class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
     """Virtual Swap Space, Swap Table Edition; see :class:`vswap.SwapTableEdition`.
 
     Runtime complexity: construction O(physical slots).
@@ -252,19 +252,7 @@ class SwapTableEdition(SwapDesign, SwapSpace):
         elif c.state == VC_FULL:
             self._nonfull_add(c)
 
-    # backing release
-
-    def _pb_freed(self, n):
-        if n:
-            self._st["phys_frees"] += 1
-            self._st["rmap_writes"] += n
-            self._nr_phys -= n
-
-    def _pb_flush(self, b):
-        self._pb_freed(b.flush())
-
-    def _pb_add(self, b, slot):
-        self._pb_freed(b.add(self._devs[slot >> SWP_TYPE_SHIFT], slot & SWP_OFFSET_MASK))
+    # backing release (BackingFrees: _pb_add, _pb_flush)
 
     def _release(self, c, i, b):
         """Drop slot ``i``'s backing (its virtual_table word becomes NONE)."""

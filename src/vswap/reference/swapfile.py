@@ -22,7 +22,8 @@ import numpy as np
 from vswap.errors import NoEntry, NoSpace
 from vswap.protocol import check_uint64_array
 from vswap.swapentry import (FOLIO_MAX, HANDLE_MAX, MAX_SWAPFILES, NR_CPUS, SWAP_NR_ORDERS,
-                             SWAP_TABLE_CACHE_ONLY, SWAPFILE_CLUSTER)
+                             SWAP_TABLE_CACHE_ONLY, SWAPFILE_CLUSTER, SWP_OFFSET_MASK,
+                             SWP_TYPE_SHIFT)
 
 __all__ = ["SwapDevice", "SwapDevices", "SwapDesign", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS",
            "DEF_SWAP_PRIO", "MAX_SWAPFILES"]
@@ -1300,6 +1301,32 @@ class SwapDesign:
         return False
 
 
+class BackingFrees:
+    """What the virtual designs count of the physical slots they release in batches.
+
+    A :class:`SwapFreeBatch` per operation; at its end ``_pb_flush`` frees
+    the last run and counts ``phys_frees`` (one per run), ``rmap_writes``
+    (swap_entries_free clears each slot's reverse-map word) and
+    ``_nr_phys``, as ``swap_batch_done`` does for the compiled designs.
+    Runtime complexity: O(1) per slot.
+
+    >>> from vswap.reference import VirtualSwap, SwapDevice, SwapDevices
+    >>> vs = VirtualSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+    >>> e = vs.folio_alloc_swap(1); vs.swap_duplicate(e); _ = vs.writeback(e); vs.swap_free_nr(e)
+    >>> vs.swap_cache_del_folio(e); vs.put_swap_folio(e); vs.stats["phys_frees"]
+    1
+    """
+
+    def _pb_flush(self, b):
+        runs, slots = b.done()
+        self._st["phys_frees"] += runs
+        self._st["rmap_writes"] += slots
+        self._nr_phys -= slots
+
+    def _pb_add(self, b, slot):
+        b.add(self._devs[slot >> SWP_TYPE_SHIFT], slot & SWP_OFFSET_MASK)
+
+
 class SwapFreeBatch:
     """Consecutive slots of one cluster freed by one ``_swap_entries_free`` (``_swapfile.pxd``'s
     ``swap_free_batch``). Runtime complexity: O(1) per slot.
@@ -1314,6 +1341,8 @@ class SwapFreeBatch:
         self.si = None
         self.off = 0
         self.n = 0
+        self.runs = 0                # _swap_entries_free calls made, since done()
+        self.slots = 0               # slots they freed
 
     def flush(self):
         """Free the queued run; the slots freed. Runtime complexity: O(run)."""
@@ -1321,7 +1350,16 @@ class SwapFreeBatch:
         if n:
             self.si._swap_entries_free(self.off, n)
             self.n = 0
+            self.runs += 1
+            self.slots += n
         return n
+
+    def done(self):
+        """Flush; ``(runs, slots)`` freed since the last done() (``swap_batch_done``). O(run)."""
+        self.flush()
+        out = (self.runs, self.slots)
+        self.runs = self.slots = 0
+        return out
 
     def add(self, si, off):
         """Queue slot ``off`` of ``si``; the slots freed first. Runtime complexity: O(1) amortised."""

@@ -22,7 +22,7 @@ from vswap.reference.direct import _u64
 from vswap.reference.swapfile import SwapDesign
 from vswap.reference.clustermap import cluster_map_get, cluster_map_items
 from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
-                                      SwapDevices, SwapFreeBatch)
+                                      BackingFrees, SwapDevices, SwapFreeBatch)
 from vswap.reference.xarray import XArray
 from vswap.swapentry import (FOLIO_MAX, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWAP_NR_ORDERS,
                              SWAPFILE_CLUSTER, SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VSWAP_FOLIO,
@@ -88,7 +88,7 @@ class _Cluster:
         return self.count + (1 << self.order) <= SIZE
 
 
-class VirtualSwap(SwapDesign, SwapSpace):
+class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
     """The virtual swap design; see :class:`vswap.VirtualSwap`.
 
     Runtime complexity: construction O(physical slots).
@@ -206,19 +206,7 @@ class VirtualSwap(SwapDesign, SwapSpace):
             if not c.cached:
                 self._partial_add(c)
 
-    # backing release
-
-    def _pb_freed(self, n):
-        if n:
-            self._st["phys_frees"] += 1
-            self._st["rmap_writes"] += n
-            self._nr_phys -= n
-
-    def _pb_flush(self, b):
-        self._pb_freed(b.flush())
-
-    def _pb_add(self, b, slot):
-        self._pb_freed(b.add(self._devs[slot >> SWP_TYPE_SHIFT], slot & SWP_OFFSET_MASK))
+    # backing release (BackingFrees: _pb_add, _pb_flush)
 
     def _release(self, d, b):
         if d.type == VSWAP_SWAPFILE:
