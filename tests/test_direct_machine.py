@@ -33,11 +33,15 @@ DEVICES = st.fixed_dictionaries({
 }).map(lambda d: {**d, "nr_slots": d["cs"] * d["nclusters"] - d["tail"]})
 
 
-def _direct(impl, setup):
+def devices(impl, setup):
+    """The drawn setup's device set, of ``impl``'s SwapDevice."""
     kw = dict(cluster_size=setup["cs"], solid_state=not setup["hdd"], discard=setup["discard"])
-    return impl.DirectSwap(impl.SwapDevices([
-        impl.SwapDevice(setup["nr_slots"], priority=setup["prios"][i], **kw)
-        for i in range(setup["ndev"])]))
+    return impl.SwapDevices([impl.SwapDevice(setup["nr_slots"], priority=setup["prios"][i], **kw)
+                             for i in range(setup["ndev"])])
+
+
+def _direct(impl, setup):
+    return impl.DirectSwap(devices(impl, setup))
 
 
 class DirectLockstep(VswapLockstep):

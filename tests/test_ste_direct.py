@@ -6,12 +6,17 @@ alone, and their charge and metadata (about 10 B per slot, as in phase IV)."""
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 import vswap
 from vswap import NoEntry, NoSpace, PageTable, SwapError, reference
 from vswap.protocol import swp_entry, swp_type
 from vswap.replay import Machine, replay
 from vswap.workloads import usemem
+
+from _lockstep import STEPS, VswapLockstep
+from test_direct_machine import DEVICES, DirectLockstep
+from test_direct_machine import devices as drawn_devices
 
 IMPLS = [vswap, reference]
 IDS = ["compiled", "reference"]
@@ -223,3 +228,44 @@ def test_replays_with_direct_memcgs_agree_on_both_engines(machine):
     base = replay(t, "baseline", machine)
     assert {k: v for k, v in fast.counters.items() if k != "free_batches"} == \
         {k: v for k, v in base.counters.items() if k != "free_batches"}
+
+
+# -- every memcg direct-mapped: the design is phase IV, step for step ---------------------------
+
+def _all_direct(impl, setup):
+    return impl.SwapTableEdition(drawn_devices(impl, setup), direct_memcgs=range(65536))
+
+
+class AllDirectLockstep(VswapLockstep):
+    """STE with every entry direct-mapped, its reference twin, and a SwapTableP4 as a twin that
+    must return the same results and reach the same phase IV state, allocator and counters."""
+
+    NAME = "SwapTableEdition[all direct]"
+    setups = DEVICES
+    factory = staticmethod(lambda setup: _all_direct(vswap, setup))
+    reference_factory = staticmethod(lambda setup: _all_direct(reference, setup))
+    twin_factories = {"phase_iv": lambda setup: vswap.SwapTableP4(drawn_devices(vswap, setup))}
+    config = DirectLockstep.config
+    configure = DirectLockstep.configure
+
+    def compare_twin(self, name, twin, fresh):
+        if name != "phase_iv":
+            return super().compare_twin(name, twin, fresh)
+        twin.check()
+        mine, p4 = self.space.snapshot(), twin.snapshot()
+        assert mine["direct"] == p4["devices"] and mine["swaps"] == p4["swaps"]
+        assert not mine["entries"] and not mine["clusters"]          # no ghost entry, ever
+        # swapoff's reverse-map pass examines the slots again: ``scans`` may differ
+        st = self.space.stats
+        assert {k: st[k] for k in p4["stats"] if k != "scans"} == \
+            {k: v for k, v in p4["stats"].items() if k != "scans"}
+
+
+def test_all_direct_is_phase_iv_step_for_step():
+    AllDirectLockstep.TestCase.settings = settings(
+        settings(), suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+    before = STEPS.get(AllDirectLockstep.NAME, 0)
+    AllDirectLockstep.TestCase().runTest()
+    steps = STEPS.get(AllDirectLockstep.NAME, 0) - before
+    print(f"\n{AllDirectLockstep.NAME}: {steps} steps checked")
+    assert steps > 0

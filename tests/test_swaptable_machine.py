@@ -18,14 +18,11 @@ from vswap import reference
 from vswap.testing.invariants import assert_consistent
 
 from _lockstep import STEPS, VswapLockstep, coverage_of
-from test_direct_machine import DEVICES, DirectLockstep
+from test_direct_machine import DEVICES, DirectLockstep, devices
 
 
 def _build(impl, cls, setup):
-    kw = dict(cluster_size=setup["cs"], solid_state=not setup["hdd"], discard=setup["discard"])
-    return getattr(impl, cls)(impl.SwapDevices([
-        impl.SwapDevice(setup["nr_slots"], priority=setup["prios"][i], **kw)
-        for i in range(setup["ndev"])]))
+    return getattr(impl, cls)(devices(impl, setup))
 
 
 def _allocator(design):
