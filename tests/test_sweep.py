@@ -97,20 +97,23 @@ def _lines(path):
 def test_resume_after_a_kill(tmp_path):
     out = str(tmp_path / "k.csv")
     grid = tmp_path / "g.json"
+    # points of about 0.15 s each: at 16M-64M the 24 took 0.1 s in all, and the
+    # sweep could finish (and drop its journal) between two polls
     grid.write_text(json.dumps({"design": ["baseline", "vss_v5", "cc_v2"],
-                                "size": ["16M", "32M", "48M", "64M"], "seeds": [0, 1],
+                                "size": ["4G", "8G", "12G", "16G"], "seeds": [0, 1],
                                 "ram_share": 0.5}))
     cmd = [sys.executable, "-m", "vswap", "sweep", str(grid), "--jobs", "1", "--out", out,
            "--no-progress"]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     journal = out + ".partial.jsonl"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and p.poll() is None:
         if os.path.exists(journal) and len(_lines(journal)) >= 3:
             break
         time.sleep(0.02)
     p.send_signal(signal.SIGKILL)
-    p.communicate()
+    _, err = p.communicate()
+    assert os.path.exists(journal), f"the sweep ended before the kill: {err.decode()[-500:]}"
     done = [json.loads(line) for line in _lines(journal) if line.strip()]
     assert 3 <= len(done) < 24, "the kill came too late to test a resume"
     r = sweep(str(grid), jobs=2, out=out, resume=True, progress=False)
