@@ -431,9 +431,10 @@ def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]
 
     The enabled large folio orders default to those the trace touches; a
     design is taken as the baseline (an entry is a device slot, so a zero page
-    on zram is on a ``SWP_SYNCHRONOUS_IO`` device) when it is a
-    :class:`vswap.DirectSwap` of either engine, else as virtual (an entry no
-    device backs takes the read-ahead path). Runtime complexity: O(trace
+    on zram is on a ``SWP_SYNCHRONOUS_IO`` device) when its class says so
+    (:attr:`vswap.protocol.SwapSpace.entry_is_slot`: the baseline and phase IV
+    on both engines), else as virtual (an entry no device backs takes the
+    read-ahead path). Runtime complexity: O(trace
     events).
 
     >>> from vswap.workloads import usemem
@@ -441,9 +442,6 @@ def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]
     >>> machine_config(Machine(ram="1M"), t, None)["mthp_mask"] == 1 << 4
     True
     """
-    from vswap import DirectSwap
-    from vswap import reference
-
     if machine.mthp is None:
         touched = np.unique(trace.order[trace.op == 0])
         mask = sum(1 << int(k) for k in touched if k)
@@ -456,7 +454,7 @@ def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]
         zswap_max=machine.zswap_pool_pages, zswap_accept=machine.zswap_accept_pages,
         csize=machine.compressed_bytes, ra_max=machine.readahead_pages, mthp_mask=mask,
         swapin_mask=0 if machine.zswap_ever_enabled else mask & 0x1FE, reclaim_mask=reclaim,
-        direct=isinstance(space, (DirectSwap, reference.DirectSwap)),
+        direct=bool(getattr(space, "entry_is_slot", False)),
         zero_detection=machine.zero_detection, page_tables=machine.page_tables)
 
 
