@@ -53,7 +53,8 @@ import numpy as np
 
 from vswap._version import __version__
 from vswap.designs import resolve_designs
-from vswap.replay import COUNTER_NAMES, DESIGNS, Machine, ReplayResult, replay
+from vswap.replay import (COUNTER_NAMES, DESIGNS, REFERENCE_PAGES_PER_S, Machine, ReplayResult,
+                          python_overrides, replay)
 from vswap.workloads import PAGE_SIZE, WORKLOADS, Trace, make_workload
 
 __all__ = ["compare", "CompareResult", "default_machine", "DEFAULT_SIZES", "RAM_SHARE",
@@ -143,6 +144,10 @@ def _reporter(progress: Any, repeat: int, names: tuple[str, ...]):
     raise TypeError(f"progress must be None, a bool or a callable, not {type(progress).__name__}")
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 def _check_same(first: ReplayResult, again: ReplayResult, rep: int) -> None:
     for part in ("counters", "stats", "swap_stats", "footprint"):
         a, b = getattr(first, part), getattr(again, part)
@@ -176,7 +181,10 @@ def _choose_engine(engine: str | None, entries, machine: Machine, span: int) -> 
         if not hasattr(space, "folio_alloc_swap"):
             raise TypeError(f"design {name}: its factory returned a {type(space).__name__}, "
                             f"not a SwapSpace")
-        if not hasattr(space, "__vswap_ops__"):
+        overrides = python_overrides(space)
+        if overrides:
+            python.append(f"{name} (overrides {', '.join(overrides)} in Python)")
+        elif not hasattr(space, "__vswap_ops__"):
             python.append(name)
         del space
     if engine == "reference":
@@ -184,10 +192,12 @@ def _choose_engine(engine: str | None, entries, machine: Machine, span: int) -> 
     if not python:
         return "compiled", "every design has a C verb table"
     if engine == "compiled":
-        raise ValueError(f"design {python[0]} has no C verb table (__vswap_ops__), so it runs only "
+        raise ValueError(f"design {python[0]} has no C verb table of its own (__vswap_ops__), "
+                         f"so it runs only "
                          f"on the reference engine: use engine='reference' (or leave engine "
                          f"unset), or write it in Cython (docs: Measure your own design)")
-    return "reference", f"{', '.join(python)} {'has' if len(python) == 1 else 'have'} no C verb table"
+    return "reference", (f"{', '.join(python)} {'has' if len(python) == 1 else 'have'} no C "
+                         f"verb table of its own: its Python methods run")
 
 
 #: The bytes the replay needs per page of the trace's span (page table entry
@@ -350,6 +360,13 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3
     check_memory(span, machine.swap_pages_for(span))
     engine, engine_note = _choose_engine(engine, entries, machine, span)
     reference = engine == "reference"
+    if reference:
+        rounds = repeat + (1 if warmup else 0)
+        pages = int(trace.nr.sum(dtype=np.uint64)) * rounds * len(entries)
+        if pages > 30 * REFERENCE_PAGES_PER_S:
+            print(f"vswap: the reference engine ({engine_note}) replays about "
+                  f"{REFERENCE_PAGES_PER_S:,} pages/s: this run of {pages:,} pages will take "
+                  f"about {_duration(pages / REFERENCE_PAGES_PER_S)}", file=sys.stderr)
 
     total = int(trace.nr.sum(dtype=np.uint64))
     runs: dict[str, list[ReplayResult]] = {n: [] for n in names}
