@@ -53,6 +53,13 @@ import numpy as np
 
 from vswap._version import __version__
 from vswap.designs import resolve_designs
+from vswap.tables import decimals as _decimals
+from vswap.tables import fmt_bytes as _fmt_bytes
+from vswap.tables import mean_sd as _mean_sd
+from vswap.tables import plural as _plural
+from vswap.tables import pm as _pm
+from vswap.tables import ratio_interval
+from vswap.tables import render as _render
 from vswap.replay import (COUNTER_NAMES, DESIGNS, REFERENCE_PAGES_PER_S, Machine, ReplayResult,
                           python_overrides, replay)
 from vswap.workloads import PAGE_SIZE, WORKLOADS, Trace, make_workload
@@ -410,78 +417,6 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3
 
 
 # --------------------------------------------------------------------------- result
-
-def _mean_sd(values: list[float]) -> tuple[float, float | None]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
-
-
-def _decimals(values, digits: int = 3, least: int = 0, most: int = 6) -> int:
-    """Decimals that show the smallest non-zero value with ``digits`` significant digits."""
-    nonzero = [abs(v) for v in values if v]
-    if not nonzero:
-        return least
-    return max(least, min(most, digits - 1 - math.floor(math.log10(min(nonzero)))))
-
-
-def _pm(mean: float, sd: float | None, decimals: int) -> str:
-    text = f"{mean:,.{decimals}f}"
-    return text if sd is None else f"{text} +/- {sd:,.{decimals}f}"
-
-
-def _render(title: str, header: list[str], rows: list[list[str]]) -> str:
-    """An aligned text table: first column left-aligned, the others right-aligned."""
-    widths = [max([len(header[i])] + [len(r[i]) for r in rows]) for i in range(len(header))]
-
-    def line(cells):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-    return "\n".join([title, line(header), "  ".join("-" * w for w in widths)]
-                      + [line(r) for r in rows])
-
-
-# Two-sided 95 % quantiles of Student's t for 1 .. 30 degrees of freedom.
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-        2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-
-
-def _t95(df: int) -> float:
-    # Beyond the table, the first Cornish-Fisher term: z + (z**3 + z) / (4 df).
-    return _T95[df - 1] if df <= len(_T95) else 1.96 + 2.37 / df
-
-
-def ratio_interval(times: list[float], base: list[float]) -> tuple[float, float | None] | None:
-    """``vs base`` in %: the mean of the paired ratios ``times[i] / base[i] - 1`` and its 95 % half-width.
-
-    Pairs are the replays of one round (round robin, so machine drift hits
-    both alike); the half-width is Student's t over the rounds, None for a
-    single round; None altogether when a base time is 0.
-    Runtime complexity: O(rounds).
-
-    >>> mean, half = ratio_interval([1.1, 1.2, 1.1], [1.0, 1.0, 1.0])
-    >>> round(mean, 1), round(half, 1)
-    (13.3, 14.3)
-    """
-    if not base or any(b <= 0 for b in base):
-        return None
-    ratios = [100.0 * (t / b - 1.0) for t, b in zip(times, base)]
-    if len(ratios) < 2:
-        return ratios[0], None
-    return statistics.fmean(ratios), _t95(len(ratios) - 1) * statistics.stdev(ratios) / math.sqrt(len(ratios))
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _fmt_bytes(nbytes: int) -> str:
-    for shift, unit in ((40, "T"), (30, "G"), (20, "M"), (10, "K")):
-        if nbytes >= 1 << shift:
-            if nbytes % (1 << shift) == 0:
-                return f"{nbytes >> shift}{unit}"
-            return f"{nbytes / (1 << shift):.2f}{unit}"
-    return f"{nbytes} B"
-
 
 @dataclasses.dataclass
 class CompareResult:

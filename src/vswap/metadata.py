@@ -36,11 +36,8 @@ Assumptions (say where a figure comes from):
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
-import json
-import sys
 from typing import Any
 
 from vswap.reference.swaptable import P4_CLUSTER_INFO_BYTES
@@ -49,7 +46,7 @@ from vswap.reference.virtual import SWP_DESC_BYTES, XA_NODE_KERNEL_BYTES
 __all__ = [
     "layouts", "layout_of", "LAYOUT_ONLY", "baseline_layout", "phase3_layout",
     "phase4_layout", "vswap_v6_layout", "vswap_ste_layout", "USAGES", "SIZES", "BACKINGS", "metadata_bytes", "metadata_table",
-    "format_table", "add_metadata_parser", "xa_nodes",
+    "format_table", "metadata_csv", "xa_nodes",
 ]
 
 PAGE_SIZE = 4096
@@ -331,78 +328,17 @@ def format_table(rows: list[dict[str, Any]], usages: Any = USAGES) -> str:
     return "\n".join(out).rstrip("\n")
 
 
-def _csv(rows: list[dict[str, Any]], usages: Any) -> str:
+def metadata_csv(rows: list[dict[str, Any]], usages: Any = USAGES) -> str:
+    """The rows of :func:`metadata_table` as CSV text, one line per (size, backing, design).
+
+    Runtime complexity: O(len(rows) * len(usages)).
+
+    >>> print(metadata_csv(metadata_table(["swaptable_p4"], ["1T"], [0.0])).splitlines()[1])
+    1T,zswap,swaptable_p4,25169920
+    """
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["size", "backing", "design", *(f"bytes_{int(u * 100)}" for u in usages)])
     for r in rows:
         w.writerow([r["size"], r["backing"], r["design"], *r["bytes"]])
     return buf.getvalue()
-
-
-def _write(dest: str, text: str) -> None:
-    if dest == "-":
-        sys.stdout.write(text)
-    else:
-        with open(dest, "w", encoding="utf-8") as f:
-            f.write(text)
-
-
-def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from vswap.workloads import parse_size
-
-    designs = [d for d in (args.designs or ",".join(layouts())).split(",") if d]
-    for d in designs:
-        try:
-            layout_of(d)
-        except (TypeError, ValueError) as exc:
-            parser.error(f"--designs: {exc}")
-    sizes = [s for s in args.sizes.split(",") if s]
-    for s in sizes:
-        try:
-            parse_size(s)
-        except (TypeError, ValueError) as exc:
-            parser.error(f"--sizes: {exc}")
-    if not designs or not sizes:
-        parser.error("--designs and --sizes need at least one name")
-    rows = metadata_table(designs, sizes)
-    try:
-        if args.json:
-            _write(args.json, json.dumps({"usages": list(USAGES), "unit": "bytes",
-                                          "rows": rows}, indent=1) + "\n")
-        if args.csv:
-            _write(args.csv, _csv(rows, USAGES))
-    except OSError as exc:
-        parser.exit(2, f"{parser.prog}: error: {exc}\n")
-    if "-" not in (args.json, args.csv):
-        print(format_table(rows))
-    return 0
-
-
-def add_metadata_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add the ``metadata`` command to ``sub`` (argparse subparsers); return its parser.
-
-    The parser's default ``run(args)`` prints the tables. Runtime
-    complexity: O(1).
-
-    >>> import argparse
-    >>> from vswap.metadata import add_metadata_parser
-    >>> p = argparse.ArgumentParser(); sub = p.add_subparsers(dest="command")
-    >>> _ = add_metadata_parser(sub)
-    >>> args = p.parse_args(["metadata", "--sizes", "1T"]); args.sizes, args.json
-    ('1T', None)
-    """
-    p = sub.add_parser("metadata", help="metadata bytes per design at each usage level",
-                       description="Kernel-equivalent swap metadata of every design at 0, 25, "
-                       "50, 75 and 100 %% usage, zswap- and disk-backed (from the designs' "
-                       "data layouts; see vswap.metadata).")
-    p.add_argument("--sizes", default=",".join(SIZES), metavar="A,B,...",
-                   help=f"swap sizes (default {','.join(SIZES)})")
-    p.add_argument("--designs", metavar="A,B,...",
-                   help="designs, as compare takes them: registered names (with +switches) "
-                   "or module:factory of yours whose class has a metadata_layout "
-                   "(default: every registered design with a layout, and swaptable_p3)")
-    p.add_argument("--json", metavar="FILE", help="write the rows as JSON ('-': stdout)")
-    p.add_argument("--csv", metavar="FILE", help="write one CSV row per design ('-': stdout)")
-    p.set_defaults(run=lambda args: _run(p, args))
-    return p

@@ -95,11 +95,15 @@ DESIGNS = ("baseline", "vss_v5", "new_opt_v2", "cc_v2")
 BACKENDS: tuple[str, ...] = tuple(_replay.BACKENDS)
 
 
-def _pages(size: int | str, what: str) -> int:
+def _pages(size: int | str, what: str, *, at_least_a_page: bool = False) -> int:
     try:
         nbytes = parse_size(size)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{what}: {exc}") from None
+    if at_least_a_page and nbytes < PAGE_SIZE:
+        # "ram=64" meant 64G far more often than a machine of one page
+        raise ValueError(f"{what} of {nbytes} bytes is less than one {PAGE_SIZE}-byte page "
+                         f"(sizes are bytes, or take a k/m/g/t suffix: 64G)")
     return -(-nbytes // PAGE_SIZE)
 
 
@@ -268,7 +272,7 @@ class Machine:
         >>> Machine(ram="8M").ram_pages
         2048
         """
-        return _pages(self.ram, "ram")
+        return _pages(self.ram, "ram", at_least_a_page=True)
 
     @property
     def total_ram_pages(self) -> int:
@@ -277,7 +281,7 @@ class Machine:
         >>> Machine(ram="8M", total_ram="1G").total_ram_pages
         262144
         """
-        return self.ram_pages if self.total_ram is None else _pages(self.total_ram, "total_ram")
+        return self.ram_pages if self.total_ram is None else _pages(self.total_ram, "total_ram", at_least_a_page=True)
 
     @property
     def watermark_pages(self) -> int:

@@ -680,7 +680,9 @@ def _check_seed(seed: Any) -> int:
 
 
 def _size_param(size: Any) -> str | int:
-    parse_size(size)
+    if parse_size(size) < PAGE_SIZE:
+        raise ValueError(f"size {size!r} is less than one {PAGE_SIZE}-byte page (sizes are "
+                         f"bytes, or take a k/m/g/t suffix: 64G)")
     return size.strip() if isinstance(size, str) else int(size)
 
 

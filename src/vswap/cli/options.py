@@ -1,46 +1,36 @@
-"""Command line: ``vswap`` (or ``python -m vswap``).
+"""What every ``vswap`` verb shares: the parser class, option groups, and their checks.
 
-- ``vswap compare WORKLOAD [options]``: replay a workload through the swap
-  designs and print the seed report's tables (:func:`vswap.benchmark.compare`);
-  ``--json``, ``--csv`` and ``--plot`` write the results too.
-- ``vswap kernel run WORKLOAD [options]``: run the same workload on this
-  machine's real kernel (root) and print the report's tables from the real
-  runs, the model beside them with ``--model``; ``vswap kernel report
-  A.json B.json``: several kernels side by side (:mod:`vswap.kernel`).
-- ``vswap sweep [GRID] [--designs ... --size ... --seeds 0..9]``: one
-  replay per point of a parameter grid, on every core or a Dask cluster
-  (:mod:`vswap.sweeps`); ``--out`` writes the table, ``--resume`` goes on.
-- ``vswap record WORKLOAD --out FILE.npz [options]``: save a workload's trace,
-  for ``vswap compare --trace FILE.npz``.
-- ``vswap designs``: the designs ``--designs`` takes by name, one line each
-  (:mod:`vswap.designs`; yours as ``module:factory``).
-- ``vswap selfcheck``: every compiled structure against its reference twin in
-  lockstep for a few seconds (:mod:`vswap.selfcheck`).
-- ``vswap --version``.
-
-``vswap`` without a command prints this help and exits with status 2 (a
-usage error, like any bad option or value: one line on stderr, status 2).
-No input ends in a traceback: a bad value, a damaged trace file, an
-unwritable output path, a run that would not fit in memory or a failure of
-a design each print one line on stderr and exit with status 2 (checked
-before the long run where possible); Ctrl-C prints one line and exits with
-status 130. ``VSWAP_TRACEBACK=1`` in the environment shows the traceback of
-an unexpected error instead.
+One home for the workload and machine options (``compare``, ``record``,
+``kernel run`` take them), the size arguments, output-path checks and the
+one-line error: a verb module (:mod:`vswap.cli`) adds its parser with these
+and maps the library's exceptions to :meth:`VswapParser.error` (one line on
+stderr, exit status 2).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import inspect
 import os
+import re
 import sys
 
-import vswap
-from vswap.selfcheck import selfcheck
+__all__ = ["VswapParser", "positive_int", "seconds", "size_arg", "join_negative_values",
+           "WORKLOAD_OPTIONS", "add_workload_options", "workload_params", "make_trace",
+           "check_output", "add_machine_options", "make_machine", "load_trace",
+           "resolve_designs_arg", "write_outputs"]
 
 
-class _Parser(argparse.ArgumentParser):
+class VswapParser(argparse.ArgumentParser):
+    """argparse's parser with a one-line error: the message, and where the options are.
+
+    Runtime complexity: that of argparse.
+
+    >>> p = VswapParser(prog="vswap x"); _ = p.add_argument("--n", type=positive_int)
+    >>> p.parse_args(["--n", "3"]).n
+    3
+    """
+
     def error(self, message: str):
         # One line, not argparse's usage block: the message names the problem
         # and the hint says where the options are.
@@ -48,7 +38,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An int of at least 1 from ``text`` (argparse ``type``). Runtime complexity: O(len(text)).
+
+    >>> positive_int("4")
+    4
+    """
     try:
         value = int(text)
     except ValueError:
@@ -58,7 +53,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> float:
+def seconds(text: str) -> float:
+    """A finite number of seconds >= 0 from ``text`` (argparse ``type``). Runtime complexity: O(len(text)).
+
+    >>> seconds("1.5")
+    1.5
+    """
     try:
         value = float(text)
     except ValueError:
@@ -68,12 +68,68 @@ def _seconds(text: str) -> float:
     return value
 
 
+_BARE = re.compile(r"\s*[0-9]+\s*\Z")
+
+
+def size_arg(text: str) -> str:
+    """A size option's value: memparse notation with a unit (argparse ``type``).
+
+    A bare number is refused, not taken as bytes: ``--ram 64`` meant 64G far
+    more often than a machine of one page. ``0`` (no bytes) is the one bare
+    number taken; a negative or malformed size gets the library's own message
+    (:func:`vswap.workloads.parse_size`). Runtime complexity: O(len(text)).
+
+    >>> size_arg("64G")
+    '64G'
+    >>> size_arg("64")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: 64 has no unit: write 64G, 64M or 64K (k/m/g/t suffixes, powers of 1024, as the kernel's memparse)
+    """
+    from vswap.workloads import parse_size
+
+    if _BARE.match(text) and int(text) != 0:
+        n = text.strip()
+        raise argparse.ArgumentTypeError(f"{n} has no unit: write {n}G, {n}M or {n}K (k/m/g/t "
+                                         f"suffixes, powers of 1024, as the kernel's memparse)")
+    if text.strip() != "0":
+        try:
+            parse_size(text)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def join_negative_values(argv: list[str], flags: set[str]) -> list[str]:
+    """``--size -1G`` as ``--size=-1G``, so that argparse hands the value to its check.
+
+    argparse takes a value that starts with ``-`` (and is not a plain
+    negative number) for an option and says "expected one argument"; the
+    library's own message is the useful one. Runtime complexity: O(len(argv)).
+
+    >>> join_negative_values(["compare", "--size", "-1G", "--ram", "1G"], {"--size", "--ram"})
+    ['compare', '--size=-1G', '--ram', '1G']
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if (a in flags and i + 1 < len(argv) and argv[i + 1].startswith("-")
+                and argv[i + 1][1:2].isdigit()):
+            out.append(f"{a}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
 # Workload options: (flag, generator parameter, argparse keywords).
-_WORKLOAD_OPTIONS = (
-    ("--size", "size", dict(metavar="SIZE", help="memory per task, e.g. 56G (default: the "
+WORKLOAD_OPTIONS = (
+    ("--size", "size", dict(type=size_arg, metavar="SIZE", help="memory per task, e.g. 56G (default: the "
                             "report's for usemem and memhog, see vswap.benchmark.DEFAULT_SIZES)")),
-    ("--tasks", "tasks", dict(type=_positive_int, metavar="N", help="usemem: tasks (-n)")),
-    ("--passes", "passes", dict(type=_positive_int, metavar="N",
+    ("--tasks", "tasks", dict(type=positive_int, metavar="N", help="usemem: tasks (-n)")),
+    ("--passes", "passes", dict(type=positive_int, metavar="N",
                                 help="memhog: write passes over the region (-r)")),
     ("--mthp", "mthp", dict(metavar="SIZE:SHARE,...",
                             help="share of memory in large folios per folio size or order, "
@@ -82,27 +138,42 @@ _WORKLOAD_OPTIONS = (
     ("--accesses", "accesses", dict(type=int, metavar="N", help="random: one-page re-writes")),
     ("--dist", "dist", dict(choices=("uniform", "zipf"), help="random: access distribution")),
     ("--alpha", "alpha", dict(type=float, metavar="A", help="zipf exponent (> 1)")),
-    ("--interleave", "interleave", dict(type=_positive_int, metavar="PAGES",
+    ("--interleave", "interleave", dict(type=positive_int, metavar="PAGES",
                                         help="pages per turn of concurrent tasks")),
-    ("--nr-cpus", "nr_cpus", dict(type=_positive_int, metavar="N", help="CPUs of the trace")),
-    ("--memcgs", "memcgs", dict(type=_positive_int, metavar="N",
+    ("--nr-cpus", "nr_cpus", dict(type=positive_int, metavar="N", help="CPUs of the trace")),
+    ("--memcgs", "memcgs", dict(type=positive_int, metavar="N",
                                 help="usemem: tasks in N memory cgroups (task t in 1 + t %% N)")),
     ("--seed", "seed", dict(type=int, metavar="N", help="random seed of the generator")),
 )
 
 
-def _add_workload_options(parser: argparse.ArgumentParser) -> None:
+def add_workload_options(parser: argparse.ArgumentParser) -> None:
+    """Add :data:`WORKLOAD_OPTIONS` to ``parser`` (each as ``w_PARAM``, absent unless given).
+
+    Runtime complexity: O(options).
+
+    >>> p = VswapParser(prog="t"); add_workload_options(p); p.parse_args(["--size", "1G"]).w_size
+    '1G'
+    """
     group = parser.add_argument_group("workload options (each workload takes some of them)")
-    for flag, dest, kw in _WORKLOAD_OPTIONS:
+    for flag, dest, kw in WORKLOAD_OPTIONS:
         group.add_argument(flag, dest=f"w_{dest}", default=argparse.SUPPRESS, **kw)
 
 
-def _workload_params(parser: argparse.ArgumentParser, workload: str, args) -> dict:
+def workload_params(parser: argparse.ArgumentParser, workload: str, args) -> dict:
+    """The workload options given, as ``workload``'s parameters; one line and exit 2 for one it does not take.
+
+    Runtime complexity: O(options).
+
+    >>> p = VswapParser(prog="t"); add_workload_options(p)
+    >>> workload_params(p, "usemem", p.parse_args(["--tasks", "2"]))
+    {'tasks': 2}
+    """
     from vswap.workloads import WORKLOADS
-    given = {dest: getattr(args, f"w_{dest}") for _, dest, _ in _WORKLOAD_OPTIONS
+    given = {dest: getattr(args, f"w_{dest}") for _, dest, _ in WORKLOAD_OPTIONS
              if hasattr(args, f"w_{dest}")}
     accepted = set(inspect.signature(WORKLOADS[workload]).parameters)
-    flags = {dest: flag for flag, dest, _ in _WORKLOAD_OPTIONS}
+    flags = {dest: flag for flag, dest, _ in WORKLOAD_OPTIONS}
     refused = [flags[d] for d in given if d not in accepted]
     if refused:
         takes = ", ".join(flags[d] for d in flags if d in accepted)
@@ -110,7 +181,14 @@ def _workload_params(parser: argparse.ArgumentParser, workload: str, args) -> di
     return given
 
 
-def _make_trace(parser: argparse.ArgumentParser, workload: str, params: dict):
+def make_trace(parser: argparse.ArgumentParser, workload: str, params: dict):
+    """The trace of ``workload`` with ``params`` (its default size when none), checked to fit in memory.
+
+    Runtime complexity: O(trace events).
+
+    >>> make_trace(VswapParser(prog="t"), "memhog", {"size": "1M"}).nr_pages
+    256
+    """
     from vswap.benchmark import DEFAULT_SIZES, check_memory
     from vswap.workloads import make_workload, size_to_pages
     params = {"size": DEFAULT_SIZES[workload], **params}
@@ -122,8 +200,13 @@ def _make_trace(parser: argparse.ArgumentParser, workload: str, params: dict):
         parser.error(str(exc))
 
 
-def _check_output(parser: argparse.ArgumentParser, flag: str, path: str | None) -> None:
-    """An output path that the run could not write is refused before the run."""
+def check_output(parser: argparse.ArgumentParser, flag: str, path: str | None) -> None:
+    """Refuse, before the run, an output path the run could not write (``-`` is stdout).
+
+    Runtime complexity: O(1) file system calls.
+
+    >>> check_output(VswapParser(prog="t"), "--json", "-")
+    """
     if path in (None, "-"):
         return
     full = os.path.abspath(path)
@@ -142,14 +225,21 @@ def _check_output(parser: argparse.ArgumentParser, flag: str, path: str | None) 
         os.unlink(full)
 
 
-def _add_machine_options(parser: argparse.ArgumentParser) -> None:
+def add_machine_options(parser: argparse.ArgumentParser) -> None:
+    """Add the machine options (RAM, swap, backend, zswap, accounting, read-ahead ...) to ``parser``.
+
+    Runtime complexity: O(options).
+
+    >>> p = VswapParser(prog="t"); add_machine_options(p); p.parse_args(["--ram", "1G"]).ram
+    '1G'
+    """
     from vswap.replay import BACKENDS
     m = parser.add_argument_group("machine options (default: zram, the report's RAM share)")
-    m.add_argument("--ram", metavar="SIZE", help="RAM, e.g. 32G (default: usemem 4/7, memhog 1/3, "
+    m.add_argument("--ram", type=size_arg, metavar="SIZE", help="RAM, e.g. 32G (default: usemem 4/7, memhog 1/3, "
                    "others 1/2 of the pages touched)")
-    m.add_argument("--swap", metavar="SIZE", help="swap device size (default: the trace's span)")
+    m.add_argument("--swap", type=size_arg, metavar="SIZE", help="swap device size (default: the trace's span)")
     m.add_argument("--backend", choices=BACKENDS, help="swap backend (default zram)")
-    m.add_argument("--zswap-pool", metavar="SIZE", help="zswap's pool limit in bytes (overrides "
+    m.add_argument("--zswap-pool", type=size_arg, metavar="SIZE", help="zswap's pool limit in bytes (overrides "
                    "--zswap-max-pool-percent)")
     m.add_argument("--zswap-max-pool-percent", type=int, metavar="P",
                    help="zswap's pool limit in %% of the machine's RAM (default 20)")
@@ -158,23 +248,30 @@ def _add_machine_options(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--accounting", choices=("v2", "v1", "none"),
                    help="what --ram limits: a cgroup v2 (default) or v1 limit, or the whole "
                    "machine")
-    m.add_argument("--total-ram", metavar="SIZE", help="the machine's RAM (default --ram): "
+    m.add_argument("--total-ram", type=size_arg, metavar="SIZE", help="the machine's RAM (default --ram): "
                    "zswap's pool is a share of it")
     m.add_argument("--no-zero-detection", action="store_true",
                    help="swap zero pages out like any other (no zeromap)")
-    m.add_argument("--readahead", type=_positive_int, metavar="PAGES",
+    m.add_argument("--readahead", type=positive_int, metavar="PAGES",
                    help="largest VMA read-ahead window (default 8; zram skips read-ahead "
                    "for entries it holds with a swap count of 1)")
     m.add_argument("--page-cluster", type=int, choices=range(10), metavar="N",
                    help="the kernel's vm.page-cluster: read ahead 2**N pages "
                    "(--readahead 2**N; 0 .. 9)")
-    m.add_argument("--reclaim-batch", type=_positive_int, metavar="PAGES",
+    m.add_argument("--reclaim-batch", type=positive_int, metavar="PAGES",
                    help="pages reclaimed at least per reclaim call (default 32)")
-    m.add_argument("--watermark", metavar="SIZE", help="reclaim this far below --ram")
+    m.add_argument("--watermark", type=size_arg, metavar="SIZE", help="reclaim this far below --ram")
 
 
-def _make_machine(parser: argparse.ArgumentParser, trace, args):
-    """The Machine of the machine options given (the rest: the trace's default machine)."""
+def make_machine(parser: argparse.ArgumentParser, trace, args):
+    """The Machine of the machine options given (the rest: the trace's default machine).
+
+    Runtime complexity: O(1).
+
+    >>> p = VswapParser(prog="t"); add_machine_options(p)
+    >>> make_machine(p, make_trace(p, "memhog", {"size": "4M"}), p.parse_args(["--ram", "1M"])).ram_pages
+    256
+    """
     from vswap.benchmark import check_memory, default_machine
     overrides = {k: v for k, v in (("ram", args.ram), ("swap", args.swap),
                                    ("backend", args.backend), ("zswap_pool", args.zswap_pool),
@@ -201,11 +298,14 @@ def _make_machine(parser: argparse.ArgumentParser, trace, args):
     return machine
 
 
-def _load_trace(parser: argparse.ArgumentParser, args):
-    """The trace of ``--trace FILE`` (refusing workload options beside it), or the workload's."""
+def load_trace(parser: argparse.ArgumentParser, args):
+    """The trace of ``--trace FILE`` (refusing workload options beside it), or the workload's.
+
+    Runtime complexity: O(trace events).
+    """
     from vswap.workloads import WORKLOADS, Trace
     if args.trace is not None:
-        given = [f for f, d, _ in _WORKLOAD_OPTIONS if hasattr(args, f"w_{d}")]
+        given = [f for f, d, _ in WORKLOAD_OPTIONS if hasattr(args, f"w_{d}")]
         if given:
             parser.error(f"{', '.join(given)}: a recorded trace fixes the workload; "
                          f"drop the workload options or --trace")
@@ -220,10 +320,17 @@ def _load_trace(parser: argparse.ArgumentParser, args):
         return trace
     if args.workload is None:
         parser.error(f"name a workload ({', '.join(WORKLOADS)}) or give --trace FILE")
-    return _make_trace(parser, args.workload, _workload_params(parser, args.workload, args))
+    return make_trace(parser, args.workload, workload_params(parser, args.workload, args))
 
 
-def _resolve_designs(parser: argparse.ArgumentParser, spec: str):
+def resolve_designs_arg(parser: argparse.ArgumentParser, spec: str):
+    """``--designs`` resolved (:func:`vswap.designs.resolve_designs`), or one line and exit 2.
+
+    Runtime complexity: that of the imports of ``module:factory`` designs.
+
+    >>> [n for n, _, _ in resolve_designs_arg(VswapParser(prog="t"), "baseline,cc_v2")]
+    ['baseline', 'cc_v2']
+    """
     from vswap.designs import resolve_designs
     try:
         return resolve_designs(spec)
@@ -231,60 +338,11 @@ def _resolve_designs(parser: argparse.ArgumentParser, spec: str):
         parser.error(f"--designs: {exc}")
 
 
-def _compare(parser: argparse.ArgumentParser, args) -> int:
-    from vswap.benchmark import check_plot_path, compare
-    from vswap.errors import NoSpace
+def write_outputs(parser: argparse.ArgumentParser, args, result) -> int:
+    """Write ``--json``, ``--csv`` and ``--plot`` of ``result``; each is tried even when one fails.
 
-    if args.list_designs:
-        return _designs(parser, args)
-    if args.json == "-" and args.csv == "-":
-        parser.error("--json - and --csv - cannot both go to stdout")
-    for flag, path in (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot),
-                       ("--record", args.record)):
-        _check_output(parser, flag, path)
-    # Fail before the long run, not after it.
-    if args.plot:
-        if importlib.util.find_spec("matplotlib") is None:
-            parser.error("--plot needs matplotlib: pip install 'vswap[plot]'")
-        try:
-            check_plot_path(args.plot)
-        except (ValueError, ImportError) as exc:
-            parser.error(f"--plot {exc}")
-    _resolve_designs(parser, args.designs)        # imports module:factory designs now
-
-    if args.trace is not None and args.record is not None:
-        parser.error("--record saves a generated trace; --trace replays a recorded one")
-    trace = _load_trace(parser, args)
-    machine = _make_machine(parser, trace, args)
-    if args.record is not None:
-        try:
-            trace.save(args.record)
-        except OSError as exc:
-            parser.error(f"--record {args.record}: {exc.strerror or exc}")
-        print(f"vswap: wrote the trace to {args.record}", file=sys.stderr)
-
-    try:
-        result = compare(trace=trace, machine=machine, designs=args.designs,
-                         repeat=args.repeat, engine=args.engine, min_time=args.min_time,
-                         warmup=not args.no_warmup,
-                         progress=False if args.no_progress else None)
-    except NoSpace as exc:          # the --swap given is too small for the trace
-        parser.error(f"NoSpace: {exc} (--swap)")
-    except Exception as exc:        # noqa: BLE001 - a design of yours may raise anything
-        # a trace that validates but cannot replay, a design that fails or refuses the engine
-        plain = type(exc) in (ValueError, TypeError, MemoryError)
-        parser.error(str(exc) if plain else f"{type(exc).__name__}: {exc}")
-
-    if "-" not in (args.json, args.csv):
-        sys.stdout.write(result.table())
-    else:
-        for line in result.warnings:
-            print(f"vswap: warning: {line}", file=sys.stderr)
-    return _write_outputs(parser, args, result)
-
-
-def _write_outputs(parser: argparse.ArgumentParser, args, result) -> int:
-    """Every output of a successful run is written, even when an earlier one fails."""
+    Runtime complexity: O(size of the outputs).
+    """
     failed = []
     for flag, path, write in (("--json", args.json, result.to_json),
                               ("--csv", args.csv, result.to_csv),
@@ -303,157 +361,3 @@ def _write_outputs(parser: argparse.ArgumentParser, args, result) -> int:
     return 0
 
 
-def _record(parser: argparse.ArgumentParser, args) -> int:
-    _check_output(parser, "--out", args.out)
-    trace = _make_trace(parser, args.workload, _workload_params(parser, args.workload, args))
-    try:
-        trace.save(args.out)
-    except OSError as exc:
-        parser.error(f"--out {args.out}: {exc.strerror or exc}")
-    print(f"vswap: wrote the trace to {args.out}: {trace!r}")
-    return 0
-
-
-def _designs(parser: argparse.ArgumentParser, args) -> int:
-    from vswap.designs import describe_designs
-    print(describe_designs())
-    print("(also: module:factory, a factory(machine, span) of yours, e.g. mypkg.mymod:make)")
-    return 0
-
-
-def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    from vswap.kernel.cli import add_kernel_parser
-    from vswap.replay import DESIGNS
-    from vswap.sweeps_cli import add_sweep_parser
-    from vswap.workloads import WORKLOADS
-
-    parser = _Parser(prog="vswap", description="vswap: models of Linux swap-entry management; "
-                     "compare swap designs on the seed report's workloads.",
-                     epilog="Without a command: this help, exit status 2.")
-    parser.add_argument("--version", action="version", version=f"vswap {vswap.__version__}")
-    sub = parser.add_subparsers(dest="command")
-
-    cmp = sub.add_parser("compare", help="replay a workload through the swap designs",
-                         description="Replay a workload through the swap designs and print the "
-                         "seed report's tables: times, model counters, cost per swapped page, "
-                         "metadata bytes.")
-    cmp.add_argument("workload", nargs="?", choices=list(WORKLOADS),
-                     help="workload (optional with --trace)")
-    _add_workload_options(cmp)
-    _add_machine_options(cmp)
-    b = cmp.add_argument_group("benchmark options")
-    b.add_argument("--designs", default=",".join(DESIGNS), metavar="A,B,...",
-                   help=f"comma-separated designs (default {','.join(DESIGNS)}): registered "
-                   "names ('vswap designs'), virtual+SWITCH+... for ablations, or "
-                   "module:factory for yours; 'vs base' is relative to baseline, or to the "
-                   "first if baseline is absent")
-    b.add_argument("--list-designs", action="store_true",
-                   help="list the registered designs and exit")
-    b.add_argument("--repeat", type=_positive_int, default=3, metavar="N",
-                   help="timed replays per design, round robin (default 3)")
-    b.add_argument("--min-time", type=_seconds, metavar="SECONDS",
-                   help="more rounds until each design has this much replay CPU time")
-    b.add_argument("--no-warmup", action="store_true",
-                   help="no untimed warm-up round before the timed ones")
-    b.add_argument("--engine", choices=("compiled", "reference"), default=None,
-                   help="compiled (default when every design has a C verb table) or the "
-                   "pure-Python reference (slow; the default for a design written in Python)")
-    b.add_argument("--trace", metavar="FILE.npz", help="replay a trace saved by --record or "
-                   "vswap record")
-    b.add_argument("--record", metavar="FILE.npz", help="also save the generated trace")
-    b.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (drawn on stderr only when it is a terminal)")
-    o = cmp.add_argument_group("output (tables go to stdout unless --json or --csv does)")
-    o.add_argument("--json", metavar="FILE", help="write the results as JSON ('-': stdout)")
-    o.add_argument("--csv", metavar="FILE", help="write one CSV row per design ('-': stdout)")
-    o.add_argument("--plot", metavar="FILE.png", help="bar charts (needs matplotlib; the "
-                   "format from the extension: .png, .svg, .pdf ...)")
-
-    rec = sub.add_parser("record", help="save a workload's trace to a file",
-                         description="Generate a workload's trace and save it (.npz) for "
-                         "'vswap compare --trace'.")
-    rec.add_argument("workload", choices=list(WORKLOADS))
-    rec.add_argument("--out", required=True, metavar="FILE.npz", help="where to write the trace")
-    _add_workload_options(rec)
-
-    des = sub.add_parser("designs", help="list the designs --designs takes",
-                         description="The registered designs, one line each "
-                         "(vswap.register_design adds yours; module:factory needs no "
-                         "registration).")
-
-    chk = sub.add_parser("selfcheck", help="compiled core vs reference model, lockstep",
-                         description="Lockstep check of every compiled structure (XArray, "
-                         "SwapDevice, DirectSwap, VirtualSwap, the replay) against its "
-                         "reference twin; exit status 1 on a difference.")
-    chk.add_argument("--seed", type=int, default=0, help="random seed of the self-check")
-    kernel = add_kernel_parser(sub, _Parser)
-    swp = add_sweep_parser(sub)
-    from vswap.metadata import add_metadata_parser
-    meta = add_metadata_parser(sub)
-    sub.metavar = "{" + ",".join(sorted(sub.choices)) + "}"
-    return parser, {"compare": cmp, "record": rec, "designs": des, "selfcheck": chk,
-                    "sweep": swp, "metadata": meta, **kernel}
-
-
-#: The subcommands and their handlers, handler(subparser, args) -> exit status.
-_COMMANDS = {"compare": _compare, "record": _record, "designs": _designs}
-
-
-def _run(argv: list[str] | None) -> int:
-    parser, subparsers = _parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    if args.command in _COMMANDS:
-        return _COMMANDS[args.command](subparsers[args.command], args)
-    if args.command == "metadata":
-        return args.run(args)
-    if args.command == "sweep":
-        from vswap.sweeps_cli import sweep_main
-        return sweep_main(subparsers["sweep"], args)
-    if args.command == "kernel":
-        from vswap.kernel.cli import kernel_main
-        return kernel_main(subparsers, args)
-    print(f"vswap {vswap.__version__} (compiled core: {vswap.XArray.__module__})")
-    return 0 if selfcheck(seed=args.seed) else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``vswap`` and ``python -m vswap``; returns the exit status.
-
-    Usage errors (a bad option or value, an option the workload does not
-    take, a file it cannot read or write) print one line on stderr and exit
-    with status 2 (SystemExit); so does any unexpected error (one line
-    naming it; ``VSWAP_TRACEBACK=1`` shows the traceback). Ctrl-C exits
-    with status 130 after one line. Runtime complexity: that of the
-    command: :func:`vswap.benchmark.compare`, trace generation, or
-    :func:`selfcheck`.
-
-    >>> import contextlib, io
-    >>> out = io.StringIO()
-    >>> with contextlib.redirect_stdout(out):
-    ...     status = main(["compare", "memhog", "--size", "1M", "--repeat", "1",
-    ...                    "--designs", "cc_v2", "--no-progress"])
-    >>> print(status, out.getvalue().splitlines()[0])
-    0 vswap ...: memhog size=1M passes=1 mthp=none nr_cpus=1 seed=0
-    """
-    try:
-        return _run(argv)
-    except KeyboardInterrupt:
-        sys.stderr.write("vswap: interrupted\n")
-        sys.stderr.flush()
-        return 130
-    except SystemExit:
-        raise
-    except Exception as exc:
-        if os.environ.get("VSWAP_TRACEBACK", "") not in ("", "0"):
-            raise
-        message = " ".join(f"{type(exc).__name__}: {exc}".split())
-        sys.stderr.write(f"vswap: error: {message} (unexpected: VSWAP_TRACEBACK=1 shows where; "
-                         f"please report it)\n")
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -23,8 +23,9 @@ import statistics
 from typing import IO, Any
 
 import vswap
-from vswap.benchmark import _mean_sd, _render
-from vswap.benchmark import _pm as _pm_of
+from vswap.tables import mean_sd as _mean_sd
+from vswap.tables import pm as _pm_of
+from vswap.tables import render as _render
 from vswap.kernel.counters import RECLAIM_COUNTERS, kernel_view
 from vswap.workloads import PAGE_SIZE
 
