@@ -53,6 +53,7 @@ import numpy as np
 
 from vswap._version import __version__
 from vswap.designs import resolve_designs
+from vswap.workload_registry import workload_record, workload_records
 from vswap.tables import decimals as _decimals
 from vswap.tables import fmt_bytes as _fmt_bytes
 from vswap.tables import mean_sd as _mean_sd
@@ -71,15 +72,15 @@ __all__ = ["compare", "CompareResult", "default_machine", "DEFAULT_SIZES", "RAM_
 
 #: The size each workload runs at when none is given: the report's for
 #: usemem and memhog; for random and mixed, sizes that replay in seconds.
-DEFAULT_SIZES = {"usemem": "56G", "memhog": "48G", "random": "1G", "mixed": "8G"}
+DEFAULT_SIZES = {n: r.default_size for n, r in workload_records().items()}
 #: RAM of the default machine as a fraction (numerator, denominator) of the
 #: pages a trace touches: the report's 32 GB for usemem's 56G (4/7) and 16 GB
 #: for memhog's 48G (1/3), half for the others (and for traces of other names).
-RAM_SHARE = {"usemem": (4, 7), "memhog": (1, 3), "random": (1, 2), "mixed": (1, 2)}
+RAM_SHARE = {n: r.ram_share for n, r in workload_records().items()}
 #: usemem counts ``size / 8`` more bytes than it writes in its KB/s line
 #: (an "allocation credit" added in ``do_unit``), so its throughput is
 #: ``1.125 * bytes_written / 1024 / seconds``.
-USEMEM_CREDIT = 1.125
+USEMEM_CREDIT = workload_record("usemem").tput_credit
 
 _ENGINES = (None, "compiled", "reference")
 # Cost counters in the order that explains the virtual layer's overhead
@@ -103,7 +104,8 @@ def default_machine(trace: Trace, **overrides: Any) -> Machine:
     >>> default_machine(usemem("56G"), backend="zswap", ram="8G").backend
     'zswap'
     """
-    num, den = RAM_SHARE.get(trace.name, (1, 2))
+    num, den = (workload_record(trace.name).ram_share if trace.name in workload_records()
+                else (1, 2))
     fields = {"ram": max(1, trace.pages_touched * num // den) * PAGE_SIZE, "backend": "zram"}
     fields.update(overrides)
     return Machine(**fields)
@@ -360,7 +362,8 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3
     else:
         if workload not in WORKLOADS:
             raise ValueError(f"unknown workload {workload!r}; known: {', '.join(WORKLOADS)}")
-        trace = make_workload(workload, **{"size": DEFAULT_SIZES[workload], **workload_params})
+        trace = make_workload(workload, **{"size": workload_record(workload).default_size,
+                                           **workload_params})
     if not isinstance(machine, Machine):
         machine = default_machine(trace, **(machine or {}))
     span = trace.nr_pages
@@ -483,7 +486,8 @@ class CompareResult:
         return "baseline" if "baseline" in self.designs else self.designs[0]
 
     def _tput_factor(self) -> float:
-        return USEMEM_CREDIT if self.workload == "usemem" else 1.0
+        return (workload_record(self.workload).tput_credit
+                if self.workload in workload_records() else 1.0)
 
     @property
     def warnings(self) -> list[str]:

@@ -1088,4 +1088,6 @@ def make_workload(name: str, **params: Any) -> Trace:
                          f"it takes: {', '.join(accepted)}")
     if "size" not in params:
         raise ValueError(f"{name} needs a size; it takes: {', '.join(accepted)}")
-    return gen(**params)
+    trace = gen(**params)
+    trace.name = name           # a registered workload may wrap another's generator
+    return trace

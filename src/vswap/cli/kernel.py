@@ -93,8 +93,8 @@ def _check_model(parser: argparse.ArgumentParser, model: str | None) -> None:
 
 def _run(parser: argparse.ArgumentParser, args) -> int:
     from vswap.errors import KernelError
-    from vswap.kernel.plan import DEFAULT_SIZES
     from vswap.kernel.run import run
+    from vswap.workload_registry import workload_record
     from vswap.workloads import make_workload
 
     check_output(parser, "--json", args.json)
@@ -103,7 +103,7 @@ def _run(parser: argparse.ArgumentParser, args) -> int:
         params = workload_params(parser, args.workload, args)
         try:
             trace = make_workload(args.workload,
-                                  **{"size": DEFAULT_SIZES[args.workload], **params})
+                                  **{"size": workload_record(args.workload).kernel_size, **params})
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
     else:

@@ -127,7 +127,7 @@ def join_negative_values(argv: list[str], flags: set[str]) -> list[str]:
 # Workload options: (flag, generator parameter, argparse keywords).
 WORKLOAD_OPTIONS = (
     ("--size", "size", dict(type=size_arg, metavar="SIZE", help="memory per task, e.g. 56G (default: the "
-                            "report's for usemem and memhog, see vswap.benchmark.DEFAULT_SIZES)")),
+                            "report's for usemem and memhog, see vswap.workload_registry)")),
     ("--tasks", "tasks", dict(type=positive_int, metavar="N", help="usemem: tasks (-n)")),
     ("--passes", "passes", dict(type=positive_int, metavar="N",
                                 help="memhog: write passes over the region (-r)")),
@@ -189,9 +189,10 @@ def make_trace(parser: argparse.ArgumentParser, workload: str, params: dict):
     >>> make_trace(VswapParser(prog="t"), "memhog", {"size": "1M"}).nr_pages
     256
     """
-    from vswap.benchmark import DEFAULT_SIZES, check_memory
+    from vswap.benchmark import check_memory
+    from vswap.workload_registry import workload_record
     from vswap.workloads import make_workload, size_to_pages
-    params = {"size": DEFAULT_SIZES[workload], **params}
+    params = {"size": workload_record(workload).default_size, **params}
     try:
         pages = size_to_pages(params["size"]) * params.get("tasks", 1)
         check_memory(pages, pages)      # before generating: the trace's span, about
