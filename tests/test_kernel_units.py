@@ -181,12 +181,17 @@ def _plan(trace=None, machine=None, **kw):
     (Machine(ram="2M", zero_detection=False), "zeromap"),
     (Machine(ram="2M", zswap_pool="1M", backend="zswap"), "max_pool_percent"),
     (Machine(ram="2M", readahead=6), "power of two"),
-    (Machine(ram="2M", accounting="none"), "runs in a memory cgroup"),
     (Machine(ram="2M", total_ram="8G"), "MemTotal"),
 ])
 def test_machine_options_the_kernel_cannot_honour(machine, match):
     with pytest.raises(KernelError, match=match):
         _plan(machine=machine)
+
+
+def test_a_machine_without_accounting_is_a_global_run():
+    p = _plan(machine=Machine(ram="2M", accounting="none"), keep_cache=True)
+    assert (p.scope, p.keep_cache) == ("global", True)
+    assert _plan().scope == "cgroup"
 
 
 def test_plan_maps_the_machine():
