@@ -230,11 +230,13 @@ def hugepage_size() -> int:
 def global_reservation(ram: int) -> tuple[int, int]:
     """``(hugetlb pages to add, their size)`` that leave ``ram`` of the machine's available memory.
 
+    Negative when less than ``ram`` is available (pages to give back).
+
     Runtime complexity: O(file).
     """
     hps = hugepage_size()
     avail = system.meminfo().get("MemAvailable", 0)
-    return (max(0, (avail - ram) // hps) if hps else 0), hps
+    return ((avail - ram) // hps if hps else 0), hps
 
 
 def _check_global(plan: KernelPlan) -> None:

@@ -218,29 +218,32 @@ class KernelResult:
         >>> r = KernelResult.from_dict(_example())
         >>> r.repeats[0]["vmstat"].update(pgscan_kswapd=200, pgsteal_kswapd=150)
         >>> print(r.reclaim_table().splitlines()[3])
-        1        0              200             150   75.0%  ...
+        1        0  0              200             150   75.0%  ...
         """
         views = [kernel_view(r) for r in self.repeats]
-        header = ["repeat", "allocstall", "pgscan_kswapd", "pgsteal_kswapd", "kswapd eff",
+        header = ["repeat", "avail (MiB)", "allocstall", "pgscan_kswapd", "pgsteal_kswapd", "kswapd eff",
                   "pgscan_direct", "pgsteal_direct", "direct eff", "swap_ra",
                   "pgmigrate_success", "compact_stall"]
 
         def eff(steal: float, scan: float) -> str:
             return f"{steal / scan * 100:.1f}%" if scan else "-"
 
-        def row(first: str, v: dict, num) -> list[str]:
-            return [first, num("allocstall"), num("pgscan_kswapd"), num("pgsteal_kswapd"),
+        def row(first: str, v: dict, num, avail: str) -> list[str]:
+            return [first, avail, num("allocstall"), num("pgscan_kswapd"), num("pgsteal_kswapd"),
                     eff(v.get("pgsteal_kswapd", 0), v.get("pgscan_kswapd", 0)),
                     num("pgscan_direct"), num("pgsteal_direct"),
                     eff(v.get("pgsteal_direct", 0), v.get("pgscan_direct", 0)), num("swap_ra"),
                     num("pgmigrate_success"), num("compact_stall")]
 
-        rows = [row(str(i + 1), v, lambda n, v=v: f"{v.get(n, 0):,}")
-                for i, v in enumerate(views)]
+        avail = [(r.get("machine") or {}).get("mem_available", 0) >> 20 for r in self.repeats]
+        rows = [row(str(i + 1), v, lambda n, v=v: f"{v.get(n, 0):,}", f"{a:,}")
+                for i, (v, a) in enumerate(zip(views, avail))]
         mean = {n: statistics.fmean(v.get(n, 0) for v in views) for n in GLOBAL_RECLAIM}
-        rows.append(row("mean +/- sd", mean, lambda n: _pm([v.get(n, 0) for v in views], 0)))
+        rows.append(row("mean +/- sd", mean, lambda n: _pm([v.get(n, 0) for v in views], 0),
+                        _pm(avail, 0)))
         return _render(f"Reclaim ({self.label}, the whole machine: /proc/vmstat deltas per "
-                       "repeat; eff: steal / scan)", header, rows)
+                       "repeat; avail: MemAvailable as the repeat began; eff: steal / scan)",
+                       header, rows)
 
     def table(self, *, header: bool = True) -> str:
         """The report's tables from the real runs (and the model beside them, if added).

@@ -45,6 +45,7 @@ __all__ = ["run", "restore", "LOCK_PATH", "DROP_CACHES"]
 DROP_CACHES = "/proc/sys/vm/drop_caches"
 _PR_SET_PDEATHSIG = 1
 _OUTPUT_TAIL = 4000
+_SHRINK_ROUNDS = 4
 
 
 def restore(say: Callable[[str], object] | None = None) -> list[str]:
@@ -77,18 +78,34 @@ def _changed(before: dict, after: dict) -> list[str]:
             if before.get(k) != after.get(k)]
 
 
-def _shrink(journal: Journal, plan: KernelPlan) -> dict[str, Any]:
-    """Reserve hugetlb pages until ``plan.ram`` of the machine is left available; what it got."""
-    _drop_caches()
-    old = int(read(NR_HUGEPAGES))
-    n, hps = global_reservation(plan.ram)
-    journal.write(NR_HUGEPAGES, str(old + n))
-    got = int(read(NR_HUGEPAGES)) - old          # what the kernel could reserve
-    out = {"hugepages_asked": n, "hugepages_reserved": got, "hugepage_size": hps,
-           "hugepages_before": old, "mem_available": system.meminfo().get("MemAvailable", 0)}
-    if got < n:
-        warnings.warn(f"the kernel reserved {got} of {n} hugetlb pages: the machine has "
-                      f"{out['mem_available'] >> 20} MiB available, not {plan.ram >> 20} MiB",
+def _shrink(journal: Journal, plan: KernelPlan, old: int | None = None) -> dict[str, Any]:
+    """Size the hugetlb reservation so that ``plan.ram`` of the machine is left available; what it got.
+
+    Reserving compacts and reclaims, which makes memory available that was
+    not before, and the machine's other processes come and go: the
+    reservation is adjusted (a few rounds, up or down, never below what it
+    was before the run, ``old``) until what is left is within two huge
+    pages of ``ram``. Done at set-up and again before each repeat.
+    """
+    if old is None:
+        old = int(read(NR_HUGEPAGES))
+    hps = 0
+    for _ in range(_SHRINK_ROUNDS):
+        n, hps = global_reservation(plan.ram)
+        cur = int(read(NR_HUGEPAGES))
+        want = max(old, cur + n)
+        if abs(want - cur) < 2:
+            break
+        journal.write(NR_HUGEPAGES, str(want))
+        if int(read(NR_HUGEPAGES)) < want:        # the kernel could reserve no more
+            break
+    got = int(read(NR_HUGEPAGES)) - old
+    avail = system.meminfo().get("MemAvailable", 0)
+    out = {"hugepages_reserved": got, "hugepage_size": hps, "hugepages_before": old,
+           "mem_available": avail}
+    if avail > plan.ram + 4 * hps:
+        warnings.warn(f"the kernel reserved {got} hugetlb pages: the machine has "
+                      f"{avail >> 20} MiB available, not {plan.ram >> 20} MiB",
                       RuntimeWarning, stacklevel=3)
     return out
 
@@ -429,12 +446,17 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
                     if show:
                         print(f"\rvswap kernel: {name[:40]} repeat {r + 1}/{repeat}", end="",
                               file=sys.stderr, flush=True)
-                    if plan.scope == "global" and not plan.keep_cache:
-                        _drop_caches()
+                    shrunk = None
+                    if plan.scope == "global":
+                        if not plan.keep_cache:
+                            _drop_caches()
+                        shrunk = _shrink(journal, plan, setup["global"]["hugepages_before"])
                     if is_command:
                         reps.append(_command_repeat(journal, plan, where, metric))
                     else:
                         reps.append(_one_repeat(journal, plan, tasks, where, _after_spawn))
+                    if shrunk is not None:
+                        reps[-1]["machine"] = shrunk
             finally:
                 if show:
                     print(file=sys.stderr)
