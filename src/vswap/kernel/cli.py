@@ -111,6 +111,8 @@ def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
                           description="Restore the journals of vswap kernel runs that died "
                           "(SIGKILL, a crash) and say what was put back; a live run's journal is "
                           "left alone. The next 'vswap kernel run' does this by itself.")
+    res.add_argument("--wait", type=float, default=60, metavar="SECONDS",
+                     help="wait this long for a live run to end (default 60)")
     return {"kernel": kernel, "kernel run": run, "kernel report": rep, "kernel restore": res}
 
 
@@ -208,7 +210,7 @@ def _restore(parser: argparse.ArgumentParser, args) -> int:
     from vswap.errors import KernelError
     from vswap.kernel.run import restore
     try:
-        lines = restore(say=print)
+        lines = restore(say=print, wait_s=max(0.0, args.wait))
     except KernelError as exc:
         parser.error(str(exc))
     if not lines:

@@ -30,6 +30,7 @@ import numpy as np
 
 from vswap.errors import KernelError
 from vswap.kernel import backend, cgroup, system
+from vswap.kernel.system import NR_HUGEPAGES
 from vswap.replay import Machine
 from vswap.workloads import PAGE_SIZE, TOUCH, Trace
 
@@ -46,8 +47,6 @@ FREE_MODES = ("munmap", "dontneed")
 _SWAP_CLUSTER_MAX = 32
 #: ``--global`` shrinks the machine to no less than this: what the system itself needs to go on.
 GLOBAL_MIN_RAM = 192 << 20
-#: The hugetlb reservation that shrinks the machine for ``--global``.
-NR_HUGEPAGES = "/proc/sys/vm/nr_hugepages"
 #: A command's swap device, unless ``swap`` is given: this many times its RAM.
 COMMAND_SWAP_FACTOR = 4
 

@@ -48,18 +48,18 @@ _OUTPUT_TAIL = 4000
 _SHRINK_ROUNDS = 4
 
 
-def restore(say: Callable[[str], object] | None = None) -> list[str]:
+def restore(say: Callable[[str], object] | None = None, wait_s: float = 60) -> list[str]:
     """``vswap kernel restore``: put back what dead runs left; a line per journal restored.
 
-    Takes the machine lock without waiting: KernelError naming the live
-    run that holds it (its journal is left alone). Runtime complexity:
-    O(journals * entries).
+    Takes the machine lock, waiting up to ``wait_s`` for a live run to
+    finish: KernelError naming the live run that holds it (its journal is
+    left alone). Runtime complexity: O(journals * entries).
     """
     from vswap.kernel.journal import lock_holder
     if not system.is_root():
         raise KernelError("vswap kernel restore needs root")
     try:
-        with machine_lock(wait_s=0):
+        with machine_lock(wait_s=wait_s):
             return recover(say=say)
     except KernelError:
         raise KernelError(f"a live run (pid {lock_holder()}) holds {LOCK_PATH}; its journal is "

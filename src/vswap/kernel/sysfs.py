@@ -92,7 +92,7 @@ UNDO: dict[str, Callable[[dict], object]] = {}
 
 #: Fault injection for the kill test: ``change:N`` (SIGKILL itself once the N-th change is
 #: journalled, before it is made), ``made:N`` (just after it is made) or ``restore:N`` (after the
-#: N-th undo).
+#: N-th undo); ``...:guardian`` SIGKILLs the run's guardian first (the next run restores then).
 DIE_AT_ENV = "VSWAP_KERNEL_DIE_AT"
 
 
@@ -140,12 +140,12 @@ def fsync_write(path: str, text: str) -> None:
         os.close(dfd)
 
 
-def _die_at() -> tuple[str, int] | None:
+def _die_at() -> tuple[str, int, bool] | None:
     spec = os.environ.get(DIE_AT_ENV)
     if not spec:
         return None
-    phase, _, n = spec.partition(":")
-    return phase, int(n)
+    parts = spec.split(":")
+    return parts[0], int(parts[1]), parts[2:] == ["guardian"]
 
 
 class Journal:
@@ -216,7 +216,12 @@ class Journal:
         return [dict(e) for e in self._entries if e["do"] is not None]
 
     def _maybe_die(self, phase: str, n: int) -> None:
-        if self._die is not None and self._die == (phase, n):
+        if self._die is not None and self._die[:2] == (phase, n) and \
+                self.owner.get("pid") == os.getpid():
+            if self._die[2] and self.owner.get("guardian"):
+                os.kill(self.owner["guardian"], signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(self.owner["guardian"], 0)
             os.kill(os.getpid(), signal.SIGKILL)
 
     def flush(self) -> None:
