@@ -46,6 +46,7 @@ DROP_CACHES = "/proc/sys/vm/drop_caches"
 _PR_SET_PDEATHSIG = 1
 _OUTPUT_TAIL = 4000
 _SHRINK_ROUNDS = 4
+_METRIC_WINDOW = 1 << 20
 
 
 def restore(say: Callable[[str], object] | None = None, wait_s: float = 60) -> list[str]:
@@ -229,8 +230,9 @@ def parse_metric(text: str, metric: dict[str, str] | None) -> float | None:
     """The workload metric in a command's output: the last match of a regex, or a key of a JSON line.
 
     ``metric`` is ``{"regex": ...}`` (the first group, else the whole
-    match) or ``{"json": KEY}`` (KEY of the last line that is a JSON
-    object holding it); None without one. ValueError when it is not found
+    match) or ``{"json": KEY}`` (KEY of the last line that ends in a JSON
+    object holding it); None without one. A run reads the last MiB of the
+    command's output (stdout and stderr) for it. ValueError when it is not found
     or not a number. Runtime complexity: O(len(text)).
 
     >>> parse_metric("ops 10\\nops 12.5\\n", {"regex": r"ops ([0-9.]+)"})
@@ -250,10 +252,10 @@ def parse_metric(text: str, metric: dict[str, str] | None) -> float | None:
     else:
         value = None
         for line in reversed(text.splitlines()):
-            line = line.strip()
-            if line.startswith("{"):
+            start = line.find("{")          # a JSON object, maybe after a log prefix
+            if start >= 0:
                 with contextlib.suppress(ValueError):
-                    d = json.loads(line)
+                    d = json.loads(line[start:])
                     if isinstance(d, dict) and metric["json"] in d:
                         value = d[metric["json"]]
                         break
@@ -296,7 +298,9 @@ def _command_repeat(journal: Journal, plan: KernelPlan, where: tuple[str, str],
         finally:
             cg.kill()                    # what it left running dies with it
         memcg = cg.stat()
-        out.seek(0)
+        # the metric is read from the output's end: a program prints its figures last
+        size = out.seek(0, os.SEEK_END)
+        out.seek(max(0, size - _METRIC_WINDOW))
         text = out.read().decode(errors="replace")
     error = None
     if proc.returncode != 0:
@@ -427,7 +431,8 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
         journal = open_journal()
         guardian = Guardian()
         failed: list[str] = []
-        with signals_raise():
+        caught: list = []
+        with signals_raise(), contextlib.ExitStack() as stack:
             try:
                 guardian.start(journal)
                 # Once zswap was on since boot, zram's large-folio swap-in stays off
@@ -436,10 +441,9 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
                 ever = (system.zswap_params().get("enabled") == "Y"
                         or counters.snapshot()["vmstat"].get("zswpout", 0) > 0
                         or plan.backend == "zswap")
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    setup = _setup(journal, plan)
-                notes += [str(w.message) for w in caught]
+                caught = stack.enter_context(warnings.catch_warnings(record=True))
+                warnings.simplefilter("always")
+                setup = _setup(journal, plan)
                 setup["zswap_ever_enabled"] = ever
                 setup["zswap"] = system.zswap_params() if plan.backend == "zswap" else {}
                 for r in range(repeat):
@@ -458,6 +462,7 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
                     if shrunk is not None:
                         reps[-1]["machine"] = shrunk
             finally:
+                stack.close()           # the warnings of set-up and repeats, kept in caught
                 if show:
                     print(file=sys.stderr)
                 failed = journal.restore()
@@ -470,6 +475,7 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
         changed = _changed(before, system.knobs())
         if changed:
             raise KernelError(f"the machine is not as it was: {changed[0]}")
+    notes += list(dict.fromkeys(str(w.message) for w in caught))
     for note in notes:
         warnings.warn(note, RuntimeWarning, stacklevel=2)
     setup["warnings"] = notes
