@@ -520,3 +520,19 @@ def test_the_reclaim_table_of_a_global_run():
     assert "300 +/- 141" in mean and "33.3%" in mean   # the means' efficiency: 100 / 300
     assert "Reclaim (g, the whole machine" in report([r])
     assert "the whole machine shrunk to ram=" in r.header()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ram", "8M", "--metric", "x"], "--metric reads a command's output"),
+    (["--", "true"], "a command needs --ram"),
+    (["--ram", "8M", "--"], "nothing after --"),
+    (["usemem", "--ram", "8M", "--", "true"], "not both"),
+    (["--ram", "8M", "--metric", "a", "--metric-json", "b", "--", "true"], "not both"),
+    (["--global", "--accounting", "v1", "--ram", "8M", "--", "true"], "leave --accounting out"),
+])
+def test_kernel_run_refuses_bad_command_lines_in_one_line(argv, message, capsys):
+    from vswap.__main__ import main
+    with pytest.raises(SystemExit) as exc:
+        main(["kernel", "run", *argv])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -475,7 +475,11 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
         changed = _changed(before, system.knobs())
         if changed:
             raise KernelError(f"the machine is not as it was: {changed[0]}")
-    notes += list(dict.fromkeys(str(w.message) for w in caught))
+    for w in caught:
+        if not issubclass(w.category, RuntimeWarning):    # not the harness's own: as it was
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    notes += list(dict.fromkeys(str(w.message) for w in caught
+                                if issubclass(w.category, RuntimeWarning)))
     for note in notes:
         warnings.warn(note, RuntimeWarning, stacklevel=2)
     setup["warnings"] = notes
