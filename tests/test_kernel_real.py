@@ -222,12 +222,16 @@ def _global_room():
 @needs_zram
 @pytest.mark.skipif(_global_room() is not None, reason=f"real kernel: {_global_room()}")
 @pytest.mark.filterwarnings("ignore:the kernel reserved:RuntimeWarning")
-def test_a_global_run_reclaims_machine_wide_and_puts_the_machine_back(unchanged):
+def test_a_global_run_reclaims_machine_wide_and_puts_the_machine_back(unchanged, tmp_path):
     """The whole machine shrunk to 256M by hugetlb, a 384M writer: kswapd and direct reclaim in
     /proc/vmstat (a cgroup run shows neither), the reservation given back afterwards."""
     r = kernel.run(usemem("384M"), machine=Machine(ram="256M", accounting="none"), repeat=1,
-                   progress=False, model="baseline")
+                   progress=False, model="baseline", sample_ms=20)
     rep = r.repeats[0]
+    s = rep["samples"]            # who reclaimed, against time
+    assert len(s["t_s"]) >= 2 and s["t_s"] == sorted(s["t_s"])
+    assert all(b >= a for a, b in zip(s["pswpout"], s["pswpout"][1:]))
+    assert (s["pswpout"][-1] > 0) == (rep["vmstat"]["pswpout"] > 0)
     assert r.is_global and r.setup["global"]["hugepages_reserved"] > 0
     avail = rep["machine"]["mem_available"]
     c = r.counters()
@@ -237,6 +241,11 @@ def test_a_global_run_reclaims_machine_wide_and_puts_the_machine_back(unchanged)
     assert "Reclaim (" in table and "kswapd eff" in table and "compact_stall" in table
     assert r.model["design"] == "baseline" and "allocstall" in r.model["counters"]
     assert int(system.knobs()[system.NR_HUGEPAGES]) == r.setup["global"]["hugepages_before"]
+    try:
+        fig = r.plot_reclaim(tmp_path / "reclaim.png")
+    except ImportError:
+        return
+    assert len(fig.axes) == 1 and (tmp_path / "reclaim.png").stat().st_size > 0
 
 
 def test_global_runs_refused_when_unsafe(unchanged):

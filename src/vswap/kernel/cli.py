@@ -81,6 +81,12 @@ def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
                    "group), an extra column")
     b.add_argument("--metric-json", metavar="KEY",
                    help="a command's figure: KEY of the last JSON line of its output")
+    b.add_argument("--sample-ms", type=float, metavar="MS",
+                   help="sample /proc/vmstat every MS milliseconds during each repeat (who "
+                   "reclaims, against time; kept in --json)")
+    b.add_argument("--plot", metavar="FILE",
+                   help="with --sample-ms: draw kswapd's and direct reclaim against time to FILE "
+                   "(needs matplotlib)")
     k = run.add_argument_group("kernel options")
     k.add_argument("--global", dest="global_run", action="store_true",
                    help="run on the whole machine, its RAM shrunk to --ram by a hugetlb "
@@ -157,6 +163,16 @@ def _run(parser: argparse.ArgumentParser, args) -> int:
         if args.accounting not in (None, "none"):
             parser.error("--global runs without a cgroup limit; leave --accounting out")
         args.accounting = "none"
+    if args.plot is not None and args.sample_ms is None:
+        parser.error("--plot draws the samples of --sample-ms; give it too")
+    if args.sample_ms is not None and not args.sample_ms > 0:
+        parser.error(f"--sample-ms must be positive, not {args.sample_ms:g}")
+    if args.plot is not None:
+        from vswap.benchmark import check_plot_path
+        try:
+            check_plot_path(args.plot)
+        except (ValueError, ImportError) as exc:
+            parser.error(f"--plot: {exc}")
     if args.metric and args.metric_json:
         parser.error("give --metric or --metric-json, not both")
     metric = ({"regex": args.metric} if args.metric else
@@ -191,12 +207,16 @@ def _run(parser: argparse.ArgumentParser, args) -> int:
                          swapfile_dir=args.swapfile_dir, zram_algorithm=args.zram_algorithm,
                          zswap_compressor=args.zswap_compressor, zswap_shrinker=shrinker,
                          cgroup_version=args.cgroup, free=args.free,
-                         keep_cache=args.keep_cache, metric=metric)
+                         keep_cache=args.keep_cache, metric=metric,
+                         sample_ms=args.sample_ms)
     except (KernelError, ValueError, TypeError) as exc:
         parser.error(str(exc))
     for w in caught:
         print(f"vswap kernel: warning: {w.message}", file=sys.stderr)
     sys.stdout.write(result.table())
+    if args.plot is not None:
+        result.plot_reclaim(args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
     if args.json is not None:
         try:
             result.to_json(args.json)

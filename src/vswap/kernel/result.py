@@ -169,6 +169,43 @@ class KernelResult:
         self.model = json.loads(json.dumps({"design": design, "counters": dict(r.counters),
                                             "times": dict(r.times)}))
 
+    def plot_reclaim(self, path: str | os.PathLike | None = None):
+        """kswapd's and direct reclaim's pgsteal (and pswpout) against time, one panel per repeat.
+
+        Needs the samples of ``run(..., sample_ms=N)`` (ValueError
+        without) and matplotlib (ImportError; the ``plot`` extra). Saves to
+        ``path`` when given; returns the Figure. Runtime complexity:
+        O(samples) plus matplotlib's drawing.
+
+        >>> KernelResult.from_dict(_example()).plot_reclaim()
+        Traceback (most recent call last):
+        ...
+        ValueError: no samples: run with sample_ms (--sample-ms) to plot reclaim against time
+        """
+        reps = [r for r in self.repeats if r.get("samples")]
+        if not reps:
+            raise ValueError("no samples: run with sample_ms (--sample-ms) to plot reclaim "
+                             "against time")
+        try:
+            from matplotlib.figure import Figure
+        except ImportError:
+            raise ImportError("plot_reclaim needs matplotlib: pip install 'vswap[plot]'") from None
+        fig = Figure(figsize=(7, 2.4 * len(reps)), layout="constrained")
+        import textwrap
+        fig.suptitle(textwrap.fill(self.header(), 120), fontsize="x-small")
+        axes = fig.subplots(len(reps), 1, squeeze=False)[:, 0]
+        for i, (ax, rep) in enumerate(zip(axes, reps)):
+            s = rep["samples"]
+            for name in ("pgsteal_kswapd", "pgsteal_direct", "pswpout"):
+                ax.plot(s["t_s"], s[name], label=name)
+            ax.set_title(f"repeat {i + 1}", fontsize="small")
+            ax.set_xlabel("time (s)")
+            ax.set_ylabel("pages")
+            ax.legend(fontsize="x-small")
+        if path is not None:
+            fig.savefig(path)
+        return fig
+
     # ------------------------------------------------------------------ tables
 
     def header(self) -> str:

@@ -177,7 +177,8 @@ def _new_cgroup(journal: Journal, plan: KernelPlan, where: tuple[str, str]) -> c
 
 
 def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[str, str],
-                after_spawn: Callable[[tuple], Any] | None) -> dict[str, Any]:
+                after_spawn: Callable[[tuple], Any] | None,
+                sample_s: float | None = None) -> dict[str, Any]:
     from vswap._executor import TaskGroup
 
     cg = _new_cgroup(journal, plan, where)
@@ -185,6 +186,7 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
     memcgs = sorted({t["memcg"] for t in tasks})
     homes = {m: cg.child(journal, f"memcg-{m}") for m in memcgs} if len(memcgs) > 1 else {}
     group = TaskGroup(tasks, free=plan.free)
+    sampler = None
     oom_before = counters.snapshot()["vmstat"].get("oom_kill", 0)
     try:
         pids = group.spawn()
@@ -193,11 +195,16 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
             _oom_first(pid)
         if after_spawn is not None:
             after_spawn(pids)
+        sampler = counters.Sampler(sample_s) if sample_s else None
         before = counters.snapshot()
+        if sampler is not None:
+            sampler.start()     # after the forks: the children never see the thread
         results = group.go()
         after = counters.snapshot()
     finally:
         group.kill()
+        if sampler is not None:
+            sampler.stop()
     memcg = cg.stat()
     # the task that failed first, not a sibling killed because of it (pid 0)
     bad = sorted((t for t in results if t["status"] != 0), key=lambda t: t["pid"] == 0)
@@ -223,6 +230,8 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
     rep["user_s"] = sum(t["utime_s"] for t in results)
     rep["sys_s"] = sum(t["stime_s"] for t in results)
     rep["pages_written"] = sum(t["pages_written"] for t in results)
+    if sampler is not None:
+        rep["samples"] = sampler.series
     return rep
 
 
@@ -268,7 +277,8 @@ def parse_metric(text: str, metric: dict[str, str] | None) -> float | None:
 
 
 def _command_repeat(journal: Journal, plan: KernelPlan, where: tuple[str, str],
-                    metric: dict[str, str] | None) -> dict[str, Any]:
+                    metric: dict[str, str] | None,
+                    sample_s: float | None = None) -> dict[str, Any]:
     cg = _new_cgroup(journal, plan, where)
     procs = os.path.join(cg.path, "cgroup.procs")
     oom_before = counters.snapshot()["vmstat"].get("oom_kill", 0)
@@ -285,6 +295,9 @@ def _command_repeat(journal: Journal, plan: KernelPlan, where: tuple[str, str],
         t0 = time.monotonic()
         proc = subprocess.Popen(list(plan.command), stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, preexec_fn=child_setup)
+        sampler = counters.Sampler(sample_s) if sample_s else None
+        if sampler is not None:
+            sampler.start()     # once the command is exec'd: no fork with the thread alive
         try:
             while True:
                 try:
@@ -297,6 +310,8 @@ def _command_repeat(journal: Journal, plan: KernelPlan, where: tuple[str, str],
             after = counters.snapshot()
         finally:
             cg.kill()                    # what it left running dies with it
+            if sampler is not None:
+                sampler.stop()
         memcg = cg.stat()
         # the metric is read from the output's end: a program prints its figures last
         size = out.seek(0, os.SEEK_END)
@@ -315,6 +330,8 @@ def _command_repeat(journal: Journal, plan: KernelPlan, where: tuple[str, str],
     rep.update(scope=plan.scope, memcg=memcg, tasks=[], wall_s=wall, write_s=wall, free_s=0.0,
                user_s=ru.ru_utime, sys_s=ru.ru_stime, pages_written=0,
                output_tail=text[-_OUTPUT_TAIL:])
+    if sampler is not None:
+        rep["samples"] = sampler.series
     try:
         rep["metric"] = parse_metric(text, metric)
     except ValueError as exc:
@@ -349,7 +366,7 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
         swapfile_dir: str = "/var/tmp", zram_algorithm: str | None = None,
         zswap_compressor: str | None = None, zswap_shrinker: bool | None = None,
         cgroup_version: str | None = None, free: str = "munmap", keep_cache: bool = False,
-        metric: dict[str, str] | None = None,
+        metric: dict[str, str] | None = None, sample_ms: float | None = None,
         _after_spawn: Callable[[tuple], Any] | None = None, **params: Any):
     """Run a workload on this machine's real kernel ``repeat`` times; a :class:`KernelResult`.
 
@@ -358,6 +375,9 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
     :class:`~vswap.workloads.Trace`, or a command of the user's (a list of
     strings: ``["sh", "-c", "..."]``; ``machine`` is then required, and
     ``metric`` reads a figure from its output, see :func:`parse_metric`).
+    ``sample_ms`` samples who reclaims (/proc/vmstat) every so many
+    milliseconds during each repeat (:class:`vswap.kernel.counters.Sampler`;
+    :meth:`KernelResult.plot_reclaim` draws it).
     ``machine`` defaults to :func:`vswap.benchmark.default_machine` of the
     trace (zram, the report's RAM share); with ``accounting="none"`` the run
     is global: the whole machine shrunk to ``ram`` (hugetlb), the page cache
@@ -382,6 +402,9 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
     if metric is not None and (not isinstance(metric, dict) or len(metric) != 1
                                or not set(metric) <= {"regex", "json"}):
         raise ValueError("metric must be {'regex': PATTERN} or {'json': KEY}")
+    if sample_ms is not None and (isinstance(sample_ms, bool) or not sample_ms > 0):
+        raise ValueError(f"sample_ms must be positive, not {sample_ms}")
+    sample_s = sample_ms / 1000 if sample_ms else None
     if metric is not None and "regex" in metric:
         try:
             re.compile(metric["regex"])
@@ -456,9 +479,10 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
                             _drop_caches()
                         shrunk = _shrink(journal, plan, setup["global"]["hugepages_before"])
                     if is_command:
-                        reps.append(_command_repeat(journal, plan, where, metric))
+                        reps.append(_command_repeat(journal, plan, where, metric, sample_s))
                     else:
-                        reps.append(_one_repeat(journal, plan, tasks, where, _after_spawn))
+                        reps.append(_one_repeat(journal, plan, tasks, where, _after_spawn,
+                                                sample_s))
                     if shrunk is not None:
                         reps[-1]["machine"] = shrunk
             finally:
