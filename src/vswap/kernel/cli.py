@@ -27,6 +27,9 @@ def split_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
     """``vswap kernel run [options] -- CMD ARGS...``: the options, and the command (None without ``--``).
 
     Runtime complexity: O(len(argv)).
+
+    >>> split_command(["kernel", "run", "--", "ls"])
+    (['kernel', 'run'], ['ls'])
     """
     for i in range(len(argv) - 1):
         if argv[i] == "kernel" and argv[i + 1] == "run":

@@ -95,6 +95,10 @@ def open_journal(directory: str | None = None) -> Journal:
     """This run's journal, kept in ``journal_path(os.getpid())`` (the directory made root-only).
 
     Runtime complexity: O(1).
+
+    >>> import tempfile
+    >>> j = open_journal(tempfile.mkdtemp()); j.owner["pid"] == os.getpid(), j.pending
+    (True, 0)
     """
     directory = directory or JOURNAL_DIR
     os.makedirs(directory, mode=0o700, exist_ok=True)
@@ -142,6 +146,9 @@ def restore_file(path: str) -> tuple[list[str], list[str]]:
     """Put back the journal in ``path``: (what was put back, what could not be). Runtime complexity: O(entries).
 
     An unreadable file is reported and kept.
+
+    >>> restore_file("/nonexistent/run-1.json")
+    ([], ['/nonexistent/run-1.json: not a readable journal; left in place'])
     """
     data = _load(path)
     if data is None:
@@ -161,6 +168,9 @@ def recover(directory: str | None = None,
     """Restore every dead run's journal (the caller holds the machine lock); one line each.
 
     ``say`` gets each line as it is made. Runtime complexity: O(journals * entries).
+
+    >>> recover("/nonexistent")
+    []
     """
     lines = []
     for path in dead_journals(directory):

@@ -231,6 +231,9 @@ def global_reservation(ram: int) -> tuple[int, int]:
 
     Negative when less than ``ram`` is available (pages to give back).
 
+    >>> n, size = global_reservation(1 << 50); n <= 0
+    True
+
     Runtime complexity: O(file).
     """
     hps = hugepage_size()
