@@ -78,8 +78,10 @@ def build_parser() -> VswapParser:
 
 def _run(argv: list[str] | None) -> int:
     parser = build_parser()
-    argv = sys.argv[1:] if argv is None else list(argv)
+    from vswap.cli.kernel import split_command
+    argv, user_command = split_command(sys.argv[1:] if argv is None else list(argv))
     args = parser.parse_args(join_negative_values(argv, _VALUE_FLAGS))
+    args.user_command = user_command
     if args.command is None:
         parser.print_help()
         return 2
