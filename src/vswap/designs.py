@@ -8,7 +8,8 @@ fills it). The built-ins are registered the same way:
 
 - ``baseline``: :class:`vswap.DirectSwap`;
 - ``vss_v5``, ``new_opt_v2``, ``cc_v2``: the report's builds,
-  :meth:`vswap.VirtualSwap.preset`;
+  :meth:`vswap.VirtualSwap.preset`; ``vswap_v3``: the series' v3, before
+  v4 batched the frees (held against Kairui Song's v3 free latency);
 - ``virtual``: :class:`vswap.VirtualSwap` with every switch off, and
   ``virtual+SWITCH+...`` with the named switches on (``cache_only_bit``,
   ``batched_cgroup_check``, ``mru_cluster_cache``), for ablations.
@@ -380,6 +381,9 @@ for _name, _desc in (
     register_design(_name, _f, reference=_twin(_f))
 register_design("virtual", _virtual, reference=_twin(_virtual), switches=VIRTUAL_SWITCHES)
 register_design("swaptable_p4", _swaptable_p4, reference=_twin(_swaptable_p4))
+_f = _preset("vswap_v3", "VirtualSwap as the series' v3: vss_v5 without v4's free batching "
+                         "(an entry, a call, a lock)")
+register_design("vswap_v3", _f, reference=_twin(_f))
 
 
 def _vswap_ste(machine: Any, span: int, *, reference: bool = False, **switches: bool) -> Any:
