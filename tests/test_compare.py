@@ -405,7 +405,10 @@ def test_plot_with_matplotlib(usemem_result, tmp_path):
     pytest.importorskip("matplotlib")
     fig = usemem_result.plot(tmp_path / "p.png")
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    times, lookups = fig.axes
+    clock, times, lookups = fig.axes
+    # the clock's panel: predicted sys, then user stacked on it, per design
+    assert [p.get_height() for p in clock.patches[:len(usemem_result.rows)]] == [
+        row["predicted"]["sys_s"] for row in usemem_result.rows]
     assert [p.get_height() for p in lookups.patches] == [
         row.get("per_page_lookups", 0.0) for row in usemem_result.rows]
     labels = [t.get_text() for t in lookups.texts]

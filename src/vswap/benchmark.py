@@ -793,7 +793,7 @@ class CompareResult:
         return pd.DataFrame(_flat_rows(self.rows)).set_index("design")
 
     def plot(self, path: str | os.PathLike | None = None):
-        """Bar charts of the replay time (mean, sd as error bars) and of xarray lookups per swapped page.
+        """Bar charts of the predicted kernel time (sys and user), the replay time (mean, sd as error bars) and xarray lookups per swapped page.
 
         Each bar carries its value; a design without the counter (the
         ``baseline`` has no virtual layer) or that swapped nothing
@@ -810,7 +810,7 @@ class CompareResult:
         ... except ImportError as exc:
         ...     print("matplotlib" in str(exc))
         ... else:
-        ...     print(len(fig.axes) == 2)
+        ...     print(len(fig.axes) == 3)
         True
         """
         try:
@@ -820,9 +820,18 @@ class CompareResult:
                               "(or pip install matplotlib)") from None
         rows = self.rows
         names = [row["design"] for row in rows]
-        fig = Figure(figsize=(5 + 1.6 * len(names), 4.6), layout="constrained")
+        fig = Figure(figsize=(7 + 2.4 * len(names), 4.6), layout="constrained")
         fig.suptitle(self.context(), fontsize="small")
-        left, right = fig.subplots(1, 2)
+        clock, left, right = fig.subplots(1, 3)
+        sys_s = [row["predicted"]["sys_s"] for row in rows]
+        user_s = [row["predicted"]["user_s"] for row in rows]
+        clock.bar(names, sys_s, color="tab:red", label="sys")
+        bars = clock.bar(names, user_s, bottom=sys_s, color="tab:gray", label="user")
+        clock.bar_label(bars, labels=[f"{row['predicted']['real_s']:.3g}" for row in rows],
+                        padding=2, fontsize="small")
+        clock.set_ylabel("predicted kernel time (s)")
+        clock.set_title(f"the clock (profile {self.profile.name})", fontsize="medium")
+        clock.legend(fontsize="small")
         times = [row["total_s_mean"] for row in rows]
         bars = left.bar(names, times, yerr=[row["total_s_sd"] or 0.0 for row in rows], capsize=4,
                         color="tab:blue")
@@ -835,7 +844,7 @@ class CompareResult:
                         padding=2, fontsize="small")
         right.set_ylabel("xarray lookups per swapped page")
         right.set_title("virtual-layer lookups (n/a: no such counter)", fontsize="medium")
-        for ax in (left, right):
+        for ax in (clock, left, right):
             ax.tick_params(axis="x", labelrotation=20)
             ax.margins(y=0.15)
         if path is not None:

@@ -51,7 +51,7 @@ from vswap.clock import (EVENTS, FORMAT, Cost, CostProfile, Host, _phase_counter
 __all__ = ["RunSpec", "Measured", "CALIBRATION_SET", "VALIDATION_SET", "SMOKE_SET",
            "KERNEL_FIT_EVENTS", "nnls", "robust", "fit_kernel", "measure_kernel",
            "microbench", "calibrate", "synthetic_measurements", "host_facts", "validate",
-           "summary", "MISS_SWEEP"]
+           "summary", "MISS_SWEEP", "kernel_xarray_probe"]
 
 
 # --------------------------------------------------------------------------- statistics
@@ -177,12 +177,15 @@ SMOKE_SET: tuple[RunSpec, ...] = (
 #: The kernel events the kernel runs fit (each varies independently over
 #: :data:`CALIBRATION_SET`). The rest of the kernel events are tied to one
 #: of these or estimated (:data:`_TIED`), and say so in their source.
-KERNEL_FIT_EVENTS = ("fault_folio", "zero_page_fill", "reclaim_page", "zram_store_data",
+KERNEL_FIT_EVENTS = ("fault_folio", "zero_page_fill", "zram_store_data",
                      "zram_store_same", "zero_store", "swapin_sync_page", "free_swap_entry",
-                     "free_resident_page")
+                     "free_compressed_entry", "free_resident_page")
 _USER_EVENT = "user_write_page"
 #: Kernel events no zram run separates, each priced as a fitted one (or 0: folded into it).
 _TIED = {
+    "reclaim_page": (None, "folded into the store events (zram_store_data, zram_store_same, "
+                           "zero_store): on zram every reclaimed page is stored, pgsteal = "
+                           "zram_comp + zram_same + zero_pages, so no zram run separates them"),
     "reclaim_call": (None, "folded into reclaim_page: the replay's reclaim calls are a fixed "
                            "share of its steals (SWAP_CLUSTER_MAX), so no run separates them"),
     "majfault": (None, "folded into swapin_sync_page: every zram swap-in of the runs is one"),
@@ -236,29 +239,41 @@ def _run_when_free(run: Callable[[], Any], wait_s: float = 300.0) -> Any:
             time.sleep(1.0)
 
 
-def measure_kernel(specs: Sequence[RunSpec], *, repeat: int = 5,
+def measure_kernel(specs: Sequence[RunSpec], *, repeat: int = 6, per_pass: int = 2,
                    progress: Callable[[str], Any] | None = None) -> list[Measured]:
     """Run each spec ``repeat`` times on the real kernel (root) and replay it on the model.
 
-    KernelError (from the harness) without root or a feature. Runtime
-    complexity: the runs'.
+    The repeats come in passes over the whole set, ``per_pass`` at a time,
+    so a burst of other load on a shared machine falls on every run a
+    little rather than on one run whole. KernelError (from the harness)
+    without root or a feature. Runtime complexity: the runs'.
     """
     from vswap import kernel
     from vswap.replay import replay
-    out = []
-    for i, spec in enumerate(specs):
-        if progress is not None:
-            progress(f"kernel run {i + 1}/{len(specs)}: {spec.name} x{repeat}")
-        trace = spec.trace()
-        kr = _run_when_free(lambda: kernel.run(trace, machine=spec.machine(), repeat=repeat,
-                                                progress=False))
-        rr = replay(trace, "baseline", _model_machine(kr))
-        samples = {"sys_s": [r["sys_s"] for r in kr.repeats],
-                   "user_s": [r["user_s"] for r in kr.repeats],
-                   "free_s": [r["free_s"] for r in kr.repeats],
-                   "real_s": [r["wall_s"] for r in kr.repeats]}
-        out.append(Measured(spec, rr, samples))
-    return out
+    traces = {spec.name: spec.trace() for spec in specs}
+    samples: dict[str, dict[str, list[float]]] = {
+        spec.name: {"sys_s": [], "user_s": [], "free_s": [], "real_s": []} for spec in specs}
+    first: dict[str, Any] = {}
+    passes = -(-repeat // per_pass)
+    for p in range(passes):
+        n = min(per_pass, repeat - p * per_pass)
+        for i, spec in enumerate(specs):
+            if progress is not None:
+                progress(f"kernel pass {p + 1}/{passes}, run {i + 1}/{len(specs)}: "
+                         f"{spec.name} x{n}")
+            trace = traces[spec.name]
+            kr = _run_when_free(lambda: kernel.run(trace, machine=spec.machine(), repeat=n,
+                                                    progress=False))
+            first.setdefault(spec.name, kr)
+            s = samples[spec.name]
+            for r in kr.repeats:
+                s["sys_s"].append(r["sys_s"])
+                s["user_s"].append(r["user_s"])
+                s["free_s"].append(r["free_s"])
+                s["real_s"].append(r["wall_s"])
+    return [Measured(spec, replay(traces[spec.name], "baseline",
+                                  _model_machine(first[spec.name])), samples[spec.name])
+            for spec in specs]
 
 
 # --------------------------------------------------------------------------- the kernel fit
@@ -617,7 +632,7 @@ def microbench(*, small: str = "64M", sweep: Sequence[str] = MISS_SWEEP, repeat:
 
 # --------------------------------------------------------------------------- calibrate
 
-def calibrate(*, name: str | None = None, repeat: int = 5, kernel: bool = True,
+def calibrate(*, name: str | None = None, repeat: int = 6, kernel: bool = True,
               specs: Sequence[RunSpec] = CALIBRATION_SET,
               validation: Sequence[RunSpec] = VALIDATION_SET,
               small: str = "64M", sweep: Sequence[str] = MISS_SWEEP, bootstrap: int = 200,
@@ -636,8 +651,24 @@ def calibrate(*, name: str | None = None, repeat: int = 5, kernel: bool = True,
     # The cache the metadata competes for is the measured one, not the nominal LLC.
     host = dataclasses.replace(h, mem_latency_ns=max(1.0, micro["mem_latency_ns"]),
                                llc_bytes=int(micro["effective_cache_bytes"]))
+    # The kernel's own xarray walk (mincore over a sparse memfd) prices a node
+    # visit when it costs more than the model's: the walk is the same structure.
+    try:
+        probes = [kernel_xarray_probe() for _ in range(3)]
+    except (OSError, AttributeError):       # not Linux: the model's own walk stays
+        probes = []
+    if probes:
+        walks = sorted(p["walk to the leaves"] for p in probes)
+        per_visit = walks[1] / XA_PROBE_LEVELS
+        if per_visit > dcosts["xa_node_visit"].ns:
+            dcosts["xa_node_visit"] = Cost(
+                per_visit, max(abs(walks[2] - walks[0]) / 2 / XA_PROBE_LEVELS, 0.05 * per_visit),
+                f"the kernel's page-cache xarray walk: mincore over a 4 GiB sparse memfd with "
+                f"every leaf present minus an empty one, {walks[1]:.1f} ns for "
+                f"{XA_PROBE_LEVELS} levels (median of 3 probes; the model's own walk costs "
+                f"{dcosts['xa_node_visit'].ns:.2f} ns a node)")
     design = CostProfile(name=name or host.name, host=host, costs=dcosts)
-    report: dict[str, Any] = {"microbench": micro}
+    report: dict[str, Any] = {"microbench": micro, "kernel_xarray_probe": probes}
     costs = dict(dcosts)
     if kernel:
         runs = measure_kernel(specs, repeat=repeat, progress=progress)
@@ -694,3 +725,56 @@ def summary(profile: CostProfile, report: dict[str, Any]) -> str:
         lines.append(f"\nfit: {fit['rows']} rows, rms relative residual "
                      f"{fit['rms_relative_residual']:.3f}")
     return "\n".join(lines)
+
+
+#: Levels of the page cache's xarray over the probe's 2**20 pages (64**3 < 2**20 <= 64**4).
+XA_PROBE_LEVELS = 4
+
+
+def kernel_xarray_probe(pages: int = 1 << 20, repeat: int = 7) -> dict[str, float]:
+    """The real kernel's page-cache xarray walk, timed through ``mincore`` (ns per page; Linux only).
+
+    mincore over a shared mapping of a sparse memfd looks each page up in
+    the file's xarray: on an empty file the walk stops at the root, with
+    every 64th page present every leaf node exists and the walk goes to the
+    bottom (4 levels for 4 GiB) and finds nothing; with every page present
+    it also takes and drops the folio's reference. The differences price
+    the kernel's walk, for :doc:`kernel-time`'s comparison with the model's
+    (``xa_node_visit``). Not part of a profile. OSError where memfd or
+    mincore is missing. Runtime complexity: O(repeat * pages).
+    """
+    import ctypes
+    import mmap
+    import os
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+
+    def one(n: int, every: int) -> float:
+        fd = os.memfd_create("vswap-xa-probe")
+        try:
+            os.ftruncate(fd, n * 4096)
+            for i in range(0, n, every or n + 1):
+                os.pwrite(fd, b"x", i * 4096)
+            mm = mmap.mmap(fd, n * 4096, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+            try:
+                first = ctypes.c_char.from_buffer(mm)
+                ptr = ctypes.c_void_p(ctypes.addressof(first))
+                del first                   # no export left: the mapping can close
+                vec = ctypes.create_string_buffer(n)
+                times = []
+                for _ in range(repeat):
+                    t0 = time.perf_counter_ns()
+                    if libc.mincore(ptr, n * 4096, vec) != 0:
+                        raise OSError(ctypes.get_errno(), "mincore failed")
+                    times.append((time.perf_counter_ns() - t0) / n)
+                return float(statistics.median(times))
+            finally:
+                mm.close()
+        finally:
+            os.close(fd)
+
+    empty = one(pages, 0)
+    leaves = one(pages, 64)
+    full = one(pages >> 4, 1)
+    return {"empty file": empty, "every leaf present": leaves,
+            "walk to the leaves": max(0.0, leaves - empty), "every page present": full}

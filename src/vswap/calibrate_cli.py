@@ -23,8 +23,9 @@ def add_calibrate_parser(sub) -> argparse.ArgumentParser:
         "--profile FILE).")
     p.add_argument("--out", required=True, metavar="FILE.json", help="where to write the profile")
     p.add_argument("--name", metavar="NAME", help="the profile's name (default: the host name)")
-    p.add_argument("--repeat", type=int, default=5, metavar="N",
-                   help="repeats per kernel run and microbenchmark (default 5; the median is used)")
+    p.add_argument("--repeat", type=int, default=6, metavar="N",
+                   help="repeats per kernel run and microbenchmark, in passes of 2 over the set "
+                   "(default 6; the median is used)")
     p.add_argument("--no-kernel", action="store_true",
                    help="microbenchmarks only (no root needed); the kernel events stay unpriced")
     p.add_argument("--no-validation", action="store_true", help="skip the validation runs")

@@ -62,7 +62,7 @@ from vswap.workloads import PAGE_SIZE
 
 __all__ = ["FORMAT", "CostProfile", "Cost", "Host", "Event", "EVENTS", "Prediction", "predict",
            "per_page_costs", "miss_ratio", "default_profile", "load_profile", "DEFAULT_PROFILE",
-           "ProfileError", "PREDICTED_KEYS", "CACHE_LINE", "resolve_profile"]
+           "ProfileError", "PREDICTED_KEYS", "CACHE_LINE", "resolve_profile", "model_fields"]
 
 #: The ``format`` of a profile file; another is refused (:class:`ProfileError`).
 FORMAT = "vswap-cost-profile/1"
@@ -153,6 +153,9 @@ EVENTS: dict[str, Event] = dict([
         "munmap of a swapped-out page: zap the swap PTE, free the entry and its backing"),
     _ev("free_resident_page", "kernel", "sys", ("free_resident",),
         "munmap of a resident page: zap the PTE, uncharge, free to the buddy allocator"),
+    _ev("free_compressed_entry", "kernel", "sys", ("free_entries_compressed",),
+        "the compressed copy's release when a swap entry is freed at munmap (zs_free): "
+        "free_entries times the write phase's share of compressed pages"),
     _ev("free_batch", "kernel", "sys", ("free_batches",),
         "one batch of the free path (swap_pte_batch, free_swap_and_cache_nr)"),
     _ev("io_page", "kernel", "io", ("pswpin", "pswpout", "-zram_comp", "-zram_same",
@@ -530,10 +533,25 @@ def _phase_counters(result: Any) -> dict[str, dict[str, int]]:
     total = {**result.counters, **result.stats, **result.swap_stats}
     snap = getattr(result, "at_free", None)
     if not snap:
-        return {"write": dict(total), "free": dict.fromkeys(total, 0)}
+        return _derived({"write": dict(total), "free": dict.fromkeys(total, 0)})
     write = {**snap["counters"], **snap["stats"], **snap["swap_stats"]}
     free = {k: max(0, int(v) - int(write.get(k, 0))) for k, v in total.items()}
-    return {"write": {k: int(write.get(k, 0)) for k in total}, "free": free}
+    return _derived({"write": {k: int(write.get(k, 0)) for k in total}, "free": free})
+
+
+def _derived(phases: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Counters the events need that the model does not count: freed entries with a compressed copy.
+
+    The entries a free releases are those the write phase swapped out, so
+    their share of compressed pages (zram's compressed, zswap's stored) is
+    the write phase's.
+    """
+    w = phases["write"]
+    out = w.get("swapped_out", 0)
+    share = (w.get("zram_comp", 0) + w.get("zswpout", 0)) / out if out else 0.0
+    for c in phases.values():
+        c["free_entries_compressed"] = int(round(c.get("free_entries", 0) * min(1.0, share)))
+    return phases
 
 
 def _tput_factor(workload: str) -> float:
@@ -616,6 +634,21 @@ def predict(result: Any, profile: CostProfile | None = None) -> Prediction:
         real_s=w["real_s"] + out_phases["free"]["real_s"],
         tput_kbs=tput, free_ms=out_phases["free"]["real_s"] * 1000.0,
         phases=out_phases, items=items, unpriced=sorted(unpriced))
+
+
+def model_fields(result: Any, profile: CostProfile | None = None) -> dict[str, Any]:
+    """The prediction's keys a kernel result's ``model`` carries: :data:`PREDICTED_KEYS`, ``profile``, ``phases``.
+
+    What ``vswap kernel run --model`` prints beside the measured times.
+    Runtime complexity: O(counters).
+
+    >>> from vswap.replay import replay, Machine
+    >>> from vswap.workloads import usemem
+    >>> sorted(model_fields(replay(usemem("2M"), "baseline", Machine(ram="1M"))))[:3]
+    ['free_ms', 'phases', 'profile']
+    """
+    d = predict(result, profile).to_dict()
+    return {**{k: d[k] for k in PREDICTED_KEYS}, "profile": d["profile"], "phases": d["phases"]}
 
 
 def per_page_costs(profile: CostProfile | None = None, design_counters: Mapping[str, float] | None = None,

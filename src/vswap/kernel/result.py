@@ -160,8 +160,9 @@ class KernelResult:
                      page_tables=True)
         machine = Machine(**given)
         r = replay(trace, design, machine)
+        from vswap.clock import model_fields
         self.model = json.loads(json.dumps({"design": design, "counters": dict(r.counters),
-                                            "times": dict(r.times)}))
+                                            "times": dict(r.times), **model_fields(r)}))
 
     # ------------------------------------------------------------------ tables
 
@@ -334,6 +335,12 @@ def report(results: list[KernelResult], *, header: bool = True) -> str:
         rows.append([r.label, _pm(real, 3), vs, _pm([x["sys_s"] for x in r.repeats], 3),
                      _pm([r.tput_kbs(x) for x in r.repeats], 0),
                      _pm([x["free_s"] * 1000 for x in r.repeats], 1)])
+        if r.model and r.model.get("real_s") is not None:    # the clock's prediction beside it
+            m = r.model
+            rows.append([f"  predicted ({m['design']}, {m.get('profile', '?')})",
+                         f"{m['real_s']:,.3f}", f"{(m['real_s'] - base) / base * 100:+.1f}%",
+                         f"{m['sys_s']:,.3f}", "-" if m["tput_kbs"] is None
+                         else f"{m['tput_kbs']:,.0f}", f"{m['free_ms']:,.1f}"])
     n = len(first.repeats)
     out = []
     if header:
