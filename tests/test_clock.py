@@ -100,6 +100,8 @@ def test_a_larger_footprint_never_predicts_fewer_misses(a, b, llc):
     assert hi.sys_s >= lo.sys_s
 
 
+PARTS = {"zram_comp": "pswpout", "zram_same": "pswpout", "pgmajfault": "pgfault",
+         "swap_ra_hit": "pgfault", "swapin_sync": "pswpin"}
 COUNTERS = sorted({c.lstrip("-") for e in EVENTS.values() for c in e.counters
                    if not c.startswith("-")} | {"swapped_out"})
 
@@ -113,6 +115,10 @@ def test_more_work_never_predicts_less_time(counts, more, extra):
     base = fake(counts, counts)
     bigger = dict(counts)
     bigger[more] = bigger.get(more, 0) + extra
+    # a sub-count comes with its whole: a zram store is a pswpout, a major fault a fault
+    for part, whole in PARTS.items():
+        if more == part:
+            bigger[whole] = bigger.get(whole, 0) + extra
     if more == "swapped_out":       # fewer bytes per entry: not "more work" by itself
         return
     a, b = predict(base, p), predict(fake(bigger, bigger), p)
@@ -338,3 +344,15 @@ def test_a_kernel_results_model_carries_the_prediction():
     for key in ("sys_s", "user_s", "real_s", "tput_kbs", "free_ms", "profile"):
         assert key in k.model
     assert "predicted (baseline, reference)" in k.table()
+
+
+def test_calibrate_cli_refuses_bad_options_in_one_line(tmp_path, capsys):
+    from vswap.__main__ import main
+    for argv, message in ((["calibrate", "--out", "/nonexistent-dir/p.json"], "no directory"),
+                          (["calibrate", "--out", str(tmp_path / "p.json"), "--repeat", "0"],
+                           "--repeat must be at least 1")):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and message in err
+    assert not (tmp_path / "p.json").exists()

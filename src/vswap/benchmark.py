@@ -964,7 +964,7 @@ class CompareResult:
          'Model counters (deterministic: the same in every repeat and on both engines)',
          'Cost per swapped page (design counters / pages swapped out to any backing)',
          'Metadata (kernel-equivalent bytes, just before the first free)']
-        >>> print(text[text.index("Model"):text.index("\\n\\nCost")])
+        >>> print(text[text.index("Model counters"):text.index("\\n\\nCost")])
         Model counters (deterministic: the same in every repeat and on both engines)
         [usemem size=2M tasks=1 mthp=none zero_share=0.0 nr_cpus=1 interleave=512 seed=0; ram 1M, swap 6M, zram; compiled engine; vswap ...]
         metric         baseline  vss_v5  new_opt_v2  cc_v2

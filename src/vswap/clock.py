@@ -85,7 +85,8 @@ class Event:
     """One priced event: ``name``, ``kind`` (kernel, design or miss), ``clock`` (sys, user or io) and ``doc``.
 
     ``counters`` are the counters whose sum counts it (a leading ``-``
-    subtracts one). Runtime complexity: O(1).
+    subtracts one); ``backends`` the swap backends it happens on (None:
+    all). Runtime complexity: O(1).
 
     >>> EVENTS["reclaim_page"].counters
     ('pgsteal',)
@@ -96,6 +97,7 @@ class Event:
     clock: str
     counters: tuple[str, ...]
     doc: str
+    backends: tuple[str, ...] | None = None
 
     def count(self, counters: Mapping[str, int]) -> int:
         """The event's count in ``counters`` (never below 0). Runtime complexity: O(counters named).
@@ -109,8 +111,8 @@ class Event:
         return max(0, n)
 
 
-def _ev(name, kind, clock, counters, doc):
-    return name, Event(name, kind, clock, tuple(counters), doc)
+def _ev(name, kind, clock, counters, doc, backends=None):
+    return name, Event(name, kind, clock, tuple(counters), doc, backends)
 
 
 #: Every event the clock prices, by name: the memory model's (kernel), the
@@ -138,7 +140,8 @@ EVENTS: dict[str, Event] = dict([
     _ev("zswap_writeback", "kernel", "sys", ("zswpwb",),
         "zswap: write a stored page back to the swapfile"),
     _ev("device_write_page", "kernel", "sys", ("pswpout", "-zram_comp", "-zram_same"),
-        "a page written to a swapfile (bio setup; the device's time is io_page)"),
+        "a page written to a swapfile (bio setup; the device's time is io_page)",
+        ("swapfile", "zswap")),
     _ev("swapin_sync_page", "kernel", "sys", ("swapin_sync",),
         "zram's synchronous swap-in of a page (no swap cache): decompress, map"),
     _ev("swapin_zero_page", "kernel", "sys", ("swapin_zero",), "swap-in of a zero page"),
@@ -160,7 +163,8 @@ EVENTS: dict[str, Event] = dict([
         "one batch of the free path (swap_pte_batch, free_swap_and_cache_nr)"),
     _ev("io_page", "kernel", "io", ("pswpin", "pswpout", "-zram_comp", "-zram_same",
                                      "-swapin_sync"),
-        "device wait per page read or written on a swapfile (real time, not sys)"),
+        "device wait per page read or written on a swapfile (real time, not sys)",
+        ("swapfile", "zswap")),
     # -- the designs' own work counters
     _ev("xa_walk", "design", "sys", ("lookups",), "one xarray walk's fixed part (root, call)"),
     _ev("xa_node_visit", "design", "sys", ("node_visits",), "one xarray node entered in a walk"),
@@ -592,6 +596,7 @@ def predict(result: Any, profile: CostProfile | None = None) -> Prediction:
     peak_entries = max(1, phases["write"].get("swapped_out", 0))
     bytes_per_entry = footprint / peak_entries
     ratio = miss_ratio(footprint, profile.host.llc_bytes)
+    backend = result.machine.get("backend") if isinstance(result.machine, dict) else None
     counted = set()
     for ev in EVENTS.values():
         counted.update(c.lstrip("-") for c in ev.counters)
@@ -605,6 +610,8 @@ def predict(result: Any, profile: CostProfile | None = None) -> Prediction:
             if ev.kind == "miss":
                 entries = c.get("swapped_out" if ph == "write" else "free_entries", 0)
                 n = entries * bytes_per_entry / CACHE_LINE * ratio
+            elif ev.backends is not None and backend is not None and backend not in ev.backends:
+                continue
             else:
                 n = ev.count(c)
             if not n:
