@@ -281,12 +281,16 @@ def test_calibration_recovers_a_synthetic_kernel():
             "zram_store_data": 5000.0, "zram_store_same": 800.0, "zero_store": 400.0,
             "swapin_sync_page": 6000.0, "free_swap_entry": 250.0,
             "free_compressed_entry": 350.0, "free_resident_page": 200.0,
-            "user_write_page": 300.0}.items()}})
+            "user_write_page": 300.0, "device_write_page": 1500.0, "readahead_page": 2000.0,
+            "zswap_store": 6000.0, "zswap_load": 3000.0, "io_page": 5000.0,
+            # folded into the events above, as the calibration ties them
+            "swapin_swapfile_page": 0.0, "swapin_zswap_page": 0.0, "reclaim_call": 0.0,
+            "majfault": 0.0, "free_batch": 0.0, "zswap_writeback": 0.0}.items()}})
     design = dataclasses.replace(truth, costs={k: c for k, c in truth.costs.items()
                                                if EVENTS[k].kind != "kernel"})
     runs = cal.synthetic_measurements(cal.CALIBRATION_SET, truth, repeat=7, noise=0.01, seed=5)
     costs, report = cal.fit_kernel(runs, design, bootstrap=60)
-    for e in cal.KERNEL_FIT_EVENTS + ("user_write_page",):
+    for e in cal.KERNEL_FIT_EVENTS + ("user_write_page", "io_page"):
         want, got = truth.costs[e].ns, costs[e]
         # within its stated uncertainty (3 sd), or 2 % where the noise left no spread
         assert abs(got.ns - want) <= 3 * got.sd + 0.02 * want, (e, got, want)

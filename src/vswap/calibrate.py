@@ -130,6 +130,7 @@ class RunSpec:
     workload: str
     params: tuple[tuple[str, Any], ...]
     ram: str
+    backend: str = "zram"
 
     def trace(self):
         """The workload's trace. Runtime complexity: O(pages / events)."""
@@ -137,15 +138,16 @@ class RunSpec:
         return make_workload(self.workload, **dict(self.params))
 
     def machine(self, **extra: Any):
-        """The Machine of the run: zram, the cgroup's RAM. Runtime complexity: O(1)."""
+        """The Machine of the run: its backend, the cgroup's RAM. Runtime complexity: O(1)."""
         from vswap.replay import Machine
-        return Machine(ram=self.ram, backend="zram", **extra)
+        return Machine(ram=self.ram, backend=self.backend, **extra)
 
 
-def _spec(workload: str, size: str, ram: str, **params: Any) -> RunSpec:
+def _spec(workload: str, size: str, ram: str, backend: str = "zram", **params: Any) -> RunSpec:
     extra = "".join(f"-{k}{v}" for k, v in sorted(params.items()))
-    return RunSpec(f"{workload}-{size}-{ram}{extra}", workload,
-                   tuple(sorted({"size": size, **params}.items())), ram)
+    where = "" if backend == "zram" else f"-{backend}"
+    return RunSpec(f"{workload}-{size}-{ram}{extra}{where}", workload,
+                   tuple(sorted({"size": size, **params}.items())), ram, backend)
 
 
 #: The calibration runs: what each varies is named in its comment.
@@ -158,6 +160,10 @@ CALIBRATION_SET: tuple[RunSpec, ...] = (
     _spec("memhog", "128M", "64M"),                       # same-filled pages (zram)
     _spec("memhog", "128M", "64M", passes=2),             # synchronous swap-ins
     _spec("usemem", "128M", "64M", mthp="64K:1.0"),       # 64 KiB folios: faults per folio
+    _spec("usemem", "128M", "64M", "swapfile"),           # a swapfile: bio writes, device wait
+    _spec("memhog", "128M", "64M", "swapfile", passes=2),  # swapfile swap-ins, read-ahead
+    _spec("usemem", "128M", "64M", "zswap"),              # zswap stores
+    _spec("memhog", "128M", "64M", "zswap", passes=2),    # zswap loads, read-ahead from zswap
 )
 #: The validation runs: other sizes, ratios and mixes, never fitted.
 VALIDATION_SET: tuple[RunSpec, ...] = (
@@ -166,6 +172,8 @@ VALIDATION_SET: tuple[RunSpec, ...] = (
     _spec("memhog", "192M", "64M", passes=2),
     _spec("memhog", "96M", "48M"),
     _spec("usemem", "160M", "32M"),
+    _spec("usemem", "192M", "96M", "swapfile"),
+    _spec("memhog", "96M", "48M", "zswap", passes=2),
 )
 #: The real-kernel smoke test's set: the issue's test size (64 MiB in 32 MiB).
 SMOKE_SET: tuple[RunSpec, ...] = (
@@ -179,7 +187,10 @@ SMOKE_SET: tuple[RunSpec, ...] = (
 #: of these or estimated (:data:`_TIED`), and say so in their source.
 KERNEL_FIT_EVENTS = ("fault_folio", "zero_page_fill", "zram_store_data",
                      "zram_store_same", "zero_store", "swapin_sync_page", "free_swap_entry",
-                     "free_compressed_entry", "free_resident_page")
+                     "free_compressed_entry", "free_resident_page", "device_write_page",
+                     "readahead_page", "zswap_store", "zswap_load")
+#: The event fitted to the real time beyond sys and user (a device's wait).
+_IO_EVENT = "io_page"
 _USER_EVENT = "user_write_page"
 #: Kernel events no zram run separates, each priced as a fitted one (or 0: folded into it).
 _TIED = {
@@ -190,9 +201,11 @@ _TIED = {
                            "share of its steals (SWAP_CLUSTER_MAX), so no run separates them"),
     "majfault": (None, "folded into swapin_sync_page: every zram swap-in of the runs is one"),
     "free_batch": (None, "folded into free_swap_entry: a free batch is a PMD of entries"),
-    "readahead_page": ("swapin_sync_page", "assumed equal to a synchronous swap-in of a page "
-                                           "(zram reads ahead nothing in the baseline runs)"),
     "swapin_zero_page": ("swapin_sync_page", "assumed equal to a synchronous swap-in"),
+    "swapin_swapfile_page": (None, "folded into readahead_page and io_page: every swapfile "
+                                   "swap-in of the runs comes with its read-ahead window"),
+    "swapin_zswap_page": (None, "folded into zswap_load and readahead_page: every zswap "
+                                "swap-in of the runs comes with its read-ahead window"),
 }
 
 
@@ -288,23 +301,36 @@ def _design_part(m: Measured, design: CostProfile) -> dict[str, float]:
 
 def _rows(runs: Sequence[Measured], design: CostProfile, pick: Callable[[Measured, str], float]):
     """The weighted least-squares system: sys rows, free rows, user rows."""
-    cols = list(KERNEL_FIT_EVENTS) + [_USER_EVENT]
+    cols = list(KERNEL_FIT_EVENTS) + [_USER_EVENT, _IO_EVENT]
+    k = len(KERNEL_FIT_EVENTS)
     A, b = [], []
     for m in runs:
         ph = _phase_counters(m.replay)
-        whole = {k: ph["write"].get(k, 0) + ph["free"].get(k, 0) for k in ph["write"]}
+        whole = {c: ph["write"].get(c, 0) + ph["free"].get(c, 0) for c in ph["write"]}
+        backend = m.replay.machine.get("backend")
         dp = _design_part(m, design)
+
+        def count(e, counts):
+            bk = EVENTS[e].backends
+            return 0 if bk is not None and backend not in bk else EVENTS[e].count(counts)
+
         for target, counts, offset in (("sys_s", whole, dp["sys"]), ("free_s", ph["free"],
                                                                      dp["free"])):
             y = pick(m, target) - offset
-            row = [EVENTS[e].count(counts) for e in KERNEL_FIT_EVENTS] + [0]
+            row = [count(e, counts) for e in KERNEL_FIT_EVENTS] + [0, 0]
             if y > 0 and any(row):
                 A.append([v / y for v in row])
                 b.append(1.0)
         y = pick(m, "user_s")
         n = EVENTS[_USER_EVENT].count(whole)
         if y > 0 and n:
-            A.append([0] * len(KERNEL_FIT_EVENTS) + [n / y])
+            A.append([0] * k + [n / y, 0])
+            b.append(1.0)
+        # the device's wait: real time beyond sys and user, on a swapfile
+        y = pick(m, "real_s") - pick(m, "sys_s") - pick(m, "user_s")
+        n = count(_IO_EVENT, whole)
+        if y > 0 and n:
+            A.append([0] * k + [0, n / y])
             b.append(1.0)
     return cols, np.array(A, dtype=float), np.array(b, dtype=float)
 
