@@ -837,7 +837,8 @@ class CompareResult:
                         color="tab:blue")
         left.bar_label(bars, labels=[f"{t:.3g}" for t in times], padding=2, fontsize="small")
         left.set_ylabel("replay CPU time (s)")
-        left.set_title(f"mean +/- sd of {_plural(self.repeat, 'repeat')}", fontsize="medium")
+        left.set_title(f"model speed: mean +/- sd of {_plural(self.repeat, 'repeat')}",
+                       fontsize="medium")
         lookups = [row.get("per_page_lookups") for row in rows]
         bars = right.bar(names, [v or 0.0 for v in lookups], color="tab:orange")
         right.bar_label(bars, labels=["n/a" if v is None else f"{v:.3g}" for v in lookups],
