@@ -79,7 +79,7 @@ def test_cost_table_shows_the_virtual_layers_lookups_falling(usemem_result):
 def test_time_statistics_and_percent_vs_base(usemem_result):
     r = usemem_result
     base = [x.times["total_s"] for x in r.runs["baseline"]]
-    results = table_section(r.table(), "Results")
+    results = table_section(r.table(), "Model speed")
     for row in r.rows:
         runs = r.runs[row["design"]]
         totals = [x.times["total_s"] for x in runs]
@@ -151,7 +151,7 @@ def test_base_is_the_first_design_without_baseline():
     assert vss["vs_base_pct"] == pytest.approx(100 * (vss["total_s_mean"] / cc["total_s_mean"] - 1))
     assert "% change vs cc_v2" in r.table()
     # One repeat has no standard deviation: none is made up.
-    assert cc["total_s_sd"] is None and "+/-" not in table_section(r.table(), "Results")["cc_v2"]
+    assert cc["total_s_sd"] is None and "+/-" not in table_section(r.table(), "Model speed")["cc_v2"]
 
 
 def test_throughput_formulas():
@@ -376,7 +376,7 @@ def test_table_headings_and_header(usemem_result):
     context = usemem_result.context()
     assert context.startswith("usemem size=8M tasks=1") and "ram 4M" in context
     assert context.endswith(f"; compiled engine; vswap {vswap.__version__}")
-    for heading in ("Results: replay CPU time", "Model counters", "Cost per swapped page",
+    for heading in ("Model speed: replay CPU time", "Model counters", "Cost per swapped page",
                     "Metadata"):
         assert f"\n\n{heading}" in text
         assert text[text.index(f"\n\n{heading}"):].splitlines()[3] == f"[{context}]"
@@ -384,7 +384,7 @@ def test_table_headings_and_header(usemem_result):
     assert "machine: ram 4M (1,024 pages)" in text
     assert str(usemem_result) == text
     assert not usemem_result.table(header=False).startswith("vswap")
-    for line in table_section(text, "Results").values():
+    for line in table_section(text, "Model speed").values():
         assert len(cells(line)) == 5
 
 
@@ -413,7 +413,10 @@ def test_plot_with_matplotlib(usemem_result, tmp_path):
     pytest.importorskip("matplotlib")
     fig = usemem_result.plot(tmp_path / "p.png")
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    times, lookups = fig.axes
+    clock, times, lookups = fig.axes
+    # the clock's panel: predicted sys, then user stacked on it, per design
+    assert [p.get_height() for p in clock.patches[:len(usemem_result.rows)]] == [
+        row["predicted"]["sys_s"] for row in usemem_result.rows]
     assert [p.get_height() for p in lookups.patches] == [
         row.get("per_page_lookups", 0.0) for row in usemem_result.rows]
     labels = [t.get_text() for t in lookups.texts]

@@ -168,8 +168,9 @@ class KernelResult:
                      page_tables=True)
         machine = Machine(**given)
         r = replay(trace, design, machine)
+        from vswap.clock import model_fields
         self.model = json.loads(json.dumps({"design": design, "counters": dict(r.counters),
-                                            "times": dict(r.times)}))
+                                            "times": dict(r.times), **model_fields(r)}))
 
     def plot_reclaim(self, path: str | os.PathLike | None = None):
         """kswapd's and direct reclaim's pgsteal (and pswpout) against time, one panel per repeat.
@@ -480,6 +481,13 @@ def report(results: list[KernelResult], *, header: bool = True,
             row += [_pm([r.tput_kbs(x) for x in r.repeats], 0),
                     _pm([x["free_s"] * 1000 for x in r.repeats], 1)]
         rows.append(row)
+        if r.model and r.model.get("real_s") is not None and not command:
+            m = r.model                     # the clock's prediction beside the measured row
+            rows.append([f"  predicted ({m['design']}, {m.get('profile', '?')})",
+                         f"{m['real_s']:,.3f}", "-", f"{(m['real_s'] - base) / base * 100:+.1f}%",
+                         "-", "-", f"{m['sys_s']:,.3f}",
+                         "-" if m["tput_kbs"] is None else f"{m['tput_kbs']:,.0f}",
+                         f"{m['free_ms']:,.1f}"])
         if stats.warmup_outlier(real):
             rest = stats.mean_sd(real[1:])
             notes.append(f"warm-up: {label}'s first repeat stands out ({real[0]:.3f} s against "
