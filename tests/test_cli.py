@@ -38,8 +38,8 @@ def test_compare_prints_header_and_tables(capsys):
                     "Cost per swapped page", "Metadata"):
         assert heading in out
     assert out.index("Predicted kernel time") < out.index("Model speed")
-    results = out[out.index("Model speed"):out.index("Model counters")].splitlines()
-    assert [line.split()[0] for line in results[4:] if line] == list(DESIGNS)
+    results = out[out.index("Model speed"):out.index("Model counters")].split("\n\n")[0]
+    assert [line.split()[0] for line in results.splitlines()[4:]] == list(DESIGNS)
 
 
 def test_json_to_stdout_is_valid_json_only(capsys):

@@ -89,8 +89,9 @@ def test_time_statistics_and_percent_vs_base(usemem_result):
         assert row["free_ms_mean"] == pytest.approx(statistics.fmean(frees))
         assert row["free_ms_sd"] == pytest.approx(statistics.stdev(frees))
         line = cells(results[row["design"]])
-        assert line[3] == f"{row['tput_kbs_mean']:,.0f} +/- {row['tput_kbs_sd']:,.0f}"
-        vs = line[2]
+        assert line[4] == f"{row['tput_kbs_mean']:,.0f} +/- {row['tput_kbs_sd']:,.0f}"
+        assert line[2] == f"{row['total_s_trimmed']:,.{len(line[1].split()[0].split('.')[1])}f}"
+        vs = line[3]
         if row["design"] == "baseline":
             assert row["vs_base_pct"] is None and vs == "base"
         else:
@@ -101,7 +102,8 @@ def test_time_statistics_and_percent_vs_base(usemem_result):
             assert row["vs_base_ci_pct"] == pytest.approx(half)
             assert row["vs_base_noise"] == (abs(row["vs_base_pct"]) <= half)
             text = f"{row['vs_base_pct']:+.1f}% +/- {half:.1f}%"
-            assert vs == text + (" within noise" if row["vs_base_noise"] else "")
+            text += " within noise" if row["vs_base_noise"] else ""
+            assert vs == text + f" p={row['vs_base_p']:.3f}{'*' if row['vs_base_p'] < 0.05 else ''}"
 
 
 def test_ratio_interval_and_within_noise():
@@ -385,7 +387,7 @@ def test_table_headings_and_header(usemem_result):
     assert str(usemem_result) == text
     assert not usemem_result.table(header=False).startswith("vswap")
     for line in table_section(text, "Model speed").values():
-        assert len(cells(line)) == 5
+        assert len(cells(line)) == 6
 
 
 def test_to_dataframe_without_pandas(usemem_result, monkeypatch):
@@ -463,3 +465,20 @@ def test_every_printed_counter_is_documented_in_one_table():
     assert printed - names == set()
     # and the trace's pages_written is the model's: one meaning
     assert all(row["pages_written"] == r.trace_summary["pages_written"] for row in r.rows)
+
+
+def test_model_speed_table_carries_review_statistics():
+    # Trimmed mean, Welch's p with its mark and the runs that would resolve the
+    # difference: the figures come from vswap.stats over the very repeats shown.
+    from vswap import stats
+    r = compare("memhog", size="2M", designs="baseline,vss_v5", repeat=3, progress=False)
+    base = [x.times["total_s"] for x in r.runs["baseline"]]
+    times = [x.times["total_s"] for x in r.runs["vss_v5"]]
+    row = r.rows[1]
+    assert row["total_s_trimmed"] == stats.trimmed_mean(times)
+    assert row["vs_base_p"] == stats.welch(times, base).p
+    assert r.rows[0]["vs_base_p"] is None and r.rows[0]["runs_to_resolve"] is None
+    line = table_section(r.table(), "Model speed")["vss_v5"]
+    assert f"p={row['vs_base_p']:.3f}{stats.mark(row['vs_base_p'])}" in line
+    if row["runs_to_resolve"] is not None:
+        assert f"vss_v5: {row['runs_to_resolve']:,} repeats a side" in r.table()

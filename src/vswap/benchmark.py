@@ -53,6 +53,7 @@ from typing import IO, Any, Callable
 import numpy as np
 
 from vswap._version import __version__
+from vswap import stats
 from vswap.designs import resolve_designs
 from vswap.workload_registry import workload_record, workload_records
 from vswap.tables import decimals as _decimals
@@ -580,7 +581,12 @@ class CompareResult:
         no measurable time), ``vs_base_pct`` (the mean over the rounds of
         ``100 * (time / base time - 1)``, None for the base), ``vs_base_ci_pct``
         (its 95 % half-width, None for one round), ``vs_base_noise`` (True
-        when the interval includes 0); every model counter of
+        when the interval includes 0), ``total_s_trimmed`` (the mean with the
+        best and worst repeat dropped, :func:`vswap.stats.trimmed_mean`),
+        ``vs_base_p`` (Welch's t-test of the times against the base's, None
+        under two repeats a side) and ``runs_to_resolve`` (repeats a side that
+        would resolve the observed difference at the observed spread,
+        :func:`vswap.stats.runs_needed`; None where it cannot be said); every model counter of
         :data:`vswap.replay.COUNTER_NAMES`; ``per_page_<name>`` for each of
         the design's own counters divided by ``swapped_out``, the pages
         swapped out to any backing (None when nothing was swapped out); ``footprint_bytes`` (metadata bytes,
@@ -627,6 +633,15 @@ class CompareResult:
             row["vs_base_pct"], row["vs_base_ci_pct"] = vs if vs is not None else (None, None)
             row["vs_base_noise"] = (None if row["vs_base_ci_pct"] is None
                                     else abs(row["vs_base_pct"]) <= row["vs_base_ci_pct"])
+            times = [r.times["total_s"] for r in runs]
+            row["total_s_trimmed"] = stats.trimmed_mean(times)
+            row["vs_base_p"] = row["runs_to_resolve"] = None
+            if name != self.base and len(times) > 1 and len(base_times) > 1:
+                row["vs_base_p"] = stats.welch(times, base_times).p
+                sd = max(stats.mean_sd(times)[1], stats.mean_sd(base_times)[1])
+                diff = statistics.fmean(times) - statistics.fmean(base_times)
+                if sd > 0 and diff:
+                    row["runs_to_resolve"] = stats.runs_needed(sd, diff)
             row.update(first.counters)
             swapped = first.counters["swapped_out"]
             row.update({f"per_page_{k}": v if swapped else None
@@ -954,8 +969,15 @@ class CompareResult:
     def _results_table(self, rows: list[dict[str, Any]]) -> str:
         t = _decimals([r["total_s_mean"] for r in rows], least=1)
         f = _decimals([r["free_ms_mean"] for r in rows], least=1)
-        body = []
+        body, notes = [], []
         for r in rows:
+            if stats.warmup_outlier([x.times["total_s"] for x in self.runs[r["design"]]]):
+                notes.append(f"{r['design']}: the first timed repeat stands out (a warm-up); "
+                             f"the trimmed mean drops it")
+            if r["runs_to_resolve"] is not None:
+                notes.append(f"{r['design']}: {r['runs_to_resolve']:,} repeats a side would "
+                             f"resolve its difference at this spread (alpha {stats.ALPHA}, power "
+                             f"{stats.POWER}); this run had {r['repeat']}")
             if r["design"] == self.base:
                 vs = "base"
             elif r["vs_base_pct"] is None:
@@ -966,13 +988,18 @@ class CompareResult:
                 vs = f"{r['vs_base_pct']:+.1f}% +/- {r['vs_base_ci_pct']:.1f}%"
                 if r["vs_base_noise"]:
                     vs += " within noise"
+            if r["vs_base_p"] is not None:
+                vs += f" p={r['vs_base_p']:.3f}{stats.mark(r['vs_base_p'])}"
             tput = "-" if r["tput_kbs_mean"] is None else _pm(r["tput_kbs_mean"], r["tput_kbs_sd"], 0)
-            body.append([r["design"], _pm(r["total_s_mean"], r["total_s_sd"], t), vs, tput,
+            body.append([r["design"], _pm(r["total_s_mean"], r["total_s_sd"], t),
+                         f"{r['total_s_trimmed']:,.{t}f}", vs, tput,
                          _pm(r["free_ms_mean"], r["free_ms_sd"], f)])
         title = (f"Model speed: replay CPU time mean +/- sd over {_plural(self.repeat, 'repeat')}, "
-                 f"vs base: % change vs {self.base} (95% CI)")
-        return _render(self._title(title),
-                       ["design", "time (s)", "vs base", "tput (KB/s)", "free_ms"], body)
+                 f"trimmed mean (best and worst dropped), vs base: % change vs {self.base} "
+                 f"(95% CI; Welch's p, * below {stats.ALPHA})")
+        table = _render(self._title(title), ["design", "time (s)", "trimmed (s)", "vs base",
+                                             "tput (KB/s)", "free_ms"], body)
+        return table + ("\n\n" + "\n".join(notes) if notes else "")
 
     def _predicted_table(self, rows: list[dict[str, Any]]) -> str:
         t = _decimals([r["predicted"]["real_s"] for r in rows], least=1)
