@@ -932,7 +932,7 @@ class CompareResult:
         >>> [line for line in text.splitlines() if line.startswith(("Predicted", "Where", "Model", "Cost", "Metadata"))]
         ['Predicted kernel time (cost profile reference; deterministic), vs base: % change of real vs baseline',
          'Where the time goes (predicted kernel seconds, top events per phase)',
-         'Model speed: replay CPU time mean +/- sd over 2 repeats, vs base: % change vs baseline (95% CI)',
+         'Model speed: replay CPU time mean +/- sd over 2 repeats, trimmed mean (best and worst dropped), vs base: % change vs baseline (95% CI; Welch t-test p, * below 0.05)',
          'Model counters (deterministic: the same in every repeat and on both engines)',
          'Cost per swapped page (design counters / pages swapped out to any backing)',
          'Metadata (kernel-equivalent bytes, just before the first free)']
@@ -996,7 +996,7 @@ class CompareResult:
                          _pm(r["free_ms_mean"], r["free_ms_sd"], f)])
         title = (f"Model speed: replay CPU time mean +/- sd over {_plural(self.repeat, 'repeat')}, "
                  f"trimmed mean (best and worst dropped), vs base: % change vs {self.base} "
-                 f"(95% CI; Welch's p, * below {stats.ALPHA})")
+                 f"(95% CI; Welch t-test p, * below {stats.ALPHA})")
         table = _render(self._title(title), ["design", "time (s)", "trimmed (s)", "vs base",
                                              "tput (KB/s)", "free_ms"], body)
         return table + ("\n\n" + "\n".join(notes) if notes else "")
