@@ -22,6 +22,7 @@ cdef enum:
     NR_CPUS = 64                  # per-CPU caches modelled (cpu 0 .. 63)
     SWAP_NR_ORDERS = 10           # orders 0 .. 9 (PMD_ORDER + 1)
     SWAPFILE_CLUSTER = 512        # largest cluster: slots of a PMD folio
+    MEMCG_MAX = 65536             # memcg ids 0 .. 65535 (swap_cgroup's unsigned short)
 
     # The backing of an entry: one numbering for descriptors (VirtualSwap's
     # swp_desc type, the kernel's enum swap_type by name), lookup results and

@@ -18,7 +18,7 @@ import operator
 
 __all__ = [
     "MAX_SWAPFILES_SHIFT", "MAX_SWAPFILES", "SWP_TYPE_SHIFT", "SWP_OFFSET_MASK", "NR_CPUS",
-    "SWAP_NR_ORDERS", "SWAPFILE_CLUSTER", "VSWAP_ZERO", "VSWAP_ZSWAP", "VSWAP_SWAPFILE",
+    "SWAP_NR_ORDERS", "SWAPFILE_CLUSTER", "MEMCG_MAX", "VSWAP_ZERO", "VSWAP_ZSWAP", "VSWAP_SWAPFILE",
     "VSWAP_FOLIO", "LOOKUP_KINDS", "SWAP_CACHE_FOLIO_SHIFT", "SWAP_CACHE_ORDER_SHIFT",
     "SWAP_MAP_MAX", "SWAP_HAS_CACHE", "COUNT_CONTINUED", "SWAP_CONT_MAX", "FOLIO_MAX",
     "SHADOW_MAX", "HANDLE_MAX", "SWAP_TABLE_CACHE_ONLY", "swp_entry", "swp_type", "swp_offset", "swap_cache_folio",
@@ -39,6 +39,8 @@ NR_CPUS = 64
 SWAP_NR_ORDERS = 10
 #: The largest cluster (``SWAPFILE_CLUSTER``): the slots of a PMD folio.
 SWAPFILE_CLUSTER = 512
+#: memcg ids are ``0 .. MEMCG_MAX - 1`` (``swap_cgroup`` keeps an unsigned short).
+MEMCG_MAX = 1 << 16
 
 #: Backing codes: VirtualSwap's descriptor types (the kernel's ``enum
 #: swap_type`` by name), the codes ``lookup_many`` returns and the C verb

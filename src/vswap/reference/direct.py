@@ -503,21 +503,6 @@ class DirectSwap(SwapDesign, SwapSpace):
         if need_count and c < k:
             _raise("noent", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK, "has a swap count of 0")
 
-    def _check_batch(self, entries, need_count, dup):
-        self._check_open()
-        vals = [int(x) for x in _as_entries(entries)]
-        for e in vals:
-            self._batch_entry(e)
-        srt = sorted(vals)
-        i, n = 0, len(srt)
-        while i < n:
-            j = i + 1
-            while j < n and srt[j] == srt[i]:
-                j += 1
-            self._batch_count(srt[i], j - i, need_count, dup)
-            i = j
-        return vals
-
     def swap_free_nr(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.swap_free_nr`. O(nr)."""
         e, n, t, dv, off = self._used(entry, nr, 0, True)

@@ -1217,6 +1217,32 @@ class SwapDesign:
         self._nr_seen = 0
         self._cluster_size = 0
 
+    def _batch_entry(self, e):
+        """ValueError or NoEntry unless ``e`` is an allocated entry (the design's own test)."""
+        raise TypeError(f"{type(self).__name__} has no batch verbs")
+
+    def _batch_count(self, e, k, need_count, dup):
+        """NoSpace if ``k`` more counts pass the limit (``dup``), NoEntry if ``e`` has fewer."""
+
+    def _check_batch(self, entries, need_count, dup):
+        """Validate a batch of single entries for a ``*_many`` verb; the entries as ints.
+
+        Every entry first (``_batch_entry``), then the counts, repeats adding
+        up (``_batch_count``), as the compiled ``SwapDesign._check_batch``.
+        """
+        self._check_open()
+        es = check_uint64_array(entries).tolist()
+        for e in es:
+            self._batch_entry(e)
+        if not es or not (need_count or dup):
+            return es
+        counts = {}
+        for e in es:
+            counts[e] = counts.get(e, 0) + 1
+        for e in sorted(counts):
+            self._batch_count(e, counts[e], need_count, dup)
+        return es
+
     def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.SwapDesign.folio_alloc_swap_many`. O(n * 2**order)."""
         arr = check_uint64_array(folios, "folios")
