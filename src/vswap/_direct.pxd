@@ -19,7 +19,7 @@
 from libc.stdint cimport uint8_t, uint16_t, uint64_t
 
 from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice, SwapDevices, SwapDesign
-from vswap._slotswap cimport zswap_tree
+from vswap._slotswap cimport zswap_tree, slot_hooks
 
 
 # The entry encoding, the swap_map byte's bits and the limits: _swapentry.pxd.
@@ -51,20 +51,21 @@ cdef struct direct_stats:
 
 
 cdef struct direct_dev_t:
-    swap_device_t* si             # NULL: type not attached
+    swap_device_t* si             # NULL: type not attached (the head: _slotswap's slot_dev_t)
     uint64_t max
+    zswap_tree zswap              # zswap_trees[type]: keyed by offset
     uint8_t* swap_map
     uint16_t* swap_cgroup
     uint64_t* zeromap
     uint8_t** cont
     uint64_t nr_map_pages
     uint64_t nr_cont_pages
-    zswap_tree zswap              # zswap_trees[type]: keyed by offset
 
 
 cdef struct direct_t:
+    const slot_hooks* h           # the head: _slotswap's slot_state_t (hooks, counters)
+    direct_stats st               # its first fields: slot_stats's
     direct_dev_t devs[MAX_SWAPFILES]
-    direct_stats st
 
 
 cdef int direct_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil

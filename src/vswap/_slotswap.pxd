@@ -35,6 +35,66 @@ cdef struct zswap_tree:
     uint64_t nr                   # stored entries
 
 
+# --- the common head of the designs' state, and the hooks where they differ ---------
+# Each design's C state starts with a slot_state_t (its hooks, then its counters,
+# whose first fields are slot_stats's) and each per-device struct with a
+# slot_dev_t; the walks below run on those heads and ask the hooks for what
+# lives where (the swap_map byte or the table word).
+
+cdef struct slot_stats:
+    uint64_t table_reads          # swap table words read
+    uint64_t table_writes         # swap table words written
+    uint64_t cluster_locks        # cluster-locked sections (one per cluster chunk of a verb)
+    uint64_t zswap_walks          # zswap tree descents (load, store, erase)
+    uint64_t scans                # slots examined by reclaim loops and swapoff
+    uint64_t pte_walked           # page-table entries visited by swapoff
+    uint64_t fast_frees           # zap chunks taking the all-count-1 path
+    uint64_t slots_freed          # slots returned to the allocator
+    uint64_t folios_reclaimed     # folios removed by __try_to_reclaim_swap
+
+
+cdef struct slot_dev_t:
+    swap_device_t* si             # NULL: type not attached
+    uint64_t max
+    zswap_tree zswap              # zswap_trees[type]: keyed by offset
+
+
+cdef enum:
+    SLOT_PUT_KEPT = 0             # put_one: the slot keeps a count
+    SLOT_PUT_CACHE = 1            # count 0, held by the swap cache (cache-only now)
+    SLOT_PUT_FREE = 2             # count 0, uncached: to be freed
+
+
+ctypedef slot_dev_t* (*slot_dev_fn)(void* d, uint64_t t) noexcept nogil
+ctypedef uint64_t (*slot_slot_fn)(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil
+ctypedef int (*slot_grow_fn)(void* d, slot_dev_t* dv, uint64_t off, uint64_t c) except -1 nogil
+ctypedef int (*slot_chunk_fn)(void* d, slot_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil
+
+
+cdef struct slot_hooks:
+    slot_dev_fn dev               # the per-device struct of type t (t < MAX_SWAPFILES)
+    slot_slot_fn in_use           # nonzero: the slot holds an entry of this design (uncounted)
+    slot_slot_fn count            # the swap count (uncounted)
+    slot_slot_fn only_in_cache    # count 0 and held by the swap cache alone (reads counted)
+    slot_slot_fn put_one          # one count off: a SLOT_PUT_* code
+    slot_chunk_fn fast_chunk      # the zap's all-count-1 test of a chunk: -1, or 1 if cached
+    slot_chunk_fn mark_cache_only # the fast path's cached chunk: counts 1 -> 0, cache-only
+    slot_chunk_fn clear_slots     # the design's metadata of freed slots (one cluster)
+    slot_grow_fn count_room       # what count c needs (MemoryError before any change)
+    slot_slot_fn dup_one          # one count on
+    slot_slot_fn pin              # the swap cache takes the slot (swapcache_prepare)
+    slot_slot_fn unpin            # put_swap_folio on one slot (frees it at count 0)
+    slot_slot_fn is_zero          # the slot's page is zero-filled (uncounted)
+    slot_slot_fn zero_set
+    slot_slot_fn zero_clear
+    uint64_t payload              # the bits of a table word that hold the swap-cache word
+
+
+cdef struct slot_state_t:
+    const slot_hooks* h
+    slot_stats st
+
+
 # (state, entry, nr): the verb on nr validated entries
 ctypedef int (*slot_range_fn)(void* d, uint64_t e, uint64_t nr) except -1 nogil
 # (state, entry, nr, word): a swap-cache word written on nr entries; the first one's old word
@@ -152,6 +212,33 @@ cdef inline int zswap_tree_store(zswap_tree* z, uint64_t* walks, uint64_t off,
         z.nr += 1
     return 0
 
+
+cdef inline slot_state_t* slot_state(void* d) noexcept nogil:
+    return <slot_state_t*>d
+
+
+cdef inline uint64_t slot_read(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    """The slot's table word, counted."""
+    return slot_table_read(&slot_state(d).st.table_reads, dv.si, off)
+
+
+cdef inline void slot_write(void* d, slot_dev_t* dv, uint64_t off, uint64_t w) noexcept nogil:
+    slot_table_write(&slot_state(d).st.table_writes, dv.si, off, w)
+
+
+cdef inline uint64_t slot_chunk_end(const slot_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
+    """The end of ``cur``'s cluster, or ``end`` if that comes first."""
+    cdef uint64_t e = (cur | (dv.si.cluster_size - 1)) + 1
+    return e if e < end else end
+
+
+cdef void slot_free_run(void* d, slot_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil
+cdef bint slot_put_range(void* d, slot_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil
+cdef int slot_try_to_reclaim_swap(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil
+cdef int slot_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
+cdef int slot_check_used(void* d, slot_dev_t* dv, uint64_t off, uint64_t nr, bint need_count,
+                         uint64_t* bad) noexcept nogil
+cdef const slot_cores* slot_cores_of_hooks() noexcept
 
 cdef object slot_error(int err, int t, uint64_t off, str what=*)
 cdef int slot_check_range(SwapDesign ds, uint64_t e, uint64_t nr, bint aligned,

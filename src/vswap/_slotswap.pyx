@@ -13,7 +13,11 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 
 from vswap._mem cimport checked_calloc
-from vswap._swapentry cimport SWP_TYPE_SHIFT, SWP_OFFSET_MASK, swp_entry, swap_cache_folio
+from vswap._swapentry cimport (
+    SWP_TYPE_SHIFT, SWP_OFFSET_MASK, MAX_SWAPFILES, VSWAP_ZERO, VSWAP_ZSWAP, VSWAP_SWAPFILE,
+    VSWAP_FOLIO, swp_entry, swap_cache_folio, swap_cache_is_folio, swap_cache_folio_id,
+    swap_cache_order,
+)
 from vswap._swapfile cimport SwapDevice, swap_device_t, SWP_WRITEOK
 from vswap._swapops cimport swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 
@@ -59,6 +63,307 @@ cdef int slot_check_range(SwapDesign ds, uint64_t e, uint64_t nr, bint aligned,
         if off & (nr - 1):
             raise ValueError(f"swap entry {e:#x} is not aligned to {nr} entries")
     return 0
+
+
+# --- the walks: the verbs' work after validation, on the designs' hooks -------------
+# The slot_cores every slot design publishes (slot_cores_of_hooks): each runs on
+# the common heads (slot_state_t, slot_dev_t) and asks the design's slot_hooks
+# what differs. Counters: slot_stats's, the same in each design.
+
+cdef inline slot_dev_t* dev_of(void* d, uint64_t e) noexcept nogil:
+    return slot_state(d).h.dev(d, e >> SWP_TYPE_SHIFT)
+
+
+cdef void slot_free_run(void* d, slot_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
+    """swap_entries_free: ``nr`` slots of one cluster, count 0, uncached; zswap copies dropped."""
+    cdef slot_state_t* s = slot_state(d)
+    cdef uint64_t i, h
+    s.h.clear_slots(d, dv, off, nr)
+    for i in range(off, off + nr):
+        zswap_tree_find(&dv.zswap, &s.st.zswap_walks, i, &h, True)
+    s.st.slots_freed += nr
+    slot_entries_free(dv.si, off, nr)
+
+
+cdef bint slot_put_range(void* d, slot_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
+    """swap_entry_put_locked on each slot of one cluster chunk; the frees batched.
+
+    True if a slot became cache-only.
+    """
+    cdef const slot_hooks* h = slot_state(d).h
+    cdef uint64_t i, run = 0, nrun = 0
+    cdef bint only_cache = False
+    cdef uint64_t put
+    for i in range(cur, end):
+        put = h.put_one(d, dv, i)
+        if put == SLOT_PUT_FREE:
+            if nrun == 0:
+                run = i
+            nrun += 1
+            continue
+        if nrun:
+            slot_free_run(d, dv, run, nrun)
+            nrun = 0
+        if put == SLOT_PUT_CACHE:
+            only_cache = True
+    if nrun:
+        slot_free_run(d, dv, run, nrun)
+    return only_cache
+
+
+cdef int slot_try_to_reclaim_swap(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    """__try_to_reclaim_swap: free the cached folio at ``off`` if all its counts are 0.
+
+    Returns the folio's pages when freed, minus them when kept, 0 with no folio.
+    """
+    cdef slot_state_t* s = slot_state(d)
+    cdef uint64_t w, n, base, i
+    s.st.cluster_locks += 1
+    w = slot_read(d, dv, off) & s.h.payload
+    if not swap_cache_is_folio(w):
+        return 0
+    n = <uint64_t>1 << swap_cache_order(w)
+    if n > dv.si.cluster_size:             # not a word this design wrote (set_table)
+        return 0
+    base = off & ~(n - 1)
+    for i in range(base, base + n):
+        if not s.h.only_in_cache(d, dv, i):
+            return -<int>n
+    for i in range(base, base + n):        # folio_free_swap: delete, no shadow
+        slot_write(d, dv, i, 0)
+    slot_free_run(d, dv, base, n)          # put_swap_folio: all cache-only
+    s.st.folios_reclaimed += 1
+    return <int>n
+
+
+cdef int slot_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil:
+    """The allocator's reclaim hook (TTRS_ANYWAY), for a design whose state is ``ctx``."""
+    cdef slot_dev_t* dv
+    if si.type < 0 or si.type >= MAX_SWAPFILES:
+        return 0
+    dv = slot_state(ctx).h.dev(ctx, si.type)
+    if dv.si != si or offset >= dv.max or not slot_state(ctx).h.in_use(ctx, dv, offset):
+        return 0
+    return slot_try_to_reclaim_swap(ctx, dv, offset)
+
+
+cdef int slot_check_used(void* d, slot_dev_t* dv, uint64_t off, uint64_t nr, bint need_count,
+                         uint64_t* bad) noexcept nogil:
+    """0, or DS_ENOENT with ``*bad`` the first free (or count-0 when need_count) slot."""
+    cdef const slot_hooks* h = slot_state(d).h
+    cdef uint64_t i
+    for i in range(off, off + nr):
+        if not h.in_use(d, dv, i) or (need_count and h.count(d, dv, i) == 0):
+            bad[0] = i
+            return DS_ENOENT
+    return 0
+
+
+cdef int core_free_swap_and_cache_nr(void* d, uint64_t e, uint64_t nr) except -1 nogil:
+    """free_swap_and_cache_nr after validation: the zap, then reclaim of what became cache-only."""
+    cdef slot_state_t* s = slot_state(d)
+    cdef slot_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK
+    cdef uint64_t cur = off, end = off + nr, ce, step
+    cdef bint any_only_cache = False
+    cdef int r
+    while cur < end:
+        ce = slot_chunk_end(dv, cur, end)
+        s.st.cluster_locks += 1
+        r = s.h.fast_chunk(d, dv, cur, ce)
+        if r >= 0:
+            s.st.fast_frees += 1
+            if r:
+                s.h.mark_cache_only(d, dv, cur, ce)
+                any_only_cache = True
+            else:
+                slot_free_run(d, dv, cur, ce - cur)
+        elif slot_put_range(d, dv, cur, ce):
+            any_only_cache = True
+        cur = ce
+    if not any_only_cache:
+        return 0
+    cur = off
+    while cur < end:
+        s.st.scans += 1
+        step = 1
+        if s.h.only_in_cache(d, dv, cur):
+            r = slot_try_to_reclaim_swap(d, dv, cur)
+            if r < 0:
+                r = -r
+            if r > 0:
+                step = ((cur + <uint64_t>r) & ~(<uint64_t>r - 1)) - cur
+        cur += step
+    return 0
+
+
+cdef int core_swap_duplicate(void* d, uint64_t e, uint64_t nr) except -1 nogil:
+    """swap_duplicate after the limit check: what the counts need first (MemoryError, no change)."""
+    cdef slot_state_t* s = slot_state(d)
+    cdef slot_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK, i, cur = off, ce, end = off + nr
+    for i in range(off, end):
+        s.h.count_room(d, dv, i, s.h.count(d, dv, i) + 1)
+    while cur < end:
+        ce = slot_chunk_end(dv, cur, end)
+        s.st.cluster_locks += 1
+        for i in range(cur, ce):
+            s.h.dup_one(d, dv, i)
+        cur = ce
+    return 0
+
+
+cdef int core_swap_free_nr(void* d, uint64_t e, uint64_t n) except -1 nogil:
+    """swap_free_nr: one count off each slot, a cluster-locked section per cluster."""
+    cdef slot_state_t* s = slot_state(d)
+    cdef slot_dev_t* dv = dev_of(d, e)
+    cdef uint64_t cur = e & SWP_OFFSET_MASK, ce, end = cur + n
+    while cur < end:
+        ce = slot_chunk_end(dv, cur, end)
+        s.st.cluster_locks += 1
+        slot_put_range(d, dv, cur, ce)
+        cur = ce
+    return 0
+
+
+cdef int core_swapcache_prepare(void* d, uint64_t e, uint64_t n) except -1 nogil:
+    """The swap cache takes each slot, a locked section per cluster."""
+    cdef slot_state_t* s = slot_state(d)
+    cdef slot_dev_t* dv = dev_of(d, e)
+    cdef uint64_t i, cur = e & SWP_OFFSET_MASK, ce, end = cur + n
+    while cur < end:
+        ce = slot_chunk_end(dv, cur, end)
+        s.st.cluster_locks += 1
+        for i in range(cur, ce):
+            s.h.pin(d, dv, i)
+        cur = ce
+    return 0
+
+
+cdef uint64_t core_swap_cache_add_folio(void* d, uint64_t e, uint64_t nr,
+                                        uint64_t word) noexcept nogil:
+    """Store the folio ``word`` on prepared slots; the first slot's old swap-cache word."""
+    cdef slot_state_t* s = slot_state(d)
+    cdef slot_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK, i, w, first = 0
+    s.st.cluster_locks += 1
+    for i in range(off, off + nr):
+        w = slot_read(d, dv, i)
+        if i == off:
+            first = w & s.h.payload
+        slot_write(d, dv, i, (w & ~s.h.payload) | word)
+    return first
+
+
+cdef uint64_t core_swap_cache_del_folio(void* d, uint64_t e, uint64_t nr,
+                                        uint64_t shadow_word) noexcept nogil:
+    cdef slot_state_t* s = slot_state(d)
+    cdef slot_dev_t* dv = dev_of(d, e)
+    cdef uint64_t i
+    s.st.cluster_locks += 1
+    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + nr):
+        slot_write(d, dv, i, (slot_read(d, dv, i) & ~s.h.payload) | shadow_word)
+    return 0
+
+
+cdef int core_put_swap_folio(void* d, uint64_t e, uint64_t nr) except -1 nogil:
+    """put_swap_folio: uncache; slots left with count 0 are freed (one batch when all are)."""
+    cdef slot_state_t* s = slot_state(d)
+    cdef slot_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK, i
+    cdef bint all_only = True
+    for i in range(off, off + nr):
+        if s.h.count(d, dv, i):
+            all_only = False
+    s.st.cluster_locks += 1
+    if all_only:
+        slot_free_run(d, dv, off, nr)
+        return 0
+    for i in range(off, off + nr):
+        s.h.unpin(d, dv, i)
+    return 0
+
+
+cdef int core_lookup(void* d, uint64_t e, uint64_t* handle) noexcept nogil:
+    """Where swap-in finds an allocated slot's data (a LOOKUP_KINDS code)."""
+    cdef slot_state_t* s = slot_state(d)
+    cdef slot_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK
+    cdef uint64_t w = slot_read(d, dv, off)
+    if swap_cache_is_folio(w & s.h.payload):
+        handle[0] = swap_cache_folio_id(w & s.h.payload)
+        return VSWAP_FOLIO
+    if s.h.is_zero(d, dv, off):
+        handle[0] = 0
+        return VSWAP_ZERO
+    if zswap_tree_find(&dv.zswap, &s.st.zswap_walks, off, handle, False):
+        return VSWAP_ZSWAP
+    handle[0] = e
+    return VSWAP_SWAPFILE
+
+
+cdef int core_zswap_store(void* d, uint64_t e, uint64_t h) except -1 nogil:
+    cdef slot_dev_t* dv = dev_of(d, e)
+    zswap_tree_store(&dv.zswap, &slot_state(d).st.zswap_walks, e & SWP_OFFSET_MASK, h)
+    slot_state(d).h.zero_clear(d, dv, e & SWP_OFFSET_MASK)
+    return 0
+
+
+cdef int core_zero_store(void* d, uint64_t e, uint64_t n) except -1 nogil:
+    cdef slot_state_t* s = slot_state(d)
+    cdef slot_dev_t* dv = dev_of(d, e)
+    cdef uint64_t i, h
+    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
+        s.h.zero_set(d, dv, i)
+        zswap_tree_find(&dv.zswap, &s.st.zswap_walks, i, &h, True)
+    return 0
+
+
+cdef int core_writeback(void* d, uint64_t e, uint64_t n) except -1 nogil:
+    cdef slot_state_t* s = slot_state(d)
+    cdef slot_dev_t* dv = dev_of(d, e)
+    cdef uint64_t i, h
+    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
+        s.h.zero_clear(d, dv, i)
+        zswap_tree_find(&dv.zswap, &s.st.zswap_walks, i, &h, True)
+    return 0
+
+
+cdef uint64_t core_in_use(void* d, uint64_t e) noexcept nogil:
+    cdef slot_dev_t* dv = dev_of(d, e)
+    return (dv.si != NULL and (e & SWP_OFFSET_MASK) < dv.max
+            and slot_state(d).h.in_use(d, dv, e & SWP_OFFSET_MASK) != 0)
+
+
+cdef uint64_t core_swap_count(void* d, uint64_t e) noexcept nogil:
+    return slot_state(d).h.count(d, dev_of(d, e), e & SWP_OFFSET_MASK)
+
+
+cdef int core_swapoff_slot(void* d, uint64_t e, uint64_t unused) except -1 nogil:
+    """try_to_unuse's last pass: a slot still in use is held by the swap cache alone; drop it."""
+    cdef slot_state_t* s = slot_state(d)
+    cdef slot_dev_t* dv = dev_of(d, e)
+    cdef uint64_t off = e & SWP_OFFSET_MASK
+    s.st.scans += 1
+    if not s.h.in_use(d, dv, off):
+        return 0
+    s.st.cluster_locks += 1
+    if slot_read(d, dv, off) & s.h.payload:
+        slot_write(d, dv, off, 0)
+    slot_free_run(d, dv, off, 1)
+    return 0
+
+
+cdef slot_cores CORES = slot_cores_table(
+    core_swap_duplicate, core_swap_free_nr, core_free_swap_and_cache_nr, core_zero_store,
+    core_zswap_store, core_writeback, core_swapcache_prepare, core_swap_cache_add_folio,
+    core_swap_cache_del_folio, core_put_swap_folio, core_in_use, core_swap_count, core_lookup,
+    core_swapoff_slot)
+
+
+cdef const slot_cores* slot_cores_of_hooks() noexcept:
+    """The slot_cores of every design whose state starts with a slot_state_t."""
+    return &CORES
 
 
 # --- the C protocol of the compiled replay (vswap/_swapops.pxd) ---------------------
