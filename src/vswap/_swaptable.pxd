@@ -26,7 +26,7 @@
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 
 from vswap._swapfile cimport swap_device_t, SwapDesign, SwapDevice, SwapDevices
-from vswap._slotswap cimport zswap_tree
+from vswap._slotswap cimport zswap_tree, slot_hooks
 from vswap._swapentry cimport MAX_SWAPFILES
 
 
@@ -76,20 +76,21 @@ cdef struct p4_stats:
 
 
 cdef struct p4_dev_t:
-    swap_device_t* si             # NULL: type not attached
+    swap_device_t* si             # NULL: type not attached (the head: _slotswap's slot_dev_t)
     uint64_t max
+    zswap_tree zswap              # zswap_trees[type]: keyed by offset
     uint32_t nr_clusters
     uint16_t** memcg              # memcg_table per cluster, or NULL
     uint32_t** ext                # extend table per cluster, or NULL
     uint32_t* used                # this design's entries per cluster
     uint64_t nr_memcg_tables
     uint64_t nr_ext_tables
-    zswap_tree zswap              # zswap_trees[type]: keyed by offset
 
 
 cdef struct p4_t:
+    const slot_hooks* h           # the head: _slotswap's slot_state_t (hooks, counters)
+    p4_stats st                   # its first fields: slot_stats's
     p4_dev_t devs[MAX_SWAPFILES]
-    p4_stats st
     uint16_t* spare               # a memcg_table taken before an allocation (never NULL after)
 
 

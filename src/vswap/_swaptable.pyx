@@ -31,9 +31,10 @@ from vswap._swapentry cimport (
     swap_cache_folio_id, swap_cache_order,
 )
 from vswap._slotswap cimport (
-    DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, slot_cores, slot_cores_table, slot_error,
-    slot_ops_table, slot_lookup_many, slot_swapoff, slot_check_range, slot_table_read,
-    slot_table_write, slot_entries_free, zswap_tree_find, zswap_tree_store,
+    DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, SLOT_PUT_KEPT, SLOT_PUT_CACHE, SLOT_PUT_FREE,
+    slot_cores, slot_hooks, slot_dev_t, slot_cores_of_hooks, slot_error, slot_ops_table,
+    slot_lookup_many, slot_swapoff, slot_check_range, slot_check_used, slot_read, slot_write,
+    slot_free_run, slot_put_range, slot_reclaim, zswap_tree_find,
 )
 from vswap._swapops cimport swap_ops
 from vswap._swapfile cimport (
@@ -68,14 +69,6 @@ cdef inline uint64_t p4_word(const swap_device_t* si, uint64_t off) noexcept nog
     """The slot's phase IV word: 0 for a free slot and for a host's reverse-map slot."""
     cdef uint64_t w = swap_table_get(si, off)
     return 0 if swp_tb_is_rmap(w) else w
-
-
-cdef inline uint64_t tb_read(p4_t* d, p4_dev_t* dv, uint64_t off) noexcept nogil:
-    return slot_table_read(&d.st.table_reads, dv.si, off)
-
-
-cdef inline void tb_write(p4_t* d, p4_dev_t* dv, uint64_t off, uint64_t w) noexcept nogil:
-    slot_table_write(&d.st.table_writes, dv.si, off, w)
 
 
 cdef inline uint64_t tb_field(uint64_t w) noexcept nogil:
@@ -127,140 +120,146 @@ cdef uint64_t with_count(p4_dev_t* dv, uint64_t off, uint64_t w, uint64_t c) noe
     return (w & ~SWP_TB_COUNT_MASK) | (c << SWP_TB_COUNT_SHIFT)
 
 
-cdef inline uint64_t chunk_end(const p4_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
-    cdef uint64_t e = (cur | (dv.si.cluster_size - 1)) + 1
-    return e if e < end else end
+# --- the design's hooks: the baseline's walks (_slotswap) on the table word ------------
+
+cdef inline p4_dev_t* pdv(slot_dev_t* dv) noexcept nogil:
+    return <p4_dev_t*>dv
 
 
-# --- the baseline's helpers, on the table word -----------------------------------------
-
-cdef void free_run(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
-    """swap_entries_free: ``nr`` slots of one cluster, count 0, uncached."""
-    cdef uint64_t i, h, cl = off >> dv.si.cluster_shift
-    for i in range(off, off + nr):
-        dv.memcg[cl][i & (dv.si.cluster_size - 1)] = 0
-        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
-    dv.used[cl] -= <uint32_t>nr
-    if dv.used[cl] == 0:
-        if d.spare == NULL:
-            d.spare = dv.memcg[cl]
-        else:
-            free(dv.memcg[cl])
-        dv.memcg[cl] = NULL
-        dv.nr_memcg_tables -= 1
-    d.st.slots_freed += nr
-    slot_entries_free(dv.si, off, nr)
+cdef slot_dev_t* h_dev(void* d, uint64_t t) noexcept nogil:
+    return <slot_dev_t*>&(<p4_t*>d).devs[t]
 
 
-cdef bint put_range(p4_t* d, int t, p4_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
-    """One count off each slot of one cluster chunk; frees batched. True if one became cache-only."""
-    cdef uint64_t i, w, c, run = 0, nrun = 0
-    cdef bint only_cache = False
+cdef uint64_t h_in_use(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    return p4_word(dv.si, off) != 0
+
+
+cdef uint64_t h_count(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    return p4_count(pdv(dv), off)
+
+
+cdef uint64_t h_only_in_cache(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    cdef uint64_t w = slot_read(d, dv, off)
+    return w != 0 and cache_only(w, count_of(pdv(dv), off, w))
+
+
+cdef uint64_t h_put_one(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    cdef uint64_t w = slot_read(d, dv, off)
+    cdef uint64_t c = count_of(pdv(dv), off, w) - 1
+    w = with_count(pdv(dv), off, w, c)
+    if c == 0 and not (w & SWP_TB_PIN):
+        return SLOT_PUT_FREE
+    if c == 0:
+        w |= SWAP_TABLE_CACHE_ONLY
+    slot_write(d, dv, off, w)
+    return SLOT_PUT_CACHE if c == 0 else SLOT_PUT_KEPT
+
+
+cdef int h_fast_chunk(void* d, slot_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
+    """Every count of the chunk 1, all pinned or none: 1 if pinned, else 0; -1 otherwise."""
+    cdef uint64_t first, w, i
+    if end - cur <= 1:
+        return -1
+    first = slot_read(d, dv, cur)
+    if tb_field(first) != 1:
+        return -1
+    for i in range(cur + 1, end):
+        w = slot_read(d, dv, i)
+        if tb_field(w) != 1 or (w & SWP_TB_PIN) != (first & SWP_TB_PIN):
+            return -1
+    return 1 if first & SWP_TB_PIN else 0
+
+
+cdef int h_mark_cache_only(void* d, slot_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
+    cdef uint64_t i
     for i in range(cur, end):
-        w = tb_read(d, dv, i)
-        c = count_of(dv, i, w) - 1
-        w = with_count(dv, i, w, c)
-        if c == 0 and not (w & SWP_TB_PIN):
-            if nrun == 0:
-                run = i
-            nrun += 1
-            continue
-        if nrun:
-            free_run(d, t, dv, run, nrun)
-            nrun = 0
-        if c == 0:
-            w |= SWAP_TABLE_CACHE_ONLY
-            only_cache = True
-        tb_write(d, dv, i, w)
-    if nrun:
-        free_run(d, t, dv, run, nrun)
-    return only_cache
+        slot_write(d, dv, i, (p4_word(dv.si, i) & ~SWP_TB_COUNT_MASK) | SWAP_TABLE_CACHE_ONLY)
+    return 0
 
 
-cdef int p4_try_to_reclaim_swap(p4_t* d, int t, p4_dev_t* dv,
-                                uint64_t off) noexcept nogil:
-    """__try_to_reclaim_swap: pages freed, minus the pages kept, 0 with no folio."""
-    cdef uint64_t w, x, n, base, i
-    d.st.cluster_locks += 1
-    w = tb_read(d, dv, off) & SWP_TB_PAYLOAD
-    if not swap_cache_is_folio(w):
-        return 0
-    n = <uint64_t>1 << swap_cache_order(w)
-    if n > dv.si.cluster_size:
-        return 0
-    base = off & ~(n - 1)
-    for i in range(base, base + n):
-        x = tb_read(d, dv, i)
-        if not cache_only(x, count_of(dv, i, x)):
-            return -<int>n
-    for i in range(base, base + n):
-        tb_write(d, dv, i, 0)
-    free_run(d, t, dv, base, n)
-    d.st.folios_reclaimed += 1
-    return <int>n
+cdef int h_clear_slots(void* d, slot_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
+    """The memcg ids of ``nr`` freed slots of one cluster; its memcg_table with its last entry."""
+    cdef p4_dev_t* x = pdv(dv)
+    cdef uint64_t i, cl = off >> dv.si.cluster_shift
+    for i in range(off, off + nr):
+        x.memcg[cl][i & (dv.si.cluster_size - 1)] = 0
+    x.used[cl] -= <uint32_t>nr
+    if x.used[cl] == 0:
+        if (<p4_t*>d).spare == NULL:
+            (<p4_t*>d).spare = x.memcg[cl]
+        else:
+            free(x.memcg[cl])
+        x.memcg[cl] = NULL
+        x.nr_memcg_tables -= 1
+    return 0
+
+
+cdef int h_count_room(void* d, slot_dev_t* dv, uint64_t off, uint64_t c) except -1 nogil:
+    return ext_need(<p4_t*>d, pdv(dv), off, c)
+
+
+cdef uint64_t h_dup_one(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    cdef uint64_t w = slot_read(d, dv, off)
+    slot_write(d, dv, off, with_count(pdv(dv), off, w & ~SWAP_TABLE_CACHE_ONLY,
+                                      count_of(pdv(dv), off, w) + 1))
+    return 0
+
+
+cdef uint64_t h_pin(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    slot_write(d, dv, off, slot_read(d, dv, off) | SWP_TB_PIN)
+    return 0
+
+
+cdef uint64_t h_unpin(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    cdef uint64_t w = slot_read(d, dv, off)
+    if count_of(pdv(dv), off, w) == 0:
+        slot_free_run(d, dv, off, 1)
+    else:
+        slot_write(d, dv, off, w & ~(SWP_TB_PIN | SWAP_TABLE_CACHE_ONLY))
+    return 0
+
+
+cdef uint64_t h_is_zero(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    return (p4_word(dv.si, off) & SWP_TB_ZERO) != 0
+
+
+cdef uint64_t h_zero_set(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    slot_write(d, dv, off, slot_read(d, dv, off) | SWP_TB_ZERO)
+    return 0
+
+
+cdef uint64_t h_zero_clear(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    cdef uint64_t w = slot_read(d, dv, off)
+    if w & SWP_TB_ZERO:
+        slot_write(d, dv, off, w & ~SWP_TB_ZERO)
+    return 0
+
+
+cdef slot_hooks P4_HOOKS
+P4_HOOKS.dev = h_dev
+P4_HOOKS.in_use = h_in_use
+P4_HOOKS.count = h_count
+P4_HOOKS.only_in_cache = h_only_in_cache
+P4_HOOKS.put_one = h_put_one
+P4_HOOKS.fast_chunk = h_fast_chunk
+P4_HOOKS.mark_cache_only = h_mark_cache_only
+P4_HOOKS.clear_slots = h_clear_slots
+P4_HOOKS.count_room = h_count_room
+P4_HOOKS.dup_one = h_dup_one
+P4_HOOKS.pin = h_pin
+P4_HOOKS.unpin = h_unpin
+P4_HOOKS.is_zero = h_is_zero
+P4_HOOKS.zero_set = h_zero_set
+P4_HOOKS.zero_clear = h_zero_clear
+P4_HOOKS.payload = SWP_TB_PAYLOAD
+
+# The verb cores: the baseline's walks (_slotswap) on these hooks.
+cdef const slot_cores* C = slot_cores_of_hooks()
 
 
 cdef int p4_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil:
     """The allocator's reclaim hook (TTRS_ANYWAY)."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv
-    if si.type < 0 or si.type >= MAX_SWAPFILES:
-        return 0
-    dv = &d.devs[si.type]
-    if dv.si != si or offset >= dv.max or p4_word(si, offset) == 0:
-        return 0
-    return p4_try_to_reclaim_swap(d, si.type, dv, offset)
-
-
-cdef int p4_free_swap_and_cache_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
-    """free_swap_and_cache_nr after validation: the zap, then reclaim of what became cache-only."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = &d.devs[e >> SWP_TYPE_SHIFT]
-    cdef int t = <int>(e >> SWP_TYPE_SHIFT)
-    cdef uint64_t off = e & SWP_OFFSET_MASK
-    cdef uint64_t cur = off, end = off + nr, ce, i, n, step, first = 0, w
-    cdef bint fast, any_only_cache = False
-    cdef int r
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        n = ce - cur
-        fast = n > 1
-        if fast:
-            first = tb_read(d, dv, cur)
-            fast = tb_field(first) == 1
-            i = cur + 1
-            while fast and i < ce:
-                w = tb_read(d, dv, i)
-                fast = tb_field(w) == 1 and (w & SWP_TB_PIN) == (first & SWP_TB_PIN)
-                i += 1
-        if fast:
-            d.st.fast_frees += 1
-            if first & SWP_TB_PIN:
-                for i in range(cur, ce):
-                    tb_write(d, dv, i, (p4_word(dv.si, i) & ~SWP_TB_COUNT_MASK)
-                             | SWAP_TABLE_CACHE_ONLY)
-                any_only_cache = True
-            else:
-                free_run(d, t, dv, cur, n)
-        elif put_range(d, t, dv, cur, ce):
-            any_only_cache = True
-        cur = ce
-    if not any_only_cache:
-        return 0
-    cur = off
-    while cur < end:
-        d.st.scans += 1
-        step = 1
-        w = tb_read(d, dv, cur)
-        if w and cache_only(w, count_of(dv, cur, w)):
-            r = p4_try_to_reclaim_swap(d, t, dv, cur)
-            if r < 0:
-                r = -r
-            if r > 0:
-                step = ((cur + <uint64_t>r) & ~(<uint64_t>r - 1)) - cur
-        cur += step
-    return 0
+    return slot_reclaim(ctx, si, offset)
 
 
 cdef void dev_release(p4_dev_t* dv) noexcept nogil:
@@ -278,194 +277,6 @@ cdef void dev_release(p4_dev_t* dv) noexcept nogil:
     memset(dv, 0, sizeof(p4_dev_t))
 
 
-cdef int check_used(const p4_dev_t* dv, uint64_t off, uint64_t nr, bint need_count,
-                    uint64_t* bad) noexcept nogil:
-    cdef uint64_t i
-    for i in range(off, off + nr):
-        if p4_word(dv.si, i) == 0 or (need_count and p4_count(dv, i) == 0):
-            bad[0] = i
-            return DS_ENOENT
-    return 0
-
-
-# --- verb cores: shared by the methods and the replay ------------------------------------
-# The slot_cores of _slotswap.pxd: (state, entry, ...) on validated entries.
-
-cdef inline p4_dev_t* dev_of(p4_t* d, uint64_t e) noexcept nogil:
-    return &d.devs[e >> SWP_TYPE_SHIFT]
-
-
-cdef int p4_swap_duplicate(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
-    """folio_dup_swap after the limit check: extend tables first (MemoryError before any change)."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = dev_of(d, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK, i, w, cur = off, ce, end = off + nr
-    for i in range(off, end):
-        ext_need(d, dv, i, p4_count(dv, i) + 1)
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        for i in range(cur, ce):
-            w = tb_read(d, dv, i)
-            tb_write(d, dv, i, with_count(dv, i, w & ~SWAP_TABLE_CACHE_ONLY,
-                                          count_of(dv, i, w) + 1))
-        cur = ce
-    return 0
-
-
-cdef int p4_swap_free_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
-    """swap_put_entries_direct: one count off each slot, a cluster-locked section per cluster."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = dev_of(d, e)
-    cdef uint64_t cur = e & SWP_OFFSET_MASK, ce, end = cur + n
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        put_range(d, <int>(e >> SWP_TYPE_SHIFT), dv, cur, ce)
-        cur = ce
-    return 0
-
-
-cdef int p4_lookup(void* ctx, uint64_t e, uint64_t* handle) noexcept nogil:
-    """Where swap-in finds an allocated slot's data (a LOOKUP_KINDS code)."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = dev_of(d, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK
-    cdef uint64_t w = tb_read(d, dv, off)
-    if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
-        handle[0] = swap_cache_folio_id(w & SWP_TB_PAYLOAD)
-        return VSWAP_FOLIO
-    if w & SWP_TB_ZERO:
-        handle[0] = 0
-        return VSWAP_ZERO
-    if zswap_tree_find(&dv.zswap, &d.st.zswap_walks, off, handle, False):
-        return VSWAP_ZSWAP
-    handle[0] = e
-    return VSWAP_SWAPFILE
-
-
-cdef inline void zero_clear(p4_t* d, p4_dev_t* dv, uint64_t off) noexcept nogil:
-    cdef uint64_t w = tb_read(d, dv, off)
-    if w & SWP_TB_ZERO:
-        tb_write(d, dv, off, w & ~SWP_TB_ZERO)
-
-
-cdef int p4_zswap_store(void* ctx, uint64_t e, uint64_t h) except -1 nogil:
-    cdef p4_t* d = <p4_t*>ctx
-    zswap_tree_store(&dev_of(d, e).zswap, &d.st.zswap_walks, e & SWP_OFFSET_MASK, h)
-    zero_clear(d, dev_of(d, e), e & SWP_OFFSET_MASK)
-    return 0
-
-
-cdef int p4_zero_store(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
-    """The zero bit of the table word on each slot (the zeromap merged in)."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = dev_of(d, e)
-    cdef uint64_t i, h
-    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
-        tb_write(d, dv, i, tb_read(d, dv, i) | SWP_TB_ZERO)
-        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
-    return 0
-
-
-cdef int p4_writeback(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
-    cdef p4_t* d = <p4_t*>ctx
-    cdef uint64_t i, h
-    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
-        zero_clear(d, dev_of(d, e), i)
-        zswap_tree_find(&dev_of(d, e).zswap, &d.st.zswap_walks, i, &h, True)
-    return 0
-
-
-cdef int p4_swapcache_prepare(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
-    """Pin each slot for the swap cache (SWP_TB_PIN), a locked section per cluster."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = dev_of(d, e)
-    cdef uint64_t i, cur = e & SWP_OFFSET_MASK, ce, end = cur + n
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        for i in range(cur, ce):
-            tb_write(d, dv, i, tb_read(d, dv, i) | SWP_TB_PIN)
-        cur = ce
-    return 0
-
-
-cdef uint64_t p4_swap_cache_add_folio(void* ctx, uint64_t e, uint64_t nr,
-                                      uint64_t word) noexcept nogil:
-    """Store the folio ``word`` on pinned slots; the first slot's old payload (its shadow)."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = dev_of(d, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK, i, w, first = 0
-    d.st.cluster_locks += 1
-    for i in range(off, off + nr):
-        w = tb_read(d, dv, i)
-        if i == off:
-            first = w & SWP_TB_PAYLOAD
-        tb_write(d, dv, i, (w & ~SWP_TB_PAYLOAD) | word)
-    return first
-
-
-cdef uint64_t p4_swap_cache_del_folio(void* ctx, uint64_t e, uint64_t nr,
-                                      uint64_t shadow_word) noexcept nogil:
-    cdef p4_t* d = <p4_t*>ctx
-    cdef uint64_t i
-    d.st.cluster_locks += 1
-    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + nr):
-        tb_write(d, dev_of(d, e), i, (tb_read(d, dev_of(d, e), i) & ~SWP_TB_PAYLOAD) | shadow_word)
-    return 0
-
-
-cdef int p4_put_swap_folio(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
-    """put_swap_folio: unpin; slots left with count 0 are freed (one batch when all are)."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = dev_of(d, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK, i, w
-    cdef bint all_only = True
-    for i in range(off, off + nr):
-        if p4_count(dv, i):
-            all_only = False
-    d.st.cluster_locks += 1
-    if all_only:
-        free_run(d, <int>(e >> SWP_TYPE_SHIFT), dv, off, nr)
-        return 0
-    for i in range(off, off + nr):
-        w = tb_read(d, dv, i)
-        if count_of(dv, i, w) == 0:
-            free_run(d, <int>(e >> SWP_TYPE_SHIFT), dv, i, 1)
-        else:
-            tb_write(d, dv, i, w & ~(SWP_TB_PIN | SWAP_TABLE_CACHE_ONLY))
-    return 0
-
-
-cdef uint64_t p4_in_use(void* ctx, uint64_t e) noexcept nogil:
-    cdef p4_dev_t* dv = dev_of(<p4_t*>ctx, e)
-    return (dv.si != NULL and (e & SWP_OFFSET_MASK) < dv.max
-            and p4_word(dv.si, e & SWP_OFFSET_MASK) != 0)
-
-
-cdef uint64_t p4_swap_count(void* ctx, uint64_t e) noexcept nogil:
-    return p4_count(dev_of(<p4_t*>ctx, e), e & SWP_OFFSET_MASK)
-
-
-cdef int p4_swapoff_slot(void* ctx, uint64_t e, uint64_t unused) except -1 nogil:
-    """try_to_unuse's last pass: a slot still in use is held by the swap cache alone; drop it."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef uint64_t off = e & SWP_OFFSET_MASK
-    d.st.scans += 1
-    if p4_word(dev_of(d, e).si, off) == 0:
-        return 0
-    d.st.cluster_locks += 1
-    if tb_read(d, dev_of(d, e), off) & SWP_TB_PAYLOAD:
-        tb_write(d, dev_of(d, e), off, 0)
-    free_run(d, <int>(e >> SWP_TYPE_SHIFT), dev_of(d, e), off, 1)
-    return 0
-
-
-cdef slot_cores P4_CORES = slot_cores_table(
-    p4_swap_duplicate, p4_swap_free_nr, p4_free_swap_and_cache_nr, p4_zero_store, p4_zswap_store,
-    p4_writeback, p4_swapcache_prepare, p4_swap_cache_add_folio, p4_swap_cache_del_folio,
-    p4_put_swap_folio, p4_in_use, p4_swap_count, p4_lookup, p4_swapoff_slot)
 cdef swap_ops P4_OPS = slot_ops_table()
 
 
@@ -496,11 +307,12 @@ cdef class SwapTableP4(SwapDesign):
 
     def __cinit__(self):
         memset(&self.d, 0, sizeof(p4_t))
+        self.d.h = &P4_HOOKS
         self._ctx = <void*>&self.d
         self._reclaim = p4_reclaim
         self._cache_only = NULL          # the allocator tests SWAP_TABLE_CACHE_ONLY itself
         self._ops = <void*>&P4_OPS
-        self._cores = &P4_CORES
+        self._cores = C
         self.d.spare = <uint16_t*>checked_calloc(SWAPFILE_CLUSTER, sizeof(uint16_t))
 
     def __init__(self, swaps):
@@ -588,7 +400,7 @@ cdef class SwapTableP4(SwapDesign):
         elif mode == 1:
             n = <uint64_t>1 << to_u64(nr, 10, "order")
         dv = self._range(e, n, mode == 1)
-        if check_used(dv, e & SWP_OFFSET_MASK, n, need_count, &bad):
+        if slot_check_used(&self.d, <slot_dev_t*>dv, e & SWP_OFFSET_MASK, n, need_count, &bad):
             slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), bad,
                       "is free or has a swap count of 0" if need_count else "")
         pe[0] = e
@@ -656,7 +468,7 @@ cdef class SwapTableP4(SwapDesign):
         w = SWP_TB_PIN | swap_cache_folio(folio, order)
         for i in range(off, off + nr):
             dv.memcg[cl][i & (si.cluster_size - 1)] = memcg
-            tb_write(&self.d, dv, i, w)
+            slot_write(&self.d, <slot_dev_t*>dv, i, w)
         return swp_entry(si.type, off)
 
     def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
@@ -711,23 +523,23 @@ cdef class SwapTableP4(SwapDesign):
         for i in range(off, off + n):
             if p4_count(dv, i) >= P4_COUNT_LIMIT:
                 slot_error(DS_EOVERFLOW, t, i)
-        p4_swap_duplicate(&self.d, e, n)
+        C.swap_duplicate(&self.d, e, n)
 
     cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
                                uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
         return self._alloc_one(folio, nr, <uint16_t>m, <int>c)
 
     cdef int _dup_entry(self, uint64_t e) except -1:
-        return p4_swap_duplicate(&self.d, e, 1)
+        return C.swap_duplicate(&self.d, e, 1)
 
     cdef int _free_entry(self, uint64_t e) except -1:
         self.d.st.cluster_locks += 1
-        put_range(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
-                  e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + 1)
+        slot_put_range(&self.d, <slot_dev_t*>&self.d.devs[e >> SWP_TYPE_SHIFT],
+                       e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + 1)
         return 0
 
     cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
-        return p4_zswap_store(&self.d, e, handle)
+        return C.zswap_store(&self.d, e, handle)
 
     cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
         cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
@@ -764,7 +576,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        p4_swap_free_nr(&self.d, e, n)
+        C.swap_free_nr(&self.d, e, n)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """The zap path: one count off each of ``nr`` entries, then reclaim.
@@ -783,7 +595,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        p4_free_swap_and_cache_nr(&self.d, e, n)
+        C.free_swap_and_cache_nr(&self.d, e, n)
 
     def free_swap_and_cache_many(self, entries):
         """Zap the swap PTEs of a uint64 array: :meth:`free_swap_and_cache_nr` per run.
@@ -808,7 +620,7 @@ cdef class SwapTableP4(SwapDesign):
             while j < n and v[j] == e + <uint64_t>(j - i) and \
                     ((e & SWP_OFFSET_MASK) + <uint64_t>(j - i)) < self.d.devs[e >> SWP_TYPE_SHIFT].max:
                 j += 1
-            p4_free_swap_and_cache_nr(&self.d, e, <uint64_t>(j - i))
+            C.free_swap_and_cache_nr(&self.d, e, <uint64_t>(j - i))
             i = j
 
     def swap_count(self, entry):
@@ -866,7 +678,7 @@ cdef class SwapTableP4(SwapDesign):
                 slot_error(DS_ENOENT, t, i)
             if w & SWP_TB_PIN:
                 slot_error(DS_EEXIST, t, i)
-        p4_swapcache_prepare(&self.d, e, n)
+        C.swapcache_prepare(&self.d, e, n)
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """Put ``folio`` in the swap cache at pinned entries; return the shadow replaced, or None.
@@ -898,7 +710,7 @@ cdef class SwapTableP4(SwapDesign):
                 slot_error(DS_EEXIST, t, i, "already holds a folio")
         while (<uint64_t>1 << o) < nr:
             o += 1
-        first = p4_swap_cache_add_folio(&self.d, e, nr, swap_cache_folio(f, o))
+        first = C.swap_cache_add_folio(&self.d, e, nr, swap_cache_folio(f, o))
         return (first >> 1) if first & 1 else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
@@ -928,7 +740,7 @@ cdef class SwapTableP4(SwapDesign):
         for i in range(off, off + nr):
             if p4_word(dv.si, i) & SWP_TB_PAYLOAD != w0:
                 slot_error(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
-        p4_swap_cache_del_folio(&self.d, e, nr, sw)
+        C.swap_cache_del_folio(&self.d, e, nr, sw)
 
     def swap_cache_get_folio(self, entry):
         """The folio id cached at ``entry``, or None. Runtime complexity: O(1).
@@ -940,7 +752,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n, w
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        w = tb_read(&self.d, dv, e & SWP_OFFSET_MASK) & SWP_TB_PAYLOAD
+        w = slot_read(&self.d, <slot_dev_t*>dv, e & SWP_OFFSET_MASK) & SWP_TB_PAYLOAD
         return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
@@ -953,7 +765,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n, w
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        w = tb_read(&self.d, dv, e & SWP_OFFSET_MASK) & SWP_TB_PAYLOAD
+        w = slot_read(&self.d, <slot_dev_t*>dv, e & SWP_OFFSET_MASK) & SWP_TB_PAYLOAD
         return (w >> 1) if w & 1 else None
 
     def put_swap_folio(self, entry, order=0):
@@ -980,7 +792,7 @@ cdef class SwapTableP4(SwapDesign):
                 slot_error(DS_ENOENT, t, i, "is not in the swap cache")
             if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
                 slot_error(DS_EEXIST, t, i, "still holds a folio")
-        p4_put_swap_folio(&self.d, e, nr)
+        C.put_swap_folio(&self.d, e, nr)
 
     # -- backends --------------------------------------------------------------------------
 
@@ -999,7 +811,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n, h = 0
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        k = p4_lookup(&self.d, e, &h)
+        k = C.lookup(&self.d, e, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
     def lookup_many(self, entries):
@@ -1028,7 +840,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        p4_zero_store(&self.d, e, n)
+        C.zero_store(&self.d, e, n)
 
     def zswap_store(self, entry, handle):
         """Store the compressed copy ``handle`` (``0 .. 2**62-1``) of ``entry``; clears the zero flag.
@@ -1043,7 +855,7 @@ cdef class SwapTableP4(SwapDesign):
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
-        p4_zswap_store(&self.d, e, h)
+        C.zswap_store(&self.d, e, h)
 
     def zswap_load(self, entry):
         """The zswap handle of ``entry``, or None (the copy stays). Runtime complexity: O(tree height).
@@ -1088,7 +900,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, nr
         cdef p4_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
-        p4_writeback(&self.d, e, nr)
+        C.writeback(&self.d, e, nr)
         return e
 
     # -- device-level verbs ----------------------------------------------------------------
