@@ -26,6 +26,7 @@ COMPILED = {
     vswap.SwapDevice: lambda obj: obj.__init__(1),
     vswap.SwapDevices: lambda obj: obj.__init__([object()]),
     vswap.SwapDesign: lambda obj: obj.__init__(42),
+    vswap._slotswap.SlotSwap: lambda obj: obj.__init__(42),
     vswap.DirectSwap: lambda obj: obj.__init__(42),
     vswap.SwapTableP4: lambda obj: obj.__init__(42),
     vswap.SwapTableEdition: lambda obj: obj.__init__(42),

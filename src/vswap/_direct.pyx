@@ -31,6 +31,7 @@ from vswap._swapfile cimport (
     SLOT_USED, SWP_WRITEOK,
 )
 from vswap._slotswap cimport (
+    SlotSwap,
     DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, SLOT_PUT_KEPT, SLOT_PUT_CACHE, SLOT_PUT_FREE,
     slot_cores, slot_hooks, slot_dev_t, slot_cores_of_hooks, slot_error, slot_ops_table,
     slot_lookup_many, slot_swapoff, slot_check_range, slot_check_used, slot_read, slot_write,
@@ -159,6 +160,23 @@ cdef inline void count_dec(direct_dev_t* dv, uint64_t off) noexcept nogil:
         set_count(dv, off, direct_count(dv, off) - 1)
 
 
+cdef void dev_release(direct_dev_t* dv) noexcept nogil:
+    cdef uint64_t i
+    if dv.cont != NULL:
+        for i in range(dv.nr_map_pages * SWAP_CONT_LEVELS):
+            if dv.cont[i] != NULL:
+                free(dv.cont[i])
+        free(dv.cont)
+    if dv.swap_map != NULL:
+        free(dv.swap_map)
+    if dv.swap_cgroup != NULL:
+        free(dv.swap_cgroup)
+    if dv.zeromap != NULL:
+        free(dv.zeromap)
+    xa_destroy(&dv.zswap.xa)
+    memset(dv, 0, sizeof(direct_dev_t))
+
+
 # --- the design's hooks: where a slot's state lives (the walks: _slotswap) ------------
 # The swap_map byte holds the count and SWAP_HAS_CACHE; the table word the
 # swap-cache word and the cache-only bit.
@@ -260,6 +278,10 @@ cdef uint64_t h_zero_clear(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil
     return 0
 
 
+cdef void h_release(slot_dev_t* dv) noexcept nogil:
+    dev_release(ddv(dv))
+
+
 cdef slot_hooks DIRECT_HOOKS
 DIRECT_HOOKS.dev = h_dev
 DIRECT_HOOKS.in_use = h_in_use
@@ -276,6 +298,7 @@ DIRECT_HOOKS.unpin = h_unpin
 DIRECT_HOOKS.is_zero = h_is_zero
 DIRECT_HOOKS.zero_set = h_zero_set
 DIRECT_HOOKS.zero_clear = h_zero_clear
+DIRECT_HOOKS.release = h_release
 DIRECT_HOOKS.payload = TB_VALUE
 
 # The verb cores: the walks of _slotswap on these hooks.
@@ -287,30 +310,13 @@ cdef int direct_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept 
     return slot_reclaim(ctx, si, offset)
 
 
-cdef void dev_release(direct_dev_t* dv) noexcept nogil:
-    cdef uint64_t i
-    if dv.cont != NULL:
-        for i in range(dv.nr_map_pages * SWAP_CONT_LEVELS):
-            if dv.cont[i] != NULL:
-                free(dv.cont[i])
-        free(dv.cont)
-    if dv.swap_map != NULL:
-        free(dv.swap_map)
-    if dv.swap_cgroup != NULL:
-        free(dv.swap_cgroup)
-    if dv.zeromap != NULL:
-        free(dv.zeromap)
-    xa_destroy(&dv.zswap.xa)
-    memset(dv, 0, sizeof(direct_dev_t))
-
-
 cdef swap_ops DIRECT_OPS = slot_ops_table()
 
 
 # no_gc_clear: __dealloc__ restores each device's reclaim hook, so the
 # references to the devices must survive a garbage-collector pass.
 @cython.no_gc_clear
-cdef class DirectSwap(SwapDesign):
+cdef class DirectSwap(SlotSwap):
     """The baseline: mainline's design (Linux 6.19); an entry is its physical slot.
 
     ``swaps`` is the :class:`~vswap.SwapDevices` set whose devices hold the
@@ -340,79 +346,30 @@ cdef class DirectSwap(SwapDesign):
         self._cache_only = NULL          # the allocator tests SWAP_TABLE_CACHE_ONLY itself
         self._ops = <void*>&DIRECT_OPS
         self._cores = C
-
-    def __init__(self, swaps):
-        self._claim(swaps)               # ValueError if another design holds the set
-        self._sync_devices()
+        self._count_limit = COUNT_LIMIT
 
     def __dealloc__(self):
         self._release_devices()
 
-    cdef void _drop_devices(self) noexcept:
-        cdef int t
-        for t in range(MAX_SWAPFILES):
-            if self.d.devs[t].si != NULL:
-                dev_release(&self.d.devs[t])
-
-    cdef int _attach(self, int t, SwapDevice dev) except -1:
+    cdef int _attach_dev(self, int t, SwapDevice dev) except -1:
         """Allocate the device's swap_map, swap_cgroup, zeromap and continuation index."""
-        cdef swap_device_t* si = &dev.si
-        cdef direct_dev_t nd
-        memset(&nd, 0, sizeof(direct_dev_t))
-        xa_init(&nd.zswap.xa)
-        nd.si = si
-        nd.max = si.max
-        nd.nr_map_pages = (si.max + (1 << SWAP_MAP_PAGE_SHIFT) - 1) >> SWAP_MAP_PAGE_SHIFT
-        try:
-            nd.swap_map = <uint8_t*>checked_calloc(si.max, 1)
-            nd.swap_cgroup = <uint16_t*>checked_calloc(si.max, sizeof(uint16_t))
-            nd.zeromap = <uint64_t*>checked_calloc((si.max + 63) >> 6, sizeof(uint64_t))
-            nd.cont = <uint8_t**>checked_calloc(nd.nr_map_pages * SWAP_CONT_LEVELS,
-                                                 sizeof(uint8_t*))
-            SwapDesign._attach(self, t, dev)
-        except BaseException:
-            dev_release(&nd)
-            raise
-        self.d.devs[t] = nd
+        cdef direct_dev_t* nd = &self.d.devs[t]
+        cdef uint64_t m = dev.si.max
+        nd.nr_map_pages = (m + (1 << SWAP_MAP_PAGE_SHIFT) - 1) >> SWAP_MAP_PAGE_SHIFT
+        nd.swap_map = <uint8_t*>checked_calloc(m, 1)
+        nd.swap_cgroup = <uint16_t*>checked_calloc(m, sizeof(uint16_t))
+        nd.zeromap = <uint64_t*>checked_calloc((m + 63) >> 6, sizeof(uint64_t))
+        nd.cont = <uint8_t**>checked_calloc(nd.nr_map_pages * SWAP_CONT_LEVELS, sizeof(uint8_t*))
         return 0
 
     cdef direct_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL:
-        """The device of entries ``e .. e+nr-1``; ValueError if they are not a valid run."""
-        cdef uint64_t t = e >> SWP_TYPE_SHIFT
-        cdef direct_dev_t* dv = &self.d.devs[t if t < MAX_SWAPFILES else 0]
-        slot_check_range(self, e, nr, aligned, dv.si if t < MAX_SWAPFILES else NULL, dv.max)
-        return dv
+        """The device of entries ``e .. e+nr-1`` (SlotSwap._srange)."""
+        return <direct_dev_t*>self._srange(e, nr, aligned)
 
     cdef direct_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
                              uint64_t* pe, uint64_t* pn) except NULL:
-        """Validate a request on allocated entries; the device, ``*pe`` entry, ``*pn`` count.
-
-        ``mode`` 0: ``nr`` entries; 1: ``nr`` is an order (an aligned run);
-        2: one entry. NoEntry if one is free (or has count 0 when
-        ``need_count``).
-        """
-        cdef uint64_t e = self._entry(entry), n = 1, bad
-        cdef direct_dev_t* dv
-        if mode == 0:
-            n = self._nr(nr)
-        elif mode == 1:
-            n = self._order(nr)
-        dv = self._range(e, n, mode == 1)
-        if slot_check_used(&self.d, <slot_dev_t*>dv, e & SWP_OFFSET_MASK, n, need_count, &bad):
-            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), bad,
-                      "is free or has a swap count of 0" if need_count else "")
-        pe[0] = e
-        pn[0] = n
-        return dv
-
-    cdef uint64_t _entry(self, object entry) except? 0xFFFFFFFFFFFFFFFF:
-        return to_u64(entry, <uint64_t>1 << 63, "swap entry")
-
-    cdef uint64_t _nr(self, object nr) except? 0xFFFFFFFFFFFFFFFF:
-        return to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
-
-    cdef uint64_t _order(self, object order) except? 0xFFFFFFFFFFFFFFFF:
-        return <uint64_t>1 << to_u64(order, 10, "order")
+        """Validate a request on allocated entries (SlotSwap._sused); the device."""
+        return <direct_dev_t*>self._sused(entry, nr, mode, need_count, pe, pn)
 
     # -- swapon / allocation ------------------------------------------------------------
 
@@ -441,50 +398,18 @@ cdef class DirectSwap(SwapDesign):
             raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
         return off
 
-    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
-                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1:
-        nr[0] = self._order(order)
-        m[0] = to_u64(memcg, 65536, "memcg")
-        c[0] = to_u64(cpu, NR_CPUS, "cpu")
-        self._sync_devices()
-        if self._cluster_size and nr[0] > self._cluster_size:
-            raise ValueError(f"order {nr[0].bit_length() - 1} is larger than a cluster")
-        return 0
-
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg, int cpu) except? 0xFFFFFFFFFFFFFFFF:
-        cdef swap_device_t* si = NULL
-        cdef uint64_t off = 0, i, w
-        cdef direct_dev_t* dv
-        cdef int order = 0
-        while (<uint64_t>1 << order) < nr:
-            order += 1
-        swap_alloc_set(&self._swaps.g, order, cpu, &si, &off)
+        cdef uint64_t off, i, w
+        cdef slot_dev_t* sd = NULL
+        cdef int order = self._alloc_run(nr, cpu, &sd, &off)
         if off == 0:
             return 0
-        dv = &self.d.devs[si.type]
-        self.d.st.cluster_locks += 1
         w = swap_cache_folio(folio, order)
         for i in range(off, off + nr):
-            dv.swap_map[i] = SWAP_HAS_CACHE
-            dv.swap_cgroup[i] = memcg
-            slot_write(&self.d, <slot_dev_t*>dv, i, w)
-        return swp_entry(si.type, off)
-
-    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
-                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
-        return self._alloc_one(folio, nr, <uint16_t>m, <int>c)
-
-    cdef int _dup_entry(self, uint64_t e) except -1:
-        return C.swap_duplicate(&self.d, e, 1)
-
-    cdef int _free_entry(self, uint64_t e) except -1:
-        self.d.st.cluster_locks += 1
-        slot_put_range(&self.d, <slot_dev_t*>&self.d.devs[e >> SWP_TYPE_SHIFT],
-                       e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + 1)
-        return 0
-
-    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
-        return C.zswap_store(&self.d, e, handle)
+            (<direct_dev_t*>sd).swap_map[i] = SWAP_HAS_CACHE
+            (<direct_dev_t*>sd).swap_cgroup[i] = memcg
+            slot_write(&self.d, sd, i, w)
+        return swp_entry(sd.si.type, off)
 
     cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept:
         return (e & SWP_OFFSET_MASK) + k < self.d.devs[e >> SWP_TYPE_SHIFT].max
@@ -510,32 +435,8 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n, i
         cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        cdef uint64_t off = e & SWP_OFFSET_MASK
-        cdef int t = <int>(e >> SWP_TYPE_SHIFT)
-        for i in range(off, off + n):
-            if direct_count(dv, i) >= COUNT_LIMIT:
-                slot_error(DS_EOVERFLOW, t, i)
+        self._check_dup(e, n)
         C.swap_duplicate(&self.d, e, n)
-
-    cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
-        cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
-        if e >> 63:
-            raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
-        if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
-            self._range(e, 1, False)          # raises the ValueError
-        if self.d.devs[t].swap_map[off] == 0:
-            slot_error(DS_ENOENT, <int>t, off)
-        return 0
-
-    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
-                          void** cache) except -1:
-        cdef uint64_t c = direct_count(&self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
-        if dup and c + k > COUNT_LIMIT:
-            slot_error(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
-        if need_count and c < k:
-            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
-                      "has a swap count of 0")
-        return 0
 
     def swap_free_nr(self, entry, nr=1):
         """Drop one count from each of ``nr`` entries (``swap_free_nr``).
@@ -831,12 +732,7 @@ cdef class DirectSwap(SwapDesign):
         >>> ds.zswap_load(ds.folio_alloc_swap(1)) is None
         True
         """
-        cdef uint64_t e, n
-        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        cdef uint64_t h
-        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, False):
-            return h
-        return None
+        return self._zswap_find(entry, False)
 
     def zswap_invalidate(self, entry):
         """Drop the zswap copy of ``entry``; its handle or None (``zswap_invalidate``).
@@ -848,11 +744,7 @@ cdef class DirectSwap(SwapDesign):
         >>> e = ds.folio_alloc_swap(1); ds.zswap_store(e, 3); ds.zswap_invalidate(e), ds.zswap_load(e)
         (3, None)
         """
-        cdef uint64_t e, n, h = 0
-        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, True):
-            return h
-        return None
+        return self._zswap_find(entry, True)
 
     def writeback(self, entry, order=0):
         """Write ``2**order`` entries to their slots; return the physical slot (the entry).
@@ -872,61 +764,6 @@ cdef class DirectSwap(SwapDesign):
         cdef direct_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
         C.writeback(&self.d, e, nr)
         return e
-
-    # -- device-level verbs ----------------------------------------------------------------
-
-    cdef direct_dev_t* _device(self, object device) except NULL:
-        cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
-        self._check_open()
-        if self.d.devs[t].si == NULL:
-            raise ValueError(f"device type {t} is not attached to this design")
-        return &self.d.devs[t]
-
-    def reclaim_cache_only(self, device):
-        """The reclaim work on device type ``device``: free cache-only folios of full clusters.
-
-        ``swap_reclaim_full_clusters(force)`` with this design's hook
-        (``__try_to_reclaim_swap``); returns the slots freed. The allocator
-        also calls the hook itself while swap is over half full. Runtime
-        complexity: O(full clusters * cluster_size).
-
-        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> ds = DirectSwap(SwapDevices([SwapDevice(16, cluster_size=16)]))
-        >>> es = [ds.folio_alloc_swap(f) for f in range(15)]
-        >>> for e in es: ds.swap_duplicate(e); ds.swap_free_nr(e)
-        >>> ds.reclaim_cache_only(0), ds.swaps[0].nr_used
-        (15, 0)
-        """
-        cdef direct_dev_t* dv = self._device(device)
-        return swap_reclaim_full_clusters(dv.si, True)
-
-    def swapoff(self, device, page_tables):
-        """Bring every entry of device ``device`` back into memory and free its slots.
-
-        ``swapoff`` + ``try_to_unuse``: the design has no reverse map, so it
-        walks every entry of ``page_tables`` (a
-        :class:`~vswap.protocol.PageTable`, any mapping ``{vpn: entry}`` with
-        ``items()`` and ``__delitem__``, or a uint64 numpy array indexed by
-        vpn with 0 for none) and for each swap PTE of this device rewrites
-        it (the key is deleted, the array element set to 0) and drops its
-        count (``unuse_pte``); then it scans the device
-        (``find_next_to_unuse``) and drops the swap cache of what is left.
-        The device leaves allocation (``SWP_WRITEOK`` cleared) first.
-        Validated before any change: NoEntry if a PTE names a free slot or
-        more PTEs than its count; SwapError if a slot has references the
-        page tables do not hold (the kernel would retry forever). Returns
-        the PTEs rewritten. Runtime complexity: O(PTEs + device slots).
-
-        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> from vswap.protocol import PageTable
-        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
-        >>> e = ds.folio_alloc_swap(1); ds.swap_duplicate(e); ds.swap_cache_del_folio(e)
-        >>> pt = PageTable({100: e}); ds.swapoff(0, pt), pt, ds.swaps[0].nr_used
-        (1, {}, 0)
-        """
-        cdef direct_dev_t* dv = self._device(device)
-        return slot_swapoff(self, <int>(dv - &self.d.devs[0]), dv.max, page_tables,
-                            &self.d.st.pte_walked)
 
     # -- accounting --------------------------------------------------------------------------
 
@@ -1053,14 +890,7 @@ cdef class DirectSwap(SwapDesign):
                             break
                 if dv.zswap.nr and xa_load(&dv.zswap.xa, off) != 0:
                     nz += 1
-        total = sum(self.d.devs[t].zswap.nr for t in range(MAX_SWAPFILES))
-        in_trees = sum(self.d.devs[t].zswap.xa.nr_entries for t in range(MAX_SWAPFILES))
-        if nz != total or total != in_trees:
-            errors.append(f"zswap: {nz} found on used slots, {total} counted, "
-                          f"{in_trees} in the trees")
-        if errors:
-            raise AssertionError("DirectSwap invariant violated:\n  " + "\n  ".join(errors[:20]))
-        self._swaps.check()
+        self._check_zswap(errors, nz)
 
     def snapshot(self):
         """The whole state as plain values; equal between compiled and reference.
@@ -1095,10 +925,5 @@ cdef class DirectSwap(SwapDesign):
                               None if z == 0 else xa_to_value(z))
             devices[t] = {"slots": slots, "cont_pages": dv.nr_cont_pages, "nr_zswap": dv.zswap.nr}
         return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
-
-    def __repr__(self):
-        return (f"DirectSwap(devices={sum(1 for t in range(MAX_SWAPFILES) if self.d.devs[t].si != NULL)}, "
-                f"zswap={sum(self.d.devs[t].zswap.nr for t in range(MAX_SWAPFILES))})")
-
 
 SwapSpace.register(DirectSwap)

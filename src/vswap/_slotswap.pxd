@@ -10,10 +10,10 @@
 # here runs only through that table. Every core takes the design's C state
 # (SwapDesign._ctx) and a validated swap entry.
 
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint16_t, uint64_t
 
 from vswap._swapfile cimport (
-    SwapDesign, swap_device_t, swap_table_get, swap_table_set, swap_entries_free, SLOT_USED,
+    SwapDesign, SwapDevice, swap_device_t, swap_table_get, swap_table_set, swap_entries_free, SLOT_USED,
 )
 from vswap._swapops cimport swap_ops
 from vswap._xarray cimport (
@@ -69,6 +69,7 @@ ctypedef slot_dev_t* (*slot_dev_fn)(void* d, uint64_t t) noexcept nogil
 ctypedef uint64_t (*slot_slot_fn)(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil
 ctypedef int (*slot_grow_fn)(void* d, slot_dev_t* dv, uint64_t off, uint64_t c) except -1 nogil
 ctypedef int (*slot_chunk_fn)(void* d, slot_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil
+ctypedef void (*slot_release_fn)(slot_dev_t* dv) noexcept nogil
 
 
 cdef struct slot_hooks:
@@ -87,6 +88,7 @@ cdef struct slot_hooks:
     slot_slot_fn is_zero          # the slot's page is zero-filled (uncounted)
     slot_slot_fn zero_set
     slot_slot_fn zero_clear
+    slot_release_fn release       # free a device's metadata, zero its struct
     uint64_t payload              # the bits of a table word that hold the swap-cache word
 
 
@@ -247,3 +249,39 @@ cdef swap_ops slot_ops_table() noexcept
 cdef tuple slot_lookup_many(SwapDesign ds, object entries)
 cdef Py_ssize_t slot_swapoff(SwapDesign ds, int t, uint64_t max, object page_tables,
                              uint64_t* pte_walked) except -1
+
+
+# --- the designs' class: what DirectSwap and SwapTableP4 do alike above the C walks ---
+
+cdef class SlotSwap(SwapDesign):
+    # A design sets SwapDesign's fields and _count_limit in its __cinit__; its C
+    # state (_ctx) starts with a slot_state_t whose hooks name its devices.
+    cdef bint _hosted             # on a host's devices (SwapTableEdition's direct entries)
+    cdef uint64_t _count_limit    # the largest swap count an entry reaches
+    cdef slot_dev_t* _sdev(self, uint64_t t) noexcept
+    cdef slot_dev_t* _srange(self, uint64_t e, uint64_t nr, bint aligned) except NULL
+    cdef slot_dev_t* _sused(self, object entry, object nr, int mode, bint need_count,
+                            uint64_t* pe, uint64_t* pn) except NULL
+    cdef slot_dev_t* _sdevice(self, object device) except NULL
+    cdef uint64_t _entry(self, object entry) except? 0xFFFFFFFFFFFFFFFF
+    cdef uint64_t _nr(self, object nr) except? 0xFFFFFFFFFFFFFFFF
+    cdef uint64_t _order(self, object order) except? 0xFFFFFFFFFFFFFFFF
+    cdef void _drop_devices(self) noexcept
+    cdef int _attach_dev(self, int t, SwapDevice dev) except -1
+    cdef int _attach(self, int t, SwapDevice dev) except -1
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1
+    cdef int _alloc_run(self, uint64_t nr, int cpu, slot_dev_t** dv, uint64_t* off) except -1
+    cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
+                             int cpu) except? 0xFFFFFFFFFFFFFFFF
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _dup_entry(self, uint64_t e) except -1
+    cdef int _free_entry(self, uint64_t e) except -1
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1
+    cdef int _check_dup(self, uint64_t e, uint64_t n) except -1
+    cdef object _zswap_find(self, object entry, bint erase)
+    cdef object _check_zswap(self, list errors, uint64_t nz)

@@ -12,13 +12,17 @@ from cpython.number cimport PyNumber_Index
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 
+from vswap._common cimport to_u64
 from vswap._mem cimport checked_calloc
+from vswap._xarray cimport xa_init
 from vswap._swapentry cimport (
-    SWP_TYPE_SHIFT, SWP_OFFSET_MASK, MAX_SWAPFILES, VSWAP_ZERO, VSWAP_ZSWAP, VSWAP_SWAPFILE,
+    SWP_TYPE_SHIFT, SWP_OFFSET_MASK, MAX_SWAPFILES, NR_CPUS, MEMCG_MAX, VSWAP_ZERO, VSWAP_ZSWAP, VSWAP_SWAPFILE,
     VSWAP_FOLIO, swp_entry, swap_cache_folio, swap_cache_is_folio, swap_cache_folio_id,
     swap_cache_order,
 )
-from vswap._swapfile cimport SwapDevice, swap_device_t, SWP_WRITEOK
+from vswap._swapfile cimport (
+    SwapDevice, swap_device_t, swap_alloc_set, swap_reclaim_full_clusters, SWP_WRITEOK,
+)
 from vswap._swapops cimport swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 
 import numpy as np
@@ -543,3 +547,261 @@ cdef Py_ssize_t slot_swapoff(SwapDesign ds, int t, uint64_t max, object page_tab
     for off in range(max):
         c.swapoff_slot(d, swp_entry(t, off), 1)
     return nhits
+
+
+# --- the designs' class ------------------------------------------------------------------
+
+cdef class SlotSwap(SwapDesign):
+    """What the designs whose entry is the physical slot do alike (DirectSwap, SwapTableP4).
+
+    Argument checks, validation against the design's hooks, the per-entry
+    work of the ``*_many`` verbs, the zswap tree and the check epilogue;
+    the design keeps only where a slot's state lives. Not a design itself.
+    Runtime complexity: as the subclasses' methods say.
+
+    >>> from vswap import DirectSwap, SwapTableP4, SwapDevices
+    >>> from vswap._slotswap import SlotSwap
+    >>> isinstance(DirectSwap(SwapDevices()), SlotSwap), issubclass(SwapTableP4, SlotSwap)
+    (True, True)
+    """
+
+    def __init__(self, swaps):
+        if self._ctx == NULL:
+            raise TypeError(f"{type(self).__name__} is not a design: DirectSwap or SwapTableP4 is")
+        self._claim(swaps)               # ValueError if another design holds the set
+        self._sync_devices()
+
+    cdef slot_dev_t* _sdev(self, uint64_t t) noexcept:
+        return slot_state(self._ctx).h.dev(self._ctx, t)
+
+    cdef slot_dev_t* _srange(self, uint64_t e, uint64_t nr, bint aligned) except NULL:
+        """The device of entries ``e .. e+nr-1``; ValueError if they are not a valid run."""
+        cdef uint64_t t = e >> SWP_TYPE_SHIFT
+        cdef slot_dev_t* dv
+        if self._ctx == NULL:            # never initialised: no hooks
+            self._check_open()
+        dv = self._sdev(t if t < MAX_SWAPFILES else 0)
+        slot_check_range(self, e, nr, aligned, dv.si if t < MAX_SWAPFILES else NULL, dv.max)
+        return dv
+
+    cdef slot_dev_t* _sused(self, object entry, object nr, int mode, bint need_count,
+                            uint64_t* pe, uint64_t* pn) except NULL:
+        """Validate a request on allocated entries; the device, ``*pe`` entry, ``*pn`` count.
+
+        ``mode`` 0: ``nr`` entries; 1: ``nr`` is an order (an aligned run);
+        2: one entry. NoEntry if one is free (or has count 0 when
+        ``need_count``).
+        """
+        cdef uint64_t e = self._entry(entry), n = 1, bad
+        cdef slot_dev_t* dv
+        if mode == 0:
+            n = self._nr(nr)
+        elif mode == 1:
+            n = self._order(nr)
+        dv = self._srange(e, n, mode == 1)
+        if slot_check_used(self._ctx, dv, e & SWP_OFFSET_MASK, n, need_count, &bad):
+            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), bad,
+                       "is free or has a swap count of 0" if need_count else "")
+        pe[0] = e
+        pn[0] = n
+        return dv
+
+    cdef slot_dev_t* _sdevice(self, object device) except NULL:
+        cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
+        self._check_open()
+        if self._sdev(t).si == NULL:
+            raise ValueError(f"device type {t} is not attached to this design")
+        return self._sdev(t)
+
+    cdef uint64_t _entry(self, object entry) except? 0xFFFFFFFFFFFFFFFF:
+        return to_u64(entry, <uint64_t>1 << 63, "swap entry")
+
+    cdef uint64_t _nr(self, object nr) except? 0xFFFFFFFFFFFFFFFF:
+        return to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
+
+    cdef uint64_t _order(self, object order) except? 0xFFFFFFFFFFFFFFFF:
+        return <uint64_t>1 << to_u64(order, 10, "order")
+
+    cdef void _drop_devices(self) noexcept:
+        cdef int t
+        cdef slot_dev_t* dv
+        if self._ctx == NULL:
+            return
+        for t in range(MAX_SWAPFILES):
+            dv = self._sdev(t)
+            if dv.si != NULL:
+                slot_state(self._ctx).h.release(dv)
+
+    cdef int _attach_dev(self, int t, SwapDevice dev) except -1:
+        """The design's per-device metadata of ``dev`` (its struct's head is set)."""
+        return 0
+
+    cdef int _attach(self, int t, SwapDevice dev) except -1:
+        """The device's metadata (``_attach_dev``), then its hooks; all undone on error."""
+        cdef slot_dev_t* dv = self._sdev(t)
+        xa_init(&dv.zswap.xa)
+        dv.si = &dev.si
+        dv.max = dev.si.max
+        try:
+            self._attach_dev(t, dev)
+            if not self._hosted:
+                SwapDesign._attach(self, t, dev)
+            else:
+                self._cluster_size = dev.si.cluster_size
+        except BaseException:
+            slot_state(self._ctx).h.release(dv)
+            raise
+        return 0
+
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1:
+        nr[0] = self._order(order)
+        m[0] = to_u64(memcg, MEMCG_MAX, "memcg")
+        c[0] = to_u64(cpu, NR_CPUS, "cpu")
+        self._sync_devices()
+        if self._cluster_size and nr[0] > self._cluster_size:
+            raise ValueError(f"order {nr[0].bit_length() - 1} is larger than a cluster")
+        return 0
+
+    cdef int _alloc_run(self, uint64_t nr, int cpu, slot_dev_t** dv, uint64_t* off) except -1:
+        """folio_alloc_swap's slots: ``*off`` 0 when none is free, else ``*dv`` its device.
+
+        Returns the order of the run.
+        """
+        cdef swap_device_t* si = NULL
+        cdef int order = 0
+        while (<uint64_t>1 << order) < nr:
+            order += 1
+        off[0] = 0
+        swap_alloc_set(&self._swaps.g, order, cpu, &si, off)
+        if off[0]:
+            dv[0] = self._sdev(si.type)
+            slot_state(self._ctx).st.cluster_locks += 1
+        return order
+
+    cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
+                             int cpu) except? 0xFFFFFFFFFFFFFFFF:
+        return 0
+
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
+        return self._alloc_one(folio, nr, <uint16_t>m, <int>c)
+
+    cdef int _dup_entry(self, uint64_t e) except -1:
+        return CORES.swap_duplicate(self._ctx, e, 1)
+
+    cdef int _free_entry(self, uint64_t e) except -1:
+        slot_state(self._ctx).st.cluster_locks += 1
+        slot_put_range(self._ctx, self._sdev(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
+                       (e & SWP_OFFSET_MASK) + 1)
+        return 0
+
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
+        return CORES.zswap_store(self._ctx, e, handle)
+
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
+        cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
+        cdef slot_dev_t* dv
+        if e >> 63:
+            raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
+        dv = self._srange(e, 1, False)   # ValueError past the devices
+        if not slot_state(self._ctx).h.in_use(self._ctx, dv, off):
+            slot_error(DS_ENOENT, <int>t, off)
+        return 0
+
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1:
+        cdef uint64_t c = CORES.swap_count(self._ctx, e)
+        if dup and c + k > self._count_limit:
+            slot_error(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
+        if need_count and c < k:
+            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
+                       "has a swap count of 0")
+        return 0
+
+    cdef int _check_dup(self, uint64_t e, uint64_t n) except -1:
+        """NoSpace if one more count on ``e .. e+n-1`` passes the design's limit."""
+        cdef uint64_t i
+        for i in range(e, e + n):
+            if CORES.swap_count(self._ctx, i) >= self._count_limit:
+                slot_error(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), i & SWP_OFFSET_MASK)
+        return 0
+
+    cdef object _zswap_find(self, object entry, bint erase):
+        """The zswap handle of ``entry`` or None; dropped with ``erase`` (zswap_invalidate)."""
+        cdef uint64_t e, n, h = 0
+        cdef slot_dev_t* dv = self._sused(entry, None, 2, False, &e, &n)
+        if zswap_tree_find(&dv.zswap, &slot_state(self._ctx).st.zswap_walks,
+                           e & SWP_OFFSET_MASK, &h, erase):
+            return h
+        return None
+
+    def reclaim_cache_only(self, device):
+        """Free the cache-only folios of device ``device``'s full clusters; the slots freed.
+
+        ``swap_reclaim_full_clusters(force)`` with the design's hook
+        (``__try_to_reclaim_swap``). The allocator also calls the hook itself
+        while swap is over half full. Runtime complexity: O(full clusters *
+        cluster_size).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(16, cluster_size=16)]))
+        >>> es = [ds.folio_alloc_swap(f) for f in range(15)]
+        >>> for e in es: ds.swap_duplicate(e); ds.swap_free_nr(e)
+        >>> ds.reclaim_cache_only(0), ds.swaps[0].nr_used
+        (15, 0)
+        """
+        return swap_reclaim_full_clusters(self._sdevice(device).si, True)
+
+    def swapoff(self, device, page_tables):
+        """Bring every entry of device ``device`` back into memory and free its slots.
+
+        ``swapoff`` + ``try_to_unuse``: the design has no reverse map, so it
+        walks every entry of ``page_tables`` (a
+        :class:`~vswap.protocol.PageTable`, any mapping ``{vpn: entry}`` with
+        ``items()`` and ``__delitem__``, or a uint64 numpy array indexed by
+        vpn with 0 for none) and for each swap PTE of this device rewrites
+        it (the key is deleted, the array element set to 0) and drops its
+        count (``unuse_pte``); then it scans the device
+        (``find_next_to_unuse``) and drops the swap cache of what is left.
+        The device leaves allocation (``SWP_WRITEOK`` cleared) first.
+        Validated before any change: NoEntry if a PTE names a free slot or
+        more PTEs than its count; SwapError if a slot has references the
+        page tables do not hold (the kernel would retry forever). Returns
+        the PTEs rewritten. Runtime complexity: O(PTEs + device slots).
+
+        >>> from vswap import DirectSwap, SwapTableP4, SwapDevice, SwapDevices
+        >>> from vswap.protocol import PageTable
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1); ds.swap_duplicate(e); ds.swap_cache_del_folio(e)
+        >>> pt = PageTable({100: e}); ds.swapoff(0, pt), pt, ds.swaps[0].nr_used
+        (1, {}, 0)
+        >>> p4 = SwapTableP4(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = p4.folio_alloc_swap(1); p4.swap_duplicate(e)
+        >>> pt = PageTable({7: e}); p4.swapoff(0, pt), pt, p4.swaps[0].nr_used
+        (1, {}, 0)
+        """
+        cdef slot_dev_t* dv = self._sdevice(device)
+        return slot_swapoff(self, dv.si.type, dv.max, page_tables,
+                            &slot_state(self._ctx).st.pte_walked)
+
+    cdef object _check_zswap(self, list errors, uint64_t nz):
+        """check()'s end: the zswap entries found on used slots (``nz``) against the counts."""
+        cdef int t
+        total = in_trees = 0
+        for t in range(MAX_SWAPFILES):
+            total += self._sdev(t).zswap.nr
+            in_trees += self._sdev(t).zswap.xa.nr_entries
+        if nz != total or total != in_trees:
+            errors.append(f"zswap: {nz} found on used slots, {total} counted, "
+                          f"{in_trees} in the trees")
+        if errors:
+            raise AssertionError(f"{type(self).__name__} invariant violated:\n  "
+                                 + "\n  ".join(errors[:20]))
+        if not self._hosted:           # a host checks its allocator itself
+            self._swaps.check()
+
+    def __repr__(self):
+        n = sum(1 for t in range(MAX_SWAPFILES) if self._ctx != NULL and self._sdev(t).si != NULL)
+        z = sum(self._sdev(t).zswap.nr for t in range(MAX_SWAPFILES)) if self._ctx != NULL else 0
+        return f"{type(self).__name__}(devices={n}, zswap={z})"

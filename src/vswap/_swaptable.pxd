@@ -26,7 +26,7 @@
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 
 from vswap._swapfile cimport swap_device_t, SwapDesign, SwapDevice, SwapDevices
-from vswap._slotswap cimport zswap_tree, slot_hooks
+from vswap._slotswap cimport SlotSwap, zswap_tree, slot_hooks
 from vswap._swapentry cimport MAX_SWAPFILES
 
 
@@ -98,28 +98,14 @@ cdef struct p4_t:
 cdef int p4_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
 
 
-cdef class SwapTableP4(SwapDesign):
+cdef class SwapTableP4(SlotSwap):
     cdef p4_t d
-    cdef bint _hosted              # on a host's devices (SwapTableEdition's direct entries)
     cdef int _hosted_by(self, SwapDesign host) except -1
     cdef int _sync_devices(self) except -1
     cdef void _release_devices(self) noexcept
-    cdef void _drop_devices(self) noexcept
-    cdef int _attach(self, int t, SwapDevice dev) except -1
+    cdef int _attach_dev(self, int t, SwapDevice dev) except -1
     cdef p4_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL
     cdef p4_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
                          uint64_t* pe, uint64_t* pn) except NULL
-    # the shared layer's hooks (SwapDesign: the *_many verbs and batch checks)
-    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
-                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1
-    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
-                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF
-    cdef int _dup_entry(self, uint64_t e) except -1
-    cdef int _free_entry(self, uint64_t e) except -1
-    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1
-    cdef int _batch_entry(self, uint64_t e, void** cache) except -1
-    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
-                          void** cache) except -1
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF
-    cdef p4_dev_t* _device(self, object device) except NULL

@@ -31,6 +31,7 @@ from vswap._swapentry cimport (
     swap_cache_folio_id, swap_cache_order,
 )
 from vswap._slotswap cimport (
+    SlotSwap,
     DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, SLOT_PUT_KEPT, SLOT_PUT_CACHE, SLOT_PUT_FREE,
     slot_cores, slot_hooks, slot_dev_t, slot_cores_of_hooks, slot_error, slot_ops_table,
     slot_lookup_many, slot_swapoff, slot_check_range, slot_check_used, slot_read, slot_write,
@@ -118,6 +119,21 @@ cdef uint64_t with_count(p4_dev_t* dv, uint64_t off, uint64_t w, uint64_t c) noe
             dv.ext[cl] = NULL
             dv.nr_ext_tables -= 1
     return (w & ~SWP_TB_COUNT_MASK) | (c << SWP_TB_COUNT_SHIFT)
+
+
+cdef void dev_release(p4_dev_t* dv) noexcept nogil:
+    cdef uint64_t i
+    if dv.memcg != NULL:
+        for i in range(dv.nr_clusters):
+            free(dv.memcg[i])
+        free(dv.memcg)
+    if dv.ext != NULL:
+        for i in range(dv.nr_clusters):
+            free(dv.ext[i])
+        free(dv.ext)
+    free(dv.used)
+    xa_destroy(&dv.zswap.xa)
+    memset(dv, 0, sizeof(p4_dev_t))
 
 
 # --- the design's hooks: the baseline's walks (_slotswap) on the table word ------------
@@ -235,6 +251,10 @@ cdef uint64_t h_zero_clear(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil
     return 0
 
 
+cdef void h_release(slot_dev_t* dv) noexcept nogil:
+    dev_release(pdv(dv))
+
+
 cdef slot_hooks P4_HOOKS
 P4_HOOKS.dev = h_dev
 P4_HOOKS.in_use = h_in_use
@@ -251,6 +271,7 @@ P4_HOOKS.unpin = h_unpin
 P4_HOOKS.is_zero = h_is_zero
 P4_HOOKS.zero_set = h_zero_set
 P4_HOOKS.zero_clear = h_zero_clear
+P4_HOOKS.release = h_release
 P4_HOOKS.payload = SWP_TB_PAYLOAD
 
 # The verb cores: the baseline's walks (_slotswap) on these hooks.
@@ -262,26 +283,11 @@ cdef int p4_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogi
     return slot_reclaim(ctx, si, offset)
 
 
-cdef void dev_release(p4_dev_t* dv) noexcept nogil:
-    cdef uint64_t i
-    if dv.memcg != NULL:
-        for i in range(dv.nr_clusters):
-            free(dv.memcg[i])
-        free(dv.memcg)
-    if dv.ext != NULL:
-        for i in range(dv.nr_clusters):
-            free(dv.ext[i])
-        free(dv.ext)
-    free(dv.used)
-    xa_destroy(&dv.zswap.xa)
-    memset(dv, 0, sizeof(p4_dev_t))
-
-
 cdef swap_ops P4_OPS = slot_ops_table()
 
 
 @cython.no_gc_clear
-cdef class SwapTableP4(SwapDesign):
+cdef class SwapTableP4(SlotSwap):
     """Swap table phase IV: an entry is its physical slot; all per-slot state in the table word.
 
     ``swaps`` is the :class:`~vswap.SwapDevices` set; the design attaches to
@@ -313,22 +319,13 @@ cdef class SwapTableP4(SwapDesign):
         self._cache_only = NULL          # the allocator tests SWAP_TABLE_CACHE_ONLY itself
         self._ops = <void*>&P4_OPS
         self._cores = C
+        self._count_limit = P4_COUNT_LIMIT
         self.d.spare = <uint16_t*>checked_calloc(SWAPFILE_CLUSTER, sizeof(uint16_t))
-
-    def __init__(self, swaps):
-        self._claim(swaps)               # ValueError if another design holds the set
-        self._sync_devices()
 
     def __dealloc__(self):
         self._release_devices()
         free(self.d.spare)
         self.d.spare = NULL
-
-    cdef void _drop_devices(self) noexcept:
-        cdef int t
-        for t in range(MAX_SWAPFILES):
-            if self.d.devs[t].si != NULL:
-                dev_release(&self.d.devs[t])
 
     cdef int _hosted_by(self, SwapDesign host) except -1:
         """Run on ``host``'s devices (their hooks stay the host's; the host attaches each).
@@ -358,54 +355,24 @@ cdef class SwapTableP4(SwapDesign):
         self._swaps = None
         self._closed = True
 
-    cdef int _attach(self, int t, SwapDevice dev) except -1:
+    cdef int _attach_dev(self, int t, SwapDevice dev) except -1:
         """Allocate the device's per-cluster table indexes (the tables come with entries)."""
-        cdef swap_device_t* si = &dev.si
-        cdef p4_dev_t nd
-        if si.cluster_size > SWAPFILE_CLUSTER:
-            raise ValueError(f"cluster size {si.cluster_size} > {SWAPFILE_CLUSTER}")
-        memset(&nd, 0, sizeof(p4_dev_t))
-        xa_init(&nd.zswap.xa)
-        nd.si = si
-        nd.max = si.max
-        nd.nr_clusters = si.nr_clusters
-        try:
-            nd.memcg = <uint16_t**>checked_calloc(si.nr_clusters, sizeof(uint16_t*))
-            nd.ext = <uint32_t**>checked_calloc(si.nr_clusters, sizeof(uint32_t*))
-            nd.used = <uint32_t*>checked_calloc(si.nr_clusters, sizeof(uint32_t))
-            if not self._hosted:
-                SwapDesign._attach(self, t, dev)
-            else:
-                self._cluster_size = si.cluster_size
-        except BaseException:
-            dev_release(&nd)
-            raise
-        self.d.devs[t] = nd
+        cdef p4_dev_t* nd = &self.d.devs[t]
+        cdef uint32_t n = dev.si.nr_clusters
+        if dev.si.cluster_size > SWAPFILE_CLUSTER:
+            raise ValueError(f"cluster size {dev.si.cluster_size} > {SWAPFILE_CLUSTER}")
+        nd.nr_clusters = n
+        nd.memcg = <uint16_t**>checked_calloc(n, sizeof(uint16_t*))
+        nd.ext = <uint32_t**>checked_calloc(n, sizeof(uint32_t*))
+        nd.used = <uint32_t*>checked_calloc(n, sizeof(uint32_t))
         return 0
 
     cdef p4_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL:
-        """The device of entries ``e .. e+nr-1``; ValueError if they are not a valid run."""
-        cdef uint64_t t = e >> SWP_TYPE_SHIFT
-        cdef p4_dev_t* dv = &self.d.devs[t if t < MAX_SWAPFILES else 0]
-        slot_check_range(self, e, nr, aligned, dv.si if t < MAX_SWAPFILES else NULL, dv.max)
-        return dv
+        return <p4_dev_t*>self._srange(e, nr, aligned)
 
     cdef p4_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
                          uint64_t* pe, uint64_t* pn) except NULL:
-        """Validate a request on allocated entries (mode 0: nr, 1: order, 2: one)."""
-        cdef uint64_t e = to_u64(entry, <uint64_t>1 << 63, "swap entry"), n = 1, bad
-        cdef p4_dev_t* dv
-        if mode == 0:
-            n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
-        elif mode == 1:
-            n = <uint64_t>1 << to_u64(nr, 10, "order")
-        dv = self._range(e, n, mode == 1)
-        if slot_check_used(&self.d, <slot_dev_t*>dv, e & SWP_OFFSET_MASK, n, need_count, &bad):
-            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), bad,
-                      "is free or has a swap count of 0" if need_count else "")
-        pe[0] = e
-        pn[0] = n
-        return dv
+        return <p4_dev_t*>self._sused(entry, nr, mode, need_count, pe, pn)
 
     # -- swapon / allocation ------------------------------------------------------------
 
@@ -432,31 +399,20 @@ cdef class SwapTableP4(SwapDesign):
             raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
         return e
 
-    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
-                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1:
-        nr[0] = <uint64_t>1 << to_u64(order, 10, "order")
-        m[0] = to_u64(memcg, 65536, "memcg")
-        c[0] = to_u64(cpu, NR_CPUS, "cpu")
-        self._sync_devices()
-        if self._cluster_size and nr[0] > self._cluster_size:
-            raise ValueError(f"order {nr[0].bit_length() - 1} is larger than a cluster")
-        return 0
-
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF:
-        cdef swap_device_t* si = NULL
-        cdef uint64_t off = 0, i, w, cl
+        cdef uint64_t off, i, w, cl
+        cdef slot_dev_t* sd = NULL
         cdef p4_dev_t* dv
-        cdef int order = 0
-        while (<uint64_t>1 << order) < nr:
-            order += 1
+        cdef int order
+        cdef swap_device_t* si
         if self.d.spare == NULL:           # the memcg_table is taken before the slots
             self.d.spare = <uint16_t*>checked_calloc(SWAPFILE_CLUSTER, sizeof(uint16_t))
-        swap_alloc_set(&self._swaps.g, order, cpu, &si, &off)
+        order = self._alloc_run(nr, cpu, &sd, &off)
         if off == 0:
             return 0
-        dv = &self.d.devs[si.type]
-        self.d.st.cluster_locks += 1
+        dv = <p4_dev_t*>sd
+        si = sd.si
         cl = off >> si.cluster_shift
         if dv.memcg[cl] == NULL:
             memset(self.d.spare, 0, SWAPFILE_CLUSTER * sizeof(uint16_t))
@@ -518,48 +474,8 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n, i
         cdef p4_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        cdef uint64_t off = e & SWP_OFFSET_MASK
-        cdef int t = <int>(e >> SWP_TYPE_SHIFT)
-        for i in range(off, off + n):
-            if p4_count(dv, i) >= P4_COUNT_LIMIT:
-                slot_error(DS_EOVERFLOW, t, i)
+        self._check_dup(e, n)
         C.swap_duplicate(&self.d, e, n)
-
-    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
-                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
-        return self._alloc_one(folio, nr, <uint16_t>m, <int>c)
-
-    cdef int _dup_entry(self, uint64_t e) except -1:
-        return C.swap_duplicate(&self.d, e, 1)
-
-    cdef int _free_entry(self, uint64_t e) except -1:
-        self.d.st.cluster_locks += 1
-        slot_put_range(&self.d, <slot_dev_t*>&self.d.devs[e >> SWP_TYPE_SHIFT],
-                       e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + 1)
-        return 0
-
-    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
-        return C.zswap_store(&self.d, e, handle)
-
-    cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
-        cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
-        if e >> 63:
-            raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
-        if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
-            self._range(e, 1, False)          # raises the ValueError
-        if p4_word(self.d.devs[t].si, off) == 0:
-            slot_error(DS_ENOENT, <int>t, off)
-        return 0
-
-    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
-                          void** cache) except -1:
-        cdef uint64_t c = p4_count(&self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
-        if dup and c + k > P4_COUNT_LIMIT:
-            slot_error(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
-        if need_count and c < k:
-            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
-                      "has a swap count of 0")
-        return 0
 
     def swap_free_nr(self, entry, nr=1):
         """Drop one count from each of ``nr`` entries (``swap_free_nr``).
@@ -865,12 +781,7 @@ cdef class SwapTableP4(SwapDesign):
         >>> p4.zswap_load(p4.folio_alloc_swap(1)) is None
         True
         """
-        cdef uint64_t e, n
-        cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        cdef uint64_t h
-        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, False):
-            return h
-        return None
+        return self._zswap_find(entry, False)
 
     def zswap_invalidate(self, entry):
         """Drop the zswap copy of ``entry``; its handle or None. Runtime complexity: O(tree height).
@@ -881,11 +792,7 @@ cdef class SwapTableP4(SwapDesign):
         >>> p4.zswap_invalidate(e), p4.zswap_load(e)
         (3, None)
         """
-        cdef uint64_t e, n, h = 0
-        cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, True):
-            return h
-        return None
+        return self._zswap_find(entry, True)
 
     def writeback(self, entry, order=0):
         """Write ``2**order`` entries to their slots; return the physical slot (the entry).
@@ -902,50 +809,6 @@ cdef class SwapTableP4(SwapDesign):
         cdef p4_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
         C.writeback(&self.d, e, nr)
         return e
-
-    # -- device-level verbs ----------------------------------------------------------------
-
-    cdef p4_dev_t* _device(self, object device) except NULL:
-        cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
-        self._check_open()
-        if self.d.devs[t].si == NULL:
-            raise ValueError(f"device type {t} is not attached to this design")
-        return &self.d.devs[t]
-
-    def reclaim_cache_only(self, device):
-        """Free the cache-only folios of device ``device``'s full clusters; the slots freed.
-
-        Runtime complexity: O(full clusters * cluster_size).
-
-        >>> from vswap import SwapTableP4, SwapDevice, SwapDevices
-        >>> p4 = SwapTableP4(SwapDevices([SwapDevice(16, cluster_size=16)]))
-        >>> es = [p4.folio_alloc_swap(i) for i in range(15)]
-        >>> for e in es: p4.swap_duplicate(e); p4.swap_free_nr(e)
-        >>> p4.reclaim_cache_only(0), p4.swaps[0].nr_used
-        (15, 0)
-        """
-        cdef p4_dev_t* dv = self._device(device)
-        return swap_reclaim_full_clusters(dv.si, True)
-
-    def swapoff(self, device, page_tables):
-        """Bring every entry of device ``device`` back into memory and free its slots.
-
-        As the baseline: no reverse map, so every entry of ``page_tables`` (a
-        mapping ``{vpn: entry}`` or a uint64 array indexed by vpn) is
-        walked; each swap PTE of this device is rewritten and its count
-        dropped, then the device is scanned and the swap cache dropped.
-        Validated first (NoEntry, SwapError as :meth:`vswap.DirectSwap.swapoff`).
-        Returns the PTEs rewritten. Runtime complexity: O(PTEs + device slots).
-
-        >>> from vswap import SwapTableP4, SwapDevice, SwapDevices, PageTable
-        >>> p4 = SwapTableP4(SwapDevices([SwapDevice(64, cluster_size=16)]))
-        >>> e = p4.folio_alloc_swap(1); p4.swap_duplicate(e)
-        >>> pt = PageTable({7: e}); p4.swapoff(0, pt), pt, p4.swaps[0].nr_used
-        (1, {}, 0)
-        """
-        cdef p4_dev_t* dv = self._device(device)
-        return slot_swapoff(self, <int>(dv - &self.d.devs[0]), dv.max, page_tables,
-                            &self.d.st.pte_walked)
 
     # -- accounting --------------------------------------------------------------------------
 
@@ -1094,15 +957,7 @@ cdef class SwapTableP4(SwapDesign):
                             break
                 if dv.zswap.nr and xa_load(&dv.zswap.xa, off) != 0:
                     nz += 1
-        total = sum(self.d.devs[t].zswap.nr for t in range(MAX_SWAPFILES))
-        in_trees = sum(self.d.devs[t].zswap.xa.nr_entries for t in range(MAX_SWAPFILES))
-        if nz != total or total != in_trees:
-            errors.append(f"zswap: {nz} found on used slots, {total} counted, "
-                          f"{in_trees} in the tree")
-        if errors:
-            raise AssertionError("SwapTableP4 invariant violated:\n  " + "\n  ".join(errors[:20]))
-        if not self._hosted:           # a host checks its allocator itself
-            self._swaps.check()
+        self._check_zswap(errors, nz)
 
     def snapshot(self):
         """The whole state as plain values; equal between compiled and reference.
@@ -1139,10 +994,5 @@ cdef class SwapTableP4(SwapDesign):
             devices[t] = {"slots": slots, "memcg_tables": dv.nr_memcg_tables,
                           "extend_tables": dv.nr_ext_tables, "nr_zswap": dv.zswap.nr}
         return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
-
-    def __repr__(self):
-        return (f"SwapTableP4(devices={sum(1 for t in range(MAX_SWAPFILES) if self.d.devs[t].si != NULL)}, "
-                f"zswap={sum(self.d.devs[t].zswap.nr for t in range(MAX_SWAPFILES))})")
-
 
 SwapSpace.register(SwapTableP4)
