@@ -80,5 +80,7 @@ cdef class DirectSwap(SlotSwap):
                              uint64_t* pe, uint64_t* pn) except NULL
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF
+    cdef object _snap_slot(self, int t, uint64_t off, object z)
+    cdef dict _snap_dev(self, int t)
     cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept
     cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1

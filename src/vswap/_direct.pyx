@@ -18,35 +18,27 @@ is :mod:`vswap.reference.direct`.
 """
 
 cimport cython
-from cpython.number cimport PyNumber_Index
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, int64_t, uint64_t
+from libc.stdint cimport uint8_t, uint16_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
 from vswap._common cimport to_u64
 from vswap._mem cimport checked_calloc
 from vswap._swapfile cimport (
-    SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
-    swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, SWAP_TABLE_CACHE_ONLY,
-    SLOT_USED, SWP_WRITEOK,
+    SwapDevice, SwapDevices, swap_device_t, swap_table_get, SWAP_TABLE_CACHE_ONLY, SLOT_USED,
 )
 from vswap._slotswap cimport (
-    SlotSwap,
-    DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, SLOT_PUT_KEPT, SLOT_PUT_CACHE, SLOT_PUT_FREE,
+    SlotSwap, DS_ENOENT, DS_EEXIST, DS_ENOTPREP, SLOT_PUT_KEPT, SLOT_PUT_CACHE, SLOT_PUT_FREE,
     slot_cores, slot_hooks, slot_dev_t, slot_cores_of_hooks, slot_error, slot_ops_table,
-    slot_lookup_many, slot_swapoff, slot_check_range, slot_check_used, slot_read, slot_write,
-    slot_free_run, slot_put_range, slot_reclaim, zswap_tree_find,
+    slot_lookup_many, slot_read, slot_write, slot_free_run, slot_reclaim,
 )
 from vswap._swapops cimport swap_ops
-from vswap._xarray cimport (
-    xa_entry, xa_init, xa_destroy, xa_load, xa_store, xa_erase, xa_mk_value, xa_to_value,
-)
+from vswap._xarray cimport xa_entry, xa_destroy, xa_load, xa_to_value
 
 import numpy as np
 
-from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
+from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
-from vswap.protocol import check_uint64_array as as_entries
 
 __all__ = ["DirectSwap", "SWAP_COUNT_LIMIT"]
 
@@ -786,19 +778,15 @@ cdef class DirectSwap(SlotSwap):
         cdef direct_dev_t* dv
         out = dict.fromkeys(("swap_map", "swap_cgroup", "zeromap", "cluster_info",
                              "swap_table", "continuation", "zswap_tree"), 0)
-        for t in range(MAX_SWAPFILES):
+        for t in self._types():
             dv = &self.d.devs[t]
-            if dv.si == NULL:
-                continue
             out["swap_map"] += dv.max
             out["swap_cgroup"] += 2 * dv.max
             out["zeromap"] += 8 * ((dv.max + 63) // 64)
             out["cluster_info"] += 32 * dv.si.nr_clusters
             out["swap_table"] += 8 * dv.si.nr_tables * dv.si.cluster_size
             out["continuation"] += 4096 * dv.nr_cont_pages
-            out["zswap_tree"] += 8 * dv.zswap.nr
-        out["total"] = sum(out.values())
-        return out
+        return self._footprint_end(out)
 
     @property
     def stats(self):
@@ -843,18 +831,12 @@ cdef class DirectSwap(SlotSwap):
         >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
         >>> _ = ds.folio_alloc_swap(1, order=3); ds.check()
         """
-        self._check_open()
-        errors = []
-        cdef int t
         cdef direct_dev_t* dv
-        cdef uint64_t off, w, n, base, i, nz = 0, c
+        cdef uint64_t off, w, c
         cdef uint8_t m
-        for t in range(MAX_SWAPFILES):
+        errors = self._check_begin(<void*>direct_reclaim)
+        for t in self._types():
             dv = &self.d.devs[t]
-            if dv.si == NULL:
-                continue
-            if dv.si.reclaim != direct_reclaim or dv.si.reclaim_ctx != <void*>&self.d:
-                errors.append(f"type {t}: reclaim hook is not this design's")
             for off in range(dv.max):
                 m = dv.swap_map[off]
                 w = swap_table_get(dv.si, off)
@@ -875,22 +857,9 @@ cdef class DirectSwap(SlotSwap):
                     errors.append(f"{t}:{off}: continued count {c} not canonical")
                 if w & SWAP_TABLE_CACHE_ONLY and m != SWAP_HAS_CACHE:
                     errors.append(f"{t}:{off}: cache-only bit with map {m:#x}")
-                w &= TB_VALUE
-                if swap_cache_is_folio(w):
-                    if not (m & SWAP_HAS_CACHE):
-                        errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
-                    n = <uint64_t>1 << swap_cache_order(w)
-                    if n > dv.si.cluster_size:
-                        errors.append(f"{t}:{off}: folio order {swap_cache_order(w)} > cluster")
-                        continue
-                    base = off & ~(n - 1)
-                    for i in range(base, base + n):
-                        if swap_table_get(dv.si, i) & TB_VALUE != w:
-                            errors.append(f"{t}:{off}: folio run at {base} broken at {i}")
-                            break
-                if dv.zswap.nr and xa_load(&dv.zswap.xa, off) != 0:
-                    nz += 1
-        self._check_zswap(errors, nz)
+                if swap_cache_is_folio(w & TB_VALUE) and not (m & SWAP_HAS_CACHE):
+                    errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
+        self._check_end(errors)
 
     def snapshot(self):
         """The whole state as plain values; equal between compiled and reference.
@@ -905,25 +874,15 @@ cdef class DirectSwap(SlotSwap):
         >>> e = ds.folio_alloc_swap(3); ds.snapshot()["devices"][0]["slots"]
         {1: (64, 0, 194, 0, 0, None)}
         """
-        cdef int t
-        cdef direct_dev_t* dv
-        cdef uint64_t off
-        cdef xa_entry z
-        self._check_open()
-        devices = {}
-        for t in range(MAX_SWAPFILES):
-            dv = &self.d.devs[t]
-            if dv.si == NULL:
-                continue
-            slots = {}
-            for off in range(dv.max):
-                if dv.swap_map[off] == 0:
-                    continue
-                z = xa_load(&dv.zswap.xa, off) if dv.zswap.nr else 0
-                slots[off] = (dv.swap_map[off], direct_count(dv, off), swap_table_get(dv.si, off),
-                              dv.swap_cgroup[off], int(zero_test(dv, off)),
-                              None if z == 0 else xa_to_value(z))
-            devices[t] = {"slots": slots, "cont_pages": dv.nr_cont_pages, "nr_zswap": dv.zswap.nr}
-        return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
+        return self._snapshot()
+
+    cdef object _snap_slot(self, int t, uint64_t off, object z):
+        cdef direct_dev_t* dv = &self.d.devs[t]
+        return (dv.swap_map[off], direct_count(dv, off), swap_table_get(dv.si, off),
+                dv.swap_cgroup[off], int(zero_test(dv, off)), z)
+
+    cdef dict _snap_dev(self, int t):
+        return {"cont_pages": self.d.devs[t].nr_cont_pages}
+
 
 SwapSpace.register(DirectSwap)

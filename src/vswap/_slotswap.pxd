@@ -284,4 +284,10 @@ cdef class SlotSwap(SwapDesign):
                           void** cache) except -1
     cdef int _check_dup(self, uint64_t e, uint64_t n) except -1
     cdef object _zswap_find(self, object entry, bint erase)
-    cdef object _check_zswap(self, list errors, uint64_t nz)
+    cdef list _types(self)
+    cdef list _check_begin(self, void* reclaim)
+    cdef object _check_end(self, list errors)
+    cdef dict _footprint_end(self, dict out)
+    cdef object _snap_slot(self, int t, uint64_t off, object z)
+    cdef dict _snap_dev(self, int t)
+    cdef dict _snapshot(self)

@@ -14,14 +14,15 @@ from libc.stdlib cimport free
 
 from vswap._common cimport to_u64
 from vswap._mem cimport checked_calloc
-from vswap._xarray cimport xa_init
+from vswap._xarray cimport xa_entry, xa_init, xa_load, xa_to_value
 from vswap._swapentry cimport (
     SWP_TYPE_SHIFT, SWP_OFFSET_MASK, MAX_SWAPFILES, NR_CPUS, MEMCG_MAX, VSWAP_ZERO, VSWAP_ZSWAP, VSWAP_SWAPFILE,
     VSWAP_FOLIO, swp_entry, swap_cache_folio, swap_cache_is_folio, swap_cache_folio_id,
     swap_cache_order,
 )
 from vswap._swapfile cimport (
-    SwapDevice, swap_device_t, swap_alloc_set, swap_reclaim_full_clusters, SWP_WRITEOK,
+    SwapDevice, swap_device_t, swap_alloc_set, swap_reclaim_full_clusters, swap_table_get,
+    SWP_WRITEOK,
 )
 from vswap._swapops cimport swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 
@@ -785,13 +786,49 @@ cdef class SlotSwap(SwapDesign):
         return slot_swapoff(self, dv.si.type, dv.max, page_tables,
                             &slot_state(self._ctx).st.pte_walked)
 
-    cdef object _check_zswap(self, list errors, uint64_t nz):
-        """check()'s end: the zswap entries found on used slots (``nz``) against the counts."""
-        cdef int t
-        total = in_trees = 0
-        for t in range(MAX_SWAPFILES):
-            total += self._sdev(t).zswap.nr
-            in_trees += self._sdev(t).zswap.xa.nr_entries
+    cdef list _types(self):
+        """The device types attached to the design, in order."""
+        if self._ctx == NULL:
+            return []
+        return [t for t in range(MAX_SWAPFILES) if self._sdev(t).si != NULL]
+
+    cdef list _check_begin(self, void* reclaim):
+        """check()'s start: the errors so far (each device carries the design's hook)."""
+        self._check_open()
+        errors = []
+        for t in self._types():
+            si = self._sdev(t).si
+            if not self._hosted and (<void*>si.reclaim != reclaim or si.reclaim_ctx != self._ctx):
+                errors.append(f"type {t}: reclaim hook is not this design's")
+        return errors
+
+    cdef object _check_end(self, list errors):
+        """check()'s end: folio runs and zswap entries of the used slots, then raise or
+        check the allocator."""
+        cdef const slot_hooks* h = slot_state(self._ctx).h
+        cdef slot_dev_t* dv
+        cdef uint64_t off, w, n, base, i, nz = 0, total = 0, in_trees = 0
+        for t in self._types():
+            dv = self._sdev(t)
+            total += dv.zswap.nr
+            in_trees += dv.zswap.xa.nr_entries
+            for off in range(dv.max):
+                if not h.in_use(self._ctx, dv, off):
+                    continue
+                if dv.zswap.nr and xa_load(&dv.zswap.xa, off) != 0:
+                    nz += 1
+                w = swap_table_get(dv.si, off) & h.payload
+                if not swap_cache_is_folio(w):
+                    continue
+                n = <uint64_t>1 << swap_cache_order(w)
+                if n > dv.si.cluster_size:
+                    errors.append(f"{t}:{off}: folio order {swap_cache_order(w)} > cluster")
+                    continue
+                base = off & ~(n - 1)
+                for i in range(base, base + n):
+                    if swap_table_get(dv.si, i) & h.payload != w:
+                        errors.append(f"{t}:{off}: folio run at {base} broken at {i}")
+                        break
         if nz != total or total != in_trees:
             errors.append(f"zswap: {nz} found on used slots, {total} counted, "
                           f"{in_trees} in the trees")
@@ -800,6 +837,38 @@ cdef class SlotSwap(SwapDesign):
                                  + "\n  ".join(errors[:20]))
         if not self._hosted:           # a host checks its allocator itself
             self._swaps.check()
+
+    cdef dict _footprint_end(self, dict out):
+        """memory_footprint's end: ``zswap_tree`` (8 B per stored entry) and ``total``."""
+        for t in self._types():
+            out["zswap_tree"] += 8 * self._sdev(t).zswap.nr
+        out["total"] = sum(out.values())
+        return out
+
+    cdef object _snap_slot(self, int t, uint64_t off, object z):
+        """snapshot()'s values of a used slot (``z``: its zswap handle or None)."""
+        return z
+
+    cdef dict _snap_dev(self, int t):
+        """snapshot()'s per-device figures besides the slots and ``nr_zswap``."""
+        return {}
+
+    cdef dict _snapshot(self):
+        """The whole state as plain values: per attached device its used slots."""
+        cdef slot_dev_t* dv
+        cdef uint64_t off
+        cdef xa_entry z
+        self._check_open()
+        devices = {}
+        for t in self._types():
+            dv = self._sdev(t)
+            slots = {}
+            for off in range(dv.max):
+                if slot_state(self._ctx).h.in_use(self._ctx, dv, off):
+                    z = xa_load(&dv.zswap.xa, off) if dv.zswap.nr else 0
+                    slots[off] = self._snap_slot(t, off, None if z == 0 else xa_to_value(z))
+            devices[t] = {"slots": slots, **self._snap_dev(t), "nr_zswap": dv.zswap.nr}
+        return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
 
     def __repr__(self):
         n = sum(1 for t in range(MAX_SWAPFILES) if self._ctx != NULL and self._sdev(t).si != NULL)

@@ -109,3 +109,5 @@ cdef class SwapTableP4(SlotSwap):
                          uint64_t* pe, uint64_t* pn) except NULL
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF
+    cdef object _snap_slot(self, int t, uint64_t off, object z)
+    cdef dict _snap_dev(self, int t)

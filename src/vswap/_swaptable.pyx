@@ -18,37 +18,28 @@ algorithm and counters is :mod:`vswap.reference.swaptable`.
 """
 
 cimport cython
-from cpython.number cimport PyNumber_Index
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
 from vswap._common cimport to_u64
 from vswap._mem cimport checked_calloc
 from vswap._swapentry cimport (
-    SWP_TYPE_SHIFT, SWP_OFFSET_MASK, NR_CPUS, SWAPFILE_CLUSTER, HANDLE_MAX, VSWAP_ZERO, VSWAP_ZSWAP,
-    VSWAP_SWAPFILE, VSWAP_FOLIO, swp_entry, swap_cache_folio, swap_cache_is_folio,
-    swap_cache_folio_id, swap_cache_order,
+    SWP_TYPE_SHIFT, SWP_OFFSET_MASK, SWAPFILE_CLUSTER, HANDLE_MAX, swp_entry, swap_cache_folio,
+    swap_cache_is_folio, swap_cache_folio_id, swap_cache_order,
 )
 from vswap._slotswap cimport (
-    SlotSwap,
-    DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, SLOT_PUT_KEPT, SLOT_PUT_CACHE, SLOT_PUT_FREE,
+    SlotSwap, DS_ENOENT, DS_EEXIST, DS_ENOTPREP, SLOT_PUT_KEPT, SLOT_PUT_CACHE, SLOT_PUT_FREE,
     slot_cores, slot_hooks, slot_dev_t, slot_cores_of_hooks, slot_error, slot_ops_table,
-    slot_lookup_many, slot_swapoff, slot_check_range, slot_check_used, slot_read, slot_write,
-    slot_free_run, slot_put_range, slot_reclaim, zswap_tree_find,
+    slot_lookup_many, slot_read, slot_write, slot_free_run, slot_reclaim,
 )
 from vswap._swapops cimport swap_ops
-from vswap._swapfile cimport (
-    swap_table_get, swap_table_set, swap_entries_free, swap_alloc_set,
-    swap_reclaim_full_clusters, SwapDesign, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
-)
-from vswap._xarray cimport (
-    xa_entry, xa_init, xa_destroy, xa_load, xa_store, xa_erase, xa_mk_value, xa_to_value,
-)
+from vswap._swapfile cimport swap_table_get, SwapDesign, SWAP_TABLE_CACHE_ONLY, SLOT_USED
+from vswap._xarray cimport xa_entry, xa_destroy, xa_load, xa_to_value
 
 import numpy as np
 
-from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
+from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
 from vswap.protocol import check_uint64_array as as_entries
 
@@ -832,17 +823,13 @@ cdef class SwapTableP4(SlotSwap):
         cdef p4_dev_t* dv
         out = dict.fromkeys(("cluster_info", "swap_table", "memcg_table", "extend_table",
                              "zswap_tree"), 0)
-        for t in range(MAX_SWAPFILES):
+        for t in self._types():
             dv = &self.d.devs[t]
-            if dv.si == NULL:
-                continue
             out["cluster_info"] += P4_CLUSTER_INFO_BYTES * dv.nr_clusters
             out["swap_table"] += 8 * dv.si.nr_tables * dv.si.cluster_size
             out["memcg_table"] += 2 * dv.nr_memcg_tables * dv.si.cluster_size
             out["extend_table"] += 4 * dv.nr_ext_tables * dv.si.cluster_size
-            out["zswap_tree"] += 8 * dv.zswap.nr
-        out["total"] = sum(out.values())
-        return out
+        return self._footprint_end(out)
 
     @property
     def stats(self):
@@ -886,18 +873,11 @@ cdef class SwapTableP4(SlotSwap):
         >>> p4 = SwapTableP4(SwapDevices([SwapDevice(64, cluster_size=16)]))
         >>> _ = p4.folio_alloc_swap(3, order=2); p4.check()
         """
-        self._check_open()
-        errors = []
-        cdef int t
         cdef p4_dev_t* dv
-        cdef uint64_t off, w, n, base, i, nz = 0, c, cl, idx, ext, used, lo, hi, cs
-        for t in range(MAX_SWAPFILES):
+        cdef uint64_t off, w, c, cl, idx, ext, used, lo, hi, cs, i
+        errors = self._check_begin(<void*>p4_reclaim)
+        for t in self._types():
             dv = &self.d.devs[t]
-            if dv.si == NULL:
-                continue
-            if not self._hosted and (dv.si.reclaim != p4_reclaim
-                                       or dv.si.reclaim_ctx != <void*>&self.d):
-                errors.append(f"type {t}: reclaim hook is not this design's")
             cs = dv.si.cluster_size
             nm = nx = 0
             for cl in range(dv.nr_clusters):
@@ -942,22 +922,9 @@ cdef class SwapTableP4(SlotSwap):
                     errors.append(f"{t}:{off}: count 0 and not in the swap cache")
                 if (w & SWAP_TABLE_CACHE_ONLY) and not cache_only(w, c):
                     errors.append(f"{t}:{off}: cache-only bit with count {c}")
-                if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
-                    if not (w & SWP_TB_PIN):
-                        errors.append(f"{t}:{off}: folio cached without the pin")
-                    n = <uint64_t>1 << swap_cache_order(w & SWP_TB_PAYLOAD)
-                    if n > cs:
-                        errors.append(f"{t}:{off}: folio order "
-                                      f"{swap_cache_order(w & SWP_TB_PAYLOAD)} > cluster")
-                        continue
-                    base = off & ~(n - 1)
-                    for i in range(base, base + n):
-                        if p4_word(dv.si, i) & SWP_TB_PAYLOAD != w & SWP_TB_PAYLOAD:
-                            errors.append(f"{t}:{off}: folio run at {base} broken at {i}")
-                            break
-                if dv.zswap.nr and xa_load(&dv.zswap.xa, off) != 0:
-                    nz += 1
-        self._check_zswap(errors, nz)
+                if swap_cache_is_folio(w & SWP_TB_PAYLOAD) and not (w & SWP_TB_PIN):
+                    errors.append(f"{t}:{off}: folio cached without the pin")
+        self._check_end(errors)
 
     def snapshot(self):
         """The whole state as plain values; equal between compiled and reference.
@@ -972,27 +939,17 @@ cdef class SwapTableP4(SlotSwap):
         >>> _ = p4.folio_alloc_swap(3); p4.snapshot()["devices"][0]["slots"]
         {1: (144115188075856066, 0, 0, None)}
         """
-        cdef int t
-        cdef p4_dev_t* dv
-        cdef uint64_t off, w
-        cdef xa_entry z
-        self._check_open()
-        devices = {}
-        for t in range(MAX_SWAPFILES):
-            dv = &self.d.devs[t]
-            if dv.si == NULL:
-                continue
-            slots = {}
-            for off in range(dv.max):
-                w = p4_word(dv.si, off)
-                if w == 0:
-                    continue
-                z = xa_load(&dv.zswap.xa, off) if dv.zswap.nr else 0
-                slots[off] = (w, count_of(dv, off, w),
-                              dv.memcg[off >> dv.si.cluster_shift][off & (dv.si.cluster_size - 1)],
-                              None if z == 0 else xa_to_value(z))
-            devices[t] = {"slots": slots, "memcg_tables": dv.nr_memcg_tables,
-                          "extend_tables": dv.nr_ext_tables, "nr_zswap": dv.zswap.nr}
-        return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
+        return self._snapshot()
+
+    cdef object _snap_slot(self, int t, uint64_t off, object z):
+        cdef p4_dev_t* dv = &self.d.devs[t]
+        cdef uint64_t w = p4_word(dv.si, off)
+        return (w, count_of(dv, off, w),
+                dv.memcg[off >> dv.si.cluster_shift][off & (dv.si.cluster_size - 1)], z)
+
+    cdef dict _snap_dev(self, int t):
+        return {"memcg_tables": self.d.devs[t].nr_memcg_tables,
+                "extend_tables": self.d.devs[t].nr_ext_tables}
+
 
 SwapSpace.register(SwapTableP4)

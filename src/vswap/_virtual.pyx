@@ -32,18 +32,18 @@ from vswap._common cimport to_u64
 from vswap._swapfile cimport SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set
 from vswap._swapfile cimport swap_table_get, swap_table_set, swap_free_batch, swap_batch_add
 from vswap._swapfile cimport swap_batch_init, swap_batch_done
-from vswap._swapfile cimport swap_reclaim_full_clusters, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK
+from vswap._swapfile cimport (
+    swap_reclaim_full_clusters, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
+)
 from vswap._clustermap cimport cluster_map_get, cluster_map_next, cluster_map_items
 from vswap._xarray cimport (
-    xa_entry, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc,
-    XA_FLAGS_ALLOC,
+    xa_entry, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc, XA_FLAGS_ALLOC,
 )
 
 import numpy as np
 
 from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
-from vswap.protocol import check_uint64_array as as_entries
 
 __all__ = ["VirtualSwap", "VSWAP_PRESETS", "SWP_DESC_BYTES"]
 
