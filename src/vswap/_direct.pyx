@@ -24,6 +24,7 @@ from libc.string cimport memset
 
 from vswap._common cimport to_u64
 from vswap._mem cimport checked_calloc
+from vswap._swapentry cimport MEMCG_MAX, SWAP_CLUSTER_INFO_BYTES
 from vswap._swapfile cimport (
     SwapDevice, SwapDevices, swap_device_t, swap_table_get, SWAP_TABLE_CACHE_ONLY, SLOT_USED,
 )
@@ -783,7 +784,7 @@ cdef class DirectSwap(SlotSwap):
             out["swap_map"] += dv.max
             out["swap_cgroup"] += 2 * dv.max
             out["zeromap"] += 8 * ((dv.max + 63) // 64)
-            out["cluster_info"] += 32 * dv.si.nr_clusters
+            out["cluster_info"] += SWAP_CLUSTER_INFO_BYTES * dv.si.nr_clusters
             out["swap_table"] += 8 * dv.si.nr_tables * dv.si.cluster_size
             out["continuation"] += 4096 * dv.nr_cont_pages
         return self._footprint_end(out)

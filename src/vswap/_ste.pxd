@@ -95,8 +95,8 @@ cdef struct ste_t:
     ste_vcluster* mru[NR_CPUS]                     # per-CPU lookup cache (the v6 MRU, a switch)
     swap_device_t* devs[MAX_SWAPFILES]
     swap_globals_t* g                              # the set's globals: the physical per-CPU cache
-    uint64_t* charge                               # swap.current per memcg (physical backing), 65536
-    uint8_t* direct_memcg                          # 1: the memcg's entries are direct-mapped, 65536
+    uint64_t* charge                               # swap.current per memcg (physical backing), MEMCG_MAX
+    uint8_t* direct_memcg                          # 1: the memcg's entries are direct-mapped, MEMCG_MAX
     p4_t* direct                                   # the hosted phase IV state of those entries
     uint64_t max_clusters
     uint64_t nr_clusters

@@ -47,7 +47,7 @@ from vswap._swaptable cimport (
 from vswap._slotswap cimport slot_cores
 from vswap._swapentry cimport (
     SWP_TYPE_SHIFT, SWP_OFFSET_MASK, VSWAP_ZERO, VSWAP_ZSWAP, VSWAP_SWAPFILE, VSWAP_FOLIO,
-    swap_cache_folio, swap_cache_is_folio, swap_cache_folio_id, swap_cache_order,
+    MEMCG_MAX, SWP_TB_TAG_MASK, XA_NODE_KERNEL_BYTES, swap_cache_folio, swap_cache_is_folio, swap_cache_folio_id, swap_cache_order,
 )
 from vswap._xarray cimport (
     xa_entry, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc, XA_FLAGS_ALLOC,
@@ -66,7 +66,6 @@ cdef uint64_t RMAP_MASK = ~SWAP_TABLE_CACHE_ONLY
 cdef uint64_t COUNT_LIMIT = 0xFFFFFFFF
 # A ghost slot never handed out: offset 0, the device's header slot.
 cdef uint64_t TB_HEADER = SWAP_TABLE_CACHE_ONLY
-cdef uint64_t XA_NODE_KERNEL_BYTES = 576
 cdef uint64_t MAX_CLUSTERS = 0xFFFFFFFF // STE_VCLUSTER_SIZE
 cdef uint64_t HANDLE_LIMIT = <uint64_t>1 << (64 - VT_TAG_BITS)
 
@@ -221,7 +220,7 @@ cdef inline void pb_add(ste_t* v, pbatch* b, uint64_t slot) noexcept nogil:
 cdef inline void release(ste_t* v, ste_vcluster* c, uint64_t i, pbatch* b) noexcept nogil:
     """Drop slot ``i``'s backing: its virtual_table word becomes NONE."""
     cdef uint64_t w = c.vtable[i]
-    cdef uint64_t tag = w & 7
+    cdef uint64_t tag = w & SWP_TB_TAG_MASK
     if tag == VT_PHYS:
         pb_add(v, b, vt_phys_slot(w))
         v.charge[c.memcg[i]] -= 1
@@ -410,7 +409,7 @@ cdef int dup_pass(ste_t* v, uint64_t voff, uint64_t n) except -1:
         for k in range(cur, ce):
             i = k & (STE_VCLUSTER_SIZE - 1)
             cnt = count_of(c, i)
-            if cnt == 0 and (c.vtable[i] & 7) == VT_PHYS:
+            if cnt == 0 and (c.vtable[i] & SWP_TB_TAG_MASK) == VT_PHYS:
                 rmap_mark(v, c, i, False)
             set_count(c, i, cnt + 1)
         v.st.table_reads += ce - cur
@@ -440,7 +439,7 @@ cdef bint put_pass(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
                 continue
             if cnt == 0:
                 v.st.vtable_reads += 1
-                if (c.vtable[i] & 7) == VT_PHYS:
+                if (c.vtable[i] & SWP_TB_TAG_MASK) == VT_PHYS:
                     rmap_mark(v, c, i, True)
                 only = True
             if nrun:
@@ -478,7 +477,7 @@ cdef long long reclaim_folio(ste_t* v, ste_vcluster* c, uint64_t idx, uint64_t p
     v.st.vtable_reads += n
     for i in range(base, base + n):
         x = c.vtable[i]
-        if phys_at and (x & 7) == VT_PHYS and vt_phys_slot(x) == phys_at + run:
+        if phys_at and (x & SWP_TB_TAG_MASK) == VT_PHYS and vt_phys_slot(x) == phys_at + run:
             run += 1
     free_run(v, c, base, n)
     v.st.folios_reclaimed += 1
@@ -519,7 +518,7 @@ cdef ste_vcluster* rmap_target(ste_t* v, swap_device_t* si, uint64_t offset,
     cdef ste_vcluster* c
     v.st.rmap_reads += 1
     w = swap_table_get(si, offset) & RMAP_MASK
-    if (w & 7) != SWP_TB_RMAP:
+    if (w & SWP_TB_TAG_MASK) != SWP_TB_RMAP:
         return NULL
     voff = w >> VT_TAG_BITS
     c = ste_cluster(v, voff >> STE_VCLUSTER_SHIFT)
@@ -559,7 +558,7 @@ cdef int kind_of(const ste_vcluster* c, uint64_t i, uint64_t* handle) noexcept n
     """lookup: a folio in the swap cache, else the virtual_table word's backing."""
     cdef uint64_t w = c.table[i] & SWP_TB_PAYLOAD
     cdef uint64_t x = c.vtable[i]
-    cdef uint64_t tag = x & 7
+    cdef uint64_t tag = x & SWP_TB_TAG_MASK
     if swap_cache_is_folio(w):
         handle[0] = swap_cache_folio_id(w)
         return VSWAP_FOLIO
@@ -664,7 +663,7 @@ cdef void cache_put(ste_t* v, uint64_t voff, uint64_t nr) noexcept nogil:
 cdef uint64_t phys_run_of(const ste_vcluster* c, uint64_t base, uint64_t nr) noexcept nogil:
     """The first physical slot if the run's words are PHYS and contiguous, else all ones."""
     cdef uint64_t x = c.vtable[base], slot0, k
-    if (x & 7) != VT_PHYS:
+    if (x & SWP_TB_TAG_MASK) != VT_PHYS:
         return 0xFFFFFFFFFFFFFFFF
     slot0 = vt_phys_slot(x)
     for k in range(1, nr):
@@ -769,8 +768,8 @@ cdef class SwapTableEdition(SwapDesign):
         memset(&self.v, 0, sizeof(ste_t))
         xa_init_flags(&self.v.map, XA_FLAGS_ALLOC)
         # Per-memcg charge: here, not in __init__, so a bare instance is safe.
-        self.v.charge = <uint64_t*>checked_calloc(65536, sizeof(uint64_t))
-        self.v.direct_memcg = <uint8_t*>checked_calloc(65536, sizeof(uint8_t))
+        self.v.charge = <uint64_t*>checked_calloc(MEMCG_MAX, sizeof(uint64_t))
+        self.v.direct_memcg = <uint8_t*>checked_calloc(MEMCG_MAX, sizeof(uint8_t))
         self._direct = SwapTableP4.__new__(SwapTableP4)
         self.v.direct = &self._direct.d
         self._ctx = <void*>&self.v
@@ -899,13 +898,13 @@ cdef class SwapTableEdition(SwapDesign):
 
         Their folio_alloc_swap takes a phase IV run on the physical devices
         (a memcg whose swap tiers leave vswap out); the entry is the slot.
-        Runtime complexity: O(65536).
+        Runtime complexity: O(MEMCG_MAX), 65536.
 
         >>> from vswap import SwapTableEdition
         >>> SwapTableEdition(direct_memcgs={5, 2}).direct_memcgs
         (2, 5)
         """
-        return tuple(m for m in range(65536) if self.v.direct_memcg != NULL
+        return tuple(m for m in range(MEMCG_MAX) if self.v.direct_memcg != NULL
                      and self.v.direct_memcg[m])
 
     @property
@@ -970,7 +969,7 @@ cdef class SwapTableEdition(SwapDesign):
     cdef int _alloc_prepare(self, object order, object memcg, object cpu,
                             uint64_t* o, uint64_t* m, uint64_t* c) except -1:
         o[0] = to_u64(order, SWAP_NR_ORDERS, "order")
-        m[0] = to_u64(memcg, 65536, "memcg")
+        m[0] = to_u64(memcg, MEMCG_MAX, "memcg")
         c[0] = to_u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
         return 0
@@ -1381,7 +1380,7 @@ cdef class SwapTableEdition(SwapDesign):
         cdef ste_vcluster* c = self._read(entry, &i)
         self.v.st.vtable_reads += 1
         x = c.vtable[i]
-        return (x >> VT_TAG_BITS) if (x & 7) == VT_ZSWAP else None
+        return (x >> VT_TAG_BITS) if (x & SWP_TB_TAG_MASK) == VT_ZSWAP else None
 
     def zswap_invalidate(self, entry):
         """Drop the zswap copy; its handle or None. The word becomes FOLIO (cached folio) or NONE.
@@ -1399,7 +1398,7 @@ cdef class SwapTableEdition(SwapDesign):
         cdef ste_vcluster* c = self._read(entry, &i)
         self.v.st.vtable_reads += 1
         x = c.vtable[i]
-        if (x & 7) != VT_ZSWAP:
+        if (x & SWP_TB_TAG_MASK) != VT_ZSWAP:
             return None
         self.v.st.cluster_locks += 1
         self.v.st.vtable_writes += 1
@@ -1663,11 +1662,11 @@ cdef class SwapTableEdition(SwapDesign):
                         if (c.table[j] & SWP_TB_PAYLOAD) != p:
                             errors.append(f"{ve:#x}: folio run at {b0} broken")
                             break
-                if (x & 7) > VT_FOLIO:
-                    errors.append(f"{ve:#x}: virtual_table tag {x & 7}")
-                elif (x & 7) == VT_ZSWAP:
+                if (x & SWP_TB_TAG_MASK) > VT_FOLIO:
+                    errors.append(f"{ve:#x}: virtual_table tag {x & SWP_TB_TAG_MASK}")
+                elif (x & SWP_TB_TAG_MASK) == VT_ZSWAP:
                     nz += 1
-                elif (x & 7) == VT_PHYS:
+                elif (x & SWP_TB_TAG_MASK) == VT_PHYS:
                     nphys += 1
                     charges[c.memcg[i]] = charges.get(c.memcg[i], 0) + 1
                     slot = vt_phys_slot(x)
@@ -1713,7 +1712,7 @@ cdef class SwapTableEdition(SwapDesign):
         if used != self.v.nr_used or nz != self.v.nr_zswap or nphys != self.v.nr_phys:
             errors.append(f"totals: used {used}/{self.v.nr_used} zswap {nz}/{self.v.nr_zswap} "
                           f"phys {nphys}/{self.v.nr_phys}")
-        charged = {k: self.v.charge[k] for k in range(65536) if self.v.charge[k]}
+        charged = {k: self.v.charge[k] for k in range(MEMCG_MAX) if self.v.charge[k]}
         if charged != charges:
             errors.append(f"memcg charges {charged} but slots {charges}")
         for t in range(MAX_SWAPFILES):
@@ -1771,7 +1770,7 @@ cdef class SwapTableEdition(SwapDesign):
         vpcp = {(k // SWAP_NR_ORDERS, k % SWAP_NR_ORDERS): self.v.vpcp[k].id
                 for k in range(NR_CPUS * SWAP_NR_ORDERS) if self.v.vpcp[k] != NULL}
         mru = {k: self.v.mru[k].id for k in range(NR_CPUS) if self.v.mru[k] != NULL}
-        charge = {k: self.v.charge[k] for k in range(65536) if self.v.charge[k]}
+        charge = {k: self.v.charge[k] for k in range(MEMCG_MAX) if self.v.charge[k]}
         direct = self._direct.snapshot()["devices"]
         for dev in direct.values():
             for word, count, memcg, handle in dev["slots"].values():

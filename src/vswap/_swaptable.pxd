@@ -27,13 +27,12 @@ from libc.stdint cimport uint16_t, uint32_t, uint64_t
 
 from vswap._swapfile cimport swap_device_t, SwapDesign, SwapDevice, SwapDevices
 from vswap._slotswap cimport SlotSwap, zswap_tree, slot_hooks
-from vswap._swapentry cimport MAX_SWAPFILES
+from vswap._swapentry cimport MAX_SWAPFILES, P4_CLUSTER_INFO_BYTES, SWP_TB_TAG_MASK
 
 
 cdef enum:
     SWP_TB_COUNT_SHIFT = 59
     SWP_TB_COUNT_MAX = 15
-    P4_CLUSTER_INFO_BYTES = 48     # phase IV's swap_cluster_info [P4v5]
     SWP_TB_RMAP = 4                # low 3 bits of a reverse-map word (a host's slot)
 
 
@@ -58,7 +57,7 @@ cdef extern from *:
 
 cdef inline bint swp_tb_is_rmap(uint64_t w) noexcept nogil:
     """A reverse-map word: the slot backs an upper layer's entry, not a phase IV one."""
-    return (w & 7) == SWP_TB_RMAP
+    return (w & SWP_TB_TAG_MASK) == SWP_TB_RMAP
 
 
 cdef struct p4_stats:

@@ -25,8 +25,8 @@ from libc.string cimport memset
 from vswap._common cimport to_u64
 from vswap._mem cimport checked_calloc
 from vswap._swapentry cimport (
-    SWP_TYPE_SHIFT, SWP_OFFSET_MASK, SWAPFILE_CLUSTER, HANDLE_MAX, swp_entry, swap_cache_folio,
-    swap_cache_is_folio, swap_cache_folio_id, swap_cache_order,
+    SWP_TYPE_SHIFT, SWP_OFFSET_MASK, SWAPFILE_CLUSTER, HANDLE_MAX, MEMCG_MAX, swp_entry,
+    swap_cache_folio, swap_cache_is_folio, swap_cache_folio_id, swap_cache_order,
 )
 from vswap._slotswap cimport (
     SlotSwap, DS_ENOENT, DS_EEXIST, DS_ENOTPREP, SLOT_PUT_KEPT, SLOT_PUT_CACHE, SLOT_PUT_FREE,

@@ -96,7 +96,7 @@ cdef struct vswap_t:
     vcluster* pcp[NR_CPUS * SWAP_NR_ORDERS] # per-CPU allocation cache [cpu * orders + order]
     vcluster* mru[NR_CPUS]                  # per-CPU MRU lookup cache (mru_cluster_cache)
     swap_device_t* devs[MAX_SWAPFILES]      # attached physical devices by type
-    uint64_t* charge                          # memcg swap charge, 65536 counters
+    uint64_t* charge                          # memcg swap charge, MEMCG_MAX counters
     uint64_t max_clusters
     uint64_t nr_clusters
     uint64_t nr_used                          # allocated virtual slots (vswap/used)

@@ -29,6 +29,7 @@ from libc.string cimport memset
 from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 from vswap._mem cimport checked_calloc
 from vswap._common cimport to_u64
+from vswap._swapentry cimport MEMCG_MAX, SWAP_CLUSTER_INFO_BYTES, XA_NODE_KERNEL_BYTES
 from vswap._swapfile cimport SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set
 from vswap._swapfile cimport swap_table_get, swap_table_set, swap_free_batch, swap_batch_add
 from vswap._swapfile cimport swap_batch_init, swap_batch_done
@@ -59,7 +60,6 @@ cdef uint64_t RMAP_MASK = ~SWAP_TABLE_CACHE_ONLY
 cdef uint64_t COUNT_LIMIT = 0xFFFFFFFF
 
 #: The kernel's ``struct xa_node`` (the model's node is smaller, see the XArray docs).
-cdef uint64_t XA_NODE_KERNEL_BYTES = 576
 #: Bytes of one descriptor (``struct swp_desc`` since v3).
 SWP_DESC_BYTES = sizeof(swp_desc)
 #: The report's builds as switch settings (cache_only_bit, batched_cgroup_check, mru_cluster_cache).
@@ -747,7 +747,7 @@ cdef class VirtualSwap(SwapDesign):
         memset(&self.v, 0, sizeof(vswap_t))
         xa_init_flags(&self.v.map, XA_FLAGS_ALLOC)
         # Per-memcg charge: here, not in __init__, so a bare instance is safe.
-        self.v.charge = <uint64_t*>checked_calloc(65536, sizeof(uint64_t))
+        self.v.charge = <uint64_t*>checked_calloc(MEMCG_MAX, sizeof(uint64_t))
         self._ctx = <void*>&self.v
         self._reclaim = vswap_reclaim
         self._ops = <void*>&VIRTUAL_OPS
@@ -877,7 +877,7 @@ cdef class VirtualSwap(SwapDesign):
         """
         cdef uint64_t f = to_u64(folio, FOLIO_MAX, "folio")
         cdef int order_ = <int>to_u64(order, SWAP_NR_ORDERS, "order")
-        cdef uint64_t m = to_u64(memcg, 65536, "memcg")
+        cdef uint64_t m = to_u64(memcg, MEMCG_MAX, "memcg")
         cdef int c = <int>to_u64(cpu, NR_CPUS, "cpu")
         cdef uint64_t e
         self._sync_devices()
@@ -889,7 +889,7 @@ cdef class VirtualSwap(SwapDesign):
     cdef int _alloc_prepare(self, object order, object memcg, object cpu,
                             uint64_t* o, uint64_t* m, uint64_t* c) except -1:
         o[0] = to_u64(order, SWAP_NR_ORDERS, "order")
-        m[0] = to_u64(memcg, 65536, "memcg")
+        m[0] = to_u64(memcg, MEMCG_MAX, "memcg")
         c[0] = to_u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
         return 0
@@ -1450,7 +1450,7 @@ cdef class VirtualSwap(SwapDesign):
             if si == NULL:
                 continue
             out["phys_bitmaps"] += 2 * 8 * ((si.max + 63) // 64)
-            out["cluster_info"] += 32 * si.nr_clusters
+            out["cluster_info"] += SWAP_CLUSTER_INFO_BYTES * si.nr_clusters
             out["rmap"] += 8 * si.nr_tables * si.cluster_size
         out["total"] = sum(out.values())
         return out
@@ -1604,7 +1604,7 @@ cdef class VirtualSwap(SwapDesign):
         if used != self.v.nr_used or nz != self.v.nr_zswap or nphys != self.v.nr_phys:
             errors.append(f"totals: used {used}/{self.v.nr_used} zswap {nz}/{self.v.nr_zswap} "
                           f"phys {nphys}/{self.v.nr_phys}")
-        for k in range(65536):
+        for k in range(MEMCG_MAX):
             if self.v.charge[k] and self.v.charge[k] != charges.get(k, 0):
                 errors.append(f"memcg {k}: charged {self.v.charge[k]}, {charges.get(k, 0)} slots")
         for m, n in charges.items():
@@ -1669,7 +1669,7 @@ cdef class VirtualSwap(SwapDesign):
                for k in range(NR_CPUS * SWAP_NR_ORDERS) if self.v.pcp[k] != NULL}
         mru = {k: self.v.mru[k].id for k in range(NR_CPUS) if self.v.mru[k] != NULL}
         charge = {}
-        for k in range(65536):
+        for k in range(MEMCG_MAX):
             if self.v.charge[k]:
                 charge[k] = self.v.charge[k]
         return {"clusters": clusters, "entries": entries, "partial": partial, "pcp": pcp,

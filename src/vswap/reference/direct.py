@@ -21,7 +21,7 @@ from vswap.protocol import (COUNT_CONTINUED, LOOKUP_KINDS, SWAP_CONT_MAX, SWAP_H
                             SWAP_MAP_MAX, Lookup, SwapSpace)
 from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.swapfile import NR_CPUS, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK, SwapDesign
-from vswap.swapentry import (FOLIO_MAX, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWP_OFFSET_MASK,
+from vswap.swapentry import (FOLIO_MAX, MEMCG_MAX, SWAP_CLUSTER_INFO_BYTES, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWP_OFFSET_MASK,
                              SWP_TYPE_SHIFT, VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP,
                              swap_cache_folio, swap_cache_folio_id, swap_cache_is_folio,
                              swap_cache_is_shadow, swap_cache_order)
@@ -429,7 +429,7 @@ class DirectSwap(SwapDesign, SwapSpace):
 
     def _alloc_prepare(self, order, memcg, cpu):
         nr = self._order(order)
-        m = _u64(memcg, 65536, "memcg")
+        m = _u64(memcg, MEMCG_MAX, "memcg")
         c = _u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
         if self._swaps._devices and nr > next(iter(self._swaps))._cluster_size:
@@ -787,7 +787,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         out["swap_map"] += dv.max
         out["swap_cgroup"] += 2 * dv.max
         out["zeromap"] += 8 * ((dv.max + 63) // 64)
-        out["cluster_info"] += 32 * len(dv.si._cluster_info)
+        out["cluster_info"] += SWAP_CLUSTER_INFO_BYTES * len(dv.si._cluster_info)
         out["swap_table"] += 8 * dv.si._nr_tables * dv.si._cluster_size
         out["continuation"] += 4096 * len(dv.cont)
 

@@ -26,7 +26,7 @@ from vswap.reference.swaptable import (P4_CLUSTER_INFO_BYTES, P4_FOLIO_MAX, P4_S
                                        SWP_TB_COUNT_MAX, SWP_TB_COUNT_SHIFT, SWP_TB_PAYLOAD,
                                        SWP_TB_PIN, SWP_TB_RMAP, SwapTableP4)
 from vswap.reference.virtual_common import SHIFT, SIZE, VirtualCommon
-from vswap.swapentry import (MAX_SWAPFILES, SWAP_NR_ORDERS, SWP_OFFSET_MASK,
+from vswap.swapentry import (SWP_TB_TAG_MASK, XA_NODE_KERNEL_BYTES, MAX_SWAPFILES, SWAP_NR_ORDERS, SWP_OFFSET_MASK,
                              SWP_TYPE_SHIFT, VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP,
                              swap_cache_folio, swap_cache_folio_id, swap_cache_is_folio,
                              swap_cache_order)
@@ -48,7 +48,6 @@ STE_MAX_CLUSTERS = 0xFFFFFFFF // SIZE
 STE_CLUSTER_BYTES = P4_CLUSTER_INFO_BYTES + 8 + 16 + 8
 STE_SWITCHES = ("shared_cluster_cache", "lookup_cache")
 COUNT_LIMIT = 0xFFFFFFFF
-XA_NODE_KERNEL_BYTES = 576
 # A ghost slot that is never handed out (the device's header slot, offset 0).
 TB_HEADER = SWAP_TABLE_CACHE_ONLY
 RMAP_MASK = SWAP_TABLE_CACHE_ONLY - 1
@@ -241,7 +240,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
     def _release(self, c, i, b):
         """Drop slot ``i``'s backing (its virtual_table word becomes NONE)."""
         w = c.vtable[i]
-        tag = w & 7
+        tag = w & SWP_TB_TAG_MASK
         if tag == VT_PHYS:
             self._pb_add(b, _vt_phys_slot(w))
             self._charge_sub(c.memcg[i])
@@ -365,7 +364,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
                 i = k & (SIZE - 1)
                 cnt = self._count(c, i)
                 self._ext_need(c, cnt + 1)
-                if cnt == 0 and c.vtable[i] & 7 == VT_PHYS:
+                if cnt == 0 and c.vtable[i] & SWP_TB_TAG_MASK == VT_PHYS:
                     self._rmap_mark(c, i, False)
                 self._set_count(c, i, cnt + 1)
             self._st["table_reads"] += ce - cur
@@ -387,7 +386,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
                     continue
                 if cnt == 0:
                     self._st["vtable_reads"] += 1
-                    if c.vtable[i] & 7 == VT_PHYS:
+                    if c.vtable[i] & SWP_TB_TAG_MASK == VT_PHYS:
                         self._rmap_mark(c, i, True)
                     only = True
                 if nrun:
@@ -419,7 +418,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         self._st["vtable_reads"] += n
         for i in range(base, base + n):
             x = c.vtable[i]
-            if phys_at and x & 7 == VT_PHYS and _vt_phys_slot(x) == phys_at + run:
+            if phys_at and x & SWP_TB_TAG_MASK == VT_PHYS and _vt_phys_slot(x) == phys_at + run:
                 run += 1
         self._free_run(c, base, n)
         self._st["folios_reclaimed"] += 1
@@ -448,7 +447,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         """(cluster, index) of the ghost slot a physical slot's rmap word names, or None."""
         self._st["rmap_reads"] += 1
         w = si._table_get(offset) & RMAP_MASK
-        if w & 7 != SWP_TB_RMAP:
+        if w & SWP_TB_TAG_MASK != SWP_TB_RMAP:
             return None
         voff = w >> VT_TAG_BITS
         c = self._cluster(voff >> SHIFT)
@@ -466,7 +465,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         if t < 0 or t >= VSWAP_TYPE or self._devs[t] is not si:
             return 0
         if offset < si._max and si._map[offset] == SLOT_USED and \
-                si._table_get(offset) & 7 != SWP_TB_RMAP:
+                si._table_get(offset) & SWP_TB_TAG_MASK != SWP_TB_RMAP:
             return self._direct._reclaim_hook(si, offset)   # a direct-mapped slot: phase IV's
         hit = self._rmap_target(si, offset)
         if hit is None:
@@ -481,7 +480,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         if swap_cache_is_folio(w):
             return VSWAP_FOLIO, swap_cache_folio_id(w)
         x = c.vtable[i]
-        tag = x & 7
+        tag = x & SWP_TB_TAG_MASK
         if tag == VT_PHYS:
             return VSWAP_SWAPFILE, _vt_phys_slot(x)
         if tag == VT_ZERO:
@@ -834,7 +833,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         c, i = self._read(entry)
         self._st["vtable_reads"] += 1
         x = c.vtable[i]
-        return x >> VT_TAG_BITS if x & 7 == VT_ZSWAP else None
+        return x >> VT_TAG_BITS if x & SWP_TB_TAG_MASK == VT_ZSWAP else None
 
     def zswap_invalidate(self, entry):
         """See :meth:`vswap.SwapTableEdition.zswap_invalidate`."""
@@ -843,7 +842,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         c, i = self._read(entry)
         self._st["vtable_reads"] += 1
         x = c.vtable[i]
-        if x & 7 != VT_ZSWAP:
+        if x & SWP_TB_TAG_MASK != VT_ZSWAP:
             return None
         self._st["cluster_locks"] += 1
         self._st["vtable_writes"] += 1
@@ -856,7 +855,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
     def _phys_run_of(self, c, base, nr):
         """The first physical slot if the run's words are PHYS and contiguous, else None."""
         x = c.vtable[base]
-        if x & 7 != VT_PHYS:
+        if x & SWP_TB_TAG_MASK != VT_PHYS:
             return None
         slot0 = _vt_phys_slot(x)
         for k in range(1, nr):
@@ -1012,7 +1011,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
                     b0 = i & ~(n - 1)
                     if any(c.table[j] & SWP_TB_PAYLOAD != p for j in range(b0, b0 + n)):
                         errors.append(f"{ve:#x}: folio run at {b0} broken")
-                tag = x & 7
+                tag = x & SWP_TB_TAG_MASK
                 if tag > VT_FOLIO:
                     errors.append(f"{ve:#x}: virtual_table tag {tag}")
                 elif tag == VT_ZSWAP:

@@ -33,7 +33,8 @@ shadows (``P4_SHADOW_MAX``), as the PFN bits bound them in the kernel.
 from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.direct import DirectSwap
 from vswap.reference.swapfile import SWAP_TABLE_CACHE_ONLY, SwapDesign
-from vswap.swapentry import MAX_SWAPFILES, swap_cache_is_folio
+from vswap.swapentry import (MAX_SWAPFILES, P4_CLUSTER_INFO_BYTES, SWP_TB_TAG_MASK,
+                             swap_cache_is_folio)
 
 __all__ = ["SwapTableP4", "SWAP_COUNT_LIMIT", "SWP_TB_COUNT_SHIFT", "SWP_TB_COUNT_MAX",
            "SWP_TB_ZERO", "SWP_TB_PIN", "SWP_TB_PAYLOAD", "P4_FOLIO_MAX", "P4_SHADOW_MAX",
@@ -48,12 +49,9 @@ P4_FOLIO_MAX = 1 << 51
 P4_SHADOW_MAX = 1 << 56
 #: The extend table holds ``unsigned int`` counts.
 SWAP_COUNT_LIMIT = (1 << 32) - 1
-#: Phase IV's ``swap_cluster_info``: the only static metadata [P4v5].
-P4_CLUSTER_INFO_BYTES = 48
 #: Low 3 bits of a reverse-map word: a host's (SwapTableEdition's) slot, never
 #: a phase IV word (a payload's low bits are 00 only when it is 0).
 SWP_TB_RMAP = 0b100
-SWP_TB_TAG_MASK = 0b111
 _COUNT_MASK = SWP_TB_COUNT_MAX << SWP_TB_COUNT_SHIFT
 _STAT_NAMES = ("table_reads", "table_writes", "cluster_locks", "zswap_walks", "scans",
                "pte_walked", "fast_frees", "slots_freed", "folios_reclaimed",

@@ -22,7 +22,7 @@ from vswap.reference.clustermap import cluster_map_get, cluster_map_items
 from vswap.reference.swapfile import (SLOT_USED, SWAP_TABLE_CACHE_ONLY, SwapDesign, SwapDevices,
                                       SwapFreeBatch)
 from vswap.reference.virtual_common import SHIFT, SIZE, VirtualCommon
-from vswap.swapentry import (FOLIO_MAX, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWAP_NR_ORDERS,
+from vswap.swapentry import (FOLIO_MAX, XA_NODE_KERNEL_BYTES, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWAP_NR_ORDERS,
                              SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VSWAP_FOLIO,
                              VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP, swap_cache_folio,
                              swap_cache_folio_id, swap_cache_is_folio, swap_cache_order)
@@ -32,7 +32,6 @@ __all__ = ["VirtualSwap", "VSWAP_PRESETS", "SWP_DESC_BYTES"]
 RMAP_MASK = SWAP_TABLE_CACHE_ONLY - 1
 COUNT_LIMIT = 0xFFFFFFFF
 SWP_DESC_BYTES = 24
-XA_NODE_KERNEL_BYTES = 576
 VSWAP_PRESETS = {
     "vss_v5": (False, False, False),
     "new_opt_v2": (True, True, False),

@@ -21,7 +21,8 @@ from vswap.reference.direct import _u64
 from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWP_WRITEOK, BackingFrees, SwapDesign,
                                       SwapFreeBatch)
 from vswap.reference.xarray import XArray
-from vswap.swapentry import MAX_SWAPFILES, MEMCG_MAX, SWAP_NR_ORDERS, SWAPFILE_CLUSTER
+from vswap.swapentry import (MAX_SWAPFILES, MEMCG_MAX, SWAP_CLUSTER_INFO_BYTES, SWAP_NR_ORDERS,
+                             SWAPFILE_CLUSTER)
 
 __all__ = ["VirtualCommon", "SHIFT", "SIZE"]
 
@@ -56,7 +57,7 @@ class VirtualCommon(BackingFrees, SwapDesign):
     #: The type of the design's own (ghost) device, which swapoff refuses; None: none.
     _ghost_type = None
     #: Bytes of the allocator's swap_cluster_info per physical cluster.
-    _cluster_info_bytes = 32
+    _cluster_info_bytes = SWAP_CLUSTER_INFO_BYTES
 
     def _virtual_init(self, max_clusters):
         """The state both designs start with: an empty cluster map, nothing charged."""
