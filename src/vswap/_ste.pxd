@@ -89,25 +89,27 @@ cdef struct ste_stats:
 
 
 cdef struct ste_t:
+    # the head: _virtual_common.pxd's vcommon_t
     xarray_t map                                   # the ghost device's clusters (XA_FLAGS_ALLOC)
-    ste_list nonfull[SWAP_NR_ORDERS]
-    ste_vcluster* vpcp[NR_CPUS * SWAP_NR_ORDERS]   # per-CPU virtual cluster cache [cpu * orders + order]
     ste_vcluster* mru[NR_CPUS]                     # per-CPU lookup cache (the v6 MRU, a switch)
     swap_device_t* devs[MAX_SWAPFILES]
-    swap_globals_t* g                              # the set's globals: the physical per-CPU cache
     uint64_t* charge                               # swap.current per memcg (physical backing), MEMCG_MAX
-    uint8_t* direct_memcg                          # 1: the memcg's entries are direct-mapped, MEMCG_MAX
-    p4_t* direct                                   # the hosted phase IV state of those entries
     uint64_t max_clusters
     uint64_t nr_clusters
     uint64_t nr_used
-    uint64_t nr_ext
     uint64_t alloc_reject
     uint64_t nr_zswap
     uint64_t nr_phys
     uint64_t locked_lo                             # the run under writeout: reclaim skips it
     uint64_t locked_hi
     int cpu
+    # the Swap Table Edition's own
+    ste_list nonfull[SWAP_NR_ORDERS]
+    ste_vcluster* vpcp[NR_CPUS * SWAP_NR_ORDERS]   # per-CPU virtual cluster cache [cpu * orders + order]
+    swap_globals_t* g                              # the set's globals: the physical per-CPU cache
+    uint8_t* direct_memcg                          # 1: the memcg's entries are direct-mapped, MEMCG_MAX
+    p4_t* direct                                   # the hosted phase IV state of those entries
+    uint64_t nr_ext
     bint opt_shared
     bint opt_lookup_cache
     ste_stats st

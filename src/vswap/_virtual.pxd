@@ -91,9 +91,8 @@ cdef struct vswap_stats:
 
 
 cdef struct vswap_t:
+    # the head: _virtual_common.pxd's vcommon_t
     xarray_t map                              # vswap_cluster_map (XA_FLAGS_ALLOC)
-    vlist partial[SWAP_NR_ORDERS]           # partial_clusters_lists[order]
-    vcluster* pcp[NR_CPUS * SWAP_NR_ORDERS] # per-CPU allocation cache [cpu * orders + order]
     vcluster* mru[NR_CPUS]                  # per-CPU MRU lookup cache (mru_cluster_cache)
     swap_device_t* devs[MAX_SWAPFILES]      # attached physical devices by type
     uint64_t* charge                          # memcg swap charge, MEMCG_MAX counters
@@ -106,6 +105,9 @@ cdef struct vswap_t:
     uint64_t locked_lo                        # a folio being written out: reclaim skips it
     uint64_t locked_hi
     int cpu                                   # the CPU the verbs without a cpu argument run on
+    # VirtualSwap's own
+    vlist partial[SWAP_NR_ORDERS]           # partial_clusters_lists[order]
+    vcluster* pcp[NR_CPUS * SWAP_NR_ORDERS] # per-CPU allocation cache [cpu * orders + order]
     bint opt_cache_only_bit
     bint opt_batched_cgroup
     bint opt_mru
