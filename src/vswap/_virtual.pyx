@@ -30,8 +30,8 @@ from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 from vswap._mem cimport checked_calloc
 from vswap._common cimport to_u64
 from vswap._virtual_common cimport (
-    vc_mru_forget, vc_reclaim_step, vc_alloc_args, vc_device, vc_slot_used, vc_types,
-    vc_footprint_phys, vc_charged, vc_check_totals, vc_snapshot, vc_mru_ids,
+    vc_mru_forget, vc_reclaim_step, vc_alloc_prepare, vc_drop_devices, vc_device, vc_slot_used,
+    vc_types, vc_footprint_phys, vc_check_totals, vc_snapshot, vc_mru_ids,
 )
 from vswap._swapentry cimport MEMCG_MAX, SWAP_CLUSTER_INFO_BYTES, XA_NODE_KERNEL_BYTES
 from vswap._swapfile cimport SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set
@@ -796,9 +796,7 @@ cdef class VirtualSwap(SwapDesign):
         self.v.charge = NULL
 
     cdef void _drop_devices(self) noexcept:
-        cdef int t
-        for t in range(MAX_SWAPFILES):
-            self.v.devs[t] = NULL
+        vc_drop_devices(&self.v)
 
     cdef int _attach(self, int t, SwapDevice dev) except -1:
         SwapDesign._attach(self, t, dev)
@@ -887,9 +885,7 @@ cdef class VirtualSwap(SwapDesign):
 
     cdef int _alloc_prepare(self, object order, object memcg, object cpu,
                             uint64_t* o, uint64_t* m, uint64_t* c) except -1:
-        vc_alloc_args(order, memcg, cpu, o, m, c)
-        self._sync_devices()
-        return 0
+        return vc_alloc_prepare(self, order, memcg, cpu, o, m, c)
 
     cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t o, uint64_t m,
                                uint64_t c) except? 0xFFFFFFFFFFFFFFFF:

@@ -13,7 +13,7 @@ from libc.stdint cimport uint64_t
 
 from vswap._common cimport to_u64
 from vswap._swapentry cimport MAX_SWAPFILES, NR_CPUS, SWAP_NR_ORDERS, MEMCG_MAX
-from vswap._swapfile cimport swap_device_t, SLOT_USED
+from vswap._swapfile cimport SwapDesign, swap_device_t, SLOT_USED
 from vswap._xarray cimport xarray_t
 
 
@@ -54,13 +54,21 @@ cdef inline uint64_t vc_reclaim_step(uint64_t cur, int r) noexcept nogil:
     return 1
 
 
-cdef inline int vc_alloc_args(object order, object memcg, object cpu,
-                              uint64_t* o, uint64_t* m, uint64_t* c) except -1:
-    """folio_alloc_swap's order, memcg and CPU, range-checked."""
+cdef inline int vc_alloc_prepare(SwapDesign ds, object order, object memcg, object cpu,
+                                 uint64_t* o, uint64_t* m, uint64_t* c) except -1:
+    """folio_alloc_swap's order, memcg and CPU, range-checked; the design's devices synced."""
     o[0] = to_u64(order, SWAP_NR_ORDERS, "order")
     m[0] = to_u64(memcg, MEMCG_MAX, "memcg")
     c[0] = to_u64(cpu, NR_CPUS, "cpu")
+    ds._sync_devices()
     return 0
+
+
+cdef inline void vc_drop_devices(void* v) noexcept nogil:
+    """The design lets go of every physical device (close, collection)."""
+    cdef int t
+    for t in range(MAX_SWAPFILES):
+        vc(v).devs[t] = NULL
 
 
 cdef inline swap_device_t* vc_device(void* v, uint64_t t, uint64_t ghost) except NULL:
