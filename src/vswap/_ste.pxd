@@ -41,14 +41,14 @@ cdef enum:
     VC_FULL = 3
 
 
-cdef struct ste_vcluster:          # begins with its id, as _clustermap.pxd needs
+cdef struct ste_vcluster:          # begins with _virtual_common.pxd's vnode: id, list links
     uint64_t id
+    ste_vcluster* prev             # nonfull[order] links
+    ste_vcluster* next
     uint32_t count                 # slots in use (cluster 0's header run included)
     uint8_t order                  # fixed for the cluster's life
     uint8_t state                  # VC_*
     uint16_t hint                  # every aligned run below it is taken: find_run starts here
-    ste_vcluster* prev             # nonfull[order] links
-    ste_vcluster* next
     uint32_t* ext                  # extend table (counts >= 15), or NULL
     uint64_t table[512]            # swap_table
     uint64_t vtable[512]           # virtual_table

@@ -33,8 +33,9 @@ from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 from vswap._mem cimport checked_calloc
 from vswap._common cimport to_u64
 from vswap._virtual_common cimport (
-    vc_mru_forget, vc_reclaim_step, vc_alloc_prepare, vc_drop_devices, vc_device, vc_slot_used,
-    vc_types, vc_footprint_phys, vc_charged, vc_check_totals, vc_snapshot, vc_mru_ids,
+    vc_list_add, vc_list_del, vc_mru_forget, vc_reclaim_step, vc_alloc_prepare, vc_drop_devices,
+    vc_device, vc_slot_used, vc_types, vc_footprint_phys, vc_charged, vc_check_totals,
+    vc_snapshot, vc_mru_ids,
 )
 from vswap._swapfile cimport (
     SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set, swap_table_get,
@@ -161,27 +162,13 @@ cdef inline ste_vcluster* ste_peek(ste_t* v, uint64_t voff) noexcept nogil:
 
 cdef inline void nonfull_add(ste_t* v, ste_vcluster* c) noexcept nogil:
     cdef ste_list* l = &v.nonfull[c.order]
-    c.next = NULL
-    c.prev = l.tail
-    if l.tail != NULL:
-        l.tail.next = c
-    else:
-        l.head = c
-    l.tail = c
+    vc_list_add(<void**>&l.head, <void**>&l.tail, c)
     c.state = VC_NONFULL
 
 
 cdef inline void nonfull_del(ste_t* v, ste_vcluster* c) noexcept nogil:
     cdef ste_list* l = &v.nonfull[c.order]
-    if c.prev != NULL:
-        c.prev.next = c.next
-    else:
-        l.head = c.next
-    if c.next != NULL:
-        c.next.prev = c.prev
-    else:
-        l.tail = c.prev
-    c.prev = c.next = NULL
+    vc_list_del(<void**>&l.head, <void**>&l.tail, c)
     c.state = VC_FULL
 
 
@@ -307,6 +294,7 @@ cdef ste_vcluster* new_cluster(ste_t* v, int order) except? NULL:
     if xa_alloc(&v.map, &cid, <xa_entry>c, 1 if order == SWAP_NR_ORDERS - 1 else 0,
                 v.max_clusters - 1):
         free(c)
+        v.alloc_reject += 1
         return NULL
     c.id = cid
     c.order = <uint8_t>order
@@ -369,8 +357,7 @@ cdef uint64_t ste_alloc(ste_t* v, uint64_t folio, int order, uint16_t memcg,
         c = NULL
     if c == NULL:
         c = new_cluster(v, order)
-        if c == NULL:
-            v.alloc_reject += 1
+        if c == NULL:                    # the ids ran out (counted in alloc_reject)
             return 0
         v.st.cluster_locks += 1
         idx = find_run(v, c, nr)

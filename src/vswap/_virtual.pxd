@@ -48,16 +48,16 @@ cdef struct swp_desc:
     uint8_t pad
 
 
-cdef struct vcluster:          # begins with its id, as _clustermap.pxd needs
+cdef struct vcluster:          # begins with _virtual_common.pxd's vnode: id, list links
     uint64_t id
+    vcluster* prev            # partial_clusters_lists[order] links
+    vcluster* next
     uint32_t count            # allocated slots (the reserved run of cluster 0 included)
     uint32_t refcnt           # count + 1 while a CPU's allocation cache holds it
     uint8_t order             # fixed for the cluster's life
     uint8_t cached            # held by a per-CPU allocation cache
     uint8_t full
     uint8_t on_partial
-    vcluster* prev            # partial_clusters_lists[order] links
-    vcluster* next
     uint64_t bitmap[8]        # 512 allocation bits
     swp_desc* desc            # 512 descriptors (v6: a separate array)
 

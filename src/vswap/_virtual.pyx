@@ -30,8 +30,8 @@ from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 from vswap._mem cimport checked_calloc
 from vswap._common cimport to_u64
 from vswap._virtual_common cimport (
-    vc_mru_forget, vc_reclaim_step, vc_alloc_prepare, vc_drop_devices, vc_device, vc_slot_used,
-    vc_types, vc_footprint_phys, vc_check_totals, vc_snapshot, vc_mru_ids,
+    vc_list_add, vc_list_del, vc_mru_forget, vc_reclaim_step, vc_alloc_prepare, vc_drop_devices,
+    vc_device, vc_slot_used, vc_types, vc_footprint_phys, vc_check_totals, vc_snapshot, vc_mru_ids,
 )
 from vswap._swapentry cimport MEMCG_MAX, SWAP_CLUSTER_INFO_BYTES, XA_NODE_KERNEL_BYTES
 from vswap._swapfile cimport SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set
@@ -139,29 +139,14 @@ cdef inline swp_desc* vs_peek(vswap_t* v, uint64_t entry, vcluster** last) noexc
 
 cdef inline void partial_add(vswap_t* v, vcluster* c) noexcept nogil:
     cdef vlist* l = &v.partial[c.order]
-    c.prev = l.tail
-    c.next = NULL
-    if l.tail != NULL:
-        l.tail.next = c
-    else:
-        l.head = c
-    l.tail = c
+    vc_list_add(<void**>&l.head, <void**>&l.tail, c)
     l.nr += 1
     c.on_partial = 1
 
 
 cdef inline void partial_del(vswap_t* v, vcluster* c) noexcept nogil:
     cdef vlist* l = &v.partial[c.order]
-    if c.prev != NULL:
-        c.prev.next = c.next
-    else:
-        l.head = c.next
-    if c.next != NULL:
-        c.next.prev = c.prev
-    else:
-        l.tail = c.prev
-    c.prev = NULL
-    c.next = NULL
+    vc_list_del(<void**>&l.head, <void**>&l.tail, c)
     l.nr -= 1
     c.on_partial = 0
 
@@ -314,6 +299,7 @@ cdef vcluster* vswap_alloc_new_cluster(vswap_t* v, int order) except? NULL:
                     v.max_clusters - 1):
             free(c.desc)
             free(c)
+            v.alloc_reject += 1
             return NULL
     except MemoryError:
         free(c.desc)
@@ -367,8 +353,7 @@ cdef uint64_t vs_alloc(vswap_t* v, uint64_t folio, int order, uint16_t memcg,
         c.full = 1                       # fragmented: no aligned run left
     if c == NULL:                        # ... then a new cluster
         c = vswap_alloc_new_cluster(v, order)
-        if c == NULL:
-            v.alloc_reject += 1
+        if c == NULL:                    # the ids ran out (counted in alloc_reject)
             return 0
         v.st.cluster_locks += 1
         v.st.alloc_scans += 1

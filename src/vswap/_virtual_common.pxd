@@ -33,6 +33,40 @@ cdef struct vcommon_t:
     int cpu                             # the CPU of the verbs without a cpu argument
 
 
+cdef struct vnode:
+    # the head of a virtual cluster (vcluster, ste_vcluster): its id (as _clustermap.pxd
+    # needs), then the links of the list it is on (partial or nonfull[order])
+    uint64_t id
+    vnode* prev
+    vnode* next
+
+
+cdef inline void vc_list_add(void** head, void** tail, void* c) noexcept nogil:
+    """Put cluster ``c`` at the tail of the list ``(head, tail)``."""
+    cdef vnode* n = <vnode*>c
+    n.prev = <vnode*>tail[0]
+    n.next = NULL
+    if tail[0] != NULL:
+        (<vnode*>tail[0]).next = n
+    else:
+        head[0] = c
+    tail[0] = c
+
+
+cdef inline void vc_list_del(void** head, void** tail, void* c) noexcept nogil:
+    """Take cluster ``c`` off the list ``(head, tail)``."""
+    cdef vnode* n = <vnode*>c
+    if n.prev != NULL:
+        n.prev.next = n.next
+    else:
+        head[0] = n.next
+    if n.next != NULL:
+        n.next.prev = n.prev
+    else:
+        tail[0] = n.prev
+    n.prev = n.next = NULL
+
+
 cdef inline vcommon_t* vc(void* v) noexcept nogil:
     return <vcommon_t*>v
 

@@ -24,7 +24,7 @@ from vswap.reference.xarray import XArray
 from vswap.swapentry import (SWP_OFFSET_MASK, SWP_TYPE_SHIFT, MAX_SWAPFILES, MEMCG_MAX, SWAP_CLUSTER_INFO_BYTES, SWAP_NR_ORDERS,
                              SWAPFILE_CLUSTER)
 
-__all__ = ["VirtualCommon", "BackingFrees", "SHIFT", "SIZE"]
+__all__ = ["VirtualCommon", "BackingFrees", "ClusterHead", "SHIFT", "SIZE"]
 
 #: A virtual cluster's slots (VCLUSTER_SHIFT / VCLUSTER_SIZE: a physical cluster's).
 SHIFT = 9
@@ -66,6 +66,19 @@ def chunk_end(cur, end):
     """
     e = (cur | (SIZE - 1)) + 1
     return e if e < end else end
+
+
+class ClusterHead:
+    """What a virtual cluster starts with: its id, order and count of slots in use.
+
+    >>> c = ClusterHead(3, 2); (c.id, c.order, c.count)
+    (3, 2, 0)
+    """
+
+    def __init__(self, cid, order):
+        self.id = cid
+        self.order = order
+        self.count = 0
 
 
 class VirtualCommon(BackingFrees, SwapDesign):
@@ -114,11 +127,15 @@ class VirtualCommon(BackingFrees, SwapDesign):
     # -- clusters -------------------------------------------------------------------
 
     def _cluster_insert(self, c, order):
-        """Give new cluster ``c`` an id in the map (order-9 runs skip id 0); False when full."""
+        """Give new cluster ``c`` an id in the map (order-9 runs skip id 0); False when full.
+
+        A full map is an allocation rejected (``alloc_reject``).
+        """
         lo = 1 if order == SWAP_NR_ORDERS - 1 else 0
         try:
             c.id = self._map.alloc(c, lo, self._max_clusters - 1)
         except NoSpace:
+            self._alloc_reject += 1
             return False
         self._nr_clusters += 1
         self._st["clusters_allocated"] += 1
