@@ -432,20 +432,11 @@ cdef class SwapTableP4(SlotSwap):
         """
         arr = as_entries(folios, "folios")
         cdef const uint64_t[:] v = arr
-        cdef uint64_t nr, m, c, e
-        cdef Py_ssize_t i, n = v.shape[0]
-        for i in range(n):
+        cdef Py_ssize_t i
+        for i in range(v.shape[0]):         # the narrower payload first, as the reference
             if v[i] >= P4_FOLIO_MAX:
                 raise ValueError(f"folio {v[i]} is outside 0 .. {P4_FOLIO_MAX - 1}")
-        self._alloc_prepare(order, memcg, cpu, &nr, &m, &c)
-        out = np.empty(n, dtype=np.uint64)
-        cdef uint64_t[::1] res = out
-        for i in range(n):
-            e = self._alloc_one(v[i], nr, <uint16_t>m, <int>c)
-            if e == 0:
-                return out[:i].copy()
-            res[i] = e
-        return out
+        return SwapDesign.folio_alloc_swap_many(self, arr, order, memcg, cpu)
 
     # -- counts ---------------------------------------------------------------------------
 
