@@ -19,7 +19,8 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
-from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice, SwapDesign
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice
 from vswap._swaptable cimport SwapTableP4, p4_t
 from vswap._xarray cimport xarray_t
 from vswap._swapentry cimport MAX_SWAPFILES, NR_CPUS, SWAP_NR_ORDERS, SWAPFILE_CLUSTER

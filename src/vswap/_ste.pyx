@@ -37,11 +37,11 @@ from vswap._virtual_common cimport (
     vc_device, vc_slot_used, vc_types, vc_footprint_phys, vc_charged, vc_check_totals,
     vc_snapshot, vc_mru_ids,
 )
+from vswap._design cimport SwapDesign, swap_device_detach
 from vswap._swapfile cimport (
-    SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set, swap_table_get,
-    swap_table_set, swap_reclaim_full_clusters, swap_free_batch, swap_batch_add,
-    swap_batch_init, swap_batch_done, swap_device_detach, SWAP_TABLE_CACHE_ONLY, SLOT_USED,
-    SWP_WRITEOK,
+    SwapDevice, SwapDevices, swap_device_t, swap_alloc_set, swap_table_get, swap_table_set,
+    swap_reclaim_full_clusters, swap_free_batch, swap_batch_add, swap_batch_init, swap_batch_done,
+    SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
 )
 from vswap._clustermap cimport cluster_map_get, cluster_map_next, cluster_map_items
 from vswap._swaptable cimport (

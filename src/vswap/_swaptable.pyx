@@ -34,7 +34,8 @@ from vswap._slotswap cimport (
     slot_lookup_many, slot_read, slot_write, slot_free_run, slot_reclaim,
 )
 from vswap._swapops cimport swap_ops
-from vswap._swapfile cimport swap_table_get, SwapDesign, SWAP_TABLE_CACHE_ONLY, SLOT_USED
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport swap_table_get, SWAP_TABLE_CACHE_ONLY, SLOT_USED
 from vswap._xarray cimport xa_entry, xa_destroy, xa_load, xa_to_value
 
 import numpy as np

@@ -19,7 +19,8 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
-from vswap._swapfile cimport swap_device_t, SwapDevice, SwapDevices, SwapDesign
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport swap_device_t, SwapDevice, SwapDevices
 from vswap._xarray cimport xarray_t
 
 

@@ -34,7 +34,8 @@ from vswap._virtual_common cimport (
     vc_device, vc_slot_used, vc_types, vc_footprint_phys, vc_check_totals, vc_snapshot, vc_mru_ids,
 )
 from vswap._swapentry cimport MEMCG_MAX, SWAP_CLUSTER_INFO_BYTES, XA_NODE_KERNEL_BYTES
-from vswap._swapfile cimport SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport SwapDevice, SwapDevices, swap_device_t, swap_alloc_set
 from vswap._swapfile cimport swap_table_get, swap_table_set, swap_free_batch, swap_batch_add
 from vswap._swapfile cimport swap_batch_init, swap_batch_done
 from vswap._swapfile cimport (

@@ -13,7 +13,8 @@ from libc.stdint cimport uint64_t
 
 from vswap._common cimport to_u64
 from vswap._swapentry cimport MAX_SWAPFILES, NR_CPUS, SWAP_NR_ORDERS, MEMCG_MAX
-from vswap._swapfile cimport SwapDesign, swap_device_t, SLOT_USED
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport swap_device_t, SLOT_USED
 from vswap._xarray cimport xarray_t
 
 
