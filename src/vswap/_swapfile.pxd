@@ -279,3 +279,8 @@ cdef inline uint64_t swap_batch_add(swap_free_batch* b, swap_device_t* si,
     b.off = off
     b.n = 1
     return flushed
+
+
+# SwapDesign moved to _design.pxd; cimported here too so that
+# ``from vswap._swapfile cimport SwapDesign`` keeps working.
+from vswap._design cimport SwapDesign
