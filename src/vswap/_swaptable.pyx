@@ -793,6 +793,40 @@ cdef class SwapTableP4(SlotSwap):
         C.writeback(&self.d, e, nr)
         return e
 
+    # -- device-level verbs (their work: SlotSwap) ------------------------------------------
+
+    def reclaim_cache_only(self, device):
+        """Free the cache-only folios of device ``device``'s full clusters; the slots freed.
+
+        Runtime complexity: O(full clusters * cluster_size).
+
+        >>> from vswap import SwapTableP4, SwapDevice, SwapDevices
+        >>> p4 = SwapTableP4(SwapDevices([SwapDevice(16, cluster_size=16)]))
+        >>> es = [p4.folio_alloc_swap(i) for i in range(15)]
+        >>> for e in es: p4.swap_duplicate(e); p4.swap_free_nr(e)
+        >>> p4.reclaim_cache_only(0), p4.swaps[0].nr_used
+        (15, 0)
+        """
+        return SlotSwap.reclaim_cache_only(self, device)
+
+    def swapoff(self, device, page_tables):
+        """Bring every entry of device ``device`` back into memory and free its slots.
+
+        As the baseline: no reverse map, so every entry of ``page_tables`` (a
+        mapping ``{vpn: entry}`` or a uint64 array indexed by vpn) is
+        walked; each swap PTE of this device is rewritten and its count
+        dropped, then the device is scanned and the swap cache dropped.
+        Validated first (NoEntry, SwapError as :meth:`vswap.DirectSwap.swapoff`).
+        Returns the PTEs rewritten. Runtime complexity: O(PTEs + device slots).
+
+        >>> from vswap import SwapTableP4, SwapDevice, SwapDevices, PageTable
+        >>> p4 = SwapTableP4(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = p4.folio_alloc_swap(1); p4.swap_duplicate(e)
+        >>> pt = PageTable({7: e}); p4.swapoff(0, pt), pt, p4.swaps[0].nr_used
+        (1, {}, 0)
+        """
+        return SlotSwap.swapoff(self, device, page_tables)
+
     # -- accounting --------------------------------------------------------------------------
 
     def memory_footprint(self):
