@@ -404,12 +404,6 @@ cdef class DirectSwap(SlotSwap):
             slot_write(&self.d, sd, i, w)
         return swp_entry(sd.si.type, off)
 
-    cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept:
-        return (e & SWP_OFFSET_MASK) + k < self.d.devs[e >> SWP_TYPE_SHIFT].max
-
-    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1:
-        return C.free_swap_and_cache_nr(&self.d, e, nr)
-
     # -- counts ---------------------------------------------------------------------------
 
     def swap_duplicate(self, entry, nr=1):

@@ -509,18 +509,7 @@ cdef class SwapTableP4(SlotSwap):
         >>> p4.swap_duplicate_many(es); p4.free_swap_and_cache_many(es); p4.swaps[0].nr_used
         0
         """
-        arr = self._check_batch(entries, True, False)
-        cdef const uint64_t[:] v = arr
-        cdef Py_ssize_t i = 0, j, n = v.shape[0]
-        cdef uint64_t e
-        while i < n:
-            e = v[i]
-            j = i + 1
-            while j < n and v[j] == e + <uint64_t>(j - i) and \
-                    ((e & SWP_OFFSET_MASK) + <uint64_t>(j - i)) < self.d.devs[e >> SWP_TYPE_SHIFT].max:
-                j += 1
-            C.free_swap_and_cache_nr(&self.d, e, <uint64_t>(j - i))
-            i = j
+        return SwapDesign.free_swap_and_cache_many(self, entries)
 
     def swap_count(self, entry):
         """The exact swap count (table field, or the extend table); NoEntry if free.
