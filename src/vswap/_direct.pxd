@@ -18,8 +18,9 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint64_t
 
-from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice, SwapDevices, SwapDesign
-from vswap._slotswap cimport zswap_tree
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice, SwapDevices
+from vswap._slotswap cimport SlotSwap, zswap_tree, slot_hooks
 
 
 # The entry encoding, the swap_map byte's bits and the limits: _swapentry.pxd.
@@ -51,48 +52,34 @@ cdef struct direct_stats:
 
 
 cdef struct direct_dev_t:
-    swap_device_t* si             # NULL: type not attached
+    swap_device_t* si             # NULL: type not attached (the head: _slotswap's slot_dev_t)
     uint64_t max
+    zswap_tree zswap              # zswap_trees[type]: keyed by offset
     uint8_t* swap_map
     uint16_t* swap_cgroup
     uint64_t* zeromap
     uint8_t** cont
     uint64_t nr_map_pages
     uint64_t nr_cont_pages
-    zswap_tree zswap              # zswap_trees[type]: keyed by offset
 
 
 cdef struct direct_t:
+    const slot_hooks* h           # the head: _slotswap's slot_state_t (hooks, counters)
+    direct_stats st               # its first fields: slot_stats's
     direct_dev_t devs[MAX_SWAPFILES]
-    direct_stats st
 
 
 cdef int direct_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
 cdef uint64_t direct_count(const direct_dev_t* dv, uint64_t off) noexcept nogil
 
 
-cdef class DirectSwap(SwapDesign):
+cdef class DirectSwap(SlotSwap):
     cdef direct_t d
-    cdef void _drop_devices(self) noexcept
-    cdef int _attach(self, int t, SwapDevice dev) except -1
+    cdef int _attach_dev(self, int t, SwapDevice dev) except -1
     cdef direct_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL
     cdef direct_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
                              uint64_t* pe, uint64_t* pn) except NULL
-    cdef uint64_t _entry(self, object entry) except? 0xFFFFFFFFFFFFFFFF
-    cdef uint64_t _nr(self, object nr) except? 0xFFFFFFFFFFFFFFFF
-    cdef uint64_t _order(self, object order) except? 0xFFFFFFFFFFFFFFFF
-    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
-                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1
-    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
-                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF
-    cdef int _dup_entry(self, uint64_t e) except -1
-    cdef int _free_entry(self, uint64_t e) except -1
-    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1
-    cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept
-    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF
-    cdef int _batch_entry(self, uint64_t e, void** cache) except -1
-    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
-                          void** cache) except -1
-    cdef direct_dev_t* _device(self, object device) except NULL
+    cdef object _snap_slot(self, int t, uint64_t off, object z)
+    cdef dict _snap_dev(self, int t)

@@ -18,33 +18,28 @@ is :mod:`vswap.reference.direct`.
 """
 
 cimport cython
-from cpython.number cimport PyNumber_Index
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, int64_t, uint64_t
+from libc.stdint cimport uint8_t, uint16_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
 from vswap._common cimport to_u64
 from vswap._mem cimport checked_calloc
+from vswap._swapentry cimport MEMCG_MAX, SWAP_CLUSTER_INFO_BYTES
 from vswap._swapfile cimport (
-    SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_table_get, swap_table_set,
-    swap_entries_free, swap_alloc_set, swap_reclaim_full_clusters, SWAP_TABLE_CACHE_ONLY,
-    SLOT_USED, SWP_WRITEOK,
+    SwapDevice, SwapDevices, swap_device_t, swap_table_get, SWAP_TABLE_CACHE_ONLY, SLOT_USED,
 )
 from vswap._slotswap cimport (
-    DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, slot_cores, slot_cores_table, slot_error,
-    slot_ops_table, slot_lookup_many, slot_swapoff, slot_check_range, slot_table_read,
-    slot_table_write, slot_entries_free, zswap_tree_find, zswap_tree_store,
+    SlotSwap, DS_ENOENT, DS_EEXIST, DS_ENOTPREP, SLOT_PUT_KEPT, SLOT_PUT_CACHE, SLOT_PUT_FREE,
+    slot_cores, slot_hooks, slot_dev_t, slot_cores_of_hooks, slot_error, slot_ops_table,
+    slot_lookup_many, slot_read, slot_write, slot_free_run, slot_reclaim,
 )
 from vswap._swapops cimport swap_ops
-from vswap._xarray cimport (
-    xa_entry, xa_init, xa_destroy, xa_load, xa_store, xa_erase, xa_mk_value, xa_to_value,
-)
+from vswap._xarray cimport xa_entry, xa_destroy, xa_load, xa_to_value
 
 import numpy as np
 
-from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
+from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
-from vswap.protocol import check_uint64_array as as_entries
 
 __all__ = ["DirectSwap", "SWAP_COUNT_LIMIT"]
 
@@ -59,15 +54,7 @@ _STAT_NAMES = ("table_reads", "table_writes", "cluster_locks", "zswap_walks", "s
                "cont_pages_allocated")
 
 
-# --- per-slot helpers (no checks) -------------------------------------------------
-
-cdef inline uint64_t tb_read(direct_t* d, direct_dev_t* dv, uint64_t off) noexcept nogil:
-    return slot_table_read(&d.st.table_reads, dv.si, off)
-
-
-cdef inline void tb_write(direct_t* d, direct_dev_t* dv, uint64_t off, uint64_t w) noexcept nogil:
-    slot_table_write(&d.st.table_writes, dv.si, off, w)
-
+# --- the count machinery (no checks) ---------------------------------------------
 
 cdef inline bint zero_test(const direct_dev_t* dv, uint64_t off) noexcept nogil:
     return (dv.zeromap[off >> 6] >> (off & 63)) & 1
@@ -166,135 +153,6 @@ cdef inline void count_dec(direct_dev_t* dv, uint64_t off) noexcept nogil:
         set_count(dv, off, direct_count(dv, off) - 1)
 
 
-cdef void free_run(direct_t* d, int t, direct_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
-    """swap_entries_free + swap_range_free: ``nr`` slots of one cluster, count 0, uncached."""
-    cdef uint64_t i, h
-    for i in range(off, off + nr):
-        dv.swap_map[i] = 0
-        dv.swap_cgroup[i] = 0
-        zero_clear(dv, i)
-        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
-    d.st.slots_freed += nr
-    slot_entries_free(dv.si, off, nr)
-
-
-cdef inline uint64_t chunk_end(const direct_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
-    cdef uint64_t e = (cur | (dv.si.cluster_size - 1)) + 1
-    return e if e < end else end
-
-
-cdef bint put_range(direct_t* d, int t, direct_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
-    """swap_entry_put_locked on each slot of one cluster chunk; batch the frees.
-
-    Returns True if a slot became cache-only (its table word gets the bit).
-    """
-    cdef uint64_t i, run = 0, nrun = 0
-    cdef bint only_cache = False
-    for i in range(cur, end):
-        count_dec(dv, i)
-        if dv.swap_map[i] == 0:
-            if nrun == 0:
-                run = i
-            nrun += 1
-            continue
-        if nrun:
-            free_run(d, t, dv, run, nrun)
-            nrun = 0
-        if dv.swap_map[i] == SWAP_HAS_CACHE:
-            tb_write(d, dv, i, tb_read(d, dv, i) | SWAP_TABLE_CACHE_ONLY)
-            only_cache = True
-    if nrun:
-        free_run(d, t, dv, run, nrun)
-    return only_cache
-
-
-cdef int direct_try_to_reclaim_swap(direct_t* d, int t, direct_dev_t* dv,
-                                    uint64_t off) noexcept nogil:
-    """__try_to_reclaim_swap: free the cached folio at ``off`` if all its counts are 0.
-
-    Returns the folio's pages when freed, minus them when kept, 0 with no folio.
-    """
-    cdef uint64_t w, n, base, i
-    d.st.cluster_locks += 1
-    w = tb_read(d, dv, off)
-    if not swap_cache_is_folio(w):
-        return 0
-    n = <uint64_t>1 << swap_cache_order(w)
-    if n > dv.si.cluster_size:             # not a word this design wrote (set_table)
-        return 0
-    base = off & ~(n - 1)
-    for i in range(base, base + n):
-        if dv.swap_map[i] != SWAP_HAS_CACHE:
-            return -<int>n
-    for i in range(base, base + n):        # folio_free_swap: delete, no shadow
-        tb_write(d, dv, i, 0)
-    free_run(d, t, dv, base, n)            # put_swap_folio: all cache-only
-    d.st.folios_reclaimed += 1
-    return <int>n
-
-
-cdef int direct_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil:
-    """The allocator's reclaim hook (TTRS_ANYWAY)."""
-    cdef direct_t* d = <direct_t*>ctx
-    cdef direct_dev_t* dv
-    if si.type < 0 or si.type >= MAX_SWAPFILES:
-        return 0
-    dv = &d.devs[si.type]
-    if dv.si != si or offset >= dv.max or dv.swap_map[offset] == 0:
-        return 0
-    return direct_try_to_reclaim_swap(d, si.type, dv, offset)
-
-
-cdef int direct_free_swap_and_cache_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
-    """free_swap_and_cache_nr after validation: the zap, then reclaim of what became cache-only."""
-    cdef direct_t* d = <direct_t*>ctx
-    cdef direct_dev_t* dv = &d.devs[e >> SWP_TYPE_SHIFT]
-    cdef int t = <int>(e >> SWP_TYPE_SHIFT)
-    cdef uint64_t off = e & SWP_OFFSET_MASK
-    cdef uint64_t cur = off, end = off + nr, ce, i, n, step
-    cdef uint8_t first
-    cdef bint fast, any_only_cache = False
-    cdef int r
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        n = ce - cur
-        first = dv.swap_map[cur]
-        fast = False
-        if n > 1 and (first & ~SWAP_HAS_CACHE) == 1:
-            fast = True
-            for i in range(cur + 1, ce):
-                if dv.swap_map[i] != first:
-                    fast = False
-                    break
-        if fast:
-            d.st.fast_frees += 1
-            if first & SWAP_HAS_CACHE:
-                for i in range(cur, ce):
-                    dv.swap_map[i] = SWAP_HAS_CACHE
-                    tb_write(d, dv, i, tb_read(d, dv, i) | SWAP_TABLE_CACHE_ONLY)
-                any_only_cache = True
-            else:
-                free_run(d, t, dv, cur, n)
-        elif put_range(d, t, dv, cur, ce):
-            any_only_cache = True
-        cur = ce
-    if not any_only_cache:
-        return 0
-    cur = off
-    while cur < end:
-        d.st.scans += 1
-        step = 1
-        if dv.swap_map[cur] == SWAP_HAS_CACHE:
-            r = direct_try_to_reclaim_swap(d, t, dv, cur)
-            if r < 0:
-                r = -r
-            if r > 0:
-                step = ((cur + 1 + <uint64_t>r - 1) & ~(<uint64_t>r - 1)) - cur
-        cur += step
-    return 0
-
-
 cdef void dev_release(direct_dev_t* dv) noexcept nogil:
     cdef uint64_t i
     if dv.cont != NULL:
@@ -312,200 +170,146 @@ cdef void dev_release(direct_dev_t* dv) noexcept nogil:
     memset(dv, 0, sizeof(direct_dev_t))
 
 
-# --- checks (no mutation) ------------------------------------------------------------
+# --- the design's hooks: where a slot's state lives (the walks: _slotswap) ------------
+# The swap_map byte holds the count and SWAP_HAS_CACHE; the table word the
+# swap-cache word and the cache-only bit.
 
-cdef int check_used(const direct_dev_t* dv, uint64_t off, uint64_t nr, bint need_count,
-                    uint64_t* bad) noexcept nogil:
-    """0, or DS_ENOENT with ``*bad`` the first free (or count-0 when need_count) slot."""
+cdef inline direct_dev_t* ddv(slot_dev_t* dv) noexcept nogil:
+    return <direct_dev_t*>dv
+
+
+cdef slot_dev_t* h_dev(void* d, uint64_t t) noexcept nogil:
+    return <slot_dev_t*>&(<direct_t*>d).devs[t]
+
+
+cdef uint64_t h_in_use(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    return ddv(dv).swap_map[off] != 0
+
+
+cdef uint64_t h_count(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    return direct_count(ddv(dv), off)
+
+
+cdef uint64_t h_only_in_cache(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    return ddv(dv).swap_map[off] == SWAP_HAS_CACHE
+
+
+cdef uint64_t h_put_one(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    count_dec(ddv(dv), off)
+    if ddv(dv).swap_map[off] == 0:
+        return SLOT_PUT_FREE
+    if ddv(dv).swap_map[off] == SWAP_HAS_CACHE:
+        slot_write(d, dv, off, slot_read(d, dv, off) | SWAP_TABLE_CACHE_ONLY)
+        return SLOT_PUT_CACHE
+    return SLOT_PUT_KEPT
+
+
+cdef int h_fast_chunk(void* d, slot_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
+    """Every map byte of the chunk the same, count 1: 1 if cached, else 0; -1 otherwise."""
+    cdef uint8_t first = ddv(dv).swap_map[cur]
+    cdef uint64_t i
+    if end - cur <= 1 or (first & ~SWAP_HAS_CACHE) != 1:
+        return -1
+    for i in range(cur + 1, end):
+        if ddv(dv).swap_map[i] != first:
+            return -1
+    return 1 if first & SWAP_HAS_CACHE else 0
+
+
+cdef int h_mark_cache_only(void* d, slot_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
+    cdef uint64_t i
+    for i in range(cur, end):
+        ddv(dv).swap_map[i] = SWAP_HAS_CACHE
+        slot_write(d, dv, i, slot_read(d, dv, i) | SWAP_TABLE_CACHE_ONLY)
+    return 0
+
+
+cdef int h_clear_slots(void* d, slot_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
+    """swap_range_free's metadata of ``nr`` slots from ``off``."""
     cdef uint64_t i
     for i in range(off, off + nr):
-        if dv.swap_map[i] == 0 or (need_count and direct_count(dv, i) == 0):
-            bad[0] = i
-            return DS_ENOENT
+        ddv(dv).swap_map[i] = 0
+        ddv(dv).swap_cgroup[i] = 0
+        zero_clear(ddv(dv), i)
     return 0
 
 
-# --- verb cores: the work after validation, shared by the methods and the replay ---
-# The slot_cores of _slotswap.pxd: (state, entry, ...) on validated entries.
-
-cdef inline direct_dev_t* dev_of(direct_t* d, uint64_t e) noexcept nogil:
-    return &d.devs[e >> SWP_TYPE_SHIFT]
+cdef int h_count_room(void* d, slot_dev_t* dv, uint64_t off, uint64_t c) except -1 nogil:
+    return ensure_cont(<direct_t*>d, ddv(dv), off, c)
 
 
-cdef int direct_swap_duplicate(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
-    """swap_duplicate after the limit check; continuation pages first (MemoryError, no change)."""
-    cdef direct_t* d = <direct_t*>ctx
-    cdef direct_dev_t* dv = dev_of(d, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK, i, cur = off, ce, end = off + nr
-    for i in range(off, end):
-        ensure_cont(d, dv, i, direct_count(dv, i) + 1)
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        for i in range(cur, ce):
-            if dv.swap_map[i] == SWAP_HAS_CACHE:      # 0 -> 1: no longer cache-only
-                tb_write(d, dv, i, tb_read(d, dv, i) & TB_VALUE)
-            count_inc(dv, i)
-        cur = ce
+cdef uint64_t h_dup_one(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    if ddv(dv).swap_map[off] == SWAP_HAS_CACHE:      # 0 -> 1: no longer cache-only
+        slot_write(d, dv, off, slot_read(d, dv, off) & TB_VALUE)
+    count_inc(ddv(dv), off)
     return 0
 
 
-cdef int direct_swap_free_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
-    """swap_free_nr: one count off each slot, a cluster-locked section per cluster."""
-    cdef direct_t* d = <direct_t*>ctx
-    cdef direct_dev_t* dv = dev_of(d, e)
-    cdef uint64_t cur = e & SWP_OFFSET_MASK, ce, end = cur + n
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        put_range(d, <int>(e >> SWP_TYPE_SHIFT), dv, cur, ce)
-        cur = ce
+cdef uint64_t h_pin(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    ddv(dv).swap_map[off] |= SWAP_HAS_CACHE
     return 0
 
 
-cdef int direct_lookup(void* ctx, uint64_t e, uint64_t* handle) noexcept nogil:
-    """Where swap-in finds an allocated slot's data (a LOOKUP_KINDS code)."""
-    cdef direct_t* d = <direct_t*>ctx
-    cdef direct_dev_t* dv = dev_of(d, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK
-    cdef uint64_t w = tb_read(d, dv, off) & TB_VALUE
-    if swap_cache_is_folio(w):
-        handle[0] = swap_cache_folio_id(w)
-        return VSWAP_FOLIO
-    if zero_test(dv, off):
-        handle[0] = 0
-        return VSWAP_ZERO
-    if zswap_tree_find(&dv.zswap, &d.st.zswap_walks, off, handle, False):
-        return VSWAP_ZSWAP
-    handle[0] = e
-    return VSWAP_SWAPFILE
-
-
-cdef int direct_zswap_store(void* ctx, uint64_t e, uint64_t h) except -1 nogil:
-    cdef direct_t* d = <direct_t*>ctx
-    cdef direct_dev_t* dv = dev_of(d, e)
-    zswap_tree_store(&dv.zswap, &d.st.zswap_walks, e & SWP_OFFSET_MASK, h)
-    zero_clear(dv, e & SWP_OFFSET_MASK)
+cdef uint64_t h_unpin(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    ddv(dv).swap_map[off] &= ~SWAP_HAS_CACHE
+    if ddv(dv).swap_map[off] == 0:
+        slot_free_run(d, dv, off, 1)
     return 0
 
 
-cdef int direct_zero_store(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
-    cdef direct_t* d = <direct_t*>ctx
-    cdef direct_dev_t* dv = dev_of(d, e)
-    cdef uint64_t i, h
-    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
-        dv.zeromap[i >> 6] |= <uint64_t>1 << (i & 63)
-        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
+cdef uint64_t h_is_zero(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    return zero_test(ddv(dv), off)
+
+
+cdef uint64_t h_zero_set(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    ddv(dv).zeromap[off >> 6] |= <uint64_t>1 << (off & 63)
     return 0
 
 
-cdef int direct_writeback(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
-    cdef direct_t* d = <direct_t*>ctx
-    cdef direct_dev_t* dv = dev_of(d, e)
-    cdef uint64_t i, h
-    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
-        zero_clear(dv, i)
-        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
+cdef uint64_t h_zero_clear(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    zero_clear(ddv(dv), off)
     return 0
 
 
-cdef int direct_swapcache_prepare(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
-    cdef direct_t* d = <direct_t*>ctx
-    cdef direct_dev_t* dv = dev_of(d, e)
-    cdef uint64_t i, cur = e & SWP_OFFSET_MASK, ce, end = cur + n
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        for i in range(cur, ce):
-            dv.swap_map[i] |= SWAP_HAS_CACHE
-        cur = ce
-    return 0
+cdef void h_release(slot_dev_t* dv) noexcept nogil:
+    dev_release(ddv(dv))
 
 
-cdef uint64_t direct_swap_cache_add_folio(void* ctx, uint64_t e, uint64_t nr,
-                                          uint64_t word) noexcept nogil:
-    """Store the folio ``word`` on prepared slots; the first slot's old table word (its shadow)."""
-    cdef direct_t* d = <direct_t*>ctx
-    cdef direct_dev_t* dv = dev_of(d, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK, i, w, first = 0
-    d.st.cluster_locks += 1
-    for i in range(off, off + nr):
-        w = tb_read(d, dv, i)
-        if i == off:
-            first = w
-        tb_write(d, dv, i, word | (w & SWAP_TABLE_CACHE_ONLY))
-    return first & TB_VALUE
+cdef slot_hooks DIRECT_HOOKS
+DIRECT_HOOKS.dev = h_dev
+DIRECT_HOOKS.in_use = h_in_use
+DIRECT_HOOKS.count = h_count
+DIRECT_HOOKS.only_in_cache = h_only_in_cache
+DIRECT_HOOKS.put_one = h_put_one
+DIRECT_HOOKS.fast_chunk = h_fast_chunk
+DIRECT_HOOKS.mark_cache_only = h_mark_cache_only
+DIRECT_HOOKS.clear_slots = h_clear_slots
+DIRECT_HOOKS.count_room = h_count_room
+DIRECT_HOOKS.dup_one = h_dup_one
+DIRECT_HOOKS.pin = h_pin
+DIRECT_HOOKS.unpin = h_unpin
+DIRECT_HOOKS.is_zero = h_is_zero
+DIRECT_HOOKS.zero_set = h_zero_set
+DIRECT_HOOKS.zero_clear = h_zero_clear
+DIRECT_HOOKS.release = h_release
+DIRECT_HOOKS.payload = TB_VALUE
+
+# The verb cores: the walks of _slotswap on these hooks.
+cdef const slot_cores* C = slot_cores_of_hooks()
 
 
-cdef uint64_t direct_swap_cache_del_folio(void* ctx, uint64_t e, uint64_t nr,
-                                          uint64_t shadow_word) noexcept nogil:
-    cdef direct_t* d = <direct_t*>ctx
-    cdef direct_dev_t* dv = dev_of(d, e)
-    cdef uint64_t i
-    d.st.cluster_locks += 1
-    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + nr):
-        tb_write(d, dv, i, shadow_word | (tb_read(d, dv, i) & SWAP_TABLE_CACHE_ONLY))
-    return 0
+cdef int direct_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil:
+    """The allocator's reclaim hook (TTRS_ANYWAY)."""
+    return slot_reclaim(ctx, si, offset)
 
 
-cdef int direct_put_swap_folio(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
-    """put_swap_folio: uncache; slots left with count 0 are freed (one batch when all are)."""
-    cdef direct_t* d = <direct_t*>ctx
-    cdef direct_dev_t* dv = dev_of(d, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK, i
-    cdef int t = <int>(e >> SWP_TYPE_SHIFT)
-    cdef bint all_only = True
-    for i in range(off, off + nr):
-        if dv.swap_map[i] != SWAP_HAS_CACHE:
-            all_only = False
-    d.st.cluster_locks += 1
-    if all_only:
-        free_run(d, t, dv, off, nr)
-        return 0
-    for i in range(off, off + nr):
-        dv.swap_map[i] &= ~SWAP_HAS_CACHE
-        if dv.swap_map[i] == 0:
-            free_run(d, t, dv, i, 1)
-    return 0
-
-
-cdef uint64_t direct_in_use(void* ctx, uint64_t e) noexcept nogil:
-    cdef direct_dev_t* dv = dev_of(<direct_t*>ctx, e)
-    return (dv.si != NULL and (e & SWP_OFFSET_MASK) < dv.max
-            and dv.swap_map[e & SWP_OFFSET_MASK] != 0)
-
-
-cdef uint64_t direct_swap_count(void* ctx, uint64_t e) noexcept nogil:
-    return direct_count(dev_of(<direct_t*>ctx, e), e & SWP_OFFSET_MASK)
-
-
-cdef int direct_swapoff_slot(void* ctx, uint64_t e, uint64_t unused) except -1 nogil:
-    """try_to_unuse's last pass: a slot still in use holds only the swap cache; drop it."""
-    cdef direct_t* d = <direct_t*>ctx
-    cdef direct_dev_t* dv = dev_of(d, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK
-    d.st.scans += 1
-    if dv.swap_map[off] == 0:
-        return 0
-    d.st.cluster_locks += 1
-    if tb_read(d, dv, off) & TB_VALUE:
-        tb_write(d, dv, off, 0)
-    free_run(d, <int>(e >> SWP_TYPE_SHIFT), dv, off, 1)
-    return 0
-
-
-cdef slot_cores DIRECT_CORES = slot_cores_table(
-    direct_swap_duplicate, direct_swap_free_nr, direct_free_swap_and_cache_nr, direct_zero_store,
-    direct_zswap_store, direct_writeback, direct_swapcache_prepare, direct_swap_cache_add_folio,
-    direct_swap_cache_del_folio, direct_put_swap_folio, direct_in_use, direct_swap_count,
-    direct_lookup, direct_swapoff_slot)
 cdef swap_ops DIRECT_OPS = slot_ops_table()
 
 
 # no_gc_clear: __dealloc__ restores each device's reclaim hook, so the
 # references to the devices must survive a garbage-collector pass.
 @cython.no_gc_clear
-cdef class DirectSwap(SwapDesign):
+cdef class DirectSwap(SlotSwap):
     """The baseline: mainline's design (Linux 6.19); an entry is its physical slot.
 
     ``swaps`` is the :class:`~vswap.SwapDevices` set whose devices hold the
@@ -534,84 +338,36 @@ cdef class DirectSwap(SwapDesign):
 
     def __cinit__(self):
         memset(&self.d, 0, sizeof(direct_t))
+        self.d.h = &DIRECT_HOOKS
         self._ctx = <void*>&self.d
         self._reclaim = direct_reclaim
         self._cache_only = NULL          # the allocator tests SWAP_TABLE_CACHE_ONLY itself
         self._ops = <void*>&DIRECT_OPS
-        self._cores = &DIRECT_CORES
-
-    def __init__(self, swaps):
-        self._claim(swaps)               # ValueError if another design holds the set
-        self._sync_devices()
+        self._cores = C
+        self._count_limit = COUNT_LIMIT
 
     def __dealloc__(self):
         self._release_devices()
 
-    cdef void _drop_devices(self) noexcept:
-        cdef int t
-        for t in range(MAX_SWAPFILES):
-            if self.d.devs[t].si != NULL:
-                dev_release(&self.d.devs[t])
-
-    cdef int _attach(self, int t, SwapDevice dev) except -1:
+    cdef int _attach_dev(self, int t, SwapDevice dev) except -1:
         """Allocate the device's swap_map, swap_cgroup, zeromap and continuation index."""
-        cdef swap_device_t* si = &dev.si
-        cdef direct_dev_t nd
-        memset(&nd, 0, sizeof(direct_dev_t))
-        xa_init(&nd.zswap.xa)
-        nd.si = si
-        nd.max = si.max
-        nd.nr_map_pages = (si.max + (1 << SWAP_MAP_PAGE_SHIFT) - 1) >> SWAP_MAP_PAGE_SHIFT
-        try:
-            nd.swap_map = <uint8_t*>checked_calloc(si.max, 1)
-            nd.swap_cgroup = <uint16_t*>checked_calloc(si.max, sizeof(uint16_t))
-            nd.zeromap = <uint64_t*>checked_calloc((si.max + 63) >> 6, sizeof(uint64_t))
-            nd.cont = <uint8_t**>checked_calloc(nd.nr_map_pages * SWAP_CONT_LEVELS,
-                                                 sizeof(uint8_t*))
-            SwapDesign._attach(self, t, dev)
-        except BaseException:
-            dev_release(&nd)
-            raise
-        self.d.devs[t] = nd
+        cdef direct_dev_t* nd = &self.d.devs[t]
+        cdef uint64_t m = dev.si.max
+        nd.nr_map_pages = (m + (1 << SWAP_MAP_PAGE_SHIFT) - 1) >> SWAP_MAP_PAGE_SHIFT
+        nd.swap_map = <uint8_t*>checked_calloc(m, 1)
+        nd.swap_cgroup = <uint16_t*>checked_calloc(m, sizeof(uint16_t))
+        nd.zeromap = <uint64_t*>checked_calloc((m + 63) >> 6, sizeof(uint64_t))
+        nd.cont = <uint8_t**>checked_calloc(nd.nr_map_pages * SWAP_CONT_LEVELS, sizeof(uint8_t*))
         return 0
 
     cdef direct_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL:
-        """The device of entries ``e .. e+nr-1``; ValueError if they are not a valid run."""
-        cdef uint64_t t = e >> SWP_TYPE_SHIFT
-        cdef direct_dev_t* dv = &self.d.devs[t if t < MAX_SWAPFILES else 0]
-        slot_check_range(self, e, nr, aligned, dv.si if t < MAX_SWAPFILES else NULL, dv.max)
-        return dv
+        """The device of entries ``e .. e+nr-1`` (SlotSwap._srange)."""
+        return <direct_dev_t*>self._srange(e, nr, aligned)
 
     cdef direct_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
                              uint64_t* pe, uint64_t* pn) except NULL:
-        """Validate a request on allocated entries; the device, ``*pe`` entry, ``*pn`` count.
-
-        ``mode`` 0: ``nr`` entries; 1: ``nr`` is an order (an aligned run);
-        2: one entry. NoEntry if one is free (or has count 0 when
-        ``need_count``).
-        """
-        cdef uint64_t e = self._entry(entry), n = 1, bad
-        cdef direct_dev_t* dv
-        if mode == 0:
-            n = self._nr(nr)
-        elif mode == 1:
-            n = self._order(nr)
-        dv = self._range(e, n, mode == 1)
-        if check_used(dv, e & SWP_OFFSET_MASK, n, need_count, &bad):
-            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), bad,
-                      "is free or has a swap count of 0" if need_count else "")
-        pe[0] = e
-        pn[0] = n
-        return dv
-
-    cdef uint64_t _entry(self, object entry) except? 0xFFFFFFFFFFFFFFFF:
-        return to_u64(entry, <uint64_t>1 << 63, "swap entry")
-
-    cdef uint64_t _nr(self, object nr) except? 0xFFFFFFFFFFFFFFFF:
-        return to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
-
-    cdef uint64_t _order(self, object order) except? 0xFFFFFFFFFFFFFFFF:
-        return <uint64_t>1 << to_u64(order, 10, "order")
+        """Validate a request on allocated entries (SlotSwap._sused); the device."""
+        return <direct_dev_t*>self._sused(entry, nr, mode, need_count, pe, pn)
 
     # -- swapon / allocation ------------------------------------------------------------
 
@@ -640,56 +396,18 @@ cdef class DirectSwap(SwapDesign):
             raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
         return off
 
-    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
-                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1:
-        nr[0] = self._order(order)
-        m[0] = to_u64(memcg, 65536, "memcg")
-        c[0] = to_u64(cpu, NR_CPUS, "cpu")
-        self._sync_devices()
-        if self._cluster_size and nr[0] > self._cluster_size:
-            raise ValueError(f"order {nr[0].bit_length() - 1} is larger than a cluster")
-        return 0
-
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg, int cpu) except? 0xFFFFFFFFFFFFFFFF:
-        cdef swap_device_t* si = NULL
-        cdef uint64_t off = 0, i, w
-        cdef direct_dev_t* dv
-        cdef int order = 0
-        while (<uint64_t>1 << order) < nr:
-            order += 1
-        swap_alloc_set(&self._swaps.g, order, cpu, &si, &off)
+        cdef uint64_t off, i, w
+        cdef slot_dev_t* sd = NULL
+        cdef int order = self._alloc_run(nr, cpu, &sd, &off)
         if off == 0:
             return 0
-        dv = &self.d.devs[si.type]
-        self.d.st.cluster_locks += 1
         w = swap_cache_folio(folio, order)
         for i in range(off, off + nr):
-            dv.swap_map[i] = SWAP_HAS_CACHE
-            dv.swap_cgroup[i] = memcg
-            tb_write(&self.d, dv, i, w)
-        return swp_entry(si.type, off)
-
-    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
-                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
-        return self._alloc_one(folio, nr, <uint16_t>m, <int>c)
-
-    cdef int _dup_entry(self, uint64_t e) except -1:
-        return direct_swap_duplicate(&self.d, e, 1)
-
-    cdef int _free_entry(self, uint64_t e) except -1:
-        self.d.st.cluster_locks += 1
-        put_range(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
-                  e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + 1)
-        return 0
-
-    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
-        return direct_zswap_store(&self.d, e, handle)
-
-    cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept:
-        return (e & SWP_OFFSET_MASK) + k < self.d.devs[e >> SWP_TYPE_SHIFT].max
-
-    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1:
-        return direct_free_swap_and_cache_nr(&self.d, e, nr)
+            (<direct_dev_t*>sd).swap_map[i] = SWAP_HAS_CACHE
+            (<direct_dev_t*>sd).swap_cgroup[i] = memcg
+            slot_write(&self.d, sd, i, w)
+        return swp_entry(sd.si.type, off)
 
     # -- counts ---------------------------------------------------------------------------
 
@@ -709,32 +427,8 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n, i
         cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        cdef uint64_t off = e & SWP_OFFSET_MASK
-        cdef int t = <int>(e >> SWP_TYPE_SHIFT)
-        for i in range(off, off + n):
-            if direct_count(dv, i) >= COUNT_LIMIT:
-                slot_error(DS_EOVERFLOW, t, i)
-        direct_swap_duplicate(&self.d, e, n)
-
-    cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
-        cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
-        if e >> 63:
-            raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
-        if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
-            self._range(e, 1, False)          # raises the ValueError
-        if self.d.devs[t].swap_map[off] == 0:
-            slot_error(DS_ENOENT, <int>t, off)
-        return 0
-
-    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
-                          void** cache) except -1:
-        cdef uint64_t c = direct_count(&self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
-        if dup and c + k > COUNT_LIMIT:
-            slot_error(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
-        if need_count and c < k:
-            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
-                      "has a swap count of 0")
-        return 0
+        self._check_dup(e, n)
+        C.swap_duplicate(&self.d, e, n)
 
     def swap_free_nr(self, entry, nr=1):
         """Drop one count from each of ``nr`` entries (``swap_free_nr``).
@@ -755,7 +449,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        direct_swap_free_nr(&self.d, e, n)
+        C.swap_free_nr(&self.d, e, n)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """The zap path: drop one count on each of ``nr`` entries, then reclaim.
@@ -776,7 +470,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        direct_free_swap_and_cache_nr(&self.d, e, n)
+        C.free_swap_and_cache_nr(&self.d, e, n)
 
     def swap_count(self, entry):
         """The exact swap count of an allocated entry (``swp_swapcount``); NoEntry if free.
@@ -831,7 +525,7 @@ cdef class DirectSwap(SwapDesign):
                 slot_error(DS_ENOENT, t, i)
             if dv.swap_map[i] & SWAP_HAS_CACHE:
                 slot_error(DS_EEXIST, t, i)
-        direct_swapcache_prepare(&self.d, e, n)
+        C.swapcache_prepare(&self.d, e, n)
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """Store ``folio`` on the ``2**order`` prepared entries at ``entry``; return the old shadow.
@@ -862,7 +556,7 @@ cdef class DirectSwap(SwapDesign):
                 slot_error(DS_ENOTPREP, t, i)
             if swap_cache_is_folio(swap_table_get(dv.si, i)):
                 slot_error(DS_EEXIST, t, i, "already holds a folio")
-        first = direct_swap_cache_add_folio(&self.d, e, nr, swap_cache_folio(f, o))
+        first = C.swap_cache_add_folio(&self.d, e, nr, swap_cache_folio(f, o))
         return (first >> 1) if swap_cache_is_shadow(first) else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
@@ -894,7 +588,7 @@ cdef class DirectSwap(SwapDesign):
         for i in range(off, off + nr):
             if swap_table_get(dv.si, i) & TB_VALUE != w0:
                 slot_error(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
-        direct_swap_cache_del_folio(&self.d, e, nr, sw)
+        C.swap_cache_del_folio(&self.d, e, nr, sw)
 
     def swap_cache_get_folio(self, entry):
         """The folio cached for ``entry``, or None (``swap_cache_get_folio``).
@@ -908,7 +602,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n, w
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        w = tb_read(&self.d, dv, e & SWP_OFFSET_MASK) & TB_VALUE
+        w = slot_read(&self.d, <slot_dev_t*>dv, e & SWP_OFFSET_MASK) & TB_VALUE
         return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
@@ -923,7 +617,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n, w
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        w = tb_read(&self.d, dv, e & SWP_OFFSET_MASK) & TB_VALUE
+        w = slot_read(&self.d, <slot_dev_t*>dv, e & SWP_OFFSET_MASK) & TB_VALUE
         return (w >> 1) if swap_cache_is_shadow(w) else None
 
     def put_swap_folio(self, entry, order=0):
@@ -951,7 +645,7 @@ cdef class DirectSwap(SwapDesign):
                 slot_error(DS_ENOENT, t, i, "is not in the swap cache")
             if swap_cache_is_folio(swap_table_get(dv.si, i)):
                 slot_error(DS_EEXIST, t, i, "still holds a folio")
-        direct_put_swap_folio(&self.d, e, nr)
+        C.put_swap_folio(&self.d, e, nr)
 
     # -- backends -------------------------------------------------------------------------------
 
@@ -971,7 +665,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n, h = 0
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        k = direct_lookup(&self.d, e, &h)
+        k = C.lookup(&self.d, e, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
     def lookup_many(self, entries):
@@ -1002,7 +696,7 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        direct_zero_store(&self.d, e, n)
+        C.zero_store(&self.d, e, n)
 
     def zswap_store(self, entry, handle):
         """Store the compressed copy ``handle`` (``0 .. 2**62-1``) of ``entry`` (``zswap_store``).
@@ -1018,7 +712,7 @@ cdef class DirectSwap(SwapDesign):
         cdef uint64_t e, n
         cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
-        direct_zswap_store(&self.d, e, h)
+        C.zswap_store(&self.d, e, h)
 
     def zswap_load(self, entry):
         """The zswap handle of ``entry``, or None (``zswap_load``; the copy stays).
@@ -1030,12 +724,7 @@ cdef class DirectSwap(SwapDesign):
         >>> ds.zswap_load(ds.folio_alloc_swap(1)) is None
         True
         """
-        cdef uint64_t e, n
-        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        cdef uint64_t h
-        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, False):
-            return h
-        return None
+        return self._zswap_find(entry, False)
 
     def zswap_invalidate(self, entry):
         """Drop the zswap copy of ``entry``; its handle or None (``zswap_invalidate``).
@@ -1047,11 +736,7 @@ cdef class DirectSwap(SwapDesign):
         >>> e = ds.folio_alloc_swap(1); ds.zswap_store(e, 3); ds.zswap_invalidate(e), ds.zswap_load(e)
         (3, None)
         """
-        cdef uint64_t e, n, h = 0
-        cdef direct_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, True):
-            return h
-        return None
+        return self._zswap_find(entry, True)
 
     def writeback(self, entry, order=0):
         """Write ``2**order`` entries to their slots; return the physical slot (the entry).
@@ -1069,17 +754,10 @@ cdef class DirectSwap(SwapDesign):
         """
         cdef uint64_t e, nr
         cdef direct_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
-        direct_writeback(&self.d, e, nr)
+        C.writeback(&self.d, e, nr)
         return e
 
-    # -- device-level verbs ----------------------------------------------------------------
-
-    cdef direct_dev_t* _device(self, object device) except NULL:
-        cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
-        self._check_open()
-        if self.d.devs[t].si == NULL:
-            raise ValueError(f"device type {t} is not attached to this design")
-        return &self.d.devs[t]
+    # -- device-level verbs (their work: SlotSwap) ------------------------------------------
 
     def reclaim_cache_only(self, device):
         """The reclaim work on device type ``device``: free cache-only folios of full clusters.
@@ -1096,8 +774,7 @@ cdef class DirectSwap(SwapDesign):
         >>> ds.reclaim_cache_only(0), ds.swaps[0].nr_used
         (15, 0)
         """
-        cdef direct_dev_t* dv = self._device(device)
-        return swap_reclaim_full_clusters(dv.si, True)
+        return SlotSwap.reclaim_cache_only(self, device)
 
     def swapoff(self, device, page_tables):
         """Bring every entry of device ``device`` back into memory and free its slots.
@@ -1123,9 +800,7 @@ cdef class DirectSwap(SwapDesign):
         >>> pt = PageTable({100: e}); ds.swapoff(0, pt), pt, ds.swaps[0].nr_used
         (1, {}, 0)
         """
-        cdef direct_dev_t* dv = self._device(device)
-        return slot_swapoff(self, <int>(dv - &self.d.devs[0]), dv.max, page_tables,
-                            &self.d.st.pte_walked)
+        return SlotSwap.swapoff(self, device, page_tables)
 
     # -- accounting --------------------------------------------------------------------------
 
@@ -1148,19 +823,15 @@ cdef class DirectSwap(SwapDesign):
         cdef direct_dev_t* dv
         out = dict.fromkeys(("swap_map", "swap_cgroup", "zeromap", "cluster_info",
                              "swap_table", "continuation", "zswap_tree"), 0)
-        for t in range(MAX_SWAPFILES):
+        for t in self._types():
             dv = &self.d.devs[t]
-            if dv.si == NULL:
-                continue
             out["swap_map"] += dv.max
             out["swap_cgroup"] += 2 * dv.max
             out["zeromap"] += 8 * ((dv.max + 63) // 64)
-            out["cluster_info"] += 32 * dv.si.nr_clusters
+            out["cluster_info"] += SWAP_CLUSTER_INFO_BYTES * dv.si.nr_clusters
             out["swap_table"] += 8 * dv.si.nr_tables * dv.si.cluster_size
             out["continuation"] += 4096 * dv.nr_cont_pages
-            out["zswap_tree"] += 8 * dv.zswap.nr
-        out["total"] = sum(out.values())
-        return out
+        return self._footprint_end(out)
 
     @property
     def stats(self):
@@ -1205,18 +876,12 @@ cdef class DirectSwap(SwapDesign):
         >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
         >>> _ = ds.folio_alloc_swap(1, order=3); ds.check()
         """
-        self._check_open()
-        errors = []
-        cdef int t
         cdef direct_dev_t* dv
-        cdef uint64_t off, w, n, base, i, nz = 0, c
+        cdef uint64_t off, w, c
         cdef uint8_t m
-        for t in range(MAX_SWAPFILES):
+        errors = self._check_begin(<void*>direct_reclaim)
+        for t in self._types():
             dv = &self.d.devs[t]
-            if dv.si == NULL:
-                continue
-            if dv.si.reclaim != direct_reclaim or dv.si.reclaim_ctx != <void*>&self.d:
-                errors.append(f"type {t}: reclaim hook is not this design's")
             for off in range(dv.max):
                 m = dv.swap_map[off]
                 w = swap_table_get(dv.si, off)
@@ -1237,29 +902,9 @@ cdef class DirectSwap(SwapDesign):
                     errors.append(f"{t}:{off}: continued count {c} not canonical")
                 if w & SWAP_TABLE_CACHE_ONLY and m != SWAP_HAS_CACHE:
                     errors.append(f"{t}:{off}: cache-only bit with map {m:#x}")
-                w &= TB_VALUE
-                if swap_cache_is_folio(w):
-                    if not (m & SWAP_HAS_CACHE):
-                        errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
-                    n = <uint64_t>1 << swap_cache_order(w)
-                    if n > dv.si.cluster_size:
-                        errors.append(f"{t}:{off}: folio order {swap_cache_order(w)} > cluster")
-                        continue
-                    base = off & ~(n - 1)
-                    for i in range(base, base + n):
-                        if swap_table_get(dv.si, i) & TB_VALUE != w:
-                            errors.append(f"{t}:{off}: folio run at {base} broken at {i}")
-                            break
-                if dv.zswap.nr and xa_load(&dv.zswap.xa, off) != 0:
-                    nz += 1
-        total = sum(self.d.devs[t].zswap.nr for t in range(MAX_SWAPFILES))
-        in_trees = sum(self.d.devs[t].zswap.xa.nr_entries for t in range(MAX_SWAPFILES))
-        if nz != total or total != in_trees:
-            errors.append(f"zswap: {nz} found on used slots, {total} counted, "
-                          f"{in_trees} in the trees")
-        if errors:
-            raise AssertionError("DirectSwap invariant violated:\n  " + "\n  ".join(errors[:20]))
-        self._swaps.check()
+                if swap_cache_is_folio(w & TB_VALUE) and not (m & SWAP_HAS_CACHE):
+                    errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
+        self._check_end(errors)
 
     def snapshot(self):
         """The whole state as plain values; equal between compiled and reference.
@@ -1274,30 +919,15 @@ cdef class DirectSwap(SwapDesign):
         >>> e = ds.folio_alloc_swap(3); ds.snapshot()["devices"][0]["slots"]
         {1: (64, 0, 194, 0, 0, None)}
         """
-        cdef int t
-        cdef direct_dev_t* dv
-        cdef uint64_t off
-        cdef xa_entry z
-        self._check_open()
-        devices = {}
-        for t in range(MAX_SWAPFILES):
-            dv = &self.d.devs[t]
-            if dv.si == NULL:
-                continue
-            slots = {}
-            for off in range(dv.max):
-                if dv.swap_map[off] == 0:
-                    continue
-                z = xa_load(&dv.zswap.xa, off) if dv.zswap.nr else 0
-                slots[off] = (dv.swap_map[off], direct_count(dv, off), swap_table_get(dv.si, off),
-                              dv.swap_cgroup[off], int(zero_test(dv, off)),
-                              None if z == 0 else xa_to_value(z))
-            devices[t] = {"slots": slots, "cont_pages": dv.nr_cont_pages, "nr_zswap": dv.zswap.nr}
-        return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
+        return self._snapshot()
 
-    def __repr__(self):
-        return (f"DirectSwap(devices={sum(1 for t in range(MAX_SWAPFILES) if self.d.devs[t].si != NULL)}, "
-                f"zswap={sum(self.d.devs[t].zswap.nr for t in range(MAX_SWAPFILES))})")
+    cdef object _snap_slot(self, int t, uint64_t off, object z):
+        cdef direct_dev_t* dv = &self.d.devs[t]
+        return (dv.swap_map[off], direct_count(dv, off), swap_table_get(dv.si, off),
+                dv.swap_cgroup[off], int(zero_test(dv, off)), z)
+
+    cdef dict _snap_dev(self, int t):
+        return {"cont_pages": self.d.devs[t].nr_cont_pages}
 
 
 SwapSpace.register(DirectSwap)

@@ -29,10 +29,10 @@ from vswap.errors import NoSpace, TraceError
 __all__ = ["replay_trace", "COUNTER_NAMES", "KERNEL_COUNTERS", "MTHP_STATS", "BACKENDS",
            "ACCOUNTING"]
 
-# The counter and backend names have one home, the reference twin (pure data);
+# The counter and backend names have one home below both engines, vswap.counters;
 # ``mm_counters`` holds the kernel's and the model's own counters by name, and
 # ``mm_t.mthp``'s columns are in MTHP_STATS's order (the ST_* codes).
-from vswap.reference.replay import (
+from vswap.counters import (
     ACCOUNTING, BACKENDS, COUNTER_NAMES, KERNEL_COUNTERS,
     MTHP_STATS, mthp_counter as _mthp_counter, phase_snapshot as _phase_snapshot,
 )

@@ -10,10 +10,11 @@
 # here runs only through that table. Every core takes the design's C state
 # (SwapDesign._ctx) and a validated swap entry.
 
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint16_t, uint64_t
 
+from vswap._design cimport SwapDesign
 from vswap._swapfile cimport (
-    SwapDesign, swap_device_t, swap_table_get, swap_table_set, swap_entries_free, SLOT_USED,
+    SwapDevice, swap_device_t, swap_table_get, swap_table_set, swap_entries_free, SLOT_USED,
 )
 from vswap._swapops cimport swap_ops
 from vswap._xarray cimport (
@@ -33,6 +34,68 @@ cdef enum:
 cdef struct zswap_tree:
     xarray_t xa                   # offset -> xa_mk_value(handle)
     uint64_t nr                   # stored entries
+
+
+# --- the common head of the designs' state, and the hooks where they differ ---------
+# Each design's C state starts with a slot_state_t (its hooks, then its counters,
+# whose first fields are slot_stats's) and each per-device struct with a
+# slot_dev_t; the walks below run on those heads and ask the hooks for what
+# lives where (the swap_map byte or the table word).
+
+cdef struct slot_stats:
+    uint64_t table_reads          # swap table words read
+    uint64_t table_writes         # swap table words written
+    uint64_t cluster_locks        # cluster-locked sections (one per cluster chunk of a verb)
+    uint64_t zswap_walks          # zswap tree descents (load, store, erase)
+    uint64_t scans                # slots examined by reclaim loops and swapoff
+    uint64_t pte_walked           # page-table entries visited by swapoff
+    uint64_t fast_frees           # zap chunks taking the all-count-1 path
+    uint64_t slots_freed          # slots returned to the allocator
+    uint64_t folios_reclaimed     # folios removed by __try_to_reclaim_swap
+
+
+cdef struct slot_dev_t:
+    swap_device_t* si             # NULL: type not attached
+    uint64_t max
+    zswap_tree zswap              # zswap_trees[type]: keyed by offset
+
+
+cdef enum:
+    SLOT_PUT_KEPT = 0             # put_one: the slot keeps a count
+    SLOT_PUT_CACHE = 1            # count 0, held by the swap cache (cache-only now)
+    SLOT_PUT_FREE = 2             # count 0, uncached: to be freed
+
+
+ctypedef slot_dev_t* (*slot_dev_fn)(void* d, uint64_t t) noexcept nogil
+ctypedef uint64_t (*slot_slot_fn)(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil
+ctypedef int (*slot_grow_fn)(void* d, slot_dev_t* dv, uint64_t off, uint64_t c) except -1 nogil
+ctypedef int (*slot_chunk_fn)(void* d, slot_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil
+ctypedef void (*slot_release_fn)(slot_dev_t* dv) noexcept nogil
+
+
+cdef struct slot_hooks:
+    slot_dev_fn dev               # the per-device struct of type t (t < MAX_SWAPFILES)
+    slot_slot_fn in_use           # nonzero: the slot holds an entry of this design (uncounted)
+    slot_slot_fn count            # the swap count (uncounted)
+    slot_slot_fn only_in_cache    # count 0 and held by the swap cache alone (reads counted)
+    slot_slot_fn put_one          # one count off: a SLOT_PUT_* code
+    slot_chunk_fn fast_chunk      # the zap's all-count-1 test of a chunk: -1, or 1 if cached
+    slot_chunk_fn mark_cache_only # the fast path's cached chunk: counts 1 -> 0, cache-only
+    slot_chunk_fn clear_slots     # the design's metadata of freed slots (one cluster)
+    slot_grow_fn count_room       # what count c needs (MemoryError before any change)
+    slot_slot_fn dup_one          # one count on
+    slot_slot_fn pin              # the swap cache takes the slot (swapcache_prepare)
+    slot_slot_fn unpin            # put_swap_folio on one slot (frees it at count 0)
+    slot_slot_fn is_zero          # the slot's page is zero-filled (uncounted)
+    slot_slot_fn zero_set
+    slot_slot_fn zero_clear
+    slot_release_fn release       # free a device's metadata, zero its struct
+    uint64_t payload              # the bits of a table word that hold the swap-cache word
+
+
+cdef struct slot_state_t:
+    const slot_hooks* h
+    slot_stats st
 
 
 # (state, entry, nr): the verb on nr validated entries
@@ -153,6 +216,33 @@ cdef inline int zswap_tree_store(zswap_tree* z, uint64_t* walks, uint64_t off,
     return 0
 
 
+cdef inline slot_state_t* slot_state(void* d) noexcept nogil:
+    return <slot_state_t*>d
+
+
+cdef inline uint64_t slot_read(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    """The slot's table word, counted."""
+    return slot_table_read(&slot_state(d).st.table_reads, dv.si, off)
+
+
+cdef inline void slot_write(void* d, slot_dev_t* dv, uint64_t off, uint64_t w) noexcept nogil:
+    slot_table_write(&slot_state(d).st.table_writes, dv.si, off, w)
+
+
+cdef inline uint64_t slot_chunk_end(const slot_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
+    """The end of ``cur``'s cluster, or ``end`` if that comes first."""
+    cdef uint64_t e = (cur | (dv.si.cluster_size - 1)) + 1
+    return e if e < end else end
+
+
+cdef void slot_free_run(void* d, slot_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil
+cdef bint slot_put_range(void* d, slot_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil
+cdef int slot_try_to_reclaim_swap(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil
+cdef int slot_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
+cdef int slot_check_used(void* d, slot_dev_t* dv, uint64_t off, uint64_t nr, bint need_count,
+                         uint64_t* bad) noexcept nogil
+cdef const slot_cores* slot_cores_of_hooks() noexcept
+
 cdef object slot_error(int err, int t, uint64_t off, str what=*)
 cdef int slot_check_range(SwapDesign ds, uint64_t e, uint64_t nr, bint aligned,
                           const swap_device_t* si, uint64_t max) except -1
@@ -160,3 +250,47 @@ cdef swap_ops slot_ops_table() noexcept
 cdef tuple slot_lookup_many(SwapDesign ds, object entries)
 cdef Py_ssize_t slot_swapoff(SwapDesign ds, int t, uint64_t max, object page_tables,
                              uint64_t* pte_walked) except -1
+
+
+# --- the designs' class: what DirectSwap and SwapTableP4 do alike above the C walks ---
+
+cdef class SlotSwap(SwapDesign):
+    # A design sets SwapDesign's fields and _count_limit in its __cinit__; its C
+    # state (_ctx) starts with a slot_state_t whose hooks name its devices.
+    cdef bint _hosted             # on a host's devices (SwapTableEdition's direct entries)
+    cdef uint64_t _count_limit    # the largest swap count an entry reaches
+    cdef slot_dev_t* _sdev(self, uint64_t t) noexcept
+    cdef slot_dev_t* _srange(self, uint64_t e, uint64_t nr, bint aligned) except NULL
+    cdef slot_dev_t* _sused(self, object entry, object nr, int mode, bint need_count,
+                            uint64_t* pe, uint64_t* pn) except NULL
+    cdef slot_dev_t* _sdevice(self, object device) except NULL
+    cdef uint64_t _entry(self, object entry) except? 0xFFFFFFFFFFFFFFFF
+    cdef uint64_t _nr(self, object nr) except? 0xFFFFFFFFFFFFFFFF
+    cdef uint64_t _order(self, object order) except? 0xFFFFFFFFFFFFFFFF
+    cdef void _drop_devices(self) noexcept
+    cdef int _attach_dev(self, int t, SwapDevice dev) except -1
+    cdef int _attach(self, int t, SwapDevice dev) except -1
+    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
+                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1
+    cdef int _alloc_run(self, uint64_t nr, int cpu, slot_dev_t** dv, uint64_t* off) except -1
+    cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
+                             int cpu) except? 0xFFFFFFFFFFFFFFFF
+    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
+                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _dup_entry(self, uint64_t e) except -1
+    cdef int _free_entry(self, uint64_t e) except -1
+    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1
+    cdef int _batch_entry(self, uint64_t e, void** cache) except -1
+    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
+                          void** cache) except -1
+    cdef int _check_dup(self, uint64_t e, uint64_t n) except -1
+    cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept
+    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1
+    cdef object _zswap_find(self, object entry, bint erase)
+    cdef list _types(self)
+    cdef list _check_begin(self, void* reclaim)
+    cdef object _check_end(self, list errors)
+    cdef dict _footprint_end(self, dict out)
+    cdef object _snap_slot(self, int t, uint64_t off, object z)
+    cdef dict _snap_dev(self, int t)
+    cdef dict _snapshot(self)

@@ -32,11 +32,16 @@ from libc.string cimport memset
 from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 from vswap._mem cimport checked_calloc
 from vswap._common cimport to_u64
+from vswap._virtual_common cimport (
+    vc_list_add, vc_list_del, vc_mru_forget, vc_reclaim_step, vc_alloc_prepare, vc_drop_devices,
+    vc_device, vc_slot_used, vc_types, vc_footprint_phys, vc_charged, vc_check_totals,
+    vc_snapshot, vc_mru_ids,
+)
+from vswap._design cimport SwapDesign, swap_device_detach
 from vswap._swapfile cimport (
-    SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set, swap_table_get,
-    swap_table_set, swap_reclaim_full_clusters, swap_free_batch, swap_batch_add,
-    swap_batch_init, swap_batch_done, swap_device_detach, SWAP_TABLE_CACHE_ONLY, SLOT_USED,
-    SWP_WRITEOK,
+    SwapDevice, SwapDevices, swap_device_t, swap_alloc_set, swap_table_get, swap_table_set,
+    swap_reclaim_full_clusters, swap_free_batch, swap_batch_add, swap_batch_init, swap_batch_done,
+    SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
 )
 from vswap._clustermap cimport cluster_map_get, cluster_map_next, cluster_map_items
 from vswap._swaptable cimport (
@@ -47,7 +52,7 @@ from vswap._swaptable cimport (
 from vswap._slotswap cimport slot_cores
 from vswap._swapentry cimport (
     SWP_TYPE_SHIFT, SWP_OFFSET_MASK, VSWAP_ZERO, VSWAP_ZSWAP, VSWAP_SWAPFILE, VSWAP_FOLIO,
-    swap_cache_folio, swap_cache_is_folio, swap_cache_folio_id, swap_cache_order,
+    MEMCG_MAX, SWP_TB_TAG_MASK, XA_NODE_KERNEL_BYTES, swap_cache_folio, swap_cache_is_folio, swap_cache_folio_id, swap_cache_order,
 )
 from vswap._xarray cimport (
     xa_entry, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc, XA_FLAGS_ALLOC,
@@ -66,7 +71,6 @@ cdef uint64_t RMAP_MASK = ~SWAP_TABLE_CACHE_ONLY
 cdef uint64_t COUNT_LIMIT = 0xFFFFFFFF
 # A ghost slot never handed out: offset 0, the device's header slot.
 cdef uint64_t TB_HEADER = SWAP_TABLE_CACHE_ONLY
-cdef uint64_t XA_NODE_KERNEL_BYTES = 576
 cdef uint64_t MAX_CLUSTERS = 0xFFFFFFFF // STE_VCLUSTER_SIZE
 cdef uint64_t HANDLE_LIMIT = <uint64_t>1 << (64 - VT_TAG_BITS)
 
@@ -158,27 +162,13 @@ cdef inline ste_vcluster* ste_peek(ste_t* v, uint64_t voff) noexcept nogil:
 
 cdef inline void nonfull_add(ste_t* v, ste_vcluster* c) noexcept nogil:
     cdef ste_list* l = &v.nonfull[c.order]
-    c.next = NULL
-    c.prev = l.tail
-    if l.tail != NULL:
-        l.tail.next = c
-    else:
-        l.head = c
-    l.tail = c
+    vc_list_add(<void**>&l.head, <void**>&l.tail, c)
     c.state = VC_NONFULL
 
 
 cdef inline void nonfull_del(ste_t* v, ste_vcluster* c) noexcept nogil:
     cdef ste_list* l = &v.nonfull[c.order]
-    if c.prev != NULL:
-        c.prev.next = c.next
-    else:
-        l.head = c.next
-    if c.next != NULL:
-        c.next.prev = c.prev
-    else:
-        l.tail = c.prev
-    c.prev = c.next = NULL
+    vc_list_del(<void**>&l.head, <void**>&l.tail, c)
     c.state = VC_FULL
 
 
@@ -187,9 +177,7 @@ cdef void cluster_destroy(ste_t* v, ste_vcluster* c) noexcept nogil:
     if c.state == VC_NONFULL:
         nonfull_del(v, c)
     xa_erase(&v.map, c.id)
-    for i in range(NR_CPUS):
-        if v.mru[i] == c:
-            v.mru[i] = NULL
+    vc_mru_forget(v, c)
     if c.ext != NULL:
         v.nr_ext -= 1
         free(c.ext)
@@ -221,7 +209,7 @@ cdef inline void pb_add(ste_t* v, pbatch* b, uint64_t slot) noexcept nogil:
 cdef inline void release(ste_t* v, ste_vcluster* c, uint64_t i, pbatch* b) noexcept nogil:
     """Drop slot ``i``'s backing: its virtual_table word becomes NONE."""
     cdef uint64_t w = c.vtable[i]
-    cdef uint64_t tag = w & 7
+    cdef uint64_t tag = w & SWP_TB_TAG_MASK
     if tag == VT_PHYS:
         pb_add(v, b, vt_phys_slot(w))
         v.charge[c.memcg[i]] -= 1
@@ -306,6 +294,7 @@ cdef ste_vcluster* new_cluster(ste_t* v, int order) except? NULL:
     if xa_alloc(&v.map, &cid, <xa_entry>c, 1 if order == SWAP_NR_ORDERS - 1 else 0,
                 v.max_clusters - 1):
         free(c)
+        v.alloc_reject += 1
         return NULL
     c.id = cid
     c.order = <uint8_t>order
@@ -368,8 +357,7 @@ cdef uint64_t ste_alloc(ste_t* v, uint64_t folio, int order, uint16_t memcg,
         c = NULL
     if c == NULL:
         c = new_cluster(v, order)
-        if c == NULL:
-            v.alloc_reject += 1
+        if c == NULL:                    # the ids ran out (counted in alloc_reject)
             return 0
         v.st.cluster_locks += 1
         idx = find_run(v, c, nr)
@@ -410,7 +398,7 @@ cdef int dup_pass(ste_t* v, uint64_t voff, uint64_t n) except -1:
         for k in range(cur, ce):
             i = k & (STE_VCLUSTER_SIZE - 1)
             cnt = count_of(c, i)
-            if cnt == 0 and (c.vtable[i] & 7) == VT_PHYS:
+            if cnt == 0 and (c.vtable[i] & SWP_TB_TAG_MASK) == VT_PHYS:
                 rmap_mark(v, c, i, False)
             set_count(c, i, cnt + 1)
         v.st.table_reads += ce - cur
@@ -440,7 +428,7 @@ cdef bint put_pass(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
                 continue
             if cnt == 0:
                 v.st.vtable_reads += 1
-                if (c.vtable[i] & 7) == VT_PHYS:
+                if (c.vtable[i] & SWP_TB_TAG_MASK) == VT_PHYS:
                     rmap_mark(v, c, i, True)
                 only = True
             if nrun:
@@ -478,7 +466,7 @@ cdef long long reclaim_folio(ste_t* v, ste_vcluster* c, uint64_t idx, uint64_t p
     v.st.vtable_reads += n
     for i in range(base, base + n):
         x = c.vtable[i]
-        if phys_at and (x & 7) == VT_PHYS and vt_phys_slot(x) == phys_at + run:
+        if phys_at and (x & SWP_TB_TAG_MASK) == VT_PHYS and vt_phys_slot(x) == phys_at + run:
             run += 1
     free_run(v, c, base, n)
     v.st.folios_reclaimed += 1
@@ -503,10 +491,7 @@ cdef void fsc_core(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
             v.st.table_reads += 1
             if live_word(c.table[i]) and cache_only(c, i):
                 r = reclaim_folio(v, c, i, 0, &run)
-                if r < 0:
-                    r = -r
-                if r > 0:
-                    step = ((cur + <uint64_t>r) & ~(<uint64_t>r - 1)) - cur
+                step = vc_reclaim_step(cur, r)
         cur += step
 
 
@@ -519,7 +504,7 @@ cdef ste_vcluster* rmap_target(ste_t* v, swap_device_t* si, uint64_t offset,
     cdef ste_vcluster* c
     v.st.rmap_reads += 1
     w = swap_table_get(si, offset) & RMAP_MASK
-    if (w & 7) != SWP_TB_RMAP:
+    if (w & SWP_TB_TAG_MASK) != SWP_TB_RMAP:
         return NULL
     voff = w >> VT_TAG_BITS
     c = ste_cluster(v, voff >> STE_VCLUSTER_SHIFT)
@@ -559,7 +544,7 @@ cdef int kind_of(const ste_vcluster* c, uint64_t i, uint64_t* handle) noexcept n
     """lookup: a folio in the swap cache, else the virtual_table word's backing."""
     cdef uint64_t w = c.table[i] & SWP_TB_PAYLOAD
     cdef uint64_t x = c.vtable[i]
-    cdef uint64_t tag = x & 7
+    cdef uint64_t tag = x & SWP_TB_TAG_MASK
     if swap_cache_is_folio(w):
         handle[0] = swap_cache_folio_id(w)
         return VSWAP_FOLIO
@@ -664,7 +649,7 @@ cdef void cache_put(ste_t* v, uint64_t voff, uint64_t nr) noexcept nogil:
 cdef uint64_t phys_run_of(const ste_vcluster* c, uint64_t base, uint64_t nr) noexcept nogil:
     """The first physical slot if the run's words are PHYS and contiguous, else all ones."""
     cdef uint64_t x = c.vtable[base], slot0, k
-    if (x & 7) != VT_PHYS:
+    if (x & SWP_TB_TAG_MASK) != VT_PHYS:
         return 0xFFFFFFFFFFFFFFFF
     slot0 = vt_phys_slot(x)
     for k in range(1, nr):
@@ -773,8 +758,8 @@ cdef class SwapTableEdition(SwapDesign):
         memset(&self.v, 0, sizeof(ste_t))
         xa_init_flags(&self.v.map, XA_FLAGS_ALLOC)
         # Per-memcg charge: here, not in __init__, so a bare instance is safe.
-        self.v.charge = <uint64_t*>checked_calloc(65536, sizeof(uint64_t))
-        self.v.direct_memcg = <uint8_t*>checked_calloc(65536, sizeof(uint8_t))
+        self.v.charge = <uint64_t*>checked_calloc(MEMCG_MAX, sizeof(uint64_t))
+        self.v.direct_memcg = <uint8_t*>checked_calloc(MEMCG_MAX, sizeof(uint8_t))
         self._direct = SwapTableP4.__new__(SwapTableP4)
         self.v.direct = &self._direct.d
         self._ctx = <void*>&self.v
@@ -816,9 +801,7 @@ cdef class SwapTableEdition(SwapDesign):
         self.v.direct_memcg = NULL
 
     cdef void _drop_devices(self) noexcept:
-        cdef int t
-        for t in range(MAX_SWAPFILES):
-            self.v.devs[t] = NULL
+        vc_drop_devices(&self.v)
         if self._direct is not None:
             self._direct._release_devices()
 
@@ -903,13 +886,13 @@ cdef class SwapTableEdition(SwapDesign):
 
         Their folio_alloc_swap takes a phase IV run on the physical devices
         (a memcg whose swap tiers leave vswap out); the entry is the slot.
-        Runtime complexity: O(65536).
+        Runtime complexity: O(MEMCG_MAX), 65536.
 
         >>> from vswap import SwapTableEdition
         >>> SwapTableEdition(direct_memcgs={5, 2}).direct_memcgs
         (2, 5)
         """
-        return tuple(m for m in range(65536) if self.v.direct_memcg != NULL
+        return tuple(m for m in range(MEMCG_MAX) if self.v.direct_memcg != NULL
                      and self.v.direct_memcg[m])
 
     @property
@@ -973,11 +956,7 @@ cdef class SwapTableEdition(SwapDesign):
 
     cdef int _alloc_prepare(self, object order, object memcg, object cpu,
                             uint64_t* o, uint64_t* m, uint64_t* c) except -1:
-        o[0] = to_u64(order, SWAP_NR_ORDERS, "order")
-        m[0] = to_u64(memcg, 65536, "memcg")
-        c[0] = to_u64(cpu, NR_CPUS, "cpu")
-        self._sync_devices()
-        return 0
+        return vc_alloc_prepare(self, order, memcg, cpu, o, m, c)
 
     cdef uint64_t _alloc_any(self, uint64_t folio, int order, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF:
@@ -1385,7 +1364,7 @@ cdef class SwapTableEdition(SwapDesign):
         cdef ste_vcluster* c = self._read(entry, &i)
         self.v.st.vtable_reads += 1
         x = c.vtable[i]
-        return (x >> VT_TAG_BITS) if (x & 7) == VT_ZSWAP else None
+        return (x >> VT_TAG_BITS) if (x & SWP_TB_TAG_MASK) == VT_ZSWAP else None
 
     def zswap_invalidate(self, entry):
         """Drop the zswap copy; its handle or None. The word becomes FOLIO (cached folio) or NONE.
@@ -1403,7 +1382,7 @@ cdef class SwapTableEdition(SwapDesign):
         cdef ste_vcluster* c = self._read(entry, &i)
         self.v.st.vtable_reads += 1
         x = c.vtable[i]
-        if (x & 7) != VT_ZSWAP:
+        if (x & SWP_TB_TAG_MASK) != VT_ZSWAP:
             return None
         self.v.st.cluster_locks += 1
         self.v.st.vtable_writes += 1
@@ -1446,13 +1425,9 @@ cdef class SwapTableEdition(SwapDesign):
     # -- device-level verbs ----------------------------------------------------------------------
 
     cdef swap_device_t* _device(self, object device) except NULL:
-        cdef int t = <int>to_u64(device, MAX_SWAPFILES, "device type")
+        cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
         self._sync_devices()
-        if t == VSWAP_TYPE:
-            raise ValueError("vswap's ghost device is not swapped off (CONFIG_VSWAP only)")
-        if self.v.devs[t] == NULL:
-            raise ValueError(f"device type {t} is not attached to this design")
-        return self.v.devs[t]
+        return vc_device(&self.v, t, VSWAP_TYPE)
 
     def reclaim_cache_only(self, device):
         """The full-cluster reclaim work on physical device ``device``; slots freed.
@@ -1497,12 +1472,11 @@ cdef class SwapTableEdition(SwapDesign):
             direct = direct or self._direct.d.devs[t].used[cl] != 0
         if direct:      # validates every PTE before any change, then stops allocation
             rewritten = self._direct.swapoff(t, {} if page_tables is None else page_tables)
-        if si.flags & SWP_WRITEOK:
+        if si.flags & SWP_WRITEOK:          # allocation stops first
             self._swaps.swapoff(self._swaps[t])
         swap_batch_init(&b)
         for off in range(si.max):
-            self.v.st.scans += 1
-            if si.map[off] != SLOT_USED:
+            if not vc_slot_used(si, off, &self.v.st.scans):
                 continue
             c = rmap_target(&self.v, si, off, &i)
             if c == NULL:
@@ -1555,12 +1529,9 @@ cdef class SwapTableEdition(SwapDesign):
                "memcg_table": 2 * STE_VCLUSTER_SIZE * vcl,
                "extend_table": 4 * STE_VCLUSTER_SIZE * self.v.nr_ext,
                "cluster_info": 0, "rmap": 0, "zswap_tree": 0}
-        for t in range(MAX_SWAPFILES):
+        vc_footprint_phys(&self.v, out, P4_CLUSTER_INFO_BYTES)
+        for t in vc_types(&self.v):
             si = self.v.devs[t]
-            if si == NULL:
-                continue
-            out["cluster_info"] += P4_CLUSTER_INFO_BYTES * si.nr_clusters
-            out["rmap"] += 8 * si.nr_tables * si.cluster_size
             out["memcg_table"] += 2 * si.nr_tables * si.cluster_size
             out["extend_table"] += 4 * self._direct.d.devs[t].nr_ext_tables * si.cluster_size
             out["zswap_tree"] += 8 * self._direct.d.devs[t].zswap.nr
@@ -1667,11 +1638,11 @@ cdef class SwapTableEdition(SwapDesign):
                         if (c.table[j] & SWP_TB_PAYLOAD) != p:
                             errors.append(f"{ve:#x}: folio run at {b0} broken")
                             break
-                if (x & 7) > VT_FOLIO:
-                    errors.append(f"{ve:#x}: virtual_table tag {x & 7}")
-                elif (x & 7) == VT_ZSWAP:
+                if (x & SWP_TB_TAG_MASK) > VT_FOLIO:
+                    errors.append(f"{ve:#x}: virtual_table tag {x & SWP_TB_TAG_MASK}")
+                elif (x & SWP_TB_TAG_MASK) == VT_ZSWAP:
                     nz += 1
-                elif (x & 7) == VT_PHYS:
+                elif (x & SWP_TB_TAG_MASK) == VT_PHYS:
                     nphys += 1
                     charges[c.memcg[i]] = charges.get(c.memcg[i], 0) + 1
                     slot = vt_phys_slot(x)
@@ -1714,18 +1685,10 @@ cdef class SwapTableEdition(SwapDesign):
         if <uint64_t>len(seen) != self.v.nr_clusters or next_ != self.v.nr_ext:
             errors.append(f"{len(seen)} clusters, nr_clusters {self.v.nr_clusters}; "
                           f"{next_} extend tables, nr {self.v.nr_ext}")
-        if used != self.v.nr_used or nz != self.v.nr_zswap or nphys != self.v.nr_phys:
-            errors.append(f"totals: used {used}/{self.v.nr_used} zswap {nz}/{self.v.nr_zswap} "
-                          f"phys {nphys}/{self.v.nr_phys}")
-        charged = {k: self.v.charge[k] for k in range(65536) if self.v.charge[k]}
+        charged = vc_charged(&self.v)
         if charged != charges:
             errors.append(f"memcg charges {charged} but slots {charges}")
-        for t in range(MAX_SWAPFILES):
-            si = self.v.devs[t]
-            if si == NULL:
-                continue
-            if si.reclaim != ste_reclaim or si.reclaim_ctx != <void*>&self.v:
-                errors.append(f"type {t}: reclaim hook is not this design's")
+        vc_check_totals(&self.v, errors, used, nz, nphys, <void*>ste_reclaim)
         if errors:
             raise AssertionError("SwapTableEdition invariant violated:\n  "
                                  + "\n  ".join(errors[:20]))
@@ -1774,17 +1737,14 @@ cdef class SwapTableEdition(SwapDesign):
                 nonfull[k] = ids
         vpcp = {(k // SWAP_NR_ORDERS, k % SWAP_NR_ORDERS): self.v.vpcp[k].id
                 for k in range(NR_CPUS * SWAP_NR_ORDERS) if self.v.vpcp[k] != NULL}
-        mru = {k: self.v.mru[k].id for k in range(NR_CPUS) if self.v.mru[k] != NULL}
-        charge = {k: self.v.charge[k] for k in range(65536) if self.v.charge[k]}
+        common = vc_snapshot(&self.v)
         direct = self._direct.snapshot()["devices"]
         for dev in direct.values():
             for word, count, memcg, handle in dev["slots"].values():
-                charge[memcg] = charge.get(memcg, 0) + 1
+                common["charge"][memcg] = common["charge"].get(memcg, 0) + 1
         return {"clusters": clusters, "entries": entries, "nonfull": nonfull, "vpcp": vpcp,
-                "lookup_cache": mru, "charge": charge, "direct": direct,
-                "direct_memcgs": self.direct_memcgs, "nr_used": self.v.nr_used,
-                "nr_zswap": self.v.nr_zswap, "nr_phys": self.v.nr_phys,
-                "alloc_reject": self.v.alloc_reject, "cpu": self.v.cpu,
+                "lookup_cache": vc_mru_ids(&self.v), "direct": direct,
+                "direct_memcgs": self.direct_memcgs, **common,
                 "stats": self.stats, "swaps": self._swaps._state()}
 
     def __repr__(self):

@@ -22,6 +22,17 @@ cdef enum:
     NR_CPUS = 64                  # per-CPU caches modelled (cpu 0 .. 63)
     SWAP_NR_ORDERS = 10           # orders 0 .. 9 (PMD_ORDER + 1)
     SWAPFILE_CLUSTER = 512        # largest cluster: slots of a PMD folio
+    MEMCG_MAX = 65536             # memcg ids 0 .. 65535 (swap_cgroup's unsigned short)
+
+    # A swap table (or STE virtual_table) word may carry a pointer tag in its low
+    # bits: SwapTableP4's reverse-map words, STE's VT_* tags.
+    SWP_TB_TAG_BITS = 3
+    SWP_TB_TAG_MASK = 7           # (1 << SWP_TB_TAG_BITS) - 1
+
+    # Kernel-equivalent metadata sizes.
+    XA_NODE_KERNEL_BYTES = 576    # struct xa_node (64 slots, marks, links)
+    SWAP_CLUSTER_INFO_BYTES = 32  # swap_cluster_info (6.18, with the table pointer)
+    P4_CLUSTER_INFO_BYTES = 48    # phase IV's swap_cluster_info [P4v5]
 
     # The backing of an entry: one numbering for descriptors (VirtualSwap's
     # swp_desc type, the kernel's enum swap_type by name), lookup results and

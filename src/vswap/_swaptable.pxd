@@ -25,15 +25,15 @@
 
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 
-from vswap._swapfile cimport swap_device_t, SwapDesign, SwapDevice, SwapDevices
-from vswap._slotswap cimport zswap_tree
-from vswap._swapentry cimport MAX_SWAPFILES
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport swap_device_t, SwapDevice, SwapDevices
+from vswap._slotswap cimport SlotSwap, zswap_tree, slot_hooks
+from vswap._swapentry cimport MAX_SWAPFILES, P4_CLUSTER_INFO_BYTES, SWP_TB_TAG_MASK
 
 
 cdef enum:
     SWP_TB_COUNT_SHIFT = 59
     SWP_TB_COUNT_MAX = 15
-    P4_CLUSTER_INFO_BYTES = 48     # phase IV's swap_cluster_info [P4v5]
     SWP_TB_RMAP = 4                # low 3 bits of a reverse-map word (a host's slot)
 
 
@@ -58,7 +58,7 @@ cdef extern from *:
 
 cdef inline bint swp_tb_is_rmap(uint64_t w) noexcept nogil:
     """A reverse-map word: the slot backs an upper layer's entry, not a phase IV one."""
-    return (w & 7) == SWP_TB_RMAP
+    return (w & SWP_TB_TAG_MASK) == SWP_TB_RMAP
 
 
 cdef struct p4_stats:
@@ -76,20 +76,21 @@ cdef struct p4_stats:
 
 
 cdef struct p4_dev_t:
-    swap_device_t* si             # NULL: type not attached
+    swap_device_t* si             # NULL: type not attached (the head: _slotswap's slot_dev_t)
     uint64_t max
+    zswap_tree zswap              # zswap_trees[type]: keyed by offset
     uint32_t nr_clusters
     uint16_t** memcg              # memcg_table per cluster, or NULL
     uint32_t** ext                # extend table per cluster, or NULL
     uint32_t* used                # this design's entries per cluster
     uint64_t nr_memcg_tables
     uint64_t nr_ext_tables
-    zswap_tree zswap              # zswap_trees[type]: keyed by offset
 
 
 cdef struct p4_t:
+    const slot_hooks* h           # the head: _slotswap's slot_state_t (hooks, counters)
+    p4_stats st                   # its first fields: slot_stats's
     p4_dev_t devs[MAX_SWAPFILES]
-    p4_stats st
     uint16_t* spare               # a memcg_table taken before an allocation (never NULL after)
 
 
@@ -97,28 +98,16 @@ cdef struct p4_t:
 cdef int p4_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
 
 
-cdef class SwapTableP4(SwapDesign):
+cdef class SwapTableP4(SlotSwap):
     cdef p4_t d
-    cdef bint _hosted              # on a host's devices (SwapTableEdition's direct entries)
     cdef int _hosted_by(self, SwapDesign host) except -1
     cdef int _sync_devices(self) except -1
     cdef void _release_devices(self) noexcept
-    cdef void _drop_devices(self) noexcept
-    cdef int _attach(self, int t, SwapDevice dev) except -1
+    cdef int _attach_dev(self, int t, SwapDevice dev) except -1
     cdef p4_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL
     cdef p4_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
                          uint64_t* pe, uint64_t* pn) except NULL
-    # the shared layer's hooks (SwapDesign: the *_many verbs and batch checks)
-    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
-                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1
-    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
-                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF
-    cdef int _dup_entry(self, uint64_t e) except -1
-    cdef int _free_entry(self, uint64_t e) except -1
-    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1
-    cdef int _batch_entry(self, uint64_t e, void** cache) except -1
-    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
-                          void** cache) except -1
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF
-    cdef p4_dev_t* _device(self, object device) except NULL
+    cdef object _snap_slot(self, int t, uint64_t off, object z)
+    cdef dict _snap_dev(self, int t)

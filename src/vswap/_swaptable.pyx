@@ -18,35 +18,29 @@ algorithm and counters is :mod:`vswap.reference.swaptable`.
 """
 
 cimport cython
-from cpython.number cimport PyNumber_Index
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport free
 from libc.string cimport memset
 
 from vswap._common cimport to_u64
 from vswap._mem cimport checked_calloc
 from vswap._swapentry cimport (
-    SWP_TYPE_SHIFT, SWP_OFFSET_MASK, NR_CPUS, SWAPFILE_CLUSTER, HANDLE_MAX, VSWAP_ZERO, VSWAP_ZSWAP,
-    VSWAP_SWAPFILE, VSWAP_FOLIO, swp_entry, swap_cache_folio, swap_cache_is_folio,
-    swap_cache_folio_id, swap_cache_order,
+    SWP_TYPE_SHIFT, SWP_OFFSET_MASK, SWAPFILE_CLUSTER, HANDLE_MAX, MEMCG_MAX, swp_entry,
+    swap_cache_folio, swap_cache_is_folio, swap_cache_folio_id, swap_cache_order,
 )
 from vswap._slotswap cimport (
-    DS_ENOENT, DS_EEXIST, DS_ENOTPREP, DS_EOVERFLOW, slot_cores, slot_cores_table, slot_error,
-    slot_ops_table, slot_lookup_many, slot_swapoff, slot_check_range, slot_table_read,
-    slot_table_write, slot_entries_free, zswap_tree_find, zswap_tree_store,
+    SlotSwap, DS_ENOENT, DS_EEXIST, DS_ENOTPREP, SLOT_PUT_KEPT, SLOT_PUT_CACHE, SLOT_PUT_FREE,
+    slot_cores, slot_hooks, slot_dev_t, slot_cores_of_hooks, slot_error, slot_ops_table,
+    slot_lookup_many, slot_read, slot_write, slot_free_run, slot_reclaim,
 )
 from vswap._swapops cimport swap_ops
-from vswap._swapfile cimport (
-    swap_table_get, swap_table_set, swap_entries_free, swap_alloc_set,
-    swap_reclaim_full_clusters, SwapDesign, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
-)
-from vswap._xarray cimport (
-    xa_entry, xa_init, xa_destroy, xa_load, xa_store, xa_erase, xa_mk_value, xa_to_value,
-)
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport swap_table_get, SWAP_TABLE_CACHE_ONLY, SLOT_USED
+from vswap._xarray cimport xa_entry, xa_destroy, xa_load, xa_to_value
 
 import numpy as np
 
-from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
+from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
 from vswap.protocol import check_uint64_array as as_entries
 
@@ -68,14 +62,6 @@ cdef inline uint64_t p4_word(const swap_device_t* si, uint64_t off) noexcept nog
     """The slot's phase IV word: 0 for a free slot and for a host's reverse-map slot."""
     cdef uint64_t w = swap_table_get(si, off)
     return 0 if swp_tb_is_rmap(w) else w
-
-
-cdef inline uint64_t tb_read(p4_t* d, p4_dev_t* dv, uint64_t off) noexcept nogil:
-    return slot_table_read(&d.st.table_reads, dv.si, off)
-
-
-cdef inline void tb_write(p4_t* d, p4_dev_t* dv, uint64_t off, uint64_t w) noexcept nogil:
-    slot_table_write(&d.st.table_writes, dv.si, off, w)
 
 
 cdef inline uint64_t tb_field(uint64_t w) noexcept nogil:
@@ -127,142 +113,6 @@ cdef uint64_t with_count(p4_dev_t* dv, uint64_t off, uint64_t w, uint64_t c) noe
     return (w & ~SWP_TB_COUNT_MASK) | (c << SWP_TB_COUNT_SHIFT)
 
 
-cdef inline uint64_t chunk_end(const p4_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
-    cdef uint64_t e = (cur | (dv.si.cluster_size - 1)) + 1
-    return e if e < end else end
-
-
-# --- the baseline's helpers, on the table word -----------------------------------------
-
-cdef void free_run(p4_t* d, int t, p4_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
-    """swap_entries_free: ``nr`` slots of one cluster, count 0, uncached."""
-    cdef uint64_t i, h, cl = off >> dv.si.cluster_shift
-    for i in range(off, off + nr):
-        dv.memcg[cl][i & (dv.si.cluster_size - 1)] = 0
-        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
-    dv.used[cl] -= <uint32_t>nr
-    if dv.used[cl] == 0:
-        if d.spare == NULL:
-            d.spare = dv.memcg[cl]
-        else:
-            free(dv.memcg[cl])
-        dv.memcg[cl] = NULL
-        dv.nr_memcg_tables -= 1
-    d.st.slots_freed += nr
-    slot_entries_free(dv.si, off, nr)
-
-
-cdef bint put_range(p4_t* d, int t, p4_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
-    """One count off each slot of one cluster chunk; frees batched. True if one became cache-only."""
-    cdef uint64_t i, w, c, run = 0, nrun = 0
-    cdef bint only_cache = False
-    for i in range(cur, end):
-        w = tb_read(d, dv, i)
-        c = count_of(dv, i, w) - 1
-        w = with_count(dv, i, w, c)
-        if c == 0 and not (w & SWP_TB_PIN):
-            if nrun == 0:
-                run = i
-            nrun += 1
-            continue
-        if nrun:
-            free_run(d, t, dv, run, nrun)
-            nrun = 0
-        if c == 0:
-            w |= SWAP_TABLE_CACHE_ONLY
-            only_cache = True
-        tb_write(d, dv, i, w)
-    if nrun:
-        free_run(d, t, dv, run, nrun)
-    return only_cache
-
-
-cdef int p4_try_to_reclaim_swap(p4_t* d, int t, p4_dev_t* dv,
-                                uint64_t off) noexcept nogil:
-    """__try_to_reclaim_swap: pages freed, minus the pages kept, 0 with no folio."""
-    cdef uint64_t w, x, n, base, i
-    d.st.cluster_locks += 1
-    w = tb_read(d, dv, off) & SWP_TB_PAYLOAD
-    if not swap_cache_is_folio(w):
-        return 0
-    n = <uint64_t>1 << swap_cache_order(w)
-    if n > dv.si.cluster_size:
-        return 0
-    base = off & ~(n - 1)
-    for i in range(base, base + n):
-        x = tb_read(d, dv, i)
-        if not cache_only(x, count_of(dv, i, x)):
-            return -<int>n
-    for i in range(base, base + n):
-        tb_write(d, dv, i, 0)
-    free_run(d, t, dv, base, n)
-    d.st.folios_reclaimed += 1
-    return <int>n
-
-
-cdef int p4_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil:
-    """The allocator's reclaim hook (TTRS_ANYWAY)."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv
-    if si.type < 0 or si.type >= MAX_SWAPFILES:
-        return 0
-    dv = &d.devs[si.type]
-    if dv.si != si or offset >= dv.max or p4_word(si, offset) == 0:
-        return 0
-    return p4_try_to_reclaim_swap(d, si.type, dv, offset)
-
-
-cdef int p4_free_swap_and_cache_nr(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
-    """free_swap_and_cache_nr after validation: the zap, then reclaim of what became cache-only."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = &d.devs[e >> SWP_TYPE_SHIFT]
-    cdef int t = <int>(e >> SWP_TYPE_SHIFT)
-    cdef uint64_t off = e & SWP_OFFSET_MASK
-    cdef uint64_t cur = off, end = off + nr, ce, i, n, step, first = 0, w
-    cdef bint fast, any_only_cache = False
-    cdef int r
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        n = ce - cur
-        fast = n > 1
-        if fast:
-            first = tb_read(d, dv, cur)
-            fast = tb_field(first) == 1
-            i = cur + 1
-            while fast and i < ce:
-                w = tb_read(d, dv, i)
-                fast = tb_field(w) == 1 and (w & SWP_TB_PIN) == (first & SWP_TB_PIN)
-                i += 1
-        if fast:
-            d.st.fast_frees += 1
-            if first & SWP_TB_PIN:
-                for i in range(cur, ce):
-                    tb_write(d, dv, i, (p4_word(dv.si, i) & ~SWP_TB_COUNT_MASK)
-                             | SWAP_TABLE_CACHE_ONLY)
-                any_only_cache = True
-            else:
-                free_run(d, t, dv, cur, n)
-        elif put_range(d, t, dv, cur, ce):
-            any_only_cache = True
-        cur = ce
-    if not any_only_cache:
-        return 0
-    cur = off
-    while cur < end:
-        d.st.scans += 1
-        step = 1
-        w = tb_read(d, dv, cur)
-        if w and cache_only(w, count_of(dv, cur, w)):
-            r = p4_try_to_reclaim_swap(d, t, dv, cur)
-            if r < 0:
-                r = -r
-            if r > 0:
-                step = ((cur + <uint64_t>r) & ~(<uint64_t>r - 1)) - cur
-        cur += step
-    return 0
-
-
 cdef void dev_release(p4_dev_t* dv) noexcept nogil:
     cdef uint64_t i
     if dv.memcg != NULL:
@@ -278,199 +128,158 @@ cdef void dev_release(p4_dev_t* dv) noexcept nogil:
     memset(dv, 0, sizeof(p4_dev_t))
 
 
-cdef int check_used(const p4_dev_t* dv, uint64_t off, uint64_t nr, bint need_count,
-                    uint64_t* bad) noexcept nogil:
+# --- the design's hooks: the baseline's walks (_slotswap) on the table word ------------
+
+cdef inline p4_dev_t* pdv(slot_dev_t* dv) noexcept nogil:
+    return <p4_dev_t*>dv
+
+
+cdef slot_dev_t* h_dev(void* d, uint64_t t) noexcept nogil:
+    return <slot_dev_t*>&(<p4_t*>d).devs[t]
+
+
+cdef uint64_t h_in_use(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    return p4_word(dv.si, off) != 0
+
+
+cdef uint64_t h_count(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    return p4_count(pdv(dv), off)
+
+
+cdef uint64_t h_only_in_cache(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    cdef uint64_t w = slot_read(d, dv, off)
+    return w != 0 and cache_only(w, count_of(pdv(dv), off, w))
+
+
+cdef uint64_t h_put_one(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    cdef uint64_t w = slot_read(d, dv, off)
+    cdef uint64_t c = count_of(pdv(dv), off, w) - 1
+    w = with_count(pdv(dv), off, w, c)
+    if c == 0 and not (w & SWP_TB_PIN):
+        return SLOT_PUT_FREE
+    if c == 0:
+        w |= SWAP_TABLE_CACHE_ONLY
+    slot_write(d, dv, off, w)
+    return SLOT_PUT_CACHE if c == 0 else SLOT_PUT_KEPT
+
+
+cdef int h_fast_chunk(void* d, slot_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
+    """Every count of the chunk 1, all pinned or none: 1 if pinned, else 0; -1 otherwise."""
+    cdef uint64_t first, w, i
+    if end - cur <= 1:
+        return -1
+    first = slot_read(d, dv, cur)
+    if tb_field(first) != 1:
+        return -1
+    for i in range(cur + 1, end):
+        w = slot_read(d, dv, i)
+        if tb_field(w) != 1 or (w & SWP_TB_PIN) != (first & SWP_TB_PIN):
+            return -1
+    return 1 if first & SWP_TB_PIN else 0
+
+
+cdef int h_mark_cache_only(void* d, slot_dev_t* dv, uint64_t cur, uint64_t end) noexcept nogil:
     cdef uint64_t i
+    for i in range(cur, end):
+        slot_write(d, dv, i, (p4_word(dv.si, i) & ~SWP_TB_COUNT_MASK) | SWAP_TABLE_CACHE_ONLY)
+    return 0
+
+
+cdef int h_clear_slots(void* d, slot_dev_t* dv, uint64_t off, uint64_t nr) noexcept nogil:
+    """The memcg ids of ``nr`` freed slots of one cluster; its memcg_table with its last entry."""
+    cdef p4_dev_t* x = pdv(dv)
+    cdef uint64_t i, cl = off >> dv.si.cluster_shift
     for i in range(off, off + nr):
-        if p4_word(dv.si, i) == 0 or (need_count and p4_count(dv, i) == 0):
-            bad[0] = i
-            return DS_ENOENT
-    return 0
-
-
-# --- verb cores: shared by the methods and the replay ------------------------------------
-# The slot_cores of _slotswap.pxd: (state, entry, ...) on validated entries.
-
-cdef inline p4_dev_t* dev_of(p4_t* d, uint64_t e) noexcept nogil:
-    return &d.devs[e >> SWP_TYPE_SHIFT]
-
-
-cdef int p4_swap_duplicate(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
-    """folio_dup_swap after the limit check: extend tables first (MemoryError before any change)."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = dev_of(d, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK, i, w, cur = off, ce, end = off + nr
-    for i in range(off, end):
-        ext_need(d, dv, i, p4_count(dv, i) + 1)
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        for i in range(cur, ce):
-            w = tb_read(d, dv, i)
-            tb_write(d, dv, i, with_count(dv, i, w & ~SWAP_TABLE_CACHE_ONLY,
-                                          count_of(dv, i, w) + 1))
-        cur = ce
-    return 0
-
-
-cdef int p4_swap_free_nr(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
-    """swap_put_entries_direct: one count off each slot, a cluster-locked section per cluster."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = dev_of(d, e)
-    cdef uint64_t cur = e & SWP_OFFSET_MASK, ce, end = cur + n
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        put_range(d, <int>(e >> SWP_TYPE_SHIFT), dv, cur, ce)
-        cur = ce
-    return 0
-
-
-cdef int p4_lookup(void* ctx, uint64_t e, uint64_t* handle) noexcept nogil:
-    """Where swap-in finds an allocated slot's data (a LOOKUP_KINDS code)."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = dev_of(d, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK
-    cdef uint64_t w = tb_read(d, dv, off)
-    if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
-        handle[0] = swap_cache_folio_id(w & SWP_TB_PAYLOAD)
-        return VSWAP_FOLIO
-    if w & SWP_TB_ZERO:
-        handle[0] = 0
-        return VSWAP_ZERO
-    if zswap_tree_find(&dv.zswap, &d.st.zswap_walks, off, handle, False):
-        return VSWAP_ZSWAP
-    handle[0] = e
-    return VSWAP_SWAPFILE
-
-
-cdef inline void zero_clear(p4_t* d, p4_dev_t* dv, uint64_t off) noexcept nogil:
-    cdef uint64_t w = tb_read(d, dv, off)
-    if w & SWP_TB_ZERO:
-        tb_write(d, dv, off, w & ~SWP_TB_ZERO)
-
-
-cdef int p4_zswap_store(void* ctx, uint64_t e, uint64_t h) except -1 nogil:
-    cdef p4_t* d = <p4_t*>ctx
-    zswap_tree_store(&dev_of(d, e).zswap, &d.st.zswap_walks, e & SWP_OFFSET_MASK, h)
-    zero_clear(d, dev_of(d, e), e & SWP_OFFSET_MASK)
-    return 0
-
-
-cdef int p4_zero_store(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
-    """The zero bit of the table word on each slot (the zeromap merged in)."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = dev_of(d, e)
-    cdef uint64_t i, h
-    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
-        tb_write(d, dv, i, tb_read(d, dv, i) | SWP_TB_ZERO)
-        zswap_tree_find(&dv.zswap, &d.st.zswap_walks, i, &h, True)
-    return 0
-
-
-cdef int p4_writeback(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
-    cdef p4_t* d = <p4_t*>ctx
-    cdef uint64_t i, h
-    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + n):
-        zero_clear(d, dev_of(d, e), i)
-        zswap_tree_find(&dev_of(d, e).zswap, &d.st.zswap_walks, i, &h, True)
-    return 0
-
-
-cdef int p4_swapcache_prepare(void* ctx, uint64_t e, uint64_t n) except -1 nogil:
-    """Pin each slot for the swap cache (SWP_TB_PIN), a locked section per cluster."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = dev_of(d, e)
-    cdef uint64_t i, cur = e & SWP_OFFSET_MASK, ce, end = cur + n
-    while cur < end:
-        ce = chunk_end(dv, cur, end)
-        d.st.cluster_locks += 1
-        for i in range(cur, ce):
-            tb_write(d, dv, i, tb_read(d, dv, i) | SWP_TB_PIN)
-        cur = ce
-    return 0
-
-
-cdef uint64_t p4_swap_cache_add_folio(void* ctx, uint64_t e, uint64_t nr,
-                                      uint64_t word) noexcept nogil:
-    """Store the folio ``word`` on pinned slots; the first slot's old payload (its shadow)."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = dev_of(d, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK, i, w, first = 0
-    d.st.cluster_locks += 1
-    for i in range(off, off + nr):
-        w = tb_read(d, dv, i)
-        if i == off:
-            first = w & SWP_TB_PAYLOAD
-        tb_write(d, dv, i, (w & ~SWP_TB_PAYLOAD) | word)
-    return first
-
-
-cdef uint64_t p4_swap_cache_del_folio(void* ctx, uint64_t e, uint64_t nr,
-                                      uint64_t shadow_word) noexcept nogil:
-    cdef p4_t* d = <p4_t*>ctx
-    cdef uint64_t i
-    d.st.cluster_locks += 1
-    for i in range(e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + nr):
-        tb_write(d, dev_of(d, e), i, (tb_read(d, dev_of(d, e), i) & ~SWP_TB_PAYLOAD) | shadow_word)
-    return 0
-
-
-cdef int p4_put_swap_folio(void* ctx, uint64_t e, uint64_t nr) except -1 nogil:
-    """put_swap_folio: unpin; slots left with count 0 are freed (one batch when all are)."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef p4_dev_t* dv = dev_of(d, e)
-    cdef uint64_t off = e & SWP_OFFSET_MASK, i, w
-    cdef bint all_only = True
-    for i in range(off, off + nr):
-        if p4_count(dv, i):
-            all_only = False
-    d.st.cluster_locks += 1
-    if all_only:
-        free_run(d, <int>(e >> SWP_TYPE_SHIFT), dv, off, nr)
-        return 0
-    for i in range(off, off + nr):
-        w = tb_read(d, dv, i)
-        if count_of(dv, i, w) == 0:
-            free_run(d, <int>(e >> SWP_TYPE_SHIFT), dv, i, 1)
+        x.memcg[cl][i & (dv.si.cluster_size - 1)] = 0
+    x.used[cl] -= <uint32_t>nr
+    if x.used[cl] == 0:
+        if (<p4_t*>d).spare == NULL:
+            (<p4_t*>d).spare = x.memcg[cl]
         else:
-            tb_write(d, dv, i, w & ~(SWP_TB_PIN | SWAP_TABLE_CACHE_ONLY))
+            free(x.memcg[cl])
+        x.memcg[cl] = NULL
+        x.nr_memcg_tables -= 1
     return 0
 
 
-cdef uint64_t p4_in_use(void* ctx, uint64_t e) noexcept nogil:
-    cdef p4_dev_t* dv = dev_of(<p4_t*>ctx, e)
-    return (dv.si != NULL and (e & SWP_OFFSET_MASK) < dv.max
-            and p4_word(dv.si, e & SWP_OFFSET_MASK) != 0)
+cdef int h_count_room(void* d, slot_dev_t* dv, uint64_t off, uint64_t c) except -1 nogil:
+    return ext_need(<p4_t*>d, pdv(dv), off, c)
 
 
-cdef uint64_t p4_swap_count(void* ctx, uint64_t e) noexcept nogil:
-    return p4_count(dev_of(<p4_t*>ctx, e), e & SWP_OFFSET_MASK)
-
-
-cdef int p4_swapoff_slot(void* ctx, uint64_t e, uint64_t unused) except -1 nogil:
-    """try_to_unuse's last pass: a slot still in use is held by the swap cache alone; drop it."""
-    cdef p4_t* d = <p4_t*>ctx
-    cdef uint64_t off = e & SWP_OFFSET_MASK
-    d.st.scans += 1
-    if p4_word(dev_of(d, e).si, off) == 0:
-        return 0
-    d.st.cluster_locks += 1
-    if tb_read(d, dev_of(d, e), off) & SWP_TB_PAYLOAD:
-        tb_write(d, dev_of(d, e), off, 0)
-    free_run(d, <int>(e >> SWP_TYPE_SHIFT), dev_of(d, e), off, 1)
+cdef uint64_t h_dup_one(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    cdef uint64_t w = slot_read(d, dv, off)
+    slot_write(d, dv, off, with_count(pdv(dv), off, w & ~SWAP_TABLE_CACHE_ONLY,
+                                      count_of(pdv(dv), off, w) + 1))
     return 0
 
 
-cdef slot_cores P4_CORES = slot_cores_table(
-    p4_swap_duplicate, p4_swap_free_nr, p4_free_swap_and_cache_nr, p4_zero_store, p4_zswap_store,
-    p4_writeback, p4_swapcache_prepare, p4_swap_cache_add_folio, p4_swap_cache_del_folio,
-    p4_put_swap_folio, p4_in_use, p4_swap_count, p4_lookup, p4_swapoff_slot)
+cdef uint64_t h_pin(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    slot_write(d, dv, off, slot_read(d, dv, off) | SWP_TB_PIN)
+    return 0
+
+
+cdef uint64_t h_unpin(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    cdef uint64_t w = slot_read(d, dv, off)
+    if count_of(pdv(dv), off, w) == 0:
+        slot_free_run(d, dv, off, 1)
+    else:
+        slot_write(d, dv, off, w & ~(SWP_TB_PIN | SWAP_TABLE_CACHE_ONLY))
+    return 0
+
+
+cdef uint64_t h_is_zero(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    return (p4_word(dv.si, off) & SWP_TB_ZERO) != 0
+
+
+cdef uint64_t h_zero_set(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    slot_write(d, dv, off, slot_read(d, dv, off) | SWP_TB_ZERO)
+    return 0
+
+
+cdef uint64_t h_zero_clear(void* d, slot_dev_t* dv, uint64_t off) noexcept nogil:
+    cdef uint64_t w = slot_read(d, dv, off)
+    if w & SWP_TB_ZERO:
+        slot_write(d, dv, off, w & ~SWP_TB_ZERO)
+    return 0
+
+
+cdef void h_release(slot_dev_t* dv) noexcept nogil:
+    dev_release(pdv(dv))
+
+
+cdef slot_hooks P4_HOOKS
+P4_HOOKS.dev = h_dev
+P4_HOOKS.in_use = h_in_use
+P4_HOOKS.count = h_count
+P4_HOOKS.only_in_cache = h_only_in_cache
+P4_HOOKS.put_one = h_put_one
+P4_HOOKS.fast_chunk = h_fast_chunk
+P4_HOOKS.mark_cache_only = h_mark_cache_only
+P4_HOOKS.clear_slots = h_clear_slots
+P4_HOOKS.count_room = h_count_room
+P4_HOOKS.dup_one = h_dup_one
+P4_HOOKS.pin = h_pin
+P4_HOOKS.unpin = h_unpin
+P4_HOOKS.is_zero = h_is_zero
+P4_HOOKS.zero_set = h_zero_set
+P4_HOOKS.zero_clear = h_zero_clear
+P4_HOOKS.release = h_release
+P4_HOOKS.payload = SWP_TB_PAYLOAD
+
+# The verb cores: the baseline's walks (_slotswap) on these hooks.
+cdef const slot_cores* C = slot_cores_of_hooks()
+
+
+cdef int p4_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil:
+    """The allocator's reclaim hook (TTRS_ANYWAY)."""
+    return slot_reclaim(ctx, si, offset)
+
+
 cdef swap_ops P4_OPS = slot_ops_table()
 
 
 @cython.no_gc_clear
-cdef class SwapTableP4(SwapDesign):
+cdef class SwapTableP4(SlotSwap):
     """Swap table phase IV: an entry is its physical slot; all per-slot state in the table word.
 
     ``swaps`` is the :class:`~vswap.SwapDevices` set; the design attaches to
@@ -501,27 +310,19 @@ cdef class SwapTableP4(SwapDesign):
 
     def __cinit__(self):
         memset(&self.d, 0, sizeof(p4_t))
+        self.d.h = &P4_HOOKS
         self._ctx = <void*>&self.d
         self._reclaim = p4_reclaim
         self._cache_only = NULL          # the allocator tests SWAP_TABLE_CACHE_ONLY itself
         self._ops = <void*>&P4_OPS
-        self._cores = &P4_CORES
+        self._cores = C
+        self._count_limit = P4_COUNT_LIMIT
         self.d.spare = <uint16_t*>checked_calloc(SWAPFILE_CLUSTER, sizeof(uint16_t))
-
-    def __init__(self, swaps):
-        self._claim(swaps)               # ValueError if another design holds the set
-        self._sync_devices()
 
     def __dealloc__(self):
         self._release_devices()
         free(self.d.spare)
         self.d.spare = NULL
-
-    cdef void _drop_devices(self) noexcept:
-        cdef int t
-        for t in range(MAX_SWAPFILES):
-            if self.d.devs[t].si != NULL:
-                dev_release(&self.d.devs[t])
 
     cdef int _hosted_by(self, SwapDesign host) except -1:
         """Run on ``host``'s devices (their hooks stay the host's; the host attaches each).
@@ -551,54 +352,24 @@ cdef class SwapTableP4(SwapDesign):
         self._swaps = None
         self._closed = True
 
-    cdef int _attach(self, int t, SwapDevice dev) except -1:
+    cdef int _attach_dev(self, int t, SwapDevice dev) except -1:
         """Allocate the device's per-cluster table indexes (the tables come with entries)."""
-        cdef swap_device_t* si = &dev.si
-        cdef p4_dev_t nd
-        if si.cluster_size > SWAPFILE_CLUSTER:
-            raise ValueError(f"cluster size {si.cluster_size} > {SWAPFILE_CLUSTER}")
-        memset(&nd, 0, sizeof(p4_dev_t))
-        xa_init(&nd.zswap.xa)
-        nd.si = si
-        nd.max = si.max
-        nd.nr_clusters = si.nr_clusters
-        try:
-            nd.memcg = <uint16_t**>checked_calloc(si.nr_clusters, sizeof(uint16_t*))
-            nd.ext = <uint32_t**>checked_calloc(si.nr_clusters, sizeof(uint32_t*))
-            nd.used = <uint32_t*>checked_calloc(si.nr_clusters, sizeof(uint32_t))
-            if not self._hosted:
-                SwapDesign._attach(self, t, dev)
-            else:
-                self._cluster_size = si.cluster_size
-        except BaseException:
-            dev_release(&nd)
-            raise
-        self.d.devs[t] = nd
+        cdef p4_dev_t* nd = &self.d.devs[t]
+        cdef uint32_t n = dev.si.nr_clusters
+        if dev.si.cluster_size > SWAPFILE_CLUSTER:
+            raise ValueError(f"cluster size {dev.si.cluster_size} > {SWAPFILE_CLUSTER}")
+        nd.nr_clusters = n
+        nd.memcg = <uint16_t**>checked_calloc(n, sizeof(uint16_t*))
+        nd.ext = <uint32_t**>checked_calloc(n, sizeof(uint32_t*))
+        nd.used = <uint32_t*>checked_calloc(n, sizeof(uint32_t))
         return 0
 
     cdef p4_dev_t* _range(self, uint64_t e, uint64_t nr, bint aligned) except NULL:
-        """The device of entries ``e .. e+nr-1``; ValueError if they are not a valid run."""
-        cdef uint64_t t = e >> SWP_TYPE_SHIFT
-        cdef p4_dev_t* dv = &self.d.devs[t if t < MAX_SWAPFILES else 0]
-        slot_check_range(self, e, nr, aligned, dv.si if t < MAX_SWAPFILES else NULL, dv.max)
-        return dv
+        return <p4_dev_t*>self._srange(e, nr, aligned)
 
     cdef p4_dev_t* _used(self, object entry, object nr, int mode, bint need_count,
                          uint64_t* pe, uint64_t* pn) except NULL:
-        """Validate a request on allocated entries (mode 0: nr, 1: order, 2: one)."""
-        cdef uint64_t e = to_u64(entry, <uint64_t>1 << 63, "swap entry"), n = 1, bad
-        cdef p4_dev_t* dv
-        if mode == 0:
-            n = to_u64(nr, <uint64_t>1 << SWP_TYPE_SHIFT, "nr")
-        elif mode == 1:
-            n = <uint64_t>1 << to_u64(nr, 10, "order")
-        dv = self._range(e, n, mode == 1)
-        if check_used(dv, e & SWP_OFFSET_MASK, n, need_count, &bad):
-            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), bad,
-                      "is free or has a swap count of 0" if need_count else "")
-        pe[0] = e
-        pn[0] = n
-        return dv
+        return <p4_dev_t*>self._sused(entry, nr, mode, need_count, pe, pn)
 
     # -- swapon / allocation ------------------------------------------------------------
 
@@ -625,31 +396,20 @@ cdef class SwapTableP4(SwapDesign):
             raise NoSpace(f"no free order-{nr.bit_length() - 1} range on any swap device")
         return e
 
-    cdef int _alloc_prepare(self, object order, object memcg, object cpu,
-                            uint64_t* nr, uint64_t* m, uint64_t* c) except -1:
-        nr[0] = <uint64_t>1 << to_u64(order, 10, "order")
-        m[0] = to_u64(memcg, 65536, "memcg")
-        c[0] = to_u64(cpu, NR_CPUS, "cpu")
-        self._sync_devices()
-        if self._cluster_size and nr[0] > self._cluster_size:
-            raise ValueError(f"order {nr[0].bit_length() - 1} is larger than a cluster")
-        return 0
-
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF:
-        cdef swap_device_t* si = NULL
-        cdef uint64_t off = 0, i, w, cl
+        cdef uint64_t off, i, w, cl
+        cdef slot_dev_t* sd = NULL
         cdef p4_dev_t* dv
-        cdef int order = 0
-        while (<uint64_t>1 << order) < nr:
-            order += 1
+        cdef int order
+        cdef swap_device_t* si
         if self.d.spare == NULL:           # the memcg_table is taken before the slots
             self.d.spare = <uint16_t*>checked_calloc(SWAPFILE_CLUSTER, sizeof(uint16_t))
-        swap_alloc_set(&self._swaps.g, order, cpu, &si, &off)
+        order = self._alloc_run(nr, cpu, &sd, &off)
         if off == 0:
             return 0
-        dv = &self.d.devs[si.type]
-        self.d.st.cluster_locks += 1
+        dv = <p4_dev_t*>sd
+        si = sd.si
         cl = off >> si.cluster_shift
         if dv.memcg[cl] == NULL:
             memset(self.d.spare, 0, SWAPFILE_CLUSTER * sizeof(uint16_t))
@@ -661,7 +421,7 @@ cdef class SwapTableP4(SwapDesign):
         w = SWP_TB_PIN | swap_cache_folio(folio, order)
         for i in range(off, off + nr):
             dv.memcg[cl][i & (si.cluster_size - 1)] = memcg
-            tb_write(&self.d, dv, i, w)
+            slot_write(&self.d, <slot_dev_t*>dv, i, w)
         return swp_entry(si.type, off)
 
     def folio_alloc_swap_many(self, folios, order=0, memcg=0, cpu=0):
@@ -678,20 +438,11 @@ cdef class SwapTableP4(SwapDesign):
         """
         arr = as_entries(folios, "folios")
         cdef const uint64_t[:] v = arr
-        cdef uint64_t nr, m, c, e
-        cdef Py_ssize_t i, n = v.shape[0]
-        for i in range(n):
+        cdef Py_ssize_t i
+        for i in range(v.shape[0]):         # the narrower payload first, as the reference
             if v[i] >= P4_FOLIO_MAX:
                 raise ValueError(f"folio {v[i]} is outside 0 .. {P4_FOLIO_MAX - 1}")
-        self._alloc_prepare(order, memcg, cpu, &nr, &m, &c)
-        out = np.empty(n, dtype=np.uint64)
-        cdef uint64_t[::1] res = out
-        for i in range(n):
-            e = self._alloc_one(v[i], nr, <uint16_t>m, <int>c)
-            if e == 0:
-                return out[:i].copy()
-            res[i] = e
-        return out
+        return SwapDesign.folio_alloc_swap_many(self, arr, order, memcg, cpu)
 
     # -- counts ---------------------------------------------------------------------------
 
@@ -711,48 +462,8 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n, i
         cdef p4_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        cdef uint64_t off = e & SWP_OFFSET_MASK
-        cdef int t = <int>(e >> SWP_TYPE_SHIFT)
-        for i in range(off, off + n):
-            if p4_count(dv, i) >= P4_COUNT_LIMIT:
-                slot_error(DS_EOVERFLOW, t, i)
-        p4_swap_duplicate(&self.d, e, n)
-
-    cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t nr, uint64_t m,
-                               uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
-        return self._alloc_one(folio, nr, <uint16_t>m, <int>c)
-
-    cdef int _dup_entry(self, uint64_t e) except -1:
-        return p4_swap_duplicate(&self.d, e, 1)
-
-    cdef int _free_entry(self, uint64_t e) except -1:
-        self.d.st.cluster_locks += 1
-        put_range(&self.d, <int>(e >> SWP_TYPE_SHIFT), &self.d.devs[e >> SWP_TYPE_SHIFT],
-                  e & SWP_OFFSET_MASK, (e & SWP_OFFSET_MASK) + 1)
-        return 0
-
-    cdef int _zswap_entry(self, uint64_t e, uint64_t handle) except -1:
-        return p4_zswap_store(&self.d, e, handle)
-
-    cdef int _batch_entry(self, uint64_t e, void** cache) except -1:
-        cdef uint64_t t = e >> SWP_TYPE_SHIFT, off = e & SWP_OFFSET_MASK
-        if e >> 63:
-            raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
-        if t >= MAX_SWAPFILES or self.d.devs[t].si == NULL or off >= self.d.devs[t].max:
-            self._range(e, 1, False)          # raises the ValueError
-        if p4_word(self.d.devs[t].si, off) == 0:
-            slot_error(DS_ENOENT, <int>t, off)
-        return 0
-
-    cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
-                          void** cache) except -1:
-        cdef uint64_t c = p4_count(&self.d.devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
-        if dup and c + k > P4_COUNT_LIMIT:
-            slot_error(DS_EOVERFLOW, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK)
-        if need_count and c < k:
-            slot_error(DS_ENOENT, <int>(e >> SWP_TYPE_SHIFT), e & SWP_OFFSET_MASK,
-                      "has a swap count of 0")
-        return 0
+        self._check_dup(e, n)
+        C.swap_duplicate(&self.d, e, n)
 
     def swap_free_nr(self, entry, nr=1):
         """Drop one count from each of ``nr`` entries (``swap_free_nr``).
@@ -769,7 +480,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        p4_swap_free_nr(&self.d, e, n)
+        C.swap_free_nr(&self.d, e, n)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """The zap path: one count off each of ``nr`` entries, then reclaim.
@@ -788,7 +499,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, nr, 0, True, &e, &n)
-        p4_free_swap_and_cache_nr(&self.d, e, n)
+        C.free_swap_and_cache_nr(&self.d, e, n)
 
     def free_swap_and_cache_many(self, entries):
         """Zap the swap PTEs of a uint64 array: :meth:`free_swap_and_cache_nr` per run.
@@ -803,18 +514,7 @@ cdef class SwapTableP4(SwapDesign):
         >>> p4.swap_duplicate_many(es); p4.free_swap_and_cache_many(es); p4.swaps[0].nr_used
         0
         """
-        arr = self._check_batch(entries, True, False)
-        cdef const uint64_t[:] v = arr
-        cdef Py_ssize_t i = 0, j, n = v.shape[0]
-        cdef uint64_t e
-        while i < n:
-            e = v[i]
-            j = i + 1
-            while j < n and v[j] == e + <uint64_t>(j - i) and \
-                    ((e & SWP_OFFSET_MASK) + <uint64_t>(j - i)) < self.d.devs[e >> SWP_TYPE_SHIFT].max:
-                j += 1
-            p4_free_swap_and_cache_nr(&self.d, e, <uint64_t>(j - i))
-            i = j
+        return SwapDesign.free_swap_and_cache_many(self, entries)
 
     def swap_count(self, entry):
         """The exact swap count (table field, or the extend table); NoEntry if free.
@@ -871,7 +571,7 @@ cdef class SwapTableP4(SwapDesign):
                 slot_error(DS_ENOENT, t, i)
             if w & SWP_TB_PIN:
                 slot_error(DS_EEXIST, t, i)
-        p4_swapcache_prepare(&self.d, e, n)
+        C.swapcache_prepare(&self.d, e, n)
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """Put ``folio`` in the swap cache at pinned entries; return the shadow replaced, or None.
@@ -903,7 +603,7 @@ cdef class SwapTableP4(SwapDesign):
                 slot_error(DS_EEXIST, t, i, "already holds a folio")
         while (<uint64_t>1 << o) < nr:
             o += 1
-        first = p4_swap_cache_add_folio(&self.d, e, nr, swap_cache_folio(f, o))
+        first = C.swap_cache_add_folio(&self.d, e, nr, swap_cache_folio(f, o))
         return (first >> 1) if first & 1 else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
@@ -933,7 +633,7 @@ cdef class SwapTableP4(SwapDesign):
         for i in range(off, off + nr):
             if p4_word(dv.si, i) & SWP_TB_PAYLOAD != w0:
                 slot_error(DS_ENOENT, t, off, f"holds no folio of {nr} pages")
-        p4_swap_cache_del_folio(&self.d, e, nr, sw)
+        C.swap_cache_del_folio(&self.d, e, nr, sw)
 
     def swap_cache_get_folio(self, entry):
         """The folio id cached at ``entry``, or None. Runtime complexity: O(1).
@@ -945,7 +645,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n, w
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        w = tb_read(&self.d, dv, e & SWP_OFFSET_MASK) & SWP_TB_PAYLOAD
+        w = slot_read(&self.d, <slot_dev_t*>dv, e & SWP_OFFSET_MASK) & SWP_TB_PAYLOAD
         return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
@@ -958,7 +658,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n, w
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        w = tb_read(&self.d, dv, e & SWP_OFFSET_MASK) & SWP_TB_PAYLOAD
+        w = slot_read(&self.d, <slot_dev_t*>dv, e & SWP_OFFSET_MASK) & SWP_TB_PAYLOAD
         return (w >> 1) if w & 1 else None
 
     def put_swap_folio(self, entry, order=0):
@@ -985,7 +685,7 @@ cdef class SwapTableP4(SwapDesign):
                 slot_error(DS_ENOENT, t, i, "is not in the swap cache")
             if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
                 slot_error(DS_EEXIST, t, i, "still holds a folio")
-        p4_put_swap_folio(&self.d, e, nr)
+        C.put_swap_folio(&self.d, e, nr)
 
     # -- backends --------------------------------------------------------------------------
 
@@ -1004,7 +704,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n, h = 0
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        k = p4_lookup(&self.d, e, &h)
+        k = C.lookup(&self.d, e, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
     def lookup_many(self, entries):
@@ -1033,7 +733,7 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, nr, 0, False, &e, &n)
-        p4_zero_store(&self.d, e, n)
+        C.zero_store(&self.d, e, n)
 
     def zswap_store(self, entry, handle):
         """Store the compressed copy ``handle`` (``0 .. 2**62-1``) of ``entry``; clears the zero flag.
@@ -1048,7 +748,7 @@ cdef class SwapTableP4(SwapDesign):
         cdef uint64_t e, n
         cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
         cdef uint64_t h = to_u64(handle, HANDLE_MAX, "zswap handle")
-        p4_zswap_store(&self.d, e, h)
+        C.zswap_store(&self.d, e, h)
 
     def zswap_load(self, entry):
         """The zswap handle of ``entry``, or None (the copy stays). Runtime complexity: O(tree height).
@@ -1058,12 +758,7 @@ cdef class SwapTableP4(SwapDesign):
         >>> p4.zswap_load(p4.folio_alloc_swap(1)) is None
         True
         """
-        cdef uint64_t e, n
-        cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        cdef uint64_t h
-        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, False):
-            return h
-        return None
+        return self._zswap_find(entry, False)
 
     def zswap_invalidate(self, entry):
         """Drop the zswap copy of ``entry``; its handle or None. Runtime complexity: O(tree height).
@@ -1074,11 +769,7 @@ cdef class SwapTableP4(SwapDesign):
         >>> p4.zswap_invalidate(e), p4.zswap_load(e)
         (3, None)
         """
-        cdef uint64_t e, n, h = 0
-        cdef p4_dev_t* dv = self._used(entry, None, 2, False, &e, &n)
-        if zswap_tree_find(&dv.zswap, &self.d.st.zswap_walks, e & SWP_OFFSET_MASK, &h, True):
-            return h
-        return None
+        return self._zswap_find(entry, True)
 
     def writeback(self, entry, order=0):
         """Write ``2**order`` entries to their slots; return the physical slot (the entry).
@@ -1093,17 +784,10 @@ cdef class SwapTableP4(SwapDesign):
         """
         cdef uint64_t e, nr
         cdef p4_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
-        p4_writeback(&self.d, e, nr)
+        C.writeback(&self.d, e, nr)
         return e
 
-    # -- device-level verbs ----------------------------------------------------------------
-
-    cdef p4_dev_t* _device(self, object device) except NULL:
-        cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
-        self._check_open()
-        if self.d.devs[t].si == NULL:
-            raise ValueError(f"device type {t} is not attached to this design")
-        return &self.d.devs[t]
+    # -- device-level verbs (their work: SlotSwap) ------------------------------------------
 
     def reclaim_cache_only(self, device):
         """Free the cache-only folios of device ``device``'s full clusters; the slots freed.
@@ -1117,8 +801,7 @@ cdef class SwapTableP4(SwapDesign):
         >>> p4.reclaim_cache_only(0), p4.swaps[0].nr_used
         (15, 0)
         """
-        cdef p4_dev_t* dv = self._device(device)
-        return swap_reclaim_full_clusters(dv.si, True)
+        return SlotSwap.reclaim_cache_only(self, device)
 
     def swapoff(self, device, page_tables):
         """Bring every entry of device ``device`` back into memory and free its slots.
@@ -1136,9 +819,7 @@ cdef class SwapTableP4(SwapDesign):
         >>> pt = PageTable({7: e}); p4.swapoff(0, pt), pt, p4.swaps[0].nr_used
         (1, {}, 0)
         """
-        cdef p4_dev_t* dv = self._device(device)
-        return slot_swapoff(self, <int>(dv - &self.d.devs[0]), dv.max, page_tables,
-                            &self.d.st.pte_walked)
+        return SlotSwap.swapoff(self, device, page_tables)
 
     # -- accounting --------------------------------------------------------------------------
 
@@ -1162,17 +843,13 @@ cdef class SwapTableP4(SwapDesign):
         cdef p4_dev_t* dv
         out = dict.fromkeys(("cluster_info", "swap_table", "memcg_table", "extend_table",
                              "zswap_tree"), 0)
-        for t in range(MAX_SWAPFILES):
+        for t in self._types():
             dv = &self.d.devs[t]
-            if dv.si == NULL:
-                continue
             out["cluster_info"] += P4_CLUSTER_INFO_BYTES * dv.nr_clusters
             out["swap_table"] += 8 * dv.si.nr_tables * dv.si.cluster_size
             out["memcg_table"] += 2 * dv.nr_memcg_tables * dv.si.cluster_size
             out["extend_table"] += 4 * dv.nr_ext_tables * dv.si.cluster_size
-            out["zswap_tree"] += 8 * dv.zswap.nr
-        out["total"] = sum(out.values())
-        return out
+        return self._footprint_end(out)
 
     @property
     def stats(self):
@@ -1216,18 +893,11 @@ cdef class SwapTableP4(SwapDesign):
         >>> p4 = SwapTableP4(SwapDevices([SwapDevice(64, cluster_size=16)]))
         >>> _ = p4.folio_alloc_swap(3, order=2); p4.check()
         """
-        self._check_open()
-        errors = []
-        cdef int t
         cdef p4_dev_t* dv
-        cdef uint64_t off, w, n, base, i, nz = 0, c, cl, idx, ext, used, lo, hi, cs
-        for t in range(MAX_SWAPFILES):
+        cdef uint64_t off, w, c, cl, idx, ext, used, lo, hi, cs, i
+        errors = self._check_begin(<void*>p4_reclaim)
+        for t in self._types():
             dv = &self.d.devs[t]
-            if dv.si == NULL:
-                continue
-            if not self._hosted and (dv.si.reclaim != p4_reclaim
-                                       or dv.si.reclaim_ctx != <void*>&self.d):
-                errors.append(f"type {t}: reclaim hook is not this design's")
             cs = dv.si.cluster_size
             nm = nx = 0
             for cl in range(dv.nr_clusters):
@@ -1272,30 +942,9 @@ cdef class SwapTableP4(SwapDesign):
                     errors.append(f"{t}:{off}: count 0 and not in the swap cache")
                 if (w & SWAP_TABLE_CACHE_ONLY) and not cache_only(w, c):
                     errors.append(f"{t}:{off}: cache-only bit with count {c}")
-                if swap_cache_is_folio(w & SWP_TB_PAYLOAD):
-                    if not (w & SWP_TB_PIN):
-                        errors.append(f"{t}:{off}: folio cached without the pin")
-                    n = <uint64_t>1 << swap_cache_order(w & SWP_TB_PAYLOAD)
-                    if n > cs:
-                        errors.append(f"{t}:{off}: folio order "
-                                      f"{swap_cache_order(w & SWP_TB_PAYLOAD)} > cluster")
-                        continue
-                    base = off & ~(n - 1)
-                    for i in range(base, base + n):
-                        if p4_word(dv.si, i) & SWP_TB_PAYLOAD != w & SWP_TB_PAYLOAD:
-                            errors.append(f"{t}:{off}: folio run at {base} broken at {i}")
-                            break
-                if dv.zswap.nr and xa_load(&dv.zswap.xa, off) != 0:
-                    nz += 1
-        total = sum(self.d.devs[t].zswap.nr for t in range(MAX_SWAPFILES))
-        in_trees = sum(self.d.devs[t].zswap.xa.nr_entries for t in range(MAX_SWAPFILES))
-        if nz != total or total != in_trees:
-            errors.append(f"zswap: {nz} found on used slots, {total} counted, "
-                          f"{in_trees} in the tree")
-        if errors:
-            raise AssertionError("SwapTableP4 invariant violated:\n  " + "\n  ".join(errors[:20]))
-        if not self._hosted:           # a host checks its allocator itself
-            self._swaps.check()
+                if swap_cache_is_folio(w & SWP_TB_PAYLOAD) and not (w & SWP_TB_PIN):
+                    errors.append(f"{t}:{off}: folio cached without the pin")
+        self._check_end(errors)
 
     def snapshot(self):
         """The whole state as plain values; equal between compiled and reference.
@@ -1310,32 +959,17 @@ cdef class SwapTableP4(SwapDesign):
         >>> _ = p4.folio_alloc_swap(3); p4.snapshot()["devices"][0]["slots"]
         {1: (144115188075856066, 0, 0, None)}
         """
-        cdef int t
-        cdef p4_dev_t* dv
-        cdef uint64_t off, w
-        cdef xa_entry z
-        self._check_open()
-        devices = {}
-        for t in range(MAX_SWAPFILES):
-            dv = &self.d.devs[t]
-            if dv.si == NULL:
-                continue
-            slots = {}
-            for off in range(dv.max):
-                w = p4_word(dv.si, off)
-                if w == 0:
-                    continue
-                z = xa_load(&dv.zswap.xa, off) if dv.zswap.nr else 0
-                slots[off] = (w, count_of(dv, off, w),
-                              dv.memcg[off >> dv.si.cluster_shift][off & (dv.si.cluster_size - 1)],
-                              None if z == 0 else xa_to_value(z))
-            devices[t] = {"slots": slots, "memcg_tables": dv.nr_memcg_tables,
-                          "extend_tables": dv.nr_ext_tables, "nr_zswap": dv.zswap.nr}
-        return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
+        return self._snapshot()
 
-    def __repr__(self):
-        return (f"SwapTableP4(devices={sum(1 for t in range(MAX_SWAPFILES) if self.d.devs[t].si != NULL)}, "
-                f"zswap={sum(self.d.devs[t].zswap.nr for t in range(MAX_SWAPFILES))})")
+    cdef object _snap_slot(self, int t, uint64_t off, object z):
+        cdef p4_dev_t* dv = &self.d.devs[t]
+        cdef uint64_t w = p4_word(dv.si, off)
+        return (w, count_of(dv, off, w),
+                dv.memcg[off >> dv.si.cluster_shift][off & (dv.si.cluster_size - 1)], z)
+
+    cdef dict _snap_dev(self, int t):
+        return {"memcg_tables": self.d.devs[t].nr_memcg_tables,
+                "extend_tables": self.d.devs[t].nr_ext_tables}
 
 
 SwapSpace.register(SwapTableP4)

@@ -18,7 +18,8 @@ import operator
 
 __all__ = [
     "MAX_SWAPFILES_SHIFT", "MAX_SWAPFILES", "SWP_TYPE_SHIFT", "SWP_OFFSET_MASK", "NR_CPUS",
-    "SWAP_NR_ORDERS", "SWAPFILE_CLUSTER", "VSWAP_ZERO", "VSWAP_ZSWAP", "VSWAP_SWAPFILE",
+    "SWAP_NR_ORDERS", "SWAPFILE_CLUSTER", "MEMCG_MAX", "SWP_TB_TAG_BITS", "SWP_TB_TAG_MASK",
+    "XA_NODE_KERNEL_BYTES", "SWAP_CLUSTER_INFO_BYTES", "P4_CLUSTER_INFO_BYTES", "VSWAP_ZERO", "VSWAP_ZSWAP", "VSWAP_SWAPFILE",
     "VSWAP_FOLIO", "LOOKUP_KINDS", "SWAP_CACHE_FOLIO_SHIFT", "SWAP_CACHE_ORDER_SHIFT",
     "SWAP_MAP_MAX", "SWAP_HAS_CACHE", "COUNT_CONTINUED", "SWAP_CONT_MAX", "FOLIO_MAX",
     "SHADOW_MAX", "HANDLE_MAX", "SWAP_TABLE_CACHE_ONLY", "swp_entry", "swp_type", "swp_offset", "swap_cache_folio",
@@ -39,6 +40,17 @@ NR_CPUS = 64
 SWAP_NR_ORDERS = 10
 #: The largest cluster (``SWAPFILE_CLUSTER``): the slots of a PMD folio.
 SWAPFILE_CLUSTER = 512
+#: memcg ids are ``0 .. MEMCG_MAX - 1`` (``swap_cgroup`` keeps an unsigned short).
+MEMCG_MAX = 1 << 16
+#: A swap table (or STE ``virtual_table``) word's pointer tag: its low 3 bits.
+SWP_TB_TAG_BITS = 3
+SWP_TB_TAG_MASK = (1 << SWP_TB_TAG_BITS) - 1
+#: ``struct xa_node`` in the kernel (64 slots, marks, links), bytes.
+XA_NODE_KERNEL_BYTES = 576
+#: ``swap_cluster_info`` (6.18, with the table pointer), bytes.
+SWAP_CLUSTER_INFO_BYTES = 32
+#: Phase IV's ``swap_cluster_info``, the only static metadata [P4v5], bytes.
+P4_CLUSTER_INFO_BYTES = 48
 
 #: Backing codes: VirtualSwap's descriptor types (the kernel's ``enum
 #: swap_type`` by name), the codes ``lookup_many`` returns and the C verb

@@ -21,7 +21,7 @@ from vswap.protocol import (COUNT_CONTINUED, LOOKUP_KINDS, SWAP_CONT_MAX, SWAP_H
                             SWAP_MAP_MAX, Lookup, SwapSpace)
 from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.swapfile import NR_CPUS, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK, SwapDesign
-from vswap.swapentry import (FOLIO_MAX, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWP_OFFSET_MASK,
+from vswap.swapentry import (FOLIO_MAX, MEMCG_MAX, SWAP_CLUSTER_INFO_BYTES, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWP_OFFSET_MASK,
                              SWP_TYPE_SHIFT, VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP,
                              swap_cache_folio, swap_cache_folio_id, swap_cache_is_folio,
                              swap_cache_is_shadow, swap_cache_order)
@@ -90,7 +90,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         self._claim(swaps)
         self._devs = [None] * MAX_SWAPFILES
         self._zswap = {}
-        self._st = dict.fromkeys(_STAT_NAMES, 0)
+        self._st = dict.fromkeys(self._STAT_NAMES, 0)
         self._sync_devices()
 
     # -- helpers (the compiled module's C functions) -----------------------------------
@@ -101,6 +101,111 @@ class DirectSwap(SwapDesign, SwapSpace):
 
     def _drop_devices(self):
         self._devs = [None] * MAX_SWAPFILES
+
+    # -- the hooks: where a slot's state lives (SwapTableP4 overrides these) ------------
+
+    #: Largest swap count, folio id and shadow the design stores.
+    _count_limit = SWAP_COUNT_LIMIT
+    _folio_max = FOLIO_MAX
+    _shadow_max = SHADOW_MAX
+
+    @staticmethod
+    def _in_use(dv, off):
+        """The slot holds an entry of this design (no counter)."""
+        return dv.swap_map[off] != 0
+
+    @staticmethod
+    def _raw(dv, off):
+        """The slot's table word, uncounted."""
+        return dv.si._table_get(off)
+
+    @staticmethod
+    def _payload(w):
+        """The swap-cache word (folio or shadow) of a table word."""
+        return w & TB_VALUE
+
+    @staticmethod
+    def _with_payload(w, p):
+        """Table word ``w`` with swap-cache word ``p`` in place of its own."""
+        return p | (w & SWAP_TABLE_CACHE_ONLY)
+
+    @staticmethod
+    def _pinned(dv, off):
+        """The swap cache holds the slot (SWAP_HAS_CACHE)."""
+        return dv.swap_map[off] & SWAP_HAS_CACHE
+
+    def _pin(self, dv, off):
+        dv.swap_map[off] |= SWAP_HAS_CACHE
+
+    def _unpin(self, t, dv, off):
+        """put_swap_folio on one slot of a folio that is not all cache-only."""
+        dv.swap_map[off] &= ~SWAP_HAS_CACHE
+        if dv.swap_map[off] == 0:
+            self._free_run(t, dv, off, 1)
+
+    def _only_in_cache(self, dv, off):
+        """Count 0 and held only by the swap cache (__try_to_reclaim_swap's test)."""
+        return dv.swap_map[off] == SWAP_HAS_CACHE
+
+    @staticmethod
+    def _is_zero(dv, off, w):
+        return dv.zeromap[off]
+
+    def _zero_set(self, dv, off):
+        dv.zeromap[off] = 1
+
+    def _zero_clear(self, dv, off):
+        dv.zeromap[off] = 0
+
+    def _clear_slots(self, dv, off, nr):
+        """The design's per-slot metadata of ``nr`` freed slots of one cluster."""
+        for i in range(off, off + nr):
+            dv.swap_map[i] = 0
+            dv.swap_cgroup[i] = 0
+            dv.zeromap[i] = 0
+
+    def _put_one(self, dv, off):
+        """One count off the slot: "free" (count 0, uncached), "cache" (cache-only) or None."""
+        self._count_dec(dv, off)
+        if dv.swap_map[off] == 0:
+            return "free"
+        if dv.swap_map[off] == SWAP_HAS_CACHE:
+            self._tb_write(dv, off, self._tb_read(dv, off) | SWAP_TABLE_CACHE_ONLY)
+            return "cache"
+        return None
+
+    def _fast_chunk(self, dv, cur, ce):
+        """The zap's all-count-1 test of a chunk: None, or whether the chunk is cached."""
+        first = dv.swap_map[cur]
+        if ce - cur > 1 and (first & ~SWAP_HAS_CACHE) == 1 and \
+                all(dv.swap_map[i] == first for i in range(cur + 1, ce)):
+            return bool(first & SWAP_HAS_CACHE)
+        return None
+
+    def _mark_cache_only(self, dv, cur, ce):
+        """The fast path's cached chunk: every count 1 -> 0, cache-only."""
+        for i in range(cur, ce):
+            dv.swap_map[i] = SWAP_HAS_CACHE
+            self._tb_write(dv, i, self._tb_read(dv, i) | SWAP_TABLE_CACHE_ONLY)
+
+    def _count_room(self, dv, off, c):
+        """What count ``c`` needs (continuation pages), allocated before any change."""
+        self._ensure_cont(dv, off, c)
+
+    def _dup_one(self, dv, off):
+        if dv.swap_map[off] == SWAP_HAS_CACHE:
+            self._tb_write(dv, off, self._tb_read(dv, off) & TB_VALUE)
+        self._count_inc(dv, off)
+
+    @staticmethod
+    def _memcg(dv, off):
+        return dv.swap_cgroup[off]
+
+    def _alloc_slots(self, dv, off, nr, memcg, w):
+        for i in range(off, off + nr):
+            dv.swap_map[i] = SWAP_HAS_CACHE
+            dv.swap_cgroup[i] = memcg
+            self._tb_write(dv, i, w)
 
     def _tb_read(self, dv, off):
         self._st["table_reads"] += 1
@@ -177,10 +282,8 @@ class DirectSwap(SwapDesign, SwapSpace):
             self._set_count(dv, off, self._count(dv, off) - 1)
 
     def _free_run(self, t, dv, off, nr):
+        self._clear_slots(dv, off, nr)
         for i in range(off, off + nr):
-            dv.swap_map[i] = 0
-            dv.swap_cgroup[i] = 0
-            dv.zeromap[i] = 0
             if dv.nr_zswap:
                 self._st["zswap_walks"] += 1
                 if self._zswap.pop(_mkentry(t, i), None) is not None:
@@ -202,8 +305,8 @@ class DirectSwap(SwapDesign, SwapSpace):
         run = nrun = 0
         only_cache = False
         for i in range(cur, end):
-            self._count_dec(dv, i)
-            if dv.swap_map[i] == 0:
+            put = self._put_one(dv, i)
+            if put == "free":
                 if nrun == 0:
                     run = i
                 nrun += 1
@@ -211,8 +314,7 @@ class DirectSwap(SwapDesign, SwapSpace):
             if nrun:
                 self._free_run(t, dv, run, nrun)
                 nrun = 0
-            if dv.swap_map[i] == SWAP_HAS_CACHE:
-                self._tb_write(dv, i, self._tb_read(dv, i) | SWAP_TABLE_CACHE_ONLY)
+            if put == "cache":
                 only_cache = True
         if nrun:
             self._free_run(t, dv, run, nrun)
@@ -220,7 +322,7 @@ class DirectSwap(SwapDesign, SwapSpace):
 
     def _try_to_reclaim(self, t, dv, off):
         self._st["cluster_locks"] += 1
-        w = self._tb_read(dv, off)
+        w = self._payload(self._tb_read(dv, off))
         if not swap_cache_is_folio(w):
             return 0
         n = 1 << swap_cache_order(w)
@@ -228,7 +330,7 @@ class DirectSwap(SwapDesign, SwapSpace):
             return 0
         base = off & ~(n - 1)
         for i in range(base, base + n):
-            if dv.swap_map[i] != SWAP_HAS_CACHE:
+            if not self._only_in_cache(dv, i):
                 return -n
         for i in range(base, base + n):
             self._tb_write(dv, i, 0)
@@ -241,7 +343,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         if t < 0 or t >= MAX_SWAPFILES:
             return 0
         dv = self._devs[t]
-        if dv is None or dv.si is not si or offset >= dv.max or dv.swap_map[offset] == 0:
+        if dv is None or dv.si is not si or offset >= dv.max or not self._in_use(dv, offset):
             return 0
         return self._try_to_reclaim(t, dv, offset)
 
@@ -251,19 +353,14 @@ class DirectSwap(SwapDesign, SwapSpace):
         while cur < end:
             ce = self._chunk_end(dv, cur, end)
             self._st["cluster_locks"] += 1
-            n = ce - cur
-            first = dv.swap_map[cur]
-            fast = n > 1 and (first & ~SWAP_HAS_CACHE) == 1 and \
-                all(dv.swap_map[i] == first for i in range(cur + 1, ce))
-            if fast:
+            cached = self._fast_chunk(dv, cur, ce)
+            if cached is not None:
                 self._st["fast_frees"] += 1
-                if first & SWAP_HAS_CACHE:
-                    for i in range(cur, ce):
-                        dv.swap_map[i] = SWAP_HAS_CACHE
-                        self._tb_write(dv, i, self._tb_read(dv, i) | SWAP_TABLE_CACHE_ONLY)
+                if cached:
+                    self._mark_cache_only(dv, cur, ce)
                     any_only_cache = True
                 else:
-                    self._free_run(t, dv, cur, n)
+                    self._free_run(t, dv, cur, ce - cur)
             elif self._put_range(t, dv, cur, ce):
                 any_only_cache = True
             cur = ce
@@ -273,7 +370,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         while cur < end:
             self._st["scans"] += 1
             step = 1
-            if dv.swap_map[cur] == SWAP_HAS_CACHE:
+            if self._only_in_cache(dv, cur):
                 r = abs(self._try_to_reclaim(t, dv, cur))
                 if r > 0:
                     step = ((cur + r) & ~(r - 1)) - cur
@@ -286,7 +383,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         dv = self._range(e, n, mode == 1)
         t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         for i in range(off, off + n):
-            if dv.swap_map[i] == 0 or (need_count and self._count(dv, i) == 0):
+            if not self._in_use(dv, i) or (need_count and self._count(dv, i) == 0):
                 _raise("noent", t, i, "is free or has a swap count of 0" if need_count else "")
         return e, n, t, dv, off
 
@@ -325,7 +422,7 @@ class DirectSwap(SwapDesign, SwapSpace):
 
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.DirectSwap.folio_alloc_swap`. O(2**order) amortised."""
-        f = _u64(folio, FOLIO_MAX, "folio")
+        f = _u64(folio, self._folio_max, "folio")
         nr, m, c = self._alloc_prepare(order, memcg, cpu)
         e = self._alloc_one(f, nr, m, c)
         if e == 0:
@@ -334,7 +431,7 @@ class DirectSwap(SwapDesign, SwapSpace):
 
     def _alloc_prepare(self, order, memcg, cpu):
         nr = self._order(order)
-        m = _u64(memcg, 65536, "memcg")
+        m = _u64(memcg, MEMCG_MAX, "memcg")
         c = _u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
         if self._swaps._devices and nr > next(iter(self._swaps))._cluster_size:
@@ -349,11 +446,7 @@ class DirectSwap(SwapDesign, SwapSpace):
             return 0
         dv = self._devs[t]
         self._st["cluster_locks"] += 1
-        w = swap_cache_folio(folio, order)
-        for i in range(off, off + nr):
-            dv.swap_map[i] = SWAP_HAS_CACHE
-            dv.swap_cgroup[i] = memcg
-            self._tb_write(dv, i, w)
+        self._alloc_slots(dv, off, nr, memcg, swap_cache_folio(folio, order))
         return _mkentry(t, off)
 
     def _alloc_entry(self, f, nr, m, c):
@@ -380,49 +473,37 @@ class DirectSwap(SwapDesign, SwapSpace):
 
     def _dup(self, t, dv, off, nr):
         for i in range(off, off + nr):
-            self._ensure_cont(dv, i, self._count(dv, i) + 1)
+            self._count_room(dv, i, self._count(dv, i) + 1)
         cur, end = off, off + nr
         while cur < end:
             ce = self._chunk_end(dv, cur, end)
             self._st["cluster_locks"] += 1
             for i in range(cur, ce):
-                if dv.swap_map[i] == SWAP_HAS_CACHE:
-                    self._tb_write(dv, i, self._tb_read(dv, i) & TB_VALUE)
-                self._count_inc(dv, i)
+                self._dup_one(dv, i)
             cur = ce
 
     def swap_duplicate(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.swap_duplicate`. O(nr)."""
         e, n, t, dv, off = self._used(entry, nr, 0, False)
         for i in range(off, off + n):
-            if self._count(dv, i) >= SWAP_COUNT_LIMIT:
+            if self._count(dv, i) >= self._count_limit:
                 _raise("overflow", t, i)
         self._dup(t, dv, off, n)
 
-    def _check_batch(self, entries, need_count, dup):
-        self._check_open()
-        arr = _as_entries(entries)
-        vals = [int(x) for x in arr]
-        for e in vals:
-            if e >> 63:
-                raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
-            dv = self._range(e, 1, False)
-            if dv.swap_map[e & SWP_OFFSET_MASK] == 0:
-                _raise("noent", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK)
-        srt = sorted(vals)
-        i, n = 0, len(srt)
-        while i < n:
-            j = i + 1
-            while j < n and srt[j] == srt[i]:
-                j += 1
-            k, e = j - i, srt[i]
-            c = self._count(self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
-            if dup and c + k > SWAP_COUNT_LIMIT:
-                _raise("overflow", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK)
-            if need_count and c < k:
-                _raise("noent", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK, "has a swap count of 0")
-            i = j
-        return vals
+    def _batch_entry(self, e):
+        """An entry of a batch: in range and in use here."""
+        if e >> 63:
+            raise ValueError(f"swap entry {e:#x} is outside 0 .. 2**63-1")
+        if not self._in_use(self._range(e, 1, False), e & SWP_OFFSET_MASK):
+            _raise("noent", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK)
+
+    def _batch_count(self, e, k, need_count, dup):
+        """``k`` copies of ``e`` in a batch: the count room they need."""
+        c = self._count(self._devs[e >> SWP_TYPE_SHIFT], e & SWP_OFFSET_MASK)
+        if dup and c + k > self._count_limit:
+            _raise("overflow", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK)
+        if need_count and c < k:
+            _raise("noent", e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK, "has a swap count of 0")
 
     def swap_free_nr(self, entry, nr=1):
         """See :meth:`vswap.DirectSwap.swap_free_nr`. O(nr)."""
@@ -447,7 +528,7 @@ class DirectSwap(SwapDesign, SwapSpace):
     def memcg_id(self, entry):
         """See :meth:`vswap.DirectSwap.memcg_id`. O(1)."""
         *_, dv, off = self._used(entry, None, 2, False)
-        return dv.swap_cgroup[off]
+        return self._memcg(dv, off)
 
     # -- swap cache -----------------------------------------------------------------------------
 
@@ -457,41 +538,40 @@ class DirectSwap(SwapDesign, SwapSpace):
         dv = self._range(e, n, False)
         t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         for i in range(off, off + n):
-            if dv.swap_map[i] == 0:
+            if not self._in_use(dv, i):
                 _raise("noent", t, i)
-            if dv.swap_map[i] & SWAP_HAS_CACHE:
+            if self._pinned(dv, i):
                 _raise("exist", t, i)
         cur, end = off, off + n
         while cur < end:
             ce = self._chunk_end(dv, cur, end)
             self._st["cluster_locks"] += 1
             for i in range(cur, ce):
-                dv.swap_map[i] |= SWAP_HAS_CACHE
+                self._pin(dv, i)
             cur = ce
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """See :meth:`vswap.DirectSwap.swap_cache_add_folio`. O(2**order)."""
         e = self._entry(entry)
-        f = _u64(folio, FOLIO_MAX, "folio")
+        f = _u64(folio, self._folio_max, "folio")
         nr = self._order(order)
         dv = self._range(e, nr, True)
         t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         o = nr.bit_length() - 1
         for i in range(off, off + nr):
-            if dv.swap_map[i] == 0:
+            if not self._in_use(dv, i):
                 _raise("noent", t, i)
-            if not dv.swap_map[i] & SWAP_HAS_CACHE:
+            if not self._pinned(dv, i):
                 _raise("notprep", t, i)
-            if swap_cache_is_folio(dv.si._table_get(i)):
+            if swap_cache_is_folio(self._payload(self._raw(dv, i))):
                 _raise("exist", t, i, "already holds a folio")
         self._st["cluster_locks"] += 1
         first = 0
         for i in range(off, off + nr):
             w = self._tb_read(dv, i)
             if i == off:
-                first = w
-            self._tb_write(dv, i, swap_cache_folio(f, o) | (w & SWAP_TABLE_CACHE_ONLY))
-        first &= TB_VALUE
+                first = self._payload(w)
+            self._tb_write(dv, i, self._with_payload(w, swap_cache_folio(f, o)))
         return (first >> 1) if swap_cache_is_shadow(first) else None
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
@@ -502,29 +582,29 @@ class DirectSwap(SwapDesign, SwapSpace):
         t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         sw = 0
         if shadow is not None:
-            sw = (_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
-        if dv.swap_map[off] == 0:
+            sw = (_u64(shadow, self._shadow_max, "shadow") << 1) | 1
+        if not self._in_use(dv, off):
             _raise("noent", t, off)
-        w0 = dv.si._table_get(off) & TB_VALUE
+        w0 = self._payload(self._raw(dv, off))
         if not swap_cache_is_folio(w0) or (1 << swap_cache_order(w0)) != nr:
             _raise("noent", t, off, f"holds no folio of {nr} pages")
         for i in range(off, off + nr):
-            if dv.si._table_get(i) & TB_VALUE != w0:
+            if self._payload(self._raw(dv, i)) != w0:
                 _raise("noent", t, off, f"holds no folio of {nr} pages")
         self._st["cluster_locks"] += 1
         for i in range(off, off + nr):
-            self._tb_write(dv, i, sw | (self._tb_read(dv, i) & SWAP_TABLE_CACHE_ONLY))
+            self._tb_write(dv, i, self._with_payload(self._tb_read(dv, i), sw))
 
     def swap_cache_get_folio(self, entry):
         """See :meth:`vswap.DirectSwap.swap_cache_get_folio`. O(1)."""
         *_, dv, off = self._used(entry, None, 2, False)
-        w = self._tb_read(dv, off) & TB_VALUE
+        w = self._payload(self._tb_read(dv, off))
         return swap_cache_folio_id(w) if swap_cache_is_folio(w) else None
 
     def swap_cache_get_shadow(self, entry):
         """See :meth:`vswap.DirectSwap.swap_cache_get_shadow`. O(1)."""
         *_, dv, off = self._used(entry, None, 2, False)
-        w = self._tb_read(dv, off) & TB_VALUE
+        w = self._payload(self._tb_read(dv, off))
         return (w >> 1) if swap_cache_is_shadow(w) else None
 
     def put_swap_folio(self, entry, order=0):
@@ -535,28 +615,26 @@ class DirectSwap(SwapDesign, SwapSpace):
         t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         all_only = True
         for i in range(off, off + nr):
-            if not dv.swap_map[i] & SWAP_HAS_CACHE:
+            if not self._pinned(dv, i):
                 _raise("noent", t, i, "is not in the swap cache")
-            if swap_cache_is_folio(dv.si._table_get(i)):
+            if swap_cache_is_folio(self._payload(self._raw(dv, i))):
                 _raise("exist", t, i, "still holds a folio")
-            if dv.swap_map[i] != SWAP_HAS_CACHE:
+            if self._count(dv, i):
                 all_only = False
         self._st["cluster_locks"] += 1
         if all_only:
             self._free_run(t, dv, off, nr)
             return
         for i in range(off, off + nr):
-            dv.swap_map[i] &= ~SWAP_HAS_CACHE
-            if dv.swap_map[i] == 0:
-                self._free_run(t, dv, i, 1)
+            self._unpin(t, dv, i)
 
     # -- backends --------------------------------------------------------------------------------
 
     def _kind(self, t, dv, off):
-        w = self._tb_read(dv, off) & TB_VALUE
-        if swap_cache_is_folio(w):
-            return VSWAP_FOLIO, swap_cache_folio_id(w)
-        if dv.zeromap[off]:
+        w = self._tb_read(dv, off)
+        if swap_cache_is_folio(self._payload(w)):
+            return VSWAP_FOLIO, swap_cache_folio_id(self._payload(w))
+        if self._is_zero(dv, off, w):
             return VSWAP_ZERO, 0
         if dv.nr_zswap:
             self._st["zswap_walks"] += 1
@@ -591,7 +669,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         """See :meth:`vswap.DirectSwap.zero_store`. O(nr)."""
         e, n, t, dv, off = self._used(entry, nr, 0, False)
         for i in range(off, off + n):
-            dv.zeromap[i] = 1
+            self._zero_set(dv, i)
             self._zswap_drop(t, dv, i)
 
     def _zswap_put(self, t, dv, off, h):
@@ -600,7 +678,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         if key not in self._zswap:
             dv.nr_zswap += 1
         self._zswap[key] = h
-        dv.zeromap[off] = 0
+        self._zero_clear(dv, off)
 
     def zswap_store(self, entry, handle):
         """See :meth:`vswap.DirectSwap.zswap_store`. O(1)."""
@@ -625,7 +703,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         """See :meth:`vswap.DirectSwap.writeback`. O(2**order)."""
         e, nr, t, dv, off = self._used(entry, order, 1, False)
         for i in range(off, off + nr):
-            dv.zeromap[i] = 0
+            self._zero_clear(dv, i)
             self._zswap_drop(t, dv, i)
         return e
 
@@ -646,32 +724,20 @@ class DirectSwap(SwapDesign, SwapSpace):
     def swapoff(self, device, page_tables):
         """See :meth:`vswap.DirectSwap.swapoff`. O(PTEs + device slots)."""
         t, dv = self._device(device)
-        is_array = isinstance(page_tables, np.ndarray)
-        if is_array:
-            _as_entries(page_tables, "page_tables")
-            if not page_tables.flags.writeable:
-                raise ValueError("page_tables array is read-only")
-            items = [(k, int(v)) for k, v in enumerate(page_tables)]
-        else:
-            if not hasattr(page_tables, "items") or not hasattr(page_tables, "__delitem__"):
-                raise TypeError("page_tables must be a mapping {vpn: entry} or a uint64 array")
-            items = list(page_tables.items())
-        n = len(items)
+        items, is_array = self._swapoff_items(page_tables)
         refs = {}
         hits = []
         for vpn, pe in items:
             pe = operator.index(pe)
-            if pe <= 0 or pe >= (1 << 63):
-                continue
-            if pe >> SWP_TYPE_SHIFT != t:
+            if pe <= 0 or pe >= (1 << 63) or pe >> SWP_TYPE_SHIFT != t:
                 continue
             off = pe & SWP_OFFSET_MASK
-            if off >= dv.max or dv.swap_map[off] == 0:
+            if off >= dv.max or not self._in_use(dv, off):
                 _raise("noent", t, off if off < dv.max else 0, "in the page tables is not allocated")
             refs[off] = refs.get(off, 0) + 1
             hits.append((vpn, pe))
         for off in range(dv.max):
-            if dv.swap_map[off] == 0:
+            if not self._in_use(dv, off):
                 continue
             c = self._count(dv, off)
             r = refs.get(off, 0)
@@ -680,7 +746,7 @@ class DirectSwap(SwapDesign, SwapSpace):
             if r < c:
                 raise SwapError(f"swapoff: swap entry {_mkentry(t, off):#x} has {c - r} "
                                 "references the page tables do not hold")
-        self._st["pte_walked"] += n
+        self._st["pte_walked"] += len(items)
         if dv.si._flags & SWP_WRITEOK:
             self._swaps.swapoff(self._swaps[t])
         for vpn, pe in hits:
@@ -693,30 +759,47 @@ class DirectSwap(SwapDesign, SwapSpace):
             self._put_range(t, dv, off, off + 1)
         for off in range(dv.max):
             self._st["scans"] += 1
-            if dv.swap_map[off] == 0:
+            if not self._in_use(dv, off):
                 continue
             self._st["cluster_locks"] += 1
-            w = self._tb_read(dv, off)
-            if w & TB_VALUE:
+            if self._payload(self._tb_read(dv, off)):
                 self._tb_write(dv, off, 0)
             self._free_run(t, dv, off, 1)
         return len(hits)
 
+    @staticmethod
+    def _swapoff_items(page_tables):
+        """``(items, is_array)``: the PTEs as ``(vpn, entry)`` pairs, validated."""
+        if isinstance(page_tables, np.ndarray):
+            _as_entries(page_tables, "page_tables")
+            if not page_tables.flags.writeable:
+                raise ValueError("page_tables array is read-only")
+            return [(k, int(v)) for k, v in enumerate(page_tables)], True
+        if not hasattr(page_tables, "items") or not hasattr(page_tables, "__delitem__"):
+            raise TypeError("page_tables must be a mapping {vpn: entry} or a uint64 array")
+        return list(page_tables.items()), False
+
     # -- accounting -------------------------------------------------------------------------------
+
+    #: The components of memory_footprint, in order (the zswap tree's last).
+    _FOOTPRINT = ("swap_map", "swap_cgroup", "zeromap", "cluster_info", "swap_table",
+                  "continuation")
+
+    def _footprint_dev(self, out, dv):
+        out["swap_map"] += dv.max
+        out["swap_cgroup"] += 2 * dv.max
+        out["zeromap"] += 8 * ((dv.max + 63) // 64)
+        out["cluster_info"] += SWAP_CLUSTER_INFO_BYTES * len(dv.si._cluster_info)
+        out["swap_table"] += 8 * dv.si._nr_tables * dv.si._cluster_size
+        out["continuation"] += 4096 * len(dv.cont)
 
     def memory_footprint(self):
         """See :meth:`vswap.DirectSwap.memory_footprint`. O(devices)."""
-        out = dict.fromkeys(("swap_map", "swap_cgroup", "zeromap", "cluster_info",
-                             "swap_table", "continuation", "zswap_tree"), 0)
+        out = dict.fromkeys(self._FOOTPRINT + ("zswap_tree",), 0)
         for dv in self._devs:
             if dv is None:
                 continue
-            out["swap_map"] += dv.max
-            out["swap_cgroup"] += 2 * dv.max
-            out["zeromap"] += 8 * ((dv.max + 63) // 64)
-            out["cluster_info"] += 32 * len(dv.si._cluster_info)
-            out["swap_table"] += 8 * dv.si._nr_tables * dv.si._cluster_size
-            out["continuation"] += 4096 * len(dv.cont)
+            self._footprint_dev(out, dv)
             out["zswap_tree"] += 8 * dv.nr_zswap
         out["total"] = sum(out.values())
         return out
@@ -728,7 +811,36 @@ class DirectSwap(SwapDesign, SwapSpace):
 
     def reset_stats(self):
         """Zero every counter of :attr:`stats`. O(1)."""
-        self._st = dict.fromkeys(_STAT_NAMES, 0)
+        self._st = dict.fromkeys(self._STAT_NAMES, 0)
+
+    _STAT_NAMES = _STAT_NAMES
+
+    def _check_slot(self, t, dv, off, errors):
+        """The design's per-slot invariants of a slot it does not hold or holds."""
+        m = dv.swap_map[off]
+        w = dv.si._table_get(off)
+        used = dv.si._map[off] == 1
+        if (m != 0) != used:
+            errors.append(f"{t}:{off}: swap_map {m:#x} but allocator used={used}")
+            return
+        if m == 0:
+            if w or dv.swap_cgroup[off] or dv.zeromap[off]:
+                errors.append(f"{t}:{off}: free slot keeps metadata")
+            return
+        if (m & 0x3F) > SWAP_MAP_MAX:
+            errors.append(f"{t}:{off}: low digit {m & 0x3F} > SWAP_MAP_MAX")
+        if m & COUNT_CONTINUED and (off >> PAGE_SHIFT, 0) not in dv.cont:
+            errors.append(f"{t}:{off}: COUNT_CONTINUED without a continuation page")
+        c = self._count(dv, off)
+        if m & COUNT_CONTINUED and c <= SWAP_MAP_MAX:
+            errors.append(f"{t}:{off}: continued count {c} not canonical")
+        if w & SWAP_TABLE_CACHE_ONLY and m != SWAP_HAS_CACHE:
+            errors.append(f"{t}:{off}: cache-only bit with map {m:#x}")
+        if swap_cache_is_folio(w & TB_VALUE) and not m & SWAP_HAS_CACHE:
+            errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
+
+    def _check_dev(self, t, dv, errors):
+        """The design's per-cluster invariants of device ``t``."""
 
     def check(self):
         """See :meth:`vswap.DirectSwap.check`. O(slots)."""
@@ -738,39 +850,22 @@ class DirectSwap(SwapDesign, SwapSpace):
         for t, dv in enumerate(self._devs):
             if dv is None:
                 continue
-            if dv.si._owner is None or dv.si._owner() is not self:
+            if not self._hosted and (dv.si._owner is None or dv.si._owner() is not self):
                 errors.append(f"type {t}: reclaim hook is not this design's")
+            self._check_dev(t, dv, errors)
             for off in range(dv.max):
-                m = dv.swap_map[off]
-                w = dv.si._table_get(off)
-                used = dv.si._map[off] == 1
-                if (m != 0) != used:
-                    errors.append(f"{t}:{off}: swap_map {m:#x} but allocator used={used}")
+                self._check_slot(t, dv, off, errors)
+                if not self._in_use(dv, off):
                     continue
-                if m == 0:
-                    if w or dv.swap_cgroup[off] or dv.zeromap[off]:
-                        errors.append(f"{t}:{off}: free slot keeps metadata")
-                    continue
-                if (m & 0x3F) > SWAP_MAP_MAX:
-                    errors.append(f"{t}:{off}: low digit {m & 0x3F} > SWAP_MAP_MAX")
-                if m & COUNT_CONTINUED and (off >> PAGE_SHIFT, 0) not in dv.cont:
-                    errors.append(f"{t}:{off}: COUNT_CONTINUED without a continuation page")
-                c = self._count(dv, off)
-                if m & COUNT_CONTINUED and c <= SWAP_MAP_MAX:
-                    errors.append(f"{t}:{off}: continued count {c} not canonical")
-                if w & SWAP_TABLE_CACHE_ONLY and m != SWAP_HAS_CACHE:
-                    errors.append(f"{t}:{off}: cache-only bit with map {m:#x}")
-                w &= TB_VALUE
-                if swap_cache_is_folio(w):
-                    if not m & SWAP_HAS_CACHE:
-                        errors.append(f"{t}:{off}: folio cached without SWAP_HAS_CACHE")
-                    n = 1 << swap_cache_order(w)
-                    if n > dv.si._cluster_size:
-                        errors.append(f"{t}:{off}: folio order {(w >> 2) & 15} > cluster")
-                        continue
+                p = self._payload(self._raw(dv, off))
+                if swap_cache_is_folio(p):
+                    n = 1 << swap_cache_order(p)
                     base = off & ~(n - 1)
+                    if n > dv.si._cluster_size:
+                        errors.append(f"{t}:{off}: folio order {swap_cache_order(p)} > cluster")
+                        continue
                     for i in range(base, base + n):
-                        if dv.si._table_get(i) & TB_VALUE != w:
+                        if self._payload(self._raw(dv, i)) != p:
                             errors.append(f"{t}:{off}: folio run at {base} broken at {i}")
                             break
                 if _mkentry(t, off) in self._zswap:
@@ -780,8 +875,19 @@ class DirectSwap(SwapDesign, SwapSpace):
             errors.append(f"zswap: {nz} found on used slots, {total} counted, "
                           f"{len(self._zswap)} in the tree")
         if errors:
-            raise AssertionError("DirectSwap invariant violated:\n  " + "\n  ".join(errors[:20]))
-        self._swaps.check()
+            raise AssertionError(f"{type(self).__name__} invariant violated:\n  "
+                                 + "\n  ".join(errors[:20]))
+        if not self._hosted:           # a host checks its allocator itself
+            self._swaps.check()
+
+    _hosted = False                    # on a host's devices (SwapTableP4 under SwapTableEdition)
+
+    def _snap_slot(self, dv, off, z):
+        return (dv.swap_map[off], self._count(dv, off), dv.si._table_get(off),
+                dv.swap_cgroup[off], int(dv.zeromap[off]), z)
+
+    def _snap_dev(self, dv):
+        return {"cont_pages": len(dv.cont)}
 
     def snapshot(self):
         """See :meth:`vswap.DirectSwap.snapshot`. O(slots)."""
@@ -792,14 +898,12 @@ class DirectSwap(SwapDesign, SwapSpace):
                 continue
             slots = {}
             for off in range(dv.max):
-                if dv.swap_map[off] == 0:
-                    continue
-                z = self._zswap.get(_mkentry(t, off)) if dv.nr_zswap else None
-                slots[off] = (dv.swap_map[off], self._count(dv, off), dv.si._table_get(off),
-                              dv.swap_cgroup[off], int(dv.zeromap[off]), z)
-            devices[t] = {"slots": slots, "cont_pages": len(dv.cont), "nr_zswap": dv.nr_zswap}
+                if self._in_use(dv, off):
+                    z = self._zswap.get(_mkentry(t, off)) if dv.nr_zswap else None
+                    slots[off] = self._snap_slot(dv, off, z)
+            devices[t] = {"slots": slots, **self._snap_dev(dv), "nr_zswap": dv.nr_zswap}
         return {"devices": devices, "stats": self.stats, "swaps": self._swaps._state()}
 
     def __repr__(self):
-        return (f"DirectSwap(devices={sum(1 for d in self._devs if d is not None)}, "
+        return (f"{type(self).__name__}(devices={sum(1 for d in self._devs if d is not None)}, "
                 f"zswap={len(self._zswap)})")

@@ -15,45 +15,16 @@ from typing import Any, Callable
 import numpy as np
 
 from vswap.errors import NoEntry, NoSpace, TraceError
+from vswap.counters import (ACCOUNTING, BACKENDS, COUNTER_NAMES, KERNEL_COUNTERS, MODEL_COUNTERS,
+                            MTHP_STATS, mthp_counter, phase_snapshot)
 from vswap.protocol import LOOKUP_KINDS
+from vswap.swapentry import VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP
 
 __all__ = ["replay_trace", "COUNTER_NAMES", "KERNEL_COUNTERS", "MODEL_COUNTERS", "MTHP_STATS",
            "BACKENDS", "ACCOUNTING", "mthp_counter", "phase_snapshot"]
 
-#: Counters named and meant as the kernel's /proc/vmstat (and memory.stat) ones.
-KERNEL_COUNTERS = (
-    "pgfault", "pgmajfault", "pswpin", "pswpout", "swap_ra", "swap_ra_hit", "zswpin", "zswpout",
-    "zswpwb", "thp_swpout", "thp_swpout_fallback", "pgsteal", "allocstall",
-)
-#: The model's own counters (no kernel counter has these names).
-MODEL_COUNTERS = (
-    "swapped_out", "reclaim_calls", "pages_touched", "pages_written", "zero_pages", "zram_same", "zram_comp",
-    "zswap_rejected", "swapin_sync", "swapin_zero", "swapin_zswap", "swapin_swapfile",
-    "free_batches", "free_entries", "free_resident", "resident", "zswap_pool", "page_tables",
-)
-#: The per-size mTHP stats (``/sys/kernel/mm/transparent_hugepage/hugepages-*/stats``).
-MTHP_STATS = (
-    "anon_fault_alloc", "anon_fault_fallback", "anon_fault_fallback_charge", "swpout",
-    "swpout_fallback", "swpin", "swpin_fallback", "swpin_fallback_charge", "zswpout",
-)
 ST_FAULT_ALLOC, ST_FAULT_FALLBACK, ST_FAULT_FALLBACK_CHARGE, ST_SWPOUT, ST_SWPOUT_FALLBACK, \
     ST_SWPIN, ST_SWPIN_FALLBACK, ST_SWPIN_FALLBACK_CHARGE, ST_ZSWPOUT = range(9)
-
-
-def mthp_counter(order: int, stat: str) -> str:
-    """The counter name of an mTHP stat for folios of ``order``: its sysfs path.
-
-    >>> mthp_counter(4, "swpout")
-    'hugepages-64kB/swpout'
-    """
-    return f"hugepages-{4 << order}kB/{stat}"
-
-
-COUNTER_NAMES = KERNEL_COUNTERS + MODEL_COUNTERS + tuple(
-    mthp_counter(k, s) for k in range(1, 10) for s in MTHP_STATS)
-BACKENDS = ("zram", "zswap", "swapfile")
-#: Memory accounting: a cgroup v2 limit, a v1 limit, the whole machine.
-ACCOUNTING = ("v2", "v1", "none")
 
 PG_NONE, PG_RESIDENT, PG_SWAPPED, PG_SWAPCACHE = 0, 1, 2, 3
 PG_FREED = 3
@@ -61,7 +32,7 @@ EV_TOUCH, EV_WRITE, EV_FREE = 0, 1, 2
 C_DATA, C_ZERO, C_SAME = 0, 1, 2
 BK_ZRAM, BK_ZSWAP, BK_SWAPFILE = 0, 1, 2
 AC_V2, AC_V1, AC_NONE = 0, 1, 2
-K_ZERO, K_ZSWAP, K_SWAPFILE, K_FOLIO, K_FREE = 0, 1, 2, 3, 4
+OPS_FREE = VSWAP_FOLIO + 1   # _swapops.pxd: a free entry's lookup code
 ZSWAP_BIT = 0x10     # a swapped page: its data is in zswap
 DIRTY_BIT = 0x20     # a read-ahead folio loaded from zswap: zswap dropped its copy
 PAGE = 4096
@@ -121,7 +92,7 @@ class _Model:
         try:
             r = self.on(cpu).lookup(e)
         except NoEntry:
-            return K_FREE, 0
+            return OPS_FREE, 0
         return LOOKUP_KINDS.index(r.kind), r.handle
 
     def reclaim_folio(self, e: int, order: int, shadow: int | None, cpu: int) -> None:
@@ -390,9 +361,9 @@ class _Model:
         ps = self.pstate
         s = int(ps[q])
         self.swapin_folio(int(self.pte[q]), 0, q, cpu)
-        if kind == K_SWAPFILE:
+        if kind == VSWAP_SWAPFILE:
             self.c["pswpin"] += 1
-        elif kind == K_ZSWAP:
+        elif kind == VSWAP_ZSWAP:
             self.c["zswpin"] += 1
             if s & ZSWAP_BIT:                   # loaded into the swap cache: zswap drops it
                 self.pool -= 1
@@ -425,7 +396,7 @@ class _Model:
                     h0 = handle - (p - a)
                     for i in range(nr):
                         k, h = self.lookup(e0 + i, cpu)
-                        if k != kind or (kind == K_SWAPFILE and h != h0 + i):
+                        if k != kind or (kind == VSWAP_SWAPFILE and h != h0 + i):
                             ok = False
                             break
                 if ok:
@@ -448,7 +419,7 @@ class _Model:
         c["pgfault"] += 1
         if s & 3 == PG_SWAPCACHE:
             kind, _ = self.lookup(e, cpu)
-            if kind != K_FOLIO:
+            if kind != VSWAP_FOLIO:
                 raise AssertionError(f"read-ahead page {p:#x}: entry {e:#x} has no folio")
             c["swap_ra_hit"] += 1
             ra = self.ra[cpu]
@@ -457,11 +428,11 @@ class _Model:
             c["pgmajfault"] += 1
             self.make_room(1, cpu)              # before the lookup: reclaim may write zswap back
             kind, handle = self.lookup(e, cpu)
-            if kind > K_SWAPFILE:
+            if kind > VSWAP_SWAPFILE:
                 raise AssertionError(f"swapped page {p:#x}: entry {e:#x} looks up as kind {kind}")
             c[("swapin_zero", "swapin_zswap", "swapin_swapfile")[kind]] += 1
-            if cfg["backend"] == BK_ZRAM and (kind == K_SWAPFILE
-                                              or (cfg["direct"] and kind == K_ZERO)):
+            if cfg["backend"] == BK_ZRAM and (kind == VSWAP_SWAPFILE
+                                              or (cfg["direct"] and kind == VSWAP_ZERO)):
                 # SWP_SYNCHRONOUS_IO, swap count 1: no swap cache, no read-ahead
                 c["swapin_sync"] += 1
                 if cfg["swapin_mask"]:
@@ -472,7 +443,7 @@ class _Model:
                     nr = 1 << order
                     a = p & ~(nr - 1)
                     self.swapin_folio(int(self.pte[a]), order, a, cpu)
-                    if kind == K_SWAPFILE:
+                    if kind == VSWAP_SWAPFILE:
                         c["pswpin"] += nr
                     self.mthp[order][ST_SWPIN] += 1
                     self.resident += nr
@@ -607,24 +578,6 @@ class _Model:
             for j, s in enumerate(MTHP_STATS):
                 out[mthp_counter(k, s)] = self.mthp[k][j]
         return out
-
-
-def phase_snapshot(space: Any, counters: Any) -> dict[str, dict[str, int]]:
-    """The counters so far, as both engines take them at the first FREE (the write phase's).
-
-    ``counters`` is the memory model's (a mapping); the design's ``stats``
-    and its allocator's ``swap_stats`` are read from ``space``. What
-    :mod:`vswap.clock` splits by phase. Runtime complexity: O(counters).
-
-    >>> from vswap import reference
-    >>> ds = reference.DirectSwap(reference.SwapDevices([reference.SwapDevice(64)]))
-    >>> sorted(phase_snapshot(ds, {"pswpout": 3}))
-    ['counters', 'stats', 'swap_stats']
-    """
-    swaps = getattr(space, "swaps", None)
-    return {"counters": {k: int(v) for k, v in dict(counters).items()},
-            "stats": dict(space.stats),
-            "swap_stats": dict(swaps.stats) if swaps is not None else {}}
 
 
 def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: Any, cpu: Any, *,

@@ -20,14 +20,13 @@ from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace, check_memcg_ids
 from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.direct import _u64
 from vswap.reference.clustermap import cluster_map_get, cluster_map_items
-from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
-                                      BackingFrees, SwapDesign, SwapDevices, SwapFreeBatch,
-                                      swap_device_detach)
+from vswap.reference.swapfile import (SLOT_USED, SWAP_TABLE_CACHE_ONLY, SwapDesign,
+                                      SwapDevices, SwapFreeBatch, swap_device_detach)
 from vswap.reference.swaptable import (P4_CLUSTER_INFO_BYTES, P4_FOLIO_MAX, P4_SHADOW_MAX,
                                        SWP_TB_COUNT_MAX, SWP_TB_COUNT_SHIFT, SWP_TB_PAYLOAD,
                                        SWP_TB_PIN, SWP_TB_RMAP, SwapTableP4)
-from vswap.reference.xarray import XArray
-from vswap.swapentry import (MAX_SWAPFILES, SWAP_NR_ORDERS, SWAPFILE_CLUSTER, SWP_OFFSET_MASK,
+from vswap.reference.virtual_common import SHIFT, SIZE, ClusterHead, VirtualCommon
+from vswap.swapentry import (SWP_TB_TAG_MASK, XA_NODE_KERNEL_BYTES, MAX_SWAPFILES, SWAP_NR_ORDERS, SWP_OFFSET_MASK,
                              SWP_TYPE_SHIFT, VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP,
                              swap_cache_folio, swap_cache_folio_id, swap_cache_is_folio,
                              swap_cache_order)
@@ -35,8 +34,6 @@ from vswap.swapentry import (MAX_SWAPFILES, SWAP_NR_ORDERS, SWAPFILE_CLUSTER, SW
 __all__ = ["SwapTableEdition", "STE_SWITCHES", "VSWAP_TYPE", "VT_NONE", "VT_PHYS", "VT_ZERO",
            "VT_ZSWAP", "VT_FOLIO", "STE_HANDLE_MAX", "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES"]
 
-SHIFT = 9                            # STE_VCLUSTER_SHIFT
-SIZE = SWAPFILE_CLUSTER              # slots of a ghost cluster
 #: The ghost device's swap type: the last one (the physical devices take 0 .. 30).
 VSWAP_TYPE = MAX_SWAPFILES - 1
 #: The virtual_table word's tags (its low 3 bits) [STE].
@@ -51,7 +48,6 @@ STE_MAX_CLUSTERS = 0xFFFFFFFF // SIZE
 STE_CLUSTER_BYTES = P4_CLUSTER_INFO_BYTES + 8 + 16 + 8
 STE_SWITCHES = ("shared_cluster_cache", "lookup_cache")
 COUNT_LIMIT = 0xFFFFFFFF
-XA_NODE_KERNEL_BYTES = 576
 # A ghost slot that is never handed out (the device's header slot, offset 0).
 TB_HEADER = SWAP_TABLE_CACHE_ONLY
 RMAP_MASK = SWAP_TABLE_CACHE_ONLY - 1
@@ -80,13 +76,11 @@ def _field(w):
     return (w >> SWP_TB_COUNT_SHIFT) & SWP_TB_COUNT_MAX
 
 
-class _VCluster:
+class _VCluster(ClusterHead):
     """``swap_cluster_info_dynamic``: a ghost cluster and its three tables."""
 
     def __init__(self, cid, order):
-        self.id = cid
-        self.order = order
-        self.count = 0
+        super().__init__(cid, order)
         self.state = VC_FULL
         self.table = [0] * SIZE
         self.vtable = [0] * SIZE
@@ -94,7 +88,7 @@ class _VCluster:
         self.ext = None
 
 
-class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
+class SwapTableEdition(VirtualCommon, SwapSpace):
     """Virtual Swap Space, Swap Table Edition; see :class:`vswap.SwapTableEdition`.
 
     Runtime complexity: construction O(physical slots).
@@ -105,6 +99,8 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
     """
 
     entry_is_slot = False                # SwapSpace.entry_is_slot: a ghost entry
+    _ghost_type = VSWAP_TYPE
+    _cluster_info_bytes = P4_CLUSTER_INFO_BYTES
 
     def __init__(self, swaps=None, *, shared_cluster_cache=False, lookup_cache=False,
                  max_clusters=STE_MAX_CLUSTERS, direct_memcgs=()):
@@ -119,21 +115,10 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
         self._claim(swaps)
         self._direct._hosted_by(self)
         self._direct_memcg = frozenset(direct)
-        self._map = XArray(track_free=True)
+        self._virtual_init(mc)
         self._nonfull = [[] for _ in range(SWAP_NR_ORDERS)]
         self._vpcp = {}
-        self._mru = [None] * NR_CPUS
-        self._devs = [None] * MAX_SWAPFILES
-        self._charge = {}
-        self._max_clusters = mc
-        self._nr_clusters = 0
-        self._nr_used = 0
         self._nr_ext = 0
-        self._alloc_reject = 0
-        self._nr_zswap = 0
-        self._nr_phys = 0
-        self._locked_lo = self._locked_hi = 0
-        self._cpu = 0
         self._opt_shared = bool(shared_cluster_cache)
         self._opt_lookup_cache = bool(lookup_cache)
         self._st = dict.fromkeys(_STAT_NAMES, 0)
@@ -239,14 +224,9 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
     def _destroy(self, c):
         if c.state == VC_NONFULL:
             self._nonfull[c.order].remove(c)
-        self._map._erase(c.id)
-        for i in range(NR_CPUS):
-            if self._mru[i] is c:
-                self._mru[i] = None
         if c.ext is not None:
             self._nr_ext -= 1
-        self._nr_clusters -= 1
-        self._st["clusters_freed"] += 1
+        self._cluster_forget(c)
 
     def _after_free(self, c):
         if c.count == 0 and c.state != VC_CACHED:
@@ -259,13 +239,10 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
     def _release(self, c, i, b):
         """Drop slot ``i``'s backing (its virtual_table word becomes NONE)."""
         w = c.vtable[i]
-        tag = w & 7
+        tag = w & SWP_TB_TAG_MASK
         if tag == VT_PHYS:
             self._pb_add(b, _vt_phys_slot(w))
-            m = c.memcg[i]
-            self._charge[m] -= 1
-            if not self._charge[m]:
-                del self._charge[m]
+            self._charge_sub(c.memcg[i])
         elif tag == VT_ZSWAP:
             self._nr_zswap -= 1
         c.vtable[i] = VT_NONE
@@ -318,19 +295,13 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
         self._nr_used += nr
 
     def _new_cluster(self, order):
-        lo = 1 if order == SWAP_NR_ORDERS - 1 else 0
         c = _VCluster(0, order)
-        try:
-            cid = self._map.alloc(c, lo, self._max_clusters - 1)
-        except NoSpace:
+        if not self._cluster_insert(c, order):
             return None
-        c.id = cid
-        if cid == 0:
+        if c.id == 0:
             for i in range(1 << order):
                 c.table[i] = TB_HEADER
             c.count = 1 << order
-        self._nr_clusters += 1
-        self._st["clusters_allocated"] += 1
         return c
 
     def _uncache(self, key):
@@ -374,8 +345,7 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
             c = None
         if c is None:
             c = self._new_cluster(order)
-            if c is None:
-                self._alloc_reject += 1
+            if c is None:                # the ids ran out (counted in alloc_reject)
                 return 0
             self._st["cluster_locks"] += 1
             idx = self._find_run(c, nr)
@@ -386,36 +356,22 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
 
     # counts and the free paths
 
-    @staticmethod
-    def _chunk_end(cur, end):
-        e = (cur | (SIZE - 1)) + 1
-        return e if e < end else end
-
     def _dup_pass(self, v, n):
-        cur, end = v, v + n
-        while cur < end:
-            ce = self._chunk_end(cur, end)
-            c = self._cluster(cur >> SHIFT)
-            self._st["cluster_locks"] += 1
+        for c, cur, ce in self._locked_chunks(v, v + n):
             for k in range(cur, ce):
                 i = k & (SIZE - 1)
                 cnt = self._count(c, i)
                 self._ext_need(c, cnt + 1)
-                if cnt == 0 and c.vtable[i] & 7 == VT_PHYS:
+                if cnt == 0 and c.vtable[i] & SWP_TB_TAG_MASK == VT_PHYS:
                     self._rmap_mark(c, i, False)
                 self._set_count(c, i, cnt + 1)
             self._st["table_reads"] += ce - cur
             self._st["table_writes"] += ce - cur
-            cur = ce
 
     def _put_pass(self, v, n):
         """Drop one count per slot; free the uncached ones in runs. True if one is cache-only."""
-        cur, end = v, v + n
         only = False
-        while cur < end:
-            ce = self._chunk_end(cur, end)
-            c = self._cluster(cur >> SHIFT)
-            self._st["cluster_locks"] += 1
+        for c, cur, ce in self._locked_chunks(v, v + n):
             run = nrun = 0
             for k in range(cur, ce):
                 i = k & (SIZE - 1)
@@ -428,7 +384,7 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
                     continue
                 if cnt == 0:
                     self._st["vtable_reads"] += 1
-                    if c.vtable[i] & 7 == VT_PHYS:
+                    if c.vtable[i] & SWP_TB_TAG_MASK == VT_PHYS:
                         self._rmap_mark(c, i, True)
                     only = True
                 if nrun:
@@ -439,7 +395,6 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
             if nrun:
                 self._free_run(c, run, nrun)
             self._after_free(c)
-            cur = ce
         return only
 
     def _reclaim_folio(self, c, idx, phys_at=0):
@@ -461,7 +416,7 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
         self._st["vtable_reads"] += n
         for i in range(base, base + n):
             x = c.vtable[i]
-            if phys_at and x & 7 == VT_PHYS and _vt_phys_slot(x) == phys_at + run:
+            if phys_at and x & SWP_TB_TAG_MASK == VT_PHYS and _vt_phys_slot(x) == phys_at + run:
                 run += 1
         self._free_run(c, base, n)
         self._st["folios_reclaimed"] += 1
@@ -490,7 +445,7 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
         """(cluster, index) of the ghost slot a physical slot's rmap word names, or None."""
         self._st["rmap_reads"] += 1
         w = si._table_get(offset) & RMAP_MASK
-        if w & 7 != SWP_TB_RMAP:
+        if w & SWP_TB_TAG_MASK != SWP_TB_RMAP:
             return None
         voff = w >> VT_TAG_BITS
         c = self._cluster(voff >> SHIFT)
@@ -508,7 +463,7 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
         if t < 0 or t >= VSWAP_TYPE or self._devs[t] is not si:
             return 0
         if offset < si._max and si._map[offset] == SLOT_USED and \
-                si._table_get(offset) & 7 != SWP_TB_RMAP:
+                si._table_get(offset) & SWP_TB_TAG_MASK != SWP_TB_RMAP:
             return self._direct._reclaim_hook(si, offset)   # a direct-mapped slot: phase IV's
         hit = self._rmap_target(si, offset)
         if hit is None:
@@ -523,7 +478,7 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
         if swap_cache_is_folio(w):
             return VSWAP_FOLIO, swap_cache_folio_id(w)
         x = c.vtable[i]
-        tag = x & 7
+        tag = x & SWP_TB_TAG_MASK
         if tag == VT_PHYS:
             return VSWAP_SWAPFILE, _vt_phys_slot(x)
         if tag == VT_ZERO:
@@ -543,15 +498,6 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
     def direct_memcgs(self):
         """See :attr:`vswap.SwapTableEdition.direct_memcgs`."""
         return tuple(sorted(self._direct_memcg))
-
-    @property
-    def cpu(self):
-        """See :attr:`vswap.SwapTableEdition.cpu`."""
-        return self._cpu
-
-    @cpu.setter
-    def cpu(self, value):
-        self._cpu = _u64(value, NR_CPUS, "cpu")
 
     # -- allocation and counts ----------------------------------------------------------------
 
@@ -573,13 +519,6 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
             if f >= P4_FOLIO_MAX:
                 raise ValueError(f"folio {f} is outside 0 .. {P4_FOLIO_MAX - 1}")
         return SwapDesign.folio_alloc_swap_many(self, arr, order, memcg, cpu)
-
-    def _alloc_prepare(self, order, memcg, cpu):
-        o = _u64(order, SWAP_NR_ORDERS, "order")
-        m = _u64(memcg, 65536, "memcg")
-        c = _u64(cpu, NR_CPUS, "cpu")
-        self._sync_devices()
-        return o, m, c
 
     def _alloc_any(self, f, o, m, c):
         # folio_alloc_swap's choice: ghost entries, or a direct-mapped physical run
@@ -631,32 +570,20 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
                 raise NoSpace(f"swap count of {self._entry(k):#x} would pass 2**32-1")
         self._dup_pass(v, n)
 
-    def _check_batch(self, entries, need_count, dup):
-        self._check_open()
-        arr = _as_entries(entries)
-        es = arr.tolist()
-        for e in es:
-            if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:     # direct-mapped: phase IV's checks
-                self._direct._batch_entry(e)
-            else:
-                self._live(self._range(e, 1, False))
-        if not es or not (need_count or dup):
-            return es
-        counts = {}
-        for e in es:
-            counts[e] = counts.get(e, 0) + 1
-        for e in sorted(counts):
-            k = counts[e]
-            if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:
-                self._direct._batch_count(e, k, need_count, dup)
-                continue
-            v = e & SWP_OFFSET_MASK
-            cnt = self._count(self._peek(v), v & (SIZE - 1))
-            if dup and cnt + k > COUNT_LIMIT:
-                raise NoSpace(f"swap count of {e:#x} would pass 2**32-1")
-            if need_count and cnt < k:
-                raise NoEntry(f"swap entry {e:#x} has a swap count of 0")
-        return es
+    def _batch_entry(self, e):
+        if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:     # direct-mapped: phase IV's checks
+            return self._direct._batch_entry(e)
+        self._live(self._range(e, 1, False))
+
+    def _batch_count(self, e, k, need_count, dup):
+        if e >> SWP_TYPE_SHIFT != VSWAP_TYPE:
+            return self._direct._batch_count(e, k, need_count, dup)
+        v = e & SWP_OFFSET_MASK
+        cnt = self._count(self._peek(v), v & (SIZE - 1))
+        if dup and cnt + k > COUNT_LIMIT:
+            raise NoSpace(f"swap count of {e:#x} would pass 2**32-1")
+        if need_count and cnt < k:
+            raise NoEntry(f"swap entry {e:#x} has a swap count of 0")
 
     def _check_counted(self, v, n):
         for k in range(v, v + n):
@@ -716,15 +643,10 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
             c = self._live(k)
             if c.table[k & (SIZE - 1)] & SWP_TB_PIN:
                 raise EntryExists(f"swap entry {self._entry(k):#x} is already in the swap cache")
-        cur = v
-        while cur < end:
-            ce = self._chunk_end(cur, end)
-            c = self._cluster(cur >> SHIFT)
-            self._st["cluster_locks"] += 1
+        for c, cur, ce in self._locked_chunks(v, end):
             for k in range(cur, ce):
                 c.table[k & (SIZE - 1)] |= SWP_TB_PIN
             self._st["table_writes"] += ce - cur
-            cur = ce
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """See :meth:`vswap.SwapTableEdition.swap_cache_add_folio`."""
@@ -856,17 +778,12 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
     def _zero_pass(self, v, n):
         end = v + n
         b = SwapFreeBatch()
-        cur = v
-        while cur < end:
-            ce = self._chunk_end(cur, end)
-            c = self._cluster(cur >> SHIFT)
-            self._st["cluster_locks"] += 1
+        for c, cur, ce in self._locked_chunks(v, end):
             for k in range(cur, ce):
                 i = k & (SIZE - 1)
                 self._release(c, i, b)
                 c.vtable[i] = VT_ZERO
             self._st["vtable_writes"] += ce - cur
-            cur = ce
         self._pb_flush(b)
 
     def zero_store(self, entry, nr=1):
@@ -914,7 +831,7 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
         c, i = self._read(entry)
         self._st["vtable_reads"] += 1
         x = c.vtable[i]
-        return x >> VT_TAG_BITS if x & 7 == VT_ZSWAP else None
+        return x >> VT_TAG_BITS if x & SWP_TB_TAG_MASK == VT_ZSWAP else None
 
     def zswap_invalidate(self, entry):
         """See :meth:`vswap.SwapTableEdition.zswap_invalidate`."""
@@ -923,7 +840,7 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
         c, i = self._read(entry)
         self._st["vtable_reads"] += 1
         x = c.vtable[i]
-        if x & 7 != VT_ZSWAP:
+        if x & SWP_TB_TAG_MASK != VT_ZSWAP:
             return None
         self._st["cluster_locks"] += 1
         self._st["vtable_writes"] += 1
@@ -936,7 +853,7 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
     def _phys_run_of(self, c, base, nr):
         """The first physical slot if the run's words are PHYS and contiguous, else None."""
         x = c.vtable[base]
-        if x & 7 != VT_PHYS:
+        if x & SWP_TB_TAG_MASK != VT_PHYS:
             return None
         slot0 = _vt_phys_slot(x)
         for k in range(1, nr):
@@ -967,15 +884,7 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
         if self._opt_shared and (cpu, o) in self._vpcp:
             self._st["pcp_invalidations"] += 1
             self._uncache((cpu, o))
-        self._locked_lo, self._locked_hi = v, v + nr
-        try:
-            t, off = self._swaps.alloc(o, cpu)
-        except NoSpace:
-            raise NoSpace(f"no free order-{o} physical run on any device") from None
-        finally:
-            self._locked_lo = self._locked_hi = 0
-        si = self._devs[t]
-        self._st["phys_allocs"] += 1
+        t, off, si = self._phys_alloc(v, v + nr, o, cpu)
         c = self._cluster(v >> SHIFT)
         self._st["cluster_locks"] += 1
         b = SwapFreeBatch()
@@ -985,33 +894,17 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
             self._release(c, i, b)
             slot = (t << SWP_TYPE_SHIFT) | (off + k)
             c.vtable[i] = _vt_phys(slot)
-            m = c.memcg[i]
-            self._charge[m] = self._charge.get(m, 0) + 1
+            self._charge_add(c.memcg[i])
             w = ((v + k) << VT_TAG_BITS) | SWP_TB_RMAP
             if self._slot_cache_only(c, i):
                 w |= SWAP_TABLE_CACHE_ONLY
             tb[(off + k) & (si._cluster_size - 1)] = w
-        self._pb_flush(b)
-        self._nr_phys += nr
-        self._st["rmap_writes"] += nr
+        self._phys_written(b, nr)
         self._st["vtable_writes"] += nr
         self._st["table_reads"] += nr
         return (t << SWP_TYPE_SHIFT) | off
 
     # -- device-level verbs ----------------------------------------------------------------------
-
-    def _device(self, device):
-        t = _u64(device, MAX_SWAPFILES, "device type")
-        self._sync_devices()
-        if t == VSWAP_TYPE:
-            raise ValueError("vswap's ghost device is not swapped off (CONFIG_VSWAP only)")
-        if self._devs[t] is None:
-            raise ValueError(f"device type {t} is not attached to this design")
-        return self._devs[t]
-
-    def reclaim_cache_only(self, device):
-        """See :meth:`vswap.SwapTableEdition.reclaim_cache_only`."""
-        return self._device(device)._swap_reclaim_full_clusters(True)
 
     def swapoff(self, device, page_tables=None):
         """See :meth:`vswap.SwapTableEdition.swapoff`."""
@@ -1021,13 +914,7 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
         if page_tables is not None or any(self._direct._devs[t].used):
             # direct-mapped entries: the classic walk, validated before any change
             rewritten = self._direct.swapoff(t, {} if page_tables is None else page_tables)
-        if si._flags & SWP_WRITEOK:
-            self._swaps.swapoff(self._swaps[t])
-        b = SwapFreeBatch()
-        for off in range(si._max):
-            self._st["scans"] += 1
-            if si._map[off] != SLOT_USED:
-                continue
+        for off, b in self._unuse_slots(si):
             hit = self._rmap_target(si, off)
             if hit is None:
                 continue
@@ -1047,7 +934,6 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
                     c.table[i] = ((c.table[i] & ~SWP_TB_PAYLOAD) | SWP_TB_PIN
                                   | swap_cache_folio(voff, 0))
                     self._st["table_writes"] += 1
-        self._pb_flush(b)
         return rewritten
 
     # -- accounting ------------------------------------------------------------------------------
@@ -1060,16 +946,12 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
                "swap_table": 8 * SIZE * vcl, "virtual_table": 8 * SIZE * vcl,
                "memcg_table": 2 * SIZE * vcl, "extend_table": 4 * SIZE * self._nr_ext,
                "cluster_info": 0, "rmap": 0, "zswap_tree": 0}
-        for t, si in enumerate(self._devs):
-            if si is None:
-                continue
-            out["cluster_info"] += P4_CLUSTER_INFO_BYTES * len(si._cluster_info)
-            out["rmap"] += 8 * si._nr_tables * si._cluster_size
-            out["memcg_table"] += 2 * si._nr_tables * si._cluster_size
-            out["extend_table"] += 4 * self._direct._devs[t].nr_ext_tables * si._cluster_size
-            out["zswap_tree"] += 8 * self._direct._devs[t].nr_zswap
-        out["total"] = sum(out.values())
-        return out
+        return self._footprint_phys(out)
+
+    def _footprint_dev(self, out, t, si):
+        out["memcg_table"] += 2 * si._nr_tables * si._cluster_size
+        out["extend_table"] += 4 * self._direct._devs[t].nr_ext_tables * si._cluster_size
+        out["zswap_tree"] += 8 * self._direct._devs[t].nr_zswap
 
     @property
     def stats(self):
@@ -1127,7 +1009,7 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
                     b0 = i & ~(n - 1)
                     if any(c.table[j] & SWP_TB_PAYLOAD != p for j in range(b0, b0 + n)):
                         errors.append(f"{ve:#x}: folio run at {b0} broken")
-                tag = x & 7
+                tag = x & SWP_TB_TAG_MASK
                 if tag > VT_FOLIO:
                     errors.append(f"{ve:#x}: virtual_table tag {tag}")
                 elif tag == VT_ZSWAP:
@@ -1164,19 +1046,7 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
         if len(seen) != self._nr_clusters or next_ != self._nr_ext:
             errors.append(f"{len(seen)} clusters, nr_clusters {self._nr_clusters}; "
                           f"{next_} extend tables, nr {self._nr_ext}")
-        if used != self._nr_used or nz != self._nr_zswap or nphys != self._nr_phys:
-            errors.append(f"totals: used {used}/{self._nr_used} zswap {nz}/{self._nr_zswap} "
-                          f"phys {nphys}/{self._nr_phys}")
-        if charges != self._charge:
-            errors.append(f"memcg charges {self._charge} but slots {charges}")
-        for t, si in enumerate(self._devs):
-            if si is None:
-                continue
-            if si._owner is None or si._owner() is not self:
-                errors.append(f"type {t}: reclaim hook is not this design's")
-        if errors:
-            raise AssertionError("SwapTableEdition invariant violated:\n  "
-                                 + "\n  ".join(errors[:20]))
+        self._check_totals(errors, used, nz, nphys, charges)
         self._direct.check()     # the direct-mapped entries: every other used slot
         self._swaps.check()
 
@@ -1193,19 +1063,11 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
                                                                 self._count(c, i))
         nonfull = {k: [c.id for c in lst] for k, lst in enumerate(self._nonfull) if lst}
         vpcp = {k: c.id for k, c in sorted(self._vpcp.items())}
-        mru = {k: c.id for k, c in enumerate(self._mru) if c is not None}
         charge = dict(self._charge)
         direct = self._direct.snapshot()["devices"]
         for dev in direct.values():
             for _word, _count, memcg, _handle in dev["slots"].values():
                 charge[memcg] = charge.get(memcg, 0) + 1
         return {"clusters": clusters, "entries": entries, "nonfull": nonfull, "vpcp": vpcp,
-                "lookup_cache": mru, "charge": charge, "direct": direct,
-                "direct_memcgs": self.direct_memcgs, "nr_used": self._nr_used,
-                "nr_zswap": self._nr_zswap, "nr_phys": self._nr_phys,
-                "alloc_reject": self._alloc_reject, "cpu": self._cpu,
-                "stats": self.stats, "swaps": self._swaps._state()}
-
-    def __repr__(self):
-        return (f"SwapTableEdition(clusters={self._nr_clusters}, used={self._nr_used}, "
-                f"switches={self.switches})")
+                "lookup_cache": self._mru_ids(), "charge": charge, "direct": direct,
+                "direct_memcgs": self.direct_memcgs, **self._snapshot_common()}

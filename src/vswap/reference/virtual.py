@@ -17,26 +17,21 @@ import numpy as np
 
 from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
-from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.direct import _u64
-from vswap.reference.swapfile import SwapDesign
 from vswap.reference.clustermap import cluster_map_get, cluster_map_items
-from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWAP_TABLE_CACHE_ONLY, SWP_WRITEOK,
-                                      BackingFrees, SwapDevices, SwapFreeBatch)
-from vswap.reference.xarray import XArray
-from vswap.swapentry import (FOLIO_MAX, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWAP_NR_ORDERS,
-                             SWAPFILE_CLUSTER, SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VSWAP_FOLIO,
+from vswap.reference.swapfile import (SLOT_USED, SWAP_TABLE_CACHE_ONLY, SwapDesign, SwapDevices,
+                                      SwapFreeBatch)
+from vswap.reference.virtual_common import SHIFT, SIZE, ClusterHead, VirtualCommon
+from vswap.swapentry import (FOLIO_MAX, XA_NODE_KERNEL_BYTES, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWAP_NR_ORDERS,
+                             SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VSWAP_FOLIO,
                              VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP, swap_cache_folio,
                              swap_cache_folio_id, swap_cache_is_folio, swap_cache_order)
 
 __all__ = ["VirtualSwap", "VSWAP_PRESETS", "VSWAP_PRESET_OPTIONS", "SWP_DESC_BYTES"]
 
-SHIFT = 9                      # VCLUSTER_SHIFT
-SIZE = SWAPFILE_CLUSTER        # VCLUSTER_SIZE
 RMAP_MASK = SWAP_TABLE_CACHE_ONLY - 1
 COUNT_LIMIT = 0xFFFFFFFF
 SWP_DESC_BYTES = 24
-XA_NODE_KERNEL_BYTES = 576
 VSWAP_PRESETS = {
     "vss_v5": (False, False, False),
     "new_opt_v2": (True, True, False),
@@ -72,13 +67,11 @@ class _Desc:
         return self.count != 0 or self.cached
 
 
-class _Cluster:
+class _Cluster(ClusterHead):
     """``struct vswap_cluster``."""
 
     def __init__(self, cid, order):
-        self.id = cid
-        self.order = order
-        self.count = 0
+        super().__init__(cid, order)
         self.refcnt = 0
         self.cached = False
         self.full = False
@@ -90,7 +83,7 @@ class _Cluster:
         return self.count + (1 << self.order) <= SIZE
 
 
-class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
+class VirtualSwap(VirtualCommon, SwapSpace):
     """The virtual swap design; see :class:`vswap.VirtualSwap`.
 
     Runtime complexity: construction O(physical slots).
@@ -108,20 +101,9 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
         self._claim(SwapDevices() if swaps is None else swaps)
-        self._map = XArray(track_free=True)
+        self._virtual_init(mc)
         self._partial = [[] for _ in range(SWAP_NR_ORDERS)]
         self._pcp = {}
-        self._mru = [None] * NR_CPUS
-        self._devs = [None] * MAX_SWAPFILES
-        self._charge = {}
-        self._max_clusters = mc
-        self._nr_clusters = 0
-        self._nr_used = 0
-        self._alloc_reject = 0
-        self._nr_zswap = 0
-        self._nr_phys = 0
-        self._locked_lo = self._locked_hi = 0
-        self._cpu = 0
         self._opt_cache_only_bit = bool(cache_only_bit)
         self._opt_batched_cgroup = bool(batched_cgroup_check)
         self._opt_mru = bool(mru_cluster_cache)
@@ -196,12 +178,7 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
     def _destroy(self, c):
         if c.on_partial:
             self._partial_del(c)
-        self._map._erase(c.id)
-        for i in range(NR_CPUS):
-            if self._mru[i] is c:
-                self._mru[i] = None
-        self._nr_clusters -= 1
-        self._st["clusters_freed"] += 1
+        self._cluster_forget(c)
 
     def _after_free(self, c):
         if c.refcnt == 0:
@@ -217,9 +194,7 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
     def _release(self, d, b):
         if d.type == VSWAP_SWAPFILE:
             self._pb_add(b, d.backing)
-            self._charge[d.memcg] -= 1
-            if not self._charge[d.memcg]:
-                del self._charge[d.memcg]
+            self._charge_sub(d.memcg)
         elif d.type == VSWAP_ZSWAP:
             self._nr_zswap -= 1
         d.backing = 0
@@ -268,19 +243,13 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
         self._nr_used += nr
 
     def _vswap_alloc_new_cluster(self, order):
-        lo = 1 if order == SWAP_NR_ORDERS - 1 else 0
         c = _Cluster(0, order)
-        try:
-            cid = self._map.alloc(c, lo, self._max_clusters - 1)
-        except NoSpace:
+        if not self._cluster_insert(c, order):
             return None
-        c.id = cid
-        if cid == 0:
+        if c.id == 0:
             for i in range(1 << order):
                 c.bitmap[i] = True
             c.count = c.refcnt = 1 << order
-        self._nr_clusters += 1
-        self._st["clusters_allocated"] += 1
         return c
 
     def _alloc(self, folio, order, memcg, cpu):
@@ -318,8 +287,7 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
             c = None
         if c is None:
             c = self._vswap_alloc_new_cluster(order)
-            if c is None:
-                self._alloc_reject += 1
+            if c is None:                # the ids ran out (counted in alloc_reject)
                 return 0
             self._st["cluster_locks"] += 1
             self._st["alloc_scans"] += 1
@@ -337,17 +305,8 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
 
     # counts and the free paths
 
-    @staticmethod
-    def _chunk_end(cur, end):
-        e = (cur | (SIZE - 1)) + 1
-        return e if e < end else end
-
     def _vswap_swap_duplicate_nr(self, e, n):
-        cur, end = e, e + n
-        while cur < end:
-            ce = self._chunk_end(cur, end)
-            c = self._cluster(cur >> SHIFT)
-            self._st["cluster_locks"] += 1
+        for c, cur, ce in self._locked_chunks(e, e + n):
             for i in range(cur, ce):
                 d = c.desc[i & (SIZE - 1)]
                 if d.count == 0 and d.type == VSWAP_SWAPFILE:
@@ -355,15 +314,10 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
                 d.count += 1
             self._st["desc_reads"] += ce - cur
             self._st["desc_writes"] += ce - cur
-            cur = ce
 
     def _put_pass(self, e, n):
-        cur, end = e, e + n
         only = False
-        while cur < end:
-            ce = self._chunk_end(cur, end)
-            c = self._cluster(cur >> SHIFT)
-            self._st["cluster_locks"] += 1
+        for c, cur, ce in self._locked_chunks(e, e + n):
             run = nrun = run_memcg = 0
             for i in range(cur, ce):
                 idx = i & (SIZE - 1)
@@ -393,7 +347,6 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
             if nrun:
                 self._vswap_free_nr(c, run, nrun)
             self._after_free(c)
-            cur = ce
         return only
 
     def _reclaim_folio(self, c, idx, phys_at=0):
@@ -501,35 +454,16 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
         """See :attr:`vswap.VirtualSwap.free_batching`."""
         return self._free_batching
 
-    @property
-    def cpu(self):
-        """See :attr:`vswap.VirtualSwap.cpu`."""
-        return self._cpu
-
-    @cpu.setter
-    def cpu(self, value):
-        self._cpu = _u64(value, NR_CPUS, "cpu")
-
     # -- allocation and counts ----------------------------------------------------------------
 
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.VirtualSwap.folio_alloc_swap`."""
         f = _u64(folio, FOLIO_MAX, "folio")
-        o = _u64(order, SWAP_NR_ORDERS, "order")
-        m = _u64(memcg, 65536, "memcg")
-        c = _u64(cpu, NR_CPUS, "cpu")
-        self._sync_devices()
+        o, m, c = self._alloc_prepare(order, memcg, cpu)
         e = self._alloc(f, o, m, c)
         if e == 0:
             raise NoSpace(f"no virtual cluster id left for an order-{o} run")
         return e
-
-    def _alloc_prepare(self, order, memcg, cpu):
-        o = _u64(order, SWAP_NR_ORDERS, "order")
-        m = _u64(memcg, 65536, "memcg")
-        c = _u64(cpu, NR_CPUS, "cpu")
-        self._sync_devices()
-        return o, m, c
 
     def _alloc_entry(self, f, o, m, c):
         return self._alloc(f, o, m, c)
@@ -558,29 +492,18 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
                 raise NoSpace(f"swap count of {i:#x} would pass 2**32-1")
         self._vswap_swap_duplicate_nr(e, n)
 
-    def _check_batch(self, entries, need_count, dup):
-        self._check_open()
-        arr = _as_entries(entries)
-        es = arr.tolist()
-        vmax = self._max_clusters << SHIFT
-        for e in es:
-            if e >= vmax:
-                self._range(e, 1, False)
-            if self._peek(e) is None:
-                raise NoEntry(f"swap entry {e:#x} is not allocated")
-        if not es or not (need_count or dup):
-            return es
-        counts = {}
-        for e in es:
-            counts[e] = counts.get(e, 0) + 1
-        for e in sorted(counts):
-            k = counts[e]
-            d = self._peek(e)
-            if dup and d.count + k > COUNT_LIMIT:
-                raise NoSpace(f"swap count of {e:#x} would pass 2**32-1")
-            if need_count and d.count < k:
-                raise NoEntry(f"swap entry {e:#x} has a swap count of 0")
-        return es
+    def _batch_entry(self, e):
+        if e >= self._max_clusters << SHIFT:
+            self._range(e, 1, False)
+        if self._peek(e) is None:
+            raise NoEntry(f"swap entry {e:#x} is not allocated")
+
+    def _batch_count(self, e, k, need_count, dup):
+        d = self._peek(e)
+        if dup and d.count + k > COUNT_LIMIT:
+            raise NoSpace(f"swap count of {e:#x} would pass 2**32-1")
+        if need_count and d.count < k:
+            raise NoEntry(f"swap entry {e:#x} has a swap count of 0")
 
     def _check_counted(self, e, n):
         for i in range(e, e + n):
@@ -629,15 +552,10 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
                 raise NoEntry(f"swap entry {i:#x} is not allocated")
             if d.cached:
                 raise EntryExists(f"swap entry {i:#x} is already in the swap cache")
-        cur = e
-        while cur < end:
-            ce = self._chunk_end(cur, end)
-            c = self._cluster(cur >> SHIFT)
-            self._st["cluster_locks"] += 1
+        for c, cur, ce in self._locked_chunks(e, end):
             for i in range(cur, ce):
                 c.desc[i & (SIZE - 1)].cached = True
             self._st["desc_writes"] += ce - cur
-            cur = ce
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """See :meth:`vswap.VirtualSwap.swap_cache_add_folio`."""
@@ -756,17 +674,12 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
         for i in range(e, end):
             self._live(i)
         b = SwapFreeBatch()
-        cur = e
-        while cur < end:
-            ce = self._chunk_end(cur, end)
-            c = self._cluster(cur >> SHIFT)
-            self._st["cluster_locks"] += 1
+        for c, cur, ce in self._locked_chunks(e, end):
             for i in range(cur, ce):
                 d = c.desc[i & (SIZE - 1)]
                 self._release(d, b)
                 d.type = VSWAP_ZERO
             self._st["desc_writes"] += ce - cur
-            cur = ce
         self._pb_flush(b)
 
     def _zswap_put(self, e, h):
@@ -832,15 +745,7 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
             return slot0
         if not self._swaps._devices or nr > next(iter(self._swaps))._cluster_size:
             raise NoSpace(f"no physical device takes an order-{o} run")
-        self._locked_lo, self._locked_hi = e, e + nr
-        try:
-            t, off = self._swaps.alloc(o, self._cpu)
-        except NoSpace:
-            raise NoSpace(f"no free order-{o} physical run on any device") from None
-        finally:
-            self._locked_lo = self._locked_hi = 0
-        si = self._devs[t]
-        self._st["phys_allocs"] += 1
+        t, off, si = self._phys_alloc(e, e + nr, o, self._cpu)
         c = self._cluster(e >> SHIFT)
         self._st["cluster_locks"] += 1
         b = SwapFreeBatch()
@@ -850,41 +755,22 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
             self._release(d, b)
             d.type = VSWAP_SWAPFILE
             d.backing = (t << SWP_TYPE_SHIFT) | (off + i)
-            self._charge[d.memcg] = self._charge.get(d.memcg, 0) + 1
+            self._charge_add(d.memcg)
             w = e + i
             if self._opt_cache_only_bit and d.count == 0 and d.cached:
                 w |= SWAP_TABLE_CACHE_ONLY
             tb[(off + i) & (si._cluster_size - 1)] = w
-        self._pb_flush(b)
-        self._nr_phys += nr
-        self._st["rmap_writes"] += nr
+        self._phys_written(b, nr)
         self._st["desc_writes"] += nr
         return (t << SWP_TYPE_SHIFT) | off
 
     # -- device-level verbs ----------------------------------------------------------------------
 
-    def _device(self, device):
-        t = _u64(device, MAX_SWAPFILES, "device type")
-        self._sync_devices()
-        if self._devs[t] is None:
-            raise ValueError(f"device type {t} is not attached to this design")
-        return self._devs[t]
-
-    def reclaim_cache_only(self, device):
-        """See :meth:`vswap.VirtualSwap.reclaim_cache_only`."""
-        return self._device(device)._swap_reclaim_full_clusters(True)
-
     def swapoff(self, device, page_tables=None):
         """See :meth:`vswap.VirtualSwap.swapoff`."""
         si = self._device(device)
         t = si._type
-        if si._flags & SWP_WRITEOK:
-            self._swaps.swapoff(self._swaps[t])
-        b = SwapFreeBatch()
-        for off in range(si._max):
-            self._st["scans"] += 1
-            if si._map[off] != SLOT_USED:
-                continue
+        for off, b in self._unuse_slots(si):
             self._st["rmap_reads"] += 1
             w = si._table_get(off) & RMAP_MASK
             slot = (t << SWP_TYPE_SHIFT) | off
@@ -906,7 +792,6 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
                 if not d.cached:
                     d.cached = True
                     d.cache = swap_cache_folio(w, 0)
-        self._pb_flush(b)
         return 0
 
     # -- accounting ------------------------------------------------------------------------------
@@ -917,14 +802,11 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
                "cluster_bitmaps": 64 * self._nr_clusters,
                "cluster_map": self._map.nr_nodes * XA_NODE_KERNEL_BYTES,
                "phys_bitmaps": 0, "cluster_info": 0, "rmap": 0}
-        for si in self._devs:
-            if si is None:
-                continue
-            out["phys_bitmaps"] += 2 * 8 * ((si._max + 63) // 64)
-            out["cluster_info"] += 32 * len(si._cluster_info)
-            out["rmap"] += 8 * si._nr_tables * si._cluster_size
-        out["total"] = sum(out.values())
-        return out
+        return self._footprint_phys(out)
+
+    @staticmethod
+    def _footprint_dev(out, t, si):
+        out["phys_bitmaps"] += 2 * 8 * ((si._max + 63) // 64)
 
     @property
     def stats(self):
@@ -1016,21 +898,11 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
                 errors.append(f"mru[{k}] names a freed cluster")
         if len(seen) != self._nr_clusters:
             errors.append(f"{len(seen)} clusters in the map, nr_clusters {self._nr_clusters}")
-        if used != self._nr_used or nz != self._nr_zswap or nphys != self._nr_phys:
-            errors.append(f"totals: used {used}/{self._nr_used} zswap {nz}/{self._nr_zswap} "
-                          f"phys {nphys}/{self._nr_phys}")
-        if charges != self._charge:
-            errors.append(f"memcg charges {self._charge} but slots {charges}")
         for t, si in enumerate(self._devs):
-            if si is None:
-                continue
-            if si._owner is None or si._owner() is not self:
-                errors.append(f"type {t}: reclaim hook is not this design's")
-            for slot in range(si._max):
+            for slot in range(si._max if si is not None else 0):
                 if si._map[slot] == SLOT_USED and not si._table_get(slot) & RMAP_MASK:
                     errors.append(f"{t}:{slot}: allocated slot without a reverse map")
-        if errors:
-            raise AssertionError("VirtualSwap invariant violated:\n  " + "\n  ".join(errors[:20]))
+        self._check_totals(errors, used, nz, nphys, charges)
         self._swaps.check()
 
     def snapshot(self):
@@ -1046,13 +918,5 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
                                                    d.memcg, int(d.cached))
         partial = {k: [c.id for c in lst] for k, lst in enumerate(self._partial) if lst}
         pcp = {k: c.id for k, c in sorted(self._pcp.items())}
-        mru = {k: c.id for k, c in enumerate(self._mru) if c is not None}
         return {"clusters": clusters, "entries": entries, "partial": partial, "pcp": pcp,
-                "mru": mru, "charge": dict(self._charge), "nr_used": self._nr_used,
-                "nr_zswap": self._nr_zswap, "nr_phys": self._nr_phys,
-                "alloc_reject": self._alloc_reject, "cpu": self._cpu,
-                "stats": self.stats, "swaps": self._swaps._state()}
-
-    def __repr__(self):
-        return (f"VirtualSwap(clusters={self._nr_clusters}, used={self._nr_used}, "
-                f"switches={self.switches})")
+                "mru": self._mru_ids(), "charge": dict(self._charge), **self._snapshot_common()}
