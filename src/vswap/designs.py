@@ -36,6 +36,8 @@ import inspect
 import re
 from typing import Any, Callable
 
+from vswap.swapentry import MEMCG_MAX
+
 __all__ = ["Design", "register_design", "unregister_design", "registered_designs",
            "describe_designs", "make_design", "resolve_designs", "load_factory",
            "swap_devices", "register_builtin", "VIRTUAL_SWITCHES", "STE_DIRECT_MEMCGS"]
@@ -384,7 +386,7 @@ def register_builtin(name: str, on_devices: Callable[..., Any], description: str
 
 #: vswap_ste_direct's direct-mapped memcgs: every one but memcg 1, the memcg of a
 #: trace without memcgs and of usemem's first task (``--memcgs 2``: one task each way).
-STE_DIRECT_MEMCGS = range(2, 65536)
+STE_DIRECT_MEMCGS = range(2, MEMCG_MAX)
 
 
 def _register_builtins() -> None:

@@ -23,15 +23,22 @@ from vswap.reference import swapfile as _sf
 from vswap.swapentry import FOLIO_MAX, HANDLE_MAX
 
 __all__ = ["SwapDesign", "swap_devices_claim", "swap_devices_release", "swap_device_attach",
-           "swap_device_detach"]
+           "swap_device_detach", "live_owner"]
 
 
 # --- ownership: the twin of swap_devices_claim and its kin in _swapfile.pyx ---------
 # The owner is held weakly (and the hooks are weak trampolines) so that, as
 # in the compiled core, collecting a design releases its devices.
 
-def _live_owner(obj):
-    """The design that owns ``obj`` (a device or a set), or None."""
+def live_owner(obj):
+    """The design that owns ``obj`` (a device or a set), or None (a collected owner is let go).
+
+    Runtime complexity: O(1).
+
+    >>> from vswap.reference import SwapDevice
+    >>> live_owner(SwapDevice(64)) is None
+    True
+    """
     owner = obj._owner() if obj._owner is not None else None
     if owner is None and obj._owner is not None:     # collected without close()
         if isinstance(obj, _sf.SwapDevice):
@@ -42,12 +49,12 @@ def _live_owner(obj):
 
 def swap_devices_claim(swaps, owner):
     """Take ``swaps`` for ``owner``: ValueError if another live design holds it."""
-    held = _live_owner(swaps)
+    held = live_owner(swaps)
     if held is not None and held is not owner:
         raise ValueError(f"the SwapDevices set belongs to a live {swaps._owner_name}; "
                          "close it first")
     for dev in swaps._devices:
-        held = _live_owner(dev) if dev is not None else None
+        held = live_owner(dev) if dev is not None else None
         if held is not None and held is not owner:
             raise ValueError(f"a device of the set belongs to a live {dev._owner_name}; "
                              "close it first")
@@ -56,7 +63,7 @@ def swap_devices_claim(swaps, owner):
 
 
 def swap_devices_release(swaps, owner):
-    if swaps is not None and _live_owner(swaps) is owner:
+    if swaps is not None and live_owner(swaps) is owner:
         swaps._owner = swaps._owner_name = None
 
 
@@ -71,7 +78,7 @@ def _weak_hook(owner, name):
 
 def swap_device_attach(dev, owner, reclaim, cache_only):
     """Plug ``owner``'s hooks (method names) into ``dev``, saving its own."""
-    held = _live_owner(dev)
+    held = live_owner(dev)
     if held is owner:
         return
     if held is not None:
@@ -85,7 +92,7 @@ def swap_device_attach(dev, owner, reclaim, cache_only):
 
 def swap_device_detach(dev, owner):
     """Give ``dev`` back the hooks it had before :func:`swap_device_attach`."""
-    if dev._owner is None or (owner is not None and _live_owner(dev) is not owner):
+    if dev._owner is None or (owner is not None and live_owner(dev) is not owner):
         return
     dev._reclaim, dev._cache_only = dev._saved_reclaim, dev._saved_cache_only
     dev._saved_reclaim = dev._saved_cache_only = None
@@ -133,7 +140,7 @@ class SwapDesign:
         if len(devs) == self._nr_seen:
             return
         for t, dev in enumerate(devs):
-            if dev is not None and _live_owner(dev) is not self:
+            if dev is not None and live_owner(dev) is not self:
                 self._attach(t, dev)
                 self._devobjs.append(dev)
         self._nr_seen = len(devs)

@@ -17,6 +17,7 @@ import operator
 import numpy as np
 
 from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
+from vswap.reference.common import to_u64
 from vswap.protocol import (COUNT_CONTINUED, LOOKUP_KINDS, SWAP_CONT_MAX, SWAP_HAS_CACHE,
                             SWAP_MAP_MAX, Lookup, SwapSpace)
 from vswap.protocol import check_uint64_array as _as_entries
@@ -39,13 +40,6 @@ _STAT_NAMES = ("table_reads", "table_writes", "cluster_locks", "zswap_walks", "s
 
 def _mkentry(t, off):
     return (t << SWP_TYPE_SHIFT) | off
-
-
-def _u64(v, limit, what):
-    v = operator.index(v)
-    if v < 0 or v >= limit:
-        raise ValueError(f"{what} {v} is outside 0 .. {limit - 1}")
-    return v
 
 
 def _raise(kind, t, off, what=""):
@@ -406,15 +400,15 @@ class DirectSwap(SwapDesign, SwapSpace):
 
     @staticmethod
     def _entry(entry):
-        return _u64(entry, 1 << 63, "swap entry")
+        return to_u64(entry, 1 << 63, "swap entry")
 
     @staticmethod
     def _nr(nr):
-        return _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        return to_u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
 
     @staticmethod
     def _order(order):
-        return 1 << _u64(order, 10, "order")
+        return 1 << to_u64(order, 10, "order")
 
 
 
@@ -422,7 +416,7 @@ class DirectSwap(SwapDesign, SwapSpace):
 
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.DirectSwap.folio_alloc_swap`. O(2**order) amortised."""
-        f = _u64(folio, self._folio_max, "folio")
+        f = to_u64(folio, self._folio_max, "folio")
         nr, m, c = self._alloc_prepare(order, memcg, cpu)
         e = self._alloc_one(f, nr, m, c)
         if e == 0:
@@ -431,8 +425,8 @@ class DirectSwap(SwapDesign, SwapSpace):
 
     def _alloc_prepare(self, order, memcg, cpu):
         nr = self._order(order)
-        m = _u64(memcg, MEMCG_MAX, "memcg")
-        c = _u64(cpu, NR_CPUS, "cpu")
+        m = to_u64(memcg, MEMCG_MAX, "memcg")
+        c = to_u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
         if self._swaps._devices and nr > next(iter(self._swaps))._cluster_size:
             raise ValueError(f"order {nr.bit_length() - 1} is larger than a cluster")
@@ -553,7 +547,7 @@ class DirectSwap(SwapDesign, SwapSpace):
     def swap_cache_add_folio(self, entry, folio, order=0):
         """See :meth:`vswap.DirectSwap.swap_cache_add_folio`. O(2**order)."""
         e = self._entry(entry)
-        f = _u64(folio, self._folio_max, "folio")
+        f = to_u64(folio, self._folio_max, "folio")
         nr = self._order(order)
         dv = self._range(e, nr, True)
         t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
@@ -582,7 +576,7 @@ class DirectSwap(SwapDesign, SwapSpace):
         t, off = e >> SWP_TYPE_SHIFT, e & SWP_OFFSET_MASK
         sw = 0
         if shadow is not None:
-            sw = (_u64(shadow, self._shadow_max, "shadow") << 1) | 1
+            sw = (to_u64(shadow, self._shadow_max, "shadow") << 1) | 1
         if not self._in_use(dv, off):
             _raise("noent", t, off)
         w0 = self._payload(self._raw(dv, off))
@@ -683,7 +677,7 @@ class DirectSwap(SwapDesign, SwapSpace):
     def zswap_store(self, entry, handle):
         """See :meth:`vswap.DirectSwap.zswap_store`. O(1)."""
         _, _, t, dv, off = self._used(entry, None, 2, False)
-        h = _u64(handle, HANDLE_MAX, "zswap handle")
+        h = to_u64(handle, HANDLE_MAX, "zswap handle")
         self._zswap_put(t, dv, off, h)
 
     def zswap_load(self, entry):
@@ -710,7 +704,7 @@ class DirectSwap(SwapDesign, SwapSpace):
     # -- device-level verbs ---------------------------------------------------------------------
 
     def _device(self, device):
-        t = _u64(device, MAX_SWAPFILES, "device type")
+        t = to_u64(device, MAX_SWAPFILES, "device type")
         self._check_open()
         if self._devs[t] is None:
             raise ValueError(f"device type {t} is not attached to this design")

@@ -18,7 +18,7 @@ import numpy as np
 from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace, check_memcg_ids
 from vswap.protocol import check_uint64_array as _as_entries
-from vswap.reference.direct import _u64
+from vswap.reference.common import to_u64
 from vswap.reference.clustermap import cluster_map_get, cluster_map_items
 from vswap.reference.swapfile import (SLOT_USED, SWAP_TABLE_CACHE_ONLY, SwapDesign,
                                       SwapDevices, SwapFreeBatch, swap_device_detach)
@@ -105,7 +105,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
     def __init__(self, swaps=None, *, shared_cluster_cache=False, lookup_cache=False,
                  max_clusters=STE_MAX_CLUSTERS, direct_memcgs=()):
         self._direct = SwapTableP4.__new__(SwapTableP4)
-        mc = _u64(max_clusters, STE_MAX_CLUSTERS + 1, "max_clusters")
+        mc = to_u64(max_clusters, STE_MAX_CLUSTERS + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
         direct = check_memcg_ids(direct_memcgs)
@@ -142,7 +142,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         self._direct._release_devices()
 
     def _is_direct(self, entry):
-        e = _u64(entry, 1 << 63, "swap entry")
+        e = to_u64(entry, 1 << 63, "swap entry")
         self._check_open()
         if e >> SWP_TYPE_SHIFT == VSWAP_TYPE:
             return False
@@ -172,7 +172,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
 
     def _range(self, entry, nr, aligned):
         """The virtual offset of ``entry``: ValueError unless a run of vswap's device."""
-        e = _u64(entry, 1 << 63, "swap entry")
+        e = to_u64(entry, 1 << 63, "swap entry")
         self._check_open()
         if nr == 0:
             raise ValueError("nr must be at least 1")
@@ -503,7 +503,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
 
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.SwapTableEdition.folio_alloc_swap`."""
-        f = _u64(folio, P4_FOLIO_MAX, "folio")
+        f = to_u64(folio, P4_FOLIO_MAX, "folio")
         o, m, c = self._alloc_prepare(order, memcg, cpu)
         e = self._alloc_any(f, o, m, c)
         if e == 0:
@@ -562,7 +562,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.swap_duplicate`."""
         if self._is_direct(entry):           # phase IV's verb, as in P4
             return self._direct.swap_duplicate(entry, nr)
-        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        n = to_u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         v = self._range(entry, n, False)
         for k in range(v, v + n):
             c = self._live(k)
@@ -595,7 +595,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.swap_free_nr`."""
         if self._is_direct(entry):           # phase IV's verb, as in P4
             return self._direct.swap_free_nr(entry, nr)
-        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        n = to_u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         v = self._range(entry, n, False)
         self._check_counted(v, n)
         self._put_pass(v, n)
@@ -604,7 +604,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.free_swap_and_cache_nr`."""
         if self._is_direct(entry):           # phase IV's verb, as in P4
             return self._direct.free_swap_and_cache_nr(entry, nr)
-        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        n = to_u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         v = self._range(entry, n, False)
         self._check_counted(v, n)
         self._fsc(v, n)
@@ -636,7 +636,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.swapcache_prepare`."""
         if self._is_direct(entry):           # phase IV's verb, as in P4
             return self._direct.swapcache_prepare(entry, nr)
-        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        n = to_u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         v = self._range(entry, n, False)
         end = v + n
         for k in range(v, end):
@@ -652,8 +652,8 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.swap_cache_add_folio`."""
         if self._is_direct(entry):           # phase IV's verb, as in P4
             return self._direct.swap_cache_add_folio(entry, folio, order)
-        f = _u64(folio, P4_FOLIO_MAX, "folio")
-        o = _u64(order, SWAP_NR_ORDERS, "order")
+        f = to_u64(folio, P4_FOLIO_MAX, "folio")
+        o = to_u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         v = self._range(entry, nr, True)
         for k in range(v, v + nr):
@@ -678,12 +678,12 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.swap_cache_del_folio`."""
         if self._is_direct(entry):           # phase IV's verb, as in P4
             return self._direct.swap_cache_del_folio(entry, order, shadow)
-        o = _u64(order, SWAP_NR_ORDERS, "order")
+        o = to_u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         v = self._range(entry, nr, True)
         sw = 0
         if shadow is not None:
-            sw = (_u64(shadow, P4_SHADOW_MAX, "shadow") << 1) | 1
+            sw = (to_u64(shadow, P4_SHADOW_MAX, "shadow") << 1) | 1
         w0 = self._live(v).table[v & (SIZE - 1)] & SWP_TB_PAYLOAD
         if not swap_cache_is_folio(w0) or (1 << swap_cache_order(w0)) != nr:
             raise NoEntry(f"swap entry {self._entry(v):#x} holds no folio of {nr} pages")
@@ -718,7 +718,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.put_swap_folio`."""
         if self._is_direct(entry):           # phase IV's verb, as in P4
             return self._direct.put_swap_folio(entry, order)
-        o = _u64(order, SWAP_NR_ORDERS, "order")
+        o = to_u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         v = self._range(entry, nr, True)
         all_only = True
@@ -790,7 +790,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.zero_store`."""
         if self._is_direct(entry):           # phase IV's verb, as in P4
             return self._direct.zero_store(entry, nr)
-        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        n = to_u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         v = self._range(entry, n, False)
         for k in range(v, v + n):
             self._live(k)
@@ -811,7 +811,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.zswap_store`."""
         if self._is_direct(entry):           # phase IV's verb, as in P4
             return self._direct.zswap_store(entry, handle)
-        h = _u64(handle, STE_HANDLE_MAX, "zswap handle")
+        h = to_u64(handle, STE_HANDLE_MAX, "zswap handle")
         v = self._range(entry, 1, False)
         self._live(v)
         self._zswap_put(v, h)
@@ -865,7 +865,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.writeback`."""
         if self._is_direct(entry):           # phase IV's verb, as in P4
             return self._direct.writeback(entry, order)
-        o = _u64(order, SWAP_NR_ORDERS, "order")
+        o = to_u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         v = self._range(entry, nr, True)
         for k in range(v, v + nr):

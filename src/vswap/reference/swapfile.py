@@ -671,7 +671,7 @@ class SwapDevice:
         >>> SwapDevice(64, cluster_size=16).set_reclaim_hook(lambda d, off: 0)
         """
         self._check_usable(True)
-        if _live_owner(self) is not None:
+        if live_owner(self) is not None:
             raise ValueError(f"the device belongs to a live {self._owner_name}, "
                              "whose hook it carries; close it first")
         if hook is None:
@@ -707,7 +707,7 @@ class SwapDevice:
         return self._swap_do_scheduled_discard()
 
     name = property(lambda self: self._name, doc="The device's name, or None.")
-    owner = property(lambda self: (_live_owner(self), self._owner_name)[1],
+    owner = property(lambda self: (live_owner(self), self._owner_name)[1],
                      doc="The class name of the design the device belongs to, or None.")
     nr_slots = property(lambda self: self._max, doc="Slots of the device, header included.")
     nr_used = property(lambda self: self._inuse_pages, doc="Allocated slots.")
@@ -980,7 +980,7 @@ class SwapDevices:
             dev._add_to_avail_list()
         return t
 
-    owner = property(lambda self: (_live_owner(self), self._owner_name)[1],
+    owner = property(lambda self: (live_owner(self), self._owner_name)[1],
                      doc="The class name of the design that took the set, or None.")
 
     def swapoff(self, dev):
@@ -1138,5 +1138,5 @@ class SwapFreeBatch:
 
 # SwapDesign and device ownership have their own module (the twin of _design.pyx's
 # role); re-exported here, where they lived, for the old imports.
-from vswap.reference.design import (SwapDesign, _live_owner, swap_device_attach,  # noqa: E402
+from vswap.reference.design import (SwapDesign, live_owner, swap_device_attach,  # noqa: E402
                                     swap_device_detach, swap_devices_claim, swap_devices_release)

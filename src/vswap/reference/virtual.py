@@ -17,7 +17,7 @@ import numpy as np
 
 from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
-from vswap.reference.direct import _u64
+from vswap.reference.common import to_u64
 from vswap.reference.clustermap import cluster_map_get, cluster_map_items
 from vswap.reference.swapfile import (SLOT_USED, SWAP_TABLE_CACHE_ONLY, SwapDesign, SwapDevices,
                                       SwapFreeBatch)
@@ -97,7 +97,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
 
     def __init__(self, swaps=None, *, cache_only_bit=True, batched_cgroup_check=True,
                  mru_cluster_cache=True, max_clusters=1 << 32, free_batching=True):
-        mc = _u64(max_clusters, (1 << 32) + 1, "max_clusters")
+        mc = to_u64(max_clusters, (1 << 32) + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
         self._claim(SwapDevices() if swaps is None else swaps)
@@ -154,7 +154,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
         return d
 
     def _range(self, entry, nr, aligned):
-        e = _u64(entry, 1 << 63, "swap entry")
+        e = to_u64(entry, 1 << 63, "swap entry")
         vmax = self._max_clusters << SHIFT
         self._check_open()
         if nr == 0:
@@ -458,7 +458,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
 
     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
         """See :meth:`vswap.VirtualSwap.folio_alloc_swap`."""
-        f = _u64(folio, FOLIO_MAX, "folio")
+        f = to_u64(folio, FOLIO_MAX, "folio")
         o, m, c = self._alloc_prepare(order, memcg, cpu)
         e = self._alloc(f, o, m, c)
         if e == 0:
@@ -482,7 +482,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
 
     def swap_duplicate(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.swap_duplicate`."""
-        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        n = to_u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         for i in range(e, e + n):
             d = self._peek(i)
@@ -513,14 +513,14 @@ class VirtualSwap(VirtualCommon, SwapSpace):
 
     def swap_free_nr(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.swap_free_nr`."""
-        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        n = to_u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         self._check_counted(e, n)
         self._put_pass(e, n)
 
     def free_swap_and_cache_nr(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.free_swap_and_cache_nr`."""
-        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        n = to_u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         self._check_counted(e, n)
         self._fsc(e, n)
@@ -543,7 +543,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
 
     def swapcache_prepare(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.swapcache_prepare`."""
-        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        n = to_u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         end = e + n
         for i in range(e, end):
@@ -559,8 +559,8 @@ class VirtualSwap(VirtualCommon, SwapSpace):
 
     def swap_cache_add_folio(self, entry, folio, order=0):
         """See :meth:`vswap.VirtualSwap.swap_cache_add_folio`."""
-        f = _u64(folio, FOLIO_MAX, "folio")
-        o = _u64(order, SWAP_NR_ORDERS, "order")
+        f = to_u64(folio, FOLIO_MAX, "folio")
+        o = to_u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         e = self._range(entry, nr, True)
         for i in range(e, e + nr):
@@ -582,12 +582,12 @@ class VirtualSwap(VirtualCommon, SwapSpace):
 
     def swap_cache_del_folio(self, entry, order=0, shadow=None):
         """See :meth:`vswap.VirtualSwap.swap_cache_del_folio`."""
-        o = _u64(order, SWAP_NR_ORDERS, "order")
+        o = to_u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         e = self._range(entry, nr, True)
         sw = 0
         if shadow is not None:
-            sw = (_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
+            sw = (to_u64(shadow, SHADOW_MAX, "shadow") << 1) | 1
         w0 = self._live(e).cache
         if not swap_cache_is_folio(w0) or (1 << swap_cache_order(w0)) != nr:
             raise NoEntry(f"swap entry {e:#x} holds no folio of {nr} pages")
@@ -619,7 +619,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
 
     def put_swap_folio(self, entry, order=0):
         """See :meth:`vswap.VirtualSwap.put_swap_folio`."""
-        o = _u64(order, SWAP_NR_ORDERS, "order")
+        o = to_u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         e = self._range(entry, nr, True)
         all_only = True
@@ -668,7 +668,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
 
     def zero_store(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.zero_store`."""
-        n = _u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
+        n = to_u64(nr, 1 << SWP_TYPE_SHIFT, "nr")
         e = self._range(entry, n, False)
         end = e + n
         for i in range(e, end):
@@ -695,7 +695,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
 
     def zswap_store(self, entry, handle):
         """See :meth:`vswap.VirtualSwap.zswap_store`."""
-        h = _u64(handle, HANDLE_MAX, "zswap handle")
+        h = to_u64(handle, HANDLE_MAX, "zswap handle")
         e = self._range(entry, 1, False)
         self._live(e)
         self._zswap_put(e, h)
@@ -726,7 +726,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
 
     def writeback(self, entry, order=0):
         """See :meth:`vswap.VirtualSwap.writeback`."""
-        o = _u64(order, SWAP_NR_ORDERS, "order")
+        o = to_u64(order, SWAP_NR_ORDERS, "order")
         nr = 1 << o
         e = self._range(entry, nr, True)
         for i in range(e, e + nr):

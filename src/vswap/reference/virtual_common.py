@@ -17,7 +17,7 @@ here, written once.
 """
 
 from vswap.errors import NoSpace
-from vswap.reference.direct import _u64
+from vswap.reference.common import to_u64
 from vswap.reference.design import SwapDesign
 from vswap.reference.swapfile import NR_CPUS, SLOT_USED, SWP_WRITEOK, SwapFreeBatch
 from vswap.reference.xarray import XArray
@@ -168,12 +168,12 @@ class VirtualCommon(BackingFrees, SwapDesign):
 
     @cpu.setter
     def cpu(self, value):
-        self._cpu = _u64(value, NR_CPUS, "cpu")
+        self._cpu = to_u64(value, NR_CPUS, "cpu")
 
     def _alloc_prepare(self, order, memcg, cpu):
-        o = _u64(order, SWAP_NR_ORDERS, "order")
-        m = _u64(memcg, MEMCG_MAX, "memcg")
-        c = _u64(cpu, NR_CPUS, "cpu")
+        o = to_u64(order, SWAP_NR_ORDERS, "order")
+        m = to_u64(memcg, MEMCG_MAX, "memcg")
+        c = to_u64(cpu, NR_CPUS, "cpu")
         self._sync_devices()
         return o, m, c
 
@@ -198,7 +198,7 @@ class VirtualCommon(BackingFrees, SwapDesign):
         self._st["rmap_writes"] += nr
 
     def _device(self, device):
-        t = _u64(device, MAX_SWAPFILES, "device type")
+        t = to_u64(device, MAX_SWAPFILES, "device type")
         self._sync_devices()
         if t == self._ghost_type:
             raise ValueError("vswap's ghost device is not swapped off (CONFIG_VSWAP only)")
