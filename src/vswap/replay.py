@@ -116,6 +116,8 @@ DEFAULT_COMPRESSED = {"DATA": 2048, "ZERO": 32, "SAME": 32}
 #: Machine.accounting values: what the RAM limit counts.
 ACCOUNTING: tuple[str, ...] = tuple(_replay.ACCOUNTING)
 _LARGE_RECLAIM = ("pmd", "all", "none")
+#: The page cache a machine-wide Machine starts with by default (32 MiB), at most 1/16 of its RAM.
+DEFAULT_FILE_CACHE_PAGES = 8192
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,9 +177,9 @@ class Machine:
     - ``min_free_kbytes``: ``vm.min_free_kbytes`` (default None: the
       kernel's for ``total_ram``, :func:`vswap.kswapd.default_min_free_kbytes`);
       ``watermark_scale_factor``: ``vm.watermark_scale_factor`` (10).
-    - ``file_cache``: the page cache at the start (kswapd only), clean
-      pages both reclaimers take from in the proportion of ``swappiness``
-      (``vm.swappiness``, 60).
+    - ``file_cache``: the page cache at the start (kswapd only; default
+      None: 32M, at most 1/16 of ``ram``), clean pages both reclaimers take
+      from in the proportion of ``swappiness`` (``vm.swappiness``, 60).
     - ``costs``: a :class:`vswap.kswapd.ReclaimCosts` (default:
       :data:`vswap.kswapd.DEFAULT_COSTS`, this machine's).
 
@@ -212,7 +214,7 @@ class Machine:
     kswapd: bool = False
     min_free_kbytes: int | None = None
     watermark_scale_factor: int = 10
-    file_cache: int | str = "32M"
+    file_cache: int | str | None = None
     swappiness: int = 60
     costs: Any = None
 
@@ -299,9 +301,11 @@ class Machine:
     def file_cache_pages(self) -> int:
         """The page cache at the start, in pages (kswapd only). Runtime complexity: O(1).
 
-        >>> Machine(ram="1G").file_cache_pages
-        8192
+        >>> Machine(ram="1G").file_cache_pages, Machine(ram="64M").file_cache_pages
+        (8192, 1024)
         """
+        if self.file_cache is None:
+            return min(DEFAULT_FILE_CACHE_PAGES, self.ram_pages // 16)
         return _pages(self.file_cache, "file_cache") if self.file_cache else 0
 
     @staticmethod
