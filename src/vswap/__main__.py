@@ -400,8 +400,11 @@ _COMMANDS = {"compare": _compare, "record": _record, "designs": _designs}
 
 
 def _run(argv: list[str] | None) -> int:
+    from vswap.kernel.cli import split_command
     parser, subparsers = _parser()
+    argv, user_command = split_command(sys.argv[1:] if argv is None else list(argv))
     args = parser.parse_args(argv)
+    args.user_command = user_command
     if args.command is None:
         parser.print_help()
         return 2

@@ -21,13 +21,16 @@ import os
 from vswap.kernel import system
 from vswap.kernel.sysfs import read_kv
 
-__all__ = ["snapshot", "delta", "kernel_view", "RECLAIM_COUNTERS", "SUMMED"]
+__all__ = ["snapshot", "delta", "kernel_view", "RECLAIM_COUNTERS", "SUMMED", "GLOBAL_RECLAIM"]
 
 #: The reclaim table's rows (the report's: allocstall, pgsteal, swap_ra, pgmigrate, ...).
 RECLAIM_COUNTERS = ("allocstall", "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd",
                     "pgsteal_direct", "pswpin", "pswpout", "swap_ra", "swap_ra_hit",
                     "thp_swpout", "thp_swpout_fallback", "zswpin", "zswpout", "zswpwb",
                     "pgmigrate_success", "pgmajfault", "pgfault")
+#: The report's reclaim table of a global run (the efficiencies are steal / scan).
+GLOBAL_RECLAIM = ("allocstall", "pgscan_kswapd", "pgsteal_kswapd", "pgscan_direct",
+                  "pgsteal_direct", "swap_ra", "pgmigrate_success", "compact_stall")
 #: Counters the kernel keeps per zone, node or reclaimer, summed under one name.
 SUMMED = {
     "allocstall": ("allocstall_dma", "allocstall_dma32", "allocstall_normal",
@@ -90,10 +93,13 @@ def kernel_view(rep: dict) -> dict[str, int]:
         view[name] = sum(rep["vmstat"].get(p, 0) for p in parts)
     # Reclaim within a cgroup's limit counts its scans and steals in the
     # cgroup's memory.stat only (v2 shows them; v1 does not), not in vmstat.
-    for name in ("pgfault", "pgmajfault", *_MEMCG_RECLAIM):
+    # A global run's reclaim is the machine's (kswapd's and direct), in vmstat.
+    own = ("pgfault", "pgmajfault") if rep.get("scope") == "global" else (
+        "pgfault", "pgmajfault", *_MEMCG_RECLAIM)
+    for name in own:
         if name in memcg:
             view[name] = memcg[name]
-    if memcg and "pgsteal" not in memcg:
+    if memcg and "pgsteal" not in memcg and rep.get("scope") != "global":
         # cgroup v1 shows no reclaim counts, and vmstat's pgsteal_{kswapd,direct}
         # leave a cgroup's own reclaim out; pgsteal_anon counts every anon
         # page reclaimed, the workload's (nothing else swaps during a run).
