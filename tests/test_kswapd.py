@@ -60,8 +60,15 @@ def test_the_default_min_free_kbytes_is_this_kernels():
         pytest.skip("no THP sysfs: the default depends on khugepaged")
     zones = _zones()
     managed = sum(z["managed"] for z in zones)
-    ours = default_min_free_kbytes(managed * PAGE_SIZE, thp=thp, zones=len(zones))
-    assert ours == _sysctl("min_free_kbytes"), (managed, len(zones), thp)
+    high = sum(z["high"] for z in zones)
+    real = _sysctl("min_free_kbytes")
+    # khugepaged's recommendation while it runs; the base value when it was recalculated
+    # since (a THP setting changed: here 67,584, then 19,825), of the pages above high
+    # (nr_free_buffer_pages)
+    recommended = default_min_free_kbytes(managed * PAGE_SIZE, thp=thp, zones=len(zones))
+    base = default_min_free_kbytes((managed - high) * PAGE_SIZE, thp=False)
+    # (the high watermarks it subtracted were those of the time: a few hundred kB apart)
+    assert real == recommended or abs(real - base) <= base // 200, (real, recommended, base)
 
 
 def test_watermarks_follow_the_kernels_formula():
@@ -103,13 +110,20 @@ def test_a_slower_reclaim_shifts_work_to_direct_reclaim():
 
 
 def test_events_run_in_time_order_at_their_per_page_costs():
-    m = _global(file_cache=0, costs=_costs(design_ns={}))
+    m = _global(file_cache=0, costs=_costs(design_ns={}, scan_ns=100))
     c = replay(usemem("512M"), "baseline", m).counters
     # the task's clock: its allocations and its stalls; kswapd's: its pages scanned
     assert c["task_ns"] == DEFAULT_COSTS.alloc_ns * c["pages_touched"] + c["stall_ns"]
-    assert c["stall_ns"] == DEFAULT_COSTS.anon_ns * c["pgscan_direct"]
-    assert c["kswapd_ns"] == DEFAULT_COSTS.anon_ns * c["pgscan_kswapd"]
+    # a reclaimer's: per page freed, and per page scanned and kept (found referenced)
+    for who in ("direct", "kswapd"):
+        kept = c[f"pgscan_{who}"] - c[f"pgsteal_{who}"]
+        assert kept > 0
+        spent = c["stall_ns" if who == "direct" else "kswapd_ns"]
+        assert spent == DEFAULT_COSTS.anon_ns * c[f"pgsteal_{who}"] + 100 * kept
     assert c["allocstall"] > 0 and c["pgsteal_kswapd"] > 0
+    # the referenced share of what is scanned is kept
+    scanned = c["pgscan_direct"] + c["pgscan_kswapd"]
+    assert abs((scanned - c["pgsteal"]) / scanned - m.referenced_share) < 0.01
 
 
 def test_the_designs_work_makes_kswapd_fall_behind_as_in_the_report():
@@ -161,7 +175,8 @@ def test_the_page_cache_is_reclaimed_as_swappiness_balances_it():
 
 def test_a_swapfile_writes_ahead_of_what_reclaim_frees():
     def run(write_ns):
-        m = _global(backend="swapfile", file_cache=0, costs=_costs(write_ns=write_ns))
+        m = _global(backend="swapfile", file_cache=0, costs=_costs(write_ns=write_ns),
+                    referenced_share=0)
         return replay(memhog("512M", passes=2), "baseline", m).counters
     sync, late = run(0), run(2_000_000)
     # written, not yet freed: scanned again when the write completes
@@ -193,6 +208,8 @@ def test_a_pmd_fault_falls_back_when_no_free_block_is_above_low():
     (dict(min_free_kbytes="1M"), TypeError, "min_free_kbytes"),
     (dict(costs=5), TypeError, "ReclaimCosts"),
     (dict(kswapd=1), TypeError, "kswapd"),
+    (dict(referenced_share=1.0), ValueError, "referenced_share"),
+    (dict(referenced_share="0.5"), TypeError, "referenced_share"),
 ])
 def test_bad_machine_wide_settings_are_refused(kwargs, exc, match):
     with pytest.raises(exc, match=match):

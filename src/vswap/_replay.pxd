@@ -112,6 +112,8 @@ cdef struct mm_config:
     uint64_t file_ns       # per clean file page dropped
     uint64_t write_ns      # a swapfile write's latency (0: synchronous)
     uint64_t nap_ns        # kswapd's short sleep
+    uint64_t scan_ns       # per page scanned and not freed (activated, under writeback)
+    uint64_t ref_permille  # of the anon folios scanned, those found referenced (activated)
 
 
 cdef struct mm_counters:
@@ -192,6 +194,8 @@ cdef struct mm_t:
     uint64_t nap_end
     int kstate
     int reclaimer          # 1 while kswapd reclaims (whose clock a write starts on)
+    uint64_t ref_acc       # the referenced share's remainder, in 1/1000
+    uint64_t kept          # pages scanned and kept (activated, or under writeback)
     ring_t wb              # triples: vpn, entry, completion time (writes in flight)
     ring_t clean           # pairs: vpn, entry (written back: reclaim frees these first)
     const uint64_t* dstat  # the design's work counters (a C struct of uint64), or NULL

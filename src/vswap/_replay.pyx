@@ -330,7 +330,15 @@ cdef uint64_t evict_one(mm_t* m, int cpu, uint64_t* scanned) except? 0xFFFFFFFFF
         order = s >> 4
         nr = <uint64_t>1 << order
         scanned[0] += nr
+        if m.cfg.ref_permille:                       # found referenced: activated, kept
+            m.ref_acc += m.cfg.ref_permille
+            if m.ref_acc >= 1000:
+                m.ref_acc -= 1000
+                ring_push(&m.lru, vpn)
+                m.kept += nr
+                return 0
         if swap_out(m, vpn, order, cpu):
+            m.kept += nr
             return 0                                 # under writeback: scanned, not freed
         m.resident -= nr
         m.c.pgsteal += nr
@@ -419,7 +427,7 @@ cdef uint64_t reclaim_chunk(mm_t* m, uint64_t nr, int cpu, uint64_t* scanned,
     freed. ``cost`` += its time: per page scanned, and the design's work priced."""
     cdef uint64_t aw = m.cfg.swappiness * m.resident
     cdef uint64_t fw = (200 - m.cfg.swappiness) * m.file
-    cdef uint64_t nf = 0, sc = 0, before, got = 0
+    cdef uint64_t nf = 0, sc = 0, before, got = 0, kept = m.kept
     if m.file and aw + fw:
         m.file_acc += nr * fw
         nf = m.file_acc // (aw + fw)
@@ -439,7 +447,9 @@ cdef uint64_t reclaim_chunk(mm_t* m, uint64_t nr, int cpu, uint64_t* scanned,
         nf += before
     m.c.pgsteal += nf
     scanned[0] += sc + nf
-    cost[0] += sc * m.cfg.anon_ns + nf * m.cfg.file_ns + design_ns(m)
+    kept = m.kept - kept
+    cost[0] += ((sc - kept) * m.cfg.anon_ns + kept * m.cfg.scan_ns + nf * m.cfg.file_ns
+                + design_ns(m))
     return got + nf
 
 
@@ -886,7 +896,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                  bint kswapd=False, uint64_t wmark_min=0, uint64_t wmark_low=0,
                  uint64_t wmark_high=0, uint64_t file_pages=0, uint64_t swappiness=60,
                  uint64_t alloc_ns=0, uint64_t anon_ns=0, uint64_t file_ns=0,
-                 uint64_t write_ns=0, uint64_t nap_ns=100_000_000, design_ns=None):
+                 uint64_t write_ns=0, uint64_t nap_ns=100_000_000, design_ns=None,
+                 uint64_t scan_ns=0, uint64_t ref_permille=0):
     """Replay trace arrays through ``space``; the model's counters and state.
 
     ``op`` .. ``cpu`` are the columns of a :class:`vswap.workloads.Trace`;
@@ -1003,6 +1014,10 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     m.cfg.file_ns = file_ns
     m.cfg.write_ns = write_ns
     m.cfg.nap_ns = nap_ns
+    m.cfg.scan_ns = scan_ns
+    if ref_permille >= 1000:
+        raise ValueError("ref_permille must be below 1000: some scanned pages must be freed")
+    m.cfg.ref_permille = ref_permille if kswapd else 0
     m.file = m.cfg.file_pages
     if kswapd and prices:
         m.dstat = design_stats(space, &m.dstat_n)

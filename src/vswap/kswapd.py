@@ -136,7 +136,10 @@ class ReclaimCosts:
       (zram's writes are synchronous: their cost is in ``anon_ns``);
     - ``nap_ns``: kswapd's short sleep after balancing;
     - ``design_ns``: the design's work counters' prices (ns per unit), for
-      the work done during reclaim.
+      the work done during reclaim;
+    - ``scan_ns``: per anonymous page scanned and kept (found referenced and
+      activated, or under writeback); 0 by default, as ``anon_ns`` was
+      measured per page reclaimed, those scans included.
 
     Runtime complexity: O(1).
 
@@ -150,9 +153,10 @@ class ReclaimCosts:
     write_ns: int = SWAP_WRITE_NS
     nap_ns: int = KSWAPD_NAP_NS
     design_ns: Any = None
+    scan_ns: int = 0
 
     def __post_init__(self) -> None:
-        for f in ("alloc_ns", "anon_ns", "file_ns", "write_ns", "nap_ns"):
+        for f in ("alloc_ns", "anon_ns", "file_ns", "write_ns", "nap_ns", "scan_ns"):
             v = getattr(self, f)
             if not isinstance(v, int) or isinstance(v, bool):
                 raise TypeError(f"{f} must be an int of ns, not {type(v).__name__}")

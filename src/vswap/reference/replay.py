@@ -118,6 +118,7 @@ class _Model:
         self.t_task = self.t_kswapd = self.nap_end = 0
         self.kstate = KS_SLEEP
         self.reclaimer = 0
+        self.ref_acc = self.kept = 0
         self.wb: list[tuple[int, int, int]] = []     # vpn, entry, completion time
         self.wb_head = 0
         self.clean: list[tuple[int, int]] = []
@@ -360,7 +361,15 @@ class _Model:
             if s & 3 != PG_RESIDENT:
                 continue
             order = s >> 4
+            if self.cfg["ref_permille"]:       # found referenced: activated, kept
+                self.ref_acc += self.cfg["ref_permille"]
+                if self.ref_acc >= 1000:
+                    self.ref_acc -= 1000
+                    self.lru.append(vpn)
+                    self.kept += 1 << order
+                    return 0, 1 << order
             if self.swap_out(vpn, order, cpu):
+                self.kept += 1 << order
                 return 0, 1 << order
             self.resident -= 1 << order
             self.c["pgsteal"] += 1 << order
@@ -425,6 +434,7 @@ class _Model:
             self.file_acc -= nf * (aw + fw)
             nf = min(nf, self.file)
         self.file -= nf
+        kept = self.kept
         if self.priced:
             self.dprev = dict(self.space.stats)
         sc = got = 0
@@ -439,7 +449,9 @@ class _Model:
             self.file -= extra
             nf += extra
         self.c["pgsteal"] += nf
-        cost = sc * cfg["anon_ns"] + nf * cfg["file_ns"] + self.design_ns()
+        kept = self.kept - kept
+        cost = ((sc - kept) * cfg["anon_ns"] + kept * cfg["scan_ns"] + nf * cfg["file_ns"]
+                + self.design_ns())
         return got + nf, sc + nf, cost
 
     def kswapd_advance(self, until: int) -> None:
@@ -814,7 +826,8 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
                  wmark_high: int = 0, file_pages: int = 0, swappiness: int = 60,
                  alloc_ns: int = 0, anon_ns: int = 0, file_ns: int = 0, write_ns: int = 0,
                  nap_ns: int = 100_000_000,
-                 design_ns: dict[str, int] | None = None) -> dict[str, Any]:
+                 design_ns: dict[str, int] | None = None, scan_ns: int = 0,
+                 ref_permille: int = 0) -> dict[str, Any]:
     """Replay trace arrays through any SwapSpace; as ``vswap._replay.replay_trace``.
 
     Runtime complexity: O(pages touched, written and freed) Python calls.
@@ -849,6 +862,8 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
         if file_pages + wmark_high >= ram:
             raise ValueError(f"the page cache ({file_pages} pages) and the high watermark "
                              f"({wmark_high}) leave no room in {ram} pages of RAM")
+    if ref_permille >= 1000:
+        raise ValueError("ref_permille must be below 1000: some scanned pages must be freed")
     cols = [np.asarray(a) for a in (op, vpn, nr, order, content, cpu)]
     if len({len(a) for a in cols}) != 1:
         raise ValueError("the trace columns differ in length")
@@ -863,7 +878,8 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
            "wmark_high": wmark_high, "file_pages": file_pages if kswapd else 0,
            "swappiness": swappiness, "alloc_ns": alloc_ns, "anon_ns": anon_ns,
            "file_ns": file_ns, "write_ns": write_ns, "nap_ns": nap_ns,
-           "design_ns": dict(design_ns or {})}
+           "design_ns": dict(design_ns or {}), "scan_ns": scan_ns,
+           "ref_permille": ref_permille if kswapd else 0}
     m = _Model(space, span, cfg)
     footprint = None
     freeing = False
