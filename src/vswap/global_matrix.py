@@ -15,7 +15,7 @@ the kernel's own sd where that is larger.
 ``python -m vswap.global_matrix [--repeat N]`` (root) prints the docs table.
 
 >>> sorted(CASES)[:2]
-["memhog 1G x1.5 swapfile", "memhog 1G x1.5 zram"]
+['memhog 1G x1.5 swapfile', 'memhog 1G x1.5 zram']
 >>> within("allocstall", 1000.0, 100.0, 1200)
 True
 >>> within("pgsteal_kswapd", 1000.0, 10.0, 1200)
@@ -33,7 +33,7 @@ from vswap.replay import Machine, replay
 from vswap.workloads import PAGE_SIZE, Trace, memhog, parse_size, usemem
 
 __all__ = ["CASES", "RECLAIM_COUNTERS", "TOLERANCE", "SMALLEST", "within", "model_machine",
-           "run_case", "run_matrix", "rst_table"]
+           "fit_model", "kswapd_cpu_ns", "run_case", "run_matrix", "rst_table"]
 
 #: The counters compared, and how far the model may be from the kernel's mean.
 TOLERANCE = {"pgsteal_kswapd": 0.15, "pgsteal_direct": 0.15, "allocstall": 0.25}
@@ -61,7 +61,14 @@ SMALLEST = "memhog 1G x1.5 zram"
 
 
 def within(name: str, mean: float, sd: float, model: float) -> bool:
-    """Whether ``model`` agrees with the kernel's ``mean`` +/- ``sd`` for counter ``name``. Runtime complexity: O(1)."""
+    """Whether ``model`` agrees with the kernel's ``mean`` +/- ``sd`` for counter ``name``. Runtime complexity: O(1).
+
+    Within :data:`TOLERANCE` of the mean (15 % for counters without one),
+    or within the kernel's sd where that is larger.
+
+    >>> within("pgsteal_direct", 100.0, 40.0, 135)
+    True
+    """
     tol = max(TOLERANCE.get(name, 0.15) * mean, sd)
     return abs(model - mean) <= tol
 
@@ -83,6 +90,10 @@ def model_machine(ram_bytes: int, backend: str, **kw: Any) -> Machine:
     """The model's Machine for a global run that had ``ram_bytes`` available on this machine.
 
     Runtime complexity: O(1) (reads /proc).
+
+    >>> m = model_machine(1 << 30, "zram")
+    >>> m.kswapd, m.accounting, m.ram_pages
+    (True, 'none', 262144)
     """
     return Machine(ram=ram_bytes // PAGE_SIZE * PAGE_SIZE, total_ram=_mem_total(),
                    backend=backend, accounting="none", kswapd=True,
@@ -128,6 +139,30 @@ def fit_model(trace: Trace, design: str, backend: str, pgsteal_anon: int, pgstea
     return m, replay(trace, design, m).counters
 
 
+def kswapd_cpu_ns() -> int:
+    """kswapd0's CPU time so far (utime + stime of /proc/PID/stat), ns; 0 when not found.
+
+    Runtime complexity: O(processes).
+
+    >>> kswapd_cpu_ns() >= 0
+    True
+    """
+    import os
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)
+            if not fields[0].endswith("(kswapd0"):
+                continue
+            ticks = sum(int(x) for x in fields[1].split()[11:13])
+            return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            continue
+    return 0
+
+
 def run_case(name: str, *, repeat: int = 3, design: str = "baseline") -> dict[str, Any]:
     """One case on this kernel (``repeat`` times, needs root) and in the model, repeat by repeat.
 
@@ -142,8 +177,10 @@ def run_case(name: str, *, repeat: int = 3, design: str = "baseline") -> dict[st
 
     make, ram, backend = CASES[name]
     trace = make()
+    k0 = kswapd_cpu_ns()
     r = kernel.run(trace, machine=Machine(ram=ram, backend=backend, accounting="none"),
                    repeat=repeat, progress=False)
+    k1 = kswapd_cpu_ns()
     avail = [(rep.get("machine") or {}).get("mem_available", 0) for rep in r.repeats]
     avail = [a for a in avail if a] or [parse_size(ram)]
     models, fits = [], []
@@ -158,7 +195,9 @@ def run_case(name: str, *, repeat: int = 3, design: str = "baseline") -> dict[st
         rows[n] = (statistics.fmean(s), statistics.stdev(s) if len(s) > 1 else 0.0,
                    round(statistics.fmean(c[n] for c in models)))
     keep = ("pgsteal_anon", "pgsteal_file") + RECLAIM_COUNTERS
+    stolen = sum(kernel_view(rep).get("pgsteal_kswapd", 0) for rep in r.repeats)
     return {"case": name, "ram_mib": statistics.fmean(avail) / (1 << 20),
+            "kswapd_ns_per_page": (k1 - k0) / stolen if stolen and k1 >= k0 > 0 else None,
             "fit_mib": statistics.fmean(fits) / (1 << 20), "counters": rows,
             "kernel": [{n: kernel_view(rep).get(n, 0) for n in keep} for rep in r.repeats]}
 

@@ -13,13 +13,13 @@ figures, so the table can stand beside them.
 ...     "pgsteal_kswapd": 7, "pgsteal_direct": 10, "swap_ra": 5}], "baseline", "ctx"))
 Reclaim (the report's table; model counters, % change vs baseline)
 [ctx]
-metric          baseline         vss_v5
---------------  --------  -------------
-allocstall           100    102 (+2.0%)
-pgsteal_kswapd         7      7 (+0.0%)
-pgsteal_direct         9   10 (+11.1%)
-swap_ra                0              5
-pgmigrate           n.m.           n.m.
+metric          baseline       vss_v5
+--------------  --------  -----------
+allocstall           100  102 (+2.0%)
+pgsteal_kswapd         7    7 (+0.0%)
+pgsteal_direct         9  10 (+11.1%)
+swap_ra                0            5
+pgmigrate           n.m.         n.m.
 (n.m.: not modelled; pgmigrate counts compaction's page migrations)
 """
 
@@ -71,6 +71,9 @@ def reclaim_table(rows: list[dict[str, Any]], base: str, context: str) -> str:
     Each cell is the counter (the same in every repeat), with its %
     change against the base design where the base's is not zero; ``n.m.``
     for a metric of :data:`NOT_MODELLED`. Runtime complexity: O(designs).
+
+    >>> reclaim_table([{"design": "b", "allocstall": 3}], "b", "x").splitlines()[4]
+    'allocstall         3'
     """
     from vswap.benchmark import _render
 
