@@ -108,12 +108,14 @@ cdef struct mm_config:
     uint64_t file_pages    # clean page cache at the start (the file LRU)
     uint64_t swappiness
     uint64_t alloc_ns      # the task: per page allocated
-    uint64_t anon_ns       # a reclaimer: per anonymous page reclaimed (swap-out)
+    uint64_t anon_ns       # direct reclaim: per anonymous page reclaimed (swap-out)
+    uint64_t kswapd_anon_ns  # kswapd: the same
     uint64_t file_ns       # per clean file page dropped
     uint64_t write_ns      # a swapfile write's latency (0: synchronous)
     uint64_t nap_ns        # kswapd's short sleep
     uint64_t scan_ns       # per page scanned and not freed (activated, under writeback)
     uint64_t ref_permille  # of the anon folios scanned, those found referenced (activated)
+    int lru_gen            # MGLRU: direct reclaim stops at SWAP_CLUSTER_MAX freed
 
 
 cdef struct mm_counters:

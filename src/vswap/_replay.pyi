@@ -53,4 +53,6 @@ def replay_trace(
     design_ns: dict[str, int] | None = None,
     scan_ns: int = 0,
     ref_permille: int = 0,
+    kswapd_anon_ns: int | None = None,
+    lru_gen: bool = False,
 ) -> dict[str, Any]: ...

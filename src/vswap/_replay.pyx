@@ -421,7 +421,7 @@ cdef int writeback_done(mm_t* m, uint64_t t) except -1:
 
 
 cdef uint64_t reclaim_chunk(mm_t* m, uint64_t nr, int cpu, uint64_t* scanned,
-                            uint64_t* cost) except? 0xFFFFFFFFFFFFFFFF:
+                            uint64_t* cost, uint64_t anon_ns) except? 0xFFFFFFFFFFFFFFFF:
     """One SWAP_CLUSTER_MAX chunk of shrink_lruvec: ``nr`` pages to scan, split between the
     file and anon LRUs by swappiness (get_scan_count, without the refault costs); the pages
     freed. ``cost`` += its time: per page scanned, and the design's work priced."""
@@ -448,7 +448,7 @@ cdef uint64_t reclaim_chunk(mm_t* m, uint64_t nr, int cpu, uint64_t* scanned,
     m.c.pgsteal += nf
     scanned[0] += sc + nf
     kept = m.kept - kept
-    cost[0] += ((sc - kept) * m.cfg.anon_ns + kept * m.cfg.scan_ns + nf * m.cfg.file_ns
+    cost[0] += ((sc - kept) * anon_ns + kept * m.cfg.scan_ns + nf * m.cfg.file_ns
                 + design_ns(m))
     return got + nf
 
@@ -478,7 +478,7 @@ cdef int kswapd_advance(mm_t* m, uint64_t until) except -1:
         sc = 0
         cost = 0
         m.reclaimer = 1
-        got = reclaim_chunk(m, m.cfg.batch, KSWAPD_CPU, &sc, &cost)
+        got = reclaim_chunk(m, m.cfg.batch, KSWAPD_CPU, &sc, &cost, m.cfg.kswapd_anon_ns)
         m.reclaimer = 0
         m.c.pgscan_kswapd += sc
         m.c.pgsteal_kswapd += got
@@ -505,17 +505,20 @@ cdef inline void wake_kswapd(mm_t* m) noexcept:
 
 
 cdef int direct_reclaim(mm_t* m, int cpu) except -1:
-    """__alloc_pages_direct_reclaim: one allocstall; reclaim SWAP_CLUSTER_MAX pages, scanning
-    at most the first priority's share of the LRUs (or a chunk); the task stalls meanwhile."""
+    """__alloc_pages_direct_reclaim: one allocstall; reclaim chunk by chunk, the first
+    priority's share of the LRUs (``size >> DEF_PRIORITY``) at least, then on until
+    SWAP_CLUSTER_MAX pages are freed (the priority loop scanning deeper as it must), at most
+    the LRUs once over; the task stalls meanwhile."""
     cdef uint64_t got = 0, sc = 0, cost = 0, before
-    cdef uint64_t budget = (m.resident + m.file) >> DEF_PRIORITY
+    cdef uint64_t budget = m.resident + m.file
+    cdef uint64_t first = 0 if m.cfg.lru_gen else budget >> DEF_PRIORITY
     if budget < m.cfg.batch:
         budget = m.cfg.batch
     m.c.allocstall += 1
     m.c.reclaim_calls += 1
-    while got < m.cfg.batch and sc < budget:
+    while (got < m.cfg.batch or sc < first) and sc < budget:
         before = sc
-        got += reclaim_chunk(m, m.cfg.batch, cpu, &sc, &cost)
+        got += reclaim_chunk(m, m.cfg.batch, cpu, &sc, &cost, m.cfg.anon_ns)
         if sc == before:
             break
     m.c.pgscan_direct += sc
@@ -897,7 +900,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                  uint64_t wmark_high=0, uint64_t file_pages=0, uint64_t swappiness=60,
                  uint64_t alloc_ns=0, uint64_t anon_ns=0, uint64_t file_ns=0,
                  uint64_t write_ns=0, uint64_t nap_ns=100_000_000, design_ns=None,
-                 uint64_t scan_ns=0, uint64_t ref_permille=0):
+                 uint64_t scan_ns=0, uint64_t ref_permille=0, kswapd_anon_ns=None,
+                 bint lru_gen=False):
     """Replay trace arrays through ``space``; the model's counters and state.
 
     ``op`` .. ``cpu`` are the columns of a :class:`vswap.workloads.Trace`;
@@ -1015,6 +1019,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     m.cfg.write_ns = write_ns
     m.cfg.nap_ns = nap_ns
     m.cfg.scan_ns = scan_ns
+    m.cfg.lru_gen = lru_gen
+    m.cfg.kswapd_anon_ns = anon_ns if kswapd_anon_ns is None else kswapd_anon_ns
     if ref_permille >= 1000:
         raise ValueError("ref_permille must be below 1000: some scanned pages must be freed")
     m.cfg.ref_permille = ref_permille if kswapd else 0

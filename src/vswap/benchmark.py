@@ -125,12 +125,14 @@ def global_defaults(workload: str, overrides: dict[str, Any]) -> dict[str, Any]:
     Runtime complexity: O(1).
 
     >>> global_defaults("usemem", {}), global_defaults("random", {})
-    ({'kswapd': True, 'accounting': 'none'}, {})
+    ({'kswapd': True, 'accounting': 'none', 'lru_gen': True}, {})
+
+    The report's kernels ran the multi-gen LRU, so ``lru_gen`` is on too.
     """
     if (workload not in GLOBAL_WORKLOADS or overrides.get("kswapd") is False
             or overrides.get("accounting", "none") != "none"):
         return {}
-    return {"kswapd": True, "accounting": "none"}
+    return {"kswapd": True, "accounting": "none", "lru_gen": True}
 
 
 def _check_repeat(repeat: Any) -> int:

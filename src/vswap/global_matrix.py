@@ -25,10 +25,12 @@ False
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 from typing import Any, Callable
 
+from vswap.kswapd import DEFAULT_COSTS
 from vswap.replay import Machine, replay
 from vswap.workloads import PAGE_SIZE, Trace, memhog, parse_size, usemem
 
@@ -102,26 +104,32 @@ def model_machine(ram_bytes: int, backend: str, **kw: Any) -> Machine:
 
 
 def fit_model(trace: Trace, design: str, backend: str, pgsteal_anon: int, pgsteal_file: int,
-              *, lo: int | None = None, hi: int | None = None) -> tuple[Machine, dict[str, int]]:
+              *, lo: int | None = None, hi: int | None = None,
+              kswapd_anon_ns: float | None = None) -> tuple[Machine, dict[str, int]]:
     """The model's Machine that reclaims what one kernel repeat reclaimed, and its counters.
 
     On a shared machine the memory a global run really has moves with the
     other processes (two identical repeats here reclaimed 19 k and 159 k
     pages), so MemAvailable is no fit for ``ram``. The page cache is what
     the kernel's reclaim found (``pgsteal_file``); ``ram`` is bisected until
-    the model reclaims as many anonymous pages as the kernel did. What the
-    model then predicts is who reclaimed them, and how often the task
-    stalled: kswapd's and direct reclaim's shares, ``allocstall``. Runtime
+    the model reclaims as many anonymous pages as the kernel did;
+    ``kswapd_anon_ns``, kswapd's cost per page as measured in the run, is
+    given to the model. What the model then predicts is who reclaimed them,
+    and how often the task stalled: kswapd's and direct reclaim's shares,
+    ``allocstall``. Runtime
     complexity: about 20 replays of ``trace``.
     """
     span = trace.pages_touched
     file = max(0, int(pgsteal_file))
+    kw: dict[str, Any] = {"file_cache": file * PAGE_SIZE}
+    if kswapd_anon_ns:
+        kw["costs"] = dataclasses.replace(DEFAULT_COSTS, kswapd_anon_ns=round(kswapd_anon_ns))
     lo = lo if lo is not None else file + 40_000          # pages; above the high watermark
     hi = hi if hi is not None else span + file + 40_000
     best = None
     while lo < hi:
         mid = (lo + hi) // 2
-        m = model_machine(mid * PAGE_SIZE, backend, file_cache=file * PAGE_SIZE)
+        m = model_machine(mid * PAGE_SIZE, backend, **kw)
         try:
             c = replay(trace, design, m).counters
         except ValueError:                                  # too small: compressed pages fill it
@@ -135,7 +143,7 @@ def fit_model(trace: Trace, design: str, backend: str, pgsteal_anon: int, pgstea
             hi = mid
     if best is None:
         raise ValueError("no RAM size lets the model run this trace")
-    m = model_machine(lo * PAGE_SIZE, backend, file_cache=file * PAGE_SIZE)
+    m = model_machine(lo * PAGE_SIZE, backend, **kw)
     return m, replay(trace, design, m).counters
 
 
@@ -184,9 +192,12 @@ def run_case(name: str, *, repeat: int = 3, design: str = "baseline") -> dict[st
     avail = [(rep.get("machine") or {}).get("mem_available", 0) for rep in r.repeats]
     avail = [a for a in avail if a] or [parse_size(ram)]
     models, fits = [], []
+    stolen = sum(kernel_view(rep).get("pgsteal_kswapd", 0) for rep in r.repeats)
+    kswapd_ns = (k1 - k0) / stolen if stolen and k1 >= k0 > 0 else None
     for rep in r.repeats:
         v = kernel_view(rep)
-        m, c = fit_model(trace, design, backend, v.get("pgsteal_anon", 0), v.get("pgsteal_file", 0))
+        m, c = fit_model(trace, design, backend, v.get("pgsteal_anon", 0), v.get("pgsteal_file", 0),
+                         kswapd_anon_ns=kswapd_ns)
         models.append(c)
         fits.append(m.ram_pages * PAGE_SIZE)
     rows = {}
@@ -195,9 +206,8 @@ def run_case(name: str, *, repeat: int = 3, design: str = "baseline") -> dict[st
         rows[n] = (statistics.fmean(s), statistics.stdev(s) if len(s) > 1 else 0.0,
                    round(statistics.fmean(c[n] for c in models)))
     keep = ("pgsteal_anon", "pgsteal_file") + RECLAIM_COUNTERS
-    stolen = sum(kernel_view(rep).get("pgsteal_kswapd", 0) for rep in r.repeats)
     return {"case": name, "ram_mib": statistics.fmean(avail) / (1 << 20),
-            "kswapd_ns_per_page": (k1 - k0) / stolen if stolen and k1 >= k0 > 0 else None,
+            "kswapd_ns_per_page": kswapd_ns,
             "fit_mib": statistics.fmean(fits) / (1 << 20), "counters": rows,
             "kernel": [{n: kernel_view(rep).get(n, 0) for n in keep} for rep in r.repeats]}
 

@@ -69,8 +69,8 @@ ZSWAP_BIT = 0x10     # a swapped page: its data is in zswap
 DIRTY_BIT = 0x20     # a read-ahead folio loaded from zswap: zswap dropped its copy
 WB_BIT = 0x40        # PG_SWAPCACHE: a folio reclaim wrote to a swapfile, not yet freed
 KS_SLEEP, KS_RUN, KS_NAP = 0, 1, 2
-DEF_PRIORITY = 12
 KSWAPD_CPU = 63
+DEF_PRIORITY = 12
 PAGE = 4096
 PMD_PAGES = 512
 PMD_ORDER = 9
@@ -422,7 +422,7 @@ class _Model:
             self.wb_head += 1
             self.clean.append((vpn, e))
 
-    def reclaim_chunk(self, nr: int, cpu: int) -> tuple[int, int, int]:
+    def reclaim_chunk(self, nr: int, cpu: int, anon_ns: int) -> tuple[int, int, int]:
         """One chunk of shrink_lruvec split by swappiness: (pages freed, scanned, its ns)."""
         cfg = self.cfg
         aw = cfg["swappiness"] * self.resident
@@ -450,7 +450,7 @@ class _Model:
             nf += extra
         self.c["pgsteal"] += nf
         kept = self.kept - kept
-        cost = ((sc - kept) * cfg["anon_ns"] + kept * cfg["scan_ns"] + nf * cfg["file_ns"]
+        cost = ((sc - kept) * anon_ns + kept * cfg["scan_ns"] + nf * cfg["file_ns"]
                 + self.design_ns())
         return got + nf, sc + nf, cost
 
@@ -475,7 +475,7 @@ class _Model:
                 self.nap_end = self.t_kswapd + cfg["nap_ns"]
                 continue
             self.reclaimer = 1
-            got, sc, cost = self.reclaim_chunk(cfg["batch"], KSWAPD_CPU)
+            got, sc, cost = self.reclaim_chunk(cfg["batch"], KSWAPD_CPU, cfg["kswapd_anon_ns"])
             self.reclaimer = 0
             c["pgscan_kswapd"] += sc
             c["pgsteal_kswapd"] += got
@@ -498,12 +498,13 @@ class _Model:
 
     def direct_reclaim(self, cpu: int) -> None:
         cfg, c = self.cfg, self.c
-        budget = max(cfg["batch"], (self.resident + self.file) >> DEF_PRIORITY)
+        budget = max(cfg["batch"], self.resident + self.file)
+        first = 0 if cfg["lru_gen"] else (self.resident + self.file) >> DEF_PRIORITY
         c["allocstall"] += 1
         c["reclaim_calls"] += 1
         got = sc = cost = 0
-        while got < cfg["batch"] and sc < budget:
-            n, k, ns = self.reclaim_chunk(cfg["batch"], cpu)
+        while (got < cfg["batch"] or sc < first) and sc < budget:
+            n, k, ns = self.reclaim_chunk(cfg["batch"], cpu, cfg["anon_ns"])
             got += n
             sc += k
             cost += ns
@@ -827,7 +828,8 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
                  alloc_ns: int = 0, anon_ns: int = 0, file_ns: int = 0, write_ns: int = 0,
                  nap_ns: int = 100_000_000,
                  design_ns: dict[str, int] | None = None, scan_ns: int = 0,
-                 ref_permille: int = 0) -> dict[str, Any]:
+                 ref_permille: int = 0, kswapd_anon_ns: int | None = None,
+                 lru_gen: bool = False) -> dict[str, Any]:
     """Replay trace arrays through any SwapSpace; as ``vswap._replay.replay_trace``.
 
     Runtime complexity: O(pages touched, written and freed) Python calls.
@@ -879,6 +881,8 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
            "swappiness": swappiness, "alloc_ns": alloc_ns, "anon_ns": anon_ns,
            "file_ns": file_ns, "write_ns": write_ns, "nap_ns": nap_ns,
            "design_ns": dict(design_ns or {}), "scan_ns": scan_ns,
+           "kswapd_anon_ns": anon_ns if kswapd_anon_ns is None else kswapd_anon_ns,
+           "lru_gen": bool(lru_gen),
            "ref_permille": ref_permille if kswapd else 0}
     m = _Model(space, span, cfg)
     footprint = None
