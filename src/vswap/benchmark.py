@@ -98,9 +98,12 @@ def default_machine(trace: Trace, **overrides: Any) -> Machine:
     >>> default_machine(usemem("56G"), backend="zswap", ram="8G").backend
     'zswap'
 
-    usemem and memhog of at least :data:`GLOBAL_MIN_BYTES` run machine-wide
-    (the report's runs had no cgroup: ``kswapd=True, accounting="none"``)
-    unless the overrides give a cgroup accounting or ``kswapd=False``:
+    usemem and memhog of at least :data:`GLOBAL_MIN_BYTES` on the report's
+    RAM share run machine-wide (the report's runs had no cgroup:
+    ``kswapd=True, accounting="none"``) unless the overrides give a cgroup
+    accounting or ``kswapd=False``; with another ``ram`` only when they
+    give ``accounting="none"`` (a machine-wide usemem on half its size
+    would run out of memory: zram's compressed pages take the RAM):
 
     >>> default_machine(usemem("56G")).kswapd, default_machine(usemem("56G"), accounting="v1").kswapd
     (True, False)
@@ -124,13 +127,16 @@ def global_defaults(workload: str, overrides: dict[str, Any]) -> dict[str, Any]:
 
     Runtime complexity: O(1).
 
+    >>> global_defaults("usemem", {"ram": "1G"}), global_defaults("usemem", {"ram": "1G", "accounting": "none"})["kswapd"]
+    ({}, True)
     >>> global_defaults("usemem", {}), global_defaults("random", {})
     ({'kswapd': True, 'accounting': 'none', 'lru_gen': True}, {})
 
     The report's kernels ran the multi-gen LRU, so ``lru_gen`` is on too.
     """
     if (workload not in GLOBAL_WORKLOADS or overrides.get("kswapd") is False
-            or overrides.get("accounting", "none") != "none"):
+            or overrides.get("accounting", "none") != "none"
+            or ("ram" in overrides and overrides.get("accounting") != "none")):
         return {}
     return {"kswapd": True, "accounting": "none", "lru_gen": True}
 
