@@ -910,7 +910,7 @@ class CompareResult:
         parts = [self.header()] if header else []
         parts.append(self._results_table(rows))
         if self.machine.kswapd:
-            parts.append(reclaim_table(rows, self.base, self.context()))
+            parts.append(reclaim_table(rows, self.base, self.context(), self.machine))
         parts.append(self._counters_table(rows))
         parts.append(self._cost_table(rows))
         parts.append(self._footprint_table(rows))

@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["RECLAIM_METRICS", "NOT_MODELLED", "GLOBAL_WORKLOADS", "REPORT_RECLAIM",
-           "reclaim_table", "report_comparison"]
+           "reclaim_table", "report_comparison", "machine_line"]
 
 #: The report's reclaim table's rows, in its order.
 RECLAIM_METRICS = ("allocstall", "pgsteal_kswapd", "pgsteal_direct", "swap_ra", "pgmigrate")
@@ -65,7 +65,22 @@ def _change(value: float, base: float) -> str:
     return f" ({(value - base) / base * 100:+.1f}%)" if base else ""
 
 
-def reclaim_table(rows: list[dict[str, Any]], base: str, context: str) -> str:
+def machine_line(machine: Any) -> str:
+    """One line on a machine-wide Machine's reclaim settings. Runtime complexity: O(1).
+
+    >>> from vswap.replay import Machine
+    >>> machine_line(Machine(ram="1G", total_ram="24G", accounting="none", kswapd=True))
+    'machine-wide: watermarks min 16,896, low 23,187, high 29,478 pages; page cache 8,192 pages; swappiness 60; referenced 0.6; classic LRU'
+    """
+    wm = machine.zone_watermarks
+    return (f"machine-wide: watermarks min {wm.min:,}, low {wm.low:,}, high {wm.high:,} pages; "
+            f"page cache {machine.file_cache_pages:,} pages; swappiness {machine.swappiness}; "
+            f"referenced {machine.referenced_share:g}; "
+            f"{'MGLRU' if machine.lru_gen else 'classic LRU'}")
+
+
+def reclaim_table(rows: list[dict[str, Any]], base: str, context: str,
+                  machine: Any = None) -> str:
     """The reclaim table of compare's ``rows`` (one dict of counters per design) against ``base``.
 
     Each cell is the counter (the same in every repeat), with its %
@@ -91,6 +106,8 @@ def reclaim_table(rows: list[dict[str, Any]], base: str, context: str) -> str:
                 cells.append(f"{r.get(m, 0):,}{_change(r.get(m, 0), bases[m])}")
         body.append(cells)
     title = f"Reclaim (the report's table; model counters, % change vs {base})\n[{context}]"
+    if machine is not None:
+        title += f"\n[{machine_line(machine)}]"
     notes = "; ".join(f"{k} counts {v}" for k, v in NOT_MODELLED.items())
     return _render(title, ["metric"] + [r["design"] for r in rows], body) + \
         f"\n(n.m.: not modelled; {notes})"
