@@ -9,6 +9,8 @@ every page back in; every design ends a trace with nothing allocated, and
 all designs see the same page states mid-run.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -19,6 +21,7 @@ from vswap import reference
 from vswap._replay import replay_trace
 from vswap.errors import NoSpace, TraceError
 from vswap.protocol import LOOKUP_KINDS
+from vswap.kswapd import ReclaimCosts
 from vswap.replay import DESIGNS, Machine, make_design, replay
 from vswap.workloads import (
     DATA, FREE, SAME, TOUCH, WRITE, ZERO, Trace, memhog, mixed, random_touch, usemem,
@@ -67,6 +70,20 @@ MACHINES = {
     # cgroup v2: zswap's pool is charged; a tight pool with hysteresis, zero pages to zswap
     "zswap-v2": Machine(ram="600K", backend="zswap", zswap_pool="64K", zero_detection=False,
                         zswap_accept_threshold_percent=50, compressed={"SAME": 4096}),
+    # machine-wide reclaim: kswapd and direct reclaim in time order, a page cache; the
+    # watermarks of a 64M machine with a small min_free_kbytes (8, 24, 40 pages)
+    "kswapd-zram": Machine(ram="700K", total_ram="64M", accounting="none", kswapd=True,
+                           min_free_kbytes=32, file_cache="64K", compressed={"DATA": 1024},
+                           large_reclaim="pmd", mthp=(2, 4)),
+    # a swapfile's writes in flight: the write-ahead; kswapd slower than the task
+    "kswapd-swapfile": Machine(ram="700K", total_ram="64M", backend="swapfile",
+                               accounting="none", kswapd=True, min_free_kbytes=32,
+                               file_cache="64K", swappiness=100,
+                               costs=ReclaimCosts(alloc_ns=1_000, anon_ns=9_000,
+                                                  write_ns=30_000, nap_ns=50_000)),
+    "kswapd-zswap": Machine(ram="700K", total_ram="64M", backend="zswap", zswap_pool="200K",
+                            accounting="none", kswapd=True, min_free_kbytes=32,
+                            file_cache="32K", swappiness=0),
 }
 
 
@@ -87,10 +104,12 @@ def test_compiled_and_reference_replays_agree(trace, machine, design):
        design=st.sampled_from(DESIGNS), pool=st.integers(0, 200),
        accounting=st.sampled_from(["v2", "v1", "none"]),
        large=st.sampled_from(["pmd", "all", "none"]), data=st.sampled_from([512, 2048, 4096]),
-       retouch=st.booleans())
+       retouch=st.booleans(), kswapd=st.booleans(), swappiness=st.sampled_from([0, 60, 200]),
+       costs=st.sampled_from([(0, 0, 0, 0), (3_500, 8_500, 200_000, 100_000_000),
+                              (1_000, 9_000, 30_000, 50_000), (9_000, 1_000, 0, 1)]))
 def test_random_workloads_agree_between_engines(seed, tasks, share, order, ram, batch, backend,
                                                 pc, design, pool, accounting, large, data,
-                                                retouch):
+                                                retouch, kswapd, swappiness, costs):
     mthp = {order: share} if share else None
     if tasks == 3:
         t = mixed("1M", seed=seed)
@@ -99,9 +118,14 @@ def test_random_workloads_agree_between_engines(seed, tasks, share, order, ram, 
                          zero_share=0.25)
     else:
         t = usemem("512K", tasks=tasks, mthp=mthp, zero_share=0.25, seed=seed)
+    glob = {}
+    if kswapd:      # machine-wide: the watermarks of a 64M machine (8, 24, 40 pages)
+        ram, accounting = max(ram, 100), "none"
+        glob = dict(kswapd=True, total_ram="64M", min_free_kbytes=32, file_cache=seed % 40 * 4096,
+                    swappiness=swappiness, costs=ReclaimCosts(*costs))
     m = Machine(ram=ram * 4096, reclaim_batch=batch, backend=backend, page_cluster=pc,
                 zswap_pool=pool * 4096 if pool else None, accounting=accounting,
-                large_reclaim=large, compressed={"DATA": data})
+                large_reclaim=large, compressed={"DATA": data}, **glob)
     try:
         fast = replay(t, design, m, engine="compiled", keep_state=True)
     except ValueError as exc:   # RAM too small once compressed pages are charged
@@ -217,6 +241,8 @@ def test_every_design_ends_with_nothing_allocated(design, machine):
 def test_designs_agree_on_every_page_mid_run(machine):
     t = without_frees(random_touch("2M", accesses=800, dist="zipf", seed=4, zero_share=0.2))
     m = MACHINES[machine]
+    if m.kswapd:    # the designs' work, priced, moves reclaim in time: unpriced, none differ
+        m = dataclasses.replace(m, costs=dataclasses.replace(m.costs, design_ns={}))
     states, counters = [], []
     for design in DESIGNS:
         space = make_design(design, m, t.nr_pages)

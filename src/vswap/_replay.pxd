@@ -47,6 +47,15 @@ cdef enum:
     # page-state bits of a swapped page
     ZSWAP_BIT = 0x10
     DIRTY_BIT = 0x20
+    WB_BIT = 0x40          # PG_SWAPCACHE: a folio reclaim wrote to a swapfile, not yet freed
+
+    # kswapd's states (machine-wide reclaim)
+    KS_SLEEP = 0
+    KS_RUN = 1
+    KS_NAP = 2           # kswapd_try_to_sleep's short sleep (HZ/10) after balancing
+    DEF_PRIORITY = 12
+    NR_DESIGN_STATS = 32
+    KSWAPD_CPU = 63      # kswapd's own CPU (its per-CPU caches in the design)
 
     # mTHP stats, the columns of mm_t.mthp (vswap.reference.replay.MTHP_STATS)
     ST_FAULT_ALLOC = 0
@@ -91,6 +100,22 @@ cdef struct mm_config:
     int zero_detection
     int page_tables        # user page tables are charged to the limit
     uint16_t memcg
+    # machine-wide reclaim (Machine.kswapd; accounting AC_NONE): zone watermarks, kswapd, time
+    int kswapd
+    uint64_t wmark_min     # pages, as __setup_per_zone_wmarks sets them
+    uint64_t wmark_low
+    uint64_t wmark_high
+    uint64_t file_pages    # clean page cache at the start (the file LRU)
+    uint64_t swappiness
+    uint64_t alloc_ns      # the task: per page allocated
+    uint64_t anon_ns       # direct reclaim: per anonymous page reclaimed (swap-out)
+    uint64_t kswapd_anon_ns  # kswapd: the same
+    uint64_t file_ns       # per clean file page dropped
+    uint64_t write_ns      # a swapfile write's latency (0: synchronous)
+    uint64_t nap_ns        # kswapd's short sleep
+    uint64_t scan_ns       # per page scanned and not freed (activated, under writeback)
+    uint64_t ref_permille  # of the anon folios scanned, those found referenced (activated)
+    int lru_gen            # MGLRU: direct reclaim stops at SWAP_CLUSTER_MAX freed
 
 
 cdef struct mm_counters:
@@ -108,6 +133,12 @@ cdef struct mm_counters:
     uint64_t thp_swpout_fallback   # PMD-size folios split for lack of a run
     uint64_t pgsteal           # pages reclaimed (swapped out, or clean cache folios dropped)
     uint64_t allocstall        # direct reclaim calls of the page allocator (no cgroup)
+    uint64_t pgscan_kswapd     # pages kswapd scanned (anon and file)
+    uint64_t pgscan_direct     # pages the allocating task's direct reclaim scanned
+    uint64_t pgsteal_kswapd    # pages kswapd reclaimed
+    uint64_t pgsteal_direct    # pages direct reclaim reclaimed
+    uint64_t kswapd_low_wmark_hit_quickly    # woken again during its short sleep
+    uint64_t kswapd_high_wmark_hit_quickly   # below high when its short sleep ended
     # the model's own
     uint64_t swapped_out       # pages unmapped to a swap entry, any backing
     uint64_t reclaim_calls     # reclaim calls (the cgroup's, or the page allocator's)
@@ -127,6 +158,10 @@ cdef struct mm_counters:
     uint64_t resident          # pages in RAM at the end
     uint64_t zswap_pool        # zswap pages held at the end
     uint64_t page_tables       # page-table pages charged (PTE and PMD levels)
+    uint64_t task_ns           # the task's clock at the end (machine-wide reclaim)
+    uint64_t kswapd_ns         # kswapd's busy time
+    uint64_t stall_ns          # the task's time in direct reclaim (and its writeback waits)
+    uint64_t file_resident     # page-cache pages left at the end
 
 
 cdef struct mm_t:
@@ -153,3 +188,19 @@ cdef struct mm_t:
     const swap_ops* ops
     void* space
     const uint16_t* memcg  # per-page memcg ids, or NULL: cfg.memcg for every page
+    # machine-wide reclaim
+    uint64_t file          # page-cache pages resident
+    uint64_t file_acc      # get_scan_count's remainder between chunks
+    uint64_t t_task        # the task's clock (ns)
+    uint64_t t_kswapd      # kswapd's clock
+    uint64_t nap_end
+    int kstate
+    int reclaimer          # 1 while kswapd reclaims (whose clock a write starts on)
+    uint64_t ref_acc       # the referenced share's remainder, in 1/1000
+    uint64_t kept          # pages scanned and kept (activated, or under writeback)
+    ring_t wb              # triples: vpn, entry, completion time (writes in flight)
+    ring_t clean           # pairs: vpn, entry (written back: reclaim frees these first)
+    const uint64_t* dstat  # the design's work counters (a C struct of uint64), or NULL
+    uint64_t dstat_n
+    uint64_t dprev[NR_DESIGN_STATS]
+    uint64_t dweight[NR_DESIGN_STATS]   # ns per unit of each

@@ -16,7 +16,9 @@ from libc.stdlib cimport free
 from libc.string cimport memset
 from posix.time cimport clock_gettime, timespec, CLOCK_THREAD_CPUTIME_ID
 
+from vswap._direct cimport DirectSwap, direct_stats
 from vswap._mem cimport checked_calloc, checked_realloc
+from vswap._virtual cimport VirtualSwap, vswap_stats
 from vswap._swapops cimport (
     swap_ops, SWAP_OPS_VERSION, OPS_ZERO, OPS_ZSWAP, OPS_SWAPFILE, OPS_FOLIO, OPS_FREE,
     OPS_NO_SHADOW,
@@ -72,6 +74,18 @@ cdef int ring_init(ring_t* r) except -1:
     r.head = 0
     r.len = 0
     return 0
+
+
+cdef const uint64_t* design_stats(object space, uint64_t* n) except? NULL:
+    """The design's work counters as uint64 fields (``space.stats``'s order), or NULL."""
+    if isinstance(space, DirectSwap):
+        n[0] = sizeof(direct_stats) // sizeof(uint64_t)
+        return <const uint64_t*>&(<DirectSwap>space).d.st
+    if isinstance(space, VirtualSwap):
+        n[0] = sizeof(vswap_stats) // sizeof(uint64_t)
+        return <const uint64_t*>&(<VirtualSwap>space).v.st
+    n[0] = 0
+    return NULL
 
 
 # --- page state -----------------------------------------------------------------------------
@@ -228,63 +242,104 @@ cdef inline int writeout(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu) 
     return 0
 
 
-cdef int store_folio(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu) except -1:
-    """A folio holding entries e.. goes to its backend; then its PTEs become swap PTEs."""
-    cdef uint64_t nr = <uint64_t>1 << order, i
+cdef bint store_folio(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu,
+                      bint may_wait) except -1:
+    """A folio holding entries e.. goes to its backend; then its PTEs become swap PTEs.
+
+    True when the folio stays: an order-0 folio written to a swapfile under
+    machine-wide reclaim is under writeback for ``write_ns`` and cannot be
+    freed before (``may_wait``: not a page of a split folio)."""
+    cdef uint64_t nr = <uint64_t>1 << order, i, out = m.c.pswpout
     cdef int high
     m.ops.swap_duplicate(m.space, e, nr, cpu)        # try_to_unmap: a count per PTE
     high = writeout(m, e, vpn, order, cpu)
+    m.c.swapped_out += nr
+    if (may_wait and m.cfg.write_ns and order == 0 and m.cfg.kswapd
+            and m.cfg.backend == BK_SWAPFILE and m.c.pswpout != out):
+        m.pte[vpn] = e                               # in the swap cache, under writeback
+        m.pstate[vpn] = pg_make(PG_SWAPCACHE, pg_content(m.pstate[vpn]), 0) | WB_BIT
+        ring_push(&m.wb, vpn)
+        ring_push(&m.wb, e)
+        ring_push(&m.wb, (m.t_kswapd if m.reclaimer else m.t_task) + m.cfg.write_ns)
+        return True
     m.ops.reclaim_folio(m.space, e, order, m.c.pgsteal, cpu)   # __remove_mapping, with a shadow
     for i in range(nr):
         m.pte[vpn + i] = e + i
         m.pstate[vpn + i] = pg_make(PG_SWAPPED, pg_content(m.pstate[vpn + i]), high >> 4)
-    m.c.swapped_out += nr
-    return 0
+    return False
 
 
 cdef inline uint16_t page_memcg(mm_t* m, uint64_t vpn) noexcept:
     return m.memcg[vpn] if m.memcg != NULL else m.cfg.memcg
 
 
-cdef int swap_out(mm_t* m, uint64_t vpn, int order, int cpu) except -1:
-    """shrink_folio_list for one folio: allocate, store, unmap; split when no run is free."""
+cdef bint swap_out(mm_t* m, uint64_t vpn, int order, int cpu) except -1:
+    """shrink_folio_list for one folio: allocate, store, unmap; split when no run is free.
+
+    True when the folio is left under writeback (see store_folio)."""
     cdef uint64_t e = 0, i
     if m.ops.folio_alloc_swap(m.space, vpn, order, page_memcg(m, vpn), cpu, &e) == 0:
-        store_folio(m, e, vpn, order, cpu)
+        return store_folio(m, e, vpn, order, cpu, True)
     elif order:
         count_split(m, order)
         for i in range(vpn, vpn + (<uint64_t>1 << order)):
             if m.ops.folio_alloc_swap(m.space, i, 0, page_memcg(m, i), cpu, &e):
                 raise NoSpace("swap space is exhausted: give the machine more swap")
-            store_folio(m, e, i, 0, cpu)
+            store_folio(m, e, i, 0, cpu, False)
     else:
         raise NoSpace("swap space is exhausted: give the machine more swap")
-    return 0
+    return False
 
 
-cdef uint64_t evict_one(mm_t* m, int cpu) except? 0xFFFFFFFFFFFFFFFF:
-    """Reclaim the LRU's oldest folio; the pages freed (0 when the LRU is empty)."""
+cdef inline bint drop_clean(mm_t* m, uint64_t vpn, uint8_t s, int cpu) except -1:
+    """A read-ahead or written-back folio in the swap cache: free it (its PTE stays a swap PTE)."""
+    cdef uint64_t e = m.pte[vpn]
+    cdef int high = (s >> 4) & 1
+    if s & DIRTY_BIT:                                # zswap dropped its copy at the load
+        high = writeout(m, e, vpn, 0, cpu) >> 4
+    m.ops.reclaim_folio(m.space, e, 0, m.c.pgsteal, cpu)
+    m.pstate[vpn] = pg_make(PG_SWAPPED, pg_content(s), high)
+    m.resident -= 1
+    m.c.pgsteal += 1
+    return True
+
+
+cdef uint64_t evict_one(mm_t* m, int cpu, uint64_t* scanned) except? 0xFFFFFFFFFFFFFFFF:
+    """Reclaim the oldest folio: the pages freed; ``scanned`` += the pages looked at.
+
+    Written-back folios come first (folio_end_writeback rotates them to the
+    LRU's tail); 0 freed and 0 scanned when there is nothing left."""
     cdef uint64_t vpn, nr, e
     cdef uint8_t s
-    cdef int order, high
+    cdef int order
+    while m.clean.len:
+        vpn = ring_pop(&m.clean)
+        e = ring_pop(&m.clean)
+        s = m.pstate[vpn]
+        if m.pte[vpn] == e and pg_state(s) == PG_SWAPCACHE and s & WB_BIT:
+            scanned[0] += 1
+            return drop_clean(m, vpn, s, cpu)
     while m.lru.len:
         vpn = ring_pop(&m.lru)
         s = m.pstate[vpn]
         if pg_state(s) == PG_SWAPCACHE:              # a read-ahead folio: drop it
-            e = m.pte[vpn]
-            high = (s >> 4) & 1
-            if s & DIRTY_BIT:                        # zswap dropped its copy at the load
-                high = writeout(m, e, vpn, 0, cpu) >> 4
-            m.ops.reclaim_folio(m.space, e, 0, m.c.pgsteal, cpu)
-            m.pstate[vpn] = pg_make(PG_SWAPPED, pg_content(s), high)
-            m.resident -= 1
-            m.c.pgsteal += 1
-            return 1
+            scanned[0] += 1
+            return drop_clean(m, vpn, s, cpu)
         if pg_state(s) != PG_RESIDENT:
             continue                                 # left behind by a free
         order = s >> 4
         nr = <uint64_t>1 << order
-        swap_out(m, vpn, order, cpu)
+        scanned[0] += nr
+        if m.cfg.ref_permille:                       # found referenced: activated, kept
+            m.ref_acc += m.cfg.ref_permille
+            if m.ref_acc >= 1000:
+                m.ref_acc -= 1000
+                ring_push(&m.lru, vpn)
+                m.kept += nr
+                return 0
+        if swap_out(m, vpn, order, cpu):
+            m.kept += nr
+            return 0                                 # under writeback: scanned, not freed
         m.resident -= nr
         m.c.pgsteal += nr
         return nr
@@ -293,27 +348,204 @@ cdef uint64_t evict_one(mm_t* m, int cpu) except? 0xFFFFFFFFFFFFFFFF:
 
 cdef inline int make_room(mm_t* m, uint64_t need, int cpu) except -1:
     """Direct reclaim before a fault that needs ``need`` pages (inline: the common case is none)."""
+    if m.cfg.kswapd:
+        return global_alloc(m, need, cpu)
     if used(m) + need <= m.cfg.ram:
         return 0
     return reclaim(m, need, cpu)
 
 
 cdef int reclaim(mm_t* m, uint64_t need, int cpu) except -1:
-    cdef uint64_t target, got = 0, n
+    cdef uint64_t target, got = 0, n, scanned = 0
     if need + m.cfg.watermark > m.cfg.ram:
         raise ValueError(f"a {need}-page folio does not fit in {m.cfg.ram} pages of RAM "
                          f"(watermark {m.cfg.watermark})")
     target = m.cfg.ram - m.cfg.watermark - need
     m.c.reclaim_calls += 1
-    if m.cfg.accounting == AC_NONE:                  # a cgroup's own reclaim is no allocstall
-        m.c.allocstall += 1
     while used(m) > target or got < m.cfg.batch:
-        n = evict_one(m, cpu)
+        n = evict_one(m, cpu, &scanned)
         if n == 0:
             break
         got += n
+    if m.cfg.accounting == AC_NONE:                  # a cgroup's own reclaim is no allocstall
+        m.c.allocstall += 1
+        m.c.pgscan_direct += scanned
+        m.c.pgsteal_direct += got
     if used(m) > target:
         raise ValueError("reclaim found nothing to evict: RAM is too small for this trace")
+    return 0
+
+
+# --- machine-wide reclaim: watermarks, kswapd and direct reclaim, in time order ------------------
+#
+# Two actors on their own CPUs and clocks (ns): the task, whose every page
+# allocation costs ``alloc_ns``, and kswapd. Before each allocation kswapd's
+# chunks up to the task's time run (and the swapfile writes completed by
+# then), so a slower reclaim shows as kswapd falling behind and the task
+# reclaiming directly below the min watermark.
+
+cdef inline uint64_t free_pages(mm_t* m) noexcept:
+    """NR_FREE_PAGES: RAM less the anonymous pages (and compressed ones) and the page cache."""
+    cdef uint64_t u = used(m) + m.file
+    return m.cfg.ram - u if u < m.cfg.ram else 0
+
+
+cdef inline void design_snap(mm_t* m) noexcept:
+    cdef uint64_t i
+    for i in range(m.dstat_n):
+        m.dprev[i] = m.dstat[i]
+
+
+cdef inline uint64_t design_ns(mm_t* m) noexcept:
+    """The design's work since design_snap, priced per counter."""
+    cdef uint64_t i, ns = 0
+    for i in range(m.dstat_n):
+        ns += m.dweight[i] * (m.dstat[i] - m.dprev[i])
+    return ns
+
+
+cdef inline uint64_t wb_head_time(mm_t* m) noexcept:
+    return m.wb.a[(m.wb.head + 2) & (m.wb.cap - 1)]
+
+
+cdef int writeback_done(mm_t* m, uint64_t t) except -1:
+    """folio_end_writeback for the writes completed by ``t``: their folios become reclaimable."""
+    cdef uint64_t vpn, e
+    while m.wb.len and wb_head_time(m) <= t:
+        vpn = ring_pop(&m.wb)
+        e = ring_pop(&m.wb)
+        ring_pop(&m.wb)
+        ring_push(&m.clean, vpn)
+        ring_push(&m.clean, e)
+    return 0
+
+
+cdef uint64_t reclaim_chunk(mm_t* m, uint64_t nr, int cpu, uint64_t* scanned,
+                            uint64_t* cost, uint64_t anon_ns) except? 0xFFFFFFFFFFFFFFFF:
+    """One SWAP_CLUSTER_MAX chunk of shrink_lruvec: ``nr`` pages to scan, split between the
+    file and anon LRUs by swappiness (get_scan_count, without the refault costs); the pages
+    freed. ``cost`` += its time: per page scanned, and the design's work priced."""
+    cdef uint64_t aw = m.cfg.swappiness * m.resident
+    cdef uint64_t fw = (200 - m.cfg.swappiness) * m.file
+    cdef uint64_t nf = 0, sc = 0, before, got = 0, kept = m.kept
+    if m.file and aw + fw:
+        m.file_acc += nr * fw
+        nf = m.file_acc // (aw + fw)
+        m.file_acc -= nf * (aw + fw)
+        if nf > m.file:
+            nf = m.file
+    m.file -= nf
+    design_snap(m)
+    while sc < nr - nf:
+        before = sc
+        got += evict_one(m, cpu, &sc)
+        if sc == before:
+            break
+    if sc == 0 and nf < nr and m.file:               # no anonymous pages left: file only
+        before = nr - nf if nr - nf < m.file else m.file
+        m.file -= before
+        nf += before
+    m.c.pgsteal += nf
+    scanned[0] += sc + nf
+    kept = m.kept - kept
+    cost[0] += ((sc - kept) * anon_ns + kept * m.cfg.scan_ns + nf * m.cfg.file_ns
+                + design_ns(m))
+    return got + nf
+
+
+cdef int kswapd_advance(mm_t* m, uint64_t until) except -1:
+    """kswapd's chunks up to the task's time ``until``: balance_pgdat to the high watermark,
+    then kswapd_try_to_sleep (a short sleep first: kswapd_*_wmark_hit_quickly)."""
+    cdef uint64_t got, sc, cost
+    while m.kstate != KS_SLEEP:
+        if m.kstate == KS_NAP:
+            if m.nap_end > until:
+                break
+            m.t_kswapd = m.nap_end
+            writeback_done(m, m.t_kswapd)
+            if free_pages(m) >= m.cfg.wmark_high:
+                m.kstate = KS_SLEEP
+                break
+            m.c.kswapd_high_wmark_hit_quickly += 1
+            m.kstate = KS_RUN
+        if m.t_kswapd > until:
+            break
+        writeback_done(m, m.t_kswapd)
+        if free_pages(m) >= m.cfg.wmark_high:        # balanced
+            m.kstate = KS_NAP
+            m.nap_end = m.t_kswapd + m.cfg.nap_ns
+            continue
+        sc = 0
+        cost = 0
+        m.reclaimer = 1
+        got = reclaim_chunk(m, m.cfg.batch, KSWAPD_CPU, &sc, &cost, m.cfg.kswapd_anon_ns)
+        m.reclaimer = 0
+        m.c.pgscan_kswapd += sc
+        m.c.pgsteal_kswapd += got
+        m.t_kswapd += cost
+        m.c.kswapd_ns += cost
+        if got == 0:
+            if m.wb.len:                             # all under writeback: wait for a write
+                if wb_head_time(m) > m.t_kswapd:
+                    m.t_kswapd = wb_head_time(m)
+            elif sc == 0:
+                m.kstate = KS_SLEEP                  # nothing left to reclaim
+    writeback_done(m, until)
+    return 0
+
+
+cdef inline void wake_kswapd(mm_t* m) noexcept:
+    if m.kstate == KS_RUN:
+        return
+    if m.kstate == KS_NAP:                           # woken during the short sleep
+        m.c.kswapd_low_wmark_hit_quickly += 1
+    m.kstate = KS_RUN
+    if m.t_kswapd < m.t_task:
+        m.t_kswapd = m.t_task
+
+
+cdef int direct_reclaim(mm_t* m, int cpu) except -1:
+    """__alloc_pages_direct_reclaim: one allocstall; reclaim chunk by chunk, the first
+    priority's share of the LRUs (``size >> DEF_PRIORITY``) at least, then on until
+    SWAP_CLUSTER_MAX pages are freed (the priority loop scanning deeper as it must), at most
+    the LRUs once over; the task stalls meanwhile."""
+    cdef uint64_t got = 0, sc = 0, cost = 0, before
+    cdef uint64_t budget = m.resident + m.file
+    cdef uint64_t first = 0 if m.cfg.lru_gen else budget >> DEF_PRIORITY
+    if budget < m.cfg.batch:
+        budget = m.cfg.batch
+    m.c.allocstall += 1
+    m.c.reclaim_calls += 1
+    while (got < m.cfg.batch or sc < first) and sc < budget:
+        before = sc
+        got += reclaim_chunk(m, m.cfg.batch, cpu, &sc, &cost, m.cfg.anon_ns)
+        if sc == before:
+            break
+    m.c.pgscan_direct += sc
+    m.c.pgsteal_direct += got
+    m.t_task += cost
+    m.c.stall_ns += cost
+    if got == 0:
+        if not m.wb.len:
+            raise ValueError("reclaim found nothing to evict: RAM is too small for this trace")
+        if wb_head_time(m) > m.t_task:              # reclaim_throttle: wait for a write
+            m.c.stall_ns += wb_head_time(m) - m.t_task
+            m.t_task = wb_head_time(m)
+    kswapd_advance(m, m.t_task)
+    return 0
+
+
+cdef int global_alloc(mm_t* m, uint64_t need, int cpu) except -1:
+    """The page allocator for ``need`` pages: below low wake kswapd, below min reclaim directly."""
+    if need + m.cfg.wmark_min > m.cfg.ram:
+        raise ValueError(f"a {need}-page folio does not fit in {m.cfg.ram} pages of RAM "
+                         f"(min watermark {m.cfg.wmark_min})")
+    m.t_task += need * m.cfg.alloc_ns
+    kswapd_advance(m, m.t_task)
+    if free_pages(m) < m.cfg.wmark_low + need:
+        wake_kswapd(m)
+    while free_pages(m) < m.cfg.wmark_min + need:
+        direct_reclaim(m, cpu)
     return 0
 
 
@@ -327,7 +559,13 @@ cdef bint charge_large(mm_t* m, int order, int cpu, int alloc, int fallback,
             if alloc >= 0:
                 m.mthp[order][alloc] += 1
             return True
-        if used(m) + nr <= m.cfg.ram:
+        if m.cfg.kswapd:                             # no reclaim: a free block above low, or none
+            if free_pages(m) >= m.cfg.wmark_low + nr:
+                global_alloc(m, nr, cpu)
+                if alloc >= 0:
+                    m.mthp[order][alloc] += 1
+                return True
+        elif used(m) + nr <= m.cfg.ram:
             if alloc >= 0:
                 m.mthp[order][alloc] += 1
             return True
@@ -460,10 +698,13 @@ cdef int swap_in(mm_t* m, uint64_t p, int content, int cpu) except -1:
         kind = m.ops.lookup(m.space, e, cpu, &h)
         if kind != OPS_FOLIO:
             raise AssertionError(f"read-ahead page {p:#x}: entry {e:#x} has no folio (kind {kind})")
-        m.c.swap_ra_hit += 1
-        m.ra_pfn[cpu] = p
-        if m.ra_hits[cpu] < RA_HITS_MAX:
-            m.ra_hits[cpu] += 1
+        if s & WB_BIT:                               # reclaim's folio, still in the swap cache
+            ring_push(&m.lru, p)
+        else:
+            m.c.swap_ra_hit += 1
+            m.ra_pfn[cpu] = p
+            if m.ra_hits[cpu] < RA_HITS_MAX:
+                m.ra_hits[cpu] += 1
     else:
         m.c.pgmajfault += 1
         make_room(m, 1, cpu)                         # before the lookup: reclaim may write zswap back
@@ -654,13 +895,24 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                  str accounting="v2", uint64_t zswap_max=0, uint64_t zswap_accept=0,
                  csize=(2048, 32, 32), uint64_t ra_max=8, uint32_t mthp_mask=0,
                  uint32_t swapin_mask=0, uint32_t reclaim_mask=1 << 9, bint direct=True,
-                 bint zero_detection=True, bint page_tables=False, memcg=1, progress=None):
+                 bint zero_detection=True, bint page_tables=False, memcg=1, progress=None,
+                 bint kswapd=False, uint64_t wmark_min=0, uint64_t wmark_low=0,
+                 uint64_t wmark_high=0, uint64_t file_pages=0, uint64_t swappiness=60,
+                 uint64_t alloc_ns=0, uint64_t anon_ns=0, uint64_t file_ns=0,
+                 uint64_t write_ns=0, uint64_t nap_ns=100_000_000, design_ns=None,
+                 uint64_t scan_ns=0, uint64_t ref_permille=0, kswapd_anon_ns=None,
+                 bint lru_gen=False):
     """Replay trace arrays through ``space``; the model's counters and state.
 
     ``op`` .. ``cpu`` are the columns of a :class:`vswap.workloads.Trace`;
     ``span`` the pages of its virtual span; ``memcg`` the memcg id of every
     page, or a uint16 array of one per page of the span. Returns a dict: ``counters``
     (:data:`COUNTER_NAMES`), ``times`` (``total_s``, ``free_s``),
+    ``kswapd`` .. ``design_ns``: machine-wide reclaim (with ``accounting="none"``):
+    the zone watermarks in pages, the page cache, swappiness, the per-page
+    costs in ns and the design's work counters' prices (a dict of ns per
+    unit, applied to :class:`vswap.DirectSwap` and :class:`vswap.VirtualSwap`);
+    see :mod:`vswap.kswapd`.
     ``footprint`` (``space.memory_footprint()`` just before the first
     FREE, the peak for usemem and memhog), ``at_free``
     (:func:`vswap.reference.replay.phase_snapshot` at the first FREE, None
@@ -710,6 +962,17 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     sizes = tuple(csize)
     if len(sizes) != 3 or not all(1 <= int(x) <= PAGE_BYTES for x in sizes):
         raise ValueError("csize must be three compressed sizes of 1 .. 4096 bytes")
+    if kswapd:
+        if accounting != "none":
+            raise ValueError("kswapd reclaims for the whole machine: accounting must be 'none'")
+        if not wmark_min <= wmark_low <= wmark_high:
+            raise ValueError("the watermarks must be min <= low <= high")
+        if swappiness > 200:
+            raise ValueError("swappiness must be 0 .. 200")
+        if file_pages + wmark_high >= ram:
+            raise ValueError(f"the page cache ({file_pages} pages) and the high watermark "
+                             f"({wmark_high}) leave no room in {ram} pages of RAM")
+    prices = dict(design_ns or {})
     pte = np.zeros(span, dtype=np.uint64)
     pstate = np.zeros(span, dtype=np.uint8)
     cdef uint64_t[::1] pte_v = pte
@@ -747,11 +1010,40 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     m.cfg.page_tables = page_tables
     m.cfg.memcg = 1 if memcgs is not None else memcg
     m.memcg = &mg_[0] if memcgs is not None and span else NULL
+    m.cfg.kswapd = kswapd
+    m.cfg.wmark_min = wmark_min
+    m.cfg.wmark_low = wmark_low
+    m.cfg.wmark_high = wmark_high
+    m.cfg.file_pages = file_pages if kswapd else 0
+    m.cfg.swappiness = swappiness
+    m.cfg.alloc_ns = alloc_ns
+    m.cfg.anon_ns = anon_ns
+    m.cfg.file_ns = file_ns
+    m.cfg.write_ns = write_ns
+    m.cfg.nap_ns = nap_ns
+    m.cfg.scan_ns = scan_ns
+    m.cfg.lru_gen = lru_gen
+    m.cfg.kswapd_anon_ns = anon_ns if kswapd_anon_ns is None else kswapd_anon_ns
+    if ref_permille >= 1000:
+        raise ValueError("ref_permille must be below 1000: some scanned pages must be freed")
+    m.cfg.ref_permille = ref_permille if kswapd else 0
+    m.file = m.cfg.file_pages
+    if kswapd and prices:
+        m.dstat = design_stats(space, &m.dstat_n)
+        names = list(space.stats) if m.dstat != NULL else []
+        if len(names) != m.dstat_n:
+            raise AssertionError(f"{type(space).__name__}.stats has {len(names)} counters, "
+                                 f"its C struct {m.dstat_n}")
+        for i in range(m.dstat_n):
+            m.dweight[i] = int(prices.get(names[i], 0))
+            m.dprev[i] = m.dstat[i]
     try:
         if page_tables:
             m.pgtab = <uint8_t*>checked_calloc((span >> PMD_ORDER) + 1, 1)
         ring_init(&m.lru)
         ring_init(&m.zq)
+        ring_init(&m.wb)
+        ring_init(&m.clean)
         t0 = now()
         for i in range(n):
             end = v_[i] + n_[i]
@@ -798,12 +1090,16 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     finally:
         free(m.lru.a)
         free(m.zq.a)
+        free(m.wb.a)
+        free(m.clean.a)
         free(m.pgtab)
     if footprint is None:
         footprint = space.memory_footprint()
     m.c.resident = m.resident
     m.c.zswap_pool = m.pool
     m.c.page_tables = m.pgtables
+    m.c.task_ns = m.t_task
+    m.c.file_resident = m.file
     # mm_counters as a dict, in field order (KERNEL_COUNTERS + MODEL_COUNTERS, tested)
     cdef dict counters = m.c
     cdef int k, j

@@ -55,6 +55,7 @@ import numpy as np
 from vswap._version import __version__
 from vswap import stats
 from vswap.designs import resolve_designs
+from vswap.reclaim_table import GLOBAL_WORKLOADS, reclaim_table
 from vswap.workload_registry import workload_record, workload_records
 from vswap.tables import decimals as _decimals
 from vswap.tables import fmt_bytes as _fmt_bytes
@@ -67,7 +68,9 @@ from vswap.replay import (COUNTER_NAMES, DESIGNS, REFERENCE_PAGES_PER_S, Machine
                           python_overrides, replay)
 from vswap.workloads import PAGE_SIZE, WORKLOADS, Trace, make_workload
 
-__all__ = ["compare", "CompareResult", "default_machine", "DEFAULT_SIZES", "RAM_SHARE",
+__all__ = ["compare", "CompareResult", "default_machine", "global_defaults", "GLOBAL_MIN_BYTES",
+           "DEFAULT_SIZES",
+           "RAM_SHARE",
            "USEMEM_CREDIT", "ratio_interval", "memory_needed", "memory_available", "check_memory",
            "check_plot_path", "plot_formats", "BYTES_PER_SPAN_PAGE", "BYTES_PER_SWAP_SLOT",
            "SHORT_REPLAY_S", "MAX_ROUNDS"]
@@ -105,12 +108,49 @@ def default_machine(trace: Trace, **overrides: Any) -> Machine:
     True
     >>> default_machine(usemem("56G"), backend="zswap", ram="8G").backend
     'zswap'
+
+    usemem and memhog of at least :data:`GLOBAL_MIN_BYTES` on the report's
+    RAM share run machine-wide (the report's runs had no cgroup:
+    ``kswapd=True, accounting="none"``) unless the overrides give a cgroup
+    accounting or ``kswapd=False``; with another ``ram`` only when they
+    give ``accounting="none"`` (a machine-wide usemem on half its size
+    would run out of memory: zram's compressed pages take the RAM):
+
+    >>> default_machine(usemem("56G")).kswapd, default_machine(usemem("56G"), accounting="v1").kswapd
+    (True, False)
     """
     num, den = (workload_record(trace.name).ram_share if trace.name in workload_records()
                 else (1, 2))
     fields = {"ram": max(1, trace.pages_touched * num // den) * PAGE_SIZE, "backend": "zram"}
+    if trace.pages_touched * PAGE_SIZE >= GLOBAL_MIN_BYTES:
+        fields.update(global_defaults(trace.name, overrides))
     fields.update(overrides)
     return Machine(**fields)
+
+
+#: The smallest usemem or memhog whose default machine is global: below it the
+#: watermarks and the compressed pages would take most of a machine of the
+#: report's RAM share (usemem 1M on 146 pages of RAM runs out of memory).
+GLOBAL_MIN_BYTES = 1 << 30
+
+
+def global_defaults(workload: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The Machine fields that make the report's benchmarks global, unless ``overrides`` say otherwise.
+
+    Runtime complexity: O(1).
+
+    >>> global_defaults("usemem", {"ram": "1G"}), global_defaults("usemem", {"ram": "1G", "accounting": "none"})["kswapd"]
+    ({}, True)
+    >>> global_defaults("usemem", {}), global_defaults("random", {})
+    ({'kswapd': True, 'accounting': 'none', 'lru_gen': True}, {})
+
+    The report's kernels ran the multi-gen LRU, so ``lru_gen`` is on too.
+    """
+    if (workload not in GLOBAL_WORKLOADS or overrides.get("kswapd") is False
+            or overrides.get("accounting", "none") != "none"
+            or ("ram" in overrides and overrides.get("accounting") != "none")):
+        return {}
+    return {"kswapd": True, "accounting": "none", "lru_gen": True}
 
 
 def _check_repeat(repeat: Any) -> int:
@@ -958,6 +998,8 @@ class CompareResult:
         parts.append(self._predicted_table(rows))
         parts.append(self._breakdown_table())
         parts.append(self._results_table(rows))
+        if self.machine.kswapd:
+            parts.append(reclaim_table(rows, self.base, self.context(), self.machine))
         parts.append(self._counters_table(rows))
         parts.append(self._cost_table(rows))
         parts.append(self._footprint_table(rows))

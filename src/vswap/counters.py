@@ -21,12 +21,15 @@ __all__ = ["KERNEL_COUNTERS", "MODEL_COUNTERS", "MTHP_STATS", "mthp_counter", "C
 KERNEL_COUNTERS = (
     "pgfault", "pgmajfault", "pswpin", "pswpout", "swap_ra", "swap_ra_hit", "zswpin", "zswpout",
     "zswpwb", "thp_swpout", "thp_swpout_fallback", "pgsteal", "allocstall",
+    "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct",
+    "kswapd_low_wmark_hit_quickly", "kswapd_high_wmark_hit_quickly",
 )
 #: The model's own counters (no kernel counter has these names).
 MODEL_COUNTERS = (
     "swapped_out", "reclaim_calls", "pages_touched", "pages_written", "zero_pages", "zram_same", "zram_comp",
     "zswap_rejected", "swapin_sync", "swapin_zero", "swapin_zswap", "swapin_swapfile",
     "free_batches", "free_entries", "free_resident", "resident", "zswap_pool", "page_tables",
+    "task_ns", "kswapd_ns", "stall_ns", "file_resident",
 )
 #: The per-size mTHP stats (``/sys/kernel/mm/transparent_hugepage/hugepages-*/stats``).
 MTHP_STATS = (

@@ -52,8 +52,13 @@ mean what /proc/vmstat's and the mTHP sysfs stats mean):
   PTEs through ``free_swap_and_cache_nr`` in runs of consecutive entries
   within one PMD (``swap_pte_batch``), which also reclaims read-ahead folios.
 
+- **Machine-wide reclaim** (``Machine(kswapd=True)``): the zone
+  watermarks, kswapd on its own CPU beside the task, direct reclaim below
+  min, a page cache, writeback in flight, in time order at per-page costs:
+  :mod:`vswap.kswapd`. Without it all reclaim is direct.
+
 Not modelled: concurrency and locks (the counters count lock sections
-instead), kswapd (all reclaim is direct), the LRU's active list and
+instead), the LRU's active list and
 refaults, the memory-pressure zswap shrinker (``shrinker_enabled``), page
 tables and the program's own pages in the charge, I/O time. See
 :doc:`model-vs-kernel` for the measured differences.
@@ -74,6 +79,8 @@ import numpy as np
 
 from vswap import _replay, designs
 from vswap.reference import replay as ref_replay
+from vswap.kswapd import (DEFAULT_COSTS, ReclaimCosts, Watermarks, default_min_free_kbytes,
+                          watermarks)
 from vswap.workloads import PAGE_SIZE, Trace, parse_size
 
 #: The memory model's counters (the same in both engines): first those named
@@ -114,6 +121,8 @@ DEFAULT_COMPRESSED = {"DATA": 2048, "ZERO": 32, "SAME": 32}
 #: Machine.accounting values: what the RAM limit counts.
 ACCOUNTING: tuple[str, ...] = tuple(_replay.ACCOUNTING)
 _LARGE_RECLAIM = ("pmd", "all", "none")
+#: The page cache a machine-wide Machine starts with by default (32 MiB), at most 1/16 of its RAM.
+DEFAULT_FILE_CACHE_PAGES = 8192
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +172,29 @@ class Machine:
       kernel (with THP it decides whether the last 2M folio fits).
     - ``reclaim_batch``: pages reclaimed at least per reclaim call.
     - ``watermark``: reclaim this far below ``ram``.
+    - ``kswapd``: machine-wide reclaim (:mod:`vswap.kswapd`): the zone
+      watermarks, kswapd on its own CPU and the task's direct reclaim
+      below min, in time order at :attr:`costs`' per-page costs, a page
+      cache beside the anonymous pages, writeback in flight on a swapfile.
+      Needs ``accounting="none"``: a cgroup under global pressure is
+      refused, not modelled. ``ram`` is then the RAM the workload and the
+      page cache share, ``total_ram`` the machine's (the watermarks' base).
+    - ``min_free_kbytes``: ``vm.min_free_kbytes`` (default None: the
+      kernel's for ``total_ram``, :func:`vswap.kswapd.default_min_free_kbytes`);
+      ``watermark_scale_factor``: ``vm.watermark_scale_factor`` (10).
+    - ``file_cache``: the page cache at the start (kswapd only; default
+      None: 32M, at most 1/16 of ``ram``), clean pages both reclaimers take
+      from in the proportion of ``swappiness`` (``vm.swappiness``, 60).
+    - ``costs``: a :class:`vswap.kswapd.ReclaimCosts` (default:
+      :data:`vswap.kswapd.DEFAULT_COSTS`, this machine's).
+    - ``lru_gen``: the multi-gen LRU (MGLRU, the report's kernels): direct
+      reclaim stops once it freed ``SWAP_CLUSTER_MAX`` pages; without it
+      (this machine's kernel) it first scans the first priority's share of
+      the LRUs (``size >> 12``) whatever it freed (proportional reclaim at
+      ``DEF_PRIORITY``), about 47 pages per allocstall on a 2 GiB machine.
+    - ``referenced_share``: of the anonymous folios reclaim scans, the share
+      found referenced and activated instead of freed (kswapd only; 0.6:
+      this kernel freed 21 to 48 % of what it scanned in global runs).
 
     Runtime complexity: O(1).
 
@@ -192,6 +224,14 @@ class Machine:
     large_reclaim: str = "all"
     zswap_ever_enabled: bool = False
     page_tables: bool = False
+    kswapd: bool = False
+    min_free_kbytes: int | None = None
+    watermark_scale_factor: int = 10
+    file_cache: int | str | None = None
+    swappiness: int = 60
+    costs: Any = None
+    referenced_share: float = 0.6
+    lru_gen: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -220,17 +260,73 @@ class Machine:
         for name in ("zswap_max_pool_percent", "zswap_accept_threshold_percent"):
             if not 0 <= getattr(self, name) <= 100:
                 raise ValueError(f"{name} must be 0 .. 100")
-        for name in ("zero_detection", "zswap_ever_enabled", "page_tables"):
+        for name in ("zero_detection", "zswap_ever_enabled", "page_tables", "kswapd", "lru_gen"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool")
         if self.watermark_pages >= self.ram_pages:
             raise ValueError("watermark must be below ram")
         if self.total_ram is not None and self.total_ram_pages < self.ram_pages:
             raise ValueError("total_ram must be at least ram")
+        self._check_kswapd()
         object.__setattr__(self, "compressed", self._check_compressed(self.compressed))
         object.__setattr__(self, "mthp", self._check_mthp(self.mthp))
         self.swap_pages_for(0)
         self.zswap_pool_pages  # noqa: B018 - validates
+
+    def _check_kswapd(self) -> None:
+        for name in ("watermark_scale_factor", "swappiness", "min_free_kbytes"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+                raise TypeError(f"{name} must be an int, not {type(v).__name__}")
+        if not 0 <= self.swappiness <= 200:
+            raise ValueError("swappiness must be 0 .. 200")
+        if isinstance(self.referenced_share, bool) or not isinstance(self.referenced_share,
+                                                                      (int, float)):
+            raise TypeError("referenced_share must be a number 0 .. 0.99")
+        if not 0 <= self.referenced_share <= 0.99:
+            raise ValueError("referenced_share must be 0 .. 0.99")
+        if self.costs is None:
+            object.__setattr__(self, "costs", DEFAULT_COSTS)
+        if isinstance(self.costs, dict):
+            object.__setattr__(self, "costs", ReclaimCosts(**self.costs))
+        if not isinstance(self.costs, ReclaimCosts):
+            raise TypeError(f"costs must be a vswap.kswapd.ReclaimCosts, "
+                            f"not {type(self.costs).__name__}")
+        wm = self.zone_watermarks                    # validates the two knobs
+        file = self.file_cache_pages
+        if self.kswapd:
+            if self.accounting != "none":
+                raise ValueError("kswapd=True is machine-wide reclaim: give accounting='none' "
+                                 "(a cgroup limit on a machine under global pressure is not "
+                                 "modelled)")
+            if file + wm.high >= self.ram_pages:
+                raise ValueError(f"the page cache ({file:,} pages) and the high watermark "
+                                 f"({wm.high:,} pages) leave no room in ram "
+                                 f"({self.ram_pages:,} pages)")
+
+    @property
+    def zone_watermarks(self) -> Watermarks:
+        """The zone's min, low and high watermarks in pages, from ``total_ram``. Runtime complexity: O(1).
+
+        >>> Machine(ram="1G", total_ram="24G").zone_watermarks
+        Watermarks(min=16896, low=23187, high=29478)
+        """
+        total = self.total_ram_pages * PAGE_SIZE
+        kb = self.min_free_kbytes
+        if kb is None:
+            kb = default_min_free_kbytes(total)
+        return watermarks(total, kb, self.watermark_scale_factor)
+
+    @property
+    def file_cache_pages(self) -> int:
+        """The page cache at the start, in pages (kswapd only). Runtime complexity: O(1).
+
+        >>> Machine(ram="1G").file_cache_pages, Machine(ram="64M").file_cache_pages
+        (8192, 1024)
+        """
+        if self.file_cache is None:
+            return min(DEFAULT_FILE_CACHE_PAGES, self.ram_pages // 16)
+        return _pages(self.file_cache, "file_cache") if self.file_cache else 0
 
     @staticmethod
     def _check_compressed(value: Any) -> tuple[tuple[str, int], ...]:
@@ -355,6 +451,9 @@ class Machine:
         d = dataclasses.asdict(self)
         d["compressed"] = dict(self.compressed)
         d["mthp"] = None if self.mthp is None else list(self.mthp)
+        d["costs"] = self.costs.to_dict()
+        if self.kswapd:
+            d["zone_watermarks"] = self.zone_watermarks._asdict()
         return {**d, "ram_pages": self.ram_pages, "total_ram_pages": self.total_ram_pages,
                 "zswap_pool_pages": self.zswap_pool_pages,
                 "readahead_pages": self.readahead_pages, "watermark_pages": self.watermark_pages}
@@ -464,7 +563,20 @@ def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]
         csize=machine.compressed_bytes, ra_max=machine.readahead_pages, mthp_mask=mask,
         swapin_mask=0 if machine.zswap_ever_enabled else mask & 0x1FE, reclaim_mask=reclaim,
         direct=bool(getattr(space, "entry_is_slot", False)),
-        zero_detection=machine.zero_detection, page_tables=machine.page_tables)
+        zero_detection=machine.zero_detection, page_tables=machine.page_tables,
+        **_kswapd_config(machine))
+
+
+def _kswapd_config(machine: Machine) -> dict[str, Any]:
+    if not machine.kswapd:
+        return {}
+    wm, c = machine.zone_watermarks, machine.costs
+    return dict(kswapd=True, wmark_min=wm.min, wmark_low=wm.low, wmark_high=wm.high,
+                file_pages=machine.file_cache_pages, swappiness=machine.swappiness,
+                alloc_ns=c.alloc_ns, anon_ns=c.anon_ns, file_ns=c.file_ns,
+                write_ns=c.write_ns, nap_ns=c.nap_ns, design_ns=dict(c.design_ns),
+                scan_ns=c.scan_ns, ref_permille=round(machine.referenced_share * 1000),
+                kswapd_anon_ns=c.kswapd_ns, lru_gen=machine.lru_gen)
 
 
 _TPFLAGS_HEAPTYPE = 1 << 9     # CPython's Py_TPFLAGS_HEAPTYPE

@@ -35,6 +35,10 @@ AC_V2, AC_V1, AC_NONE = 0, 1, 2
 OPS_FREE = VSWAP_FOLIO + 1   # _swapops.pxd: a free entry's lookup code
 ZSWAP_BIT = 0x10     # a swapped page: its data is in zswap
 DIRTY_BIT = 0x20     # a read-ahead folio loaded from zswap: zswap dropped its copy
+WB_BIT = 0x40        # PG_SWAPCACHE: a folio reclaim wrote to a swapfile, not yet freed
+KS_SLEEP, KS_RUN, KS_NAP = 0, 1, 2
+KSWAPD_CPU = 63
+DEF_PRIORITY = 12
 PAGE = 4096
 PMD_PAGES = 512
 PMD_ORDER = 9
@@ -76,6 +80,20 @@ class _Model:
         self.c = dict.fromkeys(KERNEL_COUNTERS + MODEL_COUNTERS, 0)
         self.mthp = [[0] * len(MTHP_STATS) for _ in range(10)]
         self.has_cpu = hasattr(space, "cpu")
+        # machine-wide reclaim
+        self.file = cfg["file_pages"]
+        self.file_acc = 0
+        self.t_task = self.t_kswapd = self.nap_end = 0
+        self.kstate = KS_SLEEP
+        self.reclaimer = 0
+        self.ref_acc = self.kept = 0
+        self.wb: list[tuple[int, int, int]] = []     # vpn, entry, completion time
+        self.wb_head = 0
+        self.clean: list[tuple[int, int]] = []
+        self.clean_head = 0
+        prices = cfg["design_ns"]
+        self.priced = bool(cfg["kswapd"] and prices and _priced(space))
+        self.dprev = dict(space.stats) if self.priced else {}
 
     # -- the verbs, on a CPU ----------------------------------------------------------------
 
@@ -242,16 +260,25 @@ class _Model:
         self.device_write(e, vpn, order, cpu)
         return 0
 
-    def store_folio(self, e: int, vpn: int, order: int, cpu: int) -> None:
+    def store_folio(self, e: int, vpn: int, order: int, cpu: int, may_wait: bool) -> bool:
         nr = 1 << order
-        ps = self.pstate
+        ps, cfg = self.pstate, self.cfg
+        out = self.c["pswpout"]
         self.on(cpu).swap_duplicate(e, nr)
         high = self.writeout(e, vpn, order, cpu)
+        self.c["swapped_out"] += nr
+        if (may_wait and cfg["write_ns"] and order == 0 and cfg["kswapd"]
+                and cfg["backend"] == BK_SWAPFILE and self.c["pswpout"] != out):
+            self.pte[vpn] = e
+            ps[vpn] = _make(PG_SWAPCACHE, (int(ps[vpn]) >> 2) & 3, 0) | WB_BIT
+            now = self.t_kswapd if self.reclaimer else self.t_task
+            self.wb.append((vpn, e, now + cfg["write_ns"]))
+            return True
         self.reclaim_folio(e, order, self.c["pgsteal"], cpu)
         for i in range(nr):
             self.pte[vpn + i] = e + i
             ps[vpn + i] = _make(PG_SWAPPED, (int(ps[vpn + i]) >> 2) & 3, high >> 4)
-        self.c["swapped_out"] += nr
+        return False
 
     def alloc(self, folio: int, order: int, cpu: int) -> int | None:
         try:
@@ -259,46 +286,69 @@ class _Model:
         except NoSpace:
             return None
 
-    def swap_out(self, vpn: int, order: int, cpu: int) -> None:
+    def swap_out(self, vpn: int, order: int, cpu: int) -> bool:
         e = self.alloc(vpn, order, cpu)
         if e is not None:
-            self.store_folio(e, vpn, order, cpu)
-        elif order:
+            return self.store_folio(e, vpn, order, cpu, True)
+        if order:
             self.count_split(order)
             for i in range(vpn, vpn + (1 << order)):
                 e = self.alloc(i, 0, cpu)
                 if e is None:
                     raise NoSpace("swap space is exhausted: give the machine more swap")
-                self.store_folio(e, i, 0, cpu)
-        else:
-            raise NoSpace("swap space is exhausted: give the machine more swap")
+                self.store_folio(e, i, 0, cpu, False)
+            return False
+        raise NoSpace("swap space is exhausted: give the machine more swap")
 
-    def evict_one(self, cpu: int) -> int:
+    def drop_clean(self, vpn: int, s: int, cpu: int) -> int:
+        """A read-ahead or written-back folio in the swap cache: free it."""
+        e = int(self.pte[vpn])
+        high = (s >> 4) & 1
+        if s & DIRTY_BIT:                       # zswap dropped its copy at the load
+            high = self.writeout(e, vpn, 0, cpu) >> 4
+        self.reclaim_folio(e, 0, self.c["pgsteal"], cpu)
+        self.pstate[vpn] = _make(PG_SWAPPED, (s >> 2) & 3, high)
+        self.resident -= 1
+        self.c["pgsteal"] += 1
+        return 1
+
+    def evict_one(self, cpu: int) -> tuple[int, int]:
+        """Reclaim the oldest folio: (pages freed, pages scanned); written-back folios first."""
+        while self.clean_head < len(self.clean):
+            vpn, e = self.clean[self.clean_head]
+            self.clean_head += 1
+            s = int(self.pstate[vpn])
+            if int(self.pte[vpn]) == e and s & 3 == PG_SWAPCACHE and s & WB_BIT:
+                return self.drop_clean(vpn, s, cpu), 1
         while self.lru_head < len(self.lru):
             vpn = self.lru[self.lru_head]
             self.lru_head += 1
             s = int(self.pstate[vpn])
             if s & 3 == PG_SWAPCACHE:
-                e = int(self.pte[vpn])
-                high = (s >> 4) & 1
-                if s & DIRTY_BIT:               # zswap dropped its copy at the load
-                    high = self.writeout(e, vpn, 0, cpu) >> 4
-                self.reclaim_folio(e, 0, self.c["pgsteal"], cpu)
-                self.pstate[vpn] = _make(PG_SWAPPED, (s >> 2) & 3, high)
-                self.resident -= 1
-                self.c["pgsteal"] += 1
-                return 1
+                return self.drop_clean(vpn, s, cpu), 1
             if s & 3 != PG_RESIDENT:
                 continue
             order = s >> 4
-            self.swap_out(vpn, order, cpu)
+            if self.cfg["ref_permille"]:       # found referenced: activated, kept
+                self.ref_acc += self.cfg["ref_permille"]
+                if self.ref_acc >= 1000:
+                    self.ref_acc -= 1000
+                    self.lru.append(vpn)
+                    self.kept += 1 << order
+                    return 0, 1 << order
+            if self.swap_out(vpn, order, cpu):
+                self.kept += 1 << order
+                return 0, 1 << order
             self.resident -= 1 << order
             self.c["pgsteal"] += 1 << order
-            return 1 << order
-        return 0
+            return 1 << order, 1 << order
+        return 0, 0
 
     def make_room(self, need: int, cpu: int) -> None:
         cfg = self.cfg
+        if cfg["kswapd"]:
+            self.global_alloc(need, cpu)
+            return
         if self.used() + need <= cfg["ram"]:
             return
         if need + cfg["watermark"] > cfg["ram"]:
@@ -306,16 +356,151 @@ class _Model:
                              f"(watermark {cfg['watermark']})")
         target = cfg["ram"] - cfg["watermark"] - need
         self.c["reclaim_calls"] += 1
-        if cfg["accounting"] == AC_NONE:      # a cgroup's own reclaim is no allocstall
-            self.c["allocstall"] += 1
-        got = 0
+        got = scanned = 0
         while self.used() > target or got < cfg["batch"]:
-            n = self.evict_one(cpu)
+            n, k = self.evict_one(cpu)
+            scanned += k
             if n == 0:
                 break
             got += n
+        if cfg["accounting"] == AC_NONE:      # a cgroup's own reclaim is no allocstall
+            self.c["allocstall"] += 1
+            self.c["pgscan_direct"] += scanned
+            self.c["pgsteal_direct"] += got
         if self.used() > target:
             raise ValueError("reclaim found nothing to evict: RAM is too small for this trace")
+
+    # -- machine-wide reclaim: watermarks, kswapd and direct reclaim, in time order ------------
+
+    def free_pages(self) -> int:
+        return max(0, self.cfg["ram"] - self.used() - self.file)
+
+    def design_ns(self) -> int:
+        if not self.priced:
+            return 0
+        prices = self.cfg["design_ns"]
+        return sum(int(prices.get(k, 0)) * (v - self.dprev[k]) for k, v in self.space.stats.items())
+
+    def wb_head_time(self) -> int:
+        return self.wb[self.wb_head][2]
+
+    def writeback_done(self, t: int) -> None:
+        while self.wb_head < len(self.wb) and self.wb_head_time() <= t:
+            vpn, e, _ = self.wb[self.wb_head]
+            self.wb_head += 1
+            self.clean.append((vpn, e))
+
+    def reclaim_chunk(self, nr: int, cpu: int, anon_ns: int) -> tuple[int, int, int]:
+        """One chunk of shrink_lruvec split by swappiness: (pages freed, scanned, its ns)."""
+        cfg = self.cfg
+        aw = cfg["swappiness"] * self.resident
+        fw = (200 - cfg["swappiness"]) * self.file
+        nf = 0
+        if self.file and aw + fw:
+            self.file_acc += nr * fw
+            nf = self.file_acc // (aw + fw)
+            self.file_acc -= nf * (aw + fw)
+            nf = min(nf, self.file)
+        self.file -= nf
+        kept = self.kept
+        if self.priced:
+            self.dprev = dict(self.space.stats)
+        sc = got = 0
+        while sc < nr - nf:
+            n, k = self.evict_one(cpu)
+            if k == 0:
+                break
+            got += n
+            sc += k
+        if sc == 0 and nf < nr and self.file:
+            extra = min(nr - nf, self.file)
+            self.file -= extra
+            nf += extra
+        self.c["pgsteal"] += nf
+        kept = self.kept - kept
+        cost = ((sc - kept) * anon_ns + kept * cfg["scan_ns"] + nf * cfg["file_ns"]
+                + self.design_ns())
+        return got + nf, sc + nf, cost
+
+    def kswapd_advance(self, until: int) -> None:
+        cfg, c = self.cfg, self.c
+        while self.kstate != KS_SLEEP:
+            if self.kstate == KS_NAP:
+                if self.nap_end > until:
+                    break
+                self.t_kswapd = self.nap_end
+                self.writeback_done(self.t_kswapd)
+                if self.free_pages() >= cfg["wmark_high"]:
+                    self.kstate = KS_SLEEP
+                    break
+                c["kswapd_high_wmark_hit_quickly"] += 1
+                self.kstate = KS_RUN
+            if self.t_kswapd > until:
+                break
+            self.writeback_done(self.t_kswapd)
+            if self.free_pages() >= cfg["wmark_high"]:
+                self.kstate = KS_NAP
+                self.nap_end = self.t_kswapd + cfg["nap_ns"]
+                continue
+            self.reclaimer = 1
+            got, sc, cost = self.reclaim_chunk(cfg["batch"], KSWAPD_CPU, cfg["kswapd_anon_ns"])
+            self.reclaimer = 0
+            c["pgscan_kswapd"] += sc
+            c["pgsteal_kswapd"] += got
+            self.t_kswapd += cost
+            c["kswapd_ns"] += cost
+            if got == 0:
+                if self.wb_head < len(self.wb):
+                    self.t_kswapd = max(self.t_kswapd, self.wb_head_time())
+                elif sc == 0:
+                    self.kstate = KS_SLEEP
+        self.writeback_done(until)
+
+    def wake_kswapd(self) -> None:
+        if self.kstate == KS_RUN:
+            return
+        if self.kstate == KS_NAP:
+            self.c["kswapd_low_wmark_hit_quickly"] += 1
+        self.kstate = KS_RUN
+        self.t_kswapd = max(self.t_kswapd, self.t_task)
+
+    def direct_reclaim(self, cpu: int) -> None:
+        cfg, c = self.cfg, self.c
+        budget = max(cfg["batch"], self.resident + self.file)
+        first = 0 if cfg["lru_gen"] else (self.resident + self.file) >> DEF_PRIORITY
+        c["allocstall"] += 1
+        c["reclaim_calls"] += 1
+        got = sc = cost = 0
+        while (got < cfg["batch"] or sc < first) and sc < budget:
+            n, k, ns = self.reclaim_chunk(cfg["batch"], cpu, cfg["anon_ns"])
+            got += n
+            sc += k
+            cost += ns
+            if k == 0:
+                break
+        c["pgscan_direct"] += sc
+        c["pgsteal_direct"] += got
+        self.t_task += cost
+        c["stall_ns"] += cost
+        if got == 0:
+            if self.wb_head >= len(self.wb):
+                raise ValueError("reclaim found nothing to evict: RAM is too small for this trace")
+            if self.wb_head_time() > self.t_task:
+                c["stall_ns"] += self.wb_head_time() - self.t_task
+                self.t_task = self.wb_head_time()
+        self.kswapd_advance(self.t_task)
+
+    def global_alloc(self, need: int, cpu: int) -> None:
+        cfg = self.cfg
+        if need + cfg["wmark_min"] > cfg["ram"]:
+            raise ValueError(f"a {need}-page folio does not fit in {cfg['ram']} pages of RAM "
+                             f"(min watermark {cfg['wmark_min']})")
+        self.t_task += need * cfg["alloc_ns"]
+        self.kswapd_advance(self.t_task)
+        if self.free_pages() < cfg["wmark_low"] + need:
+            self.wake_kswapd()
+        while self.free_pages() < cfg["wmark_min"] + need:
+            self.direct_reclaim(cpu)
 
     def charge_large(self, order: int, cpu: int, alloc: int, fallback: int, charge: int) -> bool:
         """Allocate and charge a folio of ``order`` (> 0) for a fault or a swap-in; or count why not."""
@@ -327,7 +512,13 @@ class _Model:
                 if alloc >= 0:
                     self.mthp[order][alloc] += 1
                 return True
-            if self.used() + nr <= cfg["ram"]:
+            if cfg["kswapd"]:
+                if self.free_pages() >= cfg["wmark_low"] + nr:
+                    self.global_alloc(nr, cpu)
+                    if alloc >= 0:
+                        self.mthp[order][alloc] += 1
+                    return True
+            elif self.used() + nr <= cfg["ram"]:
                 if alloc >= 0:
                     self.mthp[order][alloc] += 1
                 return True
@@ -421,9 +612,12 @@ class _Model:
             kind, _ = self.lookup(e, cpu)
             if kind != VSWAP_FOLIO:
                 raise AssertionError(f"read-ahead page {p:#x}: entry {e:#x} has no folio")
-            c["swap_ra_hit"] += 1
-            ra = self.ra[cpu]
-            ra[0], ra[2] = p, min(ra[2] + 1, RA_HITS_MAX)
+            if s & WB_BIT:                      # reclaim's folio, still in the swap cache
+                self.lru.append(p)
+            else:
+                c["swap_ra_hit"] += 1
+                ra = self.ra[cpu]
+                ra[0], ra[2] = p, min(ra[2] + 1, RA_HITS_MAX)
         else:
             c["pgmajfault"] += 1
             self.make_room(1, cpu)              # before the lookup: reclaim may write zswap back
@@ -574,10 +768,19 @@ class _Model:
         out["resident"] = self.resident
         out["zswap_pool"] = self.pool
         out["page_tables"] = self.pgtables
+        out["task_ns"] = self.t_task
+        out["file_resident"] = self.file
         for k in range(1, 10):
             for j, s in enumerate(MTHP_STATS):
                 out[mthp_counter(k, s)] = self.mthp[k][j]
         return out
+
+
+def _priced(space: Any) -> bool:
+    """Whether the design's work counters are priced: DirectSwap and VirtualSwap, either engine."""
+    from vswap import DirectSwap, VirtualSwap, reference
+    return isinstance(space, (DirectSwap, VirtualSwap, reference.DirectSwap,
+                              reference.VirtualSwap))
 
 
 def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: Any, cpu: Any, *,
@@ -587,7 +790,14 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
                  ra_max: int = 8, mthp_mask: int = 0, swapin_mask: int = 0,
                  reclaim_mask: int = 1 << PMD_ORDER, direct: bool = True,
                  zero_detection: bool = True, page_tables: bool = False,
-                 memcg: int | np.ndarray = 1, progress: Callable[[int], Any] | None = None) -> dict[str, Any]:
+                 memcg: int | np.ndarray = 1, progress: Callable[[int], Any] | None = None,
+                 kswapd: bool = False, wmark_min: int = 0, wmark_low: int = 0,
+                 wmark_high: int = 0, file_pages: int = 0, swappiness: int = 60,
+                 alloc_ns: int = 0, anon_ns: int = 0, file_ns: int = 0, write_ns: int = 0,
+                 nap_ns: int = 100_000_000,
+                 design_ns: dict[str, int] | None = None, scan_ns: int = 0,
+                 ref_permille: int = 0, kswapd_anon_ns: int | None = None,
+                 lru_gen: bool = False) -> dict[str, Any]:
     """Replay trace arrays through any SwapSpace; as ``vswap._replay.replay_trace``.
 
     Runtime complexity: O(pages touched, written and freed) Python calls.
@@ -612,6 +822,18 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
         raise ValueError(f"memcg must be an int or a uint16 array of {span} pages")
     if len(csize) != 3 or not all(1 <= int(x) <= PAGE for x in csize):
         raise ValueError("csize must be three compressed sizes of 1 .. 4096 bytes")
+    if kswapd:
+        if accounting != "none":
+            raise ValueError("kswapd reclaims for the whole machine: accounting must be 'none'")
+        if not wmark_min <= wmark_low <= wmark_high:
+            raise ValueError("the watermarks must be min <= low <= high")
+        if swappiness > 200:
+            raise ValueError("swappiness must be 0 .. 200")
+        if file_pages + wmark_high >= ram:
+            raise ValueError(f"the page cache ({file_pages} pages) and the high watermark "
+                             f"({wmark_high}) leave no room in {ram} pages of RAM")
+    if ref_permille >= 1000:
+        raise ValueError("ref_permille must be below 1000: some scanned pages must be freed")
     cols = [np.asarray(a) for a in (op, vpn, nr, order, content, cpu)]
     if len({len(a) for a in cols}) != 1:
         raise ValueError("the trace columns differ in length")
@@ -621,7 +843,15 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
            "ra_max": max(1, ra_max), "mthp_mask": mthp_mask & 0x3FE,
            "swapin_mask": (swapin_mask & 0x1FE) if backend != "zswap" else 0,
            "reclaim_mask": reclaim_mask & 0x3FE, "direct": bool(direct),
-           "zero_detection": zero_detection, "page_tables": bool(page_tables), "memcg": memcg}
+           "zero_detection": zero_detection, "page_tables": bool(page_tables), "memcg": memcg,
+           "kswapd": bool(kswapd), "wmark_min": wmark_min, "wmark_low": wmark_low,
+           "wmark_high": wmark_high, "file_pages": file_pages if kswapd else 0,
+           "swappiness": swappiness, "alloc_ns": alloc_ns, "anon_ns": anon_ns,
+           "file_ns": file_ns, "write_ns": write_ns, "nap_ns": nap_ns,
+           "design_ns": dict(design_ns or {}), "scan_ns": scan_ns,
+           "kswapd_anon_ns": anon_ns if kswapd_anon_ns is None else kswapd_anon_ns,
+           "lru_gen": bool(lru_gen),
+           "ref_permille": ref_permille if kswapd else 0}
     m = _Model(space, span, cfg)
     footprint = None
     at_free = None

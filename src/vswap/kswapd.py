@@ -1,0 +1,214 @@
+"""Machine-wide reclaim: the zone watermarks, and the per-page costs kswapd and the task run at.
+
+With ``Machine(kswapd=True)`` (the whole machine, ``accounting="none"``) the
+replay (:mod:`vswap.replay`, both engines) runs two actors on their own CPUs
+and clocks: the workload's task, whose every page allocation costs
+:attr:`ReclaimCosts.alloc_ns`, and kswapd. The page allocator compares the
+free pages with the zone watermarks (:func:`watermarks`): below ``low`` it
+wakes kswapd, which reclaims in ``SWAP_CLUSTER_MAX`` chunks until the free
+pages reach ``high``, then takes a short sleep (``HZ/10``): woken during it
+counts ``kswapd_low_wmark_hit_quickly``, still below ``high`` after it
+``kswapd_high_wmark_hit_quickly``. An allocation that would leave fewer
+than ``min`` free pages reclaims directly (``allocstall``,
+``pgscan_direct``, ``pgsteal_direct``) and the task stalls for that time
+(``stall_ns``). Every chunk, of either reclaimer, takes from the file LRU
+(the page cache, :attr:`Machine.file_cache`) and the anonymous one in the
+proportion of ``swappiness`` (``get_scan_count`` without the refault
+costs), and costs :attr:`ReclaimCosts.anon_ns` per anonymous page scanned,
+:attr:`ReclaimCosts.file_ns` per file page, plus the design's own work
+during the chunk priced per counter (:attr:`ReclaimCosts.design_ns`, for
+:class:`vswap.DirectSwap` and :class:`vswap.VirtualSwap`): a design with
+more work per swap-out makes kswapd fall behind, and the task reclaim more
+itself. On a swapfile a written folio stays in the swap cache under
+writeback for :attr:`ReclaimCosts.write_ns` and is freed by a later scan:
+what reclaim wrote and never needed to free is the write-ahead (``pswpout``
+above ``pgsteal``).
+
+Not modelled: watermark boosting (it follows external fragmentation, which
+the model has no page allocator for), compaction and ``pgmigrate``,
+per-zone balancing (one zone holds the machine's RAM), the active lists and
+refaults, kswapd's priority loop (it reclaims chunk by chunk).
+
+The costs are this machine's, measured with ``vswap kernel run`` (Linux
+6.18, 2 vCPUs, zram lzo-rle, a usemem writer): see :data:`DEFAULT_COSTS`.
+The kernel clock (a per-event cost profile) replaces them when present.
+
+>>> wm = watermarks(24 << 30, 67_584, 10)
+>>> wm.min, wm.low, wm.high
+(16896, 23187, 29478)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, NamedTuple
+
+__all__ = ["Watermarks", "watermarks", "default_min_free_kbytes", "ReclaimCosts",
+           "DEFAULT_COSTS", "DEFAULT_DESIGN_NS", "SWAP_WRITE_NS", "KSWAPD_NAP_NS"]
+
+_PAGE = 4096
+#: kswapd's short sleep after balancing (``HZ/10`` in kswapd_try_to_sleep), ns.
+KSWAPD_NAP_NS = 100_000_000
+#: A swapfile write's latency on this machine's disk (virtio, ext4): 4 KiB
+#: ``dd oflag=direct`` writes took 173 us each, 256 KiB ones 273 us.
+SWAP_WRITE_NS = 200_000
+
+#: The prices of a design's work counters, ns per unit: the cost of a cache
+#: line touched (a node visit or an xarray walk's lookup, a descriptor or a
+#: table word) and of an uncontended lock section. They are estimates set so
+#: that vss_v5's counters per swapped page come to about the extra system
+#: time per reclaimed page the report measured (+8.6 s over 16.7 M pages
+#: reclaimed, ~0.5 us); the kernel clock replaces them with measured ones.
+DEFAULT_DESIGN_NS: dict[str, int] = {
+    "lookups": 20, "node_visits": 40, "mru_hits": 5, "desc_reads": 10, "desc_writes": 10,
+    "cluster_locks": 25, "rmap_reads": 10, "rmap_writes": 10, "alloc_scans": 20,
+    "cgroup_checks": 10, "cache_only_checks": 40, "table_reads": 5, "table_writes": 5,
+    "zswap_walks": 40, "scans": 2,
+}
+
+
+class Watermarks(NamedTuple):
+    """A zone's watermarks in pages: ``min``, ``low``, ``high``. Runtime complexity: O(1).
+
+    >>> Watermarks(1, 2, 3).high
+    3
+    """
+
+    min: int
+    low: int
+    high: int
+
+
+def default_min_free_kbytes(total_bytes: int, thp: bool = True, zones: int = 3) -> int:
+    """The kernel's ``vm.min_free_kbytes`` for a machine of ``total_bytes``.
+
+    ``init_per_zone_wmark_min``: ``int_sqrt(lowmem_kbytes * 16)``, clamped to
+    128 .. 262,144; with THP, khugepaged raises it to its recommendation
+    (``set_recommended_min_free_kbytes``): 2 + 3 * 3 pageblocks (2 MiB) per
+    populated zone, at most 5 % of RAM. On this 24 GiB machine (3 zones)
+    that is the 67,584 /proc/sys/vm/min_free_kbytes shows. Runtime
+    complexity: O(1).
+
+    >>> default_min_free_kbytes(24 << 30), default_min_free_kbytes(24 << 30, thp=False)
+    (67584, 20066)
+    """
+    kb = total_bytes // 1024
+    base = min(max(math.isqrt(kb * 16), 128), 262_144)
+    if not thp:
+        return base
+    recommended = min(11 * zones * 2048, kb // 20)
+    return max(base, recommended)
+
+
+def watermarks(total_bytes: int, min_free_kbytes: int, watermark_scale_factor: int) -> Watermarks:
+    """``__setup_per_zone_wmarks`` for one zone holding ``total_bytes`` of RAM.
+
+    min is ``min_free_kbytes`` in pages; low and high each add
+    ``max(min / 4, managed * watermark_scale_factor / 10000)``. The managed
+    pages are the machine's RAM: memory reserved as hugetlb pages still
+    counts, so a machine shrunk that way keeps its watermarks. Runtime
+    complexity: O(1).
+
+    >>> watermarks(32 << 30, 67_584, 10)
+    Watermarks(min=16896, low=25284, high=33672)
+    """
+    if not isinstance(min_free_kbytes, int) or isinstance(min_free_kbytes, bool):
+        raise TypeError("min_free_kbytes must be an int")
+    if not isinstance(watermark_scale_factor, int) or isinstance(watermark_scale_factor, bool):
+        raise TypeError("watermark_scale_factor must be an int")
+    if min_free_kbytes < 1:
+        raise ValueError("min_free_kbytes must be at least 1")
+    if not 1 <= watermark_scale_factor <= 3000:
+        raise ValueError("watermark_scale_factor must be 1 .. 3000 (the sysctl's range)")
+    managed = total_bytes // _PAGE
+    lo = min_free_kbytes // 4
+    gap = max(lo >> 2, managed * watermark_scale_factor // 10_000)
+    return Watermarks(lo, lo + gap, lo + 2 * gap)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReclaimCosts:
+    """Per-event costs, in ns, of the two actors of machine-wide reclaim.
+
+    - ``alloc_ns``: the task, per page it allocates (the fault, zeroing, and
+      its own writes to the page);
+    - ``anon_ns``: direct reclaim, per anonymous page it frees (unmap,
+      compress or submit the write, free; the scans of the pages it keeps
+      included);
+    - ``kswapd_anon_ns``: kswapd, the same (default ``anon_ns``). kswapd0's
+      CPU time per page it reclaimed over the global runs of
+      :mod:`vswap.global_matrix` here was 9.4 to 19.1 us (median 14.6), the
+      hugetlb reservation's own reclaim included; the matrix gives the
+      model each case's;
+    - ``file_ns``: per clean page-cache page it drops;
+    - ``write_ns``: a swapfile write's latency until the folio can be freed
+      (zram's writes are synchronous: their cost is in ``anon_ns``);
+    - ``nap_ns``: kswapd's short sleep after balancing;
+    - ``design_ns``: the design's work counters' prices (ns per unit), for
+      the work done during reclaim;
+    - ``scan_ns``: per anonymous page scanned and kept (found referenced and
+      activated, or under writeback); 0 by default, as ``anon_ns`` was
+      measured per page reclaimed, those scans included.
+
+    Runtime complexity: O(1).
+
+    >>> ReclaimCosts().alloc_ns, ReclaimCosts(anon_ns=1).anon_ns
+    (3500, 1)
+    """
+
+    alloc_ns: int = 3_500
+    anon_ns: int = 8_500
+    file_ns: int = 500
+    write_ns: int = SWAP_WRITE_NS
+    nap_ns: int = KSWAPD_NAP_NS
+    design_ns: Any = None
+    scan_ns: int = 0
+    kswapd_anon_ns: int | None = None
+
+    def __post_init__(self) -> None:
+        for f in ("alloc_ns", "anon_ns", "file_ns", "write_ns", "nap_ns", "scan_ns",
+                  "kswapd_anon_ns"):
+            v = getattr(self, f)
+            if v is None and f == "kswapd_anon_ns":
+                continue
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise TypeError(f"{f} must be an int of ns, not {type(v).__name__}")
+            if not 0 <= v < 1 << 40:
+                raise ValueError(f"{f} must be 0 .. 2**40 ns")
+        prices = DEFAULT_DESIGN_NS if self.design_ns is None else self.design_ns
+        if isinstance(prices, tuple):
+            prices = dict(prices)
+        if not isinstance(prices, dict):
+            raise TypeError("design_ns must be a dict of counter name: ns")
+        for k, v in prices.items():
+            if not isinstance(k, str) or not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                raise ValueError(f"design_ns[{k!r}] must be a non-negative int of ns")
+        object.__setattr__(self, "design_ns", tuple(sorted(prices.items())))
+
+    @property
+    def kswapd_ns(self) -> int:
+        """kswapd's cost per anonymous page freed: ``kswapd_anon_ns``, else ``anon_ns``. Runtime complexity: O(1).
+
+        >>> ReclaimCosts(anon_ns=7).kswapd_ns, ReclaimCosts(anon_ns=7, kswapd_anon_ns=9).kswapd_ns
+        (7, 9)
+        """
+        return self.anon_ns if self.kswapd_anon_ns is None else self.kswapd_anon_ns
+
+    def to_dict(self) -> dict[str, Any]:
+        """The costs as plain values. Runtime complexity: O(counters).
+
+        >>> ReclaimCosts(design_ns={"lookups": 1}).to_dict()["design_ns"]
+        {'lookups': 1}
+        """
+        d = dataclasses.asdict(self)
+        d["design_ns"] = dict(self.design_ns)
+        return d
+
+
+#: The costs measured on this machine (see the module's doc): a usemem
+#: writer of 256 MiB took 0.23 s to write its 65,536 pages without reclaim
+#: (3.5 us a page: ``alloc_ns``) and 0.95 s with 41,000 of them reclaimed
+#: to zram in a 96 MiB cgroup (its system time rose by 0.35 s: 8.5 us per
+#: page reclaimed, ``anon_ns``); the mean of 5 runs each.
+DEFAULT_COSTS = ReclaimCosts()
