@@ -19,7 +19,7 @@ from vswap.workloads import FREE, TOUCH, WRITE, Trace, memhog, mixed, usemem
 
 MODULES = ["vswap.kernel", "vswap.kernel.sysfs", "vswap.kernel.system", "vswap.kernel.cgroup",
            "vswap.kernel.backend", "vswap.kernel.counters", "vswap.kernel.plan",
-           "vswap.kernel.result", "vswap.kernel.run", "vswap.kernel.cli"]
+           "vswap.kernel.result", "vswap.kernel.run", "vswap.cli.kernel"]
 
 
 @pytest.mark.parametrize("name", MODULES)

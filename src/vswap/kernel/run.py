@@ -166,8 +166,9 @@ def run(workload: str | Trace = "usemem", *, machine: Machine | None = None, rep
             raise TypeError("workload parameters go with a workload name, not a Trace")
         trace = workload
     elif isinstance(workload, str):
-        from vswap.kernel.plan import DEFAULT_SIZES
-        trace = make_workload(workload, **{"size": DEFAULT_SIZES.get(workload, "128M"), **params})
+        from vswap.workload_registry import workload_record
+        trace = make_workload(workload, **{"size": workload_record(workload).kernel_size,
+                                           **params})
     else:
         raise TypeError(f"workload must be a name or a Trace, not {type(workload).__name__}")
     trace.validate()

@@ -100,6 +100,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
     5
     """
 
+    entry_is_slot = False                # SwapSpace.entry_is_slot: a ghost entry
     _ghost_type = VSWAP_TYPE
     _cluster_info_bytes = P4_CLUSTER_INFO_BYTES
 

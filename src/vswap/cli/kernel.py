@@ -10,18 +10,25 @@ status 2; Ctrl-C or SIGTERM puts everything back and exits 130.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-__all__ = ["add_kernel_parser", "kernel_main"]
+from vswap.cli.options import (VswapParser, add_machine_options, add_workload_options,
+                               check_output, load_trace, make_machine, positive_int,
+                               workload_params)
+
+__all__ = ["add_parser", "run"]
 
 
-def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
-    """Add ``kernel run`` and ``kernel report`` to the ``vswap`` subcommands; their parsers by name.
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Add ``kernel`` (``run``, ``report``) to the ``vswap`` subcommands; its parser.
 
-    Runtime complexity: O(options).
+    The sub-verbs' parsers are its ``verbs`` attribute, by name. Runtime
+    complexity: O(options).
+
+    >>> from vswap.cli import build_parser
+    >>> build_parser().parse_args(["kernel", "run", "memhog", "--repeat", "2"]).repeat
+    2
     """
-    from vswap.__main__ import (_add_machine_options, _add_workload_options, _positive_int)
     from vswap.kernel.plan import DEFAULT_SIZES, FREE_MODES
     from vswap.workloads import WORKLOADS
 
@@ -29,7 +36,7 @@ def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
                             description="Run the same traces on the real kernel (needs root): "
                             "'vswap kernel run WORKLOAD', 'vswap kernel report A.json B.json'.")
     ksub = kernel.add_subparsers(dest="kernel_command", metavar="{run,report}",
-                                 parser_class=parser_class)
+                                 parser_class=VswapParser)
     sizes = ", ".join(f"{k} {v}" for k, v in DEFAULT_SIZES.items())
     run = ksub.add_parser("run", help="run a workload on this kernel and print the tables",
                           description="Run a workload on this machine's kernel inside a memory "
@@ -38,11 +45,11 @@ def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
                           "restored on success, error, Ctrl-C and SIGTERM.")
     run.add_argument("workload", nargs="?", choices=list(WORKLOADS),
                      help=f"workload (optional with --trace); default sizes: {sizes}")
-    _add_workload_options(run)
-    _add_machine_options(run)
+    add_workload_options(run)
+    add_machine_options(run)
     b = run.add_argument_group("run options")
     b.add_argument("--trace", metavar="FILE.npz", help="run a trace saved by vswap record")
-    b.add_argument("--repeat", type=_positive_int, default=3, metavar="N",
+    b.add_argument("--repeat", type=positive_int, default=3, metavar="N",
                    help="runs of the workload (default 3)")
     b.add_argument("--label", metavar="NAME",
                    help="the build under test (default: the running kernel's release)")
@@ -71,7 +78,8 @@ def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
     rep.add_argument("files", nargs="+", metavar="FILE.json")
     rep.add_argument("--model", nargs="?", const="baseline", metavar="DESIGN",
                      help="add the model's replay through DESIGN beside each counter")
-    return {"kernel": kernel, "kernel run": run, "kernel report": rep}
+    kernel.verbs = {"run": run, "report": rep}
+    return kernel
 
 
 def _check_model(parser: argparse.ArgumentParser, model: str | None) -> None:
@@ -84,24 +92,23 @@ def _check_model(parser: argparse.ArgumentParser, model: str | None) -> None:
 
 
 def _run(parser: argparse.ArgumentParser, args) -> int:
-    from vswap.__main__ import _check_output, _load_trace, _make_machine, _workload_params
     from vswap.errors import KernelError
-    from vswap.kernel.plan import DEFAULT_SIZES
     from vswap.kernel.run import run
+    from vswap.workload_registry import workload_record
     from vswap.workloads import make_workload
 
-    _check_output(parser, "--json", args.json)
+    check_output(parser, "--json", args.json)
     _check_model(parser, args.model)
     if args.trace is None and args.workload is not None:
-        params = _workload_params(parser, args.workload, args)
+        params = workload_params(parser, args.workload, args)
         try:
             trace = make_workload(args.workload,
-                                  **{"size": DEFAULT_SIZES[args.workload], **params})
+                                  **{"size": workload_record(args.workload).kernel_size, **params})
         except (TypeError, ValueError) as exc:
             parser.error(str(exc))
     else:
-        trace = _load_trace(parser, args)
-    machine = _make_machine(parser, trace, args)
+        trace = load_trace(parser, args)
+    machine = make_machine(parser, trace, args)
     shrinker = None if args.zswap_shrinker is None else args.zswap_shrinker == "on"
     try:
         result = run(trace, machine=machine, repeat=args.repeat, label=args.label,
@@ -143,16 +150,24 @@ def _report(parser: argparse.ArgumentParser, args) -> int:
     return 0
 
 
-def kernel_main(parsers: dict[str, argparse.ArgumentParser], args) -> int:
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Run ``vswap kernel ...`` with parsed ``args``; the exit status. Runtime complexity: the command's.
+
+    >>> import contextlib, io
+    >>> from vswap.cli import build_parser
+    >>> p = build_parser()
+    >>> with contextlib.redirect_stdout(io.StringIO()):
+    ...     status = run(p.verbs["kernel"], p.parse_args(["kernel"]))
+    >>> status
+    2
     """
     if args.kernel_command is None:
-        parsers["kernel"].print_help()
+        parser.print_help()
         return 2
     try:
         if args.kernel_command == "run":
-            return _run(parsers["kernel run"], args)
-        return _report(parsers["kernel report"], args)
+            return _run(parser.verbs["run"], args)
+        return _report(parser.verbs["report"], args)
     except KeyboardInterrupt:
         print(f"vswap kernel: interrupted; every setting it changed was put back",
               file=sys.stderr)
