@@ -409,6 +409,10 @@ def _register_builtins() -> None:
     register_builtin("swaptable_p4", lambda impl, s: impl.SwapTableP4(s),
                      "the baseline with swap table phases III and IV: counts in the table word, "
                      "48 B per cluster", layout=md.phase4_layout)
+    register_builtin("mainline_7_1", lambda impl, s: impl.Mainline71(s),
+                     "mainline 7.1: the baseline with swap table phases II and III (count in the "
+                     "table word, no SWAP_HAS_CACHE, no swap-cache bypass)",
+                     layout=md.phase3_layout)
     register_builtin(
         "vswap_ste", lambda impl, s, **sw: impl.SwapTableEdition(
             s, **{k: sw.get(k, False) for k in STE_SWITCHES}),
