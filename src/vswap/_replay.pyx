@@ -478,7 +478,9 @@ cdef int swap_in(mm_t* m, uint64_t p, int content, int cpu) except -1:
             raise AssertionError(f"swapped page {p:#x}: entry {e:#x} looks up as kind {kind}")
         if m.cfg.backend == BK_ZRAM and (kind == OPS_SWAPFILE
                                          or (m.cfg.direct and kind == OPS_ZERO)):
-            m.c.swapin_sync += 1                     # SWP_SYNCHRONOUS_IO, count 1: no swap cache
+            m.c.swapin_sync += 1                     # SWP_SYNCHRONOUS_IO: no read-ahead
+            if m.cfg.bypass:
+                m.c.swapin_bypass += 1               # 6.19, count 1: nor the swap cache
             if m.cfg.swapin_mask:
                 order = swapin_order(m, p, kind, h, cpu)
             if order == 0:
@@ -653,7 +655,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                  uint64_t watermark=0, uint64_t batch=32, str backend="zram",
                  str accounting="v2", uint64_t zswap_max=0, uint64_t zswap_accept=0,
                  csize=(2048, 32, 32), uint64_t ra_max=8, uint32_t mthp_mask=0,
-                 uint32_t swapin_mask=0, uint32_t reclaim_mask=1 << 9, bint direct=True,
+                 uint32_t swapin_mask=0, uint32_t reclaim_mask=1 << 9, bint direct=True, bint bypass=True,
                  bint zero_detection=True, bint page_tables=False, memcg=1, progress=None):
     """Replay trace arrays through ``space``; the model's counters and state.
 
@@ -740,6 +742,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     m.cfg.backend = BACKENDS.index(backend)
     m.cfg.accounting = ACCOUNTING.index(accounting)
     m.cfg.direct = direct
+    m.cfg.bypass = bypass
     m.cfg.zero_detection = zero_detection
     m.cfg.page_tables = page_tables
     m.cfg.memcg = 1 if memcgs is not None else memcg

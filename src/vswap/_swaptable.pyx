@@ -292,6 +292,8 @@ cdef class SwapTableP4(SlotSwap):
     #: an entry names a device slot, so a zero page on zram is on a
     #: SWP_SYNCHRONOUS_IO device and swaps in without the swap cache.
     entry_is_slot = True
+    #: The memory model's other trait (SwapSpace.swapin_bypasses_swap_cache): phase IV sits on 7.0's phase II: no bypass.
+    swapin_bypasses_swap_cache = False
 
     def __cinit__(self):
         memset(&self.d, 0, sizeof(p4_t))

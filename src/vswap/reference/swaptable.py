@@ -93,6 +93,7 @@ class SwapTableP4(DirectSwap):
     """
 
     _STAT_NAMES = _STAT_NAMES
+    swapin_bypasses_swap_cache = False   # on 7.0's phase II (SwapSpace.swapin_bypasses_swap_cache)
     _count_limit = SWAP_COUNT_LIMIT
     _folio_max = P4_FOLIO_MAX
     _shadow_max = P4_SHADOW_MAX
