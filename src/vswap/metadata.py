@@ -188,18 +188,19 @@ def vswap_ste_layout(slots: int, used: int, pcl: int, vcl: int, backing: str) ->
             "rmap": TABLE_WORD_BYTES * CLUSTER_SLOTS * pcl if disk else 0}
 
 
-#: Layouts of swap designs that have no design object to register (phase III
-#: is mainline without swap_map), by name, beside the registered designs'.
+#: Layouts by a name of their own beside the registered designs' (``swaptable_p3``:
+#: phase III, mainline without swap_map; the registered ``mainline_7_1`` has it, so
+#: :func:`layouts` lists it under that name and ``--designs swaptable_p3`` still works).
 LAYOUT_ONLY: dict[str, Any] = {"swaptable_p3": phase3_layout}
 
 
 def layouts() -> dict[str, Any]:
-    """Name -> layout of every registered design that has one, phase III after the baseline.
+    """Name -> layout of every registered design that has one, then the :data:`LAYOUT_ONLY` ones no design has.
 
     Runtime complexity: O(registered designs).
 
-    >>> list(layouts())[:3]
-    ['baseline', 'swaptable_p3', 'vss_v5']
+    >>> list(layouts())[:3], "swaptable_p3" in layouts(), layouts()["mainline_7_1"] is phase3_layout
+    (['baseline', 'vss_v5', 'new_opt_v2'], False, True)
     """
     from vswap.designs import registered_designs
 
@@ -207,9 +208,8 @@ def layouts() -> dict[str, Any]:
     for name, d in registered_designs().items():
         if d.layout is not None:
             out[name] = d.layout
-        if name == "baseline":
-            out.update(LAYOUT_ONLY)
-    out.update({k: v for k, v in LAYOUT_ONLY.items() if k not in out})
+    have = set(out.values())
+    out.update({k: v for k, v in LAYOUT_ONLY.items() if k not in out and v not in have})
     return out
 
 

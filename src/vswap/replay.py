@@ -92,7 +92,7 @@ __all__ = ["Machine", "ReplayResult", "replay", "make_design", "machine_config",
 
 #: The report's builds: ``baseline`` and the three virtual swap presets
 #: (the default of compare; every registered design: :mod:`vswap.designs`).
-DESIGNS = ("baseline", "vss_v5", "new_opt_v2", "cc_v2")
+DESIGNS = designs.DESIGN_SETS["report"]
 #: Swap backends: zram (one device with same-filled detection), zswap in
 #: front of a swapfile, or a swapfile alone.
 BACKENDS: tuple[str, ...] = tuple(_replay.BACKENDS)
