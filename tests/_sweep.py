@@ -77,7 +77,8 @@ def states(cls):
         except CLEAR:
             pass
         yield "half-built", obj
-    if issubclass(cls, vswap.SwapDesign) and cls is not vswap.SwapDesign:
+    if issubclass(cls, vswap.SwapDesign) and cls not in (vswap.SwapDesign,
+                                                         vswap._slotswap.SlotSwap):
         obj = cls(vswap.SwapDevices([vswap.SwapDevice(64, cluster_size=16)]))
         obj.close()
         yield "closed", obj

@@ -376,7 +376,7 @@ def _compiled_state_names(cls):
     module, classes, structs = STATE[cls]
     names = [n for c in classes for n in class_fields(module, c)]
     if cls in ("DirectSwap", "SwapTableP4", "VirtualSwap", "SwapTableEdition"):
-        names += class_fields("_swapfile", "SwapDesign")
+        names += class_fields("_design", "SwapDesign")
     names += [n for s in structs for n in struct_fields(module, s)]
     return {"_" + n.lstrip("_") for n in names if n != "__weakref__"}
 

@@ -69,3 +69,21 @@ def test_c_reclaim_hook_and_table_from_cython(tmp_path: Path):
     assert dev.get_table(3) == 0 and dev.slot_state(3) == "free" and dev.slot_state(4) == "used"
     dev.set_reclaim_hook(None)
     dev.check()
+
+
+def test_swapdesign_cimports_from_its_old_module_and_its_own(tmp_path: Path):
+    # SwapDesign lives in _design.pxd; Cython code written against _swapfile.pxd
+    # still cimports it from there, and both names are the one class.
+    probe = build_probe(tmp_path, "designprobe", textwrap.dedent(
+        """
+        from vswap._swapfile cimport SwapDesign as Old
+        from vswap._design cimport SwapDesign as New
+
+        def kinds(obj):
+            return isinstance(obj, Old), isinstance(obj, New), Old is New
+        """))
+    ds = vswap.DirectSwap(vswap.SwapDevices())
+    assert probe.kinds(ds) == (True, True, True)
+    assert probe.kinds(vswap.SwapDevice(64)) == (False, False, True)
+    from vswap._swapfile import SwapDesign
+    assert SwapDesign is vswap.SwapDesign is vswap._design.SwapDesign

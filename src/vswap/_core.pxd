@@ -7,7 +7,8 @@ from vswap._xarray cimport (
     xa_init, xa_destroy, xa_load, xa_store, xa_erase, xa_find,
     xa_get_mark, xa_set_mark, xa_clear_mark, xa_height,
 )
-from vswap._swapfile cimport SwapDevice, SwapDevices, SwapDesign, swap_device_t, swap_globals_t
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport SwapDevice, SwapDevices, swap_device_t, swap_globals_t
 from vswap._direct cimport DirectSwap, direct_t, direct_dev_t, direct_reclaim, direct_count
 from vswap._virtual cimport VirtualSwap, vswap_t, swp_desc, vcluster, vswap_reclaim, vswap_desc
 from vswap._swaptable cimport SwapTableP4, p4_t, p4_dev_t

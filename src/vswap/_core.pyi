@@ -3,7 +3,7 @@ from vswap._swapfile import DEF_SWAP_PRIO as DEF_SWAP_PRIO
 from vswap._swapfile import MAX_SWAPFILES as MAX_SWAPFILES
 from vswap._swapfile import NR_CPUS as NR_CPUS
 from vswap._swapfile import SWAP_TABLE_CACHE_ONLY as SWAP_TABLE_CACHE_ONLY
-from vswap._swapfile import SwapDesign as SwapDesign
+from vswap._design import SwapDesign as SwapDesign
 from vswap._swapfile import SwapDevice as SwapDevice
 from vswap._swapfile import SwapDevices as SwapDevices
 from vswap._swaptable import SwapTableP4 as SwapTableP4

@@ -18,7 +18,8 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint64_t
 
-from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice, SwapDevices, SwapDesign
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice, SwapDevices
 from vswap._slotswap cimport SlotSwap, zswap_tree, slot_hooks
 
 

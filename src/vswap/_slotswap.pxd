@@ -12,8 +12,9 @@
 
 from libc.stdint cimport uint16_t, uint64_t
 
+from vswap._design cimport SwapDesign
 from vswap._swapfile cimport (
-    SwapDesign, SwapDevice, swap_device_t, swap_table_get, swap_table_set, swap_entries_free, SLOT_USED,
+    SwapDevice, swap_device_t, swap_table_get, swap_table_set, swap_entries_free, SLOT_USED,
 )
 from vswap._swapops cimport swap_ops
 from vswap._xarray cimport (

@@ -19,7 +19,8 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
-from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice, SwapDesign
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice
 from vswap._swaptable cimport SwapTableP4, p4_t
 from vswap._xarray cimport xarray_t
 from vswap._swapentry cimport MAX_SWAPFILES, NR_CPUS, SWAP_NR_ORDERS, SWAPFILE_CLUSTER
@@ -41,14 +42,14 @@ cdef enum:
     VC_FULL = 3
 
 
-cdef struct ste_vcluster:          # begins with its id, as _clustermap.pxd needs
+cdef struct ste_vcluster:          # begins with _virtual_common.pxd's vnode: id, list links
     uint64_t id
+    ste_vcluster* prev             # nonfull[order] links
+    ste_vcluster* next
     uint32_t count                 # slots in use (cluster 0's header run included)
     uint8_t order                  # fixed for the cluster's life
     uint8_t state                  # VC_*
     uint16_t hint                  # every aligned run below it is taken: find_run starts here
-    ste_vcluster* prev             # nonfull[order] links
-    ste_vcluster* next
     uint32_t* ext                  # extend table (counts >= 15), or NULL
     uint64_t table[512]            # swap_table
     uint64_t vtable[512]           # virtual_table
@@ -89,25 +90,27 @@ cdef struct ste_stats:
 
 
 cdef struct ste_t:
+    # the head: _virtual_common.pxd's vcommon_t
     xarray_t map                                   # the ghost device's clusters (XA_FLAGS_ALLOC)
-    ste_list nonfull[SWAP_NR_ORDERS]
-    ste_vcluster* vpcp[NR_CPUS * SWAP_NR_ORDERS]   # per-CPU virtual cluster cache [cpu * orders + order]
     ste_vcluster* mru[NR_CPUS]                     # per-CPU lookup cache (the v6 MRU, a switch)
     swap_device_t* devs[MAX_SWAPFILES]
-    swap_globals_t* g                              # the set's globals: the physical per-CPU cache
     uint64_t* charge                               # swap.current per memcg (physical backing), MEMCG_MAX
-    uint8_t* direct_memcg                          # 1: the memcg's entries are direct-mapped, MEMCG_MAX
-    p4_t* direct                                   # the hosted phase IV state of those entries
     uint64_t max_clusters
     uint64_t nr_clusters
     uint64_t nr_used
-    uint64_t nr_ext
     uint64_t alloc_reject
     uint64_t nr_zswap
     uint64_t nr_phys
     uint64_t locked_lo                             # the run under writeout: reclaim skips it
     uint64_t locked_hi
     int cpu
+    # the Swap Table Edition's own
+    ste_list nonfull[SWAP_NR_ORDERS]
+    ste_vcluster* vpcp[NR_CPUS * SWAP_NR_ORDERS]   # per-CPU virtual cluster cache [cpu * orders + order]
+    swap_globals_t* g                              # the set's globals: the physical per-CPU cache
+    uint8_t* direct_memcg                          # 1: the memcg's entries are direct-mapped, MEMCG_MAX
+    p4_t* direct                                   # the hosted phase IV state of those entries
+    uint64_t nr_ext
     bint opt_shared
     bint opt_lookup_cache
     ste_stats st

@@ -5,7 +5,8 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import disjoint_base
 
-from vswap._swapfile import SwapDesign, SwapDevices
+from vswap._design import SwapDesign
+from vswap._swapfile import SwapDevices
 from vswap.protocol import Lookup
 
 __all__ = ["SwapTableEdition", "STE_SWITCHES", "VSWAP_TYPE", "STE_HANDLE_MAX",

@@ -32,11 +32,16 @@ from libc.string cimport memset
 from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 from vswap._mem cimport checked_calloc
 from vswap._common cimport to_u64
+from vswap._virtual_common cimport (
+    vc_list_add, vc_list_del, vc_mru_forget, vc_reclaim_step, vc_alloc_prepare, vc_drop_devices,
+    vc_device, vc_slot_used, vc_types, vc_footprint_phys, vc_charged, vc_check_totals,
+    vc_snapshot, vc_mru_ids,
+)
+from vswap._design cimport SwapDesign, swap_device_detach
 from vswap._swapfile cimport (
-    SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set, swap_table_get,
-    swap_table_set, swap_reclaim_full_clusters, swap_free_batch, swap_batch_add,
-    swap_batch_init, swap_batch_done, swap_device_detach, SWAP_TABLE_CACHE_ONLY, SLOT_USED,
-    SWP_WRITEOK,
+    SwapDevice, SwapDevices, swap_device_t, swap_alloc_set, swap_table_get, swap_table_set,
+    swap_reclaim_full_clusters, swap_free_batch, swap_batch_add, swap_batch_init, swap_batch_done,
+    SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
 )
 from vswap._clustermap cimport cluster_map_get, cluster_map_next, cluster_map_items
 from vswap._swaptable cimport (
@@ -157,27 +162,13 @@ cdef inline ste_vcluster* ste_peek(ste_t* v, uint64_t voff) noexcept nogil:
 
 cdef inline void nonfull_add(ste_t* v, ste_vcluster* c) noexcept nogil:
     cdef ste_list* l = &v.nonfull[c.order]
-    c.next = NULL
-    c.prev = l.tail
-    if l.tail != NULL:
-        l.tail.next = c
-    else:
-        l.head = c
-    l.tail = c
+    vc_list_add(<void**>&l.head, <void**>&l.tail, c)
     c.state = VC_NONFULL
 
 
 cdef inline void nonfull_del(ste_t* v, ste_vcluster* c) noexcept nogil:
     cdef ste_list* l = &v.nonfull[c.order]
-    if c.prev != NULL:
-        c.prev.next = c.next
-    else:
-        l.head = c.next
-    if c.next != NULL:
-        c.next.prev = c.prev
-    else:
-        l.tail = c.prev
-    c.prev = c.next = NULL
+    vc_list_del(<void**>&l.head, <void**>&l.tail, c)
     c.state = VC_FULL
 
 
@@ -186,9 +177,7 @@ cdef void cluster_destroy(ste_t* v, ste_vcluster* c) noexcept nogil:
     if c.state == VC_NONFULL:
         nonfull_del(v, c)
     xa_erase(&v.map, c.id)
-    for i in range(NR_CPUS):
-        if v.mru[i] == c:
-            v.mru[i] = NULL
+    vc_mru_forget(v, c)
     if c.ext != NULL:
         v.nr_ext -= 1
         free(c.ext)
@@ -305,6 +294,7 @@ cdef ste_vcluster* new_cluster(ste_t* v, int order) except? NULL:
     if xa_alloc(&v.map, &cid, <xa_entry>c, 1 if order == SWAP_NR_ORDERS - 1 else 0,
                 v.max_clusters - 1):
         free(c)
+        v.alloc_reject += 1
         return NULL
     c.id = cid
     c.order = <uint8_t>order
@@ -367,8 +357,7 @@ cdef uint64_t ste_alloc(ste_t* v, uint64_t folio, int order, uint16_t memcg,
         c = NULL
     if c == NULL:
         c = new_cluster(v, order)
-        if c == NULL:
-            v.alloc_reject += 1
+        if c == NULL:                    # the ids ran out (counted in alloc_reject)
             return 0
         v.st.cluster_locks += 1
         idx = find_run(v, c, nr)
@@ -502,10 +491,7 @@ cdef void fsc_core(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
             v.st.table_reads += 1
             if live_word(c.table[i]) and cache_only(c, i):
                 r = reclaim_folio(v, c, i, 0, &run)
-                if r < 0:
-                    r = -r
-                if r > 0:
-                    step = ((cur + <uint64_t>r) & ~(<uint64_t>r - 1)) - cur
+                step = vc_reclaim_step(cur, r)
         cur += step
 
 
@@ -817,9 +803,7 @@ cdef class SwapTableEdition(SwapDesign):
         self.v.direct_memcg = NULL
 
     cdef void _drop_devices(self) noexcept:
-        cdef int t
-        for t in range(MAX_SWAPFILES):
-            self.v.devs[t] = NULL
+        vc_drop_devices(&self.v)
         if self._direct is not None:
             self._direct._release_devices()
 
@@ -974,11 +958,7 @@ cdef class SwapTableEdition(SwapDesign):
 
     cdef int _alloc_prepare(self, object order, object memcg, object cpu,
                             uint64_t* o, uint64_t* m, uint64_t* c) except -1:
-        o[0] = to_u64(order, SWAP_NR_ORDERS, "order")
-        m[0] = to_u64(memcg, MEMCG_MAX, "memcg")
-        c[0] = to_u64(cpu, NR_CPUS, "cpu")
-        self._sync_devices()
-        return 0
+        return vc_alloc_prepare(self, order, memcg, cpu, o, m, c)
 
     cdef uint64_t _alloc_any(self, uint64_t folio, int order, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF:
@@ -1447,13 +1427,9 @@ cdef class SwapTableEdition(SwapDesign):
     # -- device-level verbs ----------------------------------------------------------------------
 
     cdef swap_device_t* _device(self, object device) except NULL:
-        cdef int t = <int>to_u64(device, MAX_SWAPFILES, "device type")
+        cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
         self._sync_devices()
-        if t == VSWAP_TYPE:
-            raise ValueError("vswap's ghost device is not swapped off (CONFIG_VSWAP only)")
-        if self.v.devs[t] == NULL:
-            raise ValueError(f"device type {t} is not attached to this design")
-        return self.v.devs[t]
+        return vc_device(&self.v, t, VSWAP_TYPE)
 
     def reclaim_cache_only(self, device):
         """The full-cluster reclaim work on physical device ``device``; slots freed.
@@ -1498,12 +1474,11 @@ cdef class SwapTableEdition(SwapDesign):
             direct = direct or self._direct.d.devs[t].used[cl] != 0
         if direct:      # validates every PTE before any change, then stops allocation
             rewritten = self._direct.swapoff(t, {} if page_tables is None else page_tables)
-        if si.flags & SWP_WRITEOK:
+        if si.flags & SWP_WRITEOK:          # allocation stops first
             self._swaps.swapoff(self._swaps[t])
         swap_batch_init(&b)
         for off in range(si.max):
-            self.v.st.scans += 1
-            if si.map[off] != SLOT_USED:
+            if not vc_slot_used(si, off, &self.v.st.scans):
                 continue
             c = rmap_target(&self.v, si, off, &i)
             if c == NULL:
@@ -1556,12 +1531,9 @@ cdef class SwapTableEdition(SwapDesign):
                "memcg_table": 2 * STE_VCLUSTER_SIZE * vcl,
                "extend_table": 4 * STE_VCLUSTER_SIZE * self.v.nr_ext,
                "cluster_info": 0, "rmap": 0, "zswap_tree": 0}
-        for t in range(MAX_SWAPFILES):
+        vc_footprint_phys(&self.v, out, P4_CLUSTER_INFO_BYTES)
+        for t in vc_types(&self.v):
             si = self.v.devs[t]
-            if si == NULL:
-                continue
-            out["cluster_info"] += P4_CLUSTER_INFO_BYTES * si.nr_clusters
-            out["rmap"] += 8 * si.nr_tables * si.cluster_size
             out["memcg_table"] += 2 * si.nr_tables * si.cluster_size
             out["extend_table"] += 4 * self._direct.d.devs[t].nr_ext_tables * si.cluster_size
             out["zswap_tree"] += 8 * self._direct.d.devs[t].zswap.nr
@@ -1715,18 +1687,10 @@ cdef class SwapTableEdition(SwapDesign):
         if <uint64_t>len(seen) != self.v.nr_clusters or next_ != self.v.nr_ext:
             errors.append(f"{len(seen)} clusters, nr_clusters {self.v.nr_clusters}; "
                           f"{next_} extend tables, nr {self.v.nr_ext}")
-        if used != self.v.nr_used or nz != self.v.nr_zswap or nphys != self.v.nr_phys:
-            errors.append(f"totals: used {used}/{self.v.nr_used} zswap {nz}/{self.v.nr_zswap} "
-                          f"phys {nphys}/{self.v.nr_phys}")
-        charged = {k: self.v.charge[k] for k in range(MEMCG_MAX) if self.v.charge[k]}
+        charged = vc_charged(&self.v)
         if charged != charges:
             errors.append(f"memcg charges {charged} but slots {charges}")
-        for t in range(MAX_SWAPFILES):
-            si = self.v.devs[t]
-            if si == NULL:
-                continue
-            if si.reclaim != ste_reclaim or si.reclaim_ctx != <void*>&self.v:
-                errors.append(f"type {t}: reclaim hook is not this design's")
+        vc_check_totals(&self.v, errors, used, nz, nphys, <void*>ste_reclaim)
         if errors:
             raise AssertionError("SwapTableEdition invariant violated:\n  "
                                  + "\n  ".join(errors[:20]))
@@ -1775,17 +1739,14 @@ cdef class SwapTableEdition(SwapDesign):
                 nonfull[k] = ids
         vpcp = {(k // SWAP_NR_ORDERS, k % SWAP_NR_ORDERS): self.v.vpcp[k].id
                 for k in range(NR_CPUS * SWAP_NR_ORDERS) if self.v.vpcp[k] != NULL}
-        mru = {k: self.v.mru[k].id for k in range(NR_CPUS) if self.v.mru[k] != NULL}
-        charge = {k: self.v.charge[k] for k in range(MEMCG_MAX) if self.v.charge[k]}
+        common = vc_snapshot(&self.v)
         direct = self._direct.snapshot()["devices"]
         for dev in direct.values():
             for word, count, memcg, handle in dev["slots"].values():
-                charge[memcg] = charge.get(memcg, 0) + 1
+                common["charge"][memcg] = common["charge"].get(memcg, 0) + 1
         return {"clusters": clusters, "entries": entries, "nonfull": nonfull, "vpcp": vpcp,
-                "lookup_cache": mru, "charge": charge, "direct": direct,
-                "direct_memcgs": self.direct_memcgs, "nr_used": self.v.nr_used,
-                "nr_zswap": self.v.nr_zswap, "nr_phys": self.v.nr_phys,
-                "alloc_reject": self.v.alloc_reject, "cpu": self.v.cpu,
+                "lookup_cache": vc_mru_ids(&self.v), "direct": direct,
+                "direct_memcgs": self.direct_memcgs, **common,
                 "stats": self.stats, "swaps": self._swaps._state()}
 
     def __repr__(self):

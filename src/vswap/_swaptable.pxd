@@ -25,7 +25,8 @@
 
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 
-from vswap._swapfile cimport swap_device_t, swap_table_get, SwapDesign, SwapDevice, SwapDevices
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport swap_device_t, swap_table_get, SwapDevice, SwapDevices
 from vswap._slotswap cimport SlotSwap, zswap_tree, slot_hooks
 from vswap._swapentry cimport MAX_SWAPFILES, P4_CLUSTER_INFO_BYTES, SWP_TB_TAG_MASK
 

@@ -4,7 +4,7 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import disjoint_base
 
-from vswap._swapfile import SwapDesign
+from vswap._design import SwapDesign
 from vswap.protocol import Lookup, SwapSpace
 
 __all__ = ["SwapTableP4", "SWAP_COUNT_LIMIT", "WORD_LAYOUT"]

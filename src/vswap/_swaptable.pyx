@@ -34,7 +34,8 @@ from vswap._slotswap cimport (
     slot_lookup_many, slot_read, slot_write, slot_free_run, slot_reclaim,
 )
 from vswap._swapops cimport swap_ops
-from vswap._swapfile cimport swap_table_get, SwapDesign, SWAP_TABLE_CACHE_ONLY, SLOT_USED
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport swap_table_get, SWAP_TABLE_CACHE_ONLY, SLOT_USED
 from vswap._xarray cimport xa_entry, xa_destroy, xa_load, xa_to_value
 
 import numpy as np
@@ -425,20 +426,11 @@ cdef class SwapTableP4(SlotSwap):
         """
         arr = as_entries(folios, "folios")
         cdef const uint64_t[:] v = arr
-        cdef uint64_t nr, m, c, e
-        cdef Py_ssize_t i, n = v.shape[0]
-        for i in range(n):
+        cdef Py_ssize_t i
+        for i in range(v.shape[0]):         # the narrower payload first, as the reference
             if v[i] >= P4_FOLIO_MAX:
                 raise ValueError(f"folio {v[i]} is outside 0 .. {P4_FOLIO_MAX - 1}")
-        self._alloc_prepare(order, memcg, cpu, &nr, &m, &c)
-        out = np.empty(n, dtype=np.uint64)
-        cdef uint64_t[::1] res = out
-        for i in range(n):
-            e = self._alloc_one(v[i], nr, <uint16_t>m, <int>c)
-            if e == 0:
-                return out[:i].copy()
-            res[i] = e
-        return out
+        return SwapDesign.folio_alloc_swap_many(self, arr, order, memcg, cpu)
 
     # -- counts ---------------------------------------------------------------------------
 

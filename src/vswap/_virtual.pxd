@@ -19,7 +19,8 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
-from vswap._swapfile cimport swap_device_t, SwapDevice, SwapDevices, SwapDesign
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport swap_device_t, SwapDevice, SwapDevices
 from vswap._xarray cimport xarray_t
 
 
@@ -48,16 +49,16 @@ cdef struct swp_desc:
     uint8_t pad
 
 
-cdef struct vcluster:          # begins with its id, as _clustermap.pxd needs
+cdef struct vcluster:          # begins with _virtual_common.pxd's vnode: id, list links
     uint64_t id
+    vcluster* prev            # partial_clusters_lists[order] links
+    vcluster* next
     uint32_t count            # allocated slots (the reserved run of cluster 0 included)
     uint32_t refcnt           # count + 1 while a CPU's allocation cache holds it
     uint8_t order             # fixed for the cluster's life
     uint8_t cached            # held by a per-CPU allocation cache
     uint8_t full
     uint8_t on_partial
-    vcluster* prev            # partial_clusters_lists[order] links
-    vcluster* next
     uint64_t bitmap[8]        # 512 allocation bits
     swp_desc* desc            # 512 descriptors (v6: a separate array)
 
@@ -91,9 +92,8 @@ cdef struct vswap_stats:
 
 
 cdef struct vswap_t:
+    # the head: _virtual_common.pxd's vcommon_t
     xarray_t map                              # vswap_cluster_map (XA_FLAGS_ALLOC)
-    vlist partial[SWAP_NR_ORDERS]           # partial_clusters_lists[order]
-    vcluster* pcp[NR_CPUS * SWAP_NR_ORDERS] # per-CPU allocation cache [cpu * orders + order]
     vcluster* mru[NR_CPUS]                  # per-CPU MRU lookup cache (mru_cluster_cache)
     swap_device_t* devs[MAX_SWAPFILES]      # attached physical devices by type
     uint64_t* charge                          # memcg swap charge, MEMCG_MAX counters
@@ -106,6 +106,9 @@ cdef struct vswap_t:
     uint64_t locked_lo                        # a folio being written out: reclaim skips it
     uint64_t locked_hi
     int cpu                                   # the CPU the verbs without a cpu argument run on
+    # VirtualSwap's own
+    vlist partial[SWAP_NR_ORDERS]           # partial_clusters_lists[order]
+    vcluster* pcp[NR_CPUS * SWAP_NR_ORDERS] # per-CPU allocation cache [cpu * orders + order]
     bint opt_cache_only_bit
     bint opt_batched_cgroup
     bint opt_mru

@@ -4,7 +4,8 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import disjoint_base
 
-from vswap._swapfile import SwapDesign, SwapDevices
+from vswap._design import SwapDesign
+from vswap._swapfile import SwapDevices
 from vswap.protocol import Lookup
 
 __all__ = ["VirtualSwap", "VSWAP_PRESETS", "SWP_DESC_BYTES"]

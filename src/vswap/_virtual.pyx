@@ -29,8 +29,13 @@ from libc.string cimport memset
 from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 from vswap._mem cimport checked_calloc
 from vswap._common cimport to_u64
+from vswap._virtual_common cimport (
+    vc_list_add, vc_list_del, vc_mru_forget, vc_reclaim_step, vc_alloc_prepare, vc_drop_devices,
+    vc_device, vc_slot_used, vc_types, vc_footprint_phys, vc_check_totals, vc_snapshot, vc_mru_ids,
+)
 from vswap._swapentry cimport MEMCG_MAX, SWAP_CLUSTER_INFO_BYTES, XA_NODE_KERNEL_BYTES
-from vswap._swapfile cimport SwapDesign, SwapDevice, SwapDevices, swap_device_t, swap_alloc_set
+from vswap._design cimport SwapDesign
+from vswap._swapfile cimport SwapDevice, SwapDevices, swap_device_t, swap_alloc_set
 from vswap._swapfile cimport swap_table_get, swap_table_set, swap_free_batch, swap_batch_add
 from vswap._swapfile cimport swap_batch_init, swap_batch_done
 from vswap._swapfile cimport (
@@ -135,29 +140,14 @@ cdef inline swp_desc* vs_peek(vswap_t* v, uint64_t entry, vcluster** last) noexc
 
 cdef inline void partial_add(vswap_t* v, vcluster* c) noexcept nogil:
     cdef vlist* l = &v.partial[c.order]
-    c.prev = l.tail
-    c.next = NULL
-    if l.tail != NULL:
-        l.tail.next = c
-    else:
-        l.head = c
-    l.tail = c
+    vc_list_add(<void**>&l.head, <void**>&l.tail, c)
     l.nr += 1
     c.on_partial = 1
 
 
 cdef inline void partial_del(vswap_t* v, vcluster* c) noexcept nogil:
     cdef vlist* l = &v.partial[c.order]
-    if c.prev != NULL:
-        c.prev.next = c.next
-    else:
-        l.head = c.next
-    if c.next != NULL:
-        c.next.prev = c.prev
-    else:
-        l.tail = c.prev
-    c.prev = NULL
-    c.next = NULL
+    vc_list_del(<void**>&l.head, <void**>&l.tail, c)
     l.nr -= 1
     c.on_partial = 0
 
@@ -168,9 +158,7 @@ cdef void cluster_destroy(vswap_t* v, vcluster* c) noexcept nogil:
     if c.on_partial:
         partial_del(v, c)
     xa_erase(&v.map, c.id)
-    for i in range(NR_CPUS):
-        if v.mru[i] == c:
-            v.mru[i] = NULL
+    vc_mru_forget(v, c)
     free(c.desc)
     free(c)
     v.nr_clusters -= 1
@@ -312,6 +300,7 @@ cdef vcluster* vswap_alloc_new_cluster(vswap_t* v, int order) except? NULL:
                     v.max_clusters - 1):
             free(c.desc)
             free(c)
+            v.alloc_reject += 1
             return NULL
     except MemoryError:
         free(c.desc)
@@ -365,8 +354,7 @@ cdef uint64_t vs_alloc(vswap_t* v, uint64_t folio, int order, uint16_t memcg,
         c.full = 1                       # fragmented: no aligned run left
     if c == NULL:                        # ... then a new cluster
         c = vswap_alloc_new_cluster(v, order)
-        if c == NULL:
-            v.alloc_reject += 1
+        if c == NULL:                    # the ids ran out (counted in alloc_reject)
             return 0
         v.st.cluster_locks += 1
         v.st.alloc_scans += 1
@@ -515,10 +503,7 @@ cdef void fsc_core(vswap_t* v, uint64_t e, uint64_t n) noexcept nogil:
             v.st.desc_reads += 1
             if d.swap_count == 0 and d_cached(d):
                 r = reclaim_folio(v, c, cur & (VCLUSTER_SIZE - 1), NULL, 0)
-                if r < 0:
-                    r = -r
-                if r > 0:
-                    step = ((cur + <uint64_t>r) & ~(<uint64_t>r - 1)) - cur
+                step = vc_reclaim_step(cur, r)
         cur += step
 
 
@@ -803,9 +788,7 @@ cdef class VirtualSwap(SwapDesign):
         self.v.charge = NULL
 
     cdef void _drop_devices(self) noexcept:
-        cdef int t
-        for t in range(MAX_SWAPFILES):
-            self.v.devs[t] = NULL
+        vc_drop_devices(&self.v)
 
     cdef int _attach(self, int t, SwapDevice dev) except -1:
         SwapDesign._attach(self, t, dev)
@@ -894,11 +877,7 @@ cdef class VirtualSwap(SwapDesign):
 
     cdef int _alloc_prepare(self, object order, object memcg, object cpu,
                             uint64_t* o, uint64_t* m, uint64_t* c) except -1:
-        o[0] = to_u64(order, SWAP_NR_ORDERS, "order")
-        m[0] = to_u64(memcg, MEMCG_MAX, "memcg")
-        c[0] = to_u64(cpu, NR_CPUS, "cpu")
-        self._sync_devices()
-        return 0
+        return vc_alloc_prepare(self, order, memcg, cpu, o, m, c)
 
     cdef uint64_t _alloc_entry(self, uint64_t folio, uint64_t o, uint64_t m,
                                uint64_t c) except? 0xFFFFFFFFFFFFFFFF:
@@ -1349,9 +1328,7 @@ cdef class VirtualSwap(SwapDesign):
     cdef swap_device_t* _device(self, object device) except NULL:
         cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
         self._sync_devices()
-        if self.v.devs[t] == NULL:
-            raise ValueError(f"device type {t} is not attached to this design")
-        return self.v.devs[t]
+        return vc_device(&self.v, t, MAX_SWAPFILES)     # no ghost device
 
     def reclaim_cache_only(self, device):
         """The physical allocator's full-cluster reclaim on device ``device``; slots freed.
@@ -1396,12 +1373,11 @@ cdef class VirtualSwap(SwapDesign):
         cdef vcluster* c
         cdef swp_desc* d
         cdef pbatch b
-        if si.flags & SWP_WRITEOK:
+        if si.flags & SWP_WRITEOK:          # allocation stops first
             self._swaps.swapoff(self._swaps[t])
         swap_batch_init(&b)
         for off in range(si.max):
-            self.v.st.scans += 1
-            if si.map[off] != SLOT_USED:
+            if not vc_slot_used(si, off, &self.v.st.scans):
                 continue
             self.v.st.rmap_reads += 1
             w = swap_table_get(si, off) & RMAP_MASK
@@ -1451,13 +1427,9 @@ cdef class VirtualSwap(SwapDesign):
                "cluster_bitmaps": 64 * self.v.nr_clusters,
                "cluster_map": self.v.map.nr_nodes * XA_NODE_KERNEL_BYTES,
                "phys_bitmaps": 0, "cluster_info": 0, "rmap": 0}
-        for t in range(MAX_SWAPFILES):
-            si = self.v.devs[t]
-            if si == NULL:
-                continue
-            out["phys_bitmaps"] += 2 * 8 * ((si.max + 63) // 64)
-            out["cluster_info"] += SWAP_CLUSTER_INFO_BYTES * si.nr_clusters
-            out["rmap"] += 8 * si.nr_tables * si.cluster_size
+        for t in vc_types(&self.v):
+            out["phys_bitmaps"] += 2 * 8 * ((self.v.devs[t].max + 63) // 64)
+        vc_footprint_phys(&self.v, out, SWAP_CLUSTER_INFO_BYTES)
         out["total"] = sum(out.values())
         return out
 
@@ -1607,21 +1579,15 @@ cdef class VirtualSwap(SwapDesign):
                 errors.append(f"mru[{k}] names a freed cluster")
         if len(seen) != self.v.nr_clusters:
             errors.append(f"{len(seen)} clusters in the map, nr_clusters {self.v.nr_clusters}")
-        if used != self.v.nr_used or nz != self.v.nr_zswap or nphys != self.v.nr_phys:
-            errors.append(f"totals: used {used}/{self.v.nr_used} zswap {nz}/{self.v.nr_zswap} "
-                          f"phys {nphys}/{self.v.nr_phys}")
+        vc_check_totals(&self.v, errors, used, nz, nphys, <void*>vswap_reclaim)
         for k in range(MEMCG_MAX):
             if self.v.charge[k] and self.v.charge[k] != charges.get(k, 0):
                 errors.append(f"memcg {k}: charged {self.v.charge[k]}, {charges.get(k, 0)} slots")
         for m, n in charges.items():
             if self.v.charge[<int>m] != n:
                 errors.append(f"memcg {m}: charged {self.v.charge[<int>m]}, {n} slots")
-        for t in range(MAX_SWAPFILES):
+        for t in vc_types(&self.v):
             si = self.v.devs[t]
-            if si == NULL:
-                continue
-            if si.reclaim != vswap_reclaim or si.reclaim_ctx != <void*>&self.v:
-                errors.append(f"type {t}: reclaim hook is not this design's")
             n = 0
             for slot in range(si.max):
                 if si.map[slot] == SLOT_USED:
@@ -1673,15 +1639,8 @@ cdef class VirtualSwap(SwapDesign):
                 partial[k] = ids
         pcp = {(k // SWAP_NR_ORDERS, k % SWAP_NR_ORDERS): self.v.pcp[k].id
                for k in range(NR_CPUS * SWAP_NR_ORDERS) if self.v.pcp[k] != NULL}
-        mru = {k: self.v.mru[k].id for k in range(NR_CPUS) if self.v.mru[k] != NULL}
-        charge = {}
-        for k in range(MEMCG_MAX):
-            if self.v.charge[k]:
-                charge[k] = self.v.charge[k]
         return {"clusters": clusters, "entries": entries, "partial": partial, "pcp": pcp,
-                "mru": mru, "charge": charge, "nr_used": self.v.nr_used,
-                "nr_zswap": self.v.nr_zswap, "nr_phys": self.v.nr_phys,
-                "alloc_reject": self.v.alloc_reject, "cpu": self.v.cpu,
+                "mru": vc_mru_ids(&self.v), **vc_snapshot(&self.v),
                 "stats": self.stats, "swaps": self._swaps._state()}
 
     def __repr__(self):

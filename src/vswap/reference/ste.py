@@ -25,7 +25,7 @@ from vswap.reference.swapfile import (SLOT_USED, SWAP_TABLE_CACHE_ONLY, SwapDesi
 from vswap.reference.swaptable import (P4_CLUSTER_INFO_BYTES, P4_FOLIO_MAX, P4_SHADOW_MAX,
                                        SWP_TB_COUNT_MAX, SWP_TB_COUNT_SHIFT, SWP_TB_PAYLOAD,
                                        SWP_TB_PIN, SWP_TB_RMAP, SwapTableP4)
-from vswap.reference.virtual_common import SHIFT, SIZE, VirtualCommon
+from vswap.reference.virtual_common import SHIFT, SIZE, ClusterHead, VirtualCommon
 from vswap.swapentry import (SWP_TB_TAG_MASK, XA_NODE_KERNEL_BYTES, MAX_SWAPFILES, SWAP_NR_ORDERS, SWP_OFFSET_MASK,
                              SWP_TYPE_SHIFT, VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP,
                              swap_cache_folio, swap_cache_folio_id, swap_cache_is_folio,
@@ -76,13 +76,11 @@ def _field(w):
     return (w >> SWP_TB_COUNT_SHIFT) & SWP_TB_COUNT_MAX
 
 
-class _VCluster:
+class _VCluster(ClusterHead):
     """``swap_cluster_info_dynamic``: a ghost cluster and its three tables."""
 
     def __init__(self, cid, order):
-        self.id = cid
-        self.order = order
-        self.count = 0
+        super().__init__(cid, order)
         self.state = VC_FULL
         self.table = [0] * SIZE
         self.vtable = [0] * SIZE
@@ -348,8 +346,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
             c = None
         if c is None:
             c = self._new_cluster(order)
-            if c is None:
-                self._alloc_reject += 1
+            if c is None:                # the ids ran out (counted in alloc_reject)
                 return 0
             self._st["cluster_locks"] += 1
             idx = self._find_run(c, nr)

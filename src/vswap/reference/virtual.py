@@ -21,7 +21,7 @@ from vswap.reference.direct import _u64
 from vswap.reference.clustermap import cluster_map_get, cluster_map_items
 from vswap.reference.swapfile import (SLOT_USED, SWAP_TABLE_CACHE_ONLY, SwapDesign, SwapDevices,
                                       SwapFreeBatch)
-from vswap.reference.virtual_common import SHIFT, SIZE, VirtualCommon
+from vswap.reference.virtual_common import SHIFT, SIZE, ClusterHead, VirtualCommon
 from vswap.swapentry import (FOLIO_MAX, XA_NODE_KERNEL_BYTES, HANDLE_MAX, MAX_SWAPFILES, SHADOW_MAX, SWAP_NR_ORDERS,
                              SWP_OFFSET_MASK, SWP_TYPE_SHIFT, VSWAP_FOLIO,
                              VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP, swap_cache_folio,
@@ -65,13 +65,11 @@ class _Desc:
         return self.count != 0 or self.cached
 
 
-class _Cluster:
+class _Cluster(ClusterHead):
     """``struct vswap_cluster``."""
 
     def __init__(self, cid, order):
-        self.id = cid
-        self.order = order
-        self.count = 0
+        super().__init__(cid, order)
         self.refcnt = 0
         self.cached = False
         self.full = False
@@ -286,8 +284,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
             c = None
         if c is None:
             c = self._vswap_alloc_new_cluster(order)
-            if c is None:
-                self._alloc_reject += 1
+            if c is None:                # the ids ran out (counted in alloc_reject)
                 return 0
             self._st["cluster_locks"] += 1
             self._st["alloc_scans"] += 1

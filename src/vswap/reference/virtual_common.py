@@ -6,7 +6,7 @@
 own per-entry layout they keep the same things: the cluster map and its
 per-CPU lookup cache, the memcg charge of the entries that hold a
 physical slot, the batch of physical slots they release
-(:class:`~vswap.reference.swapfile.BackingFrees`), swapoff's scan of the
+(:class:`BackingFrees`), swapoff's scan of the
 reverse map, and the physical side of the metadata footprint. Those live
 here, written once.
 
@@ -18,17 +18,44 @@ here, written once.
 
 from vswap.errors import NoSpace
 from vswap.reference.direct import _u64
-from vswap.reference.swapfile import (NR_CPUS, SLOT_USED, SWP_WRITEOK, BackingFrees, SwapDesign,
-                                      SwapFreeBatch)
+from vswap.reference.design import SwapDesign
+from vswap.reference.swapfile import NR_CPUS, SLOT_USED, SWP_WRITEOK, SwapFreeBatch
 from vswap.reference.xarray import XArray
-from vswap.swapentry import (MAX_SWAPFILES, MEMCG_MAX, SWAP_CLUSTER_INFO_BYTES, SWAP_NR_ORDERS,
+from vswap.swapentry import (SWP_OFFSET_MASK, SWP_TYPE_SHIFT, MAX_SWAPFILES, MEMCG_MAX, SWAP_CLUSTER_INFO_BYTES, SWAP_NR_ORDERS,
                              SWAPFILE_CLUSTER)
 
-__all__ = ["VirtualCommon", "SHIFT", "SIZE"]
+__all__ = ["VirtualCommon", "BackingFrees", "ClusterHead", "SHIFT", "SIZE"]
 
 #: A virtual cluster's slots (VCLUSTER_SHIFT / VCLUSTER_SIZE: a physical cluster's).
 SHIFT = 9
 SIZE = SWAPFILE_CLUSTER
+
+
+class BackingFrees:
+    """What the virtual designs count of the physical slots they release in batches.
+
+    A :class:`SwapFreeBatch` per operation; at its end ``_pb_flush`` frees
+    the last run and counts ``phys_frees`` (one per run), ``rmap_writes``
+    (swap_entries_free clears each slot's reverse-map word) and
+    ``_nr_phys``, as ``swap_batch_done`` does for the compiled designs.
+    Runtime complexity: O(1) per slot.
+
+    >>> from vswap.reference import VirtualSwap, SwapDevice, SwapDevices
+    >>> vs = VirtualSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+    >>> e = vs.folio_alloc_swap(1); vs.swap_duplicate(e); _ = vs.writeback(e); vs.swap_free_nr(e)
+    >>> vs.swap_cache_del_folio(e); vs.put_swap_folio(e); vs.stats["phys_frees"]
+    1
+    """
+
+    def _pb_flush(self, b):
+        runs, slots = b.done()
+        self._st["phys_frees"] += runs
+        self._st["rmap_writes"] += slots
+        self._nr_phys -= slots
+
+    def _pb_add(self, b, slot):
+        b.add(self._devs[slot >> SWP_TYPE_SHIFT], slot & SWP_OFFSET_MASK)
+
 
 
 def chunk_end(cur, end):
@@ -39,6 +66,19 @@ def chunk_end(cur, end):
     """
     e = (cur | (SIZE - 1)) + 1
     return e if e < end else end
+
+
+class ClusterHead:
+    """What a virtual cluster starts with: its id, order and count of slots in use.
+
+    >>> c = ClusterHead(3, 2); (c.id, c.order, c.count)
+    (3, 2, 0)
+    """
+
+    def __init__(self, cid, order):
+        self.id = cid
+        self.order = order
+        self.count = 0
 
 
 class VirtualCommon(BackingFrees, SwapDesign):
@@ -87,11 +127,15 @@ class VirtualCommon(BackingFrees, SwapDesign):
     # -- clusters -------------------------------------------------------------------
 
     def _cluster_insert(self, c, order):
-        """Give new cluster ``c`` an id in the map (order-9 runs skip id 0); False when full."""
+        """Give new cluster ``c`` an id in the map (order-9 runs skip id 0); False when full.
+
+        A full map is an allocation rejected (``alloc_reject``).
+        """
         lo = 1 if order == SWAP_NR_ORDERS - 1 else 0
         try:
             c.id = self._map.alloc(c, lo, self._max_clusters - 1)
         except NoSpace:
+            self._alloc_reject += 1
             return False
         self._nr_clusters += 1
         self._st["clusters_allocated"] += 1
