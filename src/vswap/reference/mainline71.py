@@ -16,6 +16,7 @@ the memcg id and the zero flag live.
 (1, 3, Lookup(kind='folio', handle=7))
 """
 
+from vswap.reference.direct import DirectSwap
 from vswap.reference.swaptable import SWP_TB_PIN, SwapTableP4
 from vswap.swapentry import SWAP_CLUSTER_INFO_BYTES
 
@@ -45,19 +46,11 @@ class Mainline71(SwapTableP4):
 
     # -- where 7.1 differs from phase IV: the static arrays -------------------------------
 
-    @staticmethod
-    def _is_zero(dv, off, w):
-        return dv.zeromap[off]
-
-    def _zero_set(self, dv, off):
-        dv.zeromap[off] = 1
-
-    def _zero_clear(self, dv, off):
-        dv.zeromap[off] = 0
-
-    @staticmethod
-    def _memcg(dv, off):
-        return dv.swap_cgroup[off]
+    # the baseline's zeromap and swap_cgroup, as 7.1 kept them
+    _is_zero = DirectSwap.__dict__["_is_zero"]
+    _zero_set = DirectSwap._zero_set
+    _zero_clear = DirectSwap._zero_clear
+    _memcg = DirectSwap.__dict__["_memcg"]
 
     def _alloc_slots(self, dv, off, nr, memcg, w):
         for i in range(off, off + nr):
