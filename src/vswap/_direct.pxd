@@ -83,5 +83,3 @@ cdef class DirectSwap(SlotSwap):
                              int cpu) except? 0xFFFFFFFFFFFFFFFF
     cdef object _snap_slot(self, int t, uint64_t off, object z)
     cdef dict _snap_dev(self, int t)
-    cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept
-    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1

@@ -411,12 +411,6 @@ cdef class DirectSwap(SlotSwap):
             slot_write(&self.d, sd, i, w)
         return swp_entry(sd.si.type, off)
 
-    cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept:
-        return (e & SWP_OFFSET_MASK) + k < self.d.devs[e >> SWP_TYPE_SHIFT].max
-
-    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1:
-        return C.free_swap_and_cache_nr(&self.d, e, nr)
-
     # -- counts ---------------------------------------------------------------------------
 
     def swap_duplicate(self, entry, nr=1):
@@ -764,6 +758,51 @@ cdef class DirectSwap(SlotSwap):
         cdef direct_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
         C.writeback(&self.d, e, nr)
         return e
+
+    # -- device-level verbs (their work: SlotSwap) ------------------------------------------
+
+    def reclaim_cache_only(self, device):
+        """The reclaim work on device type ``device``: free cache-only folios of full clusters.
+
+        ``swap_reclaim_full_clusters(force)`` with this design's hook
+        (``__try_to_reclaim_swap``); returns the slots freed. The allocator
+        also calls the hook itself while swap is over half full. Runtime
+        complexity: O(full clusters * cluster_size).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(16, cluster_size=16)]))
+        >>> es = [ds.folio_alloc_swap(f) for f in range(15)]
+        >>> for e in es: ds.swap_duplicate(e); ds.swap_free_nr(e)
+        >>> ds.reclaim_cache_only(0), ds.swaps[0].nr_used
+        (15, 0)
+        """
+        return SlotSwap.reclaim_cache_only(self, device)
+
+    def swapoff(self, device, page_tables):
+        """Bring every entry of device ``device`` back into memory and free its slots.
+
+        ``swapoff`` + ``try_to_unuse``: the design has no reverse map, so it
+        walks every entry of ``page_tables`` (a
+        :class:`~vswap.protocol.PageTable`, any mapping ``{vpn: entry}`` with
+        ``items()`` and ``__delitem__``, or a uint64 numpy array indexed by
+        vpn with 0 for none) and for each swap PTE of this device rewrites
+        it (the key is deleted, the array element set to 0) and drops its
+        count (``unuse_pte``); then it scans the device
+        (``find_next_to_unuse``) and drops the swap cache of what is left.
+        The device leaves allocation (``SWP_WRITEOK`` cleared) first.
+        Validated before any change: NoEntry if a PTE names a free slot or
+        more PTEs than its count; SwapError if a slot has references the
+        page tables do not hold (the kernel would retry forever). Returns
+        the PTEs rewritten. Runtime complexity: O(PTEs + device slots).
+
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> from vswap.protocol import PageTable
+        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = ds.folio_alloc_swap(1); ds.swap_duplicate(e); ds.swap_cache_del_folio(e)
+        >>> pt = PageTable({100: e}); ds.swapoff(0, pt), pt, ds.swaps[0].nr_used
+        (1, {}, 0)
+        """
+        return SlotSwap.swapoff(self, device, page_tables)
 
     # -- accounting --------------------------------------------------------------------------
 

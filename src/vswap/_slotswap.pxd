@@ -284,6 +284,8 @@ cdef class SlotSwap(SwapDesign):
     cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
                           void** cache) except -1
     cdef int _check_dup(self, uint64_t e, uint64_t n) except -1
+    cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept
+    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1
     cdef object _zswap_find(self, object entry, bint erase)
     cdef list _types(self)
     cdef list _check_begin(self, void* reclaim)

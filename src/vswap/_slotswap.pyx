@@ -737,50 +737,31 @@ cdef class SlotSwap(SwapDesign):
             return h
         return None
 
+    cdef bint _run_may_grow(self, uint64_t e, uint64_t k) noexcept:
+        return (e & SWP_OFFSET_MASK) + k < self._sdev(e >> SWP_TYPE_SHIFT).max
+
+    cdef int _fsc_entries(self, uint64_t e, uint64_t nr) except -1:
+        return CORES.free_swap_and_cache_nr(self._ctx, e, nr)
+
     def reclaim_cache_only(self, device):
-        """Free the cache-only folios of device ``device``'s full clusters; the slots freed.
+        """The work of the designs' ``reclaim_cache_only`` (see :meth:`vswap.DirectSwap.reclaim_cache_only`).
 
-        ``swap_reclaim_full_clusters(force)`` with the design's hook
-        (``__try_to_reclaim_swap``). The allocator also calls the hook itself
-        while swap is over half full. Runtime complexity: O(full clusters *
-        cluster_size).
+        Runtime complexity: O(full clusters * cluster_size).
 
-        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
-        >>> ds = DirectSwap(SwapDevices([SwapDevice(16, cluster_size=16)]))
-        >>> es = [ds.folio_alloc_swap(f) for f in range(15)]
-        >>> for e in es: ds.swap_duplicate(e); ds.swap_free_nr(e)
-        >>> ds.reclaim_cache_only(0), ds.swaps[0].nr_used
-        (15, 0)
+        >>> from vswap import SwapTableP4, SwapDevice, SwapDevices
+        >>> SwapTableP4(SwapDevices([SwapDevice(16, cluster_size=16)])).reclaim_cache_only(0)
+        0
         """
         return swap_reclaim_full_clusters(self._sdevice(device).si, True)
 
     def swapoff(self, device, page_tables):
-        """Bring every entry of device ``device`` back into memory and free its slots.
+        """The work of the designs' ``swapoff`` (see :meth:`vswap.DirectSwap.swapoff`).
 
-        ``swapoff`` + ``try_to_unuse``: the design has no reverse map, so it
-        walks every entry of ``page_tables`` (a
-        :class:`~vswap.protocol.PageTable`, any mapping ``{vpn: entry}`` with
-        ``items()`` and ``__delitem__``, or a uint64 numpy array indexed by
-        vpn with 0 for none) and for each swap PTE of this device rewrites
-        it (the key is deleted, the array element set to 0) and drops its
-        count (``unuse_pte``); then it scans the device
-        (``find_next_to_unuse``) and drops the swap cache of what is left.
-        The device leaves allocation (``SWP_WRITEOK`` cleared) first.
-        Validated before any change: NoEntry if a PTE names a free slot or
-        more PTEs than its count; SwapError if a slot has references the
-        page tables do not hold (the kernel would retry forever). Returns
-        the PTEs rewritten. Runtime complexity: O(PTEs + device slots).
+        Runtime complexity: O(PTEs + device slots).
 
-        >>> from vswap import DirectSwap, SwapTableP4, SwapDevice, SwapDevices
-        >>> from vswap.protocol import PageTable
-        >>> ds = DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)]))
-        >>> e = ds.folio_alloc_swap(1); ds.swap_duplicate(e); ds.swap_cache_del_folio(e)
-        >>> pt = PageTable({100: e}); ds.swapoff(0, pt), pt, ds.swaps[0].nr_used
-        (1, {}, 0)
-        >>> p4 = SwapTableP4(SwapDevices([SwapDevice(64, cluster_size=16)]))
-        >>> e = p4.folio_alloc_swap(1); p4.swap_duplicate(e)
-        >>> pt = PageTable({7: e}); p4.swapoff(0, pt), pt, p4.swaps[0].nr_used
-        (1, {}, 0)
+        >>> from vswap import DirectSwap, SwapDevice, SwapDevices
+        >>> DirectSwap(SwapDevices([SwapDevice(64, cluster_size=16)])).swapoff(0, {})
+        0
         """
         cdef slot_dev_t* dv = self._sdevice(device)
         return slot_swapoff(self, dv.si.type, dv.max, page_tables,

@@ -502,18 +502,7 @@ cdef class SwapTableP4(SlotSwap):
         >>> p4.swap_duplicate_many(es); p4.free_swap_and_cache_many(es); p4.swaps[0].nr_used
         0
         """
-        arr = self._check_batch(entries, True, False)
-        cdef const uint64_t[:] v = arr
-        cdef Py_ssize_t i = 0, j, n = v.shape[0]
-        cdef uint64_t e
-        while i < n:
-            e = v[i]
-            j = i + 1
-            while j < n and v[j] == e + <uint64_t>(j - i) and \
-                    ((e & SWP_OFFSET_MASK) + <uint64_t>(j - i)) < self.d.devs[e >> SWP_TYPE_SHIFT].max:
-                j += 1
-            C.free_swap_and_cache_nr(&self.d, e, <uint64_t>(j - i))
-            i = j
+        return SwapDesign.free_swap_and_cache_many(self, entries)
 
     def swap_count(self, entry):
         """The exact swap count (table field, or the extend table); NoEntry if free.
@@ -785,6 +774,40 @@ cdef class SwapTableP4(SlotSwap):
         cdef p4_dev_t* dv = self._used(entry, order, 1, False, &e, &nr)
         C.writeback(&self.d, e, nr)
         return e
+
+    # -- device-level verbs (their work: SlotSwap) ------------------------------------------
+
+    def reclaim_cache_only(self, device):
+        """Free the cache-only folios of device ``device``'s full clusters; the slots freed.
+
+        Runtime complexity: O(full clusters * cluster_size).
+
+        >>> from vswap import SwapTableP4, SwapDevice, SwapDevices
+        >>> p4 = SwapTableP4(SwapDevices([SwapDevice(16, cluster_size=16)]))
+        >>> es = [p4.folio_alloc_swap(i) for i in range(15)]
+        >>> for e in es: p4.swap_duplicate(e); p4.swap_free_nr(e)
+        >>> p4.reclaim_cache_only(0), p4.swaps[0].nr_used
+        (15, 0)
+        """
+        return SlotSwap.reclaim_cache_only(self, device)
+
+    def swapoff(self, device, page_tables):
+        """Bring every entry of device ``device`` back into memory and free its slots.
+
+        As the baseline: no reverse map, so every entry of ``page_tables`` (a
+        mapping ``{vpn: entry}`` or a uint64 array indexed by vpn) is
+        walked; each swap PTE of this device is rewritten and its count
+        dropped, then the device is scanned and the swap cache dropped.
+        Validated first (NoEntry, SwapError as :meth:`vswap.DirectSwap.swapoff`).
+        Returns the PTEs rewritten. Runtime complexity: O(PTEs + device slots).
+
+        >>> from vswap import SwapTableP4, SwapDevice, SwapDevices, PageTable
+        >>> p4 = SwapTableP4(SwapDevices([SwapDevice(64, cluster_size=16)]))
+        >>> e = p4.folio_alloc_swap(1); p4.swap_duplicate(e)
+        >>> pt = PageTable({7: e}); p4.swapoff(0, pt), pt, p4.swaps[0].nr_used
+        (1, {}, 0)
+        """
+        return SlotSwap.swapoff(self, device, page_tables)
 
     # -- accounting --------------------------------------------------------------------------
 
