@@ -79,7 +79,7 @@ def test_cost_table_shows_the_virtual_layers_lookups_falling(usemem_result):
 def test_time_statistics_and_percent_vs_base(usemem_result):
     r = usemem_result
     base = [x.times["total_s"] for x in r.runs["baseline"]]
-    results = table_section(r.table(), "Results")
+    results = table_section(r.table(), "Model speed")
     for row in r.rows:
         runs = r.runs[row["design"]]
         totals = [x.times["total_s"] for x in runs]
@@ -89,8 +89,9 @@ def test_time_statistics_and_percent_vs_base(usemem_result):
         assert row["free_ms_mean"] == pytest.approx(statistics.fmean(frees))
         assert row["free_ms_sd"] == pytest.approx(statistics.stdev(frees))
         line = cells(results[row["design"]])
-        assert line[3] == f"{row['tput_kbs_mean']:,.0f} +/- {row['tput_kbs_sd']:,.0f}"
-        vs = line[2]
+        assert line[4] == f"{row['tput_kbs_mean']:,.0f} +/- {row['tput_kbs_sd']:,.0f}"
+        assert line[2] == f"{row['total_s_trimmed']:,.{len(line[1].split()[0].split('.')[1])}f}"
+        vs = line[3]
         if row["design"] == "baseline":
             assert row["vs_base_pct"] is None and vs == "base"
         else:
@@ -101,7 +102,8 @@ def test_time_statistics_and_percent_vs_base(usemem_result):
             assert row["vs_base_ci_pct"] == pytest.approx(half)
             assert row["vs_base_noise"] == (abs(row["vs_base_pct"]) <= half)
             text = f"{row['vs_base_pct']:+.1f}% +/- {half:.1f}%"
-            assert vs == text + (" within noise" if row["vs_base_noise"] else "")
+            text += " within noise" if row["vs_base_noise"] else ""
+            assert vs == text + f" p={row['vs_base_p']:.3f}{'*' if row['vs_base_p'] < 0.05 else ''}"
 
 
 def test_ratio_interval_and_within_noise():
@@ -151,7 +153,7 @@ def test_base_is_the_first_design_without_baseline():
     assert vss["vs_base_pct"] == pytest.approx(100 * (vss["total_s_mean"] / cc["total_s_mean"] - 1))
     assert "% change vs cc_v2" in r.table()
     # One repeat has no standard deviation: none is made up.
-    assert cc["total_s_sd"] is None and "+/-" not in table_section(r.table(), "Results")["cc_v2"]
+    assert cc["total_s_sd"] is None and "+/-" not in table_section(r.table(), "Model speed")["cc_v2"]
 
 
 def test_throughput_formulas():
@@ -376,7 +378,7 @@ def test_table_headings_and_header(usemem_result):
     context = usemem_result.context()
     assert context.startswith("usemem size=8M tasks=1") and "ram 4M" in context
     assert context.endswith(f"; compiled engine; vswap {vswap.__version__}")
-    for heading in ("Results: replay CPU time", "Model counters", "Cost per swapped page",
+    for heading in ("Model speed: replay CPU time", "Model counters", "Cost per swapped page",
                     "Metadata"):
         assert f"\n\n{heading}" in text
         assert text[text.index(f"\n\n{heading}"):].splitlines()[3] == f"[{context}]"
@@ -384,8 +386,8 @@ def test_table_headings_and_header(usemem_result):
     assert "machine: ram 4M (1,024 pages)" in text
     assert str(usemem_result) == text
     assert not usemem_result.table(header=False).startswith("vswap")
-    for line in table_section(text, "Results").values():
-        assert len(cells(line)) == 5
+    for line in table_section(text, "Model speed").values():
+        assert len(cells(line)) == 6
 
 
 def test_to_dataframe_without_pandas(usemem_result, monkeypatch):
@@ -413,7 +415,10 @@ def test_plot_with_matplotlib(usemem_result, tmp_path):
     pytest.importorskip("matplotlib")
     fig = usemem_result.plot(tmp_path / "p.png")
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    times, lookups = fig.axes
+    clock, times, lookups = fig.axes
+    # the clock's panel: predicted sys, then user stacked on it, per design
+    assert [p.get_height() for p in clock.patches[:len(usemem_result.rows)]] == [
+        row["predicted"]["sys_s"] for row in usemem_result.rows]
     assert [p.get_height() for p in lookups.patches] == [
         row.get("per_page_lookups", 0.0) for row in usemem_result.rows]
     labels = [t.get_text() for t in lookups.texts]
@@ -460,3 +465,20 @@ def test_every_printed_counter_is_documented_in_one_table():
     assert printed - names == set()
     # and the trace's pages_written is the model's: one meaning
     assert all(row["pages_written"] == r.trace_summary["pages_written"] for row in r.rows)
+
+
+def test_model_speed_table_carries_review_statistics():
+    # Trimmed mean, Welch's p with its mark and the runs that would resolve the
+    # difference: the figures come from vswap.stats over the very repeats shown.
+    from vswap import stats
+    r = compare("memhog", size="2M", designs="baseline,vss_v5", repeat=3, progress=False)
+    base = [x.times["total_s"] for x in r.runs["baseline"]]
+    times = [x.times["total_s"] for x in r.runs["vss_v5"]]
+    row = r.rows[1]
+    assert row["total_s_trimmed"] == stats.trimmed_mean(times)
+    assert row["vs_base_p"] == stats.welch(times, base).p
+    assert r.rows[0]["vs_base_p"] is None and r.rows[0]["runs_to_resolve"] is None
+    line = table_section(r.table(), "Model speed")["vss_v5"]
+    assert f"p={row['vs_base_p']:.3f}{stats.mark(row['vs_base_p'])}" in line
+    if row["runs_to_resolve"] is not None:
+        assert f"vss_v5: {row['runs_to_resolve']:,} repeats a side" in r.table()

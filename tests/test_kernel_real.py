@@ -159,3 +159,100 @@ def test_tasks_in_several_memcgs_share_the_run_s_limit(unchanged):
     # both children's faults reach the run's cgroup (v1: its total_* figures)
     assert rep["memcg"]["pgfault"] >= 2 * (16 << 8)
     assert r.counters()["pswpout"] > 0
+
+
+HEAD_TAIL = "head -c 48M /dev/zero | tail"     # tail holds it all: no newline in zeros
+
+
+@needs_zram
+def test_a_command_of_the_users_repeated_with_the_tables(tmp_path, capsys, unchanged):
+    """The issue's example at test size: a pipeline in a 16M cgroup on zram, three times; two
+    result files reported side by side with Welch's mark where (and only where) p < 0.05."""
+    from vswap.__main__ import main
+    from vswap.stats import ALPHA
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path in paths:
+        assert main(["kernel", "run", "--repeat", "3", "--ram", "16M", "--no-progress",
+                     "--json", str(path), "--metric-json", "rps", "--", "sh", "-c",
+                     HEAD_TAIL + '; echo "{\\"rps\\": 1234}"']) == 0
+    out = capsys.readouterr().out
+    assert "user (s)" in out and "sys (s)" in out and "rps" in out and "1,234.00" in out
+    r = kernel.load(str(paths[0]))
+    assert [x["metric"] for x in r.repeats] == [1234.0] * 3
+    assert all(x["sys_s"] > 0 and x["wall_s"] > 0 for x in r.repeats)
+    # tail holds 48M in a 16M cgroup: it swaps, and the faults are the cgroup's
+    assert r.counters()["pswpout"] > 4096 and r.counters()["pgfault"] > 8192
+    assert main(["kernel", "report", str(paths[0]), str(paths[1])]) == 0
+    out = capsys.readouterr().out
+    assert "(a.json)" in out and "(b.json)" in out           # same label: the files named
+    row = next(l for l in out.splitlines() if "(b.json)" in l and "+/-" in l)
+    p = float(row.split()[row.split().index("+/-") + 3 + 1 + ("*" in row.split())])
+    assert ("*" in row.split()) == (p < ALPHA), row
+    assert "Welch's t-test" in out
+
+
+def test_a_command_that_fails_is_a_clear_error(unchanged, capsys):
+    from vswap.__main__ import main
+    with pytest.raises(SystemExit) as exc:
+        main(["kernel", "run", "--repeat", "1", "--ram", "16M", "--no-progress", "--backend",
+              "swapfile", "--", "sh", "-c", "echo broken >&2; exit 3"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "exited with status 3 ('broken')" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) >= 4, reason="the machine has 4 CPUs or more")
+@needs_zram
+def test_more_trace_cpus_than_the_machine_has_is_a_warning(unchanged):
+    with pytest.warns(RuntimeWarning, match="the trace runs on 4 CPUs"):
+        r = kernel.run(usemem("4M", tasks=4), machine=Machine(ram="8M"), repeat=1,
+                       progress=False)
+    assert r.setup["warnings"] and r.repeats[0]["pages_written"] == 4 * 1024
+
+
+def _global_room():
+    from vswap.kernel import plan
+    try:
+        plan.command_plan(["true"], Machine(ram="256M", accounting="none"))
+    except KernelError as exc:
+        return str(exc)
+    return None
+
+
+@needs_zram
+@pytest.mark.skipif(_global_room() is not None, reason=f"real kernel: {_global_room()}")
+@pytest.mark.filterwarnings("ignore:the kernel reserved:RuntimeWarning")
+def test_a_global_run_reclaims_machine_wide_and_puts_the_machine_back(unchanged, tmp_path):
+    """The whole machine shrunk to 256M by hugetlb, a 384M writer: kswapd and direct reclaim in
+    /proc/vmstat (a cgroup run shows neither), the reservation given back afterwards."""
+    r = kernel.run(usemem("384M"), machine=Machine(ram="256M", accounting="none"), repeat=1,
+                   progress=False, model="baseline", sample_ms=20)
+    rep = r.repeats[0]
+    s = rep["samples"]            # who reclaimed, against time
+    assert len(s["t_s"]) >= 2 and s["t_s"] == sorted(s["t_s"])
+    assert all(b >= a for a, b in zip(s["pswpout"], s["pswpout"][1:]))
+    assert (s["pswpout"][-1] > 0) == (rep["vmstat"]["pswpout"] > 0)
+    assert r.is_global and r.setup["global"]["hugepages_reserved"] > 0
+    avail = rep["machine"]["mem_available"]
+    c = r.counters()
+    if avail < (384 - 64) << 20:       # the machine's other processes left it shrunk enough
+        assert c["pgsteal_kswapd"] + c["pgsteal_direct"] > 0 and c["pswpout"] > 0
+    table = r.table()
+    assert "Reclaim (" in table and "kswapd eff" in table and "compact_stall" in table
+    assert r.model["design"] == "baseline" and "allocstall" in r.model["counters"]
+    assert int(system.knobs()[system.NR_HUGEPAGES]) == r.setup["global"]["hugepages_before"]
+    try:
+        fig = r.plot_reclaim(tmp_path / "reclaim.png")
+    except ImportError:
+        return
+    assert len(fig.axes) == 1 and (tmp_path / "reclaim.png").stat().st_size > 0
+
+
+def test_global_runs_refused_when_unsafe(unchanged):
+    for ram, match in (("64M", "needs to go on"), ("100T", "nothing to shrink")):
+        with pytest.raises(KernelError, match=match):
+            kernel.run(usemem("8M"), machine=Machine(ram=ram, accounting="none"), repeat=1,
+                       progress=False)
+    with pytest.raises(KernelError, match="exceeds ram"):
+        kernel.run(usemem("2G"), machine=Machine(ram="256M", swap="256M", accounting="none"),
+                   repeat=1, progress=False)

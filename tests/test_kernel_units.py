@@ -19,7 +19,7 @@ from vswap.workloads import FREE, TOUCH, WRITE, Trace, memhog, mixed, usemem
 
 MODULES = ["vswap.kernel", "vswap.kernel.sysfs", "vswap.kernel.system", "vswap.kernel.cgroup",
            "vswap.kernel.backend", "vswap.kernel.counters", "vswap.kernel.plan",
-           "vswap.kernel.result", "vswap.kernel.run", "vswap.cli.kernel"]
+           "vswap.kernel.result", "vswap.kernel.run", "vswap.cli.kernel", "vswap.kernel.journal"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -181,12 +181,17 @@ def _plan(trace=None, machine=None, **kw):
     (Machine(ram="2M", zero_detection=False), "zeromap"),
     (Machine(ram="2M", zswap_pool="1M", backend="zswap"), "max_pool_percent"),
     (Machine(ram="2M", readahead=6), "power of two"),
-    (Machine(ram="2M", accounting="none"), "runs in a memory cgroup"),
     (Machine(ram="2M", total_ram="8G"), "MemTotal"),
 ])
 def test_machine_options_the_kernel_cannot_honour(machine, match):
     with pytest.raises(KernelError, match=match):
         _plan(machine=machine)
+
+
+def test_a_machine_without_accounting_is_a_global_run():
+    p = _plan(machine=Machine(ram="2M", accounting="none"), keep_cache=True)
+    assert (p.scope, p.keep_cache) == ("global", True)
+    assert _plan().scope == "cgroup"
 
 
 def test_plan_maps_the_machine():
@@ -388,3 +393,146 @@ def test_v1_cgroup_limit_file(tmp_path):
     assert sysfs.read(os.path.join(cg.path, "memory.limit_in_bytes")) == str(1 << 20)
     os.unlink(os.path.join(cg.path, "memory.limit_in_bytes"))
     assert j.restore() == [] and not os.path.exists(cg.path)
+
+
+# ---------------------------------------------------------------- the executor's barrier
+
+def _two_unequal_tasks():
+    """Task 0 writes one page, task 1 writes 32 MiB; then both free (usemem -x's order)."""
+    op = np.array([TOUCH, TOUCH, FREE, FREE], np.uint8)
+    vpn = np.array([0, 1024, 0, 1024], np.uint64)
+    nr = np.array([1, 8192, 1, 8192], np.uint64)
+    z = np.zeros(4, np.uint8)
+    return Trace(op, vpn, nr, z, np.array([1, 1, 0, 0], np.uint8),
+                 np.array([0, 1, 0, 1], np.uint16), name="unequal")
+
+
+def test_split_tasks_finds_the_barrier_of_frees_after_all_writes():
+    tasks = split_tasks(_two_unequal_tasks())
+    assert [t["barrier"] for t in tasks] == [1, 1]
+    assert [t["barrier"] for t in split_tasks(usemem("4M", tasks=3))] == [2, 2, 2]
+    # one task, or frees between writes: no barrier
+    assert split_tasks(usemem("4M"))[0]["barrier"] is None
+    assert all(t["barrier"] is None for t in split_tasks(mixed("8M")))
+
+
+def _unequal_run(barrier):
+    tasks = split_tasks(_two_unequal_tasks())
+    if not barrier:
+        for t in tasks:
+            t["barrier"] = None
+    g = TaskGroup(tasks)
+    g.spawn()
+    res = g.go()
+    assert [r["status"] for r in res] == [0, 0]
+    return res, max(r["write_end_ns"] for r in res)
+
+
+def test_no_task_frees_before_every_task_has_written():
+    for _ in range(3):   # the one-page task waits for the 32 MiB one before its free
+        res, last_write = _unequal_run(True)
+        assert all(r["end_ns"] - r["free_s"] * 1e9 >= last_write for r in res)
+    # without the barrier it is done before the other has written (in one of a few tries:
+    # the scheduler may start it late once)
+    assert any(r[0]["end_ns"] < w for r, w in (_unequal_run(False) for _ in range(5)))
+
+
+def test_a_task_that_dies_does_not_leave_the_others_at_the_barrier():
+    tasks = split_tasks(usemem("8M", tasks=3))
+    g = TaskGroup(tasks)
+    pids = g.spawn()
+    os.kill(pids[1], signal.SIGKILL)
+    res = g.go()                      # returns: the others are killed, not left waiting
+    assert res[1]["status"] == -signal.SIGKILL and res[1]["pid"] == pids[1]
+    assert all(r["status"] != 0 or r["pages_written"] > 0 for r in res)
+
+
+def test_a_bad_barrier_is_refused():
+    t = split_tasks(usemem("64K"))[0]
+    for bad in (-1, 3, 1.5, True):
+        t["barrier"] = bad
+        with pytest.raises(ValueError, match="barrier"):
+            TaskGroup([t])
+
+
+# ---------------------------------------------------------------- commands, metrics, report
+
+def test_split_command_and_metrics():
+    from vswap.cli.kernel import split_command
+    from vswap.kernel.run import parse_metric
+    assert split_command(["kernel", "run", "--", "ls", "--", "-l"]) == (
+        ["kernel", "run"], ["ls", "--", "-l"])
+    assert split_command(["kernel", "report", "a", "--", "b"]) == (
+        ["kernel", "report", "a", "--", "b"], None)
+    text = "requests per second: 1,234.5\nnoise\nrequests per second: 2,000\n"
+    assert parse_metric(text, {"regex": r"per second: ([0-9,.]+)"}) == 2000.0
+    assert parse_metric('{"a": 1}\n{"rps": 7}\n{"b": 2}\n', {"json": "rps"}) == 7.0
+    with pytest.raises(ValueError, match="matched nothing"):
+        parse_metric("x", {"regex": "y"})
+    with pytest.raises(ValueError, match="no JSON line"):
+        parse_metric("{}", {"json": "rps"})
+    with pytest.raises(ValueError, match="not a number"):
+        parse_metric("v=abc", {"regex": "v=(.*)"})
+
+
+def test_a_command_that_cannot_be_found_is_refused():
+    with pytest.raises(KernelError, match="command not found: no-such-cmd"):
+        plan.command_plan(["no-such-cmd"], Machine(ram="8M"), check_machine=False)
+    p = plan.command_plan(["sh", "-c", "true"], Machine(ram="8M"), check_machine=False)
+    assert p.command[0].endswith("/sh") and p.swap_size == 4 * (8 << 20)
+    with pytest.raises(TypeError):
+        plan.command_plan("sh -c true", Machine(ram="8M"), check_machine=False)
+
+
+def test_the_report_marks_significant_differences_and_names_files():
+    a = _result("6.18", [_rep(1.00, 0.5, 100), _rep(1.02, 0.5, 101), _rep(0.98, 0.5, 99)])
+    b = _result("6.18", [_rep(1.50, 0.5, 200), _rep(1.52, 0.5, 201), _rep(1.48, 0.5, 199)])
+    c = _result("6.18", [_rep(1.00, 0.5, 100), _rep(1.10, 0.5, 101), _rep(0.95, 0.5, 99)])
+    text = report([a, b, c], names=["/x/base.json", "/x/new.json", "/x/same.json"])
+    lines = text.splitlines()
+    row_b = next(l for l in lines if l.startswith("6.18 (new.json)"))
+    row_c = next(l for l in lines if l.startswith("6.18 (same.json)"))
+    assert "+50.0% *" in row_b and "*" not in row_c
+    swp = next(l for l in lines if l.startswith("pswpout"))
+    assert swp.count("*") == 1                      # b's 200 against 100; c's alike
+    assert any("repeats a side" in l for l in lines)
+    with pytest.raises(ValueError, match="new.json: another workload"):
+        report([a, _result("6.18", [_rep(1, 1, 1)], workload="memhog")],
+               names=["base.json", "new.json"])
+
+
+def test_the_report_flags_a_warm_up_round():
+    reps = [_rep(2.0, 0.5, 100)] + [_rep(1.0 + d, 0.5, 100) for d in (0.01, -0.01, 0.0, 0.02)]
+    text = report([_result("a", reps)])
+    assert "warm-up: a's first repeat stands out" in text
+
+
+def test_the_reclaim_table_of_a_global_run():
+    r = _result("g", [_rep(1, 1, 1), _rep(1, 1, 1)])
+    r.plan = {"scope": "global"}
+    for rep, (scan, steal) in zip(r.repeats, ((400, 100), (200, 100))):
+        rep["scope"] = "global"
+        rep["vmstat"].update(pgscan_kswapd=scan, pgsteal_kswapd=steal, compact_stall=3)
+        rep["memcg"]["pgsteal_kswapd"] = 1      # a cgroup's figure: not the machine's
+    table = r.reclaim_table()
+    assert "25.0%" in table and "50.0%" in table
+    mean = table.splitlines()[-1]
+    assert "300 +/- 141" in mean and "33.3%" in mean   # the means' efficiency: 100 / 300
+    assert "Reclaim (g, the whole machine" in report([r])
+    assert "the whole machine shrunk to ram=" in r.header()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ram", "8M", "--metric", "x"], "--metric reads a command's output"),
+    (["--", "true"], "a command needs --ram"),
+    (["--ram", "8M", "--"], "nothing after --"),
+    (["usemem", "--ram", "8M", "--", "true"], "not both"),
+    (["--ram", "8M", "--metric", "a", "--metric-json", "b", "--", "true"], "not both"),
+    (["--global", "--accounting", "v1", "--ram", "8M", "--", "true"], "leave --accounting out"),
+])
+def test_kernel_run_refuses_bad_command_lines_in_one_line(argv, message, capsys):
+    from vswap.__main__ import main
+    with pytest.raises(SystemExit) as exc:
+        main(["kernel", "run", *argv])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -39,6 +39,12 @@ SWITCH_COUNTERS = {
 }
 SWITCH_COUNTERS[("vss_v5", "cc_v2")] = (SWITCH_COUNTERS[("vss_v5", "new_opt_v2")]
                                        | SWITCH_COUNTERS[("new_opt_v2", "cc_v2")])
+# vswap_v3 is vss_v5 without v4's free batching: a lock and a physical free per entry.
+SWITCH_COUNTERS[("vss_v5", "vswap_v3")] = {"cluster_locks", "phys_frees", "rmap_writes"}
+SWITCH_COUNTERS[("new_opt_v2", "vswap_v3")] = (SWITCH_COUNTERS[("vss_v5", "new_opt_v2")]
+                                               | SWITCH_COUNTERS[("vss_v5", "vswap_v3")])
+SWITCH_COUNTERS[("cc_v2", "vswap_v3")] = (SWITCH_COUNTERS[("vss_v5", "cc_v2")]
+                                          | SWITCH_COUNTERS[("vss_v5", "vswap_v3")])
 
 SETUPS = st.fixed_dictionaries({
     "nclusters": st.integers(2, 4), "ndev": st.integers(0, 2), "tail": st.integers(0, 5),

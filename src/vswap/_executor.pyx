@@ -29,11 +29,11 @@ from posix.mman cimport (mmap, munmap, madvise, PROT_READ, PROT_WRITE, MAP_PRIVA
                          MAP_ANONYMOUS, MAP_FAILED, MADV_DONTNEED, MADV_HUGEPAGE)
 from posix.resource cimport rusage
 from posix.signal cimport kill as c_kill
-from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+from posix.time cimport clock_gettime, nanosleep, timespec, CLOCK_MONOTONIC
 from posix.types cimport pid_t
 from posix.unistd cimport fork, _exit, read, write, close, pipe
 from vswap._mem cimport checked_calloc
-from posix.wait cimport wait4, WIFEXITED, WEXITSTATUS, WIFSIGNALED, WTERMSIG
+from posix.wait cimport wait4, WIFEXITED, WEXITSTATUS, WIFSIGNALED, WTERMSIG, WNOHANG
 
 import numpy as np
 
@@ -74,8 +74,13 @@ cdef inline void write_page(uint64_t* p, uint64_t vpn, uint8_t content) noexcept
             p[j] = w + j + 1
 
 
-cdef int run_task(const task_events_t* t, task_out_t* out, int free_mode) noexcept nogil:
-    """The child's whole job; returns 0 or an errno (also left in ``out.err``)."""
+cdef int run_task(const task_events_t* t, task_out_t* out, int free_mode, int* arrivals,
+                  int ntasks) noexcept nogil:
+    """The child's whole job; returns 0 or an errno (also left in ``out.err``).
+
+    At event ``t.barrier`` (or at the end, when it is ``t.nev``) the task
+    waits until every task has got that far: usemem -x's frees after all
+    the writes."""
     cdef uint64_t i, k, n, off
     cdef size_t length = t.npages * PAGE
     cdef char* raw
@@ -99,6 +104,8 @@ cdef int run_task(const task_events_t* t, task_out_t* out, int free_mode) noexce
     out.start_ns = now_ns()
     out.write_end_ns = out.start_ns
     for i in range(t.nev):
+        if i == t.barrier:
+            ex_barrier_wait(arrivals, ntasks)
         off, n = t.off[i], t.nr[i]
         if t.op[i] == 2:
             s = now_ns()
@@ -118,6 +125,8 @@ cdef int run_task(const task_events_t* t, task_out_t* out, int free_mode) noexce
                            t.content[i])
             out.pages_written += n
             out.write_end_ns = now_ns()
+    if t.barrier == t.nev:
+        ex_barrier_wait(arrivals, ntasks)
     out.end_ns = now_ns()
     return 0
 
@@ -130,12 +139,19 @@ def split_tasks(trace):
     gap between regions; every event lies in one region. Returns a list of
     dicts ``first_vpn``, ``npages`` and the region's event columns ``op``,
     ``off`` (pages from ``first_vpn``), ``nr``, ``order``, ``content``
-    (``rows``: their indexes in the trace). ValueError for an event across
-    regions. Runtime complexity: O(events log events), vectorised.
+    (``rows``: their indexes in the trace), and ``barrier``: where the
+    trace orders tasks against each other, the event before which the task
+    waits for every other (its first FREE, or its event count when it
+    frees nothing), else None. A trace of several tasks has such a barrier
+    when every FREE comes after every TOUCH and WRITE of every task
+    (usemem ``-x``: all unmap once all have written). ValueError for an
+    event across regions. Runtime complexity: O(events log events),
+    vectorised.
 
     >>> from vswap.workloads import usemem
-    >>> [(t["first_vpn"], t["npages"], len(t["op"])) for t in split_tasks(usemem("4M", tasks=2))]
-    [(0, 1024, 4), (1536, 1024, 4)]
+    >>> [(t["first_vpn"], t["npages"], len(t["op"]), t["barrier"])
+    ...  for t in split_tasks(usemem("4M", tasks=2))]
+    [(0, 1024, 4, 2), (1536, 1024, 4, 2)]
     """
     if not isinstance(trace, Trace):
         raise TypeError(f"trace must be a vswap.workloads.Trace, not {type(trace).__name__}")
@@ -168,7 +184,13 @@ def split_tasks(trace):
                       "off": np.ascontiguousarray(trace.vpn[rows] - np.uint64(f)),
                       "nr": np.ascontiguousarray(trace.nr[rows]),
                       "order": np.ascontiguousarray(trace.order[rows]),
-                      "content": np.ascontiguousarray(trace.content[rows])})
+                      "content": np.ascontiguousarray(trace.content[rows]),
+                      "barrier": None})
+    frees = np.flatnonzero(trace.op == FREE)
+    writes = np.flatnonzero(trace.op != FREE)
+    if len(tasks) > 1 and frees.size and writes.size and frees[0] > writes[-1]:
+        for t in tasks:
+            t["barrier"] = int(np.searchsorted(t["rows"], frees[0]))
     return tasks
 
 
@@ -197,6 +219,7 @@ cdef class TaskGroup:
 
     cdef task_events_t* _ev
     cdef task_out_t* _out        # MAP_SHARED: the children write, the parent reads
+    cdef int* _arrivals          # MAP_SHARED, after _out: the barrier's count
     cdef pid_t* _pids
     cdef int _n
     cdef int _free_mode
@@ -208,6 +231,7 @@ cdef class TaskGroup:
     def __cinit__(self):
         self._ev = NULL
         self._out = NULL
+        self._arrivals = NULL
         self._pids = NULL
         self._n = 0
         self._go_fd = -1
@@ -239,11 +263,15 @@ cdef class TaskGroup:
                 raise ValueError(f"task {i}: npages must be at least 1 and first_vpn not negative")
             if cols[0].size and bool(np.any(cols[1] + cols[2] > np.uint64(npages))):
                 raise ValueError(f"task {i}: an event ends past the region's {npages} pages")
-            keep.append((cols, npages, first))
+            barrier = t.get("barrier")
+            if barrier is not None and (isinstance(barrier, bool) or not isinstance(barrier, int)
+                                        or not 0 <= barrier <= cols[0].size):
+                raise ValueError(f"task {i}: barrier must be None or an event index 0..nev")
+            keep.append((cols, npages, first, barrier))
         n = len(keep)
         self._ev = <task_events_t*>checked_calloc(n, sizeof(task_events_t))
         self._pids = <pid_t*>checked_calloc(n, sizeof(pid_t))
-        for i, (cols, npages, first) in enumerate(keep):
+        for i, (cols, npages, first, barrier) in enumerate(keep):
             op, off, nr, order, content = cols
             self._ev[i].nev = op.shape[0]
             if op.shape[0]:
@@ -254,6 +282,7 @@ cdef class TaskGroup:
                 self._ev[i].content = &content[0]
             self._ev[i].first_vpn = first
             self._ev[i].npages = npages
+            self._ev[i].barrier = EX_NO_BARRIER if barrier is None else <uint64_t>barrier
         self._n = n
         self._free_mode = FREE_MODES.index(free)
         self._keep = tuple(keep)
@@ -261,11 +290,14 @@ cdef class TaskGroup:
     def __dealloc__(self):
         self._reap_all(1)
         if self._out != NULL:
-            munmap(self._out, max(1, self._n) * sizeof(task_out_t))
+            munmap(self._out, self._shared_bytes())
         if self._go_fd >= 0:
             close(self._go_fd)
         free(self._ev)
         free(self._pids)
+
+    cdef size_t _shared_bytes(self) noexcept:
+        return max(1, self._n) * sizeof(task_out_t) + sizeof(int64_t)
 
     @property
     def state(self):
@@ -304,12 +336,13 @@ cdef class TaskGroup:
         cdef void* mem
         if self._state != 0:
             raise RuntimeError(f"TaskGroup is {self.state}; it runs once")
-        mem = mmap(NULL, max(1, self._n) * sizeof(task_out_t), PROT_READ | PROT_WRITE,
+        mem = mmap(NULL, self._shared_bytes(), PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS, -1, 0)
         if mem == MAP_FAILED:
             raise OSError(errno, "mmap of the result page failed")
         self._out = <task_out_t*>mem
-        memset(self._out, 0, max(1, self._n) * sizeof(task_out_t))
+        memset(self._out, 0, self._shared_bytes())
+        self._arrivals = <int*>(self._out + max(1, self._n))
         if pipe(fds) != 0:
             raise OSError(errno, "pipe failed")
         self._state = 1
@@ -322,7 +355,8 @@ cdef class TaskGroup:
                 if not _read_byte(fds[0]):
                     self._out[i].err = EX_ERR_NO_GO
                     _exit(3)
-                rc = run_task(&self._ev[i], &self._out[i], self._free_mode)
+                rc = run_task(&self._ev[i], &self._out[i], self._free_mode, self._arrivals,
+                              self._n)
                 _exit(1 if rc else 0)
             if pid < 0:
                 rc = errno
@@ -344,8 +378,11 @@ cdef class TaskGroup:
         zaps), ``wall_s`` (GO to the last event), ``pages_written``,
         ``pages_freed``, ``err`` (errno of a failed syscall), the child's
         rusage (``utime_s``, ``stime_s``, ``maxrss_kb``, ``minflt``,
-        ``majflt``) and ``go_ns``. A signal delivered meanwhile (Ctrl-C)
-        raises here after the children are killed. Runtime complexity:
+        ``majflt``) and ``go_ns``. When a task ends abnormally (a signal, a
+        failed syscall) the others are killed (they could be waiting for it
+        at the barrier): their status is ``-9`` and their pid 0. A signal
+        delivered meanwhile (Ctrl-C) raises here after the children are
+        killed. Runtime complexity:
         the workload's.
 
         >>> g = TaskGroup([]); g.spawn(); g.go()
@@ -357,6 +394,8 @@ cdef class TaskGroup:
         cdef pid_t r
         cdef rusage ru
         cdef ssize_t left, w
+        cdef int waiting = self._n, reaped
+        cdef timespec nap
         if self._state != 1:
             raise RuntimeError(f"TaskGroup is {self.state}; go() follows spawn()")
         memset(buf, ord("g"), 64)
@@ -372,38 +411,73 @@ cdef class TaskGroup:
                 self.kill()
                 raise OSError(errno, "could not release the tasks")
             left -= w
-        results = []
+        results = [None] * self._n
+        nap.tv_sec = 0
+        nap.tv_nsec = 1000000
         try:
-            for i in range(self._n):
-                while True:
+            # Poll every child: a task that dies early (the OOM killer) would leave the others
+            # waiting at the barrier for it; the rest are killed then, the run is void anyway.
+            while waiting > 0:
+                reaped = 0
+                for i in range(self._n):
+                    if self._pids[i] <= 0:
+                        continue
                     with nogil:
-                        r = wait4(self._pids[i], &status, 0, &ru)
-                    if r >= 0:
-                        break
-                    if errno != EINTR:
+                        r = wait4(self._pids[i], &status, WNOHANG, &ru)
+                    if r < 0:
+                        if errno == EINTR:
+                            continue
                         raise OSError(errno, f"wait4 of task {i} failed")
+                    if r == 0:
+                        continue
+                    self._pids[i] = 0
+                    waiting -= 1
+                    reaped += 1
+                    results[i] = self._result(i, r, status, &ru)
+                    if results[i]["status"] != 0:
+                        self._reap_all(1)       # the others: killed and reaped
+                if waiting > 0 and self._pids_left() == 0:
+                    break
+                if reaped == 0 and waiting > 0:
+                    with nogil:
+                        nanosleep(&nap, NULL)
                     PyErr_CheckSignals()
-                self._pids[i] = 0
-                o = &self._out[i]
-                results.append({
-                    "pid": int(r),
-                    "status": WEXITSTATUS(status) if WIFEXITED(status) else -WTERMSIG(status),
-                    "go_ns": int(self._go_ns), "start_ns": int(o.start_ns),
-                    "write_end_ns": int(o.write_end_ns), "end_ns": int(o.end_ns),
-                    "write_s": max(0, o.write_end_ns - self._go_ns) / 1e9,
-                    "free_s": o.free_ns / 1e9,
-                    "wall_s": max(0, o.end_ns - self._go_ns) / 1e9 if o.end_ns else 0.0,
-                    "pages_written": int(o.pages_written), "pages_freed": int(o.pages_freed),
-                    "err": int(o.err), "err_event": int(o.err_event),
-                    "utime_s": ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
-                    "stime_s": ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
-                    "maxrss_kb": int(ru.ru_maxrss), "minflt": int(ru.ru_minflt),
-                    "majflt": int(ru.ru_majflt)})
         except BaseException:
             self.kill()
             raise
+        for i in range(self._n):
+            if results[i] is None:              # killed by _reap_all after a sibling failed
+                results[i] = {"pid": 0, "status": -SIGKILL, "go_ns": int(self._go_ns),
+                              "start_ns": 0, "write_end_ns": 0, "end_ns": 0, "write_s": 0.0,
+                              "free_s": 0.0, "wall_s": 0.0, "pages_written": 0,
+                              "pages_freed": 0, "err": 0, "err_event": 0, "utime_s": 0.0,
+                              "stime_s": 0.0, "maxrss_kb": 0, "minflt": 0, "majflt": 0}
         self._state = 2
         return results
+
+    cdef int _pids_left(self) noexcept:
+        cdef int i, k = 0
+        for i in range(self._n):
+            if self._pids[i] > 0:
+                k += 1
+        return k
+
+    cdef dict _result(self, int i, pid_t r, int status, rusage* ru):
+        o = &self._out[i]
+        return {
+            "pid": int(r),
+            "status": WEXITSTATUS(status) if WIFEXITED(status) else -WTERMSIG(status),
+            "go_ns": int(self._go_ns), "start_ns": int(o.start_ns),
+            "write_end_ns": int(o.write_end_ns), "end_ns": int(o.end_ns),
+            "write_s": max(0, o.write_end_ns - self._go_ns) / 1e9,
+            "free_s": o.free_ns / 1e9,
+            "wall_s": max(0, o.end_ns - self._go_ns) / 1e9 if o.end_ns else 0.0,
+            "pages_written": int(o.pages_written), "pages_freed": int(o.pages_freed),
+            "err": int(o.err), "err_event": int(o.err_event),
+            "utime_s": ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+            "stime_s": ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
+            "maxrss_kb": int(ru.ru_maxrss), "minflt": int(ru.ru_minflt),
+            "majflt": int(ru.ru_majflt)}
 
     def kill(self):
         """SIGKILL and reap every child not yet reaped. Idempotent. Runtime complexity: O(tasks).

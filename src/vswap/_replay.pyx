@@ -36,6 +36,7 @@ from vswap.counters import (
     ACCOUNTING, BACKENDS, COUNTER_NAMES, KERNEL_COUNTERS,
     MTHP_STATS, mthp_counter as _mthp_counter,
 )
+from vswap.reference.replay import phase_snapshot as _phase_snapshot
 
 _MTHP_NAMES = tuple((k, j, _mthp_counter(k, s)) for k in range(1, 10)
                     for j, s in enumerate(MTHP_STATS))
@@ -664,7 +665,9 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     page, or a uint16 array of one per page of the span. Returns a dict: ``counters``
     (:data:`COUNTER_NAMES`), ``times`` (``total_s``, ``free_s``),
     ``footprint`` (``space.memory_footprint()`` just before the first
-    FREE, the peak for usemem and memhog), ``pte`` (uint64 per page, the
+    FREE, the peak for usemem and memhog), ``at_free``
+    (:func:`vswap.reference.replay.phase_snapshot` at the first FREE, None
+    without one), ``pte`` (uint64 per page, the
     page tables) and ``pstate`` (uint8 per page). TraceError for a trace
     that breaks its rules, NoSpace when swap runs out, TypeError for a
     design without a C verb table. The machine's settings are those of
@@ -722,6 +725,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
         memcgs = np.ascontiguousarray(memcg)
         mg_ = memcgs
     footprint = None
+    at_free = None
     memset(&m, 0, sizeof(mm_t))
     m.ops = <const swap_ops*>PyCapsule_GetPointer(caps, "vswap.swap_ops")
     m.space = <void*>space
@@ -767,6 +771,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                     t_free += now() - t1
                 elif footprint is None:
                     footprint = space.memory_footprint()
+                    at_free = _phase_snapshot(space, <dict>m.c)
                 t1 = now()
                 freeing = not freeing
             if o_[i] == EV_TOUCH and (v_[i] | n_[i]) & ((<uint64_t>1 << k_[i]) - 1):
@@ -809,4 +814,4 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     for k, j, name in _MTHP_NAMES:
         counters[name] = m.mthp[k][j]
     return {"counters": counters, "times": {"total_s": t1, "free_s": t_free},
-            "footprint": footprint, "pte": pte, "pstate": pstate}
+            "footprint": footprint, "pte": pte, "pstate": pstate, "at_free": at_free}

@@ -112,6 +112,7 @@ cdef struct vswap_t:
     bint opt_cache_only_bit
     bint opt_batched_cgroup
     bint opt_mru
+    bint free_batching              # v4's batched vswap_free_nr (off: v3)
     vswap_stats st
 
 

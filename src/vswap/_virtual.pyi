@@ -8,10 +8,11 @@ from vswap._design import SwapDesign
 from vswap._swapfile import SwapDevices
 from vswap.protocol import Lookup
 
-__all__ = ["VirtualSwap", "VSWAP_PRESETS", "SWP_DESC_BYTES"]
+__all__ = ["VirtualSwap", "VSWAP_PRESETS", "VSWAP_PRESET_OPTIONS", "SWP_DESC_BYTES"]
 
 SWP_DESC_BYTES: int
 VSWAP_PRESETS: dict[str, tuple[bool, bool, bool]]
+VSWAP_PRESET_OPTIONS: dict[str, dict[str, bool]]
 
 _U64 = npt.NDArray[np.uint64]
 
@@ -21,11 +22,13 @@ class VirtualSwap(SwapDesign):
     swapin_bypasses_swap_cache: ClassVar[bool]
     def __init__(self, swaps: SwapDevices | None = None, *, cache_only_bit: bool = True,
                  batched_cgroup_check: bool = True, mru_cluster_cache: bool = True,
-                 max_clusters: int = 4294967296) -> None: ...
+                 max_clusters: int = 4294967296, free_batching: bool = True) -> None: ...
     @classmethod
     def preset(cls, name: str, swaps: SwapDevices | None = None, **kwargs: Any) -> VirtualSwap: ...
     @property
     def switches(self) -> dict[str, bool]: ...
+    @property
+    def free_batching(self) -> bool: ...
     @property
     def cpu(self) -> int: ...
     @cpu.setter

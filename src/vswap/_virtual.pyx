@@ -51,7 +51,7 @@ import numpy as np
 from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
 
-__all__ = ["VirtualSwap", "VSWAP_PRESETS", "SWP_DESC_BYTES"]
+__all__ = ["VirtualSwap", "VSWAP_PRESETS", "VSWAP_PRESET_OPTIONS", "SWP_DESC_BYTES"]
 
 cdef extern from *:
     """
@@ -72,7 +72,12 @@ VSWAP_PRESETS = {
     "vss_v5": (False, False, False),
     "new_opt_v2": (True, True, False),
     "cc_v2": (True, True, True),
+    "vswap_v3": (False, False, False),
 }
+#: Constructor options of a preset beyond the switches: ``vswap_v3`` is the
+#: series' v3, before v4's "vswap: batch contiguous vswap free calls" (each
+#: dead entry freed by its own call, under its own cluster lock).
+VSWAP_PRESET_OPTIONS = {"vswap_v3": {"free_batching": False}}
 
 _STAT_NAMES = ("lookups", "node_visits", "mru_hits", "mru_misses", "desc_reads", "desc_writes",
                "cluster_locks", "rmap_reads", "rmap_writes", "alloc_scans", "cgroup_checks",
@@ -415,6 +420,10 @@ cdef bint put_pass(vswap_t* v, uint64_t e, uint64_t n) noexcept nogil:
             d = &c.desc[idx]
             d.swap_count -= 1
             if d.swap_count == 0:
+                if not d_cached(d) and not v.free_batching:
+                    vswap_free_nr(v, c, idx, 1)     # v3: a call and a lock per entry
+                    v.st.cluster_locks += 1
+                    continue
                 if not d_cached(d):
                     if nrun and d.memcgid != run_memcg:
                         vswap_free_nr(v, c, run, nrun)
@@ -744,7 +753,7 @@ cdef class VirtualSwap(SwapDesign):
         self._ops = <void*>&VIRTUAL_OPS
 
     def __init__(self, swaps=None, *, cache_only_bit=True, batched_cgroup_check=True,
-                 mru_cluster_cache=True, max_clusters=1 << 32):
+                 mru_cluster_cache=True, max_clusters=1 << 32, free_batching=True):
         cdef uint64_t mc = to_u64(max_clusters, (<uint64_t>1 << 32) + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
@@ -753,6 +762,7 @@ cdef class VirtualSwap(SwapDesign):
         self.v.opt_cache_only_bit = bool(cache_only_bit)
         self.v.opt_batched_cgroup = bool(batched_cgroup_check)
         self.v.opt_mru = bool(mru_cluster_cache)
+        self.v.free_batching = bool(free_batching)
         # Without the reverse-map bit (vss_v5) the allocator asks this layer.
         if not self.v.opt_cache_only_bit:
             self._cache_only = vswap_cache_only
@@ -764,15 +774,18 @@ cdef class VirtualSwap(SwapDesign):
 
         ``"vss_v5"`` (all off), ``"new_opt_v2"`` (cache-only bit and
         once-per-range cgroup check), ``"cc_v2"`` (those and the per-CPU MRU
-        cluster cache). KeyError for another name. Runtime complexity: as
-        the constructor.
+        cluster cache); ``"vswap_v3"``: the series' v3, vss_v5's switches
+        without v4's free batching (``free_batching=False``: each dead entry
+        of a free is released by its own call under its own cluster lock).
+        KeyError for another name. Runtime complexity: as the constructor.
 
         >>> from vswap import VirtualSwap
         >>> VirtualSwap.preset("new_opt_v2").switches
         {'cache_only_bit': True, 'batched_cgroup_check': True, 'mru_cluster_cache': False}
         """
         a, b, c = VSWAP_PRESETS[name]
-        return cls(swaps, cache_only_bit=a, batched_cgroup_check=b, mru_cluster_cache=c, **kwargs)
+        return cls(swaps, cache_only_bit=a, batched_cgroup_check=b, mru_cluster_cache=c,
+                   **{**VSWAP_PRESET_OPTIONS.get(name, {}), **kwargs})
 
     def __dealloc__(self):
         cdef uint64_t pos = 0, cid = 0
@@ -829,6 +842,18 @@ cdef class VirtualSwap(SwapDesign):
         return {"cache_only_bit": bool(self.v.opt_cache_only_bit),
                 "batched_cgroup_check": bool(self.v.opt_batched_cgroup),
                 "mru_cluster_cache": bool(self.v.opt_mru)}
+
+    @property
+    def free_batching(self):
+        """Whether a free releases each run of dead entries in one call (v4 on), not one per entry (v3).
+
+        Runtime complexity: O(1).
+
+        >>> from vswap import VirtualSwap
+        >>> VirtualSwap.preset("vswap_v3").free_batching, VirtualSwap().free_batching
+        (False, True)
+        """
+        return bool(self.v.free_batching)
 
     @property
     def cpu(self):

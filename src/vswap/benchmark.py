@@ -47,11 +47,13 @@ import math
 import os
 import statistics
 import sys
+import time
 from typing import IO, Any, Callable
 
 import numpy as np
 
 from vswap._version import __version__
+from vswap import stats
 from vswap.designs import resolve_designs
 from vswap.workload_registry import workload_record, workload_records
 from vswap.tables import decimals as _decimals
@@ -120,16 +122,32 @@ def _check_repeat(repeat: Any) -> int:
 
 
 class _Bar:
-    """A one-line text progress bar, redrawn in place with ``\\r``."""
+    """A one-line text progress bar with an ETA, redrawn in place with ``\\r``.
 
-    def __init__(self, stream: IO[str], repeat: int, name_width: int) -> None:
+    ``replays`` is how many replays the run makes in all (the ETA is the
+    time so far scaled by the pages left over the pages done).
+    """
+
+    def __init__(self, stream: IO[str], repeat: int, name_width: int, replays: int = 0) -> None:
         self.stream, self.repeat, self.name_width, self.width = stream, repeat, name_width, 0
+        self.replays, self.finished, self.started = replays, 0, time.monotonic()
+        self.last: tuple[str, int] | None = None
 
     def __call__(self, design: str, rep: int, done: int, total: int) -> None:
+        if self.last is not None and self.last != (design, rep):
+            self.finished += 1
+        self.last = (design, rep)
         fill = 24 * done // total if total else 24
         which = "warm-up" if rep == 0 else f"repeat {rep}/{max(rep, self.repeat)}"
+        eta = ""
+        if self.replays and total:
+            work = self.finished * total + done
+            spent = time.monotonic() - self.started
+            if work and spent > 0:
+                left = max(0.0, spent * (self.replays * total - work) / work)
+                eta = f"  ETA {left:.0f} s"
         text = (f"{design:<{self.name_width}}  {which}  "
-                f"[{'#' * fill}{'.' * (24 - fill)}]  {done:,}/{total:,} pages")
+                f"[{'#' * fill}{'.' * (24 - fill)}]  {done:,}/{total:,} pages{eta}")
         self.stream.write("\r" + text.ljust(self.width))
         self.stream.flush()
         self.width = len(text)
@@ -140,12 +158,12 @@ class _Bar:
             self.stream.flush()
 
 
-def _reporter(progress: Any, repeat: int, names: tuple[str, ...]):
+def _reporter(progress: Any, repeat: int, names: tuple[str, ...], replays: int = 0):
     if progress is None:
         isatty = getattr(sys.stderr, "isatty", None)
         progress = bool(isatty and isatty())
     if progress is True:
-        return _Bar(sys.stderr, repeat, max(map(len, names)))
+        return _Bar(sys.stderr, repeat, max(map(len, names)), replays)
     if progress is False:
         return None
     if callable(progress):
@@ -277,10 +295,11 @@ SHORT_REPLAY_S = 0.1
 MAX_ROUNDS = 1000
 
 
-def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3,
+def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 1,
             machine: Machine | dict | None = None, trace: Trace | str | os.PathLike | None = None,
             engine: str | None = None, progress: bool | Callable | None = None,
-            min_time: float | None = None, warmup: bool = True,
+            min_time: float | None = None, warmup: bool | None = None,
+            profile: Any = None, on_header: Callable[[str], Any] | None = None,
             **workload_params: Any) -> CompareResult:
     """Replay one workload through several designs, ``repeat`` times each; a :class:`CompareResult`.
 
@@ -306,11 +325,20 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3
       design has a C verb table (``__vswap_ops__``), else ``"reference"``
       (pure Python, about 100x slower) for all of them; ``"compiled"``
       refuses a design without the table; ``"reference"`` forces Python.
-    - ``repeat``: timed replays per design, round robin over the designs
-      within each round, after one untimed ``warmup`` round (caches,
-      allocator, page faults of the first run). ``min_time``: go on with
-      more rounds until every design has this many CPU seconds of timed
-      replays (at most :data:`MAX_ROUNDS`). The trace is generated once.
+    - ``profile``: the :class:`~vswap.clock.CostProfile` (or the path of
+      one) the predicted kernel times use; None: the shipped
+      :func:`~vswap.clock.default_profile`. The prediction is deterministic,
+      so one replay per design gives it.
+    - ``repeat``: timed replays per design for the *model speed* (the
+      replay's own CPU time), round robin over the designs within each
+      round, after one untimed ``warmup`` round (caches, allocator, page
+      faults of the first run; default: only when ``repeat`` > 1).
+      ``min_time``: go on with more rounds until every design has this
+      many CPU seconds of timed replays (at most :data:`MAX_ROUNDS`). The
+      trace is generated once.
+    - ``on_header``: called with :meth:`CompareResult.header`'s text (no
+      warnings yet) before the first replay, so a long run says at once
+      what it runs.
     - ``progress``: a text bar on stderr showing design, repeat and pages
       done; None draws it only when stderr is a tty, True or False force it;
       a callable is called as ``progress(design, repeat, pages_done,
@@ -338,13 +366,17 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3
     ...
     ValueError: memhog does not take tasks; it takes: size, passes, mthp, nr_cpus, seed
     """
+    from vswap.clock import resolve_profile
     entries = resolve_designs(designs)
     names = tuple(n for n, _, _ in entries)
     repeat = _check_repeat(repeat)
     min_time = _check_min_time(min_time)
+    if warmup is None:
+        warmup = repeat > 1
     if engine not in _ENGINES:
         raise ValueError(f"engine must be 'compiled' or 'reference', not {engine!r}")
-    reporter = _reporter(progress, repeat, names)
+    profile = resolve_profile(profile)
+    reporter = _reporter(progress, repeat, names, (repeat + bool(warmup)) * len(names))
     if machine is not None and not isinstance(machine, (Machine, dict)):
         raise TypeError(f"machine must be a Machine, a dict of its fields or None, "
                         f"not {type(machine).__name__}")
@@ -370,6 +402,12 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3
     check_memory(span, machine.swap_pages_for(span))
     engine, engine_note = _choose_engine(engine, entries, machine, span)
     reference = engine == "reference"
+    if on_header is not None:
+        on_header(CompareResult(workload=trace.name, params=dict(trace.params), machine=machine,
+                                engine=engine, repeat=repeat, designs=names,
+                                trace_summary=trace.summary(), runs={}, engine_note=engine_note,
+                                warmup=bool(warmup), min_time=min_time,
+                                profile=profile).header(warnings=False))
     if reference:
         rounds = repeat + (1 if warmup else 0)
         pages = int(trace.nr.sum(dtype=np.uint64)) * rounds * len(entries)
@@ -416,7 +454,7 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3
     return CompareResult(workload=trace.name, params=dict(trace.params), machine=machine,
                          engine=engine, repeat=rep, designs=names,
                          trace_summary=trace.summary(), runs=runs, engine_note=engine_note,
-                         warmup=warmup, min_time=min_time)
+                         warmup=bool(warmup), min_time=min_time, profile=profile)
 
 
 # --------------------------------------------------------------------------- result
@@ -455,6 +493,26 @@ class CompareResult:
     warmup: bool = True
     min_time: float | None = None
     version: str = __version__
+    profile: Any = None
+
+    def predictions(self) -> dict[str, Any]:
+        """Per design the :class:`~vswap.clock.Prediction` of its replay on :attr:`profile`.
+
+        Deterministic: from the counters, which every repeat shares.
+        Runtime complexity: O(designs * counters).
+
+        >>> r = compare("memhog", size="1M", designs="cc_v2", repeat=1, progress=False)
+        >>> r.predictions()["cc_v2"].sys_s > 0
+        True
+        """
+        from vswap.clock import predict, resolve_profile
+        if self.profile is None:
+            self.profile = resolve_profile(None)
+        cache = self.__dict__.setdefault("_predictions", {})
+        for name, runs in self.runs.items():
+            if name not in cache:
+                cache[name] = predict(runs[0], self.profile)
+        return {n: cache[n] for n in self.designs if n in cache}
 
     def __repr__(self) -> str:
         """Workload, designs, repeats, base and engine. Runtime complexity: O(designs).
@@ -510,7 +568,11 @@ class CompareResult:
     def rows(self) -> list[dict[str, Any]]:
         """One flat dict per design, in replay order: what :meth:`to_csv` and :meth:`to_dataframe` hold.
 
-        Keys: ``design``, ``repeat``, ``engine``; ``total_s_mean``,
+        Keys: ``design``, ``repeat``, ``engine``; ``predicted``, the
+        predicted kernel time (:mod:`vswap.clock`, deterministic) as a dict:
+        ``sys_s``, ``user_s``, ``real_s``, ``tput_kbs``, ``free_ms``,
+        ``profile`` (its name), ``vs_base_pct`` (real), ``sys_vs_base_pct``
+        and ``free_vs_base_pct`` (None for the base); ``total_s_mean``,
         ``total_s_sd`` (the replay's CPU seconds), ``write_s_mean``/``_sd``
         (all but the FREE events), ``free_ms_mean``/``_sd`` (the FREE events,
         in ms), ``tput_kbs_mean``/``_sd`` (usemem's formula for usemem:
@@ -519,7 +581,12 @@ class CompareResult:
         no measurable time), ``vs_base_pct`` (the mean over the rounds of
         ``100 * (time / base time - 1)``, None for the base), ``vs_base_ci_pct``
         (its 95 % half-width, None for one round), ``vs_base_noise`` (True
-        when the interval includes 0); every model counter of
+        when the interval includes 0), ``total_s_trimmed`` (the mean with the
+        best and worst repeat dropped, :func:`vswap.stats.trimmed_mean`),
+        ``vs_base_p`` (Welch's t-test of the times against the base's, None
+        under two repeats a side) and ``runs_to_resolve`` (repeats a side that
+        would resolve the observed difference at the observed spread,
+        :func:`vswap.stats.runs_needed`; None where it cannot be said); every model counter of
         :data:`vswap.replay.COUNTER_NAMES`; ``per_page_<name>`` for each of
         the design's own counters divided by ``swapped_out``, the pages
         swapped out to any backing (None when nothing was swapped out); ``footprint_bytes`` (metadata bytes,
@@ -536,11 +603,23 @@ class CompareResult:
         bytes_written = self.trace_summary["pages_written"] * PAGE_SIZE
         factor = self._tput_factor()
         base_times = [r.times["total_s"] for r in self.runs[self.base]]
+        preds = self.predictions()
+        base_pred = preds[self.base]
         rows = []
         for name in self.designs:
             runs = self.runs[name]
             first = runs[0]
             row: dict[str, Any] = {"design": name, "repeat": len(runs), "engine": self.engine}
+            p = preds[name]
+            row["predicted"] = {
+                "sys_s": p.sys_s, "user_s": p.user_s, "real_s": p.real_s, "tput_kbs": p.tput_kbs,
+                "free_ms": p.free_ms, "profile": p.profile,
+                "vs_base_pct": (None if name == self.base or not base_pred.real_s
+                                else 100.0 * (p.real_s / base_pred.real_s - 1.0)),
+                "sys_vs_base_pct": (None if name == self.base or not base_pred.sys_s
+                                    else 100.0 * (p.sys_s / base_pred.sys_s - 1.0)),
+                "free_vs_base_pct": (None if name == self.base or not base_pred.free_ms
+                                     else 100.0 * (p.free_ms / base_pred.free_ms - 1.0))}
             for key in _TIMES:
                 scale, out = (1000.0, "free_ms") if key == "free_s" else (1.0, key)
                 row[f"{out}_mean"], row[f"{out}_sd"] = _mean_sd([r.times[key] * scale for r in runs])
@@ -554,6 +633,15 @@ class CompareResult:
             row["vs_base_pct"], row["vs_base_ci_pct"] = vs if vs is not None else (None, None)
             row["vs_base_noise"] = (None if row["vs_base_ci_pct"] is None
                                     else abs(row["vs_base_pct"]) <= row["vs_base_ci_pct"])
+            times = [r.times["total_s"] for r in runs]
+            row["total_s_trimmed"] = stats.trimmed_mean(times)
+            row["vs_base_p"] = row["runs_to_resolve"] = None
+            if name != self.base and len(times) > 1 and len(base_times) > 1:
+                row["vs_base_p"] = stats.welch(times, base_times).p
+                sd = max(stats.mean_sd(times)[1], stats.mean_sd(base_times)[1])
+                diff = statistics.fmean(times) - statistics.fmean(base_times)
+                if sd > 0 and diff:
+                    row["runs_to_resolve"] = stats.runs_needed(sd, diff)
             row.update(first.counters)
             swapped = first.counters["swapped_out"]
             row.update({f"per_page_{k}": v if swapped else None
@@ -574,7 +662,11 @@ class CompareResult:
         ``base``, ``warnings``, ``rows`` (:attr:`rows`), ``times`` (per
         design, per time, the list of seconds of each repeat) and ``results``
         (per design its counters, stats, swap_stats, per_swapped_page and
-        footprint). Runtime complexity: O(designs * (repeat + counters)).
+        footprint), ``profile`` (the cost profile's name, host and
+        provenance) and ``predicted`` (per design the whole
+        :meth:`Prediction.to_dict <vswap.clock.Prediction.to_dict>`: phases,
+        breakdown, unpriced). Runtime complexity: O(designs * (repeat +
+        counters)).
 
         >>> import json
         >>> d = compare("memhog", size="1M", repeat=2, progress=False).to_dict()
@@ -599,6 +691,11 @@ class CompareResult:
             "base": self.base,
             "warnings": self.warnings,
             "rows": self.rows,
+            "profile": {"name": self.profile.name, "host": dataclasses.asdict(self.profile.host),
+                        "command": self.profile.provenance.get("command"),
+                        "date": self.profile.provenance.get("date"),
+                        "kernel": self.profile.provenance.get("kernel")},
+            "predicted": {n: p.to_dict() for n, p in self.predictions().items()},
             "times": {name: {key: [r.times[key] for r in runs] for key in _TIMES}
                       for name, runs in self.runs.items()},
             "results": {name: {"counters": dict(runs[0].counters), "stats": dict(runs[0].stats),
@@ -624,6 +721,9 @@ class CompareResult:
     def to_csv(self, path_or_file: str | os.PathLike | IO[str] | None = None) -> str | None:
         """:attr:`rows` as CSV (a header, then one line per design): returned as a string without an argument, else written.
 
+        The ``predicted`` dict is flattened into ``predicted_sys_s``,
+        ``predicted_user_s``, ... columns (as in :meth:`to_dataframe`).
+
         A column a design does not have (e.g. ``per_page_lookups`` for the
         ``baseline``, which has no virtual layer) is empty, as is an
         sd of one repeat. Runtime complexity: O(designs * columns).
@@ -633,7 +733,7 @@ class CompareResult:
         >>> [row["design"] for row in csv.DictReader(io.StringIO(text))]
         ['baseline', 'vss_v5', 'new_opt_v2', 'cc_v2']
         """
-        rows = self.rows
+        rows = _flat_rows(self.rows)
         columns = list(dict.fromkeys(k for row in rows for k in row))
         out = io.StringIO()
         w = csv.DictWriter(out, fieldnames=columns, restval="", lineterminator="\n")
@@ -661,10 +761,10 @@ class CompareResult:
         except ImportError:
             raise ImportError("CompareResult.to_dataframe needs pandas, which vswap does not "
                               "depend on: pip install pandas") from None
-        return pd.DataFrame(self.rows).set_index("design")
+        return pd.DataFrame(_flat_rows(self.rows)).set_index("design")
 
     def plot(self, path: str | os.PathLike | None = None):
-        """Bar charts of the replay time (mean, sd as error bars) and of xarray lookups per swapped page.
+        """Bar charts of the predicted kernel time (sys and user), the replay time (mean, sd as error bars) and xarray lookups per swapped page.
 
         Each bar carries its value; a design without the counter (the
         ``baseline`` has no virtual layer) or that swapped nothing
@@ -681,7 +781,7 @@ class CompareResult:
         ... except ImportError as exc:
         ...     print("matplotlib" in str(exc))
         ... else:
-        ...     print(len(fig.axes) == 2)
+        ...     print(len(fig.axes) == 3)
         True
         """
         try:
@@ -691,22 +791,32 @@ class CompareResult:
                               "(or pip install matplotlib)") from None
         rows = self.rows
         names = [row["design"] for row in rows]
-        fig = Figure(figsize=(5 + 1.6 * len(names), 4.6), layout="constrained")
+        fig = Figure(figsize=(7 + 2.4 * len(names), 4.6), layout="constrained")
         fig.suptitle(self.context(), fontsize="small")
-        left, right = fig.subplots(1, 2)
+        clock, left, right = fig.subplots(1, 3)
+        sys_s = [row["predicted"]["sys_s"] for row in rows]
+        user_s = [row["predicted"]["user_s"] for row in rows]
+        clock.bar(names, sys_s, color="tab:red", label="sys")
+        bars = clock.bar(names, user_s, bottom=sys_s, color="tab:gray", label="user")
+        clock.bar_label(bars, labels=[f"{row['predicted']['real_s']:.3g}" for row in rows],
+                        padding=2, fontsize="small")
+        clock.set_ylabel("predicted kernel time (s)")
+        clock.set_title(f"the clock (profile {self.profile.name})", fontsize="medium")
+        clock.legend(fontsize="small")
         times = [row["total_s_mean"] for row in rows]
         bars = left.bar(names, times, yerr=[row["total_s_sd"] or 0.0 for row in rows], capsize=4,
                         color="tab:blue")
         left.bar_label(bars, labels=[f"{t:.3g}" for t in times], padding=2, fontsize="small")
         left.set_ylabel("replay CPU time (s)")
-        left.set_title(f"mean +/- sd of {_plural(self.repeat, 'repeat')}", fontsize="medium")
+        left.set_title(f"model speed: mean +/- sd of {_plural(self.repeat, 'repeat')}",
+                       fontsize="medium")
         lookups = [row.get("per_page_lookups") for row in rows]
         bars = right.bar(names, [v or 0.0 for v in lookups], color="tab:orange")
         right.bar_label(bars, labels=["n/a" if v is None else f"{v:.3g}" for v in lookups],
                         padding=2, fontsize="small")
         right.set_ylabel("xarray lookups per swapped page")
         right.set_title("virtual-layer lookups (n/a: no such counter)", fontsize="medium")
-        for ax in (left, right):
+        for ax in (clock, left, right):
             ax.tick_params(axis="x", labelrotation=20)
             ax.margins(y=0.15)
         if path is not None:
@@ -731,13 +841,24 @@ class CompareResult:
                 f"swap {_fmt_bytes(swap * PAGE_SIZE)}, {m.backend}; {self.engine} engine; "
                 f"vswap {self.version}")
 
+    def _profile_line(self) -> str:
+        from vswap.clock import resolve_profile
+        if self.profile is None:
+            self.profile = resolve_profile(None)
+        p = self.profile
+        prov = p.provenance
+        return (f"{p.name} ({p.host.name}, kernel {prov.get('kernel', '?')}, "
+                f"{prov.get('date', '?')[:10]}; effective cache {p.host.llc_bytes / 2**20:.0f} MiB)")
+
     def _params_line(self) -> str:
         params = " ".join(f"{k}={'none' if v in (None, '') else v}" for k, v in self.params.items())
         return f"{self.workload} {params}".rstrip()
 
-    def header(self) -> str:
-        """Lines naming the vswap version, workload and parameters, trace, machine, designs, engine and timing, then any :attr:`warnings`.
+    def header(self, *, warnings: bool = True) -> str:
+        """Lines naming the vswap version, workload and parameters, trace, machine, designs, engine, cost profile and timing, then any :attr:`warnings`.
 
+        ``warnings=False`` leaves the warnings out (compare prints the
+        header before the run, when there are none yet).
         Runtime complexity: O(params + designs).
 
         >>> r = compare("memhog", size="1M", designs="cc_v2", repeat=1, progress=False)
@@ -746,7 +867,8 @@ class CompareResult:
         trace: 2 events; 256 pages touched, 256 written, 256 freed; 1 CPUs
         machine: ram 340K (85 pages), swap 4M (1,024 pages), backend zram, zero detection on, readahead 8, reclaim batch 32, watermark 0 pages
         designs: cc_v2 (vs base: cc_v2); compiled engine for all (every design has a C verb table)
-        times: replay thread CPU seconds, 1 repeat round robin after an untimed warm-up round
+        clock: predicted kernel time on cost profile reference (...)
+        model speed: replay thread CPU seconds, 1 repeat round robin
         warning: replays of about ... s (under 0.1 s in all): the times are mostly noise; ...
         """
         m, s = self.machine, self.trace_summary
@@ -769,9 +891,11 @@ class CompareResult:
             f"watermark {m.watermark_pages:,} pages",
             f"designs: {', '.join(self.designs)} (vs base: {self.base}); {self.engine} engine "
             f"for all ({self.engine_note})",
-            f"times: replay thread CPU seconds, {timing}",
+            f"clock: predicted kernel time on cost profile {self._profile_line()}",
+            f"model speed: replay thread CPU seconds, {timing}",
         ]
-        lines += [f"warning: {w}" for w in self.warnings]
+        if warnings:
+            lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
     def table(self, *, header: bool = True) -> str:
@@ -779,11 +903,16 @@ class CompareResult:
 
         Every table's title is followed by :meth:`context` in brackets.
 
-        1. *Results*: per design the replay's CPU time (mean +/- sd over the
-           repeats), ``vs base`` (mean % change per round with its 95 %
-           confidence interval, "within noise" when it includes 0),
+        0. *Predicted kernel time*, the headline: per design what the
+           kernel would spend, from the replay's counters and the cost
+           profile (:mod:`vswap.clock`; deterministic), in the report's
+           columns: real (s), vs base, sys (s), tput (KB/s), free_ms. Then
+           *where the time goes*: the events that dominate each phase.
+        1. *Model speed*: per design the replay's own CPU time (mean +/- sd
+           over the repeats), ``vs base`` (mean % change per round with its
+           95 % confidence interval, "within noise" when it includes 0),
            throughput in KB/s (usemem's formula for usemem) and the free
-           phase in ms.
+           phase in ms: how fast the model runs, not the kernel.
         2. *Model counters*: the memory model's counters (non-zero for some
            design), the report's "reclaim / compaction counters"; the same
            in every repeat, so without sd, and the same on both engines.
@@ -800,12 +929,14 @@ class CompareResult:
 
         >>> r = compare("usemem", size="2M", machine={"ram": "1M"}, repeat=2, progress=False)
         >>> text = r.table()
-        >>> [line for line in text.splitlines() if line.startswith(("Results", "Model", "Cost", "Metadata"))]
-        ['Results: replay CPU time mean +/- sd over 2 repeats, vs base: % change vs baseline (95% CI)',
+        >>> [line for line in text.splitlines() if line.startswith(("Predicted", "Where", "Model", "Cost", "Metadata"))]
+        ['Predicted kernel time (cost profile reference; deterministic), vs base: % change of real vs baseline',
+         'Where the time goes (predicted kernel seconds, top events per phase)',
+         'Model speed: replay CPU time mean +/- sd over 2 repeats, trimmed mean (best and worst dropped), vs base: % change vs baseline (95% CI; Welch t-test p, * below 0.05)',
          'Model counters (deterministic: the same in every repeat and on both engines)',
          'Cost per swapped page (design counters / pages swapped out to any backing)',
          'Metadata (kernel-equivalent bytes, just before the first free)']
-        >>> print(text[text.index("Model"):text.index("\\n\\nCost")])
+        >>> print(text[text.index("Model counters"):text.index("\\n\\nCost")])
         Model counters (deterministic: the same in every repeat and on both engines)
         [usemem size=2M tasks=1 mthp=none zero_share=0.0 nr_cpus=1 interleave=512 seed=0; ram 1M, swap 6M, zram; compiled engine; vswap ...]
         metric         baseline  vss_v5  new_opt_v2  cc_v2
@@ -824,6 +955,8 @@ class CompareResult:
         """
         rows = self.rows
         parts = [self.header()] if header else []
+        parts.append(self._predicted_table(rows))
+        parts.append(self._breakdown_table())
         parts.append(self._results_table(rows))
         parts.append(self._counters_table(rows))
         parts.append(self._cost_table(rows))
@@ -836,8 +969,15 @@ class CompareResult:
     def _results_table(self, rows: list[dict[str, Any]]) -> str:
         t = _decimals([r["total_s_mean"] for r in rows], least=1)
         f = _decimals([r["free_ms_mean"] for r in rows], least=1)
-        body = []
+        body, notes = [], []
         for r in rows:
+            if stats.warmup_outlier([x.times["total_s"] for x in self.runs[r["design"]]]):
+                notes.append(f"{r['design']}: the first timed repeat stands out (a warm-up); "
+                             f"the trimmed mean drops it")
+            if r["runs_to_resolve"] is not None:
+                notes.append(f"{r['design']}: {r['runs_to_resolve']:,} repeats a side would "
+                             f"resolve its difference at this spread (alpha {stats.ALPHA}, power "
+                             f"{stats.POWER}); this run had {r['repeat']}")
             if r["design"] == self.base:
                 vs = "base"
             elif r["vs_base_pct"] is None:
@@ -848,13 +988,50 @@ class CompareResult:
                 vs = f"{r['vs_base_pct']:+.1f}% +/- {r['vs_base_ci_pct']:.1f}%"
                 if r["vs_base_noise"]:
                     vs += " within noise"
+            if r["vs_base_p"] is not None:
+                vs += f" p={r['vs_base_p']:.3f}{stats.mark(r['vs_base_p'])}"
             tput = "-" if r["tput_kbs_mean"] is None else _pm(r["tput_kbs_mean"], r["tput_kbs_sd"], 0)
-            body.append([r["design"], _pm(r["total_s_mean"], r["total_s_sd"], t), vs, tput,
+            body.append([r["design"], _pm(r["total_s_mean"], r["total_s_sd"], t),
+                         f"{r['total_s_trimmed']:,.{t}f}", vs, tput,
                          _pm(r["free_ms_mean"], r["free_ms_sd"], f)])
-        title = (f"Results: replay CPU time mean +/- sd over {_plural(self.repeat, 'repeat')}, "
-                 f"vs base: % change vs {self.base} (95% CI)")
-        return _render(self._title(title),
-                       ["design", "time (s)", "vs base", "tput (KB/s)", "free_ms"], body)
+        title = (f"Model speed: replay CPU time mean +/- sd over {_plural(self.repeat, 'repeat')}, "
+                 f"trimmed mean (best and worst dropped), vs base: % change vs {self.base} "
+                 f"(95% CI; Welch t-test p, * below {stats.ALPHA})")
+        table = _render(self._title(title), ["design", "time (s)", "trimmed (s)", "vs base",
+                                             "tput (KB/s)", "free_ms"], body)
+        return table + ("\n\n" + "\n".join(notes) if notes else "")
+
+    def _predicted_table(self, rows: list[dict[str, Any]]) -> str:
+        t = _decimals([r["predicted"]["real_s"] for r in rows], least=1)
+        f = _decimals([r["predicted"]["free_ms"] for r in rows], least=1)
+        body = []
+        for r in rows:
+            p = r["predicted"]
+            vs = "base" if r["design"] == self.base else (
+                "n/a" if p["vs_base_pct"] is None else f"{p['vs_base_pct']:+.1f}%")
+            svs = "" if p["sys_vs_base_pct"] is None else f" ({p['sys_vs_base_pct']:+.1f}%)"
+            fvs = "" if p["free_vs_base_pct"] is None else f" ({p['free_vs_base_pct']:+.1f}%)"
+            body.append([r["design"], f"{p['real_s']:,.{t}f}", vs, f"{p['sys_s']:,.{t}f}{svs}",
+                         "-" if p["tput_kbs"] is None else f"{p['tput_kbs']:,.0f}",
+                         f"{p['free_ms']:,.{f}f}{fvs}"])
+        title = (f"Predicted kernel time (cost profile {self.profile.name}; deterministic), "
+                 f"vs base: % change of real vs {self.base}")
+        return _render(self._title(title), ["design", "real (s)", "vs base", "sys (s)",
+                                            "tput (KB/s)", "free_ms"], body)
+
+    def _breakdown_table(self) -> str:
+        body = []
+        for name, p in self.predictions().items():
+            for ph, items in p.items.items():
+                total = sum(it[3] for it in items) or 1.0
+                top = ", ".join(f"{e} {100 * sec / total:.0f}%" for e, _, _, sec in items[:4]
+                                if sec > 0)
+                body.append([name, ph, f"{p.phases[ph]['real_s']:,.4g}", top or "-"])
+            if p.unpriced:
+                body.append([name, "unpriced", "-", ", ".join(p.unpriced)])
+        return _render(self._title("Where the time goes (predicted kernel seconds, top events "
+                                   "per phase)"), ["design", "phase", "real (s)", "top events"],
+                       body)
 
     def _counters_table(self, rows: list[dict[str, Any]]) -> str:
         names = [c for c in COUNTER_NAMES if any(r.get(c) for r in rows)] or ["pswpout"]
@@ -891,6 +1068,16 @@ class CompareResult:
                         + ["-" if c not in r else f"{r[c]:,}" for r in rows])
         return _render(self._title("Metadata (kernel-equivalent bytes, just before the first free)"),
                        ["bytes"] + [r["design"] for r in rows], body)
+
+
+def _flat_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with the ``predicted`` dict as ``predicted_<key>`` columns (CSV, pandas)."""
+    out = []
+    for row in rows:
+        flat = {k: v for k, v in row.items() if k != "predicted"}
+        flat.update({f"predicted_{k}": v for k, v in row.get("predicted", {}).items()})
+        out.append(flat)
+    return out
 
 
 def _write_text(text: str, path_or_file: str | os.PathLike | IO[str] | None) -> str | None:

@@ -8,7 +8,8 @@ fills it). The built-ins are registered the same way:
 
 - ``baseline``: :class:`vswap.DirectSwap`;
 - ``vss_v5``, ``new_opt_v2``, ``cc_v2``: the report's builds,
-  :meth:`vswap.VirtualSwap.preset`;
+  :meth:`vswap.VirtualSwap.preset`; ``vswap_v3``: the series' v3, before
+  v4 batched the frees (held against Kairui Song's v3 free latency);
 - ``virtual``: :class:`vswap.VirtualSwap` with every switch off, and
   ``virtual+SWITCH+...`` with the named switches on (``cache_only_bit``,
   ``batched_cgroup_check``, ``mru_cluster_cache``), for ablations.
@@ -443,6 +444,9 @@ def _register_builtins() -> None:
     register_builtin("swaptable_p4", lambda impl, s: impl.SwapTableP4(s),
                      "the baseline with swap table phases III and IV: counts in the table word, "
                      "48 B per cluster", layout=md.phase4_layout)
+    register_builtin("vswap_v3", lambda impl, s: impl.VirtualSwap.preset("vswap_v3", s),
+                     "VirtualSwap as the series' v3: vss_v5 without v4's free batching "
+                     "(an entry, a call, a lock)", layout=md.vswap_v6_layout)
     register_builtin("mainline_7_1", lambda impl, s: impl.Mainline71(s),
                      "mainline 7.1: the baseline with swap table phases II and III (count in the "
                      "table word, no SWAP_HAS_CACHE, no swap-cache bypass)",

@@ -387,8 +387,11 @@ class ReplayResult:
     the replay thread's CPU seconds (``total_s``, ``free_s`` for the FREE
     events, ``write_s`` for the rest; comparable only within one engine), ``footprint`` the design's kernel-equivalent
     metadata bytes just before the first free (its peak for usemem and
-    memhog). ``pte`` and ``pstate`` are the final page tables and page
-    states when asked for. Runtime complexity: O(1).
+    memhog), ``at_free`` the counters, stats and swap_stats at that moment
+    (the write phase's; None when the trace frees nothing), which
+    :mod:`vswap.clock` splits the prediction by. ``pte`` and ``pstate`` are
+    the final page tables and page states when asked for. Runtime
+    complexity: O(1).
 
     >>> from vswap.workloads import usemem
     >>> r = replay(usemem("1M"), "baseline", Machine(ram="512K"))
@@ -406,6 +409,7 @@ class ReplayResult:
     footprint: dict[str, int]
     pte: np.ndarray | None = None
     pstate: np.ndarray | None = None
+    at_free: dict[str, dict[str, int]] | None = None
 
     def per_swapped_page(self) -> dict[str, float]:
         """The design's counters divided by the pages swapped out to any backing.
@@ -563,4 +567,5 @@ def replay(trace: Trace, design: Any = "baseline", machine: Machine | None = Non
         counters=out["counters"], stats=dict(space.stats),
         swap_stats=dict(swaps.stats) if swaps is not None else {},
         times=times, footprint=dict(out["footprint"]),
-        pte=out["pte"] if keep_state else None, pstate=out["pstate"] if keep_state else None)
+        pte=out["pte"] if keep_state else None, pstate=out["pstate"] if keep_state else None,
+        at_free=out.get("at_free"))

@@ -28,8 +28,13 @@ runs a grid of them:
   runs in this process), or Dask distributed (``client`` or a ``scheduler``
   address; ``pip install "vswap[sweep]"``).
 
-The counters are deterministic, so every engine gives the same table but for
-the time columns (``time_s``, ``write_s``, ``free_s``).
+Each row also carries the predicted kernel time of its replay on the shipped
+cost profile (:mod:`vswap.clock`): ``predicted_sys_s``, ``predicted_user_s``,
+``predicted_real_s``, ``predicted_tput_kbs``, ``predicted_free_ms`` and
+``predicted_ns_per_page`` (predicted sys ns per page swapped out).
+
+The counters, and so the predictions, are deterministic: every engine gives
+the same table but for the time columns (``time_s``, ``write_s``, ``free_s``).
 
 >>> r = sweep({"design": ["baseline", "cc_v2"], "workload": "usemem", "size": "2M",
 ...            "ram": ["512K", "1M"]}, jobs=1, progress=False)
@@ -298,8 +303,21 @@ def _run_point(point: dict[str, Any], design: str, trace: Trace, machine: dict) 
         for k, v in table.items():
             row[k if k not in row else f"swap_{k}"] = v
     row.update({f"footprint_{k}": v for k, v in r.footprint.items()})
+    row.update(_predicted_columns(r))
     row.update(time_s=cpu, write_s=r.times["write_s"], free_s=r.times["free_s"])
     return row
+
+
+def _predicted_columns(r: Any) -> dict[str, Any]:
+    """The predicted kernel time of a replay on the default profile (:mod:`vswap.clock`):
+    ``predicted_<key>`` for sys_s, user_s, real_s, tput_kbs, free_ms, and
+    ``predicted_ns_per_page``, the predicted sys ns per page swapped out."""
+    from vswap.clock import PREDICTED_KEYS, predict
+    p = predict(r).to_dict()
+    out = {f"predicted_{k}": p[k] for k in PREDICTED_KEYS}
+    swapped = r.counters.get("swapped_out", 0)
+    out["predicted_ns_per_page"] = p["sys_s"] * 1e9 / swapped if swapped else None
+    return out
 
 
 def _run_cached(point, design, key, machine):

@@ -16,6 +16,9 @@
   (:mod:`vswap.metadata`).
 - ``vswap designs``: the designs ``--designs`` takes by name, one line each
   (:mod:`vswap.designs`; yours as ``module:factory``).
+- ``vswap calibrate --out FILE.json``: measure this machine's cost per kernel
+  and design event (:mod:`vswap.calibrate`), the profile compare's
+  predicted kernel times use (``--profile``).
 - ``vswap selfcheck``: every compiled structure against its reference twin in
   lockstep for a few seconds (:mod:`vswap.selfcheck`).
 - ``vswap --version``.
@@ -45,7 +48,8 @@ from vswap.cli.options import VswapParser, join_negative_values
 __all__ = ["VERBS", "build_parser", "main"]
 
 #: The verbs, each the module ``vswap.cli.NAME``, in the order ``--help`` lists them.
-VERBS = ("compare", "record", "designs", "selfcheck", "sweep", "metadata", "kernel")
+VERBS = ("compare", "record", "designs", "selfcheck", "sweep", "metadata", "kernel",
+         "calibrate")
 
 # Options whose value may be written with a leading "-" by mistake (--size -1G):
 # joined to their flag so that the library's message, not argparse's, answers.
@@ -78,8 +82,10 @@ def build_parser() -> VswapParser:
 
 def _run(argv: list[str] | None) -> int:
     parser = build_parser()
-    argv = sys.argv[1:] if argv is None else list(argv)
+    from vswap.cli.kernel import split_command
+    argv, user_command = split_command(sys.argv[1:] if argv is None else list(argv))
     args = parser.parse_args(join_negative_values(argv, _VALUE_FLAGS))
+    args.user_command = user_command
     if args.command is None:
         parser.print_help()
         return 2

@@ -29,8 +29,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
     cmp = sub.add_parser("compare", help="replay a workload through the swap designs",
                          description="Replay a workload through the swap designs and print the "
-                         "seed report's tables: times, model counters, cost per swapped page, "
-                         "metadata bytes.")
+                         "seed report's tables: the predicted kernel time (the headline), model "
+                         "speed, model counters, cost per swapped page, metadata bytes.")
     cmp.add_argument("workload", nargs="?", choices=list(WORKLOADS),
                      help="workload (optional with --trace)")
     add_workload_options(cmp)
@@ -45,12 +45,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "first if baseline is absent")
     b.add_argument("--list-designs", action="store_true",
                    help="list the registered designs and exit")
-    b.add_argument("--repeat", type=positive_int, default=3, metavar="N",
-                   help="timed replays per design, round robin (default 3)")
+    b.add_argument("--repeat", type=positive_int, default=1, metavar="N",
+                   help="timed replays per design for the model-speed table, round robin "
+                   "(default 1; the predicted kernel times need one replay)")
+    b.add_argument("--profile", metavar="FILE.json",
+                   help="the cost profile of the predicted kernel times (default: the shipped "
+                   "one, measured by 'vswap calibrate' on the reference machine)")
     b.add_argument("--min-time", type=seconds, metavar="SECONDS",
                    help="more rounds until each design has this much replay CPU time")
     b.add_argument("--no-warmup", action="store_true",
-                   help="no untimed warm-up round before the timed ones")
+                   help="no untimed warm-up round before the timed ones (default: one when "
+                   "--repeat is above 1)")
     b.add_argument("--engine", choices=("compiled", "reference"), default=None,
                    help="compiled (default when every design has a C verb table) or the "
                    "pure-Python reference (slow; the default for a design written in Python)")
@@ -112,11 +117,18 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             parser.error(f"--record {args.record}: {exc.strerror or exc}")
         print(f"vswap: wrote the trace to {args.record}", file=sys.stderr)
 
+    profile = _load_profile(parser, args.profile)
+    to_stdout = "-" not in (args.json, args.csv)
+
+    def header(text: str) -> None:     # what runs, before the run
+        if to_stdout:
+            print(text + "\n", flush=True)
+
     try:
         result = compare(trace=trace, machine=machine, designs=args.designs,
                          repeat=args.repeat, engine=args.engine, min_time=args.min_time,
-                         warmup=not args.no_warmup,
-                         progress=False if args.no_progress else None)
+                         warmup=False if args.no_warmup else None, profile=profile,
+                         on_header=header, progress=False if args.no_progress else None)
     except NoSpace as exc:          # the --swap given is too small for the trace
         parser.error(f"NoSpace: {exc} (--swap)")
     except Exception as exc:        # noqa: BLE001 - a design of yours may raise anything
@@ -124,9 +136,22 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         plain = type(exc) in (ValueError, TypeError, MemoryError)
         parser.error(str(exc) if plain else f"{type(exc).__name__}: {exc}")
 
-    if "-" not in (args.json, args.csv):
-        sys.stdout.write(result.table())
+    if to_stdout:
+        sys.stdout.write(result.table(header=False))
+        for line in result.warnings:
+            print(f"warning: {line}")
     else:
         for line in result.warnings:
             print(f"vswap: warning: {line}", file=sys.stderr)
     return write_outputs(parser, args, result)
+
+
+def _load_profile(parser: argparse.ArgumentParser, path: str | None):
+    """The cost profile of ``--profile FILE`` (None: the shipped default), checked before the run."""
+    from vswap.clock import ProfileError, resolve_profile
+    try:
+        return resolve_profile(path)
+    except OSError as exc:
+        parser.error(f"--profile {path}: {exc.strerror or exc}")
+    except ProfileError as exc:
+        parser.error(f"--profile: {exc}")

@@ -18,7 +18,8 @@ __all__ = ["add_parser", "run"]
 
 _ALIASES = {"design": ["--designs"], "seed": ["--seeds"], "size": ["--sizes"],
             "workload": ["--workloads"], "backend": ["--backends"], "replica": ["--replicas"]}
-_SHOW = ("pswpout", "pswpin", "footprint_total", "time_s")
+_SHOW = ("pswpout", "footprint_total", "predicted_real_s", "predicted_sys_s",
+         "predicted_free_ms", "predicted_ns_per_page", "time_s")
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

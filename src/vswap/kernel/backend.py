@@ -17,7 +17,7 @@ import subprocess
 
 from vswap.errors import KernelError
 from vswap.kernel import system
-from vswap.kernel.sysfs import Journal, read, read_choice, write
+from vswap.kernel.sysfs import Journal, read, read_choice, undo_kind, write
 
 __all__ = ["free_zram", "setup_zram", "setup_swapfile", "setup_zswap", "swapon", "need_tools"]
 
@@ -43,11 +43,52 @@ def _run(*cmd: str) -> None:
 
 
 def swapon(journal: Journal, device: str) -> None:
-    """mkswap and swapon ``device``; its swapoff is registered in ``journal``. Runtime complexity: O(1).
+    """mkswap and swapon ``device``; its swapoff is journalled first. Runtime complexity: O(1).
     """
     _run("mkswap", "-q", device)
-    _run("swapon", device)
-    journal.on_undo(f"swapoff {device}", lambda: _run("swapoff", device))
+    entry = journal.intend("swapoff", f"swapoff {device}", device=device)
+    try:
+        _run("swapon", device)
+    except KernelError:
+        journal.cancel(entry)
+        raise
+    journal.made()
+
+
+@undo_kind("swapoff")
+def _undo_swapon(entry: dict) -> None:
+    # only a device this run swapped on is in a journal; gone already: nothing to do
+    if entry["device"] in system.swaps_on():
+        _run("swapoff", entry["device"])
+
+
+@undo_kind("zram-reset")
+def _undo_zram_init(entry: dict) -> None:
+    dev = entry["dev"]
+    if os.path.exists(dev) and read(os.path.join(dev, "disksize")) != "0":
+        write(os.path.join(dev, "reset"), "1")
+
+
+@undo_kind("zram-hot-remove")
+def _undo_hot_add(entry: dict) -> None:
+    # The device number is learnt from hot_add itself; a run killed in between left only the
+    # devices there were before: remove a new one that nobody initialised.
+    nums = [entry["num"]] if entry.get("num") is not None else [
+        os.path.basename(d)[len("zram"):] for d in glob.glob("/sys/block/zram*")
+        if os.path.basename(d) not in entry["before"]]
+    for num in nums:
+        dev = f"/sys/block/zram{num}"
+        if os.path.exists(dev) and (entry.get("num") is not None
+                                    or read(os.path.join(dev, "disksize")) == "0"):
+            write(os.path.join(system.ZRAM_CONTROL, "hot_remove"), str(num))
+
+
+@undo_kind("unlink")
+def _undo_create(entry: dict) -> None:
+    try:
+        os.unlink(entry["path"])
+    except FileNotFoundError:
+        pass
 
 
 def free_zram() -> str | None:
@@ -86,21 +127,26 @@ def setup_zram(journal: Journal, disksize: int, algorithm: str | None) -> str:
     dev = free_zram()
     if dev is None:
         hot_add = os.path.join(system.ZRAM_CONTROL, "hot_add")
+        before = sorted(os.path.basename(d) for d in glob.glob("/sys/block/zram*"))
+        entry = journal.intend("zram-hot-remove", "hot_remove a zram device", before=before,
+                               num=None)
         try:
             num = read(hot_add)
         except OSError as exc:
+            journal.cancel(entry)
             raise KernelError(f"no free zram device and no hot_add: {exc.strerror}") from None
+        journal.update(entry, num=num, what=f"hot_remove zram{num}")
+        journal.made()
         dev = f"/sys/block/zram{num}"
-        journal.on_undo(f"hot_remove zram{num}",
-                        lambda: write(os.path.join(system.ZRAM_CONTROL, "hot_remove"), num))
     name = os.path.basename(dev)
     if algorithm is not None:
         algos = read(os.path.join(dev, "comp_algorithm")).replace("[", "").replace("]", "").split()
         if algorithm not in algos:
             raise KernelError(f"zram has no algorithm {algorithm!r}; it has {', '.join(algos)}")
         journal.write(os.path.join(dev, "comp_algorithm"), algorithm, choice=True)
+    journal.intend("zram-reset", f"reset {name}", dev=dev)
     write(os.path.join(dev, "disksize"), str(disksize))
-    journal.on_undo(f"reset {name}", lambda: write(os.path.join(dev, "reset"), "1"))
+    journal.made()
     swapon(journal, f"/dev/{name}")
     return f"/dev/{name}"
 
@@ -112,11 +158,13 @@ def setup_swapfile(journal: Journal, size: int, directory: str) -> str:
     deleted afterwards. Runtime complexity: O(size) for the allocation.
     """
     path = os.path.join(directory, f"vswap-{os.getpid()}.swap")
+    entry = journal.intend("unlink", f"delete {path}", path=path)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
+        journal.cancel(entry)       # not ours: never delete a file this run did not make
         raise KernelError(f"cannot create the swapfile {path}: {exc.strerror}") from None
-    journal.on_undo(f"delete {path}", lambda: os.unlink(path))
+    journal.made()
     try:
         os.posix_fallocate(fd, 0, size)
     except OSError as exc:

@@ -17,7 +17,9 @@ import os
 import time
 
 from vswap.errors import KernelError
-from vswap.kernel.sysfs import Journal, read, read_kv, write
+import signal
+
+from vswap.kernel.sysfs import Journal, read, read_kv, undo_kind, write
 
 __all__ = ["find", "MemCgroup"]
 
@@ -90,8 +92,8 @@ class MemCgroup:
         return "memory.max" if self.version == "v2" else "memory.limit_in_bytes"
 
     @classmethod
-    def create(cls, journal: Journal, where: tuple[str, str], limit: int) -> MemCgroup:
-        """Make a cgroup below the controller's root with a limit of ``limit`` bytes.
+    def create(cls, journal: Journal, where: tuple[str, str], limit: int | None) -> MemCgroup:
+        """Make a cgroup below the controller's root with a limit of ``limit`` bytes (None: no limit).
 
         Its removal is registered in ``journal``. KernelError when the
         kernel refuses. Runtime complexity: O(1).
@@ -100,17 +102,15 @@ class MemCgroup:
         if version == "v2":
             ctl = os.path.join(root, "cgroup.subtree_control")
             if "memory" not in read(ctl).split():
+                journal.intend("write", f"-memory in {ctl}", path=ctl, old="-memory")
                 write(ctl, "+memory")
-                journal.on_undo(f"-memory in {ctl}", lambda: write(ctl, "-memory"))
+                journal.made()
         path = os.path.join(root, f"vswap-{os.getpid()}-{next(_counter)}")
-        try:
-            os.mkdir(path)
-        except OSError as exc:
-            raise KernelError(f"cannot make the memory cgroup {path}: {exc.strerror}") from None
         cg = cls(version, path)
-        journal.on_undo(f"rmdir {path}", cg.remove)
+        cg._mkdir(journal)
         try:
-            write(os.path.join(path, cg.limit_file), str(limit))
+            if limit is not None:
+                write(os.path.join(path, cg.limit_file), str(limit))
             if version == "v2":
                 # Swap and zswap unlimited: the device's size is the Machine's
                 # swap, zswap's pool its max_pool_percent.
@@ -131,14 +131,21 @@ class MemCgroup:
             ctl = os.path.join(self.path, "cgroup.subtree_control")
             if "memory" not in read(ctl).split():
                 write(ctl, "+memory")
-        path = os.path.join(self.path, name)
-        try:
-            os.mkdir(path)
-        except OSError as exc:
-            raise KernelError(f"cannot make the memory cgroup {path}: {exc.strerror}") from None
-        cg = MemCgroup(self.version, path)
-        journal.on_undo(f"rmdir {path}", cg.remove)
+        cg = MemCgroup(self.version, os.path.join(self.path, name))
+        cg._mkdir(journal)
         return cg
+
+    def _mkdir(self, journal: Journal) -> None:
+        # journalled first: a run killed here leaves an entry whose undo finds no directory
+        entry = journal.intend("rmdir-cgroup", f"kill the tasks of {self.path} and rmdir it",
+                               path=self.path)
+        try:
+            os.mkdir(self.path)
+        except OSError as exc:
+            journal.cancel(entry)
+            raise KernelError(f"cannot make the memory cgroup {self.path}: "
+                              f"{exc.strerror}") from None
+        journal.made()
 
     def add(self, pid: int) -> None:
         """Move a process into the cgroup (before its first fault). Runtime complexity: O(1).
@@ -167,12 +174,44 @@ class MemCgroup:
         except OSError:
             return []
 
-    def remove(self) -> None:
-        """Remove the cgroup (waits briefly for exiting tasks); no-op when it is gone.
+    def kill(self) -> int:
+        """SIGKILL every task in the cgroup (``cgroup.kill`` on v2) until none is left; how many were seen.
 
-        Runtime complexity: O(1), up to about a second of retries.
+        What keeps a workload from running on after its harness died: its
+        processes and every descendant they forked are in the cgroup.
+        Runtime complexity: O(tasks), up to about a second of retries.
         """
-        for _ in range(100):
+        seen: set[int] = set()
+        kill_file = os.path.join(self.path, "cgroup.kill")
+        for _ in range(200):
+            pids = self.procs()
+            if not pids:
+                break
+            seen.update(pids)
+            if os.path.exists(kill_file):
+                try:
+                    write(kill_file, "1")
+                except OSError:
+                    pass
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.005)
+        return len(seen)
+
+    def remove(self) -> None:
+        """Kill what is left in the cgroup and remove it (waits for exiting tasks); no-op when it is gone.
+
+        Runtime complexity: O(tasks), up to a few seconds of retries.
+        """
+        if not os.path.isdir(self.path):
+            return
+        for child in sorted((e.path for e in os.scandir(self.path) if e.is_dir()), reverse=True):
+            MemCgroup(self.version, child).remove()
+        self.kill()
+        for _ in range(300):
             try:
                 os.rmdir(self.path)
                 return
@@ -181,3 +220,11 @@ class MemCgroup:
             except OSError:
                 time.sleep(0.01)
         os.rmdir(self.path)
+
+
+@undo_kind("rmdir-cgroup")
+def _undo_mkdir(entry: dict) -> None:
+    path = entry["path"]
+    version = "v2" if os.path.exists(os.path.join(os.path.dirname(path), "cgroup.controllers")) \
+        else "v1"
+    MemCgroup(version, path).remove()

@@ -17,17 +17,23 @@ stats keyed ``"hugepages-64kB/swpout"`` as in sysfs.
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 from vswap.kernel import system
 from vswap.kernel.sysfs import read_kv
 
-__all__ = ["snapshot", "delta", "kernel_view", "RECLAIM_COUNTERS", "SUMMED"]
+__all__ = ["snapshot", "delta", "kernel_view", "RECLAIM_COUNTERS", "SUMMED", "GLOBAL_RECLAIM",
+           "SAMPLED", "Sampler"]
 
 #: The reclaim table's rows (the report's: allocstall, pgsteal, swap_ra, pgmigrate, ...).
 RECLAIM_COUNTERS = ("allocstall", "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd",
                     "pgsteal_direct", "pswpin", "pswpout", "swap_ra", "swap_ra_hit",
                     "thp_swpout", "thp_swpout_fallback", "zswpin", "zswpout", "zswpwb",
                     "pgmigrate_success", "pgmajfault", "pgfault")
+#: The report's reclaim table of a global run (the efficiencies are steal / scan).
+GLOBAL_RECLAIM = ("allocstall", "pgscan_kswapd", "pgsteal_kswapd", "pgscan_direct",
+                  "pgsteal_direct", "swap_ra", "pgmigrate_success", "compact_stall")
 #: Counters the kernel keeps per zone, node or reclaimer, summed under one name.
 SUMMED = {
     "allocstall": ("allocstall_dma", "allocstall_dma32", "allocstall_normal",
@@ -90,10 +96,13 @@ def kernel_view(rep: dict) -> dict[str, int]:
         view[name] = sum(rep["vmstat"].get(p, 0) for p in parts)
     # Reclaim within a cgroup's limit counts its scans and steals in the
     # cgroup's memory.stat only (v2 shows them; v1 does not), not in vmstat.
-    for name in ("pgfault", "pgmajfault", *_MEMCG_RECLAIM):
+    # A global run's reclaim is the machine's (kswapd's and direct), in vmstat.
+    own = ("pgfault", "pgmajfault") if rep.get("scope") == "global" else (
+        "pgfault", "pgmajfault", *_MEMCG_RECLAIM)
+    for name in own:
         if name in memcg:
             view[name] = memcg[name]
-    if memcg and "pgsteal" not in memcg:
+    if memcg and "pgsteal" not in memcg and rep.get("scope") != "global":
         # cgroup v1 shows no reclaim counts, and vmstat's pgsteal_{kswapd,direct}
         # leave a cgroup's own reclaim out; pgsteal_anon counts every anon
         # page reclaimed, the workload's (nothing else swaps during a run).
@@ -104,3 +113,60 @@ def kernel_view(rep: dict) -> dict[str, int]:
             view.pop("pgsteal")
     view.update(rep.get("mthp") or {})
     return view
+
+
+#: What :class:`Sampler` records over time: who reclaims, and the swap traffic.
+SAMPLED = ("allocstall", "pgscan_kswapd", "pgsteal_kswapd", "pgscan_direct", "pgsteal_direct",
+           "pswpout", "pswpin")
+
+
+class Sampler:
+    """A thread reading /proc/vmstat every ``every_s`` seconds while a repeat runs (``--sample-ms``).
+
+    :meth:`start` and :meth:`stop`; :attr:`series` is ``{"t_s": [...],
+    name: [...]}`` with each of :data:`SAMPLED` counted from the first
+    sample (``allocstall`` summed over the zones). It reads a file and
+    sleeps, with the GIL released, while the workload runs in its own
+    processes. Runtime complexity: O(counters) per sample.
+
+    >>> s = Sampler(0.001); s.start(); time.sleep(0.02); s.stop()
+    >>> len(s.series["t_s"]) >= 2 and s.series["pswpout"][0] == 0
+    True
+    """
+
+    def __init__(self, every_s: float) -> None:
+        if not every_s > 0:
+            raise ValueError(f"the sampling period must be positive, not {every_s}")
+        self.every_s = float(every_s)
+        self.series: dict[str, list[float]] = {"t_s": [], **{n: [] for n in SAMPLED}}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vswap-vmstat-sampler",
+                                        daemon=True)
+        self._t0 = 0.0
+        self._first: dict[str, int] = {}
+
+    def _sample(self) -> None:
+        v = read_kv("/proc/vmstat")
+        now = {n: v.get(n, 0) for n in SAMPLED}
+        now["allocstall"] = sum(v.get(p, 0) for p in SUMMED["allocstall"])
+        if not self._first:
+            self._first = now
+        self.series["t_s"].append(round(time.monotonic() - self._t0, 6))
+        for n in SAMPLED:
+            self.series[n].append(now[n] - self._first[n])
+
+    def _run(self) -> None:
+        self._sample()
+        while not self._stop.wait(self.every_s):
+            self._sample()
+
+    def start(self) -> None:
+        """Take the first sample and go on every ``every_s``. Runtime complexity: O(1)."""
+        self._t0 = time.monotonic()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Take a last sample and stop. Runtime complexity: O(1)."""
+        self._stop.set()
+        self._thread.join()
+        self._sample()

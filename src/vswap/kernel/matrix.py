@@ -2,8 +2,8 @@
 
 One home for what ``tests/test_model_vs_kernel.py`` asserts and what
 ``docs/model-vs-kernel.rst`` shows: :data:`CASES` (zram, a swapfile, zswap;
-order 0, THP, 64K mTHP; memhog -r1..3, usemem, uniform and zipf re-touch,
-zero pages), :func:`differences` (every kernel-named counter beside the
+order 0, THP, 64K mTHP; memhog -r1..3, usemem with one, two and four tasks,
+uniform and zipf re-touch, zero pages), :func:`differences` (every kernel-named counter beside the
 kernel's, within :func:`~vswap.kernel.result.tolerance`), :func:`run_matrix`
 (each case on this kernel with ``vswap kernel``'s harness and in the model on
 the same Machine) and :func:`rst_table`. Sizes follow the machine's rules:
@@ -42,6 +42,10 @@ CASES: dict[str, tuple[Callable[[], Trace], str]] = {
     "usemem swapfile": (lambda: usemem(SIZE), "swapfile"),
     "usemem zswap": (lambda: usemem(SIZE), "zswap"),
     "usemem zero 50% zram": (lambda: usemem(SIZE, zero_share=0.5), "zram"),
+    # several tasks: all write, then all unmap (usemem -x; the executor's barrier)
+    "usemem 2 tasks zram": (lambda: usemem("32M", tasks=2), "zram"),
+    "usemem 4 tasks zram": (lambda: usemem("16M", tasks=4, nr_cpus=2), "zram"),
+    "usemem 4 tasks swapfile": (lambda: usemem("16M", tasks=4, nr_cpus=2), "swapfile"),
     "usemem 64K mix zram": (lambda: usemem(SIZE, mthp={4: 0.5}), "zram"),
     # the page tables charged to the cgroup leave room for 15 of the 16 2M folios
     "usemem THP zram": (lambda: usemem(SIZE, mthp={9: 1.0}), "zram"),

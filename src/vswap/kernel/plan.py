@@ -30,11 +30,13 @@ import numpy as np
 
 from vswap.errors import KernelError
 from vswap.kernel import backend, cgroup, system
+from vswap.kernel.system import NR_HUGEPAGES
 from vswap.replay import Machine
 from vswap.workload_registry import workload_records
 from vswap.workloads import PAGE_SIZE, TOUCH, Trace
 
-__all__ = ["KernelPlan", "make_plan", "DEFAULT_SIZES", "MEMORY_MARGIN", "FREE_MODES"]
+__all__ = ["KernelPlan", "make_plan", "command_plan", "DEFAULT_SIZES", "MEMORY_MARGIN",
+           "FREE_MODES", "GLOBAL_MIN_RAM", "NR_HUGEPAGES", "COMMAND_SWAP_FACTOR"]
 
 #: Default workload sizes of ``vswap kernel run``: small enough for a laptop
 #: (the report's 56G and 48G are for ``vswap compare``, which only models).
@@ -44,6 +46,10 @@ MEMORY_MARGIN = 512 << 20
 #: How a FREE event zaps its range.
 FREE_MODES = ("munmap", "dontneed")
 _SWAP_CLUSTER_MAX = 32
+#: ``--global`` shrinks the machine to no less than this: what the system itself needs to go on.
+GLOBAL_MIN_RAM = 192 << 20
+#: A command's swap device, unless ``swap`` is given: this many times its RAM.
+COMMAND_SWAP_FACTOR = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +72,9 @@ class KernelPlan:
     free: str
     tasks: int
     pages_touched: int
+    scope: str = "cgroup"          # "cgroup" (a memory cgroup of ram) or "global" (the machine)
+    keep_cache: bool = False       # global: leave the page cache as it is before each repeat
+    command: tuple[str, ...] = ()  # a command of the user's instead of a trace
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values. Runtime complexity: O(1).
@@ -94,17 +103,14 @@ def _check_machine_fields(machine: Machine) -> None:
         raise KernelError(f"reclaim_batch={machine.reclaim_batch}: the kernel reclaims "
                           f"SWAP_CLUSTER_MAX ({_SWAP_CLUSTER_MAX}) pages per pass; leave it at 32")
     if machine.watermark_pages:
-        raise KernelError("watermark: a memory cgroup reclaims at its limit; the kernel has no "
-                          "watermark below memory.max to set")
+        raise KernelError("watermark: the kernel's watermarks come from min_free_kbytes and "
+                          "watermark_scale_factor; the harness sets neither")
     if not machine.zero_detection:
         raise KernelError("zero_detection=False: since Linux 6.12 the kernel always keeps zero "
                           "pages in the zeromap")
     if machine.zswap_pool is not None:
         raise KernelError("zswap_pool: the kernel's zswap pool is max_pool_percent of RAM; "
                           "give zswap_max_pool_percent instead")
-    if machine.accounting == "none":
-        raise KernelError("accounting='none' (the whole machine): vswap kernel runs in a memory "
-                          "cgroup; give accounting v1 or v2")
     if machine.total_ram is not None:
         raise KernelError("total_ram: the kernel's is the machine's own (MemTotal); the model "
                           "beside it (--model) is given that")
@@ -114,10 +120,14 @@ def make_plan(trace: Trace, machine: Machine, *, use_existing_swap: bool = False
               swapfile_dir: str = "/var/tmp", zram_algorithm: str | None = None,
               zswap_compressor: str | None = None, zswap_shrinker: bool | None = None,
               cgroup_version: str | None = None, free: str = "munmap",
-              check_machine: bool = True) -> KernelPlan:
+              keep_cache: bool = False, check_machine: bool = True) -> KernelPlan:
     """The plan for ``trace`` on ``machine``; KernelError for what cannot or must not run.
 
-    ``check_machine=False`` checks the request only, not this machine (for
+    ``machine.accounting == "none"`` is a run on the whole machine
+    (``--global``): its RAM shrunk to ``ram`` by a hugetlb reservation, the
+    workload in a cgroup without a limit (only to kill it and count its
+    faults), the page cache dropped before each repeat unless
+    ``keep_cache``. ``check_machine=False`` checks the request only, not this machine (for
     planning elsewhere). Runtime complexity: O(trace events).
     """
     from vswap._executor import split_tasks
@@ -150,10 +160,104 @@ def make_plan(trace: Trace, machine: Machine, *, use_existing_swap: bool = False
                "max_pool_percent": machine.zswap_max_pool_percent,
                "accept_threshold_percent": machine.zswap_accept_threshold_percent,
                "shrinker_enabled": zswap_shrinker},
-        cgroup=cgroup_version, free=free, tasks=len(tasks), pages_touched=trace.pages_touched)
+        cgroup=cgroup_version, free=free, tasks=len(tasks), pages_touched=trace.pages_touched,
+        scope="global" if machine.accounting == "none" else "cgroup", keep_cache=bool(keep_cache))
     if check_machine:
         check_system(plan)
     return plan
+
+
+def command_plan(argv: list[str] | tuple[str, ...], machine: Machine, *,
+                 use_existing_swap: bool = False, swapfile_dir: str = "/var/tmp",
+                 zram_algorithm: str | None = None, zswap_compressor: str | None = None,
+                 zswap_shrinker: bool | None = None, cgroup_version: str | None = None,
+                 keep_cache: bool = False, orders: tuple[int, ...] = (),
+                 check_machine: bool = True) -> KernelPlan:
+    """The plan to run a command of the user's (``argv``) on ``machine``; KernelError as :func:`make_plan`.
+
+    The command must be found (on PATH, or a path to an executable file).
+    Its swap device is ``machine.swap``, or :data:`COMMAND_SWAP_FACTOR`
+    times its RAM; ``orders`` are the mTHP folio orders to enable (as
+    ``madvise``: a program that advises MADV_HUGEPAGE gets them). Runtime
+    complexity: O(1).
+
+    >>> command_plan(["no-such-command-here"], Machine(ram="8M"), check_machine=False)
+    Traceback (most recent call last):
+    ...
+    vswap.errors.KernelError: command not found: no-such-command-here
+    """
+    if isinstance(argv, str) or not argv or not all(isinstance(a, str) for a in argv):
+        raise TypeError("the command must be a non-empty list of strings")
+    if not isinstance(machine, Machine):
+        raise TypeError(f"machine must be a vswap.replay.Machine, not {type(machine).__name__}")
+    exe = argv[0]
+    found = shutil.which(exe) if os.sep not in exe else (
+        exe if os.path.isfile(exe) and os.access(exe, os.X_OK) else None)
+    if found is None:
+        raise KernelError(f"command not found: {exe}")
+    _check_machine_fields(machine)
+    ram = machine.ram_pages * PAGE_SIZE
+    swap = (machine.swap_pages_for(0) * PAGE_SIZE if machine.swap is not None
+            else COMMAND_SWAP_FACTOR * ram)
+    plan = KernelPlan(
+        backend=machine.backend, ram=ram, swap_size=swap, orders=tuple(sorted(orders)),
+        page_cluster=_readahead_to_page_cluster(machine),
+        use_existing_swap=bool(use_existing_swap), swapfile_dir=str(swapfile_dir),
+        zram_algorithm=zram_algorithm,
+        zswap={"compressor": zswap_compressor,
+               "max_pool_percent": machine.zswap_max_pool_percent,
+               "accept_threshold_percent": machine.zswap_accept_threshold_percent,
+               "shrinker_enabled": zswap_shrinker},
+        cgroup=cgroup_version, free="munmap", tasks=1, pages_touched=0,
+        scope="global" if machine.accounting == "none" else "cgroup",
+        keep_cache=bool(keep_cache), command=tuple([found, *argv[1:]]))
+    if check_machine:
+        check_system(plan)
+    return plan
+
+
+def hugepage_size() -> int:
+    """The default hugetlb page size in bytes (``Hugepagesize`` of /proc/meminfo; 2 MiB here).
+
+    Runtime complexity: O(file).
+
+    >>> hugepage_size() in (0, 2 << 20, 1 << 30, 512 << 20) or hugepage_size() > 0
+    True
+    """
+    return system.meminfo().get("Hugepagesize", 0)
+
+
+def global_reservation(ram: int) -> tuple[int, int]:
+    """``(hugetlb pages to add, their size)`` that leave ``ram`` of the machine's available memory.
+
+    Negative when less than ``ram`` is available (pages to give back).
+
+    >>> n, size = global_reservation(1 << 50); n <= 0
+    True
+
+    Runtime complexity: O(file).
+    """
+    hps = hugepage_size()
+    avail = system.meminfo().get("MemAvailable", 0)
+    return ((avail - ram) // hps if hps else 0), hps
+
+
+def _check_global(plan: KernelPlan) -> None:
+    if not os.path.exists(NR_HUGEPAGES) or not hugepage_size():
+        raise KernelError("--global needs hugetlb pages (vm.nr_hugepages) to shrink the machine")
+    if plan.ram < GLOBAL_MIN_RAM:
+        raise KernelError(f"--global with ram {_gib(plan.ram)} would leave the system less than "
+                          f"the {_gib(GLOBAL_MIN_RAM)} it needs to go on; give more ram")
+    avail = system.meminfo().get("MemAvailable", 0)
+    n, hps = global_reservation(plan.ram)
+    if n < 1:
+        raise KernelError(f"--global with ram {_gib(plan.ram)}: the machine has only "
+                          f"{_gib(avail)} available, nothing to shrink")
+    footprint = plan.pages_touched * PAGE_SIZE
+    if footprint > plan.ram + plan.swap_size:
+        raise KernelError(f"--global: the workload's {_gib(footprint)} exceeds ram "
+                          f"{_gib(plan.ram)} plus swap {_gib(plan.swap_size)}; the OOM killer "
+                          "would pick among the machine's processes")
 
 
 def _gib(n: int) -> str:
@@ -194,6 +298,9 @@ def check_system(plan: KernelPlan) -> None:
         if missing:
             raise KernelError(f"this kernel has no THP size for folio order(s) "
                               f"{', '.join(map(str, missing))}")
+    if plan.scope == "global":
+        _check_global(plan)
+        return
     avail = system.meminfo().get("MemAvailable", 0)
     if plan.ram + MEMORY_MARGIN > avail:
         raise KernelError(f"ram {_gib(plan.ram)} is more than this machine can spare "

@@ -10,7 +10,7 @@ with a model the kernel's counter beside the model's.
 
 >>> r = KernelResult.from_dict(_example())
 >>> print(r.table().splitlines()[2])
-label   real (s)  vs base  sys (s)  tput (KB/s)  free_ms
+label   real (s)  trimmed  vs base  p  user (s)  sys (s)  tput (KB/s)  free_ms
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ import statistics
 from typing import IO, Any
 
 import vswap
+from vswap import stats
+from vswap.kernel.counters import GLOBAL_RECLAIM, RECLAIM_COUNTERS, kernel_view
 from vswap.tables import mean_sd as _mean_sd
 from vswap.tables import pm as _pm_of
 from vswap.tables import render as _render
 from vswap.workload_registry import workload_record, workload_records
-from vswap.kernel.counters import RECLAIM_COUNTERS, kernel_view
 from vswap.workloads import PAGE_SIZE
 
 __all__ = ["KernelResult", "report", "load", "tolerance", "FORMAT"]
@@ -52,6 +53,7 @@ def _pm(values: list[float], decimals: int) -> str:
 
 
 def _example() -> dict:
+    """A small result dict for the doctests."""
     rep = {"vmstat": {"pswpout": 100, "pswpin": 0, "allocstall_normal": 0}, "mthp": {},
            "memcg": {"pgfault": 300, "pgmajfault": 0}, "tasks": [], "wall_s": 0.5,
            "write_s": 0.4, "free_s": 0.01, "user_s": 0.1, "sys_s": 0.3, "pages_written": 256}
@@ -82,6 +84,7 @@ class KernelResult:
     date: str
     model: dict[str, Any] | None = None
     version: str = vswap.__version__
+    metric: dict[str, str] | None = None    # a command's metric: {"regex": ...} or {"json": KEY}
 
     def __post_init__(self) -> None:
         # Held as JSON holds it (str keys, lists), so a result and its file are equal.
@@ -148,6 +151,8 @@ class KernelResult:
         """
         from vswap.replay import Machine, replay
         from vswap.workloads import make_workload
+        if self.workload == "command":
+            raise ValueError("the model replays a trace; a command's run has none")
         if trace is None:
             trace = make_workload(self.workload, **self.params)
         fields = {f.name for f in dataclasses.fields(Machine)}
@@ -156,14 +161,53 @@ class KernelResult:
         # cgroup version, its RAM (zswap's pool is a share of it), whether
         # zswap was ever on (zram's large swap-in then stays off); and the
         # page tables the faults allocate are charged to the cgroup, as there.
-        given.update(accounting=self.cgroup_version,
-                     total_ram=self.system.get("mem_total") or None,
+        # A global run's Machine stays global (accounting "none"), its RAM the shrunk machine's.
+        given.update(accounting="none" if self.is_global else self.cgroup_version,
+                     total_ram=None if self.is_global else (self.system.get("mem_total") or None),
                      zswap_ever_enabled=bool(self.setup.get("zswap_ever_enabled")),
                      page_tables=True)
         machine = Machine(**given)
         r = replay(trace, design, machine)
+        from vswap.clock import model_fields
         self.model = json.loads(json.dumps({"design": design, "counters": dict(r.counters),
-                                            "times": dict(r.times)}))
+                                            "times": dict(r.times), **model_fields(r)}))
+
+    def plot_reclaim(self, path: str | os.PathLike | None = None):
+        """kswapd's and direct reclaim's pgsteal (and pswpout) against time, one panel per repeat.
+
+        Needs the samples of ``run(..., sample_ms=N)`` (ValueError
+        without) and matplotlib (ImportError; the ``plot`` extra). Saves to
+        ``path`` when given; returns the Figure. Runtime complexity:
+        O(samples) plus matplotlib's drawing.
+
+        >>> KernelResult.from_dict(_example()).plot_reclaim()
+        Traceback (most recent call last):
+        ...
+        ValueError: no samples: run with sample_ms (--sample-ms) to plot reclaim against time
+        """
+        reps = [r for r in self.repeats if r.get("samples")]
+        if not reps:
+            raise ValueError("no samples: run with sample_ms (--sample-ms) to plot reclaim "
+                             "against time")
+        try:
+            from matplotlib.figure import Figure
+        except ImportError:
+            raise ImportError("plot_reclaim needs matplotlib: pip install 'vswap[plot]'") from None
+        fig = Figure(figsize=(7, 2.4 * len(reps)), layout="constrained")
+        import textwrap
+        fig.suptitle(textwrap.fill(self.header(), 120), fontsize="x-small")
+        axes = fig.subplots(len(reps), 1, squeeze=False)[:, 0]
+        for i, (ax, rep) in enumerate(zip(axes, reps)):
+            s = rep["samples"]
+            for name in ("pgsteal_kswapd", "pgsteal_direct", "pswpout"):
+                ax.plot(s["t_s"], s[name], label=name)
+            ax.set_title(f"repeat {i + 1}", fontsize="small")
+            ax.set_xlabel("time (s)")
+            ax.set_ylabel("pages")
+            ax.legend(fontsize="x-small")
+        if path is not None:
+            fig.savefig(path)
+        return fig
 
     # ------------------------------------------------------------------ tables
 
@@ -173,11 +217,73 @@ class KernelResult:
         >>> KernelResult.from_dict(_example()).header().split(":")[0]
         'vswap kernel'
         """
-        params = " ".join(f"{k}={v}" for k, v in self.params.items())
+        if self.workload == "command":
+            import shlex
+            what = shlex.join(self.params.get("argv", []))
+        else:
+            what = " ".join([self.workload] + [f"{k}={v}" for k, v in self.params.items()])
         m = self.machine
-        return (f"vswap kernel: {self.workload} {params} on ram={m.get('ram')} "
-                f"{m.get('backend')} (cgroup {self.cgroup_version}), "
-                f"kernel {self.system.get('kernel')}, vswap {self.version}")
+        where = (f"the whole machine shrunk to ram={m.get('ram')} (hugetlb)" if self.is_global
+                 else f"ram={m.get('ram')}")
+        return (f"vswap kernel: {what} on {where} {m.get('backend')} "
+                f"(cgroup {self.cgroup_version}), kernel {self.system.get('kernel')}, "
+                f"vswap {self.version}")
+
+    @property
+    def is_global(self) -> bool:
+        """Whether the run was global (``--global``: the whole machine). Runtime complexity: O(1).
+
+        >>> KernelResult.from_dict(_example()).is_global
+        False
+        """
+        return self.plan.get("scope") == "global"
+
+    def metric_name(self) -> str | None:
+        """The metric column's name (the JSON key, or ``metric``), None without one. Runtime complexity: O(1).
+
+        >>> KernelResult.from_dict(_example()).metric_name() is None
+        True
+        """
+        if not self.metric:
+            return None
+        return self.metric.get("json") or "metric"
+
+    def reclaim_table(self) -> str:
+        """The report's reclaim table of a global run: per repeat, then mean +/- sd.
+
+        allocstall (all zones), pgscan and pgsteal of kswapd and direct
+        reclaim, their efficiency (steal / scan, %), swap_ra,
+        pgmigrate_success, compact_stall. Runtime complexity: O(repeats).
+
+        >>> r = KernelResult.from_dict(_example())
+        >>> r.repeats[0]["vmstat"].update(pgscan_kswapd=200, pgsteal_kswapd=150)
+        >>> print(r.reclaim_table().splitlines()[3])
+        1        0  0              200             150   75.0%  ...
+        """
+        views = [kernel_view(r) for r in self.repeats]
+        header = ["repeat", "avail (MiB)", "allocstall", "pgscan_kswapd", "pgsteal_kswapd", "kswapd eff",
+                  "pgscan_direct", "pgsteal_direct", "direct eff", "swap_ra",
+                  "pgmigrate_success", "compact_stall"]
+
+        def eff(steal: float, scan: float) -> str:
+            return f"{steal / scan * 100:.1f}%" if scan else "-"
+
+        def row(first: str, v: dict, num, avail: str) -> list[str]:
+            return [first, avail, num("allocstall"), num("pgscan_kswapd"), num("pgsteal_kswapd"),
+                    eff(v.get("pgsteal_kswapd", 0), v.get("pgscan_kswapd", 0)),
+                    num("pgscan_direct"), num("pgsteal_direct"),
+                    eff(v.get("pgsteal_direct", 0), v.get("pgscan_direct", 0)), num("swap_ra"),
+                    num("pgmigrate_success"), num("compact_stall")]
+
+        avail = [(r.get("machine") or {}).get("mem_available", 0) >> 20 for r in self.repeats]
+        rows = [row(str(i + 1), v, lambda n, v=v: f"{v.get(n, 0):,}", f"{a:,}")
+                for i, (v, a) in enumerate(zip(views, avail))]
+        mean = {n: statistics.fmean(v.get(n, 0) for v in views) for n in GLOBAL_RECLAIM}
+        rows.append(row("mean +/- sd", mean, lambda n: _pm([v.get(n, 0) for v in views], 0),
+                        _pm(avail, 0)))
+        return _render(f"Reclaim ({self.label}, the whole machine: /proc/vmstat deltas per "
+                       "repeat; avail: MemAvailable as the repeat began; eff: steal / scan)",
+                       header, rows)
 
     def table(self, *, header: bool = True) -> str:
         """The report's tables from the real runs (and the model beside them, if added).
@@ -310,50 +416,128 @@ def load(path: str | os.PathLike) -> KernelResult:
         return KernelResult.from_json(f.read())
 
 
-def report(results: list[KernelResult], *, header: bool = True) -> str:
+def _sig(base: list[float], other: list[float]) -> tuple[str, float | None]:
+    """Welch's p of ``other`` against ``base`` and its mark ('' with fewer than two repeats a side)."""
+    if len(base) < 2 or len(other) < 2:
+        return "", None
+    p = stats.welch(base, other).p
+    return stats.mark(p), p
+
+
+def report(results: list[KernelResult], *, header: bool = True,
+           names: list[str] | None = None) -> str:
     """Several builds' results side by side, vs the first, in the seed report's layout.
 
-    Results of different workloads or Machines are refused (ValueError):
-    only the same run on each kernel compares. Runtime complexity:
-    O(results * repeats * counters).
+    Per column: real time as mean +/- sd and trimmed mean (best and worst
+    dropped, from three repeats), the change against the first column with
+    ``*`` where Welch's t-test finds it significant (two-sided, p <
+    :data:`vswap.stats.ALPHA`), user and sys time, usemem's throughput and
+    free time, or a command's metric; then how many runs per side would
+    resolve the difference seen, a flag on a first repeat that stands out
+    (a warm-up), the reclaim counters (with the same mark) and, for global
+    runs, the reclaim table. ``names`` (the files' names) label columns
+    whose labels repeat, and name the file in a refusal. Results of
+    different workloads or Machines are refused (ValueError): only the same
+    run compares. Runtime complexity: O(results * repeats * counters).
 
     >>> r = KernelResult.from_dict(_example())
     >>> print(report([r, r]).splitlines()[5])
-    6.18   0.500 +/- 0.000    +0.0%  0.300 +/- 0.000  2,880 +/- 0  10.0 +/- 0.0
+    6.18   0.500 +/- 0.000    0.500    +0.0%  1.000  0.100 +/- 0.000  0.300 +/- 0.000  2,880 +/- 0  10.0 +/- 0.0
     """
     if not results:
         raise ValueError("no results to report")
+    if names is not None and len(names) != len(results):
+        raise ValueError("names must name every result")
     first = results[0]
-    for r in results[1:]:
+    labels = [r.label for r in results]
+    if names is not None and len(set(labels)) < len(labels):
+        labels = [f"{r.label} ({os.path.basename(n)})" for r, n in zip(results, names)]
+    who = names or labels
+    for r, w in zip(results[1:], who[1:]):
         if (r.workload, r.params, r.machine) != (first.workload, first.params, first.machine):
-            raise ValueError(f"{r.label}: another workload or Machine than {first.label}'s; "
+            raise ValueError(f"{w}: another workload or Machine than {who[0]}'s; "
                              "only the same run compares")
-    base = statistics.fmean(x["wall_s"] for x in first.repeats)
+    command = first.workload == "command"
+    metric = first.metric_name()
+    base_real = [x["wall_s"] for x in first.repeats]
+    base = statistics.fmean(base_real)
     rows = []
-    for i, r in enumerate(results):
+    notes = []
+    for i, (r, label) in enumerate(zip(results, labels)):
         real = [x["wall_s"] for x in r.repeats]
-        vs = "base" if i == 0 else f"{(statistics.fmean(real) - base) / base * 100:+.1f}%"
-        rows.append([r.label, _pm(real, 3), vs, _pm([x["sys_s"] for x in r.repeats], 3),
-                     _pm([r.tput_kbs(x) for x in r.repeats], 0),
-                     _pm([x["free_s"] * 1000 for x in r.repeats], 1)])
+        if i == 0:
+            vs, p = "base", None
+        else:
+            sign, p = _sig(base_real, real)
+            vs = f"{(statistics.fmean(real) - base) / base * 100:+.1f}%" + (f" {sign}" if sign
+                                                                             else "")
+        row = [label, _pm(real, 3), f"{stats.trimmed_mean(real):.3f}", vs,
+               "-" if p is None else f"{p:.3f}", _pm([x["user_s"] for x in r.repeats], 3),
+               _pm([x["sys_s"] for x in r.repeats], 3)]
+        if command:
+            if metric:
+                row.append(_pm([x.get("metric") or 0.0 for x in r.repeats], 2))
+        else:
+            row += [_pm([r.tput_kbs(x) for x in r.repeats], 0),
+                    _pm([x["free_s"] * 1000 for x in r.repeats], 1)]
+        rows.append(row)
+        if r.model and r.model.get("real_s") is not None and not command:
+            m = r.model                     # the clock's prediction beside the measured row
+            rows.append([f"  predicted ({m['design']}, {m.get('profile', '?')})",
+                         f"{m['real_s']:,.3f}", "-", f"{(m['real_s'] - base) / base * 100:+.1f}%",
+                         "-", "-", f"{m['sys_s']:,.3f}",
+                         "-" if m["tput_kbs"] is None else f"{m['tput_kbs']:,.0f}",
+                         f"{m['free_ms']:,.1f}"])
+        if stats.warmup_outlier(real):
+            rest = stats.mean_sd(real[1:])
+            notes.append(f"warm-up: {label}'s first repeat stands out ({real[0]:.3f} s against "
+                         f"{rest[0]:.3f} +/- {rest[1]:.3f} s of the others); the trimmed mean "
+                         "drops it")
+        if i > 0 and len(real) > 1 and len(base_real) > 1 and statistics.fmean(real) != base:
+            sd = max(stats.mean_sd(real)[1], stats.mean_sd(base_real)[1])
+            diff = statistics.fmean(real) - base
+            need = stats.runs_needed(sd, diff)
+            notes.append(f"{label}: resolving its {diff / base * 100:+.1f}% at sd {sd:.3f} s "
+                         f"takes {need:,} repeats a side (alpha {stats.ALPHA}, power "
+                         f"{stats.POWER}); this run had {len(real)} and {len(base_real)}")
+    if len(base_real) > 1 and base:
+        sd = stats.mean_sd(base_real)[1]
+        notes.append(f"{labels[0]}: a 1% change in real time at its sd {sd:.3f} s takes "
+                     f"{stats.runs_needed(sd, 0.01 * base):,} repeats a side to resolve")
     n = len(first.repeats)
     out = []
     if header:
         out.append(first.header())
-    out.append(_render(f"Results: {first.workload}, mean +/- sd over {n} repeat"
-                       f"{'s' if n != 1 else ''}, vs base: % change vs {first.label}",
-                       ["label", "real (s)", "vs base", "sys (s)", "tput (KB/s)", "free_ms"],
-                       rows))
+    cols = ["label", "real (s)", "trimmed", "vs base", "p", "user (s)", "sys (s)"]
+    cols += ([metric] if metric else []) if command else ["tput (KB/s)", "free_ms"]
+    out.append(_render(f"Results: {first.workload if not command else 'command'}, mean +/- sd "
+                       f"over {n} repeat{'s' if n != 1 else ''}; trimmed: without the best and "
+                       f"worst; vs base: % change vs {labels[0]}, * where Welch's t-test finds "
+                       f"it significant (p < {stats.ALPHA}, two-sided)", cols, rows))
+    out += notes
     crows = []
-    for name in RECLAIM_COUNTERS:
-        crows.append([name] + [_pm(r._series(name), 0) for r in results])
+    names_ = list(RECLAIM_COUNTERS)
+    if first.is_global:
+        names_ += [n for n in GLOBAL_RECLAIM if n not in names_]
+    for name in names_:
+        cells = [name]
+        base_s = first._series(name)
+        for i, r in enumerate(results):
+            s_ = r._series(name)
+            sign = _sig(base_s, s_)[0] if i and s_ != base_s else ""
+            cells.append(_pm(s_, 0) + (f" {sign}" if sign else ""))
+        crows.append(cells)
     for key in sorted({k for r in results for rep in r.repeats for k in rep["mthp"]
                        if any(rep2["mthp"].get(k) for rep2 in r.repeats)}):
         crows.append([key] + [_pm(r._series(key), 0) for r in results])
     out.append("")
     out.append(_render("Reclaim and swap counters (vmstat deltas; faults from the cgroup's "
-                       "memory.stat), mean +/- sd", ["counter"] + [r.label for r in results],
-                       crows))
+                       "memory.stat), mean +/- sd, * significant vs the first", ["counter"]
+                       + labels, crows))
+    for r in results:
+        if r.is_global:
+            out.append("")
+            out.append(r.reclaim_table())
     for r in results:
         if r.folios():
             out.append("")

@@ -1,55 +1,70 @@
-"""One ``vswap kernel run``: set the machine up, run the trace ``repeat`` times, put everything back.
+"""One ``vswap kernel run``: set the machine up, run the workload ``repeat`` times, put everything back.
 
-The order of a run: check the plan (nothing changed yet), take the
-machine-wide lock (one run at a time), then through one
-:class:`~vswap.kernel.sysfs.Journal`: THP sizes, ``vm.page-cluster``, zswap,
-the swap device. Per repeat: a fresh memory cgroup, the tasks forked and
-moved into it, the counters read, the tasks released together, the
-counters read again, the cgroup removed. Whatever happens (success, an
-error, Ctrl-C, SIGTERM), the journal restores every setting and the
-children are killed first. A restore that fails is reported, never hidden.
+The order of a run: check the request (nothing changed yet), take the
+machine-wide lock (one run at a time), put back what a dead run left
+(:func:`vswap.kernel.journal.recover`, one line each), check this machine
+can run the plan safely, open the run's journal on disk and fork its
+guardian (:mod:`vswap.kernel.journal`), then through the journal: THP
+sizes, ``vm.page-cluster``, zswap, the swap device, and for a global run
+the hugetlb reservation that shrinks the machine. Per repeat: the page
+cache dropped (global runs), a fresh memory cgroup, the workload (a
+trace's tasks, forked and moved into it, or a command of the user's)
+started in it, the counters read before and after, the cgroup removed.
+Whatever happens (success, an error, Ctrl-C, SIGTERM), the journal
+restores every setting and the workload is killed first; on SIGKILL the
+guardian or the next run does. A restore that fails is reported, never
+hidden.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime
-import fcntl
+import json
 import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
-from typing import Any, Callable, Iterator
+import warnings
+from typing import Any, Callable, Sequence
 
 from vswap.errors import KernelError
 from vswap.kernel import backend, cgroup, counters, system
-from vswap.kernel.plan import KernelPlan, make_plan
-from vswap.kernel.sysfs import Journal, read_choice, signals_raise
+from vswap.kernel.journal import LOCK_PATH, Guardian, machine_lock, open_journal, recover
+from vswap.kernel.plan import NR_HUGEPAGES, KernelPlan, command_plan, global_reservation, make_plan
+from vswap.kernel.sysfs import Journal, read, read_choice, signals_raise, write
 from vswap.replay import Machine
 from vswap.workloads import Trace
 
-__all__ = ["run", "LOCK_PATH"]
+__all__ = ["run", "restore", "LOCK_PATH", "DROP_CACHES"]
 
-#: The machine-wide lock: one vswap kernel run at a time.
-LOCK_PATH = "/run/lock/vswap-kernel.lock" if os.path.isdir("/run/lock") else "/tmp/vswap-kernel.lock"
-_LOCK_WAIT_S = 300
+#: Written ``3`` before each repeat of a global run: the page cache and slab dropped.
+DROP_CACHES = "/proc/sys/vm/drop_caches"
+_PR_SET_PDEATHSIG = 1
+_OUTPUT_TAIL = 4000
+_SHRINK_ROUNDS = 4
+_METRIC_WINDOW = 1 << 20
 
 
-@contextlib.contextmanager
-def _machine_lock(wait_s: float = _LOCK_WAIT_S) -> Iterator[None]:
-    fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o600)
+def restore(say: Callable[[str], object] | None = None, wait_s: float = 60) -> list[str]:
+    """``vswap kernel restore``: put back what dead runs left; a line per journal restored.
+
+    Takes the machine lock, waiting up to ``wait_s`` for a live run to
+    finish: KernelError naming the live run that holds it (its journal is
+    left alone). Runtime complexity: O(journals * entries).
+    """
+    from vswap.kernel.journal import lock_holder
+    if not system.is_root():
+        raise KernelError("vswap kernel restore needs root")
     try:
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise KernelError(f"another vswap kernel run holds {LOCK_PATH}") from None
-                time.sleep(0.2)
-        yield
-    finally:
-        os.close(fd)
+        with machine_lock(wait_s=wait_s):
+            return recover(say=say)
+    except KernelError:
+        raise KernelError(f"a live run (pid {lock_holder()}) holds {LOCK_PATH}; its journal is "
+                          "left alone") from None
 
 
 def _memcg_of(trace: Trace, vpn: int) -> int:
@@ -64,60 +79,148 @@ def _changed(before: dict, after: dict) -> list[str]:
             if before.get(k) != after.get(k)]
 
 
+def _shrink(journal: Journal, plan: KernelPlan, old: int | None = None) -> dict[str, Any]:
+    """Size the hugetlb reservation so that ``plan.ram`` of the machine is left available; what it got.
+
+    Reserving compacts and reclaims, which makes memory available that was
+    not before, and the machine's other processes come and go: the
+    reservation is adjusted (a few rounds, up or down, never below what it
+    was before the run, ``old``) until what is left is within two huge
+    pages of ``ram``. Done at set-up and again before each repeat.
+    """
+    if old is None:
+        old = int(read(NR_HUGEPAGES))
+    hps = 0
+    for _ in range(_SHRINK_ROUNDS):
+        n, hps = global_reservation(plan.ram)
+        cur = int(read(NR_HUGEPAGES))
+        want = max(old, cur + n)
+        if abs(want - cur) < 2:
+            break
+        journal.write(NR_HUGEPAGES, str(want))
+        if int(read(NR_HUGEPAGES)) < want:        # the kernel could reserve no more
+            break
+    got = int(read(NR_HUGEPAGES)) - old
+    avail = system.meminfo().get("MemAvailable", 0)
+    out = {"hugepages_reserved": got, "hugepage_size": hps, "hugepages_before": old,
+           "mem_available": avail}
+    if avail > plan.ram + 4 * hps:
+        warnings.warn(f"the kernel reserved {got} hugetlb pages: the machine has "
+                      f"{avail >> 20} MiB available, not {plan.ram >> 20} MiB",
+                      RuntimeWarning, stacklevel=3)
+    return out
+
+
+def _drop_caches() -> None:
+    os.sync()
+    write(DROP_CACHES, "3")
+
+
 def _setup(journal: Journal, plan: KernelPlan) -> dict[str, Any]:
-    """Make the changes of ``plan``; what was set up (device, THP sizes)."""
+    """Make the changes of ``plan``; what was set up (device, THP sizes, the reservation)."""
     out: dict[str, Any] = {"thp_sizes": backend.setup_thp(journal, set(plan.orders))}
     if plan.page_cluster is not None:
         journal.write(system.PAGE_CLUSTER, str(plan.page_cluster))
     if plan.use_existing_swap:
         out["device"] = ",".join(system.swaps_on())
-        return out
-    if plan.backend == "zswap":
-        z = plan.zswap
-        backend.setup_zswap(journal, compressor=z["compressor"],
-                            max_pool_percent=z["max_pool_percent"],
-                            accept_threshold_percent=z["accept_threshold_percent"],
-                            shrinker_enabled=z["shrinker_enabled"])
-    if plan.backend == "zram":
-        out["device"] = backend.setup_zram(journal, plan.swap_size, plan.zram_algorithm)
-        out["zram_algorithm"] = read_choice(f"/sys/block/{os.path.basename(out['device'])}/"
-                                            "comp_algorithm")
     else:
-        out["device"] = backend.setup_swapfile(journal, plan.swap_size, plan.swapfile_dir)
+        if plan.backend == "zswap":
+            z = plan.zswap
+            backend.setup_zswap(journal, compressor=z["compressor"],
+                                max_pool_percent=z["max_pool_percent"],
+                                accept_threshold_percent=z["accept_threshold_percent"],
+                                shrinker_enabled=z["shrinker_enabled"])
+        if plan.backend == "zram":
+            out["device"] = backend.setup_zram(journal, plan.swap_size, plan.zram_algorithm)
+            out["zram_algorithm"] = read_choice(f"/sys/block/{os.path.basename(out['device'])}/"
+                                                "comp_algorithm")
+        else:
+            out["device"] = backend.setup_swapfile(journal, plan.swap_size, plan.swapfile_dir)
+    if plan.scope == "global":
+        # last, so that it is the first change undone: RAM comes back before swapoff needs it
+        out["global"] = _shrink(journal, plan)
     return out
 
 
+def _die_with_parent() -> None:
+    # In a command's child, between fork and exec: C calls only, through ctypes loaded before.
+    _LIBC.prctl(_PR_SET_PDEATHSIG, 9, 0, 0, 0)
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _oom_first(pid: int) -> None:
+    # the workload is the OOM killer's first choice, never the machine's other processes
+    with contextlib.suppress(OSError):
+        write(f"/proc/{pid}/oom_score_adj", "1000")
+
+
+def _oom_kills(cg: cgroup.MemCgroup) -> int:
+    for name, key in (("memory.events", "oom_kill"), ("memory.oom_control", "oom_kill")):
+        path = os.path.join(cg.path, name)
+        if os.path.exists(path):
+            with contextlib.suppress(OSError, ValueError):
+                return int(dict(line.split() for line in read(path).splitlines()).get(key, 0))
+    return 0
+
+
+def _void(why: str, cg: cgroup.MemCgroup, oom_before: int) -> KernelError:
+    if _oom_kills(cg) > 0 or counters.snapshot()["vmstat"].get("oom_kill", 0) > oom_before:
+        why += " by the OOM killer (ram and swap were too small for it)"
+    return KernelError(f"{why}; the run is void")
+
+
+def _new_cgroup(journal: Journal, plan: KernelPlan, where: tuple[str, str]) -> cgroup.MemCgroup:
+    # a global run's workload is in a cgroup too, without a limit: to kill it, and for its faults
+    return cgroup.MemCgroup.create(journal, where, plan.ram if plan.scope == "cgroup" else None)
+
+
 def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[str, str],
-                after_spawn: Callable[[tuple], Any] | None) -> dict[str, Any]:
+                after_spawn: Callable[[tuple], Any] | None,
+                sample_s: float | None = None) -> dict[str, Any]:
     from vswap._executor import TaskGroup
 
-    cg = cgroup.MemCgroup.create(journal, where, plan.ram)
+    cg = _new_cgroup(journal, plan, where)
     # A trace's memcgs: a child cgroup each, under the run's limit.
     memcgs = sorted({t["memcg"] for t in tasks})
     homes = {m: cg.child(journal, f"memcg-{m}") for m in memcgs} if len(memcgs) > 1 else {}
     group = TaskGroup(tasks, free=plan.free)
+    sampler = None
+    oom_before = counters.snapshot()["vmstat"].get("oom_kill", 0)
     try:
         pids = group.spawn()
         for pid, task in zip(pids, tasks):
             homes.get(task["memcg"], cg).add(pid)
+            _oom_first(pid)
         if after_spawn is not None:
             after_spawn(pids)
+        sampler = counters.Sampler(sample_s) if sample_s else None
         before = counters.snapshot()
+        if sampler is not None:
+            sampler.start()     # after the forks: the children never see the thread
         results = group.go()
         after = counters.snapshot()
     finally:
         group.kill()
+        if sampler is not None:
+            sampler.stop()
     memcg = cg.stat()
-    for child in homes.values():
-        child.remove()
-    cg.remove()
-    bad = [t for t in results if t["status"] != 0]
+    # the task that failed first, not a sibling killed because of it (pid 0)
+    bad = sorted((t for t in results if t["status"] != 0), key=lambda t: t["pid"] == 0)
+    error = None
     if bad:
         t = bad[0]
         why = (f"was killed by signal {-t['status']}" if t["status"] < 0 else
                f"failed with errno {t['err']} at its event {t['err_event']}")
-        raise KernelError(f"workload task (pid {t['pid']}) {why}; the run is void")
+        error = _void(f"workload task (pid {t['pid']}) {why}", cg, oom_before)
+    for child in homes.values():
+        child.remove()
+    cg.remove()
+    if error is not None:
+        raise error
     rep = counters.delta(before, after)
+    rep["scope"] = plan.scope
     rep["memcg"] = memcg
     rep["tasks"] = results
     go = min(t["go_ns"] for t in results)
@@ -127,98 +230,293 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
     rep["user_s"] = sum(t["utime_s"] for t in results)
     rep["sys_s"] = sum(t["stime_s"] for t in results)
     rep["pages_written"] = sum(t["pages_written"] for t in results)
+    if sampler is not None:
+        rep["samples"] = sampler.series
     return rep
 
 
-def run(workload: str | Trace = "usemem", *, machine: Machine | None = None, repeat: int = 3,
-        label: str | None = None, model: str | None = None, progress: bool | None = None,
-        use_existing_swap: bool = False, swapfile_dir: str = "/var/tmp",
-        zram_algorithm: str | None = None, zswap_compressor: str | None = None,
-        zswap_shrinker: bool | None = None, cgroup_version: str | None = None,
-        free: str = "munmap", _after_spawn: Callable[[tuple], Any] | None = None,
-        **params: Any):
+def parse_metric(text: str, metric: dict[str, str] | None) -> float | None:
+    """The workload metric in a command's output: the last match of a regex, or a key of a JSON line.
+
+    ``metric`` is ``{"regex": ...}`` (the first group, else the whole
+    match) or ``{"json": KEY}`` (KEY of the last line that ends in a JSON
+    object holding it); None without one. A run reads the last MiB of the
+    command's output (stdout and stderr) for it. ValueError when it is not found
+    or not a number. Runtime complexity: O(len(text)).
+
+    >>> parse_metric("ops 10\\nops 12.5\\n", {"regex": r"ops ([0-9.]+)"})
+    12.5
+    >>> parse_metric('x\\n{"rps": 1000, "p99": 3}\\n', {"json": "rps"})
+    1000.0
+    """
+    if not metric:
+        return None
+    if "regex" in metric:
+        found = list(re.finditer(metric["regex"], text, re.MULTILINE))
+        if not found:
+            raise ValueError(f"the metric regex {metric['regex']!r} matched nothing in the "
+                             "command's output")
+        m = found[-1]
+        value = m.group(1) if m.groups() else m.group(0)
+    else:
+        value = None
+        for line in reversed(text.splitlines()):
+            start = line.find("{")          # a JSON object, maybe after a log prefix
+            if start >= 0:
+                with contextlib.suppress(ValueError):
+                    d = json.loads(line[start:])
+                    if isinstance(d, dict) and metric["json"] in d:
+                        value = d[metric["json"]]
+                        break
+        if value is None:
+            raise ValueError(f"no JSON line with {metric['json']!r} in the command's output")
+    try:
+        return float(str(value).replace(",", ""))
+    except ValueError:
+        raise ValueError(f"the metric {value!r} is not a number") from None
+
+
+def _command_repeat(journal: Journal, plan: KernelPlan, where: tuple[str, str],
+                    metric: dict[str, str] | None,
+                    sample_s: float | None = None) -> dict[str, Any]:
+    cg = _new_cgroup(journal, plan, where)
+    procs = os.path.join(cg.path, "cgroup.procs")
+    oom_before = counters.snapshot()["vmstat"].get("oom_kill", 0)
+
+    def child_setup() -> None:          # in the child, before exec: join the cgroup first
+        _die_with_parent()
+        with open(procs, "w") as f:
+            f.write(str(os.getpid()))
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+
+    with tempfile.TemporaryFile() as out:
+        before = counters.snapshot()
+        t0 = time.monotonic()
+        proc = subprocess.Popen(list(plan.command), stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, preexec_fn=child_setup)
+        sampler = counters.Sampler(sample_s) if sample_s else None
+        if sampler is not None:
+            sampler.start()     # once the command is exec'd: no fork with the thread alive
+        try:
+            while True:
+                try:
+                    _, status, ru = os.wait4(proc.pid, 0)
+                    break
+                except InterruptedError:
+                    continue
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            wall = time.monotonic() - t0
+            after = counters.snapshot()
+        finally:
+            cg.kill()                    # what it left running dies with it
+            if sampler is not None:
+                sampler.stop()
+        memcg = cg.stat()
+        # the metric is read from the output's end: a program prints its figures last
+        size = out.seek(0, os.SEEK_END)
+        out.seek(max(0, size - _METRIC_WINDOW))
+        text = out.read().decode(errors="replace")
+    error = None
+    if proc.returncode != 0:
+        last = text.strip().splitlines()[-1:] or [""]
+        why = (f"was killed by signal {-proc.returncode}" if proc.returncode < 0 else
+               f"exited with status {proc.returncode}")
+        error = _void(f"the command {why} ({last[0][:200]!r})", cg, oom_before)
+    cg.remove()
+    if error is not None:
+        raise error
+    rep = counters.delta(before, after)
+    rep.update(scope=plan.scope, memcg=memcg, tasks=[], wall_s=wall, write_s=wall, free_s=0.0,
+               user_s=ru.ru_utime, sys_s=ru.ru_stime, pages_written=0,
+               output_tail=text[-_OUTPUT_TAIL:])
+    if sampler is not None:
+        rep["samples"] = sampler.series
+    try:
+        rep["metric"] = parse_metric(text, metric)
+    except ValueError as exc:
+        raise KernelError(str(exc)) from None
+    return rep
+
+
+def _trace_of(workload: Any, params: dict) -> Trace:
+    from vswap.workloads import make_workload
+    if isinstance(workload, Trace):
+        if params:
+            raise TypeError("workload parameters go with a workload name, not a Trace")
+        return workload
+    if isinstance(workload, str):
+        from vswap.workload_registry import workload_record
+        return make_workload(workload, **{"size": workload_record(workload).kernel_size,
+                                          **params})
+    raise TypeError(f"workload must be a name, a Trace or a command (a list of strings), "
+                    f"not {type(workload).__name__}")
+
+
+def _check_cpus(trace: Trace) -> list[str]:
+    cpus = os.cpu_count() or 1
+    if trace.nr_cpus > cpus:
+        return [f"the trace runs on {trace.nr_cpus} CPUs and this machine has {cpus}: its "
+                "tasks share CPUs, and their order and timing differ from the trace's"]
+    return []
+
+
+def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | None = None,
+        repeat: int = 3, label: str | None = None, model: str | None = None,
+        progress: bool | None = None, use_existing_swap: bool = False,
+        swapfile_dir: str = "/var/tmp", zram_algorithm: str | None = None,
+        zswap_compressor: str | None = None, zswap_shrinker: bool | None = None,
+        cgroup_version: str | None = None, free: str = "munmap", keep_cache: bool = False,
+        metric: dict[str, str] | None = None, sample_ms: float | None = None,
+        _after_spawn: Callable[[tuple], Any] | None = None, **params: Any):
     """Run a workload on this machine's real kernel ``repeat`` times; a :class:`KernelResult`.
 
     ``workload`` is a name of :data:`vswap.workloads.WORKLOADS` (made with
-    ``params``, default size :data:`vswap.kernel.plan.DEFAULT_SIZES`) or a
-    :class:`~vswap.workloads.Trace`. ``machine`` defaults to
-    :func:`vswap.benchmark.default_machine` of the trace (zram, the
-    report's RAM share). ``label`` names the build under test (default: the
-    running kernel's release). ``model`` adds the model's replay of the same
-    trace and machine through that design. ``progress``: a line per repeat
-    on stderr (default: when stderr is a terminal). The other options set
-    the backend (see :func:`vswap.kernel.plan.make_plan`). KernelError for
-    what the machine cannot run (before anything changes) or a run that
-    failed (after everything is put back). Runtime complexity: the
-    workload's, ``repeat`` times.
+    ``params``, default size :data:`vswap.kernel.plan.DEFAULT_SIZES`), a
+    :class:`~vswap.workloads.Trace`, or a command of the user's (a list of
+    strings: ``["sh", "-c", "..."]``; ``machine`` is then required, and
+    ``metric`` reads a figure from its output, see :func:`parse_metric`).
+    ``sample_ms`` samples who reclaims (/proc/vmstat) every so many
+    milliseconds during each repeat (:class:`vswap.kernel.counters.Sampler`;
+    :meth:`KernelResult.plot_reclaim` draws it).
+    ``machine`` defaults to :func:`vswap.benchmark.default_machine` of the
+    trace (zram, the report's RAM share); with ``accounting="none"`` the run
+    is global: the whole machine shrunk to ``ram`` (hugetlb), the page cache
+    dropped before each repeat unless ``keep_cache``. ``label`` names the
+    build under test (default: the running kernel's release). ``model``
+    adds the model's replay of the same trace and machine through that
+    design. ``progress``: a line per repeat on stderr (default: when stderr
+    is a terminal). The other options set the backend (see
+    :func:`vswap.kernel.plan.make_plan`). KernelError for what the machine
+    cannot run (before anything changes) or a run that failed (after
+    everything is put back). Runtime complexity: the workload's, ``repeat``
+    times.
     """
     from vswap._executor import split_tasks
     from vswap.benchmark import default_machine
     from vswap.kernel.result import KernelResult
-    from vswap.workloads import make_workload
 
     if isinstance(repeat, bool) or not isinstance(repeat, int):
         raise TypeError(f"repeat must be an int, not {type(repeat).__name__}")
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, not {repeat}")
-    if isinstance(workload, Trace):
-        if params:
-            raise TypeError("workload parameters go with a workload name, not a Trace")
-        trace = workload
-    elif isinstance(workload, str):
-        from vswap.workload_registry import workload_record
-        trace = make_workload(workload, **{"size": workload_record(workload).kernel_size,
-                                           **params})
-    else:
-        raise TypeError(f"workload must be a name or a Trace, not {type(workload).__name__}")
-    trace.validate()
-    if machine is None:
-        machine = default_machine(trace)
-    if model is not None:
-        from vswap.replay import make_design
-        make_design(model, machine, 1)        # an unknown design fails before the run
-    plan = make_plan(trace, machine, use_existing_swap=use_existing_swap,
-                     swapfile_dir=swapfile_dir, zram_algorithm=zram_algorithm,
-                     zswap_compressor=zswap_compressor,
-                     zswap_shrinker=zswap_shrinker,
-                     cgroup_version=cgroup_version, free=free)
-    where = cgroup.find(plan.cgroup)
-    tasks = split_tasks(trace)
-    for t in tasks:
-        t["memcg"] = _memcg_of(trace, t["first_vpn"])
-    show = sys.stderr.isatty() if progress is None else bool(progress)
-    facts = system.describe()
-    reps = []
-    with _machine_lock(), signals_raise():
-        before = system.knobs()
-        journal = Journal()
-        failed: list[str] = []
+    if metric is not None and (not isinstance(metric, dict) or len(metric) != 1
+                               or not set(metric) <= {"regex", "json"}):
+        raise ValueError("metric must be {'regex': PATTERN} or {'json': KEY}")
+    if sample_ms is not None and (isinstance(sample_ms, bool) or not sample_ms > 0):
+        raise ValueError(f"sample_ms must be positive, not {sample_ms}")
+    sample_s = sample_ms / 1000 if sample_ms else None
+    if metric is not None and "regex" in metric:
         try:
-            # Once zswap was on since boot, zram's large-folio swap-in stays off
-            # (zswap_never_enabled()); sysfs does not say so: zswap on now, or
-            # any zswap store since boot, does.
-            ever = (system.zswap_params().get("enabled") == "Y"
-                    or counters.snapshot()["vmstat"].get("zswpout", 0) > 0
-                    or plan.backend == "zswap")
-            setup = _setup(journal, plan)
-            setup["zswap_ever_enabled"] = ever
-            setup["zswap"] = system.zswap_params() if plan.backend == "zswap" else {}
-            for r in range(repeat):
+            re.compile(metric["regex"])
+        except re.error as exc:
+            raise ValueError(f"metric regex: {exc}") from None
+    options = dict(use_existing_swap=use_existing_swap, swapfile_dir=swapfile_dir,
+                   zram_algorithm=zram_algorithm, zswap_compressor=zswap_compressor,
+                   zswap_shrinker=zswap_shrinker, cgroup_version=cgroup_version,
+                   keep_cache=keep_cache)
+    is_command = isinstance(workload, (list, tuple))
+    notes: list[str] = []
+    if is_command:
+        if params:
+            raise TypeError("workload parameters go with a workload name, not a command")
+        if model is not None:
+            raise ValueError("--model replays a trace; a command has none")
+        if not isinstance(machine, Machine):
+            raise TypeError("a command needs a machine (its ram at least)")
+        trace = None
+        plan = command_plan(list(workload), machine, check_machine=False, **options)
+        tasks: list = []
+    else:
+        if metric is not None:
+            raise ValueError("metric is read from a command's output; a trace has none")
+        trace = _trace_of(workload, params)
+        trace.validate()
+        if machine is None:
+            machine = default_machine(trace)
+        if model is not None:
+            from vswap.replay import make_design
+            make_design(model, machine, 1)        # an unknown design fails before the run
+        plan = make_plan(trace, machine, free=free, check_machine=False, **options)
+        tasks = split_tasks(trace)
+        for t in tasks:
+            t["memcg"] = _memcg_of(trace, t["first_vpn"])
+        notes = _check_cpus(trace)
+    from vswap.kernel.plan import check_system
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    name = " ".join(plan.command) if is_command else trace.name
+    reps = []
+    with machine_lock():
+        recover(say=lambda line: print(line, file=sys.stderr, flush=True))
+        check_system(plan)
+        where = cgroup.find(plan.cgroup)
+        facts = system.describe()
+        before = system.knobs()
+        journal = open_journal()
+        guardian = Guardian()
+        failed: list[str] = []
+        caught: list = []
+        with signals_raise(), contextlib.ExitStack() as stack:
+            try:
+                guardian.start(journal)
+                # Once zswap was on since boot, zram's large-folio swap-in stays off
+                # (zswap_never_enabled()); sysfs does not say so: zswap on now, or
+                # any zswap store since boot, does.
+                ever = (system.zswap_params().get("enabled") == "Y"
+                        or counters.snapshot()["vmstat"].get("zswpout", 0) > 0
+                        or plan.backend == "zswap")
+                caught = stack.enter_context(warnings.catch_warnings(record=True))
+                warnings.simplefilter("always")
+                setup = _setup(journal, plan)
+                setup["zswap_ever_enabled"] = ever
+                setup["zswap"] = system.zswap_params() if plan.backend == "zswap" else {}
+                for r in range(repeat):
+                    if show:
+                        print(f"\rvswap kernel: {name[:40]} repeat {r + 1}/{repeat}", end="",
+                              file=sys.stderr, flush=True)
+                    shrunk = None
+                    if plan.scope == "global":
+                        if not plan.keep_cache:
+                            _drop_caches()
+                        shrunk = _shrink(journal, plan, setup["global"]["hugepages_before"])
+                    if is_command:
+                        reps.append(_command_repeat(journal, plan, where, metric, sample_s))
+                    else:
+                        reps.append(_one_repeat(journal, plan, tasks, where, _after_spawn,
+                                                sample_s))
+                    if shrunk is not None:
+                        reps[-1]["machine"] = shrunk
+            finally:
+                stack.close()           # the warnings of set-up and repeats, kept in caught
                 if show:
-                    print(f"\rvswap kernel: {trace.name} repeat {r + 1}/{repeat}", end="",
-                          file=sys.stderr, flush=True)
-                reps.append(_one_repeat(journal, plan, tasks, where, _after_spawn))
-        finally:
-            if show:
-                print(file=sys.stderr)
-            failed = journal.restore()
-            if failed:
-                print(f"vswap kernel: could NOT restore: {'; '.join(failed)}", file=sys.stderr)
+                    print(file=sys.stderr)
+                failed = journal.restore()
+                guardian.stop()
+                if failed:
+                    print(f"vswap kernel: could NOT restore: {'; '.join(failed)}",
+                          file=sys.stderr)
         if failed:
             raise KernelError(f"could not restore {len(failed)} setting(s): {failed[0]}")
         changed = _changed(before, system.knobs())
         if changed:
             raise KernelError(f"the machine is not as it was: {changed[0]}")
+    for w in caught:
+        if not issubclass(w.category, RuntimeWarning):    # not the harness's own: as it was
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    notes += list(dict.fromkeys(str(w.message) for w in caught
+                                if issubclass(w.category, RuntimeWarning)))
+    for note in notes:
+        warnings.warn(note, RuntimeWarning, stacklevel=2)
+    setup["warnings"] = notes
+    if is_command:
+        result = KernelResult(
+            label=label or facts["kernel"], workload="command",
+            params={"argv": list(plan.command)}, trace_summary={}, machine=machine.to_dict(),
+            plan=plan.to_dict(), setup=setup, settings=dict(journal.settings),
+            saved=dict(journal.saved), system=facts, cgroup_version=where[0], repeats=reps,
+            date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            metric=metric)
+        return result
     result = KernelResult(
         label=label or facts["kernel"], workload=trace.name, params=dict(trace.params),
         trace_summary=trace.summary(), machine=machine.to_dict(), plan=plan.to_dict(),

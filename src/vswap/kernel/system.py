@@ -17,7 +17,7 @@ import platform
 from vswap.kernel.sysfs import read, read_choice
 
 __all__ = ["describe", "meminfo", "swaps_on", "is_root", "THP", "ZSWAP", "ZRAM_CONTROL",
-           "mthp_sizes", "zswap_params", "PAGE_CLUSTER", "knobs"]
+           "mthp_sizes", "zswap_params", "PAGE_CLUSTER", "NR_HUGEPAGES", "knobs"]
 
 #: Where THP and the mTHP sizes are set.
 THP = "/sys/kernel/mm/transparent_hugepage"
@@ -27,6 +27,8 @@ ZSWAP = "/sys/module/zswap/parameters"
 ZRAM_CONTROL = "/sys/class/zram-control"
 #: ``vm.page-cluster``: the swap read-ahead window is 2**page-cluster pages.
 PAGE_CLUSTER = "/proc/sys/vm/page-cluster"
+#: ``vm.nr_hugepages``: the hugetlb reservation (a global run shrinks the machine with it).
+NR_HUGEPAGES = "/proc/sys/vm/nr_hugepages"
 
 
 def is_root() -> bool:
@@ -151,8 +153,9 @@ def knobs() -> dict[str, object]:
 
     Swap areas on, each zram device's ``disksize`` and ``comp_algorithm``,
     zswap's parameters, THP's ``enabled`` (global and per size),
-    ``vm.page-cluster``, and the memory cgroups (v1 and v2) with their
-    subtree controllers. Runtime complexity: O(sysfs files).
+    ``vm.page-cluster``, ``vm.nr_hugepages``, the swapfiles a run makes in
+    /var/tmp (``vswap-*.swap``), and the memory cgroups (v1 and v2) with
+    their subtree controllers. Runtime complexity: O(sysfs files).
 
     >>> k = knobs(); k == knobs()
     True
@@ -174,10 +177,12 @@ def knobs() -> dict[str, object]:
             out[path] = read(path)
         except OSError:
             pass
-    try:
-        out[PAGE_CLUSTER] = read(PAGE_CLUSTER)
-    except OSError:
-        pass
+    for path in (PAGE_CLUSTER, NR_HUGEPAGES):
+        try:
+            out[path] = read(path)
+        except OSError:
+            pass
+    out["swapfiles"] = sorted(glob.glob("/var/tmp/vswap-*.swap"))
     for version in ("v1", "v2"):
         where = cgroup.find(version)
         if where is not None:

@@ -21,7 +21,7 @@ from vswap.protocol import LOOKUP_KINDS
 from vswap.swapentry import VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP
 
 __all__ = ["replay_trace", "COUNTER_NAMES", "KERNEL_COUNTERS", "MODEL_COUNTERS", "MTHP_STATS",
-           "BACKENDS", "ACCOUNTING", "mthp_counter"]
+           "BACKENDS", "ACCOUNTING", "mthp_counter", "phase_snapshot"]
 
 ST_FAULT_ALLOC, ST_FAULT_FALLBACK, ST_FAULT_FALLBACK_CHARGE, ST_SWPOUT, ST_SWPOUT_FALLBACK, \
     ST_SWPIN, ST_SWPIN_FALLBACK, ST_SWPIN_FALLBACK_CHARGE, ST_ZSWPOUT = range(9)
@@ -582,6 +582,24 @@ class _Model:
         return out
 
 
+def phase_snapshot(space: Any, counters: Any) -> dict[str, dict[str, int]]:
+    """The counters so far, as both engines take them at the first FREE (the write phase's).
+
+    ``counters`` is the memory model's (a mapping); the design's ``stats``
+    and its allocator's ``swap_stats`` are read from ``space``. What
+    :mod:`vswap.clock` splits by phase. Runtime complexity: O(counters).
+
+    >>> from vswap import reference
+    >>> ds = reference.DirectSwap(reference.SwapDevices([reference.SwapDevice(64)]))
+    >>> sorted(phase_snapshot(ds, {"pswpout": 3}))
+    ['counters', 'stats', 'swap_stats']
+    """
+    swaps = getattr(space, "swaps", None)
+    return {"counters": {k: int(v) for k, v in dict(counters).items()},
+            "stats": dict(space.stats),
+            "swap_stats": dict(swaps.stats) if swaps is not None else {}}
+
+
 def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: Any, cpu: Any, *,
                  span: int, ram: int, watermark: int = 0, batch: int = 32,
                  backend: str = "zram", accounting: str = "v2", zswap_max: int = 0,
@@ -627,6 +645,7 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
            "zero_detection": zero_detection, "page_tables": bool(page_tables), "memcg": memcg}
     m = _Model(space, span, cfg)
     footprint = None
+    at_free = None
     freeing = False
     t_free = 0.0
     done, next_report = 0, PROGRESS_STEP
@@ -645,6 +664,7 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
                 t_free += time.thread_time() - t1
             elif footprint is None:
                 footprint = space.memory_footprint()
+                at_free = phase_snapshot(space, m.c)
             t1 = time.thread_time()
             freeing = not freeing
         if o == EV_TOUCH and (v | n) & ((1 << k) - 1):
@@ -669,4 +689,4 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
     if footprint is None:
         footprint = space.memory_footprint()
     return {"counters": m.counters(), "times": {"total_s": total, "free_s": t_free},
-            "footprint": footprint, "pte": m.pte, "pstate": m.pstate}
+            "footprint": footprint, "pte": m.pte, "pstate": m.pstate, "at_free": at_free}

@@ -27,7 +27,7 @@ from vswap.swapentry import (FOLIO_MAX, XA_NODE_KERNEL_BYTES, HANDLE_MAX, MAX_SW
                              VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP, swap_cache_folio,
                              swap_cache_folio_id, swap_cache_is_folio, swap_cache_order)
 
-__all__ = ["VirtualSwap", "VSWAP_PRESETS", "SWP_DESC_BYTES"]
+__all__ = ["VirtualSwap", "VSWAP_PRESETS", "VSWAP_PRESET_OPTIONS", "SWP_DESC_BYTES"]
 
 RMAP_MASK = SWAP_TABLE_CACHE_ONLY - 1
 COUNT_LIMIT = 0xFFFFFFFF
@@ -36,7 +36,9 @@ VSWAP_PRESETS = {
     "vss_v5": (False, False, False),
     "new_opt_v2": (True, True, False),
     "cc_v2": (True, True, True),
+    "vswap_v3": (False, False, False),
 }
+VSWAP_PRESET_OPTIONS = {"vswap_v3": {"free_batching": False}}
 _STAT_NAMES = ("lookups", "node_visits", "mru_hits", "mru_misses", "desc_reads", "desc_writes",
                "cluster_locks", "rmap_reads", "rmap_writes", "alloc_scans", "cgroup_checks",
                "cache_only_checks", "slots_freed", "folios_reclaimed", "phys_allocs",
@@ -95,7 +97,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
     swapin_bypasses_swap_cache = True   # SwapSpace.swapin_bypasses_swap_cache: 6.19's bypass kept
 
     def __init__(self, swaps=None, *, cache_only_bit=True, batched_cgroup_check=True,
-                 mru_cluster_cache=True, max_clusters=1 << 32):
+                 mru_cluster_cache=True, max_clusters=1 << 32, free_batching=True):
         mc = _u64(max_clusters, (1 << 32) + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
@@ -106,6 +108,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
         self._opt_cache_only_bit = bool(cache_only_bit)
         self._opt_batched_cgroup = bool(batched_cgroup_check)
         self._opt_mru = bool(mru_cluster_cache)
+        self._free_batching = bool(free_batching)
         self._st = dict.fromkeys(_STAT_NAMES, 0)
         # Without the reverse-map bit (vss_v5) the allocator asks this layer.
         self._cache_only = None if self._opt_cache_only_bit else "_cache_only_hook"
@@ -115,7 +118,8 @@ class VirtualSwap(VirtualCommon, SwapSpace):
     def preset(cls, name, swaps=None, **kwargs):
         """See :meth:`vswap.VirtualSwap.preset`."""
         a, b, c = VSWAP_PRESETS[name]
-        return cls(swaps, cache_only_bit=a, batched_cgroup_check=b, mru_cluster_cache=c, **kwargs)
+        return cls(swaps, cache_only_bit=a, batched_cgroup_check=b, mru_cluster_cache=c,
+                   **{**VSWAP_PRESET_OPTIONS.get(name, {}), **kwargs})
 
     # -- helpers (the compiled module's C functions) ---------------------------------------
 
@@ -321,6 +325,10 @@ class VirtualSwap(VirtualCommon, SwapSpace):
                 d = c.desc[idx]
                 d.count -= 1
                 if d.count == 0:
+                    if not d.cached and not self._free_batching:
+                        self._vswap_free_nr(c, idx, 1)      # v3: a call and a lock per entry
+                        self._st["cluster_locks"] += 1
+                        continue
                     if not d.cached:
                         if nrun and d.memcg != run_memcg:
                             self._vswap_free_nr(c, run, nrun)
@@ -441,6 +449,11 @@ class VirtualSwap(VirtualCommon, SwapSpace):
         """See :attr:`vswap.VirtualSwap.switches`."""
         return {"cache_only_bit": self._opt_cache_only_bit, "batched_cgroup_check": self._opt_batched_cgroup,
                 "mru_cluster_cache": self._opt_mru}
+
+    @property
+    def free_batching(self):
+        """See :attr:`vswap.VirtualSwap.free_batching`."""
+        return self._free_batching
 
     # -- allocation and counts ----------------------------------------------------------------
 
