@@ -165,3 +165,22 @@ def test_describe_lists_every_design_once():
     lines = designs.describe_designs().splitlines()
     assert [line.split()[0] for line in lines] == list(registered_designs())
     assert all(len(line.split(None, 1)) == 2 for line in lines)
+
+
+def test_named_sets_stand_for_their_designs_in_compare_and_metadata(capsys):
+    from vswap.cli import main
+    from vswap.designs import DESIGN_SETS, design_set
+    assert DESIGNS == DESIGN_SETS["report"]          # compare's default stays the report's four
+    assert [n for n, _, _ in resolve_designs("now")] == ["mainline_7_1", "swaptable_p4",
+                                                         "vswap_ste"]
+    assert [n for n, _, _ in resolve_designs("all")] == list(registered_designs())
+    assert [n for n, _, _ in resolve_designs("report, now")] == [*DESIGNS, *design_set("now")]
+    with pytest.raises(ValueError, match="given twice"):
+        resolve_designs("baseline,report")
+    with pytest.raises(ValueError, match="names a set"):
+        register_design("now", lambda machine, span: ToySwap(span + 1))
+    r = compare("usemem", designs="now", size="2M", machine=Machine(ram="1M"), repeat=1)
+    assert [row["design"] for row in r.rows] == list(design_set("now"))
+    assert main(["metadata", "--sizes", "1G", "--designs", "now,baseline"]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[3:7]]
+    assert rows == [*design_set("now"), "baseline"]

@@ -134,7 +134,13 @@ def test_cli_prints_every_size_and_design(capsys):
     table = out[out.index("1T of swap, disk"):]
     p4 = next(line for line in table.splitlines() if line.startswith("swaptable_p4"))
     assert p4.split()[1] == "24.0"
-    assert out.count("vswap_ste") == 6
+    firsts = [line.split()[0] for line in out.splitlines() if line.strip()]
+    for name in ("vswap_ste", "vswap_ste_v2", "mainline_7_1"):     # STE v1 and v2 side by side
+        assert firsts.count(name) == 6, name
+    assert "swaptable_p3" not in firsts                 # mainline_7_1's layout, listed once
+    v1, v2 = (next(line for line in table.splitlines() if line.startswith(n + " "))
+              for n in ("vswap_ste", "vswap_ste_v2"))
+    assert float(v2.split()[-2].replace(",", "")) < float(v1.split()[-2].replace(",", ""))
 
 
 def test_cli_json_and_csv(capsys, tmp_path):

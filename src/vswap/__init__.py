@@ -20,6 +20,7 @@ try:
     from vswap._core import SwapDesign
     from vswap._core import DirectSwap, VirtualSwap
     from vswap._core import SwapTableP4
+    from vswap._core import Mainline71
     from vswap._core import SwapTableEdition
     from vswap.protocol import Lookup, PageTable, SwapSpace
 except ImportError as exc:  # pragma: no cover - only on a broken install
@@ -42,6 +43,7 @@ __all__ = [
     "SwapDesign", "DirectSwap", "SwapSpace", "Lookup", "PageTable",
     "VirtualSwap",
     "SwapTableP4",
+    "Mainline71",
     "SwapTableEdition",
 ]
 

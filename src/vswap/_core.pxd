@@ -12,4 +12,5 @@ from vswap._swapfile cimport SwapDevice, SwapDevices, swap_device_t, swap_global
 from vswap._direct cimport DirectSwap, direct_t, direct_dev_t, direct_reclaim, direct_count
 from vswap._virtual cimport VirtualSwap, vswap_t, swp_desc, vcluster, vswap_reclaim, vswap_desc
 from vswap._swaptable cimport SwapTableP4, p4_t, p4_dev_t
+from vswap._mainline71 cimport Mainline71
 from vswap._ste cimport SwapTableEdition, ste_t, ste_vcluster, ste_reclaim

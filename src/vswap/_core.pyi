@@ -7,6 +7,7 @@ from vswap._design import SwapDesign as SwapDesign
 from vswap._swapfile import SwapDevice as SwapDevice
 from vswap._swapfile import SwapDevices as SwapDevices
 from vswap._swaptable import SwapTableP4 as SwapTableP4
+from vswap._mainline71 import Mainline71 as Mainline71
 from vswap._ste import SwapTableEdition as SwapTableEdition
 from vswap._virtual import VirtualSwap as VirtualSwap
 from vswap._xarray import XA_NODE_BYTES as XA_NODE_BYTES
@@ -17,4 +18,5 @@ __all__ = [
     "XArray", "XA_NODE_BYTES", "XA_VALUE_MAX",
     "SwapDevice", "SwapDevices", "SwapDesign", "SWAP_TABLE_CACHE_ONLY", "NR_CPUS", "DEF_SWAP_PRIO",
     "MAX_SWAPFILES", "DirectSwap", "VirtualSwap", "SwapTableP4", "SwapTableEdition",
+    "Mainline71",
 ]

@@ -14,6 +14,7 @@ globals().update(SwapDevice=SwapDevice, SwapDevices=SwapDevices, SwapDesign=Swap
 globals().update(DirectSwap=DirectSwap)
 globals().update(VirtualSwap=VirtualSwap)
 globals().update(SwapTableP4=SwapTableP4)
+globals().update(Mainline71=Mainline71)
 globals().update(SwapTableEdition=SwapTableEdition)
 
 __all__ = ["XArray", "XA_NODE_BYTES", "XA_VALUE_MAX"]
@@ -22,4 +23,5 @@ __all__ += ["SwapDevice", "SwapDevices", "SwapDesign", "SWAP_TABLE_CACHE_ONLY", 
 __all__ += ["DirectSwap"]
 __all__ += ["VirtualSwap"]
 __all__ += ["SwapTableP4"]
+__all__ += ["Mainline71"]
 __all__ += ["SwapTableEdition"]

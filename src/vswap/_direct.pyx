@@ -335,6 +335,8 @@ cdef class DirectSwap(SlotSwap):
     #: an entry names a device slot, so a zero page on zram is on a
     #: SWP_SYNCHRONOUS_IO device and swaps in without the swap cache.
     entry_is_slot = True
+    #: The memory model's other trait (SwapSpace.swapin_bypasses_swap_cache): 6.19: zram's swap-in with a count of 1 skips the swap cache.
+    swapin_bypasses_swap_cache = True
 
     def __cinit__(self):
         memset(&self.d, 0, sizeof(direct_t))

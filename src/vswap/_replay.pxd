@@ -97,6 +97,7 @@ cdef struct mm_config:
     int backend
     int accounting
     int direct             # entries are device slots (the baseline, SwapTableP4)
+    int bypass             # zram's swap-in skips the swap cache (6.19; not 7.0's phase II)
     int zero_detection
     int page_tables        # user page tables are charged to the limit
     uint16_t memcg
@@ -148,7 +149,8 @@ cdef struct mm_counters:
     uint64_t zram_same         # zram: same-filled pages (no compression)
     uint64_t zram_comp         # zram: compressed pages
     uint64_t zswap_rejected    # pages zswap refused (pool full, or incompressible)
-    uint64_t swapin_sync       # major faults on the SWP_SYNCHRONOUS_IO path (no swap cache)
+    uint64_t swapin_sync       # major faults on the SWP_SYNCHRONOUS_IO path (no read-ahead)
+    uint64_t swapin_bypass     # of those, skipping the swap cache (6.19's do_swap_page)
     uint64_t swapin_zero       # major faults by the backing they found
     uint64_t swapin_zswap
     uint64_t swapin_swapfile

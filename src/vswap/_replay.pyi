@@ -35,6 +35,7 @@ def replay_trace(
     swapin_mask: int = 0,
     reclaim_mask: int = 512,
     direct: bool = True,
+    bypass: bool = True,
     zero_detection: bool = True,
     page_tables: bool = False,
     memcg: int | npt.NDArray[np.uint16] = 1,

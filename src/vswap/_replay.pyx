@@ -36,8 +36,9 @@ __all__ = ["replay_trace", "COUNTER_NAMES", "KERNEL_COUNTERS", "MTHP_STATS", "BA
 # ``mm_t.mthp``'s columns are in MTHP_STATS's order (the ST_* codes).
 from vswap.counters import (
     ACCOUNTING, BACKENDS, COUNTER_NAMES, KERNEL_COUNTERS,
-    MTHP_STATS, mthp_counter as _mthp_counter, phase_snapshot as _phase_snapshot,
+    MTHP_STATS, mthp_counter as _mthp_counter,
 )
+from vswap.reference.replay import phase_snapshot as _phase_snapshot
 
 _MTHP_NAMES = tuple((k, j, _mthp_counter(k, s)) for k in range(1, 10)
                     for j, s in enumerate(MTHP_STATS))
@@ -719,7 +720,9 @@ cdef int swap_in(mm_t* m, uint64_t p, int content, int cpu) except -1:
             raise AssertionError(f"swapped page {p:#x}: entry {e:#x} looks up as kind {kind}")
         if m.cfg.backend == BK_ZRAM and (kind == OPS_SWAPFILE
                                          or (m.cfg.direct and kind == OPS_ZERO)):
-            m.c.swapin_sync += 1                     # SWP_SYNCHRONOUS_IO, count 1: no swap cache
+            m.c.swapin_sync += 1                     # SWP_SYNCHRONOUS_IO: no read-ahead
+            if m.cfg.bypass:
+                m.c.swapin_bypass += 1               # 6.19, count 1: nor the swap cache
             if m.cfg.swapin_mask:
                 order = swapin_order(m, p, kind, h, cpu)
             if order == 0:
@@ -895,6 +898,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                  str accounting="v2", uint64_t zswap_max=0, uint64_t zswap_accept=0,
                  csize=(2048, 32, 32), uint64_t ra_max=8, uint32_t mthp_mask=0,
                  uint32_t swapin_mask=0, uint32_t reclaim_mask=1 << 9, bint direct=True,
+                 bint bypass=True,
                  bint zero_detection=True, bint page_tables=False, memcg=1, progress=None,
                  bint kswapd=False, uint64_t wmark_min=0, uint64_t wmark_low=0,
                  uint64_t wmark_high=0, uint64_t file_pages=0, uint64_t swappiness=60,
@@ -1006,6 +1010,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     m.cfg.backend = BACKENDS.index(backend)
     m.cfg.accounting = ACCOUNTING.index(accounting)
     m.cfg.direct = direct
+    m.cfg.bypass = bypass
     m.cfg.zero_detection = zero_detection
     m.cfg.page_tables = page_tables
     m.cfg.memcg = 1 if memcgs is not None else memcg

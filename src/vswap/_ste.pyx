@@ -753,6 +753,8 @@ cdef class SwapTableEdition(SwapDesign):
     #: The trait the memory model reads (vswap.protocol.SwapSpace.entry_is_slot):
     #: an entry is virtual; what backs it is not a device slot.
     entry_is_slot = False
+    #: The memory model's other trait (SwapSpace.swapin_bypasses_swap_cache): STE sits on phase IV, so on 7.0's phase II: no bypass.
+    swapin_bypasses_swap_cache = False
 
     def __cinit__(self):
         memset(&self.v, 0, sizeof(ste_t))

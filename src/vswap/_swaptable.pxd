@@ -26,7 +26,7 @@
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 
 from vswap._design cimport SwapDesign
-from vswap._swapfile cimport swap_device_t, SwapDevice, SwapDevices
+from vswap._swapfile cimport swap_device_t, swap_table_get, SwapDevice, SwapDevices
 from vswap._slotswap cimport SlotSwap, zswap_tree, slot_hooks
 from vswap._swapentry cimport MAX_SWAPFILES, P4_CLUSTER_INFO_BYTES, SWP_TB_TAG_MASK
 
@@ -85,6 +85,8 @@ cdef struct p4_dev_t:
     uint32_t* used                # this design's entries per cluster
     uint64_t nr_memcg_tables
     uint64_t nr_ext_tables
+    uint16_t* swap_cgroup         # phase III's static arrays (Mainline71: 2 B and 1 bit
+    uint64_t* zeromap             # per slot from swapon); NULL in phase IV
 
 
 cdef struct p4_t:
@@ -93,6 +95,32 @@ cdef struct p4_t:
     p4_dev_t devs[MAX_SWAPFILES]
     uint16_t* spare               # a memcg_table taken before an allocation (never NULL after)
 
+
+# --- the table word (no checks), shared with phase III (_mainline71) ------------------
+
+cdef inline uint64_t p4_word(const swap_device_t* si, uint64_t off) noexcept nogil:
+    """The slot's phase IV word: 0 for a free slot and for a host's reverse-map slot."""
+    cdef uint64_t w = swap_table_get(si, off)
+    return 0 if swp_tb_is_rmap(w) else w
+
+
+cdef inline uint64_t tb_field(uint64_t w) noexcept nogil:
+    return (w >> SWP_TB_COUNT_SHIFT) & SWP_TB_COUNT_MAX
+
+
+cdef inline uint64_t count_of(const p4_dev_t* dv, uint64_t off, uint64_t w) noexcept nogil:
+    cdef uint64_t c = tb_field(w)
+    if c == SWP_TB_COUNT_MAX:
+        return dv.ext[off >> dv.si.cluster_shift][off & (dv.si.cluster_size - 1)]
+    return c
+
+
+cdef inline bint cache_only(uint64_t w, uint64_t c) noexcept nogil:
+    return c == 0 and (w & SWP_TB_PIN) != 0
+
+
+# The design's hooks (P4_HOOKS), for a design that replaces some of them.
+cdef const slot_hooks* p4_hooks() noexcept
 
 # The allocator's reclaim hook (a host calls it for the slots that are not its own).
 cdef int p4_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
@@ -109,5 +137,9 @@ cdef class SwapTableP4(SlotSwap):
                          uint64_t* pe, uint64_t* pn) except NULL
     cdef uint64_t _alloc_one(self, uint64_t folio, uint64_t nr, uint16_t memcg,
                              int cpu) except? 0xFFFFFFFFFFFFFFFF
+    cdef int _check_cluster(self, int t, p4_dev_t* dv, uint64_t cl, uint64_t used,
+                            list errors) except -1
+    cdef int _check_tables(self, int t, p4_dev_t* dv, list errors) except -1
+    cdef bint _slot_meta(self, p4_dev_t* dv, uint64_t off) noexcept
     cdef object _snap_slot(self, int t, uint64_t off, object z)
     cdef dict _snap_dev(self, int t)

@@ -15,6 +15,7 @@ WORD_LAYOUT: dict[str, int]
 @disjoint_base
 class SwapTableP4(SwapDesign, SwapSpace):
     entry_is_slot: ClassVar[bool]
+    swapin_bypasses_swap_cache: ClassVar[bool]
     def __init__(self, swaps: Any) -> None: ...
     def folio_alloc_swap(self, folio: int, order: int = 0, memcg: int = 0, cpu: int = 0) -> int: ...
     def folio_alloc_swap_many(

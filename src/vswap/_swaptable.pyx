@@ -58,29 +58,8 @@ WORD_LAYOUT = {"SWP_TB_COUNT_SHIFT": SWP_TB_COUNT_SHIFT, "SWP_TB_COUNT_MAX": SWP
 
 # --- the table word (no checks) -------------------------------------------------------
 
-cdef inline uint64_t p4_word(const swap_device_t* si, uint64_t off) noexcept nogil:
-    """The slot's phase IV word: 0 for a free slot and for a host's reverse-map slot."""
-    cdef uint64_t w = swap_table_get(si, off)
-    return 0 if swp_tb_is_rmap(w) else w
-
-
-cdef inline uint64_t tb_field(uint64_t w) noexcept nogil:
-    return (w >> SWP_TB_COUNT_SHIFT) & SWP_TB_COUNT_MAX
-
-
-cdef inline uint64_t count_of(const p4_dev_t* dv, uint64_t off, uint64_t w) noexcept nogil:
-    cdef uint64_t c = tb_field(w)
-    if c == SWP_TB_COUNT_MAX:
-        return dv.ext[off >> dv.si.cluster_shift][off & (dv.si.cluster_size - 1)]
-    return c
-
-
 cdef inline uint64_t p4_count(const p4_dev_t* dv, uint64_t off) noexcept nogil:
     return count_of(dv, off, p4_word(dv.si, off))
-
-
-cdef inline bint cache_only(uint64_t w, uint64_t c) noexcept nogil:
-    return c == 0 and (w & SWP_TB_PIN) != 0
 
 
 cdef int ext_need(p4_t* d, p4_dev_t* dv, uint64_t off, uint64_t c) except -1 nogil:
@@ -124,6 +103,8 @@ cdef void dev_release(p4_dev_t* dv) noexcept nogil:
             free(dv.ext[i])
         free(dv.ext)
     free(dv.used)
+    free(dv.swap_cgroup)
+    free(dv.zeromap)
     xa_destroy(&dv.zswap.xa)
     memset(dv, 0, sizeof(p4_dev_t))
 
@@ -266,6 +247,11 @@ P4_HOOKS.zero_clear = h_zero_clear
 P4_HOOKS.release = h_release
 P4_HOOKS.payload = SWP_TB_PAYLOAD
 
+
+cdef const slot_hooks* p4_hooks() noexcept:
+    return &P4_HOOKS
+
+
 # The verb cores: the baseline's walks (_slotswap) on these hooks.
 cdef const slot_cores* C = slot_cores_of_hooks()
 
@@ -307,6 +293,8 @@ cdef class SwapTableP4(SlotSwap):
     #: an entry names a device slot, so a zero page on zram is on a
     #: SWP_SYNCHRONOUS_IO device and swaps in without the swap cache.
     entry_is_slot = True
+    #: The memory model's other trait (SwapSpace.swapin_bypasses_swap_cache): phase IV sits on 7.0's phase II: no bypass.
+    swapin_bypasses_swap_cache = False
 
     def __cinit__(self):
         memset(&self.d, 0, sizeof(p4_t))
@@ -899,7 +887,7 @@ cdef class SwapTableP4(SlotSwap):
         for t in self._types():
             dv = &self.d.devs[t]
             cs = dv.si.cluster_size
-            nm = nx = 0
+            nx = 0
             for cl in range(dv.nr_clusters):
                 lo = cl * cs
                 hi = min(lo + cs, dv.max)
@@ -907,17 +895,14 @@ cdef class SwapTableP4(SlotSwap):
                 for off in range(lo, hi):
                     if p4_word(dv.si, off):
                         used += 1
-                if used != dv.used[cl]:
-                    errors.append(f"{t}: cluster {cl}: {used} entries, {dv.used[cl]} counted")
-                if (dv.memcg[cl] != NULL) != (used > 0):
-                    errors.append(f"{t}: cluster {cl}: memcg_table with {used} entries")
-                nm += dv.memcg[cl] != NULL
+                self._check_cluster(t, dv, cl, used, errors)
                 if dv.ext[cl] != NULL:
                     nx += 1
                     if not any(dv.ext[cl][i] for i in range(cs)):
                         errors.append(f"{t}: cluster {cl}: empty extend table kept")
-            if nm != dv.nr_memcg_tables or nx != dv.nr_ext_tables:
-                errors.append(f"{t}: table counts differ")
+            if nx != dv.nr_ext_tables:
+                errors.append(f"{t}: extend table count differs")
+            self._check_tables(t, dv, errors)
             for off in range(dv.max):
                 w = p4_word(dv.si, off)
                 cl = off >> dv.si.cluster_shift
@@ -932,7 +917,7 @@ cdef class SwapTableP4(SlotSwap):
                     continue
                 ext = dv.ext[cl][idx] if dv.ext[cl] != NULL else 0
                 if w == 0:
-                    if ext or (dv.memcg[cl] != NULL and dv.memcg[cl][idx]):
+                    if ext or self._slot_meta(dv, off):
                         errors.append(f"{t}:{off}: free slot keeps metadata")
                     continue
                 if (tb_field(w) == SWP_TB_COUNT_MAX) != (ext >= SWP_TB_COUNT_MAX):
@@ -960,6 +945,28 @@ cdef class SwapTableP4(SlotSwap):
         {1: (144115188075856066, 0, 0, None)}
         """
         return self._snapshot()
+
+    cdef int _check_cluster(self, int t, p4_dev_t* dv, uint64_t cl, uint64_t used,
+                            list errors) except -1:
+        """A cluster's own metadata against its ``used`` entries (its memcg_table)."""
+        if used != dv.used[cl]:
+            errors.append(f"{t}: cluster {cl}: {used} entries, {dv.used[cl]} counted")
+        if (dv.memcg[cl] != NULL) != (used > 0):
+            errors.append(f"{t}: cluster {cl}: memcg_table with {used} entries")
+        return 0
+
+    cdef int _check_tables(self, int t, p4_dev_t* dv, list errors) except -1:
+        cdef uint64_t cl, nm = 0
+        for cl in range(dv.nr_clusters):
+            nm += dv.memcg[cl] != NULL
+        if nm != dv.nr_memcg_tables:
+            errors.append(f"{t}: memcg table count differs")
+        return 0
+
+    cdef bint _slot_meta(self, p4_dev_t* dv, uint64_t off) noexcept:
+        """The slot's metadata outside its word is set (a memcg id)."""
+        cdef uint64_t cl = off >> dv.si.cluster_shift
+        return dv.memcg[cl] != NULL and dv.memcg[cl][off & (dv.si.cluster_size - 1)] != 0
 
     cdef object _snap_slot(self, int t, uint64_t off, object z):
         cdef p4_dev_t* dv = &self.d.devs[t]

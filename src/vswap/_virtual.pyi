@@ -19,6 +19,7 @@ _U64 = npt.NDArray[np.uint64]
 @disjoint_base
 class VirtualSwap(SwapDesign):
     entry_is_slot: ClassVar[bool]
+    swapin_bypasses_swap_cache: ClassVar[bool]
     def __init__(self, swaps: SwapDevices | None = None, *, cache_only_bit: bool = True,
                  batched_cgroup_check: bool = True, mru_cluster_cache: bool = True,
                  max_clusters: int = 4294967296, free_batching: bool = True) -> None: ...

@@ -740,6 +740,8 @@ cdef class VirtualSwap(SwapDesign):
     #: The trait the memory model reads (vswap.protocol.SwapSpace.entry_is_slot):
     #: an entry is virtual; what backs it is not a device slot.
     entry_is_slot = False
+    #: The memory model's other trait (SwapSpace.swapin_bypasses_swap_cache): the series keeps 6.19's bypass for a zram-backed entry.
+    swapin_bypasses_swap_cache = True
 
     def __cinit__(self):
         memset(&self.v, 0, sizeof(vswap_t))

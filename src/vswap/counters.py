@@ -27,7 +27,7 @@ KERNEL_COUNTERS = (
 #: The model's own counters (no kernel counter has these names).
 MODEL_COUNTERS = (
     "swapped_out", "reclaim_calls", "pages_touched", "pages_written", "zero_pages", "zram_same", "zram_comp",
-    "zswap_rejected", "swapin_sync", "swapin_zero", "swapin_zswap", "swapin_swapfile",
+    "zswap_rejected", "swapin_sync", "swapin_bypass", "swapin_zero", "swapin_zswap", "swapin_swapfile",
     "free_batches", "free_entries", "free_resident", "resident", "zswap_pool", "page_tables",
     "task_ns", "kswapd_ns", "stall_ns", "file_resident",
 )

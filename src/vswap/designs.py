@@ -40,10 +40,37 @@ from vswap.swapentry import MEMCG_MAX
 
 __all__ = ["Design", "register_design", "unregister_design", "registered_designs",
            "describe_designs", "make_design", "resolve_designs", "load_factory",
-           "swap_devices", "register_builtin", "VIRTUAL_SWITCHES", "STE_DIRECT_MEMCGS"]
+           "swap_devices", "register_builtin", "VIRTUAL_SWITCHES", "STE_DIRECT_MEMCGS",
+           "DESIGN_SETS", "design_set"]
 
 #: VirtualSwap's switches, as ``virtual+SWITCH`` takes them (the report's three optimisations).
 VIRTUAL_SWITCHES = ("cache_only_bit", "batched_cgroup_check", "mru_cluster_cache")
+
+#: The named sets ``--designs`` takes beside design names: ``report``, the seed
+#: report's four builds (``vswap compare``'s default); ``now``, what a swap developer
+#: measures against in December 2026 (mainline 7.1, phase IV, the Swap Table
+#: Edition); ``all``, every registered design (:func:`design_set`).
+DESIGN_SETS: dict[str, tuple[str, ...]] = {
+    "report": ("baseline", "vss_v5", "new_opt_v2", "cc_v2"),
+    "now": ("mainline_7_1", "swaptable_p4", "vswap_ste"),
+}
+
+
+def design_set(name: str) -> tuple[str, ...] | None:
+    """The design names of the set ``name`` (``report``, ``now``, ``all``), or None if it names none.
+
+    ``all`` is every registered design, in registration order. Runtime
+    complexity: O(registered designs).
+
+    >>> design_set("now")
+    ('mainline_7_1', 'swaptable_p4', 'vswap_ste')
+    >>> design_set("all")[:2], design_set("cc_v2")
+    (('baseline', 'vss_v5'), None)
+    """
+    if name == "all":
+        return tuple(_REGISTRY)
+    return DESIGN_SETS.get(name)
+
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
 
@@ -139,6 +166,8 @@ def register_design(name: str, factory: Callable[..., Any], *, description: str 
     switches = tuple(switches)
     if not all(isinstance(s, str) and s.isidentifier() for s in switches):
         raise ValueError("switches must be identifiers (keyword arguments of the factory)")
+    if design_set(name) is not None and name not in _REGISTRY:
+        raise ValueError(f"design name {name!r} names a set of designs (--designs {name})")
     if name in _REGISTRY and not replace:
         raise ValueError(f"design {name!r} is already registered (replace=True replaces it)")
     design = Design(name, factory, description or _first_line(factory) or name, reference,
@@ -267,7 +296,9 @@ def make_design(name: str, machine: Any, span: int, *, reference: bool = False) 
 def resolve_designs(designs: Any) -> list[tuple[str, Design, tuple[str, ...]]]:
     """``(name, Design, switches)`` per design :func:`~vswap.benchmark.compare` is given.
 
-    Accepted: a comma-separated string (``"baseline,cc_v2,mymod:make"``),
+    Accepted: a comma-separated string (``"baseline,cc_v2,mymod:make"``; a
+    set's name, ``report``, ``now`` or ``all``, stands for its designs:
+    :data:`DESIGN_SETS`),
     or an iterable (or a ``{name: factory}`` dict) of: names as
     :func:`make_design` takes them; SwapSpace classes (called as
     ``cls(swaps)`` with :func:`swap_devices`); SwapSpace objects (each
@@ -278,10 +309,13 @@ def resolve_designs(designs: Any) -> list[tuple[str, Design, tuple[str, ...]]]:
 
     >>> [n for n, _, _ in resolve_designs("baseline, virtual+mru_cluster_cache")]
     ['baseline', 'virtual+mru_cluster_cache']
+    >>> [n for n, _, _ in resolve_designs("baseline,now")]
+    ['baseline', 'mainline_7_1', 'swaptable_p4', 'vswap_ste']
     """
     items: list[tuple[str | None, Any]]
     if isinstance(designs, str):
-        items = [(None, d) for d in designs.split(",")]
+        items = [(None, d) for part in designs.split(",")
+                 for d in (design_set(part.strip()) or (part,))]
     elif isinstance(designs, dict):
         items = list(designs.items())
     else:
@@ -415,6 +449,10 @@ def _register_builtins() -> None:
     register_builtin("vswap_v3", lambda impl, s: impl.VirtualSwap.preset("vswap_v3", s),
                      "VirtualSwap as the series' v3: vss_v5 without v4's free batching "
                      "(an entry, a call, a lock)", layout=md.vswap_v6_layout)
+    register_builtin("mainline_7_1", lambda impl, s: impl.Mainline71(s),
+                     "mainline 7.1: the baseline with swap table phases II and III (count in the "
+                     "table word, no SWAP_HAS_CACHE, no swap-cache bypass)",
+                     layout=md.phase3_layout)
     register_builtin(
         "vswap_ste", lambda impl, s, **sw: impl.SwapTableEdition(
             s, **{k: sw.get(k, False) for k in STE_SWITCHES}),

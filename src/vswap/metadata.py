@@ -45,7 +45,7 @@ from vswap.reference.virtual import SWP_DESC_BYTES, XA_NODE_KERNEL_BYTES
 
 __all__ = [
     "layouts", "layout_of", "LAYOUT_ONLY", "baseline_layout", "phase3_layout",
-    "phase4_layout", "vswap_v6_layout", "vswap_ste_layout", "USAGES", "SIZES", "BACKINGS", "metadata_bytes", "metadata_table",
+    "phase4_layout", "vswap_v6_layout", "vswap_ste_layout", "vswap_ste_v2_layout", "USAGES", "SIZES", "BACKINGS", "metadata_bytes", "metadata_table",
     "format_table", "metadata_csv", "xa_nodes",
 ]
 
@@ -188,18 +188,41 @@ def vswap_ste_layout(slots: int, used: int, pcl: int, vcl: int, backing: str) ->
             "rmap": TABLE_WORD_BYTES * CLUSTER_SLOTS * pcl if disk else 0}
 
 
-#: Layouts of swap designs that have no design object to register (phase III
-#: is mainline without swap_map), by name, beside the registered designs'.
-LAYOUT_ONLY: dict[str, Any] = {"swaptable_p3": phase3_layout}
+def vswap_ste_v2_layout(slots: int, used: int, pcl: int, vcl: int, backing: str) -> dict[str, int]:
+    """The Swap Table Edition's RFC v2 bytes (2026-06-12): v1's, without the backing clusters' memcg_table.
+
+    v2 allocates a physical cluster's ``memcg_table`` with its first
+    direct-mapped slot, so a cluster that only backs virtual entries (all
+    of them here) carries none: about 1 KiB saved per such cluster, v1's
+    "deal-breaker". Its other changes (three tags, the zero state in the
+    table word, zswap found through the virtual table word, no swap charge
+    for unbacked slots) move no bytes in this layout. A layout only: the
+    registered ``vswap_ste`` is v1. Runtime complexity: O(log vcl).
+
+    >>> v1, v2 = (f(1 << 20, 1 << 19, 1024, 1024, "disk") for f in (vswap_ste_layout,
+    ...                                                            vswap_ste_v2_layout))
+    >>> v1["memcg_table"] - v2["memcg_table"], {k for k in v1 if v1[k] != v2[k]}
+    (1048576, {'memcg_table'})
+    """
+    out = vswap_ste_layout(slots, used, pcl, vcl, backing)
+    out["memcg_table"] = MEMCG_ID_BYTES * CLUSTER_SLOTS * vcl
+    return out
+
+
+#: Layouts by a name of their own beside the registered designs' (``swaptable_p3``:
+#: phase III, mainline without swap_map; the registered ``mainline_7_1`` has it, so
+#: :func:`layouts` lists it under that name and ``--designs swaptable_p3`` still works).
+#: ``vswap_ste_v2``: the Swap Table Edition's RFC v2, whose design is not modelled yet.
+LAYOUT_ONLY: dict[str, Any] = {"swaptable_p3": phase3_layout, "vswap_ste_v2": vswap_ste_v2_layout}
 
 
 def layouts() -> dict[str, Any]:
-    """Name -> layout of every registered design that has one, phase III after the baseline.
+    """Name -> layout of every registered design that has one, then the :data:`LAYOUT_ONLY` ones no design has.
 
     Runtime complexity: O(registered designs).
 
-    >>> list(layouts())[:3]
-    ['baseline', 'swaptable_p3', 'vss_v5']
+    >>> list(layouts())[:3], "swaptable_p3" in layouts(), layouts()["mainline_7_1"] is phase3_layout
+    (['baseline', 'vss_v5', 'new_opt_v2'], False, True)
     """
     from vswap.designs import registered_designs
 
@@ -207,9 +230,8 @@ def layouts() -> dict[str, Any]:
     for name, d in registered_designs().items():
         if d.layout is not None:
             out[name] = d.layout
-        if name == "baseline":
-            out.update(LAYOUT_ONLY)
-    out.update({k: v for k, v in LAYOUT_ONLY.items() if k not in out})
+    have = set(out.values())
+    out.update({k: v for k, v in LAYOUT_ONLY.items() if k not in out and v not in have})
     return out
 
 

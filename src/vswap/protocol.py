@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import MutableMapping
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 # The entry encoding and the swap_map byte are re-exported from their one
 # Python home, vswap.swapentry (the twin of _swapentry.pxd).
@@ -254,7 +254,17 @@ class SwapSpace(abc.ABC):
     #: or read-ahead; False (the default) when the entry is virtual and what backs
     #: it is not a device slot, so such a swap-in takes the read-ahead path. Set it
     #: on the class; every built-in design of both engines does.
-    entry_is_slot: bool = False
+    entry_is_slot: ClassVar[bool] = False
+
+    #: A design's other trait for the memory model: True when a swap-in from a
+    #: ``SWP_SYNCHRONOUS_IO`` device (zram) with a count of 1 skips the swap cache
+    #: (6.19's ``do_swap_page``: ``swapcache_prepare`` pins the slots, the folio is
+    #: never added, ``swapcache_clear`` unpins them), False when every swap-in goes
+    #: through the swap cache (7.0's phase II: ``swapin_folio`` adds the folio with
+    #: ``__swap_cache_prepare_and_add``; the baseline's successors, mainline_7_1,
+    #: swaptable_p4, vswap_ste). Both skip read-ahead on such a device. The default
+    #: is 6.19's, the kernel vswap's memory model follows unless a design says.
+    swapin_bypasses_swap_cache: ClassVar[bool] = True
 
     # -- allocation and counts ---------------------------------------------------
 

@@ -33,8 +33,11 @@ mean what /proc/vmstat's and the mTHP sysfs stats mean):
   (``swap_cache_del_folio`` with a shadow, ``put_swap_folio``).
 - **Swap-in**, on a write to a swapped page (``do_swap_page``;
   ``pgmajfault`` unless a read-ahead folio serves it, ``swap_ra_hit``):
-  ``lookup``; on a ``SWP_SYNCHRONOUS_IO`` device (zram) with a swap count
-  of 1, no swap cache and no read-ahead, and a large folio comes in whole
+  ``lookup``; on a ``SWP_SYNCHRONOUS_IO`` device (zram) no read-ahead
+  (``swapin_sync``), and no swap cache either for a design that keeps 6.19's
+  bypass (:attr:`vswap.protocol.SwapSpace.swapin_bypasses_swap_cache`:
+  ``swapin_bypass``; 7.0's phase II adds the folio with ``swapin_folio``,
+  so mainline_7_1, swaptable_p4 and vswap_ste do not), and a large folio comes in whole
   when its PTEs allow (``alloc_swap_folio``: contiguous entries of one
   backing, none cached; ``swpin``, ``swpin_fallback``, ``_charge``; never
   once zswap was enabled). The baseline's entries are device slots, so its zero
@@ -96,7 +99,7 @@ __all__ = ["Machine", "ReplayResult", "replay", "make_design", "machine_config",
 
 #: The report's builds: ``baseline`` and the three virtual swap presets
 #: (the default of compare; every registered design: :mod:`vswap.designs`).
-DESIGNS = ("baseline", "vss_v5", "new_opt_v2", "cc_v2")
+DESIGNS = designs.DESIGN_SETS["report"]
 #: Swap backends: zram (one device with same-filled detection), zswap in
 #: front of a swapfile, or a swapfile alone.
 BACKENDS: tuple[str, ...] = tuple(_replay.BACKENDS)
@@ -542,8 +545,9 @@ def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]
     on zram is on a ``SWP_SYNCHRONOUS_IO`` device) when its class says so
     (:attr:`vswap.protocol.SwapSpace.entry_is_slot`: the baseline and phase IV
     on both engines), else as virtual (an entry no device backs takes the
-    read-ahead path). Runtime complexity: O(trace
-    events).
+    read-ahead path); ``bypass`` is its
+    :attr:`~vswap.protocol.SwapSpace.swapin_bypasses_swap_cache`. Runtime
+    complexity: O(trace events).
 
     >>> from vswap.workloads import usemem
     >>> t = usemem("1M", mthp={4: 0.5})
@@ -563,6 +567,7 @@ def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]
         csize=machine.compressed_bytes, ra_max=machine.readahead_pages, mthp_mask=mask,
         swapin_mask=0 if machine.zswap_ever_enabled else mask & 0x1FE, reclaim_mask=reclaim,
         direct=bool(getattr(space, "entry_is_slot", False)),
+        bypass=bool(getattr(space, "swapin_bypasses_swap_cache", True)),
         zero_detection=machine.zero_detection, page_tables=machine.page_tables,
         **_kswapd_config(machine))
 

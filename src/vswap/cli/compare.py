@@ -37,8 +37,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_machine_options(cmp)
     b = cmp.add_argument_group("benchmark options")
     b.add_argument("--designs", default=",".join(DESIGNS), metavar="A,B,...",
-                   help=f"comma-separated designs (default {','.join(DESIGNS)}): registered "
-                   "names ('vswap designs'), virtual+SWITCH+... for ablations, or "
+                   help=f"comma-separated designs (default {','.join(DESIGNS)}, the set "
+                   "'report'): registered names ('vswap designs'), the sets 'report', 'now' "
+                   "(mainline_7_1,swaptable_p4,vswap_ste) and 'all', virtual+SWITCH+... for "
+                   "ablations, or "
                    "module:factory for yours; 'vs base' is relative to baseline, or to the "
                    "first if baseline is absent")
     b.add_argument("--list-designs", action="store_true",

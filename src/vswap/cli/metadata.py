@@ -29,9 +29,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--sizes", default=",".join(SIZES), metavar="A,B,...",
                    help=f"swap sizes (default {','.join(SIZES)})")
     p.add_argument("--designs", metavar="A,B,...",
-                   help="designs, as compare takes them: registered names (with +switches) "
+                   help="designs, as compare takes them: registered names (with +switches), "
+                   "the sets 'report', 'now' and 'all' (those with a layout), "
                    "or module:factory of yours whose class has a metadata_layout "
-                   "(default: every registered design with a layout, and swaptable_p3)")
+                   "(default: every registered design with a layout; swaptable_p3 is mainline_7_1's)")
     p.add_argument("--json", metavar="FILE", help="write the rows as JSON ('-': stdout)")
     p.add_argument("--csv", metavar="FILE", help="write one CSV row per design ('-': stdout)")
     return p
@@ -59,11 +60,14 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     >>> out.getvalue().splitlines()[0]
     '1T of swap, zswap-backed: metadata in MiB at each usage'
     """
+    from vswap.designs import design_set
     from vswap.metadata import (USAGES, format_table, layout_of, layouts, metadata_csv,
                                 metadata_table)
     from vswap.workloads import parse_size
 
-    designs = [d for d in (args.designs or ",".join(layouts())).split(",") if d]
+    # A set stands for its designs; "all" for every one with a layout.
+    designs = [n for d in (args.designs or ",".join(layouts())).split(",") if d
+               for n in (list(layouts()) if d == "all" else design_set(d) or (d,))]
     for d in designs:
         try:
             layout_of(d)

@@ -18,6 +18,7 @@ from vswap.errors import EntryExists, NoEntry, NoSpace, SwapError
 from vswap.protocol import Lookup, PageTable, SwapSpace
 from vswap.reference.direct import DirectSwap
 from vswap.reference.swaptable import SwapTableP4
+from vswap.reference.mainline71 import Mainline71
 from vswap.reference.ste import SwapTableEdition
 from vswap.reference.virtual import VirtualSwap
 from vswap.reference.swapfile import (
@@ -50,5 +51,6 @@ __all__ = [
     "PageTable",
     "VirtualSwap",
     "SwapTableP4",
+    "Mainline71",
     "SwapTableEdition",
 ]

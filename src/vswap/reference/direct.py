@@ -79,6 +79,7 @@ class DirectSwap(SwapDesign, SwapSpace):
     """
 
     entry_is_slot = True                 # SwapSpace.entry_is_slot: the entry is the slot
+    swapin_bypasses_swap_cache = True   # SwapSpace.swapin_bypasses_swap_cache: 6.19's bypass on zram
 
     def __init__(self, swaps):
         self._claim(swaps)

@@ -627,8 +627,10 @@ class _Model:
             c[("swapin_zero", "swapin_zswap", "swapin_swapfile")[kind]] += 1
             if cfg["backend"] == BK_ZRAM and (kind == VSWAP_SWAPFILE
                                               or (cfg["direct"] and kind == VSWAP_ZERO)):
-                # SWP_SYNCHRONOUS_IO, swap count 1: no swap cache, no read-ahead
+                # SWP_SYNCHRONOUS_IO: no read-ahead (6.19, count 1: nor the swap cache)
                 c["swapin_sync"] += 1
+                if cfg["bypass"]:
+                    c["swapin_bypass"] += 1
                 if cfg["swapin_mask"]:
                     order = self.swapin_order(p, kind, handle, cpu)
                 if order == 0:
@@ -789,6 +791,7 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
                  zswap_accept: int = 0, csize: tuple[int, int, int] = (2048, 32, 32),
                  ra_max: int = 8, mthp_mask: int = 0, swapin_mask: int = 0,
                  reclaim_mask: int = 1 << PMD_ORDER, direct: bool = True,
+                 bypass: bool = True,
                  zero_detection: bool = True, page_tables: bool = False,
                  memcg: int | np.ndarray = 1, progress: Callable[[int], Any] | None = None,
                  kswapd: bool = False, wmark_min: int = 0, wmark_low: int = 0,
@@ -842,7 +845,7 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
            "zswap_accept": zswap_accept, "csize": tuple(int(x) for x in csize),
            "ra_max": max(1, ra_max), "mthp_mask": mthp_mask & 0x3FE,
            "swapin_mask": (swapin_mask & 0x1FE) if backend != "zswap" else 0,
-           "reclaim_mask": reclaim_mask & 0x3FE, "direct": bool(direct),
+           "reclaim_mask": reclaim_mask & 0x3FE, "direct": bool(direct), "bypass": bool(bypass),
            "zero_detection": zero_detection, "page_tables": bool(page_tables), "memcg": memcg,
            "kswapd": bool(kswapd), "wmark_min": wmark_min, "wmark_low": wmark_low,
            "wmark_high": wmark_high, "file_pages": file_pages if kswapd else 0,

@@ -99,6 +99,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
     """
 
     entry_is_slot = False                # SwapSpace.entry_is_slot: a ghost entry
+    swapin_bypasses_swap_cache = False   # SwapSpace.swapin_bypasses_swap_cache: on phase II: no bypass
     _ghost_type = VSWAP_TYPE
     _cluster_info_bytes = P4_CLUSTER_INFO_BYTES
 

@@ -93,6 +93,7 @@ class SwapTableP4(DirectSwap):
     """
 
     _STAT_NAMES = _STAT_NAMES
+    swapin_bypasses_swap_cache = False   # on 7.0's phase II (SwapSpace.swapin_bypasses_swap_cache)
     _count_limit = SWAP_COUNT_LIMIT
     _folio_max = P4_FOLIO_MAX
     _shadow_max = P4_SHADOW_MAX
@@ -292,15 +293,28 @@ class SwapTableP4(DirectSwap):
         for cl in range(len(dv.si._cluster_info)):
             lo, hi = cl * cs, min((cl + 1) * cs, dv.max)
             used = sum(1 for o in range(lo, hi) if self._raw(dv, o))
-            if used != dv.used[cl]:
-                errors.append(f"{t}: cluster {cl}: {used} entries, {dv.used[cl]} counted")
-            if (dv.memcg[cl] is not None) != (used > 0):
-                errors.append(f"{t}: cluster {cl}: memcg_table with {used} entries")
+            self._check_cluster(t, dv, cl, used, errors)
             if dv.ext[cl] is not None and not any(dv.ext[cl]):
                 errors.append(f"{t}: cluster {cl}: empty extend table kept")
-        if sum(m is not None for m in dv.memcg) != dv.nr_memcg_tables or \
-                sum(x is not None for x in dv.ext) != dv.nr_ext_tables:
-            errors.append(f"{t}: table counts differ")
+        if sum(x is not None for x in dv.ext) != dv.nr_ext_tables:
+            errors.append(f"{t}: extend table count differs")
+        self._check_tables(t, dv, errors)
+
+    def _check_cluster(self, t, dv, cl, used, errors):
+        """A cluster's own metadata against its ``used`` entries (its memcg_table)."""
+        if used != dv.used[cl]:
+            errors.append(f"{t}: cluster {cl}: {used} entries, {dv.used[cl]} counted")
+        if (dv.memcg[cl] is not None) != (used > 0):
+            errors.append(f"{t}: cluster {cl}: memcg_table with {used} entries")
+
+    def _check_tables(self, t, dv, errors):
+        if sum(m is not None for m in dv.memcg) != dv.nr_memcg_tables:
+            errors.append(f"{t}: memcg table count differs")
+
+    def _slot_meta(self, dv, off):
+        """The slot's metadata outside its word is set (a memcg id)."""
+        m = dv.memcg[off >> dv.si._cluster_shift]
+        return m is not None and m[off & (dv.si._cluster_size - 1)] != 0
 
     def _check_slot(self, t, dv, off, errors):
         w = self._raw(dv, off)
@@ -314,7 +328,7 @@ class SwapTableP4(DirectSwap):
             return
         ext = dv.ext[cl][idx] if dv.ext[cl] is not None else 0
         if w == 0:
-            if ext or (dv.memcg[cl] is not None and dv.memcg[cl][idx]):
+            if ext or self._slot_meta(dv, off):
                 errors.append(f"{t}:{off}: free slot keeps metadata")
             return
         if (_field(w) == SWP_TB_COUNT_MAX) != (ext >= SWP_TB_COUNT_MAX):

@@ -94,6 +94,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
     """
 
     entry_is_slot = False                # SwapSpace.entry_is_slot: a virtual entry
+    swapin_bypasses_swap_cache = True   # SwapSpace.swapin_bypasses_swap_cache: 6.19's bypass kept
 
     def __init__(self, swaps=None, *, cache_only_bit=True, batched_cgroup_check=True,
                  mru_cluster_cache=True, max_clusters=1 << 32, free_batching=True):
