@@ -1,8 +1,8 @@
 """Coverage-guided fuzzer of vswap's public API (atheris), for the AddressSanitizer core.
 
-Each input is a sequence of calls on a fresh DirectSwap, SwapTableP4,
-VirtualSwap (any preset) or SwapTableEdition (with or without direct-mapped
-memcgs) over one or two small devices, an XArray and a
+Each input is a sequence of calls on a fresh registered design (any of
+:func:`vswap.designs.registered_designs` with a twin, its switches drawn)
+over one or two small devices, an XArray and a
 standalone SwapDevice whose Python reclaim hook makes calls of its own (re-entrant:
 into the device, which must refuse what it may not do from a hook, and into
 the design). Arguments are arbitrary: small, huge and negative integers,
@@ -77,6 +77,7 @@ import atheris  # noqa: E402
 
 with atheris.instrument_imports(include=["vswap"]):
     import vswap  # noqa: E402
+    from vswap.designs import registered_designs  # noqa: E402
     from vswap.errors import NoSpace, SwapError  # noqa: E402
     from vswap.protocol import PageTable  # noqa: E402
 
@@ -124,6 +125,9 @@ def check(obj):
         obj.check()
 
 
+DESIGNS = [(n, d) for n, d in registered_designs().items() if d.on_devices is not None]
+
+
 class Session:
     def __init__(self, fdp):
         self.fdp = fdp
@@ -133,19 +137,10 @@ class Session:
         swaps = vswap.SwapDevices([vswap.SwapDevice(fdp.ConsumeIntInRange(2, 120), cluster_size=cs,
                                                     discard=fdp.ConsumeBool())
                                    for _ in range(ndev)])
-        kind = fdp.ConsumeIntInRange(0, 6)
-        if kind == 0:
-            self.design = vswap.DirectSwap(swaps)
-        elif kind == 4:
-            self.design = vswap.SwapTableEdition(swaps)
-        elif kind == 5:     # ghost and direct-mapped entries on the same devices
-            self.design = vswap.SwapTableEdition(swaps, direct_memcgs=(0, 2),
-                                                 shared_cluster_cache=fdp.ConsumeBool())
-        elif kind == 6:
-            self.design = vswap.SwapTableP4(swaps)
-        else:
-            self.design = vswap.VirtualSwap.preset(("vss_v5", "new_opt_v2", "cc_v2")[kind - 1],
-                                                   swaps)
+        # every registered design with a twin (the registry's loop), its switches drawn
+        name, design = DESIGNS[fdp.ConsumeIntInRange(0, len(DESIGNS) - 1)]
+        self.design = design.on_devices(vswap, swaps,
+                                        **{sw: fdp.ConsumeBool() for sw in design.switches})
         self.xa = vswap.XArray(track_free=fdp.ConsumeBool())
         self.dev = vswap.SwapDevice(fdp.ConsumeIntInRange(2, 80), cluster_size=cs)
         self.dev.set_reclaim_hook(self.hook)

@@ -20,15 +20,26 @@ from vswap.protocol import PageTable
 #: attribute of None reached), SystemError or MemoryError: those are defects.
 CLEAR = (TypeError, ValueError, RuntimeError, LookupError, SwapError, NotImplementedError)
 
+def _design_classes():
+    """The compiled class of every registered design (the registry's loop, not a list here)."""
+    from vswap.designs import registered_designs
+    out = []
+    for d in registered_designs().values():
+        if d.on_devices is not None:
+            obj = d.on_devices(vswap, vswap.SwapDevices([vswap.SwapDevice(64, cluster_size=16)]))
+            if type(obj) not in out:
+                out.append(type(obj))
+            obj.close()
+    return out
+
+
 #: The compiled classes, each with a call that raises halfway through __init__.
 COMPILED = {
     vswap.XArray: None,
     vswap.SwapDevice: lambda obj: obj.__init__(1),
     vswap.SwapDevices: lambda obj: obj.__init__([object()]),
     vswap.SwapDesign: lambda obj: obj.__init__(42),
-    vswap.DirectSwap: lambda obj: obj.__init__(42),
-    vswap.SwapTableP4: lambda obj: obj.__init__(42),
-    vswap.SwapTableEdition: lambda obj: obj.__init__(42),
+    **{cls: (lambda obj: obj.__init__(42)) for cls in _design_classes()},
     vswap.VirtualSwap: lambda obj: obj.__init__(vswap.SwapDevices(), max_clusters=0),
 }
 
@@ -65,7 +76,7 @@ def states(cls):
         except CLEAR:
             pass
         yield "half-built", obj
-    if cls in (vswap.DirectSwap, vswap.VirtualSwap):
+    if issubclass(cls, vswap.SwapDesign) and cls is not vswap.SwapDesign:
         obj = cls(vswap.SwapDevices([vswap.SwapDevice(64, cluster_size=16)]))
         obj.close()
         yield "closed", obj

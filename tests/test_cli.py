@@ -211,15 +211,18 @@ def test_python_dash_m_vswap_reports_errors_without_a_traceback():
     assert proc.stderr.startswith("vswap compare: error: ") and "Traceback" not in proc.stderr
 
 
-def test_module_examples():
-    # test_docs_and_parity runs selfcheck's example only; main's runs here.
+@pytest.mark.parametrize("verb", ["__init__", "options", "compare", "record", "designs",
+                                  "selfcheck", "sweep", "metadata", "kernel"])
+def test_module_examples(verb):
+    # Every module of the CLI wing, each function's example.
     import doctest
+    import importlib
 
-    import vswap.__main__
+    mod = importlib.import_module("vswap.cli" if verb == "__init__" else f"vswap.cli.{verb}")
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    tests = {t.name: t for t in doctest.DocTestFinder().find(vswap.__main__)}
-    assert "vswap.__main__.main" in tests
-    for test in tests.values():
+    tests = [t for t in doctest.DocTestFinder().find(mod) if t.examples]
+    assert tests
+    for test in tests:
         runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
 
@@ -255,7 +258,7 @@ def test_user_design_as_module_factory_beside_the_builtins(capsys, monkeypatch):
                            "--designs", "baseline,cc_v2,dictswap:make", "--repeat", "1",
                            "--no-progress")
     assert status == 0
-    assert "reference engine for all (dictswap:make has no C verb table)" in out
+    assert "reference engine for all (dictswap:make has no C verb table of its own" in out
     results = out[out.index("Results"):out.index("Model counters")].splitlines()
     assert [line.split()[0] for line in results[4:] if line] == ["baseline", "cc_v2",
                                                                   "dictswap:make"]

@@ -43,7 +43,6 @@ def no_run(monkeypatch):
 @pytest.mark.parametrize("argv", [
     ["--size", "2M", "--ram", "4M"],       # RAM at or above the workload
     ["--size", "4K"],                      # one page
-    ["--size", "1K"],                      # less than one page
 ])
 def test_nothing_swapped_out_prints_zeros_and_dashes(capsys, argv):
     status, out, err = run(capsys, "compare", "usemem", *argv, *QUICK)
@@ -234,3 +233,17 @@ def test_generated_bad_arguments_exit_2_with_one_line(bad, workload):
         except SystemExit as exc:
             status = exc.code
     one_line_error(status, out.getvalue(), err.getvalue())
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--ram", "64"], "--ram: 64 has no unit: write 64G"),           # meant 64G: refused
+    (["--size", "1024"], "--size: 1024 has no unit"),
+    (["--ram", "2K"], "ram of 2048 bytes is less than one 4096-byte page"),
+    (["--size", "1K"], "less than one 4096-byte page"),
+    (["--size", "-1G"], "size '-1G' is not a number"),              # not "expected one argument"
+    (["--ram", "-64M"], "size '-64M' is not a number"),
+])
+def test_sizes_a_user_mistypes_are_refused_with_the_reason(capsys, no_run, argv, says):
+    status, out, err = run(capsys, "compare", "usemem", *argv, *QUICK)
+    assert status == 2 and out == "" and says in err and len(err.strip().splitlines()) == 1
+    assert "expected one argument" not in err

@@ -214,9 +214,17 @@ def test_defaults_reproduce_the_reports_machines():
     assert default_machine(make_workload("random", size="8M")).ram_pages == 1024
 
 
-def test_default_size_is_used_when_none_is_given(monkeypatch):
-    monkeypatch.setitem(DEFAULT_SIZES, "usemem", "2M")
-    r = compare("usemem", designs="cc_v2", repeat=1, progress=False)
+def test_default_size_is_used_when_none_is_given():
+    from vswap.workload_registry import register_workload, workload_record
+    old = workload_record("usemem")
+    register_workload("usemem", old.generator, default_size="2M", kernel_size=old.kernel_size,
+                      ram_share=old.ram_share, tput_credit=old.tput_credit, replace=True)
+    try:
+        r = compare("usemem", designs="cc_v2", repeat=1, progress=False)
+    finally:
+        register_workload("usemem", old.generator, default_size=old.default_size,
+                          kernel_size=old.kernel_size, ram_share=old.ram_share,
+                          tput_credit=old.tput_credit, replace=True)
     assert r.params["size"] == "2M" and r.trace_summary["pages_touched"] == 512
     assert r.machine == default_machine(usemem("2M"))
 

@@ -119,3 +119,38 @@ def test_bad_input_leaves_the_state_as_it_was(arrayswap):
             call()
         assert space.snapshot() == before
     space.check()
+
+
+def documented_install():
+    """The commands examples/README.md gives to install the template, one per line."""
+    lines = (EXAMPLE.parent / "README.md").read_text().splitlines()
+    start = lines.index("  <!-- cython-template-install -->") + 2
+    end = next(i for i in range(start, len(lines)) if lines[i].strip() == "```")
+    return [line.strip() for line in lines[start:end]]
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None and shutil.which("cc") is None,
+                    reason="no C compiler")
+def test_the_template_installs_as_documented_in_a_fresh_venv(tmp_path):
+    # Regression: in the README's venv (a fresh venv's setuptools 65.5) the documented
+    # pip install --no-build-isolation stopped with "invalid command 'bdist_wheel'".
+    # The fresh venv sees this vswap (and its Cython, numpy) as the README's venv has
+    # them installed, then runs the documented commands word for word.
+    import sysconfig
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    py = venv / "bin" / "python"
+    purelib = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    Path(purelib, "vswap-under-test.pth").write_text(
+        sysconfig.get_paths()["purelib"] + "\n" + str(Path(vswap.__file__).parent.parent) + "\n")
+    env = dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+               PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env.pop("PYTHONPATH", None)
+    for command in documented_install():
+        r = subprocess.run(command, shell=True, cwd=EXAMPLE.parent.parent, env=env,
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, f"{command}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
+    r = subprocess.run([py, "-c", "import arrayswap; print(arrayswap.ArraySwap(64))"],
+                       capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert r.stdout.strip() == "ArraySwap(64 entries, 0 in use)", r.stderr

@@ -109,6 +109,8 @@ def test_every_public_method_documents_complexity_and_example(cls):
         if name.startswith("_") and name not in ("__getitem__", "__setitem__", "__delitem__",
                                                   "__contains__", "__len__", "__iter__"):
             continue
+        if isinstance(member, (bool, int, str)):    # a trait; documented on SwapSpace
+            continue
         doc = (member.fget if isinstance(member, property) else member).__doc__ or ""
         if "complexity" not in doc.lower() or ">>>" not in doc:
             missing.append(name)

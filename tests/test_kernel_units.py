@@ -19,7 +19,7 @@ from vswap.workloads import FREE, TOUCH, WRITE, Trace, memhog, mixed, usemem
 
 MODULES = ["vswap.kernel", "vswap.kernel.sysfs", "vswap.kernel.system", "vswap.kernel.cgroup",
            "vswap.kernel.backend", "vswap.kernel.counters", "vswap.kernel.plan",
-           "vswap.kernel.result", "vswap.kernel.run", "vswap.kernel.cli", "vswap.kernel.journal"]
+           "vswap.kernel.result", "vswap.kernel.run", "vswap.cli.kernel", "vswap.kernel.journal"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -458,7 +458,7 @@ def test_a_bad_barrier_is_refused():
 # ---------------------------------------------------------------- commands, metrics, report
 
 def test_split_command_and_metrics():
-    from vswap.kernel.cli import split_command
+    from vswap.cli.kernel import split_command
     from vswap.kernel.run import parse_metric
     assert split_command(["kernel", "run", "--", "ls", "--", "-l"]) == (
         ["kernel", "run"], ["ls", "--", "-l"])

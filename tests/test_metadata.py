@@ -7,8 +7,10 @@ import json
 
 import pytest
 
+import vswap
 from vswap import DirectSwap, SwapDevice, SwapDevices, SwapTableP4, VirtualSwap, XArray
-from vswap.metadata import LAYOUTS, format_table, metadata_bytes, metadata_table, xa_nodes
+from vswap.designs import registered_designs
+from vswap.metadata import format_table, layouts, metadata_bytes, metadata_table, xa_nodes
 
 from test_cli import run
 
@@ -102,7 +104,7 @@ def test_ste_per_slot_costs():
 
 
 def test_usage_is_monotone_for_every_design():
-    for d in LAYOUTS:
+    for d in layouts():
         for backing in ("zswap", "disk"):
             totals = [metadata_bytes(d, "128G", u, backing)["total"] for u in (0, .25, .5, .75, 1)]
             assert totals == sorted(totals) and totals[-1] > totals[0], (d, backing)
@@ -141,7 +143,7 @@ def test_cli_json_and_csv(capsys, tmp_path):
     d = json.loads(out)
     assert d["usages"] == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert {(r["backing"], r["design"]) for r in d["rows"]} == \
-        {(b, n) for b in ("zswap", "disk") for n in LAYOUTS}
+        {(b, n) for b in ("zswap", "disk") for n in layouts()}
     path = tmp_path / "m.csv"
     status, out, _ = run(capsys, "metadata", "--designs", "baseline,vswap_ste", "--csv", str(path))
     assert status == 0 and "baseline" in out
@@ -197,3 +199,35 @@ def test_swaptable_p4_layout_is_its_footprint(backing, used):
     for key in ("cluster_info", "swap_table", "memcg_table", "zswap_tree"):
         assert fp[key] == want[key], key
     assert fp["total"] == want["total"] and fp["extend_table"] == 0
+
+
+@pytest.mark.parametrize("name", [n for n, d in registered_designs().items() if d.layout])
+@pytest.mark.parametrize("used", [0, 1, 600, 4000])
+def test_every_registered_layout_is_its_designs_footprint_on_disk(name, used):
+    # The registry's loop: a design registered with a layout is held to its own
+    # memory_footprint(), whatever design it is.
+    design = registered_designs()[name].on_devices(
+        vswap, SwapDevices([SwapDevice(SLOTS, cluster_size=512)]))
+    fill(design, used, "disk")
+    fp = design.memory_footprint()
+    want = metadata_bytes(name, SLOTS * 4096, used / SLOTS, "disk")
+    assert {k: fp.get(k, 0) for k in want if want[k]} == {k: v for k, v in want.items() if v}
+
+
+class _Mine(DirectSwap):
+    @staticmethod
+    def metadata_layout(slots, used, pcl, vcl, backing):
+        return {"my_map": 3 * slots}
+
+
+def _mine(machine, span):
+    return _Mine(SwapDevices([SwapDevice(512, cluster_size=16)]))
+
+
+def test_metadata_takes_your_design_with_a_layout_and_names_what_one_without_lacks(capsys):
+    assert metadata_bytes(f"{__name__}:_mine", "1M", 0.5, "disk") == {"my_map": 768,
+                                                                     "total": 768}
+    with pytest.raises(ValueError, match="has no metadata layout"):
+        metadata_bytes("vswap_ste_direct", "1G", 0.5, "disk")
+    status, _, err = run(capsys, "metadata", "--designs", "baseline,vswap_ste_direct")
+    assert status == 2 and "metadata_layout" in err and len(err.strip().splitlines()) == 1

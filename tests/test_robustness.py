@@ -17,6 +17,11 @@ from vswap import reference
 HERE = Path(__file__).parent
 
 
+def _sweep_classes():
+    from _sweep import _design_classes
+    return _design_classes()
+
+
 def run_python(code, *flags):
     return subprocess.run([sys.executable, *flags, "-c", code], capture_output=True, text=True,
                           timeout=120)
@@ -67,9 +72,7 @@ def _live(cls):
 
 @pytest.mark.parametrize("how", [pickle.dumps, copy.copy, copy.deepcopy],
                          ids=["pickle", "copy", "deepcopy"])
-@pytest.mark.parametrize("cls", [vswap.SwapDevice, vswap.SwapDevices, vswap.DirectSwap,
-                                 vswap.VirtualSwap, vswap.SwapTableP4,
-                                 vswap.SwapTableEdition])
+@pytest.mark.parametrize("cls", [vswap.SwapDevice, vswap.SwapDevices, *_sweep_classes()])
 def test_stateful_classes_refuse_copy_and_pickle(cls, how):
     # Their C state holds pointers (devices, hooks): no copy can be exact.
     for obj in (_live(cls), cls.__new__(cls)):
@@ -91,7 +94,8 @@ def test_xarray_copy_and_pickle_restore_the_state_exactly(how):
 
 # -- one owner per device ----------------------------------------------------------------------
 
-DESIGNS = ["DirectSwap", "VirtualSwap", "SwapTableP4", "SwapTableEdition"]
+# Every registered design's class (the registry's loop; _sweep.py reads it too).
+DESIGNS = [cls.__name__ for cls in _sweep_classes()]
 
 
 @pytest.fixture(params=["compiled", "reference"])

@@ -237,10 +237,10 @@ def test_cli_sweep_table_and_one_line_errors(tmp_path, capsys):
         assert exc.value.code == 2 and len(err.strip().splitlines()) == 1, (argv, err)
 
 
-@pytest.mark.parametrize("name", ["vswap.sweeps", "vswap.sweeps_cli"])
+@pytest.mark.parametrize("name", ["vswap.sweeps", "vswap.cli.sweep"])
 def test_module_doctests(name):
     import doctest
     import importlib
     res = doctest.testmod(importlib.import_module(name),
                           optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert res.failed == 0 and (res.attempted > 0 or name.endswith("_cli"))
+    assert res.failed == 0 and res.attempted > 0

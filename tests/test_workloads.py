@@ -631,3 +631,28 @@ def test_mthp_by_folio_size():
 def test_p_and_e_size_suffixes():
     assert wl.parse_size("1P") == 1 << 50 and wl.parse_size("2e") == 2 << 60
     assert wl.size_to_pages("1P") == 1 << 38
+
+
+def test_a_registered_workload_is_known_to_compare_kernel_sweep_and_the_cli(capsys):
+    # One record, read everywhere: a workload missing from one of several tables
+    # once failed with a KeyError.
+    from vswap.benchmark import compare, default_machine
+    from vswap.cli import build_parser
+    from vswap.kernel.plan import DEFAULT_SIZES as KERNEL_SIZES
+    from vswap.sweeps import sweep
+    from vswap.workload_registry import register_workload, unregister_workload, workload_record
+
+    register_workload("memhog2", lambda size, **kw: memhog(size, passes=2, **kw),
+                      default_size="2M", kernel_size="1M", ram_share=(1, 4), tput_credit=2.0)
+    try:
+        t = make_workload("memhog2", size="2M")
+        assert default_machine(t).ram_pages == t.pages_touched // 4
+        r = compare("memhog2", repeat=1, progress=False, designs="baseline")
+        assert r.params["size"] == "2M" and r.rows[0]["pswpin"] > 0
+        assert build_parser().parse_args(["compare", "memhog2"]).workload == "memhog2"
+        res = sweep({"workload": ["memhog2"], "design": ["baseline"]}, jobs=1, progress=False)
+        assert not res.failed
+    finally:
+        unregister_workload("memhog2")
+    with pytest.raises(ValueError, match="unknown workload 'memhog2'"):
+        workload_record("memhog2")

@@ -47,7 +47,8 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # vswap.compare(...), vswap.CompareResult, vswap.register_design and
+    # vswap.compare(...), vswap.CompareResult, vswap.register_design,
+    # vswap.register_workload and
     # vswap.sweep, loaded on first use: they pull in the replay engines and
     # the reference model, which a plain "import vswap" does not need. Not in __all__, which lists the
     # compiled core's names (the reference model mirrors exactly those).
@@ -57,6 +58,9 @@ def __getattr__(name: str):
     if name == "register_design":
         from vswap import designs
         return designs.register_design
+    if name == "register_workload":
+        from vswap import workload_registry
+        return workload_registry.register_workload
     if name in ("sweep", "SweepResult"):
         from vswap import sweeps
         return getattr(sweeps, name)

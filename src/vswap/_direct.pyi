@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -13,6 +13,7 @@ SWAP_COUNT_LIMIT: int
 
 @disjoint_base
 class DirectSwap(SwapDesign, SwapSpace):
+    entry_is_slot: ClassVar[bool]
     def __init__(self, swaps: Any) -> None: ...
     def folio_alloc_swap(self, folio: int, order: int = 0, memcg: int = 0, cpu: int = 0) -> int: ...
     def swap_duplicate(self, entry: int, nr: int = 1) -> None: ...

@@ -1,5 +1,5 @@
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,7 @@ _U64 = npt.NDArray[np.uint64]
 
 @disjoint_base
 class SwapTableEdition(SwapDesign):
+    entry_is_slot: ClassVar[bool]
     def __init__(self, swaps: SwapDevices | None = None, *, shared_cluster_cache: bool = False,
                  lookup_cache: bool = False, max_clusters: int = 8388607,
                  direct_memcgs: Iterable[int] = ()) -> None: ...

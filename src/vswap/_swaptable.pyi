@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +14,7 @@ WORD_LAYOUT: dict[str, int]
 
 @disjoint_base
 class SwapTableP4(SwapDesign, SwapSpace):
+    entry_is_slot: ClassVar[bool]
     def __init__(self, swaps: Any) -> None: ...
     def folio_alloc_swap(self, folio: int, order: int = 0, memcg: int = 0, cpu: int = 0) -> int: ...
     def folio_alloc_swap_many(

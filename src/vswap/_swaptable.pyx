@@ -494,6 +494,11 @@ cdef class SwapTableP4(SwapDesign):
     (1, 3, Lookup(kind='folio', handle=7))
     """
 
+    #: The trait the memory model reads (vswap.protocol.SwapSpace.entry_is_slot):
+    #: an entry names a device slot, so a zero page on zram is on a
+    #: SWP_SYNCHRONOUS_IO device and swaps in without the swap cache.
+    entry_is_slot = True
+
     def __cinit__(self):
         memset(&self.d, 0, sizeof(p4_t))
         self._ctx = <void*>&self.d

@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +16,7 @@ _U64 = npt.NDArray[np.uint64]
 
 @disjoint_base
 class VirtualSwap(SwapDesign):
+    entry_is_slot: ClassVar[bool]
     def __init__(self, swaps: SwapDevices | None = None, *, cache_only_bit: bool = True,
                  batched_cgroup_check: bool = True, mru_cluster_cache: bool = True,
                  max_clusters: int = 4294967296) -> None: ...

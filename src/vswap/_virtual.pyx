@@ -743,6 +743,10 @@ cdef class VirtualSwap(SwapDesign):
     (1, 1, Lookup(kind='folio', handle=7))
     """
 
+    #: The trait the memory model reads (vswap.protocol.SwapSpace.entry_is_slot):
+    #: an entry is virtual; what backs it is not a device slot.
+    entry_is_slot = False
+
     def __cinit__(self):
         memset(&self.v, 0, sizeof(vswap_t))
         xa_init_flags(&self.v.map, XA_FLAGS_ALLOC)

@@ -54,7 +54,16 @@ import numpy as np
 from vswap._version import __version__
 from vswap.designs import resolve_designs
 from vswap.reclaim_table import GLOBAL_WORKLOADS, reclaim_table
-from vswap.replay import COUNTER_NAMES, DESIGNS, Machine, ReplayResult, replay
+from vswap.workload_registry import workload_record, workload_records
+from vswap.tables import decimals as _decimals
+from vswap.tables import fmt_bytes as _fmt_bytes
+from vswap.tables import mean_sd as _mean_sd
+from vswap.tables import plural as _plural
+from vswap.tables import pm as _pm
+from vswap.tables import ratio_interval
+from vswap.tables import render as _render
+from vswap.replay import (COUNTER_NAMES, DESIGNS, REFERENCE_PAGES_PER_S, Machine, ReplayResult,
+                          python_overrides, replay)
 from vswap.workloads import PAGE_SIZE, WORKLOADS, Trace, make_workload
 
 __all__ = ["compare", "CompareResult", "default_machine", "global_defaults", "GLOBAL_MIN_BYTES",
@@ -66,15 +75,15 @@ __all__ = ["compare", "CompareResult", "default_machine", "global_defaults", "GL
 
 #: The size each workload runs at when none is given: the report's for
 #: usemem and memhog; for random and mixed, sizes that replay in seconds.
-DEFAULT_SIZES = {"usemem": "56G", "memhog": "48G", "random": "1G", "mixed": "8G"}
+DEFAULT_SIZES = {n: r.default_size for n, r in workload_records().items()}
 #: RAM of the default machine as a fraction (numerator, denominator) of the
 #: pages a trace touches: the report's 32 GB for usemem's 56G (4/7) and 16 GB
 #: for memhog's 48G (1/3), half for the others (and for traces of other names).
-RAM_SHARE = {"usemem": (4, 7), "memhog": (1, 3), "random": (1, 2), "mixed": (1, 2)}
+RAM_SHARE = {n: r.ram_share for n, r in workload_records().items()}
 #: usemem counts ``size / 8`` more bytes than it writes in its KB/s line
 #: (an "allocation credit" added in ``do_unit``), so its throughput is
 #: ``1.125 * bytes_written / 1024 / seconds``.
-USEMEM_CREDIT = 1.125
+USEMEM_CREDIT = workload_record("usemem").tput_credit
 
 _ENGINES = (None, "compiled", "reference")
 # Cost counters in the order that explains the virtual layer's overhead
@@ -105,7 +114,8 @@ def default_machine(trace: Trace, **overrides: Any) -> Machine:
     >>> default_machine(usemem("56G")).kswapd, default_machine(usemem("56G"), accounting="v1").kswapd
     (True, False)
     """
-    num, den = RAM_SHARE.get(trace.name, (1, 2))
+    num, den = (workload_record(trace.name).ram_share if trace.name in workload_records()
+                else (1, 2))
     fields = {"ram": max(1, trace.pages_touched * num // den) * PAGE_SIZE, "backend": "zram"}
     if trace.pages_touched * PAGE_SIZE >= GLOBAL_MIN_BYTES:
         fields.update(global_defaults(trace.name, overrides))
@@ -175,6 +185,10 @@ def _reporter(progress: Any, repeat: int, names: tuple[str, ...]):
     raise TypeError(f"progress must be None, a bool or a callable, not {type(progress).__name__}")
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
 def _check_same(first: ReplayResult, again: ReplayResult, rep: int) -> None:
     for part in ("counters", "stats", "swap_stats", "footprint"):
         a, b = getattr(first, part), getattr(again, part)
@@ -208,7 +222,10 @@ def _choose_engine(engine: str | None, entries, machine: Machine, span: int) -> 
         if not hasattr(space, "folio_alloc_swap"):
             raise TypeError(f"design {name}: its factory returned a {type(space).__name__}, "
                             f"not a SwapSpace")
-        if not hasattr(space, "__vswap_ops__"):
+        overrides = python_overrides(space)
+        if overrides:
+            python.append(f"{name} (overrides {', '.join(overrides)} in Python)")
+        elif not hasattr(space, "__vswap_ops__"):
             python.append(name)
         del space
     if engine == "reference":
@@ -216,10 +233,12 @@ def _choose_engine(engine: str | None, entries, machine: Machine, span: int) -> 
     if not python:
         return "compiled", "every design has a C verb table"
     if engine == "compiled":
-        raise ValueError(f"design {python[0]} has no C verb table (__vswap_ops__), so it runs only "
+        raise ValueError(f"design {python[0]} has no C verb table of its own (__vswap_ops__), "
+                         f"so it runs only "
                          f"on the reference engine: use engine='reference' (or leave engine "
                          f"unset), or write it in Cython (docs: Measure your own design)")
-    return "reference", f"{', '.join(python)} {'has' if len(python) == 1 else 'have'} no C verb table"
+    return "reference", (f"{', '.join(python)} {'has' if len(python) == 1 else 'have'} no C "
+                         f"verb table of its own: its Python methods run")
 
 
 #: The bytes the replay needs per page of the trace's span (page table entry
@@ -375,13 +394,21 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3
     else:
         if workload not in WORKLOADS:
             raise ValueError(f"unknown workload {workload!r}; known: {', '.join(WORKLOADS)}")
-        trace = make_workload(workload, **{"size": DEFAULT_SIZES[workload], **workload_params})
+        trace = make_workload(workload, **{"size": workload_record(workload).default_size,
+                                           **workload_params})
     if not isinstance(machine, Machine):
         machine = default_machine(trace, **(machine or {}))
     span = trace.nr_pages
     check_memory(span, machine.swap_pages_for(span))
     engine, engine_note = _choose_engine(engine, entries, machine, span)
     reference = engine == "reference"
+    if reference:
+        rounds = repeat + (1 if warmup else 0)
+        pages = int(trace.nr.sum(dtype=np.uint64)) * rounds * len(entries)
+        if pages > 30 * REFERENCE_PAGES_PER_S:
+            print(f"vswap: the reference engine ({engine_note}) replays about "
+                  f"{REFERENCE_PAGES_PER_S:,} pages/s: this run of {pages:,} pages will take "
+                  f"about {_duration(pages / REFERENCE_PAGES_PER_S)}", file=sys.stderr)
 
     total = int(trace.nr.sum(dtype=np.uint64))
     runs: dict[str, list[ReplayResult]] = {n: [] for n in names}
@@ -425,78 +452,6 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 3
 
 
 # --------------------------------------------------------------------------- result
-
-def _mean_sd(values: list[float]) -> tuple[float, float | None]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
-
-
-def _decimals(values, digits: int = 3, least: int = 0, most: int = 6) -> int:
-    """Decimals that show the smallest non-zero value with ``digits`` significant digits."""
-    nonzero = [abs(v) for v in values if v]
-    if not nonzero:
-        return least
-    return max(least, min(most, digits - 1 - math.floor(math.log10(min(nonzero)))))
-
-
-def _pm(mean: float, sd: float | None, decimals: int) -> str:
-    text = f"{mean:,.{decimals}f}"
-    return text if sd is None else f"{text} +/- {sd:,.{decimals}f}"
-
-
-def _render(title: str, header: list[str], rows: list[list[str]]) -> str:
-    """An aligned text table: first column left-aligned, the others right-aligned."""
-    widths = [max([len(header[i])] + [len(r[i]) for r in rows]) for i in range(len(header))]
-
-    def line(cells):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-    return "\n".join([title, line(header), "  ".join("-" * w for w in widths)]
-                      + [line(r) for r in rows])
-
-
-# Two-sided 95 % quantiles of Student's t for 1 .. 30 degrees of freedom.
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-        2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-
-
-def _t95(df: int) -> float:
-    # Beyond the table, the first Cornish-Fisher term: z + (z**3 + z) / (4 df).
-    return _T95[df - 1] if df <= len(_T95) else 1.96 + 2.37 / df
-
-
-def ratio_interval(times: list[float], base: list[float]) -> tuple[float, float | None] | None:
-    """``vs base`` in %: the mean of the paired ratios ``times[i] / base[i] - 1`` and its 95 % half-width.
-
-    Pairs are the replays of one round (round robin, so machine drift hits
-    both alike); the half-width is Student's t over the rounds, None for a
-    single round; None altogether when a base time is 0.
-    Runtime complexity: O(rounds).
-
-    >>> mean, half = ratio_interval([1.1, 1.2, 1.1], [1.0, 1.0, 1.0])
-    >>> round(mean, 1), round(half, 1)
-    (13.3, 14.3)
-    """
-    if not base or any(b <= 0 for b in base):
-        return None
-    ratios = [100.0 * (t / b - 1.0) for t, b in zip(times, base)]
-    if len(ratios) < 2:
-        return ratios[0], None
-    return statistics.fmean(ratios), _t95(len(ratios) - 1) * statistics.stdev(ratios) / math.sqrt(len(ratios))
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _fmt_bytes(nbytes: int) -> str:
-    for shift, unit in ((40, "T"), (30, "G"), (20, "M"), (10, "K")):
-        if nbytes >= 1 << shift:
-            if nbytes % (1 << shift) == 0:
-                return f"{nbytes >> shift}{unit}"
-            return f"{nbytes / (1 << shift):.2f}{unit}"
-    return f"{nbytes} B"
-
 
 @dataclasses.dataclass
 class CompareResult:
@@ -563,7 +518,8 @@ class CompareResult:
         return "baseline" if "baseline" in self.designs else self.designs[0]
 
     def _tput_factor(self) -> float:
-        return USEMEM_CREDIT if self.workload == "usemem" else 1.0
+        return (workload_record(self.workload).tput_credit
+                if self.workload in workload_records() else 1.0)
 
     @property
     def warnings(self) -> list[str]:

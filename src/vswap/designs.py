@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 __all__ = ["Design", "register_design", "unregister_design", "registered_designs",
            "describe_designs", "make_design", "resolve_designs", "load_factory",
-           "swap_devices", "VIRTUAL_SWITCHES"]
+           "swap_devices", "register_builtin", "VIRTUAL_SWITCHES", "STE_DIRECT_MEMCGS"]
 
 #: VirtualSwap's switches, as ``virtual+SWITCH`` takes them (the report's three optimisations).
 VIRTUAL_SWITCHES = ("cache_only_bit", "batched_cgroup_check", "mru_cluster_cache")
@@ -52,7 +52,18 @@ class Design:
     ``reference`` is the factory of its pure-Python twin, used on the
     reference engine (None: ``factory`` on both engines). ``switches`` are
     the names ``NAME+SWITCH`` may turn on; the factory then gets them as
-    keyword arguments set to True. Runtime complexity: O(1).
+    keyword arguments set to True.
+
+    The design's traits, which every loop over designs reads from here
+    (selfcheck, ``vswap metadata``, the engine parity and robustness tests):
+    ``on_devices(impl, swaps, **switches)`` builds the design on a given
+    device set with the classes of ``impl`` (the module :mod:`vswap` or
+    :mod:`vswap.reference`), so lockstep checks can drive the compiled design
+    and its twin on the same small devices (None: the design has no twin to
+    drive); ``layout(slots, used, pcl, vcl, backing)`` is its metadata layout
+    (:mod:`vswap.metadata`; None: not described). Whether an entry is a device
+    slot is a trait of the design's class
+    (:attr:`vswap.protocol.SwapSpace.entry_is_slot`). Runtime complexity: O(1).
 
     >>> registered_designs()["cc_v2"].description
     'VirtualSwap, the report\\'s cc_v2 build: cache-only bit, batched cgroup check, MRU cluster cache'
@@ -63,6 +74,8 @@ class Design:
     description: str
     reference: Callable[..., Any] | None = None
     switches: tuple[str, ...] = ()
+    on_devices: Callable[..., Any] | None = None
+    layout: Callable[..., dict[str, int]] | None = None
 
     def build(self, machine: Any, span: int, *, reference: bool = False,
               switches: tuple[str, ...] = ()) -> Any:
@@ -86,13 +99,16 @@ def _first_line(obj: Any) -> str:
 
 def register_design(name: str, factory: Callable[..., Any], *, description: str | None = None,
                     reference: Callable[..., Any] | None = None,
-                    switches: tuple[str, ...] = (), replace: bool = False) -> Design:
+                    switches: tuple[str, ...] = (), replace: bool = False,
+                    on_devices: Callable[..., Any] | None = None,
+                    layout: Callable[..., dict[str, int]] | None = None) -> Design:
     """Register ``factory`` (called as ``factory(machine, span)``) as the design ``name``.
 
     ``description`` is the line ``vswap designs`` prints (default: the
     first line of the factory's docstring). ``reference``: a factory of a
-    pure-Python twin for the reference engine. ``replace=True`` replaces a
-    registered name (ValueError otherwise). A name is letters, digits, ``_``,
+    pure-Python twin for the reference engine. ``on_devices`` and
+    ``layout`` are the design's traits (:class:`Design`). ``replace=True``
+    replaces a registered name (ValueError otherwise). A name is letters, digits, ``_``,
     ``.`` and ``-`` (no ``,``, ``:`` or ``+``, which ``--designs`` parses).
     Returns the :class:`Design`. Runtime complexity: O(1).
 
@@ -108,7 +124,8 @@ def register_design(name: str, factory: Callable[..., Any], *, description: str 
     if not _NAME.match(name):
         raise ValueError(f"design name {name!r}: use letters, digits, '_', '.' and '-' "
                          f"(',', ':' and '+' are --designs syntax)")
-    for what, f in (("factory", factory), ("reference", reference)):
+    for what, f in (("factory", factory), ("reference", reference),
+                    ("on_devices", on_devices), ("layout", layout)):
         if f is not None and not callable(f):
             raise TypeError(f"{what} must be callable as {what}(machine, span), "
                             f"not {type(f).__name__}")
@@ -122,7 +139,7 @@ def register_design(name: str, factory: Callable[..., Any], *, description: str 
     if name in _REGISTRY and not replace:
         raise ValueError(f"design {name!r} is already registered (replace=True replaces it)")
     design = Design(name, factory, description or _first_line(factory) or name, reference,
-                    switches)
+                    switches, on_devices, layout)
     _REGISTRY[name] = design
     return design
 
@@ -327,12 +344,6 @@ def swap_devices(machine: Any, span: int, *, reference: bool = False) -> Any:
 
 # ----------------------------------------------------------------- the built-ins
 
-def _baseline(machine: Any, span: int, *, reference: bool = False) -> Any:
-    """DirectSwap: an entry is a physical slot (swap table per cluster)"""
-    mod = _module(reference)
-    return mod.DirectSwap(swap_devices(machine, span, reference=reference))
-
-
 def _module(reference: bool) -> Any:
     if reference:
         from vswap import reference as mod
@@ -341,73 +352,74 @@ def _module(reference: bool) -> Any:
     return mod
 
 
-def _preset(name: str, description: str):
-    def factory(machine: Any, span: int, *, reference: bool = False) -> Any:
-        mod = _module(reference)
-        return mod.VirtualSwap.preset(name, swap_devices(machine, span, reference=reference))
-    factory.__doc__ = description
+def register_builtin(name: str, on_devices: Callable[..., Any], description: str, *,
+                     switches: tuple[str, ...] = (), layout: Any = None) -> Design:
+    """Register a design of both engines from its ``on_devices(impl, swaps, **switches)``.
+
+    The factory and its reference twin are that builder on
+    :func:`swap_devices` of the compiled classes and of the reference ones:
+    what a design with a reference twin needs to give is how to build it on
+    a device set (one line), its switches and its metadata layout. Runtime
+    complexity: O(1).
+
+    >>> d = register_builtin("baseline-again", lambda impl, swaps: impl.DirectSwap(swaps),
+    ...                      "DirectSwap, registered twice")
+    >>> from vswap.replay import Machine
+    >>> type(d.build(Machine(ram="8M"), 512, reference=True)).__module__
+    'vswap.reference.direct'
+    >>> unregister_design("baseline-again")
+    """
+    def factory(machine: Any, span: int, **kw: bool) -> Any:
+        return on_devices(_module(False), swap_devices(machine, span), **kw)
+
+    def reference(machine: Any, span: int, **kw: bool) -> Any:
+        return on_devices(_module(True), swap_devices(machine, span, reference=True), **kw)
+
+    factory.__doc__ = reference.__doc__ = description
     factory.__name__ = factory.__qualname__ = name
-    return factory
+    return register_design(name, factory, description=description, reference=reference,
+                           switches=switches, on_devices=on_devices, layout=layout)
 
-
-def _virtual(machine: Any, span: int, *, reference: bool = False, **switches: bool) -> Any:
-    """VirtualSwap with every switch off (vss_v5's semantics); virtual+SWITCH turns one on"""
-    mod = _module(reference)
-    kwargs = {s: switches.get(s, False) for s in VIRTUAL_SWITCHES}
-    return mod.VirtualSwap(swap_devices(machine, span, reference=reference), **kwargs)
-
-
-def _twin(factory: Callable[..., Any]) -> Callable[..., Any]:
-    def reference(machine: Any, span: int, **kw: Any) -> Any:
-        return factory(machine, span, reference=True, **kw)
-    return reference
-
-
-def _swaptable_p4(machine: Any, span: int, *, reference: bool = False) -> Any:
-    """the baseline with swap table phases III and IV: counts in the table word, 48 B per cluster"""
-    mod = _module(reference)
-    return mod.SwapTableP4(swap_devices(machine, span, reference=reference))
-
-
-register_design("baseline", _baseline, reference=_twin(_baseline))
-for _name, _desc in (
-        ("vss_v5", "VirtualSwap, the report's vss_v5 build: no switch on"),
-        ("new_opt_v2", "VirtualSwap, the report's new_opt_v2 build: cache-only bit, "
-                       "batched cgroup check"),
-        ("cc_v2", "VirtualSwap, the report's cc_v2 build: cache-only bit, batched cgroup check, "
-                  "MRU cluster cache")):
-    _f = _preset(_name, _desc)
-    register_design(_name, _f, reference=_twin(_f))
-register_design("virtual", _virtual, reference=_twin(_virtual), switches=VIRTUAL_SWITCHES)
-register_design("swaptable_p4", _swaptable_p4, reference=_twin(_swaptable_p4))
-
-
-def _vswap_ste(machine: Any, span: int, *, reference: bool = False, **switches: bool) -> Any:
-    """Virtual Swap Space, Swap Table Edition: a ghost device on phase IV, lazy physical backing"""
-    mod = _module(reference)
-    return mod.SwapTableEdition(swap_devices(machine, span, reference=reference),
-                                **{s: switches.get(s, False) for s in STE_SWITCHES})
-
-
-# vswap_ste's switches (vswap_ste+shared_cluster_cache, vswap_ste+lookup_cache): their home
-# is the design's module.
-from vswap._ste import STE_SWITCHES  # noqa: E402
-register_design("vswap_ste", _vswap_ste, reference=_twin(_vswap_ste), switches=STE_SWITCHES)
 
 #: vswap_ste_direct's direct-mapped memcgs: every one but memcg 1, the memcg of a
 #: trace without memcgs and of usemem's first task (``--memcgs 2``: one task each way).
 STE_DIRECT_MEMCGS = range(2, 65536)
 
 
-def _vswap_ste_direct(machine: Any, span: int, *, reference: bool = False,
-                      **switches: bool) -> Any:
-    """vswap_ste with the entries of memcgs 2 and up direct-mapped, as phase IV, on the same devices"""
-    mod = _module(reference)
-    return mod.SwapTableEdition(swap_devices(machine, span, reference=reference),
-                                direct_memcgs=STE_DIRECT_MEMCGS,
-                                **{s: switches.get(s, False) for s in STE_SWITCHES})
+def _register_builtins() -> None:
+    from vswap import metadata as md
+    from vswap._ste import STE_SWITCHES
+
+    register_builtin("baseline", lambda impl, s: impl.DirectSwap(s),
+                     "DirectSwap: an entry is a physical slot (swap table per cluster)",
+                     layout=md.baseline_layout)
+    for name, desc in (
+            ("vss_v5", "VirtualSwap, the report's vss_v5 build: no switch on"),
+            ("new_opt_v2", "VirtualSwap, the report's new_opt_v2 build: cache-only bit, "
+                           "batched cgroup check"),
+            ("cc_v2", "VirtualSwap, the report's cc_v2 build: cache-only bit, batched cgroup "
+                      "check, MRU cluster cache")):
+        register_builtin(name, lambda impl, s, p=name: impl.VirtualSwap.preset(p, s), desc,
+                         layout=md.vswap_v6_layout)
+    register_builtin(
+        "virtual", lambda impl, s, **sw: impl.VirtualSwap(
+            s, **{k: sw.get(k, False) for k in VIRTUAL_SWITCHES}),
+        "VirtualSwap with every switch off (vss_v5's semantics); virtual+SWITCH turns one on",
+        switches=VIRTUAL_SWITCHES, layout=md.vswap_v6_layout)
+    register_builtin("swaptable_p4", lambda impl, s: impl.SwapTableP4(s),
+                     "the baseline with swap table phases III and IV: counts in the table word, "
+                     "48 B per cluster", layout=md.phase4_layout)
+    register_builtin(
+        "vswap_ste", lambda impl, s, **sw: impl.SwapTableEdition(
+            s, **{k: sw.get(k, False) for k in STE_SWITCHES}),
+        "Virtual Swap Space, Swap Table Edition: a ghost device on phase IV, lazy physical "
+        "backing", switches=STE_SWITCHES, layout=md.vswap_ste_layout)
+    # No layout: its bytes depend on the share of entries that are direct-mapped.
+    register_builtin(
+        "vswap_ste_direct", lambda impl, s, **sw: impl.SwapTableEdition(
+            s, direct_memcgs=STE_DIRECT_MEMCGS, **{k: sw.get(k, False) for k in STE_SWITCHES}),
+        "vswap_ste with the entries of memcgs 2 and up direct-mapped, as phase IV, on the "
+        "same devices", switches=STE_SWITCHES)
 
 
-register_design("vswap_ste_direct", _vswap_ste_direct, reference=_twin(_vswap_ste_direct),
-                switches=STE_SWITCHES)
-del _name, _desc, _f
+_register_builtins()

@@ -36,19 +36,17 @@ Assumptions (say where a figure comes from):
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
-import json
-import sys
 from typing import Any
 
 from vswap.reference.swaptable import P4_CLUSTER_INFO_BYTES
 from vswap.reference.virtual import SWP_DESC_BYTES, XA_NODE_KERNEL_BYTES
 
 __all__ = [
-    "LAYOUTS", "USAGES", "SIZES", "BACKINGS", "metadata_bytes", "metadata_table",
-    "format_table", "add_metadata_parser", "xa_nodes",
+    "layouts", "layout_of", "LAYOUT_ONLY", "baseline_layout", "phase3_layout",
+    "phase4_layout", "vswap_v6_layout", "vswap_ste_layout", "USAGES", "SIZES", "BACKINGS", "metadata_bytes", "metadata_table",
+    "format_table", "metadata_csv", "xa_nodes",
 ]
 
 PAGE_SIZE = 4096
@@ -108,15 +106,39 @@ def _mainline(slots: int, used: int, ucl: int, backing: str, *, swap_map: bool,
             "zswap_tree": ZSWAP_TREE_BYTES * used if backing == "zswap" else 0}
 
 
-def _baseline(slots, used, pcl, vcl, backing):
+# A layout is ``layout(slots, used, pcl, vcl, backing)``: the bytes by component of a
+# swap space of ``slots`` slots with ``used`` in use, ``pcl`` physical and ``vcl``
+# virtual clusters in use, ``backing`` "zswap" or "disk". A design's layout is one
+# of its traits (vswap.designs.Design.layout); yours may give one too.
+
+def baseline_layout(slots: int, used: int, pcl: int, vcl: int, backing: str) -> dict[str, int]:
+    """6.19's bytes by component: swap_map, swap_cgroup and zeromap static, a table per used cluster.
+
+    Runtime complexity: O(1).
+
+    >>> baseline_layout(1024, 0, 1, 0, "disk")["swap_map"]
+    1024
+    """
     return _mainline(slots, used, pcl, backing, swap_map=True, swap_cgroup=True)
 
 
-def _p3(slots, used, pcl, vcl, backing):
+def phase3_layout(slots: int, used: int, pcl: int, vcl: int, backing: str) -> dict[str, int]:
+    """Swap table phase III's bytes: mainline without swap_map. Runtime complexity: O(1).
+
+    >>> phase3_layout(1024, 0, 1, 0, "disk")["swap_map"]
+    0
+    """
     return _mainline(slots, used, pcl, backing, swap_map=False, swap_cgroup=True)
 
 
-def _p4(slots, used, pcl, vcl, backing):
+def phase4_layout(slots: int, used: int, pcl: int, vcl: int, backing: str) -> dict[str, int]:
+    """Swap table phase IV's bytes: 48 B per cluster static, table and memcg_table per cluster in use.
+
+    Runtime complexity: O(1).
+
+    >>> phase4_layout(1024, 0, 1, 0, "disk")["cluster_info"]
+    96
+    """
     # No swap_map, no swap_cgroup, no zeromap: 48 B per cluster static, then
     # the table of each cluster in use and the memcg_table of each cluster
     # holding an entry (the header's cluster has a table but no memcg ids
@@ -127,7 +149,14 @@ def _p4(slots, used, pcl, vcl, backing):
             "zswap_tree": ZSWAP_TREE_BYTES * used if backing == "zswap" else 0}
 
 
-def _vswap_v6(slots, used, pcl, vcl, backing):
+def vswap_v6_layout(slots: int, used: int, pcl: int, vcl: int, backing: str) -> dict[str, int]:
+    """The virtual swap series' bytes (v6: 24 B descriptors, cluster bitmaps, the xarray of clusters).
+
+    Runtime complexity: O(log vcl).
+
+    >>> vswap_v6_layout(1024, 511, 1, 1, "zswap")["descriptors"]
+    12264
+    """
     # Keys as VirtualSwap.memory_footprint(); the physical device only for disk.
     disk = backing == "disk"
     return {"descriptors": SWP_DESC_BYTES * used,
@@ -138,7 +167,14 @@ def _vswap_v6(slots, used, pcl, vcl, backing):
             "rmap": TABLE_WORD_BYTES * CLUSTER_SLOTS * pcl if disk else 0}
 
 
-def _vswap_ste(slots, used, pcl, vcl, backing):
+def vswap_ste_layout(slots: int, used: int, pcl: int, vcl: int, backing: str) -> dict[str, int]:
+    """The Swap Table Edition's bytes (RFC 2026-05): virtual clusters on demand, rmap words on disk.
+
+    Runtime complexity: O(log vcl).
+
+    >>> vswap_ste_layout(1024, 0, 1, 0, "zswap")["cluster_info"]
+    0
+    """
     # Virtual clusters on demand (table + memcg_table + virtual_table each);
     # for disk, a phase IV device whose used clusters hold rmap words and a
     # memcg_table nobody reads (the STE cover's "deal-breaker").
@@ -152,17 +188,61 @@ def _vswap_ste(slots, used, pcl, vcl, backing):
             "rmap": TABLE_WORD_BYTES * CLUSTER_SLOTS * pcl if disk else 0}
 
 
-#: Layout of every design: the registered designs' names, plus phase III,
-#: which has no design object (it is mainline without swap_map).
-LAYOUTS: dict[str, Any] = {
-    "baseline": _baseline,
-    "swaptable_p3": _p3,
-    "swaptable_p4": _p4,
-    "vss_v5": _vswap_v6,
-    "new_opt_v2": _vswap_v6,
-    "cc_v2": _vswap_v6,
-    "vswap_ste": _vswap_ste,
-}
+#: Layouts of swap designs that have no design object to register (phase III
+#: is mainline without swap_map), by name, beside the registered designs'.
+LAYOUT_ONLY: dict[str, Any] = {"swaptable_p3": phase3_layout}
+
+
+def layouts() -> dict[str, Any]:
+    """Name -> layout of every registered design that has one, phase III after the baseline.
+
+    Runtime complexity: O(registered designs).
+
+    >>> list(layouts())[:3]
+    ['baseline', 'swaptable_p3', 'vss_v5']
+    """
+    from vswap.designs import registered_designs
+
+    out: dict[str, Any] = {}
+    for name, d in registered_designs().items():
+        if d.layout is not None:
+            out[name] = d.layout
+        if name == "baseline":
+            out.update(LAYOUT_ONLY)
+    out.update({k: v for k, v in LAYOUT_ONLY.items() if k not in out})
+    return out
+
+
+def layout_of(design: str) -> Any:
+    """The layout of ``design`` as ``--designs`` names it: registered (``+switches`` too) or yours.
+
+    A design of yours (``module:factory``, or registered without a layout)
+    gives its layout as a ``metadata_layout(slots, used, pcl, vcl,
+    backing)`` static method of its class; the factory is called once on a
+    small machine to find the class. ValueError, naming what to add,
+    otherwise. Runtime complexity: O(registered designs) plus one small build
+    for a design of yours.
+
+    >>> layout_of("cc_v2") is layout_of("virtual+cache_only_bit") is vswap_v6_layout
+    True
+    """
+    from vswap.designs import resolve_designs
+    from vswap.replay import Machine
+
+    if not isinstance(design, str):
+        raise TypeError(f"a design must be a str, not {type(design).__name__}")
+    if design in LAYOUT_ONLY:
+        return LAYOUT_ONLY[design]
+    [(name, d, switches)] = resolve_designs([design])
+    if d.layout is not None:
+        return d.layout
+    obj = d.build(Machine(ram="1M"), 256, switches=switches)
+    layout = getattr(type(obj), "metadata_layout", None)
+    if not callable(layout):
+        raise ValueError(f"design {name!r} has no metadata layout: give its class a "
+                         f"metadata_layout(slots, used, pcl, vcl, backing) static method "
+                         f"returning bytes by component (see vswap.metadata)")
+    return layout
 
 
 def metadata_bytes(design: str, size: int | str, usage: float, backing: str) -> dict[str, int]:
@@ -180,8 +260,7 @@ def metadata_bytes(design: str, size: int | str, usage: float, backing: str) -> 
     """
     from vswap.workloads import parse_size
 
-    if design not in LAYOUTS:
-        raise ValueError(f"unknown design {design!r}; choose from {', '.join(LAYOUTS)}")
+    layout = layout_of(design)
     if backing not in BACKINGS:
         raise ValueError(f"backing must be one of {', '.join(BACKINGS)}, not {backing!r}")
     if isinstance(usage, bool) or not isinstance(usage, (int, float)):
@@ -193,7 +272,7 @@ def metadata_bytes(design: str, size: int | str, usage: float, backing: str) -> 
     nr_clusters = -(-slots // CLUSTER_SLOTS)
     pcl = min(-(-(used + 1) // CLUSTER_SLOTS), nr_clusters)
     vcl = -(-(used + 1) // CLUSTER_SLOTS) if used else 0
-    out = LAYOUTS[design](slots, used, pcl, vcl, backing)
+    out = dict(layout(slots, used, pcl, vcl, backing))
     out["total"] = sum(out.values())
     return out
 
@@ -210,7 +289,7 @@ def metadata_table(designs: Any = None, sizes: Any = SIZES,
     >>> row["backing"], row["bytes"]     # 24 MiB + the header cluster's table
     ('zswap', [25169920])
     """
-    designs = list(LAYOUTS) if designs is None else list(designs)
+    designs = list(layouts()) if designs is None else list(designs)
     return [{"size": size, "backing": backing, "design": d,
              "bytes": [metadata_bytes(d, size, u, backing)["total"] for u in usages]}
             for size in sizes for backing in BACKINGS for d in designs]
@@ -249,74 +328,17 @@ def format_table(rows: list[dict[str, Any]], usages: Any = USAGES) -> str:
     return "\n".join(out).rstrip("\n")
 
 
-def _csv(rows: list[dict[str, Any]], usages: Any) -> str:
+def metadata_csv(rows: list[dict[str, Any]], usages: Any = USAGES) -> str:
+    """The rows of :func:`metadata_table` as CSV text, one line per (size, backing, design).
+
+    Runtime complexity: O(len(rows) * len(usages)).
+
+    >>> print(metadata_csv(metadata_table(["swaptable_p4"], ["1T"], [0.0])).splitlines()[1])
+    1T,zswap,swaptable_p4,25169920
+    """
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["size", "backing", "design", *(f"bytes_{int(u * 100)}" for u in usages)])
     for r in rows:
         w.writerow([r["size"], r["backing"], r["design"], *r["bytes"]])
     return buf.getvalue()
-
-
-def _write(dest: str, text: str) -> None:
-    if dest == "-":
-        sys.stdout.write(text)
-    else:
-        with open(dest, "w", encoding="utf-8") as f:
-            f.write(text)
-
-
-def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from vswap.workloads import parse_size
-
-    designs = [d for d in args.designs.split(",") if d]
-    for d in designs:
-        if d not in LAYOUTS:
-            parser.error(f"unknown design {d!r} (choose from {', '.join(LAYOUTS)})")
-    sizes = [s for s in args.sizes.split(",") if s]
-    for s in sizes:
-        try:
-            parse_size(s)
-        except (TypeError, ValueError) as exc:
-            parser.error(f"--sizes: {exc}")
-    if not designs or not sizes:
-        parser.error("--designs and --sizes need at least one name")
-    rows = metadata_table(designs, sizes)
-    try:
-        if args.json:
-            _write(args.json, json.dumps({"usages": list(USAGES), "unit": "bytes",
-                                          "rows": rows}, indent=1) + "\n")
-        if args.csv:
-            _write(args.csv, _csv(rows, USAGES))
-    except OSError as exc:
-        parser.exit(2, f"{parser.prog}: error: {exc}\n")
-    if "-" not in (args.json, args.csv):
-        print(format_table(rows))
-    return 0
-
-
-def add_metadata_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add the ``metadata`` command to ``sub`` (argparse subparsers); return its parser.
-
-    The parser's default ``run(args)`` prints the tables. Runtime
-    complexity: O(1).
-
-    >>> import argparse
-    >>> from vswap.metadata import add_metadata_parser
-    >>> p = argparse.ArgumentParser(); sub = p.add_subparsers(dest="command")
-    >>> _ = add_metadata_parser(sub)
-    >>> args = p.parse_args(["metadata", "--sizes", "1T"]); args.sizes, args.json
-    ('1T', None)
-    """
-    p = sub.add_parser("metadata", help="metadata bytes per design at each usage level",
-                       description="Kernel-equivalent swap metadata of every design at 0, 25, "
-                       "50, 75 and 100 %% usage, zswap- and disk-backed (from the designs' "
-                       "data layouts; see vswap.metadata).")
-    p.add_argument("--sizes", default=",".join(SIZES), metavar="A,B,...",
-                   help=f"swap sizes (default {','.join(SIZES)})")
-    p.add_argument("--designs", default=",".join(LAYOUTS), metavar="A,B,...",
-                   help=f"designs (default {','.join(LAYOUTS)})")
-    p.add_argument("--json", metavar="FILE", help="write the rows as JSON ('-': stdout)")
-    p.add_argument("--csv", metavar="FILE", help="write one CSV row per design ('-': stdout)")
-    p.set_defaults(run=lambda args: _run(p, args))
-    return p

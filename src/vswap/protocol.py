@@ -247,6 +247,15 @@ class SwapSpace(abc.ABC):
     True
     """
 
+    #: A design's trait, read by the memory model (:func:`vswap.replay.machine_config`):
+    #: True when an entry names a device slot (the baseline, phase IV), so a page
+    #: whose entry says "zero" still sits on the device and, on zram
+    #: (``SWP_SYNCHRONOUS_IO``) with a count of 1, swaps in without the swap cache
+    #: or read-ahead; False (the default) when the entry is virtual and what backs
+    #: it is not a device slot, so such a swap-in takes the read-ahead path. Set it
+    #: on the class; every built-in design of both engines does.
+    entry_is_slot: bool = False
+
     # -- allocation and counts ---------------------------------------------------
 
     @abc.abstractmethod

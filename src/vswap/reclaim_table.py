@@ -75,7 +75,7 @@ def reclaim_table(rows: list[dict[str, Any]], base: str, context: str) -> str:
     >>> reclaim_table([{"design": "b", "allocstall": 3}], "b", "x").splitlines()[4]
     'allocstall         3'
     """
-    from vswap.benchmark import _render
+    from vswap.tables import render as _render
 
     bases = {m: next((r.get(m, 0) for r in rows if r["design"] == base), 0)
              for m in RECLAIM_METRICS}

@@ -91,6 +91,7 @@ COUNTER_NAMES: tuple[str, ...] = tuple(_replay.COUNTER_NAMES)
 KERNEL_COUNTERS: tuple[str, ...] = tuple(_replay.KERNEL_COUNTERS)
 
 __all__ = ["Machine", "ReplayResult", "replay", "make_design", "machine_config", "DESIGNS",
+           "python_overrides", "REFERENCE_PAGES_PER_S",
            "BACKENDS", "ACCOUNTING", "COUNTER_NAMES", "KERNEL_COUNTERS", "DEFAULT_COMPRESSED"]
 
 #: The report's builds: ``baseline`` and the three virtual swap presets
@@ -101,11 +102,15 @@ DESIGNS = ("baseline", "vss_v5", "new_opt_v2", "cc_v2")
 BACKENDS: tuple[str, ...] = tuple(_replay.BACKENDS)
 
 
-def _pages(size: int | str, what: str) -> int:
+def _pages(size: int | str, what: str, *, at_least_a_page: bool = False) -> int:
     try:
         nbytes = parse_size(size)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"{what}: {exc}") from None
+    if at_least_a_page and nbytes < PAGE_SIZE:
+        # "ram=64" meant 64G far more often than a machine of one page
+        raise ValueError(f"{what} of {nbytes} bytes is less than one {PAGE_SIZE}-byte page "
+                         f"(sizes are bytes, or take a k/m/g/t suffix: 64G)")
     return -(-nbytes // PAGE_SIZE)
 
 
@@ -357,7 +362,7 @@ class Machine:
         >>> Machine(ram="8M").ram_pages
         2048
         """
-        return _pages(self.ram, "ram")
+        return _pages(self.ram, "ram", at_least_a_page=True)
 
     @property
     def total_ram_pages(self) -> int:
@@ -366,7 +371,7 @@ class Machine:
         >>> Machine(ram="8M", total_ram="1G").total_ram_pages
         262144
         """
-        return self.ram_pages if self.total_ram is None else _pages(self.total_ram, "total_ram")
+        return self.ram_pages if self.total_ram is None else _pages(self.total_ram, "total_ram", at_least_a_page=True)
 
     @property
     def watermark_pages(self) -> int:
@@ -524,9 +529,10 @@ def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]
 
     The enabled large folio orders default to those the trace touches; a
     design is taken as the baseline (an entry is a device slot, so a zero page
-    on zram is on a ``SWP_SYNCHRONOUS_IO`` device) when it is a
-    :class:`vswap.DirectSwap` of either engine, else as virtual (an entry no
-    device backs takes the read-ahead path). Runtime complexity: O(trace
+    on zram is on a ``SWP_SYNCHRONOUS_IO`` device) when its class says so
+    (:attr:`vswap.protocol.SwapSpace.entry_is_slot`: the baseline and phase IV
+    on both engines), else as virtual (an entry no device backs takes the
+    read-ahead path). Runtime complexity: O(trace
     events).
 
     >>> from vswap.workloads import usemem
@@ -534,9 +540,6 @@ def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]
     >>> machine_config(Machine(ram="1M"), t, None)["mthp_mask"] == 1 << 4
     True
     """
-    from vswap import DirectSwap
-    from vswap import reference
-
     if machine.mthp is None:
         touched = np.unique(trace.order[trace.op == 0])
         mask = sum(1 << int(k) for k in touched if k)
@@ -549,7 +552,7 @@ def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]
         zswap_max=machine.zswap_pool_pages, zswap_accept=machine.zswap_accept_pages,
         csize=machine.compressed_bytes, ra_max=machine.readahead_pages, mthp_mask=mask,
         swapin_mask=0 if machine.zswap_ever_enabled else mask & 0x1FE, reclaim_mask=reclaim,
-        direct=isinstance(space, (DirectSwap, reference.DirectSwap)),
+        direct=bool(getattr(space, "entry_is_slot", False)),
         zero_detection=machine.zero_detection, page_tables=machine.page_tables,
         **_kswapd_config(machine))
 
@@ -565,6 +568,43 @@ def _kswapd_config(machine: Machine) -> dict[str, Any]:
                 scan_ns=c.scan_ns, ref_permille=round(machine.referenced_share * 1000))
 
 
+_TPFLAGS_HEAPTYPE = 1 << 9     # CPython's Py_TPFLAGS_HEAPTYPE
+
+#: About how many trace pages a second the reference engine replays (20 to 60 us a
+#: page, by design, measured on this project's 2-vCPU machine); what the estimate
+#: that long reference runs print is made of.
+REFERENCE_PAGES_PER_S = 25_000
+
+
+def python_overrides(space: Any) -> list[str]:
+    """The protocol verbs a Python subclass of a compiled design overrides; [] for any other design.
+
+    The compiled engine calls a compiled design's C verb table, which a
+    Python subclass inherits: an override would be skipped there, and its
+    parent's behaviour shown under its name. :func:`replay` runs such a
+    design on the reference engine, which calls its methods. Runtime
+    complexity: O(verbs).
+
+    >>> import vswap
+    >>> class Mine(vswap.VirtualSwap):
+    ...     def folio_alloc_swap(self, folio, order=0, memcg=0, cpu=0):
+    ...         return super().folio_alloc_swap(folio, order, memcg, cpu)
+    >>> python_overrides(Mine()), python_overrides(vswap.VirtualSwap())
+    (['folio_alloc_swap'], [])
+    """
+    from vswap.protocol import SwapSpace
+
+    cls = type(space)
+    if not hasattr(cls, "__vswap_ops__"):
+        return []
+    # The first compiled class: a static type, where a class statement makes a heap type.
+    base = next(c for c in cls.__mro__ if not c.__flags__ & _TPFLAGS_HEAPTYPE)
+    if base is cls:
+        return []
+    verbs = sorted(set(SwapSpace.__abstractmethods__) | {"swapon", "swapoff"})
+    return [v for v in verbs if getattr(cls, v, None) is not getattr(base, v, None)]
+
+
 def replay(trace: Trace, design: Any = "baseline", machine: Machine | None = None, *,
            engine: str | None = None, progress: Callable[[int], Any] | None = None,
            keep_state: bool = False) -> ReplayResult:
@@ -574,7 +614,10 @@ def replay(trace: Trace, design: Any = "baseline", machine: Machine | None = Non
     any :class:`vswap.protocol.SwapSpace` object (yours: it is used as
     given). ``engine``: ``"compiled"`` (the C loop; needs a design with a C
     verb table, ``__vswap_ops__``), ``"reference"`` (pure Python; any
-    design) or None (compiled when the design has the table). The default
+    design) or None (compiled when the design has the table). A Python
+    subclass of a compiled design that overrides a verb
+    (:func:`python_overrides`) runs on the reference engine, through its
+    methods; ``"compiled"`` refuses it (ValueError). The default
     machine has RAM for half the trace's span. ``progress`` is called with
     the pages done, about every 2**20 pages. ``keep_state`` keeps the final
     page tables. TraceError for a trace that breaks its rules, NoSpace
@@ -600,8 +643,14 @@ def replay(trace: Trace, design: Any = "baseline", machine: Machine | None = Non
         space = make_design(name, machine, span, reference=engine == "reference")
     else:
         name, space = type(design).__name__, design
+    overrides = python_overrides(space)
     if engine is None:
-        engine = "compiled" if hasattr(space, "__vswap_ops__") else "reference"
+        engine = ("compiled" if hasattr(space, "__vswap_ops__") and not overrides
+                  else "reference")
+    elif engine == "compiled" and overrides:
+        raise ValueError(f"{type(space).__name__} overrides {', '.join(overrides)} of its compiled "
+                         f"parent in Python; the compiled engine would call the parent's C "
+                         f"verbs instead: use engine='reference' (or leave engine unset)")
     run = _replay.replay_trace if engine == "compiled" else ref_replay.replay_trace
     out = run(space, trace.op, trace.vpn, trace.nr, trace.order, trace.content, trace.cpu,
               span=span, progress=progress, **machine_config(machine, trace, space),

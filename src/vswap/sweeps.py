@@ -258,9 +258,9 @@ def check_point(point: dict[str, Any], traces: dict[str, Trace]) -> tuple[str, s
         resolve_designs([design])           # registered, virtual+SWITCH or module:factory
         key = _workload_key(workload, wparams)
         if key not in traces:
-            from vswap.benchmark import DEFAULT_SIZES
-            traces[key] = make_workload(workload, **{"size": DEFAULT_SIZES.get(workload, "1G"),
-                                                     **wparams})
+            from vswap.workload_registry import workload_record
+            size = workload_record(workload).default_size
+            traces[key] = make_workload(workload, **{"size": size, **wparams})
         machine = _machine(traces[key], mfields, share)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"grid point {_describe(point)}: {exc}") from None

@@ -680,7 +680,9 @@ def _check_seed(seed: Any) -> int:
 
 
 def _size_param(size: Any) -> str | int:
-    parse_size(size)
+    if parse_size(size) < PAGE_SIZE:
+        raise ValueError(f"size {size!r} is less than one {PAGE_SIZE}-byte page (sizes are "
+                         f"bytes, or take a k/m/g/t suffix: 64G)")
     return size.strip() if isinstance(size, str) else int(size)
 
 
@@ -1086,4 +1088,6 @@ def make_workload(name: str, **params: Any) -> Trace:
                          f"it takes: {', '.join(accepted)}")
     if "size" not in params:
         raise ValueError(f"{name} needs a size; it takes: {', '.join(accepted)}")
-    return gen(**params)
+    trace = gen(**params)
+    trace.name = name           # a registered workload may wrap another's generator
+    return trace

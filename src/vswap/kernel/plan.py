@@ -32,6 +32,7 @@ from vswap.errors import KernelError
 from vswap.kernel import backend, cgroup, system
 from vswap.kernel.system import NR_HUGEPAGES
 from vswap.replay import Machine
+from vswap.workload_registry import workload_records
 from vswap.workloads import PAGE_SIZE, TOUCH, Trace
 
 __all__ = ["KernelPlan", "make_plan", "command_plan", "DEFAULT_SIZES", "MEMORY_MARGIN",
@@ -39,7 +40,7 @@ __all__ = ["KernelPlan", "make_plan", "command_plan", "DEFAULT_SIZES", "MEMORY_M
 
 #: Default workload sizes of ``vswap kernel run``: small enough for a laptop
 #: (the report's 56G and 48G are for ``vswap compare``, which only models).
-DEFAULT_SIZES = {"usemem": "256M", "memhog": "256M", "random": "128M", "mixed": "128M"}
+DEFAULT_SIZES = {n: r.kernel_size for n, r in workload_records().items()}
 #: Memory left free for everything else while a run holds RAM and zram.
 MEMORY_MARGIN = 512 << 20
 #: How a FREE event zaps its range.

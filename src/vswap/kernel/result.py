@@ -23,17 +23,18 @@ import statistics
 from typing import IO, Any
 
 import vswap
-from vswap.benchmark import _mean_sd, _render
-from vswap.benchmark import _pm as _pm_of
 from vswap import stats
 from vswap.kernel.counters import GLOBAL_RECLAIM, RECLAIM_COUNTERS, kernel_view
+from vswap.tables import mean_sd as _mean_sd
+from vswap.tables import pm as _pm_of
+from vswap.tables import render as _render
+from vswap.workload_registry import workload_record, workload_records
 from vswap.workloads import PAGE_SIZE
 
 __all__ = ["KernelResult", "report", "load", "tolerance", "FORMAT"]
 
 #: The ``format`` field of a result file.
 FORMAT = "vswap-kernel-result/1"
-_USEMEM_CREDIT = 1.125      # usemem's KB/s counts size/8 more bytes than it writes
 
 
 def tolerance(name: str, real: float) -> float:
@@ -98,7 +99,8 @@ class KernelResult:
         >>> r = KernelResult.from_dict(_example()); round(r.tput_kbs(r.repeats[0]))
         2880
         """
-        credit = _USEMEM_CREDIT if self.workload == "usemem" else 1.0
+        credit = (workload_record(self.workload).tput_credit
+                  if self.workload in workload_records() else 1.0)
         nbytes = rep["pages_written"] * PAGE_SIZE * credit
         return nbytes / 1024 / rep["write_s"] if rep["write_s"] > 0 else 0.0
 

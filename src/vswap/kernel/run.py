@@ -329,8 +329,9 @@ def _trace_of(workload: Any, params: dict) -> Trace:
             raise TypeError("workload parameters go with a workload name, not a Trace")
         return workload
     if isinstance(workload, str):
-        from vswap.kernel.plan import DEFAULT_SIZES
-        return make_workload(workload, **{"size": DEFAULT_SIZES.get(workload, "128M"), **params})
+        from vswap.workload_registry import workload_record
+        return make_workload(workload, **{"size": workload_record(workload).kernel_size,
+                                          **params})
     raise TypeError(f"workload must be a name, a Trace or a command (a list of strings), "
                     f"not {type(workload).__name__}")
 

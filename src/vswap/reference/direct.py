@@ -84,6 +84,8 @@ class DirectSwap(SwapDesign, SwapSpace):
     5
     """
 
+    entry_is_slot = True                 # SwapSpace.entry_is_slot: the entry is the slot
+
     def __init__(self, swaps):
         self._claim(swaps)
         self._devs = [None] * MAX_SWAPFILES

@@ -104,6 +104,8 @@ class SwapTableEdition(BackingFrees, SwapDesign, SwapSpace):
     5
     """
 
+    entry_is_slot = False                # SwapSpace.entry_is_slot: a ghost entry
+
     def __init__(self, swaps=None, *, shared_cluster_cache=False, lookup_cache=False,
                  max_clusters=STE_MAX_CLUSTERS, direct_memcgs=()):
         self._direct = SwapTableP4.__new__(SwapTableP4)

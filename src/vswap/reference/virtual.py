@@ -98,6 +98,8 @@ class VirtualSwap(BackingFrees, SwapDesign, SwapSpace):
     5
     """
 
+    entry_is_slot = False                # SwapSpace.entry_is_slot: a virtual entry
+
     def __init__(self, swaps=None, *, cache_only_bit=True, batched_cgroup_check=True,
                  mru_cluster_cache=True, max_clusters=1 << 32):
         mc = _u64(max_clusters, (1 << 32) + 1, "max_clusters")

@@ -28,7 +28,7 @@ from vswap.protocol import LOOKUP_KINDS, swp_type
 from vswap.testing.invariants import assert_consistent
 from vswap.testing.model import SwapModel, normalise_lookup
 from vswap.testing.strategies import (
-    BATCH_VERBS, VERBS, Step, StepConfig, _folio_runs, _runs, allocator_steps, orders, swap_steps,
+    BATCH_VERBS, VERBS, Step, StepConfig, allocator_steps, orders, swap_steps,
 )
 
 __all__ = ["SwapSpaceMachine", "SwapDeviceMachine"]
@@ -353,7 +353,7 @@ class SwapSpaceMachine(RuleBasedStateMachine):
 
     def swapin_cycle(self, data: st.DataObject) -> None:
         """Reclaim a mapped folio, then swap it in: del (shadow), put, prepare, add."""
-        folios = _folio_runs(self.model, lambda s: s.folio is not None and s.count > 0)
+        folios = self.model.folio_runs(lambda s: s.folio is not None and s.count > 0)
         if not folios:
             return
         base, order = data.draw(st.sampled_from(folios), label="folio")
@@ -364,7 +364,7 @@ class SwapSpaceMachine(RuleBasedStateMachine):
 
     def dup_then_zap_run(self, data: st.DataObject) -> None:
         """A run mapped again, then zapped at once: the batched zap path."""
-        runs = _runs(self.model, lambda s: True)
+        runs = self.model.runs(lambda s: True)
         if not runs:
             return
         start, n = data.draw(st.sampled_from(runs), label="run")

@@ -132,6 +132,44 @@ class SwapModel:
                 out.append((st.base, st.order))
         return out
 
+    def runs(self, pred: Any) -> list[tuple[int, int]]:
+        """(first, nr) of the maximal runs of consecutive entries of one allocation satisfying ``pred``.
+
+        Runtime complexity: O(entries log entries).
+
+        >>> m = SwapModel(); m.record_alloc(64, folio=7, order=2)
+        >>> m.runs(lambda s: True), m.runs(lambda s: s.count > 0)
+        ([(64, 4)], [])
+        """
+        out: list[tuple[int, int]] = []
+        for e in sorted(self.entries):
+            st = self.entries[e]
+            if not pred(st):
+                continue
+            if out and out[-1][0] + out[-1][1] == e and self.entries[out[-1][0]].base == st.base:
+                out[-1] = (out[-1][0], out[-1][1] + 1)
+            else:
+                out.append((e, 1))
+        return out
+
+    def folio_runs(self, pred: Any) -> list[tuple[int, int]]:
+        """(base, order) of the aligned whole-folio runs whose entries all satisfy ``pred``.
+
+        Runtime complexity: O(entries).
+
+        >>> m = SwapModel(); m.record_alloc(64, folio=7, order=2)
+        >>> m.folio_runs(lambda s: s.folio == 7)
+        [(64, 2)]
+        """
+        out = []
+        for e, s in self.entries.items():
+            if e != s.base:
+                continue
+            run = [self.entries.get(e + i) for i in range(1 << s.order)]
+            if all(x is not None and pred(x) for x in run):
+                out.append((e, s.order))
+        return sorted(out)
+
     def forget(self, base: int, order: int) -> None:
         """The design reclaimed the folio at ``base``: its entries are free. O(2**order)."""
         for i in range(1 << order):

@@ -234,32 +234,6 @@ def shadows() -> st.SearchStrategy[int | None]:
 # -- steps drawn against the model's state -----------------------------------------------
 
 
-def _runs(model: SwapModel, pred) -> list[tuple[int, int]]:
-    """Maximal runs of consecutive live entries of one folio allocation satisfying pred."""
-    out: list[tuple[int, int]] = []
-    for e in sorted(model.entries):
-        st_ = model.entries[e]
-        if not pred(st_):
-            continue
-        if out and out[-1][0] + out[-1][1] == e and model.entries[out[-1][0]].base == st_.base:
-            out[-1] = (out[-1][0], out[-1][1] + 1)
-        else:
-            out.append((e, 1))
-    return out
-
-
-def _folio_runs(model: SwapModel, pred) -> list[tuple[int, int]]:
-    """(base, order) of aligned whole-folio runs whose entries all satisfy pred."""
-    out = []
-    for e, s in model.entries.items():
-        if e != s.base:
-            continue
-        run = [model.entries.get(e + i) for i in range(1 << s.order)]
-        if all(x is not None and pred(x) for x in run):
-            out.append((e, s.order))
-    return sorted(out)
-
-
 # Verbs in the order shrinking prefers (towards the first): allocation and
 # the basic count changes first, then the cache, backends and queries.
 VERBS = (
@@ -324,11 +298,11 @@ def swap_steps(draw, model: SwapModel, cfg: StepConfig = StepConfig(), next_foli
             if bad is not None:
                 return bad
     live = sorted(model.entries)
-    any_live = _runs(model, lambda s: True)
-    counted = _runs(model, lambda s: s.count > 0)
-    uncached = _runs(model, lambda s: not s.cached)
-    stored = _folio_runs(model, lambda s: s.folio is not None)
-    empty = _folio_runs(model, lambda s: s.cached and s.folio is None)
+    any_live = model.runs(lambda s: True)
+    counted = model.runs(lambda s: s.count > 0)
+    uncached = model.runs(lambda s: not s.cached)
+    stored = model.folio_runs(lambda s: s.folio is not None)
+    empty = model.folio_runs(lambda s: s.cached and s.folio is None)
     possible = {
         "folio_alloc_swap": True, "reclaim_cache_only": True,
         "swap_duplicate": bool(live), "zero_store": bool(live), "zswap_store": bool(live),

@@ -14,15 +14,19 @@ import argparse
 import os
 import sys
 
-__all__ = ["add_sweep_parser", "sweep_main"]
+__all__ = ["add_parser", "run"]
 
 _ALIASES = {"design": ["--designs"], "seed": ["--seeds"], "size": ["--sizes"],
             "workload": ["--workloads"], "backend": ["--backends"], "replica": ["--replicas"]}
 _SHOW = ("pswpout", "pswpin", "footprint_total", "time_s")
 
 
-def add_sweep_parser(sub, parser_class=None) -> argparse.ArgumentParser:
+def add_parser(sub) -> argparse.ArgumentParser:
     """Add ``sweep`` to the ``vswap`` subcommands; its parser. Runtime complexity: O(axes).
+
+    >>> from vswap.cli import build_parser
+    >>> build_parser().parse_args(["sweep", "--designs", "baseline,cc_v2"]).ax_design
+    'baseline,cc_v2'
     """
     from vswap.sweeps import known_axes
 
@@ -57,7 +61,7 @@ def add_sweep_parser(sub, parser_class=None) -> argparse.ArgumentParser:
 
 
 def _table(result, show: list[str]) -> str:
-    from vswap.benchmark import _render
+    from vswap.tables import render
     axes = list(result.axes)
     cols = [c for c in show if any(c in r for r in result.rows)]
     rows = []
@@ -73,11 +77,20 @@ def _table(result, show: list[str]) -> str:
     title = (f"vswap sweep: {len(result)} points, {result.engine} engine, {result.workers} "
              f"worker(s), {result.points_per_second:,.1f} points/s"
              + (f", {len(result.failed)} failed" if result.failed else ""))
-    return _render(title, axes + cols, rows) + "\n"
+    return render(title, axes + cols, rows) + "\n"
 
 
-def sweep_main(parser: argparse.ArgumentParser, args) -> int:
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Run ``vswap sweep`` with parsed ``args``; the exit status. Runtime complexity: the sweep's.
+
+    >>> import contextlib, io
+    >>> from vswap.cli import build_parser
+    >>> p = build_parser(); out = io.StringIO()
+    >>> with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+    ...     status = run(p.verbs["sweep"], p.parse_args(["sweep", "--designs", "cc_v2", "--size", "1M",
+    ...                                         "--jobs", "1", "--no-progress"]))
+    >>> status
+    0
     """
     import importlib.util
 

@@ -17,10 +17,13 @@ stderr and exit status 2; Ctrl-C or SIGTERM puts everything back and exits
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-__all__ = ["add_kernel_parser", "kernel_main", "split_command"]
+from vswap.cli.options import (VswapParser, add_machine_options, add_workload_options,
+                               check_output, load_trace, make_machine, positive_int,
+                               workload_params)
+
+__all__ = ["add_parser", "run", "split_command"]
 
 
 def split_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
@@ -37,12 +40,16 @@ def split_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
     return argv, None
 
 
-def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
-    """Add ``kernel run`` and ``kernel report`` to the ``vswap`` subcommands; their parsers by name.
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Add ``kernel`` (``run``, ``report``, ``restore``) to the ``vswap`` subcommands; its parser.
 
-    Runtime complexity: O(options).
+    The sub-verbs' parsers are its ``verbs`` attribute, by name. Runtime
+    complexity: O(options).
+
+    >>> from vswap.cli import build_parser
+    >>> build_parser().parse_args(["kernel", "run", "memhog", "--repeat", "2"]).repeat
+    2
     """
-    from vswap.__main__ import (_add_machine_options, _add_workload_options, _positive_int)
     from vswap.kernel.plan import DEFAULT_SIZES, FREE_MODES
     from vswap.workloads import WORKLOADS
 
@@ -50,7 +57,7 @@ def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
                             description="Run the same traces on the real kernel (needs root): "
                             "'vswap kernel run WORKLOAD', 'vswap kernel report A.json B.json'.")
     ksub = kernel.add_subparsers(dest="kernel_command", metavar="{run,report,restore}",
-                                 parser_class=parser_class)
+                                 parser_class=VswapParser)
     sizes = ", ".join(f"{k} {v}" for k, v in DEFAULT_SIZES.items())
     run = ksub.add_parser("run", help="run a workload on this kernel and print the tables",
                           usage="%(prog)s [WORKLOAD] [options] [-- CMD ARGS...]",
@@ -63,11 +70,11 @@ def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
                           "the next run ('vswap kernel restore' on demand).")
     run.add_argument("workload", nargs="?", choices=list(WORKLOADS),
                      help=f"workload (optional with --trace); default sizes: {sizes}")
-    _add_workload_options(run)
-    _add_machine_options(run)
+    add_workload_options(run)
+    add_machine_options(run)
     b = run.add_argument_group("run options")
     b.add_argument("--trace", metavar="FILE.npz", help="run a trace saved by vswap record")
-    b.add_argument("--repeat", type=_positive_int, default=3, metavar="N",
+    b.add_argument("--repeat", type=positive_int, default=3, metavar="N",
                    help="runs of the workload (default 3)")
     b.add_argument("--label", metavar="NAME",
                    help="the build under test (default: the running kernel's release)")
@@ -113,7 +120,8 @@ def add_kernel_parser(sub, parser_class) -> dict[str, argparse.ArgumentParser]:
                           "left alone. The next 'vswap kernel run' does this by itself.")
     res.add_argument("--wait", type=float, default=60, metavar="SECONDS",
                      help="wait this long for a live run to end (default 60)")
-    return {"kernel": kernel, "kernel run": run, "kernel report": rep, "kernel restore": res}
+    kernel.verbs = {"run": run, "report": rep, "restore": res}
+    return kernel
 
 
 def _check_model(parser: argparse.ArgumentParser, model: str | None) -> None:
@@ -144,13 +152,12 @@ def _command_machine(parser: argparse.ArgumentParser, args):
 def _run(parser: argparse.ArgumentParser, args) -> int:
     import warnings
 
-    from vswap.__main__ import _check_output, _load_trace, _make_machine, _workload_params
     from vswap.errors import KernelError
-    from vswap.kernel.plan import DEFAULT_SIZES
-    from vswap.kernel.run import run
+    from vswap.kernel.run import run as run_on_kernel
+    from vswap.workload_registry import workload_record
     from vswap.workloads import make_workload
 
-    _check_output(parser, "--json", args.json)
+    check_output(parser, "--json", args.json)
     _check_model(parser, args.model)
     command = getattr(args, "user_command", None)
     if args.global_run:
@@ -172,26 +179,28 @@ def _run(parser: argparse.ArgumentParser, args) -> int:
         if metric is not None:
             parser.error("--metric reads a command's output: give the command after --")
         if args.trace is None and args.workload is not None:
-            params = _workload_params(parser, args.workload, args)
+            params = workload_params(parser, args.workload, args)
             try:
                 workload = make_workload(args.workload,
-                                         **{"size": DEFAULT_SIZES[args.workload], **params})
+                                         **{"size": workload_record(args.workload).kernel_size,
+                                            **params})
             except (TypeError, ValueError) as exc:
                 parser.error(str(exc))
         else:
-            workload = _load_trace(parser, args)
-        machine = _make_machine(parser, workload, args)
+            workload = load_trace(parser, args)
+        machine = make_machine(parser, workload, args)
     shrinker = None if args.zswap_shrinker is None else args.zswap_shrinker == "on"
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = run(workload, machine=machine, repeat=args.repeat, label=args.label,
-                         model=args.model, progress=False if args.no_progress else None,
-                         use_existing_swap=args.use_existing_swap,
-                         swapfile_dir=args.swapfile_dir, zram_algorithm=args.zram_algorithm,
-                         zswap_compressor=args.zswap_compressor, zswap_shrinker=shrinker,
-                         cgroup_version=args.cgroup, free=args.free,
-                         keep_cache=args.keep_cache, metric=metric)
+            result = run_on_kernel(
+                workload, machine=machine, repeat=args.repeat, label=args.label,
+                model=args.model, progress=False if args.no_progress else None,
+                use_existing_swap=args.use_existing_swap,
+                swapfile_dir=args.swapfile_dir, zram_algorithm=args.zram_algorithm,
+                zswap_compressor=args.zswap_compressor, zswap_shrinker=shrinker,
+                cgroup_version=args.cgroup, free=args.free,
+                keep_cache=args.keep_cache, metric=metric)
     except (KernelError, ValueError, TypeError) as exc:
         parser.error(str(exc))
     for w in caught:
@@ -240,19 +249,27 @@ def _report(parser: argparse.ArgumentParser, args) -> int:
     return 0
 
 
-def kernel_main(parsers: dict[str, argparse.ArgumentParser], args) -> int:
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Run ``vswap kernel ...`` with parsed ``args``; the exit status. Runtime complexity: the command's.
+
+    >>> import contextlib, io
+    >>> from vswap.cli import build_parser
+    >>> p = build_parser()
+    >>> with contextlib.redirect_stdout(io.StringIO()):
+    ...     status = run(p.verbs["kernel"], p.parse_args(["kernel"]))
+    >>> status
+    2
     """
     if args.kernel_command is None:
-        parsers["kernel"].print_help()
+        parser.print_help()
         return 2
     try:
         if args.kernel_command == "run":
-            return _run(parsers["kernel run"], args)
+            return _run(parser.verbs["run"], args)
         if args.kernel_command == "restore":
-            return _restore(parsers["kernel restore"], args)
-        return _report(parsers["kernel report"], args)
+            return _restore(parser.verbs["restore"], args)
+        return _report(parser.verbs["report"], args)
     except KeyboardInterrupt:
-        print(f"vswap kernel: interrupted; every setting it changed was put back",
+        print("vswap kernel: interrupted; every setting it changed was put back",
               file=sys.stderr)
         return 130
