@@ -126,7 +126,7 @@ def verb_costs(trace: Any, design: Any = "baseline", machine: Any = None,
     out = replay_trace(_Attributing(space, totals), trace.op, trace.vpn, trace.nr, trace.order,
                        trace.content, trace.cpu, span=span,
                        **machine_config(machine, trace, space),
-                       memcg=1 if trace.memcgs is None else trace.page_memcgs())
+                       memcg=1 if trace.memcgs is None else trace.page_memcgs(), src=trace.src)
     result: dict[str, dict[str, float]] = {}
     for path, (_, ops_name) in PATHS.items():
         ops = out["counters"][ops_name]
