@@ -1320,7 +1320,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
             if o_[i] == EV_FORK and (s_[i] + n_[i] > span or s_[i] + n_[i] < s_[i]):
                 raise TraceError(f"event {i}: FORK source [{s_[i]:#x}, +{n_[i]}) leaves the span "
                                  f"of {span} pages")
-            if (o_[i] == EV_FREE) != freeing:        # the free phase's clock
+            if (o_[i] == EV_FREE or o_[i] == EV_EXIT) != freeing:   # the free phase's clock
                 if freeing:
                     t_free += now() - t1
                 elif footprint is None:

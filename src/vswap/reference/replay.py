@@ -1101,7 +1101,7 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
         if o == EV_FORK and sv + n > span:
             raise TraceError(f"event {i}: FORK source [{sv:#x}, +{n}) leaves the span "
                              f"of {span} pages")
-        if (o == EV_FREE) != freeing:
+        if (o == EV_FREE or o == EV_EXIT) != freeing:
             if freeing:
                 t_free += time.thread_time() - t1
             elif footprint is None:
