@@ -231,3 +231,19 @@ def test_mthp_churn_iterations_end_at_each_pageout():
     t = mthp_churn("512K", iterations=4)
     ends = iteration_ends(t)
     assert len(ends) == 5 and ends[-1] == len(t) - 2
+
+
+@pytest.mark.parametrize("swap,fragments", [("4200K", True), ("8M", False)])
+def test_mthp_churn_falls_back_as_the_device_fragments_on_both_engines(swap, fragments):
+    from vswap.churn import iteration_counters
+    t = mthp_churn("4M", iterations=6, swapins=0.05, dontneed=0.1)
+    # 4K swap-ins (no large swap-in: zswap_ever_enabled) free single slots of 64K runs
+    m = Machine(ram="8M", swap=swap, mthp=(4,), zswap_ever_enabled=True)
+    rows = {e: iteration_counters(t, "baseline", m, engine=e) for e in ENGINES}
+    assert rows["compiled"] == rows["reference"]
+    r = rows["compiled"]
+    assert len(r) == 7 and r[0]["swpout"] + r[0]["swpout_fallback"] == 64
+    later = sum(x["swpout_fallback"] for x in r[1:])
+    assert (later > 0) == fragments
+    # each later round pages out the rewritten 64K blocks (10% of 64): whole or split
+    assert all(x["swpout"] + x["swpout_fallback"] == 6 for x in r[1:])
