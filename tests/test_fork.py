@@ -10,11 +10,14 @@ import os
 import json
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vswap.designs import registered_designs
 from vswap.errors import TraceError
 from vswap.workloads import fork, iteration_ends, kbuild, mthp_churn
 from vswap.replay import Machine, make_design, replay
+from vswap.testing.strategies import fork_traces
 from vswap.workloads import (
     DATA, DONTNEED, EXIT, FORK, FREE, OPS, PAGEOUT, TOUCH, WRITE, Trace,
 )
@@ -247,3 +250,34 @@ def test_mthp_churn_falls_back_as_the_device_fragments_on_both_engines(swap, fra
     assert (later > 0) == fragments
     # each later round pages out the rewritten 64K blocks (10% of 64): whole or split
     assert all(x["swpout"] + x["swpout_fallback"] == 6 for x in r[1:])
+
+
+@pytest.mark.parametrize("spec", list(registered_designs()))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trace=fork_traces(), ram=st.sampled_from(["16K", "32K", "64K"]),
+       backend=st.sampled_from(["zram", "zswap", "swapfile"]))
+def test_random_fork_traces_run_in_lockstep_on_both_engines(spec, trace, ram, backend):
+    # the memory model's shared-page paths (COW, the swap cache between sharers, counts above
+    # one, PAGEOUT's skips and splits, zaps of one side) through every design's verbs
+    trace.validate()
+    m = Machine(ram=ram, backend=backend, reclaim_batch=4)
+    out = {}
+    for e in ENGINES:
+        space = make_design(spec, m, trace.nr_pages, reference=e == "reference")
+        out[e] = replay(trace, space, m, engine=e, keep_state=True)
+        space.check()
+        assert used(space) in (0, None)              # everything exited: every entry freed
+        assert out[e].counters["resident"] == 0
+    a, b = out["compiled"], out["reference"]
+    assert a.counters == b.counters and a.stats == b.stats
+    assert np.array_equal(a.pstate, b.pstate)
+
+
+def test_phase_iv_is_priced_alike_on_both_engines_under_kswapd():
+    # the reference twin of phase IV subclasses the reference DirectSwap, the compiled one
+    # does not: only the reference replay charged its work counters to kswapd's clock
+    m = Machine(ram="800K", total_ram="64M", accounting="none", kswapd=True,
+                min_free_kbytes=32, file_cache="64K", reclaim_batch=4)
+    t = fork("1M", children=3, seed=1)
+    a, b = (replay(t, "swaptable_p4", m, engine=e) for e in ENGINES)
+    assert a.counters == b.counters and a.counters["kswapd_ns"] > 0

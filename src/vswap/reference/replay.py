@@ -1011,8 +1011,10 @@ class _Model:
 def _priced(space: Any) -> bool:
     """Whether the design's work counters are priced: DirectSwap and VirtualSwap, either engine."""
     from vswap import DirectSwap, VirtualSwap, reference
+    # the twin of phase IV subclasses the reference DirectSwap; the compiled one is no DirectSwap
     return isinstance(space, (DirectSwap, VirtualSwap, reference.DirectSwap,
-                              reference.VirtualSwap))
+                              reference.VirtualSwap)) and not isinstance(space,
+                                                                         reference.SwapTableP4)
 
 
 def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: Any, cpu: Any, *,
