@@ -281,3 +281,11 @@ def test_phase_iv_is_priced_alike_on_both_engines_under_kswapd():
     t = fork("1M", children=3, seed=1)
     a, b = (replay(t, "swaptable_p4", m, engine=e) for e in ENGINES)
     assert a.counters == b.counters and a.counters["kswapd_ns"] > 0
+
+
+def test_the_kernel_plan_refuses_the_ops_the_executor_does_not_run():
+    from vswap.errors import KernelError
+    from vswap.kernel import plan
+    for t in (fork("256K"), mthp_churn("256K", iterations=1)):
+        with pytest.raises(KernelError, match="does not run .*(FORK|PAGEOUT)"):
+            plan.make_plan(t, Machine(ram="1M"))
