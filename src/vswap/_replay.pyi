@@ -53,4 +53,5 @@ def replay_trace(
     design_ns: dict[str, int] | None = None,
     scan_ns: int = 0,
     ref_permille: int = 0,
+    src: npt.NDArray[np.uint64] | None = None,
 ) -> dict[str, Any]: ...

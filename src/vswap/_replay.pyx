@@ -1166,7 +1166,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                  uint64_t scan_ns=0, uint64_t ref_permille=0, src=None):
     """Replay trace arrays through ``space``; the model's counters and state.
 
-    ``op`` .. ``cpu`` are the columns of a :class:`vswap.workloads.Trace`;
+    ``op`` .. ``cpu`` are the columns of a :class:`vswap.workloads.Trace`,
+    ``src`` its FORK source column (None: all 0);
     ``span`` the pages of its virtual span; ``memcg`` the memcg id of every
     page, or a uint16 array of one per page of the span. Returns a dict: ``counters``
     (:data:`COUNTER_NAMES`), ``times`` (``total_s``, ``free_s``),
