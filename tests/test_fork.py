@@ -289,3 +289,19 @@ def test_the_kernel_plan_refuses_the_ops_the_executor_does_not_run():
     for t in (fork("256K"), mthp_churn("256K", iterations=1)):
         with pytest.raises(KernelError, match="does not run .*(FORK|PAGEOUT)"):
             plan.make_plan(t, Machine(ram="1M"))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_replay_trace_refuses_a_bad_src_column(engine):
+    from vswap import _replay
+    from vswap.reference import replay as ref
+    run_ = _replay.replay_trace if engine == "compiled" else ref.replay_trace
+    t = Trace.from_rows([(TOUCH, 0, 4, 0, 0, 0), (FORK, 8, 4, 0, 0, 0, 0)])
+    space = make_design("baseline", Machine(ram="1M"), 16, reference=engine == "reference")
+    cols = (t.op, t.vpn, t.nr, t.order, t.content, t.cpu)
+    with pytest.raises(ValueError, match="differ in length"):
+        run_(space, *cols, span=16, ram=64, src=np.zeros(1, np.uint64))
+    with pytest.raises(TraceError, match="FORK source"):
+        run_(space, *cols, span=16, ram=64, src=np.array([0, 14], np.uint64))
+    out = run_(space, *cols, span=16, ram=64, src=t.src)
+    assert out["counters"]["fork_pages"] == 4
