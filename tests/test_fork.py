@@ -305,3 +305,26 @@ def test_replay_trace_refuses_a_bad_src_column(engine):
         run_(space, *cols, span=16, ram=64, src=np.array([0, 14], np.uint64))
     out = run_(space, *cols, span=16, ram=64, src=t.src)
     assert out["counters"]["fork_pages"] == 4
+
+
+def _metadata_row(out, label):
+    block = out[out.index("Metadata"):]
+    line = next(x for x in block.splitlines() if x.split()[:1] == [label])
+    return line.split()[1:]
+
+
+def test_compare_fork_shows_the_counts_overflow_structures(capsys):
+    from _cli import run
+    designs = ",".join(registered_designs())
+    status, out, err = run(capsys, "compare", "fork", "--size", "1M", "--children", "70",
+                           "--ram", "512K", "--designs", designs, "--no-progress",
+                           "--repeat", "1", "--no-warmup")
+    assert status == 0, err
+    head = _metadata_row(out, "bytes")
+    cont = dict(zip(head, _metadata_row(out, "continuation")))
+    ext = dict(zip(head, _metadata_row(out, "extend_table")))
+    assert cont["baseline"] == "4,096"              # a swap_map continuation page
+    assert ext["swaptable_p4"] == "4,096"           # phase IV's extend table
+    counters = out[out.index("Model counters"):out.index("Cost per swapped page")]
+    fork_line = next(x for x in counters.splitlines() if x.startswith("fork_pages"))
+    assert fork_line.split()[1:] == ["17,920"] * len(registered_designs())
