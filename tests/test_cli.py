@@ -121,7 +121,7 @@ def test_unknown_workload_and_missing_workload(capsys):
     status, _, err = run(capsys, "compare", "usemen")
     assert status == 2 and "invalid choice: 'usemen'" in err
     status, _, err = run(capsys, "compare", "--size", "1M")
-    assert status == 2 and "name a workload (usemem, memhog, random, mixed) or give --trace" in err
+    assert status == 2 and "name a workload (usemem, memhog, random, mixed, fork, kbuild, mthp_churn) or give --trace" in err
 
 
 def test_record_and_trace_give_identical_counters(capsys, tmp_path):

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from vswap.designs import registered_designs
 from vswap.replay import Machine, machine_config, make_design, replay
+from vswap.workloads import fork, kbuild, mthp_churn
 from vswap.workloads import memhog, mixed, random_touch, usemem
 
 
@@ -41,6 +42,13 @@ WORKLOADS = {
     "mixed": lambda seed, zero, mthp: mixed("512K", zero_share=zero, seed=seed),
     "usemem": lambda seed, zero, mthp: usemem("512K", tasks=2, zero_share=zero, mthp=mthp,
                                               memcgs=2, seed=seed),
+    # FORK, COW, EXIT: shared pages, entries of count > 1 (and > 62: the count's overflow)
+    "fork": lambda seed, zero, mthp: fork("512K", children=2, read_share=0.5, seed=seed),
+    "fork_many": lambda seed, zero, mthp: fork("128K", children=66, read_share=0.25,
+                                               write_share=0.1, seed=seed),
+    "kbuild": lambda seed, zero, mthp: kbuild("512K", workers=3, procs=3, seed=seed),
+    # PAGEOUT and DONTNEED of 64K folios
+    "mthp_churn": lambda seed, zero, mthp: mthp_churn("512K", iterations=3, seed=seed),
 }
 
 

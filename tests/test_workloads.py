@@ -395,7 +395,7 @@ def test_trace_constructor_shape_errors():
 T, W, F = TOUCH, WRITE, FREE
 BAD_TRACES = [
     # (rows, nr_cpus, event index, message fragment)
-    ([(T, 0, 1, 0, 0, 0), (3, 0, 1, 0, 0, 0)], None, 1, "not TOUCH"),
+    ([(T, 0, 1, 0, 0, 0), (7, 0, 1, 0, 0, 0)], None, 1, "op 7 is not one of TOUCH, WRITE"),
     ([(T, 0, 1, 0, 0, 0), (W, 0, 0, 0, 0, 0)], None, 1, "nr must be at least 1"),
     ([(T, 1 << 40, 1, 0, 0, 0)], None, 0, "below 2\\*\\*40"),
     ([(T, (1 << 40) - 1, 2, 0, 0, 0)], None, 0, "past vpn 2\\*\\*40"),
@@ -550,7 +550,8 @@ def test_uniform_ignores_alpha():
 
 
 def test_make_workload():
-    assert set(wl.WORKLOADS) == {"usemem", "memhog", "random", "mixed"}
+    assert set(wl.WORKLOADS) == {"usemem", "memhog", "random", "mixed", "fork", "kbuild",
+                                 "mthp_churn"}
     with pytest.raises(ValueError, match="unknown workload 'usemen'.*usemem, memhog, random"):
         make_workload("usemen", size="1M")
     with pytest.raises(ValueError, match="memhog does not take tasks, zero_share; it takes: size, "

@@ -30,6 +30,10 @@ cdef enum:
     EV_TOUCH = 0
     EV_WRITE = 1
     EV_FREE = 2
+    EV_FORK = 3          # copy_page_range: the range maps the source's pages copy-on-write
+    EV_EXIT = 4          # zap the mapped pages of the range
+    EV_PAGEOUT = 5       # MADV_PAGEOUT
+    EV_DONTNEED = 6      # MADV_DONTNEED: zap; the pages are faulted anew
     C_DATA = 0
     C_ZERO = 1
     C_SAME = 2
@@ -164,6 +168,8 @@ cdef struct mm_counters:
     uint64_t kswapd_ns         # kswapd's busy time
     uint64_t stall_ns          # the task's time in direct reclaim (and its writeback waits)
     uint64_t file_resident     # page-cache pages left at the end
+    uint64_t fork_pages        # pages a FORK mapped in a child (shared, or entries duplicated)
+    uint64_t cow_faults        # writes that copied a shared page (wp_page_copy), each a pgfault
 
 
 cdef struct mm_t:
@@ -206,3 +212,5 @@ cdef struct mm_t:
     uint64_t dstat_n
     uint64_t dprev[NR_DESIGN_STATS]
     uint64_t dweight[NR_DESIGN_STATS]   # ns per unit of each
+    uint64_t* nxt          # pages FORK shared: per vpn the next member's vpn + 1 of a ring of
+                           # the vpns mapping one page (0: not shared); NULL without a FORK

@@ -56,4 +56,5 @@ def replay_trace(
     ref_permille: int = 0,
     kswapd_anon_ns: int | None = None,
     lru_gen: bool = False,
+    src: npt.NDArray[np.uint64] | None = None,
 ) -> dict[str, Any]: ...

@@ -34,11 +34,11 @@ __all__ = ["replay_trace", "COUNTER_NAMES", "KERNEL_COUNTERS", "MTHP_STATS", "BA
 # The counter and backend names have one home below both engines, vswap.counters;
 # ``mm_counters`` holds the kernel's and the model's own counters by name, and
 # ``mm_t.mthp``'s columns are in MTHP_STATS's order (the ST_* codes).
+from vswap.workloads import OPS
 from vswap.counters import (
     ACCOUNTING, BACKENDS, COUNTER_NAMES, KERNEL_COUNTERS,
-    MTHP_STATS, mthp_counter as _mthp_counter,
+    MTHP_STATS, mthp_counter as _mthp_counter, phase_snapshot as _phase_snapshot,
 )
-from vswap.reference.replay import phase_snapshot as _phase_snapshot
 
 _MTHP_NAMES = tuple((k, j, _mthp_counter(k, s)) for k in range(1, 10)
                     for j, s in enumerate(MTHP_STATS))
@@ -210,6 +210,7 @@ cdef int zswap_shrink(mm_t* m, int cpu) except -1:
         if m.ops.writeback(m.space, e, 0, 0, cpu):
             raise NoSpace("the swap device is full: give the machine more swap")
         m.pstate[vpn] = s & ~ZSWAP_BIT
+        set_swap_bits(m, vpn, s & ~ZSWAP_BIT)
         m.pool -= 1
         m.zswap_bytes -= m.cfg.csize[pg_content(s)]
         m.c.zswpwb += 1
@@ -243,6 +244,70 @@ cdef inline int writeout(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu) 
     return 0
 
 
+# --- pages shared by FORK: a ring of the vpns that map one page ---------------------------------
+
+cdef inline bint shared(mm_t* m, uint64_t p) noexcept:
+    return m.nxt != NULL and m.nxt[p] != 0
+
+
+cdef inline uint64_t ring_next(mm_t* m, uint64_t p) noexcept:
+    return m.nxt[p] - 1
+
+
+cdef inline void ring_add(mm_t* m, uint64_t p, uint64_t d) noexcept:
+    if m.nxt[p] == 0:
+        m.nxt[p] = p + 1
+    m.nxt[d] = m.nxt[p]
+    m.nxt[p] = d + 1
+
+
+cdef uint64_t ring_del(mm_t* m, uint64_t p, bint* swp) noexcept:
+    """``p`` leaves its ring: a remaining member; ``swp``: whether any member keeps a swap PTE."""
+    cdef uint64_t q = p, r
+    while ring_next(m, q) != p:
+        q = ring_next(m, q)
+    m.nxt[q] = m.nxt[p]
+    m.nxt[p] = 0
+    swp[0] = False
+    r = q
+    while True:
+        if pg_state(m.pstate[r]) >= PG_SWAPPED:
+            swp[0] = True
+        if m.nxt[r] == 0:
+            break
+        r = ring_next(m, r)
+        if r == q:
+            break
+    if ring_next(m, q) == q:
+        m.nxt[q] = 0
+    return q
+
+
+cdef void set_swap_bits(mm_t* m, uint64_t p, uint8_t bits) noexcept:
+    """Every other member of ``p``'s ring with a swap PTE gets ``bits`` (state included)."""
+    cdef uint64_t q
+    if not shared(m, p):
+        return
+    q = ring_next(m, p)
+    while q != p:
+        if pg_state(m.pstate[q]) >= PG_SWAPPED:
+            m.pstate[q] = (m.pstate[q] & 0x0C) | (bits & ~0x0C)
+        q = ring_next(m, q)
+
+
+cdef bint any_swap_pte(mm_t* m, uint64_t p) noexcept:
+    """Whether a member of ``p``'s ring (``p`` included) holds a swap PTE."""
+    cdef uint64_t q = p
+    while True:
+        if pg_state(m.pstate[q]) >= PG_SWAPPED:
+            return True
+        if m.nxt == NULL or m.nxt[q] == 0:
+            return False
+        q = ring_next(m, q)
+        if q == p:
+            return False
+
+
 cdef bint store_folio(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu,
                       bint may_wait) except -1:
     """A folio holding entries e.. goes to its backend; then its PTEs become swap PTEs.
@@ -250,20 +315,38 @@ cdef bint store_folio(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu,
     True when the folio stays: an order-0 folio written to a swapfile under
     machine-wide reclaim is under writeback for ``write_ns`` and cannot be
     freed before (``may_wait``: not a page of a split folio)."""
-    cdef uint64_t nr = <uint64_t>1 << order, i, out = m.c.pswpout
+    cdef uint64_t nr = <uint64_t>1 << order, i, out = m.c.pswpout, q
     cdef int high
+    cdef bint sh = shared(m, vpn)                    # a shared page is order 0
     m.ops.swap_duplicate(m.space, e, nr, cpu)        # try_to_unmap: a count per PTE
+    if sh:
+        q = ring_next(m, vpn)
+        while q != vpn:
+            m.ops.swap_duplicate(m.space, e, nr, cpu)
+            q = ring_next(m, q)
     high = writeout(m, e, vpn, order, cpu)
     m.c.swapped_out += nr
     if (may_wait and m.cfg.write_ns and order == 0 and m.cfg.kswapd
             and m.cfg.backend == BK_SWAPFILE and m.c.pswpout != out):
         m.pte[vpn] = e                               # in the swap cache, under writeback
         m.pstate[vpn] = pg_make(PG_SWAPCACHE, pg_content(m.pstate[vpn]), 0) | WB_BIT
+        if sh:
+            q = ring_next(m, vpn)
+            while q != vpn:
+                m.pte[q] = e
+                m.pstate[q] = pg_make(PG_SWAPCACHE, pg_content(m.pstate[q]), 0) | WB_BIT
+                q = ring_next(m, q)
         ring_push(&m.wb, vpn)
         ring_push(&m.wb, e)
         ring_push(&m.wb, (m.t_kswapd if m.reclaimer else m.t_task) + m.cfg.write_ns)
         return True
     m.ops.reclaim_folio(m.space, e, order, m.c.pgsteal, cpu)   # __remove_mapping, with a shadow
+    if sh:
+        q = ring_next(m, vpn)
+        while q != vpn:
+            m.pte[q] = e
+            m.pstate[q] = pg_make(PG_SWAPPED, pg_content(m.pstate[q]), high >> 4)
+            q = ring_next(m, q)
     for i in range(nr):
         m.pte[vpn + i] = e + i
         m.pstate[vpn + i] = pg_make(PG_SWAPPED, pg_content(m.pstate[vpn + i]), high >> 4)
@@ -274,13 +357,13 @@ cdef inline uint16_t page_memcg(mm_t* m, uint64_t vpn) noexcept:
     return m.memcg[vpn] if m.memcg != NULL else m.cfg.memcg
 
 
-cdef bint swap_out(mm_t* m, uint64_t vpn, int order, int cpu) except -1:
+cdef bint swap_out(mm_t* m, uint64_t vpn, int order, int cpu, bint may_wait=True) except -1:
     """shrink_folio_list for one folio: allocate, store, unmap; split when no run is free.
 
     True when the folio is left under writeback (see store_folio)."""
     cdef uint64_t e = 0, i
     if m.ops.folio_alloc_swap(m.space, vpn, order, page_memcg(m, vpn), cpu, &e) == 0:
-        return store_folio(m, e, vpn, order, cpu, True)
+        return store_folio(m, e, vpn, order, cpu, may_wait)
     elif order:
         count_split(m, order)
         for i in range(vpn, vpn + (<uint64_t>1 << order)):
@@ -294,12 +377,27 @@ cdef bint swap_out(mm_t* m, uint64_t vpn, int order, int cpu) except -1:
 
 cdef inline bint drop_clean(mm_t* m, uint64_t vpn, uint8_t s, int cpu) except -1:
     """A read-ahead or written-back folio in the swap cache: free it (its PTE stays a swap PTE)."""
-    cdef uint64_t e = m.pte[vpn]
+    cdef uint64_t e = m.pte[vpn], q
     cdef int high = (s >> 4) & 1
+    cdef bint sh = shared(m, vpn)
+    if sh:                                           # try_to_unmap of the members that map it
+        q = vpn
+        while True:
+            if pg_state(m.pstate[q]) == PG_RESIDENT:
+                m.ops.swap_duplicate(m.space, e, 1, cpu)
+                m.pte[q] = e
+            q = ring_next(m, q)
+            if q == vpn:
+                break
     if s & DIRTY_BIT:                                # zswap dropped its copy at the load
         high = writeout(m, e, vpn, 0, cpu) >> 4
     m.ops.reclaim_folio(m.space, e, 0, m.c.pgsteal, cpu)
     m.pstate[vpn] = pg_make(PG_SWAPPED, pg_content(s), high)
+    if sh:
+        q = ring_next(m, vpn)
+        while q != vpn:
+            m.pstate[q] = pg_make(PG_SWAPPED, pg_content(s), high)
+            q = ring_next(m, q)
     m.resident -= 1
     m.c.pgsteal += 1
     return True
@@ -328,8 +426,17 @@ cdef uint64_t evict_one(mm_t* m, int cpu, uint64_t* scanned) except? 0xFFFFFFFFF
             return drop_clean(m, vpn, s, cpu)
         if pg_state(s) != PG_RESIDENT:
             continue                                 # left behind by a free
+        if shared(m, vpn):                           # its page may be a swap-cache folio
+            e = ring_next(m, vpn)
+            while e != vpn:
+                if pg_state(m.pstate[e]) == PG_SWAPCACHE:
+                    scanned[0] += 1
+                    return drop_clean(m, e, m.pstate[e], cpu)
+                e = ring_next(m, e)
         order = s >> 4
         nr = <uint64_t>1 << order
+        if vpn & (nr - 1):
+            continue                                 # left behind: the page is now in a large folio
         scanned[0] += nr
         if m.cfg.ref_permille:                       # found referenced: activated, kept
             m.ref_acc += m.cfg.ref_permille
@@ -636,6 +743,7 @@ cdef int read_page(mm_t* m, uint64_t q, int kind, bint ahead, int cpu) except -1
         m.c.swap_ra += 1
     else:
         m.pstate[q] = s
+    set_swap_bits(m, q, (s & ~3) | PG_SWAPCACHE)
     return 0
 
 
@@ -652,7 +760,8 @@ cdef int swapin_order(mm_t* m, uint64_t p, int kind, uint64_t handle, int cpu) e
             ok = a + nr <= m.span and (e0 & (nr - 1)) == 0
             i = 0
             while ok and i < nr:
-                ok = pg_state(m.pstate[a + i]) == PG_SWAPPED and m.pte[a + i] == e0 + i
+                ok = (pg_state(m.pstate[a + i]) == PG_SWAPPED and m.pte[a + i] == e0 + i
+                      and not shared(m, a + i))
                 i += 1
             if ok:                                   # one backing, and contiguous slots
                 h0 = handle - (p - a)
@@ -687,13 +796,160 @@ cdef int read_ahead(mm_t* m, uint64_t p, uint64_t lo, uint64_t hi, int cpu) exce
     return 0
 
 
+cdef bint ra_range(mm_t* m, uint64_t p, int cpu, uint64_t* lo_, uint64_t* hi_) noexcept:
+    """swap_vma_readahead's window around a fault at ``p``: [lo, hi); False for none."""
+    cdef uint64_t prev, win, left, pmd, lo, hi
+    if m.cfg.ra_max <= 1:
+        return False
+    prev = m.ra_pfn[cpu]
+    win = ra_window(m, p, cpu)
+    if win <= 1:
+        return False
+    if p == prev + 1:
+        lo = p
+        hi = p + win
+    elif p + 1 == prev:
+        lo = p + 1 - win if p + 1 >= win else 0
+        hi = p + 1
+    else:
+        left = (win - 1) // 2
+        lo = p - left if p >= left else 0
+        hi = p + win - left
+    pmd = p & ~(PMD_PAGES - 1)
+    if lo < pmd:
+        lo = pmd
+    if hi > pmd + PMD_PAGES:
+        hi = pmd + PMD_PAGES
+    if hi > m.span:
+        hi = m.span
+    lo_[0] = lo
+    hi_[0] = hi
+    return True
+
+
+cdef int shared_fault(mm_t* m, uint64_t p, int content, bint write, int cpu) except -1:
+    """A fault on a page FORK shared: a swap-in maps the swap-cache folio; a write copies (COW).
+
+    The swap count is above one, so a swap-in takes the swap cache and
+    read-ahead (do_swap_page); the first member reads (pgmajfault), the
+    others find the folio (a minor fault). A WRITE then copies the page
+    (wp_page_copy) within the same fault; a write to a mapped shared page is
+    a fault of its own. The last swap PTE's fault frees the entry."""
+    cdef uint8_t s
+    cdef int st, kind
+    cdef uint64_t e, h = 0, q, need, lo = p, hi = p + 1
+    cdef bint ahead = False, swp
+    while True:                                      # room first: the read and the copy
+        s = m.pstate[p]
+        st = pg_state(s)
+        need = (st == PG_SWAPPED) + write
+        if st == PG_RESIDENT and not write:
+            return 0                                 # mapped already: no fault
+        make_room(m, need, cpu)
+        if m.pstate[p] == s:
+            break
+    if st != PG_RESIDENT:
+        m.c.pgfault += 1
+        e = m.pte[p]
+        if st == PG_SWAPPED:
+            m.c.pgmajfault += 1
+            kind = m.ops.lookup(m.space, e, cpu, &h)
+            if kind == OPS_ZERO:
+                m.c.swapin_zero += 1
+            elif kind == OPS_ZSWAP:
+                m.c.swapin_zswap += 1
+            elif kind == OPS_SWAPFILE:
+                m.c.swapin_swapfile += 1
+            else:
+                raise AssertionError(f"swapped page {p:#x}: entry {e:#x} looks up as {kind}")
+            ahead = ra_range(m, p, cpu, &lo, &hi)
+            read_page(m, p, kind, False, cpu)
+        s = m.pstate[p]
+        m.ops.swap_free_nr(m.space, e, 1, cpu)
+        m.pte[p] = 0
+        m.pstate[p] = pg_make(PG_RESIDENT, pg_content(s), 0)
+        if not any_swap_pte(m, p):
+            drop_backing(m, s)                       # the last swap PTE: folio_free_swap
+            m.ops.reclaim_folio(m.space, e, 0, OPS_NO_SHADOW, cpu)
+    if write:
+        if st == PG_RESIDENT:
+            m.c.pgfault += 1
+        m.c.cow_faults += 1
+        q = ring_del(m, p, &swp)
+        ring_push(&m.lru, q)
+        m.pstate[p] = pg_make(PG_RESIDENT, content, 0)
+        m.resident += 1
+        ring_push(&m.lru, p)
+    if ahead:
+        read_ahead(m, p, lo, hi, cpu)
+    return 0
+
+
+cdef int fork_range(mm_t* m, uint64_t i, uint64_t dst, uint64_t src, uint64_t nr,
+                    int cpu) except -1:
+    """copy_page_range: ``dst`` maps what ``src`` maps; resident pages shared, entries duplicated."""
+    cdef uint64_t k, p, d
+    cdef uint8_t s
+    if src < dst + nr and dst < src + nr:
+        raise TraceError(f"event {i}: FORK of [{src:#x}, +{nr}) onto itself")
+    for k in range(nr):
+        p = src + k
+        d = dst + k
+        if m.pstate[d]:
+            raise TraceError(f"event {i}: FORK onto page {d:#x}, which was touched before")
+        if pg_state(m.pstate[p]) == PG_NONE:
+            continue
+        if m.pgtab != NULL:
+            pte_alloc(m, d, cpu)
+        s = m.pstate[p]
+        if pg_state(s) == PG_RESIDENT and s >> 4:
+            raise TraceError(f"event {i}: FORK of page {p:#x} of a large folio (the model "
+                             f"shares base pages only)")
+        if pg_state(s) != PG_RESIDENT:
+            m.ops.swap_duplicate(m.space, m.pte[p], 1, cpu)
+            m.pte[d] = m.pte[p]
+        m.pstate[d] = s
+        ring_add(m, p, d)
+        m.c.fork_pages += 1
+    return 0
+
+
+cdef int pageout(mm_t* m, uint64_t vpn, uint64_t nr, int cpu) except -1:
+    """MADV_PAGEOUT: reclaim the range's exclusive resident folios now; a partial one is split."""
+    cdef uint64_t p = vpn, end = vpn + nr, fnr, head, q
+    cdef uint8_t s
+    cdef int order
+    while p < end:
+        s = m.pstate[p]
+        if pg_state(s) != PG_RESIDENT or shared(m, p):
+            p += 1
+            continue
+        order = s >> 4
+        fnr = <uint64_t>1 << order
+        head = p & ~(fnr - 1)
+        if head < vpn or head + fnr > end:           # split_folio: the pages become base folios
+            for q in range(head, head + fnr):
+                m.pstate[q] = m.pstate[q] & 0x0F
+                if q != head:
+                    ring_push(&m.lru, q)
+            order = 0
+            fnr = 1
+            head = p
+        swap_out(m, head, order, cpu, False)
+        m.resident -= fnr
+        p = head + fnr
+    return 0
+
+
 cdef int swap_in(mm_t* m, uint64_t p, int content, int cpu) except -1:
     """A write fault on a swap PTE: swap the page (or its folio) in, map it, free the entries."""
-    cdef uint64_t e = m.pte[p], h = 0, nr, a, ea, q, pmd, win, prev
-    cdef uint64_t lo = p, hi = p + 1, left
+    cdef uint64_t e = m.pte[p], h = 0, nr, a, ea, q
+    cdef uint64_t lo = p, hi = p + 1
     cdef uint8_t s = m.pstate[p]
     cdef int kind, order = 0
     cdef bint ahead = False
+    if shared(m, p):
+        return shared_fault(m, p, content, True, cpu)
     m.c.pgfault += 1
     if pg_state(s) == PG_SWAPCACHE:
         kind = m.ops.lookup(m.space, e, cpu, &h)
@@ -737,28 +993,7 @@ cdef int swap_in(mm_t* m, uint64_t p, int content, int cpu) except -1:
                 m.resident += nr
                 ring_push(&m.lru, a)
         else:
-            if m.cfg.ra_max > 1:                     # swap_vma_readahead's window around p
-                prev = m.ra_pfn[cpu]
-                win = ra_window(m, p, cpu)
-                if win > 1:
-                    ahead = True
-                    if p == prev + 1:
-                        lo = p
-                        hi = p + win
-                    elif p + 1 == prev:
-                        lo = p + 1 - win if p + 1 >= win else 0
-                        hi = p + 1
-                    else:
-                        left = (win - 1) // 2
-                        lo = p - left if p >= left else 0
-                        hi = p + win - left
-                    pmd = p & ~(PMD_PAGES - 1)
-                    if lo < pmd:
-                        lo = pmd
-                    if hi > pmd + PMD_PAGES:
-                        hi = pmd + PMD_PAGES
-                    if hi > m.span:
-                        hi = m.span
+            ahead = ra_range(m, p, cpu, &lo, &hi)
             read_page(m, p, kind, False, cpu)
     nr = <uint64_t>1 << order
     a = p & ~(nr - 1)
@@ -788,18 +1023,34 @@ cdef int flush_zap(mm_t* m, uint64_t e, uint64_t n, int cpu) except -1:
     return 0
 
 
-cdef int free_range(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int cpu) except -1:
-    """munmap / exit: zap every PTE; swap PTEs in runs of consecutive entries within a PMD."""
-    cdef uint64_t p, run_e = 0, run_n = 0, run_pmd = 0, e
+cdef int free_range(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int cpu,
+                    int op=EV_FREE) except -1:
+    """munmap / exit: zap every PTE; swap PTEs in runs of consecutive entries within a PMD.
+
+    FREE zaps every page (all mapped), EXIT the mapped ones, DONTNEED those
+    too, leaving them to be faulted anew."""
+    cdef uint64_t p, run_e = 0, run_n = 0, run_pmd = 0, e, q
     cdef uint16_t run_mg = 0
     cdef uint8_t s
+    cdef uint8_t after = 0 if op == EV_DONTNEED else pg_make(PG_NONE, PG_FREED, 0)
+    cdef bint keep, swp
     for p in range(vpn, vpn + nr):
         s = m.pstate[p]
         if pg_state(s) == PG_NONE:
-            raise TraceError(f"event {i}: FREE of page {p:#x}, which is not mapped")
+            if op == EV_FREE:
+                raise TraceError(f"event {i}: FREE of page {p:#x}, which is not mapped")
+            continue
+        keep = False                                 # the page stays with the other members
+        swp = False
+        if shared(m, p):
+            q = ring_del(m, p, &swp)
+            keep = True
+            if pg_state(s) != PG_SWAPPED:            # the page in RAM stays reachable by reclaim
+                ring_push(&m.lru, q)
         if pg_state(s) == PG_RESIDENT:
-            m.resident -= 1
-            m.c.free_resident += 1
+            if not keep:
+                m.resident -= 1
+                m.c.free_resident += 1
         else:
             e = m.pte[p]
             # swap_pte_batch: consecutive entries, one PMD, one memcg
@@ -812,11 +1063,12 @@ cdef int free_range(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int cpu) exc
                 run_pmd = p >> 9
                 run_mg = page_memcg(m, p)
             run_n += 1
-            if pg_state(s) == PG_SWAPCACHE:
+            if pg_state(s) == PG_SWAPCACHE and not keep:
                 m.resident -= 1                      # the zap reclaims the read-ahead folio
-            drop_backing(m, s)
+            if not swp:                              # the entry's last count
+                drop_backing(m, s)
             m.pte[p] = 0
-        m.pstate[p] = pg_make(PG_NONE, PG_FREED, 0)
+        m.pstate[p] = after
     flush_zap(m, run_e, run_n, cpu)
     return 0
 
@@ -826,9 +1078,23 @@ cdef int touch(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int order, int co
     """First-touch faults: alloc_anon_folio from ``order`` down the enabled orders to 0."""
     cdef uint64_t f, p, q, n, fnr = <uint64_t>1 << order
     cdef int k
+    cdef uint8_t s
     for p in range(vpn, vpn + nr):
         if m.pstate[p] != 0:
-            raise TraceError(f"event {i}: TOUCH of page {p:#x}, which was touched before")
+            if m.nxt == NULL:
+                raise TraceError(f"event {i}: TOUCH of page {p:#x}, which was touched before")
+            for q in range(vpn, vpn + nr):           # with FORKs: a read of mapped pages
+                s = m.pstate[q]
+                if pg_state(s) == PG_NONE:
+                    raise TraceError(f"event {i}: TOUCH of page {q:#x}, not mapped, in a read "
+                                     f"of mapped pages")
+                if shared(m, q):
+                    shared_fault(m, q, 0, False, cpu)
+                elif pg_state(s) != PG_RESIDENT:
+                    swap_in(m, q, pg_content(s), cpu)
+            m.c.pages_touched += nr
+            m.c.pages_written += nr
+            return 0
     if order == 0:                                   # the common case, without the fallback walk
         for p in range(vpn, vpn + nr):
             if m.pgtab != NULL:
@@ -877,7 +1143,7 @@ cdef int write(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int content, int 
         s = m.pstate[p]
         if pg_state(s) == PG_NONE:
             raise TraceError(f"event {i}: WRITE to page {p:#x}, which is not mapped")
-        if pg_state(s) == PG_RESIDENT:
+        if pg_state(s) == PG_RESIDENT and not shared(m, p):
             m.pstate[p] = (s & ~0x0C) | (content << 2)
         else:
             swap_in(m, p, content, cpu)
@@ -905,10 +1171,11 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                  uint64_t alloc_ns=0, uint64_t anon_ns=0, uint64_t file_ns=0,
                  uint64_t write_ns=0, uint64_t nap_ns=100_000_000, design_ns=None,
                  uint64_t scan_ns=0, uint64_t ref_permille=0, kswapd_anon_ns=None,
-                 bint lru_gen=False):
+                 bint lru_gen=False, src=None):
     """Replay trace arrays through ``space``; the model's counters and state.
 
-    ``op`` .. ``cpu`` are the columns of a :class:`vswap.workloads.Trace`;
+    ``op`` .. ``cpu`` are the columns of a :class:`vswap.workloads.Trace`,
+    ``src`` its FORK source column (None: all 0);
     ``span`` the pages of its virtual span; ``memcg`` the memcg id of every
     page, or a uint16 array of one per page of the span. Returns a dict: ``counters``
     (:data:`COUNTER_NAMES`), ``times`` (``total_s``, ``free_s``),
@@ -944,6 +1211,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     cdef const uint8_t[::1] c_ = content
     cdef const uint16_t[::1] u_ = cpu
     cdef Py_ssize_t i, n = o_.shape[0]
+    cdef const uint64_t[::1] s_ = np.zeros(n, dtype=np.uint64) if src is None else src
     cdef mm_t m
     cdef uint64_t lo, hi
     cdef uint64_t done = 0, next_report = PROGRESS_STEP, end
@@ -955,7 +1223,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     caps = space.__vswap_ops__()
     if (<const swap_ops*>PyCapsule_GetPointer(caps, "vswap.swap_ops")).version != SWAP_OPS_VERSION:
         raise TypeError("the design's C verb table has another version")
-    if not (v_.shape[0] == n_.shape[0] == k_.shape[0] == c_.shape[0] == u_.shape[0] == n):
+    if not (v_.shape[0] == n_.shape[0] == k_.shape[0] == c_.shape[0] == u_.shape[0]
+            == s_.shape[0] == n):
         raise ValueError("the trace columns differ in length")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
@@ -1045,6 +1314,10 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     try:
         if page_tables:
             m.pgtab = <uint8_t*>checked_calloc((span >> PMD_ORDER) + 1, 1)
+        for i in range(n):
+            if o_[i] == EV_FORK:
+                m.nxt = <uint64_t*>checked_calloc(span + 1, sizeof(uint64_t))
+                break
         ring_init(&m.lru)
         ring_init(&m.zq)
         ring_init(&m.wb)
@@ -1057,9 +1330,12 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                                  f"leaves the span of {span} pages")
             if u_[i] >= 64 or c_[i] > C_SAME or k_[i] > 9:
                 raise TraceError(f"event {i}: cpu, content or order out of range")
-            if o_[i] > EV_FREE:
+            if o_[i] > EV_DONTNEED:
                 raise TraceError(f"event {i}: unknown op {o_[i]}")
-            if (o_[i] == EV_FREE) != freeing:        # the free phase's clock
+            if o_[i] == EV_FORK and (s_[i] + n_[i] > span or s_[i] + n_[i] < s_[i]):
+                raise TraceError(f"event {i}: FORK source [{s_[i]:#x}, +{n_[i]}) leaves the span "
+                                 f"of {span} pages")
+            if (o_[i] == EV_FREE or o_[i] == EV_EXIT) != freeing:   # the free phase's clock
                 if freeing:
                     t_free += now() - t1
                 elif footprint is None:
@@ -1070,9 +1346,11 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
             if o_[i] == EV_TOUCH and (v_[i] | n_[i]) & ((<uint64_t>1 << k_[i]) - 1):
                 raise TraceError(f"event {i}: TOUCH of [{v_[i]:#x}, +{n_[i]}) is not aligned "
                                  f"to order-{k_[i]} folios")
-            if o_[i] == EV_FREE and (splits_folio(m.pstate[v_[i]], v_[i])
-                                     or splits_folio(m.pstate[end - 1], end)):
-                raise TraceError(f"event {i}: FREE of [{v_[i]:#x}, {end:#x}) splits a large folio")
+            if ((o_[i] == EV_FREE or o_[i] == EV_EXIT or o_[i] == EV_DONTNEED)
+                    and (splits_folio(m.pstate[v_[i]], v_[i])
+                         or splits_folio(m.pstate[end - 1], end))):
+                raise TraceError(f"event {i}: {OPS[o_[i]]} of [{v_[i]:#x}, {end:#x}) "
+                                 f"splits a large folio")
             lo = v_[i]
             while lo < end:                          # slices at 2**20-page boundaries, for progress
                 hi = ((lo >> 20) + 1) << 20
@@ -1082,8 +1360,12 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                     touch(&m, i, lo, hi - lo, k_[i], c_[i], u_[i])
                 elif o_[i] == EV_WRITE:
                     write(&m, i, lo, hi - lo, c_[i], u_[i])
+                elif o_[i] == EV_FORK:
+                    fork_range(&m, i, lo, s_[i] + (lo - v_[i]), hi - lo, u_[i])
+                elif o_[i] == EV_PAGEOUT:
+                    pageout(&m, lo, hi - lo, u_[i])
                 else:
-                    free_range(&m, i, lo, hi - lo, u_[i])
+                    free_range(&m, i, lo, hi - lo, u_[i], o_[i])
                 done += hi - lo
                 lo = hi
                 if progress is not None and done >= next_report:
@@ -1098,6 +1380,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
         free(m.wb.a)
         free(m.clean.a)
         free(m.pgtab)
+        free(m.nxt)
     if footprint is None:
         footprint = space.memory_footprint()
     m.c.resident = m.resident

@@ -46,6 +46,10 @@ PATHS: dict[str, tuple[tuple[str, ...], str]] = {
     "swap_out": (("evict_one", "zswap_shrink"), "swapped_out"),
     "swap_in": (("swap_in",), "pgmajfault"),
     "free": (("free_range",), "free_entries"),
+    # FORK's swap_duplicate of each swapped page; a fault on a shared page (its swap-in
+    # through the swap cache, the count it drops, the entry freed by the last one), per COW
+    "fork": (("fork",), "fork_pages"),
+    "shared_fault": (("shared_fault",), "cow_faults"),
 }
 _PATH_OF = {method: path for path, (methods, _) in PATHS.items() for method in methods}
 #: the verbs of vswap.protocol.SwapSpace the replay calls
@@ -126,7 +130,7 @@ def verb_costs(trace: Any, design: Any = "baseline", machine: Any = None,
     out = replay_trace(_Attributing(space, totals), trace.op, trace.vpn, trace.nr, trace.order,
                        trace.content, trace.cpu, span=span,
                        **machine_config(machine, trace, space),
-                       memcg=1 if trace.memcgs is None else trace.page_memcgs())
+                       memcg=1 if trace.memcgs is None else trace.page_memcgs(), src=trace.src)
     result: dict[str, dict[str, float]] = {}
     for path, (_, ops_name) in PATHS.items():
         ops = out["counters"][ops_name]
@@ -150,6 +154,7 @@ LOOKUP_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("memcg-table writes", ("memcg_writes",)),
     ("rmap writes", ("rmap_writes",)),
     ("cluster locks", ("cluster_locks",)),
+    ("count overflow pages", ("cont_pages_allocated", "extend_tables_allocated")),
 )
 
 
@@ -172,7 +177,8 @@ def path_table(costs: dict[str, dict[str, dict[str, float]]],
                             cluster locks    0.0039  0.0039
     """
     designs = list(costs)
-    per = {"swap_out": "swapped page", "swap_in": "major fault", "free": "entry freed"}
+    per = {"swap_out": "swapped page", "swap_in": "major fault", "free": "entry freed",
+           "fork": "page forked", "shared_fault": "COW fault"}
     header = ["path", "per", "counter", *designs]
     body = []
     for path in PATHS:
@@ -182,8 +188,7 @@ def path_table(costs: dict[str, dict[str, dict[str, float]]],
         for label, names in rows:
             cells = []
             for d in designs:
-                have = [n for n in names if n in costs[d][path] or n in costs[d]["swap_out"]
-                        or n in costs[d]["free"]]
+                have = [n for n in names if any(n in costs[d][q] for q in PATHS)]
                 v = sum(costs[d][path].get(n, 0.0) for n in have)
                 cells.append("-" if not have else f"{v:.2f}" if v >= 0.1 or v == 0 else f"{v:.4f}")
             if all(c == "-" for c in cells):

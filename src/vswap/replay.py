@@ -670,7 +670,7 @@ def replay(trace: Trace, design: Any = "baseline", machine: Machine | None = Non
     run = _replay.replay_trace if engine == "compiled" else ref_replay.replay_trace
     out = run(space, trace.op, trace.vpn, trace.nr, trace.order, trace.content, trace.cpu,
               span=span, progress=progress, **machine_config(machine, trace, space),
-              memcg=1 if trace.memcgs is None else trace.page_memcgs())
+              memcg=1 if trace.memcgs is None else trace.page_memcgs(), src=trace.src)
     times = dict(out["times"])
     times["write_s"] = times["total_s"] - times["free_s"]
     swaps = getattr(space, "swaps", None)

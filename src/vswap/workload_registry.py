@@ -119,7 +119,7 @@ def workload_records() -> dict[str, WorkloadRecord]:
     """A copy of the registry, name -> record, in registration order. Runtime complexity: O(workloads).
 
     >>> list(workload_records())
-    ['usemem', 'memhog', 'random', 'mixed']
+    ['usemem', 'memhog', 'random', 'mixed', 'fork', 'kbuild', 'mthp_churn']
     """
     return dict(_RECORDS)
 
@@ -130,3 +130,12 @@ register_workload("memhog", workloads.memhog, default_size="48G", kernel_size="2
                   ram_share=(1, 3))
 register_workload("random", workloads.random_touch, default_size="1G", kernel_size="128M")
 register_workload("mixed", workloads.mixed, default_size="8G", kernel_size="128M")
+
+# fork: the child reads the whole heap (TOUCH events), so a quarter of the touched pages is half
+# the heap; kbuild: only `workers` processes live at once (about a quarter of what all touch), so
+# an eighth is about half the peak, the cgroup limit's pressure (K4: 8G for make -j96).
+register_workload("fork", workloads.fork, default_size="256M", kernel_size="32M", ram_share=(1, 4))
+register_workload("kbuild", workloads.kbuild, default_size="256M", kernel_size="48M",
+                  ram_share=(1, 8))
+register_workload("mthp_churn", workloads.mthp_churn, default_size="16M", kernel_size="16M",
+                  ram_share=(1, 1))

@@ -47,9 +47,10 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "Trace", "TOUCH", "WRITE", "FREE", "DATA", "ZERO", "SAME", "OPS", "CONTENTS", "PAGE_SIZE",
+    "Trace", "TOUCH", "WRITE", "FREE", "FORK", "EXIT", "PAGEOUT", "DONTNEED", "DATA", "ZERO", "SAME", "OPS", "CONTENTS", "PAGE_SIZE",
     "MAX_ORDER", "MAX_VPN", "MAX_CPUS", "FORMAT_VERSION",
-    "parse_size", "size_to_pages", "usemem", "memhog", "random_touch", "mixed",
+    "parse_size", "size_to_pages", "usemem", "memhog", "random_touch", "mixed", "fork", "kbuild",
+    "mthp_churn", "iteration_ends", "KBUILD_PROFILE",
     "WORKLOADS", "make_workload",
 ]
 
@@ -59,8 +60,17 @@ TOUCH = 0
 WRITE = 1
 #: Event: munmap or exit zap of touched, not yet freed pages.
 FREE = 2
+#: Event: copy_page_range of a fork: ``[vpn, +nr)`` (never touched) becomes a copy-on-write
+#: copy of ``[src, +nr)``: resident pages shared, swapped pages' entries duplicated.
+FORK = 3
+#: Event: a process's exit: zap the mapped pages of the range (unmapped ones are skipped).
+EXIT = 4
+#: Event: ``madvise(MADV_PAGEOUT)``: reclaim the range's exclusive resident folios now.
+PAGEOUT = 5
+#: Event: ``madvise(MADV_DONTNEED)``: zap the range; its pages may be touched anew.
+DONTNEED = 6
 #: Names of the ops, indexed by code.
-OPS = ("TOUCH", "WRITE", "FREE")
+OPS = ("TOUCH", "WRITE", "FREE", "FORK", "EXIT", "PAGEOUT", "DONTNEED")
 
 #: Content: compressible non-zero data (usemem's ascending words).
 DATA = 0
@@ -79,12 +89,16 @@ MAX_ORDER = 9
 MAX_VPN = 1 << 40
 #: CPUs a trace may name (``cpu`` is 0 .. MAX_CPUS - 1).
 MAX_CPUS = 64
-#: Version of the ``.npz`` layout written by :meth:`Trace.save`.
-FORMAT_VERSION = 1
+#: Version of the ``.npz`` layout written by :meth:`Trace.save` (2: the ``src`` column and the
+#: ops FORK .. DONTNEED; :meth:`Trace.load` reads version 1 files as well, ``src`` all 0).
+FORMAT_VERSION = 2
+_READS_VERSIONS = (1, 2)
 
 _FORMAT = "vswap-trace"
 _COLUMNS = (("op", np.uint8), ("vpn", np.uint64), ("nr", np.uint64), ("order", np.uint8),
             ("content", np.uint8), ("cpu", np.uint16))
+# the source range of a FORK (0 for every other op): format version 2
+_ALL_COLUMNS = _COLUMNS + (("src", np.uint64),)
 # Regions are PMD-aligned so that every folio order is naturally aligned, with
 # one PMD of unmapped gap so that no two regions look like one VMA.
 _REGION_ALIGN = 512
@@ -129,16 +143,19 @@ class Trace:
           span 4 pages, 1 cpus)
     """
 
-    __slots__ = ("op", "vpn", "nr", "order", "content", "cpu", "name", "params", "nr_cpus",
-                 "memcgs")
+    __slots__ = ("op", "vpn", "nr", "order", "content", "cpu", "src", "name", "params",
+                 "nr_cpus", "memcgs")
 
     def __init__(self, op: np.ndarray, vpn: np.ndarray, nr: np.ndarray, order: np.ndarray,
                  content: np.ndarray, cpu: np.ndarray, *, name: str = "trace",
                  params: dict | None = None, nr_cpus: int | None = None,
-                 memcgs: Any = None) -> None:
-        cols = (op, vpn, nr, order, content, cpu)
+                 memcgs: Any = None, src: np.ndarray | None = None) -> None:
+        if src is None:
+            src = np.zeros(op.shape[0] if isinstance(op, np.ndarray) and op.ndim == 1 else 0,
+                           dtype=np.uint64)
+        cols = (op, vpn, nr, order, content, cpu, src)
         n = None
-        for (col, dtype), a in zip(_COLUMNS, cols):
+        for (col, dtype), a in zip(_ALL_COLUMNS, cols):
             if not isinstance(a, np.ndarray) or a.dtype != dtype:
                 got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
                 raise TypeError(f"Trace column {col!r} must be a numpy {np.dtype(dtype)} array, "
@@ -161,7 +178,7 @@ class Trace:
             # Capped, so that validate() names the event with a CPU past the limit.
             nr_cpus = min(int(cpu.max()) + 1, MAX_CPUS) if n else 1
         _check_int("nr_cpus", nr_cpus, 1, MAX_CPUS)
-        for (col, _), a in zip(_COLUMNS, cols):
+        for (col, _), a in zip(_ALL_COLUMNS, cols):
             # A read-only view: the caller's array keeps its own flags, and no
             # one changes a checked trace through it (copy the columns first
             # if the caller's arrays may still change).
@@ -176,10 +193,11 @@ class Trace:
     @classmethod
     def from_rows(cls, rows, *, name: str = "trace", params: dict | None = None,
                   nr_cpus: int | None = None, memcgs: Any = None) -> Trace:
-        """A trace from ``(op, vpn, nr, order, content, cpu)`` tuples, for hand-made traces.
+        """A trace from ``(op, vpn, nr, order, content, cpu[, src])`` tuples, for hand-made traces.
 
-        Not validated (build bad traces with it). Runtime complexity: O(n)
-        Python work; the generators never use it.
+        ``src`` (default 0) is the first page a FORK copies. Not validated
+        (build bad traces with it). Runtime complexity: O(n) Python work;
+        the generators never use it.
 
         >>> from vswap.workloads import Trace, TOUCH, WRITE, FREE, SAME
         >>> t = Trace.from_rows([(TOUCH, 0, 2, 1, SAME, 0), (WRITE, 1, 1, 0, SAME, 0),
@@ -188,17 +206,19 @@ class Trace:
         3
         """
         rows = [tuple(r) for r in rows]
-        if any(len(r) != 6 for r in rows):
-            raise ValueError("every row must be (op, vpn, nr, order, content, cpu)")
-        cols = list(zip(*rows)) if rows else [()] * 6
+        if any(len(r) not in (6, 7) for r in rows):
+            raise ValueError("every row must be (op, vpn, nr, order, content, cpu[, src])")
+        rows = [r if len(r) == 7 else r + (0,) for r in rows]
+        cols = list(zip(*rows)) if rows else [()] * 7
         arrays = []
-        for (col, dtype), values in zip(_COLUMNS, cols):
+        for (col, dtype), values in zip(_ALL_COLUMNS, cols):
             if any(not isinstance(v, numbers.Integral) or isinstance(v, bool) for v in values):
                 raise TypeError(f"row field {col!r} must hold integers")
             if any(v < 0 or v > np.iinfo(dtype).max for v in values):
                 raise ValueError(f"row field {col!r} out of range for {np.dtype(dtype)}")
             arrays.append(np.array(values, dtype=dtype))
-        return cls(*arrays, name=name, params=params, nr_cpus=nr_cpus, memcgs=memcgs)
+        return cls(*arrays[:6], name=name, params=params, nr_cpus=nr_cpus, memcgs=memcgs,
+                   src=arrays[6])
 
     def __len__(self) -> int:
         """Number of events. Runtime complexity: O(1).
@@ -217,9 +237,10 @@ class Trace:
         Trace('memhog', 5 events: 2 TOUCH, 2 WRITE, 1 FREE; 5120 pages touched, 10240 written,
               span 5120 pages, 1 cpus)
         """
-        per_op = np.bincount(self.op, minlength=3)
+        per_op = np.bincount(self.op, minlength=len(OPS))
+        more = "".join(f", {per_op[k]} {OPS[k]}" for k in range(FORK, len(OPS)) if per_op[k])
         return (f"Trace({self.name!r}, {len(self)} events: {per_op[0]} TOUCH, {per_op[1]} WRITE, "
-                f"{per_op[2]} FREE; {self.pages_touched} pages touched, "
+                f"{per_op[2]} FREE{more}; {self.pages_touched} pages touched, "
                 f"{self.pages_written} written, span {self.nr_pages} pages, {self.nr_cpus} cpus)")
 
     def __eq__(self, other: object) -> bool:
@@ -233,7 +254,8 @@ class Trace:
             return NotImplemented
         return ((self.name, self.params, self.nr_cpus, self.memcgs)
                 == (other.name, other.params, other.nr_cpus, other.memcgs)
-                and all(np.array_equal(getattr(self, c), getattr(other, c)) for c, _ in _COLUMNS))
+                and all(np.array_equal(getattr(self, c), getattr(other, c))
+                        for c, _ in _ALL_COLUMNS))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -264,13 +286,13 @@ class Trace:
 
     @property
     def pages_written(self) -> int:
-        """Pages written: TOUCH plus WRITE pages. Runtime complexity: O(n).
+        """Pages written: TOUCH plus WRITE pages (as the replay counts them). Runtime complexity: O(n).
 
         >>> from vswap.workloads import memhog
         >>> memhog("1M", passes=3).pages_written
         768
         """
-        return self._sum_nr(self.op != FREE)
+        return self._sum_nr(self.op <= WRITE)
 
     @property
     def bytes_written(self) -> int:
@@ -297,11 +319,12 @@ class Trace:
         touched = self._sum_nr(touch)
         per_content = [self._sum_nr(touch & (self.content == c)) for c in range(3)]
         share = [c / touched if touched else 0.0 for c in per_content]
-        per_op = np.bincount(self.op, minlength=3)
+        per_op = np.bincount(self.op, minlength=len(OPS))
         return {
             "name": self.name,
             "events": len(self),
-            "events_per_op": {name: int(per_op[i]) for i, name in enumerate(OPS)},
+            "events_per_op": {name: int(per_op[i]) for i, name in enumerate(OPS)
+                              if i <= FREE or per_op[i]},
             "pages_touched": touched,
             "pages_written": self.pages_written,
             "pages_freed": self._sum_nr(self.op == FREE),
@@ -354,6 +377,15 @@ class Trace:
         mapping gets fresh addresses); and a FREE starts and ends on folio
         boundaries (it does not split a large folio).
 
+        With the ops of format version 2: ``src`` is 0 but for a FORK, whose
+        ranges do not overlap and whose target was never touched (its pages
+        take the source's: mapped where the source is); EXIT zaps the mapped
+        pages of its range, DONTNEED makes them untouched again (TOUCH may
+        follow), PAGEOUT changes no page's state; in a trace with a FORK, a
+        TOUCH of mapped pages (all of its range) is a read; these
+        traces are checked page by page in event order (O(pages named)),
+        and whether an EXIT or DONTNEED splits a folio is left to the replay.
+
         The per-page rules are checked on the elementary intervals between
         event boundaries, not per page. Runtime complexity: O(C log C) where
         C is the number of (event, interval) pairs: O(n) for the generators'
@@ -369,25 +401,67 @@ class Trace:
         n = len(self)
         op, nr, order, content, cpu = self.op, self.nr, self.order, self.content, self.cpu
         _check_int("nr_cpus", self.nr_cpus, 1, MAX_CPUS)
-        self._fail(op > FREE, lambda i: f"op {op[i]} is not TOUCH (0), WRITE (1) or FREE (2)")
+        self._fail(op > DONTNEED, lambda i: f"op {op[i]} is not one of {', '.join(OPS)}")
         self._fail(nr == 0, "nr must be at least 1")
         self._fail(self.vpn >= MAX_VPN, "vpn must be below 2**40")
         self._fail(nr > np.uint64(MAX_VPN) - self.vpn, "the range ends past vpn 2**40")
         touch = op == TOUCH
         self._fail(touch & (order > MAX_ORDER),
                    lambda i: f"folio order {order[i]} is outside 0..{MAX_ORDER}")
-        self._fail(~touch & (order != 0), "order must be 0 for WRITE and FREE")
+        self._fail(~touch & (order != 0), "order must be 0 for ops other than TOUCH")
         mask = (np.uint64(1) << np.minimum(order, MAX_ORDER).astype(np.uint64)) - np.uint64(1)
         self._fail(touch & (((self.vpn | nr) & mask) != 0),
                    lambda i: f"vpn and nr must be multiples of 2**order = {1 << int(order[i])}")
         self._fail(content > SAME, lambda i: f"content {content[i]} is not DATA, ZERO or SAME")
-        self._fail((op == FREE) & (content != 0), "content must be 0 for FREE")
+        self._fail((op >= FREE) & (content != 0), "content must be 0 for FREE and later ops")
+        fork = op == FORK
+        self._fail(~fork & (self.src != 0), "src must be 0 for ops other than FORK")
+        self._fail(fork & (self.src >= MAX_VPN), "src must be below 2**40")
+        self._fail(fork & (nr > np.uint64(MAX_VPN) - self.src),
+                   "the source range ends past vpn 2**40")
         self._fail(cpu >= self.nr_cpus,
                    lambda i: f"cpu {cpu[i]} is not below nr_cpus={self.nr_cpus}")
         if n == 0:
             return
+        if (op > FREE).any():
+            self._check_page_walk()
+            return
         self._check_page_states()
         self._check_free_boundaries()
+
+    def _check_page_walk(self) -> None:
+        span = max(self.nr_pages, int((self.src + self.nr)[self.op == FORK].max(initial=0)))
+        state = np.zeros(span, dtype=np.uint8)      # 0 untouched, 1 mapped, 2 freed
+        forks = bool((self.op == FORK).any())
+        for i, (o, v, n, sv) in enumerate(zip(self.op.tolist(), self.vpn.tolist(),
+                                              self.nr.tolist(), self.src.tolist())):
+            pages = state[v:v + n]
+            def fail(mask: np.ndarray, why: str) -> None:
+                bad = np.flatnonzero(mask)
+                if bad.size:
+                    raise ValueError(f"event {i} ({self._describe(i)}): page {v + int(bad[0])} "
+                                     f"{why}")
+            if o == TOUCH:
+                fail(pages == 2, "was freed (a new mapping needs fresh virtual addresses)")
+                if not forks:
+                    fail(pages == 1, "was touched before")
+                elif (pages == 1).any():
+                    fail(pages == 0, "is not mapped, in a read of mapped pages")
+                pages[:] = 1
+            elif o in (WRITE, FREE):
+                fail(pages != 1, "is not mapped")
+                if o == FREE:
+                    pages[:] = 2
+            elif o == FORK:
+                if sv < v + n and v < sv + n:
+                    raise ValueError(f"event {i} ({self._describe(i)}): the source "
+                                     f"[{sv}, {sv + n}) overlaps the range")
+                fail(pages != 0, "was touched before (a FORK maps fresh addresses)")
+                pages[:] = state[sv:sv + n] == 1
+            elif o == EXIT:
+                pages[pages == 1] = 2
+            elif o == DONTNEED:
+                pages[pages == 1] = 0
 
     def _check_page_states(self) -> None:
         n = len(self)
@@ -454,8 +528,8 @@ class Trace:
     def save(self, path: str | os.PathLike) -> None:
         """Write the trace to ``path`` as one compressed ``.npz`` (the name is used as given).
 
-        Holds the six columns and a JSON string ``meta`` (format, version,
-        name, params, nr_cpus). Runtime complexity: O(n).
+        Holds the seven columns (``src`` since version 2) and a JSON string
+        ``meta`` (format, version, name, params, nr_cpus). Runtime complexity: O(n).
 
         >>> import os, tempfile
         >>> from vswap.workloads import Trace, usemem
@@ -470,7 +544,7 @@ class Trace:
                            "memcgs": [list(r) for r in self.memcgs] if self.memcgs else None})
         with open(path, "wb") as f:
             np.savez_compressed(f, meta=np.array(meta),
-                                **{c: getattr(self, c) for c, _ in _COLUMNS})
+                                **{c: getattr(self, c) for c, _ in _ALL_COLUMNS})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Trace:
@@ -514,16 +588,19 @@ class Trace:
         if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
             raise ValueError(f"{where} is not a vswap trace (format {meta.get('format')!r})"
                              if isinstance(meta, dict) else f"{where} is not a vswap trace")
-        if meta.get("version") != FORMAT_VERSION:
+        version = meta.get("version")
+        if version not in _READS_VERSIONS:
             raise ValueError(f"{where} is a vswap trace of format version "
-                             f"{meta.get('version')!r}; this vswap reads version {FORMAT_VERSION}")
-        missing = [c for c, _ in _COLUMNS if c not in files]
+                             f"{version!r}; this vswap reads versions "
+                             f"{', '.join(map(str, _READS_VERSIONS))}")
+        cols = _COLUMNS if version == 1 else _ALL_COLUMNS
+        missing = [c for c, _ in cols if c not in files]
         if missing:
             raise ValueError(f"{where} is not a complete vswap trace (missing {missing})")
         try:
             trace = cls(*(files[c] for c, _ in _COLUMNS), name=meta.get("name", "trace"),
                         params=meta.get("params"), nr_cpus=meta.get("nr_cpus"),
-                        memcgs=meta.get("memcgs"))
+                        memcgs=meta.get("memcgs"), src=files.get("src"))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{where}: {exc}") from None
         trace.validate()
@@ -1057,8 +1134,232 @@ def mixed(size: str | int, *, mthp: dict | str | None = "4:0.5,9:0.25", zero_sha
     return events.trace("mixed", params, ncpu)
 
 
+# --------------------------------------------------------------------------- fork, kbuild, mthp_churn
+# Processes that fork, share and exit, and madvise: the ops of format version 2, so swap entries get
+# counts above one (swap_duplicate at fork and at the unmap of a shared page), COW faults copy shared
+# pages, and exits free entries that other processes still hold.
+
+#: The kernel build of the K4 cover letter (workloads.md section 4): ``make -j96``
+#: defconfig on 48 cores / 96 threads, memory limited to 8G, 12G zram. The jobs
+#: and the limit's share are its; the per-process heap's lognormal shape (median a
+#: share of the size, sigma 1.0) and the make parent's shared heap share are ours
+#: (no public per-cc1 profile was found).
+KBUILD_PROFILE = {"jobs": 96, "limit": "8G", "zram": "12G", "sigma": 1.0, "heap_share": 0.05}
+
+
+class _Rows:
+    """Events of several tasks tagged with a step; program order is (step, task, arrival)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, int, int, tuple[int, ...]]] = []
+
+    def add(self, step: int, task: int, op: int, vpn: int, nr: int, order: int = 0,
+            content: int = 0, cpu: int = 0, src: int = 0) -> None:
+        self.rows.append((step, task, len(self.rows),
+                          (op, vpn, nr, order, content, cpu, src)))
+
+    def trace(self, name: str, params: dict, nr_cpus: int) -> Trace:
+        rows = [r for _, _, _, r in sorted(self.rows, key=lambda x: x[:3])]
+        cols = list(zip(*rows)) if rows else [()] * 7
+        dt = (np.uint8, np.uint64, np.uint64, np.uint8, np.uint8, np.uint16, np.uint64)
+        a = [np.array(c, dtype=d) for c, d in zip(cols, dt)]
+        return Trace(*a[:6], name=name, params=params, nr_cpus=nr_cpus, src=a[6])
+
+
+def _span(pages: int) -> int:
+    return -(-pages // _REGION_ALIGN) * _REGION_ALIGN + _REGION_ALIGN
+
+
+def _chunked(rows: _Rows, step0: int, task: int, op: int, base: int, pages: int, chunk: int,
+             cpu: int, order: int = 0, content: int = DATA) -> int:
+    """``op`` over [base, +pages) in chunks, one step each; returns the next step."""
+    k = 0
+    for lo in range(0, pages, chunk):
+        rows.add(step0 + k, task, op, base + lo, min(chunk, pages - lo), order, content, cpu)
+        k += 1
+    return step0 + k
+
+
+def fork(size: str | int, *, children: int = 1, write_share: float = 0.25,
+         read_share: float = 1.0, child_write_share: float = 0.05, chunk: int = 256,
+         nr_cpus: int | None = None, seed: int = 0) -> Trace:
+    """A redis BGSAVE: a heap of ``size``, a fork, the child reading it while the parent writes.
+
+    The parent TOUCHes its heap (so that, with RAM below the heap, part of it
+    is swapped out), then forks ``children`` children (BGSAVE forks one; more
+    share each page among more processes: above 62 the baseline's count
+    needs continuation pages). Each child reads the first ``read_share`` of
+    its copy chunk by chunk (TOUCH of mapped pages: a swap-in of a swapped
+    page, the first reader's a major fault, the others' minor) and writes
+    ``child_write_share`` of it (COW); meanwhile the parent writes
+    ``write_share`` of its pages at random, one page per event (COW of shared
+    pages). Then the children EXIT, and the parent. Runtime complexity:
+    O(pages / chunk * children + written pages) Python work.
+
+    >>> from vswap.workloads import fork
+    >>> t = fork("2M", write_share=0.5, seed=1)
+    >>> s = t.summary()["events_per_op"]
+    >>> s["FORK"], s["EXIT"], s["WRITE"] > 0
+    (1, 2, True)
+    """
+    pages = size_to_pages(size)
+    children = _check_int("children", children, 1, 1 << 12)
+    chunk = _check_int("chunk", chunk, 1)
+    ncpu = _check_int("nr_cpus", nr_cpus, 1, MAX_CPUS) if nr_cpus is not None else \
+        min(children + 1, MAX_CPUS)
+    params = {"size": _size_param(size), "children": children,
+              "write_share": _check_share("write_share", write_share),
+              "read_share": _check_share("read_share", read_share),
+              "child_write_share": _check_share("child_write_share", child_write_share),
+              "chunk": chunk, "nr_cpus": ncpu, "seed": _check_seed(seed)}
+    rng = np.random.default_rng(params["seed"])
+    rows = _Rows()
+    gap = _span(pages)
+    step = _chunked(rows, 0, 0, TOUCH, 0, pages, chunk, 0)
+    for c in range(children):
+        rows.add(step, 1 + c, FORK, (c + 1) * gap, pages, cpu=(1 + c) % ncpu, src=0)
+    step += 1
+    nread = int(round(params["read_share"] * pages))
+    steps = max(1, -(-nread // chunk))
+    # the parent's writes, spread over the children's reading time
+    written = np.sort(rng.choice(pages, int(round(params["write_share"] * pages)), replace=False))
+    when = np.sort(rng.integers(0, steps, written.shape[0]))
+    for p, k in zip(rng.permutation(written).tolist(), when.tolist()):
+        rows.add(step + k, 0, WRITE, p, 1, 0, DATA, 0)
+    for c in range(children):
+        base, cpu = (c + 1) * gap, (1 + c) % ncpu
+        _chunked(rows, step, 1 + c, TOUCH, base, nread, chunk, cpu)
+        cw = np.sort(rng.choice(pages, int(round(params["child_write_share"] * pages)),
+                                replace=False))
+        for p in cw.tolist():
+            rows.add(step + min(p // chunk, steps - 1), 1 + c, WRITE, base + p, 1, 0, DATA, cpu)
+    step += steps
+    for c in range(children):
+        rows.add(step, 1 + c, EXIT, (c + 1) * gap, pages, cpu=(1 + c) % ncpu)
+    rows.add(step + 1, 0, EXIT, 0, pages, cpu=0)
+    return rows.trace("fork", params, ncpu)
+
+
+def kbuild(size: str | int, *, workers: int = 8, procs: int = 4, heap_share: float = 0.05,
+           sigma: float = 1.0, cow_share: float = 0.02, chunk: int = 256,
+           nr_cpus: int | None = None, seed: int = 0) -> Trace:
+    """A kernel build: ``workers`` parallel jobs, each ``procs`` short-lived processes in turn.
+
+    A make parent holds a heap of ``heap_share`` of ``size``; each process
+    forks from it (sharing that heap), TOUCHes a private heap, writes
+    ``cow_share`` of the shared heap (COW), and exits (freeing its entries
+    while others still hold the shared ones). The private heaps are drawn
+    from a lognormal of shape ``sigma`` and scaled so that they add up to the
+    rest of ``size``. Defaults and shape: :data:`KBUILD_PROFILE` (the jobs of
+    ``make -j96`` scale with ``workers``; run it under a cgroup limit, the
+    registry's RAM share). Runtime complexity: O(size / chunk + processes).
+
+    >>> from vswap.workloads import kbuild
+    >>> t = kbuild("4M", workers=2, procs=3)
+    >>> t.validate(); t.summary()["events_per_op"]["FORK"]
+    6
+    """
+    pages = size_to_pages(size)
+    workers = _check_int("workers", workers, 1, 1 << 10)
+    procs = _check_int("procs", procs, 1, 1 << 12)
+    chunk = _check_int("chunk", chunk, 1)
+    if not isinstance(sigma, (int, float)) or isinstance(sigma, bool) or not 0 <= sigma <= 4:
+        raise ValueError(f"sigma must be a number in 0 .. 4, not {sigma!r}")
+    ncpu = _check_int("nr_cpus", nr_cpus, 1, MAX_CPUS) if nr_cpus is not None else \
+        min(workers + 1, MAX_CPUS)
+    params = {"size": _size_param(size), "workers": workers, "procs": procs,
+              "heap_share": _check_share("heap_share", heap_share), "sigma": float(sigma),
+              "cow_share": _check_share("cow_share", cow_share), "chunk": chunk,
+              "nr_cpus": ncpu, "seed": _check_seed(seed)}
+    rng = np.random.default_rng(params["seed"])
+    heap = max(1, int(round(params["heap_share"] * pages)))
+    n = workers * procs
+    draw = rng.lognormal(0.0, params["sigma"], n)
+    priv = np.maximum(1, np.floor(draw / draw.sum() * max(pages - heap, n))).astype(np.int64)
+    rows = _Rows()
+    step0 = _chunked(rows, 0, 0, TOUCH, 0, heap, chunk, 0)
+    base = _span(heap)
+    cow = max(0, int(round(params["cow_share"] * heap)))
+    for w in range(workers):
+        step, cpu = step0, (1 + w) % ncpu
+        for j in range(procs):
+            mine = int(priv[w * procs + j])
+            copy, own = base, base + _span(heap)
+            base = own + _span(mine)
+            rows.add(step, 1 + w, FORK, copy, heap, cpu=cpu, src=0)
+            step = _chunked(rows, step + 1, 1 + w, TOUCH, own, mine, chunk, cpu)
+            for p in np.sort(rng.choice(heap, min(cow, heap), replace=False)).tolist():
+                rows.add(step, 1 + w, WRITE, copy + p, 1, 0, DATA, cpu)
+            rows.add(step, 1 + w, EXIT, copy, heap, cpu=cpu)
+            rows.add(step, 1 + w, EXIT, own, mine, cpu=cpu)
+            step += 1
+    last = max(r[0] for r in rows.rows) + 1
+    rows.add(last, 0, EXIT, 0, heap, cpu=0)
+    return rows.trace("kbuild", params, ncpu)
+
+
+def mthp_churn(size: str | int, *, iterations: int = 8, swapins: float = 0.05,
+               dontneed: float = 0.1, nr_cpus: int | None = None, seed: int = 0) -> Trace:
+    """The mTHP swap-out fragmentation test: 64K folios paged out again and again.
+
+    A region of ``size`` is TOUCHed as 64K (order-4) folios and paged out
+    (MADV_PAGEOUT); then each iteration swaps in ``swapins`` of its pages at
+    random (a 4K WRITE each), zaps ``dontneed`` of its 64K blocks at random
+    (MADV_DONTNEED) and rewrites them as fresh 64K folios, and pages the
+    whole region out: each 64K folio is written whole (``hugepages-64kB/swpout``)
+    while the device has a free aligned 64K run, else split
+    (``swpout_fallback``). Iteration ``k`` (0 is the first page-out) ends at
+    the event :func:`iteration_ends` names. Runtime complexity:
+    O(iterations * size / 64K) Python work.
+
+    >>> from vswap.workloads import mthp_churn
+    >>> t = mthp_churn("1M", iterations=2)
+    >>> t.validate(); t.summary()["events_per_op"]["PAGEOUT"]
+    3
+    """
+    pages = size_to_pages(size)
+    blocks = pages // 16
+    if blocks < 1:
+        raise ValueError(f"mthp_churn needs at least one 64K block, not {pages} pages")
+    iterations = _check_int("iterations", iterations, 0, 1 << 16)
+    ncpu = _check_int("nr_cpus", nr_cpus, 1, MAX_CPUS) if nr_cpus is not None else 1
+    params = {"size": _size_param(size), "iterations": iterations,
+              "swapins": _check_share("swapins", swapins),
+              "dontneed": _check_share("dontneed", dontneed), "nr_cpus": ncpu,
+              "seed": _check_seed(seed)}
+    rng = np.random.default_rng(params["seed"])
+    region = blocks * 16
+    rows = _Rows()
+    rows.add(0, 0, TOUCH, 0, region, 4, DATA, 0)
+    rows.add(0, 0, PAGEOUT, 0, region)
+    for _ in range(iterations):
+        for p in np.sort(rng.choice(region, int(round(params["swapins"] * region)),
+                                    replace=False)).tolist():
+            rows.add(0, 0, WRITE, p, 1, 0, DATA, 0)
+        for b in np.sort(rng.choice(blocks, int(round(params["dontneed"] * blocks)),
+                                    replace=False)).tolist():
+            rows.add(0, 0, DONTNEED, b * 16, 16)
+            rows.add(0, 0, TOUCH, b * 16, 16, 4, DATA, 0)
+        rows.add(0, 0, PAGEOUT, 0, region)
+    rows.add(0, 0, EXIT, 0, region)
+    return rows.trace("mthp_churn", params, ncpu)
+
+
+def iteration_ends(trace: Trace) -> list[int]:
+    """The index of each PAGEOUT event of ``trace``: where each of mthp_churn's iterations ends.
+
+    Runtime complexity: O(events).
+
+    >>> from vswap.workloads import mthp_churn, iteration_ends
+    >>> len(iteration_ends(mthp_churn("1M", iterations=3)))
+    4
+    """
+    return np.flatnonzero(trace.op == PAGEOUT).tolist()
+
+
 #: Generators by name (the names :func:`make_workload` and a CLI take).
-WORKLOADS = {"usemem": usemem, "memhog": memhog, "random": random_touch, "mixed": mixed}
+WORKLOADS = {"usemem": usemem, "memhog": memhog, "random": random_touch, "mixed": mixed,
+             "fork": fork, "kbuild": kbuild, "mthp_churn": mthp_churn}
 
 
 def make_workload(name: str, **params: Any) -> Trace:

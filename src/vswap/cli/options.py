@@ -144,6 +144,17 @@ WORKLOAD_OPTIONS = (
     ("--memcgs", "memcgs", dict(type=positive_int, metavar="N",
                                 help="usemem: tasks in N memory cgroups (task t in 1 + t %% N)")),
     ("--seed", "seed", dict(type=int, metavar="N", help="random seed of the generator")),
+    ("--children", "children", dict(type=positive_int, metavar="N",
+                                    help="fork: children forked from the heap (above 62 a "
+                                    "swapped page's count overflows mainline's swap_map byte)")),
+    ("--write-share", "write_share", dict(type=float, metavar="F",
+                                          help="fork: share of the heap the parent writes")),
+    ("--workers", "workers", dict(type=positive_int, metavar="N",
+                                  help="kbuild: parallel jobs (make -jN)")),
+    ("--procs", "procs", dict(type=positive_int, metavar="N",
+                              help="kbuild: short-lived processes per job")),
+    ("--iterations", "iterations", dict(type=int, metavar="N",
+                                        help="mthp_churn: page-out rounds after the first")),
 )
 
 

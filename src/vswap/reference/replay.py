@@ -18,6 +18,7 @@ from vswap.errors import NoEntry, NoSpace, TraceError
 from vswap.counters import (ACCOUNTING, BACKENDS, COUNTER_NAMES, KERNEL_COUNTERS, MODEL_COUNTERS,
                             MTHP_STATS, mthp_counter, phase_snapshot)
 from vswap.protocol import LOOKUP_KINDS
+from vswap.workloads import OPS
 from vswap.swapentry import VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP
 
 __all__ = ["replay_trace", "COUNTER_NAMES", "KERNEL_COUNTERS", "MODEL_COUNTERS", "MTHP_STATS",
@@ -28,7 +29,8 @@ ST_FAULT_ALLOC, ST_FAULT_FALLBACK, ST_FAULT_FALLBACK_CHARGE, ST_SWPOUT, ST_SWPOU
 
 PG_NONE, PG_RESIDENT, PG_SWAPPED, PG_SWAPCACHE = 0, 1, 2, 3
 PG_FREED = 3
-EV_TOUCH, EV_WRITE, EV_FREE = 0, 1, 2
+EV_TOUCH, EV_WRITE, EV_FREE, EV_FORK, EV_EXIT, EV_PAGEOUT, EV_DONTNEED = range(7)
+EV_LAST = EV_DONTNEED
 C_DATA, C_ZERO, C_SAME = 0, 1, 2
 BK_ZRAM, BK_ZSWAP, BK_SWAPFILE = 0, 1, 2
 AC_V2, AC_V1, AC_NONE = 0, 1, 2
@@ -80,6 +82,8 @@ class _Model:
         self.c = dict.fromkeys(KERNEL_COUNTERS + MODEL_COUNTERS, 0)
         self.mthp = [[0] * len(MTHP_STATS) for _ in range(10)]
         self.has_cpu = hasattr(space, "cpu")
+        # pages FORK shared: a ring per shared page (next member's vpn + 1; 0 = not shared)
+        self.nxt = np.zeros(span, dtype=np.uint64) if cfg["forks"] else None
         # machine-wide reclaim
         self.file = cfg["file_pages"]
         self.file_acc = 0
@@ -105,6 +109,57 @@ class _Model:
         if self.has_cpu:
             self.space.cpu = cpu
         return self.space
+
+    # -- pages shared by FORK: one ring of the vpns that map a page -------------------------
+
+    def shared(self, p: int) -> bool:
+        return self.nxt is not None and int(self.nxt[p]) != 0
+
+    def members(self, p: int) -> list[int]:
+        """The vpns mapping ``p``'s page, ``p`` first."""
+        out = [p]
+        q = int(self.nxt[p]) - 1
+        while q != p:
+            out.append(q)
+            q = int(self.nxt[q]) - 1
+        return out
+
+    def ring_add(self, p: int, d: int) -> None:
+        nx = self.nxt
+        if nx[p] == 0:
+            nx[p] = p + 1
+        nx[d] = nx[p]
+        nx[p] = d + 1
+
+    def ring_del(self, p: int) -> tuple[int, bool]:
+        """``p`` leaves its ring: (a remaining member, whether any member keeps a swap PTE)."""
+        nx, ps = self.nxt, self.pstate
+        q = p
+        while int(nx[q]) - 1 != p:
+            q = int(nx[q]) - 1
+        nx[q] = nx[p]
+        nx[p] = 0
+        swp = False
+        r = q
+        while True:
+            swp = swp or (int(ps[r]) & 3) >= PG_SWAPPED
+            r = int(nx[r]) - 1
+            if r == q or r < 0:
+                break
+        if int(nx[q]) - 1 == q:
+            nx[q] = 0
+        return q, swp
+
+    def set_swap_bits(self, p: int, bits: int) -> None:
+        """Every other member of ``p``'s ring with a swap PTE gets ``bits`` (state included)."""
+        if not self.shared(p):
+            return
+        ps = self.pstate
+        q = int(self.nxt[p]) - 1
+        while q != p:
+            if (int(ps[q]) & 3) >= PG_SWAPPED:
+                ps[q] = (int(ps[q]) & 0x0C) | (bits & ~0x0C)
+            q = int(self.nxt[q]) - 1
 
     def lookup(self, e: int, cpu: int) -> tuple[int, int]:
         try:
@@ -234,6 +289,7 @@ class _Model:
             if self.writeback(e, 0, cpu):
                 raise NoSpace("the swap device is full: give the machine more swap")
             self.pstate[vpn] = s & ~ZSWAP_BIT
+            self.set_swap_bits(vpn, s & ~ZSWAP_BIT)
             self.pool -= 1
             self.zswap_bytes -= csize[(s >> 2) & 3]
             self.c["zswpwb"] += 1
@@ -264,17 +320,24 @@ class _Model:
         nr = 1 << order
         ps, cfg = self.pstate, self.cfg
         out = self.c["pswpout"]
-        self.on(cpu).swap_duplicate(e, nr)
+        # try_to_unmap: a count per mapping (a shared page is order 0)
+        maps = self.members(vpn) if self.shared(vpn) else [vpn]
+        for _ in maps:
+            self.on(cpu).swap_duplicate(e, nr)
         high = self.writeout(e, vpn, order, cpu)
         self.c["swapped_out"] += nr
         if (may_wait and cfg["write_ns"] and order == 0 and cfg["kswapd"]
                 and cfg["backend"] == BK_SWAPFILE and self.c["pswpout"] != out):
-            self.pte[vpn] = e
-            ps[vpn] = _make(PG_SWAPCACHE, (int(ps[vpn]) >> 2) & 3, 0) | WB_BIT
+            for q in maps:
+                self.pte[q] = e
+                ps[q] = _make(PG_SWAPCACHE, (int(ps[q]) >> 2) & 3, 0) | WB_BIT
             now = self.t_kswapd if self.reclaimer else self.t_task
             self.wb.append((vpn, e, now + cfg["write_ns"]))
             return True
         self.reclaim_folio(e, order, self.c["pgsteal"], cpu)
+        for q in maps[1:]:
+            self.pte[q] = e
+            ps[q] = _make(PG_SWAPPED, (int(ps[q]) >> 2) & 3, high >> 4)
         for i in range(nr):
             self.pte[vpn + i] = e + i
             ps[vpn + i] = _make(PG_SWAPPED, (int(ps[vpn + i]) >> 2) & 3, high >> 4)
@@ -286,10 +349,10 @@ class _Model:
         except NoSpace:
             return None
 
-    def swap_out(self, vpn: int, order: int, cpu: int) -> bool:
+    def swap_out(self, vpn: int, order: int, cpu: int, may_wait: bool = True) -> bool:
         e = self.alloc(vpn, order, cpu)
         if e is not None:
-            return self.store_folio(e, vpn, order, cpu, True)
+            return self.store_folio(e, vpn, order, cpu, may_wait)
         if order:
             self.count_split(order)
             for i in range(vpn, vpn + (1 << order)):
@@ -304,10 +367,16 @@ class _Model:
         """A read-ahead or written-back folio in the swap cache: free it."""
         e = int(self.pte[vpn])
         high = (s >> 4) & 1
+        maps = self.members(vpn) if self.shared(vpn) else [vpn]
+        for q in maps:                          # try_to_unmap of the members that map it
+            if int(self.pstate[q]) & 3 == PG_RESIDENT:
+                self.on(cpu).swap_duplicate(e, 1)
+                self.pte[q] = e
         if s & DIRTY_BIT:                       # zswap dropped its copy at the load
             high = self.writeout(e, vpn, 0, cpu) >> 4
         self.reclaim_folio(e, 0, self.c["pgsteal"], cpu)
-        self.pstate[vpn] = _make(PG_SWAPPED, (s >> 2) & 3, high)
+        for q in maps:
+            self.pstate[q] = _make(PG_SWAPPED, (s >> 2) & 3, high)
         self.resident -= 1
         self.c["pgsteal"] += 1
         return 1
@@ -328,7 +397,13 @@ class _Model:
                 return self.drop_clean(vpn, s, cpu), 1
             if s & 3 != PG_RESIDENT:
                 continue
+            if self.shared(vpn):                # its page may be a swap-cache folio
+                for q in self.members(vpn):
+                    if int(self.pstate[q]) & 3 == PG_SWAPCACHE:
+                        return self.drop_clean(q, int(self.pstate[q]), cpu), 1
             order = s >> 4
+            if vpn & ((1 << order) - 1):       # left behind: the page is now in a large folio
+                continue
             if self.cfg["ref_permille"]:       # found referenced: activated, kept
                 self.ref_acc += self.cfg["ref_permille"]
                 if self.ref_acc >= 1000:
@@ -567,6 +642,7 @@ class _Model:
             self.c["swap_ra"] += 1
         else:
             ps[q] = s
+        self.set_swap_bits(q, (s & ~3) | PG_SWAPCACHE)
 
     def swapin_order(self, p: int, kind: int, handle: int, cpu: int) -> int:
         """alloc_swap_folio: the largest enabled order whose aligned PTEs can come in whole."""
@@ -581,7 +657,8 @@ class _Model:
                 ok = a + nr <= self.span and e0 & (nr - 1) == 0
                 i = 0
                 while ok and i < nr:
-                    ok = (int(ps[a + i]) & 3) == PG_SWAPPED and int(pte[a + i]) == e0 + i
+                    ok = ((int(ps[a + i]) & 3) == PG_SWAPPED and int(pte[a + i]) == e0 + i
+                          and not self.shared(a + i))
                     i += 1
                 if ok:
                     h0 = handle - (p - a)
@@ -603,6 +680,9 @@ class _Model:
     def swap_in(self, p: int, content: int, cpu: int) -> None:
         """A write fault on a swap PTE: swap the page (or its folio) in, map it, free the entries."""
         c, ps, cfg = self.c, self.pstate, self.cfg
+        if self.shared(p):
+            self.shared_fault(p, content, True, cpu)
+            return
         e = int(self.pte[p])
         s = int(ps[p])
         order = 0
@@ -660,6 +740,102 @@ class _Model:
         if window is not None:
             self.read_ahead(p, window[0], window[1], cpu)
 
+    def shared_fault(self, p: int, content: int, write: bool, cpu: int) -> None:
+        """A fault on a page FORK shared: a swap-in maps the swap-cache folio; a write copies (COW).
+
+        The swap count is above one, so a swap-in takes the swap cache and
+        read-ahead (do_swap_page); the first member reads (pgmajfault), the
+        others find the folio (a minor fault). A WRITE then copies the page
+        (wp_page_copy) within the same fault; a write to a mapped shared page
+        is a fault of its own. The last swap PTE's fault frees the entry.
+        """
+        c, ps = self.c, self.pstate
+        while True:                             # room first: the read and the copy
+            s = int(ps[p])
+            st = s & 3
+            need = (st == PG_SWAPPED) + write
+            if st == PG_RESIDENT and not write:
+                return                          # mapped already: no fault
+            self.make_room(need, cpu)
+            if int(ps[p]) == s:
+                break
+        window = None
+        if st != PG_RESIDENT:
+            c["pgfault"] += 1
+            e = int(self.pte[p])
+            if st == PG_SWAPPED:
+                c["pgmajfault"] += 1
+                kind, _ = self.lookup(e, cpu)
+                if kind > VSWAP_SWAPFILE:
+                    raise AssertionError(f"swapped page {p:#x}: entry {e:#x} looks up as {kind}")
+                c[("swapin_zero", "swapin_zswap", "swapin_swapfile")[kind]] += 1
+                window = self.readahead_window(p, cpu)
+                self.read_page(p, kind, False, cpu)
+            s = int(ps[p])
+            self.on(cpu).swap_free_nr(e, 1)
+            self.pte[p] = 0
+            ps[p] = _make(PG_RESIDENT, (s >> 2) & 3, 0)
+            if not any(int(ps[q]) & 3 >= PG_SWAPPED for q in self.members(p)):
+                self.drop_backing(s)            # the last swap PTE: folio_free_swap
+                self.reclaim_folio(e, 0, None, cpu)
+        if write:
+            if st == PG_RESIDENT:
+                c["pgfault"] += 1
+            c["cow_faults"] += 1
+            q, _ = self.ring_del(p)
+            self.lru.append(q)
+            ps[p] = _make(PG_RESIDENT, content, 0)
+            self.resident += 1
+            self.lru.append(p)
+        if window is not None:
+            self.read_ahead(p, window[0], window[1], cpu)
+
+    def fork(self, i: int, dst: int, src: int, nr: int, cpu: int) -> None:
+        """copy_page_range: ``dst`` maps what ``src`` maps; resident pages shared, entries duplicated."""
+        ps = self.pstate
+        if src < dst + nr and dst < src + nr:
+            raise TraceError(f"event {i}: FORK of [{src:#x}, +{nr}) onto itself")
+        for k in range(nr):
+            p, d = src + k, dst + k
+            if int(ps[d]):
+                raise TraceError(f"event {i}: FORK onto page {d:#x}, which was touched before")
+            if int(ps[p]) & 3 == PG_NONE:
+                continue
+            if self.pgtab is not None:
+                self.pte_alloc(d, cpu)
+            s = int(ps[p])
+            if s & 3 == PG_RESIDENT and s >> 4:
+                raise TraceError(f"event {i}: FORK of page {p:#x} of a large folio (the model "
+                                 f"shares base pages only)")
+            if s & 3 != PG_RESIDENT:
+                self.on(cpu).swap_duplicate(int(self.pte[p]), 1)
+                self.pte[d] = self.pte[p]
+            ps[d] = s
+            self.ring_add(p, d)
+            self.c["fork_pages"] += 1
+
+    def pageout(self, vpn: int, nr: int, cpu: int) -> None:
+        """MADV_PAGEOUT: reclaim the range's exclusive resident folios now; a partial one is split."""
+        ps = self.pstate
+        p, end = vpn, vpn + nr
+        while p < end:
+            s = int(ps[p])
+            if s & 3 != PG_RESIDENT or self.shared(p):
+                p += 1
+                continue
+            order = s >> 4
+            fnr = 1 << order
+            head = p & ~(fnr - 1)
+            if head < vpn or head + fnr > end:  # split_folio: the pages become base folios
+                for q in range(head, head + fnr):
+                    ps[q] = int(ps[q]) & 0x0F
+                    if q != head:
+                        self.lru.append(q)
+                order, fnr, head = 0, 1, p
+            self.swap_out(head, order, cpu, False)
+            self.resident -= fnr
+            p = head + fnr
+
     def readahead_window(self, p: int, cpu: int) -> tuple[int, int]:
         """swap_vma_readahead's range of pages around a fault at ``p``: [lo, hi)."""
         if self.cfg["ra_max"] <= 1:
@@ -696,16 +872,27 @@ class _Model:
             self.c["free_batches"] += 1
             self.c["free_entries"] += n
 
-    def free_range(self, i: int, vpn: int, nr: int, cpu: int) -> None:
+    def free_range(self, i: int, vpn: int, nr: int, cpu: int, op: int = EV_FREE) -> None:
+        """Zap: FREE (every page mapped), EXIT (the mapped ones), DONTNEED (those, faulted anew)."""
         ps = self.pstate
         run_e = run_n = run_pmd = run_mg = 0
+        after = 0 if op == EV_DONTNEED else _make(PG_NONE, PG_FREED, 0)
         for p in range(vpn, vpn + nr):
             s = int(ps[p])
             if s & 3 == PG_NONE:
-                raise TraceError(f"event {i}: FREE of page {p:#x}, which is not mapped")
+                if op == EV_FREE:
+                    raise TraceError(f"event {i}: FREE of page {p:#x}, which is not mapped")
+                continue
+            keep = swp = False                  # the page stays with the other members
+            if self.shared(p):
+                q, swp = self.ring_del(p)
+                keep = True
+                if s & 3 != PG_SWAPPED:         # the page in RAM stays reachable by reclaim
+                    self.lru.append(q)
             if s & 3 == PG_RESIDENT:
-                self.resident -= 1
-                self.c["free_resident"] += 1
+                if not keep:
+                    self.resident -= 1
+                    self.c["free_resident"] += 1
             else:
                 e = int(self.pte[p])
                 # swap_pte_batch: consecutive entries, one PMD, one memcg
@@ -716,11 +903,12 @@ class _Model:
                 if run_n == 0:
                     run_e, run_pmd, run_mg = e, p >> 9, self.page_memcg(p)
                 run_n += 1
-                if s & 3 == PG_SWAPCACHE:
+                if s & 3 == PG_SWAPCACHE and not keep:
                     self.resident -= 1
-                self.drop_backing(s)
+                if not swp:
+                    self.drop_backing(s)
                 self.pte[p] = 0
-            ps[p] = _make(PG_NONE, PG_FREED, 0)
+            ps[p] = after
         self.flush_zap(run_e, run_n, cpu)
 
     def touch(self, i: int, vpn: int, nr: int, order: int, content: int, cpu: int) -> None:
@@ -729,7 +917,20 @@ class _Model:
         mask = self.cfg["mthp_mask"]
         if self.pstate[vpn:vpn + nr].any():
             p = vpn + int(np.flatnonzero(self.pstate[vpn:vpn + nr])[0])
-            raise TraceError(f"event {i}: TOUCH of page {p:#x}, which was touched before")
+            if self.nxt is None:
+                raise TraceError(f"event {i}: TOUCH of page {p:#x}, which was touched before")
+            for p in range(vpn, vpn + nr):      # with FORKs: a read of mapped pages
+                s = int(self.pstate[p])
+                if s & 3 == PG_NONE:
+                    raise TraceError(f"event {i}: TOUCH of page {p:#x}, not mapped, in a read "
+                                     f"of mapped pages")
+                if self.shared(p):
+                    self.shared_fault(p, 0, False, cpu)
+                elif s & 3 != PG_RESIDENT:
+                    self.swap_in(p, (s >> 2) & 3, cpu)
+            self.c["pages_touched"] += nr
+            self.c["pages_written"] += nr
+            return
         for f in range(vpn, vpn + nr, fnr):
             p = f
             while p < f + fnr:
@@ -759,7 +960,7 @@ class _Model:
             s = int(ps[p])
             if s & 3 == PG_NONE:
                 raise TraceError(f"event {i}: WRITE to page {p:#x}, which is not mapped")
-            if s & 3 == PG_RESIDENT:
+            if s & 3 == PG_RESIDENT and not self.shared(p):
                 ps[p] = (s & ~0x0C) | (content << 2)
             else:
                 self.swap_in(p, content, cpu)
@@ -781,8 +982,10 @@ class _Model:
 def _priced(space: Any) -> bool:
     """Whether the design's work counters are priced: DirectSwap and VirtualSwap, either engine."""
     from vswap import DirectSwap, VirtualSwap, reference
+    # the twin of phase IV subclasses the reference DirectSwap; the compiled one is no DirectSwap
     return isinstance(space, (DirectSwap, VirtualSwap, reference.DirectSwap,
-                              reference.VirtualSwap))
+                              reference.VirtualSwap)) and not isinstance(space,
+                                                                         reference.SwapTableP4)
 
 
 def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: Any, cpu: Any, *,
@@ -800,7 +1003,7 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
                  nap_ns: int = 100_000_000,
                  design_ns: dict[str, int] | None = None, scan_ns: int = 0,
                  ref_permille: int = 0, kswapd_anon_ns: int | None = None,
-                 lru_gen: bool = False) -> dict[str, Any]:
+                 lru_gen: bool = False, src: Any = None) -> dict[str, Any]:
     """Replay trace arrays through any SwapSpace; as ``vswap._replay.replay_trace``.
 
     Runtime complexity: O(pages touched, written and freed) Python calls.
@@ -838,6 +1041,7 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
     if ref_permille >= 1000:
         raise ValueError("ref_permille must be below 1000: some scanned pages must be freed")
     cols = [np.asarray(a) for a in (op, vpn, nr, order, content, cpu)]
+    cols.append(np.zeros(len(cols[0]), dtype=np.uint64) if src is None else np.asarray(src))
     if len({len(a) for a in cols}) != 1:
         raise ValueError("the trace columns differ in length")
     cfg = {"ram": ram, "watermark": watermark, "batch": batch, "backend": BACKENDS.index(backend),
@@ -854,7 +1058,8 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
            "design_ns": dict(design_ns or {}), "scan_ns": scan_ns,
            "kswapd_anon_ns": anon_ns if kswapd_anon_ns is None else kswapd_anon_ns,
            "lru_gen": bool(lru_gen),
-           "ref_permille": ref_permille if kswapd else 0}
+           "ref_permille": ref_permille if kswapd else 0,
+           "forks": bool((cols[0] == EV_FORK).any())}
     m = _Model(space, span, cfg)
     footprint = None
     at_free = None
@@ -862,16 +1067,19 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
     t_free = 0.0
     done, next_report = 0, PROGRESS_STEP
     t0 = t1 = time.thread_time()
-    for i, (o, v, n, k, ct, u) in enumerate(zip(*(a.tolist() for a in cols))):
+    for i, (o, v, n, k, ct, u, sv) in enumerate(zip(*(a.tolist() for a in cols))):
         end = v + n
         if n == 0 or end > span:
             raise TraceError(f"event {i}: range [{v:#x}, +{n}) is empty or leaves the span "
                              f"of {span} pages")
         if u >= 64 or ct > C_SAME or k > 9:
             raise TraceError(f"event {i}: cpu, content or order out of range")
-        if o > EV_FREE:
+        if o > EV_LAST:
             raise TraceError(f"event {i}: unknown op {o}")
-        if (o == EV_FREE) != freeing:
+        if o == EV_FORK and sv + n > span:
+            raise TraceError(f"event {i}: FORK source [{sv:#x}, +{n}) leaves the span "
+                             f"of {span} pages")
+        if (o == EV_FREE or o == EV_EXIT) != freeing:
             if freeing:
                 t_free += time.thread_time() - t1
             elif footprint is None:
@@ -882,15 +1090,20 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
         if o == EV_TOUCH and (v | n) & ((1 << k) - 1):
             raise TraceError(f"event {i}: TOUCH of [{v:#x}, +{n}) is not aligned to "
                              f"order-{k} folios")
-        if o == EV_FREE and (_splits_folio(int(m.pstate[v]), v)
-                             or _splits_folio(int(m.pstate[end - 1]), end)):
-            raise TraceError(f"event {i}: FREE of [{v:#x}, {end:#x}) splits a large folio")
+        if o in (EV_FREE, EV_EXIT, EV_DONTNEED) and (_splits_folio(int(m.pstate[v]), v)
+                                                    or _splits_folio(int(m.pstate[end - 1]), end)):
+            raise TraceError(f"event {i}: {OPS[o]} of [{v:#x}, {end:#x}) splits a large "
+                             f"folio")
         if o == EV_TOUCH:
             m.touch(i, v, n, k, ct, u)
         elif o == EV_WRITE:
             m.write(i, v, n, ct, u)
+        elif o == EV_FORK:
+            m.fork(i, v, sv, n, u)
+        elif o == EV_PAGEOUT:
+            m.pageout(v, n, u)
         else:
-            m.free_range(i, v, n, u)
+            m.free_range(i, v, n, u, o)
         done += n
         if progress is not None and done >= next_report:
             progress(done)

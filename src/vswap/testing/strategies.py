@@ -29,7 +29,7 @@ from vswap.testing.model import SwapModel
 
 __all__ = [
     "Step", "StepConfig", "orders", "cpus", "memcgs", "folio_ids", "zswap_handles", "shadows",
-    "swap_steps", "malformed_steps", "allocator_steps",
+    "swap_steps", "malformed_steps", "allocator_steps", "fork_traces",
 ]
 
 
@@ -499,3 +499,60 @@ def allocator_steps(nr_slots: int, max_order: int = 2, nr_cpus: int = 2,
         return alloc
     free = st.sampled_from(sorted(allocated)).map(lambda r: Step("free", r))
     return st.one_of(alloc, free)
+
+
+@st.composite
+def fork_traces(draw, max_pages: int = 32, max_events: int = 24, max_children: int = 3):
+    """A valid trace of processes that fork: FORK, COW writes, reads, PAGEOUT, DONTNEED, EXIT.
+
+    The parent TOUCHes a heap of up to ``max_pages`` base pages; then each
+    event is drawn among those valid in the pages' states: a FORK of the
+    parent's heap into a fresh region (at most ``max_children``), a WRITE
+    of a mapped page of any process (a COW fault while shared), a read
+    (TOUCH of mapped pages), a PAGEOUT or a DONTNEED-and-TOUCH of a range,
+    a child's EXIT. Everything left exits at the end. For fuzzing the replay
+    of a design (the state machines drive its verbs; this drives the memory
+    model's shared-page paths through them). Runtime complexity: O(events * pages).
+
+    >>> from hypothesis import given, settings
+    >>> from vswap.testing.strategies import fork_traces
+    >>> @settings(max_examples=5)
+    ... @given(fork_traces())
+    ... def test(t):
+    ...     t.validate()
+    >>> test()
+    """
+    from vswap.workloads import (
+        DONTNEED, EXIT, FORK, PAGEOUT, TOUCH, WRITE, Trace,
+    )
+    pages = draw(_ints(1, max_pages))
+    region = 512 * (1 + (max_pages - 1) // 512) + 512
+    rows = [(TOUCH, 0, pages, 0, draw(_ints(0, 2)), 0, 0)]
+    live = [0]                       # the regions of processes alive: the parent's first
+    children = 0
+    for _ in range(draw(_ints(0, max_events))):
+        kind = draw(st.sampled_from(("fork", "write", "read", "pageout", "dontneed", "exit")))
+        base = draw(st.sampled_from(live))
+        cpu = min(base // region, 63)
+        lo = draw(_ints(0, pages - 1))
+        n = draw(_ints(1, pages - lo))
+        if kind == "fork" and children < max_children:
+            children += 1
+            child = children * region
+            rows.append((FORK, child, pages, 0, 0, min(children, 63), 0))
+            live.append(child)
+        elif kind == "write":
+            rows.append((WRITE, base + lo, 1, 0, draw(_ints(0, 2)), cpu, 0))
+        elif kind == "read" and children:     # a read of mapped pages needs a FORK
+            rows.append((TOUCH, base + lo, n, 0, 0, cpu, 0))
+        elif kind == "pageout":
+            rows.append((PAGEOUT, base + lo, n, 0, 0, cpu, 0))
+        elif kind == "dontneed":
+            rows.append((DONTNEED, base + lo, n, 0, 0, cpu, 0))
+            rows.append((TOUCH, base + lo, n, 0, draw(_ints(0, 2)), cpu, 0))
+        elif kind == "exit" and base:
+            rows.append((EXIT, base, pages, 0, 0, cpu, 0))
+            live.remove(base)
+    for base in reversed(live):
+        rows.append((EXIT, base, pages, 0, 0, min(base // region, 63), 0))
+    return Trace.from_rows(rows, name="fork_traces")
