@@ -161,11 +161,16 @@ class KernelResult:
         # cgroup version, its RAM (zswap's pool is a share of it), whether
         # zswap was ever on (zram's large swap-in then stays off); and the
         # page tables the faults allocate are charged to the cgroup, as there.
-        # A global run's Machine stays global (accounting "none"), its RAM the shrunk machine's.
+        # A global run's Machine is machine-wide: kswapd and direct reclaim (accounting
+        # "none", kswapd on), its RAM the shrunk machine's (the model's watermarks are then
+        # the shrunk machine's, where the kernel keeps those of all its memory: the model
+        # refuses a min watermark of 66 MB on 256 MB as a machine too small to run).
         given.update(accounting="none" if self.is_global else self.cgroup_version,
                      total_ram=None if self.is_global else (self.system.get("mem_total") or None),
                      zswap_ever_enabled=bool(self.setup.get("zswap_ever_enabled")),
                      page_tables=True)
+        if self.is_global:
+            given["kswapd"] = True
         machine = Machine(**given)
         r = replay(trace, design, machine)
         from vswap.clock import model_fields
