@@ -220,13 +220,15 @@ def test_default_size_is_used_when_none_is_given():
     from vswap.workload_registry import register_workload, workload_record
     old = workload_record("usemem")
     register_workload("usemem", old.generator, default_size="2M", kernel_size=old.kernel_size,
-                      ram_share=old.ram_share, tput_credit=old.tput_credit, replace=True)
+                      ram_share=old.ram_share, tput_credit=old.tput_credit,
+                      global_by_default=old.global_by_default, replace=True)
     try:
         r = compare("usemem", designs="cc_v2", repeat=1, progress=False)
     finally:
         register_workload("usemem", old.generator, default_size=old.default_size,
                           kernel_size=old.kernel_size, ram_share=old.ram_share,
-                          tput_credit=old.tput_credit, replace=True)
+                          tput_credit=old.tput_credit, global_by_default=old.global_by_default,
+                          replace=True)
     assert r.params["size"] == "2M" and r.trace_summary["pages_touched"] == 512
     assert r.machine == default_machine(usemem("2M"))
 

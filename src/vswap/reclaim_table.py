@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from vswap.workload_registry import workload_records
+
 __all__ = ["RECLAIM_METRICS", "NOT_MODELLED", "GLOBAL_WORKLOADS", "REPORT_RECLAIM",
            "reclaim_table", "report_comparison", "machine_line"]
 
@@ -35,7 +37,8 @@ RECLAIM_METRICS = ("allocstall", "pgsteal_kswapd", "pgsteal_direct", "swap_ra", 
 #: Its rows the model has no counter for, and why.
 NOT_MODELLED = {"pgmigrate": "compaction's page migrations"}
 #: The workloads whose default machine is global (the report ran them without a cgroup).
-GLOBAL_WORKLOADS = ("usemem", "memhog")
+#: The workloads whose default machine is machine-wide (their records say so).
+GLOBAL_WORKLOADS = tuple(n for n, r in workload_records().items() if r.global_by_default)
 #: The report's reclaim figures (means over its runs) per workload and build.
 REPORT_RECLAIM: dict[str, dict[str, dict[str, float]]] = {
     "usemem": {

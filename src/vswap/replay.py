@@ -76,6 +76,8 @@ tables and the program's own pages in the charge, I/O time. See
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from typing import Any, Callable
 
 import numpy as np
@@ -94,6 +96,8 @@ COUNTER_NAMES: tuple[str, ...] = tuple(_replay.COUNTER_NAMES)
 KERNEL_COUNTERS: tuple[str, ...] = tuple(_replay.KERNEL_COUNTERS)
 
 __all__ = ["Machine", "ReplayResult", "replay", "make_design", "machine_config", "DESIGNS",
+           "default_machine", "global_defaults", "GLOBAL_MIN_BYTES", "memory_needed",
+           "memory_available", "check_memory", "BYTES_PER_SPAN_PAGE", "BYTES_PER_SWAP_SLOT",
            "python_overrides", "REFERENCE_PAGES_PER_S",
            "BACKENDS", "ACCOUNTING", "COUNTER_NAMES", "KERNEL_COUNTERS", "DEFAULT_COMPRESSED"]
 
@@ -535,6 +539,131 @@ class ReplayResult:
         d.pop("pte")
         d.pop("pstate")
         return d
+
+
+# -- the default machine of a trace, and whether a replay fits ------------------------
+
+def default_machine(trace: Trace, **overrides: Any) -> Machine:
+    """The machine a trace runs on by default, with ``overrides`` of any :class:`~vswap.replay.Machine` field.
+
+    Backend zram (the report's) and RAM the record's ``ram_share``
+    (:mod:`vswap.workload_registry`) of the pages
+    the trace touches (at least one page): ``usemem 56G`` gets the report's
+    32 GB, ``memhog 48G`` its 16 GB. Runtime complexity: O(trace events).
+
+    >>> from vswap.workloads import usemem
+    >>> default_machine(usemem("56G")).ram_pages * 4096 == 32 << 30
+    True
+    >>> default_machine(usemem("56G"), backend="zswap", ram="8G").backend
+    'zswap'
+
+    usemem and memhog (their records' ``global_by_default``) of at least
+    :data:`GLOBAL_MIN_BYTES` on the report's
+    RAM share run machine-wide (the report's runs had no cgroup:
+    ``kswapd=True, accounting="none"``) unless the overrides give a cgroup
+    accounting or ``kswapd=False``; with another ``ram`` only when they
+    give ``accounting="none"`` (a machine-wide usemem on half its size
+    would run out of memory: zram's compressed pages take the RAM):
+
+    >>> default_machine(usemem("56G")).kswapd, default_machine(usemem("56G"), accounting="v1").kswapd
+    (True, False)
+    """
+    from vswap.workload_registry import workload_records
+    record = workload_records().get(trace.name)
+    num, den = record.ram_share if record is not None else (1, 2)
+    fields = {"ram": max(1, trace.pages_touched * num // den) * PAGE_SIZE, "backend": "zram"}
+    if trace.pages_touched * PAGE_SIZE >= GLOBAL_MIN_BYTES:
+        fields.update(global_defaults(trace.name, overrides))
+    fields.update(overrides)
+    return Machine(**fields)
+
+
+#: The smallest usemem or memhog whose default machine is global: below it the
+#: watermarks and the compressed pages would take most of a machine of the
+#: report's RAM share (usemem 1M on 146 pages of RAM runs out of memory).
+GLOBAL_MIN_BYTES = 1 << 30
+
+
+def global_defaults(workload: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The Machine fields that make the report's benchmarks global, unless ``overrides`` say otherwise.
+
+    Runtime complexity: O(1).
+
+    >>> global_defaults("usemem", {"ram": "1G"}), global_defaults("usemem", {"ram": "1G", "accounting": "none"})["kswapd"]
+    ({}, True)
+    >>> global_defaults("usemem", {}), global_defaults("random", {})
+    ({'kswapd': True, 'accounting': 'none', 'lru_gen': True}, {})
+
+    The report's kernels ran the multi-gen LRU, so ``lru_gen`` is on too.
+    """
+    from vswap.workload_registry import workload_records
+    record = workload_records().get(workload)
+    if (record is None or not record.global_by_default or overrides.get("kswapd") is False
+            or overrides.get("accounting", "none") != "none"
+            or ("ram" in overrides and overrides.get("accounting") != "none")):
+        return {}
+    return {"kswapd": True, "accounting": "none", "lru_gen": True}
+
+
+#: The bytes the replay needs per page of the trace's span (page table entry
+#: and page state) and, at most, per swap slot of one design (descriptor,
+#: reverse map, swap table and count), for :func:`memory_needed`.
+BYTES_PER_SPAN_PAGE = 9
+BYTES_PER_SWAP_SLOT = 48
+
+
+def memory_needed(span: int, swap_pages: int, designs: int = 1) -> int:
+    """Bytes a replay of a ``span``-page trace on ``swap_pages`` of swap needs, about: an upper estimate.
+
+    The page tables (:data:`BYTES_PER_SPAN_PAGE` per page) and one design's
+    metadata (:data:`BYTES_PER_SWAP_SLOT` per slot; one design lives at a
+    time). ``designs`` is accepted for symmetry and does not multiply: the
+    comparison keeps only each replay's counters. Runtime complexity: O(1).
+
+    >>> memory_needed(1 << 20, 1 << 20) // (1 << 20)
+    57
+    """
+    return span * BYTES_PER_SPAN_PAGE + swap_pages * BYTES_PER_SWAP_SLOT
+
+
+def memory_available() -> int | None:
+    """Bytes the machine can give a new allocation now (``MemAvailable``), None if unknown.
+
+    Runtime complexity: O(1).
+
+    >>> memory_available() is None or memory_available() > 0
+    True
+    """
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(span: int, swap_pages: int) -> None:
+    """MemoryError ("needs about N GiB") when a replay would not fit in the machine's memory now.
+
+    Checked by :func:`compare` before it starts, so a huge trace fails at
+    once instead of after minutes (or in the OOM killer).
+    Runtime complexity: O(1).
+
+    >>> check_memory(1 << 20, 1 << 20)
+    >>> check_memory(1 << 40, 1 << 40)
+    Traceback (most recent call last):
+    ...
+    MemoryError: the replay needs about 58,368 GiB of memory; the machine has ... GiB available
+    """
+    need, have = memory_needed(span, swap_pages), memory_available()
+    if have is not None and need > have:
+        raise MemoryError(f"the replay needs about {math.ceil(need / (1 << 30)):,} GiB of memory; "
+                          f"the machine has {have / (1 << 30):,.1f} GiB available")
 
 
 def machine_config(machine: Machine, trace: Trace, space: Any) -> dict[str, Any]:

@@ -237,7 +237,7 @@ def point_id(point: dict[str, Any]) -> str:
 
 
 def _machine(trace: Trace, mfields: dict, ram_share: float | None) -> Machine:
-    from vswap.benchmark import default_machine
+    from vswap.replay import default_machine
     fields = dict(mfields)
     if ram_share is not None:
         if "ram" in fields:

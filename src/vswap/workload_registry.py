@@ -13,7 +13,9 @@ workload's defaults from here, so a workload added once is known everywhere
   touches (the report's 32 GB for 56G, 16 GB for 48G);
 - ``tput_credit``: the factor of the workload's own throughput formula
   (usemem prints ``1.125 * bytes / 1024 / seconds``: it counts size/8 more
-  bytes than it writes); 1.0 for the others.
+  bytes than it writes); 1.0 for the others;
+- ``global_by_default``: its default machine is machine-wide (kswapd and
+  direct reclaim, no cgroup), as the report ran usemem and memhog.
 
 Yours: :func:`register_workload`.
 
@@ -46,6 +48,7 @@ class WorkloadRecord:
     kernel_size: str
     ram_share: tuple[int, int] = (1, 2)
     tput_credit: float = 1.0
+    global_by_default: bool = False
 
 
 _RECORDS: dict[str, WorkloadRecord] = {}
@@ -53,7 +56,8 @@ _RECORDS: dict[str, WorkloadRecord] = {}
 
 def register_workload(name: str, generator: Callable[..., Any], *, default_size: str,
                       kernel_size: str, ram_share: tuple[int, int] = (1, 2),
-                      tput_credit: float = 1.0, replace: bool = False) -> WorkloadRecord:
+                      tput_credit: float = 1.0, global_by_default: bool = False,
+                      replace: bool = False) -> WorkloadRecord:
     """Register ``generator`` (``generator(size, **params) -> Trace``) as the workload ``name``.
 
     It joins :data:`vswap.workloads.WORKLOADS`, so :func:`vswap.workloads.make_workload`,
@@ -84,7 +88,7 @@ def register_workload(name: str, generator: Callable[..., Any], *, default_size:
     if not tput_credit > 0:
         raise ValueError(f"tput_credit must be positive, not {tput_credit!r}")
     record = WorkloadRecord(name, generator, default_size, kernel_size, (num, den),
-                            float(tput_credit))
+                            float(tput_credit), bool(global_by_default))
     _RECORDS[name] = record
     workloads.WORKLOADS[name] = generator
     return record
@@ -125,9 +129,9 @@ def workload_records() -> dict[str, WorkloadRecord]:
 
 
 register_workload("usemem", workloads.usemem, default_size="56G", kernel_size="256M",
-                  ram_share=(4, 7), tput_credit=1.125)
+                  ram_share=(4, 7), tput_credit=1.125, global_by_default=True)
 register_workload("memhog", workloads.memhog, default_size="48G", kernel_size="256M",
-                  ram_share=(1, 3))
+                  ram_share=(1, 3), global_by_default=True)
 register_workload("random", workloads.random_touch, default_size="1G", kernel_size="128M")
 register_workload("mixed", workloads.mixed, default_size="8G", kernel_size="128M")
 

@@ -200,7 +200,7 @@ def make_trace(parser: argparse.ArgumentParser, workload: str, params: dict):
     >>> make_trace(VswapParser(prog="t"), "memhog", {"size": "1M"}).nr_pages
     256
     """
-    from vswap.benchmark import check_memory
+    from vswap.replay import check_memory
     from vswap.workload_registry import workload_record
     from vswap.workloads import make_workload, size_to_pages
     params = {"size": workload_record(workload).default_size, **params}
@@ -284,7 +284,7 @@ def make_machine(parser: argparse.ArgumentParser, trace, args):
     >>> make_machine(p, make_trace(p, "memhog", {"size": "4M"}), p.parse_args(["--ram", "1M"])).ram_pages
     256
     """
-    from vswap.benchmark import check_memory, default_machine
+    from vswap.replay import check_memory, default_machine
     overrides = {k: v for k, v in (("ram", args.ram), ("swap", args.swap),
                                    ("backend", args.backend), ("zswap_pool", args.zswap_pool),
                                    ("readahead", args.readahead),

@@ -379,7 +379,7 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
     ``sample_ms`` samples who reclaims (/proc/vmstat) every so many
     milliseconds during each repeat (:class:`vswap.kernel.counters.Sampler`;
     :meth:`KernelResult.plot_reclaim` draws it).
-    ``machine`` defaults to :func:`vswap.benchmark.default_machine` of the
+    ``machine`` defaults to :func:`vswap.replay.default_machine` of the
     trace (zram, the report's RAM share); with ``accounting="none"`` the run
     is global: the whole machine shrunk to ``ram`` (hugetlb), the page cache
     dropped before each repeat unless ``keep_cache``. ``label`` names the
@@ -393,7 +393,7 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
     times.
     """
     from vswap._executor import split_tasks
-    from vswap.benchmark import default_machine
+    from vswap.replay import default_machine
     from vswap.kernel.result import KernelResult
 
     if isinstance(repeat, bool) or not isinstance(repeat, int):
