@@ -724,6 +724,20 @@ cdef uint64_t ra_window(mm_t* m, uint64_t p, int cpu) noexcept:
     return win
 
 
+cdef int swapin_lookup(mm_t* m, uint64_t p, uint64_t e, int cpu, uint64_t* h) except -1:
+    """The backing of swapped page ``p``'s entry ``e``, counted as the swap-in's kind."""
+    cdef int kind = m.ops.lookup(m.space, e, cpu, h)
+    if kind == OPS_ZERO:
+        m.c.swapin_zero += 1
+    elif kind == OPS_ZSWAP:
+        m.c.swapin_zswap += 1
+    elif kind == OPS_SWAPFILE:
+        m.c.swapin_swapfile += 1
+    else:
+        raise AssertionError(f"swapped page {p:#x}: entry {e:#x} looks up as kind {kind}")
+    return kind
+
+
 cdef int read_page(mm_t* m, uint64_t q, int kind, bint ahead, int cpu) except -1:
     """Read page ``q``'s entry into a folio (swap_read_folio); ``ahead`` for read-ahead."""
     cdef uint8_t s = m.pstate[q]
@@ -853,15 +867,7 @@ cdef int shared_fault(mm_t* m, uint64_t p, int content, bint write, int cpu) exc
         e = m.pte[p]
         if st == PG_SWAPPED:
             m.c.pgmajfault += 1
-            kind = m.ops.lookup(m.space, e, cpu, &h)
-            if kind == OPS_ZERO:
-                m.c.swapin_zero += 1
-            elif kind == OPS_ZSWAP:
-                m.c.swapin_zswap += 1
-            elif kind == OPS_SWAPFILE:
-                m.c.swapin_swapfile += 1
-            else:
-                raise AssertionError(f"swapped page {p:#x}: entry {e:#x} looks up as {kind}")
+            kind = swapin_lookup(m, p, e, cpu, &h)
             ahead = ra_range(m, p, cpu, &lo, &hi)
             read_page(m, p, kind, False, cpu)
         s = m.pstate[p]
@@ -965,15 +971,7 @@ cdef int swap_in(mm_t* m, uint64_t p, int content, int cpu) except -1:
     else:
         m.c.pgmajfault += 1
         make_room(m, 1, cpu)                         # before the lookup: reclaim may write zswap back
-        kind = m.ops.lookup(m.space, e, cpu, &h)
-        if kind == OPS_ZERO:
-            m.c.swapin_zero += 1
-        elif kind == OPS_ZSWAP:
-            m.c.swapin_zswap += 1
-        elif kind == OPS_SWAPFILE:
-            m.c.swapin_swapfile += 1
-        else:
-            raise AssertionError(f"swapped page {p:#x}: entry {e:#x} looks up as kind {kind}")
+        kind = swapin_lookup(m, p, e, cpu, &h)
         if m.cfg.backend == BK_ZRAM and (kind == OPS_SWAPFILE
                                          or (m.cfg.direct and kind == OPS_ZERO)):
             m.c.swapin_sync += 1                     # SWP_SYNCHRONOUS_IO: no read-ahead
