@@ -2,11 +2,12 @@
 
 The smallest case of :mod:`vswap.global_matrix` that wakes kswapd and makes the task reclaim
 directly here (memhog 1G x1.5 on zram: 1.5 GiB written on a machine shrunk to 1 GiB by a hugetlb
-reservation) runs on the kernel, five repeats, and each repeat's model is fitted to what that
-repeat reclaimed, with kswapd's cost per page measured in the runs (:func:`vswap.global_matrix.fit_model`: on a machine shared with other work the
-memory a global run really has moves from repeat to repeat). The model then predicts who
-reclaimed: kswapd's and direct reclaim's pages and the allocation stalls, asserted within the
-kernel's measured spread (its repeats' range, widened by the matrix's tolerance).
+reservation) runs on the kernel, five repeats. Each repeat's model is given the memory measured
+as that repeat began (:func:`vswap.global_matrix.measured_machine`: free pages the workload can
+have and the page cache, before the workload starts; nothing fitted to what it then reclaimed),
+at the model's default costs. It predicts how much each reclaimer took and how often the task
+stalled: asserted within the kernel's measured spread (its repeats' range, widened by the
+matrix's tolerance and two of their sd).
 
 Skipped, with the reason, without root, zram, hugetlb pages, or the memory to shrink to 1 GiB.
 """
@@ -17,7 +18,7 @@ import warnings
 import pytest
 
 from test_kernel_real import _why_not as harness_why_not
-from vswap.global_matrix import CASES, SMALLEST, TOLERANCE, fit_model, kswapd_cpu_ns
+from vswap.global_matrix import CASES, SMALLEST, TOLERANCE, compare_result
 
 
 def _why_not() -> str | None:
@@ -41,35 +42,28 @@ pytestmark = pytest.mark.skipif(_why_not() is not None, reason=f"real kernel: {_
 
 def test_the_model_predicts_who_reclaims_on_the_whole_machine():
     from vswap import kernel
-    from vswap.kernel.counters import kernel_view
     from vswap.replay import Machine
 
     make, ram, backend = CASES[SMALLEST]
     trace = make()
-    k0 = kswapd_cpu_ns()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)    # a reservation short of the size asked
         r = kernel.run(trace, machine=Machine(ram=ram, backend=backend, accounting="none"),
                        repeat=5, progress=False)
-    k1 = kswapd_cpu_ns()
-    every = [kernel_view(rep) for rep in r.repeats]
-    # kswapd's cost per page, measured in these runs, given to the model (as the matrix does)
-    stolen = sum(v["pgsteal_kswapd"] for v in every)
-    per_page = (k1 - k0) / stolen if stolen and k1 > k0 > 0 else None
+    row = compare_result(r, trace)
     # the reservation cannot always shrink the machine to the size asked for (the other
     # processes come and go): the repeats that ran under pressure are the comparison's
-    views = [v for v in every if v["pgsteal_kswapd"] > 1000 and v["pgsteal_direct"] > 0]
-    if len(views) < 3:
-        pytest.skip(f"only {len(views)} of 5 repeats ran under global pressure: the machine "
+    pairs = [(k, m) for k, m in zip(row["kernel"], row["model"])
+             if k["pgsteal_kswapd"] > 1000 and k["pgsteal_direct"] > 0]
+    if len(pairs) < 3:
+        pytest.skip(f"only {len(pairs)} of 5 repeats ran under global pressure: the machine "
                     "kept more memory than the reservation was to leave")
-    models = [fit_model(trace, "baseline", backend, v.get("pgsteal_anon", 0),
-                        v.get("pgsteal_file", 0), kswapd_anon_ns=per_page)[1] for v in views]
     for name, tol in TOLERANCE.items():
-        real = [v.get(name, 0) for v in views]
-        model = statistics.fmean(c[name] for c in models)
-        # the repeats' range widened by the matrix's tolerance and by two of their sd: a
-        # handful of repeats on a shared machine under-states the kernel's own spread
-        sd = statistics.stdev(real) if len(real) > 1 else 0.0
+        real = [k[name] for k, _ in pairs]
+        model = statistics.fmean(m[name] for _, m in pairs)
+        # a handful of repeats on a shared machine under-states the kernel's own spread
+        sd = statistics.stdev(real)
         lo, hi = min(real) * (1 - tol) - 2 * sd, max(real) * (1 + tol) + 2 * sd
-        assert lo <= model <= hi, f"{name}: kernel {real}, model {model:,.0f} ({per_page} ns)"
-    assert all(c["pgsteal_kswapd"] > 0 and c["pgsteal_direct"] > 0 for c in models)
+        assert lo <= model <= hi, f"{name}: kernel {real}, model {model:,.0f}"
+    assert all(m["pgsteal_kswapd"] > 0 and m["pgsteal_direct"] > 0 for _, m in pairs)
+    assert all(rep["kswapd_cpu_s"] >= 0 for rep in r.repeats)

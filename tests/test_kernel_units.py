@@ -536,3 +536,48 @@ def test_kernel_run_refuses_bad_command_lines_in_one_line(argv, message, capsys)
         main(["kernel", "run", *argv])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_global_run_has_swap_for_the_whole_machine():
+    """Machine-wide, every process's pages are swapped to the run's device: room for the RAM too."""
+    p = _plan(usemem("8M"), Machine(ram="4M", accounting="none"))
+    span = Machine(ram="4M").swap_pages_for(usemem("8M").nr_pages) * 4096
+    assert p.swap_size == span + (4 << 20)
+    given = _plan(usemem("8M"), Machine(ram="4M", swap="16M", accounting="none"))
+    assert given.swap_size == 16 << 20                 # a swap the user gave is kept
+
+
+def test_a_global_run_on_zram_that_cannot_fit_is_refused_before_any_change():
+    from vswap.kernel.run import _check_global_fit
+    trace = usemem("512M")
+    # 131,072 DATA pages at 2,241 B (the largest figure: no compressor given here) is 280 MiB
+    with pytest.raises(KernelError, match="OOM killer would end it"):
+        _check_global_fit(trace, _plan(trace, Machine(ram="256M", accounting="none")))
+    _check_global_fit(trace, _plan(trace, Machine(ram="512M", accounting="none")))
+    # memhog's same-filled pages take no zram memory: nothing to refuse
+    _check_global_fit(memhog("512M"), _plan(memhog("512M"), Machine(ram="256M",
+                                                                    accounting="none")))
+
+
+def test_the_model_beside_a_global_run_gets_the_memory_measured_as_each_repeat_began():
+    r = _result("g", [_rep(1, 1, 1), _rep(1, 1, 1)])
+    r.workload, r.params = "usemem", {"size": "64M"}
+    r.plan = {"scope": "global", "backend": "zram"}
+    r.setup = {"zram_algorithm": "lzo-rle"}
+    r.system = {"mem_total": 256 << 20, "min_free_kbytes": 1024, "watermark_scale_factor": 10}
+    r.machine = Machine(ram="1G", accounting="none", kswapd=True).to_dict()
+    for rep, free in zip(r.repeats, (40 << 20, 44 << 20)):
+        rep["machine"] = {"mem_free": free, "file_lru": 4 << 20, "protected": 2 << 20,
+                          "mem_available": free}
+    r.add_model("baseline")
+    from vswap.global_matrix import measured_machine
+    m = measured_machine({"mem_free": 42 << 20, "file_lru": 4 << 20, "protected": 2 << 20},
+                         "zram", facts=r.system, zram_algorithm="lzo-rle", page_tables=True)
+    assert m.ram_pages * 4096 == (42 - 2 + 4) << 20 and m.compressed_bytes[0] == 1767
+    from vswap.replay import replay
+    assert r.model["counters"] == dict(replay(usemem("64M"), "baseline", m).counters)
+    assert r.model["counters"]["pswpout"] > 0       # 64M does not fit in 44M: it swapped
+    r.repeats[0]["machine"] = {}                    # an older result: nothing measured
+    r.repeats[1]["machine"] = {}
+    with pytest.raises(ValueError, match="no measured RAM"):
+        r.add_model("baseline")

@@ -36,9 +36,17 @@ Three kinds of events (:data:`EVENTS`):
   At test sizes a design's metadata fits in the LLC and the ratio is 0; the
   report's 56 GB puts hundreds of MB of descriptors beyond it.
 
+On a machine-wide replay (``Machine(kswapd=True)``) kswapd's pages are
+priced at ``kswapd_page`` on a clock of their own (:attr:`Prediction.kswapd_s`:
+kswapd0's CPU, measured by ``vswap calibrate``'s global runs), not in the
+task's sys or real: the stores kswapd did are taken out of the task's store
+events (their ``_task`` share). Direct reclaim and its stalls are the task's
+sys and real, at the store events' costs. The design's own counters stay
+with the task (the replay does not split them by actor).
+
 Not in the clock: lock contention between reclaimers (kswapd beside the
-faulting task; a cluster lock is priced uncontended, and the replay has no
-kswapd), the page allocator's and compaction's work beyond a fault, the
+faulting task; a cluster lock is priced uncontended), the page allocator's
+and compaction's work beyond a fault, the
 zsmalloc pool's compaction, and device wait (a swapfile's I/O is
 ``io_page`` on the real clock only). A counter the profile does not price
 is listed in :attr:`Prediction.unpriced`, never silently dropped.
@@ -66,7 +74,11 @@ __all__ = ["FORMAT", "CostProfile", "Cost", "Host", "Event", "EVENTS", "Predicti
            "phase_counters"]
 
 #: The ``format`` of a profile file; another is refused (:class:`ProfileError`).
-FORMAT = "vswap-cost-profile/1"
+#: Version 2 adds kswapd's own cost (``kswapd_page``, on the ``kswapd``
+#: clock); a version-1 file still loads, with kswapd's pages unpriced.
+FORMAT = "vswap-cost-profile/2"
+#: The formats :meth:`CostProfile.from_dict` reads.
+READ_FORMATS = ("vswap-cost-profile/1", FORMAT)
 #: The keys of a prediction in compare's rows and the kernel result's ``model``.
 PREDICTED_KEYS = ("sys_s", "user_s", "real_s", "tput_kbs", "free_ms")
 #: Bytes of a cache line.
@@ -90,7 +102,7 @@ class Event:
     all). Runtime complexity: O(1).
 
     >>> EVENTS["reclaim_page"].counters
-    ('pgsteal',)
+    ('pgsteal', '-pgsteal_kswapd')
     """
 
     name: str
@@ -128,19 +140,25 @@ EVENTS: dict[str, Event] = dict([
         "the program's own stores to a page (usemem's words, memhog's memset), user time"),
     _ev("reclaim_call", "kernel", "sys", ("reclaim_calls",),
         "one reclaim call (try_to_free_mem_cgroup_pages / shrink_node setup)"),
-    _ev("reclaim_page", "kernel", "sys", ("pgsteal",),
-        "reclaim of one page: LRU isolation, rmap unmap, TLB flush, swap cache add and delete"),
-    _ev("zram_store_data", "kernel", "sys", ("zram_comp",),
-        "zram: compress a DATA page and store it in zsmalloc"),
-    _ev("zram_store_same", "kernel", "sys", ("zram_same",),
-        "zram: a same-filled page detected and stored as its fill word"),
-    _ev("zero_store", "kernel", "sys", ("zero_pages",),
-        "a zero page detected at swap-out and kept in the zeromap (no I/O)"),
-    _ev("zswap_store", "kernel", "sys", ("zswpout",), "zswap: compress and store a page"),
+    _ev("reclaim_page", "kernel", "sys", ("pgsteal", "-pgsteal_kswapd"),
+        "the task's reclaim of one page (direct, or a cgroup's): LRU isolation, rmap unmap, "
+        "TLB flush, swap cache add and delete"),
+    _ev("kswapd_page", "kernel", "kswapd", ("pgsteal_kswapd",),
+        "kswapd's reclaim of one page on its own CPU, all in (its scans, unmap, the store or "
+        "write, the free): the machine's time, not the task's sys"),
+    _ev("zram_store_data", "kernel", "sys", ("zram_comp_task",),
+        "zram: compress a DATA page and store it in zsmalloc (the task's reclaim)"),
+    _ev("zram_store_same", "kernel", "sys", ("zram_same_task",),
+        "zram: a same-filled page detected and stored as its fill word (the task's reclaim)"),
+    _ev("zero_store", "kernel", "sys", ("zero_pages_task",),
+        "a zero page detected at swap-out and kept in the zeromap (no I/O; the task's reclaim)"),
+    _ev("zswap_store", "kernel", "sys", ("zswpout_task",),
+        "zswap: compress and store a page (the task's reclaim)"),
     _ev("zswap_load", "kernel", "sys", ("zswpin",), "zswap: load and decompress a page"),
     _ev("zswap_writeback", "kernel", "sys", ("zswpwb",),
         "zswap: write a stored page back to the swapfile"),
-    _ev("device_write_page", "kernel", "sys", ("pswpout", "-zram_comp", "-zram_same"),
+    _ev("device_write_page", "kernel", "sys", ("pswpout_task", "-zram_comp_task",
+                                                "-zram_same_task"),
         "a page written to a swapfile (bio setup; the device's time is io_page)",
         ("swapfile", "zswap")),
     _ev("swapin_sync_page", "kernel", "sys", ("swapin_sync",),
@@ -162,8 +180,8 @@ EVENTS: dict[str, Event] = dict([
         "free_entries times the write phase's share of compressed pages"),
     _ev("free_batch", "kernel", "sys", ("free_batches",),
         "one batch of the free path (swap_pte_batch, free_swap_and_cache_nr)"),
-    _ev("io_page", "kernel", "io", ("pswpin", "pswpout", "-zram_comp", "-zram_same",
-                                     "-swapin_sync"),
+    _ev("io_page", "kernel", "io", ("pswpin", "pswpout_task", "-zram_comp_task",
+                                     "-zram_same_task", "-swapin_sync"),
         "device wait per page read or written on a swapfile (real time, not sys)",
         ("swapfile", "zswap")),
     # -- the designs' own work counters
@@ -180,8 +198,8 @@ EVENTS: dict[str, Event] = dict([
         "an uncontended cluster spin_lock / spin_unlock pair (two atomic operations)"),
     _ev("check", "design", "sys", ("cgroup_checks", "cache_only_checks"),
         "a memcg or cache-only comparison (its lookup and reads are counted apart)"),
-    _ev("alloc_scan", "design", "sys", ("scans", "alloc_scans"),
-        "one cluster examined by an allocator or a reclaim scan"),
+    _ev("alloc_scan", "design", "sys", ("scans", "alloc_scans", "clusters_allocated"),
+        "one cluster examined by an allocator or a reclaim scan, or taken off the free list"),
     _ev("alloc_call", "design", "sys", ("phys_allocs", "phys_frees"),
         "a call into the physical allocator from the virtual layer"),
     # -- the metadata's cache misses (see miss_ratio)
@@ -198,7 +216,19 @@ _NOT_WORK = frozenset({
     "cont_pages_allocated", "clusters_freed",
     # the physical allocator's path counts: its work is in reclaim_page for every design
     "fast_hits", "slow_path", "requeues", "fallthroughs", "failures",
+    # machine-wide reclaim: the replay's own clocks (Machine.costs orders the two actors'
+    # events in time; the clock prices the events themselves), the scans of pages kept (in
+    # the per-page costs, measured per page reclaimed), direct reclaim's steals (pgsteal less
+    # kswapd's), kswapd's naps, the page cache left
+    "kswapd_ns", "task_ns", "stall_ns", "pgscan", "pgscan_kswapd", "pgscan_direct",
+    "pgsteal_direct", "kswapd_low_wmark_hit_quickly", "kswapd_high_wmark_hit_quickly",
+    "file_resident",
+    # the per-actor shares of the store counters (derived): their totals are counted
+    "zram_comp", "zram_same", "zero_pages", "zswpout",
 })
+#: Store counters whose share done by kswapd is kswapd's time (``kswapd_page``), not the
+#: task's: each gets a ``_task`` twin, its count times the task's share of the steals.
+_TASK_SHARED = ("zram_comp", "zram_same", "zero_pages", "zswpout", "pswpout")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,8 +324,8 @@ class CostProfile:
     def ns(self, event: str) -> float:
         """The cost of ``event`` in ns (0.0 when unpriced). Runtime complexity: O(1).
 
-        >>> default_profile().ns("reclaim_page") > 0
-        True
+        >>> default_profile().ns("zram_store_data") > 0, default_profile().ns("no such event")
+        (True, 0.0)
         """
         c = self.costs.get(event)
         return c.ns if c is not None else 0.0
@@ -304,7 +334,7 @@ class CostProfile:
         """Plain JSON-able values, with :data:`FORMAT`. Runtime complexity: O(events).
 
         >>> default_profile().to_dict()["format"]
-        'vswap-cost-profile/1'
+        'vswap-cost-profile/2'
         """
         return {"format": FORMAT, "name": self.name, "host": dataclasses.asdict(self.host),
                 "costs": {k: dataclasses.asdict(v) for k, v in self.costs.items()},
@@ -317,11 +347,11 @@ class CostProfile:
         >>> CostProfile.from_dict({"format": "vswap-kernel-result/1"})
         Traceback (most recent call last):
         ...
-        vswap.clock.ProfileError: not a vswap cost profile (format 'vswap-kernel-result/1'; expected 'vswap-cost-profile/1')
+        vswap.clock.ProfileError: not a vswap cost profile (format 'vswap-kernel-result/1'; expected 'vswap-cost-profile/2')
         """
         if not isinstance(d, dict):
             raise ProfileError(f"not a vswap cost profile (a {type(d).__name__}, not an object)")
-        if d.get("format") != FORMAT:
+        if d.get("format") not in READ_FORMATS:
             raise ProfileError(f"not a vswap cost profile (format {d.get('format')!r}; "
                                f"expected {FORMAT!r})")
         missing = [k for k in ("name", "host", "costs") if k not in d]
@@ -390,7 +420,7 @@ class CostProfile:
 
         >>> p = default_profile()
         >>> slow = p.scaled(dataclasses.replace(p.host, name="half", ghz=p.host.ghz / 2))
-        >>> round(slow.ns("reclaim_page") / p.ns("reclaim_page"), 6)
+        >>> round(slow.ns("zram_store_data") / p.ns("zram_store_data"), 6)
         2.0
         """
         cpu = self.host.ghz / host.ghz
@@ -484,7 +514,9 @@ class Prediction:
     / the write phase's real time), ``free_ms`` (the free phase's real
     time); ``phases`` ``{"write": {...}, "free": {...}}`` with ``sys_s``,
     ``user_s``, ``real_s`` each; ``items`` per phase ``(event, count, ns,
-    seconds)``; ``unpriced`` the work counters with a count and no price.
+    seconds)``; ``unpriced`` the work counters with a count and no price;
+    ``kswapd_s`` kswapd's CPU on a machine-wide replay (its own CPU: the
+    machine's time, in neither the task's ``sys_s`` nor its ``real_s``).
     Runtime complexity: O(1).
     """
 
@@ -498,6 +530,7 @@ class Prediction:
     phases: dict[str, dict[str, float]]
     items: dict[str, list[tuple[str, float, float, float]]]
     unpriced: list[str]
+    kswapd_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The five columns at the top, then phases, breakdown and unpriced. Runtime complexity: O(events).
@@ -509,7 +542,8 @@ class Prediction:
         ['sys_s', 'user_s', 'real_s', 'tput_kbs', 'free_ms']
         """
         return {"sys_s": self.sys_s, "user_s": self.user_s, "real_s": self.real_s,
-                "tput_kbs": self.tput_kbs, "free_ms": self.free_ms, "profile": self.profile,
+                "tput_kbs": self.tput_kbs, "free_ms": self.free_ms, "kswapd_s": self.kswapd_s,
+                "profile": self.profile,
                 "design": self.design, "phases": self.phases,
                 "breakdown": {ph: [{"event": e, "count": n, "ns": ns, "seconds": s}
                                    for e, n, ns, s in items]
@@ -566,6 +600,11 @@ def _derived(phases: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
     share = (w.get("zram_comp", 0) + w.get("zswpout", 0)) / out if out else 0.0
     for c in phases.values():
         c["free_entries_compressed"] = int(round(c.get("free_entries", 0) * min(1.0, share)))
+        # the task's share of the stores: all of them, unless kswapd reclaimed some
+        steal, kswapd = c.get("pgsteal", 0), c.get("pgsteal_kswapd", 0)
+        task = 1.0 - min(1.0, kswapd / steal) if steal else 1.0
+        for k in _TASK_SHARED:
+            c[f"{k}_task"] = int(round(c.get(k, 0) * task))
     return phases
 
 
@@ -583,7 +622,9 @@ def predict(result: Any, profile: CostProfile | None = None) -> Prediction:
     bytes per entry at its peak / 64) times :func:`miss_ratio` of its peak
     footprint against the profile's LLC. ``sys`` adds the sys events,
     ``user`` the user ones; ``real`` is sys + user + io (one task, no
-    overlap: the report's single-process usemem and memhog). Deterministic:
+    overlap: the report's single-process usemem and memhog); ``kswapd_s``
+    the kswapd events (on a machine-wide replay: kswapd's pages at
+    ``kswapd_page``, the stores it did taken out of the task's). Deterministic:
     the same counters give the same prediction, on either engine. Default
     profile: :func:`default_profile`. Runtime complexity: O(counters).
 
@@ -615,7 +656,7 @@ def predict(result: Any, profile: CostProfile | None = None) -> Prediction:
     items: dict[str, list[tuple[str, float, float, float]]] = {}
     unpriced: set[str] = set()
     for ph, c in phases.items():
-        clocks = {"sys": 0.0, "user": 0.0, "io": 0.0}
+        clocks = {"sys": 0.0, "user": 0.0, "io": 0.0, "kswapd": 0.0}
         rows = []
         for ev in EVENTS.values():
             if ev.kind == "miss":
@@ -640,7 +681,8 @@ def predict(result: Any, profile: CostProfile | None = None) -> Prediction:
         rows.sort(key=lambda r: (-r[3], r[0]))
         items[ph] = rows
         out_phases[ph] = {"sys_s": clocks["sys"], "user_s": clocks["user"],
-                          "real_s": clocks["sys"] + clocks["user"] + clocks["io"]}
+                          "real_s": clocks["sys"] + clocks["user"] + clocks["io"],
+                          "kswapd_s": clocks["kswapd"]}
     w = out_phases["write"]
     written = phases["write"].get("pages_written", 0) + phases["free"].get("pages_written", 0)
     tput = (_tput_factor(result.workload) * written * PAGE_SIZE / 1024 / w["real_s"]
@@ -651,7 +693,8 @@ def predict(result: Any, profile: CostProfile | None = None) -> Prediction:
         user_s=w["user_s"] + out_phases["free"]["user_s"],
         real_s=w["real_s"] + out_phases["free"]["real_s"],
         tput_kbs=tput, free_ms=out_phases["free"]["real_s"] * 1000.0,
-        phases=out_phases, items=items, unpriced=sorted(unpriced))
+        phases=out_phases, items=items, unpriced=sorted(unpriced),
+        kswapd_s=w["kswapd_s"] + out_phases["free"]["kswapd_s"])
 
 
 def model_fields(result: Any, profile: CostProfile | None = None) -> dict[str, Any]:
@@ -680,7 +723,7 @@ def per_page_costs(profile: CostProfile | None = None, design_counters: Mapping[
     :meth:`~vswap.replay.ReplayResult.per_swapped_page`) priced as design
     events. Runtime complexity: O(events).
 
-    >>> c = per_page_costs(default_profile(), {"lookups": 2.0})
+    >>> c = per_page_costs(default_profile(), {"node_visits": 2.0})
     >>> c["reclaim_page"] > c["reclaim_page_kernel"] > 0, c["fault_page"] > 0
     (True, True)
     """

@@ -25,17 +25,15 @@ False
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import sys
 from typing import Any, Callable
 
-from vswap.kswapd import DEFAULT_COSTS
 from vswap.replay import Machine, replay
 from vswap.workloads import PAGE_SIZE, Trace, memhog, parse_size, usemem
 
 __all__ = ["CASES", "RECLAIM_COUNTERS", "TOLERANCE", "SMALLEST", "within", "model_machine",
-           "fit_model", "kswapd_cpu_ns", "run_case", "run_matrix", "rst_table"]
+           "measured_machine", "compare_result", "run_case", "run_matrix", "rst_table"]
 
 #: The counters compared, and how far the model may be from the kernel's mean.
 TOLERANCE = {"pgsteal_kswapd": 0.15, "pgsteal_direct": 0.15, "allocstall": 0.25}
@@ -89,127 +87,115 @@ def _mem_total() -> int:
 
 
 def model_machine(ram_bytes: int, backend: str, **kw: Any) -> Machine:
-    """The model's Machine for a global run that had ``ram_bytes`` available on this machine.
+    """The model's Machine for a global run that had ``ram_bytes`` on this machine.
 
-    Runtime complexity: O(1) (reads /proc).
+    The watermarks are the whole machine's (``total_ram`` its MemTotal,
+    this kernel's ``min_free_kbytes`` and ``watermark_scale_factor``, read
+    now unless given in ``kw``). Runtime complexity: O(1) (reads /proc).
 
     >>> m = model_machine(1 << 30, "zram")
     >>> m.kswapd, m.accounting, m.ram_pages
     (True, 'none', 262144)
     """
-    return Machine(ram=ram_bytes // PAGE_SIZE * PAGE_SIZE, total_ram=_mem_total(),
-                   backend=backend, accounting="none", kswapd=True,
-                   min_free_kbytes=_sysctl("min_free_kbytes"),
-                   watermark_scale_factor=_sysctl("watermark_scale_factor"), **kw)
+    fields: dict[str, Any] = {"total_ram": _mem_total(),
+                              "min_free_kbytes": _sysctl("min_free_kbytes"),
+                              "watermark_scale_factor": _sysctl("watermark_scale_factor")}
+    fields.update({k: v for k, v in kw.items() if v is not None})
+    return Machine(ram=ram_bytes // PAGE_SIZE * PAGE_SIZE, backend=backend, accounting="none",
+                   kswapd=True, **fields)
 
 
-def fit_model(trace: Trace, design: str, backend: str, pgsteal_anon: int, pgsteal_file: int,
-              *, lo: int | None = None, hi: int | None = None,
-              kswapd_anon_ns: float | None = None) -> tuple[Machine, dict[str, int]]:
-    """The model's Machine that reclaims what one kernel repeat reclaimed, and its counters.
+def measured_machine(start: dict[str, int], backend: str, *, facts: dict | None = None,
+                     zram_algorithm: str | None = None, **kw: Any) -> Machine:
+    """The model's Machine for one repeat of a global run, from what was measured as it began.
 
-    On a shared machine the memory a global run really has moves with the
-    other processes (two identical repeats here reclaimed 19 k and 159 k
-    pages), so MemAvailable is no fit for ``ram``. The page cache is what
-    the kernel's reclaim found (``pgsteal_file``); ``ram`` is bisected until
-    the model reclaims as many anonymous pages as the kernel did;
-    ``kswapd_anon_ns``, kswapd's cost per page as measured in the run, is
-    given to the model. What the model then predicts is who reclaimed them,
-    and how often the task stalled: kswapd's and direct reclaim's shares,
-    ``allocstall``. Runtime
-    complexity: about 20 replays of ``trace``.
+    ``start`` is the repeat's :func:`vswap.kernel.system.free_memory` (the
+    result's ``repeats[i]["machine"]``): the model's RAM is the free pages
+    the workload can have plus the page cache's LRU (``mem_free - protected
+    + file_lru``: the model's RAM holds its free pages, the watermarks'
+    reserve included, and its page cache; ``protected`` is the lower
+    zones' ``lowmem_reserve``, free but never given to a user page),
+    ``file_cache`` that page cache. Nothing is fitted to what the
+    repeat then reclaimed. ``facts`` (the result's ``system``) give the
+    machine's MemTotal and watermark knobs; on zram the compressed DATA
+    page takes :data:`vswap.kernel.backend.ZRAM_DATA_BYTES` of the run's
+    compressor (``zram_algorithm``). Runtime complexity: O(1).
+
+    >>> m = measured_machine({"mem_free": 900 << 20, "file_lru": 100 << 20}, "zram",
+    ...                      facts={"mem_total": 24 << 30, "min_free_kbytes": 67584,
+    ...                             "watermark_scale_factor": 10}, zram_algorithm="lzo-rle")
+    >>> m.ram_pages * 4096 >> 20, m.file_cache >> 20, m.compressed_bytes[0]
+    (1000, 100, 1767)
     """
-    span = trace.pages_touched
-    file = max(0, int(pgsteal_file))
-    kw: dict[str, Any] = {"file_cache": file * PAGE_SIZE}
-    if kswapd_anon_ns:
-        kw["costs"] = dataclasses.replace(DEFAULT_COSTS, kswapd_anon_ns=round(kswapd_anon_ns))
-    lo = lo if lo is not None else file + 40_000          # pages; above the high watermark
-    hi = hi if hi is not None else span + file + 40_000
-    best = None
-    while lo < hi:
-        mid = (lo + hi) // 2
-        m = model_machine(mid * PAGE_SIZE, backend, **kw)
-        try:
-            c = replay(trace, design, m).counters
-        except ValueError:                                  # too small: compressed pages fill it
-            lo = mid + 1
-            continue
-        anon = c["pgsteal"] - (file - c["file_resident"])
-        best = (m, c)
-        if anon > pgsteal_anon:
-            lo = mid + 1
-        else:
-            hi = mid
-    if best is None:
-        raise ValueError("no RAM size lets the model run this trace")
-    m = model_machine(lo * PAGE_SIZE, backend, **kw)
-    return m, replay(trace, design, m).counters
-
-
-def kswapd_cpu_ns() -> int:
-    """kswapd0's CPU time so far (utime + stime of /proc/PID/stat), ns; 0 when not found.
-
-    Runtime complexity: O(processes).
-
-    >>> kswapd_cpu_ns() >= 0
-    True
-    """
-    import os
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)
-            if not fields[0].endswith("(kswapd0"):
-                continue
-            ticks = sum(int(x) for x in fields[1].split()[11:13])
-            return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            continue
-    return 0
+    from vswap.kernel.backend import ZRAM_DATA_BYTES
+    facts = facts or {}
+    free = int(start.get("mem_free") or 0) - int(start.get("protected") or 0)
+    file = int(start.get("file_lru") or 0)
+    if free <= 0:
+        raise ValueError("the repeat recorded no free memory as it began (a result of an older "
+                         "vswap): no measured RAM to give the model")
+    fields: dict[str, Any] = {"total_ram": facts.get("mem_total") or None,
+                              "min_free_kbytes": facts.get("min_free_kbytes"),
+                              "watermark_scale_factor": facts.get("watermark_scale_factor"),
+                              "file_cache": file // PAGE_SIZE * PAGE_SIZE}
+    if backend == "zram" and zram_algorithm in ZRAM_DATA_BYTES:
+        fields["compressed"] = {"DATA": ZRAM_DATA_BYTES[zram_algorithm]}
+    fields.update(kw)
+    return model_machine(free + file, backend, **fields)
 
 
 def run_case(name: str, *, repeat: int = 3, design: str = "baseline") -> dict[str, Any]:
     """One case on this kernel (``repeat`` times, needs root) and in the model, repeat by repeat.
 
-    Each repeat's model is :func:`fit_model` to what that repeat
-    reclaimed. A row: ``case``, ``ram_mib`` (mean MemAvailable as the
-    repeats began), ``fit_mib`` (mean RAM of the fitted models),
-    ``counters`` (name -> (kernel mean, kernel sd, model mean)). Runtime
-    complexity: that of ``repeat`` kernel runs and about 20 replays each.
+    Each repeat's model is :func:`measured_machine` of what that repeat
+    began with (its free memory and page cache, measured before the
+    workload started), at the model's default costs: see
+    :func:`compare_result`. Runtime complexity: that of ``repeat`` kernel
+    runs and as many replays.
     """
     from vswap import kernel
-    from vswap.kernel.counters import kernel_view
 
     make, ram, backend = CASES[name]
     trace = make()
-    k0 = kswapd_cpu_ns()
     r = kernel.run(trace, machine=Machine(ram=ram, backend=backend, accounting="none"),
                    repeat=repeat, progress=False)
-    k1 = kswapd_cpu_ns()
-    avail = [(rep.get("machine") or {}).get("mem_available", 0) for rep in r.repeats]
-    avail = [a for a in avail if a] or [parse_size(ram)]
-    models, fits = [], []
-    stolen = sum(kernel_view(rep).get("pgsteal_kswapd", 0) for rep in r.repeats)
-    kswapd_ns = (k1 - k0) / stolen if stolen and k1 >= k0 > 0 else None
-    for rep in r.repeats:
-        v = kernel_view(rep)
-        m, c = fit_model(trace, design, backend, v.get("pgsteal_anon", 0), v.get("pgsteal_file", 0),
-                         kswapd_anon_ns=kswapd_ns)
-        models.append(c)
-        fits.append(m.ram_pages * PAGE_SIZE)
+    return compare_result(r, trace, design=design, case=name)
+
+
+def compare_result(r: Any, trace: Trace, *, design: str = "baseline",
+                   case: str = "") -> dict[str, Any]:
+    """The model beside a global :class:`~vswap.kernel.result.KernelResult`, repeat by repeat.
+
+    A row: ``case``, ``ram_mib`` (mean MemAvailable as the repeats
+    began), ``model_mib`` (mean RAM the models were given),
+    ``kswapd_ns_per_page`` (kswapd0's CPU time over the repeats per page
+    it reclaimed, for the record: the model runs at its default costs), ``counters`` (name -> (kernel mean, kernel sd, model mean)),
+    ``kernel`` and ``model`` (per repeat). Runtime complexity: a replay per
+    repeat.
+    """
+    from vswap.kernel.counters import kernel_view
+
+    views = [kernel_view(rep) for rep in r.repeats]
+    starts = [rep.get("machine") or {} for rep in r.repeats]
+    algo = (r.setup or {}).get("zram_algorithm")
+    machines = [measured_machine(st, r.plan.get("backend", "zram"), facts=r.system,
+                                 zram_algorithm=algo) for st in starts]
+    models = [replay(trace, design, m).counters for m in machines]
+    stolen = sum(v.get("pgsteal_kswapd", 0) for v in views)
     rows = {}
     for n in RECLAIM_COUNTERS:
-        s = r._series(n)
+        s = [float(v.get(n, 0)) for v in views]
         rows[n] = (statistics.fmean(s), statistics.stdev(s) if len(s) > 1 else 0.0,
                    round(statistics.fmean(c[n] for c in models)))
     keep = ("pgsteal_anon", "pgsteal_file") + RECLAIM_COUNTERS
-    return {"case": name, "ram_mib": statistics.fmean(avail) / (1 << 20),
-            "kswapd_ns_per_page": kswapd_ns,
-            "fit_mib": statistics.fmean(fits) / (1 << 20), "counters": rows,
-            "kernel": [{n: kernel_view(rep).get(n, 0) for n in keep} for rep in r.repeats]}
+    return {"case": case,
+            "ram_mib": statistics.fmean(st.get("mem_available", 0) for st in starts) / (1 << 20),
+            "model_mib": statistics.fmean(m.ram_pages * PAGE_SIZE for m in machines) / (1 << 20),
+            "kswapd_ns_per_page": (sum(rep.get("kswapd_cpu_s", 0) for rep in r.repeats) * 1e9
+                                   / stolen if stolen else None),
+            "counters": rows,
+            "kernel": [{n: v.get(n, 0) for n in keep} for v in views],
+            "model": [{n: c[n] for n in RECLAIM_COUNTERS} for c in models]}
 
 
 def run_matrix(cases: list[str] | None = None, *, repeat: int = 3,

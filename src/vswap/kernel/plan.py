@@ -127,7 +127,9 @@ def make_plan(trace: Trace, machine: Machine, *, use_existing_swap: bool = False
     (``--global``): its RAM shrunk to ``ram`` by a hugetlb reservation, the
     workload in a cgroup without a limit (only to kill it and count its
     faults), the page cache dropped before each repeat unless
-    ``keep_cache``. ``check_machine=False`` checks the request only, not this machine (for
+    ``keep_cache``, and the swap device (unless ``machine.swap`` is given)
+    ``ram`` larger than the trace's span: the whole machine's pages are
+    swapped to it. ``check_machine=False`` checks the request only, not this machine (for
     planning elsewhere). Runtime complexity: O(trace events).
     """
     from vswap._executor import split_tasks
@@ -167,6 +169,11 @@ def make_plan(trace: Trace, machine: Machine, *, use_existing_swap: bool = False
                "shrinker_enabled": zswap_shrinker},
         cgroup=cgroup_version, free=free, tasks=len(tasks), pages_touched=trace.pages_touched,
         scope="global" if machine.accounting == "none" else "cgroup", keep_cache=bool(keep_cache))
+    if plan.scope == "global" and machine.swap is None:
+        # Machine-wide, reclaim swaps every process's pages to the device, not the workload's
+        # alone: sized to the trace's span only, it filled here (a compiler's pages beside
+        # usemem 2G on 1G) and the OOM killer ended the run. Room for all of the RAM too.
+        plan = dataclasses.replace(plan, swap_size=plan.swap_size + plan.ram)
     if check_machine:
         check_system(plan)
     return plan

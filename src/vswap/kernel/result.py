@@ -161,17 +161,26 @@ class KernelResult:
         # cgroup version, its RAM (zswap's pool is a share of it), whether
         # zswap was ever on (zram's large swap-in then stays off); and the
         # page tables the faults allocate are charged to the cgroup, as there.
-        # A global run's Machine is machine-wide: kswapd and direct reclaim (accounting
-        # "none", kswapd on), its RAM the shrunk machine's (the model's watermarks are then
-        # the shrunk machine's, where the kernel keeps those of all its memory: the model
-        # refuses a min watermark of 66 MB on 256 MB as a machine too small to run).
         given.update(accounting="none" if self.is_global else self.cgroup_version,
                      total_ram=None if self.is_global else (self.system.get("mem_total") or None),
                      zswap_ever_enabled=bool(self.setup.get("zswap_ever_enabled")),
                      page_tables=True)
         if self.is_global:
-            given["kswapd"] = True
-        machine = Machine(**given)
+            # Machine-wide (kswapd and direct reclaim), on the memory the repeats measured as
+            # they began (free pages and page cache, their mean), with the whole machine's
+            # watermarks and the run's zram compressor: what the kernel had, not --ram.
+            from vswap.global_matrix import measured_machine
+            starts = [rep.get("machine") or {} for rep in self.repeats]
+            start = {k: sum(int(st.get(k) or 0) for st in starts) // max(1, len(starts))
+                     for k in ("mem_free", "file_lru", "protected")}
+            for k in ("ram", "total_ram", "accounting", "kswapd", "file_cache", "compressed", "backend",
+                      "min_free_kbytes", "watermark_scale_factor"):
+                given.pop(k, None)
+            machine = measured_machine(start, self.plan.get("backend", "zram"),
+                                       facts=self.system,
+                                       zram_algorithm=self.setup.get("zram_algorithm"), **given)
+        else:
+            machine = Machine(**given)
         r = replay(trace, design, machine)
         from vswap.clock import model_fields
         self.model = json.loads(json.dumps({"design": design, "counters": dict(r.counters),

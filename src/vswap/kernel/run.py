@@ -86,7 +86,9 @@ def _shrink(journal: Journal, plan: KernelPlan, old: int | None = None) -> dict[
     not before, and the machine's other processes come and go: the
     reservation is adjusted (a few rounds, up or down, never below what it
     was before the run, ``old``) until what is left is within two huge
-    pages of ``ram``. Done at set-up and again before each repeat.
+    pages of ``ram``. Done at set-up and again before each repeat; what it
+    returns (:func:`vswap.kernel.system.free_memory` as the repeat begins)
+    is the memory the model beside the run is given.
     """
     if old is None:
         old = int(read(NR_HUGEPAGES))
@@ -101,14 +103,46 @@ def _shrink(journal: Journal, plan: KernelPlan, old: int | None = None) -> dict[
         if int(read(NR_HUGEPAGES)) < want:        # the kernel could reserve no more
             break
     got = int(read(NR_HUGEPAGES)) - old
-    avail = system.meminfo().get("MemAvailable", 0)
-    out = {"hugepages_reserved": got, "hugepage_size": hps, "hugepages_before": old,
-           "mem_available": avail}
+    # measured once, just before the workload starts: the model beside the run is given it
+    free = system.free_memory()
+    avail = free["mem_available"]
+    out = {"hugepages_reserved": got, "hugepage_size": hps, "hugepages_before": old, **free}
     if avail > plan.ram + 4 * hps:
         warnings.warn(f"the kernel reserved {got} hugetlb pages: the machine has "
                       f"{avail >> 20} MiB available, not {plan.ram >> 20} MiB",
                       RuntimeWarning, stacklevel=3)
     return out
+
+
+def _check_global_fit(trace: Trace, plan: KernelPlan) -> None:
+    """KernelError when a global run on zram cannot fit: its compressed pages take the RAM too.
+
+    Every DATA page the trace writes may end up in zram, each taking
+    :data:`vswap.kernel.backend.ZRAM_DATA_BYTES` of the machine (the
+    compressor's, the largest where unknown), and the machine keeps its min
+    watermark free: when those exceed ``ram`` no amount of swapping makes
+    room, and the OOM killer would end the run. Changes nothing. Runtime
+    complexity: O(trace events) plus a sysctl read.
+    """
+    from vswap.workloads import DATA, TOUCH
+    per_page = backend.ZRAM_DATA_BYTES.get(plan.zram_algorithm or "",
+                                           max(backend.ZRAM_DATA_BYTES.values()))
+    if plan.zram_algorithm is None:
+        with contextlib.suppress(OSError):
+            dev = backend.free_zram()
+            if dev is not None:
+                per_page = backend.ZRAM_DATA_BYTES.get(
+                    read_choice(os.path.join(dev, "comp_algorithm")), per_page)
+    data = (trace.op == TOUCH) & (trace.content == DATA)
+    pages = min(int(trace.nr[data].sum()), trace.pages_touched)
+    with contextlib.suppress(OSError, ValueError):
+        need = pages * per_page + int(read("/proc/sys/vm/min_free_kbytes")) * 1024
+        if need > plan.ram:
+            raise KernelError(
+                f"--global: {pages * 4096 >> 20} MiB of data compressed in zram takes about "
+                f"{pages * per_page >> 20} MiB ({per_page} B a page) which with the min "
+                f"watermark exceeds ram {plan.ram >> 20} MiB: the OOM killer would end it; "
+                "give more --ram, a smaller --size, or --backend swapfile")
 
 
 def _drop_caches() -> None:
@@ -196,11 +230,13 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
         if after_spawn is not None:
             after_spawn(pids)
         sampler = counters.Sampler(sample_s) if sample_s else None
+        k0 = system.kswapd_cpu_ns() if plan.scope == "global" else 0
         before = counters.snapshot()
         if sampler is not None:
             sampler.start()     # after the forks: the children never see the thread
         results = group.go()
         after = counters.snapshot()
+        k1 = system.kswapd_cpu_ns() if plan.scope == "global" else 0
     finally:
         group.kill()
         if sampler is not None:
@@ -230,6 +266,8 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
     rep["user_s"] = sum(t["utime_s"] for t in results)
     rep["sys_s"] = sum(t["stime_s"] for t in results)
     rep["pages_written"] = sum(t["pages_written"] for t in results)
+    if plan.scope == "global":      # kswapd's own CPU (ticks of 10 ms): not the task's sys
+        rep["kswapd_cpu_s"] = max(0, k1 - k0) / 1e9
     if sampler is not None:
         rep["samples"] = sampler.series
     return rep
@@ -438,6 +476,8 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
             from vswap.replay import make_design
             make_design(model, machine, 1)        # an unknown design fails before the run
         plan = make_plan(trace, machine, free=free, check_machine=False, **options)
+        if plan.scope == "global" and plan.backend == "zram" and not use_existing_swap:
+            _check_global_fit(trace, plan)
         tasks = split_tasks(trace)
         for t in tasks:
             t["memcg"] = _memcg_of(trace, t["first_vpn"])
@@ -524,5 +564,9 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
         system=facts, cgroup_version=where[0], repeats=reps,
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     if model is not None:
-        result.add_model(model, trace=trace)
+        try:
+            result.add_model(model, trace=trace)
+        except ValueError as exc:      # the kernel's figures stand without the model's
+            warnings.warn(f"the model could not replay the run ({exc}); the kernel's figures "
+                          "are shown alone", RuntimeWarning, stacklevel=2)
     return result

@@ -16,7 +16,7 @@ import platform
 
 from vswap.kernel.sysfs import read, read_choice
 
-__all__ = ["describe", "meminfo", "swaps_on", "is_root", "THP", "ZSWAP", "ZRAM_CONTROL",
+__all__ = ["describe", "meminfo", "free_memory", "lowmem_protected", "kswapd_cpu_ns", "swaps_on", "is_root", "THP", "ZSWAP", "ZRAM_CONTROL",
            "mthp_sizes", "zswap_params", "PAGE_CLUSTER", "NR_HUGEPAGES", "knobs"]
 
 #: Where THP and the mTHP sizes are set.
@@ -54,6 +54,78 @@ def meminfo() -> dict[str, int]:
             if parts:
                 out[name] = int(parts[0]) * (1024 if parts[1:] == ["kB"] else 1)
     return out
+
+
+def free_memory() -> dict[str, int]:
+    """The memory a workload starting now has, in bytes: what a global run's model is given.
+
+    ``mem_free`` (MemFree: the watermarks' reserve included, as in the
+    model's RAM), ``file_lru`` (Active(file) + Inactive(file): the page
+    cache reclaim can take from), ``protected`` (:func:`lowmem_protected`:
+    free, but not for the workload), ``mem_available`` (the kernel's
+    estimate, which the reservation aims at). Runtime complexity: O(file).
+
+    >>> m = free_memory(); m["mem_free"] > 0 and m["mem_available"] > 0
+    True
+    """
+    mi = meminfo()
+    return {"mem_free": mi.get("MemFree", 0), "mem_available": mi.get("MemAvailable", 0),
+            "file_lru": mi.get("Active(file)", 0) + mi.get("Inactive(file)", 0),
+            "protected": lowmem_protected()}
+
+
+def lowmem_protected(path: str = "/proc/zoneinfo") -> int:
+    """Free bytes a user allocation cannot take: each lower zone's free pages up to its ``lowmem_reserve``.
+
+    A user page (``GFP_HIGHUSER_MOVABLE``) comes from the highest zone and
+    falls back to a lower one (DMA32, DMA) only while that zone keeps its
+    ``protection`` (``lowmem_reserve``) against the higher zone free: per
+    zone, ``min(free, the largest protection)``. On this machine shrunk by a
+    hugetlb reservation that is DMA's 15 MiB and 82 MiB of DMA32's. 0
+    without the file. Runtime complexity: O(file).
+
+    >>> lowmem_protected() >= 0
+    True
+    """
+    total, free, prot = 0, 0, 0
+    try:
+        with open(path) as f:
+            for line in f:
+                words = line.split()
+                if line.startswith("Node"):
+                    total += min(free, prot)
+                    free, prot = 0, 0
+                elif words[:2] == ["pages", "free"]:
+                    free = int(words[2])
+                elif words[:1] == ["protection:"]:
+                    prot = max(int(w.strip("(),")) for w in words[1:])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return (total + min(free, prot)) * os.sysconf("SC_PAGE_SIZE")
+
+
+def kswapd_cpu_ns() -> int:
+    """kswapd0's CPU time so far (utime + stime of /proc/PID/stat), ns; 0 when not found.
+
+    Its own CPU, not the workload's: a global run records it per repeat.
+    Runtime complexity: O(processes).
+
+    >>> kswapd_cpu_ns() >= 0
+    True
+    """
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)
+            if not fields[0].endswith("(kswapd0"):
+                continue
+            ticks = sum(int(x) for x in fields[1].split()[11:13])
+            return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            continue
+    return 0
 
 
 def swaps_on() -> list[str]:
@@ -121,7 +193,7 @@ def _cpu_model() -> str:
 
 
 def describe() -> dict:
-    """The machine for a result file: kernel, CPU, RAM, THP, page-cluster, swappiness, zswap.
+    """The machine for a result file: kernel, CPU, RAM, THP, page-cluster, swappiness, the watermark knobs, zswap.
 
     Runtime complexity: O(sysfs files read).
 
@@ -135,7 +207,9 @@ def describe() -> dict:
         "mem_total": mi.get("MemTotal", 0), "mem_available": mi.get("MemAvailable", 0),
         "page_size": os.sysconf("SC_PAGE_SIZE"),
     }
-    for key, path in (("page_cluster", PAGE_CLUSTER), ("swappiness", "/proc/sys/vm/swappiness")):
+    for key, path in (("page_cluster", PAGE_CLUSTER), ("swappiness", "/proc/sys/vm/swappiness"),
+                      ("min_free_kbytes", "/proc/sys/vm/min_free_kbytes"),
+                      ("watermark_scale_factor", "/proc/sys/vm/watermark_scale_factor")):
         try:
             facts[key] = int(read(path))
         except (OSError, ValueError):
