@@ -360,3 +360,39 @@ def test_calibrate_cli_refuses_bad_options_in_one_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert exc.value.code == 2 and len(err.strip().splitlines()) == 1 and message in err
     assert not (tmp_path / "p.json").exists()
+
+
+def test_kswapds_pages_are_priced_on_its_own_clock_not_the_tasks():
+    """Machine-wide, kswapd's pages cost kswapd_page on kswapd's CPU; the task pays only for the
+    stores of its own (direct) reclaim; the model's clocks and scan counts are never unpriced."""
+    from vswap.replay import Machine, replay
+    from vswap.workloads import usemem
+    m = Machine(ram="400M", total_ram="24G", accounting="none", kswapd=True)
+    r = replay(usemem("512M"), "vss_v5", m)
+    c = r.counters
+    p = predict(r)
+    prof = default_profile()
+    assert c["pgsteal_kswapd"] > 0 and c["pgsteal_direct"] > 0
+    assert p.kswapd_s == pytest.approx(c["pgsteal_kswapd"] * prof.ns("kswapd_page") * 1e-9)
+    rows = {e: n for ph in p.items.values() for e, n, _, _ in ph}
+    share = 1 - c["pgsteal_kswapd"] / c["pgsteal"]
+    assert rows["zram_store_data"] == pytest.approx(c["zram_comp"] * share, abs=2)
+    assert rows["kswapd_page"] == c["pgsteal_kswapd"]
+    for name in ("kswapd_ns", "task_ns", "stall_ns", "pgscan_kswapd", "pgscan_direct",
+                 "pgsteal_kswapd", "pgsteal_direct", "clusters_allocated"):
+        assert name not in p.unpriced
+    assert p.unpriced == []
+    # the task's sys is what a cgroup run of the same reclaim would be, less kswapd's share
+    whole = dataclasses.replace(prof, costs={k: v for k, v in prof.costs.items()
+                                             if k != "kswapd_page"})
+    q = predict(r, whole)
+    assert "kswapd_page" in q.unpriced and q.kswapd_s == 0 and q.sys_s == pytest.approx(p.sys_s)
+    assert p.to_dict()["kswapd_s"] == p.kswapd_s
+
+
+def test_a_version_1_profile_still_loads():
+    d = default_profile().to_dict()
+    d["format"] = "vswap-cost-profile/1"
+    del d["costs"]["kswapd_page"]
+    p = CostProfile.from_dict(d)
+    assert "kswapd_page" not in p.costs and p.to_dict()["format"] == "vswap-cost-profile/2"

@@ -88,6 +88,8 @@ def _global(ram="400M", **kw):
 
 
 def _costs(**kw):
+    # both reclaimers at anon_ns unless the test gives kswapd its own
+    kw.setdefault("kswapd_anon_ns", None)
     return dataclasses.replace(DEFAULT_COSTS, **kw)
 
 
@@ -126,16 +128,39 @@ def test_events_run_in_time_order_at_their_per_page_costs():
     assert abs((scanned - c["pgsteal"]) / scanned - m.referenced_share) < 0.01
 
 
-def test_the_designs_work_makes_kswapd_fall_behind_as_in_the_report():
-    c = {d: replay(usemem("512M"), d, _global()).counters for d in ("baseline", "vss_v5", "cc_v2")}
-    assert c["baseline"]["allocstall"] < c["cc_v2"]["allocstall"] < c["vss_v5"]["allocstall"]
-    assert (c["baseline"]["pgsteal_direct"] < c["cc_v2"]["pgsteal_direct"]
-            < c["vss_v5"]["pgsteal_direct"])
-    assert c["vss_v5"]["kswapd_ns"] > c["baseline"]["kswapd_ns"]
+def test_the_designs_work_shifts_reclaim_as_the_two_per_page_costs_balance():
+    """A design's extra work per swap-out slows both reclaimers; which one it slows more decides
+    the sign. With kswapd's cost per page equal to direct reclaim's (8.5 us), the task falls
+    behind less than kswapd: more stalls and direct reclaim under vss_v5, as in the report. At
+    kswapd's measured cost (18.4 us, the default) the design's work slows the task's own
+    allocation and direct reclaim more, kswapd keeps up better, and the sign turns."""
+    def run(costs):
+        return {d: replay(usemem("512M"), d, _global(costs=costs)).counters
+                for d in ("baseline", "vss_v5", "cc_v2")}
+
+    equal = run(_costs())
+    measured = run(DEFAULT_COSTS)
+    assert DEFAULT_COSTS.kswapd_ns > DEFAULT_COSTS.anon_ns + 2 * DEFAULT_COSTS.alloc_ns
+    for name in ("allocstall", "pgsteal_direct"):
+        e, m = ({d: c[d][name] for d in c} for c in (equal, measured))
+        assert e["baseline"] < e["cc_v2"] < e["vss_v5"]
+        assert m["vss_v5"] < m["cc_v2"] <= m["baseline"]
+    for c in (equal, measured):
+        assert c["vss_v5"]["kswapd_ns"] > c["baseline"]["kswapd_ns"]
+    # kswapd slower per page takes less of the reclaim
+    assert measured["baseline"]["pgsteal_kswapd"] < equal["baseline"]["pgsteal_kswapd"]
     # unpriced, the designs reclaim alike
     free = _global(costs=_costs(design_ns={}))
     assert (replay(usemem("512M"), "vss_v5", free).counters["allocstall"]
             == replay(usemem("512M"), "baseline", free).counters["allocstall"])
+
+
+def test_kswapds_cost_is_the_shipped_profiles():
+    from vswap.clock import default_profile
+    from vswap.kswapd import KSWAPD_ANON_NS
+    cost = default_profile().costs["kswapd_page"]
+    assert abs(KSWAPD_ANON_NS - cost.ns) <= 0.01 * cost.ns
+    assert "kswapd0" in cost.source and "pgsteal_kswapd" in cost.source
 
 
 def test_kswapd_sleeps_short_and_counts_how_it_was_woken():
@@ -240,12 +265,12 @@ def test_the_reports_benchmarks_default_to_global_and_print_the_reclaim_table():
     text = r.table()
     assert "Reclaim (the report's table" in text and "n.m." in text
     rows = {row["design"]: row for row in r.rows}
-    assert rows["vss_v5"]["allocstall"] > rows["baseline"]["allocstall"]
-    assert rows["baseline"]["allocstall"] <= rows["cc_v2"]["allocstall"] < rows["vss_v5"]["allocstall"]
-    # beside the report's: the same sign for allocstall and pgsteal_direct
+    # at kswapd's measured cost the virtual layer's work leaves the task fewer stalls (see
+    # the test above): the opposite sign to the report's, shown beside it
+    assert rows["vss_v5"]["allocstall"] < rows["cc_v2"]["allocstall"] <= rows["baseline"]["allocstall"]
     for c in report_comparison(r.rows, "usemem"):
         if c["metric"] in ("allocstall", "pgsteal_direct") and c["design"] == "vss_v5":
-            assert c["model_pct"] > 0 and c["report_pct"] > 0
+            assert c["model_pct"] < 0 < c["report_pct"]
     # a cgroup machine has no reclaim table
     r = compare("usemem", size="1G", machine={"accounting": "v2"}, repeat=1, progress=False,
                 warmup=False, designs="baseline")

@@ -28,6 +28,8 @@ cluster lock's two atomics, say). No cost is ever fitted to a published
 result: those are what :doc:`kernel-time` tests the profile against.
 
 >>> import numpy as np
+
+from vswap.workloads import PAGE_SIZE
 >>> x = nnls(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.array([2.0, -1.0, 1.0]))
 >>> [round(float(v), 6) for v in x]
 [1.5, 0.0]
@@ -45,13 +47,16 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from vswap.workloads import PAGE_SIZE
+
 from vswap.clock import (EVENTS, FORMAT, Cost, CostProfile, Host, phase_counters, miss_ratio,
                          predict)
 
 __all__ = ["RunSpec", "Measured", "CALIBRATION_SET", "VALIDATION_SET", "SMOKE_SET",
            "KERNEL_FIT_EVENTS", "nnls", "robust", "fit_kernel", "measure_kernel",
            "microbench", "calibrate", "synthetic_measurements", "host_facts", "validate",
-           "summary", "MISS_SWEEP", "kernel_xarray_probe"]
+           "summary", "MISS_SWEEP", "kernel_xarray_probe", "RECLAIM_SET", "RECLAIM_MIN_PAGES",
+           "measure_reclaim", "reclaim_costs"]
 
 
 # --------------------------------------------------------------------------- statistics
@@ -287,6 +292,97 @@ def measure_kernel(specs: Sequence[RunSpec], *, repeat: int = 6, per_pass: int =
     return [Measured(spec, replay(traces[spec.name], "baseline",
                                   _model_machine(first[spec.name])), samples[spec.name])
             for spec in specs]
+
+
+# --------------------------------------------------------------------------- machine-wide reclaim
+
+#: The global runs that price kswapd (``--global``: the machine shrunk to 1 GiB by a
+#: hugetlb reservation): usemem's DATA pages and memhog's same-filled ones on zram, at two
+#: overcommit ratios (cases of :data:`vswap.global_matrix.CASES`).
+RECLAIM_SET = ("usemem 1G x1.5 zram", "memhog 1G x1.5 zram", "usemem 1G x1.75 zram",
+               "memhog 1G x1.75 zram")
+#: A repeat prices kswapd only when kswapd reclaimed this many pages: its CPU time is
+#: read in ticks of 10 ms (/proc/PID/stat), a 1 % error at 20,000 pages of ~5 us.
+RECLAIM_MIN_PAGES = 20_000
+
+
+def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 5,
+                    progress: Callable[[str], Any] | None = None,
+                    keep: list | None = None) -> dict[str, Any]:
+    """kswapd's CPU per page it reclaims, and the task's per page reclaimed directly, on this kernel.
+
+    Each case runs ``repeat`` times machine-wide (``vswap kernel run
+    --global``, root): per repeat, kswapd0's CPU time over
+    ``pgsteal_kswapd``, and the task's system time beyond the same trace's
+    without reclaim (its median over ``repeat`` runs in a cgroup twice its
+    size) over ``pgsteal_direct``. The per-repeat ratios of all cases are
+    summarised by :func:`robust` (median, MAD). Returns ``kswapd_ns``,
+    ``direct_ns`` (each ``(median, sd, n)``) and ``rows`` (per repeat).
+    KernelError without root or room for the reservation. Runtime
+    complexity: the runs' (about 10 s a repeat). ``keep``, a list, gets
+    each case's ``(name, trace, global KernelResult)``.
+    """
+    import warnings
+    from vswap import kernel
+    from vswap.global_matrix import CASES
+    from vswap.kernel.counters import kernel_view
+    from vswap.replay import Machine
+    rows: list[dict[str, Any]] = []
+    for name in cases:
+        make, ram, backend = CASES[name]
+        trace = make()
+        if progress is not None:
+            progress(f"reclaim: {name} x{repeat}, and without reclaim x{repeat}")
+        big = Machine(ram=2 * trace.pages_touched * PAGE_SIZE, backend=backend)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            alone = _run_when_free(lambda: kernel.run(trace, machine=big, repeat=repeat,
+                                                      progress=False))
+            glob = _run_when_free(lambda: kernel.run(
+                trace, machine=Machine(ram=ram, backend=backend, accounting="none"),
+                repeat=repeat, progress=False))
+        if keep is not None:
+            keep.append((name, trace, glob))
+        base = robust([r["sys_s"] for r in alone.repeats])[0]
+        for rep in glob.repeats:
+            v = kernel_view(rep)
+            k, d = v.get("pgsteal_kswapd", 0), v.get("pgsteal_direct", 0)
+            rows.append({"case": name, "pgsteal_kswapd": k, "pgsteal_direct": d,
+                         "kswapd_cpu_s": rep.get("kswapd_cpu_s", 0.0), "sys_s": rep["sys_s"],
+                         "sys_without_reclaim_s": base,
+                         "kswapd_ns": rep.get("kswapd_cpu_s", 0.0) * 1e9 / k
+                         if k >= RECLAIM_MIN_PAGES else None,
+                         "direct_ns": (rep["sys_s"] - base) * 1e9 / d
+                         if d >= RECLAIM_MIN_PAGES else None})
+    out: dict[str, Any] = {"rows": rows, "cases": list(cases), "repeat": repeat}
+    for key in ("kswapd_ns", "direct_ns"):
+        vals = [r[key] for r in rows if r[key] is not None]
+        out[key] = (*robust(vals), len(vals)) if vals else None
+    return out
+
+
+def reclaim_costs(measured: dict[str, Any]) -> dict[str, Cost]:
+    """The profile's ``kswapd_page`` from :func:`measure_reclaim`'s figures (none without them).
+
+    Runtime complexity: O(1).
+
+    >>> c = reclaim_costs({"kswapd_ns": (14000.0, 2000.0, 12), "direct_ns": (8000.0, 900.0, 12),
+    ...                    "cases": ["memhog 1G x1.5 zram"], "repeat": 3})
+    >>> c["kswapd_page"].ns, c["kswapd_page"].sd
+    (14000.0, 2000.0)
+    """
+    k = measured.get("kswapd_ns")
+    if not k:
+        return {}
+    med, sd, n = k
+    d = measured.get("direct_ns")
+    beside = (f"; the task's own per page reclaimed directly in the same runs: "
+              f"{d[0]:,.0f} ns +/- {d[1]:,.0f} (its sys beyond the run without reclaim)"
+              if d else "")
+    return {"kswapd_page": Cost(float(med), float(sd), (
+        f"vswap calibrate: kswapd0's CPU time (/proc/PID/stat) per pgsteal_kswapd over {n} "
+        f"global repeats of {', '.join(measured['cases'])} (--global, {measured['repeat']} "
+        f"each; median, sd the scaled MAD){beside}"))}
 
 
 # --------------------------------------------------------------------------- the kernel fit
@@ -663,12 +759,15 @@ def calibrate(*, name: str | None = None, repeat: int = 6, kernel: bool = True,
               validation: Sequence[RunSpec] = VALIDATION_SET,
               small: str = "64M", sweep: Sequence[str] = MISS_SWEEP, bootstrap: int = 200,
               progress: Callable[[str], Any] | None = None,
-              command: str = "vswap calibrate") -> tuple[CostProfile, dict[str, Any]]:
+              command: str = "vswap calibrate",
+              reclaim: Sequence[str] = RECLAIM_SET) -> tuple[CostProfile, dict[str, Any]]:
     """Measure this machine's profile: the microbenchmarks, then (``kernel``) the kernel runs and their fit.
 
     Returns the profile and a report (the fit's residuals, the validation
     rows, the microbenchmarks). Without ``kernel`` the kernel events are
-    left out of the profile (a prediction lists them as unpriced).
+    left out of the profile (a prediction lists them as unpriced). The
+    ``reclaim`` cases (global runs, :func:`measure_reclaim`) price kswapd's
+    pages (``kswapd_page``); none leaves them unpriced.
     KernelError without root. Runtime complexity: the runs'.
     """
     t0 = time.monotonic()
@@ -706,6 +805,10 @@ def calibrate(*, name: str | None = None, repeat: int = 6, kernel: bool = True,
         if validation:
             vruns = measure_kernel(validation, repeat=repeat, progress=progress)
             report["validation"] = validate(vruns, merged)
+        if reclaim:
+            measured = measure_reclaim(reclaim, repeat=repeat, progress=progress)
+            costs.update(reclaim_costs(measured))
+            report["reclaim"] = measured
     import vswap
     kernel_release = platform.release()
     prov = {"command": command, "date": datetime.datetime.now(datetime.timezone.utc)
@@ -713,6 +816,7 @@ def calibrate(*, name: str | None = None, repeat: int = 6, kernel: bool = True,
             "vswap_version": vswap.__version__, "python": sys.version.split()[0],
             "repeat": repeat, "calibration_runs": [s.name for s in specs] if kernel else [],
             "validation_runs": [s.name for s in validation] if kernel else [],
+            "reclaim_runs": list(reclaim) if kernel else [],
             "format": FORMAT, "seconds": round(time.monotonic() - t0, 1),
             "published_results_used": "none: no constant is fitted to a published result",
             "report": report}

@@ -117,7 +117,9 @@ def measured_machine(start: dict[str, int], backend: str, *, facts: dict | None 
     zones' ``lowmem_reserve``, free but never given to a user page),
     ``file_cache`` that page cache. Nothing is fitted to what the
     repeat then reclaimed. ``facts`` (the result's ``system``) give the
-    machine's MemTotal and watermark knobs; on zram the compressed DATA
+    machine's MemTotal and watermark knobs (``min_free_kbytes`` as the
+    repeat began when measured: the kernel recomputes it under a hugetlb
+    reservation); on zram the compressed DATA
     page takes :data:`vswap.kernel.backend.ZRAM_DATA_BYTES` of the run's
     compressor (``zram_algorithm``). Runtime complexity: O(1).
 
@@ -135,7 +137,8 @@ def measured_machine(start: dict[str, int], backend: str, *, facts: dict | None 
         raise ValueError("the repeat recorded no free memory as it began (a result of an older "
                          "vswap): no measured RAM to give the model")
     fields: dict[str, Any] = {"total_ram": facts.get("mem_total") or None,
-                              "min_free_kbytes": facts.get("min_free_kbytes"),
+                              "min_free_kbytes": (start.get("min_free_kbytes")
+                                                  or facts.get("min_free_kbytes")),
                               "watermark_scale_factor": facts.get("watermark_scale_factor"),
                               "file_cache": file // PAGE_SIZE * PAGE_SIZE}
     if backend == "zram" and zram_algorithm in ZRAM_DATA_BYTES:

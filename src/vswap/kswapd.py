@@ -45,7 +45,7 @@ import math
 from typing import Any, NamedTuple
 
 __all__ = ["Watermarks", "watermarks", "default_min_free_kbytes", "ReclaimCosts",
-           "DEFAULT_COSTS", "DEFAULT_DESIGN_NS", "SWAP_WRITE_NS", "KSWAPD_NAP_NS"]
+           "DEFAULT_COSTS", "DEFAULT_DESIGN_NS", "SWAP_WRITE_NS", "KSWAPD_NAP_NS", "KSWAPD_ANON_NS"]
 
 _PAGE = 4096
 #: kswapd's short sleep after balancing (``HZ/10`` in kswapd_try_to_sleep), ns.
@@ -53,6 +53,14 @@ KSWAPD_NAP_NS = 100_000_000
 #: A swapfile write's latency on this machine's disk (virtio, ext4): 4 KiB
 #: ``dd oflag=direct`` writes took 173 us each, 256 KiB ones 273 us.
 SWAP_WRITE_NS = 200_000
+
+#: kswapd's CPU per page it reclaims, ns: the shipped cost profile's
+#: ``kswapd_page`` (``vswap calibrate``'s global runs: kswapd0's CPU time over
+#: ``pgsteal_kswapd``, 18.4 us median, MAD 2.8 us, over 8 repeats of usemem
+#: 1.5G and 1.75G on 1 GiB, zram; in the same runs the task spent 8.3 us of
+#: system time per page it reclaimed directly). ``tests/test_kswapd.py`` checks
+#: the two agree.
+KSWAPD_ANON_NS = 18_400
 
 #: The prices of a design's work counters, ns per unit: the cost of a cache
 #: line touched (a node visit or an xarray walk's lookup, a descriptor or a
@@ -136,11 +144,9 @@ class ReclaimCosts:
     - ``anon_ns``: direct reclaim, per anonymous page it frees (unmap,
       compress or submit the write, free; the scans of the pages it keeps
       included);
-    - ``kswapd_anon_ns``: kswapd, the same (default ``anon_ns``). kswapd0's
-      CPU time per page it reclaimed over the global runs of
-      :mod:`vswap.global_matrix` here was 9.4 to 19.1 us (median 14.6), the
-      hugetlb reservation's own reclaim included; the matrix gives the
-      model each case's;
+    - ``kswapd_anon_ns``: kswapd, the same (default :data:`KSWAPD_ANON_NS`,
+      measured: kswapd0's CPU time per page it reclaimed in global runs
+      here, about twice direct reclaim's per page; None: ``anon_ns``);
     - ``file_ns``: per clean page-cache page it drops;
     - ``write_ns``: a swapfile write's latency until the folio can be freed
       (zram's writes are synchronous: their cost is in ``anon_ns``);
@@ -164,7 +170,7 @@ class ReclaimCosts:
     nap_ns: int = KSWAPD_NAP_NS
     design_ns: Any = None
     scan_ns: int = 0
-    kswapd_anon_ns: int | None = None
+    kswapd_anon_ns: int | None = KSWAPD_ANON_NS
 
     def __post_init__(self) -> None:
         for f in ("alloc_ns", "anon_ns", "file_ns", "write_ns", "nap_ns", "scan_ns",
@@ -190,7 +196,7 @@ class ReclaimCosts:
     def kswapd_ns(self) -> int:
         """kswapd's cost per anonymous page freed: ``kswapd_anon_ns``, else ``anon_ns``. Runtime complexity: O(1).
 
-        >>> ReclaimCosts(anon_ns=7).kswapd_ns, ReclaimCosts(anon_ns=7, kswapd_anon_ns=9).kswapd_ns
+        >>> ReclaimCosts(anon_ns=7, kswapd_anon_ns=None).kswapd_ns, ReclaimCosts(kswapd_anon_ns=9).kswapd_ns
         (7, 9)
         """
         return self.anon_ns if self.kswapd_anon_ns is None else self.kswapd_anon_ns
@@ -210,5 +216,6 @@ class ReclaimCosts:
 #: writer of 256 MiB took 0.23 s to write its 65,536 pages without reclaim
 #: (3.5 us a page: ``alloc_ns``) and 0.95 s with 41,000 of them reclaimed
 #: to zram in a 96 MiB cgroup (its system time rose by 0.35 s: 8.5 us per
-#: page reclaimed, ``anon_ns``); the mean of 5 runs each.
+#: page reclaimed, ``anon_ns``); the mean of 5 runs each. kswapd's,
+#: :data:`KSWAPD_ANON_NS`, from the global runs.
 DEFAULT_COSTS = ReclaimCosts()

@@ -77,7 +77,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         profile, report = cal.calibrate(name=args.name, repeat=args.repeat, kernel=kernel,
                                         specs=specs, validation=validation, progress=say,
                                         bootstrap=50 if args.smoke else 200, command=command,
-                                        **kw)
+                                        reclaim=() if args.smoke else cal.RECLAIM_SET, **kw)
     except KernelError as exc:
         parser.error(f"KernelError: {exc}")
     try:
