@@ -110,20 +110,19 @@ def measured_machine(start: dict[str, int], backend: str, *, facts: dict | None 
     """The model's Machine for one repeat of a global run, from what was measured as it began.
 
     ``start`` is the repeat's :func:`vswap.kernel.system.free_memory` (the
-    result's ``repeats[i]["machine"]``): the model's RAM is the free pages
-    the workload can have plus the page cache's LRU (``mem_free - protected
-    + file_lru``: the model's RAM holds its free pages, the watermarks'
-    reserve included, and its page cache; ``protected`` is the lower
-    zones' ``lowmem_reserve``, free but never given to a user page),
-    ``file_cache`` that page cache. Nothing is fitted to what the
-    repeat then reclaimed. ``facts`` (the result's ``system``) give the
-    machine's MemTotal and watermark knobs (``min_free_kbytes`` as the
-    repeat began when measured: the kernel recomputes it under a hugetlb
-    reservation); on zram the compressed DATA
-    page takes :data:`vswap.kernel.backend.ZRAM_DATA_BYTES` of the run's
-    compressor (``zram_algorithm``). Runtime complexity: O(1).
+    result's ``repeats[i]["machine"]``), read once after the reservation and
+    before the workload starts: the model's RAM is ``mem_available``
+    (MemAvailable: the quantity ``--ram`` asks the reservation for, the
+    kernel's estimate of what a new workload gets without swapping), its
+    page cache ``file_lru``. Nothing is fitted to what the repeat then
+    reclaimed. ``facts`` (the result's ``system``) give the machine's
+    MemTotal and watermark knobs (``min_free_kbytes`` as the repeat began
+    when measured: the kernel recomputes it under a hugetlb reservation);
+    on zram the compressed DATA page takes
+    :data:`vswap.kernel.backend.ZRAM_DATA_BYTES` of the run's compressor
+    (``zram_algorithm``). Runtime complexity: O(1).
 
-    >>> m = measured_machine({"mem_free": 900 << 20, "file_lru": 100 << 20}, "zram",
+    >>> m = measured_machine({"mem_available": 1000 << 20, "file_lru": 100 << 20}, "zram",
     ...                      facts={"mem_total": 24 << 30, "min_free_kbytes": 67584,
     ...                             "watermark_scale_factor": 10}, zram_algorithm="lzo-rle")
     >>> m.ram_pages * 4096 >> 20, m.file_cache >> 20, m.compressed_bytes[0]
@@ -131,11 +130,11 @@ def measured_machine(start: dict[str, int], backend: str, *, facts: dict | None 
     """
     from vswap.kernel.backend import ZRAM_DATA_BYTES
     facts = facts or {}
-    free = int(start.get("mem_free") or 0) - int(start.get("protected") or 0)
-    file = int(start.get("file_lru") or 0)
-    if free <= 0:
-        raise ValueError("the repeat recorded no free memory as it began (a result of an older "
-                         "vswap): no measured RAM to give the model")
+    avail = int(start.get("mem_available") or 0)
+    file = min(int(start.get("file_lru") or 0), avail // 2)
+    if avail <= 0:
+        raise ValueError("the repeat recorded no available memory as it began (a result of an "
+                         "older vswap): no measured RAM to give the model")
     fields: dict[str, Any] = {"total_ram": facts.get("mem_total") or None,
                               "min_free_kbytes": (start.get("min_free_kbytes")
                                                   or facts.get("min_free_kbytes")),
@@ -144,7 +143,7 @@ def measured_machine(start: dict[str, int], backend: str, *, facts: dict | None 
     if backend == "zram" and zram_algorithm in ZRAM_DATA_BYTES:
         fields["compressed"] = {"DATA": ZRAM_DATA_BYTES[zram_algorithm]}
     fields.update(kw)
-    return model_machine(free + file, backend, **fields)
+    return model_machine(avail, backend, **fields)
 
 
 def run_case(name: str, *, repeat: int = 3, design: str = "baseline") -> dict[str, Any]:

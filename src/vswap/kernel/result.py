@@ -167,12 +167,12 @@ class KernelResult:
                      page_tables=True)
         if self.is_global:
             # Machine-wide (kswapd and direct reclaim), on the memory the repeats measured as
-            # they began (free pages and page cache, their mean), with the whole machine's
+            # they began (MemAvailable and page cache, their mean), with the whole machine's
             # watermarks and the run's zram compressor: what the kernel had, not --ram.
             from vswap.global_matrix import measured_machine
             starts = [rep.get("machine") or {} for rep in self.repeats]
             start = {k: sum(int(st.get(k) or 0) for st in starts) // max(1, len(starts))
-                     for k in ("mem_free", "file_lru", "protected")}
+                     for k in ("mem_available", "file_lru", "min_free_kbytes")}
             for k in ("ram", "total_ram", "accounting", "kswapd", "file_cache", "compressed", "backend",
                       "min_free_kbytes", "watermark_scale_factor"):
                 given.pop(k, None)
