@@ -256,3 +256,7 @@ def test_global_runs_refused_when_unsafe(unchanged):
     with pytest.raises(KernelError, match="exceeds ram"):
         kernel.run(usemem("2G"), machine=Machine(ram="256M", swap="256M", accounting="none"),
                    repeat=1, progress=False)
+    # zram's compressed pages live in the machine's RAM: 512M of usemem cannot fit in 200M
+    with pytest.raises(KernelError, match="OOM killer would end it"):
+        kernel.run(usemem("512M"), machine=Machine(ram="200M", accounting="none"), repeat=1,
+                   progress=False)

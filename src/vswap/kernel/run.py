@@ -476,8 +476,6 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
             from vswap.replay import make_design
             make_design(model, machine, 1)        # an unknown design fails before the run
         plan = make_plan(trace, machine, free=free, check_machine=False, **options)
-        if plan.scope == "global" and plan.backend == "zram" and not use_existing_swap:
-            _check_global_fit(trace, plan)
         tasks = split_tasks(trace)
         for t in tasks:
             t["memcg"] = _memcg_of(trace, t["first_vpn"])
@@ -489,6 +487,9 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
     with machine_lock():
         recover(say=lambda line: print(line, file=sys.stderr, flush=True))
         check_system(plan)
+        if trace is not None and plan.scope == "global" and plan.backend == "zram" \
+                and not use_existing_swap:
+            _check_global_fit(trace, plan)
         where = cgroup.find(plan.cgroup)
         facts = system.describe()
         before = system.knobs()
