@@ -396,3 +396,13 @@ def test_a_version_1_profile_still_loads():
     del d["costs"]["kswapd_page"]
     p = CostProfile.from_dict(d)
     assert "kswapd_page" not in p.costs and p.to_dict()["format"] == "vswap-cost-profile/2"
+
+
+def test_kswapds_predicted_time_is_carried_in_compares_rows_and_the_kernel_model():
+    from vswap.clock import model_fields
+    r = compare("usemem", size="1G", repeat=1, progress=False, warmup=False,
+                designs="baseline")
+    row = r.rows[0]["predicted"]
+    assert row["kswapd_s"] == r.predictions()["baseline"].kswapd_s > 0      # machine-wide
+    m = Machine(ram="400M", total_ram="24G", accounting="none", kswapd=True)
+    assert model_fields(replay(usemem("512M"), "baseline", m))["kswapd_s"] > 0

@@ -537,7 +537,7 @@ class CompareResult:
             p = preds[name]
             row["predicted"] = {
                 "sys_s": p.sys_s, "user_s": p.user_s, "real_s": p.real_s, "tput_kbs": p.tput_kbs,
-                "free_ms": p.free_ms, "profile": p.profile,
+                "free_ms": p.free_ms, "kswapd_s": p.kswapd_s, "profile": p.profile,
                 "vs_base_pct": (None if name == self.base or not base_pred.real_s
                                 else 100.0 * (p.real_s / base_pred.real_s - 1.0)),
                 "sys_vs_base_pct": (None if name == self.base or not base_pred.sys_s

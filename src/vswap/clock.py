@@ -698,7 +698,7 @@ def predict(result: Any, profile: CostProfile | None = None) -> Prediction:
 
 
 def model_fields(result: Any, profile: CostProfile | None = None) -> dict[str, Any]:
-    """The prediction's keys a kernel result's ``model`` carries: :data:`PREDICTED_KEYS`, ``profile``, ``phases``.
+    """The prediction's keys a kernel result's ``model`` carries: :data:`PREDICTED_KEYS`, ``kswapd_s``, ``profile``, ``phases``.
 
     What ``vswap kernel run --model`` prints beside the measured times.
     Runtime complexity: O(counters).
@@ -709,7 +709,8 @@ def model_fields(result: Any, profile: CostProfile | None = None) -> dict[str, A
     ['free_ms', 'phases', 'profile']
     """
     d = predict(result, profile).to_dict()
-    return {**{k: d[k] for k in PREDICTED_KEYS}, "profile": d["profile"], "phases": d["phases"]}
+    return {**{k: d[k] for k in PREDICTED_KEYS}, "kswapd_s": d["kswapd_s"], "profile": d["profile"],
+            "phases": d["phases"]}
 
 
 def per_page_costs(profile: CostProfile | None = None, design_counters: Mapping[str, float] | None = None,
