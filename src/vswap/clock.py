@@ -706,7 +706,7 @@ def model_fields(result: Any, profile: CostProfile | None = None) -> dict[str, A
     >>> from vswap.replay import replay, Machine
     >>> from vswap.workloads import usemem
     >>> sorted(model_fields(replay(usemem("2M"), "baseline", Machine(ram="1M"))))[:3]
-    ['free_ms', 'phases', 'profile']
+    ['free_ms', 'kswapd_s', 'phases']
     """
     d = predict(result, profile).to_dict()
     return {**{k: d[k] for k in PREDICTED_KEYS}, "kswapd_s": d["kswapd_s"], "profile": d["profile"],
