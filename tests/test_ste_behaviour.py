@@ -33,9 +33,10 @@ def test_constants_have_one_meaning_in_both_models():
     assert _ste.STE_CLUSTER_BYTES == 80
 
 
+@pytest.mark.parametrize("rfc", [1, 2])
 @pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
-def test_entries_are_ghost_slots_and_the_vtable_word_follows_the_backing(impl):
-    ste = make(impl)
+def test_entries_are_ghost_slots_and_the_vtable_word_follows_the_backing(impl, rfc):
+    ste = make(impl, rfc=rfc)
     e = ste.folio_alloc_swap(7, memcg=3)
     assert swp_type(e) == 31 and swp_offset(e) == 1          # offset 0 is the header slot
     ste.swap_duplicate(e)
@@ -44,9 +45,15 @@ def test_entries_are_ghost_slots_and_the_vtable_word_follows_the_backing(impl):
     ste.zswap_store(e, 42)
     assert tag() == ref_ste.VT_ZSWAP and ste.swaps[0].nr_used == 0   # zswap needs no slot
     ste.zero_store(e)
-    assert tag() == ref_ste.VT_ZERO and ste.zswap_load(e) is None
+    zero_bit = ste.snapshot()["entries"][e][0] & ref_ste.SWP_TB_ZERO
+    if rfc == 1:        # v1: a ZERO tag in the virtual_table word
+        assert tag() == ref_ste.VT_ZERO and not zero_bit
+    else:               # v2: the swap table word's zero bit, the virtual_table word NONE
+        assert tag() == ref_ste.VT_NONE and zero_bit
+    assert ste.zswap_load(e) is None and ste.lookup(e) == vswap.Lookup("folio", 7)
     slot = ste.writeback(e)
     assert tag() == ref_ste.VT_PHYS and ste.swaps[0].nr_used == 1
+    assert not ste.snapshot()["entries"][e][0] & ref_ste.SWP_TB_ZERO     # backing replaces it
     assert ste.writeback(e) == slot                            # one physical run is reused
     ste.swap_cache_del_folio(e)
     assert ste.lookup(e) == vswap.Lookup("swapfile", slot)
@@ -188,11 +195,12 @@ def test_closed_and_unbuilt_instances_raise():
 
 @pytest.mark.parametrize("backing", ["zswap", "disk"])
 @pytest.mark.parametrize("used", [1, 511, 512, 3000])
-def test_layout_of_vswap_metadata_is_its_footprint(backing, used):
+@pytest.mark.parametrize("name, rfc", [("vswap_ste_v1", 1), ("vswap_ste", 2)])
+def test_layout_of_vswap_metadata_is_its_footprint(backing, used, name, rfc):
     slots = 4096
     # zswap-only: no physical device at all (vswap.metadata's zswap layout has none)
     devs = [vswap.SwapDevice(slots, cluster_size=512)] if backing == "disk" else []
-    ste = SwapTableEdition(vswap.SwapDevices(devs))
+    ste = SwapTableEdition(vswap.SwapDevices(devs), rfc=rfc)
     es = [ste.folio_alloc_swap(f) for f in range(used)]
     for i, e in enumerate(es):
         ste.swap_duplicate(e)
@@ -203,7 +211,7 @@ def test_layout_of_vswap_metadata_is_its_footprint(backing, used):
         ste.swap_cache_del_folio(e)
         ste.put_swap_folio(e)
     fp = ste.memory_footprint()
-    want = metadata_bytes("vswap_ste", slots * 4096, used / slots, backing)
+    want = metadata_bytes(name, slots * 4096, used / slots, backing)
     for key in want:
         assert fp[key] == want[key], key
     assert fp["extend_table"] == 0
@@ -238,3 +246,40 @@ def test_compiled_and_reference_replays_agree(trace, machine, design):
     assert fast.counters["swapin_bypass"] == 0
     if "shared" not in design:       # a shared cache moves where entries land
         assert fast.counters["free_batches"] == v6.counters["free_batches"]
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_v2_gives_a_physical_cluster_a_memcg_table_with_its_first_direct_slot(impl):
+    ghost = 2 * 512                              # the ghost cluster's memcg_table
+    seen = {}
+    for rfc in (1, 2):
+        ste = make(impl, slots=64, cs=16, rfc=rfc, direct_memcgs={7})
+        e = ste.folio_alloc_swap(1)
+        ste.swap_duplicate(e)
+        ste.writeback(e)                         # a physical cluster backing a ghost entry
+        before = ste.memory_footprint()["memcg_table"]
+        d = ste.folio_alloc_swap(2, memcg=7)     # a direct-mapped slot
+        after = ste.memory_footprint()["memcg_table"]
+        ste.swap_cache_del_folio(d)
+        ste.put_swap_folio(d)                    # the direct slot goes again
+        seen[rfc] = (before, after, ste.memory_footprint()["memcg_table"])
+        ste.check()
+    assert seen[1][0] == ghost + 2 * 16          # v1: every in-use physical cluster has one
+    assert seen[2] == (ghost, ghost + 2 * 16, ghost)
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_v1_keeps_zswap_s_own_tree_and_v2_finds_entries_through_the_word(impl):
+    walks, trees = {}, {}
+    for rfc in (1, 2):
+        ste = make(impl, rfc=rfc)
+        e = ste.folio_alloc_swap(1)
+        ste.swap_duplicate(e)
+        ste.zswap_store(e, 5)                          # v1: an insert into zswap's tree
+        trees[rfc] = ste.memory_footprint()["zswap_tree"]
+        ste.swap_cache_del_folio(e)
+        assert ste.lookup(e) == vswap.Lookup("zswap", 5)   # v1: a descent to find it
+        assert ste.zswap_invalidate(e) == 5            # v1: the erase
+        walks[rfc] = ste.stats["zswap_walks"]
+        ste.check()
+    assert trees == {1: 8, 2: 0} and walks == {1: 3, 2: 0}

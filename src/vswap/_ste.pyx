@@ -33,19 +33,20 @@ from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 from vswap._mem cimport checked_calloc
 from vswap._common cimport to_u64
 from vswap._virtual_common cimport (
-    vc_list_add, vc_list_del, vc_mru_forget, vc_reclaim_step, vc_alloc_prepare, vc_drop_devices,
-    vc_device, vc_slot_used, vc_types, vc_footprint_phys, vc_charged, vc_check_totals,
-    vc_snapshot, vc_mru_ids,
+    vcommon_t, vc_list_add, vc_list_del, vc_mru_forget, vc_reclaim_step, vc_alloc_prepare,
+    vc_drop_devices, vc_charged, vc_check_totals, vc_snapshot, vc_mru_ids, vc_list_ids,
+    vc_ops_entry,
 )
 from vswap._design cimport SwapDesign, swap_device_detach
+from vswap._virtual_base cimport VirtualCommon
 from vswap._swapfile cimport (
     SwapDevice, SwapDevices, swap_device_t, swap_alloc_set, swap_table_get, swap_table_set,
-    swap_reclaim_full_clusters, swap_free_batch, swap_batch_add, swap_batch_init, swap_batch_done,
-    SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
+    swap_free_batch, swap_batch_add, swap_batch_init, swap_batch_done,
+    SWAP_TABLE_CACHE_ONLY, SLOT_USED,
 )
-from vswap._clustermap cimport cluster_map_get, cluster_map_next, cluster_map_items
+from vswap._clustermap cimport cluster_map_get, cluster_map_next
 from vswap._swaptable cimport (
-    SWP_TB_COUNT_SHIFT, SWP_TB_COUNT_MAX, SWP_TB_PIN, SWP_TB_PAYLOAD, SWP_TB_COUNT_MASK,
+    SWP_TB_COUNT_SHIFT, SWP_TB_COUNT_MAX, SWP_TB_PIN, SWP_TB_PAYLOAD, SWP_TB_COUNT_MASK, SWP_TB_ZERO,
     P4_FOLIO_MAX, P4_SHADOW_MAX, P4_CLUSTER_INFO_BYTES, SWP_TB_RMAP, swp_tb_is_rmap,
     SwapTableP4, p4_reclaim,
 )
@@ -64,7 +65,7 @@ from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace, check_memcg_ids
 from vswap.protocol import check_uint64_array as as_entries
 
-__all__ = ["SwapTableEdition", "STE_SWITCHES", "VSWAP_TYPE", "STE_HANDLE_MAX",
+__all__ = ["SwapTableEdition", "STE_SWITCHES", "STE_RFCS", "VSWAP_TYPE", "STE_HANDLE_MAX",
            "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES", "VTABLE_TAGS"]
 
 cdef uint64_t RMAP_MASK = ~SWAP_TABLE_CACHE_ONLY
@@ -85,6 +86,8 @@ STE_MAX_CLUSTERS = MAX_CLUSTERS
 STE_CLUSTER_BYTES = P4_CLUSTER_INFO_BYTES + 8 + 16 + 8
 #: The switches, in constructor order.
 STE_SWITCHES = ("shared_cluster_cache", "lookup_cache")
+#: The RFC versions modelled (the ``rfc`` argument): 1, posted 2026-05-28; 2, posted 2026-06-12.
+STE_RFCS = (1, 2)
 #: The virtual_table word's tags (its low 3 bits) [STE].
 VTABLE_TAGS = {"NONE": VT_NONE, "PHYS": VT_PHYS, "ZERO": VT_ZERO, "ZSWAP": VT_ZSWAP,
                "FOLIO": VT_FOLIO}
@@ -207,14 +210,17 @@ cdef inline void pb_add(ste_t* v, pbatch* b, uint64_t slot) noexcept nogil:
 
 
 cdef inline void release(ste_t* v, ste_vcluster* c, uint64_t i, pbatch* b) noexcept nogil:
-    """Drop slot ``i``'s backing: its virtual_table word becomes NONE."""
+    """Drop slot ``i``'s backing: its virtual_table word becomes NONE (v2: the zero bit goes)."""
     cdef uint64_t w = c.vtable[i]
     cdef uint64_t tag = w & SWP_TB_TAG_MASK
+    c.table[i] &= ~SWP_TB_ZERO          # set only by v2
     if tag == VT_PHYS:
         pb_add(v, b, vt_phys_slot(w))
         v.charge[c.memcg[i]] -= 1
     elif tag == VT_ZSWAP:
         v.nr_zswap -= 1
+        if v.rfc < 2:                   # v1: zswap_invalidate erases it from zswap's tree
+            v.st.zswap_walks += 1
     c.vtable[i] = VT_NONE
 
 
@@ -548,6 +554,9 @@ cdef int kind_of(const ste_vcluster* c, uint64_t i, uint64_t* handle) noexcept n
     if swap_cache_is_folio(w):
         handle[0] = swap_cache_folio_id(w)
         return VSWAP_FOLIO
+    if c.table[i] & SWP_TB_ZERO:        # v2: the zero state is in the swap table word
+        handle[0] = 0
+        return VSWAP_ZERO
     if tag == VT_PHYS:
         handle[0] = vt_phys_slot(x)
         return VSWAP_SWAPFILE
@@ -556,6 +565,14 @@ cdef int kind_of(const ste_vcluster* c, uint64_t i, uint64_t* handle) noexcept n
         return VSWAP_ZERO
     handle[0] = x >> VT_TAG_BITS
     return VSWAP_ZSWAP if tag == VT_ZSWAP else VSWAP_FOLIO     # FOLIO, or NONE (0)
+
+
+cdef inline int ste_kind(ste_t* v, const ste_vcluster* c, uint64_t i, uint64_t* handle) noexcept nogil:
+    """kind_of, counted: v1's zswap_load finds a zswap entry in zswap's own tree."""
+    cdef int k = kind_of(c, i, handle)
+    if k == VSWAP_ZSWAP and v.rfc < 2:
+        v.st.zswap_walks += 1
+    return k
 
 
 cdef void zero_pass(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
@@ -569,8 +586,14 @@ cdef void zero_pass(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
         v.st.cluster_locks += 1
         for k in range(cur, ce):
             release(v, c, k & (STE_VCLUSTER_SIZE - 1), &b)
-            c.vtable[k & (STE_VCLUSTER_SIZE - 1)] = VT_ZERO
-        v.st.vtable_writes += ce - cur
+            if v.rfc >= 2:          # v2: the table word's zero bit, the vtable word stays NONE
+                c.table[k & (STE_VCLUSTER_SIZE - 1)] |= SWP_TB_ZERO
+            else:                   # v1: the ZERO tag
+                c.vtable[k & (STE_VCLUSTER_SIZE - 1)] = VT_ZERO
+        if v.rfc >= 2:
+            v.st.table_writes += ce - cur
+        else:
+            v.st.vtable_writes += ce - cur
         cur = ce
     pb_flush(v, &b)
 
@@ -586,6 +609,8 @@ cdef void zswap_put(ste_t* v, uint64_t voff, uint64_t h) noexcept nogil:
     pb_flush(v, &b)
     c.vtable[i] = (h << VT_TAG_BITS) | VT_ZSWAP
     v.nr_zswap += 1
+    if v.rfc < 2:                       # v1: zswap_store also inserts into zswap's tree
+        v.st.zswap_walks += 1
 
 
 cdef void cache_prepare(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
@@ -719,7 +744,7 @@ cdef object raise_noent(uint64_t voff, str what="is not allocated"):
 # no_gc_clear: __dealloc__ restores each device's hooks, so the device
 # references must survive a garbage-collector pass.
 @cython.no_gc_clear
-cdef class SwapTableEdition(SwapDesign):
+cdef class SwapTableEdition(VirtualCommon):
     """Virtual Swap Space, Swap Table Edition, over a set of physical devices.
 
     ``swaps`` is the :class:`~vswap.SwapDevices` set of physical devices
@@ -767,12 +792,18 @@ cdef class SwapTableEdition(SwapDesign):
         self._ctx = <void*>&self.v
         self._reclaim = ste_reclaim
         self._ops = <void*>&STE_OPS
+        self._vc = <vcommon_t*>&self.v
+        self._scans = &self.v.st.scans
+        self._ghost = VSWAP_TYPE
+        self._cluster_info_bytes = P4_CLUSTER_INFO_BYTES
 
     def __init__(self, swaps=None, *, shared_cluster_cache=False, lookup_cache=False,
-                 max_clusters=STE_MAX_CLUSTERS, direct_memcgs=()):
+                 max_clusters=STE_MAX_CLUSTERS, direct_memcgs=(), rfc=2):
         cdef uint64_t mc = to_u64(max_clusters, MAX_CLUSTERS + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
+        if rfc not in STE_RFCS or isinstance(rfc, bool):
+            raise ValueError(f"rfc must be one of {STE_RFCS}, not {rfc!r}")
         direct = check_memcg_ids(direct_memcgs)
         swaps = SwapDevices() if swaps is None else swaps
         if isinstance(swaps, SwapDevices) and len((<SwapDevices>swaps)._devices) > VSWAP_TYPE:
@@ -785,6 +816,7 @@ cdef class SwapTableEdition(SwapDesign):
         self.v.max_clusters = mc
         self.v.opt_shared = bool(shared_cluster_cache)
         self.v.opt_lookup_cache = bool(lookup_cache)
+        self.v.rfc = <int>rfc
         self._sync_devices()
 
     def __dealloc__(self):
@@ -883,6 +915,21 @@ cdef class SwapTableEdition(SwapDesign):
                 "lookup_cache": bool(self.v.opt_lookup_cache)}
 
     @property
+    def rfc(self):
+        """The RFC version modelled: 2 (2026-06-12, the default) or 1 (2026-05-28).
+
+        v2 keeps a zero page's state in the swap table word (phase IV's
+        ``SWP_TB_ZERO``), not as a ZERO tag of the virtual_table word, and
+        gives a physical cluster a memcg_table only while it holds a
+        direct-mapped slot. Runtime complexity: O(1).
+
+        >>> from vswap import SwapTableEdition
+        >>> SwapTableEdition().rfc, SwapTableEdition(rfc=1).rfc
+        (2, 1)
+        """
+        return self.v.rfc
+
+    @property
     def direct_memcgs(self):
         """The memcgs whose entries are direct-mapped physical slots, as a sorted tuple.
 
@@ -896,22 +943,6 @@ cdef class SwapTableEdition(SwapDesign):
         """
         return tuple(m for m in range(MEMCG_MAX) if self.v.direct_memcg != NULL
                      and self.v.direct_memcg[m])
-
-    @property
-    def cpu(self):
-        """The CPU the verbs without a ``cpu`` argument run on (lookup cache, writeback).
-
-        Runtime complexity: O(1).
-
-        >>> from vswap import SwapTableEdition
-        >>> ste = SwapTableEdition(); ste.cpu = 3; ste.cpu
-        3
-        """
-        return self.v.cpu
-
-    @cpu.setter
-    def cpu(self, value):
-        self.v.cpu = <int>to_u64(value, NR_CPUS, "cpu")
 
     # -- allocation and counts ----------------------------------------------------------------
 
@@ -1264,51 +1295,40 @@ cdef class SwapTableEdition(SwapDesign):
         cdef ste_vcluster* c = self._read(entry, &i)
         cdef int k
         self.v.st.vtable_reads += 1
-        k = kind_of(c, i, &h)
+        k = ste_kind(&self.v, c, i, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
-    def lookup_many(self, entries):
-        """:meth:`lookup` of each entry of a uint64 array: (kind codes, handles).
-
-        Runtime complexity: O(n) in C.
-
-        >>> import numpy as np
-        >>> from vswap import SwapTableEdition
-        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(4)
-        >>> ste.lookup_many(np.array([e], dtype=np.uint64))
-        (array([3], dtype=uint8), array([4], dtype=uint64))
-        """
-        arr = self._check_batch(entries, False, False)
-        cdef const uint64_t[:] ev = arr
-        cdef Py_ssize_t j, n = ev.shape[0]
-        kinds = np.empty(n, dtype=np.uint8)
-        handles = np.empty(n, dtype=np.uint64)
-        cdef uint8_t[::1] kv = kinds
-        cdef uint64_t[::1] hv = handles
+    cdef int _lookup_into(self, const uint64_t[:] ev, uint8_t[::1] kv, uint64_t[::1] hv) except -1:
+        """lookup_many's work: a direct-mapped entry by phase IV's lookup, a ghost one here."""
+        cdef Py_ssize_t j
         cdef uint64_t voff, h, nv = 0
         cdef const slot_cores* pc = <const slot_cores*>self._direct._cores
-        for j in range(n):
-            if (ev[j] >> SWP_TYPE_SHIFT) != VSWAP_TYPE:     # direct-mapped: phase IV's lookup
+        for j in range(ev.shape[0]):
+            if (ev[j] >> SWP_TYPE_SHIFT) != VSWAP_TYPE:
                 kv[j] = <uint8_t>pc.lookup(self._direct._ctx, ev[j], &h)
-                hv[j] = h
-                continue
-            voff = ev[j] & SWP_OFFSET_MASK
-            kv[j] = <uint8_t>kind_of(ste_cluster(&self.v, voff >> STE_VCLUSTER_SHIFT),
-                                      voff & (STE_VCLUSTER_SIZE - 1), &h)
+            else:
+                voff = ev[j] & SWP_OFFSET_MASK
+                kv[j] = <uint8_t>ste_kind(&self.v, ste_cluster(&self.v, voff >> STE_VCLUSTER_SHIFT),
+                                          voff & (STE_VCLUSTER_SIZE - 1), &h)
+                nv += 1
             hv[j] = h
-            nv += 1
         self.v.st.table_reads += nv
         self.v.st.vtable_reads += nv
-        return kinds, handles
+        return 0
 
     def zero_store(self, entry, nr=1):
-        """Tag ``nr`` entries ZERO in the virtual_table, releasing their backing.
+        """Mark ``nr`` entries zero-filled, releasing their backing.
 
-        Runtime complexity: O(nr).
+        v2 sets each swap table word's zero bit (``SWP_TB_ZERO``, bit 58)
+        and leaves the virtual_table word NONE; v1 tags the virtual_table
+        word ZERO. Runtime complexity: O(nr).
 
         >>> from vswap import SwapTableEdition
         >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1); ste.zero_store(e)
-        >>> ste.snapshot()["entries"][e][1]
+        >>> word, vword = ste.snapshot()["entries"][e][:2]; word >> 58 & 1, vword & 7
+        (1, 0)
+        >>> v1 = SwapTableEdition(rfc=1); e = v1.folio_alloc_swap(1); v1.zero_store(e)
+        >>> v1.snapshot()["entries"][e][1] & 7
         2
         """
         if self._is_direct(entry):           # phase IV's verb, as in P4
@@ -1365,6 +1385,8 @@ cdef class SwapTableEdition(SwapDesign):
         cdef uint64_t i, x
         cdef ste_vcluster* c = self._read(entry, &i)
         self.v.st.vtable_reads += 1
+        if self.v.rfc < 2:                   # v1: zswap_load looks in zswap's tree
+            self.v.st.zswap_walks += 1
         x = c.vtable[i]
         return (x >> VT_TAG_BITS) if (x & SWP_TB_TAG_MASK) == VT_ZSWAP else None
 
@@ -1383,6 +1405,8 @@ cdef class SwapTableEdition(SwapDesign):
         cdef uint64_t i, x, w
         cdef ste_vcluster* c = self._read(entry, &i)
         self.v.st.vtable_reads += 1
+        if self.v.rfc < 2:                   # v1: the erase from zswap's tree
+            self.v.st.zswap_walks += 1
         x = c.vtable[i]
         if (x & SWP_TB_TAG_MASK) != VT_ZSWAP:
             return None
@@ -1426,22 +1450,6 @@ cdef class SwapTableEdition(SwapDesign):
 
     # -- device-level verbs ----------------------------------------------------------------------
 
-    cdef swap_device_t* _device(self, object device) except NULL:
-        cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
-        self._sync_devices()
-        return vc_device(&self.v, t, VSWAP_TYPE)
-
-    def reclaim_cache_only(self, device):
-        """The full-cluster reclaim work on physical device ``device``; slots freed.
-
-        Runtime complexity: O(full clusters * cluster size).
-
-        >>> from vswap import SwapTableEdition, SwapDevice, SwapDevices
-        >>> SwapTableEdition(SwapDevices([SwapDevice(64, cluster_size=16)])).reclaim_cache_only(0)
-        0
-        """
-        return swap_reclaim_full_clusters(self._device(device), True)
-
     def swapoff(self, device, page_tables=None):
         """Swap off physical device ``device``: the reverse map, and the walk for direct entries.
 
@@ -1465,40 +1473,39 @@ cdef class SwapTableEdition(SwapDesign):
         """
         cdef swap_device_t* si = self._device(device)
         cdef int t = si.type
-        cdef uint64_t off, i = 0, w, voff, cl
-        cdef ste_vcluster* c
-        cdef pbatch b
+        cdef uint64_t cl
         cdef Py_ssize_t rewritten = 0
         cdef bint direct = page_tables is not None
         for cl in range(self._direct.d.devs[t].nr_clusters):
             direct = direct or self._direct.d.devs[t].used[cl] != 0
         if direct:      # validates every PTE before any change, then stops allocation
             rewritten = self._direct.swapoff(t, {} if page_tables is None else page_tables)
-        if si.flags & SWP_WRITEOK:          # allocation stops first
-            self._swaps.swapoff(self._swaps[t])
-        swap_batch_init(&b)
-        for off in range(si.max):
-            if not vc_slot_used(si, off, &self.v.st.scans):
-                continue
-            c = rmap_target(&self.v, si, off, &i)
-            if c == NULL:
-                continue
-            self.v.st.cluster_locks += 1
-            self.v.st.vtable_writes += 1
-            self.v.st.table_reads += 1
-            release(&self.v, c, i, &b)
-            w = c.table[i] & SWP_TB_PAYLOAD
-            if swap_cache_is_folio(w):
-                c.vtable[i] = (swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
-            else:
-                voff = (c.id << STE_VCLUSTER_SHIFT) + i
-                c.vtable[i] = (voff << VT_TAG_BITS) | VT_FOLIO
-                if not (c.table[i] & SWP_TB_PIN):
-                    c.table[i] = ((c.table[i] & ~SWP_TB_PAYLOAD) | SWP_TB_PIN
-                                  | swap_cache_folio(voff, 0))
-                    self.v.st.table_writes += 1
-        pb_flush(&self.v, &b)
+        self._unuse_slots(si)
         return rewritten
+
+    cdef void _unuse_slot(self, swap_device_t* si, uint64_t off, swap_free_batch* b) noexcept:
+        """swapoff of one allocated slot: the ghost entry it backs (by the rmap) becomes FOLIO."""
+        cdef uint64_t i = 0, w, voff
+        cdef ste_vcluster* c = rmap_target(&self.v, si, off, &i)
+        if c == NULL:
+            return
+        self.v.st.cluster_locks += 1
+        self.v.st.vtable_writes += 1
+        self.v.st.table_reads += 1
+        release(&self.v, c, i, b)
+        w = c.table[i] & SWP_TB_PAYLOAD
+        if swap_cache_is_folio(w):
+            c.vtable[i] = (swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
+        else:
+            voff = (c.id << STE_VCLUSTER_SHIFT) + i
+            c.vtable[i] = (voff << VT_TAG_BITS) | VT_FOLIO
+            if not (c.table[i] & SWP_TB_PIN):
+                c.table[i] = ((c.table[i] & ~SWP_TB_PAYLOAD) | SWP_TB_PIN
+                              | swap_cache_folio(voff, 0))
+                self.v.st.table_writes += 1
+
+    cdef void _batch_flush(self, swap_free_batch* b) noexcept:
+        pb_flush(&self.v, b)
 
     # -- accounting ------------------------------------------------------------------------------
 
@@ -1521,24 +1528,36 @@ cdef class SwapTableEdition(SwapDesign):
         >>> fp = ste.memory_footprint(); fp["swap_table"], fp["virtual_table"], fp["memcg_table"]
         (4096, 4096, 1024)
         """
+        return VirtualCommon.memory_footprint(self)
+
+    cdef dict _footprint_virtual(self):
         cdef uint64_t vcl = self.v.nr_clusters
-        cdef int t
-        cdef swap_device_t* si
-        out = {"vcluster_info": STE_CLUSTER_BYTES * vcl,
-               "cluster_map": self.v.map.nr_nodes * XA_NODE_KERNEL_BYTES,
-               "swap_table": 8 * STE_VCLUSTER_SIZE * vcl,
-               "virtual_table": 8 * STE_VCLUSTER_SIZE * vcl,
-               "memcg_table": 2 * STE_VCLUSTER_SIZE * vcl,
-               "extend_table": 4 * STE_VCLUSTER_SIZE * self.v.nr_ext,
-               "cluster_info": 0, "rmap": 0, "zswap_tree": 0}
-        vc_footprint_phys(&self.v, out, P4_CLUSTER_INFO_BYTES)
-        for t in vc_types(&self.v):
-            si = self.v.devs[t]
-            out["memcg_table"] += 2 * si.nr_tables * si.cluster_size
-            out["extend_table"] += 4 * self._direct.d.devs[t].nr_ext_tables * si.cluster_size
-            out["zswap_tree"] += 8 * self._direct.d.devs[t].zswap.nr
-        out["total"] = sum(out.values())
-        return out
+        return {"vcluster_info": STE_CLUSTER_BYTES * vcl,
+                "cluster_map": self.v.map.nr_nodes * XA_NODE_KERNEL_BYTES,
+                "swap_table": 8 * STE_VCLUSTER_SIZE * vcl,
+                "virtual_table": 8 * STE_VCLUSTER_SIZE * vcl,
+                "memcg_table": 2 * STE_VCLUSTER_SIZE * vcl,
+                "extend_table": 4 * STE_VCLUSTER_SIZE * self.v.nr_ext,
+                "cluster_info": 0, "rmap": 0,
+                # v1: zswap's own tree indexes the ghost entries too; v2 merged it into the clusters
+                "zswap_tree": 8 * self.v.nr_zswap if self.v.rfc < 2 else 0}
+
+    cdef int _footprint_dev(self, dict out, int t, swap_device_t* si) except -1:
+        """A physical device's own: its memcg_tables, the direct entries' extend tables and tree.
+
+        v1 gives every in-use cluster a memcg_table; v2 only the clusters
+        holding a direct-mapped slot (allocated with the first one).
+        """
+        cdef uint64_t cl, n = 0
+        if self.v.rfc >= 2:
+            for cl in range(self._direct.d.devs[t].nr_clusters):
+                n += self._direct.d.devs[t].used[cl] != 0
+        else:
+            n = si.nr_tables
+        out["memcg_table"] += 2 * n * si.cluster_size
+        out["extend_table"] += 4 * self._direct.d.devs[t].nr_ext_tables * si.cluster_size
+        out["zswap_tree"] += 8 * self._direct.d.devs[t].zswap.nr
+        return 0
 
     @property
     def stats(self):
@@ -1566,10 +1585,6 @@ cdef class SwapTableEdition(SwapDesign):
         """
         memset(&self.v.st, 0, sizeof(ste_stats))
         self._direct.reset_stats()
-
-    def _clusters(self):
-        """[(id, cluster pointer as int)] in id order (for check and snapshot)."""
-        return cluster_map_items(&self.v.map)
 
     def check(self):
         """Assert the design's invariants, then the allocator's; AssertionError with a dump.
@@ -1640,6 +1655,8 @@ cdef class SwapTableEdition(SwapDesign):
                         if (c.table[j] & SWP_TB_PAYLOAD) != p:
                             errors.append(f"{ve:#x}: folio run at {b0} broken")
                             break
+                if (w & SWP_TB_ZERO) and (self.v.rfc < 2 or (x & SWP_TB_TAG_MASK) != VT_NONE):
+                    errors.append(f"{ve:#x}: zero bit with virtual_table word {x:#x} (rfc {self.v.rfc})")
                 if (x & SWP_TB_TAG_MASK) > VT_FOLIO:
                     errors.append(f"{ve:#x}: virtual_table tag {x & SWP_TB_TAG_MASK}")
                 elif (x & SWP_TB_TAG_MASK) == VT_ZSWAP:
@@ -1728,15 +1745,8 @@ cdef class SwapTableEdition(SwapDesign):
                 if live_word(w):
                     entries[ste_entry((cid << STE_VCLUSTER_SHIFT) + i)] = (
                         w, c.vtable[i], c.memcg[i], count_of(c, i))
-        nonfull = {}
-        for k in range(SWAP_NR_ORDERS):
-            ids = []
-            c = self.v.nonfull[k].head
-            while c != NULL:
-                ids.append(c.id)
-                c = c.next
-            if ids:
-                nonfull[k] = ids
+        nonfull = {k: vc_list_ids(self.v.nonfull[k].head) for k in range(SWAP_NR_ORDERS)
+                   if self.v.nonfull[k].head != NULL}
         vpcp = {(k // SWAP_NR_ORDERS, k % SWAP_NR_ORDERS): self.v.vpcp[k].id
                 for k in range(NR_CPUS * SWAP_NR_ORDERS) if self.v.vpcp[k] != NULL}
         common = vc_snapshot(&self.v)
@@ -1779,11 +1789,7 @@ cdef inline const swap_ops* direct_ops(void* space, uint64_t e, int cpu, void** 
 cdef int sops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int cpu,
                     uint64_t* entry) except -1:
     ops_v(space, cpu)
-    cdef uint64_t e = (<SwapTableEdition>space)._alloc_any(folio, order, memcg, cpu)
-    if e == 0:
-        return 1
-    entry[0] = e
-    return 0
+    return vc_ops_entry((<SwapTableEdition>space)._alloc_any(folio, order, memcg, cpu), entry)
 
 
 cdef int sops_dup(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
@@ -1875,8 +1881,8 @@ cdef int sops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except 
         return OPS_FREE
     v.st.table_reads += 1
     v.st.vtable_reads += 1
-    return kind_of(ste_cluster(v, voff >> STE_VCLUSTER_SHIFT), voff & (STE_VCLUSTER_SIZE - 1),
-                   handle)
+    return ste_kind(v, ste_cluster(v, voff >> STE_VCLUSTER_SHIFT), voff & (STE_VCLUSTER_SIZE - 1),
+                    handle)
 
 
 cdef swap_ops STE_OPS = swap_ops_table(

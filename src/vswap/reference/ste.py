@@ -13,25 +13,23 @@ testing and reading; the compiled module is the one to use.
 ('0x7c00000000000001', 1, Lookup(kind='folio', handle=7))
 """
 
-import numpy as np
-
 from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace, check_memcg_ids
 from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.common import to_u64
-from vswap.reference.clustermap import cluster_map_get, cluster_map_items
+from vswap.reference.clustermap import cluster_map_get
 from vswap.reference.swapfile import (SLOT_USED, SWAP_TABLE_CACHE_ONLY, SwapDesign,
                                       SwapDevices, SwapFreeBatch, swap_device_detach)
 from vswap.reference.swaptable import (P4_CLUSTER_INFO_BYTES, P4_FOLIO_MAX, P4_SHADOW_MAX,
                                        SWP_TB_COUNT_MAX, SWP_TB_COUNT_SHIFT, SWP_TB_PAYLOAD,
-                                       SWP_TB_PIN, SWP_TB_RMAP, SwapTableP4)
+                                       SWP_TB_PIN, SWP_TB_RMAP, SWP_TB_ZERO, SwapTableP4)
 from vswap.reference.virtual_common import SHIFT, SIZE, ClusterHead, VirtualCommon
 from vswap.swapentry import (SWP_TB_TAG_MASK, XA_NODE_KERNEL_BYTES, MAX_SWAPFILES, SWAP_NR_ORDERS, SWP_OFFSET_MASK,
                              SWP_TYPE_SHIFT, VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP,
                              swap_cache_folio, swap_cache_folio_id, swap_cache_is_folio,
                              swap_cache_order)
 
-__all__ = ["SwapTableEdition", "STE_SWITCHES", "VSWAP_TYPE", "VT_NONE", "VT_PHYS", "VT_ZERO",
+__all__ = ["SwapTableEdition", "STE_SWITCHES", "STE_RFCS", "VSWAP_TYPE", "VT_NONE", "VT_PHYS", "VT_ZERO",
            "VT_ZSWAP", "VT_FOLIO", "STE_HANDLE_MAX", "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES"]
 
 #: The ghost device's swap type: the last one (the physical devices take 0 .. 30).
@@ -47,6 +45,8 @@ STE_MAX_CLUSTERS = 0xFFFFFFFF // SIZE
 #: the virtual_table pointer [derived from the STE cover's field list].
 STE_CLUSTER_BYTES = P4_CLUSTER_INFO_BYTES + 8 + 16 + 8
 STE_SWITCHES = ("shared_cluster_cache", "lookup_cache")
+#: The RFC versions modelled (see :attr:`vswap.SwapTableEdition.rfc`).
+STE_RFCS = (1, 2)
 COUNT_LIMIT = 0xFFFFFFFF
 # A ghost slot that is never handed out (the device's header slot, offset 0).
 TB_HEADER = SWAP_TABLE_CACHE_ONLY
@@ -61,7 +61,7 @@ _STAT_NAMES = ("lookups", "node_visits", "lookup_hits", "lookup_misses", "table_
                "rmap_reads", "rmap_writes", "alloc_scans", "vcache_hits", "vcache_misses",
                "pcp_invalidations", "slots_freed", "folios_reclaimed", "phys_allocs",
                "direct_allocs", "phys_frees", "scans", "clusters_allocated", "clusters_freed",
-               "extend_tables_allocated")
+               "extend_tables_allocated", "zswap_walks")
 
 
 def _vt_phys(slot):
@@ -104,11 +104,13 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
     _cluster_info_bytes = P4_CLUSTER_INFO_BYTES
 
     def __init__(self, swaps=None, *, shared_cluster_cache=False, lookup_cache=False,
-                 max_clusters=STE_MAX_CLUSTERS, direct_memcgs=()):
+                 max_clusters=STE_MAX_CLUSTERS, direct_memcgs=(), rfc=2):
         self._direct = SwapTableP4.__new__(SwapTableP4)
         mc = to_u64(max_clusters, STE_MAX_CLUSTERS + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
+        if rfc not in STE_RFCS or isinstance(rfc, bool):
+            raise ValueError(f"rfc must be one of {STE_RFCS}, not {rfc!r}")
         direct = check_memcg_ids(direct_memcgs)
         swaps = SwapDevices() if swaps is None else swaps
         if isinstance(swaps, SwapDevices) and len(swaps._devices) > VSWAP_TYPE:
@@ -122,6 +124,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         self._nr_ext = 0
         self._opt_shared = bool(shared_cluster_cache)
         self._opt_lookup_cache = bool(lookup_cache)
+        self._rfc = int(rfc)
         self._st = dict.fromkeys(_STAT_NAMES, 0)
         self._sync_devices()
 
@@ -238,7 +241,8 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
     # backing release (BackingFrees: _pb_add, _pb_flush)
 
     def _release(self, c, i, b):
-        """Drop slot ``i``'s backing (its virtual_table word becomes NONE)."""
+        """Drop slot ``i``'s backing (its virtual_table word becomes NONE; v2: the zero bit goes)."""
+        c.table[i] &= ~SWP_TB_ZERO
         w = c.vtable[i]
         tag = w & SWP_TB_TAG_MASK
         if tag == VT_PHYS:
@@ -246,6 +250,8 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
             self._charge_sub(c.memcg[i])
         elif tag == VT_ZSWAP:
             self._nr_zswap -= 1
+            if self._rfc < 2:           # v1: zswap_invalidate erases it from zswap's tree
+                self._st["zswap_walks"] += 1
         c.vtable[i] = VT_NONE
 
     def _free_run(self, c, idx, n):
@@ -478,6 +484,8 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         w = c.table[i] & SWP_TB_PAYLOAD
         if swap_cache_is_folio(w):
             return VSWAP_FOLIO, swap_cache_folio_id(w)
+        if c.table[i] & SWP_TB_ZERO:
+            return VSWAP_ZERO, 0
         x = c.vtable[i]
         tag = x & SWP_TB_TAG_MASK
         if tag == VT_PHYS:
@@ -485,6 +493,8 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         if tag == VT_ZERO:
             return VSWAP_ZERO, 0
         if tag == VT_ZSWAP:
+            if self._rfc < 2:       # v1: zswap_load finds it in zswap's own tree
+                self._st["zswap_walks"] += 1
             return VSWAP_ZSWAP, x >> VT_TAG_BITS
         return VSWAP_FOLIO, x >> VT_TAG_BITS          # FOLIO, or NONE (0)
 
@@ -494,6 +504,11 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
     def switches(self):
         """See :attr:`vswap.SwapTableEdition.switches`."""
         return {"shared_cluster_cache": self._opt_shared, "lookup_cache": self._opt_lookup_cache}
+
+    @property
+    def rfc(self):
+        """See :attr:`vswap.SwapTableEdition.rfc`."""
+        return self._rfc
 
     @property
     def direct_memcgs(self):
@@ -757,9 +772,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         k, h = self._kind(c, i)
         return Lookup(LOOKUP_KINDS[k], h)
 
-    def lookup_many(self, entries):
-        """See :meth:`vswap.SwapTableEdition.lookup_many`."""
-        es = self._check_batch(entries, False, False)
+    def _lookup_into(self, es):
         kinds, handles = [], []
         nv = 0
         for e in es:
@@ -774,7 +787,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
             handles.append(h)
         self._st["table_reads"] += nv
         self._st["vtable_reads"] += nv
-        return np.array(kinds, dtype=np.uint8), np.array(handles, dtype=np.uint64)
+        return kinds, handles
 
     def _zero_pass(self, v, n):
         end = v + n
@@ -783,8 +796,11 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
             for k in range(cur, ce):
                 i = k & (SIZE - 1)
                 self._release(c, i, b)
-                c.vtable[i] = VT_ZERO
-            self._st["vtable_writes"] += ce - cur
+                if self._rfc >= 2:
+                    c.table[i] |= SWP_TB_ZERO
+                else:
+                    c.vtable[i] = VT_ZERO
+            self._st["table_writes" if self._rfc >= 2 else "vtable_writes"] += ce - cur
         self._pb_flush(b)
 
     def zero_store(self, entry, nr=1):
@@ -807,6 +823,8 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         self._pb_flush(b)
         c.vtable[i] = (h << VT_TAG_BITS) | VT_ZSWAP
         self._nr_zswap += 1
+        if self._rfc < 2:           # v1: zswap_store also inserts into zswap's tree
+            self._st["zswap_walks"] += 1
 
     def zswap_store(self, entry, handle):
         """See :meth:`vswap.SwapTableEdition.zswap_store`."""
@@ -831,6 +849,8 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
             return self._direct.zswap_load(entry)
         c, i = self._read(entry)
         self._st["vtable_reads"] += 1
+        if self._rfc < 2:           # v1: zswap_load looks in zswap's tree
+            self._st["zswap_walks"] += 1
         x = c.vtable[i]
         return x >> VT_TAG_BITS if x & SWP_TB_TAG_MASK == VT_ZSWAP else None
 
@@ -840,6 +860,8 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
             return self._direct.zswap_invalidate(entry)
         c, i = self._read(entry)
         self._st["vtable_reads"] += 1
+        if self._rfc < 2:           # v1: the erase from zswap's tree
+            self._st["zswap_walks"] += 1
         x = c.vtable[i]
         if x & SWP_TB_TAG_MASK != VT_ZSWAP:
             return None
@@ -939,18 +961,19 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
 
     # -- accounting ------------------------------------------------------------------------------
 
-    def memory_footprint(self):
-        """See :meth:`vswap.SwapTableEdition.memory_footprint`."""
+    def _footprint_virtual(self):
         vcl = self._nr_clusters
-        out = {"vcluster_info": STE_CLUSTER_BYTES * vcl,
-               "cluster_map": self._map.nr_nodes * XA_NODE_KERNEL_BYTES,
-               "swap_table": 8 * SIZE * vcl, "virtual_table": 8 * SIZE * vcl,
-               "memcg_table": 2 * SIZE * vcl, "extend_table": 4 * SIZE * self._nr_ext,
-               "cluster_info": 0, "rmap": 0, "zswap_tree": 0}
-        return self._footprint_phys(out)
+        return {"vcluster_info": STE_CLUSTER_BYTES * vcl,
+                "cluster_map": self._map.nr_nodes * XA_NODE_KERNEL_BYTES,
+                "swap_table": 8 * SIZE * vcl, "virtual_table": 8 * SIZE * vcl,
+                "memcg_table": 2 * SIZE * vcl, "extend_table": 4 * SIZE * self._nr_ext,
+                "cluster_info": 0, "rmap": 0,
+                "zswap_tree": 8 * self._nr_zswap if self._rfc < 2 else 0}
 
     def _footprint_dev(self, out, t, si):
-        out["memcg_table"] += 2 * si._nr_tables * si._cluster_size
+        n = (sum(1 for u in self._direct._devs[t].used if u) if self._rfc >= 2
+             else si._nr_tables)
+        out["memcg_table"] += 2 * n * si._cluster_size
         out["extend_table"] += 4 * self._direct._devs[t].nr_ext_tables * si._cluster_size
         out["zswap_tree"] += 8 * self._direct._devs[t].nr_zswap
 
@@ -975,7 +998,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         used = nz = nphys = next_ = 0
         charges = {}
         seen = {}
-        for cid, c in cluster_map_items(self._map):
+        for cid, c in self._clusters():
             seen[cid] = c
             if c.id != cid:
                 errors.append(f"cluster {cid}: id {c.id}")
@@ -1011,6 +1034,8 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
                     if any(c.table[j] & SWP_TB_PAYLOAD != p for j in range(b0, b0 + n)):
                         errors.append(f"{ve:#x}: folio run at {b0} broken")
                 tag = x & SWP_TB_TAG_MASK
+                if w & SWP_TB_ZERO and (self._rfc < 2 or tag != VT_NONE):
+                    errors.append(f"{ve:#x}: zero bit with virtual_table word {x:#x} (rfc {self._rfc})")
                 if tag > VT_FOLIO:
                     errors.append(f"{ve:#x}: virtual_table tag {tag}")
                 elif tag == VT_ZSWAP:
@@ -1055,7 +1080,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.snapshot`."""
         self._check_open()
         clusters, entries = {}, {}
-        for cid, c in cluster_map_items(self._map):
+        for cid, c in self._clusters():
             clusters[cid] = (c.order, c.count, c.state, int(c.ext is not None))
             for i in range(SIZE):
                 w = c.table[i]
