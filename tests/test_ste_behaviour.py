@@ -29,6 +29,9 @@ def test_constants_have_one_meaning_in_both_models():
                  "STE_SWITCHES"):
         assert getattr(_ste, name) == getattr(ref_ste, name), name
     assert _ste.VTABLE_TAGS == {n: getattr(ref_ste, "VT_" + n) for n in _ste.VTABLE_TAGS}
+    assert _ste.VTABLE_TAGS_V2 == {"NONE": ref_ste.VT_NONE, "PHYS": ref_ste.VT_PHYS,
+                                   "ZSWAP": ref_ste.VT_ZSWAP_V2}
+    assert sorted(_ste.VTABLE_TAGS_V2.values()) == [0, 1, 2]      # RFC v2: 000, 001, 010
     assert _ste.VSWAP_TYPE == 31 and _ste.STE_MAX_CLUSTERS * 512 == (2 ** 32 - 1) // 512 * 512
     assert _ste.STE_CLUSTER_BYTES == 80
 
@@ -41,9 +44,12 @@ def test_entries_are_ghost_slots_and_the_vtable_word_follows_the_backing(impl, r
     assert swp_type(e) == 31 and swp_offset(e) == 1          # offset 0 is the header slot
     ste.swap_duplicate(e)
     tag = lambda: ste.snapshot()["entries"][e][1] & 7          # noqa: E731
-    assert tag() == ref_ste.VT_FOLIO and ste.memcg_id(e) == 3
+    # v1 tags the allocated folio FOLIO; v2's folio is the swap table's (the word stays NONE)
+    assert tag() == (ref_ste.VT_FOLIO if rfc == 1 else ref_ste.VT_NONE) and ste.memcg_id(e) == 3
     ste.zswap_store(e, 42)
-    assert tag() == ref_ste.VT_ZSWAP and ste.swaps[0].nr_used == 0   # zswap needs no slot
+    zswap_tag = ref_ste.VT_ZSWAP if rfc == 1 else ref_ste.VT_ZSWAP_V2      # 011 in v1, 010 in v2
+    assert tag() == zswap_tag and ste.swaps[0].nr_used == 0   # zswap needs no slot
+    assert ste.lookup(e) == vswap.Lookup("folio", 7)           # the cached folio first
     ste.zero_store(e)
     zero_bit = ste.snapshot()["entries"][e][0] & ref_ste.SWP_TB_ZERO
     if rfc == 1:        # v1: a ZERO tag in the virtual_table word
@@ -283,3 +289,23 @@ def test_v1_keeps_zswap_s_own_tree_and_v2_finds_entries_through_the_word(impl):
         walks[rfc] = ste.stats["zswap_walks"]
         ste.check()
     assert trees == {1: 8, 2: 0} and walks == {1: 3, 2: 0}
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_v2_has_three_tags_and_a_folio_without_one(impl):
+    ste = make(impl, rfc=2)
+    es = [ste.folio_alloc_swap(f) for f in range(1, 5)]
+    for e in es:
+        ste.swap_duplicate(e)
+    ste.zswap_store(es[0], 9)
+    ste.zero_store(es[1])
+    ste.writeback(es[2])
+    for e in es:
+        ste.swap_cache_del_folio(e)
+    tags = {ste.snapshot()["entries"][e][1] & 7 for e in es}
+    assert tags <= set(_ste.VTABLE_TAGS_V2.values()) and tags == {0, 1, 2}
+    assert [ste.lookup(e).kind for e in es] == ["zswap", "zero", "swapfile", "folio"]
+    ste.swapoff(0)                       # the physical slot's data comes into a folio: NONE
+    assert ste.snapshot()["entries"][es[2]][1] & 7 == ref_ste.VT_NONE
+    assert ste.lookup(es[2]).kind == "folio"
+    ste.check()

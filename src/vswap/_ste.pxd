@@ -35,6 +35,7 @@ cdef enum:
     VT_ZERO = 2
     VT_ZSWAP = 3
     VT_FOLIO = 4
+    VT_ZSWAP_V2 = 2                       # RFC v2's tags: NONE 000, PHYS 001, ZSWAP 010
     VT_TAG_BITS = 3
     # where a ghost cluster is: a CPU's virtual cluster cache, nonfull[order], or neither
     VC_CACHED = 1
@@ -115,6 +116,8 @@ cdef struct ste_t:
     bint opt_shared
     bint opt_lookup_cache
     int rfc                                        # the RFC modelled: 1 (2026-05-28) or 2 (2026-06-12)
+    uint64_t vt_zswap                              # the ZSWAP tag: VT_ZSWAP (v1) or VT_ZSWAP_V2
+    uint64_t vt_max                                # the largest tag: VT_FOLIO (v1) or VT_ZSWAP_V2
     ste_stats st
 
 

@@ -10,7 +10,7 @@ from vswap._swapfile import SwapDevices
 from vswap.protocol import Lookup
 
 __all__ = ["SwapTableEdition", "STE_SWITCHES", "STE_RFCS", "VSWAP_TYPE", "STE_HANDLE_MAX",
-           "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES", "VTABLE_TAGS"]
+           "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES", "VTABLE_TAGS", "VTABLE_TAGS_V2"]
 
 VSWAP_TYPE: int
 STE_HANDLE_MAX: int
@@ -19,6 +19,7 @@ STE_CLUSTER_BYTES: int
 STE_SWITCHES: tuple[str, ...]
 STE_RFCS: tuple[int, ...]
 VTABLE_TAGS: dict[str, int]
+VTABLE_TAGS_V2: dict[str, int]
 
 _U64 = npt.NDArray[np.uint64]
 

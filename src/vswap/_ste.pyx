@@ -66,7 +66,7 @@ from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace, check_memcg_ids
 from vswap.protocol import check_uint64_array as as_entries
 
 __all__ = ["SwapTableEdition", "STE_SWITCHES", "STE_RFCS", "VSWAP_TYPE", "STE_HANDLE_MAX",
-           "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES", "VTABLE_TAGS"]
+           "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES", "VTABLE_TAGS", "VTABLE_TAGS_V2"]
 
 cdef uint64_t RMAP_MASK = ~SWAP_TABLE_CACHE_ONLY
 cdef uint64_t COUNT_LIMIT = 0xFFFFFFFF
@@ -88,9 +88,11 @@ STE_CLUSTER_BYTES = P4_CLUSTER_INFO_BYTES + 8 + 16 + 8
 STE_SWITCHES = ("shared_cluster_cache", "lookup_cache")
 #: The RFC versions modelled (the ``rfc`` argument): 1, posted 2026-05-28; 2, posted 2026-06-12.
 STE_RFCS = (1, 2)
-#: The virtual_table word's tags (its low 3 bits) [STE].
+#: The virtual_table word's tags (its low 3 bits) in RFC v1 [STE].
 VTABLE_TAGS = {"NONE": VT_NONE, "PHYS": VT_PHYS, "ZERO": VT_ZERO, "ZSWAP": VT_ZSWAP,
                "FOLIO": VT_FOLIO}
+#: RFC v2's three tags [since-2026-06]: zero pages and swap-cached folios have none.
+VTABLE_TAGS_V2 = {"NONE": VT_NONE, "PHYS": VT_PHYS, "ZSWAP": VT_ZSWAP_V2}
 
 
 
@@ -217,7 +219,7 @@ cdef inline void release(ste_t* v, ste_vcluster* c, uint64_t i, pbatch* b) noexc
     if tag == VT_PHYS:
         pb_add(v, b, vt_phys_slot(w))
         v.charge[c.memcg[i]] -= 1
-    elif tag == VT_ZSWAP:
+    elif tag == v.vt_zswap:
         v.nr_zswap -= 1
         if v.rfc < 2:                   # v1: zswap_invalidate erases it from zswap's tree
             v.st.zswap_walks += 1
@@ -284,10 +286,12 @@ cdef inline void take(ste_t* v, ste_vcluster* c, uint64_t idx, uint64_t nr, uint
     c.hint = <uint16_t>(idx + nr)       # find_run found every run in [hint, idx) taken
     for i in range(idx, idx + nr):
         c.table[i] = w
-        c.vtable[i] = (folio << VT_TAG_BITS) | VT_FOLIO
+        if v.rfc < 2:       # v1: the FOLIO tag; v2: the folio is the swap table's, the word stays NONE
+            c.vtable[i] = (folio << VT_TAG_BITS) | VT_FOLIO
         c.memcg[i] = memcg
     v.st.table_writes += nr
-    v.st.vtable_writes += nr
+    if v.rfc < 2:
+        v.st.vtable_writes += nr
     v.st.memcg_writes += nr
     c.count += <uint32_t>nr
     v.nr_used += nr
@@ -546,8 +550,10 @@ cdef int ste_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nog
     return -1 if r < 0 else 0
 
 
-cdef int kind_of(const ste_vcluster* c, uint64_t i, uint64_t* handle) noexcept nogil:
-    """lookup: a folio in the swap cache, else the virtual_table word's backing."""
+cdef int kind_of(const ste_vcluster* c, uint64_t i, uint64_t ztag, uint64_t* handle) noexcept nogil:
+    """lookup: a folio in the swap cache, else the zero bit (v2), else the virtual_table word's backing.
+
+    ``ztag`` is the version's ZSWAP tag. NONE (and v1's FOLIO) read as a folio."""
     cdef uint64_t w = c.table[i] & SWP_TB_PAYLOAD
     cdef uint64_t x = c.vtable[i]
     cdef uint64_t tag = x & SWP_TB_TAG_MASK
@@ -560,16 +566,18 @@ cdef int kind_of(const ste_vcluster* c, uint64_t i, uint64_t* handle) noexcept n
     if tag == VT_PHYS:
         handle[0] = vt_phys_slot(x)
         return VSWAP_SWAPFILE
-    if tag == VT_ZERO:
+    handle[0] = x >> VT_TAG_BITS
+    if tag == ztag:
+        return VSWAP_ZSWAP
+    if tag == VT_ZERO:                  # v1 (v2's ZSWAP has this value and was caught above)
         handle[0] = 0
         return VSWAP_ZERO
-    handle[0] = x >> VT_TAG_BITS
-    return VSWAP_ZSWAP if tag == VT_ZSWAP else VSWAP_FOLIO     # FOLIO, or NONE (0)
+    return VSWAP_FOLIO                  # FOLIO, or NONE (0)
 
 
 cdef inline int ste_kind(ste_t* v, const ste_vcluster* c, uint64_t i, uint64_t* handle) noexcept nogil:
     """kind_of, counted: v1's zswap_load finds a zswap entry in zswap's own tree."""
-    cdef int k = kind_of(c, i, handle)
+    cdef int k = kind_of(c, i, v.vt_zswap, handle)
     if k == VSWAP_ZSWAP and v.rfc < 2:
         v.st.zswap_walks += 1
     return k
@@ -607,7 +615,7 @@ cdef void zswap_put(ste_t* v, uint64_t voff, uint64_t h) noexcept nogil:
     v.st.vtable_writes += 1
     release(v, c, i, &b)
     pb_flush(v, &b)
-    c.vtable[i] = (h << VT_TAG_BITS) | VT_ZSWAP
+    c.vtable[i] = (h << VT_TAG_BITS) | v.vt_zswap
     v.nr_zswap += 1
     if v.rfc < 2:                       # v1: zswap_store also inserts into zswap's tree
         v.st.zswap_walks += 1
@@ -796,6 +804,8 @@ cdef class SwapTableEdition(VirtualCommon):
         self._scans = &self.v.st.scans
         self._ghost = VSWAP_TYPE
         self._cluster_info_bytes = P4_CLUSTER_INFO_BYTES
+        self.v.rfc = 2                  # the default, so a bare instance is v2 too
+        self.v.vt_zswap = self.v.vt_max = VT_ZSWAP_V2
 
     def __init__(self, swaps=None, *, shared_cluster_cache=False, lookup_cache=False,
                  max_clusters=STE_MAX_CLUSTERS, direct_memcgs=(), rfc=2):
@@ -817,6 +827,8 @@ cdef class SwapTableEdition(VirtualCommon):
         self.v.opt_shared = bool(shared_cluster_cache)
         self.v.opt_lookup_cache = bool(lookup_cache)
         self.v.rfc = <int>rfc
+        self.v.vt_zswap = VT_ZSWAP if rfc == 1 else VT_ZSWAP_V2
+        self.v.vt_max = VT_FOLIO if rfc == 1 else VT_ZSWAP_V2
         self._sync_devices()
 
     def __dealloc__(self):
@@ -918,8 +930,12 @@ cdef class SwapTableEdition(VirtualCommon):
     def rfc(self):
         """The RFC version modelled: 2 (2026-06-12, the default) or 1 (2026-05-28).
 
-        v2 keeps a zero page's state in the swap table word (phase IV's
-        ``SWP_TB_ZERO``), not as a ZERO tag of the virtual_table word, and
+        v2's virtual_table word has three tags (:data:`VTABLE_TAGS_V2`:
+        NONE, PHYS, ZSWAP ``010``): a zero page's state is the swap table
+        word's zero bit (phase IV's ``SWP_TB_ZERO``) and a folio is the
+        swap table's business (no FOLIO tag: an entry whose data is only in
+        its folio reads NONE); it finds a zswap entry through the word alone
+        (v1 also keeps zswap's tree: ``zswap_walks``, ``zswap_tree``), and
         gives a physical cluster a memcg_table only while it holds a
         direct-mapped slot. Runtime complexity: O(1).
 
@@ -1388,7 +1404,7 @@ cdef class SwapTableEdition(VirtualCommon):
         if self.v.rfc < 2:                   # v1: zswap_load looks in zswap's tree
             self.v.st.zswap_walks += 1
         x = c.vtable[i]
-        return (x >> VT_TAG_BITS) if (x & SWP_TB_TAG_MASK) == VT_ZSWAP else None
+        return (x >> VT_TAG_BITS) if (x & SWP_TB_TAG_MASK) == self.v.vt_zswap else None
 
     def zswap_invalidate(self, entry):
         """Drop the zswap copy; its handle or None. The word becomes FOLIO (cached folio) or NONE.
@@ -1408,14 +1424,14 @@ cdef class SwapTableEdition(VirtualCommon):
         if self.v.rfc < 2:                   # v1: the erase from zswap's tree
             self.v.st.zswap_walks += 1
         x = c.vtable[i]
-        if (x & SWP_TB_TAG_MASK) != VT_ZSWAP:
+        if (x & SWP_TB_TAG_MASK) != self.v.vt_zswap:
             return None
         self.v.st.cluster_locks += 1
         self.v.st.vtable_writes += 1
         self.v.nr_zswap -= 1
         w = c.table[i] & SWP_TB_PAYLOAD
         c.vtable[i] = ((swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
-                       if swap_cache_is_folio(w) else VT_NONE)
+                       if swap_cache_is_folio(w) and self.v.rfc < 2 else VT_NONE)
         return x >> VT_TAG_BITS
 
     def writeback(self, entry, order=0):
@@ -1495,10 +1511,12 @@ cdef class SwapTableEdition(VirtualCommon):
         release(&self.v, c, i, b)
         w = c.table[i] & SWP_TB_PAYLOAD
         if swap_cache_is_folio(w):
-            c.vtable[i] = (swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
+            if self.v.rfc < 2:              # v2: the cached folio is the swap table's, NONE stays
+                c.vtable[i] = (swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
         else:
             voff = (c.id << STE_VCLUSTER_SHIFT) + i
-            c.vtable[i] = (voff << VT_TAG_BITS) | VT_FOLIO
+            if self.v.rfc < 2:
+                c.vtable[i] = (voff << VT_TAG_BITS) | VT_FOLIO
             if not (c.table[i] & SWP_TB_PIN):
                 c.table[i] = ((c.table[i] & ~SWP_TB_PAYLOAD) | SWP_TB_PIN
                               | swap_cache_folio(voff, 0))
@@ -1657,9 +1675,9 @@ cdef class SwapTableEdition(VirtualCommon):
                             break
                 if (w & SWP_TB_ZERO) and (self.v.rfc < 2 or (x & SWP_TB_TAG_MASK) != VT_NONE):
                     errors.append(f"{ve:#x}: zero bit with virtual_table word {x:#x} (rfc {self.v.rfc})")
-                if (x & SWP_TB_TAG_MASK) > VT_FOLIO:
+                if (x & SWP_TB_TAG_MASK) > self.v.vt_max:
                     errors.append(f"{ve:#x}: virtual_table tag {x & SWP_TB_TAG_MASK}")
-                elif (x & SWP_TB_TAG_MASK) == VT_ZSWAP:
+                elif (x & SWP_TB_TAG_MASK) == self.v.vt_zswap:
                     nz += 1
                 elif (x & SWP_TB_TAG_MASK) == VT_PHYS:
                     nphys += 1

@@ -30,12 +30,14 @@ from vswap.swapentry import (SWP_TB_TAG_MASK, XA_NODE_KERNEL_BYTES, MAX_SWAPFILE
                              swap_cache_order)
 
 __all__ = ["SwapTableEdition", "STE_SWITCHES", "STE_RFCS", "VSWAP_TYPE", "VT_NONE", "VT_PHYS", "VT_ZERO",
-           "VT_ZSWAP", "VT_FOLIO", "STE_HANDLE_MAX", "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES"]
+           "VT_ZSWAP", "VT_FOLIO", "VT_ZSWAP_V2", "STE_HANDLE_MAX", "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES"]
 
 #: The ghost device's swap type: the last one (the physical devices take 0 .. 30).
 VSWAP_TYPE = MAX_SWAPFILES - 1
 #: The virtual_table word's tags (its low 3 bits) [STE].
 VT_NONE, VT_PHYS, VT_ZERO, VT_ZSWAP, VT_FOLIO = 0, 1, 2, 3, 4
+#: RFC v2's ZSWAP tag (its tags: NONE 000, PHYS 001, ZSWAP 010).
+VT_ZSWAP_V2 = 2
 VT_TAG_BITS = 3
 #: A zswap handle (the zswap_entry pointer) shares the word with the tag.
 STE_HANDLE_MAX = 1 << (64 - VT_TAG_BITS)
@@ -125,6 +127,8 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         self._opt_shared = bool(shared_cluster_cache)
         self._opt_lookup_cache = bool(lookup_cache)
         self._rfc = int(rfc)
+        self._vt_zswap = VT_ZSWAP if self._rfc == 1 else VT_ZSWAP_V2
+        self._vt_max = VT_FOLIO if self._rfc == 1 else VT_ZSWAP_V2
         self._st = dict.fromkeys(_STAT_NAMES, 0)
         self._sync_devices()
 
@@ -248,7 +252,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         if tag == VT_PHYS:
             self._pb_add(b, _vt_phys_slot(w))
             self._charge_sub(c.memcg[i])
-        elif tag == VT_ZSWAP:
+        elif tag == self._vt_zswap:
             self._nr_zswap -= 1
             if self._rfc < 2:           # v1: zswap_invalidate erases it from zswap's tree
                 self._st["zswap_walks"] += 1
@@ -293,10 +297,12 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         w = SWP_TB_PIN | swap_cache_folio(folio, order)
         for i in range(idx, idx + nr):
             c.table[i] = w
-            c.vtable[i] = (folio << VT_TAG_BITS) | VT_FOLIO
+            if self._rfc < 2:       # v2: the folio is the swap table's, the word stays NONE
+                c.vtable[i] = (folio << VT_TAG_BITS) | VT_FOLIO
             c.memcg[i] = memcg
         self._st["table_writes"] += nr
-        self._st["vtable_writes"] += nr
+        if self._rfc < 2:
+            self._st["vtable_writes"] += nr
         self._st["memcg_writes"] += nr
         c.count += nr
         self._nr_used += nr
@@ -490,12 +496,12 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         tag = x & SWP_TB_TAG_MASK
         if tag == VT_PHYS:
             return VSWAP_SWAPFILE, _vt_phys_slot(x)
-        if tag == VT_ZERO:
-            return VSWAP_ZERO, 0
-        if tag == VT_ZSWAP:
+        if tag == self._vt_zswap:
             if self._rfc < 2:       # v1: zswap_load finds it in zswap's own tree
                 self._st["zswap_walks"] += 1
             return VSWAP_ZSWAP, x >> VT_TAG_BITS
+        if tag == VT_ZERO:          # v1 (v2's ZSWAP has this value)
+            return VSWAP_ZERO, 0
         return VSWAP_FOLIO, x >> VT_TAG_BITS          # FOLIO, or NONE (0)
 
     # -- configuration ----------------------------------------------------------------------
@@ -821,7 +827,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         self._st["vtable_writes"] += 1
         self._release(c, i, b)
         self._pb_flush(b)
-        c.vtable[i] = (h << VT_TAG_BITS) | VT_ZSWAP
+        c.vtable[i] = (h << VT_TAG_BITS) | self._vt_zswap
         self._nr_zswap += 1
         if self._rfc < 2:           # v1: zswap_store also inserts into zswap's tree
             self._st["zswap_walks"] += 1
@@ -852,7 +858,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         if self._rfc < 2:           # v1: zswap_load looks in zswap's tree
             self._st["zswap_walks"] += 1
         x = c.vtable[i]
-        return x >> VT_TAG_BITS if x & SWP_TB_TAG_MASK == VT_ZSWAP else None
+        return x >> VT_TAG_BITS if x & SWP_TB_TAG_MASK == self._vt_zswap else None
 
     def zswap_invalidate(self, entry):
         """See :meth:`vswap.SwapTableEdition.zswap_invalidate`."""
@@ -863,14 +869,14 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         if self._rfc < 2:           # v1: the erase from zswap's tree
             self._st["zswap_walks"] += 1
         x = c.vtable[i]
-        if x & SWP_TB_TAG_MASK != VT_ZSWAP:
+        if x & SWP_TB_TAG_MASK != self._vt_zswap:
             return None
         self._st["cluster_locks"] += 1
         self._st["vtable_writes"] += 1
         self._nr_zswap -= 1
         w = c.table[i] & SWP_TB_PAYLOAD
         c.vtable[i] = ((swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
-                       if swap_cache_is_folio(w) else VT_NONE)
+                       if swap_cache_is_folio(w) and self._rfc < 2 else VT_NONE)
         return x >> VT_TAG_BITS
 
     def _phys_run_of(self, c, base, nr):
@@ -948,11 +954,13 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
             self._release(c, i, b)
             w = c.table[i] & SWP_TB_PAYLOAD
             if swap_cache_is_folio(w):
-                c.vtable[i] = (swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
+                if self._rfc < 2:   # v2: the cached folio is the swap table's, NONE stays
+                    c.vtable[i] = (swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
             else:
                 # read into the ghost swap cache: a new folio, named by the virtual offset
                 voff = (c.id << SHIFT) + i
-                c.vtable[i] = (voff << VT_TAG_BITS) | VT_FOLIO
+                if self._rfc < 2:
+                    c.vtable[i] = (voff << VT_TAG_BITS) | VT_FOLIO
                 if not c.table[i] & SWP_TB_PIN:
                     c.table[i] = ((c.table[i] & ~SWP_TB_PAYLOAD) | SWP_TB_PIN
                                   | swap_cache_folio(voff, 0))
@@ -1036,9 +1044,9 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
                 tag = x & SWP_TB_TAG_MASK
                 if w & SWP_TB_ZERO and (self._rfc < 2 or tag != VT_NONE):
                     errors.append(f"{ve:#x}: zero bit with virtual_table word {x:#x} (rfc {self._rfc})")
-                if tag > VT_FOLIO:
+                if tag > self._vt_max:
                     errors.append(f"{ve:#x}: virtual_table tag {tag}")
-                elif tag == VT_ZSWAP:
+                elif tag == self._vt_zswap:
                     nz += 1
                 elif tag == VT_PHYS:
                     nphys += 1
