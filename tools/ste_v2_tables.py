@@ -7,6 +7,7 @@ usemem 56G on a 32 GB host and memhog 48G on a 16 GB host
 (``since-2026-06.md`` section 2). This runs ``vswap compare`` on those
 settings for mainline 7.1, phase IV and the Swap Table Edition's two RFCs,
 and keeps its predicted kernel-time table and its metadata table; then the
+designs' metadata at 0-100 % usage of 32G, 128G and 1T of swap; then the
 per-verb lookups and word traffic (:func:`vswap.attribution.verb_costs`) of
 memhog -r2, 64 MiB in a 32 MiB limit, zswap, so the figures in
 docs/comparison.rst come from the code, not from a keyboard.
@@ -21,6 +22,7 @@ import sys
 
 from vswap.attribution import LOOKUP_ROWS, path_table, verb_costs
 from vswap.cli import main as cli_main
+from vswap.metadata import format_table, metadata_table
 from vswap.replay import Machine
 from vswap.workloads import memhog
 
@@ -74,6 +76,10 @@ def main(argv: list[str]) -> int:
         parts += [f"== {title}: {' '.join(cmd)}", ""]
         for b in blocks(run(args + COMMON + extra)):
             parts += [b, ""]
+    parts += ["== metadata at 0-100 % usage (vswap.metadata; vswap metadata --designs "
+              f"baseline,{DESIGNS},cc_v2)", "",
+              format_table(metadata_table(["baseline", *DESIGNS.split(","), "cc_v2"],
+                                          ["32G", "128G", "1T"])), ""]
     t, m = memhog("64M", passes=2), Machine(ram="32M", backend="zswap")
     costs = {d: verb_costs(t, d, m) for d in DESIGNS.split(",")}
     parts += ["== per-verb lookups and word traffic: memhog -r2, 64 MiB in a 32 MiB limit, zswap "
