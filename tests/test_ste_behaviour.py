@@ -185,6 +185,24 @@ def test_max_clusters_caps_the_ghost_device():
         assert len(set(es)) == 511 and ste.snapshot()["alloc_reject"] == 1
 
 
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_v2_s_ghost_device_is_8_pb_and_v1_s_16_tib(impl):
+    assert _ste.STE_V2_MAX_CLUSTERS == ref_ste.STE_V2_MAX_CLUSTERS == (1 << 41) // 512
+    assert _ste.STE_V2_MAX_CLUSTERS * 512 * 4096 == 8 << 50              # 8 PiB of 4 KiB slots
+    top = swp_entry(31, _ste.STE_V2_MAX_CLUSTERS * 512 - 1)
+    v2 = impl.SwapTableEdition()
+    with pytest.raises(NoEntry):                                   # in range, not allocated
+        v2.swap_count(top)
+    v1 = impl.SwapTableEdition(rfc=1)
+    with pytest.raises(ValueError, match="end"):                   # past v1's 16 TiB
+        v1.swap_count(top)
+    impl.SwapTableEdition(max_clusters=_ste.STE_V2_MAX_CLUSTERS)
+    for bad in (dict(max_clusters=_ste.STE_V2_MAX_CLUSTERS + 1),
+                dict(max_clusters=_ste.STE_MAX_CLUSTERS + 1, rfc=1), dict(rfc=3), dict(rfc=True)):
+        with pytest.raises(ValueError):
+            impl.SwapTableEdition(**bad)
+
+
 def test_closed_and_unbuilt_instances_raise():
     ste = make(vswap)
     ste.close()

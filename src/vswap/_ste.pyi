@@ -10,11 +10,12 @@ from vswap._swapfile import SwapDevices
 from vswap.protocol import Lookup
 
 __all__ = ["SwapTableEdition", "STE_SWITCHES", "STE_RFCS", "VSWAP_TYPE", "STE_HANDLE_MAX",
-           "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES", "VTABLE_TAGS", "VTABLE_TAGS_V2"]
+           "STE_MAX_CLUSTERS", "STE_V2_MAX_CLUSTERS", "STE_CLUSTER_BYTES", "VTABLE_TAGS", "VTABLE_TAGS_V2"]
 
 VSWAP_TYPE: int
 STE_HANDLE_MAX: int
 STE_MAX_CLUSTERS: int
+STE_V2_MAX_CLUSTERS: int
 STE_CLUSTER_BYTES: int
 STE_SWITCHES: tuple[str, ...]
 STE_RFCS: tuple[int, ...]
@@ -28,7 +29,7 @@ class SwapTableEdition(VirtualCommon):
     entry_is_slot: ClassVar[bool]
     swapin_bypasses_swap_cache: ClassVar[bool]
     def __init__(self, swaps: SwapDevices | None = None, *, shared_cluster_cache: bool = False,
-                 lookup_cache: bool = False, max_clusters: int = 8388607,
+                 lookup_cache: bool = False, max_clusters: int | None = None,
                  direct_memcgs: Iterable[int] = (), rfc: int = 2) -> None: ...
     @property
     def rfc(self) -> int: ...

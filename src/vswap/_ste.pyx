@@ -66,21 +66,25 @@ from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace, check_memcg_ids
 from vswap.protocol import check_uint64_array as as_entries
 
 __all__ = ["SwapTableEdition", "STE_SWITCHES", "STE_RFCS", "VSWAP_TYPE", "STE_HANDLE_MAX",
-           "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES", "VTABLE_TAGS", "VTABLE_TAGS_V2"]
+           "STE_MAX_CLUSTERS", "STE_V2_MAX_CLUSTERS", "STE_CLUSTER_BYTES", "VTABLE_TAGS", "VTABLE_TAGS_V2"]
 
 cdef uint64_t RMAP_MASK = ~SWAP_TABLE_CACHE_ONLY
 cdef uint64_t COUNT_LIMIT = 0xFFFFFFFF
 # A ghost slot never handed out: offset 0, the device's header slot.
 cdef uint64_t TB_HEADER = SWAP_TABLE_CACHE_ONLY
 cdef uint64_t MAX_CLUSTERS = 0xFFFFFFFF // STE_VCLUSTER_SIZE
+cdef uint64_t V2_MAX_CLUSTERS = (<uint64_t>1 << 41) // STE_VCLUSTER_SIZE
 cdef uint64_t HANDLE_LIMIT = <uint64_t>1 << (64 - VT_TAG_BITS)
 
 # VSWAP_TYPE: the ghost device's swap type (the last; the physical devices take 0 .. 30).
 globals().update(VSWAP_TYPE=<int>VSWAP_TYPE)
 #: Largest zswap handle + 1: the handle shares the virtual_table word with its tag.
 STE_HANDLE_MAX = HANDLE_LIMIT
-#: The ghost si->max cap, ALIGN_DOWN(UINT_MAX, 512) slots, in clusters [STE].
+#: The ghost si->max cap of RFC v1, ALIGN_DOWN(UINT_MAX, 512) slots, in clusters [STE].
 STE_MAX_CLUSTERS = MAX_CLUSTERS
+#: RFC v2's cap: an unsigned long si->max, "about 8 PB" of virtual slots (2**41 slots of
+#: 4 KiB), in clusters [since-2026-06, derived].
+STE_V2_MAX_CLUSTERS = V2_MAX_CLUSTERS
 #: ``swap_cluster_info_dynamic``: phase IV's 48 B cluster, the xarray index, an
 #: rcu_head and the virtual_table pointer [derived from the STE cover's field list].
 STE_CLUSTER_BYTES = P4_CLUSTER_INFO_BYTES + 8 + 16 + 8
@@ -759,7 +763,8 @@ cdef class SwapTableEdition(VirtualCommon):
     (types 0 .. 30; it may be empty: zswap and zero pages need no physical
     slot). A swap entry is a slot of the ghost device, type
     :data:`VSWAP_TYPE`. ``max_clusters`` caps the ghost cluster ids (at
-    most :data:`STE_MAX_CLUSTERS`, the RFC's 16 TiB). Implements
+    most, and by default, :data:`STE_V2_MAX_CLUSTERS`, RFC v2's 8 PB, or
+    with ``rfc=1`` :data:`STE_MAX_CLUSTERS`, v1's 16 TiB). Implements
     :class:`vswap.protocol.SwapSpace`. The memcgs of ``direct_memcgs``
     get direct-mapped entries instead, which the RFC keeps beside the
     virtual ones: physical slots of the same devices, whose every verb is
@@ -808,12 +813,14 @@ cdef class SwapTableEdition(VirtualCommon):
         self.v.vt_zswap = self.v.vt_max = VT_ZSWAP_V2
 
     def __init__(self, swaps=None, *, shared_cluster_cache=False, lookup_cache=False,
-                 max_clusters=STE_MAX_CLUSTERS, direct_memcgs=(), rfc=2):
-        cdef uint64_t mc = to_u64(max_clusters, MAX_CLUSTERS + 1, "max_clusters")
-        if mc == 0:
-            raise ValueError("max_clusters must be at least 1")
+                 max_clusters=None, direct_memcgs=(), rfc=2):
         if rfc not in STE_RFCS or isinstance(rfc, bool):
             raise ValueError(f"rfc must be one of {STE_RFCS}, not {rfc!r}")
+        cdef uint64_t cap = MAX_CLUSTERS if rfc == 1 else V2_MAX_CLUSTERS
+        cdef uint64_t mc = cap if max_clusters is None else to_u64(max_clusters, cap + 1,
+                                                                   "max_clusters")
+        if mc == 0:
+            raise ValueError("max_clusters must be at least 1")
         direct = check_memcg_ids(direct_memcgs)
         swaps = SwapDevices() if swaps is None else swaps
         if isinstance(swaps, SwapDevices) and len((<SwapDevices>swaps)._devices) > VSWAP_TYPE:

@@ -30,7 +30,8 @@ from vswap.swapentry import (SWP_TB_TAG_MASK, XA_NODE_KERNEL_BYTES, MAX_SWAPFILE
                              swap_cache_order)
 
 __all__ = ["SwapTableEdition", "STE_SWITCHES", "STE_RFCS", "VSWAP_TYPE", "VT_NONE", "VT_PHYS", "VT_ZERO",
-           "VT_ZSWAP", "VT_FOLIO", "VT_ZSWAP_V2", "STE_HANDLE_MAX", "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES"]
+           "VT_ZSWAP", "VT_FOLIO", "VT_ZSWAP_V2", "STE_HANDLE_MAX", "STE_MAX_CLUSTERS", "STE_V2_MAX_CLUSTERS",
+           "STE_CLUSTER_BYTES"]
 
 #: The ghost device's swap type: the last one (the physical devices take 0 .. 30).
 VSWAP_TYPE = MAX_SWAPFILES - 1
@@ -43,6 +44,8 @@ VT_TAG_BITS = 3
 STE_HANDLE_MAX = 1 << (64 - VT_TAG_BITS)
 #: The ghost si->max cap, ALIGN_DOWN(UINT_MAX, 512) slots, in clusters [STE].
 STE_MAX_CLUSTERS = 0xFFFFFFFF // SIZE
+#: RFC v2's cap (see :data:`vswap._ste.STE_V2_MAX_CLUSTERS`).
+STE_V2_MAX_CLUSTERS = (1 << 41) // SIZE
 #: ``swap_cluster_info_dynamic``: the 48 B cluster, the xarray index, an rcu_head and
 #: the virtual_table pointer [derived from the STE cover's field list].
 STE_CLUSTER_BYTES = P4_CLUSTER_INFO_BYTES + 8 + 16 + 8
@@ -106,13 +109,14 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
     _cluster_info_bytes = P4_CLUSTER_INFO_BYTES
 
     def __init__(self, swaps=None, *, shared_cluster_cache=False, lookup_cache=False,
-                 max_clusters=STE_MAX_CLUSTERS, direct_memcgs=(), rfc=2):
+                 max_clusters=None, direct_memcgs=(), rfc=2):
         self._direct = SwapTableP4.__new__(SwapTableP4)
-        mc = to_u64(max_clusters, STE_MAX_CLUSTERS + 1, "max_clusters")
-        if mc == 0:
-            raise ValueError("max_clusters must be at least 1")
         if rfc not in STE_RFCS or isinstance(rfc, bool):
             raise ValueError(f"rfc must be one of {STE_RFCS}, not {rfc!r}")
+        cap = STE_MAX_CLUSTERS if rfc == 1 else STE_V2_MAX_CLUSTERS
+        mc = cap if max_clusters is None else to_u64(max_clusters, cap + 1, "max_clusters")
+        if mc == 0:
+            raise ValueError("max_clusters must be at least 1")
         direct = check_memcg_ids(direct_memcgs)
         swaps = SwapDevices() if swaps is None else swaps
         if isinstance(swaps, SwapDevices) and len(swaps._devices) > VSWAP_TYPE:
