@@ -26,7 +26,7 @@ MODE = (("debug" if DEBUG else "release") + (f"-{SANITIZE}" if SANITIZE else "")
 
 # One extension per kernel concept; ``vswap._core`` is the entry point that
 # re-exports them.
-MODULES = ["_xarray", "_swapfile", "_design", "_slotswap", "_direct", "_virtual", "_swaptable",
+MODULES = ["_xarray", "_swapfile", "_design", "_slotswap", "_direct", "_virtual_base", "_virtual", "_swaptable",
            "_mainline71", "_ste", "_replay", "_executor", "_core"]
 
 DIRECTIVES = {

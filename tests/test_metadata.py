@@ -91,16 +91,18 @@ def test_vswap_cover_letter_conclusions_at_32g():
                 - metadata_bytes("baseline", "32G", u, "disk")["total"]) < 170 * MiB
 
 
-def test_ste_per_slot_costs():
-    # 18 B per vswap slot for zswap, 28 B with disk backing, plus the cluster struct and map.
+@pytest.mark.parametrize("name, disk_bytes", [("vswap_ste_v1", 28), ("vswap_ste", 26)])
+def test_ste_per_slot_costs(name, disk_bytes):
+    # 18 B per vswap slot for zswap; with disk backing v1 adds the rmap word and the
+    # backing cluster's memcg_table (28 B), v2 the rmap word only (26 B); plus the
+    # cluster struct and map.
     n = 1 << 28
-    z = metadata_bytes("vswap_ste", "1T", 1.0, "zswap")
-    d = metadata_bytes("vswap_ste", "1T", 1.0, "disk")
+    z = metadata_bytes(name, "1T", 1.0, "zswap")
+    d = metadata_bytes(name, "1T", 1.0, "disk")
     assert (z["swap_table"] + z["memcg_table"] + z["virtual_table"]) == 18 * n
     # (n - 1 usable slots; the header's and entry 0's clusters are in use anyway)
-    assert (d["total"] - d["vcluster_info"] - d["cluster_map"] - d["cluster_info"]) == 28 * n
-    assert metadata_bytes("vswap_ste", "1T", 0.0, "zswap")["total"] == 0
-    assert metadata_bytes("vswap_ste", "1T", 0.0, "disk")["total"] == 24 * MiB + 10 * 512
+    assert (d["total"] - d["vcluster_info"] - d["cluster_map"] - d["cluster_info"]) == disk_bytes * n
+    assert metadata_bytes(name, "1T", 0.0, "zswap")["total"] == 0
 
 
 def test_usage_is_monotone_for_every_design():
@@ -135,11 +137,11 @@ def test_cli_prints_every_size_and_design(capsys):
     p4 = next(line for line in table.splitlines() if line.startswith("swaptable_p4"))
     assert p4.split()[1] == "24.0"
     firsts = [line.split()[0] for line in out.splitlines() if line.strip()]
-    for name in ("vswap_ste", "vswap_ste_v2", "mainline_7_1"):     # STE v1 and v2 side by side
+    for name in ("vswap_ste_v1", "vswap_ste", "mainline_7_1"):     # STE v1 and v2 side by side
         assert firsts.count(name) == 6, name
     assert "swaptable_p3" not in firsts                 # mainline_7_1's layout, listed once
     v1, v2 = (next(line for line in table.splitlines() if line.startswith(n + " "))
-              for n in ("vswap_ste", "vswap_ste_v2"))
+              for n in ("vswap_ste_v1", "vswap_ste"))
     assert float(v2.split()[-2].replace(",", "")) < float(v1.split()[-2].replace(",", ""))
 
 

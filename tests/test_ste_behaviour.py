@@ -29,24 +29,37 @@ def test_constants_have_one_meaning_in_both_models():
                  "STE_SWITCHES"):
         assert getattr(_ste, name) == getattr(ref_ste, name), name
     assert _ste.VTABLE_TAGS == {n: getattr(ref_ste, "VT_" + n) for n in _ste.VTABLE_TAGS}
+    assert _ste.VTABLE_TAGS_V2 == {"NONE": ref_ste.VT_NONE, "PHYS": ref_ste.VT_PHYS,
+                                   "ZSWAP": ref_ste.VT_ZSWAP_V2}
+    assert sorted(_ste.VTABLE_TAGS_V2.values()) == [0, 1, 2]      # RFC v2: 000, 001, 010
     assert _ste.VSWAP_TYPE == 31 and _ste.STE_MAX_CLUSTERS * 512 == (2 ** 32 - 1) // 512 * 512
     assert _ste.STE_CLUSTER_BYTES == 80
 
 
+@pytest.mark.parametrize("rfc", [1, 2])
 @pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
-def test_entries_are_ghost_slots_and_the_vtable_word_follows_the_backing(impl):
-    ste = make(impl)
+def test_entries_are_ghost_slots_and_the_vtable_word_follows_the_backing(impl, rfc):
+    ste = make(impl, rfc=rfc)
     e = ste.folio_alloc_swap(7, memcg=3)
     assert swp_type(e) == 31 and swp_offset(e) == 1          # offset 0 is the header slot
     ste.swap_duplicate(e)
     tag = lambda: ste.snapshot()["entries"][e][1] & 7          # noqa: E731
-    assert tag() == ref_ste.VT_FOLIO and ste.memcg_id(e) == 3
+    # v1 tags the allocated folio FOLIO; v2's folio is the swap table's (the word stays NONE)
+    assert tag() == (ref_ste.VT_FOLIO if rfc == 1 else ref_ste.VT_NONE) and ste.memcg_id(e) == 3
     ste.zswap_store(e, 42)
-    assert tag() == ref_ste.VT_ZSWAP and ste.swaps[0].nr_used == 0   # zswap needs no slot
+    zswap_tag = ref_ste.VT_ZSWAP if rfc == 1 else ref_ste.VT_ZSWAP_V2      # 011 in v1, 010 in v2
+    assert tag() == zswap_tag and ste.swaps[0].nr_used == 0   # zswap needs no slot
+    assert ste.lookup(e) == vswap.Lookup("folio", 7)           # the cached folio first
     ste.zero_store(e)
-    assert tag() == ref_ste.VT_ZERO and ste.zswap_load(e) is None
+    zero_bit = ste.snapshot()["entries"][e][0] & ref_ste.SWP_TB_ZERO
+    if rfc == 1:        # v1: a ZERO tag in the virtual_table word
+        assert tag() == ref_ste.VT_ZERO and not zero_bit
+    else:               # v2: the swap table word's zero bit, the virtual_table word NONE
+        assert tag() == ref_ste.VT_NONE and zero_bit
+    assert ste.zswap_load(e) is None and ste.lookup(e) == vswap.Lookup("folio", 7)
     slot = ste.writeback(e)
     assert tag() == ref_ste.VT_PHYS and ste.swaps[0].nr_used == 1
+    assert not ste.snapshot()["entries"][e][0] & ref_ste.SWP_TB_ZERO     # backing replaces it
     assert ste.writeback(e) == slot                            # one physical run is reused
     ste.swap_cache_del_folio(e)
     assert ste.lookup(e) == vswap.Lookup("swapfile", slot)
@@ -172,6 +185,24 @@ def test_max_clusters_caps_the_ghost_device():
         assert len(set(es)) == 511 and ste.snapshot()["alloc_reject"] == 1
 
 
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_v2_s_ghost_device_is_8_pb_and_v1_s_16_tib(impl):
+    assert _ste.STE_V2_MAX_CLUSTERS == ref_ste.STE_V2_MAX_CLUSTERS == (1 << 41) // 512
+    assert _ste.STE_V2_MAX_CLUSTERS * 512 * 4096 == 8 << 50              # 8 PiB of 4 KiB slots
+    top = swp_entry(31, _ste.STE_V2_MAX_CLUSTERS * 512 - 1)
+    v2 = impl.SwapTableEdition()
+    with pytest.raises(NoEntry):                                   # in range, not allocated
+        v2.swap_count(top)
+    v1 = impl.SwapTableEdition(rfc=1)
+    with pytest.raises(ValueError, match="end"):                   # past v1's 16 TiB
+        v1.swap_count(top)
+    impl.SwapTableEdition(max_clusters=_ste.STE_V2_MAX_CLUSTERS)
+    for bad in (dict(max_clusters=_ste.STE_V2_MAX_CLUSTERS + 1),
+                dict(max_clusters=_ste.STE_MAX_CLUSTERS + 1, rfc=1), dict(rfc=3), dict(rfc=True)):
+        with pytest.raises(ValueError):
+            impl.SwapTableEdition(**bad)
+
+
 def test_closed_and_unbuilt_instances_raise():
     ste = make(vswap)
     ste.close()
@@ -188,11 +219,12 @@ def test_closed_and_unbuilt_instances_raise():
 
 @pytest.mark.parametrize("backing", ["zswap", "disk"])
 @pytest.mark.parametrize("used", [1, 511, 512, 3000])
-def test_layout_of_vswap_metadata_is_its_footprint(backing, used):
+@pytest.mark.parametrize("name, rfc", [("vswap_ste_v1", 1), ("vswap_ste", 2)])
+def test_layout_of_vswap_metadata_is_its_footprint(backing, used, name, rfc):
     slots = 4096
     # zswap-only: no physical device at all (vswap.metadata's zswap layout has none)
     devs = [vswap.SwapDevice(slots, cluster_size=512)] if backing == "disk" else []
-    ste = SwapTableEdition(vswap.SwapDevices(devs))
+    ste = SwapTableEdition(vswap.SwapDevices(devs), rfc=rfc)
     es = [ste.folio_alloc_swap(f) for f in range(used)]
     for i, e in enumerate(es):
         ste.swap_duplicate(e)
@@ -203,7 +235,7 @@ def test_layout_of_vswap_metadata_is_its_footprint(backing, used):
         ste.swap_cache_del_folio(e)
         ste.put_swap_folio(e)
     fp = ste.memory_footprint()
-    want = metadata_bytes("vswap_ste", slots * 4096, used / slots, backing)
+    want = metadata_bytes(name, slots * 4096, used / slots, backing)
     for key in want:
         assert fp[key] == want[key], key
     assert fp["extend_table"] == 0
@@ -238,3 +270,60 @@ def test_compiled_and_reference_replays_agree(trace, machine, design):
     assert fast.counters["swapin_bypass"] == 0
     if "shared" not in design:       # a shared cache moves where entries land
         assert fast.counters["free_batches"] == v6.counters["free_batches"]
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_v2_gives_a_physical_cluster_a_memcg_table_with_its_first_direct_slot(impl):
+    ghost = 2 * 512                              # the ghost cluster's memcg_table
+    seen = {}
+    for rfc in (1, 2):
+        ste = make(impl, slots=64, cs=16, rfc=rfc, direct_memcgs={7})
+        e = ste.folio_alloc_swap(1)
+        ste.swap_duplicate(e)
+        ste.writeback(e)                         # a physical cluster backing a ghost entry
+        before = ste.memory_footprint()["memcg_table"]
+        d = ste.folio_alloc_swap(2, memcg=7)     # a direct-mapped slot
+        after = ste.memory_footprint()["memcg_table"]
+        ste.swap_cache_del_folio(d)
+        ste.put_swap_folio(d)                    # the direct slot goes again
+        seen[rfc] = (before, after, ste.memory_footprint()["memcg_table"])
+        ste.check()
+    assert seen[1][0] == ghost + 2 * 16          # v1: every in-use physical cluster has one
+    assert seen[2] == (ghost, ghost + 2 * 16, ghost)
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_v1_keeps_zswap_s_own_tree_and_v2_finds_entries_through_the_word(impl):
+    walks, trees = {}, {}
+    for rfc in (1, 2):
+        ste = make(impl, rfc=rfc)
+        e = ste.folio_alloc_swap(1)
+        ste.swap_duplicate(e)
+        ste.zswap_store(e, 5)                          # v1: an insert into zswap's tree
+        trees[rfc] = ste.memory_footprint()["zswap_tree"]
+        ste.swap_cache_del_folio(e)
+        assert ste.lookup(e) == vswap.Lookup("zswap", 5)   # v1: a descent to find it
+        assert ste.zswap_invalidate(e) == 5            # v1: the erase
+        walks[rfc] = ste.stats["zswap_walks"]
+        ste.check()
+    assert trees == {1: 8, 2: 0} and walks == {1: 3, 2: 0}
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["compiled", "reference"])
+def test_v2_has_three_tags_and_a_folio_without_one(impl):
+    ste = make(impl, rfc=2)
+    es = [ste.folio_alloc_swap(f) for f in range(1, 5)]
+    for e in es:
+        ste.swap_duplicate(e)
+    ste.zswap_store(es[0], 9)
+    ste.zero_store(es[1])
+    ste.writeback(es[2])
+    for e in es:
+        ste.swap_cache_del_folio(e)
+    tags = {ste.snapshot()["entries"][e][1] & 7 for e in es}
+    assert tags <= set(_ste.VTABLE_TAGS_V2.values()) and tags == {0, 1, 2}
+    assert [ste.lookup(e).kind for e in es] == ["zswap", "zero", "swapfile", "folio"]
+    ste.swapoff(0)                       # the physical slot's data comes into a folio: NONE
+    assert ste.snapshot()["entries"][es[2]][1] & 7 == ref_ste.VT_NONE
+    assert ste.lookup(es[2]).kind == "folio"
+    ste.check()

@@ -37,14 +37,14 @@ SETUPS = st.fixed_dictionaries({
 }).map(lambda d: {**d, "cs": 16, "nr_slots": 16 * d["nclusters"] - d["tail"]})
 
 
-def _ste(impl, shared, lookup_cache):
+def _ste(impl, shared, lookup_cache, rfc=2):
     def make(setup):
         devices = impl.SwapDevices([impl.SwapDevice(setup["nr_slots"], cluster_size=16)
                                     for _ in range(setup["ndev"])])
         return impl.SwapTableEdition(devices, shared_cluster_cache=shared,
                                      lookup_cache=lookup_cache,
                                      max_clusters=setup["max_clusters"],
-                                     direct_memcgs=setup["direct"])
+                                     direct_memcgs=setup["direct"], rfc=rfc)
     return make
 
 
@@ -83,20 +83,21 @@ class SteLockstep(VswapLockstep):
             self.run_step(Step("free_swap_and_cache_nr", (e, 1 << order)))
 
 
-def _machine(shared):
-    tag = "shared" if shared else "separate"
+def _machine(shared, rfc=2):
+    tag = ("shared" if shared else "separate") + ("" if rfc == 2 else f", rfc {rfc}")
     return type(f"SteLockstep_{tag}", (SteLockstep,), {
         "NAME": f"SwapTableEdition[{tag}]",
-        "factory": staticmethod(_ste(vswap, shared, False)),
-        "reference_factory": staticmethod(_ste(reference, shared, False)),
-        "twin_factories": {"lookup_cache": _ste(vswap, shared, True)},
+        "factory": staticmethod(_ste(vswap, shared, False, rfc)),
+        "reference_factory": staticmethod(_ste(reference, shared, False, rfc)),
+        "twin_factories": {"lookup_cache": _ste(vswap, shared, True, rfc)},
     })
 
 
-MACHINES = [_machine(False), _machine(True)]
+# RFC v2 (the default) with separate and shared per-CPU caches; RFC v1 (vswap_ste_v1).
+MACHINES = [_machine(False), _machine(True), _machine(False, rfc=1)]
 
 
-@pytest.mark.parametrize("machine", MACHINES, ids=["separate", "shared"])
+@pytest.mark.parametrize("machine", MACHINES, ids=["separate", "shared", "v1"])
 def test_ste_lockstep(machine):
     machine.TestCase.settings = settings(
         settings(), stateful_step_count=5 * settings().stateful_step_count // 4,

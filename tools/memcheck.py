@@ -20,7 +20,8 @@ import tempfile
 DEFAULT = ["tests/test_robustness.py", "tests/test_xarray_behaviour.py",
            "tests/test_direct_behaviour.py", "tests/test_virtual_behaviour.py",
            "tests/test_swapfile_behaviour.py", "tests/test_ste_behaviour.py",
-           "tests/test_mainline71_behaviour.py", "-k", "not reference"]
+           "tests/test_mainline71_behaviour.py", "tests/test_virtual_base.py",
+           "-k", "not reference"]
 
 
 def leaks(log: str) -> list[tuple[str, int, str]]:

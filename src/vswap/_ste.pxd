@@ -19,7 +19,7 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
-from vswap._design cimport SwapDesign
+from vswap._virtual_base cimport VirtualCommon
 from vswap._swapfile cimport swap_device_t, swap_globals_t, SwapDevice
 from vswap._swaptable cimport SwapTableP4, p4_t
 from vswap._xarray cimport xarray_t
@@ -35,6 +35,7 @@ cdef enum:
     VT_ZERO = 2
     VT_ZSWAP = 3
     VT_FOLIO = 4
+    VT_ZSWAP_V2 = 2                       # RFC v2's tags: NONE 000, PHYS 001, ZSWAP 010
     VT_TAG_BITS = 3
     # where a ghost cluster is: a CPU's virtual cluster cache, nonfull[order], or neither
     VC_CACHED = 1
@@ -87,6 +88,7 @@ cdef struct ste_stats:
     uint64_t clusters_allocated
     uint64_t clusters_freed
     uint64_t extend_tables_allocated
+    uint64_t zswap_walks           # v1: zswap's own tree, one descent per store, load and erase
 
 
 cdef struct ste_t:
@@ -113,13 +115,16 @@ cdef struct ste_t:
     uint64_t nr_ext
     bint opt_shared
     bint opt_lookup_cache
+    int rfc                                        # the RFC modelled: 1 (2026-05-28) or 2 (2026-06-12)
+    uint64_t vt_zswap                              # the ZSWAP tag: VT_ZSWAP (v1) or VT_ZSWAP_V2
+    uint64_t vt_max                                # the largest tag: VT_FOLIO (v1) or VT_ZSWAP_V2
     ste_stats st
 
 
 cdef int ste_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil
 
 
-cdef class SwapTableEdition(SwapDesign):
+cdef class SwapTableEdition(VirtualCommon):
     cdef ste_t v
     cdef SwapTableP4 _direct                       # direct-mapped entries (hosted, never None)
     cdef uint64_t _alloc_any(self, uint64_t folio, int order, uint16_t memcg,
@@ -131,7 +136,6 @@ cdef class SwapTableEdition(SwapDesign):
     cdef ste_vcluster* _live(self, uint64_t v) except NULL
     cdef int _check_counted(self, uint64_t v, uint64_t n) except -1
     cdef ste_vcluster* _read(self, object entry, uint64_t* idx) except NULL
-    cdef swap_device_t* _device(self, object device) except NULL
     cdef int _batch_entry(self, uint64_t e, void** cache) except -1
     cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
                           void** cache) except -1

@@ -5,29 +5,34 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import disjoint_base
 
-from vswap._design import SwapDesign
+from vswap._virtual_base import VirtualCommon
 from vswap._swapfile import SwapDevices
 from vswap.protocol import Lookup
 
-__all__ = ["SwapTableEdition", "STE_SWITCHES", "VSWAP_TYPE", "STE_HANDLE_MAX",
-           "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES", "VTABLE_TAGS"]
+__all__ = ["SwapTableEdition", "STE_SWITCHES", "STE_RFCS", "VSWAP_TYPE", "STE_HANDLE_MAX",
+           "STE_MAX_CLUSTERS", "STE_V2_MAX_CLUSTERS", "STE_CLUSTER_BYTES", "VTABLE_TAGS", "VTABLE_TAGS_V2"]
 
 VSWAP_TYPE: int
 STE_HANDLE_MAX: int
 STE_MAX_CLUSTERS: int
+STE_V2_MAX_CLUSTERS: int
 STE_CLUSTER_BYTES: int
 STE_SWITCHES: tuple[str, ...]
+STE_RFCS: tuple[int, ...]
 VTABLE_TAGS: dict[str, int]
+VTABLE_TAGS_V2: dict[str, int]
 
 _U64 = npt.NDArray[np.uint64]
 
 @disjoint_base
-class SwapTableEdition(SwapDesign):
+class SwapTableEdition(VirtualCommon):
     entry_is_slot: ClassVar[bool]
     swapin_bypasses_swap_cache: ClassVar[bool]
     def __init__(self, swaps: SwapDevices | None = None, *, shared_cluster_cache: bool = False,
-                 lookup_cache: bool = False, max_clusters: int = 8388607,
-                 direct_memcgs: Iterable[int] = ()) -> None: ...
+                 lookup_cache: bool = False, max_clusters: int | None = None,
+                 direct_memcgs: Iterable[int] = (), rfc: int = 2) -> None: ...
+    @property
+    def rfc(self) -> int: ...
     @property
     def switches(self) -> dict[str, bool]: ...
     @property

@@ -33,19 +33,20 @@ from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 from vswap._mem cimport checked_calloc
 from vswap._common cimport to_u64
 from vswap._virtual_common cimport (
-    vc_list_add, vc_list_del, vc_mru_forget, vc_reclaim_step, vc_alloc_prepare, vc_drop_devices,
-    vc_device, vc_slot_used, vc_types, vc_footprint_phys, vc_charged, vc_check_totals,
-    vc_snapshot, vc_mru_ids,
+    vcommon_t, vc_list_add, vc_list_del, vc_mru_forget, vc_reclaim_step, vc_alloc_prepare,
+    vc_drop_devices, vc_charged, vc_check_totals, vc_snapshot, vc_mru_ids, vc_list_ids,
+    vc_ops_entry,
 )
 from vswap._design cimport SwapDesign, swap_device_detach
+from vswap._virtual_base cimport VirtualCommon
 from vswap._swapfile cimport (
     SwapDevice, SwapDevices, swap_device_t, swap_alloc_set, swap_table_get, swap_table_set,
-    swap_reclaim_full_clusters, swap_free_batch, swap_batch_add, swap_batch_init, swap_batch_done,
-    SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
+    swap_free_batch, swap_batch_add, swap_batch_init, swap_batch_done,
+    SWAP_TABLE_CACHE_ONLY, SLOT_USED,
 )
-from vswap._clustermap cimport cluster_map_get, cluster_map_next, cluster_map_items
+from vswap._clustermap cimport cluster_map_get, cluster_map_next
 from vswap._swaptable cimport (
-    SWP_TB_COUNT_SHIFT, SWP_TB_COUNT_MAX, SWP_TB_PIN, SWP_TB_PAYLOAD, SWP_TB_COUNT_MASK,
+    SWP_TB_COUNT_SHIFT, SWP_TB_COUNT_MAX, SWP_TB_PIN, SWP_TB_PAYLOAD, SWP_TB_COUNT_MASK, SWP_TB_ZERO,
     P4_FOLIO_MAX, P4_SHADOW_MAX, P4_CLUSTER_INFO_BYTES, SWP_TB_RMAP, swp_tb_is_rmap,
     SwapTableP4, p4_reclaim,
 )
@@ -64,30 +65,38 @@ from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace, check_memcg_ids
 from vswap.protocol import check_uint64_array as as_entries
 
-__all__ = ["SwapTableEdition", "STE_SWITCHES", "VSWAP_TYPE", "STE_HANDLE_MAX",
-           "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES", "VTABLE_TAGS"]
+__all__ = ["SwapTableEdition", "STE_SWITCHES", "STE_RFCS", "VSWAP_TYPE", "STE_HANDLE_MAX",
+           "STE_MAX_CLUSTERS", "STE_V2_MAX_CLUSTERS", "STE_CLUSTER_BYTES", "VTABLE_TAGS", "VTABLE_TAGS_V2"]
 
 cdef uint64_t RMAP_MASK = ~SWAP_TABLE_CACHE_ONLY
 cdef uint64_t COUNT_LIMIT = 0xFFFFFFFF
 # A ghost slot never handed out: offset 0, the device's header slot.
 cdef uint64_t TB_HEADER = SWAP_TABLE_CACHE_ONLY
 cdef uint64_t MAX_CLUSTERS = 0xFFFFFFFF // STE_VCLUSTER_SIZE
+cdef uint64_t V2_MAX_CLUSTERS = (<uint64_t>1 << 41) // STE_VCLUSTER_SIZE
 cdef uint64_t HANDLE_LIMIT = <uint64_t>1 << (64 - VT_TAG_BITS)
 
 # VSWAP_TYPE: the ghost device's swap type (the last; the physical devices take 0 .. 30).
 globals().update(VSWAP_TYPE=<int>VSWAP_TYPE)
 #: Largest zswap handle + 1: the handle shares the virtual_table word with its tag.
 STE_HANDLE_MAX = HANDLE_LIMIT
-#: The ghost si->max cap, ALIGN_DOWN(UINT_MAX, 512) slots, in clusters [STE].
+#: The ghost si->max cap of RFC v1, ALIGN_DOWN(UINT_MAX, 512) slots, in clusters [STE].
 STE_MAX_CLUSTERS = MAX_CLUSTERS
+#: RFC v2's cap: an unsigned long si->max, "about 8 PB" of virtual slots (2**41 slots of
+#: 4 KiB), in clusters [since-2026-06, derived].
+STE_V2_MAX_CLUSTERS = V2_MAX_CLUSTERS
 #: ``swap_cluster_info_dynamic``: phase IV's 48 B cluster, the xarray index, an
 #: rcu_head and the virtual_table pointer [derived from the STE cover's field list].
 STE_CLUSTER_BYTES = P4_CLUSTER_INFO_BYTES + 8 + 16 + 8
 #: The switches, in constructor order.
 STE_SWITCHES = ("shared_cluster_cache", "lookup_cache")
-#: The virtual_table word's tags (its low 3 bits) [STE].
+#: The RFC versions modelled (the ``rfc`` argument): 1, posted 2026-05-28; 2, posted 2026-06-12.
+STE_RFCS = (1, 2)
+#: The virtual_table word's tags (its low 3 bits) in RFC v1 [STE].
 VTABLE_TAGS = {"NONE": VT_NONE, "PHYS": VT_PHYS, "ZERO": VT_ZERO, "ZSWAP": VT_ZSWAP,
                "FOLIO": VT_FOLIO}
+#: RFC v2's three tags [since-2026-06]: zero pages and swap-cached folios have none.
+VTABLE_TAGS_V2 = {"NONE": VT_NONE, "PHYS": VT_PHYS, "ZSWAP": VT_ZSWAP_V2}
 
 
 
@@ -207,14 +216,17 @@ cdef inline void pb_add(ste_t* v, pbatch* b, uint64_t slot) noexcept nogil:
 
 
 cdef inline void release(ste_t* v, ste_vcluster* c, uint64_t i, pbatch* b) noexcept nogil:
-    """Drop slot ``i``'s backing: its virtual_table word becomes NONE."""
+    """Drop slot ``i``'s backing: its virtual_table word becomes NONE (v2: the zero bit goes)."""
     cdef uint64_t w = c.vtable[i]
     cdef uint64_t tag = w & SWP_TB_TAG_MASK
+    c.table[i] &= ~SWP_TB_ZERO          # set only by v2
     if tag == VT_PHYS:
         pb_add(v, b, vt_phys_slot(w))
         v.charge[c.memcg[i]] -= 1
-    elif tag == VT_ZSWAP:
+    elif tag == v.vt_zswap:
         v.nr_zswap -= 1
+        if v.rfc < 2:                   # v1: zswap_invalidate erases it from zswap's tree
+            v.st.zswap_walks += 1
     c.vtable[i] = VT_NONE
 
 
@@ -278,10 +290,12 @@ cdef inline void take(ste_t* v, ste_vcluster* c, uint64_t idx, uint64_t nr, uint
     c.hint = <uint16_t>(idx + nr)       # find_run found every run in [hint, idx) taken
     for i in range(idx, idx + nr):
         c.table[i] = w
-        c.vtable[i] = (folio << VT_TAG_BITS) | VT_FOLIO
+        if v.rfc < 2:       # v1: the FOLIO tag; v2: the folio is the swap table's, the word stays NONE
+            c.vtable[i] = (folio << VT_TAG_BITS) | VT_FOLIO
         c.memcg[i] = memcg
     v.st.table_writes += nr
-    v.st.vtable_writes += nr
+    if v.rfc < 2:
+        v.st.vtable_writes += nr
     v.st.memcg_writes += nr
     c.count += <uint32_t>nr
     v.nr_used += nr
@@ -540,22 +554,37 @@ cdef int ste_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nog
     return -1 if r < 0 else 0
 
 
-cdef int kind_of(const ste_vcluster* c, uint64_t i, uint64_t* handle) noexcept nogil:
-    """lookup: a folio in the swap cache, else the virtual_table word's backing."""
+cdef int kind_of(const ste_vcluster* c, uint64_t i, uint64_t ztag, uint64_t* handle) noexcept nogil:
+    """lookup: a folio in the swap cache, else the zero bit (v2), else the virtual_table word's backing.
+
+    ``ztag`` is the version's ZSWAP tag. NONE (and v1's FOLIO) read as a folio."""
     cdef uint64_t w = c.table[i] & SWP_TB_PAYLOAD
     cdef uint64_t x = c.vtable[i]
     cdef uint64_t tag = x & SWP_TB_TAG_MASK
     if swap_cache_is_folio(w):
         handle[0] = swap_cache_folio_id(w)
         return VSWAP_FOLIO
+    if c.table[i] & SWP_TB_ZERO:        # v2: the zero state is in the swap table word
+        handle[0] = 0
+        return VSWAP_ZERO
     if tag == VT_PHYS:
         handle[0] = vt_phys_slot(x)
         return VSWAP_SWAPFILE
-    if tag == VT_ZERO:
+    handle[0] = x >> VT_TAG_BITS
+    if tag == ztag:
+        return VSWAP_ZSWAP
+    if tag == VT_ZERO:                  # v1 (v2's ZSWAP has this value and was caught above)
         handle[0] = 0
         return VSWAP_ZERO
-    handle[0] = x >> VT_TAG_BITS
-    return VSWAP_ZSWAP if tag == VT_ZSWAP else VSWAP_FOLIO     # FOLIO, or NONE (0)
+    return VSWAP_FOLIO                  # FOLIO, or NONE (0)
+
+
+cdef inline int ste_kind(ste_t* v, const ste_vcluster* c, uint64_t i, uint64_t* handle) noexcept nogil:
+    """kind_of, counted: v1's zswap_load finds a zswap entry in zswap's own tree."""
+    cdef int k = kind_of(c, i, v.vt_zswap, handle)
+    if k == VSWAP_ZSWAP and v.rfc < 2:
+        v.st.zswap_walks += 1
+    return k
 
 
 cdef void zero_pass(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
@@ -569,8 +598,14 @@ cdef void zero_pass(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
         v.st.cluster_locks += 1
         for k in range(cur, ce):
             release(v, c, k & (STE_VCLUSTER_SIZE - 1), &b)
-            c.vtable[k & (STE_VCLUSTER_SIZE - 1)] = VT_ZERO
-        v.st.vtable_writes += ce - cur
+            if v.rfc >= 2:          # v2: the table word's zero bit, the vtable word stays NONE
+                c.table[k & (STE_VCLUSTER_SIZE - 1)] |= SWP_TB_ZERO
+            else:                   # v1: the ZERO tag
+                c.vtable[k & (STE_VCLUSTER_SIZE - 1)] = VT_ZERO
+        if v.rfc >= 2:
+            v.st.table_writes += ce - cur
+        else:
+            v.st.vtable_writes += ce - cur
         cur = ce
     pb_flush(v, &b)
 
@@ -584,8 +619,10 @@ cdef void zswap_put(ste_t* v, uint64_t voff, uint64_t h) noexcept nogil:
     v.st.vtable_writes += 1
     release(v, c, i, &b)
     pb_flush(v, &b)
-    c.vtable[i] = (h << VT_TAG_BITS) | VT_ZSWAP
+    c.vtable[i] = (h << VT_TAG_BITS) | v.vt_zswap
     v.nr_zswap += 1
+    if v.rfc < 2:                       # v1: zswap_store also inserts into zswap's tree
+        v.st.zswap_walks += 1
 
 
 cdef void cache_prepare(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
@@ -719,14 +756,15 @@ cdef object raise_noent(uint64_t voff, str what="is not allocated"):
 # no_gc_clear: __dealloc__ restores each device's hooks, so the device
 # references must survive a garbage-collector pass.
 @cython.no_gc_clear
-cdef class SwapTableEdition(SwapDesign):
+cdef class SwapTableEdition(VirtualCommon):
     """Virtual Swap Space, Swap Table Edition, over a set of physical devices.
 
     ``swaps`` is the :class:`~vswap.SwapDevices` set of physical devices
     (types 0 .. 30; it may be empty: zswap and zero pages need no physical
     slot). A swap entry is a slot of the ghost device, type
     :data:`VSWAP_TYPE`. ``max_clusters`` caps the ghost cluster ids (at
-    most :data:`STE_MAX_CLUSTERS`, the RFC's 16 TiB). Implements
+    most, and by default, :data:`STE_V2_MAX_CLUSTERS`, RFC v2's 8 PB, or
+    with ``rfc=1`` :data:`STE_MAX_CLUSTERS`, v1's 16 TiB). Implements
     :class:`vswap.protocol.SwapSpace`. The memcgs of ``direct_memcgs``
     get direct-mapped entries instead, which the RFC keeps beside the
     virtual ones: physical slots of the same devices, whose every verb is
@@ -767,10 +805,20 @@ cdef class SwapTableEdition(SwapDesign):
         self._ctx = <void*>&self.v
         self._reclaim = ste_reclaim
         self._ops = <void*>&STE_OPS
+        self._vc = <vcommon_t*>&self.v
+        self._scans = &self.v.st.scans
+        self._ghost = VSWAP_TYPE
+        self._cluster_info_bytes = P4_CLUSTER_INFO_BYTES
+        self.v.rfc = 2                  # the default, so a bare instance is v2 too
+        self.v.vt_zswap = self.v.vt_max = VT_ZSWAP_V2
 
     def __init__(self, swaps=None, *, shared_cluster_cache=False, lookup_cache=False,
-                 max_clusters=STE_MAX_CLUSTERS, direct_memcgs=()):
-        cdef uint64_t mc = to_u64(max_clusters, MAX_CLUSTERS + 1, "max_clusters")
+                 max_clusters=None, direct_memcgs=(), rfc=2):
+        if rfc not in STE_RFCS or isinstance(rfc, bool):
+            raise ValueError(f"rfc must be one of {STE_RFCS}, not {rfc!r}")
+        cdef uint64_t cap = MAX_CLUSTERS if rfc == 1 else V2_MAX_CLUSTERS
+        cdef uint64_t mc = cap if max_clusters is None else to_u64(max_clusters, cap + 1,
+                                                                   "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
         direct = check_memcg_ids(direct_memcgs)
@@ -785,6 +833,9 @@ cdef class SwapTableEdition(SwapDesign):
         self.v.max_clusters = mc
         self.v.opt_shared = bool(shared_cluster_cache)
         self.v.opt_lookup_cache = bool(lookup_cache)
+        self.v.rfc = <int>rfc
+        self.v.vt_zswap = VT_ZSWAP if rfc == 1 else VT_ZSWAP_V2
+        self.v.vt_max = VT_FOLIO if rfc == 1 else VT_ZSWAP_V2
         self._sync_devices()
 
     def __dealloc__(self):
@@ -883,6 +934,25 @@ cdef class SwapTableEdition(SwapDesign):
                 "lookup_cache": bool(self.v.opt_lookup_cache)}
 
     @property
+    def rfc(self):
+        """The RFC version modelled: 2 (2026-06-12, the default) or 1 (2026-05-28).
+
+        v2's virtual_table word has three tags (:data:`VTABLE_TAGS_V2`:
+        NONE, PHYS, ZSWAP ``010``): a zero page's state is the swap table
+        word's zero bit (phase IV's ``SWP_TB_ZERO``) and a folio is the
+        swap table's business (no FOLIO tag: an entry whose data is only in
+        its folio reads NONE); it finds a zswap entry through the word alone
+        (v1 also keeps zswap's tree: ``zswap_walks``, ``zswap_tree``), and
+        gives a physical cluster a memcg_table only while it holds a
+        direct-mapped slot. Runtime complexity: O(1).
+
+        >>> from vswap import SwapTableEdition
+        >>> SwapTableEdition().rfc, SwapTableEdition(rfc=1).rfc
+        (2, 1)
+        """
+        return self.v.rfc
+
+    @property
     def direct_memcgs(self):
         """The memcgs whose entries are direct-mapped physical slots, as a sorted tuple.
 
@@ -896,22 +966,6 @@ cdef class SwapTableEdition(SwapDesign):
         """
         return tuple(m for m in range(MEMCG_MAX) if self.v.direct_memcg != NULL
                      and self.v.direct_memcg[m])
-
-    @property
-    def cpu(self):
-        """The CPU the verbs without a ``cpu`` argument run on (lookup cache, writeback).
-
-        Runtime complexity: O(1).
-
-        >>> from vswap import SwapTableEdition
-        >>> ste = SwapTableEdition(); ste.cpu = 3; ste.cpu
-        3
-        """
-        return self.v.cpu
-
-    @cpu.setter
-    def cpu(self, value):
-        self.v.cpu = <int>to_u64(value, NR_CPUS, "cpu")
 
     # -- allocation and counts ----------------------------------------------------------------
 
@@ -1264,51 +1318,40 @@ cdef class SwapTableEdition(SwapDesign):
         cdef ste_vcluster* c = self._read(entry, &i)
         cdef int k
         self.v.st.vtable_reads += 1
-        k = kind_of(c, i, &h)
+        k = ste_kind(&self.v, c, i, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
-    def lookup_many(self, entries):
-        """:meth:`lookup` of each entry of a uint64 array: (kind codes, handles).
-
-        Runtime complexity: O(n) in C.
-
-        >>> import numpy as np
-        >>> from vswap import SwapTableEdition
-        >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(4)
-        >>> ste.lookup_many(np.array([e], dtype=np.uint64))
-        (array([3], dtype=uint8), array([4], dtype=uint64))
-        """
-        arr = self._check_batch(entries, False, False)
-        cdef const uint64_t[:] ev = arr
-        cdef Py_ssize_t j, n = ev.shape[0]
-        kinds = np.empty(n, dtype=np.uint8)
-        handles = np.empty(n, dtype=np.uint64)
-        cdef uint8_t[::1] kv = kinds
-        cdef uint64_t[::1] hv = handles
+    cdef int _lookup_into(self, const uint64_t[:] ev, uint8_t[::1] kv, uint64_t[::1] hv) except -1:
+        """lookup_many's work: a direct-mapped entry by phase IV's lookup, a ghost one here."""
+        cdef Py_ssize_t j
         cdef uint64_t voff, h, nv = 0
         cdef const slot_cores* pc = <const slot_cores*>self._direct._cores
-        for j in range(n):
-            if (ev[j] >> SWP_TYPE_SHIFT) != VSWAP_TYPE:     # direct-mapped: phase IV's lookup
+        for j in range(ev.shape[0]):
+            if (ev[j] >> SWP_TYPE_SHIFT) != VSWAP_TYPE:
                 kv[j] = <uint8_t>pc.lookup(self._direct._ctx, ev[j], &h)
-                hv[j] = h
-                continue
-            voff = ev[j] & SWP_OFFSET_MASK
-            kv[j] = <uint8_t>kind_of(ste_cluster(&self.v, voff >> STE_VCLUSTER_SHIFT),
-                                      voff & (STE_VCLUSTER_SIZE - 1), &h)
+            else:
+                voff = ev[j] & SWP_OFFSET_MASK
+                kv[j] = <uint8_t>ste_kind(&self.v, ste_cluster(&self.v, voff >> STE_VCLUSTER_SHIFT),
+                                          voff & (STE_VCLUSTER_SIZE - 1), &h)
+                nv += 1
             hv[j] = h
-            nv += 1
         self.v.st.table_reads += nv
         self.v.st.vtable_reads += nv
-        return kinds, handles
+        return 0
 
     def zero_store(self, entry, nr=1):
-        """Tag ``nr`` entries ZERO in the virtual_table, releasing their backing.
+        """Mark ``nr`` entries zero-filled, releasing their backing.
 
-        Runtime complexity: O(nr).
+        v2 sets each swap table word's zero bit (``SWP_TB_ZERO``, bit 58)
+        and leaves the virtual_table word NONE; v1 tags the virtual_table
+        word ZERO. Runtime complexity: O(nr).
 
         >>> from vswap import SwapTableEdition
         >>> ste = SwapTableEdition(); e = ste.folio_alloc_swap(1); ste.zero_store(e)
-        >>> ste.snapshot()["entries"][e][1]
+        >>> word, vword = ste.snapshot()["entries"][e][:2]; word >> 58 & 1, vword & 7
+        (1, 0)
+        >>> v1 = SwapTableEdition(rfc=1); e = v1.folio_alloc_swap(1); v1.zero_store(e)
+        >>> v1.snapshot()["entries"][e][1] & 7
         2
         """
         if self._is_direct(entry):           # phase IV's verb, as in P4
@@ -1365,8 +1408,10 @@ cdef class SwapTableEdition(SwapDesign):
         cdef uint64_t i, x
         cdef ste_vcluster* c = self._read(entry, &i)
         self.v.st.vtable_reads += 1
+        if self.v.rfc < 2:                   # v1: zswap_load looks in zswap's tree
+            self.v.st.zswap_walks += 1
         x = c.vtable[i]
-        return (x >> VT_TAG_BITS) if (x & SWP_TB_TAG_MASK) == VT_ZSWAP else None
+        return (x >> VT_TAG_BITS) if (x & SWP_TB_TAG_MASK) == self.v.vt_zswap else None
 
     def zswap_invalidate(self, entry):
         """Drop the zswap copy; its handle or None. The word becomes FOLIO (cached folio) or NONE.
@@ -1383,15 +1428,17 @@ cdef class SwapTableEdition(SwapDesign):
         cdef uint64_t i, x, w
         cdef ste_vcluster* c = self._read(entry, &i)
         self.v.st.vtable_reads += 1
+        if self.v.rfc < 2:                   # v1: the erase from zswap's tree
+            self.v.st.zswap_walks += 1
         x = c.vtable[i]
-        if (x & SWP_TB_TAG_MASK) != VT_ZSWAP:
+        if (x & SWP_TB_TAG_MASK) != self.v.vt_zswap:
             return None
         self.v.st.cluster_locks += 1
         self.v.st.vtable_writes += 1
         self.v.nr_zswap -= 1
         w = c.table[i] & SWP_TB_PAYLOAD
         c.vtable[i] = ((swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
-                       if swap_cache_is_folio(w) else VT_NONE)
+                       if swap_cache_is_folio(w) and self.v.rfc < 2 else VT_NONE)
         return x >> VT_TAG_BITS
 
     def writeback(self, entry, order=0):
@@ -1426,22 +1473,6 @@ cdef class SwapTableEdition(SwapDesign):
 
     # -- device-level verbs ----------------------------------------------------------------------
 
-    cdef swap_device_t* _device(self, object device) except NULL:
-        cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
-        self._sync_devices()
-        return vc_device(&self.v, t, VSWAP_TYPE)
-
-    def reclaim_cache_only(self, device):
-        """The full-cluster reclaim work on physical device ``device``; slots freed.
-
-        Runtime complexity: O(full clusters * cluster size).
-
-        >>> from vswap import SwapTableEdition, SwapDevice, SwapDevices
-        >>> SwapTableEdition(SwapDevices([SwapDevice(64, cluster_size=16)])).reclaim_cache_only(0)
-        0
-        """
-        return swap_reclaim_full_clusters(self._device(device), True)
-
     def swapoff(self, device, page_tables=None):
         """Swap off physical device ``device``: the reverse map, and the walk for direct entries.
 
@@ -1465,40 +1496,41 @@ cdef class SwapTableEdition(SwapDesign):
         """
         cdef swap_device_t* si = self._device(device)
         cdef int t = si.type
-        cdef uint64_t off, i = 0, w, voff, cl
-        cdef ste_vcluster* c
-        cdef pbatch b
+        cdef uint64_t cl
         cdef Py_ssize_t rewritten = 0
         cdef bint direct = page_tables is not None
         for cl in range(self._direct.d.devs[t].nr_clusters):
             direct = direct or self._direct.d.devs[t].used[cl] != 0
         if direct:      # validates every PTE before any change, then stops allocation
             rewritten = self._direct.swapoff(t, {} if page_tables is None else page_tables)
-        if si.flags & SWP_WRITEOK:          # allocation stops first
-            self._swaps.swapoff(self._swaps[t])
-        swap_batch_init(&b)
-        for off in range(si.max):
-            if not vc_slot_used(si, off, &self.v.st.scans):
-                continue
-            c = rmap_target(&self.v, si, off, &i)
-            if c == NULL:
-                continue
-            self.v.st.cluster_locks += 1
-            self.v.st.vtable_writes += 1
-            self.v.st.table_reads += 1
-            release(&self.v, c, i, &b)
-            w = c.table[i] & SWP_TB_PAYLOAD
-            if swap_cache_is_folio(w):
-                c.vtable[i] = (swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
-            else:
-                voff = (c.id << STE_VCLUSTER_SHIFT) + i
-                c.vtable[i] = (voff << VT_TAG_BITS) | VT_FOLIO
-                if not (c.table[i] & SWP_TB_PIN):
-                    c.table[i] = ((c.table[i] & ~SWP_TB_PAYLOAD) | SWP_TB_PIN
-                                  | swap_cache_folio(voff, 0))
-                    self.v.st.table_writes += 1
-        pb_flush(&self.v, &b)
+        self._unuse_slots(si)
         return rewritten
+
+    cdef void _unuse_slot(self, swap_device_t* si, uint64_t off, swap_free_batch* b) noexcept:
+        """swapoff of one allocated slot: the ghost entry it backs (by the rmap) becomes FOLIO."""
+        cdef uint64_t i = 0, w, voff
+        cdef ste_vcluster* c = rmap_target(&self.v, si, off, &i)
+        if c == NULL:
+            return
+        self.v.st.cluster_locks += 1
+        self.v.st.vtable_writes += 1
+        self.v.st.table_reads += 1
+        release(&self.v, c, i, b)
+        w = c.table[i] & SWP_TB_PAYLOAD
+        if swap_cache_is_folio(w):
+            if self.v.rfc < 2:              # v2: the cached folio is the swap table's, NONE stays
+                c.vtable[i] = (swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
+        else:
+            voff = (c.id << STE_VCLUSTER_SHIFT) + i
+            if self.v.rfc < 2:
+                c.vtable[i] = (voff << VT_TAG_BITS) | VT_FOLIO
+            if not (c.table[i] & SWP_TB_PIN):
+                c.table[i] = ((c.table[i] & ~SWP_TB_PAYLOAD) | SWP_TB_PIN
+                              | swap_cache_folio(voff, 0))
+                self.v.st.table_writes += 1
+
+    cdef void _batch_flush(self, swap_free_batch* b) noexcept:
+        pb_flush(&self.v, b)
 
     # -- accounting ------------------------------------------------------------------------------
 
@@ -1521,24 +1553,36 @@ cdef class SwapTableEdition(SwapDesign):
         >>> fp = ste.memory_footprint(); fp["swap_table"], fp["virtual_table"], fp["memcg_table"]
         (4096, 4096, 1024)
         """
+        return VirtualCommon.memory_footprint(self)
+
+    cdef dict _footprint_virtual(self):
         cdef uint64_t vcl = self.v.nr_clusters
-        cdef int t
-        cdef swap_device_t* si
-        out = {"vcluster_info": STE_CLUSTER_BYTES * vcl,
-               "cluster_map": self.v.map.nr_nodes * XA_NODE_KERNEL_BYTES,
-               "swap_table": 8 * STE_VCLUSTER_SIZE * vcl,
-               "virtual_table": 8 * STE_VCLUSTER_SIZE * vcl,
-               "memcg_table": 2 * STE_VCLUSTER_SIZE * vcl,
-               "extend_table": 4 * STE_VCLUSTER_SIZE * self.v.nr_ext,
-               "cluster_info": 0, "rmap": 0, "zswap_tree": 0}
-        vc_footprint_phys(&self.v, out, P4_CLUSTER_INFO_BYTES)
-        for t in vc_types(&self.v):
-            si = self.v.devs[t]
-            out["memcg_table"] += 2 * si.nr_tables * si.cluster_size
-            out["extend_table"] += 4 * self._direct.d.devs[t].nr_ext_tables * si.cluster_size
-            out["zswap_tree"] += 8 * self._direct.d.devs[t].zswap.nr
-        out["total"] = sum(out.values())
-        return out
+        return {"vcluster_info": STE_CLUSTER_BYTES * vcl,
+                "cluster_map": self.v.map.nr_nodes * XA_NODE_KERNEL_BYTES,
+                "swap_table": 8 * STE_VCLUSTER_SIZE * vcl,
+                "virtual_table": 8 * STE_VCLUSTER_SIZE * vcl,
+                "memcg_table": 2 * STE_VCLUSTER_SIZE * vcl,
+                "extend_table": 4 * STE_VCLUSTER_SIZE * self.v.nr_ext,
+                "cluster_info": 0, "rmap": 0,
+                # v1: zswap's own tree indexes the ghost entries too; v2 merged it into the clusters
+                "zswap_tree": 8 * self.v.nr_zswap if self.v.rfc < 2 else 0}
+
+    cdef int _footprint_dev(self, dict out, int t, swap_device_t* si) except -1:
+        """A physical device's own: its memcg_tables, the direct entries' extend tables and tree.
+
+        v1 gives every in-use cluster a memcg_table; v2 only the clusters
+        holding a direct-mapped slot (allocated with the first one).
+        """
+        cdef uint64_t cl, n = 0
+        if self.v.rfc >= 2:
+            for cl in range(self._direct.d.devs[t].nr_clusters):
+                n += self._direct.d.devs[t].used[cl] != 0
+        else:
+            n = si.nr_tables
+        out["memcg_table"] += 2 * n * si.cluster_size
+        out["extend_table"] += 4 * self._direct.d.devs[t].nr_ext_tables * si.cluster_size
+        out["zswap_tree"] += 8 * self._direct.d.devs[t].zswap.nr
+        return 0
 
     @property
     def stats(self):
@@ -1566,10 +1610,6 @@ cdef class SwapTableEdition(SwapDesign):
         """
         memset(&self.v.st, 0, sizeof(ste_stats))
         self._direct.reset_stats()
-
-    def _clusters(self):
-        """[(id, cluster pointer as int)] in id order (for check and snapshot)."""
-        return cluster_map_items(&self.v.map)
 
     def check(self):
         """Assert the design's invariants, then the allocator's; AssertionError with a dump.
@@ -1640,9 +1680,11 @@ cdef class SwapTableEdition(SwapDesign):
                         if (c.table[j] & SWP_TB_PAYLOAD) != p:
                             errors.append(f"{ve:#x}: folio run at {b0} broken")
                             break
-                if (x & SWP_TB_TAG_MASK) > VT_FOLIO:
+                if (w & SWP_TB_ZERO) and (self.v.rfc < 2 or (x & SWP_TB_TAG_MASK) != VT_NONE):
+                    errors.append(f"{ve:#x}: zero bit with virtual_table word {x:#x} (rfc {self.v.rfc})")
+                if (x & SWP_TB_TAG_MASK) > self.v.vt_max:
                     errors.append(f"{ve:#x}: virtual_table tag {x & SWP_TB_TAG_MASK}")
-                elif (x & SWP_TB_TAG_MASK) == VT_ZSWAP:
+                elif (x & SWP_TB_TAG_MASK) == self.v.vt_zswap:
                     nz += 1
                 elif (x & SWP_TB_TAG_MASK) == VT_PHYS:
                     nphys += 1
@@ -1728,15 +1770,8 @@ cdef class SwapTableEdition(SwapDesign):
                 if live_word(w):
                     entries[ste_entry((cid << STE_VCLUSTER_SHIFT) + i)] = (
                         w, c.vtable[i], c.memcg[i], count_of(c, i))
-        nonfull = {}
-        for k in range(SWAP_NR_ORDERS):
-            ids = []
-            c = self.v.nonfull[k].head
-            while c != NULL:
-                ids.append(c.id)
-                c = c.next
-            if ids:
-                nonfull[k] = ids
+        nonfull = {k: vc_list_ids(self.v.nonfull[k].head) for k in range(SWAP_NR_ORDERS)
+                   if self.v.nonfull[k].head != NULL}
         vpcp = {(k // SWAP_NR_ORDERS, k % SWAP_NR_ORDERS): self.v.vpcp[k].id
                 for k in range(NR_CPUS * SWAP_NR_ORDERS) if self.v.vpcp[k] != NULL}
         common = vc_snapshot(&self.v)
@@ -1779,11 +1814,7 @@ cdef inline const swap_ops* direct_ops(void* space, uint64_t e, int cpu, void** 
 cdef int sops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int cpu,
                     uint64_t* entry) except -1:
     ops_v(space, cpu)
-    cdef uint64_t e = (<SwapTableEdition>space)._alloc_any(folio, order, memcg, cpu)
-    if e == 0:
-        return 1
-    entry[0] = e
-    return 0
+    return vc_ops_entry((<SwapTableEdition>space)._alloc_any(folio, order, memcg, cpu), entry)
 
 
 cdef int sops_dup(void* space, uint64_t e, uint64_t nr, int cpu) except -1:
@@ -1875,8 +1906,8 @@ cdef int sops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except 
         return OPS_FREE
     v.st.table_reads += 1
     v.st.vtable_reads += 1
-    return kind_of(ste_cluster(v, voff >> STE_VCLUSTER_SHIFT), voff & (STE_VCLUSTER_SIZE - 1),
-                   handle)
+    return ste_kind(v, ste_cluster(v, voff >> STE_VCLUSTER_SHIFT), voff & (STE_VCLUSTER_SIZE - 1),
+                    handle)
 
 
 cdef swap_ops STE_OPS = swap_ops_table(

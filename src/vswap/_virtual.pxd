@@ -19,7 +19,7 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
-from vswap._design cimport SwapDesign
+from vswap._virtual_base cimport VirtualCommon
 from vswap._swapfile cimport swap_device_t, SwapDevice, SwapDevices
 from vswap._xarray cimport xarray_t
 
@@ -121,7 +121,7 @@ cdef bint vswap_cache_only(void* ctx, swap_device_t* si, uint64_t offset) noexce
 cdef swp_desc* vswap_desc(vswap_t* v, uint64_t entry) noexcept nogil
 
 
-cdef class VirtualSwap(SwapDesign):
+cdef class VirtualSwap(VirtualCommon):
     cdef vswap_t v
     cdef void _drop_devices(self) noexcept
     cdef int _attach(self, int t, SwapDevice dev) except -1
@@ -131,7 +131,6 @@ cdef class VirtualSwap(SwapDesign):
     cdef int _batch_count(self, uint64_t e, uint64_t k, bint need_count, bint dup,
                           void** cache) except -1
     cdef int _check_counted(self, uint64_t e, uint64_t n) except -1
-    cdef swap_device_t* _device(self, object device) except NULL
     cdef int _zswap_put(self, uint64_t e, uint64_t h) noexcept
     cdef int _alloc_prepare(self, object order, object memcg, object cpu,
                             uint64_t* o, uint64_t* m, uint64_t* c) except -1

@@ -4,7 +4,7 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import disjoint_base
 
-from vswap._design import SwapDesign
+from vswap._virtual_base import VirtualCommon
 from vswap._swapfile import SwapDevices
 from vswap.protocol import Lookup
 
@@ -17,7 +17,7 @@ VSWAP_PRESET_OPTIONS: dict[str, dict[str, bool]]
 _U64 = npt.NDArray[np.uint64]
 
 @disjoint_base
-class VirtualSwap(SwapDesign):
+class VirtualSwap(VirtualCommon):
     entry_is_slot: ClassVar[bool]
     swapin_bypasses_swap_cache: ClassVar[bool]
     def __init__(self, swaps: SwapDevices | None = None, *, cache_only_bit: bool = True,

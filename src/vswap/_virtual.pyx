@@ -30,18 +30,17 @@ from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
 from vswap._mem cimport checked_calloc
 from vswap._common cimport to_u64
 from vswap._virtual_common cimport (
-    vc_list_add, vc_list_del, vc_mru_forget, vc_reclaim_step, vc_alloc_prepare, vc_drop_devices,
-    vc_device, vc_slot_used, vc_types, vc_footprint_phys, vc_check_totals, vc_snapshot, vc_mru_ids,
+    vcommon_t, vc_list_add, vc_list_del, vc_mru_forget, vc_reclaim_step, vc_alloc_prepare,
+    vc_drop_devices, vc_types, vc_check_totals, vc_snapshot, vc_mru_ids, vc_list_ids, vc_ops_entry,
 )
 from vswap._swapentry cimport MEMCG_MAX, SWAP_CLUSTER_INFO_BYTES, XA_NODE_KERNEL_BYTES
 from vswap._design cimport SwapDesign
+from vswap._virtual_base cimport VirtualCommon
 from vswap._swapfile cimport SwapDevice, SwapDevices, swap_device_t, swap_alloc_set
 from vswap._swapfile cimport swap_table_get, swap_table_set, swap_free_batch, swap_batch_add
 from vswap._swapfile cimport swap_batch_init, swap_batch_done
-from vswap._swapfile cimport (
-    swap_reclaim_full_clusters, SWAP_TABLE_CACHE_ONLY, SLOT_USED, SWP_WRITEOK,
-)
-from vswap._clustermap cimport cluster_map_get, cluster_map_next, cluster_map_items
+from vswap._swapfile cimport SWAP_TABLE_CACHE_ONLY, SLOT_USED
+from vswap._clustermap cimport cluster_map_get, cluster_map_next
 from vswap._xarray cimport (
     xa_entry, xa_init_flags, xa_destroy, xa_load, xa_erase, xa_alloc, XA_FLAGS_ALLOC,
 )
@@ -712,7 +711,7 @@ cdef object raise_noent(uint64_t e, str what="is not allocated"):
 # no_gc_clear: __dealloc__ restores each device's hooks, so the device
 # references must survive a garbage-collector pass.
 @cython.no_gc_clear
-cdef class VirtualSwap(SwapDesign):
+cdef class VirtualSwap(VirtualCommon):
     """The virtual swap design (v6 semantics) over a set of physical devices.
 
     ``swaps`` is the :class:`~vswap.SwapDevices` set of physical devices
@@ -751,6 +750,9 @@ cdef class VirtualSwap(SwapDesign):
         self._ctx = <void*>&self.v
         self._reclaim = vswap_reclaim
         self._ops = <void*>&VIRTUAL_OPS
+        self._vc = <vcommon_t*>&self.v
+        self._scans = &self.v.st.scans
+        self._cluster_info_bytes = SWAP_CLUSTER_INFO_BYTES
 
     def __init__(self, swaps=None, *, cache_only_bit=True, batched_cgroup_check=True,
                  mru_cluster_cache=True, max_clusters=1 << 32, free_batching=True):
@@ -854,22 +856,6 @@ cdef class VirtualSwap(SwapDesign):
         (False, True)
         """
         return bool(self.v.free_batching)
-
-    @property
-    def cpu(self):
-        """The CPU the verbs without a ``cpu`` argument run on (its MRU cache).
-
-        Runtime complexity: O(1).
-
-        >>> from vswap import VirtualSwap
-        >>> vs = VirtualSwap(); vs.cpu = 3; vs.cpu
-        3
-        """
-        return self.v.cpu
-
-    @cpu.setter
-    def cpu(self, value):
-        self.v.cpu = <int>to_u64(value, NR_CPUS, "cpu")
 
     # -- allocation and counts -------------------------------------------------------------------
 
@@ -1201,28 +1187,12 @@ cdef class VirtualSwap(SwapDesign):
         k = lookup_core(&self.v, e, &h)
         return Lookup(LOOKUP_KINDS[k], h)
 
-    def lookup_many(self, entries):
-        """:meth:`lookup` of a uint64 array: ``(kinds, handles)`` arrays.
-
-        ``kinds`` is uint8 coded by :data:`~vswap.protocol.LOOKUP_KINDS`.
-        Validated first. Runtime complexity: O(n) in C.
-
-        >>> import numpy as np
-        >>> from vswap import VirtualSwap
-        >>> vs = VirtualSwap(); e = vs.folio_alloc_swap(4); vs.lookup_many(np.array([e], dtype=np.uint64))
-        (array([3], dtype=uint8), array([4], dtype=uint64))
-        """
-        arr = self._check_batch(entries, False, False)
-        cdef const uint64_t[:] ev = arr
+    cdef int _lookup_into(self, const uint64_t[:] ev, uint8_t[::1] kv, uint64_t[::1] hv) except -1:
         cdef Py_ssize_t i, n = ev.shape[0]
-        kinds = np.empty(n, dtype=np.uint8)
-        handles = np.empty(n, dtype=np.uint64)
-        cdef uint8_t[::1] kv = kinds
-        cdef uint64_t[::1] hv = handles
         for i in range(n):
             kv[i] = <uint8_t>lookup_kind(vswap_desc(&self.v, ev[i]), &hv[i])
         self.v.st.desc_reads += <uint64_t>n
-        return kinds, handles
+        return 0
 
     def zero_store(self, entry, nr=1):
         """Mark ``nr`` entries zero-filled: release their backing, type ZERO.
@@ -1350,30 +1320,6 @@ cdef class VirtualSwap(SwapDesign):
 
     # -- device-level verbs ----------------------------------------------------------------------------
 
-    cdef swap_device_t* _device(self, object device) except NULL:
-        cdef uint64_t t = to_u64(device, MAX_SWAPFILES, "device type")
-        self._sync_devices()
-        return vc_device(&self.v, t, MAX_SWAPFILES)     # no ghost device
-
-    def reclaim_cache_only(self, device):
-        """The physical allocator's full-cluster reclaim on device ``device``; slots freed.
-
-        ``swap_reclaim_full_clusters(force)``: it finds cache-only slots by
-        the reverse-map bit (``cache_only_bit``) or by a lookup in the
-        virtual layer per allocated slot (vss_v5), then this design's hook
-        maps the slot to its virtual entry and frees the folio's swap.
-        Runtime complexity: O(full clusters * cluster_size).
-
-        >>> from vswap import VirtualSwap, SwapDevice, SwapDevices
-        >>> vs = VirtualSwap(SwapDevices([SwapDevice(17, cluster_size=16)]))
-        >>> es = [vs.folio_alloc_swap(f) for f in range(15)]    # fills cluster 0 (15 slots)
-        >>> for e in es: vs.swap_duplicate(e); _ = vs.writeback(e); vs.swap_free_nr(e)
-        >>> vs.reclaim_cache_only(0), vs.swaps[0].nr_used
-        (15, 0)
-        """
-        cdef swap_device_t* si = self._device(device)
-        return swap_reclaim_full_clusters(si, True)
-
     def swapoff(self, device, page_tables=None):
         """Bring every entry backed by device ``device`` into memory; free its slots.
 
@@ -1392,71 +1338,50 @@ cdef class VirtualSwap(SwapDesign):
         >>> vs.swapoff(0, None), vs.lookup(e), vs.swaps[0].nr_used
         (0, Lookup(kind='folio', handle=1), 0)
         """
-        cdef swap_device_t* si = self._device(device)
-        cdef int t = si.type
-        cdef uint64_t off, w, slot
+        self._unuse_slots(self._device(device))
+        return 0
+
+    cdef void _unuse_slot(self, swap_device_t* si, uint64_t off, swap_free_batch* b) noexcept:
+        """swapoff of one allocated slot: its virtual entry (through the rmap) becomes FOLIO."""
+        cdef uint64_t w, slot = (<uint64_t>si.type << SWP_TYPE_SHIFT) | off
         cdef vcluster* c
         cdef swp_desc* d
-        cdef pbatch b
-        if si.flags & SWP_WRITEOK:          # allocation stops first
-            self._swaps.swapoff(self._swaps[t])
-        swap_batch_init(&b)
-        for off in range(si.max):
-            if not vc_slot_used(si, off, &self.v.st.scans):
-                continue
-            self.v.st.rmap_reads += 1
-            w = swap_table_get(si, off) & RMAP_MASK
-            slot = (<uint64_t>t << SWP_TYPE_SHIFT) | off
-            c = vs_cluster(&self.v, w >> VCLUSTER_SHIFT) if w else NULL
-            if c == NULL:
-                continue
-            d = &c.desc[w & (VCLUSTER_SIZE - 1)]
-            self.v.st.desc_reads += 1
-            if not d_live(d) or d_type(d) != VSWAP_SWAPFILE or d.backing != slot:
-                continue
-            self.v.st.cluster_locks += 1
-            self.v.st.desc_writes += 1
-            release_backing(&self.v, d, &b)
-            d_set_type(d, VSWAP_FOLIO)
-            if swap_cache_is_folio(d.cache):
-                d.backing = swap_cache_folio_id(d.cache)
-            else:
-                d.backing = w
-                if not d_cached(d):
-                    d.flags |= DESC_IN_SWAPCACHE
-                    d.cache = swap_cache_folio(w, 0)
-        pb_flush(&self.v, &b)
-        return 0
+        self.v.st.rmap_reads += 1
+        w = swap_table_get(si, off) & RMAP_MASK
+        c = vs_cluster(&self.v, w >> VCLUSTER_SHIFT) if w else NULL
+        if c == NULL:
+            return
+        d = &c.desc[w & (VCLUSTER_SIZE - 1)]
+        self.v.st.desc_reads += 1
+        if not d_live(d) or d_type(d) != VSWAP_SWAPFILE or d.backing != slot:
+            return
+        self.v.st.cluster_locks += 1
+        self.v.st.desc_writes += 1
+        release_backing(&self.v, d, b)
+        d_set_type(d, VSWAP_FOLIO)
+        if swap_cache_is_folio(d.cache):
+            d.backing = swap_cache_folio_id(d.cache)
+        else:
+            d.backing = w
+            if not d_cached(d):
+                d.flags |= DESC_IN_SWAPCACHE
+                d.cache = swap_cache_folio(w, 0)
+
+    cdef void _batch_flush(self, swap_free_batch* b) noexcept:
+        pb_flush(&self.v, b)
 
     # -- accounting --------------------------------------------------------------------------------------
 
-    def memory_footprint(self):
-        """Kernel-equivalent metadata bytes by component, and ``"total"``.
+    cdef dict _footprint_virtual(self):
+        """memory_footprint's virtual side (see the class docs): descriptors, bitmaps, map."""
+        return {"descriptors": sizeof(swp_desc) * self.v.nr_used,
+                "cluster_bitmaps": 64 * self.v.nr_clusters,
+                "cluster_map": self.v.map.nr_nodes * XA_NODE_KERNEL_BYTES,
+                "phys_bitmaps": 0, "cluster_info": 0, "rmap": 0}
 
-        ``descriptors`` 24 B per allocated virtual slot; ``cluster_bitmaps``
-        64 B (512 bits) per virtual cluster; ``cluster_map`` 576 B per node
-        of the cluster map (the kernel's ``struct xa_node``); ``phys_bitmaps`` 2 bits per physical slot (allocated, bad),
-        static at swapon; ``cluster_info`` 32 B per physical cluster;
-        ``rmap`` 8 B per slot of every in-use physical cluster. Runtime
-        complexity: O(devices).
-
-        >>> from vswap import VirtualSwap, SwapDevice, SwapDevices
-        >>> vs = VirtualSwap(SwapDevices([SwapDevice(1024, cluster_size=512)]))
-        >>> _ = vs.folio_alloc_swap(1, order=3); fp = vs.memory_footprint()
-        >>> fp["descriptors"], fp["cluster_bitmaps"], fp["phys_bitmaps"], fp["rmap"]
-        (192, 64, 256, 4096)
-        """
-        cdef int t
-        cdef swap_device_t* si
-        out = {"descriptors": sizeof(swp_desc) * self.v.nr_used,
-               "cluster_bitmaps": 64 * self.v.nr_clusters,
-               "cluster_map": self.v.map.nr_nodes * XA_NODE_KERNEL_BYTES,
-               "phys_bitmaps": 0, "cluster_info": 0, "rmap": 0}
-        for t in vc_types(&self.v):
-            out["phys_bitmaps"] += 2 * 8 * ((self.v.devs[t].max + 63) // 64)
-        vc_footprint_phys(&self.v, out, SWAP_CLUSTER_INFO_BYTES)
-        out["total"] = sum(out.values())
-        return out
+    cdef int _footprint_dev(self, dict out, int t, swap_device_t* si) except -1:
+        out["phys_bitmaps"] += 2 * 8 * ((si.max + 63) // 64)     # static at swapon
+        return 0
 
     @property
     def stats(self):
@@ -1484,10 +1409,6 @@ cdef class VirtualSwap(SwapDesign):
         0
         """
         memset(&self.v.st, 0, sizeof(vswap_stats))
-
-    def _clusters(self):
-        """[(id, cluster pointer as int)] in id order (for check and snapshot)."""
-        return cluster_map_items(&self.v.map)
 
     def check(self):
         """Assert the design's invariants, then the allocator's; AssertionError with a dump.
@@ -1653,15 +1574,8 @@ cdef class VirtualSwap(SwapDesign):
                     entries[(cid << VCLUSTER_SHIFT) + i] = (d_type(d), d.backing, d.cache,
                                                              d.swap_count, d.memcgid,
                                                              int(d_cached(d)))
-        partial = {}
-        for k in range(SWAP_NR_ORDERS):
-            ids = []
-            c = self.v.partial[k].head
-            while c != NULL:
-                ids.append(c.id)
-                c = c.next
-            if ids:
-                partial[k] = ids
+        partial = {k: vc_list_ids(self.v.partial[k].head) for k in range(SWAP_NR_ORDERS)
+                   if self.v.partial[k].head != NULL}
         pcp = {(k // SWAP_NR_ORDERS, k % SWAP_NR_ORDERS): self.v.pcp[k].id
                for k in range(NR_CPUS * SWAP_NR_ORDERS) if self.v.pcp[k] != NULL}
         return {"clusters": clusters, "entries": entries, "partial": partial, "pcp": pcp,
@@ -1690,11 +1604,7 @@ cdef inline vswap_t* ops_v(void* space, int cpu) noexcept:
 
 cdef int vops_alloc(void* space, uint64_t folio, int order, uint16_t memcg, int cpu,
                     uint64_t* entry) except -1:
-    cdef uint64_t e = vs_alloc(ops_v(space, cpu), folio, order, memcg, cpu)
-    if e == 0:
-        return 1
-    entry[0] = e
-    return 0
+    return vc_ops_entry(vs_alloc(ops_v(space, cpu), folio, order, memcg, cpu), entry)
 
 
 cdef int vops_dup(void* space, uint64_t e, uint64_t nr, int cpu) except -1:

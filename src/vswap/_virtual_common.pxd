@@ -163,3 +163,21 @@ cdef inline dict vc_snapshot(void* v):
 cdef inline dict vc_mru_ids(void* v):
     """The per-CPU lookup cache as ``{cpu: cluster id}``."""
     return {k: (<uint64_t*>vc(v).mru[k])[0] for k in range(NR_CPUS) if vc(v).mru[k] != NULL}
+
+
+cdef inline list vc_list_ids(void* head):
+    """The ids of the clusters on a list (partial or nonfull[order]), head first."""
+    cdef vnode* n = <vnode*>head
+    ids = []
+    while n != NULL:
+        ids.append(n.id)
+        n = n.next
+    return ids
+
+
+cdef inline int vc_ops_entry(uint64_t e, uint64_t* entry) noexcept nogil:
+    """The verb table's allocation result: 1 when none (``e`` 0), else 0 and ``*entry``."""
+    if e == 0:
+        return 1
+    entry[0] = e
+    return 0

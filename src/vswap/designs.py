@@ -456,8 +456,18 @@ def _register_builtins() -> None:
     register_builtin(
         "vswap_ste", lambda impl, s, **sw: impl.SwapTableEdition(
             s, **{k: sw.get(k, False) for k in STE_SWITCHES}),
-        "Virtual Swap Space, Swap Table Edition: a ghost device on phase IV, lazy physical "
-        "backing", switches=STE_SWITCHES, layout=md.vswap_ste_layout)
+        "Virtual Swap Space, Swap Table Edition, RFC v2 (2026-06-12): a ghost device on phase "
+        "IV, lazy physical backing, three tags (NONE/PHYS/ZSWAP), the zero state in the table "
+        "word, no zswap tree, a physical cluster's memcg_table only with a direct-mapped slot",
+        switches=STE_SWITCHES,
+        layout=md.vswap_ste_v2_layout)
+    register_builtin(
+        "vswap_ste_v1", lambda impl, s, **sw: impl.SwapTableEdition(
+            s, rfc=1, **{k: sw.get(k, False) for k in STE_SWITCHES}),
+        "Virtual Swap Space, Swap Table Edition, RFC v1 (2026-05-28): five tags (ZERO and "
+        "FOLIO too), zswap's own tree, a memcg_table on every in-use physical cluster",
+        switches=STE_SWITCHES,
+        layout=md.vswap_ste_layout)
     # No layout: its bytes depend on the share of entries that are direct-mapped.
     register_builtin(
         "vswap_ste_direct", lambda impl, s, **sw: impl.SwapTableEdition(

@@ -168,7 +168,7 @@ def vswap_v6_layout(slots: int, used: int, pcl: int, vcl: int, backing: str) -> 
 
 
 def vswap_ste_layout(slots: int, used: int, pcl: int, vcl: int, backing: str) -> dict[str, int]:
-    """The Swap Table Edition's bytes (RFC 2026-05): virtual clusters on demand, rmap words on disk.
+    """The Swap Table Edition's RFC v1 bytes (2026-05-28, ``vswap_ste_v1``): virtual clusters on demand, rmap words on disk.
 
     Runtime complexity: O(log vcl).
 
@@ -176,6 +176,7 @@ def vswap_ste_layout(slots: int, used: int, pcl: int, vcl: int, backing: str) ->
     0
     """
     # Virtual clusters on demand (table + memcg_table + virtual_table each);
+    # for zswap, zswap's own tree beside them (v2 merged it into the clusters);
     # for disk, a phase IV device whose used clusters hold rmap words and a
     # memcg_table nobody reads (the STE cover's "deal-breaker").
     disk = backing == "disk"
@@ -185,7 +186,8 @@ def vswap_ste_layout(slots: int, used: int, pcl: int, vcl: int, backing: str) ->
             "virtual_table": TABLE_WORD_BYTES * CLUSTER_SLOTS * vcl,
             "memcg_table": MEMCG_ID_BYTES * CLUSTER_SLOTS * (vcl + (pcl if disk else 0)),
             "cluster_info": P4_CLUSTER_INFO_BYTES * -(-slots // CLUSTER_SLOTS) if disk else 0,
-            "rmap": TABLE_WORD_BYTES * CLUSTER_SLOTS * pcl if disk else 0}
+            "rmap": TABLE_WORD_BYTES * CLUSTER_SLOTS * pcl if disk else 0,
+            "zswap_tree": ZSWAP_TREE_BYTES * used if backing == "zswap" else 0}
 
 
 def vswap_ste_v2_layout(slots: int, used: int, pcl: int, vcl: int, backing: str) -> dict[str, int]:
@@ -194,26 +196,31 @@ def vswap_ste_v2_layout(slots: int, used: int, pcl: int, vcl: int, backing: str)
     v2 allocates a physical cluster's ``memcg_table`` with its first
     direct-mapped slot, so a cluster that only backs virtual entries (all
     of them here) carries none: about 1 KiB saved per such cluster, v1's
-    "deal-breaker". Its other changes (three tags, the zero state in the
-    table word, zswap found through the virtual table word, no swap charge
-    for unbacked slots) move no bytes in this layout. A layout only: the
-    registered ``vswap_ste`` is v1. Runtime complexity: O(log vcl).
+    "deal-breaker"; and it finds a zswap entry through the virtual_table
+    word, with no zswap tree of its own (v1: 8 B per zswap entry). Its other changes (the zero state in the table word,
+    among them) move no bytes in this layout. The registered ``vswap_ste``
+    (``SwapTableEdition(rfc=2)``); ``vswap_ste_v1`` has
+    :func:`vswap_ste_layout`. Runtime complexity: O(log vcl).
 
     >>> v1, v2 = (f(1 << 20, 1 << 19, 1024, 1024, "disk") for f in (vswap_ste_layout,
     ...                                                            vswap_ste_v2_layout))
     >>> v1["memcg_table"] - v2["memcg_table"], {k for k in v1 if v1[k] != v2[k]}
     (1048576, {'memcg_table'})
+    >>> z1, z2 = (f(1 << 20, 1 << 19, 0, 1024, "zswap") for f in (vswap_ste_layout,
+    ...                                                         vswap_ste_v2_layout))
+    >>> z1["zswap_tree"], z2["zswap_tree"]
+    (4194304, 0)
     """
     out = vswap_ste_layout(slots, used, pcl, vcl, backing)
     out["memcg_table"] = MEMCG_ID_BYTES * CLUSTER_SLOTS * vcl
+    out["zswap_tree"] = 0
     return out
 
 
 #: Layouts by a name of their own beside the registered designs' (``swaptable_p3``:
 #: phase III, mainline without swap_map; the registered ``mainline_7_1`` has it, so
 #: :func:`layouts` lists it under that name and ``--designs swaptable_p3`` still works).
-#: ``vswap_ste_v2``: the Swap Table Edition's RFC v2, whose design is not modelled yet.
-LAYOUT_ONLY: dict[str, Any] = {"swaptable_p3": phase3_layout, "vswap_ste_v2": vswap_ste_v2_layout}
+LAYOUT_ONLY: dict[str, Any] = {"swaptable_p3": phase3_layout}
 
 
 def layouts() -> dict[str, Any]:

@@ -13,40 +13,45 @@ testing and reading; the compiled module is the one to use.
 ('0x7c00000000000001', 1, Lookup(kind='folio', handle=7))
 """
 
-import numpy as np
-
 from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace, check_memcg_ids
 from vswap.protocol import check_uint64_array as _as_entries
 from vswap.reference.common import to_u64
-from vswap.reference.clustermap import cluster_map_get, cluster_map_items
+from vswap.reference.clustermap import cluster_map_get
 from vswap.reference.swapfile import (SLOT_USED, SWAP_TABLE_CACHE_ONLY, SwapDesign,
                                       SwapDevices, SwapFreeBatch, swap_device_detach)
 from vswap.reference.swaptable import (P4_CLUSTER_INFO_BYTES, P4_FOLIO_MAX, P4_SHADOW_MAX,
                                        SWP_TB_COUNT_MAX, SWP_TB_COUNT_SHIFT, SWP_TB_PAYLOAD,
-                                       SWP_TB_PIN, SWP_TB_RMAP, SwapTableP4)
+                                       SWP_TB_PIN, SWP_TB_RMAP, SWP_TB_ZERO, SwapTableP4)
 from vswap.reference.virtual_common import SHIFT, SIZE, ClusterHead, VirtualCommon
 from vswap.swapentry import (SWP_TB_TAG_MASK, XA_NODE_KERNEL_BYTES, MAX_SWAPFILES, SWAP_NR_ORDERS, SWP_OFFSET_MASK,
                              SWP_TYPE_SHIFT, VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP,
                              swap_cache_folio, swap_cache_folio_id, swap_cache_is_folio,
                              swap_cache_order)
 
-__all__ = ["SwapTableEdition", "STE_SWITCHES", "VSWAP_TYPE", "VT_NONE", "VT_PHYS", "VT_ZERO",
-           "VT_ZSWAP", "VT_FOLIO", "STE_HANDLE_MAX", "STE_MAX_CLUSTERS", "STE_CLUSTER_BYTES"]
+__all__ = ["SwapTableEdition", "STE_SWITCHES", "STE_RFCS", "VSWAP_TYPE", "VT_NONE", "VT_PHYS", "VT_ZERO",
+           "VT_ZSWAP", "VT_FOLIO", "VT_ZSWAP_V2", "STE_HANDLE_MAX", "STE_MAX_CLUSTERS", "STE_V2_MAX_CLUSTERS",
+           "STE_CLUSTER_BYTES"]
 
 #: The ghost device's swap type: the last one (the physical devices take 0 .. 30).
 VSWAP_TYPE = MAX_SWAPFILES - 1
 #: The virtual_table word's tags (its low 3 bits) [STE].
 VT_NONE, VT_PHYS, VT_ZERO, VT_ZSWAP, VT_FOLIO = 0, 1, 2, 3, 4
+#: RFC v2's ZSWAP tag (its tags: NONE 000, PHYS 001, ZSWAP 010).
+VT_ZSWAP_V2 = 2
 VT_TAG_BITS = 3
 #: A zswap handle (the zswap_entry pointer) shares the word with the tag.
 STE_HANDLE_MAX = 1 << (64 - VT_TAG_BITS)
 #: The ghost si->max cap, ALIGN_DOWN(UINT_MAX, 512) slots, in clusters [STE].
 STE_MAX_CLUSTERS = 0xFFFFFFFF // SIZE
+#: RFC v2's cap (see :data:`vswap._ste.STE_V2_MAX_CLUSTERS`).
+STE_V2_MAX_CLUSTERS = (1 << 41) // SIZE
 #: ``swap_cluster_info_dynamic``: the 48 B cluster, the xarray index, an rcu_head and
 #: the virtual_table pointer [derived from the STE cover's field list].
 STE_CLUSTER_BYTES = P4_CLUSTER_INFO_BYTES + 8 + 16 + 8
 STE_SWITCHES = ("shared_cluster_cache", "lookup_cache")
+#: The RFC versions modelled (see :attr:`vswap.SwapTableEdition.rfc`).
+STE_RFCS = (1, 2)
 COUNT_LIMIT = 0xFFFFFFFF
 # A ghost slot that is never handed out (the device's header slot, offset 0).
 TB_HEADER = SWAP_TABLE_CACHE_ONLY
@@ -61,7 +66,7 @@ _STAT_NAMES = ("lookups", "node_visits", "lookup_hits", "lookup_misses", "table_
                "rmap_reads", "rmap_writes", "alloc_scans", "vcache_hits", "vcache_misses",
                "pcp_invalidations", "slots_freed", "folios_reclaimed", "phys_allocs",
                "direct_allocs", "phys_frees", "scans", "clusters_allocated", "clusters_freed",
-               "extend_tables_allocated")
+               "extend_tables_allocated", "zswap_walks")
 
 
 def _vt_phys(slot):
@@ -104,9 +109,12 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
     _cluster_info_bytes = P4_CLUSTER_INFO_BYTES
 
     def __init__(self, swaps=None, *, shared_cluster_cache=False, lookup_cache=False,
-                 max_clusters=STE_MAX_CLUSTERS, direct_memcgs=()):
+                 max_clusters=None, direct_memcgs=(), rfc=2):
         self._direct = SwapTableP4.__new__(SwapTableP4)
-        mc = to_u64(max_clusters, STE_MAX_CLUSTERS + 1, "max_clusters")
+        if rfc not in STE_RFCS or isinstance(rfc, bool):
+            raise ValueError(f"rfc must be one of {STE_RFCS}, not {rfc!r}")
+        cap = STE_MAX_CLUSTERS if rfc == 1 else STE_V2_MAX_CLUSTERS
+        mc = cap if max_clusters is None else to_u64(max_clusters, cap + 1, "max_clusters")
         if mc == 0:
             raise ValueError("max_clusters must be at least 1")
         direct = check_memcg_ids(direct_memcgs)
@@ -122,6 +130,9 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         self._nr_ext = 0
         self._opt_shared = bool(shared_cluster_cache)
         self._opt_lookup_cache = bool(lookup_cache)
+        self._rfc = int(rfc)
+        self._vt_zswap = VT_ZSWAP if self._rfc == 1 else VT_ZSWAP_V2
+        self._vt_max = VT_FOLIO if self._rfc == 1 else VT_ZSWAP_V2
         self._st = dict.fromkeys(_STAT_NAMES, 0)
         self._sync_devices()
 
@@ -238,14 +249,17 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
     # backing release (BackingFrees: _pb_add, _pb_flush)
 
     def _release(self, c, i, b):
-        """Drop slot ``i``'s backing (its virtual_table word becomes NONE)."""
+        """Drop slot ``i``'s backing (its virtual_table word becomes NONE; v2: the zero bit goes)."""
+        c.table[i] &= ~SWP_TB_ZERO
         w = c.vtable[i]
         tag = w & SWP_TB_TAG_MASK
         if tag == VT_PHYS:
             self._pb_add(b, _vt_phys_slot(w))
             self._charge_sub(c.memcg[i])
-        elif tag == VT_ZSWAP:
+        elif tag == self._vt_zswap:
             self._nr_zswap -= 1
+            if self._rfc < 2:           # v1: zswap_invalidate erases it from zswap's tree
+                self._st["zswap_walks"] += 1
         c.vtable[i] = VT_NONE
 
     def _free_run(self, c, idx, n):
@@ -287,10 +301,12 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         w = SWP_TB_PIN | swap_cache_folio(folio, order)
         for i in range(idx, idx + nr):
             c.table[i] = w
-            c.vtable[i] = (folio << VT_TAG_BITS) | VT_FOLIO
+            if self._rfc < 2:       # v2: the folio is the swap table's, the word stays NONE
+                c.vtable[i] = (folio << VT_TAG_BITS) | VT_FOLIO
             c.memcg[i] = memcg
         self._st["table_writes"] += nr
-        self._st["vtable_writes"] += nr
+        if self._rfc < 2:
+            self._st["vtable_writes"] += nr
         self._st["memcg_writes"] += nr
         c.count += nr
         self._nr_used += nr
@@ -478,14 +494,18 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         w = c.table[i] & SWP_TB_PAYLOAD
         if swap_cache_is_folio(w):
             return VSWAP_FOLIO, swap_cache_folio_id(w)
+        if c.table[i] & SWP_TB_ZERO:
+            return VSWAP_ZERO, 0
         x = c.vtable[i]
         tag = x & SWP_TB_TAG_MASK
         if tag == VT_PHYS:
             return VSWAP_SWAPFILE, _vt_phys_slot(x)
-        if tag == VT_ZERO:
-            return VSWAP_ZERO, 0
-        if tag == VT_ZSWAP:
+        if tag == self._vt_zswap:
+            if self._rfc < 2:       # v1: zswap_load finds it in zswap's own tree
+                self._st["zswap_walks"] += 1
             return VSWAP_ZSWAP, x >> VT_TAG_BITS
+        if tag == VT_ZERO:          # v1 (v2's ZSWAP has this value)
+            return VSWAP_ZERO, 0
         return VSWAP_FOLIO, x >> VT_TAG_BITS          # FOLIO, or NONE (0)
 
     # -- configuration ----------------------------------------------------------------------
@@ -494,6 +514,11 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
     def switches(self):
         """See :attr:`vswap.SwapTableEdition.switches`."""
         return {"shared_cluster_cache": self._opt_shared, "lookup_cache": self._opt_lookup_cache}
+
+    @property
+    def rfc(self):
+        """See :attr:`vswap.SwapTableEdition.rfc`."""
+        return self._rfc
 
     @property
     def direct_memcgs(self):
@@ -757,9 +782,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         k, h = self._kind(c, i)
         return Lookup(LOOKUP_KINDS[k], h)
 
-    def lookup_many(self, entries):
-        """See :meth:`vswap.SwapTableEdition.lookup_many`."""
-        es = self._check_batch(entries, False, False)
+    def _lookup_into(self, es):
         kinds, handles = [], []
         nv = 0
         for e in es:
@@ -774,7 +797,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
             handles.append(h)
         self._st["table_reads"] += nv
         self._st["vtable_reads"] += nv
-        return np.array(kinds, dtype=np.uint8), np.array(handles, dtype=np.uint64)
+        return kinds, handles
 
     def _zero_pass(self, v, n):
         end = v + n
@@ -783,8 +806,11 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
             for k in range(cur, ce):
                 i = k & (SIZE - 1)
                 self._release(c, i, b)
-                c.vtable[i] = VT_ZERO
-            self._st["vtable_writes"] += ce - cur
+                if self._rfc >= 2:
+                    c.table[i] |= SWP_TB_ZERO
+                else:
+                    c.vtable[i] = VT_ZERO
+            self._st["table_writes" if self._rfc >= 2 else "vtable_writes"] += ce - cur
         self._pb_flush(b)
 
     def zero_store(self, entry, nr=1):
@@ -805,8 +831,10 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         self._st["vtable_writes"] += 1
         self._release(c, i, b)
         self._pb_flush(b)
-        c.vtable[i] = (h << VT_TAG_BITS) | VT_ZSWAP
+        c.vtable[i] = (h << VT_TAG_BITS) | self._vt_zswap
         self._nr_zswap += 1
+        if self._rfc < 2:           # v1: zswap_store also inserts into zswap's tree
+            self._st["zswap_walks"] += 1
 
     def zswap_store(self, entry, handle):
         """See :meth:`vswap.SwapTableEdition.zswap_store`."""
@@ -831,8 +859,10 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
             return self._direct.zswap_load(entry)
         c, i = self._read(entry)
         self._st["vtable_reads"] += 1
+        if self._rfc < 2:           # v1: zswap_load looks in zswap's tree
+            self._st["zswap_walks"] += 1
         x = c.vtable[i]
-        return x >> VT_TAG_BITS if x & SWP_TB_TAG_MASK == VT_ZSWAP else None
+        return x >> VT_TAG_BITS if x & SWP_TB_TAG_MASK == self._vt_zswap else None
 
     def zswap_invalidate(self, entry):
         """See :meth:`vswap.SwapTableEdition.zswap_invalidate`."""
@@ -840,15 +870,17 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
             return self._direct.zswap_invalidate(entry)
         c, i = self._read(entry)
         self._st["vtable_reads"] += 1
+        if self._rfc < 2:           # v1: the erase from zswap's tree
+            self._st["zswap_walks"] += 1
         x = c.vtable[i]
-        if x & SWP_TB_TAG_MASK != VT_ZSWAP:
+        if x & SWP_TB_TAG_MASK != self._vt_zswap:
             return None
         self._st["cluster_locks"] += 1
         self._st["vtable_writes"] += 1
         self._nr_zswap -= 1
         w = c.table[i] & SWP_TB_PAYLOAD
         c.vtable[i] = ((swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
-                       if swap_cache_is_folio(w) else VT_NONE)
+                       if swap_cache_is_folio(w) and self._rfc < 2 else VT_NONE)
         return x >> VT_TAG_BITS
 
     def _phys_run_of(self, c, base, nr):
@@ -926,11 +958,13 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
             self._release(c, i, b)
             w = c.table[i] & SWP_TB_PAYLOAD
             if swap_cache_is_folio(w):
-                c.vtable[i] = (swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
+                if self._rfc < 2:   # v2: the cached folio is the swap table's, NONE stays
+                    c.vtable[i] = (swap_cache_folio_id(w) << VT_TAG_BITS) | VT_FOLIO
             else:
                 # read into the ghost swap cache: a new folio, named by the virtual offset
                 voff = (c.id << SHIFT) + i
-                c.vtable[i] = (voff << VT_TAG_BITS) | VT_FOLIO
+                if self._rfc < 2:
+                    c.vtable[i] = (voff << VT_TAG_BITS) | VT_FOLIO
                 if not c.table[i] & SWP_TB_PIN:
                     c.table[i] = ((c.table[i] & ~SWP_TB_PAYLOAD) | SWP_TB_PIN
                                   | swap_cache_folio(voff, 0))
@@ -939,18 +973,19 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
 
     # -- accounting ------------------------------------------------------------------------------
 
-    def memory_footprint(self):
-        """See :meth:`vswap.SwapTableEdition.memory_footprint`."""
+    def _footprint_virtual(self):
         vcl = self._nr_clusters
-        out = {"vcluster_info": STE_CLUSTER_BYTES * vcl,
-               "cluster_map": self._map.nr_nodes * XA_NODE_KERNEL_BYTES,
-               "swap_table": 8 * SIZE * vcl, "virtual_table": 8 * SIZE * vcl,
-               "memcg_table": 2 * SIZE * vcl, "extend_table": 4 * SIZE * self._nr_ext,
-               "cluster_info": 0, "rmap": 0, "zswap_tree": 0}
-        return self._footprint_phys(out)
+        return {"vcluster_info": STE_CLUSTER_BYTES * vcl,
+                "cluster_map": self._map.nr_nodes * XA_NODE_KERNEL_BYTES,
+                "swap_table": 8 * SIZE * vcl, "virtual_table": 8 * SIZE * vcl,
+                "memcg_table": 2 * SIZE * vcl, "extend_table": 4 * SIZE * self._nr_ext,
+                "cluster_info": 0, "rmap": 0,
+                "zswap_tree": 8 * self._nr_zswap if self._rfc < 2 else 0}
 
     def _footprint_dev(self, out, t, si):
-        out["memcg_table"] += 2 * si._nr_tables * si._cluster_size
+        n = (sum(1 for u in self._direct._devs[t].used if u) if self._rfc >= 2
+             else si._nr_tables)
+        out["memcg_table"] += 2 * n * si._cluster_size
         out["extend_table"] += 4 * self._direct._devs[t].nr_ext_tables * si._cluster_size
         out["zswap_tree"] += 8 * self._direct._devs[t].nr_zswap
 
@@ -975,7 +1010,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         used = nz = nphys = next_ = 0
         charges = {}
         seen = {}
-        for cid, c in cluster_map_items(self._map):
+        for cid, c in self._clusters():
             seen[cid] = c
             if c.id != cid:
                 errors.append(f"cluster {cid}: id {c.id}")
@@ -1011,9 +1046,11 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
                     if any(c.table[j] & SWP_TB_PAYLOAD != p for j in range(b0, b0 + n)):
                         errors.append(f"{ve:#x}: folio run at {b0} broken")
                 tag = x & SWP_TB_TAG_MASK
-                if tag > VT_FOLIO:
+                if w & SWP_TB_ZERO and (self._rfc < 2 or tag != VT_NONE):
+                    errors.append(f"{ve:#x}: zero bit with virtual_table word {x:#x} (rfc {self._rfc})")
+                if tag > self._vt_max:
                     errors.append(f"{ve:#x}: virtual_table tag {tag}")
-                elif tag == VT_ZSWAP:
+                elif tag == self._vt_zswap:
                     nz += 1
                 elif tag == VT_PHYS:
                     nphys += 1
@@ -1055,7 +1092,7 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
         """See :meth:`vswap.SwapTableEdition.snapshot`."""
         self._check_open()
         clusters, entries = {}, {}
-        for cid, c in cluster_map_items(self._map):
+        for cid, c in self._clusters():
             clusters[cid] = (c.order, c.count, c.state, int(c.ext is not None))
             for i in range(SIZE):
                 w = c.table[i]

@@ -13,12 +13,10 @@ testing and reading; the compiled module is the one to use.
 (1, 1, Lookup(kind='folio', handle=7))
 """
 
-import numpy as np
-
 from vswap.errors import EntryExists, NoEntry, NoSpace
 from vswap.protocol import LOOKUP_KINDS, Lookup, SwapSpace
 from vswap.reference.common import to_u64
-from vswap.reference.clustermap import cluster_map_get, cluster_map_items
+from vswap.reference.clustermap import cluster_map_get
 from vswap.reference.swapfile import (SLOT_USED, SWAP_TABLE_CACHE_ONLY, SwapDesign, SwapDevices,
                                       SwapFreeBatch)
 from vswap.reference.virtual_common import SHIFT, SIZE, ClusterHead, VirtualCommon
@@ -656,16 +654,14 @@ class VirtualSwap(VirtualCommon, SwapSpace):
         k, h = self._kind(self._desc(e))
         return Lookup(LOOKUP_KINDS[k], h)
 
-    def lookup_many(self, entries):
-        """See :meth:`vswap.VirtualSwap.lookup_many`."""
-        es = self._check_batch(entries, False, False)
+    def _lookup_into(self, es):
         kinds, handles = [], []
         for e in es:
             k, h = self._kind(self._desc(e))
             kinds.append(k)
             handles.append(h)
         self._st["desc_reads"] += len(es)
-        return np.array(kinds, dtype=np.uint8), np.array(handles, dtype=np.uint64)
+        return kinds, handles
 
     def zero_store(self, entry, nr=1):
         """See :meth:`vswap.VirtualSwap.zero_store`."""
@@ -797,13 +793,11 @@ class VirtualSwap(VirtualCommon, SwapSpace):
 
     # -- accounting ------------------------------------------------------------------------------
 
-    def memory_footprint(self):
-        """See :meth:`vswap.VirtualSwap.memory_footprint`."""
-        out = {"descriptors": SWP_DESC_BYTES * self._nr_used,
-               "cluster_bitmaps": 64 * self._nr_clusters,
-               "cluster_map": self._map.nr_nodes * XA_NODE_KERNEL_BYTES,
-               "phys_bitmaps": 0, "cluster_info": 0, "rmap": 0}
-        return self._footprint_phys(out)
+    def _footprint_virtual(self):
+        return {"descriptors": SWP_DESC_BYTES * self._nr_used,
+                "cluster_bitmaps": 64 * self._nr_clusters,
+                "cluster_map": self._map.nr_nodes * XA_NODE_KERNEL_BYTES,
+                "phys_bitmaps": 0, "cluster_info": 0, "rmap": 0}
 
     @staticmethod
     def _footprint_dev(out, t, si):
@@ -818,9 +812,6 @@ class VirtualSwap(VirtualCommon, SwapSpace):
         """See :meth:`vswap.VirtualSwap.reset_stats`."""
         for k in self._st:
             self._st[k] = 0
-
-    def _clusters(self):
-        return cluster_map_items(self._map)
 
     def check(self):
         """See :meth:`vswap.VirtualSwap.check`."""

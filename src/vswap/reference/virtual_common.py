@@ -17,6 +17,9 @@ here, written once.
 """
 
 from vswap.errors import NoSpace
+import numpy as np
+
+from vswap.reference.clustermap import cluster_map_items
 from vswap.reference.common import to_u64
 from vswap.reference.design import SwapDesign
 from vswap.reference.swapfile import NR_CPUS, SLOT_USED, SWP_WRITEOK, SwapFreeBatch
@@ -84,9 +87,11 @@ class ClusterHead:
 class VirtualCommon(BackingFrees, SwapDesign):
     """The state and walks both virtual designs keep alike (see the module).
 
-    A design calls :meth:`_virtual_init` from its ``__init__`` and provides
-    ``_cluster``, its per-design check and snapshot, and
-    ``_footprint_dev`` (its per-device physical metadata).
+    It mirrors the compiled :class:`vswap._virtual_base.VirtualCommon`. A
+    design calls :meth:`_virtual_init` from its ``__init__`` and provides
+    ``_cluster``, ``_lookup_into`` (lookup_many's work), its per-design
+    check and snapshot, ``_footprint_virtual`` and ``_footprint_dev`` (its
+    virtual and per-device physical metadata).
     Runtime complexity: as the methods say.
 
     >>> from vswap.reference import VirtualSwap
@@ -223,6 +228,19 @@ class VirtualCommon(BackingFrees, SwapDesign):
             if si._map[off] == SLOT_USED:
                 yield off, b
         self._pb_flush(b)
+
+    def lookup_many(self, entries):
+        """See :meth:`vswap._virtual_base.VirtualCommon.lookup_many`."""
+        kinds, handles = self._lookup_into(self._check_batch(entries, False, False))
+        return np.array(kinds, dtype=np.uint8), np.array(handles, dtype=np.uint64)
+
+    def _clusters(self):
+        """[(id, cluster)] in id order (for check and snapshot)."""
+        return cluster_map_items(self._map)
+
+    def memory_footprint(self):
+        """See :meth:`vswap._virtual_base.VirtualCommon.memory_footprint`."""
+        return self._footprint_phys(self._footprint_virtual())
 
     def _footprint_phys(self, out):
         """The physical devices' metadata: cluster_info, the rmap, then the design's own."""
