@@ -49,14 +49,19 @@ cdef uint64_t PROGRESS_STEP = 1 << 20  # pages between progress callbacks
 
 # --- FIFO rings ---------------------------------------------------------------------------
 
-cdef int ring_push(ring_t* r, uint64_t x) except -1:
-    cdef uint64_t i, old
-    if r.len == r.cap:                   # grow: unroll the wrapped part behind the old end
-        old = r.cap
-        checked_realloc(<void**>&r.a, old * 2, sizeof(uint64_t))
-        for i in range(r.head):
-            r.a[old + i] = r.a[i]
-        r.cap = old * 2
+cdef int ring_grow(ring_t* r) except -1:
+    """Double the ring: unroll the wrapped part behind the old end."""
+    cdef uint64_t i, old = r.cap
+    checked_realloc(<void**>&r.a, old * 2, sizeof(uint64_t))
+    for i in range(r.head):
+        r.a[old + i] = r.a[i]
+    r.cap = old * 2
+    return 0
+
+
+cdef inline int ring_push(ring_t* r, uint64_t x) except -1:
+    if r.len == r.cap:                   # rare: out of line
+        ring_grow(r)
     r.a[(r.head + r.len) & (r.cap - 1)] = x
     r.len += 1
     return 0
@@ -516,8 +521,14 @@ cdef inline uint64_t wb_head_time(mm_t* m) noexcept:
     return m.wb.a[(m.wb.head + 2) & (m.wb.cap - 1)]
 
 
-cdef int writeback_done(mm_t* m, uint64_t t) except -1:
+cdef inline int writeback_done(mm_t* m, uint64_t t) except -1:
     """folio_end_writeback for the writes completed by ``t``: their folios become reclaimable."""
+    if m.wb.len and wb_head_time(m) <= t:            # inline: mostly none (always on zram)
+        end_writeback(m, t)
+    return 0
+
+
+cdef int end_writeback(mm_t* m, uint64_t t) except -1:
     cdef uint64_t vpn, e
     while m.wb.len and wb_head_time(m) <= t:
         vpn = ring_pop(&m.wb)
@@ -559,6 +570,14 @@ cdef uint64_t reclaim_chunk(mm_t* m, uint64_t nr, int cpu, uint64_t* scanned,
     cost[0] += ((sc - kept) * anon_ns + kept * m.cfg.scan_ns + nf * m.cfg.file_ns
                 + design_ns(m))
     return got + nf
+
+
+cdef inline int kswapd_catch_up(mm_t* m, uint64_t until) except -1:
+    """kswapd_advance, inline for the common case of an allocation before kswapd's next step."""
+    if (m.kstate == KS_SLEEP or (m.kstate == KS_RUN and m.t_kswapd > until)
+            or (m.kstate == KS_NAP and m.nap_end > until)):
+        return writeback_done(m, until)
+    return kswapd_advance(m, until)
 
 
 cdef int kswapd_advance(mm_t* m, uint64_t until) except -1:
@@ -639,22 +658,36 @@ cdef int direct_reclaim(mm_t* m, int cpu) except -1:
         if wb_head_time(m) > m.t_task:              # reclaim_throttle: wait for a write
             m.c.stall_ns += wb_head_time(m) - m.t_task
             m.t_task = wb_head_time(m)
-    kswapd_advance(m, m.t_task)
+    kswapd_catch_up(m, m.t_task)
     return 0
 
 
-cdef int global_alloc(mm_t* m, uint64_t need, int cpu) except -1:
-    """The page allocator for ``need`` pages: below low wake kswapd, below min reclaim directly."""
+cdef inline int global_alloc(mm_t* m, uint64_t need, int cpu) except -1:
+    """The page allocator for ``need`` pages: below low wake kswapd, below min reclaim directly.
+
+    Inline, once per page a fault allocates: the slow paths are calls."""
+    cdef uint64_t f
     if need + m.cfg.wmark_min > m.cfg.ram:
-        raise ValueError(f"a {need}-page folio does not fit in {m.cfg.ram} pages of RAM "
-                         f"(min watermark {m.cfg.wmark_min})")
+        return folio_too_big(m, need)
     m.t_task += need * m.cfg.alloc_ns
-    kswapd_advance(m, m.t_task)
-    if free_pages(m) < m.cfg.wmark_low + need:
+    kswapd_catch_up(m, m.t_task)
+    f = free_pages(m)                                # waking kswapd frees nothing
+    if f < m.cfg.wmark_low + need:
         wake_kswapd(m)
+    if f < m.cfg.wmark_min + need:
+        return direct_until(m, need, cpu)
+    return 0
+
+
+cdef int direct_until(mm_t* m, uint64_t need, int cpu) except -1:
     while free_pages(m) < m.cfg.wmark_min + need:
         direct_reclaim(m, cpu)
     return 0
+
+
+cdef int folio_too_big(mm_t* m, uint64_t need) except -1:
+    raise ValueError(f"a {need}-page folio does not fit in {m.cfg.ram} pages of RAM "
+                     f"(min watermark {m.cfg.wmark_min})")
 
 
 cdef bint charge_large(mm_t* m, int order, int cpu, int alloc, int fallback,
