@@ -8,6 +8,12 @@ Groups (ns per page event: pages touched + written + freed):
 - ``replay-usemem-global``: the same run machine-wide (``kswapd=True``):
   kswapd and the task's direct reclaim in time order, the watermarks, the
   page cache. Target: within 1.5x of ``replay-usemem`` per design.
+- ``replay-global-ratio``: that ratio measured in one run, per design: each
+  round replays usemem 56G in the cgroup mode, machine-wide without kswapd
+  (all reclaim direct: the same swap-outs as with kswapd, twice the cgroup
+  mode's, as zram's pages take the machine's RAM) and machine-wide with
+  kswapd, back to back; ``extra_info`` holds each mode's median replay CPU
+  seconds and the ratios, and the summary prints them.
 - ``replay-memhog``: memhog -r2 8G on 4G (a second pass that swaps every
   page back in), zram.
 - ``replay-zswap``: usemem 8G on 4G through zswap with a pool limit and
@@ -32,6 +38,7 @@ Run (not part of the default test run)::
 
 from __future__ import annotations
 
+import statistics
 import tracemalloc
 
 import pytest
@@ -81,6 +88,37 @@ def test_replay(per_key, benchmark, group, design):
     r = results[-1]
     benchmark.extra_info["pswpout"] = r.counters["pswpout"]
     benchmark.extra_info["free_ms"] = round(r.times["free_s"] * 1e3, 1)
+
+
+#: The modes of replay-global-ratio: the cgroup mode, machine-wide all direct, machine-wide.
+RATIO_MODES = {
+    "cgroup": CASES["replay-usemem"][1],
+    "direct": Machine(ram="32G", accounting="none"),
+    "kswapd": CASES["replay-usemem-global"][1],
+}
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_replay_global_ratio(benchmark, summary_line, design):
+    """Machine-wide (kswapd) replay time against the cgroup mode's, measured in one run."""
+    benchmark.group = "replay-global-ratio"
+    trace = trace_of("replay-usemem")
+    times: dict[str, list[float]] = {mode: [] for mode in RATIO_MODES}
+
+    def run():          # the designs are built one at a time (memory); times are the replays'
+        for mode, machine in RATIO_MODES.items():
+            space = make_design(design, machine, trace.nr_pages)
+            times[mode].append(replay(trace, space, machine).times["total_s"])
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    med = {mode: statistics.median(t) for mode, t in times.items()}
+    info = {f"{mode}_s": round(t, 3) for mode, t in med.items()}
+    info["vs_cgroup"] = round(med["kswapd"] / med["cgroup"], 2)
+    info["vs_direct"] = round(med["kswapd"] / med["direct"], 2)
+    benchmark.extra_info.update(info)
+    summary_line(f"usemem 56G {design:<11} replay CPU s, median of 3: cgroup {med['cgroup']:.2f}"
+                 f"  direct only {med['direct']:.2f}  kswapd {med['kswapd']:.2f}"
+                 f"  kswapd/cgroup {info['vs_cgroup']:.2f}x  kswapd/direct {info['vs_direct']:.2f}x")
 
 
 @pytest.mark.parametrize("design", ["baseline", "cc_v2"])
