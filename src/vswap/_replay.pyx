@@ -679,6 +679,33 @@ cdef inline int global_alloc(mm_t* m, uint64_t need, int cpu) except -1:
     return 0
 
 
+cdef uint64_t quiet_allocs(mm_t* m, uint64_t limit) noexcept:
+    """How many of the next ``limit`` single-page allocations global_alloc would make with
+    nothing else happening: no direct reclaim (free pages stay above min), no wake-up of
+    kswapd (above low, or kswapd running), no step of kswapd's before the task's clock
+    passes (its next chunk, or the end of its short sleep). Writes completed meanwhile only
+    join the clean list, in order, which the caller's one writeback_done at the end does
+    the same. Allocation ``j`` (from 1) sees ``free - (j - 1)`` free pages at
+    ``t_task + j * alloc_ns``."""
+    cdef uint64_t f = free_pages(m), k = limit, t, a = m.cfg.alloc_ns
+    if 1 + m.cfg.wmark_min > m.cfg.ram or f <= m.cfg.wmark_min:
+        return 0
+    if k > f - m.cfg.wmark_min:
+        k = f - m.cfg.wmark_min
+    if m.kstate != KS_RUN:
+        if f <= m.cfg.wmark_low:
+            return 0
+        if k > f - m.cfg.wmark_low:
+            k = f - m.cfg.wmark_low
+    if m.kstate != KS_SLEEP:
+        t = m.t_kswapd if m.kstate == KS_RUN else m.nap_end
+        if t <= m.t_task + a:                        # the first allocation reaches it
+            return 0
+        if a and k > (t - m.t_task - 1) // a:        # t_task + j * a < t
+            k = (t - m.t_task - 1) // a
+    return k
+
+
 cdef int direct_until(mm_t* m, uint64_t need, int cpu) except -1:
     while free_pages(m) < m.cfg.wmark_min + need:
         direct_reclaim(m, cpu)
@@ -1127,13 +1154,26 @@ cdef int touch(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int order, int co
             m.c.pages_written += nr
             return 0
     if order == 0:                                   # the common case, without the fallback walk
-        for p in range(vpn, vpn + nr):
+        p = vpn
+        while p < vpn + nr:
+            if m.cfg.kswapd and m.pgtab == NULL:
+                n = quiet_allocs(m, vpn + nr - p)
+                if n:                                # no watermark or kswapd event: at once
+                    for q in range(p, p + n):
+                        m.pstate[q] = pg_make(PG_RESIDENT, content, 0)
+                        ring_push(&m.lru, q)
+                    m.resident += n
+                    m.t_task += n * m.cfg.alloc_ns
+                    writeback_done(m, m.t_task)
+                    p += n
+                    continue
             if m.pgtab != NULL:
                 pte_alloc(m, p, cpu)
             make_room(m, 1, cpu)
             m.pstate[p] = pg_make(PG_RESIDENT, content, 0)
             ring_push(&m.lru, p)
             m.resident += 1
+            p += 1
         m.c.pgfault += nr
         m.c.pages_touched += nr
         m.c.pages_written += nr                      # a first touch writes: as Trace.pages_written
