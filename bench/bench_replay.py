@@ -12,8 +12,9 @@ Groups (ns per page event: pages touched + written + freed):
   round replays usemem 56G in the cgroup mode, machine-wide without kswapd
   (all reclaim direct: the same swap-outs as with kswapd, twice the cgroup
   mode's, as zram's pages take the machine's RAM) and machine-wide with
-  kswapd, back to back; ``extra_info`` holds each mode's median replay CPU
-  seconds and the ratios, and the summary prints them.
+  kswapd, back to back; ``extra_info`` holds each mode's best replay CPU
+  seconds (the least disturbed by other load on a shared machine) and the
+  ratios, and the summary prints them.
 - ``replay-memhog``: memhog -r2 8G on 4G (a second pass that swaps every
   page back in), zram.
 - ``replay-zswap``: usemem 8G on 4G through zswap with a pool limit and
@@ -38,7 +39,6 @@ Run (not part of the default test run)::
 
 from __future__ import annotations
 
-import statistics
 import tracemalloc
 
 import pytest
@@ -111,13 +111,13 @@ def test_replay_global_ratio(benchmark, summary_line, design):
             times[mode].append(replay(trace, space, machine).times["total_s"])
 
     benchmark.pedantic(run, rounds=3, iterations=1)
-    med = {mode: statistics.median(t) for mode, t in times.items()}
-    info = {f"{mode}_s": round(t, 3) for mode, t in med.items()}
-    info["vs_cgroup"] = round(med["kswapd"] / med["cgroup"], 2)
-    info["vs_direct"] = round(med["kswapd"] / med["direct"], 2)
+    best = {mode: min(t) for mode, t in times.items()}
+    info = {f"{mode}_s": round(t, 3) for mode, t in best.items()}
+    info["vs_cgroup"] = round(best["kswapd"] / best["cgroup"], 2)
+    info["vs_direct"] = round(best["kswapd"] / best["direct"], 2)
     benchmark.extra_info.update(info)
-    summary_line(f"usemem 56G {design:<11} replay CPU s, median of 3: cgroup {med['cgroup']:.2f}"
-                 f"  direct only {med['direct']:.2f}  kswapd {med['kswapd']:.2f}"
+    summary_line(f"usemem 56G {design:<11} replay CPU s, best of 3: cgroup {best['cgroup']:.2f}"
+                 f"  direct only {best['direct']:.2f}  kswapd {best['kswapd']:.2f}"
                  f"  kswapd/cgroup {info['vs_cgroup']:.2f}x  kswapd/direct {info['vs_direct']:.2f}x")
 
 
