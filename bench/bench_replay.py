@@ -43,7 +43,7 @@ import tracemalloc
 
 import pytest
 
-from vswap.replay import DESIGNS, Machine, make_design, replay
+from vswap.replay import DESIGNS, Machine, default_machine, make_design, replay
 from vswap.workloads import memhog, random_touch, usemem
 
 CASES = {
@@ -94,7 +94,7 @@ def test_replay(per_key, benchmark, group, design):
 RATIO_MODES = {
     "cgroup": CASES["replay-usemem"][1],
     "direct": Machine(ram="32G", accounting="none"),
-    "kswapd": CASES["replay-usemem-global"][1],
+    "kswapd": default_machine(usemem("56G")),       # vswap compare's: kswapd, MGLRU
 }
 
 
