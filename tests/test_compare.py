@@ -234,9 +234,14 @@ def test_a_parallel_replays_error_reaches_the_caller():
                 jobs=2)
 
 
+def test_idle_cpus_are_between_none_and_all():
+    import os
+    assert 0 <= benchmark._idle_cpus(0.01) <= (os.cpu_count() or 1) + 1e-9
+
+
 def test_default_jobs(monkeypatch):
     monkeypatch.setattr(benchmark, "memory_available", lambda: 10 << 30)
-    monkeypatch.setattr(benchmark.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(benchmark, "_idle_cpus", lambda: 1.8)
     big = benchmark.PARALLEL_MIN_PAGES
     choose = benchmark._choose_jobs
     assert choose(None, designs=4, timed_rounds=1, pages=big, need=1 << 30) == 2
@@ -245,6 +250,8 @@ def test_default_jobs(monkeypatch):
     assert choose(None, designs=1, timed_rounds=1, pages=big, need=1 << 30) == 1
     assert choose(None, designs=4, timed_rounds=1, pages=big, need=6 << 30) == 1  # memory
     assert choose(3, designs=4, timed_rounds=2, pages=1, need=1 << 30) == 3      # as given
+    monkeypatch.setattr(benchmark, "_idle_cpus", lambda: 0.4)                   # a busy machine
+    assert choose(None, designs=4, timed_rounds=1, pages=big, need=1 << 30) == 1
     with pytest.raises(MemoryError, match="3 replays at once need about 12 GiB"):
         choose(3, designs=4, timed_rounds=1, pages=big, need=4 << 30)
 

@@ -240,6 +240,28 @@ def _check_jobs(jobs: Any) -> int | None:
     return jobs
 
 
+def _idle_cpus(interval: float = 0.05) -> float:
+    """CPUs idle now: /proc/stat's idle share over ``interval`` seconds times the CPUs (Linux);
+    else the CPUs less the 1-minute load average; else the CPUs."""
+    cpus = os.cpu_count() or 1
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        return fields[3] + fields[4], sum(fields)          # idle + iowait, all
+    try:
+        idle0, all0 = sample()
+        time.sleep(interval)
+        idle1, all1 = sample()
+        return cpus * (idle1 - idle0) / max(all1 - all0, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return max(0.0, cpus - os.getloadavg()[0])
+    except (OSError, AttributeError):
+        return float(cpus)
+
+
 def _can_fork() -> bool:
     import multiprocessing
     return "fork" in multiprocessing.get_all_start_methods()
@@ -260,7 +282,9 @@ def _choose_jobs(jobs: int | None, *, designs: int, timed_rounds: int, pages: in
         return jobs
     if timed_rounds > 1 or pages < PARALLEL_MIN_PAGES or designs < 2 or not _can_fork():
         return 1
-    return max(1, min(os.cpu_count() or 1, designs, fit))
+    # One per idle CPU: on a busy machine workers that fault fresh memory side by side
+    # cost more than they save (measured on this 2-vCPU VM), so none then.
+    return max(1, min(round(_idle_cpus()), designs, fit))
 
 
 def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 1,
@@ -306,13 +330,15 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 1
       trace is generated once.
     - ``jobs``: replays run at once, each in a worker process of its own
       (forked: Linux), the designs of one round side by side. None
-      (default): one per CPU (at most one per design, and as many as fit in
-      the available memory) for a run of a single timed round of traces of
-      at least :data:`PARALLEL_MIN_PAGES` page events, else 1: with
-      ``repeat`` above 1 or ``min_time`` the model-speed statistics are
-      wanted, and replays one at a time do not share the memory bus. The
-      counters and the predicted times are the same either way; each
-      replay's time is its own thread's CPU time.
+      (default): one per idle CPU (at most one per design, and as many as
+      fit in the available memory) for a run of a single timed round of
+      traces of at least :data:`PARALLEL_MIN_PAGES` page events, else 1:
+      with ``repeat`` above 1 or ``min_time`` the model-speed statistics
+      are wanted, and replays one at a time do not share the memory bus;
+      on a busy machine, workers that fault fresh memory side by side cost
+      more system time than they save. The counters and the predicted
+      times are the same either way; each replay's time is its own
+      thread's CPU time.
     - ``on_header``: called with :meth:`CompareResult.header`'s text (no
       warnings yet) before the first replay, so a long run says at once
       what it runs.

@@ -49,7 +49,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="timed replays per design for the model-speed table, round robin "
                    "(default 1; the predicted kernel times need one replay)")
     b.add_argument("--jobs", type=positive_int, default=None, metavar="N",
-                   help="replays at once, each in its own process (default: one per CPU for a "
+                   help="replays at once, each in its own process (default: one per idle CPU for a "
                    "single round of a large trace, as memory allows; 1 with --repeat above 1 or "
                    "--min-time, so that the model-speed times do not share the memory bus)")
     b.add_argument("--profile", metavar="FILE.json",
