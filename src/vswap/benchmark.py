@@ -263,8 +263,10 @@ def _idle_cpus(interval: float = 0.05) -> float:
 
 
 def _can_fork() -> bool:
+    """Whether worker processes can be forked here (Linux; not inside a daemonic process)."""
     import multiprocessing
-    return "fork" in multiprocessing.get_all_start_methods()
+    return ("fork" in multiprocessing.get_all_start_methods()
+            and not multiprocessing.current_process().daemon)
 
 
 def _choose_jobs(jobs: int | None, *, designs: int, timed_rounds: int, pages: int,
