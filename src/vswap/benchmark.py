@@ -276,7 +276,8 @@ def _choose_jobs(jobs: int | None, *, designs: int, timed_rounds: int, pages: in
     fit = max(1, have // max(need, 1)) if have is not None else designs
     if jobs is not None:
         if jobs > 1 and not _can_fork():
-            raise ValueError("jobs above 1 need the 'fork' start method (Linux)")
+            raise ValueError("jobs above 1 need forked worker processes (Linux, not inside a "
+                             "daemonic process)")
         if jobs > fit:
             raise MemoryError(f"{jobs} replays at once need about "
                               f"{math.ceil(jobs * need / (1 << 30)):,} GiB of memory; the machine "
