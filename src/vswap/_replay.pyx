@@ -13,7 +13,9 @@ cimport cython
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
 from libc.stdint cimport uint8_t, uint16_t, uint64_t
 from libc.stdlib cimport free
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
+from posix.mman cimport madvise, MADV_HUGEPAGE
+from posix.stdlib cimport posix_memalign
 from posix.time cimport clock_gettime, timespec, CLOCK_THREAD_CPUTIME_ID
 
 from vswap._direct cimport DirectSwap, direct_stats
@@ -49,12 +51,30 @@ cdef uint64_t PROGRESS_STEP = 1 << 20  # pages between progress callbacks
 
 # --- FIFO rings ---------------------------------------------------------------------------
 
+cdef size_t HUGE_BYTES = 2 << 20         # a PMD: rings this large ask for transparent huge pages
+
+
 cdef int ring_grow(ring_t* r) except -1:
-    """Double the ring: unroll the wrapped part behind the old end."""
+    """Double the ring. A large one moves to 2 MiB-aligned memory advised MADV_HUGEPAGE
+    (unrolled from the head: the order is the same): the LRU of a large trace is tens of
+    MB, which in 4 KiB pages costs a fault each (THP is "madvise" here)."""
     cdef uint64_t i, old = r.cap
-    checked_realloc(<void**>&r.a, old * 2, sizeof(uint64_t))
-    for i in range(r.head):
-        r.a[old + i] = r.a[i]
+    cdef size_t nbytes = old * 2 * sizeof(uint64_t)
+    cdef void* q = NULL
+    if nbytes < HUGE_BYTES:
+        checked_realloc(<void**>&r.a, old * 2, sizeof(uint64_t))
+        for i in range(r.head):
+            r.a[old + i] = r.a[i]
+        r.cap = old * 2
+        return 0
+    if posix_memalign(&q, HUGE_BYTES, nbytes) != 0:
+        raise MemoryError(f"could not allocate {nbytes} bytes")
+    madvise(q, nbytes, MADV_HUGEPAGE)               # advice only: its failure changes nothing
+    memcpy(q, r.a + r.head, (old - r.head) * sizeof(uint64_t))
+    memcpy(<uint64_t*>q + (old - r.head), r.a, r.head * sizeof(uint64_t))
+    free(r.a)
+    r.a = <uint64_t*>q
+    r.head = 0
     r.cap = old * 2
     return 0
 
