@@ -8,6 +8,13 @@ Groups (ns per page event: pages touched + written + freed):
 - ``replay-usemem-global``: the same run machine-wide (``kswapd=True``):
   kswapd and the task's direct reclaim in time order, the watermarks, the
   page cache. Target: within 1.5x of ``replay-usemem`` per design.
+- ``replay-global-ratio``: that ratio measured in one run, per design: each
+  round replays usemem 56G in the cgroup mode, machine-wide without kswapd
+  (all reclaim direct: the same swap-outs as with kswapd, twice the cgroup
+  mode's, as zram's pages take the machine's RAM) and machine-wide with
+  kswapd, back to back; ``extra_info`` holds each mode's best replay CPU
+  seconds (the least disturbed by other load on a shared machine) and the
+  ratios, and the summary prints them.
 - ``replay-memhog``: memhog -r2 8G on 4G (a second pass that swaps every
   page back in), zram.
 - ``replay-zswap``: usemem 8G on 4G through zswap with a pool limit and
@@ -36,7 +43,7 @@ import tracemalloc
 
 import pytest
 
-from vswap.replay import DESIGNS, Machine, make_design, replay
+from vswap.replay import DESIGNS, Machine, default_machine, make_design, replay
 from vswap.workloads import memhog, random_touch, usemem
 
 CASES = {
@@ -81,6 +88,37 @@ def test_replay(per_key, benchmark, group, design):
     r = results[-1]
     benchmark.extra_info["pswpout"] = r.counters["pswpout"]
     benchmark.extra_info["free_ms"] = round(r.times["free_s"] * 1e3, 1)
+
+
+#: The modes of replay-global-ratio: the cgroup mode, machine-wide all direct, machine-wide.
+RATIO_MODES = {
+    "cgroup": CASES["replay-usemem"][1],
+    "direct": Machine(ram="32G", accounting="none"),
+    "kswapd": default_machine(usemem("56G")),       # vswap compare's: kswapd, MGLRU
+}
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_replay_global_ratio(benchmark, summary_line, design):
+    """Machine-wide (kswapd) replay time against the cgroup mode's, measured in one run."""
+    benchmark.group = "replay-global-ratio"
+    trace = trace_of("replay-usemem")
+    times: dict[str, list[float]] = {mode: [] for mode in RATIO_MODES}
+
+    def run():          # the designs are built one at a time (memory); times are the replays'
+        for mode, machine in RATIO_MODES.items():
+            space = make_design(design, machine, trace.nr_pages)
+            times[mode].append(replay(trace, space, machine).times["total_s"])
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    best = {mode: min(t) for mode, t in times.items()}
+    info = {f"{mode}_s": round(t, 3) for mode, t in best.items()}
+    info["vs_cgroup"] = round(best["kswapd"] / best["cgroup"], 2)
+    info["vs_direct"] = round(best["kswapd"] / best["direct"], 2)
+    benchmark.extra_info.update(info)
+    summary_line(f"usemem 56G {design:<11} replay CPU s, best of 3: cgroup {best['cgroup']:.2f}"
+                 f"  direct only {best['direct']:.2f}  kswapd {best['kswapd']:.2f}"
+                 f"  kswapd/cgroup {info['vs_cgroup']:.2f}x  kswapd/direct {info['vs_direct']:.2f}x")
 
 
 @pytest.mark.parametrize("design", ["baseline", "cc_v2"])

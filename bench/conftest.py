@@ -30,6 +30,7 @@ SEED = 20261126
 ROUNDS = int(os.environ.get("VSWAP_BENCH_ROUNDS", "7"))
 
 _RESULTS: list[dict] = []
+_LINES: list[str] = []        # free-form result lines for the summary (the replay's speed ratios)
 
 
 def dense_keys(n: int) -> np.ndarray:
@@ -102,10 +103,20 @@ def per_key(benchmark, request):
     return run
 
 
+@pytest.fixture
+def summary_line():
+    """Add a line to the terminal summary's "measured ratios" section."""
+    return _LINES.append
+
+
 def pytest_terminal_summary(terminalreporter):
+    tr = terminalreporter
+    if _LINES:
+        tr.write_sep("=", "measured ratios")
+        for line in _LINES:
+            tr.write_line(line)
     if not _RESULTS:
         return
-    tr = terminalreporter
     tr.write_sep("=", "ns per key (median round / keys per round)")
     for r in sorted(_RESULTS, key=lambda r: (r["group"], r["name"])):
         tr.write_line(f"{r['group']:<28} {r['name']:<58} {r['keys']:>8} {r['ns_per_key']:>10.1f}")

@@ -42,6 +42,19 @@ def test_compare_prints_header_and_tables(capsys):
     assert [line.split()[0] for line in results.splitlines()[4:]] == list(DESIGNS)
 
 
+def test_compare_jobs_replays_side_by_side_with_the_same_counters(capsys):
+    quick = ["--size", "2M", "--ram", "1M", "--no-progress", "--json", "-"]
+    status, out, _ = run(capsys, "compare", "usemem", *quick, "--jobs", "2")
+    assert status == 0
+    two = json.loads(out)
+    status, out, _ = run(capsys, "compare", "usemem", *quick, "--jobs", "1")
+    one = json.loads(out)
+    assert (two["jobs"], one["jobs"]) == (2, 1)
+    assert two["results"] == one["results"] and two["designs"] == list(DESIGNS)
+    status, out, _ = run(capsys, "compare", "usemem", *quick[:-2], "--jobs", "2")
+    assert "; 2 replays at once, each in its own process" in out.splitlines()[5]
+
+
 def test_json_to_stdout_is_valid_json_only(capsys):
     status, out, _ = run(capsys, "compare", "memhog", *SMALL, "--passes", "2",
                          "--designs", "cc_v2,baseline", "--json", "-")

@@ -211,6 +211,7 @@ BAD = st.one_of(
               | _NAMES.map(lambda n: f"baseline,{n}") | st.just("baseline,baseline")),
     st.tuples(st.just("--backend"), _TEXT.filter(lambda t: t not in ("zram", "zswap", "swapfile"))),
     st.tuples(st.just("--min-time"), st.floats(max_value=-1e-9).map(str) | st.just("nan")),
+    st.tuples(st.just("--jobs"), st.integers(max_value=0).map(str) | _TEXT.filter(_bad_count)),
     st.tuples(st.just("--mthp"), st.sampled_from(["4:2", "10:0.5", "x", "4:-1", "3K:0.5", ":"])),
     st.tuples(st.just("--json"), st.just("/nonexistent-dir-vswap/r.json")),
     st.tuples(st.just("--trace"), st.just("/nonexistent-dir-vswap/t.npz")),

@@ -206,6 +206,56 @@ def test_a_counter_that_changes_between_repeats_is_reported(monkeypatch):
         compare("usemem", size="2M", machine={"ram": "1M"}, repeat=2, progress=False)
 
 
+def test_parallel_replays_give_the_same_results():
+    trace = usemem("24M")               # machine-wide: kswapd and direct reclaim both run
+    machine = Machine(ram="16M", kswapd=True, accounting="none")
+    seen = []
+    one = compare(trace=trace, machine=machine, progress=False, jobs=1)
+    two = compare(trace=trace, machine=machine, progress=lambda *a: seen.append(a), jobs=2)
+    assert (one.jobs, two.jobs) == (1, 2)
+    for name in DESIGNS:
+        a, b = one.runs[name][0], two.runs[name][0]
+        assert b.design == name and b.workload == a.workload
+        for part in ("counters", "stats", "swap_stats", "footprint", "at_free"):
+            assert getattr(a, part) == getattr(b, part), (name, part)
+        assert b.times["total_s"] > 0
+    assert [r["predicted"] for r in one.rows] == [r["predicted"] for r in two.rows]
+    assert one.runs["baseline"][0].counters["pgsteal_kswapd"] > 0
+    assert one.runs["baseline"][0].counters["allocstall"] > 0
+    total = 2 * 6144
+    assert sorted(d for d, rep, done, tot in seen if done == tot == total) == sorted(DESIGNS)
+    assert "2 replays at once" in two.header() and "at once" not in one.header()
+    assert two.to_dict()["jobs"] == 2
+
+
+def test_a_parallel_replays_error_reaches_the_caller():
+    with pytest.raises(vswap.NoSpace, match="swap space is exhausted"):
+        compare("usemem", size="1M", machine={"ram": "512K", "swap": "8K"}, progress=False,
+                jobs=2)
+
+
+def test_idle_cpus_are_between_none_and_all():
+    import os
+    assert 0 <= benchmark._idle_cpus(0.01) <= (os.cpu_count() or 1) + 1e-9
+
+
+def test_default_jobs(monkeypatch):
+    monkeypatch.setattr(benchmark, "memory_available", lambda: 10 << 30)
+    monkeypatch.setattr(benchmark, "_idle_cpus", lambda: 1.8)
+    big = benchmark.PARALLEL_MIN_PAGES
+    choose = benchmark._choose_jobs
+    assert choose(None, designs=4, timed_rounds=1, pages=big, need=1 << 30) == 2
+    assert choose(None, designs=4, timed_rounds=2, pages=big, need=1 << 30) == 1  # model speed
+    assert choose(None, designs=4, timed_rounds=1, pages=big - 1, need=1 << 30) == 1  # small
+    assert choose(None, designs=1, timed_rounds=1, pages=big, need=1 << 30) == 1
+    assert choose(None, designs=4, timed_rounds=1, pages=big, need=6 << 30) == 1  # memory
+    assert choose(3, designs=4, timed_rounds=2, pages=1, need=1 << 30) == 3      # as given
+    monkeypatch.setattr(benchmark, "_idle_cpus", lambda: 0.4)                   # a busy machine
+    assert choose(None, designs=4, timed_rounds=1, pages=big, need=1 << 30) == 1
+    with pytest.raises(MemoryError, match="3 replays at once need about 12 GiB"):
+        choose(3, designs=4, timed_rounds=1, pages=big, need=4 << 30)
+
+
 # --------------------------------------------------------------------------- inputs
 
 def test_defaults_reproduce_the_reports_machines():
@@ -274,6 +324,8 @@ def test_reference_engine_gives_the_same_counters():
     (dict(designs=3), TypeError, "designs must be names"),
     (dict(repeat=0), ValueError, "repeat must be at least 1"),
     (dict(repeat=True), TypeError, "repeat must be an int"),
+    (dict(jobs=0), ValueError, "jobs must be at least 1"),
+    (dict(jobs=2.0), TypeError, "jobs must be a positive int"),
     (dict(engine="fast"), ValueError, "engine must be"),
     (dict(progress="yes"), TypeError, "progress must be"),
     (dict(machine="32G"), TypeError, "machine must be a Machine"),

@@ -13,7 +13,9 @@ cimport cython
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
 from libc.stdint cimport uint8_t, uint16_t, uint64_t
 from libc.stdlib cimport free
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
+from posix.mman cimport madvise, MADV_HUGEPAGE
+from posix.stdlib cimport posix_memalign
 from posix.time cimport clock_gettime, timespec, CLOCK_THREAD_CPUTIME_ID
 
 from vswap._direct cimport DirectSwap, direct_stats
@@ -49,14 +51,37 @@ cdef uint64_t PROGRESS_STEP = 1 << 20  # pages between progress callbacks
 
 # --- FIFO rings ---------------------------------------------------------------------------
 
-cdef int ring_push(ring_t* r, uint64_t x) except -1:
-    cdef uint64_t i, old
-    if r.len == r.cap:                   # grow: unroll the wrapped part behind the old end
-        old = r.cap
+cdef size_t HUGE_BYTES = 2 << 20         # a PMD: rings this large ask for transparent huge pages
+
+
+cdef int ring_grow(ring_t* r) except -1:
+    """Double the ring. A large one moves to 2 MiB-aligned memory advised MADV_HUGEPAGE
+    (unrolled from the head: the order is the same): the LRU of a large trace is tens of
+    MB, which in 4 KiB pages costs a fault each (THP is "madvise" here)."""
+    cdef uint64_t i, old = r.cap
+    cdef size_t nbytes = old * 2 * sizeof(uint64_t)
+    cdef void* q = NULL
+    if nbytes < HUGE_BYTES:
         checked_realloc(<void**>&r.a, old * 2, sizeof(uint64_t))
         for i in range(r.head):
             r.a[old + i] = r.a[i]
         r.cap = old * 2
+        return 0
+    if posix_memalign(&q, HUGE_BYTES, nbytes) != 0:
+        raise MemoryError(f"could not allocate {nbytes} bytes")
+    madvise(q, nbytes, MADV_HUGEPAGE)               # advice only: its failure changes nothing
+    memcpy(q, r.a + r.head, (old - r.head) * sizeof(uint64_t))
+    memcpy(<uint64_t*>q + (old - r.head), r.a, r.head * sizeof(uint64_t))
+    free(r.a)
+    r.a = <uint64_t*>q
+    r.head = 0
+    r.cap = old * 2
+    return 0
+
+
+cdef inline int ring_push(ring_t* r, uint64_t x) except -1:
+    if r.len == r.cap:                   # rare: out of line
+        ring_grow(r)
     r.a[(r.head + r.len) & (r.cap - 1)] = x
     r.len += 1
     return 0
@@ -516,8 +541,14 @@ cdef inline uint64_t wb_head_time(mm_t* m) noexcept:
     return m.wb.a[(m.wb.head + 2) & (m.wb.cap - 1)]
 
 
-cdef int writeback_done(mm_t* m, uint64_t t) except -1:
+cdef inline int writeback_done(mm_t* m, uint64_t t) except -1:
     """folio_end_writeback for the writes completed by ``t``: their folios become reclaimable."""
+    if m.wb.len and wb_head_time(m) <= t:            # inline: mostly none (always on zram)
+        end_writeback(m, t)
+    return 0
+
+
+cdef int end_writeback(mm_t* m, uint64_t t) except -1:
     cdef uint64_t vpn, e
     while m.wb.len and wb_head_time(m) <= t:
         vpn = ring_pop(&m.wb)
@@ -559,6 +590,14 @@ cdef uint64_t reclaim_chunk(mm_t* m, uint64_t nr, int cpu, uint64_t* scanned,
     cost[0] += ((sc - kept) * anon_ns + kept * m.cfg.scan_ns + nf * m.cfg.file_ns
                 + design_ns(m))
     return got + nf
+
+
+cdef inline int kswapd_catch_up(mm_t* m, uint64_t until) except -1:
+    """kswapd_advance, inline for the common case of an allocation before kswapd's next step."""
+    if (m.kstate == KS_SLEEP or (m.kstate == KS_RUN and m.t_kswapd > until)
+            or (m.kstate == KS_NAP and m.nap_end > until)):
+        return writeback_done(m, until)
+    return kswapd_advance(m, until)
 
 
 cdef int kswapd_advance(mm_t* m, uint64_t until) except -1:
@@ -639,22 +678,63 @@ cdef int direct_reclaim(mm_t* m, int cpu) except -1:
         if wb_head_time(m) > m.t_task:              # reclaim_throttle: wait for a write
             m.c.stall_ns += wb_head_time(m) - m.t_task
             m.t_task = wb_head_time(m)
-    kswapd_advance(m, m.t_task)
+    kswapd_catch_up(m, m.t_task)
     return 0
 
 
-cdef int global_alloc(mm_t* m, uint64_t need, int cpu) except -1:
-    """The page allocator for ``need`` pages: below low wake kswapd, below min reclaim directly."""
+cdef inline int global_alloc(mm_t* m, uint64_t need, int cpu) except -1:
+    """The page allocator for ``need`` pages: below low wake kswapd, below min reclaim directly.
+
+    Inline, once per page a fault allocates: the slow paths are calls."""
+    cdef uint64_t f
     if need + m.cfg.wmark_min > m.cfg.ram:
-        raise ValueError(f"a {need}-page folio does not fit in {m.cfg.ram} pages of RAM "
-                         f"(min watermark {m.cfg.wmark_min})")
+        return folio_too_big(m, need)
     m.t_task += need * m.cfg.alloc_ns
-    kswapd_advance(m, m.t_task)
-    if free_pages(m) < m.cfg.wmark_low + need:
+    kswapd_catch_up(m, m.t_task)
+    f = free_pages(m)                                # waking kswapd frees nothing
+    if f < m.cfg.wmark_low + need:
         wake_kswapd(m)
+    if f < m.cfg.wmark_min + need:
+        return direct_until(m, need, cpu)
+    return 0
+
+
+cdef uint64_t quiet_allocs(mm_t* m, uint64_t limit) noexcept:
+    """How many of the next ``limit`` single-page allocations global_alloc would make with
+    nothing else happening: no direct reclaim (free pages stay above min), no wake-up of
+    kswapd (above low, or kswapd running), no step of kswapd's before the task's clock
+    passes (its next chunk, or the end of its short sleep). Writes completed meanwhile only
+    join the clean list, in order, which the caller's one writeback_done at the end does
+    the same. Allocation ``j`` (from 1) sees ``free - (j - 1)`` free pages at
+    ``t_task + j * alloc_ns``."""
+    cdef uint64_t f = free_pages(m), k = limit, t, a = m.cfg.alloc_ns
+    if 1 + m.cfg.wmark_min > m.cfg.ram or f <= m.cfg.wmark_min:
+        return 0
+    if k > f - m.cfg.wmark_min:
+        k = f - m.cfg.wmark_min
+    if m.kstate != KS_RUN:
+        if f <= m.cfg.wmark_low:
+            return 0
+        if k > f - m.cfg.wmark_low:
+            k = f - m.cfg.wmark_low
+    if m.kstate != KS_SLEEP:
+        t = m.t_kswapd if m.kstate == KS_RUN else m.nap_end
+        if t <= m.t_task + a:                        # the first allocation reaches it
+            return 0
+        if a and k > (t - m.t_task - 1) // a:        # t_task + j * a < t
+            k = (t - m.t_task - 1) // a
+    return k
+
+
+cdef int direct_until(mm_t* m, uint64_t need, int cpu) except -1:
     while free_pages(m) < m.cfg.wmark_min + need:
         direct_reclaim(m, cpu)
     return 0
+
+
+cdef int folio_too_big(mm_t* m, uint64_t need) except -1:
+    raise ValueError(f"a {need}-page folio does not fit in {m.cfg.ram} pages of RAM "
+                     f"(min watermark {m.cfg.wmark_min})")
 
 
 cdef bint charge_large(mm_t* m, int order, int cpu, int alloc, int fallback,
@@ -1094,13 +1174,26 @@ cdef int touch(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int order, int co
             m.c.pages_written += nr
             return 0
     if order == 0:                                   # the common case, without the fallback walk
-        for p in range(vpn, vpn + nr):
+        p = vpn
+        while p < vpn + nr:
+            if m.cfg.kswapd and m.pgtab == NULL:
+                n = quiet_allocs(m, vpn + nr - p)
+                if n:                                # no watermark or kswapd event: at once
+                    for q in range(p, p + n):
+                        m.pstate[q] = pg_make(PG_RESIDENT, content, 0)
+                        ring_push(&m.lru, q)
+                    m.resident += n
+                    m.t_task += n * m.cfg.alloc_ns
+                    writeback_done(m, m.t_task)
+                    p += n
+                    continue
             if m.pgtab != NULL:
                 pte_alloc(m, p, cpu)
             make_room(m, 1, cpu)
             m.pstate[p] = pg_make(PG_RESIDENT, content, 0)
             ring_push(&m.lru, p)
             m.resident += 1
+            p += 1
         m.c.pgfault += nr
         m.c.pages_touched += nr
         m.c.pages_written += nr                      # a first touch writes: as Trace.pages_written

@@ -217,6 +217,77 @@ def _choose_engine(engine: str | None, entries, machine: Machine, span: int) -> 
 SHORT_REPLAY_S = 0.1
 #: Rounds :func:`compare` stops at even when ``min_time`` is not reached.
 MAX_ROUNDS = 1000
+#: Page events per replay below which :func:`compare` replays the designs one
+#: at a time by default: a worker process costs more than such a replay.
+PARALLEL_MIN_PAGES = 1 << 22
+
+# What the forked workers of a parallel compare() replay: set before the pool forks.
+_JOB: dict[str, Any] = {}
+
+
+def _run_job(index: int, rep: int) -> ReplayResult:
+    """A worker's replay of design ``index`` of the running compare(), round ``rep``."""
+    return _JOB["one"](index, rep, False)
+
+
+def _check_jobs(jobs: Any) -> int | None:
+    if jobs is None:
+        return None
+    if not isinstance(jobs, int) or isinstance(jobs, bool):
+        raise TypeError(f"jobs must be a positive int or None, not {type(jobs).__name__}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
+    return jobs
+
+
+def _idle_cpus(interval: float = 0.05) -> float:
+    """CPUs idle now: /proc/stat's idle share over ``interval`` seconds times the CPUs (Linux);
+    else the CPUs less the 1-minute load average; else the CPUs."""
+    cpus = os.cpu_count() or 1
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        return fields[3] + fields[4], sum(fields)          # idle + iowait, all
+    try:
+        idle0, all0 = sample()
+        time.sleep(interval)
+        idle1, all1 = sample()
+        return cpus * (idle1 - idle0) / max(all1 - all0, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return max(0.0, cpus - os.getloadavg()[0])
+    except (OSError, AttributeError):
+        return float(cpus)
+
+
+def _can_fork() -> bool:
+    """Whether worker processes can be forked here (Linux; not inside a daemonic process)."""
+    import multiprocessing
+    return ("fork" in multiprocessing.get_all_start_methods()
+            and not multiprocessing.current_process().daemon)
+
+
+def _choose_jobs(jobs: int | None, *, designs: int, timed_rounds: int, pages: int,
+                 need: int) -> int:
+    """How many replays :func:`compare` runs at once (see its ``jobs``)."""
+    have = memory_available()
+    fit = max(1, have // max(need, 1)) if have is not None else designs
+    if jobs is not None:
+        if jobs > 1 and not _can_fork():
+            raise ValueError("jobs above 1 need forked worker processes (Linux, not inside a "
+                             "daemonic process)")
+        if jobs > fit:
+            raise MemoryError(f"{jobs} replays at once need about "
+                              f"{math.ceil(jobs * need / (1 << 30)):,} GiB of memory; the machine "
+                              f"has {have / (1 << 30):,.1f} GiB available (give fewer jobs)")
+        return jobs
+    if timed_rounds > 1 or pages < PARALLEL_MIN_PAGES or designs < 2 or not _can_fork():
+        return 1
+    # One per idle CPU: on a busy machine workers that fault fresh memory side by side
+    # cost more than they save (measured on this 2-vCPU VM), so none then.
+    return max(1, min(round(_idle_cpus()), designs, fit))
 
 
 def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 1,
@@ -224,7 +295,7 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 1
             engine: str | None = None, progress: bool | Callable | None = None,
             min_time: float | None = None, warmup: bool | None = None,
             profile: Any = None, on_header: Callable[[str], Any] | None = None,
-            **workload_params: Any) -> CompareResult:
+            jobs: int | None = None, **workload_params: Any) -> CompareResult:
     """Replay one workload through several designs, ``repeat`` times each; a :class:`CompareResult`.
 
     - ``workload``: a name of :data:`vswap.workloads.WORKLOADS`;
@@ -260,6 +331,17 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 1
       ``min_time``: go on with more rounds until every design has this
       many CPU seconds of timed replays (at most :data:`MAX_ROUNDS`). The
       trace is generated once.
+    - ``jobs``: replays run at once, each in a worker process of its own
+      (forked: Linux), the designs of one round side by side. None
+      (default): one per idle CPU (at most one per design, and as many as
+      fit in the available memory) for a run of a single timed round of
+      traces of at least :data:`PARALLEL_MIN_PAGES` page events, else 1:
+      with ``repeat`` above 1 or ``min_time`` the model-speed statistics
+      are wanted, and replays one at a time do not share the memory bus;
+      on a busy machine, workers that fault fresh memory side by side cost
+      more system time than they save. The counters and the predicted
+      times are the same either way; each replay's time is its own
+      thread's CPU time.
     - ``on_header``: called with :meth:`CompareResult.header`'s text (no
       warnings yet) before the first replay, so a long run says at once
       what it runs.
@@ -295,6 +377,7 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 1
     names = tuple(n for n, _, _ in entries)
     repeat = _check_repeat(repeat)
     min_time = _check_min_time(min_time)
+    jobs = _check_jobs(jobs)
     if warmup is None:
         warmup = repeat > 1
     if engine not in _ENGINES:
@@ -324,6 +407,10 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 1
         machine = default_machine(trace, **(machine or {}))
     span = trace.nr_pages
     check_memory(span, machine.swap_pages_for(span))
+    total = int(trace.nr.sum(dtype=np.uint64))
+    jobs = _choose_jobs(jobs, designs=len(entries),
+                        timed_rounds=repeat if min_time is None else 2, pages=total,
+                        need=memory_needed(span, machine.swap_pages_for(span)))
     engine, engine_note = _choose_engine(engine, entries, machine, span)
     reference = engine == "reference"
     if on_header is not None:
@@ -331,7 +418,7 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 1
                                 engine=engine, repeat=repeat, designs=names,
                                 trace_summary=trace.summary(), runs={}, engine_note=engine_note,
                                 warmup=bool(warmup), min_time=min_time,
-                                profile=profile).header(warnings=False))
+                                profile=profile, jobs=jobs).header(warnings=False))
     if reference:
         rounds = repeat + (1 if warmup else 0)
         pages = int(trace.nr.sum(dtype=np.uint64)) * rounds * len(entries)
@@ -340,45 +427,75 @@ def compare(workload: str = "usemem", *, designs: Any = DESIGNS, repeat: int = 1
                   f"{REFERENCE_PAGES_PER_S:,} pages/s: this run of {pages:,} pages will take "
                   f"about {_duration(pages / REFERENCE_PAGES_PER_S)}", file=sys.stderr)
 
-    total = int(trace.nr.sum(dtype=np.uint64))
     runs: dict[str, list[ReplayResult]] = {n: [] for n in names}
     spent = dict.fromkeys(names, 0.0)
 
-    def one(name: str, design, switches, rep: int) -> ReplayResult:
+    def one(index: int, rep: int, report: bool = True) -> ReplayResult:
+        name, design, switches = entries[index]
         callback = None
-        if reporter is not None:
+        if report and reporter is not None:
             reporter(name, rep, 0, total)
             callback = (lambda done: reporter(name, rep, done, total))   # noqa: E731
         space = design.build(machine, span, reference=reference, switches=switches)
         result = replay(trace, space, machine, engine=engine, progress=callback)
         result.design = name
-        if reporter is not None:
+        if report and reporter is not None:
             reporter(name, rep, total, total)
         return result
 
+    pool = None
+
+    def round_of(rep: int) -> list[ReplayResult]:
+        """Every design's replay of round ``rep``, in the designs' order."""
+        if pool is None:
+            return [one(i, rep) for i in range(len(entries))]
+        import concurrent.futures
+        futures = {pool.submit(_run_job, i, rep): i for i in range(len(entries))}
+        done: dict[int, ReplayResult] = {}
+        failed: dict[int, BaseException] = {}
+        for future in concurrent.futures.as_completed(futures):
+            i = futures[future]
+            if future.exception() is not None:
+                failed[i] = future.exception()
+                continue
+            done[i] = future.result()
+            if reporter is not None:
+                reporter(names[i], rep, total, total)
+        if failed:          # the first design's error, as one replay at a time would raise it
+            raise failed[min(failed)]
+        return [done[i] for i in range(len(entries))]
+
     try:
+        if jobs > 1:
+            import concurrent.futures
+            import multiprocessing
+            _JOB["one"] = one
+            pool = concurrent.futures.ProcessPoolExecutor(
+                jobs, mp_context=multiprocessing.get_context("fork"))
         first: dict[str, ReplayResult] = {}
         if warmup:
-            for name, design, switches in entries:
-                first[name] = one(name, design, switches, 0)
+            for name, result in zip(names, round_of(0)):
+                first[name] = result
         rep = 0
         while rep < repeat or (min_time is not None and rep < MAX_ROUNDS
                                and min(spent.values()) < min_time):
             rep += 1
-            for name, design, switches in entries:
-                result = one(name, design, switches, rep)
+            for name, result in zip(names, round_of(rep)):
                 ref = first.setdefault(name, result)
                 if ref is not result:
                     _check_same(ref, result, rep)
                 runs[name].append(result)
                 spent[name] += result.times["total_s"]
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+            _JOB.clear()
         if isinstance(reporter, _Bar):
             reporter.close()
     return CompareResult(workload=trace.name, params=dict(trace.params), machine=machine,
                          engine=engine, repeat=rep, designs=names,
                          trace_summary=trace.summary(), runs=runs, engine_note=engine_note,
-                         warmup=bool(warmup), min_time=min_time, profile=profile)
+                         warmup=bool(warmup), min_time=min_time, profile=profile, jobs=jobs)
 
 
 # --------------------------------------------------------------------------- result
@@ -416,6 +533,7 @@ class CompareResult:
     engine_note: str = ""
     warmup: bool = True
     min_time: float | None = None
+    jobs: int = 1
     version: str = __version__
     profile: Any = None
 
@@ -582,7 +700,7 @@ class CompareResult:
         Keys: ``vswap_version``, ``workload``, ``params``, ``trace``
         (its summary), ``machine`` (the Machine's fields, ``ram_pages`` and
         ``swap_pages``), ``engine``, ``engine_note``, ``repeat``, ``warmup``,
-        ``min_time``, ``time_unit`` (``"thread CPU seconds"``), ``designs``,
+        ``min_time``, ``jobs``, ``time_unit`` (``"thread CPU seconds"``), ``designs``,
         ``base``, ``warnings``, ``rows`` (:attr:`rows`), ``times`` (per
         design, per time, the list of seconds of each repeat) and ``results``
         (per design its counters, stats, swap_stats, per_swapped_page and
@@ -610,6 +728,7 @@ class CompareResult:
             "repeat": self.repeat,
             "warmup": self.warmup,
             "min_time": self.min_time,
+            "jobs": self.jobs,
             "time_unit": "thread CPU seconds",
             "designs": list(self.designs),
             "base": self.base,
@@ -803,6 +922,8 @@ class CompareResult:
             timing += " after an untimed warm-up round"
         if self.min_time is not None:
             timing += f", until each design had {self.min_time:g} s"
+        if self.jobs > 1:
+            timing += f"; {self.jobs} replays at once, each in its own process"
         lines = [
             f"vswap {self.version}: {self._params_line()}",
             f"trace: {s['events']:,} events; {s['pages_touched']:,} pages touched, "

@@ -48,6 +48,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     b.add_argument("--repeat", type=positive_int, default=1, metavar="N",
                    help="timed replays per design for the model-speed table, round robin "
                    "(default 1; the predicted kernel times need one replay)")
+    b.add_argument("--jobs", type=positive_int, default=None, metavar="N",
+                   help="replays at once, each in its own process (default: one per idle CPU for a "
+                   "single round of a large trace, as memory allows; 1 with --repeat above 1 or "
+                   "--min-time, so that the model-speed times do not share the memory bus)")
     b.add_argument("--profile", metavar="FILE.json",
                    help="the cost profile of the predicted kernel times (default: the shipped "
                    "one, measured by 'vswap calibrate' on the reference machine)")
@@ -128,6 +132,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         result = compare(trace=trace, machine=machine, designs=args.designs,
                          repeat=args.repeat, engine=args.engine, min_time=args.min_time,
                          warmup=False if args.no_warmup else None, profile=profile,
+                         jobs=args.jobs,
                          on_header=header, progress=False if args.no_progress else None)
     except NoSpace as exc:          # the --swap given is too small for the trace
         parser.error(f"NoSpace: {exc} (--swap)")
