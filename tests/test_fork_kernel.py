@@ -150,7 +150,11 @@ def test_the_model_tells_the_kernels_truth_on_processes(case):
         s = r._series(n)
         mean, sd = statistics.fmean(s), statistics.stdev(s)
         why = named(case, n)
-        if why is None and n == "pswpout" and where == "swapfile":
+        if n.endswith(("/anon_fault_alloc", "/anon_fault_fallback")):
+            # machine-wide (sysfs): other processes' faults of the size count too, so the
+            # kernel's figure is the workload's floor (see test_model_vs_kernel.MACHINE_WIDE_MTHP)
+            assert model[n] <= mean + tolerance(n, mean), n
+        elif why is None and n == "pswpout" and where == "swapfile":
             # the write-ahead (SWAPFILE_WRITE_AHEAD): more than reclaim needed, never much less
             assert model[n] - tolerance(n, mean) - 3 * sd <= mean, n
             assert mean <= model[n] * (1 + SWAPFILE_WRITE_AHEAD) + 3 * sd, n

@@ -218,6 +218,8 @@ def rst_table(rows: list[dict[str, Any]]) -> str:
                 verdict = "write-ahead"
             elif not ok and named(row["case"], name):
                 verdict = "named"
+            elif not ok and sd and abs(model - mean) <= tolerance(name, mean) + 3 * sd:
+                verdict = "spread"          # within the kernel's own run-to-run spread
             else:
                 verdict = "yes" if ok else "**no**"
             out += [f"   * - {row['case'] if first else ''}".rstrip(), f"     - ``{name}``",
@@ -299,9 +301,9 @@ def churn_table(rows: list[dict[str, Any]]) -> str:
          - 2 +/- 1
          - 3
        * - mean difference
-         - 
+         -
          - +0.0
-         - 
+         -
          - +1.0
     """
     out = [".. list-table::", "   :header-rows: 1", "", "   * - iteration"]
@@ -316,7 +318,7 @@ def churn_table(rows: list[dict[str, Any]]) -> str:
     out.append("   * - mean difference")
     for s in stats:
         d = statistics.fmean(r[s][2] - r[s][0] for r in rows) if rows else 0.0
-        out += ["     - ", f"     - {d:+.1f}"]
+        out += ["     -", f"     - {d:+.1f}"]
     return "\n".join(out)
 
 
