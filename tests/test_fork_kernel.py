@@ -19,8 +19,8 @@ import pytest
 from test_kernel_real import _why_not as harness_why_not
 from vswap._executor import TaskGroup, split_tasks
 from vswap.kernel import backend, system
-from vswap.kernel.matrix import (CHURN, EXECUTOR_CHARGE, FORK_CASES, SWAPFILE_WRITE_AHEAD,
-                                 churn_rows, compared, named)
+from vswap.kernel.matrix import (CHURN, EXECUTOR_CHARGE, FORK_CASES, FORK_NAMED_SHARE,
+                                 SWAPFILE_WRITE_AHEAD, churn_rows, compared, named)
 from vswap.kernel.result import tolerance
 from vswap.process_tree import READ, split_processes
 from vswap.replay import Machine, replay
@@ -161,8 +161,12 @@ def test_the_model_tells_the_kernels_truth_on_processes(case):
         elif why is None:
             assert abs(model[n] - mean) <= tolerance(n, mean) + 3 * sd, (n, mean, sd, model[n])
         else:
-            # a named difference: the kernel's side is steady from run to run
-            assert sd <= 0.1 * mean + 32, (n, s)
+            # a named difference: the kernel's side steady from run to run (a swapfile's
+            # write-ahead varies most: kbuild's pgsteal 1,484 .. 1,885 in three runs here)
+            assert sd <= 0.25 * mean + 64, (n, s)
+            if case.startswith("fork"):
+                bound = FORK_NAMED_SHARE * model[n] + tolerance(n, mean) + 3 * sd
+                assert abs(model[n] - mean) <= bound, (n, mean, model[n])
     if case.startswith("kbuild"):
         # the kernel's reclaim lies between the model's at the Machine's RAM and at that RAM
         # less the executor's charge of its live processes (workers and the make parent)
@@ -182,14 +186,17 @@ def test_the_model_tells_the_kernels_truth_on_processes(case):
 
 @real
 def test_mthp_churn_per_iteration_beside_the_model():
-    rows = churn_rows(CHURN, repeat=2)
+    rows = churn_rows(CHURN, repeat=3)
     make, _ = CHURN
     assert len(rows) == make().params["iterations"] + 1
     blocks = size_to_pages("16M") // 16
     for row in rows:
         (ks, ssd, ms), (kf, fsd, mf) = row["swpout"], row["swpout_fallback"]
         assert ks >= 0 and kf >= 0
-        assert abs(ms - ks) <= 8 + 3 * ssd and abs(mf - kf) <= 8 + 3 * fsd, row
+        assert abs(ms - ks) <= 12 + 3 * ssd and abs(mf - kf) <= 12 + 3 * fsd, row
     # the first page-out writes every block, whole or split; later ones fragment
     assert rows[0]["swpout"][0] + rows[0]["swpout_fallback"][0] == blocks
     assert sum(r["swpout_fallback"][0] for r in rows[1:]) > 0
+    # the mean difference the docs state: within two folios a round
+    for s in ("swpout", "swpout_fallback"):
+        assert abs(statistics.fmean(r[s][2] - r[s][0] for r in rows)) <= 2, s
