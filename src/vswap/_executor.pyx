@@ -658,7 +658,7 @@ cdef class TaskGroup:
         self._free_mode = FREE_MODES.index(free)
         self._keep = tuple(keep)
 
-    def _init_program(self, tasks):
+    cdef _init_program(self, list tasks):
         cdef int i, P, G
         prog = tasks[0]["program"]
         for i, t in enumerate(tasks):
@@ -875,7 +875,7 @@ cdef class TaskGroup:
         self._state = 2
         return results
 
-    def _subtree(self, int i, dict t):
+    cdef dict _subtree(self, int i, dict t):
         """Task ``i``'s result with its forked descendants' figures, and the first that failed."""
         cdef int q, p = self._root[i]
         cdef program_t* g = &self._prog
