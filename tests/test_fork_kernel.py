@@ -135,10 +135,25 @@ real = pytest.mark.skipif(_why_not() is not None, reason=f"real kernel: {_why_no
 REPEAT = 3
 
 
+def _sanitized() -> bool:
+    """Whether AddressSanitizer's runtime is in this process (the CI's sanitized suite)."""
+    with open("/proc/self/maps") as f:
+        return "libasan" in f.read()
+
+
+#: Under AddressSanitizer every forked process carries its runtime (allocator state, shadow
+#: pages it writes), charged to the cgroup: kbuild's five processes are OOM-killed in 12 MiB
+#: and fork's child swaps 3.6 % more. The figures are the release build's.
+SANITIZED = _sanitized()
+
+
 @real
 @pytest.mark.parametrize("case", FORK_CASES, ids=str)
 def test_the_model_tells_the_kernels_truth_on_processes(case):
     from vswap import kernel
+    if SANITIZED and not case.startswith("mthp_churn"):
+        pytest.skip("real kernel: forked processes under AddressSanitizer are not the release "
+                    "build's (its runtime is charged to the cgroup)")
     make, where, ram = FORK_CASES[case]
     trace = make()
     machine = Machine(ram=ram, backend=where)
