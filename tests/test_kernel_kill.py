@@ -164,7 +164,7 @@ def test_killed_mid_repeat(before, kill_guardian):
 
 def test_a_killed_kbuild_takes_its_forked_processes_along(before):
     # the executor's own forks (FORK events): PR_SET_PDEATHSIG down the tree, and the cgroup
-    err = _kill_mid_repeat(["kbuild", "--size", "32M", "--ram", "4M", "--repeat", "500",
+    err = _kill_mid_repeat(["kbuild", "--size", "32M", "--ram", "16M", "--repeat", "500",
                             "--no-progress"], False)
     assert "its guardian put back" in err
     knobs, journals = _state()
