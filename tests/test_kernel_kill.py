@@ -162,6 +162,15 @@ def test_killed_mid_repeat(before, kill_guardian):
     assert journals == [] and knobs == before
 
 
+def test_a_killed_kbuild_takes_its_forked_processes_along(before):
+    # the executor's own forks (FORK events): PR_SET_PDEATHSIG down the tree, and the cgroup
+    err = _kill_mid_repeat(["kbuild", "--size", "32M", "--ram", "16M", "--repeat", "500",
+                            "--no-progress"], False)
+    assert "its guardian put back" in err
+    knobs, journals = _state()
+    assert journals == [] and knobs == before
+
+
 def test_a_killed_command_takes_its_children_along(before):
     # sh forks a child that forks another: neither has PR_SET_PDEATHSIG; the cgroup kill gets both
     err = _kill_mid_repeat(["--ram", "16M", "--repeat", "50", "--no-progress", "--", "sh", "-c",

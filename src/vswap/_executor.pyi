@@ -4,11 +4,12 @@ from typing_extensions import disjoint_base
 
 from vswap.workloads import Trace
 
-__all__ = ["TaskGroup", "split_tasks", "FREE_MODES"]
+__all__ = ["TaskGroup", "split_tasks", "split_processes", "FREE_MODES"]
 
 FREE_MODES: tuple[str, ...]
 
 def split_tasks(trace: Trace) -> list[dict[str, Any]]: ...
+def split_processes(trace: Trace) -> list[dict[str, Any]]: ...
 
 @disjoint_base
 class TaskGroup:

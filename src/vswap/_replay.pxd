@@ -52,6 +52,7 @@ cdef enum:
     ZSWAP_BIT = 0x10
     DIRTY_BIT = 0x20
     WB_BIT = 0x40          # PG_SWAPCACHE: a folio reclaim wrote to a swapfile, not yet freed
+    RA_BIT = 0x80          # PG_SWAPCACHE: read ahead and not yet hit (the folio's PG_readahead)
 
     # kswapd's states (machine-wide reclaim)
     KS_SLEEP = 0

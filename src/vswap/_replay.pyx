@@ -833,11 +833,11 @@ cdef int read_page(mm_t* m, uint64_t q, int kind, bint ahead, int cpu) except -1
     m.resident += 1
     ring_push(&m.lru, q)
     if ahead:
-        m.pstate[q] = (s & ~3) | PG_SWAPCACHE
+        m.pstate[q] = (s & ~3) | PG_SWAPCACHE | RA_BIT
         m.c.swap_ra += 1
     else:
         m.pstate[q] = s
-    set_swap_bits(m, q, (s & ~3) | PG_SWAPCACHE)
+    set_swap_bits(m, q, (s & ~3) | PG_SWAPCACHE | (RA_BIT if ahead else 0))
     return 0
 
 
@@ -950,6 +950,12 @@ cdef int shared_fault(mm_t* m, uint64_t p, int content, bint write, int cpu) exc
             kind = swapin_lookup(m, p, e, cpu, &h)
             ahead = ra_range(m, p, cpu, &lo, &hi)
             read_page(m, p, kind, False, cpu)
+        elif s & RA_BIT:                             # the first hit of a read-ahead folio
+            m.c.swap_ra_hit += 1
+            m.ra_pfn[cpu] = p
+            if m.ra_hits[cpu] < RA_HITS_MAX:
+                m.ra_hits[cpu] += 1
+            set_swap_bits(m, p, s & ~RA_BIT)
         s = m.pstate[p]
         m.ops.swap_free_nr(m.space, e, 1, cpu)
         m.pte[p] = 0
@@ -1043,7 +1049,7 @@ cdef int swap_in(mm_t* m, uint64_t p, int content, int cpu) except -1:
             raise AssertionError(f"read-ahead page {p:#x}: entry {e:#x} has no folio (kind {kind})")
         if s & WB_BIT:                               # reclaim's folio, still in the swap cache
             ring_push(&m.lru, p)
-        else:
+        elif s & RA_BIT:                             # not another sharer's read: a read-ahead
             m.c.swap_ra_hit += 1
             m.ra_pfn[cpu] = p
             if m.ra_hits[cpu] < RA_HITS_MAX:

@@ -33,7 +33,7 @@ from vswap.kernel import backend, cgroup, system
 from vswap.kernel.system import NR_HUGEPAGES
 from vswap.replay import Machine
 from vswap.workload_registry import workload_records
-from vswap.workloads import FREE, OPS, PAGE_SIZE, TOUCH, Trace
+from vswap.workloads import PAGE_SIZE, TOUCH, Trace
 
 __all__ = ["KernelPlan", "make_plan", "command_plan", "DEFAULT_SIZES", "MEMORY_MARGIN",
            "FREE_MODES", "GLOBAL_MIN_RAM", "NR_HUGEPAGES", "COMMAND_SWAP_FACTOR"]
@@ -148,12 +148,11 @@ def make_plan(trace: Trace, machine: Machine, *, use_existing_swap: bool = False
                           "use backend zswap")
     if machine.backend != "zram" and zram_algorithm is not None:
         raise KernelError(f"zram_algorithm given with backend {machine.backend}")
-    later = sorted({OPS[int(o)] for o in np.unique(trace.op) if o > FREE})
-    if later:
-        # the executor maps one region per task and knows TOUCH, WRITE and FREE only
-        raise KernelError(f"the kernel executor does not run {', '.join(later)} yet (trace "
-                          f"format 2): replay this trace on the model only")
-    tasks = split_tasks(trace)
+    try:
+        # a trace with FORK .. DONTNEED runs as a tree of processes (vswap.process_tree)
+        tasks = split_tasks(trace)
+    except ValueError as exc:
+        raise KernelError(f"the kernel executor cannot run this trace: {exc}") from None
     if not tasks:
         raise KernelError("the trace touches no page: nothing to run")
     touch = trace.op == TOUCH

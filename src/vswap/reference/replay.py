@@ -38,6 +38,7 @@ OPS_FREE = VSWAP_FOLIO + 1   # _swapops.pxd: a free entry's lookup code
 ZSWAP_BIT = 0x10     # a swapped page: its data is in zswap
 DIRTY_BIT = 0x20     # a read-ahead folio loaded from zswap: zswap dropped its copy
 WB_BIT = 0x40        # PG_SWAPCACHE: a folio reclaim wrote to a swapfile, not yet freed
+RA_BIT = 0x80        # PG_SWAPCACHE: read ahead and not yet hit (the folio's PG_readahead)
 KS_SLEEP, KS_RUN, KS_NAP = 0, 1, 2
 KSWAPD_CPU = 63
 DEF_PRIORITY = 12
@@ -638,11 +639,11 @@ class _Model:
         self.resident += 1
         self.lru.append(q)
         if ahead:
-            ps[q] = (s & ~3) | PG_SWAPCACHE
+            ps[q] = (s & ~3) | PG_SWAPCACHE | RA_BIT
             self.c["swap_ra"] += 1
         else:
             ps[q] = s
-        self.set_swap_bits(q, (s & ~3) | PG_SWAPCACHE)
+        self.set_swap_bits(q, (s & ~3) | PG_SWAPCACHE | (RA_BIT if ahead else 0))
 
     def swapin_order(self, p: int, kind: int, handle: int, cpu: int) -> int:
         """alloc_swap_folio: the largest enabled order whose aligned PTEs can come in whole."""
@@ -694,7 +695,7 @@ class _Model:
                 raise AssertionError(f"read-ahead page {p:#x}: entry {e:#x} has no folio")
             if s & WB_BIT:                      # reclaim's folio, still in the swap cache
                 self.lru.append(p)
-            else:
+            elif s & RA_BIT:                    # not another sharer's read: a read-ahead
                 c["swap_ra_hit"] += 1
                 ra = self.ra[cpu]
                 ra[0], ra[2] = p, min(ra[2] + 1, RA_HITS_MAX)
@@ -771,6 +772,11 @@ class _Model:
                 c[("swapin_zero", "swapin_zswap", "swapin_swapfile")[kind]] += 1
                 window = self.readahead_window(p, cpu)
                 self.read_page(p, kind, False, cpu)
+            elif s & RA_BIT:                    # the first hit of a read-ahead folio
+                c["swap_ra_hit"] += 1
+                ra = self.ra[cpu]
+                ra[0], ra[2] = p, min(ra[2] + 1, RA_HITS_MAX)
+                self.set_swap_bits(p, s & ~RA_BIT)
             s = int(ps[p])
             self.on(cpu).swap_free_nr(e, 1)
             self.pte[p] = 0
