@@ -43,8 +43,24 @@ import sys
 import tempfile
 
 
+def _edge_core():
+    """True if the installed core was built with VSWAP_FUZZ=edge (clang, edge counters)."""
+    spec = importlib.util.find_spec("vswap")
+    folder = os.path.dirname(spec.origin)
+    for name in os.listdir(folder):
+        if name.startswith("_core.") and name.endswith(".so"):
+            with open(os.path.join(folder, name), "rb") as f:
+                return b"__sanitizer_cov_8bit_counters_init" in f.read()
+    return False
+
+
 def _reexec_with_runtimes():
-    """Restart with libFuzzer (atheris's) and gcc's ASan runtime preloaded.
+    """Restart with libFuzzer and an ASan runtime preloaded (those the core was built for).
+
+    A core built with VSWAP_FUZZ=edge (clang) gets atheris's
+    asan_with_fuzzer.so, clang's ASan runtime with libFuzzer in it, which
+    takes the core's edge counters and comparisons (atheris's way for native
+    extensions). A gcc core (VSWAP_FUZZ=1) gets what follows.
 
     libFuzzer goes first, linked into a small library with empty callbacks for
     the floating-point comparisons gcc traces and libFuzzer does not take, so
@@ -53,6 +69,13 @@ def _reexec_with_runtimes():
     from the first malloc), so its link-order check is turned off.
     """
     spec = importlib.util.find_spec("atheris")
+    if _edge_core():
+        import atheris
+        env = dict(os.environ, VSWAP_FUZZ_EXEC="1",
+                   LD_PRELOAD=os.path.join(atheris.path(), "asan_with_fuzzer.so"))
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [
+            "detect_leaks=0", os.environ.get("ASAN_OPTIONS")]))
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
     archive = os.path.join(os.path.dirname(os.path.dirname(spec.origin)),
                            "libclang_rt.fuzzer_no_main.a")
     asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
