@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 
 from vswap.errors import EntryExists, NoEntry, SwapError
-from vswap.protocol import PageTable, swp_entry, swp_type
+from vswap.protocol import SWAP_CONT_MAX, SWAP_MAP_MAX, PageTable, swp_entry, swp_type
+from vswap.reference.swaptable import SWP_TB_COUNT_MAX
 from vswap.testing.model import SwapModel
 
 __all__ = [
     "Step", "StepConfig", "orders", "cpus", "memcgs", "folio_ids", "zswap_handles", "shadows",
-    "swap_steps", "malformed_steps", "allocator_steps", "fork_traces",
+    "swap_steps", "malformed_steps", "allocator_steps", "fork_traces", "sharers", "SHARERS",
+    "SHARERS_DEEP",
 ]
 
 
@@ -128,7 +130,9 @@ class StepConfig:
       device slots; without it swapoff gets ``None``.
     - ``scenarios`` (False): the multi-call rules of
       :class:`~vswap.testing.SwapSpaceMachine` (swap-out, swap-in cycle,
-      device fill, count continuations).
+      device fill, count continuations, and processes: fork past the
+      inline count, COW fault on a shared swapped page, one mapping of a
+      shared page zapped, MADV_PAGEOUT with large folios, MADV_DONTNEED).
     - ``malformed_share`` (0.0): the share of steps that are malformed calls
       every design rejects by their arguments alone (:func:`malformed_steps`).
 
@@ -193,6 +197,32 @@ def memcgs(nr_memcgs: int = 3) -> st.SearchStrategy[int]:
     0
     """
     return st.integers(0, max(0, nr_memcgs - 1))
+
+
+#: Processes sharing a page, around the inline counts of vswap's designs: swap table
+#: phase IV and STE keep 4 bits (15 means "see the extend table"), the 6.19 swap_map a
+#: byte up to SWAP_MAP_MAX (62, then continuation pages, 128 per digit: the second
+#: continuation page from 63 * 128 on).
+SHARERS = (1, 2, 3, SWP_TB_COUNT_MAX - 1, SWP_TB_COUNT_MAX, SWP_TB_COUNT_MAX + 1,
+           SWAP_MAP_MAX, SWAP_MAP_MAX + 1, SWAP_MAP_MAX + 2, 200)
+SHARERS_DEEP = (SWAP_MAP_MAX + 1) * (SWAP_CONT_MAX + 1) + 1
+
+
+@functools.lru_cache(maxsize=None)
+def sharers(deep: bool = False) -> st.SearchStrategy[int]:
+    """How many processes share a page: a few, or about as many as a count's inline bits hold.
+
+    :data:`SHARERS`: both sides of swap table phase IV's and STE's 4-bit
+    count (15) and of the 6.19 swap_map byte's SWAP_MAP_MAX (62); ``deep``
+    adds :data:`SHARERS_DEEP` (8,065: a second continuation page), for
+    machines that fork through the batch verbs. Runtime complexity: O(1).
+
+    >>> from hypothesis import find
+    >>> from vswap.testing import strategies as vst
+    >>> find(vst.sharers(), lambda n: n > 62)
+    63
+    """
+    return st.sampled_from(SHARERS + ((SHARERS_DEEP,) if deep else ()))
 
 
 @functools.lru_cache(maxsize=None)
