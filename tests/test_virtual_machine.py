@@ -28,7 +28,9 @@ from vswap.reference.virtual import VSWAP_PRESETS
 from vswap.testing import StepConfig
 from vswap.testing.strategies import Step
 
-from _lockstep import MACHINE_VERBS, STEPS, VswapLockstep, coverage_of
+from _lockstep import (
+    MACHINE_VERBS, STEPS, VswapLockstep, assert_processes_reached, coverage_of,
+)
 
 PRESETS = list(VSWAP_PRESETS)
 # The counters each switch may change (between neighbouring presets).
@@ -155,6 +157,7 @@ def test_machines_exercised_every_verb_and_counter():
         return  # short dev runs may not reach every path
     never = {v for v in MACHINE_VERBS if not seen.get("ok:" + v)}
     assert not never, f"never succeeded: {never}"
+    assert_processes_reached(seen)          # a descriptor's count is wide: no overflow
     stats = set(vswap.VirtualSwap().stats)
     assert stats <= VirtualLockstep.stats_moved, \
         f"counters never moved: {stats - VirtualLockstep.stats_moved}"

@@ -544,8 +544,7 @@ class SwapSpaceMachine(RuleBasedStateMachine):
         memcg = data.draw(st.integers(0, max(0, self.config.nr_memcgs - 1)), label="memcg")
         cpu = data.draw(st.integers(0, max(0, self.config.nr_cpus - 1)), label="cpu")
         for _ in range(data.draw(st.integers(1, 4), label="folios")):
-            order = data.draw(orders(self.config.max_order, max(0.5, self.config.mthp_share)),
-                              label="order")
+            order = data.draw(st.integers(0, self.config.max_order), label="order")
             ok, e = self._ok(Step("folio_alloc_swap", (self.next_folio, order, memcg, cpu)))
             folios = [(e, order)] if ok else []
             if not ok and order:           # split: the pages one by one
@@ -566,6 +565,8 @@ class SwapSpaceMachine(RuleBasedStateMachine):
                 self.run_step(Step("swap_cache_del_folio", (base, o, data.draw(
                     st.integers(0, 50), label="shadow"))))
                 self.run_step(Step("put_swap_folio", (base, o)))
+                if data.draw(st.booleans(), label="then DONTNEED?"):
+                    self.run_step(Step("free_swap_and_cache_nr", (base, 1 << o)))
 
     def dontneed(self, data: st.DataObject) -> None:
         """MADV_DONTNEED of a range: its swap PTEs zapped in batches of consecutive entries.
@@ -579,6 +580,9 @@ class SwapSpaceMachine(RuleBasedStateMachine):
             if not runs:
                 return
             start, n = data.draw(st.sampled_from(runs), label="mapped run")
+            if data.draw(st.booleans(), label="the whole run?"):   # swap_pte_batch's batch
+                self.run_step(Step("free_swap_and_cache_nr", (start, n)))
+                continue
             i = data.draw(st.integers(0, n - 1), label="offset")
             self.run_step(Step("free_swap_and_cache_nr",
                                (start + i, data.draw(st.integers(1, n - i), label="nr"))))
