@@ -29,7 +29,7 @@ Run (the core built with VSWAP_SANITIZE=address VSWAP_FUZZ=edge, and VSWAP_DEBUG
 for the bounds checks too; the script restarts itself with the runtimes
 preloaded)::
 
-    python fuzz/fuzz_api.py -max_total_time=120 -timeout=20 -use_value_profile=1 \\
+    python fuzz/fuzz_api.py -max_total_time=120 -timeout=60 -use_value_profile=1 \\
         -max_len=2048 -len_control=0 CORPUS_DIR
 
 Besides single calls, an input runs process-level paths on the design (a
