@@ -20,9 +20,19 @@ SANITIZE = os.environ.get("VSWAP_SANITIZE", "")
 # libFuzzer's value profile then sees the core's comparisons) for
 # fuzz/fuzz_api.py; such a core imports only after atheris, which defines the
 # __sanitizer_cov_* callbacks. (libFuzzer no longer takes gcc's trace-pc.)
-FUZZ = os.environ.get("VSWAP_FUZZ", "0") not in ("", "0")
+# VSWAP_FUZZ=edge builds with clang instead (CC=clang, -fsanitize=fuzzer-no-link,
+# as atheris documents for native extensions): libFuzzer then counts the core's
+# edges (inline 8-bit counters, a PC table) besides its comparisons; run it with
+# atheris's asan_with_fuzzer.so preloaded (fuzz/fuzz_api.py does).
+FUZZ_MODE = os.environ.get("VSWAP_FUZZ", "0")
+FUZZ = FUZZ_MODE not in ("", "0")
+EDGE = FUZZ_MODE == "edge"
+if EDGE:
+    # distutils links with LDSHARED, derived from CC when CC is set here
+    os.environ["CC"] = os.environ.get("VSWAP_CLANG", "clang")
+    os.environ.setdefault("CXX", os.environ["CC"] + "++")
 MODE = (("debug" if DEBUG else "release") + (f"-{SANITIZE}" if SANITIZE else "")
-        + ("-fuzz" if FUZZ else ""))
+        + ("-fuzz-edge" if EDGE else "-fuzz" if FUZZ else ""))
 
 # One extension per kernel concept; ``vswap._core`` is the entry point that
 # re-exports them.
@@ -47,7 +57,10 @@ LDFLAGS = []
 if SANITIZE:
     CFLAGS += [f"-fsanitize={SANITIZE}", "-fno-omit-frame-pointer"]
     LDFLAGS += [f"-fsanitize={SANITIZE}"]
-if FUZZ:
+if EDGE:
+    CFLAGS += ["-fsanitize=fuzzer-no-link"]
+    LDFLAGS += ["-fsanitize=fuzzer-no-link"]
+elif FUZZ:
     CFLAGS += ["-fsanitize-coverage=trace-cmp"]
 
 extensions = [

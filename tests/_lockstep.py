@@ -104,3 +104,18 @@ def coverage_of(machines) -> dict[str, int]:
         for k, v in m.coverage.items():
             out[k] = out.get(k, 0) + v
     return out
+
+
+#: The machine's process scenarios (fork, COW, zap of one mapping, MADV_PAGEOUT, MADV_DONTNEED).
+PROCESS_SCENARIOS = ("fork", "cow_fault", "zap_one_mapping", "pageout", "dontneed")
+
+
+def assert_processes_reached(seen, overflow=None):
+    """Under the ci profile: every process scenario ran, a count passed 64 (past every inline
+    count), and ``overflow`` (the footprint key of the design's overflow structure) was in use."""
+    missing = [s for s in PROCESS_SCENARIOS if not seen.get("scenario:" + s)]
+    assert not missing, f"process scenarios never drawn: {missing}"
+    assert any(k.startswith("count>=") and int(k[7:]) >= 64 for k in seen), \
+        f"no count reached 64: {sorted(k for k in seen if k.startswith('count>='))}"
+    if overflow is not None:
+        assert seen.get("footprint:" + overflow), f"the {overflow} was never in use"

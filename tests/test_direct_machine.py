@@ -24,7 +24,7 @@ import vswap
 from vswap import reference
 from vswap.testing import StepConfig
 
-from _lockstep import STEPS, VswapLockstep, coverage_of
+from _lockstep import STEPS, VswapLockstep, assert_processes_reached, coverage_of
 
 DEVICES = st.fixed_dictionaries({
     "cs": st.sampled_from([16, 32]), "nclusters": st.integers(2, 4), "ndev": st.integers(1, 2),
@@ -98,3 +98,4 @@ def test_direct_lockstep():
                     "zswap_walks", "scans"):
             assert seen.get("stat:" + key), f"no run exercised {key}: {seen}"
         assert seen.get("allocator_hook_calls"), f"the allocator never called the hook: {seen}"
+        assert_processes_reached(seen, "continuation")

@@ -17,7 +17,7 @@ from vswap import reference
 from vswap.reference.swaptable import SWP_TB_ZERO
 from vswap.testing.invariants import assert_consistent
 
-from _lockstep import STEPS, coverage_of
+from _lockstep import STEPS, assert_processes_reached, coverage_of
 from test_swaptable_machine import SwapTableLockstep, _allocator, _build
 
 
@@ -58,3 +58,4 @@ def test_mainline71_lockstep():
                      "swap_cache_del_folio", "put_swap_folio", "lookup", "zero_store",
                      "zswap_store", "writeback", "swapoff"):
             assert seen.get("ok:" + verb), f"{verb} never succeeded: {seen}"
+        assert_processes_reached(seen, "extend_table")

@@ -25,7 +25,9 @@ import vswap
 from vswap import reference
 from vswap.testing.strategies import Step
 
-from _lockstep import MACHINE_VERBS, STEPS, VswapLockstep, coverage_of
+from _lockstep import (
+    MACHINE_VERBS, STEPS, VswapLockstep, assert_processes_reached, coverage_of,
+)
 from test_virtual_machine import VirtualLockstep
 
 LOOKUP_COUNTERS = {"lookups", "node_visits", "lookup_hits", "lookup_misses"}
@@ -120,6 +122,7 @@ def test_ste_machines_exercised_every_verb_and_counter():
         return  # short dev runs may not reach every path
     never = {v for v in MACHINE_VERBS if not seen.get("ok:" + v)}
     assert not never, f"never succeeded: {never}"
+    assert_processes_reached(seen, "extend_table")
     stats = set(vswap.SwapTableEdition().stats)
     assert stats <= SteLockstep.stats_moved, \
         f"counters never moved: {stats - SteLockstep.stats_moved}"

@@ -17,7 +17,7 @@ import vswap
 from vswap import reference
 from vswap.testing.invariants import assert_consistent
 
-from _lockstep import STEPS, VswapLockstep, coverage_of
+from _lockstep import STEPS, VswapLockstep, assert_processes_reached, coverage_of
 from test_direct_machine import DEVICES, DirectLockstep, devices
 
 
@@ -79,3 +79,4 @@ def test_swaptable_lockstep():
         for key in ("fast_frees", "folios_reclaimed", "extend_tables_allocated",
                     "memcg_tables_allocated", "pte_walked", "zswap_walks", "scans"):
             assert seen.get("stat:" + key), f"no run exercised {key}: {seen}"
+        assert_processes_reached(seen, "extend_table")

@@ -138,6 +138,17 @@ cdef inline void set_count(ste_vcluster* c, uint64_t i, uint64_t n) noexcept nog
     c.table[i] = w | (n << SWP_TB_COUNT_SHIFT)
 
 
+cdef void ext_release(ste_t* v, ste_vcluster* c) noexcept nogil:
+    """The extend table goes once no count in it is past 14 (phase III's rule)."""
+    cdef uint64_t i
+    for i in range(STE_VCLUSTER_SIZE):
+        if c.ext[i]:
+            return
+    free(c.ext)
+    c.ext = NULL
+    v.nr_ext -= 1
+
+
 cdef inline bint cache_only(const ste_vcluster* c, uint64_t i) noexcept nogil:
     return (c.table[i] & SWP_TB_PIN) != 0 and tb_field(c.table[i]) == 0
 
@@ -435,6 +446,8 @@ cdef bint put_pass(ste_t* v, uint64_t voff, uint64_t n) noexcept nogil:
             i = k & (STE_VCLUSTER_SIZE - 1)
             cnt = count_of(c, i) - 1
             set_count(c, i, cnt)
+            if cnt == SWP_TB_COUNT_MAX - 1:
+                ext_release(v, c)
             if cnt == 0 and not (c.table[i] & SWP_TB_PIN):
                 if nrun == 0:
                     run = i

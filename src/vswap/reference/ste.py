@@ -394,6 +394,9 @@ class SwapTableEdition(VirtualCommon, SwapSpace):
                 i = k & (SIZE - 1)
                 cnt = self._count(c, i) - 1
                 self._set_count(c, i, cnt)
+                if cnt == SWP_TB_COUNT_MAX - 1 and not any(c.ext):
+                    c.ext = None          # no count past 14 left: phase III frees it
+                    self._nr_ext -= 1
                 if cnt == 0 and not c.table[i] & SWP_TB_PIN:
                     if nrun == 0:
                         run = i

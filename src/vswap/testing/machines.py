@@ -28,7 +28,7 @@ from vswap.protocol import LOOKUP_KINDS, swp_type
 from vswap.testing.invariants import assert_consistent
 from vswap.testing.model import SwapModel, normalise_lookup
 from vswap.testing.strategies import (
-    BATCH_VERBS, VERBS, Step, StepConfig, allocator_steps, orders, swap_steps,
+    BATCH_VERBS, VERBS, Step, StepConfig, allocator_steps, orders, sharers, swap_steps,
 )
 
 __all__ = ["SwapSpaceMachine", "SwapDeviceMachine"]
@@ -98,7 +98,8 @@ _QUERY_VERBS = frozenset(("swap_count", "memcg_id", "lookup", "swap_cache_get_fo
                           "swap_cache_get_shadow", "zswap_load", "lookup_many"))
 
 _SCENARIOS = ("swap_out", "swapin_cycle", "dup_then_zap_run", "many_references",
-              "fill_with_cache_only")
+              "fill_with_cache_only", "fork", "cow_fault", "zap_one_mapping", "pageout",
+              "dontneed")
 
 # Batch verbs judged as their single calls: (single verb, its extra arguments).
 _BATCH_JUDGES: dict[str, tuple[str, Callable[[Step, int], tuple]]] = {
@@ -286,10 +287,14 @@ class SwapSpaceMachine(RuleBasedStateMachine):
         With ``StepConfig(scenarios=True)`` one step in five is instead a
         multi-call scenario (a folio's swap-out, a swap-in cycle, a mapped
         run zapped at once, a hundred references to one entry, a fill with
-        cache-only pages).
+        cache-only pages, and the paths of processes: a fork of a few or of
+        more children than a count's inline bits hold, a COW fault on a
+        shared swapped page, one mapping of a shared page zapped,
+        MADV_PAGEOUT of a range with large folios, MADV_DONTNEED).
         """
         if self.config.scenarios and data.draw(st.integers(0, 9), label="scenario?") >= 8:
             name = data.draw(st.sampled_from(_SCENARIOS), label="scenario")
+            type(self).coverage["scenario:" + name] += 1
             getattr(self, name)(data)
             return
         self.run_step(data.draw(swap_steps(self.model, self.config, self.next_folio,
@@ -396,6 +401,191 @@ class SwapSpaceMachine(RuleBasedStateMachine):
             if not self._ok(Step("writeback", (e, 0)))[0]:
                 return
             self.run_step(Step("swap_free_nr", (e, 1)))
+
+    # -- processes: fork, COW, MADV_PAGEOUT, MADV_DONTNEED (scenarios too) ---------------
+
+    def fork(self, data: st.DataObject) -> None:
+        """A fork, or many: a mapped range's entries duplicated once per child, then some exit.
+
+        The children may be more than a design's inline count holds
+        (:func:`~vswap.testing.strategies.sharers`), so the count's overflow
+        (continuation pages, an extend table) is built and, as they exit,
+        torn down again.
+        """
+        runs = self.model.runs(lambda s: s.count > 0)
+        if not runs:
+            return
+        start, nr = data.draw(st.sampled_from(runs), label="mapped run")
+        nr = data.draw(st.integers(1, nr), label="nr")
+        children = data.draw(sharers(self.config.batch), label="children")
+        if children > 8:
+            nr = min(nr, 2)
+        forked = self.fork_range(start, nr, children)
+        self.exit_range(start, nr, data.draw(st.integers(0, forked), label="children exiting"))
+
+    def fork_range(self, start: int, nr: int, children: int) -> int:
+        """``children`` forks of a process whose PTEs hold ``start .. start + nr - 1``.
+
+        copy_pte_range's swap_duplicate, child by child, each entry of the
+        range once per child (one batch call for many children where the
+        config has the batch verbs). Returns the children forked (fewer if a
+        count hit the design's limit: NoSpace). Runtime complexity:
+        O(children * nr) protocol calls.
+
+        >>> from vswap.testing import SwapSpaceMachine, ToySwap, Step
+        >>> class Fuzz(SwapSpaceMachine):
+        ...     factory = lambda: ToySwap(16)
+        >>> m = Fuzz(); e = m.run_step(Step("folio_alloc_swap", (1, 0, 0, 0)))
+        >>> m.run_step(Step("swap_duplicate", (e, 1))); m.fork_range(e, 1, 70)
+        70
+        >>> m.space.swap_count(e)
+        71
+        """
+        if children > 8 and self.config.batch:
+            import numpy as np
+
+            run = np.arange(start, start + nr, dtype=np.uint64)
+            ok, _ = self._ok(Step("swap_duplicate_many", (np.tile(run, children),)))
+            return children if ok else 0
+        for k in range(children):
+            if not self._ok(Step("swap_duplicate", (start, nr)))[0]:
+                return k
+        return children
+
+    def exit_range(self, start: int, nr: int, children: int) -> None:
+        """``children`` processes holding ``start .. start + nr - 1`` exit (the zap path).
+
+        zap_pte_range's free_swap_and_cache_nr, process by process (one batch
+        call for many where the config has the batch verbs). Runtime
+        complexity: O(children * nr) protocol calls.
+
+        >>> from vswap.testing import SwapSpaceMachine, ToySwap, Step
+        >>> class Fuzz(SwapSpaceMachine):
+        ...     factory = lambda: ToySwap(16)
+        >>> m = Fuzz(); e = m.run_step(Step("folio_alloc_swap", (1, 0, 0, 0)))
+        >>> m.run_step(Step("swap_duplicate", (e, 1))); m.fork_range(e, 1, 3)
+        3
+        >>> m.exit_range(e, 1, 2); m.space.swap_count(e)
+        2
+        """
+        if children > 8 and self.config.batch:
+            import numpy as np
+
+            run = np.arange(start, start + nr, dtype=np.uint64)
+            self.run_step(Step("free_swap_and_cache_many", (np.tile(run, children),)))
+            return
+        for _ in range(children):
+            if not self._ok(Step("free_swap_and_cache_nr", (start, nr)))[0]:
+                return
+
+    def cow_fault(self, data: st.DataObject) -> None:
+        """A fault on a swapped page that several processes share (do_swap_page, then COW).
+
+        The first faulting process reads the page into the swap cache
+        (swapcache_prepare, swap_cache_add_folio) unless it is there, maps
+        it and drops its reference (swap_free_nr); the folio stays in the
+        swap cache for the other sharers, whose faults find it (minor) and
+        drop theirs. The last one's write fault may free the swap
+        (should_try_to_free_swap: the folio leaves the swap cache).
+        """
+        shared = sorted(e for e, s in self.model.entries.items() if s.count >= 2)
+        if not shared:                     # fork one mapped page first
+            mapped = sorted(e for e, s in self.model.entries.items() if s.count)
+            if not mapped:
+                return
+            e = data.draw(st.sampled_from(mapped), label="mapped entry")
+            if not self._ok(Step("swap_duplicate", (e, 1)))[0]:
+                return
+        else:
+            e = data.draw(st.sampled_from(shared), label="shared entry")
+        st_ = self.model.entries[e]
+        if st_.folio is None:
+            if st_.cached:                 # another fault is reading it in: it would wait
+                return
+            if not self._ok(Step("swapcache_prepare", (e, 1)))[0]:
+                return
+            self.run_step(Step("swap_cache_add_folio", (e, self.next_folio, 0)))
+        self.run_step(Step("swap_free_nr", (e, 1)))
+        if e not in self.model.entries:
+            return
+        for _ in range(data.draw(st.integers(0, self.model.entries[e].count),
+                                 label="other sharers faulting")):
+            self.run_step(Step("swap_free_nr", (e, 1)))
+            if e not in self.model.entries:
+                return
+        where = self.model.folio_of(e)
+        if where is None or not data.draw(st.booleans(), label="free the swap?"):
+            return
+        base, order = where
+        if all(self.model.entries.get(base + i) is not None
+               and self.model.entries[base + i].count == 0 for i in range(1 << order)):
+            self.run_step(Step("swap_cache_del_folio", (base, order, None)))
+            self.run_step(Step("put_swap_folio", (base, order)))
+
+    def zap_one_mapping(self, data: st.DataObject) -> None:
+        """One of several processes unmaps a shared swapped range: the entries live on."""
+        shared = self.model.runs(lambda s: s.count >= 2)
+        if not shared:
+            return
+        start, n = data.draw(st.sampled_from(shared), label="shared run")
+        self.run_step(Step("free_swap_and_cache_nr", (start, data.draw(st.integers(1, n),
+                                                                        label="nr"))))
+
+    def pageout(self, data: st.DataObject) -> None:
+        """MADV_PAGEOUT of a range of resident folios, large ones included (reclaim_pages).
+
+        Each folio gets entries of its order or, where none are free, is
+        split and its pages go one by one (the kernel's swpout_fallback); its
+        PTE becomes the entry (swap_duplicate), its data goes to zswap, zero
+        or the device (a writeback without room leaves it in the swap cache)
+        and it leaves the swap cache with a shadow.
+        """
+        how = data.draw(st.sampled_from(["disk", "zswap", "zero"]), label="to")
+        memcg = data.draw(st.integers(0, max(0, self.config.nr_memcgs - 1)), label="memcg")
+        cpu = data.draw(st.integers(0, max(0, self.config.nr_cpus - 1)), label="cpu")
+        for _ in range(data.draw(st.integers(1, 4), label="folios")):
+            order = data.draw(st.integers(0, self.config.max_order), label="order")
+            ok, e = self._ok(Step("folio_alloc_swap", (self.next_folio, order, memcg, cpu)))
+            folios = [(e, order)] if ok else []
+            if not ok and order:           # split: the pages one by one
+                for _ in range(1 << order):
+                    ok, e = self._ok(Step("folio_alloc_swap", (self.next_folio, 0, memcg, cpu)))
+                    if not ok:
+                        break
+                    folios.append((e, 0))
+            for base, o in folios:
+                self.run_step(Step("swap_duplicate", (base, 1 << o)))
+                if how == "zswap":
+                    for i in range(1 << o):
+                        self.run_step(Step("zswap_store", (base + i, 2000 + i)))
+                elif how == "zero":
+                    self.run_step(Step("zero_store", (base, 1 << o)))
+                elif not self._ok(Step("writeback", (base, o)))[0]:
+                    continue               # no room on a device: it stays in the swap cache
+                self.run_step(Step("swap_cache_del_folio", (base, o, data.draw(
+                    st.integers(0, 50), label="shadow"))))
+                self.run_step(Step("put_swap_folio", (base, o)))
+                if data.draw(st.booleans(), label="then DONTNEED?"):
+                    self.run_step(Step("free_swap_and_cache_nr", (base, 1 << o)))
+
+    def dontneed(self, data: st.DataObject) -> None:
+        """MADV_DONTNEED of a range: its swap PTEs zapped in batches of consecutive entries.
+
+        zap_pte_range's free_swap_and_cache_nr per batch: entries the
+        process held alone are freed, shared ones live on with one reference
+        less, folios left cache-only are reclaimed.
+        """
+        for _ in range(data.draw(st.integers(1, 3), label="batches")):
+            runs = self.model.runs(lambda s: s.count > 0)
+            if not runs:
+                return
+            start, n = data.draw(st.sampled_from(runs), label="mapped run")
+            if data.draw(st.booleans(), label="the whole run?"):   # swap_pte_batch's batch
+                self.run_step(Step("free_swap_and_cache_nr", (start, n)))
+                continue
+            i = data.draw(st.integers(0, n - 1), label="offset")
+            self.run_step(Step("free_swap_and_cache_nr",
+                               (start + i, data.draw(st.integers(1, n - i), label="nr"))))
 
     # -- a failing sequence, made minimal and printed as a test --------------------------
 
@@ -791,10 +981,19 @@ class SwapSpaceMachine(RuleBasedStateMachine):
             raise
 
     def _observe_all(self) -> None:
-        type(self).coverage["steps"] += 1
+        cov = type(self).coverage
+        cov["steps"] += 1
         for k, v in self.space.stats.items():
             if v:
-                type(self).coverage["stat:" + k] += 1
+                cov["stat:" + k] += 1
+        top = max((s.count for s in self.model.entries.values()), default=0)
+        if top:                            # the largest count, by power of two
+            cov[f"count>={1 << (top.bit_length() - 1)}"] += 1
+        footprint = getattr(self.space, "memory_footprint", None)
+        if callable(footprint):            # which metadata structures are in use
+            for k, v in footprint().items():
+                if v and k != "total":
+                    cov["footprint:" + k] += 1
         for e in sorted(self.model.entries):
             try:
                 seen = self._observe(e)

@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 
 from vswap.errors import EntryExists, NoEntry, SwapError
-from vswap.protocol import PageTable, swp_entry, swp_type
+from vswap.protocol import SWAP_CONT_MAX, SWAP_MAP_MAX, PageTable, swp_entry, swp_type
+from vswap.reference.swaptable import SWP_TB_COUNT_MAX
 from vswap.testing.model import SwapModel
 
 __all__ = [
     "Step", "StepConfig", "orders", "cpus", "memcgs", "folio_ids", "zswap_handles", "shadows",
-    "swap_steps", "malformed_steps", "allocator_steps", "fork_traces",
+    "swap_steps", "malformed_steps", "allocator_steps", "fork_traces", "sharers", "SHARERS",
+    "SHARERS_DEEP",
 ]
 
 
@@ -128,7 +130,9 @@ class StepConfig:
       device slots; without it swapoff gets ``None``.
     - ``scenarios`` (False): the multi-call rules of
       :class:`~vswap.testing.SwapSpaceMachine` (swap-out, swap-in cycle,
-      device fill, count continuations).
+      device fill, count continuations, and processes: fork past the
+      inline count, COW fault on a shared swapped page, one mapping of a
+      shared page zapped, MADV_PAGEOUT with large folios, MADV_DONTNEED).
     - ``malformed_share`` (0.0): the share of steps that are malformed calls
       every design rejects by their arguments alone (:func:`malformed_steps`).
 
@@ -193,6 +197,32 @@ def memcgs(nr_memcgs: int = 3) -> st.SearchStrategy[int]:
     0
     """
     return st.integers(0, max(0, nr_memcgs - 1))
+
+
+#: Processes sharing a page, around the inline counts of vswap's designs: swap table
+#: phase IV and STE keep 4 bits (15 means "see the extend table"), the 6.19 swap_map a
+#: byte up to SWAP_MAP_MAX (62, then continuation pages, 128 per digit: the second
+#: continuation page from 63 * 128 on).
+SHARERS = (1, 2, 3, SWP_TB_COUNT_MAX - 1, SWP_TB_COUNT_MAX, SWP_TB_COUNT_MAX + 1,
+           SWAP_MAP_MAX, SWAP_MAP_MAX + 1, SWAP_MAP_MAX + 2, 200)
+SHARERS_DEEP = (SWAP_MAP_MAX + 1) * (SWAP_CONT_MAX + 1) + 1
+
+
+@functools.lru_cache(maxsize=None)
+def sharers(deep: bool = False) -> st.SearchStrategy[int]:
+    """How many processes share a page: a few, or about as many as a count's inline bits hold.
+
+    :data:`SHARERS`: both sides of swap table phase IV's and STE's 4-bit
+    count (15) and of the 6.19 swap_map byte's SWAP_MAP_MAX (62); ``deep``
+    adds :data:`SHARERS_DEEP` (8,065: a second continuation page), for
+    machines that fork through the batch verbs. Runtime complexity: O(1).
+
+    >>> from hypothesis import find
+    >>> from vswap.testing import strategies as vst
+    >>> find(vst.sharers(), lambda n: n > 62)
+    63
+    """
+    return st.sampled_from(SHARERS + ((SHARERS_DEEP,) if deep else ()))
 
 
 @functools.lru_cache(maxsize=None)
@@ -502,17 +532,25 @@ def allocator_steps(nr_slots: int, max_order: int = 2, nr_cpus: int = 2,
 
 
 @st.composite
-def fork_traces(draw, max_pages: int = 32, max_events: int = 24, max_children: int = 3):
+def fork_traces(draw, max_pages: int = 32, max_events: int = 24, max_children: int = 3,
+                max_order: int = 2, bursts: bool = True):
     """A valid trace of processes that fork: FORK, COW writes, reads, PAGEOUT, DONTNEED, EXIT.
 
-    The parent TOUCHes a heap of up to ``max_pages`` base pages; then each
-    event is drawn among those valid in the pages' states: a FORK of the
-    parent's heap into a fresh region (at most ``max_children``), a WRITE
-    of a mapped page of any process (a COW fault while shared), a read
-    (TOUCH of mapped pages), a PAGEOUT or a DONTNEED-and-TOUCH of a range,
-    a child's EXIT. Everything left exits at the end. For fuzzing the replay
-    of a design (the state machines drive its verbs; this drives the memory
-    model's shared-page paths through them). Runtime complexity: O(events * pages).
+    The parent TOUCHes a heap of up to ``max_pages`` base pages and, with
+    ``max_order`` above 0, a region of up to four large folios of order
+    ``max_order`` beside it; then each event is drawn among those valid in
+    the pages' states: a FORK of a live process's heap into a fresh region
+    (at most ``max_children``; a child forks too), a WRITE of a mapped page
+    of any process (a COW fault while shared), a read (TOUCH of mapped
+    pages), a PAGEOUT of a range (of the large folios too: whole ones are
+    written whole, a part splits the folio) or a DONTNEED-and-TOUCH of a
+    range (whole large folios, touched anew at their order), a child's
+    EXIT; with ``bursts``, a burst of forks of the first page or two
+    of the parent's heap by as many children as :func:`sharers` draws (a
+    count past every design's inline bits), who exit later or at the end.
+    Everything left exits at the end. For fuzzing the replay of a design
+    (the state machines drive its verbs; this drives the memory model's
+    shared-page paths through them). Runtime complexity: O(events * pages).
 
     >>> from hypothesis import given, settings
     >>> from vswap.testing.strategies import fork_traces
@@ -527,32 +565,72 @@ def fork_traces(draw, max_pages: int = 32, max_events: int = 24, max_children: i
     )
     pages = draw(_ints(1, max_pages))
     region = 512 * (1 + (max_pages - 1) // 512) + 512
+    big = 1 << max_order if max_order > 0 else 0
+    folios = draw(_ints(1, 4)) if big else 0
+    mthp = region // 2                       # the parent's large folios, never forked
+    if big:
+        mthp = -(-max(mthp, pages) // big) * big
+        assert mthp + folios * big <= region, "max_pages leaves no room for the large folios"
     rows = [(TOUCH, 0, pages, 0, draw(_ints(0, 2)), 0, 0)]
+    if folios:
+        rows.append((TOUCH, mthp, folios * big, max_order, draw(_ints(0, 2)), 0, 0))
     live = [0]                       # the regions of processes alive: the parent's first
     children = 0
+    burst_base = (max_children + 1) * region
+    burst_live: list[tuple[int, int]] = []   # (first child's vpn, children) of each burst
+    burst_used = 0
+    kinds = ("fork", "write", "read", "pageout", "dontneed", "exit", "burst", "burst_exit")
     for _ in range(draw(_ints(0, max_events))):
-        kind = draw(st.sampled_from(("fork", "write", "read", "pageout", "dontneed", "exit")))
+        kind = draw(st.sampled_from(kinds))
         base = draw(st.sampled_from(live))
         cpu = min(base // region, 63)
         lo = draw(_ints(0, pages - 1))
         n = draw(_ints(1, pages - lo))
+        in_mthp = folios and base == 0 and draw(st.booleans())
         if kind == "fork" and children < max_children:
             children += 1
             child = children * region
-            rows.append((FORK, child, pages, 0, 0, min(children, 63), 0))
+            rows.append((FORK, child, pages, 0, 0, min(children, 63), base))
             live.append(child)
         elif kind == "write":
-            rows.append((WRITE, base + lo, 1, 0, draw(_ints(0, 2)), cpu, 0))
+            if in_mthp:
+                rows.append((WRITE, mthp + draw(_ints(0, folios * big - 1)), 1, 0,
+                             draw(_ints(0, 2)), 0, 0))
+            else:
+                rows.append((WRITE, base + lo, 1, 0, draw(_ints(0, 2)), cpu, 0))
         elif kind == "read" and children:     # a read of mapped pages needs a FORK
             rows.append((TOUCH, base + lo, n, 0, 0, cpu, 0))
         elif kind == "pageout":
-            rows.append((PAGEOUT, base + lo, n, 0, 0, cpu, 0))
+            if in_mthp:
+                a = draw(_ints(0, folios * big - 1))
+                rows.append((PAGEOUT, mthp + a, draw(_ints(1, folios * big - a)), 0, 0, 0, 0))
+            else:
+                rows.append((PAGEOUT, base + lo, n, 0, 0, cpu, 0))
         elif kind == "dontneed":
-            rows.append((DONTNEED, base + lo, n, 0, 0, cpu, 0))
-            rows.append((TOUCH, base + lo, n, 0, draw(_ints(0, 2)), cpu, 0))
+            if in_mthp:
+                f = draw(_ints(0, folios - 1))
+                k = draw(_ints(1, folios - f))
+                rows.append((DONTNEED, mthp + f * big, k * big, 0, 0, 0, 0))
+                rows.append((TOUCH, mthp + f * big, k * big, max_order, draw(_ints(0, 2)), 0, 0))
+            else:
+                rows.append((DONTNEED, base + lo, n, 0, 0, cpu, 0))
+                rows.append((TOUCH, base + lo, n, 0, draw(_ints(0, 2)), cpu, 0))
         elif kind == "exit" and base:
             rows.append((EXIT, base, pages, 0, 0, cpu, 0))
             live.remove(base)
+        elif kind == "burst" and bursts and burst_used < 300:
+            k = min(draw(sharers()), 300 - burst_used)
+            nb = min(pages, 2)
+            first = burst_base + 2 * burst_used
+            rows += [(FORK, first + 2 * j, nb, 0, 0, j % 64, 0) for j in range(k)]
+            burst_live.append((first, k))
+            burst_used += k
+        elif kind == "burst_exit" and burst_live:
+            first, k = burst_live.pop(draw(_ints(0, len(burst_live) - 1)))
+            rows += [(EXIT, first + 2 * j, min(pages, 2), 0, 0, j % 64, 0) for j in range(k)]
+    for first, k in burst_live:
+        rows += [(EXIT, first + 2 * j, min(pages, 2), 0, 0, j % 64, 0) for j in range(k)]
     for base in reversed(live):
-        rows.append((EXIT, base, pages, 0, 0, min(base // region, 63), 0))
+        rows.append((EXIT, base, region if base == 0 else pages, 0, 0,
+                     min(base // region, 63), 0))
     return Trace.from_rows(rows, name="fork_traces")
