@@ -1067,18 +1067,24 @@ class CompareResult:
                                             "tput (KB/s)", "free_ms"], body)
 
     def _breakdown_table(self) -> str:
+        from vswap.clock import EVENTS
         body = []
         for name, p in self.predictions().items():
             for ph, items in p.items.items():
-                total = sum(it[3] for it in items) or 1.0
-                top = ", ".join(f"{e} {100 * sec / total:.0f}%" for e, _, _, sec in items[:4]
+                # the task's events as shares of the task's time; kswapd's pages run on its own
+                # CPU (not in real), so they get a column of their own instead of a share
+                task = [it for it in items if EVENTS[it[0]].clock != "kswapd"]
+                total = sum(it[3] for it in task) or 1.0
+                top = ", ".join(f"{e} {100 * sec / total:.0f}%" for e, _, _, sec in task[:4]
                                 if sec > 0)
-                body.append([name, ph, f"{p.phases[ph]['real_s']:,.4g}", top or "-"])
+                kswapd = p.phases[ph].get("kswapd_s", 0.0)
+                body.append([name, ph, f"{p.phases[ph]['real_s']:,.4g}",
+                             f"{kswapd:,.4g}" if kswapd else "-", top or "-"])
             if p.unpriced:
-                body.append([name, "unpriced", "-", ", ".join(p.unpriced)])
+                body.append([name, "unpriced", "-", "-", ", ".join(p.unpriced)])
         return _render(self._title("Where the time goes (predicted kernel seconds, top events "
-                                   "per phase)"), ["design", "phase", "real (s)", "top events"],
-                       body)
+                                   "per phase)"), ["design", "phase", "real (s)", "kswapd (s)",
+                                                   "top events (the task's)"], body)
 
     def _counters_table(self, rows: list[dict[str, Any]]) -> str:
         names = [c for c in COUNTER_NAMES if any(r.get(c) for r in rows)] or ["pswpout"]
