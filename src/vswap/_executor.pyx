@@ -384,19 +384,12 @@ def split_tasks(trace):
         raise TypeError(f"trace must be a vswap.workloads.Trace, not {type(trace).__name__}")
     if trace.op.size and int(trace.op.max()) > FREE:
         return split_processes(trace)
+    from vswap.process_tree import union_of_ranges
     touch = np.flatnonzero(trace.op == TOUCH)
     if touch.size == 0:
         return []
-    start = trace.vpn[touch]
-    end = start + trace.nr[touch]
-    order = np.argsort(start, kind="stable")
-    start, end = start[order], end[order]
-    reach = np.maximum.accumulate(end)
     # A region starts where a TOUCH begins past everything touched before it.
-    new = np.ones(start.size, bool)
-    new[1:] = start[1:] > reach[:-1]
-    first = start[new]
-    last = np.append(reach[np.flatnonzero(new)[1:] - 1], reach[-1])
+    first, last = union_of_ranges(trace.vpn[touch], trace.vpn[touch] + trace.nr[touch])
     region = np.searchsorted(first, trace.vpn, side="right").astype(np.int64) - 1
     ends = trace.vpn + trace.nr
     bad = (region < 0) | (ends > last[np.maximum(region, 0)])
