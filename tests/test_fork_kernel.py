@@ -78,8 +78,13 @@ def test_a_fork_trace_runs_as_parent_and_child_and_cow_faults_count():
     pages = size_to_pages("4M")
     assert quiet[0]["pages_written"] == pages                 # the reads write nothing
     assert busy[0]["pages_written"] == pages + pages // 2
-    # the root's rusage includes its reaped child's faults
-    assert busy[0]["minflt"] - quiet[0]["minflt"] >= pages // 2
+    # the root's rusage includes its reaped child's faults. It also counts the task's runtime
+    # (its stack, the allocator, a sanitizer's shadow pages), which differs by a few pages from
+    # run to run: 512-514 more here in a release build, 508 in CI's AddressSanitizer suite. A
+    # 64th of the heap bounds it either way; a COW that did not fault would miss by 512.
+    slack = pages // 64
+    cow = busy[0]["minflt"] - quiet[0]["minflt"]
+    assert pages // 2 - slack <= cow <= pages // 2 + slack
 
 
 def test_kbuild_runs_every_process_and_they_end_with_the_run():
