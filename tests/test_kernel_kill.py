@@ -39,7 +39,10 @@ SMALL = ["usemem", "--size", "8M", "--ram", "4M", "--repeat", "1", "--no-progres
 
 
 def _state():
-    return system.knobs(), sorted(glob.glob(os.path.join(journal.JOURNAL_DIR, "run-*.json")))
+    # under the machine lock: another checkout's run is never caught between set-up and restore
+    with journal.machine_lock():
+        return (system.knobs(),
+                sorted(glob.glob(os.path.join(journal.JOURNAL_DIR, "run-*.json"))))
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import pytest
 from vswap import kernel
 from vswap.errors import KernelError
 from vswap.kernel import backend, cgroup, system
+from vswap.kernel.journal import machine_lock
 from vswap.replay import Machine
 from vswap.workloads import memhog, usemem
 
@@ -38,10 +39,17 @@ needs_64k = pytest.mark.skipif(4 not in system.mthp_sizes(), reason="no 64K mTHP
 
 @pytest.fixture
 def unchanged():
-    """Checks, after the test, that every knob the harness may touch is as it was."""
-    before = system.knobs()
+    """Checks, after the test, that every knob the harness may touch is as it was.
+
+    The knobs are read under the machine lock, so another run (a second
+    checkout's tests) is never caught halfway between its set-up and its
+    restore.
+    """
+    with machine_lock():
+        before = system.knobs()
     yield
-    assert system.knobs() == before
+    with machine_lock():
+        assert system.knobs() == before
 
 
 def _close(real, model, name):
