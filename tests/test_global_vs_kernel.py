@@ -20,7 +20,7 @@ import warnings
 import pytest
 
 from test_kernel_real import _why_not as harness_why_not
-from vswap.global_matrix import CASES, SMALLEST, TOLERANCE, compare_result
+from vswap.global_matrix import CASES, SMALLEST, TOLERANCE, SchedProbe, compare_result, sched_summary
 
 #: How far the model's share of reclaim done by kswapd may stand from the kernel's repeats:
 #: the kernel's own share moved by 0.2 between a quiet and a loaded machine here.
@@ -52,11 +52,16 @@ def test_the_model_predicts_who_reclaims_on_the_whole_machine():
 
     make, ram, backend = CASES[SMALLEST]
     trace = make()
+    probe = SchedProbe()                                  # who had the CPUs: for the messages
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)    # a reservation short of the size asked
-        r = kernel.run(trace, machine=Machine(ram=ram, backend=backend, accounting="none"),
-                       repeat=5, progress=False)
-    row = compare_result(r, trace)
+        try:
+            r = kernel.run(trace, machine=Machine(ram=ram, backend=backend, accounting="none"),
+                           repeat=5, progress=False, _after_spawn=probe.spawned)
+        finally:
+            probe.finish()
+    row = compare_result(r, trace, sched=probe.repeats)
+    cpus = {k: round(v, 2) for k, v in sched_summary(row["sched"]).items()} if row["sched"] else {}
     # the reservation cannot always shrink the machine to the size asked for (the other
     # processes come and go): the repeats that ran under pressure are the comparison's
     pairs = [(k, m) for k, m in zip(row["kernel"], row["model"])
@@ -71,7 +76,7 @@ def test_the_model_predicts_who_reclaims_on_the_whole_machine():
     model = statistics.fmean(m["pgsteal_kswapd"] + m["pgsteal_direct"] for _, m in pairs)
     tol, sd = TOLERANCE["pgsteal_kswapd"], statistics.stdev(steal)
     assert min(steal) * (1 - tol) - 2 * sd <= model <= max(steal) * (1 + tol) + 2 * sd, \
-        f"pgsteal: kernel {steal}, model {model:,.0f}"
+        f"pgsteal: kernel {steal}, model {model:,.0f} (CPU shares while runnable: {cpus})"
     # Who reclaimed: the kernel's split moves with the machine's load (kswapd's share of the
     # steal was 0.64 on a quiet machine, lower while other jobs held the CPUs; the model gives
     # kswapd its own CPU and 0.45 here: docs/kswapd.rst, "The split and the machine's load").
@@ -80,6 +85,10 @@ def test_the_model_predicts_who_reclaims_on_the_whole_machine():
     mshare = statistics.fmean(m["pgsteal_kswapd"] / (m["pgsteal_kswapd"] + m["pgsteal_direct"])
                               for _, m in pairs)
     assert min(share) - SPLIT_SPREAD <= mshare <= max(share) + SPLIT_SPREAD, \
-        f"kswapd's share: kernel {[round(x, 2) for x in share]}, model {mshare:.2f}"
+        f"kswapd's share: kernel {[round(x, 2) for x in share]}, model {mshare:.2f} " \
+        f"(CPU shares while runnable: {cpus})"
     assert all(m["pgsteal_kswapd"] > 0 and m["pgsteal_direct"] > 0 for _, m in pairs)
     assert all(rep["kswapd_cpu_s"] >= 0 for rep in r.repeats)
+    # the probe read each repeat's task: some time on a CPU, none negative
+    assert len(row["sched"]) == len(r.repeats)
+    assert all(s["task_cpu_s"] > 0 and s["task_wait_s"] >= 0 for s in row["sched"])

@@ -280,3 +280,39 @@ def test_the_reports_benchmarks_default_to_global_and_print_the_reclaim_table():
 def test_the_report_figures_are_the_reports():
     assert REPORT_RECLAIM["usemem"]["vss_v5"]["allocstall"] == 170_532
     assert REPORT_RECLAIM["memhog"]["cc_v2"]["pgsteal_direct"] == 5_349_352
+
+
+# -- the matrix's instruments ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["vswap.kswapd", "vswap.global_matrix"])
+def test_module_doctests(name):
+    import doctest
+    import importlib
+    res = doctest.testmod(importlib.import_module(name),
+                          optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert res.failed == 0 and res.attempted > 0
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/schedstat"), reason="no /proc/PID/schedstat")
+def test_the_sched_probe_times_a_busy_task_and_a_sleeping_one():
+    import subprocess
+    import sys
+    from vswap.global_matrix import SchedProbe, sched_summary
+    probe = SchedProbe()
+    busy = subprocess.Popen([sys.executable, "-c",
+                             "import time\nt = time.process_time()\n"
+                             "while time.process_time() - t < 0.3: pass"])
+    probe.spawned((busy.pid,))
+    busy.wait()
+    sleepy = subprocess.Popen([sys.executable, "-c",
+                               "import time\nfor _ in range(60): time.sleep(0.01)"])
+    probe.spawned((sleepy.pid,))
+    sleepy.wait()
+    probe.finish()
+    first, second = probe.repeats
+    # the last reading before exit: most of the busy task's 0.3 s of CPU (polled every 5 ms)
+    assert 0.2 <= first["task_cpu_s"] <= 5 and first["task_wait_s"] >= 0
+    assert second["task_vcs"] >= first["task_vcs"] + 30      # each sleep: a voluntary switch
+    assert second["task_cpu_s"] < first["task_cpu_s"]
+    s = sched_summary(probe.repeats)
+    assert 0 < s["task_share"] <= 1 and 0 < s["kswapd_share"] <= 1

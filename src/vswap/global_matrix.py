@@ -25,15 +25,19 @@ False
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
+import threading
+import time
 from typing import Any, Callable
 
 from vswap.replay import Machine, replay
 from vswap.workloads import PAGE_SIZE, Trace, memhog, parse_size, usemem
 
 __all__ = ["CASES", "RECLAIM_COUNTERS", "TOLERANCE", "SMALLEST", "within", "model_machine",
-           "measured_machine", "compare_result", "run_case", "run_matrix", "rst_table"]
+           "measured_machine", "compare_result", "run_case", "run_matrix", "rst_table",
+           "schedstat", "SchedProbe", "sched_summary"]
 
 #: The counters compared, and how far the model may be from the kernel's mean.
 TOLERANCE = {"pgsteal_kswapd": 0.15, "pgsteal_direct": 0.15, "allocstall": 0.25}
@@ -146,6 +150,125 @@ def measured_machine(start: dict[str, int], backend: str, *, facts: dict | None 
     return model_machine(avail, backend, **fields)
 
 
+def schedstat(pid: int | str = "self") -> tuple[int, int, int]:
+    """A task's scheduling so far: (ns on a CPU, ns runnable but waiting for one, voluntary switches).
+
+    ``/proc/PID/schedstat``'s first two fields and ``/proc/PID/status``'s
+    ``voluntary_ctxt_switches`` (a task that sleeps, in a throttle or on a
+    lock, switches voluntarily; one preempted by another runnable task
+    does not). OSError when the task is gone. Runtime complexity: O(1).
+
+    >>> run, wait, vcs = schedstat()
+    >>> run > 0 and wait >= 0 and vcs >= 0
+    True
+    """
+    with open(f"/proc/{pid}/schedstat") as f:
+        run, wait = (int(x) for x in f.read().split()[:2])
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return run, wait, int(line.split()[1])
+    return run, wait, 0
+
+
+def _kswapd_pid() -> int | None:
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip() == "kswapd0":
+                        return int(pid)
+            except OSError:
+                continue
+    return None
+
+
+class SchedProbe:
+    """Who had the CPUs during each repeat of a global run: the workload's task and kswapd0.
+
+    Pass :meth:`spawned` as ``kernel.run``'s ``_after_spawn``: from each
+    repeat's fork on, a thread reads the tasks' :func:`schedstat` every
+    5 ms (the last reading before a task exits stands for its whole run);
+    kswapd0's is read at each fork and after the run (:meth:`finish`).
+    :attr:`repeats` holds, per repeat, ``task_cpu_s``, ``task_wait_s``
+    (runnable, waiting for a CPU), ``task_vcs`` (voluntary switches: its
+    sleeps), the same for ``kswapd_`` and ``load`` (the 1-minute load
+    average as the repeat began). Runtime complexity: O(tasks) per reading.
+
+    >>> p = SchedProbe(); p.spawned((os.getpid(),)); time.sleep(0.02); p.finish()
+    >>> sorted(p.repeats[0])[:3], p.repeats[0]["task_cpu_s"] > 0
+    (['kswapd_cpu_s', 'kswapd_vcs', 'kswapd_wait_s'], True)
+    """
+
+    def __init__(self) -> None:
+        self.repeats: list[dict[str, float]] = []
+        self._kpid = _kswapd_pid()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last: dict[int, tuple[int, int, int]] = {}
+        self._k0 = (0, 0, 0)
+        self._load = 0.0
+
+    def _kswapd(self) -> tuple[int, int, int]:
+        try:
+            return schedstat(self._kpid) if self._kpid else (0, 0, 0)
+        except OSError:
+            return (0, 0, 0)
+
+    def _poll(self, pids: tuple) -> None:
+        while not self._stop.is_set():
+            for p in pids:
+                try:
+                    self._last[p] = schedstat(p)
+                except OSError:
+                    pass
+            time.sleep(0.005)
+
+    def _close(self) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._thread = None
+        k1 = self._kswapd()
+        t = [sum(v[i] for v in self._last.values()) for i in range(3)]
+        self.repeats.append({"task_cpu_s": t[0] / 1e9, "task_wait_s": t[1] / 1e9, "task_vcs": t[2],
+                             "kswapd_cpu_s": (k1[0] - self._k0[0]) / 1e9,
+                             "kswapd_wait_s": (k1[1] - self._k0[1]) / 1e9,
+                             "kswapd_vcs": k1[2] - self._k0[2], "load": self._load})
+
+    def spawned(self, pids: tuple) -> None:
+        """A repeat's tasks were forked: close the previous repeat, watch these."""
+        self._close()
+        self._last = {}
+        self._k0 = self._kswapd()
+        self._load = os.getloadavg()[0]
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._poll, args=(tuple(pids),), daemon=True)
+        self._thread.start()
+
+    def finish(self) -> None:
+        """The run is over: close its last repeat."""
+        self._close()
+
+
+def sched_summary(sched: list[dict[str, float]]) -> dict[str, float]:
+    """Each actor's share of a CPU while runnable (on-CPU time over on-CPU plus run-queue wait), mean over repeats.
+
+    Runtime complexity: O(repeats).
+
+    >>> sched_summary([{"task_cpu_s": 1.0, "task_wait_s": 1.0, "kswapd_cpu_s": 3.0,
+    ...                 "kswapd_wait_s": 1.0, "load": 2.0}])
+    {'task_share': 0.5, 'kswapd_share': 0.75, 'load': 2.0}
+    """
+    def share(r: dict[str, float], who: str) -> float:
+        run, wait = r[f"{who}_cpu_s"], r[f"{who}_wait_s"]
+        return run / (run + wait) if run + wait else 1.0
+    return {"task_share": statistics.fmean(share(r, "task") for r in sched),
+            "kswapd_share": statistics.fmean(share(r, "kswapd") for r in sched),
+            "load": statistics.fmean(r["load"] for r in sched)}
+
+
 def run_case(name: str, *, repeat: int = 3, design: str = "baseline") -> dict[str, Any]:
     """One case on this kernel (``repeat`` times, needs root) and in the model, repeat by repeat.
 
@@ -159,21 +282,26 @@ def run_case(name: str, *, repeat: int = 3, design: str = "baseline") -> dict[st
 
     make, ram, backend = CASES[name]
     trace = make()
-    r = kernel.run(trace, machine=Machine(ram=ram, backend=backend, accounting="none"),
-                   repeat=repeat, progress=False)
-    return compare_result(r, trace, design=design, case=name)
+    probe = SchedProbe()
+    try:
+        r = kernel.run(trace, machine=Machine(ram=ram, backend=backend, accounting="none"),
+                       repeat=repeat, progress=False, _after_spawn=probe.spawned)
+    finally:
+        probe.finish()
+    return compare_result(r, trace, design=design, case=name, sched=probe.repeats)
 
 
 def compare_result(r: Any, trace: Trace, *, design: str = "baseline",
-                   case: str = "") -> dict[str, Any]:
+                   case: str = "", sched: list[dict[str, float]] | None = None) -> dict[str, Any]:
     """The model beside a global :class:`~vswap.kernel.result.KernelResult`, repeat by repeat.
 
     A row: ``case``, ``ram_mib`` (mean MemAvailable as the repeats
     began), ``model_mib`` (mean RAM the models were given),
     ``kswapd_ns_per_page`` (kswapd0's CPU time over the repeats per page
     it reclaimed, for the record: the model runs at its default costs), ``counters`` (name -> (kernel mean, kernel sd, model mean)),
-    ``kernel`` and ``model`` (per repeat). Runtime complexity: a replay per
-    repeat.
+    ``kernel`` and ``model`` (per repeat), and ``sched`` (per repeat, the
+    :class:`SchedProbe` figures when given). Runtime complexity: a replay
+    per repeat.
     """
     from vswap.kernel.counters import kernel_view
 
@@ -197,7 +325,8 @@ def compare_result(r: Any, trace: Trace, *, design: str = "baseline",
                                    / stolen if stolen else None),
             "counters": rows,
             "kernel": [{n: v.get(n, 0) for n in keep} for v in views],
-            "model": [{n: c[n] for n in RECLAIM_COUNTERS} for c in models]}
+            "model": [{n: c[n] for n in RECLAIM_COUNTERS} for c in models],
+            "sched": list(sched or [])}
 
 
 def run_matrix(cases: list[str] | None = None, *, repeat: int = 3,
