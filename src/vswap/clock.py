@@ -214,13 +214,17 @@ _NOT_WORK = frozenset({
     "pswpin", "pswpout", "zswap_rejected", "allocstall", "swap_ra_hit", "thp_swpout",
     "thp_swpout_fallback", "slots_freed", "folios_reclaimed", "pte_walked", "fast_frees",
     "cont_pages_allocated", "clusters_freed",
+    # the virtual layer's shared-line acquisitions: their uncontended work is in the lock
+    # sections and allocations counted apart; what two reclaimers wait on them is
+    # vswap.contention's, on a machine-wide replay (lock_wait_ns)
+    "global_locks", "used_updates",
     # the physical allocator's path counts: its work is in reclaim_page for every design
     "fast_hits", "slow_path", "requeues", "fallthroughs", "failures",
     # machine-wide reclaim: the replay's own clocks (Machine.costs orders the two actors'
     # events in time; the clock prices the events themselves), the scans of pages kept (in
     # the per-page costs, measured per page reclaimed), direct reclaim's steals (pgsteal less
     # kswapd's), kswapd's naps, the page cache left
-    "kswapd_ns", "task_ns", "stall_ns", "pgscan", "pgscan_kswapd", "pgscan_direct",
+    "kswapd_ns", "task_ns", "stall_ns", "lock_wait_ns", "pgscan", "pgscan_kswapd", "pgscan_direct",
     "pgsteal_direct", "kswapd_low_wmark_hit_quickly", "kswapd_high_wmark_hit_quickly",
     "file_resident",
     # the per-actor shares of the store counters (derived): their totals are counted
