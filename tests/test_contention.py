@@ -8,7 +8,7 @@ import pytest
 import vswap
 from vswap import reference
 from vswap.contention import SHARED, TRANSFER_NS, Window, chunk_wait, weights, window_of
-from vswap.kswapd import DEFAULT_COSTS, DEFAULT_DESIGN_NS
+from vswap.kswapd import DEFAULT_COSTS
 from vswap.replay import Machine, replay
 from vswap.workloads import memhog, usemem
 
@@ -138,3 +138,13 @@ def test_both_engines_wait_alike(design):
     b = replay(t, design, m, engine="reference")
     assert a.counters == b.counters and a.stats == b.stats
     assert a.counters["lock_wait_ns"] > 0
+
+
+@pytest.mark.parametrize("module", ["vswap.contention", "vswap.kswapd"])
+def test_module_examples(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module),
+                             optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 0

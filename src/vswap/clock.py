@@ -45,7 +45,8 @@ sys and real, at the store events' costs. The design's own counters stay
 with the task (the replay does not split them by actor).
 
 Not in the clock: lock contention between reclaimers (kswapd beside the
-faulting task; a cluster lock is priced uncontended), the page allocator's
+faulting task; a cluster lock is priced uncontended; the machine-wide
+replay's own clocks hold it, :mod:`vswap.contention`), the page allocator's
 and compaction's work beyond a fault, the
 zsmalloc pool's compaction, and device wait (a swapfile's I/O is
 ``io_page`` on the real clock only). A counter the profile does not price
