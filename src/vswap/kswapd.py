@@ -19,10 +19,12 @@ costs), and costs :attr:`ReclaimCosts.anon_ns` per anonymous page scanned,
 during the chunk priced per counter (:attr:`ReclaimCosts.design_ns`, for
 :class:`vswap.DirectSwap` and :class:`vswap.VirtualSwap`): a design with
 more work per swap-out makes kswapd fall behind, and the task reclaim more
-itself. On a swapfile a written folio stays in the swap cache under
-writeback for :attr:`ReclaimCosts.write_ns` and is freed by a later scan:
-what reclaim wrote and never needed to free is the write-ahead (``pswpout``
-above ``pgsteal``).
+itself. While both reclaim, each also waits on the lines of the design's
+that both take (:mod:`vswap.contention`, ``lock_wait_ns``). On a swapfile
+a written folio stays in the swap cache under writeback for
+:attr:`ReclaimCosts.write_ns` and is freed by a later scan: what reclaim
+wrote and never needed to free is the write-ahead (``pswpout`` above
+``pgsteal``).
 
 Not modelled: watermark boosting (it follows external fragmentation, which
 the model has no page allocator for), compaction and ``pgmigrate``,
