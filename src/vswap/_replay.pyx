@@ -537,23 +537,35 @@ cdef inline uint64_t design_ns(mm_t* m) noexcept:
     return (ps + 500) // 1000
 
 
-cdef uint64_t contention_wait(uint64_t acq, uint64_t walks, uint64_t span, uint64_t ov,
-                              uint64_t oacq, uint64_t ohold, uint64_t oglob, uint64_t odur,
-                              uint64_t x) noexcept:
-    """vswap.contention.chunk_wait: the same integers, the same floor divisions."""
-    cdef uint64_t wait = 0, den, g
-    if ov == 0 or span == 0 or odur == 0 or x == 0:
-        return 0
-    if ov > span:
-        ov = span
-    if acq and oacq:
-        den = oacq * span + acq * odur
-        wait += acq * oacq * span * x // den
-        wait += acq * ohold * ohold // (2 * odur * oacq)
-    if walks and oglob:
-        g = oglob * span // odur
-        wait += (walks if walks < g else g) * x
-    return wait * ov // span
+cdef extern from *:
+    """
+    /* vswap.contention.chunk_wait: the same integers, the same floor divisions; the
+       products in 128 bits, as Python's ints never overflow. */
+    static uint64_t vswap_contention_wait(uint64_t acq, uint64_t walks, uint64_t span,
+                                          uint64_t ov, uint64_t oacq, uint64_t ohold,
+                                          uint64_t oglob, uint64_t odur, uint64_t x)
+    {
+        unsigned __int128 wait = 0, g;
+        if (ov == 0 || span == 0 || odur == 0 || x == 0)
+            return 0;
+        if (ov > span)
+            ov = span;
+        if (acq && oacq) {
+            wait += (unsigned __int128)acq * oacq * span * x
+                    / ((unsigned __int128)oacq * span + (unsigned __int128)acq * odur);
+            wait += (unsigned __int128)acq * ohold * ohold
+                    / ((unsigned __int128)2 * odur * oacq);
+        }
+        if (walks && oglob) {
+            g = (unsigned __int128)oglob * span / odur;
+            wait += (walks < g ? (unsigned __int128)walks : g) * x;
+        }
+        return (uint64_t)(wait * ov / span);
+    }
+    """
+    uint64_t contention_wait "vswap_contention_wait" (
+        uint64_t acq, uint64_t walks, uint64_t span, uint64_t ov, uint64_t oacq,
+        uint64_t ohold, uint64_t oglob, uint64_t odur, uint64_t x) noexcept nogil
 
 
 cdef uint64_t contention_ns(mm_t* m, uint64_t span) noexcept:
