@@ -11,7 +11,8 @@ import os
 import pytest
 
 from vswap.benchmark import compare, default_machine
-from vswap.kswapd import (DEFAULT_COSTS, ReclaimCosts, default_min_free_kbytes, watermarks)
+from vswap.kswapd import (DEFAULT_COSTS, DEFAULT_DESIGN_NS, ReclaimCosts, default_min_free_kbytes,
+                          watermarks)
 from vswap.reclaim_table import REPORT_RECLAIM, report_comparison
 from vswap.replay import Machine, replay
 from vswap.workloads import PAGE_SIZE, memhog, usemem
@@ -128,18 +129,22 @@ def test_events_run_in_time_order_at_their_per_page_costs():
     assert abs((scanned - c["pgsteal"]) / scanned - m.referenced_share) < 0.01
 
 
+def _three(costs):
+    return {d: replay(usemem("512M"), d, _global(costs=costs)).counters
+            for d in ("baseline", "vss_v5", "cc_v2")}
+
+
 def test_the_designs_work_shifts_reclaim_as_the_two_per_page_costs_balance():
     """A design's extra work per swap-out slows both reclaimers; which one it slows more decides
     the sign. With kswapd's cost per page equal to direct reclaim's (8.5 us), the task falls
     behind less than kswapd: more stalls and direct reclaim under vss_v5, as in the report. At
     kswapd's measured cost (18.4 us, the default) the design's work slows the task's own
-    allocation and direct reclaim more, kswapd keeps up better, and the sign turns."""
-    def run(costs):
-        return {d: replay(usemem("512M"), d, _global(costs=costs)).counters
-                for d in ("baseline", "vss_v5", "cc_v2")}
-
-    equal = run(_costs())
-    measured = run(DEFAULT_COSTS)
+    allocation and direct reclaim more, kswapd keeps up better, and the sign turns. At the
+    measured prices the shift is a few stalls at this size (the next test): the mechanism is
+    shown with the design's prices magnified tenfold."""
+    magnified = {k: 10 * v for k, v in DEFAULT_DESIGN_NS.items()}
+    equal = _three(_costs(design_ns=magnified))
+    measured = _three(dataclasses.replace(DEFAULT_COSTS, design_ns=magnified))
     assert DEFAULT_COSTS.kswapd_ns > DEFAULT_COSTS.anon_ns + 2 * DEFAULT_COSTS.alloc_ns
     for name in ("allocstall", "pgsteal_direct"):
         e, m = ({d: c[d][name] for d in c} for c in (equal, measured))
@@ -149,10 +154,41 @@ def test_the_designs_work_shifts_reclaim_as_the_two_per_page_costs_balance():
         assert c["vss_v5"]["kswapd_ns"] > c["baseline"]["kswapd_ns"]
     # kswapd slower per page takes less of the reclaim
     assert measured["baseline"]["pgsteal_kswapd"] < equal["baseline"]["pgsteal_kswapd"]
-    # unpriced, the designs reclaim alike
-    free = _global(costs=_costs(design_ns={}))
+    # unpriced and uncontended, the designs reclaim alike
+    free = _global(costs=_costs(design_ns={}, transfer_ns=0))
     assert (replay(usemem("512M"), "vss_v5", free).counters["allocstall"]
             == replay(usemem("512M"), "baseline", free).counters["allocstall"])
+
+
+def test_at_the_measured_prices_the_designs_barely_move_the_reclaim_table():
+    """The defaults: the design counters at the shipped profile's prices, and the two reclaimers'
+    waits on the virtual layer's shared lines at the measured transfer cost. vss_v5 stalls a
+    little less than baseline (the report: more, usemem +1.6 %), by under half a percent; the
+    contention is there, in the virtual builds only, and a small share of the reclaim time."""
+    rows = _three(DEFAULT_COSTS)
+    for name in ("allocstall", "pgsteal_direct"):
+        b, v, cc = (rows[d][name] for d in ("baseline", "vss_v5", "cc_v2"))
+        assert v <= cc <= b
+        assert (b - v) / b < 0.005
+    assert rows["baseline"]["lock_wait_ns"] == 0
+    for d in ("vss_v5", "cc_v2"):
+        c = rows[d]
+        assert 0 < c["lock_wait_ns"] < 0.01 * (c["kswapd_ns"] + c["stall_ns"])
+
+
+def test_the_design_prices_are_the_shipped_profiles():
+    from vswap.clock import default_profile
+    p = default_profile()
+    for counter, event in (("node_visits", "xa_node_visit"), ("desc_reads", "desc_access"),
+                           ("rmap_writes", "table_access"), ("cluster_locks", "cluster_lock"),
+                           ("mru_hits", "mru_check")):
+        assert DEFAULT_DESIGN_NS[counter] == pytest.approx(p.ns(event), abs=1e-3)
+        assert p.costs[event].source
+    # the replay keeps them to the ps: a fraction of a ns per unit still counts
+    few = _global(costs=_costs(design_ns={"desc_writes": 0.5}, transfer_ns=0))
+    none = _global(costs=_costs(design_ns={"desc_writes": 0.0}, transfer_ns=0))
+    assert (replay(usemem("512M"), "vss_v5", few).counters["kswapd_ns"]
+            > replay(usemem("512M"), "vss_v5", none).counters["kswapd_ns"])
 
 
 def test_kswapds_cost_is_the_shipped_profiles():

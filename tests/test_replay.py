@@ -249,7 +249,8 @@ def test_designs_agree_on_every_page_mid_run(machine):
     t = without_frees(random_touch("2M", accesses=800, dist="zipf", seed=4, zero_share=0.2))
     m = MACHINES[machine]
     if m.kswapd:    # the designs' work, priced, moves reclaim in time: unpriced, none differ
-        m = dataclasses.replace(m, costs=dataclasses.replace(m.costs, design_ns={}))
+        m = dataclasses.replace(m, costs=dataclasses.replace(m.costs, design_ns={},
+                                                             transfer_ns=0))
     states, counters = [], []
     for design in DESIGNS:
         space = make_design(design, m, t.nr_pages)

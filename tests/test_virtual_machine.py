@@ -41,8 +41,10 @@ SWITCH_COUNTERS = {
 }
 SWITCH_COUNTERS[("vss_v5", "cc_v2")] = (SWITCH_COUNTERS[("vss_v5", "new_opt_v2")]
                                        | SWITCH_COUNTERS[("new_opt_v2", "cc_v2")])
-# vswap_v3 is vss_v5 without v4's free batching: a lock and a physical free per entry.
-SWITCH_COUNTERS[("vss_v5", "vswap_v3")] = {"cluster_locks", "phys_frees", "rmap_writes"}
+# vswap_v3 is vss_v5 without v4's free batching: a lock, a physical free and a vswap_used
+# update per entry.
+SWITCH_COUNTERS[("vss_v5", "vswap_v3")] = {"cluster_locks", "phys_frees", "rmap_writes",
+                                           "used_updates"}
 SWITCH_COUNTERS[("new_opt_v2", "vswap_v3")] = (SWITCH_COUNTERS[("vss_v5", "new_opt_v2")]
                                                | SWITCH_COUNTERS[("vss_v5", "vswap_v3")])
 SWITCH_COUNTERS[("cc_v2", "vswap_v3")] = (SWITCH_COUNTERS[("vss_v5", "cc_v2")]

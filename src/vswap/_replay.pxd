@@ -122,6 +122,7 @@ cdef struct mm_config:
     uint64_t scan_ns       # per page scanned and not freed (activated, under writeback)
     uint64_t ref_permille  # of the anon folios scanned, those found referenced (activated)
     int lru_gen            # MGLRU: direct reclaim stops at SWAP_CLUSTER_MAX freed
+    uint64_t transfer_ns   # a shared line taken from the other reclaimer's CPU (vswap.contention)
 
 
 cdef struct mm_counters:
@@ -171,6 +172,7 @@ cdef struct mm_counters:
     uint64_t file_resident     # page-cache pages left at the end
     uint64_t fork_pages        # pages a FORK mapped in a child (shared, or entries duplicated)
     uint64_t cow_faults        # writes that copied a shared page (wp_page_copy), each a pgfault
+    uint64_t lock_wait_ns      # both reclaimers' waits on the lines they share (vswap.contention)
 
 
 cdef struct mm_t:
@@ -212,6 +214,15 @@ cdef struct mm_t:
     const uint64_t* dstat  # the design's work counters (a C struct of uint64), or NULL
     uint64_t dstat_n
     uint64_t dprev[NR_DESIGN_STATS]
-    uint64_t dweight[NR_DESIGN_STATS]   # ns per unit of each
+    uint64_t dweight[NR_DESIGN_STATS]   # ps per unit of each
+    # contention between the reclaimers (vswap.contention): per unit of each design counter
+    uint64_t cacq[NR_DESIGN_STATS]      # shared acquisitions
+    uint64_t chold[NR_DESIGN_STATS]     # ns the line is held
+    uint64_t cglob[NR_DESIGN_STATS]     # global-lock sections
+    uint64_t cwalk[NR_DESIGN_STATS]     # xarray walks
+    bint contended                      # any weight, and a transfer cost
+    uint64_t k_acq, k_hold, k_glob, k_dur   # kswapd's last chunk: its window
+    uint64_t w_acq, w_hold, w_glob, w_dur   # the task's last direct-reclaim call: its window
+    uint64_t d0, d1                     # ... and its interval on the task's clock
     uint64_t* nxt          # pages FORK shared: per vpn the next member's vpn + 1 of a ring of
                            # the vpns mapping one page (0: not shared); NULL without a FORK

@@ -51,10 +51,12 @@ def replay_trace(
     file_ns: int = 0,
     write_ns: int = 0,
     nap_ns: int = 100_000_000,
-    design_ns: dict[str, int] | None = None,
+    design_ns: dict[str, float] | None = None,
     scan_ns: int = 0,
     ref_permille: int = 0,
     kswapd_anon_ns: int | None = None,
     lru_gen: bool = False,
     src: npt.NDArray[np.uint64] | None = None,
+    contention: dict[str, tuple[int, int, int, int]] | None = None,
+    transfer_ns: int = 0,
 ) -> dict[str, Any]: ...

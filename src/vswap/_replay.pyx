@@ -530,11 +530,77 @@ cdef inline void design_snap(mm_t* m) noexcept:
 
 
 cdef inline uint64_t design_ns(mm_t* m) noexcept:
-    """The design's work since design_snap, priced per counter."""
-    cdef uint64_t i, ns = 0
+    """The design's work since design_snap, priced per counter (in ps; rounded to ns)."""
+    cdef uint64_t i, ps = 0
     for i in range(m.dstat_n):
-        ns += m.dweight[i] * (m.dstat[i] - m.dprev[i])
-    return ns
+        ps += m.dweight[i] * (m.dstat[i] - m.dprev[i])
+    return (ps + 500) // 1000
+
+
+cdef extern from *:
+    """
+    /* vswap.contention.chunk_wait: the same integers, the same floor divisions; the
+       products in 128 bits, as Python's ints never overflow. */
+    static uint64_t vswap_contention_wait(uint64_t acq, uint64_t walks, uint64_t span,
+                                          uint64_t ov, uint64_t oacq, uint64_t ohold,
+                                          uint64_t oglob, uint64_t odur, uint64_t x)
+    {
+        unsigned __int128 wait = 0, g;
+        if (ov == 0 || span == 0 || odur == 0 || x == 0)
+            return 0;
+        if (ov > span)
+            ov = span;
+        if (acq && oacq) {
+            wait += (unsigned __int128)acq * oacq * span * x
+                    / ((unsigned __int128)oacq * span + (unsigned __int128)acq * odur);
+            wait += (unsigned __int128)acq * ohold * ohold
+                    / ((unsigned __int128)2 * odur * oacq);
+        }
+        if (walks && oglob) {
+            g = (unsigned __int128)oglob * span / odur;
+            wait += (walks < g ? (unsigned __int128)walks : g) * x;
+        }
+        return (uint64_t)(wait * ov / span);
+    }
+    """
+    uint64_t contention_wait "vswap_contention_wait" (
+        uint64_t acq, uint64_t walks, uint64_t span, uint64_t ov, uint64_t oacq,
+        uint64_t ohold, uint64_t oglob, uint64_t odur, uint64_t x) noexcept nogil
+
+
+cdef uint64_t contention_ns(mm_t* m, uint64_t span) noexcept:
+    """The chunk's wait on the other reclaimer, from the design's shared acquisitions since
+    design_snap; records the chunk in its actor's window. kswapd's chunk (on its clock from
+    t_kswapd) overlaps the task's last direct-reclaim call by the time they share; the task's
+    direct reclaim overlaps kswapd while kswapd is awake and reclaiming."""
+    cdef uint64_t i, d, acq = 0, hold = 0, glob = 0, walks = 0, ov = 0, lo, hi
+    if not m.contended:
+        return 0
+    for i in range(m.dstat_n):
+        d = m.dstat[i] - m.dprev[i]
+        acq += m.cacq[i] * d
+        hold += m.chold[i] * d
+        glob += m.cglob[i] * d
+        walks += m.cwalk[i] * d
+    if m.reclaimer:
+        lo = m.t_kswapd if m.t_kswapd > m.d0 else m.d0
+        hi = m.t_kswapd + span if m.t_kswapd + span < m.d1 else m.d1
+        if hi > lo:
+            ov = hi - lo
+        m.k_acq = acq
+        m.k_hold = hold
+        m.k_glob = glob
+        m.k_dur = span
+        return contention_wait(acq, walks, span, ov, m.w_acq, m.w_hold, m.w_glob, m.w_dur,
+                               m.cfg.transfer_ns)
+    m.w_acq += acq
+    m.w_hold += hold
+    m.w_glob += glob
+    m.w_dur += span
+    if m.kstate == KS_RUN:
+        ov = span
+    return contention_wait(acq, walks, span, ov, m.k_acq, m.k_hold, m.k_glob, m.k_dur,
+                           m.cfg.transfer_ns)
 
 
 cdef inline uint64_t wb_head_time(mm_t* m) noexcept:
@@ -566,7 +632,7 @@ cdef uint64_t reclaim_chunk(mm_t* m, uint64_t nr, int cpu, uint64_t* scanned,
     freed. ``cost`` += its time: per page scanned, and the design's work priced."""
     cdef uint64_t aw = m.cfg.swappiness * m.resident
     cdef uint64_t fw = (200 - m.cfg.swappiness) * m.file
-    cdef uint64_t nf = 0, sc = 0, before, got = 0, kept = m.kept
+    cdef uint64_t nf = 0, sc = 0, before, got = 0, kept = m.kept, work, wait
     if m.file and aw + fw:
         m.file_acc += nr * fw
         nf = m.file_acc // (aw + fw)
@@ -587,8 +653,11 @@ cdef uint64_t reclaim_chunk(mm_t* m, uint64_t nr, int cpu, uint64_t* scanned,
     m.c.pgsteal += nf
     scanned[0] += sc + nf
     kept = m.kept - kept
-    cost[0] += ((sc - kept) * anon_ns + kept * m.cfg.scan_ns + nf * m.cfg.file_ns
-                + design_ns(m))
+    work = ((sc - kept) * anon_ns + kept * m.cfg.scan_ns + nf * m.cfg.file_ns
+            + design_ns(m))
+    wait = contention_ns(m, work)
+    m.c.lock_wait_ns += wait
+    cost[0] += work + wait
     return got + nf
 
 
@@ -661,6 +730,8 @@ cdef int direct_reclaim(mm_t* m, int cpu) except -1:
     cdef uint64_t first = 0 if m.cfg.lru_gen else budget >> DEF_PRIORITY
     if budget < m.cfg.batch:
         budget = m.cfg.batch
+    m.w_acq = m.w_hold = m.w_glob = m.w_dur = 0
+    m.d0 = m.t_task
     m.c.allocstall += 1
     m.c.reclaim_calls += 1
     while (got < m.cfg.batch or sc < first) and sc < budget:
@@ -671,6 +742,7 @@ cdef int direct_reclaim(mm_t* m, int cpu) except -1:
     m.c.pgscan_direct += sc
     m.c.pgsteal_direct += got
     m.t_task += cost
+    m.d1 = m.t_task
     m.c.stall_ns += cost
     if got == 0:
         if not m.wb.len:
@@ -1268,7 +1340,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                  uint64_t alloc_ns=0, uint64_t anon_ns=0, uint64_t file_ns=0,
                  uint64_t write_ns=0, uint64_t nap_ns=100_000_000, design_ns=None,
                  uint64_t scan_ns=0, uint64_t ref_permille=0, kswapd_anon_ns=None,
-                 bint lru_gen=False, src=None):
+                 bint lru_gen=False, src=None, contention=None, uint64_t transfer_ns=0):
     """Replay trace arrays through ``space``; the model's counters and state.
 
     ``op`` .. ``cpu`` are the columns of a :class:`vswap.workloads.Trace`,
@@ -1279,8 +1351,12 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     ``kswapd`` .. ``design_ns``: machine-wide reclaim (with ``accounting="none"``):
     the zone watermarks in pages, the page cache, swappiness, the per-page
     costs in ns and the design's work counters' prices (a dict of ns per
-    unit, applied to :class:`vswap.DirectSwap` and :class:`vswap.VirtualSwap`);
-    see :mod:`vswap.kswapd`.
+    unit, fractions kept to the ps, applied to :class:`vswap.DirectSwap`
+    and :class:`vswap.VirtualSwap`); see :mod:`vswap.kswapd`.
+    ``contention`` (a dict of design counter: (acquisitions, hold ns,
+    global-lock sections, walks) per unit, :func:`vswap.contention.weights`)
+    and ``transfer_ns``: the two reclaimers' waits on the lines they share
+    (:mod:`vswap.contention`); None or 0: none.
     ``footprint`` (``space.memory_footprint()`` just before the first
     FREE, the peak for usemem and memhog), ``at_free``
     (:func:`vswap.reference.replay.phase_snapshot` at the first FREE, None
@@ -1343,6 +1419,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
             raise ValueError(f"the page cache ({file_pages} pages) and the high watermark "
                              f"({wmark_high}) leave no room in {ram} pages of RAM")
     prices = dict(design_ns or {})
+    shared = dict(contention or {})
     pte = np.zeros(span, dtype=np.uint64)
     pstate = np.zeros(span, dtype=np.uint8)
     cdef uint64_t[::1] pte_v = pte
@@ -1399,15 +1476,20 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
         raise ValueError("ref_permille must be below 1000: some scanned pages must be freed")
     m.cfg.ref_permille = ref_permille if kswapd else 0
     m.file = m.cfg.file_pages
-    if kswapd and prices:
+    if kswapd and (prices or (shared and transfer_ns)):
         m.dstat = design_stats(space, &m.dstat_n)
         names = list(space.stats) if m.dstat != NULL else []
         if len(names) != m.dstat_n:
             raise AssertionError(f"{type(space).__name__}.stats has {len(names)} counters, "
                                  f"its C struct {m.dstat_n}")
         for i in range(m.dstat_n):
-            m.dweight[i] = int(prices.get(names[i], 0))
+            m.dweight[i] = round(float(prices.get(names[i], 0)) * 1000)
             m.dprev[i] = m.dstat[i]
+            if transfer_ns and names[i] in shared:
+                m.cacq[i], m.chold[i], m.cglob[i], m.cwalk[i] = (
+                    int(v) for v in shared[names[i]])
+                m.contended = True
+    m.cfg.transfer_ns = transfer_ns
     try:
         if page_tables:
             m.pgtab = <uint8_t*>checked_calloc((span >> PMD_ORDER) + 1, 1)

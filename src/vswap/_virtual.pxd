@@ -89,6 +89,8 @@ cdef struct vswap_stats:
     uint64_t scans             # physical slots examined by swapoff
     uint64_t clusters_allocated
     uint64_t clusters_freed
+    uint64_t global_locks      # sections under the global allocator lock (xa_lock, partial lists)
+    uint64_t used_updates      # updates of the global vswap_used atomic (an allocation, a release)
 
 
 cdef struct vswap_t:

@@ -81,7 +81,8 @@ VSWAP_PRESET_OPTIONS = {"vswap_v3": {"free_batching": False}}
 _STAT_NAMES = ("lookups", "node_visits", "mru_hits", "mru_misses", "desc_reads", "desc_writes",
                "cluster_locks", "rmap_reads", "rmap_writes", "alloc_scans", "cgroup_checks",
                "cache_only_checks", "slots_freed", "folios_reclaimed", "phys_allocs",
-               "phys_frees", "scans", "clusters_allocated", "clusters_freed")
+               "phys_frees", "scans", "clusters_allocated", "clusters_freed", "global_locks",
+               "used_updates")
 
 
 # --- descriptors ------------------------------------------------------------------------
@@ -167,6 +168,7 @@ cdef void cluster_destroy(vswap_t* v, vcluster* c) noexcept nogil:
     free(c)
     v.nr_clusters -= 1
     v.st.clusters_freed += 1
+    v.st.global_locks += 1
 
 
 cdef inline bint has_room(const vcluster* c) noexcept nogil:
@@ -182,6 +184,7 @@ cdef void cluster_after_free(vswap_t* v, vcluster* c) noexcept nogil:
         c.full = 0
         if not c.cached:
             partial_add(v, c)
+            v.st.global_locks += 1
 
 
 # --- backing release (batched physical frees) ---------------------------------------------------
@@ -228,6 +231,7 @@ cdef void vswap_free_nr(vswap_t* v, vcluster* c, uint64_t idx, uint64_t n) noexc
     c.refcnt -= <uint32_t>n
     v.nr_used -= n
     v.st.slots_freed += n
+    v.st.used_updates += 1              # atomic_sub(nr, &vswap_used)
 
 
 cdef inline void rmap_mark(vswap_t* v, swp_desc* d, bint on) noexcept nogil:
@@ -291,6 +295,7 @@ cdef inline void take_run(vswap_t* v, vcluster* c, uint64_t idx, uint64_t nr, ui
     c.count += <uint32_t>nr
     c.refcnt += <uint32_t>nr
     v.nr_used += nr
+    v.st.used_updates += 1              # atomic_add(nr, &vswap_used)
 
 
 cdef vcluster* vswap_alloc_new_cluster(vswap_t* v, int order) except? NULL:
@@ -345,6 +350,7 @@ cdef uint64_t vs_alloc(vswap_t* v, uint64_t folio, int order, uint16_t memcg,
         c.full = 1
         c.refcnt -= 1
         slot[0] = NULL
+    v.st.global_locks += 1               # one section: the partial list, xa_alloc, partial_add
     while True:                          # the global lock: the partial list ...
         c = v.partial[order].head
         if c == NULL:

@@ -45,7 +45,8 @@ sys and real, at the store events' costs. The design's own counters stay
 with the task (the replay does not split them by actor).
 
 Not in the clock: lock contention between reclaimers (kswapd beside the
-faulting task; a cluster lock is priced uncontended), the page allocator's
+faulting task; a cluster lock is priced uncontended; the machine-wide
+replay's own clocks hold it, :mod:`vswap.contention`), the page allocator's
 and compaction's work beyond a fault, the
 zsmalloc pool's compaction, and device wait (a swapfile's I/O is
 ``io_page`` on the real clock only). A counter the profile does not price
@@ -223,13 +224,17 @@ _NOT_WORK = frozenset({
     "cont_pages_allocated", "clusters_freed",
     # a path taken, not work: the bypassing swap-in's work is swapin_sync_page
     "swapin_bypass",
+    # the virtual layer's shared-line acquisitions: their uncontended work is in the lock
+    # sections and allocations counted apart; what two reclaimers wait on them is
+    # vswap.contention's, on a machine-wide replay (lock_wait_ns)
+    "global_locks", "used_updates",
     # the physical allocator's path counts: its work is in reclaim_page for every design
     "fast_hits", "slow_path", "requeues", "fallthroughs", "failures",
     # machine-wide reclaim: the replay's own clocks (Machine.costs orders the two actors'
     # events in time; the clock prices the events themselves), the scans of pages kept (in
     # the per-page costs, measured per page reclaimed), direct reclaim's steals (pgsteal less
     # kswapd's), kswapd's naps, the page cache left
-    "kswapd_ns", "task_ns", "stall_ns", "pgscan", "pgscan_kswapd", "pgscan_direct",
+    "kswapd_ns", "task_ns", "stall_ns", "lock_wait_ns", "pgscan", "pgscan_kswapd", "pgscan_direct",
     "pgsteal_direct", "kswapd_low_wmark_hit_quickly", "kswapd_high_wmark_hit_quickly",
     "file_resident",
     # the per-actor shares of the store counters (derived): their totals are counted

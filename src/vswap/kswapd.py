@@ -19,10 +19,12 @@ costs), and costs :attr:`ReclaimCosts.anon_ns` per anonymous page scanned,
 during the chunk priced per counter (:attr:`ReclaimCosts.design_ns`, for
 :class:`vswap.DirectSwap` and :class:`vswap.VirtualSwap`): a design with
 more work per swap-out makes kswapd fall behind, and the task reclaim more
-itself. On a swapfile a written folio stays in the swap cache under
-writeback for :attr:`ReclaimCosts.write_ns` and is freed by a later scan:
-what reclaim wrote and never needed to free is the write-ahead (``pswpout``
-above ``pgsteal``).
+itself. While both reclaim, each also waits on the lines of the design's
+that both take (:mod:`vswap.contention`, ``lock_wait_ns``). On a swapfile
+a written folio stays in the swap cache under writeback for
+:attr:`ReclaimCosts.write_ns` and is freed by a later scan: what reclaim
+wrote and never needed to free is the write-ahead (``pswpout`` above
+``pgsteal``).
 
 Not modelled: watermark boosting (it follows external fragmentation, which
 the model has no page allocator for), compaction and ``pgmigrate``,
@@ -44,8 +46,10 @@ import dataclasses
 import math
 from typing import Any, NamedTuple
 
+from vswap.contention import TRANSFER_NS
+
 __all__ = ["Watermarks", "watermarks", "default_min_free_kbytes", "ReclaimCosts",
-           "DEFAULT_COSTS", "DEFAULT_DESIGN_NS", "SWAP_WRITE_NS", "KSWAPD_NAP_NS", "KSWAPD_ANON_NS"]
+           "DEFAULT_COSTS", "DEFAULT_DESIGN_NS", "design_prices", "SWAP_WRITE_NS", "KSWAPD_NAP_NS", "KSWAPD_ANON_NS"]
 
 _PAGE = 4096
 #: kswapd's short sleep after balancing (``HZ/10`` in kswapd_try_to_sleep), ns.
@@ -62,18 +66,45 @@ SWAP_WRITE_NS = 200_000
 #: the two agree.
 KSWAPD_ANON_NS = 18_400
 
-#: The prices of a design's work counters, ns per unit: the cost of a cache
-#: line touched (a node visit or an xarray walk's lookup, a descriptor or a
-#: table word) and of an uncontended lock section. They are estimates set so
-#: that vss_v5's counters per swapped page come to about the extra system
-#: time per reclaimed page the report measured (+8.6 s over 16.7 M pages
-#: reclaimed, ~0.5 us); the kernel clock replaces them with measured ones.
-DEFAULT_DESIGN_NS: dict[str, int] = {
-    "lookups": 20, "node_visits": 40, "mru_hits": 5, "desc_reads": 10, "desc_writes": 10,
-    "cluster_locks": 25, "rmap_reads": 10, "rmap_writes": 10, "alloc_scans": 20,
-    "cgroup_checks": 10, "cache_only_checks": 40, "table_reads": 5, "table_writes": 5,
-    "zswap_walks": 40, "scans": 2,
-}
+
+
+def design_prices(profile: Any = None) -> dict[str, float]:
+    """The design work counters' prices, ns per unit: the kernel clock's design events.
+
+    Each counter a design event of :data:`vswap.clock.EVENTS` counts gets that
+    event's cost in ``profile`` (default: the shipped one,
+    :func:`vswap.clock.default_profile`): the same prices the clock gives a
+    design's work in the task's system time. A counter no design event
+    counts is not priced. Runtime complexity: O(events).
+
+    >>> p = design_prices()
+    >>> p["desc_reads"] == p["desc_writes"] > 0, "zswap_walks" in p
+    (True, False)
+    """
+    from vswap.clock import EVENTS, default_profile
+    if profile is None:
+        profile = default_profile()
+    out: dict[str, float] = {}
+    for ev in EVENTS.values():
+        if ev.kind == "design":
+            for c in ev.counters:
+                out[c] = round(profile.ns(ev.name), 3)
+    return out
+
+
+#: The prices of a design's work counters during reclaim, ns per unit
+#: (:func:`design_prices` of the shipped cost profile, kept to the ps by the
+#: replay): what ``vswap calibrate`` measured with microbenchmarks of the
+#: compiled structures (a node visit 2.8 ns, a descriptor 3.2 ns, a table or
+#: reverse-map word 5.3 ns, an MRU check 1.2 ns, an xarray walk's fixed part
+#: 0: an NNLS fit over 6 benchmarks, median of 8; metadata in the LLC), and
+#: the profile's estimates where it has no measurement, each marked so in its
+#: source (a cluster lock section 15.4 ns, a check 0.8 ns, a call into the
+#: physical allocator 5 ns; an uncontended spin_lock / spin_unlock pair
+#: measured 2.4 ns here, ``bench/measure_transfer.py``). DirectSwap's
+#: ``zswap_walks`` has no event and is not priced. What two reclaimers wait
+#: on the lines they share is a term apart: :mod:`vswap.contention`.
+DEFAULT_DESIGN_NS: dict[str, float] = design_prices()
 
 
 class Watermarks(NamedTuple):
@@ -155,7 +186,10 @@ class ReclaimCosts:
       the work done during reclaim;
     - ``scan_ns``: per anonymous page scanned and kept (found referenced and
       activated, or under writeback); 0 by default, as ``anon_ns`` was
-      measured per page reclaimed, those scans included.
+      measured per page reclaimed, those scans included;
+    - ``transfer_ns``: a cache line one reclaimer takes from the other's
+      CPU (default :data:`vswap.contention.TRANSFER_NS`, measured here), what
+      the lines both take cost each while both reclaim (0: no contention).
 
     Runtime complexity: O(1).
 
@@ -171,10 +205,11 @@ class ReclaimCosts:
     design_ns: Any = None
     scan_ns: int = 0
     kswapd_anon_ns: int | None = KSWAPD_ANON_NS
+    transfer_ns: int = TRANSFER_NS
 
     def __post_init__(self) -> None:
         for f in ("alloc_ns", "anon_ns", "file_ns", "write_ns", "nap_ns", "scan_ns",
-                  "kswapd_anon_ns"):
+                  "kswapd_anon_ns", "transfer_ns"):
             v = getattr(self, f)
             if v is None and f == "kswapd_anon_ns":
                 continue
@@ -188,8 +223,9 @@ class ReclaimCosts:
         if not isinstance(prices, dict):
             raise TypeError("design_ns must be a dict of counter name: ns")
         for k, v in prices.items():
-            if not isinstance(k, str) or not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                raise ValueError(f"design_ns[{k!r}] must be a non-negative int of ns")
+            if (not isinstance(k, str) or not isinstance(v, (int, float)) or isinstance(v, bool)
+                    or not 0 <= v < 1 << 40):
+                raise ValueError(f"design_ns[{k!r}] must be a non-negative number of ns")
         object.__setattr__(self, "design_ns", tuple(sorted(prices.items())))
 
     @property

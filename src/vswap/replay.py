@@ -84,6 +84,7 @@ import numpy as np
 
 from vswap import _replay, designs
 from vswap.reference import replay as ref_replay
+from vswap.contention import SHARED, weights
 from vswap.kswapd import (DEFAULT_COSTS, ReclaimCosts, Watermarks, default_min_free_kbytes,
                           watermarks)
 from vswap.workloads import PAGE_SIZE, Trace, parse_size
@@ -710,7 +711,10 @@ def _kswapd_config(machine: Machine) -> dict[str, Any]:
                 alloc_ns=c.alloc_ns, anon_ns=c.anon_ns, file_ns=c.file_ns,
                 write_ns=c.write_ns, nap_ns=c.nap_ns, design_ns=dict(c.design_ns),
                 scan_ns=c.scan_ns, ref_permille=round(machine.referenced_share * 1000),
-                kswapd_anon_ns=c.kswapd_ns, lru_gen=machine.lru_gen)
+                kswapd_anon_ns=c.kswapd_ns, lru_gen=machine.lru_gen,
+                transfer_ns=c.transfer_ns,
+                contention=weights(tuple(SHARED), c.transfer_ns,
+                                   dict(c.design_ns).get("cluster_locks", 0)))
 
 
 _TPFLAGS_HEAPTYPE = 1 << 9     # CPython's Py_TPFLAGS_HEAPTYPE

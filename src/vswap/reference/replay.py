@@ -17,6 +17,7 @@ import numpy as np
 from vswap.errors import NoEntry, NoSpace, TraceError
 from vswap.counters import (ACCOUNTING, BACKENDS, COUNTER_NAMES, KERNEL_COUNTERS, MODEL_COUNTERS,
                             MTHP_STATS, mthp_counter, phase_snapshot)
+from vswap.contention import Window, chunk_wait, window_of
 from vswap.protocol import LOOKUP_KINDS
 from vswap.workloads import OPS
 from vswap.swapentry import VSWAP_FOLIO, VSWAP_SWAPFILE, VSWAP_ZERO, VSWAP_ZSWAP
@@ -97,8 +98,16 @@ class _Model:
         self.clean: list[tuple[int, int]] = []
         self.clean_head = 0
         prices = cfg["design_ns"]
-        self.priced = bool(cfg["kswapd"] and prices and _priced(space))
+        shared = cfg["contention"] if cfg["transfer_ns"] else {}
+        self.priced = bool(cfg["kswapd"] and (prices or shared) and _priced(space))
         self.dprev = dict(space.stats) if self.priced else {}
+        # ps per unit of each design counter; the shared lines' weights (vswap.contention)
+        self.dweight = {k: round(float(v) * 1000) for k, v in prices.items()}
+        self.cweights = {k: tuple(int(x) for x in v) for k, v in shared.items()
+                       if k in self.dprev}
+        self.k_win = Window(0, 0, 0, 0)      # kswapd's last chunk
+        self.w_win = Window(0, 0, 0, 0)      # the task's last direct-reclaim call
+        self.d0 = self.d1 = 0                # ... and its interval
 
     # -- the verbs, on a CPU ----------------------------------------------------------------
 
@@ -454,8 +463,27 @@ class _Model:
     def design_ns(self) -> int:
         if not self.priced:
             return 0
-        prices = self.cfg["design_ns"]
-        return sum(int(prices.get(k, 0)) * (v - self.dprev[k]) for k, v in self.space.stats.items())
+        w = self.dweight
+        ps = sum(w.get(k, 0) * (v - self.dprev[k]) for k, v in self.space.stats.items())
+        return (ps + 500) // 1000
+
+    def contention_ns(self, span: int) -> int:
+        """The chunk's wait on the other reclaimer (vswap.contention.chunk_wait); records the
+        chunk in its actor's window."""
+        if not self.cweights:
+            return 0
+        st = self.space.stats
+        win, walks = window_of({k: st[k] - self.dprev[k] for k in self.cweights}, self.cweights,
+                               span)
+        x = self.cfg["transfer_ns"]
+        if self.reclaimer:
+            ov = max(0, min(self.t_kswapd + span, self.d1) - max(self.t_kswapd, self.d0))
+            self.k_win = win
+            return chunk_wait(win.acq, walks, span, ov, self.w_win, x)
+        w = self.w_win
+        self.w_win = Window(w.acq + win.acq, w.hold + win.hold, w.glob + win.glob, w.dur + span)
+        ov = span if self.kstate == KS_RUN else 0
+        return chunk_wait(win.acq, walks, span, ov, self.k_win, x)
 
     def wb_head_time(self) -> int:
         return self.wb[self.wb_head][2]
@@ -494,9 +522,11 @@ class _Model:
             nf += extra
         self.c["pgsteal"] += nf
         kept = self.kept - kept
-        cost = ((sc - kept) * anon_ns + kept * cfg["scan_ns"] + nf * cfg["file_ns"]
+        work = ((sc - kept) * anon_ns + kept * cfg["scan_ns"] + nf * cfg["file_ns"]
                 + self.design_ns())
-        return got + nf, sc + nf, cost
+        wait = self.contention_ns(work)
+        self.c["lock_wait_ns"] += wait
+        return got + nf, sc + nf, work + wait
 
     def kswapd_advance(self, until: int) -> None:
         cfg, c = self.cfg, self.c
@@ -544,6 +574,8 @@ class _Model:
         cfg, c = self.cfg, self.c
         budget = max(cfg["batch"], self.resident + self.file)
         first = 0 if cfg["lru_gen"] else (self.resident + self.file) >> DEF_PRIORITY
+        self.w_win = Window(0, 0, 0, 0)
+        self.d0 = self.t_task
         c["allocstall"] += 1
         c["reclaim_calls"] += 1
         got = sc = cost = 0
@@ -557,6 +589,7 @@ class _Model:
         c["pgscan_direct"] += sc
         c["pgsteal_direct"] += got
         self.t_task += cost
+        self.d1 = self.t_task
         c["stall_ns"] += cost
         if got == 0:
             if self.wb_head >= len(self.wb):
@@ -1007,9 +1040,11 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
                  wmark_high: int = 0, file_pages: int = 0, swappiness: int = 60,
                  alloc_ns: int = 0, anon_ns: int = 0, file_ns: int = 0, write_ns: int = 0,
                  nap_ns: int = 100_000_000,
-                 design_ns: dict[str, int] | None = None, scan_ns: int = 0,
+                 design_ns: dict[str, float] | None = None, scan_ns: int = 0,
                  ref_permille: int = 0, kswapd_anon_ns: int | None = None,
-                 lru_gen: bool = False, src: Any = None) -> dict[str, Any]:
+                 lru_gen: bool = False, src: Any = None,
+                 contention: dict[str, tuple[int, int, int, int]] | None = None,
+                 transfer_ns: int = 0) -> dict[str, Any]:
     """Replay trace arrays through any SwapSpace; as ``vswap._replay.replay_trace``.
 
     Runtime complexity: O(pages touched, written and freed) Python calls.
@@ -1062,6 +1097,7 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
            "swappiness": swappiness, "alloc_ns": alloc_ns, "anon_ns": anon_ns,
            "file_ns": file_ns, "write_ns": write_ns, "nap_ns": nap_ns,
            "design_ns": dict(design_ns or {}), "scan_ns": scan_ns,
+           "contention": dict(contention or {}), "transfer_ns": transfer_ns,
            "kswapd_anon_ns": anon_ns if kswapd_anon_ns is None else kswapd_anon_ns,
            "lru_gen": bool(lru_gen),
            "ref_permille": ref_permille if kswapd else 0,

@@ -40,7 +40,8 @@ VSWAP_PRESET_OPTIONS = {"vswap_v3": {"free_batching": False}}
 _STAT_NAMES = ("lookups", "node_visits", "mru_hits", "mru_misses", "desc_reads", "desc_writes",
                "cluster_locks", "rmap_reads", "rmap_writes", "alloc_scans", "cgroup_checks",
                "cache_only_checks", "slots_freed", "folios_reclaimed", "phys_allocs",
-               "phys_frees", "scans", "clusters_allocated", "clusters_freed")
+               "phys_frees", "scans", "clusters_allocated", "clusters_freed", "global_locks",
+               "used_updates")
 _MAP_STATS = ("lookups", "node_visits", "mru_hits", "mru_misses")
 
 
@@ -178,6 +179,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
         if c.on_partial:
             self._partial_del(c)
         self._cluster_forget(c)
+        self._st["global_locks"] += 1
 
     def _after_free(self, c):
         if c.refcnt == 0:
@@ -187,6 +189,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
             c.full = False
             if not c.cached:
                 self._partial_add(c)
+                self._st["global_locks"] += 1
 
     # backing release (BackingFrees: _pb_add, _pb_flush)
 
@@ -210,6 +213,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
         c.refcnt -= n
         self._nr_used -= n
         self._st["slots_freed"] += n
+        self._st["used_updates"] += 1
 
     def _rmap_mark(self, d, on):
         if not self._opt_cache_only_bit:
@@ -240,6 +244,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
         c.count += nr
         c.refcnt += nr
         self._nr_used += nr
+        self._st["used_updates"] += 1
 
     def _vswap_alloc_new_cluster(self, order):
         c = _Cluster(0, order)
@@ -274,6 +279,7 @@ class VirtualSwap(VirtualCommon, SwapSpace):
             c.refcnt -= 1
             del self._pcp[key]
         c = None
+        self._st["global_locks"] += 1
         while self._partial[order]:
             c = self._partial[order][0]
             self._partial_del(c)
