@@ -78,8 +78,8 @@ def design_prices(profile: Any = None) -> dict[str, float]:
     counts is not priced. Runtime complexity: O(events).
 
     >>> p = design_prices()
-    >>> p["desc_reads"] == p["desc_writes"] > 0, "zswap_walks" in p
-    (True, False)
+    >>> p["desc_reads"] == p["desc_writes"] > 0, p["zswap_walks"] == p["lookups"]
+    (True, True)
     """
     from vswap.clock import EVENTS, default_profile
     if profile is None:
@@ -101,8 +101,8 @@ def design_prices(profile: Any = None) -> dict[str, float]:
 #: the profile's estimates where it has no measurement, each marked so in its
 #: source (a cluster lock section 15.4 ns, a check 0.8 ns, a call into the
 #: physical allocator 5 ns; an uncontended spin_lock / spin_unlock pair
-#: measured 2.4 ns here, ``bench/measure_transfer.py``). DirectSwap's
-#: ``zswap_walks`` has no event and is not priced. What two reclaimers wait
+#: measured 2.4 ns here, ``bench/measure_transfer.py``). zswap's tree
+#: walks (``zswap_walks``) are priced as an xarray walk. What two reclaimers wait
 #: on the lines they share is a term apart: :mod:`vswap.contention`.
 DEFAULT_DESIGN_NS: dict[str, float] = design_prices()
 
