@@ -90,13 +90,6 @@ NAMED: dict[tuple[str, str], str] = {
        "360 KiB (page tables and VMAs of the harness's address space, its kernel stack, COW of "
        "its stack), so the workload has less RAM than the model's Machine"
        for n in ("pswpout", "pgsteal", "zswpout", "pswpin", "pgmajfault")},
-    **{("mthp_churn swapfile", n): "large swap entries are never allocated on a swapfile that "
-       "is not a block device (cluster_alloc_swap_entry fails !SWP_BLKDEV for order > 0): every "
-       "64K folio splits; the model allocates them whole"
-       for n in ("hugepages-64kB/swpout", "hugepages-64kB/swpout_fallback")},
-    **{("mthp_churn zswap", n): "zswap sits in front of the swapfile and the swap entry is "
-       "allocated first: every 64K folio splits before zswap stores it (as on the swapfile)"
-       for n in ("hugepages-64kB/swpout_fallback", "hugepages-64kB/zswpout")},
     **{("mthp_churn swapfile", n): "MADV_PAGEOUT on a swapfile starts the writes and leaves the "
        "folios in the swap cache until they complete: the next 4K faults find them there "
        "(minor faults, no read); zram and zswap store synchronously and free them"
