@@ -19,8 +19,9 @@ import pytest
 from test_kernel_real import _why_not as harness_why_not
 from vswap._executor import TaskGroup, split_tasks
 from vswap.kernel import backend, system
-from vswap.kernel.matrix import (CHURN, EXECUTOR_CHARGE, FORK_CASES, FORK_NAMED_SHARE,
-                                 SWAPFILE_WRITE_AHEAD, churn_rows, compared, named)
+from vswap.kernel.matrix import (CHURN, CHURN_SWAPFILE, EXECUTOR_CHARGE, FORK_CASES,
+                                 FORK_NAMED_SHARE, SWAP_HALF_FULL, SWAPFILE_WRITE_AHEAD,
+                                 churn_rows, compared, named)
 from vswap.kernel.result import tolerance
 from vswap.process_tree import READ, split_processes
 from vswap.replay import Machine, replay
@@ -198,10 +199,11 @@ def test_the_model_tells_the_kernels_truth_on_processes(case):
         steal = statistics.fmean(r._series("pgsteal"))
         assert model["pgsteal"] - 256 <= steal <= less["pgsteal"] + 256, (steal, less["pgsteal"])
     if case == "mthp_churn swapfile" or case == "mthp_churn zswap":
-        # no large swap entry on a swapfile: every 64K folio paged out is split
-        assert real_.get("hugepages-64kB/swpout", 0) == 0
-        assert real_["hugepages-64kB/swpout_fallback"] == sum(
-            model.get(f"hugepages-64kB/{k}", 0) for k in ("swpout", "swpout_fallback", "zswpout"))
+        # no large swap entry on a swapfile that is no block device (!SWP_BLKDEV): every 64K
+        # folio paged out splits, zswap's too, on the kernel and in the model alike
+        assert real_.get("hugepages-64kB/swpout", 0) == model.get("hugepages-64kB/swpout", 0) == 0
+        assert real_.get("hugepages-64kB/zswpout", 0) == model.get("hugepages-64kB/zswpout", 0)
+        assert real_["hugepages-64kB/swpout_fallback"] == model["hugepages-64kB/swpout_fallback"] > 0
 
 
 @real
@@ -220,3 +222,36 @@ def test_mthp_churn_per_iteration_beside_the_model():
     # the mean difference the docs state: within two folios a round
     for s in ("swpout", "swpout_fallback"):
         assert abs(statistics.fmean(r[s][2] - r[s][0] for r in rows)) <= 2, s
+
+
+@real
+def test_fork_pswpout_is_the_models_while_swap_is_half_full_and_less_when_it_is_not():
+    # The fork pswpout of NAMED: do_swap_page keeps a swapped-in folio in the swap cache
+    # (clean, its entry valid, dropped by reclaim unwritten) unless swap is more than half full
+    # (vm_swap_full), when it frees the entry at once as the model always does. Measured here:
+    # 40M of swap 11,276 .. 11,288 against the model's 11,283; 256M 10,365 .. 10,366.
+    if SANITIZED:
+        pytest.skip("real kernel: forked processes under AddressSanitizer are not the release "
+                    "build's (its runtime is charged to the cgroup)")
+    from vswap import kernel
+    for swap, full in SWAP_HALF_FULL.items():
+        r = kernel.run(fork("32M"), machine=Machine(ram="8M", backend="zram", swap=swap),
+                       repeat=REPEAT, progress=False, model="baseline")
+        s = r._series("pswpout")
+        mean, sd, model = statistics.fmean(s), statistics.stdev(s), r.model["counters"]["pswpout"]
+        if full:
+            assert abs(model - mean) <= tolerance("pswpout", mean) + 3 * sd, (swap, s, model)
+        else:
+            # the clean swap-cache folios the kernel keeps: at least 5 % fewer writes
+            assert mean + 3 * sd < 0.95 * model, (swap, s, model)
+
+
+@real
+def test_mthp_churn_on_a_swapfile_splits_every_64k_folio_each_iteration():
+    rows = churn_rows(CHURN_SWAPFILE, repeat=2)
+    blocks = size_to_pages("16M") // 16
+    assert len(rows) == CHURN_SWAPFILE[0]().params["iterations"] + 1
+    assert rows[0]["swpout_fallback"][0] == rows[0]["swpout_fallback"][2] == blocks
+    for row in rows:
+        assert row["swpout"][0] == row["swpout"][2] == 0, row
+        assert row["swpout_fallback"][0] == row["swpout_fallback"][2] > 0, row

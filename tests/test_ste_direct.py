@@ -226,8 +226,15 @@ def test_replays_with_direct_memcgs_agree_on_both_engines(machine):
     assert fast.footprint == slow.footprint and np.array_equal(fast.pte, slow.pte)
     assert fast.stats["direct_allocs"] > 0 and fast.stats["vcache_misses"] > 0
     base = replay(t, "baseline", machine)
-    assert {k: v for k, v in fast.counters.items() if k != "free_batches"} == \
-        {k: v for k, v in base.counters.items() if k != "free_batches"}
+    if machine.swap_blockdev:
+        assert {k: v for k, v in fast.counters.items() if k != "free_batches"} == \
+            {k: v for k, v in base.counters.items() if k != "free_batches"}
+    else:
+        # zswap's swapfile is no block device: the direct-mapped memcg's large folios split
+        # before zswap stores them, as mainline's; the virtual memcg's stay whole, as v6's
+        v6, k = replay(t, "cc_v2", machine), "hugepages-16kB/swpout_fallback"
+        assert v6.counters[k] < fast.counters[k] < base.counters[k]
+        assert fast.counters["pgfault"] == base.counters["pgfault"]
 
 
 # -- every memcg direct-mapped: the design is phase IV, step for step ---------------------------

@@ -489,10 +489,20 @@ cdef inline int make_room(mm_t* m, uint64_t need, int cpu) except -1:
 
 
 cdef int reclaim(mm_t* m, uint64_t need, int cpu) except -1:
-    cdef uint64_t target, got = 0, n, scanned = 0
     if need + m.cfg.watermark > m.cfg.ram:
         raise ValueError(f"a {need}-page folio does not fit in {m.cfg.ram} pages of RAM "
                          f"(watermark {m.cfg.watermark})")
+    if not try_reclaim(m, need, cpu):
+        raise ValueError("reclaim found nothing to evict: RAM is too small for this trace")
+    return 0
+
+
+cdef bint try_reclaim(mm_t* m, uint64_t need, int cpu) except -1:
+    """try_charge's reclaim for ``need`` pages (at most ``ram - watermark``): whether they fit now.
+
+    What reclaim freed stays freed when they do not (a large folio's charge
+    then falls back to a smaller order; an order-0 one is an OOM)."""
+    cdef uint64_t target, got = 0, n, scanned = 0
     target = m.cfg.ram - m.cfg.watermark - need
     m.c.reclaim_calls += 1
     while used(m) > target or got < m.cfg.batch:
@@ -504,9 +514,7 @@ cdef int reclaim(mm_t* m, uint64_t need, int cpu) except -1:
         m.c.allocstall += 1
         m.c.pgscan_direct += scanned
         m.c.pgsteal_direct += got
-    if used(m) > target:
-        raise ValueError("reclaim found nothing to evict: RAM is too small for this trace")
-    return 0
+    return used(m) <= target
 
 
 # --- machine-wide reclaim: watermarks, kswapd and direct reclaim, in time order ------------------
@@ -813,13 +821,22 @@ cdef bint charge_large(mm_t* m, int order, int cpu, int alloc, int fallback,
                        int charge) except -1:
     """Allocate and charge a folio of ``order`` (> 0) for a fault or a swap-in; or count why not."""
     cdef uint64_t nr = <uint64_t>1 << order
+    cdef bint ok
     if nr + m.cfg.watermark <= m.cfg.ram:
         if (m.cfg.reclaim_mask >> order) & 1:
-            make_room(m, nr, cpu)
-            if alloc >= 0:
-                m.mthp[order][alloc] += 1
-            return True
-        if m.cfg.kswapd:                             # no reclaim: a free block above low, or none
+            if m.cfg.kswapd:
+                make_room(m, nr, cpu)
+                ok = True
+            else:
+                # mem_cgroup_charge reclaims; when what reclaim cannot free (zswap's pool,
+                # page tables) leaves no room, the fault tries the next order instead
+                # (alloc_anon_folio, alloc_swap_folio): *_fallback_charge
+                ok = used(m) + nr <= m.cfg.ram or try_reclaim(m, nr, cpu)
+            if ok:
+                if alloc >= 0:
+                    m.mthp[order][alloc] += 1
+                return True
+        elif m.cfg.kswapd:                           # no reclaim: a free block above low, or none
             if free_pages(m) >= m.cfg.wmark_low + nr:
                 global_alloc(m, nr, cpu)
                 if alloc >= 0:

@@ -48,6 +48,7 @@ cdef enum:
     SWP_WRITEOK = 1
     SWP_SOLIDSTATE = 2
     SWP_PAGE_DISCARD = 4
+    SWP_BLKDEV = 8              # a block device (zram, a partition); a file on a filesystem is not
 
     # return codes of the C entry points (0 = success)
     SWAP_EINVAL = -22

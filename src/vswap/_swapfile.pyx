@@ -454,6 +454,10 @@ cdef int cluster_alloc_swap_entry(swap_device_t* si, int order, int cpu,
     cdef swap_cluster_info* ci
     found[0] = 0
     si.stats.slow_path += 1
+    if order and not (si.flags & SWP_BLKDEV):
+        # A swapfile on a filesystem gets no large entries: its folios split.
+        si.stats.failures += 1
+        return 0
     if not (si.flags & SWP_SOLIDSTATE):
         # Rotating device: one shared next offset per order.
         offset = si.global_next[order]
@@ -1034,6 +1038,9 @@ cdef class SwapDevice:
     ``solid_state=False`` models a rotating device (one shared next offset
     per order instead of the per-CPU clusters); ``discard=True`` models
     ``SWP_PAGE_DISCARD`` (freed clusters wait on the discard list).
+    ``blockdev=False`` models a swapfile on a filesystem (no ``SWP_BLKDEV``):
+    it gives no large entries, every order above 0 fails (the kernel's
+    ``cluster_alloc_swap_entry`` since 6.12; zram and a partition are block devices).
     ``priority`` is used when the device joins a :class:`SwapDevices`
     (None gives ``DEF_SWAP_PRIO``).
 
@@ -1056,7 +1063,7 @@ cdef class SwapDevice:
         self.si.type = -1
 
     def __init__(self, nr_slots, *, priority=None, cluster_size=512, solid_state=True,
-                 discard=False, bad_slots=(), name=None):
+                 discard=False, bad_slots=(), name=None, blockdev=True):
         cdef uint64_t n
         cdef int cs, flags = 0
         if self.si.map != NULL:
@@ -1085,6 +1092,8 @@ cdef class SwapDevice:
             flags |= SWP_SOLIDSTATE
         if discard:
             flags |= SWP_PAGE_DISCARD
+        if blockdev:
+            flags |= SWP_BLKDEV
         self._name = name
         self._requested_prio = priority
         self.si.prio = DEF_SWAP_PRIO if priority is None else priority
@@ -1439,6 +1448,16 @@ cdef class SwapDevice:
         return bool(self.si.flags & SWP_SOLIDSTATE)
 
     @property
+    def blockdev(self):
+        """False for a swapfile on a filesystem (``!SWP_BLKDEV``: no large entries). Runtime complexity: O(1).
+
+        >>> dev = SwapDevice(1024, cluster_size=16, blockdev=False)
+        >>> dev.blockdev, dev.alloc(), dev.alloc_many(2, order=2).size
+        (False, 1, 0)
+        """
+        return bool(self.si.flags & SWP_BLKDEV)
+
+    @property
     def discard(self):
         """True if freed clusters are discarded first (``SWP_PAGE_DISCARD``). Runtime complexity: O(1).
 
@@ -1606,6 +1625,8 @@ cdef class SwapDevice:
 
     def __repr__(self):
         kind = "ssd" if self.si.flags & SWP_SOLIDSTATE else "hdd"
+        if not self.si.flags & SWP_BLKDEV:
+            kind += ", file"
         return (f"SwapDevice(name={self._name!r}, nr_slots={self.si.max}, used={self.si.inuse_pages}, "
                 f"cluster_size={self.si.cluster_size}, prio={self.si.prio}, {kind})")
 

@@ -364,6 +364,8 @@ def _is_space(obj: Any) -> bool:
 def swap_devices(machine: Any, span: int, *, reference: bool = False) -> Any:
     """One swap device sized for ``span`` pages on ``machine`` (named after its backend), in a set.
 
+    A block device or not as the machine's backend is (:attr:`vswap.replay.Machine.swap_blockdev`).
+
     What the built-in factories build their design on; yours may too.
     ``reference=True``: the pure-Python twin's classes.
     Runtime complexity: O(swap pages).
@@ -376,7 +378,8 @@ def swap_devices(machine: Any, span: int, *, reference: bool = False) -> Any:
         from vswap import reference as mod
     else:
         import vswap as mod
-    return mod.SwapDevices([mod.SwapDevice(machine.swap_pages_for(span), name=machine.backend)])
+    return mod.SwapDevices([mod.SwapDevice(machine.swap_pages_for(span), name=machine.backend,
+                                           blockdev=getattr(machine, "swap_blockdev", True))])
 
 
 # ----------------------------------------------------------------- the built-ins

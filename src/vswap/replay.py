@@ -150,7 +150,9 @@ class Machine:
       limit is ``zswap_max_pool_percent`` of it, not of the cgroup.
     - ``swap``: size of the swap device (default: the trace's whole span,
       so only a deliberate setting runs out).
-    - ``backend``: one of :data:`BACKENDS`. zram is ``SWP_SYNCHRONOUS_IO``.
+    - ``backend``: one of :data:`BACKENDS`. zram is ``SWP_SYNCHRONOUS_IO``
+      and a block device; the swapfile (behind zswap too) is not, so it
+      gets no large swap entries (:attr:`swap_blockdev`).
     - ``zswap_pool``: zswap's pool limit in bytes, overriding
       ``zswap_max_pool_percent``; ``zswap_accept_threshold_percent`` of it
       is where a full pool accepts stores again (the shrink worker writes
@@ -436,6 +438,20 @@ class Machine:
         """
         d = dict(self.compressed)
         return d["DATA"], d["ZERO"], d["SAME"]
+
+    @property
+    def swap_blockdev(self) -> bool:
+        """Whether the swap device is a block device (``SWP_BLKDEV``). Runtime complexity: O(1).
+
+        zram is; the ``swapfile`` backend, and the swapfile behind zswap, are
+        files on a filesystem, which the kernel gives no large swap entries
+        (``cluster_alloc_swap_entry`` fails every order above 0): a large
+        folio reclaimed to one splits (``swpout_fallback``).
+
+        >>> Machine(ram="8M").swap_blockdev, Machine(ram="8M", backend="swapfile").swap_blockdev
+        (True, False)
+        """
+        return self.backend == "zram"
 
     def swap_pages_for(self, span: int) -> int:
         """Pages of the swap device for a trace of ``span`` pages. Runtime complexity: O(1).

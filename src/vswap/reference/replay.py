@@ -439,6 +439,12 @@ class _Model:
         if need + cfg["watermark"] > cfg["ram"]:
             raise ValueError(f"a {need}-page folio does not fit in {cfg['ram']} pages of RAM "
                              f"(watermark {cfg['watermark']})")
+        if not self.try_reclaim(need, cpu):
+            raise ValueError("reclaim found nothing to evict: RAM is too small for this trace")
+
+    def try_reclaim(self, need: int, cpu: int) -> bool:
+        """try_charge's reclaim for ``need`` pages (at most ``ram - watermark``): whether they fit now."""
+        cfg = self.cfg
         target = cfg["ram"] - cfg["watermark"] - need
         self.c["reclaim_calls"] += 1
         got = scanned = 0
@@ -452,8 +458,7 @@ class _Model:
             self.c["allocstall"] += 1
             self.c["pgscan_direct"] += scanned
             self.c["pgsteal_direct"] += got
-        if self.used() > target:
-            raise ValueError("reclaim found nothing to evict: RAM is too small for this trace")
+        return self.used() <= target
 
     # -- machine-wide reclaim: watermarks, kswapd and direct reclaim, in time order ------------
 
@@ -617,11 +622,17 @@ class _Model:
         cfg = self.cfg
         if nr + cfg["watermark"] <= cfg["ram"]:
             if cfg["reclaim_mask"] >> order & 1:
-                self.make_room(nr, cpu)
-                if alloc >= 0:
-                    self.mthp[order][alloc] += 1
-                return True
-            if cfg["kswapd"]:
+                if cfg["kswapd"]:
+                    self.make_room(nr, cpu)
+                    ok = True
+                else:
+                    # the charge's reclaim leaves no room: the next order (*_fallback_charge)
+                    ok = self.used() + nr <= cfg["ram"] or self.try_reclaim(nr, cpu)
+                if ok:
+                    if alloc >= 0:
+                        self.mthp[order][alloc] += 1
+                    return True
+            elif cfg["kswapd"]:
                 if self.free_pages() >= cfg["wmark_low"] + nr:
                     self.global_alloc(nr, cpu)
                     if alloc >= 0:

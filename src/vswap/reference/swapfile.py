@@ -33,7 +33,7 @@ SWAP_TABLE_CACHE_MAX = 16
 NONE, FREE, NONFULL, FRAG, FULL, DISCARD = range(6)
 USABLE = FRAG
 SLOT_FREE, SLOT_USED, SLOT_BAD, SLOT_FREEING = range(4)
-SWP_WRITEOK, SWP_SOLIDSTATE, SWP_PAGE_DISCARD = 1, 2, 4
+SWP_WRITEOK, SWP_SOLIDSTATE, SWP_PAGE_DISCARD, SWP_BLKDEV = 1, 2, 4, 8
 SWAP_EINVAL, SWAP_ENOENT = -22, -2
 
 _FLAG_NAMES = ("none", "free", "nonfull", "frag", "full", "discard")
@@ -97,7 +97,7 @@ class SwapDevice:
     """
 
     def __init__(self, nr_slots, *, priority=None, cluster_size=512, solid_state=True,
-                 discard=False, bad_slots=(), name=None):
+                 discard=False, bad_slots=(), name=None, blockdev=True):
         nr_slots = operator.index(nr_slots)
         if not 2 <= nr_slots <= 0xFFFFFFFF:
             raise ValueError(f"nr_slots {nr_slots} is outside 2 .. 2**32-1")
@@ -125,6 +125,8 @@ class SwapDevice:
         self._saved_reclaim = self._saved_cache_only = None
         self._own_g = _Globals()
         self._swap_device_init(nr_slots, cs, bad, solid_state, discard)
+        if blockdev:
+            self._flags |= SWP_BLKDEV
 
     # -- swapon (setup_clusters) -----------------------------------------------
 
@@ -448,6 +450,10 @@ class SwapDevice:
     def _cluster_alloc_swap_entry(self, order, cpu):
         pmd_order = self._nr_orders - 1
         self._stats["slow_path"] += 1
+        if order and not self._flags & SWP_BLKDEV:
+            # A swapfile on a filesystem gets no large entries: its folios split.
+            self._stats["failures"] += 1
+            return 0
         if not self._flags & SWP_SOLIDSTATE:
             offset = self._global_next[order]
             if offset:
@@ -718,6 +724,8 @@ class SwapDevice:
     priority = property(lambda self: self._prio, doc="Swap priority.")
     solid_state = property(lambda self: bool(self._flags & SWP_SOLIDSTATE), doc="Not rotating.")
     discard = property(lambda self: bool(self._flags & SWP_PAGE_DISCARD), doc="SWP_PAGE_DISCARD.")
+    blockdev = property(lambda self: bool(self._flags & SWP_BLKDEV),
+                        doc="SWP_BLKDEV: False for a swapfile on a filesystem (no large entries).")
     writeok = property(lambda self: bool(self._flags & SWP_WRITEOK), doc="Not swapped off.")
     swap_full = property(lambda self: self._vm_swap_full(), doc="vm_swap_full().")
     reclaim_scheduled = property(lambda self: self._reclaim_scheduled, doc="Reclaim work queued.")
@@ -788,6 +796,8 @@ class SwapDevice:
 
     def __repr__(self):
         kind = "ssd" if self._flags & SWP_SOLIDSTATE else "hdd"
+        if not self._flags & SWP_BLKDEV:
+            kind += ", file"
         return (f"SwapDevice(name={self._name!r}, nr_slots={self._max}, used={self._inuse_pages}, "
                 f"cluster_size={self._cluster_size}, prio={self._prio}, {kind})")
 
