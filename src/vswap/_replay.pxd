@@ -17,7 +17,7 @@
 
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
-from vswap._swapops cimport swap_ops
+from vswap._swapops cimport swap_ops, ops_prefetch_fn
 
 cdef enum:
     PG_NONE = 0          # never touched, or freed (content bits 3)
@@ -197,6 +197,7 @@ cdef struct mm_t:
     mm_counters c
     uint64_t mthp[10][NR_MTHP_STATS]   # per order (1..9), per mTHP stat
     const swap_ops* ops
+    ops_prefetch_fn prefetch   # the table's prefetch (NULL: none, or a version-1 table)
     void* space
     const uint16_t* memcg  # per-page memcg ids, or NULL: cfg.memcg for every page
     # machine-wide reclaim

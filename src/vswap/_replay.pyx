@@ -47,6 +47,7 @@ _MTHP_NAMES = tuple((k, j, _mthp_counter(k, s)) for k in range(1, 10)
 
 cdef uint64_t PMD_PAGES = 512          # a zap or a read-ahead window never crosses a PMD
 cdef uint64_t PROGRESS_STEP = 1 << 20  # pages between progress callbacks
+cdef uint64_t ZAP_AHEAD = 8             # a zap prefetches the design's memory this many PTEs ahead
 
 
 # --- FIFO rings ---------------------------------------------------------------------------
@@ -1196,6 +1197,16 @@ cdef int flush_zap(mm_t* m, uint64_t e, uint64_t n, int cpu) except -1:
     return 0
 
 
+cdef inline void zap_prefetch(mm_t* m, uint64_t p) noexcept:
+    """The design's prefetch for page ``p``'s entry, if it is out of order: reclaim's LRU
+    rotation scatters the entries, and a zap of scattered ones misses on each (consecutive
+    entries the hardware prefetcher streams)."""
+    cdef uint64_t e = m.pte[p]
+    cdef int st = pg_state(m.pstate[p])
+    if (st == PG_SWAPPED or st == PG_SWAPCACHE) and e != m.pte[p - 1] + 1:
+        m.prefetch(m.space, e)
+
+
 cdef int free_range(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int cpu,
                     int op=EV_FREE) except -1:
     """munmap / exit: zap every PTE; swap PTEs in runs of consecutive entries within a PMD.
@@ -1208,6 +1219,8 @@ cdef int free_range(mm_t* m, uint64_t i, uint64_t vpn, uint64_t nr, int cpu,
     cdef uint8_t after = 0 if op == EV_DONTNEED else pg_make(PG_NONE, PG_FREED, 0)
     cdef bint keep, swp
     for p in range(vpn, vpn + nr):
+        if m.prefetch != NULL and p + ZAP_AHEAD < vpn + nr:
+            zap_prefetch(m, p + ZAP_AHEAD)
         s = m.pstate[p]
         if pg_state(s) == PG_NONE:
             if op == EV_FREE:
@@ -1411,7 +1424,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
         raise TypeError(f"{type(space).__name__} has no C verb table (__vswap_ops__); "
                         "replay it with engine='reference'")
     caps = space.__vswap_ops__()
-    if (<const swap_ops*>PyCapsule_GetPointer(caps, "vswap.swap_ops")).version != SWAP_OPS_VERSION:
+    if not 1 <= (<const swap_ops*>PyCapsule_GetPointer(caps, "vswap.swap_ops")).version \
+            <= SWAP_OPS_VERSION:
         raise TypeError("the design's C verb table has another version")
     if not (v_.shape[0] == n_.shape[0] == k_.shape[0] == c_.shape[0] == u_.shape[0]
             == s_.shape[0] == n):
@@ -1452,6 +1466,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     at_free = None
     memset(&m, 0, sizeof(mm_t))
     m.ops = <const swap_ops*>PyCapsule_GetPointer(caps, "vswap.swap_ops")
+    m.prefetch = m.ops.prefetch if m.ops.version >= 2 else NULL
     m.space = <void*>space
     m.pte = &pte_v[0] if span else NULL
     m.pstate = &ps_v[0] if span else NULL

@@ -20,7 +20,7 @@ from libc.stdint cimport uint16_t, uint64_t
 from vswap._swapentry cimport VSWAP_ZERO, VSWAP_ZSWAP, VSWAP_SWAPFILE, VSWAP_FOLIO
 
 cdef enum:
-    SWAP_OPS_VERSION = 1
+    SWAP_OPS_VERSION = 2   # 2: the prefetch field (a version-1 table is still accepted)
     # lookup() results: the backing codes of _swapentry.pxd (those of
     # vswap.protocol.LOOKUP_KINDS), and one more for an entry that is not
     # allocated (the method raises NoEntry)
@@ -51,6 +51,11 @@ ctypedef int (*ops_folio_fn)(void* space, uint64_t entry, int order, uint64_t ar
                              int cpu) except -1
 # lookup(entry): an OPS_* code, *handle as Lookup.handle
 ctypedef int (*ops_lookup_fn)(void* space, uint64_t entry, int cpu, uint64_t* handle) except -1
+# prefetch(entry): advice, and no verb: start loading the memory a verb on ``entry`` will
+# read first. It changes no state, result or counter, and must be safe for any value of
+# ``entry`` (allocated or not). The replay calls it a few pages ahead of a zap whose entries
+# are out of order (a miss per entry otherwise); NULL when the design has none.
+ctypedef void (*ops_prefetch_fn)(void* space, uint64_t entry) noexcept
 
 
 cdef struct swap_ops:
@@ -65,6 +70,7 @@ cdef struct swap_ops:
     ops_folio_fn swapin_folio
     ops_folio_fn reclaim_folio
     ops_lookup_fn lookup
+    ops_prefetch_fn prefetch    # version 2; may be NULL
 
 
 cdef inline swap_ops swap_ops_table(ops_alloc_fn folio_alloc_swap, ops_range_fn swap_duplicate,
@@ -85,4 +91,5 @@ cdef inline swap_ops swap_ops_table(ops_alloc_fn folio_alloc_swap, ops_range_fn 
     ops.swapin_folio = swapin_folio
     ops.reclaim_folio = reclaim_folio
     ops.lookup = lookup
+    ops.prefetch = NULL            # a design with a prefetch sets it on its table
     return ops

@@ -93,6 +93,10 @@ cdef struct vswap_stats:
     uint64_t used_updates      # updates of the global vswap_used atomic (an allocation, a release)
 
 
+cdef enum:
+    PF_CACHE_SIZE = 64              # a power of two
+
+
 cdef struct vswap_t:
     # the head: _virtual_common.pxd's vcommon_t
     xarray_t map                              # vswap_cluster_map (XA_FLAGS_ALLOC)
@@ -116,6 +120,9 @@ cdef struct vswap_t:
     bint opt_mru
     bint free_batching              # v4's batched vswap_free_nr (off: v3)
     vswap_stats st
+    # the prefetch's own cluster cache (by id, direct-mapped; no model state, never counted):
+    # a zap's scattered entries come in a few streams, each through one cluster at a time
+    vcluster* pf_cache[PF_CACHE_SIZE]
 
 
 cdef int vswap_reclaim(void* ctx, swap_device_t* si, uint64_t offset) noexcept nogil

@@ -27,6 +27,7 @@ from libc.stdlib cimport free
 from libc.string cimport memset
 
 from vswap._swapops cimport swap_ops, swap_ops_table, OPS_FREE, OPS_NO_SHADOW
+from vswap._prefetch cimport prefetch
 from vswap._mem cimport checked_calloc
 from vswap._common cimport to_u64
 from vswap._virtual_common cimport (
@@ -164,6 +165,8 @@ cdef void cluster_destroy(vswap_t* v, vcluster* c) noexcept nogil:
         partial_del(v, c)
     xa_erase(&v.map, c.id)
     vc_mru_forget(v, c)
+    if v.pf_cache[c.id & (PF_CACHE_SIZE - 1)] == c:
+        v.pf_cache[c.id & (PF_CACHE_SIZE - 1)] = NULL
     free(c.desc)
     free(c)
     v.nr_clusters -= 1
@@ -1668,6 +1671,25 @@ cdef int vops_lookup(void* space, uint64_t e, int cpu, uint64_t* handle) except 
 
 
 
+cdef void vops_prefetch(void* space, uint64_t e) noexcept:
+    """The descriptor of ``e`` into the cache: the line a zap reads first (put_pass's
+    count). An uncounted cluster lookup (vs_peek's) through the prefetch's own cache of
+    clusters (cleared in cluster_destroy); no model state changes."""
+    cdef vswap_t* v = &(<VirtualSwap>space).v
+    cdef uint64_t cid = e >> VCLUSTER_SHIFT
+    cdef vcluster** slot = &v.pf_cache[cid & (PF_CACHE_SIZE - 1)]
+    cdef vcluster* c = slot[0]
+    if c == NULL or c.id != cid:
+        if cid >= v.max_clusters:
+            return
+        c = <vcluster*>xa_load(&v.map, cid)
+        if c == NULL:
+            return
+        slot[0] = c
+    prefetch(&c.desc[e & (VCLUSTER_SIZE - 1)])
+
+
 cdef swap_ops VIRTUAL_OPS = swap_ops_table(
     vops_alloc, vops_dup, vops_free, vops_fsc, vops_zero, vops_zswap, vops_writeback,
     vops_swapin, vops_reclaim, vops_lookup)
+VIRTUAL_OPS.prefetch = vops_prefetch
