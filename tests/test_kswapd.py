@@ -348,7 +348,10 @@ def test_the_sched_probe_times_a_busy_task_and_a_sleeping_one():
     first, second = probe.repeats
     # the last reading before exit: most of the busy task's 0.3 s of CPU (polled every 5 ms)
     assert 0.2 <= first["task_cpu_s"] <= 5 and first["task_wait_s"] >= 0
-    assert second["task_vcs"] >= first["task_vcs"] + 30      # each sleep: a voluntary switch
+    # each of the 60 sleeps is a voluntary switch (the reading may miss the last one or two);
+    # the busy task's own count is its interpreter's start-up: 0 here, 31 in CI's
+    # sanitized suite, so it is no baseline to compare with
+    assert second["task_vcs"] >= 55
     assert second["task_cpu_s"] < first["task_cpu_s"]
     s = sched_summary(probe.repeats)
     assert 0 < s["task_share"] <= 1 and 0 < s["kswapd_share"] <= 1
