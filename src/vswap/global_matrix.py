@@ -171,18 +171,6 @@ def schedstat(pid: int | str = "self") -> tuple[int, int, int]:
     return run, wait, 0
 
 
-def _kswapd_pid() -> int | None:
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/comm") as f:
-                    if f.read().strip() == "kswapd0":
-                        return int(pid)
-            except OSError:
-                continue
-    return None
-
-
 class SchedProbe:
     """Who had the CPUs during each repeat of a global run: the workload's task and kswapd0.
 
@@ -201,8 +189,9 @@ class SchedProbe:
     """
 
     def __init__(self) -> None:
+        from vswap.kernel import system
         self.repeats: list[dict[str, float]] = []
-        self._kpid = _kswapd_pid()
+        self._kpid = system.kswapd_pid()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last: dict[int, tuple[int, int, int]] = {}

@@ -16,7 +16,7 @@ import platform
 
 from vswap.kernel.sysfs import read, read_choice
 
-__all__ = ["describe", "meminfo", "free_memory", "lowmem_protected", "kswapd_cpu_ns", "swaps_on", "is_root", "THP", "ZSWAP", "ZRAM_CONTROL",
+__all__ = ["describe", "meminfo", "free_memory", "lowmem_protected", "kswapd_pid", "kswapd_cpu_ns", "swaps_on", "is_root", "THP", "ZSWAP", "ZRAM_CONTROL",
            "mthp_sizes", "zswap_params", "PAGE_CLUSTER", "NR_HUGEPAGES", "knobs"]
 
 #: Where THP and the mTHP sizes are set.
@@ -114,6 +114,24 @@ def lowmem_protected(path: str = "/proc/zoneinfo") -> int:
     return (total + min(free, prot)) * os.sysconf("SC_PAGE_SIZE")
 
 
+def kswapd_pid() -> int | None:
+    """kswapd0's pid, or None when there is none. Runtime complexity: O(processes).
+
+    >>> p = kswapd_pid(); p is None or p > 0
+    True
+    """
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == "kswapd0":
+                    return int(pid)
+        except OSError:
+            continue
+    return None
+
+
 def kswapd_cpu_ns() -> int:
     """kswapd0's CPU time so far (utime + stime of /proc/PID/stat), ns; 0 when not found.
 
@@ -123,19 +141,16 @@ def kswapd_cpu_ns() -> int:
     >>> kswapd_cpu_ns() >= 0
     True
     """
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)
-            if not fields[0].endswith("(kswapd0"):
-                continue
-            ticks = sum(int(x) for x in fields[1].split()[11:13])
-            return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            continue
-    return 0
+    pid = kswapd_pid()
+    if pid is None:
+        return 0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)
+        ticks = sum(int(x) for x in fields[1].split()[11:13])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
 
 
 def swaps_on() -> list[str]:
