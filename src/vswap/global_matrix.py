@@ -117,7 +117,9 @@ def measured_machine(start: dict[str, int], backend: str, *, facts: dict | None 
     result's ``repeats[i]["machine"]``), read once after the reservation and
     before the workload starts: the model's RAM is ``mem_available``
     (MemAvailable: the quantity ``--ram`` asks the reservation for, the
-    kernel's estimate of what a new workload gets without swapping), its
+    kernel's estimate of what a new workload gets without swapping) and
+    ``pcp`` (free pages left on the per-CPU lists, which MemAvailable does
+    not count and the workload takes first), its
     page cache ``file_lru``. Nothing is fitted to what the repeat then
     reclaimed. ``facts`` (the result's ``system``) give the machine's
     MemTotal and watermark knobs (``min_free_kbytes`` as the repeat began
@@ -134,7 +136,7 @@ def measured_machine(start: dict[str, int], backend: str, *, facts: dict | None 
     """
     from vswap.kernel.backend import ZRAM_DATA_BYTES
     facts = facts or {}
-    avail = int(start.get("mem_available") or 0)
+    avail = int(start.get("mem_available") or 0) + int(start.get("pcp") or 0)
     file = min(int(start.get("file_lru") or 0), avail // 2)
     if avail <= 0:
         raise ValueError("the repeat recorded no available memory as it began (a result of an "

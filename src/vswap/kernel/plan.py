@@ -241,6 +241,8 @@ def hugepage_size() -> int:
 def global_reservation(ram: int) -> tuple[int, int]:
     """``(hugetlb pages to add, their size)`` that leave ``ram`` of the machine's available memory.
 
+    Available is MemAvailable and the per-CPU lists' free pages
+    (:func:`vswap.kernel.system.pcp_free`), which a workload takes first.
     Negative when less than ``ram`` is available (pages to give back).
 
     >>> n, size = global_reservation(1 << 50); n <= 0
@@ -249,7 +251,7 @@ def global_reservation(ram: int) -> tuple[int, int]:
     Runtime complexity: O(file).
     """
     hps = hugepage_size()
-    avail = system.meminfo().get("MemAvailable", 0)
+    avail = system.meminfo().get("MemAvailable", 0) + system.pcp_free()
     return ((avail - ram) // hps if hps else 0), hps
 
 

@@ -105,7 +105,7 @@ def _shrink(journal: Journal, plan: KernelPlan, old: int | None = None) -> dict[
     got = int(read(NR_HUGEPAGES)) - old
     # measured once, just before the workload starts: the model beside the run is given it
     free = system.free_memory()
-    avail = free["mem_available"]
+    avail = free["mem_available"] + free["pcp"]
     out = {"hugepages_reserved": got, "hugepage_size": hps, "hugepages_before": old, **free}
     if avail > plan.ram + 4 * hps:
         warnings.warn(f"the kernel reserved {got} hugetlb pages: the machine has "
