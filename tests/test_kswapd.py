@@ -136,24 +136,26 @@ def _three(costs):
 
 def test_the_designs_work_shifts_reclaim_as_the_two_per_page_costs_balance():
     """A design's extra work per swap-out slows both reclaimers; which one it slows more decides
-    the sign. With kswapd's cost per page equal to direct reclaim's (8.5 us), the task falls
-    behind less than kswapd: more stalls and direct reclaim under vss_v5, as in the report. At
-    kswapd's measured cost (18.4 us, the default) the design's work slows the task's own
-    allocation and direct reclaim more, kswapd keeps up better, and the sign turns. At the
-    measured prices the shift is a few stalls at this size (the next test): the mechanism is
+    the sign: in steady state the direct share is (k - a) / (k + r), and the work adds to k and r
+    alike, so it raises the direct share while r + 2a > k. At the measured costs (direct 21.5 us,
+    kswapd 22.7 us a page, allocation 3.5 us) it does: more stalls and direct reclaim under vss_v5,
+    as in the report. At December 6's figures (direct 8.5 us, kswapd 18.4 us, measured on repeats
+    that had more memory than they asked for) r + 2a < k, and the sign turns. The mechanism is
     shown with the design's prices magnified tenfold."""
     magnified = {k: 10 * v for k, v in DEFAULT_DESIGN_NS.items()}
-    equal = _three(_costs(design_ns=magnified))
     measured = _three(dataclasses.replace(DEFAULT_COSTS, design_ns=magnified))
-    assert DEFAULT_COSTS.kswapd_ns > DEFAULT_COSTS.anon_ns + 2 * DEFAULT_COSTS.alloc_ns
+    earlier = _three(dataclasses.replace(DEFAULT_COSTS, anon_ns=8_500, kswapd_anon_ns=18_400,
+                                         design_ns=magnified))
+    c = DEFAULT_COSTS
+    assert c.anon_ns + 2 * c.alloc_ns > c.kswapd_ns
     for name in ("allocstall", "pgsteal_direct"):
-        e, m = ({d: c[d][name] for d in c} for c in (equal, measured))
-        assert e["baseline"] < e["cc_v2"] < e["vss_v5"]
-        assert m["vss_v5"] < m["cc_v2"] <= m["baseline"]
-    for c in (equal, measured):
-        assert c["vss_v5"]["kswapd_ns"] > c["baseline"]["kswapd_ns"]
-    # kswapd slower per page takes less of the reclaim
-    assert measured["baseline"]["pgsteal_kswapd"] < equal["baseline"]["pgsteal_kswapd"]
+        m, e = ({d: r[d][name] for d in r} for r in (measured, earlier))
+        assert m["baseline"] < m["vss_v5"]
+        assert e["vss_v5"] < e["cc_v2"] < e["baseline"]
+    for r in (measured, earlier):
+        assert r["vss_v5"]["kswapd_ns"] > r["baseline"]["kswapd_ns"]
+    # kswapd dearer per page than direct reclaim takes less of the reclaim
+    assert earlier["baseline"]["pgsteal_kswapd"] < measured["baseline"]["pgsteal_kswapd"]
     # unpriced and uncontended, the designs reclaim alike
     free = _global(costs=_costs(design_ns={}, transfer_ns=0))
     assert (replay(usemem("512M"), "vss_v5", free).counters["allocstall"]
@@ -162,18 +164,36 @@ def test_the_designs_work_shifts_reclaim_as_the_two_per_page_costs_balance():
 
 def test_at_the_measured_prices_the_designs_barely_move_the_reclaim_table():
     """The defaults: the design counters at the shipped profile's prices, and the two reclaimers'
-    waits on the virtual layer's shared lines at the measured transfer cost. vss_v5 stalls a
-    little less than baseline (the report: more, usemem +1.6 %), by under half a percent; the
-    contention is there, in the virtual builds only, and a small share of the reclaim time."""
+    waits on the virtual layer's shared lines at the measured transfer cost. vss_v5 reclaims
+    directly a little more than baseline and cc_v2 comes back toward it, the report's direction
+    (usemem +2.2 % pgsteal_direct, cc_v2 +0.9 %), by under half a percent; the contention is
+    there, in the virtual builds only, and a small share of the reclaim time."""
     rows = _three(DEFAULT_COSTS)
-    for name in ("allocstall", "pgsteal_direct"):
-        b, v, cc = (rows[d][name] for d in ("baseline", "vss_v5", "cc_v2"))
-        assert v <= cc <= b
-        assert (b - v) / b < 0.005
+    b, v, cc = (rows[d]["pgsteal_direct"] for d in ("baseline", "vss_v5", "cc_v2"))
+    assert b < cc < v and (v - b) / b < 0.005
+    b, v, cc = (rows[d]["allocstall"] for d in ("baseline", "vss_v5", "cc_v2"))
+    assert b <= cc <= v and (v - b) / b < 0.005
     assert rows["baseline"]["lock_wait_ns"] == 0
     for d in ("vss_v5", "cc_v2"):
         c = rows[d]
         assert 0 < c["lock_wait_ns"] < 0.01 * (c["kswapd_ns"] + c["stall_ns"])
+
+
+def test_each_backend_reclaims_at_its_measured_costs():
+    """A Machine's default costs are its backend's (kswapd.MEASURED_RECLAIM_NS): on a swapfile
+    kswapd is cheaper per page than direct reclaim and takes more of the reclaim than on zram."""
+    from vswap.kswapd import MEASURED_RECLAIM_NS, default_costs
+    for backend in ("zram", "swapfile", "zswap"):
+        m = Machine(ram="400M", total_ram="24G", accounting="none", kswapd=True, backend=backend)
+        assert m.costs == default_costs(backend)
+        assert (m.costs.anon_ns, m.costs.kswapd_ns) == MEASURED_RECLAIM_NS[backend]
+    share = {}
+    for backend in ("zram", "swapfile"):
+        m = Machine(ram="400M", total_ram="24G", accounting="none", kswapd=True, backend=backend,
+                    swap="1G")
+        c = replay(usemem("512M"), "baseline", m).counters
+        share[backend] = c["pgsteal_kswapd"] / (c["pgsteal_kswapd"] + c["pgsteal_direct"])
+    assert share["swapfile"] > share["zram"] + 0.1
 
 
 def test_the_design_prices_are_the_shipped_profiles():
@@ -185,8 +205,9 @@ def test_the_design_prices_are_the_shipped_profiles():
         assert DEFAULT_DESIGN_NS[counter] == pytest.approx(p.ns(event), abs=1e-3)
         assert p.costs[event].source
     # the replay keeps them to the ps: a fraction of a ns per unit still counts
-    few = _global(costs=_costs(design_ns={"desc_writes": 0.5}, transfer_ns=0))
-    none = _global(costs=_costs(design_ns={"desc_writes": 0.0}, transfer_ns=0))
+    # (reclaim cheap enough that kswapd does all of it: its time is the work's alone)
+    few = _global(costs=_costs(anon_ns=100, design_ns={"desc_writes": 0.5}, transfer_ns=0))
+    none = _global(costs=_costs(anon_ns=100, design_ns={"desc_writes": 0.0}, transfer_ns=0))
     assert (replay(usemem("512M"), "vss_v5", few).counters["kswapd_ns"]
             > replay(usemem("512M"), "vss_v5", none).counters["kswapd_ns"])
 
@@ -301,12 +322,15 @@ def test_the_reports_benchmarks_default_to_global_and_print_the_reclaim_table():
     text = r.table()
     assert "Reclaim (the report's table" in text and "n.m." in text
     rows = {row["design"]: row for row in r.rows}
-    # at kswapd's measured cost the virtual layer's work leaves the task fewer stalls (see
-    # the test above): the opposite sign to the report's, shown beside it
-    assert rows["vss_v5"]["allocstall"] < rows["cc_v2"]["allocstall"] <= rows["baseline"]["allocstall"]
+    # at the measured costs the virtual layer's work leaves the task more direct reclaim (see
+    # the tests above), cc_v2 less than vss_v5: the report's direction, far smaller, shown beside it
+    d = {name: rows[name]["pgsteal_direct"] for name in rows}
+    assert d["baseline"] < d["cc_v2"] <= d["vss_v5"]
     for c in report_comparison(r.rows, "usemem"):
-        if c["metric"] in ("allocstall", "pgsteal_direct") and c["design"] == "vss_v5":
-            assert c["model_pct"] < 0 < c["report_pct"]
+        if c["design"] == "vss_v5" and c["metric"] == "pgsteal_direct":
+            assert 0 < c["model_pct"] < c["report_pct"]
+        if c["design"] == "vss_v5" and c["metric"] == "allocstall":    # a stall or two at 1G
+            assert 0 <= c["model_pct"] < c["report_pct"]
     # a cgroup machine has no reclaim table
     r = compare("usemem", size="1G", machine={"accounting": "v2"}, repeat=1, progress=False,
                 warmup=False, designs="baseline")

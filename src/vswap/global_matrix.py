@@ -25,6 +25,7 @@ False
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -279,7 +280,9 @@ def run_case(name: str, *, repeat: int = 3, design: str = "baseline") -> dict[st
                        repeat=repeat, progress=False, _after_spawn=probe.spawned)
     finally:
         probe.finish()
-    return compare_result(r, trace, design=design, case=name, sched=probe.repeats)
+    row = compare_result(r, trace, design=design, case=name, sched=probe.repeats)
+    row["result"] = r.to_dict()      # the kernel's run, whole: the model can be run again beside it
+    return row
 
 
 def compare_result(r: Any, trace: Trace, *, design: str = "baseline",
@@ -322,12 +325,21 @@ def compare_result(r: Any, trace: Trace, *, design: str = "baseline",
 
 def run_matrix(cases: list[str] | None = None, *, repeat: int = 3,
                progress: Callable[[str], Any] | None = None) -> list[dict[str, Any]]:
-    """:func:`run_case` for each case (default all). Needs root. Runtime complexity: that of the runs."""
+    """:func:`run_case` for each case (default all). Needs root. Runtime complexity: that of the runs.
+
+    A case whose run is void (KernelError: the OOM killer ended the
+    workload) gets a row with its ``error`` and no counters, and the others
+    run.
+    """
+    from vswap.errors import KernelError
     rows = []
     for name in cases or CASES:
         if progress is not None:
             progress(name)
-        rows.append(run_case(name, repeat=repeat))
+        try:
+            rows.append(run_case(name, repeat=repeat))
+        except KernelError as e:        # a void run (the OOM killer): say so, run the others
+            rows.append({"case": name, "error": str(e), "counters": {}})
     return rows
 
 
@@ -359,6 +371,10 @@ def rst_table(rows: list[dict[str, Any]]) -> str:
            "   * - case", "     - avail (MiB)", "     - counter", "     - kernel", "     - model",
            "     - diff", "     - within"]
     for row in rows:
+        if row.get("error"):
+            out += [f"   * - {row['case']}", "     -", f"     - void: {row['error']}",
+                    "     -", "     -", "     -", "     -"]
+            continue
         first = True
         for n, (mean, sd, model) in row["counters"].items():
             if not mean and not model:
@@ -378,10 +394,14 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m vswap.global_matrix``: run the matrix, print the docs table. Runtime complexity: the runs'."""
     p = argparse.ArgumentParser(prog="python -m vswap.global_matrix", description=__doc__)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--json", metavar="FILE", help="also write the rows, each with its kernel run")
     p.add_argument("cases", nargs="*", help="case names (default: all)")
     args = p.parse_args(argv)
     rows = run_matrix(args.cases or None, repeat=args.repeat,
                       progress=lambda n: print(n, file=sys.stderr, flush=True))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f)
     print(rst_table(rows))
     return 0
 

@@ -85,7 +85,7 @@ import numpy as np
 from vswap import _replay, designs
 from vswap.reference import replay as ref_replay
 from vswap.contention import SHARED, weights
-from vswap.kswapd import (DEFAULT_COSTS, ReclaimCosts, Watermarks, default_min_free_kbytes,
+from vswap.kswapd import (DEFAULT_COSTS, ReclaimCosts, default_costs, Watermarks, default_min_free_kbytes,
                           watermarks)
 from vswap.workloads import PAGE_SIZE, Trace, parse_size
 
@@ -196,7 +196,8 @@ class Machine:
       None: 32M, at most 1/16 of ``ram``), clean pages both reclaimers take
       from in the proportion of ``swappiness`` (``vm.swappiness``, 60).
     - ``costs``: a :class:`vswap.kswapd.ReclaimCosts` (default:
-      :data:`vswap.kswapd.DEFAULT_COSTS`, this machine's).
+      :func:`vswap.kswapd.default_costs` of the backend, this machine's
+      measured costs, set when the Machine is made).
     - ``lru_gen``: the multi-gen LRU (MGLRU, the report's kernels): direct
       reclaim stops once it freed ``SWAP_CLUSTER_MAX`` pages; without it
       (this machine's kernel) it first scans the first priority's share of
@@ -296,7 +297,7 @@ class Machine:
         if not 0 <= self.referenced_share <= 0.99:
             raise ValueError("referenced_share must be 0 .. 0.99")
         if self.costs is None:
-            object.__setattr__(self, "costs", DEFAULT_COSTS)
+            object.__setattr__(self, "costs", default_costs(self.backend))
         if isinstance(self.costs, dict):
             object.__setattr__(self, "costs", ReclaimCosts(**self.costs))
         if not isinstance(self.costs, ReclaimCosts):
