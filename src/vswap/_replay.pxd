@@ -180,7 +180,8 @@ cdef struct mm_t:
     uint8_t* pstate
     uint64_t span
     ring_t lru
-    ring_t zq              # pairs: vpn, entry
+    ring_t zq              # triples: vpn, entry, the store's handle
+    uint32_t* zgen         # per page, its last zswap store's handle (low 32 bits); NULL without zswap
     uint64_t resident
     uint8_t* pgtab         # per 2 MiB region: bit 0 its PTE page, bit 1 (first region
                            # of a 1 GiB one) that one's PMD page; NULL without page_tables

@@ -215,6 +215,8 @@ cdef bint zswap_try_store(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu)
         m.ops.zswap_store(m.space, e + i, m.handle, cpu)
         ring_push(&m.zq, vpn + i)
         ring_push(&m.zq, e + i)
+        ring_push(&m.zq, m.handle)
+        m.zgen[vpn + i] = <uint32_t>m.handle
         m.zswap_bytes += m.cfg.csize[pg_content(m.pstate[vpn + i])]
     m.pool += nr
     m.c.zswpout += nr
@@ -224,14 +226,20 @@ cdef bint zswap_try_store(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu)
 
 
 cdef int zswap_shrink(mm_t* m, int cpu) except -1:
-    """The shrink worker after a rejection: write the oldest back to the accept threshold."""
-    cdef uint64_t vpn, e
+    """The shrink worker after a rejection: write the oldest back to the accept threshold.
+
+    A record is the page's LRU position only if it is its last store's: a page faulted in
+    and stored again, even at the same entry, is at the LRU's head (zswap_lru_add of a new
+    zswap_entry), and its older record is stale."""
+    cdef uint64_t vpn, e, h
     cdef uint8_t s
     while pages_of(m.zswap_bytes) > m.cfg.zswap_accept and m.zq.len:
         vpn = ring_pop(&m.zq)
         e = ring_pop(&m.zq)
+        h = ring_pop(&m.zq)
         s = m.pstate[vpn]
-        if m.pte[vpn] != e or not (s & ZSWAP_BIT) or pg_state(s) < PG_SWAPPED:
+        if (m.pte[vpn] != e or not (s & ZSWAP_BIT) or pg_state(s) < PG_SWAPPED
+                or m.zgen[vpn] != <uint32_t>h):
             continue                                 # freed, faulted in, or stored again
         if m.ops.writeback(m.space, e, 0, 0, cpu):
             raise NoSpace("the swap device is full: give the machine more swap")
@@ -1529,6 +1537,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
             if o_[i] == EV_FORK:
                 m.nxt = <uint64_t*>checked_calloc(span + 1, sizeof(uint64_t))
                 break
+        if m.cfg.zswap_max:
+            m.zgen = <uint32_t*>checked_calloc(span + 1, sizeof(uint32_t))
         ring_init(&m.lru)
         ring_init(&m.zq)
         ring_init(&m.wb)
@@ -1588,6 +1598,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     finally:
         free(m.lru.a)
         free(m.zq.a)
+        free(m.zgen)
         free(m.wb.a)
         free(m.clean.a)
         free(m.pgtab)

@@ -68,8 +68,10 @@ class _Model:
         self.span = span
         self.lru: list[int] = []       # a FIFO: appended at the end, taken from lru_head
         self.lru_head = 0
-        self.zq: list[tuple[int, int]] = []
+        self.zq: list[tuple[int, int, int]] = []    # vpn, entry, the store's handle
         self.zq_head = 0
+        # per page, its last zswap store's handle (low 32 bits); None without zswap
+        self.zgen = np.zeros(span + 1, dtype=np.uint32) if cfg["zswap_max"] else None
         self.resident = 0
         # per 2 MiB region: bit 0 its PTE page, bit 1 (first region of a 1 GiB one) its PMD page
         self.pgtab = bytearray((span >> PMD_ORDER) + 1) if cfg["page_tables"] else None
@@ -278,7 +280,8 @@ class _Model:
         for i in range(nr):
             self.handle += 1
             self.on(cpu).zswap_store(e + i, self.handle)
-            self.zq.append((vpn + i, e + i))
+            self.zq.append((vpn + i, e + i, self.handle))
+            self.zgen[vpn + i] = self.handle & 0xFFFFFFFF
             self.zswap_bytes += csize[(int(ps[vpn + i]) >> 2) & 3]
         self.pool += nr
         self.c["zswpout"] += nr
@@ -287,14 +290,18 @@ class _Model:
         return True
 
     def zswap_shrink(self, cpu: int) -> None:
-        """The shrink worker after a rejection: write the oldest back to the accept threshold."""
+        """The shrink worker after a rejection: write the oldest back to the accept threshold.
+
+        A record is the page's LRU position only if it is its last store's: a page faulted in
+        and stored again, even at the same entry, is at the LRU's head, its older record stale."""
         csize = self.cfg["csize"]
         while (-(-self.zswap_bytes // PAGE) > self.cfg["zswap_accept"]
                and self.zq_head < len(self.zq)):
-            vpn, e = self.zq[self.zq_head]
+            vpn, e, h = self.zq[self.zq_head]
             self.zq_head += 1
             s = int(self.pstate[vpn])
-            if int(self.pte[vpn]) != e or not s & ZSWAP_BIT or (s & 3) < PG_SWAPPED:
+            if (int(self.pte[vpn]) != e or not s & ZSWAP_BIT or (s & 3) < PG_SWAPPED
+                    or int(self.zgen[vpn]) != h & 0xFFFFFFFF):
                 continue
             if self.writeback(e, 0, cpu):
                 raise NoSpace("the swap device is full: give the machine more swap")
