@@ -38,7 +38,7 @@ from vswap.workloads import PAGE_SIZE, Trace, memhog, parse_size, usemem
 
 __all__ = ["CASES", "RECLAIM_COUNTERS", "TOLERANCE", "SMALLEST", "within", "model_machine",
            "measured_machine", "compare_result", "run_case", "run_matrix", "rst_table",
-           "schedstat", "SchedProbe", "sched_summary"]
+           "schedstat", "SchedProbe", "sched_summary", "model_again"]
 
 #: The counters compared, and how far the model may be from the kernel's mean.
 TOLERANCE = {"pgsteal_kswapd": 0.15, "pgsteal_direct": 0.15, "allocstall": 0.25}
@@ -343,6 +343,27 @@ def run_matrix(cases: list[str] | None = None, *, repeat: int = 3,
     return rows
 
 
+def model_again(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The model beside kept kernel runs (rows of ``--json``), at today's model: no kernel needed.
+
+    A void row stays void; a row without its kernel run is refused. Runtime complexity: a
+    replay per repeat.
+    """
+    from vswap.kernel.result import KernelResult
+    out = []
+    for row in rows:
+        if row.get("error"):
+            out.append(row)
+            continue
+        if "result" not in row:
+            raise ValueError(f"row {row.get('case')!r} kept no kernel run (run with --json)")
+        r = KernelResult.from_dict(row["result"])
+        new = compare_result(r, CASES[row["case"]][0](), case=row["case"], sched=row.get("sched"))
+        new["result"] = row["result"]
+        out.append(new)
+    return out
+
+
 def rst_table(rows: list[dict[str, Any]]) -> str:
     """The rows as the docs page's list-table. Runtime complexity: O(rows * counters).
 
@@ -395,10 +416,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m vswap.global_matrix", description=__doc__)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--json", metavar="FILE", help="also write the rows, each with its kernel run")
+    p.add_argument("--again", metavar="FILE",
+                   help="no kernel runs: the model again beside the kernel runs a --json FILE kept")
     p.add_argument("cases", nargs="*", help="case names (default: all)")
     args = p.parse_args(argv)
-    rows = run_matrix(args.cases or None, repeat=args.repeat,
-                      progress=lambda n: print(n, file=sys.stderr, flush=True))
+    if args.again:
+        with open(args.again) as f:
+            rows = model_again(json.load(f))
+    else:
+        rows = run_matrix(args.cases or None, repeat=args.repeat,
+                          progress=lambda n: print(n, file=sys.stderr, flush=True))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f)
