@@ -348,6 +348,13 @@ def model_again(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     A void row stays void; a row without its kernel run is refused. Runtime complexity: a
     replay per repeat.
+
+    >>> model_again([{"case": "usemem 1G x1.75 zram", "error": "OOM", "counters": {}}])[0]["error"]
+    'OOM'
+    >>> model_again([{"case": "usemem 1G x1.5 zram", "counters": {}}])
+    Traceback (most recent call last):
+    ...
+    ValueError: row 'usemem 1G x1.5 zram' kept no kernel run (run with --json)
     """
     from vswap.kernel.result import KernelResult
     out = []
