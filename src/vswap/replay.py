@@ -85,7 +85,7 @@ import numpy as np
 from vswap import _replay, designs
 from vswap.reference import replay as ref_replay
 from vswap.contention import SHARED, weights
-from vswap.kswapd import (DEFAULT_COSTS, ReclaimCosts, default_costs, Watermarks, default_min_free_kbytes,
+from vswap.kswapd import (ReclaimCosts, default_costs, Watermarks, default_min_free_kbytes,
                           watermarks)
 from vswap.workloads import PAGE_SIZE, Trace, parse_size
 

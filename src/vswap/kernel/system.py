@@ -94,16 +94,17 @@ def pcp_free(path: str = "/proc/zoneinfo") -> int:
     >>> pcp_free() >= 0
     True
     """
-    pages = 0
     try:
-        with open(path) as f:
-            for line in f:
-                words = line.split()
-                if words[:1] == ["count:"]:
-                    pages += int(words[1])
+        pages = sum(int(words[1]) for words in _zoneinfo(path) if words[:1] == ["count:"])
     except (OSError, ValueError, IndexError):
         return 0
     return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _zoneinfo(path: str) -> list[list[str]]:
+    """/proc/zoneinfo's lines as word lists (the file is read whole, then closed)."""
+    with open(path) as f:
+        return [line.split() for line in f]
 
 
 def _sysctl_int(name: str) -> int | None:
@@ -128,16 +129,14 @@ def lowmem_protected(path: str = "/proc/zoneinfo") -> int:
     """
     total, free, prot = 0, 0, 0
     try:
-        with open(path) as f:
-            for line in f:
-                words = line.split()
-                if line.startswith("Node"):
-                    total += min(free, prot)
-                    free, prot = 0, 0
-                elif words[:2] == ["pages", "free"]:
-                    free = int(words[2])
-                elif words[:1] == ["protection:"]:
-                    prot = max(int(w.strip("(),")) for w in words[1:])
+        for words in _zoneinfo(path):
+            if words[:1] == ["Node"]:
+                total += min(free, prot)
+                free, prot = 0, 0
+            elif words[:2] == ["pages", "free"]:
+                free = int(words[2])
+            elif words[:1] == ["protection:"]:
+                prot = max(int(w.strip("(),")) for w in words[1:])
     except (OSError, ValueError, IndexError):
         return 0
     return (total + min(free, prot)) * os.sysconf("SC_PAGE_SIZE")
