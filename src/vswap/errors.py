@@ -5,7 +5,7 @@ classes, so a caller (or a lockstep test) catches one family whatever the
 implementation.
 """
 
-__all__ = ["SwapError", "NoSpace", "NoEntry", "EntryExists", "TraceError", "KernelError"]
+__all__ = ["SwapError", "NoSpace", "NoEntry", "EntryExists", "TraceError", "KernelError", "VoidRun"]
 
 
 class SwapError(Exception):
@@ -79,5 +79,17 @@ class KernelError(SwapError):
     line that says what to do.
 
     >>> issubclass(KernelError, SwapError)
+    True
+    """
+
+
+class VoidRun(KernelError):
+    """A run on the real kernel that started and failed midway (its workload killed): void.
+
+    Raised after everything is put back. A KernelError otherwise; callers
+    running many cases (:func:`vswap.global_matrix.run_matrix`) record it as
+    a void case and go on, while a refusal before anything changed stops them.
+
+    >>> issubclass(VoidRun, KernelError)
     True
     """

@@ -327,18 +327,19 @@ def run_matrix(cases: list[str] | None = None, *, repeat: int = 3,
                progress: Callable[[str], Any] | None = None) -> list[dict[str, Any]]:
     """:func:`run_case` for each case (default all). Needs root. Runtime complexity: that of the runs.
 
-    A case whose run is void (KernelError: the OOM killer ended the
-    workload) gets a row with its ``error`` and no counters, and the others
-    run.
+    A case whose run is void (:class:`~vswap.errors.VoidRun`: the OOM
+    killer ended the workload) gets a row with its ``error`` and no
+    counters, and the others run; a refusal before anything changed (not
+    root, no room) stops the matrix.
     """
-    from vswap.errors import KernelError
+    from vswap.errors import VoidRun
     rows = []
     for name in cases or CASES:
         if progress is not None:
             progress(name)
         try:
             rows.append(run_case(name, repeat=repeat))
-        except KernelError as e:        # a void run (the OOM killer): say so, run the others
+        except VoidRun as e:            # the OOM killer: say so, run the others
             rows.append({"case": name, "error": str(e), "counters": {}})
     return rows
 

@@ -31,7 +31,7 @@ import time
 import warnings
 from typing import Any, Callable, Sequence
 
-from vswap.errors import KernelError
+from vswap.errors import KernelError, VoidRun
 from vswap.kernel import backend, cgroup, counters, system
 from vswap.kernel.journal import LOCK_PATH, Guardian, machine_lock, open_journal, recover
 from vswap.kernel.plan import NR_HUGEPAGES, KernelPlan, command_plan, global_reservation, make_plan
@@ -199,10 +199,10 @@ def _oom_kills(cg: cgroup.MemCgroup) -> int:
     return 0
 
 
-def _void(why: str, cg: cgroup.MemCgroup, oom_before: int) -> KernelError:
+def _void(why: str, cg: cgroup.MemCgroup, oom_before: int) -> VoidRun:
     if _oom_kills(cg) > 0 or counters.snapshot()["vmstat"].get("oom_kill", 0) > oom_before:
         why += " by the OOM killer (ram and swap were too small for it)"
-    return KernelError(f"{why}; the run is void")
+    return VoidRun(f"{why}; the run is void")
 
 
 def _new_cgroup(journal: Journal, plan: KernelPlan, where: tuple[str, str]) -> cgroup.MemCgroup:
