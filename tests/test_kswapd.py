@@ -115,8 +115,11 @@ def test_a_slower_reclaim_shifts_work_to_direct_reclaim():
 def test_events_run_in_time_order_at_their_per_page_costs():
     m = _global(file_cache=0, costs=_costs(design_ns={}, scan_ns=100))
     c = replay(usemem("512M"), "baseline", m).counters
-    # the task's clock: its allocations and its stalls; kswapd's: its pages scanned
-    assert c["task_ns"] == DEFAULT_COSTS.alloc_ns * c["pages_touched"] + c["stall_ns"]
+    # the task's clock: its allocations, its stalls, and what kswapd's reclaim of its pages
+    # cost it; kswapd's: its pages scanned
+    assert c["interference_ns"] == DEFAULT_COSTS.unmap_ns * c["pgsteal_kswapd"] > 0
+    assert c["task_ns"] == (DEFAULT_COSTS.alloc_ns * c["pages_touched"] + c["stall_ns"]
+                            + c["interference_ns"])
     # a reclaimer's: per page freed, and per page scanned and kept (found referenced)
     for who in ("direct", "kswapd"):
         kept = c[f"pgscan_{who}"] - c[f"pgsteal_{who}"]
@@ -129,33 +132,70 @@ def test_events_run_in_time_order_at_their_per_page_costs():
     assert abs((scanned - c["pgsteal"]) / scanned - m.referenced_share) < 0.01
 
 
+def test_same_filled_pages_reclaim_at_their_own_cost():
+    """zram stores a same-filled page as its fill word and compresses a DATA one: each reclaimer
+    prices the two classes apart (anon_same_ns, kswapd_same_ns), memhog's pages all the first."""
+    costs = _costs(anon_ns=10_000, kswapd_anon_ns=20_000, anon_same_ns=2_000,
+                   kswapd_same_ns=8_000, design_ns={}, transfer_ns=0, scan_ns=0, unmap_ns=0)
+    for trace, (direct, kswapd) in ((usemem("512M"), (10_000, 20_000)),
+                                    (memhog("512M"), (2_000, 8_000))):
+        c = replay(trace, "baseline", _global(file_cache=0, costs=costs)).counters
+        assert c["pgsteal_direct"] > 0 and c["pgsteal_kswapd"] > 0
+        assert c["stall_ns"] == direct * c["pgsteal_direct"]
+        assert c["kswapd_ns"] == kswapd * c["pgsteal_kswapd"]
+
+
+def test_a_direct_stall_frees_the_writes_that_complete_during_it():
+    """On a swapfile a written folio is under writeback for write_ns and then rotated to the
+    tail the reclaimers scan (folio_end_writeback): a stall whose own writes complete before it
+    ends frees them. With kswapd too slow to finish a chunk the task reclaims everything itself,
+    a few chunks a stall, 32 pages at least, and writes little more than it frees."""
+    costs = _costs(anon_ns=20_000, kswapd_anon_ns=10**9, kswapd_same_ns=10**9,
+                   write_ns=50_000, unmap_ns=0)
+    c = replay(usemem("512M"), "baseline",
+               _global(backend="swapfile", swap="1G", file_cache=0, costs=costs)).counters
+    assert c["pgsteal_kswapd"] == 0 and c["pgsteal_direct"] == c["pgsteal"] > 0
+    assert c["pgsteal_direct"] >= 32 * c["allocstall"]
+    assert c["pgscan_direct"] <= 5 * 32 * c["allocstall"]
+    assert 0 <= c["pswpout"] - c["pgsteal"] < 64
+
+
 def _three(costs):
     return {d: replay(usemem("512M"), d, _global(costs=costs)).counters
             for d in ("baseline", "vss_v5", "cc_v2")}
 
 
-def test_the_designs_work_shifts_reclaim_as_the_two_per_page_costs_balance():
+def _sign_term(c):
+    # r + 2a + b - k: the direct share rises with a design's extra reclaim work while positive
+    return c.anon_ns + 2 * c.alloc_ns + c.unmap_ns - c.kswapd_ns
+
+
+def test_the_designs_work_shifts_reclaim_as_the_per_page_costs_balance():
     """A design's extra work per swap-out slows both reclaimers; which one it slows more decides
-    the sign: in steady state the direct share is (k - a) / (k + r), and the work adds to k and r
-    alike, so it raises the direct share while r + 2a > k. At the measured costs (direct 21.5 us,
-    kswapd 22.7 us a page, allocation 3.5 us) it does: more stalls and direct reclaim under vss_v5,
-    as in the report. At December 6's figures (direct 8.5 us, kswapd 18.4 us, measured on repeats
-    that had more memory than they asked for) r + 2a < k, and the sign turns. The mechanism is
-    shown with the design's prices magnified tenfold."""
+    the sign. In steady state kswapd supplies (1 - f) of the pages at k each on its CPU while the
+    task spends a per page it allocates, b per page kswapd takes from it and r per page it
+    reclaims itself: f = (k - b - a) / (k - b + r). The work adds to k and r alike, so it raises
+    the direct share while r + 2a + b > k. With the costs measured on the kernel this machine
+    ran before (direct 21.5 us, kswapd 22.7 us a page) it does: more stalls and direct reclaim
+    under vss_v5, the report's direction; with memhog's same-filled pages on zram here (direct
+    6.1 us, kswapd 19.2 us) the sign turns. The mechanism is shown with the design's prices
+    magnified tenfold."""
     magnified = {k: 10 * v for k, v in DEFAULT_DESIGN_NS.items()}
-    measured = _three(dataclasses.replace(DEFAULT_COSTS, design_ns=magnified))
-    earlier = _three(dataclasses.replace(DEFAULT_COSTS, anon_ns=8_500, kswapd_anon_ns=18_400,
-                                         design_ns=magnified))
-    c = DEFAULT_COSTS
-    assert c.anon_ns + 2 * c.alloc_ns > c.kswapd_ns
+    before = dataclasses.replace(DEFAULT_COSTS, anon_ns=21_500, kswapd_anon_ns=22_700,
+                                 design_ns=magnified)
+    same = dataclasses.replace(DEFAULT_COSTS, anon_ns=6_096, kswapd_anon_ns=19_180,
+                               design_ns=magnified)
+    assert _sign_term(before) > 0 > _sign_term(same)
+    rises, turns = _three(before), _three(same)
     for name in ("allocstall", "pgsteal_direct"):
-        m, e = ({d: r[d][name] for d in r} for r in (measured, earlier))
-        assert m["baseline"] < m["vss_v5"]
-        assert e["vss_v5"] < e["cc_v2"] < e["baseline"]
-    for r in (measured, earlier):
+        r, t = ({d: x[d][name] for d in x} for x in (rises, turns))
+        assert r["baseline"] <= r["cc_v2"] < r["vss_v5"] and r["baseline"] < r["vss_v5"]
+        assert t["vss_v5"] < t["cc_v2"] <= t["baseline"] and t["vss_v5"] < t["baseline"]
+    for r in (rises, turns):
         assert r["vss_v5"]["kswapd_ns"] > r["baseline"]["kswapd_ns"]
-    # kswapd dearer per page than direct reclaim takes less of the reclaim
-    assert earlier["baseline"]["pgsteal_kswapd"] < measured["baseline"]["pgsteal_kswapd"]
+    # the cheaper the task's own reclaim, the more of it falls to the task: f rises as r falls
+    assert (rises["baseline"]["pgsteal_direct"] / rises["baseline"]["pgsteal"]
+            < turns["baseline"]["pgsteal_direct"] / turns["baseline"]["pgsteal"])
     # unpriced and uncontended, the designs reclaim alike
     free = _global(costs=_costs(design_ns={}, transfer_ns=0))
     assert (replay(usemem("512M"), "vss_v5", free).counters["allocstall"]
@@ -164,15 +204,16 @@ def test_the_designs_work_shifts_reclaim_as_the_two_per_page_costs_balance():
 
 def test_at_the_measured_prices_the_designs_barely_move_the_reclaim_table():
     """The defaults: the design counters at the shipped profile's prices, and the two reclaimers'
-    waits on the virtual layer's shared lines at the measured transfer cost. vss_v5 reclaims
-    directly a little more than baseline and cc_v2 comes back toward it, the report's direction
-    (usemem +2.2 % pgsteal_direct, cc_v2 +0.9 %), by under half a percent; the contention is
-    there, in the virtual builds only, and a small share of the reclaim time."""
+    waits on the virtual layer's shared lines at the measured transfer cost. At this kernel's
+    costs for zram's DATA pages r + 2a + b - k is -0.4 us (its uncertainty about 4 us): vss_v5
+    reclaims directly a hair less than baseline, cc_v2 between them, by well under half a
+    percent (the report: usemem +2.2 % pgsteal_direct, cc_v2 +0.9 %); the contention is there,
+    in the virtual builds only, and a small share of the reclaim time."""
+    assert -1_000 < _sign_term(DEFAULT_COSTS) < 0
     rows = _three(DEFAULT_COSTS)
-    b, v, cc = (rows[d]["pgsteal_direct"] for d in ("baseline", "vss_v5", "cc_v2"))
-    assert b < cc < v and (v - b) / b < 0.005
-    b, v, cc = (rows[d]["allocstall"] for d in ("baseline", "vss_v5", "cc_v2"))
-    assert b <= cc <= v and (v - b) / b < 0.005
+    for name in ("pgsteal_direct", "allocstall"):
+        b, v, cc = (rows[d][name] for d in ("baseline", "vss_v5", "cc_v2"))
+        assert v <= cc <= b and v < b and (b - v) / b < 0.005
     assert rows["baseline"]["lock_wait_ns"] == 0
     for d in ("vss_v5", "cc_v2"):
         c = rows[d]
@@ -186,7 +227,8 @@ def test_each_backend_reclaims_at_its_measured_costs():
     for backend in ("zram", "swapfile", "zswap"):
         m = Machine(ram="400M", total_ram="24G", accounting="none", kswapd=True, backend=backend)
         assert m.costs == default_costs(backend)
-        assert (m.costs.anon_ns, m.costs.kswapd_ns) == MEASURED_RECLAIM_NS[backend]
+        assert (m.costs.anon_ns, m.costs.kswapd_ns) == MEASURED_RECLAIM_NS[backend]["DATA"]
+        assert (m.costs.direct_same_ns, m.costs.kswapd_same) == MEASURED_RECLAIM_NS[backend]["SAME"]
     share = {}
     for backend in ("zram", "swapfile"):
         m = Machine(ram="400M", total_ram="24G", accounting="none", kswapd=True, backend=backend,
@@ -213,10 +255,12 @@ def test_the_design_prices_are_the_shipped_profiles():
 
 
 def test_kswapds_cost_is_the_shipped_profiles():
+    """The profile's kswapd_page is zram's, pooled over its content classes: between the two."""
     from vswap.clock import default_profile
-    from vswap.kswapd import KSWAPD_ANON_NS
+    from vswap.kswapd import KSWAPD_ANON_NS, MEASURED_RECLAIM_NS
     cost = default_profile().costs["kswapd_page"]
-    assert abs(KSWAPD_ANON_NS - cost.ns) <= 0.01 * cost.ns
+    assert KSWAPD_ANON_NS == MEASURED_RECLAIM_NS["zram"]["DATA"][1]
+    assert MEASURED_RECLAIM_NS["zram"]["SAME"][1] <= cost.ns <= KSWAPD_ANON_NS
     assert "kswapd0" in cost.source and "pgsteal_kswapd" in cost.source
 
 
@@ -322,15 +366,15 @@ def test_the_reports_benchmarks_default_to_global_and_print_the_reclaim_table():
     text = r.table()
     assert "Reclaim (the report's table" in text and "n.m." in text
     rows = {row["design"]: row for row in r.rows}
-    # at the measured costs the virtual layer's work leaves the task more direct reclaim (see
-    # the tests above), cc_v2 less than vss_v5: the report's direction, far smaller, shown beside it
+    # at this kernel's measured costs r + 2a + b - k is just below 0 (see the tests above): the
+    # designs' reclaim tables agree to a few hundredths of a percent, far below the report's
+    # shifts shown beside them
+    assert -1_000 < _sign_term(r.machine.costs) < 0
     d = {name: rows[name]["pgsteal_direct"] for name in rows}
-    assert d["baseline"] < d["cc_v2"] <= d["vss_v5"]
+    assert all(abs(d[n] - d["baseline"]) < 0.0005 * d["baseline"] for n in d)
     for c in report_comparison(r.rows, "usemem"):
-        if c["design"] == "vss_v5" and c["metric"] == "pgsteal_direct":
-            assert 0 < c["model_pct"] < c["report_pct"]
-        if c["design"] == "vss_v5" and c["metric"] == "allocstall":    # a stall or two at 1G
-            assert 0 <= c["model_pct"] < c["report_pct"]
+        if c["design"] == "vss_v5" and c["metric"] in ("pgsteal_direct", "allocstall"):
+            assert abs(c["model_pct"]) < 0.5 < c["report_pct"]
     # a cgroup machine has no reclaim table
     r = compare("usemem", size="1G", machine={"accounting": "v2"}, repeat=1, progress=False,
                 warmup=False, designs="baseline")

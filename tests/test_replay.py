@@ -128,11 +128,12 @@ def test_a_zap_of_scattered_entries_agrees_on_both_engines(design):
        accounting=st.sampled_from(["v2", "v1", "none"]),
        large=st.sampled_from(["pmd", "all", "none"]), data=st.sampled_from([512, 2048, 4096]),
        retouch=st.booleans(), kswapd=st.booleans(), swappiness=st.sampled_from([0, 60, 200]),
-       costs=st.sampled_from([(0, 0, 0, 0), (3_500, 8_500, 200_000, 100_000_000),
-                              (1_000, 9_000, 30_000, 50_000), (9_000, 1_000, 0, 1)]))
+       costs=st.sampled_from([(0, 0, 0, 0, 0), (3_500, 8_500, 200_000, 100_000_000, 4_000),
+                              (1_000, 9_000, 30_000, 50_000, 0), (9_000, 1_000, 0, 1, 500)]),
+       same=st.sampled_from([None, (300, 7_000)]))
 def test_random_workloads_agree_between_engines(seed, tasks, share, order, ram, batch, backend,
                                                 pc, design, pool, accounting, large, data,
-                                                retouch, kswapd, swappiness, costs):
+                                                retouch, kswapd, swappiness, costs, same):
     mthp = {order: share} if share else None
     if tasks == 3:
         t = mixed("1M", seed=seed)
@@ -145,7 +146,9 @@ def test_random_workloads_agree_between_engines(seed, tasks, share, order, ram, 
     if kswapd:      # machine-wide: the watermarks of a 64M machine (8, 24, 40 pages)
         ram, accounting = max(ram, 100), "none"
         glob = dict(kswapd=True, total_ram="64M", min_free_kbytes=32, file_cache=seed % 40 * 4096,
-                    swappiness=swappiness, costs=ReclaimCosts(*costs))
+                    swappiness=swappiness,
+                    costs=ReclaimCosts(*costs[:4], unmap_ns=costs[4],
+                                       anon_same_ns=same and same[0], kswapd_same_ns=same and same[1]))
     m = Machine(ram=ram * 4096, reclaim_batch=batch, backend=backend, page_cluster=pc,
                 zswap_pool=pool * 4096 if pool else None, accounting=accounting,
                 large_reclaim=large, compressed={"DATA": data}, **glob)

@@ -116,6 +116,9 @@ cdef struct mm_config:
     uint64_t alloc_ns      # the task: per page allocated
     uint64_t anon_ns       # direct reclaim: per anonymous page reclaimed (swap-out)
     uint64_t kswapd_anon_ns  # kswapd: the same
+    uint64_t anon_same_ns  # direct reclaim: per same-filled or zero page (stored uncompressed)
+    uint64_t kswapd_same_ns  # kswapd: the same
+    uint64_t unmap_ns      # the task's time per page kswapd reclaims (TLB shootdown, shared locks)
     uint64_t file_ns       # per clean file page dropped
     uint64_t write_ns      # a swapfile write's latency (0: synchronous)
     uint64_t nap_ns        # kswapd's short sleep
@@ -173,6 +176,7 @@ cdef struct mm_counters:
     uint64_t fork_pages        # pages a FORK mapped in a child (shared, or entries duplicated)
     uint64_t cow_faults        # writes that copied a shared page (wp_page_copy), each a pgfault
     uint64_t lock_wait_ns      # both reclaimers' waits on the lines they share (vswap.contention)
+    uint64_t interference_ns   # the task's time lost to kswapd's reclaim of its pages
 
 
 cdef struct mm_t:
@@ -210,7 +214,8 @@ cdef struct mm_t:
     int kstate
     int reclaimer          # 1 while kswapd reclaims (whose clock a write starts on)
     uint64_t ref_acc       # the referenced share's remainder, in 1/1000
-    uint64_t kept          # pages scanned and kept (activated, or under writeback)
+    uint64_t light         # pages scanned at scan_ns: kept (activated), or freed once written back
+    uint64_t same          # same-filled or zero pages reclaimed: priced at the *_same_ns
     ring_t wb              # triples: vpn, entry, completion time (writes in flight)
     ring_t clean           # pairs: vpn, entry (written back: reclaim frees these first)
     const uint64_t* dstat  # the design's work counters (a C struct of uint64), or NULL

@@ -451,6 +451,7 @@ cdef uint64_t evict_one(mm_t* m, int cpu, uint64_t* scanned) except? 0xFFFFFFFFF
         s = m.pstate[vpn]
         if m.pte[vpn] == e and pg_state(s) == PG_SWAPCACHE and s & WB_BIT:
             scanned[0] += 1
+            m.light += 1                             # its reclaim was priced at the write
             return drop_clean(m, vpn, s, cpu)
     while m.lru.len:
         vpn = ring_pop(&m.lru)
@@ -477,11 +478,12 @@ cdef uint64_t evict_one(mm_t* m, int cpu, uint64_t* scanned) except? 0xFFFFFFFFF
             if m.ref_acc >= 1000:
                 m.ref_acc -= 1000
                 ring_push(&m.lru, vpn)
-                m.kept += nr
+                m.light += nr
                 return 0
+        if pg_content(s) != C_DATA:
+            m.same += nr                             # no compression: priced apart
         if swap_out(m, vpn, order, cpu):
-            m.kept += nr
-            return 0                                 # under writeback: scanned, not freed
+            return 0                                 # under writeback: the work done, not freed
         m.resident -= nr
         m.c.pgsteal += nr
         return nr
@@ -643,13 +645,15 @@ cdef int end_writeback(mm_t* m, uint64_t t) except -1:
 
 
 cdef uint64_t reclaim_chunk(mm_t* m, uint64_t nr, int cpu, uint64_t* scanned,
-                            uint64_t* cost, uint64_t anon_ns) except? 0xFFFFFFFFFFFFFFFF:
+                            uint64_t* cost, uint64_t anon_ns,
+                            uint64_t same_ns) except? 0xFFFFFFFFFFFFFFFF:
     """One SWAP_CLUSTER_MAX chunk of shrink_lruvec: ``nr`` pages to scan, split between the
     file and anon LRUs by swappiness (get_scan_count, without the refault costs); the pages
-    freed. ``cost`` += its time: per page scanned, and the design's work priced."""
+    freed. ``cost`` += its time: per page scanned (a DATA page at ``anon_ns``, a same-filled
+    or zero one at ``same_ns``), and the design's work priced."""
     cdef uint64_t aw = m.cfg.swappiness * m.resident
     cdef uint64_t fw = (200 - m.cfg.swappiness) * m.file
-    cdef uint64_t nf = 0, sc = 0, before, got = 0, kept = m.kept, work, wait
+    cdef uint64_t nf = 0, sc = 0, before, got = 0, light = m.light, same = m.same, work, wait
     if m.file and aw + fw:
         m.file_acc += nr * fw
         nf = m.file_acc // (aw + fw)
@@ -669,8 +673,10 @@ cdef uint64_t reclaim_chunk(mm_t* m, uint64_t nr, int cpu, uint64_t* scanned,
         nf += before
     m.c.pgsteal += nf
     scanned[0] += sc + nf
-    kept = m.kept - kept
-    work = ((sc - kept) * anon_ns + kept * m.cfg.scan_ns + nf * m.cfg.file_ns
+    light = m.light - light
+    same = m.same - same
+    work = ((sc - light - same) * anon_ns + same * same_ns + light * m.cfg.scan_ns
+            + nf * m.cfg.file_ns
             + design_ns(m))
     wait = contention_ns(m, work)
     m.c.lock_wait_ns += wait
@@ -711,12 +717,16 @@ cdef int kswapd_advance(mm_t* m, uint64_t until) except -1:
         sc = 0
         cost = 0
         m.reclaimer = 1
-        got = reclaim_chunk(m, m.cfg.batch, KSWAPD_CPU, &sc, &cost, m.cfg.kswapd_anon_ns)
+        got = reclaim_chunk(m, m.cfg.batch, KSWAPD_CPU, &sc, &cost, m.cfg.kswapd_anon_ns,
+                            m.cfg.kswapd_same_ns)
         m.reclaimer = 0
         m.c.pgscan_kswapd += sc
         m.c.pgsteal_kswapd += got
         m.t_kswapd += cost
         m.c.kswapd_ns += cost
+        if m.cfg.unmap_ns:                           # the task pays for the pages taken from it
+            m.t_task += got * m.cfg.unmap_ns
+            m.c.interference_ns += got * m.cfg.unmap_ns
         if got == 0:
             if m.wb.len:                             # all under writeback: wait for a write
                 if wb_head_time(m) > m.t_kswapd:
@@ -741,7 +751,9 @@ cdef int direct_reclaim(mm_t* m, int cpu) except -1:
     """__alloc_pages_direct_reclaim: one allocstall; reclaim chunk by chunk, the first
     priority's share of the LRUs (``size >> DEF_PRIORITY``) at least, then on until
     SWAP_CLUSTER_MAX pages are freed (the priority loop scanning deeper as it must), at most
-    the LRUs once over; the task stalls meanwhile."""
+    the LRUs once over; the task stalls meanwhile, and the swapfile writes that complete
+    during the stall are freed by its later chunks (folio_end_writeback rotates them to the
+    tail the stall scans)."""
     cdef uint64_t got = 0, sc = 0, cost = 0, before
     cdef uint64_t budget = m.resident + m.file
     cdef uint64_t first = 0 if m.cfg.lru_gen else budget >> DEF_PRIORITY
@@ -753,7 +765,8 @@ cdef int direct_reclaim(mm_t* m, int cpu) except -1:
     m.c.reclaim_calls += 1
     while (got < m.cfg.batch or sc < first) and sc < budget:
         before = sc
-        got += reclaim_chunk(m, m.cfg.batch, cpu, &sc, &cost, m.cfg.anon_ns)
+        writeback_done(m, m.t_task + cost)          # written back during the stall: reclaimable
+        got += reclaim_chunk(m, m.cfg.batch, cpu, &sc, &cost, m.cfg.anon_ns, m.cfg.anon_same_ns)
         if sc == before:
             break
     m.c.pgscan_direct += sc
@@ -1378,6 +1391,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                  uint64_t alloc_ns=0, uint64_t anon_ns=0, uint64_t file_ns=0,
                  uint64_t write_ns=0, uint64_t nap_ns=100_000_000, design_ns=None,
                  uint64_t scan_ns=0, uint64_t ref_permille=0, kswapd_anon_ns=None,
+                 anon_same_ns=None, kswapd_same_ns=None, uint64_t unmap_ns=0,
                  bint lru_gen=False, src=None, contention=None, uint64_t transfer_ns=0):
     """Replay trace arrays through ``space``; the model's counters and state.
 
@@ -1512,6 +1526,9 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     m.cfg.scan_ns = scan_ns
     m.cfg.lru_gen = lru_gen
     m.cfg.kswapd_anon_ns = anon_ns if kswapd_anon_ns is None else kswapd_anon_ns
+    m.cfg.anon_same_ns = anon_ns if anon_same_ns is None else anon_same_ns
+    m.cfg.kswapd_same_ns = m.cfg.kswapd_anon_ns if kswapd_same_ns is None else kswapd_same_ns
+    m.cfg.unmap_ns = unmap_ns
     if ref_permille >= 1000:
         raise ValueError("ref_permille must be below 1000: some scanned pages must be freed")
     m.cfg.ref_permille = ref_permille if kswapd else 0

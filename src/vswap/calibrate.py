@@ -56,7 +56,8 @@ __all__ = ["RunSpec", "Measured", "CALIBRATION_SET", "VALIDATION_SET", "SMOKE_SE
            "KERNEL_FIT_EVENTS", "nnls", "robust", "fit_kernel", "measure_kernel",
            "microbench", "calibrate", "synthetic_measurements", "host_facts", "validate",
            "summary", "MISS_SWEEP", "kernel_xarray_probe", "RECLAIM_SET", "RECLAIM_MIN_PAGES",
-           "measure_reclaim", "reclaim_costs"]
+           "measure_reclaim", "reclaim_costs", "RECLAIM_LOW", "content_class", "l1_fit",
+           "fit_reclaim", "COMPRESSING"]
 
 
 # --------------------------------------------------------------------------- statistics
@@ -296,78 +297,184 @@ def measure_kernel(specs: Sequence[RunSpec], *, repeat: int = 6, per_pass: int =
 
 # --------------------------------------------------------------------------- machine-wide reclaim
 
-#: The global runs that price kswapd (``--global``: the machine shrunk to 1 GiB by a
-#: hugetlb reservation): usemem's DATA pages and memhog's same-filled ones on zram, at two
-#: overcommit ratios (cases of :data:`vswap.global_matrix.CASES`).
-RECLAIM_SET = ("usemem 1G x1.5 zram", "memhog 1G x1.5 zram", "usemem 1G x1.75 zram",
-               "memhog 1G x1.75 zram")
+#: The global runs that price machine-wide reclaim (``--global``: the machine shrunk to 1 GiB
+#: by a hugetlb reservation), cases of :data:`vswap.global_matrix.CASES`: usemem's DATA pages
+#: and memhog's same-filled ones on zram (zram compresses the first, stores the second as its
+#: fill word) and on a swapfile (which writes both alike), at two overcommit ratios but
+#: usemem 1G x1.75 on zram (it does not fit 1 GiB here: the OOM killer ends it).
+#: :func:`measure_reclaim` adds each writer at :data:`RECLAIM_LOW`.
+RECLAIM_SET = ("usemem 1G x1.5 zram", "memhog 1G x1.5 zram", "memhog 1G x1.75 zram",
+               "usemem 1G x1.5 swapfile", "memhog 1G x1.5 swapfile",
+               "usemem 1G x1.75 swapfile", "memhog 1G x1.75 swapfile")
+#: The low overcommit each writer of the reclaim set also runs at: kswapd reclaims most of
+#: it, so the task's time is mostly its own allocations, which anchors the fit's ``alloc_ns``.
+RECLAIM_LOW = 1.15
 #: A repeat prices kswapd only when kswapd reclaimed this many pages: its CPU time is
 #: read in ticks of 10 ms (/proc/PID/stat), a 1 % error at 20,000 pages of ~5 us.
 RECLAIM_MIN_PAGES = 20_000
+#: The backends whose store compresses in the reclaimer (a same-filled page skips it).
+COMPRESSING = ("zram", "zswap")
 
 
-def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 5,
+def content_class(trace: Any) -> str:
+    """``"DATA"`` when most of a trace's written pages hold data, else ``"SAME"`` (zero or same-filled).
+
+    zram and zswap compress a DATA page in the reclaimer; a same-filled one
+    is stored as its fill word and a zero one not at all, so reclaim prices
+    the two classes apart. Runtime complexity: O(events).
+
+    >>> from vswap.workloads import usemem, memhog
+    >>> content_class(usemem("8M")), content_class(memhog("8M"))
+    ('DATA', 'SAME')
+    """
+    nr = np.asarray(trace.nr, dtype=np.int64)
+    data = int(nr[np.asarray(trace.content) == 0].sum())
+    return "DATA" if 2 * data > int(nr.sum()) else "SAME"
+
+
+def l1_fit(X: np.ndarray, y: np.ndarray, *, iterations: int = 100) -> np.ndarray:
+    """``argmin sum |X b - y|`` (least absolute deviations, by iteratively reweighted least squares).
+
+    Robust where a shared VM puts an odd repeat among the runs: one slow
+    repeat moves a least-squares fit, not this one. Runtime complexity:
+    O(iterations * rows * columns**2).
+
+    >>> X = np.array([[1.0, 0.0], [2.0, 1.0], [3.0, 1.0], [4.0, 2.0], [5.0, 2.0]])
+    >>> y = X @ np.array([2.0, 3.0]); y[2] += 50.0          # one outlier
+    >>> [round(float(v), 3) for v in l1_fit(X, y)]
+    [2.0, 3.0]
+    """
+    w = np.ones(len(y))
+    b = np.zeros(X.shape[1])
+    for _ in range(iterations):
+        sw = np.sqrt(w)
+        b = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)[0]
+        w = 1.0 / np.maximum(np.abs(y - X @ b), 1e-9 * max(float(np.abs(y).max()), 1e-12))
+    return b
+
+
+def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
+                seed: int = 0) -> dict[str, Any]:
+    """What machine-wide reclaim costs the task and kswapd, per backend and content class.
+
+    Each row is one global repeat: ``backend``, ``content`` (the class a
+    backend prices apart, :func:`content_class`: zram compresses DATA pages
+    and stores same-filled ones as their fill word; ``"ANY"`` on a backend
+    that writes every page alike), ``pages`` (the task wrote),
+    ``pgsteal_kswapd``, ``pgsteal_direct``, ``task_s`` (its user and system
+    time) and ``kswapd_ns`` (kswapd0's CPU per page it reclaimed, None when
+    too few). The task's time is the :func:`l1_fit` on the pages it wrote
+    (``alloc_ns``), the pages kswapd took from it (``unmap_ns``: the TLB
+    shootdowns kswapd's unmaps send to its CPU, the locks both take), and
+    each class's pages it reclaimed itself (that class's ``direct_ns``),
+    over runs at several pressures (the low one anchors the allocation's
+    part), each ``(value, bootstrap sd, rows)``; each class's ``kswapd_ns``
+    is :func:`robust` over its rows (median, scaled MAD, rows). Runtime
+    complexity: O(bootstrap * rows).
+
+    >>> rows = [{"backend": "zram", "content": c, "pages": p, "pgsteal_kswapd": k,
+    ...          "pgsteal_direct": d, "kswapd_ns": 2e4,
+    ...          "task_s": 2e-6 * p + 3e-6 * k + (1e-5 if c == "DATA" else 4e-6) * d}
+    ...         for c in ("DATA", "SAME") for p, k, d in (
+    ...             (300_000, 30_000, 20_000), (400_000, 60_000, 90_000),
+    ...             (460_000, 120_000, 140_000), (390_000, 90_000, 70_000))]
+    >>> f = fit_reclaim(rows, bootstrap=20)
+    >>> round(f["alloc_ns"][0]), round(f["unmap_ns"][0])
+    (2000, 3000)
+    >>> [round(f["by_class"][c]["direct_ns"][0]) for c in ("zram DATA", "zram SAME")]
+    [10000, 4000]
+    """
+    key = [f"{r['backend']} {r['content']}" for r in rows]
+    classes = sorted(set(key))
+    X = np.array([[r["pages"], r["pgsteal_kswapd"]]
+                  + [r["pgsteal_direct"] if k == c else 0 for c in classes]
+                  for r, k in zip(rows, key)], dtype=float)
+    y = np.array([r["task_s"] for r in rows], dtype=float) * 1e9
+    b = l1_fit(X, y)
+    rng = np.random.default_rng(seed)
+    boots = (np.array([l1_fit(X[i], y[i]) for i in
+                       (rng.integers(0, len(rows), len(rows)) for _ in range(bootstrap))])
+             if bootstrap and len(rows) > X.shape[1] else np.zeros((1, X.shape[1])))
+    sd = boots.std(axis=0)
+    by: dict[str, dict[str, tuple[float, float, int]]] = {}
+    for j, c in enumerate(classes, 2):
+        rs = [r for r, k in zip(rows, key) if k == c]
+        ks = [r["kswapd_ns"] for r in rs if r.get("kswapd_ns") is not None]
+        by[c] = {"direct_ns": (float(b[j]), float(sd[j]), len(rs)),
+                 "kswapd_ns": (*robust(ks), len(ks)) if ks else (0.0, 0.0, 0)}
+    return {"alloc_ns": (float(b[0]), float(sd[0]), len(rows)),
+            "unmap_ns": (float(b[1]), float(sd[1]), len(rows)), "by_class": by}
+
+
+def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 4,
+                    low: float = RECLAIM_LOW, bootstrap: int = 200,
                     progress: Callable[[str], Any] | None = None,
                     keep: list | None = None) -> dict[str, Any]:
-    """kswapd's CPU per page it reclaims, and the task's per page reclaimed directly, on this kernel.
+    """The task's and kswapd's costs of machine-wide reclaim on this kernel, per content class.
 
     Each case runs ``repeat`` times machine-wide (``vswap kernel run
-    --global``, root): per repeat, kswapd0's CPU time over
-    ``pgsteal_kswapd``, and the task's system time beyond the same trace's
-    without reclaim (its median over ``repeat`` runs in a cgroup twice its
-    size) over ``pgsteal_direct``. The per-repeat ratios of all cases are
-    summarised by :func:`robust` (median, MAD). Returns ``kswapd_ns``,
-    ``direct_ns`` (each ``(median, sd, n)``) and ``rows`` (per repeat).
-    KernelError without root or room for the reservation. Runtime
-    complexity: the runs' (about 10 s a repeat). ``keep``, a list, gets
-    each case's ``(name, trace, global KernelResult)``.
+    --global``, root), and each of its writers again at ``low`` times the
+    RAM. Per repeat a row: the task's CPU time, the pages it wrote and
+    reclaimed directly, and kswapd0's CPU time per page it reclaimed;
+    :func:`fit_reclaim` gives the costs (per content class on a backend that
+    compresses, :data:`COMPRESSING`; one class, ``"ANY"``, on one that
+    writes every page alike). Returns ``rows``, ``fit`` and, for the
+    profile, zram's (``cases``: the zram ones) pooled over its classes,
+    ``kswapd_ns`` (``(median, MAD, n)``). KernelError without root or room
+    for the reservation. Runtime complexity: the runs' (about 10 s a
+    repeat). ``keep``, a list, gets each run's ``(name, trace, KernelResult)``.
     """
     import warnings
     from vswap import kernel
-    from vswap.global_matrix import CASES
+    from vswap.global_matrix import CASES, make_case
     from vswap.kernel.counters import kernel_view
     from vswap.replay import Machine
-    rows: list[dict[str, Any]] = []
+    runs: dict[str, tuple[Any, str, str]] = {}
     for name in cases:
         make, ram, backend = CASES[name]
-        trace = make()
+        runs[name] = (make(), ram, backend)
+        workload = name.split()[0]
+        low_name = f"{workload} {ram} x{low:g} {backend}"
+        if low_name not in runs:
+            runs[low_name] = (make_case(workload, ram, low, backend)[0](), ram, backend)
+    rows: list[dict[str, Any]] = []
+    for name, (trace, ram, backend) in runs.items():
         if progress is not None:
-            progress(f"reclaim: {name} x{repeat}, and without reclaim x{repeat}")
-        big = Machine(ram=2 * trace.pages_touched * PAGE_SIZE, backend=backend)
+            progress(f"reclaim: {name} x{repeat}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            alone = _run_when_free(lambda: kernel.run(trace, machine=big, repeat=repeat,
-                                                      progress=False))
             glob = _run_when_free(lambda: kernel.run(
                 trace, machine=Machine(ram=ram, backend=backend, accounting="none"),
                 repeat=repeat, progress=False))
         if keep is not None:
             keep.append((name, trace, glob))
-        base = robust([r["sys_s"] for r in alone.repeats])[0]
+        content = content_class(trace) if backend in COMPRESSING else "ANY"
         for rep in glob.repeats:
             v = kernel_view(rep)
             k, d = v.get("pgsteal_kswapd", 0), v.get("pgsteal_direct", 0)
-            rows.append({"case": name, "pgsteal_kswapd": k, "pgsteal_direct": d,
-                         "kswapd_cpu_s": rep.get("kswapd_cpu_s", 0.0), "sys_s": rep["sys_s"],
-                         "sys_without_reclaim_s": base,
+            rows.append({"case": name, "backend": backend, "content": content,
+                         "pages": trace.pages_written, "pgsteal_kswapd": k, "pgsteal_direct": d,
+                         "kswapd_cpu_s": rep.get("kswapd_cpu_s", 0.0),
+                         "task_s": rep["sys_s"] + rep["user_s"],
                          "kswapd_ns": rep.get("kswapd_cpu_s", 0.0) * 1e9 / k
-                         if k >= RECLAIM_MIN_PAGES else None,
-                         "direct_ns": (rep["sys_s"] - base) * 1e9 / d
-                         if d >= RECLAIM_MIN_PAGES else None})
-    out: dict[str, Any] = {"rows": rows, "cases": list(cases), "repeat": repeat}
-    for key in ("kswapd_ns", "direct_ns"):
-        vals = [r[key] for r in rows if r[key] is not None]
-        out[key] = (*robust(vals), len(vals)) if vals else None
-    return out
+                         if k >= RECLAIM_MIN_PAGES else None})
+    # the profile's kswapd_page is zram's, the backend of the kernel fit, over both classes
+    ks = [r["kswapd_ns"] for r in rows if r["kswapd_ns"] is not None and r["backend"] == "zram"]
+    return {"rows": rows, "cases": [c for c in cases if CASES[c][2] == "zram"],
+            "all_cases": list(cases), "repeat": repeat, "low": low,
+            "fit": fit_reclaim(rows, bootstrap=bootstrap),
+            "kswapd_ns": (*robust(ks), len(ks)) if ks else None}
 
 
 def reclaim_costs(measured: dict[str, Any]) -> dict[str, Cost]:
     """The profile's ``kswapd_page`` from :func:`measure_reclaim`'s figures (none without them).
 
-    Runtime complexity: O(1).
+    Runtime complexity: O(classes).
 
-    >>> c = reclaim_costs({"kswapd_ns": (14000.0, 2000.0, 12), "direct_ns": (8000.0, 900.0, 12),
-    ...                    "cases": ["memhog 1G x1.5 zram"], "repeat": 3})
+    >>> c = reclaim_costs({"kswapd_ns": (14000.0, 2000.0, 12), "cases": ["memhog 1G x1.5 zram"],
+    ...                    "repeat": 3, "fit": {"alloc_ns": (2000.0, 300.0, 6),
+    ...                    "unmap_ns": (3000.0, 900.0, 6), "by_class": {"zram SAME": {
+    ...                    "direct_ns": (8000.0, 900.0, 6), "kswapd_ns": (14000.0, 2000.0, 6)}}}})
     >>> c["kswapd_page"].ns, c["kswapd_page"].sd
     (14000.0, 2000.0)
     """
@@ -375,14 +482,20 @@ def reclaim_costs(measured: dict[str, Any]) -> dict[str, Cost]:
     if not k:
         return {}
     med, sd, n = k
-    d = measured.get("direct_ns")
-    beside = (f"; the task's own per page reclaimed directly in the same runs: "
-              f"{d[0]:,.0f} ns +/- {d[1]:,.0f} (its sys beyond the run without reclaim)"
-              if d else "")
+    fit = measured.get("fit") or {}
+    beside = "".join(
+        f"; {content} pages: kswapd {f['kswapd_ns'][0]:,.0f} ns, the task's per page reclaimed "
+        f"directly {f['direct_ns'][0]:,.0f} ns +/- {f['direct_ns'][1]:,.0f}"
+        for content, f in sorted((fit.get("by_class") or {}).items()))
+    if fit.get("alloc_ns"):
+        beside += (f"; the task's per page it allocates {fit['alloc_ns'][0]:,.0f} ns +/- "
+                   f"{fit['alloc_ns'][1]:,.0f} and per page kswapd takes from it "
+                   f"{fit['unmap_ns'][0]:,.0f} ns +/- {fit['unmap_ns'][1]:,.0f} (fit_reclaim)")
     return {"kswapd_page": Cost(float(med), float(sd), (
         f"vswap calibrate: kswapd0's CPU time (/proc/PID/stat) per pgsteal_kswapd over {n} "
-        f"global repeats of {', '.join(measured['cases'])} (--global, {measured['repeat']} "
-        f"each; median, sd the scaled MAD){beside}"))}
+        f"global repeats of {', '.join(measured['cases'])}"
+        + (f" and each writer at x{measured['low']:g}" if measured.get("low") else "")
+        + f" (--global, {measured['repeat']} each; median, sd the scaled MAD){beside}"))}
 
 
 # --------------------------------------------------------------------------- the kernel fit

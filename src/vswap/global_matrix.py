@@ -37,7 +37,7 @@ from vswap.replay import Machine, replay
 from vswap.workloads import PAGE_SIZE, Trace, memhog, parse_size, usemem
 
 __all__ = ["CASES", "RECLAIM_COUNTERS", "TOLERANCE", "SMALLEST", "within", "model_machine",
-           "measured_machine", "compare_result", "run_case", "run_matrix", "rst_table",
+           "make_case", "measured_machine", "compare_result", "run_case", "run_matrix", "rst_table",
            "schedstat", "SchedProbe", "sched_summary", "model_again"]
 
 #: The counters compared, and how far the model may be from the kernel's mean.
@@ -48,7 +48,16 @@ RECLAIM_COUNTERS = ("allocstall", "pgscan_kswapd", "pgsteal_kswapd", "pgscan_dir
                     "kswapd_high_wmark_hit_quickly")
 
 
-def _case(workload: str, ram: str, ratio: float, backend: str) -> tuple[Callable[[], Trace], str, str]:
+def make_case(workload: str, ram: str, ratio: float,
+              backend: str) -> tuple[Callable[[], Trace], str, str]:
+    """A global case: (its trace's maker, the RAM asked for, the backend); the trace ``ratio`` times ``ram``, in 2 MiB.
+
+    ``workload`` is usemem or memhog. Runtime complexity: O(1) (the maker: the trace's).
+
+    >>> make, ram, backend = make_case("memhog", "1G", 1.15, "zram")
+    >>> make().pages_written, ram, backend
+    (301056, '1G', 'zram')
+    """
     size = int(parse_size(ram) * ratio) // (2 << 20) * (2 << 20)
     make = (lambda: usemem(size)) if workload == "usemem" else (lambda: memhog(size))
     return make, ram, backend
@@ -57,7 +66,7 @@ def _case(workload: str, ram: str, ratio: float, backend: str) -> tuple[Callable
 #: case name -> (the trace, the RAM asked for, the backend): usemem and
 #: memhog, zram and a swapfile, two RAM sizes, two overcommit ratios.
 CASES: dict[str, tuple[Callable[[], Trace], str, str]] = {
-    f"{w} {ram} x{ratio:g} {b}": _case(w, ram, ratio, b)
+    f"{w} {ram} x{ratio:g} {b}": make_case(w, ram, ratio, b)
     for w in ("usemem", "memhog") for ram in ("1G", "2G") for ratio in (1.5, 1.75)
     for b in ("zram", "swapfile")
 }

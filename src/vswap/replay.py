@@ -728,7 +728,8 @@ def _kswapd_config(machine: Machine) -> dict[str, Any]:
                 alloc_ns=c.alloc_ns, anon_ns=c.anon_ns, file_ns=c.file_ns,
                 write_ns=c.write_ns, nap_ns=c.nap_ns, design_ns=dict(c.design_ns),
                 scan_ns=c.scan_ns, ref_permille=round(machine.referenced_share * 1000),
-                kswapd_anon_ns=c.kswapd_ns, lru_gen=machine.lru_gen,
+                kswapd_anon_ns=c.kswapd_ns, anon_same_ns=c.direct_same_ns,
+                kswapd_same_ns=c.kswapd_same, unmap_ns=c.unmap_ns, lru_gen=machine.lru_gen,
                 transfer_ns=c.transfer_ns,
                 contention=weights(tuple(SHARED), c.transfer_ns,
                                    dict(c.design_ns).get("cluster_locks", 0)))

@@ -94,7 +94,7 @@ class _Model:
         self.t_task = self.t_kswapd = self.nap_end = 0
         self.kstate = KS_SLEEP
         self.reclaimer = 0
-        self.ref_acc = self.kept = 0
+        self.ref_acc = self.light = self.same = 0
         self.wb: list[tuple[int, int, int]] = []     # vpn, entry, completion time
         self.wb_head = 0
         self.clean: list[tuple[int, int]] = []
@@ -405,6 +405,7 @@ class _Model:
             self.clean_head += 1
             s = int(self.pstate[vpn])
             if int(self.pte[vpn]) == e and s & 3 == PG_SWAPCACHE and s & WB_BIT:
+                self.light += 1                 # its reclaim was priced at the write
                 return self.drop_clean(vpn, s, cpu), 1
         while self.lru_head < len(self.lru):
             vpn = self.lru[self.lru_head]
@@ -426,10 +427,11 @@ class _Model:
                 if self.ref_acc >= 1000:
                     self.ref_acc -= 1000
                     self.lru.append(vpn)
-                    self.kept += 1 << order
+                    self.light += 1 << order
                     return 0, 1 << order
-            if self.swap_out(vpn, order, cpu):
-                self.kept += 1 << order
+            if (s >> 2) & 3 != C_DATA:
+                self.same += 1 << order         # no compression: priced apart
+            if self.swap_out(vpn, order, cpu):  # under writeback: the work done, not freed
                 return 0, 1 << order
             self.resident -= 1 << order
             self.c["pgsteal"] += 1 << order
@@ -506,7 +508,8 @@ class _Model:
             self.wb_head += 1
             self.clean.append((vpn, e))
 
-    def reclaim_chunk(self, nr: int, cpu: int, anon_ns: int) -> tuple[int, int, int]:
+    def reclaim_chunk(self, nr: int, cpu: int, anon_ns: int,
+                      same_ns: int) -> tuple[int, int, int]:
         """One chunk of shrink_lruvec split by swappiness: (pages freed, scanned, its ns)."""
         cfg = self.cfg
         aw = cfg["swappiness"] * self.resident
@@ -518,7 +521,7 @@ class _Model:
             self.file_acc -= nf * (aw + fw)
             nf = min(nf, self.file)
         self.file -= nf
-        kept = self.kept
+        light, same = self.light, self.same
         if self.priced:
             self.dprev = dict(self.space.stats)
         sc = got = 0
@@ -533,8 +536,9 @@ class _Model:
             self.file -= extra
             nf += extra
         self.c["pgsteal"] += nf
-        kept = self.kept - kept
-        work = ((sc - kept) * anon_ns + kept * cfg["scan_ns"] + nf * cfg["file_ns"]
+        light, same = self.light - light, self.same - same
+        work = ((sc - light - same) * anon_ns + same * same_ns + light * cfg["scan_ns"]
+                + nf * cfg["file_ns"]
                 + self.design_ns())
         wait = self.contention_ns(work)
         self.c["lock_wait_ns"] += wait
@@ -561,12 +565,16 @@ class _Model:
                 self.nap_end = self.t_kswapd + cfg["nap_ns"]
                 continue
             self.reclaimer = 1
-            got, sc, cost = self.reclaim_chunk(cfg["batch"], KSWAPD_CPU, cfg["kswapd_anon_ns"])
+            got, sc, cost = self.reclaim_chunk(cfg["batch"], KSWAPD_CPU, cfg["kswapd_anon_ns"],
+                                               cfg["kswapd_same_ns"])
             self.reclaimer = 0
             c["pgscan_kswapd"] += sc
             c["pgsteal_kswapd"] += got
             self.t_kswapd += cost
             c["kswapd_ns"] += cost
+            if cfg["unmap_ns"]:                 # the task pays for the pages taken from it
+                self.t_task += got * cfg["unmap_ns"]
+                c["interference_ns"] += got * cfg["unmap_ns"]
             if got == 0:
                 if self.wb_head < len(self.wb):
                     self.t_kswapd = max(self.t_kswapd, self.wb_head_time())
@@ -592,7 +600,8 @@ class _Model:
         c["reclaim_calls"] += 1
         got = sc = cost = 0
         while (got < cfg["batch"] or sc < first) and sc < budget:
-            n, k, ns = self.reclaim_chunk(cfg["batch"], cpu, cfg["anon_ns"])
+            self.writeback_done(self.t_task + cost)
+            n, k, ns = self.reclaim_chunk(cfg["batch"], cpu, cfg["anon_ns"], cfg["anon_same_ns"])
             got += n
             sc += k
             cost += ns
@@ -1060,6 +1069,8 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
                  nap_ns: int = 100_000_000,
                  design_ns: dict[str, float] | None = None, scan_ns: int = 0,
                  ref_permille: int = 0, kswapd_anon_ns: int | None = None,
+                 anon_same_ns: int | None = None, kswapd_same_ns: int | None = None,
+                 unmap_ns: int = 0,
                  lru_gen: bool = False, src: Any = None,
                  contention: dict[str, tuple[int, int, int, int]] | None = None,
                  transfer_ns: int = 0) -> dict[str, Any]:
@@ -1117,6 +1128,10 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
            "design_ns": dict(design_ns or {}), "scan_ns": scan_ns,
            "contention": dict(contention or {}), "transfer_ns": transfer_ns,
            "kswapd_anon_ns": anon_ns if kswapd_anon_ns is None else kswapd_anon_ns,
+           "anon_same_ns": anon_ns if anon_same_ns is None else anon_same_ns,
+           "unmap_ns": unmap_ns,
+           "kswapd_same_ns": ((anon_ns if kswapd_anon_ns is None else kswapd_anon_ns)
+                              if kswapd_same_ns is None else kswapd_same_ns),
            "lru_gen": bool(lru_gen),
            "ref_permille": ref_permille if kswapd else 0,
            "forks": bool((cols[0] == EV_FORK).any())}
