@@ -33,7 +33,8 @@ the free of the written-back folio as a scan.
 Not modelled: watermark boosting (it follows external fragmentation, which
 the model has no page allocator for), compaction and ``pgmigrate``,
 per-zone balancing (one zone holds the machine's RAM), the active lists and
-refaults, kswapd's priority loop (it reclaims chunk by chunk).
+refaults, kswapd's priority loop (it reclaims chunk by chunk), the bio pool a
+swapfile write sleeps on under memory pressure.
 
 The costs are this machine's, measured with ``vswap kernel run`` (Linux
 6.18, 2 vCPUs, zram lzo-rle, a usemem writer): see :data:`DEFAULT_COSTS`.
