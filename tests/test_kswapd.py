@@ -148,13 +148,14 @@ def test_same_filled_pages_reclaim_at_their_own_cost():
 def test_a_direct_stall_frees_the_writes_that_complete_during_it():
     """On a swapfile a written folio is under writeback for write_ns and then rotated to the
     tail the reclaimers scan (folio_end_writeback): a stall whose own writes complete before it
-    ends frees them. With kswapd too slow to finish a chunk the task reclaims everything itself,
-    a few chunks a stall, 32 pages at least, and writes little more than it frees."""
+    ends frees them. With kswapd too slow to finish more than a chunk the task reclaims all but
+    that itself, a few chunks a stall, 32 pages at least, and writes little more than it frees."""
     costs = _costs(anon_ns=20_000, kswapd_anon_ns=10**9, kswapd_same_ns=10**9,
                    write_ns=50_000, unmap_ns=0)
     c = replay(usemem("512M"), "baseline",
                _global(backend="swapfile", swap="1G", file_cache=0, costs=costs)).counters
-    assert c["pgsteal_kswapd"] == 0 and c["pgsteal_direct"] == c["pgsteal"] > 0
+    assert c["pgsteal_kswapd"] < 32 < c["pgsteal_direct"]          # kswapd's first chunk at most
+    assert c["pgsteal_kswapd"] + c["pgsteal_direct"] == c["pgsteal"]
     assert c["pgsteal_direct"] >= 32 * c["allocstall"]
     assert c["pgscan_direct"] <= 5 * 32 * c["allocstall"]
     assert 0 <= c["pswpout"] - c["pgsteal"] < 64
@@ -178,12 +179,12 @@ def test_the_designs_work_shifts_reclaim_as_the_per_page_costs_balance():
     the direct share while r + 2a + b > k. With the costs measured on the kernel this machine
     ran before (direct 21.5 us, kswapd 22.7 us a page) it does: more stalls and direct reclaim
     under vss_v5, the report's direction; with memhog's same-filled pages on zram here (direct
-    6.1 us, kswapd 19.2 us) the sign turns. The mechanism is shown with the design's prices
+    6.1 us, kswapd 19.4 us) the sign turns. The mechanism is shown with the design's prices
     magnified tenfold."""
     magnified = {k: 10 * v for k, v in DEFAULT_DESIGN_NS.items()}
     before = dataclasses.replace(DEFAULT_COSTS, anon_ns=21_500, kswapd_anon_ns=22_700,
                                  design_ns=magnified)
-    same = dataclasses.replace(DEFAULT_COSTS, anon_ns=6_096, kswapd_anon_ns=19_180,
+    same = dataclasses.replace(DEFAULT_COSTS, anon_ns=6_083, kswapd_anon_ns=19_402,
                                design_ns=magnified)
     assert _sign_term(before) > 0 > _sign_term(same)
     rises, turns = _three(before), _three(same)
@@ -205,15 +206,15 @@ def test_the_designs_work_shifts_reclaim_as_the_per_page_costs_balance():
 def test_at_the_measured_prices_the_designs_barely_move_the_reclaim_table():
     """The defaults: the design counters at the shipped profile's prices, and the two reclaimers'
     waits on the virtual layer's shared lines at the measured transfer cost. At this kernel's
-    costs for zram's DATA pages r + 2a + b - k is -0.4 us (its uncertainty about 4 us): vss_v5
-    reclaims directly a hair less than baseline, cc_v2 between them, by well under half a
-    percent (the report: usemem +2.2 % pgsteal_direct, cc_v2 +0.9 %); the contention is there,
-    in the virtual builds only, and a small share of the reclaim time."""
-    assert -1_000 < _sign_term(DEFAULT_COSTS) < 0
+    costs for zram's DATA pages r + 2a + b - k is -1.3 us (its uncertainty about 3 us): vss_v5
+    reclaims directly a hair less than baseline, and cc_v2 no more than baseline, by well under
+    half a percent (the report: usemem +2.2 % pgsteal_direct, cc_v2 +0.9 %); the contention is
+    there, in the virtual builds only, and a small share of the reclaim time."""
+    assert -3_000 < _sign_term(DEFAULT_COSTS) < 0
     rows = _three(DEFAULT_COSTS)
     for name in ("pgsteal_direct", "allocstall"):
         b, v, cc = (rows[d][name] for d in ("baseline", "vss_v5", "cc_v2"))
-        assert v <= cc <= b and v < b and (b - v) / b < 0.005
+        assert v < b and cc <= b and (b - v) / b < 0.005
     assert rows["baseline"]["lock_wait_ns"] == 0
     for d in ("vss_v5", "cc_v2"):
         c = rows[d]
@@ -366,10 +367,10 @@ def test_the_reports_benchmarks_default_to_global_and_print_the_reclaim_table():
     text = r.table()
     assert "Reclaim (the report's table" in text and "n.m." in text
     rows = {row["design"]: row for row in r.rows}
-    # at this kernel's measured costs r + 2a + b - k is just below 0 (see the tests above): the
+    # at this kernel's measured costs r + 2a + b - k is a little below 0 (see the tests above): the
     # designs' reclaim tables agree to a few hundredths of a percent, far below the report's
     # shifts shown beside them
-    assert -1_000 < _sign_term(r.machine.costs) < 0
+    assert -3_000 < _sign_term(r.machine.costs) < 0
     d = {name: rows[name]["pgsteal_direct"] for name in rows}
     assert all(abs(d[n] - d["baseline"]) < 0.0005 * d["baseline"] for n in d)
     for c in report_comparison(r.rows, "usemem"):

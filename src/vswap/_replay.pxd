@@ -214,8 +214,8 @@ cdef struct mm_t:
     int kstate
     int reclaimer          # 1 while kswapd reclaims (whose clock a write starts on)
     uint64_t ref_acc       # the referenced share's remainder, in 1/1000
-    uint64_t light         # pages scanned at scan_ns: kept (activated), or freed once written back
-    uint64_t same          # same-filled or zero pages reclaimed: priced at the *_same_ns
+    uint64_t light         # pages scanned and kept (activated, or under writeback): at scan_ns
+    uint64_t same          # same-filled or zero pages freed: priced at the *_same_ns
     ring_t wb              # triples: vpn, entry, completion time (writes in flight)
     ring_t clean           # pairs: vpn, entry (written back: reclaim frees these first)
     const uint64_t* dstat  # the design's work counters (a C struct of uint64), or NULL

@@ -451,7 +451,6 @@ cdef uint64_t evict_one(mm_t* m, int cpu, uint64_t* scanned) except? 0xFFFFFFFFF
         s = m.pstate[vpn]
         if m.pte[vpn] == e and pg_state(s) == PG_SWAPCACHE and s & WB_BIT:
             scanned[0] += 1
-            m.light += 1                             # its reclaim was priced at the write
             return drop_clean(m, vpn, s, cpu)
     while m.lru.len:
         vpn = ring_pop(&m.lru)
@@ -480,10 +479,11 @@ cdef uint64_t evict_one(mm_t* m, int cpu, uint64_t* scanned) except? 0xFFFFFFFFF
                 ring_push(&m.lru, vpn)
                 m.light += nr
                 return 0
+        if swap_out(m, vpn, order, cpu):
+            m.light += nr                            # under writeback: scanned, not freed
+            return 0
         if pg_content(s) != C_DATA:
             m.same += nr                             # no compression: priced apart
-        if swap_out(m, vpn, order, cpu):
-            return 0                                 # under writeback: the work done, not freed
         m.resident -= nr
         m.c.pgsteal += nr
         return nr

@@ -454,6 +454,8 @@ def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 4,
             k, d = v.get("pgsteal_kswapd", 0), v.get("pgsteal_direct", 0)
             rows.append({"case": name, "backend": backend, "content": content,
                          "pages": trace.pages_written, "pgsteal_kswapd": k, "pgsteal_direct": d,
+                         "pgscan_kswapd": v.get("pgscan_kswapd", 0),
+                         "pgscan_direct": v.get("pgscan_direct", 0),
                          "kswapd_cpu_s": rep.get("kswapd_cpu_s", 0.0),
                          "task_s": rep["sys_s"] + rep["user_s"],
                          "kswapd_ns": rep.get("kswapd_cpu_s", 0.0) * 1e9 / k

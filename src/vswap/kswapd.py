@@ -27,8 +27,8 @@ a written folio stays in the swap cache under writeback for
 :attr:`ReclaimCosts.write_ns` and is freed by a later scan, of either
 reclaimer (a direct reclaimer's own writes complete during its stall): what
 reclaim wrote and never needed to free is the write-ahead (``pswpout`` above
-``pgsteal``). The reclaim work is priced on the scan that starts the write,
-the free of the written-back folio as a scan.
+``pgsteal``). The page's cost is paid where it is freed, as it was
+measured.
 
 Not modelled: watermark boosting (it follows external fragmentation, which
 the model has no page allocator for), compaction and ``pgmigrate``,
@@ -68,18 +68,19 @@ SWAP_WRITE_NS = 200_000
 #: class: ``(direct reclaim's, kswapd's)``. Measured with ``vswap
 #: calibrate``'s global runs (:func:`vswap.calibrate.measure_reclaim`: the
 #: machine shrunk to 1 GiB, :data:`vswap.calibrate.RECLAIM_SET`, 4 repeats
-#: per case, each writer also at 1.15x; 44 repeats) on this machine's kernel,
+#: per case, each writer also at 1.15x, run twice an hour apart; 88 repeats) on this
+#: machine's kernel,
 #: 6.18.44-fc-v1300. kswapd's is the median of kswapd0's CPU time over
-#: ``pgsteal_kswapd`` (scaled MAD about 1 us on zram, 0.5 us on a swapfile);
+#: ``pgsteal_kswapd`` (scaled MAD about 0.9 us on zram, 0.7 us on a swapfile);
 #: the task's comes from one fit of its CPU time over all the repeats
 #: (:func:`vswap.calibrate.fit_reclaim`: least absolute deviations, bootstrap
 #: sd) on the pages it wrote (:data:`MEASURED_ALLOC_NS`), the pages kswapd
 #: took from it (:data:`MEASURED_UNMAP_NS`) and each class's pages it
 #: reclaimed itself. zram compresses a DATA page in the reclaimer and stores
-#: a same-filled or zero one as its fill word: DATA (usemem) 15.6 us +/- 3.9
-#: direct, 23.2 us kswapd; SAME (memhog) 6.1 us +/- 2.9 and 19.2 us. A
-#: swapfile writes every page alike: 4.3 us +/- 5.8 direct (the task scans
-#: and writes; the pages it frees were mostly written before), 7.9 us kswapd
+#: a same-filled or zero one as its fill word: DATA (usemem) 14.6 us +/- 2.5
+#: direct, 23.2 us kswapd; SAME (memhog) 6.1 us +/- 1.2 and 19.4 us. A
+#: swapfile writes every page alike: 4.3 us +/- 3.2 direct (the task scans
+#: and writes; the pages it frees were mostly written before), 8.1 us kswapd
 #: (which scans 3.5 to 4.7 pages per page it frees, in its figure). zswap
 #: compresses in the reclaimer as zram does and takes zram's (not measured
 #: machine-wide). The profile keeps the runs (``provenance.updates``). On
@@ -89,18 +90,18 @@ SWAP_WRITE_NS = 200_000
 #: the direct figure; the kernel's own split of reclaim moved with the kernel
 #: (memhog 1G x1.5 on zram: a direct share of 0.35 there, 0.62 here).
 MEASURED_RECLAIM_NS: dict[str, dict[str, tuple[int, int]]] = {
-    "zram": {"DATA": (15_611, 23_217), "SAME": (6_096, 19_180)},
-    "swapfile": {"DATA": (4_256, 7_947), "SAME": (4_256, 7_947)},
+    "zram": {"DATA": (14_647, 23_165), "SAME": (6_083, 19_402)},
+    "swapfile": {"DATA": (4_335, 8_054), "SAME": (4_335, 8_054)},
 }
 MEASURED_RECLAIM_NS["zswap"] = MEASURED_RECLAIM_NS["zram"]
 #: The task's CPU per page it allocates under global pressure, ns (the same fit:
-#: 1.6 us +/- 0.2; a run without reclaim measures 1.2 to 1.9 us).
-MEASURED_ALLOC_NS = 1_613
-#: The task's CPU per page kswapd takes from it, ns (the same fit: 4.0 us +/- 1.5):
+#: 1.6 us +/- 0.1; a run without reclaim measures 1.2 to 1.9 us).
+MEASURED_ALLOC_NS = 1_610
+#: The task's CPU per page kswapd takes from it, ns (the same fit: 4.1 us +/- 0.8):
 #: kswapd's unmaps send TLB shootdowns to the task's CPU, and both take the zone's and
 #: the LRU's locks. It slows the task while kswapd keeps up, so less of the reclaim falls
 #: to the task than the two reclaimers' own costs alone would give.
-MEASURED_UNMAP_NS = 4_032
+MEASURED_UNMAP_NS = 4_111
 
 #: kswapd's CPU per DATA page it reclaims on zram, ns (:data:`MEASURED_RECLAIM_NS`); the
 #: shipped cost profile's ``kswapd_page``, pooled over both content classes, lies between
@@ -231,11 +232,11 @@ class ReclaimCosts:
     - ``design_ns``: the design's work counters' prices (ns per unit), for
       the work done during reclaim;
     - ``scan_ns``: per anonymous page scanned and kept (found referenced and
-      activated), or freed once its swapfile write completed (the reclaim's
-      work, the unmap, the swap slot and the write's submission, is priced
-      at ``anon_ns`` on the scan that started the write, whose reclaimer did
-      it); 0 by default, as ``anon_ns`` was measured per page reclaimed,
-      those scans included;
+      activated, or under writeback); 0 by default, as ``anon_ns`` was
+      measured per page reclaimed, those scans included (a swapfile page's
+      write with it: the reclaimer that frees the written-back folio pays
+      the page's cost, as the measurement divides each reclaimer's time by
+      the pages it freed);
     - ``transfer_ns``: a cache line one reclaimer takes from the other's
       CPU (default :data:`vswap.contention.TRANSFER_NS`, measured here), what
       the lines both take cost each while both reclaim (0: no contention).

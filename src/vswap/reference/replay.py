@@ -405,7 +405,6 @@ class _Model:
             self.clean_head += 1
             s = int(self.pstate[vpn])
             if int(self.pte[vpn]) == e and s & 3 == PG_SWAPCACHE and s & WB_BIT:
-                self.light += 1                 # its reclaim was priced at the write
                 return self.drop_clean(vpn, s, cpu), 1
         while self.lru_head < len(self.lru):
             vpn = self.lru[self.lru_head]
@@ -429,10 +428,11 @@ class _Model:
                     self.lru.append(vpn)
                     self.light += 1 << order
                     return 0, 1 << order
+            if self.swap_out(vpn, order, cpu):  # under writeback: scanned, not freed
+                self.light += 1 << order
+                return 0, 1 << order
             if (s >> 2) & 3 != C_DATA:
                 self.same += 1 << order         # no compression: priced apart
-            if self.swap_out(vpn, order, cpu):  # under writeback: the work done, not freed
-                return 0, 1 << order
             self.resident -= 1 << order
             self.c["pgsteal"] += 1 << order
             return 1 << order, 1 << order
