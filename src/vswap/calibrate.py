@@ -28,8 +28,6 @@ cluster lock's two atomics, say). No cost is ever fitted to a published
 result: those are what :doc:`kernel-time` tests the profile against.
 
 >>> import numpy as np
-
-from vswap.workloads import PAGE_SIZE
 >>> x = nnls(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.array([2.0, -1.0, 1.0]))
 >>> [round(float(v), 6) for v in x]
 [1.5, 0.0]
@@ -46,8 +44,6 @@ import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
-
-from vswap.workloads import PAGE_SIZE
 
 from vswap.clock import (EVENTS, FORMAT, Cost, CostProfile, Host, phase_counters, miss_ratio,
                          predict)
@@ -410,7 +406,7 @@ def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 4,
                     low: float = RECLAIM_LOW, bootstrap: int = 200,
                     progress: Callable[[str], Any] | None = None,
                     keep: list | None = None) -> dict[str, Any]:
-    """The task's and kswapd's costs of machine-wide reclaim on this kernel, per content class.
+    """The task's and kswapd's costs of machine-wide reclaim on this kernel, per backend and content class.
 
     Each case runs ``repeat`` times machine-wide (``vswap kernel run
     --global``, root), and each of its writers again at ``low`` times the

@@ -14,8 +14,8 @@ than ``min`` free pages reclaims directly (``allocstall``,
 (``stall_ns``). Every chunk, of either reclaimer, takes from the file LRU
 (the page cache, :attr:`Machine.file_cache`) and the anonymous one in the
 proportion of ``swappiness`` (``get_scan_count`` without the refault
-costs), and costs :attr:`ReclaimCosts.anon_ns` per anonymous page scanned (a same-filled or
-zero one, which zram stores without compressing it, at
+costs), and costs :attr:`ReclaimCosts.anon_ns` per anonymous page scanned
+(a same-filled or zero one, which zram stores without compressing it, at
 :attr:`ReclaimCosts.anon_same_ns`),
 :attr:`ReclaimCosts.file_ns` per file page, plus the design's own work
 during the chunk priced per counter (:attr:`ReclaimCosts.design_ns`, for
@@ -68,10 +68,10 @@ SWAP_WRITE_NS = 200_000
 #: class: ``(direct reclaim's, kswapd's)``. Measured with ``vswap
 #: calibrate``'s global runs (:func:`vswap.calibrate.measure_reclaim`: the
 #: machine shrunk to 1 GiB, :data:`vswap.calibrate.RECLAIM_SET`, 4 repeats
-#: per case, each writer also at 1.15x, run twice an hour apart; 88 repeats) on this
-#: machine's kernel,
-#: 6.18.44-fc-v1300. kswapd's is the median of kswapd0's CPU time over
-#: ``pgsteal_kswapd`` (scaled MAD about 0.9 us on zram, 0.7 us on a swapfile);
+#: per case, each writer also at 1.15x, run twice an hour apart; 88 repeats)
+#: on this machine's kernel, 6.18.44-fc-v1300. kswapd's is the median of
+#: kswapd0's CPU time over ``pgsteal_kswapd`` (scaled MAD about 0.9 us on
+#: zram, 0.7 us on a swapfile);
 #: the task's comes from one fit of its CPU time over all the repeats
 #: (:func:`vswap.calibrate.fit_reclaim`: least absolute deviations, bootstrap
 #: sd) on the pages it wrote (:data:`MEASURED_ALLOC_NS`), the pages kswapd

@@ -1129,9 +1129,9 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
            "contention": dict(contention or {}), "transfer_ns": transfer_ns,
            "kswapd_anon_ns": anon_ns if kswapd_anon_ns is None else kswapd_anon_ns,
            "anon_same_ns": anon_ns if anon_same_ns is None else anon_same_ns,
-           "unmap_ns": unmap_ns,
            "kswapd_same_ns": ((anon_ns if kswapd_anon_ns is None else kswapd_anon_ns)
                               if kswapd_same_ns is None else kswapd_same_ns),
+           "unmap_ns": unmap_ns,
            "lru_gen": bool(lru_gen),
            "ref_permille": ref_permille if kswapd else 0,
            "forks": bool((cols[0] == EV_FORK).any())}
