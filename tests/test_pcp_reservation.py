@@ -96,10 +96,13 @@ def test_a_global_repeat_after_a_large_exit_gets_the_machine_it_asked_for():
     rep = r.repeats[0]
     got = rep["machine"]
     hps = got["hugepage_size"]
-    # the reservation drained the lists into itself
-    assert got["pcp"] < 256 << 20, got
-    # what the workload found is what it asked for, unless the kernel found no more free 2 MiB
-    # blocks to reserve (memory fragmented by other work), which the harness warns of
+    # the lists' pages are recorded as the repeat begins: the reservation usually drains them
+    # into itself (its allocation fails after reclaim, drain_all_pages), but not always (once
+    # under AddressSanitizer 596 MiB stayed), and what stays is the workload's to take
+    assert isinstance(got["pcp"], int) and got["pcp"] >= 0, got
+    # what the workload found, the lists counted, is what it asked for, unless the kernel found
+    # no more free 2 MiB blocks to reserve (memory fragmented by other work), which the harness
+    # warns of
     short = any("hugetlb pages: the machine has" in str(w.message) for w in caught)
     if not short:
         assert got["mem_available"] + got["pcp"] <= Machine(ram=ram).ram_pages * 4096 + 4 * hps, got
