@@ -148,7 +148,8 @@ def test_random_workloads_agree_between_engines(seed, tasks, share, order, ram, 
         glob = dict(kswapd=True, total_ram="64M", min_free_kbytes=32, file_cache=seed % 40 * 4096,
                     swappiness=swappiness,
                     costs=ReclaimCosts(*costs[:4], unmap_ns=costs[4],
-                                       anon_same_ns=same and same[0], kswapd_same_ns=same and same[1]))
+                                       anon_same_ns=same and same[0],
+                                       kswapd_same_ns=same and same[1]))
     m = Machine(ram=ram * 4096, reclaim_batch=batch, backend=backend, page_cluster=pc,
                 zswap_pool=pool * 4096 if pool else None, accounting=accounting,
                 large_reclaim=large, compressed={"DATA": data}, **glob)

@@ -55,7 +55,8 @@ from vswap.contention import TRANSFER_NS
 
 __all__ = ["Watermarks", "watermarks", "default_min_free_kbytes", "ReclaimCosts",
            "DEFAULT_COSTS", "default_costs", "MEASURED_RECLAIM_NS", "MEASURED_ALLOC_NS",
-           "MEASURED_UNMAP_NS", "DEFAULT_DESIGN_NS", "design_prices", "SWAP_WRITE_NS", "KSWAPD_NAP_NS", "KSWAPD_ANON_NS"]
+           "MEASURED_UNMAP_NS", "DEFAULT_DESIGN_NS", "design_prices", "SWAP_WRITE_NS",
+           "KSWAPD_NAP_NS", "KSWAPD_ANON_NS"]
 
 _PAGE = 4096
 #: kswapd's short sleep after balancing (``HZ/10`` in kswapd_try_to_sleep), ns.
