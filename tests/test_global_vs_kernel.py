@@ -92,3 +92,11 @@ def test_the_model_predicts_who_reclaims_on_the_whole_machine():
     # the probe read each repeat's task: some time on a CPU, none negative
     assert len(row["sched"]) == len(r.repeats)
     assert all(s["task_cpu_s"] > 0 and s["task_wait_s"] >= 0 for s in row["sched"])
+    # zram's peak, recorded per repeat for the model's RAM: memhog's pages are same-filled,
+    # which zram keeps as their fill word, so only the others take zsmalloc memory (the
+    # machine's other processes swap out to it too: a tenth of the pages here)
+    for rep in r.repeats:
+        z = rep["zram"]
+        pages = z["orig_data_size"] // 4096
+        assert z["samples"] > 10 and z["same_pages"] >= 0.8 * pages > 0
+        assert z["mem_used_total"] <= (pages - z["same_pages"]) * 4096

@@ -569,11 +569,17 @@ def test_the_model_beside_a_global_run_gets_the_memory_measured_as_each_repeat_b
     for rep, avail in zip(r.repeats, (40 << 20, 44 << 20)):
         rep["machine"] = {"mem_free": avail + (9 << 20), "file_lru": 4 << 20,
                           "protected": 2 << 20, "mem_available": avail, "min_free_kbytes": 512}
+    # zram's peaks: the median repeat's bytes per DATA page (one below MIN_DATA_PAGES: none)
+    r.repeats[0]["zram"] = {"orig_data_size": 9000 * 4096, "mem_used_total": 9000 * 1700,
+                            "same_pages": 0}
+    r.repeats[1]["zram"] = {"orig_data_size": 90 * 4096, "mem_used_total": 90 * 1100,
+                            "same_pages": 0}
     r.add_model("baseline")
     from vswap.global_matrix import measured_machine
     m = measured_machine({"mem_available": 42 << 20, "file_lru": 4 << 20, "min_free_kbytes": 512},
-                         "zram", facts=r.system, zram_algorithm="lzo-rle", page_tables=True)
-    assert m.ram_pages * 4096 == 42 << 20 and m.compressed_bytes[0] == 1767
+                         "zram", facts=r.system, zram_algorithm="lzo-rle", page_tables=True,
+                         zram=r.repeats[0]["zram"])
+    assert m.ram_pages * 4096 == 42 << 20 and m.compressed_bytes[0] == 1700
     assert m.file_cache == 4 << 20 and m.zone_watermarks.min == 128   # as the repeats began
     from vswap.replay import replay
     assert r.model["counters"] == dict(replay(usemem("64M"), "baseline", m).counters)
@@ -582,3 +588,45 @@ def test_the_model_beside_a_global_run_gets_the_memory_measured_as_each_repeat_b
     r.repeats[1]["machine"] = {}
     with pytest.raises(ValueError, match="no measured RAM"):
         r.add_model("baseline")
+
+
+def test_the_zram_peak_is_the_sample_with_the_most_data_stored(monkeypatch):
+    from vswap.kernel import zram_stat
+    stored = iter([10, 300, 200_000, 150_000, 20])          # pages, as the samples come
+    done = []
+
+    def fake(dev):
+        try:
+            n = next(stored)
+        except StopIteration:
+            done.append(dev)
+            raise OSError("the device went away") from None
+        return {"orig_data_size": n * 4096, "compr_data_size": n * 1500,
+                "mem_used_total": n * 1600, "same_pages": n // 10}
+
+    monkeypatch.setattr(zram_stat, "read_mm_stat", fake)
+    peak = zram_stat.ZramPeak("/sys/block/zram7", 0.001)
+    peak.start()
+    peak._thread.join(5)                    # a failed read ends the sampling by itself
+    got = peak.stop()
+    assert done == ["/sys/block/zram7"] and got["samples"] == 5
+    assert got["orig_data_size"] == 200_000 * 4096
+    assert zram_stat.data_bytes_per_page(got) == round(200_000 * 1600 / 180_000)
+    with pytest.raises(ValueError, match="positive"):
+        zram_stat.ZramPeak("/sys/block/zram7", 0)
+
+
+def test_a_global_zram_repeat_gives_its_model_the_peaks_bytes_per_page():
+    from vswap.global_matrix import measured_machine
+    facts = {"mem_total": 24 << 30, "min_free_kbytes": 67584, "watermark_scale_factor": 10}
+    start = {"mem_available": 1000 << 20}
+    peak = {"orig_data_size": 195_000 * 4096, "mem_used_total": 195_000 * 1599, "same_pages": 0}
+    assert measured_machine(start, "zram", facts=facts, zram_algorithm="lzo-rle",
+                            zram=peak).compressed_bytes[0] == 1599
+    # too few DATA pages stored (memhog's are same-filled): the compressor's figure
+    same = {**peak, "same_pages": 194_000}
+    assert measured_machine(start, "zram", facts=facts, zram_algorithm="lzo-rle",
+                            zram=same).compressed_bytes[0] == backend.ZRAM_DATA_BYTES["lzo-rle"]
+    # a swapfile's run has no zram to charge
+    sw = measured_machine(start, "swapfile", facts=facts, zram=peak)
+    assert sw.compressed_bytes == measured_machine(start, "swapfile", facts=facts).compressed_bytes

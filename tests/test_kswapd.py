@@ -14,6 +14,7 @@ from vswap.benchmark import compare, default_machine
 from vswap.kswapd import (DEFAULT_COSTS, DEFAULT_DESIGN_NS, ReclaimCosts, default_min_free_kbytes,
                           watermarks)
 from vswap.reclaim_table import REPORT_RECLAIM, report_comparison
+from vswap.reference.replay import inactive_share
 from vswap.replay import Machine, replay
 from vswap.workloads import PAGE_SIZE, memhog, usemem
 
@@ -159,6 +160,33 @@ def test_a_direct_stall_frees_the_writes_that_complete_during_it():
     assert c["pgsteal_direct"] >= 32 * c["allocstall"]
     assert c["pgscan_direct"] <= 5 * 32 * c["allocstall"]
     assert 0 <= c["pswpout"] - c["pgsteal"] < 64
+
+
+def test_a_direct_stall_scans_as_the_priority_loop_does():
+    """do_try_to_free_pages: global direct reclaim scans all of the inactive LRUs' share at
+    DEF_PRIORITY (``inactive >> 12``), then twice as deep a priority until one pass frees
+    SWAP_CLUSTER_MAX. The inactive list is what inactive_is_low keeps: half an LRU under a GiB,
+    1 / (1 + int_sqrt(10 x GiB)) above. On a large machine the first pass frees enough; on a
+    small one the stall goes two priorities deeper and frees one more chunk at the last."""
+    costs = _costs(kswapd_anon_ns=10**9, kswapd_same_ns=10**9, unmap_ns=0)
+    for ram, size in (("3G", "4608M"), ("400M", "600M")):
+        m = _global(ram=ram, file_cache=0, referenced_share=0, costs=costs)
+        c = replay(memhog(size), "baseline", m).counters
+        per_stall = c["pgsteal_direct"] / c["allocstall"]
+        # the first pass of a stall: the inactive share of what is resident then (the RAM less
+        # the free pages and page tables: between three quarters of it and all of it)
+        first = max(inactive_share(n) >> 12 for n in range(m.ram_pages * 3 // 4, m.ram_pages, 256))
+        assert c["pgscan_direct"] == c["pgsteal_direct"] > 0      # nothing referenced or written
+        if ram == "3G":
+            assert first >= 32 and 32 <= per_stall <= first
+        else:
+            assert first < 32 and per_stall > 32 + first
+
+
+@pytest.mark.parametrize("pages, inactive", [(200_000, 100_000), (1 << 18, (1 << 18) // 4),
+                                             (10 << 18, (10 << 18) // 11), (0, 0)])
+def test_the_inactive_share_is_inactive_is_lows(pages, inactive):
+    assert inactive_share(pages) == inactive
 
 
 def _three(costs):

@@ -13,6 +13,7 @@ cimport cython
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
 from libc.stdint cimport uint8_t, uint16_t, uint64_t
 from libc.stdlib cimport free
+from libc.math cimport sqrt
 from libc.string cimport memcpy, memset
 from posix.mman cimport madvise, MADV_HUGEPAGE
 from posix.stdlib cimport posix_memalign
@@ -747,28 +748,58 @@ cdef inline void wake_kswapd(mm_t* m) noexcept:
         m.t_kswapd = m.t_task
 
 
+cdef inline uint64_t inactive_share(uint64_t pages) noexcept nogil:
+    """The inactive part of an LRU of ``pages``: inactive_is_low keeps inactive x ratio >=
+    active, ratio int_sqrt(10 x GiB) (1 below a GiB)."""
+    cdef uint64_t gb = pages >> (30 - 12), ratio = 1, r
+    if gb:
+        r = 10 * gb
+        ratio = <uint64_t>sqrt(<double>r)
+        while ratio * ratio > r:            # the double's root rounded up: int_sqrt floors
+            ratio -= 1
+        while (ratio + 1) * (ratio + 1) <= r:
+            ratio += 1
+    return pages // (1 + ratio)
+
+
 cdef int direct_reclaim(mm_t* m, int cpu) except -1:
-    """__alloc_pages_direct_reclaim: one allocstall; reclaim chunk by chunk, the first
-    priority's share of the LRUs (``size >> DEF_PRIORITY``) at least, then on until
-    SWAP_CLUSTER_MAX pages are freed (the priority loop scanning deeper as it must), at most
-    the LRUs once over; the task stalls meanwhile, and the swapfile writes that complete
-    during the stall are freed by its later chunks (folio_end_writeback rotates them to the
-    tail the stall scans)."""
-    cdef uint64_t got = 0, sc = 0, cost = 0, before
+    """__alloc_pages_direct_reclaim: one allocstall; do_try_to_free_pages' priority loop. At
+    DEF_PRIORITY the whole first share of the inactive LRUs (``inactive >> 12``: global direct
+    reclaim scans it all), then each lower priority scans twice as deep until that pass frees
+    SWAP_CLUSTER_MAX pages, until the stall has freed SWAP_CLUSTER_MAX (MGLRU: chunk by chunk
+    until then), at most the LRUs once over. The task stalls meanwhile, and the swapfile
+    writes that complete during the stall are freed by its later chunks (folio_end_writeback
+    rotates them to the tail the stall scans)."""
+    cdef uint64_t got = 0, sc = 0, cost = 0, before, want, done, local, nr, n
     cdef uint64_t budget = m.resident + m.file
-    cdef uint64_t first = 0 if m.cfg.lru_gen else budget >> DEF_PRIORITY
+    cdef int prio = DEF_PRIORITY
     if budget < m.cfg.batch:
         budget = m.cfg.batch
     m.w_acq = m.w_hold = m.w_glob = m.w_dur = 0
     m.d0 = m.t_task
     m.c.allocstall += 1
     m.c.reclaim_calls += 1
-    while (got < m.cfg.batch or sc < first) and sc < budget:
-        before = sc
-        writeback_done(m, m.t_task + cost)          # written back during the stall: reclaimable
-        got += reclaim_chunk(m, m.cfg.batch, cpu, &sc, &cost, m.cfg.anon_ns, m.cfg.anon_same_ns)
-        if sc == before:
-            break
+    while got < m.cfg.batch and sc < budget:
+        want = budget if m.cfg.lru_gen else (inactive_share(m.resident) + inactive_share(m.file)) >> prio
+        if want == 0:
+            want = 1
+        done = local = 0
+        while done < want and sc < budget:
+            before = sc
+            writeback_done(m, m.t_task + cost)      # written back during the stall: reclaimable
+            nr = want - done
+            if nr > m.cfg.batch:
+                nr = m.cfg.batch
+            n = reclaim_chunk(m, nr, cpu, &sc, &cost, m.cfg.anon_ns, m.cfg.anon_same_ns)
+            got += n
+            local += n
+            done += sc - before
+            if sc == before:
+                budget = 0
+            elif local >= m.cfg.batch and (prio < DEF_PRIORITY or m.cfg.lru_gen):
+                break
+        if prio:
+            prio -= 1
     m.c.pgscan_direct += sc
     m.c.pgsteal_direct += got
     m.t_task += cost

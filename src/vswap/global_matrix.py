@@ -120,7 +120,8 @@ def model_machine(ram_bytes: int, backend: str, **kw: Any) -> Machine:
 
 
 def measured_machine(start: dict[str, int], backend: str, *, facts: dict | None = None,
-                     zram_algorithm: str | None = None, **kw: Any) -> Machine:
+                     zram_algorithm: str | None = None, zram: dict[str, int] | None = None,
+                     **kw: Any) -> Machine:
     """The model's Machine for one repeat of a global run, from what was measured as it began.
 
     ``start`` is the repeat's :func:`vswap.kernel.system.free_memory` (the
@@ -134,7 +135,10 @@ def measured_machine(start: dict[str, int], backend: str, *, facts: dict | None 
     reclaimed. ``facts`` (the result's ``system``) give the machine's
     MemTotal and watermark knobs (``min_free_kbytes`` as the repeat began
     when measured: the kernel recomputes it under a hugetlb reservation);
-    on zram the compressed DATA page takes
+    on zram the compressed DATA page takes what the repeat's device held
+    per DATA page at its peak (``zram``, the repeat's ``"zram"``:
+    :func:`vswap.kernel.zram_stat.data_bytes_per_page`; zsmalloc's memory
+    per page falls with the pages stored), else
     :data:`vswap.kernel.backend.ZRAM_DATA_BYTES` of the run's compressor
     (``zram_algorithm``). Runtime complexity: O(1).
 
@@ -145,6 +149,7 @@ def measured_machine(start: dict[str, int], backend: str, *, facts: dict | None 
     (1000, 100, 1767)
     """
     from vswap.kernel.backend import ZRAM_DATA_BYTES
+    from vswap.kernel.zram_stat import data_bytes_per_page
     facts = facts or {}
     avail = int(start.get("mem_available") or 0) + int(start.get("pcp") or 0)
     file = min(int(start.get("file_lru") or 0), avail // 2)
@@ -156,7 +161,10 @@ def measured_machine(start: dict[str, int], backend: str, *, facts: dict | None 
                                                   or facts.get("min_free_kbytes")),
                               "watermark_scale_factor": facts.get("watermark_scale_factor"),
                               "file_cache": file // PAGE_SIZE * PAGE_SIZE}
-    if backend == "zram" and zram_algorithm in ZRAM_DATA_BYTES:
+    peak = data_bytes_per_page(zram) if backend == "zram" else None
+    if peak is not None:
+        fields["compressed"] = {"DATA": peak}
+    elif backend == "zram" and zram_algorithm in ZRAM_DATA_BYTES:
         fields["compressed"] = {"DATA": ZRAM_DATA_BYTES[zram_algorithm]}
     fields.update(kw)
     return model_machine(avail, backend, **fields)
@@ -312,7 +320,8 @@ def compare_result(r: Any, trace: Trace, *, design: str = "baseline",
     starts = [rep.get("machine") or {} for rep in r.repeats]
     algo = (r.setup or {}).get("zram_algorithm")
     machines = [measured_machine(st, r.plan.get("backend", "zram"), facts=r.system,
-                                 zram_algorithm=algo) for st in starts]
+                                 zram_algorithm=algo, zram=rep.get("zram"))
+                for st, rep in zip(starts, r.repeats)]
     models = [replay(trace, design, m).counters for m in machines]
     stolen = sum(v.get("pgsteal_kswapd", 0) for v in views)
     rows = {}

@@ -200,9 +200,10 @@ class Machine:
       measured costs, set when the Machine is made).
     - ``lru_gen``: the multi-gen LRU (MGLRU, the report's kernels): direct
       reclaim stops once it freed ``SWAP_CLUSTER_MAX`` pages; without it
-      (this machine's kernel) it first scans the first priority's share of
-      the LRUs (``size >> 12``) whatever it freed (proportional reclaim at
-      ``DEF_PRIORITY``), about 47 pages per allocstall on a 2 GiB machine.
+      (this machine's kernel) it runs the priority loop: first all of the
+      inactive lists' share at ``DEF_PRIORITY`` (``inactive >> 12``, the
+      inactive list being what ``inactive_is_low`` keeps), then twice as
+      deep a priority until one pass frees ``SWAP_CLUSTER_MAX``.
     - ``referenced_share``: of the anonymous folios reclaim scans, the share
       found referenced and activated instead of freed (kswapd only; 0.6:
       this kernel freed 21 to 48 % of what it scanned in global runs).

@@ -172,13 +172,18 @@ class KernelResult:
             from vswap.global_matrix import measured_machine
             starts = [rep.get("machine") or {} for rep in self.repeats]
             start = {k: sum(int(st.get(k) or 0) for st in starts) // max(1, len(starts))
-                     for k in ("mem_available", "file_lru", "min_free_kbytes")}
+                     for k in ("mem_available", "file_lru", "min_free_kbytes", "pcp")}
+            # zram's memory per page at the repeats' peaks: the median repeat's
+            from vswap.kernel.zram_stat import data_bytes_per_page
+            peaks = sorted((p for p in (rep.get("zram") for rep in self.repeats)
+                            if data_bytes_per_page(p) is not None), key=data_bytes_per_page)
             for k in ("ram", "total_ram", "accounting", "kswapd", "file_cache", "compressed", "backend",
                       "min_free_kbytes", "watermark_scale_factor"):
                 given.pop(k, None)
             machine = measured_machine(start, self.plan.get("backend", "zram"),
                                        facts=self.system,
-                                       zram_algorithm=self.setup.get("zram_algorithm"), **given)
+                                       zram_algorithm=self.setup.get("zram_algorithm"),
+                                       zram=peaks[len(peaks) // 2] if peaks else None, **given)
         else:
             machine = Machine(**given)
         r = replay(trace, design, machine)

@@ -32,7 +32,7 @@ import warnings
 from typing import Any, Callable, Sequence
 
 from vswap.errors import KernelError, VoidRun
-from vswap.kernel import backend, cgroup, counters, system
+from vswap.kernel import backend, cgroup, counters, system, zram_stat
 from vswap.kernel.journal import LOCK_PATH, Guardian, machine_lock, open_journal, recover
 from vswap.kernel.plan import NR_HUGEPAGES, KernelPlan, command_plan, global_reservation, make_plan
 from vswap.kernel.sysfs import Journal, read, read_choice, signals_raise, write
@@ -212,7 +212,7 @@ def _new_cgroup(journal: Journal, plan: KernelPlan, where: tuple[str, str]) -> c
 
 def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[str, str],
                 after_spawn: Callable[[tuple], Any] | None,
-                sample_s: float | None = None) -> dict[str, Any]:
+                sample_s: float | None = None, zram_dev: str | None = None) -> dict[str, Any]:
     from vswap._executor import TaskGroup
 
     cg = _new_cgroup(journal, plan, where)
@@ -220,7 +220,7 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
     memcgs = sorted({t["memcg"] for t in tasks})
     homes = {m: cg.child(journal, f"memcg-{m}") for m in memcgs} if len(memcgs) > 1 else {}
     group = TaskGroup(tasks, free=plan.free)
-    sampler = None
+    sampler = zpeak = None
     oom_before = counters.snapshot()["vmstat"].get("oom_kill", 0)
     try:
         pids = group.spawn()
@@ -234,6 +234,9 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
         before = counters.snapshot()
         if sampler is not None:
             sampler.start()     # after the forks: the children never see the thread
+        if zram_dev is not None:
+            zpeak = zram_stat.ZramPeak(zram_dev)
+            zpeak.start()
         results = group.go()
         after = counters.snapshot()
         k1 = system.kswapd_cpu_ns() if plan.scope == "global" else 0
@@ -241,6 +244,7 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
         group.kill()
         if sampler is not None:
             sampler.stop()
+        zram_peak = zpeak.stop() if zpeak is not None else None
     memcg = cg.stat()
     # the task that failed first, not a sibling killed because of it (pid 0)
     bad = sorted((t for t in results if t["status"] != 0), key=lambda t: t["pid"] == 0)
@@ -270,6 +274,8 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
         rep["kswapd_cpu_s"] = max(0, k1 - k0) / 1e9
     if sampler is not None:
         rep["samples"] = sampler.series
+    if zram_peak is not None:
+        rep["zram"] = zram_peak
     return rep
 
 
@@ -512,6 +518,9 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
                 setup = _setup(journal, plan)
                 setup["zswap_ever_enabled"] = ever
                 setup["zswap"] = system.zswap_params() if plan.backend == "zswap" else {}
+                # a global run's zram takes the machine's RAM: its peak is the model's
+                zram_dev = (setup.get("device") if plan.scope == "global" and plan.backend == "zram"
+                            and not plan.use_existing_swap else None)
                 for r in range(repeat):
                     if show:
                         print(f"\rvswap kernel: {name[:40]} repeat {r + 1}/{repeat}", end="",
@@ -525,7 +534,7 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
                         reps.append(_command_repeat(journal, plan, where, metric, sample_s))
                     else:
                         reps.append(_one_repeat(journal, plan, tasks, where, _after_spawn,
-                                                sample_s))
+                                                sample_s, zram_dev=zram_dev))
                     if shrunk is not None:
                         reps[-1]["machine"] = shrunk
             finally:

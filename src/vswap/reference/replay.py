@@ -9,6 +9,8 @@ call per swap operation. See :func:`vswap.replay.replay` for the model.
 
 from __future__ import annotations
 
+import math
+
 import time
 from typing import Any, Callable
 
@@ -48,6 +50,13 @@ PMD_PAGES = 512
 PMD_ORDER = 9
 RA_HITS_MAX = 63
 PROGRESS_STEP = 1 << 20
+
+
+def inactive_share(pages: int) -> int:
+    """The inactive part of an LRU of ``pages``: inactive_is_low keeps inactive x ratio >= active,
+    ratio int_sqrt(10 x GiB) (1 below a GiB), so reclaim finds about pages / (1 + ratio) there."""
+    gb = pages >> (30 - 12)
+    return pages // (1 + (math.isqrt(10 * gb) if gb else 1))
 
 
 def _make(state: int, content: int, high: int) -> int:
@@ -590,23 +599,36 @@ class _Model:
         self.kstate = KS_RUN
         self.t_kswapd = max(self.t_kswapd, self.t_task)
 
+    def inactive_pages(self) -> int:
+        return inactive_share(self.resident) + inactive_share(self.file)
+
     def direct_reclaim(self, cpu: int) -> None:
         cfg, c = self.cfg, self.c
         budget = max(cfg["batch"], self.resident + self.file)
-        first = 0 if cfg["lru_gen"] else (self.resident + self.file) >> DEF_PRIORITY
         self.w_win = Window(0, 0, 0, 0)
         self.d0 = self.t_task
         c["allocstall"] += 1
         c["reclaim_calls"] += 1
         got = sc = cost = 0
-        while (got < cfg["batch"] or sc < first) and sc < budget:
-            self.writeback_done(self.t_task + cost)
-            n, k, ns = self.reclaim_chunk(cfg["batch"], cpu, cfg["anon_ns"], cfg["anon_same_ns"])
-            got += n
-            sc += k
-            cost += ns
-            if k == 0:
-                break
+        prio = DEF_PRIORITY
+        while got < cfg["batch"] and sc < budget:
+            want = budget if cfg["lru_gen"] else max(1, self.inactive_pages() >> prio)
+            local = done = 0
+            while done < want and sc < budget:
+                self.writeback_done(self.t_task + cost)
+                n, k, ns = self.reclaim_chunk(min(cfg["batch"], want - done), cpu, cfg["anon_ns"],
+                                              cfg["anon_same_ns"])
+                got += n
+                local += n
+                sc += k
+                done += k
+                cost += ns
+                if k == 0:
+                    budget = 0
+                elif (local >= cfg["batch"]
+                      and (prio < DEF_PRIORITY or cfg["lru_gen"])):
+                    break
+            prio = max(0, prio - 1)
         c["pgscan_direct"] += sc
         c["pgsteal_direct"] += got
         self.t_task += cost
