@@ -57,7 +57,8 @@ def test_the_model_predicts_who_reclaims_on_the_whole_machine():
         warnings.simplefilter("ignore", RuntimeWarning)    # a reservation short of the size asked
         try:
             r = kernel.run(trace, machine=Machine(ram=ram, backend=backend, accounting="none"),
-                           repeat=5, progress=False, _after_spawn=probe.spawned)
+                           repeat=5, progress=False, _after_spawn=probe.spawned,
+                           trace_stalls=True)
         finally:
             probe.finish()
     row = compare_result(r, trace, sched=probe.repeats)
@@ -100,3 +101,15 @@ def test_the_model_predicts_who_reclaims_on_the_whole_machine():
         pages = z["orig_data_size"] // 4096
         assert z["samples"] > 10 and z["same_pages"] >= 0.8 * pages > 0
         assert z["mem_used_total"] <= (pages - z["same_pages"]) * 4096
+    # the kernel's own record of the workload's stalls (vmscan tracepoints): each is one
+    # allocstall of the machine's, most of the machine's direct reclaim is the workload's, and a
+    # stall frees SWAP_CLUSTER_MAX pages unless the LRUs ran dry (it may free more in a pass)
+    from vswap.kernel.counters import kernel_view
+    for rep in r.repeats:
+        st, v = rep["stalls"], kernel_view(rep)
+        assert st["lost"] == 0 and 0 < st["stalls"] <= v["allocstall"]
+        assert 0.5 * v["pgsteal_direct"] <= st["reclaimed"] <= v["pgsteal_direct"]
+        assert st["reclaimed"] >= 30 * st["stalls"] and st["scanned"] >= st["reclaimed"]
+        assert 0 < st["cpu_ns"] <= st["wall_ns"]
+        # a stall that scanned no LRU (it freed slab, or gave up at once) has no deepest pass
+        assert 0.9 * st["stalls"] <= sum(st["deepest"].values()) <= st["stalls"]

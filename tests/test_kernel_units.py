@@ -19,7 +19,8 @@ from vswap.workloads import FREE, TOUCH, WRITE, Trace, memhog, mixed, usemem
 
 MODULES = ["vswap.kernel", "vswap.kernel.sysfs", "vswap.kernel.system", "vswap.kernel.cgroup",
            "vswap.kernel.backend", "vswap.kernel.counters", "vswap.kernel.plan",
-           "vswap.kernel.result", "vswap.kernel.run", "vswap.cli.kernel", "vswap.kernel.journal"]
+           "vswap.kernel.result", "vswap.kernel.run", "vswap.cli.kernel", "vswap.kernel.journal",
+           "vswap.kernel.zram_stat", "vswap.kernel.reclaim_trace"]
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -630,3 +631,24 @@ def test_a_global_zram_repeat_gives_its_model_the_peaks_bytes_per_page():
     # a swapfile's run has no zram to charge
     sw = measured_machine(start, "swapfile", facts=facts, zram=peak)
     assert sw.compressed_bytes == measured_machine(start, "swapfile", facts=facts).compressed_bytes
+
+
+def test_a_stall_trace_counts_only_whole_stalls_of_the_workload():
+    from vswap.kernel.reclaim_trace import SAMPLE, parse, summarise
+    # a trace that begins inside a stall (its end alone) and a stall of another task
+    extra = (" vswap-41 [001] ..... 9.999000: mm_vmscan_direct_reclaim_end: nr_reclaimed=99\n"
+             " cc1-77 [001] ..... 10.000010: mm_vmscan_direct_reclaim_begin: order=0\n"
+             " cc1-77 [001] ..... 10.000090: mm_vmscan_direct_reclaim_end: nr_reclaimed=5\n")
+    s = summarise(parse(extra + SAMPLE), {41})
+    assert (s["stalls"], s["reclaimed"], s["scanned"]) == (2, 70, 104)
+    assert s["cpu_ns"] == s["wall_ns"] - 100_000          # switched out 100 us in the first
+    assert summarise(parse(extra + SAMPLE), {41, 77})["stalls"] == 3
+    assert parse("# tracer: nop\n#\n") == []
+
+
+def test_trace_stalls_is_refused_where_there_is_no_direct_stall():
+    from vswap import kernel
+    with pytest.raises(ValueError, match="--global"):
+        kernel.run("usemem", machine=Machine(ram="4M"), size="8M", trace_stalls=True)
+    with pytest.raises(ValueError, match="--global"):
+        kernel.run(["true"], machine=Machine(ram="256M", accounting="none"), trace_stalls=True)

@@ -206,8 +206,9 @@ def test_the_designs_work_shifts_reclaim_as_the_per_page_costs_balance():
     reclaims itself: f = (k - b - a) / (k - b + r). The work adds to k and r alike, so it raises
     the direct share while r + 2a + b > k. With the costs measured on the kernel this machine
     ran before (direct 21.5 us, kswapd 22.7 us a page) it does: more stalls and direct reclaim
-    under vss_v5, the report's direction; with memhog's same-filled pages on zram here (direct
-    6.1 us, kswapd 19.4 us) the sign turns. The mechanism is shown with the design's prices
+    under vss_v5, the report's direction; with a cheap direct reclaim against kswapd's (direct
+    6.1 us, kswapd 19.4 us: what a regression on the split gave memhog's same-filled pages on
+    zram before the reboot) the sign turns. The mechanism is shown with the design's prices
     magnified tenfold."""
     magnified = {k: 10 * v for k, v in DEFAULT_DESIGN_NS.items()}
     before = dataclasses.replace(DEFAULT_COSTS, anon_ns=21_500, kswapd_anon_ns=22_700,
@@ -231,18 +232,19 @@ def test_the_designs_work_shifts_reclaim_as_the_per_page_costs_balance():
             == replay(usemem("512M"), "baseline", free).counters["allocstall"])
 
 
-def test_at_the_measured_prices_the_designs_barely_move_the_reclaim_table():
+def test_at_the_measured_prices_the_designs_move_the_reclaim_table_the_reports_way_a_little():
     """The defaults: the design counters at the shipped profile's prices, and the two reclaimers'
     waits on the virtual layer's shared lines at the measured transfer cost. At this kernel's
-    costs for zram's DATA pages r + 2a + b - k is -1.3 us (its uncertainty about 3 us): vss_v5
-    reclaims directly a hair less than baseline, and cc_v2 no more than baseline, by well under
-    half a percent (the report: usemem +2.2 % pgsteal_direct, cc_v2 +0.9 %); the contention is
-    there, in the virtual builds only, and a small share of the reclaim time."""
-    assert -3_000 < _sign_term(DEFAULT_COSTS) < 0
+    costs for zram's DATA pages (direct reclaim traced, the allocation measured without reclaim)
+    r + 2a + b - k is +6.9 us, with an uncertainty of about 6 us (mostly b's): vss_v5 stalls and
+    reclaims directly more than baseline, the report's direction, by well under half a percent
+    (the report: usemem +1.6 % allocstall, +2.2 % pgsteal_direct); the contention is there, in
+    the virtual builds only, and a small share of the reclaim time."""
+    assert 0 < _sign_term(DEFAULT_COSTS) < 10_000
     rows = _three(DEFAULT_COSTS)
     for name in ("pgsteal_direct", "allocstall"):
         b, v, cc = (rows[d][name] for d in ("baseline", "vss_v5", "cc_v2"))
-        assert v < b and cc <= b and (b - v) / b < 0.005
+        assert b < v and b <= cc and (v - b) / b < 0.005
     assert rows["baseline"]["lock_wait_ns"] == 0
     for d in ("vss_v5", "cc_v2"):
         c = rows[d]
@@ -395,15 +397,21 @@ def test_the_reports_benchmarks_default_to_global_and_print_the_reclaim_table():
     text = r.table()
     assert "Reclaim (the report's table" in text and "n.m." in text
     rows = {row["design"]: row for row in r.rows}
-    # at this kernel's measured costs r + 2a + b - k is a little below 0 (see the tests above): the
-    # designs' reclaim tables agree to a few hundredths of a percent, far below the report's
-    # shifts shown beside them
-    assert -3_000 < _sign_term(r.machine.costs) < 0
+    # at this kernel's measured costs r + 2a + b - k is above 0 (see the tests above): vss_v5
+    # reclaims directly more than baseline, as in the report, by hundredths of a percent, far
+    # below the report's shifts shown beside them
+    assert _sign_term(r.machine.costs) > 0
     d = {name: rows[name]["pgsteal_direct"] for name in rows}
-    assert all(abs(d[n] - d["baseline"]) < 0.0005 * d["baseline"] for n in d)
+    assert all(abs(d[n] - d["baseline"]) < 0.005 * d["baseline"] for n in d)
     for c in report_comparison(r.rows, "usemem"):
         if c["design"] == "vss_v5" and c["metric"] in ("pgsteal_direct", "allocstall"):
-            assert abs(c["model_pct"]) < 0.5 < c["report_pct"]
+            assert 0 <= c["model_pct"] < 0.5 < c["report_pct"]
+    # memhog's: vss_v5 above baseline, cc_v2 back toward it, as the report has them
+    r = compare("memhog", size="1G", repeat=1, progress=False, warmup=False,
+                designs="baseline,vss_v5,cc_v2")
+    rows = {row["design"]: row for row in r.rows}
+    for name in ("allocstall", "pgsteal_direct"):
+        assert rows["baseline"][name] < rows["cc_v2"][name] <= rows["vss_v5"][name]
     # a cgroup machine has no reclaim table
     r = compare("usemem", size="1G", machine={"accounting": "v2"}, repeat=1, progress=False,
                 warmup=False, designs="baseline")

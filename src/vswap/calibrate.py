@@ -52,7 +52,8 @@ __all__ = ["RunSpec", "Measured", "CALIBRATION_SET", "VALIDATION_SET", "SMOKE_SE
            "KERNEL_FIT_EVENTS", "nnls", "robust", "fit_kernel", "measure_kernel",
            "microbench", "calibrate", "synthetic_measurements", "host_facts", "validate",
            "summary", "MISS_SWEEP", "kernel_xarray_probe", "RECLAIM_SET", "RECLAIM_MIN_PAGES",
-           "measure_reclaim", "reclaim_costs", "RECLAIM_LOW", "content_class", "l1_fit",
+           "measure_reclaim", "reclaim_costs", "RECLAIM_LOW", "RECLAIM_NONE", "content_class",
+           "l1_fit",
            "fit_reclaim", "COMPRESSING"]
 
 
@@ -305,9 +306,14 @@ RECLAIM_SET = ("usemem 1G x1.5 zram", "memhog 1G x1.5 zram", "memhog 1G x1.75 zr
 #: The low overcommit each writer of the reclaim set also runs at: kswapd reclaims most of
 #: it, so the task's time is mostly its own allocations, which anchors the fit's ``alloc_ns``.
 RECLAIM_LOW = 1.15
+#: The size, against the RAM, each writer of the reclaim set also runs at without reclaim: its
+#: CPU per page is the allocation's alone (:func:`fit_reclaim`'s ``alloc_ns``).
+RECLAIM_NONE = 0.7
 #: A repeat prices kswapd only when kswapd reclaimed this many pages: its CPU time is
 #: read in ticks of 10 ms (/proc/PID/stat), a 1 % error at 20,000 pages of ~5 us.
 RECLAIM_MIN_PAGES = 20_000
+#: A repeat prices direct reclaim (traced) only when its stalls freed this many pages.
+RECLAIM_MIN_STALL_PAGES = 1_000
 #: The backends whose store compresses in the reclaimer (a same-filled page skips it).
 COMPRESSING = ("zram", "zswap")
 
@@ -358,15 +364,25 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
     and stores same-filled ones as their fill word; ``"ANY"`` on a backend
     that writes every page alike), ``pages`` (the task wrote),
     ``pgsteal_kswapd``, ``pgsteal_direct``, ``task_s`` (its user and system
-    time) and ``kswapd_ns`` (kswapd0's CPU per page it reclaimed, None when
-    too few). The task's time is the :func:`l1_fit` on the pages it wrote
-    (``alloc_ns``), the pages kswapd took from it (``unmap_ns``: the TLB
-    shootdowns kswapd's unmaps send to its CPU, the locks both take), and
-    each class's pages it reclaimed itself (that class's ``direct_ns``),
-    over runs at several pressures (the low one anchors the allocation's
-    part), each ``(value, bootstrap sd, rows)``; each class's ``kswapd_ns``
-    is :func:`robust` over its rows (median, scaled MAD, rows). Runtime
-    complexity: O(bootstrap * rows).
+    time), ``kswapd_ns`` (kswapd0's CPU per page it reclaimed, None when too
+    few) and, traced (:class:`vswap.kernel.reclaim_trace.StallTrace`),
+    ``stall_cpu_ns`` and ``stall_pages``: the task's time on a CPU inside its
+    direct reclaim stalls and the pages they freed. Each class's
+    ``direct_ns`` is then :func:`robust` over its rows' ``stall_cpu_ns /
+    stall_pages``, measured, and the task's time outside its stalls is the
+    :func:`l1_fit` on the pages it wrote (``alloc_ns``) and the pages kswapd
+    took from it (``unmap_ns``: the TLB shootdowns kswapd's unmaps send to
+    its CPU, the locks both take). Rows without reclaim (a writer that fits
+    the RAM) measure ``alloc_ns`` alone, :func:`robust` over their CPU per
+    page; with them ``unmap_ns`` is robust over the rows where kswapd took
+    :data:`RECLAIM_MIN_PAGES` at least, of their time outside the stalls
+    and the allocation per page kswapd took. Untraced rows fit all three at once, each
+    class's pages reclaimed directly a column: a fit confounded by the host
+    (a task it slows down leaves more of the reclaim to kswapd, which puts
+    the task's lost time on kswapd's pages), kept for results of older
+    versions. Fitted figures are ``(value, bootstrap sd, rows)``; each
+    class's ``kswapd_ns`` is :func:`robust` over its rows (median, scaled
+    MAD, rows). Runtime complexity: O(bootstrap * rows).
 
     >>> rows = [{"backend": "zram", "content": c, "pages": p, "pgsteal_kswapd": k,
     ...          "pgsteal_direct": d, "kswapd_ns": 2e4,
@@ -379,13 +395,41 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
     (2000, 3000)
     >>> [round(f["by_class"][c]["direct_ns"][0]) for c in ("zram DATA", "zram SAME")]
     [10000, 4000]
+    >>> traced = [{**r, "stall_pages": r["pgsteal_direct"] - 500,
+    ...            "stall_cpu_ns": (1e4 if r["content"] == "DATA" else 4e3) * r["pgsteal_direct"]}
+    ...           for r in rows]
+    >>> f = fit_reclaim(traced, bootstrap=20)
+    >>> round(f["alloc_ns"][0]), f["by_class"]["zram SAME"]["direct_ns"][0] > 4000
+    (2000, True)
+    >>> quiet = [{**traced[0], "pgsteal_kswapd": 0, "pgsteal_direct": 0, "stall_pages": 0,
+    ...           "stall_cpu_ns": 0, "kswapd_ns": None, "pages": p, "task_s": 2.1e-6 * p}
+    ...          for p in (200_000, 250_000)]
+    >>> f = fit_reclaim(traced + quiet, bootstrap=20)
+    >>> round(f["alloc_ns"][0]), f["alloc_ns"][2], round(f["unmap_ns"][0])
+    (2100, 2, 2450)
     """
+    quiet = [r for r in rows if not r["pgsteal_kswapd"] and not r["pgsteal_direct"]]
+    rows = [r for r in rows if r["pgsteal_kswapd"] or r["pgsteal_direct"]]
     key = [f"{r['backend']} {r['content']}" for r in rows]
     classes = sorted(set(key))
-    X = np.array([[r["pages"], r["pgsteal_kswapd"]]
-                  + [r["pgsteal_direct"] if k == c else 0 for c in classes]
-                  for r, k in zip(rows, key)], dtype=float)
+    traced = (bool(rows) and all(r.get("stall_pages") is not None for r in rows)
+              and any(r["stall_pages"] for r in rows))
     y = np.array([r["task_s"] for r in rows], dtype=float) * 1e9
+    if traced and quiet:
+        # each measured alone: the allocation without reclaim, then what kswapd's reclaim
+        # adds to the task's time outside its stalls, per page kswapd took
+        a = robust([r["task_s"] * 1e9 / r["pages"] for r in quiet])
+        busy = [(r, v) for r, v in zip(rows, y) if r["pgsteal_kswapd"] >= RECLAIM_MIN_PAGES]
+        b = robust([(v - r["stall_cpu_ns"] - a[0] * r["pages"]) / r["pgsteal_kswapd"]
+                    for r, v in busy]) if busy else (0.0, 0.0)
+        fitted = {"alloc_ns": (*a, len(quiet)), "unmap_ns": (*b, len(busy))}
+    if traced:
+        y = y - np.array([r["stall_cpu_ns"] for r in rows], dtype=float)
+        X = np.array([[r["pages"], r["pgsteal_kswapd"]] for r in rows], dtype=float)
+    else:
+        X = np.array([[r["pages"], r["pgsteal_kswapd"]]
+                      + [r["pgsteal_direct"] if k == c else 0 for c in classes]
+                      for r, k in zip(rows, key)], dtype=float)
     b = l1_fit(X, y)
     rng = np.random.default_rng(seed)
     boots = (np.array([l1_fit(X[i], y[i]) for i in
@@ -396,22 +440,33 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
     for j, c in enumerate(classes, 2):
         rs = [r for r, k in zip(rows, key) if k == c]
         ks = [r["kswapd_ns"] for r in rs if r.get("kswapd_ns") is not None]
-        by[c] = {"direct_ns": (float(b[j]), float(sd[j]), len(rs)),
+        stalled = [r["stall_cpu_ns"] / r["stall_pages"] for r in rs
+                   if r.get("stall_pages", 0) >= RECLAIM_MIN_STALL_PAGES]
+        direct = (((*robust(stalled), len(stalled)) if stalled else (0.0, 0.0, 0))
+                  if traced else (float(b[j]), float(sd[j]), len(rs)))
+        by[c] = {"direct_ns": direct,
                  "kswapd_ns": (*robust(ks), len(ks)) if ks else (0.0, 0.0, 0)}
-    return {"alloc_ns": (float(b[0]), float(sd[0]), len(rows)),
-            "unmap_ns": (float(b[1]), float(sd[1]), len(rows)), "by_class": by}
+    out = {"alloc_ns": (float(b[0]), float(sd[0]), len(rows)),
+           "unmap_ns": (float(b[1]), float(sd[1]), len(rows)), "by_class": by, "traced": traced}
+    if traced and quiet:
+        out.update(fitted)
+    return out
 
 
 def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 4,
-                    low: float = RECLAIM_LOW, bootstrap: int = 200,
+                    low: float = RECLAIM_LOW, none: float | None = RECLAIM_NONE,
+                    bootstrap: int = 200,
                     progress: Callable[[str], Any] | None = None,
-                    keep: list | None = None) -> dict[str, Any]:
+                    keep: list | None = None, trace_stalls: bool = True) -> dict[str, Any]:
     """The task's and kswapd's costs of machine-wide reclaim on this kernel, per backend and content class.
 
     Each case runs ``repeat`` times machine-wide (``vswap kernel run
     --global``, root), and each of its writers again at ``low`` times the
-    RAM. Per repeat a row: the task's CPU time, the pages it wrote and
-    reclaimed directly, and kswapd0's CPU time per page it reclaimed;
+    RAM and at ``none`` times it (no reclaim: the allocation's cost alone;
+    None: not run). Per repeat a row: the task's CPU time, the pages it wrote and
+    reclaimed directly, kswapd0's CPU time per page it reclaimed, and
+    (``trace_stalls``, the default) the task's time on a CPU in its direct
+    reclaim stalls and the pages they freed, from the kernel's tracepoints;
     :func:`fit_reclaim` gives the costs (per content class on a backend that
     compresses, :data:`COMPRESSING`; one class, ``"ANY"``, on one that
     writes every page alike). Returns ``rows``, ``fit`` and, for the
@@ -430,9 +485,12 @@ def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 4,
         make, ram, backend = CASES[name]
         runs[name] = (make(), ram, backend)
         workload = name.split()[0]
-        low_name = f"{workload} {ram} x{low:g} {backend}"
-        if low_name not in runs:
-            runs[low_name] = (make_case(workload, ram, low, backend)[0](), ram, backend)
+        for ratio in (low, none):
+            if ratio is None:
+                continue
+            extra = f"{workload} {ram} x{ratio:g} {backend}"
+            if extra not in runs:
+                runs[extra] = (make_case(workload, ram, ratio, backend)[0](), ram, backend)
     rows: list[dict[str, Any]] = []
     for name, (trace, ram, backend) in runs.items():
         if progress is not None:
@@ -441,7 +499,7 @@ def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 4,
             warnings.simplefilter("ignore", RuntimeWarning)
             glob = _run_when_free(lambda: kernel.run(
                 trace, machine=Machine(ram=ram, backend=backend, accounting="none"),
-                repeat=repeat, progress=False))
+                repeat=repeat, progress=False, trace_stalls=trace_stalls))
         if keep is not None:
             keep.append((name, trace, glob))
         content = content_class(trace) if backend in COMPRESSING else "ANY"
@@ -454,6 +512,8 @@ def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 4,
                          "pgscan_direct": v.get("pgscan_direct", 0),
                          "kswapd_cpu_s": rep.get("kswapd_cpu_s", 0.0),
                          "task_s": rep["sys_s"] + rep["user_s"],
+                         "stall_pages": (rep.get("stalls") or {}).get("reclaimed", 0),
+                         "stall_cpu_ns": (rep.get("stalls") or {}).get("cpu_ns", 0),
                          "kswapd_ns": rep.get("kswapd_cpu_s", 0.0) * 1e9 / k
                          if k >= RECLAIM_MIN_PAGES else None})
     # the profile's kswapd_page is zram's, the backend of the kernel fit, over both classes

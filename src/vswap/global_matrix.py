@@ -38,7 +38,7 @@ from vswap.workloads import PAGE_SIZE, Trace, memhog, parse_size, usemem
 
 __all__ = ["CASES", "RECLAIM_COUNTERS", "TOLERANCE", "SMALLEST", "within", "model_machine",
            "make_case", "measured_machine", "compare_result", "run_case", "run_matrix", "rst_table",
-           "schedstat", "SchedProbe", "sched_summary", "model_again"]
+           "times_table", "schedstat", "SchedProbe", "sched_summary", "model_again"]
 
 #: The counters compared, and how far the model may be from the kernel's mean.
 TOLERANCE = {"pgsteal_kswapd": 0.15, "pgsteal_direct": 0.15, "allocstall": 0.25}
@@ -294,7 +294,8 @@ def run_case(name: str, *, repeat: int = 3, design: str = "baseline") -> dict[st
     probe = SchedProbe()
     try:
         r = kernel.run(trace, machine=Machine(ram=ram, backend=backend, accounting="none"),
-                       repeat=repeat, progress=False, _after_spawn=probe.spawned)
+                       repeat=repeat, progress=False, _after_spawn=probe.spawned,
+                       trace_stalls=True)
     finally:
         probe.finish()
     row = compare_result(r, trace, design=design, case=name, sched=probe.repeats)
@@ -310,6 +311,10 @@ def compare_result(r: Any, trace: Trace, *, design: str = "baseline",
     began), ``model_mib`` (mean RAM the models were given),
     ``kswapd_ns_per_page`` (kswapd0's CPU time over the repeats per page
     it reclaimed, for the record: the model runs at its default costs), ``counters`` (name -> (kernel mean, kernel sd, model mean)),
+    ``times`` (``task_s``, ``stall_s``, ``kswapd_s`` -> (the kernel's CPU
+    seconds, the model's clock's), means over the repeats: the task's
+    user and system time and, traced, its time on a CPU in its stalls
+    (None untraced); kswapd0's CPU time),
     ``kernel`` and ``model`` (per repeat), and ``sched`` (per repeat, the
     :class:`SchedProbe` figures when given). Runtime complexity: a replay
     per repeat.
@@ -323,6 +328,16 @@ def compare_result(r: Any, trace: Trace, *, design: str = "baseline",
                                  zram_algorithm=algo, zram=rep.get("zram"))
                 for st, rep in zip(starts, r.repeats)]
     models = [replay(trace, design, m).counters for m in machines]
+    # the two clocks beside the kernel's CPU times: the task's (its stalls apart, when traced)
+    # and kswapd0's
+    stalls = [rep.get("stalls") for rep in r.repeats]
+    times = {"task_s": (statistics.fmean(rep["sys_s"] + rep["user_s"] for rep in r.repeats),
+                        statistics.fmean(c["task_ns"] for c in models) / 1e9),
+             "stall_s": (statistics.fmean(st["cpu_ns"] for st in stalls) / 1e9
+                         if all(stalls) else None,
+                         statistics.fmean(c["stall_ns"] for c in models) / 1e9),
+             "kswapd_s": (statistics.fmean(rep.get("kswapd_cpu_s", 0.0) for rep in r.repeats),
+                          statistics.fmean(c["kswapd_ns"] for c in models) / 1e9)}
     stolen = sum(v.get("pgsteal_kswapd", 0) for v in views)
     rows = {}
     for n in RECLAIM_COUNTERS:
@@ -335,7 +350,7 @@ def compare_result(r: Any, trace: Trace, *, design: str = "baseline",
             "model_mib": statistics.fmean(m.ram_pages * PAGE_SIZE for m in machines) / (1 << 20),
             "kswapd_ns_per_page": (sum(rep.get("kswapd_cpu_s", 0) for rep in r.repeats) * 1e9
                                    / stolen if stolen else None),
-            "counters": rows,
+            "counters": rows, "times": times,
             "kernel": [{n: v.get(n, 0) for n in keep} for v in views],
             "model": [{n: c[n] for n in RECLAIM_COUNTERS} for c in models],
             "sched": list(sched or [])}
@@ -437,6 +452,36 @@ def rst_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
+def times_table(rows: list[dict[str, Any]]) -> str:
+    """The model's clocks beside the kernel's CPU times, per case (a docs table). Runtime complexity: O(rows).
+
+    The task's CPU time, of it the time on a CPU in its direct reclaim
+    stalls (traced; ``-`` when not), and kswapd0's, mean seconds per
+    repeat, kernel / model.
+
+    >>> print(times_table([{"case": "c", "times": {"task_s": (2.0, 2.2), "stall_s": (None, 0.5),
+    ...                                            "kswapd_s": (1.0, 0.9)}}]))
+    case  task (s)          in stalls  kswapd (s)
+    ----  ----------------  ---------  ----------------
+    c     2.00 / 2.20 +10%  - / 0.50   1.00 / 0.90 -10%
+    """
+    def cell(k: float | None, m: float) -> str:
+        if k is None:
+            return f"- / {m:.2f}"
+        return f"{k:.2f} / {m:.2f} {(m - k) / k * 100:+.0f}%" if k else f"{k:.2f} / {m:.2f}"
+
+    out = [["case", "task (s)", "in stalls", "kswapd (s)"]]
+    for row in rows:
+        t = row.get("times")
+        if row.get("error") or not t:
+            continue
+        out.append([row["case"], cell(*t["task_s"]), cell(*t["stall_s"]), cell(*t["kswapd_s"])])
+    w = [max(len(r[i]) for r in out) for i in range(4)]
+    lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in out]
+    lines.insert(1, "  ".join("-" * x for x in w))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m vswap.global_matrix``: run the matrix, print the docs table. Runtime complexity: the runs'."""
     p = argparse.ArgumentParser(prog="python -m vswap.global_matrix", description=__doc__)
@@ -456,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as f:
             json.dump(rows, f)
     print(rst_table(rows))
+    print()
+    print(times_table(rows))
     return 0
 
 

@@ -69,40 +69,42 @@ SWAP_WRITE_NS = 200_000
 #: class: ``(direct reclaim's, kswapd's)``. Measured with ``vswap
 #: calibrate``'s global runs (:func:`vswap.calibrate.measure_reclaim`: the
 #: machine shrunk to 1 GiB, :data:`vswap.calibrate.RECLAIM_SET`, 4 repeats
-#: per case, each writer also at 1.15x, run twice an hour apart; 88 repeats)
-#: on this machine's kernel, 6.18.44-fc-v1300. kswapd's is the median of
-#: kswapd0's CPU time over ``pgsteal_kswapd`` (scaled MAD about 0.9 us on
-#: zram, 0.7 us on a swapfile);
-#: the task's comes from one fit of its CPU time over all the repeats
-#: (:func:`vswap.calibrate.fit_reclaim`: least absolute deviations, bootstrap
-#: sd) on the pages it wrote (:data:`MEASURED_ALLOC_NS`), the pages kswapd
-#: took from it (:data:`MEASURED_UNMAP_NS`) and each class's pages it
-#: reclaimed itself. zram compresses a DATA page in the reclaimer and stores
-#: a same-filled or zero one as its fill word: DATA (usemem) 14.6 us +/- 2.5
-#: direct, 23.2 us kswapd; SAME (memhog) 6.1 us +/- 1.2 and 19.4 us. A
-#: swapfile writes every page alike: 4.3 us +/- 3.2 direct (the task scans
-#: and writes; the pages it frees were mostly written before), 8.1 us kswapd
-#: (which scans 3.5 to 4.7 pages per page it frees, in its figure). zswap
-#: compresses in the reclaimer as zram does and takes zram's (not measured
-#: machine-wide). The profile keeps the runs (``provenance.updates``). On
-#: the kernel this machine ran before (v1272) direct reclaim on zram cost
-#: 21.5 us pooled over the classes and kswapd 22.7 us, measured then against
-#: a run without reclaim, which left the task's other costs under pressure in
-#: the direct figure; the kernel's own split of reclaim moved with the kernel
-#: (memhog 1G x1.5 on zram: a direct share of 0.35 there, 0.62 here).
+#: per case, each writer also at 1.15x and at 0.7x, run twice; 92 repeats)
+#: on this machine's kernel, 6.18.44-fc-v1300, after the boot of December 7
+#: 10:22. kswapd's is the median of kswapd0's CPU time over
+#: ``pgsteal_kswapd`` (scaled MAD 1.6 to 2.1 us); direct reclaim's is the
+#: median over the repeats of the task's time on a CPU inside its stalls
+#: over the pages they freed, from the kernel's own tracepoints
+#: (:class:`vswap.kernel.reclaim_trace.StallTrace`: each stall's begin and
+#: end, less the time the task was switched out in it; scaled MAD 2.1 to
+#: 4.1 us). zram compresses a DATA page in the reclaimer and stores a
+#: same-filled or zero one as its fill word: DATA (usemem) 17.2 us direct,
+#: 21.3 us kswapd; SAME (memhog) 12.5 and 16.1 us. A swapfile: 17.8 us
+#: direct (a stall scans deep, priority 0 to 9 in most, to free what it
+#: needs), 11.3 us kswapd. zswap compresses in the reclaimer as zram does and
+#: takes zram's (not measured machine-wide). The profile keeps the runs
+#: (``provenance.updates``). Earlier figures, now replaced: this kernel's
+#: before the reboot (14.6 and 23.2 us DATA, 6.1 and 19.4 us SAME, 4.3 and
+#: 8.1 us swapfile; the direct ones from a regression of the task's CPU time
+#: on the pages each reclaimer freed, which a host that slows the task
+#: confounds: the slowed task leaves more of the reclaim to kswapd, and its
+#: lost time lands on kswapd's pages), and v1272's (direct 21.5 us, kswapd
+#: 22.7 us on zram, against a run without reclaim).
 MEASURED_RECLAIM_NS: dict[str, dict[str, tuple[int, int]]] = {
-    "zram": {"DATA": (14_647, 23_165), "SAME": (6_083, 19_402)},
-    "swapfile": {"DATA": (4_335, 8_054), "SAME": (4_335, 8_054)},
+    "zram": {"DATA": (17_237, 21_277), "SAME": (12_522, 16_118)},
+    "swapfile": {"DATA": (17_815, 11_258), "SAME": (17_815, 11_258)},
 }
 MEASURED_RECLAIM_NS["zswap"] = MEASURED_RECLAIM_NS["zram"]
-#: The task's CPU per page it allocates under global pressure, ns (the same fit:
-#: 1.6 us +/- 0.1; a run without reclaim measures 1.2 to 1.9 us).
-MEASURED_ALLOC_NS = 1_610
-#: The task's CPU per page kswapd takes from it, ns (the same fit: 4.1 us +/- 0.8):
-#: kswapd's unmaps send TLB shootdowns to the task's CPU, and both take the zone's and
-#: the LRU's locks. It slows the task while kswapd keeps up, so less of the reclaim falls
-#: to the task than the two reclaimers' own costs alone would give.
-MEASURED_UNMAP_NS = 4_111
+#: The task's CPU per page it allocates, ns: the median over the writers' runs at 0.7x,
+#: which reclaim nothing (16 repeats: 1.9 to 4.9 us, scaled MAD 0.4 us).
+MEASURED_ALLOC_NS = 2_301
+#: The task's CPU per page kswapd takes from it, ns: the median over the runs under pressure
+#: of the task's time outside its stalls, less its allocations, per page kswapd reclaimed
+#: (6.3 us, scaled MAD 5.1 us: the least certain of the costs). kswapd's unmaps send TLB
+#: shootdowns to the task's CPU, and both take the zone's and the LRU's locks. It slows the
+#: task while kswapd keeps up, so less of the reclaim falls to the task than the two
+#: reclaimers' own costs alone would give.
+MEASURED_UNMAP_NS = 6_340
 
 #: kswapd's CPU per DATA page it reclaims on zram, ns (:data:`MEASURED_RECLAIM_NS`); the
 #: shipped cost profile's ``kswapd_page``, pooled over both content classes, lies between

@@ -94,6 +94,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     b.add_argument("--sample-ms", type=float, metavar="MS",
                    help="sample /proc/vmstat every MS milliseconds during each repeat (who "
                    "reclaims, against time; kept in --json)")
+    b.add_argument("--trace-stalls", action="store_true",
+                   help="with --global: record the workload's direct reclaim stalls from the "
+                   "kernel's vmscan tracepoints (a tracefs instance of the run's own) and print "
+                   "what they freed and cost")
     b.add_argument("--plot", metavar="FILE",
                    help="with --sample-ms: draw kswapd's and direct reclaim against time to FILE "
                    "(needs matplotlib)")
@@ -173,6 +177,9 @@ def _run(parser: argparse.ArgumentParser, args) -> int:
         if args.accounting not in (None, "none"):
             parser.error("--global runs without a cgroup limit; leave --accounting out")
         args.accounting = "none"
+    if args.trace_stalls and (not args.global_run or command is not None):
+        parser.error("--trace-stalls records a workload's direct reclaim on the whole machine: "
+                     "give --global and a workload, not a command")
     if args.plot is not None and args.sample_ms is None:
         parser.error("--plot draws the samples of --sample-ms; give it too")
     if args.sample_ms is not None and not args.sample_ms > 0:
@@ -218,7 +225,8 @@ def _run(parser: argparse.ArgumentParser, args) -> int:
                 use_existing_swap=args.use_existing_swap, swapfile_dir=args.swapfile_dir,
                 zram_algorithm=args.zram_algorithm, zswap_compressor=args.zswap_compressor,
                 zswap_shrinker=shrinker, cgroup_version=args.cgroup, free=args.free,
-                keep_cache=args.keep_cache, metric=metric, sample_ms=args.sample_ms)
+                keep_cache=args.keep_cache, metric=metric, sample_ms=args.sample_ms,
+                trace_stalls=args.trace_stalls)
     except (KernelError, ValueError, TypeError) as exc:
         parser.error(str(exc))
     for w in caught:

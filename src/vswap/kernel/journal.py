@@ -33,7 +33,7 @@ import time
 from typing import Callable, Iterator
 
 from vswap.errors import KernelError
-from vswap.kernel import backend, cgroup  # noqa: F401 - they register their undo kinds
+from vswap.kernel import backend, cgroup, reclaim_trace  # noqa: F401 - they register their undo kinds
 from vswap.kernel.sysfs import Journal
 
 __all__ = ["JOURNAL_DIR", "LOCK_PATH", "journal_path", "process_start", "alive", "open_journal",

@@ -32,7 +32,7 @@ import warnings
 from typing import Any, Callable, Sequence
 
 from vswap.errors import KernelError, VoidRun
-from vswap.kernel import backend, cgroup, counters, system, zram_stat
+from vswap.kernel import backend, cgroup, counters, reclaim_trace, system, zram_stat
 from vswap.kernel.journal import LOCK_PATH, Guardian, machine_lock, open_journal, recover
 from vswap.kernel.plan import NR_HUGEPAGES, KernelPlan, command_plan, global_reservation, make_plan
 from vswap.kernel.sysfs import Journal, read, read_choice, signals_raise, write
@@ -212,7 +212,8 @@ def _new_cgroup(journal: Journal, plan: KernelPlan, where: tuple[str, str]) -> c
 
 def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[str, str],
                 after_spawn: Callable[[tuple], Any] | None,
-                sample_s: float | None = None, zram_dev: str | None = None) -> dict[str, Any]:
+                sample_s: float | None = None, zram_dev: str | None = None,
+                stall_trace: Any = None) -> dict[str, Any]:
     from vswap._executor import TaskGroup
 
     cg = _new_cgroup(journal, plan, where)
@@ -229,6 +230,8 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
             _oom_first(pid)
         if after_spawn is not None:
             after_spawn(pids)
+        if stall_trace is not None:
+            stall_trace.arm(pids)
         sampler = counters.Sampler(sample_s) if sample_s else None
         k0 = system.kswapd_cpu_ns() if plan.scope == "global" else 0
         before = counters.snapshot()
@@ -245,6 +248,7 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
         if sampler is not None:
             sampler.stop()
         zram_peak = zpeak.stop() if zpeak is not None else None
+        stalls = stall_trace.collect() if stall_trace is not None else None
     memcg = cg.stat()
     # the task that failed first, not a sibling killed because of it (pid 0)
     bad = sorted((t for t in results if t["status"] != 0), key=lambda t: t["pid"] == 0)
@@ -276,6 +280,8 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
         rep["samples"] = sampler.series
     if zram_peak is not None:
         rep["zram"] = zram_peak
+    if stalls is not None:
+        rep["stalls"] = stalls
     return rep
 
 
@@ -413,6 +419,7 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
         zswap_compressor: str | None = None, zswap_shrinker: bool | None = None,
         cgroup_version: str | None = None, free: str = "munmap", keep_cache: bool = False,
         metric: dict[str, str] | None = None, sample_ms: float | None = None,
+        trace_stalls: bool = False,
         _after_spawn: Callable[[tuple], Any] | None = None, **params: Any):
     """Run a workload on this machine's real kernel ``repeat`` times; a :class:`KernelResult`.
 
@@ -423,7 +430,10 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
     ``metric`` reads a figure from its output, see :func:`parse_metric`).
     ``sample_ms`` samples who reclaims (/proc/vmstat) every so many
     milliseconds during each repeat (:class:`vswap.kernel.counters.Sampler`;
-    :meth:`KernelResult.plot_reclaim` draws it).
+    :meth:`KernelResult.plot_reclaim` draws it). ``trace_stalls`` records the
+    workload's direct reclaim stalls from the kernel's vmscan tracepoints
+    (:class:`vswap.kernel.reclaim_trace.StallTrace`, a global run of a
+    workload only): each repeat's ``"stalls"``, what they freed and cost.
     ``machine`` defaults to :func:`vswap.replay.default_machine` of the
     trace (zram, the report's RAM share); with ``accounting="none"`` the run
     is global: the whole machine shrunk to ``ram`` (hugetlb), the page cache
@@ -487,6 +497,9 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
         for t in tasks:
             t["memcg"] = _memcg_of(trace, t["first_vpn"])
         notes = _check_cpus(trace)
+    if trace_stalls and (is_command or plan.scope != "global"):
+        raise ValueError("trace_stalls records the direct reclaim of a workload on the whole "
+                         "machine (--global): a cgroup's reclaim is not a direct stall")
     from vswap.kernel.plan import check_system
     show = sys.stderr.isatty() if progress is None else bool(progress)
     name = " ".join(plan.command) if is_command else trace.name
@@ -521,6 +534,8 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
                 # a global run's zram takes the machine's RAM: its peak is the model's
                 zram_dev = (setup.get("device") if plan.scope == "global" and plan.backend == "zram"
                             and not plan.use_existing_swap else None)
+                stall_trace = (reclaim_trace.StallTrace(journal)
+                               if trace_stalls and not is_command else None)
                 for r in range(repeat):
                     if show:
                         print(f"\rvswap kernel: {name[:40]} repeat {r + 1}/{repeat}", end="",
@@ -534,7 +549,8 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
                         reps.append(_command_repeat(journal, plan, where, metric, sample_s))
                     else:
                         reps.append(_one_repeat(journal, plan, tasks, where, _after_spawn,
-                                                sample_s, zram_dev=zram_dev))
+                                                sample_s, zram_dev=zram_dev,
+                                                stall_trace=stall_trace))
                     if shrunk is not None:
                         reps[-1]["machine"] = shrunk
             finally:

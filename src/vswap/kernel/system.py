@@ -11,6 +11,7 @@ needs against these facts before it changes anything.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 
@@ -281,8 +282,10 @@ def knobs() -> dict[str, object]:
     Swap areas on, each zram device's ``disksize`` and ``comp_algorithm``,
     zswap's parameters, THP's ``enabled`` (global and per size),
     ``vm.page-cluster``, ``vm.nr_hugepages``, the swapfiles a run makes in
-    /var/tmp (``vswap-*.swap``), and the memory cgroups (v1 and v2) with
-    their subtree controllers. Runtime complexity: O(sysfs files).
+    /var/tmp (``vswap-*.swap``), tracefs's mounts and the trace instances
+    of a stall trace (``instances/vswap-*``), and the memory cgroups (v1
+    and v2) with their subtree controllers. Runtime complexity: O(sysfs
+    files).
 
     >>> k = knobs(); k == knobs()
     True
@@ -310,6 +313,14 @@ def knobs() -> dict[str, object]:
         except OSError:
             pass
     out["swapfiles"] = sorted(glob.glob("/var/tmp/vswap-*.swap"))
+    # tracefs: where it is mounted, and the trace instances a stall trace makes there
+    mounts = []
+    with contextlib.suppress(OSError), open("/proc/mounts") as f:
+        mounts = sorted(w[1] for w in (line.split() for line in f) if len(w) > 2
+                        and w[2] == "tracefs")
+    out["tracefs"] = mounts
+    out["trace instances"] = sorted(i for m in mounts
+                                    for i in glob.glob(os.path.join(m, "instances", "vswap-*")))
     for version in ("v1", "v2"):
         where = cgroup.find(version)
         if where is not None:

@@ -1,0 +1,243 @@
+"""The kernel's own record of a workload's direct reclaim: its vmscan tracepoints, per stall.
+
+What a stall costs cannot be read from the task's CPU time: a regression of
+it on how much each reclaimer freed is confounded, since a task the host
+slows down leaves more of the reclaim to kswapd. The kernel says it
+directly: ``mm_vmscan_direct_reclaim_begin`` and ``_end`` bracket each
+stall (``nr_reclaimed`` at the end), ``mm_vmscan_lru_shrink_inactive``
+gives each pass's priority and pages scanned, and ``sched_switch`` when the
+task left its CPU inside one (a sleep on the bio pool, a preemption).
+:class:`StallTrace` records them for the workload's tasks in a tracefs
+instance of its own (``instances/vswap-PID``: the machine's own trace buffer
+and its settings are not touched), mounting tracefs first where it is not
+mounted; both are journalled, so they are undone on every exit path.
+:func:`summarise` gives a repeat's figures: stalls, pages freed, wall and
+on-CPU time, pages scanned, and the stalls by the deepest priority they
+reached.
+
+>>> s = summarise(parse(SAMPLE), {41})
+>>> s["stalls"], s["reclaimed"], s["wall_ns"], s["cpu_ns"], s["deepest"]
+(2, 70, 1000000, 900000, {11: 1, 12: 1})
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from typing import Any, Iterable
+
+from vswap.errors import KernelError
+from vswap.kernel.sysfs import Journal, undo_kind, write
+
+__all__ = ["StallTrace", "parse", "summarise", "tracefs_root", "EVENTS", "SAMPLE"]
+
+#: The tracepoints a stall trace enables, ``system/event``.
+EVENTS = ("vmscan/mm_vmscan_direct_reclaim_begin", "vmscan/mm_vmscan_direct_reclaim_end",
+          "vmscan/mm_vmscan_lru_shrink_inactive", "sched/sched_switch")
+#: Per-CPU buffer of the instance, KiB: a 2 GiB repeat's stalls (a few thousand, each with
+#: its passes and switches) take about 1 MiB.
+BUFFER_KB = 8192
+#: A trace of two stalls of pid 41 (the format of the instance's ``trace`` file), for the doctests.
+SAMPLE = """\
+ vswap-41 [000] ..... 10.000000: mm_vmscan_direct_reclaim_begin: order=0 gfp_flags=GFP_HIGHUSER
+ vswap-41 [000] ..... 10.000100: mm_vmscan_lru_shrink_inactive: nid=0 nr_scanned=34 nr_reclaimed=31 priority=12 flags=RECLAIM_WB_ANON
+ vswap-41 [000] ..... 10.000200: sched_switch: prev_comm=vswap prev_pid=41 prev_prio=120 prev_state=D ==> next_comm=swapper/0 next_pid=0 next_prio=120
+ kworker-7 [000] ..... 10.000300: sched_switch: prev_comm=kworker prev_pid=7 prev_prio=120 prev_state=S ==> next_comm=vswap next_pid=41 next_prio=120
+ vswap-41 [000] ..... 10.000350: mm_vmscan_lru_shrink_inactive: nid=0 nr_scanned=40 nr_reclaimed=32 priority=11 flags=RECLAIM_WB_ANON
+ vswap-41 [000] ..... 10.000500: mm_vmscan_direct_reclaim_end: nr_reclaimed=40
+ vswap-41 [000] ..... 10.100000: mm_vmscan_direct_reclaim_begin: order=0 gfp_flags=GFP_HIGHUSER
+ vswap-41 [000] ..... 10.100100: mm_vmscan_lru_shrink_inactive: nid=0 nr_scanned=30 nr_reclaimed=30 priority=12 flags=RECLAIM_WB_ANON
+ vswap-41 [000] ..... 10.100500: mm_vmscan_direct_reclaim_end: nr_reclaimed=30
+"""
+
+_LINE = re.compile(r"^\s*(?P<comm>.+?)-(?P<pid>\d+)\s+\[\d+\]\s+\S+\s+(?P<t>\d+\.\d+):\s+"
+                   r"(?P<ev>\w+):\s*(?P<rest>.*)$")
+_KV = re.compile(r"(\w+)=(\S+)")
+
+
+def tracefs_root() -> str | None:
+    """Where tracefs is mounted (from /proc/mounts), None when it is not. Runtime complexity: O(mounts).
+
+    >>> r = tracefs_root(); r is None or os.path.isdir(r)
+    True
+    """
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                w = line.split()
+                if len(w) > 2 and w[2] == "tracefs":
+                    return w[1]
+    except OSError:
+        pass
+    return None
+
+
+def parse(text: str) -> list[tuple[int, float, str, dict[str, str]]]:
+    """A trace's events: ``(pid, seconds, event, fields)``, lines that are no event skipped.
+
+    Runtime complexity: O(len(text)).
+
+    >>> parse(SAMPLE)[0][:3]
+    (41, 10.0, 'mm_vmscan_direct_reclaim_begin')
+    """
+    out = []
+    for line in text.splitlines():
+        m = _LINE.match(line)
+        if m is None:
+            continue
+        out.append((int(m["pid"]), float(m["t"]), m["ev"], dict(_KV.findall(m["rest"]))))
+    return out
+
+
+def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
+              pids: set[int]) -> dict[str, Any]:
+    """The stalls of ``pids`` in ``events`` (:func:`parse`): what they freed and cost.
+
+    ``stalls``, ``reclaimed`` (pages, their ``nr_reclaimed``), ``scanned``
+    (their passes' ``nr_scanned``), ``wall_ns`` (begin to end), ``cpu_ns``
+    (less the time the task was switched out inside one), ``deepest``
+    (stalls by the lowest priority a pass of theirs ran at). A stall the
+    trace holds only part of is left out. Runtime complexity: O(events).
+
+    >>> summarise(parse(SAMPLE), {7})["stalls"]
+    0
+    """
+    open_: dict[int, dict[str, Any]] = {}
+    out: dict[str, Any] = {"stalls": 0, "reclaimed": 0, "scanned": 0, "wall_ns": 0, "cpu_ns": 0,
+                           "deepest": {}}
+    for pid, t, ev, kv in events:
+        if ev == "sched_switch":
+            prev, nxt = int(kv.get("prev_pid", -1)), int(kv.get("next_pid", -1))
+            if prev in open_ and open_[prev]["out"] is None:
+                open_[prev]["out"] = t
+            if nxt in open_ and open_[nxt]["out"] is not None:
+                s = open_[nxt]
+                s["off"] += t - s["out"]
+                s["out"] = None
+            continue
+        if pid not in pids:
+            continue
+        if ev == "mm_vmscan_direct_reclaim_begin":
+            open_[pid] = {"t0": t, "off": 0.0, "out": None, "scanned": 0, "prio": None}
+        elif pid not in open_:
+            continue
+        elif ev == "mm_vmscan_lru_shrink_inactive":
+            s = open_[pid]
+            s["scanned"] += int(kv.get("nr_scanned", 0))
+            p = int(kv.get("priority", 12))
+            s["prio"] = p if s["prio"] is None else min(s["prio"], p)
+        elif ev == "mm_vmscan_direct_reclaim_end":
+            s = open_.pop(pid)
+            wall = t - s["t0"]
+            out["stalls"] += 1
+            out["reclaimed"] += int(kv.get("nr_reclaimed", 0))
+            out["scanned"] += s["scanned"]
+            out["wall_ns"] += round(wall * 1e9)
+            out["cpu_ns"] += round((wall - s["off"]) * 1e9)
+            if s["prio"] is not None:
+                out["deepest"][s["prio"]] = out["deepest"].get(s["prio"], 0) + 1
+    out["deepest"] = dict(sorted(out["deepest"].items()))
+    return out
+
+
+@undo_kind("tracefs-umount")
+def _undo_mount(entry: dict) -> None:
+    import subprocess
+    path = entry["path"]
+    if os.path.ismount(path):
+        subprocess.run(["umount", path], capture_output=True)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+@undo_kind("trace-instance")
+def _undo_instance(entry: dict) -> None:
+    path = entry["path"]
+    if os.path.isdir(path):
+        for ev in EVENTS:       # an instance with events on cannot be removed
+            try:
+                write(os.path.join(path, "events", ev, "enable"), "0")
+            except OSError:
+                pass
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass
+
+
+class StallTrace:
+    """A tracefs instance recording a workload's direct reclaim stalls, made through ``journal``.
+
+    :meth:`arm` (with the workload's pids, once they are known) clears and
+    enables the events, filtered to them; :meth:`collect` stops them and
+    returns :func:`summarise` of the buffer. KernelError when tracefs or the
+    vmscan events are missing. The instance, and the tracefs mount when it
+    made one, are journalled: the journal's restore removes them. Runtime
+    complexity: O(1) to make; :meth:`collect` O(events).
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        root = tracefs_root()
+        if root is None:
+            path = tempfile.mkdtemp(prefix="vswap-tracefs-")
+            entry = journal.intend("tracefs-umount", f"umount tracefs at {path}", path=path)
+            import subprocess
+            p = subprocess.run(["mount", "-t", "tracefs", "nodev", path], capture_output=True,
+                               text=True)
+            if p.returncode:
+                journal.cancel(entry)
+                os.rmdir(path)
+                raise KernelError(f"cannot mount tracefs: {(p.stderr or p.stdout).strip()}")
+            journal.made()
+            root = path
+        for ev in EVENTS:
+            if not os.path.isdir(os.path.join(root, "events", ev)):
+                raise KernelError(f"this kernel has no tracepoint {ev} (CONFIG_TRACEPOINTS)")
+        self.path = os.path.join(root, "instances", f"vswap-{os.getpid()}")
+        journal.intend("trace-instance", f"remove the trace instance {self.path}", path=self.path)
+        try:
+            os.mkdir(self.path)
+        except OSError as exc:
+            raise KernelError(f"cannot make a trace instance: {exc.strerror}") from None
+        journal.made()
+        write(os.path.join(self.path, "buffer_size_kb"), str(BUFFER_KB))
+        self.pids: set[int] = set()
+
+    def _enable(self, on: bool) -> None:
+        for ev in EVENTS:
+            write(os.path.join(self.path, "events", ev, "enable"), "1" if on else "0")
+
+    def arm(self, pids: Iterable[int]) -> None:
+        """Clear the buffer and record the stalls of ``pids`` from now. Runtime complexity: O(pids)."""
+        self.pids = {int(p) for p in pids}
+        self._enable(False)
+        write(os.path.join(self.path, "trace"), "")
+        ids = " || ".join(f"common_pid == {p}" for p in sorted(self.pids)) or "common_pid == 0"
+        for ev in EVENTS[:3]:
+            write(os.path.join(self.path, "events", ev, "filter"), ids)
+        sw = " || ".join(f"prev_pid == {p} || next_pid == {p}" for p in sorted(self.pids))
+        write(os.path.join(self.path, "events", EVENTS[3], "filter"), sw or "prev_pid == 0")
+        self._enable(True)
+
+    def collect(self) -> dict[str, Any]:
+        """Stop recording; the stalls' :func:`summarise`, with ``lost`` (events the buffer dropped).
+
+        Runtime complexity: O(events).
+        """
+        self._enable(False)
+        with open(os.path.join(self.path, "trace")) as f:
+            text = f.read()
+        out = summarise(parse(text), self.pids)
+        lost = 0
+        cpus = os.path.join(self.path, "per_cpu")
+        for cpu in (os.listdir(cpus) if os.path.isdir(cpus) else []):
+            try:
+                with open(os.path.join(cpus, cpu, "stats")) as f:
+                    lost += sum(int(line.split()[-1]) for line in f if line.startswith("overrun"))
+            except (OSError, ValueError, IndexError):
+                pass
+        out["lost"] = lost
+        return out
