@@ -145,8 +145,9 @@ def test_random_workloads_agree_between_engines(seed, tasks, share, order, ram, 
     glob = {}
     if kswapd:      # machine-wide: the watermarks of a 64M machine (8, 24, 40 pages)
         ram, accounting = max(ram, 100), "none"
+        # the classic LRU's priority loop in a stall, or MGLRU's chunks
         glob = dict(kswapd=True, total_ram="64M", min_free_kbytes=32, file_cache=seed % 40 * 4096,
-                    swappiness=swappiness,
+                    swappiness=swappiness, lru_gen=bool(seed % 2),
                     costs=ReclaimCosts(*costs[:4], unmap_ns=costs[4],
                                        anon_same_ns=same and same[0],
                                        kswapd_same_ns=same and same[1]))
