@@ -244,3 +244,33 @@ def test_a_live_runs_journal_is_left_alone(before):
         p.communicate(timeout=120)
     knobs, journals = _state()
     assert journals == [] and knobs == before
+
+
+@pytest.mark.skipif(_global_room() is not None, reason=f"real kernel: {_global_room()}")
+def test_a_stall_trace_killed_with_its_run_is_put_back(before):
+    """--trace-stalls mounts tracefs where it is not mounted and makes a trace instance; a run
+    killed with its guardian right after either leaves it for the next command, which removes
+    it (knobs() lists tracefs's mounts and the vswap-* instances)."""
+    args = ["usemem", "--size", "64M", "--global", "--ram", "256M", "--repeat", "1",
+            "--no-progress", "--trace-stalls"]
+    seen = []
+    for n in range(3, 30):
+        p = _run(args, f"made:{n}:guardian")
+        if p.returncode == 0:                   # past the run's last change
+            break
+        assert p.returncode == -signal.SIGKILL, p.stderr
+        (path,) = _state()[1]
+        last = _load(path)["entries"][-1]["do"]
+        if last in ("tracefs-umount", "trace-instance"):
+            seen.append(last)
+            knobs = system.knobs()
+            assert any(i.endswith(f"vswap-{_load(path)['pid']}") for i in
+                       knobs["trace instances"]) or last == "tracefs-umount"
+        q = subprocess.run(RUN[:-1] + ["restore"], capture_output=True, text=True, timeout=120)
+        assert q.returncode == 0, q.stdout
+        knobs, journals = _state()
+        assert journals == [] and knobs == before, (n, last)
+        if last == "trace-instance":
+            break
+    assert "trace-instance" in seen
+    print(f"killed after {n} changes: {seen}")
