@@ -780,9 +780,12 @@ cdef int direct_reclaim(mm_t* m, int cpu) except -1:
     m.c.allocstall += 1
     m.c.reclaim_calls += 1
     while got < m.cfg.batch and sc < budget:
-        want = budget if m.cfg.lru_gen else (inactive_share(m.resident) + inactive_share(m.file)) >> prio
-        if want == 0:
-            want = 1
+        if m.cfg.lru_gen:
+            want = budget
+        else:
+            want = (inactive_share(m.resident) + inactive_share(m.file)) >> prio
+            if want == 0:
+                want = 1
         done = local = 0
         while done < want and sc < budget:
             before = sc

@@ -10,7 +10,6 @@ call per swap operation. See :func:`vswap.replay.replay` for the model.
 from __future__ import annotations
 
 import math
-
 import time
 from typing import Any, Callable
 
