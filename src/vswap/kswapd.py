@@ -69,8 +69,8 @@ SWAP_WRITE_NS = 200_000
 #: class: ``(direct reclaim's, kswapd's)``. Measured with ``vswap
 #: calibrate``'s global runs (:func:`vswap.calibrate.measure_reclaim`: the
 #: machine shrunk to 1 GiB, :data:`vswap.calibrate.RECLAIM_SET`, 4 repeats
-#: per case, each writer also at 1.15x and at 0.7x, run twice; 92 repeats)
-#: on this machine's kernel, 6.18.44-fc-v1300, after the boot of December 7
+#: per case, each writer also at 1.15x, run twice, the second also at 0.7x;
+#: 104 repeats) on this machine's kernel, 6.18.44-fc-v1300, after the boot of December 7
 #: 10:22. kswapd's is the median of kswapd0's CPU time over
 #: ``pgsteal_kswapd`` (scaled MAD 1.6 to 2.1 us); direct reclaim's is the
 #: median over the repeats of the task's time on a CPU inside its stalls
