@@ -28,9 +28,10 @@ import tempfile
 from typing import Any, Iterable
 
 from vswap.errors import KernelError
+from vswap.kernel import system
 from vswap.kernel.sysfs import Journal, undo_kind, write
 
-__all__ = ["StallTrace", "parse", "summarise", "tracefs_root", "EVENTS", "SAMPLE"]
+__all__ = ["StallTrace", "parse", "summarise", "EVENTS", "SAMPLE"]
 
 #: The tracepoints a stall trace enables, ``system/event``.
 EVENTS = ("vmscan/mm_vmscan_direct_reclaim_begin", "vmscan/mm_vmscan_direct_reclaim_end",
@@ -54,23 +55,6 @@ SAMPLE = """\
 _LINE = re.compile(r"^\s*(?P<comm>.+?)-(?P<pid>\d+)\s+\[\d+\]\s+\S+\s+(?P<t>\d+\.\d+):\s+"
                    r"(?P<ev>\w+):\s*(?P<rest>.*)$")
 _KV = re.compile(r"(\w+)=(\S+)")
-
-
-def tracefs_root() -> str | None:
-    """Where tracefs is mounted (from /proc/mounts), None when it is not. Runtime complexity: O(mounts).
-
-    >>> r = tracefs_root(); r is None or os.path.isdir(r)
-    True
-    """
-    try:
-        with open("/proc/mounts") as f:
-            for line in f:
-                w = line.split()
-                if len(w) > 2 and w[2] == "tracefs":
-                    return w[1]
-    except OSError:
-        pass
-    return None
 
 
 def parse(text: str) -> list[tuple[int, float, str, dict[str, str]]]:
@@ -180,7 +164,8 @@ class StallTrace:
     """
 
     def __init__(self, journal: Journal) -> None:
-        root = tracefs_root()
+        mounts = system.tracefs_mounts()
+        root = mounts[0] if mounts else None
         if root is None:
             path = tempfile.mkdtemp(prefix="vswap-tracefs-")
             entry = journal.intend("tracefs-umount", f"umount tracefs at {path}", path=path)

@@ -17,7 +17,7 @@ import platform
 
 from vswap.kernel.sysfs import read, read_choice
 
-__all__ = ["describe", "meminfo", "free_memory", "lowmem_protected", "kswapd_pid", "kswapd_cpu_ns", "swaps_on", "is_root", "THP", "ZSWAP", "ZRAM_CONTROL",
+__all__ = ["describe", "meminfo", "free_memory", "tracefs_mounts", "lowmem_protected", "kswapd_pid", "kswapd_cpu_ns", "swaps_on", "is_root", "THP", "ZSWAP", "ZRAM_CONTROL",
            "mthp_sizes", "zswap_params", "PAGE_CLUSTER", "NR_HUGEPAGES", "knobs"]
 
 #: Where THP and the mTHP sizes are set.
@@ -276,6 +276,20 @@ def describe() -> dict:
     return facts
 
 
+def tracefs_mounts() -> list[str]:
+    """Where tracefs is mounted (/proc/mounts), sorted; empty when nowhere.
+
+    Runtime complexity: O(mounts).
+
+    >>> all(os.path.isdir(m) for m in tracefs_mounts())
+    True
+    """
+    with contextlib.suppress(OSError), open("/proc/mounts") as f:
+        return sorted(w[1] for w in (line.split() for line in f) if len(w) > 2
+                      and w[2] == "tracefs")
+    return []
+
+
 def knobs() -> dict[str, object]:
     """Every setting ``vswap kernel`` may change, as it is now: the check that a run put all back.
 
@@ -314,10 +328,7 @@ def knobs() -> dict[str, object]:
             pass
     out["swapfiles"] = sorted(glob.glob("/var/tmp/vswap-*.swap"))
     # tracefs: where it is mounted, and the trace instances a stall trace makes there
-    mounts = []
-    with contextlib.suppress(OSError), open("/proc/mounts") as f:
-        mounts = sorted(w[1] for w in (line.split() for line in f) if len(w) > 2
-                        and w[2] == "tracefs")
+    mounts = tracefs_mounts()
     out["tracefs"] = mounts
     out["trace instances"] = sorted(i for m in mounts
                                     for i in glob.glob(os.path.join(m, "instances", "vswap-*")))
