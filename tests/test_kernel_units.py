@@ -646,6 +646,31 @@ def test_a_stall_trace_counts_only_whole_stalls_of_the_workload():
     assert parse("# tracer: nop\n#\n") == []
 
 
+def test_a_stall_trace_tells_waits_from_preemptions_and_kswapds_idle_sleep():
+    from vswap.kernel.reclaim_trace import parse, summarise
+    sw = (" {c}-{p} [000] ..... {t}: sched_switch: prev_comm={c} prev_pid={p} prev_prio=120 "
+          "prev_state={s} ==> next_comm=x next_pid=1 next_prio=120\n")
+    back = (" x-1 [000] ..... {t}: sched_switch: prev_comm=x prev_pid=1 prev_prio=120 "
+            "prev_state=R ==> next_comm={c} next_pid={p} next_prio=120\n")
+    text = (" t-41 [000] ..... 1.000000: mm_vmscan_direct_reclaim_begin: order=0\n"
+            + sw.format(c="t", p=41, t="1.000100", s="D") + back.format(c="t", p=41, t="1.000300")
+            + sw.format(c="t", p=41, t="1.000400", s="R+") + back.format(c="t", p=41, t="1.000450")
+            + " t-41 [000] ..... 1.001000: mm_vmscan_direct_reclaim_end: nr_reclaimed=32\n"
+            # kswapd: a wait, a preemption, an idle sleep, and a sleep the trace ends in
+            + sw.format(c="kswapd0", p=9, t="2.000000", s="D")
+            + back.format(c="kswapd0", p=9, t="2.000500")
+            + sw.format(c="kswapd0", p=9, t="2.001000", s="R+")
+            + back.format(c="kswapd0", p=9, t="2.001030")
+            + sw.format(c="kswapd0", p=9, t="2.002000", s="S")
+            + back.format(c="kswapd0", p=9, t="2.102000")
+            + sw.format(c="kswapd0", p=9, t="2.200000", s="S"))
+    s = summarise(parse(text), {41}, kswapd=9)
+    assert (s["wall_ns"], s["cpu_ns"], s["wait_ns"]) == (1_000_000, 750_000, 200_000)
+    assert s["kswapd"] == {"wait_ns": 500_000, "waits": 1, "preempted_ns": 30_000,
+                           "preempts": 1, "idle_ns": 100_000_000, "idles": 2}
+    assert "kswapd" not in summarise(parse(text), {41})
+
+
 def test_trace_stalls_is_refused_where_there_is_no_direct_stall():
     from vswap import kernel
     with pytest.raises(ValueError, match="--global"):

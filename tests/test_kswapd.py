@@ -269,6 +269,31 @@ def test_each_backend_reclaims_at_its_measured_costs():
     assert share["swapfile"] > share["zram"] + 0.1
 
 
+def test_a_reclaimers_sleep_on_its_writes_moves_its_clock_not_its_cpu():
+    """kswapd_io_wait_ns and direct_io_wait_ns (a swapfile's bio and tag waits, measured from
+    the kernel's D-state switches): kswapd asleep frees nothing meanwhile, so the task reclaims
+    more itself; the sleep is counted apart from the CPU counters, per page freed."""
+    from vswap.kswapd import MEASURED_IO_WAIT_NS, default_costs
+    base = _costs(kswapd_anon_ns=11_000, anon_ns=18_000)
+    rows = {}
+    for name, kw in (("none", {}), ("kswapd", dict(kswapd_io_wait_ns=4_000)),
+                     ("both", dict(kswapd_io_wait_ns=4_000, direct_io_wait_ns=6_000))):
+        costs = dataclasses.replace(base, **kw)
+        rows[name] = c = replay(usemem("512M"), "baseline", _global(costs=costs)).counters
+        assert c["kswapd_io_wait_ns"] == costs.kswapd_io_wait_ns * c["pgsteal_kswapd"]
+        assert c["stall_io_wait_ns"] == costs.direct_io_wait_ns * c["pgsteal_direct"]
+        # kswapd's CPU is its pages' cost alone; the task's stalls hold their sleep
+        assert c["stall_ns"] >= c["stall_io_wait_ns"]
+    none, ks, both = rows["none"], rows["kswapd"], rows["both"]
+    assert ks["pgsteal_direct"] > none["pgsteal_direct"] * 1.1
+    assert ks["allocstall"] > none["allocstall"]
+    # the task asleep in its stalls allocates later: kswapd gets further meanwhile
+    assert both["pgsteal_direct"] < ks["pgsteal_direct"]
+    assert MEASURED_IO_WAIT_NS["zram"] == (0, 0) and min(MEASURED_IO_WAIT_NS["swapfile"]) > 0
+    sw = default_costs("swapfile")
+    assert (sw.direct_io_wait_ns, sw.kswapd_io_wait_ns) == MEASURED_IO_WAIT_NS["swapfile"]
+
+
 def test_the_design_prices_are_the_shipped_profiles():
     from vswap.clock import default_profile
     p = default_profile()
@@ -375,6 +400,7 @@ def test_bad_machine_wide_settings_are_refused(kwargs, exc, match):
 
 @pytest.mark.parametrize("kwargs, exc", [
     (dict(alloc_ns=-1), ValueError), (dict(anon_ns=1.5), TypeError),
+    (dict(kswapd_io_wait_ns=-1), ValueError), (dict(direct_io_wait_ns=None), TypeError),
     (dict(design_ns={"lookups": -1}), ValueError), (dict(design_ns=[1]), TypeError),
 ])
 def test_bad_costs_are_refused(kwargs, exc):

@@ -84,7 +84,9 @@ MACHINES = {
                                accounting="none", kswapd=True, min_free_kbytes=32,
                                file_cache="64K", swappiness=100,
                                costs=ReclaimCosts(alloc_ns=1_000, anon_ns=9_000,
-                                                  write_ns=30_000, nap_ns=50_000)),
+                                                  write_ns=30_000, nap_ns=50_000,
+                                                  direct_io_wait_ns=2_000,
+                                                  kswapd_io_wait_ns=3_000)),
     "kswapd-zswap": Machine(ram="700K", total_ram="64M", backend="zswap", zswap_pool="200K",
                             accounting="none", kswapd=True, min_free_kbytes=32,
                             file_cache="32K", swappiness=0),
@@ -130,10 +132,12 @@ def test_a_zap_of_scattered_entries_agrees_on_both_engines(design):
        retouch=st.booleans(), kswapd=st.booleans(), swappiness=st.sampled_from([0, 60, 200]),
        costs=st.sampled_from([(0, 0, 0, 0, 0), (3_500, 8_500, 200_000, 100_000_000, 4_000),
                               (1_000, 9_000, 30_000, 50_000, 0), (9_000, 1_000, 0, 1, 500)]),
-       same=st.sampled_from([None, (300, 7_000)]))
+       same=st.sampled_from([None, (300, 7_000)]),
+       io_wait=st.sampled_from([(0, 0), (5_000, 2_000), (0, 40_000)]))
 def test_random_workloads_agree_between_engines(seed, tasks, share, order, ram, batch, backend,
                                                 pc, design, pool, accounting, large, data,
-                                                retouch, kswapd, swappiness, costs, same):
+                                                retouch, kswapd, swappiness, costs, same,
+                                                io_wait):
     mthp = {order: share} if share else None
     if tasks == 3:
         t = mixed("1M", seed=seed)
@@ -150,7 +154,9 @@ def test_random_workloads_agree_between_engines(seed, tasks, share, order, ram, 
                     swappiness=swappiness, lru_gen=bool(seed % 2),
                     costs=ReclaimCosts(*costs[:4], unmap_ns=costs[4],
                                        anon_same_ns=same and same[0],
-                                       kswapd_same_ns=same and same[1]))
+                                       kswapd_same_ns=same and same[1],
+                                       direct_io_wait_ns=io_wait[0],
+                                       kswapd_io_wait_ns=io_wait[1]))
     m = Machine(ram=ram * 4096, reclaim_batch=batch, backend=backend, page_cluster=pc,
                 zswap_pool=pool * 4096 if pool else None, accounting=accounting,
                 large_reclaim=large, compressed={"DATA": data}, **glob)

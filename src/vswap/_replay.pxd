@@ -119,6 +119,8 @@ cdef struct mm_config:
     uint64_t anon_same_ns  # direct reclaim: per same-filled or zero page (stored uncompressed)
     uint64_t kswapd_same_ns  # kswapd: the same
     uint64_t unmap_ns      # the task's time per page kswapd reclaims (TLB shootdown, shared locks)
+    uint64_t direct_io_wait_ns  # direct reclaim: asleep per page freed (a swapfile write's bio, tag)
+    uint64_t kswapd_io_wait_ns  # kswapd: the same
     uint64_t file_ns       # per clean file page dropped
     uint64_t write_ns      # a swapfile write's latency (0: synchronous)
     uint64_t nap_ns        # kswapd's short sleep
@@ -177,6 +179,8 @@ cdef struct mm_counters:
     uint64_t cow_faults        # writes that copied a shared page (wp_page_copy), each a pgfault
     uint64_t lock_wait_ns      # both reclaimers' waits on the lines they share (vswap.contention)
     uint64_t interference_ns   # the task's time lost to kswapd's reclaim of its pages
+    uint64_t stall_io_wait_ns  # of stall_ns, asleep on the writes' bios (direct_io_wait_ns)
+    uint64_t kswapd_io_wait_ns # kswapd asleep on its writes' bios, beside its busy kswapd_ns
 
 
 cdef struct mm_t:

@@ -58,6 +58,8 @@ def replay_trace(
     anon_same_ns: int | None = None,
     kswapd_same_ns: int | None = None,
     unmap_ns: int = 0,
+    direct_io_wait_ns: int = 0,
+    kswapd_io_wait_ns: int = 0,
     lru_gen: bool = False,
     src: npt.NDArray[np.uint64] | None = None,
     contention: dict[str, tuple[int, int, int, int]] | None = None,

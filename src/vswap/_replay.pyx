@@ -723,8 +723,9 @@ cdef int kswapd_advance(mm_t* m, uint64_t until) except -1:
         m.reclaimer = 0
         m.c.pgscan_kswapd += sc
         m.c.pgsteal_kswapd += got
-        m.t_kswapd += cost
+        m.t_kswapd += cost + got * m.cfg.kswapd_io_wait_ns
         m.c.kswapd_ns += cost
+        m.c.kswapd_io_wait_ns += got * m.cfg.kswapd_io_wait_ns
         if m.cfg.unmap_ns:                           # the task pays for the pages taken from it
             m.t_task += got * m.cfg.unmap_ns
             m.c.interference_ns += got * m.cfg.unmap_ns
@@ -807,7 +808,9 @@ cdef int direct_reclaim(mm_t* m, int cpu) except -1:
     m.c.pgsteal_direct += got
     m.t_task += cost
     m.d1 = m.t_task
-    m.c.stall_ns += cost
+    m.c.stall_ns += cost + got * m.cfg.direct_io_wait_ns
+    m.c.stall_io_wait_ns += got * m.cfg.direct_io_wait_ns
+    m.t_task += got * m.cfg.direct_io_wait_ns        # asleep, not reclaiming: after the window
     if got == 0:
         if not m.wb.len:
             raise ValueError("reclaim found nothing to evict: RAM is too small for this trace")
@@ -1426,6 +1429,7 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                  uint64_t write_ns=0, uint64_t nap_ns=100_000_000, design_ns=None,
                  uint64_t scan_ns=0, uint64_t ref_permille=0, kswapd_anon_ns=None,
                  anon_same_ns=None, kswapd_same_ns=None, uint64_t unmap_ns=0,
+                 uint64_t direct_io_wait_ns=0, uint64_t kswapd_io_wait_ns=0,
                  bint lru_gen=False, src=None, contention=None, uint64_t transfer_ns=0):
     """Replay trace arrays through ``space``; the model's counters and state.
 
@@ -1563,6 +1567,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     m.cfg.anon_same_ns = anon_ns if anon_same_ns is None else anon_same_ns
     m.cfg.kswapd_same_ns = m.cfg.kswapd_anon_ns if kswapd_same_ns is None else kswapd_same_ns
     m.cfg.unmap_ns = unmap_ns
+    m.cfg.direct_io_wait_ns = direct_io_wait_ns
+    m.cfg.kswapd_io_wait_ns = kswapd_io_wait_ns
     if ref_permille >= 1000:
         raise ValueError("ref_permille must be below 1000: some scanned pages must be freed")
     m.cfg.ref_permille = ref_permille if kswapd else 0

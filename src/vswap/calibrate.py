@@ -382,7 +382,12 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
     the task's lost time on kswapd's pages), kept for results of older
     versions. Fitted figures are ``(value, bootstrap sd, rows)``; each
     class's ``kswapd_ns`` is :func:`robust` over its rows (median, scaled
-    MAD, rows). Runtime complexity: O(bootstrap * rows).
+    MAD, rows). Rows traced with their sleeps (``stall_wait_ns``: the
+    task's uninterruptible sleeps inside its stalls; ``kswapd_wait_ns``:
+    kswapd0's) give ``io_wait``, per backend: ``"direct"`` and ``"kswapd"``,
+    :func:`robust` over the rows of each reclaimer's sleep per page it freed
+    (:data:`vswap.kswapd.MEASURED_IO_WAIT_NS`). Runtime complexity:
+    O(bootstrap * rows).
 
     >>> rows = [{"backend": "zram", "content": c, "pages": p, "pgsteal_kswapd": k,
     ...          "pgsteal_direct": d, "kswapd_ns": 2e4,
@@ -407,6 +412,11 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
     >>> f = fit_reclaim(traced + quiet, bootstrap=20)
     >>> round(f["alloc_ns"][0]), f["alloc_ns"][2], round(f["unmap_ns"][0])
     (2100, 2, 2450)
+    >>> slept = [{**r, "backend": "swapfile", "stall_wait_ns": 3e3 * r["stall_pages"],
+    ...           "kswapd_wait_ns": 2e3 * r["pgsteal_kswapd"]} for r in traced]
+    >>> w = fit_reclaim(slept, bootstrap=0)["io_wait"]["swapfile"]
+    >>> w["direct"][0], w["kswapd"][0], w["kswapd"][2]
+    (3000.0, 2000.0, 8)
     """
     quiet = [r for r in rows if not r["pgsteal_kswapd"] and not r["pgsteal_direct"]]
     rows = [r for r in rows if r["pgsteal_kswapd"] or r["pgsteal_direct"]]
@@ -448,6 +458,19 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
                  "kswapd_ns": (*robust(ks), len(ks)) if ks else (0.0, 0.0, 0)}
     out = {"alloc_ns": (float(b[0]), float(sd[0]), len(rows)),
            "unmap_ns": (float(b[1]), float(sd[1]), len(rows)), "by_class": by, "traced": traced}
+    waits: dict[str, dict[str, tuple[float, float, int]]] = {}
+    for backend in sorted({r["backend"] for r in rows}):
+        rs = [r for r in rows if r["backend"] == backend]
+        d = [r["stall_wait_ns"] / r["stall_pages"] for r in rs
+             if r.get("stall_wait_ns") is not None
+             and r.get("stall_pages", 0) >= RECLAIM_MIN_STALL_PAGES]
+        k = [r["kswapd_wait_ns"] / r["pgsteal_kswapd"] for r in rs
+             if r.get("kswapd_wait_ns") is not None and r["pgsteal_kswapd"] >= RECLAIM_MIN_PAGES]
+        if d or k:
+            waits[backend] = {"direct": (*robust(d), len(d)) if d else (0.0, 0.0, 0),
+                              "kswapd": (*robust(k), len(k)) if k else (0.0, 0.0, 0)}
+    if waits:
+        out["io_wait"] = waits
     if traced and quiet:
         out.update(fitted)
     return out
@@ -514,6 +537,9 @@ def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 4,
                          "task_s": rep["sys_s"] + rep["user_s"],
                          "stall_pages": (rep.get("stalls") or {}).get("reclaimed", 0),
                          "stall_cpu_ns": (rep.get("stalls") or {}).get("cpu_ns", 0),
+                         "stall_wait_ns": (rep.get("stalls") or {}).get("wait_ns"),
+                         "kswapd_wait_ns": ((rep.get("stalls") or {}).get("kswapd")
+                                            or {}).get("wait_ns"),
                          "kswapd_ns": rep.get("kswapd_cpu_s", 0.0) * 1e9 / k
                          if k >= RECLAIM_MIN_PAGES else None})
     # the profile's kswapd_page is zram's, the backend of the kernel fit, over both classes
@@ -549,6 +575,10 @@ def reclaim_costs(measured: dict[str, Any]) -> dict[str, Cost]:
         beside += (f"; the task's per page it allocates {fit['alloc_ns'][0]:,.0f} ns +/- "
                    f"{fit['alloc_ns'][1]:,.0f} and per page kswapd takes from it "
                    f"{fit['unmap_ns'][0]:,.0f} ns +/- {fit['unmap_ns'][1]:,.0f} (fit_reclaim)")
+    beside += "".join(
+        f"; on {b}, asleep per page freed: direct reclaim {w['direct'][0]:,.0f} ns +/- "
+        f"{w['direct'][1]:,.0f}, kswapd {w['kswapd'][0]:,.0f} ns +/- {w['kswapd'][1]:,.0f}"
+        for b, w in sorted((fit.get("io_wait") or {}).items()))
     return {"kswapd_page": Cost(float(med), float(sd), (
         f"vswap calibrate: kswapd0's CPU time (/proc/PID/stat) per pgsteal_kswapd over {n} "
         f"global repeats of {', '.join(measured['cases'])}"

@@ -235,6 +235,7 @@ _NOT_WORK = frozenset({
     # the per-page costs, measured per page reclaimed), direct reclaim's steals (pgsteal less
     # kswapd's), kswapd's naps, the page cache left
     "kswapd_ns", "task_ns", "stall_ns", "lock_wait_ns", "interference_ns", "pgscan",
+    "stall_io_wait_ns", "kswapd_io_wait_ns",
     "pgscan_kswapd", "pgscan_direct", "pgsteal_direct", "kswapd_low_wmark_hit_quickly",
     "kswapd_high_wmark_hit_quickly", "file_resident",
     # the per-actor shares of the store counters (derived): their totals are counted

@@ -30,7 +30,7 @@ MODEL_COUNTERS = (
     "zswap_rejected", "swapin_sync", "swapin_bypass", "swapin_zero", "swapin_zswap", "swapin_swapfile",
     "free_batches", "free_entries", "free_resident", "resident", "zswap_pool", "page_tables",
     "task_ns", "kswapd_ns", "stall_ns", "file_resident", "fork_pages", "cow_faults",
-    "lock_wait_ns", "interference_ns",
+    "lock_wait_ns", "interference_ns", "stall_io_wait_ns", "kswapd_io_wait_ns",
 )
 #: The per-size mTHP stats (``/sys/kernel/mm/transparent_hugepage/hugepages-*/stats``).
 MTHP_STATS = (

@@ -312,7 +312,7 @@ def compare_result(r: Any, trace: Trace, *, design: str = "baseline",
     ``kswapd_ns_per_page`` (kswapd0's CPU time over the repeats per page
     it reclaimed, for the record: the model runs at its default costs), ``counters`` (name -> (kernel mean, kernel sd, model mean)),
     ``times`` (``task_s``, ``stall_s``, ``kswapd_s`` -> (the kernel's CPU
-    seconds, the model's clock's), means over the repeats: the task's
+    seconds, the model's clock's less its sleeps on writes), means over the repeats: the task's
     user and system time and, traced, its time on a CPU in its stalls
     (None untraced); kswapd0's CPU time),
     ``kernel`` and ``model`` (per repeat), and ``sched`` (per repeat, the
@@ -331,11 +331,14 @@ def compare_result(r: Any, trace: Trace, *, design: str = "baseline",
     # the two clocks beside the kernel's CPU times: the task's (its stalls apart, when traced)
     # and kswapd0's
     stalls = [rep.get("stalls") for rep in r.repeats]
+    # (the model's less the sleeps on its writes: CPU beside CPU)
     times = {"task_s": (statistics.fmean(rep["sys_s"] + rep["user_s"] for rep in r.repeats),
-                        statistics.fmean(c["task_ns"] for c in models) / 1e9),
+                        statistics.fmean(c["task_ns"] - c["stall_io_wait_ns"]
+                                         for c in models) / 1e9),
              "stall_s": (statistics.fmean(st["cpu_ns"] for st in stalls) / 1e9
                          if all(stalls) else None,
-                         statistics.fmean(c["stall_ns"] for c in models) / 1e9),
+                         statistics.fmean(c["stall_ns"] - c["stall_io_wait_ns"]
+                                          for c in models) / 1e9),
              "kswapd_s": (statistics.fmean(rep.get("kswapd_cpu_s", 0.0) for rep in r.repeats),
                           statistics.fmean(c["kswapd_ns"] for c in models) / 1e9)}
     stolen = sum(v.get("pgsteal_kswapd", 0) for v in views)

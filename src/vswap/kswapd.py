@@ -56,7 +56,7 @@ from vswap.contention import TRANSFER_NS
 __all__ = ["Watermarks", "watermarks", "default_min_free_kbytes", "ReclaimCosts",
            "DEFAULT_COSTS", "default_costs", "MEASURED_RECLAIM_NS", "MEASURED_ALLOC_NS",
            "MEASURED_UNMAP_NS", "DEFAULT_DESIGN_NS", "design_prices", "SWAP_WRITE_NS",
-           "KSWAPD_NAP_NS", "KSWAPD_ANON_NS"]
+           "KSWAPD_NAP_NS", "KSWAPD_ANON_NS", "MEASURED_IO_WAIT_NS"]
 
 _PAGE = 4096
 #: kswapd's short sleep after balancing (``HZ/10`` in kswapd_try_to_sleep), ns.
@@ -105,6 +105,18 @@ MEASURED_ALLOC_NS = 2_301
 #: task while kswapd keeps up, so less of the reclaim falls to the task than the two
 #: reclaimers' own costs alone would give.
 MEASURED_UNMAP_NS = 6_340
+#: The reclaimers' time asleep per page they free, ns, per backend: ``(direct reclaim's,
+#: kswapd's)``. A swapfile write takes a bio from a mempool and a request tag from the
+#: device's queue; below the min watermark the bio's slab cannot grow (``mempool_alloc`` sets
+#: ``__GFP_NOMEMALLOC``), so a writer sleeps until another write completes. The kernel's
+#: tracepoints give it: each reclaimer's uninterruptible sleeps (``sched_switch`` with
+#: ``prev_state=D``; kswapd0's, and the task's inside its stalls) over the pages it freed,
+#: the median over the global runs of :func:`vswap.calibrate.measure_reclaim` (see
+#: :data:`MEASURED_RECLAIM_NS`). zram stores synchronously on the reclaimer's CPU: kswapd0 slept
+#: so for 0 ns in every zram run here.
+MEASURED_IO_WAIT_NS: dict[str, tuple[int, int]] = {
+    "zram": (0, 0), "zswap": (0, 0), "swapfile": (5_659, 2_241),
+}
 
 #: kswapd's CPU per DATA page it reclaims on zram, ns (:data:`MEASURED_RECLAIM_NS`); the
 #: shipped cost profile's ``kswapd_page``, pooled over both content classes, lies between
@@ -242,7 +254,13 @@ class ReclaimCosts:
       the pages it freed);
     - ``transfer_ns``: a cache line one reclaimer takes from the other's
       CPU (default :data:`vswap.contention.TRANSFER_NS`, measured here), what
-      the lines both take cost each while both reclaim (0: no contention).
+      the lines both take cost each while both reclaim (0: no contention);
+    - ``direct_io_wait_ns`` and ``kswapd_io_wait_ns``: each reclaimer's
+      time asleep per page it frees, on its writes' bios and request tags
+      (:data:`MEASURED_IO_WAIT_NS`; 0 by default, zram's): it moves the
+      reclaimer's clock, not its CPU time (the counters
+      ``stall_io_wait_ns``, within ``stall_ns``, and ``kswapd_io_wait_ns``,
+      beside ``kswapd_ns``).
 
     Runtime complexity: O(1).
 
@@ -262,11 +280,13 @@ class ReclaimCosts:
     anon_same_ns: int | None = None
     kswapd_same_ns: int | None = None
     unmap_ns: int = MEASURED_UNMAP_NS
+    direct_io_wait_ns: int = 0
+    kswapd_io_wait_ns: int = 0
 
     def __post_init__(self) -> None:
         for f in ("alloc_ns", "anon_ns", "file_ns", "write_ns", "nap_ns", "scan_ns",
                   "kswapd_anon_ns", "transfer_ns", "anon_same_ns", "kswapd_same_ns",
-                  "unmap_ns"):
+                  "unmap_ns", "direct_io_wait_ns", "kswapd_io_wait_ns"):
             v = getattr(self, f)
             if v is None and f in ("kswapd_anon_ns", "anon_same_ns", "kswapd_same_ns"):
                 continue
@@ -334,10 +354,13 @@ def default_costs(backend: str) -> ReclaimCosts:
 
     :data:`DEFAULT_COSTS` with the two reclaimers' per-page costs of
     :data:`MEASURED_RECLAIM_NS` for the backend, DATA pages' and same-filled
-    ones' (zram's for one not measured).
+    ones' (zram's for one not measured), and their sleeps on the writes of
+    :data:`MEASURED_IO_WAIT_NS`.
     Runtime complexity: O(1).
 
     >>> default_costs("swapfile").kswapd_ns < default_costs("zram").kswapd_ns
+    True
+    >>> default_costs("swapfile").kswapd_io_wait_ns > default_costs("zram").kswapd_io_wait_ns
     True
     >>> z = default_costs("zram")
     >>> z.kswapd_same < z.kswapd_ns, z.anon_ns == DEFAULT_COSTS.anon_ns
@@ -345,6 +368,7 @@ def default_costs(backend: str) -> ReclaimCosts:
     """
     byc = MEASURED_RECLAIM_NS.get(backend, MEASURED_RECLAIM_NS["zram"])
     (direct, kswapd), (d_same, k_same) = byc["DATA"], byc["SAME"]
+    d_wait, k_wait = MEASURED_IO_WAIT_NS.get(backend, MEASURED_IO_WAIT_NS["zram"])
     return dataclasses.replace(
         DEFAULT_COSTS, anon_ns=direct, kswapd_anon_ns=kswapd, anon_same_ns=d_same,
-        kswapd_same_ns=k_same)
+        kswapd_same_ns=k_same, direct_io_wait_ns=d_wait, kswapd_io_wait_ns=k_wait)

@@ -731,6 +731,7 @@ def _kswapd_config(machine: Machine) -> dict[str, Any]:
                 scan_ns=c.scan_ns, ref_permille=round(machine.referenced_share * 1000),
                 kswapd_anon_ns=c.kswapd_ns, anon_same_ns=c.direct_same_ns,
                 kswapd_same_ns=c.kswapd_same, unmap_ns=c.unmap_ns, lru_gen=machine.lru_gen,
+                direct_io_wait_ns=c.direct_io_wait_ns, kswapd_io_wait_ns=c.kswapd_io_wait_ns,
                 transfer_ns=c.transfer_ns,
                 contention=weights(tuple(SHARED), c.transfer_ns,
                                    dict(c.design_ns).get("cluster_locks", 0)))

@@ -6,7 +6,11 @@ slows down leaves more of the reclaim to kswapd. The kernel says it
 directly: ``mm_vmscan_direct_reclaim_begin`` and ``_end`` bracket each
 stall (``nr_reclaimed`` at the end), ``mm_vmscan_lru_shrink_inactive``
 gives each pass's priority and pages scanned, and ``sched_switch`` when the
-task left its CPU inside one (a sleep on the bio pool, a preemption).
+task left its CPU inside one (a sleep on the bio pool, a preemption). The
+same switches of kswapd0 say how long it was off its CPU while it had work:
+in an uninterruptible wait (``prev_state=D``: a bio, a request tag,
+writeback throttling) or preempted (``R``); its idle sleeps (``S``, ``I``)
+are counted apart.
 :class:`StallTrace` records them for the workload's tasks in a tracefs
 instance of its own (``instances/vswap-PID``: the machine's own trace buffer
 and its settings are not touched), mounting tracefs first where it is not
@@ -15,9 +19,11 @@ mounted; both are journalled, so they are undone on every exit path.
 on-CPU time, pages scanned, and the stalls by the deepest priority they
 reached.
 
->>> s = summarise(parse(SAMPLE), {41})
->>> s["stalls"], s["reclaimed"], s["wall_ns"], s["cpu_ns"], s["deepest"]
-(2, 70, 1000000, 900000, {11: 1, 12: 1})
+>>> s = summarise(parse(SAMPLE), {41}, kswapd=55)
+>>> s["stalls"], s["reclaimed"], s["wall_ns"], s["cpu_ns"], s["wait_ns"], s["deepest"]
+(2, 70, 1000000, 900000, 100000, {11: 1, 12: 1})
+>>> s["kswapd"]
+{'wait_ns': 400000, 'waits': 1, 'preempted_ns': 0, 'preempts': 0, 'idle_ns': 0, 'idles': 1}
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ SAMPLE = """\
  vswap-41 [000] ..... 10.100000: mm_vmscan_direct_reclaim_begin: order=0 gfp_flags=GFP_HIGHUSER
  vswap-41 [000] ..... 10.100100: mm_vmscan_lru_shrink_inactive: nid=0 nr_scanned=30 nr_reclaimed=30 priority=12 flags=RECLAIM_WB_ANON
  vswap-41 [000] ..... 10.100500: mm_vmscan_direct_reclaim_end: nr_reclaimed=30
+ kswapd0-55 [001] ..... 10.200000: sched_switch: prev_comm=kswapd0 prev_pid=55 prev_prio=120 prev_state=D ==> next_comm=swapper/1 next_pid=0 next_prio=120
+ <idle>-0 [001] ..... 10.200400: sched_switch: prev_comm=swapper/1 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=kswapd0 next_pid=55 next_prio=120
+ kswapd0-55 [001] ..... 10.300000: sched_switch: prev_comm=kswapd0 prev_pid=55 prev_prio=120 prev_state=S ==> next_comm=swapper/1 next_pid=0 next_prio=120
 """
 
 _LINE = re.compile(r"^\s*(?P<comm>.+?)-(?P<pid>\d+)\s+\[\d+\]\s+\S+\s+(?P<t>\d+\.\d+):\s+"
@@ -75,35 +84,56 @@ def parse(text: str) -> list[tuple[int, float, str, dict[str, str]]]:
 
 
 def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
-              pids: set[int]) -> dict[str, Any]:
+              pids: set[int], kswapd: int | None = None) -> dict[str, Any]:
     """The stalls of ``pids`` in ``events`` (:func:`parse`): what they freed and cost.
 
     ``stalls``, ``reclaimed`` (pages, their ``nr_reclaimed``), ``scanned``
     (their passes' ``nr_scanned``), ``wall_ns`` (begin to end), ``cpu_ns``
-    (less the time the task was switched out inside one), ``deepest``
+    (less the time the task was switched out inside one), ``wait_ns`` (of
+    that, the time it slept uninterruptibly, ``D``: on a bio, a request
+    tag, a write to finish; the rest it was preempted), ``deepest``
     (stalls by the lowest priority a pass of theirs ran at). A stall the
-    trace holds only part of is left out. Runtime complexity: O(events).
+    trace holds only part of is left out. With ``kswapd`` (kswapd0's pid),
+    ``"kswapd"``: its time off its CPU by how it left it, ``wait_ns`` and
+    ``waits`` (uninterruptible, ``D``), ``preempted_ns`` and ``preempts``
+    (runnable), ``idle_ns`` and ``idles`` (its sleeps; one still open at the
+    end counts, its time does not). Runtime complexity: O(events).
 
     >>> summarise(parse(SAMPLE), {7})["stalls"]
     0
     """
     open_: dict[int, dict[str, Any]] = {}
     out: dict[str, Any] = {"stalls": 0, "reclaimed": 0, "scanned": 0, "wall_ns": 0, "cpu_ns": 0,
-                           "deepest": {}}
+                           "wait_ns": 0, "deepest": {}}
+    ks = {"wait_ns": 0, "waits": 0, "preempted_ns": 0, "preempts": 0, "idle_ns": 0, "idles": 0}
+    ks_out: tuple[float, str] | None = None
     for pid, t, ev, kv in events:
         if ev == "sched_switch":
             prev, nxt = int(kv.get("prev_pid", -1)), int(kv.get("next_pid", -1))
+            if kswapd is not None and prev == kswapd:
+                state = kv.get("prev_state", "R")[:1]
+                kind = "wait" if state == "D" else "preempt" if state == "R" else "idle"
+                ks[kind + "s"] += 1
+                ks_out = (t, kind)
+            elif kswapd is not None and nxt == kswapd and ks_out is not None:
+                key = {"wait": "wait_ns", "preempt": "preempted_ns", "idle": "idle_ns"}[ks_out[1]]
+                ks[key] += round((t - ks_out[0]) * 1e9)
+                ks_out = None
             if prev in open_ and open_[prev]["out"] is None:
                 open_[prev]["out"] = t
+                open_[prev]["d"] = kv.get("prev_state", "R")[:1] == "D"
             if nxt in open_ and open_[nxt]["out"] is not None:
                 s = open_[nxt]
                 s["off"] += t - s["out"]
+                if s["d"]:
+                    s["wait"] += t - s["out"]
                 s["out"] = None
             continue
         if pid not in pids:
             continue
         if ev == "mm_vmscan_direct_reclaim_begin":
-            open_[pid] = {"t0": t, "off": 0.0, "out": None, "scanned": 0, "prio": None}
+            open_[pid] = {"t0": t, "off": 0.0, "wait": 0.0, "d": False, "out": None,
+                          "scanned": 0, "prio": None}
         elif pid not in open_:
             continue
         elif ev == "mm_vmscan_lru_shrink_inactive":
@@ -119,9 +149,12 @@ def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
             out["scanned"] += s["scanned"]
             out["wall_ns"] += round(wall * 1e9)
             out["cpu_ns"] += round((wall - s["off"]) * 1e9)
+            out["wait_ns"] += round(s["wait"] * 1e9)
             if s["prio"] is not None:
                 out["deepest"][s["prio"]] = out["deepest"].get(s["prio"], 0) + 1
     out["deepest"] = dict(sorted(out["deepest"].items()))
+    if kswapd is not None:
+        out["kswapd"] = ks
     return out
 
 
@@ -190,20 +223,26 @@ class StallTrace:
         journal.made()
         write(os.path.join(self.path, "buffer_size_kb"), str(BUFFER_KB))
         self.pids: set[int] = set()
+        self.kswapd: int | None = None
 
     def _enable(self, on: bool) -> None:
         for ev in EVENTS:
             write(os.path.join(self.path, "events", ev, "enable"), "1" if on else "0")
 
     def arm(self, pids: Iterable[int]) -> None:
-        """Clear the buffer and record the stalls of ``pids`` from now. Runtime complexity: O(pids)."""
+        """Clear the buffer and record the stalls of ``pids``, and kswapd0's switches, from now.
+
+        Runtime complexity: O(processes) (kswapd0's pid is looked up).
+        """
         self.pids = {int(p) for p in pids}
+        self.kswapd = system.kswapd_pid()
         self._enable(False)
         write(os.path.join(self.path, "trace"), "")
         ids = " || ".join(f"common_pid == {p}" for p in sorted(self.pids)) or "common_pid == 0"
         for ev in EVENTS[:3]:
             write(os.path.join(self.path, "events", ev, "filter"), ids)
-        sw = " || ".join(f"prev_pid == {p} || next_pid == {p}" for p in sorted(self.pids))
+        who = sorted(self.pids | ({self.kswapd} if self.kswapd is not None else set()))
+        sw = " || ".join(f"prev_pid == {p} || next_pid == {p}" for p in who)
         write(os.path.join(self.path, "events", EVENTS[3], "filter"), sw or "prev_pid == 0")
         self._enable(True)
 
@@ -215,7 +254,7 @@ class StallTrace:
         self._enable(False)
         with open(os.path.join(self.path, "trace")) as f:
             text = f.read()
-        out = summarise(parse(text), self.pids)
+        out = summarise(parse(text), self.pids, self.kswapd)
         lost = 0
         cpus = os.path.join(self.path, "per_cpu")
         for cpu in (os.listdir(cpus) if os.path.isdir(cpus) else []):

@@ -309,9 +309,12 @@ class KernelResult:
 
         Per repeat, then mean +/- sd: stalls, pages they freed and scanned,
         pages freed per stall, time per stall (wall; on a CPU), the task's
-        time on a CPU per page it freed directly, and the stalls that went
-        below the first priorities (a pass at priority 10 or lower). Empty
-        when no repeat was traced. Runtime complexity: O(repeats).
+        time on a CPU per page it freed directly, its uninterruptible sleep
+        (on its writes) per page it freed directly, kswapd0's per page it
+        reclaimed (``pgsteal_kswapd``; ``-`` where not traced), and the
+        stalls that went below the first priorities (a pass at priority 10
+        or lower). Empty when no repeat was traced. Runtime complexity:
+        O(repeats).
 
         >>> r = KernelResult.from_dict(_example())
         >>> r.stall_table()
@@ -319,36 +322,48 @@ class KernelResult:
         >>> r.repeats[0]["stalls"] = {"stalls": 2, "reclaimed": 70, "scanned": 104,
         ...     "wall_ns": 1_000_000, "cpu_ns": 900_000, "deepest": {"11": 1, "12": 1}, "lost": 0}
         >>> print(r.stall_table().splitlines()[3])
-        1             2      70      104           35.0  500 / 450          12,857            0
+        1             2      70      104           35.0  500 / 450          12,857               -                 -            0
         """
         reps = [r.get("stalls") for r in self.repeats]
         if not any(reps):
             return ""
         header = ["repeat", "stalls", "freed", "scanned", "freed / stall",
-                  "us / stall (wall / CPU)", "CPU ns / page", "below 10"]
+                  "us / stall (wall / CPU)", "CPU ns / page", "asleep ns / page",
+                  "kswapd asleep ns", "below 10"]
 
-        def figs(st: dict) -> dict[str, float]:
+        def figs(st: dict, rep: dict) -> dict[str, float]:
             n, got = st.get("stalls", 0), st.get("reclaimed", 0)
+            k = kernel_view(rep).get("pgsteal_kswapd", 0)
+            ks = (st.get("kswapd") or {}).get("wait_ns")
             deep = sum(v for k, v in (st.get("deepest") or {}).items() if int(k) < 10)
             return {"stalls": n, "freed": got, "scanned": st.get("scanned", 0),
                     "per": got / n if n else 0.0, "wall": st.get("wall_ns", 0) / n / 1e3 if n else 0,
                     "cpu": st.get("cpu_ns", 0) / n / 1e3 if n else 0,
-                    "page": st.get("cpu_ns", 0) / got if got else 0.0, "deep": deep}
+                    "page": st.get("cpu_ns", 0) / got if got else 0.0,
+                    "sleep": st["wait_ns"] / got if got and "wait_ns" in st else None,
+                    "ksleep": ks / k if k and ks is not None else None, "deep": deep}
+
+        def num(v: float | None) -> str:
+            return "-" if v is None else f"{v:,.0f}"
+
+        def pm(vs: list) -> str:
+            return "-" if None in vs else _pm(vs, 0)
 
         rows, all_ = [], []
-        for i, st in enumerate(reps):
+        for i, (st, rep) in enumerate(zip(reps, self.repeats)):
             if not st:
                 continue
-            f = figs(st)
+            f = figs(st, rep)
             all_.append(f)
             rows.append([str(i + 1), f"{f['stalls']:,}", f"{f['freed']:,}", f"{f['scanned']:,}",
                          f"{f['per']:.1f}", f"{f['wall']:,.0f} / {f['cpu']:,.0f}",
-                         f"{f['page']:,.0f}", f"{f['deep']:,}"])
+                         f"{f['page']:,.0f}", num(f["sleep"]), num(f["ksleep"]),
+                         f"{f['deep']:,}"])
         col = {k: [f[k] for f in all_] for k in all_[0]}
         rows.append(["mean +/- sd", _pm(col["stalls"], 0), _pm(col["freed"], 0),
                      _pm(col["scanned"], 0), _pm(col["per"], 1),
                      f"{_pm(col['wall'], 0)} / {_pm(col['cpu'], 0)}", _pm(col["page"], 0),
-                     _pm(col["deep"], 0)])
+                     pm(col["sleep"]), pm(col["ksleep"]), _pm(col["deep"], 0)])
         lost = sum((st or {}).get("lost", 0) for st in reps)
         return _render(f"Direct reclaim stalls ({self.label}, the workload's: vmscan "
                        "tracepoints; CPU: less the time switched out inside a stall"

@@ -578,8 +578,9 @@ class _Model:
             self.reclaimer = 0
             c["pgscan_kswapd"] += sc
             c["pgsteal_kswapd"] += got
-            self.t_kswapd += cost
+            self.t_kswapd += cost + got * cfg["kswapd_io_wait_ns"]
             c["kswapd_ns"] += cost
+            c["kswapd_io_wait_ns"] += got * cfg["kswapd_io_wait_ns"]
             if cfg["unmap_ns"]:                 # the task pays for the pages taken from it
                 self.t_task += got * cfg["unmap_ns"]
                 c["interference_ns"] += got * cfg["unmap_ns"]
@@ -632,7 +633,9 @@ class _Model:
         c["pgsteal_direct"] += got
         self.t_task += cost
         self.d1 = self.t_task
-        c["stall_ns"] += cost
+        c["stall_ns"] += cost + got * cfg["direct_io_wait_ns"]
+        c["stall_io_wait_ns"] += got * cfg["direct_io_wait_ns"]
+        self.t_task += got * cfg["direct_io_wait_ns"]   # asleep, not reclaiming: after the window
         if got == 0:
             if self.wb_head >= len(self.wb):
                 raise ValueError("reclaim found nothing to evict: RAM is too small for this trace")
@@ -1091,7 +1094,7 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
                  design_ns: dict[str, float] | None = None, scan_ns: int = 0,
                  ref_permille: int = 0, kswapd_anon_ns: int | None = None,
                  anon_same_ns: int | None = None, kswapd_same_ns: int | None = None,
-                 unmap_ns: int = 0,
+                 unmap_ns: int = 0, direct_io_wait_ns: int = 0, kswapd_io_wait_ns: int = 0,
                  lru_gen: bool = False, src: Any = None,
                  contention: dict[str, tuple[int, int, int, int]] | None = None,
                  transfer_ns: int = 0) -> dict[str, Any]:
@@ -1152,7 +1155,8 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
            "anon_same_ns": anon_ns if anon_same_ns is None else anon_same_ns,
            "kswapd_same_ns": ((anon_ns if kswapd_anon_ns is None else kswapd_anon_ns)
                               if kswapd_same_ns is None else kswapd_same_ns),
-           "unmap_ns": unmap_ns,
+           "unmap_ns": unmap_ns, "direct_io_wait_ns": direct_io_wait_ns,
+           "kswapd_io_wait_ns": kswapd_io_wait_ns,
            "lru_gen": bool(lru_gen),
            "ref_permille": ref_permille if kswapd else 0,
            "forks": bool((cols[0] == EV_FORK).any())}
