@@ -226,6 +226,52 @@ def test_an_oom_killed_workload_is_a_clear_error_with_everything_back(before):
     assert journals == [] and knobs == before
 
 
+def _memcg_dir(pid):
+    """The memory cgroup directory of ``pid`` (v1's memory hierarchy, else v2's)."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = [line.rstrip("\n").split(":", 2) for line in f]
+    for _, ctrl, path in lines:
+        if "memory" in ctrl.split(","):
+            return "/sys/fs/cgroup/memory" + path
+    return "/sys/fs/cgroup" + next(path for _, ctrl, path in lines if ctrl == "")
+
+
+def test_a_repeat_the_oom_killer_ends_is_reported_and_the_others_stand(before):
+    """At the edge of its memory one repeat may cross into the OOM killer and the next not:
+    the run keeps the repeats that completed and says which one was ended. The first repeat's
+    own cgroup (removed with it) is made to OOM: no swap for it, 4 MiB of memory."""
+    calls = []
+
+    def starve_first(pids):
+        calls.append(pids)
+        if len(calls) > 1:
+            return
+        d = _memcg_dir(pids[0])
+        if os.path.exists(os.path.join(d, "memory.swappiness")):     # v1
+            with open(os.path.join(d, "memory.swappiness"), "w") as f:
+                f.write("0")
+            with open(os.path.join(d, "memory.limit_in_bytes"), "w") as f:
+                f.write(str(4 << 20))
+        else:                                                           # v2
+            with open(os.path.join(d, "memory.swap.max"), "w") as f:
+                f.write("0")
+            with open(os.path.join(d, "memory.max"), "w") as f:
+                f.write(str(4 << 20))
+
+    with pytest.warns(RuntimeWarning, match=r"OOM killer ended repeat\(s\) 1 of 2"):
+        r = kernel.run(usemem("24M"), machine=Machine(ram="32M"), repeat=2, progress=False,
+                       _after_spawn=starve_first)
+    assert len(calls) == 2 and len(r.repeats) == 1
+    assert r.setup["oom_killed_repeats"] == [1]
+    assert r.repeats[0]["pages_written"] == 24 << 8
+    # every repeat ended so: the run is void, and says so
+    with pytest.raises(KernelError, match="OOM killer ended all 2 repeat"):
+        kernel.run(usemem("32M"), machine=Machine(ram="8M", swap="4M"), repeat=2,
+                   progress=False)
+    knobs, journals = _state()
+    assert journals == [] and knobs == before
+
+
 def test_a_live_runs_journal_is_left_alone(before):
     p = subprocess.Popen(RUN + ["memhog", "--size", "32M", "--ram", "16M", "--passes", "3",
                                 "--repeat", "500", "--no-progress"],

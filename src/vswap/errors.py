@@ -89,7 +89,13 @@ class VoidRun(KernelError):
     Raised after everything is put back. A KernelError otherwise; callers
     running many cases (:func:`vswap.global_matrix.run_matrix`) record it as
     a void case and go on, while a refusal before anything changed stops them.
+    ``oom_killed`` says the OOM killer ended it (a run at the edge of its
+    memory, which a repeat may or may not cross).
 
-    >>> issubclass(VoidRun, KernelError)
-    True
+    >>> issubclass(VoidRun, KernelError), VoidRun("x").oom_killed
+    (True, False)
     """
+
+    def __init__(self, message: str, *, oom_killed: bool = False) -> None:
+        super().__init__(message)
+        self.oom_killed = oom_killed

@@ -28,13 +28,19 @@ a written folio stays in the swap cache under writeback for
 reclaimer (a direct reclaimer's own writes complete during its stall): what
 reclaim wrote and never needed to free is the write-ahead (``pswpout`` above
 ``pgsteal``). The page's cost is paid where it is freed, as it was
-measured.
+measured. A swapfile's writers also sleep: on the bio pool and the device's
+request tags, which below the min watermark only a completed write refills.
+Each reclaimer sleeps :attr:`ReclaimCosts.kswapd_io_wait_ns` or
+:attr:`ReclaimCosts.direct_io_wait_ns` per page it frees, as the kernel's
+D-state switches measured it (:data:`MEASURED_IO_WAIT_NS`): kswapd asleep
+frees nothing, so more of the reclaim falls to the task.
 
 Not modelled: watermark boosting (it follows external fragmentation, which
 the model has no page allocator for), compaction and ``pgmigrate``,
 per-zone balancing (one zone holds the machine's RAM), the active lists and
-refaults, kswapd's priority loop (it reclaims chunk by chunk), the bio pool a
-swapfile write sleeps on under memory pressure.
+refaults, kswapd's priority loop (it reclaims chunk by chunk), when the
+writers sleep (the model spreads the measured sleep over every page freed,
+where the kernel's fall where free memory is below min).
 
 The costs are this machine's, measured with ``vswap kernel run`` (Linux
 6.18, 2 vCPUs, zram lzo-rle, a usemem writer): see :data:`DEFAULT_COSTS`.

@@ -39,10 +39,12 @@ from vswap.kernel.sysfs import Journal, read, read_choice, signals_raise, write
 from vswap.replay import Machine
 from vswap.workloads import FREE, Trace
 
-__all__ = ["run", "restore", "LOCK_PATH", "DROP_CACHES"]
+__all__ = ["run", "restore", "LOCK_PATH", "DROP_CACHES", "COMPACT_MEMORY"]
 
 #: Written ``3`` before each repeat of a global run: the page cache and slab dropped.
 DROP_CACHES = "/proc/sys/vm/drop_caches"
+#: Writing 1 compacts all zones' memory: an action, with nothing to put back.
+COMPACT_MEMORY = "/proc/sys/vm/compact_memory"
 _PR_SET_PDEATHSIG = 1
 _OUTPUT_TAIL = 4000
 _SHRINK_ROUNDS = 4
@@ -86,14 +88,19 @@ def _shrink(journal: Journal, plan: KernelPlan, old: int | None = None) -> dict[
     not before, and the machine's other processes come and go: the
     reservation is adjusted (a few rounds, up or down, never below what it
     was before the run, ``old``) until what is left is within two huge
-    pages of ``ram``. Done at set-up and again before each repeat; what it
+    pages of ``ram``. Where the kernel finds no more free 2 MiB blocks, the
+    whole machine's memory is compacted (``vm.compact_memory``: an action,
+    no setting to put back) and the round tried once more: a machine up for
+    hours has its free memory in pieces (here 1.4 GiB of it in blocks below
+    2 MiB after a morning's runs). Done at set-up and again before each repeat; what it
     returns (:func:`vswap.kernel.system.free_memory` as the repeat begins)
     is the memory the model beside the run is given.
     """
     if old is None:
         old = int(read(NR_HUGEPAGES))
     hps = 0
-    for _ in range(_SHRINK_ROUNDS):
+    compacted = False
+    for _ in range(_SHRINK_ROUNDS + 1):
         n, hps = global_reservation(plan.ram)
         cur = int(read(NR_HUGEPAGES))
         want = max(old, cur + n)
@@ -101,7 +108,10 @@ def _shrink(journal: Journal, plan: KernelPlan, old: int | None = None) -> dict[
             break
         journal.write(NR_HUGEPAGES, str(want))
         if int(read(NR_HUGEPAGES)) < want:        # the kernel could reserve no more
-            break
+            if compacted or not os.path.exists(COMPACT_MEMORY):
+                break
+            write(COMPACT_MEMORY, "1")
+            compacted = True
     got = int(read(NR_HUGEPAGES)) - old
     # measured once, just before the workload starts: the model beside the run is given it
     free = system.free_memory()
@@ -200,9 +210,10 @@ def _oom_kills(cg: cgroup.MemCgroup) -> int:
 
 
 def _void(why: str, cg: cgroup.MemCgroup, oom_before: int) -> VoidRun:
-    if _oom_kills(cg) > 0 or counters.snapshot()["vmstat"].get("oom_kill", 0) > oom_before:
+    oom = _oom_kills(cg) > 0 or counters.snapshot()["vmstat"].get("oom_kill", 0) > oom_before
+    if oom:
         why += " by the OOM killer (ram and swap were too small for it)"
-    return VoidRun(f"{why}; the run is void")
+    return VoidRun(f"{why}; the run is void", oom_killed=oom)
 
 
 def _new_cgroup(journal: Journal, plan: KernelPlan, where: tuple[str, str]) -> cgroup.MemCgroup:
@@ -517,6 +528,7 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
         guardian = Guardian()
         failed: list[str] = []
         caught: list = []
+        oom_killed: list[int] = []
         with signals_raise(), contextlib.ExitStack() as stack:
             try:
                 guardian.start(journal)
@@ -545,12 +557,20 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
                         if not plan.keep_cache:
                             _drop_caches()
                         shrunk = _shrink(journal, plan, setup["global"]["hugepages_before"])
-                    if is_command:
-                        reps.append(_command_repeat(journal, plan, where, metric, sample_s))
-                    else:
-                        reps.append(_one_repeat(journal, plan, tasks, where, _after_spawn,
-                                                sample_s, zram_dev=zram_dev,
-                                                stall_trace=stall_trace))
+                    try:
+                        if is_command:
+                            reps.append(_command_repeat(journal, plan, where, metric, sample_s))
+                        else:
+                            reps.append(_one_repeat(journal, plan, tasks, where, _after_spawn,
+                                                    sample_s, zram_dev=zram_dev,
+                                                    stall_trace=stall_trace))
+                    except VoidRun as exc:
+                        # at the edge of its memory a repeat may cross into the OOM killer
+                        # and the next not: the run goes on, and says so
+                        if not exc.oom_killed:
+                            raise
+                        oom_killed.append(r + 1)
+                        continue
                     if shrunk is not None:
                         reps[-1]["machine"] = shrunk
             finally:
@@ -567,6 +587,13 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
         changed = _changed(before, system.knobs())
         if changed:
             raise KernelError(f"the machine is not as it was: {changed[0]}")
+    if oom_killed and not reps:
+        raise VoidRun(f"the OOM killer ended all {repeat} repeat(s) of {name[:60]} (ram and "
+                      "swap were too small for it); the run is void", oom_killed=True)
+    if oom_killed:
+        notes.append(f"the OOM killer ended repeat(s) {', '.join(map(str, oom_killed))} of "
+                     f"{repeat} (ram and swap at the edge of what the workload needs); the "
+                     f"tables hold the other {len(reps)}")
     for w in caught:
         if not issubclass(w.category, RuntimeWarning):    # not the harness's own: as it was
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -575,6 +602,7 @@ def run(workload: str | Trace | Sequence[str] = "usemem", *, machine: Machine | 
     for note in notes:
         warnings.warn(note, RuntimeWarning, stacklevel=2)
     setup["warnings"] = notes
+    setup["oom_killed_repeats"] = oom_killed
     if is_command:
         result = KernelResult(
             label=label or facts["kernel"], workload="command",
