@@ -20,7 +20,8 @@ from vswap.workloads import FREE, TOUCH, WRITE, Trace, memhog, mixed, usemem
 MODULES = ["vswap.kernel", "vswap.kernel.sysfs", "vswap.kernel.system", "vswap.kernel.cgroup",
            "vswap.kernel.backend", "vswap.kernel.counters", "vswap.kernel.plan",
            "vswap.kernel.result", "vswap.kernel.run", "vswap.cli.kernel", "vswap.kernel.journal",
-           "vswap.kernel.zram_stat", "vswap.kernel.reclaim_trace"]
+           "vswap.kernel.zram_stat", "vswap.kernel.reclaim_trace",
+           "vswap.kernel.periodic"]
 
 
 @pytest.mark.parametrize("name", MODULES)

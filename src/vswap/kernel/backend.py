@@ -13,11 +13,10 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import subprocess
 
 from vswap.errors import KernelError
 from vswap.kernel import system
-from vswap.kernel.sysfs import Journal, read, read_choice, undo_kind, write
+from vswap.kernel.sysfs import Journal, read, read_choice, run_tool, undo_kind, write
 
 __all__ = ["free_zram", "setup_zram", "setup_swapfile", "setup_zswap", "swapon", "need_tools",
            "ZRAM_DATA_BYTES"]
@@ -45,20 +44,13 @@ def need_tools() -> None:
         raise KernelError(f"{', '.join(missing)} not found on PATH (util-linux)")
 
 
-def _run(*cmd: str) -> None:
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode:
-        msg = (p.stderr or p.stdout).strip().splitlines()
-        raise KernelError(f"{' '.join(cmd)} failed: {msg[-1] if msg else p.returncode}")
-
-
 def swapon(journal: Journal, device: str) -> None:
     """mkswap and swapon ``device``; its swapoff is journalled first. Runtime complexity: O(1).
     """
-    _run("mkswap", "-q", device)
+    run_tool("mkswap", "-q", device)
     entry = journal.intend("swapoff", f"swapoff {device}", device=device)
     try:
-        _run("swapon", device)
+        run_tool("swapon", device)
     except KernelError:
         journal.cancel(entry)
         raise
@@ -69,7 +61,7 @@ def swapon(journal: Journal, device: str) -> None:
 def _undo_swapon(entry: dict) -> None:
     # only a device this run swapped on is in a journal; gone already: nothing to do
     if entry["device"] in system.swaps_on():
-        _run("swapoff", entry["device"])
+        run_tool("swapoff", entry["device"])
 
 
 @undo_kind("zram-reset")

@@ -17,10 +17,10 @@ stats keyed ``"hugepages-64kB/swpout"`` as in sysfs.
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 from vswap.kernel import system
+from vswap.kernel.periodic import Periodic
 from vswap.kernel.sysfs import read_kv
 
 __all__ = ["snapshot", "delta", "kernel_view", "RECLAIM_COUNTERS", "SUMMED", "GLOBAL_RECLAIM",
@@ -120,7 +120,7 @@ SAMPLED = ("allocstall", "pgscan_kswapd", "pgsteal_kswapd", "pgscan_direct", "pg
            "pswpout", "pswpin")
 
 
-class Sampler:
+class Sampler(Periodic):
     """A thread reading /proc/vmstat every ``every_s`` seconds while a repeat runs (``--sample-ms``).
 
     :meth:`start` and :meth:`stop`; :attr:`series` is ``{"t_s": [...],
@@ -135,38 +135,22 @@ class Sampler:
     """
 
     def __init__(self, every_s: float) -> None:
-        if not every_s > 0:
-            raise ValueError(f"the sampling period must be positive, not {every_s}")
-        self.every_s = float(every_s)
+        super().__init__(every_s, "vswap-vmstat-sampler")
         self.series: dict[str, list[float]] = {"t_s": [], **{n: [] for n in SAMPLED}}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="vswap-vmstat-sampler",
-                                        daemon=True)
-        self._t0 = 0.0
         self._first: dict[str, int] = {}
 
-    def _sample(self) -> None:
+    def sample(self) -> None:
+        """Read /proc/vmstat once into :attr:`series`. Runtime complexity: O(counters)."""
         v = read_kv("/proc/vmstat")
         now = {n: v.get(n, 0) for n in SAMPLED}
         now["allocstall"] = sum(v.get(p, 0) for p in SUMMED["allocstall"])
         if not self._first:
             self._first = now
-        self.series["t_s"].append(round(time.monotonic() - self._t0, 6))
+        self.series["t_s"].append(round(time.monotonic() - self.t0, 6))
         for n in SAMPLED:
             self.series[n].append(now[n] - self._first[n])
 
-    def _run(self) -> None:
-        self._sample()
-        while not self._stop.wait(self.every_s):
-            self._sample()
-
-    def start(self) -> None:
-        """Take the first sample and go on every ``every_s``. Runtime complexity: O(1)."""
-        self._t0 = time.monotonic()
-        self._thread.start()
-
     def stop(self) -> None:
         """Take a last sample and stop. Runtime complexity: O(1)."""
-        self._stop.set()
-        self._thread.join()
-        self._sample()
+        self.halt()
+        self.sample()

@@ -28,6 +28,7 @@ reached.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -35,7 +36,7 @@ from typing import Any, Iterable
 
 from vswap.errors import KernelError
 from vswap.kernel import system
-from vswap.kernel.sysfs import Journal, undo_kind, write
+from vswap.kernel.sysfs import Journal, run_tool, undo_kind, write
 
 __all__ = ["StallTrace", "parse", "summarise", "EVENTS", "SAMPLE"]
 
@@ -160,10 +161,10 @@ def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
 
 @undo_kind("tracefs-umount")
 def _undo_mount(entry: dict) -> None:
-    import subprocess
     path = entry["path"]
     if os.path.ismount(path):
-        subprocess.run(["umount", path], capture_output=True)
+        with contextlib.suppress(KernelError):
+            run_tool("umount", path)
     try:
         os.rmdir(path)
     except OSError:
@@ -202,13 +203,12 @@ class StallTrace:
         if root is None:
             path = tempfile.mkdtemp(prefix="vswap-tracefs-")
             entry = journal.intend("tracefs-umount", f"umount tracefs at {path}", path=path)
-            import subprocess
-            p = subprocess.run(["mount", "-t", "tracefs", "nodev", path], capture_output=True,
-                               text=True)
-            if p.returncode:
+            try:
+                run_tool("mount", "-t", "tracefs", "nodev", path)
+            except KernelError as exc:
                 journal.cancel(entry)
                 os.rmdir(path)
-                raise KernelError(f"cannot mount tracefs: {(p.stderr or p.stdout).strip()}")
+                raise KernelError(f"cannot mount tracefs: {exc}") from None
             journal.made()
             root = path
         for ev in EVENTS:

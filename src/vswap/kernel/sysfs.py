@@ -31,7 +31,7 @@ import threading
 from typing import Callable, Iterator
 
 __all__ = ["read", "write", "read_choice", "read_kv", "Journal", "signals_raise", "UNDO",
-           "undo_kind", "fsync_write", "DIE_AT_ENV"]
+           "undo_kind", "fsync_write", "DIE_AT_ENV", "run_tool"]
 
 
 def read(path: str) -> str:
@@ -66,6 +66,26 @@ def read_choice(path: str) -> str:
     text = read(path)
     m = re.search(r"\[([^\]]+)\]", text)
     return m.group(1) if m else text
+
+
+def run_tool(*cmd: str) -> None:
+    """Run a system tool (``mkswap``, ``swapon``, ``mount``...); KernelError with its last line of error.
+
+    Runtime complexity: the tool's.
+
+    >>> run_tool("true")
+    >>> run_tool("false")
+    Traceback (most recent call last):
+    ...
+    vswap.errors.KernelError: false failed: 1
+    """
+    import subprocess
+
+    from vswap.errors import KernelError
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode:
+        msg = (p.stderr or p.stdout).strip().splitlines()
+        raise KernelError(f"{' '.join(cmd)} failed: {msg[-1] if msg else p.returncode}")
 
 
 def read_kv(path: str) -> dict[str, int]:

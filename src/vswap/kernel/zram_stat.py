@@ -16,7 +16,8 @@ its bytes per DATA page from there (:func:`data_bytes_per_page`).
 from __future__ import annotations
 
 import os
-import threading
+
+from vswap.kernel.periodic import Periodic
 
 __all__ = ["MM_STAT", "read_mm_stat", "data_bytes_per_page", "ZramPeak", "MIN_DATA_PAGES"]
 
@@ -67,7 +68,7 @@ def data_bytes_per_page(stat: dict[str, int] | None) -> int | None:
     return round(stat.get("mem_used_total", 0) / data)
 
 
-class ZramPeak:
+class ZramPeak(Periodic):
     """A thread reading a zram device's ``mm_stat`` every ``every_s`` seconds while a repeat runs.
 
     :meth:`start` and :meth:`stop`; :attr:`peak` is the sample with the
@@ -81,16 +82,16 @@ class ZramPeak:
     """
 
     def __init__(self, dev: str, every_s: float = 0.01) -> None:
-        if not every_s > 0:
-            raise ValueError(f"the sampling period must be positive, not {every_s}")
+        super().__init__(every_s, "vswap-zram-peak")
         self.dev = dev
-        self.every_s = float(every_s)
         self.peak: dict[str, int] | None = None
         self._n = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="vswap-zram-peak", daemon=True)
 
-    def _sample(self) -> bool:
+    def sample(self) -> bool:
+        """Read ``mm_stat`` once, keeping the peak; False when it cannot be read.
+
+        Runtime complexity: O(1).
+        """
         try:
             s = read_mm_stat(self.dev)
         except (OSError, ValueError):
@@ -100,22 +101,9 @@ class ZramPeak:
             self.peak = s
         return True
 
-    def _run(self) -> None:
-        if not self._sample():
-            return
-        while not self._stop.wait(self.every_s):
-            if not self._sample():
-                return
-
-    def start(self) -> None:
-        """Take the first sample and go on every ``every_s``. Runtime complexity: O(1)."""
-        self._thread.start()
-
     def stop(self) -> dict[str, int] | None:
         """Stop; the peak with ``samples`` (None when nothing was read). Runtime complexity: O(1)."""
-        self._stop.set()
-        if self._thread.is_alive() or self._thread.ident is not None:
-            self._thread.join()
+        self.halt()
         if self.peak is None:
             return None
         return {**self.peak, "samples": self._n}

@@ -1,0 +1,73 @@
+"""A thread that samples something of the kernel's every so often while a repeat runs.
+
+The harness's samplers (:class:`vswap.kernel.counters.Sampler`: /proc/vmstat;
+:class:`vswap.kernel.zram_stat.ZramPeak`: a zram device's ``mm_stat``) read a
+small file and sleep, with the GIL released, while the workload runs in its own
+processes: they are started after the workload's forks, so the children never
+see the thread. This is their one thread: :meth:`Periodic.start`, a sample
+every ``every_s`` seconds, until :meth:`Periodic.halt` or a sample that says
+it cannot go on.
+
+>>> class Count(Periodic):
+...     n = 0
+...     def sample(self):
+...         self.n += 1
+...         return self.n < 3          # the third sample is the last
+>>> c = Count(0.001); c.start(); c.halt(); c.n <= 3
+True
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+__all__ = ["Periodic"]
+
+
+class Periodic:
+    """Call :meth:`sample` at once and then every ``every_s`` seconds, on a thread of its own.
+
+    Subclasses give :meth:`sample`; one that returns False ends the sampling
+    (the file gone). ``t0`` is the monotonic time :meth:`start` was called.
+    ValueError for a period that is not positive. Runtime complexity: O(1)
+    per sample, besides the sample's own.
+
+    >>> Periodic(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: the sampling period must be positive, not 0
+    """
+
+    def __init__(self, every_s: float, name: str = "vswap-sampler") -> None:
+        if not every_s > 0:
+            raise ValueError(f"the sampling period must be positive, not {every_s}")
+        self.every_s = float(every_s)
+        self.t0 = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def sample(self) -> bool | None:
+        """Take one sample; False when the sampling cannot go on. Runtime complexity: the subclass's."""
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        if self.sample() is False:
+            return
+        while not self._stop.wait(self.every_s):
+            if self.sample() is False:
+                return
+
+    def start(self) -> None:
+        """Take the first sample and go on every ``every_s``. Runtime complexity: O(1)."""
+        self.t0 = time.monotonic()
+        self._thread.start()
+
+    def halt(self) -> None:
+        """Stop sampling and wait for the thread (never started: nothing to wait for).
+
+        Runtime complexity: O(1).
+        """
+        self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join()
