@@ -322,14 +322,14 @@ class KernelResult:
         >>> r.repeats[0]["stalls"] = {"stalls": 2, "reclaimed": 70, "scanned": 104,
         ...     "wall_ns": 1_000_000, "cpu_ns": 900_000, "deepest": {"11": 1, "12": 1}, "lost": 0}
         >>> print(r.stall_table().splitlines()[3])
-        1             2      70      104           35.0  500 / 450          12,857               -                 -            0
+        1             2      70      104           35.0  500 / 450          12,857               -                        -            0
         """
         reps = [r.get("stalls") for r in self.repeats]
         if not any(reps):
             return ""
         header = ["repeat", "stalls", "freed", "scanned", "freed / stall",
                   "us / stall (wall / CPU)", "CPU ns / page", "asleep ns / page",
-                  "kswapd asleep ns", "below 10"]
+                  "kswapd asleep ns / page", "below 10"]
 
         def figs(st: dict, rep: dict) -> dict[str, float]:
             n, got = st.get("stalls", 0), st.get("reclaimed", 0)
