@@ -13,8 +13,10 @@ it cannot go on.
 ...     def sample(self):
 ...         self.n += 1
 ...         return self.n < 3          # the third sample is the last
->>> c = Count(0.001); c.start(); c.halt(); c.n <= 3
-True
+>>> c = Count(0.001); c.start()
+>>> while c.n < 3: time.sleep(0.001)
+>>> time.sleep(0.01); c.halt(); c.n         # no sample after the one that said stop
+3
 """
 
 from __future__ import annotations
