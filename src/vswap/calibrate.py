@@ -529,17 +529,17 @@ def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 4,
         for rep in glob.repeats:
             v = kernel_view(rep)
             k, d = v.get("pgsteal_kswapd", 0), v.get("pgsteal_direct", 0)
+            st = rep.get("stalls") or {}
             rows.append({"case": name, "backend": backend, "content": content,
                          "pages": trace.pages_written, "pgsteal_kswapd": k, "pgsteal_direct": d,
                          "pgscan_kswapd": v.get("pgscan_kswapd", 0),
                          "pgscan_direct": v.get("pgscan_direct", 0),
                          "kswapd_cpu_s": rep.get("kswapd_cpu_s", 0.0),
                          "task_s": rep["sys_s"] + rep["user_s"],
-                         "stall_pages": (rep.get("stalls") or {}).get("reclaimed", 0),
-                         "stall_cpu_ns": (rep.get("stalls") or {}).get("cpu_ns", 0),
-                         "stall_wait_ns": (rep.get("stalls") or {}).get("wait_ns"),
-                         "kswapd_wait_ns": ((rep.get("stalls") or {}).get("kswapd")
-                                            or {}).get("wait_ns"),
+                         "stall_pages": st.get("reclaimed", 0),
+                         "stall_cpu_ns": st.get("cpu_ns", 0),
+                         "stall_wait_ns": st.get("wait_ns"),
+                         "kswapd_wait_ns": (st.get("kswapd") or {}).get("wait_ns"),
                          "kswapd_ns": rep.get("kswapd_cpu_s", 0.0) * 1e9 / k
                          if k >= RECLAIM_MIN_PAGES else None})
     # the profile's kswapd_page is zram's, the backend of the kernel fit, over both classes

@@ -333,7 +333,7 @@ class KernelResult:
 
         def figs(st: dict, rep: dict) -> dict[str, float]:
             n, got = st.get("stalls", 0), st.get("reclaimed", 0)
-            k = kernel_view(rep).get("pgsteal_kswapd", 0)
+            stolen = kernel_view(rep).get("pgsteal_kswapd", 0)
             ks = (st.get("kswapd") or {}).get("wait_ns")
             deep = sum(v for k, v in (st.get("deepest") or {}).items() if int(k) < 10)
             return {"stalls": n, "freed": got, "scanned": st.get("scanned", 0),
@@ -341,7 +341,7 @@ class KernelResult:
                     "cpu": st.get("cpu_ns", 0) / n / 1e3 if n else 0,
                     "page": st.get("cpu_ns", 0) / got if got else 0.0,
                     "sleep": st["wait_ns"] / got if got and "wait_ns" in st else None,
-                    "ksleep": ks / k if k and ks is not None else None, "deep": deep}
+                    "ksleep": ks / stolen if stolen and ks is not None else None, "deep": deep}
 
         def num(v: float | None) -> str:
             return "-" if v is None else f"{v:,.0f}"
