@@ -112,11 +112,15 @@ def test_the_two_reclaimers_wait_on_the_virtual_layers_lines_not_the_baselines()
     assert rows["baseline"].counters["lock_wait_ns"] == 0
     v5, cc = rows["vss_v5"].counters, rows["cc_v2"].counters
     assert v5["allocstall"] > 0 and v5["lock_wait_ns"] > 0 and cc["lock_wait_ns"] > 0
-    # the wait is in the two clocks: without it each reclaimer is faster
-    off = replay(usemem("512M"), "vss_v5",
-                 _global(costs=dataclasses.replace(DEFAULT_COSTS, transfer_ns=0))).counters
-    assert off["lock_wait_ns"] == 0
-    assert v5["kswapd_ns"] + v5["stall_ns"] > off["kswapd_ns"] + off["stall_ns"]
+    # the wait is in the two clocks: without it the reclaimers are faster by about the wait
+    # (magnified tenfold: the measured one, 0.05 % of their time, is within what the LRU's
+    # phases make of any change to the reclaimers' speed)
+    off, far = (replay(usemem("512M"), "vss_v5",
+                       _global(costs=dataclasses.replace(DEFAULT_COSTS, transfer_ns=x))).counters
+                for x in (0, 10 * DEFAULT_COSTS.transfer_ns))
+    assert off["lock_wait_ns"] == 0 < v5["lock_wait_ns"] < far["lock_wait_ns"]
+    slower = far["kswapd_ns"] + far["stall_ns"] - off["kswapd_ns"] - off["stall_ns"]
+    assert far["lock_wait_ns"] / 2 < slower < 2 * far["lock_wait_ns"]
     # the MRU cache's hits walk nothing: cc_v2 walks less than vss_v5 in reclaim
     assert rows["cc_v2"].stats["lookups"] < rows["vss_v5"].stats["lookups"]
 

@@ -14,7 +14,7 @@ from vswap.benchmark import compare, default_machine
 from vswap.kswapd import (DEFAULT_COSTS, DEFAULT_DESIGN_NS, ReclaimCosts, default_min_free_kbytes,
                           watermarks)
 from vswap.reclaim_table import REPORT_RECLAIM, report_comparison
-from vswap.reference.replay import inactive_share
+from vswap.reference.replay import DEF_PRIORITY, inactive_share, scan_fractions
 from vswap.replay import Machine, replay
 from vswap.workloads import PAGE_SIZE, memhog, usemem
 
@@ -128,9 +128,21 @@ def test_events_run_in_time_order_at_their_per_page_costs():
         spent = c["stall_ns" if who == "direct" else "kswapd_ns"]
         assert spent == DEFAULT_COSTS.anon_ns * c[f"pgsteal_{who}"] + 100 * kept
     assert c["allocstall"] > 0 and c["pgsteal_kswapd"] > 0
-    # the referenced share of what is scanned is kept
-    scanned = c["pgscan_direct"] + c["pgscan_kswapd"]
-    assert abs((scanned - c["pgsteal"]) / scanned - m.referenced_share) < 0.01
+    # every folio freed was kept once first (its first scan found it young from its fault);
+    # those kept and not freed yet are still in RAM
+    kept = c["pgscan_direct"] + c["pgscan_kswapd"] - c["pgsteal"]
+    assert c["pgsteal"] <= kept <= c["pgsteal"] + m.ram_pages
+
+
+def test_the_referenced_share_keeps_folios_found_young_again():
+    """With a share found young at their second scan too, each freed folio took that many more."""
+    def kept_per_freed(share):
+        c = replay(usemem("512M"), "baseline", _global(file_cache=0, referenced_share=share)).counters
+        return (c["pgscan_direct"] + c["pgscan_kswapd"] - c["pgsteal"]) / c["pgsteal"]
+    # kept once each, then a geometric number of times more: share / (1 - share) on average
+    # (and the ones still in RAM at the end, kept once and not freed yet)
+    once, half = kept_per_freed(0), kept_per_freed(0.5)
+    assert 1 <= once < 1.4 and 1.9 <= half - once + 1 < 2.1
 
 
 def test_same_filled_pages_reclaim_at_their_own_cost():
@@ -158,29 +170,30 @@ def test_a_direct_stall_frees_the_writes_that_complete_during_it():
     assert c["pgsteal_kswapd"] < 32 < c["pgsteal_direct"]          # kswapd's first chunk at most
     assert c["pgsteal_kswapd"] + c["pgsteal_direct"] == c["pgsteal"]
     assert c["pgsteal_direct"] >= 32 * c["allocstall"]
-    assert c["pgscan_direct"] <= 5 * 32 * c["allocstall"]
+    assert c["pgscan_direct"] <= 10 * 32 * c["allocstall"]     # the freed ones kept once first
     assert 0 <= c["pswpout"] - c["pgsteal"] < 64
 
 
 def test_a_direct_stall_scans_as_the_priority_loop_does():
     """do_try_to_free_pages: global direct reclaim scans all of the inactive LRUs' share at
-    DEF_PRIORITY (``inactive >> 12``), then twice as deep a priority until one pass frees
-    SWAP_CLUSTER_MAX. The inactive list is what inactive_is_low keeps: half an LRU under a GiB,
-    1 / (1 + int_sqrt(10 x GiB)) above. On a large machine the first pass frees enough; on a
-    small one the stall goes two priorities deeper and frees one more chunk at the last."""
+    DEF_PRIORITY (``inactive >> 12`` at get_scan_count's pressure), then twice as deep a
+    priority until one pass frees SWAP_CLUSTER_MAX. The inactive anon list is the whole anon
+    LRU (every folio starts there and none is activated), at SCAN_FRACT's anon pressure with a
+    page cache that costs nothing: swappiness x 3/2 against (200 - swappiness) x 3. On a
+    large machine the first pass is about a chunk; on a small one it is a few pages and the
+    stall goes deeper. Every stall frees a chunk at least (half of what it scans is young)."""
     costs = _costs(kswapd_anon_ns=10**9, kswapd_same_ns=10**9, unmap_ns=0)
+    ap, fp = scan_fractions(60, DEF_PRIORITY)
     for ram, size in (("3G", "4608M"), ("400M", "600M")):
-        m = _global(ram=ram, file_cache=0, referenced_share=0, costs=costs)
+        m = _global(ram=ram, file_cache=0, costs=costs)
         c = replay(memhog(size), "baseline", m).counters
-        per_stall = c["pgsteal_direct"] / c["allocstall"]
-        # the first pass of a stall: the inactive share of what is resident then (the RAM less
-        # the free pages and page tables: between three quarters of it and all of it)
-        first = max(inactive_share(n) >> 12 for n in range(m.ram_pages * 3 // 4, m.ram_pages, 256))
-        assert c["pgscan_direct"] == c["pgsteal_direct"] > 0      # nothing referenced or written
-        if ram == "3G":
-            assert first >= 32 and 32 <= per_stall <= first
-        else:
-            assert first < 32 and per_stall > 32 + first
+        # the first pass of a stall: its share of what is resident then (the RAM less the free
+        # pages and page tables: between three quarters of it and all of it)
+        first = min((n >> DEF_PRIORITY) * ap // (ap + fp)
+                    for n in range(m.ram_pages * 3 // 4, m.ram_pages, 256))
+        assert c["allocstall"] > 0 and c["pgscan_direct"] >= first * c["allocstall"]
+        assert c["pgsteal_direct"] >= 32 * c["allocstall"]
+        assert (first >= 25) == (ram == "3G")
 
 
 @pytest.mark.parametrize("pages, inactive", [(200_000, 100_000), (1 << 18, (1 << 18) // 4),
@@ -236,15 +249,17 @@ def test_at_the_measured_prices_the_designs_move_the_reclaim_table_the_reports_w
     """The defaults: the design counters at the shipped profile's prices, and the two reclaimers'
     waits on the virtual layer's shared lines at the measured transfer cost. At this kernel's
     costs for zram's DATA pages (direct reclaim traced, the allocation measured without reclaim)
-    r + 2a + b - k is +6.9 us, with an uncertainty of about 6 us (mostly b's): vss_v5 stalls and
-    reclaims directly more than baseline, the report's direction, by well under half a percent
-    (the report: usemem +1.6 % allocstall, +2.2 % pgsteal_direct); the contention is there, in
-    the virtual builds only, and a small share of the reclaim time."""
+    r + 2a + b - k is +6.9 us, with an uncertainty of about 6 us (mostly b's): the designs move
+    the split by well under half a percent (the report: usemem +1.6 % allocstall, +2.2 %
+    pgsteal_direct). At 512M that is below what the LRU's phases make of a few ns a swap-out
+    (every folio's first scan keeps it, so the tail alternates between young and kept runs), so
+    the sign is asserted at the report's sizes (test_the_reports_benchmarks_...); the contention
+    is there, in the virtual builds only, and a small share of the reclaim time."""
     assert 0 < _sign_term(DEFAULT_COSTS) < 10_000
     rows = _three(DEFAULT_COSTS)
     for name in ("pgsteal_direct", "allocstall"):
         b, v, cc = (rows[d][name] for d in ("baseline", "vss_v5", "cc_v2"))
-        assert b < v and b <= cc and (v - b) / b < 0.005
+        assert abs(v - b) < 0.005 * b and abs(cc - b) < 0.005 * b
     assert rows["baseline"]["lock_wait_ns"] == 0
     for d in ("vss_v5", "cc_v2"):
         c = rows[d]
@@ -332,7 +347,8 @@ def test_kswapd_sleeps_short_and_counts_how_it_was_woken():
 
 
 def test_below_low_wakes_kswapd_and_it_stops_at_high():
-    m = _global(file_cache=0, costs=_costs(anon_ns=1, design_ns={}), compressed={"DATA": 64})
+    m = _global(file_cache=0, costs=_costs(anon_ns=1, scan_ns=0, design_ns={}),
+                compressed={"DATA": 64})
     wm = m.zone_watermarks
     touched = m.ram_pages - wm.low          # fill RAM down to low: kswapd never woken
     t = usemem((touched - 1) * PAGE_SIZE)
@@ -361,9 +377,11 @@ def test_a_swapfile_writes_ahead_of_what_reclaim_frees():
                     referenced_share=0)
         return replay(memhog("512M", passes=2), "baseline", m).counters
     sync, late = run(0), run(2_000_000)
-    # written, not yet freed: scanned again when the write completes
-    assert sync["pgscan_kswapd"] + sync["pgscan_direct"] == sync["pgsteal"]
-    assert late["pgscan_kswapd"] + late["pgscan_direct"] > late["pgsteal"]
+    # written, not yet freed: scanned again when the write completes (beside the first scan
+    # that found each folio young and kept it)
+    kept = {k: c["pgscan_kswapd"] + c["pgscan_direct"] - c["pgsteal"] for k, c in
+            (("sync", sync), ("late", late))}
+    assert sync["pgsteal"] <= kept["sync"] < kept["late"]
     # what reclaim wrote and never needed to free stays in the swap cache: pswpout > pgsteal
     assert sync["pswpout"] == sync["pgsteal"]
     assert late["pswpout"] > late["pgsteal"]
@@ -418,14 +436,15 @@ def test_ram_too_small_for_the_compressed_pages_is_a_clear_error():
 def test_the_reports_benchmarks_default_to_global_and_print_the_reclaim_table():
     assert default_machine(usemem("56G")).kswapd and default_machine(memhog("48G")).kswapd
     assert not default_machine(usemem("512M")).kswapd          # too small: cgroup
-    r = compare("usemem", size="1G", repeat=1, progress=False, warmup=False)
+    r = compare("usemem", repeat=1, progress=False, warmup=False)      # the report's 56G
     assert r.machine.kswapd
     text = r.table()
     assert "Reclaim (the report's table" in text and "n.m." in text
     rows = {row["design"]: row for row in r.rows}
     # at this kernel's measured costs r + 2a + b - k is above 0 (see the tests above): vss_v5
     # reclaims directly more than baseline, as in the report, by hundredths of a percent, far
-    # below the report's shifts shown beside them
+    # below the report's shifts shown beside them (at the report's sizes: at 1G the LRU's
+    # phases move the split by more than the designs' few ns a swap-out do)
     assert _sign_term(r.machine.costs) > 0
     d = {name: rows[name]["pgsteal_direct"] for name in rows}
     assert all(abs(d[n] - d["baseline"]) < 0.005 * d["baseline"] for n in d)
@@ -433,7 +452,7 @@ def test_the_reports_benchmarks_default_to_global_and_print_the_reclaim_table():
         if c["design"] == "vss_v5" and c["metric"] in ("pgsteal_direct", "allocstall"):
             assert 0 <= c["model_pct"] < 0.5 < c["report_pct"]
     # memhog's: vss_v5 above baseline, cc_v2 back toward it, as the report has them
-    r = compare("memhog", size="1G", repeat=1, progress=False, warmup=False,
+    r = compare("memhog", repeat=1, progress=False, warmup=False,      # the report's 48G
                 designs="baseline,vss_v5,cc_v2")
     rows = {row["design"]: row for row in r.rows}
     for name in ("allocstall", "pgsteal_direct"):

@@ -89,7 +89,7 @@ MACHINES = {
                                                   kswapd_io_wait_ns=3_000)),
     "kswapd-zswap": Machine(ram="700K", total_ram="64M", backend="zswap", zswap_pool="200K",
                             accounting="none", kswapd=True, min_free_kbytes=32,
-                            file_cache="32K", swappiness=0),
+                            file_cache="32K", swappiness=0, referenced_share=0.3),
 }
 
 
@@ -108,12 +108,13 @@ def test_compiled_and_reference_replays_agree(trace, machine, design):
 
 @pytest.mark.parametrize("design", DESIGNS)
 def test_a_zap_of_scattered_entries_agrees_on_both_engines(design):
-    """Machine-wide reclaim rotates the referenced folios, so the exit zaps entries out of
-    order, mostly one at a time: the compiled zap then calls the design's ``prefetch`` a few
-    PTEs ahead, which must change no counter, stat or state; the virtual designs free
-    clusters mid-zap (their prefetch's cluster cache must forget them: ASan in CI)."""
+    """Machine-wide reclaim keeps the folios found young again (a referenced share), so the
+    exit zaps entries out of order, mostly one at a time: the compiled zap then calls the
+    design's ``prefetch`` a few PTEs ahead, which must change no counter, stat or state; the
+    virtual designs free clusters mid-zap (their prefetch's cluster cache must forget them:
+    ASan in CI)."""
     m = Machine(ram="8M", total_ram="64M", accounting="none", kswapd=True, min_free_kbytes=32,
-                compressed={"DATA": 1024})
+                compressed={"DATA": 1024}, referenced_share=0.6)
     fast, slow = both(usemem("16M"), design, m)
     assert_same(fast, slow)
     c = fast.counters
@@ -152,6 +153,7 @@ def test_random_workloads_agree_between_engines(seed, tasks, share, order, ram, 
         # the classic LRU's priority loop in a stall, or MGLRU's chunks
         glob = dict(kswapd=True, total_ram="64M", min_free_kbytes=32, file_cache=seed % 40 * 4096,
                     swappiness=swappiness, lru_gen=bool(seed % 2),
+                    referenced_share=(0, 0.3, 0.9)[seed % 3],
                     costs=ReclaimCosts(*costs[:4], unmap_ns=costs[4],
                                        anon_same_ns=same and same[0],
                                        kswapd_same_ns=same and same[1],

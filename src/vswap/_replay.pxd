@@ -125,7 +125,7 @@ cdef struct mm_config:
     uint64_t write_ns      # a swapfile write's latency (0: synchronous)
     uint64_t nap_ns        # kswapd's short sleep
     uint64_t scan_ns       # per page scanned and not freed (activated, under writeback)
-    uint64_t ref_permille  # of the anon folios scanned, those found referenced (activated)
+    uint64_t ref_permille  # machine-wide: of the folios scanned twice, those found young again (kept)
     int lru_gen            # MGLRU: direct reclaim stops at SWAP_CLUSTER_MAX freed
     uint64_t transfer_ns   # a shared line taken from the other reclaimer's CPU (vswap.contention)
 
@@ -218,7 +218,7 @@ cdef struct mm_t:
     int kstate
     int reclaimer          # 1 while kswapd reclaims (whose clock a write starts on)
     uint64_t ref_acc       # the referenced share's remainder, in 1/1000
-    uint64_t light         # pages scanned and kept (activated, or under writeback): at scan_ns
+    uint64_t light         # pages scanned and kept (young, or under writeback): at scan_ns
     uint64_t same          # same-filled or zero pages freed: priced at the *_same_ns
     ring_t wb              # triples: vpn, entry, completion time (writes in flight)
     ring_t clean           # pairs: vpn, entry (written back: reclaim frees these first)

@@ -46,6 +46,9 @@ from vswap.counters import (
 _MTHP_NAMES = tuple((k, j, _mthp_counter(k, s)) for k in range(1, 10)
                     for j, s in enumerate(MTHP_STATS))
 
+# A machine-wide LRU entry's top bit: the folio was scanned once and found young (its
+# fault's access): folio_check_references set PG_referenced and kept it. vpns stay far below.
+cdef uint64_t LRU_REFERENCED = <uint64_t>1 << 63
 cdef uint64_t PMD_PAGES = 512          # a zap or a read-ahead window never crosses a PMD
 cdef uint64_t PROGRESS_STEP = 1 << 20  # pages between progress callbacks
 cdef uint64_t ZAP_AHEAD = 8             # a zap prefetches the design's memory this many PTEs ahead
@@ -442,8 +445,12 @@ cdef uint64_t evict_one(mm_t* m, int cpu, uint64_t* scanned) except? 0xFFFFFFFFF
     """Reclaim the oldest folio: the pages freed; ``scanned`` += the pages looked at.
 
     Written-back folios come first (folio_end_writeback rotates them to the
-    LRU's tail); 0 freed and 0 scanned when there is nothing left."""
-    cdef uint64_t vpn, nr, e
+    LRU's tail); 0 freed and 0 scanned when there is nothing left. Machine-wide,
+    the LRU is the kernel's inactive anon list, where every folio starts: its
+    first scan finds it young from its fault and keeps it (PG_referenced, at the
+    list's head), its second frees it, unless the referenced share finds it young
+    again (the kernel activates those; the model keeps them on its one list)."""
+    cdef uint64_t vpn, nr, e, ent
     cdef uint8_t s
     cdef int order
     while m.clean.len:
@@ -454,7 +461,8 @@ cdef uint64_t evict_one(mm_t* m, int cpu, uint64_t* scanned) except? 0xFFFFFFFFF
             scanned[0] += 1
             return drop_clean(m, vpn, s, cpu)
     while m.lru.len:
-        vpn = ring_pop(&m.lru)
+        ent = ring_pop(&m.lru)
+        vpn = ent & ~LRU_REFERENCED
         s = m.pstate[vpn]
         if pg_state(s) == PG_SWAPCACHE:              # a read-ahead folio: drop it
             scanned[0] += 1
@@ -473,13 +481,18 @@ cdef uint64_t evict_one(mm_t* m, int cpu, uint64_t* scanned) except? 0xFFFFFFFFF
         if vpn & (nr - 1):
             continue                                 # left behind: the page is now in a large folio
         scanned[0] += nr
-        if m.cfg.ref_permille:                       # found referenced: activated, kept
-            m.ref_acc += m.cfg.ref_permille
-            if m.ref_acc >= 1000:
-                m.ref_acc -= 1000
-                ring_push(&m.lru, vpn)
+        if m.cfg.kswapd:
+            if not ent & LRU_REFERENCED:             # young from its fault: kept
+                ring_push(&m.lru, vpn | LRU_REFERENCED)
                 m.light += nr
                 return 0
+            if m.cfg.ref_permille:                   # young again: kept
+                m.ref_acc += m.cfg.ref_permille
+                if m.ref_acc >= 1000:
+                    m.ref_acc -= 1000
+                    ring_push(&m.lru, ent)
+                    m.light += nr
+                    return 0
         if swap_out(m, vpn, order, cpu):
             m.light += nr                            # under writeback: scanned, not freed
             return 0
@@ -645,15 +658,37 @@ cdef int end_writeback(mm_t* m, uint64_t t) except -1:
     return 0
 
 
+cdef inline void scan_fractions(mm_t* m, int prio, uint64_t* ap, uint64_t* fp) noexcept nogil:
+    """get_scan_count's pressure on the anon and file LRUs at ``prio``, per page of each.
+
+    At priority 0 both alike (SCAN_EQUAL). Else SCAN_FRACT by the lists' costs
+    (lru_note_cost: rotations, and 32 per page written): the model's page cache
+    is dropped clean, never rotated nor refaulted, so its cost stays 0 while
+    anon's is positive, and get_scan_count's smoothing (each cost plus their
+    sum) gives anon ``swappiness x 3/2`` to file's ``(200 - swappiness) x 3``.
+    Not modelled: SCAN_ANON when the page cache and free pages are below the
+    high watermarks (file_is_tiny; the free pages lowmem_reserve holds in the
+    lower zones nearly fill them on this machine) and cache_trim_mode."""
+    if prio == 0:
+        ap[0] = 1
+        fp[0] = 1
+    else:
+        ap[0] = m.cfg.swappiness
+        fp[0] = 2 * (200 - m.cfg.swappiness)
+
+
 cdef uint64_t reclaim_chunk(mm_t* m, uint64_t nr, int cpu, uint64_t* scanned,
                             uint64_t* cost, uint64_t anon_ns,
-                            uint64_t same_ns) except? 0xFFFFFFFFFFFFFFFF:
-    """One SWAP_CLUSTER_MAX chunk of shrink_lruvec: ``nr`` pages to scan, split between the
-    file and anon LRUs by swappiness (get_scan_count, without the refault costs); the pages
-    freed. ``cost`` += its time: per page scanned (a DATA page at ``anon_ns``, a same-filled
-    or zero one at ``same_ns``), and the design's work priced."""
-    cdef uint64_t aw = m.cfg.swappiness * m.resident
-    cdef uint64_t fw = (200 - m.cfg.swappiness) * m.file
+                            uint64_t same_ns, int prio) except? 0xFFFFFFFFFFFFFFFF:
+    """One SWAP_CLUSTER_MAX chunk of shrink_lruvec at ``prio``: ``nr`` pages to scan, split
+    between the file and anon LRUs by scan_fractions, in proportion to the pages each would
+    scan; the pages freed. ``cost`` += its time: per page scanned (a DATA page at
+    ``anon_ns``, a same-filled or zero one at ``same_ns``, one kept at ``scan_ns``), and
+    the design's work priced."""
+    cdef uint64_t ap, fp, aw, fw
+    scan_fractions(m, prio, &ap, &fp)
+    aw = ap * m.resident
+    fw = fp * m.file
     cdef uint64_t nf = 0, sc = 0, before, got = 0, light = m.light, same = m.same, work, wait
     if m.file and aw + fw:
         m.file_acc += nr * fw
@@ -719,7 +754,7 @@ cdef int kswapd_advance(mm_t* m, uint64_t until) except -1:
         cost = 0
         m.reclaimer = 1
         got = reclaim_chunk(m, m.cfg.batch, KSWAPD_CPU, &sc, &cost, m.cfg.kswapd_anon_ns,
-                            m.cfg.kswapd_same_ns)
+                            m.cfg.kswapd_same_ns, DEF_PRIORITY)
         m.reclaimer = 0
         m.c.pgscan_kswapd += sc
         m.c.pgsteal_kswapd += got
@@ -765,13 +800,15 @@ cdef inline uint64_t inactive_share(uint64_t pages) noexcept nogil:
 
 cdef int direct_reclaim(mm_t* m, int cpu) except -1:
     """__alloc_pages_direct_reclaim: one allocstall; do_try_to_free_pages' priority loop. At
-    DEF_PRIORITY the whole first share of the inactive LRUs (``inactive >> 12``: global direct
-    reclaim scans it all), then each lower priority scans twice as deep until that pass frees
-    SWAP_CLUSTER_MAX pages, until the stall has freed SWAP_CLUSTER_MAX (MGLRU: chunk by chunk
-    until then), at most the LRUs once over. The task stalls meanwhile, and the swapfile
-    writes that complete during the stall are freed by its later chunks (folio_end_writeback
-    rotates them to the tail the stall scans)."""
-    cdef uint64_t got = 0, sc = 0, cost = 0, before, want, done, local, nr, n
+    DEF_PRIORITY the whole first share of the inactive LRUs (``inactive >> 12`` of each, at
+    scan_fractions' pressure: global direct reclaim scans it all), then each lower priority
+    scans twice as deep until that pass frees SWAP_CLUSTER_MAX pages (a priority whose share
+    rounds to nothing scans nothing), until the stall has freed SWAP_CLUSTER_MAX (MGLRU:
+    chunk by chunk until then), at most the LRUs once over. The inactive anon list is the
+    whole anon LRU: every folio starts there and the model activates none (evict_one). The
+    task stalls meanwhile, and the swapfile writes that complete during the stall are freed
+    by its later chunks (folio_end_writeback rotates them to the tail the stall scans)."""
+    cdef uint64_t got = 0, sc = 0, cost = 0, before, want, done, local, nr, n, ap, fp
     cdef uint64_t budget = m.resident + m.file
     cdef int prio = DEF_PRIORITY
     if budget < m.cfg.batch:
@@ -784,9 +821,10 @@ cdef int direct_reclaim(mm_t* m, int cpu) except -1:
         if m.cfg.lru_gen:
             want = budget
         else:
-            want = (inactive_share(m.resident) + inactive_share(m.file)) >> prio
-            if want == 0:
-                want = 1
+            scan_fractions(m, prio, &ap, &fp)
+            want = ((m.resident >> prio) * ap + (inactive_share(m.file) >> prio) * fp) // (ap + fp)
+            if want == 0 and prio == 0:
+                want = 1                            # the last look: what is left, if anything
         done = local = 0
         while done < want and sc < budget:
             before = sc
@@ -794,7 +832,7 @@ cdef int direct_reclaim(mm_t* m, int cpu) except -1:
             nr = want - done
             if nr > m.cfg.batch:
                 nr = m.cfg.batch
-            n = reclaim_chunk(m, nr, cpu, &sc, &cost, m.cfg.anon_ns, m.cfg.anon_same_ns)
+            n = reclaim_chunk(m, nr, cpu, &sc, &cost, m.cfg.anon_ns, m.cfg.anon_same_ns, prio)
             got += n
             local += n
             done += sc - before

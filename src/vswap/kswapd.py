@@ -62,7 +62,7 @@ from vswap.contention import TRANSFER_NS
 __all__ = ["Watermarks", "watermarks", "default_min_free_kbytes", "ReclaimCosts",
            "DEFAULT_COSTS", "default_costs", "MEASURED_RECLAIM_NS", "MEASURED_ALLOC_NS",
            "MEASURED_UNMAP_NS", "DEFAULT_DESIGN_NS", "design_prices", "SWAP_WRITE_NS",
-           "KSWAPD_NAP_NS", "KSWAPD_ANON_NS", "MEASURED_IO_WAIT_NS"]
+           "KSWAPD_NAP_NS", "KSWAPD_ANON_NS", "MEASURED_IO_WAIT_NS", "MEASURED_SCAN_NS"]
 
 _PAGE = 4096
 #: kswapd's short sleep after balancing (``HZ/10`` in kswapd_try_to_sleep), ns.
@@ -124,6 +124,21 @@ MEASURED_UNMAP_NS = 6_340
 MEASURED_IO_WAIT_NS: dict[str, tuple[int, int]] = {
     "zram": (0, 0), "zswap": (0, 0), "swapfile": (5_659, 2_241),
 }
+
+#: A reclaimer's CPU per anonymous page it scans and keeps (young from its
+#: fault: folio_check_references' one reference), ns. Measured from this
+#: kernel's own tracepoints (``perf record -a`` of
+#: ``vmscan:mm_vmscan_lru_shrink_inactive`` over five global runs of usemem
+#: and memhog on zram and a swapfile, 1 and 2 GiB): the time from a
+#: reclaimer's previous shrink event to a 32-page anon chunk that kept all 32,
+#: per page; median 406 ns, scaled MAD 46 ns over 48,305 such chunks
+#: (kswapd0 406 ns over 37,917; the task in its stalls 438 ns over 10,388).
+#: A chunk that freed all 32 zram pages took 15 to 20 us a page, the
+#: per-page costs above. Those were measured per page freed, with the
+#: repeats' keeps in them (0.6 to 1.4 a page freed on zram, about 3 on a
+#: swapfile), so charging the keeps apart counts them twice by 1 to 3 % of a
+#: zram page's cost and about 10 % of kswapd's on a swapfile.
+MEASURED_SCAN_NS = 406
 
 #: kswapd's CPU per DATA page it reclaims on zram, ns (:data:`MEASURED_RECLAIM_NS`); the
 #: shipped cost profile's ``kswapd_page``, pooled over both content classes, lies between
@@ -253,12 +268,11 @@ class ReclaimCosts:
     - ``nap_ns``: kswapd's short sleep after balancing;
     - ``design_ns``: the design's work counters' prices (ns per unit), for
       the work done during reclaim;
-    - ``scan_ns``: per anonymous page scanned and kept (found referenced and
-      activated, or under writeback); 0 by default, as ``anon_ns`` was
-      measured per page reclaimed, those scans included (a swapfile page's
-      write with it: the reclaimer that frees the written-back folio pays
-      the page's cost, as the measurement divides each reclaimer's time by
-      the pages it freed);
+    - ``scan_ns``: per anonymous page scanned and kept (young, or under
+      writeback; default :data:`MEASURED_SCAN_NS`, from the kernel's
+      tracepoints). A swapfile page's write is in ``anon_ns``: the
+      reclaimer that frees the written-back folio pays the page's cost, as
+      the measurement divides each reclaimer's time by the pages it freed;
     - ``transfer_ns``: a cache line one reclaimer takes from the other's
       CPU (default :data:`vswap.contention.TRANSFER_NS`, measured here), what
       the lines both take cost each while both reclaim (0: no contention);
@@ -281,7 +295,7 @@ class ReclaimCosts:
     write_ns: int = SWAP_WRITE_NS
     nap_ns: int = KSWAPD_NAP_NS
     design_ns: Any = None
-    scan_ns: int = 0
+    scan_ns: int = MEASURED_SCAN_NS
     kswapd_anon_ns: int | None = KSWAPD_ANON_NS
     transfer_ns: int = TRANSFER_NS
     anon_same_ns: int | None = None

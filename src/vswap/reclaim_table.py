@@ -73,7 +73,7 @@ def machine_line(machine: Any) -> str:
 
     >>> from vswap.replay import Machine
     >>> machine_line(Machine(ram="1G", total_ram="24G", accounting="none", kswapd=True))
-    'machine-wide: watermarks min 16,896, low 23,187, high 29,478 pages; page cache 8,192 pages; swappiness 60; referenced 0.6; classic LRU'
+    'machine-wide: watermarks min 16,896, low 23,187, high 29,478 pages; page cache 8,192 pages; swappiness 60; referenced 0; classic LRU'
     """
     wm = machine.zone_watermarks
     return (f"machine-wide: watermarks min {wm.min:,}, low {wm.low:,}, high {wm.high:,} pages; "

@@ -201,12 +201,18 @@ class Machine:
     - ``lru_gen``: the multi-gen LRU (MGLRU, the report's kernels): direct
       reclaim stops once it freed ``SWAP_CLUSTER_MAX`` pages; without it
       (this machine's kernel) it runs the priority loop: first all of the
-      inactive lists' share at ``DEF_PRIORITY`` (``inactive >> 12``, the
-      inactive list being what ``inactive_is_low`` keeps), then twice as
-      deep a priority until one pass frees ``SWAP_CLUSTER_MAX``.
-    - ``referenced_share``: of the anonymous folios reclaim scans, the share
-      found referenced and activated instead of freed (kswapd only; 0.6:
-      this kernel freed 21 to 48 % of what it scanned in global runs).
+      inactive lists' share at ``DEF_PRIORITY`` (``inactive >> 12`` at
+      get_scan_count's pressure; the anon LRU is all inactive, as this
+      kernel's was in global runs: every folio starts there and, used once,
+      none is activated), then twice as deep a priority until one pass frees
+      ``SWAP_CLUSTER_MAX``.
+    - ``referenced_share``: machine-wide, every folio's first scan finds it
+      young from its fault and keeps it (folio_check_references: one
+      reference sets PG_referenced), its second frees it; this is the share
+      of second scans that find it young again and keep it once more (a
+      workload that touches its pages again between the scans; 0: usemem
+      and memhog write each page once, and this kernel activated 0.2 % of
+      the folios it scanned in their global runs).
 
     Runtime complexity: O(1).
 
@@ -242,7 +248,7 @@ class Machine:
     file_cache: int | str | None = None
     swappiness: int = 60
     costs: Any = None
-    referenced_share: float = 0.6
+    referenced_share: float = 0.0
     lru_gen: bool = False
 
     def __post_init__(self) -> None:

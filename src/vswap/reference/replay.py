@@ -49,6 +49,21 @@ PMD_PAGES = 512
 PMD_ORDER = 9
 RA_HITS_MAX = 63
 PROGRESS_STEP = 1 << 20
+# A machine-wide LRU entry's top bit: scanned once and found young, kept (PG_referenced).
+LRU_REFERENCED = 1 << 63
+
+
+def scan_fractions(swappiness: int, prio: int) -> tuple[int, int]:
+    """get_scan_count's pressure on the anon and file LRUs at ``prio``, per page of each.
+
+    SCAN_EQUAL at priority 0; else SCAN_FRACT with the page cache's cost 0
+    (the model's is dropped clean, never rotated) and anon's positive: anon
+    ``swappiness x 3/2`` to file ``(200 - swappiness) x 3``, as (anon, file).
+
+    >>> scan_fractions(60, 12), scan_fractions(60, 0)
+    ((60, 280), (1, 1))
+    """
+    return (1, 1) if prio == 0 else (swappiness, 2 * (200 - swappiness))
 
 
 def inactive_share(pages: int) -> int:
@@ -415,7 +430,8 @@ class _Model:
             if int(self.pte[vpn]) == e and s & 3 == PG_SWAPCACHE and s & WB_BIT:
                 return self.drop_clean(vpn, s, cpu), 1
         while self.lru_head < len(self.lru):
-            vpn = self.lru[self.lru_head]
+            ent = self.lru[self.lru_head]
+            vpn = ent & ~LRU_REFERENCED
             self.lru_head += 1
             s = int(self.pstate[vpn])
             if s & 3 == PG_SWAPCACHE:
@@ -429,13 +445,18 @@ class _Model:
             order = s >> 4
             if vpn & ((1 << order) - 1):       # left behind: the page is now in a large folio
                 continue
-            if self.cfg["ref_permille"]:       # found referenced: activated, kept
-                self.ref_acc += self.cfg["ref_permille"]
-                if self.ref_acc >= 1000:
-                    self.ref_acc -= 1000
-                    self.lru.append(vpn)
+            if self.cfg["kswapd"]:
+                if not ent & LRU_REFERENCED:   # young from its fault: kept
+                    self.lru.append(vpn | LRU_REFERENCED)
                     self.light += 1 << order
                     return 0, 1 << order
+                if self.cfg["ref_permille"]:   # young again: kept
+                    self.ref_acc += self.cfg["ref_permille"]
+                    if self.ref_acc >= 1000:
+                        self.ref_acc -= 1000
+                        self.lru.append(ent)
+                        self.light += 1 << order
+                        return 0, 1 << order
             if self.swap_out(vpn, order, cpu):  # under writeback: scanned, not freed
                 self.light += 1 << order
                 return 0, 1 << order
@@ -517,11 +538,12 @@ class _Model:
             self.clean.append((vpn, e))
 
     def reclaim_chunk(self, nr: int, cpu: int, anon_ns: int,
-                      same_ns: int) -> tuple[int, int, int]:
-        """One chunk of shrink_lruvec split by swappiness: (pages freed, scanned, its ns)."""
+                      same_ns: int, prio: int) -> tuple[int, int, int]:
+        """One chunk of shrink_lruvec split by scan_fractions: (pages freed, scanned, its ns)."""
         cfg = self.cfg
-        aw = cfg["swappiness"] * self.resident
-        fw = (200 - cfg["swappiness"]) * self.file
+        ap, fp = scan_fractions(cfg["swappiness"], prio)
+        aw = ap * self.resident
+        fw = fp * self.file
         nf = 0
         if self.file and aw + fw:
             self.file_acc += nr * fw
@@ -574,7 +596,7 @@ class _Model:
                 continue
             self.reclaimer = 1
             got, sc, cost = self.reclaim_chunk(cfg["batch"], KSWAPD_CPU, cfg["kswapd_anon_ns"],
-                                               cfg["kswapd_same_ns"])
+                                               cfg["kswapd_same_ns"], DEF_PRIORITY)
             self.reclaimer = 0
             c["pgscan_kswapd"] += sc
             c["pgsteal_kswapd"] += got
@@ -599,8 +621,11 @@ class _Model:
         self.kstate = KS_RUN
         self.t_kswapd = max(self.t_kswapd, self.t_task)
 
-    def inactive_pages(self) -> int:
-        return inactive_share(self.resident) + inactive_share(self.file)
+    def scan_target(self, prio: int) -> int:
+        """The pages a pass at ``prio`` scans: each LRU's share (the anon list whole)."""
+        ap, fp = scan_fractions(self.cfg["swappiness"], prio)
+        want = ((self.resident >> prio) * ap + (inactive_share(self.file) >> prio) * fp) // (ap + fp)
+        return want if want or prio else 1     # the last look: what is left, if anything
 
     def direct_reclaim(self, cpu: int) -> None:
         cfg, c = self.cfg, self.c
@@ -612,12 +637,12 @@ class _Model:
         got = sc = cost = 0
         prio = DEF_PRIORITY
         while got < cfg["batch"] and sc < budget:
-            want = budget if cfg["lru_gen"] else max(1, self.inactive_pages() >> prio)
+            want = budget if cfg["lru_gen"] else self.scan_target(prio)
             local = done = 0
             while done < want and sc < budget:
                 self.writeback_done(self.t_task + cost)
                 n, k, ns = self.reclaim_chunk(min(cfg["batch"], want - done), cpu, cfg["anon_ns"],
-                                              cfg["anon_same_ns"])
+                                              cfg["anon_same_ns"], prio)
                 got += n
                 local += n
                 sc += k
