@@ -578,14 +578,16 @@ def test_the_model_beside_a_global_run_gets_the_memory_measured_as_each_repeat_b
                             "same_pages": 0}
     r.add_model("baseline")
     from vswap.global_matrix import measured_machine
-    m = measured_machine({"mem_available": 42 << 20, "file_lru": 4 << 20, "min_free_kbytes": 512},
+    # the repeats' mean: the free pages a user allocation can have, plus the page cache
+    m = measured_machine({"mem_available": 42 << 20, "mem_free": 51 << 20, "protected": 2 << 20,
+                          "file_lru": 4 << 20, "min_free_kbytes": 512},
                          "zram", facts=r.system, zram_algorithm="lzo-rle", page_tables=True,
                          zram=r.repeats[0]["zram"])
-    assert m.ram_pages * 4096 == 42 << 20 and m.compressed_bytes[0] == 1700
+    assert m.ram_pages * 4096 == (51 - 2 + 4) << 20 and m.compressed_bytes[0] == 1700
     assert m.file_cache == 4 << 20 and m.zone_watermarks.min == 128   # as the repeats began
     from vswap.replay import replay
     assert r.model["counters"] == dict(replay(usemem("64M"), "baseline", m).counters)
-    assert r.model["counters"]["pswpout"] > 0       # 64M does not fit in 44M: it swapped
+    assert r.model["counters"]["pswpout"] > 0       # 64M does not fit in 53M: it swapped
     r.repeats[0]["machine"] = {}                    # an older result: nothing measured
     r.repeats[1]["machine"] = {}
     with pytest.raises(ValueError, match="no measured RAM"):

@@ -167,12 +167,13 @@ class KernelResult:
                      page_tables=True)
         if self.is_global:
             # Machine-wide (kswapd and direct reclaim), on the memory the repeats measured as
-            # they began (MemAvailable and page cache, their mean), with the whole machine's
+            # they began (free pages and page cache, their mean), with the whole machine's
             # watermarks and the run's zram compressor: what the kernel had, not --ram.
             from vswap.global_matrix import measured_machine
             starts = [rep.get("machine") or {} for rep in self.repeats]
             start = {k: sum(int(st.get(k) or 0) for st in starts) // max(1, len(starts))
-                     for k in ("mem_available", "file_lru", "min_free_kbytes", "pcp")}
+                     for k in ("mem_available", "mem_free", "protected", "file_lru",
+                               "min_free_kbytes", "pcp")}
             # zram's memory per page at the repeats' peaks: the median repeat's
             from vswap.kernel.zram_stat import data_bytes_per_page
             peaks = sorted((p for p in (rep.get("zram") for rep in self.repeats)
