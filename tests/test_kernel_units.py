@@ -636,6 +636,34 @@ def test_a_global_zram_repeat_gives_its_model_the_peaks_bytes_per_page():
     assert sw.compressed_bytes == measured_machine(start, "swapfile", facts=facts).compressed_bytes
 
 
+def test_a_stall_trace_prices_a_kept_page_on_its_reclaimers_cpu():
+    from vswap.kernel.reclaim_trace import parse, summarise
+
+    def shrink(t, rec, keep, kind="ANON"):
+        return (f" vswap-41 [000] ..... {t}: mm_vmscan_lru_shrink_inactive: nid=0 nr_scanned=32 "
+                f"nr_reclaimed={rec} nr_ref_keep={keep} priority=12 flags=RECLAIM_WB_{kind}")
+    text = "\n".join([
+        " vswap-41 [000] ..... 1.000000: mm_vmscan_direct_reclaim_begin: order=0",
+        shrink("1.000013", 0, 32),                           # from the stall's begin
+        # switched out for a millisecond: the next pass is timed from its return
+        " vswap-41 [000] ..... 1.000020: sched_switch: prev_comm=vswap prev_pid=41 prev_prio=120"
+        " prev_state=R ==> next_comm=x next_pid=9 next_prio=120",
+        " x-9 [000] ..... 1.001020: sched_switch: prev_comm=x prev_pid=9 prev_prio=120"
+        " prev_state=S ==> next_comm=vswap next_pid=41 next_prio=120",
+        shrink("1.001033", 0, 32),
+        # a pass that freed, and a page-cache pass that kept all: not a kept anon page's price
+        shrink("1.001600", 32, 0), shrink("1.001613", 0, 32, "FILE"),
+        # switched out in the middle of a pass: not counted
+        " vswap-41 [000] ..... 1.001700: sched_switch: prev_comm=vswap prev_pid=41 prev_prio=120"
+        " prev_state=D ==> next_comm=x next_pid=9 next_prio=120",
+        shrink("1.001900", 0, 32),
+        " vswap-41 [000] ..... 1.002000: mm_vmscan_direct_reclaim_end: nr_reclaimed=32",
+    ])
+    s = summarise(parse(text), {41})
+    assert s["stalls"] == 1 and s["keep_chunks"] == 2 and s["keep_ns"] == 13_000 / 32
+    assert summarise(parse(text), {7})["keep_ns"] is None
+
+
 def test_a_stall_trace_counts_only_whole_stalls_of_the_workload():
     from vswap.kernel.reclaim_trace import SAMPLE, parse, summarise
     # a trace that begins inside a stall (its end alone) and a stall of another task

@@ -54,7 +54,7 @@ __all__ = ["RunSpec", "Measured", "CALIBRATION_SET", "VALIDATION_SET", "SMOKE_SE
            "summary", "MISS_SWEEP", "kernel_xarray_probe", "RECLAIM_SET", "RECLAIM_MIN_PAGES",
            "measure_reclaim", "reclaim_costs", "RECLAIM_LOW", "RECLAIM_NONE", "content_class",
            "l1_fit",
-           "fit_reclaim", "COMPRESSING"]
+           "fit_reclaim", "COMPRESSING", "KEEP_MIN_CHUNKS"]
 
 
 # --------------------------------------------------------------------------- statistics
@@ -314,6 +314,8 @@ RECLAIM_NONE = 0.7
 RECLAIM_MIN_PAGES = 20_000
 #: A repeat prices direct reclaim (traced) only when its stalls freed this many pages.
 RECLAIM_MIN_STALL_PAGES = 1_000
+#: A repeat prices a kept page (traced) only when this many 32-page passes kept all 32.
+KEEP_MIN_CHUNKS = 100
 #: The backends whose store compresses in the reclaimer (a same-filled page skips it).
 COMPRESSING = ("zram", "zswap")
 
@@ -386,7 +388,11 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
     task's uninterruptible sleeps inside its stalls; ``kswapd_wait_ns``:
     kswapd0's) give ``io_wait``, per backend: ``"direct"`` and ``"kswapd"``,
     :func:`robust` over the rows of each reclaimer's sleep per page it freed
-    (:data:`vswap.kswapd.MEASURED_IO_WAIT_NS`). Runtime complexity:
+    (:data:`vswap.kswapd.MEASURED_IO_WAIT_NS`). Rows traced with their
+    passes (``keep_ns``, ``keep_chunks``: a reclaimer's time per page on a
+    32-page anon pass that kept all 32) give ``scan_ns``, :func:`robust`
+    over the rows with :data:`KEEP_MIN_CHUNKS` such passes at least
+    (:data:`vswap.kswapd.MEASURED_SCAN_NS`). Runtime complexity:
     O(bootstrap * rows).
 
     >>> rows = [{"backend": "zram", "content": c, "pages": p, "pgsteal_kswapd": k,
@@ -417,6 +423,9 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
     >>> w = fit_reclaim(slept, bootstrap=0)["io_wait"]["swapfile"]
     >>> w["direct"][0], w["kswapd"][0], w["kswapd"][2]
     (3000.0, 2000.0, 8)
+    >>> kept = [{**r, "keep_ns": 400.0 + i, "keep_chunks": 500} for i, r in enumerate(traced)]
+    >>> fit_reclaim(kept, bootstrap=0)["scan_ns"]
+    (403.5, 2.9652, 8)
     """
     quiet = [r for r in rows if not r["pgsteal_kswapd"] and not r["pgsteal_direct"]]
     rows = [r for r in rows if r["pgsteal_kswapd"] or r["pgsteal_direct"]]
@@ -471,6 +480,10 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
                               "kswapd": (*robust(k), len(k)) if k else (0.0, 0.0, 0)}
     if waits:
         out["io_wait"] = waits
+    keep = [r["keep_ns"] for r in rows
+            if r.get("keep_ns") is not None and r.get("keep_chunks", 0) >= KEEP_MIN_CHUNKS]
+    if keep:
+        out["scan_ns"] = (*robust(keep), len(keep))
     if traced and quiet:
         out.update(fitted)
     return out
@@ -540,6 +553,7 @@ def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 4,
                          "stall_cpu_ns": st.get("cpu_ns", 0),
                          "stall_wait_ns": st.get("wait_ns"),
                          "kswapd_wait_ns": (st.get("kswapd") or {}).get("wait_ns"),
+                         "keep_ns": st.get("keep_ns"), "keep_chunks": st.get("keep_chunks", 0),
                          "kswapd_ns": rep.get("kswapd_cpu_s", 0.0) * 1e9 / k
                          if k >= RECLAIM_MIN_PAGES else None})
     # the profile's kswapd_page is zram's, the backend of the kernel fit, over both classes
@@ -579,6 +593,9 @@ def reclaim_costs(measured: dict[str, Any]) -> dict[str, Cost]:
         f"; on {b}, asleep per page freed: direct reclaim {w['direct'][0]:,.0f} ns +/- "
         f"{w['direct'][1]:,.0f}, kswapd {w['kswapd'][0]:,.0f} ns +/- {w['kswapd'][1]:,.0f}"
         for b, w in sorted((fit.get("io_wait") or {}).items()))
+    if fit.get("scan_ns"):
+        beside += (f"; per page scanned and kept (young): {fit['scan_ns'][0]:,.0f} ns +/- "
+                   f"{fit['scan_ns'][1]:,.0f} over {fit['scan_ns'][2]} repeats")
     return {"kswapd_page": Cost(float(med), float(sd), (
         f"vswap calibrate: kswapd0's CPU time (/proc/PID/stat) per pgsteal_kswapd over {n} "
         f"global repeats of {', '.join(measured['cases'])}"

@@ -137,7 +137,11 @@ MEASURED_IO_WAIT_NS: dict[str, tuple[int, int]] = {
 #: per-page costs above. Those were measured per page freed, with the
 #: repeats' keeps in them (0.6 to 1.4 a page freed on zram, about 3 on a
 #: swapfile), so charging the keeps apart counts them twice by 1 to 3 % of a
-#: zram page's cost and about 10 % of kswapd's on a swapfile.
+#: zram page's cost and about 10 % of kswapd's on a swapfile. ``vswap
+#: calibrate``'s traced global runs measure it the same way
+#: (:class:`vswap.kernel.reclaim_trace.StallTrace` records kswapd0's passes
+#: too; :func:`vswap.calibrate.fit_reclaim`'s ``scan_ns``), and
+#: ``tests/test_global_vs_kernel.py`` checks it on every run.
 MEASURED_SCAN_NS = 406
 
 #: kswapd's CPU per DATA page it reclaims on zram, ns (:data:`MEASURED_RECLAIM_NS`); the

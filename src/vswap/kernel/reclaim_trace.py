@@ -10,7 +10,9 @@ task left its CPU inside one (a sleep on the bio pool, a preemption). The
 same switches of kswapd0 say how long it was off its CPU while it had work:
 in an uninterruptible wait (``prev_state=D``: a bio, a request tag,
 writeback throttling) or preempted (``R``); its idle sleeps (``S``, ``I``)
-are counted apart.
+are counted apart. kswapd0's passes are recorded too, for what a kept page
+costs: a reclaimer's time on its CPU from its previous pass to an anon pass
+of 32 pages that kept all 32 (``nr_ref_keep``: each found young), per page.
 :class:`StallTrace` records them for the workload's tasks in a tracefs
 instance of its own (``instances/vswap-PID``: the machine's own trace buffer
 and its settings are not touched), mounting tracefs first where it is not
@@ -24,6 +26,8 @@ reached.
 (2, 70, 1000000, 900000, 100000, {11: 1, 12: 1})
 >>> s["kswapd"]
 {'wait_ns': 400000, 'waits': 1, 'preempted_ns': 0, 'preempts': 0, 'idle_ns': 0, 'idles': 1}
+>>> s["keep_ns"], s["keep_chunks"]
+(406.25, 1)
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import contextlib
 import os
 import re
 import tempfile
+import statistics
 from typing import Any, Iterable
 
 from vswap.errors import KernelError
@@ -57,6 +62,8 @@ SAMPLE = """\
  vswap-41 [000] ..... 10.100000: mm_vmscan_direct_reclaim_begin: order=0 gfp_flags=GFP_HIGHUSER
  vswap-41 [000] ..... 10.100100: mm_vmscan_lru_shrink_inactive: nid=0 nr_scanned=30 nr_reclaimed=30 priority=12 flags=RECLAIM_WB_ANON
  vswap-41 [000] ..... 10.100500: mm_vmscan_direct_reclaim_end: nr_reclaimed=30
+ kswapd0-55 [001] ..... 10.150000: mm_vmscan_lru_shrink_inactive: nid=0 nr_scanned=32 nr_reclaimed=32 nr_ref_keep=0 priority=12 flags=RECLAIM_WB_ANON|RECLAIM_WB_ASYNC
+ kswapd0-55 [001] ..... 10.150013: mm_vmscan_lru_shrink_inactive: nid=0 nr_scanned=32 nr_reclaimed=0 nr_ref_keep=32 priority=12 flags=RECLAIM_WB_ANON|RECLAIM_WB_ASYNC
  kswapd0-55 [001] ..... 10.200000: sched_switch: prev_comm=kswapd0 prev_pid=55 prev_prio=120 prev_state=D ==> next_comm=swapper/1 next_pid=0 next_prio=120
  <idle>-0 [001] ..... 10.200400: sched_switch: prev_comm=swapper/1 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=kswapd0 next_pid=55 next_prio=120
  kswapd0-55 [001] ..... 10.300000: sched_switch: prev_comm=kswapd0 prev_pid=55 prev_prio=120 prev_state=S ==> next_comm=swapper/1 next_pid=0 next_prio=120
@@ -98,7 +105,12 @@ def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
     ``"kswapd"``: its time off its CPU by how it left it, ``wait_ns`` and
     ``waits`` (uninterruptible, ``D``), ``preempted_ns`` and ``preempts``
     (runnable), ``idle_ns`` and ``idles`` (its sleeps; one still open at the
-    end counts, its time does not). Runtime complexity: O(events).
+    end counts, its time does not). ``keep_ns`` (None without any) and
+    ``keep_chunks``: the median time a reclaimer (the task in a stall, or
+    kswapd) spent per page on an anon pass of 32 that kept all 32, from its
+    previous pass (or its stall's begin, or its return to its CPU: a pass it
+    was switched out in is not counted), over such passes. Runtime
+    complexity: O(events log events).
 
     >>> summarise(parse(SAMPLE), {7})["stalls"]
     0
@@ -108,9 +120,14 @@ def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
                            "wait_ns": 0, "deepest": {}}
     ks = {"wait_ns": 0, "waits": 0, "preempted_ns": 0, "preempts": 0, "idle_ns": 0, "idles": 0}
     ks_out: tuple[float, str] | None = None
+    last: dict[int, float | None] = {}      # a reclaimer's previous pass, on its CPU since
+    keeps: list[float] = []
     for pid, t, ev, kv in events:
         if ev == "sched_switch":
             prev, nxt = int(kv.get("prev_pid", -1)), int(kv.get("next_pid", -1))
+            last[prev] = None
+            if nxt in last:
+                last[nxt] = t
             if kswapd is not None and prev == kswapd:
                 state = kv.get("prev_state", "R")[:1]
                 kind = "wait" if state == "D" else "preempt" if state == "R" else "idle"
@@ -130,9 +147,15 @@ def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
                     s["wait"] += t - s["out"]
                 s["out"] = None
             continue
+        if ev == "mm_vmscan_lru_shrink_inactive" and (pid in open_ or pid == kswapd):
+            before, last[pid] = last.get(pid), t
+            if (before is not None and kv.get("nr_scanned") == kv.get("nr_ref_keep") == "32"
+                    and "ANON" in kv.get("flags", "")):
+                keeps.append(round((t - before) * 1e9) / 32)
         if pid not in pids:
             continue
         if ev == "mm_vmscan_direct_reclaim_begin":
+            last[pid] = t
             open_[pid] = {"t0": t, "off": 0.0, "wait": 0.0, "d": False, "out": None,
                           "scanned": 0, "prio": None}
         elif pid not in open_:
@@ -144,6 +167,7 @@ def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
             s["prio"] = p if s["prio"] is None else min(s["prio"], p)
         elif ev == "mm_vmscan_direct_reclaim_end":
             s = open_.pop(pid)
+            last.pop(pid, None)
             wall = t - s["t0"]
             out["stalls"] += 1
             out["reclaimed"] += int(kv.get("nr_reclaimed", 0))
@@ -154,6 +178,8 @@ def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
             if s["prio"] is not None:
                 out["deepest"][s["prio"]] = out["deepest"].get(s["prio"], 0) + 1
     out["deepest"] = dict(sorted(out["deepest"].items()))
+    out["keep_ns"] = statistics.median(keeps) if keeps else None
+    out["keep_chunks"] = len(keeps)
     if kswapd is not None:
         out["kswapd"] = ks
     return out
@@ -239,9 +265,11 @@ class StallTrace:
         self._enable(False)
         write(os.path.join(self.path, "trace"), "")
         ids = " || ".join(f"common_pid == {p}" for p in sorted(self.pids)) or "common_pid == 0"
-        for ev in EVENTS[:3]:
-            write(os.path.join(self.path, "events", ev, "filter"), ids)
         who = sorted(self.pids | ({self.kswapd} if self.kswapd is not None else set()))
+        for ev in EVENTS[:2]:
+            write(os.path.join(self.path, "events", ev, "filter"), ids)
+        write(os.path.join(self.path, "events", EVENTS[2], "filter"),     # kswapd0's passes too
+              " || ".join(f"common_pid == {p}" for p in who) or "common_pid == 0")
         sw = " || ".join(f"prev_pid == {p} || next_pid == {p}" for p in who)
         write(os.path.join(self.path, "events", EVENTS[3], "filter"), sw or "prev_pid == 0")
         self._enable(True)
