@@ -35,8 +35,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 import statistics
+import tempfile
 from typing import Any, Iterable
 
 from vswap.errors import KernelError
