@@ -34,12 +34,14 @@ import threading
 import time
 from typing import Any, Callable
 
+from vswap.kswapd import COST_GROUPS, default_costs, scale_costs
 from vswap.replay import Machine, replay
 from vswap.workloads import PAGE_SIZE, Trace, memhog, parse_size, usemem
 
 __all__ = ["CASES", "RECLAIM_COUNTERS", "TOLERANCE", "SMALLEST", "within", "model_machine",
            "make_case", "measured_machine", "compare_result", "run_case", "run_matrix", "rst_table",
-           "times_table", "schedstat", "SchedProbe", "sched_summary", "model_again"]
+           "times_table", "schedstat", "SchedProbe", "sched_summary", "model_again",
+           "sensitivity", "sensitivity_table"]
 
 #: The counters compared, and how far the model may be from the kernel's mean.
 TOLERANCE = {"pgsteal_kswapd": 0.15, "pgsteal_direct": 0.15, "allocstall": 0.25}
@@ -319,7 +321,8 @@ def run_case(name: str, *, repeat: int = 3, design: str = "baseline") -> dict[st
 
 
 def compare_result(r: Any, trace: Trace, *, design: str = "baseline",
-                   case: str = "", sched: list[dict[str, float]] | None = None) -> dict[str, Any]:
+                   case: str = "", sched: list[dict[str, float]] | None = None,
+                   scale: dict[str, float] | None = None) -> dict[str, Any]:
     """The model beside a global :class:`~vswap.kernel.result.KernelResult`, repeat by repeat.
 
     A row: ``case``, ``ram_mib`` (mean MemAvailable as the repeats
@@ -339,8 +342,10 @@ def compare_result(r: Any, trace: Trace, *, design: str = "baseline",
     views = [kernel_view(rep) for rep in r.repeats]
     starts = [rep.get("machine") or {} for rep in r.repeats]
     algo = (r.setup or {}).get("zram_algorithm")
-    machines = [measured_machine(st, r.plan.get("backend", "zram"), facts=r.system,
-                                 zram_algorithm=algo, zram=rep.get("zram"))
+    backend = r.plan.get("backend", "zram")
+    extra = {"costs": scale_costs(default_costs(backend), scale)} if scale else {}
+    machines = [measured_machine(st, backend, facts=r.system, zram_algorithm=algo,
+                                 zram=rep.get("zram"), **extra)
                 for st, rep in zip(starts, r.repeats)]
     models = [replay(trace, design, m).counters for m in machines]
     # the two clocks beside the kernel's CPU times: the task's (its stalls apart, when traced)
@@ -395,11 +400,12 @@ def run_matrix(cases: list[str] | None = None, *, repeat: int = 3,
     return rows
 
 
-def model_again(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def model_again(rows: list[dict[str, Any]], *,
+                scale: dict[str, float] | None = None) -> list[dict[str, Any]]:
     """The model beside kept kernel runs (rows of ``--json``), at today's model: no kernel needed.
 
-    A void row stays void; a row without its kernel run is refused. Runtime complexity: a
-    replay per repeat.
+    A void row stays void; a row without its kernel run is refused. ``scale``: the costs
+    scaled by group (:func:`compare_result`). Runtime complexity: a replay per repeat.
 
     >>> model_again([{"case": "usemem 1G x1.75 zram", "error": "OOM", "counters": {}}])[0]["error"]
     'OOM'
@@ -417,10 +423,64 @@ def model_again(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if "result" not in row:
             raise ValueError(f"row {row.get('case')!r} kept no kernel run (run with --json)")
         r = KernelResult.from_dict(row["result"])
-        new = compare_result(r, CASES[row["case"]][0](), case=row["case"], sched=row.get("sched"))
+        new = compare_result(r, CASES[row["case"]][0](), case=row["case"], sched=row.get("sched"),
+                             scale=scale)
         new["result"] = row["result"]
         out.append(new)
     return out
+
+
+def sensitivity(rows: list[dict[str, Any]], groups: tuple[str, ...] = tuple(COST_GROUPS),
+                step: float = 0.1) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """How far each group of the model's costs moves the compared counters, on kept kernel runs.
+
+    For each group of :data:`vswap.kswapd.COST_GROUPS`, the model again
+    (:func:`model_again`) at the costs ``1 + step`` and ``1 - step`` times;
+    per case the counter's change for ``+step``, half the difference, as a
+    share of the model at the shipped costs. Returns group -> counter (of
+    :data:`TOLERANCE`) -> (mean, least, most) over the cases, in percent.
+    Which costs the matrix's verdicts hang on, against how well each was
+    measured: the split between the two reclaimers follows the task's speed
+    against kswapd's. Void rows are left out. Runtime complexity:
+    ``2 x len(groups) + 1`` replays per repeat.
+    """
+    if not 0 < step < 1:
+        raise ValueError(f"step must be between 0 and 1, not {step!r}")
+    rows = [r for r in rows if not r.get("error")]
+    if not rows:
+        raise ValueError("no kept kernel run to replay beside (all void)")
+    base = model_again(rows)
+    out: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for g in groups:
+        up = model_again(rows, scale={g: 1 + step})
+        down = model_again(rows, scale={g: 1 - step})
+        out[g] = {}
+        for n in TOLERANCE:
+            shifts = [(u["counters"][n][2] - d["counters"][n][2]) / 2 / b["counters"][n][2] * 100
+                      for b, u, d in zip(base, up, down) if b["counters"][n][2]]
+            out[g][n] = ((statistics.fmean(shifts), min(shifts), max(shifts)) if shifts
+                         else (0.0, 0.0, 0.0))
+    return out
+
+
+def sensitivity_table(sens: dict[str, dict[str, tuple[float, float, float]]],
+                      step: float = 0.1) -> str:
+    """:func:`sensitivity` as a table: per cost group, each counter's mean change (least .. most). Runtime complexity: O(groups).
+
+    >>> print(sensitivity_table({"unmap": {"allocstall": (-11.3, -18.8, -2.5)}}))
+    cost +10%  allocstall
+    ---------  ----------------------
+    unmap      -11.3% (-18.8 .. -2.5)
+    """
+    names = list(next(iter(sens.values()))) if sens else []
+    out = [[f"cost +{step * 100:g}%"] + names]
+    for g, by in sens.items():
+        out.append([g] + [f"{m:+.1f}% ({lo:+.1f} .. {hi:+.1f})" for m, lo, hi in
+                          (by[n] for n in names)])
+    w = [max(len(r[i]) for r in out) for i in range(len(out[0]))]
+    lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in out]
+    lines.insert(1, "  ".join("-" * x for x in w))
+    return "\n".join(lines)
 
 
 def rst_table(rows: list[dict[str, Any]]) -> str:
@@ -507,12 +567,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", metavar="FILE", help="also write the rows, each with its kernel run")
     p.add_argument("--again", metavar="FILE",
                    help="no kernel runs: the model again beside the kernel runs a --json FILE kept")
+    p.add_argument("--scale", metavar="GROUP=FACTOR", action="append", default=[],
+                   help=f"with --again: the model's costs of a group ({', '.join(COST_GROUPS)}) "
+                        f"times FACTOR (repeatable)")
+    p.add_argument("--sensitivity", action="store_true",
+                   help="with --again: how far +/-10%% of each cost group moves the counters")
     p.add_argument("cases", nargs="*", help="case names (default: all)")
     args = p.parse_args(argv)
-    if args.again:
-        with open(args.again) as f:
-            rows = model_again(json.load(f))
-    else:
+    try:
+        scale = {}
+        for item in args.scale:
+            name, sep, factor = item.partition("=")
+            if not sep:
+                raise ValueError(f"--scale takes GROUP=FACTOR, not {item!r}")
+            scale[name] = float(factor)
+        scale_costs(default_costs("zram"), scale)            # validate before any run
+        if (scale or args.sensitivity) and not args.again:
+            raise ValueError("--scale and --sensitivity replay kept runs: give --again FILE")
+        if args.again:
+            with open(args.again) as f:
+                kept = json.load(f)
+            if args.sensitivity:
+                print(sensitivity_table(sensitivity(kept)))
+                return 0
+            rows = model_again(kept, scale=scale or None)
+    except (ValueError, OSError) as e:
+        print(f"python -m vswap.global_matrix: {e}", file=sys.stderr)
+        return 2
+    if not args.again:
         rows = run_matrix(args.cases or None, repeat=args.repeat,
                           progress=lambda n: print(n, file=sys.stderr, flush=True))
     if args.json:

@@ -62,7 +62,8 @@ from vswap.contention import TRANSFER_NS
 __all__ = ["Watermarks", "watermarks", "default_min_free_kbytes", "ReclaimCosts",
            "DEFAULT_COSTS", "default_costs", "MEASURED_RECLAIM_NS", "MEASURED_ALLOC_NS",
            "MEASURED_UNMAP_NS", "DEFAULT_DESIGN_NS", "design_prices", "SWAP_WRITE_NS",
-           "KSWAPD_NAP_NS", "KSWAPD_ANON_NS", "MEASURED_IO_WAIT_NS", "MEASURED_SCAN_NS"]
+           "KSWAPD_NAP_NS", "KSWAPD_ANON_NS", "MEASURED_IO_WAIT_NS", "MEASURED_SCAN_NS",
+           "COST_GROUPS", "scale_costs"]
 
 _PAGE = 4096
 #: kswapd's short sleep after balancing (``HZ/10`` in kswapd_try_to_sleep), ns.
@@ -397,3 +398,51 @@ def default_costs(backend: str) -> ReclaimCosts:
     return dataclasses.replace(
         DEFAULT_COSTS, anon_ns=direct, kswapd_anon_ns=kswapd, anon_same_ns=d_same,
         kswapd_same_ns=k_same, direct_io_wait_ns=d_wait, kswapd_io_wait_ns=k_wait)
+
+
+#: The measured reclaim costs by who pays them, as :func:`scale_costs` scales them: a
+#: reclaimer's DATA and same-filled pages are one measurement's two classes, so they move
+#: together. ``alloc``: the task's allocations; ``unmap``: the task's time per page kswapd
+#: takes (the least certain: see :data:`MEASURED_UNMAP_NS`); ``direct`` and ``kswapd``: the
+#: two reclaimers' per page freed; ``keep``: per page scanned and kept.
+COST_GROUPS: dict[str, tuple[str, ...]] = {
+    "alloc": ("alloc_ns",), "unmap": ("unmap_ns",), "direct": ("anon_ns", "anon_same_ns"),
+    "kswapd": ("kswapd_anon_ns", "kswapd_same_ns"), "keep": ("scan_ns",),
+}
+
+
+def scale_costs(costs: ReclaimCosts, scale: dict[str, float]) -> ReclaimCosts:
+    """``costs`` with each group of :data:`COST_GROUPS` named in ``scale`` times its factor.
+
+    A field left to follow another (None: kswapd's DATA page at direct
+    reclaim's, a same-filled page at its DATA page's) is scaled from the
+    value it stands for, so scaling one group never moves another.
+    ValueError for an unknown group or a factor that is not positive and
+    finite. Runtime complexity: O(groups).
+
+    >>> c = scale_costs(ReclaimCosts(anon_ns=1000, kswapd_anon_ns=None), {"direct": 1.5})
+    >>> c.anon_ns, c.kswapd_ns, c.direct_same_ns, c.kswapd_same
+    (1500, 1000, 1500, 1000)
+    >>> scale_costs(ReclaimCosts(), {"tlb": 2.0})
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown cost group 'tlb' (alloc, unmap, direct, kswapd, keep)
+    """
+    for name, f in scale.items():
+        if name not in COST_GROUPS:
+            raise ValueError(f"unknown cost group {name!r} ({', '.join(COST_GROUPS)})")
+        if (not isinstance(f, (int, float)) or isinstance(f, bool) or not math.isfinite(f)
+                or f <= 0):
+            raise ValueError(f"the factor for {name!r} must be a positive number, not {f!r}")
+    # each field's own value first (a None resolved), so a follower keeps its value
+    own = {"alloc_ns": costs.alloc_ns, "unmap_ns": costs.unmap_ns, "anon_ns": costs.anon_ns,
+           "anon_same_ns": costs.direct_same_ns, "kswapd_anon_ns": costs.kswapd_ns,
+           "kswapd_same_ns": costs.kswapd_same, "scan_ns": costs.scan_ns}
+    new = {}
+    for name, f in scale.items():
+        for field in COST_GROUPS[name]:
+            new[field] = round(own[field] * f)
+    for field in ("kswapd_anon_ns", "anon_same_ns", "kswapd_same_ns"):
+        if field not in new and getattr(costs, field) is None:
+            new[field] = own[field]      # pin what it followed before its leader moved
+    return dataclasses.replace(costs, **new)
