@@ -174,6 +174,43 @@ def test_a_direct_stall_frees_the_writes_that_complete_during_it():
     assert 0 <= c["pswpout"] - c["pgsteal"] < 64
 
 
+def test_kswapd_reclaims_beside_a_stall(monkeypatch):
+    """kswapd runs on its own CPU while the task is in direct reclaim: before each chunk of a
+    stall, kswapd's chunks up to the stall's time go first, so a run of young folios the stall
+    meets is crossed by both, as in the kernel. Watched in the reference engine; the compiled
+    one gives the same counters."""
+    from vswap.reference import replay as ref
+    stalls, seen = [], {"in": None}
+    direct, advance = ref._Model.direct_reclaim, ref._Model.kswapd_advance
+
+    def in_stall(self, cpu):
+        seen["in"] = {"t0": self.t_task, "untils": [], "freed": 0}
+        try:
+            direct(self, cpu)
+        finally:
+            stalls.append(seen["in"])
+            seen["in"] = None
+
+    def kswapd(self, until):
+        before = self.c["pgsteal_kswapd"]
+        advance(self, until)
+        if seen["in"] is not None:
+            seen["in"]["untils"].append(until)
+            seen["in"]["freed"] += self.c["pgsteal_kswapd"] - before
+
+    monkeypatch.setattr(ref._Model, "direct_reclaim", in_stall)
+    monkeypatch.setattr(ref._Model, "kswapd_advance", kswapd)
+    machine = _global(file_cache=0, costs=_costs(anon_ns=40_000, kswapd_anon_ns=20_000))
+    got = replay(usemem("512M"), "baseline", machine, engine="reference").counters
+    assert got["allocstall"] == len(stalls) > 0
+    assert all(s["untils"] for s in stalls)                 # kswapd's turn before every chunk
+    for s in stalls:
+        assert s["untils"] == sorted(s["untils"]) and s["untils"][0] >= s["t0"]
+    assert sum(s["freed"] for s in stalls) > 0              # and kswapd freed pages meanwhile
+    monkeypatch.undo()
+    assert replay(usemem("512M"), "baseline", machine).counters == got
+
+
 def test_a_direct_stall_scans_as_the_priority_loop_does():
     """do_try_to_free_pages: global direct reclaim scans all of the inactive LRUs' share at
     DEF_PRIORITY (``inactive >> 12`` at get_scan_count's pressure), then twice as deep a

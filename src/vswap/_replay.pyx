@@ -49,6 +49,7 @@ _MTHP_NAMES = tuple((k, j, _mthp_counter(k, s)) for k in range(1, 10)
 # A machine-wide LRU entry's top bit: the folio was scanned once and found young (its
 # fault's access): folio_check_references set PG_referenced and kept it. vpns stay far below.
 cdef uint64_t LRU_REFERENCED = <uint64_t>1 << 63
+cdef uint64_t STALL_OPEN = 0xFFFFFFFFFFFFFFFF   # a direct reclaim stall not yet ended (mm_t.d1)
 cdef uint64_t PMD_PAGES = 512          # a zap or a read-ahead window never crosses a PMD
 cdef uint64_t PROGRESS_STEP = 1 << 20  # pages between progress callbacks
 cdef uint64_t ZAP_AHEAD = 8             # a zap prefetches the design's memory this many PTEs ahead
@@ -806,8 +807,9 @@ cdef int direct_reclaim(mm_t* m, int cpu) except -1:
     rounds to nothing scans nothing), until the stall has freed SWAP_CLUSTER_MAX (MGLRU:
     chunk by chunk until then), at most the LRUs once over. The inactive anon list is the
     whole anon LRU: every folio starts there and the model activates none (evict_one). The
-    task stalls meanwhile, and the swapfile writes that complete during the stall are freed
-    by its later chunks (folio_end_writeback rotates them to the tail the stall scans)."""
+    task stalls meanwhile; kswapd goes on beside it (its chunks up to the stall's time run
+    before each of the stall's), and the swapfile writes that complete during the stall are
+    freed by the next scan of either (folio_end_writeback rotates them to the tail)."""
     cdef uint64_t got = 0, sc = 0, cost = 0, before, want, done, local, nr, n, ap, fp
     cdef uint64_t budget = m.resident + m.file
     cdef int prio = DEF_PRIORITY
@@ -815,6 +817,7 @@ cdef int direct_reclaim(mm_t* m, int cpu) except -1:
         budget = m.cfg.batch
     m.w_acq = m.w_hold = m.w_glob = m.w_dur = 0
     m.d0 = m.t_task
+    m.d1 = STALL_OPEN                               # kswapd's chunks meanwhile overlap it
     m.c.allocstall += 1
     m.c.reclaim_calls += 1
     while got < m.cfg.batch and sc < budget:
@@ -828,7 +831,9 @@ cdef int direct_reclaim(mm_t* m, int cpu) except -1:
         done = local = 0
         while done < want and sc < budget:
             before = sc
-            writeback_done(m, m.t_task + cost)      # written back during the stall: reclaimable
+            # kswapd reclaims beside the stall, on its own CPU: its chunks up to the stall's
+            # time go first (the writes completed meanwhile become reclaimable too)
+            kswapd_catch_up(m, m.t_task + cost)
             nr = want - done
             if nr > m.cfg.batch:
                 nr = m.cfg.batch

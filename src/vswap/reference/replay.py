@@ -51,6 +51,7 @@ RA_HITS_MAX = 63
 PROGRESS_STEP = 1 << 20
 # A machine-wide LRU entry's top bit: scanned once and found young, kept (PG_referenced).
 LRU_REFERENCED = 1 << 63
+STALL_OPEN = (1 << 64) - 1   # a direct reclaim stall not yet ended (d1)
 
 
 def scan_fractions(swappiness: int, prio: int) -> tuple[int, int]:
@@ -632,6 +633,7 @@ class _Model:
         budget = max(cfg["batch"], self.resident + self.file)
         self.w_win = Window(0, 0, 0, 0)
         self.d0 = self.t_task
+        self.d1 = STALL_OPEN                  # kswapd's chunks meanwhile overlap it
         c["allocstall"] += 1
         c["reclaim_calls"] += 1
         got = sc = cost = 0
@@ -640,7 +642,9 @@ class _Model:
             want = budget if cfg["lru_gen"] else self.scan_target(prio)
             local = done = 0
             while done < want and sc < budget:
-                self.writeback_done(self.t_task + cost)
+                # kswapd reclaims beside the stall, on its own CPU: its chunks up to the
+                # stall's time go first (the writes completed meanwhile become reclaimable too)
+                self.kswapd_advance(self.t_task + cost)
                 n, k, ns = self.reclaim_chunk(min(cfg["batch"], want - done), cpu, cfg["anon_ns"],
                                               cfg["anon_same_ns"], prio)
                 got += n
