@@ -11,8 +11,9 @@ counts ``kswapd_low_wmark_hit_quickly``, still below ``high`` after it
 ``kswapd_high_wmark_hit_quickly``. An allocation that would leave fewer
 than ``min`` free pages reclaims directly (``allocstall``,
 ``pgscan_direct``, ``pgsteal_direct``) and the task stalls for that time
-(``stall_ns``), while kswapd goes on reclaiming beside it. Every chunk, of either reclaimer, takes from the file LRU
-(the page cache, :attr:`Machine.file_cache`) and the anonymous one in the
+(``stall_ns``), while kswapd goes on reclaiming beside it. Every chunk, of
+either reclaimer, takes from the file LRU (the page cache,
+:attr:`Machine.file_cache`) and the anonymous one in the
 proportion of ``swappiness`` (``get_scan_count`` without the refault
 costs), and costs :attr:`ReclaimCosts.anon_ns` per anonymous page scanned
 (a same-filled or zero one, which zram stores without compressing it, at
