@@ -542,3 +542,19 @@ def test_the_sched_probe_times_a_busy_task_and_a_sleeping_one():
     assert second["task_cpu_s"] < first["task_cpu_s"]
     s = sched_summary(probe.repeats)
     assert 0 < s["task_share"] <= 1 and 0 < s["kswapd_share"] <= 1
+
+
+def test_new_opt_v2s_optimisations_are_off_the_reclaim_path():
+    """new_opt_v2 adds to vss_v5 the swap-cache-only bit (used when the device is nearly full)
+    and the once-per-range cgroup check on batched free: both save work outside reclaim, so
+    machine-wide its reclaim table is vss_v5's, page for page, while the free phase does fewer
+    lookups and cgroup checks. cc_v2's cluster cache is on the swap-out path and moves it."""
+    m = _global(ram="1G")
+    r = {d: replay(usemem("1536M"), d, m) for d in ("vss_v5", "new_opt_v2", "cc_v2")}
+    table = ("allocstall", "pgscan_kswapd", "pgsteal_kswapd", "pgscan_direct", "pgsteal_direct",
+             "pswpout", "kswapd_ns", "stall_ns")
+    assert r["vss_v5"].counters["allocstall"] > 0
+    assert [r["new_opt_v2"].counters[k] for k in table] == [r["vss_v5"].counters[k] for k in table]
+    assert r["new_opt_v2"].stats["lookups"] < r["vss_v5"].stats["lookups"]
+    assert r["new_opt_v2"].stats["cgroup_checks"] < r["vss_v5"].stats["cgroup_checks"] / 10
+    assert [r["cc_v2"].counters[k] for k in table] != [r["vss_v5"].counters[k] for k in table]
