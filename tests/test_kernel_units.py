@@ -708,3 +708,32 @@ def test_trace_stalls_is_refused_where_there_is_no_direct_stall():
         kernel.run("usemem", machine=Machine(ram="4M"), size="8M", trace_stalls=True)
     with pytest.raises(ValueError, match="--global"):
         kernel.run(["true"], machine=Machine(ram="256M", accounting="none"), trace_stalls=True)
+
+
+@pytest.mark.parametrize("left_mib, says", [(1024, None), (1300, "not 1024 MiB"),
+                                            (700, "runs on less than asked")])
+def test_the_reservation_says_when_it_leaves_other_than_the_ram_asked(monkeypatch, left_mib,
+                                                                      says):
+    """_shrink sizes the hugetlb reservation so that the plan's ram is left available; when
+    what is left as the repeat begins is off by more than four huge pages either way (the
+    kernel could not reserve more; the machine's other memory grew meanwhile) it says so."""
+    import warnings
+    krun = importlib.import_module("vswap.kernel.run")    # the module: the package exports run()
+    pages = {"n": 0}
+
+    class FakeJournal:
+        def write(self, path, value):
+            pages["n"] = int(value)
+
+    monkeypatch.setattr(krun, "read", lambda path: str(pages["n"]))
+    monkeypatch.setattr(krun, "global_reservation",
+                        lambda ram: ((0, 2 << 20) if pages["n"] else (10, 2 << 20)))
+    monkeypatch.setattr(krun.system, "free_memory",
+                        lambda: {"mem_available": left_mib << 20, "pcp": 0, "mem_free": 0})
+    plan = krun.make_plan(usemem("2G"), Machine(ram="1G", accounting="none"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = krun._shrink(FakeJournal(), plan, old=0)
+    assert out["hugepages_reserved"] == 10 and out["mem_available"] == left_mib << 20
+    said = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert (said == []) if says is None else (len(said) == 1 and says in said[0])

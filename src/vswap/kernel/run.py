@@ -121,6 +121,12 @@ def _shrink(journal: Journal, plan: KernelPlan, old: int | None = None) -> dict[
         warnings.warn(f"the kernel reserved {got} hugetlb pages: the machine has "
                       f"{avail >> 20} MiB available, not {plan.ram >> 20} MiB",
                       RuntimeWarning, stacklevel=3)
+    elif avail + 4 * hps < plan.ram:
+        # the machine's other memory grew meanwhile: this repeat swaps more than asked, and a
+        # workload sized to the edge may meet the OOM killer (which voids the repeat alone)
+        warnings.warn(f"after the reservation the machine has {avail >> 20} MiB available, "
+                      f"not {plan.ram >> 20} MiB: this repeat runs on less than asked",
+                      RuntimeWarning, stacklevel=3)
     return out
 
 
