@@ -105,12 +105,14 @@ def test_the_model_predicts_who_reclaims_on_the_whole_machine():
     # the kernel's own record of the workload's stalls (vmscan tracepoints): each is one
     # allocstall of the machine's and frees part of its pgsteal_direct (the other processes
     # reclaim too), and a stall frees SWAP_CLUSTER_MAX pages unless the LRUs ran dry (it may
-    # free more in a pass)
+    # free more in a pass). A stall's nr_reclaimed also counts the slab pages its shrinkers
+    # freed (flush_reclaim_state), which pgsteal_direct does not: a few pages a run (one run
+    # here traced 51,348 against a pgsteal_direct of 51,345), allowed for at 1 % and 64
     from vswap.kernel.counters import kernel_view
     for rep in r.repeats:
         st, v = rep["stalls"], kernel_view(rep)
         assert st["lost"] == 0 and 0 < st["stalls"] <= v["allocstall"]
-        assert 0 < st["reclaimed"] <= v["pgsteal_direct"]
+        assert 0 < st["reclaimed"] <= v["pgsteal_direct"] * 1.01 + 64
         assert st["reclaimed"] >= 30 * st["stalls"] and st["scanned"] >= st["reclaimed"]
         assert 0 < st["cpu_ns"] <= st["wall_ns"]
         # a stall that scanned no LRU (it freed slab, or gave up at once) has no deepest pass
