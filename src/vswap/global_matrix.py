@@ -477,8 +477,13 @@ def sensitivity_table(sens: dict[str, dict[str, tuple[float, float, float]]],
     for g, by in sens.items():
         out.append([g] + [f"{m:+.1f}% ({lo:+.1f} .. {hi:+.1f})" for m, lo, hi in
                           (by[n] for n in names)])
-    w = [max(len(r[i]) for r in out) for i in range(len(out[0]))]
-    lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in out]
+    return _left_aligned(out)
+
+
+def _left_aligned(rows: list[list[str]]) -> str:
+    """``rows`` (the first the header) as columns aligned left, a rule under the header."""
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * x for x in w))
     return "\n".join(lines)
 
@@ -554,10 +559,7 @@ def times_table(rows: list[dict[str, Any]]) -> str:
         if row.get("error") or not t:
             continue
         out.append([row["case"], cell(*t["task_s"]), cell(*t["stall_s"]), cell(*t["kswapd_s"])])
-    w = [max(len(r[i]) for r in out) for i in range(4)]
-    lines = ["  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in out]
-    lines.insert(1, "  ".join("-" * x for x in w))
-    return "\n".join(lines)
+    return _left_aligned(out)
 
 
 def main(argv: list[str] | None = None) -> int:
