@@ -424,6 +424,34 @@ def test_a_swapfile_writes_ahead_of_what_reclaim_frees():
     assert late["pswpout"] > late["pgsteal"]
 
 
+def test_a_swapfile_write_can_be_paid_where_it_starts():
+    """The kernel's reclaimer does a swapfile page's work when it starts the write (pageout:
+    unmap, the swap entry, the bio), and frees the written-back folio later for little: the
+    costs ``pageout_ns`` and ``wb_free_ns`` (per reclaimer) price it so. Left None, a write
+    starts at ``scan_ns`` and its folio is freed at the reclaimer's per-page cost: the same
+    counters as those costs given explicitly. A dearer write start for kswapd leaves more of
+    the reclaim to the task; on zram, whose writes are synchronous, the costs change nothing."""
+    def run(backend, **kw):
+        costs = _costs(anon_ns=18_000, kswapd_anon_ns=11_000, write_ns=200_000, **kw)
+        return replay(usemem("512M"), "baseline",
+                      _global(backend=backend, swap="1G", costs=costs)).counters
+    implicit = run("swapfile")
+    explicit = run("swapfile", pageout_ns=DEFAULT_COSTS.scan_ns,
+                   kswapd_pageout_ns=DEFAULT_COSTS.scan_ns, wb_free_ns=18_000,
+                   kswapd_wb_free_ns=11_000)
+    assert explicit == implicit
+    cheap = run("swapfile", pageout_ns=7_000, kswapd_pageout_ns=8_000, wb_free_ns=900,
+                kswapd_wb_free_ns=450)
+    dear = run("swapfile", pageout_ns=7_000, kswapd_pageout_ns=16_000, wb_free_ns=900,
+               kswapd_wb_free_ns=450)
+    assert cheap != implicit
+    assert dear["pgsteal_direct"] > cheap["pgsteal_direct"] * 1.1
+    assert dear["allocstall"] > cheap["allocstall"]
+    assert dear["pgsteal_kswapd"] < cheap["pgsteal_kswapd"]
+    assert run("zram", pageout_ns=7_000, kswapd_pageout_ns=16_000, wb_free_ns=900,
+               kswapd_wb_free_ns=450) == run("zram")
+
+
 def test_a_pmd_fault_falls_back_when_no_free_block_is_above_low():
     t = usemem("512M", mthp={9: 1.0})
     c = replay(t, "baseline", _global(large_reclaim="none")).counters
@@ -456,6 +484,7 @@ def test_bad_machine_wide_settings_are_refused(kwargs, exc, match):
 @pytest.mark.parametrize("kwargs, exc", [
     (dict(alloc_ns=-1), ValueError), (dict(anon_ns=1.5), TypeError),
     (dict(kswapd_io_wait_ns=-1), ValueError), (dict(direct_io_wait_ns=None), TypeError),
+    (dict(pageout_ns=-1), ValueError), (dict(kswapd_wb_free_ns=1.5), TypeError),
     (dict(design_ns={"lookups": -1}), ValueError), (dict(design_ns=[1]), TypeError),
 ])
 def test_bad_costs_are_refused(kwargs, exc):

@@ -124,7 +124,11 @@ cdef struct mm_config:
     uint64_t file_ns       # per clean file page dropped
     uint64_t write_ns      # a swapfile write's latency (0: synchronous)
     uint64_t nap_ns        # kswapd's short sleep
-    uint64_t scan_ns       # per page scanned and not freed (activated, under writeback)
+    uint64_t scan_ns       # per page scanned and kept (young, or found under writeback)
+    uint64_t direct_pageout_ns  # direct reclaim: per page whose swapfile write it starts
+    uint64_t kswapd_pageout_ns  # kswapd: the same
+    uint64_t direct_wb_free_ns  # direct reclaim: per written-back folio it frees
+    uint64_t kswapd_wb_free_ns  # kswapd: the same
     uint64_t ref_permille  # machine-wide: of the folios scanned twice, those found young again (kept)
     int lru_gen            # MGLRU: direct reclaim stops at SWAP_CLUSTER_MAX freed
     uint64_t transfer_ns   # a shared line taken from the other reclaimer's CPU (vswap.contention)
@@ -218,7 +222,9 @@ cdef struct mm_t:
     int kstate
     int reclaimer          # 1 while kswapd reclaims (whose clock a write starts on)
     uint64_t ref_acc       # the referenced share's remainder, in 1/1000
-    uint64_t light         # pages scanned and kept (young, or under writeback): at scan_ns
+    uint64_t light         # pages scanned and kept (young): at scan_ns
+    uint64_t pageouts      # pages whose swapfile write a scan started: at the *_pageout_ns
+    uint64_t wbfree        # written-back folios freed: at the *_wb_free_ns
     uint64_t same          # same-filled or zero pages freed: priced at the *_same_ns
     ring_t wb              # triples: vpn, entry, completion time (writes in flight)
     ring_t clean           # pairs: vpn, entry (written back: reclaim frees these first)

@@ -460,6 +460,7 @@ cdef uint64_t evict_one(mm_t* m, int cpu, uint64_t* scanned) except? 0xFFFFFFFFF
         s = m.pstate[vpn]
         if m.pte[vpn] == e and pg_state(s) == PG_SWAPCACHE and s & WB_BIT:
             scanned[0] += 1
+            m.wbfree += 1
             return drop_clean(m, vpn, s, cpu)
     while m.lru.len:
         ent = ring_pop(&m.lru)
@@ -495,7 +496,7 @@ cdef uint64_t evict_one(mm_t* m, int cpu, uint64_t* scanned) except? 0xFFFFFFFFF
                     m.light += nr
                     return 0
         if swap_out(m, vpn, order, cpu):
-            m.light += nr                            # under writeback: scanned, not freed
+            m.pageouts += nr                         # under writeback: scanned, not freed
             return 0
         if pg_content(s) != C_DATA:
             m.same += nr                             # no compression: priced apart
@@ -679,18 +680,21 @@ cdef inline void scan_fractions(mm_t* m, int prio, uint64_t* ap, uint64_t* fp) n
 
 
 cdef uint64_t reclaim_chunk(mm_t* m, uint64_t nr, int cpu, uint64_t* scanned,
-                            uint64_t* cost, uint64_t anon_ns,
-                            uint64_t same_ns, int prio) except? 0xFFFFFFFFFFFFFFFF:
+                            uint64_t* cost, uint64_t anon_ns, uint64_t same_ns,
+                            uint64_t pageout_ns, uint64_t wb_free_ns,
+                            int prio) except? 0xFFFFFFFFFFFFFFFF:
     """One SWAP_CLUSTER_MAX chunk of shrink_lruvec at ``prio``: ``nr`` pages to scan, split
     between the file and anon LRUs by scan_fractions, in proportion to the pages each would
-    scan; the pages freed. ``cost`` += its time: per page scanned (a DATA page at
-    ``anon_ns``, a same-filled or zero one at ``same_ns``, one kept at ``scan_ns``), and
-    the design's work priced."""
+    scan; the pages freed. ``cost`` += its time: per page scanned (a DATA page freed at
+    ``anon_ns``, a same-filled or zero one at ``same_ns``, one kept at ``scan_ns``, one
+    whose swapfile write it started at ``pageout_ns``, a written-back one freed at
+    ``wb_free_ns``), and the design's work priced."""
     cdef uint64_t ap, fp, aw, fw
     scan_fractions(m, prio, &ap, &fp)
     aw = ap * m.resident
     fw = fp * m.file
     cdef uint64_t nf = 0, sc = 0, before, got = 0, light = m.light, same = m.same, work, wait
+    cdef uint64_t po = m.pageouts, wf = m.wbfree
     if m.file and aw + fw:
         m.file_acc += nr * fw
         nf = m.file_acc // (aw + fw)
@@ -712,8 +716,10 @@ cdef uint64_t reclaim_chunk(mm_t* m, uint64_t nr, int cpu, uint64_t* scanned,
     scanned[0] += sc + nf
     light = m.light - light
     same = m.same - same
-    work = ((sc - light - same) * anon_ns + same * same_ns + light * m.cfg.scan_ns
-            + nf * m.cfg.file_ns
+    po = m.pageouts - po
+    wf = m.wbfree - wf
+    work = ((sc - light - same - po - wf) * anon_ns + same * same_ns + light * m.cfg.scan_ns
+            + po * pageout_ns + wf * wb_free_ns + nf * m.cfg.file_ns
             + design_ns(m))
     wait = contention_ns(m, work)
     m.c.lock_wait_ns += wait
@@ -755,7 +761,8 @@ cdef int kswapd_advance(mm_t* m, uint64_t until) except -1:
         cost = 0
         m.reclaimer = 1
         got = reclaim_chunk(m, m.cfg.batch, KSWAPD_CPU, &sc, &cost, m.cfg.kswapd_anon_ns,
-                            m.cfg.kswapd_same_ns, DEF_PRIORITY)
+                            m.cfg.kswapd_same_ns, m.cfg.kswapd_pageout_ns,
+                            m.cfg.kswapd_wb_free_ns, DEF_PRIORITY)
         m.reclaimer = 0
         m.c.pgscan_kswapd += sc
         m.c.pgsteal_kswapd += got
@@ -837,7 +844,8 @@ cdef int direct_reclaim(mm_t* m, int cpu) except -1:
             nr = want - done
             if nr > m.cfg.batch:
                 nr = m.cfg.batch
-            n = reclaim_chunk(m, nr, cpu, &sc, &cost, m.cfg.anon_ns, m.cfg.anon_same_ns, prio)
+            n = reclaim_chunk(m, nr, cpu, &sc, &cost, m.cfg.anon_ns, m.cfg.anon_same_ns,
+                              m.cfg.direct_pageout_ns, m.cfg.direct_wb_free_ns, prio)
             got += n
             local += n
             done += sc - before
@@ -1473,7 +1481,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                  uint64_t scan_ns=0, uint64_t ref_permille=0, kswapd_anon_ns=None,
                  anon_same_ns=None, kswapd_same_ns=None, uint64_t unmap_ns=0,
                  uint64_t direct_io_wait_ns=0, uint64_t kswapd_io_wait_ns=0,
-                 bint lru_gen=False, src=None, contention=None, uint64_t transfer_ns=0):
+                 direct_pageout_ns=None, kswapd_pageout_ns=None, direct_wb_free_ns=None,
+                 kswapd_wb_free_ns=None, bint lru_gen=False, src=None, contention=None, uint64_t transfer_ns=0):
     """Replay trace arrays through ``space``; the model's counters and state.
 
     ``op`` .. ``cpu`` are the columns of a :class:`vswap.workloads.Trace`,
@@ -1609,6 +1618,12 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     m.cfg.kswapd_anon_ns = anon_ns if kswapd_anon_ns is None else kswapd_anon_ns
     m.cfg.anon_same_ns = anon_ns if anon_same_ns is None else anon_same_ns
     m.cfg.kswapd_same_ns = m.cfg.kswapd_anon_ns if kswapd_same_ns is None else kswapd_same_ns
+    # a write's cost where its folio is freed, unless the start of the write is priced
+    m.cfg.direct_pageout_ns = scan_ns if direct_pageout_ns is None else direct_pageout_ns
+    m.cfg.kswapd_pageout_ns = scan_ns if kswapd_pageout_ns is None else kswapd_pageout_ns
+    m.cfg.direct_wb_free_ns = m.cfg.anon_ns if direct_wb_free_ns is None else direct_wb_free_ns
+    m.cfg.kswapd_wb_free_ns = (m.cfg.kswapd_anon_ns if kswapd_wb_free_ns is None
+                               else kswapd_wb_free_ns)
     m.cfg.unmap_ns = unmap_ns
     m.cfg.direct_io_wait_ns = direct_io_wait_ns
     m.cfg.kswapd_io_wait_ns = kswapd_io_wait_ns

@@ -309,13 +309,20 @@ class ReclaimCosts:
     unmap_ns: int = MEASURED_UNMAP_NS
     direct_io_wait_ns: int = 0
     kswapd_io_wait_ns: int = 0
+    pageout_ns: int | None = None
+    kswapd_pageout_ns: int | None = None
+    wb_free_ns: int | None = None
+    kswapd_wb_free_ns: int | None = None
 
     def __post_init__(self) -> None:
         for f in ("alloc_ns", "anon_ns", "file_ns", "write_ns", "nap_ns", "scan_ns",
                   "kswapd_anon_ns", "transfer_ns", "anon_same_ns", "kswapd_same_ns",
-                  "unmap_ns", "direct_io_wait_ns", "kswapd_io_wait_ns"):
+                  "unmap_ns", "direct_io_wait_ns", "kswapd_io_wait_ns", "pageout_ns",
+                  "kswapd_pageout_ns", "wb_free_ns", "kswapd_wb_free_ns"):
             v = getattr(self, f)
-            if v is None and f in ("kswapd_anon_ns", "anon_same_ns", "kswapd_same_ns"):
+            if v is None and f in ("kswapd_anon_ns", "anon_same_ns", "kswapd_same_ns",
+                                   "pageout_ns", "kswapd_pageout_ns", "wb_free_ns",
+                                   "kswapd_wb_free_ns"):
                 continue
             if not isinstance(v, int) or isinstance(v, bool):
                 raise TypeError(f"{f} must be an int of ns, not {type(v).__name__}")

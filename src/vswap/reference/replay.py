@@ -118,7 +118,7 @@ class _Model:
         self.t_task = self.t_kswapd = self.nap_end = 0
         self.kstate = KS_SLEEP
         self.reclaimer = 0
-        self.ref_acc = self.light = self.same = 0
+        self.ref_acc = self.light = self.same = self.pageouts = self.wbfree = 0
         self.wb: list[tuple[int, int, int]] = []     # vpn, entry, completion time
         self.wb_head = 0
         self.clean: list[tuple[int, int]] = []
@@ -429,6 +429,7 @@ class _Model:
             self.clean_head += 1
             s = int(self.pstate[vpn])
             if int(self.pte[vpn]) == e and s & 3 == PG_SWAPCACHE and s & WB_BIT:
+                self.wbfree += 1
                 return self.drop_clean(vpn, s, cpu), 1
         while self.lru_head < len(self.lru):
             ent = self.lru[self.lru_head]
@@ -459,7 +460,7 @@ class _Model:
                         self.light += 1 << order
                         return 0, 1 << order
             if self.swap_out(vpn, order, cpu):  # under writeback: scanned, not freed
-                self.light += 1 << order
+                self.pageouts += 1 << order
                 return 0, 1 << order
             if (s >> 2) & 3 != C_DATA:
                 self.same += 1 << order         # no compression: priced apart
@@ -538,8 +539,8 @@ class _Model:
             self.wb_head += 1
             self.clean.append((vpn, e))
 
-    def reclaim_chunk(self, nr: int, cpu: int, anon_ns: int,
-                      same_ns: int, prio: int) -> tuple[int, int, int]:
+    def reclaim_chunk(self, nr: int, cpu: int, anon_ns: int, same_ns: int,
+                      pageout_ns: int, wb_free_ns: int, prio: int) -> tuple[int, int, int]:
         """One chunk of shrink_lruvec split by scan_fractions: (pages freed, scanned, its ns)."""
         cfg = self.cfg
         ap, fp = scan_fractions(cfg["swappiness"], prio)
@@ -552,7 +553,7 @@ class _Model:
             self.file_acc -= nf * (aw + fw)
             nf = min(nf, self.file)
         self.file -= nf
-        light, same = self.light, self.same
+        light, same, po, wf = self.light, self.same, self.pageouts, self.wbfree
         if self.priced:
             self.dprev = dict(self.space.stats)
         sc = got = 0
@@ -568,8 +569,9 @@ class _Model:
             nf += extra
         self.c["pgsteal"] += nf
         light, same = self.light - light, self.same - same
-        work = ((sc - light - same) * anon_ns + same * same_ns + light * cfg["scan_ns"]
-                + nf * cfg["file_ns"]
+        po, wf = self.pageouts - po, self.wbfree - wf
+        work = ((sc - light - same - po - wf) * anon_ns + same * same_ns + light * cfg["scan_ns"]
+                + po * pageout_ns + wf * wb_free_ns + nf * cfg["file_ns"]
                 + self.design_ns())
         wait = self.contention_ns(work)
         self.c["lock_wait_ns"] += wait
@@ -597,7 +599,8 @@ class _Model:
                 continue
             self.reclaimer = 1
             got, sc, cost = self.reclaim_chunk(cfg["batch"], KSWAPD_CPU, cfg["kswapd_anon_ns"],
-                                               cfg["kswapd_same_ns"], DEF_PRIORITY)
+                                               cfg["kswapd_same_ns"], cfg["kswapd_pageout_ns"],
+                                               cfg["kswapd_wb_free_ns"], DEF_PRIORITY)
             self.reclaimer = 0
             c["pgscan_kswapd"] += sc
             c["pgsteal_kswapd"] += got
@@ -646,7 +649,8 @@ class _Model:
                 # stall's time go first (the writes completed meanwhile become reclaimable too)
                 self.kswapd_advance(self.t_task + cost)
                 n, k, ns = self.reclaim_chunk(min(cfg["batch"], want - done), cpu, cfg["anon_ns"],
-                                              cfg["anon_same_ns"], prio)
+                                              cfg["anon_same_ns"], cfg["direct_pageout_ns"],
+                                              cfg["direct_wb_free_ns"], prio)
                 got += n
                 local += n
                 sc += k
@@ -1124,6 +1128,8 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
                  ref_permille: int = 0, kswapd_anon_ns: int | None = None,
                  anon_same_ns: int | None = None, kswapd_same_ns: int | None = None,
                  unmap_ns: int = 0, direct_io_wait_ns: int = 0, kswapd_io_wait_ns: int = 0,
+                 direct_pageout_ns: int | None = None, kswapd_pageout_ns: int | None = None,
+                 direct_wb_free_ns: int | None = None, kswapd_wb_free_ns: int | None = None,
                  lru_gen: bool = False, src: Any = None,
                  contention: dict[str, tuple[int, int, int, int]] | None = None,
                  transfer_ns: int = 0) -> dict[str, Any]:
@@ -1186,6 +1192,12 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
                               if kswapd_same_ns is None else kswapd_same_ns),
            "unmap_ns": unmap_ns, "direct_io_wait_ns": direct_io_wait_ns,
            "kswapd_io_wait_ns": kswapd_io_wait_ns,
+           # a write's cost where its folio is freed, unless the start of the write is priced
+           "direct_pageout_ns": scan_ns if direct_pageout_ns is None else direct_pageout_ns,
+           "kswapd_pageout_ns": scan_ns if kswapd_pageout_ns is None else kswapd_pageout_ns,
+           "direct_wb_free_ns": anon_ns if direct_wb_free_ns is None else direct_wb_free_ns,
+           "kswapd_wb_free_ns": (kswapd_wb_free_ns if kswapd_wb_free_ns is not None
+                                 else anon_ns if kswapd_anon_ns is None else kswapd_anon_ns),
            "lru_gen": bool(lru_gen),
            "ref_permille": ref_permille if kswapd else 0,
            "forks": bool((cols[0] == EV_FORK).any())}
