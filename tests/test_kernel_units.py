@@ -664,6 +664,45 @@ def test_a_stall_trace_prices_a_kept_page_on_its_reclaimers_cpu():
     assert summarise(parse(text), {7})["keep_ns"] is None
 
 
+def test_a_stall_trace_prices_a_write_where_it_starts_on_the_reclaimers_cpu():
+    """mm_vmscan_write_folio (pageout) between a reclaimer's passes counts its writes started;
+    the passes' time on its CPU, its time switched out taken off, fits per page kept, written,
+    otherwise left, and freed (pass_costs): the costs the trace was made of."""
+    import random
+    from vswap.kernel.reclaim_trace import PASS_FIT_MIN, parse, summarise
+    rng = random.Random(3)
+    cost = {"keep": 400, "write": 9_000, "other": 600, "free": 900}
+    lines, t = [" kswapd0-9 [001] ..... 1.000000000: mm_vmscan_lru_shrink_inactive: nid=0 "
+                "nr_scanned=0 nr_reclaimed=0 nr_ref_keep=0 priority=12 flags=RECLAIM_WB_ANON"], 1.0
+    for i in range(4 * PASS_FIT_MIN):
+        keep, write, free = rng.randrange(33), rng.randrange(9), rng.randrange(33)
+        other = rng.randrange(3)
+        dt = (cost["keep"] * keep + cost["write"] * write + cost["other"] * other
+              + cost["free"] * free) * 1e-9
+        for j in range(write):
+            lines.append(f" kswapd0-9 [001] ..... {t + dt * j / (write + 1):.9f}: "
+                         "mm_vmscan_write_folio: page=0 pfn=0x1 flags=RECLAIM_WB_ANON")
+        if i % 7 == 3:                   # off its CPU for 1 ms inside the pass: not its cost
+            lines.append(f" kswapd0-9 [001] ..... {t + dt / 2:.9f}: sched_switch: "
+                         "prev_comm=kswapd0 prev_pid=9 prev_prio=120 prev_state=D ==> "
+                         "next_comm=x next_pid=1 next_prio=120")
+            lines.append(f" x-1 [001] ..... {t + dt / 2 + 1e-3:.9f}: sched_switch: "
+                         "prev_comm=x prev_pid=1 prev_prio=120 prev_state=S ==> "
+                         "next_comm=kswapd0 next_pid=9 next_prio=120")
+            dt += 1e-3
+        t += dt
+        lines.append(f" kswapd0-9 [001] ..... {t:.9f}: mm_vmscan_lru_shrink_inactive: nid=0 "
+                     f"nr_scanned={keep + write + other + free} nr_reclaimed={free} "
+                     f"nr_ref_keep={keep} priority=12 flags=RECLAIM_WB_ANON|RECLAIM_WB_ASYNC")
+    s = summarise(parse("\n".join(lines)), set(), kswapd=9)
+    fit = s["passes"]["kswapd"]
+    assert s["passes"]["direct"] is None                     # no stall: nothing to fit
+    assert fit["writes"] == sum(line.count("write_folio") for line in lines)
+    for name, key in (("keep", "keep_ns"), ("write", "pageout_ns"), ("other", "other_ns"),
+                      ("free", "free_ns")):
+        assert abs(fit[key] - cost[name]) < 0.02 * cost[name] + 20, (name, fit)
+
+
 def test_a_stall_trace_counts_only_whole_stalls_of_the_workload():
     from vswap.kernel.reclaim_trace import SAMPLE, parse, summarise
     # a trace that begins inside a stall (its end alone) and a stall of another task

@@ -39,15 +39,21 @@ import statistics
 import tempfile
 from typing import Any, Iterable
 
+import numpy as np
+
 from vswap.errors import KernelError
 from vswap.kernel import system
 from vswap.kernel.sysfs import Journal, run_tool, undo_kind, write
 
-__all__ = ["StallTrace", "parse", "summarise", "EVENTS", "SAMPLE"]
+__all__ = ["StallTrace", "parse", "summarise", "pass_costs", "EVENTS", "SAMPLE",
+           "PASS_FIT_MIN"]
 
 #: The tracepoints a stall trace enables, ``system/event``.
 EVENTS = ("vmscan/mm_vmscan_direct_reclaim_begin", "vmscan/mm_vmscan_direct_reclaim_end",
-          "vmscan/mm_vmscan_lru_shrink_inactive", "sched/sched_switch")
+          "vmscan/mm_vmscan_lru_shrink_inactive", "sched/sched_switch",
+          "vmscan/mm_vmscan_write_folio")
+#: Of a reclaimer's anon passes, the fewest with a write started for :func:`pass_costs`' fit.
+PASS_FIT_MIN = 50
 #: Per-CPU buffer of the instance, KiB: a 2 GiB repeat's stalls (a few thousand, each with
 #: its passes and switches) take about 1 MiB.
 BUFFER_KB = 8192
@@ -122,10 +128,21 @@ def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
     ks_out: tuple[float, str] | None = None
     last: dict[int, float | None] = {}      # a reclaimer's previous pass, on its CPU since
     keeps: list[float] = []
+    writes: dict[int, int] = {}             # pageouts a reclaimer started since its last pass
+    prev_pass: dict[int, float] = {}        # its last pass (or stall begin), whatever came since
+    off: dict[int, float] = {}              # its time off its CPU since then
+    gone: dict[int, float] = {}             # when it left its CPU
+    passes: dict[str, list[tuple[int, int, int, int, float]]] = {"direct": [], "kswapd": []}
     for pid, t, ev, kv in events:
+        if ev == "mm_vmscan_write_folio":
+            writes[pid] = writes.get(pid, 0) + 1
+            continue
         if ev == "sched_switch":
             prev, nxt = int(kv.get("prev_pid", -1)), int(kv.get("next_pid", -1))
             last[prev] = None
+            gone[prev] = t
+            if nxt in gone:
+                off[nxt] = off.get(nxt, 0.0) + t - gone.pop(nxt)
             if nxt in last:
                 last[nxt] = t
             if kswapd is not None and prev == kswapd:
@@ -149,13 +166,23 @@ def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
             continue
         if ev == "mm_vmscan_lru_shrink_inactive" and (pid in open_ or pid == kswapd):
             before, last[pid] = last.get(pid), t
+            wrote, writes[pid] = writes.get(pid, 0), 0
+            since, prev_pass[pid] = prev_pass.get(pid), t
+            away, off[pid] = off.get(pid, 0.0), 0.0
             if (before is not None and kv.get("nr_scanned") == kv.get("nr_ref_keep") == "32"
                     and "ANON" in kv.get("flags", "")):
                 keeps.append(round((t - before) * 1e9) / 32)
+            if since is not None and "ANON" in kv.get("flags", ""):
+                sc, freed = int(kv.get("nr_scanned", 0)), int(kv.get("nr_reclaimed", 0))
+                kept = int(kv.get("nr_ref_keep", 0))
+                passes["kswapd" if pid == kswapd else "direct"].append(
+                    (kept, wrote, max(0, sc - freed - kept - wrote), freed,
+                     (t - since - away) * 1e9))
         if pid not in pids:
             continue
         if ev == "mm_vmscan_direct_reclaim_begin":
-            last[pid] = t
+            last[pid] = prev_pass[pid] = t
+            writes[pid], off[pid] = 0, 0.0
             open_[pid] = {"t0": t, "off": 0.0, "wait": 0.0, "d": False, "out": None,
                           "scanned": 0, "prio": None}
         elif pid not in open_:
@@ -168,6 +195,7 @@ def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
         elif ev == "mm_vmscan_direct_reclaim_end":
             s = open_.pop(pid)
             last.pop(pid, None)
+            prev_pass.pop(pid, None)
             wall = t - s["t0"]
             out["stalls"] += 1
             out["reclaimed"] += int(kv.get("nr_reclaimed", 0))
@@ -180,9 +208,40 @@ def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
     out["deepest"] = dict(sorted(out["deepest"].items()))
     out["keep_ns"] = statistics.median(keeps) if keeps else None
     out["keep_chunks"] = len(keeps)
+    out["passes"] = {who: pass_costs(rows) for who, rows in passes.items()}
     if kswapd is not None:
         out["kswapd"] = ks
     return out
+
+
+def pass_costs(rows: list[tuple[int, int, int, int, float]]) -> dict[str, Any] | None:
+    """What a reclaimer's anon pass costs per page, by what became of the page: a fit of the pass's
+    time on its CPU (from its previous pass) on its pages kept young (``nr_ref_keep``), its
+    writes started (``mm_vmscan_write_folio``: pageout), its other pages scanned and not freed
+    (on MGLRU mostly folios found under writeback and sorted on) and its pages freed.
+
+    ``rows``: ``(kept, writes, other, freed, ns)`` per pass. Least squares over the passes
+    faster than the 95th percentile (a pass that holds a slab shrink or an aging walk is no
+    page's cost); None below :data:`PASS_FIT_MIN` passes with a write. Returns ``keep_ns``,
+    ``pageout_ns``, ``other_ns``, ``free_ns`` (on a swapfile the free of a written-back folio;
+    on zram, whose writes complete in the pass, the write and the free are one and the fit
+    cannot part them), ``passes``, ``writes``. Runtime complexity: O(passes).
+
+    >>> rows = [(k, w, o, f, 450 * k + 9_000 * w + 600 * o + 900 * f)
+    ...         for k in (0, 8, 32) for w in (0, 4, 32) for o in (0, 2) for f in (0, 3, 32)] * 4
+    >>> c = pass_costs(rows)
+    >>> [round(c[k]) for k in ("keep_ns", "pageout_ns", "other_ns", "free_ns")], c["passes"]
+    ([450, 9000, 600, 900], 208)
+    >>> pass_costs(rows[:10]) is None
+    True
+    """
+    if sum(1 for r in rows if r[1]) < PASS_FIT_MIN:
+        return None
+    a = np.array(rows, dtype=float)
+    ok = a[:, 4] <= np.percentile(a[:, 4], 95)
+    coef = np.linalg.lstsq(a[ok, :4], a[ok, 4], rcond=None)[0]
+    return {"keep_ns": float(coef[0]), "pageout_ns": float(coef[1]), "other_ns": float(coef[2]),
+            "free_ns": float(coef[3]), "passes": int(ok.sum()), "writes": int(a[:, 1].sum())}
 
 
 @undo_kind("tracefs-umount")
@@ -268,8 +327,9 @@ class StallTrace:
         who = sorted(self.pids | ({self.kswapd} if self.kswapd is not None else set()))
         for ev in EVENTS[:2]:
             write(os.path.join(self.path, "events", ev, "filter"), ids)
-        write(os.path.join(self.path, "events", EVENTS[2], "filter"),     # kswapd0's passes too
-              " || ".join(f"common_pid == {p}" for p in who) or "common_pid == 0")
+        for ev in (EVENTS[2], EVENTS[4]):             # kswapd0's passes and writes too
+            write(os.path.join(self.path, "events", ev, "filter"),
+                  " || ".join(f"common_pid == {p}" for p in who) or "common_pid == 0")
         sw = " || ".join(f"prev_pid == {p} || next_pid == {p}" for p in who)
         write(os.path.join(self.path, "events", EVENTS[3], "filter"), sw or "prev_pid == 0")
         self._enable(True)
