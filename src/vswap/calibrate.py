@@ -54,7 +54,7 @@ __all__ = ["RunSpec", "Measured", "CALIBRATION_SET", "VALIDATION_SET", "SMOKE_SE
            "summary", "MISS_SWEEP", "kernel_xarray_probe", "RECLAIM_SET", "RECLAIM_MIN_PAGES",
            "measure_reclaim", "reclaim_costs", "RECLAIM_LOW", "RECLAIM_NONE", "content_class",
            "l1_fit",
-           "fit_reclaim", "COMPRESSING", "KEEP_MIN_CHUNKS"]
+           "fit_reclaim", "COMPRESSING", "KEEP_MIN_CHUNKS", "ASYNC_WRITES"]
 
 
 # --------------------------------------------------------------------------- statistics
@@ -318,6 +318,9 @@ RECLAIM_MIN_STALL_PAGES = 1_000
 KEEP_MIN_CHUNKS = 100
 #: The backends whose store compresses in the reclaimer (a same-filled page skips it).
 COMPRESSING = ("zram", "zswap")
+#: The backends whose writes complete after the reclaim pass that started them (a block
+#: device's bio): a write's cost and its folio's later free can be told apart.
+ASYNC_WRITES = frozenset({"swapfile"})
 
 
 def content_class(trace: Any) -> str:
@@ -392,8 +395,14 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
     passes (``keep_ns``, ``keep_chunks``: a reclaimer's time per page on a
     32-page anon pass that kept all 32) give ``scan_ns``, :func:`robust`
     over the rows with :data:`KEEP_MIN_CHUNKS` such passes at least
-    (:data:`vswap.kswapd.MEASURED_SCAN_NS`). Runtime complexity:
-    O(bootstrap * rows).
+    (:data:`vswap.kswapd.MEASURED_SCAN_NS`). Rows traced with their writes
+    (``passes``: per reclaimer, :func:`vswap.kernel.reclaim_trace.pass_costs`)
+    give ``pageout``, per backend whose writes complete after the pass (a
+    swapfile: :data:`ASYNC_WRITES`): ``"direct"`` and ``"kswapd"``, each
+    ``"pageout_ns"`` (per write started) and ``"free_ns"`` (per written-back
+    folio freed) :func:`robust` over the rows (the costs
+    :class:`vswap.kswapd.ReclaimCosts` can price a write at its start with).
+    Runtime complexity: O(bootstrap * rows).
 
     >>> rows = [{"backend": "zram", "content": c, "pages": p, "pgsteal_kswapd": k,
     ...          "pgsteal_direct": d, "kswapd_ns": 2e4,
@@ -426,6 +435,11 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
     >>> kept = [{**r, "keep_ns": 400.0 + i, "keep_chunks": 500} for i, r in enumerate(traced)]
     >>> fit_reclaim(kept, bootstrap=0)["scan_ns"]
     (403.5, 2.9652, 8)
+    >>> wrote = [{**r, "backend": "swapfile", "passes": {"direct": {"pageout_ns": 7e3 + i,
+    ...           "free_ns": 1.4e3}, "kswapd": None}} for i, r in enumerate(traced)]
+    >>> p = fit_reclaim(wrote, bootstrap=0)["pageout"]["swapfile"]
+    >>> p["direct"]["pageout_ns"], p["kswapd"]
+    ((7003.5, 2.9652, 8), None)
     """
     quiet = [r for r in rows if not r["pgsteal_kswapd"] and not r["pgsteal_direct"]]
     rows = [r for r in rows if r["pgsteal_kswapd"] or r["pgsteal_direct"]]
@@ -484,6 +498,18 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
             if r.get("keep_ns") is not None and r.get("keep_chunks", 0) >= KEEP_MIN_CHUNKS]
     if keep:
         out["scan_ns"] = (*robust(keep), len(keep))
+    pageout: dict[str, dict[str, Any]] = {}
+    for backend in sorted({r["backend"] for r in rows} & ASYNC_WRITES):
+        fits: dict[str, Any] = {}
+        for who in ("direct", "kswapd"):
+            got = [(r.get("passes") or {}).get(who) for r in rows if r["backend"] == backend]
+            got = [g for g in got if g]
+            fits[who] = {k: (*robust([g[k] for g in got]), len(got))
+                         for k in ("pageout_ns", "free_ns")} if got else None
+        if any(fits.values()):
+            pageout[backend] = fits
+    if pageout:
+        out["pageout"] = pageout
     if traced and quiet:
         out.update(fitted)
     return out
@@ -554,6 +580,7 @@ def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 4,
                          "stall_wait_ns": st.get("wait_ns"),
                          "kswapd_wait_ns": (st.get("kswapd") or {}).get("wait_ns"),
                          "keep_ns": st.get("keep_ns"), "keep_chunks": st.get("keep_chunks", 0),
+                         "passes": st.get("passes"),
                          "kswapd_ns": rep.get("kswapd_cpu_s", 0.0) * 1e9 / k
                          if k >= RECLAIM_MIN_PAGES else None})
     # the profile's kswapd_page is zram's, the backend of the kernel fit, over both classes
@@ -596,6 +623,11 @@ def reclaim_costs(measured: dict[str, Any]) -> dict[str, Cost]:
     if fit.get("scan_ns"):
         beside += (f"; per page scanned and kept (young): {fit['scan_ns'][0]:,.0f} ns +/- "
                    f"{fit['scan_ns'][1]:,.0f} over {fit['scan_ns'][2]} repeats")
+    beside += "".join(
+        f"; on {b}, {who} per write started {f['pageout_ns'][0]:,.0f} ns +/- "
+        f"{f['pageout_ns'][1]:,.0f} and per written-back folio freed {f['free_ns'][0]:,.0f} ns"
+        for b, fits in sorted((fit.get("pageout") or {}).items())
+        for who, f in fits.items() if f)
     return {"kswapd_page": Cost(float(med), float(sd), (
         f"vswap calibrate: kswapd0's CPU time (/proc/PID/stat) per pgsteal_kswapd over {n} "
         f"global repeats of {', '.join(measured['cases'])}"

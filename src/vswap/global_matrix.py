@@ -41,7 +41,7 @@ from vswap.workloads import PAGE_SIZE, Trace, memhog, parse_size, usemem
 __all__ = ["CASES", "RECLAIM_COUNTERS", "TOLERANCE", "SMALLEST", "within", "model_machine",
            "make_case", "measured_machine", "compare_result", "run_case", "run_matrix", "rst_table",
            "times_table", "schedstat", "SchedProbe", "sched_summary", "model_again",
-           "sensitivity", "sensitivity_table"]
+           "sensitivity", "sensitivity_table", "own_costs"]
 
 #: The counters compared, and how far the model may be from the kernel's mean.
 TOLERANCE = {"pgsteal_kswapd": 0.15, "pgsteal_direct": 0.15, "allocstall": 0.25}
@@ -430,6 +430,65 @@ def model_again(rows: list[dict[str, Any]], *,
     return out
 
 
+def _per_page(row: dict[str, Any], side: int, pages: int) -> dict[str, float | None]:
+    """A compared row's per-page clocks, the kernel's (``side`` 0) or the model's (1): kswapd's
+    CPU per page it freed, the task's in its stalls per page they freed (None untraced), and
+    its time outside them per page the workload wrote (``pages``)."""
+    t, reps = row["times"], row["kernel" if side == 0 else "model"]
+    k = statistics.fmean(x["pgsteal_kswapd"] for x in reps)
+    d = statistics.fmean(x["pgsteal_direct"] for x in reps)
+    stall = t["stall_s"][side]
+    return {"kswapd": t["kswapd_s"][side] / k if k else None,
+            "direct": stall / d if stall is not None and d else None,
+            "task": (t["task_s"][side] - (stall or 0.0)) / pages if stall is not None else None}
+
+
+def own_costs(rows: list[dict[str, Any]], *, rounds: int = 2) -> list[dict[str, Any]]:
+    """The model beside kept kernel runs at each case's own per-page costs, as its runs measured them.
+
+    Per case, the model's costs are scaled (:func:`vswap.kswapd.scale_costs`)
+    until its clocks per page match the kernel's of the same repeats: the
+    ``kswapd`` group by kswapd0's CPU time per page it freed, ``direct`` by
+    the task's time in its stalls per page they freed, ``alloc`` and
+    ``unmap`` together by the task's time outside them per page written
+    (traced runs only: the stalls are needed to part the task's time). Each
+    round multiplies the scales by the kernel's figure over the model's at
+    the scales so far. What is left of a miss then is not the day's costs:
+    the model's dynamics at the costs the kernel ran at. Each row gets
+    ``scale`` (group -> factor). Void rows stay void. Runtime complexity:
+    ``rounds + 1`` replays per repeat.
+
+    >>> own_costs([{"case": "usemem 1G x1.75 zram", "error": "OOM", "counters": {}}])[0]["error"]
+    'OOM'
+    >>> own_costs([], rounds=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: rounds must be an int of 1 .. 10, not 0
+    """
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or not 1 <= rounds <= 10:
+        raise ValueError(f"rounds must be an int of 1 .. 10, not {rounds!r}")
+    out = []
+    for row in rows:
+        if row.get("error"):
+            out.append(row)
+            continue
+        scale: dict[str, float] = {}
+        pages = CASES[row["case"]][0]().pages_written
+        cur = model_again([row], scale=None)[0]
+        kernel = _per_page(cur, 0, pages)
+        for _ in range(rounds):
+            model = _per_page(cur, 1, pages)
+            for key, groups in (("kswapd", ("kswapd",)), ("direct", ("direct",)),
+                                ("task", ("alloc", "unmap"))):
+                if kernel[key] and model[key]:
+                    for g in groups:
+                        scale[g] = scale.get(g, 1.0) * kernel[key] / model[key]
+            cur = model_again([row], scale=scale)[0]
+        cur["scale"] = dict(scale)
+        out.append(cur)
+    return out
+
+
 def sensitivity(rows: list[dict[str, Any]], groups: tuple[str, ...] = tuple(COST_GROUPS),
                 step: float = 0.1) -> dict[str, dict[str, tuple[float, float, float]]]:
     """How far each group of the model's costs moves the compared counters, on kept kernel runs.
@@ -574,6 +633,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"times FACTOR (repeatable)")
     p.add_argument("--sensitivity", action="store_true",
                    help="with --again: how far +/-10%% of each cost group moves the counters")
+    p.add_argument("--own-costs", action="store_true",
+                   help="with --again: each case at the per-page costs its own runs measured")
     p.add_argument("cases", nargs="*", help="case names (default: all)")
     args = p.parse_args(argv)
     try:
@@ -584,15 +645,19 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--scale takes GROUP=FACTOR, not {item!r}")
             scale[name] = float(factor)
         scale_costs(default_costs("zram"), scale)            # validate before any run
-        if (scale or args.sensitivity) and not args.again:
-            raise ValueError("--scale and --sensitivity replay kept runs: give --again FILE")
+        if (scale or args.sensitivity or args.own_costs) and not args.again:
+            raise ValueError("--scale, --sensitivity and --own-costs replay kept runs: "
+                             "give --again FILE")
+        if args.own_costs and (scale or args.sensitivity):
+            raise ValueError("--own-costs finds each case's scales itself: not with --scale "
+                             "or --sensitivity")
         if args.again:
             with open(args.again) as f:
                 kept = json.load(f)
             if args.sensitivity:
                 print(sensitivity_table(sensitivity(kept)))
                 return 0
-            rows = model_again(kept, scale=scale or None)
+            rows = own_costs(kept) if args.own_costs else model_again(kept, scale=scale or None)
     except (ValueError, OSError) as e:
         print(f"python -m vswap.global_matrix: {e}", file=sys.stderr)
         return 2
@@ -605,6 +670,12 @@ def main(argv: list[str] | None = None) -> int:
     print(rst_table(rows))
     print()
     print(times_table(rows))
+    if args.again and args.own_costs:
+        print()
+        print(_left_aligned([["case", "kswapd", "direct", "alloc, unmap"]] + [
+            [r["case"]] + [f"x{r['scale'][g]:.3f}" if g in r["scale"] else "-"
+                           for g in ("kswapd", "direct", "alloc")]
+            for r in rows if not r.get("error")]))
     return 0
 
 

@@ -29,7 +29,7 @@ a written folio stays in the swap cache under writeback for
 reclaimer (a direct reclaimer's own writes complete during its stall): what
 reclaim wrote and never needed to free is the write-ahead (``pswpout`` above
 ``pgsteal``). The page's cost is paid where it is freed, as it was
-measured. A swapfile's writers also sleep: on the bio pool and the device's
+measured, or where its write starts (:attr:`ReclaimCosts.pageout_ns`). A swapfile's writers also sleep: on the bio pool and the device's
 request tags, which below the min watermark only a completed write refills.
 Each reclaimer sleeps :attr:`ReclaimCosts.kswapd_io_wait_ns` or
 :attr:`ReclaimCosts.direct_io_wait_ns` per page it frees, as the kernel's
@@ -287,7 +287,18 @@ class ReclaimCosts:
       (:data:`MEASURED_IO_WAIT_NS`; 0 by default, zram's): it moves the
       reclaimer's clock, not its CPU time (the counters
       ``stall_io_wait_ns``, within ``stall_ns``, and ``kswapd_io_wait_ns``,
-      beside ``kswapd_ns``).
+      beside ``kswapd_ns``);
+    - ``pageout_ns`` and ``kswapd_pageout_ns``: on a swapfile, each
+      reclaimer's cost per page whose write it starts (pageout: the kernel's
+      reclaimer does a page's work there, unmap, swap entry, bio), and
+      ``wb_free_ns`` and ``kswapd_wb_free_ns``, per written-back folio it
+      frees later: :func:`vswap.kernel.reclaim_trace.pass_costs` measures
+      them from the kernel's trace. None (the default): the write starts at
+      ``scan_ns`` and the folio's free costs the reclaimer's per-page cost, as
+      the per-page costs were measured (per page freed). The kernel's trace
+      places the cost at the write, but with those costs the global matrix's
+      swapfile cases fit worse (docs/kswapd.rst, "A write's cost where it
+      starts"), so the default keeps the measured placement.
 
     Runtime complexity: O(1).
 
@@ -414,8 +425,10 @@ def default_costs(backend: str) -> ReclaimCosts:
 #: takes (the least certain: see :data:`MEASURED_UNMAP_NS`); ``direct`` and ``kswapd``: the
 #: two reclaimers' per page freed; ``keep``: per page scanned and kept.
 COST_GROUPS: dict[str, tuple[str, ...]] = {
-    "alloc": ("alloc_ns",), "unmap": ("unmap_ns",), "direct": ("anon_ns", "anon_same_ns"),
-    "kswapd": ("kswapd_anon_ns", "kswapd_same_ns"), "keep": ("scan_ns",),
+    "alloc": ("alloc_ns",), "unmap": ("unmap_ns",),
+    "direct": ("anon_ns", "anon_same_ns", "pageout_ns", "wb_free_ns"),
+    "kswapd": ("kswapd_anon_ns", "kswapd_same_ns", "kswapd_pageout_ns", "kswapd_wb_free_ns"),
+    "keep": ("scan_ns",),
 }
 
 
@@ -449,7 +462,9 @@ def scale_costs(costs: ReclaimCosts, scale: dict[str, float]) -> ReclaimCosts:
     new = {}
     for name, f in scale.items():
         for field in COST_GROUPS[name]:
-            new[field] = round(own[field] * f)
+            v = own.get(field, getattr(costs, field))
+            if v is not None:            # a write left unpriced stays so: its folio's free pays
+                new[field] = round(v * f)
     for field in ("kswapd_anon_ns", "anon_same_ns", "kswapd_same_ns"):
         if field not in new and getattr(costs, field) is None:
             new[field] = own[field]      # pin what it followed before its leader moved
