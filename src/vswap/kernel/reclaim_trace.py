@@ -55,8 +55,11 @@ EVENTS = ("vmscan/mm_vmscan_direct_reclaim_begin", "vmscan/mm_vmscan_direct_recl
 #: Of a reclaimer's anon passes, the fewest with a write started for :func:`pass_costs`' fit.
 PASS_FIT_MIN = 50
 #: Per-CPU buffer of the instance, KiB: a 2 GiB repeat's stalls (a few thousand, each with
-#: its passes and switches) take about 1 MiB.
-BUFFER_KB = 8192
+#: its passes and switches) take about 1 MiB, and its writes (one event a page written, about
+#: 32 bytes; 420 k in usemem 2G x1.75 on a swapfile, most on kswapd0's CPU) about 14 MiB.
+#: Allocated as the trace is made, before a global run's reservation, so it takes nothing
+#: from the machine the workload sees.
+BUFFER_KB = 32768
 #: A trace of two stalls of pid 41 (the format of the instance's ``trace`` file), for the doctests.
 SAMPLE = """\
  vswap-41 [000] ..... 10.000000: mm_vmscan_direct_reclaim_begin: order=0 gfp_flags=GFP_HIGHUSER

@@ -266,6 +266,9 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
             sampler.stop()
         zram_peak = zpeak.stop() if zpeak is not None else None
         stalls = stall_trace.collect() if stall_trace is not None else None
+    if stalls and stalls.get("lost"):
+        warnings.warn(f"the stall trace's buffer dropped {stalls['lost']:,} events: its "
+                      "figures for this repeat hold only what it kept", RuntimeWarning)
     memcg = cg.stat()
     # the task that failed first, not a sibling killed because of it (pid 0)
     bad = sorted((t for t in results if t["status"] != 0), key=lambda t: t["pid"] == 0)
