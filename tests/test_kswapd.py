@@ -452,6 +452,26 @@ def test_a_swapfile_write_can_be_paid_where_it_starts():
                kswapd_wb_free_ns=450) == run("zram")
 
 
+def test_a_write_that_misses_the_rotation_waits_at_the_lrus_head():
+    """folio_rotate_reclaimable moves a written-back folio to the LRU's tail, but only once its
+    batch is back on the LRU: a write that completes sooner leaves its folio at the head, in
+    the swap cache, until the scans reach it (missed_rotation_permille, measured from the
+    kernel's pgrotated). Reclaim then writes more to free as much: pswpout rises by about the
+    share missed, the pages freed (which the RAM decides) do not. zram's writes complete in the
+    pass: nothing to miss."""
+    def run(backend, permille):
+        costs = _costs(anon_ns=18_000, kswapd_anon_ns=11_000, write_ns=200_000,
+                       missed_rotation_permille=permille)
+        return replay(usemem("512M"), "baseline",
+                      _global(backend=backend, swap="1G", costs=costs)).counters
+    none, some = run("swapfile", 0), run("swapfile", 100)
+    assert some["pswpout"] > none["pswpout"] * 1.05
+    assert abs(some["pgsteal"] - none["pgsteal"]) < 0.02 * none["pgsteal"]
+    ahead = (some["pswpout"] - some["pgsteal"]) - (none["pswpout"] - none["pgsteal"])
+    assert 0.05 * some["pswpout"] < ahead < 0.15 * some["pswpout"]
+    assert run("zram", 100) == run("zram", 0)
+
+
 def test_a_pmd_fault_falls_back_when_no_free_block_is_above_low():
     t = usemem("512M", mthp={9: 1.0})
     c = replay(t, "baseline", _global(large_reclaim="none")).counters
@@ -485,6 +505,8 @@ def test_bad_machine_wide_settings_are_refused(kwargs, exc, match):
     (dict(alloc_ns=-1), ValueError), (dict(anon_ns=1.5), TypeError),
     (dict(kswapd_io_wait_ns=-1), ValueError), (dict(direct_io_wait_ns=None), TypeError),
     (dict(pageout_ns=-1), ValueError), (dict(kswapd_wb_free_ns=1.5), TypeError),
+    (dict(missed_rotation_permille=1001), ValueError),
+    (dict(missed_rotation_permille=0.5), TypeError),
     (dict(design_ns={"lookups": -1}), ValueError), (dict(design_ns=[1]), TypeError),
 ])
 def test_bad_costs_are_refused(kwargs, exc):

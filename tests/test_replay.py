@@ -87,7 +87,8 @@ MACHINES = {
                                                   write_ns=30_000, nap_ns=50_000,
                                                   direct_io_wait_ns=2_000,
                                                   kswapd_io_wait_ns=3_000)),
-    # the same, a write's cost paid where it starts (pageout), its later free cheap
+    # the same, a write's cost paid where it starts (pageout), its later free cheap, and some
+    # written folios missing the rotation to the LRU's tail
     "kswapd-swapfile-pageout": Machine(ram="700K", total_ram="64M", backend="swapfile",
                                        accounting="none", kswapd=True, min_free_kbytes=32,
                                        file_cache="64K",
@@ -95,7 +96,8 @@ MACHINES = {
                                                           write_ns=30_000, pageout_ns=6_000,
                                                           kswapd_pageout_ns=8_000,
                                                           wb_free_ns=1_000,
-                                                          kswapd_wb_free_ns=500)),
+                                                          kswapd_wb_free_ns=500,
+                                                          missed_rotation_permille=150)),
     "kswapd-zswap": Machine(ram="700K", total_ram="64M", backend="zswap", zswap_pool="200K",
                             accounting="none", kswapd=True, min_free_kbytes=32,
                             file_cache="32K", swappiness=0, referenced_share=0.3),

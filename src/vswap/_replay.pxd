@@ -129,6 +129,7 @@ cdef struct mm_config:
     uint64_t kswapd_pageout_ns  # kswapd: the same
     uint64_t direct_wb_free_ns  # direct reclaim: per written-back folio it frees
     uint64_t kswapd_wb_free_ns  # kswapd: the same
+    uint64_t missed_permille  # of a swapfile's writes, those whose folio misses the rotation
     uint64_t ref_permille  # machine-wide: of the folios scanned twice, those found young again (kept)
     int lru_gen            # MGLRU: direct reclaim stops at SWAP_CLUSTER_MAX freed
     uint64_t transfer_ns   # a shared line taken from the other reclaimer's CPU (vswap.contention)
@@ -228,6 +229,10 @@ cdef struct mm_t:
     uint64_t same          # same-filled or zero pages freed: priced at the *_same_ns
     ring_t wb              # triples: vpn, entry, completion time (writes in flight)
     ring_t clean           # pairs: vpn, entry (written back: reclaim frees these first)
+    ring_t late            # triples: vpn, entry, LRU pops due (written back, not rotated)
+    ring_t missdue         # the LRU pops due of each write in flight that misses the rotation
+    uint64_t lru_pops      # the LRU entries reclaim has taken so far
+    uint64_t missed_acc    # missed_permille's remainder
     const uint64_t* dstat  # the design's work counters (a C struct of uint64), or NULL
     uint64_t dstat_n
     uint64_t dprev[NR_DESIGN_STATS]

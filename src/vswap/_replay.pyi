@@ -64,6 +64,7 @@ def replay_trace(
     kswapd_pageout_ns: int | None = None,
     direct_wb_free_ns: int | None = None,
     kswapd_wb_free_ns: int | None = None,
+    missed_permille: int = 0,
     lru_gen: bool = False,
     src: npt.NDArray[np.uint64] | None = None,
     contention: dict[str, tuple[int, int, int, int]] | None = None,

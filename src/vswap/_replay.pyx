@@ -49,6 +49,8 @@ _MTHP_NAMES = tuple((k, j, _mthp_counter(k, s)) for k in range(1, 10)
 # A machine-wide LRU entry's top bit: the folio was scanned once and found young (its
 # fault's access): folio_check_references set PG_referenced and kept it. vpns stay far below.
 cdef uint64_t LRU_REFERENCED = <uint64_t>1 << 63
+#: A write in flight whose folio will miss folio_rotate_reclaimable.
+cdef uint64_t WB_MISSED = <uint64_t>1 << 63
 cdef uint64_t STALL_OPEN = 0xFFFFFFFFFFFFFFFF   # a direct reclaim stall not yet ended (mm_t.d1)
 cdef uint64_t PMD_PAGES = 512          # a zap or a read-ahead window never crosses a PMD
 cdef uint64_t PROGRESS_STEP = 1 << 20  # pages between progress callbacks
@@ -353,7 +355,8 @@ cdef bint store_folio(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu,
 
     True when the folio stays: an order-0 folio written to a swapfile under
     machine-wide reclaim is under writeback for ``write_ns`` and cannot be
-    freed before (``may_wait``: not a page of a split folio)."""
+    freed before (``may_wait``: not a page of a split folio); every
+    ``1000 / missed_permille``-th such write misses the rotation (end_writeback)."""
     cdef uint64_t nr = <uint64_t>1 << order, i, out = m.c.pswpout, q
     cdef int high
     cdef bint sh = shared(m, vpn)                    # a shared page is order 0
@@ -375,7 +378,13 @@ cdef bint store_folio(mm_t* m, uint64_t e, uint64_t vpn, int order, int cpu,
                 m.pte[q] = e
                 m.pstate[q] = pg_make(PG_SWAPCACHE, pg_content(m.pstate[q]), 0) | WB_BIT
                 q = ring_next(m, q)
-        ring_push(&m.wb, vpn)
+        m.missed_acc += m.cfg.missed_permille        # its write completes before putback?
+        if m.missed_acc >= 1000:
+            m.missed_acc -= 1000
+            ring_push(&m.wb, vpn | WB_MISSED)
+            ring_push(&m.missdue, m.lru_pops + m.lru.len)   # put back at the LRU's head
+        else:
+            ring_push(&m.wb, vpn)
         ring_push(&m.wb, e)
         ring_push(&m.wb, (m.t_kswapd if m.reclaimer else m.t_task) + m.cfg.write_ns)
         return True
@@ -462,8 +471,13 @@ cdef uint64_t evict_one(mm_t* m, int cpu, uint64_t* scanned) except? 0xFFFFFFFFF
             scanned[0] += 1
             m.wbfree += 1
             return drop_clean(m, vpn, s, cpu)
+    while m.late.len and m.late.a[(m.late.head + 2) & (m.late.cap - 1)] <= m.lru_pops:
+        if drop_late(m, cpu):                        # the scans have reached it at last
+            scanned[0] += 1
+            return 1
     while m.lru.len:
         ent = ring_pop(&m.lru)
+        m.lru_pops += 1
         vpn = ent & ~LRU_REFERENCED
         s = m.pstate[vpn]
         if pg_state(s) == PG_SWAPCACHE:              # a read-ahead folio: drop it
@@ -503,7 +517,22 @@ cdef uint64_t evict_one(mm_t* m, int cpu, uint64_t* scanned) except? 0xFFFFFFFFF
         m.resident -= nr
         m.c.pgsteal += nr
         return nr
+    while m.late.len:                                # nothing else left: the LRU's head
+        if drop_late(m, cpu):
+            scanned[0] += 1
+            return 1
     return 0
+
+
+cdef bint drop_late(mm_t* m, int cpu) except -1:
+    """Free the late ring's first folio, when it is still the written-back swap-cache folio."""
+    cdef uint64_t vpn = ring_pop(&m.late), e = ring_pop(&m.late)
+    cdef uint8_t s = m.pstate[vpn]
+    ring_pop(&m.late)
+    if m.pte[vpn] == e and pg_state(s) == PG_SWAPCACHE and s & WB_BIT:
+        m.wbfree += 1
+        return drop_clean(m, vpn, s, cpu)
+    return False
 
 
 cdef inline int make_room(mm_t* m, uint64_t need, int cpu) except -1:
@@ -650,13 +679,22 @@ cdef inline int writeback_done(mm_t* m, uint64_t t) except -1:
 
 
 cdef int end_writeback(mm_t* m, uint64_t t) except -1:
+    """folio_rotate_reclaimable: a written-back folio goes to the LRU's tail, where the next scan
+    frees it; one whose write completed while its batch was still isolated missed the rotation:
+    put back at the head as its write started, it waits until the scans have taken what was
+    ahead of it then."""
     cdef uint64_t vpn, e
     while m.wb.len and wb_head_time(m) <= t:
         vpn = ring_pop(&m.wb)
         e = ring_pop(&m.wb)
         ring_pop(&m.wb)
-        ring_push(&m.clean, vpn)
-        ring_push(&m.clean, e)
+        if vpn & WB_MISSED:
+            ring_push(&m.late, vpn & ~WB_MISSED)
+            ring_push(&m.late, e)
+            ring_push(&m.late, ring_pop(&m.missdue))
+        else:
+            ring_push(&m.clean, vpn)
+            ring_push(&m.clean, e)
     return 0
 
 
@@ -1482,7 +1520,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
                  anon_same_ns=None, kswapd_same_ns=None, uint64_t unmap_ns=0,
                  uint64_t direct_io_wait_ns=0, uint64_t kswapd_io_wait_ns=0,
                  direct_pageout_ns=None, kswapd_pageout_ns=None, direct_wb_free_ns=None,
-                 kswapd_wb_free_ns=None, bint lru_gen=False, src=None, contention=None, uint64_t transfer_ns=0):
+                 kswapd_wb_free_ns=None, uint64_t missed_permille=0, bint lru_gen=False,
+                 src=None, contention=None, uint64_t transfer_ns=0):
     """Replay trace arrays through ``space``; the model's counters and state.
 
     ``op`` .. ``cpu`` are the columns of a :class:`vswap.workloads.Trace`,
@@ -1624,6 +1663,9 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
     m.cfg.direct_wb_free_ns = m.cfg.anon_ns if direct_wb_free_ns is None else direct_wb_free_ns
     m.cfg.kswapd_wb_free_ns = (m.cfg.kswapd_anon_ns if kswapd_wb_free_ns is None
                                else kswapd_wb_free_ns)
+    if missed_permille > 1000:
+        raise ValueError("missed_permille must be 0 .. 1000")
+    m.cfg.missed_permille = missed_permille
     m.cfg.unmap_ns = unmap_ns
     m.cfg.direct_io_wait_ns = direct_io_wait_ns
     m.cfg.kswapd_io_wait_ns = kswapd_io_wait_ns
@@ -1658,6 +1700,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
         ring_init(&m.zq)
         ring_init(&m.wb)
         ring_init(&m.clean)
+        ring_init(&m.late)
+        ring_init(&m.missdue)
         t0 = now()
         for i in range(n):
             end = v_[i] + n_[i]
@@ -1716,6 +1760,8 @@ def replay_trace(space, op, vpn, nr, order, content, cpu, *, uint64_t span, uint
         free(m.zgen)
         free(m.wb.a)
         free(m.clean.a)
+        free(m.late.a)
+        free(m.missdue.a)
         free(m.pgtab)
         free(m.nxt)
     if footprint is None:

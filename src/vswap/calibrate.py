@@ -402,6 +402,11 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
     ``"pageout_ns"`` (per write started) and ``"free_ns"`` (per written-back
     folio freed) :func:`robust` over the rows (the costs
     :class:`vswap.kswapd.ReclaimCosts` can price a write at its start with).
+    Rows with ``pswpout`` and ``pgrotated`` (the kernel's count of written
+    folios folio_rotate_reclaimable moved to the LRU's tail) give
+    ``missed_rotation`` per such backend: :func:`robust` over the rows of
+    the share of writes whose folio missed the rotation, ``1 - pgrotated /
+    pswpout`` (:data:`vswap.kswapd.MEASURED_MISSED_ROTATION`).
     Runtime complexity: O(bootstrap * rows).
 
     >>> rows = [{"backend": "zram", "content": c, "pages": p, "pgsteal_kswapd": k,
@@ -440,6 +445,10 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
     >>> p = fit_reclaim(wrote, bootstrap=0)["pageout"]["swapfile"]
     >>> p["direct"]["pageout_ns"], p["kswapd"]
     ((7003.5, 2.9652, 8), None)
+    >>> rot = [{**r, "pswpout": 100_000, "pgrotated": 94_000 - 100 * i} for i, r in enumerate(wrote)]
+    >>> m = fit_reclaim(rot, bootstrap=0)["missed_rotation"]["swapfile"]
+    >>> round(m[0], 4), m[2]
+    (0.0635, 8)
     """
     quiet = [r for r in rows if not r["pgsteal_kswapd"] and not r["pgsteal_direct"]]
     rows = [r for r in rows if r["pgsteal_kswapd"] or r["pgsteal_direct"]]
@@ -510,6 +519,15 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
             pageout[backend] = fits
     if pageout:
         out["pageout"] = pageout
+    missed: dict[str, tuple[float, float, int]] = {}
+    for backend in sorted({r["backend"] for r in rows} & ASYNC_WRITES):
+        shares = [1 - r["pgrotated"] / r["pswpout"] for r in rows if r["backend"] == backend
+                  and r.get("pgrotated") is not None
+                  and r.get("pswpout", 0) >= RECLAIM_MIN_PAGES]
+        if shares:
+            missed[backend] = (*robust(shares), len(shares))
+    if missed:
+        out["missed_rotation"] = missed
     if traced and quiet:
         out.update(fitted)
     return out
@@ -581,6 +599,8 @@ def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 4,
                          "kswapd_wait_ns": (st.get("kswapd") or {}).get("wait_ns"),
                          "keep_ns": st.get("keep_ns"), "keep_chunks": st.get("keep_chunks", 0),
                          "passes": st.get("passes"),
+                         "pswpout": rep["vmstat"].get("pswpout", 0),
+                         "pgrotated": rep["vmstat"].get("pgrotated"),
                          "kswapd_ns": rep.get("kswapd_cpu_s", 0.0) * 1e9 / k
                          if k >= RECLAIM_MIN_PAGES else None})
     # the profile's kswapd_page is zram's, the backend of the kernel fit, over both classes
@@ -623,6 +643,9 @@ def reclaim_costs(measured: dict[str, Any]) -> dict[str, Cost]:
     if fit.get("scan_ns"):
         beside += (f"; per page scanned and kept (young): {fit['scan_ns'][0]:,.0f} ns +/- "
                    f"{fit['scan_ns'][1]:,.0f} over {fit['scan_ns'][2]} repeats")
+    beside += "".join(
+        f"; on {b}, writes whose folio missed the rotation {m[0]:.1%} +/- {m[1]:.1%}"
+        for b, m in sorted((fit.get("missed_rotation") or {}).items()))
     beside += "".join(
         f"; on {b}, {who} per write started {f['pageout_ns'][0]:,.0f} ns +/- "
         f"{f['pageout_ns'][1]:,.0f} and per written-back folio freed {f['free_ns'][0]:,.0f} ns"

@@ -26,9 +26,11 @@ itself. While both reclaim, each also waits on the lines of the design's
 that both take (:mod:`vswap.contention`, ``lock_wait_ns``). On a swapfile
 a written folio stays in the swap cache under writeback for
 :attr:`ReclaimCosts.write_ns` and is freed by a later scan, of either
-reclaimer (a direct reclaimer's own writes complete during its stall): what
-reclaim wrote and never needed to free is the write-ahead (``pswpout`` above
-``pgsteal``). The page's cost is paid where it is freed, as it was
+reclaimer (a direct reclaimer's own writes complete during its stall), except
+the share whose write completed while its batch was still isolated
+(:attr:`ReclaimCosts.missed_rotation_permille`): those wait at the LRU's
+head, in the swap cache, until the scans reach them. What reclaim wrote and
+never needed to free is the write-ahead (``pswpout`` above ``pgsteal``). The page's cost is paid where it is freed, as it was
 measured, or where its write starts (:attr:`ReclaimCosts.pageout_ns`). A swapfile's writers also sleep: on the bio pool and the device's
 request tags, which below the min watermark only a completed write refills.
 Each reclaimer sleeps :attr:`ReclaimCosts.kswapd_io_wait_ns` or
@@ -64,7 +66,7 @@ __all__ = ["Watermarks", "watermarks", "default_min_free_kbytes", "ReclaimCosts"
            "DEFAULT_COSTS", "default_costs", "MEASURED_RECLAIM_NS", "MEASURED_ALLOC_NS",
            "MEASURED_UNMAP_NS", "DEFAULT_DESIGN_NS", "design_prices", "SWAP_WRITE_NS",
            "KSWAPD_NAP_NS", "KSWAPD_ANON_NS", "MEASURED_IO_WAIT_NS", "MEASURED_SCAN_NS",
-           "COST_GROUPS", "scale_costs"]
+           "COST_GROUPS", "scale_costs", "MEASURED_MISSED_ROTATION"]
 
 _PAGE = 4096
 #: kswapd's short sleep after balancing (``HZ/10`` in kswapd_try_to_sleep), ns.
@@ -126,6 +128,17 @@ MEASURED_UNMAP_NS = 6_340
 MEASURED_IO_WAIT_NS: dict[str, tuple[int, int]] = {
     "zram": (0, 0), "zswap": (0, 0), "swapfile": (5_659, 2_241),
 }
+#: Of a backend's writes, those whose folio misses folio_rotate_reclaimable, per mille. The
+#: rotation moves a written-back folio to the LRU's tail for the next scan to free, but only
+#: once its reclaimer has put its batch back: a write that completes while the batch is still
+#: isolated leaves its folio at the LRU's head, in the swap cache, until the scans reach it a
+#: whole pass later (what the multi-gen LRU retries, and the classic LRU this kernel runs does
+#: not). The kernel counts the rotations (``pgrotated``): the share is ``1 - pgrotated /
+#: pswpout``, the median over the 16 swapfile repeats of :func:`vswap.calibrate.measure_reclaim`
+#: of December 7 at 23:05 (usemem and memhog, 1 GiB x1.5 and x1.75, 4 each: 6.0 %, scaled MAD
+#: 1.0 %; the global matrices' swapfile runs gave 3.8 to 9.5 %). zram's writes complete in the
+#: reclaimer's pass: none is missed.
+MEASURED_MISSED_ROTATION: dict[str, int] = {"zram": 0, "zswap": 0, "swapfile": 60}
 
 #: A reclaimer's CPU per anonymous page it scans and keeps (young from its
 #: fault: folio_check_references' one reference), ns. Measured from this
@@ -298,7 +311,12 @@ class ReclaimCosts:
       the per-page costs were measured (per page freed). The kernel's trace
       places the cost at the write, but with those costs the global matrix's
       swapfile cases fit worse (docs/kswapd.rst, "A write's cost where it
-      starts"), so the default keeps the measured placement.
+      starts"), so the default keeps the measured placement;
+    - ``missed_rotation_permille``: of a swapfile's writes, those whose folio
+      misses folio_rotate_reclaimable (its write completed before its
+      reclaimer put its batch back), per mille: such a folio stays in the swap
+      cache until the scans have taken what was ahead of it on the LRU
+      (:data:`MEASURED_MISSED_ROTATION`; 0 by default, zram's).
 
     Runtime complexity: O(1).
 
@@ -324,6 +342,7 @@ class ReclaimCosts:
     kswapd_pageout_ns: int | None = None
     wb_free_ns: int | None = None
     kswapd_wb_free_ns: int | None = None
+    missed_rotation_permille: int = 0
 
     def __post_init__(self) -> None:
         for f in ("alloc_ns", "anon_ns", "file_ns", "write_ns", "nap_ns", "scan_ns",
@@ -339,6 +358,11 @@ class ReclaimCosts:
                 raise TypeError(f"{f} must be an int of ns, not {type(v).__name__}")
             if not 0 <= v < 1 << 40:
                 raise ValueError(f"{f} must be 0 .. 2**40 ns")
+        m = self.missed_rotation_permille
+        if not isinstance(m, int) or isinstance(m, bool):
+            raise TypeError(f"missed_rotation_permille must be an int, not {type(m).__name__}")
+        if not 0 <= m <= 1000:
+            raise ValueError("missed_rotation_permille must be 0 .. 1000")
         prices = DEFAULT_DESIGN_NS if self.design_ns is None else self.design_ns
         if isinstance(prices, tuple):
             prices = dict(prices)
@@ -399,8 +423,9 @@ def default_costs(backend: str) -> ReclaimCosts:
 
     :data:`DEFAULT_COSTS` with the two reclaimers' per-page costs of
     :data:`MEASURED_RECLAIM_NS` for the backend, DATA pages' and same-filled
-    ones' (zram's for one not measured), and their sleeps on the writes of
-    :data:`MEASURED_IO_WAIT_NS`.
+    ones' (zram's for one not measured), their sleeps on the writes of
+    :data:`MEASURED_IO_WAIT_NS`, and the share of the writes whose folio
+    misses the rotation (:data:`MEASURED_MISSED_ROTATION`).
     Runtime complexity: O(1).
 
     >>> default_costs("swapfile").kswapd_ns < default_costs("zram").kswapd_ns
@@ -410,13 +435,16 @@ def default_costs(backend: str) -> ReclaimCosts:
     >>> z = default_costs("zram")
     >>> z.kswapd_same < z.kswapd_ns, z.anon_ns == DEFAULT_COSTS.anon_ns
     (True, True)
+    >>> default_costs("swapfile").missed_rotation_permille, z.missed_rotation_permille
+    (60, 0)
     """
     byc = MEASURED_RECLAIM_NS.get(backend, MEASURED_RECLAIM_NS["zram"])
     (direct, kswapd), (d_same, k_same) = byc["DATA"], byc["SAME"]
     d_wait, k_wait = MEASURED_IO_WAIT_NS.get(backend, MEASURED_IO_WAIT_NS["zram"])
     return dataclasses.replace(
         DEFAULT_COSTS, anon_ns=direct, kswapd_anon_ns=kswapd, anon_same_ns=d_same,
-        kswapd_same_ns=k_same, direct_io_wait_ns=d_wait, kswapd_io_wait_ns=k_wait)
+        kswapd_same_ns=k_same, direct_io_wait_ns=d_wait, kswapd_io_wait_ns=k_wait,
+        missed_rotation_permille=MEASURED_MISSED_ROTATION.get(backend, 0))
 
 
 #: The measured reclaim costs by who pays them, as :func:`scale_costs` scales them: a

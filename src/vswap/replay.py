@@ -740,6 +740,7 @@ def _kswapd_config(machine: Machine) -> dict[str, Any]:
                 direct_io_wait_ns=c.direct_io_wait_ns, kswapd_io_wait_ns=c.kswapd_io_wait_ns,
                 direct_pageout_ns=c.pageout_ns, kswapd_pageout_ns=c.kswapd_pageout_ns,
                 direct_wb_free_ns=c.wb_free_ns, kswapd_wb_free_ns=c.kswapd_wb_free_ns,
+                missed_permille=c.missed_rotation_permille,
                 transfer_ns=c.transfer_ns,
                 contention=weights(tuple(SHARED), c.transfer_ns,
                                    dict(c.design_ns).get("cluster_locks", 0)))

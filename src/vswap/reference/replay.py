@@ -40,6 +40,7 @@ OPS_FREE = VSWAP_FOLIO + 1   # _swapops.pxd: a free entry's lookup code
 ZSWAP_BIT = 0x10     # a swapped page: its data is in zswap
 DIRTY_BIT = 0x20     # a read-ahead folio loaded from zswap: zswap dropped its copy
 WB_BIT = 0x40        # PG_SWAPCACHE: a folio reclaim wrote to a swapfile, not yet freed
+WB_MISSED = 1 << 63  # a write in flight whose folio will miss folio_rotate_reclaimable
 RA_BIT = 0x80        # PG_SWAPCACHE: read ahead and not yet hit (the folio's PG_readahead)
 KS_SLEEP, KS_RUN, KS_NAP = 0, 1, 2
 KSWAPD_CPU = 63
@@ -119,10 +120,13 @@ class _Model:
         self.kstate = KS_SLEEP
         self.reclaimer = 0
         self.ref_acc = self.light = self.same = self.pageouts = self.wbfree = 0
-        self.wb: list[tuple[int, int, int]] = []     # vpn, entry, completion time
+        self.wb: list[tuple[int, int, int, int]] = []   # vpn, entry, completion, LRU pops due
         self.wb_head = 0
         self.clean: list[tuple[int, int]] = []
         self.clean_head = 0
+        self.late: list[tuple[int, int, int]] = []   # vpn, entry, LRU pops due
+        self.late_head = 0
+        self.lru_pops = self.missed_acc = 0
         prices = cfg["design_ns"]
         shared = cfg["contention"] if cfg["transfer_ns"] else {}
         self.priced = bool(cfg["kswapd"] and (prices or shared) and _priced(space))
@@ -373,7 +377,13 @@ class _Model:
                 self.pte[q] = e
                 ps[q] = _make(PG_SWAPCACHE, (int(ps[q]) >> 2) & 3, 0) | WB_BIT
             now = self.t_kswapd if self.reclaimer else self.t_task
-            self.wb.append((vpn, e, now + cfg["write_ns"]))
+            self.missed_acc += cfg["missed_permille"]   # its write completes before putback?
+            missed = self.missed_acc >= 1000
+            if missed:
+                self.missed_acc -= 1000
+            # a folio that misses the rotation is put back at the LRU's head as its write starts
+            self.wb.append((vpn | (WB_MISSED if missed else 0), e, now + cfg["write_ns"],
+                            self.lru_pops + len(self.lru) - self.lru_head))
             return True
         self.reclaim_folio(e, order, self.c["pgsteal"], cpu)
         for q in maps[1:]:
@@ -431,10 +441,14 @@ class _Model:
             if int(self.pte[vpn]) == e and s & 3 == PG_SWAPCACHE and s & WB_BIT:
                 self.wbfree += 1
                 return self.drop_clean(vpn, s, cpu), 1
+        while self.late_head < len(self.late) and self.late[self.late_head][2] <= self.lru_pops:
+            if self.drop_late(cpu):             # the scans have reached it at last
+                return 1, 1
         while self.lru_head < len(self.lru):
             ent = self.lru[self.lru_head]
             vpn = ent & ~LRU_REFERENCED
             self.lru_head += 1
+            self.lru_pops += 1
             s = int(self.pstate[vpn])
             if s & 3 == PG_SWAPCACHE:
                 return self.drop_clean(vpn, s, cpu), 1
@@ -467,6 +481,9 @@ class _Model:
             self.resident -= 1 << order
             self.c["pgsteal"] += 1 << order
             return 1 << order, 1 << order
+        while self.late_head < len(self.late):  # nothing else left: the LRU's head
+            if self.drop_late(cpu):
+                return 1, 1
         return 0, 0
 
     def make_room(self, need: int, cpu: int) -> None:
@@ -534,10 +551,24 @@ class _Model:
         return self.wb[self.wb_head][2]
 
     def writeback_done(self, t: int) -> None:
+        """folio_rotate_reclaimable for the writes completed by ``t``; as end_writeback."""
         while self.wb_head < len(self.wb) and self.wb_head_time() <= t:
-            vpn, e, _ = self.wb[self.wb_head]
+            vpn, e, _, due = self.wb[self.wb_head]
             self.wb_head += 1
-            self.clean.append((vpn, e))
+            if vpn & WB_MISSED:
+                self.late.append((vpn & ~WB_MISSED, e, due))
+            else:
+                self.clean.append((vpn, e))
+
+    def drop_late(self, cpu: int) -> int:
+        """Free the late list's first folio, when it is still the written-back swap-cache folio."""
+        vpn, e, _ = self.late[self.late_head]
+        self.late_head += 1
+        s = int(self.pstate[vpn])
+        if int(self.pte[vpn]) == e and s & 3 == PG_SWAPCACHE and s & WB_BIT:
+            self.wbfree += 1
+            return self.drop_clean(vpn, s, cpu)
+        return 0
 
     def reclaim_chunk(self, nr: int, cpu: int, anon_ns: int, same_ns: int,
                       pageout_ns: int, wb_free_ns: int, prio: int) -> tuple[int, int, int]:
@@ -1130,7 +1161,7 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
                  unmap_ns: int = 0, direct_io_wait_ns: int = 0, kswapd_io_wait_ns: int = 0,
                  direct_pageout_ns: int | None = None, kswapd_pageout_ns: int | None = None,
                  direct_wb_free_ns: int | None = None, kswapd_wb_free_ns: int | None = None,
-                 lru_gen: bool = False, src: Any = None,
+                 missed_permille: int = 0, lru_gen: bool = False, src: Any = None,
                  contention: dict[str, tuple[int, int, int, int]] | None = None,
                  transfer_ns: int = 0) -> dict[str, Any]:
     """Replay trace arrays through any SwapSpace; as ``vswap._replay.replay_trace``.
@@ -1169,6 +1200,8 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
                              f"({wmark_high}) leave no room in {ram} pages of RAM")
     if ref_permille >= 1000:
         raise ValueError("ref_permille must be below 1000: some scanned pages must be freed")
+    if not 0 <= missed_permille <= 1000:
+        raise ValueError("missed_permille must be 0 .. 1000")
     cols = [np.asarray(a) for a in (op, vpn, nr, order, content, cpu)]
     cols.append(np.zeros(len(cols[0]), dtype=np.uint64) if src is None else np.asarray(src))
     if len({len(a) for a in cols}) != 1:
@@ -1198,6 +1231,7 @@ def replay_trace(space: Any, op: Any, vpn: Any, nr: Any, order: Any, content: An
            "direct_wb_free_ns": anon_ns if direct_wb_free_ns is None else direct_wb_free_ns,
            "kswapd_wb_free_ns": (kswapd_wb_free_ns if kswapd_wb_free_ns is not None
                                  else anon_ns if kswapd_anon_ns is None else kswapd_anon_ns),
+           "missed_permille": missed_permille,
            "lru_gen": bool(lru_gen),
            "ref_permille": ref_permille if kswapd else 0,
            "forks": bool((cols[0] == EV_FORK).any())}
