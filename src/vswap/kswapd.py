@@ -310,8 +310,9 @@ class ReclaimCosts:
       ``scan_ns`` and the folio's free costs the reclaimer's per-page cost, as
       the per-page costs were measured (per page freed). The kernel's trace
       places the cost at the write, but with those costs the global matrix's
-      swapfile cases fit worse (docs/kswapd.rst, "A write's cost where it
-      starts"), so the default keeps the measured placement;
+      swapfile cases fit worse (docs/kswapd.rst, the matrix of the evening:
+      "A write's cost where it starts"), so the default keeps the measured
+      placement;
     - ``missed_rotation_permille``: of a swapfile's writes, those whose folio
       misses folio_rotate_reclaimable (its write completed before its
       reclaimer put its batch back), per mille: such a folio stays in the swap
