@@ -221,7 +221,8 @@ def pass_costs(rows: list[tuple[int, int, int, int, float]]) -> dict[str, Any] |
     """What a reclaimer's anon pass costs per page, by what became of the page: a fit of the pass's
     time on its CPU (from its previous pass) on its pages kept young (``nr_ref_keep``), its
     writes started (``mm_vmscan_write_folio``: pageout), its other pages scanned and not freed
-    (on MGLRU mostly folios found under writeback and sorted on) and its pages freed.
+    (neither kept young nor written: folios under writeback, pages skipped for their zone;
+    the event does not say which) and its pages freed.
 
     ``rows``: ``(kept, writes, other, freed, ns)`` per pass. Least squares over the passes
     faster than the 95th percentile (a pass that holds a slab shrink or an aging walk is no
