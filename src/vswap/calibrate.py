@@ -508,24 +508,22 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
     if keep:
         out["scan_ns"] = (*robust(keep), len(keep))
     pageout: dict[str, dict[str, Any]] = {}
+    missed: dict[str, tuple[float, float, int]] = {}
     for backend in sorted({r["backend"] for r in rows} & ASYNC_WRITES):
+        rs = [r for r in rows if r["backend"] == backend]
         fits: dict[str, Any] = {}
         for who in ("direct", "kswapd"):
-            got = [(r.get("passes") or {}).get(who) for r in rows if r["backend"] == backend]
-            got = [g for g in got if g]
+            got = [g for g in ((r.get("passes") or {}).get(who) for r in rs) if g]
             fits[who] = {k: (*robust([g[k] for g in got]), len(got))
                          for k in ("pageout_ns", "free_ns")} if got else None
         if any(fits.values()):
             pageout[backend] = fits
-    if pageout:
-        out["pageout"] = pageout
-    missed: dict[str, tuple[float, float, int]] = {}
-    for backend in sorted({r["backend"] for r in rows} & ASYNC_WRITES):
-        shares = [1 - r["pgrotated"] / r["pswpout"] for r in rows if r["backend"] == backend
-                  and r.get("pgrotated") is not None
-                  and r.get("pswpout", 0) >= RECLAIM_MIN_PAGES]
+        shares = [1 - r["pgrotated"] / r["pswpout"] for r in rs
+                  if r.get("pgrotated") is not None and r.get("pswpout", 0) >= RECLAIM_MIN_PAGES]
         if shares:
             missed[backend] = (*robust(shares), len(shares))
+    if pageout:
+        out["pageout"] = pageout
     if missed:
         out["missed_rotation"] = missed
     if traced and quiet:

@@ -120,12 +120,14 @@ class _Model:
         self.kstate = KS_SLEEP
         self.reclaimer = 0
         self.ref_acc = self.light = self.same = self.pageouts = self.wbfree = 0
-        self.wb: list[tuple[int, int, int, int]] = []   # vpn, entry, completion, LRU pops due
+        self.wb: list[tuple[int, int, int]] = []     # vpn, entry, completion time
         self.wb_head = 0
         self.clean: list[tuple[int, int]] = []
         self.clean_head = 0
         self.late: list[tuple[int, int, int]] = []   # vpn, entry, LRU pops due
         self.late_head = 0
+        self.missdue: list[int] = []     # the LRU pops due of each write that misses the rotation
+        self.missdue_head = 0
         self.lru_pops = self.missed_acc = 0
         prices = cfg["design_ns"]
         shared = cfg["contention"] if cfg["transfer_ns"] else {}
@@ -381,9 +383,9 @@ class _Model:
             missed = self.missed_acc >= 1000
             if missed:
                 self.missed_acc -= 1000
-            # a folio that misses the rotation is put back at the LRU's head as its write starts
-            self.wb.append((vpn | (WB_MISSED if missed else 0), e, now + cfg["write_ns"],
-                            self.lru_pops + len(self.lru) - self.lru_head))
+                # put back at the LRU's head as its write starts
+                self.missdue.append(self.lru_pops + len(self.lru) - self.lru_head)
+            self.wb.append((vpn | (WB_MISSED if missed else 0), e, now + cfg["write_ns"]))
             return True
         self.reclaim_folio(e, order, self.c["pgsteal"], cpu)
         for q in maps[1:]:
@@ -553,10 +555,11 @@ class _Model:
     def writeback_done(self, t: int) -> None:
         """folio_rotate_reclaimable for the writes completed by ``t``; as end_writeback."""
         while self.wb_head < len(self.wb) and self.wb_head_time() <= t:
-            vpn, e, _, due = self.wb[self.wb_head]
+            vpn, e, _ = self.wb[self.wb_head]
             self.wb_head += 1
             if vpn & WB_MISSED:
-                self.late.append((vpn & ~WB_MISSED, e, due))
+                self.late.append((vpn & ~WB_MISSED, e, self.missdue[self.missdue_head]))
+                self.missdue_head += 1
             else:
                 self.clean.append((vpn, e))
 
