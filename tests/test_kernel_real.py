@@ -239,7 +239,8 @@ def test_a_global_run_reclaims_machine_wide_and_puts_the_machine_back(unchanged,
     s = rep["samples"]            # who reclaimed, against time
     assert len(s["t_s"]) >= 2 and s["t_s"] == sorted(s["t_s"])
     assert all(b >= a for a, b in zip(s["pswpout"], s["pswpout"][1:]))
-    assert (s["pswpout"][-1] > 0) == (rep["vmstat"]["pswpout"] > 0)
+    # the series opens before the counted window and closes after it
+    assert s["pswpout"][-1] >= rep["vmstat"]["pswpout"]
     assert r.is_global and r.setup["global"]["hugepages_reserved"] > 0
     avail = rep["machine"]["mem_available"]
     c = r.counters()

@@ -776,3 +776,21 @@ def test_the_reservation_says_when_it_leaves_other_than_the_ram_asked(monkeypatc
     assert out["hugepages_reserved"] == 10 and out["mem_available"] == left_mib << 20
     said = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     assert (said == []) if says is None else (len(said) == 1 and says in said[0])
+
+
+def test_a_sampler_s_first_sample_is_taken_before_start_returns(monkeypatch):
+    """The series opens in the caller's thread, before the workload goes: a swap-out the workload
+    makes at once is in it (a CI run's last sample read 0 against a repeat's 85 pswpout, the
+    first sample having been taken late by the thread)."""
+    reads = iter(range(0, 10**6, 5))
+    monkeypatch.setattr(counters, "read_kv", lambda path: {"pswpout": next(reads)})
+    s = counters.Sampler(3600.0)         # its thread would not sample for an hour
+    s.start()
+    assert s.series["pswpout"] == [0]    # taken by start, not by the thread
+    s.stop()
+    assert s.series["pswpout"] == [0, 5] and s.series["t_s"] == sorted(s.series["t_s"])
+    p = counters.Sampler(3600.0)
+    p.prime(); p.prime()                 # before a fork: one sample, no thread
+    assert p.series["pswpout"] == [0] and not p._thread.is_alive()
+    p.start(); p.stop()                  # the thread, then the last sample
+    assert p.series["pswpout"] == [0, 5]

@@ -3,8 +3,10 @@
 The harness's samplers (:class:`vswap.kernel.counters.Sampler`: /proc/vmstat;
 :class:`vswap.kernel.zram_stat.ZramPeak`: a zram device's ``mm_stat``) read a
 small file and sleep, with the GIL released, while the workload runs in its own
-processes: they are started after the workload's forks, so the children never
-see the thread. This is their one thread: :meth:`Periodic.start`, a sample
+processes: their thread is started after the workload's forks, so the children
+never see it. The first sample is taken in the caller's thread, by
+:meth:`Periodic.prime` or :meth:`Periodic.start`, so that the series begins
+before the workload goes and holds all of it. Then their one thread: a sample
 every ``every_s`` seconds, until :meth:`Periodic.halt` or a sample that says
 it cannot go on.
 
@@ -46,6 +48,7 @@ class Periodic:
             raise ValueError(f"the sampling period must be positive, not {every_s}")
         self.every_s = float(every_s)
         self.t0 = 0.0
+        self._primed: bool | None = None       # None: no sample yet
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -54,16 +57,29 @@ class Periodic:
         raise NotImplementedError
 
     def _run(self) -> None:
-        if self.sample() is False:
-            return
         while not self._stop.wait(self.every_s):
             if self.sample() is False:
                 return
 
+    def prime(self) -> None:
+        """Take the first sample now, in the caller's thread, without starting the thread.
+
+        For a sampler whose thread may start only after a fork that the
+        workload begins at: its series then still begins before the workload.
+        A second call does nothing. Runtime complexity: one sample.
+        """
+        if self._primed is None:
+            self.t0 = time.monotonic()
+            self._primed = self.sample() is not False
+
     def start(self) -> None:
-        """Take the first sample and go on every ``every_s``. Runtime complexity: O(1)."""
-        self.t0 = time.monotonic()
-        self._thread.start()
+        """Take the first sample (unless :meth:`prime` took it) and go on every ``every_s``.
+
+        Runtime complexity: one sample.
+        """
+        self.prime()
+        if self._primed:
+            self._thread.start()
 
     def halt(self) -> None:
         """Stop sampling and wait for the thread (never started: nothing to wait for).

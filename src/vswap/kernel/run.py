@@ -250,10 +250,12 @@ def _one_repeat(journal: Journal, plan: KernelPlan, tasks: list, where: tuple[st
         if stall_trace is not None:
             stall_trace.arm(pids)
         sampler = counters.Sampler(sample_s) if sample_s else None
+        if sampler is not None:
+            # after the forks (the children never see the thread), and before the counted
+            # window opens: the series holds all of what the repeat counts
+            sampler.start()
         k0 = system.kswapd_cpu_ns() if plan.scope == "global" else 0
         before = counters.snapshot()
-        if sampler is not None:
-            sampler.start()     # after the forks: the children never see the thread
         if zram_dev is not None:
             zpeak = zram_stat.ZramPeak(zram_dev)
             zpeak.start()
@@ -361,13 +363,15 @@ def _command_repeat(journal: Journal, plan: KernelPlan, where: tuple[str, str],
             f.write("1000")
 
     with tempfile.TemporaryFile() as out:
+        sampler = counters.Sampler(sample_s) if sample_s else None
+        if sampler is not None:
+            sampler.prime()     # its series begins before the command, as the counted window
         before = counters.snapshot()
         t0 = time.monotonic()
         proc = subprocess.Popen(list(plan.command), stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, preexec_fn=child_setup)
-        sampler = counters.Sampler(sample_s) if sample_s else None
         if sampler is not None:
-            sampler.start()     # once the command is exec'd: no fork with the thread alive
+            sampler.start()     # its thread once the command is exec'd: no fork with it alive
         try:
             while True:
                 try:
