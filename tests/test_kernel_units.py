@@ -703,6 +703,52 @@ def test_a_stall_trace_prices_a_write_where_it_starts_on_the_reclaimers_cpu():
         assert abs(fit[key] - cost[name]) < 0.02 * cost[name] + 20, (name, fit)
 
 
+def test_a_stall_trace_times_each_write_from_its_start_to_its_requests_end():
+    """write_latency pairs a reclaimer's write with the next write bio it queued, and that with
+    the first write request over its sector that completes after it: merged requests,
+    requests that end out of order, reads, and writes that never queued a bio (zram) are
+    handled, and the figures are what the trace was made of."""
+    import random
+    from vswap.kernel.reclaim_trace import parse, summarise, write_latency
+    rng = random.Random(5)
+    lines, want = [], {"direct": [], "kswapd": []}
+    done = []                                   # (end, sector, nr) requests to complete
+    t = 1.0
+    for i in range(400):
+        who, pid, comm = (("kswapd", 9, "kswapd0") if i % 3 else ("direct", 41, "vswap"))
+        sector = 8 * i
+        took = rng.uniform(2e-4, 4e-3)
+        lines.append(f" {comm}-{pid} [001] ..... {t:.9f}: mm_vmscan_write_folio: page=0x1 "
+                     "pfn=0x1 flags=RECLAIM_WB_ANON|RECLAIM_WB_ASYNC")
+        lines.append(f" {comm}-{pid} [001] ..... {t + 1e-6:.9f}: block_bio_queue: "
+                     f"254,0 W {sector} + 8 [{comm}]")
+        if i % 2 and done and done[-1][1] + done[-1][2] == sector and done[-1][0] > t + took:
+            end, first, nr = done.pop()         # merged into the request before it
+            done.append((end, first, nr + 8))
+            want[who].append(end - t)
+        else:
+            done.append((t + took, sector, 8))
+            want[who].append(took)
+        if i % 5 == 0:                          # a read, and a write from a task no reclaimer
+            lines.append(f" cat-5 [000] ..... {t + 2e-6:.9f}: block_bio_queue: 254,0 R 9999 + 8 [cat]")
+        t += 1e-5
+    # zram: a write that queues no bio is never matched
+    lines.append(f" vswap-41 [000] ..... {t:.9f}: mm_vmscan_write_folio: page=0x1 pfn=0x1 "
+                 "flags=RECLAIM_WB_ANON")
+    for end, first, nr in done:
+        lines.append(f" <idle>-0 [001] ..... {end:.9f}: block_rq_complete: "
+                     f"254,0 W () {first} + {nr} none,0,0 [0]")
+    lines.sort(key=lambda line: float(line.split(": ")[0].split()[-1]))
+    got = write_latency(parse("\n".join(lines)), kswapd=9)
+    import statistics
+    assert got["writes"] == 400
+    for who in ("direct", "kswapd"):
+        assert abs(got[who] - statistics.median(want[who]) * 1e9) < 2e3, (who, got)
+    assert abs(got["all"] - statistics.median(want["direct"] + want["kswapd"]) * 1e9) < 2e3
+    assert summarise(parse("\n".join(lines)), {41}, kswapd=9)["write_ns"] == got
+    assert write_latency(parse("\n".join(line for line in lines if "block_" not in line))) is None
+
+
 def test_a_stall_trace_counts_only_whole_stalls_of_the_workload():
     from vswap.kernel.reclaim_trace import SAMPLE, parse, summarise
     # a trace that begins inside a stall (its end alone) and a stall of another task

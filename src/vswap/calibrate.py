@@ -406,7 +406,12 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
     folios folio_rotate_reclaimable moved to the LRU's tail) give
     ``missed_rotation`` per such backend: :func:`robust` over the rows of
     the share of writes whose folio missed the rotation, ``1 - pgrotated /
-    pswpout`` (:data:`vswap.kswapd.MEASURED_MISSED_ROTATION`).
+    pswpout`` (:data:`vswap.kswapd.MEASURED_MISSED_ROTATION`). Rows traced
+    with the block layer's events (``write_ns``: the median over a repeat's
+    writes of the time from a write's start to its request's completion,
+    :func:`vswap.kernel.reclaim_trace.write_latency`) give ``write_latency``
+    per such backend, :func:`robust` over the rows
+    (:data:`vswap.kswapd.SWAP_WRITE_NS`).
     Runtime complexity: O(bootstrap * rows).
 
     >>> rows = [{"backend": "zram", "content": c, "pages": p, "pgsteal_kswapd": k,
@@ -449,6 +454,9 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
     >>> m = fit_reclaim(rot, bootstrap=0)["missed_rotation"]["swapfile"]
     >>> round(m[0], 4), m[2]
     (0.0635, 8)
+    >>> timed = [{**r, "write_ns": 1.5e6 + 1e4 * i} for i, r in enumerate(rot)]
+    >>> fit_reclaim(timed, bootstrap=0)["write_latency"]["swapfile"]
+    (1535000.0, 29652.0, 8)
     """
     quiet = [r for r in rows if not r["pgsteal_kswapd"] and not r["pgsteal_direct"]]
     rows = [r for r in rows if r["pgsteal_kswapd"] or r["pgsteal_direct"]]
@@ -509,6 +517,7 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
         out["scan_ns"] = (*robust(keep), len(keep))
     pageout: dict[str, dict[str, Any]] = {}
     missed: dict[str, tuple[float, float, int]] = {}
+    latency: dict[str, tuple[float, float, int]] = {}
     for backend in sorted({r["backend"] for r in rows} & ASYNC_WRITES):
         rs = [r for r in rows if r["backend"] == backend]
         fits: dict[str, Any] = {}
@@ -522,10 +531,15 @@ def fit_reclaim(rows: Sequence[dict[str, Any]], *, bootstrap: int = 200,
                   if r.get("pgrotated") is not None and r.get("pswpout", 0) >= RECLAIM_MIN_PAGES]
         if shares:
             missed[backend] = (*robust(shares), len(shares))
+        took = [r["write_ns"] for r in rs if r.get("write_ns")]
+        if took:
+            latency[backend] = (*robust(took), len(took))
     if pageout:
         out["pageout"] = pageout
     if missed:
         out["missed_rotation"] = missed
+    if latency:
+        out["write_latency"] = latency
     if traced and quiet:
         out.update(fitted)
     return out
@@ -597,6 +611,7 @@ def measure_reclaim(cases: Sequence[str] = RECLAIM_SET, *, repeat: int = 4,
                          "kswapd_wait_ns": (st.get("kswapd") or {}).get("wait_ns"),
                          "keep_ns": st.get("keep_ns"), "keep_chunks": st.get("keep_chunks", 0),
                          "passes": st.get("passes"),
+                         "write_ns": (st.get("write_ns") or {}).get("all"),
                          "pswpout": rep["vmstat"].get("pswpout", 0),
                          "pgrotated": rep["vmstat"].get("pgrotated"),
                          "kswapd_ns": rep.get("kswapd_cpu_s", 0.0) * 1e9 / k
@@ -644,6 +659,10 @@ def reclaim_costs(measured: dict[str, Any]) -> dict[str, Cost]:
     beside += "".join(
         f"; on {b}, writes whose folio missed the rotation {m[0]:.1%} +/- {m[1]:.1%}"
         for b, m in sorted((fit.get("missed_rotation") or {}).items()))
+    beside += "".join(
+        f"; on {b}, a write's start to its request's end {w[0] / 1e3:,.0f} us +/- "
+        f"{w[1] / 1e3:,.0f}"
+        for b, w in sorted((fit.get("write_latency") or {}).items()))
     beside += "".join(
         f"; on {b}, {who} per write started {f['pageout_ns'][0]:,.0f} ns +/- "
         f"{f['pageout_ns'][1]:,.0f} and per written-back folio freed {f['free_ns'][0]:,.0f} ns"

@@ -19,7 +19,11 @@ and its settings are not touched), mounting tracefs first where it is not
 mounted; both are journalled, so they are undone on every exit path.
 :func:`summarise` gives a repeat's figures: stalls, pages freed, wall and
 on-CPU time, pages scanned, and the stalls by the deepest priority they
-reached.
+reached. Where the kernel has the block tracepoints, the trace also says how
+long a swapfile write takes as reclaim sees it: from the reclaimer's
+``mm_vmscan_write_folio`` to the completion of the request that carried its
+bio (``block_bio_queue`` from the same reclaimer, then ``block_rq_complete``
+over its sector), plugging and queueing included: ``write_ns``.
 
 >>> s = summarise(parse(SAMPLE), {41}, kswapd=55)
 >>> s["stalls"], s["reclaimed"], s["wall_ns"], s["cpu_ns"], s["wait_ns"], s["deepest"]
@@ -45,13 +49,16 @@ from vswap.errors import KernelError
 from vswap.kernel import system
 from vswap.kernel.sysfs import Journal, run_tool, undo_kind, write
 
-__all__ = ["StallTrace", "parse", "summarise", "pass_costs", "EVENTS", "SAMPLE",
-           "PASS_FIT_MIN"]
+__all__ = ["StallTrace", "parse", "summarise", "pass_costs", "write_latency", "EVENTS",
+           "BLOCK_EVENTS", "SAMPLE", "WRITES", "PASS_FIT_MIN"]
 
 #: The tracepoints a stall trace enables, ``system/event``.
 EVENTS = ("vmscan/mm_vmscan_direct_reclaim_begin", "vmscan/mm_vmscan_direct_reclaim_end",
           "vmscan/mm_vmscan_lru_shrink_inactive", "sched/sched_switch",
           "vmscan/mm_vmscan_write_folio")
+#: The block layer's, for a write's latency (:func:`write_latency`); optional: a kernel
+#: without them gives no ``write_ns``.
+BLOCK_EVENTS = ("block/block_bio_queue", "block/block_rq_complete")
 #: Of a reclaimer's anon passes, the fewest with a write started for :func:`pass_costs`' fit.
 PASS_FIT_MIN = 50
 #: Per-CPU buffer of the instance, KiB: a 2 GiB repeat's stalls (a few thousand, each with
@@ -77,10 +84,25 @@ SAMPLE = """\
  <idle>-0 [001] ..... 10.200400: sched_switch: prev_comm=swapper/1 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=kswapd0 next_pid=55 next_prio=120
  kswapd0-55 [001] ..... 10.300000: sched_switch: prev_comm=kswapd0 prev_pid=55 prev_prio=120 prev_state=S ==> next_comm=swapper/1 next_pid=0 next_prio=120
 """
+#: Two swapfile writes of kswapd0 (pid 55) and one of the task (41), their bios and the
+#: requests that completed them (the second request carries two merged bios), for the doctests.
+WRITES = """ kswapd0-55 [001] ..... 20.000000: mm_vmscan_write_folio: page=0x1 pfn=0x1 flags=RECLAIM_WB_ANON|RECLAIM_WB_ASYNC
+ kswapd0-55 [001] ..... 20.000010: block_bio_queue: 254,0 W 800 + 8 [kswapd0]
+ kswapd0-55 [001] ..... 20.000020: mm_vmscan_write_folio: page=0x2 pfn=0x2 flags=RECLAIM_WB_ANON|RECLAIM_WB_ASYNC
+ kswapd0-55 [001] ..... 20.000030: block_bio_queue: 254,0 W 808 + 8 [kswapd0]
+ vswap-41 [000] ..... 20.000100: mm_vmscan_write_folio: page=0x3 pfn=0x3 flags=RECLAIM_WB_ANON|RECLAIM_WB_ASYNC
+ vswap-41 [000] ..... 20.000400: block_bio_queue: 254,0 W 64 + 8 [vswap]
+ <idle>-0 [001] ..... 20.001000: block_rq_complete: 254,0 W () 800 + 8 none,0,0 [0]
+ <idle>-0 [001] ..... 20.002600: block_rq_complete: 254,0 W () 64 + 16 none,0,0 [0]
+ <idle>-0 [001] ..... 20.003020: block_rq_complete: 254,0 W () 808 + 8 none,0,0 [0]
+"""
 
 _LINE = re.compile(r"^\s*(?P<comm>.+?)-(?P<pid>\d+)\s+\[\d+\]\s+\S+\s+(?P<t>\d+\.\d+):\s+"
                    r"(?P<ev>\w+):\s*(?P<rest>.*)$")
 _KV = re.compile(r"(\w+)=(\S+)")
+# block_bio_queue's and block_rq_complete's "MAJ,MIN RWBS [(CMD)] SECTOR + NR"
+_BLOCK = re.compile(r"^(?P<dev>\d+,\d+)\s+(?P<rwbs>\S+)\s+(?:\(.*?\)\s+)?(?P<sector>\d+)"
+                    r"\s+\+\s+(?P<nr_sector>\d+)")
 
 
 def parse(text: str) -> list[tuple[int, float, str, dict[str, str]]]:
@@ -96,7 +118,62 @@ def parse(text: str) -> list[tuple[int, float, str, dict[str, str]]]:
         m = _LINE.match(line)
         if m is None:
             continue
-        out.append((int(m["pid"]), float(m["t"]), m["ev"], dict(_KV.findall(m["rest"]))))
+        if m["ev"].startswith("block_"):
+            b = _BLOCK.match(m["rest"])
+            kv = b.groupdict() if b is not None else {}
+        else:
+            kv = dict(_KV.findall(m["rest"]))
+        out.append((int(m["pid"]), float(m["t"]), m["ev"], kv))
+    return out
+
+
+def write_latency(events: Iterable[tuple[int, float, str, dict[str, str]]],
+                  kswapd: int | None = None) -> dict[str, Any] | None:
+    """How long a reclaimer's swapfile writes took, from the write's start to its request's end.
+
+    Each ``mm_vmscan_write_folio`` of a reclaimer is paired with the next
+    write bio it queued (``block_bio_queue``: the swap layer builds one bio a
+    folio), and that with the first completed write request
+    (``block_rq_complete``) after it that covers its sector: the block
+    layer plugs and merges a pass's bios, so a write waits behind its pass
+    and its neighbours as well as on the device. ``events`` as
+    :func:`parse` gives them. Returns ``{"direct": ns, "kswapd": ns, "all":
+    ns, "writes": matched}`` (medians over each reclaimer's matched writes,
+    None for one with none, and over all of them), or None when no write
+    was matched (no block tracepoints, or zram: a write that is no bio).
+    Runtime complexity: O(events + sectors completed).
+
+    >>> write_latency(parse(WRITES), kswapd=55)
+    {'direct': 2500000, 'kswapd': 2000000, 'all': 2500000, 'writes': 3}
+    >>> write_latency(parse(SAMPLE), kswapd=55) is None
+    True
+    """
+    started: dict[int, list[float]] = {}
+    queued: dict[tuple[str, int], list[tuple[float, int]]] = {}
+    took: dict[str, list[float]] = {"direct": [], "kswapd": []}
+    for pid, t, ev, kv in events:
+        if ev == "mm_vmscan_write_folio":
+            started.setdefault(pid, []).append(t)
+        elif ev == "block_bio_queue":
+            if "W" in kv.get("rwbs", "") and started.get(pid):
+                queued.setdefault((kv["dev"], int(kv["sector"])), []).append(
+                    (started[pid].pop(0), pid))
+        elif ev == "block_rq_complete" and "W" in kv.get("rwbs", "") and queued:
+            first, nr = int(kv["sector"]), int(kv["nr_sector"])
+            for sector in range(first, first + nr, 8):     # a page is 8 sectors
+                waiting = queued.get((kv["dev"], sector))
+                if waiting:
+                    t0, who = waiting.pop(0)
+                    took["kswapd" if who == kswapd else "direct"].append(t - t0)
+                    if not waiting:
+                        del queued[(kv["dev"], sector)]
+    n = len(took["direct"]) + len(took["kswapd"])
+    if not n:
+        return None
+    out: dict[str, Any] = {who: round(statistics.median(v) * 1e9) if v else None
+                           for who, v in took.items()}
+    out["all"] = round(statistics.median(took["direct"] + took["kswapd"]) * 1e9)
+    out["writes"] = n
     return out
 
 
@@ -119,11 +196,12 @@ def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
     kswapd) spent per page on an anon pass of 32 that kept all 32, from its
     previous pass (or its stall's begin, or its return to its CPU: a pass it
     was switched out in is not counted), over such passes. Runtime
-    complexity: O(events log events).
+    complexity: O(events log events). ``write_ns``: :func:`write_latency`.
 
     >>> summarise(parse(SAMPLE), {7})["stalls"]
     0
     """
+    events = list(events)
     open_: dict[int, dict[str, Any]] = {}
     out: dict[str, Any] = {"stalls": 0, "reclaimed": 0, "scanned": 0, "wall_ns": 0, "cpu_ns": 0,
                            "wait_ns": 0, "deepest": {}}
@@ -214,6 +292,7 @@ def summarise(events: Iterable[tuple[int, float, str, dict[str, str]]],
     out["passes"] = {who: pass_costs(rows) for who, rows in passes.items()}
     if kswapd is not None:
         out["kswapd"] = ks
+    out["write_ns"] = write_latency(events, kswapd)
     return out
 
 
@@ -264,7 +343,7 @@ def _undo_mount(entry: dict) -> None:
 def _undo_instance(entry: dict) -> None:
     path = entry["path"]
     if os.path.isdir(path):
-        for ev in EVENTS:       # an instance with events on cannot be removed
+        for ev in EVENTS + BLOCK_EVENTS:     # an instance with events on cannot be removed
             try:
                 write(os.path.join(path, "events", ev, "enable"), "0")
             except OSError:
@@ -303,6 +382,9 @@ class StallTrace:
         for ev in EVENTS:
             if not os.path.isdir(os.path.join(root, "events", ev)):
                 raise KernelError(f"this kernel has no tracepoint {ev} (CONFIG_TRACEPOINTS)")
+        # a kernel without the block ones still traces the stalls, without write_ns
+        self.events = EVENTS + tuple(ev for ev in BLOCK_EVENTS
+                                     if os.path.isdir(os.path.join(root, "events", ev)))
         self.path = os.path.join(root, "instances", f"vswap-{os.getpid()}")
         journal.intend("trace-instance", f"remove the trace instance {self.path}", path=self.path)
         try:
@@ -315,7 +397,7 @@ class StallTrace:
         self.kswapd: int | None = None
 
     def _enable(self, on: bool) -> None:
-        for ev in EVENTS:
+        for ev in self.events:
             write(os.path.join(self.path, "events", ev, "enable"), "1" if on else "0")
 
     def arm(self, pids: Iterable[int]) -> None:
@@ -336,6 +418,10 @@ class StallTrace:
                   " || ".join(f"common_pid == {p}" for p in who) or "common_pid == 0")
         sw = " || ".join(f"prev_pid == {p} || next_pid == {p}" for p in who)
         write(os.path.join(self.path, "events", EVENTS[3], "filter"), sw or "prev_pid == 0")
+        if BLOCK_EVENTS[0] in self.events:      # the reclaimers' bios, and every write's end
+            write(os.path.join(self.path, "events", BLOCK_EVENTS[0], "filter"),
+                  " || ".join(f"common_pid == {p}" for p in who) or "common_pid == 0")
+            write(os.path.join(self.path, "events", BLOCK_EVENTS[1], "filter"), 'rwbs ~ "*W*"')
         self._enable(True)
 
     def collect(self) -> dict[str, Any]:
