@@ -63,10 +63,11 @@ BLOCK_EVENTS = ("block/block_bio_queue", "block/block_rq_complete")
 PASS_FIT_MIN = 50
 #: Per-CPU buffer of the instance, KiB: a 2 GiB repeat's stalls (a few thousand, each with
 #: its passes and switches) take about 1 MiB, and its writes (one event a page written, about
-#: 32 bytes; 420 k in usemem 2G x1.75 on a swapfile, most on kswapd0's CPU) about 14 MiB.
-#: Allocated as the trace is made, before a global run's reservation, so it takes nothing
-#: from the machine the workload sees.
-BUFFER_KB = 32768
+#: 32 bytes; 420 k in usemem 2G x1.75 on a swapfile, most on kswapd0's CPU) about 14 MiB, and
+#: as much again for their bios (``block_bio_queue``) and a third of that for the requests'
+#: ends: 32 MiB dropped events in that case. Allocated as the trace is made, before a global
+#: run's reservation, so it takes nothing from the machine the workload sees.
+BUFFER_KB = 65536
 #: A trace of two stalls of pid 41 (the format of the instance's ``trace`` file), for the doctests.
 SAMPLE = """\
  vswap-41 [000] ..... 10.000000: mm_vmscan_direct_reclaim_begin: order=0 gfp_flags=GFP_HIGHUSER
