@@ -209,8 +209,11 @@ def test_a_swapfiles_writes_that_miss_the_rotation_are_the_shipped_share(swapfil
 
 def test_a_swapfiles_writes_take_and_cost_what_the_shipped_figures_say(swapfile_run):
     """The same run, traced with the block layer's events: a write's start to its request's end,
-    the median over the repeats, is the shipped latency to within a factor of three (the
-    calibration's 16 repeats gave 0.94 to 1.95 ms a repeat), and each reclaimer's cost per
+    in the fastest repeat, is the shipped latency to within a factor of three (the
+    calibration's 16 repeats gave 0.94 to 1.95 ms a repeat; the host's disk sometimes takes
+    12 to 42 ms a write for a whole repeat, often a swapfile's first, as 10 of the 24
+    swapfile repeats of the matrix of December 8 did, but each case had a repeat at 0.8 to
+    3.2 ms), and each reclaimer's cost per
     write started and per written-back folio freed (the fit of its passes) is the shipped one
     to within a factor of two and a half (9.2 to 12.9 us a kswapd write over those repeats;
     a loaded machine is slower)."""
@@ -219,8 +222,8 @@ def test_a_swapfiles_writes_take_and_cost_what_the_shipped_figures_say(swapfile_
     _, r, _ = swapfile_run
     took = [rep["stalls"]["write_ns"] for rep in r.repeats]
     assert all(t and t["writes"] > 10_000 for t in took), took
-    median = statistics.median(t["all"] for t in took)
-    assert SWAP_WRITE_NS / 3 <= median <= SWAP_WRITE_NS * 3, f"a write took {median:,} ns"
+    fastest = min(t["all"] for t in took)
+    assert SWAP_WRITE_NS / 3 <= fastest <= SWAP_WRITE_NS * 3, f"a write took {fastest:,} ns"
     for who in ("direct", "kswapd"):
         fits = [rep["stalls"]["passes"][who] for rep in r.repeats if rep["stalls"]["passes"][who]]
         assert fits, f"no {who} pass with writes to fit"
