@@ -86,8 +86,10 @@ SAMPLE = """\
  kswapd0-55 [001] ..... 10.300000: sched_switch: prev_comm=kswapd0 prev_pid=55 prev_prio=120 prev_state=S ==> next_comm=swapper/1 next_pid=0 next_prio=120
 """
 #: Two swapfile writes of kswapd0 (pid 55) and one of the task (41), their bios and the
-#: requests that completed them (the second request carries two merged bios), for the doctests.
-WRITES = """ kswapd0-55 [001] ..... 20.000000: mm_vmscan_write_folio: page=0x1 pfn=0x1 flags=RECLAIM_WB_ANON|RECLAIM_WB_ASYNC
+#: requests that completed them (the second request also carries a page no reclaimer wrote), for
+#: the doctests.
+WRITES = """\
+ kswapd0-55 [001] ..... 20.000000: mm_vmscan_write_folio: page=0x1 pfn=0x1 flags=RECLAIM_WB_ANON|RECLAIM_WB_ASYNC
  kswapd0-55 [001] ..... 20.000010: block_bio_queue: 254,0 W 800 + 8 [kswapd0]
  kswapd0-55 [001] ..... 20.000020: mm_vmscan_write_folio: page=0x2 pfn=0x2 flags=RECLAIM_WB_ANON|RECLAIM_WB_ASYNC
  kswapd0-55 [001] ..... 20.000030: block_bio_queue: 254,0 W 808 + 8 [kswapd0]
@@ -141,8 +143,9 @@ def write_latency(events: Iterable[tuple[int, float, str, dict[str, str]]],
     :func:`parse` gives them. Returns ``{"direct": ns, "kswapd": ns, "all":
     ns, "writes": matched}`` (medians over each reclaimer's matched writes,
     None for one with none, and over all of them), or None when no write
-    was matched (no block tracepoints, or zram: a write that is no bio).
-    Runtime complexity: O(events + sectors completed).
+    was matched (no block tracepoints; zram, whose writes are no bio; or a
+    swap device whose bios and requests the trace names by different
+    devices). Runtime complexity: O(events + sectors completed).
 
     >>> write_latency(parse(WRITES), kswapd=55)
     {'direct': 2500000, 'kswapd': 2000000, 'all': 2500000, 'writes': 3}
