@@ -152,12 +152,13 @@ def swapfile_run():
     return trace, r, views
 
 
-def test_a_swapfiles_writers_sleep_and_the_model_that_sleeps_them_splits_closer(swapfile_run):
+def test_a_swapfiles_writers_sleep_and_the_model_splits_as_the_kernel_does(swapfile_run):
     """memhog 1G x1.5 on a swapfile: the kernel's writers sleep on their bios (D-state switches,
-    traced), about as long per page as the shipped figures say, and the model with those sleeps
-    gives the task a share of the steal nearer the kernel's than the model without them."""
-    import dataclasses
-
+    traced), about as long per page as the shipped figures say; the model at its default costs
+    (each write priced where it starts, the sleeps left out) gives the task a share of the
+    steal within 0.06 of the kernel's. Over six kept matrices the model's share for this case
+    was 0.002 to 0.026 from the kernel's mean (with the sleeps spread over the pages freed,
+    0.016 to 0.062), and beside CI's AddressSanitizer tests 0.03."""
     from vswap.global_matrix import measured_machine
     from vswap.kswapd import MEASURED_IO_WAIT_NS
     from vswap.replay import replay
@@ -173,14 +174,9 @@ def test_a_swapfiles_writers_sleep_and_the_model_that_sleeps_them_splits_closer(
         return c["pgsteal_direct"] / (c["pgsteal_kswapd"] + c["pgsteal_direct"])
 
     kshare = statistics.fmean(share(v) for v in views)
-    machines = [measured_machine(rep.get("machine") or {}, "swapfile", facts=r.system)
-                for rep in r.repeats]
-    woken = statistics.fmean(share(replay(trace, "baseline", m).counters) for m in machines)
-    awake = statistics.fmean(share(replay(trace, "baseline", dataclasses.replace(
-        m, costs=dataclasses.replace(m.costs, direct_io_wait_ns=0, kswapd_io_wait_ns=0))
-    ).counters) for m in machines)
-    assert abs(woken - kshare) < abs(awake - kshare), \
-        f"the task's share: kernel {kshare:.2f}, model {woken:.2f}, without the sleeps {awake:.2f}"
+    model = statistics.fmean(share(replay(trace, "baseline", measured_machine(
+        rep.get("machine") or {}, "swapfile", facts=r.system)).counters) for rep in r.repeats)
+    assert abs(model - kshare) < 0.06, f"the task's share: kernel {kshare:.3f}, model {model:.3f}"
 
 
 def test_a_swapfiles_writes_that_miss_the_rotation_are_the_shipped_share(swapfile_run):
