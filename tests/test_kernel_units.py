@@ -709,6 +709,7 @@ def test_a_stall_trace_times_each_write_from_its_start_to_its_requests_end():
     requests that end out of order, reads, and writes that never queued a bio (zram) are
     handled, and the figures are what the trace was made of."""
     import random
+    import statistics
     from vswap.kernel.reclaim_trace import parse, summarise, write_latency
     rng = random.Random(5)
     lines, want = [], {"direct": [], "kswapd": []}
@@ -740,7 +741,6 @@ def test_a_stall_trace_times_each_write_from_its_start_to_its_requests_end():
                      f"254,0 W () {first} + {nr} none,0,0 [0]")
     lines.sort(key=lambda line: float(line.split(": ")[0].split()[-1]))
     got = write_latency(parse("\n".join(lines)), kswapd=9)
-    import statistics
     assert got["writes"] == 400
     for who in ("direct", "kswapd"):
         assert abs(got[who] - statistics.median(want[who]) * 1e9) < 2e3, (who, got)

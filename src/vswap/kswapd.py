@@ -473,15 +473,14 @@ def default_costs(backend: str) -> ReclaimCosts:
     """
     byc = MEASURED_RECLAIM_NS.get(backend, MEASURED_RECLAIM_NS["zram"])
     (direct, kswapd), (d_same, k_same) = byc["DATA"], byc["SAME"]
-    d_wait, k_wait = MEASURED_IO_WAIT_NS.get(backend, MEASURED_IO_WAIT_NS["zram"])
     po = MEASURED_PAGEOUT_NS.get(backend)
+    # with the write priced where it starts, the sleeps spread over the pages freed moved the
+    # split away from the kernel's (docs/kswapd.rst, "The matrix of December 8")
+    d_wait, k_wait = (0, 0) if po is not None else MEASURED_IO_WAIT_NS.get(
+        backend, MEASURED_IO_WAIT_NS["zram"])
     where = {} if po is None else {
         "pageout_ns": po["direct"][0], "wb_free_ns": po["direct"][1],
         "kswapd_pageout_ns": po["kswapd"][0], "kswapd_wb_free_ns": po["kswapd"][1]}
-    if po is not None:
-        # with the write priced where it starts, the sleeps spread over the pages freed moved
-        # the split away from the kernel's (docs/kswapd.rst, "The matrix of December 8")
-        d_wait = k_wait = 0
     return dataclasses.replace(
         DEFAULT_COSTS, anon_ns=direct, kswapd_anon_ns=kswapd, anon_same_ns=d_same,
         kswapd_same_ns=k_same, direct_io_wait_ns=d_wait, kswapd_io_wait_ns=k_wait,

@@ -415,16 +415,15 @@ class StallTrace:
         write(os.path.join(self.path, "trace"), "")
         ids = " || ".join(f"common_pid == {p}" for p in sorted(self.pids)) or "common_pid == 0"
         who = sorted(self.pids | ({self.kswapd} if self.kswapd is not None else set()))
+        by_who = " || ".join(f"common_pid == {p}" for p in who) or "common_pid == 0"
         for ev in EVENTS[:2]:
             write(os.path.join(self.path, "events", ev, "filter"), ids)
         for ev in (EVENTS[2], EVENTS[4]):             # kswapd0's passes and writes too
-            write(os.path.join(self.path, "events", ev, "filter"),
-                  " || ".join(f"common_pid == {p}" for p in who) or "common_pid == 0")
+            write(os.path.join(self.path, "events", ev, "filter"), by_who)
         sw = " || ".join(f"prev_pid == {p} || next_pid == {p}" for p in who)
         write(os.path.join(self.path, "events", EVENTS[3], "filter"), sw or "prev_pid == 0")
         if BLOCK_EVENTS[0] in self.events:      # the reclaimers' bios, and every write's end
-            write(os.path.join(self.path, "events", BLOCK_EVENTS[0], "filter"),
-                  " || ".join(f"common_pid == {p}" for p in who) or "common_pid == 0")
+            write(os.path.join(self.path, "events", BLOCK_EVENTS[0], "filter"), by_who)
             write(os.path.join(self.path, "events", BLOCK_EVENTS[1], "filter"), 'rwbs ~ "*W*"')
         self._enable(True)
 
